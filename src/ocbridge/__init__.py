@@ -1,0 +1,3 @@
+"""ocbridge: an integration hub for OpenCart shops."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from ocbridge.cli import main
+
+main()

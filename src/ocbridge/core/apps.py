@@ -1,0 +1,14 @@
+"""Core app configuration."""
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CoreConfig(AppConfig):
+    name = "ocbridge.core"
+    label = "core"
+    verbose_name = _("Core")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from ocbridge.core import probe  # noqa: F401  (registers the job kind)

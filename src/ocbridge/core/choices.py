@@ -1,0 +1,51 @@
+"""ChoiceSets shared by the core models: value, label and colour in one place."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")  # terminal error: the service said no, or retries ran out
+    ERRORED = "errored", _("Errored")  # a bug: traceback kept
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+JOB_OPEN_STATES = (JobState.QUEUED, JobState.RUNNING)
+JOB_TERMINAL_STATES = (JobState.DONE, JobState.FAILED, JobState.ERRORED, JobState.CANCELLED)
+
+
+class Level(models.TextChoices):
+    INFO = "info", _("Info")
+    WARNING = "warning", _("Warning")
+    ERROR = "error", _("Error")
+
+
+LEVEL_COLOURS = {Level.INFO: "#2b7", Level.WARNING: "#d90", Level.ERROR: "#d33"}
+
+
+class Direction(models.TextChoices):
+    OUT = "out", _("Outgoing")
+    IN = "in", _("Incoming")
+
+
+class ExchangeOutcome(models.TextChoices):
+    PENDING = "pending", _("In flight")  # stored before the request: a crash leaves this behind
+    OK = "ok", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    REJECTED = "rejected", _("Rejected")  # inbound: authentication or validation refused it
+
+
+class Service(models.TextChoices):
+    OPENCART = "opencart", "OpenCart"
+    VERIMOR = "verimor", "Verimor"
+    NETGSM = "netgsm", "Netgsm"
+    TWILIO = "twilio", "Twilio"
+    SANDBOX = "sandbox", _("Sandbox")
+    OZON = "ozon", "Ozon"
+    ONEBOX = "onebox", "OneBox"
+    APS = "aps", "Amazon Payment Services"
+    LATITUDEPAY = "latitudepay", "LatitudePay"
+    DESPATCH = "despatch", "Despatch Cloud"

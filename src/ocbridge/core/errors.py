@@ -1,0 +1,57 @@
+"""Error taxonomy: it alone decides whether a job is retried (DESIGN.md "Errors are classified")."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """A failed exchange with an outside service or the shop."""
+
+    retryable = False
+
+    def __init__(self, service: str, code: object = None, message: str = "", retry_after: float | None = None):
+        self.service = service
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+        super().__init__(f"{service}: {code} {message}".strip())
+
+
+class RetryableError(ServiceError):
+    """Network error, timeout, 429, 5xx, a database that is down: try again later."""
+
+    retryable = True
+
+
+class TerminalError(ServiceError):
+    """4xx, validation, bad credentials: retrying cannot help; shown to the user with the service's message."""
+
+
+class UnknownOutcomeError(ServiceError):
+    """An earlier attempt with the same idempotency key may have reached the provider and we cannot ask it.
+
+    Never resend at once: the caller marks the attempt unknown and moves on (DESIGN.md exactly-once rule).
+    """
+
+
+class ConfigurationError(Exception):
+    """Settings that cannot work (wrong DB URL, unsupported OpenCart version…); message says which and why."""
+
+
+def parse_retry_after(value: str | None, default: float | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date)."""
+    if not value:
+        return default
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    from ocbridge.core import clock
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return default
+    return max(0.0, (when - clock.now()).total_seconds())

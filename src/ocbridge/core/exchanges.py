@@ -1,0 +1,161 @@
+"""Recording Exchanges: every request to an outside service, and every inbound webhook, becomes a row.
+
+The outgoing row is saved *before* the request (Saleor's attempt row), carrying the side effect's
+idempotency key, so a crash between sending and storing leaves evidence: a PENDING row under that key.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from contextlib import contextmanager
+
+from django.conf import settings
+
+from ocbridge.core import clock
+from ocbridge.core.choices import Direction, ExchangeOutcome, Level
+from ocbridge.core.errors import RetryableError, ServiceError
+from ocbridge.core.masking import mask_body, mask_headers, mask_url
+
+
+class ExchangeHandle:
+    """The open Exchange of one request; `finish(response)` fills in the answer."""
+
+    def __init__(self, row, secrets: list[str], started: float):
+        self.row = row
+        self._secrets = secrets
+        self._started = started
+        self.finished = False
+
+    def finish(self, response, *, level: str | None = None, outcome: str | None = None, error: str = "") -> None:
+        row = self.row
+        row.status = response.status_code
+        row.response_headers = mask_headers(dict(response.headers), self._secrets)
+        row.response_body = mask_body(response.content, self._secrets, settings.EXCHANGE_BODY_LIMIT)
+        row.duration_ms = (time.perf_counter() - self._started) * 1000
+        ok = 200 <= response.status_code < 300
+        row.outcome = outcome or (ExchangeOutcome.OK if ok else ExchangeOutcome.FAILED)
+        retryable = response.status_code == 429 or response.status_code >= 500
+        row.level = level or (Level.INFO if ok else Level.WARNING if retryable else Level.ERROR)
+        row.error = error
+        row.save()
+        self.finished = True
+
+    def fail(self, exc: BaseException) -> None:
+        """The request raised, or the answer was classified as an error after finish()."""
+        row = self.row
+        if row.duration_ms is None:
+            row.duration_ms = (time.perf_counter() - self._started) * 1000
+        retryable = isinstance(exc, RetryableError)
+        row.level = Level.WARNING if retryable else Level.ERROR
+        maybe_sent = getattr(exc, "maybe_sent", None)
+        if maybe_sent is True:
+            row.outcome = ExchangeOutcome.PENDING  # unknown: the provider may have it
+        else:
+            row.outcome = ExchangeOutcome.FAILED
+        text = str(exc) if isinstance(exc, ServiceError) else f"{type(exc).__name__}: {exc}"
+        from ocbridge.core.masking import mask_values
+
+        row.error = mask_values(text, self._secrets)[:4000]
+        row.save()
+
+
+class ExchangeRecorder:
+    """Opens and closes Exchange rows for one service account; masks its secrets everywhere."""
+
+    def __init__(self, service: str, *, connection=None, store=None, secrets: Iterable[str] = ()):
+        self.service = service
+        self.connection = connection
+        self.store = store or (connection.store if connection is not None else None)
+        extra = connection.secret_values() if connection is not None else []
+        self.secrets = [s for s in list(secrets) + extra if s]
+
+    def previous(self, key: str):
+        """The latest outgoing Exchange recorded under this idempotency key, if any."""
+        from ocbridge.core.models import Exchange
+
+        if not key:
+            return None
+        return Exchange.objects.filter(key=key, direction=Direction.OUT, service=self.service).order_by("-id").first()
+
+    @contextmanager
+    def exchange(self, method: str, url: str, *, key: str = "", purpose: str = "", order_id: int | None = None,
+                 request_body: str | bytes | None = None, request_headers: dict | None = None):
+        from ocbridge.core.jobs import current_job
+        from ocbridge.core.models import Exchange
+
+        job = current_job.get()
+        row = Exchange.objects.create(
+            created=clock.now(),
+            service=self.service,
+            direction=Direction.OUT,
+            purpose=purpose,
+            store=self.store,
+            connection=self.connection,
+            job=job if job is not None and job.pk else None,
+            order_id=order_id,
+            key=key,
+            method=method,
+            url=mask_url(url, self.secrets),
+            request_headers=mask_headers(request_headers or {}, self.secrets),
+            request_body=mask_body(request_body, self.secrets, settings.EXCHANGE_BODY_LIMIT),
+            outcome=ExchangeOutcome.PENDING,
+        )
+        handle = ExchangeHandle(row, self.secrets, time.perf_counter())
+        try:
+            yield handle
+        except BaseException as exc:
+            handle.fail(exc)
+            if self.connection is not None and isinstance(exc, ServiceError):
+                self.connection.mark_error(str(exc), rate_limited=str(exc.code) in ("429", "rate_limit"))
+            raise
+        else:
+            if self.connection is not None and row.outcome == ExchangeOutcome.OK:
+                self.connection.mark_ok()
+
+
+def client_ip(request) -> str:
+    """The peer address. Behind a proxy, the operator sets OCBRIDGE_TRUST_X_FORWARDED_FOR=1."""
+    import os
+
+    if os.environ.get("OCBRIDGE_TRUST_X_FORWARDED_FOR") == "1":
+        fwd = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if fwd:
+            return fwd.split(",")[-1].strip()
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def record_inbound(request, *, service: str, connection=None, store=None, purpose: str = "", event_id: str = ""):
+    """Store a raw inbound request (masked, capped) before anything else looks at it."""
+    from ocbridge.core.models import Exchange
+
+    secrets = connection.secret_values() if connection is not None else []
+    headers = {k: v for k, v in request.headers.items()}
+    headers["X-Remote-Addr"] = client_ip(request)
+    return Exchange.objects.create(
+        created=clock.now(),
+        service=service,
+        direction=Direction.IN,
+        purpose=purpose,
+        store=store or (connection.store if connection is not None else None),
+        connection=connection,
+        method=request.method,
+        url=mask_url(request.get_full_path(), secrets),
+        request_headers=mask_headers(headers, secrets),
+        request_body=mask_body(request.body, secrets, settings.EXCHANGE_BODY_LIMIT),
+        outcome=ExchangeOutcome.PENDING,
+        event_id=event_id[:255],
+    )
+
+
+def close_inbound(exchange, *, status: int, outcome: str = ExchangeOutcome.OK, level: str = Level.INFO,
+                  error: str = "", response_body: str = "", **links) -> None:
+    """Record how we answered an inbound request."""
+    exchange.status = status
+    exchange.outcome = outcome
+    exchange.level = level
+    exchange.error = error[:4000]
+    exchange.response_body = response_body[:2000]
+    for k, v in links.items():
+        setattr(exchange, k, v)
+    exchange.save()

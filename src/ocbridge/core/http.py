@@ -1,0 +1,45 @@
+"""The one HTTP client for outside services: fixed timeout, no redirects, errors turned into our taxonomy."""
+
+from __future__ import annotations
+
+import httpx
+
+from ocbridge import __version__
+from ocbridge.core.errors import RetryableError
+
+
+class NetworkError(RetryableError):
+    """The request failed in transit. `maybe_sent` tells whether the other side may have received it."""
+
+    def __init__(self, service: str, code: str, message: str, maybe_sent: bool):
+        super().__init__(service, code, message)
+        self.maybe_sent = maybe_sent
+
+
+class HttpClient:
+    """Thin wrapper over httpx.Client; nothing in ocbridge calls httpx bare."""
+
+    def __init__(self, service: str, base_url: str = "", timeout: float = 10.0, headers: dict | None = None):
+        self.service = service
+        self._client = httpx.Client(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            follow_redirects=False,
+            headers={"User-Agent": f"ocbridge/{__version__}", **(headers or {})},
+        )
+
+    def request(self, method: str, url: str, **kwargs) -> httpx.Response:
+        try:
+            return self._client.request(method, url, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # never reached the other side
+            raise NetworkError(self.service, "connect", str(exc) or type(exc).__name__, maybe_sent=False) from exc
+        except httpx.TimeoutException as exc:  # sent, no answer in time: it may have been processed
+            raise NetworkError(self.service, "timeout", str(exc) or "timed out", maybe_sent=True) from exc
+        except httpx.TransportError as exc:
+            raise NetworkError(self.service, "transport", str(exc) or type(exc).__name__, maybe_sent=True) from exc
+
+    def build_url(self, url: str, params: dict | None = None) -> str:
+        return str(self._client.build_request("GET", url, params=params).url)
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,36 @@
+"""`ocbridge worker`: the huey consumer plus the dispatcher loop that hands due Jobs to it."""
+
+import threading
+
+from django.core.management.base import BaseCommand
+from huey.contrib.djhuey import HUEY
+
+from ocbridge.core.jobs import dispatcher_loop
+
+
+class Command(BaseCommand):
+    help = "Run the job worker (huey consumer + dispatcher)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--workers", type=int, default=None, help="worker threads (default from settings)")
+        parser.add_argument("--tick", type=float, default=1.0, help="dispatcher interval in seconds")
+        parser.add_argument("--no-dispatcher", action="store_true", help="run only the consumer")
+
+    def handle(self, *args, workers=None, tick=1.0, no_dispatcher=False, **opts):
+        from django.conf import settings
+
+        import ocbridge.core.tasks  # noqa: F401  (registers the task with huey)
+        from ocbridge.core.tasks import run_job_task
+
+        cfg = dict(settings.HUEY.get("consumer", {}))
+        if workers:
+            cfg["workers"] = workers
+        cfg.setdefault("periodic", False)
+        stop = threading.Event()
+        if not no_dispatcher:
+            threading.Thread(target=dispatcher_loop, args=(stop, run_job_task, tick), daemon=True, name="dispatcher").start()
+        consumer = HUEY.create_consumer(**cfg)
+        try:
+            consumer.run()
+        finally:
+            stop.set()

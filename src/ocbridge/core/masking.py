@@ -1,0 +1,94 @@
+"""Masking of secrets in URLs, headers, bodies and log records. One place decides what is sensitive."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+MASK = "********"
+
+# Field and header names whose values are secrets, wherever they appear (lower-case, compared exactly).
+SENSITIVE_NAMES = frozenset(
+    {
+        "authorization", "proxy-authorization", "cookie", "set-cookie", "x-twilio-signature",
+        "password", "pass", "passwd", "secret", "api_key", "apikey", "api-key", "key", "token",
+        "api_token", "access_token", "auth_token", "authtoken", "client_secret", "signature",
+        "usercode", "access_code", "sha_request_phrase", "sha_response_phrase", "merchant_identifier",
+    }
+)
+_WEBHOOK_TOKEN = re.compile(r"(/hooks/[^/]+/)([^/?#]+)")
+
+
+def is_sensitive(name: str) -> bool:
+    return name.lower() in SENSITIVE_NAMES
+
+
+def mask_values(text: str, secrets: Iterable[str]) -> str:
+    """Replace every literal occurrence of known secret values (credentials of the connection)."""
+    for s in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(s, MASK)
+    return text
+
+
+def mask_url(url: str, secrets: Iterable[str] = ()) -> str:
+    parts = urlsplit(url)
+    query = urlencode([(k, MASK if is_sensitive(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)])
+    netloc = parts.netloc
+    if "@" in netloc:  # user:password@host
+        netloc = MASK + "@" + netloc.split("@", 1)[1]
+    path = _WEBHOOK_TOKEN.sub(lambda m: m.group(1) + m.group(2)[:4] + "…", parts.path)
+    return mask_values(urlunsplit((parts.scheme, netloc, path, query, parts.fragment)), secrets)
+
+
+def mask_headers(headers: dict | Iterable[tuple[str, str]], secrets: Iterable[str] = ()) -> dict:
+    items = headers.items() if isinstance(headers, dict) else headers
+    return {k: (MASK if is_sensitive(k) else mask_values(str(v), secrets)) for k, v in items}
+
+
+def _mask_obj(obj):
+    if isinstance(obj, dict):
+        return {k: (MASK if isinstance(k, str) and is_sensitive(k) and v not in (None, "") else _mask_obj(v)) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_mask_obj(v) for v in obj]
+    return obj
+
+
+def mask_body(body: str | bytes | None, secrets: Iterable[str] = (), limit: int | None = None) -> str:
+    """Mask a JSON or form body by field name, then any literal secret; cap its size."""
+    if body is None:
+        return ""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", errors="replace")
+    text = body
+    stripped = body.lstrip()
+    if stripped[:1] in "{[":
+        try:
+            text = json.dumps(_mask_obj(json.loads(body)), ensure_ascii=False)
+        except ValueError:
+            pass
+    elif "=" in body and "\n" not in body.strip() and " " not in body.strip():
+        pairs = parse_qsl(body, keep_blank_values=True)
+        if pairs:
+            text = urlencode([(k, MASK if is_sensitive(k) else v) for k, v in pairs])
+    text = mask_values(text, secrets)
+    if limit and len(text) > limit:
+        text = text[:limit] + f"… [{len(text) - limit} more characters cut]"
+    return text
+
+
+class MaskingFilter(logging.Filter):
+    """Log filter: masks name=value / "name": "value" pairs of sensitive names in the formatted message."""
+
+    _pair = re.compile(
+        r"(?i)\b(" + "|".join(re.escape(n) for n in sorted(SENSITIVE_NAMES, key=len, reverse=True)) + r")(\"?\s*[=:]\s*\"?)([^\s&\",}]+)"
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        masked = self._pair.sub(lambda m: m.group(1) + m.group(2) + MASK, msg)
+        if masked != msg:
+            record.msg, record.args = masked, None
+        return True

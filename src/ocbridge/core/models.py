@@ -1,0 +1,316 @@
+"""Core models: Store, Connection, Integration, Job, Exchange, Binding, AuditEntry (DESIGN.md vocabulary)."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import secrets as pysecrets
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from ocbridge.core import clock
+from ocbridge.core import secrets as crypto
+from ocbridge.core.choices import Direction, ExchangeOutcome, JobState, Level, Service
+
+
+class EncryptedJSONField(models.TextField):
+    """A dict stored as a Fernet token. The database never sees the plain value."""
+
+    def from_db_value(self, value, expression, connection):
+        return crypto.decrypt_json(value) if value else {}
+
+    def to_python(self, value):
+        if isinstance(value, dict) or value is None:
+            return value or {}
+        return crypto.decrypt_json(value)
+
+    def get_prep_value(self, value):
+        return crypto.encrypt_json(value or {})
+
+
+class Store(models.Model):
+    """One OpenCart shop (database + prefix + store_id) we are connected to."""
+
+    name = models.CharField(_("name"), max_length=100)
+    secret = EncryptedJSONField(_("secrets"), blank=True, default=dict, help_text="db_url, api_key")
+    table_prefix = models.CharField(_("table prefix"), max_length=20, default="oc_", blank=True)
+    oc_store_id = models.PositiveIntegerField(_("OpenCart store id"), default=0)
+    version = models.CharField(_("OpenCart version"), max_length=16, blank=True, help_text=_("Detected from the schema"))
+    api_url = models.URLField(_("native API URL"), blank=True, help_text=_("Shop URL, e.g. https://shop.example.com/"))
+    api_username = models.CharField(_("API user"), max_length=64, blank=True)
+    timezone = models.CharField(_("time zone"), max_length=64, default="Europe/Istanbul")
+    language = models.CharField(_("language"), max_length=8, default="tr")
+    country = models.CharField(_("country (ISO 3166 alpha-2)"), max_length=2, default="TR")
+    currency = models.CharField(_("currency"), max_length=3, default="TRY")
+    order_prefix = models.CharField(_("order number prefix"), max_length=16, blank=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("store")
+        verbose_name_plural = _("stores")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def db_url(self) -> str:
+        return self.secret.get("db_url", "")
+
+    @property
+    def api_key(self) -> str:
+        return self.secret.get("api_key", "")
+
+    @property
+    def db_key(self) -> str:
+        """Identifies the shop database (one poll serves all its store_ids)."""
+        return hashlib.sha256(f"{self.db_url}|{self.table_prefix}".encode()).hexdigest()[:16]
+
+    def secret_values(self) -> list[str]:
+        values = [v for v in self.secret.values() if isinstance(v, str)]
+        from sqlalchemy.engine import make_url
+
+        try:
+            pw = make_url(self.db_url).password if self.db_url else None
+        except Exception:  # an unparsable URL is reported elsewhere; masking must not fail
+            pw = None
+        return values + ([pw] if pw else [])
+
+    def order_label(self, order_id: int) -> str:
+        return f"{self.order_prefix}{order_id}"
+
+
+def _new_token() -> str:
+    return pysecrets.token_urlsafe(24)
+
+
+class ConnectionQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(enabled=True)
+
+
+class Connection(models.Model):
+    """One account at an outside service, with encrypted credentials."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="connections")
+    service = models.CharField(_("service"), max_length=20, choices=Service.choices)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    base_url = models.URLField(_("API base URL"), blank=True)
+    secret = EncryptedJSONField(_("credentials"), blank=True, default=dict)
+    options = models.JSONField(_("options"), default=dict, blank=True)
+    webhook_token = models.CharField(max_length=64, unique=True, default=_new_token, editable=False)
+    ip_allowlist = models.TextField(_("webhook IP allowlist"), blank=True, help_text=_("One address or network per line; empty = any"))
+    enabled = models.BooleanField(_("enabled"), default=True)
+    last_ok_at = models.DateTimeField(null=True, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    rate_limited_count = models.PositiveIntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True)
+
+    objects = ConnectionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["store", "service"]
+        verbose_name = _("connection")
+        verbose_name_plural = _("connections")
+
+    def __str__(self) -> str:
+        return self.name or f"{self.get_service_display()} ({self.store})"
+
+    def credentials(self) -> dict:
+        return dict(self.secret)
+
+    def secret_values(self) -> list[str]:
+        return [str(v) for v in self.secret.values() if v]
+
+    def ip_allowed(self, ip: str | None) -> bool:
+        nets = [line.strip() for line in self.ip_allowlist.splitlines() if line.strip()]
+        if not nets:
+            return True
+        try:
+            addr = ipaddress.ip_address(ip or "")
+        except ValueError:
+            return False
+        return any(addr in ipaddress.ip_network(n, strict=False) for n in nets)
+
+    def webhook_url(self, name: str) -> str:
+        """Absolute URL of one of this connection's webhooks, with its unguessable token."""
+        from django.urls import reverse
+
+        return settings.PUBLIC_URL + reverse("webhook", kwargs={"service": self.service, "token": self.webhook_token, "hook": name})
+
+    def mark_ok(self) -> None:
+        Connection.objects.filter(pk=self.pk).update(last_ok_at=clock.now())
+
+    def mark_error(self, message: str, rate_limited: bool = False) -> None:
+        upd = {"last_error_at": clock.now(), "last_error": message[:2000]}
+        if rate_limited:
+            upd["rate_limited_count"] = models.F("rate_limited_count") + 1
+        Connection.objects.filter(pk=self.pk).update(**upd)
+
+
+class Integration(models.Model):
+    """A feature switched on for a Store with a Connection and its settings."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="integrations")
+    kind = models.CharField(_("feature"), max_length=32)
+    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, null=True, blank=True, related_name="integrations")
+    settings = models.JSONField(_("settings"), default=dict, blank=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["store", "kind"], name="integration_one_kind_per_store")]
+        verbose_name = _("integration")
+        verbose_name_plural = _("integrations")
+
+    def __str__(self) -> str:
+        return f"{self.kind} @ {self.store}"
+
+
+class JobManager(models.Manager):
+    def enqueue(
+        self,
+        kind: type | str,
+        *,
+        key: str,
+        store: Store | None = None,
+        integration: Integration | None = None,
+        payload: dict | None = None,
+        run_at=None,
+        max_attempts: int | None = None,
+    ) -> Job:
+        """Insert the Job row (a duplicate key returns the existing row) and hand it to huey after commit."""
+        from django.db import IntegrityError, transaction
+
+        from ocbridge.core.jobs import get_kind, schedule_on_commit
+
+        kind_cls = get_kind(kind if isinstance(kind, str) else kind.kind)
+        fields = {
+            "kind": kind_cls.kind,
+            "store": store or (integration.store if integration else None),
+            "integration": integration,
+            "payload": payload or {},
+            "next_run_at": run_at or clock.now(),
+            "max_attempts": max_attempts or kind_cls.max_attempts,
+            "created": clock.now(),
+        }
+        try:
+            with transaction.atomic():
+                job, created = self.get_or_create(key=key, defaults=fields)
+        except IntegrityError:  # lost a race with another enqueuer: theirs is the job
+            return self.get(key=key)
+        if created:
+            schedule_on_commit(job)
+        return job
+
+
+class Job(models.Model):
+    """A durable unit of work: the truth. The huey task only carries its id."""
+
+    kind = models.CharField(max_length=64, db_index=True)
+    key = models.CharField(max_length=255, unique=True, help_text="idempotency key")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, null=True, blank=True, related_name="jobs")
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, null=True, blank=True, related_name="jobs")
+    payload = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=8)
+    next_run_at = models.DateTimeField(default=clock.now)
+    claimed_by = models.CharField(max_length=64, blank=True)
+    claim_expires_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True, help_text="last handed to huey")
+    last_error = models.TextField(blank=True)
+    created = models.DateTimeField(default=clock.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = JobManager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["state", "next_run_at"], name="job_due"),
+            models.Index(fields=["state", "claim_expires_at"], name="job_claims"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.state})"
+
+
+class Exchange(models.Model):
+    """One request/response with an outside service or the shop's API: the log the dashboard shows."""
+
+    created = models.DateTimeField(default=clock.now, db_index=True)
+    service = models.CharField(max_length=20, choices=Service.choices, db_index=True)
+    direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.OUT)
+    purpose = models.CharField(max_length=64, blank=True)
+    store = models.ForeignKey(Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    connection = models.ForeignKey(Connection, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="exchanges")
+    order_id = models.BigIntegerField(null=True, blank=True)
+    key = models.CharField(max_length=255, blank=True, db_index=True, help_text="idempotency key of the side effect")
+    method = models.CharField(max_length=10, blank=True)
+    url = models.TextField(blank=True)
+    request_headers = models.JSONField(default=dict, blank=True)
+    request_body = models.TextField(blank=True)
+    status = models.IntegerField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    response_body = models.TextField(blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    level = models.CharField(max_length=8, choices=Level.choices, default=Level.INFO)
+    outcome = models.CharField(max_length=10, choices=ExchangeOutcome.choices, default=ExchangeOutcome.PENDING)
+    error = models.TextField(blank=True)
+    event_id = models.CharField(max_length=255, blank=True, help_text="provider's id of an inbound event")
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["store", "-id"], name="exchange_store"),
+            models.Index(fields=["order_id"], name="exchange_order"),
+            models.Index(fields=["level", "-id"], name="exchange_level"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.method} {self.status or ''}"
+
+
+class Binding(models.Model):
+    """"Our record X in the store is their record Y at the service" (OCA connector's Binding)."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="bindings")
+    kind = models.CharField(max_length=32)
+    local_id = models.CharField(max_length=64)
+    external_id = models.CharField(max_length=128)
+    hash = models.CharField(max_length=64, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "kind", "local_id"], name="binding_local"),
+            models.UniqueConstraint(fields=["connection", "kind", "external_id"], name="binding_external"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.local_id} ↔ {self.external_id}"
+
+
+class AuditEntry(models.Model):
+    """Who did what by hand, when and why (manual actions, settings changes). Secrets are never stored."""
+
+    created = models.DateTimeField(default=clock.now, db_index=True)
+    user = models.CharField(max_length=150)
+    action = models.CharField(max_length=64)
+    store = models.ForeignKey(Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-id"]

@@ -1,0 +1,1 @@
+"""The web dashboard: pages a shop owner opens (TR/RU/EN)."""

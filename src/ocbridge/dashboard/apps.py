@@ -1,0 +1,10 @@
+"""Dashboard app configuration."""
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class DashboardConfig(AppConfig):
+    name = "ocbridge.dashboard"
+    label = "dashboard"
+    verbose_name = _("Dashboard")

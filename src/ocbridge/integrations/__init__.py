@@ -1,0 +1,1 @@
+"""Features switched on per Store: one package each, same shape (STYLE.md)."""

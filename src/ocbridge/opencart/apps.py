@@ -1,0 +1,10 @@
+"""OpenCart adapter app (hub-side phone index and poll state live here)."""
+
+from django.apps import AppConfig
+
+
+class OpencartConfig(AppConfig):
+    name = "ocbridge.opencart"
+    label = "opencart"
+    verbose_name = "OpenCart"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,155 @@
+"""Django settings. Process-level settings come from the environment only (DESIGN.md)."""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = Path(os.environ.get("OCBRIDGE_DATA_DIR", "./var")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    """OCBRIDGE_SECRET_KEY, else one generated on first run and kept in the data dir."""
+    if os.environ.get("OCBRIDGE_SECRET_KEY"):
+        return os.environ["OCBRIDGE_SECRET_KEY"]
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = os.environ.get("OCBRIDGE_DEBUG", "") == "1"
+ALLOWED_HOSTS = [h for h in os.environ.get("OCBRIDGE_ALLOWED_HOSTS", "*").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("OCBRIDGE_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+# The public base URL providers use to reach our webhooks (e.g. https://hub.example.com).
+PUBLIC_URL = os.environ.get("OCBRIDGE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+TEST_CLOCK = os.environ.get("OCBRIDGE_TEST_CLOCK", "") == "1"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "huey.contrib.djhuey",
+    "ocbridge.core",
+    "ocbridge.opencart",
+    "ocbridge.dashboard",
+]
+_OPTIONAL_APPS = [
+    "ocbridge.integrations.order_lookup",
+    "ocbridge.integrations.ozon",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "ocbridge.urls"
+WSGI_APPLICATION = "ocbridge.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("OCBRIDGE_DATABASE_URL", f"sqlite:///{DATA_DIR / 'ocbridge.sqlite3'}"),
+        conn_max_age=0,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL + NORMAL: readers never block the writer; IMMEDIATE avoids lock upgrades mid-transaction.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_ocbridge.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = os.environ.get("OCBRIDGE_REDIS_URL", "")
+if REDIS_URL:
+    HUEY = {"huey_class": "huey.RedisHuey", "name": "ocbridge", "url": REDIS_URL, "immediate": False}
+else:
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "ocbridge",
+        "filename": str(DATA_DIR / "huey.sqlite3"),
+        "immediate": False,
+    }
+HUEY["consumer"] = {"workers": int(os.environ.get("OCBRIDGE_WORKERS", "4")), "worker_type": "thread"}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "dashboard:login"
+LOGIN_REDIRECT_URL = "dashboard:home"
+LOGOUT_REDIRECT_URL = "dashboard:login"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("tr", "Türkçe"), ("ru", "Русский")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+
+# Fernet keys for secrets at rest: OCBRIDGE_FERNET_KEYS (comma-separated, newest first) or a file in DATA_DIR.
+FERNET_KEYS_ENV = os.environ.get("OCBRIDGE_FERNET_KEYS", "")
+FERNET_KEYS_FILE = DATA_DIR / "fernet.keys"
+
+# Size cap for stored request/response bodies in the exchange log.
+EXCHANGE_BODY_LIMIT = 16 * 1024
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"mask": {"()": "ocbridge.core.masking.MaskingFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["mask"]}},
+    "root": {"handlers": ["console"], "level": os.environ.get("OCBRIDGE_LOG_LEVEL", "WARNING")},
+}
+
+
+def _installed(app: str) -> bool:
+    from importlib.util import find_spec
+
+    try:
+        return find_spec(app) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+INSTALLED_APPS += [a for a in _OPTIONAL_APPS if _installed(a)]

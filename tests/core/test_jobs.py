@@ -1,0 +1,141 @@
+"""Job runner: enqueue dedupe, atomic claim, retry/backoff, terminal errors, expired claims, a killed worker."""
+
+import signal
+import subprocess
+import time
+from datetime import timedelta
+
+import pytest
+
+from conftest import PYTHON, worker_env
+from ocbridge.core import clock
+from ocbridge.core.choices import JobState
+from ocbridge.core.errors import RetryableError, TerminalError
+from ocbridge.core.jobs import JobKind, claim, register_job_kind, requeue_expired, run_job, run_until_idle
+from ocbridge.core.models import AuditEntry, Job
+
+pytestmark = pytest.mark.django_db
+
+CALLS: list[int] = []
+
+
+@register_job_kind
+class FlakyKind(JobKind):
+    """Fails the way payload says, then succeeds."""
+
+    kind = "test.flaky"
+    max_attempts = 3
+
+    def run(self, job):
+        CALLS.append(job.pk)
+        mode = job.payload.get("mode")
+        if mode == "retry" and job.attempts < job.payload.get("ok_on", 99):
+            raise RetryableError("sim", 503, "unavailable", retry_after=job.payload.get("retry_after"))
+        if mode == "terminal":
+            raise TerminalError("sim", 400, "number rejected by provider")
+        if mode == "bug":
+            raise ZeroDivisionError("oops")
+
+
+def test_same_key_twice_gives_one_job():
+    a = Job.objects.enqueue(FlakyKind, key="k1", payload={"mode": "ok"})
+    b = Job.objects.enqueue(FlakyKind, key="k1", payload={"mode": "other"})
+    assert a.pk == b.pk and Job.objects.count() == 1 and b.payload == {"mode": "ok"}
+
+
+def test_claim_is_exclusive():
+    job = Job.objects.enqueue(FlakyKind, key="k2")
+    assert claim(job.pk) is not None
+    assert claim(job.pk) is None  # second worker gets nothing
+
+
+def test_future_job_is_not_claimed_until_due():
+    job = Job.objects.enqueue(FlakyKind, key="k3", run_at=clock.now() + timedelta(minutes=30))
+    assert claim(job.pk) is None
+    clock.travel(31 * 60)
+    assert claim(job.pk) is not None
+
+
+def test_retryable_error_reschedules_with_backoff():
+    job = Job.objects.enqueue(FlakyKind, key="k4", payload={"mode": "retry", "ok_on": 2})
+    job = run_job(job.pk)
+    assert job.state == JobState.QUEUED and job.attempts == 1
+    assert job.next_run_at > clock.now() and "503" in job.last_error
+    assert run_job(job.pk) is None  # not due yet
+    clock.travel(3600)
+    assert run_job(job.pk).state == JobState.DONE
+
+
+def test_retry_after_is_honoured():
+    job = Job.objects.enqueue(FlakyKind, key="k5", payload={"mode": "retry", "retry_after": 120})
+    before = clock.now()
+    job = run_job(job.pk)
+    delay = (job.next_run_at - before).total_seconds()
+    assert 119 <= delay <= 125
+
+
+def test_retries_run_out_into_failed():
+    job = Job.objects.enqueue(FlakyKind, key="k6", payload={"mode": "retry"})
+    for _ in range(3):
+        clock.travel(7200)
+        job = run_job(job.pk) or job
+    assert job.state == JobState.FAILED and "gave up after 3 attempts" in job.last_error
+
+
+def test_terminal_error_stops_with_service_message():
+    job = run_job(Job.objects.enqueue(FlakyKind, key="k7", payload={"mode": "terminal"}).pk)
+    assert job.state == JobState.FAILED and "number rejected by provider" in job.last_error and job.attempts == 1
+
+
+def test_bug_is_errored_with_traceback():
+    job = run_job(Job.objects.enqueue(FlakyKind, key="k8", payload={"mode": "bug"}).pk)
+    assert job.state == JobState.ERRORED and "ZeroDivisionError" in job.last_error
+
+
+def test_expired_claim_is_requeued_and_runs_once_more():
+    job = Job.objects.enqueue(FlakyKind, key="k9")
+    assert claim(job.pk) is not None  # a worker took it and died
+    assert requeue_expired() == 0
+    clock.travel(FlakyKind.claim_seconds + 1)
+    assert requeue_expired() == 1
+    CALLS.clear()
+    assert run_until_idle() == 1 and CALLS == [job.pk]
+    assert Job.objects.get(pk=job.pk).state == JobState.DONE
+
+
+def _wait(pred, timeout=20.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_job_runs_it_again_exactly_once(tmp_path):
+    """A real `ocbridge worker` is SIGKILLed while running a job; the next worker finishes it once."""
+    env = worker_env()
+    job = Job.objects.enqueue("core.probe", key="probe-kill", payload={"seconds": 4})
+    w1 = subprocess.Popen([PYTHON, "-m", "ocbridge", "worker", "--tick", "0.2"], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert _wait(lambda: Job.objects.get(pk=job.pk).state == JobState.RUNNING), "worker never claimed the job"
+        w1.send_signal(signal.SIGKILL)
+        w1.wait(5)
+        assert AuditEntry.objects.filter(action="worker.probe").count() == 0
+        Job.objects.filter(pk=job.pk).update(payload={"seconds": 0})
+        clock.travel(31)  # past the probe's claim expiry, for every process
+        w2 = subprocess.Popen([PYTHON, "-m", "ocbridge", "worker", "--tick", "0.2"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            assert _wait(lambda: Job.objects.get(pk=job.pk).state == JobState.DONE), Job.objects.get(pk=job.pk).last_error
+        finally:
+            w2.terminate()
+            w2.wait(10)
+    finally:
+        if w1.poll() is None:
+            w1.kill()
+    job.refresh_from_db()
+    assert job.attempts == 2
+    assert AuditEntry.objects.filter(action="worker.probe").count() == 1
