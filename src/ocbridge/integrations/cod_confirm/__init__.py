@@ -1,0 +1,1 @@
+"""COD confirmation: call or text each new cash-on-delivery order and write the customer's answer to the shop."""

@@ -1,0 +1,22 @@
+"""COD confirmation app: registers its job kinds, webhooks and the integration."""
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CodConfirmConfigApp(AppConfig):
+    name = "ocbridge.integrations.cod_confirm"
+    label = "cod_confirm"
+    verbose_name = _("COD confirmation")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from ocbridge.core.registry import IntegrationInfo, register_integration
+        from ocbridge.integrations.cod_confirm import jobs  # noqa: F401  (registers job kinds and the poll schedule)
+        from ocbridge.integrations.cod_confirm import webhooks
+        from ocbridge.integrations.cod_confirm.forms import CodConfirmForm
+
+        webhooks.register_all()
+        register_integration(IntegrationInfo(kind="cod_confirm", label=_("COD confirmation"),
+                                             services=("verimor", "netgsm", "twilio", "sandbox"),
+                                             config_form=CodConfirmForm, url_namespace="cod_confirm"))

@@ -1,0 +1,59 @@
+"""States of a Confirmation and of one attempt, with labels and colours used by logic and UI alike."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ConfirmationState(models.TextChoices):
+    NEW = "new", _("New")
+    SCHEDULED = "scheduled", _("Scheduled")
+    CALLING = "calling", _("Calling")
+    SMS_SENT = "sms_sent", _("SMS sent")
+    NO_ANSWER = "no_answer", _("No answer")  # between attempts: a retry is scheduled
+    CONFIRMED = "confirmed", _("Confirmed")
+    CANCELLED = "cancelled", _("Cancelled")
+    FAILED = "failed", _("Failed")
+    EXPIRED = "expired", _("Attempts used up")
+    NEEDS_PERSON = "needs_person", _("Needs a person")
+    RESOLVED_IN_SHOP = "resolved_in_shop", _("Resolved in the shop")
+
+
+STATE_COLOURS = {
+    "new": "#999", "scheduled": "#69c", "calling": "#39f", "sms_sent": "#39f", "no_answer": "#d90",
+    "confirmed": "#2a7", "cancelled": "#d33", "failed": "#a00", "expired": "#b70", "needs_person": "#c5c",
+    "resolved_in_shop": "#777",
+}
+# Decided: nothing more will be sent. NEEDS_PERSON is open for people, closed for the robot.
+TERMINAL = frozenset({"confirmed", "cancelled", "failed", "expired", "resolved_in_shop"})
+ROBOT_DONE = TERMINAL | {"needs_person"}
+OPEN = frozenset({"new", "scheduled", "calling", "sms_sent", "no_answer"})
+# The customer's answer is awaited on these.
+AWAITING = frozenset({"calling", "sms_sent"})
+
+
+class Channel(models.TextChoices):
+    CALL = "call", _("Call")
+    SMS = "sms", _("SMS")
+
+
+class ChannelPolicy(models.TextChoices):
+    CALL = "call", _("Call only")
+    SMS = "sms", _("SMS only")
+    CALL_THEN_SMS = "call_then_sms", _("Call, then SMS if no answer")
+
+
+class AttemptState(models.TextChoices):
+    REQUESTED = "requested", _("Requested")  # key stored, request not yet answered
+    IN_FLIGHT = "in_flight", _("Waiting for the customer")
+    ANSWERED = "answered", _("Answered")
+    NO_ANSWER = "no_answer", _("No answer")
+    FAILED = "failed", _("Failed")
+    UNKNOWN = "unknown", _("Unknown: may have been sent")
+    DRY_RUN = "dry_run", _("Dry run: nothing sent")
+
+
+class Intent(models.TextChoices):
+    CONFIRM = "confirm", _("Confirm")
+    CANCEL = "cancel", _("Cancel")
+    AGENT = "agent", _("Talk to a person")
+    UNKNOWN = "unknown", _("Not understood")

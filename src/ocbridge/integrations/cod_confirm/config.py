@@ -1,0 +1,108 @@
+"""`CodConfirmConfig`: the settings of one Store's cod_confirm Integration, with the defaults shop owners expect."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+PLACEHOLDERS = ("name", "order_id", "total", "shop", "items")
+WEEKDAYS = ("0", "1", "2", "3", "4", "5", "6")  # Monday = 0, as datetime.weekday()
+
+
+def _every_day() -> dict[str, list[str] | None]:
+    return {d: ["09:00", "21:00"] for d in WEEKDAYS}
+
+
+def _call_texts() -> dict[str, str]:
+    return {
+        "tr": "Merhaba {name}. {shop} mağazasından verdiğiniz {order_id} numaralı, {total} tutarındaki kapıda ödemeli "
+              "siparişinizi onaylamak için 1'e, iptal etmek için 2'ye, müşteri temsilcisine bağlanmak için 0'a basınız.",
+        "en": "Hello {name}. To confirm your cash on delivery order {order_id} from {shop}, total {total}, press 1. "
+              "To cancel it, press 2. To talk to a person, press 0.",
+        "ru": "Здравствуйте, {name}. Чтобы подтвердить заказ {order_id} в магазине {shop} на сумму {total} с оплатой "
+              "при получении, нажмите 1. Чтобы отменить, нажмите 2. Чтобы поговорить с оператором, нажмите 0.",
+    }
+
+
+def _sms_texts() -> dict[str, str]:
+    return {
+        "tr": "{shop}: {order_id} nolu {total} tutarli kapida odeme siparisinizi onaylamak icin EVET, iptal icin IPTAL "
+              "yazip bu mesaji yanitlayin.",
+        "en": "{shop}: reply YES to confirm your cash on delivery order {order_id} ({total}) or NO to cancel it.",
+        "ru": "{shop}: ответьте ДА, чтобы подтвердить заказ {order_id} ({total}) с оплатой при получении, или НЕТ, "
+              "чтобы отменить.",
+    }
+
+
+def _reconfirm_texts() -> dict[str, str]:
+    return {
+        "tr": "Siparişinizi iptal etmek için 2'ye tekrar basınız. Onaylamak için 1'e basınız.",
+        "en": "You pressed 2. Press 2 again to cancel your order, or 1 to confirm it.",
+        "ru": "Вы нажали 2. Нажмите 2 ещё раз, чтобы отменить заказ, или 1, чтобы подтвердить.",
+    }
+
+
+def _unclear_texts() -> dict[str, str]:
+    return {
+        "tr": "{shop}: Yanitinizi anlayamadik. {order_id} nolu siparisiniz icin bir temsilcimiz sizinle iletisime gececek.",
+        "en": "{shop}: we could not read your reply. Someone from our team will contact you about order {order_id}.",
+        "ru": "{shop}: мы не поняли ваш ответ. Наш сотрудник свяжется с вами по заказу {order_id}.",
+    }
+
+
+@dataclass
+class CodConfirmConfig:
+    """Parsed from Integration.settings; `to_settings()` writes it back. Unknown keys are ignored."""
+
+    cod_codes: list[str] = field(default_factory=lambda: ["cod"])
+    pending_status_id: int = 1
+    confirmed_status_id: int = 2
+    cancelled_status_id: int = 7
+    channel_policy: str = "call_then_sms"
+    attempt_offsets_minutes: list[int] = field(default_factory=lambda: [0, 30, 120])
+    day_hours: dict[str, list[str] | None] = field(default_factory=_every_day)
+    on_exhausted: str = "needs_person"  # or "cancel"
+    reconfirm_cancel: bool = True
+    rep_target: str = ""  # phone number or PBX extension for digit 0
+    caller_id: str = ""
+    sms_sender: str = ""
+    announcement_id: str = ""  # a recorded announcement instead of TTS, where the provider supports it
+    read_order_details: bool = True
+    min_total: Decimal | None = None
+    max_total: Decimal | None = None
+    skip_after_completed_orders: int | None = None  # trusted repeat customers are not called
+    dry_run: bool = False
+    notify_customer: bool = False
+    comment_confirmed: str = "COD confirmed by the customer ({channel})."
+    comment_cancelled: str = "COD order cancelled by the customer ({channel})."
+    comment_exhausted: str = "COD order cancelled: the customer could not be reached."
+    call_texts: dict[str, str] = field(default_factory=_call_texts)
+    sms_texts: dict[str, str] = field(default_factory=_sms_texts)
+    reconfirm_texts: dict[str, str] = field(default_factory=_reconfirm_texts)
+    unclear_texts: dict[str, str] = field(default_factory=_unclear_texts)
+    several_pending: str = "require_order"  # or "latest"
+    answer_wait_minutes: int = 15  # an attempt with no result after this is counted as unanswered
+    return_shipping_cost: Decimal = Decimal("0")  # for "money saved" on the overview
+
+    @classmethod
+    def from_settings(cls, data: dict | None) -> CodConfirmConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in (data or {}).items() if k in names}
+        for k in ("min_total", "max_total", "return_shipping_cost"):
+            if values.get(k) not in (None, ""):
+                values[k] = Decimal(str(values[k]))
+            elif k in values:
+                values[k] = None if k != "return_shipping_cost" else Decimal("0")
+        return cls(**values)
+
+    def to_settings(self) -> dict:
+        out = dataclasses.asdict(self)
+        for k in ("min_total", "max_total", "return_shipping_cost"):
+            out[k] = None if out[k] is None else str(out[k])
+        return out
+
+    def text(self, texts: dict[str, str], language: str) -> str:
+        """The template for a language, falling back to English, then any."""
+        lang = (language or "en")[:2].lower()
+        return texts.get(lang) or texts.get("en") or next(iter(texts.values()), "")

@@ -1,0 +1,418 @@
+"""Job kinds of COD confirmation: the only place that calls both the shop (`opencart`) and a provider (`services`).
+
+poll shop → Confirmation → start attempt (call/SMS, key stored first) → provider webhook → apply result →
+write the outcome to OpenCart (compare-and-set; a status changed in the shop meanwhile wins).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+
+from ocbridge.core import clock
+from ocbridge.core.choices import Level
+from ocbridge.core.errors import TerminalError, UnknownOutcomeError
+from ocbridge.core.jobs import Defer, JobKind, register_job_kind, register_schedule, slot_key
+from ocbridge.core.models import Exchange, Integration, Job
+from ocbridge.integrations.cod_confirm import mappers, rules, shop
+from ocbridge.integrations.cod_confirm.choices import (
+    AWAITING,
+    OPEN,
+    ROBOT_DONE,
+    AttemptState,
+    Channel,
+    ConfirmationState,
+    Intent,
+)
+from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
+from ocbridge.integrations.cod_confirm.models import Attempt, Confirmation
+from ocbridge.integrations.cod_confirm.providers import client_for
+
+log = logging.getLogger(__name__)
+KIND = "cod_confirm"
+POLL_EVERY = 15.0  # seconds (DESIGN.md: poll interval default 15 s)
+
+
+def config_of(integration: Integration) -> CodConfirmConfig:
+    return CodConfirmConfig.from_settings(integration.settings)
+
+
+def _key(c: Confirmation, *parts) -> str:
+    return ":".join([KIND, str(c.store_id), str(c.order_id), *map(str, parts)])
+
+
+# --- finding orders -------------------------------------------------------------------------------------
+
+
+@register_schedule("cod_confirm.poll", every=POLL_EVERY)
+def schedule_polls() -> None:
+    """One poll job per shop database per slot: several dispatchers enqueue it once."""
+    seen: set[str] = set()
+    for integration in Integration.objects.filter(kind=KIND, enabled=True, store__enabled=True).select_related("store"):
+        db_key = integration.store.db_key
+        if db_key in seen:
+            continue
+        seen.add(db_key)
+        Job.objects.enqueue(PollShop, key=slot_key(f"{KIND}:poll:{db_key}", POLL_EVERY), integration=integration,
+                            payload={"db_key": db_key})
+
+
+@register_job_kind
+class PollShop(JobKind):
+    """Read new orders of one shop database (watermark), keep the phone index, open Confirmations."""
+
+    kind = "cod_confirm.poll_shop"
+    max_attempts = 2
+    claim_seconds = 120
+
+    def run(self, job: Job) -> None:
+        integrations = [i for i in Integration.objects.filter(kind=KIND, enabled=True, store__enabled=True)
+                        .select_related("store", "connection") if i.store.db_key == job.payload["db_key"]]
+        if not integrations:
+            return
+        by_store_id = {i.store.oc_store_id: i for i in integrations}
+        for order in shop.poll(integrations[0].store):
+            integration = by_store_id.get(order.store_id)
+            if integration is not None:
+                consider_order(integration, order)
+
+
+def consider_order(integration: Integration, order) -> Confirmation | None:
+    """Open a Confirmation for a pending COD order (once per order), or do nothing."""
+    cfg = config_of(integration)
+    store = integration.store
+    if not rules.is_cod(order.payment_code, cfg) or order.order_status_id != cfg.pending_status_id:
+        return None
+    completed = shop.completed_orders(store, order) if cfg.skip_after_completed_orders else 0
+    skip = rules.skip_reason(total=order.total, completed_orders=completed, cfg=cfg)
+    phone = shop.normalize_phone(order.telephone, store.country)
+    try:
+        with transaction.atomic():
+            c = Confirmation.objects.create(
+                store=store, integration=integration, order_id=order.order_id, order_label=store.order_label(order.order_id),
+                customer_name=f"{order.firstname} {order.lastname}".strip(), phone_raw=order.telephone or "",
+                phone=phone or "", language=shop.language_code(store, order), currency=order.currency_code,
+                total=order.total, item_count=order.item_count, payment_code=order.payment_code,
+                status_at_start=order.order_status_id, created=clock.now(),
+            )
+    except IntegrityError:
+        return None  # already known: polls overlap on purpose
+    if skip:
+        c.move(ConfirmationState.RESOLVED_IN_SHOP, reason=f"not confirmed automatically: {skip}", decided_by="system")
+    elif not phone:
+        c.move(ConfirmationState.NEEDS_PERSON, reason=f"phone invalid: {order.telephone!r}",
+               needs_person_reason="phone invalid")
+    else:
+        schedule_attempt(c, 1)
+    return c
+
+
+# --- attempts -------------------------------------------------------------------------------------------
+
+
+def schedule_attempt(c: Confirmation, number: int) -> bool:
+    """Queue attempt n at its due time. False when attempts are used up."""
+    cfg = config_of(c.integration)
+    due = rules.attempt_due(c.created, number, cfg)
+    if due is None:
+        return False
+    due = max(due, clock.now())
+    c.move(ConfirmationState.SCHEDULED if number == 1 else ConfirmationState.NO_ANSWER,
+           reason=f"attempt {number} due {due:%Y-%m-%d %H:%M} UTC", expect=OPEN, next_attempt_at=due)
+    Job.objects.enqueue(StartAttempt, key=_key(c, "attempt", number), integration=c.integration, run_at=due,
+                        payload={"confirmation_id": c.pk, "number": number})
+    return True
+
+
+@register_job_kind
+class StartAttempt(JobKind):
+    """Call or text the customer for attempt n, once: the attempt's key is stored before the provider is asked."""
+
+    kind = "cod_confirm.start_attempt"
+    max_attempts = 6
+
+    def run(self, job: Job) -> None:
+        c = Confirmation.objects.select_related("integration__connection", "store").get(pk=job.payload["confirmation_id"])
+        manual = bool(job.payload.get("manual"))
+        if c.state in ROBOT_DONE and not manual:
+            return
+        cfg = config_of(c.integration)
+        if not manual:
+            allowed = rules.next_allowed(clock.now(), cfg, c.store.timezone)
+            if allowed is None:
+                c.move(ConfirmationState.NEEDS_PERSON, reason="no calling hours are set", expect=OPEN)
+                return
+            wait = (allowed - clock.now()).total_seconds()
+            if wait > 1:
+                raise Defer(wait, f"outside calling hours; next at {allowed:%Y-%m-%d %H:%M} UTC")
+        if not self._still_pending(c):
+            return
+        start_attempt(c, job.payload["number"], cfg, channel=job.payload.get("channel"), manual_key=job.payload.get("manual"))
+
+    @staticmethod
+    def _still_pending(c: Confirmation) -> bool:
+        status = shop.order_status(c.store, c.order_id)
+        if status == c.status_at_start:
+            return True
+        c.move(ConfirmationState.RESOLVED_IN_SHOP, expect=OPEN | {"needs_person"}, decided_by="shop",
+               reason=f"order status changed in the shop to {status}; nothing sent")
+        return False
+
+
+def start_attempt(c: Confirmation, number: int, cfg: CodConfirmConfig, *, channel: str | None = None,
+                  manual_key: str | None = None) -> Attempt | None:
+    connection = c.integration.connection
+    client = client_for(connection)
+    caps = client.capabilities
+    channel = channel or rules.channel_for(number, cfg, can_call=caps.can_call, can_sms=caps.can_sms)
+    if channel is None:
+        c.move(ConfirmationState.NEEDS_PERSON, reason=f"{connection.service} cannot {cfg.channel_policy}",
+               expect=OPEN, needs_person_reason="no usable channel")
+        return None
+    key = _key(c, channel, manual_key or number)
+    attempt, _ = Attempt.objects.get_or_create(key=key, defaults={
+        "confirmation": c, "number": number, "channel": channel, "service": connection.service,
+        "manual": bool(manual_key), "created": clock.now()})
+    if attempt.state not in (AttemptState.REQUESTED,):
+        return attempt  # this attempt already went out (duplicate job): never twice
+    shop_name = c.store.name
+    if cfg.dry_run:
+        Attempt.objects.filter(pk=attempt.pk).update(state=AttemptState.DRY_RUN)
+        c.move(ConfirmationState.NEEDS_PERSON, reason=f"dry run: would {channel} {c.phone} (attempt {number})",
+               channel=channel, expect=OPEN, needs_person_reason="dry run")
+        return attempt
+    try:
+        if channel == Channel.CALL:
+            sent = client.start_confirmation_call(
+                to=c.phone, text=mappers.message_for(c, cfg.call_texts, cfg, shop_name),
+                digits={"1": "confirm", "2": "cancel", "0": "agent"}, webhook_url=connection.webhook_url("call-result"),
+                key=key, language=c.language, caller_id=cfg.caller_id or None,
+                announcement_id=cfg.announcement_id or None,
+                second_prompt_text=cfg.text(cfg.reconfirm_texts, c.language) if cfg.reconfirm_cancel else None,
+                rep_target=cfg.rep_target or None)
+        else:
+            sent = client.send_sms(to=c.phone, text=mappers.message_for(c, cfg.sms_texts, cfg, shop_name), key=key,
+                                   webhook_url=connection.webhook_url("sms-report"), sender=cfg.sms_sender or None)
+    except UnknownOutcomeError as exc:
+        # It may have gone out and the provider cannot tell: do not resend now; count it and move on.
+        Attempt.objects.filter(pk=attempt.pk).update(state=AttemptState.UNKNOWN)
+        c.attempts_made = max(c.attempts_made, number)
+        Confirmation.objects.filter(pk=c.pk).update(attempts_made=c.attempts_made)
+        after_no_answer(c, attempt, reason=f"attempt {number} outcome unknown ({exc.message}); not resent")
+        return attempt
+    except TerminalError as exc:
+        Attempt.objects.filter(pk=attempt.pk).update(state=AttemptState.FAILED)
+        c.move(ConfirmationState.FAILED, reason=f"{connection.service} refused: {exc.message}", channel=channel,
+               expect=OPEN | {"needs_person"}, last_error=str(exc)[:2000])
+        return attempt
+    Attempt.objects.filter(pk=attempt.pk).update(state=AttemptState.IN_FLIGHT, provider_id=sent.provider_id)
+    Confirmation.objects.filter(pk=c.pk).update(attempts_made=max(c.attempts_made, number))
+    exchange = Exchange.objects.filter(key=key).order_by("-id").first()
+    c.move(ConfirmationState.CALLING if channel == Channel.CALL else ConfirmationState.SMS_SENT,
+           reason=f"attempt {number}: {channel} requested", channel=channel, provider_id=sent.provider_id,
+           exchange=exchange, expect=OPEN | {"needs_person"}, next_attempt_at=None)
+    wait = clock.now() + timedelta(minutes=cfg.answer_wait_minutes)
+    Job.objects.enqueue(CloseUnanswered, key=f"{key}:timeout", integration=c.integration, run_at=wait,
+                        payload={"attempt_id": attempt.pk})
+    return attempt
+
+
+@register_job_kind
+class CloseUnanswered(JobKind):
+    """An attempt with no result in time counts as unanswered (providers may never call back)."""
+
+    kind = "cod_confirm.close_unanswered"
+
+    def run(self, job: Job) -> None:
+        attempt = Attempt.objects.select_related("confirmation").get(pk=job.payload["attempt_id"])
+        if attempt.state != AttemptState.IN_FLIGHT:
+            return
+        after_no_answer(attempt.confirmation, attempt, reason=f"no result for attempt {attempt.number} in time")
+
+
+def after_no_answer(c: Confirmation, attempt: Attempt, *, reason: str, exchange=None) -> None:
+    """Retry after the spacing, or give up the way the owner chose."""
+    Attempt.objects.filter(pk=attempt.pk, state__in=[AttemptState.IN_FLIGHT, AttemptState.REQUESTED]).update(
+        state=AttemptState.NO_ANSWER)
+    c.refresh_from_db()
+    if c.state in ROBOT_DONE:
+        return
+    cfg = config_of(c.integration)
+    c.move(ConfirmationState.NO_ANSWER, reason=reason, channel=attempt.channel, provider_id=attempt.provider_id,
+           exchange=exchange, expect=OPEN)
+    if attempt.manual or schedule_attempt(c, c.attempts_made + 1):
+        return
+    if cfg.on_exhausted == "cancel":
+        if c.move(ConfirmationState.EXPIRED, reason="attempts used up: cancelling as configured", expect=OPEN,
+                  decided_by="system", decided_at=clock.now()):
+            enqueue_history(c)
+    else:
+        c.move(ConfirmationState.NEEDS_PERSON, reason=f"no answer after {c.attempts_made} attempts", expect=OPEN,
+               needs_person_reason="attempts used up")
+
+
+# --- answers --------------------------------------------------------------------------------------------
+
+
+def decide(c: Confirmation, intent: str, *, channel: str, detail: str, exchange=None, user: str = "",
+           reason: str = "") -> bool:
+    """The customer (or a person) decided: record it, then write it to the shop in its own job."""
+    to = ConfirmationState.CONFIRMED if intent == Intent.CONFIRM else ConfirmationState.CANCELLED
+    allowed = OPEN | {"needs_person"} | (set(ROBOT_DONE) - {"resolved_in_shop"} if user else set())
+    moved = c.move(to, reason=reason or detail, channel=channel, exchange=exchange, user=user, expect=allowed,
+                   decided_by="person" if user else "customer", decided_at=clock.now())
+    if moved:
+        enqueue_history(c)
+    return moved
+
+
+def enqueue_history(c: Confirmation) -> None:
+    Job.objects.enqueue(WriteOutcome, key=_key(c, "history", c.state), integration=c.integration,
+                        payload={"confirmation_id": c.pk})
+
+
+@register_job_kind
+class ApplyCallResult(JobKind):
+    """A provider told us how a confirmation call ended."""
+
+    kind = "cod_confirm.apply_call_result"
+
+    def run(self, job: Job) -> None:
+        ev = job.payload["event"]
+        exchange = Exchange.objects.filter(pk=job.payload.get("exchange_id")).first()
+        attempt = Attempt.objects.select_related("confirmation__integration__connection").filter(
+            service=job.payload["service"], provider_id=ev["provider_id"]).first()
+        if attempt is None:
+            _note(exchange, Level.WARNING, f"no attempt with provider id {ev['provider_id']!r}: stored, ignored")
+            return
+        c = attempt.confirmation
+        if attempt.state not in (AttemptState.IN_FLIGHT, AttemptState.REQUESTED, AttemptState.UNKNOWN,
+                                 AttemptState.NO_ANSWER) or c.state in ROBOT_DONE:
+            _note(exchange, Level.INFO, f"late or repeated result for {c.order_label}: already {c.state}")
+            return
+        cfg = config_of(c.integration)
+        caps = client_for(c.integration.connection).capabilities
+        digits = [str(d) for d in ev.get("digits") or []]
+        if digits:
+            intent = rules.call_intent(digits, reconfirm=cfg.reconfirm_cancel, second_prompt=caps.second_prompt)
+        else:
+            intent = {"confirm": Intent.CONFIRM, "cancel": Intent.CANCEL, "agent": Intent.AGENT}.get(ev["outcome"],
+                                                                                                     Intent.UNKNOWN)
+        Attempt.objects.filter(pk=attempt.pk).update(state=AttemptState.ANSWERED if digits else AttemptState.NO_ANSWER,
+                                                     answer=",".join(digits)[:500], answered_at=clock.now())
+        pressed = ", ".join(digits) or ev.get("raw_status") or ev["outcome"]
+        if intent in (Intent.CONFIRM, Intent.CANCEL):
+            decide(c, intent, channel=Channel.CALL, exchange=exchange, detail=f"pressed {pressed}")
+        elif intent == Intent.AGENT:
+            c.move(ConfirmationState.NEEDS_PERSON, reason="customer pressed 0 for a person", channel=Channel.CALL,
+                   exchange=exchange, expect=OPEN, needs_person_reason="asked for a person")
+        else:
+            after_no_answer(c, attempt, exchange=exchange,
+                            reason=f"attempt {attempt.number}: {ev['outcome']} ({pressed})")
+
+
+@register_job_kind
+class ApplySmsReply(JobKind):
+    """A customer answered by SMS: match it to their pending order and apply it, or hand it to a person."""
+
+    kind = "cod_confirm.apply_sms_reply"
+
+    def run(self, job: Job) -> None:
+        ev = job.payload["event"]
+        integration = job.integration
+        exchange = Exchange.objects.filter(pk=job.payload.get("exchange_id")).first()
+        cfg = config_of(integration)
+        phone = shop.normalize_phone(ev["from_number"], integration.store.country)
+        intent, order_no = rules.parse_reply(ev["text"])
+        pending = list(Confirmation.objects.filter(store=integration.store, phone=phone or "-",
+                                                   state__in=OPEN | AWAITING | {"needs_person"}).order_by("-order_id"))
+        target = None
+        if order_no is not None:
+            target = next((c for c in pending if c.order_id == order_no or c.order_label == str(order_no)), None)
+        elif len(pending) == 1 or (pending and cfg.several_pending == "latest"):
+            target = pending[0]
+        if target is None or intent not in (Intent.CONFIRM, Intent.CANCEL):
+            why = ("reply not understood" if intent == Intent.UNKNOWN else "reply does not name a pending order"
+                   if target is None else "customer asked for a person")
+            for c in ([target] if target else pending):
+                c.move(ConfirmationState.NEEDS_PERSON, reason=f"{why}: {ev['text'][:200]!r}", channel=Channel.SMS,
+                       exchange=exchange, expect=OPEN | AWAITING, needs_person_reason=why)
+            _note(exchange, Level.WARNING, f"{why}; sent a polite answer")
+            if phone:
+                self._polite_answer(integration, cfg, phone, target or (pending[0] if pending else None), ev)
+            return
+        Attempt.objects.filter(confirmation=target, channel=Channel.SMS, state=AttemptState.IN_FLIGHT).update(
+            state=AttemptState.ANSWERED, answer=ev["text"][:500], answered_at=clock.now())
+        decide(target, intent, channel=Channel.SMS, exchange=exchange, detail=f"replied {ev['text'][:100]!r}")
+
+    @staticmethod
+    def _polite_answer(integration, cfg, phone, c, ev) -> None:
+        client = client_for(integration.connection)
+        if not client.capabilities.can_sms:
+            return
+        label = c.order_label if c else ""
+        text = mappers.fill(cfg.text(cfg.unclear_texts, c.language if c else integration.store.language), name="",
+                            order_label=label, total=0, currency="", shop=integration.store.name, items=0,
+                            with_details=False)
+        client.send_sms(to=phone, text=text, key=f"{KIND}:{integration.store_id}:reply:{ev['event_id']}",
+                        sender=cfg.sms_sender or None)
+
+
+@register_job_kind
+class ApplyDeliveryReport(JobKind):
+    """An SMS could not be delivered: count the attempt as unanswered (the next one is scheduled)."""
+
+    kind = "cod_confirm.apply_delivery_report"
+
+    def run(self, job: Job) -> None:
+        ev = job.payload["event"]
+        if ev.get("delivered") is not False:
+            return
+        attempt = Attempt.objects.select_related("confirmation").filter(
+            service=job.payload["service"], provider_id=ev["provider_id"], state=AttemptState.IN_FLIGHT).first()
+        if attempt is not None:
+            after_no_answer(attempt.confirmation, attempt, reason=f"SMS not delivered ({ev.get('status')})")
+
+
+# --- writing the outcome to the shop -------------------------------------------------------------------
+
+
+@register_job_kind
+class WriteOutcome(JobKind):
+    """Write the decision to OpenCart as an order-history entry; a status changed in the shop meanwhile wins."""
+
+    kind = "cod_confirm.write_outcome"
+    max_attempts = 12
+    backoff_max = 1800.0
+
+    def run(self, job: Job) -> None:
+        c = Confirmation.objects.select_related("integration", "store").get(pk=job.payload["confirmation_id"])
+        cfg = config_of(c.integration)
+        channel = c.transitions.exclude(channel="").values_list("channel", flat=True).last() or "dashboard"
+        if c.state == ConfirmationState.CONFIRMED:
+            target, comment = cfg.confirmed_status_id, cfg.comment_confirmed
+        elif c.state in (ConfirmationState.CANCELLED, ConfirmationState.EXPIRED):
+            target = cfg.cancelled_status_id
+            comment = cfg.comment_cancelled if c.state == ConfirmationState.CANCELLED else cfg.comment_exhausted
+        else:
+            return
+        if c.decided_by == "person":
+            channel = "dashboard"
+        # A person may overturn a decision already written: then the status we wrote is the one to expect.
+        expected = c.history_status_id or c.status_at_start
+        if expected == target:
+            return
+        result = shop.write_status(c.store, c.order_id, expected=expected, new=target,
+                                   comment=mappers.history_comment(comment, channel=channel), notify=cfg.notify_customer)
+        if result.written:
+            c.__class__.objects.filter(pk=c.pk).update(history_status_id=target, history_written_at=clock.now())
+        else:
+            c.move(ConfirmationState.RESOLVED_IN_SHOP, expect={c.state}, decided_by="shop",
+                   reason=f"order status changed in the shop to {result.current_status}; not overwritten")
+
+
+def _note(exchange, level: str, text: str) -> None:
+    if exchange is not None:
+        Exchange.objects.filter(pk=exchange.pk).update(level=level, error=text[:4000])

@@ -1,0 +1,123 @@
+"""Confirmation (one COD order's case), its attempts (each a call or an SMS) and its transitions (audit trail)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models, transaction
+from django.utils.translation import gettext_lazy as _
+
+from ocbridge.core import clock
+from ocbridge.core.models import Exchange, Integration, Job, Store
+from ocbridge.integrations.cod_confirm.choices import (
+    STATE_COLOURS,
+    AttemptState,
+    Channel,
+    ConfirmationState,
+)
+
+
+class Confirmation(models.Model):
+    """One COD order's confirmation case. State changes only through `move()`, which records a Transition."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="confirmations")
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="confirmations")
+    order_id = models.BigIntegerField()
+    order_label = models.CharField(max_length=40)
+    customer_name = models.CharField(max_length=130, blank=True)
+    phone_raw = models.CharField(max_length=64, blank=True)
+    phone = models.CharField(_("phone (E.164)"), max_length=20, blank=True, db_index=True)
+    language = models.CharField(max_length=8, default="tr")
+    currency = models.CharField(max_length=3, blank=True)
+    total = models.DecimalField(max_digits=15, decimal_places=4, default=Decimal("0"))
+    item_count = models.PositiveIntegerField(default=0)
+    payment_code = models.CharField(max_length=128, blank=True)
+    status_at_start = models.IntegerField(help_text="the order's OpenCart status when we took it on")
+    state = models.CharField(max_length=20, choices=ConfirmationState.choices, default=ConfirmationState.NEW)
+    attempts_made = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=20, blank=True, help_text="customer, person, shop or system")
+    needs_person_reason = models.CharField(max_length=255, blank=True)
+    history_status_id = models.IntegerField(null=True, blank=True, help_text="status written to OpenCart")
+    history_written_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created = models.DateTimeField(default=clock.now, db_index=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    updated = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["store", "order_id"], name="confirmation_one_per_order")]
+        indexes = [
+            models.Index(fields=["store", "state"], name="confirmation_store_state"),
+            models.Index(fields=["state", "created"], name="confirmation_state_created"),
+        ]
+        verbose_name = _("confirmation")
+        verbose_name_plural = _("confirmations")
+
+    def __str__(self) -> str:
+        return f"{self.order_label} ({self.state})"
+
+    @property
+    def colour(self) -> str:
+        return STATE_COLOURS.get(self.state, "#999")
+
+    def move(self, to: str, *, reason: str, channel: str = "", provider_id: str = "", exchange: Exchange | None = None,
+             user: str = "", expect: frozenset | set | None = None, **fields) -> bool:
+        """Change state if it is still one we expect (compare-and-set in the hub DB) and record why.
+
+        Returns False when another worker moved it first: the caller then does nothing.
+        """
+        from ocbridge.core.jobs import current_job
+
+        now = clock.now()
+        allowed = set(expect) if expect is not None else {self.state}
+        with transaction.atomic():
+            hit = Confirmation.objects.filter(pk=self.pk, state__in=allowed).update(state=to, updated=now, **fields)
+            if not hit:
+                return False
+            job = current_job.get()
+            Transition.objects.create(
+                confirmation=self, created=now, from_state=self.state, to_state=to, reason=reason[:500],
+                channel=channel, provider_id=provider_id, exchange=exchange, user=user,
+                job=job if job is not None and job.pk else None,
+            )
+        self.refresh_from_db()
+        return True
+
+
+class Attempt(models.Model):
+    """One call or SMS for a Confirmation; its key is stored before the provider is asked (exactly once)."""
+
+    confirmation = models.ForeignKey(Confirmation, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    service = models.CharField(max_length=20)
+    key = models.CharField(max_length=255, unique=True)
+    state = models.CharField(max_length=12, choices=AttemptState.choices, default=AttemptState.REQUESTED)
+    provider_id = models.CharField(max_length=128, blank=True, db_index=True)
+    answer = models.CharField(max_length=500, blank=True, help_text="digits pressed or the SMS reply")
+    created = models.DateTimeField(default=clock.now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    manual = models.BooleanField(default=False, help_text="asked for by a person ('call again now')")
+
+    class Meta:
+        ordering = ["number", "id"]
+
+
+class Transition(models.Model):
+    """Audit trail: every state change with its reason, channel, provider id, Exchange, user or Job."""
+
+    confirmation = models.ForeignKey(Confirmation, on_delete=models.CASCADE, related_name="transitions")
+    created = models.DateTimeField(default=clock.now)
+    from_state = models.CharField(max_length=20, choices=ConfirmationState.choices)
+    to_state = models.CharField(max_length=20, choices=ConfirmationState.choices)
+    reason = models.CharField(max_length=500)
+    channel = models.CharField(max_length=8, blank=True)
+    provider_id = models.CharField(max_length=128, blank=True)
+    exchange = models.ForeignKey(Exchange, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    user = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["id"]

@@ -1,0 +1,27 @@
+"""Which service client speaks for a Connection. Integrations are the only place that knows services."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from ocbridge.core.errors import ConfigurationError
+
+CLIENTS = {
+    "verimor": ("ocbridge.services.verimor", "VerimorClient"),
+    "netgsm": ("ocbridge.services.netgsm", "NetgsmClient"),
+    "twilio": ("ocbridge.services.twilio", "TwilioClient"),
+    "sandbox": ("ocbridge.services.sandbox", "SandboxClient"),
+}
+
+
+def service_module(service: str):
+    if service not in CLIENTS:
+        raise ConfigurationError(f"{service} cannot confirm COD orders")
+    return import_module(CLIENTS[service][0])
+
+
+def client_for(connection):
+    module, name = CLIENTS.get(connection.service, (None, None))
+    if module is None:
+        raise ConfigurationError(f"{connection.service} cannot confirm COD orders")
+    return getattr(import_module(module), name)(connection)

@@ -1,0 +1,151 @@
+"""Pure decisions for COD confirmation: no I/O here, so every rule is tested offline."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from ocbridge.integrations.cod_confirm.choices import Channel, Intent
+from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
+
+# --- which orders -----------------------------------------------------------------------------------
+
+
+def is_cod(payment_code: str, cfg: CodConfirmConfig) -> bool:
+    """By payment *code* (normalized, part before the first dot), never by its display title."""
+    code = (payment_code or "").split(".", 1)[0].strip().lower()
+    return bool(code) and code in {c.split(".", 1)[0].strip().lower() for c in cfg.cod_codes}
+
+
+def skip_reason(*, total: Decimal, completed_orders: int, cfg: CodConfirmConfig) -> str | None:
+    """Why this COD order is not confirmed automatically (None = confirm it)."""
+    if cfg.min_total is not None and total < cfg.min_total:
+        return f"total {total} is below the minimum {cfg.min_total}"
+    if cfg.max_total is not None and total > cfg.max_total:
+        return f"total {total} is above the maximum {cfg.max_total}"
+    if cfg.skip_after_completed_orders and completed_orders >= cfg.skip_after_completed_orders:
+        return f"customer has {completed_orders} completed orders"
+    return None
+
+
+# --- when and how ------------------------------------------------------------------------------------
+
+
+def channel_for(attempt_no: int, cfg: CodConfirmConfig, *, can_call: bool, can_sms: bool) -> str | None:
+    """Call or SMS for attempt n (1-based). Call-then-SMS: calls first, the last attempt is an SMS."""
+    policy = cfg.channel_policy
+    if policy == "call_then_sms":
+        wanted = Channel.SMS if attempt_no >= len(cfg.attempt_offsets_minutes) and attempt_no > 1 else Channel.CALL
+        if wanted == Channel.CALL and not can_call:
+            wanted = Channel.SMS
+        if wanted == Channel.SMS and not can_sms:
+            wanted = Channel.CALL if can_call else None
+        return wanted
+    if policy == "call":
+        return Channel.CALL if can_call else None
+    return Channel.SMS if can_sms else None
+
+
+def attempt_due(first_seen: dt.datetime, attempt_no: int, cfg: CodConfirmConfig) -> dt.datetime | None:
+    """When attempt n is due, counted from when we first saw the order; None when attempts are used up."""
+    offsets = cfg.attempt_offsets_minutes
+    if attempt_no < 1 or attempt_no > len(offsets):
+        return None
+    return first_seen + dt.timedelta(minutes=offsets[attempt_no - 1])
+
+
+def _parse_hhmm(value: str) -> dt.time:
+    h, m = value.split(":")
+    return dt.time(int(h), int(m))
+
+
+def next_allowed(when: dt.datetime, cfg: CodConfirmConfig, tz: str) -> dt.datetime | None:
+    """The first moment at or after `when` inside the allowed hours, in the store's time zone (UTC back)."""
+    zone = ZoneInfo(tz)
+    local = when.astimezone(zone)
+    for day in range(8):
+        date = (local + dt.timedelta(days=day)).date()
+        hours = cfg.day_hours.get(str(date.weekday()))
+        if not hours:
+            continue
+        start = dt.datetime.combine(date, _parse_hhmm(hours[0]), zone)
+        end = dt.datetime.combine(date, _parse_hhmm(hours[1]), zone)
+        candidate = max(start, local) if day == 0 else start
+        if candidate < end:
+            return candidate.astimezone(dt.timezone.utc)
+    return None  # no allowed hours at all
+
+
+# --- what the customer said --------------------------------------------------------------------------
+
+# Compared after folding (see `fold`): upper-case ASCII, Turkish letters and Cyrillic transliterated.
+CONFIRM_WORDS = frozenset({"1", "EVET", "E", "ONAY", "ONAYLA", "ONAYLIYORUM", "ONAYLADIM", "TAMAM", "OK", "OKAY", "YES",
+                           "Y", "DA", "CONFIRM", "PODTVERZHDAYU"})
+CANCEL_WORDS = frozenset({"2", "HAYIR", "H", "IPTAL", "VAZGEC", "NO", "N", "NET", "CANCEL", "OTMENA", "OTMENIT"})
+AGENT_WORDS = frozenset({"0"})
+
+_CYRILLIC = dict(zip("АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ",
+                     ["A", "B", "V", "G", "D", "E", "E", "ZH", "Z", "I", "I", "K", "L", "M", "N", "O", "P", "R", "S", "T",
+                      "U", "F", "KH", "TS", "CH", "SH", "SHCH", "", "Y", "", "E", "YU", "YA"]))
+_TURKISH = str.maketrans({"ı": "I", "İ": "I", "i": "I", "ş": "S", "Ş": "S", "ğ": "G", "Ğ": "G", "ü": "U", "Ü": "U",
+                          "ö": "O", "Ö": "O", "ç": "C", "Ç": "C"})
+_TOKEN = re.compile(r"#?\w+")
+
+
+def fold(text: str) -> str:
+    """Upper-case ASCII fold that treats İ/ı/i alike and Cyrillic as its Latin spelling (homoglyphs too)."""
+    text = unicodedata.normalize("NFC", text).translate(_TURKISH)
+    # Cyrillic before NFKD: Й/Ё would otherwise lose their marks into other letters.
+    text = "".join(_CYRILLIC.get(ch, ch) for ch in text.upper())
+    text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    return text.upper()
+
+
+def parse_reply(text: str) -> tuple[str, int | None]:
+    """(intent, order number named in the reply). Conflicting or no keywords → UNKNOWN."""
+    order_no = None
+    intents: list[str] = []
+    for token in _TOKEN.findall(fold(text or "")):
+        token = token.strip("_")
+        if not token:
+            continue
+        bare = token.lstrip("#")
+        if bare.isdigit() and (token.startswith("#") or len(bare) >= 3):
+            order_no = order_no or int(bare)
+            continue
+        if token in CONFIRM_WORDS:
+            intents.append(Intent.CONFIRM)
+        elif token in CANCEL_WORDS:
+            intents.append(Intent.CANCEL)
+        elif token in AGENT_WORDS:
+            intents.append(Intent.AGENT)
+    distinct = set(intents)
+    if len(distinct) != 1:
+        return Intent.UNKNOWN, order_no
+    return intents[0], order_no
+
+
+def call_intent(digits: list[str], *, reconfirm: bool, second_prompt: bool) -> str:
+    """What the pressed keys mean. With a second prompt, cancelling needs 2 then 2 again."""
+    keys = [d for d in digits if d]
+    if not keys:
+        return Intent.UNKNOWN
+    first = keys[0]
+    if first == "1":
+        return Intent.CONFIRM
+    if first == "0":
+        return Intent.AGENT
+    if first == "2":
+        if reconfirm and second_prompt:
+            if len(keys) < 2:
+                return Intent.UNKNOWN  # hung up before confirming the cancel
+            return {"2": Intent.CANCEL, "1": Intent.CONFIRM, "0": Intent.AGENT}.get(keys[1], Intent.UNKNOWN)
+        return Intent.CANCEL
+    return Intent.UNKNOWN
+
+
+def target_status(intent: str, cfg: CodConfirmConfig) -> int | None:
+    return {Intent.CONFIRM: cfg.confirmed_status_id, Intent.CANCEL: cfg.cancelled_status_id}.get(intent)

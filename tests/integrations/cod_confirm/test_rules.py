@@ -1,0 +1,110 @@
+"""Pure rules: COD detection, skip reasons, channels, allowed hours, SMS replies in any casing, keypad intents."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
+from ocbridge.integrations.cod_confirm.mappers import TemplateError, check_template, fill
+from ocbridge.integrations.cod_confirm.rules import (
+    attempt_due,
+    call_intent,
+    channel_for,
+    is_cod,
+    next_allowed,
+    parse_reply,
+    skip_reason,
+)
+
+CFG = CodConfirmConfig()
+
+
+@pytest.mark.parametrize("code,expected", [("cod", True), ("cod.cod", True), ("COD", True), ("bank_transfer", False),
+                                           ("", False), ("kapida_odeme", False)])
+def test_cod_by_code_not_title(code, expected):
+    assert is_cod(code, CFG) is expected
+
+
+def test_owner_picked_third_party_code_counts():
+    assert is_cod("kapida_odeme", CodConfirmConfig(cod_codes=["cod", "kapida_odeme"]))
+
+
+def test_skip_reasons():
+    cfg = CodConfirmConfig(min_total=Decimal("50"), max_total=Decimal("5000"), skip_after_completed_orders=3)
+    assert "below" in skip_reason(total=Decimal("10"), completed_orders=0, cfg=cfg)
+    assert "above" in skip_reason(total=Decimal("9000"), completed_orders=0, cfg=cfg)
+    assert "completed" in skip_reason(total=Decimal("100"), completed_orders=3, cfg=cfg)
+    assert skip_reason(total=Decimal("100"), completed_orders=2, cfg=cfg) is None
+
+
+def test_call_then_sms_uses_sms_for_the_last_attempt():
+    chans = [channel_for(n, CFG, can_call=True, can_sms=True) for n in (1, 2, 3)]
+    assert chans == ["call", "call", "sms"]
+    assert channel_for(1, CFG, can_call=False, can_sms=True) == "sms"
+    assert channel_for(1, CodConfirmConfig(channel_policy="call"), can_call=False, can_sms=True) is None
+
+
+def test_attempt_spacing_defaults():
+    t0 = dt.datetime(2026, 5, 4, 10, 0, tzinfo=dt.timezone.utc)
+    assert [attempt_due(t0, n, CFG) - t0 for n in (1, 2, 3)] == [dt.timedelta(0), dt.timedelta(minutes=30), dt.timedelta(hours=2)]
+    assert attempt_due(t0, 4, CFG) is None
+
+
+def test_night_order_waits_for_nine_in_the_store_time_zone():
+    # 23:30 in Istanbul (UTC+3) on a Monday → 09:00 Tuesday local = 06:00 UTC
+    late = dt.datetime(2026, 5, 4, 20, 30, tzinfo=dt.timezone.utc)
+    assert next_allowed(late, CFG, "Europe/Istanbul") == dt.datetime(2026, 5, 5, 6, 0, tzinfo=dt.timezone.utc)
+    inside = dt.datetime(2026, 5, 4, 12, 0, tzinfo=dt.timezone.utc)
+    assert next_allowed(inside, CFG, "Europe/Istanbul") == inside
+
+
+def test_closed_days_are_skipped():
+    cfg = CodConfirmConfig(day_hours={**CodConfirmConfig().day_hours, "6": None})  # no calls on Sunday
+    sunday_noon = dt.datetime(2026, 5, 10, 9, 0, tzinfo=dt.timezone.utc)
+    assert next_allowed(sunday_noon, cfg, "Europe/Istanbul").date() == dt.date(2026, 5, 11)
+
+
+@pytest.mark.parametrize("text", ["EVET", "Evet", "evet", "ONAY", "onaylıyorum", "1", " 1 ", "Evet teşekkürler 🙏",
+                                  "да", "ДА", "Да!", "da", "yes", "OK.", "tamam", "dA"])
+def test_confirm_replies(text):
+    assert parse_reply(text)[0] == "confirm"
+
+
+@pytest.mark.parametrize("text", ["İPTAL", "iptal", "IPTAL", "ıptal", "İptal", "iptal et", "hayır", "HAYIR", "hayir",
+                                  "2", "нет", "НЕТ", "Нет.", "net", "no", "vazgeç", "нeт"])
+def test_cancel_replies(text):
+    assert parse_reply(text)[0] == "cancel"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "🙏", "merhaba", "evet iptal", "1 2", "ne zaman gelir?", "\x00\x01"])
+def test_unclear_replies(text):
+    assert parse_reply(text)[0] == "unknown"
+
+
+def test_order_number_in_reply():
+    assert parse_reply("#1234 iptal") == ("cancel", 1234)
+    assert parse_reply("Evet 10057") == ("confirm", 10057)
+    assert parse_reply("1") == ("confirm", None)
+
+
+def test_keypad_intents():
+    assert call_intent(["1"], reconfirm=True, second_prompt=True) == "confirm"
+    assert call_intent(["2"], reconfirm=True, second_prompt=True) == "unknown"  # hung up before the second 2
+    assert call_intent(["2", "2"], reconfirm=True, second_prompt=True) == "cancel"
+    assert call_intent(["2", "1"], reconfirm=True, second_prompt=True) == "confirm"
+    assert call_intent(["2"], reconfirm=True, second_prompt=False) == "cancel"  # single-key provider
+    assert call_intent(["0"], reconfirm=True, second_prompt=True) == "agent"
+    assert call_intent(["7"], reconfirm=True, second_prompt=True) == "unknown"
+    assert call_intent([], reconfirm=True, second_prompt=True) == "unknown"
+
+
+def test_templates():
+    check_template("{name} {order_id} {total} {shop} {items}")
+    with pytest.raises(TemplateError, match=r"\{price\}"):
+        check_template("{name} {price}")
+    with pytest.raises(TemplateError):
+        check_template("{name")
+    text = fill("{name}: {order_id} {total} ({items})", name="Ayşe", order_label="A-7", total=Decimal("1234.5"),
+                currency="TRY", shop="S", items=3)
+    assert text == "Ayşe: A-7 1234.50 TRY (3)"
