@@ -126,6 +126,10 @@ STATIC_ROOT = DATA_DIR / "static"
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
+# Served over https (the public URL says so): cookies only over https, and trust the proxy's scheme header.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PUBLIC_URL.startswith("https://")
+if PUBLIC_URL.startswith("https://"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Fernet keys for secrets at rest: OCBRIDGE_FERNET_KEYS (comma-separated, newest first) or a file in DATA_DIR.
 FERNET_KEYS_ENV = os.environ.get("OCBRIDGE_FERNET_KEYS", "")
