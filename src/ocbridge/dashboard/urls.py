@@ -1,13 +1,33 @@
-"""Dashboard URLs."""
+"""Dashboard URLs (namespace "dashboard"). Every page needs a logged-in user; only login and assets do not."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from ocbridge.dashboard import views
+from ocbridge.dashboard.views import confirmations, exchanges, integrations, jobs, overview, stores
 
 app_name = "dashboard"
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="dashboard/login.html"), name="login"),
+    path("login/", auth_views.LoginView.as_view(template_name="dashboard/login.html", redirect_authenticated_user=True),
+         name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", views.home, name="home"),
+    path("assets/<str:name>", overview.asset, name="asset"),
+    path("", overview.home, name="home"),
+    path("stores/", stores.store_list, name="stores"),
+    path("stores/add/", stores.store_edit, name="store-add"),
+    path("stores/<int:pk>/", stores.store_detail, name="store"),
+    path("stores/<int:pk>/edit/", stores.store_edit, name="store-edit"),
+    path("stores/<int:pk>/test/", stores.store_test, name="store-test"),
+    path("stores/<int:store_pk>/connections/add/", stores.connection_edit, name="connection-add"),
+    path("connections/<int:pk>/edit/", stores.connection_edit, name="connection-edit"),
+    path("connections/<int:pk>/test/", stores.connection_test, name="connection-test"),
+    path("stores/<int:store_pk>/integrations/<slug:kind>/", integrations.integration_settings, name="integration"),
+    path("log/", exchanges.exchange_list, name="exchanges"),
+    path("log/export.csv", exchanges.exchange_csv, name="exchanges-csv"),
+    path("log/<int:pk>/", exchanges.exchange_detail, name="exchange"),
+    path("confirmations/", confirmations.confirmation_list, name="confirmations"),
+    path("confirmations/<int:pk>/", confirmations.confirmation_detail, name="confirmation"),
+    path("jobs/", jobs.job_list, name="jobs"),
+    path("jobs/probe/", jobs.worker_probe, name="worker-probe"),
+    path("jobs/<int:pk>/", jobs.job_detail, name="job"),
+    path("jobs/<int:pk>/retry/", jobs.job_retry, name="job-retry"),
 ]

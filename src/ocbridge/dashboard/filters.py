@@ -1,0 +1,71 @@
+"""Turning filter forms into querysets, and keyset pagination by id (no OFFSET: cheap on a large log)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from ocbridge.core import clock
+from ocbridge.core.models import Exchange, Job
+from ocbridge.dashboard.forms import ExchangeFilterForm, JobFilterForm
+
+DEFAULT_LOG_DAYS = 7
+PAGE_SIZE = 50
+
+
+def exchange_queryset(form: ExchangeFilterForm) -> tuple[QuerySet, dt.datetime, dt.datetime]:
+    """The filtered Exchanges, always bounded by a time range so a text search never scans the whole log."""
+    data = form.cleaned_data if form.is_valid() else {}
+    end = data.get("end") or clock.now()
+    start = data.get("start") or end - dt.timedelta(days=DEFAULT_LOG_DAYS)
+    qs = Exchange.objects.filter(created__gte=start, created__lt=end)
+    for name in ("level", "service", "direction"):
+        if data.get(name):
+            qs = qs.filter(**{name: data[name]})
+    if data.get("store"):
+        qs = qs.filter(store=data["store"])
+    if data.get("order") is not None:
+        qs = qs.filter(order_id=data["order"])
+    if data.get("job"):
+        qs = qs.filter(job_id=data["job"])
+    if data.get("q"):
+        q = data["q"]
+        qs = qs.filter(Q(url__icontains=q) | Q(request_body__icontains=q) | Q(response_body__icontains=q)
+                       | Q(error__icontains=q))
+    return qs, start, end
+
+
+def job_queryset(form: JobFilterForm) -> QuerySet:
+    data = form.cleaned_data if form.is_valid() else {}
+    qs = Job.objects.select_related("store")
+    if data.get("state"):
+        qs = qs.filter(state=data["state"])
+    if data.get("kind"):
+        qs = qs.filter(kind__startswith=data["kind"])
+    if data.get("store"):
+        qs = qs.filter(store=data["store"])
+    return qs
+
+
+@dataclass
+class KeysetPage:
+    """One page of rows ordered by id descending; `next_before` continues after the last row shown."""
+
+    rows: list
+    next_before: int | None
+    first: bool
+
+
+def keyset_page(qs: QuerySet, before: str | None, size: int = PAGE_SIZE) -> KeysetPage:
+    try:
+        before_id = int(before) if before else None
+    except ValueError:
+        before_id = None
+    if before_id is not None:
+        qs = qs.filter(pk__lt=before_id)
+    rows = list(qs.order_by("-pk")[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return KeysetPage(rows, rows[-1].pk if more and rows else None, before_id is None)

@@ -1,0 +1,269 @@
+"""Dashboard forms. Secrets are write-only: the widgets never render a value, and blank means "keep"."""
+
+from __future__ import annotations
+
+import json
+import zoneinfo
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from ocbridge.core.choices import Direction, JobState, Level, Service
+from ocbridge.core.models import Connection, Integration, Store
+
+SECRET_WIDGET_ATTRS = {"autocomplete": "new-password", "placeholder": ""}
+EXTRA_CREDENTIAL_ROWS = 3
+# Shown as hints next to the credential rows of a new Connection; each service module is the authority.
+CREDENTIAL_HINTS = {
+    "verimor": "key", "netgsm": "usercode, password", "twilio": "account_sid, auth_token",
+    "ozon": "client_id, api_key", "onebox": "login, password", "despatch": "email, password",
+    "aps": "access_code, merchant_identifier, sha_request_phrase, sha_response_phrase",
+    "latitudepay": "api_key, api_secret", "sandbox": "api_key",
+}
+
+
+def secret_input() -> forms.PasswordInput:
+    return forms.PasswordInput(render_value=False, attrs=SECRET_WIDGET_ATTRS)
+
+
+class StoreForm(forms.ModelForm):
+    """A Store's plain fields plus its two secrets (database URL, API key), write-only."""
+
+    db_url = forms.CharField(label=_("Shop database URL"), required=False, widget=secret_input(),
+                             help_text=_("e.g. mysql+pymysql://user:password@host/dbname. Leave blank to keep."))
+    api_key = forms.CharField(label=_("Native API key"), required=False, widget=secret_input(),
+                              help_text=_("Leave blank to keep."))
+    clear_api_key = forms.BooleanField(label=_("Remove the stored API key"), required=False)
+    api_url = forms.URLField(label=_("Native API URL"), required=False, assume_scheme="https",
+                             help_text=_("Shop URL, e.g. https://shop.example.com/"))
+
+    class Meta:
+        model = Store
+        fields = ["name", "table_prefix", "oc_store_id", "api_url", "api_username", "timezone", "language", "country",
+                  "currency", "order_prefix", "enabled"]
+
+    def clean_db_url(self) -> str:
+        value = self.cleaned_data["db_url"].strip()
+        if not value:
+            if not (self.instance.pk and self.instance.db_url):
+                raise forms.ValidationError(_("The shop database URL is required."))
+            return ""
+        from sqlalchemy.engine import make_url
+
+        try:
+            url = make_url(value)
+        except Exception:
+            raise forms.ValidationError(_("This is not a database URL.")) from None
+        if url.get_backend_name() not in ("mysql", "mariadb", "sqlite", "postgresql"):
+            raise forms.ValidationError(_("Use a MySQL/MariaDB (or SQLite for the demo) database URL."))
+        return value
+
+    def clean_timezone(self) -> str:
+        value = self.cleaned_data["timezone"].strip()
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise forms.ValidationError(_("Unknown time zone, e.g. Europe/Istanbul.")) from None
+        return value
+
+    def clean_country(self) -> str:
+        return self.cleaned_data["country"].strip().upper()
+
+    def clean_currency(self) -> str:
+        return self.cleaned_data["currency"].strip().upper()
+
+    def changed_secrets(self) -> list[str]:
+        names = [n for n in ("db_url", "api_key") if self.cleaned_data.get(n)]
+        if self.cleaned_data.get("clear_api_key") and "api_key" not in names:
+            names.append("api_key")
+        return names
+
+    def save(self, commit: bool = True) -> Store:
+        store = super().save(commit=False)
+        secret = dict(store.secret or {})
+        for name in ("db_url", "api_key"):
+            if self.cleaned_data.get(name):
+                secret[name] = self.cleaned_data[name]
+        if self.cleaned_data.get("clear_api_key") and not self.cleaned_data.get("api_key"):
+            secret.pop("api_key", None)
+        store.secret = secret
+        if commit:
+            store.save()
+        return store
+
+
+class ConnectionForm(forms.ModelForm):
+    """A Connection with its credentials: existing keys can be replaced or removed, new keys added; never shown."""
+
+    base_url = forms.URLField(label=_("API base URL"), required=False, assume_scheme="https",
+                              help_text=_("Leave blank for the service's default."))
+    options_json = forms.CharField(label=_("Options (JSON)"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                                   help_text=_("Service-specific settings that are not secret, e.g. sender name."))
+
+    class Meta:
+        model = Connection
+        fields = ["service", "name", "base_url", "ip_allowlist", "enabled"]
+        widgets = {"ip_allowlist": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.existing_keys = sorted((self.instance.secret or {}).keys()) if self.instance.pk else []
+        for key in self.existing_keys:
+            self.fields[f"cred__{key}"] = forms.CharField(label=key, required=False, widget=secret_input(),
+                                                          help_text=_("Set. Leave blank to keep."))
+            self.fields[f"credclear__{key}"] = forms.BooleanField(label=_("Remove"), required=False)
+        for i in range(EXTRA_CREDENTIAL_ROWS):
+            self.fields[f"newkey_{i}"] = forms.SlugField(label=_("New credential name"), required=False, max_length=64)
+            self.fields[f"newval_{i}"] = forms.CharField(label=_("Value"), required=False, widget=secret_input())
+        if not self.is_bound:
+            self.initial["options_json"] = json.dumps(self.instance.options or {}, ensure_ascii=False, indent=1)
+
+    def credential_rows(self):
+        """(value field, remove field) per stored key, for the template."""
+        return [(self[f"cred__{k}"], self[f"credclear__{k}"]) for k in self.existing_keys]
+
+    def new_rows(self):
+        return [(self[f"newkey_{i}"], self[f"newval_{i}"]) for i in range(EXTRA_CREDENTIAL_ROWS)]
+
+    def clean_options_json(self) -> dict:
+        raw = self.cleaned_data["options_json"].strip()
+        if not raw:
+            return {}
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise forms.ValidationError(_("Not valid JSON: %(error)s") % {"error": exc}) from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError(_("Options must be a JSON object, e.g. {\"sender\": \"SHOP\"}."))
+        return value
+
+    def clean_ip_allowlist(self) -> str:
+        import ipaddress
+
+        lines = [line.strip() for line in self.cleaned_data["ip_allowlist"].splitlines() if line.strip()]
+        for line in lines:
+            try:
+                ipaddress.ip_network(line, strict=False)
+            except ValueError:
+                raise forms.ValidationError(_("Not an IP address or network: %(value)s") % {"value": line}) from None
+        return "\n".join(lines)
+
+    def clean(self):
+        data = super().clean()
+        for i in range(EXTRA_CREDENTIAL_ROWS):
+            key, val = data.get(f"newkey_{i}"), data.get(f"newval_{i}")
+            if val and not key:
+                self.add_error(f"newkey_{i}", _("Give the credential a name."))
+            if key and not val:
+                self.add_error(f"newval_{i}", _("Enter a value."))
+        return data
+
+    def changed_secrets(self) -> list[str]:
+        d = self.cleaned_data
+        names = [k for k in self.existing_keys if d.get(f"cred__{k}") or d.get(f"credclear__{k}")]
+        names += [d[f"newkey_{i}"] for i in range(EXTRA_CREDENTIAL_ROWS) if d.get(f"newkey_{i}") and d.get(f"newval_{i}")]
+        return sorted(set(names))
+
+    def save(self, commit: bool = True) -> Connection:
+        conn = super().save(commit=False)
+        d = self.cleaned_data
+        secret = dict(conn.secret or {})
+        for key in self.existing_keys:
+            if d.get(f"cred__{key}"):
+                secret[key] = d[f"cred__{key}"]
+            elif d.get(f"credclear__{key}"):
+                secret.pop(key, None)
+        for i in range(EXTRA_CREDENTIAL_ROWS):
+            if d.get(f"newkey_{i}") and d.get(f"newval_{i}"):
+                secret[d[f"newkey_{i}"]] = d[f"newval_{i}"]
+        conn.secret = secret
+        conn.options = d.get("options_json") or {}
+        if commit:
+            conn.save()
+        return conn
+
+
+def _choices(enum, blank=True):
+    return ([("", _("All"))] if blank else []) + list(enum.choices)
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self):
+        super().__init__(format="%Y-%m-%dT%H:%M")
+
+
+class ExchangeFilterForm(forms.Form):
+    """Filters of the exchange log. A time range is always applied (default: the last 7 days)."""
+
+    level = forms.ChoiceField(label=_("Level"), choices=_choices(Level), required=False)
+    service = forms.ChoiceField(label=_("Service"), choices=_choices(Service), required=False)
+    store = forms.ModelChoiceField(label=_("Store"), queryset=Store.objects.all(), required=False,
+                                   empty_label=_("All"))
+    direction = forms.ChoiceField(label=_("Direction"), choices=_choices(Direction), required=False)
+    order = forms.IntegerField(label=_("Order id"), required=False, min_value=0)
+    start = forms.DateTimeField(label=_("From"), required=False, widget=DateTimeLocalInput(),
+                                input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"])
+    end = forms.DateTimeField(label=_("To"), required=False, widget=DateTimeLocalInput(),
+                              input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"])
+    q = forms.CharField(label=_("Text"), required=False, max_length=200,
+                        help_text=_("Searches URL, bodies and error in the chosen time range."))
+    job = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["start"] >= data["end"]:
+            self.add_error("end", _("The end must be after the start."))
+        return data
+
+
+class JobFilterForm(forms.Form):
+    """Filters of the job list."""
+
+    state = forms.ChoiceField(label=_("State"), choices=_choices(JobState), required=False)
+    kind = forms.CharField(label=_("Kind"), required=False, max_length=64)
+    store = forms.ModelChoiceField(label=_("Store"), queryset=Store.objects.all(), required=False,
+                                   empty_label=_("All"))
+
+
+class RetryJobForm(forms.Form):
+    """'Retry now' on one job: why, for the audit log."""
+
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=500)
+
+
+class ConfirmationFilterForm(forms.Form):
+    """Filters of the COD confirmation list (choices come from cod_confirm when it is installed)."""
+
+    state = forms.ChoiceField(label=_("Status"), required=False)
+    channel = forms.ChoiceField(label=_("Channel"), required=False)
+    store = forms.ModelChoiceField(label=_("Store"), queryset=Store.objects.all(), required=False,
+                                   empty_label=_("All"))
+    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    q = forms.CharField(label=_("Search"), required=False, max_length=100,
+                        help_text=_("Name, phone or order number"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from ocbridge.integrations.cod_confirm.choices import Channel, ConfirmationState
+
+        self.fields["state"].choices = _choices(ConfirmationState)
+        self.fields["channel"].choices = _choices(Channel)
+
+
+class IntegrationBaseForm(forms.ModelForm):
+    """The generic part of an Integration: which Connection it uses and whether it is on."""
+
+    class Meta:
+        model = Integration
+        fields = ["connection", "enabled"]
+
+    def __init__(self, *args, services: tuple[str, ...] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        qs = Connection.objects.filter(store=self.instance.store)
+        if services:
+            qs = qs.filter(service__in=services)
+        self.fields["connection"].queryset = qs
+        self.fields["connection"].required = bool(services)

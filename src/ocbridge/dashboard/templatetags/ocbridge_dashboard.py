@@ -1,0 +1,63 @@
+"""Template helpers: pretty-printed bodies, level/state badges, query-string building."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qsl
+
+from django import template
+from django.utils.html import format_html
+
+register = template.Library()
+
+BADGE_CLASSES = {"info": "ok", "done": "ok", "ok": "ok", "warning": "warn", "queued": "muted", "running": "info",
+                 "pending": "muted", "error": "bad", "failed": "bad", "errored": "bad", "rejected": "warn",
+                 "cancelled": "muted"}
+
+
+@register.filter
+def pretty_body(text: str) -> str:
+    """JSON indented, form bodies one field per line, XML indented; anything else as it is (already masked)."""
+    if not text:
+        return ""
+    stripped = text.strip()
+    if stripped[:1] in "{[":
+        try:
+            return json.dumps(json.loads(stripped), indent=2, ensure_ascii=False)
+        except ValueError:
+            return text
+    if stripped[:1] == "<" and len(stripped) < 65536:
+        try:
+            from xml.dom import minidom
+
+            return minidom.parseString(stripped).toprettyxml(indent="  ")
+        except Exception:  # not well-formed: show as received
+            return text
+    if "=" in stripped and " " not in stripped and "\n" not in stripped:
+        pairs = parse_qsl(stripped, keep_blank_values=True)
+        if pairs:
+            return "\n".join(f"{k} = {v}" for k, v in pairs)
+    return text
+
+
+@register.filter
+def pretty_json(value) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str) if value not in (None, "", {}) else ""
+
+
+@register.simple_tag
+def badge(value: str, label: str = ""):
+    return format_html('<span class="badge badge-{}">{}</span>', BADGE_CLASSES.get(str(value), "muted"),
+                       label or value)
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context, **kwargs) -> str:
+    """The current query string with some parameters replaced (for pagers and filter links)."""
+    params = context["request"].GET.copy()
+    for key, value in kwargs.items():
+        if value in (None, ""):
+            params.pop(key, None)
+        else:
+            params[key] = value
+    return params.urlencode()

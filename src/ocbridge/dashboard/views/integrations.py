@@ -1,0 +1,73 @@
+"""Integration settings pages, built from `core.registry.integrations[kind].config_form`.
+
+Form convention (the integration owns it): `config_form.from_integration(integration, data=None)` returns the
+form (bound when data is given; it may read the shop for choices), and `form.save(integration, user)` writes
+`integration.settings`. A form without `from_integration` is built as `config_form(data, initial=settings)`.
+Everything is saved in one transaction: either the connection/enabled part and the settings both change, or
+nothing does.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+
+from ocbridge.core import registry
+from ocbridge.core.models import AuditEntry, Integration, Store
+from ocbridge.dashboard.audit import audit
+from ocbridge.dashboard.forms import IntegrationBaseForm
+
+log = logging.getLogger(__name__)
+
+
+def build_config_form(info, integration: Integration, data=None):
+    """The integration's own settings form, or None when it declares none."""
+    form_cls = info.config_form
+    if form_cls is None:
+        return None
+    if hasattr(form_cls, "from_integration"):
+        return form_cls.from_integration(integration, data=data)
+    return form_cls(data, initial=dict(integration.settings or {}))
+
+
+@login_required
+def integration_settings(request, store_pk: int, kind: str):
+    store = get_object_or_404(Store, pk=store_pk)
+    info = registry.integrations.get(kind)
+    if info is None:
+        raise Http404("unknown integration")
+    integration = Integration.objects.filter(store=store, kind=kind).first() or Integration(store=store, kind=kind)
+    data = request.POST if request.method == "POST" else None
+    base = IntegrationBaseForm(data, instance=integration, services=tuple(info.services), prefix="integration")
+    try:
+        config = build_config_form(info, integration, data)
+    except Exception as exc:  # e.g. the shop cannot be read for status choices: say so, do not 500
+        log.exception("building the %s settings form failed", kind)
+        messages.error(request, _("The settings form could not be prepared: %(error)s") % {"error": exc})
+        config = None
+        if data is not None:
+            return redirect("dashboard:store", pk=store.pk)
+    if data is not None and base.is_valid() and (config is None or config.is_valid()):
+        with transaction.atomic():
+            created = integration.pk is None
+            last_audit = AuditEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+            integration = base.save()
+            if config is not None:
+                config.save(integration, request.user.get_username())
+            wrote_own = AuditEntry.objects.filter(pk__gt=last_audit, object_type="integration",
+                                                  object_id=str(integration.pk)).exists()
+            if created or base.changed_data or not wrote_own:
+                audit(request, f"{kind}.settings" if not created else f"{kind}.enable", obj=integration, store=store,
+                      changed=sorted(base.changed_data), settings_changed=bool(config and config.has_changed()))
+        messages.success(request, _("Settings saved."))
+        return redirect("dashboard:integration", store_pk=store.pk, kind=kind)
+    if data is not None:
+        messages.error(request, _("Nothing was saved: please correct the errors below."))
+    return render(request, "dashboard/integrations/settings.html", {
+        "store": store, "info": info, "integration": integration, "base": base, "config": config, "nav": "stores"})

@@ -1,0 +1,43 @@
+"""The overview page and the static assets (CSS/JS) every page uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET
+
+from ocbridge.core.models import Store
+from ocbridge.dashboard.overview import Period, build_cards, display_tz
+
+ASSETS = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
+ASSET_DIR = Path(__file__).resolve().parent.parent / "assets"
+PERIODS = (7, 14, 30, 90)
+
+
+@login_required
+def home(request):
+    store = None
+    if request.GET.get("store", "").isdigit():
+        store = Store.objects.filter(pk=int(request.GET["store"])).first()
+    try:
+        days = int(request.GET.get("days", 14))
+    except ValueError:
+        days = 14
+    days = days if days in PERIODS else 14
+    period = Period.last(days, display_tz(store))
+    return render(request, "dashboard/overview.html", {
+        "cards": build_cards(store, period), "stores": Store.objects.all(), "store": store, "days": days,
+        "periods": PERIODS, "period": period, "nav": "overview"})
+
+
+@require_GET
+@cache_control(max_age=3600, public=True)
+def asset(request, name: str):
+    """Our own CSS/JS, served by Django in every mode (no collectstatic, no CDN); public like any stylesheet."""
+    if name not in ASSETS:
+        raise Http404
+    return HttpResponse((ASSET_DIR / name).read_bytes(), content_type=ASSETS[name])

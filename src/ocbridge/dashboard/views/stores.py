@@ -1,0 +1,107 @@
+"""Store and Connection pages: list, detail (secrets shown only as set / not set), add/edit, test buttons."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from ocbridge.core import registry
+from ocbridge.core.models import Connection, Store
+from ocbridge.dashboard import checks
+from ocbridge.dashboard.audit import audit
+from ocbridge.dashboard.forms import CREDENTIAL_HINTS, ConnectionForm, StoreForm
+
+
+@login_required
+def store_list(request):
+    stores = Store.objects.prefetch_related("connections", "integrations")
+    return render(request, "dashboard/stores/list.html", {"stores": stores, "nav": "stores"})
+
+
+@login_required
+def store_detail(request, pk: int):
+    store = get_object_or_404(Store, pk=pk)
+    integrations = {i.kind: i for i in store.integrations.select_related("connection")}
+    available = [(info, integrations.get(kind)) for kind, info in sorted(registry.integrations.items())]
+    return render(request, "dashboard/stores/detail.html", {
+        "store": store, "nav": "stores",
+        "secrets": [(_("Shop database URL"), bool(store.db_url)), (_("Native API key"), bool(store.api_key))],
+        "connections": store.connections.all(), "integrations": available,
+        "can_check": checks.store_check_function() is not None})
+
+
+@login_required
+def store_edit(request, pk: int | None = None):
+    store = get_object_or_404(Store, pk=pk) if pk else Store()
+    form = StoreForm(request.POST or None, instance=store)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            created = store.pk is None
+            store = form.save()
+            audit(request, "store.create" if created else "store.update", obj=store, store=store,
+                  changed=sorted(form.changed_data), secrets_changed=form.changed_secrets())
+        messages.success(request, _("Store saved."))
+        return redirect("dashboard:store", pk=store.pk)
+    return render(request, "dashboard/stores/form.html", {"form": form, "store": store, "nav": "stores"})
+
+
+@login_required
+@require_POST
+def store_test(request, pk: int):
+    store = get_object_or_404(Store, pk=pk)
+    result = checks.check_store(store)
+    if result is None:
+        messages.warning(request, _("Testing the shop connection is not available in this installation yet."))
+    elif result.ok:
+        text = _("Shop reachable.")
+        if result.version:
+            text += " " + _("OpenCart version: %(version)s.") % {"version": result.version}
+        messages.success(request, f"{text} {result.message}")
+    else:
+        messages.error(request, _("Shop check failed: %(message)s") % {"message": result.message})
+    return redirect("dashboard:store", pk=store.pk)
+
+
+@login_required
+def connection_edit(request, store_pk: int | None = None, pk: int | None = None):
+    if pk:
+        conn = get_object_or_404(Connection.objects.select_related("store"), pk=pk)
+        store = conn.store
+    else:
+        store = get_object_or_404(Store, pk=store_pk)
+        conn = Connection(store=store)
+    form = ConnectionForm(request.POST or None, instance=conn)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            created = conn.pk is None
+            conn = form.save()
+            audit(request, "connection.create" if created else "connection.update", obj=conn, store=store,
+                  changed=sorted(n for n in form.changed_data if not n.startswith(("cred", "newval"))),
+                  secrets_changed=form.changed_secrets())
+        messages.success(request, _("Connection saved."))
+        return redirect("dashboard:store", pk=store.pk)
+    hooks = sorted(h for (svc, h) in registry.webhooks if conn.pk and svc == conn.service)
+    return render(request, "dashboard/stores/connection_form.html", {
+        "form": form, "store": store, "connection": conn, "nav": "stores", "hints": CREDENTIAL_HINTS,
+        "webhooks": [(h, conn.webhook_url(h)) for h in hooks]})
+
+
+@login_required
+@require_POST
+def connection_test(request, pk: int):
+    conn = get_object_or_404(Connection.objects.select_related("store"), pk=pk)
+    result = checks.check_connection(conn, user=request.user.get_username())
+    if result is None:
+        messages.warning(request, _("No test is available for %(service)s connections yet.")
+                         % {"service": conn.get_service_display()})
+    elif result.queued_job_id:
+        messages.info(request, result.message)
+    elif result.ok:
+        messages.success(request, result.message)
+    else:
+        messages.error(request, _("Connection check failed: %(message)s") % {"message": result.message})
+    return redirect("dashboard:store", pk=conn.store_id)
