@@ -43,3 +43,8 @@ def connection(store):
     from ocbridge.core.models import Connection
 
     return Connection.objects.create(store=store, service="verimor", name="Main PBX", secret={"key": SECRET_CRED})
+
+
+@pytest.fixture
+def known_secrets() -> dict:
+    return {"db_password": SECRET_DB_PASSWORD, "api_key": SECRET_API_KEY, "credential": SECRET_CRED}

@@ -21,19 +21,20 @@ class Series:
     colour: str = ""
 
 
+def _nice_step(value: float) -> float:
+    """Smallest 1, 2 or 5 × 10^n that is at least `value` (at least 1: the charts show counts)."""
+    step = 1.0
+    while step < value:
+        for factor in (2, 2.5, 2):  # 1 → 2 → 5 → 10 → 20 …
+            step *= factor
+            if step >= value:
+                break
+    return step
+
+
 def _nice_max(value: float) -> float:
-    """Round the axis top up to 1, 2 or 5 × 10^n so tick labels are readable."""
-    if value <= 0:
-        return 1.0
-    exp = 1.0
-    while exp * 10 <= value:
-        exp *= 10
-    while exp > value:
-        exp /= 10
-    for step in (1, 2, 5, 10):
-        if step * exp >= value:
-            return step * exp
-    return 10 * exp  # pragma: no cover - the loop always returns
+    """Top of the y axis: four equal, readable ticks above the largest value."""
+    return 4 * _nice_step(max(value, 0) / 4)
 
 
 def _fmt(value: float) -> str:

@@ -1,0 +1,97 @@
+"""Exchange log: filters, default 7-day bound, keyset pages, detail pretty-printing, streaming CSV export."""
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+from django.urls import reverse
+
+from ocbridge.core import clock
+
+pytestmark = pytest.mark.django_db
+
+
+def _ex(**kw):
+    from ocbridge.core.models import Exchange
+
+    fields = {"service": "netgsm", "method": "POST", "url": "https://api.netgsm.com.tr/sms/send", "status": 200}
+    fields.update(kw)
+    return Exchange.objects.create(**fields)
+
+
+def _ids(resp):
+    return [ex.pk for ex in resp.context["page"].rows]
+
+
+def test_filters_by_level_service_store_direction_order_and_text(client_in, store):
+    a = _ex(level="error", store=store, order_id=42, error="Invalid sender")
+    b = _ex(level="info", service="verimor", direction="in", response_body='{"campaign":"x-77"}')
+    c = _ex(level="warning", store=store, request_body="msgheader=SHOP&no=5321112233")
+    url = reverse("dashboard:exchanges")
+    assert _ids(client_in.get(url)) == [c.pk, b.pk, a.pk]
+    assert _ids(client_in.get(url, {"level": "error"})) == [a.pk]
+    assert _ids(client_in.get(url, {"service": "verimor"})) == [b.pk]
+    assert _ids(client_in.get(url, {"store": store.pk})) == [c.pk, a.pk]
+    assert _ids(client_in.get(url, {"direction": "in"})) == [b.pk]
+    assert _ids(client_in.get(url, {"order": 42})) == [a.pk]
+    assert _ids(client_in.get(url, {"q": "x-77"})) == [b.pk]
+    assert _ids(client_in.get(url, {"q": "invalid SENDER"})) == [a.pk]
+    assert _ids(client_in.get(url, {"q": "msgheader"})) == [c.pk]
+
+
+def test_default_time_range_is_seven_days(client_in):
+    old = _ex(created=clock.now() - dt.timedelta(days=8))
+    new = _ex()
+    url = reverse("dashboard:exchanges")
+    assert _ids(client_in.get(url)) == [new.pk]
+    start = (clock.now() - dt.timedelta(days=10)).strftime("%Y-%m-%dT%H:%M")
+    assert _ids(client_in.get(url, {"start": start})) == [new.pk, old.pk]
+
+
+def test_end_before_start_is_an_error(client_in):
+    resp = client_in.get(reverse("dashboard:exchanges"), {"start": "2026-01-02T00:00", "end": "2026-01-01T00:00"})
+    assert "end" in resp.context["form"].errors
+
+
+def test_keyset_pages_by_id(client_in, settings):
+    from ocbridge.dashboard import filters
+
+    rows = [_ex() for _ in range(filters.PAGE_SIZE + 5)]
+    url = reverse("dashboard:exchanges")
+    first = client_in.get(url, {"service": "netgsm"})
+    page = first.context["page"]
+    assert len(page.rows) == filters.PAGE_SIZE and page.next_before == rows[5].pk
+    assert f"before={rows[5].pk}" in first.content.decode()
+    second = client_in.get(url, {"service": "netgsm", "before": page.next_before})
+    assert _ids(second) == [r.pk for r in reversed(rows[:5])]
+    assert second.context["page"].next_before is None
+
+
+def test_detail_pretty_prints_json_and_form_bodies(client_in):
+    ex = _ex(request_body='{"messages":[{"no":"5321112233"}]}', response_body="code=00&jobid=1234")
+    html = client_in.get(reverse("dashboard:exchange", args=[ex.pk])).content.decode()
+    assert '{\n  &quot;messages&quot;: [' in html
+    assert "code = 00\njobid = 1234" in html
+
+
+def test_csv_export_streams_the_filtered_set(client_in, store):
+    _ex(level="error", store=store, url="https://x/=cmd", error="=HYPERLINK(1)")
+    _ex(level="info", response_body="Привет, Türkçe")
+    resp = client_in.get(reverse("dashboard:exchanges-csv"), {"level": "error"})
+    assert resp.streaming and resp["Content-Type"].startswith("text/csv")
+    assert "attachment" in resp["Content-Disposition"]
+    text = b"".join(resp.streaming_content).decode("utf-8")
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert len(rows) == 1 and rows[0]["level"] == "error" and rows[0]["store"] == str(store.pk)
+    assert rows[0]["error"] == "'=HYPERLINK(1)"  # no formula injection into spreadsheets
+    everything = b"".join(client_in.get(reverse("dashboard:exchanges-csv")).streaming_content).decode()
+    assert "Привет, Türkçe" in everything
+
+
+def test_pretty_body_keeps_unparseable_text():
+    from ocbridge.dashboard.templatetags.ocbridge_dashboard import pretty_body
+
+    assert pretty_body("{not json") == "{not json"
+    assert pretty_body("<a><b>1</b></a>").startswith("<?xml")
+    assert pretty_body("plain text here") == "plain text here"

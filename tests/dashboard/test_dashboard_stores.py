@@ -1,0 +1,145 @@
+"""Stores and Connections: secrets are write-only (never rendered, blank keeps), changes audited, tests buttons."""
+
+import pytest
+from django.urls import reverse
+
+
+pytestmark = pytest.mark.django_db
+
+STORE_FORM = {"name": "Demo Shop", "table_prefix": "oc_", "oc_store_id": "0", "api_url": "https://shop.example.com/",
+              "api_username": "hub", "timezone": "Europe/Istanbul", "language": "tr", "country": "tr",
+              "currency": "try", "order_prefix": "", "enabled": "on"}
+
+
+def _no_secret_in(html: str, known: dict):
+    for secret in (*known.values(), "db.example.com"):
+        assert secret not in html, secret
+
+
+def test_store_pages_never_render_secrets(client_in, store, connection, known_secrets):
+    for url in (reverse("dashboard:store", args=[store.pk]), reverse("dashboard:store-edit", args=[store.pk]),
+                reverse("dashboard:connection-edit", args=[connection.pk]), reverse("dashboard:stores"),
+                reverse("dashboard:home")):
+        _no_secret_in(client_in.get(url).content.decode(), known_secrets)
+
+
+def test_store_detail_says_set_or_not_set(client_in, store):
+    from ocbridge.core.models import Store
+
+    Store.objects.filter(pk=store.pk).update(secret={"db_url": "sqlite:///x.db"})
+    html = client_in.get(reverse("dashboard:store", args=[store.pk])).content.decode()
+    assert html.count("badge-ok\">set<") == 1 and "not set" in html
+
+
+def test_add_store_requires_db_url_and_valid_timezone(client_in):
+    resp = client_in.post(reverse("dashboard:store-add"), {**STORE_FORM, "timezone": "Mars/Olympus"})
+    assert resp.status_code == 200
+    form = resp.context["form"]
+    assert "db_url" in form.errors and "timezone" in form.errors
+
+
+def test_add_store_saves_secret_encrypted_and_audits_without_value(client_in):
+    from ocbridge.core.models import AuditEntry, Store
+
+    url = "mysql+pymysql://oc:pw-new-991@localhost/oc"
+    resp = client_in.post(reverse("dashboard:store-add"), {**STORE_FORM, "db_url": url})
+    assert resp.status_code == 302
+    store = Store.objects.get()
+    assert store.db_url == url and store.country == "TR" and store.currency == "TRY"
+    entry = AuditEntry.objects.get(action="store.create")
+    assert entry.user == "owner" and entry.data["secrets_changed"] == ["db_url"]
+    assert "pw-new-991" not in str(entry.data)
+
+
+def test_posted_secret_with_errors_is_not_rendered_back(client_in):
+    resp = client_in.post(reverse("dashboard:store-add"),
+                          {**STORE_FORM, "timezone": "bad", "db_url": "mysql://u:posted-secret-55@h/db",
+                           "api_key": "posted-api-key-66"})
+    html = resp.content.decode()
+    assert resp.status_code == 200
+    assert "posted-secret-55" not in html and "posted-api-key-66" not in html
+
+
+def test_blank_secret_keeps_stored_value(client_in, store, known_secrets):
+    resp = client_in.post(reverse("dashboard:store-edit", args=[store.pk]), {**STORE_FORM, "name": "Renamed"})
+    assert resp.status_code == 302
+    store.refresh_from_db()
+    assert store.name == "Renamed"
+    assert known_secrets["db_password"] in store.db_url and store.api_key == known_secrets["api_key"]
+
+
+def test_clear_api_key_removes_it(client_in, store):
+    client_in.post(reverse("dashboard:store-edit", args=[store.pk]), {**STORE_FORM, "clear_api_key": "on"})
+    store.refresh_from_db()
+    assert store.api_key == "" and store.db_url
+
+
+def test_connection_credentials_replace_remove_and_add(client_in, store, connection, known_secrets):
+    from ocbridge.core.models import AuditEntry, Connection
+
+    form = {"service": "verimor", "name": "PBX", "base_url": "", "ip_allowlist": "10.0.0.0/8\n 1.2.3.4 ",
+            "enabled": "on", "options_json": '{"caller_id": "908501112233"}', "cred__key": "",
+            "newkey_0": "extra", "newval_0": "extra-val-1"}
+    resp = client_in.post(reverse("dashboard:connection-edit", args=[connection.pk]), form)
+    assert resp.status_code == 302, resp.context["form"].errors if resp.context else resp
+    connection.refresh_from_db()
+    assert connection.credentials() == {"key": known_secrets["credential"], "extra": "extra-val-1"}
+    assert connection.options == {"caller_id": "908501112233"}
+    assert connection.ip_allowlist == "10.0.0.0/8\n1.2.3.4"
+    client_in.post(reverse("dashboard:connection-edit", args=[connection.pk]),
+                   {**form, "newkey_0": "", "newval_0": "", "cred__key": "replaced", "credclear__extra": "on"})
+    assert Connection.objects.get(pk=connection.pk).credentials() == {"key": "replaced"}
+    entries = AuditEntry.objects.filter(action="connection.update").order_by("pk")
+    assert [e.data["secrets_changed"] for e in entries] == [["extra"], ["extra", "key"]]
+    assert "replaced" not in str(list(entries.values()))
+
+
+def test_connection_form_rejects_bad_json_and_bad_ip(client_in, store):
+    resp = client_in.post(reverse("dashboard:connection-add", args=[store.pk]),
+                          {"service": "netgsm", "options_json": "[1]", "ip_allowlist": "not-an-ip",
+                           "newval_0": "value-without-name-77"})
+    errors = resp.context["form"].errors
+    assert {"options_json", "ip_allowlist", "newkey_0"} <= set(errors)
+    assert "value-without-name-77" not in resp.content.decode()
+
+
+def test_store_test_without_checker_says_not_available(client_in, store, monkeypatch):
+    from ocbridge.dashboard import checks
+
+    monkeypatch.setattr(checks, "STORE_CHECK_MODULES", ("ocbridge.nonexistent",))
+    resp = client_in.post(reverse("dashboard:store-test", args=[store.pk]), follow=True)
+    assert "not available" in resp.content.decode()
+
+
+def test_store_test_uses_check_store_and_records_version(client_in, store, monkeypatch):
+    import types
+
+    from ocbridge.dashboard import checks
+
+    fake = types.ModuleType("fake_opencart_checks")
+    fake.check_store = lambda s: {"ok": True, "version": "4.0.2", "message": "12 tables found"}
+    monkeypatch.setitem(__import__("sys").modules, "fake_opencart_checks", fake)
+    monkeypatch.setattr(checks, "STORE_CHECK_MODULES", ("fake_opencart_checks",))
+    html = client_in.post(reverse("dashboard:store-test", args=[store.pk]), follow=True).content.decode()
+    assert "4.0.2" in html and "12 tables found" in html
+    store.refresh_from_db()
+    assert store.version == "4.0.2"
+
+
+def test_connection_test_without_checker_says_not_available(client_in, connection):
+    resp = client_in.post(reverse("dashboard:connection-test", args=[connection.pk]), follow=True)
+    assert resp.status_code == 200
+    assert "No test is available" in resp.content.decode()
+
+
+def test_post_actions_enforce_csrf(csrf_client, store, connection):
+    from ocbridge.core.models import Job
+
+    job = Job.objects.create(kind="core.probe", key="csrf:1", state="failed")
+    for url in (reverse("dashboard:store-test", args=[store.pk]), reverse("dashboard:connection-test", args=[connection.pk]),
+                reverse("dashboard:job-retry", args=[job.pk]), reverse("dashboard:worker-probe"),
+                reverse("dashboard:store-edit", args=[store.pk]), reverse("dashboard:store-add"),
+                reverse("dashboard:connection-edit", args=[connection.pk])):
+        assert csrf_client.post(url, {}).status_code == 403, url
+    job.refresh_from_db()
+    assert job.state == "failed"
