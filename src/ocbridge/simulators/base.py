@@ -581,7 +581,7 @@ class Simulator:
         """Bind, start serving and the webhook sender; returns the base URL (no trailing slash)."""
         handler = type("Handler", (_Handler,), {"sim": self})
         self._stopping.clear()
-        self._server = ThreadingHTTPServer((self.host, self.port), handler)
+        self._server = _Server((self.host, self.port), handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self.base_url = f"http://{self.host}:{self.port}"
@@ -852,6 +852,19 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+class _Server(ThreadingHTTPServer):
+    """Quiet about clients that hang up early (the timeout/reset faults cause exactly that)."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        import sys
+
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Glue between http.server and Simulator; one connection = one request (HTTP/1.0)."""
 
@@ -941,6 +954,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _NullWriter:
+    closed = True
+
     def write(self, data):
         return len(data)
 
