@@ -42,7 +42,9 @@ def test_anonymous_list_page_redirects_to_login(client, name):
 def test_anonymous_detail_and_action_pages_redirect_to_login(client, store, connection, job, exchange):
     urls = _all_dashboard_urls(store, connection, job, exchange) + [
         reverse("dashboard:store-test", args=[store.pk]), reverse("dashboard:connection-test", args=[connection.pk]),
-        reverse("dashboard:job-retry", args=[job.pk]), reverse("dashboard:worker-probe")]
+        reverse("dashboard:job-retry", args=[job.pk]), reverse("dashboard:worker-probe"),
+        reverse("dashboard:integration", args=[store.pk, "cod_confirm"]), reverse("dashboard:confirmation", args=[1]),
+        reverse("dashboard:confirmation-act", args=[1])]
     for url in urls:
         for method in (client.get, client.post):
             resp = method(url)
@@ -58,7 +60,7 @@ def test_every_dashboard_url_is_covered_by_login_tests():
     names = {p.name for p in urls.urlpatterns} - public
     covered = {n.split(":")[1] for n in LIST_PAGES} | {
         "store", "store-edit", "connection-add", "connection-edit", "job", "exchange", "store-test",
-        "connection-test", "job-retry", "worker-probe", "integration", "confirmation"}
+        "connection-test", "job-retry", "worker-probe", "integration", "confirmation", "confirmation-act"}
     assert names <= covered, names - covered
 
 

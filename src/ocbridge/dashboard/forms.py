@@ -253,6 +253,22 @@ class ConfirmationFilterForm(forms.Form):
         self.fields["channel"].choices = _choices(Channel)
 
 
+class ConfirmationActionForm(forms.Form):
+    """A person decides or asks for another attempt; the reason is required (it goes into the audit log)."""
+
+    action = forms.ChoiceField(label=_("Action"), choices=[
+        ("confirm", _("Confirm the order")), ("cancel", _("Cancel the order")),
+        ("call", _("Call again now")), ("sms", _("Send the SMS again now"))])
+    reason = forms.CharField(label=_("Reason"), max_length=500, widget=forms.TextInput(),
+                             error_messages={"required": _("Say why: it is kept in the audit log.")})
+
+    def clean_reason(self) -> str:
+        value = self.cleaned_data["reason"].strip()
+        if not value:
+            raise forms.ValidationError(_("Say why: it is kept in the audit log."))
+        return value
+
+
 class IntegrationBaseForm(forms.ModelForm):
     """The generic part of an Integration: which Connection it uses and whether it is on."""
 

@@ -26,6 +26,7 @@ urlpatterns = [
     path("log/<int:pk>/", exchanges.exchange_detail, name="exchange"),
     path("confirmations/", confirmations.confirmation_list, name="confirmations"),
     path("confirmations/<int:pk>/", confirmations.confirmation_detail, name="confirmation"),
+    path("confirmations/<int:pk>/act/", confirmations.confirmation_act, name="confirmation-act"),
     path("jobs/", jobs.job_list, name="jobs"),
     path("jobs/probe/", jobs.worker_probe, name="worker-probe"),
     path("jobs/<int:pk>/", jobs.job_detail, name="job"),

@@ -5,14 +5,18 @@ from __future__ import annotations
 import datetime as dt
 
 from django.apps import apps
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import Q
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from ocbridge.core import clock
 from ocbridge.core.models import Exchange, Job
 from ocbridge.dashboard.filters import keyset_page
-from ocbridge.dashboard.forms import ConfirmationFilterForm
+from ocbridge.dashboard.forms import ConfirmationActionForm, ConfirmationFilterForm
 
 APP = "ocbridge.integrations.cod_confirm"
 
@@ -54,7 +58,7 @@ def confirmation_list(request):
 
 
 @login_required
-def confirmation_detail(request, pk: int):
+def confirmation_detail(request, pk: int, action_form: ConfirmationActionForm | None = None):
     if not installed():
         return render(request, "dashboard/confirmations/missing.html", {"nav": "confirmations"})
     from ocbridge.integrations.cod_confirm.models import Confirmation
@@ -62,10 +66,47 @@ def confirmation_detail(request, pk: int):
     c = get_object_or_404(Confirmation.objects.select_related("store", "integration"), pk=pk)
     # One timeline: state changes, attempts and the Exchanges about this order, oldest first.
     events = [(t.created, "transition", t) for t in c.transitions.select_related("exchange")]
-    events += [(a.created, "attempt", a) for a in c.attempts.all()]
+    attempts = list(c.attempts.all())
+    by_key: dict[str, list] = {}
+    for ex in Exchange.objects.filter(key__in=[a.key for a in attempts]).only("pk", "key", "level", "status"):
+        by_key.setdefault(ex.key, []).append(ex)
+    for a in attempts:
+        a.exchange_list = by_key.get(a.key, [])  # the provider calls made under this attempt's key
+    events += [(a.created, "attempt", a) for a in attempts]
     exchanges = Exchange.objects.filter(store=c.store, order_id=c.order_id).order_by("-pk")[:100]
     events += [(e.created, "exchange", e) for e in exchanges]
     events.sort(key=lambda e: (e[0], {"transition": 0, "attempt": 1, "exchange": 2}[e[1]]))
     jobs = Job.objects.filter(key__contains=f":{c.store_id}:{c.order_id}:").order_by("-pk")[:50]
+    from ocbridge.integrations.cod_confirm.choices import TERMINAL
+
     return render(request, "dashboard/confirmations/detail.html", {
-        "c": c, "events": events, "jobs": jobs, "nav": "confirmations", "now": clock.now()})
+        "c": c, "events": events, "jobs": jobs, "nav": "confirmations", "now": clock.now(),
+        "action_form": action_form or ConfirmationActionForm(), "decided": c.state in TERMINAL},
+        status=400 if action_form is not None else 200)
+
+
+@login_required
+@require_POST
+def confirmation_act(request, pk: int):
+    """Confirm / cancel by hand, or call / text again now, through cod_confirm.actions (which audit)."""
+    if not installed():
+        return redirect("dashboard:confirmations")
+    from ocbridge.integrations.cod_confirm import actions
+    from ocbridge.integrations.cod_confirm.models import Confirmation
+
+    c = get_object_or_404(Confirmation, pk=pk)
+    form = ConfirmationActionForm(request.POST)
+    if not form.is_valid():
+        return confirmation_detail(request, pk, action_form=form)
+    act, reason, user = form.cleaned_data["action"], form.cleaned_data["reason"], request.user.get_username()
+    with transaction.atomic():
+        if act in ("confirm", "cancel"):
+            done = actions.manual_decide(c, intent=act, user=user, reason=reason)
+            if done:
+                messages.success(request, _("Decision saved; the shop is being updated."))
+            else:
+                messages.error(request, _("The confirmation changed meanwhile; nothing was done. Please look again."))
+        else:
+            job = actions.manual_retry(c, channel=act, user=user, reason=reason)
+            messages.success(request, _("Queued as job #%(id)s.") % {"id": job.pk})
+    return redirect("dashboard:confirmation", pk=pk)
