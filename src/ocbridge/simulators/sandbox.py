@@ -184,7 +184,7 @@ class SandboxSimulator(Simulator):
                 raise _error(409, "idempotency_conflict", "idempotency_key was used with a different body",
                              "idempotency_key")
             store = self._calls if kind == "call" else self._sms
-            return Response.json(store[existing], 200)
+            return Response.json(self._public(store[existing]), 200)
 
     # calls ------------------------------------------------------------------------------------------
     def create_call(self, req: Request) -> Response:
@@ -217,8 +217,9 @@ class SandboxSimulator(Simulator):
             self._calls[call["id"]] = call
             self._by_key[(account, "call", data["idempotency_key"])] = call["id"]
             self._bodies[call["id"]] = data
+            response = Response.json(self._public(call), 201)  # before the call starts moving
         self.spawn(self._run_call, call["id"])
-        return Response.json(call, 201)
+        return response
 
     def find_calls(self, req: Request) -> Response:
         return self._find(req, "call", self._calls)
@@ -237,7 +238,7 @@ class SandboxSimulator(Simulator):
             call.update(status="canceled", ended_at=_now_iso())
             snapshot = dict(call)
         self._emit(snapshot["callback_url"], "call.completed", snapshot["id"], snapshot)
-        return Response.json(snapshot)
+        return Response.json(self._public(snapshot))
 
     def _set_call(self, call_id: str, **changes) -> dict | None:
         """Apply changes unless the call was canceled meanwhile; returns a snapshot or None."""
@@ -318,8 +319,9 @@ class SandboxSimulator(Simulator):
             self._by_key[(account, "sms", data["idempotency_key"])] = msg["id"]
             self._bodies[msg["id"]] = data
             self._last_sms_url[msg["to"]] = msg["callback_url"]
+            response = Response.json(self._public(msg), 201)
         self.spawn(self._run_sms, msg["id"])
-        return Response.json(msg, 201)
+        return response
 
     def find_sms(self, req: Request) -> Response:
         return self._find(req, "sms", self._sms)
@@ -378,6 +380,11 @@ class SandboxSimulator(Simulator):
         return item
 
     # shared -------------------------------------------------------------------------------------------
+    @staticmethod
+    def _public(resource: dict) -> dict:
+        """The resource as the API shows it (without our bookkeeping)."""
+        return {k: v for k, v in resource.items() if k != "account"}
+
     def _find(self, req: Request, kind: str, store: dict) -> Response:
         account = self._auth(req)
         key = req.arg("idempotency_key")
@@ -385,7 +392,7 @@ class SandboxSimulator(Simulator):
             raise _error(422, "validation_error", "idempotency_key query parameter is required", "idempotency_key")
         with self._state_lock:
             found = self._by_key.get((account, kind, key))
-            items = [dict(store[found])] if found else []
+            items = [self._public(store[found])] if found else []
         return Response.json({"items": items})
 
     def _get(self, req: Request, store: dict, obj_id: str) -> Response:
@@ -394,7 +401,7 @@ class SandboxSimulator(Simulator):
             obj = store.get(obj_id)
             if obj is None or obj["account"] != account:
                 raise _error(404, "not_found", f"No resource {obj_id}")
-            return Response.json(dict(obj))
+            return Response.json(self._public(obj))
 
     def _emit(self, url: str, event_type: str, resource_id: str, data: dict) -> None:
         with self._state_lock:

@@ -145,8 +145,9 @@ class TwilioSimulator(Simulator):
         call["uri"] = call["uri"].replace("{sid}", call["sid"])
         with self._st:
             self._calls[call["sid"]] = call
+            response = Response.json(self._public(call), 201)  # before the call starts moving
         self.spawn(self._run_call, call["sid"])
-        return Response.json(self._public(call), 201)
+        return response
 
     @staticmethod
     def _public(call: dict) -> dict:
@@ -338,8 +339,9 @@ class TwilioSimulator(Simulator):
         msg["uri"] = msg["uri"].replace("{sid}", msg["sid"])
         with self._st:
             self._messages[msg["sid"]] = {**msg, "status_callback": p.get("StatusCallback")}
+        response = Response.json(msg, 201)  # msg is a copy the scenario never touches
         self.spawn(self._run_message, msg["sid"])
-        return Response.json(msg, 201)
+        return response
 
     def get_message(self, req: Request, sid: str, msg_sid: str) -> Response:
         self._auth(req, sid)
