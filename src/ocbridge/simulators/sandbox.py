@@ -23,12 +23,13 @@ GET  /v1/calls/{id} · GET /v1/sms/{id} → resource; DELETE /v1/calls/{id} → 
   finished (200 resource with status `canceled`; 409 `not_cancelable` once it ended).
 GET  /v1/inbound?after=<inbound id> → {"items": [inbound message…]} (pull safety net, oldest first).
 
-Call resource: {id, status, to, text, lang, digits, confirm_twice, idempotency_key, created_at,
-  answered_at, ended_at, answered, digits_pressed: [..], action, result, duration}
+Call resource: {id, status, to, text, lang, digits, confirm_twice, confirm_twice_text, callback_url,
+  idempotency_key, created_at, answered_at, ended_at, answered, digits_pressed: [..], action, result, duration}
+  (webhook `data` is the same without callback_url)
   status: queued → ringing → in_progress → completed | no_answer | busy | failed | canceled
   result (when completed): `ok` (action set) · `no_input` · `invalid_key` · `not_repeated`
   (a confirm_twice key was not pressed again; action null).
-Message resource: {id, status, to, sender, text, idempotency_key, created_at, error_code}
+Message resource: {id, status, to, sender, text, callback_url, idempotency_key, created_at, error_code}
   status: queued → sent → delivered | undelivered (error_code `unreachable`).
 
 Webhooks: JSON POST to the resource's callback_url; inbound SMS go to the account's inbound URL
