@@ -1,0 +1,58 @@
+"""Real Chromium through Playwright against pytest-django's live_server. Never runs `playwright install`."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in this thread; Django would then refuse DB calls from tests.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = Path(os.environ.get("OCBRIDGE_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package to run browser tests")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("the playwright Python package is not installed")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh context per test; console errors and uncaught exceptions are collected in page.errors."""
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    pg.errors = []
+    pg.on("console", lambda msg: pg.errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+    pg.on("pageerror", lambda exc: pg.errors.append(f"pageerror: {exc}"))
+    pg.base = live_server.url
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def owner(transactional_db):
+    from django.contrib.auth.models import User
+
+    return User.objects.create_user("owner", password="pw-owner-123", is_staff=True)
+
+
+@pytest.fixture
+def logged_in(page, owner):
+    page.goto(page.base + "/login/")
+    page.fill("input[name=username]", "owner")
+    page.fill("input[name=password]", "pw-owner-123")
+    page.click("button[type=submit].primary")
+    page.wait_for_url(page.base + "/")
+    return page
