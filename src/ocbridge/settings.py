@@ -41,11 +41,9 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "ocbridge.core",
     "ocbridge.opencart",
+    "ocbridge.integrations.cod_confirm",
     "ocbridge.dashboard",
-]
-_OPTIONAL_APPS = [
-    "ocbridge.integrations.order_lookup",
-    "ocbridge.integrations.ozon",
+    "ocbridge.demo",
 ]
 
 MIDDLEWARE = [
@@ -146,14 +144,3 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("OCBRIDGE_LOG_LEVEL", "WARNING")},
 }
 
-
-def _installed(app: str) -> bool:
-    from importlib.util import find_spec
-
-    try:
-        return find_spec(app) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-INSTALLED_APPS += [a for a in _OPTIONAL_APPS if _installed(a)]

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import PYTHON, worker_env
+from testkit import PYTHON, worker_env
 from ocbridge.core import clock
 from ocbridge.core.choices import JobState
 from ocbridge.core.errors import RetryableError, TerminalError

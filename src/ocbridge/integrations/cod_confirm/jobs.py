@@ -242,7 +242,11 @@ def after_no_answer(c: Confirmation, attempt: Attempt, *, reason: str, exchange=
     cfg = config_of(c.integration)
     c.move(ConfirmationState.NO_ANSWER, reason=reason, channel=attempt.channel, provider_id=attempt.provider_id,
            exchange=exchange, expect=OPEN)
-    if attempt.manual or schedule_attempt(c, c.attempts_made + 1):
+    if attempt.manual:
+        c.move(ConfirmationState.NEEDS_PERSON, reason="the call or SMS a person asked for got no answer", expect=OPEN,
+               needs_person_reason="manual attempt unanswered")
+        return
+    if schedule_attempt(c, c.attempts_made + 1):
         return
     if cfg.on_exhausted == "cancel":
         if c.move(ConfirmationState.EXPIRED, reason="attempts used up: cancelling as configured", expect=OPEN,

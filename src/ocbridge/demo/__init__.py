@@ -1,0 +1,1 @@
+"""The embedded live demo (`make demo`): wiring of a demo shop, the sandbox provider and the hub."""

@@ -1,0 +1,35 @@
+"""COD confirmation's view of the shop: the few adapter calls it needs, in one place (ocbridge.opencart does the SQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ocbridge import opencart
+
+
+def poll(store) -> Iterable:
+    """New orders of the store's shop database since the last poll (watermark kept by the adapter)."""
+    return opencart.poll_new_orders(store)
+
+
+def order_status(store, order_id: int) -> int | None:
+    """The order's current status, re-read by primary key right before acting."""
+    return opencart.order_status(store, order_id)
+
+
+def write_status(store, order_id: int, *, expected: int, new: int, comment: str, notify: bool):
+    """Order-history entry through OpenCart's API or the compare-and-set DB path; result has .written/.current_status."""
+    return opencart.write_history(store, order_id, expected=expected, new=new, comment=comment, notify=notify)
+
+
+def completed_orders(store, order) -> int:
+    return opencart.completed_order_count(store, order)
+
+
+def normalize_phone(raw: str, country: str) -> str | None:
+    return opencart.phones.normalize(raw, country)
+
+
+def language_code(store, order) -> str:
+    """Two-letter language of the order (tr/ru/en), for the call and SMS texts."""
+    return opencart.order_language(store, order) or store.language
