@@ -3,7 +3,6 @@
 import pytest
 from django.urls import reverse
 
-
 pytestmark = pytest.mark.django_db
 
 STORE_FORM = {"name": "Demo Shop", "table_prefix": "oc_", "oc_store_id": "0", "api_url": "https://shop.example.com/",

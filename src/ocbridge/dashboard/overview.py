@@ -122,7 +122,7 @@ def display_tz(store) -> dt.tzinfo:
             return ZoneInfo(store.timezone)
         except Exception:  # a bad zone name is a settings error shown on the store page, not here
             pass
-    return dt.timezone.utc
+    return dt.UTC
 
 
 # --- built-in cards ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Q
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -26,7 +27,7 @@ def installed() -> bool:
 
 
 @login_required
-def confirmation_list(request):
+def confirmation_list(request) -> HttpResponse:
     if not installed():
         return render(request, "dashboard/confirmations/missing.html", {"nav": "confirmations"})
     from ocbridge.integrations.cod_confirm.models import Confirmation
@@ -58,7 +59,7 @@ def confirmation_list(request):
 
 
 @login_required
-def confirmation_detail(request, pk: int, action_form: ConfirmationActionForm | None = None):
+def confirmation_detail(request, pk: int, action_form: ConfirmationActionForm | None = None) -> HttpResponse:
     if not installed():
         return render(request, "dashboard/confirmations/missing.html", {"nav": "confirmations"})
     from ocbridge.integrations.cod_confirm.models import Confirmation
@@ -87,7 +88,7 @@ def confirmation_detail(request, pk: int, action_form: ConfirmationActionForm | 
 
 @login_required
 @require_POST
-def confirmation_act(request, pk: int):
+def confirmation_act(request, pk: int) -> HttpResponse:
     """Confirm / cancel by hand, or call / text again now, through cod_confirm.actions (which audit)."""
     if not installed():
         return redirect("dashboard:confirmations")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 
 from django.contrib.auth.decorators import login_required
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
@@ -20,7 +20,7 @@ CSV_MAX_ROWS = 200_000  # a bigger export is a sign the filter is wrong; the tim
 
 
 @login_required
-def exchange_list(request):
+def exchange_list(request) -> HttpResponse:
     form = ExchangeFilterForm(request.GET or None)
     qs, start, end = exchange_queryset(form)
     page = keyset_page(qs.select_related("store"), request.GET.get("before"))
@@ -31,7 +31,7 @@ def exchange_list(request):
 
 
 @login_required
-def exchange_detail(request, pk: int):
+def exchange_detail(request, pk: int) -> HttpResponse:
     ex = get_object_or_404(Exchange.objects.select_related("store", "connection", "job"), pk=pk)
     return render(request, "dashboard/exchanges/detail.html", {"ex": ex, "nav": "log"})
 
@@ -60,7 +60,7 @@ def _rows(qs):
 
 
 @login_required
-def exchange_csv(request):
+def exchange_csv(request) -> StreamingHttpResponse:
     form = ExchangeFilterForm(request.GET or None)
     qs, _start, _end = exchange_queryset(form)
     response = StreamingHttpResponse(_rows(qs), content_type="text/csv; charset=utf-8")

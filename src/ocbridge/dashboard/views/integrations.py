@@ -14,7 +14,7 @@ import logging
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
@@ -37,7 +37,7 @@ def build_config_form(info, integration: Integration, data=None):
 
 
 @login_required
-def integration_settings(request, store_pk: int, kind: str):
+def integration_settings(request, store_pk: int, kind: str) -> HttpResponse:
     store = get_object_or_404(Store, pk=store_pk)
     info = registry.integrations.get(kind)
     if info is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -20,7 +21,7 @@ RETRYABLE_STATES = (JobState.FAILED, JobState.ERRORED, JobState.QUEUED)
 
 
 @login_required
-def job_list(request):
+def job_list(request) -> HttpResponse:
     form = JobFilterForm(request.GET or None)
     page = keyset_page(job_queryset(form), request.GET.get("before"))
     params = request.GET.copy()
@@ -30,7 +31,7 @@ def job_list(request):
 
 
 @login_required
-def job_detail(request, pk: int):
+def job_detail(request, pk: int) -> HttpResponse:
     job = get_object_or_404(Job.objects.select_related("store", "integration"), pk=pk)
     exchanges = job.exchanges.order_by("-pk")[:50]
     return render(request, "dashboard/jobs/detail.html", {
@@ -40,7 +41,7 @@ def job_detail(request, pk: int):
 
 @login_required
 @require_POST
-def job_retry(request, pk: int):
+def job_retry(request, pk: int) -> HttpResponse:
     job = get_object_or_404(Job, pk=pk)
     form = RetryJobForm(request.POST)
     if not form.is_valid():
@@ -70,7 +71,7 @@ def job_retry(request, pk: int):
 
 @login_required
 @require_POST
-def worker_probe(request):
+def worker_probe(request) -> HttpResponse:
     """Enqueue a harmless job; when it turns 'done' the worker is running."""
     from ocbridge.core.probe import RunProbe
 

@@ -19,7 +19,7 @@ PERIODS = (7, 14, 30, 90)
 
 
 @login_required
-def home(request):
+def home(request) -> HttpResponse:
     store = None
     if request.GET.get("store", "").isdigit():
         store = Store.objects.filter(pk=int(request.GET["store"])).first()
@@ -36,7 +36,7 @@ def home(request):
 
 @require_GET
 @cache_control(max_age=3600, public=True)
-def asset(request, name: str):
+def asset(request, name: str) -> HttpResponse:
     """Our own CSS/JS, served by Django in every mode (no collectstatic, no CDN); public like any stylesheet."""
     if name not in ASSETS:
         raise Http404

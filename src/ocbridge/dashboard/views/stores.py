@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -17,13 +18,13 @@ from ocbridge.dashboard.forms import CREDENTIAL_HINTS, ConnectionForm, StoreForm
 
 
 @login_required
-def store_list(request):
+def store_list(request) -> HttpResponse:
     stores = Store.objects.prefetch_related("connections", "integrations")
     return render(request, "dashboard/stores/list.html", {"stores": stores, "nav": "stores"})
 
 
 @login_required
-def store_detail(request, pk: int):
+def store_detail(request, pk: int) -> HttpResponse:
     store = get_object_or_404(Store, pk=pk)
     integrations = {i.kind: i for i in store.integrations.select_related("connection")}
     available = [(info, integrations.get(kind)) for kind, info in sorted(registry.integrations.items())]
@@ -35,7 +36,7 @@ def store_detail(request, pk: int):
 
 
 @login_required
-def store_edit(request, pk: int | None = None):
+def store_edit(request, pk: int | None = None) -> HttpResponse:
     store = get_object_or_404(Store, pk=pk) if pk else Store()
     form = StoreForm(request.POST or None, instance=store)
     if request.method == "POST" and form.is_valid():
@@ -51,7 +52,7 @@ def store_edit(request, pk: int | None = None):
 
 @login_required
 @require_POST
-def store_test(request, pk: int):
+def store_test(request, pk: int) -> HttpResponse:
     store = get_object_or_404(Store, pk=pk)
     result = checks.check_store(store)
     if result is None:
@@ -67,7 +68,7 @@ def store_test(request, pk: int):
 
 
 @login_required
-def connection_edit(request, store_pk: int | None = None, pk: int | None = None):
+def connection_edit(request, store_pk: int | None = None, pk: int | None = None) -> HttpResponse:
     if pk:
         conn = get_object_or_404(Connection.objects.select_related("store"), pk=pk)
         store = conn.store
@@ -92,7 +93,7 @@ def connection_edit(request, store_pk: int | None = None, pk: int | None = None)
 
 @login_required
 @require_POST
-def connection_test(request, pk: int):
+def connection_test(request, pk: int) -> HttpResponse:
     conn = get_object_or_404(Connection.objects.select_related("store"), pk=pk)
     result = checks.check_connection(conn, user=request.user.get_username())
     if result is None:
