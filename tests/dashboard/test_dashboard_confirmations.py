@@ -93,3 +93,35 @@ def test_confirmation_action_enforces_csrf(csrf_client, conf):
     assert resp.status_code == 403
     conf.refresh_from_db()
     assert conf.state == "calling"
+
+
+def test_cod_confirm_settings_page_renders_its_form(client_in, store, connection):
+    resp = client_in.get(reverse("dashboard:integration", args=[store.pk, "cod_confirm"]))
+    assert resp.status_code == 200
+    html = resp.content.decode()
+    assert 'name="attempt_offsets_minutes"' in html and 'name="integration-connection"' in html
+
+
+def test_cod_confirm_settings_errors_are_shown_and_nothing_saved(client_in, store, connection):
+    from ocbridge.core.models import Integration
+
+    client_in.cookies["django_language"] = "ru"
+    resp = client_in.post(reverse("dashboard:integration", args=[store.pk, "cod_confirm"]),
+                          {"integration-connection": connection.pk, "attempt_offsets_minutes": "30, 10"})
+    assert resp.status_code == 200
+    assert "Ничего не сохранено" in resp.content.decode()
+    assert not Integration.objects.filter(kind="cod_confirm").exists()
+
+
+def test_overview_card_counts_confirmations_by_outcome(client_in, store, conf):
+    from ocbridge.dashboard import overview
+
+    _other(store, order_id=3003, order_label="A-3003", state="confirmed")
+    _other(store, order_id=3004, order_label="A-3004", state="cancelled")
+    from django.utils import translation
+
+    with translation.override("en"):
+        card = overview.confirmations_card(store, overview.Period.last(7, overview.display_tz(store)))
+    assert card.value == "3" and dict(card.rows)["Confirmed"] == "1" and dict(card.rows)["Still open"] == "1"
+    assert "50%" in card.note
+    assert "COD confirmations per day" in client_in.get(reverse("dashboard:home")).content.decode()

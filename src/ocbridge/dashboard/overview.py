@@ -185,3 +185,40 @@ def connections_card(store, period: Period) -> Card:
                 note=_("%(n)d failing") % {"n": failing.count()},
                 rows=[(_("Rate-limit hits"), str(rate_limited))],
                 link=reverse("dashboard:stores"), link_text=_("Open stores"))
+
+
+@register_card(order=5)
+def confirmations_card(store, period: Period) -> Card | None:
+    """COD confirmations created per day, stacked by how they ended (only when cod_confirm is installed)."""
+    from django.apps import apps
+
+    if not apps.is_installed("ocbridge.integrations.cod_confirm"):
+        return None
+    from ocbridge.integrations.cod_confirm.choices import OPEN, STATE_COLOURS
+    from ocbridge.integrations.cod_confirm.models import Confirmation
+
+    qs = Confirmation.objects.filter(created__gte=period.start, created__lt=period.end)
+    if store is not None:
+        qs = qs.filter(store=store)
+    rows = (qs.annotate(day=TruncDate("created", tzinfo=period.tz)).values("day", "state")
+            .annotate(n=Count("id")).order_by())
+    groups = {"confirmed": {}, "cancelled": {}, "person": {}, "open": {}}
+    for r in rows:
+        state = r["state"]
+        group = (state if state in ("confirmed", "cancelled") else "open" if state in OPEN else "person")
+        groups[group][r["day"]] = groups[group].get(r["day"], 0) + r["n"]
+    series = [
+        charts.Series(_("Confirmed"), period.per_day(groups["confirmed"]), STATE_COLOURS["confirmed"]),
+        charts.Series(_("Cancelled"), period.per_day(groups["cancelled"]), STATE_COLOURS["cancelled"]),
+        charts.Series(_("Other outcome"), period.per_day(groups["person"]), STATE_COLOURS["needs_person"]),
+        charts.Series(_("Still open"), period.per_day(groups["open"]), STATE_COLOURS["scheduled"]),
+    ]
+    totals = [int(sum(s.values)) for s in series]
+    decided = totals[0] + totals[1]
+    rate = f"{100 * totals[0] / decided:.0f}%" if decided else "—"
+    title = _("COD confirmations per day")
+    return Card(title=title, value=str(sum(totals)),
+                note=_("%(rate)s of decided orders confirmed") % {"rate": rate},
+                chart=charts.stacked_bars(period.labels(), series, title=title),
+                rows=[(s.label, str(t)) for s, t in zip(series, totals)],
+                link=reverse("dashboard:confirmations"), link_text=_("Open confirmations"))
