@@ -1,0 +1,1 @@
+"""Outside service clients: one module per service; they import only ocbridge.core."""

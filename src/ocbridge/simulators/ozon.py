@@ -1,0 +1,574 @@
+"""Ozon Seller API simulator: products (async import tasks), stocks, prices, categories, FBS postings.
+
+Shapes follow the Seller API reference as summarised in our provider notes (ozon.md). Every method is
+`POST` with a JSON body and needs `Client-Id` + `Api-Key` headers. Errors are gRPC-gateway style:
+`{"code": <grpc code>, "message": "...", "details": []}`.
+
+Limits enforced (each counted in `limit_hits`, so a benchmark can prove it never ran into one):
+- 50 requests/s per Client-Id over all methods (token bucket) → 429, code 8.
+- `/v2/products/stocks`: ≤ 100 items, ≤ 80 requests per 60 s per Client-Id → 429; one product–warehouse
+  pair at most once per 30 s → item error `TOO_MANY_REQUESTS` (item code: simulator's own, unverified).
+- `/v1/product/import/prices`: ≤ 1000 items; one product at most 10 updates per hour → item error
+  `PRICE_UPDATE_TOO_FREQUENT` (simulator's own, unverified).
+- `/v3/product/import`: ≤ 100 items; `/v3/product/info/list`: ≤ 1000 ids; list methods `limit` ≤ 1000;
+  attribute values `limit` ≤ 2000. Over → 400, code 3.
+
+Import tasks: an item is `pending` for the first `import_pending_polls` polls of
+`/v1/product/import/info`, then `imported`, `failed` (errors[] with code/field/attribute_id/message)
+or `skipped` (same card as before). Required attributes come from the simulated category tree.
+
+The simulator's clock is real time plus `advance(seconds)`, so per-item rules (30 s, 1 hour) are
+testable without sleeping. Control methods (also over `/_sim/…`): `add_posting`, `set_posting_status`,
+`fail_item`, `advance`, `set_import_pending_polls`, `products`, `limit_hits`, `calls`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from datetime import datetime, timezone
+
+from .base import HttpError, Request, Response, Simulator
+
+GRPC_INVALID = 3
+GRPC_NOT_FOUND = 5
+GRPC_PERMISSION = 7
+GRPC_RESOURCE_EXHAUSTED = 8
+GRPC_UNAUTHENTICATED = 16
+
+IMPORT_MAX = 100
+STOCKS_MAX = 100
+PRICES_MAX = 1000
+INFO_MAX = 1000
+LIST_MAX = 1000
+VALUES_MAX = 2000
+GLOBAL_RPS = 50
+STOCKS_PER_MINUTE = 80
+STOCK_PAIR_SECONDS = 30
+PRICE_UPDATES_PER_HOUR = 10
+
+POSTING_STATUSES = (
+    "awaiting_registration", "acceptance_in_progress", "awaiting_approve", "awaiting_packaging",
+    "awaiting_deliver", "arbitration", "client_arbitration", "delivering", "driver_pickup", "delivered",
+    "cancelled", "cancelled_from_split_pending", "not_accepted", "sent_by_seller", "awaiting_verification",
+)
+
+# A small tree: two leaves with required attributes (85 brand is a dictionary attribute, 4180 name free text).
+DEFAULT_TREE = [
+    {"description_category_id": 17027949, "category_name": "Электроника", "disabled": False, "children": [
+        {"description_category_id": 17028922, "category_name": "Смартфоны", "disabled": False, "children": [
+            {"type_id": 94765, "type_name": "Смартфон", "disabled": False, "children": []},
+        ]},
+        {"description_category_id": 17028650, "category_name": "Чехлы", "disabled": False, "children": [
+            {"type_id": 93080, "type_name": "Чехол для смартфона", "disabled": False, "children": []},
+        ]},
+    ]},
+    {"description_category_id": 17027000, "category_name": "Архив", "disabled": True, "children": []},
+]
+DEFAULT_ATTRIBUTES = [
+    {"id": 85, "name": "Бренд", "type": "String", "is_required": True, "is_collection": False, "dictionary_id": 28732849,
+     "group_id": 0, "group_name": "", "category_dependent": False, "description": "Brand"},
+    {"id": 9048, "name": "Название модели", "type": "String", "is_required": True, "is_collection": False,
+     "dictionary_id": 0, "group_id": 0, "group_name": "", "category_dependent": False, "description": "Model name"},
+    {"id": 10096, "name": "Цвет товара", "type": "String", "is_required": False, "is_collection": True,
+     "dictionary_id": 1495, "group_id": 0, "group_name": "", "category_dependent": False, "description": "Colour"},
+    {"id": 4191, "name": "Аннотация", "type": "multiline", "is_required": False, "is_collection": False,
+     "dictionary_id": 0, "group_id": 0, "group_name": "", "category_dependent": False, "description": "Annotation"},
+]
+DEFAULT_DICTIONARIES = {
+    85: [{"id": 5000000 + i, "value": name, "info": "", "picture": ""} for i, name in enumerate(
+        ["Нет бренда", "Apple", "Samsung", "Xiaomi", "Acme"] + [f"Brand {n}" for n in range(2995)])],
+    10096: [{"id": 61570 + i, "value": c, "info": "", "picture": ""} for i, c in enumerate(["черный", "белый", "красный"])],
+}
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_iso(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def _err(status: int, code: int, message: str) -> HttpError:
+    return HttpError(Response.json({"code": code, "message": message, "details": []}, status))
+
+
+def _card_hash(item: dict) -> str:
+    return hashlib.sha256(json.dumps(item, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+class OzonSimulator(Simulator):
+    """Loopback Ozon Seller API for one or more sellers (Client-Id → Api-Key)."""
+
+    name = "ozon"
+    routes = [
+        ("POST", r"/v3/product/import", "product_import"),
+        ("POST", r"/v1/product/import/info", "product_import_info"),
+        ("POST", r"/v3/product/list", "product_list"),
+        ("POST", r"/v3/product/info/list", "product_info_list"),
+        ("POST", r"/v4/product/info/limit", "product_info_limit"),
+        ("POST", r"/v2/products/stocks", "products_stocks"),
+        ("POST", r"/v1/product/import/prices", "import_prices"),
+        ("POST", r"/v1/warehouse/list", "warehouse_list"),
+        ("POST", r"/v1/description-category/tree", "category_tree"),
+        ("POST", r"/v1/description-category/attribute", "category_attribute"),
+        ("POST", r"/v1/description-category/attribute/values", "attribute_values"),
+        ("POST", r"/v3/posting/fbs/list", "fbs_list"),
+        ("POST", r"/v3/posting/fbs/get", "fbs_get"),
+    ]
+    control_methods = Simulator.control_methods + (
+        "add_posting", "set_posting_status", "fail_item", "advance", "set_import_pending_polls", "products",
+        "limit_hits", "calls", "postings",
+    )
+
+    def __init__(self, *, client_id: str = "123456", api_key: str = "00000000-0000-4000-8000-00000000a11e",
+                 warehouses: list[dict] | None = None, global_rps: float = GLOBAL_RPS, **kwargs):
+        super().__init__(**kwargs)
+        self.accounts = {str(client_id): api_key}
+        self.global_rps = global_rps
+        self.warehouses = warehouses or [{"warehouse_id": 1020000000001, "name": "Склад FBS", "is_rfbs": False,
+                                          "status": "created"}]
+        self._state_lock = threading.RLock()
+        self.reset_state()
+
+    # state ---------------------------------------------------------------------------------------
+    def reset_state(self) -> None:
+        with self._state_lock:
+            self.offset = 0.0
+            self.tree = json.loads(json.dumps(DEFAULT_TREE))
+            self.attributes = {(17028922, 94765): DEFAULT_ATTRIBUTES, (17028650, 93080): DEFAULT_ATTRIBUTES[:2]}
+            self.dictionaries = DEFAULT_DICTIONARIES
+            self.catalogue: dict[str, dict] = {}  # offer_id → card
+            self.tasks: dict[int, dict] = {}
+            self.posting_rows: dict[str, dict] = {}
+            self.item_failures: dict[str, dict] = {}
+            self.import_pending_polls = 1
+            self.stock_calls: deque = deque()
+            self.pair_updates: dict[tuple, float] = {}
+            self.price_updates: dict[str, deque] = defaultdict(deque)
+            self.hits: dict[str, int] = defaultdict(int)
+            self.call_count: dict[str, int] = defaultdict(int)
+            self.usage = {"create": 0, "update": 0}
+            self._ids = itertools.count(1_000_001)
+            self._task_ids = itertools.count(172_549_793)
+        # reset() clears the base limits before calling us: put Ozon's global limit back.
+        if self.global_rps:
+            self.set_rate_limit(self.global_rps, burst=self.global_rps)
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    # control -------------------------------------------------------------------------------------
+    def advance(self, seconds: float) -> float:
+        """Move the simulator's clock forward (per-item limits, task ages)."""
+        with self._state_lock:
+            self.offset += float(seconds)
+            return self.offset
+
+    def set_import_pending_polls(self, polls: int) -> None:
+        self.import_pending_polls = int(polls)
+
+    def fail_item(self, offer_id: str, message: str = "Internal check failed", code: str = "validation_error",
+                  field: str = "", stage: str = "import") -> None:
+        """The next import (stage `import`), stock (`stock`) or price (`price`) of this offer fails per item."""
+        with self._state_lock:
+            self.item_failures[f"{stage}:{offer_id}"] = {"code": code, "field": field, "message": message}
+
+    def products(self) -> dict:
+        with self._state_lock:
+            return json.loads(json.dumps(self.catalogue))
+
+    def limit_hits(self) -> dict:
+        """How often each limit was hit: {"global": n, "stocks_rpm": n, "stock_pair": n, "price_hour": n, …}."""
+        with self._state_lock:
+            return dict(self.hits)
+
+    def calls(self) -> dict:
+        """Requests answered per path (faulted ones excluded)."""
+        with self._state_lock:
+            return dict(self.call_count)
+
+    def postings(self) -> list[dict]:
+        with self._state_lock:
+            return [self._public(p) for p in self.posting_rows.values()]
+
+    def add_posting(self, products: list[dict], *, posting_number: str | None = None, status: str = "awaiting_packaging",
+                    in_process_at: str | None = None, customer: dict | None = None, warehouse_id: int | None = None,
+                    currency_code: str = "RUB") -> dict:
+        """A new FBS posting. products: [{offer_id, quantity, price, name?}] (unknown offers allowed)."""
+        if status not in POSTING_STATUSES:
+            raise ValueError(f"unknown posting status {status!r}")
+        with self._state_lock:
+            n = next(self._ids)
+            number = posting_number or f"{n % 100000000:08d}-0001-1"
+            when = in_process_at or _iso(self.now())
+            lines = []
+            for p in products:
+                card = self.catalogue.get(p["offer_id"])
+                lines.append({"sku": card["sku"] if card else 900000000 + n, "name": p.get("name") or (card or {}).get("name", "Товар"),
+                              "offer_id": p["offer_id"], "price": f"{float(p.get('price', 100)):.6f}",
+                              "quantity": int(p.get("quantity", 1)), "mandatory_mark": [], "currency_code": currency_code})
+            wh = warehouse_id or self.warehouses[0]["warehouse_id"]
+            posting = {
+                "posting_number": number, "order_id": n, "order_number": number.rsplit("-", 1)[0],
+                "status": status, "substatus": "posting_created", "tpl_integration_type": "ozon",
+                "delivery_method": {"id": 21321684811000, "name": "Ozon Логистика самовывоз", "warehouse_id": wh,
+                                    "warehouse": self._warehouse_name(wh), "tpl_provider_id": 24, "tpl_provider": "Ozon Логистика"},
+                "tracking_number": "", "in_process_at": when, "shipment_date": _iso(_parse_iso(when) + 86400),
+                "delivering_date": None, "cancellation": self._no_cancellation(), "customer": customer, "addressee": None,
+                "products": lines, "barcodes": None, "analytics_data": None, "financial_data": None,
+                "is_express": False, "requirements": {"products_requiring_gtd": [], "products_requiring_country": []},
+                "available_actions": ["ship", "cancel"] if status == "awaiting_packaging" else [],
+                "_changed": self.now(),
+            }
+            self.posting_rows[number] = posting
+            return self._public(posting)
+
+    def set_posting_status(self, posting_number: str, status: str, cancel_reason: str = "Отменено покупателем") -> dict:
+        if status not in POSTING_STATUSES:
+            raise ValueError(f"unknown posting status {status!r}")
+        with self._state_lock:
+            p = self.posting_rows[posting_number]
+            p["status"] = status
+            p["_changed"] = self.now()
+            p["available_actions"] = ["ship", "cancel"] if status == "awaiting_packaging" else []
+            if status.startswith("cancelled"):
+                p["cancellation"] = {"cancel_reason_id": 402, "cancel_reason": cancel_reason,
+                                     "cancellation_type": "client", "cancelled_after_ship": False,
+                                     "affect_cancellation_rating": False, "cancellation_initiator": "Клиент"}
+            return self._public(p)
+
+    @staticmethod
+    def _no_cancellation() -> dict:
+        return {"cancel_reason_id": 0, "cancel_reason": "", "cancellation_type": "", "cancelled_after_ship": False,
+                "affect_cancellation_rating": False, "cancellation_initiator": ""}
+
+    def _warehouse_name(self, wh: int) -> str:
+        return next((w["name"] for w in self.warehouses if w["warehouse_id"] == wh), "")
+
+    @staticmethod
+    def _public(posting: dict) -> dict:
+        return {k: v for k, v in posting.items() if not k.startswith("_")}
+
+    def state(self) -> dict:
+        with self._state_lock:
+            return {"catalogue": len(self.catalogue), "tasks": len(self.tasks), "postings": len(self.posting_rows),
+                    "limit_hits": dict(self.hits), "calls": dict(self.call_count)}
+
+    # framework hooks -----------------------------------------------------------------------------
+    def account_of(self, req: Request) -> str | None:
+        return req.header("client-id")
+
+    def rate_limited(self, req: Request, retry_after: int) -> Response:
+        with self._state_lock:
+            self.hits["global"] += 1
+        return Response.json({"code": GRPC_RESOURCE_EXHAUSTED, "message": "You have reached request rate limit per second",
+                              "details": []}, 429, {"Retry-After": str(retry_after)})
+
+    def server_error(self, req: Request, status: int) -> Response:
+        return Response.json({"code": 13, "message": "Internal error", "details": []}, status)
+
+    def not_found(self, req: Request) -> Response:
+        return Response.json({"code": GRPC_NOT_FOUND, "message": "Not Found", "details": []}, 404)
+
+    def _body(self, req: Request) -> dict:
+        """Authenticate and parse; count the call."""
+        client_id, api_key = req.header("client-id"), req.header("api-key")
+        if not client_id or not api_key:
+            raise _err(401, GRPC_UNAUTHENTICATED, "Client-Id and Api-Key headers are required")
+        if self.accounts.get(client_id) != api_key:
+            # Real answer for a wrong key: 403 code 7 (unverified exact message).
+            raise _err(403, GRPC_PERMISSION, "Invalid Api-Key, please contact support")
+        try:
+            body = req.json() or {}
+        except ValueError:
+            raise _err(400, GRPC_INVALID, "invalid JSON body") from None
+        if not isinstance(body, dict):
+            raise _err(400, GRPC_INVALID, "body must be a JSON object")
+        with self._state_lock:
+            self.call_count[req.path] += 1
+        return body
+
+    @staticmethod
+    def _max(items, limit: int, name: str) -> list:
+        if not isinstance(items, list):
+            raise _err(400, GRPC_INVALID, f"{name}: value must be a list")
+        if len(items) > limit:
+            raise _err(400, GRPC_INVALID, f"{name}: value length must be at most {limit}")
+        return items
+
+    # products ------------------------------------------------------------------------------------
+    def _required(self, cat: int, type_id: int) -> list[dict] | None:
+        return self.attributes.get((cat, type_id))
+
+    def _check_item(self, item: dict) -> list[dict]:
+        errors = []
+
+        def bad(code, field, message, attribute_id=0):
+            errors.append({"code": code, "field": field, "attribute_id": attribute_id, "state": "",
+                           "level": "error", "description": message, "optional_description_elements": {},
+                           "attribute_name": "", "message": message})
+
+        for f in ("offer_id", "name", "price", "currency_code", "vat"):
+            if not str(item.get(f) or "").strip():
+                bad("required_field_missing", f, f"{f} is required")
+        if item.get("currency_code") and item["currency_code"] not in ("RUB", "CNY", "USD", "EUR", "KZT", "BYN"):
+            bad("currency_is_not_valid", "currency_code", "currency_code must match the seller's currency")
+        for f in ("weight", "depth", "width", "height"):
+            try:
+                if float(item.get(f) or 0) <= 0:
+                    bad("value_must_be_positive", f, f"{f} must be greater than 0")
+            except (TypeError, ValueError):
+                bad("value_must_be_positive", f, f"{f} must be a number")
+        if not item.get("images") and not item.get("primary_image"):
+            bad("images_required", "images", "at least one image is required")
+        attrs = self._required(item.get("description_category_id"), item.get("type_id"))
+        if attrs is None:
+            bad("category_not_found", "description_category_id", "description_category_id/type_id pair not found")
+        else:
+            given = {a.get("id") or a.get("attribute_id"): a for a in item.get("attributes") or []}
+            for a in attrs:
+                values = (given.get(a["id"]) or {}).get("values") or []
+                if a["is_required"] and not any(str(v.get("value") or v.get("dictionary_value_id") or "") for v in values):
+                    bad("required_attribute_missing", "attribute", f"required attribute {a['id']} ({a['name']}) is missing",
+                        a["id"])
+                if a["dictionary_id"] and values:
+                    known = {d["id"] for d in self.dictionaries.get(a["id"], [])}
+                    for v in values:
+                        if known and v.get("dictionary_value_id") not in known:
+                            bad("dictionary_value_not_found", "attribute",
+                                f"attribute {a['id']}: dictionary_value_id {v.get('dictionary_value_id')} not found", a["id"])
+        return errors
+
+    def product_import(self, req: Request) -> Response:
+        body = self._body(req)
+        items = self._max(body.get("items"), IMPORT_MAX, "items")
+        if not items:
+            raise _err(400, GRPC_INVALID, "items: value length must be at least 1")
+        with self._state_lock:
+            task_id = next(self._task_ids)
+            self.tasks[task_id] = {"items": [dict(item) for item in items], "polls": 0, "result": None}
+        return Response.json({"result": {"task_id": task_id}})
+
+    def _resolve(self, task: dict) -> list[dict]:
+        out = []
+        for item in task["items"]:
+            offer = str(item.get("offer_id") or "")
+            errors = self._check_item(item)
+            failure = self.item_failures.pop(f"import:{offer}", None)
+            if failure:
+                errors.append({**failure, "attribute_id": 0, "level": "error", "state": "", "description": failure["message"]})
+            card = self.catalogue.get(offer)
+            if errors:
+                out.append({"offer_id": offer, "product_id": card["product_id"] if card else 0, "status": "failed",
+                            "errors": errors})
+                continue
+            digest = _card_hash(item)
+            if card and card["hash"] == digest:
+                out.append({"offer_id": offer, "product_id": card["product_id"], "status": "skipped", "errors": []})
+                continue
+            if card is None:
+                pid = next(self._ids)
+                card = self.catalogue[offer] = {"product_id": pid, "sku": 2_000_000_000 + pid, "offer_id": offer,
+                                                "stocks": {}, "archived": False}
+                self.usage["create"] += 1
+            else:
+                self.usage["update"] += 1
+            card.update(name=item["name"], price=str(item["price"]), old_price=str(item.get("old_price") or "0"),
+                        hash=digest, status="price_sent", images=list(item.get("images") or []),
+                        attributes=item.get("attributes") or [], description_category_id=item["description_category_id"],
+                        type_id=item["type_id"])
+            out.append({"offer_id": offer, "product_id": card["product_id"], "status": "imported", "errors": []})
+        return out
+
+    def product_import_info(self, req: Request) -> Response:
+        body = self._body(req)
+        try:
+            task_id = int(body.get("task_id"))
+        except (TypeError, ValueError):
+            raise _err(400, GRPC_INVALID, "task_id: value must be an integer") from None
+        with self._state_lock:
+            task = self.tasks.get(task_id)
+            if task is None:
+                raise _err(404, GRPC_NOT_FOUND, "task not found")
+            task["polls"] += 1
+            if task["result"] is None and task["polls"] > self.import_pending_polls:
+                task["result"] = self._resolve(task)
+            items = task["result"] or [{"offer_id": i.get("offer_id"), "product_id": 0, "status": "pending", "errors": []}
+                                       for i in task["items"]]
+        return Response.json({"result": {"items": items, "total": len(items)}})
+
+    def product_list(self, req: Request) -> Response:
+        body = self._body(req)
+        limit = int(body.get("limit") or 100)
+        if limit > LIST_MAX:
+            raise _err(400, GRPC_INVALID, f"limit: value must be at most {LIST_MAX}")
+        flt = body.get("filter") or {}
+        offers = set(flt.get("offer_id") or [])
+        with self._state_lock:
+            cards = sorted(self.catalogue.values(), key=lambda c: c["product_id"])
+        if offers:
+            cards = [c for c in cards if c["offer_id"] in offers]
+        after = int(body.get("last_id") or 0)
+        page = [c for c in cards if c["product_id"] > after][:limit]
+        more = len([c for c in cards if c["product_id"] > after]) > limit
+        items = [{"product_id": c["product_id"], "offer_id": c["offer_id"], "archived": c["archived"],
+                  "has_fbo_stocks": False, "has_fbs_stocks": any(c["stocks"].values()), "is_discounted": False,
+                  "quants": []} for c in page]
+        return Response.json({"result": {"items": items, "total": len(cards),
+                                         "last_id": str(page[-1]["product_id"]) if more else ""}})
+
+    def product_info_list(self, req: Request) -> Response:
+        body = self._body(req)
+        given = [k for k in ("offer_id", "product_id", "sku") if body.get(k)]
+        if len(given) != 1:
+            raise _err(400, GRPC_INVALID, "use exactly one of offer_id, product_id, sku")
+        ids = self._max(body[given[0]], INFO_MAX, given[0])
+        with self._state_lock:
+            cards = list(self.catalogue.values())
+        field = {"product_id": "product_id", "offer_id": "offer_id", "sku": "sku"}[given[0]]
+        wanted = {str(i) for i in ids}
+        items = [{"id": c["product_id"], "offer_id": c["offer_id"], "sku": c["sku"], "name": c.get("name", ""),
+                  "price": c.get("price", "0"), "old_price": c.get("old_price", "0"), "images": c.get("images", []),
+                  "statuses": {"status": c.get("status", ""), "is_created": True},
+                  "stocks": {"stocks": [{"present": v, "reserved": 0, "source": "fbs", "warehouse_ids": [int(k)]}
+                                        for k, v in c["stocks"].items()]}}
+                 for c in cards if str(c[field]) in wanted]
+        return Response.json({"items": items})
+
+    def product_info_limit(self, req: Request) -> Response:
+        self._body(req)
+        reset = _iso(self.now() + 86400)
+        return Response.json({"daily_create": {"limit": 1500, "usage": self.usage["create"], "reset_at": reset},
+                              "daily_update": {"limit": 5000, "usage": self.usage["update"], "reset_at": reset},
+                              "total": {"limit": 20000, "usage": len(self.catalogue)}})
+
+    # stocks and prices ---------------------------------------------------------------------------
+    def products_stocks(self, req: Request) -> Response:
+        body = self._body(req)
+        items = self._max(body.get("stocks"), STOCKS_MAX, "stocks")
+        now = self.now()
+        with self._state_lock:
+            window = self.stock_calls
+            while window and window[0] <= now - 60:
+                window.popleft()
+            if len(window) >= STOCKS_PER_MINUTE:
+                self.hits["stocks_rpm"] += 1
+                retry = max(1, int(window[0] + 60 - now + 0.999))
+                raise HttpError(Response.json({"code": GRPC_RESOURCE_EXHAUSTED, "message": "Too many requests",
+                                               "details": []}, 429, {"Retry-After": str(retry)}))
+            window.append(now)
+            wh_ids = {w["warehouse_id"] for w in self.warehouses}
+            result = []
+            for it in items:
+                offer = str(it.get("offer_id") or "")
+                card = self.catalogue.get(offer) if offer else next(
+                    (c for c in self.catalogue.values() if c["product_id"] == it.get("product_id")), None)
+                wh = it.get("warehouse_id")
+                errors = []
+                if card is None:
+                    errors.append({"code": "NOT_FOUND", "message": "Product not found"})
+                elif wh not in wh_ids:
+                    errors.append({"code": "WAREHOUSE_NOT_FOUND", "message": "Warehouse not found"})
+                elif (offer, wh) in self.pair_updates and now - self.pair_updates[(offer, wh)] < STOCK_PAIR_SECONDS:
+                    self.hits["stock_pair"] += 1
+                    errors.append({"code": "TOO_MANY_REQUESTS", "message": "stock of this item was updated less than 30 s ago"})
+                failure = self.item_failures.pop(f"stock:{offer}", None)
+                if failure and not errors:
+                    errors.append({"code": failure["code"], "message": failure["message"]})
+                if not errors:
+                    card["stocks"][str(wh)] = int(it.get("stock") or 0)
+                    self.pair_updates[(offer, wh)] = now
+                result.append({"warehouse_id": wh, "product_id": card["product_id"] if card else 0, "offer_id": offer,
+                               "updated": not errors, "errors": errors})
+        return Response.json({"result": result})
+
+    def import_prices(self, req: Request) -> Response:
+        body = self._body(req)
+        items = self._max(body.get("prices"), PRICES_MAX, "prices")
+        now = self.now()
+        result = []
+        with self._state_lock:
+            for it in items:
+                offer = str(it.get("offer_id") or "")
+                card = self.catalogue.get(offer)
+                errors = []
+                history = self.price_updates[offer]
+                while history and history[0] <= now - 3600:
+                    history.popleft()
+                if card is None:
+                    errors.append({"code": "NOT_FOUND", "message": "Product not found"})
+                elif not isinstance(it.get("price"), str):
+                    errors.append({"code": "INVALID_PRICE", "message": "price must be a string"})
+                elif len(history) >= PRICE_UPDATES_PER_HOUR:
+                    self.hits["price_hour"] += 1
+                    errors.append({"code": "PRICE_UPDATE_TOO_FREQUENT", "message": "price of this item changed 10 times this hour"})
+                failure = self.item_failures.pop(f"price:{offer}", None)
+                if failure and not errors:
+                    errors.append({"code": failure["code"], "message": failure["message"]})
+                if not errors:
+                    card["price"] = it["price"]
+                    card["old_price"] = it.get("old_price") or "0"
+                    history.append(now)
+                result.append({"product_id": card["product_id"] if card else 0, "offer_id": offer,
+                               "updated": not errors, "errors": errors})
+        return Response.json({"result": result})
+
+    def warehouse_list(self, req: Request) -> Response:
+        self._body(req)
+        return Response.json({"result": self.warehouses})
+
+    # categories ----------------------------------------------------------------------------------
+    def category_tree(self, req: Request) -> Response:
+        self._body(req)
+        return Response.json({"result": self.tree})
+
+    def category_attribute(self, req: Request) -> Response:
+        body = self._body(req)
+        attrs = self._required(body.get("description_category_id"), body.get("type_id"))
+        if attrs is None:
+            raise _err(400, GRPC_INVALID, "description_category_id/type_id pair not found")
+        return Response.json({"result": attrs})
+
+    def attribute_values(self, req: Request) -> Response:
+        body = self._body(req)
+        limit = int(body.get("limit") or 0)
+        if not 0 < limit <= VALUES_MAX:
+            raise _err(400, GRPC_INVALID, f"limit: value must be between 1 and {VALUES_MAX}")
+        values = self.dictionaries.get(body.get("attribute_id"), [])
+        after = int(body.get("last_value_id") or 0)
+        rest = [v for v in values if v["id"] > after]
+        return Response.json({"result": rest[:limit], "has_next": len(rest) > limit})
+
+    # postings ------------------------------------------------------------------------------------
+    def fbs_list(self, req: Request) -> Response:
+        body = self._body(req)
+        flt = body.get("filter") or {}
+        if not flt.get("since") or not flt.get("to"):
+            raise _err(400, GRPC_INVALID, "filter.since and filter.to are required")
+        since, to = _parse_iso(flt["since"]), _parse_iso(flt["to"])
+        if to - since > 366 * 86400:
+            raise _err(400, GRPC_INVALID, "period must be at most one year")
+        limit, offset = int(body.get("limit") or 0), int(body.get("offset") or 0)
+        if not 0 < limit <= LIST_MAX:
+            raise _err(400, GRPC_INVALID, f"limit: value must be between 1 and {LIST_MAX}")
+        with self._state_lock:
+            rows = [p for p in self.posting_rows.values() if since <= _parse_iso(p["in_process_at"]) <= to
+                    and (not flt.get("status") or p["status"] == flt["status"])]
+        rows.sort(key=lambda p: (p["in_process_at"], p["posting_number"]), reverse=body.get("dir") == "DESC")
+        page = rows[offset:offset + limit]
+        return Response.json({"result": {"postings": [self._public(p) for p in page],
+                                         "has_next": offset + limit < len(rows)}})
+
+    def fbs_get(self, req: Request) -> Response:
+        body = self._body(req)
+        with self._state_lock:
+            p = self.posting_rows.get(str(body.get("posting_number") or ""))
+        if p is None:
+            raise _err(404, GRPC_NOT_FOUND, "posting not found")
+        return Response.json({"result": self._public(p)})

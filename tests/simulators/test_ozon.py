@@ -1,0 +1,137 @@
+"""Ozon simulator: auth, batch limits, async import task states, per-item errors, rate limits, pagination."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from ocbridge.simulators.ozon import OzonSimulator
+
+CID, KEY = "123456", "00000000-0000-4000-8000-00000000a11e"
+H = {"Client-Id": CID, "Api-Key": KEY}
+
+
+@pytest.fixture
+def sim():
+    with OzonSimulator() as s:
+        yield s
+
+
+def post(sim, path, body, headers=H):
+    return httpx.post(sim.base_url + path, json=body, headers=headers)
+
+
+def card(offer="A-1", **over):
+    item = {"offer_id": offer, "name": "Phone", "description_category_id": 17028922, "type_id": 94765, "price": "100.00",
+            "old_price": "0", "currency_code": "RUB", "vat": "0", "images": [], "primary_image": "https://x/a.jpg",
+            "depth": 100, "width": 50, "height": 10, "dimension_unit": "mm", "weight": 200, "weight_unit": "g",
+            "attributes": [{"id": 85, "values": [{"dictionary_value_id": 5000004, "value": "Acme"}]},
+                           {"id": 9048, "values": [{"value": "X1"}]}]}
+    item.update(over)
+    return item
+
+
+def import_and_wait(sim, items):
+    task = post(sim, "/v3/product/import", {"items": items}).json()["result"]["task_id"]
+    first = post(sim, "/v1/product/import/info", {"task_id": task}).json()["result"]["items"]
+    second = post(sim, "/v1/product/import/info", {"task_id": task}).json()["result"]["items"]
+    return first, second
+
+
+def test_wrong_api_key_is_403_with_grpc_body(sim):
+    r = post(sim, "/v1/warehouse/list", {}, headers={"Client-Id": CID, "Api-Key": "wrong"})
+    assert r.status_code == 403 and r.json()["code"] == 7
+
+
+def test_import_is_pending_then_imported_or_failed_per_item(sim):
+    bad = card("B-2", attributes=[{"id": 9048, "values": [{"value": "X"}]}])
+    first, second = import_and_wait(sim, [card(), bad])
+    assert [i["status"] for i in first] == ["pending", "pending"]
+    assert [i["status"] for i in second] == ["imported", "failed"]
+    assert second[1]["errors"][0]["attribute_id"] == 85
+    assert "A-1" in sim.products() and "B-2" not in sim.products()
+
+
+def test_same_card_again_is_skipped(sim):
+    import_and_wait(sim, [card()])
+    _, again = import_and_wait(sim, [card()])
+    assert again[0]["status"] == "skipped"
+
+
+def test_import_over_100_items_is_400(sim):
+    r = post(sim, "/v3/product/import", {"items": [card(f"O{i}") for i in range(101)]})
+    assert r.status_code == 400 and "at most 100" in r.json()["message"]
+
+
+def test_stock_pair_limited_to_once_per_30_seconds(sim):
+    import_and_wait(sim, [card()])
+    item = {"offer_id": "A-1", "stock": 5, "warehouse_id": 1020000000001}
+    assert post(sim, "/v2/products/stocks", {"stocks": [item]}).json()["result"][0]["updated"] is True
+    again = post(sim, "/v2/products/stocks", {"stocks": [item]}).json()["result"][0]
+    assert (again["updated"], again["errors"][0]["code"]) == (False, "TOO_MANY_REQUESTS")
+    sim.advance(31)
+    assert post(sim, "/v2/products/stocks", {"stocks": [item]}).json()["result"][0]["updated"] is True
+
+
+def test_stock_unknown_warehouse_is_item_error(sim):
+    import_and_wait(sim, [card()])
+    res = post(sim, "/v2/products/stocks", {"stocks": [{"offer_id": "A-1", "stock": 1, "warehouse_id": 9}]}).json()
+    assert res["result"][0]["errors"][0]["code"] == "WAREHOUSE_NOT_FOUND"
+
+
+def test_stocks_more_than_80_a_minute_is_429(sim):
+    statuses = [post(sim, "/v2/products/stocks", {"stocks": []}).status_code for _ in range(81)]
+    assert statuses[:80] == [200] * 80 and statuses[80] == 429
+    assert sim.limit_hits()["stocks_rpm"] == 1
+
+
+def test_price_limited_to_10_updates_an_hour(sim):
+    import_and_wait(sim, [card()])
+    results = [post(sim, "/v1/product/import/prices", {"prices": [{"offer_id": "A-1", "price": f"{100 + i}.00"}]})
+               .json()["result"][0] for i in range(11)]
+    assert [r["updated"] for r in results] == [True] * 10 + [False]
+    sim.advance(3601)
+    assert post(sim, "/v1/product/import/prices", {"prices": [{"offer_id": "A-1", "price": "1.00"}]}).json()["result"][0]["updated"]
+
+
+def test_global_rate_limit_answers_429_code_8(sim):
+    sim.set_rate_limit(2, burst=2)
+    codes = [post(sim, "/v1/warehouse/list", {}) for _ in range(3)]
+    assert [c.status_code for c in codes] == [200, 200, 429]
+    assert codes[2].json()["code"] == 8 and codes[2].headers["Retry-After"]
+
+
+def test_postings_paginate_until_has_next_false(sim):
+    for i in range(5):
+        sim.add_posting([{"offer_id": "A-1", "quantity": 1, "price": 10}], posting_number=f"P-{i}",
+                        in_process_at=f"2020-06-0{i + 1}T10:00:00Z")
+    body = {"filter": {"since": "2020-01-01T00:00:00Z", "to": "2020-12-01T00:00:00Z"}, "limit": 2}
+    pages, offset = [], 0
+    while True:
+        r = post(sim, "/v3/posting/fbs/list", {**body, "offset": offset}).json()["result"]
+        pages.append([p["posting_number"] for p in r["postings"]])
+        if not r["has_next"]:
+            break
+        offset += 2
+    assert pages == [["P-0", "P-1"], ["P-2", "P-3"], ["P-4"]]
+
+
+def test_posting_window_over_a_year_is_400(sim):
+    r = post(sim, "/v3/posting/fbs/list", {"filter": {"since": "2020-01-01T00:00:00Z", "to": "2022-01-01T00:00:00Z"},
+                                           "limit": 10})
+    assert r.status_code == 400
+
+
+def test_attribute_values_paginate_with_last_value_id(sim):
+    body = {"attribute_id": 85, "description_category_id": 17028922, "type_id": 94765, "limit": 2000}
+    first = post(sim, "/v1/description-category/attribute/values", body).json()
+    rest = post(sim, "/v1/description-category/attribute/values", {**body, "last_value_id": first["result"][-1]["id"]}).json()
+    assert (len(first["result"]), first["has_next"]) == (2000, True)
+    assert (len(rest["result"]), rest["has_next"]) == (1000, False)
+
+
+def test_cancelled_posting_carries_cancellation(sim):
+    sim.add_posting([{"offer_id": "A-1"}], posting_number="P-1")
+    sim.set_posting_status("P-1", "cancelled")
+    got = post(sim, "/v3/posting/fbs/get", {"posting_number": "P-1"}).json()["result"]
+    assert got["status"] == "cancelled" and got["cancellation"]["cancel_reason_id"] == 402
