@@ -1,0 +1,131 @@
+"""Ozon dashboard pages: status, products (mapped / imported / failed with Ozon's errors), orders, mapping."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from ocbridge.core.jobs import slot_key
+from ocbridge.core.errors import ConfigurationError, ServiceError
+from ocbridge.core.models import Binding, Exchange, Integration, Job
+from ocbridge.integrations.ozon import catalog, jobs, models as m
+from ocbridge.integrations.ozon.config import OzonConfig
+from ocbridge.integrations.ozon.forms import AttributeMapForm, CategoryMapForm
+
+
+def _integration(pk: int) -> Integration:
+    return get_object_or_404(Integration.objects.select_related("store", "connection"), pk=pk, kind="ozon")
+
+
+def _ctx(integration: Integration, tab: str, **extra) -> dict:
+    return {"integration": integration, "store": integration.store, "tab": tab, "nav": "stores", **extra}
+
+
+def product_counts(integration: Integration) -> dict[str, int]:
+    if integration.connection_id is None:
+        return {}
+    counts: dict[str, int] = {}
+    for data in Binding.objects.filter(connection_id=integration.connection_id, kind=m.PRODUCT).values_list("data", flat=True):
+        counts[data.get("status", "")] = counts.get(data.get("status", ""), 0) + 1
+    return counts
+
+
+@login_required
+def overview(request, integration_pk: int) -> HttpResponse:
+    integration = _integration(integration_pk)
+    state = m.SyncState.of(integration)
+    orders = Binding.objects.filter(connection_id=integration.connection_id, kind=m.POSTING)
+    return render(request, "ozon/overview.html", _ctx(
+        integration, "overview", state=state, counts=product_counts(integration), orders_total=orders.count(),
+        orders_warned=sum(1 for d in orders.values_list("data", flat=True) if d.get("warnings")),
+        tasks=m.ImportTask.objects.filter(integration=integration)[:10],
+        jobs=Job.objects.filter(integration=integration).values("kind", "state").annotate(n=Count("id")).order_by("kind"),
+        exchanges=Exchange.objects.filter(connection_id=integration.connection_id).order_by("-id")[:10]))
+
+
+@login_required
+def products(request, integration_pk: int) -> HttpResponse:
+    integration = _integration(integration_pk)
+    qs = Binding.objects.filter(connection_id=integration.connection_id, kind=m.PRODUCT).order_by("local_id")
+    status = request.GET.get("status", "")
+    if status:
+        qs = qs.filter(data__status=status)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "ozon/products.html", _ctx(integration, "products", page=page, status=status,
+                                                      statuses=m.ProductStatus.choices, counts=product_counts(integration)))
+
+
+@login_required
+def orders(request, integration_pk: int) -> HttpResponse:
+    integration = _integration(integration_pk)
+    qs = Binding.objects.filter(connection_id=integration.connection_id, kind=m.POSTING).order_by("-id")
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "ozon/orders.html", _ctx(integration, "orders", page=page))
+
+
+@login_required
+def mapping(request, integration_pk: int) -> HttpResponse:
+    integration = _integration(integration_pk)
+    cfg = OzonConfig.from_settings(integration.settings)
+    leaves = catalog.leaves(catalog.cached_tree(integration.connection)) if integration.connection else []
+    query = request.GET.get("q", "").strip().lower()
+    shown = [leaf for leaf in leaves if query in leaf["label"].lower()] if query else leaves
+    cat_form = CategoryMapForm(leaves=shown[:500])
+    attr_form = AttributeMapForm()
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "refresh":
+            Job.objects.enqueue(jobs.RefreshCatalog, key=slot_key(f"ozon:{integration.store_id}:refresh", 60),
+                                integration=integration)
+            messages.success(request, _("The Ozon category tree will be fetched in the background."))
+            return redirect("ozon:mapping", integration_pk=integration.pk)
+        form = CategoryMapForm(request.POST, leaves=leaves) if action == "category" else AttributeMapForm(request.POST)
+        if action == "category":
+            cat_form = form
+        else:
+            attr_form = form
+        if action == "delete-category":
+            cfg.category_map.pop(request.POST.get("key", ""), None)
+        elif action == "delete-attribute":
+            cfg.attribute_map.pop(request.POST.get("key", ""), None)
+        elif form.is_valid():
+            key, value = form.mapping()
+            (cfg.category_map if action == "category" else cfg.attribute_map)[key] = value
+        else:
+            return render(request, "ozon/mapping.html", _ctx(integration, "mapping", cfg=cfg, cat_form=cat_form,
+                                                             attr_form=attr_form, leaves=len(leaves), q=query))
+        integration.settings = cfg.to_settings()
+        integration.save(update_fields=["settings", "updated"])
+        messages.success(request, _("Mapping saved."))
+        return redirect("ozon:mapping", integration_pk=integration.pk)
+    return render(request, "ozon/mapping.html", _ctx(integration, "mapping", cfg=cfg, cat_form=cat_form,
+                                                     attr_form=attr_form, leaves=len(leaves), q=query))
+
+
+@login_required
+@require_POST
+def sync_now(request, integration_pk: int) -> HttpResponse:
+    integration = _integration(integration_pk)
+    queued = jobs.enqueue_sync(integration, full=request.POST.get("full") == "1")
+    messages.success(request, _("%(n)d sync jobs queued.") % {"n": len(queued)})
+    return redirect("ozon:overview", integration_pk=integration.pk)
+
+
+@login_required
+@require_POST
+def test_connection(request, integration_pk: int) -> HttpResponse:
+    integration = _integration(integration_pk)
+    try:
+        warehouses = jobs.test_connection(integration)
+    except (ServiceError, ConfigurationError) as exc:
+        messages.error(request, _("Ozon refused: %(error)s") % {"error": exc})
+    else:
+        names = ", ".join(f"{w.get('name')} ({w.get('warehouse_id')})" for w in warehouses)
+        messages.success(request, _("Connected. Warehouses: %(names)s") % {"names": names or "—"})
+    return redirect("ozon:overview", integration_pk=integration.pk)

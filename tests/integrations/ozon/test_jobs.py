@@ -1,0 +1,205 @@
+"""Ozon jobs end to end: MariaDB OpenCart shop (3.0 and 4.0) ↔ jobs ↔ Ozon simulator over real HTTP."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+from sqlalchemy import select, update
+
+from ocbridge.core import clock
+from ocbridge.core.choices import JobState
+from ocbridge.core.jobs import run_job, run_until_idle
+from ocbridge.core.models import Binding, Job
+from ocbridge.integrations.ozon import jobs, models as m
+
+pytestmark = pytest.mark.django_db
+_keys = itertools.count(1)
+
+
+def run(kind, integration, **payload) -> Job:
+    job = Job.objects.enqueue(kind, key=f"test:{next(_keys)}", integration=integration, payload=payload)
+    return run_job(job.pk)
+
+
+def settle(sim, rounds: int = 5) -> None:
+    """Let deferred jobs (import tracking, stock interval) come due and run."""
+    for _ in range(rounds):
+        clock.travel(31)
+        sim.advance(31)
+        run_until_idle()
+
+
+def product(integration, pid) -> Binding:
+    return Binding.objects.get(connection=integration.connection, kind=m.PRODUCT, local_id=str(pid))
+
+
+def calls(sim, path) -> int:
+    return len([r for r in sim.requests(path) if r.status == 200])
+
+
+def test_products_out_sends_complete_cards_and_lists_what_is_missing(integration, sim):
+    run(jobs.SyncProducts, integration)
+    assert calls(sim, "/v3/product/import") == 1
+    sent = sim.requests("/v3/product/import")[0].json()["items"]
+    assert sorted(i["offer_id"] for i in sent) == ["M1", "M2"]
+    card = sent[0]
+    assert (card["weight"], card["weight_unit"], card["depth"], card["dimension_unit"]) == (1500, "g", 100, "mm")
+    assert card["primary_image"] == "https://shop.example/image/catalog/p1.jpg"
+    missing = product(integration, 3).data
+    assert missing["status"] == "missing" and any("85" in r for r in missing["missing"])
+    settle(sim)
+    assert (product(integration, 1).data["status"], product(integration, 2).data["status"]) == ("imported", "imported")
+    assert set(sim.products()) == {"M1", "M2"}
+    assert m.ImportTask.objects.get().done
+
+
+def test_rerun_sends_only_changed_products(integration, sim, shop):
+    store, engine, md = shop
+    run(jobs.SyncProducts, integration)
+    settle(sim)
+    run(jobs.SyncProducts, integration)
+    assert calls(sim, "/v3/product/import") == 1  # nothing changed: no call at all
+    with engine.begin() as c:
+        pd = md.tables["oc_product_description"]
+        c.execute(update(pd).where(pd.c.product_id == 2).values(name="Phone 2 Pro"))
+    run(jobs.SyncProducts, integration)
+    assert calls(sim, "/v3/product/import") == 2
+    assert [i["offer_id"] for i in sim.requests("/v3/product/import")[-1].json()["items"]] == ["M2"]
+
+
+def test_item_error_is_stored_per_product_and_the_rest_proceeds(integration, sim):
+    sim.fail_item("M2", "Бренд не соответствует категории", code="brand_mismatch")
+    run(jobs.SyncProducts, integration)
+    settle(sim)
+    b2 = product(integration, 2)
+    assert b2.data["status"] == "failed" and "Бренд не соответствует" in b2.data["errors"][0]
+    assert product(integration, 1).data["status"] == "imported"
+    run(jobs.SyncProducts, integration)  # the same failing card is not resent until it changes
+    assert calls(sim, "/v3/product/import") == 1
+
+
+def test_stock_and_prices_follow_import_and_only_changes_are_sent(integration, sim, shop):
+    store, engine, md = shop
+    run(jobs.SyncProducts, integration)
+    settle(sim)  # tracking enqueues the first stock and price runs
+    assert calls(sim, "/v2/products/stocks") == 1 and calls(sim, "/v1/product/import/prices") == 1
+    assert sim.products()["M1"]["stocks"] == {str(1020000000001): 5}
+    run(jobs.SyncStock, integration)
+    run(jobs.SyncPrices, integration)
+    assert calls(sim, "/v2/products/stocks") == 1 and calls(sim, "/v1/product/import/prices") == 1
+    with engine.begin() as c:
+        p = md.tables["oc_product"]
+        c.execute(update(p).where(p.c.product_id == 1).values(quantity=2, price=90))
+    run(jobs.SyncStock, integration)
+    run(jobs.SyncPrices, integration)
+    stock_body = sim.requests("/v2/products/stocks")[-1].json()["stocks"]
+    price_body = sim.requests("/v1/product/import/prices")[-1].json()["prices"]
+    assert stock_body == [{"offer_id": "M1", "stock": 2, "warehouse_id": 1020000000001}]
+    assert [(i["offer_id"], i["price"]) for i in price_body] == [("M1", "90.00")]
+
+
+def test_stock_change_within_30_seconds_waits_and_sends_the_latest_value(integration, sim, shop):
+    store, engine, md = shop
+    run(jobs.SyncProducts, integration)
+    settle(sim)
+    p = md.tables["oc_product"]
+    with engine.begin() as c:
+        c.execute(update(p).where(p.c.product_id == 1).values(quantity=4))
+    run(jobs.SyncStock, integration)
+    before = calls(sim, "/v2/products/stocks")
+    with engine.begin() as c:
+        c.execute(update(p).where(p.c.product_id == 1).values(quantity=3))
+    job = run(jobs.SyncStock, integration)  # < 30 s since the last send for this pair
+    assert job.state == JobState.QUEUED and job.next_run_at > clock.now()
+    assert calls(sim, "/v2/products/stocks") == before
+    settle(sim, rounds=1)
+    assert sim.products()["M1"]["stocks"][str(1020000000001)] == 3
+    assert sim.limit_hits().get("stock_pair", 0) == 0
+
+
+def test_429_is_retried_later_never_dropped(integration, sim):
+    sim.fail_next("429", path="/v3/product/import", retry_after=7)
+    job = run(jobs.SyncProducts, integration)
+    assert job.state == JobState.QUEUED and job.last_error
+    settle(sim)
+    assert set(sim.products()) == {"M1", "M2"}
+
+
+def _orders(engine, md):
+    o = md.tables["oc_order"]
+    with engine.connect() as c:
+        return [dict(r._mapping) for r in c.execute(select(o).order_by(o.c.order_id))]
+
+
+def test_postings_become_orders_once_with_pagination_and_unknown_offer_warning(integration, sim, shop):
+    store, engine, md = shop
+    run(jobs.SyncProducts, integration)
+    settle(sim)
+    for i in range(3):
+        sim.add_posting([{"offer_id": "M1", "quantity": 2, "price": 120}], posting_number=f"0000{i}-0001-1")
+    sim.add_posting([{"offer_id": "GHOST-9", "quantity": 1, "price": 50}], posting_number="00009-0001-1")
+    run(jobs.PollPostings, integration, page_size=2)
+    run_until_idle()
+    lists = [r.json() for r in sim.requests("/v3/posting/fbs/list") if r.json()["filter"].get("status", "") == ""]
+    assert [r["offset"] for r in lists] == [0, 2]  # paged until has_next was false
+    orders = _orders(engine, md)
+    assert len(orders) == 4
+    first = orders[0]
+    if store.version == "3.0":
+        assert (first["payment_method"], first["payment_code"]) == ("Ozon", "ozon")
+    else:
+        assert json.loads(first["payment_method"])["name"] == "Ozon"
+    assert (first["customer_id"], first["order_status_id"], float(first["total"])) == (0, 2, 240.0)
+    ghost = Binding.objects.get(kind=m.POSTING, external_id="00009-0001-1")
+    assert "GHOST-9" in ghost.data["warnings"][0]
+    p = md.tables["oc_product"]
+    with engine.connect() as c:
+        assert c.execute(select(p.c.quantity).where(p.c.product_id == 1)).scalar() == 5 - 6  # stock rule applied
+        hist = md.tables["oc_order_history"]
+        assert c.execute(select(hist.c.order_id)).all().__len__() == 4
+    run(jobs.PollPostings, integration)  # the overlap sees them again: no duplicates
+    run_until_idle()
+    assert len(_orders(engine, md)) == 4
+
+
+def test_cancelled_posting_cancels_the_order_and_restores_stock(integration, sim, shop):
+    store, engine, md = shop
+    run(jobs.SyncProducts, integration)
+    settle(sim)
+    sim.add_posting([{"offer_id": "M1", "quantity": 1, "price": 100}], posting_number="00001-0001-1")
+    run(jobs.PollPostings, integration)
+    run_until_idle()
+    sim.set_posting_status("00001-0001-1", "cancelled")
+    clock.travel(60)
+    run(jobs.PollPostings, integration)
+    run_until_idle()
+    order = _orders(engine, md)[0]
+    assert order["order_status_id"] == 7
+    p = md.tables["oc_product"]
+    with engine.connect() as c:
+        assert c.execute(select(p.c.quantity).where(p.c.product_id == 1)).scalar() == 5
+
+
+def test_crash_after_order_insert_does_not_duplicate(integration, sim, shop):
+    store, engine, md = shop
+    sim.add_posting([{"offer_id": "M1", "quantity": 1, "price": 100}], posting_number="00002-0001-1")
+    from ocbridge.integrations.ozon import shop as shop_mod
+
+    real = shop_mod.create_order
+
+    def crash(*a, **kw):
+        real(*a, **kw)
+        raise RuntimeError("worker killed after the insert")
+
+    shop_mod.create_order = crash
+    try:
+        run(jobs.PollPostings, integration)
+        run_until_idle()
+    finally:
+        shop_mod.create_order = real
+    Job.objects.filter(kind=jobs.ImportPosting.kind).update(state=JobState.QUEUED)
+    run_until_idle()
+    assert len(_orders(engine, md)) == 1
+    assert Binding.objects.get(kind=m.POSTING).local_id == str(_orders(engine, md)[0]["order_id"])
