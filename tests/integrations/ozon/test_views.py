@@ -1,0 +1,47 @@
+"""Ozon dashboard pages render with real rows; mapping form saves into the Integration settings."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+
+from ocbridge.core.models import Binding, Connection, Integration, Store
+from ocbridge.integrations.ozon import models as m
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client_logged_in(client):
+    user = User.objects.create_user("admin", password="x", is_staff=True)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def integ():
+    store = Store.objects.create(name="S")
+    conn = Connection.objects.create(store=store, service="ozon", secret={"client_id": "1", "api_key": "k"})
+    Binding.objects.create(connection=conn, kind=m.PRODUCT, local_id="1", external_id="M1",
+                           data={"status": "failed", "errors": ["brand_mismatch: wrong brand"], "name": "Phone"})
+    Binding.objects.create(connection=conn, kind=m.POSTING, local_id="5", external_id="0001-1",
+                           data={"status": "awaiting_packaging", "warnings": ["unknown offer_id 'X'"]})
+    m.CatalogCache.objects.create(connection=conn, kind="tree", key="", data=[
+        {"description_category_id": 10, "category_name": "Phones", "children": [{"type_id": 11, "type_name": "Smartphone"}]}])
+    return Integration.objects.create(store=store, kind="ozon", connection=conn, settings={})
+
+
+def test_pages_show_products_orders_and_errors(client_logged_in, integ):
+    overview = client_logged_in.get(f"/ozon/{integ.pk}/")
+    assert overview.status_code == 200 and b'id="orders-total">1<' in overview.content
+    products = client_logged_in.get(f"/ozon/{integ.pk}/products/?status=failed")
+    assert b"wrong brand" in products.content
+    assert b"unknown offer_id" in client_logged_in.get(f"/ozon/{integ.pk}/orders/").content
+
+
+def test_category_mapping_saved_from_cached_tree(client_logged_in, integ):
+    page = client_logged_in.get(f"/ozon/{integ.pk}/mapping/?q=smart")
+    assert b"Phones / Smartphone" in page.content
+    client_logged_in.post(f"/ozon/{integ.pk}/mapping/", {"action": "category", "oc_category_id": "20", "ozon_category": "10:11"})
+    integ.refresh_from_db()
+    assert integ.settings["category_map"] == {"20": {"description_category_id": 10, "type_id": 11}}
