@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 
-if not apps.is_installed("ocbridge.integrations.ozon"):
-    pytest.skip("ocbridge.integrations.ozon is not in INSTALLED_APPS (run with --ds=ozon_settings)",
-                allow_module_level=True)
+# Until the project installs the app for everyone, these tests run with `--ds=ozon_settings`
+# (PYTHONPATH=tests/integrations/ozon); without it they are not collected.
+collect_ignore_glob = [] if apps.is_installed("ocbridge.integrations.ozon") else ["test_*.py"]
 
 from sqlalchemy import create_engine  # noqa: E402
 
