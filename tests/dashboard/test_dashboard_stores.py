@@ -142,3 +142,40 @@ def test_post_actions_enforce_csrf(csrf_client, store, connection):
         assert csrf_client.post(url, {}).status_code == 403, url
     job.refresh_from_db()
     assert job.state == "failed"
+
+
+def test_store_test_against_a_real_sqlite_shop_detects_version(client_in, store, tmp_path):
+    from ocbridge.core.models import Store
+    from ocbridge.opencart.seed import create_shop
+
+    url = f"sqlite:///{tmp_path / 'shop.sqlite3'}"
+    create_shop(url, "3.0").dispose()
+    Store.objects.filter(pk=store.pk).update(secret={"db_url": url}, version="", api_url="")
+    html = client_in.post(reverse("dashboard:store-test", args=[store.pk]), follow=True).content.decode()
+    assert "msg-success" in html, html[:3000]
+    store.refresh_from_db()
+    assert store.version.startswith("3.0")
+
+
+def test_store_test_with_unreachable_database_shows_the_error(client_in, store, tmp_path):
+    from ocbridge.core.models import Store
+
+    Store.objects.filter(pk=store.pk).update(secret={"db_url": f"sqlite:///{tmp_path / 'missing' / 'x.db'}"})
+    html = client_in.post(reverse("dashboard:store-test", args=[store.pk]), follow=True).content.decode()
+    assert "msg-error" in html
+
+
+def test_check_messages_never_show_the_stored_password(client_in, store, monkeypatch, known_secrets):
+    import types
+
+    from ocbridge.dashboard import checks
+
+    def leaky(s):
+        raise RuntimeError(f"cannot connect with {s.db_url}")
+
+    fake = types.ModuleType("fake_leaky_checks")
+    fake.check_store = leaky
+    monkeypatch.setitem(__import__("sys").modules, "fake_leaky_checks", fake)
+    monkeypatch.setattr(checks, "STORE_CHECK_MODULES", ("fake_leaky_checks",))
+    html = client_in.post(reverse("dashboard:store-test", args=[store.pk]), follow=True).content.decode()
+    assert "cannot connect" in html and known_secrets["db_password"] not in html

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from ocbridge.core import clock
+from ocbridge.core.masking import mask_values
 
 STORE_CHECK_MODULES = ("ocbridge.opencart", "ocbridge.opencart.checks", "ocbridge.opencart.check",
                        "ocbridge.opencart.db", "ocbridge.opencart.schema")
@@ -68,7 +69,9 @@ def check_store(store) -> CheckResult | None:
     try:
         result = _normalise(fn(store))
     except Exception as exc:  # the checker reports a shop problem; we show it, we do not crash
-        return CheckResult(False, f"{type(exc).__name__}: {exc}"[:500])
+        result = CheckResult(False, f"{type(exc).__name__}: {exc}"[:500])
+    # A driver error can quote the URL it was given: never let a password reach the page.
+    result.message = mask_values(result.message, store.secret_values())
     if result.ok and result.version and result.version != store.version:
         type(store).objects.filter(pk=store.pk).update(version=result.version)
         store.version = result.version
@@ -85,9 +88,11 @@ def check_connection(connection, user: str = "") -> CheckResult | None:
         fn = (info.extras or {}).get("check_connection")
         if callable(fn) and connection.service in info.services:
             try:
-                return _normalise(fn(connection))
+                result = _normalise(fn(connection))
             except Exception as exc:
-                return CheckResult(False, f"{type(exc).__name__}: {exc}"[:500])
+                result = CheckResult(False, f"{type(exc).__name__}: {exc}"[:500])
+            result.message = mask_values(result.message, connection.secret_values())
+            return result
     for kind in (f"{connection.service}.check_connection", "core.check_connection"):
         try:
             get_kind(kind)
