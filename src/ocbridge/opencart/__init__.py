@@ -1,1 +1,135 @@
-"""The shop side: OpenCart schema per version, reads, polls, history writes, native API, phone index."""
+"""The shop side: OpenCart schema per version, reads, polls, history writes, native API, phone index.
+
+The functions here take a core `Store` and are what integrations call; the modules below them take a
+`ShopDB` (db.connect(url, prefix)) and know nothing of the hub's models.
+"""
+
+from __future__ import annotations
+
+from ocbridge.opencart import phones  # noqa: F401  (opencart.phones.normalize is part of the API)
+
+
+def shop_db(store):
+    """The Store's shop database handle (engine cached per URL; version detected once)."""
+    from ocbridge.opencart import db
+
+    if not store.db_url:
+        from ocbridge.core.errors import ConfigurationError
+
+        raise ConfigurationError("The store has no database URL.")
+    return db.connect(store.db_url, store.table_prefix or "")
+
+
+def check_store(store) -> dict:
+    """Dashboard "test connection": connect, detect the version, read the settings."""
+    from ocbridge.core.errors import ConfigurationError, ServiceError
+    from ocbridge.opencart import statuses
+
+    try:
+        shop = shop_db(store)
+        cfg = statuses.read_settings(shop, store.oc_store_id)
+    except (ConfigurationError, ServiceError) as exc:
+        return {"ok": False, "message": str(exc)}
+    note = "" if shop.version.api_supported else " Native API not supported (4.1+): status changes use the database."
+    return {"ok": True, "version": shop.version.label,
+            "message": f"OpenCart {shop.version.label}, store “{cfg.name}”, time zone {cfg.timezone or 'server'}.{note}"}
+
+
+def poll_new_orders(store, *, limit: int = 500) -> list:
+    """New orders of the store's shop database since the last poll; keeps the watermark and phone index."""
+    from django.db import transaction
+
+    from ocbridge.core import clock
+    from ocbridge.opencart import orders as oc_orders
+    from ocbridge.opencart.models import PollState
+    from ocbridge.opencart.phone_index import index_orders
+
+    shop = shop_db(store)
+    state, _ = PollState.objects.get_or_create(store_db_key=store.db_key)
+    mark = oc_orders.PollWatermark(last_order_id=state.last_order_id,
+                                   last_order_product_id=state.last_order_product_id,
+                                   last_order_option_id=state.last_order_option_id,
+                                   pending=dict(state.pending_zero or {}))
+    result = oc_orders.poll(shop, mark, now=clock.now(), limit=limit)
+    with transaction.atomic():
+        index_orders(store.db_key, result.orders, default_country=store.country)
+        w = result.watermark
+        PollState.objects.filter(pk=state.pk).update(
+            last_order_id=w.last_order_id, last_order_product_id=w.last_order_product_id,
+            last_order_option_id=w.last_order_option_id, pending_zero=w.pending, updated=clock.now())
+    return result.orders
+
+
+def order_status(store, order_id: int) -> int | None:
+    from ocbridge.opencart import orders as oc_orders
+
+    return oc_orders.order_status(shop_db(store), order_id)
+
+
+def read_order(store, order_id: int):
+    from ocbridge.opencart import orders as oc_orders
+
+    return oc_orders.read_order(shop_db(store), order_id)
+
+
+def write_history(store, order_id: int, *, expected: int, new: int, comment: str = "", notify: bool = False,
+                  key: str = ""):
+    """Status change + history: native API when configured (OpenCart does stock, e-mail, events), else the
+    compare-and-set database path. Either way the status is re-read first and left alone if it moved on."""
+    from ocbridge.core.errors import TerminalError
+    from ocbridge.opencart import history, orders as oc_orders, statuses
+
+    shop = shop_db(store)
+    if new <= 0:
+        raise TerminalError("opencart", "status_0", "Refusing to set order status 0.")
+    if store.api_url and store.api_key and shop.version.api_supported:
+        current = oc_orders.order_status(shop, order_id)
+        if current is None:
+            raise TerminalError("opencart", "unknown_order", f"Order {order_id} does not exist.")
+        if current != expected:
+            # Already at the target: an earlier attempt of ours got through (the reply was lost).
+            return history.HistoryResult(current == new, current, repeated=current == new, via="api")
+        with shop.engine.connect() as conn:
+            if not statuses.status_exists(conn, shop, new):
+                raise TerminalError("opencart", "unknown_status", f"Order status {new} does not exist in this shop.")
+        client = api_client(store, shop)
+        client.add_history(order_id, order_status_id=new, comment=comment, notify=notify, key=key)
+        return history.HistoryResult(True, new, via="api")
+    return history.write_history(shop, order_id, expected=expected, new=new, comment=comment, notify=notify)
+
+
+def api_client(store, shop=None):
+    """The native API client of a Store, recording Exchanges for it."""
+    from ocbridge.core.exchanges import ExchangeRecorder
+    from ocbridge.opencart.api import SERVICE, OpenCartApiClient
+
+    shop = shop or shop_db(store)
+    recorder = ExchangeRecorder(SERVICE, store=store, secrets=[store.api_key])
+    return OpenCartApiClient(store.api_url, username=store.api_username or "Default", key=store.api_key,
+                             layout=shop.version.layout, store_id=store.oc_store_id,
+                             api_supported=shop.version.api_supported, recorder=recorder)
+
+
+def completed_order_count(store, order) -> int:
+    """How many of this customer's earlier orders are in the shop's complete statuses (bounded, see orders.py)."""
+    from ocbridge.opencart import orders as oc_orders, statuses
+
+    shop = shop_db(store)
+    cfg = statuses.read_settings(shop, order.store_id)
+    return oc_orders.completed_order_count(shop, customer_id=order.customer_id, email=order.email,
+                                           statuses=cfg.complete, before_order_id=order.order_id)
+
+
+def order_language(store, order) -> str:
+    """Two-letter language of the order (`tr-tr` → `tr`), or "" if unknown."""
+    from ocbridge.opencart import statuses
+
+    code = statuses.languages(shop_db(store)).get(order.language_id, "")
+    return code.split("-", 1)[0].lower()
+
+
+def find_orders_by_phone(store, e164: str, *, limit: int = 5) -> list[int]:
+    """The caller's latest order ids in this Store (our phone index; OpenCart has no index on telephone)."""
+    from ocbridge.opencart.phone_index import latest_orders
+
+    return latest_orders(e164, store_db_key=store.db_key, store_id=store.oc_store_id, limit=limit)

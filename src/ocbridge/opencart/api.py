@@ -1,0 +1,165 @@
+"""OpenCart's native API client (2.3 / 3.0 / 4.0): log in, add order history. 4.1+ is refused (signed API).
+
+A call counts as done only when the JSON body has `success` (opencart.md §7: nearly every failure is HTTP 200).
+Anything else — no `success`, not JSON, not 200 (4.0 answers a bad token with an HTML 500, a missing one with
+an HTML 404) — drops the cached token, logs in once more and retries once.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError
+from ocbridge.core.http import HttpClient
+
+SERVICE = "opencart"
+
+_tokens: dict[tuple, str] = {}  # (base_url, username, store_id) → token; per process, per shop
+_tokens_lock = threading.Lock()
+
+
+@dataclass
+class ApiResult:
+    """What the shop answered to a successful call."""
+
+    message: str
+    relogged: bool = False
+
+
+class OpenCartApiClient:
+    """One shop's API for one store_id. `layout` is the detected version's layout ("2.3", "3.0", "4.0.0", "4.0")."""
+
+    def __init__(self, base_url: str, *, username: str, key: str, layout: str, store_id: int = 0,
+                 language: str = "en-gb", api_supported: bool = True, http: HttpClient | None = None,
+                 recorder=None, timeout: float = 15.0):
+        if not api_supported:
+            raise ConfigurationError("OpenCart 4.1+ has no session API (it uses signed requests); "
+                                     "status changes go through the database path.")
+        if layout not in ("2.3", "3.0", "4.0.0", "4.0"):
+            raise ConfigurationError(f"No native API client for OpenCart layout {layout!r}.")
+        self.base_url = base_url.rstrip("/") + "/"
+        if self.base_url.endswith("index.php/"):
+            self.base_url = self.base_url[: -len("index.php/")]
+        self.username, self.key, self.layout, self.store_id, self.language = username, key, layout, store_id, language
+        self.http = http or HttpClient(SERVICE, base_url=self.base_url, timeout=timeout)
+        self.recorder = recorder
+        self._cache_key = (self.base_url, username, store_id)
+
+    # --- public -----------------------------------------------------------------------------------
+
+    def add_history(self, order_id: int, *, order_status_id: int, comment: str = "", notify: bool = False,
+                    override: bool = False, key: str = "") -> ApiResult:
+        """POST the history entry. Never without a status: a missing one makes OpenCart set status 0 (T1)."""
+        if not isinstance(order_status_id, int) or order_status_id <= 0:
+            raise TerminalError(SERVICE, "status_0", "Refusing to send an order status of 0 or none (OpenCart "
+                                "would hide the order and restore its stock).")
+        relogged = False
+        for attempt in (1, 2):
+            token = self._token(fresh=attempt == 2)
+            relogged = relogged or attempt == 2
+            status, body, text = self._history_call(token, order_id, order_status_id, comment, notify, override, key)
+            if isinstance(body, dict) and "success" in body:
+                return ApiResult(str(body["success"]), relogged=relogged)
+            error = _error_text(body)
+            if isinstance(body, dict) and "order" in error.lower() and "found" in error.lower():
+                raise TerminalError(SERVICE, "unknown_order", error)
+            if attempt == 2:
+                if status >= 500 or status == 429:
+                    raise RetryableError(SERVICE, status, f"OpenCart answered HTTP {status}: {text[:200]}")
+                raise TerminalError(SERVICE, status if status != 200 else "no_success",
+                                    error or f"OpenCart answered HTTP {status} without success: {text[:200]}")
+            self.forget_token()
+        raise AssertionError("unreachable")
+
+    def login(self) -> str:
+        """Start an API session; returns the token. Errors carry OpenCart's own message."""
+        route = "api/account/login" if self.layout.startswith("4") else "api/login"
+        data = {"key": self.key} if self.layout == "2.3" else {"username": self.username, "key": self.key}
+        status, body, text = self._post(route, {}, data, purpose="opencart.login", key="")
+        if status != 200 or body is None:
+            if status >= 500 or status == 429:
+                raise RetryableError(SERVICE, status, f"Login answered HTTP {status}: {text[:200]}")
+            raise TerminalError(SERVICE, status, f"Login answered HTTP {status}, not JSON: {text[:200]}")
+        if body == [] or body == {}:
+            raise TerminalError(SERVICE, "wrong_key", "OpenCart answered [] to the login: the API user name or key "
+                                "is wrong, or the API user is disabled (System › Users › API).")
+        if isinstance(body, dict) and "error" in body:
+            raise TerminalError(SERVICE, "login", _error_text(body))
+        token = body.get("token") or body.get("api_token") if isinstance(body, dict) else None
+        if not token:
+            raise TerminalError(SERVICE, "login", f"Login answered without a token: {text[:200]}")
+        with _tokens_lock:
+            _tokens[self._cache_key] = token
+        return token
+
+    def forget_token(self) -> None:
+        with _tokens_lock:
+            _tokens.pop(self._cache_key, None)
+
+    # --- internals ----------------------------------------------------------------------------------
+
+    def _token(self, *, fresh: bool) -> str:
+        if not fresh:
+            with _tokens_lock:
+                token = _tokens.get(self._cache_key)
+            if token:
+                return token
+        return self.login()
+
+    def _history_call(self, token, order_id, status_id, comment, notify, override, key):
+        form = {"order_status_id": str(status_id), "comment": comment, "notify": "1" if notify else "0",
+                "override": "1" if override else "0"}  # T9: 4.0 casts notify with (bool): never send "false"
+        if self.layout == "2.3":
+            params = {"route": "api/order/history", "token": token, "order_id": order_id}
+        elif self.layout == "3.0":
+            params = {"route": "api/order/history", "api_token": token, "order_id": order_id,
+                      "store_id": self.store_id}
+        else:
+            sep = "|" if self.layout == "4.0.0" else "."
+            params = {"route": f"api/sale/order{sep}addHistory", "api_token": token, "store_id": self.store_id,
+                      "language": self.language}
+            form["order_id"] = str(order_id)  # T7: POST on 4.0, GET before
+        route = params.pop("route")
+        return self._post(route, params, form, purpose="opencart.add_history", key=key, order_id=order_id)
+
+    def _post(self, route: str, params: dict, data: dict, *, purpose: str, key: str, order_id: int | None = None):
+        query = {"route": route, **params}
+        url = "index.php"
+        shown = self.http.build_url(url, {k: ("***" if k in ("token", "api_token") else v) for k, v in query.items()})
+        ctx = (self.recorder.exchange("POST", shown, key=key, purpose=purpose, order_id=order_id,
+                                      request_body=_form_body(data, self.key))
+               if self.recorder is not None else nullcontext())
+        with ctx as ex:
+            resp = self.http.request("POST", url, params=query, data=data)
+            if ex is not None:
+                ok = resp.status_code == 200 and _json(resp.text) not in (None, [], {}) and "success" in (
+                    _json(resp.text) if isinstance(_json(resp.text), dict) else {})
+                ex.finish(resp, outcome=None if ok else "failed", level=None if ok else "warning")
+        body = _json(resp.text) if resp.status_code == 200 else None
+        return resp.status_code, body, resp.text
+
+
+def _json(text: str):
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError):
+        return None
+
+
+def _form_body(data: dict, key: str) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode({k: ("***" if k == "key" else v) for k, v in data.items()})
+
+
+def _error_text(body) -> str:
+    """OpenCart errors are a string (4.0, permission) or a dict of field → message (2.3/3.0 login)."""
+    if not isinstance(body, dict):
+        return ""
+    err = body.get("error")
+    if isinstance(err, dict):
+        return " ".join(str(v) for v in err.values())
+    return str(err or "")

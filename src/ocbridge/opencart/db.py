@@ -1,0 +1,134 @@
+"""Connecting to a shop database: engine from URL + table prefix, OpenCart's session settings, clear errors."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+
+from ocbridge.core.errors import ConfigurationError, RetryableError
+from ocbridge.opencart.layouts import metadata_for
+
+# OpenCart 3.0/4.0 connect with this sql_mode (system/library/db/mysqli.php, opencart.md §1.1): many
+# NOT NULL columns have no default, and strict mode would reject OpenCart-style partial rows.
+OPENCART_SQL_MODE = "NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION"
+
+_engines: dict[str, Engine] = {}
+_shops: dict[tuple[str, str], "ShopDB"] = {}
+_lock = threading.Lock()
+
+
+@dataclass
+class ShopDB:
+    """One shop database: engine, table prefix, detected version and its tables."""
+
+    engine: Engine
+    prefix: str
+    version: "VersionInfo"
+    metadata: sa.MetaData = field(repr=False)
+
+    def t(self, name: str) -> sa.Table:
+        """Table by OpenCart's short name (`order`, `order_history`…)."""
+        return self.metadata.tables[self.prefix + name]
+
+    @property
+    def is_mysql(self) -> bool:
+        return self.engine.dialect.name in ("mysql", "mariadb")
+
+    @property
+    def layout(self) -> str:
+        return self.version.layout
+
+
+def make_engine(url: str) -> Engine:
+    """Engine for a shop URL (mysql+pymysql://… or sqlite:///…), utf8mb4, OpenCart's sql_mode, pre-ping."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise ConfigurationError(f"Shop database URL is not valid ({exc}). Expected e.g. "
+                                 "mysql+pymysql://user:password@host:3306/database") from None
+    backend = parsed.get_backend_name()
+    if backend in ("mysql", "mariadb"):
+        if parsed.drivername in ("mysql", "mariadb"):
+            parsed = parsed.set(drivername=f"{backend}+pymysql")
+        # utf8mb4 always: 2.3/3.0 tables are 3-byte utf8 but the connection must carry any text (opencart.md §5.5)
+        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+        kwargs = {"pool_pre_ping": True, "pool_recycle": 1800, "pool_size": 5, "max_overflow": 5,
+                  "connect_args": {"connect_timeout": 10, "read_timeout": 60, "write_timeout": 60}}
+    elif backend == "sqlite":
+        kwargs = {}
+    else:
+        raise ConfigurationError(f"Shop database must be MySQL/MariaDB (or SQLite for the demo), got {backend!r}.")
+    try:
+        engine = sa.create_engine(parsed, **kwargs)
+    except Exception as exc:  # missing driver, bad option
+        raise ConfigurationError(f"Cannot use shop database URL: {exc}") from None
+    if backend in ("mysql", "mariadb"):
+        @event.listens_for(engine, "connect")
+        def _session_settings(dbapi_conn, _record):
+            with dbapi_conn.cursor() as cur:
+                cur.execute(f"SET SESSION sql_mode = '{OPENCART_SQL_MODE}'")
+    return engine
+
+
+def engine_for(url: str) -> Engine:
+    """One pooled engine per URL for the whole process."""
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = make_engine(url)
+        return engine
+
+
+def ping(engine: Engine) -> None:
+    """Open a connection; turn driver errors into ours with the reason spelled out."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        raise classify_db_error(exc) from None
+
+
+def classify_db_error(exc: Exception) -> Exception:
+    """MySQL error codes → ConfigurationError (fix the settings) or RetryableError (try later)."""
+    orig = getattr(exc, "orig", exc)
+    code = orig.args[0] if getattr(orig, "args", None) else None
+    msg = str(orig.args[1]) if getattr(orig, "args", None) and len(orig.args) > 1 else str(orig)
+    if code in (1044, 1045, 1698):
+        return ConfigurationError(f"Shop database refused the user name or password: {msg}")
+    if code == 1049:
+        return ConfigurationError(f"Shop database does not exist: {msg}")
+    if code in (2003, 2005, 2006, 2013, 1040, 1205, 1213):
+        return RetryableError("opencart-db", code, f"Shop database not reachable: {msg}")
+    return RetryableError("opencart-db", code, msg)
+
+
+def connect(url: str, prefix: str = "oc_", *, version: str | None = None) -> ShopDB:
+    """Shop database handle; the version is detected from the schema (once per URL+prefix) unless given."""
+    from ocbridge.opencart.version import VersionInfo, detect
+
+    key = (url, prefix)
+    with _lock:
+        shop = _shops.get(key)
+    if shop is not None and (version is None or shop.version.layout == version):
+        return shop
+    engine = engine_for(url)
+    info = VersionInfo.for_layout(version) if version else detect(engine, prefix)
+    shop = ShopDB(engine=engine, prefix=prefix, version=info, metadata=metadata_for(info.layout, prefix))
+    with _lock:
+        _shops[key] = shop
+    return shop
+
+
+def forget(url: str | None = None) -> None:
+    """Drop cached engines/handles (tests, or after the owner changed the URL)."""
+    with _lock:
+        for key in list(_shops):
+            if url is None or key[0] == url:
+                del _shops[key]
+        for u in list(_engines):
+            if url is None or u == url:
+                _engines.pop(u).dispose()

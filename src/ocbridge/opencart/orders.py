@@ -1,0 +1,383 @@
+"""Reading orders: one order with its lines, new orders by watermark, statuses by primary key, customer counts.
+
+Every query here follows a primary key or an existing KEY (opencart.md §1.2): `order` has only PRIMARY, so
+new orders are found by `order_id > watermark`, orders still at status 0 are re-read by id for 24 h, and
+`order_option` (no order_id key anywhere) / `order_product` (none in 2.3) are read inside an id range that
+the poll remembers. No query scans a whole table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from ocbridge.opencart.db import ShopDB
+
+PENDING_ZERO_TTL = dt.timedelta(hours=24)  # DESIGN Decisions: status-0 orders re-checked for 24 h
+GAP_TTL = dt.timedelta(minutes=10)  # ids skipped by out-of-order commits (InnoDB) get a short second look
+MAX_PENDING = 20000
+BATCH = 500
+
+
+def unescape(text: str | None) -> str:
+    """OpenCart stores input HTML-escaped (opencart.md T11)."""
+    return html.unescape(text or "")
+
+
+def payment_code_of(row) -> str:
+    """Normalized payment code: the part before the first dot (`cod.cod` → `cod`, `kapida_odeme` stays).
+
+    2.3/3.0/4.0.0–4.0.1 have a `payment_code` column; 4.0.2+ keep it in the JSON `payment_method.code`.
+    """
+    m = getattr(row, "_mapping", row)
+    code = m.get("payment_code") or ""
+    if not code and m.get("payment_method"):
+        code = (_json_method(m["payment_method"]) or {}).get("code", "")
+    return str(code).split(".", 1)[0].strip()
+
+
+def shipping_code_of(m) -> str:
+    m = getattr(m, "_mapping", m)
+    code = m.get("shipping_code") or ""
+    if not code and m.get("shipping_method"):
+        code = (_json_method(m["shipping_method"]) or {}).get("code", "")
+    return str(code).split(".", 1)[0].strip()
+
+
+def _json_method(value: str) -> dict | None:
+    if not value or not value.lstrip().startswith("{"):
+        return None
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def method_title(value: str | None) -> str:
+    """Display name of a payment/shipping method (4.0: JSON `name`; older: the text itself)."""
+    data = _json_method(value or "")
+    if data is not None:
+        return unescape(str(data.get("name", "")))
+    return unescape(value)
+
+
+@dataclass
+class OrderLine:
+    """One order_product row with its options."""
+
+    order_product_id: int
+    product_id: int
+    name: str
+    model: str
+    quantity: int
+    price: Decimal
+    total: Decimal
+    tax: Decimal
+    master_id: int = 0
+    options: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Order:
+    """An order as the hub needs it; text already unescaped, payment code normalized."""
+
+    order_id: int
+    store_id: int
+    order_status_id: int
+    customer_id: int
+    firstname: str
+    lastname: str
+    email: str
+    telephone: str
+    payment_code: str
+    payment_method: str
+    shipping_code: str
+    total: Decimal
+    currency_code: str
+    currency_value: Decimal
+    language_id: int
+    date_added: dt.datetime | None
+    date_modified: dt.datetime | None
+    comment: str = ""
+    store_name: str = ""
+    country_id: int = 0
+    raw_payment_code: str = ""
+    lines: list[OrderLine] = field(default_factory=list)
+    totals: list[dict] = field(default_factory=list)
+    lines_loaded: bool = False
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+
+ORDER_COLUMNS = ("order_id", "store_id", "store_name", "order_status_id", "customer_id", "firstname", "lastname",
+                 "email", "telephone", "payment_method", "payment_code", "shipping_method", "shipping_code", "total",
+                 "currency_code", "currency_value", "language_id", "date_added", "date_modified", "comment",
+                 "shipping_country_id", "payment_country_id")
+
+
+def _order_select(db: ShopDB) -> sa.Select:
+    t = db.t("order")
+    return sa.select(*[t.c[c] for c in ORDER_COLUMNS if c in t.c])
+
+
+def _to_order(row) -> Order:
+    m = row._mapping
+    raw_code = m.get("payment_code") or ((_json_method(m.get("payment_method") or "") or {}).get("code", ""))
+    return Order(
+        order_id=m["order_id"], store_id=m["store_id"], order_status_id=m["order_status_id"],
+        customer_id=m["customer_id"], firstname=unescape(m["firstname"]), lastname=unescape(m["lastname"]),
+        email=unescape(m["email"]), telephone=unescape(m["telephone"]), payment_code=payment_code_of(row),
+        payment_method=method_title(m["payment_method"]), shipping_code=shipping_code_of(m),
+        total=Decimal(str(m["total"])), currency_code=m["currency_code"],
+        currency_value=Decimal(str(m["currency_value"])), language_id=m["language_id"],
+        date_added=m["date_added"], date_modified=m["date_modified"], comment=unescape(m["comment"]),
+        store_name=unescape(m["store_name"]),
+        country_id=m.get("shipping_country_id") or m.get("payment_country_id") or 0, raw_payment_code=str(raw_code),
+    )
+
+
+def read_orders(db: ShopDB, order_ids: list[int], *, lines: bool = True, line_floor: "LineFloor | None" = None,
+                conn: sa.Connection | None = None) -> dict[int, Order]:
+    """Orders by primary key, with lines and totals when asked. `line_floor` bounds the line tables by id."""
+    if not order_ids:
+        return {}
+    t = db.t("order")
+    out: dict[int, Order] = {}
+    with _conn(db, conn) as c:
+        for chunk in _chunks(sorted(set(order_ids)), BATCH):
+            for row in c.execute(_order_select(db).where(t.c.order_id.in_(chunk))):
+                out[row.order_id] = _to_order(row)
+        if lines and out:
+            load_lines(db, c, list(out.values()), line_floor or LineFloor())
+    return out
+
+
+def read_order(db: ShopDB, order_id: int, *, lines: bool = True) -> Order | None:
+    """One order by primary key (None if it does not exist)."""
+    return read_orders(db, [order_id], lines=lines).get(order_id)
+
+
+def order_status(db: ShopDB, order_id: int) -> int | None:
+    """The current order_status_id, re-read by primary key right before acting."""
+    t = db.t("order")
+    with db.engine.connect() as conn:
+        return conn.execute(sa.select(t.c.order_status_id).where(t.c.order_id == order_id)).scalar()
+
+
+@dataclass
+class LineFloor:
+    """Lowest ids the lines of the orders being read can have (0 = unknown → use the order_id key only)."""
+
+    order_product_id: int = 0
+    order_option_id: int = 0
+
+
+def load_lines(db: ShopDB, conn: sa.Connection, orders: list[Order], floor: LineFloor) -> None:
+    """Fill lines, options and totals. order_total has KEY order_id everywhere; order_product only from 3.0;
+    order_option never — those two are read inside (floor, ∞) of their primary key when a floor is known."""
+    by_id = {o.order_id: o for o in orders}
+    ids = list(by_id)
+    op, oo, ot = db.t("order_product"), db.t("order_option"), db.t("order_total")
+    stmt = sa.select(op).where(op.c.order_id.in_(ids))
+    if floor.order_product_id:
+        stmt = stmt.where(op.c.order_product_id > floor.order_product_id)
+    for r in conn.execute(stmt.order_by(op.c.order_product_id)):
+        m = r._mapping
+        by_id[m["order_id"]].lines.append(OrderLine(
+            order_product_id=m["order_product_id"], product_id=m["product_id"], name=unescape(m["name"]),
+            model=unescape(m["model"]), quantity=m["quantity"], price=Decimal(str(m["price"])),
+            total=Decimal(str(m["total"])), tax=Decimal(str(m["tax"])), master_id=m.get("master_id") or 0))
+    lines = {line.order_product_id: line for o in orders for line in o.lines}
+    stmt = sa.select(oo).where(oo.c.order_id.in_(ids))
+    if floor.order_option_id:
+        stmt = stmt.where(oo.c.order_option_id > floor.order_option_id)
+    if lines:
+        for r in conn.execute(stmt.order_by(oo.c.order_option_id)):
+            m = r._mapping
+            line = lines.get(m["order_product_id"])
+            if line is not None:
+                line.options.append({"product_option_id": m["product_option_id"],
+                                     "product_option_value_id": m["product_option_value_id"],
+                                     "name": unescape(m["name"]), "value": unescape(m["value"]), "type": m["type"]})
+    for r in conn.execute(sa.select(ot).where(ot.c.order_id.in_(ids)).order_by(ot.c.sort_order)):
+        m = r._mapping
+        by_id[m["order_id"]].totals.append({"code": m["code"], "title": unescape(m["title"]),
+                                            "value": Decimal(str(m["value"])), "sort_order": m["sort_order"]})
+    for o in orders:
+        o.lines_loaded = True
+
+
+# --- polling ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PollWatermark:
+    """Where the last poll stopped; plain data the caller persists (PollState) and hands back next time."""
+
+    last_order_id: int = 0
+    last_order_product_id: int = 0
+    last_order_option_id: int = 0
+    # str(order_id) → {"seen": ISO time first seen, "op": product-id floor, "oo": option-id floor, "gap": bool}
+    pending: dict[str, dict] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> "PollWatermark":
+        data = dict(data or {})
+        return cls(**{k: data[k] for k in ("last_order_id", "last_order_product_id", "last_order_option_id",
+                                           "pending") if k in data})
+
+
+@dataclass
+class PollResult:
+    """Orders that became visible with a real status since the last poll, and the new watermark."""
+
+    orders: list[Order]
+    watermark: PollWatermark
+    more: bool = False  # the batch limit was hit: poll again soon
+    queries: list[str] = field(default_factory=list, repr=False)
+
+
+def poll(db: ShopDB, mark: PollWatermark, *, now: dt.datetime, limit: int = BATCH) -> PollResult:
+    """New orders by `order_id > watermark`, plus a re-check by id of orders seen at status 0 (or skipped ids).
+
+    `now` comes from the hub clock (core.clock.now()); ages of pending entries use it, never the shop's time.
+    """
+    t = db.t("order")
+    mark = PollWatermark.from_json(mark.to_json())  # never mutate the caller's copy
+    with db.engine.connect() as conn:
+        # Line-table ceilings first: lines of orders inserted after this point get higher ids (see load_lines).
+        op_max = conn.execute(sa.select(sa.func.max(db.t("order_product").c.order_product_id))).scalar() or 0
+        oo_max = conn.execute(sa.select(sa.func.max(db.t("order_option").c.order_option_id))).scalar() or 0
+        new_rows = conn.execute(_order_select(db).where(t.c.order_id > mark.last_order_id)
+                                .order_by(t.c.order_id).limit(limit)).all()
+        pending_ids = [int(k) for k in mark.pending]
+        recheck = read_orders(db, pending_ids, lines=False, conn=conn) if pending_ids else {}
+
+        ready: list[tuple[Order, LineFloor]] = []
+        floor_new = LineFloor(mark.last_order_product_id, mark.last_order_option_id)
+        expected = mark.last_order_id + 1
+        for row in new_rows:
+            order = _to_order(row)
+            for gap in range(expected, order.order_id):  # out-of-order commit or deleted order
+                if len(mark.pending) < MAX_PENDING and gap - expected < 1000:
+                    mark.pending[str(gap)] = {"seen": now.isoformat(), "op": floor_new.order_product_id,
+                                              "oo": floor_new.order_option_id, "gap": True}
+            expected = order.order_id + 1
+            if order.order_status_id > 0:
+                ready.append((order, floor_new))
+            elif len(mark.pending) < MAX_PENDING:
+                mark.pending[str(order.order_id)] = {"seen": now.isoformat(), "op": floor_new.order_product_id,
+                                                     "oo": floor_new.order_option_id, "gap": False}
+        for key, entry in list(mark.pending.items()):
+            oid = int(key)
+            order = recheck.get(oid)
+            if order is not None and order.order_status_id > 0:
+                ready.append((order, LineFloor(entry["op"], entry["oo"])))
+                del mark.pending[key]
+                continue
+            if order is not None and entry.get("gap"):  # a skipped id showed up at status 0: now a normal pending
+                entry["gap"] = False
+            ttl = GAP_TTL if entry.get("gap") else PENDING_ZERO_TTL
+            if now - dt.datetime.fromisoformat(entry["seen"]) > ttl:
+                del mark.pending[key]
+        # Lines: one batch per floor (new orders share the same floor).
+        groups: dict[tuple[int, int], list[Order]] = {}
+        for order, floor in ready:
+            groups.setdefault((floor.order_product_id, floor.order_option_id), []).append(order)
+        for (fop, foo), orders in groups.items():
+            for chunk in _chunks(orders, BATCH):
+                load_lines(db, conn, chunk, LineFloor(fop, foo))
+    more = len(new_rows) >= limit
+    if new_rows:
+        mark.last_order_id = new_rows[-1].order_id
+    if not more:  # a truncated batch leaves older orders whose lines may sit below the ceilings
+        mark.last_order_product_id = max(mark.last_order_product_id, op_max)
+        mark.last_order_option_id = max(mark.last_order_option_id, oo_max)
+    ready_orders = sorted((o for o, _ in ready), key=lambda o: o.order_id)
+    return PollResult(orders=ready_orders, watermark=mark, more=more)
+
+
+# --- status changes of other orders (order_history watermark) -------------------------------------------
+
+
+@dataclass
+class HistoryEvent:
+    """One order_history row: a status change made through OpenCart's model (admin, API, checkout)."""
+
+    order_history_id: int
+    order_id: int
+    order_status_id: int
+    notify: bool
+    comment: str
+    date_added: dt.datetime | None
+
+
+def poll_history(db: ShopDB, last_history_id: int, *, limit: int = BATCH) -> list[HistoryEvent]:
+    """History rows after the watermark, by primary key."""
+    h = db.t("order_history")
+    stmt = sa.select(h).where(h.c.order_history_id > last_history_id).order_by(h.c.order_history_id).limit(limit)
+    with db.engine.connect() as conn:
+        return [HistoryEvent(r.order_history_id, r.order_id, r.order_status_id, bool(r.notify), unescape(r.comment),
+                             r.date_added) for r in conn.execute(stmt)]
+
+
+# --- customers -------------------------------------------------------------------------------------------
+
+
+def completed_order_count(db: ShopDB, *, customer_id: int = 0, email: str = "", statuses: set[int],
+                          before_order_id: int | None = None, window: int = 200_000) -> int:
+    """Orders of this customer (by customer_id, or email for guests) in the given statuses.
+
+    `order` has no key on customer_id or email, so the count looks only at the `window` orders before
+    `before_order_id` (a primary-key range): bounded cost, a customer's very old orders are not seen.
+    """
+    if not statuses or (not customer_id and not email):
+        return 0
+    t = db.t("order")
+    with db.engine.connect() as conn:
+        hi = before_order_id if before_order_id is not None else (
+            conn.execute(sa.select(sa.func.max(t.c.order_id))).scalar() or 0) + 1
+        who = []
+        if customer_id:
+            who.append(t.c.customer_id == customer_id)
+        if email:
+            who.append(t.c.email == html.escape(email, quote=False).replace('"', "&quot;"))
+        stmt = sa.select(sa.func.count()).select_from(t).where(
+            t.c.order_id >= max(0, hi - window), t.c.order_id < hi, sa.or_(*who), t.c.order_status_id.in_(statuses))
+        return int(conn.execute(stmt).scalar() or 0)
+
+
+# --- helpers ---------------------------------------------------------------------------------------------
+
+
+class _conn:
+    """Use the caller's connection or open one."""
+
+    def __init__(self, db: ShopDB, conn: sa.Connection | None):
+        self.db, self.conn, self.own = db, conn, None
+
+    def __enter__(self) -> sa.Connection:
+        if self.conn is not None:
+            return self.conn
+        self.own = self.db.engine.connect()
+        return self.own
+
+    def __exit__(self, *exc) -> None:
+        if self.own is not None:
+            self.own.close()
+
+
+def _chunks(items: list, n: int):
+    for i in range(0, len(items), n):
+        yield items[i:i + n]

@@ -1,0 +1,1 @@
+"""Throwaway servers for tests, benchmarks and demos (a private MariaDB on a temp dir)."""

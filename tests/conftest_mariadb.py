@@ -1,0 +1,97 @@
+"""pytest plugin: one throwaway MariaDB server per test session, and fresh OpenCart shop databases on it.
+
+Fixtures: `mariadb` (the server; skips the test with the apt package name if mariadbd is missing),
+`opencart_db` (a factory: `opencart_db("3.0")` → ShopHandle with url, prefix, version, engine, shop) and
+`opencart_sqlite` (the demo layout, 3.0 on SQLite, as a factory too).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass
+
+import pytest
+
+_counter = itertools.count(1)
+
+
+@dataclass
+class ShopHandle:
+    """A fresh shop database with the layout and reference rows of one version."""
+
+    url: str
+    prefix: str
+    version: str
+    engine: object
+    name: str = ""
+
+    @property
+    def shop(self):
+        from ocbridge.opencart import db
+
+        return db.connect(self.url, self.prefix, version=self.version)
+
+    def t(self, name: str):
+        return self.shop.t(name)
+
+
+@pytest.fixture(scope="session")
+def mariadb(tmp_path_factory):
+    from ocbridge.testbed.mariadb import MariaDBServer, MariaDBUnavailable
+
+    server = MariaDBServer(tmp_path_factory.mktemp("mariadb"))
+    try:
+        server.start()
+    except MariaDBUnavailable as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def opencart_db(mariadb):
+    """Factory: opencart_db(version="3.0", prefix="oc_", orders=0) → ShopHandle on MariaDB."""
+    from ocbridge.opencart import db as oc_db
+    from ocbridge.opencart.seed import create_shop, seed
+
+    made: list[ShopHandle] = []
+
+    def make(version: str = "3.0", prefix: str = "oc_", orders: int = 0, **reference_kwargs) -> ShopHandle:
+        name = f"shop_{os.getpid()}_{next(_counter)}"
+        url = mariadb.create_database(name)
+        engine = create_shop(url, version, prefix, **reference_kwargs)
+        if orders:
+            seed(engine, version=version, orders=orders, prefix=prefix, create=False)
+        handle = ShopHandle(url=url, prefix=prefix, version=version, engine=engine, name=name)
+        made.append(handle)
+        return handle
+
+    yield make
+    for h in made:
+        oc_db.forget(h.url)
+        h.engine.dispose()
+        mariadb.drop_database(h.name)
+
+
+@pytest.fixture
+def opencart_sqlite(tmp_path):
+    """Factory: the demo shop layout (3.0) on SQLite."""
+    from ocbridge.opencart import db as oc_db
+    from ocbridge.opencart.seed import create_shop, seed
+
+    made: list[ShopHandle] = []
+
+    def make(version: str = "3.0", prefix: str = "oc_", orders: int = 0, **reference_kwargs) -> ShopHandle:
+        url = f"sqlite:///{tmp_path / f'shop{next(_counter)}.db'}"
+        engine = create_shop(url, version, prefix, **reference_kwargs)
+        if orders:
+            seed(engine, version=version, orders=orders, prefix=prefix, create=False)
+        handle = ShopHandle(url=url, prefix=prefix, version=version, engine=engine)
+        made.append(handle)
+        return handle
+
+    yield make
+    for h in made:
+        oc_db.forget(h.url)
+        h.engine.dispose()
