@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "ocbridge.core",
     "ocbridge.opencart",
     "ocbridge.integrations.cod_confirm",
+    "ocbridge.integrations.ozon",
     "ocbridge.dashboard",
     "ocbridge.demo",
 ]

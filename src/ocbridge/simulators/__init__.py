@@ -10,6 +10,7 @@ SIMULATORS = {
     "verimor": "ocbridge.simulators.verimor:VerimorSimulator",
     "netgsm": "ocbridge.simulators.netgsm:NetgsmSimulator",
     "twilio": "ocbridge.simulators.twilio:TwilioSimulator",
+    "ozon": "ocbridge.simulators.ozon:OzonSimulator",
 }
 
 

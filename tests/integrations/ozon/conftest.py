@@ -6,19 +6,13 @@ import itertools
 from decimal import Decimal
 
 import pytest
-from django.apps import apps
+from sqlalchemy import create_engine
 
-# Until the project installs the app for everyone, these tests run with `--ds=ozon_settings`
-# (PYTHONPATH=tests/integrations/ozon); without it they are not collected.
-collect_ignore_glob = [] if apps.is_installed("ocbridge.integrations.ozon") else ["test_*.py"]
-
-from sqlalchemy import create_engine  # noqa: E402
-
-from ocbridge.core import ratelimit  # noqa: E402
-from ocbridge.core.models import Connection, Integration, Store  # noqa: E402
-from ocbridge.opencart import reference  # noqa: E402
-from ocbridge.opencart.layouts import metadata_for  # noqa: E402
-from ocbridge.simulators.ozon import OzonSimulator  # noqa: E402
+from ocbridge.core import ratelimit
+from ocbridge.core.models import Connection, Integration, Store
+from ocbridge.opencart import reference
+from ocbridge.opencart.layouts import metadata_for
+from ocbridge.simulators.ozon import OzonSimulator
 
 CID, KEY = "123456", "00000000-0000-4000-8000-00000000a11e"
 WH = 1020000000001
