@@ -42,7 +42,7 @@ def _fmt(value: float) -> str:
 
 
 def stacked_bars(categories: Sequence[str], series: Sequence[Series], *, title: str, desc: str = "",
-                 width: int = 640, height: int = 240, y_label: str = "") -> SafeString:
+                 width: int = 480, height: int = 220, y_label: str = "") -> SafeString:
     """Bars per category (e.g. per day) with one stacked segment per series, a y axis, x labels and a legend."""
     n = len(categories)
     totals = [sum(float(s.values[i]) if i < len(s.values) else 0.0 for s in series) for i in range(n)]
@@ -58,7 +58,7 @@ def stacked_bars(categories: Sequence[str], series: Sequence[Series], *, title: 
     if n:
         slot = plot_w / n
         bar_w = max(1.0, slot * 0.7)
-        label_every = max(1, round(n / 10))  # at most ~10 x labels, readable on a phone
+        label_every = max(1, -(-n // 8))  # at most 8 x labels, readable on a phone
         for i, cat in enumerate(categories):
             x = left + i * slot + (slot - bar_w) / 2
             y = top_pad + plot_h
@@ -80,7 +80,7 @@ def stacked_bars(categories: Sequence[str], series: Sequence[Series], *, title: 
 
 
 def bars(labels: Sequence[str], values: Sequence[float], *, title: str, desc: str = "", colour: str = PALETTE[3],
-         width: int = 640, height: int = 240, y_label: str = "") -> SafeString:
+         width: int = 480, height: int = 220, y_label: str = "") -> SafeString:
     """Simple vertical bars, one per label."""
     return stacked_bars(labels, [Series(title, list(values), colour)], title=title, desc=desc, width=width,
                         height=height, y_label=y_label)
@@ -114,7 +114,7 @@ def _legend(series: Sequence[Series], x: int, y: int) -> list[str]:
         colour = s.colour or PALETTE[k % len(PALETTE)]
         parts.append(f'<rect x="{x}" y="{y - 9}" width="10" height="10" fill="{escape(colour)}"/>')
         parts.append(f'<text x="{x + 14}" y="{y}" class="chart-label">{escape(s.label)}</text>')
-        x += 24 + 7 * len(s.label)
+        x += 24 + 7 * len(s.label)  # ~7 px per character at 12 px
     return parts
 
 

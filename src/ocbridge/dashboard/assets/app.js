@@ -11,6 +11,10 @@
         if (!window.confirm(form.getAttribute("data-confirm"))) { ev.preventDefault(); }
       });
     });
+    // On a phone the filter box starts folded unless a filter is in use.
+    if (window.matchMedia("(max-width: 700px)").matches) {
+      document.querySelectorAll("details.filters-box:not([data-active])").forEach(function (d) { d.open = false; });
+    }
     var toggle = document.querySelector(".nav-toggle");
     var nav = document.getElementById("main-nav");
     if (toggle && nav) {
