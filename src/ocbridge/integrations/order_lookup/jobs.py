@@ -1,0 +1,106 @@
+"""Keeping the phone index complete for order lookup: back-fill the recent past, then follow new orders.
+
+The adapter's first poll of a shop starts at its newest order, so orders placed before the hub was
+connected are not in the index; callers ask about exactly those. `BackfillPhones` walks order ids
+downwards from the poll's starting point (primary-key ranges only) until orders are older than the
+longest `days_back`. New orders: COD confirmation's poll indexes them; a shop database without it gets
+`IndexPhones` (never both: two pollers would split one watermark's orders between them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ocbridge import opencart
+from ocbridge.core import clock
+from ocbridge.core.jobs import Defer, JobKind, register_job_kind, register_schedule, slot_key
+from ocbridge.core.models import Integration, Job
+from ocbridge.integrations.order_lookup.config import OrderLookupConfig
+from ocbridge.integrations.order_lookup.models import IndexBackfill
+
+KIND = "order_lookup"
+POLL_EVERY = 15.0
+MAX_BATCHES = 20  # 20 × 500 new orders per poll run; a backlog continues next slot
+BACKFILL_IDS = 2000  # order ids per back-fill read (4 primary-key IN lists of 500)
+BACKFILL_BATCHES = 50  # per job run; the next run continues below
+
+
+def _integrations():
+    return Integration.objects.filter(kind=KIND, enabled=True, store__enabled=True).select_related("store")
+
+
+@register_schedule("order_lookup.index", every=POLL_EVERY)
+def schedule_index() -> None:
+    polled = {i.store.db_key for i in Integration.objects.filter(kind="cod_confirm", enabled=True, store__enabled=True)
+              .select_related("store")}
+    done = set(IndexBackfill.objects.filter(done=True).values_list("store_db_key", flat=True))
+    seen: set[str] = set()
+    for integration in _integrations():
+        db_key = integration.store.db_key
+        if db_key in seen:
+            continue
+        seen.add(db_key)
+        if db_key not in polled:
+            Job.objects.enqueue(IndexPhones, key=slot_key(f"{KIND}:index:{db_key}", POLL_EVERY),
+                                integration=integration, payload={"db_key": db_key})
+        if db_key not in done:
+            Job.objects.enqueue(BackfillPhones, key=slot_key(f"{KIND}:backfill:{db_key}", POLL_EVERY * 4),
+                                integration=integration, payload={"db_key": db_key})
+
+
+@register_job_kind
+class IndexPhones(JobKind):
+    """Read new orders of one shop database into the phone index (watermark kept by the adapter)."""
+
+    kind = "order_lookup.index_phones"
+    max_attempts = 2
+    claim_seconds = 300
+
+    def run(self, job: Job) -> None:
+        store = job.integration.store
+        for _ in range(MAX_BATCHES):
+            if len(opencart.poll_new_orders(store, limit=500)) < 500:
+                break
+
+
+@register_job_kind
+class BackfillPhones(JobKind):
+    """Index the orders placed before the first poll, newest first, back to the longest `days_back`."""
+
+    kind = "order_lookup.backfill_phones"
+    max_attempts = 3
+    claim_seconds = 600
+
+    def run(self, job: Job) -> None:
+        store = job.integration.store
+        backfill_index(store, days_back=max(OrderLookupConfig.from_settings(i.settings).days_back
+                                            for i in _integrations() if i.store.db_key == store.db_key))
+
+
+def backfill_index(store, *, days_back: int, batches: int = BACKFILL_BATCHES) -> IndexBackfill:
+    """One slice of the back-fill; safe to repeat (index rows are unique per order)."""
+    from ocbridge.opencart import orders as oc_orders
+    from ocbridge.opencart.models import PollState
+    from ocbridge.opencart.phone_index import index_orders
+
+    state = PollState.objects.filter(store_db_key=store.db_key).first()
+    if state is None:  # the first poll fixes where new orders start; fill in below that point
+        raise Defer(POLL_EVERY, "waiting for the first poll of this shop database")
+    bf, _ = IndexBackfill.objects.get_or_create(store_db_key=store.db_key,
+                                                defaults={"next_below": state.last_order_id + 1})
+    if bf.done:
+        return bf
+    shop = opencart.shop_db(store)
+    oldest = clock.now().replace(tzinfo=None) - dt.timedelta(days=days_back + 1)  # +1: shop time zones
+    for _ in range(batches):
+        lo = max(1, bf.next_below - BACKFILL_IDS)
+        found = oc_orders.read_orders(shop, list(range(lo, bf.next_below)), lines=False)
+        bf.indexed += index_orders(store.db_key, found.values(), default_country=store.country)
+        bf.next_below = lo
+        dates = [o.date_added for o in found.values() if o.date_added is not None]
+        if lo <= 1 or (dates and min(dates) < oldest):
+            bf.done = True
+            break
+    bf.updated = clock.now()
+    bf.save()
+    return bf

@@ -1,0 +1,123 @@
+"""Order lookup's view of the shop: phone index → orders → what may be spoken. Bounded in time.
+
+The PBX waits for our answer on a live call, so every read of the shop database runs with a deadline
+(`DEADLINE` seconds) in a small thread pool; a shop that timed out or failed is skipped for `COOL_DOWN`
+seconds (calls go straight to a person instead of each waiting for the deadline again).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from zoneinfo import ZoneInfo
+
+from ocbridge import opencart
+from ocbridge.core import clock
+from ocbridge.integrations.order_lookup.config import OrderLookupConfig
+from ocbridge.integrations.order_lookup.rules import OrderView
+
+log = logging.getLogger(__name__)
+DEADLINE = 2.5  # seconds per shop read; Verimor's limit is not documented, Twilio's default is 15 s
+COOL_DOWN = 30.0
+CACHE_TTL = 300.0  # statuses and languages change rarely
+
+_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="order-lookup")
+_down_until: dict[str, float] = {}
+_cache: dict[tuple, tuple[float, object]] = {}
+_lock = threading.Lock()
+
+
+class ShopUnavailable(Exception):
+    """The shop database did not answer in time, or failed."""
+
+
+def _bounded(store, fn, *args):
+    key = store.db_key
+    with _lock:
+        if _down_until.get(key, 0.0) > time.monotonic():
+            raise ShopUnavailable("shop database failed moments ago; not waiting for it again yet")
+    future = _pool.submit(fn, *args)
+    try:
+        return future.result(timeout=DEADLINE)
+    except FutureTimeout:
+        why = f"shop database did not answer within {DEADLINE:.1f} s"
+    except Exception as exc:  # any driver/config error: the caller goes to a person, the log says why
+        why = f"{type(exc).__name__}: {exc}"
+    with _lock:
+        _down_until[key] = time.monotonic() + COOL_DOWN
+    raise ShopUnavailable(why[:1000])
+
+
+def reset() -> None:
+    """Forget cool-downs and caches (tests; after the owner fixed the database URL)."""
+    with _lock:
+        _down_until.clear()
+        _cache.clear()
+
+
+def _cached(key: tuple, load):
+    now = time.monotonic()
+    with _lock:
+        hit = _cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = load()
+    with _lock:
+        _cache[key] = (now + CACHE_TTL, value)
+    return value
+
+
+def caller_orders(store, caller: str, cfg: OrderLookupConfig) -> list[int]:
+    """The caller's order ids in this Store, newest first (hub phone index; OpenCart has no telephone key)."""
+    return opencart.find_orders_by_phone(store, caller, limit=max(cfg.max_orders, 1) + 5)
+
+
+def usable_orders(store, ids: list[int], cfg: OrderLookupConfig) -> list[int]:
+    """Of `ids`, those in this store, finished at checkout (status > 0) and within `days_back`, newest first."""
+    return _bounded(store, _usable, store, ids, cfg.days_back)[: cfg.max_orders]
+
+
+def _usable(store, ids: list[int], days_back: int) -> list[int]:
+    from ocbridge.opencart import orders as oc_orders
+
+    if not ids:
+        return []
+    found = oc_orders.read_orders(opencart.shop_db(store), ids, lines=False)
+    since = _shop_now(store) - dt.timedelta(days=days_back)
+    keep = [o for o in found.values()
+            if o.store_id == store.oc_store_id and o.order_status_id > 0 and (o.date_added is None or o.date_added >= since)]
+    return [o.order_id for o in sorted(keep, key=lambda o: o.order_id, reverse=True)]
+
+
+def order_view(store, order_id: int, cfg: OrderLookupConfig, lang: str) -> OrderView | None:
+    """One order as the call may speak it (status in the call's language), or None if not this store's."""
+    return _bounded(store, _view, store, order_id, cfg.read_comment, lang)
+
+
+def _view(store, order_id: int, with_comment: bool, lang: str) -> OrderView | None:
+    from ocbridge.opencart import lookup, statuses
+    from ocbridge.opencart import orders as oc_orders
+
+    db = opencart.shop_db(store)
+    order = oc_orders.read_order(db, order_id, lines=False)
+    if order is None or order.store_id != store.oc_store_id or order.order_status_id <= 0:
+        return None
+    lang_id = _cached((store.db_key, "lang", lang), lambda: lookup.language_id(db, lang)) or order.language_id
+    names = _cached((store.db_key, "statuses", lang_id), lambda: statuses.statuses(db, lang_id))
+    return OrderView(
+        order_id=order.order_id, label=store.order_label(order.order_id), status_id=order.order_status_id,
+        status_name=names.get(order.order_status_id, ""), phone=opencart.phones.normalize(order.telephone, store.country),
+        total=order.total, currency=order.currency_code, date_added=order.date_added,
+        comment=lookup.latest_comment(db, order_id) if with_comment else "", store_id=order.store_id)
+
+
+def _shop_now(store) -> dt.datetime:
+    """The shop's wall-clock time (OpenCart stores naive local datetimes)."""
+    try:
+        return clock.now().astimezone(ZoneInfo(store.timezone)).replace(tzinfo=None)
+    except Exception:
+        return clock.now().replace(tzinfo=None)

@@ -1,0 +1,189 @@
+"""Inbound call webhooks of order lookup: the PBX asks what to do, we answer at once (no job: the caller waits).
+
+The core view (`core.webhooks.webhook`) has already checked the URL token and IP allowlist and stored the
+raw request as an inbound Exchange. Here: Twilio's signature, the provider's fields → `flow.decide()` →
+the provider's answer format; the Exchange is closed with the decision. A request we cannot use is still
+answered with a transfer to the representative (never silence or a 500 to a live call).
+
+- Verimor "Santral Programlama" (advisory_webhook.md): GET `?uuid&cli&cld&step[&digits&error]` → JSON.
+- Twilio voice: form POST (`CallSid`, `From`, `To`, `Digits` on our Gather's action) → TwiML.
+- Netgsm Netsantral: only passive "Webhook Santral Dinleme" events are documented (JSON POST with
+  `scenario`, `unique_id`, `customer_num`, `pbx_num`…); nothing in them lets us speak or route, so calls
+  are recorded as not handled (see the integration's README notes in the report).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+
+from ocbridge.core.choices import ExchangeOutcome, Level
+from ocbridge.core.exchanges import close_inbound
+from ocbridge.core.registry import register_webhook
+from ocbridge.integrations.order_lookup import flow, mappers
+from ocbridge.integrations.order_lookup.choices import WARNING_REASONS, CallOutcome, Reason
+from ocbridge.integrations.order_lookup.models import LookupCall
+
+log = logging.getLogger(__name__)
+
+
+def _fields(request) -> dict[str, str]:
+    data = dict(request.GET.items())
+    if request.method == "POST":
+        data.update(request.POST.items())
+    return data
+
+
+def _close(exchange, turn: flow.Turn, body: str, spoken: str) -> None:
+    d = turn.decision
+    warn = d.reason in WARNING_REASONS
+    if warn:
+        log.warning("order lookup call %s: %s (%s)", exchange.event_id, d.reason, turn.detail)
+    error = f"{d.action}: {d.reason}" + (f" — {turn.detail}" if turn.detail else "")
+    close_inbound(exchange, status=200, level=Level.WARNING if warn else Level.INFO, error=error,
+                  response_body=body, order_id=d.order_id or (turn.call.order_id if turn.call else None))
+    flow.finish(turn, spoken=spoken, response=body, exchange=exchange)
+
+
+def _safe(build_fallback):
+    """Any bug below still answers the PBX (with a transfer) and leaves an error in the log, not a 500."""
+
+    def deco(fn):
+        def handler(request, connection, exchange):
+            try:
+                return fn(request, connection, exchange)
+            except Exception as exc:
+                log.exception("order lookup webhook failed")
+                body, ctype = build_fallback(connection)
+                close_inbound(exchange, status=200, level=Level.ERROR, outcome=ExchangeOutcome.FAILED,
+                              error=f"transfer: internal error — {type(exc).__name__}: {exc}"[:4000], response_body=body)
+                return HttpResponse(body, content_type=ctype)
+
+        handler.__name__ = fn.__name__
+        return handler
+
+    return deco
+
+
+def _cfg(connection):
+    from ocbridge.core.models import Integration
+    from ocbridge.integrations.order_lookup.config import OrderLookupConfig
+
+    integration = Integration.objects.filter(store=connection.store, kind=flow.KIND).first()
+    cfg = OrderLookupConfig.from_settings(integration.settings if integration else None)
+    return cfg, cfg.language_for(connection.store.language)
+
+
+# --- Verimor ---------------------------------------------------------------------------------------------
+
+
+def _verimor_fallback(connection) -> tuple[str, str]:
+    from ocbridge.integrations.order_lookup import rules
+
+    cfg, lang = _cfg(connection)
+    answer = mappers.verimor_answer(cfg, rules.transfer(Reason.BAD_REQUEST), lang, connection.store.name)
+    return json.dumps(answer, ensure_ascii=False), "application/json"
+
+
+@register_webhook("verimor", "call-decision")
+@_safe(_verimor_fallback)
+def verimor_call_decision(request, connection, exchange) -> HttpResponse:
+    f = _fields(request)
+    inp = flow.CallInput(service="verimor", call_id=f.get("uuid", "").strip(), caller_raw=f.get("cli", "").strip(),
+                         called=f.get("cld", "").strip(), digits=f.get("digits"), error=f.get("error", ""))
+    step = f.get("step", "").strip()
+    if not inp.call_id:
+        inp.bad = "missing uuid"
+    elif not step.isdigit() or int(step) < 1:
+        inp.bad = f"missing or bad step {step!r}"
+    else:
+        inp.step = int(step)
+    exchange.event_id = f"{inp.call_id}:{step}"[:255]
+    turn = flow.decide(connection, inp)
+    if turn.replay:
+        close_inbound(exchange, status=200, response_body=turn.replay, error="repeated step: same answer again")
+        return HttpResponse(turn.replay, content_type="application/json")
+    answer = mappers.verimor_answer(turn.cfg, turn.decision, turn.lang, turn.shop_name)
+    body = json.dumps(answer, ensure_ascii=False)
+    spoken = next(iter(answer.values())).get("phrase") or next(iter(answer.values())).get("greet_phrase", "")
+    _close(exchange, turn, body, spoken)
+    return HttpResponse(body, content_type="application/json")
+
+
+# --- Twilio ----------------------------------------------------------------------------------------------
+
+
+def _twilio_url(request) -> str:
+    """The public URL Twilio called (what it signed), rebuilt from PUBLIC_URL, not the internal host."""
+    return settings.PUBLIC_URL + request.get_full_path()
+
+
+def _twilio_fallback(connection) -> tuple[str, str]:
+    from ocbridge.integrations.order_lookup import rules
+
+    cfg, lang = _cfg(connection)
+    return mappers.twiml(cfg, rules.transfer(Reason.BAD_REQUEST), lang, connection.store.name, ""), "text/xml"
+
+
+@register_webhook("twilio", "voice")
+@_safe(_twilio_fallback)
+def twilio_voice(request, connection, exchange) -> HttpResponse:
+    from ocbridge.services.twilio import validate_signature
+
+    f = _fields(request)
+    params = dict(request.POST.items()) if request.method == "POST" else {}
+    if not validate_signature(connection.credentials().get("auth_token", ""), _twilio_url(request), params,
+                              request.headers.get("X-Twilio-Signature", "")):
+        close_inbound(exchange, status=403, outcome=ExchangeOutcome.REJECTED, level=Level.WARNING,
+                      error="bad or missing X-Twilio-Signature")
+        return HttpResponse("forbidden", status=403)
+    inp = flow.CallInput(service="twilio", call_id=f.get("CallSid", "").strip(), caller_raw=f.get("From", "").strip(),
+                         called=f.get("To", "").strip(), digits=f.get("Digits"))
+    if not inp.call_id:
+        inp.bad = "missing CallSid"
+    exchange.event_id = inp.call_id[:255]
+    turn = flow.decide(connection, inp)
+    if turn.replay:
+        close_inbound(exchange, status=200, response_body=turn.replay, error="repeated request: same answer again")
+        return HttpResponse(turn.replay, content_type="text/xml")
+    action = settings.PUBLIC_URL + request.path  # the Gather comes back here; state lives on the call row
+    body = mappers.twiml(turn.cfg, turn.decision, turn.lang, turn.shop_name, action)
+    _close(exchange, turn, body, mappers.say(turn.cfg, turn.decision, turn.lang, turn.shop_name))
+    return HttpResponse(body, content_type="text/xml")
+
+
+# --- Netgsm ----------------------------------------------------------------------------------------------
+
+
+@register_webhook("netgsm", "pbx-event")
+def netgsm_pbx_event(request, connection, exchange) -> HttpResponse:
+    """Record Netsantral's inbound-call events; its documented API has no way to answer them with speech."""
+    try:
+        event = json.loads(request.body or b"{}")
+    except ValueError:
+        event = None
+    if not isinstance(event, dict):
+        close_inbound(exchange, status=200, level=Level.WARNING, error="not a JSON object; ignored")
+        return HttpResponse("OK")
+    scenario, unique_id = str(event.get("scenario", "")), str(event.get("unique_id", ""))
+    exchange.event_id = f"{unique_id}:{scenario}"[:255]
+    if scenario == "Inbound_call" and unique_id:
+        from ocbridge import opencart
+
+        cfg, lang = _cfg(connection)
+        raw = str(event.get("customer_num", ""))
+        called = str(event.get("incoming_number") or event.get("pbx_num") or "")
+        LookupCall.objects.get_or_create(service="netgsm", call_id=unique_id[:128], defaults={
+            "store": connection.store, "connection": connection, "caller_raw": raw[:64],
+            "caller": opencart.phones.normalize(raw, connection.store.country) or "", "called": called[:64],
+            "language": lang, "step": 1, "outcome": CallOutcome.NOT_HANDLED, "reason": Reason.NO_DECISION_API,
+            "exchange": exchange})
+        close_inbound(exchange, status=200, level=Level.WARNING, response_body="OK",
+                      error="Netsantral documents no inbound-call decision API: the call follows the PBX's own "
+                            "routing; status not read out")
+    else:
+        close_inbound(exchange, status=200, response_body="OK", error=f"event {scenario or '?'} recorded")
+    return HttpResponse("OK")
