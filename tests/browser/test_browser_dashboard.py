@@ -15,7 +15,13 @@ def data(owner):
     job = Job.objects.create(kind="core.probe", key="b:1", store=store, state="failed", last_error="503 from provider")
     ex = Exchange.objects.create(service="netgsm", store=store, job=job, method="POST", url="https://api.example/sms",
                                  request_body='{"msg": "Merhaba"}', status=503, level="warning")
-    return {"store": store, "conn": conn, "job": job, "ex": ex}
+    from ocbridge.core.models import Integration
+    from ocbridge.integrations.cod_confirm.models import Confirmation
+
+    integ = Integration.objects.create(store=store, kind="cod_confirm", connection=conn)
+    conf = Confirmation.objects.create(store=store, integration=integ, order_id=77, order_label="#77", status_at_start=1,
+                                       customer_name="Ayşe Yılmaz", phone="+905321234567", state="calling")
+    return {"store": store, "conn": conn, "job": job, "ex": ex, "conf": conf}
 
 
 def test_login_required_then_login_works(page, owner):
@@ -38,7 +44,9 @@ def test_every_page_opens_without_errors(logged_in, data):
     for path, heading in [("/", "Overview"), ("/stores/", "Stores"), (f"/stores/{s.pk}/", "Demo Shop"),
                           (f"/stores/{s.pk}/edit/", "Edit Demo Shop"), ("/stores/add/", "Add a store"),
                           (f"/connections/{c.pk}/edit/", "Edit"), ("/log/", "Log"), (f"/log/{e.pk}/", "Exchange"),
-                          ("/jobs/", "Jobs"), (f"/jobs/{j.pk}/", "Job"), ("/confirmations/", "Confirmations")]:
+                          ("/jobs/", "Jobs"), (f"/jobs/{j.pk}/", "Job"), ("/confirmations/", "Confirmations"),
+                          (f"/confirmations/{data['conf'].pk}/", "#77"),
+                          (f"/stores/{s.pk}/integrations/cod_confirm/", "COD confirmation")]:
         resp = page.goto(page.base + path)
         assert resp.status == 200, path
         assert heading in page.locator("h1").inner_text(), path

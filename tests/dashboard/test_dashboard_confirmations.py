@@ -52,6 +52,8 @@ def test_list_filters_by_state_channel_store_and_text(client_in, store, conf):
     assert ids(q="916123") == [other.pk]
     assert ids(q="A-2002") == [other.pk]
     assert ids(q="1001") == [conf.pk]
+    assert ids(q="0532 123 45 67") == [conf.pk]
+    assert ids(q="+7 916 123-45-67") == [other.pk]
 
 
 def test_timeline_shows_transitions_attempts_and_exchanges(client_in, conf):

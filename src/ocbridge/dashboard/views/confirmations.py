@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django.apps import apps
 from django.contrib import messages
@@ -47,7 +48,11 @@ def confirmation_list(request) -> HttpResponse:
         qs = qs.filter(created__lt=data["end"] + dt.timedelta(days=1))
     if data.get("q"):
         q = data["q"].strip()
-        cond = Q(customer_name__icontains=q) | Q(order_label__icontains=q) | Q(phone__contains=q.replace(" ", ""))
+        cond = Q(customer_name__icontains=q) | Q(order_label__icontains=q)
+        digits = re.sub(r"\D", "", q)
+        if len(digits) >= 4:
+            # People type phones as "0532 123 45 67"; we store E.164 (+905321234567): match the national part.
+            cond |= Q(phone__contains=digits.lstrip("0"))
         if q.isdigit():
             cond |= Q(order_id=int(q))
         qs = qs.filter(cond)
