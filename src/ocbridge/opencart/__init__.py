@@ -45,7 +45,12 @@ def poll_new_orders(store, *, limit: int = 500) -> list:
     from ocbridge.opencart.phone_index import index_orders
 
     shop = shop_db(store)
-    state, _ = PollState.objects.get_or_create(store_db_key=store.db_key)
+    state = PollState.objects.filter(store_db_key=store.db_key).first()
+    if state is None:  # first poll: start at the shop's newest order, not at its first
+        start = oc_orders.initial_watermark(shop)
+        state, _ = PollState.objects.get_or_create(store_db_key=store.db_key, defaults={
+            "last_order_id": start.last_order_id, "last_order_product_id": start.last_order_product_id,
+            "last_order_option_id": start.last_order_option_id, "updated": clock.now()})
     mark = oc_orders.PollWatermark(last_order_id=state.last_order_id,
                                    last_order_product_id=state.last_order_product_id,
                                    last_order_option_id=state.last_order_option_id,

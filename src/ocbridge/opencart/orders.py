@@ -248,6 +248,17 @@ class PollResult:
     queries: list[str] = field(default_factory=list, repr=False)
 
 
+def initial_watermark(db: ShopDB) -> PollWatermark:
+    """Start from now: a shop connected today does not replay its whole history (three MAX() on primary keys)."""
+    with db.engine.connect() as conn:
+        def top(table: str, col: str) -> int:
+            return conn.execute(sa.select(sa.func.max(db.t(table).c[col]))).scalar() or 0
+
+        return PollWatermark(last_order_id=top("order", "order_id"),
+                             last_order_product_id=top("order_product", "order_product_id"),
+                             last_order_option_id=top("order_option", "order_option_id"))
+
+
 def poll(db: ShopDB, mark: PollWatermark, *, now: dt.datetime, limit: int = BATCH) -> PollResult:
     """New orders by `order_id > watermark`, plus a re-check by id of orders seen at status 0 (or skipped ids).
 

@@ -113,12 +113,17 @@ class _Catalog:
 
     def __init__(self, rng: random.Random, count: int):
         self.products = []
+        pov_id = 0
         for i in range(1, count + 1):
             price = Decimal(rng.choice([49, 99, 149, 199, 249, 399, 599, 999, 1499])) + Decimal("0.90")
             has_option = i % 4 == 0
             self.products.append({"product_id": i, "price": price, "has_option": has_option,
                                   "name_tr": f"Ürün {i} — {rng.choice(['Tişört', 'Ayakkabı', 'Çanta', 'Kazak', 'Şapka'])}",
-                                  "name_ru": f"Товар {i}", "name_en": f"Product {i}"})
+                                  "name_ru": f"Товар {i}", "name_en": f"Product {i}", "values": []})
+            if has_option:  # option value ids are fixed by the catalogue, so appending to a seeded shop works
+                for size in ("S", "M", "L"):
+                    pov_id += 1
+                    self.products[-1]["values"].append((pov_id, size))
 
     def rows(self, md: sa.MetaData, p: str, version: str) -> dict[str, list[dict]]:
         now = dt.datetime(2024, 1, 1, 12, 0)
@@ -137,7 +142,6 @@ class _Catalog:
         out["attribute"].append({"attribute_id": 1, "attribute_group_id": 1, "sort_order": 0})
         for lang, name in ((1, "Material"), (2, "Malzeme"), (3, "Материал")):
             out["attribute_description"].append({"attribute_id": 1, "language_id": lang, "name": name})
-        pov_id = 0
         for prod in self.products:
             pid = prod["product_id"]
             out["product"].append({
@@ -165,10 +169,7 @@ class _Catalog:
             if prod["has_option"]:
                 out["product_option"].append({"product_option_id": pid, "product_id": pid, "option_id": 11,
                                               "value": "", "required": 1})
-                prod["values"] = []
-                for ov, size in enumerate(("S", "M", "L"), start=46):
-                    pov_id += 1
-                    prod["values"].append((pov_id, size))
+                for ov, (pov_id, size) in enumerate(prod["values"], start=46):
                     out["product_option_value"].append({
                         "product_option_value_id": pov_id, "product_option_id": pid, "product_id": pid,
                         "option_id": 11, "option_value_id": ov, "quantity": 100, "subtract": 1, "price": Decimal(0),

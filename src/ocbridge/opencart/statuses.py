@@ -54,7 +54,7 @@ def parse_setting(value: str, serialized: int) -> object:
     except (TypeError, ValueError):
         pass
     if value.startswith("a:"):  # a:2:{i:0;s:1:"5";i:1;s:1:"3";} — flat arrays of scalars are all we need
-        return [m[1] or m[2] for m in re.findall(r'(?:s:\d+:"([^"]*)"|i:(\d+));', value)][1::2]
+        return [m[0] or m[1] for m in re.findall(r'(?:s:\d+:"([^"]*)"|i:(\d+));', value)][1::2]
     return value
 
 

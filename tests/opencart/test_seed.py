@@ -1,0 +1,63 @@
+"""The seed generator: realistic, varied, consistent rows, fast enough for benchmarks."""
+
+import json
+
+import sqlalchemy as sa
+
+from ocbridge.opencart import orders, phones
+from ocbridge.opencart.orders import PollWatermark
+from ocbridge.opencart.seed import seed
+
+
+def rows(h, sql):
+    with h.engine.connect() as conn:
+        return conn.execute(sa.text(sql)).all()
+
+
+def test_seeded_orders_are_varied_and_consistent(opencart_db):
+    h = opencart_db("3.0")
+    report = seed(h.engine, version="3.0", orders=3000, create=False)
+    assert report.orders == 3000 and report.rows["order"] == 3000
+    statuses = dict(rows(h, "SELECT order_status_id, COUNT(*) FROM oc_order GROUP BY order_status_id"))
+    assert 0 in statuses and {1, 2, 3, 5, 7} <= set(statuses)
+    codes = {c for (c,) in rows(h, "SELECT DISTINCT payment_code FROM oc_order")}
+    assert {"cod", "kapida_odeme", "bank_transfer", "free_checkout"} <= codes
+    assert rows(h, "SELECT payment_method FROM oc_order WHERE payment_code = 'kapida_odeme' LIMIT 1")[0][0] == "Kapıda Ödeme"
+    assert {s for (s,) in rows(h, "SELECT DISTINCT store_id FROM oc_order")} == {0, 1}
+    phones_raw = [p for (p,) in rows(h, "SELECT telephone FROM oc_order")]
+    tr = sum(1 for p in phones_raw if phones.normalize(p, "TR") and phones.normalize(p, "TR").startswith("+90"))
+    ru = sum(1 for p in phones_raw if phones.normalize(p, "RU") and phones.normalize(p, "RU").startswith("+7"))
+    broken = sum(1 for p in phones_raw if phones.normalize(p, "TR") is None and phones.normalize(p, "RU") is None)
+    assert tr > 1500 and ru > 300 and broken > 10
+    assert any(p.startswith("0090 ") for p in phones_raw) and any(p.startswith("0 (5") for p in phones_raw)
+    assert any(p.startswith("+7 (") for p in phones_raw) and any(p.startswith("8 9") for p in phones_raw)
+    # every order has lines and totals that add up; history only for confirmed orders
+    assert rows(h, "SELECT COUNT(*) FROM oc_order o WHERE NOT EXISTS "
+                   "(SELECT 1 FROM oc_order_product p WHERE p.order_id = o.order_id)")[0][0] == 0
+    assert rows(h, "SELECT COUNT(*) FROM oc_order o JOIN oc_order_total t ON t.order_id = o.order_id "
+                   "AND t.code = 'total' WHERE t.value <> o.total")[0][0] == 0
+    assert rows(h, "SELECT COUNT(*) FROM oc_order_history WHERE order_status_id = 0")[0][0] == 0
+    assert rows(h, "SELECT COUNT(*) FROM oc_order_option")[0][0] > 0
+    # the adapter reads them: Russian orders in store 1 with Cyrillic names
+    o = orders.read_orders(h.shop, [r[0] for r in rows(h, "SELECT order_id FROM oc_order WHERE store_id = 1 LIMIT 3")])
+    assert all(x.currency_code == "RUB" and x.language_id == 3 for x in o.values())
+
+
+def test_seed_40_json_methods_and_appending(opencart_db):
+    h = opencart_db("4.0")
+    seed(h.engine, version="4.0", orders=500, create=False)
+    seed(h.engine, version="4.0", orders=500, create=False, seed=2)  # appends after what is there
+    assert rows(h, "SELECT COUNT(*), MAX(order_id) FROM oc_order")[0] == (1000, 1000)
+    methods = [json.loads(m) for (m,) in rows(h, "SELECT payment_method FROM oc_order")]
+    assert {m["code"] for m in methods} >= {"cod.cod", "kapida_odeme.kapida_odeme", "bank_transfer.bank_transfer"}
+    r = orders.poll(h.shop, PollWatermark(last_order_id=900), now=__import__("datetime").datetime.now(
+        __import__("datetime").timezone.utc))
+    assert r.orders and {o.payment_code for o in r.orders} <= {"cod", "kapida_odeme", "bank_transfer",
+                                                               "free_checkout", "iyzico"}
+
+
+def test_seed_sqlite_demo(opencart_sqlite):
+    h = opencart_sqlite("3.0")
+    report = seed(h.engine, version="3.0", orders=300, create=False)
+    assert report.method == "multi-row INSERT"
+    assert rows(h, "SELECT COUNT(*) FROM oc_order")[0][0] == 300
