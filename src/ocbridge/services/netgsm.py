@@ -1,0 +1,230 @@
+"""Netgsm client: SMS REST v2 (send, read-once inbox) and voice SMS with one key press (telephony-sms.md §2).
+
+SMS: HTTP Basic (usercode:password), JSON; API errors come as `{code, description}` with HTTP 200 *or*
+406, so the code decides, not the status. Voice SMS: an XML body with the credentials inside, a plain
+text answer (`00 <bulkid>` or an error code) and a JSON webhook per number. Netgsm takes no key of ours
+it can be searched by (reports need the jobid/bulkid we never received), so a request whose answer was
+lost is an UnknownOutcomeError. Inbound SMS are polled: the inbox lists each message once only, and the
+Exchange row of that request keeps the only other copy.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from ocbridge.core import clock, ratelimit
+from ocbridge.core.choices import ExchangeOutcome, Level
+from ocbridge.core.errors import RetryableError, TerminalError, parse_retry_after
+from ocbridge.core.exchanges import ExchangeRecorder
+from ocbridge.core.http import HttpClient
+from ocbridge.services.base import (
+    CallResult, CallStarted, Capabilities, InboundSms, SmsSent, UnreadableAnswerError,
+    check_e164, json_of, national_tr, outcome_for_digit, replay_or_recover, require, to_e164, tts_language,
+)
+
+BASE_URL = "https://api.netgsm.com.tr"
+LANGUAGES = {"tr": "tr-TR"}  # voice SMS TTS reads Turkish; other languages unverified (§2.2)
+TZ = ZoneInfo("Europe/Istanbul")  # Netgsm dates are Turkish local time; options["timezone"] overrides
+RETRY_CODES = {"80": 60.0, "85": 60.0, "100": 30.0, "101": 30.0}  # rate limit, same-number flood, system error
+VOICE_OK = ("00", "01", "02")  # 01/02: a start/stop date was corrected by Netgsm, the job was accepted
+VOICE_STATE = {"2": "no_answer", "3": "failed", "7": "busy"}
+KEY_REPLY = "Teşekkür ederiz."  # what the robot says after a key; options["key_reply_text"] overrides
+SMS_RATE, VOICE_RATE, INBOX_RATE = 5.0, 1.0, 10 / 60  # reports/inbox: 10 per minute (§2.1)
+
+
+class NetgsmClient:
+    """Netgsm SMS and voice SMS. Knows the protocol; knows nothing of stores or orders."""
+
+    service = "netgsm"
+    capabilities = Capabilities(can_call=True, can_sms=True, second_prompt=False, tts_languages=tuple(LANGUAGES),
+                                inbound_sms="poll", signed_webhooks=False)
+
+    def __init__(self, connection, *, http: HttpClient | None = None):
+        self._conn = connection
+        creds = connection.credentials()  # decrypted here, never logged
+        self._user, self._password = str(creds.get("usercode") or ""), str(creds.get("password") or "")
+        self._options = connection.options or {}
+        self._http = http or HttpClient(self.service, base_url=(connection.base_url or BASE_URL).rstrip("/"), timeout=15)
+        self._rec = ExchangeRecorder(self.service, connection=connection, secrets=[self._password])
+        self._tz = ZoneInfo(self._options["timezone"]) if self._options.get("timezone") else TZ
+
+    # side effects ---------------------------------------------------------------------------------
+    def start_confirmation_call(self, *, to: str, text: str, digits: dict, webhook_url: str, key: str,
+                                language: str, caller_id: str | None = None, announcement_id: str | None = None,
+                                second_prompt_text: str | None = None, rep_target: str | None = None) -> CallStarted:
+        """Voice SMS waiting for one key; the webhook reports it. No second prompt, no transfer to a person."""
+        tts_language(self.service, language, LANGUAGES)
+        number = national_tr(check_e164(self.service, to))
+        start = clock.now().astimezone(self._tz)
+        stop = start + timedelta(hours=2)  # the window must be 1–21 hours (§2.2)
+        root = ET.Element("mainbody")
+        header = ET.SubElement(root, "header")
+        for name, value in (("usercode", self._user), ("password", self._password),
+                            ("startdate", start.strftime("%d%m%Y")), ("starttime", start.strftime("%H%M")),
+                            ("stopdate", stop.strftime("%d%m%Y")), ("stoptime", stop.strftime("%H%M")),
+                            ("key", "1"), ("ringtime", "30"), ("url", webhook_url), ("relationid", key[:64])):
+            ET.SubElement(header, name).text = value
+        body = ET.SubElement(root, "body")
+        if announcement_id:
+            ET.SubElement(body, "audioid").text = str(announcement_id)
+        else:
+            ET.SubElement(body, "text").text = text
+        ET.SubElement(body, "no").text = number
+        keys = ET.SubElement(body, "keys")
+        for digit in sorted(digits):
+            detail = ET.SubElement(keys, "keydetail")
+            ET.SubElement(detail, "keyinfo").text = digit
+            ET.SubElement(detail, "text").text = self._options.get("key_reply_text") or KEY_REPLY
+        xml = '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(root, encoding="unicode")
+        done = replay_or_recover(self._rec, key, service=self.service, ask=None,
+                                 stored=lambda stored: CallStarted(provider_id=stored.split()[1]))
+        if done is not None:
+            return done
+        ratelimit.acquire((self.service, self._conn.pk, "voice"), VOICE_RATE)
+        answer = self._call("POST", "/voicesms/send", key=key, purpose="netgsm.start_call", content=xml,
+                            headers={"Content-Type": "text/xml; charset=utf-8"}, kind="voice")
+        return CallStarted(provider_id=answer.split()[1])
+
+    def send_sms(self, *, to: str, text: str, key: str, webhook_url: str | None = None,
+                 sender: str | None = None) -> SmsSent:
+        """Delivery is learnt by polling reports; `webhook_url` is not part of Netgsm's send call."""
+        payload = {"msgheader": sender or self._options.get("msgheader") or "", "encoding": "TR",
+                   "messages": [{"msg": text, "no": national_tr(check_e164(self.service, to))}]}
+        if self._options.get("appname"):
+            payload["appname"] = self._options["appname"]
+        done = replay_or_recover(self._rec, key, service=self.service, ask=None,
+                                 stored=lambda stored: SmsSent(provider_id=str(json.loads(stored)["jobid"])))
+        if done is not None:
+            return done
+        ratelimit.acquire((self.service, self._conn.pk, "sms"), SMS_RATE)
+        body = self._call("POST", "/sms/rest/v2/send", key=key, purpose="netgsm.send_sms",
+                          content=json.dumps(payload, ensure_ascii=False), headers={"Content-Type": "application/json"})
+        return SmsSent(provider_id=str(require_answer(self.service, body, "jobid")))
+
+    # reads ----------------------------------------------------------------------------------------
+    def fetch_inbound_sms(self, *, start: datetime | None = None, stop: datetime | None = None) -> list[InboundSms]:
+        """The inbox. Without a date range each message comes back once only: persist what this returns."""
+        params = {}
+        if start or stop:
+            params = {k: v.astimezone(self._tz).strftime("%d%m%Y%H%M") for k, v in (("startdate", start), ("stopdate", stop)) if v}
+        ratelimit.acquire((self.service, self._conn.pk, "inbox"), INBOX_RATE)
+        body = self._call("GET", "/sms/rest/v2/inbox", params=params or None, purpose="netgsm.inbox", empty_codes=("40",))
+        return [_inbox_item(m, self._tz) for m in body.get("messages") or [] if isinstance(m, dict)]
+
+    def check_credentials(self) -> str:
+        body = self._call("GET", "/sms/rest/v2/msgheader", purpose="netgsm.check")
+        return "Netgsm accepted the account; sender names: " + ", ".join(map(str, body.get("msgheaders") or []))
+
+    # the one path to the network ----------------------------------------------------------------------
+    def _call(self, method: str, path: str, *, key: str = "", purpose: str = "", content: str | None = None,
+              headers: dict | None = None, params: dict | None = None, kind: str = "rest", empty_codes: tuple = ()):
+        headers = {**(headers or {})}
+        if kind == "rest":  # voice SMS carries the credentials in its XML instead
+            headers["Authorization"] = self._basic()
+        with self._rec.exchange(method, self._http.build_url(path, params), key=key, purpose=purpose,
+                                request_body=content, request_headers=headers) as ex:
+            resp = self._http.request(method, path, params=params, headers=headers,
+                                      content=content.encode("utf-8") if content is not None else None)
+            try:
+                result = self._classify_voice(resp, bool(key)) if kind == "voice" else \
+                    self._classify(resp, bool(key), empty_codes)
+            except Exception:
+                ex.finish(resp)
+                raise
+            ex.finish(resp, outcome=ExchangeOutcome.OK, level=Level.INFO)  # a 406 with code 40 (empty inbox) is fine
+            return result
+
+    def _basic(self) -> str:
+        return "Basic " + base64.b64encode(f"{self._user}:{self._password}".encode()).decode("ascii")
+
+    def _transport(self, resp) -> None:
+        if resp.status_code == 429:
+            raise RetryableError(self.service, 429, resp.text[:300], retry_after=parse_retry_after(resp.headers.get("Retry-After"), 60.0))
+        if resp.status_code >= 500:
+            raise RetryableError(self.service, resp.status_code, resp.text[:300],
+                                 retry_after=parse_retry_after(resp.headers.get("Retry-After")))
+
+    def _classify(self, resp, side_effect: bool, empty_codes: tuple = ()) -> dict:
+        """The one place Netgsm REST answers are read: `code` decides (HTTP 200 and 406 alike)."""
+        self._transport(resp)
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or "code" not in body:
+            if resp.status_code in (200, 406):
+                raise UnreadableAnswerError(self.service, resp.text, maybe_sent=side_effect)
+            raise TerminalError(self.service, resp.status_code, resp.text[:500])
+        code = str(body.get("code"))
+        if code == "00" or code in empty_codes:
+            return body if code == "00" else {}
+        message = str(body.get("description") or "")
+        if code in RETRY_CODES:
+            raise RetryableError(self.service, code, message, retry_after=parse_retry_after(
+                resp.headers.get("Retry-After"), RETRY_CODES[code]))
+        raise TerminalError(self.service, code, message)
+
+    def _classify_voice(self, resp, side_effect: bool) -> str:
+        """Voice SMS answers plain text: `00 <bulkid>` or an error code (30 credentials, 40 no audio,
+        45 no number, 70 bad parameter, 80 limit)."""
+        self._transport(resp)
+        text = resp.text.strip()
+        parts = text.split()
+        if len(parts) >= 2 and parts[0] in VOICE_OK:
+            return f"00 {parts[1]}"
+        if re.fullmatch(r"\d{2,3}", text):
+            if text in RETRY_CODES:
+                raise RetryableError(self.service, text, "voice SMS limit or system error", retry_after=RETRY_CODES[text])
+            raise TerminalError(self.service, text, VOICE_ERRORS.get(text, "voice SMS refused"))
+        raise UnreadableAnswerError(self.service, text, maybe_sent=side_effect)
+
+
+VOICE_ERRORS = {"30": "invalid usercode/password, no API permission or IP not allowed", "40": "no audio or text",
+                "45": "no phone number to call", "70": "invalid or missing parameter"}
+
+
+def require_answer(service: str, body: dict, name: str):
+    if not body.get(name):
+        raise UnreadableAnswerError(service, json.dumps(body), maybe_sent=True)
+    return body[name]
+
+
+# --- parsing (pure) ------------------------------------------------------------------------------------
+
+
+def parse_call_result(data, content_type: str | None = None) -> CallResult:
+    """Voice SMS webhook (JSON, one per number). Netgsm gives no event id: bulkid + callee is the key."""
+    event = json_of(data)
+    bulkid = str(require(event, "bulkid", "voice webhook"))
+    callee = str(require(event, "callee", "voice webhook"))
+    state = str(require(event, "state", "voice webhook"))
+    detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
+    push = detail.get("push_button")
+    push = None if push in (None, "", "NULL", "null") else str(push)
+    if state == "1":  # answered: the key decides; NULL = hung up before the key phase, -1 = no key in time
+        outcome, pressed = (outcome_for_digit(push), [push]) if push not in (None, "-1") else ("no_answer", [])
+    else:
+        outcome, pressed = VOICE_STATE.get(state, "unknown"), []
+    return CallResult(event_id=f"{bulkid}:{callee}", provider_id=bulkid, outcome=outcome, digits=pressed,
+                      raw_status=f"state {state}" + (f", key {push}" if push else ""))
+
+
+def _inbox_item(m: dict, tz: ZoneInfo = TZ) -> InboundSms:
+    """An inbox row has no id: sender + time + text identify it."""
+    sender, when, text = str(m.get("sender") or ""), str(m.get("datetime") or ""), str(m.get("message") or "")
+    received = None
+    for fmt in ("%d.%m.%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%d%m%Y%H%M"):  # the format is not documented
+        try:
+            received = datetime.strptime(when, fmt).replace(tzinfo=tz)
+            break
+        except ValueError:
+            continue
+    event_id = hashlib.sha256(f"{sender}|{when}|{text}".encode()).hexdigest()[:24]
+    return InboundSms(event_id=event_id, from_number=to_e164(sender), to=str(m.get("receiver") or ""), text=text,
+                      received_at=received)
