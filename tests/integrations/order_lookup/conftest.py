@@ -79,7 +79,7 @@ def verimor():
 def twilio():
     from ocbridge.simulators.twilio import TwilioSimulator
 
-    sim = TwilioSimulator()
+    sim = TwilioSimulator(speed=1000)
     sim.start()
     yield sim
     sim.stop()

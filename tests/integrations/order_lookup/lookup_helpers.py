@@ -54,5 +54,10 @@ def twilio_inbound(sim, url: str, *, caller: str, called: str = "+15005550006", 
     return call
 
 
+def said(call: dict) -> list[str]:
+    """What the caller heard, one entry per <Say>."""
+    return [v["text"] for v in call["transcript"] if v["verb"] == "Say"]
+
+
 def pbx_url(conn) -> str:
     return conn.webhook_url("call-decision")

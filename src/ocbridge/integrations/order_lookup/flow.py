@@ -37,6 +37,7 @@ class CallInput:
     digits: str | None = None
     error: str = ""
     bad: str = ""  # why the request is unusable (missing uuid/step…)
+    region: str = ""  # how the provider writes national numbers (Verimor/Netgsm: TR); "" = the Store's country
 
 
 @dataclass
@@ -82,7 +83,8 @@ def decide(connection, inp: CallInput) -> Turn:
 
 
 def _call(connection, integration, inp: CallInput, cfg: OrderLookupConfig, lang: str) -> tuple[LookupCall, bool]:
-    caller = opencart.phones.normalize(inp.caller_raw, connection.store.country) if inp.caller_raw else None
+    region = inp.region or connection.store.country
+    caller = opencart.phones.normalize(inp.caller_raw, region) if inp.caller_raw else None
     defaults = {"store": connection.store, "integration": integration, "connection": connection,
                 "caller_raw": inp.caller_raw[:64], "caller": caller or "", "called": inp.called[:64], "language": lang}
     try:

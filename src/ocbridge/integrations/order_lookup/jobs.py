@@ -90,12 +90,16 @@ def backfill_index(store, *, days_back: int, batches: int = BACKFILL_BATCHES) ->
                                                 defaults={"next_below": state.last_order_id + 1})
     if bf.done:
         return bf
+    from ocbridge.core.models import Store
+
+    countries = {s.oc_store_id: s.country for s in Store.objects.all() if s.db_key == store.db_key}
     shop = opencart.shop_db(store)
     oldest = clock.now().replace(tzinfo=None) - dt.timedelta(days=days_back + 1)  # +1: shop time zones
     for _ in range(batches):
         lo = max(1, bf.next_below - BACKFILL_IDS)
         found = oc_orders.read_orders(shop, list(range(lo, bf.next_below)), lines=False)
-        bf.indexed += index_orders(store.db_key, found.values(), default_country=store.country)
+        bf.indexed += index_orders(store.db_key, found.values(), country_of_store=countries,
+                                   default_country=store.country)
         bf.next_below = lo
         dates = [o.date_added for o in found.values() if o.date_added is not None]
         if lo <= 1 or (dates and min(dates) < oldest):

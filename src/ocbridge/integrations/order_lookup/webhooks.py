@@ -93,7 +93,8 @@ def _verimor_fallback(connection) -> tuple[str, str]:
 def verimor_call_decision(request, connection, exchange) -> HttpResponse:
     f = _fields(request)
     inp = flow.CallInput(service="verimor", call_id=f.get("uuid", "").strip(), caller_raw=f.get("cli", "").strip(),
-                         called=f.get("cld", "").strip(), digits=f.get("digits"), error=f.get("error", ""))
+                         called=f.get("cld", "").strip(), digits=f.get("digits"), error=f.get("error", ""),
+                         region="TR")  # a Turkish PBX: `05301234567` national, `0049…` abroad
     step = f.get("step", "").strip()
     if not inp.call_id:
         inp.bad = "missing uuid"
@@ -178,7 +179,7 @@ def netgsm_pbx_event(request, connection, exchange) -> HttpResponse:
         called = str(event.get("incoming_number") or event.get("pbx_num") or "")
         LookupCall.objects.get_or_create(service="netgsm", call_id=unique_id[:128], defaults={
             "store": connection.store, "connection": connection, "caller_raw": raw[:64],
-            "caller": opencart.phones.normalize(raw, connection.store.country) or "", "called": called[:64],
+            "caller": opencart.phones.normalize(raw, "TR") or "", "called": called[:64],
             "language": lang, "step": 1, "outcome": CallOutcome.NOT_HANDLED, "reason": Reason.NO_DECISION_API,
             "exchange": exchange})
         close_inbound(exchange, status=200, level=Level.WARNING, response_body="OK",
