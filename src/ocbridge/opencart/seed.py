@@ -236,8 +236,10 @@ class _Writer:
     def _load(self, table: str, cols: list[str], tuples: list[list]) -> None:
         fd, path = tempfile.mkstemp(prefix="ocseed-", suffix=".tsv")
         try:
+            # Fast path: the generator writes no tab, newline or backslash, so only None needs care.
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-                f.write("\n".join("\t".join(_tsv(v) for v in row) for row in tuples))
+                f.write("\n".join("\t".join(["\\N" if v is None else v if v.__class__ is str else str(v)
+                                              for v in row]) for row in tuples))
                 f.write("\n")
             with self.raw.cursor() as cur:
                 cur.execute(f"LOAD DATA LOCAL INFILE %s INTO TABLE `{table}` CHARACTER SET utf8mb4 "
@@ -431,3 +433,20 @@ def _order(rng: random.Random, oid: int, when: dt.datetime, layout: str, catalog
             out["order_history"].append({"order_history_id": ids["order_history"], "order_id": oid,
                                          "order_status_id": st, "notify": 0, "comment": "",
                                          "date_added": o["date_added"]})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`ocbridge opencart seed --url URL --version 3.0 --orders N --prefix oc_` (the CLI wires this in)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="ocbridge opencart seed", description="Fill an OpenCart database with test orders.")
+    ap.add_argument("--url", required=True, help="mysql+pymysql://user:pw@host/db or sqlite:///path")
+    ap.add_argument("--version", default="3.0", choices=["2.3", "3.0", "4.0.0", "4.0"])
+    ap.add_argument("--orders", type=float, default=1000)
+    ap.add_argument("--prefix", default="oc_")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args(argv)
+    report = seed(args.url, version=args.version, orders=int(args.orders), prefix=args.prefix, seed=args.seed,
+                  progress=lambda done, total: print(f"{done}/{total}", end="\r", flush=True))
+    print(f"\n{report.summary()}")
+    return 0
