@@ -56,10 +56,11 @@ def _assert_masked(*secrets: str) -> None:
 
 
 class Receiver:
-    """Our side of the wire for simulator webhooks: records bodies, answers 200 OK."""
+    """Our side of the wire for simulator webhooks: records requests, answers 200 OK or what `responder` says."""
 
     def __init__(self):
         self.hits: list[dict] = []
+        self.responder = None  # hit dict → (status, body text, content type)
         self._lock = threading.Lock()
         receiver = self
 
@@ -70,14 +71,17 @@ class Receiver:
             def _any(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                hit = {"method": self.command, "path": self.path, "body": body, "url": receiver.url + self.path,
+                       "headers": {k.lower(): v for k, v in self.headers.items()}}
                 with receiver._lock:
-                    receiver.hits.append({"method": self.command, "path": self.path, "body": body,
-                                          "headers": {k.lower(): v for k, v in self.headers.items()}})
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", "2")
+                    receiver.hits.append(hit)
+                status, text, ctype = receiver.responder(hit) if receiver.responder else (200, "OK", "text/plain")
+                data = text.encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(b"OK")
+                self.wfile.write(data)
 
             do_GET = do_POST = _any
 
