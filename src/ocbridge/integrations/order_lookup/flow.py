@@ -104,8 +104,7 @@ def _first(store, call: LookupCall, cfg: OrderLookupConfig, lang: str) -> tuple[
         return rules.transfer(reason), detail.get(reason, "")
     call.lookups += 1
     try:
-        ids = shop.usable_orders(store, shop.caller_orders(store, call.caller, cfg), cfg)
-        latest = shop.order_view(store, ids[0], cfg, lang) if ids else None
+        ids, latest = shop.first_lookup(store, shop.caller_orders(store, call.caller, cfg), cfg, lang)
     except shop.ShopUnavailable as exc:
         return rules.transfer(Reason.DB_DOWN), str(exc)
     call.order_ids, call.position = ids, 0

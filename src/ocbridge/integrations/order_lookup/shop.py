@@ -76,21 +76,24 @@ def caller_orders(store, caller: str, cfg: OrderLookupConfig) -> list[int]:
     return opencart.find_orders_by_phone(store, caller, limit=max(cfg.max_orders, 1) + 5)
 
 
-def usable_orders(store, ids: list[int], cfg: OrderLookupConfig) -> list[int]:
-    """Of `ids`, those in this store, finished at checkout (status > 0) and within `days_back`, newest first."""
-    return _bounded(store, _usable, store, ids, cfg.days_back)[: cfg.max_orders]
+def first_lookup(store, ids: list[int], cfg: OrderLookupConfig, lang: str) -> tuple[list[int], OrderView | None]:
+    """Of `ids`: those in this store, finished at checkout (status > 0) and within `days_back`, newest first,
+    with the newest one ready to speak. One primary-key read of the shop (plus the comment if asked)."""
+    if not ids:
+        return [], None
+    return _bounded(store, _first, store, ids, cfg.days_back, cfg.max_orders, cfg.read_comment, lang)
 
 
-def _usable(store, ids: list[int], days_back: int) -> list[int]:
+def _first(store, ids: list[int], days_back: int, max_orders: int, with_comment: bool, lang: str):
     from ocbridge.opencart import orders as oc_orders
 
-    if not ids:
-        return []
-    found = oc_orders.read_orders(opencart.shop_db(store), ids, lines=False)
+    db = opencart.shop_db(store)
+    found = oc_orders.read_orders(db, ids, lines=False)
     since = _shop_now(store) - dt.timedelta(days=days_back)
-    keep = [o for o in found.values()
-            if o.store_id == store.oc_store_id and o.order_status_id > 0 and (o.date_added is None or o.date_added >= since)]
-    return [o.order_id for o in sorted(keep, key=lambda o: o.order_id, reverse=True)]
+    keep = sorted((o for o in found.values() if o.store_id == store.oc_store_id and o.order_status_id > 0
+                   and (o.date_added is None or o.date_added >= since)), key=lambda o: o.order_id, reverse=True)
+    keep = keep[:max_orders]
+    return [o.order_id for o in keep], (_to_view(store, db, keep[0], with_comment, lang) if keep else None)
 
 
 def order_view(store, order_id: int, cfg: OrderLookupConfig, lang: str) -> OrderView | None:
@@ -99,20 +102,25 @@ def order_view(store, order_id: int, cfg: OrderLookupConfig, lang: str) -> Order
 
 
 def _view(store, order_id: int, with_comment: bool, lang: str) -> OrderView | None:
-    from ocbridge.opencart import lookup, statuses
     from ocbridge.opencart import orders as oc_orders
 
     db = opencart.shop_db(store)
     order = oc_orders.read_order(db, order_id, lines=False)
     if order is None or order.store_id != store.oc_store_id or order.order_status_id <= 0:
         return None
+    return _to_view(store, db, order, with_comment, lang)
+
+
+def _to_view(store, db, order, with_comment: bool, lang: str) -> OrderView:
+    from ocbridge.opencart import lookup, statuses
+
     lang_id = _cached((store.db_key, "lang", lang), lambda: lookup.language_id(db, lang)) or order.language_id
     names = _cached((store.db_key, "statuses", lang_id), lambda: statuses.statuses(db, lang_id))
     return OrderView(
         order_id=order.order_id, label=store.order_label(order.order_id), status_id=order.order_status_id,
         status_name=names.get(order.order_status_id, ""), phone=opencart.phones.normalize(order.telephone, store.country),
         total=order.total, currency=order.currency_code, date_added=order.date_added,
-        comment=lookup.latest_comment(db, order_id) if with_comment else "", store_id=order.store_id)
+        comment=lookup.latest_comment(db, order.order_id) if with_comment else "", store_id=order.store_id)
 
 
 def _shop_now(store) -> dt.datetime:
