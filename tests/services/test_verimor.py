@@ -141,7 +141,7 @@ def test_sms_happy_path_carries_custom_id(sim, conn, assert_masked):
     assert_masked(PASSWORD)
 
 
-def test_sms_lost_answer_is_recovered_by_custom_id(sim, conn, quick_http):
+def test_sms_lost_answer_is_recovered_by_custom_id(sim, conn, quick_http, assert_masked):
     sim.fail_next("timeout", seconds=2, after=True, path="/v2/send.json")
     with pytest.raises(RetryableError):
         VerimorClient(conn, http=quick_http("verimor", sim.base_url)).send_sms(to=PHONE, text="t", key="s1")
@@ -149,6 +149,7 @@ def test_sms_lost_answer_is_recovered_by_custom_id(sim, conn, quick_http):
     assert sent.provider_id == str(sim.sms_messages()[0]["campaign_id"])
     assert len(sim.requests("/v2/send.json")) == 1
     assert sim.requests("/v2/status")[0].arg("custom_id") == "s1"
+    assert_masked(PASSWORD)  # the status query carries the password in its URL
 
 
 def test_sms_pending_row_unknown_to_verimor_is_sent(sim, conn):
