@@ -83,3 +83,29 @@ def test_settings_form_reads_statuses_from_the_shop_and_saves(opencart_db, make_
     assert cfg.status_phrases == {"3": {"tr": "kargoda"}} and cfg.days_back == 60
     wrong = OrderLookupForm.from_integration(integration, data={**data, "language": "tr", "rep_target": "nobody"})
     assert not wrong.is_valid() and "rep_target" in wrong.errors
+
+
+def test_overview_card_counts_answered_calls(db, opencart_db, make_store):
+    from ocbridge.dashboard.overview import Period
+    from ocbridge.integrations.order_lookup.views import overview_card
+
+    store = make_store(opencart_db("3.0"))
+    period = Period.last(7, dt.UTC)
+    assert overview_card(store, period) is None
+    for i, outcome in enumerate([CallOutcome.ANSWERED, CallOutcome.ANSWERED, CallOutcome.TRANSFERRED]):
+        LookupCall.objects.create(store=store, service="verimor", call_id=f"c{i}", outcome=outcome)
+    card = overview_card(store, period)
+    assert card["value"] == "2 / 3" and card["link"] == f"/order-lookup/calls/?store={store.pk}"
+
+
+def test_dashboard_settings_page_shows_the_form(opencart_db, make_store, make_line):
+    from django.contrib.auth.models import User
+
+    store = make_store(opencart_db("3.0"))
+    make_line(store)
+    client = Client()
+    client.force_login(User.objects.create_user("owner2", password="x"))
+    page = client.get(f"/stores/{store.pk}/integrations/order_lookup/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Kargoya Verildi" in html and "rep_target" in html

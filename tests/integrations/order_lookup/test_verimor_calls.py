@@ -213,3 +213,19 @@ def test_store_database_hanging_is_cut_off_at_the_deadline(hub, verimor, mariadb
     assert took < 4 and took_again < 1
     assert again[0]["response"]["transfer"]["target"] == "queue/100"
     assert LookupCall.objects.filter(reason=Reason.DB_DOWN).count() == 2
+
+
+def test_a_bug_still_answers_a_transfer_not_a_500(hub, opencart_db, make_store, make_line, monkeypatch):
+    from ocbridge.integrations.order_lookup import flow
+
+    store = make_store(opencart_db("3.0"))
+    conn = make_line(store)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(flow, "decide", broken)
+    resp = httpx.get(f"{pbx_url(conn)}?uuid=u&cli={CALLER}&cld=908501234567&step=1")
+    assert resp.status_code == 200 and resp.json()["transfer"]["target"] == "queue/100"
+    ex = Exchange.objects.get(purpose="verimor.call-decision")
+    assert ex.level == Level.ERROR and "boom" in ex.error

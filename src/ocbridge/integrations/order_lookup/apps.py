@@ -14,9 +14,11 @@ class OrderLookupAppConfig(AppConfig):
         from ocbridge.core.registry import IntegrationInfo, register_integration
         from ocbridge.integrations.order_lookup import jobs, webhooks  # noqa: F401  (register kinds and hooks)
         from ocbridge.integrations.order_lookup.forms import OrderLookupForm
+        from ocbridge.integrations.order_lookup.views import overview_card
 
         register_integration(IntegrationInfo(kind="order_lookup", label=_("Order status by phone"),
                                              services=("verimor", "twilio", "netgsm"), config_form=OrderLookupForm,
                                              url_namespace="order_lookup",
-                                             extras={"webhooks": {"verimor": "call-decision", "twilio": "voice",
+                                             extras={"overview_cards": (overview_card,),
+                                                     "webhooks": {"verimor": "call-decision", "twilio": "voice",
                                                                   "netgsm": "pbx-event"}}))

@@ -26,6 +26,25 @@ def outcome_counts(store: Store | None = None, days: int = 30) -> dict[str, int]
     return {value: counts.get(value, 0) for value in CallOutcome.values}
 
 
+def overview_card(store, period) -> dict | None:
+    """Overview card (dashboard `extras["overview_cards"]`): calls answered without a person in the period."""
+    from django.urls import reverse
+    from django.utils.translation import gettext as _
+
+    qs = LookupCall.objects.filter(created__gte=period.start, created__lt=period.end)
+    if store is not None:
+        qs = qs.filter(store=store)
+    counts = {row["outcome"]: row["n"] for row in qs.values("outcome").annotate(n=Count("id"))}
+    total = sum(counts.values())
+    if not total:
+        return None
+    link = reverse("order_lookup:calls") + (f"?store={store.pk}" if store is not None else "")
+    return {"title": _("Order status calls"), "value": f"{counts.get(CallOutcome.ANSWERED, 0)} / {total}",
+            "note": _("answered without a person"),
+            "rows": [(label, str(counts.get(value, 0))) for value, label in CallOutcome.choices if counts.get(value)],
+            "link": link, "link_text": _("Recent calls")}
+
+
 @login_required
 def calls(request) -> HttpResponse:
     LookupCall.settle_stale()

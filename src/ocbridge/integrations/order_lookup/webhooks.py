@@ -48,7 +48,7 @@ def _close(exchange, turn: flow.Turn, body: str, spoken: str) -> None:
     flow.finish(turn, spoken=spoken, response=body, exchange=exchange)
 
 
-def _safe(build_fallback):
+def _safe(build_fallback, last_resort: tuple[str, str]):
     """Any bug below still answers the PBX (with a transfer) and leaves an error in the log, not a 500."""
 
     def deco(fn):
@@ -57,9 +57,14 @@ def _safe(build_fallback):
                 return fn(request, connection, exchange)
             except Exception as exc:
                 log.exception("order lookup webhook failed")
-                body, ctype = build_fallback(connection)
-                close_inbound(exchange, status=200, level=Level.ERROR, outcome=ExchangeOutcome.FAILED,
-                              error=f"transfer: internal error — {type(exc).__name__}: {exc}"[:4000], response_body=body)
+                try:
+                    body, ctype = build_fallback(connection)
+                    close_inbound(exchange, status=200, level=Level.ERROR, outcome=ExchangeOutcome.FAILED,
+                                  error=f"transfer: internal error — {type(exc).__name__}: {exc}"[:4000],
+                                  response_body=body)
+                except Exception:  # the hub's own database is failing: answer without it
+                    log.exception("order lookup fallback failed")
+                    body, ctype = last_resort
                 return HttpResponse(body, content_type=ctype)
 
         handler.__name__ = fn.__name__
@@ -89,7 +94,7 @@ def _verimor_fallback(connection) -> tuple[str, str]:
 
 
 @register_webhook("verimor", "call-decision")
-@_safe(_verimor_fallback)
+@_safe(_verimor_fallback, ('{"transfer": {"target": "hangup/hangup"}}', "application/json"))
 def verimor_call_decision(request, connection, exchange) -> HttpResponse:
     f = _fields(request)
     inp = flow.CallInput(service="verimor", call_id=f.get("uuid", "").strip(), caller_raw=f.get("cli", "").strip(),
@@ -130,7 +135,7 @@ def _twilio_fallback(connection) -> tuple[str, str]:
 
 
 @register_webhook("twilio", "voice")
-@_safe(_twilio_fallback)
+@_safe(_twilio_fallback, ('<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>', "text/xml"))
 def twilio_voice(request, connection, exchange) -> HttpResponse:
     from ocbridge.services.twilio import validate_signature
 
