@@ -100,3 +100,22 @@ def test_edit_keeps_one_row_and_audits_change(client_in, store, connection, demo
     integ = Integration.objects.get()
     assert integ.settings == {"threshold": 4} and not integ.enabled
     assert AuditEntry.objects.filter(action="demo_feature.settings").count() == 1
+
+
+def test_every_registered_integration_settings_page_renders(client_in, store, connection):
+    """Each installed feature's own form must build for a store whose shop cannot be reached."""
+    from ocbridge.core import registry
+
+    assert registry.integrations, "no integration registered"
+    for kind in list(registry.integrations):
+        resp = client_in.get(reverse("dashboard:integration", args=[store.pk, kind]))
+        assert resp.status_code in (200, 302), kind
+
+
+def test_store_page_links_an_integrations_own_pages(client_in, store, connection, demo):
+    from ocbridge.core.models import Integration
+
+    demo.extras["home_url"] = lambda integration: f"/demo/{integration.pk}/"
+    integ = Integration.objects.create(store=store, kind="demo_feature", connection=connection)
+    html = client_in.get(reverse("dashboard:store", args=[store.pk])).content.decode()
+    assert f'href="/demo/{integ.pk}/"' in html

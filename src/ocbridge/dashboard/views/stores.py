@@ -17,6 +17,25 @@ from ocbridge.dashboard.audit import audit
 from ocbridge.dashboard.forms import CREDENTIAL_HINTS, ConnectionForm, StoreForm
 
 
+def integration_home(info, integration) -> str:
+    """URL of an integration's own pages for this store, if it has any (extras["home_url"] or `<ns>:overview`)."""
+    from django.urls import NoReverseMatch, reverse
+
+    if integration is None:
+        return ""
+    fn = (info.extras or {}).get("home_url")
+    if callable(fn):
+        return fn(integration) or ""
+    if not info.url_namespace:
+        return ""
+    for name, args in (("overview", [integration.pk]), ("overview", []), ("index", [])):
+        try:
+            return reverse(f"{info.url_namespace}:{name}", args=args)
+        except NoReverseMatch:
+            continue
+    return ""
+
+
 @login_required
 def store_list(request) -> HttpResponse:
     stores = Store.objects.prefetch_related("connections", "integrations")
@@ -27,7 +46,8 @@ def store_list(request) -> HttpResponse:
 def store_detail(request, pk: int) -> HttpResponse:
     store = get_object_or_404(Store, pk=pk)
     integrations = {i.kind: i for i in store.integrations.select_related("connection")}
-    available = [(info, integrations.get(kind)) for kind, info in sorted(registry.integrations.items())]
+    available = [(info, integrations.get(kind), integration_home(info, integrations.get(kind)))
+                 for kind, info in sorted(registry.integrations.items())]
     return render(request, "dashboard/stores/detail.html", {
         "store": store, "nav": "stores",
         "secrets": [(_("Shop database URL"), bool(store.db_url)), (_("Native API key"), bool(store.api_key))],
