@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 
 from ocbridge.core import clock
 from ocbridge.core.choices import Level
-from ocbridge.core.errors import TerminalError, UnknownOutcomeError
+from ocbridge.core.errors import RetryableError, TerminalError, UnknownOutcomeError
 from ocbridge.core.jobs import Defer, JobKind, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Exchange, Integration, Job
 from ocbridge.integrations.cod_confirm import mappers, rules, shop
@@ -282,6 +282,7 @@ class ApplyCallResult(JobKind):
     """A provider told us how a confirmation call ended."""
 
     kind = "cod_confirm.apply_call_result"
+    max_attempts = 6
 
     def run(self, job: Job) -> None:
         ev = job.payload["event"]
@@ -289,8 +290,10 @@ class ApplyCallResult(JobKind):
         attempt = Attempt.objects.select_related("confirmation__integration__connection").filter(
             service=job.payload["service"], provider_id=ev["provider_id"]).first()
         if attempt is None:
-            _note(exchange, Level.WARNING, f"no attempt with provider id {ev['provider_id']!r}: stored, ignored")
-            return
+            # The result can overtake our own record of the call (its answer was lost, the retry is pending):
+            # wait for it a few times before calling the event unknown.
+            _note(exchange, Level.WARNING, f"no attempt with provider id {ev['provider_id']!r} (yet)")
+            raise RetryableError(job.payload["service"], "unknown_call", "call not known yet", retry_after=30)
         c = attempt.confirmation
         if attempt.state not in (AttemptState.IN_FLIGHT, AttemptState.REQUESTED, AttemptState.UNKNOWN,
                                  AttemptState.NO_ANSWER) or c.state in ROBOT_DONE:

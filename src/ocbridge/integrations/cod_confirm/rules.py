@@ -57,9 +57,10 @@ def attempt_due(first_seen: dt.datetime, attempt_no: int, cfg: CodConfirmConfig)
     return first_seen + dt.timedelta(minutes=offsets[attempt_no - 1])
 
 
-def _parse_hhmm(value: str) -> dt.time:
-    h, m = value.split(":")
-    return dt.time(int(h), int(m))
+def _at(date: dt.date, hhmm: str, zone: ZoneInfo) -> dt.datetime:
+    """A local time on a date; "24:00" is the end of that day."""
+    h, m = (int(x) for x in hhmm.split(":"))
+    return dt.datetime.combine(date, dt.time(0, 0), zone) + dt.timedelta(hours=h, minutes=m)
 
 
 def next_allowed(when: dt.datetime, cfg: CodConfirmConfig, tz: str) -> dt.datetime | None:
@@ -71,8 +72,7 @@ def next_allowed(when: dt.datetime, cfg: CodConfirmConfig, tz: str) -> dt.dateti
         hours = cfg.day_hours.get(str(date.weekday()))
         if not hours:
             continue
-        start = dt.datetime.combine(date, _parse_hhmm(hours[0]), zone)
-        end = dt.datetime.combine(date, _parse_hhmm(hours[1]), zone)
+        start, end = _at(date, hours[0], zone), _at(date, hours[1], zone)
         candidate = max(start, local) if day == 0 else start
         if candidate < end:
             return candidate.astimezone(dt.timezone.utc)

@@ -1,0 +1,208 @@
+"""COD confirmation end to end: real MariaDB OpenCart layouts, the Sandbox simulator over HTTP, real webhooks."""
+
+import datetime as dt
+
+import pytest
+
+from ocbridge.core import clock
+from ocbridge.core.models import Job
+from ocbridge.integrations.cod_confirm.models import Attempt, Confirmation
+from opencart.opencart_helpers import add_order, set_status
+
+pytestmark = pytest.mark.django_db(transaction=True)
+PHONE = "0532 123 45 67"
+
+
+@pytest.mark.parametrize("version", ["3.0", "4.0"])
+def test_press_1_moves_order_to_processing_with_history(cod_bed, version):
+    bed = cod_bed(version)
+    add_order(bed.shop, 1001, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", call="confirm")
+    bed.run()
+    c = Confirmation.objects.get(order_id=1001)
+    assert c.state == "confirmed" and c.phone == "+905321234567"
+    assert bed.order_status(1001) == 2
+    assert bed.history(1001)[-1][0] == 2 and "call" in bed.history(1001)[-1][1]
+    assert len(bed.sim.calls()) == 1
+
+
+def test_press_2_twice_cancels(cod_bed):
+    bed = cod_bed("3.0")
+    add_order(bed.shop, 1002, telephone="+90 532 123 4567")
+    bed.sim.set_customer("+905321234567", call="cancel_twice")
+    bed.run()
+    assert Confirmation.objects.get(order_id=1002).state == "cancelled"
+    assert bed.order_status(1002) == 7
+
+
+def test_press_2_once_is_not_a_cancel(cod_bed):
+    bed = cod_bed("3.0", attempt_offsets_minutes=[0])
+    add_order(bed.shop, 1003, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", call="cancel")  # pressed 2, hung up at "press 2 again"
+    bed.run()
+    c = Confirmation.objects.get(order_id=1003)
+    assert c.state == "needs_person" and bed.order_status(1003) == 1
+
+
+def test_no_answer_is_retried_after_the_spacing(cod_bed):
+    bed = cod_bed("3.0", channel_policy="call")
+    add_order(bed.shop, 1004, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", call=["no_answer", "confirm"])
+    bed.run()
+    c = Confirmation.objects.get(order_id=1004)
+    assert c.state == "no_answer" and len(bed.sim.calls()) == 1
+    assert c.next_attempt_at - c.created >= dt.timedelta(minutes=29)
+    clock.travel(31 * 60)
+    bed.run()
+    assert Confirmation.objects.get(order_id=1004).state == "confirmed"
+    assert len(bed.sim.calls()) == 2 and bed.order_status(1004) == 2
+
+
+def test_calls_wait_for_allowed_hours(cod_bed):
+    bed = cod_bed("3.0")
+    bed.configure(day_hours={d: ["09:00", "21:00"] for d in "0123456"})
+    # Move the shared clock to 23:00 in Istanbul today.
+    ist = dt.timezone(dt.timedelta(hours=3))
+    now = clock.now().astimezone(ist)
+    target = now.replace(hour=23, minute=0, second=0, microsecond=0)
+    clock.travel((target - now).total_seconds())
+    add_order(bed.shop, 1005, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", call="confirm")
+    bed.run()
+    assert len(bed.sim.calls()) == 0
+    job = Job.objects.get(kind="cod_confirm.start_attempt")
+    assert job.next_run_at.astimezone(ist).hour == 9
+    clock.travel(10.5 * 3600)
+    bed.run()
+    assert Confirmation.objects.get(order_id=1005).state == "confirmed"
+
+
+def test_call_then_sms_fallback_with_turkish_reply(cod_bed):
+    bed = cod_bed("3.0", attempt_offsets_minutes=[0, 30])
+    add_order(bed.shop, 1006, telephone="5321234567")
+    bed.sim.set_customer("+905321234567", call="no_answer", sms_reply="İptal")
+    bed.run()
+    clock.travel(31 * 60)
+    bed.run()
+    c = Confirmation.objects.get(order_id=1006)
+    assert [a.channel for a in c.attempts.all()] == ["call", "sms"]
+    assert c.state == "cancelled" and bed.order_status(1006) == 7
+
+
+def test_status_changed_in_shop_meanwhile_is_never_overwritten(cod_bed):
+    bed = cod_bed("3.0", channel_policy="call")
+    add_order(bed.shop, 1007, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", call="no_answer")
+    bed.run()
+    set_status(bed.shop, 1007, 5)  # an admin completed it by hand
+    clock.travel(31 * 60)
+    bed.run()
+    c = Confirmation.objects.get(order_id=1007)
+    assert c.state == "resolved_in_shop" and bed.order_status(1007) == 5
+    assert len(bed.sim.calls()) == 1
+
+
+def test_admin_change_between_answer_and_write_wins(cod_bed):
+    bed = cod_bed("4.0")
+    add_order(bed.shop, 1008, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", call="confirm")
+    from ocbridge.integrations.cod_confirm.jobs import schedule_polls
+    from ocbridge.core.jobs import run_until_idle
+
+    schedule_polls()
+    run_until_idle()
+    set_status(bed.shop, 1008, 7)  # cancelled in admin while the call was ringing
+    bed.run()
+    c = Confirmation.objects.get(order_id=1008)
+    assert c.state == "resolved_in_shop" and bed.order_status(1008) == 7
+    assert all(status != 2 for status, _ in bed.history(1008))
+
+
+def test_duplicate_and_out_of_order_webhooks_give_one_outcome(cod_bed):
+    bed = cod_bed("3.0")
+    bed.sim.set_webhook_behaviour(duplicate=3, shuffle=True)
+    add_order(bed.shop, 1009, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", call="confirm")
+    bed.run()
+    assert bed.order_status(1009) == 2
+    assert [s for s, _ in bed.history(1009)].count(2) == 1
+    assert Job.objects.filter(kind="cod_confirm.apply_call_result").count() == 1
+
+
+def test_unparseable_phone_goes_to_a_person_and_nobody_is_called(cod_bed):
+    bed = cod_bed("3.0")
+    add_order(bed.shop, 1010, telephone="12")
+    bed.run()
+    c = Confirmation.objects.get(order_id=1010)
+    assert c.state == "needs_person" and "phone invalid" in c.needs_person_reason
+    assert bed.sim.calls() == []
+
+
+def test_provider_500_then_ok_calls_once(cod_bed):
+    bed = cod_bed("3.0")
+    bed.sim.fail_next("500", path="/v1/calls")
+    add_order(bed.shop, 1011, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", call="confirm")
+    bed.run()
+    clock.travel(120)  # past the retry backoff
+    bed.run()
+    assert Confirmation.objects.get(order_id=1011).state == "confirmed"
+    assert len(bed.sim.calls()) == 1
+
+
+def test_answer_lost_after_the_call_was_placed_never_calls_twice(cod_bed):
+    """The provider placed the call but its answer never reached us (timeout): the retry asks, not re-sends."""
+    bed = cod_bed("3.0")
+    bed.sim.fail_next("reset", path="/v1/calls", after=True)
+    add_order(bed.shop, 1012, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", call="confirm")
+    bed.run()
+    clock.travel(120)
+    bed.run()
+    assert len(bed.sim.calls()) == 1
+    assert Confirmation.objects.get(order_id=1012).state == "confirmed"
+    assert Attempt.objects.filter(confirmation__order_id=1012).count() == 1
+
+
+def test_provider_refusing_credentials_is_terminal_and_shown(cod_bed):
+    bed = cod_bed("3.0")
+    bed.connection.secret = {"token": "wrong-token", "webhook_secret": "sandbox-webhook-secret"}
+    bed.connection.save()
+    add_order(bed.shop, 1013, telephone=PHONE)
+    bed.run()
+    c = Confirmation.objects.get(order_id=1013)
+    assert c.state == "failed" and "401" in c.last_error or "unauthorized" in c.last_error
+    bed.connection.refresh_from_db()
+    assert bed.connection.last_error and bed.sim.calls() == []
+
+
+def test_forged_webhook_is_refused_without_state_change(cod_bed, client):
+    bed = cod_bed("3.0")
+    add_order(bed.shop, 1014, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", call="no_answer", answer_delay=3600)
+    bed.run(rounds=1)
+    attempt = Attempt.objects.get(confirmation__order_id=1014)
+    body = ('{"event_id": "evt_forged", "type": "call.completed", "created_at": "2026-01-01T00:00:00Z", "sequence": 9, '
+            '"data": {"id": "%s", "status": "completed", "digits_pressed": ["1"], "action": "confirm", "result": "ok"}}'
+            % attempt.provider_id)
+    url = f"/hooks/sandbox/{bed.connection.webhook_token}/call-result"
+    resp = client.post(url, data=body, content_type="application/json", HTTP_X_SANDBOX_SIGNATURE="sha256=00")
+    assert resp.status_code == 403
+    assert Confirmation.objects.get(order_id=1014).state == "calling"
+    assert not Job.objects.filter(kind="cod_confirm.apply_call_result").exists()
+
+
+def test_dry_run_decides_and_logs_but_calls_nobody(cod_bed):
+    bed = cod_bed("3.0", dry_run=True)
+    add_order(bed.shop, 1015, telephone=PHONE)
+    bed.run()
+    c = Confirmation.objects.get(order_id=1015)
+    assert bed.sim.calls() == [] and "dry run" in c.transitions.last().reason
+
+
+def test_not_cod_or_not_pending_is_ignored(cod_bed):
+    bed = cod_bed("3.0")
+    add_order(bed.shop, 1016, telephone=PHONE, payment="bank_transfer")
+    add_order(bed.shop, 1017, telephone=PHONE, status=2)
+    bed.run()
+    assert not Confirmation.objects.exists()
