@@ -69,7 +69,6 @@ def cod_bed(opencart_db, live_server, settings, request):
                                      timezone="Europe/Istanbul", country="TR", order_prefix="")
         conn = Connection.objects.create(store=store, service="sandbox", base_url=sim.base_url,
                                          secret={"token": "sandbox-token", "webhook_secret": "sandbox-webhook-secret"})
-        sim.set_inbound_url(conn.webhook_url("sms-inbound"))
         settings_ = CodConfirmConfig(day_hours=ALL_DAY).to_settings()
         settings_.update(cfg)
         integration = Integration.objects.create(store=store, kind="cod_confirm", connection=conn,

@@ -206,3 +206,40 @@ def test_not_cod_or_not_pending_is_ignored(cod_bed):
     add_order(bed.shop, 1017, telephone=PHONE, status=2)
     bed.run()
     assert not Confirmation.objects.exists()
+
+
+@pytest.mark.parametrize("reply,state,status", [("EVET", "confirmed", 2), ("evet teşekkürler 🙏", "confirmed", 2),
+                                                ("ıptal", "cancelled", 7), ("НЕТ", "cancelled", 7),
+                                                ("ne zaman gelir?", "needs_person", 1)])
+def test_sms_replies_in_any_casing(cod_bed, reply, state, status):
+    bed = cod_bed("3.0", channel_policy="sms")
+    add_order(bed.shop, 1020, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", sms_reply=reply)
+    bed.run()
+    c = Confirmation.objects.get(order_id=1020)
+    assert (c.state, bed.order_status(1020)) == (state, status)
+    if state == "needs_person":  # a polite answer went back, and nothing was written to the shop
+        assert len(bed.sim.messages()) == 2 and bed.history(1020) == []
+
+
+def test_russian_customer_on_a_provider_without_russian_voice_gets_an_sms(cod_bed):
+    bed = cod_bed("3.0")
+    from ocbridge.services.sandbox import SandboxClient
+
+    if "ru" not in SandboxClient.capabilities.tts_languages:
+        pytest.skip("the sandbox speaks Russian")
+    add_order(bed.shop, 1021, telephone="+7 912 345-67-89", language_id=3)
+    bed.sim.set_customer("+79123456789", sms_reply="да")
+    bed.run()
+    assert Confirmation.objects.get(order_id=1021).language == "ru"
+
+
+def test_several_pending_orders_need_the_order_number(cod_bed):
+    bed = cod_bed("3.0", channel_policy="sms")
+    add_order(bed.shop, 1030, telephone=PHONE)
+    add_order(bed.shop, 1031, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", sms_reply="#1030 evet")
+    bed.run()
+    states = dict(Confirmation.objects.values_list("order_id", "state"))
+    assert states[1030] == "confirmed" and bed.order_status(1030) == 2
+    assert bed.order_status(1031) == 1

@@ -171,6 +171,13 @@ def start_attempt(c: Confirmation, number: int, cfg: CodConfirmConfig, *, channe
         c.move(ConfirmationState.NEEDS_PERSON, reason=f"{connection.service} cannot {cfg.channel_policy}",
                expect=OPEN, needs_person_reason="no usable channel")
         return None
+    if channel == Channel.CALL and not cfg.announcement_id and c.language[:2] not in caps.tts_languages:
+        # The robot cannot speak the customer's language: text instead (DESIGN.md: provider capabilities).
+        channel = Channel.SMS if caps.can_sms else None
+        if channel is None:
+            c.move(ConfirmationState.NEEDS_PERSON, reason=f"{connection.service} cannot speak {c.language!r}",
+                   expect=OPEN, needs_person_reason="language not spoken")
+            return None
     key = _key(c, channel, manual_key or number)
     attempt, _ = Attempt.objects.get_or_create(key=key, defaults={
         "confirmation": c, "number": number, "channel": channel, "service": connection.service,
@@ -194,7 +201,7 @@ def start_attempt(c: Confirmation, number: int, cfg: CodConfirmConfig, *, channe
                 rep_target=cfg.rep_target or None)
         else:
             sent = client.send_sms(to=c.phone, text=mappers.message_for(c, cfg.sms_texts, cfg, shop_name), key=key,
-                                   webhook_url=connection.webhook_url("sms-report"), sender=cfg.sms_sender or None)
+                                   webhook_url=connection.webhook_url("sms"), sender=cfg.sms_sender or None)
     except UnknownOutcomeError as exc:
         # It may have gone out and the provider cannot tell: do not resend now; count it and move on.
         Attempt.objects.filter(pk=attempt.pk).update(state=AttemptState.UNKNOWN)
@@ -255,6 +262,35 @@ def after_no_answer(c: Confirmation, attempt: Attempt, *, reason: str, exchange=
     else:
         c.move(ConfirmationState.NEEDS_PERSON, reason=f"no answer after {c.attempts_made} attempts", expect=OPEN,
                needs_person_reason="attempts used up")
+
+
+@register_schedule("cod_confirm.inbox", every=60)
+def schedule_inbox_reads() -> None:
+    """Providers without an inbound push (Netgsm's read-once inbox): read it every minute."""
+    for integration in Integration.objects.filter(kind=KIND, enabled=True, store__enabled=True,
+                                                  connection__enabled=True).select_related("connection"):
+        if client_for(integration.connection).capabilities.inbound_sms == "poll":
+            Job.objects.enqueue(ReadInbox, key=slot_key(f"{KIND}:inbox:{integration.connection_id}", 60),
+                                integration=integration)
+
+
+@register_job_kind
+class ReadInbox(JobKind):
+    """Fetch inbound SMS once and queue one reply job per message (the inbox hands each message out once;
+    the Exchange of the fetch keeps the raw copy)."""
+
+    kind = "cod_confirm.read_inbox"
+    max_attempts = 3
+
+    def run(self, job: Job) -> None:
+        from dataclasses import asdict
+
+        connection = job.integration.connection
+        for sms in client_for(connection).fetch_inbound_sms():
+            event = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in asdict(sms).items()}
+            Job.objects.enqueue(ApplySmsReply, integration=job.integration, payload={"service": connection.service,
+                                "event": event}, key=f"{KIND}:{connection.store_id}:{connection.service}-event:"
+                                                     f"apply_sms_reply:{sms.event_id}")
 
 
 # --- answers --------------------------------------------------------------------------------------------
@@ -363,7 +399,9 @@ class ApplySmsReply(JobKind):
         text = mappers.fill(cfg.text(cfg.unclear_texts, c.language if c else integration.store.language), name="",
                             order_label=label, total=0, currency="", shop=integration.store.name, items=0,
                             with_details=False)
-        client.send_sms(to=phone, text=text, key=f"{KIND}:{integration.store_id}:reply:{ev['event_id']}",
+        # Once per order (or per number and day): an auto-responder on the other side must not start a ping-pong.
+        about = f"{c.order_id}" if c else f"{phone}:{clock.now():%Y%m%d}"
+        client.send_sms(to=phone, text=text, key=f"{KIND}:{integration.store_id}:{about}:polite-reply",
                         sender=cfg.sms_sender or None)
 
 

@@ -20,12 +20,26 @@ from ocbridge.integrations.cod_confirm.providers import CLIENTS, service_module
 
 log = logging.getLogger(__name__)
 
-# hook name → (parser in the service module, job kind)
-HOOKS = {
-    "call-result": ("parse_call_result", "cod_confirm.apply_call_result"),
-    "sms-inbound": ("parse_inbound_sms", "cod_confirm.apply_sms_reply"),
-    "sms-report": ("parse_delivery_report", "cod_confirm.apply_delivery_report"),
-}
+# Calls have their own hook. SMS replies and delivery reports share one: several providers push both kinds
+# to a single URL (Verimor's panel has one push URL; Sandbox replies follow the last SMS's callback).
+CALL_HOOK, SMS_HOOKS = "call-result", ("sms", "sms-inbound", "sms-report")
+JOB_FOR = {"CallResult": "cod_confirm.apply_call_result", "InboundSms": "cod_confirm.apply_sms_reply",
+           "DeliveryReport": "cod_confirm.apply_delivery_report"}
+
+
+def parse_events(service: str, hook: str, payload, content_type: str) -> list:
+    """Every event in one request (a Verimor push may carry several); [] for progress pings."""
+    module = service_module(service)
+    if hook == CALL_HOOK:
+        event = module.parse_call_result(payload, content_type)
+        return [event] if event is not None else []
+    if hasattr(module, "parse_sms_push"):
+        return list(module.parse_sms_push(payload, content_type))
+    for parser in ("parse_inbound_sms", "parse_delivery_report"):
+        event = getattr(module, parser)(payload, content_type)
+        if event is not None:
+            return [event]
+    return []
 
 
 def request_payload(request, service: str):
@@ -77,35 +91,37 @@ def _ok(service: str, hook: str, payload, request) -> HttpResponse:
     return HttpResponse("OK")
 
 
-def make_handler(service: str, hook: str):
-    parser_name, job_kind = HOOKS[hook]
+def enqueue_event(connection, integration, service: str, event, exchange) -> tuple[Job, bool]:
+    """One job per provider event; the event id in the key makes a repeated delivery a no-op."""
+    kind = JOB_FOR[type(event).__name__]
+    key = f"cod_confirm:{connection.store_id}:{service}-event:{kind.rsplit('.', 1)[1]}:{event.event_id}"
+    job = Job.objects.enqueue(kind, key=key, integration=integration, payload={
+        "exchange_id": exchange.pk, "service": service, "event": _jsonable(event)})
+    return job, job.payload.get("exchange_id") != exchange.pk
 
+
+def make_handler(service: str, hook: str):
     def handler(request, connection, exchange):
         problem = signature_problem(request, connection)
         if problem:
             return reject(exchange, 403, problem)
-        parser = getattr(service_module(service), parser_name, None)
-        if parser is None:
-            return reject(exchange, 404, f"{service} sends no {hook}")
         payload = request_payload(request, service)
         try:
-            event = parser(payload, request.content_type)
+            events = parse_events(service, hook, payload, request.content_type)
         except ValueError as exc:  # WebhookFormatError: the raw request is kept in the Exchange
             return reject(exchange, 400, f"malformed {hook}: {exc}")
-        if event is None:  # progress events, validation pings: nothing to act on
-            close_inbound(exchange, status=200, response_body="OK")
-            return _ok(service, hook, payload, request)
         integration = Integration.objects.filter(store=connection.store, kind="cod_confirm").first()
-        exchange.event_id = str(event.event_id)[:255]
-        if integration is None:
+        if events and integration is None:
             close_inbound(exchange, status=200, level=Level.WARNING, error="COD confirmation is not set up for this store")
             return _ok(service, hook, payload, request)
-        key = f"cod_confirm:{connection.store_id}:{service}-event:{hook}:{event.event_id}"
-        job = Job.objects.enqueue(job_kind, key=key, integration=integration, payload={
-            "exchange_id": exchange.pk, "service": service, "event": _jsonable(event)})
-        duplicate = job.payload.get("exchange_id") != exchange.pk
+        job, duplicates = None, 0
+        for event in events:
+            job, duplicate = enqueue_event(connection, integration, service, event, exchange)
+            duplicates += duplicate
+        exchange.event_id = ",".join(str(e.event_id) for e in events)[:255]
         close_inbound(exchange, status=200, response_body="OK", job=job,
-                      error="duplicate delivery: already queued" if duplicate else "")
+                      error=f"{duplicates} duplicate deliver{'y' if duplicates == 1 else 'ies'}: already queued"
+                      if duplicates else "")
         return _ok(service, hook, payload, request)
 
     handler.__name__ = f"{service}_{hook.replace('-', '_')}"
@@ -119,5 +135,5 @@ def _jsonable(event) -> dict:
 
 def register_all() -> None:
     for service in CLIENTS:
-        for hook in HOOKS:
+        for hook in (CALL_HOOK, *SMS_HOOKS):
             register_webhook(service, hook)(make_handler(service, hook))
