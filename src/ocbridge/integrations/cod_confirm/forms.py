@@ -18,6 +18,21 @@ DAY_NAMES = [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday
 LANGS = ("tr", "ru", "en")
 
 
+def _shop_choices(store) -> tuple[dict[int, str] | None, dict[str, str] | None]:
+    """Status names in the store's language and payment methods seen in its orders; (None, None) if unreachable."""
+    from ocbridge import opencart
+    from ocbridge.core.errors import ConfigurationError, ServiceError
+    from ocbridge.opencart import payments, statuses
+
+    try:
+        shop = opencart.shop_db(store)
+        langs = statuses.languages(shop)
+        lang_id = next((i for i, code in langs.items() if code.startswith(store.language)), next(iter(langs), None))
+        return statuses.statuses(shop, lang_id), payments.methods_seen(shop)
+    except (ConfigurationError, ServiceError, OSError):
+        return None, None
+
+
 def _hours_field(label):
     return forms.CharField(label=label, required=False, max_length=11,
                            help_text=_("HH:MM-HH:MM, empty = no calls or SMS that day"))
@@ -74,6 +89,13 @@ class CodConfirmForm(forms.Form):
                                                                widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
             self.fields[f"sms_text_{lang}"] = forms.CharField(label=_("SMS text (%s)") % lang.upper(),
                                                               widget=forms.Textarea(attrs={"rows": 2}), max_length=612)
+
+    @classmethod
+    def from_integration(cls, integration, data=None) -> CodConfirmForm:
+        """The form for one Store, with its own statuses and payment methods (defaults if the shop is unreachable)."""
+        cfg = CodConfirmConfig.from_settings(integration.settings or {})
+        statuses, methods = _shop_choices(integration.store)
+        return cls(data, initial=cls.initial_from(cfg), statuses=statuses, payment_methods=methods)
 
     @classmethod
     def initial_from(cls, cfg: CodConfirmConfig) -> dict:
