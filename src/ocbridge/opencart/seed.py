@@ -355,8 +355,8 @@ def _customer(rng: random.Random, cid: int, start: dt.datetime, layout: str) -> 
 
 
 def _order(rng: random.Random, oid: int, when: dt.datetime, layout: str, catalog: _Catalog, customers: list[dict],
-           ids: dict[str, int], out: dict[str, list]) -> None:
-    registered = rng.random() < 0.35
+           ids: dict[str, int], out: dict[str, list], *, payment: tuple | None = None, status: int | None = None) -> None:
+    registered = bool(customers) and rng.random() < 0.35
     if registered:
         c = rng.choice(customers)
         ru, cid = c["_ru"], c["customer_id"]
@@ -368,10 +368,10 @@ def _order(rng: random.Random, oid: int, when: dt.datetime, layout: str, catalog
         email = f"guest{oid}@example.com"
         phone = phone_ru(rng) if ru else phone_tr(rng)
     store_id = 1 if ru else 0
-    code, json_code, title, _ = _weighted(rng, PAYMENTS)
+    code, json_code, title, _ = payment or _weighted(rng, PAYMENTS)
     if ru and code == "kapida_odeme":
         code, json_code, title = "cod", "cod.cod", "Наложенный платёж"
-    status = _weighted(rng, STATUSES)[0]
+    status = _weighted(rng, STATUSES)[0] if status is None else status
     city, zone = rng.choice(TR_CITIES) if not ru else ("Москва", 2761)
     country_id = 176 if ru else 215
     ship = {"name": "Sabit Kargo", "code": "flat.flat"}
@@ -433,6 +433,29 @@ def _order(rng: random.Random, oid: int, when: dt.datetime, layout: str, catalog
             out["order_history"].append({"order_history_id": ids["order_history"], "order_id": oid,
                                          "order_status_id": st, "notify": 0, "comment": "",
                                          "date_added": o["date_added"]})
+
+
+def place_order(url_or_engine, *, version: str, prefix: str = "oc_", rng: random.Random | None = None,
+                status: int = 1, when: dt.datetime | None = None) -> int:
+    """One new cash-on-delivery order as checkout leaves it (the live demo places these); returns its id."""
+    engine = url_or_engine if isinstance(url_or_engine, sa.Engine) else _engine(url_or_engine)
+    md = metadata_for(version, prefix)
+    layout = md.info["opencart_version"]
+    rng = rng or random.Random()
+    catalog = _Catalog(random.Random(1), 200)  # same products as seed() made
+    with engine.begin() as conn:
+        def top(name: str) -> int:
+            table = md.tables[prefix + name]
+            return conn.execute(sa.select(sa.func.max(table.primary_key.columns[0]))).scalar() or 0
+
+        ids = {n: top(n) for n in ("order_product", "order_option", "order_total", "order_history")}
+        oid = top("order") + 1
+        out = {k: [] for k in ("order", "order_product", "order_option", "order_total", "order_history")}
+        _order(rng, oid, when or dt.datetime.now(), layout, catalog, [], ids, out, payment=PAYMENTS[0], status=status)
+        for name in ("order", "order_product", "order_option", "order_total", "order_history"):
+            if out[name]:
+                reference.insert_rows(conn, md.tables[prefix + name], out[name])
+    return oid
 
 
 def main(argv: list[str] | None = None) -> int:

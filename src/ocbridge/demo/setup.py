@@ -1,0 +1,95 @@
+"""Wiring of the live demo: the demo shop (OpenCart 3.0 layout in SQLite), the sandbox provider, hub rows."""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import threading
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+
+from ocbridge import opencart
+from ocbridge.core.models import Connection, Integration, Store
+from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
+from ocbridge.opencart import seed
+from ocbridge.simulators.sandbox import SandboxSimulator
+
+log = logging.getLogger(__name__)
+STORE_NAME = "Demo Mağaza"
+TOKEN, WEBHOOK_SECRET = "demo-sandbox-token", "demo-sandbox-webhook-secret"
+# How the simulated customers behave: mostly confirm, some cancel, some never answer.
+CALL_ODDS = {"confirm": 0.55, "cancel_twice": 0.15, "no_answer": 0.2, "busy": 0.05, "agent": 0.05}
+SMS_ODDS = {"EVET": 0.3, "evet": 0.15, "Evet teşekkürler": 0.1, "İptal": 0.1, "ıptal": 0.05, "да": 0.05,
+            "ne zaman gelir?": 0.05, "null": 0.2}
+
+
+class DemoSetup:
+    """Creates what the demo needs once and reuses it on the next start (data dir persists)."""
+
+    def __init__(self, *, data_dir: Path, port: int, speed: float):
+        self.data_dir = Path(data_dir)
+        self.port = port
+        self.sim = SandboxSimulator(token=TOKEN, webhook_secret=WEBHOOK_SECRET, speed=speed,
+                                    seed=random.randrange(1 << 30))
+
+    def start_simulator(self) -> str:
+        url = self.sim.start()
+        self.sim.set_odds(call=CALL_ODDS, sms_reply=SMS_ODDS)
+        self.sim.set_customer_defaults(answer_delay=20, reply_delay=40)
+        return url
+
+    def stop(self) -> None:
+        self.sim.stop()
+
+    def ensure_shop(self, *, orders: int) -> str:
+        path = self.data_dir / "demo-shop.sqlite3"
+        url = f"sqlite:///{path}"
+        if not path.exists():
+            report = seed.seed(url, version="3.0", orders=orders)
+            log.info("demo shop: %s", report.summary())
+        return url
+
+    def ensure_user(self) -> tuple[str, str]:
+        """The dashboard login. The password is made once and kept in the data dir (not a known default)."""
+        path = self.data_dir / "demo-password"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(9))
+            path.chmod(0o600)
+        password = path.read_text().strip()
+        user, _ = get_user_model().objects.get_or_create(username="admin", defaults={"is_staff": True,
+                                                                                      "is_superuser": True})
+        user.set_password(password)
+        user.save()
+        return "admin", password
+
+    def ensure_store(self, shop_url: str, sim_url: str) -> Store:
+        store = Store.objects.filter(name=STORE_NAME).first() or Store(name=STORE_NAME)
+        store.secret = {"db_url": shop_url}
+        store.timezone, store.country, store.language, store.currency = "Europe/Istanbul", "TR", "tr", "TRY"
+        store.version = "3.0"
+        store.save()
+        conn = Connection.objects.filter(store=store, service="sandbox").first() or Connection(store=store,
+                                                                                                service="sandbox")
+        conn.name, conn.base_url = "Sandbox", sim_url
+        conn.secret = {"token": TOKEN, "webhook_secret": WEBHOOK_SECRET}
+        conn.save()
+        cfg = CodConfirmConfig(day_hours={d: ["00:00", "24:00"] for d in "0123456"},  # the demo runs at any hour
+                               attempt_offsets_minutes=[0, 2, 5], answer_wait_minutes=3,
+                               cod_codes=["cod", "kapida_odeme"], return_shipping_cost=75)
+        integration, created = Integration.objects.get_or_create(
+            store=store, kind="cod_confirm", defaults={"connection": conn, "settings": cfg.to_settings()})
+        if not created and integration.connection_id != conn.pk:
+            integration.connection = conn
+            integration.save()
+        opencart.poll_new_orders(store)  # first poll sets the watermark: seeded history is not called
+        return store
+
+    def place_orders_forever(self, shop_url: str, every: float, stop: threading.Event) -> None:
+        rng = random.Random()
+        while not stop.wait(every):
+            try:
+                seed.place_order(shop_url, version="3.0", rng=rng)
+            except Exception:  # the demo goes on; the error is printed
+                log.exception("could not place a demo order")
