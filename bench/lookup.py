@@ -59,19 +59,38 @@ def setup_django(tmp: str) -> None:
     call_command("migrate", verbosity=0)
 
 
-def serve() -> str:
-    """The hub's WSGI app on a loopback port (threaded, like `runserver`), in this process."""
-    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
-    from django.core.wsgi import get_wsgi_application
+def serve(tmp: str, server: str) -> tuple[str, object]:
+    """The hub over HTTP on a loopback port: gunicorn as `ocbridge serve --production` runs it (default),
+    or Django's threaded development server in this process."""
+    import socket
+    import subprocess
 
-    class Quiet(WSGIRequestHandler):
-        def log_message(self, *args):
-            pass
+    if server == "dev":
+        from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+        from django.core.wsgi import get_wsgi_application
 
-    server = ThreadedWSGIServer(("127.0.0.1", 0), Quiet)
-    server.set_app(get_wsgi_application())
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}"
+        class Quiet(WSGIRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        httpd = ThreadedWSGIServer(("127.0.0.1", 0), Quiet)
+        httpd.set_app(get_wsgi_application())
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{httpd.server_address[1]}", httpd.shutdown
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([tmp, str(ROOT / "src")])}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "ocbridge.wsgi:application", "--bind",
+                             f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning"], env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return f"http://127.0.0.1:{port}", lambda: (proc.terminate(), proc.wait(10))
 
 
 def main() -> None:
@@ -80,6 +99,8 @@ def main() -> None:
     ap.add_argument("--version", default="3.0", choices=["2.3", "3.0", "4.0"])
     ap.add_argument("--calls", type=int, default=500, help="calls to our URL, each from another customer")
     ap.add_argument("--naive", type=int, default=15, help="runs of the naive LIKE query")
+    ap.add_argument("--server", default="gunicorn", choices=["gunicorn", "dev"],
+                    help="gunicorn, 2 workers (production), or Django's development server")
     args = ap.parse_args()
     n = int(args.orders)
     tmp = tempfile.mkdtemp(prefix="ocbridge-bench-lookup-")
@@ -99,6 +120,7 @@ def main() -> None:
     from ocbridge.testbed.mariadb import start_server
 
     server = start_server()
+    stop_hub = None
     try:
         url = server.create_database("bench")
         print(f"Building a {n:,}-order OpenCart {args.version} shop in MariaDB …", flush=True)
@@ -123,7 +145,7 @@ def main() -> None:
         callers = list(PhoneIndex.objects.filter(store_db_key=store.db_key, store_id=0, e164__startswith="+90")
                        .order_by("?").values_list("e164", flat=True).distinct()[:args.calls + 20])
         random.Random(7).shuffle(callers)
-        settings.PUBLIC_URL = serve()
+        settings.PUBLIC_URL, stop_hub = serve(tmp, args.server)
         decision_url = conn.webhook_url("call-decision")
         client = httpx.Client(timeout=10)
 
@@ -152,7 +174,7 @@ def main() -> None:
                           {"p": f"%{digits}"}).all()
             naive.append((time.perf_counter() - t) * 1000)
 
-        print(f"\nCaller → spoken answer, {len(ours)} calls from different customers, {n:,} orders "
+        print(f"\nCaller → spoken answer over {args.server}, {len(ours)} calls from different customers, {n:,} orders "
               f"({spoken} read a status out, {answered} calls linked to an order):")
         print(row("ours: whole HTTP request (Verimor step 1)", ours))
         print(row("naive: telephone LIKE '%…' query alone", naive))
@@ -162,6 +184,8 @@ def main() -> None:
         print("  (the naive query is only the search; its endpoint would still have to read and answer.\n"
               "   It also misses numbers typed with spaces or dashes, e.g. '0532 123 45 67'.)")
     finally:
+        if stop_hub is not None:
+            stop_hub()
         server.stop()
 
 

@@ -103,9 +103,10 @@ def test_bad_signature_is_refused_with_403(hub, twilio, opencart_db, make_store,
     assert good.status_code == 200 and good.text.startswith("<?xml") and "<Gather" in good.text
 
 
-def test_withheld_number_goes_to_the_representative(hub, twilio, opencart_db, make_store, line):
+@pytest.mark.parametrize("caller", ["anonymous", "+266696687", ""])  # +266696687: how Twilio writes ANONYMOUS
+def test_withheld_number_goes_to_the_representative(hub, twilio, opencart_db, make_store, line, caller):
     store = make_store(opencart_db("3.0"))
     conn = line(store)
-    call = twilio_inbound(twilio, conn.webhook_url("voice"), caller="anonymous")
+    call = twilio_inbound(twilio, conn.webhook_url("voice"), caller=caller)
     assert call["transcript"][-1]["verb"] == "Dial"
     assert LookupCall.objects.get().reason == Reason.HIDDEN_CALLER

@@ -83,15 +83,15 @@ def decide(connection, inp: CallInput) -> Turn:
 
 
 def _call(connection, integration, inp: CallInput, cfg: OrderLookupConfig, lang: str) -> tuple[LookupCall, bool]:
+    """The call's row; a new call's row is only built here and inserted by `finish()` (one write per request)."""
+    existing = LookupCall.objects.filter(service=inp.service, call_id=inp.call_id[:128]).first()
+    if existing is not None:
+        return existing, False
     region = inp.region or connection.store.country
     caller = opencart.phones.normalize(inp.caller_raw, region) if inp.caller_raw else None
-    defaults = {"store": connection.store, "integration": integration, "connection": connection,
-                "caller_raw": inp.caller_raw[:64], "caller": caller or "", "called": inp.called[:64], "language": lang}
-    try:
-        with transaction.atomic():
-            return LookupCall.objects.get_or_create(service=inp.service, call_id=inp.call_id[:128], defaults=defaults)
-    except IntegrityError:  # the same step raced in twice
-        return LookupCall.objects.get(service=inp.service, call_id=inp.call_id[:128]), False
+    return LookupCall(service=inp.service, call_id=inp.call_id[:128], store=connection.store, integration=integration,
+                      connection=connection, caller_raw=inp.caller_raw[:64], caller=caller or "",
+                      called=inp.called[:64], language=lang, created=clock.now()), True
 
 
 def _first(store, call: LookupCall, cfg: OrderLookupConfig, lang: str) -> tuple[Decision, str]:
@@ -162,4 +162,11 @@ def finish(turn: Turn, *, spoken: str, response: str, exchange) -> None:
     call.last_response = response
     call.exchange = exchange
     call.updated = clock.now()
-    call.save()
+    if call.pk is not None:
+        call.save()
+        return
+    try:
+        with transaction.atomic():
+            call.save(force_insert=True)
+    except IntegrityError:  # the PBX sent the same first step twice at once; the other request recorded it
+        log.info("order lookup call %s recorded by a parallel request", call.call_id)
