@@ -9,7 +9,6 @@ all of it.
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -34,6 +33,7 @@ class Command(BaseCommand):
     def handle(self, *args, port, orders, every, speed, **opts):
         from ocbridge.demo.setup import DemoSetup
 
+        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the demo as cleanly as Ctrl-C
         call_command("migrate", verbosity=0, interactive=False)
         data = Path(settings.DATA_DIR)
         demo = DemoSetup(data_dir=data, port=port, speed=speed)
@@ -73,5 +73,5 @@ class Command(BaseCommand):
             self.stdout.write("demo stopped")
 
 
-def new_password() -> str:
-    return secrets.token_urlsafe(9)
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
