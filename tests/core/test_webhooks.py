@@ -59,3 +59,12 @@ def test_allowlisted_ip_passes(client, conn):
 def test_oversized_body_is_refused(client, conn):
     resp = client.post(f"/hooks/sandbox/{conn.webhook_token}/test-echo", data=b"x" * 300_000, content_type="text/plain")
     assert resp.status_code == 413
+
+
+def test_admin_pages_render_without_secrets(admin_client, conn):
+    for url in ("/admin/core/store/", f"/admin/core/store/{conn.store_id}/change/", "/admin/core/connection/",
+                f"/admin/core/connection/{conn.pk}/change/", "/admin/core/job/", "/admin/core/exchange/",
+                "/admin/cod_confirm/confirmation/"):
+        resp = admin_client.get(url)
+        assert resp.status_code == 200, url
+        assert b"tok-secret-123" not in resp.content
