@@ -139,3 +139,17 @@ def test_worker_killed_mid_job_runs_it_again_exactly_once(tmp_path):
     job.refresh_from_db()
     assert job.attempts == 2
     assert AuditEntry.objects.filter(action="worker.probe").count() == 1
+
+
+def test_housekeeping_prunes_routine_jobs_and_old_info_logs_only():
+    from ocbridge.core.housekeeping import PruneOldRows
+    from ocbridge.core.models import Exchange
+
+    old = clock.now() - timedelta(days=200)
+    Job.objects.create(kind="core.prune", key="old-routine", state=JobState.DONE, finished_at=old)
+    Job.objects.create(kind="test.flaky", key="old-business", state=JobState.DONE, finished_at=old)
+    Exchange.objects.create(service="sandbox", level="info", created=old)
+    Exchange.objects.create(service="sandbox", level="error", created=old)
+    run_job(Job.objects.enqueue(PruneOldRows, key="prune-now").pk)
+    assert set(Job.objects.values_list("key", flat=True)) == {"old-business", "prune-now"}
+    assert list(Exchange.objects.values_list("level", flat=True)) == ["error"]

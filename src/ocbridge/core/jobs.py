@@ -51,6 +51,7 @@ class JobKind:
     claim_seconds: int = 120  # a worker that holds a job longer than this is presumed dead
     backoff_base: float = 15.0
     backoff_max: float = 3600.0
+    routine: bool = False  # finished rows are pruned after two days (polls, inbox reads)
 
     def run(self, job) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

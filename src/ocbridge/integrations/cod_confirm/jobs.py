@@ -65,6 +65,7 @@ class PollShop(JobKind):
 
     kind = "cod_confirm.poll_shop"
     max_attempts = 2
+    routine = True
     claim_seconds = 120
 
     def run(self, job: Job) -> None:
@@ -281,6 +282,7 @@ class ReadInbox(JobKind):
 
     kind = "cod_confirm.read_inbox"
     max_attempts = 3
+    routine = True
 
     def run(self, job: Job) -> None:
         from dataclasses import asdict

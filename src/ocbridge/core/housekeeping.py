@@ -1,0 +1,44 @@
+"""Keeping the hub's own tables bounded: routine jobs and old info-level log rows are pruned (Saleor's habit)."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from ocbridge.core import clock
+from ocbridge.core.choices import JobState, Level
+from ocbridge.core.jobs import JobKind, get_kind, register_job_kind, register_schedule, slot_key
+
+LOG_DAYS = int(os.environ.get("OCBRIDGE_LOG_RETENTION_DAYS", "90"))  # warnings and errors are kept
+ROUTINE_DAYS = 2  # finished polls and similar routine jobs
+
+
+@register_schedule("core.housekeeping", every=3600)
+def schedule_housekeeping() -> None:
+    from ocbridge.core.models import Job
+
+    Job.objects.enqueue(PruneOldRows, key=slot_key("core:housekeeping", 3600))
+
+
+@register_job_kind
+class PruneOldRows(JobKind):
+    """Delete finished routine jobs after two days, info-level Exchanges after the retention period."""
+
+    kind = "core.prune"
+    max_attempts = 2
+    routine = True
+
+    def run(self, job) -> None:
+        from ocbridge.core.models import Exchange, Job
+
+        now = clock.now()
+        kinds = [k for k in Job.objects.values_list("kind", flat=True).distinct() if _routine(k)]
+        Job.objects.filter(kind__in=kinds, state=JobState.DONE, finished_at__lt=now - timedelta(days=ROUTINE_DAYS)).delete()
+        Exchange.objects.filter(level=Level.INFO, created__lt=now - timedelta(days=LOG_DAYS)).delete()
+
+
+def _routine(kind: str) -> bool:
+    try:
+        return bool(getattr(get_kind(kind), "routine", False))
+    except LookupError:
+        return False
