@@ -452,7 +452,8 @@ class WriteOutcome(JobKind):
         if expected == target:
             return
         result = shop.write_status(c.store, c.order_id, expected=expected, new=target,
-                                   comment=mappers.history_comment(comment, channel=channel), notify=cfg.notify_customer)
+                                   comment=mappers.history_comment(comment, channel=channel), notify=cfg.notify_customer,
+                                   key=job.key)
         if result.written:
             c.__class__.objects.filter(pk=c.pk).update(history_status_id=target, history_written_at=clock.now())
         else:

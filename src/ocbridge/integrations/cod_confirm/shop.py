@@ -17,9 +17,9 @@ def order_status(store, order_id: int) -> int | None:
     return opencart.order_status(store, order_id)
 
 
-def write_status(store, order_id: int, *, expected: int, new: int, comment: str, notify: bool):
+def write_status(store, order_id: int, *, expected: int, new: int, comment: str, notify: bool, key: str = ""):
     """Order-history entry through OpenCart's API or the compare-and-set DB path; result has .written/.current_status."""
-    return opencart.write_history(store, order_id, expected=expected, new=new, comment=comment, notify=notify)
+    return opencart.write_history(store, order_id, expected=expected, new=new, comment=comment, notify=notify, key=key)
 
 
 def completed_orders(store, order) -> int:
