@@ -243,3 +243,28 @@ def test_several_pending_orders_need_the_order_number(cod_bed):
     states = dict(Confirmation.objects.values_list("order_id", "state"))
     assert states[1030] == "confirmed" and bed.order_status(1030) == 2
     assert bed.order_status(1031) == 1
+
+
+@pytest.mark.parametrize("version", ["3.0", "4.0"])
+def test_outcome_goes_through_the_native_api_when_configured(cod_bed, version):
+    from ocbridge.core.models import Exchange
+    from ocbridge.opencart.reference import DEFAULT_API_KEY
+    from ocbridge.simulators.opencart_api import OpenCartApiSimulator
+
+    bed = cod_bed(version)
+    api = OpenCartApiSimulator(bed.shop.url, version=version, prefix=bed.shop.prefix)
+    api.start()
+    try:
+        bed.store.api_url = api.base_url + "/"
+        bed.store.api_username = "Default"
+        bed.store.secret = {**bed.store.secret, "api_key": DEFAULT_API_KEY}
+        bed.store.save()
+        add_order(bed.shop, 1040, telephone=PHONE)
+        bed.sim.set_customer("+905321234567", call="confirm")
+        bed.run()
+        assert bed.order_status(1040) == 2 and bed.history(1040)[-1][0] == 2
+        calls = list(Exchange.objects.filter(service="opencart").values_list("url", flat=True))
+        assert any("history" in u.lower() for u in calls), calls
+        assert all(DEFAULT_API_KEY not in e.request_body for e in Exchange.objects.filter(service="opencart"))
+    finally:
+        api.stop()
