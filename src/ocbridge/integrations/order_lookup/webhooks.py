@@ -18,6 +18,7 @@ import json
 import logging
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 
 from ocbridge.core.choices import ExchangeOutcome, Level
@@ -43,9 +44,10 @@ def _close(exchange, turn: flow.Turn, body: str, spoken: str) -> None:
     if warn:
         log.warning("order lookup call %s: %s (%s)", exchange.event_id, d.reason, turn.detail)
     error = f"{d.action}: {d.reason}" + (f" — {turn.detail}" if turn.detail else "")
-    close_inbound(exchange, status=200, level=Level.WARNING if warn else Level.INFO, error=error,
-                  response_body=body, order_id=d.order_id or (turn.call.order_id if turn.call else None))
-    flow.finish(turn, spoken=spoken, response=body, exchange=exchange)
+    with transaction.atomic():  # one commit for the answer and the call row (the raw request is already stored)
+        close_inbound(exchange, status=200, level=Level.WARNING if warn else Level.INFO, error=error,
+                      response_body=body, order_id=d.order_id or (turn.call.order_id if turn.call else None))
+        flow.finish(turn, spoken=spoken, response=body, exchange=exchange)
 
 
 def _safe(build_fallback, last_resort: tuple[str, str]):
