@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "ocbridge.opencart",
     "ocbridge.integrations.cod_confirm",
     "ocbridge.integrations.ozon",
+    "ocbridge.integrations.order_lookup",
     "ocbridge.dashboard",
     "ocbridge.demo",
 ]
