@@ -19,6 +19,9 @@ class IntegrationInfo:
 integrations: dict[str, IntegrationInfo] = {}
 # (service, hook name) -> handler(request, connection, exchange) -> HttpResponse
 webhooks: dict[tuple[str, str], Callable] = {}
+# integration kind -> fn(integration, order) called with each new order of the integration's store.
+# One shared poll per shop database feeds them all: two pollers would split one watermark's orders.
+order_consumers: dict[str, Callable] = {}
 
 
 def register_integration(info: IntegrationInfo) -> None:
@@ -35,6 +38,18 @@ def register_webhook(service: str, hook: str) -> Callable:
         if key in webhooks and webhooks[key] is not fn:
             raise ValueError(f"webhook {service}/{hook} registered twice")
         webhooks[key] = fn
+        return fn
+
+    return deco
+
+
+def register_order_consumer(kind: str) -> Callable:
+    """Decorator: `fn(integration, order)` receives every new order of stores where `kind` is enabled."""
+
+    def deco(fn):
+        if kind in order_consumers and order_consumers[kind] is not fn:
+            raise ValueError(f"order consumer {kind} registered twice")
+        order_consumers[kind] = fn
         return fn
 
     return deco

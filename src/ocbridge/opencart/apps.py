@@ -8,3 +8,6 @@ class OpencartConfig(AppConfig):
     label = "opencart"
     verbose_name = "OpenCart"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from ocbridge.opencart import jobs  # noqa: F401  (the shared poll: job kind and schedule)

@@ -42,7 +42,7 @@ class Bed:
 
     def run(self, rounds: int = 8) -> None:
         """Poll, run due jobs, let the simulator's webhooks arrive, run again — until quiet."""
-        from ocbridge.integrations.cod_confirm.jobs import schedule_polls
+        from ocbridge.opencart.jobs import schedule_polls
 
         for _ in range(rounds):
             schedule_polls()

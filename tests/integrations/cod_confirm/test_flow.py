@@ -106,7 +106,7 @@ def test_admin_change_between_answer_and_write_wins(cod_bed):
     bed = cod_bed("4.0")
     add_order(bed.shop, 1008, telephone=PHONE)
     bed.sim.set_customer("+905321234567", call="confirm")
-    from ocbridge.integrations.cod_confirm.jobs import schedule_polls
+    from ocbridge.opencart.jobs import schedule_polls
     from ocbridge.core.jobs import run_until_idle
 
     schedule_polls()
@@ -268,3 +268,19 @@ def test_outcome_goes_through_the_native_api_when_configured(cod_bed, version):
         assert all(DEFAULT_API_KEY not in e.request_body for e in Exchange.objects.filter(service="opencart"))
     finally:
         api.stop()
+
+
+def test_one_shared_poll_feeds_cod_confirmation_and_the_phone_index(cod_bed):
+    """With order lookup enabled too, COD confirmation still sees every order (one watermark, one poller)."""
+    from ocbridge.core.models import Integration
+    from ocbridge.opencart.models import PhoneIndex
+
+    bed = cod_bed("3.0")
+    Integration.objects.create(store=bed.store, kind="order_lookup", connection=bed.connection, settings={})
+    for oid in (1050, 1051, 1052):
+        add_order(bed.shop, oid, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", call="confirm")
+    bed.run()
+    assert Confirmation.objects.filter(order_id__in=(1050, 1051, 1052)).count() == 3
+    assert set(PhoneIndex.objects.filter(e164="+905321234567").values_list("order_id", flat=True)) >= {1050, 1051, 1052}
+    assert Job.objects.filter(kind="opencart.poll_shop").count() >= 1

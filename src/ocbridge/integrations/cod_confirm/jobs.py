@@ -1,6 +1,6 @@
 """Job kinds of COD confirmation: the only place that calls both the shop (`opencart`) and a provider (`services`).
 
-poll shop → Confirmation → start attempt (call/SMS, key stored first) → provider webhook → apply result →
+shared shop poll → Confirmation → start attempt (call/SMS, key stored first) → provider webhook → apply result →
 write the outcome to OpenCart (compare-and-set; a status changed in the shop meanwhile wins).
 """
 
@@ -16,6 +16,7 @@ from ocbridge.core.choices import Level
 from ocbridge.core.errors import RetryableError, TerminalError, UnknownOutcomeError
 from ocbridge.core.jobs import Defer, JobKind, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Exchange, Integration, Job
+from ocbridge.core.registry import register_order_consumer
 from ocbridge.integrations.cod_confirm import mappers, rules, shop
 from ocbridge.integrations.cod_confirm.choices import (
     AWAITING,
@@ -32,7 +33,6 @@ from ocbridge.integrations.cod_confirm.providers import client_for
 
 log = logging.getLogger(__name__)
 KIND = "cod_confirm"
-POLL_EVERY = 15.0  # seconds (DESIGN.md: poll interval default 15 s)
 
 
 def config_of(integration: Integration) -> CodConfirmConfig:
@@ -43,43 +43,10 @@ def _key(c: Confirmation, *parts) -> str:
     return ":".join([KIND, str(c.store_id), str(c.order_id), *map(str, parts)])
 
 
-# --- finding orders -------------------------------------------------------------------------------------
+# --- finding orders (the shared poll in ocbridge.opencart.jobs calls consider_order) ------------------
 
 
-@register_schedule("cod_confirm.poll", every=POLL_EVERY)
-def schedule_polls() -> None:
-    """One poll job per shop database per slot: several dispatchers enqueue it once."""
-    seen: set[str] = set()
-    for integration in Integration.objects.filter(kind=KIND, enabled=True, store__enabled=True).select_related("store"):
-        db_key = integration.store.db_key
-        if db_key in seen:
-            continue
-        seen.add(db_key)
-        Job.objects.enqueue(PollShop, key=slot_key(f"{KIND}:poll:{db_key}", POLL_EVERY), integration=integration,
-                            payload={"db_key": db_key})
-
-
-@register_job_kind
-class PollShop(JobKind):
-    """Read new orders of one shop database (watermark), keep the phone index, open Confirmations."""
-
-    kind = "cod_confirm.poll_shop"
-    max_attempts = 2
-    routine = True
-    claim_seconds = 120
-
-    def run(self, job: Job) -> None:
-        integrations = [i for i in Integration.objects.filter(kind=KIND, enabled=True, store__enabled=True)
-                        .select_related("store", "connection") if i.store.db_key == job.payload["db_key"]]
-        if not integrations:
-            return
-        by_store_id = {i.store.oc_store_id: i for i in integrations}
-        for order in shop.poll(integrations[0].store):
-            integration = by_store_id.get(order.store_id)
-            if integration is not None:
-                consider_order(integration, order)
-
-
+@register_order_consumer(KIND)
 def consider_order(integration: Integration, order) -> Confirmation | None:
     """Open a Confirmation for a pending COD order (once per order), or do nothing."""
     cfg = config_of(integration)

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from ocbridge import opencart
-
-
-def poll(store) -> Iterable:
-    """New orders of the store's shop database since the last poll (watermark kept by the adapter)."""
-    return opencart.poll_new_orders(store)
 
 
 def order_status(store, order_id: int) -> int | None:

@@ -3,8 +3,8 @@
 The adapter's first poll of a shop starts at its newest order, so orders placed before the hub was
 connected are not in the index; callers ask about exactly those. `BackfillPhones` walks order ids
 downwards from the poll's starting point (primary-key ranges only) until orders are older than the
-longest `days_back`. New orders: COD confirmation's poll indexes them; a shop database without it gets
-`IndexPhones` (never both: two pollers would split one watermark's orders between them).
+longest `days_back`. New orders are indexed by the shared shop poll (ocbridge.opencart.jobs), which runs
+for every shop database with an order consumer registered — this integration registers one.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from ocbridge import opencart
 from ocbridge.core import clock
 from ocbridge.core.jobs import Defer, JobKind, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Integration, Job
+from ocbridge.core.registry import register_order_consumer
 from ocbridge.integrations.order_lookup.config import OrderLookupConfig
 from ocbridge.integrations.order_lookup.models import IndexBackfill
 
 KIND = "order_lookup"
 POLL_EVERY = 15.0
-MAX_BATCHES = 20  # 20 × 500 new orders per poll run; a backlog continues next slot
 BACKFILL_IDS = 2000  # order ids per back-fill read (4 primary-key IN lists of 500)
 BACKFILL_BATCHES = 50  # per job run; the next run continues below
 
@@ -29,38 +29,22 @@ def _integrations():
     return Integration.objects.filter(kind=KIND, enabled=True, store__enabled=True).select_related("store")
 
 
-@register_schedule("order_lookup.index", every=POLL_EVERY)
-def schedule_index() -> None:
-    polled = {i.store.db_key for i in Integration.objects.filter(kind="cod_confirm", enabled=True, store__enabled=True)
-              .select_related("store")}
+@register_order_consumer(KIND)
+def index_only(integration, order) -> None:
+    """Nothing to do per order: the shared poll has already put it in the phone index."""
+
+
+@register_schedule("order_lookup.backfill", every=POLL_EVERY * 4)
+def schedule_backfill() -> None:
     done = set(IndexBackfill.objects.filter(done=True).values_list("store_db_key", flat=True))
     seen: set[str] = set()
     for integration in _integrations():
         db_key = integration.store.db_key
-        if db_key in seen:
+        if db_key in seen or db_key in done:
             continue
         seen.add(db_key)
-        if db_key not in polled:
-            Job.objects.enqueue(IndexPhones, key=slot_key(f"{KIND}:index:{db_key}", POLL_EVERY),
-                                integration=integration, payload={"db_key": db_key})
-        if db_key not in done:
-            Job.objects.enqueue(BackfillPhones, key=slot_key(f"{KIND}:backfill:{db_key}", POLL_EVERY * 4),
-                                integration=integration, payload={"db_key": db_key})
-
-
-@register_job_kind
-class IndexPhones(JobKind):
-    """Read new orders of one shop database into the phone index (watermark kept by the adapter)."""
-
-    kind = "order_lookup.index_phones"
-    max_attempts = 2
-    claim_seconds = 300
-
-    def run(self, job: Job) -> None:
-        store = job.integration.store
-        for _ in range(MAX_BATCHES):
-            if len(opencart.poll_new_orders(store, limit=500)) < 500:
-                break
+        Job.objects.enqueue(BackfillPhones, key=slot_key(f"{KIND}:backfill:{db_key}", POLL_EVERY * 4),
+                            integration=integration, payload={"db_key": db_key})
 
 
 @register_job_kind
