@@ -81,7 +81,9 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("OCBRIDGE_DATABASE_URL", f"sqlite:///{DATA_DIR / 'ocbridge.sqlite3'}"),
-        conn_max_age=0,
+        # Kept open between requests: opening a connection costs more than most of our queries.
+        conn_max_age=int(os.environ.get("OCBRIDGE_DB_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -35,8 +35,11 @@ def check_store(store) -> dict:
             "message": f"OpenCart {shop.version.label}, store “{cfg.name}”, time zone {cfg.timezone or 'server'}.{note}"}
 
 
-def poll_new_orders(store, *, limit: int = 500) -> list:
-    """New orders of the store's shop database since the last poll; keeps the watermark and phone index."""
+def poll_new_orders(store, *, limit: int = 500, countries: dict[int, str] | None = None) -> list:
+    """New orders of the store's shop database since the last poll; keeps the watermark and phone index.
+
+    `countries` maps each OpenCart store_id of that database to its country, for reading national numbers.
+    """
     from django.db import transaction
 
     from ocbridge.core import clock
@@ -57,7 +60,7 @@ def poll_new_orders(store, *, limit: int = 500) -> list:
                                    pending=dict(state.pending_zero or {}))
     result = oc_orders.poll(shop, mark, now=clock.now(), limit=limit)
     with transaction.atomic():
-        index_orders(store.db_key, result.orders, default_country=store.country)
+        index_orders(store.db_key, result.orders, country_of_store=countries, default_country=store.country)
         w = result.watermark
         PollState.objects.filter(pk=state.pk).update(
             last_order_id=w.last_order_id, last_order_product_id=w.last_order_product_id,

@@ -49,8 +49,9 @@ class PollShop(JobKind):
         if not by_store_id:
             return
         store = next(iter(by_store_id.values()))[0].store
+        countries = {sid: integrations[0].store.country for sid, integrations in by_store_id.items()}
         for _ in range(MAX_BATCHES):
-            orders = poll_new_orders(store, limit=BATCH)
+            orders = poll_new_orders(store, limit=BATCH, countries=countries)
             for order in orders:
                 for integration in by_store_id.get(order.store_id, ()):
                     registry.order_consumers[integration.kind](integration, order)
