@@ -107,7 +107,7 @@ class ExchangeRecorder:
         except BaseException as exc:
             handle.fail(exc)
             if self.connection is not None and isinstance(exc, ServiceError):
-                self.connection.mark_error(str(exc), rate_limited=str(exc.code) in ("429", "rate_limit"))
+                self.connection.mark_error(str(exc), rate_limited=str(exc.code).endswith("429") or exc.code == "rate_limit")
             raise
         else:
             if self.connection is not None and row.outcome == ExchangeOutcome.OK:

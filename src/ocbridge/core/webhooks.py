@@ -22,8 +22,7 @@ def webhook(request, service: str, token: str, hook: str):
     if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY:
         return HttpResponse("payload too large", status=413)
     connection = Connection.objects.active().select_related("store").filter(webhook_token=token, service=service).first()
-    exchange = record_inbound(request, service=service if service in dict(_services()) else "sandbox",
-                              connection=connection, purpose=f"{service}.{hook}")
+    exchange = record_inbound(request, service=service[:20], connection=connection, purpose=f"{service}.{hook}"[:64])
     if connection is None:
         close_inbound(exchange, status=404, outcome=ExchangeOutcome.REJECTED, level=Level.WARNING,
                       error="unknown webhook token")
@@ -39,8 +38,3 @@ def webhook(request, service: str, token: str, hook: str):
         return HttpResponse("forbidden", status=403)
     return handler(request, connection, exchange)
 
-
-def _services():
-    from ocbridge.core.choices import Service
-
-    return Service.choices
