@@ -1,7 +1,15 @@
-"""Reading the catalogue: products with names per language, images, dimensions and categories (by primary key)."""
+"""Reading the catalogue: products by primary key, and the enabled products of a store as marketplace rows.
+
+One way to read products: every reader below builds on the same product select and the same set
+readers for images, categories, descriptions and specials — a handful of set queries per call, never one
+query per product, bound parameters only. product.date_modified is not used to find changes (stock changes
+by orders do not touch it, opencart.md §1.8): callers compare content.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -37,6 +45,57 @@ class Product:
     store_ids: list[int] = field(default_factory=list)
 
 
+# --- shared readers ------------------------------------------------------------------------------------
+
+
+def _enabled(db: ShopDB, store_id: int, columns: list) -> sa.Select:
+    """Enabled products assigned to one store (product ⋈ product_to_store)."""
+    p, ps = db.t("product"), db.t("product_to_store")
+    return (sa.select(*columns)
+            .select_from(p.join(ps, sa.and_(ps.c.product_id == p.c.product_id, ps.c.store_id == store_id)))
+            .where(p.c.status == 1))
+
+
+def _by_ids(stmt: sa.Select, column, ids: list[int] | None) -> sa.Select:
+    return stmt if ids is None else stmt.where(column.in_(ids))
+
+
+def _images(conn: sa.Connection, db: ShopDB, ids: list[int] | None) -> dict[int, list[str]]:
+    pi = db.t("product_image")
+    out: dict[int, list[str]] = defaultdict(list)
+    stmt = sa.select(pi.c.product_id, pi.c.image).order_by(pi.c.product_id, pi.c.sort_order, pi.c.product_image_id)
+    for pid, image in conn.execute(_by_ids(stmt, pi.c.product_id, ids)):
+        out[pid].append(image)
+    return out
+
+
+def _categories(conn: sa.Connection, db: ShopDB, ids: list[int] | None) -> dict[int, list[int]]:
+    pc = db.t("product_to_category")
+    out: dict[int, list[int]] = defaultdict(list)
+    stmt = sa.select(pc.c.product_id, pc.c.category_id).order_by(pc.c.product_id, pc.c.category_id)
+    for pid, cid in conn.execute(_by_ids(stmt, pc.c.product_id, ids)):
+        out[pid].append(cid)
+    return out
+
+
+def _specials(conn: sa.Connection, db: ShopDB, customer_group_id: int, today: dt.date) -> dict[int, object]:
+    """The active special per product for one customer group: lowest priority, then lowest price (as OpenCart)."""
+    s = db.t("product_special")
+    rows = conn.execute(sa.select(s.c.product_id, s.c.price, s.c.priority, s.c.date_start, s.c.date_end)
+                        .where(s.c.customer_group_id == customer_group_id)
+                        .order_by(s.c.product_id, s.c.priority, s.c.price)).all()
+    out: dict[int, object] = {}
+    for pid, price, _prio, start, end in rows:
+        # '0000-00-00' comes back as None from the driver: open-ended, like OpenCart reads it.
+        if pid in out or (start and start > today) or (end and end <= today):
+            continue
+        out[pid] = price
+    return out
+
+
+# --- products by primary key -----------------------------------------------------------------------------
+
+
 def read_products(db: ShopDB, *, product_ids: list[int] | None = None, after_id: int = 0,
                   limit: int = 500) -> list[Product]:
     """Products by id list, or the next `limit` after `after_id` (a primary-key range: page through the catalogue)."""
@@ -62,17 +121,84 @@ def read_products(db: ShopDB, *, product_ids: list[int] | None = None, after_id:
         if not out:
             return []
         ids = list(out)
-        pd, pi, pc, ps = db.t("product_description"), db.t("product_image"), db.t("product_to_category"), \
-            db.t("product_to_store")
+        pd, ps = db.t("product_description"), db.t("product_to_store")
         for r in conn.execute(sa.select(pd.c.product_id, pd.c.language_id, pd.c.name, pd.c.description)
                               .where(pd.c.product_id.in_(ids))):
             out[r.product_id].names[r.language_id] = unescape(r.name)
             out[r.product_id].descriptions[r.language_id] = unescape(r.description)
-        for r in conn.execute(sa.select(pi.c.product_id, pi.c.image).where(pi.c.product_id.in_(ids))
-                              .order_by(pi.c.product_id, pi.c.sort_order, pi.c.product_image_id)):
-            out[r.product_id].images.append(r.image)
-        for r in conn.execute(sa.select(pc.c.product_id, pc.c.category_id).where(pc.c.product_id.in_(ids))):
-            out[r.product_id].category_ids.append(r.category_id)
+        for pid, images in _images(conn, db, ids).items():
+            out[pid].images.extend(images)
+        for pid, cats in _categories(conn, db, ids).items():
+            out[pid].category_ids.extend(cats)
         for r in conn.execute(sa.select(ps.c.product_id, ps.c.store_id).where(ps.c.product_id.in_(ids))):
             out[r.product_id].store_ids.append(r.store_id)
     return [out[i] for i in sorted(out)]
+
+
+# --- a store's enabled products as marketplace rows (plain dicts) ------------------------------------------
+
+
+def stock_rows(db: ShopDB, *, store_id: int = 0) -> list[dict]:
+    """product_id, model, sku, quantity of every enabled product of the store."""
+    p = db.t("product")
+    with db.engine.connect() as conn:
+        return [{"product_id": r.product_id, "model": unescape(r.model), "sku": unescape(r.sku), "quantity": r.quantity}
+                for r in conn.execute(_enabled(db, store_id, [p.c.product_id, p.c.model, p.c.sku, p.c.quantity]))]
+
+
+def price_rows(db: ShopDB, *, store_id: int = 0, customer_group_id: int = 1, today: dt.date) -> list[dict]:
+    """product_id, model, sku, price and the customer group's active special (also as `group_price`)."""
+    p = db.t("product")
+    with db.engine.connect() as conn:
+        specials = _specials(conn, db, customer_group_id, today)
+        return [{"product_id": r.product_id, "model": unescape(r.model), "sku": unescape(r.sku), "price": r.price,
+                 "special": specials.get(r.product_id), "group_price": specials.get(r.product_id)}
+                for r in conn.execute(_enabled(db, store_id, [p.c.product_id, p.c.model, p.c.sku, p.c.price]))]
+
+
+def feed_rows(db: ShopDB, *, store_id: int = 0, language_id: int = 1, customer_group_id: int = 1,
+              today: dt.date) -> list[dict]:
+    """Every enabled product of the store with what a marketplace card needs (one language)."""
+    p, pd = db.t("product"), db.t("product_description")
+    wcd, lcd, man = db.t("weight_class_description"), db.t("length_class_description"), db.t("manufacturer")
+    pa = db.t("product_attribute")
+    cols = [p.c.product_id, p.c.model, p.c.sku, p.c.ean, p.c.upc, p.c.quantity, p.c.price, p.c.image, p.c.weight,
+            p.c.length, p.c.width, p.c.height, p.c.manufacturer_id, p.c.weight_class_id, p.c.length_class_id]
+    with db.engine.connect() as conn:
+        products = [r._mapping for r in conn.execute(_enabled(db, store_id, cols))]
+        texts = {r.product_id: (r.name, r.description) for r in conn.execute(
+            sa.select(pd.c.product_id, pd.c.name, pd.c.description).where(pd.c.language_id == language_id))}
+        wunits = dict(conn.execute(sa.select(wcd.c.weight_class_id, wcd.c.unit).where(wcd.c.language_id == language_id)).all())
+        lunits = dict(conn.execute(sa.select(lcd.c.length_class_id, lcd.c.unit).where(lcd.c.language_id == language_id)).all())
+        makers = dict(conn.execute(sa.select(man.c.manufacturer_id, man.c.name)).all())
+        images, cats = _images(conn, db, None), _categories(conn, db, None)
+        attrs: dict[int, dict[int, str]] = defaultdict(dict)
+        for pid, aid, text in conn.execute(sa.select(pa.c.product_id, pa.c.attribute_id, pa.c.text)
+                                           .where(pa.c.language_id == language_id)):
+            attrs[pid][aid] = unescape(text)
+        specials = _specials(conn, db, customer_group_id, today)
+    out = []
+    for r in products:
+        pid = r["product_id"]
+        name, description = texts.get(pid, ("", ""))
+        out.append({
+            "product_id": pid, "model": unescape(r["model"]), "sku": unescape(r["sku"]), "ean": r["ean"], "upc": r["upc"],
+            "quantity": r["quantity"], "price": r["price"], "special": specials.get(pid), "group_price": specials.get(pid),
+            "weight": r["weight"], "weight_unit": wunits.get(r["weight_class_id"], ""),
+            "length": r["length"], "width": r["width"], "height": r["height"],
+            "length_unit": lunits.get(r["length_class_id"], ""), "image": r["image"] or "", "images": images.get(pid, []),
+            "manufacturer": unescape(makers.get(r["manufacturer_id"], "")), "name": unescape(name),
+            "description": unescape(description), "category_ids": cats.get(pid, []), "attributes": attrs.get(pid, {}),
+        })
+    return out
+
+
+def products_by_model(db: ShopDB, models: list[str]) -> dict[str, dict]:
+    """model → {product_id, model, name} for matching marketplace lines whose offer_id we did not send."""
+    if not models:
+        return {}
+    p = db.t("product")
+    with db.engine.connect() as conn:
+        # model is stored HTML-escaped like every text field (opencart.md): match on the unescaped value.
+        rows = conn.execute(sa.select(p.c.product_id, p.c.model).where(p.c.model.in_(models))).all()
+    return {unescape(r.model): {"product_id": r.product_id, "model": unescape(r.model), "name": ""} for r in rows}
