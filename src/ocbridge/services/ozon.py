@@ -101,6 +101,32 @@ class ValuesPage:
     has_next: bool
 
 
+@dataclass
+class Quota:
+    """One of Ozon's daily product quotas (`/v4/product/info/limit`)."""
+
+    limit: int
+    usage: int
+    reset_at: str = ""
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.usage)
+
+
+@dataclass
+class ProductLimits:
+    """Daily create / update quotas and the total card limit of the seller account."""
+
+    daily_create: Quota
+    daily_update: Quota
+    total: Quota
+
+    def to_json(self) -> dict:
+        return {k: {"limit": q.limit, "usage": q.usage, "reset_at": q.reset_at}
+                for k, q in (("daily_create", self.daily_create), ("daily_update", self.daily_update), ("total", self.total))}
+
+
 def iso(dt: datetime) -> str:
     """Ozon wants RFC 3339 UTC timestamps."""
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -148,8 +174,15 @@ class OzonClient:
         _check_batch(offer_ids, INFO_BATCH)
         return self._call("/v3/product/info/list", {"offer_id": offer_ids}, purpose="ozon.products_info").get("items") or []
 
-    def get_product_limits(self) -> dict:
-        return self._call("/v4/product/info/limit", {}, purpose="ozon.limits")
+    def get_product_limits(self) -> ProductLimits:
+        """Daily quotas for creating and updating cards; exceeding them fails items with `item_limit_exceeded`."""
+        body = self._call("/v4/product/info/limit", {}, purpose="ozon.limits")
+
+        def quota(name: str) -> Quota:
+            q = body.get(name) or {}
+            return Quota(limit=int(q.get("limit") or 0), usage=int(q.get("usage") or 0), reset_at=str(q.get("reset_at") or ""))
+
+        return ProductLimits(daily_create=quota("daily_create"), daily_update=quota("daily_update"), total=quota("total"))
 
     # stocks and prices ---------------------------------------------------------------------------
     def update_stocks(self, *, stocks: list[dict], key: str = "") -> list[ItemResult]:
@@ -199,6 +232,34 @@ class OzonClient:
 
     def get_fbs_posting(self, *, posting_number: str) -> dict:
         return self._call("/v3/posting/fbs/get", {"posting_number": posting_number}, purpose="ozon.get_posting").get("result") or {}
+
+    def ship_posting(self, *, posting_number: str, packages: list[list[dict]], key: str = "") -> list[str]:
+        """Pack a posting (`/v4/posting/fbs/ship`): packages of [{product_id: <Ozon sku>, quantity}].
+
+        Moves it to awaiting_deliver, but a 200 is not success: re-read with get_fbs_posting (substatus
+        `ship_failed` → repeat; ozon.md §5). Returns the posting numbers of the packages.
+        """
+        body = self._call("/v4/posting/fbs/ship", {
+            "packages": [{"products": products} for products in packages], "posting_number": posting_number,
+            "with": {"additional_data": False}}, key=key, purpose="ozon.ship_posting")
+        return [str(n) for n in body.get("result") or []]
+
+    def deliver_postings(self, *, posting_numbers: list[str], key: str = "") -> bool:
+        """Hand packed postings to delivery (`/v2/posting/fbs/awaiting-delivery`; rFBS / where allowed)."""
+        body = self._call("/v2/posting/fbs/awaiting-delivery", {"posting_number": posting_numbers}, key=key,
+                          purpose="ozon.deliver_postings")
+        return bool(body.get("result"))
+
+    def cancel_posting(self, *, posting_number: str, cancel_reason_id: int, cancel_reason_message: str = "",
+                       key: str = "") -> bool:
+        """Cancel a posting; reason 402 ("other") needs a message (ozon.md §5)."""
+        body = self._call("/v2/posting/fbs/cancel", {
+            "posting_number": posting_number, "cancel_reason_id": cancel_reason_id,
+            "cancel_reason_message": cancel_reason_message}, key=key, purpose="ozon.cancel_posting")
+        return bool(body.get("result"))
+
+    def list_cancel_reasons(self) -> list[dict]:
+        return self._call("/v2/posting/fbs/cancel-reason/list", {}, purpose="ozon.cancel_reasons").get("result") or []
 
     # the one path to the network -------------------------------------------------------------------
     def _limit(self, scope: tuple, rate: float, burst: float) -> None:

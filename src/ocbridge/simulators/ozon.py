@@ -19,7 +19,15 @@ or `skipped` (same card as before). Required attributes come from the simulated 
 
 The simulator's clock is real time plus `advance(seconds)`, so per-item rules (30 s, 1 hour) are
 testable without sleeping. Control methods (also over `/_sim/…`): `add_posting`, `set_posting_status`,
-`fail_item`, `advance`, `set_import_pending_polls`, `products`, `limit_hits`, `calls`.
+`fail_item`, `advance`, `set_import_pending_polls`, `products`, `limit_hits`, `calls`, `fail_ship`,
+`set_product_limits`.
+
+Posting actions: `/v4/posting/fbs/ship` (awaiting_packaging → awaiting_deliver; the packages must hold
+exactly the posting's products; `fail_ship` makes the next one end in substatus `ship_failed` behind a
+200), `/v2/posting/fbs/awaiting-delivery` (rFBS postings: awaiting_deliver → delivering) and
+`/v2/posting/fbs/cancel` (reason from the reason list; 402 needs a message). Each checks the posting's
+`available_actions` and answers 400 otherwise. Product import honours the daily create/update quotas of
+`/v4/product/info/limit` (over → item error `item_limit_exceeded`).
 """
 
 from __future__ import annotations
@@ -56,6 +64,25 @@ POSTING_STATUSES = (
     "awaiting_deliver", "arbitration", "client_arbitration", "delivering", "driver_pickup", "delivered",
     "cancelled", "cancelled_from_split_pending", "not_accepted", "sent_by_seller", "awaiting_verification",
 )
+
+# Seller-side cancel reasons (a few of `/v2/posting/fbs/cancel-reason/list`; 402 "other" needs a message).
+CANCEL_REASONS = [
+    {"id": 352, "title": "Товар закончился на складе продавца", "type_id": "seller", "is_available_for_cancellation": True},
+    {"id": 400, "title": "Остался только бракованный товар", "type_id": "seller", "is_available_for_cancellation": True},
+    {"id": 402, "title": "Другое (вина продавца)", "type_id": "seller", "is_available_for_cancellation": True},
+]
+OTHER_REASON = 402
+DEFAULT_LIMITS = {"daily_create": 1500, "daily_update": 5000, "total": 20000}
+
+
+def actions_for(status: str, rfbs: bool) -> list[str]:
+    """`available_actions` of a posting in a status: pack while awaiting_packaging, hand over (rFBS) once packed."""
+    if status == "awaiting_packaging":
+        return ["ship", "cancel"]
+    if status == "awaiting_deliver":
+        return ["cancel", "awaiting_delivery"] if rfbs else ["cancel"]
+    return []
+
 
 # A small tree: two leaves with required attributes (85 brand is a dictionary attribute, 4180 name free text).
 DEFAULT_TREE = [
@@ -120,10 +147,14 @@ class OzonSimulator(Simulator):
         ("POST", r"/v1/description-category/attribute/values", "attribute_values"),
         ("POST", r"/v3/posting/fbs/list", "fbs_list"),
         ("POST", r"/v3/posting/fbs/get", "fbs_get"),
+        ("POST", r"/v4/posting/fbs/ship", "fbs_ship"),
+        ("POST", r"/v2/posting/fbs/awaiting-delivery", "fbs_awaiting_delivery"),
+        ("POST", r"/v2/posting/fbs/cancel", "fbs_cancel"),
+        ("POST", r"/v2/posting/fbs/cancel-reason/list", "fbs_cancel_reasons"),
     ]
     control_methods = Simulator.control_methods + (
         "add_posting", "set_posting_status", "fail_item", "advance", "set_import_pending_polls", "products",
-        "limit_hits", "calls", "postings",
+        "limit_hits", "calls", "postings", "fail_ship", "set_product_limits",
     )
 
     def __init__(self, *, client_id: str = "123456", api_key: str = "00000000-0000-4000-8000-00000000a11e",
@@ -154,6 +185,8 @@ class OzonSimulator(Simulator):
             self.hits: dict[str, int] = defaultdict(int)
             self.call_count: dict[str, int] = defaultdict(int)
             self.usage = {"create": 0, "update": 0}
+            self.limits = dict(DEFAULT_LIMITS)
+            self.ship_failures: set[str] = set()
             self._ids = itertools.count(1_000_001)
             self._task_ids = itertools.count(172_549_793)
         # reset() clears the base limits before calling us: put Ozon's global limit back.
@@ -179,6 +212,23 @@ class OzonSimulator(Simulator):
         with self._state_lock:
             self.item_failures[f"{stage}:{offer_id}"] = {"code": code, "field": field, "message": message}
 
+    def fail_ship(self, posting_number: str) -> None:
+        """The next ship of this posting answers 200 but ends in substatus `ship_failed` (ozon.md §5)."""
+        with self._state_lock:
+            self.ship_failures.add(posting_number)
+
+    def set_product_limits(self, *, daily_create: int | None = None, daily_update: int | None = None,
+                           total: int | None = None, create_usage: int | None = None,
+                           update_usage: int | None = None) -> None:
+        with self._state_lock:
+            for k, v in (("daily_create", daily_create), ("daily_update", daily_update), ("total", total)):
+                if v is not None:
+                    self.limits[k] = int(v)
+            if create_usage is not None:
+                self.usage["create"] = int(create_usage)
+            if update_usage is not None:
+                self.usage["update"] = int(update_usage)
+
     def products(self) -> dict:
         with self._state_lock:
             return json.loads(json.dumps(self.catalogue))
@@ -199,8 +249,8 @@ class OzonSimulator(Simulator):
 
     def add_posting(self, products: list[dict], *, posting_number: str | None = None, status: str = "awaiting_packaging",
                     in_process_at: str | None = None, customer: dict | None = None, warehouse_id: int | None = None,
-                    currency_code: str = "RUB") -> dict:
-        """A new FBS posting. products: [{offer_id, quantity, price, name?}] (unknown offers allowed)."""
+                    currency_code: str = "RUB", rfbs: bool = False) -> dict:
+        """A new FBS posting (rFBS: the seller delivers, so it may be handed to delivery by API). products: [{offer_id, quantity, price, name?}] (unknown offers allowed)."""
         if status not in POSTING_STATUSES:
             raise ValueError(f"unknown posting status {status!r}")
         with self._state_lock:
@@ -223,7 +273,7 @@ class OzonSimulator(Simulator):
                 "delivering_date": None, "cancellation": self._no_cancellation(), "customer": customer, "addressee": None,
                 "products": lines, "barcodes": None, "analytics_data": None, "financial_data": None,
                 "is_express": False, "requirements": {"products_requiring_gtd": [], "products_requiring_country": []},
-                "available_actions": ["ship", "cancel"] if status == "awaiting_packaging" else [],
+                "available_actions": actions_for(status, rfbs), "_rfbs": rfbs,
                 "_changed": self.now(),
             }
             self.posting_rows[number] = posting
@@ -236,7 +286,7 @@ class OzonSimulator(Simulator):
             p = self.posting_rows[posting_number]
             p["status"] = status
             p["_changed"] = self.now()
-            p["available_actions"] = ["ship", "cancel"] if status == "awaiting_packaging" else []
+            p["available_actions"] = actions_for(status, p.get("_rfbs", False))
             if status.startswith("cancelled"):
                 p["cancellation"] = {"cancel_reason_id": 402, "cancel_reason": cancel_reason,
                                      "cancellation_type": "client", "cancelled_after_ship": False,
@@ -369,6 +419,16 @@ class OzonSimulator(Simulator):
                             "errors": errors})
                 continue
             digest = _card_hash(item)
+            over = (card is None and (self.usage["create"] >= self.limits["daily_create"]
+                                      or len(self.catalogue) >= self.limits["total"])) \
+                or (card is not None and card["hash"] != digest and self.usage["update"] >= self.limits["daily_update"])
+            if over:
+                self.hits["item_limit"] += 1
+                out.append({"offer_id": offer, "product_id": card["product_id"] if card else 0, "status": "failed",
+                            "errors": [{"code": "item_limit_exceeded", "field": "", "attribute_id": 0, "level": "error",
+                                        "state": "", "message": "daily limit of product creations/updates exceeded",
+                                        "description": "daily limit exceeded"}]})
+                continue
             if card and card["hash"] == digest:
                 out.append({"offer_id": offer, "product_id": card["product_id"], "status": "skipped", "errors": []})
                 continue
@@ -444,9 +504,11 @@ class OzonSimulator(Simulator):
     def product_info_limit(self, req: Request) -> Response:
         self._body(req)
         reset = _iso(self.now() + 86400)
-        return Response.json({"daily_create": {"limit": 1500, "usage": self.usage["create"], "reset_at": reset},
-                              "daily_update": {"limit": 5000, "usage": self.usage["update"], "reset_at": reset},
-                              "total": {"limit": 20000, "usage": len(self.catalogue)}})
+        with self._state_lock:
+            return Response.json({
+                "daily_create": {"limit": self.limits["daily_create"], "usage": self.usage["create"], "reset_at": reset},
+                "daily_update": {"limit": self.limits["daily_update"], "usage": self.usage["update"], "reset_at": reset},
+                "total": {"limit": self.limits["total"], "usage": len(self.catalogue)}})
 
     # stocks and prices ---------------------------------------------------------------------------
     def products_stocks(self, req: Request) -> Response:
@@ -572,3 +634,73 @@ class OzonSimulator(Simulator):
         if p is None:
             raise _err(404, GRPC_NOT_FOUND, "posting not found")
         return Response.json({"result": self._public(p)})
+
+    def _posting_for_action(self, number: str, action: str) -> dict:
+        p = self.posting_rows.get(number)
+        if p is None:
+            raise _err(404, GRPC_NOT_FOUND, "POSTING_NOT_FOUND")
+        if action not in p["available_actions"]:
+            # Simulator's own message; Ozon answers 400 when the posting's status does not allow the action.
+            raise _err(400, GRPC_INVALID, f"POSTING_ACTION_NOT_AVAILABLE: {action} not allowed in status {p['status']}")
+        return p
+
+    def fbs_ship(self, req: Request) -> Response:
+        body = self._body(req)
+        number = str(body.get("posting_number") or "")
+        packages = body.get("packages")
+        if not number or not isinstance(packages, list) or not packages:
+            raise _err(400, GRPC_INVALID, "posting_number and packages are required")
+        with self._state_lock:
+            p = self._posting_for_action(number, "ship")
+            want: dict[int, int] = defaultdict(int)
+            for line in p["products"]:
+                want[int(line["sku"])] += int(line["quantity"])
+            got: dict[int, int] = defaultdict(int)
+            for pkg in packages:
+                for item in (pkg or {}).get("products") or []:
+                    got[int(item.get("product_id") or 0)] += int(item.get("quantity") or 0)
+            if dict(got) != dict(want):
+                raise _err(400, GRPC_INVALID, "INVALID_PACKAGES: packages must hold exactly the posting's products")
+            if number in self.ship_failures:  # accepted, then failed asynchronously: re-read shows it
+                self.ship_failures.discard(number)
+                p["substatus"] = "ship_failed"
+            else:
+                p["status"], p["substatus"] = "awaiting_deliver", "posting_transferring_to_delivery"
+                p["available_actions"] = actions_for("awaiting_deliver", p.get("_rfbs", False))
+            p["_changed"] = self.now()
+        return Response.json({"result": [number], "additional_data": []})
+
+    def fbs_awaiting_delivery(self, req: Request) -> Response:
+        body = self._body(req)
+        numbers = body.get("posting_number")
+        if not isinstance(numbers, list) or not numbers:
+            raise _err(400, GRPC_INVALID, "posting_number: value must be a non-empty list")
+        with self._state_lock:
+            rows = [self._posting_for_action(str(n), "awaiting_delivery") for n in numbers]
+            for p in rows:
+                p["status"], p["substatus"] = "delivering", "posting_in_carriage"
+                p["available_actions"] = actions_for("delivering", p.get("_rfbs", False))
+                p["_changed"] = self.now()
+        return Response.json({"result": True})
+
+    def fbs_cancel(self, req: Request) -> Response:
+        body = self._body(req)
+        number = str(body.get("posting_number") or "")
+        reason = int(body.get("cancel_reason_id") or 0)
+        if reason not in {r["id"] for r in CANCEL_REASONS}:
+            raise _err(400, GRPC_INVALID, "cancel_reason_id: unknown reason")
+        if reason == OTHER_REASON and not str(body.get("cancel_reason_message") or "").strip():
+            raise _err(400, GRPC_INVALID, "cancel_reason_message is required for reason 402")
+        with self._state_lock:
+            p = self._posting_for_action(number, "cancel")
+            title = next(r["title"] for r in CANCEL_REASONS if r["id"] == reason)
+            p["status"], p["substatus"], p["available_actions"] = "cancelled", "posting_canceled", []
+            p["cancellation"] = {"cancel_reason_id": reason, "cancel_reason": title, "cancellation_type": "seller",
+                                 "cancelled_after_ship": False, "affect_cancellation_rating": True,
+                                 "cancellation_initiator": "Продавец"}
+            p["_changed"] = self.now()
+        return Response.json({"result": True})
+
+    def fbs_cancel_reasons(self, req: Request) -> Response:
+        self._body(req)
+        return Response.json({"result": CANCEL_REASONS})

@@ -45,7 +45,11 @@ class OzonConfig:
     stock_out: bool = True
     prices_out: bool = True
     orders_in: bool = True
-    status_out: bool = False
+    status_out: bool = False  # shop → Ozon: ship / cancel postings when the shop ships / cancels the order
+    shipped_status_ids: list[int] = field(default_factory=lambda: [3])  # OpenCart "Shipped"
+    cancel_status_ids: list[int] = field(default_factory=lambda: [7])  # OpenCart "Canceled"
+    cancel_reason_id: int = 402  # Ozon's "other" (needs the message below); see /v2/posting/fbs/cancel-reason/list
+    cancel_reason_message: str = "Cancelled by the shop"
     sync_every_minutes: int = 15
     status_map: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_STATUS_MAP))
     new_order_status_id: int = 2
@@ -60,6 +64,8 @@ class OzonConfig:
         cfg = cls(**{k: v for k, v in (data or {}).items() if k in names})
         cfg.warehouse_ids = [int(w) for w in cfg.warehouse_ids]
         cfg.category_ids = [int(c) for c in cfg.category_ids]
+        cfg.shipped_status_ids = [int(c) for c in cfg.shipped_status_ids]
+        cfg.cancel_status_ids = [int(c) for c in cfg.cancel_status_ids]
         return cfg
 
     def to_settings(self) -> dict:

@@ -1,4 +1,4 @@
-"""Ozon job kinds: products/stock/prices out, import task tracking, postings in, category cache refresh.
+"""Ozon job kinds: products/stock/prices out, import task tracking, postings in, ship/cancel out, category cache.
 
 The only module that calls both the shop (through `shop.py`) and the Ozon client. Every run re-plans
 from the shop's current rows and the Bindings, so a re-run after a crash sends only what is still
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import timedelta
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import transaction
 
@@ -17,9 +19,9 @@ from ocbridge.core import clock
 from ocbridge.core.errors import ConfigurationError
 from ocbridge.core.jobs import Defer, JobKind, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Binding, Integration, Job
-from ocbridge.integrations.ozon import catalog, models as m, rules, shop
+from ocbridge.integrations.ozon import catalog, mappers, models as m, rules, shop
 from ocbridge.integrations.ozon.config import OzonConfig
-from ocbridge.services.ozon import IMPORT_BATCH, POSTINGS_LIMIT, PRICES_BATCH, STOCKS_BATCH, OzonClient
+from ocbridge.services.ozon import IMPORT_BATCH, POSTINGS_LIMIT, PRICES_BATCH, STOCKS_BATCH, ItemResult, OzonClient
 
 log = logging.getLogger(__name__)
 
@@ -57,46 +59,96 @@ def live_offers(connection) -> dict[int, str]:
     return out
 
 
+@dataclass
+class Context:
+    """What every Ozon job works with: the Integration, its parsed settings, a client and the sync state."""
+
+    integration: Integration
+    cfg: OzonConfig
+    client: OzonClient
+    state: m.SyncState
+
+    @property
+    def connection(self):
+        return self.integration.connection
+
+    @property
+    def store(self):
+        return self.integration.store
+
+
 class OzonJob(JobKind):
-    """Shared plumbing: integration, config, client, and folding the client's limiter waits into SyncState."""
+    """Template for Ozon jobs: skip disabled integrations, build the Context, fold limiter waits into SyncState."""
 
     max_attempts = 10
+    only_enabled = True  # jobs of a switched-off integration do nothing
 
-    def setup(self, job: Job):
+    def run(self, job: Job) -> None:
         integration = job.integration
-        if integration is None or not integration.enabled:
-            return None
-        return integration, config_of(integration), client_for(integration), m.SyncState.of(integration)
+        if integration is None or (self.only_enabled and not integration.enabled):
+            return
+        ctx = Context(integration, config_of(integration), client_for(integration), m.SyncState.of(integration))
+        try:
+            self.sync(job, ctx)
+        finally:
+            ctx.state.add_waits(ctx.client)
+
+    def sync(self, job: Job, ctx: Context) -> None:
+        raise NotImplementedError
+
+
+def retry_item(result: ItemResult | None) -> bool:
+    """A per-item answer worth sending again on the next run (Ozon's per-item interval), not stored as sent."""
+    return result is not None and not result.updated and any(e.code in RETRY_ITEM_CODES for e in result.errors)
+
+
+def send_batches(ctx: Context, purpose: str, items: list[dict], size: int, call) -> Iterator[tuple[int, list[dict], dict]]:
+    """Send `items` in batches of `size` with a content-derived key; yields (start, batch, (offer_id, warehouse) → result)."""
+    for start in range(0, len(items), size):
+        batch = items[start:start + size]
+        key = f"ozon:{ctx.integration.store_id}:{purpose}:" + hashlib.sha256(repr(batch).encode()).hexdigest()[:24]
+        results = call(batch, key)
+        yield start, batch, {(r.offer_id, r.warehouse_id): r for r in results}  # prices: warehouse_id None
 
 
 @register_job_kind
 class SyncProducts(OzonJob):
-    """Send changed product cards in batches of Ozon's maximum; start tracking each import task."""
+    """Send changed product cards in batches of Ozon's maximum, within the daily quota; track each import task."""
 
     kind = "ozon.sync_products"
 
-    def run(self, job: Job) -> None:
-        ctx = self.setup(job)
-        if ctx is None:
-            return
-        integration, cfg, client, state = ctx
-        conn = integration.connection
-        try:
-            rows = shop.catalog_rows(integration.store, cfg)
-            attributes, dictionaries = catalog.for_config(client, conn, cfg)
-            bindings = {int(b.local_id): (b.hash, b.data) for b in _bindings(conn, m.PRODUCT)}
-            plan = rules.plan_products(rows, bindings, cfg, attributes, dictionaries, full=job.payload.get("full", False))
-            self._record_missing(conn, plan, rows, cfg, bindings)
-            for batch in rules.chunks(plan.send, IMPORT_BATCH):
-                self._send(job, integration, client, plan, batch, bindings)
-        finally:
-            state.add_waits(client)
-        state.touch("last_products_at")
+    def sync(self, job: Job, ctx: Context) -> None:
+        cfg, conn = ctx.cfg, ctx.connection
+        rows = shop.catalog_rows(ctx.store, cfg)
+        attributes, dictionaries = catalog.for_config(ctx.client, conn, cfg)
+        bindings = {int(b.local_id): (b.hash, b.data) for b in _bindings(conn, m.PRODUCT)}
+        plan = rules.plan_products(rows, bindings, cfg, attributes, dictionaries, full=job.payload.get("full", False))
+        self._record_missing(conn, plan, rows, cfg, bindings)
+        send, held, reset_at = plan.send, 0, None
+        if len(send) >= rules.QUOTA_CHECK_FROM:
+            send, held, reset_at = self._within_quota(ctx, plan, bindings)
+        for batch in rules.chunks(send, IMPORT_BATCH):
+            self._send(job, ctx, plan, batch, bindings)
+        ctx.state.touch("last_products_at")
+        if held:
+            wait = (reset_at - clock.now()).total_seconds() if reset_at else 3600
+            raise Defer(max(60.0, wait), f"{held} cards wait for Ozon's daily quota to reset")
+
+    @staticmethod
+    def _within_quota(ctx: Context, plan: rules.ProductPlan, bindings) -> tuple[list[dict], int, datetime | None]:
+        """Read /v4/product/info/limit (ozon.md §2) and keep only the cards that fit; record it for the status page."""
+        limits = ctx.client.get_product_limits()
+        new = {i["offer_id"] for i in plan.send if not bindings.get(plan.local_ids[i["offer_id"]], ("", {}))[1].get("ever_live")}
+        create_left = min(limits.daily_create.remaining, limits.total.remaining) if limits.total.limit \
+            else limits.daily_create.remaining
+        send, held = rules.fit_quota(plan.send, new, create_left, limits.daily_update.remaining)
+        m.SyncState.objects.filter(pk=ctx.state.pk).update(quota={
+            **limits.to_json(), "checked_at": clock.now().isoformat(), "planned": len(plan.send), "held": held})
+        reset = limits.daily_create.reset_at if held else ""
+        return send, held, datetime.fromisoformat(reset.replace("Z", "+00:00")) if reset else None
 
     @staticmethod
     def _record_missing(conn, plan: rules.ProductPlan, rows: list[dict], cfg: OzonConfig, bindings) -> None:
-        from ocbridge.integrations.ozon.mappers import offer_id
-
         by_id = {r["product_id"]: r for r in rows if r["product_id"] in plan.missing}
         out = []
         for pid, reasons in plan.missing.items():
@@ -104,15 +156,15 @@ class SyncProducts(OzonJob):
             data.update(status=m.ProductStatus.MISSING if not data.get("ever_live") else data.get("status"),
                         missing=reasons, name=by_id[pid].get("name", ""))
             out.append(Binding(connection=conn, kind=m.PRODUCT, local_id=str(pid),
-                               external_id=offer_id(by_id[pid], cfg), hash=bindings.get(pid, ("", {}))[0], data=data))
+                               external_id=mappers.offer_id(by_id[pid], cfg), hash=bindings.get(pid, ("", {}))[0], data=data))
         _upsert(out, ["data", "external_id"])
 
     @staticmethod
-    def _send(job, integration, client: OzonClient, plan: rules.ProductPlan, batch: list[dict], bindings) -> None:
+    def _send(job, ctx: Context, plan: rules.ProductPlan, batch: list[dict], bindings) -> None:
+        integration = ctx.integration
         offers = [i["offer_id"] for i in batch]
         digest = hashlib.sha256("|".join(f"{o}={plan.hashes[o]}" for o in offers).encode()).hexdigest()[:24]
-        key = f"ozon:{integration.store_id}:products:{digest}"
-        started = client.import_products(items=batch, key=key)
+        started = ctx.client.import_products(items=batch, key=f"ozon:{integration.store_id}:products:{digest}")
         now = clock.now()
         with transaction.atomic():
             m.ImportTask.objects.get_or_create(integration=integration, task_id=started.task_id,
@@ -139,18 +191,12 @@ class TrackImportTask(OzonJob):
     kind = "ozon.track_import"
     max_attempts = 20
 
-    def run(self, job: Job) -> None:
-        ctx = self.setup(job)
-        if ctx is None:
-            return
-        integration, cfg, client, state = ctx
+    def sync(self, job: Job, ctx: Context) -> None:
+        integration, cfg = ctx.integration, ctx.cfg
         task = m.ImportTask.objects.get(integration=integration, task_id=job.payload["task_id"])
         if task.done:
             return
-        try:
-            items = client.get_import_info(task_id=task.task_id)
-        finally:
-            state.add_waits(client)
+        items = ctx.client.get_import_info(task_id=task.task_id)
         m.ImportTask.objects.filter(pk=task.pk).update(polls=task.polls + 1)
         if not items or any(i.status == "pending" for i in items):
             raise Defer(min(300, 5 * (task.polls + 1)), "Ozon import task still pending")
@@ -191,50 +237,31 @@ class SyncStock(OzonJob):
 
     kind = "ozon.sync_stock"
 
-    def run(self, job: Job) -> None:
-        ctx = self.setup(job)
-        if ctx is None:
-            return
-        integration, cfg, client, state = ctx
-        if not cfg.warehouse_ids:
+    def sync(self, job: Job, ctx: Context) -> None:
+        if not ctx.cfg.warehouse_ids:
             raise ConfigurationError("no Ozon warehouse chosen for stock")
-        conn = integration.connection
-        now = clock.now()
-        rows = shop.stock_rows(integration.store, cfg)
-        live = live_offers(conn)
+        conn, now = ctx.connection, clock.now()
+        rows = shop.stock_rows(ctx.store, ctx.cfg)
         sent = {b.local_id: (b.hash, b.synced_at) for b in _bindings(conn, m.STOCK).only("local_id", "hash", "synced_at")}
-        plan = rules.plan_stocks(rows, live, sent, cfg, now, full=job.payload.get("full", False))
+        plan = rules.plan_stocks(rows, live_offers(conn), sent, ctx.cfg, now, full=job.payload.get("full", False))
         retry_later = False
-        try:
-            for start in range(0, len(plan.send), STOCKS_BATCH):
-                batch, locals_ = plan.send[start:start + STOCKS_BATCH], plan.locals[start:start + STOCKS_BATCH]
-                key = f"ozon:{integration.store_id}:stock:" + hashlib.sha256(repr(batch).encode()).hexdigest()[:24]
-                results = client.update_stocks(stocks=batch, key=key)
-                retry_later |= self._store(conn, batch, locals_, results)
-        finally:
-            state.add_waits(client)
-        state.touch("last_stock_at")
+        call = lambda batch, key: ctx.client.update_stocks(stocks=batch, key=key)  # noqa: E731
+        for start, batch, results in send_batches(ctx, "stock", plan.send, STOCKS_BATCH, call):
+            rows_out = []
+            for item, local in zip(batch, plan.locals[start:start + len(batch)]):
+                r = results.get((item["offer_id"], item["warehouse_id"]))
+                if retry_item(r):
+                    retry_later = True  # hash unchanged → sent again on the next run, with the value current then
+                    continue
+                # Other item errors (WAREHOUSE_NOT_FOUND…) are stored and not resent until the value changes.
+                rows_out.append(Binding(connection=conn, kind=m.STOCK, local_id=local,
+                                        external_id=f"{item['offer_id']}:{item['warehouse_id']}", hash=str(item["stock"]),
+                                        synced_at=clock.now(), data={"errors": [e.text() for e in (r.errors if r else [])],
+                                                                     "updated": bool(r and r.updated)}))
+            _upsert(rows_out, ["hash", "synced_at", "data", "external_id"])
+        ctx.state.touch("last_stock_at")
         if plan.wait_seconds or retry_later:
             raise Defer(max(plan.wait_seconds, rules.STOCK_PAIR_SECONDS), "stock pairs waiting for Ozon's 30 s interval")
-
-    @staticmethod
-    def _store(conn, batch: list[dict], locals_: list[str], results) -> bool:
-        """Record what Ozon took; True when some pairs must be sent again later (Ozon's per-pair interval)."""
-        now = clock.now()
-        by_pair = {(r.offer_id, r.warehouse_id): r for r in results}
-        rows, retry = [], False
-        for item, local in zip(batch, locals_):
-            r = by_pair.get((item["offer_id"], item["warehouse_id"]))
-            if r is not None and not r.updated and any(e.code in RETRY_ITEM_CODES for e in r.errors):
-                retry = True
-                continue  # hash unchanged → sent again on the next run, with whatever value is current then
-            # Other item errors (WAREHOUSE_NOT_FOUND…) are stored and not resent until the value changes.
-            rows.append(Binding(connection=conn, kind=m.STOCK, local_id=local,
-                                external_id=f"{item['offer_id']}:{item['warehouse_id']}", hash=str(item["stock"]),
-                                synced_at=now, data={"errors": [e.text() for e in (r.errors if r else [])],
-                                                     "updated": bool(r and r.updated)}))
-        _upsert(rows, ["hash", "synced_at", "data", "external_id"])
-        return retry
 
 
 @register_job_kind
@@ -243,40 +270,28 @@ class SyncPrices(OzonJob):
 
     kind = "ozon.sync_prices"
 
-    def run(self, job: Job) -> None:
-        ctx = self.setup(job)
-        if ctx is None:
-            return
-        integration, cfg, client, state = ctx
-        conn = integration.connection
-        now = clock.now()
-        rows = shop.price_rows(integration.store, cfg)
-        live = live_offers(conn)
-        existing = {int(b.local_id): b for b in _bindings(conn, m.PRICE)}
-        sent = {pid: (b.hash, b.data.get("times", [])) for pid, b in existing.items()}
-        plan = rules.plan_prices(rows, live, sent, cfg, now, full=job.payload.get("full", False))
+    def sync(self, job: Job, ctx: Context) -> None:
+        conn, now = ctx.connection, clock.now()
+        rows = shop.price_rows(ctx.store, ctx.cfg)
+        sent = {int(b.local_id): (b.hash, b.data.get("times", [])) for b in _bindings(conn, m.PRICE)}
+        plan = rules.plan_prices(rows, live_offers(conn), sent, ctx.cfg, now, full=job.payload.get("full", False))
         retry_later = False
-        try:
-            for start in range(0, len(plan.send), PRICES_BATCH):
-                batch = plan.send[start:start + PRICES_BATCH]
-                pids, values = plan.product_ids[start:start + PRICES_BATCH], plan.values[start:start + PRICES_BATCH]
-                key = f"ozon:{integration.store_id}:prices:" + hashlib.sha256(repr(batch).encode()).hexdigest()[:24]
-                results = {r.offer_id: r for r in client.import_prices(prices=batch, key=key)}
-                out = []
-                for item, pid, value in zip(batch, pids, values):
-                    r = results.get(item["offer_id"])
-                    if r is not None and not r.updated and any(e.code in RETRY_ITEM_CODES for e in r.errors):
-                        retry_later = True
-                        continue
-                    times = rules.recent(sent.get(pid, ("", []))[1], now) + ([now.isoformat()] if r and r.updated else [])
-                    out.append(Binding(connection=conn, kind=m.PRICE, local_id=str(pid), external_id=item["offer_id"],
-                                       hash=value, synced_at=now,
-                                       data={"times": times, "errors": [e.text() for e in (r.errors if r else [])],
-                                             "price": item["price"], "old_price": item["old_price"]}))
-                _upsert(out, ["hash", "synced_at", "data", "external_id"])
-        finally:
-            state.add_waits(client)
-        state.touch("last_prices_at")
+        call = lambda batch, key: ctx.client.import_prices(prices=batch, key=key)  # noqa: E731
+        for start, batch, results in send_batches(ctx, "prices", plan.send, PRICES_BATCH, call):
+            rows_out = []
+            end = start + len(batch)
+            for item, pid, value in zip(batch, plan.product_ids[start:end], plan.values[start:end]):
+                r = results.get((item["offer_id"], None))
+                if retry_item(r):
+                    retry_later = True
+                    continue
+                times = rules.recent(sent.get(pid, ("", []))[1], now) + ([now.isoformat()] if r and r.updated else [])
+                rows_out.append(Binding(connection=conn, kind=m.PRICE, local_id=str(pid), external_id=item["offer_id"],
+                                        hash=value, synced_at=now,
+                                        data={"times": times, "errors": [e.text() for e in (r.errors if r else [])],
+                                              "price": item["price"], "old_price": item["old_price"]}))
+            _upsert(rows_out, ["hash", "synced_at", "data", "external_id"])
+        ctx.state.touch("last_prices_at")
         if plan.wait_seconds or retry_later:
             raise Defer(max(plan.wait_seconds, 60), "prices waiting for Ozon's 10-per-hour limit")
 
@@ -287,31 +302,24 @@ class PollPostings(OzonJob):
 
     kind = "ozon.poll_postings"
 
-    def run(self, job: Job) -> None:
-        ctx = self.setup(job)
-        if ctx is None:
-            return
-        integration, cfg, client, state = ctx
+    def sync(self, job: Job, ctx: Context) -> None:
         now = clock.now()
-        since, to = rules.posting_window(state.orders_watermark, now, cfg)
+        since, to = rules.posting_window(ctx.state.orders_watermark, now, ctx.cfg)
         seen: dict[str, dict] = {}
-        try:
-            # The window catches new postings; cancellations of older ones are found by a status query over
-            # a longer look-back (the list filters on in_process_at, not on the change date).
-            for status, start in (("", since), ("cancelled", now - timedelta(days=cfg.cancel_lookback_days))):
-                offset = 0
-                while True:
-                    page = client.list_fbs_postings(since=start, to=to, offset=offset, status=status,
+        # The window catches new postings; cancellations of older ones are found by a status query over
+        # a longer look-back (the list filters on in_process_at, not on the change date).
+        for status, start in (("", since), ("cancelled", now - timedelta(days=ctx.cfg.cancel_lookback_days))):
+            offset = 0
+            while True:
+                page = ctx.client.list_fbs_postings(since=start, to=to, offset=offset, status=status,
                                                      limit=job.payload.get("page_size", POSTINGS_LIMIT))
-                    for p in page.postings:
-                        seen[p["posting_number"]] = p
-                    if not page.has_next or not page.postings:
-                        break
-                    offset += len(page.postings)
-        finally:
-            state.add_waits(client)
-        self._dispatch(integration, seen)
-        m.SyncState.objects.filter(pk=state.pk).update(orders_watermark=to, last_orders_at=now)
+                for p in page.postings:
+                    seen[p["posting_number"]] = p
+                if not page.has_next or not page.postings:
+                    break
+                offset += len(page.postings)
+        self._dispatch(ctx.integration, seen)
+        m.SyncState.objects.filter(pk=ctx.state.pk).update(orders_watermark=to, last_orders_at=now)
 
     @staticmethod
     def _dispatch(integration, postings: dict[str, dict]) -> None:
@@ -333,16 +341,12 @@ class ImportPosting(OzonJob):
     """Create the OpenCart order of one posting, once (Binding on posting number; crash-safe)."""
 
     kind = "ozon.import_posting"
+    only_enabled = False  # a posting seen before the owner switched the integration off is still imported once
 
-    def run(self, job: Job) -> None:
-        integration = job.integration
-        if integration is None:
-            return
-        cfg = config_of(integration)
-        conn = integration.connection
+    def sync(self, job: Job, ctx: Context) -> None:
+        conn, store, cfg = ctx.connection, ctx.store, ctx.cfg
         posting = job.payload["posting"]
         number = posting["posting_number"]
-        store = integration.store
         b = _bindings(conn, m.POSTING).filter(external_id=number).first()
         if b is not None and not b.local_id.startswith("pending:"):
             return  # already imported
@@ -360,9 +364,7 @@ class ImportPosting(OzonJob):
                  for local, offer in _bindings(conn, m.PRODUCT).values_list("local_id", "external_id")}
         known.update(shop.products_by_offer(store, cfg, [str(p.get("offer_id") or "") for p in posting.get("products") or []
                                                          if str(p.get("offer_id") or "") not in known]))
-        from ocbridge.integrations.ozon.mappers import posting_to_order
-
-        draft = posting_to_order(posting, known, cfg, store_currency=shop.default_currency(store))
+        draft = mappers.posting_to_order(posting, known, cfg, store_currency=shop.default_currency(store))
         order_id = shop.create_order(store, draft)
         self._bind(b, order_id, posting, draft["warnings"])
 
@@ -375,27 +377,153 @@ class ImportPosting(OzonJob):
         b.save()
 
 
+def _posting_binding(ctx: Context, number: str) -> Binding:
+    b = _bindings(ctx.connection, m.POSTING).filter(external_id=number).first()
+    if b is None or b.local_id.startswith("pending:"):
+        raise Defer(30, "posting not imported yet")
+    return b
+
+
 @register_job_kind
 class ApplyPostingStatus(OzonJob):
     """Move the OpenCart order of a posting to the mapped status (cancelled → Canceled), forward only."""
 
     kind = "ozon.apply_posting_status"
+    only_enabled = False
 
-    def run(self, job: Job) -> None:
-        integration = job.integration
-        if integration is None:
-            return
-        cfg = config_of(integration)
+    def sync(self, job: Job, ctx: Context) -> None:
         number, status = job.payload["posting_number"], job.payload["status"]
-        b = _bindings(integration.connection, m.POSTING).filter(external_id=number).first()
-        if b is None or b.local_id.startswith("pending:"):
-            raise Defer(30, "posting not imported yet")
-        target = rules.status_target(status, cfg)
+        b = _posting_binding(ctx, number)
+        target = rules.status_target(status, ctx.cfg)
         if target is not None:
-            shop.set_order_status(integration.store, int(b.local_id), target, comment=f"Ozon: {status}")
+            order_id = int(b.local_id)
+            if rules.should_apply(status, shop.order_status(ctx.store, order_id), ctx.cfg):
+                shop.set_order_status(ctx.store, order_id, target, comment=f"{rules.OUR_COMMENT}{status}", key=job.key)
         b.data = {**b.data, "status": status}
         b.synced_at = clock.now()
         b.save(update_fields=["data", "synced_at"])
+
+
+# --- shop → Ozon: ship and cancel postings when the shop does -------------------------------------------
+
+HISTORY_BATCH = 500
+HISTORY_MAX_BATCHES = 20
+
+
+@register_job_kind
+class PollShopStatuses(OzonJob):
+    """Read the shop's new order_history rows (primary-key watermark); one job per Ozon order the shop shipped
+    or cancelled, keyed by (posting, action) as ozon.md §8 asks."""
+
+    kind = "ozon.poll_shop_statuses"
+
+    def sync(self, job: Job, ctx: Context) -> None:
+        if not ctx.cfg.status_out:
+            return
+        last = ctx.state.last_history_id
+        if last is None:  # first run: start at the shop's newest row, do not replay its history
+            m.SyncState.objects.filter(pk=ctx.state.pk).update(last_history_id=shop.latest_history_id(ctx.store))
+            return
+        for _ in range(HISTORY_MAX_BATCHES):
+            events = shop.history_since(ctx.store, last, limit=HISTORY_BATCH)
+            if not events:
+                break
+            wanted = [(e, rules.shop_action(e.order_status_id, e.comment, ctx.cfg)) for e in events]
+            ids = {str(e.order_id) for e, action in wanted if action}
+            numbers = dict(_bindings(ctx.connection, m.POSTING).filter(local_id__in=ids)
+                           .values_list("local_id", "external_id")) if ids else {}
+            last = events[-1].order_history_id
+            with transaction.atomic():
+                for e, action in wanted:
+                    number = numbers.get(str(e.order_id))
+                    if action and number:
+                        kind = ShipPosting if action == "ship" else CancelPosting
+                        Job.objects.enqueue(kind, key=f"ozon:{ctx.integration.store_id}:posting-{number}:{action}",
+                                            integration=ctx.integration,
+                                            payload={"posting_number": number, "order_id": e.order_id,
+                                                     "history_id": e.order_history_id})
+                m.SyncState.objects.filter(pk=ctx.state.pk).update(last_history_id=last)
+            if len(events) < HISTORY_BATCH:
+                break
+
+
+def _note(b: Binding, action: str, state: str, posting: dict, detail: str = "", **extra) -> None:
+    """Record the outcome of a status-out action on the posting's Binding (the idempotency guard and the UI)."""
+    out = dict(b.data.get("status_out") or {})
+    out[action] = {**out.get(action, {}), "state": state, "detail": detail, "at": clock.now().isoformat(), **extra}
+    b.data = {**b.data, "status_out": out, "status": posting.get("status") or b.data.get("status")}
+    b.save(update_fields=["data"])
+
+
+@register_job_kind
+class ShipPosting(OzonJob):
+    """Pack the posting at Ozon when the shop ships the order (and hand a packed rFBS posting to delivery);
+    the posting is re-read before every step and after it (a 200 from ship is not success)."""
+
+    kind = "ozon.ship_posting"
+    max_attempts = 12
+
+    def sync(self, job: Job, ctx: Context) -> None:
+        number = job.payload["posting_number"]
+        b = _posting_binding(ctx, number)
+        if (b.data.get("status_out") or {}).get("ship", {}).get("state") in ("done", "refused"):
+            return  # decided by an earlier run
+        packed = False
+        for _ in range(3):  # ship, then deliver, then confirm
+            posting = ctx.client.get_fbs_posting(posting_number=number)
+            sent = int((b.data.get("status_out") or {}).get("ship", {}).get("sent", 0))
+            step = rules.ship_step(posting, sent=sent > 0)
+            if step == "ship" and packed:  # accepted with 200, then `ship_failed`: pack again on the next run
+                _note(b, "ship", "failed", posting, detail=posting.get("substatus", ""))
+                raise Defer(60, "Ozon reports ship_failed; packing again later")
+            if step == "ship":
+                packed = True
+                # A new key per attempt: a repeat after `ship_failed` is a new side effect, not a replay.
+                ctx.client.ship_posting(posting_number=number, packages=rules.packages_of(posting),
+                                        key=f"{job.key}:pack:{sent + 1}")
+                _note(b, "ship", "sent", posting, sent=sent + 1)
+            elif step == "deliver":
+                ctx.client.deliver_postings(posting_numbers=[number], key=f"{job.key}:deliver")
+                _note(b, "ship", "handed over", posting)
+            elif step == "wait":
+                _note(b, "ship", "sent", posting, detail=posting.get("substatus", ""))
+                raise Defer(30, "Ozon is still processing the ship request")
+            elif step == "done":
+                _note(b, "ship", "done", posting)
+                return
+            else:
+                _note(b, "ship", "refused", posting, detail=f"posting is {posting.get('status')}; "
+                      f"allowed: {', '.join(posting.get('available_actions') or []) or 'nothing'}")
+                return
+        raise Defer(30, "re-reading the posting after shipping")
+
+
+@register_job_kind
+class CancelPosting(OzonJob):
+    """Cancel the posting at Ozon when the shop cancels the order, with the configured reason, if it allows it."""
+
+    kind = "ozon.cancel_posting"
+
+    def sync(self, job: Job, ctx: Context) -> None:
+        number = job.payload["posting_number"]
+        b = _posting_binding(ctx, number)
+        if (b.data.get("status_out") or {}).get("cancel", {}).get("state") in ("done", "refused"):
+            return
+        posting = ctx.client.get_fbs_posting(posting_number=number)
+        step = rules.cancel_step(posting)
+        if step == "cancel":
+            message = ctx.cfg.cancel_reason_message or f"Order {b.local_id} cancelled in the shop"
+            ctx.client.cancel_posting(posting_number=number, cancel_reason_id=ctx.cfg.cancel_reason_id,
+                                      cancel_reason_message=message, key=f"{job.key}:cancel")
+            posting = ctx.client.get_fbs_posting(posting_number=number)
+            step = rules.cancel_step(posting)
+            if step != "done":
+                _note(b, "cancel", "sent", posting)
+                raise Defer(30, "Ozon has not cancelled the posting yet")
+        if step == "done":
+            _note(b, "cancel", "done", posting)
+        else:
+            _note(b, "cancel", "refused", posting, detail=f"posting is {posting.get('status')}; cancel not allowed")
 
 
 @register_job_kind
@@ -404,20 +532,13 @@ class RefreshCatalog(OzonJob):
 
     kind = "ozon.refresh_catalog"
 
-    def run(self, job: Job) -> None:
-        ctx = self.setup(job)
-        if ctx is None:
-            return
-        integration, cfg, client, state = ctx
-        try:
-            catalog.refresh_tree(client, integration.connection)
-            catalog.for_config(client, integration.connection, cfg, refresh=True)
-        finally:
-            state.add_waits(client)
+    def sync(self, job: Job, ctx: Context) -> None:
+        catalog.refresh_tree(ctx.client, ctx.connection)
+        catalog.for_config(ctx.client, ctx.connection, ctx.cfg, refresh=True)
 
 
 DIRECTIONS = (("products_out", SyncProducts), ("stock_out", SyncStock), ("prices_out", SyncPrices),
-              ("orders_in", PollPostings))
+              ("orders_in", PollPostings), ("status_out", PollShopStatuses))
 
 
 def enqueue_sync(integration: Integration, *, full: bool = False, slot: str | None = None) -> list[Job]:

@@ -20,6 +20,7 @@ WEIGHT_TO_G = {"kg": 1000.0, "g": 1.0, "lb": 453.59237, "oz": 28.349523125, "к�
 LENGTH_TO_MM = {"cm": 10.0, "mm": 1.0, "in": 25.4, "m": 1000.0, "см": 10.0, "мм": 1.0}
 PRICE_FIELDS = ("price", "old_price", "min_price")
 CENT = Decimal("0.01")
+OUR_COMMENT = "Ozon: "  # prefix of the history comments we write; the shop-status poll ignores them (no echo back)
 
 
 def offer_id(row: dict, cfg: OzonConfig) -> str:
@@ -195,5 +196,5 @@ def posting_to_order(posting: dict, known: dict[str, dict], cfg: OzonConfig, *, 
         "lines": lines, "subtotal": subtotal, "total": subtotal,
         "currency_code": sorted(currency)[0], "order_status_id": cfg.status_map.get(posting.get("status"), cfg.new_order_status_id)
         if posting.get("status") not in ("cancelled", "cancelled_from_split_pending") else cfg.cancelled_status_id,
-        "external_ref": number, "warnings": warnings,
+        "external_ref": number, "warnings": warnings, "history_comment": f"{OUR_COMMENT}{posting.get('status', '')}",
     }

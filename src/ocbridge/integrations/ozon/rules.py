@@ -12,6 +12,13 @@ from ocbridge.integrations.ozon.config import OzonConfig
 STOCK_PAIR_SECONDS = 30  # one product–warehouse pair at most once per 30 s (ozon.md §3)
 PRICE_UPDATES_PER_HOUR = 10  # one product's price at most 10 times an hour (ozon.md §3)
 CANCELLED = ("cancelled", "cancelled_from_split_pending")
+# Posting statuses before the parcel leaves the seller: an order the shop already shipped is not moved back.
+BEFORE_SHIPPING = ("awaiting_registration", "acceptance_in_progress", "awaiting_approve", "awaiting_packaging",
+                   "awaiting_deliver", "awaiting_verification")
+# Posting statuses in which the parcel is on its way or arrived: a "ship" from the shop has nothing left to do.
+SHIPPED = ("delivering", "driver_pickup", "delivered", "sent_by_seller", "arbitration", "client_arbitration")
+OUR_COMMENT = mappers.OUR_COMMENT
+QUOTA_CHECK_FROM = 100  # pushes of at least one full import batch check Ozon's daily quota first
 # Product states in which the card exists at Ozon, so stock and price may be sent (stock needs `price_sent`).
 LIVE = ("imported", "skipped")
 
@@ -185,3 +192,74 @@ def status_target(posting_status: str, cfg: OzonConfig) -> int | None:
     if posting_status in CANCELLED:
         return cfg.cancelled_status_id
     return cfg.status_map.get(posting_status)
+
+
+def should_apply(posting_status: str, current_status: int | None, cfg: OzonConfig) -> bool:
+    """Ozon → shop status moves forward only: a shipped order is not set back by a posting still being packed."""
+    return not (posting_status in BEFORE_SHIPPING and current_status in cfg.shipped_status_ids)
+
+
+# --- shop → Ozon (status out) -------------------------------------------------------------------------
+
+
+def shop_action(order_status_id: int, comment: str, cfg: OzonConfig) -> str | None:
+    """"ship" or "cancel" for an OpenCart history row, None when it asks nothing of Ozon (or we wrote it)."""
+    if not cfg.status_out or comment.startswith(OUR_COMMENT):
+        return None
+    if order_status_id in cfg.shipped_status_ids:
+        return "ship"
+    if order_status_id in cfg.cancel_status_ids:
+        return "cancel"
+    return None
+
+
+def ship_step(posting: dict, *, sent: bool) -> str:
+    """Next step of shipping a posting, from its re-read state (ozon.md §5, §8: check `available_actions`).
+
+    "ship" (pack it), "deliver" (hand a packed rFBS posting to delivery), "wait" (our ship is being processed),
+    "done" (nothing left for us) or "refused" (the posting does not allow it).
+    """
+    status, actions = posting.get("status", ""), posting.get("available_actions") or []
+    if status == "awaiting_packaging":
+        if sent and posting.get("substatus") != "ship_failed":
+            return "wait"
+        return "ship" if "ship" in actions else "refused"
+    if status == "awaiting_deliver":
+        return "deliver" if "awaiting_delivery" in actions else "done"  # FBS: Ozon takes it over at hand-over
+    if status in SHIPPED:
+        return "done"
+    return "refused"
+
+
+def cancel_step(posting: dict) -> str:
+    """"cancel", "done" (already cancelled) or "refused" (not in `available_actions`, e.g. on its way)."""
+    if posting.get("status") in CANCELLED:
+        return "done"
+    return "cancel" if "cancel" in (posting.get("available_actions") or []) else "refused"
+
+
+def packages_of(posting: dict) -> list[list[dict]]:
+    """One package holding every line of the posting (Ozon's `product_id` here is the sku)."""
+    qty: dict[int, int] = {}
+    for p in posting.get("products") or []:
+        qty[int(p["sku"])] = qty.get(int(p["sku"]), 0) + int(p.get("quantity") or 1)
+    return [[{"product_id": sku, "quantity": n} for sku, n in qty.items()]]
+
+
+def fit_quota(items: list[dict], new_offers: set[str], create_left: int, update_left: int) -> tuple[list[dict], int]:
+    """The cards that fit Ozon's remaining daily quotas (creates for new offers, updates for the rest), in order;
+    returns (to send, number held back until the quota resets)."""
+    send, held = [], 0
+    for item in items:
+        if item["offer_id"] in new_offers:
+            if create_left <= 0:
+                held += 1
+                continue
+            create_left -= 1
+        else:
+            if update_left <= 0:
+                held += 1
+                continue
+            update_left -= 1
+        send.append(item)
+    return send, held

@@ -69,6 +69,10 @@ def create_order(store, draft: dict) -> int:
         return order_create.create_order(conn, db, draft, now=_local_now(store), store=info)
 
 
+def order_status(store, order_id: int) -> int | None:
+    return opencart.order_status(store, order_id)
+
+
 def set_order_status(store, order_id: int, status_id: int, *, comment: str = "", key: str = "") -> bool:
     """Move the order to `status_id` through the shared write path (native API or compare-and-set + stock rule)."""
     current = opencart.order_status(store, order_id)
