@@ -98,3 +98,22 @@ def test_own_limiter_waits_instead_of_exceeding(sim, conn):
     for _ in range(4):
         client.list_warehouses()
     assert client.rate_waits >= 1 and sum(slept) > 0
+
+
+def test_product_limits_come_back_as_quotas(sim, conn):
+    sim.set_product_limits(daily_create=10, create_usage=4)
+    limits = OzonClient(conn).get_product_limits()
+    assert (limits.daily_create.limit, limits.daily_create.remaining, limits.daily_update.limit) == (10, 6, 5000)
+    assert limits.daily_create.reset_at.endswith("Z")
+
+
+def test_ship_cancel_and_not_allowed_action_is_terminal(sim, conn):
+    client = OzonClient(conn)
+    p = sim.add_posting([{"offer_id": "A", "quantity": 1}], posting_number="30001-0001-1")
+    packages = [[{"product_id": p["products"][0]["sku"], "quantity": 1}]]
+    assert client.ship_posting(posting_number="30001-0001-1", packages=packages, key="k1") == ["30001-0001-1"]
+    assert client.get_fbs_posting(posting_number="30001-0001-1")["status"] == "awaiting_deliver"
+    with pytest.raises(TerminalError):
+        client.ship_posting(posting_number="30001-0001-1", packages=packages, key="k2")
+    assert client.cancel_posting(posting_number="30001-0001-1", cancel_reason_id=402, cancel_reason_message="x", key="k3")
+    assert Exchange.objects.filter(purpose="ozon.ship_posting", key="k1").exists()

@@ -135,3 +135,67 @@ def test_cancelled_posting_carries_cancellation(sim):
     sim.set_posting_status("P-1", "cancelled")
     got = post(sim, "/v3/posting/fbs/get", {"posting_number": "P-1"}).json()["result"]
     assert got["status"] == "cancelled" and got["cancellation"]["cancel_reason_id"] == 402
+
+
+def _posting(sim, number="20001-0001-1", **kw):
+    return sim.add_posting([{"offer_id": "A-1", "quantity": 2}, {"offer_id": "B-2", "quantity": 1}],
+                           posting_number=number, **kw)
+
+
+def _packages(posting):
+    return [{"products": [{"product_id": p["sku"], "quantity": p["quantity"]} for p in posting["products"]]}]
+
+
+def test_ship_packs_awaiting_packaging_into_awaiting_deliver(sim):
+    p = _posting(sim)
+    assert p["available_actions"] == ["ship", "cancel"]
+    r = post(sim, "/v4/posting/fbs/ship", {"posting_number": p["posting_number"], "packages": _packages(p)})
+    assert r.status_code == 200 and r.json()["result"] == [p["posting_number"]]
+    got = post(sim, "/v3/posting/fbs/get", {"posting_number": p["posting_number"]}).json()["result"]
+    assert (got["status"], got["available_actions"]) == ("awaiting_deliver", ["cancel"])
+    again = post(sim, "/v4/posting/fbs/ship", {"posting_number": p["posting_number"], "packages": _packages(p)})
+    assert again.status_code == 400 and again.json()["code"] == 3  # ship no longer in available_actions
+
+
+def test_ship_with_packages_not_matching_the_posting_is_400(sim):
+    p = _posting(sim)
+    wrong = [{"products": [{"product_id": p["products"][0]["sku"], "quantity": 1}]}]
+    assert post(sim, "/v4/posting/fbs/ship", {"posting_number": p["posting_number"], "packages": wrong}).status_code == 400
+
+
+def test_ship_failed_answers_200_and_leaves_substatus(sim):
+    p = _posting(sim)
+    sim.fail_ship(p["posting_number"])
+    assert post(sim, "/v4/posting/fbs/ship", {"posting_number": p["posting_number"], "packages": _packages(p)}).status_code == 200
+    got = post(sim, "/v3/posting/fbs/get", {"posting_number": p["posting_number"]}).json()["result"]
+    assert (got["status"], got["substatus"]) == ("awaiting_packaging", "ship_failed")
+
+
+def test_awaiting_delivery_only_for_rfbs(sim):
+    fbs, rfbs = _posting(sim, "1-1-1", status="awaiting_deliver"), _posting(sim, "2-2-2", status="awaiting_deliver", rfbs=True)
+    assert post(sim, "/v2/posting/fbs/awaiting-delivery", {"posting_number": [fbs["posting_number"]]}).status_code == 400
+    assert post(sim, "/v2/posting/fbs/awaiting-delivery", {"posting_number": [rfbs["posting_number"]]}).json() == {"result": True}
+    assert post(sim, "/v3/posting/fbs/get", {"posting_number": "2-2-2"}).json()["result"]["status"] == "delivering"
+
+
+def test_cancel_needs_a_known_reason_and_a_message_for_402(sim):
+    p = _posting(sim)
+    n = p["posting_number"]
+    assert post(sim, "/v2/posting/fbs/cancel", {"posting_number": n, "cancel_reason_id": 1}).status_code == 400
+    assert post(sim, "/v2/posting/fbs/cancel", {"posting_number": n, "cancel_reason_id": 402}).status_code == 400
+    ok = post(sim, "/v2/posting/fbs/cancel", {"posting_number": n, "cancel_reason_id": 402, "cancel_reason_message": "x"})
+    assert ok.json() == {"result": True}
+    got = post(sim, "/v3/posting/fbs/get", {"posting_number": n}).json()["result"]
+    assert got["status"] == "cancelled" and got["cancellation"]["cancellation_type"] == "seller"
+    assert post(sim, "/v2/posting/fbs/cancel", {"posting_number": n, "cancel_reason_id": 352}).status_code == 400
+    assert any(r["id"] == 402 for r in post(sim, "/v2/posting/fbs/cancel-reason/list", {}).json()["result"])
+
+
+def test_daily_create_quota_fails_items_with_item_limit_exceeded(sim):
+    sim.set_import_pending_polls(0)
+    sim.set_product_limits(daily_create=1)
+    first, _ = import_and_wait(sim, [card("A-1"), card("A-2")])
+    assert [(i["offer_id"], i["status"]) for i in first] == [("A-1", "imported"), ("A-2", "failed")]
+    assert first[1]["errors"][0]["code"] == "item_limit_exceeded"
+    limits = post(sim, "/v4/product/info/limit", {}).json()
+    assert (limits["daily_create"]["usage"], limits["daily_create"]["limit"], limits["total"]["usage"]) == (1, 1, 1)

@@ -258,9 +258,9 @@ class OzonSimulator(Simulator):
             number = posting_number or f"{n % 100000000:08d}-0001-1"
             when = in_process_at or _iso(self.now())
             lines = []
-            for p in products:
+            for i, p in enumerate(products):
                 card = self.catalogue.get(p["offer_id"])
-                lines.append({"sku": card["sku"] if card else 900000000 + n, "name": p.get("name") or (card or {}).get("name", "Товар"),
+                lines.append({"sku": card["sku"] if card else 900000000 + n * 100 + i,  # unknown offer: its own sku "name": p.get("name") or (card or {}).get("name", "Товар"),
                               "offer_id": p["offer_id"], "price": f"{float(p.get('price', 100)):.6f}",
                               "quantity": int(p.get("quantity", 1)), "mandatory_mark": [], "currency_code": currency_code})
             wh = warehouse_id or self.warehouses[0]["warehouse_id"]

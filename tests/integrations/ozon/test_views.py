@@ -25,7 +25,8 @@ def integ():
     Binding.objects.create(connection=conn, kind=m.PRODUCT, local_id="1", external_id="M1",
                            data={"status": "failed", "errors": ["brand_mismatch: wrong brand"], "name": "Phone"})
     Binding.objects.create(connection=conn, kind=m.POSTING, local_id="5", external_id="0001-1",
-                           data={"status": "awaiting_packaging", "warnings": ["unknown offer_id 'X'"]})
+                           data={"status": "delivering", "warnings": ["unknown offer_id 'X'"],
+                                 "status_out": {"cancel": {"state": "refused", "detail": "posting is delivering"}}})
     m.CatalogCache.objects.create(connection=conn, kind="tree", key="", data=[
         {"description_category_id": 10, "category_name": "Phones", "children": [{"type_id": 11, "type_name": "Smartphone"}]}])
     return Integration.objects.create(store=store, kind="ozon", connection=conn, settings={})
@@ -36,7 +37,17 @@ def test_pages_show_products_orders_and_errors(client_logged_in, integ):
     assert overview.status_code == 200 and b'id="orders-total">1<' in overview.content
     products = client_logged_in.get(f"/ozon/{integ.pk}/products/?status=failed")
     assert b"wrong brand" in products.content
-    assert b"unknown offer_id" in client_logged_in.get(f"/ozon/{integ.pk}/orders/").content
+    orders = client_logged_in.get(f"/ozon/{integ.pk}/orders/").content
+    assert b"unknown offer_id" in orders and b"cancel: refused" in orders
+
+
+def test_status_page_shows_the_daily_quota(client_logged_in, integ):
+    m.SyncState.objects.create(integration=integ, quota={
+        "daily_create": {"limit": 1500, "usage": 1499, "reset_at": "2025-06-02T00:00:00Z"},
+        "daily_update": {"limit": 5000, "usage": 10, "reset_at": ""}, "total": {"limit": 20000, "usage": 30},
+        "checked_at": "2025-06-01T10:00:00+00:00", "planned": 300, "held": 299})
+    page = client_logged_in.get(f"/ozon/{integ.pk}/").content.decode()
+    assert 'data-quota="create">1499 / 1500<' in page and "299 cards wait" in page
 
 
 def test_category_mapping_saved_from_cached_tree(client_logged_in, integ):

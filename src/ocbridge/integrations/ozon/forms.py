@@ -38,6 +38,14 @@ class OzonSettingsForm(forms.Form):
     stock_out = forms.BooleanField(label=_("Send stock"), required=False)
     prices_out = forms.BooleanField(label=_("Send prices"), required=False)
     orders_in = forms.BooleanField(label=_("Import FBS orders"), required=False)
+    status_out = forms.BooleanField(label=_("Ship / cancel at Ozon when the shop does"), required=False)
+    shipped_status_ids = forms.CharField(label=_("OpenCart statuses that mean shipped"), required=False,
+                                         help_text=_("Comma-separated status ids; the posting is packed at Ozon"))
+    cancel_status_ids = forms.CharField(label=_("OpenCart statuses that mean cancelled"), required=False,
+                                        help_text=_("Comma-separated status ids; the posting is cancelled at Ozon"))
+    cancel_reason_id = forms.IntegerField(label=_("Ozon cancel reason id"), min_value=1,
+                                          help_text=_("402 = other (the message below is sent with it)"))
+    cancel_reason_message = forms.CharField(label=_("Cancel message"), required=False, max_length=200)
     sync_every_minutes = forms.IntegerField(label=_("Sync every (minutes)"), min_value=1, max_value=1440)
     new_order_status_id = forms.IntegerField(label=_("Status of new Ozon orders"), min_value=1)
     cancelled_status_id = forms.IntegerField(label=_("Status of cancelled Ozon orders"), min_value=1)
@@ -49,6 +57,8 @@ class OzonSettingsForm(forms.Form):
         initial = cfg.to_settings()
         initial["warehouse_ids"] = ", ".join(str(w) for w in cfg.warehouse_ids)
         initial["category_ids"] = ", ".join(str(c) for c in cfg.category_ids)
+        initial["shipped_status_ids"] = ", ".join(str(c) for c in cfg.shipped_status_ids)
+        initial["cancel_status_ids"] = ", ".join(str(c) for c in cfg.cancel_status_ids)
         return cls(data, initial=initial)
 
     def clean_warehouse_ids(self) -> list[int]:
@@ -57,6 +67,12 @@ class OzonSettingsForm(forms.Form):
     def clean_category_ids(self) -> list[int]:
         return _ids(self.cleaned_data.get("category_ids"))
 
+    def clean_shipped_status_ids(self) -> list[int]:
+        return _ids(self.cleaned_data.get("shipped_status_ids"))
+
+    def clean_cancel_status_ids(self) -> list[int]:
+        return _ids(self.cleaned_data.get("cancel_status_ids"))
+
     def clean_currency(self) -> str:
         return self.cleaned_data["currency"].upper()
 
@@ -64,6 +80,10 @@ class OzonSettingsForm(forms.Form):
         data = super().clean()
         if data.get("stock_out") and not data.get("warehouse_ids"):
             self.add_error("warehouse_ids", _("Stock needs at least one Ozon warehouse."))
+        if data.get("status_out") and not (data.get("shipped_status_ids") or data.get("cancel_status_ids")):
+            self.add_error("shipped_status_ids", _("Choose at least one shipped or cancelled status."))
+        if data.get("cancel_reason_id") == 402 and not (data.get("cancel_reason_message") or "").strip():
+            self.add_error("cancel_reason_message", _("Ozon needs a message with reason 402."))
         if data.get("offer_id_rule") not in OFFER_ID_RULES or data.get("price_source") not in PRICE_SOURCES:
             raise forms.ValidationError(_("Unknown choice."))
         return data
