@@ -16,6 +16,9 @@ from ocbridge.opencart.layouts import metadata_for
 # NOT NULL columns have no default, and strict mode would reject OpenCart-style partial rows.
 OPENCART_SQL_MODE = "NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION"
 
+# Server gone, not reachable, too many connections, lock wait timeout, deadlock: worth trying again later.
+UNREACHABLE_CODES = frozenset({2003, 2005, 2006, 2013, 1040, 1205, 1213})
+
 _engines: dict[str, Engine] = {}
 _shops: dict[tuple[str, str], "ShopDB"] = {}
 _lock = threading.Lock()
@@ -71,6 +74,17 @@ def make_engine(url: str) -> Engine:
         def _session_settings(dbapi_conn, _record):
             with dbapi_conn.cursor() as cur:
                 cur.execute(f"SET SESSION sql_mode = '{OPENCART_SQL_MODE}'")
+
+        @event.listens_for(engine, "handle_error")
+        def _unreachable_is_retryable(context):
+            # A shop database that is down or restarting is a reason to retry later, not a bug: without this
+            # every job touching the shop during an outage ended "errored" and its work was lost.
+            if context.is_pre_ping:
+                return  # the pool's checkout ping: SQLAlchemy reconnects by itself, leave it alone
+            orig = context.original_exception
+            code = orig.args[0] if getattr(orig, "args", None) else None
+            if context.is_disconnect or code in UNREACHABLE_CODES:
+                raise classify_db_error(context.sqlalchemy_exception or orig) from context.sqlalchemy_exception
     return engine
 
 
@@ -101,7 +115,7 @@ def classify_db_error(exc: Exception) -> Exception:
         return ConfigurationError(f"Shop database refused the user name or password: {msg}")
     if code == 1049:
         return ConfigurationError(f"Shop database does not exist: {msg}")
-    if code in (2003, 2005, 2006, 2013, 1040, 1205, 1213):
+    if code in UNREACHABLE_CODES:
         return RetryableError("opencart-db", code, f"Shop database not reachable: {msg}")
     return RetryableError("opencart-db", code, msg)
 
