@@ -1,7 +1,6 @@
 """The native API client against the OpenCart API simulator, per version, with each trap."""
 
 import pytest
-import sqlalchemy as sa
 
 from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError
 from ocbridge.opencart.api import OpenCartApiClient

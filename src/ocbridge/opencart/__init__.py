@@ -35,10 +35,12 @@ def check_store(store) -> dict:
             "message": f"OpenCart {shop.version.label}, store “{cfg.name}”, time zone {cfg.timezone or 'server'}.{note}"}
 
 
-def poll_new_orders(store, *, limit: int = 500, countries: dict[int, str] | None = None) -> list:
+def poll_new_orders(store, *, limit: int = 500, countries: dict[int, str] | None = None, consume=None) -> list:
     """New orders of the store's shop database since the last poll; keeps the watermark and phone index.
 
     `countries` maps each OpenCart store_id of that database to its country, for reading national numbers.
+    `consume(orders)` runs in the transaction that moves the watermark: if it fails (or the worker dies),
+    the watermark stays and the next poll reads the same orders again, so none is skipped.
     """
     from django.db import transaction
 
@@ -61,6 +63,8 @@ def poll_new_orders(store, *, limit: int = 500, countries: dict[int, str] | None
     result = oc_orders.poll(shop, mark, now=clock.now(), limit=limit)
     with transaction.atomic():
         index_orders(store.db_key, result.orders, country_of_store=countries, default_country=store.country)
+        if consume is not None:
+            consume(result.orders)
         w = result.watermark
         PollState.objects.filter(pk=state.pk).update(
             last_order_id=w.last_order_id, last_order_product_id=w.last_order_product_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -11,6 +12,9 @@ from sqlalchemy.engine import Engine, make_url
 
 from ocbridge.core.errors import ConfigurationError, RetryableError
 from ocbridge.opencart.layouts import metadata_for
+
+if TYPE_CHECKING:
+    from ocbridge.opencart.version import VersionInfo
 
 # OpenCart 3.0/4.0 connect with this sql_mode (system/library/db/mysqli.php, opencart.md §1.1): many
 # NOT NULL columns have no default, and strict mode would reject OpenCart-style partial rows.
@@ -30,7 +34,7 @@ class ShopDB:
 
     engine: Engine
     prefix: str
-    version: "VersionInfo"
+    version: VersionInfo
     metadata: sa.MetaData = field(repr=False)
 
     def t(self, name: str) -> sa.Table:

@@ -50,10 +50,14 @@ class PollShop(JobKind):
             return
         store = next(iter(by_store_id.values()))[0].store
         countries = {sid: integrations[0].store.country for sid, integrations in by_store_id.items()}
-        for _ in range(MAX_BATCHES):
-            orders = poll_new_orders(store, limit=BATCH, countries=countries)
+
+        def hand_over(orders) -> None:
             for order in orders:
                 for integration in by_store_id.get(order.store_id, ()):
                     registry.order_consumers[integration.kind](integration, order)
+
+        for _ in range(MAX_BATCHES):
+            # Handed over in the watermark's transaction: a shop error or a killed worker midway loses no order.
+            orders = poll_new_orders(store, limit=BATCH, countries=countries, consume=hand_over)
             if len(orders) < BATCH:
                 break

@@ -12,7 +12,6 @@ Stdlib (+ PyMySQL) only; imports nothing from ocbridge.
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import json
 import secrets

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
-import uuid
-from decimal import Decimal
 
 import pytest
-import sqlalchemy as sa
 from django.conf import settings as dj_settings
 
 if "ocbridge.integrations.order_lookup" not in dj_settings.INSTALLED_APPS:  # not installed yet: nothing to test

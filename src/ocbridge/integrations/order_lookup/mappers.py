@@ -13,7 +13,7 @@ from decimal import Decimal
 from xml.sax.saxutils import escape, quoteattr
 
 from ocbridge.integrations.order_lookup.config import OrderLookupConfig, digits
-from ocbridge.integrations.order_lookup.rules import Decision, OrderView, Speech
+from ocbridge.integrations.order_lookup.rules import Decision, OrderView
 
 VERIMOR_LIMIT = 300
 VERIMOR_LANGS = {"tr": "tr-TR", "en": "en-US"}  # no Russian TTS at Verimor

@@ -19,7 +19,7 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 
 from ocbridge.core.choices import ExchangeOutcome, Level
 from ocbridge.core.exchanges import close_inbound

@@ -5,7 +5,7 @@ Generated once from an install's schema and checked against it; edit by hand onl
 
 from sqlalchemy import MetaData
 
-from ._types import C, DateTime, Date, Dec, Double, Float, Int, MediumText, SmallInt, Str, Char, Text, TinyInt, table
+from ._types import C, DateTime, Date, Dec, Double, Int, Str, Text, TinyInt, table
 
 
 def define(md: MetaData, prefix: str, charset: str) -> None:
