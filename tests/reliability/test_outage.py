@@ -1,0 +1,199 @@
+"""Outage suite: the provider fails (500, 429, timeouts), the shop's MariaDB is stopped, the hub's database is
+locked — while COD orders are being confirmed. After recovery everything completes, nothing is lost or
+done twice, and the trouble is visible as Exchange and Job rows with the right level.
+
+Sizes: CI (shop down a few seconds, hub locked within SQLite's busy timeout) and full (`make soak`: shop
+down 60 s, hub locked longer than the busy timeout).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import traceback
+from collections import Counter
+
+import pytest
+
+from reliability.harness import (CI, FULL, SOAK, add_orders, audit, drive_to_completion, random_for,
+                                 worker_count)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SIZES = [pytest.param(CI, id="ci"),
+         pytest.param(FULL, id="full", marks=[pytest.mark.slow, pytest.mark.skipif(not SOAK, reason="full run: make soak")])]
+POLL = "opencart.poll_shop"  # a poll that gave up during the outage is replaced by the next time slot's poll
+
+
+def _forget_shop_connections(bed) -> None:
+    """After a server restart, pooled connections in this process are dead: drop them (workers reconnect by
+    pre-ping themselves; the test's own engines and the pooled test shops have no pre-ping)."""
+    from ocbridge.opencart import db
+
+    db.forget()
+    bed.shop.engine.dispose()
+    for handles in getattr(sys.modules.get("conftest_mariadb"), "_pool", {}).values():
+        for handle in handles:
+            handle.engine.dispose()
+
+
+class Outages(threading.Thread):
+    """Provider faults, then the shop's database down, then the hub's database locked; samples Job rows meanwhile."""
+
+    def __init__(self, bed, mariadb, size, rng):
+        super().__init__(name="outages", daemon=True)
+        self.bed, self.mariadb, self.size, self.rng = bed, mariadb, size, rng
+        self.in_outage = threading.Event()
+        self.seen: Counter = Counter()
+        self.error = ""
+
+    def run(self) -> None:
+        from django.db import connections
+
+        try:
+            self._provider_trouble()
+            self._shop_down()
+            self._hub_locked()
+        except Exception:
+            self.error = traceback.format_exc()
+        finally:
+            self.in_outage.clear()
+            connections.close_all()
+
+    def _provider_trouble(self) -> None:
+        sim, n = self.bed.sim, max(3, self.size.orders // 20)
+        self.in_outage.set()
+        for kind in ("500", "429", "timeout", "503"):
+            sim.fail_next(kind, count=n, path="/v1/", seconds=1, retry_after=2)
+        self.seen["provider_faults_queued"] = 4 * n
+        end = time.monotonic() + 30
+        while time.monotonic() < end and sim._faults:  # until every queued fault has been served
+            time.sleep(0.1)
+        self.in_outage.clear()
+
+    def _shop_down(self) -> None:
+        from ocbridge.core.models import Job
+
+        time.sleep(0.5)
+        self.in_outage.set()
+        self.mariadb.stop(remove=False)
+        end = time.monotonic() + self.size.shop_down_seconds
+        while time.monotonic() < end:  # what the dashboard would show meanwhile
+            for state, error in Job.objects.filter(last_error__icontains="opencart-db").values_list("state", "last_error"):
+                self.seen[f"shop_error_jobs_{state}"] += 1
+            time.sleep(0.5)
+        self.mariadb.restart()
+        _forget_shop_connections(self.bed)
+        self.in_outage.clear()
+        self.seen["shop_down_s"] = self.size.shop_down_seconds
+
+    def _hub_locked(self) -> None:
+        from django.db import connection
+
+        time.sleep(0.5)
+        self.in_outage.set()
+        if connection.vendor == "sqlite":
+            import sqlite3
+
+            raw = sqlite3.connect(connection.settings_dict["NAME"], timeout=30, isolation_level=None)
+            raw.execute("BEGIN IMMEDIATE")  # holds the write lock: every other writer waits, then gives up
+            time.sleep(self.size.hub_lock_seconds)
+            raw.execute("ROLLBACK")
+            raw.close()
+        else:
+            import psycopg
+
+            s = connection.settings_dict
+            with psycopg.connect(host=s["HOST"], port=s["PORT"], user=s["USER"], dbname=s["NAME"]) as raw:
+                raw.execute("LOCK TABLE core_job, core_exchange IN EXCLUSIVE MODE")  # reads go on, writes wait
+                time.sleep(self.size.hub_lock_seconds)
+                raw.rollback()
+        self.in_outage.clear()
+        self.seen["hub_locked_s"] = self.size.hub_lock_seconds
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_outages_delay_but_never_lose_or_duplicate(reliability_bed, mariadb, size, capsys):
+    from ocbridge.core.models import Exchange
+
+    bed = reliability_bed(workers=worker_count(size), threads=size.threads)
+    bed.sim.set_webhook_behaviour(duplicate=2, delay=60, shuffle=True, shuffle_window=120)
+    started = time.monotonic()
+    order_ids = add_orders(bed.shop, 2001, size.orders)
+    bed.pool.start()
+    outages = Outages(bed, mariadb, size, random_for(f"outage-{size.name}"))
+    outages.start()
+    final = drive_to_completion(bed.sim, bed.pool, size.orders, size.timeout_seconds, busy=outages.is_alive,
+                                hold_clock=outages.in_outage.is_set)
+    outages.join(10)
+    result = audit(bed, order_ids, may_fail=(POLL,))
+    sandbox = Exchange.objects.filter(service="sandbox", direction="out")
+    levels = Counter((ex.status, ex.level) for ex in sandbox.exclude(level="info"))
+    run = {"hub": bed.hub, "size": size.name, "seconds": round(time.monotonic() - started),
+           **{k: v for k, v in final.items() if k in ("clock_moved_s", "stuck")}, **outages.seen,
+           **{f"sandbox_{status}_{level}": n for (status, level), n in levels.items()}}
+    with capsys.disabled():
+        print("\n" + result.render(f"outage suite ({bed.hub}, {size.name})", run))
+    assert not outages.error, outages.error
+    assert not result.violations, result.render("outage suite", run) + "\n" + bed.pool.crashed_logs()
+    # The trouble is in the log with the right level: retryable provider answers and timeouts are warnings.
+    assert levels[(500, "warning")] and levels[(429, "warning")] and levels[(503, "warning")], levels
+    assert levels[(None, "warning")], "timeouts are logged as warnings"
+    assert not sandbox.filter(level="error").exists()
+    # While the shop was down, the jobs that needed it waited for a retry (queued), none was given up.
+    assert outages.seen["shop_error_jobs_queued"] > 0, outages.seen
+    assert not outages.seen["shop_error_jobs_errored"], outages.seen
+
+
+def test_shop_database_unreachable_is_retryable_not_a_bug():
+    """A stopped shop database must make jobs retry later; before the fix they ended `errored` and were lost."""
+    import sqlalchemy as sa
+
+    from ocbridge.core.errors import RetryableError
+    from ocbridge.opencart.db import make_engine
+    from ocbridge.testbed.mariadb import _free_port
+
+    engine = make_engine(f"mysql+pymysql://root@127.0.0.1:{_free_port()}/shop")
+    with pytest.raises(RetryableError) as caught:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    assert caught.value.code == 2003 and "not reachable" in str(caught.value)
+
+
+@pytest.mark.django_db
+def test_poll_interrupted_midway_loses_no_order(opencart_db, monkeypatch):
+    """The shop fails (or the worker dies) while the poll hands new orders to the integrations: the orders not
+    yet handed over must be read again by the retried poll, not skipped by an already-advanced watermark."""
+    from ocbridge import opencart
+    from ocbridge.core import clock, registry
+    from ocbridge.core.errors import RetryableError
+    from ocbridge.core.jobs import run_until_idle
+    from ocbridge.core.models import Connection, Integration, Store
+    from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
+    from ocbridge.integrations.cod_confirm.models import Confirmation
+    from ocbridge.opencart.jobs import schedule_polls
+
+    shop = opencart_db("3.0")
+    store = Store.objects.create(name="s", secret={"db_url": shop.url}, table_prefix=shop.prefix, country="TR")
+    conn = Connection.objects.create(store=store, service="sandbox", base_url="http://127.0.0.1:9/", secret={"token": "t"})
+    Integration.objects.create(store=store, kind="cod_confirm", connection=conn, settings=CodConfirmConfig(
+        day_hours={d: ["00:00", "24:00"] for d in "0123456"}, dry_run=True).to_settings())
+    opencart.poll_new_orders(store)
+    add_orders(shop, 3001, 3)
+    real, failed = registry.order_consumers["cod_confirm"], []
+
+    def shop_fails_once_at_3002(integration, order):
+        if order.order_id == 3002 and not failed:
+            failed.append(order.order_id)
+            raise RetryableError("opencart-db", 2013, "Shop database not reachable: Lost connection")
+        return real(integration, order)
+
+    monkeypatch.setitem(registry.order_consumers, "cod_confirm", shop_fails_once_at_3002)
+    schedule_polls()
+    run_until_idle()
+    clock.travel(3600)  # past the poll's retry
+    schedule_polls()
+    run_until_idle()
+    assert failed == [3002]
+    assert sorted(Confirmation.objects.values_list("order_id", flat=True)) == [3001, 3002, 3003]
