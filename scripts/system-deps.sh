@@ -10,6 +10,8 @@ case "${1:-base}" in
   test)
     have mariadbd || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
     have chromium || [ -x /usr/bin/chromium ] || need+=(chromium)
+    have initdb || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+    have redis-server || need+=(redis-server)
     ;;
 esac
 [ ${#need[@]} -eq 0 ] && exit 0
