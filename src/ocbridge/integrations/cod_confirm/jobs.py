@@ -172,16 +172,24 @@ def start_attempt(c: Confirmation, number: int, cfg: CodConfirmConfig, *, channe
                                    webhook_url=connection.webhook_url("sms"), sender=cfg.sms_sender or None)
     except UnknownOutcomeError as exc:
         # It may have gone out and the provider cannot tell: do not resend now; count it and move on.
-        Attempt.objects.filter(pk=attempt.pk).update(state=AttemptState.UNKNOWN)
-        c.attempts_made = max(c.attempts_made, number)
-        Confirmation.objects.filter(pk=c.pk).update(attempts_made=c.attempts_made)
-        after_no_answer(c, attempt, reason=f"attempt {number} outcome unknown ({exc.message}); not resent")
+        with transaction.atomic():  # one step: a worker killed midway leaves the attempt to be redone whole
+            Attempt.objects.filter(pk=attempt.pk).update(state=AttemptState.UNKNOWN)
+            c.attempts_made = max(c.attempts_made, number)
+            Confirmation.objects.filter(pk=c.pk).update(attempts_made=c.attempts_made)
+            after_no_answer(c, attempt, reason=f"attempt {number} outcome unknown ({exc.message}); not resent")
         return attempt
     except TerminalError as exc:
-        Attempt.objects.filter(pk=attempt.pk).update(state=AttemptState.FAILED)
-        c.move(ConfirmationState.FAILED, reason=f"{connection.service} refused: {exc.message}", channel=channel,
-               expect=OPEN | {"needs_person"}, last_error=str(exc)[:2000])
+        with transaction.atomic():
+            Attempt.objects.filter(pk=attempt.pk).update(state=AttemptState.FAILED)
+            c.move(ConfirmationState.FAILED, reason=f"{connection.service} refused: {exc.message}", channel=channel,
+                   expect=OPEN | {"needs_person"}, last_error=str(exc)[:2000])
         return attempt
+    with transaction.atomic():  # a kill before commit: the retried job finds the stored answer and redoes this
+        _record_sent(c, attempt, number, channel, key, sent, cfg)
+    return attempt
+
+
+def _record_sent(c: Confirmation, attempt: Attempt, number: int, channel: str, key: str, sent, cfg) -> None:
     Attempt.objects.filter(pk=attempt.pk).update(state=AttemptState.IN_FLIGHT, provider_id=sent.provider_id)
     Confirmation.objects.filter(pk=c.pk).update(attempts_made=max(c.attempts_made, number))
     exchange = Exchange.objects.filter(key=key).order_by("-id").first()
@@ -191,7 +199,6 @@ def start_attempt(c: Confirmation, number: int, cfg: CodConfirmConfig, *, channe
     wait = clock.now() + timedelta(minutes=cfg.answer_wait_minutes)
     Job.objects.enqueue(CloseUnanswered, key=f"{key}:timeout", integration=c.integration, run_at=wait,
                         payload={"attempt_id": attempt.pk})
-    return attempt
 
 
 @register_job_kind
@@ -209,6 +216,13 @@ class CloseUnanswered(JobKind):
 
 def after_no_answer(c: Confirmation, attempt: Attempt, *, reason: str, exchange=None) -> None:
     """Retry after the spacing, or give up the way the owner chose."""
+    # One transaction: marking the attempt unanswered is what makes a retried job skip it, so it must not
+    # commit without the next attempt (a worker killed in between left the order waiting forever).
+    with transaction.atomic():
+        _after_no_answer(c, attempt, reason=reason, exchange=exchange)
+
+
+def _after_no_answer(c: Confirmation, attempt: Attempt, *, reason: str, exchange=None) -> None:
     Attempt.objects.filter(pk=attempt.pk, state__in=[AttemptState.IN_FLIGHT, AttemptState.REQUESTED]).update(
         state=AttemptState.NO_ANSWER)
     c.refresh_from_db()
@@ -270,10 +284,11 @@ def decide(c: Confirmation, intent: str, *, channel: str, detail: str, exchange=
     """The customer (or a person) decided: record it, then write it to the shop in its own job."""
     to = ConfirmationState.CONFIRMED if intent == Intent.CONFIRM else ConfirmationState.CANCELLED
     allowed = OPEN | {"needs_person"} | (set(ROBOT_DONE) - {"resolved_in_shop"} if user else set())
-    moved = c.move(to, reason=reason or detail, channel=channel, exchange=exchange, user=user, expect=allowed,
-                   decided_by="person" if user else "customer", decided_at=clock.now())
-    if moved:
-        enqueue_history(c)
+    with transaction.atomic():  # decided and queued for OpenCart together, or neither (a killed worker)
+        moved = c.move(to, reason=reason or detail, channel=channel, exchange=exchange, user=user, expect=allowed,
+                       decided_by="person" if user else "customer", decided_at=clock.now())
+        if moved:
+            enqueue_history(c)
     return moved
 
 
@@ -312,17 +327,21 @@ class ApplyCallResult(JobKind):
         else:
             intent = {"confirm": Intent.CONFIRM, "cancel": Intent.CANCEL, "agent": Intent.AGENT}.get(ev["outcome"],
                                                                                                      Intent.UNKNOWN)
-        Attempt.objects.filter(pk=attempt.pk).update(state=AttemptState.ANSWERED if digits else AttemptState.NO_ANSWER,
-                                                     answer=",".join(digits)[:500], answered_at=clock.now())
         pressed = ", ".join(digits) or ev.get("raw_status") or ev["outcome"]
-        if intent in (Intent.CONFIRM, Intent.CANCEL):
-            decide(c, intent, channel=Channel.CALL, exchange=exchange, detail=f"pressed {pressed}")
-        elif intent == Intent.AGENT:
-            c.move(ConfirmationState.NEEDS_PERSON, reason="customer pressed 0 for a person", channel=Channel.CALL,
-                   exchange=exchange, expect=OPEN, needs_person_reason="asked for a person")
-        else:
-            after_no_answer(c, attempt, exchange=exchange,
-                            reason=f"attempt {attempt.number}: {ev['outcome']} ({pressed})")
+        # One transaction: an 'answered' attempt makes a retried job skip the result, so the attempt must not
+        # be marked without the decision (a worker killed in between lost the customer's answer).
+        with transaction.atomic():
+            Attempt.objects.filter(pk=attempt.pk).update(
+                state=AttemptState.ANSWERED if digits else AttemptState.NO_ANSWER, answer=",".join(digits)[:500],
+                answered_at=clock.now())
+            if intent in (Intent.CONFIRM, Intent.CANCEL):
+                decide(c, intent, channel=Channel.CALL, exchange=exchange, detail=f"pressed {pressed}")
+            elif intent == Intent.AGENT:
+                c.move(ConfirmationState.NEEDS_PERSON, reason="customer pressed 0 for a person", channel=Channel.CALL,
+                       exchange=exchange, expect=OPEN, needs_person_reason="asked for a person")
+            else:
+                after_no_answer(c, attempt, exchange=exchange,
+                                reason=f"attempt {attempt.number}: {ev['outcome']} ({pressed})")
 
 
 @register_job_kind
