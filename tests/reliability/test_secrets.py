@@ -94,8 +94,6 @@ def test_raw_hub_database_holds_no_credential_in_clear(keyfile, sim, client, set
     assert Exchange.objects.filter(direction="in").count() == 2 and Exchange.objects.filter(direction="out").count() == 2
 
 
-@pytest.mark.xfail(strict=True, reason="bugs.md: the webhook URL token is stored whole in outgoing Exchange bodies "
-                                       "(callback_url) — for Verimor/Netgsm it is the webhook's only credential")
 @pytest.mark.django_db
 def test_webhook_url_token_is_kept_only_where_it_is_looked_up(keyfile, sim, client):
     store, conn = _account(sim)
@@ -134,8 +132,6 @@ def test_log_output_masks_credentials():
     assert "hunter2-xyz" not in text and API_KEY not in text and text.count(MASK) == 3, text
 
 
-@pytest.mark.xfail(strict=True, reason="bugs.md: tracebacks in log output are not masked (MaskingFilter sees "
-                                       "only the message; the formatter appends exc_text afterwards)")
 def test_log_output_masks_credentials_in_tracebacks():
     root = logging.getLogger()
     handler = next(h for h in root.handlers if any(isinstance(f, MaskingFilter) for f in h.filters))
@@ -211,8 +207,6 @@ def test_rotate_key_command_reencrypts_everything_and_the_old_key_is_useless(key
     assert Store.objects.get(pk=store.pk).api_key == API_KEY
 
 
-@pytest.mark.xfail(strict=True, reason="bugs.md: with keys from OCBRIDGE_FERNET_KEYS, rotate-key always refuses "
-                                       "(it tells you to prepend a key, then refuses again): no rotation possible")
 @pytest.mark.django_db(transaction=True)
 def test_rotate_key_with_keys_from_the_environment_reencrypts_under_the_first_key(keyfile, sim, settings):
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
@@ -225,8 +219,6 @@ def test_rotate_key_with_keys_from_the_environment_reencrypts_under_the_first_ke
     assert json.loads(Fernet(new.encode()).decrypt(_raw_secret(conn.pk).encode()))["token"] == TOKEN
 
 
-@pytest.mark.xfail(strict=True, reason="bugs.md: after `ocbridge rotate-key` a running worker or web process keeps "
-                                       "its cached keys and can no longer decrypt any credential until restarted")
 @pytest.mark.django_db(transaction=True)
 def test_a_running_process_reads_credentials_after_rotate_key(keyfile, sim):
     store, conn = _account(sim)

@@ -67,7 +67,8 @@ class ExchangeRecorder:
         self.service = service
         self.connection = connection
         self.store = store or (connection.store if connection is not None else None)
-        extra = connection.secret_values() if connection is not None else []
+        # The webhook token is the only credential of unsigned webhooks: our callback URLs travel in bodies.
+        extra = (connection.secret_values() + [connection.webhook_token]) if connection is not None else []
         self.secrets = [s for s in list(secrets) + extra if s]
 
     def previous(self, key: str):
@@ -129,7 +130,7 @@ def record_inbound(request, *, service: str, connection=None, store=None, purpos
     """Store a raw inbound request (masked, capped) before anything else looks at it."""
     from ocbridge.core.models import Exchange
 
-    secrets = connection.secret_values() if connection is not None else []
+    secrets = (connection.secret_values() + [connection.webhook_token]) if connection is not None else []
     headers = {k: v for k, v in request.headers.items()}
     headers["X-Remote-Addr"] = client_ip(request)
     return Exchange.objects.create(

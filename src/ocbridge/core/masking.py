@@ -73,7 +73,7 @@ def mask_body(body: str | bytes | None, secrets: Iterable[str] = (), limit: int 
         pairs = parse_qsl(body, keep_blank_values=True)
         if pairs:
             text = urlencode([(k, MASK if is_sensitive(k) else v) for k, v in pairs])
-    text = mask_values(text, secrets)
+    text = _WEBHOOK_TOKEN.sub(lambda m: m.group(1) + m.group(2)[:4] + "…", mask_values(text, secrets))
     if limit and len(text) > limit:
         text = text[:limit] + f"… [{len(text) - limit} more characters cut]"
     return text
@@ -86,9 +86,17 @@ class MaskingFilter(logging.Filter):
         r"(?i)\b(" + "|".join(re.escape(n) for n in sorted(SENSITIVE_NAMES, key=len, reverse=True)) + r")(\"?\s*[=:]\s*\"?)([^\s&\",}]+)"
     )
 
+    def _mask(self, text: str) -> str:
+        return self._pair.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
+
     def filter(self, record: logging.LogRecord) -> bool:
         msg = record.getMessage()
-        masked = self._pair.sub(lambda m: m.group(1) + m.group(2) + MASK, msg)
+        masked = self._mask(msg)
         if masked != msg:
             record.msg, record.args = masked, None
+        if record.exc_info:  # the traceback is formatted later by the handler: format and mask it now
+            record.exc_text = self._mask(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = self._mask(record.exc_text)
         return True

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -32,13 +31,38 @@ def load_keys() -> list[bytes]:
     return [line.strip().encode() for line in path.read_text().splitlines() if line.strip()]
 
 
-@lru_cache(maxsize=1)
+_cache: dict = {}
+
+
+def _stamp() -> object:
+    """Changes whenever the keys may have: env value, or the key file's mtime (rotate-key in another process)."""
+    if settings.FERNET_KEYS_ENV:
+        return settings.FERNET_KEYS_ENV
+    try:
+        return _key_file().stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
 def _fernet() -> MultiFernet:
-    return MultiFernet([Fernet(k) for k in load_keys()])
+    stamp = _stamp()
+    if _cache.get("stamp") != stamp or "fernet" not in _cache:
+        fernet = MultiFernet([Fernet(k) for k in load_keys()])
+        _cache.update(stamp=_stamp(), fernet=fernet)  # load_keys may have just created the file
+    return _cache["fernet"]
 
 
 def reset_cache() -> None:
-    _fernet.cache_clear()
+    _cache.clear()
+
+
+def _decrypt_bytes(token: bytes) -> bytes:
+    try:
+        return _fernet().decrypt(token)
+    except InvalidToken:
+        # Keys replaced within the file's mtime resolution: reload once before giving up.
+        reset_cache()
+        return _fernet().decrypt(token)
 
 
 def encrypt(value: str) -> str:
@@ -47,7 +71,7 @@ def encrypt(value: str) -> str:
 
 def decrypt(token: str) -> str:
     try:
-        return _fernet().decrypt(token.encode()).decode()
+        return _decrypt_bytes(token.encode()).decode()
     except InvalidToken as exc:  # wrong or lost key: say so instead of a bare traceback
         raise RuntimeError("cannot decrypt a stored secret: the Fernet key is missing or wrong") from exc
 
