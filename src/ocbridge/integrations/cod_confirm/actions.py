@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from ocbridge.core import clock
-from ocbridge.core.models import AuditEntry, Job
+from ocbridge.core.errors import ServiceError
+from ocbridge.core.models import AuditEntry, Connection, Integration, Job
 from ocbridge.integrations.cod_confirm import jobs
 from ocbridge.integrations.cod_confirm.choices import Channel, Intent
 from ocbridge.integrations.cod_confirm.models import Confirmation
+from ocbridge.integrations.cod_confirm.providers import client_for
 
 
 def _audit(c: Confirmation, action: str, user: str, reason: str, **data) -> AuditEntry:
@@ -37,3 +39,31 @@ def manual_retry(c: Confirmation, *, channel: str, user: str, reason: str) -> Jo
                                integration=c.integration,
                                payload={"confirmation_id": c.pk, "number": c.attempts_made + 1, "channel": channel,
                                         "manual": f"manual-{entry.pk}"})
+
+
+def test_message(integration: Integration, phone: str, channel: str, user: str) -> Job:
+    """Queue a test call or SMS to the owner's phone. ValueError (shown next to the field) for a bad phone."""
+    from ocbridge.integrations.cod_confirm import shop
+
+    if channel not in (Channel.CALL, Channel.SMS):
+        raise ValueError(f"unknown channel {channel!r}")
+    if integration.pk is None or integration.connection_id is None:
+        raise ValueError("save the settings with a connection first")
+    e164 = shop.normalize_phone(phone, integration.store.country)
+    if not e164:
+        raise ValueError("not a valid phone number")
+    AuditEntry.objects.create(created=clock.now(), user=user, action=f"cod_confirm.test_{channel}",
+                              store=integration.store, object_type="integration", object_id=str(integration.pk),
+                              reason="test message", data={"phone": e164[:-4] + "****"})
+    stamp = clock.now().strftime("%Y%m%d%H%M%S%f")
+    return Job.objects.enqueue(jobs.SendTestMessage, key=f"cod_confirm:{integration.store_id}:test:{channel}:{stamp}",
+                               integration=integration, payload={"phone": e164, "channel": channel, "user": user})
+
+
+def check_connection(connection: Connection) -> dict:
+    """Ask the provider whether the credentials work (a harmless read); {"ok", "message"} for the dashboard."""
+    try:
+        message = client_for(connection).check_credentials()
+    except ServiceError as exc:
+        return {"ok": False, "message": f"{exc.service}: {exc.message}"}
+    return {"ok": True, "message": message}

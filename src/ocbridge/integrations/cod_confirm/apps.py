@@ -12,11 +12,13 @@ class CodConfirmConfigApp(AppConfig):
 
     def ready(self) -> None:
         from ocbridge.core.registry import IntegrationInfo, register_integration
-        from ocbridge.integrations.cod_confirm import jobs  # noqa: F401  (registers job kinds and the poll schedule)
+        from ocbridge.integrations.cod_confirm import actions, jobs  # noqa: F401  (registers job kinds and the poll schedule)
         from ocbridge.integrations.cod_confirm import webhooks
         from ocbridge.integrations.cod_confirm.forms import CodConfirmForm
 
         webhooks.register_all()
         register_integration(IntegrationInfo(kind="cod_confirm", label=_("COD confirmation"),
                                              services=("verimor", "netgsm", "twilio", "sandbox"),
-                                             config_form=CodConfirmForm, url_namespace="cod_confirm"))
+                                             config_form=CodConfirmForm, url_namespace="cod_confirm",
+                                             extras={"check_connection": actions.check_connection,
+                                                     "test_message": actions.test_message}))

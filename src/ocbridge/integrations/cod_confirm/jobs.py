@@ -450,3 +450,33 @@ class WriteOutcome(JobKind):
 def _note(exchange, level: str, text: str) -> None:
     if exchange is not None:
         Exchange.objects.filter(pk=exchange.pk).update(level=level, error=text[:4000])
+
+
+# --- test messages from the settings page ---------------------------------------------------------------
+
+
+@register_job_kind
+class SendTestMessage(JobKind):
+    """A test call or SMS to the owner's own phone, with the store's real texts (sample order values)."""
+
+    kind = "cod_confirm.send_test"
+    max_attempts = 3
+
+    def run(self, job: Job) -> None:
+        integration = Integration.objects.select_related("connection", "store").get(pk=job.integration_id)
+        cfg = config_of(integration)
+        connection = integration.connection
+        client = client_for(connection)
+        lang = integration.store.language
+        sample = {"name": "Test", "order_label": "TEST", "total": 0, "currency": integration.store.currency,
+                  "shop": integration.store.name, "items": 1, "with_details": False}
+        phone, channel = job.payload["phone"], job.payload["channel"]
+        if channel == Channel.CALL:
+            # The result comes back to the call-result hook with a provider id no attempt has: logged as a warning.
+            client.start_confirmation_call(to=phone, text=mappers.fill(cfg.text(cfg.call_texts, lang), **sample),
+                                           digits={"1": "confirm", "2": "cancel", "0": "agent"},
+                                           webhook_url=connection.webhook_url("call-result"), key=job.key,
+                                           language=lang, caller_id=cfg.caller_id or None)
+        else:
+            client.send_sms(to=phone, text=mappers.fill(cfg.text(cfg.sms_texts, lang), **sample), key=job.key,
+                            webhook_url=connection.webhook_url("sms"), sender=cfg.sms_sender or None)
