@@ -308,7 +308,8 @@ class ApplyCallResult(JobKind):
         ev = job.payload["event"]
         exchange = Exchange.objects.filter(pk=job.payload.get("exchange_id")).first()
         attempt = Attempt.objects.select_related("confirmation__integration__connection").filter(
-            service=job.payload["service"], provider_id=ev["provider_id"]).first()
+            service=job.payload["service"], provider_id=ev["provider_id"],
+            confirmation__store_id=job.integration.store_id).first()  # a webhook speaks only for its own store
         if attempt is None:
             # The result can overtake our own record of the call (its answer was lost, the retry is pending):
             # wait for it a few times before calling the event unknown.
@@ -404,7 +405,8 @@ class ApplyDeliveryReport(JobKind):
         if ev.get("delivered") is not False:
             return
         attempt = Attempt.objects.select_related("confirmation").filter(
-            service=job.payload["service"], provider_id=ev["provider_id"], state=AttemptState.IN_FLIGHT).first()
+            service=job.payload["service"], provider_id=ev["provider_id"], state=AttemptState.IN_FLIGHT,
+            confirmation__store_id=job.integration.store_id).first()
         if attempt is not None:
             after_no_answer(attempt.confirmation, attempt, reason=f"SMS not delivered ({ev.get('status')})")
 
