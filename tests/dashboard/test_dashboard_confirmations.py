@@ -113,17 +113,3 @@ def test_cod_confirm_settings_errors_are_shown_and_nothing_saved(client_in, stor
     assert resp.status_code == 200
     assert "Ничего не сохранено" in resp.content.decode()
     assert not Integration.objects.filter(kind="cod_confirm").exists()
-
-
-def test_overview_card_counts_confirmations_by_outcome(client_in, store, conf):
-    from ocbridge.dashboard import overview
-
-    _other(store, order_id=3003, order_label="A-3003", state="confirmed")
-    _other(store, order_id=3004, order_label="A-3004", state="cancelled")
-    from django.utils import translation
-
-    with translation.override("en"):
-        card = overview.confirmations_card(store, overview.Period.last(7, overview.display_tz(store)))
-    assert card.value == "3" and dict(card.rows)["Confirmed"] == "1" and dict(card.rows)["Still open"] == "1"
-    assert "50%" in card.note
-    assert "COD confirmations per day" in client_in.get(reverse("dashboard:home")).content.decode()

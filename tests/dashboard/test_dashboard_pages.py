@@ -60,7 +60,7 @@ def test_every_dashboard_url_is_covered_by_login_tests():
     names = {p.name for p in urls.urlpatterns} - public
     covered = {n.split(":")[1] for n in LIST_PAGES} | {
         "store", "store-edit", "connection-add", "connection-edit", "job", "exchange", "store-test",
-        "connection-test", "job-retry", "worker-probe", "integration", "confirmation", "confirmation-act"}
+        "connection-test", "job-retry", "worker-probe", "integration", "confirmation", "confirmation-act", "integration-test"}
     assert names <= covered, names - covered
 
 

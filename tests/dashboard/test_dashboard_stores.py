@@ -126,6 +126,8 @@ def test_store_test_uses_check_store_and_records_version(client_in, store, monke
 
 
 def test_connection_test_without_checker_says_not_available(client_in, connection):
+    connection.service = "onebox"  # no installed integration checks this service
+    connection.save()
     resp = client_in.post(reverse("dashboard:connection-test", args=[connection.pk]), follow=True)
     assert resp.status_code == 200
     assert "No test is available" in resp.content.decode()

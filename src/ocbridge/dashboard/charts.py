@@ -42,11 +42,11 @@ def _fmt(value: float) -> str:
 
 
 def stacked_bars(categories: Sequence[str], series: Sequence[Series], *, title: str, desc: str = "",
-                 width: int = 480, height: int = 220, y_label: str = "") -> SafeString:
+                 width: int = 480, height: int = 220, y_label: str = "", y_max: float | None = None) -> SafeString:
     """Bars per category (e.g. per day) with one stacked segment per series, a y axis, x labels and a legend."""
     n = len(categories)
     totals = [sum(float(s.values[i]) if i < len(s.values) else 0.0 for s in series) for i in range(n)]
-    top = _nice_max(max(totals, default=0.0))
+    top = y_max or _nice_max(max(totals, default=0.0))
     left, right, top_pad, bottom = 44, 8, 28, 48
     plot_w, plot_h = width - left - right, height - top_pad - bottom
     out = [_open(width, height, title, desc or _summary(categories, series))]
@@ -80,10 +80,10 @@ def stacked_bars(categories: Sequence[str], series: Sequence[Series], *, title: 
 
 
 def bars(labels: Sequence[str], values: Sequence[float], *, title: str, desc: str = "", colour: str = PALETTE[3],
-         width: int = 480, height: int = 220, y_label: str = "") -> SafeString:
+         width: int = 480, height: int = 220, y_label: str = "", y_max: float | None = None) -> SafeString:
     """Simple vertical bars, one per label."""
     return stacked_bars(labels, [Series(title, list(values), colour)], title=title, desc=desc, width=width,
-                        height=height, y_label=y_label)
+                        height=height, y_label=y_label, y_max=y_max)
 
 
 def _open(width: int, height: int, title: str, desc: str) -> str:

@@ -283,3 +283,27 @@ class IntegrationBaseForm(forms.ModelForm):
             qs = qs.filter(service__in=services)
         self.fields["connection"].queryset = qs
         self.fields["connection"].required = bool(services)
+
+
+class TestMessageForm(forms.Form):
+    """"Send a test call/SMS to my phone": a number in the store's country (or +international) and a channel."""
+
+    phone = forms.CharField(label=_("Your phone number"), max_length=32,
+                            help_text=_("Gets a call or an SMS with this store's texts and sample order values."),
+                            error_messages={"required": _("Enter the phone number to send the test to.")})
+    channel = forms.ChoiceField(label=_("Send"), choices=[("call", _("a test call")), ("sms", _("a test SMS"))],
+                                initial="call")
+
+    def __init__(self, *args, country: str = "TR", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.country = country
+
+    def clean_phone(self) -> str:
+        from ocbridge.opencart import phones
+
+        value = self.cleaned_data["phone"].strip()
+        e164 = phones.normalize(value, self.country)
+        if not e164:
+            raise forms.ValidationError(_("This is not a valid phone number for %(country)s."),
+                                        params={"country": self.country})
+        return e164

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count
-from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from ocbridge.core import clock
 from ocbridge.core.choices import LEVEL_COLOURS, JobState, Level
-from ocbridge.dashboard import charts
+from ocbridge.dashboard import charts, l10n
+from ocbridge.dashboard.dbtime import local_date
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class Period:
         return dt.datetime.combine(self.days[-1] + dt.timedelta(days=1), dt.time.min, tzinfo=self.tz)
 
     def labels(self) -> list[str]:
-        return [d.strftime("%d.%m") for d in self.days]
+        return [l10n.day_label(d) for d in self.days]
 
     def per_day(self, rows: dict[dt.date, float]) -> list[float]:
         return [rows.get(d, 0) for d in self.days]
@@ -61,10 +61,12 @@ class Card:
     value: str = ""
     note: str = ""
     chart: SafeString | str = ""
-    rows: list[tuple[str, str]] = field(default_factory=list)
+    rows: list[tuple[str, ...]] = field(default_factory=list)  # (label, value, …): one value per column
     link: str = ""
     link_text: str = ""
     error: bool = False
+    columns: list[str] = field(default_factory=list)  # headings of the value columns, when rows have several
+    wide: bool = False  # spans the whole width (tables)
 
 
 CardFn = Callable[..., "Card | dict | list | None"]
@@ -136,11 +138,12 @@ def exchanges_card(store, period: Period) -> Card:
     qs = Exchange.objects.filter(created__gte=period.start, created__lt=period.end)
     if store is not None:
         qs = qs.filter(store=store)
-    rows = (qs.annotate(day=TruncDate("created", tzinfo=period.tz)).values("day", "level")
+    rows = (qs.annotate(day=local_date("created", period.tz, period.start, period.end)).values("day", "level")
             .annotate(n=Count("id")).order_by())
     by_level: dict[str, dict[dt.date, int]] = {lvl: {} for lvl in Level.values}
     for r in rows:
-        by_level.setdefault(r["level"], {})[r["day"]] = r["n"]
+        day = r["day"] if isinstance(r["day"], dt.date) else dt.date.fromisoformat(str(r["day"]))
+        by_level.setdefault(r["level"], {})[day] = r["n"]
     series = [charts.Series(str(Level(lvl).label), period.per_day(by_level[lvl]), LEVEL_COLOURS[lvl])
               for lvl in Level.values]
     total = sum(sum(s.values) for s in series)
@@ -171,54 +174,129 @@ def jobs_card(store, period: Period) -> Card:
 
 @register_card(order=30)
 def connections_card(store, period: Period) -> Card:
-    """Connections whose last call failed after their last success."""
-    from django.db.models import F, Q
-
+    """Health of each connection: last success, last error, rate-limit hits."""
     from ocbridge.core.models import Connection
 
-    qs = Connection.objects.filter(enabled=True)
+    qs = Connection.objects.filter(enabled=True).select_related("store").order_by("store__name", "service", "pk")
     if store is not None:
         qs = qs.filter(store=store)
-    failing = qs.filter(Q(last_error_at__isnull=False) & (Q(last_ok_at__isnull=True) | Q(last_error_at__gt=F("last_ok_at"))))
-    rate_limited = sum(qs.values_list("rate_limited_count", flat=True))
-    return Card(title=_("Connections"), value=str(qs.count()),
-                note=_("%(n)d failing") % {"n": failing.count()},
-                rows=[(_("Rate-limit hits"), str(rate_limited))],
-                link=reverse("dashboard:stores"), link_text=_("Open stores"))
+    conns = list(qs[:50])  # a hub has a handful; the cap keeps a misconfigured one readable
+    rows = []
+    failing = 0
+    for c in conns:
+        bad = c.last_error_at is not None and (c.last_ok_at is None or c.last_error_at > c.last_ok_at)
+        failing += bad
+        tz = display_tz(c.store)
+        error = l10n.when(c.last_error_at, tz) + (f" · {c.last_error[:120]}" if c.last_error_at and c.last_error else "")
+        name = f"{c.store.name} · {c.name or c.get_service_display()}" if store is None else (c.name or c.get_service_display())
+        rows.append((("⚠ " if bad else "") + name, l10n.when(c.last_ok_at, tz), error, l10n.number(c.rate_limited_count)))
+    return Card(title=_("Connections"), value=l10n.number(len(conns)),
+                note=_("%(n)d failing") % {"n": failing} if conns else _("No connections yet."),
+                columns=[_("Last success"), _("Last error"), _("Rate-limit hits")] if rows else [], rows=rows,
+                wide=True, link=reverse("dashboard:stores"), link_text=_("Open stores"))
 
 
-@register_card(order=5)
-def confirmations_card(store, period: Period) -> Card | None:
-    """COD confirmations created per day, stacked by how they ended (only when cod_confirm is installed)."""
+# --- COD confirmation -----------------------------------------------------------------------------------
+
+
+def _cod_installed() -> bool:
     from django.apps import apps
 
-    if not apps.is_installed("ocbridge.integrations.cod_confirm"):
-        return None
-    from ocbridge.integrations.cod_confirm.choices import OPEN, STATE_COLOURS
-    from ocbridge.integrations.cod_confirm.models import Confirmation
+    return apps.is_installed("ocbridge.integrations.cod_confirm")
 
-    qs = Confirmation.objects.filter(created__gte=period.start, created__lt=period.end)
-    if store is not None:
-        qs = qs.filter(store=store)
-    rows = (qs.annotate(day=TruncDate("created", tzinfo=period.tz)).values("day", "state")
-            .annotate(n=Count("id")).order_by())
-    groups = {"confirmed": {}, "cancelled": {}, "person": {}, "open": {}}
-    for r in rows:
-        state = r["state"]
-        group = (state if state in ("confirmed", "cancelled") else "open" if state in OPEN else "person")
-        groups[group][r["day"]] = groups[group].get(r["day"], 0) + r["n"]
-    series = [
-        charts.Series(_("Confirmed"), period.per_day(groups["confirmed"]), STATE_COLOURS["confirmed"]),
-        charts.Series(_("Cancelled"), period.per_day(groups["cancelled"]), STATE_COLOURS["cancelled"]),
-        charts.Series(_("Other outcome"), period.per_day(groups["person"]), STATE_COLOURS["needs_person"]),
-        charts.Series(_("Still open"), period.per_day(groups["open"]), STATE_COLOURS["scheduled"]),
+
+def _group_labels() -> dict[str, str]:
+    return {"confirmed": _("Confirmed"), "cancelled": _("Cancelled"), "no_answer": _("No answer"),
+            "pending": _("Pending"), "other": _("Other outcome")}
+
+
+GROUP_COLOURS = {"confirmed": "#2a7", "cancelled": "#d33", "no_answer": "#d90", "pending": "#69c", "other": "#777"}
+
+
+@register_card(order=1)
+def cod_headline_card(store, period: Period) -> Card | None:
+    """COD orders and what became of them today, in 7 and in 30 days; rate, median time, money saved."""
+    if not _cod_installed():
+        return None
+    from ocbridge.dashboard import cod_stats
+
+    figs = cod_stats.headline(store, period.tz, clock.now())
+    ws = cod_stats.WINDOWS
+    labels = _group_labels()
+    currency = store.currency if store is not None else ""
+
+    def saved(f: cod_stats.Figures) -> str:
+        if not f.saved:
+            return l10n.money(0, currency) if currency else "—"
+        return " + ".join(l10n.money(v, cur) for cur, v in sorted(f.saved.items()))
+
+    rows = [(_("COD orders"), *[l10n.number(figs[w].total) for w in ws])]
+    rows += [(labels[g], *[l10n.number(figs[w].counts[g]) for w in ws])
+             for g in ("confirmed", "cancelled", "no_answer", "pending")]
+    rows += [
+        (_("Confirmation rate"), *[l10n.percent(figs[w].rate) for w in ws]),
+        (_("Median time to confirm"), *[l10n.duration(figs[w].median_confirm_seconds) for w in ws]),
+        (_("Estimated money saved"), *[saved(figs[w]) for w in ws]),
     ]
-    totals = [int(sum(s.values)) for s in series]
-    decided = totals[0] + totals[1]
-    rate = f"{100 * totals[0] / decided:.0f}%" if decided else "—"
-    title = _("COD confirmations per day")
-    return Card(title=title, value=str(sum(totals)),
-                note=_("%(rate)s of decided orders confirmed") % {"rate": rate},
-                chart=charts.stacked_bars(period.labels(), series, title=title),
-                rows=[(s.label, str(t)) for s, t in zip(series, totals)],
+    return Card(title=_("COD confirmation"), value=l10n.number(figs["today"].total),
+                note=_("COD orders today"), columns=[_("Today"), _("7 days"), _("30 days")], rows=rows, wide=True,
                 link=reverse("dashboard:confirmations"), link_text=_("Open confirmations"))
+
+
+@register_card(order=2)
+def cod_outcomes_card(store, period: Period) -> Card | None:
+    """COD confirmations created per day, stacked by how they ended."""
+    if not _cod_installed():
+        return None
+    from ocbridge.dashboard import cod_stats
+
+    per_day = cod_stats.outcomes_per_day(store, period.tz, period.start, period.end)
+    labels = _group_labels()
+    series = [charts.Series(labels[g], period.per_day(per_day[g]), GROUP_COLOURS[g]) for g in cod_stats.GROUPS]
+    totals = [int(sum(s.values)) for s in series]
+    title = _("Outcomes per day")
+    return Card(title=title, value=l10n.number(sum(totals)), note=_("COD orders in the period"),
+                chart=charts.stacked_bars(period.labels(), series, title=title),
+                rows=[(s.label, l10n.number(t)) for s, t in zip(series, totals)])
+
+
+@register_card(order=3)
+def cod_channels_card(store, period: Period) -> Card | None:
+    """Calls and SMS sent in the period, and how many the customer answered."""
+    if not _cod_installed():
+        return None
+    from ocbridge.dashboard import cod_stats
+
+    split = cod_stats.channel_split(store, period.start, period.end)
+    names = {"call": _("Call"), "sms": _("SMS")}
+    sent = [split.get(ch, {}).get("sent", 0) for ch in names]
+    total = sum(sent)
+    title = _("Channel split")
+    rows = []
+    for ch, n in zip(names, sent):
+        answered = split.get(ch, {}).get("answered", 0)
+        share = l10n.percent(100.0 * n / total if total else None)
+        rows.append((names[ch], _("%(n)s sent (%(share)s), %(rate)s answered") % {
+            "n": l10n.number(n), "share": share, "rate": l10n.percent(100.0 * answered / n if n else None)}))
+    return Card(title=title, value=l10n.number(total), note=_("calls and SMS sent"),
+                chart=charts.bars(list(names.values()), sent, title=title), rows=rows)
+
+
+@register_card(order=4)
+def cod_hours_card(store, period: Period) -> Card | None:
+    """Share of calls and SMS answered, by the hour of day they were made (store time)."""
+    if not _cod_installed():
+        return None
+    from ocbridge.dashboard import cod_stats
+
+    by_hour = cod_stats.answers_by_hour(store, period.tz, period.start, period.end)
+    rates = [round(100.0 * a / n, 1) if n else 0 for n, a in by_hour]
+    asked = sum(n for n, _a in by_hour)
+    answered = sum(a for _n, a in by_hour)
+    best = max(range(24), key=lambda h: (rates[h], by_hour[h][0])) if asked else None
+    title = _("Answer rate by hour of day")
+    return Card(title=title, value=l10n.percent(100.0 * answered / asked if asked else None),
+                note=_("answered, in the store's time zone"),
+                chart=charts.bars([f"{h:02d}" for h in range(24)], rates, title=title, y_label="%", colour="#2a7",
+                                  y_max=100),
+                rows=[(_("Best hour"), f"{best:02d}:00" if best is not None else "—")])

@@ -21,6 +21,8 @@ urlpatterns = [
     path("connections/<int:pk>/edit/", stores.connection_edit, name="connection-edit"),
     path("connections/<int:pk>/test/", stores.connection_test, name="connection-test"),
     path("stores/<int:store_pk>/integrations/<slug:kind>/", integrations.integration_settings, name="integration"),
+    path("stores/<int:store_pk>/integrations/<slug:kind>/test-message/", integrations.integration_test_message,
+         name="integration-test"),
     path("log/", exchanges.exchange_list, name="exchanges"),
     path("log/export.csv", exchanges.exchange_csv, name="exchanges-csv"),
     path("log/<int:pk>/", exchanges.exchange_detail, name="exchange"),

@@ -17,11 +17,12 @@ from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from ocbridge.core import registry
 from ocbridge.core.models import AuditEntry, Integration, Store
 from ocbridge.dashboard.audit import audit
-from ocbridge.dashboard.forms import IntegrationBaseForm
+from ocbridge.dashboard.forms import IntegrationBaseForm, TestMessageForm
 
 log = logging.getLogger(__name__)
 
@@ -70,4 +71,46 @@ def integration_settings(request, store_pk: int, kind: str) -> HttpResponse:
     if data is not None:
         messages.error(request, _("Nothing was saved: please correct the errors below."))
     return render(request, "dashboard/integrations/settings.html", {
-        "store": store, "info": info, "integration": integration, "base": base, "config": config, "nav": "stores"})
+        "store": store, "info": info, "integration": integration, "base": base, "config": config, "nav": "stores",
+        "test_form": _test_form(info, integration)})
+
+
+def _test_form(info, integration: Integration, data=None) -> TestMessageForm | None:
+    """The "send a test call/SMS" form, when the integration offers it and has a saved connection."""
+    if not callable((info.extras or {}).get("test_message")) or integration.pk is None or not integration.connection_id:
+        return None
+    return TestMessageForm(data, country=integration.store.country, prefix="test")
+
+
+@login_required
+@require_POST
+def integration_test_message(request, store_pk: int, kind: str) -> HttpResponse:
+    """Queue a test call or SMS through the integration (it owns the job); errors next to the field."""
+    store = get_object_or_404(Store, pk=store_pk)
+    info = registry.integrations.get(kind)
+    integration = get_object_or_404(Integration.objects.select_related("store", "connection"), store=store, kind=kind)
+    form = _test_form(info, integration, request.POST) if info is not None else None
+    if form is None:
+        raise Http404("this integration cannot send test messages")
+    if form.is_valid():
+        try:
+            with transaction.atomic():
+                job = info.extras["test_message"](integration, form.cleaned_data["phone"], form.cleaned_data["channel"],
+                                                  request.user.get_username())
+        except ValueError as exc:  # the integration refused (e.g. its own phone rules): shown next to the field
+            form.add_error("phone", str(exc))
+        else:
+            text = (_("Test call queued as job #%(id)s.") if form.cleaned_data["channel"] == "call"
+                    else _("Test SMS queued as job #%(id)s."))
+            messages.success(request, text % {"id": job.pk})
+            return redirect("dashboard:integration", store_pk=store.pk, kind=kind)
+    base = IntegrationBaseForm(instance=integration, services=tuple(info.services), prefix="integration")
+    try:
+        config = build_config_form(info, integration)
+    except Exception:
+        log.exception("building the %s settings form failed", kind)
+        config = None
+    messages.error(request, _("The test was not sent: please correct the errors below."))
+    return render(request, "dashboard/integrations/settings.html", {
+        "store": store, "info": info, "integration": integration, "base": base, "config": config, "nav": "stores",
+        "test_form": form}, status=400)

@@ -16,21 +16,25 @@ from ocbridge.dashboard.overview import Period, build_cards, display_tz
 ASSETS = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
 ASSET_DIR = Path(__file__).resolve().parent.parent / "assets"
 PERIODS = (7, 14, 30, 90)
+DEFAULT_DAYS = 30
 
 
 @login_required
 def home(request) -> HttpResponse:
     store = None
+    stores = list(Store.objects.order_by("name", "pk")[:200])
     if request.GET.get("store", "").isdigit():
         store = Store.objects.filter(pk=int(request.GET["store"])).first()
+    elif "store" not in request.GET and len(stores) == 1:
+        store = stores[0]  # one shop: its own numbers, in its own time zone and currency
     try:
-        days = int(request.GET.get("days", 14))
+        days = int(request.GET.get("days", DEFAULT_DAYS))
     except ValueError:
-        days = 14
-    days = days if days in PERIODS else 14
+        days = DEFAULT_DAYS
+    days = days if days in PERIODS else DEFAULT_DAYS
     period = Period.last(days, display_tz(store))
     return render(request, "dashboard/overview.html", {
-        "cards": build_cards(store, period), "stores": Store.objects.all(), "store": store, "days": days,
+        "cards": build_cards(store, period), "stores": stores, "store": store, "days": days,
         "periods": PERIODS, "period": period, "nav": "overview"})
 
 

@@ -1,0 +1,166 @@
+"""COD overview: today / 7 / 30-day figures, median time to confirm, money saved, charts and connection health."""
+
+import datetime as dt
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import translation
+
+from ocbridge.dashboard import cod_stats, dbtime, l10n, overview
+
+pytestmark = pytest.mark.django_db
+IST = ZoneInfo("Europe/Istanbul")
+# 2026-03-10 12:00 in Istanbul (UTC+3 all year).
+NOW = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def integ(store, connection):
+    from ocbridge.core.models import Integration
+    from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
+
+    store.timezone, store.currency = "Europe/Istanbul", "TRY"
+    store.save()
+    cfg = CodConfirmConfig(return_shipping_cost=Decimal("75.50"))
+    return Integration.objects.create(store=store, kind="cod_confirm", connection=connection,
+                                      settings=cfg.to_settings())
+
+
+def _conf(integ, n, state, created, decided_after=None, attempts=()):
+    from ocbridge.integrations.cod_confirm.models import Attempt, Confirmation
+
+    c = Confirmation.objects.create(
+        store=integ.store, integration=integ, order_id=n, order_label=str(n), status_at_start=1, state=state,
+        created=created, decided_at=created + dt.timedelta(seconds=decided_after) if decided_after else None)
+    for k, (channel, a_state, at) in enumerate(attempts, 1):
+        Attempt.objects.create(confirmation=c, number=k, channel=channel, service="sandbox", key=f"k:{n}:{k}",
+                               state=a_state, created=at)
+    return c
+
+
+@pytest.fixture
+def data(integ):
+    today = NOW - dt.timedelta(hours=1)
+    _conf(integ, 1, "confirmed", today, decided_after=60, attempts=[("call", "answered", today)])
+    _conf(integ, 2, "confirmed", today, decided_after=180, attempts=[("call", "answered", today)])
+    _conf(integ, 3, "cancelled", today, decided_after=30, attempts=[("sms", "answered", today)])
+    _conf(integ, 4, "calling", today, attempts=[("call", "in_flight", today)])
+    d5 = NOW - dt.timedelta(days=5)
+    _conf(integ, 5, "confirmed", d5, decided_after=600,
+          attempts=[("call", "no_answer", d5), ("call", "answered", d5 + dt.timedelta(hours=2))])
+    _conf(integ, 6, "expired", d5, attempts=[("call", "no_answer", d5)])
+    d20 = NOW - dt.timedelta(days=20)
+    _conf(integ, 7, "cancelled", d20, decided_after=100)
+    _conf(integ, 8, "confirmed", NOW - dt.timedelta(days=40), decided_after=5)  # outside every window
+    return integ
+
+
+@time_machine.travel(NOW, tick=False)
+def test_headline_counts_rate_median_and_money_per_window(data, store):
+    figs = cod_stats.headline(store, IST, NOW)
+    assert [figs[w].total for w in ("today", "7", "30")] == [4, 6, 7]
+    assert figs["today"].counts == {"confirmed": 2, "cancelled": 1, "no_answer": 0, "pending": 1, "other": 0}
+    assert figs["7"].counts["no_answer"] == 1
+    assert figs["today"].rate == pytest.approx(200 / 3)
+    assert figs["30"].rate == pytest.approx(100 * 3 / 6)
+    assert figs["today"].median_confirm_seconds == pytest.approx(120)  # (60 + 180) / 2
+    assert figs["7"].median_confirm_seconds == pytest.approx(180)  # 60, 180, 600
+    assert figs["today"].saved == {"TRY": Decimal("75.50")}
+    assert figs["30"].saved == {"TRY": Decimal("151.00")}
+
+
+@time_machine.travel(NOW, tick=False)
+def test_headline_card_is_localised_in_turkish_and_russian(data, store):
+    period = overview.Period.last(30, IST)
+    with translation.override("tr"):
+        card = overview.cod_headline_card(store, period)
+        rows = {r[0]: r[1:] for r in card.rows}
+        assert card.columns == ["Bugün", "7 gün", "30 gün"]
+        assert rows["Onay oranı"][0] == "%67"
+        assert rows["Tahmini tasarruf"] == ("₺75,50", "₺75,50", "₺151,00")
+        assert rows["Onaylama süresi (medyan)"][0] == "2 dk 00 sn"
+    with translation.override("ru"):
+        card = overview.cod_headline_card(store, period)
+        rows = {r[0]: r[1:] for r in card.rows}
+        assert rows["Сэкономлено (оценка)"][2] == "151,00\u00a0₺"
+        assert rows["Доля подтверждённых"][2] == "50\u00a0%"
+
+
+@time_machine.travel(NOW, tick=False)
+def test_outcomes_per_day_use_the_store_day(integ, store):
+    # 22:30 UTC on 3 March is already 4 March in Istanbul.
+    late = dt.datetime(2026, 3, 3, 22, 30, tzinfo=dt.UTC)
+    _conf(integ, 11, "confirmed", late)
+    _conf(integ, 12, "cancelled", late - dt.timedelta(hours=2))
+    period = overview.Period.last(30, IST)
+    per_day = cod_stats.outcomes_per_day(store, IST, period.start, period.end)
+    assert per_day["confirmed"] == {dt.date(2026, 3, 4): 1}
+    assert per_day["cancelled"] == {dt.date(2026, 3, 3): 1}
+
+
+@time_machine.travel(NOW, tick=False)
+def test_channel_split_and_answer_rate_by_store_hour(data, store):
+    period = overview.Period.last(30, IST)
+    split = cod_stats.channel_split(store, period.start, period.end)
+    assert split == {"call": {"sent": 6, "answered": 3}, "sms": {"sent": 1, "answered": 1}}
+    hours = cod_stats.answers_by_hour(store, IST, period.start, period.end)
+    # NOW - 1 h = 08:00 UTC = 11:00 Istanbul: three answered; 5 days ago 09:00 UTC = 12:00: two unanswered.
+    assert hours[11] == (3, 3)
+    assert hours[12] == (2, 0)
+    assert hours[14] == (1, 1)
+
+
+def test_local_day_follows_daylight_saving_switch(db):
+    """Europe/Berlin switches to summer time on 2026-03-29 01:00 UTC: 23:30 UTC is the next day only after it."""
+    from django.db.models import Value
+
+    from ocbridge.core.models import Exchange
+
+    berlin = ZoneInfo("Europe/Berlin")
+    start = dt.datetime(2026, 3, 20, tzinfo=berlin)
+    end = dt.datetime(2026, 4, 5, tzinfo=berlin)
+    assert [off for _t, off in dbtime.offset_stretches(berlin, start, end)] == [60, 120]
+    Exchange.objects.create(service="netgsm", created=dt.datetime(2026, 3, 25, 22, 30, tzinfo=dt.UTC))  # 23:30
+    Exchange.objects.create(service="netgsm", created=dt.datetime(2026, 4, 1, 22, 30, tzinfo=dt.UTC))  # 00:30
+    rows = (Exchange.objects.annotate(day=dbtime.local_date("created", berlin, start, end),
+                                      hour=dbtime.local_hour("created", berlin, start, end), one=Value(1))
+            .order_by("created").values_list("day", "hour"))
+    assert [(str(d), h) for d, h in rows] == [("2026-03-25", 23), ("2026-04-02", 0)]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_overview_page_shows_cod_figures_charts_and_connection_health(client_in, data, store, connection):
+    from ocbridge.core.models import Connection
+
+    Connection.objects.filter(pk=connection.pk).update(
+        last_ok_at=NOW - dt.timedelta(hours=3), last_error_at=NOW - dt.timedelta(hours=1), last_error="503 upstream",
+        rate_limited_count=1234)
+    html = client_in.get(reverse("dashboard:home")).content.decode()  # one store: chosen without asking
+    for text in ("COD orders", "Median time to confirm", "Estimated money saved", "₺151.00", "Outcomes per day",
+                 "Channel split", "Answer rate by hour of day", "503 upstream", "1,234", "10.03.2026" if False else "Main PBX"):
+        assert text in html, text
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') >= 4
+
+
+def test_overview_with_no_data_and_no_store(client_in):
+    resp = client_in.get(reverse("dashboard:home"))
+    assert resp.status_code == 200
+    html = resp.content.decode()
+    assert "No stores yet." in html and "No data for this period" in html
+
+
+def test_l10n_helpers():
+    with translation.override("en"):
+        assert l10n.money(Decimal("1234.5"), "TRY") == "₺1,234.50"
+        assert l10n.money(10, "XYZ") == "10.00\u00a0XYZ"
+        assert l10n.percent(45.4) == "45%"
+        assert l10n.duration(45) == "45 s" and l10n.duration(3 * 3600 + 7 * 60) == "3 h 07 min"
+        assert l10n.number(1234567) == "1,234,567"
+    with translation.override("tr"):
+        assert l10n.money(Decimal("1234.5"), "TRY") == "₺1.234,50"
+        assert l10n.number(1234567) == "1.234.567"
+    with translation.override("ru"):
+        assert l10n.money(Decimal("1234.5"), "RUB") == "1\u00a0234,50\u00a0₽"
