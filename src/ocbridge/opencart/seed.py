@@ -436,8 +436,8 @@ def _order(rng: random.Random, oid: int, when: dt.datetime, layout: str, catalog
 
 
 def place_order(url_or_engine, *, version: str, prefix: str = "oc_", rng: random.Random | None = None,
-                status: int = 1, when: dt.datetime | None = None) -> int:
-    """One new cash-on-delivery order as checkout leaves it (the live demo places these); returns its id."""
+                status: int = 1, when: dt.datetime | None = None, store_id: int = 0) -> int:
+    """One new cash-on-delivery order in `store_id` as checkout leaves it (the live demo places these)."""
     engine = url_or_engine if isinstance(url_or_engine, sa.Engine) else _engine(url_or_engine)
     md = metadata_for(version, prefix)
     layout = md.info["opencart_version"]
@@ -452,6 +452,7 @@ def place_order(url_or_engine, *, version: str, prefix: str = "oc_", rng: random
         oid = top("order") + 1
         out = {k: [] for k in ("order", "order_product", "order_option", "order_total", "order_history")}
         _order(rng, oid, when or dt.datetime.now(), layout, catalog, [], ids, out, payment=PAYMENTS[0], status=status)
+        out["order"][0]["store_id"] = store_id  # the generator puts Russian customers in store 1
         for name in ("order", "order_product", "order_option", "order_total", "order_history"):
             if out[name]:
                 reference.insert_rows(conn, md.tables[prefix + name], out[name])
