@@ -67,7 +67,7 @@ def mask_body(body: str | bytes | None, secrets: Iterable[str] = (), limit: int 
     if stripped[:1] in "{[":
         try:
             text = json.dumps(_mask_obj(json.loads(body)), ensure_ascii=False)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: kept as sent
             pass
     elif "=" in body and "\n" not in body.strip() and " " not in body.strip():
         pairs = parse_qsl(body, keep_blank_values=True)

@@ -171,7 +171,7 @@ def netgsm_pbx_event(request, connection, exchange) -> HttpResponse:
     """Record Netsantral's inbound-call events; its documented API has no way to answer them with speech."""
     try:
         event = json.loads(request.body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         event = None
     if not isinstance(event, dict):
         close_inbound(exchange, status=200, level=Level.WARNING, error="not a JSON object; ignored")
