@@ -170,7 +170,7 @@ def json_of(data: dict | list | bytes | str | None) -> Any:
         raise WebhookFormatError("empty body, expected JSON")
     try:
         return json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise WebhookFormatError(f"body is not JSON: {exc}") from None
 
 
