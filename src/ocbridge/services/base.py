@@ -181,6 +181,8 @@ def require(obj: dict, name: str, where: str = "body") -> Any:
     value = obj.get(name)
     if value is None or value == "":
         raise WebhookFormatError(f"{where} has no {name!r}")
+    if isinstance(value, (dict, list)):  # ids and codes are scalars; str() of a container would pass as one
+        raise WebhookFormatError(f"{where}'s {name!r} must be text or a number, got {type(value).__name__}")
     return value
 
 

@@ -152,7 +152,10 @@ def parse_call_result(data, content_type: str | None = None) -> CallResult | Non
         return None
     call = event["data"]
     status = str(require(call, "status", "call"))
-    pressed = [str(d) for d in call.get("digits_pressed") or []]
+    digits = call.get("digits_pressed") or []
+    if not isinstance(digits, list):
+        raise WebhookFormatError(f"call's 'digits_pressed' must be a list, got {type(digits).__name__}")
+    pressed = [str(d) for d in digits]
     if status == "completed":
         outcome = call.get("action") or RESULT_OUTCOME.get(call.get("result"), "unknown")
         if outcome not in ("confirm", "cancel", "agent", "no_answer", "invalid", "unknown"):
