@@ -135,5 +135,8 @@ def _jsonable(event) -> dict:
 
 def register_all() -> None:
     for service in CLIENTS:
-        for hook in (CALL_HOOK, *SMS_HOOKS):
+        module = service_module(service)
+        # No SMS hooks where the provider pushes no SMS (Netgsm's inbox is polled): such a request is a 404.
+        sms = any(hasattr(module, p) for p in ("parse_sms_push", "parse_inbound_sms", "parse_delivery_report"))
+        for hook in (CALL_HOOK, *(SMS_HOOKS if sms else ())):
             register_webhook(service, hook)(make_handler(service, hook))
