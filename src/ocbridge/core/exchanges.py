@@ -126,8 +126,11 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-def record_inbound(request, *, service: str, connection=None, store=None, purpose: str = "", event_id: str = ""):
-    """Store a raw inbound request (masked, capped) before anything else looks at it."""
+def record_inbound(request, *, service: str, connection=None, store=None, purpose: str = "", event_id: str = "",
+                   body: bytes | None = None):
+    """Store a raw inbound request (masked, capped) before anything else looks at it.
+
+    `body`: what was read of a body too large to read whole (default: `request.body`)."""
     from ocbridge.core.models import Exchange
 
     secrets = (connection.secret_values() + [connection.webhook_token]) if connection is not None else []
@@ -143,7 +146,7 @@ def record_inbound(request, *, service: str, connection=None, store=None, purpos
         method=request.method,
         url=mask_url(request.get_full_path(), secrets),
         request_headers=mask_headers(headers, secrets),
-        request_body=mask_body(request.body, secrets, settings.EXCHANGE_BODY_LIMIT),
+        request_body=mask_body(request.body if body is None else body, secrets, settings.EXCHANGE_BODY_LIMIT),
         outcome=ExchangeOutcome.PENDING,
         event_id=event_id[:255],
     )

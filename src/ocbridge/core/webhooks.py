@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -19,9 +20,17 @@ MAX_BODY = 256 * 1024  # providers send small bodies; a larger one is refused, n
 @csrf_exempt
 def webhook(request, service: str, token: str, hook: str):
     """Authenticate by URL token (+ optional IP allowlist), store raw first, hand over to the handler."""
-    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY:
-        return HttpResponse("payload too large", status=413)
     connection = Connection.objects.active().select_related("store").filter(webhook_token=token, service=service).first()
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if not length.isdigit() or int(length) > MAX_BODY:
+        # Refused unparsed, but logged with the start of the body: nothing arrives unseen.
+        head = request.read(settings.EXCHANGE_BODY_LIMIT) if length.isdigit() else b""
+        exchange = record_inbound(request, service=service[:20], connection=connection, purpose=f"{service}.{hook}"[:64],
+                                  body=head)
+        status, why = ((413, f"payload too large: {length} bytes (limit {MAX_BODY})") if length.isdigit()
+                       else (400, f"bad Content-Length {length[:40]!r}"))
+        close_inbound(exchange, status=status, outcome=ExchangeOutcome.REJECTED, level=Level.WARNING, error=why)
+        return HttpResponse(why, status=status)
     exchange = record_inbound(request, service=service[:20], connection=connection, purpose=f"{service}.{hook}"[:64])
     if connection is None:
         close_inbound(exchange, status=404, outcome=ExchangeOutcome.REJECTED, level=Level.WARNING,
