@@ -10,7 +10,9 @@ import dataclasses
 import logging
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
 from django.http import HttpResponse
+from django.http.multipartparser import MultiPartParserError
 
 from ocbridge.core.choices import ExchangeOutcome, Level
 from ocbridge.core.exchanges import close_inbound
@@ -102,6 +104,10 @@ def enqueue_event(connection, integration, service: str, event, exchange) -> tup
 
 def make_handler(service: str, hook: str):
     def handler(request, connection, exchange):
+        try:
+            request.POST  # parsed once here: a form Django refuses (bad multipart, not UTF-8) is a logged 400
+        except (MultiPartParserError, BadRequest) as exc:
+            return reject(exchange, 400, f"unreadable form body: {exc}")
         problem = signature_problem(request, connection)
         if problem:
             return reject(exchange, 403, problem)
