@@ -1,0 +1,89 @@
+"""Fixtures for the bad-input corpus: one Store with a Connection per provider, COD confirmation and order lookup."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+import pytest
+
+SECRETS = {
+    "sandbox": {"token": "sandbox-token-corpus", "webhook_secret": "whsec-corpus-4711"},
+    "twilio": {"account_sid": "AC0123456789abcdef0123456789abcdef", "auth_token": "twilio-auth-corpus-0815"},
+    "verimor": {"username": "corpus-user", "password": "verimor-pw-corpus", "key": "verimor-key-corpus"},
+    "netgsm": {"usercode": "corpus-usercode", "password": "netgsm-pw-corpus"},
+}
+
+
+@dataclass
+class Hub:
+    """The hub's rows the corpus talks to: `url(service, hook)` is that connection's webhook path."""
+
+    store: object
+    connections: dict
+
+    def url(self, service: str, hook: str) -> str:
+        return f"/hooks/{service}/{self.connections[service].webhook_token}/{hook}"
+
+
+def sandbox_signature(body: bytes, secret: str = SECRETS["sandbox"]["webhook_secret"]) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def twilio_signature(url: str, params: dict, token: str = SECRETS["twilio"]["auth_token"]) -> str:
+    """Twilio's documented scheme: HMAC-SHA1 over the full URL + each POST name/value, names sorted."""
+    data = url + "".join(f"{k}{params[k]}" for k in sorted(params))
+    return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+@pytest.fixture
+def hub(db, sqlite_shop) -> Hub:
+    from ocbridge.core.models import Connection, Integration, Store
+    from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
+
+    shop = sqlite_shop()
+    store = Store.objects.create(name="Corpus Mağaza", secret={"db_url": shop.url}, table_prefix=shop.prefix,
+                                 country="TR", language="tr", timezone="Europe/Istanbul")
+    conns = {svc: Connection.objects.create(store=store, service=svc, secret=secret, base_url="http://127.0.0.1:9")
+             for svc, secret in SECRETS.items()}
+    Integration.objects.create(store=store, kind="cod_confirm", connection=conns["sandbox"],
+                               settings=CodConfirmConfig().to_settings())
+    Integration.objects.create(store=store, kind="order_lookup", connection=conns["verimor"],
+                               settings={"rep_target": "queue/100", "days_back": 30})
+    return Hub(store, conns)
+
+
+@pytest.fixture(scope="session")
+def _shop_template(tmp_path_factory):
+    """One demo-layout (3.0) shop on SQLite, built once; tests get a copy (building one costs ~1 s)."""
+    from ocbridge.opencart.seed import create_shop
+
+    path = tmp_path_factory.mktemp("shop_template") / "shop.db"
+    create_shop(f"sqlite:///{path}", "3.0", "oc_").dispose()
+    return path
+
+
+@pytest.fixture
+def sqlite_shop(_shop_template, tmp_path):
+    """Factory: a fresh copy of the template shop → ShopHandle (url, prefix, version, engine)."""
+    import shutil
+
+    from conftest_mariadb import ShopHandle
+    from ocbridge.opencart import db as oc_db
+
+    made = []
+
+    def make() -> ShopHandle:
+        path = tmp_path / f"shop{len(made)}.db"
+        shutil.copy(_shop_template, path)
+        url = f"sqlite:///{path}"
+        handle = ShopHandle(url=url, prefix="oc_", version="3.0", engine=oc_db.make_engine(url))
+        made.append(handle)
+        return handle
+
+    yield make
+    for h in made:
+        oc_db.forget(h.url)
+        h.engine.dispose()

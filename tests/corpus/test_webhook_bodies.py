@@ -1,0 +1,54 @@
+"""Malformed (and a few well-formed) webhook bodies per provider through the real entry /hooks/…: never a 500,
+a 400 that says what is wrong for malformed ones, and the raw request kept as an inbound Exchange."""
+
+from urllib.parse import parse_qsl
+
+import pytest
+from corpus.conftest import sandbox_signature, twilio_signature
+from corpus.loader import body_of, params
+from django.conf import settings
+
+from ocbridge.core.choices import Direction, ExchangeOutcome
+from ocbridge.core.masking import mask_body
+from ocbridge.core.models import Exchange, Job
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def send(client, hub, case: dict):
+    service, method = case["service"], case.get("method", "POST")
+    body = body_of(case)
+    path = hub.url(service, case["hook"]) + (f"?{case['query']}" if case.get("query") else "")
+    headers = {}
+    if service == "sandbox" and case.get("sign", True):
+        headers["HTTP_X_SANDBOX_SIGNATURE"] = sandbox_signature(body)
+    if service == "twilio" and case.get("sign", True):
+        fields = dict(parse_qsl(body.decode("utf-8", "replace"))) if case.get("content_type") == FORM else {}
+        headers["HTTP_X_TWILIO_SIGNATURE"] = twilio_signature(settings.PUBLIC_URL + path, fields)
+    if method == "GET":
+        return client.get(path, **headers), body
+    return client.generic(method, path, data=body, content_type=case.get("content_type", ""), **headers), body
+
+
+@pytest.mark.parametrize("case", params("webhook_bodies"))
+def test_webhook_body(client, hub, case):
+    resp, body = send(client, hub, case)
+    text = resp.content.decode("utf-8", "replace")
+    assert resp.status_code != 500
+    assert resp.status_code == case["status"], text[:300]
+    ex = Exchange.objects.get(direction=Direction.IN)  # stored, whatever the outcome
+    assert ex.request_body == mask_body(body, [], settings.EXCHANGE_BODY_LIMIT)
+    assert ex.status == case["status"]
+    if case["status"] >= 400:
+        assert case["message"] in text
+        assert (ex.outcome, ex.level) == (ExchangeOutcome.REJECTED, "warning")
+        assert case["message"] in ex.error or case["status"] == 404
+        assert not Job.objects.exists()
+    else:
+        assert ex.outcome != ExchangeOutcome.REJECTED
+        if "jobs" in case:
+            assert Job.objects.count() == case["jobs"]
+        if "answer" in case:
+            assert case["answer"] in text
+        if "level" in case:
+            assert ex.level == case["level"], ex.error
