@@ -49,7 +49,10 @@ class ExchangeHandle:
         retryable = isinstance(exc, RetryableError)
         row.level = Level.WARNING if retryable else Level.ERROR
         maybe_sent = getattr(exc, "maybe_sent", None)
-        if maybe_sent is True:
+        # A 2xx answer that we then failed to store (hub database locked): the provider has it, so the retry
+        # must ask, not send again. The provider's own refusals (ServiceError) stay failures.
+        stored_failed = row.status is not None and 200 <= row.status < 300 and not isinstance(exc, ServiceError)
+        if maybe_sent is True or stored_failed:
             row.outcome = ExchangeOutcome.PENDING  # unknown: the provider may have it
         else:
             row.outcome = ExchangeOutcome.FAILED

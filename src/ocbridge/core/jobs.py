@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import close_old_connections, transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, transaction
 from django.db.models import F
 
 from ocbridge.core import clock
@@ -121,6 +121,25 @@ def _finish(job, **fields) -> bool:
     return bool(Job.objects.filter(pk=job.pk, state=JobState.RUNNING, claimed_by=WORKER_ID).update(**fields))
 
 
+def _hub_unavailable(exc: Exception) -> bool:
+    """A locked, busy or lost hub database (retry), not a bug in a query (SQLite reports both as OperationalError)."""
+    from django.db import connection
+
+    if isinstance(exc, InterfaceError) or connection.vendor != "sqlite":
+        return True
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text or "disk i/o" in text
+
+
+def _finish_quietly(job, **fields) -> None:
+    """Record the outcome if the database lets us; if it is still unavailable, the claim expires and the
+    dispatcher queues the job again (requeue_expired). huey's db_task closes a broken connection afterwards."""
+    try:
+        _finish(job, **fields)
+    except (OperationalError, InterfaceError):
+        log.warning("job %s (%s): hub database unavailable; left to its claim expiry", job.pk, job.kind)
+
+
 def run_job(job_id: int):
     """Claim and run one job; returns the Job after the run, or None when it was not ours to run."""
     from ocbridge.core.models import Job
@@ -144,6 +163,15 @@ def run_job(job_id: int):
             _finish(job, state=JobState.QUEUED, next_run_at=now() + timedelta(seconds=delay), last_error=str(exc))
     except (ServiceError, ConfigurationError) as exc:  # terminal: the service's own message is kept
         _finish(job, state=JobState.FAILED, finished_at=now(), last_error=str(exc))
+    except (OperationalError, InterfaceError) as exc:
+        if not _hub_unavailable(exc):
+            log.exception("job %s (%s) crashed", job.pk, job.kind)
+            _finish_quietly(job, state=JobState.ERRORED, finished_at=now(), last_error=traceback.format_exc()[-4000:])
+        elif job.attempts >= job.max_attempts:
+            _finish_quietly(job, state=JobState.FAILED, finished_at=now(), last_error=f"gave up after {job.attempts} attempts: {exc}")
+        else:  # the hub's own database was locked or gone: try again later, like any retryable error
+            _finish_quietly(job, state=JobState.QUEUED, next_run_at=now() + timedelta(seconds=kind.backoff(job.attempts)),
+                            last_error=f"hub database unavailable: {exc}")
     except Exception:
         log.exception("job %s (%s) crashed", job.pk, job.kind)
         _finish(job, state=JobState.ERRORED, finished_at=now(), last_error=traceback.format_exc()[-4000:])
