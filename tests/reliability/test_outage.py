@@ -197,3 +197,56 @@ def test_poll_interrupted_midway_loses_no_order(opencart_db, monkeypatch):
     run_until_idle()
     assert failed == [3002]
     assert sorted(Confirmation.objects.values_list("order_id", flat=True)) == [3001, 3002, 3003]
+
+
+@pytest.mark.django_db
+def test_hub_database_locked_during_a_job_retries_it_later_instead_of_giving_up():
+    """SQLite answers "database is locked" after its busy timeout (a backup, a long lock): the job must be
+    queued again, not ended `errored` (which dropped calls and customers' answers in the full outage run)."""
+    from django.db import OperationalError
+
+    from ocbridge.core.jobs import JobKind, register_job_kind, run_job
+    from ocbridge.core.models import Job
+
+    @register_job_kind
+    class LockedOnce(JobKind):
+        """Meets a locked hub database on its first run."""
+
+        kind = "test.hub_locked_once"
+
+        def run(self, job):
+            if job.attempts == 1:
+                raise OperationalError("database is locked")
+
+    job = run_job(Job.objects.enqueue(LockedOnce, key="hub-locked-once").pk)
+    assert job.state == "queued" and "locked" in job.last_error
+
+
+@pytest.mark.django_db
+def test_answer_received_but_not_stored_is_pending_not_failed():
+    """The provider answered 201 but saving the answer failed (hub locked): the Exchange must say "may have been
+    sent" (pending), so the retry asks the provider instead of sending again."""
+    import httpx
+    from django.db import OperationalError
+
+    from ocbridge.core.exchanges import ExchangeRecorder
+    from ocbridge.core.models import Exchange
+
+    rec = ExchangeRecorder("sandbox")
+    real_save, calls = Exchange.save, []
+
+    def save_fails_once_after_the_answer(self, *args, **kwargs):
+        if self.status is not None and not calls:
+            calls.append(self.status)
+            raise OperationalError("database is locked")
+        return real_save(self, *args, **kwargs)
+
+    Exchange.save = save_fails_once_after_the_answer
+    try:
+        with pytest.raises(OperationalError):
+            with rec.exchange("POST", "http://sim/v1/calls", key="k-answer-lost") as ex:
+                ex.finish(httpx.Response(201, json={"id": "call_1"}))
+    finally:
+        Exchange.save = real_save
+    row = Exchange.objects.get(key="k-answer-lost")
+    assert calls == [201] and row.outcome == "pending"
