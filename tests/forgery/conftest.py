@@ -147,3 +147,9 @@ def sqlite_shop(_shop_template, tmp_path):
     for h in made:
         oc_db.forget(h.url)
         h.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Users are made per test; the production hasher costs ~0.3 s each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
