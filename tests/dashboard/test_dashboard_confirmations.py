@@ -14,7 +14,11 @@ pytestmark = [
 @pytest.fixture
 def conf(store, connection):
     from ocbridge.core.models import Exchange, Integration
-    from ocbridge.integrations.cod_confirm.models import Attempt, Confirmation, Transition
+    from ocbridge.integrations.cod_confirm.models import (
+        Attempt,
+        Confirmation,
+        Transition,
+    )
 
     integ = Integration.objects.create(store=store, kind="cod_confirm", connection=connection)
     c = Confirmation.objects.create(store=store, integration=integ, order_id=1001, order_label="A-1001",

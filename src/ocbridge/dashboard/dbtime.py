@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Case, DateField, Expression, F, FloatField, Func, IntegerField, When
+from django.db.models import (
+    Case,
+    DateField,
+    Expression,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    When,
+)
 
 
 class _Shifted(Func):

@@ -32,6 +32,7 @@ class Period:
 
     days: list[dt.date]
     tz: dt.tzinfo
+    cache: dict = field(default_factory=dict, repr=False)  # figures several cards share, computed once per page
 
     @classmethod
     def last(cls, n: int, tz: dt.tzinfo) -> Period:
@@ -220,7 +221,7 @@ def cod_headline_card(store, period: Period) -> Card | None:
         return None
     from ocbridge.dashboard import cod_stats
 
-    figs = cod_stats.headline(store, period.tz, clock.now())
+    figs = cod_stats.headline(store, period.tz, clock.now(), daily=_daily(store, period))
     ws = cod_stats.WINDOWS
     labels = _group_labels()
     currency = store.currency if store is not None else ""
@@ -250,7 +251,7 @@ def cod_outcomes_card(store, period: Period) -> Card | None:
         return None
     from ocbridge.dashboard import cod_stats
 
-    per_day = cod_stats.outcomes_per_day(store, period.tz, period.start, period.end)
+    per_day = cod_stats.outcomes_per_day(store, period.tz, period.start, period.end, daily=_daily(store, period))
     labels = _group_labels()
     series = [charts.Series(labels[g], period.per_day(per_day[g]), GROUP_COLOURS[g]) for g in cod_stats.GROUPS]
     totals = [int(sum(s.values)) for s in series]
@@ -260,14 +261,33 @@ def cod_outcomes_card(store, period: Period) -> Card | None:
                 rows=[(s.label, l10n.number(t)) for s, t in zip(series, totals)])
 
 
+def _daily(store, period: Period) -> list:
+    """Confirmations per store, day and state over the chart period and at least the last 30 days, read once."""
+    from ocbridge.dashboard import cod_stats
+
+    key = ("daily", getattr(store, "pk", None))
+    if key not in period.cache:
+        start = min(period.start, cod_stats.window_starts(period.tz, clock.now())["30"])
+        period.cache[key] = cod_stats.daily_counts(store, period.tz, start, period.end)
+    return period.cache[key]
+
+
+def _attempt_figures(store, period: Period):
+    from ocbridge.dashboard import cod_stats
+
+    key = ("attempts", getattr(store, "pk", None))
+    if key not in period.cache:
+        period.cache[key] = cod_stats.attempt_figures(store, period.tz, period.start, period.end)
+    return period.cache[key]
+
+
 @register_card(order=3)
 def cod_channels_card(store, period: Period) -> Card | None:
     """Calls and SMS sent in the period, and how many the customer answered."""
     if not _cod_installed():
         return None
-    from ocbridge.dashboard import cod_stats
 
-    split = cod_stats.channel_split(store, period.start, period.end)
+    split = _attempt_figures(store, period)[0]
     names = {"call": _("Call"), "sms": _("SMS")}
     sent = [split.get(ch, {}).get("sent", 0) for ch in names]
     total = sum(sent)
@@ -287,9 +307,8 @@ def cod_hours_card(store, period: Period) -> Card | None:
     """Share of calls and SMS answered, by the hour of day they were made (store time)."""
     if not _cod_installed():
         return None
-    from ocbridge.dashboard import cod_stats
 
-    by_hour = cod_stats.answers_by_hour(store, period.tz, period.start, period.end)
+    by_hour = _attempt_figures(store, period)[1]
     rates = [round(100.0 * a / n, 1) if n else 0 for n, a in by_hour]
     asked = sum(n for n, _a in by_hour)
     answered = sum(a for _n, a in by_hour)

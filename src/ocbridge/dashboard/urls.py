@@ -3,7 +3,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from ocbridge.dashboard.views import confirmations, exchanges, integrations, jobs, overview, stores
+from ocbridge.dashboard.views import (
+    confirmations,
+    exchanges,
+    integrations,
+    jobs,
+    overview,
+    stores,
+)
 
 app_name = "dashboard"
 urlpatterns = [

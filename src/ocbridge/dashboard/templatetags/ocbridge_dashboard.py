@@ -61,3 +61,20 @@ def query_with(context, **kwargs) -> str:
         else:
             params[key] = value
     return params.urlencode()
+
+
+@register.filter
+def money(amount, currency: str = "") -> str:
+    """`{{ c.total|money:c.currency }}`: the amount with the currency sign, written the reader's way."""
+    from ocbridge.dashboard import l10n
+
+    return l10n.money(amount, currency)
+
+
+@register.filter
+def store_time(value, store) -> str:
+    """`{{ c.created|store_time:c.store }}`: a moment in the store's own time zone, short locale format."""
+    from ocbridge.dashboard import l10n
+    from ocbridge.dashboard.overview import display_tz
+
+    return l10n.when(value, display_tz(store)) if value else "—"

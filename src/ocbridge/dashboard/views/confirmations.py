@@ -35,7 +35,9 @@ def confirmation_list(request) -> HttpResponse:
 
     form = ConfirmationFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
-    qs = Confirmation.objects.select_related("store")
+    # prefetch, not a JOIN: with the join SQLite drives the query from the store table and sorts every
+    # matching confirmation to find the newest 50 (bench/overview.py); alone it walks an index backwards by id.
+    qs = Confirmation.objects.prefetch_related("store")
     if data.get("state"):
         qs = qs.filter(state=data["state"])
     if data.get("store"):
