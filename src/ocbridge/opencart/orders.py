@@ -29,6 +29,11 @@ def unescape(text: str | None) -> str:
     return html.unescape(text or "")
 
 
+def when(value) -> dt.datetime | None:
+    """A datetime column's value, or None for MySQL's zero date (PyMySQL hands '0000-00-00 00:00:00' back as text)."""
+    return value if isinstance(value, dt.datetime) else None
+
+
 def payment_code_of(row) -> str:
     """Normalized payment code: the part before the first dot (`cod.cod` → `cod`, `kapida_odeme` stays).
 
@@ -138,7 +143,7 @@ def _to_order(row) -> Order:
         payment_method=method_title(m["payment_method"]), shipping_code=shipping_code_of(m),
         total=Decimal(str(m["total"])), currency_code=m["currency_code"],
         currency_value=Decimal(str(m["currency_value"])), language_id=m["language_id"],
-        date_added=m["date_added"], date_modified=m["date_modified"], comment=unescape(m["comment"]),
+        date_added=when(m["date_added"]), date_modified=when(m["date_modified"]), comment=unescape(m["comment"]),
         store_name=unescape(m["store_name"]),
         country_id=m.get("shipping_country_id") or m.get("payment_country_id") or 0, raw_payment_code=str(raw_code),
     )
@@ -340,7 +345,7 @@ def poll_history(db: ShopDB, last_history_id: int, *, limit: int = BATCH) -> lis
     stmt = sa.select(h).where(h.c.order_history_id > last_history_id).order_by(h.c.order_history_id).limit(limit)
     with db.engine.connect() as conn:
         return [HistoryEvent(r.order_history_id, r.order_id, r.order_status_id, bool(r.notify), unescape(r.comment),
-                             r.date_added) for r in conn.execute(stmt)]
+                             when(r.date_added)) for r in conn.execute(stmt)]
 
 
 # --- customers -------------------------------------------------------------------------------------------
