@@ -86,6 +86,9 @@ CONFIRM_WORDS = frozenset({"1", "EVET", "E", "ONAY", "ONAYLA", "ONAYLIYORUM", "O
                            "Y", "DA", "CONFIRM", "PODTVERZHDAYU"})
 CANCEL_WORDS = frozenset({"2", "HAYIR", "H", "IPTAL", "VAZGEC", "NO", "N", "NET", "CANCEL", "OTMENA", "OTMENIT"})
 AGENT_WORDS = frozenset({"0"})
+# "iptal etmeyin" / "don't cancel" / "не отменяйте": a negated keyword must not act; a person reads it.
+NEGATIONS = frozenset({"ETME", "ETMEYIN", "ETMEYINIZ", "ETMIYORUM", "ETMEYECEGIM", "DEGIL", "DON", "DONT", "NOT",
+                       "NE", "NIE"})
 
 _CYRILLIC = dict(zip("АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ",
                      ["A", "B", "V", "G", "D", "E", "E", "ZH", "Z", "I", "I", "K", "L", "M", "N", "O", "P", "R", "S", "T",
@@ -116,6 +119,8 @@ def parse_reply(text: str) -> tuple[str, int | None]:
         if bare.isdigit() and (token.startswith("#") or len(bare) >= 3):
             order_no = order_no or int(bare)
             continue
+        if token in NEGATIONS:
+            return Intent.UNKNOWN, order_no
         if token in CONFIRM_WORDS:
             intents.append(Intent.CONFIRM)
         elif token in CANCEL_WORDS:
