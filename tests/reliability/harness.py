@@ -42,7 +42,7 @@ class Sizes:
     timeout_seconds: float
 
 
-CI = Sizes("ci", orders=60, kills=8, workers=2, threads=3, shop_down_seconds=4, hub_lock_seconds=3, timeout_seconds=150)
+CI = Sizes("ci", orders=60, kills=6, workers=2, threads=3, shop_down_seconds=3, hub_lock_seconds=2, timeout_seconds=150)
 FULL = Sizes("full", orders=1000, kills=100, workers=2, threads=4, shop_down_seconds=60, hub_lock_seconds=25,
              timeout_seconds=1500)
 
@@ -173,7 +173,7 @@ def _state(live_holders: set[str]) -> dict:
     }
 
 
-def drive_to_completion(sim, pool: WorkerPool, expected: int, timeout: float, *, settle: int = 3,
+def drive_to_completion(sim, pool: WorkerPool, expected: int, timeout: float, *, settle: int = 5,
                         busy=lambda: False, hold_clock=lambda: False) -> dict:
     """Let the workers finish; when nothing is due, move the shared clock to the next due job.
 
@@ -187,7 +187,7 @@ def drive_to_completion(sim, pool: WorkerPool, expected: int, timeout: float, *,
     from ocbridge.core import clock
 
     deadline = time.monotonic() + timeout
-    quiet, stuck, moved, st = 0, 0, 0.0, {}
+    quiet, stuck_since, moved, st = 0, None, 0.0, {}
     while time.monotonic() < deadline:
         if not busy():
             pool.ensure_running()
@@ -202,10 +202,13 @@ def drive_to_completion(sim, pool: WorkerPool, expected: int, timeout: float, *,
                 return st
         else:
             quiet = 0
-        stuck = stuck + 1 if idle and not busy() and (st["open"] or st["confirmations"] < expected) else 0
-        if stuck > 40:  # nothing left to run, yet confirmations are open: work was lost (the audit says which)
-            st["stuck"], st["clock_moved_s"] = True, round(moved)
-            return st
+        if idle and not busy() and (st["open"] or st["confirmations"] < expected):
+            stuck_since = stuck_since or time.monotonic()
+            if time.monotonic() - stuck_since > 15:  # nothing left to run, yet orders are open: work was lost
+                st["stuck"], st["clock_moved_s"] = True, round(moved)
+                return st  # the audit says which
+        else:
+            stuck_since = None
         if st["due"] == 0 and webhooks == 0 and st["running_live"] == 0 and not hold_clock():
             if st["running_dead"]:
                 step = 125.0  # claims of killed workers: let them expire (claim_seconds is 120)
@@ -216,7 +219,7 @@ def drive_to_completion(sim, pool: WorkerPool, expected: int, timeout: float, *,
             if step:
                 clock.travel(step)
                 moved += step
-        time.sleep(0.3)
+        time.sleep(0.15)
     raise AssertionError(f"run did not settle: {st}, webhooks pending {sim.webhooks.pending()}\n{pool.crashed_logs()}")
 
 

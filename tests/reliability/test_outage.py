@@ -52,9 +52,10 @@ class Outages(threading.Thread):
         from django.db import connections
 
         try:
-            self._provider_trouble()
-            self._shop_down()
-            self._hub_locked()
+            for phase in (self._provider_trouble, self._shop_down, self._hub_locked):
+                started = time.monotonic()
+                phase()
+                self.seen[f"phase{phase.__name__}_s"] = round(time.monotonic() - started, 1)
         except Exception:
             self.error = traceback.format_exc()
         finally:
@@ -63,14 +64,12 @@ class Outages(threading.Thread):
 
     def _provider_trouble(self) -> None:
         sim, n = self.bed.sim, max(3, self.size.orders // 20)
-        self.in_outage.set()
         for kind in ("500", "429", "timeout", "503"):
             sim.fail_next(kind, count=n, path="/v1/", seconds=1, retry_after=2)
         self.seen["provider_faults_queued"] = 4 * n
         end = time.monotonic() + 30
         while time.monotonic() < end and sim._faults:  # until every queued fault has been served
             time.sleep(0.1)
-        self.in_outage.clear()
 
     def _shop_down(self) -> None:
         from ocbridge.core.models import Job
