@@ -25,9 +25,14 @@ django.setup()
 from ocbridge.core.jobs import claim
 ids = json.loads(sys.argv[1])
 go = sys.argv[2]
+open(go + ".ready." + str(os.getpid()), "w").close()
 while not os.path.exists(go):
     time.sleep(0.005)
-won = [pk for pk in ids if claim(pk) is not None]
+won = []
+for pk in ids:  # a breath between claims: on a busy machine one process must not finish before the others start
+    if claim(pk) is not None:
+        won.append(pk)
+    time.sleep(0.002)
 print(json.dumps(won))
 """
 
@@ -41,7 +46,9 @@ def test_processes_claiming_the_same_jobs_at_once_each_get_a_disjoint_share(tmp_
     env = worker_env()
     procs = [subprocess.Popen([PYTHON, "-c", STORM, json.dumps(ids if n % 2 else ids[::-1]), str(go)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(6)]
-    time.sleep(2.0)  # let every process finish importing Django before the start signal
+    deadline = time.monotonic() + 90  # every process must have imported Django before the start signal
+    while len(list(tmp_path.glob("go.ready.*"))) < len(procs) and time.monotonic() < deadline:
+        time.sleep(0.05)
     go.touch()
     shares = []
     for p in procs:
