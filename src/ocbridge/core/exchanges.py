@@ -47,11 +47,11 @@ class ExchangeHandle:
         if row.duration_ms is None:
             row.duration_ms = (time.perf_counter() - self._started) * 1000
         retryable = isinstance(exc, RetryableError)
-        row.level = Level.WARNING if retryable else Level.ERROR
         maybe_sent = getattr(exc, "maybe_sent", None)
         # A 2xx answer that we then failed to store (hub database locked): the provider has it, so the retry
         # must ask, not send again. The provider's own refusals (ServiceError) stay failures.
         stored_failed = row.status is not None and 200 <= row.status < 300 and not isinstance(exc, ServiceError)
+        row.level = Level.WARNING if retryable or stored_failed else Level.ERROR
         if maybe_sent is True or stored_failed:
             row.outcome = ExchangeOutcome.PENDING  # unknown: the provider may have it
         else:
