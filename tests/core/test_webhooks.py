@@ -1,7 +1,9 @@
-"""The single webhook entry: unknown token, IP allowlist, oversized body, raw storage before handling."""
+"""The single webhook entry: unknown token, IP allowlist, oversized body, the raw request kept whatever happens."""
 
 import pytest
+from django.db import transaction
 from django.http import HttpResponse
+from django.test import Client
 
 from ocbridge.core.choices import Direction, ExchangeOutcome
 from ocbridge.core.models import Connection, Exchange, Store
@@ -13,8 +15,15 @@ SEEN = []
 
 @register_webhook("sandbox", "test-echo")
 def _echo(request, connection, exchange):
-    SEEN.append(exchange.pk)
+    SEEN.append(exchange.request_body)
     return HttpResponse("ok")
+
+
+@register_webhook("sandbox", "test-crash")
+def _crash(request, connection, exchange):
+    with transaction.atomic():
+        exchange.save()
+        raise RuntimeError("bug with tok-secret-123 in its message")
 
 
 @pytest.fixture
@@ -30,14 +39,25 @@ def test_unknown_token_is_404_and_logged(client):
     assert (ex.direction, ex.outcome, ex.level) == (Direction.IN, ExchangeOutcome.REJECTED, "warning")
 
 
-def test_known_token_stores_raw_then_calls_handler(client, conn):
+def test_known_token_hands_the_masked_raw_request_to_the_handler_and_keeps_it(client, conn):
     SEEN.clear()
     resp = client.post(f"/hooks/sandbox/{conn.webhook_token}/test-echo", data=b'{"a": 1, "password": "p4ss"}',
                        content_type="application/json")
     assert resp.status_code == 200
-    ex = Exchange.objects.get()
-    assert SEEN == [ex.pk] and '"a": 1' in ex.request_body and "p4ss" not in ex.request_body
+    ex = Exchange.objects.get()  # the handler recorded no answer: the view saved the request with its status
+    assert SEEN == [ex.request_body] and '"a": 1' in ex.request_body and "p4ss" not in ex.request_body
+    assert (ex.status, ex.outcome) == (200, ExchangeOutcome.OK)
     assert conn.webhook_token not in ex.url  # the token is shortened in the log
+
+
+def test_a_failing_handler_still_leaves_the_raw_request_with_the_error(conn):
+    client = Client(raise_request_exception=False)
+    resp = client.post(f"/hooks/sandbox/{conn.webhook_token}/test-crash", data=b'{"a": 1}',
+                       content_type="application/json")
+    assert resp.status_code == 500
+    ex = Exchange.objects.get()  # the handler's own save was rolled back; this is the view's
+    assert (ex.status, ex.outcome, ex.level) == (500, ExchangeOutcome.FAILED, "error")
+    assert '"a": 1' in ex.request_body and "RuntimeError" in ex.error and "tok-secret-123" not in ex.error
 
 
 def test_ip_outside_allowlist_is_403_and_handler_not_called(client, conn):

@@ -129,9 +129,10 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-def record_inbound(request, *, service: str, connection=None, store=None, purpose: str = "", event_id: str = "",
-                   body: bytes | None = None):
-    """Store a raw inbound request (masked, capped) before anything else looks at it.
+def inbound_exchange(request, *, service: str, connection=None, store=None, purpose: str = "",
+                     body: bytes | None = None):
+    """The raw inbound request as an Exchange (masked, capped), not yet saved: `close_inbound` saves it with
+    the answer, so a webhook costs one write. The webhook view saves it whatever the handler does.
 
     `body`: what was read of a body too large to read whole (default: `request.body`)."""
     from ocbridge.core.models import Exchange
@@ -139,7 +140,7 @@ def record_inbound(request, *, service: str, connection=None, store=None, purpos
     secrets = (connection.secret_values() + [connection.webhook_token]) if connection is not None else []
     headers = {k: v for k, v in request.headers.items()}
     headers["X-Remote-Addr"] = client_ip(request)
-    return Exchange.objects.create(
+    return Exchange(
         created=clock.now(),
         service=service,
         direction=Direction.IN,
@@ -151,13 +152,12 @@ def record_inbound(request, *, service: str, connection=None, store=None, purpos
         request_headers=mask_headers(headers, secrets),
         request_body=mask_body(request.body if body is None else body, secrets, settings.EXCHANGE_BODY_LIMIT),
         outcome=ExchangeOutcome.PENDING,
-        event_id=event_id[:255],
     )
 
 
 def close_inbound(exchange, *, status: int, outcome: str = ExchangeOutcome.OK, level: str = Level.INFO,
                   error: str = "", response_body: str = "", **links) -> None:
-    """Record how we answered an inbound request."""
+    """Record how we answered an inbound request (saves the raw request too if it is not saved yet)."""
     exchange.status = status
     exchange.outcome = outcome
     exchange.level = level
@@ -165,4 +165,9 @@ def close_inbound(exchange, *, status: int, outcome: str = ExchangeOutcome.OK, l
     exchange.response_body = response_body[:2000]
     for k, v in links.items():
         setattr(exchange, k, v)
+    if exchange.pk is not None:  # saved already: only what an answer changes (a smaller UPDATE on a hot path)
+        fields = ("status", "outcome", "level", "error", "response_body", "event_id", *links)
+        if type(exchange).objects.filter(pk=exchange.pk).update(**{f: getattr(exchange, f) for f in fields}):
+            return
+        exchange.pk = None  # its insert was rolled back with a failed transaction: insert it again
     exchange.save()

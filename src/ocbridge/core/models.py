@@ -192,20 +192,20 @@ class JobManager(models.Manager):
         kind_cls = get_kind(kind if isinstance(kind, str) else kind.kind)
         fields = {
             "kind": kind_cls.kind,
-            "store": store or (integration.store if integration else None),
+            # ids, not instances: reading integration.store would cost a query per enqueue
+            "store_id": store.pk if store else (integration.store_id if integration else None),
             "integration": integration,
             "payload": payload or {},
             "next_run_at": run_at or clock.now(),
             "max_attempts": max_attempts or kind_cls.max_attempts,
             "created": clock.now(),
         }
-        try:
+        try:  # insert first: a new key (the usual case) costs one statement, a repeated one a failed insert
             with transaction.atomic():
-                job, created = self.get_or_create(key=key, defaults=fields)
-        except IntegrityError:  # lost a race with another enqueuer: theirs is the job
+                job = self.create(key=key, **fields)
+        except IntegrityError:  # the key exists (a repeat, or another enqueuer won the race): theirs is the job
             return self.get(key=key)
-        if created:
-            schedule_on_commit(job)
+        schedule_on_commit(job)
         return job
 
 

@@ -1,4 +1,10 @@
-"""The single entry point for inbound webhooks: token, IP allowlist, raw record, then the feature's handler."""
+"""The single entry point for inbound webhooks: token, IP allowlist, then the feature's handler.
+
+Every request is kept as an inbound Exchange, whatever happens. It is written once, with the answer
+(`close_inbound`), in the handler's own transaction together with the jobs it queues: one commit per
+webhook. If the handler fails, the raw request is still saved here with the error. If the process dies
+mid-request, the provider got no 2xx and delivers again.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from ocbridge.core import registry
 from ocbridge.core.choices import ExchangeOutcome, Level
-from ocbridge.core.exchanges import client_ip, close_inbound, record_inbound
-from ocbridge.core.models import Connection
+from ocbridge.core.exchanges import client_ip, close_inbound, inbound_exchange
+from ocbridge.core.masking import mask_values
+from ocbridge.core.models import Connection, Exchange
 
 log = logging.getLogger(__name__)
 MAX_BODY = 256 * 1024  # providers send small bodies; a larger one is refused, not parsed
@@ -25,13 +32,13 @@ def webhook(request, service: str, token: str, hook: str):
     if not length.isdigit() or int(length) > MAX_BODY:
         # Refused unparsed, but logged with the start of the body: nothing arrives unseen.
         head = request.read(settings.EXCHANGE_BODY_LIMIT) if length.isdigit() else b""
-        exchange = record_inbound(request, service=service[:20], connection=connection, purpose=f"{service}.{hook}"[:64],
-                                  body=head)
+        exchange = inbound_exchange(request, service=service[:20], connection=connection,
+                                    purpose=f"{service}.{hook}"[:64], body=head)
         status, why = ((413, f"payload too large: {length} bytes (limit {MAX_BODY})") if length.isdigit()
                        else (400, f"bad Content-Length {length[:40]!r}"))
         close_inbound(exchange, status=status, outcome=ExchangeOutcome.REJECTED, level=Level.WARNING, error=why)
         return HttpResponse(why, status=status)
-    exchange = record_inbound(request, service=service[:20], connection=connection, purpose=f"{service}.{hook}"[:64])
+    exchange = inbound_exchange(request, service=service[:20], connection=connection, purpose=f"{service}.{hook}"[:64])
     if connection is None:
         close_inbound(exchange, status=404, outcome=ExchangeOutcome.REJECTED, level=Level.WARNING,
                       error="unknown webhook token")
@@ -45,5 +52,16 @@ def webhook(request, service: str, token: str, hook: str):
         close_inbound(exchange, status=403, outcome=ExchangeOutcome.REJECTED, level=Level.WARNING,
                       error=f"address {ip} is not in the connection's allowlist")
         return HttpResponse("forbidden", status=403)
-    return handler(request, connection, exchange)
+    try:
+        response = handler(request, connection, exchange)
+    except Exception as exc:
+        if exchange.pk is not None and not Exchange.objects.filter(pk=exchange.pk).exists():
+            exchange.pk, exchange.job = None, None  # rolled back with the handler's transaction
+        secrets = connection.secret_values() + [connection.webhook_token]
+        close_inbound(exchange, status=500, outcome=ExchangeOutcome.FAILED, level=Level.ERROR,
+                      error=mask_values(f"handler failed: {type(exc).__name__}: {exc}", secrets))
+        raise
+    if exchange.pk is None:  # a handler that did not record its answer
+        close_inbound(exchange, status=response.status_code)
+    return response
 

@@ -1,7 +1,7 @@
 """Inbound webhooks of COD confirmation: authenticate, parse just enough for the event id, enqueue, answer fast.
 
-The core view (`core.webhooks.webhook`) has already checked the URL token and IP allowlist and stored the
-raw request as an inbound Exchange. Nothing here calls out or writes to the shop.
+The core view (`core.webhooks.webhook`) has already checked the URL token and IP allowlist and built the
+inbound Exchange; it is saved here with the answer. Nothing here calls out or writes to the shop.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import BadRequest
+from django.db import transaction
 from django.http import HttpResponse
 from django.http.multipartparser import MultiPartParserError
 
@@ -97,7 +98,7 @@ def enqueue_event(connection, integration, service: str, event, exchange) -> tup
     """One job per provider event; the event id in the key makes a repeated delivery a no-op."""
     kind = JOB_FOR[type(event).__name__]
     key = f"cod_confirm:{connection.store_id}:{service}-event:{kind.rsplit('.', 1)[1]}:{event.event_id}"
-    job = Job.objects.enqueue(kind, key=key, integration=integration, payload={
+    job = Job.objects.enqueue(kind, key=key, integration=integration, store=connection.store, payload={
         "exchange_id": exchange.pk, "service": service, "event": _jsonable(event)})
     return job, job.payload.get("exchange_id") != exchange.pk
 
@@ -116,18 +117,20 @@ def make_handler(service: str, hook: str):
             events = parse_events(service, hook, payload, request.content_type)
         except ValueError as exc:  # WebhookFormatError: the raw request is kept in the Exchange
             return reject(exchange, 400, f"malformed {hook}: {exc}")
-        integration = Integration.objects.filter(store=connection.store, kind="cod_confirm").first()
+        integration = Integration.objects.filter(store_id=connection.store_id, kind="cod_confirm").first()
         if events and integration is None:
             close_inbound(exchange, status=200, level=Level.WARNING, error="COD confirmation is not set up for this store")
             return _ok(service, hook, payload, request)
         job, duplicates = None, 0
-        for event in events:
-            job, duplicate = enqueue_event(connection, integration, service, event, exchange)
-            duplicates += duplicate
-        exchange.event_id = ",".join(str(e.event_id) for e in events)[:255]
-        close_inbound(exchange, status=200, response_body="OK", job=job,
-                      error=f"{duplicates} duplicate deliver{'y' if duplicates == 1 else 'ies'}: already queued"
-                      if duplicates else "")
+        with transaction.atomic():  # the raw request, its jobs and the answer in one commit
+            exchange.save()  # the jobs point at it
+            for event in events:
+                job, duplicate = enqueue_event(connection, integration, service, event, exchange)
+                duplicates += duplicate
+            exchange.event_id = ",".join(str(e.event_id) for e in events)[:255]
+            close_inbound(exchange, status=200, response_body="OK", job=job,
+                          error=f"{duplicates} duplicate deliver{'y' if duplicates == 1 else 'ies'}: already queued"
+                          if duplicates else "")
         return _ok(service, hook, payload, request)
 
     handler.__name__ = f"{service}_{hook.replace('-', '_')}"

@@ -1,7 +1,7 @@
 """Inbound call webhooks of order lookup: the PBX asks what to do, we answer at once (no job: the caller waits).
 
-The core view (`core.webhooks.webhook`) has already checked the URL token and IP allowlist and stored the
-raw request as an inbound Exchange. Here: Twilio's signature, the provider's fields → `flow.decide()` →
+The core view (`core.webhooks.webhook`) has already checked the URL token and IP allowlist and built the
+inbound Exchange (saved here with the answer). Here: Twilio's signature, the provider's fields → `flow.decide()` →
 the provider's answer format; the Exchange is closed with the decision. A request we cannot use is still
 answered with a transfer to the representative (never silence or a 500 to a live call).
 
@@ -44,7 +44,7 @@ def _close(exchange, turn: flow.Turn, body: str, spoken: str) -> None:
     if warn:
         log.warning("order lookup call %s: %s (%s)", exchange.event_id, d.reason, turn.detail)
     error = f"{d.action}: {d.reason}" + (f" — {turn.detail}" if turn.detail else "")
-    with transaction.atomic():  # one commit for the answer and the call row (the raw request is already stored)
+    with transaction.atomic():  # one commit for the raw request, the answer and the call row
         close_inbound(exchange, status=200, level=Level.WARNING if warn else Level.INFO, error=error,
                       response_body=body, order_id=d.order_id or (turn.call.order_id if turn.call else None))
         flow.finish(turn, spoken=spoken, response=body, exchange=exchange)
@@ -184,14 +184,15 @@ def netgsm_pbx_event(request, connection, exchange) -> HttpResponse:
         cfg, lang = _cfg(connection)
         raw = str(event.get("customer_num", ""))
         called = str(event.get("incoming_number") or event.get("pbx_num") or "")
-        LookupCall.objects.get_or_create(service="netgsm", call_id=unique_id[:128], defaults={
-            "store": connection.store, "connection": connection, "caller_raw": raw[:64],
-            "caller": opencart.phones.normalize(raw, "TR") or "", "called": called[:64],
-            "language": lang, "step": 1, "outcome": CallOutcome.NOT_HANDLED, "reason": Reason.NO_DECISION_API,
-            "exchange": exchange})
-        close_inbound(exchange, status=200, level=Level.WARNING, response_body="OK",
-                      error="Netsantral documents no inbound-call decision API: the call follows the PBX's own "
-                            "routing; status not read out")
+        with transaction.atomic():
+            close_inbound(exchange, status=200, level=Level.WARNING, response_body="OK",
+                          error="Netsantral documents no inbound-call decision API: the call follows the PBX's own "
+                                "routing; status not read out")
+            LookupCall.objects.get_or_create(service="netgsm", call_id=unique_id[:128], defaults={
+                "store": connection.store, "connection": connection, "caller_raw": raw[:64],
+                "caller": opencart.phones.normalize(raw, "TR") or "", "called": called[:64],
+                "language": lang, "step": 1, "outcome": CallOutcome.NOT_HANDLED, "reason": Reason.NO_DECISION_API,
+                "exchange": exchange})
     else:
         close_inbound(exchange, status=200, response_body="OK", error=f"event {scenario or '?'} recorded")
     return HttpResponse("OK")
