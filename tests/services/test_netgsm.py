@@ -174,6 +174,13 @@ def test_inbox_is_read_once_and_rereadable_by_date(sim, conn):
     assert all(ex.level == Level.INFO for ex in Exchange.objects.all())
 
 
+def test_inbox_row_with_object_or_nul_text_is_skipped_not_read_as_its_repr(sim, conn):
+    sim.inject_sms("05321234567", {"body": "evet"})  # str() would give "{'body': 'evet'}", read as a yes
+    sim.inject_sms("05321234568", "iptal\x00")  # PostgreSQL stores no NUL in the job's payload
+    sim.inject_sms("05321234569", "evet 1002")
+    assert [m.text for m in NetgsmClient(conn).fetch_inbound_sms()] == ["evet 1002"]
+
+
 def test_check_credentials_lists_sender_names(sim, conn):
     assert "SHOP" in NetgsmClient(conn).check_credentials()
 

@@ -15,7 +15,7 @@ from django.conf import settings
 from ocbridge.core import clock
 from ocbridge.core.choices import Direction, ExchangeOutcome, Level
 from ocbridge.core.errors import RetryableError, ServiceError
-from ocbridge.core.masking import mask_body, mask_headers, mask_url
+from ocbridge.core.masking import body_problem, mask_body, mask_headers, mask_url
 
 
 class ExchangeHandle:
@@ -140,7 +140,8 @@ def inbound_exchange(request, *, service: str, connection=None, store=None, purp
     secrets = (connection.secret_values() + [connection.webhook_token]) if connection is not None else []
     headers = {k: v for k, v in request.headers.items()}
     headers["X-Remote-Addr"] = client_ip(request)
-    return Exchange(
+    raw = request.body if body is None else body
+    exchange = Exchange(
         created=clock.now(),
         service=service,
         direction=Direction.IN,
@@ -150,18 +151,22 @@ def inbound_exchange(request, *, service: str, connection=None, store=None, purp
         method=request.method,
         url=mask_url(request.get_full_path(), secrets),
         request_headers=mask_headers(headers, secrets),
-        request_body=mask_body(request.body if body is None else body, secrets, settings.EXCHANGE_BODY_LIMIT),
+        request_body=mask_body(raw, secrets, settings.EXCHANGE_BODY_LIMIT),
         outcome=ExchangeOutcome.PENDING,
     )
+    # Bytes that had to be escaped to be stored (not UTF-8, NUL): said on the row whatever the answer.
+    exchange.body_note = body_problem(raw)
+    return exchange
 
 
 def close_inbound(exchange, *, status: int, outcome: str = ExchangeOutcome.OK, level: str = Level.INFO,
                   error: str = "", response_body: str = "", **links) -> None:
     """Record how we answered an inbound request (saves the raw request too if it is not saved yet)."""
+    note = getattr(exchange, "body_note", "")
     exchange.status = status
     exchange.outcome = outcome
-    exchange.level = level
-    exchange.error = error[:4000]
+    exchange.level = Level.WARNING if note and level == Level.INFO else level
+    exchange.error = "; ".join(x for x in (error, note) if x)[:4000]
     exchange.response_body = response_body[:2000]
     for k, v in links.items():
         setattr(exchange, k, v)

@@ -35,7 +35,8 @@ def mask_values(text: str, secrets: Iterable[str]) -> str:
 
 def mask_url(url: str, secrets: Iterable[str] = ()) -> str:
     parts = urlsplit(url)
-    query = urlencode([(k, MASK if is_sensitive(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)])
+    pairs = parse_qsl(parts.query, keep_blank_values=True, errors="surrogateescape")  # %FF stays %FF
+    query = urlencode([(k, MASK if is_sensitive(k) else v) for k, v in pairs], errors="surrogateescape")
     netloc = parts.netloc
     if "@" in netloc:  # user:password@host
         netloc = MASK + "@" + netloc.split("@", 1)[1]
@@ -45,7 +46,7 @@ def mask_url(url: str, secrets: Iterable[str] = ()) -> str:
 
 def mask_headers(headers: dict | Iterable[tuple[str, str]], secrets: Iterable[str] = ()) -> dict:
     items = headers.items() if isinstance(headers, dict) else headers
-    return {k: (MASK if is_sensitive(k) else mask_values(str(v), secrets)) for k, v in items}
+    return {k: (MASK if is_sensitive(k) else storable_text(mask_values(str(v), secrets))) for k, v in items}
 
 
 def _mask_obj(obj):
@@ -56,12 +57,43 @@ def _mask_obj(obj):
     return obj
 
 
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def _escape_unstorable(m: re.Match) -> str:
+    code = ord(m.group())
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, carried by surrogateescape
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def storable_text(text: str) -> str:
+    """Text every database stores: NUL (PostgreSQL refuses it) as `\\x00`, bytes that were not UTF-8 as `\\xNN`
+    (so the original bytes can be read back, unlike U+FFFD), lone surrogates as `\\uXXXX`."""
+    return _UNSTORABLE.sub(_escape_unstorable, text)
+
+
+def body_problem(body: bytes | None) -> str:
+    """What `mask_body` had to escape in raw bytes, as a note for the Exchange ("" = nothing)."""
+    if not body:
+        return ""
+    notes = []
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        notes.append("body is not valid UTF-8 (undecodable bytes stored as \\xNN)")
+    if b"\x00" in body:
+        notes.append("body contains NUL bytes (stored as \\x00)")
+    return "; ".join(notes)
+
+
 def mask_body(body: str | bytes | None, secrets: Iterable[str] = (), limit: int | None = None) -> str:
-    """Mask a JSON or form body by field name, then any literal secret; cap its size."""
+    """Mask a JSON or form body by field name, then any literal secret; cap its size. The result is storable
+    text: bytes that are not UTF-8 and NUL are backslash-escaped (`storable_text`), never replaced."""
     if body is None:
         return ""
     if isinstance(body, bytes):
-        body = body.decode("utf-8", errors="replace")
+        body = body.decode("utf-8", errors="surrogateescape")  # bad bytes ride along until storable_text
     text = body
     stripped = body.lstrip()
     if stripped[:1] in "{[":
@@ -70,10 +102,10 @@ def mask_body(body: str | bytes | None, secrets: Iterable[str] = (), limit: int 
         except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: kept as sent
             pass
     elif "=" in body and "\n" not in body.strip() and " " not in body.strip():
-        pairs = parse_qsl(body, keep_blank_values=True)
+        pairs = parse_qsl(body, keep_blank_values=True, errors="surrogateescape")
         if pairs:
-            text = urlencode([(k, MASK if is_sensitive(k) else v) for k, v in pairs])
-    text = _WEBHOOK_TOKEN.sub(lambda m: m.group(1) + m.group(2)[:4] + "…", mask_values(text, secrets))
+            text = urlencode([(k, MASK if is_sensitive(k) else v) for k, v in pairs], errors="surrogateescape")
+    text = storable_text(_WEBHOOK_TOKEN.sub(lambda m: m.group(1) + m.group(2)[:4] + "…", mask_values(text, secrets)))
     if limit and len(text) > limit:
         text = text[:limit] + f"… [{len(text) - limit} more characters cut]"
     return text

@@ -152,14 +152,19 @@ def outcome_for_digit(digit: str, digits: dict[str, str] | None = None) -> str:
 def form_of(data: dict | bytes | str | None) -> dict[str, str]:
     """Form fields from a dict (already parsed) or a raw urlencoded body."""
     if isinstance(data, dict):
-        return {str(k): ("" if v is None else str(v)) for k, v in data.items()}
-    if data is None:
+        form = {str(k): ("" if v is None else str(v)) for k, v in data.items()}
+    elif data is None:
         return {}
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    try:
-        return dict(parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text.strip())))
-    except ValueError as exc:
-        raise WebhookFormatError(f"body is not form-encoded: {exc}") from None
+    else:
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        try:
+            form = dict(parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text.strip())))
+        except ValueError as exc:
+            raise WebhookFormatError(f"body is not form-encoded: {exc}") from None
+    for name, value in form.items():
+        if "\x00" in name or "\x00" in value:
+            raise WebhookFormatError(f"form field {name!r} has a NUL character")
+    return form
 
 
 def json_of(data: dict | list | bytes | str | None) -> Any:
@@ -169,9 +174,25 @@ def json_of(data: dict | list | bytes | str | None) -> Any:
     if data is None:
         raise WebhookFormatError("empty body, expected JSON")
     try:
-        return json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
+        value = json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise WebhookFormatError(f"body is not JSON: {exc}") from None
+    _refuse_nul(value)
+    return value
+
+
+def _refuse_nul(value: Any) -> None:
+    """A JSON string with \\u0000 in it: no provider sends one, and PostgreSQL stores no NUL in text or jsonb."""
+    stack = [value]
+    while stack:  # not recursive: json.loads accepts nesting deeper than our stack would
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and "\x00" in item:
+            raise WebhookFormatError(f"a string in the body has a NUL character: {item[:40]!r}")
 
 
 def require(obj: dict, name: str, where: str = "body") -> Any:
@@ -184,6 +205,17 @@ def require(obj: dict, name: str, where: str = "body") -> Any:
     if isinstance(value, (dict, list)):  # ids and codes are scalars; str() of a container would pass as one
         raise WebhookFormatError(f"{where}'s {name!r} must be text or a number, got {type(value).__name__}")
     return value
+
+
+def text_of(obj: dict, name: str, where: str = "body") -> str:
+    """An optional text field ("" when absent or null). An object or list is refused, naming the field: its
+    str() would be a Python repr, and a repr of {"body": "evet"} reads as a reply."""
+    value = obj.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        raise WebhookFormatError(f"{where}'s {name!r} must be a string, got {type(value).__name__}")
+    return str(value)
 
 
 # --- exactly once ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import re
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
@@ -24,10 +25,12 @@ from ocbridge.core.errors import RetryableError, TerminalError, parse_retry_afte
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient
 from ocbridge.services.base import (
-    CallResult, CallStarted, Capabilities, InboundSms, SmsSent, UnreadableAnswerError,
-    check_e164, json_of, national_tr, outcome_for_digit, replay_or_recover, require, to_e164, tts_language,
+    CallResult, CallStarted, Capabilities, InboundSms, SmsSent, UnreadableAnswerError, WebhookFormatError,
+    check_e164, json_of, national_tr, outcome_for_digit, replay_or_recover, require, text_of, to_e164,
+    tts_language,
 )
 
+log = logging.getLogger(__name__)
 BASE_URL = "https://api.netgsm.com.tr"
 LANGUAGES = {"tr": "tr-TR"}  # voice SMS TTS reads Turkish; other languages unverified (§2.2)
 TZ = ZoneInfo("Europe/Istanbul")  # Netgsm dates are Turkish local time; options["timezone"] overrides
@@ -115,7 +118,8 @@ class NetgsmClient:
             params = {k: v.astimezone(self._tz).strftime("%d%m%Y%H%M") for k, v in (("startdate", start), ("stopdate", stop)) if v}
         ratelimit.acquire((self.service, self._conn.pk, "inbox"), INBOX_RATE)
         body = self._call("GET", "/sms/rest/v2/inbox", params=params or None, purpose="netgsm.inbox", empty_codes=("40",))
-        return [_inbox_item(m, self._tz) for m in body.get("messages") or [] if isinstance(m, dict)]
+        items = [_inbox_item(m, self._tz) for m in body.get("messages") or [] if isinstance(m, dict)]
+        return [m for m in items if m is not None]
 
     def check_credentials(self) -> str:
         body = self._call("GET", "/sms/rest/v2/msgheader", purpose="netgsm.check")
@@ -205,8 +209,8 @@ def parse_call_result(data, content_type: str | None = None) -> CallResult:
     callee = str(require(event, "callee", "voice webhook"))
     state = str(require(event, "state", "voice webhook"))
     detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
-    push = detail.get("push_button")
-    push = None if push in (None, "", "NULL", "null") else str(push)
+    push = text_of(detail, "push_button", "voice webhook's detail")
+    push = None if push in ("", "NULL", "null") else push
     if state == "1":  # answered: the key decides; NULL = hung up before the key phase, -1 = no key in time
         outcome, pressed = (outcome_for_digit(push), [push]) if push not in (None, "-1") else ("no_answer", [])
     else:
@@ -215,9 +219,19 @@ def parse_call_result(data, content_type: str | None = None) -> CallResult:
                       raw_status=f"state {state}" + (f", key {push}" if push else ""))
 
 
-def _inbox_item(m: dict, tz: ZoneInfo = TZ) -> InboundSms:
-    """An inbox row has no id: sender + time + text identify it."""
-    sender, when, text = str(m.get("sender") or ""), str(m.get("datetime") or ""), str(m.get("message") or "")
+def _inbox_item(m: dict, tz: ZoneInfo = TZ) -> InboundSms | None:
+    """An inbox row has no id: sender + time + text identify it. None for a row we cannot read (a field that is
+    an object, or text with NUL): the inbox is read once, so one bad row must not fail the others; it stays
+    in the inbox read's Exchange."""
+    try:
+        sender, when, text = (text_of(m, name, "inbox row") for name in ("sender", "datetime", "message"))
+        receiver = text_of(m, "receiver", "inbox row")
+    except WebhookFormatError as exc:
+        log.warning("Netgsm inbox row skipped: %s", exc)
+        return None
+    if "\x00" in sender + when + text + receiver:
+        log.warning("Netgsm inbox row skipped: NUL character in %r", m)
+        return None
     received = None
     for fmt in ("%d.%m.%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%d%m%Y%H%M"):  # the format is not documented
         try:
@@ -226,5 +240,5 @@ def _inbox_item(m: dict, tz: ZoneInfo = TZ) -> InboundSms:
         except ValueError:
             continue
     event_id = hashlib.sha256(f"{sender}|{when}|{text}".encode()).hexdigest()[:24]
-    return InboundSms(event_id=event_id, from_number=to_e164(sender), to=str(m.get("receiver") or ""), text=text,
+    return InboundSms(event_id=event_id, from_number=to_e164(sender), to=receiver, text=text,
                       received_at=received)

@@ -23,7 +23,7 @@ from ocbridge.core.http import HttpClient
 from ocbridge.services.base import (
     CallResult, CallStarted, Capabilities, DeliveryReport, InboundSms, SmsSent, UnreadableAnswerError,
     WebhookFormatError, check_e164, digits_90, form_of, json_of, outcome_for_digit, replay_or_recover, require,
-    to_e164, tts_language,
+    text_of, to_e164, tts_language,
 )
 
 PBX_URL = "https://api.bulutsantralim.com"
@@ -247,7 +247,7 @@ def parse_delivery_report(data, content_type: str | None = None) -> DeliveryRepo
 def _report(item: dict) -> DeliveryReport:
     status = str(require(item, "status", "report"))
     delivered = True if status == "DELIVERED" else False if status in NOT_DELIVERED else None
-    gsm = str(item.get("gsm_error") or "0")
+    gsm = text_of(item, "gsm_error", "report") or "0"
     return DeliveryReport(event_id=f"{require(item, 'message_id', 'report')}:{status}",
                           provider_id=str(require(item, "campaign_id", "report")), delivered=delivered,
                           status=status + (f" (gsm_error {gsm})" if gsm != "0" else ""))
@@ -261,4 +261,5 @@ def _inbound(item: dict) -> InboundSms:
         raise WebhookFormatError(f"received_at is not 'YYYY-MM-DD HH:MM:SS': {when!r}") from None
     return InboundSms(event_id=str(require(item, "message_id", "inbound SMS")),
                       from_number=to_e164(str(require(item, "source_addr", "inbound SMS"))),
-                      to=str(item.get("destination_addr") or ""), text=str(item.get("content") or ""), received_at=received)
+                      to=text_of(item, "destination_addr", "inbound SMS"), text=text_of(item, "content", "inbound SMS"),
+                      received_at=received)

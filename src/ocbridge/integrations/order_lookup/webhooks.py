@@ -31,11 +31,19 @@ from ocbridge.integrations.order_lookup.models import LookupCall
 log = logging.getLogger(__name__)
 
 
+def _text(value) -> str:
+    """A provider's field as text for our rows: an object or list is not text (""); NUL, which PostgreSQL
+    stores in no text column, becomes U+FFFD (the raw request keeps it, escaped)."""
+    if value is None or isinstance(value, (dict, list)):
+        return ""
+    return str(value).replace("\x00", "\ufffd")
+
+
 def _fields(request) -> dict[str, str]:
     data = dict(request.GET.items())
     if request.method == "POST":
         data.update(request.POST.items())
-    return data
+    return {_text(k): _text(v) for k, v in data.items()}
 
 
 def _close(exchange, turn: flow.Turn, body: str, spoken: str) -> None:
@@ -176,14 +184,14 @@ def netgsm_pbx_event(request, connection, exchange) -> HttpResponse:
     if not isinstance(event, dict):
         close_inbound(exchange, status=200, level=Level.WARNING, error="not a JSON object; ignored")
         return HttpResponse("OK")
-    scenario, unique_id = str(event.get("scenario", "")), str(event.get("unique_id", ""))
+    scenario, unique_id = _text(event.get("scenario")), _text(event.get("unique_id"))
     exchange.event_id = f"{unique_id}:{scenario}"[:255]
     if scenario == "Inbound_call" and unique_id:
         from ocbridge import opencart
 
         cfg, lang = _cfg(connection)
-        raw = str(event.get("customer_num", ""))
-        called = str(event.get("incoming_number") or event.get("pbx_num") or "")
+        raw = _text(event.get("customer_num"))
+        called = _text(event.get("incoming_number") or event.get("pbx_num"))
         with transaction.atomic():
             close_inbound(exchange, status=200, level=Level.WARNING, response_body="OK",
                           error="Netsantral documents no inbound-call decision API: the call follows the PBX's own "
