@@ -239,41 +239,50 @@ def due_job_ids(limit: int = 200, redispatch_after: float = 30.0) -> list[int]:
     return ids
 
 
-_last_run: dict[str, float] = {}
+_next_run: dict[str, float] = {}  # monotonic time each schedule is due next
 
 
-def run_schedules() -> None:
+def run_schedules() -> float:
+    """Run the schedules that are due; returns seconds until the next one is due.
+
+    Fixed rate: a schedule due at T runs next at T + every (not at "whenever it ran" + every), so a 15 s
+    poll stays 15 s apart instead of drifting by a dispatcher tick each time."""
     import time
 
     for s in list(_SCHEDULES.values()):
         t = time.monotonic()
-        if t - _last_run.get(s.name, -1e9) >= s.every:
-            _last_run[s.name] = t
+        due = _next_run.get(s.name, t)
+        if t >= due:
+            # Far behind (a long stop): start afresh from now rather than running the missed slots.
+            _next_run[s.name] = due + s.every if t - due < s.every else t + s.every
             try:
                 s.fn()
             except Exception:  # one broken schedule must not stop the others
                 log.exception("schedule %s failed", s.name)
+    t = time.monotonic()
+    return max(0.0, min((due - t for due in _next_run.values()), default=3600.0))
 
 
-def dispatch_due(send: Callable[[int], None]) -> int:
-    """One dispatcher tick: requeue dead claims, run schedules, hand due jobs to `send`."""
+def dispatch_due(send: Callable[[int], None]) -> float:
+    """One dispatcher tick: requeue dead claims, run schedules, hand due jobs to `send`.
+    Returns seconds until the next schedule is due."""
     requeue_expired()
-    run_schedules()
-    ids = due_job_ids()
-    for pk in ids:
+    wait = run_schedules()
+    for pk in due_job_ids():
         send(pk)
-    return len(ids)
+    return wait
 
 
 def dispatcher_loop(stop: threading.Event, send: Callable[[int], None], interval: float = 1.0) -> None:
     while not stop.is_set():
+        wait = interval
         try:
-            dispatch_due(send)
+            wait = min(interval, dispatch_due(send))
         except Exception:  # database locked or down: log, wait, go on
             log.exception("dispatcher tick failed")
         finally:
             close_old_connections()
-        stop.wait(interval)
+        stop.wait(wait)  # wakes on time for a due schedule, not up to a tick late
 
 
 def run_until_idle(max_rounds: int = 50) -> int:
