@@ -10,7 +10,12 @@ first), measures:
       objects and compute the same figures in Python loops. Printed as a ratio.
   (3) the confirmations list: first page, a page deep in the keyset pagination, a state filter, a text search.
 
-    .venv/bin/python bench/overview.py [--confirmations 1000000] [--days 365] [--repeat 15]
+    .venv/bin/python bench/overview.py [--confirmations 1000000] [--days 365] [--repeat 15] [--db DIR]
+
+--db DIR keeps the hub database in DIR (created if missing) instead of a throwaway one: the first run builds it,
+later runs with the same --confirmations and --days reuse it (migrations still run, so a new migration is applied
+to the million rows too). The rows' times are spread back from the moment of the build, so a database kept for
+days drifts out of the overview's windows: delete DIR to build afresh.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ def timed(fn, repeat: int) -> tuple[list[float], object]:
     return out, result
 
 
-def setup_django(tmp: str) -> None:
+def setup_django(tmp: str, data_dir: str | None = None) -> None:
     mod = Path(tmp) / "bench_overview_settings.py"
     mod.write_text(textwrap.dedent("""
         from ocbridge.settings import *  # noqa
@@ -62,7 +67,7 @@ def setup_django(tmp: str) -> None:
         LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "ERROR"}}
     """))
     sys.path.insert(0, tmp)
-    os.environ.setdefault("OCBRIDGE_DATA_DIR", tmp)
+    os.environ["OCBRIDGE_DATA_DIR"] = data_dir or tmp
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench_overview_settings"
     import django
 
@@ -96,7 +101,7 @@ def build(n: int, days: int, seed: int = 1):
     c_cols = ("store_id", "integration_id", "order_id", "order_label", "customer_name", "phone_raw", "phone",
               "language", "currency", "total", "item_count", "payment_code", "status_at_start", "state",
               "attempts_made", "decided_by", "needs_person_reason", "last_error", "created", "decided_at", "updated")
-    a_cols = ("confirmation_id", "number", "channel", "service", "key", "state", "provider_id", "answer", "created",
+    a_cols = ("confirmation_id", "store_id", "number", "channel", "service", "key", "state", "provider_id", "answer", "created",
               "manual")
     vendor = connection.vendor
 
@@ -139,7 +144,7 @@ def build(n: int, days: int, seed: int = 1):
                         last = num == k
                         a_state = ("answered" if last and state in ("confirmed", "cancelled", "needs_person")
                                    else "in_flight" if last and state in ("calling", "sms_sent") else "no_answer")
-                        arows.append((cid, num, channel, "sandbox", f"cod_confirm:{store.pk}:{cid}:{channel}:{num}",
+                        arows.append((cid, store.pk, num, channel, "sandbox", f"cod_confirm:{store.pk}:{cid}:{channel}:{num}",
                                       a_state, f"p{cid}-{num}", "1" if a_state == "answered" else "", ts(at), False))
                 cur.executemany(a_sql, arows)
                 attempts_total += len(arows)
@@ -194,9 +199,12 @@ def main() -> None:
     ap.add_argument("--confirmations", type=int, default=1_000_000)
     ap.add_argument("--days", type=int, default=365, help="the confirmations are spread over this many days")
     ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--db", metavar="DIR", help="keep the hub database in DIR and reuse it on later runs (SQLite)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="ocbridge-bench-overview-") as tmp:
-        setup_django(tmp)
+        if args.db:
+            Path(args.db).mkdir(parents=True, exist_ok=True)
+        setup_django(tmp, str(Path(args.db).resolve()) if args.db else None)
         from zoneinfo import ZoneInfo
 
         from django.contrib.auth.models import User
@@ -204,17 +212,30 @@ def main() -> None:
         from django.test import Client
         from django.urls import reverse
 
+        from ocbridge.core.models import Store
         from ocbridge.dashboard import cod_stats
         from ocbridge.integrations.cod_confirm.models import Confirmation
 
-        print(f"Hub database: {connection.vendor}. Building {args.confirmations:,} Confirmations over "
-              f"{args.days} days …", flush=True)
-        store, _integ = build(args.confirmations, args.days)
+        marker = Path(args.db) / "bench-overview.built" if args.db else None
+        wanted = f"{args.confirmations} {args.days}"
+        if marker is not None and marker.exists() and marker.read_text().strip() == wanted:
+            store = Store.objects.get(name="Bench Mağaza")
+            print(f"Hub database: {connection.vendor}, kept in {args.db} ({args.confirmations:,} Confirmations over "
+                  f"{args.days} days, built {dt.datetime.fromtimestamp(marker.stat().st_mtime):%Y-%m-%d %H:%M})")
+        else:
+            if marker is not None and Store.objects.exists():
+                sys.exit(f"{args.db} holds another hub database: give an empty or new directory")
+            print(f"Hub database: {connection.vendor}. Building {args.confirmations:,} Confirmations over "
+                  f"{args.days} days …", flush=True)
+            store, _integ = build(args.confirmations, args.days)
+            if marker is not None:
+                marker.write_text(wanted + "\n")
         tz = ZoneInfo(store.timezone)
         starts = cod_stats.window_starts(tz, dt.datetime.now(dt.UTC))
         window = Confirmation.objects.filter(store=store, created__gte=starts["30"]).count()
         print(f"  {window:,} of them in the last 30 days (the overview's widest window)")
-        user = User.objects.create_user("bench", password="x", is_staff=True)
+        user = User.objects.filter(username="bench").first() or User.objects.create_user("bench", password="x",
+                                                                                         is_staff=True)
         client = Client()
         client.force_login(user)
         home = reverse("dashboard:home")

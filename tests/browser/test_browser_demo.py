@@ -85,8 +85,8 @@ def add_history(store, days: int = 30, per_day: int = 25) -> None:
     for c in Confirmation.objects.filter(order_id__gte=900000):
         channel = "sms" if rng.random() < 0.2 else "call"
         answered = c.state in ("confirmed", "cancelled", "needs_person")
-        attempts.append(Attempt(confirmation=c, number=1, channel=channel, service="sandbox", key=f"h:{c.pk}",
-                                state="answered" if answered else "no_answer", created=c.created))
+        attempts.append(Attempt(confirmation=c, store=store, number=1, channel=channel, service="sandbox",
+                                key=f"h:{c.pk}", state="answered" if answered else "no_answer", created=c.created))
     Attempt.objects.bulk_create(attempts)
 
 

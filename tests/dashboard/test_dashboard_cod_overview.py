@@ -164,3 +164,49 @@ def test_l10n_helpers():
         assert l10n.number(1234567) == "1.234.567"
     with translation.override("ru"):
         assert l10n.money(Decimal("1234.5"), "RUB") == "1\u00a0234,50\u00a0₽"
+
+
+@time_machine.travel(NOW, tick=False)
+def test_attempts_count_in_the_period_they_were_made_and_per_store(data, store, integ):
+    """Channel split and answer rate count the attempts made in the period (Attempt.created, the store copied on
+    each attempt), not those of the orders created in it: a call this morning for an order of 40 days ago counts,
+    one made 40 days ago for it does not; another store's attempts count only on the all-stores overview."""
+    from ocbridge.core.models import Integration, Store
+    from ocbridge.integrations.cod_confirm.models import Attempt
+
+    old = NOW - dt.timedelta(days=40)
+    c = _conf(integ, 20, "confirmed", old, attempts=[("call", "no_answer", old), ("sms", "answered", NOW)])
+    assert {a.store_id for a in Attempt.objects.filter(confirmation=c)} == {store.pk}  # filled from the order
+    other = Store.objects.create(name="Other", timezone="Europe/Istanbul")
+    other_integ = Integration.objects.create(store=other, kind="cod_confirm", settings={})
+    _conf(other_integ, 21, "confirmed", NOW - dt.timedelta(hours=2), attempts=[("sms", "answered", NOW)])
+    period = overview.Period.last(30, IST)
+    split = cod_stats.channel_split(store, period.start, period.end)
+    assert split == {"call": {"sent": 6, "answered": 3}, "sms": {"sent": 2, "answered": 2}}
+    assert cod_stats.answers_by_hour(store, IST, period.start, period.end)[12] == (3, 1)  # NOW = 12:00 Istanbul
+    everyone = cod_stats.channel_split(None, period.start, period.end)
+    assert everyone["sms"] == {"sent": 3, "answered": 3} and everyone["call"]["sent"] == 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_copies_each_attempts_store_from_its_confirmation():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("cod_confirm", "0004_state_index")])
+    apps = executor.loader.project_state([("cod_confirm", "0004_state_index")]).apps
+    Store, Integration = apps.get_model("core", "Store"), apps.get_model("core", "Integration")
+    Confirmation, Attempt = apps.get_model("cod_confirm", "Confirmation"), apps.get_model("cod_confirm", "Attempt")
+    ids = {}
+    for name in ("A", "B"):
+        s = Store.objects.create(name=name)
+        i = Integration.objects.create(store=s, kind="cod_confirm", settings={})
+        c = Confirmation.objects.create(store=s, integration=i, order_id=1, order_label="1", status_at_start=1)
+        ids[Attempt.objects.create(confirmation=c, number=1, channel="call", service="sandbox", key=f"m:{name}").pk] = s.pk
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    from ocbridge.integrations.cod_confirm.models import Attempt as Current
+
+    assert dict(Current.objects.filter(pk__in=ids).values_list("pk", "store_id")) == ids

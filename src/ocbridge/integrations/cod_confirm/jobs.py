@@ -148,7 +148,7 @@ def start_attempt(c: Confirmation, number: int, cfg: CodConfirmConfig, *, channe
             return None
     key = _key(c, channel, manual_key or number)
     attempt, _ = Attempt.objects.get_or_create(key=key, defaults={
-        "confirmation": c, "number": number, "channel": channel, "service": connection.service,
+        "confirmation": c, "store_id": c.store_id, "number": number, "channel": channel, "service": connection.service,
         "manual": bool(manual_key), "created": clock.now()})
     if attempt.state not in (AttemptState.REQUESTED,):
         return attempt  # this attempt already went out (duplicate job): never twice
