@@ -1,12 +1,16 @@
 """The HTTP envelope of webhooks over a real socket (live server): content types, sizes, broken UTF-8, junk
 Content-Length, odd methods and paths. Never a 500; a kept inbound Exchange unless the URL matches no route."""
 
+import json
 import socket
+import subprocess
+import time
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from corpus.conftest import sandbox_signature, twilio_signature
 from corpus.loader import body_of, params
+from testkit import PYTHON, worker_env
 
 from ocbridge.core.choices import Direction, ExchangeOutcome
 from ocbridge.core.models import Exchange, Job
@@ -20,8 +24,11 @@ def raw_request(base_url: str, method: str, path: str, headers: list[tuple[str, 
     head = f"{method} {path} HTTP/1.1\r\nHost: {u.netloc}\r\nConnection: close\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in headers)
     with socket.create_connection((u.hostname, u.port), timeout=20) as s:
-        s.sendall(head.encode("latin-1", "replace") + b"\r\n" + body)
-        s.shutdown(socket.SHUT_WR)
+        try:
+            s.sendall(head.encode("latin-1", "replace") + b"\r\n" + body)
+            s.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):  # answered (413) and closed before the body was all sent
+            pass
         data = b""
         while chunk := s.recv(65536):
             data += chunk
@@ -64,3 +71,56 @@ def test_http_envelope(hub, live_server, settings, case):
         assert not Job.objects.exists()
     elif "jobs" in case:
         assert Job.objects.count() == case["jobs"]
+
+
+# --- chunked bodies (no Content-Length) under gunicorn, as `ocbridge serve --production` runs --------------------
+# Django's test server does not undo chunked framing; gunicorn does, and Django then sees a body without length.
+
+
+@pytest.fixture
+def gunicorn_url(hub):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([PYTHON, "-m", "ocbridge", "serve", "--production", "--workers", "1", "--bind",
+                             f"127.0.0.1:{port}"], env=worker_env(OCBRIDGE_LOG_LEVEL="ERROR"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def chunked(body: bytes, size: int = 65536) -> bytes:
+    return b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size])
+                    for i in range(0, len(body), size)) + b"0\r\n\r\n"
+
+
+def test_chunked_body_over_the_limit_is_refused_and_its_start_kept(hub, gunicorn_url):
+    body = b'{"event_id": "evt_c1", "pad": "' + b"x" * (10 * 1024 * 1024) + b'"}'  # 10 MB
+    headers = [("Content-Type", "application/json"), ("Transfer-Encoding", "chunked"),
+               ("X-Sandbox-Signature", sandbox_signature(body))]
+    status, answer = raw_request(gunicorn_url, "POST", hub.url("sandbox", "call-result"), headers, chunked(body))
+    assert status == 413 and b"too large" in answer
+    ex = Exchange.objects.get(direction=Direction.IN)
+    assert (ex.status, ex.outcome, ex.level) == (413, ExchangeOutcome.REJECTED, "warning") and "too large" in ex.error
+    assert ex.request_body.startswith(body[:1000].decode())
+    assert not Job.objects.exists()
+
+
+def test_chunked_body_under_the_limit_is_read(hub, gunicorn_url):
+    body = json.dumps({"event_id": "evt_c2", "type": "call.completed", "data": {"id": "c_c2", "status": "busy"}}).encode()
+    headers = [("Content-Type", "application/json"), ("Transfer-Encoding", "chunked"),
+               ("X-Sandbox-Signature", sandbox_signature(body))]
+    status, answer = raw_request(gunicorn_url, "POST", hub.url("sandbox", "call-result"), headers, chunked(body, 16))
+    assert status == 200, answer[:300]
+    ex = Exchange.objects.get(direction=Direction.IN)
+    assert json.loads(ex.request_body) == json.loads(body)
+    assert Job.objects.count() == 1

@@ -28,13 +28,23 @@ MAX_BODY = 256 * 1024  # providers send small bodies; a larger one is refused, n
 def webhook(request, service: str, token: str, hook: str):
     """Authenticate by URL token (+ optional IP allowlist), store raw first, hand over to the handler."""
     connection = Connection.objects.active().select_related("store").filter(webhook_token=token, service=service).first()
-    length = request.META.get("CONTENT_LENGTH") or "0"
+    length, head = request.META.get("CONTENT_LENGTH") or "0", None
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and not request.META.get("CONTENT_LENGTH")
+    if chunked:
+        # No Content-Length: Django would read the body as empty. gunicorn has undone the chunking; read one
+        # byte over the limit at most, and hand a body that fits to Django as if its length had been sent.
+        head = request.META["wsgi.input"].read(MAX_BODY + 1)
+        length = str(len(head))
+        if len(head) <= MAX_BODY:
+            request._body, request.META["CONTENT_LENGTH"] = head, length
     if not length.isdigit() or int(length) > MAX_BODY:
         # Refused unparsed, but logged with the start of the body: nothing arrives unseen.
-        head = request.read(settings.EXCHANGE_BODY_LIMIT) if length.isdigit() else b""
+        if head is None:
+            head = request.read(settings.EXCHANGE_BODY_LIMIT) if length.isdigit() else b""
         exchange = inbound_exchange(request, service=service[:20], connection=connection,
-                                    purpose=f"{service}.{hook}"[:64], body=head)
-        status, why = ((413, f"payload too large: {length} bytes (limit {MAX_BODY})") if length.isdigit()
+                                    purpose=f"{service}.{hook}"[:64], body=head[:settings.EXCHANGE_BODY_LIMIT])
+        size = f"more than {MAX_BODY} bytes, chunked" if chunked else f"{length} bytes"
+        status, why = ((413, f"payload too large: {size} (limit {MAX_BODY})") if length.isdigit()
                        else (400, f"bad Content-Length {length[:40]!r}"))
         close_inbound(exchange, status=status, outcome=ExchangeOutcome.REJECTED, level=Level.WARNING, error=why)
         return HttpResponse(why, status=status)
