@@ -155,31 +155,35 @@ def test_housekeeping_prunes_routine_jobs_and_old_info_logs_only():
     assert list(Exchange.objects.values_list("level", flat=True)) == ["error"]
 
 
-def test_schedules_run_at_a_fixed_rate_not_a_tick_late_each_time(monkeypatch):
+@pytest.fixture
+def poll_schedule(monkeypatch):
+    """One 15 s schedule on a fake monotonic clock: returns (now, ran) — set now[0], read the run times."""
     from ocbridge.core import jobs
 
-    now = [1000.0]
-    ran: list[float] = []
+    now, ran = [1000.0], []
     monkeypatch.setattr(jobs, "_SCHEDULES", {"poll": jobs.Schedule("poll", 15.0, lambda: ran.append(now[0]))})
     monkeypatch.setattr(jobs, "_next_run", {})
     monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    return now, ran
+
+
+def test_schedules_run_at_a_fixed_rate_not_a_tick_late_each_time(poll_schedule):
+    from ocbridge.core.jobs import run_schedules
+
+    now, ran = poll_schedule
     waits = []
     while now[0] < 1061:  # a dispatcher that ticks every 1.3 s but wakes early when a schedule is due
-        waits.append(jobs.run_schedules())
+        waits.append(run_schedules())
         now[0] += min(1.3, waits[-1]) or 1.3
     assert ran == [1000.0, 1015.0, 1030.0, 1045.0, 1060.0]
     assert waits[0] == 15.0
 
 
-def test_a_schedule_far_behind_runs_once_then_keeps_its_rate(monkeypatch):
-    from ocbridge.core import jobs
+def test_a_schedule_far_behind_runs_once_then_keeps_its_rate(poll_schedule):
+    from ocbridge.core.jobs import run_schedules
 
-    now = [0.0]
-    ran: list[float] = []
-    monkeypatch.setattr(jobs, "_SCHEDULES", {"poll": jobs.Schedule("poll", 15.0, lambda: ran.append(now[0]))})
-    monkeypatch.setattr(jobs, "_next_run", {})
-    monkeypatch.setattr(time, "monotonic", lambda: now[0])
-    for t in (0.0, 100.0, 101.0, 114.9, 115.0):  # the dispatcher was stopped for 100 s
+    now, ran = poll_schedule
+    for t in (1000.0, 1100.0, 1101.0, 1114.9, 1115.0):  # the dispatcher was stopped for 100 s
         now[0] = t
-        jobs.run_schedules()
-    assert ran == [0.0, 100.0, 115.0]
+        run_schedules()
+    assert ran == [1000.0, 1100.0, 1115.0]

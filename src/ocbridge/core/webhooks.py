@@ -26,7 +26,7 @@ MAX_BODY = 256 * 1024  # providers send small bodies; a larger one is refused, n
 
 @csrf_exempt
 def webhook(request, service: str, token: str, hook: str):
-    """Authenticate by URL token (+ optional IP allowlist), store raw first, hand over to the handler."""
+    """Authenticate by URL token (+ optional IP allowlist), then hand over to the feature's handler."""
     connection = Connection.objects.active().select_related("store").filter(webhook_token=token, service=service).first()
     length, head = request.META.get("CONTENT_LENGTH") or "0", None
     chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and not request.META.get("CONTENT_LENGTH")
