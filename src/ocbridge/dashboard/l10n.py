@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.utils import formats
+from zoneinfo import ZoneInfo
+
+from django.utils import formats, timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -73,10 +75,37 @@ def day_label(day: dt.date) -> str:
     return day.strftime("%m/%d") if _lang() == "en" else day.strftime("%d.%m")
 
 
-def when(value: dt.datetime | None, tz: dt.tzinfo | None = None) -> str:
-    """A moment in the given time zone (a store's), in the language's short date-time format."""
+def when(value: dt.datetime | None, tz: dt.tzinfo | None = None, *, long: bool = False) -> str:
+    """A moment in the given time zone (a store's), in the language's short (or long) date-time format."""
     if value is None:
         return "—"
     if tz is not None:
         value = value.astimezone(tz)
-    return formats.date_format(value, "SHORT_DATETIME_FORMAT", use_l10n=True)
+    return formats.date_format(value, "DATETIME_FORMAT" if long else "SHORT_DATETIME_FORMAT", use_l10n=True)
+
+
+def zone(store=None) -> dt.tzinfo:
+    """The time zone a row is shown in: its store's own, else the active one (the user's; UTC unless set).
+
+    The one rule for every dashboard page: a moment that belongs to one store is that store's local time.
+    """
+    name = getattr(store, "timezone", "") if store is not None else ""
+    if name:
+        try:
+            return ZoneInfo(name)
+        except Exception:  # a bad zone name is a settings error shown on the store page, not here
+            pass
+    return timezone.get_current_timezone()
+
+
+def zone_name(tz: dt.tzinfo) -> str:
+    """"Europe/Istanbul" for a ZoneInfo, "UTC" for UTC."""
+    return getattr(tz, "key", None) or tz.tzname(None) or str(tz)
+
+
+def zones_note(stores) -> str:
+    """The sentence that names the time zone(s) a page's times are in, from the stores its rows belong to."""
+    names = sorted({zone_name(zone(s)) for s in stores} or {zone_name(zone())})
+    if len(names) == 1:
+        return _("Times are in %(zone)s.") % {"zone": names[0]}
+    return _("Times are in each store's time zone: %(zones)s.") % {"zones": ", ".join(names)}

@@ -11,7 +11,6 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 from django.db.models import Count
 from django.urls import reverse
@@ -119,13 +118,8 @@ def build_cards(store, period: Period) -> list[Card]:
 
 
 def display_tz(store) -> dt.tzinfo:
-    """A store's own time zone when one store is shown (its days are the shop's days), else UTC."""
-    if store is not None:
-        try:
-            return ZoneInfo(store.timezone)
-        except Exception:  # a bad zone name is a settings error shown on the store page, not here
-            pass
-    return dt.UTC
+    """A store's own time zone when one store is shown (its days are the shop's days), else the active one (UTC)."""
+    return l10n.zone(store)
 
 
 # --- built-in cards ------------------------------------------------------------------------------------
@@ -191,8 +185,9 @@ def connections_card(store, period: Period) -> Card:
         error = l10n.when(c.last_error_at, tz) + (f" · {c.last_error[:120]}" if c.last_error_at and c.last_error else "")
         name = f"{c.store.name} · {c.name or c.get_service_display()}" if store is None else (c.name or c.get_service_display())
         rows.append((("⚠ " if bad else "") + name, l10n.when(c.last_ok_at, tz), error, l10n.number(c.rate_limited_count)))
-    return Card(title=_("Connections"), value=l10n.number(len(conns)),
-                note=_("%(n)d failing") % {"n": failing} if conns else _("No connections yet."),
+    note = (_("%(n)d failing") % {"n": failing} + " · " + l10n.zones_note(c.store for c in conns)
+            if conns else _("No connections yet."))
+    return Card(title=_("Connections"), value=l10n.number(len(conns)), note=note,
                 columns=[_("Last success"), _("Last error"), _("Rate-limit hits")] if rows else [], rows=rows,
                 wide=True, link=reverse("dashboard:stores"), link_text=_("Open stores"))
 

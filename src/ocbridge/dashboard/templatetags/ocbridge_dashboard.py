@@ -73,8 +73,32 @@ def money(amount, currency: str = "") -> str:
 
 @register.filter
 def store_time(value, store) -> str:
-    """`{{ c.created|store_time:c.store }}`: a moment in the store's own time zone, short locale format."""
+    """`{{ c.created|store_time:c.store }}`: a moment in the store's own time zone (no store: the active one)."""
     from ocbridge.dashboard import l10n
-    from ocbridge.dashboard.overview import display_tz
 
-    return l10n.when(value, display_tz(store)) if value else "—"
+    return l10n.when(value, l10n.zone(store)) if value else "—"
+
+
+@register.filter
+def store_datetime(value, store) -> str:
+    """`{{ job.created|store_datetime:job.store }}`: as `store_time`, in the long format (detail pages)."""
+    from ocbridge.dashboard import l10n
+
+    return l10n.when(value, l10n.zone(store), long=True) if value else "—"
+
+
+@register.filter
+def zone_name(store) -> str:
+    """`{{ ex.store|zone_name }}`: the name of the time zone `store_time` uses for that store ("Europe/Istanbul")."""
+    from ocbridge.dashboard import l10n
+
+    return l10n.zone_name(l10n.zone(store or None))
+
+
+@register.simple_tag
+def zones_note(rows) -> str:
+    """`{% zones_note page.rows %}`: "Times are in Europe/Istanbul." from the stores of the rows shown."""
+    from ocbridge.core.models import Store
+    from ocbridge.dashboard import l10n
+
+    return l10n.zones_note(row if isinstance(row, Store) else getattr(row, "store", None) for row in rows)

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from ocbridge.core import clock
 from ocbridge.core.models import Exchange, Job
+from ocbridge.dashboard import l10n
 from ocbridge.dashboard.filters import keyset_page
 from ocbridge.dashboard.forms import ConfirmationActionForm, ConfirmationFilterForm
 
@@ -27,6 +28,10 @@ def installed() -> bool:
     return apps.is_installed(APP)
 
 
+SEARCH_DAYS = 30  # a text search without a From date looks at the orders of the last 30 days (store days)
+WIDER_SEARCH_DAYS = (90, 365)
+
+
 @login_required
 def confirmation_list(request) -> HttpResponse:
     if not installed():
@@ -35,6 +40,12 @@ def confirmation_list(request) -> HttpResponse:
 
     form = ConfirmationFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
+    # Dates are the filtered store's days (else the active time zone's), like the times shown.
+    tz = l10n.zone(data.get("store"))
+
+    def midnight(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+
     # prefetch, not a JOIN: with the join SQLite drives the query from the store table and sorts every
     # matching confirmation to find the newest 50 (bench/overview.py); alone it walks an index backwards by id.
     qs = Confirmation.objects.prefetch_related("store")
@@ -44,10 +55,22 @@ def confirmation_list(request) -> HttpResponse:
         qs = qs.filter(store=data["store"])
     if data.get("channel"):
         qs = qs.filter(attempts__channel=data["channel"]).distinct()
-    if data.get("start"):
-        qs = qs.filter(created__gte=data["start"])
-    if data.get("end"):
-        qs = qs.filter(created__lt=data["end"] + dt.timedelta(days=1))
+    start, end = data.get("start"), data.get("end")
+    search = None
+    if data.get("q"):
+        # Like the exchange log: a text search is bounded by a window (both ends, so the database ranges over the
+        # created index), and one that matches nothing reads the window's rows, not the whole table. The page
+        # says which window it searched and offers wider ones.
+        today = clock.now().astimezone(tz).date()
+        end = end or today
+        start = start or end - dt.timedelta(days=SEARCH_DAYS - 1)
+        search = {"start": start, "end": end, "zone": l10n.zone_name(tz),
+                  "wider": [(n, (end - dt.timedelta(days=n - 1)).isoformat()) for n in WIDER_SEARCH_DAYS
+                            if end - dt.timedelta(days=n - 1) < start]}
+    if start:
+        qs = qs.filter(created__gte=midnight(start))
+    if end:
+        qs = qs.filter(created__lt=midnight(end + dt.timedelta(days=1)))
     if data.get("q"):
         q = data["q"].strip()
         cond = Q(customer_name__icontains=q) | Q(order_label__icontains=q)
@@ -62,7 +85,7 @@ def confirmation_list(request) -> HttpResponse:
     params = request.GET.copy()
     params.pop("before", None)
     return render(request, "dashboard/confirmations/list.html", {
-        "form": form, "page": page, "nav": "confirmations", "query": params.urlencode()})
+        "form": form, "page": page, "nav": "confirmations", "query": params.urlencode(), "search": search})
 
 
 @login_required

@@ -10,7 +10,8 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from ocbridge.core import clock
-from ocbridge.core.models import Exchange
+from ocbridge.core.models import Exchange, Store
+from ocbridge.dashboard import l10n
 from ocbridge.dashboard.filters import exchange_queryset, keyset_page
 from ocbridge.dashboard.forms import ExchangeFilterForm
 
@@ -19,15 +20,24 @@ CSV_COLUMNS = ("id", "created", "level", "service", "direction", "purpose", "sto
 CSV_MAX_ROWS = 200_000  # a bigger export is a sign the filter is wrong; the time range bounds it anyway
 
 
+def _page_zone(request):
+    """The filtered store's time zone (else the active one): the From/To fields are read and shown in it."""
+    value = request.GET.get("store", "")
+    return l10n.zone(Store.objects.filter(pk=int(value)).first() if value.isdigit() else None)
+
+
 @login_required
 def exchange_list(request) -> HttpResponse:
-    form = ExchangeFilterForm(request.GET or None)
-    qs, start, end = exchange_queryset(form)
-    page = keyset_page(qs.select_related("store"), request.GET.get("before"))
-    params = request.GET.copy()
-    params.pop("before", None)
-    return render(request, "dashboard/exchanges/list.html", {
-        "form": form, "page": page, "start": start, "end": end, "nav": "log", "query": params.urlencode()})
+    tz = _page_zone(request)
+    with timezone.override(tz):
+        form = ExchangeFilterForm(request.GET or None)
+        qs, start, end = exchange_queryset(form)
+        page = keyset_page(qs.select_related("store"), request.GET.get("before"))
+        params = request.GET.copy()
+        params.pop("before", None)
+        return render(request, "dashboard/exchanges/list.html", {
+            "form": form, "page": page, "start": start, "end": end, "zone": l10n.zone_name(tz), "nav": "log",
+            "query": params.urlencode()})
 
 
 @login_required
@@ -61,8 +71,9 @@ def _rows(qs):
 
 @login_required
 def exchange_csv(request) -> StreamingHttpResponse:
-    form = ExchangeFilterForm(request.GET or None)
-    qs, _start, _end = exchange_queryset(form)
+    with timezone.override(_page_zone(request)):
+        form = ExchangeFilterForm(request.GET or None)
+        qs, _start, _end = exchange_queryset(form)
     response = StreamingHttpResponse(_rows(qs), content_type="text/csv; charset=utf-8")
     name = f"ocbridge-exchanges-{clock.now():%Y%m%d-%H%M}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
