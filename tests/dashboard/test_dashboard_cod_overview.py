@@ -210,3 +210,24 @@ def test_migration_copies_each_attempts_store_from_its_confirmation():
     from ocbridge.integrations.cod_confirm.models import Attempt as Current
 
     assert dict(Current.objects.filter(pk__in=ids).values_list("pk", "store_id")) == ids
+
+
+@time_machine.travel(dt.datetime(2026, 4, 2, 12, 0, tzinfo=dt.UTC), tick=False)
+def test_days_and_hours_follow_the_stores_daylight_saving_switch(integ, store):
+    """Berlin moves to summer time on 2026-03-29 at 01:00 UTC (02:00 → 03:00 local): the local day and hour of each
+    order and attempt come from the offset in force at that instant, on both sides of the switch."""
+    berlin = ZoneInfo("Europe/Berlin")
+    store.timezone = "Europe/Berlin"
+    store.save()
+    before = dt.datetime(2026, 3, 28, 23, 30, tzinfo=dt.UTC)  # 00:30 CET on the 29th
+    after = dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC)  # 03:30 CEST on the 29th
+    late = dt.datetime(2026, 3, 29, 22, 30, tzinfo=dt.UTC)  # 00:30 CEST on the 30th (23:30 on the 29th in CET)
+    _conf(integ, 31, "confirmed", before, attempts=[("call", "answered", before)])
+    _conf(integ, 32, "cancelled", after, attempts=[("call", "no_answer", after)])
+    _conf(integ, 33, "confirmed", late, attempts=[("sms", "answered", late)])
+    period = overview.Period.last(14, berlin)
+    per_day = cod_stats.outcomes_per_day(store, berlin, period.start, period.end)
+    assert per_day["confirmed"] == {dt.date(2026, 3, 29): 1, dt.date(2026, 3, 30): 1}
+    assert per_day["cancelled"] == {dt.date(2026, 3, 29): 1}
+    hours = cod_stats.answers_by_hour(store, berlin, period.start, period.end)
+    assert hours[0] == (2, 2) and hours[3] == (1, 0) and hours[2] == (0, 0) and hours[23] == (0, 0)

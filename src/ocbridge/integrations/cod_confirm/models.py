@@ -111,9 +111,9 @@ class Attempt(models.Model):
 
     class Meta:
         ordering = ["number", "id"]
-        # Covering index for the overview's channel split and answer rate by hour: one range scan of a store's
-        # attempts made in the period (bench/overview.py).
-        indexes = [models.Index(fields=["store", "created", "state", "channel"], name="attempt_store_made")]
+        # Covering index for the overview's channel split and answer rate by hour: counts of a store's attempts in
+        # one state made in a time range are index ranges (dashboard/cod_stats.py, bench/overview.py).
+        indexes = [models.Index(fields=["store", "state", "created", "channel"], name="attempt_store_state_made")]
 
     def save(self, *args, **kwargs):
         if self.store_id is None and self.confirmation_id is not None:
