@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
-from ocbridge.opencart.layouts import v23, v30, v40
-from ocbridge.opencart.layouts._types import C, Str, table
+from ocbridge.opencart.layouts import orders, shop
+from ocbridge.opencart.layouts._types import table
 
 # Layout names: what version.detect() returns, mapped to the schema we know for it.
 LAYOUTS = ("2.3", "3.0", "4.0.0", "4.0")
@@ -21,28 +21,18 @@ def layout_name(version: str) -> str:
 
 
 def metadata_for(version: str, prefix: str = "oc_") -> MetaData:
-    """SQLAlchemy tables for one OpenCart version with table names `prefix + name` (e.g. `oc_order`)."""
+    """SQLAlchemy tables for one OpenCart version with table names `prefix + name` (e.g. `oc_order`).
+
+    The differences between versions are written next to each table in `orders` and `shop`; across the whole
+    schema, 2.3 and 3.0 use MyISAM tables in utf8, 4.0 InnoDB tables in utf8mb4.
+    """
     name = layout_name(version)
     md = MetaData(info={"opencart_version": name, "prefix": prefix})
-    if name == "2.3":
-        v23.define(md, prefix, "utf8")
-    elif name == "3.0":
-        v30.define(md, prefix, "utf8")
-    else:
-        v40.define(md, prefix, "utf8mb4")
-        if name == "4.0.0":
-            _add_40x_codes(md, prefix)
+    oc4 = name.startswith("4.")
+    engine, charset = ("InnoDB", "utf8mb4") if oc4 else ("MyISAM", "utf8")
+    orders.define(md, prefix, name, engine, charset)
+    shop.define(md, prefix, name, engine, charset)
     return md
-
-
-def _add_40x_codes(md: MetaData, prefix: str) -> None:
-    """4.0.0.0–4.0.1.x still had varchar payment/shipping codes next to the (then varchar) method names."""
-    from sqlalchemy import Column
-
-    order = md.tables[prefix + "order"]
-    for col in ("payment_code", "shipping_code"):
-        spec = C(col, Str(128))
-        order.append_column(Column(spec.name, spec.type, nullable=False, autoincrement=False))
 
 
 def short_name(table_name: str, prefix: str) -> str:

@@ -76,12 +76,17 @@ class C:
     ai: bool = False
 
 
+def only(present: bool, *columns: C) -> tuple[C, ...]:
+    """The columns if this version has them, else none: `*only(oc4, C(...))` inside a column list."""
+    return columns if present else ()
+
+
 def table(md: MetaData, prefix: str, name: str, engine: str, charset: str, *, pk: tuple[str, ...],
           columns: list[C], keys: dict[str, tuple[str, ...]] | None = None) -> Table:
     """Build one table; KEYs get OpenCart's own index names (MySQL names indexes per table)."""
     cols = [
         Column(c.name, c.type, nullable=c.null, server_default=c.default,
-               autoincrement=True if c.ai else False, key=c.name)
+               autoincrement=bool(c.ai), key=c.name)
         for c in columns
     ]
     t = Table(prefix + name, md, *cols, PrimaryKeyConstraint(*pk),
