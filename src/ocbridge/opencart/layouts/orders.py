@@ -43,7 +43,7 @@ def define(md: MetaData, prefix: str, version: str, engine: str, charset: str) -
               C("payment_zone_id", Int(11)),
               C("payment_address_format", Text()),
               C("payment_custom_field", Text()),
-              # 4.0.2 stores the chosen method as a TEXT blob and drops the separate varchar code
+              # 4.0.2 stores the chosen method as JSON in a TEXT column and drops the varchar code
               C("payment_method", Text() if oc4 else Str(128)),
               *only(not oc4, C("payment_code", Str(128))),
               *only(oc4, C("shipping_address_id", Int(11))),
