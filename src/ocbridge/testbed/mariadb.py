@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import tempfile
 import time
-from pathlib import Path
+
+from ocbridge.testbed.process import ServerProcess
+from ocbridge.testbed.process import free_port as _free_port  # noqa: F401  (tests/reliability/test_outage.py)
 
 APT_HINT = "MariaDB server binaries not found (mariadbd, mariadb-install-db). Install them: apt-get install mariadb-server"
 
@@ -31,25 +30,19 @@ def _which(*names: str) -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class MariaDBServer:
+class MariaDBServer(ServerProcess):
     """Start with `start()` (or as a context manager); `url(db)` gives a SQLAlchemy URL for a database."""
+
+    program = "mariadbd"
+    unavailable = MariaDBUnavailable
+    log_name = "error.log"
 
     def __init__(self, base_dir: str | os.PathLike | None = None, *, port: int | None = None,
                  extra_args: tuple[str, ...] = ()):
-        self._own_dir = base_dir is None
-        self.base = Path(base_dir or tempfile.mkdtemp(prefix="ocbridge-mariadb-"))
+        super().__init__(base_dir, port=port)
         self.datadir = self.base / "data"
         self.socket = self.base / "mysqld.sock"
-        self.port = port or _free_port()
         self.extra_args = extra_args
-        self.proc: subprocess.Popen | None = None
-        self.paused = False
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
@@ -85,57 +78,13 @@ class MariaDBServer:
         ]
         if os.geteuid() == 0:
             args.append("--user=root")  # mariadbd refuses to run as root otherwise
-        log = open(self.base / "stdout.log", "ab")
-        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.paused = False
+        self._launch(args, output="stdout.log")
 
     def _wait_ready(self, timeout: float) -> None:
         import pymysql
 
-        deadline = time.monotonic() + timeout
-        last: Exception | None = None
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise MariaDBUnavailable(f"mariadbd exited ({self.proc.returncode}): {self._log_tail()}")
-            try:
-                pymysql.connect(unix_socket=str(self.socket), user="root", connect_timeout=2).close()
-                return
-            except pymysql.err.OperationalError as exc:
-                last = exc
-                time.sleep(0.05)
-        raise MariaDBUnavailable(f"mariadbd did not accept connections in {timeout:.0f}s: {last}; {self._log_tail()}")
-
-    def _log_tail(self) -> str:
-        try:
-            return (self.base / "error.log").read_text(errors="replace")[-1500:]
-        except OSError:
-            return ""
-
-    def stop(self, *, remove: bool = True) -> None:
-        """Shut down (SIGTERM, then SIGKILL) and, unless told otherwise, delete the datadir."""
-        if self.proc is not None:
-            if self.paused:
-                self.resume()
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-            self.proc = None
-        if remove and self._own_dir:
-            shutil.rmtree(self.base, ignore_errors=True)
-
-    def pause(self) -> None:
-        """Freeze the server (SIGSTOP): connections hang, like a database host that stopped answering."""
-        if self.proc is not None and not self.paused:
-            os.kill(self.proc.pid, signal.SIGSTOP)
-            self.paused = True
-
-    def resume(self) -> None:
-        if self.proc is not None and self.paused:
-            os.kill(self.proc.pid, signal.SIGCONT)
-            self.paused = False
+        self._wait_until(lambda: pymysql.connect(unix_socket=str(self.socket), user="root", connect_timeout=2).close(),
+                         pymysql.err.OperationalError, timeout)
 
     def restart(self, *, down_seconds: float = 0.0, timeout: float = 30.0) -> None:
         """Stop and start again on the same datadir and port (connections are refused while it is down)."""
@@ -145,12 +94,6 @@ class MariaDBServer:
         mariadbd = _which("mariadbd", "mysqld")
         self._spawn(mariadbd)
         self._wait_ready(timeout)
-
-    def __enter__(self) -> "MariaDBServer":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     # --- databases ------------------------------------------------------------------------------------
 

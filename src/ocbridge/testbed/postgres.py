@@ -13,11 +13,10 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
-import tempfile
-import time
 from pathlib import Path
+
+from ocbridge.testbed.process import ServerProcess
 
 APT_HINT = "PostgreSQL server binaries not found (initdb, postgres). Install them: apt-get install postgresql"
 
@@ -35,22 +34,20 @@ def _bindir() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class PostgresServer:
+class PostgresServer(ServerProcess):
     """Start with `start()` (or as a context manager); `url(db)` gives a postgres:// URL (user postgres, trust)."""
 
+    program = "postgres"
+    unavailable = PostgresUnavailable
+    log_name = "server.log"
+    poll_seconds = 0.1
+    stop_signal = signal.SIGINT  # fast shutdown: the postmaster ends its backends itself
+    signal_group = True  # pause/kill reach the backends too
+
     def __init__(self, *, port: int | None = None, extra_settings: dict[str, str] | None = None):
-        self.base = Path(tempfile.mkdtemp(prefix="ocbridge-postgres-"))
+        super().__init__(port=port)
         self.datadir = self.base / "data"
-        self.port = port or _free_port()
         self.extra_settings = extra_settings or {}
-        self.proc: subprocess.Popen | None = None
-        self.paused = False
         self._as_root = os.geteuid() == 0
 
     # --- lifecycle --------------------------------------------------------------------------------------
@@ -85,69 +82,17 @@ class PostgresServer:
                     "log_min_messages": "warning", **self.extra_settings}
         args = [str(bindir / "postgres"), "-D", str(self.datadir), "-p", str(self.port),
                 *[x for k, v in settings.items() for x in ("-c", f"{k}={v}")]]
-        log = open(self.base / "server.log", "ab")
+        log = self.base / self.log_name
+        log.touch()
         if self._as_root:
-            os.chown(self.base / "server.log", pwd.getpwnam("postgres").pw_uid, -1)
-        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.base,
-                                     **self._as_user())
-        self.paused = False
+            os.chown(log, pwd.getpwnam("postgres").pw_uid, -1)
+        self._launch(args, output=self.log_name, cwd=self.base, **self._as_user())
 
     def _wait_ready(self, timeout: float) -> None:
         import psycopg
 
-        deadline = time.monotonic() + timeout
-        last: Exception | None = None
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise PostgresUnavailable(f"postgres exited ({self.proc.returncode}): {self._log_tail()}")
-            try:
-                psycopg.connect(self.dsn("postgres"), connect_timeout=2).close()
-                return
-            except psycopg.OperationalError as exc:
-                last = exc
-                time.sleep(0.1)
-        raise PostgresUnavailable(f"postgres did not accept connections in {timeout:.0f}s: {last}; {self._log_tail()}")
-
-    def _log_tail(self) -> str:
-        try:
-            return (self.base / "server.log").read_text(errors="replace")[-1500:]
-        except OSError:
-            return ""
-
-    def stop(self, *, remove: bool = True) -> None:
-        """Fast shutdown (SIGINT to the postmaster), then kill; unless told otherwise, delete the data dir."""
-        if self.proc is not None:
-            if self.paused:
-                self.resume()
-            try:
-                self.proc.send_signal(signal.SIGINT)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-            self.proc = None
-        if remove:
-            shutil.rmtree(self.base, ignore_errors=True)
-
-    def pause(self) -> None:
-        """Freeze the postmaster and its backends (SIGSTOP to the process group)."""
-        if self.proc is not None and not self.paused:
-            os.killpg(self.proc.pid, signal.SIGSTOP)
-            self.paused = True
-
-    def resume(self) -> None:
-        if self.proc is not None and self.paused:
-            os.killpg(self.proc.pid, signal.SIGCONT)
-            self.paused = False
-
-    def __enter__(self) -> "PostgresServer":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        self._wait_until(lambda: psycopg.connect(self.dsn("postgres"), connect_timeout=2).close(),
+                         psycopg.OperationalError, timeout)
 
     # --- databases ------------------------------------------------------------------------------------
 
