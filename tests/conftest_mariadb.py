@@ -1,8 +1,9 @@
 """pytest plugin: one throwaway MariaDB server per test session, and fresh OpenCart shop databases on it.
 
 Fixtures: `mariadb` (the server; skips the test with the apt package name if mariadbd is missing),
-`opencart_db` (a factory: `opencart_db("3.0")` → ShopHandle with url, prefix, version, engine, shop) and
-`opencart_sqlite` (the demo layout, 3.0 on SQLite, as a factory too).
+`opencart_db` (a factory: `opencart_db("3.0")` → ShopHandle with url, prefix, version, engine, shop),
+`opencart_sqlite` (the demo layout, 3.0 on SQLite, as a factory too) and `sqlite_shop` (a factory of copies of
+one 3.0 SQLite shop built once per session: faster when a test only needs some shop).
 """
 
 from __future__ import annotations
@@ -105,10 +106,18 @@ def opencart_db(mariadb):
             _pool.setdefault(key, []).append(h)
 
 
+def _dispose(handles: list[ShopHandle]) -> None:
+    """Close the SQLite shops a test made (the engine and its cached copy in opencart.db)."""
+    from ocbridge.opencart import db as oc_db
+
+    for h in handles:
+        oc_db.forget(h.url)
+        h.engine.dispose()
+
+
 @pytest.fixture
 def opencart_sqlite(tmp_path):
     """Factory: the demo shop layout (3.0) on SQLite."""
-    from ocbridge.opencart import db as oc_db
     from ocbridge.opencart.seed import create_shop, seed
 
     made: list[ShopHandle] = []
@@ -123,6 +132,35 @@ def opencart_sqlite(tmp_path):
         return handle
 
     yield make
-    for h in made:
-        oc_db.forget(h.url)
-        h.engine.dispose()
+    _dispose(made)
+
+
+@pytest.fixture(scope="session")
+def _shop_template(tmp_path_factory):
+    """One demo-layout (3.0) shop on SQLite, built once; tests get a copy (building one costs ~1 s)."""
+    from ocbridge.opencart.seed import create_shop
+
+    path = tmp_path_factory.mktemp("shop_template") / "shop.db"
+    create_shop(f"sqlite:///{path}", "3.0", "oc_").dispose()
+    return path
+
+
+@pytest.fixture
+def sqlite_shop(_shop_template, tmp_path):
+    """Factory: a fresh copy of the template shop → ShopHandle (url, prefix, version, engine)."""
+    import shutil
+
+    from ocbridge.opencart import db as oc_db
+
+    made = []
+
+    def make() -> ShopHandle:
+        path = tmp_path / f"shop{len(made)}.db"
+        shutil.copy(_shop_template, path)
+        url = f"sqlite:///{path}"
+        handle = ShopHandle(url=url, prefix="oc_", version="3.0", engine=oc_db.make_engine(url))
+        made.append(handle)
+        return handle
+
+    yield make
+    _dispose(made)

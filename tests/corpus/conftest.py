@@ -53,37 +53,3 @@ def hub(db, sqlite_shop) -> Hub:
     Integration.objects.create(store=store, kind="order_lookup", connection=conns["verimor"],
                                settings={"rep_target": "queue/100", "days_back": 30})
     return Hub(store, conns)
-
-
-@pytest.fixture(scope="session")
-def _shop_template(tmp_path_factory):
-    """One demo-layout (3.0) shop on SQLite, built once; tests get a copy (building one costs ~1 s)."""
-    from ocbridge.opencart.seed import create_shop
-
-    path = tmp_path_factory.mktemp("shop_template") / "shop.db"
-    create_shop(f"sqlite:///{path}", "3.0", "oc_").dispose()
-    return path
-
-
-@pytest.fixture
-def sqlite_shop(_shop_template, tmp_path):
-    """Factory: a fresh copy of the template shop → ShopHandle (url, prefix, version, engine)."""
-    import shutil
-
-    from conftest_mariadb import ShopHandle
-    from ocbridge.opencart import db as oc_db
-
-    made = []
-
-    def make() -> ShopHandle:
-        path = tmp_path / f"shop{len(made)}.db"
-        shutil.copy(_shop_template, path)
-        url = f"sqlite:///{path}"
-        handle = ShopHandle(url=url, prefix="oc_", version="3.0", engine=oc_db.make_engine(url))
-        made.append(handle)
-        return handle
-
-    yield make
-    for h in made:
-        oc_db.forget(h.url)
-        h.engine.dispose()
