@@ -2,6 +2,8 @@
 
 import os
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,3 +29,41 @@ def worker_env(**extra) -> dict:
 
 
 PYTHON = sys.executable
+
+
+class LoopbackReceiver:
+    """Our side of the wire on a free 127.0.0.1 port (daemon thread); a subclass's `answer` records and replies."""
+
+    def __init__(self):
+        self.hits: list[dict] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _any(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                status, text, ctype = receiver.answer(self, self.rfile.read(length) if length else b"")
+                data = text.encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _any
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def answer(self, request: BaseHTTPRequestHandler, body: bytes) -> tuple[int, str, str]:
+        """Record one request; return the reply as (status, body text, content type)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from ocbridge.core import ratelimit
 from ocbridge.core.http import HttpClient
 from ocbridge.core.models import Connection, Exchange, Store
+from testkit import LoopbackReceiver
 
 
 @pytest.fixture(autouse=True)
@@ -55,48 +53,23 @@ def _assert_masked(*secrets: str) -> None:
             assert s not in text, f"secret {s[:3]}… leaked into exchange #{ex.pk}"
 
 
-class Receiver:
+class Receiver(LoopbackReceiver):
     """Our side of the wire for simulator webhooks: records requests, answers 200 OK or what `responder` says."""
 
     def __init__(self):
-        self.hits: list[dict] = []
         self.responder = None  # hit dict → (status, body text, content type)
-        self._lock = threading.Lock()
-        receiver = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _any(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                hit = {"method": self.command, "path": self.path, "body": body, "url": receiver.url + self.path,
-                       "headers": {k.lower(): v for k, v in self.headers.items()}}
-                with receiver._lock:
-                    receiver.hits.append(hit)
-                status, text, ctype = receiver.responder(hit) if receiver.responder else (200, "OK", "text/plain")
-                data = text.encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = _any
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    def answer(self, request, body: bytes) -> tuple[int, str, str]:
+        hit = {"method": request.command, "path": request.path, "body": body, "url": self.url + request.path,
+               "headers": {k.lower(): v for k, v in request.headers.items()}}
+        with self._lock:
+            self.hits.append(hit)
+        return self.responder(hit) if self.responder else (200, "OK", "text/plain")
 
     def bodies(self, path: str = "") -> list[bytes]:
         with self._lock:
             return [h["body"] for h in self.hits if h["path"].startswith(path) and h["body"]]
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 @pytest.fixture
