@@ -16,3 +16,15 @@ def _test_clock(settings):
     clock.reset()
     yield
     clock.reset()
+
+
+@pytest.fixture
+def keyfile(settings, tmp_path):
+    """Fernet keys in a file of this test's own (rotation must not change the key the rest of the session uses)."""
+    from ocbridge.core import secrets
+
+    settings.FERNET_KEYS_FILE = tmp_path / "fernet.keys"
+    settings.FERNET_KEYS_ENV = ""
+    secrets.reset_cache()
+    yield settings.FERNET_KEYS_FILE
+    secrets.reset_cache()

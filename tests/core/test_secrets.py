@@ -4,20 +4,10 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from ocbridge.core import secrets
 from ocbridge.core.masking import MASK, mask_body, mask_url
 from ocbridge.core.models import Connection, Store
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def keyfile(settings, tmp_path):
-    settings.FERNET_KEYS_FILE = tmp_path / "fernet.keys"
-    settings.FERNET_KEYS_ENV = ""
-    secrets.reset_cache()
-    yield settings.FERNET_KEYS_FILE
-    secrets.reset_cache()
 
 
 def _raw(table, pk):

@@ -29,16 +29,6 @@ WEBHOOK_SECRET = "sbx-whsec-3a6f0e5b18"
 
 
 @pytest.fixture
-def keyfile(settings, tmp_path):
-    """Keys in a file of this test's own (rotation must not change the key the rest of the session uses)."""
-    settings.FERNET_KEYS_FILE = tmp_path / "fernet.keys"
-    settings.FERNET_KEYS_ENV = ""
-    secrets.reset_cache()
-    yield settings.FERNET_KEYS_FILE
-    secrets.reset_cache()
-
-
-@pytest.fixture
 def sim():
     s = SandboxSimulator(token=TOKEN, webhook_secret=WEBHOOK_SECRET, speed=1000)
     s.start()
