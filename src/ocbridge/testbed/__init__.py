@@ -1,1 +1,1 @@
-"""Throwaway servers for tests, benchmarks and demos (a private MariaDB on a temp dir)."""
+"""Throwaway servers for tests, benchmarks and demos: MariaDB, PostgreSQL and Redis, each private on a temp dir."""
