@@ -24,13 +24,10 @@ import threading
 import time
 from pathlib import Path
 
+from benchkit import build_shop, pct
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))]
 
 
 def row(name: str, ms: list[float]) -> str:
@@ -116,18 +113,12 @@ def main() -> None:
     from ocbridge.integrations.order_lookup.models import LookupCall
     from ocbridge.opencart import phones
     from ocbridge.opencart.models import PhoneIndex
-    from ocbridge.opencart.seed import seed
     from ocbridge.testbed.mariadb import start_server
 
     server = start_server()
     stop_hub = None
     try:
-        url = server.create_database("bench")
-        print(f"Building a {n:,}-order OpenCart {args.version} shop in MariaDB …", flush=True)
-        t = time.perf_counter()
-        report = seed(url, version=args.version, orders=n,
-                      progress=lambda done, total: print(f"  {done:,}/{total:,}", end="\r", flush=True))
-        print(f"\n  built in {time.perf_counter() - t:.1f}s — {report.summary()}")
+        url, _ = build_shop(server, version=args.version, orders=n)
 
         store = Store.objects.create(name="Demo Mağaza", secret={"db_url": url}, table_prefix="oc_", country="TR",
                                      language="tr", timezone="Europe/Istanbul")

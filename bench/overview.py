@@ -33,16 +33,13 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from benchkit import pct
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 STATE_ODDS = [("confirmed", 55), ("cancelled", 15), ("expired", 10), ("no_answer", 3), ("needs_person", 5),
               ("resolved_in_shop", 5), ("failed", 2), ("calling", 2), ("sms_sent", 1), ("scheduled", 2)]
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))]
 
 
 def line(name: str, ms: list[float]) -> str:

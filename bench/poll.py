@@ -21,14 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchkit import build_shop, pct
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    k = min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))
-    return values[k]
 
 
 def timed(fn, repeat: int) -> tuple[list[float], object]:
@@ -66,19 +62,12 @@ def main() -> None:
     from ocbridge.opencart import db as oc_db, orders, phones
     from ocbridge.opencart.models import PhoneIndex
     from ocbridge.opencart.phone_index import index_orders, latest_orders
-    from ocbridge.opencart.seed import seed
     from ocbridge.testbed.mariadb import start_server
 
     call_command("migrate", verbosity=0)
     server = start_server()
     try:
-        url = server.create_database("bench")
-        print(f"Building a {n:,}-order OpenCart {args.version} shop in MariaDB …", flush=True)
-        t = time.perf_counter()
-        report = seed(url, version=args.version, orders=n,
-                      progress=lambda done, total: print(f"  {done:,}/{total:,}", end="\r", flush=True))
-        build = time.perf_counter() - t
-        print(f"\n  built in {build:.1f}s — {report.summary()}")
+        url, _ = build_shop(server, version=args.version, orders=n)
         shop = oc_db.connect(url, "oc_")
         o = shop.t("order")
 
