@@ -25,7 +25,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "cancelled": ("cancelled",),
     "no_answer": ("no_answer", "expired"),
     "pending": ("new", "scheduled", "calling", "sms_sent", "needs_person"),
-    "other": ("failed", "resolved_in_shop"),
+    "other": ("failed", "resolved_in_shop", "skipped"),
 }
 GROUP_OF = {state: group for group, states in GROUPS.items() for state in states}
 WINDOWS = ("today", "7", "30")

@@ -102,6 +102,20 @@ def test_status_changed_in_shop_meanwhile_is_never_overwritten(cod_bed):
     assert len(bed.sim.calls()) == 1
 
 
+def test_order_outside_the_owners_rules_is_skipped_not_called_and_a_person_can_still_decide(cod_bed):
+    from ocbridge.integrations.cod_confirm import actions
+
+    bed = cod_bed("3.0", max_total="200")
+    add_order(bed.shop, 1010, telephone=PHONE)  # total 229.90: above the owner's maximum
+    bed.run()
+    c = Confirmation.objects.get(order_id=1010)
+    assert c.state == "skipped" and "above the maximum" in c.transitions.last().reason
+    assert bed.sim.calls() == [] and bed.order_status(1010) == 1  # not called, the order untouched
+    assert actions.manual_decide(c, intent="confirm", user="owner", reason="called her myself")
+    bed.run()
+    assert Confirmation.objects.get(order_id=1010).state == "confirmed" and bed.order_status(1010) == 2
+
+
 def test_admin_change_between_answer_and_write_wins(cod_bed):
     bed = cod_bed("4.0")
     add_order(bed.shop, 1008, telephone=PHONE)

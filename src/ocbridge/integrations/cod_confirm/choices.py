@@ -16,15 +16,16 @@ class ConfirmationState(models.TextChoices):
     EXPIRED = "expired", _("Attempts used up")
     NEEDS_PERSON = "needs_person", _("Needs a person")
     RESOLVED_IN_SHOP = "resolved_in_shop", _("Resolved in the shop")
+    SKIPPED = "skipped", _("Not checked (rule)")  # the owner's rules exclude it: total bounds, trusted customer
 
 
 STATE_COLOURS = {
     "new": "#999", "scheduled": "#69c", "calling": "#39f", "sms_sent": "#39f", "no_answer": "#d90",
     "confirmed": "#2a7", "cancelled": "#d33", "failed": "#a00", "expired": "#b70", "needs_person": "#c5c",
-    "resolved_in_shop": "#777",
+    "resolved_in_shop": "#777", "skipped": "#bbb",
 }
 # Decided: nothing more will be sent. NEEDS_PERSON is open for people, closed for the robot.
-TERMINAL = frozenset({"confirmed", "cancelled", "failed", "expired", "resolved_in_shop"})
+TERMINAL = frozenset({"confirmed", "cancelled", "failed", "expired", "resolved_in_shop", "skipped"})
 ROBOT_DONE = TERMINAL | {"needs_person"}
 OPEN = frozenset({"new", "scheduled", "calling", "sms_sent", "no_answer"})
 # The customer's answer is awaited on these.

@@ -68,7 +68,7 @@ def consider_order(integration: Integration, order) -> Confirmation | None:
     except IntegrityError:
         return None  # already known: polls overlap on purpose
     if skip:
-        c.move(ConfirmationState.RESOLVED_IN_SHOP, reason=f"not confirmed automatically: {skip}", decided_by="system")
+        c.move(ConfirmationState.SKIPPED, reason=f"not confirmed automatically: {skip}", decided_by="system")
     elif not phone:
         c.move(ConfirmationState.NEEDS_PERSON, reason=f"phone invalid: {order.telephone!r}",
                needs_person_reason="phone invalid")
