@@ -70,8 +70,7 @@ class ExchangeRecorder:
         self.service = service
         self.connection = connection
         self.store = store or (connection.store if connection is not None else None)
-        # The webhook token is the only credential of unsigned webhooks: our callback URLs travel in bodies.
-        extra = (connection.secret_values() + [connection.webhook_token]) if connection is not None else []
+        extra = connection.secret_values() if connection is not None else []
         self.secrets = [s for s in list(secrets) + extra if s]
 
     def previous(self, key: str):
@@ -137,7 +136,7 @@ def inbound_exchange(request, *, service: str, connection=None, store=None, purp
     `body`: what was read of a body too large to read whole (default: `request.body`)."""
     from ocbridge.core.models import Exchange
 
-    secrets = (connection.secret_values() + [connection.webhook_token]) if connection is not None else []
+    secrets = connection.secret_values() if connection is not None else []
     headers = {k: v for k, v in request.headers.items()}
     headers["X-Remote-Addr"] = client_ip(request)
     raw = request.body if body is None else body

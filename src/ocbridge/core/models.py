@@ -124,7 +124,9 @@ class Connection(models.Model):
         return dict(self.secret)
 
     def secret_values(self) -> list[str]:
-        return [str(v) for v in self.secret.values() if v]
+        """Every value to mask in logs: the credentials, and the webhook URL token (the only credential of
+        unsigned webhooks; our callback URLs travel in request and response bodies)."""
+        return [str(v) for v in self.secret.values() if v] + ([self.webhook_token] if self.webhook_token else [])
 
     def ip_allowed(self, ip: str | None) -> bool:
         nets = [line.strip() for line in self.ip_allowlist.splitlines() if line.strip()]

@@ -18,7 +18,7 @@ from ocbridge.core import registry
 from ocbridge.core.choices import ExchangeOutcome, Level
 from ocbridge.core.exchanges import client_ip, close_inbound, inbound_exchange
 from ocbridge.core.masking import mask_values
-from ocbridge.core.models import Connection, Exchange
+from ocbridge.core.models import Connection
 
 log = logging.getLogger(__name__)
 MAX_BODY = 256 * 1024  # providers send small bodies; a larger one is refused, not parsed
@@ -65,11 +65,11 @@ def webhook(request, service: str, token: str, hook: str):
     try:
         response = handler(request, connection, exchange)
     except Exception as exc:
-        if exchange.pk is not None and not Exchange.objects.filter(pk=exchange.pk).exists():
-            exchange.pk, exchange.job = None, None  # rolled back with the handler's transaction
-        secrets = connection.secret_values() + [connection.webhook_token]
+        # close_inbound updates the row if the handler committed it, else inserts it again; a job the
+        # failure rolled back must not be linked then (a row that was committed keeps its link).
+        exchange.job = None
         close_inbound(exchange, status=500, outcome=ExchangeOutcome.FAILED, level=Level.ERROR,
-                      error=mask_values(f"handler failed: {type(exc).__name__}: {exc}", secrets))
+                      error=mask_values(f"handler failed: {type(exc).__name__}: {exc}", connection.secret_values()))
         raise
     if exchange.pk is None:  # a handler that did not record its answer
         close_inbound(exchange, status=response.status_code)
