@@ -11,6 +11,16 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))]
 
 
+def timed(fn, repeat: int) -> tuple[list[float], object]:
+    """Milliseconds of each of `repeat` calls of fn, and the last call's result."""
+    out, result = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return out, result
+
+
 def build_shop(server, *, version: str, orders: int) -> tuple[str, float]:
     """An `orders`-order OpenCart shop in a new database of `server`; returns its URL and the seconds it took."""
     from ocbridge.opencart.seed import seed

@@ -33,6 +33,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import benchkit
 from benchkit import pct
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,12 +49,7 @@ def line(name: str, ms: list[float]) -> str:
 
 def timed(fn, repeat: int) -> tuple[list[float], object]:
     fn()  # warm: connection open, templates compiled, pages in the OS cache
-    out, result = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        result = fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out, result
+    return benchkit.timed(fn, repeat)
 
 
 def setup_django(tmp: str, data_dir: str | None = None) -> None:

@@ -21,19 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchkit import build_shop, pct
+from benchkit import build_shop, pct, timed
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-
-
-def timed(fn, repeat: int) -> tuple[list[float], object]:
-    out, result = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        result = fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out, result
 
 
 def line(name: str, ms: list[float]) -> str:
