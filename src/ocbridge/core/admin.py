@@ -47,7 +47,7 @@ class ExchangeAdmin(admin.ModelAdmin):
 
 @admin.register(Binding)
 class BindingAdmin(admin.ModelAdmin):
-    list_display = ("connection", "kind", "local_id", "external_id", "synced_at")
+    list_display = ("connection", "kind", "local_id", "external_id", "last_origin", "synced_at")
     list_filter = ("kind",)
     search_fields = ("local_id", "external_id")
 

@@ -282,13 +282,21 @@ class Exchange(models.Model):
 
 
 class Binding(models.Model):
-    """"Our record X in the store is their record Y at the service" (OCA connector's Binding)."""
+    """"Our record X in the store is their record Y at the service" (OCA connector's Binding).
+
+    Two-way sync (DESIGN.md "Bindings"): `local_hash` and `remote_hash` are each side's content hash as of the
+    last sync, so a side whose hash now differs changed since; our own write is recorded with the hash the other
+    side will show, so reading it back is recognised as an echo and not sent back. `last_origin` says which side
+    the last synced change came from. `core.bindings` holds the rules; one-way kinds use only `local_hash`.
+    """
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="bindings")
     kind = models.CharField(max_length=32)
     local_id = models.CharField(max_length=64)
     external_id = models.CharField(max_length=128)
-    hash = models.CharField(max_length=64, blank=True)
+    local_hash = models.CharField(max_length=64, blank=True)
+    remote_hash = models.CharField(max_length=64, blank=True)
+    last_origin = models.CharField(max_length=8, blank=True)  # bindings.LOCAL / bindings.REMOTE
     synced_at = models.DateTimeField(null=True, blank=True)
     data = models.JSONField(default=dict, blank=True)
 

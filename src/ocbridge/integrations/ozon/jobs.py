@@ -121,7 +121,7 @@ class SyncProducts(OzonJob):
         cfg, conn = ctx.cfg, ctx.connection
         rows = shop.catalog_rows(ctx.store, cfg)
         attributes, dictionaries = catalog.for_config(ctx.client, conn, cfg)
-        bindings = {int(b.local_id): (b.hash, b.data) for b in _bindings(conn, m.PRODUCT)}
+        bindings = {int(b.local_id): (b.local_hash, b.data) for b in _bindings(conn, m.PRODUCT)}
         plan = rules.plan_products(rows, bindings, cfg, attributes, dictionaries, full=job.payload.get("full", False))
         self._record_missing(conn, plan, rows, cfg, bindings)
         send, held, reset_at = plan.send, 0, None
@@ -156,7 +156,7 @@ class SyncProducts(OzonJob):
             data.update(status=m.ProductStatus.MISSING if not data.get("ever_live") else data.get("status"),
                         missing=reasons, name=by_id[pid].get("name", ""))
             out.append(Binding(connection=conn, kind=m.PRODUCT, local_id=str(pid),
-                               external_id=mappers.offer_id(by_id[pid], cfg), hash=bindings.get(pid, ("", {}))[0], data=data))
+                               external_id=mappers.offer_id(by_id[pid], cfg), local_hash=bindings.get(pid, ("", {}))[0], data=data))
         _upsert(out, ["data", "external_id"])
 
     @staticmethod
@@ -177,7 +177,7 @@ class SyncProducts(OzonJob):
                         "pending": True, "sent_hash": plan.hashes[item["offer_id"]], "source": plan.sources[item["offer_id"]],
                         "task_id": started.task_id, "missing": [], "name": item["name"], "sent_at": now.isoformat()}
                 rows.append(Binding(connection=integration.connection, kind=m.PRODUCT, local_id=str(pid),
-                                    external_id=item["offer_id"], hash=accepted, data=data))
+                                    external_id=item["offer_id"], local_hash=accepted, data=data))
             _upsert(rows, ["data", "external_id"])
             Job.objects.enqueue(TrackImportTask, key=f"ozon:{integration.store_id}:task:{started.task_id}:track",
                                 integration=integration, payload={"task_id": started.task_id},
@@ -214,14 +214,14 @@ class TrackImportTask(OzonJob):
             if item.product_id:
                 data["ozon_product_id"] = item.product_id
             if item.status in rules.LIVE:
-                b.hash = data.get("sent_hash", "")
+                b.local_hash = data.get("sent_hash", "")
                 data["ever_live"] = True
                 data.pop("failed_hash", None)
                 b.synced_at = now
             elif item.status == "failed":
                 data["failed_hash"] = data.get("sent_hash", "")  # not resent until the card changes
             b.data = data
-            b.save(update_fields=["hash", "data", "synced_at"])
+            b.save(update_fields=["local_hash", "data", "synced_at"])
         m.ImportTask.objects.filter(pk=task.pk).update(done=True, counts=counts, finished=now)
         if counts.get("imported") and (cfg.stock_out or cfg.prices_out):
             # New cards need their first stock and price now, not at the next scheduled run.
@@ -242,7 +242,7 @@ class SyncStock(OzonJob):
             raise ConfigurationError("no Ozon warehouse chosen for stock")
         conn, now = ctx.connection, clock.now()
         rows = shop.stock_rows(ctx.store, ctx.cfg)
-        sent = {b.local_id: (b.hash, b.synced_at) for b in _bindings(conn, m.STOCK).only("local_id", "hash", "synced_at")}
+        sent = {b.local_id: (b.local_hash, b.synced_at) for b in _bindings(conn, m.STOCK).only("local_id", "local_hash", "synced_at")}
         plan = rules.plan_stocks(rows, live_offers(conn), sent, ctx.cfg, now, full=job.payload.get("full", False))
         retry_later = False
         call = lambda batch, key: ctx.client.update_stocks(stocks=batch, key=key)  # noqa: E731
@@ -255,10 +255,10 @@ class SyncStock(OzonJob):
                     continue
                 # Other item errors (WAREHOUSE_NOT_FOUND…) are stored and not resent until the value changes.
                 rows_out.append(Binding(connection=conn, kind=m.STOCK, local_id=local,
-                                        external_id=f"{item['offer_id']}:{item['warehouse_id']}", hash=str(item["stock"]),
+                                        external_id=f"{item['offer_id']}:{item['warehouse_id']}", local_hash=str(item["stock"]),
                                         synced_at=clock.now(), data={"errors": [e.text() for e in (r.errors if r else [])],
                                                                      "updated": bool(r and r.updated)}))
-            _upsert(rows_out, ["hash", "synced_at", "data", "external_id"])
+            _upsert(rows_out, ["local_hash", "synced_at", "data", "external_id"])
         ctx.state.touch("last_stock_at")
         if plan.wait_seconds or retry_later:
             raise Defer(max(plan.wait_seconds, rules.STOCK_PAIR_SECONDS), "stock pairs waiting for Ozon's 30 s interval")
@@ -273,7 +273,7 @@ class SyncPrices(OzonJob):
     def sync(self, job: Job, ctx: Context) -> None:
         conn, now = ctx.connection, clock.now()
         rows = shop.price_rows(ctx.store, ctx.cfg)
-        sent = {int(b.local_id): (b.hash, b.data.get("times", [])) for b in _bindings(conn, m.PRICE)}
+        sent = {int(b.local_id): (b.local_hash, b.data.get("times", [])) for b in _bindings(conn, m.PRICE)}
         plan = rules.plan_prices(rows, live_offers(conn), sent, ctx.cfg, now, full=job.payload.get("full", False))
         retry_later = False
         call = lambda batch, key: ctx.client.import_prices(prices=batch, key=key)  # noqa: E731
@@ -287,10 +287,10 @@ class SyncPrices(OzonJob):
                     continue
                 times = rules.recent(sent.get(pid, ("", []))[1], now) + ([now.isoformat()] if r and r.updated else [])
                 rows_out.append(Binding(connection=conn, kind=m.PRICE, local_id=str(pid), external_id=item["offer_id"],
-                                        hash=value, synced_at=now,
+                                        local_hash=value, synced_at=now,
                                         data={"times": times, "errors": [e.text() for e in (r.errors if r else [])],
                                               "price": item["price"], "old_price": item["old_price"]}))
-            _upsert(rows_out, ["hash", "synced_at", "data", "external_id"])
+            _upsert(rows_out, ["local_hash", "synced_at", "data", "external_id"])
         ctx.state.touch("last_prices_at")
         if plan.wait_seconds or retry_later:
             raise Defer(max(plan.wait_seconds, 60), "prices waiting for Ozon's 10-per-hour limit")
