@@ -29,6 +29,9 @@ CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("OCBRIDGE_CSRF_TRUSTED_ORIGINS
 # The public base URL providers use to reach our webhooks (e.g. https://hub.example.com).
 PUBLIC_URL = os.environ.get("OCBRIDGE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 TEST_CLOCK = os.environ.get("OCBRIDGE_TEST_CLOCK", "") == "1"
+# Hosts (host or host:port) a provider connection may point at besides the provider's own pattern: the loopback
+# simulators of tests, benchmarks and the demo. Empty in production.
+SIMULATOR_HOSTS = [h for h in os.environ.get("OCBRIDGE_SIMULATOR_HOSTS", "").split(",") if h]
 
 INSTALLED_APPS = [
     "django.contrib.admin",

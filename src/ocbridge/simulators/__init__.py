@@ -11,6 +11,7 @@ SIMULATORS = {
     "netgsm": "ocbridge.simulators.netgsm:NetgsmSimulator",
     "twilio": "ocbridge.simulators.twilio:TwilioSimulator",
     "ozon": "ocbridge.simulators.ozon:OzonSimulator",
+    "despatch": "ocbridge.simulators.despatch:DespatchSimulator",
     "opencart": "ocbridge.simulators.opencart_api:OpenCartApiSimulator",
 }
 
