@@ -32,6 +32,8 @@ TEST_CLOCK = os.environ.get("OCBRIDGE_TEST_CLOCK", "") == "1"
 # Hosts (host or host:port) a provider connection may point at besides the provider's own pattern: the loopback
 # simulators of tests, benchmarks and the demo. Empty in production.
 SIMULATOR_HOSTS = [h for h in os.environ.get("OCBRIDGE_SIMULATOR_HOSTS", "").split(",") if h]
+# How often live dashboard regions re-read the page (overview, confirmations, test outcomes)
+LIVE_REFRESH_MS = int(os.environ.get("OCBRIDGE_LIVE_REFRESH_MS", "10000"))
 
 INSTALLED_APPS = [
     "django.contrib.admin",

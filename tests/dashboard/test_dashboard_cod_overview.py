@@ -48,6 +48,7 @@ def data(integ):
     _conf(integ, 2, "confirmed", today, decided_after=180, attempts=[("call", "answered", today)])
     _conf(integ, 3, "cancelled", today, decided_after=30, attempts=[("sms", "answered", today)])
     _conf(integ, 4, "calling", today, attempts=[("call", "in_flight", today)])
+    _conf(integ, 9, "needs_person", today)  # its own group, not folded into "pending"
     d5 = NOW - dt.timedelta(days=5)
     _conf(integ, 5, "confirmed", d5, decided_after=600,
           attempts=[("call", "no_answer", d5), ("call", "answered", d5 + dt.timedelta(hours=2))])
@@ -61,8 +62,9 @@ def data(integ):
 @time_machine.travel(NOW, tick=False)
 def test_headline_counts_rate_median_and_money_per_window(data, store):
     figs = cod_stats.headline(store, IST, NOW)
-    assert [figs[w].total for w in ("today", "7", "30")] == [4, 6, 7]
-    assert figs["today"].counts == {"confirmed": 2, "cancelled": 1, "no_answer": 0, "pending": 1, "other": 0}
+    assert [figs[w].total for w in ("today", "7", "30")] == [5, 7, 8]
+    assert figs["today"].counts == {"confirmed": 2, "cancelled": 1, "no_answer": 0, "pending": 1,
+                                    "needs_person": 1, "other": 0}
     assert figs["7"].counts["no_answer"] == 1
     assert figs["today"].rate == pytest.approx(200 / 3)
     assert figs["30"].rate == pytest.approx(100 * 3 / 6)

@@ -269,6 +269,32 @@ class ConfirmationActionForm(forms.Form):
         return value
 
 
+class PhoneCorrectionForm(forms.Form):
+    """A person types the customer's right number (audited with the old one)."""
+
+    phone = forms.CharField(label=_("Correct phone number"), max_length=32,
+                            help_text=_("As the customer would write it, or with + and the country code."))
+    reason = forms.CharField(label=_("Reason"), max_length=500,
+                             error_messages={"required": _("Say why: it is kept in the audit log.")})
+
+
+class BulkActionForm(forms.Form):
+    """The overview's "orders need you" list: one decision for the ticked orders, with one reason."""
+
+    action = forms.ChoiceField(label=_("Action"), choices=[
+        ("confirm", _("Confirm the orders")), ("cancel", _("Cancel the orders")), ("call", _("Call again now"))])
+    reason = forms.CharField(label=_("Reason"), max_length=500,
+                             error_messages={"required": _("Say why: it is kept in the audit log.")})
+    ids = forms.TypedMultipleChoiceField(coerce=int, required=True, widget=forms.MultipleHiddenInput, error_messages={
+        "required": _("Tick the orders first.")})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        ids = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
+        # any number is a valid choice here; which of them the user may act on is decided by the view
+        self.fields["ids"].choices = [(i, i) for i in ids[:200] if str(i).isdigit()]
+
+
 class IntegrationBaseForm(forms.ModelForm):
     """The generic part of an Integration: which Connection it uses and whether it is on."""
 

@@ -203,10 +203,11 @@ def _cod_installed() -> bool:
 
 def _group_labels() -> dict[str, str]:
     return {"confirmed": _("Confirmed"), "cancelled": _("Cancelled"), "no_answer": _("No answer"),
-            "pending": _("Pending"), "other": _("Other outcome")}
+            "pending": _("Pending"), "needs_person": _("Needs a person"), "other": _("Other outcome")}
 
 
-GROUP_COLOURS = {"confirmed": "#2a7", "cancelled": "#d33", "no_answer": "#d90", "pending": "#69c", "other": "#777"}
+GROUP_COLOURS = {"confirmed": "#2a7", "cancelled": "#d33", "no_answer": "#d90", "pending": "#69c", "needs_person": "#c5c",
+                 "other": "#777"}
 
 
 @register_card(order=1)
@@ -228,7 +229,7 @@ def cod_headline_card(store, period: Period) -> Card | None:
 
     rows = [(_("COD orders"), *[l10n.number(figs[w].total) for w in ws])]
     rows += [(labels[g], *[l10n.number(figs[w].counts[g]) for w in ws])
-             for g in ("confirmed", "cancelled", "no_answer", "pending")]
+             for g in ("confirmed", "cancelled", "no_answer", "pending", "needs_person")]
     rows += [
         (_("Confirmation rate"), *[l10n.percent(figs[w].rate) for w in ws]),
         (_("Median time to confirm"), *[l10n.duration(figs[w].median_confirm_seconds) for w in ws]),

@@ -102,3 +102,11 @@ def zones_note(rows) -> str:
     from ocbridge.dashboard import l10n
 
     return l10n.zones_note(row if isinstance(row, Store) else getattr(row, "store", None) for row in rows)
+
+
+@register.simple_tag
+def live_refresh_ms() -> int:
+    """`<body data-live-every="{% live_refresh_ms %}">`: how often live regions re-read the page."""
+    from django.conf import settings
+
+    return settings.LIVE_REFRESH_MS

@@ -13,13 +13,19 @@ from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from ocbridge.core import clock
 from ocbridge.core.models import Exchange, Job
 from ocbridge.dashboard import l10n
 from ocbridge.dashboard.filters import keyset_page
-from ocbridge.dashboard.forms import ConfirmationActionForm, ConfirmationFilterForm
+from ocbridge.dashboard.forms import (
+    BulkActionForm,
+    ConfirmationActionForm,
+    ConfirmationFilterForm,
+    PhoneCorrectionForm,
+)
 
 APP = "ocbridge.integrations.cod_confirm"
 
@@ -89,7 +95,8 @@ def confirmation_list(request) -> HttpResponse:
 
 
 @login_required
-def confirmation_detail(request, pk: int, action_form: ConfirmationActionForm | None = None) -> HttpResponse:
+def confirmation_detail(request, pk: int, action_form: ConfirmationActionForm | None = None,
+                        phone_form: PhoneCorrectionForm | None = None) -> HttpResponse:
     if not installed():
         return render(request, "dashboard/confirmations/missing.html", {"nav": "confirmations"})
     from ocbridge.integrations.cod_confirm.models import Confirmation
@@ -112,8 +119,9 @@ def confirmation_detail(request, pk: int, action_form: ConfirmationActionForm | 
 
     return render(request, "dashboard/confirmations/detail.html", {
         "c": c, "events": events, "jobs": jobs, "nav": "confirmations", "now": clock.now(),
-        "action_form": action_form or ConfirmationActionForm(), "decided": c.state in TERMINAL},
-        status=400 if action_form is not None else 200)
+        "action_form": action_form or ConfirmationActionForm(), "decided": c.state in TERMINAL,
+        "phone_form": phone_form or PhoneCorrectionForm()},
+        status=400 if action_form is not None or phone_form is not None else 200)
 
 
 @login_required
@@ -138,6 +146,76 @@ def confirmation_act(request, pk: int) -> HttpResponse:
             else:
                 messages.error(request, _("The confirmation changed meanwhile; nothing was done. Please look again."))
         else:
-            job = actions.manual_retry(c, channel=act, user=user, reason=reason)
-            messages.success(request, _("Queued as job #%(id)s.") % {"id": job.pk})
+            try:
+                actions.manual_retry(c, channel=act, user=user, reason=reason)
+            except actions.UnusablePhone:
+                form.add_error("action", _("There is no valid phone number to call: correct the phone first."))
+                return confirmation_detail(request, pk, action_form=form)
+            messages.success(request, _("Asked for: the attempt starts within seconds and shows in the timeline."))
     return redirect("dashboard:confirmation", pk=pk)
+
+
+@login_required
+@require_POST
+def confirmation_phone(request, pk: int) -> HttpResponse:
+    """A person corrects the customer's phone (audited); then "call again" can use it."""
+    if not installed():
+        return redirect("dashboard:confirmations")
+    from ocbridge.integrations.cod_confirm import actions
+    from ocbridge.integrations.cod_confirm.models import Confirmation
+
+    c = get_object_or_404(Confirmation.objects.select_related("store"), pk=pk)
+    form = PhoneCorrectionForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.correct_phone(c, phone=form.cleaned_data["phone"], user=request.user.get_username(),
+                                  reason=form.cleaned_data["reason"])
+        except actions.UnusablePhone:
+            form.add_error("phone", _("This is not a valid phone number for %(country)s.") % {"country": c.store.country})
+    if not form.is_valid():
+        return confirmation_detail(request, pk, phone_form=form)
+    messages.success(request, _("Phone number changed to %(phone)s.") % {"phone": c.phone})
+    return redirect("dashboard:confirmation", pk=pk)
+
+
+@login_required
+@require_POST
+def confirmation_bulk(request) -> HttpResponse:
+    """Confirm, cancel or call again the ticked orders of the overview's "need you" list, each audited."""
+    if not installed():
+        return redirect("dashboard:home")
+    from ocbridge.integrations.cod_confirm import actions
+    from ocbridge.integrations.cod_confirm.models import Confirmation
+
+    back = request.POST.get("next") or ""
+    back = back if back.startswith("/") and not back.startswith("//") else "/"
+    form = BulkActionForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for e in errors:
+                messages.error(request, e)
+        return redirect(back)
+    act, reason, user = form.cleaned_data["action"], form.cleaned_data["reason"], request.user.get_username()
+    done, skipped, no_phone = 0, 0, []
+    for c in Confirmation.objects.filter(pk__in=form.cleaned_data["ids"]).select_related("store"):
+        if act == "call":
+            try:
+                with transaction.atomic():
+                    actions.manual_retry(c, channel="call", user=user, reason=reason)
+                done += 1
+            except actions.UnusablePhone:
+                no_phone.append(c.order_label or str(c.order_id))
+            continue
+        with transaction.atomic():
+            ok = actions.manual_decide(c, intent=act, user=user, reason=reason)
+        done += ok
+        skipped += not ok
+    if done:
+        messages.success(request, ngettext("%(n)d order done.", "%(n)d orders done.", done) % {"n": done})
+    if skipped:
+        messages.error(request, ngettext("%(n)d order changed meanwhile and was left alone.",
+                                         "%(n)d orders changed meanwhile and were left alone.", skipped) % {"n": skipped})
+    if no_phone:
+        messages.error(request, _("Not called, no valid phone number (correct it on the order's page): %(orders)s")
+                       % {"orders": ", ".join(no_phone)})
+    return redirect(back)

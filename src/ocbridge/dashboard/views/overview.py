@@ -10,7 +10,9 @@ from django.shortcuts import render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
+from ocbridge.core.attention import needs_attention, orders_needing_you
 from ocbridge.core.models import Store
+from ocbridge.dashboard.forms import BulkActionForm
 from ocbridge.dashboard.overview import Period, build_cards, display_tz
 
 ASSETS = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
@@ -33,9 +35,28 @@ def home(request) -> HttpResponse:
         days = DEFAULT_DAYS
     days = days if days in PERIODS else DEFAULT_DAYS
     period = Period.last(days, display_tz(store))
+    scope = Store.objects.all() if store is None else Store.objects.filter(pk=store.pk)
+    attention = needs_attention(scope)
     return render(request, "dashboard/overview.html", {
         "cards": build_cards(store, period), "stores": stores, "store": store, "days": days,
-        "periods": PERIODS, "period": period, "nav": "overview"})
+        "periods": PERIODS, "period": period, "nav": "overview", "attention": attention,
+        "orders_need_you": orders_needing_you(attention), "need_you": _need_you(scope),
+        "bulk_form": BulkActionForm(), "live": True})
+
+
+NEED_YOU_ROWS = 50
+
+
+def _need_you(scope) -> list:
+    """The oldest COD orders waiting for a person, for the bulk form (the full list is on Confirmations)."""
+    from django.apps import apps
+
+    if not apps.is_installed("ocbridge.integrations.cod_confirm"):
+        return []
+    from ocbridge.integrations.cod_confirm.models import Confirmation
+
+    return list(Confirmation.objects.filter(store__in=scope, state="needs_person").select_related("store")
+                .order_by("created", "pk")[:NEED_YOU_ROWS])
 
 
 @require_GET

@@ -28,17 +28,45 @@ def manual_decide(c: Confirmation, *, intent: str, user: str, reason: str) -> bo
                        reason=f"{intent} by {user} (audit #{entry.pk}): {reason}")
 
 
+class UnusablePhone(ValueError):
+    """"Call again" on a confirmation without a callable number: a person corrects the phone first."""
+
+
 def manual_retry(c: Confirmation, *, channel: str, user: str, reason: str) -> Job:
-    """Call or text again now, outside the schedule and calling hours (a person chose to)."""
+    """Call or text again now, outside the schedule and calling hours (a person chose to).
+
+    Refused (UnusablePhone) without a valid E.164 number: the attempt could only fail, and a failed attempt would
+    turn "needs a person" into a final "failed".
+    """
     if channel not in (Channel.CALL, Channel.SMS):
         raise ValueError(f"unknown channel {channel!r}")
     if not reason.strip():
         raise ValueError("a reason is required")
+    if not c.phone:
+        raise UnusablePhone(c.phone_raw)
     entry = _audit(c, f"{channel}_again", user, reason)
     return Job.objects.enqueue(jobs.StartAttempt, key=f"cod_confirm:{c.store_id}:{c.order_id}:manual:{entry.pk}",
                                integration=c.integration,
                                payload={"confirmation_id": c.pk, "number": c.attempts_made + 1, "channel": channel,
                                         "manual": f"manual-{entry.pk}"})
+
+
+def correct_phone(c: Confirmation, *, phone: str, user: str, reason: str) -> str:
+    """A person replaces the customer's number (typo, other line); audited with the old and new number.
+
+    Returns the E.164 number; ValueError when it is not a valid number in the store's country (or +international).
+    """
+    from ocbridge.integrations.cod_confirm import shop
+
+    if not reason.strip():
+        raise ValueError("a reason is required")
+    e164 = shop.normalize_phone(phone, c.store.country)
+    if not e164:
+        raise UnusablePhone(phone)
+    _audit(c, "phone_corrected", user, reason, old_phone=c.phone or c.phone_raw, new_phone=e164)
+    Confirmation.objects.filter(pk=c.pk).update(phone=e164, phone_raw=phone.strip()[:64], updated=clock.now())
+    c.phone, c.phone_raw = e164, phone.strip()[:64]
+    return e164
 
 
 def test_message(integration: Integration, phone: str, channel: str, user: str) -> Job:

@@ -1,0 +1,22 @@
+"""What COD confirmation adds to the owner's "needs attention" list (ocbridge.core.attention)."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils.translation import ngettext
+
+from ocbridge.core.attention import Attention, register_attention
+from ocbridge.integrations.cod_confirm.choices import ConfirmationState
+
+
+@register_attention("cod_confirm.needs_person", order=10)
+def needs_person(stores) -> Attention | None:
+    """Orders the robot handed over: a person calls, confirms, cancels or corrects the phone."""
+    from ocbridge.integrations.cod_confirm.models import Confirmation
+
+    n = Confirmation.objects.filter(store__in=stores, state=ConfirmationState.NEEDS_PERSON).count()
+    if not n:
+        return None
+    return Attention(key="cod_confirm.needs_person", count=n, orders=True,
+                     link=reverse("dashboard:confirmations") + "?state=needs_person",
+                     text=ngettext("%(n)d COD order needs a person", "%(n)d COD orders need a person", n) % {"n": n})
