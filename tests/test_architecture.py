@@ -49,3 +49,36 @@ def test_integrations_do_not_import_each_other():
                 if mod and mod.startswith("ocbridge.integrations.") and mod.split(".")[2] != pkg.name:
                     wrong.setdefault(str(path.relative_to(SRC)), []).append(mod)
     assert wrong == {}
+
+
+def _module_imports(path: Path) -> set[str]:
+    """Every ocbridge module a file imports, at the top or inside a function (a lazy import is still a tie)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return {n for n in names if n.startswith("ocbridge.")}
+
+
+def test_core_modules_import_each_other_without_a_circle():
+    """core.models, core.jobs and core.tasks once imported each other lazily in a circle; none may again."""
+    modules = {"ocbridge.core." + p.stem: p for p in (SRC / "core").glob("*.py") if p.stem != "__init__"}
+    graph = {m: _module_imports(p) & set(modules) for m, p in modules.items()}
+    cycles = []
+
+    def visit(m, path):
+        for n in graph[m]:
+            if n in path:
+                cycles.append(path[path.index(n):] + [n])
+            elif n not in done:
+                visit(n, path + [n])
+        done.add(m)
+
+    done: set[str] = set()
+    for m in sorted(graph):
+        if m not in done:
+            visit(m, [m])
+    assert cycles == []

@@ -103,6 +103,89 @@ def test_expired_claim_is_requeued_and_runs_once_more():
     assert Job.objects.get(pk=job.pk).state == JobState.DONE
 
 
+@register_job_kind
+class StallingKind(JobKind):
+    """Stalls past its claim (a GC or VM pause: its heartbeat is silent too); another worker takes the job
+    over; then the stalled run tries to write."""
+
+    kind = "test.stalling"
+    claim_seconds = 60
+
+    def run(self, job):
+        from ocbridge.core.jobs import fenced
+
+        if job.payload.get("stall"):
+            clock.travel(self.claim_seconds + 1)
+            assert requeue_expired() == 1
+            Job.objects.filter(pk=job.pk).update(payload={})  # the second run does not stall
+            # Another worker runs it (here the same thread, so the same mark: the token alone tells runs apart).
+            assert run_job(job.pk).state == JobState.DONE
+        with fenced():
+            AuditEntry.objects.create(user="worker", action="test.stalling", object_id=str(job.payload.get("stall")))
+
+
+def test_a_run_that_stalled_past_its_claim_writes_nothing_after_the_takeover():
+    job = Job.objects.enqueue(StallingKind, key="stall-1", payload={"stall": True})
+    run_job(job.pk)
+    job.refresh_from_db()
+    assert job.state == JobState.DONE and job.attempts == 2 and job.claim_token == ""
+    # One write: the run that took over. The stalled run raised ClaimLost inside its fenced write.
+    assert list(AuditEntry.objects.filter(action="test.stalling").values_list("object_id", flat=True)) == ["None"]
+
+
+def test_claims_carry_a_random_token_a_thread_mark_and_the_databases_time():
+    import threading
+
+    from ocbridge.core.jobs import renew
+
+    clock.travel(3 * 3600)  # the test clock's offset is applied inside the SQL too
+    a = claim(Job.objects.enqueue(FlakyKind, key="tok-a").pk)
+    b = claim(Job.objects.enqueue(FlakyKind, key="tok-b").pk)
+    assert len(a.claim_token) == 32 and a.claim_token != b.claim_token
+    assert a.claimed_by.endswith(":" + threading.current_thread().name)
+    expected = clock.now() + timedelta(seconds=FlakyKind.claim_seconds)
+    assert abs((a.claim_expires_at - expected).total_seconds()) < 5
+    clock.travel(100)
+    assert renew(a)  # renewal moves expiry out by the database's (offset) time
+    a.refresh_from_db()
+    assert abs((a.claim_expires_at - (clock.now() + timedelta(seconds=FlakyKind.claim_seconds))).total_seconds()) < 5
+    stale = Job(pk=a.pk, kind=a.kind, claim_token="0" * 32)
+    assert not renew(stale)  # a token that is not the claim's renews nothing
+
+
+@register_job_kind
+class SlowKind(JobKind):
+    kind = "test.slow"
+    claim_seconds = 1.5
+
+    def run(self, job):
+        time.sleep(job.payload["seconds"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_keeps_a_long_run_claimed():
+    """A live run longer than its claim keeps it: a second worker's requeue_expired finds nothing to take."""
+    import threading
+
+    job = Job.objects.enqueue(SlowKind, key="slow-1", payload={"seconds": 3})
+    seen = []
+
+    def watch():
+        time.sleep(2.2)  # past the first expiry: only renewals keep the claim
+        seen.append(requeue_expired())
+        seen.append(Job.objects.get(pk=job.pk).state)
+        from django.db import connection
+
+        connection.close()
+
+    t = threading.Thread(target=watch)
+    t.start()
+    done = run_job(job.pk)
+    t.join()
+    assert seen == [0, JobState.RUNNING]
+    assert done.state == JobState.DONE and done.attempts == 1
+
+
 def _wait(pred, timeout=20.0):
     end = time.monotonic() + timeout
     while time.monotonic() < end:

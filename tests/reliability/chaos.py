@@ -17,6 +17,8 @@ import time
 import traceback
 from collections import Counter
 
+from reliability.harness import process_of
+
 MODES = ("holding_attempt", "answer_held", "history_write", "random", "answer_lost")
 
 
@@ -57,7 +59,7 @@ class Chaos(threading.Thread):
 
     # kill points -----------------------------------------------------------------------------------
     def _kill_holder(self, claimed_by: str, why: str) -> bool:
-        slot = self.bed.pool.holders().get(claimed_by)
+        slot = self.bed.pool.holders().get(process_of(claimed_by))
         if slot is None:
             return False
         self.bed.pool.kill(slot)
@@ -69,7 +71,7 @@ class Chaos(threading.Thread):
         from ocbridge.core.models import Job
 
         live = self.bed.pool.holders()
-        return [h for h in Job.objects.filter(state="running", kind=kind).values_list("claimed_by", flat=True) if h in live]
+        return [h for h in Job.objects.filter(state="running", kind=kind).values_list("claimed_by", flat=True) if process_of(h) in live]
 
     def _random(self) -> None:
         slot = self.rng.randrange(self.bed.pool.count)

@@ -64,8 +64,13 @@ def e164_of(order_id: int) -> str:
 
 
 def worker_id(pid: int) -> str:
-    """The claim mark a worker process writes on its jobs (core.jobs.WORKER_ID)."""
-    return f"{socket.gethostname()}:{pid}"
+    """The process part of the claim mark a worker writes on its jobs (core.jobs.worker_id(): host:pid:thread)."""
+    return f"{socket.gethostname()[:30]}:{pid}"
+
+
+def process_of(claimed_by: str) -> str:
+    """host:pid of a claim mark (its thread name dropped)."""
+    return ":".join(claimed_by.split(":")[:2])
 
 
 class WorkerPool:
@@ -171,7 +176,7 @@ def _state(live_holders: set[str]) -> dict:
     now = clock.now()
     active = Job.objects.filter(state__in=[JobState.QUEUED, JobState.RUNNING])
     nxt = active.filter(state=JobState.QUEUED).order_by("next_run_at").values_list("next_run_at", flat=True).first()
-    holders = list(active.filter(state=JobState.RUNNING).values_list("claimed_by", flat=True))
+    holders = [process_of(h) for h in active.filter(state=JobState.RUNNING).values_list("claimed_by", flat=True)]
     return {
         "confirmations": Confirmation.objects.count(),
         "open": Confirmation.objects.exclude(state__in=ROBOT_DONE).count(),

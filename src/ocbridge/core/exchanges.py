@@ -84,7 +84,7 @@ class ExchangeRecorder:
     @contextmanager
     def exchange(self, method: str, url: str, *, key: str = "", purpose: str = "", order_id: int | None = None,
                  request_body: str | bytes | None = None, request_headers: dict | None = None):
-        from ocbridge.core.jobs import current_job
+        from ocbridge.core.jobkinds import current_job
         from ocbridge.core.models import Exchange
 
         job = current_job.get()

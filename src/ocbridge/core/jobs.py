@@ -4,18 +4,24 @@ Flow: `Job.objects.enqueue()` inserts the row and, after commit, hands its id to
 `run_job(id)`, which claims the row with one conditional UPDATE, so two workers never run one job. A
 crashed worker's claim expires and `dispatch_due()` (the dispatcher loop in `ocbridge worker`) queues it
 again. Retry spacing is just `next_run_at`.
+
+Fenced claims: each claim gets a random token. The run's heartbeat renews the claim while the run is alive,
+and every later write of the run matches the token (`fenced()`, the outcome in `_finish`): a run that stalled
+past its claim (a VM or GC pause) and was taken over writes nothing — `ClaimLost`. Claim times come from the
+database (`clock.db_now()`), so workers with different clocks agree on expiry. Worker ids name the thread
+(huey runs several per process).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import random
+import secrets
 import socket
 import threading
 import traceback
 from collections.abc import Callable
-from contextvars import ContextVar
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -25,100 +31,84 @@ from django.db.models import F
 from ocbridge.core import clock
 from ocbridge.core.choices import JobState
 from ocbridge.core.errors import ConfigurationError, RetryableError, ServiceError
+from ocbridge.core.jobkinds import (  # noqa: F401  (re-exported: integrations import the job API from here)
+    ClaimLost,
+    Defer,
+    JobKind,
+    current_job,
+    get_kind,
+    known_kind,
+    register_job_kind,
+    schedule_on_commit,
+)
+from ocbridge.core.models import Job
 
 log = logging.getLogger(__name__)
 
-current_job: ContextVar = ContextVar("current_job", default=None)
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
-
-_KINDS: dict[str, type[JobKind]] = {}
+HOST = socket.gethostname()[:30]
 
 
-class Defer(Exception):
-    """Raised by a kind to run again later without counting a failed attempt (quiet hours, waiting for a task)."""
-
-    def __init__(self, seconds: float, reason: str = ""):
-        self.seconds = seconds
-        self.reason = reason
-        super().__init__(reason)
-
-
-class JobKind:
-    """One kind of work. Subclasses set `kind` and implement `run(job)`; they never catch errors 'to be safe'."""
-
-    kind: str = ""
-    max_attempts: int = 8
-    claim_seconds: int = 120  # a worker that holds a job longer than this is presumed dead
-    backoff_base: float = 15.0
-    backoff_max: float = 3600.0
-    routine: bool = False  # finished rows are pruned after two days (polls, inbox reads)
-
-    def run(self, job) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def backoff(self, attempts: int) -> float:
-        """Exponential backoff with jitter (half to full of the exponential step)."""
-        step = min(self.backoff_max, self.backoff_base * (2 ** max(0, attempts - 1)))
-        return step * random.uniform(0.5, 1.0)
-
-
-def register_job_kind(cls: type[JobKind]) -> type[JobKind]:
-    if not cls.kind:
-        raise ValueError(f"{cls.__name__} has no kind")
-    if cls.kind in _KINDS and _KINDS[cls.kind] is not cls:
-        raise ValueError(f"job kind {cls.kind} registered twice")
-    _KINDS[cls.kind] = cls
-    return cls
-
-
-def get_kind(name: str) -> type[JobKind]:
-    try:
-        return _KINDS[name]
-    except KeyError:
-        raise LookupError(f"unknown job kind {name!r}") from None
-
-
-def schedule_on_commit(job) -> None:
-    """Hand a due job to huey once the surrounding transaction commits (never before: the row must exist)."""
-    if job.next_run_at > clock.now():
-        return  # the dispatcher picks it up when due
-
-    def _send():
-        from ocbridge.core.tasks import run_job_task
-
-        run_job_task(job.pk)
-
-    transaction.on_commit(_send)
+def worker_id() -> str:
+    """host:pid:thread — huey runs several threads per process, and each holds its own claims."""
+    return f"{HOST}:{os.getpid()}:{threading.current_thread().name}"[:64]
 
 
 def claim(job_id: int):
-    """Take the job if it is queued and due. One conditional UPDATE: atomic on SQLite and PostgreSQL."""
-    from ocbridge.core.models import Job
+    """Take the job if it is queued and due. One conditional UPDATE: atomic on SQLite and PostgreSQL.
 
-    now = clock.now()
-    kind_claim = 120
-    row = Job.objects.filter(pk=job_id).values_list("kind", flat=True).first()
-    if row is None:
+    The claim's token is new each time; its expiry is the database's time plus the kind's claim length."""
+    kind_name = Job.objects.filter(pk=job_id).values_list("kind", flat=True).first()
+    if kind_name is None:
         return None
-    if row in _KINDS:
-        kind_claim = _KINDS[row].claim_seconds
-    hit = Job.objects.filter(pk=job_id, state=JobState.QUEUED, next_run_at__lte=now).update(
+    kind = known_kind(kind_name)
+    seconds = kind.claim_seconds if kind else JobKind.claim_seconds
+    token = secrets.token_hex(16)
+    hit = Job.objects.filter(pk=job_id, state=JobState.QUEUED, next_run_at__lte=clock.now()).update(
         state=JobState.RUNNING,
-        claimed_by=WORKER_ID,
-        claim_expires_at=now + timedelta(seconds=kind_claim),
+        claimed_by=worker_id(),
+        claim_token=token,
+        claim_expires_at=clock.db_now(seconds),
         attempts=F("attempts") + 1,
-        started_at=now,
+        started_at=clock.db_now(),
     )
     return Job.objects.get(pk=job_id) if hit == 1 else None
 
 
+def _held(job):
+    """Our claim: this row, still running under this run's token."""
+    return Job.objects.filter(pk=job.pk, state=JobState.RUNNING, claim_token=job.claim_token)
+
+
+def renew(job, seconds: float | None = None) -> bool:
+    """Push the claim's expiry out (database time). False when the claim is no longer ours."""
+    kind = known_kind(job.kind)
+    seconds = seconds if seconds is not None else (kind.claim_seconds if kind else JobKind.claim_seconds)
+    return bool(_held(job).update(claim_expires_at=clock.db_now(seconds)))
+
+
+@contextmanager
+def fenced():
+    """A transaction that commits only while the running job still holds its claim.
+
+    Its first statement renews the claim by its token (a row lock on PostgreSQL, the write lock on SQLite),
+    so a takeover cannot slip in between the check and the writes. Outside a job it is a plain transaction.
+    Raises ClaimLost (nothing written) when another run took the job over."""
+    job = current_job.get()
+    with transaction.atomic():
+        if job is not None and job.pk and job.claim_token and not renew(job):
+            raise ClaimLost(f"job {job.pk} ({job.kind}) was taken over; this run stops")
+        yield
+
+
 def _finish(job, **fields) -> bool:
     """Write the outcome only if we still hold the claim (an expired claim may have been taken over)."""
-    from ocbridge.core.models import Job
-
     fields.setdefault("claimed_by", "")
+    fields.setdefault("claim_token", "")
     fields.setdefault("claim_expires_at", None)
-    return bool(Job.objects.filter(pk=job.pk, state=JobState.RUNNING, claimed_by=WORKER_ID).update(**fields))
+    hit = bool(_held(job).update(**fields))
+    if not hit:
+        log.warning("job %s (%s): claim taken over; this run's outcome is dropped", job.pk, job.kind)
+    return hit
 
 
 def _hub_unavailable(exc: Exception) -> bool:
@@ -140,10 +130,38 @@ def _finish_quietly(job, **fields) -> None:
         log.warning("job %s (%s): hub database unavailable; left to its claim expiry", job.pk, job.kind)
 
 
+class Heartbeat:
+    """Renews a running job's claim every third of its length, from a thread of its own (own DB connection)."""
+
+    def __init__(self, job, seconds: float):
+        self.job, self.seconds = job, seconds
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"heartbeat-{job.pk}", daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=self.seconds)
+
+    def _beat(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self.stop.wait(self.seconds / 3):
+                try:
+                    if not renew(self.job, self.seconds):
+                        return  # taken over: the run's own fenced writes will find out
+                except (OperationalError, InterfaceError):  # locked hub: try again at the next beat
+                    log.warning("job %s: claim renewal failed; retrying", self.job.pk)
+        finally:
+            connection.close()
+
+
 def run_job(job_id: int):
     """Claim and run one job; returns the Job after the run, or None when it was not ours to run."""
-    from ocbridge.core.models import Job
-
     job = claim(job_id)
     if job is None:
         return None
@@ -151,7 +169,10 @@ def run_job(job_id: int):
     token = current_job.set(job)
     now = clock.now
     try:
-        kind.run(job)
+        with Heartbeat(job, kind.claim_seconds):
+            kind.run(job)
+    except ClaimLost as exc:  # another run owns the job now: write nothing, not even an outcome
+        log.warning("%s", exc)
     except Defer as exc:
         _finish(job, state=JobState.QUEUED, attempts=F("attempts") - 1, next_run_at=now() + timedelta(seconds=exc.seconds),
                 last_error=exc.reason)
@@ -211,14 +232,13 @@ def slot_key(prefix: str, every: float) -> str:
 
 
 def requeue_expired() -> int:
-    """Jobs whose worker died: back to the queue (or failed when attempts ran out)."""
-    from ocbridge.core.models import Job
-
+    """Jobs whose worker died (or stalled past its claim): back to the queue (or failed when attempts ran out).
+    Expiry is judged by the database's time; clearing the token fences the old run out."""
     now = clock.now()
-    expired = Job.objects.filter(state=JobState.RUNNING, claim_expires_at__lt=now)
+    expired = Job.objects.filter(state=JobState.RUNNING, claim_expires_at__lt=clock.db_now())
     failed = expired.filter(attempts__gte=F("max_attempts")).update(
-        state=JobState.FAILED, finished_at=now, claimed_by="", last_error="worker lost; attempts exhausted")
-    back = expired.update(state=JobState.QUEUED, claimed_by="", claim_expires_at=None, next_run_at=now,
+        state=JobState.FAILED, finished_at=now, claimed_by="", claim_token="", last_error="worker lost; attempts exhausted")
+    back = expired.update(state=JobState.QUEUED, claimed_by="", claim_token="", claim_expires_at=None, next_run_at=now,
                           last_error="worker lost (claim expired); retried")
     return failed + back
 
@@ -226,8 +246,6 @@ def requeue_expired() -> int:
 def due_job_ids(limit: int = 200, redispatch_after: float = 30.0) -> list[int]:
     """Queued, due jobs not handed to huey recently; marks them handed (a soft lease, not a claim)."""
     from django.db.models import Q
-
-    from ocbridge.core.models import Job
 
     now = clock.now()
     stale = now - timedelta(seconds=redispatch_after)

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from ocbridge.core import clock
 from ocbridge.core import secrets as crypto
 from ocbridge.core.choices import Direction, ExchangeOutcome, JobState, Level, Service
+from ocbridge.core.jobkinds import get_kind, schedule_on_commit
 
 
 class EncryptedJSONField(models.TextField):
@@ -189,8 +190,6 @@ class JobManager(models.Manager):
         """Insert the Job row (a duplicate key returns the existing row) and hand it to huey after commit."""
         from django.db import IntegrityError, transaction
 
-        from ocbridge.core.jobs import get_kind, schedule_on_commit
-
         kind_cls = get_kind(kind if isinstance(kind, str) else kind.kind)
         fields = {
             "kind": kind_cls.kind,
@@ -223,7 +222,8 @@ class Job(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=8)
     next_run_at = models.DateTimeField(default=clock.now)
-    claimed_by = models.CharField(max_length=64, blank=True)
+    claimed_by = models.CharField(max_length=64, blank=True, help_text="host:pid:thread of the run holding the claim")
+    claim_token = models.CharField(max_length=32, blank=True, help_text="random per claim; every write of the run matches it")
     claim_expires_at = models.DateTimeField(null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True, help_text="last handed to huey")
     last_error = models.TextField(blank=True)

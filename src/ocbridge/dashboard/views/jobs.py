@@ -58,7 +58,7 @@ def job_retry(request, pk: int) -> HttpResponse:
             audit(request, "job.retry", obj=job, store=job.store, reason=form.cleaned_data["reason"],
                   previous_state=job.state, attempts=job.attempts, kind=job.kind)
             job.refresh_from_db()
-            from ocbridge.core.jobs import schedule_on_commit
+            from ocbridge.core.jobkinds import schedule_on_commit
 
             schedule_on_commit(job)
     if hit:

@@ -73,11 +73,11 @@ class Confirmation(models.Model):
 
         Returns False when another worker moved it first: the caller then does nothing.
         """
-        from ocbridge.core.jobs import current_job
+        from ocbridge.core.jobs import current_job, fenced
 
         now = clock.now()
         allowed = set(expect) if expect is not None else {self.state}
-        with transaction.atomic():
+        with fenced():  # a run that lost its claim to another worker moves nothing
             hit = Confirmation.objects.filter(pk=self.pk, state__in=allowed).update(state=to, updated=now, **fields)
             if not hit:
                 return False

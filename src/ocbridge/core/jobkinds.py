@@ -1,0 +1,87 @@
+"""What a job is, without the runner: kinds, their registry, the running job, and the hand-over to huey.
+
+Kept apart from `core.jobs` (the runner) so that `core.models` can name kinds and hand a new Job to huey
+without importing the runner, which imports the models: models → jobkinds ← jobs ← tasks, no circle.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from contextvars import ContextVar
+
+from django.db import transaction
+
+from ocbridge.core import clock
+
+# The Job this thread is running (set by core.jobs.run_job): Exchanges, transitions and fenced writes read it.
+current_job: ContextVar = ContextVar("current_job", default=None)
+
+_KINDS: dict[str, type[JobKind]] = {}
+_sender: list[Callable[[int], None]] = []  # core.tasks registers huey's task here when it is imported
+
+
+class Defer(Exception):
+    """Raised by a kind to run again later without counting a failed attempt (quiet hours, waiting for a task)."""
+
+    def __init__(self, seconds: float, reason: str = ""):
+        self.seconds = seconds
+        self.reason = reason
+        super().__init__(reason)
+
+
+class ClaimLost(Exception):
+    """This run's claim on its job was taken over (it stalled past the expiry): it must write nothing more."""
+
+
+class JobKind:
+    """One kind of work. Subclasses set `kind` and implement `run(job)`; they never catch errors 'to be safe'."""
+
+    kind: str = ""
+    max_attempts: int = 8
+    claim_seconds: int = 120  # renewed while the run is alive; a run silent this long is presumed dead
+    backoff_base: float = 15.0
+    backoff_max: float = 3600.0
+    routine: bool = False  # finished rows are pruned after two days (polls, inbox reads)
+
+    def run(self, job) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backoff(self, attempts: int) -> float:
+        """Exponential backoff with jitter (half to full of the exponential step)."""
+        step = min(self.backoff_max, self.backoff_base * (2 ** max(0, attempts - 1)))
+        return step * random.uniform(0.5, 1.0)
+
+
+def register_job_kind(cls: type[JobKind]) -> type[JobKind]:
+    if not cls.kind:
+        raise ValueError(f"{cls.__name__} has no kind")
+    if cls.kind in _KINDS and _KINDS[cls.kind] is not cls:
+        raise ValueError(f"job kind {cls.kind} registered twice")
+    _KINDS[cls.kind] = cls
+    return cls
+
+
+def get_kind(name: str) -> type[JobKind]:
+    try:
+        return _KINDS[name]
+    except KeyError:
+        raise LookupError(f"unknown job kind {name!r}") from None
+
+
+def known_kind(name: str) -> type[JobKind] | None:
+    return _KINDS.get(name)
+
+
+def set_sender(send: Callable[[int], None]) -> None:
+    """core.tasks: hand job ids to huey with this (the only sender; set once per process)."""
+    _sender[:] = [send]
+
+
+def schedule_on_commit(job) -> None:
+    """Hand a due job to huey once the surrounding transaction commits (never before: the row must exist).
+    Without a sender (core.tasks not loaded) the dispatcher still finds the job when it is due."""
+    if job.next_run_at > clock.now() or not _sender:
+        return  # the dispatcher picks it up when due
+    send = _sender[0]
+    transaction.on_commit(lambda: send(job.pk))
