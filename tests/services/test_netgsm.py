@@ -121,7 +121,8 @@ def test_voice_call_and_its_webhook(sim, conn, receiver, assert_masked):
     started = call(NetgsmClient(conn), url=receiver.url + "/voice")
     job = sim.voice_calls()[0]
     assert (started.provider_id, job["numbers"], job["relationid"], sorted(job["keys"])) == (
-        job["bulkid"], ["5321234567"], "c1", ["0", "1", "2"])
+        job["bulkid"], ["5321234567"], netgsm.relation_id("c1"), ["0", "1", "2"])
+    assert job["relationid"].isdigit()
     assert job["text"] == "Siparişiniz 1001"
     sim.wait_for(lambda: receiver.bodies("/voice"), timeout=10)
     result = netgsm.parse_call_result(receiver.bodies("/voice")[0], "application/json")

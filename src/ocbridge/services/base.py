@@ -150,20 +150,25 @@ def outcome_for_digit(digit: str, digits: dict[str, str] | None = None) -> str:
 
 
 def form_of(data: dict | bytes | str | None) -> dict[str, str]:
-    """Form fields from a dict (already parsed) or a raw urlencoded body."""
+    """Form fields from a dict (already parsed; a value may be a list of every value sent) or a raw urlencoded
+    body. A field sent twice with different values is refused, never silently read as one of them."""
     if isinstance(data, dict):
-        form = {str(k): ("" if v is None else str(v)) for k, v in data.items()}
+        pairs = [(str(k), "" if v is None else str(v)) for k, vs in data.items()
+                 for v in (vs if isinstance(vs, (list, tuple)) else [vs])]
     elif data is None:
         return {}
     else:
         text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
         try:
-            form = dict(parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text.strip())))
+            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text.strip()))
         except ValueError as exc:
             raise WebhookFormatError(f"body is not form-encoded: {exc}") from None
-    for name, value in form.items():
+    form: dict[str, str] = {}
+    for name, value in pairs:
         if "\x00" in name or "\x00" in value:
             raise WebhookFormatError(f"form field {name!r} has a NUL character")
+        if form.setdefault(name, value) != value:
+            raise WebhookFormatError(f"form field {name!r} sent more than once with different values")
     return form
 
 

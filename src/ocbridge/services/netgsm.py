@@ -71,7 +71,7 @@ class NetgsmClient:
         for name, value in (("usercode", self._user), ("password", self._password),
                             ("startdate", start.strftime("%d%m%Y")), ("starttime", start.strftime("%H%M")),
                             ("stopdate", stop.strftime("%d%m%Y")), ("stoptime", stop.strftime("%H%M")),
-                            ("key", "1"), ("ringtime", "30"), ("url", webhook_url), ("relationid", key[:64])):
+                            ("key", "1"), ("ringtime", "30"), ("url", webhook_url), ("relationid", relation_id(key))):
             ET.SubElement(header, name).text = value
         body = ET.SubElement(root, "body")
         if announcement_id:
@@ -79,9 +79,8 @@ class NetgsmClient:
         else:
             ET.SubElement(body, "text").text = text
         ET.SubElement(body, "no").text = number
-        keys = ET.SubElement(body, "keys")
-        for digit in sorted(digits):
-            detail = ET.SubElement(keys, "keydetail")
+        for digit in sorted(digits):  # one <keys> per key, as Netgsm's own package writes them (voicemail Package.php)
+            detail = ET.SubElement(ET.SubElement(body, "keys"), "keydetail")
             ET.SubElement(detail, "keyinfo").text = digit
             ET.SubElement(detail, "text").text = self._options.get("key_reply_text") or KEY_REPLY
         xml = '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(root, encoding="unicode")
@@ -97,8 +96,10 @@ class NetgsmClient:
     def send_sms(self, *, to: str, text: str, key: str, webhook_url: str | None = None,
                  sender: str | None = None) -> SmsSent:
         """Delivery is learnt by polling reports; `webhook_url` is not part of Netgsm's send call."""
-        payload = {"msgheader": sender or self._options.get("msgheader") or "", "encoding": "TR",
+        payload = {"msgheader": sender or self._options.get("msgheader") or "",
                    "messages": [{"msg": text, "no": national_tr(check_e164(self.service, to))}]}
+        if TURKISH_LETTERS.intersection(text):  # only then: it makes each part shorter (netgsm-sms Encoding.TR)
+            payload["encoding"] = "tr"
         if self._options.get("appname"):
             payload["appname"] = self._options["appname"]
         done = replay_or_recover(self._rec, key, service=self.service, ask=None,
@@ -115,7 +116,8 @@ class NetgsmClient:
         """The inbox. Without a date range each message comes back once only: persist what this returns."""
         params = {}
         if start or stop:
-            params = {k: v.astimezone(self._tz).strftime("%d%m%Y%H%M") for k, v in (("startdate", start), ("stopdate", stop)) if v}
+            params = {k: v.astimezone(self._tz).strftime("%d%m%Y%H%M%S")  # as netgsm-sms get_inbox sends them
+                      for k, v in (("startdate", start), ("stopdate", stop)) if v}
         ratelimit.acquire((self.service, self._conn.pk, "inbox"), INBOX_RATE)
         body = self._call("GET", "/sms/rest/v2/inbox", params=params or None, purpose="netgsm.inbox", empty_codes=("40",))
         items = [_inbox_item(m, self._tz) for m in body.get("messages") or [] if isinstance(m, dict)]
@@ -187,6 +189,16 @@ class NetgsmClient:
                 raise RetryableError(self.service, text, "voice SMS limit or system error", retry_after=RETRY_CODES[text])
             raise TerminalError(self.service, text, VOICE_ERRORS.get(text, "voice SMS refused"))
         raise UnreadableAnswerError(self.service, text, maybe_sent=side_effect)
+
+
+TURKISH_LETTERS = set("çğıöşüÇĞİÖŞÜ")
+
+
+def relation_id(key: str) -> str:
+    """`relationid`: a number in Netgsm's documents ("random sayı", voicemail README), echoed in the webhook and
+    reports. Derived from our idempotency key so a retry sends the same one; the outbox's numeric correlation
+    id replaces this once it exists (DESIGN.md, one outbox)."""
+    return str(int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:12], 16))
 
 
 VOICE_ERRORS = {"30": "invalid usercode/password, no API permission or IP not allowed", "40": "no audio or text",

@@ -17,7 +17,7 @@ import hmac
 import json
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from ocbridge.core import ratelimit
@@ -78,6 +78,9 @@ class TwilioClient:
                                             action_url=with_query(webhook_url, markers)),
                 "StatusCallback": with_query(webhook_url, {"ocb_k": key}), "StatusCallbackEvent": "completed",
                 "Timeout": "30"}
+        if len(form["Twiml"]) > TWIML_LIMIT:
+            raise TerminalError(self.service, 32018, f"the call's TwiML is {len(form['Twiml'])} characters; Twilio "
+                                                     f"refuses more than {TWIML_LIMIT}: shorten the text")
         done = replay_or_recover(self._rec, key, service=self.service, stored=_stored(CallStarted),
                                  ask=lambda row: self._find("Calls", "calls", row, to, key, CallStarted))
         if done is not None:
@@ -187,6 +190,9 @@ def with_query(url: str, params: dict) -> str:
 
 # --- TwiML (pure) ---------------------------------------------------------------------------------------
 
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'  # "no reply" to an SMS webhook
+TWIML_LIMIT = 4000  # characters; longer TwiML is refused (Twilio error 32018)
+
 
 def _say(text: str, language: str, voice: str) -> str:
     return f"<Say language={quoteattr(language)} voice={quoteattr(voice)}>{escape(text)}</Say>"
@@ -225,16 +231,58 @@ def gather_reply_twiml(data: dict, action_url: str) -> str:
 # --- webhooks (pure) -------------------------------------------------------------------------------------
 
 
-def validate_signature(auth_token: str, url: str, params: dict, signature: str) -> bool:
-    """X-Twilio-Signature: base64 HMAC-SHA1 (Auth Token) over the full URL + sorted POST name/value pairs."""
-    if not auth_token or not signature:
+def validate_signature(auth_token: str, url: str, params, signature: str, algorithm: str | None = None) -> bool:
+    """X-Twilio-Signature, checked as twilio-python's RequestValidator does (the contract tests hold us to it):
+    base64 HMAC (SHA1 unless X-Twilio-Webhooks-Signature-Settings names another) with the Auth Token over the
+    URL + every POST name and its distinct values, both sorted. Twilio signs the URL with or without the
+    default port, so both are tried. `params`: {name: value or [values]} for a form POST, {} for GET, the raw
+    body (str) for a JSON webhook whose URL carries bodySHA256."""
+    hash_fn = SIGNATURE_HASHES.get((algorithm or "HMAC_SHA1").strip().upper())
+    if not auth_token or not signature or hash_fn is None:
         return False
-    parts = [url]
+    body_ok = True
+    if isinstance(params, (str, bytes)):
+        raw = params.encode("utf-8") if isinstance(params, str) else params
+        expected = parse_qs(urlsplit(url).query).get("bodySHA256", [None])[0]
+        body_ok = expected is not None and hmac.compare_digest(hashlib.sha256(raw).hexdigest(), expected)
+        params = {}
+    parts = []
     for name in sorted(params or {}):
         values = params[name] if isinstance(params[name], (list, tuple)) else [params[name]]
-        parts.extend(f"{name}{v}" for v in values)
-    digest = hmac.new(auth_token.encode("utf-8"), "".join(parts).encode("utf-8"), hashlib.sha1).digest()
-    return hmac.compare_digest(base64.b64encode(digest).decode("ascii"), signature.strip())
+        parts.extend(f"{name}{v}" for v in sorted(set(map(str, values))))
+    signed = "".join(parts)
+    for candidate in _with_and_without_port(url):
+        digest = hmac.new(auth_token.encode("utf-8"), (candidate + signed).encode("utf-8"), hash_fn).digest()
+        if hmac.compare_digest(base64.b64encode(digest).decode("ascii"), signature.strip()):
+            return body_ok
+    return False
+
+
+SIGNATURE_HASHES = {"HMAC_SHA1": hashlib.sha1, "HMAC_SHA256": hashlib.sha256}
+
+
+def signature_algorithm(settings_header: str | None) -> str:
+    """The algorithm named in X-Twilio-Webhooks-Signature-Settings (`key=…,algorithm=…`); absent = HMAC_SHA1."""
+    for part in (settings_header or "").split(","):
+        name, sep, value = part.partition("=")
+        if sep and name.strip() == "algorithm" and value.strip():
+            return value.strip()
+    return "HMAC_SHA1"
+
+
+def _with_and_without_port(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = (userinfo + "@" if userinfo else "") + host
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return (urlunsplit(parts._replace(netloc=netloc)), urlunsplit(parts._replace(netloc=f"{netloc}:{port}")))
+
+
+def webhook_params(request) -> dict[str, list[str]]:
+    """The signed parameters of a Django request to a Twilio webhook: every value of every POST field."""
+    return {name: request.POST.getlist(name) for name in request.POST} if request.method == "POST" else {}
 
 
 def parse_call_result(data, content_type: str | None = None) -> CallResult | None:

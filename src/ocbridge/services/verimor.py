@@ -87,8 +87,12 @@ class VerimorClient:
     def send_sms(self, *, to: str, text: str, key: str, webhook_url: str | None = None,
                  sender: str | None = None) -> SmsSent:
         """Reports arrive at the push URL set in OİM, not per message: `webhook_url` is not sent."""
+        to = check_e164(self.service, to)
         body = {"username": self._user, "password": self._password, "custom_id": key,
-                "messages": [{"msg": text, "dest": digits_90(check_e164(self.service, to))}]}
+                "messages": [{"msg": text, "dest": digits_90(to)}]}
+        coding = datacoding(text, domestic=to.startswith("+90"))
+        if coding is not None:
+            body["datacoding"] = coding
         if sender or self._sender:
             body["source_addr"] = sender or self._sender
         done = replay_or_recover(self._rec, key, service=self.service, ask=lambda row: self._find_sms(key),
@@ -256,10 +260,33 @@ def _report(item: dict) -> DeliveryReport:
 def _inbound(item: dict) -> InboundSms:
     when = item.get("received_at")
     try:
-        received = datetime.strptime(str(when), "%Y-%m-%d %H:%M:%S").replace(tzinfo=LOCAL_TZ) if when else None
+        received = received_at(str(when)) if when else None
     except ValueError:
-        raise WebhookFormatError(f"received_at is not 'YYYY-MM-DD HH:MM:SS': {when!r}") from None
+        raise WebhookFormatError(f"received_at is neither 'YYYY-MM-DD HH:MM:SS' nor ISO 8601: {when!r}") from None
     return InboundSms(event_id=str(require(item, "message_id", "inbound SMS")),
                       from_number=to_e164(str(require(item, "source_addr", "inbound SMS"))),
                       to=text_of(item, "destination_addr", "inbound SMS"), text=text_of(item, "content", "inbound SMS"),
                       received_at=received)
+
+
+def received_at(text: str) -> datetime:
+    """The push sends `2017-01-01 09:00:00` (Turkish local time), the pull `2017-01-01T10:00:00.000+03:00`
+    (user_guide.md, "Gelen SMS"): both are read."""
+    value = datetime.fromisoformat(text.strip())
+    return value if value.tzinfo else value.replace(tzinfo=LOCAL_TZ)
+
+
+TURKISH_ONLY = set("ŞşĞğçıİ")  # the only letters that need datacoding 1 (user_guide.md, Not-2)
+GSM_7BIT = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+               "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[]~|€")
+
+
+def datacoding(text: str, *, domestic: bool) -> str | None:
+    """`datacoding` for a send: 0 GSM, 1 Turkish, 2 Unicode (user_guide.md, send). Left out, Verimor picks 1 or 0
+    only, so Cyrillic and other scripts must say 2. Abroad the guide says not to send it (GET: never 1), so
+    there it is sent only when Unicode is needed (unverified on a real account)."""
+    if all(ch in GSM_7BIT for ch in text):
+        return "0" if domestic else None
+    if all(ch in GSM_7BIT or ch in TURKISH_ONLY for ch in text):
+        return "1" if domestic else "2"
+    return "2"

@@ -8,7 +8,11 @@ summarised in our provider notes. Choices where the sources are silent:
 - date strings (`deliveredDate`, inbox `datetime`) use `dd.MM.yyyy HH:mm:ss`;
 - inbox `sender` is `90` + 10 digits; SMS DLR / inbound *push* fields are unverified, so the
   simulator offers only the documented pull APIs for SMS (report, inbox);
-- voice-SMS webhooks are not retried (policy unverified); Netsantral is not simulated.
+- voice-SMS webhooks are not retried (policy unverified); Netsantral is not simulated;
+- SMS `encoding`: without `tr` Turkish letters reach the handset as their Latin look-alikes (`ş` → `s`),
+  Netgsm's behaviour is not documented beyond "use tr only for Turkish characters" (netgsm-sms);
+- voice SMS: the documented body is the official package's (netgsm/voicemail src/Package.php): one `<keys>`
+  element per `<keydetail>`, `relationid` a number (README: "random sayı"). Anything else answers `70`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from datetime import datetime, timezone
 from .base import HttpError, Request, Response, Simulator, key_presses
 
 DATE = "%d.%m.%Y %H:%M:%S"
+LATIN = str.maketrans("çğıöşüÇĞİÖŞÜ", "cgiosuCGIOSU")
 NETGSM_DATE = re.compile(r"\d{12}(\d{2})?")  # ddMMyyyyHHmm[ss]
 MAX_SMS_CHARS = 917  # long SMS limit used by Netgsm's panel for Turkish text; longer → code 20
 DESCRIPTIONS = {
@@ -187,7 +192,8 @@ class NetgsmSimulator(Simulator):
             if not str(m.get("msg") or "").strip() or len(str(m["msg"])) > MAX_SMS_CHARS:
                 raise _code("20")
         self._check_duplicates([str(m["no"]) for m in messages])
-        return self._create_job(data.get("msgheader"), [(str(m["msg"]), str(m["no"])) for m in messages])
+        turkish = str(data.get("encoding") or "").lower() == "tr"
+        return self._create_job(data.get("msgheader"), [(str(m["msg"]), str(m["no"])) for m in messages], turkish)
 
     def otp(self, req: Request) -> Response:
         self._auth(req)
@@ -214,13 +220,14 @@ class NetgsmSimulator(Simulator):
             for no in numbers:
                 self._per_number[national(no) or no].append(now)
 
-    def _create_job(self, header: str, items: list[tuple[str, str]]) -> Response:
+    def _create_job(self, header: str, items: list[tuple[str, str]], turkish: bool = True) -> Response:
         jobid = str(int(time.time() * 1000)) + uuid.uuid4().hex[:8]
         with self._st:
             rows = []
             for msg, no in items:
                 row = {"jobid": jobid, "number": national(no) or no, "msg": msg, "msgheader": header,
                        "status": 0 if national(no) else 3, "operator": 10, "msglen": len(msg),
+                       "encoding": "tr" if turkish else "", "shown": msg if turkish else msg.translate(LATIN),
                        "deliveredDate": None, "errorCode": None, "referansID": uuid.uuid4().hex[:12]}
                 self._sms.append(row)
                 rows.append(row)
@@ -330,6 +337,10 @@ class NetgsmSimulator(Simulator):
         key = h.get("key", "0")
         if key not in ("0", "1"):
             return Response.text("70")
+        if any(len(group.findall("keydetail")) != 1 for group in body.iter("keys")):
+            return Response.text("70")  # one <keys> per <keydetail> (Package.php)
+        if h.get("relationid") and not h["relationid"].isdigit():
+            return Response.text("70")  # a number (README)
         keys = {}
         for detail in body.iter("keydetail"):
             digit = (detail.findtext("keyinfo") or "").strip()

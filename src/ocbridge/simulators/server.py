@@ -243,9 +243,10 @@ class Simulator:
         if form is not None:
             body = urllib.parse.urlencode(form).encode("ascii")
             hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
-        status, text, error, _ = http_call(method, url, body, hdrs, self.webhook_timeout)
+        status, text, error, resp_headers = http_call(method, url, body, hdrs, self.webhook_timeout)
         attempt = WebhookAttempt(f"fetch{time.monotonic_ns()}", "fetch", url, method, hdrs,
-                                 (body or b"").decode("utf-8", "replace"), 1, status, error, time.time(), None, text)
+                                 (body or b"").decode("utf-8", "replace"), 1, status, error, time.time(), None, text,
+                                 dict(resp_headers))
         self.webhooks.record(attempt)
         return attempt
 

@@ -31,10 +31,34 @@ UNANSWERED = {"no_answer": "no-answer", "busy": "busy", "failed": "failed"}
 FINAL = ("completed", "busy", "no-answer", "failed", "canceled")
 
 
-def twilio_signature(auth_token: str, url: str, params: dict[str, str] | None = None) -> str:
-    """X-Twilio-Signature for a request to `url` with form `params` (none for GET)."""
-    data = url + "".join(f"{k}{v}" for k, v in sorted((params or {}).items()))
+def twilio_signature(auth_token: str, url: str, params: dict | None = None) -> str:
+    """X-Twilio-Signature for a request to `url` with form `params` (none for GET); a value may be a list (a
+    repeated field). As twilio-python's RequestValidator computes it: names sorted, each name's distinct
+    values sorted."""
+    data = url
+    for name in sorted(params or {}):
+        values = params[name] if isinstance(params[name], (list, tuple)) else [params[name]]
+        data += "".join(f"{name}{v}" for v in sorted(set(map(str, values))))
     return base64.b64encode(hmac.new(auth_token.encode("utf-8"), data.encode("utf-8"), hashlib.sha1).digest()).decode()
+
+
+def with_port(url: str) -> str:
+    """The URL with its default port written out: Twilio signs some requests this way (RequestValidator)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.port:
+        return url
+    port = 443 if parts.scheme == "https" else 80
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.netloc}:{port}"))
+
+
+# Voices per language the simulator accepts (twilio.com/docs/voice/twiml/say, text-to-speech voice table);
+# a <Say> naming another language's voice is an error, one without a voice in another language than English
+# falls back to the account default (recorded as a warning: it may not speak the language).
+VOICES = {"tr-TR": {"Polly.Filiz", "Google.tr-TR-Standard-A", "Google.tr-TR-Wavenet-A"},
+          "ru-RU": {"Polly.Tatyana", "Polly.Maxim", "Google.ru-RU-Standard-A", "Google.ru-RU-Wavenet-A"},
+          "en-US": {"Polly.Joanna", "Polly.Matthew", "alice", "man", "woman"},
+          "de-DE": {"Polly.Marlene", "Polly.Hans"}, "arb": {"Polly.Zeina"}}
+TWIML_LIMIT = 4000
 
 
 def _rfc2822() -> str:
@@ -59,7 +83,8 @@ class TwilioSimulator(Simulator):
         ("POST", API + r"/Messages\.json", "create_message"),
         ("GET", API + r"/Messages/(?P<msg_sid>SM\w+)\.json", "get_message"),
     ]
-    control_methods = Simulator.control_methods + ("calls", "messages", "inject_sms", "set_sms_url")
+    control_methods = Simulator.control_methods + ("calls", "messages", "inject_sms", "set_sms_url", "set_sign_with_port",
+                                                    "debugger")
 
     def __init__(self, *, account_sid: str = "AC" + "0" * 31 + "1", auth_token: str = "twilio-auth-token",
                  numbers: tuple[str, ...] = ("+15005550006",), sms_url: str | None = None,
@@ -69,6 +94,7 @@ class TwilioSimulator(Simulator):
         self.numbers = list(numbers)
         self.sms_url = sms_url  # the number's "A message comes in" webhook
         self.max_steps = max_steps
+        self.sign_with_port = False  # Twilio signs with or without the default port: tests try both
         self._st = threading.RLock()
         self.reset_state()
 
@@ -76,6 +102,7 @@ class TwilioSimulator(Simulator):
         with self._st:
             self._calls: dict[str, dict] = {}
             self._messages: dict[str, dict] = {}
+            self._inbound_sids: set[str] = set()
 
     # inspection / control -----------------------------------------------------------------------
     def calls(self) -> list[dict]:
@@ -92,8 +119,30 @@ class TwilioSimulator(Simulator):
     def set_sms_url(self, url: str | None) -> None:
         self.sms_url = url
 
+    def set_sign_with_port(self, on: bool = True) -> None:
+        self.sign_with_port = bool(on)
+
     def sign(self, url: str, params: dict | None = None) -> str:
-        return twilio_signature(self.auth_token, url, params)
+        return twilio_signature(self.auth_token, with_port(url) if self.sign_with_port else url, params)
+
+    def debugger(self) -> list[dict]:
+        """What Twilio's debugger would log for the inbound-SMS webhooks: an answer that is not TwiML
+        (twilio.com/docs/usage/webhooks/sms-webhooks: reply with TwiML, `<Response/>` for no reply)."""
+        found = []
+        for a in self.sent_webhooks("webhook"):
+            if a.event_id not in self._inbound_sids or a.status is None:
+                continue
+            ctype = {k.lower(): v for k, v in a.response_headers.items()}.get("content-type", "")
+            if a.ok and not re.match(r"(text|application)/xml", ctype):
+                found.append({"code": 12300, "message": f"Invalid Content-Type: {ctype}", "sid": a.event_id})
+                continue
+            try:
+                root = ET.fromstring(a.response_body) if a.ok else None
+            except ET.ParseError:
+                root = None
+            if a.ok and (root is None or root.tag != "Response"):
+                found.append({"code": 12100, "message": "Document parse failure", "sid": a.event_id})
+        return found
 
     # hooks --------------------------------------------------------------------------------------
     def rate_limited(self, req: Request, retry_after: int) -> Response:
@@ -126,6 +175,8 @@ class TwilioSimulator(Simulator):
             if p.get(name) and not re.match(r"https?://", p[name]):
                 raise _error(400, 21205, f"{name} is not a valid URL: {p[name]}")
         if twiml:
+            if len(twiml) > TWIML_LIMIT:
+                raise _error(400, 32018, f"Twiml exceeds {TWIML_LIMIT} characters")
             try:
                 ET.fromstring(twiml)
             except ET.ParseError:
@@ -257,11 +308,13 @@ class TwilioSimulator(Simulator):
                     return
                 tag = verb.tag
                 if tag in ("Say", "Play"):
+                    self._check_say(call, verb)
                     call["transcript"].append({"verb": tag, "text": (verb.text or "").strip(), **verb.attrib})
                 elif tag == "Pause":
                     call["transcript"].append({"verb": "Pause", **verb.attrib})
                 elif tag == "Gather":
                     for child in verb:
+                        self._check_say(call, child)
                         call["transcript"].append({"verb": child.tag, "text": (child.text or "").strip(),
                                                    **child.attrib, "in": "Gather"})
                     digits = presses.pop(0) if presses else ""
@@ -288,6 +341,16 @@ class TwilioSimulator(Simulator):
                 else:
                     call["errors"].append({"code": 12200, "message": f"Schema validation warning: <{tag}>"})
             root = next_doc
+
+    def _check_say(self, call: dict, verb: ET.Element) -> None:
+        if verb.tag != "Say":
+            return
+        language, voice = verb.get("language", "en-US"), verb.get("voice")
+        if voice is None and not language.startswith("en"):
+            call["errors"].append({"code": None, "message": f"<Say language={language}> without a voice: the account's "
+                                                            "default voice may not speak it"})
+        elif voice is not None and language in VOICES and voice not in VOICES[language]:
+            call["errors"].append({"code": None, "message": f"Invalid voice {voice} for language {language}"})
 
     def _status_callback(self, call: dict, event: str) -> None:
         url = call["status_callback"]
@@ -389,6 +452,8 @@ class TwilioSimulator(Simulator):
                   "From": sender, "FromCountry": "TR" if sender.startswith("+90") else "", "MessageSid": sid,
                   "NumMedia": "0", "NumSegments": "1", "SmsMessageSid": sid, "SmsSid": sid, "SmsStatus": "received",
                   "To": to or self.numbers[0], "ToCountry": "US"}
+        with self._st:
+            self._inbound_sids.add(sid)
         target = url or self.sms_url
         if target:
             self._send_signed(target, params, event_id=sid)

@@ -20,6 +20,7 @@ import threading
 import urllib.parse
 import uuid
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 from .base import HttpError, Request, Response, Simulator, key_presses
 
@@ -43,6 +44,19 @@ GSM_DOUBLE = set("^{}\\[]~|€")
 
 def _stamp(fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     return datetime.now(timezone.utc).strftime(fmt)
+
+
+TR = ZoneInfo("Europe/Istanbul")
+
+
+def push_time(at: datetime) -> str:
+    """SMS push: `2017-01-01 09:00:00` (user_guide.md, inbound push sample), Turkish local time."""
+    return at.astimezone(TR).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def pull_time(at: datetime) -> str:
+    """`GET /v2/inbound_messages`: ISO 8601 with milliseconds and offset, `2017-01-01T10:00:00.000+03:00`."""
+    return at.astimezone(TR).isoformat(timespec="milliseconds")
 
 
 def _bad(text: str, status: int = 400) -> HttpError:
@@ -106,7 +120,7 @@ class VerimorSimulator(Simulator):
             self._sms: list[dict] = []
             self._next_sms_campaign = 20121
             self._next_message = 13582302
-            self._inbound: list[dict] = []
+            self._inbound: list[tuple[datetime, dict]] = []  # (received, push item)
             self._next_inbound = 1234
             self._sent_today: set[tuple[str, str, str, str]] = set()
             self.credits = self.initial_credits
@@ -122,7 +136,7 @@ class VerimorSimulator(Simulator):
 
     def state(self) -> dict:
         return {**super().state(), "campaigns": self.campaigns(), "sms": self.sms_messages(),
-                "inbound": list(self._inbound), "credits": self.credits}
+                "inbound": [m for _, m in self._inbound], "credits": self.credits}
 
     def set_sms_push_url(self, url: str | None) -> None:
         self.sms_push_url = url
@@ -396,6 +410,7 @@ class VerimorSimulator(Simulator):
                 raise _bad("MISSING_MESSAGE")
             msg = str(item["msg"])
             coding = int(datacoding) if datacoding not in (None, "") else _auto_coding(msg)
+            shown = as_stored(msg, coding)
             size = sms_parts(msg, coding)
             if size > 7:
                 raise _bad("MESSAGE_TOO_LONG")
@@ -408,7 +423,7 @@ class VerimorSimulator(Simulator):
             for dest, custom in zip(dests, ids):
                 if not re.fullmatch(r"(\+|00)?\d{10,15}", dest):
                     raise _bad("INVALID_DESTINATION_ADDRESS")
-                planned.append((dest, custom, msg, size))
+                planned.append((dest, custom, msg, size, shown))
         if len(planned) > 50_000:
             raise _bad("MESSAGE_COUNT_LIMIT_EXCEEDED")
         with self._st:
@@ -419,7 +434,7 @@ class VerimorSimulator(Simulator):
             cid = self._next_sms_campaign
             self._next_sms_campaign += 1
             rows = []
-            for dest, custom, msg, size in planned:
+            for dest, custom, msg, size, shown in planned:
                 day_key = (domestic(dest), header, msg, _stamp("%Y-%m-%d"))
                 duplicate = day_key in self._sent_today
                 self._sent_today.add(day_key)
@@ -427,7 +442,8 @@ class VerimorSimulator(Simulator):
                        "message_id": str(self._next_message), "message_custom_id": custom, "dest": domestic(dest),
                        "size": size, "international_multiplier": 1, "credits": size,
                        "status": "DOUBLE_SEND_ERROR" if duplicate else "WAITING", "gsm_error": "0",
-                       "sent_at": None, "done_at": None, "msg": msg, "source_addr": header}
+                       "sent_at": None, "done_at": None, "msg": msg, "source_addr": header,
+                       "datacoding": coding, "shown": shown}
                 self._next_message += 1
                 self._sms.append(row)
                 rows.append(row)
@@ -470,11 +486,13 @@ class VerimorSimulator(Simulator):
                    network: str = "TURKCELL", keyword: str = "") -> dict:
         """A customer texts our number: stored for /v2/inbound_messages and pushed as a JSON array."""
         with self._st:
-            item = {"message_id": self._next_inbound, "type": "inbound", "created_at": _stamp(),
-                    "received_at": _stamp(), "network": network, "source_addr": domestic(source_addr),
-                    "destination_addr": destination_addr or self.number, "keyword": keyword, "content": content}
+            now = datetime.now(timezone.utc)
+            item = {"message_id": self._next_inbound, "type": "inbound", "created_at": push_time(now),
+                    "network": network, "source_addr": domestic(source_addr),
+                    "destination_addr": destination_addr or self.number, "keyword": keyword, "content": content,
+                    "received_at": push_time(now)}
             self._next_inbound += 1
-            self._inbound.append(item)
+            self._inbound.append((now, item))
         if self.sms_push_url:
             self.webhooks.send(self.sms_push_url, json_body=[item], event_id=f"in-{item['message_id']}")
         return item
@@ -515,12 +533,18 @@ class VerimorSimulator(Simulator):
         with self._st:
             items = list(self._inbound)
         if req.arg("greater_than"):
-            items = [m for m in items if m["message_id"] > int(req.arg("greater_than"))]
-        if req.arg("from_time"):
-            items = [m for m in items if m["received_at"] >= req.arg("from_time")]
-        if req.arg("to_time"):
-            items = [m for m in items if m["received_at"] <= req.arg("to_time")]
-        return Response.json([{k: v for k, v in m.items() if k not in ("type", "created_at")} for m in items[:100]])
+            items = [(at, m) for at, m in items if m["message_id"] > int(req.arg("greater_than"))]
+        for name, keep in (("from_time", lambda at, t: at >= t), ("to_time", lambda at, t: at <= t)):
+            if req.arg(name):  # `2017-01-01 09:00:00` (Turkish time) or ISO 8601
+                try:
+                    bound = datetime.fromisoformat(req.arg(name))
+                except ValueError:
+                    raise _bad(f"{name} is not a date: {req.arg(name)}") from None
+                bound = bound if bound.tzinfo else bound.replace(tzinfo=TR)
+                items = [(at, m) for at, m in items if keep(at, bound)]
+        # The pull answer's shape (user_guide.md "HTTP GET ile Gelen SMS Alımı"): no `type`, ISO 8601 times.
+        return Response.json([{**{k: v for k, v in m.items() if k != "type"}, "created_at": pull_time(at),
+                               "received_at": pull_time(at)} for at, m in items[:100]])
 
     def list_sms_headers(self, req: Request) -> Response:
         self._sms_auth(req.arg("username"), req.arg("password"))
@@ -572,11 +596,16 @@ def _json_or_none(req: Request):
 
 
 def _auto_coding(msg: str) -> int:
-    if any(ch in TURKISH_ONLY for ch in msg):
-        return 1
-    if all(ch in GSM_BASIC or ch in GSM_DOUBLE for ch in msg):
-        return 0
-    return 2
+    """No datacoding sent: "türkçe harf varsa 1, yoksa 0" (user_guide.md, send) — never 2, even for Cyrillic."""
+    return 1 if any(ch in TURKISH_ONLY for ch in msg) else 0
+
+
+def as_stored(msg: str, coding: int) -> str:
+    """What the handset shows: GSM (0) and Turkish (1) cannot carry other letters (here shown as `?`)."""
+    if coding == 2:
+        return msg
+    allowed = GSM_BASIC | GSM_DOUBLE | (TURKISH_ONLY if coding == 1 else set())
+    return "".join(ch if ch in allowed else "?" for ch in msg)
 
 
 def sms_parts(msg: str, coding: int) -> int:

@@ -36,6 +36,7 @@ class WebhookAttempt:
     at: float
     event_id: str | None = None
     response_body: str = ""
+    response_headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -211,10 +212,10 @@ class WebhookSender:
 
     def _deliver(self, d: _Delivery) -> None:
         d.attempt += 1
-        status, text, error, _ = http_call(d.method, d.url, d.body, d.headers, self._sim.webhook_timeout)
+        status, text, error, resp_headers = http_call(d.method, d.url, d.body, d.headers, self._sim.webhook_timeout)
         self.record(WebhookAttempt(
             d.id, "webhook", d.url, d.method, dict(d.headers), d.body.decode("utf-8", "replace"), d.attempt,
-            status, error, time.time(), d.event_id, text[:2000],
+            status, error, time.time(), d.event_id, text[:2000], dict(resp_headers),
         ))
         if status is not None and 200 <= status < 300:
             return

@@ -48,15 +48,16 @@ def parse_events(service: str, hook: str, payload, content_type: str) -> list:
 def request_payload(request, service: str):
     """Form or query fields as a dict; anything else (JSON, XML) as raw bytes for the service's parser.
 
+    Every value of a repeated field is kept (the parser refuses one sent twice with different values).
     Twilio: our own markers ride in the (signed) URL query, so query and form fields are merged.
     """
     ctype = (request.content_type or "").lower()
     if request.method == "GET":
-        return dict(request.GET.items())
+        return dict(request.GET.lists())
     if ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        data = dict(request.POST.items())
+        data = dict(request.POST.lists())
         if service == "twilio":
-            data = {**dict(request.GET.items()), **data}
+            data = {**dict(request.GET.lists()), **data}
         return data
     return request.body
 
@@ -70,11 +71,12 @@ def signature_problem(request, connection) -> str:
     """Where the provider signs its webhooks, a missing or wrong signature is refused ("" = fine)."""
     creds = connection.credentials()
     if connection.service == "twilio":
-        from ocbridge.services.twilio import validate_signature
+        from ocbridge.services.twilio import signature_algorithm, validate_signature, webhook_params
 
         url = settings.PUBLIC_URL + request.get_full_path()
-        params = dict(request.POST.items()) if request.method == "POST" else {}
-        if not validate_signature(creds.get("auth_token", ""), url, params, request.headers.get("X-Twilio-Signature", "")):
+        if not validate_signature(creds.get("auth_token", ""), url, webhook_params(request),
+                                  request.headers.get("X-Twilio-Signature", ""),
+                                  signature_algorithm(request.headers.get("X-Twilio-Webhooks-Signature-Settings"))):
             return "bad or missing X-Twilio-Signature"
     if connection.service == "sandbox":
         from ocbridge.services.sandbox import verify_signature
@@ -85,12 +87,17 @@ def signature_problem(request, connection) -> str:
 
 
 def _ok(service: str, hook: str, payload, request) -> HttpResponse:
-    """The 2xx answer. A Twilio Gather action is answered with the next TwiML (second prompt, dial or hang up)."""
-    if service == "twilio" and hook == "call-result" and isinstance(payload, dict) and "Digits" in payload:
-        from ocbridge.services.twilio import gather_reply_twiml
+    """The 2xx answer. Twilio reads TwiML from every webhook answer (plain text is logged as error 12300): a
+    Gather action gets the next TwiML (second prompt, dial or hang up), an SMS or status callback an empty
+    <Response> (no reply message)."""
+    if service == "twilio":
+        from ocbridge.services.twilio import EMPTY_TWIML, gather_reply_twiml
 
-        return HttpResponse(gather_reply_twiml(payload, settings.PUBLIC_URL + request.get_full_path()),
-                            content_type="text/xml; charset=utf-8")
+        if hook == "call-result" and isinstance(payload, dict) and "Digits" in payload:
+            body = gather_reply_twiml(payload, settings.PUBLIC_URL + request.get_full_path())
+        else:
+            body = EMPTY_TWIML
+        return HttpResponse(body, content_type="text/xml; charset=utf-8")
     return HttpResponse("OK")
 
 
@@ -122,16 +129,17 @@ def make_handler(service: str, hook: str):
             close_inbound(exchange, status=200, level=Level.WARNING, error="COD confirmation is not set up for this store")
             return _ok(service, hook, payload, request)
         job, duplicates = None, 0
+        answer = _ok(service, hook, payload, request)
         with transaction.atomic():  # the raw request, its jobs and the answer in one commit
             exchange.save()  # the jobs point at it
             for event in events:
                 job, duplicate = enqueue_event(connection, integration, service, event, exchange)
                 duplicates += duplicate
             exchange.event_id = ",".join(str(e.event_id) for e in events)[:255]
-            close_inbound(exchange, status=200, response_body="OK", job=job,
+            close_inbound(exchange, status=200, response_body=answer.content.decode("utf-8"), job=job,
                           error=f"{duplicates} duplicate deliver{'y' if duplicates == 1 else 'ies'}: already queued"
                           if duplicates else "")
-        return _ok(service, hook, payload, request)
+        return answer
 
     handler.__name__ = f"{service}_{hook.replace('-', '_')}"
     return handler

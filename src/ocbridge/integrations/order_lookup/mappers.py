@@ -14,10 +14,10 @@ from xml.sax.saxutils import escape, quoteattr
 
 from ocbridge.integrations.order_lookup.config import OrderLookupConfig, digits
 from ocbridge.integrations.order_lookup.rules import Decision, OrderView
+from ocbridge.services.twilio import VOICES as TWILIO_VOICES
 
 VERIMOR_LIMIT = 300
 VERIMOR_LANGS = {"tr": "tr-TR", "en": "en-US"}  # no Russian TTS at Verimor
-TWILIO_LANGS = {"tr": "tr-TR", "en": "en-US", "ru": "ru-RU"}
 HANGUP_TARGET = "hangup/hangup"
 PBX_TARGET = re.compile(r"(user|group|queue|ivr|voicemail|announcement)/\d+|external/\+?\d+|hangup/(hangup|busy)")
 
@@ -167,10 +167,9 @@ def twilio_dial_number(rep_target: str) -> str | None:
 def twiml(cfg: OrderLookupConfig, decision: Decision, lang: str, shop: str, action_url: str) -> str:
     """TwiML for a decision; prompts gather DTMF and always come back to `action_url` (even with no keys)."""
     text = say(cfg, decision, lang, shop)
-    attrs = f" language={quoteattr(TWILIO_LANGS.get(lang, 'en-US'))}"
-    if cfg.twilio_voice:
-        attrs += f" voice={quoteattr(cfg.twilio_voice)}"
-    spoken = f"<Say{attrs}>{escape(text)}</Say>"
+    # A named voice always: without one Twilio uses the account default, which speaks few languages (§0).
+    language, voice = TWILIO_VOICES.get(lang, TWILIO_VOICES["en"])
+    spoken = f"<Say language={quoteattr(language)} voice={quoteattr(cfg.twilio_voice or voice)}>{escape(text)}</Say>"
     if decision.action == "prompt":
         keys = 'numDigits="1"' if decision.max_digits == 1 else 'finishOnKey="#"'
         body = (f'<Gather input="dtmf" {keys} timeout="6" action={quoteattr(action_url)} method="POST" '

@@ -147,18 +147,25 @@ def _twilio_fallback(connection) -> tuple[str, str]:
 @register_webhook("twilio", "voice")
 @_safe(_twilio_fallback, ('<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>', "text/xml"))
 def twilio_voice(request, connection, exchange) -> HttpResponse:
-    from ocbridge.services.twilio import validate_signature
+    from ocbridge.services.base import form_of
+    from ocbridge.services.twilio import signature_algorithm, validate_signature, webhook_params
 
-    f = _fields(request)
-    params = dict(request.POST.items()) if request.method == "POST" else {}
-    if not validate_signature(connection.credentials().get("auth_token", ""), _twilio_url(request), params,
-                              request.headers.get("X-Twilio-Signature", "")):
+    if not validate_signature(connection.credentials().get("auth_token", ""), _twilio_url(request),
+                              webhook_params(request), request.headers.get("X-Twilio-Signature", ""),
+                              signature_algorithm(request.headers.get("X-Twilio-Webhooks-Signature-Settings"))):
         close_inbound(exchange, status=403, outcome=ExchangeOutcome.REJECTED, level=Level.WARNING,
                       error="bad or missing X-Twilio-Signature")
         return HttpResponse("forbidden", status=403)
+    try:  # every value of a repeated field; two different values of one field is a bad request, not a guess
+        f, bad = form_of({**dict(request.GET.lists()), **dict(request.POST.lists())}), ""
+    except ValueError as exc:
+        f, bad = {}, str(exc)
+    f = {_text(k): _text(v) for k, v in f.items()}
     inp = flow.CallInput(service="twilio", call_id=f.get("CallSid", "").strip(), caller_raw=f.get("From", "").strip(),
                          called=f.get("To", "").strip(), digits=f.get("Digits"))
-    if not inp.call_id:
+    if bad:
+        inp.bad = bad
+    elif not inp.call_id:
         inp.bad = "missing CallSid"
     exchange.event_id = inp.call_id[:255]
     turn = flow.decide(connection, inp)
