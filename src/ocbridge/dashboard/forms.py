@@ -36,6 +36,8 @@ class StoreForm(forms.ModelForm):
     clear_api_key = forms.BooleanField(label=_("Remove the stored API key"), required=False)
     api_url = forms.URLField(label=_("Native API URL"), required=False, assume_scheme="https",
                              help_text=_("Shop URL, e.g. https://shop.example.com/"))
+    oc_store_id = forms.IntegerField(label=_("OpenCart store id"), min_value=0, max_value=2**31 - 1, initial=0,
+                                     help_text=_("0 for the default store; see System › Settings in OpenCart"))
 
     class Meta:
         model = Store

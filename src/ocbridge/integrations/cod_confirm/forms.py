@@ -14,6 +14,8 @@ from ocbridge.core.models import AuditEntry
 from ocbridge.integrations.cod_confirm.config import WEEKDAYS, CodConfirmConfig
 from ocbridge.integrations.cod_confirm.mappers import TemplateError, check_template
 
+MAX_OFFSET_MINUTES = 7 * 24 * 60  # an attempt a week after the order is the latest that still makes sense
+MAX_MONEY = Decimal("100000000000")  # fits Confirmation.total (15 digits, 4 decimals)
 DAY_NAMES = [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
 LANGS = ("tr", "ru", "en")
 
@@ -60,10 +62,12 @@ class CodConfirmForm(forms.Form):
     announcement_id = forms.CharField(label=_("Recorded announcement id (instead of text-to-speech)"), required=False,
                                       max_length=64)
     read_order_details = forms.BooleanField(label=_("Read the total and item count in the call"), required=False)
-    min_total = forms.DecimalField(label=_("Minimum order total"), required=False, min_value=0, decimal_places=2)
-    max_total = forms.DecimalField(label=_("Maximum order total"), required=False, min_value=0, decimal_places=2)
+    min_total = forms.DecimalField(label=_("Minimum order total"), required=False, min_value=0, max_value=MAX_MONEY,
+                                   decimal_places=2)
+    max_total = forms.DecimalField(label=_("Maximum order total"), required=False, min_value=0, max_value=MAX_MONEY,
+                                   decimal_places=2)
     skip_after_completed_orders = forms.IntegerField(label=_("Skip customers with this many completed orders"),
-                                                     required=False, min_value=1)
+                                                     required=False, min_value=1, max_value=10000)
     dry_run = forms.BooleanField(label=_("Dry run: decide and log, call nobody"), required=False)
     notify_customer = forms.BooleanField(label=_("Notify the customer by e-mail from OpenCart"), required=False)
     comment_confirmed = forms.CharField(label=_("Order history comment when confirmed"), max_length=255)
@@ -71,7 +75,7 @@ class CodConfirmForm(forms.Form):
     several_pending = forms.ChoiceField(label=_("A customer with several pending orders replies by SMS"), choices=[
         ("require_order", _("The reply must name the order")), ("latest", _("The reply applies to the latest order"))])
     return_shipping_cost = forms.DecimalField(label=_("Return shipping cost (for 'money saved')"), required=False,
-                                              min_value=0, decimal_places=2)
+                                              min_value=0, max_value=Decimal("1000000"), decimal_places=2)
 
     def __init__(self, *args, statuses: dict[int, str] | None = None, payment_methods: dict[str, str] | None = None,
                  **kwargs):
@@ -119,6 +123,9 @@ class CodConfirmForm(forms.Form):
             raise forms.ValidationError(_("Give between 1 and 10 attempts."))
         if any(v < 0 for v in values) or values != sorted(values):
             raise forms.ValidationError(_("Minutes must be zero or more and in increasing order."))
+        if values[-1] > MAX_OFFSET_MINUTES:
+            raise forms.ValidationError(_("The last attempt must be within 7 days (%(max)d minutes) of the order.")
+                                        % {"max": MAX_OFFSET_MINUTES})
         return values
 
     def clean_rep_target(self):
@@ -189,6 +196,12 @@ class CodConfirmForm(forms.Form):
         changed = sorted(k for k, v in new.to_settings().items() if old.to_settings().get(k) != v)
         integration.settings = new.to_settings()
         integration.save(update_fields=["settings", "updated"])
+        replanned = 0
+        if {"day_hours", "attempt_offsets_minutes"} & set(changed):
+            from ocbridge.integrations.cod_confirm.jobs import replan_waiting
+
+            replanned = replan_waiting(integration)  # widened hours call held orders now, not at the old opening
         AuditEntry.objects.create(created=clock.now(), user=user, action="cod_confirm.settings", store=integration.store,
-                                  object_type="integration", object_id=str(integration.pk), data={"changed": changed})
+                                  object_type="integration", object_id=str(integration.pk),
+                                  data={"changed": changed, "replanned": replanned})
         return new

@@ -94,6 +94,37 @@ def schedule_attempt(c: Confirmation, number: int) -> bool:
     return True
 
 
+def replan_waiting(integration: Integration) -> int:
+    """After the calling hours or attempt times change: move every waiting robot attempt to its new time at once.
+
+    A job held by the old hours would otherwise sleep until the old opening time. Compare-and-set on the job
+    (still queued, unclaimed), so one a worker has taken is left alone. Returns how many moved.
+    """
+    from ocbridge.core.choices import JobState
+
+    cfg = config_of(integration)
+    now = clock.now()
+    moved = 0
+    waiting = (Job.objects.filter(integration=integration, kind=StartAttempt.kind, state=JobState.QUEUED,
+                                  claimed_by="").only("pk", "payload", "next_run_at"))
+    for job in waiting:
+        if job.payload.get("manual"):
+            continue  # a person's "call again now" ignores calling hours already
+        c = Confirmation.objects.filter(pk=job.payload.get("confirmation_id"), state__in=OPEN).select_related("store").first()
+        if c is None:
+            continue
+        nominal = rules.attempt_due(c.created, job.payload.get("number", 1), cfg) or now
+        new_at = rules.next_allowed(max(nominal, now), cfg, c.store.timezone) or max(nominal, now)
+        if new_at == job.next_run_at:
+            continue
+        hit = Job.objects.filter(pk=job.pk, state=JobState.QUEUED, claimed_by="").update(
+            next_run_at=new_at, dispatched_at=None)
+        if hit:
+            Confirmation.objects.filter(pk=c.pk, state__in=OPEN).update(next_attempt_at=new_at)
+            moved += 1
+    return moved
+
+
 @register_job_kind
 class StartAttempt(JobKind):
     """Call or text the customer for attempt n, once: the attempt's key is stored before the provider is asked."""

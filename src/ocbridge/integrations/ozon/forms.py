@@ -10,11 +10,17 @@ from django.utils.translation import gettext_lazy as _
 from ocbridge.integrations.ozon.config import OFFER_ID_RULES, PRICE_SOURCES, VAT_RATES, OzonConfig
 
 
+MAX_ID = 2**31 - 1  # ids in OpenCart's and Ozon's int columns
+
+
 def _ids(text: str) -> list[int]:
     try:
-        return [int(x) for x in str(text or "").replace(";", ",").split(",") if x.strip()]
+        ids = [int(x) for x in str(text or "").replace(";", ",").split(",") if x.strip()]
     except ValueError:
         raise forms.ValidationError(_("Enter numbers separated by commas.")) from None
+    if any(not 0 < i <= MAX_ID for i in ids) or len(ids) > 500:
+        raise forms.ValidationError(_("Each id is a positive number (at most 500 of them)."))
+    return ids
 
 
 class OzonSettingsForm(forms.Form):
@@ -25,13 +31,13 @@ class OzonSettingsForm(forms.Form):
     price_source = forms.ChoiceField(label=_("Price source"), choices=[
         ("price", _("Product price")), ("special", _("Special price when active")),
         ("customer_group", _("Customer group special price"))])
-    customer_group_id = forms.IntegerField(label=_("Customer group id"), min_value=1)
+    customer_group_id = forms.IntegerField(label=_("Customer group id"), min_value=1, max_value=MAX_ID)
     currency = forms.CharField(label=_("Currency (must match the Ozon cabinet)"), max_length=3)
     vat = forms.ChoiceField(label=_("VAT"), choices=[(v, v) for v in VAT_RATES])
     offer_id_rule = forms.ChoiceField(label=_("offer_id from"), choices=[
         ("model", _("Model")), ("sku", _("SKU")), ("product_id", _("Product id"))])
     offer_id_prefix = forms.CharField(label=_("offer_id prefix"), required=False, max_length=10)
-    language_id = forms.IntegerField(label=_("Language id of the descriptions"), min_value=1)
+    language_id = forms.IntegerField(label=_("Language id of the descriptions"), min_value=1, max_value=MAX_ID)
     image_base_url = forms.URLField(label=_("Shop URL for images"), required=False, assume_scheme="https")
     category_ids = forms.CharField(label=_("Only these OpenCart categories (empty = all mapped)"), required=False)
     products_out = forms.BooleanField(label=_("Send products"), required=False)
@@ -43,12 +49,13 @@ class OzonSettingsForm(forms.Form):
                                          help_text=_("Comma-separated status ids; the posting is packed at Ozon"))
     cancel_status_ids = forms.CharField(label=_("OpenCart statuses that mean cancelled"), required=False,
                                         help_text=_("Comma-separated status ids; the posting is cancelled at Ozon"))
-    cancel_reason_id = forms.IntegerField(label=_("Ozon cancel reason id"), min_value=1,
+    cancel_reason_id = forms.IntegerField(label=_("Ozon cancel reason id"), min_value=1, max_value=MAX_ID,
                                           help_text=_("402 = other (the message below is sent with it)"))
     cancel_reason_message = forms.CharField(label=_("Cancel message"), required=False, max_length=200)
     sync_every_minutes = forms.IntegerField(label=_("Sync every (minutes)"), min_value=1, max_value=1440)
-    new_order_status_id = forms.IntegerField(label=_("Status of new Ozon orders"), min_value=1)
-    cancelled_status_id = forms.IntegerField(label=_("Status of cancelled Ozon orders"), min_value=1)
+    new_order_status_id = forms.IntegerField(label=_("Status of new Ozon orders"), min_value=1, max_value=MAX_ID)
+    cancelled_status_id = forms.IntegerField(label=_("Status of cancelled Ozon orders"), min_value=1,
+                                             max_value=MAX_ID)
     poll_overlap_minutes = forms.IntegerField(label=_("Order poll overlap (minutes)"), min_value=0, max_value=1440)
 
     @classmethod
@@ -98,7 +105,7 @@ class OzonSettingsForm(forms.Form):
 class CategoryMapForm(forms.Form):
     """Map one OpenCart category to an Ozon (description category, type) pair picked from the cached tree."""
 
-    oc_category_id = forms.IntegerField(label=_("OpenCart category id"), min_value=1)
+    oc_category_id = forms.IntegerField(label=_("OpenCart category id"), min_value=1, max_value=MAX_ID)
     ozon_category = forms.ChoiceField(label=_("Ozon category and type"))
 
     def __init__(self, *args, leaves: list[dict] | None = None, **kwargs):
@@ -114,7 +121,7 @@ class CategoryMapForm(forms.Form):
 class AttributeMapForm(forms.Form):
     """Fill one Ozon attribute from a manufacturer, an OpenCart attribute, a product field or a fixed value."""
 
-    ozon_attribute_id = forms.IntegerField(label=_("Ozon attribute id"), min_value=1)
+    ozon_attribute_id = forms.IntegerField(label=_("Ozon attribute id"), min_value=1, max_value=MAX_ID)
     source = forms.CharField(label=_("Source"), max_length=40,
                              help_text=_("manufacturer, attribute:<OpenCart attribute id>, field:<column> or fixed"))
     value = forms.CharField(label=_("Fixed value"), required=False, max_length=255)
