@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "ocbridge.opencart",
     "ocbridge.integrations.cod_confirm",
     "ocbridge.integrations.ozon",
+    "ocbridge.integrations.despatch",
     "ocbridge.integrations.order_lookup",
     "ocbridge.dashboard",
     "ocbridge.demo",

@@ -8,6 +8,7 @@ from ocbridge.core.webhooks import webhook
 urlpatterns = [
     path("order-lookup/", include("ocbridge.integrations.order_lookup.urls")),
     path("ozon/", include("ocbridge.integrations.ozon.urls")),
+    path("despatch/", include("ocbridge.integrations.despatch.urls")),
     path("admin/", admin.site.urls),
     path("hooks/<str:service>/<str:token>/<str:hook>", webhook, name="webhook"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -79,8 +79,21 @@ _NETGSM_SMS = "PyPI `netgsm-sms` 1.1.2 and github netgsm/netgsm-sms-js src/netgs
 _OZON_NEWS = "docs.ozon.ru/api/seller News tab (mirror: github xmdragon/ozon-library docs/api/seller-api-news.md); ozon.md §0"
 _OZON_REF = "docs.ozon.ru/api/seller operation page (mirror: github xmdragon/ozon-library docs/api/official); ozon.md §0"
 _CHECKED = dt.date(2026, 12, 6)
+_DC = "github GardeningExpress/despatchcloud-client @256f045 (src/DespatchCloudHttpClient.cs, sandbox tests); docs/providers/despatch-cloud.md"
 
 METHODS: tuple[ProviderMethod, ...] = (
+    # despatch (Despatch Cloud public API; no deprecation notices published) ------------------------------
+    ProviderMethod("despatch", "POST /public-api/auth/login", "API user's bearer token", _DC, _CHECKED),
+    ProviderMethod("despatch", "POST /public-api/orders/create", "create a ready order", _DC, _CHECKED),
+    ProviderMethod("despatch", "GET /public-api/orders", "find by channel_order_id; orders changed in a window", _DC,
+                   _CHECKED),
+    ProviderMethod("despatch", "POST /public-api/order/{id}/add_inventory", "an order's lines", _DC, _CHECKED),
+    ProviderMethod("despatch", "POST /public-api/order/{id}/update", "hold / release an order (status_id)", _DC,
+                   _CHECKED),
+    ProviderMethod("despatch", "POST /public-api/order/{id}/cancel", "cancel an order the shop cancelled", _DC, _CHECKED),
+    ProviderMethod("despatch", "GET /public-api/inventory", "stock by SKU, changed items first", _DC, _CHECKED),
+    ProviderMethod("despatch", "POST /public-api/inventory/{id}/update", "set an item's stock (field: simulator only)",
+                   _DC, _CHECKED),
     # netgsm ---------------------------------------------------------------------------------------------
     ProviderMethod("netgsm", "POST /sms/rest/v2/send", "send an SMS", _NETGSM_SMS, _CHECKED),
     ProviderMethod("netgsm", "GET /sms/rest/v2/inbox", "read inbound SMS (read-once)", _NETGSM_SMS, _CHECKED),

@@ -192,3 +192,19 @@ def test_account_host_gets_the_public_api_path(settings):
     settings.SIMULATOR_HOSTS = []
     assert check_base_url("https://acme.despatchcloud.co.uk/") == "https://acme.despatchcloud.co.uk/public-api"
     assert check_base_url("https://acmesb.despatchcloud.co.uk/public-api") == "https://acmesb.despatchcloud.co.uk/public-api"
+
+
+def test_every_call_the_client_makes_is_a_listed_provider_method(sim, conn):
+    from ocbridge.core import provider_methods
+
+    client = DespatchClient(conn)
+    dc_id = client.create_order(order=order("S1-7"), key="a")["id"]
+    client.add_inventory(dc_order_id=dc_id, items=[{"sku": "A", "name": "A", "quantity": 1}], key="l")
+    client.find_order("S1-7")
+    client.update_order_status(dc_order_id=dc_id, status_id=dc.ON_HOLD, key="h")
+    client.cancel_order(dc_order_id=dc_id, key="c")
+    item = client.search_inventory(sku="A").data[0]
+    client.update_inventory(inventory_id=item["id"], fields={"stock_level": 1}, key="s")
+    seen = {(r.method, r.path) for r in sim.requests()}
+    assert len(seen) == 8
+    assert all(provider_methods.find("despatch", verb, path) for verb, path in seen)

@@ -1,0 +1,421 @@
+"""Despatch Cloud job kinds: shop history → orders out (create / hold / cancel), DC changes → despatch, tracking
+and cancellations into the shop, stock in the owner's direction.
+
+The only module that calls both the shop (through `shop.py`) and the DC client. Every run re-reads both sides
+first, so a re-run after a crash does only what is still undone: an order is looked up by its
+`channel_order_id` before it is created (DC also refuses a second one), lines are added only to a DC order that
+has none, and a despatch is written once per (order, tracking code).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+from django.db import transaction
+
+from ocbridge.core import clock
+from ocbridge.core.errors import ConfigurationError, TerminalError
+from ocbridge.core.jobs import JobKind, register_job_kind, register_schedule, slot_key
+from ocbridge.core.models import Binding, Integration, Job
+from ocbridge.integrations.despatch import mappers, models as m, shop
+from ocbridge.integrations.despatch.config import DespatchConfig
+from ocbridge.services import despatch as dc
+from ocbridge.services.despatch import DespatchClient
+
+log = logging.getLogger(__name__)
+
+POLL_EVERY = 15.0  # seconds: the shop's poll interval (DESIGN.md), for both directions
+STOCK_EVERY = 60.0
+HISTORY_BATCH = 500
+HISTORY_MAX_BATCHES = 20
+LIVE = (m.OrderState.CREATED, m.OrderState.HELD)  # a DC order we may still hold, release or cancel
+
+
+def client_for(integration: Integration) -> DespatchClient:
+    if integration.connection is None or integration.connection.service != "despatch":
+        raise ConfigurationError("the despatch integration has no Despatch Cloud connection")
+    return DespatchClient(integration.connection)
+
+
+def config_of(integration: Integration) -> DespatchConfig:
+    return DespatchConfig.from_settings(integration.settings)
+
+
+def order_binding(integration: Integration, order_id: int) -> Binding | None:
+    return Binding.objects.filter(connection_id=integration.connection_id, kind=m.ORDER, local_id=str(order_id)).first()
+
+
+def note(b: Binding, state: str, **data) -> None:
+    """Record the order's fulfilment state on its Binding (the dashboard's list and the idempotency guard)."""
+    b.data = {**b.data, "state": state, "at": clock.now().isoformat(), **data}
+    b.synced_at = clock.now()
+    b.save(update_fields=["external_id", "data", "synced_at"])
+
+
+class DespatchJob(JobKind):
+    """Template: skip switched-off integrations, parse settings, build the client."""
+
+    max_attempts = 10
+    only_enabled = True
+
+    def run(self, job: Job) -> None:
+        integration = job.integration
+        if integration is None or (self.only_enabled and not integration.enabled):
+            return
+        self.sync(job, integration, config_of(integration), client_for(integration))
+
+    def sync(self, job: Job, integration: Integration, cfg: DespatchConfig, client: DespatchClient) -> None:
+        raise NotImplementedError
+
+
+# --- shop → DC -------------------------------------------------------------------------------------------
+
+
+@register_job_kind
+class PollShopHistory(DespatchJob):
+    """Read the shop's new order_history rows (primary-key watermark): an order entering a ready status is sent,
+    one leaving it (while its DC order is still open) is held or cancelled there."""
+
+    kind = "despatch.poll_shop"
+    max_attempts = 2
+    routine = True
+
+    def sync(self, job, integration, cfg, client) -> None:
+        state = m.SyncState.of(integration)
+        last = state.last_history_id
+        if last is None:  # first run: start at the shop's newest row, do not replay its history
+            state.touch(last_history_id=shop.latest_history_id(integration.store))
+            return
+        sid = integration.store_id
+        for _ in range(HISTORY_MAX_BATCHES):
+            events = shop.history_since(integration.store, last, limit=HISTORY_BATCH)
+            if not events:
+                break
+            ids = {str(e.order_id) for e in events}
+            bound = {b.local_id: b.data.get("state") for b in Binding.objects.filter(
+                connection_id=integration.connection_id, kind=m.ORDER, local_id__in=ids)}
+            last = events[-1].order_history_id
+            with transaction.atomic():  # the jobs and the watermark move together: no event lost, none twice
+                for e in events:
+                    if e.order_status_id in cfg.ready_status_ids:
+                        Job.objects.enqueue(SendOrder, key=f"despatch:{sid}:order-{e.order_id}:ready:{e.order_history_id}",
+                                            integration=integration, payload={"order_id": e.order_id})
+                    elif bound.get(str(e.order_id)) in LIVE:
+                        Job.objects.enqueue(StopOrder, key=f"despatch:{sid}:order-{e.order_id}:unready:{e.order_history_id}",
+                                            integration=integration, payload={"order_id": e.order_id})
+                state.touch(last_history_id=last)
+            if len(events) < HISTORY_BATCH:
+                break
+
+
+@register_job_kind
+class SendOrder(DespatchJob):
+    """Create one ready order in DC with its lines, once: search by channel_order_id first, add lines only to a
+    DC order without any; an order DC holds because it left the ready statuses is released."""
+
+    kind = "despatch.send_order"
+
+    def sync(self, job, integration, cfg, client) -> None:
+        store, order_id = integration.store, int(job.payload["order_id"])
+        channel = cfg.channel_order_id(order_id)
+        b = order_binding(integration, order_id)
+        if b is not None and b.data.get("state") in (m.OrderState.CREATED, m.OrderState.DESPATCHED,
+                                                       m.OrderState.DC_CANCELLED, m.OrderState.TOO_LATE):
+            return  # already there (a repeat event, or the order came back to a ready status while DC kept it)
+        if shop.order_status(store, order_id) not in cfg.ready_status_ids:
+            return  # moved on before we got to it: nothing to send
+        if b is not None and b.data.get("state") == m.OrderState.HELD:
+            client.update_order_status(dc_order_id=int(b.external_id), status_id=dc.DESPATCH_READY,
+                                       key=f"{job.key}:release", order_id=order_id)
+            note(b, m.OrderState.CREATED, message="")
+            return
+        if b is None:
+            b, _ = Binding.objects.get_or_create(connection_id=integration.connection_id, kind=m.ORDER,
+                                                 local_id=str(order_id),
+                                                 defaults={"external_id": f"pending:{channel}",
+                                                           "data": {"state": m.OrderState.CREATING, "channel_order_id": channel}})
+        found = client.find_order(channel)  # a lost answer or a crash after create: DC has it already
+        fo = None
+        if found is None:
+            fo = shop.fulfilment_order(store, order_id)
+            if fo is None:
+                raise TerminalError("opencart", "unknown_order", f"Order {order_id} does not exist.")
+            items, problems = mappers.lines(fo, cfg)
+            if problems:
+                self._refuse(b, problems)
+            try:
+                found = client.create_order(order=mappers.order_body(fo, cfg), key=f"{job.key}:create", order_id=order_id)
+            except TerminalError as exc:
+                if "already in use" not in exc.message:
+                    self._refuse(b, [exc.message])
+                found = client.find_order(channel)  # created by a twin run between our search and our create
+                if found is None:
+                    raise
+        b.external_id = str(found["id"])
+        note(b, m.OrderState.CREATING, channel_order_id=channel, dc_status=found.get("status_id"), message="")
+        if int(found.get("total_inventory_count") or 0) == 0:
+            fo = fo or shop.fulfilment_order(store, order_id)
+            items, problems = mappers.lines(fo, cfg)
+            added = client.add_inventory(dc_order_id=int(found["id"]), items=items,
+                                         key=f"despatch:{integration.store_id}:order-{order_id}:lines:{found['id']}",
+                                         order_id=order_id)
+            if added.errors:
+                self._refuse(b, added.errors)
+        note(b, m.OrderState.CREATED, message="", lines=True)
+
+    @staticmethod
+    def _refuse(b: Binding, messages: list[str]) -> None:
+        text = " ".join(x for x in messages if x) or "refused"
+        note(b, m.OrderState.REFUSED, message=text)
+        raise TerminalError(dc.SERVICE, "refused", text)
+
+
+@register_job_kind
+class StopOrder(DespatchJob):
+    """An order that left the ready statuses: hold (or cancel, by the owner's setting) its DC order while DC has
+    not started picking it; later, record that it is too late (shown to the owner)."""
+
+    kind = "despatch.stop_order"
+
+    def sync(self, job, integration, cfg, client) -> None:
+        order_id = int(job.payload["order_id"])
+        b = order_binding(integration, order_id)
+        if b is None or b.data.get("state") not in LIVE:
+            return
+        if shop.order_status(integration.store, order_id) in cfg.ready_status_ids:
+            return  # ready again by now
+        current = client.find_order(b.data.get("channel_order_id") or cfg.channel_order_id(order_id))
+        if current is None:
+            return
+        status = int(current.get("status_id") or 0)
+        if status not in dc.OPEN_STATUSES:
+            note(b, m.OrderState.TOO_LATE, dc_status=status)
+            return
+        if cfg.not_ready_action == "cancel":
+            client.cancel_order(dc_order_id=int(current["id"]), key=f"{job.key}:cancel", order_id=order_id)
+            note(b, m.OrderState.CANCELLED, dc_status=dc.CANCELLED)
+        elif status != dc.ON_HOLD:
+            client.update_order_status(dc_order_id=int(current["id"]), status_id=dc.ON_HOLD, key=f"{job.key}:hold",
+                                       order_id=order_id)
+            note(b, m.OrderState.HELD, dc_status=dc.ON_HOLD)
+
+
+# --- DC → shop -------------------------------------------------------------------------------------------
+
+
+@register_job_kind
+class PollDcOrders(DespatchJob):
+    """Read DC orders changed in the window since the last read (with overlap), every page; one job per new
+    (order, tracking code) and per cancellation DC made."""
+
+    kind = "despatch.poll_dc"
+    max_attempts = 2
+    routine = True
+
+    def sync(self, job, integration, cfg, client) -> None:
+        state, now = m.SyncState.of(integration), clock.now()
+        since = (state.orders_until or now - timedelta(hours=cfg.initial_hours)) - timedelta(minutes=cfg.poll_overlap_minutes)
+        seen = {}
+        for o in client.iter_orders(date_range=(int(since.timestamp()), int(now.timestamp()) + 1)):
+            if cfg.order_id_of(str(o.get("channel_order_id") or "")) is not None:
+                seen[str(o["id"])] = o
+        bound = {b.external_id: b for b in Binding.objects.filter(connection_id=integration.connection_id, kind=m.ORDER,
+                                                                  external_id__in=list(seen))}
+        sid = integration.store_id
+        with transaction.atomic():
+            for dc_id, o in seen.items():
+                b = bound.get(dc_id)
+                if b is None:
+                    continue  # not one we created (another channel, or still being bound)
+                status, code = int(o.get("status_id") or 0), str(o.get("shipping_tracking_code") or "").strip()
+                if status == dc.DESPATCHED and code and code not in (b.data.get("tracking") or []):
+                    Job.objects.enqueue(ApplyDespatch, key=f"despatch:{sid}:despatch-event:{dc_id}:despatched:{code}",
+                                        integration=integration, payload={"order_id": int(b.local_id), "dc_order": o})
+                elif status == dc.CANCELLED and b.data.get("state") not in (m.OrderState.CANCELLED, m.OrderState.DC_CANCELLED):
+                    Job.objects.enqueue(ApplyDcCancel, key=f"despatch:{sid}:despatch-event:{dc_id}:cancelled",
+                                        integration=integration, payload={"order_id": int(b.local_id), "dc_order": o})
+            state.touch(orders_until=now, last_orders_at=now)
+
+
+@register_job_kind
+class ApplyDespatch(DespatchJob):
+    """One history entry in the shop per (order, tracking code): the despatched status and a comment with the
+    courier and the tracking link; the customer is notified only where a mail really goes."""
+
+    kind = "despatch.apply_despatch"
+    only_enabled = False  # a despatch seen before the owner switched off is still written once
+
+    def sync(self, job, integration, cfg, client) -> None:
+        o, order_id = job.payload["dc_order"], int(job.payload["order_id"])
+        store, code = integration.store, str(o.get("shipping_tracking_code") or "").strip()
+        b = order_binding(integration, order_id)
+        if b is None or code in (b.data.get("tracking") or []):
+            return
+        comment = mappers.despatch_comment(o, cfg, store.language)
+        started = (b.data.get("writing") or {}).get(code)
+        if started is not None and shop.history_written(store, order_id, after_history_id=started, text=code):
+            pass  # an earlier run wrote it and died before saying so
+        else:
+            note(b, b.data.get("state") or m.OrderState.CREATED,
+                 writing={**(b.data.get("writing") or {}), code: shop.latest_history_id(store)})
+            notify = cfg.notify_customer and shop.mail_goes(store)
+            shop.set_status(store, order_id, cfg.despatched_status_id, comment=comment, notify=notify, key=job.key)
+        courier, service = mappers.courier_of(o)
+        writing = {k: v for k, v in (b.data.get("writing") or {}).items() if k != code}
+        note(b, m.OrderState.DESPATCHED, tracking=[*(b.data.get("tracking") or []), code], courier=courier,
+             service=service, tracking_url=mappers.tracking_link(o, code, cfg), writing=writing,
+             despatched_at=str(o.get("date_dispatched") or ""), dc_status=dc.DESPATCHED)
+
+
+@register_job_kind
+class ApplyDcCancel(DespatchJob):
+    """DC cancelled the order: the shop's order moves to the owner's cancelled status (history entry)."""
+
+    kind = "despatch.apply_cancel"
+    only_enabled = False
+
+    def sync(self, job, integration, cfg, client) -> None:
+        order_id = int(job.payload["order_id"])
+        b = order_binding(integration, order_id)
+        if b is None or b.data.get("state") == m.OrderState.DC_CANCELLED:
+            return
+        store = integration.store
+        if shop.order_status(store, order_id) != cfg.cancelled_status_id:
+            shop.set_status(store, order_id, cfg.cancelled_status_id, comment=mappers.cancel_comment(store.language),
+                            notify=cfg.notify_customer and shop.mail_goes(store), key=job.key)
+        note(b, m.OrderState.DC_CANCELLED, dc_status=dc.CANCELLED)
+
+
+# --- stock ---------------------------------------------------------------------------------------------
+
+
+def _updated_at(item: dict) -> datetime | None:
+    text = str(item.get("updated_at") or "")
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    except ValueError:
+        return None
+
+
+@register_job_kind
+class SyncStock(DespatchJob):
+    """Stock in the owner's direction, changed quantities only, the latest value per SKU; unknown SKUs listed."""
+
+    kind = "despatch.sync_stock"
+    max_attempts = 5
+
+    def sync(self, job, integration, cfg, client) -> None:
+        if cfg.stock_direction == "off":
+            return
+        state, now = m.SyncState.of(integration), clock.now()
+        bindings = {b.local_id: b for b in Binding.objects.filter(connection_id=integration.connection_id, kind=m.ITEM)}
+        shop_stock = shop.stock_by_sku(integration.store, cfg.sku_field)
+        if cfg.stock_direction == "dc_to_shop":
+            summary = self._dc_to_shop(job, integration, client, bindings, shop_stock, state)
+        else:
+            summary = self._shop_to_dc(job, integration, client, bindings, shop_stock)
+        state.touch(last_stock_at=now, stock={**summary, "direction": cfg.stock_direction, "at": now.isoformat()})
+
+    @staticmethod
+    def _dc_to_shop(job, integration, client, bindings, shop_stock, state) -> dict:
+        # Newest first: stop at the first item older than the last run (minus a minute of overlap).
+        since = (state.last_stock_at - timedelta(minutes=1)) if state.last_stock_at and not job.payload.get("full") else None
+        latest: dict[str, tuple[str, int]] = {}
+        for item in client.iter_inventory(sort="updated_at_rp"):
+            at = _updated_at(item)
+            if since is not None and at is not None and at < since:
+                break
+            sku = str(item.get("sku") or "")
+            if sku and sku not in latest and item.get("stock_level_available") is not None:
+                latest[sku] = (str(item["id"]), int(item["stock_level_available"]))  # first seen = newest
+        writes, unknown, rows = {}, [], []
+        for sku, (iid, qty) in latest.items():
+            if sku not in shop_stock:
+                unknown.append(sku)
+                continue
+            pid, current = shop_stock[sku]
+            if current != qty:
+                writes[pid] = qty
+            rows.append(Binding(connection_id=integration.connection_id, kind=m.ITEM, local_id=sku, external_id=iid,
+                                local_hash=str(qty), remote_hash=str(qty), last_origin="remote", synced_at=clock.now()))
+        written = shop.set_quantities(integration.store, writes)
+        _upsert(rows)
+        return {"read": len(latest), "changed": len(writes), "written": written, "unknown": sorted(unknown)[:500],
+                "unknown_count": len(unknown)}
+
+    @staticmethod
+    def _shop_to_dc(job, integration, client, bindings, shop_stock) -> dict:
+        changed = {sku: qty for sku, (_pid, qty) in shop_stock.items()
+                   if job.payload.get("full") or sku not in bindings or bindings[sku].local_hash != str(qty)}
+        sent, unknown = 0, []
+        for sku, qty in changed.items():
+            b = bindings.get(sku)
+            iid = b.external_id if b is not None else None
+            if iid is None:
+                page = client.search_inventory(sku=sku)
+                match = next((i for i in page.data if str(i.get("sku")) == sku), None)
+                if match is None:
+                    unknown.append(sku)
+                    continue
+                iid = str(match["id"])
+                if int(match.get("stock_level_available") or 0) == qty:  # already right: bind, send nothing
+                    _upsert([Binding(connection_id=integration.connection_id, kind=m.ITEM, local_id=sku, external_id=iid,
+                                     local_hash=str(qty), remote_hash=str(qty), last_origin="local", synced_at=clock.now())])
+                    continue
+            client.update_inventory(inventory_id=iid, fields={"stock_level": qty},
+                                    key=f"despatch:{integration.store_id}:stock:{sku}:{qty}")
+            sent += 1
+            _upsert([Binding(connection_id=integration.connection_id, kind=m.ITEM, local_id=sku, external_id=iid,
+                             local_hash=str(qty), remote_hash=str(qty), last_origin="local", synced_at=clock.now())])
+        return {"read": len(shop_stock), "changed": len(changed), "written": sent, "unknown": sorted(unknown)[:500],
+                "unknown_count": len(unknown)}
+
+
+def _upsert(rows: list[Binding]) -> None:
+    if rows:
+        Binding.objects.bulk_create(rows, batch_size=500, update_conflicts=True,
+                                    unique_fields=["connection", "kind", "local_id"],
+                                    update_fields=["external_id", "local_hash", "remote_hash", "last_origin", "synced_at"])
+
+
+# --- schedules and owner actions -----------------------------------------------------------------------------
+
+
+def _enabled():
+    return Integration.objects.filter(kind="despatch", enabled=True, store__enabled=True,
+                                      connection__isnull=False).select_related("store", "connection")
+
+
+@register_schedule("despatch.poll", every=POLL_EVERY)
+def schedule_polls() -> None:
+    """Every poll interval: the shop's history and DC's changed orders, one job each per slot (time-slot keys)."""
+    for integration in _enabled():
+        for kind in (PollShopHistory, PollDcOrders):
+            Job.objects.enqueue(kind, key=slot_key(f"despatch:{integration.store_id}:{kind.kind}", POLL_EVERY),
+                                integration=integration)
+
+
+@register_schedule("despatch.stock", every=STOCK_EVERY)
+def schedule_stock() -> None:
+    for integration in _enabled():
+        if config_of(integration).stock_direction != "off":
+            Job.objects.enqueue(SyncStock, key=slot_key(f"despatch:{integration.store_id}:stock", STOCK_EVERY),
+                                integration=integration)
+
+
+def retry_order(integration: Integration, order_id: int) -> Job:
+    """The owner fixed what DC refused: send the order again (a new key; the binding is reset to creating)."""
+    b = order_binding(integration, order_id)
+    if b is not None and b.data.get("state") == m.OrderState.REFUSED:
+        note(b, m.OrderState.CREATING, message="")
+    return Job.objects.enqueue(SendOrder, key=f"despatch:{integration.store_id}:order-{order_id}:retry:{clock.now().timestamp():.3f}",
+                               integration=integration, payload={"order_id": order_id})
+
+
+def test_connection(integration: Integration) -> str:
+    """'Test': log in and read one page of orders; returns a short description for the page."""
+    client = client_for(integration)
+    client.login()
+    page = client.search_orders(search="", page=1)
+    return f"{page.total}"

@@ -1,0 +1,68 @@
+"""The shop side of the despatch integration: one thin place that calls `ocbridge.opencart` for the Store.
+
+TODO(#12): history reads move to the shared order-history feed (one cursor per consumer) and stock writes to the
+journaled write API when they land; status changes already go through the shared write path (COD's).
+"""
+
+from __future__ import annotations
+
+from ocbridge import opencart
+from ocbridge.core import clock
+from ocbridge.opencart import catalog, fulfilment, order_create, orders, stock
+
+
+def latest_history_id(store) -> int:
+    db = opencart.shop_db(store)
+    with db.engine.connect() as conn:
+        return order_create.latest_history_id(conn, db)
+
+
+def history_since(store, last_history_id: int, *, limit: int = 500) -> list[orders.HistoryEvent]:
+    return orders.poll_history(opencart.shop_db(store), last_history_id, limit=limit)
+
+
+def order_status(store, order_id: int) -> int | None:
+    return opencart.order_status(store, order_id)
+
+
+def fulfilment_order(store, order_id: int) -> fulfilment.FulfilmentOrder | None:
+    return fulfilment.read_fulfilment_orders(opencart.shop_db(store), [order_id]).get(order_id)
+
+
+def mail_goes(store) -> bool:
+    """A customer e-mail really goes only when OpenCart itself writes the history (native API path)."""
+    db = opencart.shop_db(store)
+    return bool(store.api_url and store.api_key and db.version.api_supported)
+
+
+def set_status(store, order_id: int, status_id: int, *, comment: str, notify: bool, key: str):
+    """Status + history through the shared write path (native API or compare-and-set + stock rule). A repeat of
+    the same status (a second parcel's tracking) is written as a history row with the status unchanged."""
+    current = opencart.order_status(store, order_id)
+    if current is None:
+        from ocbridge.core.errors import TerminalError
+
+        raise TerminalError("opencart", "unknown_order", f"Order {order_id} does not exist.")
+    return opencart.write_history(store, order_id, expected=current, new=status_id, comment=comment,
+                                  notify=notify, key=key)
+
+
+def stock_by_sku(store, sku_field: str) -> dict[str, tuple[int, int]]:
+    """SKU → (product_id, quantity) of the store's enabled products; a SKU used twice keeps the first product."""
+    out: dict[str, tuple[int, int]] = {}
+    for r in catalog.stock_rows(opencart.shop_db(store), store_id=store.oc_store_id):
+        sku = (r.get(sku_field) or "").strip()
+        if sku and sku not in out:
+            out[sku] = (r["product_id"], int(r["quantity"]))
+    return out
+
+
+def set_quantities(store, quantities: dict[int, int]) -> int:
+    from zoneinfo import ZoneInfo
+
+    now = clock.now().astimezone(ZoneInfo(store.timezone or "UTC")).replace(tzinfo=None, microsecond=0)
+    return stock.set_product_quantities(opencart.shop_db(store), quantities, now=now)
+
+
+def history_written(store, order_id: int, *, after_history_id: int, text: str) -> bool:
+    return fulfilment.history_written(opencart.shop_db(store), order_id, after_history_id=after_history_id, text=text)

@@ -1,0 +1,61 @@
+"""Despatch Cloud pages: the fulfilment list (order, DC id, state, tracking, DC's message, retry), stock status,
+"Test" of the connection."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from ocbridge.core.errors import ConfigurationError, ServiceError
+from ocbridge.core.models import Binding, Integration
+from ocbridge.integrations.despatch import jobs, models as m
+
+
+def _integration(request, pk: int) -> Integration:
+    # TODO(#14): through the per-store scoping function when it lands.
+    return get_object_or_404(Integration.objects.select_related("store", "connection"), pk=pk, kind="despatch")
+
+
+@login_required
+def fulfilment(request, integration_pk: int) -> HttpResponse:
+    integration = _integration(request, integration_pk)
+    qs = Binding.objects.filter(connection_id=integration.connection_id, kind=m.ORDER).order_by("-id")
+    state = request.GET.get("state", "")
+    if state:
+        qs = qs.filter(data__state=state)
+    counts: dict[str, int] = {}
+    for s in Binding.objects.filter(connection_id=integration.connection_id, kind=m.ORDER).values_list("data__state", flat=True):
+        counts[s or ""] = counts.get(s or "", 0) + 1
+    labels = dict(m.OrderState.choices)
+    return render(request, "despatch/fulfilment.html", {
+        "integration": integration, "store": integration.store, "nav": "stores", "state": state,
+        "page": Paginator(qs, 50).get_page(request.GET.get("page")), "labels": labels,
+        "states": [(value, label, counts.get(value, 0)) for value, label in m.OrderState.choices],
+        "sync": m.SyncState.of(integration), "refused": m.OrderState.REFUSED})
+
+
+@login_required
+@require_POST
+def retry(request, integration_pk: int, order_id: int) -> HttpResponse:
+    integration = _integration(request, integration_pk)
+    jobs.retry_order(integration, order_id)
+    messages.success(request, _("Order %(id)s will be sent to Despatch Cloud again.") % {"id": order_id})
+    return redirect("despatch:overview", integration_pk=integration.pk)
+
+
+@login_required
+@require_POST
+def test_connection(request, integration_pk: int) -> HttpResponse:
+    integration = _integration(request, integration_pk)
+    try:
+        total = jobs.test_connection(integration)
+    except (ServiceError, ConfigurationError) as exc:
+        messages.error(request, _("Despatch Cloud refused: %(error)s") % {"error": exc})
+    else:
+        messages.success(request, _("Connected. Despatch Cloud holds %(n)s orders.") % {"n": total})
+    return redirect("despatch:overview", integration_pk=integration.pk)

@@ -1,0 +1,157 @@
+"""End to end on MariaDB 3.0 and 4.0 shops ↔ jobs ↔ the Despatch Cloud simulator over HTTP: ready → created →
+despatched → tracking in the shop, refusals, cancellations both ways, a DC outage, a worker killed mid-create."""
+
+from __future__ import annotations
+
+import pytest
+
+from ocbridge.core.choices import JobState
+from ocbridge.core.jobs import run_until_idle
+from ocbridge.core.models import Binding, Exchange, Job
+from ocbridge.integrations.despatch import jobs, models as m
+from ocbridge.services import despatch as dc
+
+pytestmark = pytest.mark.django_db
+
+
+def binding(order_id: int) -> Binding:
+    return Binding.objects.get(kind=m.ORDER, local_id=str(order_id))
+
+
+def test_ready_order_is_created_once_with_lines_addresses_and_totals(shop, sim, integration, kit):
+    kit.add_order(shop, 101, status=1, lines=((1, 2), (2, 1)))
+    kit.poll(integration)
+    assert sim.orders() == []  # pending is not ready
+    kit.owner_sets(shop, 101, 2)
+    kit.poll(integration)
+    kit.poll(integration)  # a second poll finds nothing new
+    [o] = sim.orders()
+    assert o["channel_order_id"] == "UK-101" and o["status_id"] == dc.DESPATCH_READY
+    assert (o["shipping_address_iso"], o["shipping_address_postcode"], o["shipping_name"]) == ("GB", "LS1 1AA", "Ann Lee")
+    assert (o["total_paid"], o["shipping_paid"], o["payment_currency"]) == ("25.00", "5.00", "GBP")
+    assert o["shipping_method_requested"] == "Royal Mail 48" and o["customer_comments"] == "Leave at door"
+    assert sorted((line["sku"], line["quantity"]) for line in o["inventory"]) == [("SKU-1", 2), ("SKU-2", 1)]
+    assert len(sim.requests("/public-api/orders/create")) == 1
+    assert len(sim.requests(f"/public-api/order/{o['id']}/add_inventory")) == 1
+    b = binding(101)
+    assert b.external_id == str(o["id"]) and b.data["state"] == m.OrderState.CREATED
+
+
+def test_despatch_in_dc_writes_one_history_entry_with_tracking_link(shop, sim, integration, kit):
+    kit.add_order(shop, 102, status=2)
+    kit.poll(integration)
+    sim.despatch("UK-102", tracking_code="RM123456GB", courier="Royal Mail", service="Tracked 48")
+    kit.poll(integration)
+    kit.poll(integration)  # the overlap reads the despatched order again: no second entry
+    assert kit.order_status(shop, 102) == 3
+    entries = [c for s, c in kit.history(shop, 102) if "RM123456GB" in c]
+    assert len(entries) == 1
+    assert "Royal Mail Tracked 48" in entries[0] and "https://track.example/RM123456GB" in entries[0]
+    b = binding(102)
+    assert b.data["state"] == m.OrderState.DESPATCHED and b.data["tracking"] == ["RM123456GB"]
+    assert b.data["courier"] == "Royal Mail"
+
+
+def test_dc_refusal_is_shown_with_dcs_message_and_retry_after_fixing_sends_it(shop, sim, integration, kit):
+    kit.add_order(shop, 103, status=2, postcode="")
+    kit.poll(integration)
+    b = binding(103)
+    assert b.data["state"] == m.OrderState.REFUSED
+    assert "Column 'shipping_address_postcode' cannot be null" in b.data["message"]
+    job = Job.objects.get(kind=jobs.SendOrder.kind)
+    assert job.state == JobState.FAILED and "shipping_address_postcode" in job.last_error
+    with shop.engine.begin() as conn:  # the owner fixes the postcode
+        t = shop.t("order")
+        conn.execute(t.update().where(t.c.order_id == 103).values(shipping_postcode="LS2 2BB"))
+    jobs.retry_order(integration, 103)
+    run_until_idle()
+    assert binding(103).data["state"] == m.OrderState.CREATED
+    assert [o["shipping_address_postcode"] for o in sim.orders()] == ["LS2 2BB"]
+
+
+def test_unknown_sku_refused_per_line_is_shown(shop, sim, integration, kit):
+    sim.refuse_skus(["SKU-2"])
+    kit.add_order(shop, 104, status=2, lines=((1, 1), (2, 1)))
+    kit.poll(integration)
+    b = binding(104)
+    assert b.data["state"] == m.OrderState.REFUSED and "SKU-2" in b.data["message"]
+
+
+def test_order_leaving_ready_before_picking_is_held_and_released_when_ready_again(shop, sim, integration, kit):
+    kit.add_order(shop, 105, status=2)
+    kit.poll(integration)
+    kit.owner_sets(shop, 105, 1)  # back to pending
+    kit.poll(integration)
+    assert sim.orders()[0]["status_id"] == dc.ON_HOLD and binding(105).data["state"] == m.OrderState.HELD
+    kit.owner_sets(shop, 105, 2)
+    kit.poll(integration)
+    assert sim.orders()[0]["status_id"] == dc.DESPATCH_READY and binding(105).data["state"] == m.OrderState.CREATED
+    assert len(sim.requests("/public-api/orders/create")) == 1
+
+
+def test_shop_cancel_cancels_in_dc_when_the_owner_chose_cancel(shop, sim, integration, kit):
+    integration.settings = {**integration.settings, "not_ready_action": "cancel"}
+    integration.save()
+    kit.add_order(shop, 106, status=2)
+    kit.poll(integration)
+    kit.owner_sets(shop, 106, 7)
+    kit.poll(integration)
+    assert sim.orders()[0]["status_id"] == dc.CANCELLED and binding(106).data["state"] == m.OrderState.CANCELLED
+    kit.poll(integration)  # DC's cancelled order read back: not written to the shop as a DC cancellation
+    assert [s for s, _ in kit.history(shop, 106)] == [2, 7]
+
+
+def test_order_dc_is_already_picking_is_reported_too_late(shop, sim, integration, kit):
+    kit.add_order(shop, 107, status=2)
+    kit.poll(integration)
+    sim.set_order_status("UK-107", 4)  # picking
+    kit.owner_sets(shop, 107, 1)
+    kit.poll(integration)
+    assert sim.orders()[0]["status_id"] == 4 and binding(107).data["state"] == m.OrderState.TOO_LATE
+
+
+def test_cancellation_in_dc_reaches_the_shop_once(shop, sim, integration, kit):
+    kit.add_order(shop, 108, status=2)
+    kit.poll(integration)
+    sim.cancel_in_dc("UK-108")
+    kit.poll(integration)
+    kit.poll(integration)
+    assert kit.order_status(shop, 108) == 7
+    assert [s for s, _ in kit.history(shop, 108)] == [2, 7]
+    assert binding(108).data["state"] == m.OrderState.DC_CANCELLED
+
+
+def test_dc_outage_is_retried_and_nothing_is_lost(shop, sim, integration, kit):
+    kit.add_order(shop, 109, status=2)
+    sim.fail_next("503", count=50, path="/public-api/orders")
+    kit.poll(integration)
+    job = Job.objects.get(kind=jobs.SendOrder.kind)
+    assert job.state == JobState.QUEUED and job.attempts == 1  # retryable: back in the queue for later
+    assert Exchange.objects.filter(service="despatch", status=503).exists()
+    sim.clear_faults()
+    Job.objects.filter(pk=job.pk).update(next_run_at=job.created)
+    run_until_idle()
+    assert [o["channel_order_id"] for o in sim.orders()] == ["UK-109"]
+
+
+def test_worker_killed_after_create_answer_lost_creates_nothing_twice(shop, sim, integration, kit):
+    kit.add_order(shop, 110, status=2)
+    sim.fail_next("reset", path="/public-api/orders/create", after=True)  # DC creates it, the answer is lost
+    kit.poll(integration)
+    assert len(sim.orders()) == 1 and binding(110).external_id.startswith("pending:")
+    job = Job.objects.get(kind=jobs.SendOrder.kind)
+    Job.objects.filter(pk=job.pk).update(next_run_at=job.created)
+    run_until_idle()  # the retry searches first, finds it, binds it and adds the lines
+    [o] = sim.orders()
+    assert binding(110).external_id == str(o["id"]) and o["total_inventory_count"] == 1
+    assert len(sim.requests("/public-api/orders/create")) == 1
+
+
+def test_token_expiry_mid_run_logs_in_again(shop, sim, integration, kit):
+    kit.add_order(shop, 111, status=2)
+    kit.poll(integration)
+    sim.expire_tokens()
+    sim.despatch("UK-111", tracking_code="T-111")
+    kit.poll(integration)
+    assert kit.order_status(shop, 111) == 3
+    assert len(sim.requests("/public-api/auth/login")) == 2
