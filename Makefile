@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 demo: $(VENV)/.installed
-	OCBRIDGE_DATA_DIR=$${OCBRIDGE_DATA_DIR:-var/demo} $(PY) -m ocbridge demo
+	OCBRIDGE_DATA_DIR=$${OCBRIDGE_DATA_DIR:-var/demo} $(PY) -m ocbridge demo $(if $(DEMO_PORT),--port $(DEMO_PORT))
 
 test: $(VENV)/.installed
 	@scripts/system-deps.sh test

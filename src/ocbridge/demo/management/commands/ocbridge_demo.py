@@ -18,24 +18,37 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
     help = "Run the live demo: demo shop, sandbox provider, worker and dashboard."
 
     def add_arguments(self, parser):
-        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--port", type=int, default=8000, help="port of the dashboard on 127.0.0.1 (default 8000)")
         parser.add_argument("--orders", type=int, default=300, help="orders seeded into a new demo shop")
         parser.add_argument("--every", type=float, default=6.0, help="seconds between new live orders")
         parser.add_argument("--speed", type=float, default=20.0, help="sandbox customers' time acceleration")
 
     def handle(self, *args, port, orders, every, speed, **opts):
+        from ocbridge.demo import guard
+
+        data = Path(settings.DATA_DIR)
+        try:
+            guard.check(data, port)  # before anything is migrated, started or re-pointed
+        except guard.DemoBlocked as exc:
+            raise CommandError(str(exc)) from None
+        guard.claim(data, port)
+        try:
+            self._run(data, port, orders, every, speed)
+        finally:
+            guard.release(data)
+
+    def _run(self, data: Path, port: int, orders: int, every: float, speed: float) -> None:
         from ocbridge.demo.setup import DemoSetup
 
         signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the demo as cleanly as Ctrl-C
         call_command("migrate", verbosity=0, interactive=False)
-        data = Path(settings.DATA_DIR)
         demo = DemoSetup(data_dir=data, port=port, speed=speed)
         sim_url = demo.start_simulator()
         shop_url = demo.ensure_shop(orders=orders)
