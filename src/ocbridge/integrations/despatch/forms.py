@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from ocbridge.integrations.despatch.config import NOT_READY_ACTIONS, SKU_FIELDS, STOCK_DIRECTIONS, DespatchConfig
 
+MAX_ID = 2**31 - 1  # ids in OpenCart's and Despatch Cloud's int columns
+
 
 def _ids(text: str) -> list[int]:
     try:
@@ -27,8 +29,9 @@ class DespatchSettingsForm(forms.Form):
                                    help_text=_("Keeps order ids of several shops apart in Despatch Cloud, e.g. UK-"))
     shipping_map = forms.CharField(label=_("Shipping methods"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
                                    help_text=_("One per line: OpenCart shipping code = Despatch Cloud shipping method"))
-    despatched_status_id = forms.IntegerField(label=_("Status when despatched"), min_value=1)
-    cancelled_status_id = forms.IntegerField(label=_("Status when Despatch Cloud cancels"), min_value=1)
+    despatched_status_id = forms.IntegerField(label=_("Status when despatched"), min_value=1, max_value=MAX_ID)
+    cancelled_status_id = forms.IntegerField(label=_("Status when Despatch Cloud cancels"), min_value=1,
+                                             max_value=MAX_ID)
     notify_customer = forms.BooleanField(label=_("Notify the customer"), required=False,
                                          help_text=_("Only through OpenCart's native API; the database path sends no e-mail"))
     not_ready_action = forms.ChoiceField(label=_("When an order stops being ready"), choices=[
@@ -38,7 +41,8 @@ class DespatchSettingsForm(forms.Form):
     sku_field = forms.ChoiceField(label=_("Match products on"), choices=[("sku", _("SKU")), ("model", _("Model"))])
     tracking_url = forms.CharField(label=_("Tracking link"), required=False, max_length=300,
                                    help_text=_("Used when Despatch Cloud sends none; {code} is replaced by the tracking code"))
-    manual_channel_id = forms.IntegerField(label=_("Despatch Cloud sales channel id"), min_value=0, required=False)
+    manual_channel_id = forms.IntegerField(label=_("Despatch Cloud sales channel id"), min_value=0, max_value=MAX_ID,
+                                           required=False)
 
     @classmethod
     def from_integration(cls, integration, data=None) -> DespatchSettingsForm:
