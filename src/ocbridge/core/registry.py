@@ -22,6 +22,10 @@ webhooks: dict[tuple[str, str], Callable] = {}
 # integration kind -> fn(integration, order) called with each new order of the integration's store.
 # One shared poll per shop database feeds them all: two pollers would split one watermark's orders.
 order_consumers: dict[str, Callable] = {}
+# integration kind -> fn(store, order_id) -> dict | None: what that integration knows of a shop order that other
+# features may tell the customer (e.g. despatch: {"tracking_code", "courier"}). Shared through core, since
+# integrations do not import each other.
+order_facts: dict[str, Callable] = {}
 
 
 def register_integration(info: IntegrationInfo) -> None:
@@ -53,3 +57,24 @@ def register_order_consumer(kind: str) -> Callable:
         return fn
 
     return deco
+
+
+def register_order_facts(kind: str) -> Callable:
+    """Decorator: `fn(store, order_id) -> dict | None` adds what `kind` knows of an order (see `facts_of`)."""
+
+    def deco(fn):
+        if kind in order_facts and order_facts[kind] is not fn:
+            raise ValueError(f"order facts {kind} registered twice")
+        order_facts[kind] = fn
+        return fn
+
+    return deco
+
+
+def facts_of(store, order_id: int) -> dict:
+    """Every registered integration's facts about one order, merged (later kinds do not overwrite earlier ones)."""
+    out: dict = {}
+    for fn in order_facts.values():
+        for k, v in (fn(store, order_id) or {}).items():
+            out.setdefault(k, v)
+    return out

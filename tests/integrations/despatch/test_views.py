@@ -70,3 +70,12 @@ def test_settings_form_saves_a_config(integ):
     form.save(integ)
     cfg = jobs.config_of(Integration.objects.get(pk=integ.pk))
     assert (cfg.order_prefix, cfg.shipping_map, cfg.stock_direction) == ("UK-", {"flat": "Royal Mail 48"}, "dc_to_shop")
+
+
+def test_refused_orders_need_attention_with_a_link_to_retry(integ):
+    from ocbridge.core.attention import needs_attention
+    from ocbridge.core.models import Store
+
+    items = [a for a in needs_attention(Store.objects.all()) if a.key == "despatch.refused"]
+    assert [(a.count, a.orders) for a in items] == [(1, True)]
+    assert items[0].link == f"/despatch/{integ.pk}/?state=refused"

@@ -12,7 +12,7 @@ class DespatchAppConfig(AppConfig):
 
     def ready(self) -> None:
         from ocbridge.core.registry import IntegrationInfo, register_integration
-        from ocbridge.integrations.despatch import jobs  # noqa: F401  (registers job kinds and schedules)
+        from ocbridge.integrations.despatch import attention, jobs  # noqa: F401  (registers kinds, schedules, attention)
         from ocbridge.integrations.despatch.forms import DespatchSettingsForm
 
         register_integration(IntegrationInfo(kind="despatch", label=_("Despatch Cloud fulfilment"), services=("despatch",),

@@ -18,6 +18,7 @@ from ocbridge.core import clock
 from ocbridge.core.errors import ConfigurationError, TerminalError
 from ocbridge.core.jobs import JobKind, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Binding, Integration, Job
+from ocbridge.core.registry import register_order_facts
 from ocbridge.integrations.despatch import mappers, models as m, shop
 from ocbridge.integrations.despatch.config import DespatchConfig
 from ocbridge.services import despatch as dc
@@ -419,3 +420,14 @@ def test_connection(integration: Integration) -> str:
     client.login()
     page = client.search_orders(search="", page=1)
     return f"{page.total}"
+
+
+@register_order_facts("despatch")
+def order_facts(store, order_id: int) -> dict | None:
+    """The latest tracking code and courier DC sent for a shop order (order status by phone reads them)."""
+    b = (Binding.objects.filter(connection__store=store, connection__service="despatch", kind=m.ORDER,
+                                local_id=str(order_id)).only("data").first())
+    tracking = (b.data.get("tracking") or []) if b is not None else []
+    if not tracking:
+        return None
+    return {"tracking_code": tracking[-1], "courier": b.data.get("courier") or ""}

@@ -27,6 +27,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "total": "Tutar {total} {currency}.",
         "date": "Sipariş tarihi {date}.",
         "comment": "Son bilgi: {comment}.",
+        "tracking": "{courier} ile gönderildi, takip kodu {code}.",
+        "tracking_code": "Takip kodu {code}.",
         "menu_more": "Diğer siparişlerinizi dinlemek için 1'e, müşteri temsilcisine bağlanmak için 0'a basınız.",
         "menu_last": "Müşteri temsilcisine bağlanmak için 0'a basınız.",
         "none": "Telefon numaranıza kayıtlı sipariş bulamadık. Sipariş numaranızı tuşlayınız. "
@@ -39,6 +41,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "total": "Total {total} {currency}.",
         "date": "Ordered on {date}.",
         "comment": "Latest update: {comment}.",
+        "tracking": "Sent with {courier}, tracking code {code}.",
+        "tracking_code": "Tracking code {code}.",
         "menu_more": "To hear your other orders, press 1. To talk to a person, press 0.",
         "menu_last": "To talk to a person, press 0.",
         "none": "We found no order for your phone number. Please type your order number. To talk to a person, "
@@ -51,6 +55,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "total": "Сумма {total} {currency}.",
         "date": "Дата заказа {date}.",
         "comment": "Последнее обновление: {comment}.",
+        "tracking": "Отправлен службой {courier}, трек-номер {code}.",
+        "tracking_code": "Трек-номер {code}.",
         "menu_more": "Чтобы услышать другие заказы, нажмите 1. Чтобы поговорить с оператором, нажмите 0.",
         "menu_last": "Чтобы поговорить с оператором, нажмите 0.",
         "none": "Мы не нашли заказов по вашему номеру. Введите номер заказа. Чтобы поговорить с оператором, "
@@ -70,11 +76,20 @@ def clean_comment(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[:limit - 1].rsplit(" ", 1)[0] + "…"
 
 
+def spell(code: str) -> str:
+    """A tracking code read out one character at a time (TTS would read "RM123" as a word and a number)."""
+    return " ".join(ch for ch in code if ch.isalnum())
+
+
 def order_parts(cfg: OrderLookupConfig, order: OrderView, lang: str) -> list[str]:
     """The order read out, most important first (later parts are dropped to fit a provider's limit)."""
     t = TEXTS[lang]
     status = cfg.status_phrase(order.status_id, lang) or order.status_name or str(order.status_id)
     parts = [t["order"].format(label=order.label, status=status.rstrip("."))]
+    if order.tracking_code:  # first detail: the last one given up to fit a provider's limit
+        code = spell(order.tracking_code)
+        parts.append(t["tracking"].format(courier=order.courier, code=code) if order.courier
+                     else t["tracking_code"].format(code=code))
     if cfg.read_total:
         amount = order.total.quantize(Decimal("0.01"))
         currency = CURRENCY_WORDS.get(lang, {}).get(order.currency, order.currency)

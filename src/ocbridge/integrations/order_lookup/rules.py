@@ -36,6 +36,8 @@ class OrderView:
     date_added: dt.datetime | None = None
     comment: str = ""
     store_id: int = 0
+    tracking_code: str = ""  # from a fulfilment integration (core.registry.facts_of), when it has one
+    courier: str = ""
 
 
 @dataclass

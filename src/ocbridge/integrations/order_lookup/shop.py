@@ -16,7 +16,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from zoneinfo import ZoneInfo
 
 from ocbridge import opencart
-from ocbridge.core import clock
+from ocbridge.core import clock, registry
 from ocbridge.integrations.order_lookup.config import OrderLookupConfig
 from ocbridge.integrations.order_lookup.rules import OrderView
 
@@ -81,7 +81,8 @@ def first_lookup(store, ids: list[int], cfg: OrderLookupConfig, lang: str) -> tu
     with the newest one ready to speak. One primary-key read of the shop (plus the comment if asked)."""
     if not ids:
         return [], None
-    return _bounded(store, _first, store, ids, cfg.days_back, cfg.max_orders, cfg.read_comment, lang)
+    found, view = _bounded(store, _first, store, ids, cfg.days_back, cfg.max_orders, cfg.read_comment, lang)
+    return found, _with_facts(store, view)
 
 
 def _first(store, ids: list[int], days_back: int, max_orders: int, with_comment: bool, lang: str):
@@ -98,7 +99,16 @@ def _first(store, ids: list[int], days_back: int, max_orders: int, with_comment:
 
 def order_view(store, order_id: int, cfg: OrderLookupConfig, lang: str) -> OrderView | None:
     """One order as the call may speak it (status in the call's language), or None if not this store's."""
-    return _bounded(store, _view, store, order_id, cfg.read_comment, lang)
+    return _with_facts(store, _bounded(store, _view, store, order_id, cfg.read_comment, lang))
+
+
+def _with_facts(store, view: OrderView | None) -> OrderView | None:
+    """Tracking code and courier from a fulfilment integration (hub database, read in the caller's thread)."""
+    if view is not None:
+        facts = registry.facts_of(store, view.order_id)
+        view.tracking_code = str(facts.get("tracking_code") or "")
+        view.courier = str(facts.get("courier") or "")
+    return view
 
 
 def _view(store, order_id: int, with_comment: bool, lang: str) -> OrderView | None:
