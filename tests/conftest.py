@@ -28,3 +28,16 @@ def keyfile(settings, tmp_path):
     secrets.reset_cache()
     yield settings.FERNET_KEYS_FILE
     secrets.reset_cache()
+
+
+@pytest.fixture
+def make_conn(db):
+    """make_conn(service, base_url, secret, options): a Connection of a new Store (service and contract tests)."""
+    from ocbridge.core.models import Connection, Store
+
+    def make(service: str, base_url: str, secret: dict, options: dict | None = None):
+        store = Store.objects.create(name=f"Shop for {service}")
+        return Connection.objects.create(store=store, service=service, base_url=base_url, secret=secret,
+                                         options=options or {})
+
+    return make

@@ -6,7 +6,7 @@ import pytest
 
 from ocbridge.core import ratelimit
 from ocbridge.core.http import HttpClient
-from ocbridge.core.models import Connection, Exchange, Store
+from ocbridge.core.models import Exchange
 from testkit import LoopbackReceiver
 
 
@@ -15,16 +15,6 @@ def _fresh_buckets():
     ratelimit.reset()
     yield
     ratelimit.reset()
-
-
-@pytest.fixture
-def make_conn(db):
-    def make(service: str, base_url: str, secret: dict, options: dict | None = None) -> Connection:
-        store = Store.objects.create(name=f"Shop for {service}")
-        return Connection.objects.create(store=store, service=service, base_url=base_url, secret=secret,
-                                         options=options or {})
-
-    return make
 
 
 @pytest.fixture

@@ -30,9 +30,7 @@ def sim():
 
 @pytest.fixture
 def conn(sim, make_conn):
-    # The simulator reads date ranges as UTC (real Netgsm: Turkish local time, the client's default).
-    return make_conn("netgsm", sim.base_url, {"usercode": USER, "password": PASSWORD},
-                     {"msgheader": "SHOP", "timezone": "UTC"})
+    return make_conn("netgsm", sim.base_url, {"usercode": USER, "password": PASSWORD}, {"msgheader": "SHOP"})
 
 
 @pytest.fixture(autouse=True)

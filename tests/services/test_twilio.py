@@ -13,7 +13,7 @@ from ocbridge.services import twilio
 from ocbridge.services.base import WebhookFormatError
 from ocbridge.services.twilio import TwilioClient
 from ocbridge.simulators.base import Response
-from ocbridge.simulators.twilio import API, TwilioSimulator, twilio_signature
+from ocbridge.simulators.twilio import TwilioSimulator, twilio_signature
 
 pytestmark = pytest.mark.django_db
 SID, TOKEN = "AC" + "1" * 32, "twilio-token-abcdef"
@@ -21,30 +21,9 @@ FROM, PHONE = "+15005550006", "+905321234567"
 DIGITS = {"1": "confirm", "2": "cancel", "0": "agent"}
 
 
-class TwilioWithLists(TwilioSimulator):
-    """The simulator plus the account fetch and Calls/Messages list by To (not in the shared simulator yet)."""
-
-    routes = TwilioSimulator.routes + [("GET", API + r"/Calls\.json", "list_calls"),
-                                       ("GET", API + r"/Messages\.json", "list_messages"),
-                                       ("GET", API + r"\.json", "get_account")]
-
-    def get_account(self, req, sid):
-        self._auth(req, sid)
-        return Response.json({"sid": sid, "friendly_name": "Shop account", "status": "active"})
-
-    def list_calls(self, req, sid):
-        self._auth(req, sid)
-        return Response.json({"calls": [self._public(c) for c in self.calls() if c["to"] == req.arg("To")][::-1]})
-
-    def list_messages(self, req, sid):
-        self._auth(req, sid)
-        msgs = [{k: v for k, v in m.items() if k != "status_callback"} for m in self.messages() if m["to"] == req.arg("To")]
-        return Response.json({"messages": msgs[::-1]})
-
-
 @pytest.fixture
 def sim():
-    with TwilioWithLists(account_sid=SID, auth_token=TOKEN, numbers=(FROM,), speed=200) as s:
+    with TwilioSimulator(account_sid=SID, auth_token=TOKEN, numbers=(FROM,), speed=200) as s:
         yield s
 
 
@@ -177,7 +156,7 @@ def test_bad_token_is_terminal_and_masked(sim, conn, assert_masked):
 
 
 def test_check_credentials(sim, conn):
-    assert TwilioClient(conn).check_credentials() == "Twilio account Shop account (active)"
+    assert TwilioClient(conn).check_credentials() == "Twilio account Simulated account (active)"
 
 
 # --- SMS -------------------------------------------------------------------------------------------------

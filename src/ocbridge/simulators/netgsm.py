@@ -23,7 +23,8 @@ import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from .base import HttpError, Request, Response, Simulator, key_presses
 
@@ -46,8 +47,18 @@ DESCRIPTIONS = {
 VOICE_STATE = {"answered": 1, "no_answer": 2, "failed": 3, "busy": 7}
 
 
+TR = ZoneInfo("Europe/Istanbul")  # Netgsm's dates are Turkish local time
+
+
 def _now(fmt: str = DATE) -> str:
-    return datetime.now(timezone.utc).strftime(fmt)
+    return datetime.now(TR).strftime(fmt)
+
+
+def _when(text: str, end: bool) -> float:
+    """`ddMMyyyyHHmm` or `ddMMyyyyHHmmss` (netgsm-sms get_inbox), Turkish time → epoch; a minute bound is inclusive."""
+    fmt = "%d%m%Y%H%M%S" if len(text) == 14 else "%d%m%Y%H%M"
+    at = datetime.strptime(text, fmt).replace(tzinfo=TR).timestamp()
+    return at + (60 if end and len(text) == 12 else 0)
 
 
 def _code(code: str, status: int = 406, **extra) -> HttpError:
@@ -298,12 +309,11 @@ class NetgsmSimulator(Simulator):
         with self._st:
             if start or stop:
                 try:
-                    lo = datetime.strptime(start[:12], "%d%m%Y%H%M").replace(tzinfo=timezone.utc) if start else None
-                    hi = datetime.strptime(stop[:12], "%d%m%Y%H%M").replace(tzinfo=timezone.utc) if stop else None
+                    lo = _when(start, end=False) if start else None
+                    hi = _when(stop, end=True) if stop else None
                 except ValueError:
                     raise _code("70") from None
-                items = [m for m in self._inbox
-                         if (lo is None or m["at"] >= lo.timestamp()) and (hi is None or m["at"] <= hi.timestamp() + 60)]
+                items = [m for m in self._inbox if (lo is None or m["at"] >= lo) and (hi is None or m["at"] <= hi)]
             else:
                 items = [m for m in self._inbox if not m["read"]]
                 for m in items:
@@ -357,7 +367,7 @@ class NetgsmSimulator(Simulator):
             self._voice[bulkid] = {
                 "bulkid": bulkid, "numbers": numbers, "key": key == "1", "keys": keys, "url": h.get("url") or None,
                 "relationid": h.get("relationid"), "text": text.text if text is not None else None,
-                "results": {}, "canceled": False, "created": _now("%Y-%m-%d %H:%M:%S"),
+                "results": {}, "canceled": False, "created": _now("%Y-%m-%d %H:%M:%S.%f")[:-3],
             }
         for no in numbers:
             self.spawn(self._run_voice, bulkid, no)
@@ -385,7 +395,7 @@ class NetgsmSimulator(Simulator):
                     push = "-1"
             if not self.sleep(5):
                 return
-        now = _now("%Y-%m-%d %H:%M:%S")
+        now = _now("%Y-%m-%d %H:%M:%S.%f")[:-3]  # yyyy-MM-dd HH:mm:ss.SSS (README, "Sesli Mesaj Webhook")
         result = {"bulkid": bulkid, "caller": self.number, "callee": no, "state": state,
                   "type": 3 if job["key"] else 1, "name": "ocbridge", "creation_time": job["created"],
                   "start_time": now, "answer_time": now if state == 1 else None, "hangup_time": now,

@@ -77,6 +77,9 @@ class TwilioSimulator(Simulator):
     name = "twilio"
     retry_delays = ()
     routes = [
+        ("GET", API + r"\.json", "get_account"),
+        ("GET", API + r"/Calls\.json", "list_calls"),
+        ("GET", API + r"/Messages\.json", "list_messages"),
         ("POST", API + r"/Calls\.json", "create_call"),
         ("GET", API + r"/Calls/(?P<call_sid>CA\w+)\.json", "get_call"),
         ("POST", API + r"/Calls/(?P<call_sid>CA\w+)\.json", "update_call"),
@@ -158,6 +161,32 @@ class TwilioSimulator(Simulator):
     def _auth(self, req: Request, sid: str) -> None:
         if req.basic_auth() != (self.account_sid, self.auth_token) or sid != self.account_sid:
             raise _error(401, 20003, "Authenticate")
+
+    # account, lists -------------------------------------------------------------------------------
+    def get_account(self, req: Request, sid: str) -> Response:
+        self._auth(req, sid)
+        return Response.json({"sid": sid, "friendly_name": "Simulated account", "status": "active", "type": "Full",
+                              "date_created": _rfc2822(), "uri": f"/2010-04-01/Accounts/{sid}.json"})
+
+    def _page(self, req: Request, sid: str, name: str, items: list[dict]) -> Response:
+        """A list page (newest first), filtered by To; PageSize ≤ 1000 (Twilio's list paging)."""
+        size = max(1, min(1000, int(req.arg("PageSize") or 50)))
+        if req.arg("To"):
+            items = [i for i in items if i["to"] == req.arg("To")]
+        items = items[::-1][:size]
+        uri = f"/2010-04-01/Accounts/{sid}/{name.title()}.json?PageSize={size}&Page=0"
+        return Response.json({name: items, "end": max(0, len(items) - 1), "first_page_uri": uri,
+                              "next_page_uri": None, "page": 0, "page_size": size, "previous_page_uri": None,
+                              "start": 0, "uri": uri})
+
+    def list_calls(self, req: Request, sid: str) -> Response:
+        self._auth(req, sid)
+        return self._page(req, sid, "calls", [self._public(c) for c in self.calls()])
+
+    def list_messages(self, req: Request, sid: str) -> Response:
+        self._auth(req, sid)
+        return self._page(req, sid, "messages",
+                          [{k: v for k, v in m.items() if k != "status_callback"} for m in self.messages()])
 
     # calls ----------------------------------------------------------------------------------------
     def create_call(self, req: Request, sid: str) -> Response:
