@@ -110,3 +110,45 @@ def live_refresh_ms() -> int:
     from django.conf import settings
 
     return settings.LIVE_REFRESH_MS
+
+
+@register.filter
+def reason(text: str, store=None) -> str:
+    """`{{ t.reason|reason:c.store }}`: a COD confirmation's stored reason in the reader's language, store time."""
+    from ocbridge.dashboard import l10n
+    from ocbridge.integrations.cod_confirm.reasons import translate_reason
+
+    return translate_reason(text, l10n.zone(store))
+
+
+@register.filter
+def why(value: str) -> str:
+    """`{{ c.needs_person_reason|why }}`: why a person is needed, in the reader's language."""
+    from ocbridge.integrations.cod_confirm.reasons import why_label
+
+    return why_label(value)
+
+
+@register.filter
+def decider(value: str) -> str:
+    from ocbridge.integrations.cod_confirm.reasons import decider_label
+
+    return decider_label(value)
+
+
+@register.filter
+def channel_name(value: str) -> str:
+    from ocbridge.integrations.cod_confirm.reasons import channel_label
+
+    return channel_label(value)
+
+
+@register.filter
+def service_name(value: str) -> str:
+    """`{{ a.service|service_name }}`: "Verimor" for "verimor" (the services' own names)."""
+    from ocbridge.core.choices import Service
+
+    try:
+        return str(Service(value).label)
+    except ValueError:
+        return value

@@ -1,0 +1,126 @@
+"""The robot's reasons, read in the reader's language and the store's time zone.
+
+Reasons are stored in English (the audit trail must read the same whoever looks, and jobs write them without a
+request); the dashboard shows them through `translate_reason`. Each pattern here matches one `reason=` written in
+jobs.py; a reason no pattern knows is shown as stored. `needs_person_reason` values are a closed set (WHY).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+
+from django.utils import formats
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+WHY = {  # needs_person_reason → label; gettext_noop marks them for the catalog, _() reads them at display time
+    "phone invalid": gettext_noop("phone number not usable"),
+    "no usable channel": gettext_noop("the connection cannot call or text as set"),
+    "language not spoken": gettext_noop("the provider cannot speak the customer's language"),
+    "dry run": gettext_noop("dry run: nobody was contacted"),
+    "manual attempt unanswered": gettext_noop("the call or SMS a person asked for got no answer"),
+    "attempts used up": gettext_noop("no answer, attempts used up"),
+    "asked for a person": gettext_noop("the customer asked for a person"),
+    "reply not understood": gettext_noop("SMS reply not understood"),
+    "reply does not name a pending order": gettext_noop("SMS reply does not say which order"),
+    "customer asked for a person": gettext_noop("the customer asked for a person"),
+}
+OUTCOMES = {"confirm": gettext_noop("confirmed"), "cancel": gettext_noop("cancelled"), "agent": gettext_noop(
+    "asked for a person"), "no_answer": gettext_noop("no answer"), "busy": gettext_noop("line busy"),
+    "failed": gettext_noop("call failed"), "unknown": gettext_noop("not understood")}
+CHANNELS = {"call": gettext_noop("call"), "sms": gettext_noop("SMS")}
+DECIDERS = {"customer": gettext_noop("the customer"), "person": gettext_noop("a person"),
+            "shop": gettext_noop("the shop"), "system": gettext_noop("the rules")}
+
+
+def why_label(value: str) -> str:
+    return _(WHY[value]) if value in WHY else value
+
+
+def decider_label(value: str) -> str:
+    return _(DECIDERS[value]) if value in DECIDERS else value
+
+
+def channel_label(value: str) -> str:
+    return _(CHANNELS[value]) if value in CHANNELS else value
+
+
+def _when(text: str, tz: dt.tzinfo | None) -> str:
+    moment = dt.datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=dt.timezone.utc)
+    return formats.date_format(moment.astimezone(tz) if tz else moment, "SHORT_DATETIME_FORMAT", use_l10n=True)
+
+
+def _pressed(text: str) -> str:
+    digits = [d.strip() for d in text.split(",") if d.strip()]
+    if digits and all(d.isdigit() for d in digits):
+        return _("pressed %(keys)s") % {"keys": ", ".join(digits)}
+    return _(OUTCOMES[text]) if text in OUTCOMES else text
+
+
+def _skip(text: str) -> str:
+    for pattern, fn in (
+        (r"total (\S+) is below the minimum (\S+)", lambda m: _("total %(total)s is below the minimum %(limit)s")),
+        (r"total (\S+) is above the maximum (\S+)", lambda m: _("total %(total)s is above the maximum %(limit)s")),
+        (r"customer has (\d+) completed orders", lambda m: _("the customer has %(n)s completed orders")),
+    ):
+        m = re.fullmatch(pattern, text)
+        if m:
+            groups = m.groups()
+            params = {"total": groups[0], "limit": groups[-1], "n": groups[0]}
+            return fn(m) % params
+    return text
+
+
+# (pattern, fn(match, tz) -> text); fullmatch against the stored reason
+PATTERNS: list[tuple[re.Pattern, Callable[[re.Match, dt.tzinfo | None], str]]] = [(re.compile(p, re.S), f) for p, f in [
+    (r"attempt (\d+) due (\d{4}-\d\d-\d\d \d\d:\d\d) UTC",
+     lambda m, tz: _("attempt %(n)s planned for %(when)s") % {"n": m[1], "when": _when(m[2], tz)}),
+    (r"attempt (\d+): (call|sms) requested",
+     lambda m, tz: _("attempt %(n)s: %(channel)s sent") % {"n": m[1], "channel": channel_label(m[2])}),
+    (r"attempt (\d+): (\w+) \((.*)\)",
+     lambda m, tz: _("attempt %(n)s: %(outcome)s (%(detail)s)") % {
+         "n": m[1], "outcome": _(OUTCOMES[m[2]]) if m[2] in OUTCOMES else m[2], "detail": _pressed(m[3])}),
+    (r"attempt (\d+) outcome unknown \((.*)\); not resent",
+     lambda m, tz: _("attempt %(n)s: outcome unknown (%(detail)s); not sent again") % {"n": m[1], "detail": m[2]}),
+    (r"no result for attempt (\d+) in time",
+     lambda m, tz: _("no result for attempt %(n)s in time") % {"n": m[1]}),
+    (r"no answer after (\d+) attempts", lambda m, tz: _("no answer after %(n)s attempts") % {"n": m[1]}),
+    (r"pressed (.*)", lambda m, tz: _pressed(m[1])),
+    (r"phone invalid: (.*)", lambda m, tz: _("phone number not usable: %(raw)s") % {"raw": m[1]}),
+    (r"not confirmed automatically: (.*)",
+     lambda m, tz: _("not confirmed automatically: %(why)s") % {"why": _skip(m[1])}),
+    (r"order status changed in the shop to (.*); nothing sent",
+     lambda m, tz: _("the order's status was changed in the shop (to %(status)s); nothing sent") % {"status": m[1]}),
+    (r"order status changed in the shop to (.*); not overwritten",
+     lambda m, tz: _("the order's status was changed in the shop (to %(status)s); not overwritten") % {
+         "status": m[1]}),
+    (r"(\w+) cannot speak '(\w+)'",
+     lambda m, tz: _("%(service)s cannot speak %(language)s") % {"service": m[1], "language": m[2]}),
+    (r"(\w+) cannot (call|sms|call_then_sms)",
+     lambda m, tz: _("%(service)s cannot send as the channel setting asks") % {"service": m[1]}),
+    (r"(\w+) refused: (.*)", lambda m, tz: _("%(service)s refused: %(detail)s") % {"service": m[1], "detail": m[2]}),
+    (r"dry run: would (\w+) (\S*) \(attempt (\d+)\)",
+     lambda m, tz: _("dry run: would have sent a %(channel)s to %(phone)s (attempt %(n)s)") % {
+         "channel": channel_label(m[1]), "phone": m[2], "n": m[3]}),
+    (r"SMS not delivered \((.*)\)", lambda m, tz: _("SMS not delivered (%(status)s)") % {"status": m[1]}),
+    (r"(reply not understood|reply does not name a pending order|customer asked for a person): (.*)",
+     lambda m, tz: f"{why_label(m[1])}: {m[2]}"),
+    (r"(confirm|cancel) by (.+?) \(audit #(\d+)\): (.*)",
+     lambda m, tz: (_("confirmed by %(user)s (audit #%(id)s): %(reason)s") if m[1] == "confirm" else
+                    _("cancelled by %(user)s (audit #%(id)s): %(reason)s")) % {"user": m[2], "id": m[3], "reason": m[4]}),
+    (r"no calling hours are set", lambda m, tz: _("no calling hours are set")),
+    (r"customer pressed 0 for a person", lambda m, tz: _("the customer pressed 0 for a person")),
+    (r"the call or SMS a person asked for got no answer", lambda m, tz: _(WHY["manual attempt unanswered"])),
+    (r"attempts used up: cancelling as configured", lambda m, tz: _("attempts used up: cancelling as set")),
+]]
+
+
+def translate_reason(reason: str, tz: dt.tzinfo | None = None) -> str:
+    """A stored reason in the active language; times in `tz` (the store's). Unknown reasons unchanged."""
+    for pattern, fn in PATTERNS:
+        m = pattern.fullmatch(reason or "")
+        if m:
+            return fn(m, tz)
+    return reason
