@@ -47,6 +47,7 @@ def _stamp(fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
 
 
 TR = ZoneInfo("Europe/Istanbul")
+INTERNAL = ("msg", "source_addr", "datacoding", "shown")  # simulator-side fields of an SMS row, never answered
 
 
 def push_time(at: datetime) -> str:
@@ -81,6 +82,7 @@ class VerimorSimulator(Simulator):
     routes = [
         ("POST", r"/ivr_campaigns\.json", "create_campaign"),
         ("DELETE", r"/ivr_campaigns/(?P<cid>\d+)", "delete_campaign"),
+        ("GET", r"/cdrs", "cdrs"),
         ("PATCH", r"/ivr_campaigns/(?P<cid>\d+)", "patch_campaign"),
         ("POST", r"/v2/send\.json", "sms_send_json"),
         ("GET", r"/v2/send", "sms_send_get"),
@@ -247,6 +249,17 @@ class VerimorSimulator(Simulator):
         if campaign is None or campaign["status"] == "deleted":
             raise _bad(f"Cannot find ivr_campaign with ID {cid}")
         return campaign
+
+    def cdrs(self, req: Request) -> Response:
+        """`GET /cdrs` (cdrs.md): one row per campaign call so far, newest first, `limit` 10-100, paged."""
+        self._check_key(req.arg("key"))
+        limit = max(10, min(100, int(req.arg("limit") or 10)))
+        page = max(1, int(req.arg("page") or 1))
+        with self._st:
+            calls = [(c, lead) for c in self._campaigns.values() for lead in c.get("leads", [])]
+        rows = [cdr_row(c, lead) for c, lead in calls][::-1]
+        return Response.json({"cdrs": rows[(page - 1) * limit:page * limit], "pagination": {
+            "page": page, "total_count": len(rows), "total_pages": -(-len(rows) // limit), "limit": limit}})
 
     def delete_campaign(self, req: Request, cid: str) -> Response:
         with self._st:
@@ -464,13 +477,13 @@ class VerimorSimulator(Simulator):
                 if row["status"] == "WAITING":
                     reply, customer = self.customers.next_sms_reply(row["dest"])
                     if customer.sms_delivery == "delivered":
-                        row.update(status="DELIVERED", sent_at=_stamp())
+                        row.update(status="DELIVERED", sent_at=push_time(datetime.now(timezone.utc)))
                         if reply is not None:
                             replies.append((row, reply, customer.reply_delay))
                     else:
                         row.update(status="NOT_DELIVERED", gsm_error="27")
-                row["done_at"] = _stamp()
-            report = [{"type": "outbound", **{k: v for k, v in r.items() if k not in ("msg", "source_addr")}}
+                row["done_at"] = push_time(datetime.now(timezone.utc))
+            report = [{"type": "outbound", **{k: v for k, v in r.items() if k not in INTERNAL}}
                       for r in rows]
         if self.sms_push_url:
             self.webhooks.send(self.sms_push_url, json_body=report, event_id=f"dlr-{cid}")
@@ -525,7 +538,7 @@ class VerimorSimulator(Simulator):
             rows = [r for r in rows if r["dest"] in dests]
         if req.arg("greater_than"):
             rows = [r for r in rows if int(r["message_id"]) > int(req.arg("greater_than"))]
-        out = [{k: v for k, v in r.items() if k not in ("msg", "source_addr")} for r in rows[:100]]
+        out = [{k: v for k, v in r.items() if k not in INTERNAL} for r in rows[:100]]
         return Response.json(out)
 
     def sms_inbound(self, req: Request) -> Response:
@@ -615,3 +628,14 @@ def sms_parts(msg: str, coding: int) -> int:
     if length <= single:
         return 1
     return -(-length // per_part)
+
+
+def cdr_row(campaign: dict, lead: dict) -> dict:
+    """A CDR as cdrs.md shows it: `+0300` stamps, `HH:MM:SS` durations, booleans as strings."""
+    stamp = push_time(datetime.now(timezone.utc)) + " +0300"
+    return {"start_stamp": stamp, "direction": "Giden (IVR)", "caller_id_number": str(campaign["request"].get("cli") or ""),
+            "caller_id_name": "", "destination_number": str(lead.get("phone") or ""), "destination_name": "",
+            "duration": "00:00:20", "talk_duration": "00:00:15", "queue_wait_seconds": "00:00:00", "queue": "",
+            "result": "Cevaplandı", "missed": "false", "return_uuid": None, "recording_present": "false",
+            "sip_hangup_disposition": "callee", "call_uuid": str(lead.get("call_uuid") or uuid.uuid4()),
+            "answer_stamp": stamp, "end_stamp": stamp}
