@@ -152,3 +152,19 @@ def service_name(value: str) -> str:
         return str(Service(value).label)
     except ValueError:
         return value
+
+
+@register.filter
+def shop_status(status_id, store) -> str:
+    """`{{ c.history_status_id|shop_status:c.store }}`: "Processing (2)", the name the shop gives it."""
+    from ocbridge.dashboard.shopnames import status_name
+
+    return status_name(store, status_id)
+
+
+@register.filter
+def shop_payment(code: str, store) -> str:
+    """`{{ c.payment_code|shop_payment:c.store }}`: "Kapıda Ödeme (cod)", the title the shop shows."""
+    from ocbridge.dashboard.shopnames import payment_title
+
+    return payment_title(store, code)
