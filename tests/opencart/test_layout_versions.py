@@ -32,6 +32,7 @@ CHANGES = {
         "manufacturer": ([], [], ["image"]),
         "currency": ([], [], ["decimal_place"]),
         "country": (["address_format_id"], ["address_format"], []),
+        "coupon": ([], [], ["date_start", "date_end", "uses_customer"]),  # no zero-date default; int uses_customer
     },
     ("4.0", "4.0.0"): {"order": (["payment_code", "shipping_code"], [], [])},
 }
@@ -62,9 +63,10 @@ def test_column_changes_between_layouts(older, newer):
 def test_tables_engines_and_keys_per_layout():
     layouts = {v: metadata_for(v) for v in ("2.3", "3.0", "4.0.0", "4.0")}
     names = {v: [short_name(t, "oc_") for t in md.tables] for v, md in layouts.items()}
-    # the database session table arrived with 3.0; everything else is in every layout, in the same order
+    # the database session table arrived with 3.0, affiliates moved into customer tables with it; everything else
+    # is in every layout, in the same order
     assert names["3.0"] == names["4.0"] == names["4.0.0"]
-    assert names["2.3"] == [n for n in names["3.0"] if n != "session"]
+    assert names["2.3"] == [n for n in names["3.0"] if n != "session"] + ["affiliate_transaction"]
     for v, md in layouts.items():
         for t in md.tables.values():
             innodb = v.startswith("4.") or t.name == "oc_session"
@@ -76,5 +78,5 @@ def test_tables_engines_and_keys_per_layout():
 
     assert keys("2.3", "order_product") == set() and keys("3.0", "order_product") == {"order_id"}
     assert keys("3.0", "session") == set() and keys("4.0", "session") == {"expire"}
-    for table in set(names["2.3"]) - {"order_product"}:
+    for table in set(names["2.3"]) - {"order_product", "affiliate_transaction"}:
         assert keys("2.3", table) == keys("3.0", table) == keys("4.0", table), table

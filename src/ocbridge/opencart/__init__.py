@@ -86,28 +86,17 @@ def read_order(store, order_id: int):
 
 def write_history(store, order_id: int, *, expected: int, new: int, comment: str = "", notify: bool = False,
                   key: str = ""):
-    """Status change + history: native API when configured (OpenCart does stock, e-mail, events), else the
-    compare-and-set database path. Either way the status is re-read first and left alone if it moved on."""
-    from ocbridge.core.errors import TerminalError
-    from ocbridge.opencart import history, orders as oc_orders, statuses
+    """Status change + history through the one journaled write API (opencart.writes): native API when
+    configured (OpenCart does stock, e-mail, events), else OpenCart's model on the database path. Either way the
+    status is re-read first and left alone if it moved on. Without a key, the change itself is the key."""
+    import hashlib
 
-    shop = shop_db(store)
-    if new <= 0:
-        raise TerminalError("opencart", "status_0", "Refusing to set order status 0.")
-    if store.api_url and store.api_key and shop.version.api_supported:
-        current = oc_orders.order_status(shop, order_id)
-        if current is None:
-            raise TerminalError("opencart", "unknown_order", f"Order {order_id} does not exist.")
-        if current != expected:
-            # Already at the target: an earlier attempt of ours got through (the reply was lost).
-            return history.HistoryResult(current == new, current, repeated=current == new, via="api")
-        with shop.engine.connect() as conn:
-            if not statuses.status_exists(conn, shop, new):
-                raise TerminalError("opencart", "unknown_status", f"Order status {new} does not exist in this shop.")
-        client = api_client(store, shop)
-        client.add_history(order_id, order_status_id=new, comment=comment, notify=notify, key=key)
-        return history.HistoryResult(True, new, via="api")
-    return history.write_history(shop, order_id, expected=expected, new=new, comment=comment, notify=notify)
+    from ocbridge.opencart import writes
+
+    if not key:
+        digest = hashlib.sha256(comment.encode()).hexdigest()[:12]
+        key = f"opencart:status:{store.pk}:{order_id}:{expected}>{new}:{digest}"
+    return writes.change_status(store, order_id, expected=expected, new=new, comment=comment, notify=notify, key=key)
 
 
 def api_client(store, shop=None):

@@ -1,12 +1,15 @@
 """OpenCart's native API client (2.3 / 3.0 / 4.0): log in, add order history. 4.1+ is refused (signed API).
 
-A call counts as done only when the JSON body has `success` (opencart.md §7: nearly every failure is HTTP 200).
-Anything else — no `success`, not JSON, not 200 (4.0 answers a bad token with an HTML 500, a missing one with
-an HTML 404) — drops the cached token, logs in once more and retries once.
+A call counts as a clear success only when the JSON body has `success` (opencart.md §7: nearly every failure is
+HTTP 200). Anything else — no `success`, not JSON, not 200 (4.0 answers a bad token with an HTML 500, a missing
+one with an HTML 404) — drops the cached token; the caller (opencart.writes) re-reads the order before it logs in
+again, because real shops also answer that way after they wrote. Tokens are cached per shop, API user, key and
+store, so a changed key is used from the next write on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from contextlib import nullcontext
@@ -17,16 +20,17 @@ from ocbridge.core.http import HttpClient
 
 SERVICE = "opencart"
 
-_tokens: dict[tuple, str] = {}  # (base_url, username, store_id) → token; per process, per shop
+_tokens: dict[tuple, str] = {}  # (base_url, username, key digest, store_id) → token; per process
 _tokens_lock = threading.Lock()
 
 
 @dataclass
-class ApiResult:
-    """What the shop answered to a successful call."""
+class ApiReply:
+    """What the shop answered to one add-history call: a clear success, or not (with the reason shown)."""
 
+    success: bool
+    http_status: int
     message: str
-    relogged: bool = False
 
 
 class OpenCartApiClient:
@@ -46,33 +50,34 @@ class OpenCartApiClient:
         self.username, self.key, self.layout, self.store_id, self.language = username, key, layout, store_id, language
         self.http = http or HttpClient(SERVICE, base_url=self.base_url, timeout=timeout)
         self.recorder = recorder
-        self._cache_key = (self.base_url, username, store_id)
+        # the key's digest is part of the cache key: a changed key is used from the next call on
+        self._cache_key = (self.base_url, username, hashlib.sha256(key.encode()).hexdigest(), store_id)
 
     # --- public -----------------------------------------------------------------------------------
 
     def add_history(self, order_id: int, *, order_status_id: int, comment: str = "", notify: bool = False,
-                    override: bool = False, key: str = "") -> ApiResult:
-        """POST the history entry. Never without a status: a missing one makes OpenCart set status 0 (T1)."""
+                    override: bool = False, key: str = "", fresh_login: bool = False) -> ApiReply:
+        """POST the history entry once and say what came back; never retried here.
+
+        Whether a reply that is not a clear success means "done", "try again" or "the shop decided" is for the
+        caller to find out by re-reading the order (opencart.writes): PHP warnings before the JSON, an inline
+        mail failure, a proxy 502/504 or an after-event's HTML 500 all arrive after OpenCart wrote.
+        Never without a status: a missing one makes OpenCart set status 0 (T1).
+        """
         if not isinstance(order_status_id, int) or order_status_id <= 0:
             raise TerminalError(SERVICE, "status_0", "Refusing to send an order status of 0 or none (OpenCart "
                                 "would hide the order and restore its stock).")
-        relogged = False
-        for attempt in (1, 2):
-            token = self._token(fresh=attempt == 2)
-            relogged = relogged or attempt == 2
-            status, body, text = self._history_call(token, order_id, order_status_id, comment, notify, override, key)
-            if isinstance(body, dict) and "success" in body:
-                return ApiResult(str(body["success"]), relogged=relogged)
-            error = _error_text(body)
-            if isinstance(body, dict) and "order" in error.lower() and "found" in error.lower():
-                raise TerminalError(SERVICE, "unknown_order", error)
-            if attempt == 2:
-                if status >= 500 or status == 429:
-                    raise RetryableError(SERVICE, status, f"OpenCart answered HTTP {status}: {text[:200]}")
-                raise TerminalError(SERVICE, status if status != 200 else "no_success",
-                                    error or f"OpenCart answered HTTP {status} without success: {text[:200]}")
+        if fresh_login:
             self.forget_token()
-        raise AssertionError("unreachable")
+        token = self._token(fresh=fresh_login)
+        status, body, text = self._history_call(token, order_id, order_status_id, comment, notify, override, key)
+        if isinstance(body, dict) and "success" in body:
+            return ApiReply(True, status, str(body["success"]))
+        error = _error_text(body)
+        if isinstance(body, dict) and "order" in error.lower() and "found" in error.lower():
+            raise TerminalError(SERVICE, "unknown_order", error)
+        self.forget_token()  # whatever it was, the next call logs in again
+        return ApiReply(False, status, error or f"OpenCart answered HTTP {status} without success: {text[:200]}")
 
     def login(self) -> str:
         """Start an API session; returns the token. Errors carry OpenCart's own message."""

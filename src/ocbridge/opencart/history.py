@@ -1,36 +1,16 @@
-"""Writing order history straight into the shop database, the way OpenCart's own model does.
+"""Two pieces of OpenCart's model the write paths share: its input escaping and its stock rule.
 
-Compare-and-set on the status, a history row only when it hit, OpenCart's stock rule when the order enters
-or leaves the processing ∪ complete statuses, one transaction on InnoDB (4.0). Safe to repeat. The DB path
-fires no OpenCart events and sends no e-mails (opencart.md §5.3).
+The status write itself is opencart.writes (journaled) with opencart.order_model (the steps per version).
 """
 
 from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ocbridge.core import clock
-from ocbridge.core.errors import TerminalError
 from ocbridge.opencart.db import ShopDB
-from ocbridge.opencart.statuses import ShopSettings, read_settings, status_exists
-
-RECENT_HISTORY = 5000  # how far back (by primary key) we look for our own history row on a repeat
-
-
-@dataclass
-class HistoryResult:
-    """What happened: written (now or by an earlier identical call), or not because the status moved on."""
-
-    written: bool
-    current_status: int | None
-    history_id: int | None = None
-    repeated: bool = False  # an earlier call already wrote exactly this
-    via: str = "db"
-    stock: str = ""  # "subtracted", "restored" or ""
 
 
 def escape_like_opencart(text: str, *, utf8mb3: bool) -> str:
@@ -39,66 +19,6 @@ def escape_like_opencart(text: str, *, utf8mb3: bool) -> str:
     if utf8mb3:
         out = re.sub(r"[\U00010000-\U0010FFFF]", "\ufffd", out)
     return out
-
-
-def write_history(db: ShopDB, order_id: int, *, expected: int, new: int, comment: str = "", notify: bool = False,
-                  settings: ShopSettings | None = None) -> HistoryResult:
-    """Set the order's status from `expected` to `new` and add the history row, or do nothing if it moved on."""
-    if new <= 0:
-        raise TerminalError("opencart-db", "status_0", "Refusing to set order status 0 (it hides the order).")
-    o, h = db.t("order"), db.t("order_history")
-    stored_comment = escape_like_opencart(comment, utf8mb3=db.layout in ("2.3", "3.0"))
-    with db.engine.begin() as conn:  # a real transaction on InnoDB (4.0); statement by statement on MyISAM
-        if not status_exists(conn, db, new):
-            raise TerminalError("opencart-db", "unknown_status", f"Order status {new} does not exist in this shop.")
-        row = conn.execute(sa.select(o.c.order_status_id, o.c.store_id).where(o.c.order_id == order_id)).first()
-        if row is None:
-            raise TerminalError("opencart-db", "unknown_order", f"Order {order_id} does not exist.")
-        cfg = settings or read_settings(db, row.store_id)
-        now_sql = _now(conn, db, cfg)
-        if row.order_status_id == new and expected != new:
-            return _repeat(conn, db, order_id, expected, new, stored_comment, notify, now_sql)
-        hit = conn.execute(
-            sa.update(o).where(o.c.order_id == order_id, o.c.order_status_id == expected)
-            .values(order_status_id=new, date_modified=now_sql)).rowcount
-        if hit != 1:
-            current = conn.execute(sa.select(o.c.order_status_id).where(o.c.order_id == order_id)).scalar()
-            return HistoryResult(False, current)
-        stock = apply_stock_rule(conn, order_id, expected, new, db=db, live=cfg.live)
-        hid = conn.execute(sa.insert(h).values(order_id=order_id, order_status_id=new, notify=int(bool(notify)),
-                                               comment=stored_comment, date_added=now_sql)).inserted_primary_key[0]
-    return HistoryResult(True, new, history_id=hid, stock=stock)
-
-
-def _repeat(conn, db: ShopDB, order_id: int, expected: int, new: int, comment: str, notify: bool, now_sql):
-    """The status already is `new`. Ours if the latest history row says so with our comment; if the history
-    still shows `expected`, an earlier call of ours stopped between its UPDATE and INSERT (MyISAM): finish it."""
-    h = db.t("order_history")
-    top = conn.execute(sa.select(sa.func.max(h.c.order_history_id))).scalar() or 0
-    latest = conn.execute(
-        sa.select(h).where(h.c.order_history_id > top - RECENT_HISTORY, h.c.order_id == order_id)
-        .order_by(h.c.order_history_id.desc()).limit(1)).first()
-    if latest is not None and latest.order_status_id == new and latest.comment == comment:
-        return HistoryResult(True, new, history_id=latest.order_history_id, repeated=True)
-    if latest is not None and latest.order_status_id == expected:
-        hid = conn.execute(sa.insert(h).values(order_id=order_id, order_status_id=new, notify=int(bool(notify)),
-                                               comment=comment, date_added=now_sql)).inserted_primary_key[0]
-        return HistoryResult(True, new, history_id=hid, repeated=True)
-    return HistoryResult(False, new)
-
-
-def _now(conn: sa.Connection, db: ShopDB, cfg: ShopSettings):
-    """NOW() in the shop's time zone (3.0/4.0 set it from config_timezone; 2.3 keeps the server's)."""
-    offset = cfg.utc_offset(clock.now())
-    if db.is_mysql:
-        if offset:
-            conn.execute(sa.text("SET time_zone = :tz"), {"tz": offset})
-        return sa.func.now()
-    # SQLite (demo shop): no session time zone; compute the shop's local wall time ourselves.
-    from zoneinfo import ZoneInfo
-
-    local = clock.now().astimezone(ZoneInfo(cfg.timezone)) if cfg.timezone else clock.now()
-    return local.replace(tzinfo=None, microsecond=0)
 
 
 def apply_stock_rule(conn: sa.Connection, order_id: int, old: int, new: int, *, db: ShopDB, live: set[int],

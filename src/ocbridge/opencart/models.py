@@ -33,3 +33,38 @@ class PollState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.store_db_key}: order {self.last_order_id}, history {self.last_history_id}"
+
+
+class ShopWrite(models.Model):
+    """The hub's journal of one write to a shop (opencart.writes): its key, what was asked, the steps done.
+
+    A retry with the same key resumes at the first step not done and never repeats or skips one. Every
+    write to a shop has one; nothing writes to a shop without it.
+    """
+
+    class State(models.TextChoices):
+        RUNNING = "running", "running"  # started; steps_done tells how far
+        DONE = "done", "done"  # written (now or by an earlier attempt with this key)
+        MOVED = "moved", "moved"  # not written: the shop changed the order meanwhile (resolved in the shop)
+        FAILED = "failed", "failed"  # not written: a terminal error (see error)
+
+    key = models.CharField(max_length=200, unique=True)
+    store = models.ForeignKey("core.Store", on_delete=models.CASCADE, related_name="shop_writes")
+    kind = models.CharField(max_length=20)  # status | order | stock
+    order_id = models.PositiveBigIntegerField(null=True, blank=True)
+    request = models.JSONField(default=dict)  # what was asked (status: expected, new, comment, notify)
+    plan = models.JSONField(default=list)  # the steps, fixed when the write starts
+    steps_done = models.JSONField(default=list)
+    marks = models.JSONField(default=dict)  # facts a resumed step needs (history floor, effective status…)
+    via = models.CharField(max_length=10, blank=True)  # api | db
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RUNNING)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created = models.DateTimeField()
+    updated = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["store", "order_id"], name="opencart_write_store_order")]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.state} {self.steps_done}"

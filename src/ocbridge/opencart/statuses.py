@@ -27,6 +27,11 @@ class ShopSettings:
     api_id: int = 0
     raw: dict[str, object] = field(default_factory=dict, repr=False)
 
+    def number(self, key: str) -> int:
+        """An integer setting (e.g. config_fraud_status_id), 0 when unset or not a number."""
+        value = str(self.raw.get(key) or "0").strip()
+        return int(value) if value.isdigit() else 0
+
     @property
     def live(self) -> set[int]:
         """Processing ∪ complete: statuses in which OpenCart has taken the stock (opencart.md §2.3)."""
@@ -62,7 +67,8 @@ def read_settings(db: ShopDB, store_id: int = 0) -> ShopSettings:
     """One query on `setting` (small table; no key on store_id but a few hundred rows)."""
     t = db.t("setting")
     keys = ("config_name", "config_timezone", "config_language", "config_currency", "config_processing_status",
-            "config_complete_status", "config_api_id", "config_country_id", "config_order_status_id")
+            "config_complete_status", "config_api_id", "config_country_id", "config_order_status_id",
+            "config_fraud_status_id", "config_affiliate_auto")
     stmt = sa.select(t.c.store_id, t.c.key, t.c.value, t.c.serialized).where(
         t.c.store_id.in_({0, store_id}), t.c.key.in_(keys))
     with db.engine.connect() as conn:

@@ -37,6 +37,32 @@ HTML_500 = "<br />\n<b>Fatal error</b>: Uncaught Error: Call to a member functio
            "/var/www/html/system/engine/action.php:89<br />"
 
 
+def _html(status: int, body: str) -> Response:
+    return Response(status, body.encode(), {"Content-Type": "text/html; charset=UTF-8"})
+
+
+# Replies real shops give after the history was written (issue #12; opencart.md §7):
+AFTER_WRITE = {
+    # PHP 8 on 3.0: a warning printed before the JSON (display_errors on), HTTP 200
+    "php_warning": lambda: _html(200, '<br />\n<b>Warning</b>:  Undefined array key "customer_id" in '
+                                      "/var/www/html/catalog/model/checkout/order.php on line 271<br />\n"
+                                      + json.dumps({"success": MSG["history_ok"]})),
+    # 2.3 sends the mails inside the model, after the status and history rows: an SMTP failure is fatal there
+    "mail_failure": lambda: _html(200, "<br />\n<b>Fatal error</b>:  Uncaught Exception: Error: SMTP error: "
+                                       "Could not connect to smtp.example.com in /var/www/html/system/library/"
+                                       "mail/smtp.php:142<br />"),
+    # a reverse proxy that gave up waiting although PHP finished
+    "proxy_502": lambda: _html(502, "<html><head><title>502 Bad Gateway</title></head><body><center>"
+                                    "<h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"),
+    "proxy_504": lambda: _html(504, "<html><head><title>504 Gateway Time-out</title></head><body><center>"
+                                    "<h1>504 Gateway Time-out</h1></center><hr><center>nginx</center></body></html>"),
+    # 4.0: an after-event (mail, statistics, an extension's) throws once the model is done
+    "html_500_event": lambda: _html(500, "<br />\n<b>Fatal error</b>:  Uncaught Error: Call to a member function "
+                                         "format() on null in /var/www/html/catalog/controller/mail/order.php:"
+                                         "358<br />"),
+}
+
+
 class _ShopDB:
     """Minimal DB access for the simulator: `%s` placeholders on both backends."""
 
@@ -82,7 +108,7 @@ class OpenCartApiSimulator(Simulator):
 
     name = "opencart"
     routes = [("POST", r"/index\.php", "index"), ("GET", r"/index\.php", "index")]
-    control_methods = Simulator.control_methods + ("set_client_ip", "advance", "sessions")
+    control_methods = Simulator.control_methods + ("set_client_ip", "advance", "sessions", "answer_after_write")
 
     def __init__(self, db_url: str, *, version: str = "3.0", prefix: str = "oc_", **kwargs):
         super().__init__(**kwargs)
@@ -94,6 +120,7 @@ class OpenCartApiSimulator(Simulator):
         self.client_ip = "127.0.0.1"
         self.offset = 0.0  # seconds added to the simulator's clock (token idle expiry)
         self._sessions: dict[str, dict] = {}
+        self._after_write: list[str] = []  # reply shapes for the next successful history writes
 
     # control ------------------------------------------------------------------------------------------
     def set_client_ip(self, ip: str) -> None:
@@ -104,11 +131,19 @@ class OpenCartApiSimulator(Simulator):
         """Move the shop's clock forward (idle tokens expire after an hour)."""
         self.offset += float(seconds)
 
+    def answer_after_write(self, shape: str, count: int = 1) -> None:
+        """The next `count` history calls write as usual, then answer with one of the failure shapes real shops
+        give after they wrote (AFTER_WRITE): the reply says nothing clear, the order is updated all the same."""
+        if shape not in AFTER_WRITE:
+            raise ValueError(f"unknown reply shape {shape!r}; use one of {sorted(AFTER_WRITE)}")
+        self._after_write.extend([shape] * int(count))
+
     def sessions(self) -> dict:
         return dict(self._sessions)
 
     def reset_state(self) -> None:
         self._sessions.clear()
+        self._after_write.clear()
         self.offset = 0.0
         self.client_ip = "127.0.0.1"
 
@@ -225,6 +260,8 @@ class OpenCartApiSimulator(Simulator):
                     conn.commit()
         finally:
             conn.close()
+        if self._after_write:
+            return AFTER_WRITE[self._after_write.pop(0)]()
         return Response.json({"success": MSG["history_ok"]})
 
     def _live_statuses(self, conn) -> set[int]:
@@ -252,4 +289,4 @@ class OpenCartApiSimulator(Simulator):
         return {"version": self.version, "sessions": len(self._sessions), "client_ip": self.client_ip}
 
 
-__all__ = ["OpenCartApiSimulator", "MSG"]
+__all__ = ["AFTER_WRITE", "MSG", "OpenCartApiSimulator"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
-from ocbridge.opencart.layouts import orders, shop
+from ocbridge.opencart.layouts import orders, shop, totals
 from ocbridge.opencart.layouts._types import table
 
 # Layout names: what version.detect() returns, mapped to the schema we know for it.
@@ -32,6 +32,7 @@ def metadata_for(version: str, prefix: str = "oc_") -> MetaData:
     engine, charset = ("InnoDB", "utf8mb4") if oc4 else ("MyISAM", "utf8")
     orders.define(md, prefix, name, engine, charset)
     shop.define(md, prefix, name, engine, charset)
+    totals.define(md, prefix, name, engine, charset)
     return md
 
 

@@ -1,0 +1,255 @@
+"""The one write API for a shop: every change ocbridge makes to an OpenCart shop goes through here, journaled.
+
+    change_status(store, order_id, expected=, new=, comment=, notify=, key=)  → WriteResult
+
+Each write has a hub journal row (`ShopWrite`: its key, the plan of steps, the steps done, the facts a resumed
+step needs). A call with a key already journaled resumes at the first step not done — after a killed worker,
+a lost connection or a failed attempt — and a write already finished answers from the journal without touching
+the shop. The key is the caller's idempotency key (for a job: the job's key); one decision, one key.
+
+Native API (when the store has one and the version speaks it): OpenCart itself applies stock, totals, mails and
+events. Any reply that is not a clear success — a PHP warning printed before the JSON, 2.3's inline mail
+failure, a proxy's 502/504 after PHP finished, 4.0's HTML 500 from an after-event, a timeout — is followed by a
+re-read of the order's status by primary key: at the target → done, once; still the status we expected → log
+in again and send once more; anything else → the shop decided (state "moved").
+
+Database path: OpenCart's model per version (opencart.order_model: status compare-and-set, history with
+notify 0 because no mail goes, stock rule, totals' confirm/unconfirm, affiliate commission), one transaction on
+InnoDB, self-checking steps on MyISAM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from ocbridge.core import clock
+from ocbridge.core.errors import RetryableError, TerminalError
+from ocbridge.core.http import NetworkError
+from ocbridge.opencart import order_model
+
+# Tests set this to play a crash: called as crash_hook(step, "before" | "after" | "commit"); raising there
+# stops the write exactly between two steps, as a killed worker would.
+crash_hook = None
+
+
+@dataclass
+class WriteResult:
+    """What a status write did. `written` False with state "moved": the shop changed the order; left alone."""
+
+    written: bool
+    current_status: int | None
+    state: str = "done"
+    via: str = "db"
+    repeated: bool = False  # finished by an earlier attempt with the same key
+    history_id: int | None = None
+    notified: bool = False  # a customer mail went (native API with notify); the database path sends none
+    stock: str = ""  # "subtracted", "restored" or ""
+
+
+def _checkpoint(step: str, when: str) -> None:
+    if crash_hook is not None:
+        crash_hook(step, when)
+
+
+def change_status(store, order_id: int, *, expected: int, new: int, comment: str = "", notify: bool = False,
+                  key: str) -> WriteResult:
+    """Move the order from `expected` to `new` with a history entry, once; see the module docstring."""
+    from ocbridge.opencart import shop_db
+    from ocbridge.opencart.models import ShopWrite
+
+    if not key:
+        raise ValueError("a shop write needs its idempotency key")
+    if new <= 0:
+        raise TerminalError("opencart", "status_0", "Refusing to set order status 0 (it hides the order).")
+    row = _journal(store, key, kind="status", order_id=order_id,
+                   request={"expected": expected, "new": new, "comment": comment, "notify": bool(notify)})
+    if row.state in (ShopWrite.State.DONE, ShopWrite.State.MOVED):
+        return _from_journal(row)
+    shop = shop_db(store)
+    use_api = bool(store.api_url and store.api_key and shop.version.api_supported)
+    try:
+        if use_api:
+            return _api_status(store, shop, row)
+        return _db_status(store, shop, row)
+    except TerminalError as exc:
+        _save(row, state=ShopWrite.State.FAILED, error=exc.message or str(exc))
+        raise
+    except RetryableError as exc:
+        _save(row, error=exc.message or str(exc))
+        raise
+
+
+# --- journal ------------------------------------------------------------------------------------------------------
+
+
+def _journal(store, key: str, *, kind: str, order_id: int | None, request: dict):
+    from ocbridge.opencart.models import ShopWrite
+
+    now = clock.now()
+    row, created = ShopWrite.objects.get_or_create(key=key, defaults={
+        "store": store, "kind": kind, "order_id": order_id, "request": request, "created": now, "updated": now})
+    if not created and (row.kind, row.order_id, row.store_id) != (kind, order_id, store.pk):
+        raise ValueError(f"shop write key {key!r} already belongs to another write")
+    if row.state == ShopWrite.State.FAILED:  # asked again (a person's retry, fixed credentials): try again
+        row.state = ShopWrite.State.RUNNING
+    row.attempts += 1
+    _save(row, attempts=row.attempts, state=row.state)
+    return row
+
+
+def _save(row, **fields) -> None:
+    for name, value in fields.items():
+        setattr(row, name, value)
+    fields = {"steps_done": row.steps_done, "marks": row.marks, "plan": row.plan, "via": row.via, **fields,
+              "updated": clock.now()}
+    type(row).objects.filter(pk=row.pk).update(**fields)
+
+
+def _from_journal(row) -> WriteResult:
+    done = row.state == "done"
+    return WriteResult(done, row.marks.get("current", row.request.get("new") if done else None), state=row.state,
+                       via=row.via or "db", repeated=True, history_id=row.marks.get("history_id"),
+                       notified=bool(row.marks.get("notified")), stock=row.marks.get("stock", ""))
+
+
+def _finish(row, state: str, current: int | None, **marks) -> WriteResult:
+    row.marks.update(marks, current=current)
+    _save(row, state=state, error="")
+    return WriteResult(state == "done", current, state=state, via=row.via, history_id=row.marks.get("history_id"),
+                       notified=bool(row.marks.get("notified")), stock=row.marks.get("stock", ""))
+
+
+# --- native API ---------------------------------------------------------------------------------------------------
+
+
+def _status_of(shop, order_id: int) -> int | None:
+    from ocbridge.opencart import orders as oc_orders
+
+    return oc_orders.order_status(shop, order_id)
+
+
+def _api_status(store, shop, row) -> WriteResult:
+    from ocbridge.opencart import api_client, statuses
+
+    req = row.request
+    order_id, expected, new = row.order_id, req["expected"], req["new"]
+    row.via, row.plan = "api", ["api_history"]
+    current = _status_of(shop, order_id)
+    if current is None:
+        raise TerminalError("opencart", "unknown_order", f"Order {order_id} does not exist.")
+    if row.marks.get("sent") and current == new:
+        return _finish(row, "done", current)  # an earlier attempt got through; its reply was lost
+    if current != expected:
+        return _finish(row, "moved", current)
+    with shop.engine.connect() as conn:
+        if not statuses.status_exists(conn, shop, new):
+            raise TerminalError("opencart", "unknown_status", f"Order status {new} does not exist in this shop.")
+    client = api_client(store, shop)
+    why = ""
+    for attempt in (1, 2):
+        row.marks["sent"] = True
+        _save(row)
+        _checkpoint("api_history", "before")
+        try:
+            reply = client.add_history(order_id, order_status_id=new, comment=req["comment"], notify=req["notify"],
+                                       key=row.key, fresh_login=attempt == 2)
+            ok, why = reply.success, reply.message
+        except NetworkError as exc:  # timeout, reset, 5xx: the shop may have written all the same
+            ok, why = False, exc.message or str(exc)
+        _checkpoint("api_history", "after")
+        if ok:
+            row.steps_done = ["api_history"]
+            return _finish(row, "done", new, notified=req["notify"])
+        current = _status_of(shop, order_id)  # not a clear success: what does the shop say?
+        if current == new:
+            row.steps_done = ["api_history"]
+            return _finish(row, "done", current, notified=req["notify"])
+        if current != expected:
+            return _finish(row, "moved", current)
+    raise RetryableError("opencart", "not_written", f"Not written to the shop: {why}")
+
+
+# --- database path ------------------------------------------------------------------------------------------------
+
+
+def _db_status(store, shop, row) -> WriteResult:
+    from ocbridge.opencart import statuses
+
+    req = row.request
+    order_id, expected, new = row.order_id, req["expected"], req["new"]
+    row.via = "db"
+    o = shop.t("order")
+    with shop.engine.connect() as conn:
+        if not statuses.status_exists(conn, shop, new):
+            raise TerminalError("opencart-db", "unknown_status", f"Order status {new} does not exist in this shop.")
+        order = conn.execute(sa.select(o.c.order_status_id, o.c.store_id).where(o.c.order_id == order_id)).first()
+        if order is None:
+            raise TerminalError("opencart-db", "unknown_order", f"Order {order_id} does not exist.")
+        if "history_floor" not in row.marks:
+            h = shop.t("order_history")
+            row.marks["history_floor"] = int(conn.execute(sa.select(sa.func.max(h.c.order_history_id))).scalar() or 0)
+    cfg = statuses.read_settings(shop, order.store_id)
+    if not row.plan:
+        row.plan = list(order_model.steps_for(shop.layout))
+    from ocbridge.opencart.history import escape_like_opencart
+
+    ch = order_model.Change(order_id, old=expected, new=new, settings=cfg, marks=row.marks,
+                            comment=escape_like_opencart(req["comment"], utf8mb3=shop.layout in ("2.3", "3.0")),
+                            fraud_status_id=cfg.number("config_fraud_status_id"),
+                            affiliate_auto=bool(cfg.number("config_affiliate_auto")))
+    if order.order_status_id != expected and not row.marks.get("status_sent"):
+        return _moved(shop, row, ch, order.order_status_id)
+    stock = "subtracted" if ch.entering else ("restored" if ch.leaving else "")
+    transactional = shop.version.innodb or not shop.is_mysql
+    try:
+        if transactional:
+            row.marks["status_sent"] = True
+            _save(row)
+            with shop.engine.begin() as conn:
+                now_sql = _now(conn, shop, cfg)
+                for step in row.plan:
+                    _checkpoint(step, "before")
+                    order_model.run_step(conn, shop, step, ch, now_sql)
+                    _checkpoint(step, "after")
+            _checkpoint("commit", "after")
+            row.steps_done = list(row.plan)
+        else:
+            for step in row.plan:
+                if step in row.steps_done:
+                    continue
+                _checkpoint(step, "before")
+                if step == "status_stock" and not row.marks.get("status_sent"):
+                    row.marks["status_sent"] = True
+                    _save(row)
+                with shop.engine.begin() as conn:
+                    order_model.run_step(conn, shop, step, ch, _now(conn, shop, cfg))
+                _checkpoint(step, "after")
+                row.steps_done = row.steps_done + [step]
+                _save(row)
+    except order_model.Moved as exc:
+        return _moved(shop, row, ch, exc.current)
+    return _finish(row, "done", ch.target, stock=stock, target=ch.target)
+
+
+def _moved(shop, row, ch, current) -> WriteResult:
+    """The shop changed the order before our status landed: take back what earlier steps of ours wrote."""
+    if "totals_confirm" in row.steps_done or "affiliate_add" in row.steps_done:
+        with shop.engine.begin() as conn:
+            order_model.undo_confirm(conn, shop, ch)
+    return _finish(row, "moved", current)
+
+
+def _now(conn: sa.Connection, db, cfg):
+    """NOW() in the shop's time zone (3.0/4.0 set it from config_timezone; 2.3 keeps the server's)."""
+    offset = cfg.utc_offset(clock.now())
+    if db.is_mysql:
+        if offset:
+            conn.execute(sa.text("SET time_zone = :tz"), {"tz": offset})
+        return sa.func.now()
+    # SQLite (demo shop): no session time zone; compute the shop's local wall time ourselves.
+    from zoneinfo import ZoneInfo
+
+    local = clock.now().astimezone(ZoneInfo(cfg.timezone)) if cfg.timezone else clock.now()
+    return local.replace(tzinfo=None, microsecond=0)
