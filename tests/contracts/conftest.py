@@ -26,10 +26,15 @@ def assert_listed(service: str, requests) -> None:
     today = provider_methods.today()
     seen = {(r.method, r.path) for r in requests}
     assert seen, "the client sent nothing"
+    being_replaced = []
     for verb, path in sorted(seen):
         entries = [m for m in provider_methods.find(service, verb, path) if not m.field]
         assert entries, f"{service} {verb} {path} is not in core/provider_methods.py"
-        assert not any(m.overdue(today) for m in entries), f"{service} {verb} {path} is past its date"
+        for m in (m for m in entries if m.overdue(today)):
+            assert m.fixing, f"{service} {verb} {path} is past its date ({m.source})"
+            being_replaced.append(f"{m.label} (past {m.switch_off or m.deprecated}, {m.fixing})")
+    if being_replaced:  # visible as an expected failure until the issue replacing them lands
+        pytest.xfail("calls methods past their date: " + "; ".join(being_replaced))
 
 
 class Answering(LoopbackReceiver):

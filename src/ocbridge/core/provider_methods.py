@@ -77,6 +77,7 @@ _VERIMOR_SMS = "github verimor/SMS-API user_guide.md"
 _VERIMOR_PBX = "github verimor/Bulutsantralim-API"
 _NETGSM_SMS = "PyPI `netgsm-sms` 1.1.2 and github netgsm/netgsm-sms-js src/netgsm.ts"
 _OZON_NEWS = "docs.ozon.ru/api/seller News tab (mirror: github xmdragon/ozon-library docs/api/seller-api-news.md); ozon.md §0"
+_OZON_MD = "ozon.md §0 (later than the mirror's News snapshot, which ends mid-2026: unconfirmed there)"
 _OZON_REF = "docs.ozon.ru/api/seller operation page (mirror: github xmdragon/ozon-library docs/api/official); ozon.md §0"
 _CHECKED = dt.date(2026, 12, 6)
 _DC = "github GardeningExpress/despatchcloud-client @256f045 (src/DespatchCloudHttpClient.cs, sandbox tests); docs/providers/despatch-cloud.md"
@@ -107,18 +108,18 @@ METHODS: tuple[ProviderMethod, ...] = (
     ProviderMethod("ozon", "POST /v3/product/import", "create or update product cards", _OZON_REF, _CHECKED),
     ProviderMethod("ozon", "POST /v1/product/import/info", "result of a product import", _OZON_REF, _CHECKED),
     ProviderMethod("ozon", "POST /v3/product/list", "list our products", _OZON_REF, _CHECKED),
-    ProviderMethod("ozon", "POST /v3/product/list", "list our products", _OZON_NEWS, _CHECKED,
+    ProviderMethod("ozon", "POST /v3/product/list", "list our products", _OZON_MD, _CHECKED,
                    deprecated=dt.date(2026, 11, 23), switch_off=dt.date(2026, 11, 23),
                    replacement="result.total_items", field="result.total", fixing="#16"),
     ProviderMethod("ozon", "POST /v3/product/info/list", "read product cards", _OZON_REF, _CHECKED),
     ProviderMethod("ozon", "POST /v4/product/info/limit", "daily create/update quotas", _OZON_REF, _CHECKED),
     ProviderMethod("ozon", "POST /v2/products/stocks", "set stock per warehouse", _OZON_REF, _CHECKED),
     ProviderMethod("ozon", "POST /v1/product/import/prices", "set prices", _OZON_REF, _CHECKED),
-    ProviderMethod("ozon", "POST /v1/product/import/prices", "set prices", _OZON_NEWS, _CHECKED,
+    ProviderMethod("ozon", "POST /v1/product/import/prices", "set prices", _OZON_MD, _CHECKED,
                    deprecated=dt.date(2026, 9, 11), field="prices[].auto_action_enabled",
                    replacement="leave the field out", fixing="#16"),
     ProviderMethod("ozon", "POST /v1/warehouse/list", "list warehouses", _OZON_NEWS, _CHECKED,
-                   switch_off=dt.date(2026, 4, 7),
+                   deprecated=dt.date(2026, 3, 24), switch_off=dt.date(2026, 4, 7),
                    replacement="POST /v2/warehouse/list", fixing="#16"),
     ProviderMethod("ozon", "POST /v1/description-category/tree", "category tree", _OZON_REF, _CHECKED),
     ProviderMethod("ozon", "POST /v1/description-category/attribute", "category attributes", _OZON_REF, _CHECKED),

@@ -386,7 +386,7 @@ class _Handler(BaseHTTPRequestHandler):
             req.fault = fault.kind
             self._apply_fault(fault, req, resp)
             return
-        req.status = resp.status
+        req.status, req.response = resp.status, resp.body
         self._write(resp)
 
     def _apply_fault(self, fault: Fault, req: Request, resp: Response | None) -> None:

@@ -30,6 +30,7 @@ class Request:
     account: str | None = None
     fault: str | None = None
     status: int | None = None
+    response: bytes = b""  # the body we answered (contract tests read the simulator's own answers)
 
     @property
     def text(self) -> str:
