@@ -43,6 +43,9 @@ TOKEN_TTL = 600.0  # seconds we reuse a token (the public client's default cache
 
 _tokens: dict[tuple, tuple[str, float]] = {}
 _token_lock = threading.Lock()
+# One HTTP client (connection pool, TLS context) per account host for the whole process: building one costs
+# ~60 ms of certificate loading, more than the call itself, and every job builds a DespatchClient.
+_http: dict[str, HttpClient] = {}
 
 
 def check_base_url(url: str) -> str:
@@ -101,6 +104,14 @@ def forget_tokens() -> None:
         _tokens.clear()
 
 
+def _shared_http(base_url: str) -> HttpClient:
+    with _token_lock:
+        client = _http.get(base_url)
+        if client is None:
+            client = _http[base_url] = HttpClient(SERVICE, base_url=base_url, timeout=30)
+        return client
+
+
 class DespatchClient:
     """Despatch Cloud public API for one Connection (one account host, one API user)."""
 
@@ -114,7 +125,7 @@ class DespatchClient:
             raise ConfigurationError("the Despatch Cloud connection needs the API user's e-mail and password")
         self.base_url = check_base_url(connection.base_url)
         self._scope = token_scope(connection)
-        self._http = http or HttpClient(self.service, base_url=self.base_url, timeout=30)
+        self._http = http or _shared_http(self.base_url)
         self._recorder = ExchangeRecorder(self.service, connection=connection, secrets=[self._password])
         self._secrets = list(self._recorder.secrets)
         self._rps = float(rps or (connection.options or {}).get("rps") or DEFAULT_RPS)

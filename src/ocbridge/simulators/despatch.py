@@ -73,7 +73,7 @@ class DespatchSimulator(Simulator):
     ]
     control_methods = Simulator.control_methods + (
         "despatch", "cancel_in_dc", "set_order_status", "add_item", "set_stock", "refuse_skus", "set_required",
-        "expire_tokens", "set_token_ttl", "set_per_page", "advance", "orders", "inventory", "calls",
+        "expire_tokens", "set_token_ttl", "set_per_page", "advance", "orders", "orders_since", "inventory", "calls",
     )
 
     def __init__(self, *, email: str = "api@shop.example", password: str = "secret", token_ttl: float = 3600.0,
@@ -363,6 +363,11 @@ class DespatchSimulator(Simulator):
     def orders(self) -> list[dict]:
         with self._state_lock:
             return [_public(o) for o in self._orders.values()]
+
+    def orders_since(self, count: int) -> list[dict]:
+        """Orders created after the first `count` (in creation order): cheap "what is new" for benchmarks."""
+        with self._state_lock:
+            return [_public(o) for o in itertools.islice(self._orders.values(), int(count), None)]
 
     def inventory(self) -> list[dict]:
         with self._state_lock:

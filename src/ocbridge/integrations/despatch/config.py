@@ -25,7 +25,7 @@ class DespatchConfig:
     sku_field: str = "sku"
     tracking_url: str = ""  # e.g. https://www.royalmail.com/track-your-item#/tracking-results/{code}
     manual_channel_id: int = 0  # DC sales channel for API orders (0: DC's default)
-    poll_overlap_minutes: int = 10
+    poll_overlap_minutes: int = 2  # DC's clock and commit order may lag ours a little; every minute more is re-read
     initial_hours: int = 24  # first read of DC's orders looks this far back
 
     @classmethod

@@ -31,6 +31,9 @@ STOCK_EVERY = 60.0
 HISTORY_BATCH = 500
 HISTORY_MAX_BATCHES = 20
 LIVE = (m.OrderState.CREATED, m.OrderState.HELD)  # a DC order we may still hold, release or cancel
+# DC orders whose despatch or cancellation we still wait for (a despatched one may get a second parcel's code
+# only while DC still lists it as changed, read in the same window as its first)
+OPEN_IN_DC = (m.OrderState.CREATING, m.OrderState.CREATED, m.OrderState.HELD, m.OrderState.TOO_LATE)
 
 
 def client_for(integration: Integration) -> DespatchClient:
@@ -131,12 +134,15 @@ class SendOrder(DespatchJob):
                                        key=f"{job.key}:release", order_id=order_id)
             note(b, m.OrderState.CREATED, message="")
             return
-        if b is None:
-            b, _ = Binding.objects.get_or_create(connection_id=integration.connection_id, kind=m.ORDER,
-                                                 local_id=str(order_id),
-                                                 defaults={"external_id": f"pending:{channel}",
-                                                           "data": {"state": m.OrderState.CREATING, "channel_order_id": channel}})
-        found = client.find_order(channel)  # a lost answer or a crash after create: DC has it already
+        first_try = b is None
+        if b is None:  # claimed before the first request: a crash after it leaves this row behind
+            b, first_try = Binding.objects.get_or_create(
+                connection_id=integration.connection_id, kind=m.ORDER, local_id=str(order_id),
+                defaults={"external_id": f"pending:{channel}",
+                          "data": {"state": m.OrderState.CREATING, "channel_order_id": channel}})
+        # An earlier try may have reached DC (answer lost, worker killed): ask before creating. A first try
+        # creates at once; DC refuses a second order with the same channel_order_id anyway.
+        found = None if first_try else client.find_order(channel)
         fo = None
         if found is None:
             fo = shop.fulfilment_order(store, order_id)
@@ -216,6 +222,11 @@ class PollDcOrders(DespatchJob):
 
     def sync(self, job, integration, cfg, client) -> None:
         state, now = m.SyncState.of(integration), clock.now()
+        waiting = Binding.objects.filter(connection_id=integration.connection_id, kind=m.ORDER,
+                                         data__state__in=[*OPEN_IN_DC]).exists()
+        if not waiting:  # nothing of ours can change at DC: no request (nights, quiet shops)
+            state.touch(orders_until=now, last_orders_at=now)
+            return
         since = (state.orders_until or now - timedelta(hours=cfg.initial_hours)) - timedelta(minutes=cfg.poll_overlap_minutes)
         seen = {}
         for o in client.iter_orders(date_range=(int(since.timestamp()), int(now.timestamp()) + 1)):
