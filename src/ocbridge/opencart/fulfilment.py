@@ -60,11 +60,3 @@ def read_fulfilment_orders(db: ShopDB, order_ids: list[int]) -> dict[int, Fulfil
                                          for line in order.lines})
     return out
 
-
-def history_written(db: ShopDB, order_id: int, *, after_history_id: int, text: str) -> bool:
-    """Whether a history row of the order after `after_history_id` mentions `text` (a crashed write's evidence).
-    Bounded by the primary key: order_history has no order_id key in 2.3/3.0."""
-    h = db.t("order_history")
-    stmt = (sa.select(h.c.comment).where(h.c.order_history_id > after_history_id, h.c.order_id == order_id))
-    with db.engine.connect() as conn:
-        return any(text in unescape(c) for c in conn.execute(stmt).scalars())

@@ -155,3 +155,40 @@ def test_token_expiry_mid_run_logs_in_again(shop, sim, integration, kit):
     kit.poll(integration)
     assert kit.order_status(shop, 111) == 3
     assert len(sim.requests("/public-api/auth/login")) == 2
+
+
+def test_second_parcel_adds_its_own_entry_each_code_once(shop, sim, integration, kit):
+    kit.add_order(shop, 112, status=2)
+    kit.poll(integration)
+    sim.despatch("UK-112", tracking_code="P1")
+    kit.poll(integration)
+    sim.despatch("UK-112", tracking_code="P2")  # DC re-despatches with a second parcel's code
+    kit.poll(integration)
+    kit.poll(integration)
+    codes = [c for _, c in kit.history(shop, 112) if "Tracking code" in c]
+    assert len(codes) == 2 and "P1" in codes[0] and "P2" in codes[1]
+    assert binding(112).data["tracking"] == ["P1", "P2"]
+
+
+def test_worker_killed_mid_shop_write_resumes_and_writes_once(shop, sim, integration, kit):
+    from ocbridge.opencart import writes
+
+    kit.add_order(shop, 113, status=2)
+    kit.poll(integration)
+    sim.despatch("UK-113", tracking_code="K1")
+
+    def crash(step, when):
+        if when == "after":
+            raise SystemExit("worker killed")
+
+    writes.crash_hook = crash
+    try:
+        with pytest.raises(SystemExit):
+            kit.poll(integration)
+    finally:
+        writes.crash_hook = None
+    job = Job.objects.get(kind=jobs.ApplyDespatch.kind)
+    Job.objects.filter(pk=job.pk).update(state=JobState.QUEUED, claim_expires_at=None, next_run_at=job.created)
+    run_until_idle()
+    assert len([c for _, c in kit.history(shop, 113) if "K1" in c]) == 1
+    assert kit.order_status(shop, 113) == 3 and binding(113).data["tracking"] == ["K1"]

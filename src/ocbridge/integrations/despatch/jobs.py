@@ -31,9 +31,10 @@ STOCK_EVERY = 60.0
 HISTORY_BATCH = 500
 HISTORY_MAX_BATCHES = 20
 LIVE = (m.OrderState.CREATED, m.OrderState.HELD)  # a DC order we may still hold, release or cancel
-# DC orders whose despatch or cancellation we still wait for (a despatched one may get a second parcel's code
-# only while DC still lists it as changed, read in the same window as its first)
+# DC orders whose despatch or cancellation we still wait for; a despatched one may still get a second parcel's
+# tracking code for a while, so DC is read while one was despatched recently.
 OPEN_IN_DC = (m.OrderState.CREATING, m.OrderState.CREATED, m.OrderState.HELD, m.OrderState.TOO_LATE)
+RECENTLY_DESPATCHED = timedelta(hours=6)
 
 
 def client_for(integration: Integration) -> DespatchClient:
@@ -222,8 +223,9 @@ class PollDcOrders(DespatchJob):
 
     def sync(self, job, integration, cfg, client) -> None:
         state, now = m.SyncState.of(integration), clock.now()
-        waiting = Binding.objects.filter(connection_id=integration.connection_id, kind=m.ORDER,
-                                         data__state__in=[*OPEN_IN_DC]).exists()
+        ours = Binding.objects.filter(connection_id=integration.connection_id, kind=m.ORDER)
+        waiting = ours.filter(data__state__in=[*OPEN_IN_DC]).exists() or ours.filter(
+            data__state=m.OrderState.DESPATCHED, synced_at__gte=now - RECENTLY_DESPATCHED).exists()
         if not waiting:  # nothing of ours can change at DC: no request (nights, quiet shops)
             state.touch(orders_until=now, last_orders_at=now)
             return
@@ -265,18 +267,13 @@ class ApplyDespatch(DespatchJob):
         if b is None or code in (b.data.get("tracking") or []):
             return
         comment = mappers.despatch_comment(o, cfg, store.language)
-        started = (b.data.get("writing") or {}).get(code)
-        if started is not None and shop.history_written(store, order_id, after_history_id=started, text=code):
-            pass  # an earlier run wrote it and died before saying so
-        else:
-            note(b, b.data.get("state") or m.OrderState.CREATED,
-                 writing={**(b.data.get("writing") or {}), code: shop.latest_history_id(store)})
-            notify = cfg.notify_customer and shop.mail_goes(store)
-            shop.set_status(store, order_id, cfg.despatched_status_id, comment=comment, notify=notify, key=job.key)
+        notify = cfg.notify_customer and shop.mail_goes(store)
+        # The shop write is journaled under this job's key (opencart.writes): a killed run resumes it, never
+        # writes it twice; the key is one per (order, tracking code).
+        shop.set_status(store, order_id, cfg.despatched_status_id, comment=comment, notify=notify, key=job.key)
         courier, service = mappers.courier_of(o)
-        writing = {k: v for k, v in (b.data.get("writing") or {}).items() if k != code}
         note(b, m.OrderState.DESPATCHED, tracking=[*(b.data.get("tracking") or []), code], courier=courier,
-             service=service, tracking_url=mappers.tracking_link(o, code, cfg), writing=writing,
+             service=service, tracking_url=mappers.tracking_link(o, code, cfg),
              despatched_at=str(o.get("date_dispatched") or ""), dc_status=dc.DESPATCHED)
 
 

@@ -1,7 +1,8 @@
 """The shop side of the despatch integration: one thin place that calls `ocbridge.opencart` for the Store.
 
-TODO(#12): history reads move to the shared order-history feed (one cursor per consumer) and stock writes to the
-journaled write API when they land; status changes already go through the shared write path (COD's).
+Status changes go through the one journaled write API (opencart.write_history → opencart.writes), keyed by the
+job. TODO(#12): history reads move to the shared order-history feed (one cursor per consumer) and stock writes
+to the write API's "stock set" when they land.
 """
 
 from __future__ import annotations
@@ -63,6 +64,3 @@ def set_quantities(store, quantities: dict[int, int]) -> int:
     now = clock.now().astimezone(ZoneInfo(store.timezone or "UTC")).replace(tzinfo=None, microsecond=0)
     return stock.set_product_quantities(opencart.shop_db(store), quantities, now=now)
 
-
-def history_written(store, order_id: int, *, after_history_id: int, text: str) -> bool:
-    return fulfilment.history_written(opencart.shop_db(store), order_id, after_history_id=after_history_id, text=text)
