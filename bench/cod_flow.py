@@ -74,6 +74,7 @@ def main() -> None:
 
     from ocbridge import opencart
     from ocbridge.core.models import Connection, Integration, Store
+    from ocbridge.integrations.cod_confirm import plan
     from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
     from ocbridge.opencart.seed import seed
     from ocbridge.simulators.sandbox import SandboxSimulator
@@ -91,8 +92,9 @@ def main() -> None:
         store = Store.objects.create(name="Bench", secret={"db_url": url}, country="TR", timezone="Europe/Istanbul")
         conn = Connection.objects.create(store=store, service="sandbox", base_url=sim.base_url,
                                          secret={"token": "sandbox-token", "webhook_secret": SECRET})
-        Integration.objects.create(store=store, kind="cod_confirm", connection=conn, settings=CodConfirmConfig(
-            day_hours={d: ["00:00", "24:00"] for d in "0123456"}, channel_policy="call").to_settings())
+        integration = Integration.objects.create(store=store, kind="cod_confirm", settings=CodConfirmConfig(
+            day_hours={d: ["00:00", "24:00"] for d in "0123456"}).to_settings())
+        plan.replace(integration, plan.default_steps(conn, ("call", "call", "call")))
         opencart.poll_new_orders(store)  # the watermark starts here
         procs.append(subprocess.Popen([sys.executable, "-m", "gunicorn", "ocbridge.wsgi:application", "--bind",
                                        f"127.0.0.1:{port}", "--workers", "2", "--log-level", "error"], env=env))

@@ -76,6 +76,7 @@ def build(n: int, days: int, seed: int = 1):
     from django.db import connection, transaction
 
     from ocbridge.core.models import Connection, Integration, Store
+    from ocbridge.integrations.cod_confirm import plan
     from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
     from ocbridge.integrations.cod_confirm.models import Attempt, Confirmation
 
@@ -84,8 +85,9 @@ def build(n: int, days: int, seed: int = 1):
                                      secret={"token": "t"}, rate_limited_count=17,
                                      last_ok_at=dt.datetime.now(dt.UTC), last_error="503 from sandbox",
                                      last_error_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=2))
-    integ = Integration.objects.create(store=store, kind="cod_confirm", connection=conn,
+    integ = Integration.objects.create(store=store, kind="cod_confirm",
                                        settings=CodConfirmConfig(return_shipping_cost=Decimal("85")).to_settings())
+    plan.replace(integ, plan.default_steps(conn))
     rng = random.Random(seed)
     states = [s for s, w in STATE_ODDS for _ in range(w)]
     names = ["Ayşe Yılmaz", "Mehmet Kaya", "Fatma Demir", "Ivan Petrov", "Olga Smirnova", "John Smith"]

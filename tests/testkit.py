@@ -67,3 +67,14 @@ class LoopbackReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def cod_integration(store, connection, *, settings=None, channels=("call", "call", "sms"), delays=(0, 30, 90),
+                    window=15, **fields):
+    """A cod_confirm Integration whose channel plan goes through one connection (call, call, SMS by default)."""
+    from ocbridge.core.models import Integration
+    from ocbridge.integrations.cod_confirm import plan
+
+    integration = Integration.objects.create(store=store, kind="cod_confirm", settings=settings or {}, **fields)
+    plan.replace(integration, plan.default_steps(connection, tuple(channels), tuple(delays), window))
+    return integration

@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings
 
 from ocbridge.core.models import Connection, Exchange, Integration, Store
+from testkit import cod_integration
 
 HERE = Path(__file__).parent
 CREDS = {"sandbox": {"token": "t", "webhook_secret": "whsec-corpus"}, "verimor": {"key": "K1"},
@@ -46,7 +47,7 @@ def connections(db):
     out = {}
     for service, creds in CREDS.items():
         out[service] = Connection.objects.create(store=store, service=service, secret=creds)
-    Integration.objects.create(store=store, kind="cod_confirm", connection=out["sandbox"], settings={})
+    cod_integration(store, out["sandbox"], settings={})
     return out
 
 

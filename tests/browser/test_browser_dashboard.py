@@ -1,6 +1,7 @@
 """The dashboard in a real browser: login, every page, language switch (tr, ru), retry, phone layout, no JS errors."""
 
 import pytest
+from testkit import cod_integration
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -18,7 +19,7 @@ def data(owner):
     from ocbridge.core.models import Integration
     from ocbridge.integrations.cod_confirm.models import Confirmation
 
-    integ = Integration.objects.create(store=store, kind="cod_confirm", connection=conn)
+    integ = cod_integration(store, conn)
     conf = Confirmation.objects.create(store=store, integration=integ, order_id=77, order_label="#77", status_at_start=1,
                                        customer_name="Ayşe Yılmaz", phone="+905321234567", state="calling")
     return {"store": store, "conn": conn, "job": job, "ex": ex, "conf": conf}

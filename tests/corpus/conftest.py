@@ -8,6 +8,7 @@ import hmac
 from dataclasses import dataclass
 
 import pytest
+from testkit import cod_integration
 
 SECRETS = {
     "sandbox": {"token": "sandbox-token-corpus", "webhook_secret": "whsec-corpus-4711"},
@@ -48,8 +49,7 @@ def hub(db, sqlite_shop) -> Hub:
                                  country="TR", language="tr", timezone="Europe/Istanbul")
     conns = {svc: Connection.objects.create(store=store, service=svc, secret=secret, base_url="http://127.0.0.1:9")
              for svc, secret in SECRETS.items()}
-    Integration.objects.create(store=store, kind="cod_confirm", connection=conns["sandbox"],
-                               settings=CodConfirmConfig().to_settings())
+    cod_integration(store, conns["sandbox"], settings=CodConfirmConfig().to_settings())
     Integration.objects.create(store=store, kind="order_lookup", connection=conns["verimor"],
                                settings={"rep_target": "queue/100", "days_back": 30})
     return Hub(store, conns)

@@ -16,6 +16,7 @@ from ocbridge.core.jobs import run_job
 from ocbridge.core.models import Connection, Integration, Job, Store
 from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
 from ocbridge.integrations.cod_confirm.models import Confirmation
+from testkit import cod_integration
 
 NULLABLE = ("telephone", "firstname", "lastname", "email", "comment", "payment_code", "payment_method")
 _ids = itertools.count(9001)
@@ -71,8 +72,7 @@ def store(db, shop30):
     conn = Connection.objects.create(store=store, service="sandbox", base_url="http://127.0.0.1:9",
                                      secret={"token": "t", "webhook_secret": "w"})
     day = {d: ["00:00", "24:00"] for d in "0123456"}
-    Integration.objects.create(store=store, kind="cod_confirm", connection=conn,
-                               settings=CodConfirmConfig(day_hours=day).to_settings())
+    cod_integration(store, conn, settings=CodConfirmConfig(day_hours=day).to_settings())
     opencart.poll_new_orders(store)  # the first poll sets the watermark
     return store
 

@@ -6,15 +6,14 @@ import pytest
 from django.urls import reverse
 
 from ocbridge.core import attention, clock
+from testkit import cod_integration
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def integ(store, connection):
-    from ocbridge.core.models import Integration
-
-    return Integration.objects.create(store=store, kind="cod_confirm", connection=connection)
+    return cod_integration(store, connection)
 
 
 def _case(integ, n, state="needs_person", phone="+905321234567", **kw):

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from ocbridge.dashboard import cod_stats, dbtime, l10n, overview
+from testkit import cod_integration
 
 pytestmark = pytest.mark.django_db
 IST = ZoneInfo("Europe/Istanbul")
@@ -25,8 +26,7 @@ def integ(store, connection):
     store.timezone, store.currency = "Europe/Istanbul", "TRY"
     store.save()
     cfg = CodConfirmConfig(return_shipping_cost=Decimal("75.50"))
-    return Integration.objects.create(store=store, kind="cod_confirm", connection=connection,
-                                      settings=cfg.to_settings())
+    return cod_integration(store, connection, settings=cfg.to_settings())
 
 
 def _conf(integ, n, state, created, decided_after=None, attempts=()):

@@ -3,6 +3,7 @@
 import pytest
 from django.apps import apps
 from django.urls import reverse
+from testkit import cod_integration
 
 pytestmark = [
     pytest.mark.django_db,
@@ -20,7 +21,7 @@ def conf(store, connection):
         Transition,
     )
 
-    integ = Integration.objects.create(store=store, kind="cod_confirm", connection=connection)
+    integ = cod_integration(store, connection)
     c = Confirmation.objects.create(store=store, integration=integ, order_id=1001, order_label="A-1001",
                                     customer_name="Ayşe Yılmaz", phone="+905321234567", status_at_start=1,
                                     state="calling")
@@ -105,7 +106,9 @@ def test_cod_confirm_settings_page_renders_its_form(client_in, store, connection
     resp = client_in.get(reverse("dashboard:integration", args=[store.pk, "cod_confirm"]))
     assert resp.status_code == 200
     html = resp.content.decode()
-    assert 'name="attempt_offsets_minutes"' in html and 'name="integration-connection"' in html
+    # The channel plan names a connection per step: no single connection field.
+    assert 'name="step1_channel"' in html and 'name="step1_connection"' in html
+    assert 'name="integration-connection"' not in html
 
 
 def test_cod_confirm_settings_errors_are_shown_and_nothing_saved(client_in, store, connection):
@@ -113,7 +116,46 @@ def test_cod_confirm_settings_errors_are_shown_and_nothing_saved(client_in, stor
 
     client_in.cookies["django_language"] = "ru"
     resp = client_in.post(reverse("dashboard:integration", args=[store.pk, "cod_confirm"]),
-                          {"integration-connection": connection.pk, "attempt_offsets_minutes": "30, 10"})
+                          {"step1_channel": "call", "step1_delay": "-5"})
     assert resp.status_code == 200
     assert "Ничего не сохранено" in resp.content.decode()
     assert not Integration.objects.filter(kind="cod_confirm").exists()
+
+
+def _valid_settings_post(**plan_fields) -> dict:
+    from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
+    from ocbridge.integrations.cod_confirm.forms import CodConfirmForm
+
+    data = {k: v for k, v in CodConfirmForm.initial_from(CodConfirmConfig()).items()
+            if isinstance(v, str | int) and not isinstance(v, bool)}
+    data.update({"cod_codes": ["cod"], "integration-enabled": "on", "read_order_details": "on", **plan_fields})
+    return data
+
+
+def test_cod_confirm_settings_save_the_channel_plan_through_two_accounts(client_in, store, connection):
+    from ocbridge.core.models import AuditEntry, Connection, Integration
+    from ocbridge.integrations.cod_confirm import plan
+
+    netgsm = Connection.objects.create(store=store, service="netgsm", name="Netgsm", secret={"usercode": "u"})
+    resp = client_in.post(reverse("dashboard:integration", args=[store.pk, "cod_confirm"]), _valid_settings_post(
+        step1_channel="call", step1_connection=connection.pk, step1_delay="0", step1_window="10",
+        step2_channel="sms", step2_connection=netgsm.pk, step2_delay="45", step2_window="120"))
+    assert resp.status_code == 302, resp.content.decode()[:3000]
+    integ = Integration.objects.get(store=store, kind="cod_confirm")
+    assert [(s.channel, s.connection_id, s.delay_minutes, s.window_minutes) for s in plan.steps(integ)] == [
+        ("call", connection.pk, 0, 10), ("sms", netgsm.pk, 45, 120)]
+    assert integ.connection_id is None
+    assert AuditEntry.objects.filter(action="cod_confirm.channel_plan").exists()
+    page = client_in.get(reverse("dashboard:store", args=[store.pk])).content.decode()
+    assert "Call (Verimor) → SMS (Netgsm)" in page
+
+
+def test_cod_confirm_settings_refuse_a_step_its_connection_cannot_carry(client_in, store, connection):
+    from ocbridge.core.models import Connection, Integration
+    from ocbridge.integrations.cod_confirm.models import ChannelStep
+
+    ozon = Connection.objects.create(store=store, service="ozon", name="Ozon")
+    resp = client_in.post(reverse("dashboard:integration", args=[store.pk, "cod_confirm"]), _valid_settings_post(
+        step1_channel="call", step1_connection=ozon.pk))
+    assert resp.status_code == 200 and not Integration.objects.filter(kind="cod_confirm").exists()
+    assert not ChannelStep.objects.exists()

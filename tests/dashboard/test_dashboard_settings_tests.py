@@ -6,6 +6,7 @@ from django.urls import reverse
 from ocbridge.core.jobs import run_job
 from ocbridge.core.models import AuditEntry, Connection, Integration, Job
 from ocbridge.simulators.sandbox import SandboxSimulator
+from testkit import cod_integration
 
 pytestmark = pytest.mark.django_db
 
@@ -24,17 +25,18 @@ def sandbox_integ(store, sim):
 
     conn = Connection.objects.create(store=store, service="sandbox", base_url=sim.base_url,
                                      secret={"token": "tok-good-1234", "webhook_secret": "sandbox-webhook-secret"})
-    return Integration.objects.create(store=store, kind="cod_confirm", connection=conn,
-                                      settings=CodConfirmConfig(sms_sender="DEMO").to_settings())
+    return cod_integration(store, conn, settings=CodConfirmConfig(sms_sender="DEMO").to_settings())
 
 
 def _url(store, name="dashboard:integration-test"):
     return reverse(name, args=[store.pk, "cod_confirm"])
 
 
-def test_settings_page_offers_the_test_form_only_with_a_connection(client_in, store, sandbox_integ):
+def test_settings_page_offers_the_test_form_only_with_a_channel_plan(client_in, store, sandbox_integ):
+    from ocbridge.integrations.cod_confirm.models import ChannelStep
+
     assert 'id="test-message"' in client_in.get(_url(store, "dashboard:integration")).content.decode()
-    Integration.objects.filter(pk=sandbox_integ.pk).update(connection=None)
+    ChannelStep.objects.filter(integration=sandbox_integ).delete()
     assert 'id="test-message"' not in client_in.get(_url(store, "dashboard:integration")).content.decode()
 
 
@@ -65,7 +67,7 @@ def test_test_call_reaches_the_simulator(client_in, store, sandbox_integ, sim):
 
 
 def test_connection_check_uses_the_providers_credential_check(client_in, store, sandbox_integ):
-    conn = sandbox_integ.connection
+    conn = sandbox_integ.channel_steps.first().connection
     resp = client_in.post(reverse("dashboard:connection-test", args=[conn.pk]), follow=True)
     assert "Sandbox accepted the token" in resp.content.decode()
     conn.secret = {"token": "tok-wrong-9876", "webhook_secret": "x"}

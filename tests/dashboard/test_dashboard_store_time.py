@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from django.apps import apps
 from django.urls import reverse
+from testkit import cod_integration
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC)
@@ -98,7 +99,7 @@ def test_confirmation_search_is_bounded_by_a_shown_window_that_can_be_widened(cl
     from ocbridge.core.models import Integration
     from ocbridge.integrations.cod_confirm.models import Confirmation
 
-    integ = Integration.objects.create(store=ist, kind="cod_confirm", connection=connection)
+    integ = cod_integration(ist, connection)
 
     def conf(n, name, days_ago):
         return Confirmation.objects.create(store=ist, integration=integ, order_id=n, order_label=str(n),

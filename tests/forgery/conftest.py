@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 from opencart.opencart_helpers import add_order
+from testkit import cod_integration
 
 _ids = itertools.count(1)
 
@@ -86,8 +87,8 @@ def make_tenant(sqlite_shop, name: str) -> Tenant:
     twilio = Connection.objects.create(store=store, service="twilio", base_url="http://127.0.0.1:9",
                                        secret={"account_sid": f"AC{name}{n}", "auth_token": f"twilio-auth-{name}-{n}"})
     day = {d: ["00:00", "24:00"] for d in "0123456"}
-    integration = Integration.objects.create(store=store, kind="cod_confirm", connection=sandbox,
-                                             settings=CodConfirmConfig(day_hours=day, reconfirm_cancel=False).to_settings())
+    integration = cod_integration(store, sandbox,
+                                  settings=CodConfirmConfig(day_hours=day, reconfirm_cancel=False).to_settings())
     Integration.objects.create(store=store, kind="order_lookup", connection=twilio,
                                settings={"rep_target": "+902129630131", "days_back": 30})
     c = Confirmation.objects.create(store=store, integration=integration, order_id=order_id, order_label=str(order_id),

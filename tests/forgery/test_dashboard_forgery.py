@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from ocbridge.core import clock
+from testkit import cod_integration
 
 # Not dashboard pages: webhooks authenticate by token/signature (tests above); i18n is Django's own.
 SKIP_PREFIXES = ("hooks/", "admin/", "i18n/")
@@ -50,8 +51,7 @@ def world(db, sqlite_shop):
                                      secret={"token": "t", "webhook_secret": "w"})
     ozon_conn = Connection.objects.create(pk=2, store=store, service="ozon", base_url="http://127.0.0.1:9",
                                           secret={"client_id": "1", "api_key": "k"})
-    integration = Integration.objects.create(pk=1, store=store, kind="cod_confirm", connection=conn,
-                                             settings=CodConfirmConfig().to_settings())
+    integration = cod_integration(store, conn, pk=1, settings=CodConfirmConfig().to_settings())
     Integration.objects.create(pk=2, store=store, kind="ozon", connection=ozon_conn, settings={})
     Confirmation.objects.create(pk=1, store=store, integration=integration, order_id=7001, order_label="7001",
                                 phone="+905321234567", status_at_start=1, state="needs_person", created=clock.now())

@@ -15,6 +15,7 @@ from reliability.harness import WorkerPool, hub_env
 from ocbridge.core.models import Connection, Integration, Store
 from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
 from ocbridge.simulators.sandbox import SandboxSimulator
+from testkit import cod_integration
 
 ALL_DAY = {d: ["00:00", "24:00"] for d in "0123456"}
 SPEED = 1000  # simulated seconds per real second: a call takes ~20 ms, the provider's 5-min retry 0.3 s
@@ -52,8 +53,7 @@ def reliability_bed(opencart_db, live_server, settings, tmp_path):
         conn = Connection.objects.create(store=store, service="sandbox", base_url=sim.base_url,
                                          secret={"token": "sandbox-token", "webhook_secret": "sandbox-webhook-secret"})
         cfg = CodConfirmConfig(day_hours=ALL_DAY, on_exhausted="cancel")
-        integration = Integration.objects.create(store=store, kind="cod_confirm", connection=conn,
-                                                 settings=cfg.to_settings())
+        integration = cod_integration(store, conn, settings=cfg.to_settings())
         opencart.poll_new_orders(store)  # sets the watermark: only orders placed from now on are called
         pool = WorkerPool(hub_env(live_server.url), workers, tmp_path / "workers", threads=threads)
         bed = Bed(shop, sim, store, conn, integration, pool, hub_db.vendor)

@@ -114,21 +114,20 @@ def test_worker_killed_between_decision_and_history_job_still_writes_history(rel
 
 def test_worker_killed_after_marking_an_attempt_unanswered_still_schedules_the_next(reliability_bed, monkeypatch):
     """No reply in time → attempt marked unanswered, then the worker died before attempt 2 was queued."""
-    from ocbridge.integrations.cod_confirm import jobs
+    from ocbridge.integrations.cod_confirm import jobs, plan
     from ocbridge.integrations.cod_confirm.models import Confirmation
 
     bed = reliability_bed()
-    bed.integration.settings = {**bed.integration.settings, "channel_policy": "sms"}
-    bed.integration.save()
+    plan.replace(bed.integration, plan.default_steps(bed.connection, ("sms", "sms", "sms")))
     add_orders(bed.shop, 5003, 1)
     bed.sim.set_customer(e164_of(5003), sms_reply=[None, "EVET"])
     real, hits = jobs.schedule_attempt, []
 
-    def crash_on_second(c, number):
+    def crash_on_second(c, number, **kw):
         if number == 2 and not hits:
             hits.append(number)
             raise Killed("schedule_attempt")
-        return real(c, number)
+        return real(c, number, **kw)
 
     monkeypatch.setattr(jobs, "schedule_attempt", crash_on_second)
     _run_killed_then_again(bed, hits)

@@ -18,6 +18,7 @@ import pytest
 
 from reliability.harness import (CI, FULL, SOAK, add_orders, audit, drive_to_completion, random_for,
                                  worker_count)
+from testkit import cod_integration
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -176,7 +177,7 @@ def test_poll_interrupted_midway_loses_no_order(opencart_db, monkeypatch):
     shop = opencart_db("3.0")
     store = Store.objects.create(name="s", secret={"db_url": shop.url}, table_prefix=shop.prefix, country="TR")
     conn = Connection.objects.create(store=store, service="sandbox", base_url="http://127.0.0.1:9/", secret={"token": "t"})
-    Integration.objects.create(store=store, kind="cod_confirm", connection=conn, settings=CodConfirmConfig(
+    cod_integration(store, conn, settings=CodConfirmConfig(
         day_hours={d: ["00:00", "24:00"] for d in "0123456"}, dry_run=True).to_settings())
     opencart.poll_new_orders(store)
     add_orders(shop, 3001, 3)

@@ -9,6 +9,7 @@ import pytest
 from ocbridge.core.jobs import run_until_idle
 from ocbridge.core.models import Connection, Exchange, Integration, Job, Store
 from ocbridge.integrations.cod_confirm.models import Attempt, Confirmation
+from testkit import cod_integration
 
 pytestmark = pytest.mark.django_db
 SECRET = "whsec-forgery"
@@ -17,7 +18,7 @@ SECRET = "whsec-forgery"
 def _store(name):
     store = Store.objects.create(name=name, secret={"db_url": "sqlite:////nonexistent.db"})
     conn = Connection.objects.create(store=store, service="sandbox", secret={"token": "t", "webhook_secret": SECRET})
-    integration = Integration.objects.create(store=store, kind="cod_confirm", connection=conn, settings={})
+    integration = cod_integration(store, conn, settings={})
     return store, conn, integration
 
 

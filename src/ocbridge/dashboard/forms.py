@@ -298,14 +298,18 @@ class BulkActionForm(forms.Form):
 
 
 class IntegrationBaseForm(forms.ModelForm):
-    """The generic part of an Integration: which Connection it uses and whether it is on."""
+    """The generic part of an Integration: which Connection it uses and whether it is on. Without a connection
+    field when the integration names its connections itself (cod_confirm's channel plan)."""
 
     class Meta:
         model = Integration
         fields = ["connection", "enabled"]
 
-    def __init__(self, *args, services: tuple[str, ...] = (), **kwargs):
+    def __init__(self, *args, services: tuple[str, ...] = (), with_connection: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
+        if not with_connection:
+            del self.fields["connection"]
+            return
         qs = Connection.objects.filter(store=self.instance.store)
         if services:
             qs = qs.filter(service__in=services)

@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 
 from ocbridge import opencart
 from ocbridge.core.models import Connection, Integration, Store
+from ocbridge.integrations.cod_confirm import plan
 from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
 from ocbridge.opencart import seed
 from ocbridge.simulators.sandbox import SandboxSimulator
@@ -76,13 +77,11 @@ class DemoSetup:
         conn.secret = {"token": TOKEN, "webhook_secret": WEBHOOK_SECRET}
         conn.save()
         cfg = CodConfirmConfig(day_hours={d: ["00:00", "24:00"] for d in "0123456"},  # the demo runs at any hour
-                               attempt_offsets_minutes=[0, 2, 5], answer_wait_minutes=3,
                                cod_codes=["cod", "kapida_odeme"], return_shipping_cost=75)
         integration, created = Integration.objects.get_or_create(
-            store=store, kind="cod_confirm", defaults={"connection": conn, "settings": cfg.to_settings()})
-        if not created and integration.connection_id != conn.pk:
-            integration.connection = conn
-            integration.save()
+            store=store, kind="cod_confirm", defaults={"settings": cfg.to_settings()})
+        if created or not plan.steps(integration):  # call, call 2 minutes later, SMS 3 minutes after that
+            plan.replace(integration, plan.default_steps(conn, delays=(0, 2, 3), window=3))
         opencart.poll_new_orders(store)  # first poll sets the watermark: seeded history is not called
         return store
 

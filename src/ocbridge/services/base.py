@@ -33,6 +33,7 @@ class Capabilities:
     tts_languages: tuple[str, ...]  # two-letter codes the robot can speak
     inbound_sms: str  # "push" (webhook), "poll" (fetch_inbound_sms) or "" (none)
     signed_webhooks: bool
+    can_whatsapp: bool = False
 
 
 @dataclass

@@ -12,6 +12,7 @@ from ocbridge.core.jobs import run_until_idle
 from ocbridge.core.models import Connection, Integration, Store
 from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
 from ocbridge.simulators.sandbox import SandboxSimulator
+from testkit import cod_integration
 
 ALL_DAY = {d: ["00:00", "24:00"] for d in "0123456"}
 
@@ -56,11 +57,12 @@ class Bed:
 
 @pytest.fixture
 def cod_bed(opencart_db, live_server, settings, request):
-    """Factory: cod_bed(version="3.0", **cod settings) → Bed with an enabled cod_confirm integration."""
+    """Factory: cod_bed(version="3.0", channels=…, delays=…, window=…, **cod settings) → Bed with an enabled
+    cod_confirm integration whose channel plan goes through the one Sandbox connection."""
     settings.PUBLIC_URL = live_server.url
     sims: list[SandboxSimulator] = []
 
-    def make(version: str = "3.0", **cfg) -> Bed:
+    def make(version: str = "3.0", channels=("call", "call", "sms"), delays=(0, 30, 90), window=15, **cfg) -> Bed:
         shop = opencart_db(version)
         sim = SandboxSimulator(speed=2000, seed=7)
         sim.start()
@@ -71,8 +73,8 @@ def cod_bed(opencart_db, live_server, settings, request):
                                          secret={"token": "sandbox-token", "webhook_secret": "sandbox-webhook-secret"})
         settings_ = CodConfirmConfig(day_hours=ALL_DAY).to_settings()
         settings_.update(cfg)
-        integration = Integration.objects.create(store=store, kind="cod_confirm", connection=conn,
-                                                 settings=CodConfirmConfig.from_settings(settings_).to_settings())
+        integration = cod_integration(store, conn, settings=CodConfirmConfig.from_settings(settings_).to_settings(),
+                                      channels=channels, delays=delays, window=window)
         from ocbridge import opencart
 
         opencart.poll_new_orders(store)  # the first poll only sets the watermark: older orders are not called

@@ -36,7 +36,7 @@ def test_press_2_twice_cancels(cod_bed):
 
 
 def test_press_2_once_is_not_a_cancel(cod_bed):
-    bed = cod_bed("3.0", attempt_offsets_minutes=[0])
+    bed = cod_bed("3.0", channels=["call"], delays=[0])
     add_order(bed.shop, 1003, telephone=PHONE)
     bed.sim.set_customer("+905321234567", call="cancel")  # pressed 2, hung up at "press 2 again"
     bed.run()
@@ -45,7 +45,7 @@ def test_press_2_once_is_not_a_cancel(cod_bed):
 
 
 def test_no_answer_is_retried_after_the_spacing(cod_bed):
-    bed = cod_bed("3.0", channel_policy="call")
+    bed = cod_bed("3.0", channels=["call"] * 3)
     add_order(bed.shop, 1004, telephone=PHONE)
     bed.sim.set_customer("+905321234567", call=["no_answer", "confirm"])
     bed.run()
@@ -78,7 +78,7 @@ def test_calls_wait_for_allowed_hours(cod_bed):
 
 
 def test_call_then_sms_fallback_with_turkish_reply(cod_bed):
-    bed = cod_bed("3.0", attempt_offsets_minutes=[0, 30])
+    bed = cod_bed("3.0", channels=["call", "sms"], delays=[0, 30])
     add_order(bed.shop, 1006, telephone="5321234567")
     bed.sim.set_customer("+905321234567", call="no_answer", sms_reply="İptal")
     bed.run()
@@ -90,7 +90,7 @@ def test_call_then_sms_fallback_with_turkish_reply(cod_bed):
 
 
 def test_status_changed_in_shop_meanwhile_is_never_overwritten(cod_bed):
-    bed = cod_bed("3.0", channel_policy="call")
+    bed = cod_bed("3.0", channels=["call"] * 3)
     add_order(bed.shop, 1007, telephone=PHONE)
     bed.sim.set_customer("+905321234567", call="no_answer")
     bed.run()
@@ -226,7 +226,7 @@ def test_not_cod_or_not_pending_is_ignored(cod_bed):
                                                 ("ıptal", "cancelled", 7), ("НЕТ", "cancelled", 7),
                                                 ("ne zaman gelir?", "needs_person", 1)])
 def test_sms_replies_in_any_casing(cod_bed, reply, state, status):
-    bed = cod_bed("3.0", channel_policy="sms")
+    bed = cod_bed("3.0", channels=["sms"] * 3)
     add_order(bed.shop, 1020, telephone=PHONE)
     bed.sim.set_customer("+905321234567", sms_reply=reply)
     bed.run()
@@ -249,7 +249,7 @@ def test_russian_customer_on_a_provider_without_russian_voice_gets_an_sms(cod_be
 
 
 def test_several_pending_orders_need_the_order_number(cod_bed):
-    bed = cod_bed("3.0", channel_policy="sms")
+    bed = cod_bed("3.0", channels=["sms"] * 3)
     add_order(bed.shop, 1030, telephone=PHONE)
     add_order(bed.shop, 1031, telephone=PHONE)
     bed.sim.set_customer("+905321234567", sms_reply="#1030 evet")

@@ -8,13 +8,12 @@ import pytest
 from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
 from ocbridge.integrations.cod_confirm.mappers import TemplateError, check_template, fill
 from ocbridge.integrations.cod_confirm.rules import (
-    attempt_due,
     call_intent,
-    channel_for,
     is_cod,
     next_allowed,
     parse_reply,
     skip_reason,
+    step_skip_reason,
 )
 
 CFG = CodConfirmConfig()
@@ -38,17 +37,20 @@ def test_skip_reasons():
     assert skip_reason(total=Decimal("100"), completed_orders=2, cfg=cfg) is None
 
 
-def test_call_then_sms_uses_sms_for_the_last_attempt():
-    chans = [channel_for(n, CFG, can_call=True, can_sms=True) for n in (1, 2, 3)]
-    assert chans == ["call", "call", "sms"]
-    assert channel_for(1, CFG, can_call=False, can_sms=True) == "sms"
-    assert channel_for(1, CodConfirmConfig(channel_policy="call"), can_call=False, can_sms=True) is None
+def test_whatsapp_is_off_for_russian_numbers_by_region_not_by_the_plus_7_prefix():
+    russian, kazakh, turkish = "+79123456789", "+77011234567", "+905321234567"
+    assert "RU" in step_skip_reason("whatsapp", russian, CFG)
+    assert step_skip_reason("whatsapp", kazakh, CFG) is None  # +7 too, but Kazakhstan
+    assert step_skip_reason("whatsapp", turkish, CFG) is None
+    assert step_skip_reason("call", russian, CFG) is None and step_skip_reason("sms", russian, CFG) is None
 
 
-def test_attempt_spacing_defaults():
-    t0 = dt.datetime(2026, 5, 4, 10, 0, tzinfo=dt.timezone.utc)
-    assert [attempt_due(t0, n, CFG) - t0 for n in (1, 2, 3)] == [dt.timedelta(0), dt.timedelta(minutes=30), dt.timedelta(hours=2)]
-    assert attempt_due(t0, 4, CFG) is None
+def test_whatsapp_countries_chosen_by_the_store():
+    only_tr = CodConfirmConfig(whatsapp_countries=["TR"])
+    assert step_skip_reason("whatsapp", "+905321234567", only_tr) is None
+    assert "KZ" in step_skip_reason("whatsapp", "+77011234567", only_tr)
+    everywhere = CodConfirmConfig(whatsapp_off_countries=[])
+    assert step_skip_reason("whatsapp", "+79123456789", everywhere) is None
 
 
 def test_night_order_waits_for_nine_in_the_store_time_zone():

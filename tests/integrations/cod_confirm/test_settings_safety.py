@@ -19,14 +19,13 @@ def _valid_data(**over) -> dict:
     cfg = CodConfirmConfig()
     data = {k: v for k, v in CodConfirmForm.initial_from(cfg).items() if v not in (None, False)}
     data.update({"cod_codes": ["cod"], "pending_status_id": 1, "confirmed_status_id": 2, "cancelled_status_id": 7})
-    data["attempt_offsets_minutes"] = "0, 30, 120"
     data.update(over)
     return data
 
 
 @pytest.mark.parametrize("field,value", [
-    ("attempt_offsets_minutes", "99999999999999999999"),
-    ("attempt_offsets_minutes", "0, 30, 1e30"),
+    ("step1_delay", "99999999999999999999"),
+    ("step2_window", "1e30"),
     ("return_shipping_cost", "1e30"),
     ("return_shipping_cost", "NaN"),
     ("max_total", "99999999999999999999"),

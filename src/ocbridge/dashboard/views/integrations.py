@@ -27,6 +27,11 @@ from ocbridge.dashboard.forms import IntegrationBaseForm, TestMessageForm
 log = logging.getLogger(__name__)
 
 
+def _base_form(info, integration: Integration, data=None) -> IntegrationBaseForm:
+    return IntegrationBaseForm(data, instance=integration, services=tuple(info.services), prefix="integration",
+                               with_connection=not (info.extras or {}).get("channel_plan"))
+
+
 def build_config_form(info, integration: Integration, data=None):
     """The integration's own settings form, or None when it declares none."""
     form_cls = info.config_form
@@ -45,7 +50,7 @@ def integration_settings(request, store_pk: int, kind: str) -> HttpResponse:
         raise Http404("unknown integration")
     integration = Integration.objects.filter(store=store, kind=kind).first() or Integration(store=store, kind=kind)
     data = request.POST if request.method == "POST" else None
-    base = IntegrationBaseForm(data, instance=integration, services=tuple(info.services), prefix="integration")
+    base = _base_form(info, integration, data)
     try:
         config = build_config_form(info, integration, data)
     except Exception as exc:  # e.g. the shop cannot be read for status choices: say so, do not 500
@@ -76,8 +81,13 @@ def integration_settings(request, store_pk: int, kind: str) -> HttpResponse:
 
 
 def _test_form(info, integration: Integration, data=None) -> TestMessageForm | None:
-    """The "send a test call/SMS" form, when the integration offers it and has a saved connection."""
-    if not callable((info.extras or {}).get("test_message")) or integration.pk is None or not integration.connection_id:
+    """The "send a test call/SMS" form, when the integration offers it and has a saved connection (or says it is
+    ready through extras["test_ready"](integration), e.g. cod_confirm once its channel plan has a step)."""
+    extras = info.extras or {}
+    if not callable(extras.get("test_message")) or integration.pk is None:
+        return None
+    ready = extras.get("test_ready")
+    if not (ready(integration) if callable(ready) else integration.connection_id):
         return None
     return TestMessageForm(data, country=integration.store.country, prefix="test")
 
@@ -104,7 +114,7 @@ def integration_test_message(request, store_pk: int, kind: str) -> HttpResponse:
                     else _("Test SMS queued as job #%(id)s."))
             messages.success(request, text % {"id": job.pk})
             return redirect("dashboard:integration", store_pk=store.pk, kind=kind)
-    base = IntegrationBaseForm(instance=integration, services=tuple(info.services), prefix="integration")
+    base = _base_form(info, integration)
     try:
         config = build_config_form(info, integration)
     except Exception:

@@ -42,11 +42,20 @@ def store_list(request) -> HttpResponse:
     return render(request, "dashboard/stores/list.html", {"stores": stores, "nav": "stores"})
 
 
+def connections_label(info, integration) -> str:
+    """What an integration goes through: its Connection, or its own description (cod_confirm's channel plan)."""
+    if integration is None:
+        return ""
+    fn = (info.extras or {}).get("connections_label")
+    return fn(integration) if callable(fn) else str(integration.connection or "")
+
+
 @login_required
 def store_detail(request, pk: int) -> HttpResponse:
     store = get_object_or_404(Store, pk=pk)
     integrations = {i.kind: i for i in store.integrations.select_related("connection")}
-    available = [(info, integrations.get(kind), integration_home(info, integrations.get(kind)))
+    available = [(info, integrations.get(kind), integration_home(info, integrations.get(kind)),
+                  connections_label(info, integrations.get(kind)))
                  for kind, info in sorted(registry.integrations.items())]
     return render(request, "dashboard/stores/detail.html", {
         "store": store, "nav": "stores",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ocbridge.core import clock
 from ocbridge.core.errors import ServiceError
 from ocbridge.core.models import AuditEntry, Connection, Integration, Job
-from ocbridge.integrations.cod_confirm import jobs
+from ocbridge.integrations.cod_confirm import jobs, plan
 from ocbridge.integrations.cod_confirm.choices import Channel, Intent
 from ocbridge.integrations.cod_confirm.models import Confirmation
 from ocbridge.integrations.cod_confirm.providers import client_for
@@ -33,13 +33,16 @@ class UnusablePhone(ValueError):
 
 
 def manual_retry(c: Confirmation, *, channel: str, user: str, reason: str) -> Job:
-    """Call or text again now, outside the schedule and calling hours (a person chose to).
+    """Call or text again now, outside the schedule and calling hours (a person chose to), through the plan's
+    first step on that channel.
 
     Refused (UnusablePhone) without a valid E.164 number: the attempt could only fail, and a failed attempt would
     turn "needs a person" into a final "failed".
     """
-    if channel not in (Channel.CALL, Channel.SMS):
+    if channel not in Channel.values:
         raise ValueError(f"unknown channel {channel!r}")
+    if plan.first_step_for(c.integration, channel) is None:
+        raise ValueError(f"the channel plan has no {channel} step")
     if not reason.strip():
         raise ValueError("a reason is required")
     if not c.phone:
@@ -73,10 +76,10 @@ def test_message(integration: Integration, phone: str, channel: str, user: str) 
     """Queue a test call or SMS to the owner's phone. ValueError (shown next to the field) for a bad phone."""
     from ocbridge.integrations.cod_confirm import shop
 
-    if channel not in (Channel.CALL, Channel.SMS):
+    if channel not in Channel.values:
         raise ValueError(f"unknown channel {channel!r}")
-    if integration.pk is None or integration.connection_id is None:
-        raise ValueError("save the settings with a connection first")
+    if integration.pk is None or plan.first_step_for(integration, channel) is None:
+        raise ValueError("save a channel plan with this channel first")
     e164 = shop.normalize_phone(phone, integration.store.country)
     if not e164:
         raise ValueError("not a valid phone number")

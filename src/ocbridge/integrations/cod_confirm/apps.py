@@ -13,12 +13,15 @@ class CodConfirmConfigApp(AppConfig):
     def ready(self) -> None:
         from ocbridge.core.registry import IntegrationInfo, register_integration
         from ocbridge.integrations.cod_confirm import actions, attention, jobs  # noqa: F401  (job kinds, poll schedule, needs-attention)
-        from ocbridge.integrations.cod_confirm import webhooks
+        from ocbridge.integrations.cod_confirm import plan, webhooks
         from ocbridge.integrations.cod_confirm.forms import CodConfirmForm
 
         webhooks.register_all()
         register_integration(IntegrationInfo(kind="cod_confirm", label=_("COD confirmation"),
                                              services=("verimor", "netgsm", "twilio", "sandbox"),
                                              config_form=CodConfirmForm, url_namespace="cod_confirm",
-                                             extras={"check_connection": actions.check_connection,
+                                             # The plan (plan.py) names connections per step: no single one.
+                                             extras={"channel_plan": True, "connections_label": plan.connections_label,
+                                                     "test_ready": lambda integration: bool(plan.steps(integration)),
+                                                     "check_connection": actions.check_connection,
                                                      "test_message": actions.test_message}))

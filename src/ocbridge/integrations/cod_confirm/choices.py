@@ -35,12 +35,7 @@ AWAITING = frozenset({"calling", "sms_sent"})
 class Channel(models.TextChoices):
     CALL = "call", _("Call")
     SMS = "sms", _("SMS")
-
-
-class ChannelPolicy(models.TextChoices):
-    CALL = "call", _("Call only")
-    SMS = "sms", _("SMS only")
-    CALL_THEN_SMS = "call_then_sms", _("Call, then SMS if no answer")
+    WHATSAPP = "whatsapp", _("WhatsApp")
 
 
 class AttemptState(models.TextChoices):

@@ -59,8 +59,12 @@ class CodConfirmConfig:
     pending_status_id: int = 1
     confirmed_status_id: int = 2
     cancelled_status_id: int = 7
-    channel_policy: str = "call_then_sms"
-    attempt_offsets_minutes: list[int] = field(default_factory=lambda: [0, 30, 120])
+    # Channels, connections and spacing are the channel plan (`plan.py`, ChannelStep rows), not settings.
+    # WhatsApp steps apply to numbers `phonenumbers` places in these regions (empty = every region) except the
+    # "off" ones; others skip to the next step. Russia restricts WhatsApp (whatsapp.md "Russia"): off by default,
+    # by region, never by the +7 prefix (Kazakhstan shares it).
+    whatsapp_countries: list[str] = field(default_factory=list)
+    whatsapp_off_countries: list[str] = field(default_factory=lambda: ["RU"])
     day_hours: dict[str, list[str] | None] = field(default_factory=_every_day)
     on_exhausted: str = "needs_person"  # or "cancel"
     reconfirm_cancel: bool = True
@@ -82,7 +86,6 @@ class CodConfirmConfig:
     reconfirm_texts: dict[str, str] = field(default_factory=_reconfirm_texts)
     unclear_texts: dict[str, str] = field(default_factory=_unclear_texts)
     several_pending: str = "require_order"  # or "latest"
-    answer_wait_minutes: int = 15  # an attempt with no result after this is counted as unanswered
     return_shipping_cost: Decimal = Decimal("0")  # for "money saved" on the overview
 
     @classmethod

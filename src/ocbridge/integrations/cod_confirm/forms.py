@@ -1,4 +1,9 @@
-"""The cod_confirm settings form: builds a CodConfirmConfig, validated field by field in the user's language."""
+"""The cod_confirm settings form: builds a CodConfirmConfig and the channel plan, validated field by field in the
+user's language.
+
+The channel plan is rows of four fields, `step<i>_channel`, `step<i>_connection` (a Connection pk of this store),
+`step<i>_delay` and `step<i>_window` (minutes), i = 1…`plan_rows`; a row with no channel is left out. The form
+checks the plan with `plan.validate` and saves it with `plan.replace` together with the settings."""
 
 from __future__ import annotations
 
@@ -10,11 +15,12 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from ocbridge.core import clock
-from ocbridge.core.models import AuditEntry
+from ocbridge.core.models import AuditEntry, Connection
+from ocbridge.integrations.cod_confirm import plan
+from ocbridge.integrations.cod_confirm.choices import Channel
 from ocbridge.integrations.cod_confirm.config import WEEKDAYS, CodConfirmConfig
 from ocbridge.integrations.cod_confirm.mappers import TemplateError, check_template
 
-MAX_OFFSET_MINUTES = 7 * 24 * 60  # an attempt a week after the order is the latest that still makes sense
 MAX_MONEY = Decimal("100000000000")  # fits Confirmation.total (15 digits, 4 decimals)
 DAY_NAMES = [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
 LANGS = ("tr", "ru", "en")
@@ -48,10 +54,6 @@ class CodConfirmForm(forms.Form):
     pending_status_id = forms.TypedChoiceField(label=_("Status of orders waiting for confirmation"), coerce=int)
     confirmed_status_id = forms.TypedChoiceField(label=_("Status when the customer confirms"), coerce=int)
     cancelled_status_id = forms.TypedChoiceField(label=_("Status when the customer cancels"), coerce=int)
-    channel_policy = forms.ChoiceField(label=_("Channels"), choices=[
-        ("call", _("Call only")), ("sms", _("SMS only")), ("call_then_sms", _("Call, then SMS if no answer"))])
-    attempt_offsets_minutes = forms.CharField(label=_("Attempts (minutes after the order)"), initial="0, 30, 120",
-                                              help_text=_("Comma-separated, e.g. 0, 30, 120"))
     on_exhausted = forms.ChoiceField(label=_("When attempts run out"), choices=[
         ("needs_person", _("Leave pending and flag for a person")), ("cancel", _("Cancel the order"))])
     reconfirm_cancel = forms.BooleanField(label=_("Ask again before cancelling (press 2 twice)"), required=False)
@@ -78,8 +80,10 @@ class CodConfirmForm(forms.Form):
                                               min_value=0, max_value=Decimal("1000000"), decimal_places=2)
 
     def __init__(self, *args, statuses: dict[int, str] | None = None, payment_methods: dict[str, str] | None = None,
-                 **kwargs):
+                 integration=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.integration = integration
+        self._add_plan_fields()
         statuses = statuses or {1: "Pending", 2: "Processing", 7: "Canceled"}
         choices = [(sid, f"{name} ({sid})") for sid, name in sorted(statuses.items())]
         for name in ("pending_status_id", "confirmed_status_id", "cancelled_status_id"):
@@ -99,12 +103,71 @@ class CodConfirmForm(forms.Form):
         """The form for one Store, with its own statuses and payment methods (defaults if the shop is unreachable)."""
         cfg = CodConfirmConfig.from_settings(integration.settings or {})
         statuses, methods = _shop_choices(integration.store)
-        return cls(data, initial=cls.initial_from(cfg), statuses=statuses, payment_methods=methods)
+        initial = {**cls.initial_from(cfg), **cls.plan_initial(plan.steps(integration))}
+        return cls(data, initial=initial, statuses=statuses, payment_methods=methods, integration=integration)
+
+    # --- the channel plan ---------------------------------------------------------------------------------
+
+    @property
+    def plan_rows(self) -> int:
+        saved = len(plan.steps(self.integration)) if self.integration is not None else 0
+        return min(plan.MAX_STEPS, max(3, saved + 1))
+
+    def _add_plan_fields(self) -> None:
+        store_id = self.integration.store_id if self.integration is not None else None
+        conns = Connection.objects.filter(store_id=store_id).order_by("pk") if store_id else Connection.objects.none()
+        conn_choices = [("", "—")] + [(str(c.pk), str(c)) for c in conns if plan.channels_of(c)]
+        for i in range(1, self.plan_rows + 1):
+            self.fields[f"step{i}_channel"] = forms.ChoiceField(
+                label=_("Step %(n)s: channel") % {"n": i}, required=False,
+                choices=[("", _("(not used)"))] + list(Channel.choices))
+            self.fields[f"step{i}_connection"] = forms.ChoiceField(label=_("Step %(n)s: through") % {"n": i},
+                                                                   required=False, choices=conn_choices)
+            self.fields[f"step{i}_delay"] = forms.IntegerField(
+                label=_("Step %(n)s: minutes after the previous attempt") % {"n": i}, required=False, min_value=0,
+                max_value=plan.MAX_DELAY_MINUTES, initial=0,
+                help_text=_("The first step: minutes after the order arrived."))
+            self.fields[f"step{i}_window"] = forms.IntegerField(
+                label=_("Step %(n)s: answer window (minutes)") % {"n": i}, required=False, min_value=1,
+                max_value=plan.MAX_WINDOW_MINUTES, initial=15,
+                help_text=_("The next step waits until the customer can no longer answer this one."))
+
+    @staticmethod
+    def plan_initial(saved) -> dict:
+        data = {}
+        for s in saved:
+            data.update({f"step{s.position}_channel": s.channel, f"step{s.position}_connection": str(s.connection_id),
+                         f"step{s.position}_delay": s.delay_minutes, f"step{s.position}_window": s.window_minutes})
+        return data
+
+    def _clean_plan(self, data) -> None:
+        rows, steps = [], []
+        for i in range(1, self.plan_rows + 1):
+            channel = data.get(f"step{i}_channel")
+            if not channel:
+                continue
+            conn_id = data.get(f"step{i}_connection")
+            if not conn_id:
+                self.add_error(f"step{i}_connection", _("Choose the connection this step goes through."))
+                continue
+            conn = Connection.objects.filter(pk=conn_id, store_id=self.integration.store_id).first()
+            delay = data.get(f"step{i}_delay")
+            window = data.get(f"step{i}_window")
+            rows.append(i)
+            steps.append(plan.Step(channel, conn, 0 if delay is None else delay, 15 if window is None else window))
+        if self.errors:
+            return
+        try:
+            plan.validate(self.integration, steps)
+        except plan.PlanError as exc:
+            field = f"step{rows[exc.step - 1]}_channel" if exc.step else "step1_channel"
+            self.add_error(field, _("Channel plan: %(error)s") % {"error": exc})
+            return
+        self.plan_steps = steps
 
     @classmethod
     def initial_from(cls, cfg: CodConfirmConfig) -> dict:
         data = cfg.to_settings()
-        data["attempt_offsets_minutes"] = ", ".join(str(m) for m in cfg.attempt_offsets_minutes)
         for day in WEEKDAYS:
             hours = cfg.day_hours.get(day)
             data[f"hours_{day}"] = f"{hours[0]}-{hours[1]}" if hours else ""
@@ -112,21 +175,6 @@ class CodConfirmForm(forms.Form):
             data[f"call_text_{lang}"] = cfg.call_texts.get(lang, "")
             data[f"sms_text_{lang}"] = cfg.sms_texts.get(lang, "")
         return data
-
-    def clean_attempt_offsets_minutes(self):
-        raw = self.cleaned_data["attempt_offsets_minutes"]
-        try:
-            values = [int(v) for v in raw.replace(";", ",").split(",") if v.strip()]
-        except ValueError:
-            raise forms.ValidationError(_("Use whole minutes separated by commas, e.g. 0, 30, 120.")) from None
-        if not values or len(values) > 10:
-            raise forms.ValidationError(_("Give between 1 and 10 attempts."))
-        if any(v < 0 for v in values) or values != sorted(values):
-            raise forms.ValidationError(_("Minutes must be zero or more and in increasing order."))
-        if values[-1] > MAX_OFFSET_MINUTES:
-            raise forms.ValidationError(_("The last attempt must be within 7 days (%(max)d minutes) of the order.")
-                                        % {"max": MAX_OFFSET_MINUTES})
-        return values
 
     def clean_rep_target(self):
         value = self.cleaned_data["rep_target"].strip()
@@ -172,13 +220,14 @@ class CodConfirmForm(forms.Form):
             self.add_error("confirmed_status_id", _("Choose a status different from the pending one."))
         if data.get("cancelled_status_id") in (data.get("pending_status_id"), data.get("confirmed_status_id")):
             self.add_error("cancelled_status_id", _("Choose a status different from the pending and confirmed ones."))
+        if self.integration is not None:
+            self._clean_plan(data)
         return data
 
     def to_config(self, base: CodConfirmConfig) -> CodConfirmConfig:
         d = self.cleaned_data
         values = base.to_settings()
-        for name in ("cod_codes", "pending_status_id", "confirmed_status_id", "cancelled_status_id", "channel_policy",
-                     "attempt_offsets_minutes", "on_exhausted", "reconfirm_cancel", "rep_target", "caller_id",
+        for name in ("cod_codes", "pending_status_id", "confirmed_status_id", "cancelled_status_id", "on_exhausted", "reconfirm_cancel", "rep_target", "caller_id",
                      "sms_sender", "announcement_id", "read_order_details", "min_total", "max_total",
                      "skip_after_completed_orders", "dry_run", "notify_customer", "comment_confirmed",
                      "comment_cancelled", "several_pending"):
@@ -190,14 +239,19 @@ class CodConfirmForm(forms.Form):
         return CodConfirmConfig.from_settings(json.loads(json.dumps(values, default=str)))
 
     def save(self, integration, user: str) -> CodConfirmConfig:
-        """Store the new settings in one write and audit who changed what (no secrets live here)."""
+        """Store the new settings and channel plan (the caller's transaction) and audit who changed what."""
+        old_plan = plan.timing(plan.steps(integration))
+        if getattr(self, "plan_steps", None) is not None:
+            plan.replace(integration, self.plan_steps, user=user)
         old = CodConfirmConfig.from_settings(integration.settings)
         new = self.to_config(old)
         changed = sorted(k for k, v in new.to_settings().items() if old.to_settings().get(k) != v)
+        if plan.timing(plan.steps(integration)) != old_plan:
+            changed.append("channel_plan")
         integration.settings = new.to_settings()
         integration.save(update_fields=["settings", "updated"])
         replanned = 0
-        if {"day_hours", "attempt_offsets_minutes"} & set(changed):
+        if {"day_hours", "channel_plan"} & set(changed):
             from ocbridge.integrations.cod_confirm.jobs import replan_waiting
 
             replanned = replan_waiting(integration)  # widened hours call held orders now, not at the old opening

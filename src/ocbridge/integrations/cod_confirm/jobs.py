@@ -1,7 +1,7 @@
 """Job kinds of COD confirmation: the only place that calls both the shop (`opencart`) and a provider (`services`).
 
-shared shop poll → Confirmation → start attempt (call/SMS, key stored first) → provider webhook → apply result →
-write the outcome to OpenCart (compare-and-set; a status changed in the shop meanwhile wins).
+shared shop poll → Confirmation → start attempt n = channel plan step n (key stored first) → provider webhook →
+apply result → write the outcome to OpenCart (compare-and-set; a status changed in the shop meanwhile wins).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from ocbridge.core import clock
 from ocbridge.core.choices import Level
 from ocbridge.core.errors import RetryableError, TerminalError, UnknownOutcomeError
 from ocbridge.core.jobs import Defer, JobKind, register_job_kind, register_schedule, slot_key
-from ocbridge.core.models import Exchange, Integration, Job
+from ocbridge.core.models import Connection, Exchange, Integration, Job
 from ocbridge.core.registry import register_order_consumer
-from ocbridge.integrations.cod_confirm import mappers, rules, shop
+from ocbridge.integrations.cod_confirm import mappers, plan, rules, shop
 from ocbridge.integrations.cod_confirm.choices import (
     AWAITING,
     OPEN,
@@ -28,8 +28,8 @@ from ocbridge.integrations.cod_confirm.choices import (
     Intent,
 )
 from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
-from ocbridge.integrations.cod_confirm.models import Attempt, Confirmation
-from ocbridge.integrations.cod_confirm.providers import client_for
+from ocbridge.integrations.cod_confirm.models import Attempt, ChannelStep, Confirmation
+from ocbridge.integrations.cod_confirm.providers import client_class, client_for
 
 log = logging.getLogger(__name__)
 KIND = "cod_confirm"
@@ -80,22 +80,37 @@ def consider_order(integration: Integration, order) -> Confirmation | None:
 # --- attempts -------------------------------------------------------------------------------------------
 
 
-def schedule_attempt(c: Confirmation, number: int) -> bool:
-    """Queue attempt n at its due time. False when attempts are used up."""
-    cfg = config_of(c.integration)
-    due = rules.attempt_due(c.created, number, cfg)
+def schedule_attempt(c: Confirmation, number: int, *, at_once: bool = False) -> bool:
+    """Queue attempt n (plan step n): its `delay_minutes` after the last attempt was made (the first: after the order
+    arrived); `at_once` when the last one never reached the customer. False past the plan's end.
+
+    Callers queue step n+1 only when attempt n's answer window has ended, so an attempt that may still be answered
+    always blocks the next one.
+    """
+    due = attempt_due(c, number, at_once=at_once)
     if due is None:
         return False
-    due = max(due, clock.now())
     c.move(ConfirmationState.SCHEDULED if number == 1 else ConfirmationState.NO_ANSWER,
            reason=f"attempt {number} due {due:%Y-%m-%d %H:%M} UTC", expect=OPEN, next_attempt_at=due)
     Job.objects.enqueue(StartAttempt, key=_key(c, "attempt", number), integration=c.integration, run_at=due,
-                        payload={"confirmation_id": c.pk, "number": number})
+                        payload={"confirmation_id": c.pk, "number": number, "at_once": at_once})
     return True
 
 
+def attempt_due(c: Confirmation, number: int, *, at_once: bool = False):
+    """When plan step n is due for this order (never in the past); None past the plan's end."""
+    step = plan.step_at(c.integration, number)
+    if step is None:
+        return None
+    if at_once:
+        return clock.now()
+    last = c.attempts.filter(manual=False, number__lt=number).order_by("-number").first()
+    base = last.created if last is not None else c.created
+    return max(base + timedelta(minutes=step.delay_minutes), clock.now())
+
+
 def replan_waiting(integration: Integration) -> int:
-    """After the calling hours or attempt times change: move every waiting robot attempt to its new time at once.
+    """After the calling hours or the channel plan change: move every waiting robot attempt to its new time at once.
 
     A job held by the old hours would otherwise sleep until the old opening time. Compare-and-set on the job
     (still queued, unclaimed), so one a worker has taken is left alone. Returns how many moved.
@@ -113,7 +128,7 @@ def replan_waiting(integration: Integration) -> int:
         c = Confirmation.objects.filter(pk=job.payload.get("confirmation_id"), state__in=OPEN).select_related("store").first()
         if c is None:
             continue
-        nominal = rules.attempt_due(c.created, job.payload.get("number", 1), cfg) or now
+        nominal = attempt_due(c, job.payload.get("number", 1), at_once=bool(job.payload.get("at_once"))) or now
         new_at = rules.next_allowed(max(nominal, now), cfg, c.store.timezone) or max(nominal, now)
         if new_at == job.next_run_at:
             continue
@@ -133,7 +148,7 @@ class StartAttempt(JobKind):
     max_attempts = 6
 
     def run(self, job: Job) -> None:
-        c = Confirmation.objects.select_related("integration__connection", "store").get(pk=job.payload["confirmation_id"])
+        c = Confirmation.objects.select_related("integration", "store").get(pk=job.payload["confirmation_id"])
         manual = bool(job.payload.get("manual"))
         if c.state in ROBOT_DONE and not manual:
             return
@@ -160,15 +175,25 @@ class StartAttempt(JobKind):
         return False
 
 
+def _step_for(c: Confirmation, number: int, channel: str | None) -> ChannelStep | None:
+    """Plan step n; for a person's "call/text again now", the plan's first step on that channel."""
+    if channel:
+        return plan.first_step_for(c.integration, channel)
+    return plan.step_at(c.integration, number)
+
+
 def start_attempt(c: Confirmation, number: int, cfg: CodConfirmConfig, *, channel: str | None = None,
                   manual_key: str | None = None) -> Attempt | None:
-    connection = c.integration.connection
-    client = client_for(connection)
-    caps = client.capabilities
-    channel = channel or rules.channel_for(number, cfg, can_call=caps.can_call, can_sms=caps.can_sms)
-    if channel is None:
-        c.move(ConfirmationState.NEEDS_PERSON, reason=f"{connection.service} cannot {cfg.channel_policy}",
+    step = _step_for(c, number, channel)
+    if step is None:
+        c.move(ConfirmationState.NEEDS_PERSON, reason=f"the channel plan has no {channel or f'step {number}'}",
                expect=OPEN, needs_person_reason="no usable channel")
+        return None
+    connection, channel = step.connection, step.channel
+    caps = client_class(connection.service).capabilities
+    skip = None if manual_key else rules.step_skip_reason(channel, c.phone, cfg)
+    if skip is not None:
+        next_or_give_up(c, number, reason=f"step {number} ({channel}) skipped: {skip}", at_once=True)
         return None
     if channel == Channel.CALL and not cfg.announcement_id and c.language[:2] not in caps.tts_languages:
         # The robot cannot speak the customer's language: text instead (DESIGN.md: provider capabilities).
@@ -177,10 +202,11 @@ def start_attempt(c: Confirmation, number: int, cfg: CodConfirmConfig, *, channe
             c.move(ConfirmationState.NEEDS_PERSON, reason=f"{connection.service} cannot speak {c.language!r}",
                    expect=OPEN, needs_person_reason="language not spoken")
             return None
+    client = client_for(connection)
     key = _key(c, channel, manual_key or number)
     attempt, _ = Attempt.objects.get_or_create(key=key, defaults={
         "confirmation": c, "store_id": c.store_id, "number": number, "channel": channel, "service": connection.service,
-        "manual": bool(manual_key), "created": clock.now()})
+        "connection": connection, "manual": bool(manual_key), "created": clock.now()})
     if attempt.state not in (AttemptState.REQUESTED,):
         return attempt  # this attempt already went out (duplicate job): never twice
     shop_name = c.store.name
@@ -212,29 +238,41 @@ def start_attempt(c: Confirmation, number: int, cfg: CodConfirmConfig, *, channe
     except TerminalError as exc:
         with transaction.atomic():
             Attempt.objects.filter(pk=attempt.pk).update(state=AttemptState.FAILED)
-            c.move(ConfirmationState.FAILED, reason=f"{connection.service} refused: {exc.message}", channel=channel,
-                   expect=OPEN | {"needs_person"}, last_error=str(exc)[:2000])
+            refused = f"{connection.service} refused: {exc.message}"
+            # The next step on another account may still reach the customer; this account is not asked again.
+            later = None if manual_key else _next_step_elsewhere(c, number, connection)
+            if later is not None and schedule_attempt(c, later, at_once=True):
+                Confirmation.objects.filter(pk=c.pk).update(last_error=str(exc)[:2000])
+            else:
+                c.move(ConfirmationState.FAILED, reason=refused, channel=channel, expect=OPEN | {"needs_person"},
+                       last_error=str(exc)[:2000])
         return attempt
     with transaction.atomic():  # a kill before commit: the retried job finds the stored answer and redoes this
-        _record_sent(c, attempt, number, channel, key, sent, cfg)
+        _record_sent(c, attempt, number, channel, key, sent, step.window_minutes)
     return attempt
 
 
-def _record_sent(c: Confirmation, attempt: Attempt, number: int, channel: str, key: str, sent, cfg) -> None:
+def _next_step_elsewhere(c: Confirmation, number: int, connection: Connection) -> int | None:
+    return ChannelStep.objects.filter(integration=c.integration, position__gt=number).exclude(
+        connection=connection).order_by("position").values_list("position", flat=True).first()
+
+
+def _record_sent(c: Confirmation, attempt: Attempt, number: int, channel: str, key: str, sent,
+                 window_minutes: int) -> None:
     Attempt.objects.filter(pk=attempt.pk).update(state=AttemptState.IN_FLIGHT, provider_id=sent.provider_id)
     Confirmation.objects.filter(pk=c.pk).update(attempts_made=max(c.attempts_made, number))
     exchange = Exchange.objects.filter(key=key).order_by("-id").first()
     c.move(ConfirmationState.CALLING if channel == Channel.CALL else ConfirmationState.SMS_SENT,
            reason=f"attempt {number}: {channel} requested", channel=channel, provider_id=sent.provider_id,
            exchange=exchange, expect=OPEN | {"needs_person"}, next_attempt_at=None)
-    wait = clock.now() + timedelta(minutes=cfg.answer_wait_minutes)
+    wait = clock.now() + timedelta(minutes=window_minutes)
     Job.objects.enqueue(CloseUnanswered, key=f"{key}:timeout", integration=c.integration, run_at=wait,
                         payload={"attempt_id": attempt.pk})
 
 
 @register_job_kind
 class CloseUnanswered(JobKind):
-    """An attempt with no result in time counts as unanswered (providers may never call back)."""
+    """An attempt with no result when its answer window ends counts as unanswered (providers may never call back)."""
 
     kind = "cod_confirm.close_unanswered"
 
@@ -245,29 +283,41 @@ class CloseUnanswered(JobKind):
         after_no_answer(attempt.confirmation, attempt, reason=f"no result for attempt {attempt.number} in time")
 
 
-def after_no_answer(c: Confirmation, attempt: Attempt, *, reason: str, exchange=None) -> None:
-    """Retry after the spacing, or give up the way the owner chose."""
+def after_no_answer(c: Confirmation, attempt: Attempt, *, reason: str, exchange=None, reached: bool = True) -> None:
+    """The attempt's window is over: the next plan step after its spacing (at once when the attempt never
+    `reached` the customer), or give up the way the owner chose."""
     # One transaction: marking the attempt unanswered is what makes a retried job skip it, so it must not
     # commit without the next attempt (a worker killed in between left the order waiting forever).
     with transaction.atomic():
-        _after_no_answer(c, attempt, reason=reason, exchange=exchange)
+        _after_no_answer(c, attempt, reason=reason, exchange=exchange, reached=reached)
 
 
-def _after_no_answer(c: Confirmation, attempt: Attempt, *, reason: str, exchange=None) -> None:
+def _after_no_answer(c: Confirmation, attempt: Attempt, *, reason: str, exchange=None, reached: bool) -> None:
     Attempt.objects.filter(pk=attempt.pk, state__in=[AttemptState.IN_FLIGHT, AttemptState.REQUESTED]).update(
         state=AttemptState.NO_ANSWER)
     c.refresh_from_db()
     if c.state in ROBOT_DONE:
         return
-    cfg = config_of(c.integration)
     c.move(ConfirmationState.NO_ANSWER, reason=reason, channel=attempt.channel, provider_id=attempt.provider_id,
            exchange=exchange, expect=OPEN)
     if attempt.manual:
         c.move(ConfirmationState.NEEDS_PERSON, reason="the call or SMS a person asked for got no answer", expect=OPEN,
                needs_person_reason="manual attempt unanswered")
         return
-    if schedule_attempt(c, c.attempts_made + 1):
+    _next_or_give_up(c, attempt.number, at_once=not reached)
+
+
+def next_or_give_up(c: Confirmation, number: int, *, reason: str, at_once: bool = False) -> None:
+    """Step `number` is done with (or skipped, `reason` says why): queue the next one or give up."""
+    with transaction.atomic():
+        c.move(c.state, reason=reason, expect=OPEN)
+        _next_or_give_up(c, number, at_once=at_once)
+
+
+def _next_or_give_up(c: Confirmation, number: int, *, at_once: bool) -> None:
+    if schedule_attempt(c, number + 1, at_once=at_once):
         return
+    cfg = config_of(c.integration)
     if cfg.on_exhausted == "cancel":
         if c.move(ConfirmationState.EXPIRED, reason="attempts used up: cancelling as configured", expect=OPEN,
                   decided_by="system", decided_at=clock.now()):
@@ -280,11 +330,16 @@ def _after_no_answer(c: Confirmation, attempt: Attempt, *, reason: str, exchange
 @register_schedule("cod_confirm.inbox", every=60)
 def schedule_inbox_reads() -> None:
     """Providers without an inbound push (Netgsm's read-once inbox): read it every minute."""
-    for integration in Integration.objects.filter(kind=KIND, enabled=True, store__enabled=True,
-                                                  connection__enabled=True).select_related("connection"):
-        if client_for(integration.connection).capabilities.inbound_sms == "poll":
-            Job.objects.enqueue(ReadInbox, key=slot_key(f"{KIND}:inbox:{integration.connection_id}", 60),
-                                integration=integration)
+    steps = ChannelStep.objects.filter(
+        integration__kind=KIND, integration__enabled=True, integration__store__enabled=True, connection__enabled=True,
+        channel=Channel.SMS).select_related("integration", "connection")
+    seen = set()
+    for step in steps:
+        conn = step.connection
+        if conn.pk not in seen and client_class(conn.service).capabilities.inbound_sms == "poll":
+            seen.add(conn.pk)
+            Job.objects.enqueue(ReadInbox, key=slot_key(f"{KIND}:inbox:{conn.pk}", 60), integration=step.integration,
+                                payload={"connection_id": conn.pk})
 
 
 @register_job_kind
@@ -299,11 +354,13 @@ class ReadInbox(JobKind):
     def run(self, job: Job) -> None:
         from dataclasses import asdict
 
-        connection = job.integration.connection
+        connection = Connection.objects.filter(pk=job.payload.get("connection_id")).first()
+        if connection is None:  # queued before plans named the connection, or deleted: next minute's read does it
+            return
         for sms in client_for(connection).fetch_inbound_sms():
             event = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in asdict(sms).items()}
             Job.objects.enqueue(ApplySmsReply, integration=job.integration, payload={"service": connection.service,
-                                "event": event}, key=f"{KIND}:{connection.store_id}:{connection.service}-event:"
+                                "connection_id": connection.pk, "event": event}, key=f"{KIND}:{connection.store_id}:{connection.service}-event:"
                                                      f"apply_sms_reply:{sms.event_id}")
 
 
@@ -338,7 +395,7 @@ class ApplyCallResult(JobKind):
     def run(self, job: Job) -> None:
         ev = job.payload["event"]
         exchange = Exchange.objects.filter(pk=job.payload.get("exchange_id")).first()
-        attempt = Attempt.objects.select_related("confirmation__integration__connection").filter(
+        attempt = Attempt.objects.select_related("confirmation__integration").filter(
             service=job.payload["service"], provider_id=ev["provider_id"],
             confirmation__store_id=job.integration.store_id).first()  # a webhook speaks only for its own store
         if attempt is None:
@@ -352,7 +409,7 @@ class ApplyCallResult(JobKind):
             _note(exchange, Level.INFO, f"late or repeated result for {c.order_label}: already {c.state}")
             return
         cfg = config_of(c.integration)
-        caps = client_for(c.integration.connection).capabilities
+        caps = client_class(attempt.service).capabilities
         digits = [str(d) for d in ev.get("digits") or []]
         if digits:
             intent = rules.call_intent(digits, reconfirm=cfg.reconfirm_cancel, second_prompt=caps.second_prompt)
@@ -404,17 +461,23 @@ class ApplySmsReply(JobKind):
                        exchange=exchange, expect=OPEN | AWAITING, needs_person_reason=why)
             _note(exchange, Level.WARNING, f"{why}; sent a polite answer")
             if phone:
-                self._polite_answer(integration, cfg, phone, target or (pending[0] if pending else None), ev)
+                self._polite_answer(integration, job.payload.get("connection_id"), cfg, phone,
+                                    target or (pending[0] if pending else None))
             return
         Attempt.objects.filter(confirmation=target, channel=Channel.SMS, state=AttemptState.IN_FLIGHT).update(
             state=AttemptState.ANSWERED, answer=ev["text"][:500], answered_at=clock.now())
         decide(target, intent, channel=Channel.SMS, exchange=exchange, detail=f"replied {ev['text'][:100]!r}")
 
     @staticmethod
-    def _polite_answer(integration, cfg, phone, c, ev) -> None:
-        client = client_for(integration.connection)
-        if not client.capabilities.can_sms:
+    def _polite_answer(integration, connection_id, cfg, phone, c) -> None:
+        """By SMS through the account the reply came in on (else the plan's first SMS step)."""
+        connection = Connection.objects.filter(pk=connection_id, store_id=integration.store_id).first()
+        if connection is None:
+            step = plan.first_step_for(integration, Channel.SMS)
+            connection = step.connection if step else None
+        if connection is None or not client_class(connection.service).capabilities.can_sms:
             return
+        client = client_for(connection)
         label = c.order_label if c else ""
         text = mappers.fill(cfg.text(cfg.unclear_texts, c.language if c else integration.store.language), name="",
                             order_label=label, total=0, currency="", shop=integration.store.name, items=0,
@@ -439,7 +502,8 @@ class ApplyDeliveryReport(JobKind):
             service=job.payload["service"], provider_id=ev["provider_id"], state=AttemptState.IN_FLIGHT,
             confirmation__store_id=job.integration.store_id).first()
         if attempt is not None:
-            after_no_answer(attempt.confirmation, attempt, reason=f"SMS not delivered ({ev.get('status')})")
+            after_no_answer(attempt.confirmation, attempt, reason=f"SMS not delivered ({ev.get('status')})",
+                            reached=False)
 
 
 # --- writing the outcome to the shop -------------------------------------------------------------------
@@ -496,9 +560,12 @@ class SendTestMessage(JobKind):
     max_attempts = 3
 
     def run(self, job: Job) -> None:
-        integration = Integration.objects.select_related("connection", "store").get(pk=job.integration_id)
+        integration = Integration.objects.select_related("store").get(pk=job.integration_id)
         cfg = config_of(integration)
-        connection = integration.connection
+        step = plan.first_step_for(integration, job.payload["channel"])
+        if step is None:
+            raise TerminalError("cod_confirm", "no_channel", f"the channel plan has no {job.payload['channel']} step")
+        connection = step.connection
         client = client_for(connection)
         lang = integration.store.language
         sample = {"name": "Test", "order_label": "TEST", "total": 0, "currency": integration.store.currency,

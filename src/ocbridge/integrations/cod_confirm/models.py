@@ -1,4 +1,5 @@
-"""Confirmation (one COD order's case), its attempts (each a call or an SMS) and its transitions (audit trail)."""
+"""Confirmation (one COD order's case), its attempts (each a call, an SMS or a WhatsApp message), its transitions
+(audit trail), and the store's channel plan (ChannelStep rows; read and written through `cod_confirm.plan`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
 from ocbridge.core import clock
-from ocbridge.core.models import Exchange, Integration, Job, Store
+from ocbridge.core.models import Connection, Exchange, Integration, Job, Store
 from ocbridge.integrations.cod_confirm.choices import (
     STATE_COLOURS,
     AttemptState,
@@ -91,8 +92,38 @@ class Confirmation(models.Model):
         return True
 
 
+class ChannelStep(models.Model):
+    """One step of a store's COD channel plan: which channel, through which Connection, how long after the last.
+
+    Attempt n of a confirmation uses step n (1-based `position`). Read and replace them only through
+    `ocbridge.integrations.cod_confirm.plan`, which validates a plan as a whole.
+    """
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="channel_steps")
+    position = models.PositiveSmallIntegerField()
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    # PROTECT: a Connection a plan uses cannot be deleted from under it (the owner changes the plan first).
+    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="channel_steps",
+                                   verbose_name=_("connection"))
+    delay_minutes = models.PositiveIntegerField(
+        _("minutes after the previous attempt"), default=0,
+        help_text=_("The first step: minutes after the order arrived."))
+    window_minutes = models.PositiveIntegerField(
+        _("answer window (minutes)"), default=15,
+        help_text=_("How long the customer may still answer; the next step waits until it ends."))
+
+    class Meta:
+        ordering = ["integration", "position"]
+        constraints = [models.UniqueConstraint(fields=["integration", "position"], name="channel_step_position")]
+        verbose_name = _("channel step")
+        verbose_name_plural = _("channel plan")
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.get_channel_display()} ({self.connection})"
+
+
 class Attempt(models.Model):
-    """One call or SMS for a Confirmation; its key is stored before the provider is asked (exactly once)."""
+    """One call, SMS or WhatsApp message for a Confirmation; its key is stored before the provider is asked."""
 
     confirmation = models.ForeignKey(Confirmation, on_delete=models.CASCADE, related_name="attempts")
     # The confirmation's store, copied (it never changes): the overview counts one store's attempts by time from
@@ -101,6 +132,8 @@ class Attempt(models.Model):
     number = models.PositiveIntegerField()
     channel = models.CharField(max_length=8, choices=Channel.choices)
     service = models.CharField(max_length=20)
+    # The Connection it went through (a plan may use several); SET_NULL keeps history when one is deleted.
+    connection = models.ForeignKey(Connection, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     key = models.CharField(max_length=255, unique=True)
     state = models.CharField(max_length=12, choices=AttemptState.choices, default=AttemptState.REQUESTED)
     provider_id = models.CharField(max_length=128, blank=True, db_index=True)

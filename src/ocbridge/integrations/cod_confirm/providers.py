@@ -20,8 +20,12 @@ def service_module(service: str):
     return import_module(CLIENTS[service][0])
 
 
-def client_for(connection):
-    module, name = CLIENTS.get(connection.service, (None, None))
+def client_class(service: str):
+    module, name = CLIENTS.get(service, (None, None))
     if module is None:
-        raise ConfigurationError(f"{connection.service} cannot confirm COD orders")
-    return getattr(import_module(module), name)(connection)
+        raise ConfigurationError(f"{service} cannot confirm COD orders")
+    return getattr(import_module(module), name)
+
+
+def client_for(connection):
+    return client_class(connection.service)(connection)

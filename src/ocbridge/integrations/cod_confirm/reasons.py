@@ -30,7 +30,7 @@ WHY = {  # needs_person_reason → label; gettext_noop marks them for the catalo
 OUTCOMES = {"confirm": gettext_noop("confirmed"), "cancel": gettext_noop("cancelled"), "agent": gettext_noop(
     "asked for a person"), "no_answer": gettext_noop("no answer"), "busy": gettext_noop("line busy"),
     "failed": gettext_noop("call failed"), "unknown": gettext_noop("not understood")}
-CHANNELS = {"call": gettext_noop("call"), "sms": gettext_noop("SMS")}
+CHANNELS = {"call": gettext_noop("call"), "sms": gettext_noop("SMS"), "whatsapp": gettext_noop("WhatsApp message")}
 DECIDERS = {"customer": gettext_noop("the customer"), "person": gettext_noop("a person"),
             "shop": gettext_noop("the shop"), "system": gettext_noop("the rules")}
 
@@ -73,11 +73,16 @@ def _skip(text: str) -> str:
     return text
 
 
+def _step_skip(text: str) -> str:
+    m = re.fullmatch(r"WhatsApp is not used for numbers in (.*)", text)
+    return _("WhatsApp is not used for numbers in %(region)s") % {"region": m[1]} if m else _skip(text)
+
+
 # (pattern, fn(match, tz) -> text); fullmatch against the stored reason
 PATTERNS: list[tuple[re.Pattern, Callable[[re.Match, dt.tzinfo | None], str]]] = [(re.compile(p, re.S), f) for p, f in [
     (r"attempt (\d+) due (\d{4}-\d\d-\d\d \d\d:\d\d) UTC",
      lambda m, tz: _("attempt %(n)s planned for %(when)s") % {"n": m[1], "when": _when(m[2], tz)}),
-    (r"attempt (\d+): (call|sms) requested",
+    (r"attempt (\d+): (call|sms|whatsapp) requested",
      lambda m, tz: _("attempt %(n)s: %(channel)s sent") % {"n": m[1], "channel": channel_label(m[2])}),
     (r"attempt (\d+): (\w+) \((.*)\)",
      lambda m, tz: _("attempt %(n)s: %(outcome)s (%(detail)s)") % {
@@ -111,6 +116,11 @@ PATTERNS: list[tuple[re.Pattern, Callable[[re.Match, dt.tzinfo | None], str]]] =
      lambda m, tz: (_("confirmed by %(user)s (audit #%(id)s): %(reason)s") if m[1] == "confirm" else
                     _("cancelled by %(user)s (audit #%(id)s): %(reason)s")) % {"user": m[2], "id": m[3], "reason": m[4]}),
     (r"no calling hours are set", lambda m, tz: _("no calling hours are set")),
+    (r"the channel plan has no step (\d+)", lambda m, tz: _("the channel plan has no step %(n)s") % {"n": m[1]}),
+    (r"the channel plan has no (call|sms|whatsapp)",
+     lambda m, tz: _("the channel plan has no %(channel)s step") % {"channel": channel_label(m[1])}),
+    (r"step (\d+) \((\w+)\) skipped: (.*)", lambda m, tz: _("step %(n)s (%(channel)s) skipped: %(why)s") % {
+         "n": m[1], "channel": channel_label(m[2]), "why": _step_skip(m[3])}),
     (r"customer pressed 0 for a person", lambda m, tz: _("the customer pressed 0 for a person")),
     (r"the call or SMS a person asked for got no answer", lambda m, tz: _(WHY["manual attempt unanswered"])),
     (r"attempts used up: cancelling as configured", lambda m, tz: _("attempts used up: cancelling as set")),

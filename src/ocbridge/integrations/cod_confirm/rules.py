@@ -34,27 +34,26 @@ def skip_reason(*, total: Decimal, completed_orders: int, cfg: CodConfirmConfig)
 # --- when and how ------------------------------------------------------------------------------------
 
 
-def channel_for(attempt_no: int, cfg: CodConfirmConfig, *, can_call: bool, can_sms: bool) -> str | None:
-    """Call or SMS for attempt n (1-based). Call-then-SMS: calls first, the last attempt is an SMS."""
-    policy = cfg.channel_policy
-    if policy == "call_then_sms":
-        wanted = Channel.SMS if attempt_no >= len(cfg.attempt_offsets_minutes) and attempt_no > 1 else Channel.CALL
-        if wanted == Channel.CALL and not can_call:
-            wanted = Channel.SMS
-        if wanted == Channel.SMS and not can_sms:
-            wanted = Channel.CALL if can_call else None
-        return wanted
-    if policy == "call":
-        return Channel.CALL if can_call else None
-    return Channel.SMS if can_sms else None
-
-
-def attempt_due(first_seen: dt.datetime, attempt_no: int, cfg: CodConfirmConfig) -> dt.datetime | None:
-    """When attempt n is due, counted from when we first saw the order; None when attempts are used up."""
-    offsets = cfg.attempt_offsets_minutes
-    if attempt_no < 1 or attempt_no > len(offsets):
+def step_skip_reason(channel: str, phone: str, cfg: CodConfirmConfig) -> str | None:
+    """Why a plan step does not apply to this customer's number (None = use it). Decided by the number's region
+    as `phonenumbers` places it (a +7 number may be Russian or Kazakh)."""
+    if channel != Channel.WHATSAPP:
         return None
-    return first_seen + dt.timedelta(minutes=offsets[attempt_no - 1])
+    region = phone_region(phone)
+    allowed = {c.upper() for c in cfg.whatsapp_countries}
+    off = {c.upper() for c in cfg.whatsapp_off_countries}
+    if region in off or (allowed and region not in allowed):
+        return f"WhatsApp is not used for numbers in {region or 'an unknown region'}"
+    return None
+
+
+def phone_region(phone: str) -> str:
+    import phonenumbers
+
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(phone, None)) or ""
+    except phonenumbers.NumberParseException:
+        return ""
 
 
 def _at(date: dt.date, hhmm: str, zone: ZoneInfo) -> dt.datetime:

@@ -106,7 +106,7 @@ def enqueue_event(connection, integration, service: str, event, exchange) -> tup
     kind = JOB_FOR[type(event).__name__]
     key = f"cod_confirm:{connection.store_id}:{service}-event:{kind.rsplit('.', 1)[1]}:{event.event_id}"
     job = Job.objects.enqueue(kind, key=key, integration=integration, store=connection.store, payload={
-        "exchange_id": exchange.pk, "service": service, "event": _jsonable(event)})
+        "exchange_id": exchange.pk, "service": service, "connection_id": connection.pk, "event": _jsonable(event)})
     return job, job.payload.get("exchange_id") != exchange.pk
 
 
