@@ -1,0 +1,73 @@
+"""Stock in the owner's direction (MariaDB 3.0 and 4.0 shops ↔ Despatch Cloud simulator): changed quantities
+only, the latest value per SKU, the shop written the way the admin form does, unknown SKUs listed."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from ocbridge.core.models import Binding
+from ocbridge.integrations.despatch import jobs, models as m
+
+pytestmark = pytest.mark.django_db
+
+
+def quantities(shop) -> dict[int, int]:
+    p = shop.t("product")
+    with shop.engine.connect() as conn:
+        return dict(conn.execute(sa.select(p.c.product_id, p.c.quantity)).all())
+
+
+def direction(integration, value: str) -> None:
+    integration.settings = {**integration.settings, "stock_direction": value}
+    integration.save()
+
+
+def test_dc_to_shop_writes_changed_quantities_and_lists_unknown_skus(shop, sim, integration, kit):
+    direction(integration, "dc_to_shop")
+    sim.set_stock("SKU-1", 4)
+    sim.set_stock("SKU-2", 10)  # same as the shop: nothing to write
+    sim.set_stock("NOPE-9", 3)
+    kit.run(jobs.SyncStock, integration)
+    assert quantities(shop) == {1: 4, 2: 10}
+    state = m.SyncState.of(integration)
+    state.refresh_from_db()
+    assert (state.stock["changed"], state.stock["written"], state.stock["unknown"]) == (1, 1, ["NOPE-9"])
+    sim.set_stock("SKU-1", 7)
+    sim.set_stock("SKU-1", 6)  # two changes between runs: the latest wins
+    kit.run(jobs.SyncStock, integration)
+    assert quantities(shop)[1] == 6
+    assert Binding.objects.get(kind=m.ITEM, local_id="SKU-1").remote_hash == "6"
+
+
+def test_shop_to_dc_sends_only_changed_skus_once(shop, sim, integration, kit):
+    direction(integration, "shop_to_dc")
+    sim.add_item("SKU-1", stock=0)
+    sim.add_item("SKU-2", stock=10)
+    kit.run(jobs.SyncStock, integration)
+    items = {i["sku"]: i["stock_level_available"] for i in sim.inventory()}
+    assert items == {"SKU-1": 10, "SKU-2": 10}
+    assert len(sim.requests("/public-api/inventory/", "POST")) == 1  # SKU-2 was already right
+    kit.run(jobs.SyncStock, integration)
+    assert len(sim.requests("/public-api/inventory/", "POST")) == 1  # nothing changed: nothing sent
+    with shop.engine.begin() as conn:
+        p = shop.t("product")
+        conn.execute(sa.update(p).where(p.c.product_id == 2).values(quantity=3))
+    kit.run(jobs.SyncStock, integration)
+    assert {i["sku"]: i["stock_level_available"] for i in sim.inventory()}["SKU-2"] == 3
+    assert len(sim.requests("/public-api/inventory/", "POST")) == 2
+
+
+def test_shop_to_dc_lists_skus_dc_does_not_know(shop, sim, integration, kit):
+    direction(integration, "shop_to_dc")
+    sim.add_item("SKU-1", stock=10)
+    kit.run(jobs.SyncStock, integration)
+    state = m.SyncState.of(integration)
+    state.refresh_from_db()
+    assert state.stock["unknown"] == ["SKU-2"]
+
+
+def test_off_sends_and_writes_nothing(shop, sim, integration, kit):
+    sim.set_stock("SKU-1", 1)
+    kit.run(jobs.SyncStock, integration)
+    assert quantities(shop) == {1: 10, 2: 10} and not sim.requests("/public-api/inventory")
