@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from ocbridge.core import ratelimit
@@ -38,7 +40,7 @@ def card(offer):
 
 def test_headers_sent_and_api_key_masked_in_exchange(sim, conn):
     OzonClient(conn).list_warehouses()
-    req = sim.requests("/v1/warehouse/list")[0]
+    req = sim.requests("/v2/warehouse/list")[0]
     assert (req.header("client-id"), req.header("api-key")) == (CID, KEY)
     ex = Exchange.objects.get()
     assert KEY not in str(ex.request_headers) and KEY not in ex.request_body and ex.status == 200
@@ -117,3 +119,53 @@ def test_ship_cancel_and_not_allowed_action_is_terminal(sim, conn):
         client.ship_posting(posting_number="30001-0001-1", packages=packages, key="k2")
     assert client.cancel_posting(posting_number="30001-0001-1", cancel_reason_id=402, cancel_reason_message="x", key="k3")
     assert Exchange.objects.filter(purpose="ozon.ship_posting", key="k1").exists()
+
+
+# Current methods only (ozon.md §0, checked 2026-12-06 against Ozon's reference and News): the client never
+# calls a switched-off method, pages with Ozon's cursor and reads the answers' top-level fields.
+def test_postings_v4_with_cursor_filters_and_no_switched_off_method(sim, conn):
+    for i in range(3):
+        sim.add_posting([{"offer_id": "A", "quantity": 1, "price": 10}], posting_number=f"4000{i}-0001-1")
+    client = OzonClient(conn)
+    now = datetime.now(timezone.utc)
+    first = client.list_fbs_postings(since=now - timedelta(hours=1), to=now + timedelta(minutes=1), limit=2,
+                                     statuses=["awaiting_packaging"], warehouse_ids=[1020000000001])
+    rest = client.list_fbs_postings(since=now - timedelta(hours=1), to=now + timedelta(minutes=1), limit=2,
+                                    cursor=first.cursor, statuses=["awaiting_packaging"], warehouse_ids=[1020000000001])
+    assert [len(first.postings), first.has_next, len(rest.postings), rest.has_next] == [2, True, 1, False]
+    body = sim.requests("/v4/posting/fbs/list")[0].json()
+    assert body["limit"] == 2 and body["sort_dir"] == "ASC" and "offset" not in body
+    assert body["filter"]["statuses"] == ["awaiting_packaging"] and body["filter"]["warehouse_ids"] == [1020000000001]
+    assert client.list_fbs_postings(since=now, to=now, limit=1000).postings is not None
+    assert sim.requests("/v4/posting/fbs/list")[-1].json()["limit"] == 100  # Ozon's maximum, never more
+    open_ = client.list_unfulfilled_postings(cutoff_from=now - timedelta(days=1), cutoff_to=now + timedelta(days=2))
+    assert len(open_.postings) == 3
+    assert [w["warehouse_id"] for w in client.list_warehouses()] == [1020000000001]
+    assert sim.limit_hits().get("switched_off", 0) == 0
+
+
+def test_rfbs_steps_come_back_per_posting_and_a_refusal_warns(sim, conn):
+    client = OzonClient(conn)
+    sim.add_posting([{"offer_id": "A"}], posting_number="50001-0001-1", status="awaiting_deliver", rfbs=True)
+    assert client.set_tracking_numbers(tracking={"50001-0001-1": "TRK-1"}, key="t1")[0].ok
+    refused = client.mark_delivered(posting_numbers=["50001-0001-1"], key="d0")[0]
+    assert not refused.ok and "non_int_delivered" in refused.error
+    assert Exchange.objects.get(key="d0").level == Level.WARNING
+    assert client.mark_delivering(posting_numbers=["50001-0001-1"], key="d1")[0].ok
+    assert client.mark_last_mile(posting_numbers=["50001-0001-1"], key="d2")[0].ok
+    assert client.mark_delivered(posting_numbers=["50001-0001-1"], key="d3")[0].ok
+    assert client.get_fbs_posting(posting_number="50001-0001-1")["status"] == "delivered"
+
+
+def test_returns_page_by_last_id(sim, conn):
+    sim.add_posting([{"offer_id": "A"}], posting_number="60001-0001-1")
+    sim.add_return("60001-0001-1")
+    now = datetime.now(timezone.utc)
+    page = OzonClient(conn).list_returns(changed_since=now - timedelta(hours=1), changed_to=now + timedelta(minutes=1))
+    assert [r["posting_number"] for r in page.returns] == ["60001-0001-1"] and page.last_id > 0
+    body = sim.requests("/v1/returns/list")[0].json()
+    assert body["filter"]["return_schema"] == "FBS" and body["limit"] == 500
+
+
+def test_product_list_reads_total_items(sim, conn):
+    assert OzonClient(conn).list_products().total == 0

@@ -28,7 +28,10 @@ PRICES_BATCH = 1000
 INFO_BATCH = 1000
 LIST_LIMIT = 1000
 VALUES_LIMIT = 2000
-POSTINGS_LIMIT = 1000
+POSTINGS_LIMIT = 100  # /v4/posting/fbs/list and /v4/posting/fbs/unfulfilled/list: limit 1..100
+WAREHOUSES_LIMIT = 200  # /v2/warehouse/list: limit required, at most 200
+RETURNS_LIMIT = 500  # /v1/returns/list
+POSTING_ACTION_BATCH = 100  # rFBS status methods take a list of posting numbers
 
 # Our own ceilings, below Ozon's: 50 rps per Client-Id overall (we take 25, as the maintained client
 # does); /v2/products/stocks 80 per minute — a token bucket with rate r and burst b allows b + 60·r in
@@ -93,6 +96,26 @@ class ProductPage:
 class PostingPage:
     postings: list[dict]
     has_next: bool
+    cursor: str = ""
+
+
+@dataclass
+class ReturnsPage:
+    returns: list[dict]
+    has_next: bool
+
+    @property
+    def last_id(self) -> int:
+        return int(self.returns[-1]["id"]) if self.returns else 0
+
+
+@dataclass
+class PostingResult:
+    """Per-posting answer of the rFBS status methods and tracking-number/set (`result[]` inside a 200)."""
+
+    posting_number: str
+    ok: bool
+    error: str = ""
 
 
 @dataclass
@@ -168,7 +191,9 @@ class OzonClient:
         body = self._call("/v3/product/list", {"filter": flt, "last_id": last_id, "limit": min(limit, LIST_LIMIT)},
                           purpose="ozon.list_products")
         r = body.get("result") or {}
-        return ProductPage(items=r.get("items") or [], last_id=str(r.get("last_id") or ""), total=int(r.get("total") or 0))
+        # `result.total` was closed on 2026-11-23; `total_items` replaces it (ozon.md §0).
+        return ProductPage(items=r.get("items") or [], last_id=str(r.get("last_id") or ""),
+                           total=int(r.get("total_items") or 0))
 
     def get_products_info(self, *, offer_ids: list[str]) -> list[dict]:
         _check_batch(offer_ids, INFO_BATCH)
@@ -199,7 +224,16 @@ class OzonClient:
         return [_item_result(r) for r in body.get("result") or []]
 
     def list_warehouses(self) -> list[dict]:
-        return self._call("/v1/warehouse/list", {}, purpose="ozon.warehouses").get("result") or []
+        """The seller's warehouses (`/v2/warehouse/list`, cursor paging; Ozon allows one call a minute: callers
+        cache the answer, see integrations/ozon/reference.py)."""
+        out, cursor = [], ""
+        while True:
+            body = self._call("/v2/warehouse/list", {"limit": WAREHOUSES_LIMIT, "cursor": cursor},
+                              purpose="ozon.warehouses")
+            out.extend(body.get("warehouses") or [])
+            cursor = str(body.get("cursor") or "")
+            if not _truthy(body.get("has_next")) or not cursor:
+                return out
 
     # categories ----------------------------------------------------------------------------------
     def get_category_tree(self, *, language: str = "DEFAULT") -> list[dict]:
@@ -221,14 +255,41 @@ class OzonClient:
         return ValuesPage(values=body.get("result") or [], has_next=bool(body.get("has_next")))
 
     # postings ------------------------------------------------------------------------------------
-    def list_fbs_postings(self, *, since: datetime, to: datetime, offset: int = 0, limit: int = POSTINGS_LIMIT,
-                          status: str = "") -> PostingPage:
-        flt = {"since": iso(since), "to": iso(to), **({"status": status} if status else {})}
-        body = self._call("/v3/posting/fbs/list", {"dir": "ASC", "filter": flt, "limit": min(limit, POSTINGS_LIMIT),
-                                                  "offset": offset, "with": {"analytics_data": False, "financial_data": False}},
-                          purpose="ozon.list_postings")
-        r = body.get("result") or {}
-        return PostingPage(postings=r.get("postings") or [], has_next=bool(r.get("has_next")))
+    def list_fbs_postings(self, *, since: datetime | None = None, to: datetime | None = None, cursor: str = "",
+                          limit: int = POSTINGS_LIMIT, statuses: list[str] | None = None,
+                          warehouse_ids: list[int] | None = None, changed_since: datetime | None = None,
+                          changed_to: datetime | None = None, sort_dir: str = "ASC") -> PostingPage:
+        """One page of `/v4/posting/fbs/list`: by creation window (`since`/`to`) or by the date the status last
+        changed (`changed_since`/`changed_to`); next page with the returned `cursor` while `has_next`."""
+        flt: dict = {}
+        if since is not None:
+            flt.update(since=iso(since), to=iso(to))
+        if changed_since is not None:
+            flt["last_changed_status_date"] = {"from": iso(changed_since), "to": iso(changed_to)}
+        if statuses:
+            flt["statuses"] = list(statuses)
+        if warehouse_ids:
+            flt["warehouse_ids"] = [int(w) for w in warehouse_ids]
+        body = self._call("/v4/posting/fbs/list", {
+            "cursor": cursor, "filter": flt, "limit": max(1, min(limit, POSTINGS_LIMIT)), "sort_dir": sort_dir,
+            "with": {"analytics_data": False, "financial_data": False}}, purpose="ozon.list_postings")
+        return PostingPage(postings=body.get("postings") or [], has_next=bool(body.get("has_next")),
+                           cursor=str(body.get("cursor") or ""))
+
+    def list_unfulfilled_postings(self, *, cutoff_from: datetime, cutoff_to: datetime, cursor: str = "",
+                                  limit: int = POSTINGS_LIMIT, statuses: list[str] | None = None,
+                                  warehouse_ids: list[int] | None = None) -> PostingPage:
+        """One page of postings still to be packed or handed over (`/v4/posting/fbs/unfulfilled/list`, by cutoff)."""
+        flt: dict = {"cutoff_from": iso(cutoff_from), "cutoff_to": iso(cutoff_to)}
+        if statuses:
+            flt["statuses"] = list(statuses)
+        if warehouse_ids:
+            flt["warehouse_ids"] = [int(w) for w in warehouse_ids]
+        body = self._call("/v4/posting/fbs/unfulfilled/list", {
+            "cursor": cursor, "filter": flt, "limit": max(1, min(limit, POSTINGS_LIMIT)), "sort_dir": "ASC",
+            "with": {"analytics_data": False, "financial_data": False}}, purpose="ozon.unfulfilled_postings")
+        return PostingPage(postings=body.get("postings") or [], has_next=bool(body.get("has_next")),
+                           cursor=str(body.get("cursor") or ""))
 
     def get_fbs_posting(self, *, posting_number: str) -> dict:
         return self._call("/v3/posting/fbs/get", {"posting_number": posting_number}, purpose="ozon.get_posting").get("result") or {}
@@ -244,11 +305,35 @@ class OzonClient:
             "with": {"additional_data": False}}, key=key, purpose="ozon.ship_posting")
         return [str(n) for n in body.get("result") or []]
 
-    def deliver_postings(self, *, posting_numbers: list[str], key: str = "") -> bool:
-        """Hand packed postings to delivery (`/v2/posting/fbs/awaiting-delivery`; rFBS / where allowed)."""
+    def resume_disputed(self, *, posting_numbers: list[str], key: str = "") -> bool:
+        """Move disputed postings back to awaiting_deliver (`/v2/posting/fbs/awaiting-delivery`): the only use
+        Ozon documents for it (ozon.md §0); the posting must offer `awaiting_delivery` in available_actions."""
+        _check_batch(posting_numbers, POSTING_ACTION_BATCH)
         body = self._call("/v2/posting/fbs/awaiting-delivery", {"posting_number": posting_numbers}, key=key,
-                          purpose="ozon.deliver_postings")
+                          purpose="ozon.resume_disputed")
         return bool(body.get("result"))
+
+    # rFBS with the seller's own delivery (available actions non_int_delivering / non_int_last_mile /
+    # non_int_delivered, set_track_number): per-posting results inside a 200.
+    def set_tracking_numbers(self, *, tracking: dict[str, str], key: str = "") -> list[PostingResult]:
+        items = [{"posting_number": n, "tracking_number": t} for n, t in tracking.items()]
+        _check_batch(items, POSTING_ACTION_BATCH)
+        body = self._call("/v2/fbs/posting/tracking-number/set", {"tracking_numbers": items}, key=key,
+                          purpose="ozon.tracking_number")
+        return _posting_results(body)
+
+    def mark_delivering(self, *, posting_numbers: list[str], key: str = "") -> list[PostingResult]:
+        return self._posting_step("/v2/fbs/posting/delivering", posting_numbers, key, "ozon.delivering")
+
+    def mark_last_mile(self, *, posting_numbers: list[str], key: str = "") -> list[PostingResult]:
+        return self._posting_step("/v2/fbs/posting/last-mile", posting_numbers, key, "ozon.last_mile")
+
+    def mark_delivered(self, *, posting_numbers: list[str], key: str = "") -> list[PostingResult]:
+        return self._posting_step("/v2/fbs/posting/delivered", posting_numbers, key, "ozon.delivered")
+
+    def _posting_step(self, path: str, posting_numbers: list[str], key: str, purpose: str) -> list[PostingResult]:
+        _check_batch(posting_numbers, POSTING_ACTION_BATCH)
+        return _posting_results(self._call(path, {"posting_number": posting_numbers}, key=key, purpose=purpose))
 
     def cancel_posting(self, *, posting_number: str, cancel_reason_id: int, cancel_reason_message: str = "",
                        key: str = "") -> bool:
@@ -259,7 +344,19 @@ class OzonClient:
         return bool(body.get("result"))
 
     def list_cancel_reasons(self) -> list[dict]:
+        """Ozon's live cancel reasons: [{id, title, type_id: seller|buyer, is_available_for_cancellation}]."""
         return self._call("/v2/posting/fbs/cancel-reason/list", {}, purpose="ozon.cancel_reasons").get("result") or []
+
+    # returns -------------------------------------------------------------------------------------
+    def list_returns(self, *, changed_since: datetime, changed_to: datetime, last_id: int = 0,
+                     limit: int = RETURNS_LIMIT) -> ReturnsPage:
+        """FBS returns whose state changed in the window (`/v1/returns/list`, filter visual_status_change_moment;
+        only one date filter per request), paged by `last_id` while `has_next`."""
+        body = self._call("/v1/returns/list", {
+            "filter": {"visual_status_change_moment": {"time_from": iso(changed_since), "time_to": iso(changed_to)},
+                       "return_schema": "FBS"},
+            "limit": max(1, min(limit, RETURNS_LIMIT)), "last_id": last_id}, purpose="ozon.returns")
+        return ReturnsPage(returns=body.get("returns") or [], has_next=bool(body.get("has_next")))
 
     # the one path to the network -------------------------------------------------------------------
     def _limit(self, scope: tuple, rate: float, burst: float) -> None:
@@ -305,7 +402,9 @@ class OzonClient:
             raise TerminalError(self.service, resp.status_code, f"{code}: {message}" if code is not None else message)
         if body is None:  # a 200 nobody can parse: a proxy in the way; the card import is an upsert, so retry
             raise RetryableError(self.service, "garbage", f"unreadable answer: {resp.text[:200]}")
-        has_item_errors = any(r.get("errors") for r in body.get("result") or [] if isinstance(r, dict)) \
+        # Per-item errors: `errors[]` (stocks, prices) or `error` + `result: false` (rFBS posting steps).
+        has_item_errors = any(r.get("errors") or r.get("error") or r.get("result") is False
+                              for r in body.get("result") or [] if isinstance(r, dict)) \
             if isinstance(body.get("result"), list) else False
         return body, (Level.WARNING if has_item_errors else None)
 
@@ -313,6 +412,20 @@ class OzonClient:
 def _check_batch(items: list, limit: int) -> None:
     if len(items) > limit:
         raise ValueError(f"batch of {len(items)} is over Ozon's maximum of {limit}")
+
+
+def _truthy(value) -> bool:
+    """Ozon's own example gives /v2/warehouse/list `has_next` as a string; accept "true" as well as true."""
+    return value is True or str(value).lower() == "true"
+
+
+def _posting_results(body: dict) -> list[PostingResult]:
+    out = []
+    for r in body.get("result") or []:
+        error = r.get("error")
+        text = "; ".join(str(e) for e in error) if isinstance(error, list) else str(error or "")
+        out.append(PostingResult(posting_number=str(r.get("posting_number") or ""), ok=bool(r.get("result")), error=text))
+    return out
 
 
 def _item_result(r: dict) -> ItemResult:

@@ -22,6 +22,25 @@ testable without sleeping. Control methods (also over `/_sim/…`): `add_posting
 `fail_item`, `advance`, `set_import_pending_polls`, `products`, `limit_hits`, `calls`, `fail_ship`,
 `set_product_limits`.
 
+Postings are listed only by the current methods (checked 2026-12-06 against Ozon's reference, mirrored in
+github xmdragon/ozon-library docs/api/official/, and its News): `/v4/posting/fbs/list` (cursor paging,
+`limit` 1..100, `sort_dir`, `filter.statuses[]`, `filter.warehouse_ids[]`, `filter.last_changed_status_date`;
+answer `postings[]`, `has_next`, `cursor` at the top level; a line's `price` is `{amount, currency}`) and
+`/v4/posting/fbs/unfulfilled/list` (by cutoff; same paging). `/v3/posting/fbs/get` keeps a line's `price` as a
+string beside `currency_code`. Warehouses: `/v2/warehouse/list` (`limit` ≤ 200 required, cursor; answer
+`warehouses[]`). Methods Ozon switched off (`SWITCHED_OFF`) answer 404 with a message naming the
+replacement (the exact text of Ozon's answer is unverified); each call is counted in `limit_hits()["switched_off"]`,
+a deprecated field sent (`auto_action_enabled`) in `limit_hits()["deprecated_field"]`.
+
+rFBS with the seller's own delivery (`tpl_integration_type` `non_integrated`): `/v2/fbs/posting/tracking-number/set`
+(action `set_track_number`), `/v2/fbs/posting/delivering` (`non_int_delivering`), `/v2/fbs/posting/last-mile`
+(`non_int_last_mile`), `/v2/fbs/posting/delivered` (`non_int_delivered`); answers are per posting
+(`result[]` of {posting_number, result, error}). Which actions a status offers after each step, and the
+substatus names, are the simulator's own reading (unverified). `/v2/posting/fbs/awaiting-delivery` serves only
+disputed postings (`arbitration`, `client_arbitration` → `awaiting_deliver`), as §0 of ozon.md says.
+Returns: `/v1/returns/list` (filter `visual_status_change_moment`, `return_schema`, `last_id` paging,
+`limit` ≤ 500); control `add_return`.
+
 Posting actions: `/v4/posting/fbs/ship` (awaiting_packaging → awaiting_deliver; the packages must hold
 exactly the posting's products; `fail_ship` makes the next one end in substatus `ship_failed` behind a
 200), `/v2/posting/fbs/awaiting-delivery` (rFBS postings: awaiting_deliver → delivering) and
@@ -32,6 +51,7 @@ exactly the posting's products; `fail_ship` makes the next one end in substatus 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
 import json
@@ -53,34 +73,55 @@ STOCKS_MAX = 100
 PRICES_MAX = 1000
 INFO_MAX = 1000
 LIST_MAX = 1000
+POSTINGS_MAX = 100
+WAREHOUSES_MAX = 200
+RETURNS_MAX = 500
 VALUES_MAX = 2000
 GLOBAL_RPS = 50
 STOCKS_PER_MINUTE = 80
 STOCK_PAIR_SECONDS = 30
 PRICE_UPDATES_PER_HOUR = 10
 
+UNFULFILLED = ("awaiting_registration", "acceptance_in_progress", "awaiting_approve", "awaiting_packaging",
+               "awaiting_deliver", "arbitration", "client_arbitration")
 POSTING_STATUSES = (
     "awaiting_registration", "acceptance_in_progress", "awaiting_approve", "awaiting_packaging",
     "awaiting_deliver", "arbitration", "client_arbitration", "delivering", "driver_pickup", "delivered",
     "cancelled", "cancelled_from_split_pending", "not_accepted", "sent_by_seller", "awaiting_verification",
 )
 
-# Seller-side cancel reasons (a few of `/v2/posting/fbs/cancel-reason/list`; 402 "other" needs a message).
+# `/v2/posting/fbs/cancel-reason/list` as Ozon's reference example gives it (ids, titles, availability).
 CANCEL_REASONS = [
     {"id": 352, "title": "Товар закончился на складе продавца", "type_id": "seller", "is_available_for_cancellation": True},
     {"id": 400, "title": "Остался только бракованный товар", "type_id": "seller", "is_available_for_cancellation": True},
+    {"id": 401, "title": "Продавец отклонил арбитраж", "type_id": "seller", "is_available_for_cancellation": False},
     {"id": 402, "title": "Другое (вина продавца)", "type_id": "seller", "is_available_for_cancellation": True},
+    {"id": 666, "title": "Возврат из службы доставки: нет доставки в указанный регион", "type_id": "seller",
+     "is_available_for_cancellation": False},
 ]
 OTHER_REASON = 402
+
+# Methods Ozon switched off (News; ozon.md §0): path → (switched off on, replacement).
+SWITCHED_OFF = {
+    "/v3/posting/fbs/list": ("2026-06-01", "/v4/posting/fbs/list"),
+    "/v3/posting/fbs/unfulfilled/list": ("2026-06-01", "/v4/posting/fbs/unfulfilled/list"),
+    "/v1/warehouse/list": ("2026-04-07", "/v2/warehouse/list"),
+}
 DEFAULT_LIMITS = {"daily_create": 1500, "daily_update": 5000, "total": 20000}
 
 
-def actions_for(status: str, rfbs: bool) -> list[str]:
-    """`available_actions` of a posting in a status: pack while awaiting_packaging, hand over (rFBS) once packed."""
+def actions_for(status: str, rfbs: bool, substatus: str = "") -> list[str]:
+    """`available_actions` of a posting: pack while awaiting_packaging; an rFBS posting (the seller's own delivery)
+    then takes a tracking number and the delivering → last mile → delivered steps; a disputed posting may be moved
+    back to awaiting_deliver. (Simulator's reading of the action list in /v3/posting/fbs/get; unverified order.)"""
     if status == "awaiting_packaging":
-        return ["ship", "cancel"]
+        return ["ship", "cancel"] + (["set_track_number"] if rfbs else [])
     if status == "awaiting_deliver":
-        return ["cancel", "awaiting_delivery"] if rfbs else ["cancel"]
+        return ["cancel", "set_track_number", "non_int_delivering"] if rfbs else ["cancel"]
+    if status == "delivering" and rfbs:
+        return ["set_track_number", "non_int_delivered"] + ([] if substatus == "posting_last_mile" else ["non_int_last_mile"])
+    if status in ("arbitration", "client_arbitration"):
+        return ["awaiting_delivery", "cancel"]
     return []
 
 
@@ -141,20 +182,26 @@ class OzonSimulator(Simulator):
         ("POST", r"/v4/product/info/limit", "product_info_limit"),
         ("POST", r"/v2/products/stocks", "products_stocks"),
         ("POST", r"/v1/product/import/prices", "import_prices"),
-        ("POST", r"/v1/warehouse/list", "warehouse_list"),
+        ("POST", r"/v2/warehouse/list", "warehouse_list"),
         ("POST", r"/v1/description-category/tree", "category_tree"),
         ("POST", r"/v1/description-category/attribute", "category_attribute"),
         ("POST", r"/v1/description-category/attribute/values", "attribute_values"),
-        ("POST", r"/v3/posting/fbs/list", "fbs_list"),
+        ("POST", r"/v4/posting/fbs/list", "fbs_list"),
+        ("POST", r"/v4/posting/fbs/unfulfilled/list", "fbs_unfulfilled_list"),
         ("POST", r"/v3/posting/fbs/get", "fbs_get"),
         ("POST", r"/v4/posting/fbs/ship", "fbs_ship"),
         ("POST", r"/v2/posting/fbs/awaiting-delivery", "fbs_awaiting_delivery"),
         ("POST", r"/v2/posting/fbs/cancel", "fbs_cancel"),
         ("POST", r"/v2/posting/fbs/cancel-reason/list", "fbs_cancel_reasons"),
-    ]
+        ("POST", r"/v2/fbs/posting/tracking-number/set", "rfbs_tracking_number"),
+        ("POST", r"/v2/fbs/posting/delivering", "rfbs_delivering"),
+        ("POST", r"/v2/fbs/posting/last-mile", "rfbs_last_mile"),
+        ("POST", r"/v2/fbs/posting/delivered", "rfbs_delivered"),
+        ("POST", r"/v1/returns/list", "returns_list"),
+    ] + [("POST", path, "switched_off") for path in SWITCHED_OFF]
     control_methods = Simulator.control_methods + (
         "add_posting", "set_posting_status", "fail_item", "advance", "set_import_pending_polls", "products",
-        "limit_hits", "calls", "postings", "fail_ship", "set_product_limits",
+        "limit_hits", "calls", "postings", "fail_ship", "set_product_limits", "add_return", "set_price_at_ozon",
     )
 
     def __init__(self, *, client_id: str = "123456", api_key: str = "00000000-0000-4000-8000-00000000a11e",
@@ -177,6 +224,8 @@ class OzonSimulator(Simulator):
             self.catalogue: dict[str, dict] = {}  # offer_id → card
             self.tasks: dict[int, dict] = {}
             self.posting_rows: dict[str, dict] = {}
+            self.returns: list[dict] = []
+            self.cancel_reasons = json.loads(json.dumps(CANCEL_REASONS))
             self.item_failures: dict[str, dict] = {}
             self.import_pending_polls = 1
             self.stock_calls: deque = deque()
@@ -260,13 +309,15 @@ class OzonSimulator(Simulator):
             lines = []
             for i, p in enumerate(products):
                 card = self.catalogue.get(p["offer_id"])
-                lines.append({"sku": card["sku"] if card else 900000000 + n * 100 + i,  # unknown offer: its own sku "name": p.get("name") or (card or {}).get("name", "Товар"),
+                lines.append({"sku": card["sku"] if card else 900000000 + n * 100 + i,  # unknown offer: its own sku
+                              "name": p.get("name") or (card or {}).get("name", "Товар"),
                               "offer_id": p["offer_id"], "price": f"{float(p.get('price', 100)):.6f}",
                               "quantity": int(p.get("quantity", 1)), "mandatory_mark": [], "currency_code": currency_code})
             wh = warehouse_id or self.warehouses[0]["warehouse_id"]
             posting = {
                 "posting_number": number, "order_id": n, "order_number": number.rsplit("-", 1)[0],
-                "status": status, "substatus": "posting_created", "tpl_integration_type": "ozon",
+                "status": status, "substatus": "posting_created", "delivery_schema": "rfbs" if rfbs else "fbs",
+                "tpl_integration_type": "non_integrated" if rfbs else "ozon",
                 "delivery_method": {"id": 21321684811000, "name": "Ozon Логистика самовывоз", "warehouse_id": wh,
                                     "warehouse": self._warehouse_name(wh), "tpl_provider_id": 24, "tpl_provider": "Ozon Логистика"},
                 "tracking_number": "", "in_process_at": when, "shipment_date": _iso(_parse_iso(when) + 86400),
@@ -279,19 +330,43 @@ class OzonSimulator(Simulator):
             self.posting_rows[number] = posting
             return self._public(posting)
 
-    def set_posting_status(self, posting_number: str, status: str, cancel_reason: str = "Отменено покупателем") -> dict:
+    def set_posting_status(self, posting_number: str, status: str, cancel_reason: str = "Отменено покупателем",
+                           cancel_reason_id: int = 0) -> dict:
+        """Ozon moves a posting (the customer cancels, the carrier delivers, a dispute opens)."""
         if status not in POSTING_STATUSES:
             raise ValueError(f"unknown posting status {status!r}")
         with self._state_lock:
             p = self.posting_rows[posting_number]
-            p["status"] = status
-            p["_changed"] = self.now()
-            p["available_actions"] = actions_for(status, p.get("_rfbs", False))
+            self._move(p, status, p["substatus"])
             if status.startswith("cancelled"):
-                p["cancellation"] = {"cancel_reason_id": 402, "cancel_reason": cancel_reason,
+                p["cancellation"] = {"cancel_reason_id": cancel_reason_id or 501,  # buyer reason id: unverified
+                                     "cancel_reason": cancel_reason,
                                      "cancellation_type": "client", "cancelled_after_ship": False,
                                      "affect_cancellation_rating": False, "cancellation_initiator": "Клиент"}
             return self._public(p)
+
+    def add_return(self, posting_number: str, *, offer_id: str | None = None, quantity: int = 1,
+                   status: str = "ReturnedToSeller", reason: str = "Не подошёл размер") -> dict:
+        """A customer return of (one line of) a posting, as `/v1/returns/list` lists it."""
+        with self._state_lock:
+            p = self.posting_rows[posting_number]
+            line = next(ln for ln in p["products"] if offer_id in (None, ln["offer_id"]))
+            now = _iso(self.now())
+            row = {"id": str(len(self.returns) + 1_000_015_552), "company_id": "3058", "return_reason_name": reason,
+                   "type": "FullReturn", "schema": "Fbs", "order_id": str(p["order_id"]),
+                   "order_number": p["order_number"], "posting_number": posting_number, "source_id": "90426223",
+                   "product": {"sku": str(line["sku"]), "offer_id": line["offer_id"], "name": line["name"],
+                               "price": {"currency_code": line["currency_code"], "price": line["price"]},
+                               "quantity": int(quantity)},
+                   "logistic": {"return_date": now, "final_moment": now, "barcode": f"ii{len(self.returns) + 5275210303}"},
+                   "visual": {"status": {"id": 7, "display_name": status, "sys_name": status}, "change_moment": now},
+                   "additional_info": {"is_opened": False, "is_super_econom": False}, "_changed": self.now()}
+            self.returns.append(row)
+            return self._public(row)
+
+    def _move(self, p: dict, status: str, substatus: str) -> None:
+        p["status"], p["substatus"], p["_changed"] = status, substatus, self.now()
+        p["available_actions"] = actions_for(status, p.get("_rfbs", False), substatus)
 
     @staticmethod
     def _no_cancellation() -> dict:
@@ -480,7 +555,7 @@ class OzonSimulator(Simulator):
         items = [{"product_id": c["product_id"], "offer_id": c["offer_id"], "archived": c["archived"],
                   "has_fbo_stocks": False, "has_fbs_stocks": any(c["stocks"].values()), "is_discounted": False,
                   "quants": []} for c in page]
-        return Response.json({"result": {"items": items, "total": len(cards),
+        return Response.json({"result": {"items": items, "total_items": len(cards),  # `total` closed 2026-11-23
                                          "last_id": str(page[-1]["product_id"]) if more else ""}})
 
     def product_info_list(self, req: Request) -> Response:
@@ -556,6 +631,7 @@ class OzonSimulator(Simulator):
         now = self.now()
         result = []
         with self._state_lock:
+            self.hits["deprecated_field"] += sum(1 for it in items if "auto_action_enabled" in it)
             for it in items:
                 offer = str(it.get("offer_id") or "")
                 card = self.catalogue.get(offer)
@@ -582,8 +658,16 @@ class OzonSimulator(Simulator):
         return Response.json({"result": result})
 
     def warehouse_list(self, req: Request) -> Response:
-        self._body(req)
-        return Response.json({"result": self.warehouses})
+        """`/v2/warehouse/list`: `limit` (≤ 200) required, cursor paging, answer `warehouses[]`."""
+        body = self._body(req)
+        limit = body.get("limit")
+        if not isinstance(limit, int) or not 0 < limit <= WAREHOUSES_MAX:
+            raise _err(400, GRPC_INVALID, f"limit: value must be between 1 and {WAREHOUSES_MAX}")
+        start = int(base64.b64decode(body["cursor"]) or 0) if body.get("cursor") else 0
+        page = self.warehouses[start:start + limit]
+        more = start + limit < len(self.warehouses)
+        return Response.json({"warehouses": page, "has_next": more,
+                              "cursor": base64.b64encode(str(start + limit).encode()).decode() if more else ""})
 
     # categories ----------------------------------------------------------------------------------
     def category_tree(self, req: Request) -> Response:
@@ -609,23 +693,89 @@ class OzonSimulator(Simulator):
 
     # postings ------------------------------------------------------------------------------------
     def fbs_list(self, req: Request) -> Response:
+        """`/v4/posting/fbs/list`: by `since`/`to` (in_process_at) and/or `last_changed_status_date`."""
         body = self._body(req)
         flt = body.get("filter") or {}
-        if not flt.get("since") or not flt.get("to"):
-            raise _err(400, GRPC_INVALID, "filter.since and filter.to are required")
-        since, to = _parse_iso(flt["since"]), _parse_iso(flt["to"])
-        if to - since > 366 * 86400:
+        changed = flt.get("last_changed_status_date") or {}
+        if not (flt.get("since") and flt.get("to")) and not (changed.get("from") and changed.get("to")):
+            raise _err(400, GRPC_INVALID, "filter: since and to, or last_changed_status_date, are required")
+        windows = []
+        if flt.get("since"):
+            windows.append(("in_process_at", _parse_iso(flt["since"]), _parse_iso(flt["to"])))
+        if changed:
+            windows.append(("_changed", _parse_iso(changed["from"]), _parse_iso(changed["to"])))
+        if any(to - since > 366 * 86400 for _, since, to in windows):
             raise _err(400, GRPC_INVALID, "period must be at most one year")
-        limit, offset = int(body.get("limit") or 0), int(body.get("offset") or 0)
-        if not 0 < limit <= LIST_MAX:
-            raise _err(400, GRPC_INVALID, f"limit: value must be between 1 and {LIST_MAX}")
+
+        def stamp(p, field):
+            return p[field] if field == "_changed" else _parse_iso(p[field])
+
         with self._state_lock:
-            rows = [p for p in self.posting_rows.values() if since <= _parse_iso(p["in_process_at"]) <= to
-                    and (not flt.get("status") or p["status"] == flt["status"])]
-        rows.sort(key=lambda p: (p["in_process_at"], p["posting_number"]), reverse=body.get("dir") == "DESC")
-        page = rows[offset:offset + limit]
-        return Response.json({"result": {"postings": [self._public(p) for p in page],
-                                         "has_next": offset + limit < len(rows)}})
+            rows = [p for p in self.posting_rows.values()
+                    if all(since <= stamp(p, f) <= to for f, since, to in windows)]
+        return self._page(body, rows, lambda p: [stamp(p, windows[0][0]), p["posting_number"]])
+
+    def fbs_unfulfilled_list(self, req: Request) -> Response:
+        """`/v4/posting/fbs/unfulfilled/list`: postings still to pack or hand over, by cutoff (shipment_date)
+        or delivering date — not both."""
+        body = self._body(req)
+        flt = body.get("filter") or {}
+        cutoff = flt.get("cutoff_from") or flt.get("cutoff_to")
+        delivering = flt.get("delivering_date_from") or flt.get("delivering_date_to")
+        if cutoff and delivering:
+            raise _err(400, GRPC_INVALID, "use either the cutoff or the delivering_date filter, not both")
+        if not cutoff and not delivering:
+            raise _err(400, GRPC_INVALID, "filter: cutoff_from/cutoff_to or delivering_date_from/to are required")
+        lo, hi = (flt.get("cutoff_from"), flt.get("cutoff_to")) if cutoff else \
+            (flt.get("delivering_date_from"), flt.get("delivering_date_to"))
+        field = "shipment_date" if cutoff else "delivering_date"
+        with self._state_lock:
+            rows = [p for p in self.posting_rows.values() if p["status"] in UNFULFILLED and p.get(field)
+                    and _parse_iso(lo) <= _parse_iso(p[field]) <= _parse_iso(hi)]
+        return self._page(body, rows, lambda p: [_parse_iso(p[field]), p["posting_number"]], count=True)
+
+    def _page(self, body: dict, rows: list[dict], key, *, count: bool = False) -> Response:
+        """Filter by statuses/warehouses, sort, and cut one cursor page (cursor: opaque base64 of the last key)."""
+        flt = body.get("filter") or {}
+        limit = body.get("limit")
+        if not isinstance(limit, int) or not 0 < limit <= POSTINGS_MAX:
+            raise _err(400, GRPC_INVALID, f"limit: value must be between 1 and {POSTINGS_MAX}")
+        if "offset" in body or "dir" in body:
+            raise _err(400, GRPC_INVALID, "unknown field: offset/dir (use cursor and sort_dir)")
+        statuses, warehouses = set(flt.get("statuses") or []), {int(w) for w in flt.get("warehouse_ids") or []}
+        rows = [p for p in rows if (not statuses or p["status"] in statuses)
+                and (not warehouses or p["delivery_method"]["warehouse_id"] in warehouses)]
+        desc = str(body.get("sort_dir") or "ASC").upper() == "DESC"
+        rows.sort(key=key, reverse=desc)
+        cursor = str(body.get("cursor") or "")
+        if cursor:
+            try:
+                after = json.loads(base64.b64decode(cursor))
+            except ValueError:
+                raise _err(400, GRPC_INVALID, "cursor: invalid value") from None
+            rows = [p for p in rows if (key(p) < after if desc else key(p) > after)]
+        page = rows[:limit]
+        more = len(rows) > limit
+        out = {"postings": [self._list_shape(p) for p in page], "has_next": more,
+               "cursor": base64.b64encode(json.dumps(key(page[-1])).encode()).decode() if more else ""}
+        if count:
+            out["count"] = len(page)
+        return Response.json(out)
+
+    def _list_shape(self, p: dict) -> dict:
+        """The v4 lists give a line's price as {amount, currency} (the v3 `get` keeps string + currency_code)."""
+        out = self._public(p)
+        out["products"] = [{**{k: v for k, v in ln.items() if k not in ("price", "currency_code", "mandatory_mark")},
+                            "price": {"amount": f"{float(ln['price']):.2f}", "currency": ln["currency_code"]}}
+                           for ln in p["products"]]
+        return out
+
+    def switched_off(self, req: Request) -> Response:
+        """A method Ozon has switched off (exact answer unverified: 404 like any unknown path, naming the new one)."""
+        date, replacement = SWITCHED_OFF[req.path]
+        with self._state_lock:
+            self.hits["switched_off"] += 1
+        raise _err(404, GRPC_NOT_FOUND, f"method {req.path} was switched off on {date}; use {replacement}")
 
     def fbs_get(self, req: Request) -> Response:
         body = self._body(req)
@@ -664,43 +814,107 @@ class OzonSimulator(Simulator):
             if number in self.ship_failures:  # accepted, then failed asynchronously: re-read shows it
                 self.ship_failures.discard(number)
                 p["substatus"] = "ship_failed"
+                p["_changed"] = self.now()
             else:
-                p["status"], p["substatus"] = "awaiting_deliver", "posting_transferring_to_delivery"
-                p["available_actions"] = actions_for("awaiting_deliver", p.get("_rfbs", False))
-            p["_changed"] = self.now()
+                self._move(p, "awaiting_deliver", "posting_transferring_to_delivery")
         return Response.json({"result": [number], "additional_data": []})
 
     def fbs_awaiting_delivery(self, req: Request) -> Response:
+        """Disputed postings back to awaiting_deliver (the documented use; ozon.md §0)."""
         body = self._body(req)
-        numbers = body.get("posting_number")
-        if not isinstance(numbers, list) or not numbers:
+        numbers = self._max(body.get("posting_number"), POSTINGS_MAX, "posting_number")
+        if not numbers:
             raise _err(400, GRPC_INVALID, "posting_number: value must be a non-empty list")
         with self._state_lock:
             rows = [self._posting_for_action(str(n), "awaiting_delivery") for n in numbers]
             for p in rows:
-                p["status"], p["substatus"] = "delivering", "posting_in_carriage"
-                p["available_actions"] = actions_for("delivering", p.get("_rfbs", False))
-                p["_changed"] = self.now()
+                self._move(p, "awaiting_deliver", "posting_awaiting_passport_data")
         return Response.json({"result": True})
 
     def fbs_cancel(self, req: Request) -> Response:
         body = self._body(req)
         number = str(body.get("posting_number") or "")
         reason = int(body.get("cancel_reason_id") or 0)
-        if reason not in {r["id"] for r in CANCEL_REASONS}:
-            raise _err(400, GRPC_INVALID, "cancel_reason_id: unknown reason")
-        if reason == OTHER_REASON and not str(body.get("cancel_reason_message") or "").strip():
-            raise _err(400, GRPC_INVALID, "cancel_reason_message is required for reason 402")
         with self._state_lock:
+            known = {r["id"]: r for r in self.cancel_reasons}
+            if reason not in known or not known[reason]["is_available_for_cancellation"]:
+                raise _err(400, GRPC_INVALID, "cancel_reason_id: unknown reason or not available for cancellation")
+            if reason == OTHER_REASON and not str(body.get("cancel_reason_message") or "").strip():
+                raise _err(400, GRPC_INVALID, "cancel_reason_message is required for reason 402")
             p = self._posting_for_action(number, "cancel")
-            title = next(r["title"] for r in CANCEL_REASONS if r["id"] == reason)
-            p["status"], p["substatus"], p["available_actions"] = "cancelled", "posting_canceled", []
-            p["cancellation"] = {"cancel_reason_id": reason, "cancel_reason": title, "cancellation_type": "seller",
-                                 "cancelled_after_ship": False, "affect_cancellation_rating": True,
-                                 "cancellation_initiator": "Продавец"}
-            p["_changed"] = self.now()
+            self._move(p, "cancelled", "posting_canceled")
+            p["cancellation"] = {"cancel_reason_id": reason, "cancel_reason": known[reason]["title"],
+                                 "cancellation_type": "seller", "cancelled_after_ship": False,
+                                 "affect_cancellation_rating": True, "cancellation_initiator": "Продавец"}
         return Response.json({"result": True})
+
+    # rFBS with the seller's own delivery ----------------------------------------------------------
+    def _rfbs_step(self, req: Request, action: str, status: str, substatus: str) -> Response:
+        body = self._body(req)
+        numbers = self._max(body.get("posting_number"), POSTINGS_MAX, "posting_number")
+        result = []
+        with self._state_lock:
+            for n in numbers:
+                p = self.posting_rows.get(str(n))
+                if p is None or action not in p["available_actions"]:
+                    error = "POSTING_NOT_FOUND" if p is None else f"{action} not allowed in status {p['status']}"
+                    result.append({"error": [error], "posting_number": str(n), "result": False})
+                    continue
+                self._move(p, status, substatus)
+                result.append({"error": [], "posting_number": str(n), "result": True})
+        return Response.json({"result": result})
+
+    def rfbs_delivering(self, req: Request) -> Response:
+        return self._rfbs_step(req, "non_int_delivering", "delivering", "posting_in_carriage")
+
+    def rfbs_last_mile(self, req: Request) -> Response:
+        return self._rfbs_step(req, "non_int_last_mile", "delivering", "posting_last_mile")
+
+    def rfbs_delivered(self, req: Request) -> Response:
+        return self._rfbs_step(req, "non_int_delivered", "delivered", "posting_delivered")
+
+    def rfbs_tracking_number(self, req: Request) -> Response:
+        body = self._body(req)
+        items = self._max(body.get("tracking_numbers"), POSTINGS_MAX, "tracking_numbers")
+        result = []
+        with self._state_lock:
+            for it in items:
+                n, track = str(it.get("posting_number") or ""), str(it.get("tracking_number") or "").strip()
+                p = self.posting_rows.get(n)
+                error = "POSTING_NOT_FOUND" if p is None else "" if "set_track_number" in p["available_actions"] \
+                    else f"set_track_number not allowed in status {p['status']}"
+                if not error and not track:
+                    error = "tracking_number is empty"
+                if not error:
+                    p["tracking_number"] = track
+                result.append({"error": error, "posting_number": n, "result": not error})
+        return Response.json({"result": result})
+
+    # returns -------------------------------------------------------------------------------------
+    def returns_list(self, req: Request) -> Response:
+        body = self._body(req)
+        limit = body.get("limit")
+        if not isinstance(limit, int) or not 0 < limit <= RETURNS_MAX:
+            raise _err(400, GRPC_INVALID, f"limit: value must be between 1 and {RETURNS_MAX}")
+        flt = body.get("filter") or {}
+        dates = [k for k in ("logistic_return_date", "storage_tariffication_start_date", "visual_status_change_moment")
+                 if flt.get(k)]
+        if len(dates) > 1:
+            raise _err(400, GRPC_INVALID, "use only one of the date filters")
+        after = int(body.get("last_id") or 0)
+        with self._state_lock:
+            rows = [r for r in self.returns if int(r["id"]) > after]
+        if flt.get("visual_status_change_moment"):
+            w = flt["visual_status_change_moment"]
+            rows = [r for r in rows if _parse_iso(w["time_from"]) <= r["_changed"] <= _parse_iso(w["time_to"])]
+        if flt.get("posting_numbers"):
+            rows = [r for r in rows if r["posting_number"] in set(flt["posting_numbers"])]
+        if flt.get("return_schema"):
+            rows = [r for r in rows if r["schema"].upper() == str(flt["return_schema"]).upper()]
+        page = rows[:limit]
+        return Response.json({"returns": [self._public(r) for r in page], "has_next": len(rows) > limit})
 
     def fbs_cancel_reasons(self, req: Request) -> Response:
         self._body(req)
-        return Response.json({"result": CANCEL_REASONS})
+        with self._state_lock:
+            return Response.json({"result": self.cancel_reasons})

@@ -142,8 +142,10 @@ def test_postings_become_orders_once_with_pagination_and_unknown_offer_warning(i
     sim.add_posting([{"offer_id": "GHOST-9", "quantity": 1, "price": 50}], posting_number="00009-0001-1")
     run(jobs.PollPostings, integration, page_size=2)
     run_until_idle()
-    lists = [r.json() for r in sim.requests("/v3/posting/fbs/list") if r.json()["filter"].get("status", "") == ""]
-    assert [r["offset"] for r in lists] == [0, 2]  # paged until has_next was false
+    lists = [r.json() for r in sim.requests("/v4/posting/fbs/list") if "since" in r.json()["filter"]]
+    assert [bool(r["cursor"]) for r in lists] == [False, True]  # 4 postings, 2 a page: paged by Ozon's cursor until has_next was false
+    assert all(r["limit"] == 2 and r["sort_dir"] == "ASC" for r in lists)
+    assert sim.limit_hits().get("switched_off", 0) == 0
     orders = _orders(engine, md)
     assert len(orders) == 4
     first = orders[0]

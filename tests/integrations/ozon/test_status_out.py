@@ -17,7 +17,9 @@ from ocbridge.integrations.ozon import jobs, models as m
 
 pytestmark = pytest.mark.django_db
 _keys = itertools.count(1)
-SHIP, CANCEL, DELIVER = "/v4/posting/fbs/ship", "/v2/posting/fbs/cancel", "/v2/posting/fbs/awaiting-delivery"
+SHIP, CANCEL, RESUME = "/v4/posting/fbs/ship", "/v2/posting/fbs/cancel", "/v2/posting/fbs/awaiting-delivery"
+TRACK, DELIVERING, LAST_MILE, DELIVERED = ("/v2/fbs/posting/tracking-number/set", "/v2/fbs/posting/delivering",
+                                           "/v2/fbs/posting/last-mile", "/v2/fbs/posting/delivered")
 
 
 def run(kind, integration, **payload) -> Job:
@@ -26,7 +28,11 @@ def run(kind, integration, **payload) -> Job:
 
 
 def calls(sim, path) -> int:
-    return len([r for r in sim.requests(path) if r.status == 200])
+    return len([r for r in sim.requests(path) if r.status == 200 and r.path == path])
+
+
+def _sent(sim, path) -> list[dict]:
+    return [r.json() for r in sim.requests(path) if r.path == path]
 
 
 @pytest.fixture
@@ -47,10 +53,10 @@ def _import(integration, sim, number, **kw) -> tuple[str, int]:
     return number, int(Binding.objects.get(kind=m.POSTING, external_id=number).local_id)
 
 
-def _shop_sets(store, order_id: int, status: int) -> None:
+def _shop_sets(store, order_id: int, status: int, comment: str = "by the owner") -> None:
     """The shop owner changes the order's status in OpenCart (the shared history write)."""
     current = opencart.order_status(store, order_id)
-    assert opencart.write_history(store, order_id, expected=current, new=status, comment="by the owner").written
+    assert opencart.write_history(store, order_id, expected=current, new=status, comment=comment).written
 
 
 def _poll_shop(integration) -> None:
@@ -88,12 +94,69 @@ def test_shop_ships_the_order_posting_is_packed_once_with_all_its_lines(integrat
     assert opencart.order_status(shop[0], order_id) == 3
 
 
-def test_rfbs_posting_is_packed_and_handed_to_delivery(integration, sim, shop, ordered):
+def _rfbs(integration, **over):
+    integration.settings = {**integration.settings, "last_mile_status_ids": [15],
+                            "tracking_pattern": r"(?:track|трек)[^A-Z0-9]{0,12}([A-Z0-9-]{6,40})", **over}
+    integration.save()
+
+
+# rFBS with the seller's own delivery: Ozon's reference (PostingAPI_FbsPostingTrackingNumberSet, _Delivering,
+# _LastMile, _Delivered; checked 2026-12-06) — the shop's mapped statuses drive each step, once.
+def test_rfbs_posting_is_packed_tracked_and_delivered_by_the_shops_statuses(integration, sim, shop, ordered):
+    _rfbs(integration)
     number, order_id = _import(integration, sim, "10002-0001-1", rfbs=True)
+    _shop_sets(shop[0], order_id, 3, comment="Sent with Track: RU123456789")
+    _poll_shop(integration)
+    assert [calls(sim, p) for p in (SHIP, TRACK, DELIVERING, RESUME)] == [1, 1, 1, 0]
+    assert sim.requests(TRACK)[0].json()["tracking_numbers"] == [{"posting_number": number, "tracking_number": "RU123456789"}]
+    posting = _posting(sim, number)
+    assert (posting["status"], posting["tracking_number"]) == ("delivering", "RU123456789")
+    out = _status_out(number)["delivering"]
+    assert out["state"] == "done"
+    assert Binding.objects.get(kind=m.POSTING, external_id=number).data["tracking_source"] == "history comment"
+    _shop_sets(shop[0], order_id, 15)  # the owner's "last mile" status
+    _poll_shop(integration)
+    _shop_sets(shop[0], order_id, 5)  # Complete → delivered
+    _poll_shop(integration)
+    assert [calls(sim, p) for p in (LAST_MILE, DELIVERED)] == [1, 1]
+    assert _posting(sim, number)["status"] == "delivered"
+    _shop_sets(shop[0], order_id, 3)  # saved again: every step was already done, nothing is called twice
+    _poll_shop(integration)
+    assert [calls(sim, p) for p in (SHIP, TRACK, DELIVERING, LAST_MILE, DELIVERED)] == [1, 1, 1, 1, 1]
+
+
+def test_rfbs_complete_at_once_walks_every_step_without_a_tracking_number(integration, sim, shop, ordered):
+    _rfbs(integration, tracking_pattern="")
+    number, order_id = _import(integration, sim, "10004-0001-1", rfbs=True)
+    _shop_sets(shop[0], order_id, 5)
+    _poll_shop(integration)
+    assert [calls(sim, p) for p in (SHIP, TRACK, DELIVERING, LAST_MILE, DELIVERED)] == [1, 0, 1, 1, 1]
+    assert _posting(sim, number)["status"] == "delivered" and _status_out(number)["delivered"]["state"] == "done"
+
+
+def test_tracking_number_from_a_registered_source_wins(integration, sim, shop, ordered):
+    from ocbridge.integrations.ozon import tracking
+
+    def despatch_cloud(store, order_id):
+        return "DC-000777"
+
+    _rfbs(integration)
+    tracking.register_source(despatch_cloud)
+    try:
+        number, order_id = _import(integration, sim, "10005-0001-1", rfbs=True)
+        _shop_sets(shop[0], order_id, 3, comment="track RU123456789")
+        _poll_shop(integration)
+    finally:
+        tracking._SOURCES.remove(despatch_cloud)
+    assert _posting(sim, number)["tracking_number"] == "DC-000777"
+
+
+def test_awaiting_delivery_is_called_only_for_a_disputed_posting(integration, sim, shop, ordered):
+    number, order_id = ordered
+    sim.set_posting_status(number, "arbitration")
     _shop_sets(shop[0], order_id, 3)
     _poll_shop(integration)
-    assert (calls(sim, SHIP), calls(sim, DELIVER)) == (1, 1)
-    assert _posting(sim, number)["status"] == "delivering"
+    assert calls(sim, RESUME) == 1 and _posting(sim, number)["status"] == "awaiting_deliver"
     assert _status_out(number)["ship"]["state"] == "done"
 
 
@@ -102,7 +165,7 @@ def test_ship_failed_behind_a_200_is_packed_again_later(integration, sim, shop, 
     sim.fail_ship(number)
     _shop_sets(shop[0], order_id, 3)
     _poll_shop(integration)
-    job = Job.objects.get(kind=jobs.ShipPosting.kind)
+    job = Job.objects.get(kind=jobs.AdvancePosting.kind)
     assert job.state == JobState.QUEUED and _status_out(number)["ship"]["state"] == "failed"
     assert _posting(sim, number)["substatus"] == "ship_failed"
     clock.travel(120)
@@ -116,10 +179,39 @@ def test_shop_cancels_the_order_posting_is_cancelled_with_the_reason(integration
     number, order_id = ordered
     _shop_sets(shop[0], order_id, 7)
     _poll_shop(integration)
-    body = sim.requests(CANCEL)[0].json()
+    body = _sent(sim, CANCEL)[0]
     assert (body["cancel_reason_id"], body["cancel_reason_message"]) == (402, "Cancelled by the shop")
     assert _posting(sim, number)["status"] == "cancelled"
     assert _status_out(number)["cancel"]["state"] == "done"
+    assert calls(sim, "/v2/posting/fbs/cancel-reason/list") == 1  # the reason is checked against Ozon's live list
+
+
+def test_cancel_reason_comes_from_the_live_list_and_is_shown_translated(integration, sim, shop, ordered):
+    from django.utils import translation
+
+    from ocbridge.integrations.ozon import catalog
+
+    number, order_id = ordered
+    integration.settings = {**integration.settings, "cancel_reason_id": 352, "cancel_reason_message": ""}
+    integration.save()
+    _shop_sets(shop[0], order_id, 7)
+    _poll_shop(integration)
+    assert _sent(sim, CANCEL)[0]["cancel_reason_id"] == 352
+    client = jobs.client_for(integration)
+    with translation.override("ru"):
+        labels = {r["id"]: r["label"] for r in catalog.cancel_reasons(client, integration.connection)}
+    assert labels[352] != "Out of stock at the seller's warehouse" and labels[352]
+    assert calls(sim, "/v2/posting/fbs/cancel-reason/list") == 1  # cached
+
+
+def test_cancel_reason_ozon_no_longer_allows_is_refused_with_a_clear_error(integration, sim, shop, ordered):
+    number, order_id = ordered
+    integration.settings = {**integration.settings, "cancel_reason_id": 401}  # listed, not available to sellers
+    integration.save()
+    _shop_sets(shop[0], order_id, 7)
+    _poll_shop(integration)
+    job = Job.objects.get(kind=jobs.CancelPosting.kind)
+    assert job.state == JobState.FAILED and "401" in job.last_error and calls(sim, CANCEL) == 0
 
 
 def test_cancel_not_allowed_once_on_its_way_is_refused_without_a_call(integration, sim, shop, ordered):
@@ -141,6 +233,10 @@ def test_cancellation_from_ozon_is_not_echoed_back(integration, sim, shop, order
     assert opencart.order_status(shop[0], order_id) == 7
     _poll_shop(integration)
     assert calls(sim, CANCEL) == 0 and not Job.objects.filter(kind=jobs.CancelPosting.kind).exists()
+    hist = shop[2].tables["oc_order_history"]
+    with shop[1].connect() as c:
+        comments = [r.comment for r in c.execute(select(hist.c.comment).where(hist.c.order_id == order_id))]
+    assert any("Клиент: Отменено покупателем" in text for text in comments)  # who cancelled and Ozon's reason
 
 
 def test_status_out_off_sends_nothing(integration, sim, shop, ordered):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.utils.translation import gettext_lazy as _
+
 from ocbridge.core import clock
 from ocbridge.integrations.ozon.config import OzonConfig
 from ocbridge.integrations.ozon.models import CatalogCache
@@ -16,9 +18,9 @@ MAX_AGE = timedelta(days=1)
 MAX_VALUE_PAGES = 10  # 10 × 2000 values; bigger dictionaries (brands) are matched through the form's explicit choices
 
 
-def _get(conn, kind: str, key: str, fetch, refresh: bool = False):
+def _get(conn, kind: str, key: str, fetch, refresh: bool = False, max_age: timedelta = MAX_AGE):
     row = CatalogCache.objects.filter(connection=conn, kind=kind, key=key).first()
-    if row is not None and not refresh and clock.now() - row.fetched_at < MAX_AGE:
+    if row is not None and not refresh and clock.now() - row.fetched_at < max_age:
         return row.data
     data = fetch()
     CatalogCache.objects.update_or_create(connection=conn, kind=kind, key=key,
@@ -88,3 +90,46 @@ def for_config(client, conn, cfg: OzonConfig, refresh: bool = False):
                 if got["complete"]:
                     dictionaries[a["id"]] = got["values"]
     return attributes, dictionaries
+
+
+# --- warehouses and cancel reasons: small, but rate limited or worth one call a day ---------------------
+
+WAREHOUSES_MAX_AGE = timedelta(minutes=1)  # /v2/warehouse/list: at most one call a minute (ozon.md §0)
+REASONS_MAX_AGE = timedelta(hours=6)
+OTHER_REASON = 402  # "other (seller's fault)": Ozon requires cancel_reason_message with it
+
+# Our own wording of the seller reasons in Ozon's reference example, so the owner reads them in the hub's
+# language; a reason we have no wording for is shown with Ozon's (Russian) title.
+REASON_TITLES = {
+    352: _("Out of stock at the seller's warehouse"),
+    400: _("Only defective items left"),
+    401: _("The seller declined the dispute"),
+    402: _("Other (the seller's fault)"),
+    665: _("The customer did not collect the order"),
+    666: _("Returned by the carrier: no delivery to this region"),
+    667: _("The carrier lost the order"),
+}
+
+
+def warehouses(client, conn, *, refresh: bool = False) -> list[dict]:
+    """The seller's warehouses, asked at most once a minute whoever asks (test button, forms, jobs)."""
+    return _get(conn, "warehouses", "", client.list_warehouses, refresh=refresh, max_age=WAREHOUSES_MAX_AGE)
+
+
+def cancel_reasons(client, conn, *, refresh: bool = False) -> list[dict]:
+    """Ozon's live cancel reasons, each with `label` in the active language."""
+    rows = _get(conn, "cancel_reasons", "", client.list_cancel_reasons, refresh=refresh, max_age=REASONS_MAX_AGE)
+    return [{**r, "label": str(REASON_TITLES.get(int(r["id"]), r.get("title") or r["id"]))} for r in rows]
+
+
+def seller_reason(client, conn, reason_id: int) -> dict:
+    """The owner's reason from Ozon's live list, or a terminal error the owner can act on."""
+    from ocbridge.core.errors import ConfigurationError
+
+    for r in cancel_reasons(client, conn):
+        if int(r["id"]) == int(reason_id):
+            if r.get("type_id") != "seller" or not r.get("is_available_for_cancellation"):
+                raise ConfigurationError(f"Ozon cancel reason {reason_id} ({r['label']}) cannot be used by a seller now; "
+                                         "choose another in the Ozon settings")
+            return r
+    raise ConfigurationError(f"Ozon no longer lists cancel reason {reason_id}; choose another in the Ozon settings")

@@ -48,15 +48,25 @@ class OzonConfig:
     status_out: bool = False  # shop → Ozon: ship / cancel postings when the shop ships / cancels the order
     shipped_status_ids: list[int] = field(default_factory=lambda: [3])  # OpenCart "Shipped"
     cancel_status_ids: list[int] = field(default_factory=lambda: [7])  # OpenCart "Canceled"
-    cancel_reason_id: int = 402  # Ozon's "other" (needs the message below); see /v2/posting/fbs/cancel-reason/list
-    cancel_reason_message: str = "Cancelled by the shop"
+    # rFBS with the seller's own delivery: the shop statuses that move a posting on (ship first when needed).
+    delivering_status_ids: list[int] = field(default_factory=lambda: [3])  # Shipped → "delivering"
+    last_mile_status_ids: list[int] = field(default_factory=list)
+    delivered_status_ids: list[int] = field(default_factory=lambda: [5])  # Complete → "delivered"
+    # Tracking number from the order's history comments, e.g. r"(?:track|трек|takip)[^A-Z0-9]{0,12}([A-Z0-9-]{6,40})"
+    # (first group, else the whole match); used when no other source (Despatch Cloud) knows it.
+    tracking_pattern: str = ""
+    cancel_reason_id: int = 402  # from Ozon's live list (/v2/posting/fbs/cancel-reason/list); 402 = "other"
+    cancel_reason_message: str = "Cancelled by the shop"  # required by Ozon for 402
+    return_status_id: int = 11  # OpenCart "Refunded": the status an order gets when Ozon lists its return
+    orders_statuses: list[str] = field(default_factory=list)  # import only postings in these statuses (empty: all)
+    orders_warehouse_ids: list[int] = field(default_factory=list)  # only postings of these warehouses (empty: all)
     sync_every_minutes: int = 15
     status_map: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_STATUS_MAP))
     new_order_status_id: int = 2
     cancelled_status_id: int = 7
     poll_overlap_minutes: int = 30
     initial_days: int = 3
-    cancel_lookback_days: int = 14
+    returns_in: bool = True
 
     @classmethod
     def from_settings(cls, data: dict | None) -> OzonConfig:
@@ -66,6 +76,8 @@ class OzonConfig:
         cfg.category_ids = [int(c) for c in cfg.category_ids]
         cfg.shipped_status_ids = [int(c) for c in cfg.shipped_status_ids]
         cfg.cancel_status_ids = [int(c) for c in cfg.cancel_status_ids]
+        for name in ("delivering_status_ids", "last_mile_status_ids", "delivered_status_ids", "orders_warehouse_ids"):
+            setattr(cfg, name, [int(c) for c in getattr(cfg, name)])
         return cfg
 
     def to_settings(self) -> dict:

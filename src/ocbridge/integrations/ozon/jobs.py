@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from django.db import transaction
 
 from ocbridge.core import clock
-from ocbridge.core.errors import ConfigurationError
+from ocbridge.core.errors import ConfigurationError, TerminalError
 from ocbridge.core.jobs import Defer, JobKind, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Binding, Integration, Job
-from ocbridge.integrations.ozon import catalog, mappers, models as m, rules, shop
+from ocbridge.integrations.ozon import catalog, mappers, models as m, rules, shop, tracking
 from ocbridge.integrations.ozon.config import OzonConfig
 from ocbridge.services.ozon import IMPORT_BATCH, POSTINGS_LIMIT, PRICES_BATCH, STOCKS_BATCH, ItemResult, OzonClient
 
@@ -298,26 +298,26 @@ class SyncPrices(OzonJob):
 
 @register_job_kind
 class PollPostings(OzonJob):
-    """List FBS postings in a sliding window (with overlap) page by page; one job per new posting or status."""
+    """New postings (created in a sliding window) and changed ones (status changed since the last poll), page by
+    page with Ozon's cursor; one job per new posting or new status. The first run also reads every posting still
+    to be packed or handed over, however old (the unfulfilled list), so no open order is left behind."""
 
     kind = "ozon.poll_postings"
 
     def sync(self, job: Job, ctx: Context) -> None:
-        now = clock.now()
-        since, to = rules.posting_window(ctx.state.orders_watermark, now, ctx.cfg)
+        now, cfg = clock.now(), ctx.cfg
+        since, to = rules.posting_window(ctx.state.orders_watermark, now, cfg)
+        limit = job.payload.get("page_size", POSTINGS_LIMIT)
         seen: dict[str, dict] = {}
-        # The window catches new postings; cancellations of older ones are found by a status query over
-        # a longer look-back (the list filters on in_process_at, not on the change date).
-        for status, start in (("", since), ("cancelled", now - timedelta(days=ctx.cfg.cancel_lookback_days))):
-            offset = 0
-            while True:
-                page = ctx.client.list_fbs_postings(since=start, to=to, offset=offset, status=status,
-                                                     limit=job.payload.get("page_size", POSTINGS_LIMIT))
-                for p in page.postings:
-                    seen[p["posting_number"]] = p
-                if not page.has_next or not page.postings:
-                    break
-                offset += len(page.postings)
+        flt = {"statuses": cfg.orders_statuses or None, "warehouse_ids": cfg.orders_warehouse_ids or None}
+        for window in ({"since": since, "to": to}, {"changed_since": since, "changed_to": to}):
+            for p in _pages(lambda cursor, w=window: ctx.client.list_fbs_postings(cursor=cursor, limit=limit, **w, **flt)):
+                seen[p["posting_number"]] = p
+        if ctx.state.orders_watermark is None:
+            for p in _pages(lambda cursor: ctx.client.list_unfulfilled_postings(
+                    cursor=cursor, limit=limit, cutoff_from=now - timedelta(days=365), cutoff_to=now + timedelta(days=60),
+                    **flt)):
+                seen.setdefault(p["posting_number"], p)
         self._dispatch(ctx.integration, seen)
         m.SyncState.objects.filter(pk=ctx.state.pk).update(orders_watermark=to, last_orders_at=now)
 
@@ -332,8 +332,12 @@ class PollPostings(OzonJob):
                 Job.objects.enqueue(ImportPosting, key=f"ozon:{store}:ozon-event:{number}:import", integration=integration,
                                     payload={"posting": p})
             elif b.data.get("status") != p["status"]:
+                cancellation = p.get("cancellation") or {}
                 Job.objects.enqueue(ApplyPostingStatus, key=f"ozon:{store}:ozon-event:{number}:status:{p['status']}",
-                                    integration=integration, payload={"posting_number": number, "status": p["status"]})
+                                    integration=integration,
+                                    payload={"posting_number": number, "status": p["status"],
+                                             "reason": cancellation.get("cancel_reason") or "",
+                                             "initiator": cancellation.get("cancellation_initiator") or ""})
 
 
 @register_job_kind
@@ -377,6 +381,17 @@ class ImportPosting(OzonJob):
         b.save()
 
 
+def _pages(fetch) -> Iterator[dict]:
+    """Every posting of a cursor-paged list (`fetch(cursor)` → PostingPage), page after page while has_next."""
+    cursor = ""
+    while True:
+        page = fetch(cursor)
+        yield from page.postings
+        if not page.has_next or not page.cursor or not page.postings:
+            return
+        cursor = page.cursor
+
+
 def _posting_binding(ctx: Context, number: str) -> Binding:
     b = _bindings(ctx.connection, m.POSTING).filter(external_id=number).first()
     if b is None or b.local_id.startswith("pending:"):
@@ -398,7 +413,7 @@ class ApplyPostingStatus(OzonJob):
         if target is not None:
             order_id = int(b.local_id)
             if rules.should_apply(status, shop.order_status(ctx.store, order_id), ctx.cfg):
-                shop.set_order_status(ctx.store, order_id, target, comment=f"{rules.OUR_COMMENT}{status}", key=job.key)
+                shop.set_order_status(ctx.store, order_id, target, comment=rules.status_comment(job.payload), key=job.key)
         b.data = {**b.data, "status": status}
         b.synced_at = clock.now()
         b.save(update_fields=["data", "synced_at"])
@@ -408,43 +423,57 @@ class ApplyPostingStatus(OzonJob):
 
 HISTORY_BATCH = 500
 HISTORY_MAX_BATCHES = 20
+SHOP_POLL_SECONDS = 15  # the shop poll interval (DESIGN.md); the order-history feed will own it
 
 
 @register_job_kind
 class PollShopStatuses(OzonJob):
-    """Read the shop's new order_history rows (primary-key watermark); one job per Ozon order the shop shipped
-    or cancelled, keyed by (posting, action) as ozon.md §8 asks."""
+    """Read the shop's new order_history rows (primary-key watermark), every poll interval: one job per Ozon order
+    the shop moved on (ship, rFBS delivery steps, cancel), keyed by (posting, step) as ozon.md §8 asks; tracking
+    numbers matched in the comments are kept; any change of a non-Ozon order's stock queues a stock run at once."""
 
     kind = "ozon.poll_shop_statuses"
 
     def sync(self, job: Job, ctx: Context) -> None:
-        if not ctx.cfg.status_out:
+        cfg = ctx.cfg
+        if not (cfg.status_out or cfg.stock_out):
             return
         last = ctx.state.last_history_id
         if last is None:  # first run: start at the shop's newest row, do not replay its history
             m.SyncState.objects.filter(pk=ctx.state.pk).update(last_history_id=shop.latest_history_id(ctx.store))
             return
+        stock_moved = False
         for _ in range(HISTORY_MAX_BATCHES):
             events = shop.history_since(ctx.store, last, limit=HISTORY_BATCH)
             if not events:
                 break
-            wanted = [(e, rules.shop_action(e.order_status_id, e.comment, ctx.cfg)) for e in events]
-            ids = {str(e.order_id) for e, action in wanted if action}
-            numbers = dict(_bindings(ctx.connection, m.POSTING).filter(local_id__in=ids)
-                           .values_list("local_id", "external_id")) if ids else {}
+            ids = {str(e.order_id) for e in events}
+            bound = {b.local_id: b for b in _bindings(ctx.connection, m.POSTING).filter(local_id__in=ids)}
+            # An order placed or moved in the shop may change stock Ozon shows: our own rows (Ozon orders) do not.
+            stock_moved = stock_moved or any(not e.comment.startswith(rules.OUR_COMMENT) for e in events)
             last = events[-1].order_history_id
             with transaction.atomic():
-                for e, action in wanted:
-                    number = numbers.get(str(e.order_id))
-                    if action and number:
-                        kind = ShipPosting if action == "ship" else CancelPosting
-                        Job.objects.enqueue(kind, key=f"ozon:{ctx.integration.store_id}:posting-{number}:{action}",
+                for e in events:
+                    b = bound.get(str(e.order_id))
+                    if b is None:
+                        continue
+                    found = tracking.from_comments(cfg.tracking_pattern, [e.comment])
+                    if found and found != b.data.get("tracking_comment"):
+                        b.data = {**b.data, "tracking_comment": found}
+                        b.save(update_fields=["data"])
+                    step = rules.shop_action(e.order_status_id, e.comment, cfg)
+                    if step:
+                        kind = CancelPosting if step == "cancel" else AdvancePosting
+                        Job.objects.enqueue(kind, key=f"ozon:{ctx.integration.store_id}:posting-{b.external_id}:{step}",
                                             integration=ctx.integration,
-                                            payload={"posting_number": number, "order_id": e.order_id,
-                                                     "history_id": e.order_history_id})
+                                            payload={"posting_number": b.external_id, "order_id": e.order_id,
+                                                     "target": step, "history_id": e.order_history_id})
                 m.SyncState.objects.filter(pk=ctx.state.pk).update(last_history_id=last)
             if len(events) < HISTORY_BATCH:
                 break
+        if stock_moved and cfg.stock_out and cfg.warehouse_ids:
+            Job.objects.enqueue(SyncStock, key=f"ozon:{ctx.integration.store_id}:stock-after-history:{last}",
+                                integration=ctx.integration)
 
 
 def _note(b: Binding, action: str, state: str, posting: dict, detail: str = "", **extra) -> None:
@@ -456,51 +485,77 @@ def _note(b: Binding, action: str, state: str, posting: dict, detail: str = "", 
 
 
 @register_job_kind
-class ShipPosting(OzonJob):
-    """Pack the posting at Ozon when the shop ships the order (and hand a packed rFBS posting to delivery);
-    the posting is re-read before every step and after it (a 200 from ship is not success)."""
+class AdvancePosting(OzonJob):
+    """Move a posting as far as the shop's status asks: pack it (FBS and rFBS), and for rFBS with the seller's own
+    delivery set the tracking number, then delivering → last mile → delivered. The posting is re-read before and
+    after every call (a 200 from ship is not success; per-posting errors come inside a 200)."""
 
-    kind = "ozon.ship_posting"
+    kind = "ozon.advance_posting"
     max_attempts = 12
+    MAX_CALLS = 6  # pack, resume, tracking, delivering, last mile, delivered
 
     def sync(self, job: Job, ctx: Context) -> None:
-        number = job.payload["posting_number"]
+        number, target = job.payload["posting_number"], job.payload.get("target", "ship")
         b = _posting_binding(ctx, number)
-        if (b.data.get("status_out") or {}).get("ship", {}).get("state") in ("done", "refused"):
+        if (b.data.get("status_out") or {}).get(target, {}).get("state") in ("done", "refused"):
             return  # decided by an earlier run
+        tracking_no, source = tracking.find(ctx.store, int(b.local_id), b.data)
         packed = False
-        for _ in range(3):  # ship, then deliver, then confirm
+        for _ in range(self.MAX_CALLS + 1):
             posting = ctx.client.get_fbs_posting(posting_number=number)
-            sent = int((b.data.get("status_out") or {}).get("ship", {}).get("sent", 0))
-            step = rules.ship_step(posting, sent=sent > 0)
+            if not rules.is_rfbs(posting):
+                target = "ship"  # Ozon (or its carrier) delivers an FBS posting: packing is all the seller does
+            sent = int((b.data.get("status_out") or {}).get(target, {}).get("sent", 0))
+            step = rules.advance_step(posting, target, sent=sent > 0, tracking=tracking_no)
             if step == "ship" and packed:  # accepted with 200, then `ship_failed`: pack again on the next run
-                _note(b, "ship", "failed", posting, detail=posting.get("substatus", ""))
+                _note(b, target, "failed", posting, detail=posting.get("substatus", ""))
                 raise Defer(60, "Ozon reports ship_failed; packing again later")
             if step == "ship":
                 packed = True
                 # A new key per attempt: a repeat after `ship_failed` is a new side effect, not a replay.
                 ctx.client.ship_posting(posting_number=number, packages=rules.packages_of(posting),
-                                        key=f"{job.key}:pack:{sent + 1}")
-                _note(b, "ship", "sent", posting, sent=sent + 1)
-            elif step == "deliver":
-                ctx.client.deliver_postings(posting_numbers=[number], key=f"{job.key}:deliver")
-                _note(b, "ship", "handed over", posting)
+                                        key=f"ozon:{ctx.integration.store_id}:posting-{number}:ship:{sent + 1}")
+                _note(b, target, "sent", posting, sent=sent + 1)
             elif step == "wait":
-                _note(b, "ship", "sent", posting, detail=posting.get("substatus", ""))
+                _note(b, target, "sent", posting, detail=posting.get("substatus", ""))
                 raise Defer(30, "Ozon is still processing the ship request")
-            elif step == "done":
-                _note(b, "ship", "done", posting)
+            elif step in ("done", "refused"):
+                detail = "" if step == "done" else (f"posting is {posting.get('status')}; allowed: "
+                                                    f"{', '.join(posting.get('available_actions') or []) or 'nothing'}")
+                if step == "done" and rules.is_rfbs(posting) and target != "ship" and not tracking_no:
+                    detail = "no tracking number known (Despatch Cloud, history comment or typed in the hub)"
+                _note(b, target, step, posting, detail=detail)
                 return
             else:
-                _note(b, "ship", "refused", posting, detail=f"posting is {posting.get('status')}; "
-                      f"allowed: {', '.join(posting.get('available_actions') or []) or 'nothing'}")
-                return
-        raise Defer(30, "re-reading the posting after shipping")
+                self._call(ctx, b, number, step, tracking_no, source, posting, target)
+        raise Defer(30, "re-reading the posting after moving it on")
+
+    @staticmethod
+    def _call(ctx: Context, b: Binding, number: str, step: str, tracking_no: str, source: str, posting: dict,
+              target: str) -> None:
+        key = f"ozon:{ctx.integration.store_id}:posting-{number}:{step}"
+        if step == "resume":
+            ctx.client.resume_disputed(posting_numbers=[number], key=key)
+            return
+        if step == "tracking":
+            results = ctx.client.set_tracking_numbers(tracking={number: tracking_no}, key=f"{key}:{tracking_no}")
+        else:
+            call = {"delivering": ctx.client.mark_delivering, "last_mile": ctx.client.mark_last_mile,
+                    "delivered": ctx.client.mark_delivered}[step]
+            results = call(posting_numbers=[number], key=key)
+        r = next((r for r in results if r.posting_number == number), None)
+        if r is None or not r.ok:
+            _note(b, target, "refused", posting, detail=f"{step}: {(r.error if r else '') or 'no answer for the posting'}")
+            raise TerminalError("ozon", "posting_step", f"Ozon refused {step} for {number}: {r.error if r else 'no answer'}")
+        if step == "tracking":
+            b.data = {**b.data, "tracking_number": tracking_no, "tracking_source": source}
+            b.save(update_fields=["data"])
 
 
 @register_job_kind
 class CancelPosting(OzonJob):
-    """Cancel the posting at Ozon when the shop cancels the order, with the configured reason, if it allows it."""
+    """Cancel the posting at Ozon when the shop cancels the order, with the owner's reason from Ozon's live list
+    (and the message Ozon requires for "other"), if the posting still allows it."""
 
     kind = "ozon.cancel_posting"
 
@@ -512,8 +567,11 @@ class CancelPosting(OzonJob):
         posting = ctx.client.get_fbs_posting(posting_number=number)
         step = rules.cancel_step(posting)
         if step == "cancel":
-            message = ctx.cfg.cancel_reason_message or f"Order {b.local_id} cancelled in the shop"
-            ctx.client.cancel_posting(posting_number=number, cancel_reason_id=ctx.cfg.cancel_reason_id,
+            reason = catalog.seller_reason(ctx.client, ctx.connection, ctx.cfg.cancel_reason_id)
+            message = ctx.cfg.cancel_reason_message.strip()
+            if int(reason["id"]) == catalog.OTHER_REASON and not message:
+                message = f"Order {b.local_id} cancelled in the shop"
+            ctx.client.cancel_posting(posting_number=number, cancel_reason_id=int(reason["id"]),
                                       cancel_reason_message=message, key=f"{job.key}:cancel")
             posting = ctx.client.get_fbs_posting(posting_number=number)
             step = rules.cancel_step(posting)
@@ -521,9 +579,61 @@ class CancelPosting(OzonJob):
                 _note(b, "cancel", "sent", posting)
                 raise Defer(30, "Ozon has not cancelled the posting yet")
         if step == "done":
-            _note(b, "cancel", "done", posting)
+            _note(b, "cancel", "done", posting, detail=(posting.get("cancellation") or {}).get("cancel_reason", ""))
         else:
             _note(b, "cancel", "refused", posting, detail=f"posting is {posting.get('status')}; cancel not allowed")
+
+
+# --- returns: Ozon → shop ---------------------------------------------------------------------------------
+
+RETURNS_LOOKBACK = timedelta(days=30)
+
+
+@register_job_kind
+class PollReturns(OzonJob):
+    """FBS returns whose state changed since the last poll (`/v1/returns/list`); one job per return, once."""
+
+    kind = "ozon.poll_returns"
+
+    def sync(self, job: Job, ctx: Context) -> None:
+        now = clock.now()
+        since = (ctx.state.returns_watermark or now - RETURNS_LOOKBACK) - timedelta(minutes=ctx.cfg.poll_overlap_minutes)
+        last_id = 0
+        while True:
+            page = ctx.client.list_returns(changed_since=since, changed_to=now, last_id=last_id)
+            for r in page.returns:
+                Job.objects.enqueue(ApplyReturn, key=f"ozon:{ctx.integration.store_id}:return:{r['id']}",
+                                    integration=ctx.integration, payload={"return": r})
+            if not page.has_next or not page.returns:
+                break
+            last_id = page.last_id
+        m.SyncState.objects.filter(pk=ctx.state.pk).update(returns_watermark=now)
+
+
+@register_job_kind
+class ApplyReturn(OzonJob):
+    """A history entry on the posting's order at the owner's return status (OpenCart's stock rule applies)."""
+
+    kind = "ozon.apply_return"
+    only_enabled = False
+
+    def sync(self, job: Job, ctx: Context) -> None:
+        r = job.payload["return"]
+        b = _posting_binding(ctx, str(r.get("posting_number") or ""))
+        returns = dict(b.data.get("returns") or {})
+        if str(r["id"]) in returns:
+            return
+        product = r.get("product") or {}
+        status = ((r.get("visual") or {}).get("status") or {}).get("display_name", "")
+        comment = (f"{rules.OUR_COMMENT}return {r['id']} of {product.get('offer_id', '')} × {product.get('quantity', 1)}"
+                   f" — {r.get('return_reason_name', '')} ({status})")
+        written = shop.set_order_status(ctx.store, int(b.local_id), ctx.cfg.return_status_id, comment=comment,
+                                        key=job.key)
+        returns[str(r["id"])] = {"status": status, "reason": r.get("return_reason_name", ""),
+                                 "offer_id": product.get("offer_id", ""), "written": written,
+                                 "at": clock.now().isoformat()}
+        b.data = {**b.data, "returns": returns}
+        b.save(update_fields=["data"])
 
 
 @register_job_kind
@@ -538,7 +648,7 @@ class RefreshCatalog(OzonJob):
 
 
 DIRECTIONS = (("products_out", SyncProducts), ("stock_out", SyncStock), ("prices_out", SyncPrices),
-              ("orders_in", PollPostings), ("status_out", PollShopStatuses))
+              ("orders_in", PollPostings), ("returns_in", PollReturns))
 
 
 def enqueue_sync(integration: Integration, *, full: bool = False, slot: str | None = None) -> list[Job]:
@@ -558,7 +668,22 @@ def schedule_sync() -> None:
         enqueue_sync(integration, slot=slot_key("sched", every))
 
 
+@register_schedule("ozon.shop_changes", every=SHOP_POLL_SECONDS)
+def schedule_shop_changes() -> None:
+    """Every shop poll interval, not the sync interval: shop status and stock changes reach Ozon within one poll.
+    One indexed MAX() per integration; a job only when the shop's history moved (an idle poll writes nothing)."""
+    for integration in Integration.objects.filter(kind="ozon", enabled=True).select_related("connection", "store"):
+        cfg = config_of(integration)
+        if not (cfg.status_out or cfg.stock_out):
+            continue
+        state = m.SyncState.of(integration)
+        if state.last_history_id is not None and shop.latest_history_id(integration.store) <= state.last_history_id:
+            continue
+        Job.objects.enqueue(PollShopStatuses, key=slot_key(f"ozon:{integration.store_id}:shop-changes",
+                                                           SHOP_POLL_SECONDS), integration=integration)
+
+
 def test_connection(integration: Integration) -> list[dict]:
     """'Test connection': one cheap authenticated call; returns the seller's warehouses (also shown on the page)."""
     client = client_for(integration)
-    return client.list_warehouses()
+    return catalog.warehouses(client, integration.connection)  # at most one real call a minute

@@ -144,8 +144,8 @@ def row_fingerprint(row: dict, settings_fp: str) -> str:
 
 def price_item(row: dict, cfg: OzonConfig) -> dict:
     price, old_price = prices_of(row, cfg)
-    return {"offer_id": offer_id(row, cfg), "price": price, "old_price": old_price, "currency_code": cfg.currency,
-            "auto_action_enabled": "UNKNOWN"}
+    # No `auto_action_enabled`: deprecated on 2026-09-11 (ozon.md §0); promotions are the owner's business in Ozon.
+    return {"offer_id": offer_id(row, cfg), "price": price, "old_price": old_price, "currency_code": cfg.currency}
 
 
 def free_stock(row: dict) -> int:
@@ -156,6 +156,15 @@ def free_stock(row: dict) -> int:
 # --- postings → OpenCart orders ---------------------------------------------------------------------
 
 
+def line_price(line: dict) -> tuple[str, str]:
+    """(amount, currency) of a posting line: `/v4/posting/fbs/list` gives `price: {amount, currency}`,
+    `/v3/posting/fbs/get` a string `price` beside `currency_code`."""
+    price = line.get("price")
+    if isinstance(price, dict):
+        return str(price.get("amount") or 0), str(price.get("currency") or "")
+    return str(price or 0), str(line.get("currency_code") or "")
+
+
 def posting_lines(posting: dict, known: dict[str, dict]) -> tuple[list[dict], list[str]]:
     """Order lines for a posting; `known` maps offer_id → {product_id, model, name}. Returns (lines, warnings)."""
     lines, warnings = [], []
@@ -163,7 +172,7 @@ def posting_lines(posting: dict, known: dict[str, dict]) -> tuple[list[dict], li
         offer = str(p.get("offer_id") or "")
         match = known.get(offer)
         qty = int(p.get("quantity") or 1)
-        price = Decimal(str(p.get("price") or 0))
+        price = Decimal(line_price(p)[0])
         if match is None:
             warnings.append(f"unknown offer_id {offer!r} (Ozon SKU {p.get('sku')}): line added without a product link")
         lines.append({"product_id": int(match["product_id"]) if match else 0, "name": (match or {}).get("name") or p.get("name") or offer,
@@ -175,7 +184,7 @@ def posting_lines(posting: dict, known: dict[str, dict]) -> tuple[list[dict], li
 def posting_to_order(posting: dict, known: dict[str, dict], cfg: OzonConfig, *, store_currency: str) -> dict:
     """An order draft for opencart.order_create: guest customer, payment "Ozon", shipping from the posting."""
     lines, warnings = posting_lines(posting, known)
-    currency = {(p.get("currency_code") or cfg.currency) for p in posting.get("products") or []} or {cfg.currency}
+    currency = {(line_price(p)[1] or cfg.currency) for p in posting.get("products") or []} or {cfg.currency}
     if len(currency) > 1 or currency != {store_currency}:
         warnings.append(f"posting currency {', '.join(sorted(currency))} differs from the shop's {store_currency}; "
                         "amounts stored as received")

@@ -36,6 +36,7 @@ class SyncState(models.Model):
     last_stock_at = models.DateTimeField(null=True, blank=True)
     last_prices_at = models.DateTimeField(null=True, blank=True)
     last_orders_at = models.DateTimeField(null=True, blank=True)
+    returns_watermark = models.DateTimeField(null=True, blank=True, help_text="end of the last returns window polled")
     rate_waits = models.PositiveIntegerField(default=0, help_text="times our own limiter made a call wait")
     rate_wait_seconds = models.FloatField(default=0.0)
     last_error = models.TextField(blank=True)

@@ -194,6 +194,15 @@ def status_target(posting_status: str, cfg: OzonConfig) -> int | None:
     return cfg.status_map.get(posting_status)
 
 
+def status_comment(event: dict) -> str:
+    """History comment for an Ozon status change; a cancellation names who cancelled and Ozon's reason."""
+    text = f"{OUR_COMMENT}{event['status']}"
+    if event.get("reason"):
+        who = f"{event['initiator']}: " if event.get("initiator") else ""
+        text += f" — {who}{event['reason']}"
+    return text
+
+
 def should_apply(posting_status: str, current_status: int | None, cfg: OzonConfig) -> bool:
     """Ozon → shop status moves forward only: a shipped order is not set back by a posting still being packed."""
     return not (posting_status in BEFORE_SHIPPING and current_status in cfg.shipped_status_ids)
@@ -202,33 +211,60 @@ def should_apply(posting_status: str, current_status: int | None, cfg: OzonConfi
 # --- shop → Ozon (status out) -------------------------------------------------------------------------
 
 
+# rFBS steps the seller drives, in order; "ship" (pack) comes first for every posting.
+STEPS = ("ship", "delivering", "last_mile", "delivered")
+DISPUTED = ("arbitration", "client_arbitration")
+
+
 def shop_action(order_status_id: int, comment: str, cfg: OzonConfig) -> str | None:
-    """"ship" or "cancel" for an OpenCart history row, None when it asks nothing of Ozon (or we wrote it)."""
+    """The furthest step an OpenCart history row asks of Ozon ("cancel", "delivered", "last_mile",
+    "delivering", "ship"), None when it asks nothing (or we wrote it). FBS postings stop at "ship"."""
     if not cfg.status_out or comment.startswith(OUR_COMMENT):
         return None
-    if order_status_id in cfg.shipped_status_ids:
-        return "ship"
     if order_status_id in cfg.cancel_status_ids:
         return "cancel"
+    for step, ids in (("delivered", cfg.delivered_status_ids), ("last_mile", cfg.last_mile_status_ids),
+                      ("delivering", cfg.delivering_status_ids), ("ship", cfg.shipped_status_ids)):
+        if order_status_id in ids:
+            return step
     return None
 
 
-def ship_step(posting: dict, *, sent: bool) -> str:
-    """Next step of shipping a posting, from its re-read state (ozon.md §5, §8: check `available_actions`).
+def is_rfbs(posting: dict) -> bool:
+    """The seller's own delivery: Ozon documents `tpl_integration_type` `non_integrated` for it."""
+    return posting.get("tpl_integration_type") == "non_integrated"
 
-    "ship" (pack it), "deliver" (hand a packed rFBS posting to delivery), "wait" (our ship is being processed),
-    "done" (nothing left for us) or "refused" (the posting does not allow it).
+
+def advance_step(posting: dict, target: str, *, sent: bool, tracking: str = "") -> str:
+    """Next call to move a posting towards `target` (one of STEPS), from its re-read state and
+    `available_actions` (ozon.md §8: check them before acting).
+
+    Returns a call ("ship", "resume", "tracking", "delivering", "last_mile", "delivered"), "wait" (our pack
+    request is still being processed), "done" (nothing left for us) or "refused" (the posting does not allow it).
     """
     status, actions = posting.get("status", ""), posting.get("available_actions") or []
+    if status in CANCELLED:
+        return "refused"
     if status == "awaiting_packaging":
         if sent and posting.get("substatus") != "ship_failed":
             return "wait"
         return "ship" if "ship" in actions else "refused"
-    if status == "awaiting_deliver":
-        return "deliver" if "awaiting_delivery" in actions else "done"  # FBS: Ozon takes it over at hand-over
-    if status in SHIPPED:
+    if status in DISPUTED:  # the one use Ozon documents for /v2/posting/fbs/awaiting-delivery
+        return "resume" if "awaiting_delivery" in actions else "refused"
+    if not is_rfbs(posting) or target == "ship":
+        return "done" if status == "awaiting_deliver" or status in SHIPPED else "refused"
+    if tracking and posting.get("tracking_number") != tracking and "set_track_number" in actions:
+        return "tracking"
+    if status == "delivered":
         return "done"
-    return "refused"
+    wanted = {"delivering": ("non_int_delivering",),
+              "last_mile": ("non_int_delivering", "non_int_last_mile"),
+              "delivered": ("non_int_delivering", "non_int_last_mile", "non_int_delivered")}[target]
+    for action in wanted:
+        if action in actions:
+            return action.removeprefix("non_int_")
+    # None of the wanted moves is offered: already there (delivering, past the last mile) or stuck.
+    return "done" if status in SHIPPED and target != "delivered" else "refused"
 
 
 def cancel_step(posting: dict) -> str:
