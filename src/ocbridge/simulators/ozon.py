@@ -316,7 +316,7 @@ class OzonSimulator(Simulator):
             wh = warehouse_id or self.warehouses[0]["warehouse_id"]
             posting = {
                 "posting_number": number, "order_id": n, "order_number": number.rsplit("-", 1)[0],
-                "status": status, "substatus": "posting_created", "delivery_schema": "rfbs" if rfbs else "fbs",
+                "status": status, "substatus": "posting_created",
                 "tpl_integration_type": "non_integrated" if rfbs else "ozon",
                 "delivery_method": {"id": 21321684811000, "name": "Ozon Логистика самовывоз", "warehouse_id": wh,
                                     "warehouse": self._warehouse_name(wh), "tpl_provider_id": 24, "tpl_provider": "Ozon Логистика"},
@@ -765,6 +765,7 @@ class OzonSimulator(Simulator):
     def _list_shape(self, p: dict) -> dict:
         """The v4 lists give a line's price as {amount, currency} (the v3 `get` keeps string + currency_code)."""
         out = self._public(p)
+        out["delivery_schema"] = "rfbs" if p.get("_rfbs") else "fbs"  # in the v4 lists, not in the v3 get
         out["products"] = [{**{k: v for k, v in ln.items() if k not in ("price", "currency_code", "mandatory_mark")},
                             "price": {"amount": f"{float(ln['price']):.2f}", "currency": ln["currency_code"]}}
                            for ln in p["products"]]
