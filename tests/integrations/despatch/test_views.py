@@ -79,3 +79,33 @@ def test_refused_orders_need_attention_with_a_link_to_retry(integ):
     items = [a for a in needs_attention(Store.objects.all()) if a.key == "despatch.refused"]
     assert [(a.count, a.orders) for a in items] == [(1, True)]
     assert items[0].link == f"/despatch/{integ.pk}/?state=refused"
+
+
+def test_connection_test_logs_in_and_says_so(settings):
+    from ocbridge.dashboard.checks import check_connection
+    from ocbridge.simulators.despatch import DespatchSimulator
+
+    settings.SIMULATOR_HOSTS = ["127.0.0.1"]
+    with DespatchSimulator(email="a@b.c", password="good") as sim:
+        store = Store.objects.create(name="T")
+        conn = Connection.objects.create(store=store, service="despatch", base_url=sim.base_url,
+                                         secret={"email": "a@b.c", "password": "good"})
+        ok = check_connection(conn)
+        conn.secret = {"email": "a@b.c", "password": "bad"}
+        conn.save()
+        from ocbridge.services import despatch as dc
+
+        dc.forget_tokens()
+        bad = check_connection(conn)
+    assert ok.ok and "logged in" in ok.message
+    assert not bad.ok and "password refused" in bad.message
+
+
+def test_connection_test_refuses_a_host_outside_dcs_pattern():
+    from ocbridge.dashboard.checks import check_connection
+
+    store = Store.objects.create(name="T")
+    conn = Connection.objects.create(store=store, service="despatch", base_url="https://evil.example.com",
+                                     secret={"email": "a@b.c", "password": "p"})
+    result = check_connection(conn)
+    assert not result.ok and "despatchcloud.co.uk" in result.message

@@ -16,4 +16,5 @@ class DespatchAppConfig(AppConfig):
         from ocbridge.integrations.despatch.forms import DespatchSettingsForm
 
         register_integration(IntegrationInfo(kind="despatch", label=_("Despatch Cloud fulfilment"), services=("despatch",),
-                                             config_form=DespatchSettingsForm, url_namespace="despatch"))
+                                             config_form=DespatchSettingsForm, url_namespace="despatch",
+                                             extras={"check_connection": jobs.check_connection}))

@@ -423,11 +423,23 @@ def retry_order(integration: Integration, order_id: int) -> Job:
 
 
 def test_connection(integration: Integration) -> str:
-    """'Test': log in and read one page of orders; returns a short description for the page."""
+    """'Test' on the fulfilment page: log in and read one page of orders; returns DC's order count."""
     client = client_for(integration)
     client.login()
-    page = client.search_orders(search="", page=1)
-    return f"{page.total}"
+    return f"{client.search_orders(search='', page=1).total}"
+
+
+def check_connection(connection) -> dict:
+    """'Test' next to the Connection: the API user logs in and reads one page of orders; {"ok", "message"}."""
+    from ocbridge.core.errors import ServiceError
+
+    try:
+        client = DespatchClient(connection)
+        client.login()
+        total = client.search_orders(search="", page=1).total
+    except (ServiceError, ConfigurationError) as exc:
+        return {"ok": False, "message": f"Despatch Cloud: {getattr(exc, 'message', '') or exc}"}
+    return {"ok": True, "message": f"Despatch Cloud: logged in; {total} orders in the account."}
 
 
 @register_order_facts("despatch")
