@@ -197,6 +197,8 @@ class StopOrder(DespatchJob):
         if current is None:
             return
         status = int(current.get("status_id") or 0)
+        if status in dc.TERMINAL_STATUSES:
+            return  # despatched or cancelled at DC: the DC poll brings that into the shop
         if status not in dc.OPEN_STATUSES:
             note(b, m.OrderState.TOO_LATE, dc_status=status)
             return
