@@ -179,3 +179,43 @@ def test_simulator_voice_webhook_has_the_readme_fields(sim, ours, receiver_facto
     assert event["relationid"] == netgsm.relation_id("ck-2") and event["state"] in (1, 2, 3, 7)
     for name in ("creation_time", "start_time", "answer_time", "hangup_time"):
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}", event[name]), name
+
+
+# --- Netsantral (github netgsm/netsantral README.md, src/Package.php) ------------------------------------
+
+# README "Servisten Alınan Örnek Cevap : Inbound Çağrılar"
+INBOUND_CALL = {"pbx_num": "101", "unique_id": "1428481992.3556", "scenario": "Inbound_call",
+                "customer_num": "90312911XXXX", "timestamp": "1652080580926"}
+
+
+def test_simulator_inbound_call_event_is_the_readme_sample_shape(sim, receiver_factory):
+    hook = receiver_factory(lambda hit: (200, "OK", "text/plain"))
+    sim.inbound_call(hook.url + "/pbx", "05321234567")
+    sim.wait_for(lambda: hook.hits, timeout=5)
+    event = json.loads(hook.hits[0]["body"])
+    assert set(event) == set(INBOUND_CALL) and event["scenario"] == "Inbound_call"
+    assert event["timestamp"].isdigit() and len(event["timestamp"]) == 13  # "Milisaniye cinsinden Unix timestamp"
+
+
+def test_transfer_is_the_packages_request_and_reads_its_answer(sim, ours, receiver_factory):
+    """Package.php cagritransfer(): GET http://crmsntrl.netgsm.com.tr:9111/<username>/<type>?username&password
+    &exten&unique_id&crm_id; README answer {crm_id, response, status, message}."""
+    hook = receiver_factory(lambda hit: (200, "OK", "text/plain"))
+    event = sim.inbound_call(hook.url + "/pbx", "05321234567")
+    ours.transfer_call(unique_id=event["unique_id"], to="1001", key="xfer-1")
+    req = sim.requests(path=f"/{USER}/xfer")[0]
+    assert req.method == "GET" and set(req.query) == {"username", "password", "exten", "unique_id", "crm_id"}
+    assert (req.arg("username"), req.arg("exten"), req.arg("unique_id")) == (USER, "1001", event["unique_id"])
+    assert req.arg("crm_id").isdigit()
+    assert set(json.loads(req.response)) == {"crm_id", "response", "status", "message"}
+    assert sim.transfers()[0]["exten"] == "1001"
+    assert_listed("netgsm", sim.requests(path=f"/{USER}/"))
+
+
+def test_voice_message_is_the_packages_key_0_body(sim, ours):
+    """Package.php with key=0 and no url: no <keys>, no <url>."""
+    ours.send_voice_message(to=PHONE, text="Siparişiniz 1001 kargoya verildi.", key="vm-1")
+    root = ET.fromstring(sim.requests(path="/voicesms/send")[0].body)
+    header = {c.tag: c.text for c in root.find("header")}
+    assert header["key"] == "0" and "url" not in header and header["relationid"].isdigit()
+    assert [c.tag for c in root.find("body")] == ["text", "no"]

@@ -99,10 +99,10 @@ METHODS: tuple[ProviderMethod, ...] = (
     ProviderMethod("netgsm", "GET /sms/rest/v2/inbox", "read inbound SMS (read-once)", _NETGSM_SMS, _CHECKED),
     ProviderMethod("netgsm", "GET /sms/rest/v2/msgheader", "check credentials, list sender names", _NETGSM_SMS,
                    _CHECKED),
-    ProviderMethod("netgsm", "POST /voicesms/send", "confirmation call: voice message waiting for one key",
+    ProviderMethod("netgsm", "POST /voicesms/send", "confirmation call (one key); order-status voice message",
                    "github netgsm/voicemail README.md, src/Package.php", _CHECKED),
-    ProviderMethod("netgsm", "GET /{pbxnum}/originate", "order status by phone: TTS call-back",
-                   "github netgsm/netsantral README.md (port 9111 call control)", _CHECKED),
+    ProviderMethod("netgsm", "GET /{usercode}/xfer", "order status by phone: transfer the caller to a person",
+                   "github netgsm/netsantral README.md 'Çağrı Transfer', src/Package.php cagritransfer()", _CHECKED),
     # ozon (the Ozon issue #16 owns these entries) -----------------------------------------------------
     ProviderMethod("ozon", "POST /v3/product/import", "create or update product cards", _OZON_REF, _CHECKED),
     ProviderMethod("ozon", "POST /v1/product/import/info", "result of a product import", _OZON_REF, _CHECKED),

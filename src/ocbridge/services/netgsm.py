@@ -32,6 +32,7 @@ from ocbridge.services.base import (
 
 log = logging.getLogger(__name__)
 BASE_URL = "https://api.netgsm.com.tr"
+NETSANTRAL_URL = "http://crmsntrl.netgsm.com.tr:9111"  # plain HTTP with credentials in the query (§2.3)
 LANGUAGES = {"tr": "tr-TR"}  # voice SMS TTS reads Turkish; other languages unverified (§2.2)
 TZ = ZoneInfo("Europe/Istanbul")  # Netgsm dates are Turkish local time; options["timezone"] overrides
 RETRY_CODES = {"80": 60.0, "85": 60.0, "100": 30.0, "101": 30.0}  # rate limit, same-number flood, system error
@@ -39,6 +40,7 @@ VOICE_OK = ("00", "01", "02")  # 01/02: a start/stop date was corrected by Netgs
 VOICE_STATE = {"2": "no_answer", "3": "failed", "7": "busy"}
 KEY_REPLY = "Teşekkür ederiz."  # what the robot says after a key; options["key_reply_text"] overrides
 SMS_RATE, VOICE_RATE, INBOX_RATE = 5.0, 1.0, 10 / 60  # reports/inbox: 10 per minute (§2.1)
+PBX_RATE = 1.0  # call-control commands: no documented limit, one a second per account
 
 
 class NetgsmClient:
@@ -54,6 +56,8 @@ class NetgsmClient:
         self._user, self._password = str(creds.get("usercode") or ""), str(creds.get("password") or "")
         self._options = connection.options or {}
         self._http = http or HttpClient(self.service, base_url=(connection.base_url or BASE_URL).rstrip("/"), timeout=15)
+        # Netsantral call control lives on its own host; a simulator serves both on the connection's base URL.
+        self._pbx = HttpClient(self.service, base_url=(connection.base_url or NETSANTRAL_URL).rstrip("/"), timeout=10)
         self._rec = ExchangeRecorder(self.service, connection=connection, secrets=[self._password])
         self._tz = ZoneInfo(self._options["timezone"]) if self._options.get("timezone") else TZ
 
@@ -63,6 +67,31 @@ class NetgsmClient:
                                 second_prompt_text: str | None = None, rep_target: str | None = None) -> CallStarted:
         """Voice SMS waiting for one key; the webhook reports it. No second prompt, no transfer to a person."""
         tts_language(self.service, language, LANGUAGES)
+        return self._voice(to=to, text=text, key=key, keys=sorted(digits), webhook_url=webhook_url,
+                           announcement_id=announcement_id, purpose="netgsm.start_call")
+
+    def send_voice_message(self, *, to: str, text: str, key: str, language: str = "tr") -> CallStarted:
+        """A voice SMS that only speaks `text` (text to speech, no key): the order-status call-back."""
+        tts_language(self.service, language, LANGUAGES)
+        return self._voice(to=to, text=text, key=key, keys=[], webhook_url=None, announcement_id=None,
+                           purpose="netgsm.voice_message")
+
+    def transfer_call(self, *, unique_id: str, to: str, key: str) -> str:
+        """Blind transfer of a live Netsantral call to `to` (an extension or a phone number): call control
+        `GET /<usercode>/xfer?username&password&exten&unique_id&crm_id` on port 9111, plain HTTP, as
+        github netgsm/netsantral src/Package.php cagritransfer() sends it. Answer: JSON {crm_id, response,
+        status: Success|Error, message}. Whether it reaches a call still ringing in the PBX is unverified."""
+        params = {"username": self._user, "password": self._password, "exten": to, "unique_id": unique_id,
+                  "crm_id": relation_id(key)}
+        done = replay_or_recover(self._rec, key, service=self.service, ask=None, stored=lambda stored: stored)
+        if done is not None:
+            return done
+        ratelimit.acquire((self.service, self._conn.pk, "pbx"), PBX_RATE)
+        return self._call("GET", f"/{self._user}/xfer", params=params, key=key, purpose="netgsm.transfer",
+                          kind="pbx", http=self._pbx)
+
+    def _voice(self, *, to: str, text: str, key: str, keys: list[str], webhook_url: str | None,
+               announcement_id: str | None, purpose: str) -> CallStarted:
         number = national_tr(check_e164(self.service, to))
         start = clock.now().astimezone(self._tz)
         stop = start + timedelta(hours=2)  # the window must be 1–21 hours (§2.2)
@@ -71,15 +100,17 @@ class NetgsmClient:
         for name, value in (("usercode", self._user), ("password", self._password),
                             ("startdate", start.strftime("%d%m%Y")), ("starttime", start.strftime("%H%M")),
                             ("stopdate", stop.strftime("%d%m%Y")), ("stoptime", stop.strftime("%H%M")),
-                            ("key", "1"), ("ringtime", "30"), ("url", webhook_url), ("relationid", relation_id(key))):
-            ET.SubElement(header, name).text = value
+                            ("key", "1" if keys else "0"), ("ringtime", "30"), ("url", webhook_url),
+                            ("relationid", relation_id(key))):
+            if value is not None:
+                ET.SubElement(header, name).text = value
         body = ET.SubElement(root, "body")
         if announcement_id:
             ET.SubElement(body, "audioid").text = str(announcement_id)
         else:
             ET.SubElement(body, "text").text = text
         ET.SubElement(body, "no").text = number
-        for digit in sorted(digits):  # one <keys> per key, as Netgsm's own package writes them (voicemail Package.php)
+        for digit in keys:  # one <keys> per key, as Netgsm's own package writes them (voicemail Package.php)
             detail = ET.SubElement(ET.SubElement(body, "keys"), "keydetail")
             ET.SubElement(detail, "keyinfo").text = digit
             ET.SubElement(detail, "text").text = self._options.get("key_reply_text") or KEY_REPLY
@@ -89,7 +120,7 @@ class NetgsmClient:
         if done is not None:
             return done
         ratelimit.acquire((self.service, self._conn.pk, "voice"), VOICE_RATE)
-        answer = self._call("POST", "/voicesms/send", key=key, purpose="netgsm.start_call", content=xml,
+        answer = self._call("POST", "/voicesms/send", key=key, purpose=purpose, content=xml,
                             headers={"Content-Type": "text/xml; charset=utf-8"}, kind="voice")
         return CallStarted(provider_id=answer.split()[1])
 
@@ -129,17 +160,23 @@ class NetgsmClient:
 
     # the one path to the network ----------------------------------------------------------------------
     def _call(self, method: str, path: str, *, key: str = "", purpose: str = "", content: str | None = None,
-              headers: dict | None = None, params: dict | None = None, kind: str = "rest", empty_codes: tuple = ()):
+              headers: dict | None = None, params: dict | None = None, kind: str = "rest", empty_codes: tuple = (),
+              http: HttpClient | None = None):
         headers = {**(headers or {})}
-        if kind == "rest":  # voice SMS carries the credentials in its XML instead
+        http = http or self._http
+        if kind == "rest":  # voice SMS and call control carry the credentials in the body or query instead
             headers["Authorization"] = self._basic()
-        with self._rec.exchange(method, self._http.build_url(path, params), key=key, purpose=purpose,
+        with self._rec.exchange(method, http.build_url(path, params), key=key, purpose=purpose,
                                 request_body=content, request_headers=headers) as ex:
-            resp = self._http.request(method, path, params=params, headers=headers,
-                                      content=content.encode("utf-8") if content is not None else None)
+            resp = http.request(method, path, params=params, headers=headers,
+                                content=content.encode("utf-8") if content is not None else None)
             try:
-                result = self._classify_voice(resp, bool(key)) if kind == "voice" else \
-                    self._classify(resp, bool(key), empty_codes)
+                if kind == "voice":
+                    result = self._classify_voice(resp, bool(key))
+                elif kind == "pbx":
+                    result = self._classify_pbx(resp, bool(key))
+                else:
+                    result = self._classify(resp, bool(key), empty_codes)
             except Exception:
                 ex.finish(resp)
                 raise
@@ -189,6 +226,19 @@ class NetgsmClient:
                 raise RetryableError(self.service, text, "voice SMS limit or system error", retry_after=RETRY_CODES[text])
             raise TerminalError(self.service, text, VOICE_ERRORS.get(text, "voice SMS refused"))
         raise UnreadableAnswerError(self.service, text, maybe_sent=side_effect)
+
+    def _classify_pbx(self, resp, side_effect: bool) -> str:
+        """Call control answers JSON {crm_id, response, status: Success|Error, message} (netsantral README)."""
+        self._transport(resp)
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or "status" not in body:
+            raise UnreadableAnswerError(self.service, resp.text, maybe_sent=side_effect)
+        if str(body["status"]).lower() != "success":
+            raise TerminalError(self.service, "pbx_error", str(body.get("message") or resp.text[:300]))
+        return json.dumps(body, ensure_ascii=False)
 
 
 TURKISH_LETTERS = set("çğıöşüÇĞİÖŞÜ")

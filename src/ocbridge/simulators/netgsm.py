@@ -90,8 +90,10 @@ class NetgsmSimulator(Simulator):
         ("POST", r"/voicesms/send", "voice_send"),
         ("GET", r"/voicesms/report/?", "voice_report"),
         ("GET", r"/voicesms/edit", "voice_cancel"),
+        ("GET", r"/(?P<user>\d+)/(?P<kind>xfer|atxfer)", "pbx_transfer"),
     ]
-    control_methods = Simulator.control_methods + ("sms_messages", "voice_calls", "inject_sms", "set_iys")
+    control_methods = Simulator.control_methods + ("sms_messages", "voice_calls", "inject_sms", "set_iys", "inbound_call",
+                                                    "transfers")
 
     def __init__(self, *, usercode: str = "8503000000", password: str = "netgsm-secret",
                  msgheaders: tuple[str, ...] = ("OCBRIDGE",), number: str = "8503000000",
@@ -112,6 +114,8 @@ class NetgsmSimulator(Simulator):
             self._jobs: dict[str, dict] = {}
             self._inbox: list[dict] = []
             self._voice: dict[str, dict] = {}
+            self._live_calls: dict[str, dict] = {}  # Netsantral unique_id → inbound call still going on
+            self._transfers: list[dict] = []
             self._per_number: dict[str, collections.deque] = collections.defaultdict(collections.deque)
             self._queries: dict[str, collections.deque] = collections.defaultdict(collections.deque)
 
@@ -119,6 +123,43 @@ class NetgsmSimulator(Simulator):
     def sms_messages(self) -> list[dict]:
         with self._st:
             return [dict(m) for m in self._sms]
+
+    def transfers(self) -> list[dict]:
+        with self._st:
+            return [dict(t) for t in self._transfers]
+
+    def inbound_call(self, url: str, customer_num: str, pbx_num: str = "8503000000",
+                     incoming_number: str | None = None) -> dict:
+        """A customer calls the PBX: the "Webhook Santral Dinleme" event (netsantral README, Inbound Çağrılar
+        sample: pbx_num, unique_id, scenario, customer_num, timestamp; `incoming_number` per the field table)."""
+        unique_id = f"sip3-{int(time.time())}.{len(self._live_calls) + 1}{uuid.uuid4().hex[:4]}"
+        event = {"pbx_num": pbx_num, "unique_id": unique_id, "scenario": "Inbound_call", "customer_num": customer_num,
+                 "timestamp": str(int(time.time() * 1000))}
+        if incoming_number:
+            event["incoming_number"] = incoming_number
+        with self._st:
+            self._live_calls[unique_id] = dict(event)
+        self.webhooks.send(url, json_body=event, event_id=f"{unique_id}:Inbound_call")
+        return event
+
+    def pbx_transfer(self, req: Request, user: str, kind: str) -> Response:
+        """`GET /<usercode>/xfer` (netsantral src/Package.php cagritransfer): blind transfer of a live call."""
+        crm_id = req.arg("crm_id") or ""
+
+        def answer(status: str, message: str) -> Response:
+            return Response.json({"crm_id": crm_id, "response": kind, "status": status, "message": message})
+
+        if (user, req.arg("username"), req.arg("password")) != (self.usercode, self.usercode, self.password):
+            return answer("Error", "Authentication failed")
+        if not req.arg("exten") or not req.arg("unique_id"):
+            return answer("Error", "Missing parameter")
+        with self._st:
+            call = self._live_calls.pop(req.arg("unique_id"), None)
+            if call is None:
+                return answer("Error", "Call not found")
+            self._transfers.append({"unique_id": req.arg("unique_id"), "exten": req.arg("exten"), "type": kind,
+                                    "crm_id": crm_id, "customer_num": call["customer_num"]})
+        return answer("Success", "Successful")
 
     def voice_calls(self) -> list[dict]:
         with self._st:

@@ -1,4 +1,4 @@
-"""Netgsm Netsantral events are recorded (no decision API to answer with); the recent-calls page and settings form."""
+"""Netgsm Netsantral inbound calls (status by SMS or voice message, transfer); the recent-calls page and settings form."""
 
 from __future__ import annotations
 
@@ -11,30 +11,107 @@ from django.test import Client
 from integrations.order_lookup.lookup_helpers import add_order, index, pbx_url
 
 from ocbridge.core import clock
+from ocbridge.core.jobs import run_until_idle
 from ocbridge.core.choices import Level
 from ocbridge.core.models import Exchange, Integration
 from ocbridge.integrations.order_lookup.choices import CallOutcome, Reason
+from ocbridge.integrations.order_lookup.mappers import TEXTS
 from ocbridge.integrations.order_lookup.models import LookupCall
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_netgsm_inbound_call_event_is_recorded_as_not_handled(hub, opencart_db, make_store, make_line):
-    store = make_store(opencart_db("3.0"))
-    conn = make_line(store, "netgsm", secret={"usercode": "8503000000", "password": "p"})
-    url = conn.webhook_url("pbx-event")
-    inbound = {"pbx_num": "101", "unique_id": "1428481992.3556", "scenario": "Inbound_call",
-               "customer_num": "05321234567", "timestamp": "1652080580926"}
-    dtmf = {"Context": "XX.XX", "pbx_num": "2129630131", "unique_id": "1428481992.3556", "scenario": "DTMF",
-            "digit": "0", "timestamp": "1652080580926"}
-    for event in (inbound, dtmf, inbound):
-        resp = httpx.post(url, content=json.dumps(event), headers={"Content-Type": "application/json"})
-        assert (resp.status_code, resp.text) == (200, "OK")
+@pytest.fixture
+def netgsm_sim():
+    from ocbridge.simulators.netgsm import NetgsmSimulator
+
+    with NetgsmSimulator(usercode="8503001122", password="ng-pass", msgheaders=("SHOP",), speed=200) as sim:
+        sim.set_customer_defaults(sms_replies=[None], calls=["no_answer"])
+        yield sim
+
+
+@pytest.fixture
+def netgsm_line(make_line, netgsm_sim):
+    def make(store, **settings):
+        conn = make_line(store, "netgsm", secret={"usercode": "8503001122", "password": "ng-pass"}, **settings)
+        conn.base_url, conn.options = netgsm_sim.base_url, {"msgheader": "SHOP"}
+        conn.save()
+        return conn
+
+    return make
+
+
+def _call_in(sim, conn, caller: str) -> dict:
+    event = sim.inbound_call(conn.webhook_url("pbx-event"), caller)
+    assert sim.wait_idle(5) and sim.sent_webhooks()[-1].status == 200
+    run_until_idle()
+    return event
+
+
+def test_netgsm_caller_gets_the_status_by_sms_and_is_transferred_once(hub, netgsm_sim, opencart_db, make_store,
+                                                                       netgsm_line):
+    h = opencart_db("3.0")
+    store = make_store(h)
+    conn = netgsm_line(store)
+    add_order(h, 1001, telephone="0532 123 45 67", status=3)
+    index(store)
+    event = _call_in(netgsm_sim, conn, "05321234567")
+    (sms,) = netgsm_sim.sms_messages()
+    assert sms["number"] == "5321234567" and "1001" in sms["msg"] and "Kargoya Verildi" in sms["msg"]
+    assert sms["msg"].startswith("Demo Mağaza: ")
+    assert not any(TEXTS["tr"][k].split("{")[0][:12] in sms["msg"] for k in ("menu_last", "menu_more", "greeting"
+                                                                                ) if k in TEXTS["tr"])  # no keypad menu
+    assert [(t["exten"], t["unique_id"]) for t in netgsm_sim.transfers()] == [("902129630131", event["unique_id"])]
+    httpx.post(conn.webhook_url("pbx-event"), json=event)  # Netsantral repeats the event: nothing twice
+    run_until_idle()
+    assert len(netgsm_sim.sms_messages()) == 1 and len(netgsm_sim.transfers()) == 1
     call = LookupCall.objects.get()
-    assert (call.service, call.caller, call.outcome, call.reason) == (
-        "netgsm", "+905321234567", CallOutcome.NOT_HANDLED, Reason.NO_DECISION_API)
-    assert Exchange.objects.filter(purpose="netgsm.pbx-event", level=Level.WARNING).count() == 2
-    assert httpx.post(url, content=b"not json").status_code == 200
+    assert (call.service, call.caller, call.outcome, call.reason, call.order_id) == (
+        "netgsm", "+905321234567", CallOutcome.TRANSFERRED, Reason.SENT_SMS, 1001)
+    assert "[SMS]" in call.spoken and "[transfer to 902129630131]" in call.spoken
+
+
+def test_netgsm_voice_message_when_the_owner_chose_it(hub, netgsm_sim, opencart_db, make_store, netgsm_line):
+    h = opencart_db("3.0")
+    store = make_store(h)
+    conn = netgsm_line(store, netgsm_answer="voice", rep_target="queue/100")  # a queue has no number: no transfer
+    add_order(h, 1002, telephone="+90 532 123 45 67", status=3)
+    index(store)
+    _call_in(netgsm_sim, conn, "905321234567")
+    (voice,) = netgsm_sim.voice_calls()
+    assert (voice["numbers"], voice["key"], voice["keys"]) == (["5321234567"], False, {})
+    assert "1002" in voice["text"] and netgsm_sim.sms_messages() == [] and netgsm_sim.transfers() == []
+    call = LookupCall.objects.get()
+    assert (call.outcome, call.reason) == (CallOutcome.ANSWERED, Reason.SENT_VOICE)
+
+
+def test_netgsm_caller_without_orders_or_over_the_limit_gets_nothing_but_the_person(hub, netgsm_sim, opencart_db,
+                                                                                   make_store, netgsm_line):
+    h = opencart_db("3.0")
+    store = make_store(h)
+    conn = netgsm_line(store, rate_limit=2)
+    add_order(h, 1003, telephone="05321234567", status=3)
+    index(store)
+    _call_in(netgsm_sim, conn, "05449876543")  # no order for this number
+    for _ in range(3):
+        _call_in(netgsm_sim, conn, "05321234567")
+    assert len(netgsm_sim.sms_messages()) == 2  # the third lookup is over the rate limit (same rule as spoken)
+    assert len(netgsm_sim.transfers()) == 4
+    reasons = list(LookupCall.objects.order_by("pk").values_list("reason", flat=True))
+    assert reasons == [Reason.NOT_FOUND, Reason.SENT_SMS, Reason.SENT_SMS, Reason.RATE_LIMITED]
+
+
+def test_netgsm_without_a_representative_the_pbx_keeps_the_call(hub, netgsm_sim, opencart_db, make_store,
+                                                                 netgsm_line):
+    h = opencart_db("3.0")
+    store = make_store(h)
+    conn = netgsm_line(store, rep_target="")
+    _call_in(netgsm_sim, conn, "05449876543")
+    call = LookupCall.objects.get()
+    assert (call.outcome, call.reason) == (CallOutcome.NOT_HANDLED, Reason.NOT_FOUND)
+    assert netgsm_sim.transfers() == [] and netgsm_sim.sms_messages() == []
+    assert Exchange.objects.filter(purpose="netgsm.pbx-event", level=Level.WARNING).count() == 1
+    assert httpx.post(conn.webhook_url("pbx-event"), content=b"not json").status_code == 200
 
 
 def test_recent_calls_page_counts_calls_answered_without_a_person(hub, verimor, opencart_db, make_store, make_line):

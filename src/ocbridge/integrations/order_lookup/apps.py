@@ -12,7 +12,7 @@ class OrderLookupAppConfig(AppConfig):
 
     def ready(self) -> None:
         from ocbridge.core.registry import IntegrationInfo, register_integration
-        from ocbridge.integrations.order_lookup import jobs, webhooks  # noqa: F401  (register kinds and hooks)
+        from ocbridge.integrations.order_lookup import jobs, netgsm, webhooks  # noqa: F401  (register kinds and hooks)
         from ocbridge.integrations.order_lookup.forms import OrderLookupForm
         from ocbridge.integrations.order_lookup.views import overview_card
 

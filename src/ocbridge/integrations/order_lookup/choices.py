@@ -32,6 +32,8 @@ class Reason(models.TextChoices):
     STATUS_NOT_SPOKEN = "status_not_spoken", _("Status is not one we may read out")
     DONE = "done", _("Status read out")
     NO_DECISION_API = "no_decision_api", _("Provider cannot ask us what to say")
+    SENT_SMS = "sent_sms", _("Status sent by SMS")
+    SENT_VOICE = "sent_voice", _("Status sent as a voice message")
 
 
 WARNING_REASONS = {Reason.HIDDEN_CALLER, Reason.UNKNOWN_LINE, Reason.RATE_LIMITED, Reason.DB_DOWN, Reason.BAD_REQUEST,

@@ -35,6 +35,7 @@ class OrderLookupConfig:
     max_orders: int = 3  # how many of the caller's orders "press 1 for the others" walks through
     rep_target: str = ""  # PBX target (queue/100, user/1001, external/90…) or a phone number, for 0 and failures
     twilio_voice: str = ""  # e.g. Google.tr-TR-Standard-A; empty = our voice for the language (services.twilio.VOICES)
+    netgsm_answer: str = "sms"  # Netgsm cannot speak into the call: "sms" or "voice" (a text-to-speech call-back)
     rate_limit: int = 5  # DESIGN Decisions: at most 5 lookups per caller number per 10 minutes
     rate_window_minutes: int = 10
 

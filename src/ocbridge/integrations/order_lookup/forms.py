@@ -51,7 +51,12 @@ class OrderLookupForm(forms.Form):
                                  help_text=_("Verimor target (queue/100, user/1001, group/2) or a phone number; "
                                              "Twilio needs a phone number"))
     twilio_voice = forms.CharField(label=_("Twilio voice"), required=False, max_length=64,
-                                   help_text=_("e.g. Polly.Filiz; empty = Twilio's default for the language"))
+                                   help_text=_("e.g. Google.tr-TR-Standard-A; empty = Polly.Filiz for Turkish, "
+                                               "Polly.Tatyana for Russian, Polly.Joanna for English"))
+    netgsm_answer = forms.ChoiceField(label=_("Netgsm: how the caller gets the status"), required=False, choices=[
+        ("sms", _("SMS right away")), ("voice", _("Voice message calling them back (Turkish only)"))],
+        help_text=_("Netgsm cannot speak into the call itself; the call is transferred to the representative "
+                    "when one with a number or extension is set"))
 
     def __init__(self, *args, statuses: dict[int, str] | None = None, service: str = "", **kwargs):
         super().__init__(*args, **kwargs)
@@ -114,8 +119,9 @@ class OrderLookupForm(forms.Form):
         d = self.cleaned_data
         values = base.to_settings()
         for name in ("lines", "language", "spoken_statuses", "read_total", "read_date", "read_comment", "days_back",
-                     "max_orders", "rep_target", "twilio_voice"):
+                     "max_orders", "rep_target", "twilio_voice", "netgsm_answer"):
             values[name] = d.get(name)
+        values["netgsm_answer"] = values["netgsm_answer"] or "sms"
         values["greetings"] = {code: d.get(f"greeting_{code}") or base.greetings.get(code, "") for code in LANGS}
         phrases = {k: dict(v) for k, v in base.status_phrases.items()}
         speak_lang = (d.get("language") or lang)

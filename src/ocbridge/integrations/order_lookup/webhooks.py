@@ -8,8 +8,8 @@ answered with a transfer to the representative (never silence or a 500 to a live
 - Verimor "Santral Programlama" (advisory_webhook.md): GET `?uuid&cli&cld&step[&digits&error]` → JSON.
 - Twilio voice: form POST (`CallSid`, `From`, `To`, `Digits` on our Gather's action) → TwiML.
 - Netgsm Netsantral: only passive "Webhook Santral Dinleme" events are documented (JSON POST with
-  `scenario`, `unique_id`, `customer_num`, `pbx_num`…); nothing in them lets us speak or route, so calls
-  are recorded as not handled (see the integration's README notes in the report).
+  `scenario`, `unique_id`, `customer_num`, `pbx_num`…); nothing in them lets us speak, so the status goes
+  out by SMS or voice message and the call is transferred by call control (order_lookup/netgsm.py).
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ def twilio_voice(request, connection, exchange) -> HttpResponse:
 
 @register_webhook("netgsm", "pbx-event")
 def netgsm_pbx_event(request, connection, exchange) -> HttpResponse:
-    """Record Netsantral's inbound-call events; its documented API has no way to answer them with speech."""
+    """Netsantral events: an inbound call gets its status by SMS or voice message and a transfer (netgsm.py)."""
     try:
         event = json.loads(request.body or b"{}")
     except (ValueError, RecursionError):
@@ -194,20 +194,23 @@ def netgsm_pbx_event(request, connection, exchange) -> HttpResponse:
     scenario, unique_id = _text(event.get("scenario")), _text(event.get("unique_id"))
     exchange.event_id = f"{unique_id}:{scenario}"[:255]
     if scenario == "Inbound_call" and unique_id:
-        from ocbridge import opencart
+        from ocbridge.integrations.order_lookup import netgsm
 
-        cfg, lang = _cfg(connection)
-        raw = _text(event.get("customer_num"))
-        called = _text(event.get("incoming_number") or event.get("pbx_num"))
-        with transaction.atomic():
-            close_inbound(exchange, status=200, level=Level.WARNING, response_body="OK",
-                          error="Netsantral documents no inbound-call decision API: the call follows the PBX's own "
-                                "routing; status not read out")
-            LookupCall.objects.get_or_create(service="netgsm", call_id=unique_id[:128], defaults={
-                "store": connection.store, "connection": connection, "caller_raw": raw[:64],
-                "caller": opencart.phones.normalize(raw, "TR") or "", "called": called[:64],
-                "language": lang, "step": 1, "outcome": CallOutcome.NOT_HANDLED, "reason": Reason.NO_DECISION_API,
-                "exchange": exchange})
+        try:
+            with transaction.atomic():  # the raw event, the call row and its jobs in one commit
+                turn, done, detail = netgsm.answer_inbound_call(
+                    connection, unique_id=unique_id, caller_raw=_text(event.get("customer_num")),
+                    called=_text(event.get("incoming_number") or event.get("pbx_num")))
+                d = turn.decision
+                if turn.replay:
+                    raise netgsm.DuplicateEvent(unique_id)
+                warn = d.reason in WARNING_REASONS or "not handled" in done
+                close_inbound(exchange, status=200, level=Level.WARNING if warn else Level.INFO, response_body="OK",
+                              error=f"{d.action}: {d.reason}" + (f" — {detail}" if detail else ""),
+                              order_id=d.order_id)
+                netgsm.record(turn, done, exchange)
+        except netgsm.DuplicateEvent:
+            close_inbound(exchange, status=200, response_body="OK", error="repeated event: already handled")
     else:
         close_inbound(exchange, status=200, response_body="OK", error=f"event {scenario or '?'} recorded")
     return HttpResponse("OK")
