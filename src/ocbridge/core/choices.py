@@ -49,3 +49,18 @@ class Service(models.TextChoices):
     APS = "aps", "Amazon Payment Services"
     LATITUDEPAY = "latitudepay", "LatitudePay"
     DESPATCH = "despatch", "Despatch Cloud"
+
+
+class SideEffectState(models.TextChoices):
+    """An outbox row's life (core.outbox): only the run that moved it requested → sending makes the call."""
+
+    REQUESTED = "requested", _("Requested")  # key stored, nothing sent yet
+    PAUSED = "paused", _("Paused (switched off)")  # its store, connection or feature was switched off before sending
+    SENDING = "sending", _("Sending")  # one run owns the call now
+    SENT = "sent", _("Sent")  # the provider accepted it (provider id known)
+    UNKNOWN = "unknown", _("Unknown: may have been sent")  # no clear answer; never resent, a late result is applied
+    FAILED = "failed", _("Failed")  # the provider refused it
+    CANCELLED = "cancelled", _("Not sent")  # withdrawn before sending (paused too long, handed to a person)
+
+
+SIDE_EFFECT_DONE = (SideEffectState.SENT, SideEffectState.UNKNOWN, SideEffectState.FAILED, SideEffectState.CANCELLED)

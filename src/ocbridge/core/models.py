@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ocbridge.core import clock
 from ocbridge.core import secrets as crypto
-from ocbridge.core.choices import Direction, ExchangeOutcome, JobState, Level, Service
+from ocbridge.core.choices import Direction, ExchangeOutcome, JobState, Level, Service, SideEffectState
 from ocbridge.core.jobkinds import get_kind, schedule_on_commit
 
 
@@ -242,6 +242,44 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.state})"
+
+
+def new_correlation() -> int:
+    """A random 12-digit number: fits every provider's echo field (Netgsm `relationid`, APS
+    `merchant_reference`, WhatsApp payloads) and says nothing about our volume."""
+    return pysecrets.randbelow(9 * 10**11) + 10**11
+
+
+class SideEffect(models.Model):
+    """One call, SMS, message, payment operation or marketplace write, in the outbox (core.outbox documents it)."""
+
+    key = models.CharField(max_length=255, unique=True, help_text="our idempotency key")
+    correlation = models.BigIntegerField(unique=True, default=new_correlation,
+                                         help_text="short number sent in the provider's echo field")
+    kind = models.CharField(max_length=32, help_text="call, sms, message, payment, marketplace…")
+    service = models.CharField(max_length=20, choices=Service.choices)
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    job = models.ForeignKey("Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                            help_text="the job that makes it; resumed when a pause ends")
+    state = models.CharField(max_length=12, choices=SideEffectState.choices, default=SideEffectState.REQUESTED)
+    sent_by = models.CharField(max_length=32, blank=True, help_text="claim token of the run that began sending")
+    provider_id = models.CharField(max_length=128, blank=True)
+    answer_until = models.DateTimeField(null=True, blank=True, help_text="a result may still come until then")
+    error = models.TextField(blank=True)
+    created = models.DateTimeField(default=clock.now)
+    updated = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["service", "provider_id"], name="sideeffect_provider"),
+            models.Index(fields=["state", "updated"], name="sideeffect_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key} ({self.state})"
 
 
 class Exchange(models.Model):

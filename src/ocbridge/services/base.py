@@ -34,6 +34,9 @@ class Capabilities:
     inbound_sms: str  # "push" (webhook), "poll" (fetch_inbound_sms) or "" (none)
     signed_webhooks: bool
     can_whatsapp: bool = False
+    # Seconds after the provider accepted a call in which its result may still come (ring time, a voice
+    # message's delivery window): no new attempt starts inside it (core.outbox answer_window).
+    answer_window: float = 0.0
 
 
 @dataclass
@@ -59,6 +62,7 @@ class CallResult:
     outcome: str  # one of OUTCOMES
     digits: list[str] = field(default_factory=list)
     raw_status: str = ""
+    reference: str = ""  # what of ours the provider echoed (our correlation number or key): matches an unknown send
 
 
 @dataclass
@@ -80,6 +84,7 @@ class DeliveryReport:
     provider_id: str
     delivered: bool | None
     status: str
+    reference: str = ""  # what of ours the provider echoed, as in CallResult
 
 
 class WebhookFormatError(ValueError):

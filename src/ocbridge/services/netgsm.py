@@ -38,6 +38,9 @@ TZ = ZoneInfo("Europe/Istanbul")  # Netgsm dates are Turkish local time; options
 RETRY_CODES = {"80": 60.0, "85": 60.0, "100": 30.0, "101": 30.0}  # rate limit, same-number flood, system error
 VOICE_OK = ("00", "01", "02")  # 01/02: a start/stop date was corrected by Netgsm, the job was accepted
 VOICE_STATE = {"2": "no_answer", "3": "failed", "7": "busy"}
+# The shortest delivery window Netgsm allows for a voice message (1–21 h, §2.2): the message may ring until its end,
+# so it is also how long a call's result may still come.
+VOICE_WINDOW = timedelta(hours=1)
 KEY_REPLY = "Teşekkür ederiz."  # what the robot says after a key; options["key_reply_text"] overrides
 SMS_RATE, VOICE_RATE, INBOX_RATE = 5.0, 1.0, 10 / 60  # reports/inbox: 10 per minute (§2.1)
 PBX_RATE = 1.0  # call-control commands: no documented limit, one a second per account
@@ -48,7 +51,8 @@ class NetgsmClient:
 
     service = "netgsm"
     capabilities = Capabilities(can_call=True, can_sms=True, second_prompt=False, tts_languages=tuple(LANGUAGES),
-                                inbound_sms="poll", signed_webhooks=False)
+                                inbound_sms="poll", signed_webhooks=False,
+                                answer_window=VOICE_WINDOW.total_seconds() + 120)
 
     def __init__(self, connection, *, http: HttpClient | None = None):
         self._conn = connection
@@ -64,11 +68,12 @@ class NetgsmClient:
     # side effects ---------------------------------------------------------------------------------
     def start_confirmation_call(self, *, to: str, text: str, digits: dict, webhook_url: str, key: str,
                                 language: str, caller_id: str | None = None, announcement_id: str | None = None,
-                                second_prompt_text: str | None = None, rep_target: str | None = None) -> CallStarted:
+                                second_prompt_text: str | None = None, rep_target: str | None = None,
+                                reference: str = "") -> CallStarted:
         """Voice SMS waiting for one key; the webhook reports it. No second prompt, no transfer to a person."""
         tts_language(self.service, language, LANGUAGES)
         return self._voice(to=to, text=text, key=key, keys=sorted(digits), webhook_url=webhook_url,
-                           announcement_id=announcement_id, purpose="netgsm.start_call")
+                           announcement_id=announcement_id, purpose="netgsm.start_call", reference=reference)
 
     def send_voice_message(self, *, to: str, text: str, key: str, language: str = "tr") -> CallStarted:
         """A voice SMS that only speaks `text` (text to speech, no key): the order-status call-back."""
@@ -91,17 +96,17 @@ class NetgsmClient:
                           kind="pbx", http=self._pbx)
 
     def _voice(self, *, to: str, text: str, key: str, keys: list[str], webhook_url: str | None,
-               announcement_id: str | None, purpose: str) -> CallStarted:
+               announcement_id: str | None, purpose: str, reference: str = "") -> CallStarted:
         number = national_tr(check_e164(self.service, to))
         start = clock.now().astimezone(self._tz)
-        stop = start + timedelta(hours=2)  # the window must be 1–21 hours (§2.2)
+        stop = start + VOICE_WINDOW
         root = ET.Element("mainbody")
         header = ET.SubElement(root, "header")
         for name, value in (("usercode", self._user), ("password", self._password),
                             ("startdate", start.strftime("%d%m%Y")), ("starttime", start.strftime("%H%M")),
                             ("stopdate", stop.strftime("%d%m%Y")), ("stoptime", stop.strftime("%H%M")),
                             ("key", "1" if keys else "0"), ("ringtime", "30"), ("url", webhook_url),
-                            ("relationid", relation_id(key))):
+                            ("relationid", reference or relation_id(key))):  # echoed: matches a lost answer
             if value is not None:
                 ET.SubElement(header, name).text = value
         body = ET.SubElement(root, "body")
@@ -125,7 +130,7 @@ class NetgsmClient:
         return CallStarted(provider_id=answer.split()[1])
 
     def send_sms(self, *, to: str, text: str, key: str, webhook_url: str | None = None,
-                 sender: str | None = None) -> SmsSent:
+                 sender: str | None = None, reference: str = "") -> SmsSent:
         """Delivery is learnt by polling reports; `webhook_url` is not part of Netgsm's send call."""
         payload = {"msgheader": sender or self._options.get("msgheader") or "",
                    "messages": [{"msg": text, "no": national_tr(check_e164(self.service, to))}]}
@@ -246,8 +251,8 @@ TURKISH_LETTERS = set("çğıöşüÇĞİÖŞÜ")
 
 def relation_id(key: str) -> str:
     """`relationid`: a number in Netgsm's documents ("random sayı", voicemail README), echoed in the webhook and
-    reports. Derived from our idempotency key so a retry sends the same one; the outbox's numeric correlation
-    id replaces this once it exists (DESIGN.md, one outbox)."""
+    reports. Derived from our idempotency key so a retry sends the same one, when no outbox correlation number
+    (`reference`) is given."""
     return str(int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:12], 16))
 
 
@@ -278,7 +283,8 @@ def parse_call_result(data, content_type: str | None = None) -> CallResult:
     else:
         outcome, pressed = VOICE_STATE.get(state, "unknown"), []
     return CallResult(event_id=f"{bulkid}:{callee}", provider_id=bulkid, outcome=outcome, digits=pressed,
-                      raw_status=f"state {state}" + (f", key {push}" if push else ""))
+                      raw_status=f"state {state}" + (f", key {push}" if push else ""),
+                      reference=text_of(event, "relationid", "voice webhook"))
 
 
 def _inbox_item(m: dict, tz: ZoneInfo = TZ) -> InboundSms | None:

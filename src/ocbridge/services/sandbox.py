@@ -33,7 +33,8 @@ class SandboxClient:
 
     service = "sandbox"
     capabilities = Capabilities(can_call=True, can_sms=True, second_prompt=True, tts_languages=tuple(LANGUAGES),
-                                inbound_sms="push", signed_webhooks=True)
+                                inbound_sms="push", signed_webhooks=True,
+                                answer_window=300.0)
 
     def __init__(self, connection, *, http: HttpClient | None = None):
         self._conn = connection
@@ -45,7 +46,8 @@ class SandboxClient:
     # side effects ---------------------------------------------------------------------------------
     def start_confirmation_call(self, *, to: str, text: str, digits: dict, webhook_url: str, key: str,
                                 language: str, caller_id: str | None = None, announcement_id: str | None = None,
-                                second_prompt_text: str | None = None, rep_target: str | None = None) -> CallStarted:
+                                second_prompt_text: str | None = None, rep_target: str | None = None,
+                                reference: str = "") -> CallStarted:
         body = {"to": check_e164(self.service, to), "text": text, "digits": dict(digits), "callback_url": webhook_url,
                 "idempotency_key": key, "lang": tts_language(self.service, language, LANGUAGES)}
         if second_prompt_text:  # only cancelling is asked twice
@@ -59,7 +61,7 @@ class SandboxClient:
         return CallStarted(provider_id=str(res["id"]))
 
     def send_sms(self, *, to: str, text: str, key: str, webhook_url: str | None = None,
-                 sender: str | None = None) -> SmsSent:
+                 sender: str | None = None, reference: str = "") -> SmsSent:
         # The Sandbox wants a callback URL on every SMS; without one, the connection's report hook.
         body = {"to": check_e164(self.service, to), "text": text,
                 "callback_url": webhook_url or self._conn.webhook_url("sms-report"), "idempotency_key": key}
@@ -83,6 +85,11 @@ class SandboxClient:
         return "Sandbox accepted the token"
 
     # the one path to the network ----------------------------------------------------------------------
+    def find_sent(self, channel: str, effect) -> str | None:
+        """The provider id of a send whose answer was lost, or None: the Sandbox is asked by our key."""
+        found = self._ask("/v1/calls" if channel == "call" else "/v1/sms", effect.key, CallStarted)
+        return found[0].provider_id if found else None
+
     def _stored(self, cls):
         return lambda text: cls(provider_id=str(json.loads(text)["id"]))
 
@@ -168,7 +175,8 @@ def parse_call_result(data, content_type: str | None = None) -> CallResult | Non
         outcome = CALL_END.get(status, "unknown")
     raw = status + (f"/{result}" if result else "")
     return CallResult(event_id=str(event["event_id"]), provider_id=str(require(call, "id", "call")),
-                      outcome=outcome, digits=pressed, raw_status=raw)
+                      outcome=outcome, digits=pressed, raw_status=raw,
+                      reference=text_of(call, "idempotency_key", "call"))  # the Sandbox echoes our key
 
 
 def parse_inbound_sms(data, content_type: str | None = None) -> InboundSms | None:
@@ -191,7 +199,8 @@ def parse_delivery_report(data, content_type: str | None = None) -> DeliveryRepo
     if error_code:
         status += f" ({error_code})"
     return DeliveryReport(event_id=str(event["event_id"]), provider_id=str(require(msg, "id", "message")),
-                          delivered=delivered, status=status)
+                          delivered=delivered, status=status,
+                          reference=text_of(msg, "idempotency_key", "message"))
 
 
 def _inbound(item: dict, event_id: str) -> InboundSms:

@@ -46,7 +46,8 @@ class TwilioClient:
 
     service = "twilio"
     capabilities = Capabilities(can_call=True, can_sms=True, second_prompt=True, tts_languages=tuple(VOICES),
-                                inbound_sms="push", signed_webhooks=True)
+                                inbound_sms="push", signed_webhooks=True,
+                                answer_window=300.0)  # Timeout 30 s of ringing, then the call itself
 
     def __init__(self, connection, *, http: HttpClient | None = None):
         self._conn = connection
@@ -63,11 +64,13 @@ class TwilioClient:
     # side effects ---------------------------------------------------------------------------------
     def start_confirmation_call(self, *, to: str, text: str, digits: dict, webhook_url: str, key: str,
                                 language: str, caller_id: str | None = None, announcement_id: str | None = None,
-                                second_prompt_text: str | None = None, rep_target: str | None = None) -> CallStarted:
+                                second_prompt_text: str | None = None, rep_target: str | None = None,
+                                reference: str = "") -> CallStarted:
         to = check_e164(self.service, to)
         lang = tts_language(self.service, language, VOICES)
         voice = (self._options.get("voices") or {}).get(lang[0][:2], lang[1])
-        markers = {"ocb_step": "1", "ocb_k": key, "ocb_lang": lang[0], "ocb_voice": voice}
+        echo = {"ocb_k": key, **({"ocb_c": reference} if reference else {})}  # back in every callback URL
+        markers = {"ocb_step": "1", **echo, "ocb_lang": lang[0], "ocb_voice": voice}
         if second_prompt_text:
             markers.update(ocb_twice=",".join(k for k, v in digits.items() if v == "cancel"), ocb_sp=second_prompt_text)
         agent = next((k for k, v in digits.items() if v == "agent"), None)
@@ -76,7 +79,7 @@ class TwilioClient:
         form = {"To": to, "From": caller_id or self._options.get("from_number") or "",
                 "Twiml": confirmation_twiml(text=text, language=lang[0], voice=voice,
                                             action_url=with_query(webhook_url, markers)),
-                "StatusCallback": with_query(webhook_url, {"ocb_k": key}), "StatusCallbackEvent": "completed",
+                "StatusCallback": with_query(webhook_url, echo), "StatusCallbackEvent": "completed",
                 "Timeout": "30"}
         if len(form["Twiml"]) > TWIML_LIMIT:
             raise TerminalError(self.service, 32018, f"the call's TwiML is {len(form['Twiml'])} characters; Twilio "
@@ -90,7 +93,7 @@ class TwilioClient:
         return CallStarted(provider_id=str(require_sid(self.service, res)))
 
     def send_sms(self, *, to: str, text: str, key: str, webhook_url: str | None = None,
-                 sender: str | None = None) -> SmsSent:
+                 sender: str | None = None, reference: str = "") -> SmsSent:
         to = check_e164(self.service, to)
         form = {"To": to, "Body": text}
         if self._options.get("messaging_service_sid") and not sender:
@@ -98,7 +101,7 @@ class TwilioClient:
         else:
             form["From"] = sender or self._options.get("from_number") or ""
         if webhook_url:
-            form["StatusCallback"] = with_query(webhook_url, {"ocb_k": key})
+            form["StatusCallback"] = with_query(webhook_url, {"ocb_k": key, **({"ocb_c": reference} if reference else {})})
         done = replay_or_recover(self._rec, key, service=self.service, stored=_stored(SmsSent),
                                  ask=lambda row: self._find("Messages", "messages", row, to, key, SmsSent))
         if done is not None:
@@ -303,12 +306,18 @@ def parse_call_result(data, content_type: str | None = None) -> CallResult | Non
         else:
             pressed, outcome = ([digit], outcome_for_digit(digit)) if digit else ([], "no_answer")
         return CallResult(event_id=f"{sid}:gather:{step}", provider_id=sid, outcome=outcome, digits=pressed,
-                          raw_status=f"gather step {step}")
+                          raw_status=f"gather step {step}", reference=_reference(form))
     status = str(require(form, "CallStatus", "Twilio callback"))
     if status not in CALL_END:
         return None  # queued / ringing / in-progress
     return CallResult(event_id=f"{sid}:{status}", provider_id=sid, outcome=CALL_END[status], digits=[],
-                      raw_status=status + (f" ({form['ErrorCode']})" if form.get("ErrorCode") else ""))
+                      raw_status=status + (f" ({form['ErrorCode']})" if form.get("ErrorCode") else ""),
+                      reference=_reference(form))
+
+
+def _reference(form: dict) -> str:
+    """Our correlation number (ocb_c), else our key (ocb_k), from the callback URL's query we set."""
+    return form.get("ocb_c") or form.get("ocb_k") or ""
 
 
 def parse_inbound_sms(data, content_type: str | None = None) -> InboundSms | None:
@@ -330,4 +339,5 @@ def parse_delivery_report(data, content_type: str | None = None) -> DeliveryRepo
     sid = str(require(form, "MessageSid", "status callback"))
     status = str(require(form, "MessageStatus", "status callback"))
     return DeliveryReport(event_id=f"{sid}:{status}", provider_id=sid, delivered=DELIVERED.get(status),
-                          status=status + (f" ({form['ErrorCode']})" if form.get("ErrorCode") else ""))
+                          status=status + (f" ({form['ErrorCode']})" if form.get("ErrorCode") else ""),
+                          reference=_reference(form))

@@ -44,7 +44,8 @@ class VerimorClient:
 
     service = "verimor"
     capabilities = Capabilities(can_call=True, can_sms=True, second_prompt=False, tts_languages=tuple(LANGUAGES),
-                                inbound_sms="push", signed_webhooks=False)
+                                inbound_sms="push", signed_webhooks=False,
+                                answer_window=600.0)  # ring 25–60 s, one menu replay, queueing in the PBX
 
     def __init__(self, connection, *, http: HttpClient | None = None, sms_http: HttpClient | None = None):
         self._conn = connection
@@ -63,9 +64,11 @@ class VerimorClient:
     # side effects ---------------------------------------------------------------------------------
     def start_confirmation_call(self, *, to: str, text: str, digits: dict, webhook_url: str, key: str,
                                 language: str, caller_id: str | None = None, announcement_id: str | None = None,
-                                second_prompt_text: str | None = None, rep_target: str | None = None) -> CallStarted:
+                                second_prompt_text: str | None = None, rep_target: str | None = None,
+                                reference: str = "") -> CallStarted:
         """One IVR campaign for one number; the webhook reports the key pressed (second prompt: not supported)."""
-        body = {"key": self._key, "name": key[:100], "call_type": "ivr", "webhook_url": webhook_url,
+        # The campaign name comes back in every webhook (ivr_campaign_name): our reference matches a lost answer.
+        body = {"key": self._key, "name": (reference or key)[:100], "call_type": "ivr", "webhook_url": webhook_url,
                 "phone_list": [{"phone": digits_90(check_e164(self.service, to)), "phrase": text,
                                 "lang": tts_language(self.service, language, LANGUAGES)}],
                 "timeout_target": "hangup/hangup", "invalid_target": "hangup/hangup", "digit_retries": 1}
@@ -85,17 +88,18 @@ class VerimorClient:
         return CallStarted(provider_id=cid)
 
     def send_sms(self, *, to: str, text: str, key: str, webhook_url: str | None = None,
-                 sender: str | None = None) -> SmsSent:
+                 sender: str | None = None, reference: str = "") -> SmsSent:
         """Reports arrive at the push URL set in OİM, not per message: `webhook_url` is not sent."""
         to = check_e164(self.service, to)
-        body = {"username": self._user, "password": self._password, "custom_id": key,
+        custom_id = reference or key  # echoed as campaign_custom_id in delivery reports; /v2/status finds it
+        body = {"username": self._user, "password": self._password, "custom_id": custom_id,
                 "messages": [{"msg": text, "dest": digits_90(to)}]}
         coding = datacoding(text, domestic=to.startswith("+90"))
         if coding is not None:
             body["datacoding"] = coding
         if sender or self._sender:
             body["source_addr"] = sender or self._sender
-        done = replay_or_recover(self._rec, key, service=self.service, ask=lambda row: self._find_sms(key),
+        done = replay_or_recover(self._rec, key, service=self.service, ask=lambda row: self._find_sms(custom_id),
                                  stored=lambda text: SmsSent(provider_id=text.strip()))
         if done is not None:
             return done
@@ -137,6 +141,13 @@ class VerimorClient:
         if re.fullmatch(r"\+?\d{7,15}", target):
             return "external/" + (digits_90(target) if target.startswith("+") else target)
         return "hangup/hangup"
+
+    def find_sent(self, channel: str, effect) -> str | None:
+        """The provider id of a send whose answer was lost, or None (campaigns cannot be searched: calls → None)."""
+        if channel != "sms" or not self._user:
+            return None
+        found = self._find_sms(str(effect.correlation))
+        return found[0].provider_id if found else None
 
     def _find_sms(self, key: str):
         ratelimit.acquire((self.service, self._conn.pk, "report"), REPORT_RATE)
@@ -216,7 +227,8 @@ def parse_call_result(data, content_type: str | None = None) -> CallResult | Non
         outcome, pressed = outcome_for_digit(digit), [digit]
     return CallResult(event_id=str(require(form, "notification_id", "campaign webhook")),
                       provider_id=str(require(form, "ivr_campaign_id", "campaign webhook")),
-                      outcome=outcome, digits=pressed, raw_status=status)
+                      outcome=outcome, digits=pressed, raw_status=status,
+                      reference=form.get("ivr_campaign_name", ""))
 
 
 def parse_sms_push(data, content_type: str | None = None) -> list[InboundSms | DeliveryReport]:
@@ -254,7 +266,8 @@ def _report(item: dict) -> DeliveryReport:
     gsm = text_of(item, "gsm_error", "report") or "0"
     return DeliveryReport(event_id=f"{require(item, 'message_id', 'report')}:{status}",
                           provider_id=str(require(item, "campaign_id", "report")), delivered=delivered,
-                          status=status + (f" (gsm_error {gsm})" if gsm != "0" else ""))
+                          status=status + (f" (gsm_error {gsm})" if gsm != "0" else ""),
+                          reference=text_of(item, "campaign_custom_id", "report"))
 
 
 def _inbound(item: dict) -> InboundSms:

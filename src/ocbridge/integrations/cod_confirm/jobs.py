@@ -11,11 +11,11 @@ from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 
-from ocbridge.core import clock
-from ocbridge.core.choices import Level
-from ocbridge.core.errors import RetryableError, TerminalError, UnknownOutcomeError
-from ocbridge.core.jobs import Defer, JobKind, register_job_kind, register_schedule, slot_key
-from ocbridge.core.models import Connection, Exchange, Integration, Job
+from ocbridge.core import clock, outbox
+from ocbridge.core.choices import Level, SideEffectState
+from ocbridge.core.errors import RetryableError, TerminalError
+from ocbridge.core.jobs import Defer, JobKind, fenced, register_job_kind, register_schedule, slot_key
+from ocbridge.core.models import Connection, Exchange, Integration, Job, SideEffect
 from ocbridge.core.registry import register_order_consumer
 from ocbridge.integrations.cod_confirm import mappers, plan, rules, shop
 from ocbridge.integrations.cod_confirm.choices import (
@@ -184,6 +184,11 @@ def _step_for(c: Confirmation, number: int, channel: str | None) -> ChannelStep 
 
 def start_attempt(c: Confirmation, number: int, cfg: CodConfirmConfig, *, channel: str | None = None,
                   manual_key: str | None = None) -> Attempt | None:
+    live = _live_attempt(c, number)
+    if live is not None:  # one attempt at a time: a manual "call again" next to a due attempt is one attempt
+        c.move(c.state, reason=f"attempt {live.number} may still be answered; no second call or SMS now",
+               expect=OPEN | {"needs_person"})
+        return live
     step = _step_for(c, number, channel)
     if step is None:
         c.move(ConfirmationState.NEEDS_PERSON, reason=f"the channel plan has no {channel or f'step {number}'}",
@@ -202,72 +207,100 @@ def start_attempt(c: Confirmation, number: int, cfg: CodConfirmConfig, *, channe
             c.move(ConfirmationState.NEEDS_PERSON, reason=f"{connection.service} cannot speak {c.language!r}",
                    expect=OPEN, needs_person_reason="language not spoken")
             return None
-    client = client_for(connection)
-    key = _key(c, channel, manual_key or number)
+    # The key names the attempt number, not the channel or who asked: a due attempt and a person's "call again"
+    # with the same number are one Attempt row and one outbox row, so one call.
+    key = _key(c, "attempt", number)
     attempt, _ = Attempt.objects.get_or_create(key=key, defaults={
         "confirmation": c, "store_id": c.store_id, "number": number, "channel": channel, "service": connection.service,
         "connection": connection, "manual": bool(manual_key), "created": clock.now()})
     if attempt.state not in (AttemptState.REQUESTED,):
         return attempt  # this attempt already went out (duplicate job): never twice
-    shop_name = c.store.name
     if cfg.dry_run:
         Attempt.objects.filter(pk=attempt.pk).update(state=AttemptState.DRY_RUN)
-        c.move(ConfirmationState.NEEDS_PERSON, reason=f"dry run: would {channel} {c.phone} (attempt {number})",
-               channel=channel, expect=OPEN, needs_person_reason="dry run")
+        c.move(ConfirmationState.NEEDS_PERSON, reason=f"dry run: would {attempt.channel} {c.phone} (attempt {number})",
+               channel=attempt.channel, expect=OPEN, needs_person_reason="dry run")
         return attempt
-    try:
-        if channel == Channel.CALL:
-            sent = client.start_confirmation_call(
-                to=c.phone, text=mappers.message_for(c, cfg.call_texts, cfg, shop_name),
-                digits={"1": "confirm", "2": "cancel", "0": "agent"}, webhook_url=connection.webhook_url("call-result"),
-                key=key, language=c.language, caller_id=cfg.caller_id or None,
-                announcement_id=cfg.announcement_id or None,
-                second_prompt_text=cfg.text(cfg.reconfirm_texts, c.language) if cfg.reconfirm_cancel else None,
-                rep_target=cfg.rep_target or None)
-        else:
-            sent = client.send_sms(to=c.phone, text=mappers.message_for(c, cfg.sms_texts, cfg, shop_name), key=key,
-                                   webhook_url=connection.webhook_url("sms"), sender=cfg.sms_sender or None)
-    except UnknownOutcomeError as exc:
-        # It may have gone out and the provider cannot tell: do not resend now; count it and move on.
-        with transaction.atomic():  # one step: a worker killed midway leaves the attempt to be redone whole
-            Attempt.objects.filter(pk=attempt.pk).update(state=AttemptState.UNKNOWN)
-            c.attempts_made = max(c.attempts_made, number)
-            Confirmation.objects.filter(pk=c.pk).update(attempts_made=c.attempts_made)
-            after_no_answer(c, attempt, reason=f"attempt {number} outcome unknown ({exc.message}); not resent")
-        return attempt
-    except TerminalError as exc:
-        with transaction.atomic():
-            Attempt.objects.filter(pk=attempt.pk).update(state=AttemptState.FAILED)
-            refused = f"{connection.service} refused: {exc.message}"
-            # The next step on another account may still reach the customer; this account is not asked again.
-            later = None if manual_key else _next_step_elsewhere(c, number, connection)
-            if later is not None and schedule_attempt(c, later, at_once=True):
-                Confirmation.objects.filter(pk=c.pk).update(last_error=str(exc)[:2000])
-            else:
-                c.move(ConfirmationState.FAILED, reason=refused, channel=channel, expect=OPEN | {"needs_person"},
-                       last_error=str(exc)[:2000])
-        return attempt
-    with transaction.atomic():  # a kill before commit: the retried job finds the stored answer and redoes this
-        _record_sent(c, attempt, number, channel, key, sent, step.window_minutes)
+    effect = outbox.request(key, kind=attempt.channel, service=attempt.service, store=c.store,
+                            connection=attempt.connection, integration=c.integration)
+    client = client_for(attempt.connection)  # the attempt's own: a repeated job keeps its first step's account
+    window = max(step.window_minutes * 60.0, client.capabilities.answer_window if attempt.channel == Channel.CALL else 0.0)
+    effect = outbox.perform(effect, lambda e: _send(client, c, cfg, attempt, e), answer_window=window,
+                            ask=getattr(client, "find_sent", None) and (lambda e: client.find_sent(attempt.channel, e)))
+    record_effect(c, attempt, effect, manual=bool(manual_key))
     return attempt
+
+
+def _live_attempt(c: Confirmation, number: int) -> Attempt | None:
+    """Another attempt of this case that may still be answered (waiting, unknown inside its window, sending)."""
+    for other in c.attempts.exclude(number=number).filter(
+            state__in=[AttemptState.IN_FLIGHT, AttemptState.UNKNOWN, AttemptState.REQUESTED]):
+        if other.state == AttemptState.IN_FLIGHT:
+            return other
+        effect = SideEffect.objects.filter(key=other.key).first()
+        if effect is not None and outbox.may_still_answer(effect):
+            return other
+    return None
+
+
+def _send(client, c: Confirmation, cfg: CodConfirmConfig, attempt: Attempt, effect: SideEffect) -> str:
+    """The provider call of one attempt; our correlation number rides in the field the provider echoes."""
+    connection = attempt.connection
+    if attempt.channel == Channel.CALL:
+        return client.start_confirmation_call(
+            to=c.phone, text=mappers.message_for(c, cfg.call_texts, cfg, c.store.name),
+            digits={"1": "confirm", "2": "cancel", "0": "agent"}, webhook_url=connection.webhook_url("call-result"),
+            key=attempt.key, reference=str(effect.correlation), language=c.language, caller_id=cfg.caller_id or None,
+            announcement_id=cfg.announcement_id or None,
+            second_prompt_text=cfg.text(cfg.reconfirm_texts, c.language) if cfg.reconfirm_cancel else None,
+            rep_target=cfg.rep_target or None).provider_id
+    return client.send_sms(to=c.phone, text=mappers.message_for(c, cfg.sms_texts, cfg, c.store.name), key=attempt.key,
+                           reference=str(effect.correlation), webhook_url=connection.webhook_url("sms"),
+                           sender=cfg.sms_sender or None).provider_id
+
+
+def record_effect(c: Confirmation, attempt: Attempt, effect: SideEffect, *, manual: bool = False) -> None:
+    """Carry the outbox row's state onto the attempt and the case (repeatable: a retried job redoes it)."""
+    number, channel, S = attempt.number, attempt.channel, SideEffectState
+    if effect.state == S.PAUSED:
+        c.move(c.state, reason=f"attempt {number} paused before sending: {effect.error}", channel=channel,
+               expect=OPEN | {"needs_person"})
+        return
+    if effect.state == S.FAILED:
+        with fenced():
+            if not Attempt.objects.filter(pk=attempt.pk, state=AttemptState.REQUESTED).update(state=AttemptState.FAILED):
+                return
+            # The next step on another account may still reach the customer; this account is not asked again.
+            later = None if manual else _next_step_elsewhere(c, number, attempt.connection)
+            if later is not None and schedule_attempt(c, later, at_once=True):
+                Confirmation.objects.filter(pk=c.pk).update(last_error=effect.error[:2000])
+            else:
+                c.move(ConfirmationState.FAILED, reason=f"{effect.service} refused: {effect.error}", channel=channel,
+                       expect=OPEN | {"needs_person"}, last_error=effect.error[:2000])
+        return
+    if effect.state not in (S.SENT, S.UNKNOWN):
+        return
+    sent = effect.state == S.SENT
+    with fenced():  # a kill before commit: the retried job finds the outbox row and redoes this
+        hit = Attempt.objects.filter(pk=attempt.pk, state=AttemptState.REQUESTED).update(
+            state=AttemptState.IN_FLIGHT if sent else AttemptState.UNKNOWN, provider_id=effect.provider_id)
+        if not hit:
+            return
+        Confirmation.objects.filter(pk=c.pk, attempts_made__lt=number).update(attempts_made=number)
+        exchange = Exchange.objects.filter(key=attempt.key).order_by("-id").first()
+        reason = (f"attempt {number}: {channel} requested" if sent else
+                  f"attempt {number} outcome unknown ({effect.error[:200]}); not resent")
+        c.move(ConfirmationState.CALLING if channel == Channel.CALL else ConfirmationState.SMS_SENT, reason=reason,
+               channel=channel, provider_id=effect.provider_id, exchange=exchange, expect=OPEN | {"needs_person"},
+               next_attempt_at=None)
+        # No next attempt while this one may still be answered: its answer window (plan step and provider).
+        wait = max(effect.answer_until or clock.now(), clock.now())
+        Job.objects.enqueue(CloseUnanswered, key=f"{attempt.key}:timeout", integration=c.integration, run_at=wait,
+                            payload={"attempt_id": attempt.pk})
 
 
 def _next_step_elsewhere(c: Confirmation, number: int, connection: Connection) -> int | None:
     return ChannelStep.objects.filter(integration=c.integration, position__gt=number).exclude(
         connection=connection).order_by("position").values_list("position", flat=True).first()
-
-
-def _record_sent(c: Confirmation, attempt: Attempt, number: int, channel: str, key: str, sent,
-                 window_minutes: int) -> None:
-    Attempt.objects.filter(pk=attempt.pk).update(state=AttemptState.IN_FLIGHT, provider_id=sent.provider_id)
-    Confirmation.objects.filter(pk=c.pk).update(attempts_made=max(c.attempts_made, number))
-    exchange = Exchange.objects.filter(key=key).order_by("-id").first()
-    c.move(ConfirmationState.CALLING if channel == Channel.CALL else ConfirmationState.SMS_SENT,
-           reason=f"attempt {number}: {channel} requested", channel=channel, provider_id=sent.provider_id,
-           exchange=exchange, expect=OPEN | {"needs_person"}, next_attempt_at=None)
-    wait = clock.now() + timedelta(minutes=window_minutes)
-    Job.objects.enqueue(CloseUnanswered, key=f"{key}:timeout", integration=c.integration, run_at=wait,
-                        payload={"attempt_id": attempt.pk})
 
 
 @register_job_kind
@@ -278,26 +311,31 @@ class CloseUnanswered(JobKind):
 
     def run(self, job: Job) -> None:
         attempt = Attempt.objects.select_related("confirmation").get(pk=job.payload["attempt_id"])
-        if attempt.state != AttemptState.IN_FLIGHT:
+        if attempt.state not in (AttemptState.IN_FLIGHT, AttemptState.UNKNOWN):
             return
         after_no_answer(attempt.confirmation, attempt, reason=f"no result for attempt {attempt.number} in time")
 
 
-def after_no_answer(c: Confirmation, attempt: Attempt, *, reason: str, exchange=None, reached: bool = True) -> None:
+def after_no_answer(c: Confirmation, attempt: Attempt, *, reason: str, exchange=None, reached: bool = True,
+                    closed: bool = False) -> None:
     """The attempt's window is over: the next plan step after its spacing (at once when the attempt never
-    `reached` the customer), or give up the way the owner chose."""
+    `reached` the customer), or give up the way the owner chose. `closed`: the caller has already closed the
+    attempt in this transaction (an answer that decided nothing)."""
     # One transaction: marking the attempt unanswered is what makes a retried job skip it, so it must not
     # commit without the next attempt (a worker killed in between left the order waiting forever).
-    with transaction.atomic():
-        _after_no_answer(c, attempt, reason=reason, exchange=exchange, reached=reached)
+    with fenced():
+        _after_no_answer(c, attempt, reason=reason, exchange=exchange, reached=reached, closed=closed)
 
 
-def _after_no_answer(c: Confirmation, attempt: Attempt, *, reason: str, exchange=None, reached: bool) -> None:
-    Attempt.objects.filter(pk=attempt.pk, state__in=[AttemptState.IN_FLIGHT, AttemptState.REQUESTED]).update(
-        state=AttemptState.NO_ANSWER)
-    c.refresh_from_db()
-    if c.state in ROBOT_DONE:
+def _after_no_answer(c: Confirmation, attempt: Attempt, *, reason: str, exchange=None, reached: bool,
+                     closed: bool) -> None:
+    # Compare-and-set on the attempt: a repeated or late "no answer" (the attempt already closed) moves nothing.
+    if not closed and not Attempt.objects.filter(pk=attempt.pk, state__in=[
+            AttemptState.IN_FLIGHT, AttemptState.REQUESTED, AttemptState.UNKNOWN]).update(state=AttemptState.NO_ANSWER):
         return
+    c.refresh_from_db()
+    if c.state in ROBOT_DONE or attempt.number < c.attempts_made:
+        return  # an older attempt's late "no answer" while a newer one is under way: the newer one decides
     c.move(ConfirmationState.NO_ANSWER, reason=reason, channel=attempt.channel, provider_id=attempt.provider_id,
            exchange=exchange, expect=OPEN)
     if attempt.manual:
@@ -385,6 +423,23 @@ def enqueue_history(c: Confirmation) -> None:
                         payload={"confirmation_id": c.pk})
 
 
+def attempt_for(job: Job, ev: dict) -> Attempt | None:
+    """The attempt a provider's result speaks of: by its provider id, or by our reference it echoed (an attempt
+    whose send ended "unknown" has no provider id). Only within the webhook's own store."""
+    effect = outbox.match(job.payload["service"], provider_id=ev.get("provider_id") or "",
+                          reference=ev.get("reference") or "")
+    keys = [effect.key] if effect is not None else []
+    q = Attempt.objects.select_related("confirmation__integration").filter(
+        confirmation__store_id=job.integration.store_id)
+    attempt = q.filter(key__in=keys).first() if keys else None
+    if attempt is None and ev.get("provider_id"):  # attempts made before the outbox existed
+        attempt = q.filter(service=job.payload["service"], provider_id=ev["provider_id"]).first()
+    if attempt is not None and effect is not None and ev.get("provider_id") and not effect.provider_id:
+        outbox.sent(effect, ev["provider_id"])  # an unknown send named by its result: it did go out
+        Attempt.objects.filter(pk=attempt.pk, provider_id="").update(provider_id=ev["provider_id"])
+    return attempt
+
+
 @register_job_kind
 class ApplyCallResult(JobKind):
     """A provider told us how a confirmation call ended."""
@@ -395,19 +450,13 @@ class ApplyCallResult(JobKind):
     def run(self, job: Job) -> None:
         ev = job.payload["event"]
         exchange = Exchange.objects.filter(pk=job.payload.get("exchange_id")).first()
-        attempt = Attempt.objects.select_related("confirmation__integration").filter(
-            service=job.payload["service"], provider_id=ev["provider_id"],
-            confirmation__store_id=job.integration.store_id).first()  # a webhook speaks only for its own store
+        attempt = attempt_for(job, ev)
         if attempt is None:
             # The result can overtake our own record of the call (its answer was lost, the retry is pending):
             # wait for it a few times before calling the event unknown.
             _note(exchange, Level.WARNING, f"no attempt with provider id {ev['provider_id']!r} (yet)")
             raise RetryableError(job.payload["service"], "unknown_call", "call not known yet", retry_after=30)
         c = attempt.confirmation
-        if attempt.state not in (AttemptState.IN_FLIGHT, AttemptState.REQUESTED, AttemptState.UNKNOWN,
-                                 AttemptState.NO_ANSWER) or c.state in ROBOT_DONE:
-            _note(exchange, Level.INFO, f"late or repeated result for {c.order_label}: already {c.state}")
-            return
         cfg = config_of(c.integration)
         caps = client_class(attempt.service).capabilities
         digits = [str(d) for d in ev.get("digits") or []]
@@ -417,19 +466,29 @@ class ApplyCallResult(JobKind):
             intent = {"confirm": Intent.CONFIRM, "cancel": Intent.CANCEL, "agent": Intent.AGENT}.get(ev["outcome"],
                                                                                                      Intent.UNKNOWN)
         pressed = ", ".join(digits) or ev.get("raw_status") or ev["outcome"]
-        # One transaction: an 'answered' attempt makes a retried job skip the result, so the attempt must not
-        # be marked without the decision (a worker killed in between lost the customer's answer).
-        with transaction.atomic():
-            Attempt.objects.filter(pk=attempt.pk).update(
-                state=AttemptState.ANSWERED if digits else AttemptState.NO_ANSWER, answer=",".join(digits)[:500],
-                answered_at=clock.now())
+        # Compare-and-set on the attempt's state: a key press beats the end-of-call callback that follows it
+        # (Twilio sends both), a repeated result changes nothing, and a late "no answer" of an attempt already
+        # closed moves nothing. One transaction with the decision: a killed worker loses neither.
+        closing = [AttemptState.IN_FLIGHT, AttemptState.REQUESTED, AttemptState.UNKNOWN]
+        with fenced():
+            if digits:
+                hit = Attempt.objects.filter(pk=attempt.pk, state__in=closing + [AttemptState.NO_ANSWER]).update(
+                    state=AttemptState.ANSWERED, answer=",".join(digits)[:500], answered_at=clock.now())
+            else:
+                hit = Attempt.objects.filter(pk=attempt.pk, state__in=closing).exists()
+            c.refresh_from_db()
+            if not hit or c.state in ROBOT_DONE:
+                _note(exchange, Level.INFO, f"late or repeated result for {c.order_label}: already {c.state}")
+                return
             if intent in (Intent.CONFIRM, Intent.CANCEL):
                 decide(c, intent, channel=Channel.CALL, exchange=exchange, detail=f"pressed {pressed}")
             elif intent == Intent.AGENT:
+                Attempt.objects.filter(pk=attempt.pk, state__in=closing).update(
+                    state=AttemptState.ANSWERED, answered_at=clock.now())
                 c.move(ConfirmationState.NEEDS_PERSON, reason="customer pressed 0 for a person", channel=Channel.CALL,
                        exchange=exchange, expect=OPEN, needs_person_reason="asked for a person")
             else:
-                after_no_answer(c, attempt, exchange=exchange,
+                after_no_answer(c, attempt, exchange=exchange, closed=bool(digits),
                                 reason=f"attempt {attempt.number}: {ev['outcome']} ({pressed})")
 
 
@@ -464,7 +523,8 @@ class ApplySmsReply(JobKind):
                 self._polite_answer(integration, job.payload.get("connection_id"), cfg, phone,
                                     target or (pending[0] if pending else None))
             return
-        Attempt.objects.filter(confirmation=target, channel=Channel.SMS, state=AttemptState.IN_FLIGHT).update(
+        Attempt.objects.filter(confirmation=target, channel=Channel.SMS,
+                               state__in=[AttemptState.IN_FLIGHT, AttemptState.UNKNOWN]).update(
             state=AttemptState.ANSWERED, answer=ev["text"][:500], answered_at=clock.now())
         decide(target, intent, channel=Channel.SMS, exchange=exchange, detail=f"replied {ev['text'][:100]!r}")
 
@@ -484,8 +544,11 @@ class ApplySmsReply(JobKind):
                             with_details=False)
         # Once per order (or per number and day): an auto-responder on the other side must not start a ping-pong.
         about = f"{c.order_id}" if c else f"{phone}:{clock.now():%Y%m%d}"
-        client.send_sms(to=phone, text=text, key=f"{KIND}:{integration.store_id}:{about}:polite-reply",
-                        sender=cfg.sms_sender or None)
+        key = f"{KIND}:{integration.store_id}:{about}:polite-reply"
+        effect = outbox.request(key, kind="sms", service=connection.service, store=integration.store,
+                                connection=connection, integration=integration)
+        outbox.perform(effect, lambda e: client.send_sms(to=phone, text=text, key=key, reference=str(e.correlation),
+                                                         sender=cfg.sms_sender or None).provider_id)
 
 
 @register_job_kind
@@ -493,17 +556,17 @@ class ApplyDeliveryReport(JobKind):
     """An SMS could not be delivered: count the attempt as unanswered (the next one is scheduled)."""
 
     kind = "cod_confirm.apply_delivery_report"
+    max_attempts = 6
 
     def run(self, job: Job) -> None:
         ev = job.payload["event"]
         if ev.get("delivered") is not False:
             return
-        attempt = Attempt.objects.select_related("confirmation").filter(
-            service=job.payload["service"], provider_id=ev["provider_id"], state=AttemptState.IN_FLIGHT,
-            confirmation__store_id=job.integration.store_id).first()
-        if attempt is not None:
-            after_no_answer(attempt.confirmation, attempt, reason=f"SMS not delivered ({ev.get('status')})",
-                            reached=False)
+        attempt = attempt_for(job, ev)
+        if attempt is None:  # the report overtook our record of the send: wait for it, like a call result
+            raise RetryableError(job.payload["service"], "unknown_sms", "SMS not known yet", retry_after=30)
+        after_no_answer(attempt.confirmation, attempt, reason=f"SMS not delivered ({ev.get('status')})",
+                        reached=False)
 
 
 # --- writing the outcome to the shop -------------------------------------------------------------------
@@ -571,12 +634,20 @@ class SendTestMessage(JobKind):
         sample = {"name": "Test", "order_label": "TEST", "total": 0, "currency": integration.store.currency,
                   "shop": integration.store.name, "items": 1, "with_details": False}
         phone, channel = job.payload["phone"], job.payload["channel"]
-        if channel == Channel.CALL:
-            # The result comes back to the call-result hook with a provider id no attempt has: logged as a warning.
-            client.start_confirmation_call(to=phone, text=mappers.fill(cfg.text(cfg.call_texts, lang), **sample),
-                                           digits={"1": "confirm", "2": "cancel", "0": "agent"},
-                                           webhook_url=connection.webhook_url("call-result"), key=job.key,
-                                           language=lang, caller_id=cfg.caller_id or None)
-        else:
-            client.send_sms(to=phone, text=mappers.fill(cfg.text(cfg.sms_texts, lang), **sample), key=job.key,
-                            webhook_url=connection.webhook_url("sms"), sender=cfg.sms_sender or None)
+
+        def send(effect) -> str:
+            if channel == Channel.CALL:
+                # The result comes back to the call-result hook with a provider id no attempt has: a warning.
+                return client.start_confirmation_call(
+                    to=phone, text=mappers.fill(cfg.text(cfg.call_texts, lang), **sample),
+                    digits={"1": "confirm", "2": "cancel", "0": "agent"}, webhook_url=connection.webhook_url("call-result"),
+                    key=job.key, reference=str(effect.correlation), language=lang,
+                    caller_id=cfg.caller_id or None).provider_id
+            return client.send_sms(to=phone, text=mappers.fill(cfg.text(cfg.sms_texts, lang), **sample), key=job.key,
+                                   reference=str(effect.correlation), webhook_url=connection.webhook_url("sms"),
+                                   sender=cfg.sms_sender or None).provider_id
+
+        # Not tied to the store or connection: a test a person asked for now is never paused and sent later.
+        effect = outbox.perform(outbox.request(job.key, kind=channel, service=connection.service), send)
+        if effect.state == SideEffectState.FAILED:
+            raise TerminalError(connection.service, "refused", effect.error)

@@ -1,0 +1,282 @@
+"""The outbox: one row per side effect (call, SMS, message, payment operation, marketplace write), made once.
+
+Every feature that acts on the outside world goes through here (DESIGN.md, "Side effects go through one
+outbox"). The row is written before anything is sent; its state moves only by compare-and-set:
+
+    requested ──begin()──▶ sending ──▶ sent      (the provider accepted it; provider id stored)
+        │  ▲                  │  └───▶ unknown   (timeout, gateway 5xx, unreadable answer, a lost run)
+        ▼  │ resume()         └──────▶ failed    (the provider refused it: its own message kept)
+      paused ──cancel()──▶ cancelled             (switched off; withdrawn or handed to a person)
+    unknown ──sent()──▶ sent                     (the answer or a late result told us after all)
+
+API (all take and return `SideEffect` rows; import `from ocbridge.core import outbox`):
+
+- `request(key, kind=, service=, store=, connection=, integration=)`: the row for `key`, created on first use
+  (a repeated key returns the existing row: requesting is idempotent). The current job is stored on it.
+- `perform(effect, send, answer_window=, ask=)`: make the side effect once. `send(effect)` does the provider
+  call and returns the provider's id (str); pass `effect.correlation` in the provider's echo field (Netgsm
+  `relationid`, Verimor campaign name / `custom_id`, Twilio callback URL, APS `merchant_reference`, WhatsApp
+  `biz_opaque_callback_data`). Only the run whose `begin()` moved the row requested → sending calls `send`,
+  and `begin()` is fenced by the job's claim (core.jobs.fenced), so a run that stalled past its claim never
+  sends. Errors: TerminalError → failed; a doubtful error (timeout, transport error, HTTP 500/502/504,
+  UnknownOutcomeError, an unreadable 2xx: `doubtful(exc)`) → `ask(effect)` the provider if it can be asked
+  (returns its id when it has it, None when it says it never arrived, raises ServiceError when it cannot
+  tell) → sent / back to requested (the error is raised, the job retries) / unknown; no way to ask →
+  unknown: **never resent in doubt**; any other retryable
+  error (connection refused, 429, 503) means it was not sent: back to requested and the error is raised so
+  the job retries. A row found in `sending` by another run (its sender was lost) is treated as doubtful too.
+  Returns the row in its new state; the caller acts on `effect.state`. A row already past sending is
+  returned as is (a repeated job), and a row whose store, connection or integration is switched off is
+  moved to paused instead (nothing sent).
+- `answer_window` (seconds): how long a result may still come after sending (a call's ring time, Netgsm's
+  shortest voice-message window, a WhatsApp message's TTL). Stored as `answer_until`; `may_still_answer()`
+  tells a feature not to start a new attempt inside it.
+- `sent(effect, provider_id)`, `unknown(effect, reason)`, `failed(effect, reason)`: the transitions `perform`
+  makes, for features that call the provider themselves. `sent` also applies to an unknown row (a late
+  answer or result named it).
+- `match(service, provider_id=, reference=)`: the row a provider's result is about — by its id, or by the
+  correlation number (or our key) it echoed (an unknown row has no provider id). None when neither matches.
+- `paused_rows(...)`, `resume(effect)`, `cancel(effect, reason)`: switching off and on. Resuming puts the row
+  back to requested and re-queues its job; a feature's resume policy (core.outbox.register_resume_policy)
+  decides between resume and cancel (e.g. COD: still inside the calling day and answer window → resume;
+  older → cancel, and the order goes to the owner's "needs you" list).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from ocbridge.core import clock
+from ocbridge.core.choices import JobState, SideEffectState
+from ocbridge.core.errors import RetryableError, ServiceError, TerminalError, UnknownOutcomeError
+from ocbridge.core.jobs import current_job, fenced
+from ocbridge.core.models import Job, SideEffect
+
+log = logging.getLogger(__name__)
+
+S = SideEffectState
+GATEWAY_CODES = frozenset({500, 502, 504})  # the request may have been carried out before the error answer
+
+
+def request(key: str, *, kind: str, service: str, store=None, connection=None, integration=None) -> SideEffect:
+    """The outbox row for `key`, created on first use (idempotent)."""
+    if not key:
+        raise ValueError("a side effect needs an idempotency key")
+    job = current_job.get()
+    row = SideEffect.objects.filter(key=key).first()
+    if row is not None:
+        return row
+    fields = {"kind": kind, "service": service, "store_id": _pk(store) or getattr(connection, "store_id", None),
+              "connection_id": _pk(connection), "integration_id": _pk(integration),
+              "job_id": job.pk if job is not None and job.pk else None, "created": clock.now(), "updated": clock.now()}
+    for _ in range(3):  # a correlation number drawn twice (1 in 10^11) is drawn again
+        try:
+            with transaction.atomic():
+                return SideEffect.objects.create(key=key, **fields)
+        except IntegrityError:
+            row = SideEffect.objects.filter(key=key).first()
+            if row is not None:  # another run requested the same key first: theirs is the row
+                return row
+    raise RuntimeError(f"could not store side effect {key}")
+
+
+def _pk(obj):
+    return obj.pk if obj is not None else None
+
+
+def switched_off(effect: SideEffect) -> str:
+    """What of the effect's store, connection or integration is switched off ("" when all are on)."""
+    from ocbridge.core.models import Connection, Integration, Store
+
+    if effect.store_id and not Store.objects.filter(pk=effect.store_id, enabled=True).exists():
+        return "store"
+    if effect.connection_id and not Connection.objects.filter(pk=effect.connection_id, enabled=True).exists():
+        return "connection"
+    if effect.integration_id and not Integration.objects.filter(pk=effect.integration_id, enabled=True).exists():
+        return "integration"
+    return ""
+
+
+def _cas(effect: SideEffect, frm, to: str, **fields) -> bool:
+    """Move the row from one of `frm` to `to` (compare-and-set); refreshes `effect` either way."""
+    frm = [frm] if isinstance(frm, str) else list(frm)
+    hit = SideEffect.objects.filter(pk=effect.pk, state__in=frm).update(state=to, updated=clock.now(), **fields)
+    effect.refresh_from_db()
+    return bool(hit)
+
+
+def begin(effect: SideEffect) -> bool:
+    """requested → sending, by the running job while it still holds its claim. True: this run sends."""
+    job = current_job.get()
+    token = job.claim_token if job is not None else ""
+    with fenced():
+        off = switched_off(effect)
+        if off:
+            _cas(effect, S.REQUESTED, S.PAUSED, error=f"paused: the {off} is switched off")
+            return False
+        return _cas(effect, S.REQUESTED, S.SENDING, sent_by=token or "-")
+
+
+def sent(effect: SideEffect, provider_id: str, *, answer_window: float = 0.0) -> bool:
+    """sending/unknown → sent with the provider's id. Not fenced by the job claim: a provider id is a fact worth
+    keeping even from a run that lost its claim (a late result then matches it)."""
+    return _cas(effect, (S.SENDING, S.UNKNOWN), S.SENT, provider_id=str(provider_id)[:128], error="",
+                answer_until=effect.answer_until or _window_end(answer_window))
+
+
+def unknown(effect: SideEffect, reason: str, *, answer_window: float = 0.0) -> bool:
+    """sending → unknown: it may have gone out. Never resent; a late result is still applied (match())."""
+    return _cas(effect, S.SENDING, S.UNKNOWN, error=reason[:2000], answer_until=_window_end(answer_window))
+
+
+def failed(effect: SideEffect, reason: str) -> bool:
+    """sending → failed: the provider refused it."""
+    return _cas(effect, S.SENDING, S.FAILED, error=reason[:2000])
+
+
+def _window_end(seconds: float):
+    return clock.now() + timedelta(seconds=seconds)
+
+
+def may_still_answer(effect: SideEffect) -> bool:
+    """A result may still come (inside its answer window): start no new attempt yet."""
+    if effect.state == S.SENDING:
+        return True
+    return effect.state in (S.SENT, S.UNKNOWN) and effect.answer_until is not None and effect.answer_until > clock.now()
+
+
+def doubtful(exc: BaseException) -> bool:
+    """Whether a failed send may still have been carried out by the provider."""
+    if isinstance(exc, UnknownOutcomeError) or getattr(exc, "maybe_sent", False):
+        return True
+    return isinstance(exc, ServiceError) and exc.code in GATEWAY_CODES
+
+
+def perform(effect: SideEffect, send: Callable[[SideEffect], str], *, answer_window: float = 0.0,
+            ask: Callable[[SideEffect], str | None] | None = None) -> SideEffect:
+    """Make the side effect once (see the module docstring). Returns the row in its new state."""
+    if effect.state == S.SENDING:  # found mid-send: the run that began it was lost (crash or stall)
+        return _settle_doubt(effect, "the run sending it was lost", answer_window, ask)
+    if effect.state != S.REQUESTED or not begin(effect):
+        effect.refresh_from_db()
+        if effect.state == S.SENDING and effect.sent_by != _token():
+            return _settle_doubt(effect, "another run was sending it", answer_window, ask)
+        return effect
+    try:
+        provider_id = send(effect)
+    except TerminalError as exc:
+        failed(effect, str(exc))
+        return effect
+    except Exception as exc:
+        if doubtful(exc):
+            _settle_doubt(effect, str(exc), answer_window, ask, not_there=S.REQUESTED)
+            if effect.state != S.REQUESTED:
+                return effect
+            raise  # the provider says it never arrived: the job retries and sends it then
+        if isinstance(exc, RetryableError):  # surely not carried out: back to requested, the job retries
+            _cas(effect, S.SENDING, S.REQUESTED, sent_by="", error=str(exc)[:2000])
+        else:  # a bug of ours, mid-send: it may have gone out
+            unknown(effect, f"error while sending: {exc!r}", answer_window=answer_window)
+        raise
+    sent(effect, provider_id, answer_window=answer_window)
+    return effect
+
+
+def _token() -> str:
+    job = current_job.get()
+    return (job.claim_token if job is not None else "") or "-"
+
+
+def _settle_doubt(effect: SideEffect, reason: str, answer_window: float, ask, not_there: str = S.UNKNOWN) -> SideEffect:
+    """Ask the provider if it can be asked: it has it → sent; it says it never arrived → `not_there` (requested
+    when this run's own send failed: it may send again; unknown when another run's send was lost, since that
+    run may only be stalled). No answer, or no way to ask → unknown. Never a second send in doubt."""
+    found, answered = None, False
+    if ask is not None:
+        try:
+            found, answered = ask(effect), True
+        except ServiceError as exc:
+            reason = f"{reason}; asking failed: {exc}"
+    if found:
+        sent(effect, found, answer_window=answer_window)
+    elif answered and not_there == S.REQUESTED:
+        _cas(effect, S.SENDING, S.REQUESTED, sent_by="", error=f"{reason}; the provider does not have it")
+    else:
+        unknown(effect, reason, answer_window=answer_window)
+    return effect
+
+
+def match(service: str, *, provider_id: str = "", reference: str | int | None = None) -> SideEffect | None:
+    """The outbox row a provider's result speaks of: by provider id, else by what of ours it echoed
+    (`reference`: our correlation number, or our key where the provider echoes the key itself)."""
+    rows = SideEffect.objects.filter(service=service)
+    if provider_id:
+        row = rows.filter(provider_id=str(provider_id)).order_by("-id").first()
+        if row is not None:
+            return row
+    text = str(reference or "").strip()
+    if not text:
+        return None
+    if text.isdigit() and len(text) <= 18:
+        row = rows.filter(correlation=int(text)).first()
+        if row is not None:
+            return row
+    return rows.filter(key=text).first()
+
+
+# --- switching off and on ---------------------------------------------------------------------------------
+
+ResumePolicy = Callable[[SideEffect], bool]
+_policies: dict[str, ResumePolicy] = {}
+
+
+def register_resume_policy(kind_prefix: str) -> Callable[[ResumePolicy], ResumePolicy]:
+    """Decorator: `fn(effect) -> bool` decides for paused rows whose job kind starts with `kind_prefix` whether
+    they are resumed (True) or withdrawn (False; fn has already handed the case to a person)."""
+
+    def deco(fn: ResumePolicy) -> ResumePolicy:
+        _policies[kind_prefix] = fn
+        return fn
+
+    return deco
+
+
+def paused_rows():
+    return SideEffect.objects.filter(state=S.PAUSED).select_related("job")
+
+
+def resume(effect: SideEffect) -> bool:
+    """paused → requested, and its job queued to run now."""
+    with transaction.atomic():
+        if not _cas(effect, S.PAUSED, S.REQUESTED, error=""):
+            return False
+        if effect.job_id:
+            Job.objects.filter(pk=effect.job_id, state__in=[JobState.DONE, JobState.FAILED, JobState.QUEUED]).update(
+                state=JobState.QUEUED, next_run_at=clock.now(), finished_at=None, dispatched_at=None, last_error="")
+    return True
+
+
+def cancel(effect: SideEffect, reason: str) -> bool:
+    """paused/requested → cancelled: it will not be sent."""
+    return _cas(effect, (S.PAUSED, S.REQUESTED), S.CANCELLED, error=reason[:2000])
+
+
+def resume_switched_on() -> tuple[int, int]:
+    """Paused rows whose store, connection and integration are all on again: resume or withdraw each by its
+    feature's policy (no policy: resume). Returns (resumed, withdrawn)."""
+    resumed = withdrawn = 0
+    for effect in paused_rows():
+        if switched_off(effect):
+            continue
+        kind = effect.job.kind if effect.job is not None else ""
+        policy = next((fn for prefix, fn in _policies.items() if kind.startswith(prefix)), None)
+        if policy is None or policy(effect):
+            resumed += resume(effect)
+        else:
+            withdrawn += 1
+    return resumed, withdrawn
