@@ -92,26 +92,33 @@ class PollShopHistory(DespatchJob):
         if last is None:  # first run: start at the shop's newest row, do not replay its history
             state.touch(last_history_id=shop.latest_history_id(integration.store))
             return
-        sid = integration.store_id
         for _ in range(HISTORY_MAX_BATCHES):
             events = shop.history_since(integration.store, last, limit=HISTORY_BATCH)
             if not events:
                 break
-            ids = {str(e.order_id) for e in events}
-            bound = {b.local_id: b.data.get("state") for b in Binding.objects.filter(
-                connection_id=integration.connection_id, kind=m.ORDER, local_id__in=ids)}
             last = events[-1].order_history_id
             with transaction.atomic():  # the jobs and the watermark move together: no event lost, none twice
-                for e in events:
-                    if e.order_status_id in cfg.ready_status_ids:
-                        Job.objects.enqueue(SendOrder, key=f"despatch:{sid}:order-{e.order_id}:ready:{e.order_history_id}",
-                                            integration=integration, payload={"order_id": e.order_id})
-                    elif bound.get(str(e.order_id)) in LIVE:
-                        Job.objects.enqueue(StopOrder, key=f"despatch:{sid}:order-{e.order_id}:unready:{e.order_history_id}",
-                                            integration=integration, payload={"order_id": e.order_id})
+                on_history(integration, events)
                 state.touch(last_history_id=last)
             if len(events) < HISTORY_BATCH:
                 break
+
+
+def on_history(integration: Integration, events, *, missed: bool = False) -> None:
+    """Status changes of the store's orders → Jobs: entering a ready status sends the order; leaving it (while its
+    DC order is still open) holds or cancels it there. Keyed by the history row: a repeat enqueues nothing.
+    TODO(#12): registered with the shared order-history feed (register_history_consumer) when it lands."""
+    cfg, sid = config_of(integration), integration.store_id
+    ids = {str(e.order_id) for e in events}
+    bound = {b.local_id: b.data.get("state") for b in Binding.objects.filter(
+        connection_id=integration.connection_id, kind=m.ORDER, local_id__in=ids)}
+    for e in events:
+        if e.order_status_id in cfg.ready_status_ids:
+            Job.objects.enqueue(SendOrder, key=f"despatch:{sid}:order-{e.order_id}:ready:{e.order_history_id}",
+                                integration=integration, payload={"order_id": e.order_id})
+        elif bound.get(str(e.order_id)) in LIVE:
+            Job.objects.enqueue(StopOrder, key=f"despatch:{sid}:order-{e.order_id}:unready:{e.order_history_id}",
+                                integration=integration, payload={"order_id": e.order_id})
 
 
 @register_job_kind
