@@ -1,4 +1,4 @@
-"""Exchange log: filters, default 7-day bound, keyset pages, detail pretty-printing, streaming CSV export."""
+"""Exchange log: filters, default 7-day bound, numbered pages and sorting, detail pretty-printing, streaming CSV."""
 
 import csv
 import datetime as dt
@@ -54,18 +54,24 @@ def test_end_before_start_is_an_error(client_in):
     assert "end" in resp.context["form"].errors
 
 
-def test_keyset_pages_by_id(client_in, settings):
-    from ocbridge.dashboard import filters
+def test_numbered_pages_with_a_total_and_sortable_columns(client_in, monkeypatch):
+    from ocbridge.dashboard import tables
 
-    rows = [_ex() for _ in range(filters.PAGE_SIZE + 5)]
+    rows = [_ex(status=200 + i) for i in range(tables.PAGE_SIZE + 5)]
     url = reverse("dashboard:exchanges")
     first = client_in.get(url, {"service": "netgsm"})
     page = first.context["page"]
-    assert len(page.rows) == filters.PAGE_SIZE and page.next_before == rows[5].pk
-    assert f"before={rows[5].pk}" in first.content.decode()
-    second = client_in.get(url, {"service": "netgsm", "before": page.next_before})
+    assert len(page.rows) == tables.PAGE_SIZE and page.pages == 2 and page.total == len(rows)
+    html = first.content.decode()
+    assert "page=2" in html and f"of {len(rows)}" in html
+    second = client_in.get(url, {"service": "netgsm", "page": 2})
     assert _ids(second) == [r.pk for r in reversed(rows[:5])]
-    assert second.context["page"].next_before is None
+    by_status = client_in.get(url, {"service": "netgsm", "sort": "status"})
+    assert _ids(by_status)[:3] == [r.pk for r in rows[:3]]  # lowest status first
+    assert 'aria-sort="ascending"' in by_status.content.decode()
+    monkeypatch.setattr(tables, "WINDOW", 20)  # past the counted window: "more than", and older moves by id
+    capped = client_in.get(url, {"service": "netgsm", "page": 99}).context["page"]
+    assert capped.capped and capped.number == 1 and capped.older_before == capped.rows[-1].pk
 
 
 def test_detail_pretty_prints_json_and_form_bodies(client_in):
@@ -95,3 +101,14 @@ def test_pretty_body_keeps_unparseable_text():
     assert pretty_body("{not json") == "{not json"
     assert pretty_body("<a><b>1</b></a>").startswith("<?xml")
     assert pretty_body("plain text here") == "plain text here"
+
+
+@pytest.mark.parametrize("lang,sep", [("tr", ";"), ("ru", ";"), ("en", ",")])
+def test_csv_separator_follows_the_readers_spreadsheet(client_in, lang, sep):
+    _ex(level="error", error="a, b; c")
+    client_in.cookies["django_language"] = lang
+    text = b"".join(client_in.get(reverse("dashboard:exchanges-csv")).streaming_content).decode()
+    header = text.lstrip("\ufeff").splitlines()[0]
+    assert header.startswith(f"id{sep}created{sep}")
+    chosen = b"".join(client_in.get(reverse("dashboard:exchanges-csv"), {"sep": "tab"}).streaming_content).decode()
+    assert chosen.lstrip("\ufeff").startswith("id\tcreated\t")

@@ -84,10 +84,11 @@ class ExchangeRecorder:
     @contextmanager
     def exchange(self, method: str, url: str, *, key: str = "", purpose: str = "", order_id: int | None = None,
                  request_body: str | bytes | None = None, request_headers: dict | None = None):
-        from ocbridge.core.jobkinds import current_job
+        from ocbridge.core.jobkinds import current_job, current_order
         from ocbridge.core.models import Exchange
 
         job = current_job.get()
+        order_id = order_id if order_id is not None else current_order.get()
         row = Exchange.objects.create(
             created=clock.now(),
             service=self.service,

@@ -16,6 +16,18 @@ from ocbridge.core import clock
 
 # The Job this thread is running (set by core.jobs.run_job): Exchanges, transitions and fenced writes read it.
 current_job: ContextVar = ContextVar("current_job", default=None)
+# The shop order the running job is about (set by the integration through about_order; run_job clears it per job):
+# every Exchange recorded meanwhile carries it, so the log's order filter finds the calls, SMS and shop writes.
+current_order: ContextVar = ContextVar("current_order", default=None)
+
+
+def about_order(order_id: int | None, *, exchange=None) -> None:
+    """Mark the rest of this job run as about `order_id`; an inbound `exchange` (the webhook that started the job)
+    learns its order too, now that the job has matched it."""
+    current_order.set(order_id)
+    if exchange is not None and order_id is not None and getattr(exchange, "order_id", None) is None:
+        type(exchange).objects.filter(pk=exchange.pk, order_id__isnull=True).update(order_id=order_id)
+        exchange.order_id = order_id
 
 _KINDS: dict[str, type[JobKind]] = {}
 _sender: list[Callable[[int], None]] = []  # core.tasks registers huey's task here when it is imported

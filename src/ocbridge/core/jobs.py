@@ -36,6 +36,7 @@ from ocbridge.core.jobkinds import (  # noqa: F401  (re-exported: integrations i
     Defer,
     JobKind,
     current_job,
+    current_order,
     get_kind,
     known_kind,
     register_job_kind,
@@ -167,6 +168,7 @@ def run_job(job_id: int):
         return None
     kind = get_kind(job.kind)()
     token = current_job.set(job)
+    order_token = current_order.set(None)
     now = clock.now
     try:
         with Heartbeat(job, kind.claim_seconds):
@@ -199,6 +201,7 @@ def run_job(job_id: int):
     else:
         _finish(job, state=JobState.DONE, finished_at=now(), last_error="")
     finally:
+        current_order.reset(order_token)
         current_job.reset(token)
     return Job.objects.get(pk=job.pk)
 

@@ -1,9 +1,8 @@
-"""Turning filter forms into querysets, and keyset pagination by id (no OFFSET: cheap on a large log)."""
+"""Turning filter forms into querysets (pages and sorting: dashboard/tables.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
@@ -12,7 +11,6 @@ from ocbridge.core.models import Exchange, Job
 from ocbridge.dashboard.forms import ExchangeFilterForm, JobFilterForm
 
 DEFAULT_LOG_DAYS = 7
-PAGE_SIZE = 50
 
 
 def exchange_queryset(form: ExchangeFilterForm) -> tuple[QuerySet, dt.datetime, dt.datetime]:
@@ -47,25 +45,3 @@ def job_queryset(form: JobFilterForm) -> QuerySet:
     if data.get("store"):
         qs = qs.filter(store=data["store"])
     return qs
-
-
-@dataclass
-class KeysetPage:
-    """One page of rows ordered by id descending; `next_before` continues after the last row shown."""
-
-    rows: list
-    next_before: int | None
-    first: bool
-
-
-def keyset_page(qs: QuerySet, before: str | None, size: int = PAGE_SIZE) -> KeysetPage:
-    try:
-        before_id = int(before) if before else None
-    except ValueError:
-        before_id = None
-    if before_id is not None:
-        qs = qs.filter(pk__lt=before_id)
-    rows = list(qs.order_by("-pk")[: size + 1])
-    more = len(rows) > size
-    rows = rows[:size]
-    return KeysetPage(rows, rows[-1].pk if more and rows else None, before_id is None)

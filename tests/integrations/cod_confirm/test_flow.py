@@ -298,3 +298,25 @@ def test_one_shared_poll_feeds_cod_confirmation_and_the_phone_index(cod_bed):
     assert Confirmation.objects.filter(order_id__in=(1050, 1051, 1052)).count() == 3
     assert set(PhoneIndex.objects.filter(e164="+905321234567").values_list("order_id", flat=True)) >= {1050, 1051, 1052}
     assert Job.objects.filter(kind="opencart.poll_shop").count() >= 1
+
+
+def test_every_exchange_about_the_order_carries_it_so_the_log_filter_finds_them(cod_bed, client):
+    from django.contrib.auth.models import User
+    from django.urls import reverse
+
+    from ocbridge.core.models import Exchange
+
+    bed = cod_bed("3.0")
+    add_order(bed.shop, 1201, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", call="confirm")
+    bed.run()
+    assert Confirmation.objects.get(order_id=1201).state == "confirmed"
+    mine = Exchange.objects.filter(order_id=1201)
+    assert mine.filter(direction="out", service="sandbox").exists()  # the call
+    assert mine.filter(direction="in", service="sandbox").exists()  # the customer's answer (webhook)
+    assert not Exchange.objects.filter(service="sandbox", order_id__isnull=True,
+                                       purpose__startswith="cod_confirm").exists()
+    client.force_login(User.objects.create_user("o", is_staff=True))
+    html = client.get(reverse("dashboard:exchanges"), {"order": 1201}).content.decode()
+    for ex in mine:
+        assert reverse("dashboard:exchange", args=[ex.pk]) in html

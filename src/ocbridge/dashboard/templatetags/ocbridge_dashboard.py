@@ -168,3 +168,32 @@ def shop_payment(code: str, store) -> str:
     from ocbridge.dashboard.shopnames import payment_title
 
     return payment_title(store, code)
+
+
+@register.simple_tag(takes_context=True)
+def sort_th(context, key: str, label: str, css: str = ""):
+    """`{% sort_th "created" _("Created") %}`: a column heading that sorts the list (again: the other way)."""
+    page = context.get("page")
+    current = getattr(page, "sort", "")
+    if current == key:
+        target, arrow, aria = f"-{key}", " ▲", "ascending"
+    elif current == f"-{key}":
+        target, arrow, aria = key, " ▼", "descending"
+    else:
+        target, arrow, aria = f"-{key}", "", "none"
+    query = query_with(context, sort=target, page="", before="")
+    return format_html('<th scope="col" class="{}" aria-sort="{}"><a href="?{}">{}{}</a></th>', css, aria, query,
+                       label, arrow)
+
+
+@register.filter
+def error_summary(text: str) -> str:
+    """A job's error in one line: for a crash, the exception's last line (no server paths); the full traceback
+    stays on the job's page for whoever debugs it."""
+    text = (text or "").strip()
+    if text.startswith("Traceback"):
+        from django.utils.translation import gettext as _
+
+        last = text.splitlines()[-1] if text else ""
+        return _("Unexpected error: %(error)s") % {"error": last}
+    return text

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from ocbridge.core import clock
 from ocbridge.core.models import Exchange, Job
 from ocbridge.dashboard import l10n
-from ocbridge.dashboard.filters import keyset_page
+from ocbridge.dashboard.tables import table_page
 from ocbridge.dashboard.forms import (
     BulkActionForm,
     ConfirmationActionForm,
@@ -87,11 +87,19 @@ def confirmation_list(request) -> HttpResponse:
         if q.isdigit():
             cond |= Q(order_id=int(q))
         qs = qs.filter(cond)
-    page = keyset_page(qs, request.GET.get("before"))
-    params = request.GET.copy()
-    params.pop("before", None)
+    page = table_page(qs, request.GET, sorts=SORTS)
+    totals = []
+    if not page.capped:  # money over at most a window of rows; on more, the filter is too wide to add up usefully
+        from django.db.models import Sum
+
+        totals = [(r["currency"], r["sum"]) for r in qs.order_by().values("currency").annotate(sum=Sum("total"))
+                  .order_by("currency") if r["sum"]]
     return render(request, "dashboard/confirmations/list.html", {
-        "form": form, "page": page, "nav": "confirmations", "query": params.urlencode(), "search": search})
+        "form": form, "page": page, "nav": "confirmations", "search": search, "totals": totals})
+
+
+SORTS = {"id": "id", "order": "order_id", "created": "created", "customer": "customer_name", "total": "total",
+         "state": "state", "attempts": "attempts_made"}
 
 
 @login_required

@@ -12,7 +12,8 @@ from django.utils import timezone
 from ocbridge.core import clock
 from ocbridge.core.models import Exchange, Store
 from ocbridge.dashboard import l10n
-from ocbridge.dashboard.filters import exchange_queryset, keyset_page
+from ocbridge.dashboard.filters import exchange_queryset
+from ocbridge.dashboard.tables import table_page
 from ocbridge.dashboard.forms import ExchangeFilterForm
 
 CSV_COLUMNS = ("id", "created", "level", "service", "direction", "purpose", "store", "connection", "job", "order_id",
@@ -32,12 +33,13 @@ def exchange_list(request) -> HttpResponse:
     with timezone.override(tz):
         form = ExchangeFilterForm(request.GET or None)
         qs, start, end = exchange_queryset(form)
-        page = keyset_page(qs.select_related("store"), request.GET.get("before"))
-        params = request.GET.copy()
-        params.pop("before", None)
+        page = table_page(qs.select_related("store"), request.GET, sorts=SORTS)
         return render(request, "dashboard/exchanges/list.html", {
-            "form": form, "page": page, "start": start, "end": end, "zone": l10n.zone_name(tz), "nav": "log",
-            "query": params.urlencode()})
+            "form": form, "page": page, "start": start, "end": end, "zone": l10n.zone_name(tz), "nav": "log"})
+
+
+SORTS = {"id": "id", "created": "created", "level": "level", "service": "service", "status": "status",
+         "order": "order_id"}
 
 
 @login_required
@@ -59,8 +61,22 @@ def _cell(value) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _rows(qs):
-    writer = csv.writer(_Echo())
+SEPARATORS = {"comma": ",", "semicolon": ";", "tab": "\t"}
+
+
+def csv_separator(request) -> str:
+    """`?sep=comma|semicolon|tab`, else the reader's spreadsheet default: ";" where the decimal mark is a comma
+    (Turkish and Russian Excel split on ";"), "," in English."""
+    from django.utils import formats
+
+    chosen = SEPARATORS.get(request.GET.get("sep", ""))
+    if chosen:
+        return chosen
+    return ";" if formats.get_format("DECIMAL_SEPARATOR") == "," else ","
+
+
+def _rows(qs, delimiter: str = ","):
+    writer = csv.writer(_Echo(), delimiter=delimiter)
     yield "\ufeff" + writer.writerow(CSV_COLUMNS)  # BOM: Excel then reads UTF-8 (Turkish, Cyrillic) correctly
     fields = [c for c in CSV_COLUMNS if c not in ("store", "connection", "job")] + ["store_id", "connection_id", "job_id"]
     for row in qs.order_by("-pk").values(*fields)[:CSV_MAX_ROWS].iterator(chunk_size=500):
@@ -74,7 +90,7 @@ def exchange_csv(request) -> StreamingHttpResponse:
     with timezone.override(_page_zone(request)):
         form = ExchangeFilterForm(request.GET or None)
         qs, _start, _end = exchange_queryset(form)
-    response = StreamingHttpResponse(_rows(qs), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(_rows(qs, csv_separator(request)), content_type="text/csv; charset=utf-8")
     name = f"ocbridge-exchanges-{clock.now():%Y%m%d-%H%M}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

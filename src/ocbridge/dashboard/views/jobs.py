@@ -14,7 +14,8 @@ from ocbridge.core import clock
 from ocbridge.core.choices import JobState
 from ocbridge.core.models import Job
 from ocbridge.dashboard.audit import audit
-from ocbridge.dashboard.filters import job_queryset, keyset_page
+from ocbridge.dashboard.filters import job_queryset
+from ocbridge.dashboard.tables import table_page
 from ocbridge.dashboard.forms import JobFilterForm, RetryJobForm
 
 RETRYABLE_STATES = (JobState.FAILED, JobState.ERRORED, JobState.QUEUED)
@@ -23,11 +24,11 @@ RETRYABLE_STATES = (JobState.FAILED, JobState.ERRORED, JobState.QUEUED)
 @login_required
 def job_list(request) -> HttpResponse:
     form = JobFilterForm(request.GET or None)
-    page = keyset_page(job_queryset(form), request.GET.get("before"))
-    params = request.GET.copy()
-    params.pop("before", None)
-    return render(request, "dashboard/jobs/list.html", {"form": form, "page": page, "nav": "jobs",
-                                                        "query": params.urlencode()})
+    page = table_page(job_queryset(form), request.GET, sorts=SORTS)
+    return render(request, "dashboard/jobs/list.html", {"form": form, "page": page, "nav": "jobs"})
+
+
+SORTS = {"id": "id", "kind": "kind", "state": "state", "attempts": "attempts", "next_run": "next_run_at"}
 
 
 @login_required

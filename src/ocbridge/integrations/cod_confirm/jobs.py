@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from ocbridge.core import clock, outbox
 from ocbridge.core.choices import Level, SideEffectState
 from ocbridge.core.errors import RetryableError, TerminalError
+from ocbridge.core.jobkinds import about_order
 from ocbridge.core.jobs import Defer, JobKind, fenced, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Connection, Exchange, Integration, Job, SideEffect
 from ocbridge.core.registry import register_order_consumer
@@ -149,6 +150,7 @@ class StartAttempt(JobKind):
 
     def run(self, job: Job) -> None:
         c = Confirmation.objects.select_related("integration", "store").get(pk=job.payload["confirmation_id"])
+        about_order(c.order_id)
         manual = bool(job.payload.get("manual"))
         if c.state in ROBOT_DONE and not manual:
             return
@@ -457,6 +459,7 @@ class ApplyCallResult(JobKind):
             _note(exchange, Level.WARNING, f"no attempt with provider id {ev['provider_id']!r} (yet)")
             raise RetryableError(job.payload["service"], "unknown_call", "call not known yet", retry_after=30)
         c = attempt.confirmation
+        about_order(c.order_id, exchange=exchange)
         cfg = config_of(c.integration)
         caps = client_class(attempt.service).capabilities
         digits = [str(d) for d in ev.get("digits") or []]
@@ -512,6 +515,8 @@ class ApplySmsReply(JobKind):
             target = next((c for c in pending if c.order_id == order_no or c.order_label == str(order_no)), None)
         elif len(pending) == 1 or (pending and cfg.several_pending == "latest"):
             target = pending[0]
+        if target is not None:
+            about_order(target.order_id, exchange=exchange)
         if target is None or intent not in (Intent.CONFIRM, Intent.CANCEL):
             why = ("reply not understood" if intent == Intent.UNKNOWN else "reply does not name a pending order"
                    if target is None else "customer asked for a person")
@@ -565,6 +570,7 @@ class ApplyDeliveryReport(JobKind):
         attempt = attempt_for(job, ev)
         if attempt is None:  # the report overtook our record of the send: wait for it, like a call result
             raise RetryableError(job.payload["service"], "unknown_sms", "SMS not known yet", retry_after=30)
+        about_order(attempt.confirmation.order_id)
         after_no_answer(attempt.confirmation, attempt, reason=f"SMS not delivered ({ev.get('status')})",
                         reached=False)
 
@@ -582,6 +588,7 @@ class WriteOutcome(JobKind):
 
     def run(self, job: Job) -> None:
         c = Confirmation.objects.select_related("integration", "store").get(pk=job.payload["confirmation_id"])
+        about_order(c.order_id)
         cfg = config_of(c.integration)
         channel = c.transitions.exclude(channel="").values_list("channel", flat=True).last() or "dashboard"
         if c.state == ConfirmationState.CONFIRMED:
