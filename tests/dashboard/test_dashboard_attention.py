@@ -39,7 +39,7 @@ def test_contributors_feed_one_query_and_orders_add_up(store, integ, connection)
     assert "Incorrect API Key!" in by_key["core.connections_failing"].text  # the provider's own words stay readable
     assert by_key["core.worker_stalled"].severity == attention.ERROR
     assert attention.orders_needing_you(items) == 2  # connections and the worker are lines, not orders
-    other = Store.objects.create(name="Other")
+    other = Store.objects.create(name="Other", version="3.0")
     assert attention.needs_attention(Store.objects.filter(pk=other.pk)) == []  # scoped by the stores given
 
 

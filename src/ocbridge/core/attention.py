@@ -177,3 +177,15 @@ def models_q_store(stores):
     from django.db.models import Q
 
     return Q(store__in=stores) | Q(store__isnull=True)
+
+
+@register_attention("core.stores_unreachable", order=15)
+def stores_unreachable(stores) -> list[Attention]:
+    """Stores saved as "not reachable yet" (their database never answered a check)."""
+    from django.urls import reverse
+
+    return [Attention(key="core.stores_unreachable", count=1, severity=ERROR, store=s,
+                      link=reverse("dashboard:store", args=[s.pk]),
+                      text=_("%(store)s: the shop database has not answered yet; the hub keeps trying — press "
+                             "“Test” on the store's page once it is up") % {"store": s.name})
+            for s in stores.filter(version="", enabled=True).order_by("name")[:20]]

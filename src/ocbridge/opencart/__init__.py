@@ -21,18 +21,37 @@ def shop_db(store):
 
 
 def check_store(store) -> dict:
-    """Dashboard "test connection": connect, detect the version, read the settings."""
+    """"Test" of a store: connect, detect the version, read what the shop says about itself, check that the
+    database user may write what the hub writes (changing nothing), log in to the native API when set —
+    within 10 s each, with messages that say which part failed."""
     from ocbridge.core.errors import ConfigurationError, ServiceError
-    from ocbridge.opencart import statuses
+    from ocbridge.opencart import profile
 
     try:
-        shop = shop_db(store)
-        cfg = statuses.read_settings(shop, store.oc_store_id)
+        shop = profile.within(profile.CHECK_SECONDS, lambda: shop_db(store), "connecting to the shop database")
+        prof = profile.within(profile.CHECK_SECONDS, lambda: profile.read_profile(shop, store.oc_store_id),
+                              "reading the shop's settings")
+        denied = profile.within(profile.CHECK_SECONDS, lambda: profile.missing_write_rights(shop),
+                                "checking write permission")
     except (ConfigurationError, ServiceError) as exc:
         return {"ok": False, "message": str(exc)}
-    note = "" if shop.version.api_supported else " Native API not supported (4.1+): status changes use the database."
-    return {"ok": True, "version": shop.version.label,
-            "message": f"OpenCart {shop.version.label}, store “{cfg.name}”, time zone {cfg.timezone or 'server'}.{note}"}
+    parts = [f"OpenCart {shop.version.label}, store “{prof.name}”, time zone {prof.timezone or 'server'}, "
+             f"language {prof.language or '?'}, currency {prof.currency or '?'}, country {prof.country or '?'}."]
+    if not shop.version.api_supported:
+        parts.append("Native API not supported (4.1+): status changes use the database.")
+    if denied:
+        parts.append(f"The database user may not write {', '.join(denied)}: decisions cannot be written to the "
+                     "shop. Grant it UPDATE and INSERT on those tables.")
+    api_error = ""
+    if store.api_url and store.api_key and shop.version.api_supported:
+        try:
+            profile.within(profile.CHECK_SECONDS, lambda: api_client(store, shop).login(), "logging in to the native API")
+            parts.append("Native API: logged in.")
+        except (ServiceError, ConfigurationError) as exc:
+            api_error = str(exc)
+            parts.append(f"Native API: login refused — {exc}")
+    return {"ok": not denied and not api_error, "version": shop.version.label, "profile": prof,
+            "write_denied": denied, "api_error": api_error, "message": " ".join(parts)}
 
 
 def poll_new_orders(store, *, limit: int = 500, countries: dict[int, str] | None = None, consume=None) -> list:

@@ -110,17 +110,35 @@ def ping(engine: Engine) -> None:
         raise classify_db_error(exc) from None
 
 
+def network_cause(message: str) -> str:
+    """Which network failure a driver message describes, in the words an owner can act on."""
+    low = message.lower()
+    if any(w in low for w in ("name or service not known", "nodename nor servname", "getaddrinfo", "no address",
+                              "temporary failure in name resolution", "unknown host")):
+        return "the host name does not resolve (DNS)"
+    if "refused" in low:
+        return "connection refused: nothing listens on that host and port"
+    if "timed out" in low or "timeout" in low:
+        return "no answer in time: a firewall may drop the connection"
+    if "lost connection" in low or "gone away" in low:
+        return "the server closed the connection"
+    return "network error"
+
+
 def classify_db_error(exc: Exception) -> Exception:
     """MySQL error codes → ConfigurationError (fix the settings) or RetryableError (try later)."""
     orig = getattr(exc, "orig", exc)
     code = orig.args[0] if getattr(orig, "args", None) else None
     msg = str(orig.args[1]) if getattr(orig, "args", None) and len(orig.args) > 1 else str(orig)
-    if code in (1044, 1045, 1698):
+    if code in (1045, 1698):
         return ConfigurationError(f"Shop database refused the user name or password: {msg}")
+    if code == 1044:  # MySQL says this both for a database that is missing and for one the user may not open
+        return ConfigurationError(f"Shop database: this user may not open that database — it does not exist, or "
+                                  f"the user has no rights on it: {msg}")
     if code == 1049:
         return ConfigurationError(f"Shop database does not exist: {msg}")
     if code in UNREACHABLE_CODES:
-        return RetryableError("opencart-db", code, f"Shop database not reachable: {msg}")
+        return RetryableError("opencart-db", code, f"Shop database not reachable ({network_cause(msg)}): {msg}")
     return RetryableError("opencart-db", code, msg)
 
 

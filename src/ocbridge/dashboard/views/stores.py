@@ -87,6 +87,8 @@ def store_test(request, pk: int) -> HttpResponse:
     if result is None:
         messages.warning(request, _("Testing the shop connection is not available in this installation yet."))
     elif result.ok:
+        if result.version and store.version != result.version:  # "not reachable yet" no more, or upgraded
+            Store.objects.filter(pk=store.pk).update(version=result.version)
         text = _("Shop reachable.")
         if result.version:
             text += " " + _("OpenCart version: %(version)s.") % {"version": result.version}

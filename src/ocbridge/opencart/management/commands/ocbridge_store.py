@@ -1,4 +1,4 @@
-"""`ocbridge store add|list|check`: connect a shop and see, in plain words, what the hub finds there."""
+"""`ocbridge store add|list|check|remove`: connect a shop and see, in plain words, what the hub finds there."""
 
 from __future__ import annotations
 
@@ -11,66 +11,121 @@ from ocbridge.core.models import Store
 
 
 class Command(BaseCommand):
-    help = "Manage connected OpenCart stores."
+    help = "Connect, list, check and remove OpenCart stores."
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="action", required=True)
-        add = sub.add_parser("add", help="connect a store")
-        add.add_argument("--name", required=True)
-        add.add_argument("--db-url", required=True, help="mysql+pymysql://user:password@host/database")
-        add.add_argument("--prefix", default="oc_")
-        add.add_argument("--store-id", type=int, default=0, help="OpenCart store_id (0 = default store)")
-        add.add_argument("--api-url", default="", help="shop URL for the native API, e.g. https://shop.example.com/")
-        add.add_argument("--api-user", default="")
-        add.add_argument("--api-key", default="")
-        add.add_argument("--timezone", default="Europe/Istanbul")
-        add.add_argument("--country", default="TR")
-        add.add_argument("--language", default="tr")
-        sub.add_parser("list", help="list stores")
-        check = sub.add_parser("check", help="check a store's database and API")
-        check.add_argument("store", help="store id or name")
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{add,list,check,remove}")
+        add = sub.add_parser("add", help="connect a store (its database must answer, or say --not-reachable-yet)",
+                             description="Connect an OpenCart store. The hub connects to the shop's database, "
+                             "detects the version, reads the time zone, language, currency and country the shop "
+                             "is set to, checks that it may write order statuses (changing nothing) and logs in to "
+                             "the native API when given. The store is saved only when all of that works.")
+        add.add_argument("--name", required=True, help="how the store is called in the dashboard")
+        add.add_argument("--db-url", required=True,
+                         help="the shop's database, e.g. mysql+pymysql://user:password@host:3306/database")
+        add.add_argument("--prefix", default="oc_", help="table prefix (default oc_)")
+        add.add_argument("--store-id", type=int, default=0, help="OpenCart store_id (0 = the default store)")
+        add.add_argument("--api-url", default="", help="shop URL for OpenCart's native API, e.g. https://shop.example.com/")
+        add.add_argument("--api-user", default="", help="API user name (System › Users › API in OpenCart)")
+        add.add_argument("--api-key", default="", help="that API user's key; tried before the store is saved")
+        add.add_argument("--timezone", default=None, help="override the shop's own time zone, e.g. Europe/Istanbul")
+        add.add_argument("--country", default=None, help="override the shop's country (ISO code, e.g. TR)")
+        add.add_argument("--language", default=None, help="override the shop's language (tr, ru, en)")
+        add.add_argument("--currency", default=None, help="override the shop's currency (e.g. TRY)")
+        add.add_argument("--not-reachable-yet", action="store_true",
+                         help="save it although its database does not answer now (shown as 'not reachable yet' "
+                              "until a check succeeds)")
+        sub.add_parser("list", help="list stores with their version, time zone and state")
+        check = sub.add_parser("check", help="test a store's database, write permission and native API",
+                               description="Test a store: database, settings, write permission (nothing is "
+                               "changed), native API login. Each step gives up after 10 s with a message.")
+        check.add_argument("store", help="store number (see `ocbridge store list`) or name")
+        remove = sub.add_parser("remove", help="remove a store and everything the hub keeps about it")
+        remove.add_argument("store", help="store number or name")
+        remove.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     def handle(self, *args, action, **opts):
         getattr(self, f"do_{action}")(**opts)
 
-    def do_add(self, *, name, db_url, prefix, store_id, api_url, api_user, api_key, timezone, country, language, **_):
+    def _say(self, text: str) -> None:
+        self.stdout.write(text)
+        self.stdout.flush()
+
+    def do_add(self, *, name, db_url, prefix, store_id, api_url, api_user, api_key, timezone, country, language,
+               currency, not_reachable_yet, **_):
         secret = {"db_url": db_url, **({"api_key": api_key} if api_key else {})}
         store = Store(name=name, secret=secret, table_prefix=prefix, oc_store_id=store_id, api_url=api_url,
-                      api_username=api_user, timezone=timezone, country=country.upper(), language=language)
+                      api_username=api_user)
+        self._say("Connecting to the shop database (up to 10 s per step)…")
         result = opencart.check_store(store)
-        if not result["ok"]:
-            raise CommandError(f"not added: {result['message']}")
+        if not result["ok"] and not (not_reachable_yet and "profile" not in result):
+            raise CommandError(f"Not added: {result['message']}")
+        prof = result.get("profile")
+        store.timezone = timezone or (prof and prof.timezone) or store.timezone
+        store.country = (country or (prof and prof.country) or store.country).upper()
+        store.language = language or (prof and prof.language) or store.language
+        store.currency = (currency or (prof and prof.currency) or store.currency).upper()
         store.version = result.get("version", "")
         store.save()
-        self.stdout.write(self.style.SUCCESS(f"added store #{store.pk}: {result['message']}"))
+        if prof is None:
+            self._say(self.style.WARNING(f"Added store #{store.pk} as NOT REACHABLE YET: {result['message']}\n"
+                                         f"Run `ocbridge store check {store.pk}` once the database answers."))
+            return
+        self._say(self.style.SUCCESS(f"Added store #{store.pk}: {result['message']}"))
+        self._say(f"Saved with time zone {store.timezone}, country {store.country}, language {store.language}, "
+                  f"currency {store.currency}" + (" (as the shop is set)" if not any((timezone, country, language,
+                                                                                     currency)) else ""))
 
     def do_list(self, **_):
-        for s in Store.objects.all():
-            self.stdout.write(f"#{s.pk}  {s.name}  OpenCart {s.version or '?'}  store_id={s.oc_store_id}"
-                              f"  {'enabled' if s.enabled else 'disabled'}")
+        stores = list(Store.objects.all())
+        if not stores:
+            self._say("No stores yet: `ocbridge store add --help` says how to connect one.")
+        for s in stores:
+            state = ("not reachable yet" if not s.version else f"OpenCart {s.version}") + \
+                ("" if s.enabled else ", switched off")
+            self._say(f"#{s.pk}  {s.name}  {state}  store_id={s.oc_store_id}  {s.timezone} {s.country} "
+                      f"{s.language} {s.currency}")
+
+    def _find(self, ref: str) -> Store:
+        s = Store.objects.filter(pk=int(ref)).first() if ref.isdigit() else Store.objects.filter(name=ref).first()
+        if s is None:
+            raise CommandError(f"No store {ref!r}; `ocbridge store list` shows them.")
+        return s
 
     def do_check(self, *, store, **_):
-        s = Store.objects.filter(pk=int(store)).first() if store.isdigit() else Store.objects.filter(name=store).first()
-        if s is None:
-            raise CommandError(f"no store {store!r}")
+        s = self._find(store)
+        self._say(f"Checking #{s.pk} {s.name} (up to 10 s per step)…")
         result = opencart.check_store(s)
-        if not result["ok"]:
+        if "profile" not in result:
             raise CommandError(result["message"])
-        self.stdout.write(result["message"])
-        shop = opencart.shop_db(s)
-        with shop.engine.connect() as conn:
-            count = conn.execute(sa.select(sa.func.count()).select_from(shop.t("order"))).scalar()
-        self.stdout.write(f"Orders in the database: {count}")
-        from ocbridge.opencart import statuses
-
-        names = statuses.statuses(shop, 1) or next(iter(statuses.statuses(shop).values()), {})
-        self.stdout.write("Order statuses: " + ", ".join(f"{k} {v}" for k, v in sorted(names.items())))
-        if not (s.api_url and s.api_key):
-            self.stdout.write("Native API: not configured — status changes are written to the database "
-                              "(no OpenCart e-mails or events).")
-            return
+        if result.get("version") and s.version != result["version"]:
+            Store.objects.filter(pk=s.pk).update(version=result["version"])  # reachable now, or upgraded
+        self._say(result["message"])
+        prof = result["profile"]
+        for label, mine, theirs in (("time zone", s.timezone, prof.timezone), ("language", s.language, prof.language),
+                                    ("currency", s.currency, prof.currency), ("country", s.country, prof.country)):
+            if theirs and mine != theirs:
+                self._say(self.style.WARNING(f"Note: the shop's {label} is {theirs}, this store is set to {mine}."))
         try:
-            opencart.api_client(s, shop).login()
-            self.stdout.write("Native API: logged in; status changes go through OpenCart itself.")
+            shop = opencart.shop_db(s)
+            with shop.engine.connect() as conn:
+                count = conn.execute(sa.select(sa.func.count()).select_from(shop.t("order"))).scalar()
+            self._say(f"Orders in the database: {count}")
         except (ServiceError, ConfigurationError) as exc:
-            self.stdout.write(self.style.WARNING(f"Native API: login refused — {exc}"))
+            self._say(self.style.WARNING(f"Could not count the orders: {exc}"))
+        if not (s.api_url and s.api_key):
+            self._say("Native API: not configured — status changes are written to the database "
+                      "(no OpenCart e-mails or events).")
+        if not result["ok"]:
+            raise CommandError("The store works only in part; see above.")
+
+    def do_remove(self, *, store, yes, **_):
+        s = self._find(store)
+        if not yes:
+            answer = input(f"Remove store #{s.pk} {s.name} with its connections, settings, confirmations and log? "
+                           "Type the store's name to confirm: ")
+            if answer.strip() != s.name:
+                raise CommandError("Not removed.")
+        pk, name = s.pk, s.name
+        s.delete()
+        self._say(self.style.SUCCESS(f"Removed store #{pk} {name}. The shop itself was not touched."))
