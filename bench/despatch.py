@@ -292,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--crash-orders", type=int, default=1_000)
     ap.add_argument("--despatch-after", type=float, default=120.0, help="minutes from DC to despatched")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--orders-only", action="store_true", help="skip the crash day")
+    ap.add_argument("--crash-only", action="store_true", help="skip the clean day")
     ap.add_argument("--hours", type=float, default=24.0, help="length of the simulated day (shorter for a quick run)")
     args = ap.parse_args(argv)
     setup_django()
@@ -299,9 +301,11 @@ def main(argv: list[str] | None = None) -> int:
 
     server = start_server()
     try:
-        ok = report("clean day", play_day(server, orders=args.orders, despatch_after=args.despatch_after,
-                                          faults=False, seed=args.seed, name="day", day=int(args.hours * 3600)))
-        if args.crash_orders:
+        ok = True
+        if not args.crash_only:
+            ok &= report("clean day", play_day(server, orders=args.orders, despatch_after=args.despatch_after,
+                                               faults=False, seed=args.seed, name="day", day=int(args.hours * 3600)))
+        if args.crash_orders and not args.orders_only:
             ok &= report("crash day (answers lost after create, 503, 429, tokens expired)",
                          play_day(server, orders=args.crash_orders, despatch_after=args.despatch_after, faults=True,
                                   seed=args.seed + 1, name="crash", day=int(args.hours * 3600)))
