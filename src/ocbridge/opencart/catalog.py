@@ -9,6 +9,7 @@ by orders do not touch it, opencart.md §1.8): callers compare content.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -177,10 +178,13 @@ def feed_rows(db: ShopDB, *, store_id: int = 0, language_id: int = 1, customer_g
                                            .where(pa.c.language_id == language_id)):
             attrs[pid][aid] = unescape(text)
         specials = _specials(conn, db, customer_group_id, today)
+        variants = _variants(conn, db, language_id) if "master_id" in p.c else {}
+    models = {r["product_id"]: unescape(r["model"]) for r in products}
     out = []
     for r in products:
         pid = r["product_id"]
         name, description = texts.get(pid, ("", ""))
+        master_id, options = variants.get(pid, (0, {}))
         out.append({
             "product_id": pid, "model": unescape(r["model"]), "sku": unescape(r["sku"]), "ean": r["ean"], "upc": r["upc"],
             "quantity": r["quantity"], "price": r["price"], "special": specials.get(pid), "group_price": specials.get(pid),
@@ -189,8 +193,40 @@ def feed_rows(db: ShopDB, *, store_id: int = 0, language_id: int = 1, customer_g
             "length_unit": lunits.get(r["length_class_id"], ""), "image": r["image"] or "", "images": images.get(pid, []),
             "manufacturer": unescape(makers.get(r["manufacturer_id"], "")), "name": unescape(name),
             "description": unescape(description), "category_ids": cats.get(pid, []), "attributes": attrs.get(pid, {}),
+            # 4.0 variants: the master's model names the group a marketplace shows as one product; `options` are the
+            # variant's own choices in words ({"Colour": "Red"}). Masters and older versions: own model, no options.
+            "master_id": master_id, "group_model": models.get(master_id) or models[pid], "options": options,
         })
     return out
+
+
+def _variants(conn: sa.Connection, db: ShopDB, language_id: int) -> dict[int, tuple[int, dict[str, str]]]:
+    """product_id → (master_id, {option name: value name}) of OpenCart 4.0 variant products.
+
+    A variant's `variant` column is JSON {master's product_option_id: product_option_value_id}, written by the
+    admin's product form (4.0.2.3 admin/model/catalog/product.php addVariant/editProduct)."""
+    p, pov = db.t("product"), db.t("product_option_value")
+    od, ovd = db.t("option_description"), db.t("option_value_description")
+    rows = conn.execute(sa.select(p.c.product_id, p.c.master_id, p.c.variant).where(p.c.master_id > 0)).all()
+    if not rows:
+        return {}
+    chosen = {}
+    for r in rows:
+        try:
+            chosen[r.product_id] = {int(k): int(v) for k, v in (json.loads(r.variant or "{}") or {}).items()}
+        except (ValueError, TypeError, AttributeError):
+            chosen[r.product_id] = {}
+    value_ids = {v for c in chosen.values() for v in c.values()}
+    names: dict[int, tuple[str, str]] = {}
+    if value_ids:
+        stmt = (sa.select(pov.c.product_option_value_id, od.c.name.label("option"), ovd.c.name.label("value"))
+                .select_from(pov.join(od, sa.and_(od.c.option_id == pov.c.option_id, od.c.language_id == language_id))
+                             .join(ovd, sa.and_(ovd.c.option_value_id == pov.c.option_value_id,
+                                                ovd.c.language_id == language_id)))
+                .where(pov.c.product_option_value_id.in_(value_ids)))
+        names = {r.product_option_value_id: (unescape(r.option), unescape(r.value)) for r in conn.execute(stmt)}
+    return {r.product_id: (r.master_id, dict(names[v] for v in chosen[r.product_id].values() if v in names))
+            for r in rows}
 
 
 def products_by_model(db: ShopDB, models: list[str]) -> dict[str, dict]:

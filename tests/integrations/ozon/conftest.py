@@ -37,6 +37,13 @@ def seed(conn, md, products: list[dict]) -> None:
     ins = reference.insert_rows
     ins(conn, t[p + "manufacturer"], [{"manufacturer_id": 1, "name": "Acme", "sort_order": 0}])
     ins(conn, t[p + "category"], [{"category_id": 20, "parent_id": 0, "status": 1}, {"category_id": 30, "parent_id": 0, "status": 1}])
+    seed_products(conn, md, products)
+
+
+def seed_products(conn, md, products: list[dict]) -> None:
+    """Enabled products in store 0 with a description, a category (20 unless given) and stock to sell."""
+    t, p = md.tables, "oc_"
+    ins = reference.insert_rows
     for prod in products:
         pid = prod["product_id"]
         ins(conn, t[p + "product"], [{"product_id": pid, "model": prod.get("model", f"M{pid}"), "sku": "", "quantity": prod.get("quantity", 5),

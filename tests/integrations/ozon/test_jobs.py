@@ -252,3 +252,69 @@ def test_worker_killed_mid_import_leaves_every_posting_imported_once(integration
     orders = _orders(engine, md)
     assert sorted(o["comment"] for o in orders) == sorted(f"Ozon posting {n}" for n in numbers)
     assert {b.local_id for b in Binding.objects.filter(kind=m.POSTING)} == {str(o["order_id"]) for o in orders}
+
+
+# --- OpenCart 4.0 variants ------------------------------------------------------------------------------------
+# A 4.0 variant is its own product row (master_id → its master, `variant` = JSON {master's product_option_id:
+# product_option_value_id}; 4.0.2.3 admin/model/catalog/product.php addVariant). At Ozon each is its own card; the
+# cards share attribute 9048 (model name: Ozon shows cards with one value as one product, ozon.md §2) and differ
+# by the variant's option (colour 10096 here).
+
+
+def _variants(engine, md) -> None:
+    from sqlalchemy import update
+
+    from integrations.ozon.conftest import seed_products
+    from ocbridge.opencart import reference
+
+    t = md.tables
+    ins = reference.insert_rows
+    with engine.begin() as c:
+        ins(c, t["oc_option_description"], [{"option_id": 5, "language_id": 1, "name": "Colour"}])
+        ins(c, t["oc_option_value_description"], [{"option_value_id": 51, "language_id": 1, "option_id": 5, "name": "Red"},
+                                                  {"option_value_id": 52, "language_id": 1, "option_id": 5, "name": "Black"}])
+        products = [{"product_id": 10, "model": "M10", "quantity": 9},
+                         {"product_id": 11, "model": "M10-RED", "quantity": 4, "name": "Phone 10 Red"},
+                         {"product_id": 12, "model": "M10-BLK", "quantity": 6, "name": "Phone 10 Black"}]
+        seed_products(c, md, products)
+        ins(c, t["oc_product_option"], [{"product_option_id": 1, "product_id": 10, "option_id": 5, "value": "", "required": 1}])
+        ins(c, t["oc_product_option_value"], [
+            {"product_option_value_id": 101, "product_option_id": 1, "product_id": 10, "option_id": 5, "option_value_id": 51,
+             "quantity": 0, "subtract": 0, "price": 0, "price_prefix": "+", "points": 0, "points_prefix": "+", "weight": 0,
+             "weight_prefix": "+"},
+            {"product_option_value_id": 102, "product_option_id": 1, "product_id": 10, "option_id": 5, "option_value_id": 52,
+             "quantity": 0, "subtract": 0, "price": 0, "price_prefix": "+", "points": 0, "points_prefix": "+", "weight": 0,
+             "weight_prefix": "+"}])
+        p = t["oc_product"]
+        c.execute(update(p).where(p.c.product_id == 11).values(master_id=10, variant=json.dumps({"1": "101"})))
+        c.execute(update(p).where(p.c.product_id == 12).values(master_id=10, variant=json.dumps({"1": "102"})))
+
+
+@pytest.mark.parametrize("shop", ["4.0"], indirect=True)
+def test_a_40_product_with_variants_becomes_one_ozon_model_of_cards_and_orders_reach_the_variant(integration, sim, shop):
+    store, engine, md = shop
+    _variants(engine, md)
+    integration.settings = {**integration.settings, "attribute_map": {
+        "85": {"source": "manufacturer"}, "9048": {"source": "field:group_model"},
+        "10096": {"source": "option:Colour", "values": {"Red": 61572, "Black": 61570}}}}
+    integration.save()
+    run(jobs.SyncProducts, integration)
+    cards = {i["offer_id"]: {a["id"]: a["values"][0] for a in i["attributes"]}
+             for r in sim.requests("/v3/product/import") for i in r.json()["items"]}
+    assert {o: cards[o][9048]["value"] for o in ("M10", "M10-RED", "M10-BLK")} == {"M10": "M10", "M10-RED": "M10",
+                                                                                  "M10-BLK": "M10"}
+    assert (cards["M10-RED"][10096]["dictionary_value_id"], cards["M10-BLK"][10096]["dictionary_value_id"]) == (61572, 61570)
+    assert 10096 not in cards["M10"]  # the master has no variant choice of its own
+    settle(sim)
+    assert (sim.products()["M10-RED"]["stocks"], sim.products()["M10-BLK"]["stocks"]) == ({"1020000000001": 4},
+                                                                                        {"1020000000001": 6})
+    sim.add_posting([{"offer_id": "M10-RED", "quantity": 2, "price": 150}], posting_number="01010-0001-1")
+    run(jobs.PollPostings, integration)
+    run_until_idle()
+    op, p = md.tables["oc_order_product"], md.tables["oc_product"]
+    with engine.connect() as c:
+        assert c.execute(select(op.c.product_id, op.c.master_id, op.c.model, op.c.quantity)).one() == (11, 10, "M10-RED", 2)
+        # OpenCart's rule: the variant's stock and its master's (4.0.2.3 catalog/model/checkout/order.php addHistory,
+        # "Stock subtraction from master product"); the other variant keeps its own.
+        assert dict(c.execute(select(p.c.product_id, p.c.quantity).where(p.c.product_id.in_([10, 11, 12]))).all()) == \
+            {10: 7, 11: 2, 12: 6}

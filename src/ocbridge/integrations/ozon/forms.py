@@ -123,7 +123,9 @@ class AttributeMapForm(forms.Form):
 
     ozon_attribute_id = forms.IntegerField(label=_("Ozon attribute id"), min_value=1, max_value=MAX_ID)
     source = forms.CharField(label=_("Source"), max_length=40,
-                             help_text=_("manufacturer, attribute:<OpenCart attribute id>, field:<column> or fixed"))
+                             help_text=_("manufacturer, attribute:<OpenCart attribute id>, option:<option name> "
+                                         "(4.0 variants), field:<column> (field:group_model: a 4.0 variant's "
+                                         "master model) or fixed"))
     value = forms.CharField(label=_("Fixed value"), required=False, max_length=255)
     values = forms.CharField(label=_("Dictionary choices (JSON: OpenCart text → Ozon value id)"), required=False,
                              widget=forms.Textarea(attrs={"rows": 2}))
@@ -131,7 +133,7 @@ class AttributeMapForm(forms.Form):
     def clean_source(self) -> str:
         src = self.cleaned_data["source"].strip()
         ok = src in ("manufacturer", "fixed") or (src.startswith("attribute:") and src[10:].isdigit()) \
-            or (src.startswith("field:") and src[6:].isidentifier())
+            or (src.startswith("field:") and src[6:].isidentifier()) or (src.startswith("option:") and src[7:].strip())
         if not ok:
             raise forms.ValidationError(_("Unknown source."))
         return src

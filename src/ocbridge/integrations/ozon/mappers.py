@@ -2,6 +2,7 @@
 
 A catalogue row is a plain dict (built from `opencart` in jobs.py):
     product_id, model, sku, ean, upc, quantity, price, special (or None), group_price (or None),
+    master_id, group_model (a 4.0 variant's master model, else its own), options {option name: value name},
     weight, weight_unit ("kg"/"g"/"lb"/"oz"), length, width, height, length_unit ("cm"/"mm"/"in"),
     image, images [..], manufacturer, name, description, category_ids [..], attributes {attribute_id: text}
 """
@@ -68,6 +69,8 @@ def attribute_values(row: dict, spec: dict, dictionary: list[dict] | None) -> tu
         text = row.get("manufacturer") or ""
     elif source.startswith("attribute:"):
         text = (row.get("attributes") or {}).get(int(source.split(":", 1)[1])) or ""
+    elif source.startswith("option:"):  # a 4.0 variant's own choice, e.g. option:Colour → "Red"
+        text = (row.get("options") or {}).get(source.split(":", 1)[1].strip()) or ""
     elif source.startswith("field:"):
         text = str(row.get(source.split(":", 1)[1]) or "")
     else:

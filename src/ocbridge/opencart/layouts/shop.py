@@ -143,6 +143,21 @@ def define(md: MetaData, prefix: str, version: str, engine: str, charset: str) -
               C("weight", Dec(15,8)),
               C("weight_prefix", Str(1)),
           ])
+    # Option and option value names: what a 4.0 variant's `variant` JSON (product_option_id → product_option_value_id
+    # of its master) means in words, e.g. Colour: Red. Same in 2.3–4.0 (3.0.3.9 opencart.sql, 4.0.2.3 db_schema.php).
+    table(md, prefix, "option_description", engine, charset, pk=('option_id', 'language_id'),
+          columns=[
+              C("option_id", Int(11)),
+              C("language_id", Int(11)),
+              C("name", Str(128)),
+          ])
+    table(md, prefix, "option_value_description", engine, charset, pk=('option_value_id', 'language_id'),
+          columns=[
+              C("option_value_id", Int(11)),
+              C("language_id", Int(11)),
+              C("option_id", Int(11)),
+              C("name", Str(128)),
+          ])
     table(md, prefix, "product_to_category", engine, charset, pk=('product_id', 'category_id'),
           keys={"category_id": ('category_id',)},
           columns=[
