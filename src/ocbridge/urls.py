@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from ocbridge.core.static import static_file
 from ocbridge.core.webhooks import webhook
 
 urlpatterns = [
@@ -10,6 +11,7 @@ urlpatterns = [
     path("ozon/", include("ocbridge.integrations.ozon.urls")),
     path("despatch/", include("ocbridge.integrations.despatch.urls")),
     path("admin/", admin.site.urls),
+    path("static/<path:path>", static_file, name="static"),
     path("hooks/<str:service>/<str:token>/<str:hook>", webhook, name="webhook"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("ocbridge.dashboard.urls")),

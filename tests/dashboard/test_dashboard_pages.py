@@ -108,3 +108,13 @@ def test_base_layout_has_nav_language_switcher_and_logout_form(client_in):
         assert f'href="{reverse(name)}"' in html or f'action="{reverse(name)}"' in html, name
     assert f'<form action="{reverse("dashboard:logout")}" method="post"' in html
     assert 'value="tr"' in html and 'value="ru"' in html
+
+
+def test_admin_styles_are_served_without_debug(client, settings):
+    """`serve --production` runs without DEBUG: the admin's CSS must still come (it opened unstyled)."""
+    settings.DEBUG = False
+    resp = client.get("/static/admin/css/base.css")
+    assert resp.status_code == 200 and resp["Content-Type"].startswith("text/css")
+    assert b"".join(resp.streaming_content)
+    assert client.get("/static/../settings.py").status_code == 404
+    assert client.get("/static/admin/css/nope.css").status_code == 404

@@ -108,5 +108,50 @@ def test_templates():
     with pytest.raises(TemplateError):
         check_template("{name")
     text = fill("{name}: {order_id} {total} ({items})", name="Ayşe", order_label="A-7", total=Decimal("1234.5"),
-                currency="TRY", shop="S", items=3)
-    assert text == "Ayşe: A-7 1234.50 TRY (3)"
+                currency="TRY", shop="S", items=3, language="tr")
+    assert text == "Ayşe: A-7 1.234,50 TL (3)"  # an SMS: digits as Turkish writes them
+    spoken = fill("{total}", name="", order_label="", total=Decimal("829.70"), currency="TRY", shop="", items=1,
+                  language="tr", spoken=True)
+    assert spoken == "sekiz yüz yirmi dokuz lira yetmiş kuruş"  # a call: words, never "829.70 TRY"
+
+
+@pytest.mark.parametrize("total,currency,lang,words", [
+    ("829.70", "TRY", "tr", "sekiz yüz yirmi dokuz lira yetmiş kuruş"),
+    ("1001", "TRY", "tr", "bin bir lira"),
+    ("2250000.05", "TRY", "tr", "iki milyon iki yüz elli bin lira beş kuruş"),
+    ("829.70", "RUB", "ru", "восемьсот двадцать девять рублей семьдесят копеек"),
+    ("829.70", "TRY", "ru", "восемьсот двадцать девять турецких лир семьдесят курушей"),
+    ("21.01", "USD", "en", "twenty-one dollars one cent"),
+    ("829.70", "TRY", "en", "eight hundred and twenty-nine lira and seventy kurus"),
+    ("15", "SAR", "ar", "خمسة عشر ريال"),
+])
+def test_amounts_are_spoken_as_words_in_the_customers_language(total, currency, lang, words):
+    from ocbridge.integrations.cod_confirm.amounts import spoken
+
+    assert spoken(Decimal(total), currency, lang) == words
+
+
+@pytest.mark.parametrize("lang,text", [("tr", "1.234,50 TL"), ("ru", "1\u00a0234,50 ₽"), ("en", "1,234.50 SAR")])
+def test_amounts_are_written_the_languages_way(lang, text):
+    from ocbridge.integrations.cod_confirm.amounts import written
+
+    currency = {"tr": "TRY", "ru": "RUB", "en": "SAR"}[lang]
+    assert written(Decimal("1234.5"), currency, lang) == text
+
+
+@pytest.mark.parametrize("text,intent", [("نعم", "confirm"), ("لا", "cancel"), ("إلغاء", "cancel"), ("موافق", "confirm")])
+def test_arabic_replies_are_understood(text, intent):
+    from ocbridge.integrations.cod_confirm.rules import parse_reply
+
+    assert parse_reply(text)[0] == intent
+
+
+def test_arabic_customer_texts_exist_and_the_form_writes_them_right_to_left():
+    from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
+    from ocbridge.integrations.cod_confirm.forms import CodConfirmForm
+
+    cfg = CodConfirmConfig()
+    for texts in (cfg.call_texts, cfg.sms_texts, cfg.reconfirm_texts, cfg.unclear_texts):
+        assert texts.get("ar")
+    html = str(CodConfirmForm()["sms_text_ar"])
+    assert 'dir="rtl"' in html and 'lang="ar"' in html

@@ -22,6 +22,8 @@ def _call_texts() -> dict[str, str]:
               "To cancel it, press 2. To talk to a person, press 0.",
         "ru": "Здравствуйте, {name}. Чтобы подтвердить заказ {order_id} в магазине {shop} на сумму {total} с оплатой "
               "при получении, нажмите 1. Чтобы отменить, нажмите 2. Чтобы поговорить с оператором, нажмите 0.",
+        "ar": "مرحباً {name}. لتأكيد طلبك رقم {order_id} من {shop} بقيمة {total} والدفع عند الاستلام اضغط 1. "
+              "للإلغاء اضغط 2. للتحدث مع موظف اضغط 0.",
     }
 
 
@@ -32,6 +34,7 @@ def _sms_texts() -> dict[str, str]:
         "en": "{shop}: reply YES to confirm your cash on delivery order {order_id} ({total}) or NO to cancel it.",
         "ru": "{shop}: ответьте ДА, чтобы подтвердить заказ {order_id} ({total}) с оплатой при получении, или НЕТ, "
               "чтобы отменить.",
+        "ar": "{shop}: للدفع عند الاستلام، أرسل نعم لتأكيد طلبك {order_id} ({total}) أو لا لإلغائه.",
     }
 
 
@@ -40,6 +43,7 @@ def _reconfirm_texts() -> dict[str, str]:
         "tr": "Siparişinizi iptal etmek için 2'ye tekrar basınız. Onaylamak için 1'e basınız.",
         "en": "You pressed 2. Press 2 again to cancel your order, or 1 to confirm it.",
         "ru": "Вы нажали 2. Нажмите 2 ещё раз, чтобы отменить заказ, или 1, чтобы подтвердить.",
+        "ar": "لقد ضغطت 2. اضغط 2 مرة أخرى لإلغاء طلبك، أو 1 لتأكيده.",
     }
 
 
@@ -48,6 +52,7 @@ def _unclear_texts() -> dict[str, str]:
         "tr": "{shop}: Yanitinizi anlayamadik. {order_id} nolu siparisiniz icin bir temsilcimiz sizinle iletisime gececek.",
         "en": "{shop}: we could not read your reply. Someone from our team will contact you about order {order_id}.",
         "ru": "{shop}: мы не поняли ваш ответ. Наш сотрудник свяжется с вами по заказу {order_id}.",
+        "ar": "{shop}: لم نفهم ردك. سيتواصل معك أحد موظفينا بخصوص الطلب {order_id}.",
     }
 
 

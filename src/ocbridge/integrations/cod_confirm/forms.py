@@ -23,7 +23,8 @@ from ocbridge.integrations.cod_confirm.mappers import TemplateError, check_templ
 
 MAX_MONEY = Decimal("100000000000")  # fits Confirmation.total (15 digits, 4 decimals)
 DAY_NAMES = [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
-LANGS = ("tr", "ru", "en")
+LANGS = ("tr", "ru", "en", "ar")  # customer languages; Arabic for Gulf shops (right to left)
+RTL = frozenset({"ar"})
 
 
 def _shop_choices(store) -> tuple[dict[int, str] | None, dict[str, str] | None]:
@@ -93,10 +94,13 @@ class CodConfirmForm(forms.Form):
         for i, day in enumerate(WEEKDAYS):
             self.fields[f"hours_{day}"] = _hours_field(DAY_NAMES[i])
         for lang in LANGS:
-            self.fields[f"call_text_{lang}"] = forms.CharField(label=_("Call text (%s)") % lang.upper(),
-                                                               widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
-            self.fields[f"sms_text_{lang}"] = forms.CharField(label=_("SMS text (%s)") % lang.upper(),
-                                                              widget=forms.Textarea(attrs={"rows": 2}), max_length=612)
+            attrs = {"lang": lang, "dir": "rtl" if lang in RTL else "auto"}
+            self.fields[f"call_text_{lang}"] = forms.CharField(
+                label=_("Call text (%s)") % lang.upper(), max_length=1000, required=lang != "ar",
+                widget=forms.Textarea(attrs={"rows": 3, **attrs}))
+            self.fields[f"sms_text_{lang}"] = forms.CharField(
+                label=_("SMS text (%s)") % lang.upper(), max_length=612, required=lang != "ar",
+                widget=forms.Textarea(attrs={"rows": 2, **attrs}))
 
     @classmethod
     def from_integration(cls, integration, data=None) -> CodConfirmForm:

@@ -23,17 +23,19 @@ def check_template(template: str) -> None:
         raise TemplateError(", ".join("{" + u + "}" for u in unknown))
 
 
-def format_total(total: Decimal, currency: str) -> str:
-    """Spoken/written amount: 1234.5 TRY → "1234.50 TRY" (providers read digits fine; no locale guessing)."""
-    return f"{Decimal(total).quantize(Decimal('0.01'))} {currency}".strip()
+def format_total(total: Decimal, currency: str, language: str = "", *, spoken: bool = False) -> str:
+    """The amount as the customer hears it (words, for calls) or reads it (digits their language's way, for SMS)."""
+    from ocbridge.integrations.cod_confirm import amounts
+
+    return amounts.spoken(total, currency, language) if spoken else amounts.written(total, currency, language)
 
 
 def fill(template: str, *, name: str, order_label: str, total: Decimal, currency: str, shop: str, items: int,
-         with_details: bool = True) -> str:
+         with_details: bool = True, language: str = "", spoken: bool = False) -> str:
     values = {
         "name": name.strip() or "",
         "order_id": order_label,
-        "total": format_total(total, currency) if with_details else "",
+        "total": format_total(total, currency, language, spoken=spoken) if with_details else "",
         "shop": shop,
         "items": str(items) if with_details else "",
     }
@@ -41,6 +43,7 @@ def fill(template: str, *, name: str, order_label: str, total: Decimal, currency
 
 
 def message_for(confirmation, texts: dict[str, str], cfg: CodConfirmConfig, shop: str) -> str:
+    """The call or SMS text for a confirmation; call texts (cfg.call_texts) speak the total in words."""
     return fill(
         cfg.text(texts, confirmation.language),
         name=confirmation.customer_name,
@@ -50,6 +53,8 @@ def message_for(confirmation, texts: dict[str, str], cfg: CodConfirmConfig, shop
         shop=shop,
         items=confirmation.item_count,
         with_details=cfg.read_order_details,
+        language=confirmation.language,
+        spoken=texts is cfg.call_texts,
     )
 
 

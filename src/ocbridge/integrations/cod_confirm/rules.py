@@ -82,8 +82,8 @@ def next_allowed(when: dt.datetime, cfg: CodConfirmConfig, tz: str) -> dt.dateti
 
 # Compared after folding (see `fold`): upper-case ASCII, Turkish letters and Cyrillic transliterated.
 CONFIRM_WORDS = frozenset({"1", "EVET", "E", "ONAY", "ONAYLA", "ONAYLIYORUM", "ONAYLADIM", "TAMAM", "OK", "OKAY", "YES",
-                           "Y", "DA", "CONFIRM", "PODTVERZHDAYU"})
-CANCEL_WORDS = frozenset({"2", "HAYIR", "H", "IPTAL", "VAZGEC", "NO", "N", "NET", "CANCEL", "OTMENA", "OTMENIT"})
+                           "Y", "DA", "CONFIRM", "PODTVERZHDAYU", "نعم", "موافق", "تأكيد", "اكيد", "أكيد"})
+CANCEL_WORDS = frozenset({"2", "HAYIR", "H", "IPTAL", "VAZGEC", "NO", "N", "NET", "CANCEL", "OTMENA", "OTMENIT", "لا", "إلغاء", "الغاء", "ألغ"})
 AGENT_WORDS = frozenset({"0"})
 # "iptal etmeyin" / "don't cancel" / "не отменяйте": a negated keyword must not act; a person reads it.
 NEGATIONS = frozenset({"ETME", "ETMEYIN", "ETMEYINIZ", "ETMIYORUM", "ETMEYECEGIM", "DEGIL", "DON", "DONT", "NOT",
