@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from num2words import num2words
-
 # (major singular, major plural, minor singular, minor plural) per language and currency; ru uses num2words' own
 NAMES = {
     "tr": {"TRY": ("lira", "lira", "kuruş", "kuruş"), "USD": ("dolar", "dolar", "sent", "sent"),
@@ -69,13 +67,19 @@ def spoken(total, currency: str, language: str) -> str:
     lang = (language or "en")[:2]
     code = (currency or "").upper()
     major, minor = _split(total)
+    try:
+        from num2words import num2words
+    except ImportError:  # a venv made before the dependency was added: digits, until `pip install -e .` runs
+        return written(total, currency, language) if lang != "tr" else _turkish_amount(major, minor, code)
     if lang in ("ru", "en") and code not in NAMES.get(lang, {}):
         try:
             text = num2words(Decimal(f"{major}.{minor:02d}"), lang=lang, to="currency", currency=code)
             return text.replace(", ", " ")
         except (NotImplementedError, KeyError):
             pass
-    words = turkish if lang == "tr" else (lambda n: num2words(n, lang=lang if lang in ("ru", "en", "ar") else "en"))
+    if lang == "tr":
+        return _turkish_amount(major, minor, code)
+    words = lambda n: num2words(n, lang=lang if lang in ("ru", "en", "ar") else "en")  # noqa: E731
     names = NAMES.get(lang, {}).get(code)
     if names is None:
         names = (code, code, "", "")
@@ -83,6 +87,12 @@ def spoken(total, currency: str, language: str) -> str:
     if minor:
         out += f"{AND.get(lang, ' ')}{words(minor)} {names[2] if minor == 1 else names[3]}".rstrip()
     return out
+
+
+def _turkish_amount(major: int, minor: int, code: str) -> str:
+    names = NAMES["tr"].get(code, (code, code, "", ""))
+    out = f"{turkish(major)} {names[0]}"
+    return f"{out} {turkish(minor)} {names[2]}".rstrip() if minor else out
 
 
 def written(total, currency: str, language: str) -> str:
