@@ -125,7 +125,7 @@ def begin(effect: SideEffect) -> bool:
 def sent(effect: SideEffect, provider_id: str, *, answer_window: float = 0.0) -> bool:
     """sending/unknown → sent with the provider's id. Not fenced by the job claim: a provider id is a fact worth
     keeping even from a run that lost its claim (a late result then matches it)."""
-    return _cas(effect, (S.SENDING, S.UNKNOWN), S.SENT, provider_id=str(provider_id)[:128], error="",
+    return _cas(effect, (S.SENDING, S.UNKNOWN), S.SENT, provider_id=str(provider_id)[:128],
                 answer_until=effect.answer_until or _window_end(answer_window))
 
 

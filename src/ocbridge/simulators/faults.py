@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-FAULT_KINDS = ("timeout", "500", "503", "429", "garbage", "reset")
+FAULT_KINDS = ("timeout", "500", "502", "503", "504", "429", "garbage", "reset")  # 502/504: a gateway in front
 
 # A body that is neither JSON, nor a number, nor XML: what a broken proxy in front of a provider returns.
 GARBAGE_BODY = b'<html><body><h1>502 Bad Gateway</h1></body></html>\n{"code": "00", "jobid": \xff\xfe'

@@ -227,7 +227,8 @@ class Simulator:
 
     def server_error(self, req: Request, status: int) -> Response:
         """The provider's own 5xx answer."""
-        return Response.text("Internal Server Error" if status == 500 else "Service Unavailable", status)
+        return Response.text({500: "Internal Server Error", 502: "Bad Gateway", 504: "Gateway Timeout"}.get(
+            status, "Service Unavailable"), status)
 
     def garbage(self, req: Request) -> Response:
         return Response(200, GARBAGE_BODY, {"Content-Type": "application/json"})
@@ -399,7 +400,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault.kind == "429":
             req.status = 429
             self._write(sim.rate_limited(req, fault.retry_after))
-        elif fault.kind in ("500", "503"):
+        elif fault.kind in ("500", "502", "503", "504"):
             req.status = int(fault.kind)
             self._write(sim.server_error(req, int(fault.kind)))
         else:  # garbage

@@ -13,7 +13,7 @@ class CodConfirmConfigApp(AppConfig):
     def ready(self) -> None:
         from ocbridge.core.registry import IntegrationInfo, register_integration
         from ocbridge.integrations.cod_confirm import actions, attention, jobs  # noqa: F401  (job kinds, poll schedule, needs-attention)
-        from ocbridge.integrations.cod_confirm import plan, webhooks
+        from ocbridge.integrations.cod_confirm import plan, watchdog, webhooks  # noqa: F401  (watchdog finder, resume policy)
         from ocbridge.integrations.cod_confirm.forms import CodConfirmForm
 
         webhooks.register_all()

@@ -7,9 +7,10 @@ apply result → write the outcome to OpenCart (compare-and-set; a status change
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 
 from ocbridge.core import clock, outbox
 from ocbridge.core.choices import Level, SideEffectState
@@ -384,24 +385,50 @@ def schedule_inbox_reads() -> None:
 
 @register_job_kind
 class ReadInbox(JobKind):
-    """Fetch inbound SMS once and queue one reply job per message (the inbox hands each message out once;
-    the Exchange of the fetch keeps the raw copy)."""
+    """Fetch inbound SMS and store one reply job per message, all in one commit, before anything else.
+
+    Netgsm's inbox hands each message out once. The time of the read is committed on the job before it happens;
+    a run that died (or could not commit) between the read and the store is retried, and the retry asks for
+    that time range again (a ranged read lists messages whether read or not) instead of the emptied inbox.
+    Message keys make the overlap harmless. The Exchange of each read keeps the raw copy too."""
 
     kind = "cod_confirm.read_inbox"
-    max_attempts = 3
+    max_attempts = 5
     routine = True
+    STORE_TRIES = 5  # a locked hub database: the messages exist only in memory now, so try harder than once
 
     def run(self, job: Job) -> None:
-        from dataclasses import asdict
-
         connection = Connection.objects.filter(pk=job.payload.get("connection_id")).first()
         if connection is None:  # queued before plans named the connection, or deleted: next minute's read does it
             return
-        for sms in client_for(connection).fetch_inbound_sms():
-            event = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in asdict(sms).items()}
-            Job.objects.enqueue(ApplySmsReply, integration=job.integration, payload={"service": connection.service,
-                                "connection_id": connection.pk, "event": event}, key=f"{KIND}:{connection.store_id}:{connection.service}-event:"
-                                                     f"apply_sms_reply:{sms.event_id}")
+        client = client_for(connection)
+        read_at = job.payload.get("read_at")
+        if read_at and client.capabilities.inbound_sms == "poll":
+            # An earlier run read the inbox and did not store what it got: read its time range again.
+            since = datetime.fromisoformat(read_at) - timedelta(minutes=2)
+            messages = client.fetch_inbound_sms(start=since, stop=clock.now() + timedelta(minutes=1))
+        else:
+            with fenced():
+                Job.objects.filter(pk=job.pk).update(payload={**job.payload, "read_at": clock.now().isoformat()})
+            messages = client.fetch_inbound_sms()
+        self._store(job, connection, messages)
+
+    def _store(self, job: Job, connection, messages) -> None:
+        from dataclasses import asdict
+
+        for tries in range(1, self.STORE_TRIES + 1):
+            try:
+                with fenced():  # every message's job, or none
+                    for sms in messages:
+                        event = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in asdict(sms).items()}
+                        Job.objects.enqueue(ApplySmsReply, integration=job.integration, payload={
+                            "service": connection.service, "connection_id": connection.pk, "event": event},
+                            key=f"{KIND}:{connection.store_id}:{connection.service}-event:apply_sms_reply:{sms.event_id}")
+                return
+            except OperationalError:
+                if tries == self.STORE_TRIES:
+                    raise  # the job is retried and reads the same range again
+                time.sleep(tries)
 
 
 # --- answers --------------------------------------------------------------------------------------------
