@@ -134,17 +134,36 @@ def test_dc_outage_is_retried_and_nothing_is_lost(shop, sim, integration, kit):
     assert [o["channel_order_id"] for o in sim.orders()] == ["UK-109"]
 
 
-def test_worker_killed_after_create_answer_lost_creates_nothing_twice(shop, sim, integration, kit):
+def test_create_answer_lost_is_recovered_by_asking_dc_never_sent_twice(shop, sim, integration, kit):
+    from ocbridge.core.models import SideEffect
+
     kit.add_order(shop, 110, status=2)
     sim.fail_next("reset", path="/public-api/orders/create", after=True)  # DC creates it, the answer is lost
     kit.poll(integration)
-    assert len(sim.orders()) == 1 and binding(110).external_id.startswith("pending:")
-    job = Job.objects.get(kind=jobs.SendOrder.kind)
-    Job.objects.filter(pk=job.pk).update(next_run_at=job.created)
-    run_until_idle()  # the retry searches first, finds it, binds it and adds the lines
     [o] = sim.orders()
+    effect = SideEffect.objects.get(kind="despatch.create_order")
+    assert (effect.state, effect.provider_id) == ("sent", str(o["id"]))  # the outbox asked DC: it has it
     assert binding(110).external_id == str(o["id"]) and o["total_inventory_count"] == 1
     assert len(sim.requests("/public-api/orders/create")) == 1
+
+
+def test_worker_killed_mid_create_resumes_from_the_outbox_without_a_second_create(shop, sim, integration, kit):
+    from ocbridge.core.models import SideEffect
+
+    kit.add_order(shop, 114, status=2)
+    sim.fail_next("reset", path="/public-api/orders/create", after=True)
+    sim.fail_next("503", path="/public-api/orders", count=3)  # and DC cannot be asked: in doubt
+    kit.poll(integration)
+    effect = SideEffect.objects.get(kind="despatch.create_order")
+    assert effect.state == "unknown" and len(sim.orders()) == 1
+    sim.clear_faults()
+    job = Job.objects.get(kind=jobs.SendOrder.kind)
+    Job.objects.filter(pk=job.pk).update(state=JobState.QUEUED, claim_expires_at=None, next_run_at=job.created)
+    run_until_idle()
+    effect.refresh_from_db()
+    [o] = sim.orders()
+    assert effect.state == "sent" and effect.provider_id == str(o["id"]) and binding(114).external_id == str(o["id"])
+    assert len(sim.requests("/public-api/orders/create")) == 1 and o["total_inventory_count"] == 1
 
 
 def test_token_expiry_mid_run_logs_in_again(shop, sim, integration, kit):

@@ -15,7 +15,9 @@ from datetime import datetime, timedelta, timezone
 from django.db import transaction
 
 from ocbridge.core import clock
-from ocbridge.core.errors import ConfigurationError, TerminalError
+from ocbridge.core import outbox
+from ocbridge.core.choices import SideEffectState
+from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError
 from ocbridge.core.jobs import JobKind, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Binding, Integration, Job
 from ocbridge.core.registry import register_order_facts
@@ -142,31 +144,12 @@ class SendOrder(DespatchJob):
                                        key=f"{job.key}:release", order_id=order_id)
             note(b, m.OrderState.CREATED, message="")
             return
-        first_try = b is None
         if b is None:  # claimed before the first request: a crash after it leaves this row behind
-            b, first_try = Binding.objects.get_or_create(
+            b, _ = Binding.objects.get_or_create(
                 connection_id=integration.connection_id, kind=m.ORDER, local_id=str(order_id),
                 defaults={"external_id": f"pending:{channel}",
                           "data": {"state": m.OrderState.CREATING, "channel_order_id": channel}})
-        # An earlier try may have reached DC (answer lost, worker killed): ask before creating. A first try
-        # creates at once; DC refuses a second order with the same channel_order_id anyway.
-        found = None if first_try else client.find_order(channel)
-        fo = None
-        if found is None:
-            fo = shop.fulfilment_order(store, order_id)
-            if fo is None:
-                raise TerminalError("opencart", "unknown_order", f"Order {order_id} does not exist.")
-            items, problems = mappers.lines(fo, cfg)
-            if problems:
-                self._refuse(b, problems)
-            try:
-                found = client.create_order(order=mappers.order_body(fo, cfg), key=f"{job.key}:create", order_id=order_id)
-            except TerminalError as exc:
-                if "already in use" not in exc.message:
-                    self._refuse(b, [exc.message])
-                found = client.find_order(channel)  # created by a twin run between our search and our create
-                if found is None:
-                    raise
+        found, fo = self._create(integration, cfg, client, b, order_id, channel)
         b.external_id = str(found["id"])
         note(b, m.OrderState.CREATING, channel_order_id=channel, dc_status=found.get("status_id"), message="")
         if int(found.get("total_inventory_count") or 0) == 0:
@@ -178,6 +161,54 @@ class SendOrder(DespatchJob):
             if added.errors:
                 self._refuse(b, added.errors)
         note(b, m.OrderState.CREATED, message="", lines=True)
+
+    def _create(self, integration, cfg, client, b: Binding, order_id: int, channel: str):
+        """DC's order for `channel`, created through the outbox (one row per order and attempt: a retry after a
+        refusal is a new attempt). In doubt (answer lost, worker killed mid-create) DC is asked by searching
+        the channel_order_id; DC also refuses a second order with the same channel_order_id, so an order DC
+        does not have is simply created."""
+        attempt = int(b.data.get("attempt") or 1)
+        effect = outbox.request(f"despatch:{integration.store_id}:order-{order_id}:create:{attempt}",
+                                kind="despatch.create_order", service=dc.SERVICE, store=integration.store,
+                                connection=integration.connection, integration=integration)
+        fo, created, refusal = None, None, ""
+
+        def ask(_effect) -> str | None:
+            nonlocal created
+            created = client.find_order(channel)
+            return str(created["id"]) if created else None
+
+        def send(_effect) -> str:
+            nonlocal fo, created, refusal
+            fo = shop.fulfilment_order(integration.store, order_id)
+            if fo is None:
+                raise TerminalError("opencart", "unknown_order", f"Order {order_id} does not exist.")
+            refusal = " ".join(mappers.lines(fo, cfg)[1])  # our own: a line without the SKU the owner matches on
+            if refusal:
+                raise TerminalError(dc.SERVICE, "refused", refusal)
+            try:
+                created = client.create_order(order=mappers.order_body(fo, cfg), key=_effect.key, order_id=order_id)
+            except TerminalError as exc:
+                if "already in use" not in exc.message:
+                    refusal = exc.message
+                    raise
+                return ask(_effect) or _raise(exc)  # created by a twin run between the outbox row and our call
+            return str(created["id"])
+
+        if effect.state == SideEffectState.UNKNOWN:  # in doubt before, and DC could not be asked: ask again
+            outbox.sent(effect, ask(effect) or send(effect))
+            effect.refresh_from_db()
+        else:
+            effect = outbox.perform(effect, send, ask=ask)
+        if effect.state == SideEffectState.FAILED:
+            self._refuse(b, [refusal or effect.error])
+        if effect.state != SideEffectState.SENT:
+            raise RetryableError(dc.SERVICE, "unknown", f"creating {channel} in Despatch Cloud: {effect.error}")
+        if created is None or str(created.get("id")) != effect.provider_id:
+            created = client.find_order(channel)  # sent by an earlier run: read it back
+        if created is None:
+            raise RetryableError(dc.SERVICE, "not_found", f"Despatch Cloud does not list {channel} yet")
+        return created, fo
 
     @staticmethod
     def _refuse(b: Binding, messages: list[str]) -> None:
@@ -308,6 +339,10 @@ class ApplyDcCancel(DespatchJob):
 # --- stock ---------------------------------------------------------------------------------------------
 
 
+def _raise(exc: Exception):
+    raise exc
+
+
 def _updated_at(item: dict) -> datetime | None:
     text = str(item.get("updated_at") or "")
     try:
@@ -423,10 +458,10 @@ def schedule_stock() -> None:
 
 
 def retry_order(integration: Integration, order_id: int) -> Job:
-    """The owner fixed what DC refused: send the order again (a new key; the binding is reset to creating)."""
+    """The owner fixed what DC refused: send the order again (a new attempt: new job and outbox keys)."""
     b = order_binding(integration, order_id)
     if b is not None and b.data.get("state") == m.OrderState.REFUSED:
-        note(b, m.OrderState.CREATING, message="")
+        note(b, m.OrderState.CREATING, message="", attempt=int(b.data.get("attempt") or 1) + 1)
     return Job.objects.enqueue(SendOrder, key=f"despatch:{integration.store_id}:order-{order_id}:retry:{clock.now().timestamp():.3f}",
                                integration=integration, payload={"order_id": order_id})
 
