@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -34,9 +33,11 @@ def sandbox_signature(body: bytes, secret: str = SECRETS["sandbox"]["webhook_sec
 
 
 def twilio_signature(url: str, params: dict, token: str = SECRETS["twilio"]["auth_token"]) -> str:
-    """Twilio's documented scheme: HMAC-SHA1 over the full URL + each POST name/value, names sorted."""
-    data = url + "".join(f"{k}{params[k]}" for k in sorted(params))
-    return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+    """Signed as Twilio signs (every value of every field, blank ones too): the simulator's signer, which
+    tests/contracts/test_twilio.py holds to twilio-python's RequestValidator."""
+    from ocbridge.simulators.twilio import twilio_signature as sign
+
+    return sign(token, url, params)
 
 
 @pytest.fixture

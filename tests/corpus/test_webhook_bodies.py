@@ -2,7 +2,7 @@
 a 400 that says what is wrong for malformed ones, and the raw request kept as an inbound Exchange."""
 
 import json
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qs
 
 import pytest
 from corpus.conftest import sandbox_signature, twilio_signature
@@ -25,7 +25,7 @@ def send(client, hub, case: dict):
     if service == "sandbox" and case.get("sign", True):
         headers["HTTP_X_SANDBOX_SIGNATURE"] = sandbox_signature(body)
     if service == "twilio" and case.get("sign", True):
-        fields = dict(parse_qsl(body.decode("utf-8", "replace"))) if case.get("content_type") == FORM else {}
+        fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True) if case.get("content_type") == FORM else {}
         headers["HTTP_X_TWILIO_SIGNATURE"] = twilio_signature(settings.PUBLIC_URL + path, fields)
     if method == "GET":
         return client.get(path, **headers), body

@@ -26,14 +26,14 @@ def add_product(h, product_id, *, quantity=10, subtract=1, option_value_qty=None
 
 def add_order(h, order_id, *, status=1, payment="cod", title="Kapıda Ödeme", telephone="0532 123 45 67",
               store_id=0, product_id=None, qty=2, customer_id=0, email="a@example.com", firstname="Ayşe",
-              option_value_id=None, language_id=2):
+              option_value_id=None, language_id=2, **columns):
     shop = h.shop
     layout = shop.layout
     row = {"order_id": order_id, "store_id": store_id, "firstname": firstname, "lastname": "Yılmaz &amp; Oğlu",
            "email": email, "telephone": telephone, "customer_id": customer_id, "order_status_id": status,
            "total": Decimal("229.90"), "currency_code": "TRY", "currency_value": Decimal(1),
            "language_id": language_id, "date_added": dt.datetime(2024, 5, 1, 10), "store_name": "Demo",
-           "date_modified": dt.datetime(2024, 5, 1, 10), "custom_field": "[]", "payment_country_id": 215}
+           "date_modified": dt.datetime(2024, 5, 1, 10), "custom_field": "[]", "payment_country_id": 215, **columns}
     if layout == "4.0":
         row["payment_method"] = json.dumps({"name": title, "code": payment if "." in payment else f"{payment}.{payment}"})
         row["shipping_method"] = json.dumps({"name": "Flat", "code": "flat.flat"})

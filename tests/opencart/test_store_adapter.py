@@ -39,6 +39,24 @@ def test_first_poll_starts_at_newest_order_then_follows(opencart_db):
     assert PhoneIndex.objects.count() == 2
 
 
+@pytest.mark.parametrize("layout", ["3.0", "4.0"])
+def test_phone_index_reads_numbers_as_the_shop_holds_them(opencart_db, layout):
+    """An order shipped to Russia with `8 9xx…` in a Turkish store is +7…, not "phone invalid"; a field with two
+    numbers and labels indexes each number."""
+    h = opencart_db(layout)
+    store = make_store(h)
+    assert poll_new_orders(store) == []
+    add_order(h, 1, status=1, telephone="8 912 345 67 89", shipping_country_id=176)  # RU shipping, TR payment
+    add_order(h, 2, status=1, telephone="Cep 05321234567/ev 02125551212")  # OpenCart's column: 32 characters
+    add_order(h, 3, status=1, telephone="8 912 345 67 89")  # shipped and paid in Turkey: not a Turkish number
+    orders = {o.order_id: o for o in poll_new_orders(store)}
+    assert orders[1].countries == ("RU", "TR") and orders[2].countries == ("TR",)
+    assert latest_orders("+79123456789") == [1]
+    assert latest_orders("+905321234567") == [2] and latest_orders("+902125551212") == [2]
+    assert sorted(PhoneIndex.objects.values_list("order_id", flat=True)) == [1, 2, 2]
+    assert poll_new_orders(store) == [] and PhoneIndex.objects.count() == 3
+
+
 def test_status_read_language_and_completed_count(opencart_db):
     h = opencart_db("4.0")
     add_order(h, 1, status=5, customer_id=3)

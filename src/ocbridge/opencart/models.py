@@ -4,7 +4,7 @@ from django.db import models
 
 
 class PhoneIndex(models.Model):
-    """One order's phone number, normalized: OpenCart's `order.telephone` has no index and is free text."""
+    """One phone number of an order, normalized: OpenCart's `order.telephone` has no index and is free text."""
 
     store_db_key = models.CharField(max_length=32, db_index=False)  # Store.db_key: one shop database + prefix
     store_id = models.PositiveIntegerField(default=0)  # OpenCart store_id inside that database
@@ -14,7 +14,9 @@ class PhoneIndex(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["e164", "-order_id"], name="opencart_phone_e164_order")]
-        constraints = [models.UniqueConstraint(fields=["store_db_key", "order_id"], name="opencart_phone_one_per_order")]
+        # One row per number of an order (a telephone field may hold several; each is indexed).
+        constraints = [models.UniqueConstraint(fields=["store_db_key", "order_id", "e164"],
+                                               name="opencart_phone_per_order_number")]
 
     def __str__(self) -> str:
         return f"{self.e164} → {self.order_id}"

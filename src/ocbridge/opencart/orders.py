@@ -113,6 +113,7 @@ class Order:
     store_name: str = ""
     country_id: int = 0
     raw_payment_code: str = ""
+    countries: tuple[str, ...] = ()  # ISO codes of the shipping, then payment country (phone numbers are read so)
     lines: list[OrderLine] = field(default_factory=list)
     totals: list[dict] = field(default_factory=list)
     lines_loaded: bool = False
@@ -130,7 +131,14 @@ ORDER_COLUMNS = ("order_id", "store_id", "store_name", "order_status_id", "custo
 
 def _order_select(db: ShopDB) -> sa.Select:
     t = db.t("order")
-    return sa.select(*[t.c[c] for c in ORDER_COLUMNS if c in t.c])
+    cols = [t.c[c] for c in ORDER_COLUMNS if c in t.c]
+    country = db.metadata.tables.get(db.prefix + "country")
+    if country is not None:  # the order's countries by primary key: how its telephone is written
+        for side in ("shipping", "payment"):
+            if f"{side}_country_id" in t.c:
+                cols.append(sa.select(country.c.iso_code_2).where(country.c.country_id == t.c[f"{side}_country_id"])
+                            .scalar_subquery().label(f"{side}_iso"))
+    return sa.select(*cols)
 
 
 def _to_order(row) -> Order:
@@ -146,6 +154,7 @@ def _to_order(row) -> Order:
         date_added=when(m["date_added"]), date_modified=when(m["date_modified"]), comment=unescape(m["comment"]),
         store_name=unescape(m["store_name"]),
         country_id=m.get("shipping_country_id") or m.get("payment_country_id") or 0, raw_payment_code=str(raw_code),
+        countries=tuple(dict.fromkeys(c.upper() for c in (m.get("shipping_iso"), m.get("payment_iso")) if c)),
     )
 
 

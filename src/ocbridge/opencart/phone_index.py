@@ -10,15 +10,15 @@ from ocbridge.opencart import phones
 
 def index_orders(store_db_key: str, orders: Iterable, *, country_of_store: dict[int, str] | None = None,
                  default_country: str = "TR") -> int:
-    """Add (e164, order_id) rows for orders with a usable phone; existing rows are left alone. Returns rows added."""
+    """Add (e164, order_id) rows for each number of each order; existing rows are left alone. Returns rows added."""
     from ocbridge.opencart.models import PhoneIndex
 
     now = clock.now()
     rows = []
     for order in orders:
         country = (country_of_store or {}).get(order.store_id, default_country)
-        e164 = phones.normalize(order.telephone, country)
-        if e164:
+        # Every number in the field, read with the order's own countries before the store's.
+        for e164 in phones.numbers(order.telephone, [*getattr(order, "countries", ()), country]):
             rows.append(PhoneIndex(store_db_key=store_db_key, store_id=order.store_id, e164=e164,
                                    order_id=order.order_id, created=now))
     if not rows:

@@ -224,7 +224,9 @@ def test_not_cod_or_not_pending_is_ignored(cod_bed):
 
 @pytest.mark.parametrize("reply,state,status", [("EVET", "confirmed", 2), ("evet teşekkürler 🙏", "confirmed", 2),
                                                 ("ıptal", "cancelled", 7), ("НЕТ", "cancelled", 7),
-                                                ("ne zaman gelir?", "needs_person", 1)])
+                                                ("ne zaman gelir?", "needs_person", 1),
+                                                ("siparisonay 1020", "confirmed", 2), ("1020iptal", "cancelled", 7),
+                                                ("onay 1021", "needs_person", 1)])  # names another order: a person
 def test_sms_replies_in_any_casing(cod_bed, reply, state, status):
     bed = cod_bed("3.0", channels=["sms"] * 3)
     add_order(bed.shop, 1020, telephone=PHONE)

@@ -57,7 +57,7 @@ def consider_order(integration: Integration, order) -> Confirmation | None:
         return None
     completed = shop.completed_orders(store, order) if cfg.skip_after_completed_orders else 0
     skip = rules.skip_reason(total=order.total, completed_orders=completed, cfg=cfg)
-    phone = shop.normalize_phone(order.telephone, store.country)
+    phone = shop.normalize_phone(order.telephone, store.country, getattr(order, "countries", ()))
     try:
         with transaction.atomic():
             c = Confirmation.objects.create(

@@ -107,29 +107,73 @@ def fold(text: str) -> str:
 
 
 def parse_reply(text: str) -> tuple[str, int | None]:
-    """(intent, order number named in the reply). Conflicting or no keywords → UNKNOWN."""
-    order_no = None
+    """(intent, order number named in the reply). Conflicting or no keywords, or two different order
+    numbers → UNKNOWN (a person reads it). Keywords glued to other words or the order number, as shops'
+    SMS modules ask for them (`siparisonay`, `Onay 1001`, `ONAY1001`, `1001iptal`), and common spellings
+    (`evt`, `tmm`, `eveeet`, `istemiyorum`) are read."""
+    orders: list[int] = []
     intents: list[str] = []
     for token in _TOKEN.findall(fold(text or "")):
-        token = token.strip("_")
-        if not token:
-            continue
-        bare = token.lstrip("#")
-        if bare.isdigit() and (token.startswith("#") or len(bare) >= 3):
-            order_no = order_no or int(bare)
-            continue
-        if token in NEGATIONS:
-            return Intent.UNKNOWN, order_no
-        if token in CONFIRM_WORDS:
-            intents.append(Intent.CONFIRM)
-        elif token in CANCEL_WORDS:
-            intents.append(Intent.CANCEL)
-        elif token in AGENT_WORDS:
-            intents.append(Intent.AGENT)
-    distinct = set(intents)
-    if len(distinct) != 1:
+        for part in _PARTS.findall(token.strip("_")):  # letters and digits glued together are two words
+            bare = part.lstrip("#")
+            if not bare:
+                continue
+            if bare.isdigit():
+                if part.startswith("#") or len(bare) >= 3:
+                    orders.append(int(bare))
+                    continue
+            word = _word(bare)
+            if word is None:
+                continue
+            if word == NEGATED:
+                return Intent.UNKNOWN, orders[0] if orders else None
+            intents.append(word)
+    order_no = orders[0] if orders else None
+    if len(set(intents)) != 1 or len(set(orders)) > 1:
         return Intent.UNKNOWN, order_no
     return intents[0], order_no
+
+
+NEGATED = "negated"
+# What shops put in front of the keyword (`siparisonay`, `SiparişOnay`, `заказ отмена` written together).
+_PREFIXES = ("SIPARISIMI", "SIPARISIM", "SIPARISI", "SIPARIS", "SIPARISLERIMI", "ZAKAZ")
+# Keyword stems and the endings people add to them (`onaylıyorum`, `iptal ediyorum`, `tamamdır`).
+_STEMS = {"ONAY": Intent.CONFIRM, "EVET": Intent.CONFIRM, "TAMAM": Intent.CONFIRM, "CONFIRM": Intent.CONFIRM,
+          "PODTVERZHDA": Intent.CONFIRM, "IPTAL": Intent.CANCEL, "HAYIR": Intent.CANCEL, "VAZGEC": Intent.CANCEL,
+          "CANCEL": Intent.CANCEL, "OTMEN": Intent.CANCEL}
+_ENDINGS = ("", "LA", "LAYIN", "LAYINIZ", "LIYORUM", "LIYOM", "LADIM", "DIR", "DR", "IM", "ET", "EDIN", "EDINIZ",
+            "EDIYORUM", "EDIYOM", "ETTIM", "YU", "YA", "IT", "A", "LED", "ED", "ELLED")
+_NEGATED_ENDINGS = ("ETME", "ETMEYIN", "ETMEYINIZ", "ETMIYORUM", "ETMEYECEGIM", "LAMA", "LAMIYORUM", "LAMAYIN")
+_SPELLINGS = {"EVT": Intent.CONFIRM, "EWET": Intent.CONFIRM, "TMM": Intent.CONFIRM, "TAMM": Intent.CONFIRM,
+              "OKEY": Intent.CONFIRM, "OKE": Intent.CONFIRM, "ONY": Intent.CONFIRM, "IPTL": Intent.CANCEL,
+              "ISTEMIYORUM": Intent.CANCEL, "ISTEMIYOM": Intent.CANCEL, "ISTEMIYORUZ": Intent.CANCEL,
+              "HAYR": Intent.CANCEL, "YOK": Intent.CANCEL}
+_PARTS = re.compile(r"#?\d+|[^\W\d_]+")
+
+
+def _word(token: str) -> str | None:
+    """The intent of one word (NEGATED for a negation), or None for any other word."""
+    if token in NEGATIONS:
+        return NEGATED
+    for words, intent in ((CONFIRM_WORDS, Intent.CONFIRM), (CANCEL_WORDS, Intent.CANCEL), (AGENT_WORDS, Intent.AGENT),
+                          (_SPELLINGS, None)):
+        if token in words:
+            return intent or _SPELLINGS[token]
+    if len(token) < 4:
+        return None
+    for candidate in (token, re.sub(r"(.)\1+", r"\1", token)):  # `eveeet`, `onayyy`
+        if candidate in CONFIRM_WORDS | CANCEL_WORDS or candidate in _SPELLINGS:
+            return _word(candidate)
+        rests = [candidate] + [candidate[len(p):] for p in _PREFIXES if candidate.startswith(p)]
+        for rest in rests:  # `SIPARISIPTAL` is SIPARIS + IPTAL, not SIPARISI + PTAL
+            for stem, intent in _STEMS.items():
+                if rest.startswith(stem):
+                    ending = rest[len(stem):]
+                    if ending in _NEGATED_ENDINGS:
+                        return NEGATED
+                    if ending in _ENDINGS:
+                        return intent
+    return None
 
 
 def call_intent(digits: list[str], *, reconfirm: bool, second_prompt: bool) -> str:

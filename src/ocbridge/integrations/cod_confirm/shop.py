@@ -19,8 +19,9 @@ def completed_orders(store, order) -> int:
     return opencart.completed_order_count(store, order)
 
 
-def normalize_phone(raw: str, country: str) -> str | None:
-    return opencart.phones.normalize(raw, country)
+def normalize_phone(raw: str, country: str, countries=()) -> str | None:
+    """The number to call: the first in the field, read with the order's countries before the store's."""
+    return opencart.phones.normalize(raw, country, countries=countries)
 
 
 def language_code(store, order) -> str:

@@ -53,13 +53,18 @@ def request_payload(request, service: str):
     """
     ctype = (request.content_type or "").lower()
     if request.method == "GET":
-        return dict(request.GET.lists())
+        return _values(request.GET)
     if ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        data = dict(request.POST.lists())
+        data = _values(request.POST)
         if service == "twilio":
-            data = {**dict(request.GET.lists()), **data}
+            data = {**_values(request.GET), **data}
         return data
     return request.body
+
+
+def _values(query) -> dict:
+    """A field's value, or the list of its values when it was sent more than once."""
+    return {k: v[0] if len(v) == 1 else v for k, v in query.lists()}
 
 
 def reject(exchange, status: int, why: str, level: str = Level.WARNING) -> HttpResponse:

@@ -32,6 +32,7 @@ class OrderView:
     status_name: str
     phone: str | None
     total: Decimal = Decimal("0")
+    phones: tuple[str, ...] = ()  # every number of the order's telephone field (`phone` is the first)
     currency: str = ""
     date_added: dt.datetime | None = None
     comment: str = ""
@@ -123,6 +124,6 @@ def after_order_number(cfg: OrderLookupConfig, caller: str, order: OrderView | N
     """Speak the typed order only when its phone is the caller's (DESIGN default); otherwise a person."""
     if order is None:
         return transfer(Reason.NOT_FOUND)
-    if not order.phone or order.phone != caller:
+    if not caller or caller not in (order.phones or (order.phone,)):
         return transfer(Reason.PHONE_MISMATCH)
     return speak(cfg, order, more=0)

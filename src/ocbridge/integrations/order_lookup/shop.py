@@ -126,9 +126,10 @@ def _to_view(store, db, order, with_comment: bool, lang: str) -> OrderView:
 
     lang_id = _cached((store.db_key, "lang", lang), lambda: lookup.language_id(db, lang)) or order.language_id
     names = _cached((store.db_key, "statuses", lang_id), lambda: statuses.statuses(db, lang_id))
+    numbers = opencart.phones.numbers(order.telephone, [*order.countries, store.country])
     return OrderView(
         order_id=order.order_id, label=store.order_label(order.order_id), status_id=order.order_status_id,
-        status_name=names.get(order.order_status_id, ""), phone=opencart.phones.normalize(order.telephone, store.country),
+        status_name=names.get(order.order_status_id, ""), phone=(numbers[0] if numbers else None), phones=tuple(numbers),
         total=order.total, currency=order.currency_code, date_added=order.date_added,
         comment=lookup.latest_comment(db, order.order_id) if with_comment else "", store_id=order.store_id)
 
