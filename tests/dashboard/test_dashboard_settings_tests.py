@@ -51,11 +51,13 @@ def test_malformed_phone_is_a_form_error_in_the_users_language_and_nothing_is_qu
 
 def test_test_sms_is_queued_audited_and_sent_to_the_owners_phone(client_in, store, sandbox_integ, sim):
     resp = client_in.post(_url(store), {"test-phone": "0532 123 45 67", "test-channel": "sms"}, follow=True)
-    assert "Test SMS queued as job" in resp.content.decode()
+    assert 'id="job-outcome"' in resp.content.decode() and "Working on it" in resp.content.decode()
     job = Job.objects.get(kind="cod_confirm.send_test")
+    page = resp.redirect_chain[-1][0]
     assert job.payload["phone"] == "+905321234567"
     assert AuditEntry.objects.get(action="cod_confirm.test_sms").user == "owner"
     assert run_job(job.pk).state == "done"
+    assert "The service accepted it" in client_in.get(page).content.decode()  # what the live region re-reads
     sent = sim.messages()
     assert len(sent) == 1 and sent[0]["to"] == "+905321234567" and "Demo Shop" in sent[0]["text"]
 

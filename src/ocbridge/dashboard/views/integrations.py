@@ -16,6 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -23,6 +24,7 @@ from ocbridge.core import registry
 from ocbridge.core.models import AuditEntry, Integration, Store
 from ocbridge.dashboard.audit import audit
 from ocbridge.dashboard.forms import IntegrationBaseForm, TestMessageForm
+from ocbridge.dashboard.views.stores import outcome_job
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +79,8 @@ def integration_settings(request, store_pk: int, kind: str) -> HttpResponse:
         messages.error(request, _("Nothing was saved: please correct the errors below."))
     return render(request, "dashboard/integrations/settings.html", {
         "store": store, "info": info, "integration": integration, "base": base, "config": config, "nav": "stores",
-        "test_form": _test_form(info, integration)})
+        "test_form": _test_form(info, integration),
+        "outcome_job": outcome_job(request, integration=integration) if integration.pk else None})
 
 
 def _test_form(info, integration: Integration, data=None) -> TestMessageForm | None:
@@ -110,10 +113,8 @@ def integration_test_message(request, store_pk: int, kind: str) -> HttpResponse:
         except ValueError as exc:  # the integration refused (e.g. its own phone rules): shown next to the field
             form.add_error("phone", str(exc))
         else:
-            text = (_("Test call queued as job #%(id)s.") if form.cleaned_data["channel"] == "call"
-                    else _("Test SMS queued as job #%(id)s."))
-            messages.success(request, text % {"id": job.pk})
-            return redirect("dashboard:integration", store_pk=store.pk, kind=kind)
+            # the page shows the outcome when it comes (live region), not "queued as job #…"
+            return redirect(reverse("dashboard:integration", args=[store.pk, kind]) + f"?job={job.pk}#job-outcome")
     base = _base_form(info, integration)
     try:
         config = build_config_form(info, integration)

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -36,6 +37,14 @@ def integration_home(info, integration) -> str:
     return ""
 
 
+def outcome_job(request, **scope):
+    """The Job named by `?job=` when it belongs to this page's store or integration: its outcome is shown."""
+    from ocbridge.core.models import Job
+
+    value = request.GET.get("job", "")
+    return Job.objects.filter(pk=int(value), **scope).first() if value.isdigit() else None
+
+
 @login_required
 def store_list(request) -> HttpResponse:
     stores = Store.objects.prefetch_related("connections", "integrations")
@@ -58,7 +67,7 @@ def store_detail(request, pk: int) -> HttpResponse:
                   connections_label(info, integrations.get(kind)))
                  for kind, info in sorted(registry.integrations.items())]
     return render(request, "dashboard/stores/detail.html", {
-        "store": store, "nav": "stores",
+        "store": store, "nav": "stores", "outcome_job": outcome_job(request, store=store),
         "secrets": [(_("Shop database URL"), bool(store.db_url)), (_("Native API key"), bool(store.api_key))],
         "connections": store.connections.all(), "integrations": available,
         "can_check": checks.store_check_function() is not None})
@@ -87,8 +96,6 @@ def store_test(request, pk: int) -> HttpResponse:
     if result is None:
         messages.warning(request, _("Testing the shop connection is not available in this installation yet."))
     elif result.ok:
-        if result.version and store.version != result.version:  # "not reachable yet" no more, or upgraded
-            Store.objects.filter(pk=store.pk).update(version=result.version)
         text = _("Shop reachable.")
         if result.version:
             text += " " + _("OpenCart version: %(version)s.") % {"version": result.version}
@@ -130,8 +137,8 @@ def connection_test(request, pk: int) -> HttpResponse:
     if result is None:
         messages.warning(request, _("No test is available for %(service)s connections yet.")
                          % {"service": conn.get_service_display()})
-    elif result.queued_job_id:
-        messages.info(request, result.message)
+    elif result.queued_job_id:  # the outcome shows on the store page when the job is done (live region)
+        return redirect(reverse("dashboard:store", args=[conn.store_id]) + f"?job={result.queued_job_id}#job-outcome")
     elif result.ok:
         messages.success(request, result.message)
     else:
