@@ -75,19 +75,20 @@ class NetgsmClient:
         return self._voice(to=to, text=text, key=key, keys=sorted(digits), webhook_url=webhook_url,
                            announcement_id=announcement_id, purpose="netgsm.start_call", reference=reference)
 
-    def send_voice_message(self, *, to: str, text: str, key: str, language: str = "tr") -> CallStarted:
+    def send_voice_message(self, *, to: str, text: str, key: str, language: str = "tr",
+                           reference: str = "") -> CallStarted:
         """A voice SMS that only speaks `text` (text to speech, no key): the order-status call-back."""
         tts_language(self.service, language, LANGUAGES)
         return self._voice(to=to, text=text, key=key, keys=[], webhook_url=None, announcement_id=None,
-                           purpose="netgsm.voice_message")
+                           purpose="netgsm.voice_message", reference=reference)
 
-    def transfer_call(self, *, unique_id: str, to: str, key: str) -> str:
+    def transfer_call(self, *, unique_id: str, to: str, key: str, reference: str = "") -> str:
         """Blind transfer of a live Netsantral call to `to` (an extension or a phone number): call control
         `GET /<usercode>/xfer?username&password&exten&unique_id&crm_id` on port 9111, plain HTTP, as
         github netgsm/netsantral src/Package.php cagritransfer() sends it. Answer: JSON {crm_id, response,
         status: Success|Error, message}. Whether it reaches a call still ringing in the PBX is unverified."""
         params = {"username": self._user, "password": self._password, "exten": to, "unique_id": unique_id,
-                  "crm_id": relation_id(key)}
+                  "crm_id": reference or relation_id(key)}  # echoed in the answer
         done = replay_or_recover(self._rec, key, service=self.service, ask=None, stored=lambda stored: stored)
         if done is not None:
             return done

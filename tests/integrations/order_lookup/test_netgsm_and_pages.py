@@ -13,7 +13,7 @@ from integrations.order_lookup.lookup_helpers import add_order, index, pbx_url
 from ocbridge.core import clock
 from ocbridge.core.jobs import run_until_idle
 from ocbridge.core.choices import Level
-from ocbridge.core.models import Exchange, Integration
+from ocbridge.core.models import Exchange, Integration, SideEffect
 from ocbridge.integrations.order_lookup.choices import CallOutcome, Reason
 from ocbridge.integrations.order_lookup.mappers import TEXTS
 from ocbridge.integrations.order_lookup.models import LookupCall
@@ -69,6 +69,15 @@ def test_netgsm_caller_gets_the_status_by_sms_and_is_transferred_once(hub, netgs
     assert (call.service, call.caller, call.outcome, call.reason, call.order_id) == (
         "netgsm", "+905321234567", CallOutcome.TRANSFERRED, Reason.SENT_SMS, 1001)
     assert "[SMS]" in call.spoken and "[transfer to 902129630131]" in call.spoken
+    effects = {e.kind: e for e in SideEffect.objects.all()}  # each made once through the outbox
+    assert sorted(effects) == ["call_transfer", "sms"] and {e.state for e in effects.values()} == {"sent"}
+    assert netgsm_sim.transfers()[0]["crm_id"] == str(effects["call_transfer"].correlation)
+    from ocbridge.core.models import Job
+    from ocbridge.integrations.order_lookup.netgsm import SendStatus
+
+    job = Job.objects.get(kind=SendStatus.kind)
+    SendStatus().run(job)  # a repeated run of the job: the outbox row is past sending, nothing is sent again
+    assert len(netgsm_sim.sms_messages()) == 1
 
 
 def test_netgsm_voice_message_when_the_owner_chose_it(hub, netgsm_sim, opencart_db, make_store, netgsm_line):

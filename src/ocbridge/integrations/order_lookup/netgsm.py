@@ -7,7 +7,8 @@ number only), and instead of speaking:
   message call-back (`netgsm_answer` = "voice");
 - where the owner set a representative, the live call is transferred there (call control `xfer`);
 - a caller with no order, or one we may not tell, is only transferred (or left to the PBX's own routing).
-Both side effects are Jobs keyed by the call's unique_id, so a repeated event sends nothing twice.
+Both side effects are Jobs keyed by the call's unique_id and made through the outbox (core.outbox), so a
+repeated event or a retried job sends nothing twice, and a doubtful send is never repeated.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 
 from django.db import IntegrityError, transaction
 
+from ocbridge.core import outbox
 from ocbridge.core.jobs import JobKind, register_job_kind
 from ocbridge.core.models import Job
 from ocbridge.integrations.order_lookup import flow, mappers, rules
@@ -117,13 +119,18 @@ class SendStatus(JobKind):
     max_attempts = 5
 
     def run(self, job: Job) -> None:
-        call = LookupCall.objects.select_related("connection").get(pk=job.payload["call"])
-        to = call.caller
-        if job.payload["channel"] == "voice":
-            _client(call).send_voice_message(to=to, text=job.payload["text"], key=job.key,
-                                             language=job.payload.get("lang") or "tr")
+        call = LookupCall.objects.select_related("connection", "store").get(pk=job.payload["call"])
+        client, to, text = _client(call), call.caller, job.payload["text"]
+        voice = job.payload["channel"] == "voice"
+        effect = outbox.request(job.key, kind="call" if voice else "sms", service="netgsm", store=call.store,
+                                connection=call.connection)
+        if voice:
+            outbox.perform(effect, lambda e: client.send_voice_message(
+                to=to, text=text, key=job.key, language=job.payload.get("lang") or "tr",
+                reference=str(e.correlation)).provider_id)
         else:
-            _client(call).send_sms(to=to, text=job.payload["text"], key=job.key)
+            outbox.perform(effect, lambda e: client.send_sms(to=to, text=text, key=job.key,
+                                                             reference=str(e.correlation)).provider_id)
 
 
 @register_job_kind
@@ -135,5 +142,10 @@ class TransferCall(JobKind):
     backoff_base = 2.0
 
     def run(self, job: Job) -> None:
-        call = LookupCall.objects.select_related("connection").get(pk=job.payload["call"])
-        _client(call).transfer_call(unique_id=call.call_id, to=job.payload["exten"], key=job.key)
+        call = LookupCall.objects.select_related("connection", "store").get(pk=job.payload["call"])
+        client = _client(call)
+        effect = outbox.request(job.key, kind="call_transfer", service="netgsm", store=call.store,
+                                connection=call.connection)
+        outbox.perform(effect, lambda e: client.transfer_call(unique_id=call.call_id, to=job.payload["exten"],
+                                                              key=job.key, reference=str(e.correlation))
+                       and call.call_id)
