@@ -113,6 +113,8 @@ METHODS: tuple[ProviderMethod, ...] = (
     ProviderMethod("ozon", "POST /v2/products/stocks", "set stock per warehouse", _OZON_REF, _CHECKED),
     ProviderMethod("ozon", "POST /v1/product/import/prices", "set prices (without auto_action_enabled)", _OZON_REF,
                    _CHECKED),
+    ProviderMethod("ozon", "POST /v5/product/info/prices", "read back prices of Ozon-owned offers", _OZON_REF,
+                   _CHECKED),
     ProviderMethod("ozon", "POST /v2/warehouse/list", "list warehouses (cached: one call a minute)",
                    _OZON_NEWS + "; News 2025-12-16/18 (limit, cursor, has_next)", _CHECKED),
     ProviderMethod("ozon", "POST /v1/description-category/tree", "category tree", _OZON_REF, _CHECKED),

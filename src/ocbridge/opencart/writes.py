@@ -1,6 +1,7 @@
 """The one write API for a shop: every change ocbridge makes to an OpenCart shop goes through here, journaled.
 
     change_status(store, order_id, expected=, new=, comment=, notify=, key=)  → WriteResult
+    set_product_price(store, product_id, expected=, new=, key=)              → WriteResult
 
 Each write has a hub journal row (`ShopWrite`: its key, the plan of steps, the steps done, the facts a resumed
 step needs). A call with a key already journaled resumes at the first step not done — after a killed worker,
@@ -21,6 +22,7 @@ InnoDB, self-checking steps on MyISAM.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import sqlalchemy as sa
 
@@ -253,3 +255,37 @@ def _now(conn: sa.Connection, db, cfg):
 
     local = clock.now().astimezone(ZoneInfo(cfg.timezone)) if cfg.timezone else clock.now()
     return local.replace(tzinfo=None, microsecond=0)
+
+
+# --- product price (first needed by Ozon: prices of products the owner lets Ozon own) -------------------------
+
+
+def set_product_price(store, product_id: int, *, expected: Decimal, new: Decimal, key: str) -> WriteResult:
+    """Set a product's base price from `expected` to `new`, once: one compare-and-set UPDATE (safe on MyISAM;
+    a killed run re-reads: at `new` = done, still `expected` = write, else the shop changed it = "moved").
+    OpenCart's admin saves the price the same way (a plain column; no events on the database path)."""
+    from ocbridge.opencart import shop_db
+
+    if not key:
+        raise ValueError("a shop write needs its idempotency key")
+    row = _journal(store, key, kind="price", order_id=None,
+                   request={"product_id": int(product_id), "expected": str(expected), "new": str(new)})
+    if row.state in ("done", "moved"):
+        return WriteResult(row.state == "done", None, state=row.state, via="db", repeated=True)
+    shop = shop_db(store)
+    p = shop.t("product")
+    exp, target = Decimal(str(expected)), Decimal(str(new))
+    with shop.engine.begin() as conn:
+        _checkpoint("price", "before")
+        hit = conn.execute(sa.update(p).where(p.c.product_id == int(product_id), p.c.price == exp)
+                           .values(price=target)).rowcount
+        _checkpoint("price", "after")
+        now = conn.execute(sa.select(p.c.price).where(p.c.product_id == int(product_id))).scalar()
+    if now is None:
+        _save(row, state="failed", error=f"product {product_id} does not exist")
+        raise TerminalError("opencart-db", "unknown_product", f"Product {product_id} does not exist.")
+    row.via = "db"
+    state = "done" if hit or Decimal(str(now)) == target else "moved"
+    row.marks.update(price=str(now))
+    _save(row, state=state, error="")
+    return WriteResult(state == "done", None, state=state, via="db")

@@ -223,6 +223,15 @@ class OzonClient:
         body = self._call("/v1/product/import/prices", {"prices": prices}, key=key, purpose="ozon.import_prices")
         return [_item_result(r) for r in body.get("result") or []]
 
+    def get_prices(self, *, offer_ids: list[str], cursor: str = "") -> tuple[list[dict], str]:
+        """Prices as the seller set them (`/v5/product/info/prices`: items[].price.price, old_price); Ozon's
+        promotions show in marketing_actions, never in `price`. Returns (items, next cursor or "")."""
+        _check_batch(offer_ids, INFO_BATCH)
+        body = self._call("/v5/product/info/prices", {"cursor": cursor, "filter": {"offer_id": offer_ids,
+                                                                                   "visibility": "ALL"},
+                                                      "limit": INFO_BATCH}, purpose="ozon.prices")
+        return body.get("items") or [], str(body.get("cursor") or "")
+
     def list_warehouses(self) -> list[dict]:
         """The seller's warehouses (`/v2/warehouse/list`, cursor paging; Ozon allows one call a minute: callers
         cache the answer, see integrations/ozon/reference.py)."""

@@ -182,6 +182,7 @@ class OzonSimulator(Simulator):
         ("POST", r"/v4/product/info/limit", "product_info_limit"),
         ("POST", r"/v2/products/stocks", "products_stocks"),
         ("POST", r"/v1/product/import/prices", "import_prices"),
+        ("POST", r"/v5/product/info/prices", "info_prices"),
         ("POST", r"/v2/warehouse/list", "warehouse_list"),
         ("POST", r"/v1/description-category/tree", "category_tree"),
         ("POST", r"/v1/description-category/attribute", "category_attribute"),
@@ -344,6 +345,15 @@ class OzonSimulator(Simulator):
                                      "cancellation_type": "client", "cancelled_after_ship": False,
                                      "affect_cancellation_rating": False, "cancellation_initiator": "Клиент"}
             return self._public(p)
+
+    def set_price_at_ozon(self, offer_id: str, price: str | None = None, *, promotion_percent: int = 0) -> None:
+        """The seller changes a price in Ozon's cabinet, and/or Ozon runs a promotion on the card (which changes
+        what the buyer pays, shown in marketing_actions, never the seller's `price`)."""
+        with self._state_lock:
+            card = self.catalogue[offer_id]
+            if price is not None:
+                card["price"] = str(price)
+            card["promotion_percent"] = int(promotion_percent)
 
     def add_return(self, posting_number: str, *, offer_id: str | None = None, quantity: int = 1,
                    status: str = "ReturnedToSeller", reason: str = "Не подошёл размер") -> dict:
@@ -656,6 +666,28 @@ class OzonSimulator(Simulator):
                 result.append({"product_id": card["product_id"] if card else 0, "offer_id": offer,
                                "updated": not errors, "errors": errors})
         return Response.json({"result": result})
+
+    def info_prices(self, req: Request) -> Response:
+        """`/v5/product/info/prices`: cursor paging, limit 1..1000; price numbers as in the reference's example."""
+        body = self._body(req)
+        limit = body.get("limit")
+        if not isinstance(limit, int) or not 0 < limit <= INFO_MAX:
+            raise _err(400, GRPC_INVALID, f"limit: value must be between 1 and {INFO_MAX}")
+        offers = set((body.get("filter") or {}).get("offer_id") or [])
+        with self._state_lock:
+            cards = sorted((c for c in self.catalogue.values() if not offers or c["offer_id"] in offers),
+                           key=lambda c: c["product_id"])
+        after = int(base64.b64decode(body["cursor"]) or 0) if body.get("cursor") else 0
+        rest = [c for c in cards if c["product_id"] > after]
+        page, more = rest[:limit], len(rest) > limit
+        items = [{"product_id": c["product_id"], "offer_id": c["offer_id"],
+                  "price": {"price": float(c.get("price") or 0), "old_price": float(c.get("old_price") or 0),
+                            "min_price": 0, "currency_code": "RUB", "vat": 0, "auto_action_enabled": False},
+                  "marketing_actions": {"ozon_actions_exist": bool(c.get("promotion_percent")), "actions": [
+                      {"title": "Скидка", "value": c["promotion_percent"]}] if c.get("promotion_percent") else []}}
+                 for c in page]
+        return Response.json({"items": items, "total": len(cards),
+                              "cursor": base64.b64encode(str(page[-1]["product_id"]).encode()).decode() if more else ""})
 
     def warehouse_list(self, req: Request) -> Response:
         """`/v2/warehouse/list`: `limit` (≤ 200) required, cursor paging, answer `warehouses[]`."""

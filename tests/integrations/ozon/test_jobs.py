@@ -318,3 +318,87 @@ def test_a_40_product_with_variants_becomes_one_ozon_model_of_cards_and_orders_r
         # "Stock subtraction from master product"); the other variant keeps its own.
         assert dict(c.execute(select(p.c.product_id, p.c.quantity).where(p.c.product_id.in_([10, 11, 12]))).all()) == \
             {10: 7, 11: 2, 12: 6}
+
+
+# --- two-way prices of Ozon-owned offers (core.bindings) -------------------------------------------------------
+# /v5/product/info/prices: Ozon's reference (ProductAPI_GetProductInfoPrices, checked 2026-12-06): items[].price.price
+# is the seller's price; promotions are in marketing_actions.
+
+
+def _price(engine, md, pid):
+    p = md.tables["oc_product"]
+    with engine.connect() as c:
+        return float(c.execute(select(p.c.price).where(p.c.product_id == pid)).scalar())
+
+
+def _own(integration, sim, **over):
+    run(jobs.SyncProducts, integration)
+    settle(sim)
+    integration.settings = {**integration.settings, "ozon_owned_offer_ids": ["M1"], **over}
+    integration.save()
+    run(jobs.SyncOwnedPrices, integration)  # first sight: both at 100.00, the baseline
+
+
+def test_price_changed_at_ozon_reaches_the_shop_once_and_is_not_echoed_back(integration, sim, shop):
+    store, engine, md = shop
+    _own(integration, sim)
+    sent = calls(sim, "/v1/product/import/prices")
+    sim.set_price_at_ozon("M1", "120.00")
+    sim.set_price_at_ozon("M2", "999.00")  # not Ozon-owned: the shop's price stays the truth
+    run(jobs.SyncOwnedPrices, integration)
+    assert (_price(engine, md, 1), _price(engine, md, 2)) == (120.0, 100.0)
+    run(jobs.SyncOwnedPrices, integration)  # our own write read back: nothing to do either way
+    run(jobs.SyncPrices, integration)  # the one-way price sync leaves the owned offer alone
+    assert calls(sim, "/v1/product/import/prices") == sent
+    from ocbridge.opencart.models import ShopWrite
+
+    assert ShopWrite.objects.filter(kind="price").count() == 1
+    sim.set_price_at_ozon("M1", promotion_percent=30)  # an Ozon promotion is not the seller's price
+    run(jobs.SyncOwnedPrices, integration)
+    assert _price(engine, md, 1) == 120.0 and ShopWrite.objects.filter(kind="price").count() == 1
+    b = Binding.objects.get(kind=m.OWNED_PRICE, local_id="1")
+    assert b.last_origin == "remote" and not b.data.get("conflicts")
+
+
+@pytest.mark.parametrize("rule, shop_after, ozon_after, lost", [
+    ("shop", 130.0, "130.00", {"side": "ozon", "price": "140.00"}),
+    ("service", 140.0, "140.00", {"side": "shop", "price": "130.00"}),
+])
+def test_both_sides_changed_follow_the_owners_rule_and_keep_the_loser(integration, sim, shop, rule, shop_after,
+                                                                       ozon_after, lost):
+    store, engine, md = shop
+    _own(integration, sim, conflict_rule=rule)
+    p = md.tables["oc_product"]
+    with engine.begin() as c:
+        c.execute(update(p).where(p.c.product_id == 1).values(price=130))
+    sim.set_price_at_ozon("M1", "140.00")
+    run(jobs.SyncOwnedPrices, integration)
+    assert _price(engine, md, 1) == shop_after and sim.products()["M1"]["price"] == ozon_after
+    conflict = Binding.objects.get(kind=m.OWNED_PRICE, local_id="1").data["conflicts"][-1]
+    assert {k: conflict[k] for k in ("side", "price")} == lost and conflict["rule"] == rule
+    before = calls(sim, "/v1/product/import/prices")
+    run(jobs.SyncOwnedPrices, integration)  # settled: neither side is written again
+    assert calls(sim, "/v1/product/import/prices") == before and _price(engine, md, 1) == shop_after
+
+
+def test_price_changed_in_the_shop_goes_to_ozon_for_an_owned_offer(integration, sim, shop):
+    store, engine, md = shop
+    _own(integration, sim)
+    p = md.tables["oc_product"]
+    with engine.begin() as c:
+        c.execute(update(p).where(p.c.product_id == 1).values(price=95))
+    run(jobs.SyncOwnedPrices, integration)
+    assert sim.products()["M1"]["price"] == "95.00"
+    sent = [i for r in sim.requests("/v1/product/import/prices") for i in r.json()["prices"]]
+    assert sent[-1] == {"offer_id": "M1", "price": "95.00", "old_price": "0", "currency_code": "RUB"}
+
+
+def test_product_price_write_is_compare_and_set_and_once_per_key(integration, shop):
+    from ocbridge.integrations.ozon import shop as ozon_shop
+
+    store, engine, md = shop
+    moved = ozon_shop.set_product_price(store, 1, expected="90.00", new="80.00", key="t:price:1")
+    assert (moved.state, _price(engine, md, 1)) == ("moved", 100.0)  # the shop's price is not the one we read
+    done = ozon_shop.set_product_price(store, 1, expected="100.00", new="80.00", key="t:price:2")
+    again = ozon_shop.set_product_price(store, 1, expected="100.00", new="80.00", key="t:price:2")
+    assert (done.state, again.state, again.repeated, _price(engine, md, 1)) == ("done", "done", True, 80.0)

@@ -67,6 +67,11 @@ class OzonConfig:
     poll_overlap_minutes: int = 30
     initial_days: int = 3
     returns_in: bool = True
+    # Two-way prices: offers the owner lets Ozon own (their price is read back into the shop; a shop change still
+    # goes to Ozon); a change on both sides since the last sync is decided by `conflict_rule` (core.bindings:
+    # "shop", "service" or "newest" by the hub's detection time).
+    ozon_owned_offer_ids: list[str] = field(default_factory=list)
+    conflict_rule: str = "shop"
 
     @classmethod
     def from_settings(cls, data: dict | None) -> OzonConfig:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
-from ocbridge.core import clock
+from ocbridge.core import bindings, clock
 from ocbridge.core.errors import ConfigurationError, TerminalError
 from ocbridge.core.jobs import Defer, JobKind, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Binding, Integration, Job
@@ -274,7 +274,9 @@ class SyncPrices(OzonJob):
         conn, now = ctx.connection, clock.now()
         rows = shop.price_rows(ctx.store, ctx.cfg)
         sent = {int(b.local_id): (b.local_hash, b.data.get("times", [])) for b in _bindings(conn, m.PRICE)}
-        plan = rules.plan_prices(rows, live_offers(conn), sent, ctx.cfg, now, full=job.payload.get("full", False))
+        owned = set(ctx.cfg.ozon_owned_offer_ids)  # two-way: SyncOwnedPrices decides those, by both sides' hashes
+        live = {pid: offer for pid, offer in live_offers(conn).items() if offer not in owned}
+        plan = rules.plan_prices(rows, live, sent, ctx.cfg, now, full=job.payload.get("full", False))
         retry_later = False
         call = lambda batch, key: ctx.client.import_prices(prices=batch, key=key)  # noqa: E731
         for start, batch, results in send_batches(ctx, "prices", plan.send, PRICES_BATCH, call):
@@ -294,6 +296,73 @@ class SyncPrices(OzonJob):
         ctx.state.touch("last_prices_at")
         if plan.wait_seconds or retry_later:
             raise Defer(max(plan.wait_seconds, 60), "prices waiting for Ozon's 10-per-hour limit")
+
+
+@register_job_kind
+class SyncOwnedPrices(OzonJob):
+    """Two-way prices of the offers the owner lets Ozon own (core.bindings): a price changed in Ozon's cabinet is
+    written to the shop, a price changed in the shop is sent to Ozon, a change on both sides follows the owner's
+    conflict rule (the losing value is kept on the Binding and logged), and reading back our own write changes
+    nothing (each side's hash is recorded as the write leaves it). Ozon's promotions are not the seller's price
+    and never reach the shop. A new Ozon-owned offer takes Ozon's price."""
+
+    kind = "ozon.sync_owned_prices"
+
+    def sync(self, job: Job, ctx: Context) -> None:
+        owned, conn, cfg = set(ctx.cfg.ozon_owned_offer_ids), ctx.connection, ctx.cfg
+        live = {pid: offer for pid, offer in live_offers(conn).items() if offer in owned}
+        if not live:
+            return
+        local = {r["product_id"]: mappers.money(r["price"]) for r in shop.price_rows(ctx.store, cfg)
+                 if r["product_id"] in live}
+        remote: dict[str, str] = {}
+        for chunk in rules.chunks(sorted(live.values()), PRICES_BATCH):
+            cursor = ""
+            while True:
+                items, cursor = ctx.client.get_prices(offer_ids=chunk, cursor=cursor)
+                remote.update({i["offer_id"]: mappers.money((i.get("price") or {}).get("price")) for i in items})
+                if not cursor:
+                    break
+        known = {b.local_id: b for b in _bindings(conn, m.OWNED_PRICE)}
+        now, to_ozon = clock.now(), []
+        for pid, offer in sorted(live.items()):
+            if pid not in local or offer not in remote:
+                continue
+            lp, rp = local[pid], remote[offer]
+            b = known.get(str(pid)) or Binding.objects.create(connection=conn, kind=m.OWNED_PRICE, local_id=str(pid),
+                                                              external_id=offer)
+            if not b.remote_hash and not b.local_hash:  # first sight: Ozon owns it
+                decision = bindings.Decision(bindings.LOCAL if lp != rp else None, baseline=lp == rp)
+            else:
+                decision = bindings.decide(b, bindings.digest(lp), bindings.digest(rp), cfg.conflict_rule,
+                                           local_seen_at=now, remote_seen_at=now)
+            lost = None
+            if decision.conflict:
+                lost = {"side": "shop" if decision.write_to == bindings.LOCAL else "ozon",
+                        "price": lp if decision.write_to == bindings.LOCAL else rp, "rule": cfg.conflict_rule}
+                log.warning("ozon price conflict on %s (shop %s, Ozon %s): %s rule keeps %s", offer, lp, rp,
+                            cfg.conflict_rule, rp if decision.write_to == bindings.LOCAL else lp)
+            if decision.write_to == bindings.LOCAL:
+                key = f"ozon:{ctx.integration.store_id}:owned-price:{pid}:{b.remote_hash or '-'}>{bindings.digest(rp)}"
+                done = shop.set_product_price(ctx.store, pid, expected=lp, new=rp, key=key)
+                if done.state == "done":
+                    bindings.record(b, local_hash=bindings.digest(rp), remote_hash=bindings.digest(rp),
+                                    origin=bindings.REMOTE, lost=lost)
+            elif decision.write_to == bindings.REMOTE:
+                to_ozon.append((b, lp, lost))
+            elif decision.baseline:
+                bindings.record(b, local_hash=bindings.digest(lp), remote_hash=bindings.digest(rp),
+                                origin=bindings.REMOTE)
+        for batch in rules.chunks(to_ozon, PRICES_BATCH):
+            items = [{"offer_id": b.external_id, "price": lp, "old_price": "0", "currency_code": cfg.currency}
+                     for b, lp, _ in batch]
+            key = f"ozon:{ctx.integration.store_id}:owned-prices:" + hashlib.sha256(repr(items).encode()).hexdigest()[:24]
+            results = {r.offer_id: r for r in ctx.client.import_prices(prices=items, key=key)}
+            for b, lp, lost in batch:
+                r = results.get(b.external_id)
+                if r is not None and r.updated:
+                    bindings.record(b, local_hash=bindings.digest(lp), remote_hash=bindings.digest(lp),
+                                    origin=bindings.LOCAL, lost=lost)
 
 
 @register_job_kind
@@ -648,7 +717,7 @@ class RefreshCatalog(OzonJob):
 
 
 DIRECTIONS = (("products_out", SyncProducts), ("stock_out", SyncStock), ("prices_out", SyncPrices),
-              ("orders_in", PollPostings), ("returns_in", PollReturns))
+              ("orders_in", PollPostings), ("returns_in", PollReturns), ("ozon_owned_offer_ids", SyncOwnedPrices))
 
 
 def enqueue_sync(integration: Integration, *, full: bool = False, slot: str | None = None) -> list[Job]:

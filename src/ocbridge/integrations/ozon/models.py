@@ -16,6 +16,7 @@ from ocbridge.core.models import Connection, Integration
 PRODUCT = "ozon.product"  # OpenCart product_id → offer_id; data: status, errors, missing, task_id, ozon product_id
 STOCK = "ozon.stock"  # "<product_id>:<warehouse>" → "<offer_id>:<warehouse>"; hash = last stock sent
 PRICE = "ozon.price"  # product_id → offer_id; hash = "price|old_price"; data.times = updates in the last hour
+OWNED_PRICE = "ozon.owned_price"  # product_id → offer_id of an Ozon-owned offer; local/remote hash = each side's price
 POSTING = "ozon.posting"  # OpenCart order_id (or "pending:<n>") → posting_number; data: status, warnings
 
 

@@ -90,3 +90,10 @@ def latest_history_id(store) -> int:
 def history_since(store, last_history_id: int, *, limit: int = 500) -> list[orders.HistoryEvent]:
     """Status changes after the watermark (order_history primary key; DESIGN "Finding new and changed orders")."""
     return orders.poll_history(opencart.shop_db(store), last_history_id, limit=limit)
+
+
+def set_product_price(store, product_id: int, *, expected, new, key: str):
+    """A product's base price, through the shop's one journaled write API (compare-and-set, once per key)."""
+    from ocbridge.opencart import writes
+
+    return writes.set_product_price(store, product_id, expected=expected, new=new, key=key)
