@@ -205,3 +205,13 @@ def test_malformed_voice_webhook(body):
 
 def test_no_push_parsers_for_sms():
     assert not hasattr(netgsm, "parse_inbound_sms") and not hasattr(netgsm, "parse_delivery_report")
+
+
+def test_our_reference_is_the_relationid_and_comes_back_in_the_webhook(sim, conn, receiver):
+    """Netgsm echoes `relationid` (a number, voicemail README) in the voice webhook: our correlation number."""
+    sim.set_customer(PHONE, call="confirm", answer_delay=1)
+    call(NetgsmClient(conn), url=receiver.url + "/voice", reference="123456789012")
+    assert sim.voice_calls()[0]["relationid"] == "123456789012"
+    sim.wait_for(lambda: receiver.bodies("/voice"), timeout=10)
+    assert netgsm.parse_call_result(receiver.bodies("/voice")[0], "application/json").reference == "123456789012"
+    assert NetgsmClient.capabilities.answer_window >= 3600  # a voice message may ring for its whole 1 h window

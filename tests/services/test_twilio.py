@@ -237,3 +237,14 @@ def test_unsupported_language_fails_before_sending(sim, conn):
     with pytest.raises(TerminalError):
         call(TwilioClient(conn), language="xx")
     assert sim.requests() == []
+
+
+def test_our_reference_comes_back_in_every_callback(sim, conn, receiver):
+    """Twilio takes no key of ours, but calls back the URLs we give: ocb_c (the correlation number) rides there."""
+    sim.set_customer(PHONE, call="confirm", answer_delay=1)
+    receiver.responder = lambda hit: (200, twilio.gather_reply_twiml(merged(hit), hit["url"]) if b"Digits" in hit["body"]
+                                      else "", "text/xml")
+    call(TwilioClient(conn), url=receiver.url + "/call", reference="123456789012")
+    sim.wait_for(lambda: any(b"CallStatus=completed" in b for b in receiver.bodies()), 10)
+    results = [twilio.parse_call_result(merged(h), "application/x-www-form-urlencoded") for h in receiver.hits]
+    assert {r.reference for r in results if r} == {"123456789012"}

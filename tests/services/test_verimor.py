@@ -229,3 +229,17 @@ def test_report_statuses_and_empty_push():
     assert waiting.delivered is None
     assert verimor.parse_inbound_sms(json.dumps([item]).encode(), "application/json") is None
     assert verimor.parse_sms_push(b"", "application/json") == []
+
+
+def test_our_reference_comes_back_in_the_campaign_webhook_and_the_sms_report(sim, conn, receiver):
+    """The outbox's correlation number rides in the campaign name and the SMS custom_id; Verimor echoes both
+    (ivr_campaign_name, campaign_custom_id), so a result still matches an attempt whose answer was lost."""
+    sim.set_customer(PHONE, call="confirm", answer_delay=1)
+    call(VerimorClient(conn), receiver.url + "/call", reference="123456789012")
+    assert sim.campaigns()[0]["name"] == "123456789012"
+    sim.wait_for(lambda: len(receiver.bodies("/call")) >= 1, timeout=10)
+    result = verimor.parse_call_result(receiver.bodies("/call")[0], "application/x-www-form-urlencoded")
+    assert result.reference == "123456789012"
+    report = verimor.parse_delivery_report([{"type": "outbound", "campaign_id": 9, "message_id": 1, "status": "UNDELIVERED",
+                                             "campaign_custom_id": "123456789013"}], "application/json")
+    assert report.reference == "123456789013"

@@ -322,3 +322,61 @@ def test_every_exchange_about_the_order_carries_it_so_the_log_filter_finds_them(
     html = client.get(reverse("dashboard:exchanges"), {"order": 1201}).content.decode()
     for ex in mine:
         assert reverse("dashboard:exchange", args=[ex.pk]) in html
+
+
+def _result_job(bed, attempt, key: str, **event):
+    from ocbridge.core.jobs import run_until_idle
+
+    ev = {"event_id": key, "provider_id": attempt.provider_id, "outcome": "no_answer", "digits": [], "raw_status": "",
+          "reference": "", **event}
+    Job.objects.enqueue("cod_confirm.apply_call_result", key=f"test:{key}", integration=bed.integration,
+                        payload={"service": attempt.service, "event": ev})
+    run_until_idle()
+
+
+def test_an_end_of_call_callback_after_the_key_press_changes_nothing(cod_bed):
+    """Twilio posts the key press (Gather action), then the end of the call: the second must not undo the first."""
+    bed = cod_bed("3.0")
+    add_order(bed.shop, 1101, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", call="confirm")
+    bed.run()
+    attempt = Attempt.objects.get(confirmation__order_id=1101)
+    assert attempt.state == "answered"
+    _result_job(bed, attempt, "completed-after-gather", raw_status="completed")
+    attempt.refresh_from_db()
+    c = Confirmation.objects.get(order_id=1101)
+    assert attempt.state == "answered" and c.state == "confirmed" and c.attempts.count() == 1
+    assert not Job.objects.filter(key__endswith=":attempt:2").exists()
+
+
+def test_a_result_matched_only_by_our_echoed_reference_is_applied(cod_bed):
+    """The send's answer was lost (no provider id stored): the result names our reference and still decides."""
+    from ocbridge.core.models import SideEffect
+
+    bed = cod_bed("3.0")
+    add_order(bed.shop, 1102, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", call="no_answer", answer_delay=10_000)  # nothing comes back by itself
+    bed.run(rounds=2)
+    attempt = Attempt.objects.get(confirmation__order_id=1102)
+    effect = SideEffect.objects.get(key=attempt.key)
+    SideEffect.objects.filter(pk=effect.pk).update(state="unknown", provider_id="")  # as after a lost answer
+    Attempt.objects.filter(pk=attempt.pk).update(state="unknown", provider_id="")
+    attempt.refresh_from_db()
+    _result_job(bed, attempt, "late-press", provider_id="CALL-LATE", outcome="confirm", digits=["1"],
+                reference=str(effect.correlation))
+    effect.refresh_from_db()
+    assert Confirmation.objects.get(order_id=1102).state == "confirmed"
+    assert (effect.state, effect.provider_id) == ("sent", "CALL-LATE")
+
+
+def test_an_early_delivery_report_waits_for_its_send(cod_bed):
+    """A "not delivered" report that overtakes our record of the send is retried, not dropped."""
+    bed = cod_bed("3.0")
+    job = Job.objects.enqueue("cod_confirm.apply_delivery_report", key="test:early-dlr", integration=bed.integration,
+                              payload={"service": "sandbox", "event": {"event_id": "e1", "provider_id": "SMS-NOT-YET",
+                                                                       "delivered": False, "status": "undelivered"}})
+    from ocbridge.core.jobs import run_until_idle
+
+    run_until_idle()
+    job.refresh_from_db()
+    assert job.state == "queued" and "not known yet" in job.last_error
