@@ -84,7 +84,7 @@ def test_oversized_body_is_refused(client, conn):
 def test_admin_pages_render_without_secrets(admin_client, conn):
     for url in ("/admin/core/store/", f"/admin/core/store/{conn.store_id}/change/", "/admin/core/connection/",
                 f"/admin/core/connection/{conn.pk}/change/", "/admin/core/job/", "/admin/core/exchange/",
-                "/admin/cod_confirm/confirmation/"):
+                "/admin/cod_confirm/confirmation/", "/admin/core/sideeffect/"):
         resp = admin_client.get(url)
         assert resp.status_code == 200, url
         assert b"tok-secret-123" not in resp.content

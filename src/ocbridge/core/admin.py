@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from ocbridge.core.models import AuditEntry, Binding, Connection, Exchange, Integration, Job, Store
+from ocbridge.core.models import AuditEntry, Binding, Connection, Exchange, Integration, Job, SideEffect, Store
 
 
 @admin.register(Store)
@@ -40,6 +40,19 @@ class ExchangeAdmin(admin.ModelAdmin):
     list_filter = ("level", "service", "direction", "outcome")
     search_fields = ("key", "event_id")
     readonly_fields = [f.name for f in Exchange._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(SideEffect)
+class SideEffectAdmin(admin.ModelAdmin):
+    """The outbox (core.outbox): read-only; its states move only by compare-and-set in code."""
+
+    list_display = ("id", "created", "kind", "service", "state", "correlation", "provider_id", "store")
+    list_filter = ("state", "kind", "service")
+    search_fields = ("key", "provider_id", "correlation")
+    readonly_fields = [f.name for f in SideEffect._meta.fields]
 
     def has_add_permission(self, request):
         return False

@@ -189,6 +189,8 @@ def start_attempt(c: Confirmation, number: int, cfg: CodConfirmConfig, *, channe
                   manual_key: str | None = None) -> Attempt | None:
     live = _live_attempt(c, number)
     if live is not None:  # one attempt at a time: a manual "call again" next to a due attempt is one attempt
+        if not manual_key:  # a due attempt waits for the live one's window to end
+            raise Defer(60, f"attempt {live.number} may still be answered")
         c.move(c.state, reason=f"attempt {live.number} may still be answered; no second call or SMS now",
                expect=OPEN | {"needs_person"})
         return live
