@@ -380,3 +380,21 @@ def test_an_early_delivery_report_waits_for_its_send(cod_bed):
     run_until_idle()
     job.refresh_from_db()
     assert job.state == "queued" and "not known yet" in job.last_error
+
+
+def test_call_again_next_to_a_due_attempt_is_one_call(cod_bed):
+    """A person presses "call again" while the robot's attempt is due: one attempt, one call."""
+    from ocbridge.core.jobs import run_until_idle
+    from ocbridge.integrations.cod_confirm import actions
+    from ocbridge.opencart.jobs import schedule_polls
+
+    bed = cod_bed("3.0")
+    add_order(bed.shop, 1103, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", call="confirm")
+    schedule_polls()
+    run_until_idle(max_rounds=1)  # the poll: attempt 1 is queued and due
+    c = Confirmation.objects.get(order_id=1103)
+    actions.manual_retry(c, channel="call", user="ayse", reason="customer asked to be called")
+    bed.run()
+    assert len(bed.sim.calls()) == 1
+    assert Confirmation.objects.get(order_id=1103).state == "confirmed" and c.attempts.count() == 1
