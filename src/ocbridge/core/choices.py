@@ -44,6 +44,7 @@ class Service(models.TextChoices):
     NETGSM = "netgsm", "Netgsm"
     TWILIO = "twilio", "Twilio"
     SANDBOX = "sandbox", _("Sandbox")
+    WHATSAPP = "whatsapp", "WhatsApp (Meta)"
     OZON = "ozon", "Ozon"
     ONEBOX = "onebox", "OneBox"
     APS = "aps", "Amazon Payment Services"

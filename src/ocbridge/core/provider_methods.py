@@ -79,6 +79,8 @@ _NETGSM_SMS = "PyPI `netgsm-sms` 1.1.2 and github netgsm/netgsm-sms-js src/netgs
 _OZON_NEWS = "docs.ozon.ru/api/seller News tab (mirror: github xmdragon/ozon-library docs/api/seller-api-news.md); ozon.md §0"
 _OZON_REF = "docs.ozon.ru/api/seller operation page (mirror: github xmdragon/ozon-library docs/api/official); ozon.md §0"
 _CHECKED = dt.date(2026, 12, 6)
+_WA = "whatsapp.md (developers.facebook.com/documentation/business-messaging/whatsapp, Graph changelog [VER])"
+_WA_V25_END = dt.date(2028, 7, 29)  # "v25.0 (2026-02-18, available until 2028-07-29)", whatsapp.md §1
 _DC = "github GardeningExpress/despatchcloud-client @256f045 (src/DespatchCloudHttpClient.cs, sandbox tests); docs/providers/despatch-cloud.md"
 
 METHODS: tuple[ProviderMethod, ...] = (
@@ -168,6 +170,15 @@ METHODS: tuple[ProviderMethod, ...] = (
     ProviderMethod("verimor", "GET /v2/inbound_messages", "inbound SMS pull (safety net behind the push)",
                    _VERIMOR_SMS, _CHECKED),
     ProviderMethod("verimor", "GET /v2/balance", "check the SMS account", _VERIMOR_SMS, _CHECKED),
+    # whatsapp (Meta Graph API, version pinned in services/whatsapp.py: v25.0 available until 2028-07-29) -----
+    ProviderMethod("whatsapp", "POST /v25.0/{phone-number-id}/messages", "COD confirmation template message",
+                   _WA + " §2 [SEND]", _CHECKED, switch_off=_WA_V25_END, replacement="a newer Graph version"),
+    ProviderMethod("whatsapp", "POST /v25.0/{waba-id}/message_templates", "create the UTILITY template",
+                   _WA + " §3 [UTIL]", _CHECKED, switch_off=_WA_V25_END, replacement="a newer Graph version"),
+    ProviderMethod("whatsapp", "GET /v25.0/{waba-id}/message_templates", "template approval state",
+                   _WA + " §3 [TPL]", _CHECKED, switch_off=_WA_V25_END, replacement="a newer Graph version"),
+    ProviderMethod("whatsapp", "GET /v25.0/{phone-number-id}", "check credentials (the number answers)",
+                   _WA + " §1", _CHECKED, switch_off=_WA_V25_END, replacement="a newer Graph version"),
 )
 
 

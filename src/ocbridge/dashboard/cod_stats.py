@@ -24,7 +24,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "confirmed": ("confirmed",),
     "cancelled": ("cancelled",),
     "no_answer": ("no_answer", "expired"),
-    "pending": ("new", "scheduled", "calling", "sms_sent"),
+    "pending": ("new", "scheduled", "calling", "sms_sent", "whatsapp_sent"),
     "needs_person": ("needs_person",),  # its own row: these wait for the owner, not for the robot
     "other": ("failed", "resolved_in_shop", "skipped"),
 }

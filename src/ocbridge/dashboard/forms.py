@@ -19,6 +19,7 @@ CREDENTIAL_HINTS = {
     "ozon": "client_id, api_key", "onebox": "login, password", "despatch": "email, password",
     "aps": "access_code, merchant_identifier, sha_request_phrase, sha_response_phrase",
     "latitudepay": "api_key, api_secret", "sandbox": "api_key",
+    "whatsapp": "access_token (system user), app_secret, verify_token; options: phone_number_id, waba_id",
 }
 
 

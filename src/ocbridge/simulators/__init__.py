@@ -13,6 +13,7 @@ SIMULATORS = {
     "ozon": "ocbridge.simulators.ozon:OzonSimulator",
     "despatch": "ocbridge.simulators.despatch:DespatchSimulator",
     "opencart": "ocbridge.simulators.opencart_api:OpenCartApiSimulator",
+    "whatsapp": "ocbridge.simulators.whatsapp:WhatsAppSimulator",
 }
 
 

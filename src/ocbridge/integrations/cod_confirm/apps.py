@@ -13,12 +13,12 @@ class CodConfirmConfigApp(AppConfig):
     def ready(self) -> None:
         from ocbridge.core.registry import IntegrationInfo, register_integration
         from ocbridge.integrations.cod_confirm import actions, attention, jobs  # noqa: F401  (job kinds, poll schedule, needs-attention)
-        from ocbridge.integrations.cod_confirm import plan, watchdog, webhooks  # noqa: F401  (watchdog finder, resume policy)
+        from ocbridge.integrations.cod_confirm import plan, watchdog, webhooks, whatsapp_events  # noqa: F401  (watchdog finder, resume policy, Meta's hook)
         from ocbridge.integrations.cod_confirm.forms import CodConfirmForm
 
         webhooks.register_all()
         register_integration(IntegrationInfo(kind="cod_confirm", label=_("COD confirmation"),
-                                             services=("verimor", "netgsm", "twilio", "sandbox"),
+                                             services=("verimor", "netgsm", "twilio", "sandbox", "whatsapp"),
                                              config_form=CodConfirmForm, url_namespace="cod_confirm",
                                              # The plan (plan.py) names connections per step: no single one.
                                              extras={"channel_plan": True, "connections_label": plan.connections_label,

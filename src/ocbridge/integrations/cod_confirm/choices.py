@@ -9,6 +9,7 @@ class ConfirmationState(models.TextChoices):
     SCHEDULED = "scheduled", _("Scheduled")
     CALLING = "calling", _("Calling")
     SMS_SENT = "sms_sent", _("SMS sent")
+    WHATSAPP_SENT = "whatsapp_sent", _("WhatsApp sent")
     NO_ANSWER = "no_answer", _("No answer")  # between attempts: a retry is scheduled
     CONFIRMED = "confirmed", _("Confirmed")
     CANCELLED = "cancelled", _("Cancelled")
@@ -20,16 +21,16 @@ class ConfirmationState(models.TextChoices):
 
 
 STATE_COLOURS = {
-    "new": "#999", "scheduled": "#69c", "calling": "#39f", "sms_sent": "#39f", "no_answer": "#d90",
+    "new": "#999", "scheduled": "#69c", "calling": "#39f", "sms_sent": "#39f", "whatsapp_sent": "#39f", "no_answer": "#d90",
     "confirmed": "#2a7", "cancelled": "#d33", "failed": "#a00", "expired": "#b70", "needs_person": "#c5c",
     "resolved_in_shop": "#777", "skipped": "#bbb",
 }
 # Decided: nothing more will be sent. NEEDS_PERSON is open for people, closed for the robot.
 TERMINAL = frozenset({"confirmed", "cancelled", "failed", "expired", "resolved_in_shop", "skipped"})
 ROBOT_DONE = TERMINAL | {"needs_person"}
-OPEN = frozenset({"new", "scheduled", "calling", "sms_sent", "no_answer"})
+OPEN = frozenset({"new", "scheduled", "calling", "sms_sent", "whatsapp_sent", "no_answer"})
 # The customer's answer is awaited on these.
-AWAITING = frozenset({"calling", "sms_sent"})
+AWAITING = frozenset({"calling", "sms_sent", "whatsapp_sent"})
 
 
 class Channel(models.TextChoices):

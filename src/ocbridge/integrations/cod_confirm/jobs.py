@@ -19,7 +19,7 @@ from ocbridge.core.jobkinds import about_order
 from ocbridge.core.jobs import Defer, JobKind, fenced, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Connection, Exchange, Integration, Job, SideEffect
 from ocbridge.core.registry import register_order_consumer
-from ocbridge.integrations.cod_confirm import mappers, plan, rules, shop
+from ocbridge.integrations.cod_confirm import mappers, plan, rules, shop, whatsapp
 from ocbridge.integrations.cod_confirm.choices import (
     AWAITING,
     OPEN,
@@ -258,9 +258,17 @@ def _send(client, c: Confirmation, cfg: CodConfirmConfig, attempt: Attempt, effe
             announcement_id=cfg.announcement_id or None,
             second_prompt_text=cfg.text(cfg.reconfirm_texts, c.language) if cfg.reconfirm_cancel else None,
             rep_target=cfg.rep_target or None).provider_id
+    if attempt.channel == Channel.WHATSAPP:
+        step = plan.step_at(c.integration, attempt.number) or plan.first_step_for(c.integration, Channel.WHATSAPP)
+        return whatsapp.send_confirmation(client, c, key=attempt.key, reference=str(effect.correlation),
+                                          window_minutes=step.window_minutes if step else 60).provider_id
     return client.send_sms(to=c.phone, text=mappers.message_for(c, cfg.sms_texts, cfg, c.store.name), key=attempt.key,
                            reference=str(effect.correlation), webhook_url=connection.webhook_url("sms"),
                            sender=cfg.sms_sender or None).provider_id
+
+
+STATE_AFTER_SENDING = {Channel.CALL: ConfirmationState.CALLING, Channel.SMS: ConfirmationState.SMS_SENT,
+                       Channel.WHATSAPP: ConfirmationState.WHATSAPP_SENT}
 
 
 def record_effect(c: Confirmation, attempt: Attempt, effect: SideEffect, *, manual: bool = False) -> None:
@@ -294,7 +302,7 @@ def record_effect(c: Confirmation, attempt: Attempt, effect: SideEffect, *, manu
         exchange = Exchange.objects.filter(key=attempt.key).order_by("-id").first()
         reason = (f"attempt {number}: {channel} requested" if sent else
                   f"attempt {number} outcome unknown ({effect.error[:200]}); not resent")
-        c.move(ConfirmationState.CALLING if channel == Channel.CALL else ConfirmationState.SMS_SENT, reason=reason,
+        c.move(STATE_AFTER_SENDING[channel], reason=reason,
                channel=channel, provider_id=effect.provider_id, exchange=exchange, expect=OPEN | {"needs_person"},
                next_attempt_at=None)
         # No next attempt while this one may still be answered: its answer window (plan step and provider).
@@ -532,57 +540,64 @@ class ApplySmsReply(JobKind):
 
     def run(self, job: Job) -> None:
         ev = job.payload["event"]
-        integration = job.integration
         exchange = Exchange.objects.filter(pk=job.payload.get("exchange_id")).first()
-        cfg = config_of(integration)
-        phone = shop.normalize_phone(ev["from_number"], integration.store.country)
-        intent, order_no = rules.parse_reply(ev["text"])
-        pending = list(Confirmation.objects.filter(store=integration.store, phone=phone or "-",
-                                                   state__in=OPEN | AWAITING | {"needs_person"}).order_by("-order_id"))
-        target = None
-        if order_no is not None:
-            target = next((c for c in pending if c.order_id == order_no or c.order_label == str(order_no)), None)
-        elif len(pending) == 1 or (pending and cfg.several_pending == "latest"):
-            target = pending[0]
-        if target is not None:
-            about_order(target.order_id, exchange=exchange)
-        if target is None or intent not in (Intent.CONFIRM, Intent.CANCEL):
-            why = ("reply not understood" if intent == Intent.UNKNOWN else "reply does not name a pending order"
-                   if target is None else "customer asked for a person")
-            for c in ([target] if target else pending):
-                c.move(ConfirmationState.NEEDS_PERSON, reason=f"{why}: {ev['text'][:200]!r}", channel=Channel.SMS,
-                       exchange=exchange, expect=OPEN | AWAITING, needs_person_reason=why)
-            _note(exchange, Level.WARNING, f"{why}; sent a polite answer")
-            if phone:
-                self._polite_answer(integration, job.payload.get("connection_id"), cfg, phone,
-                                    target or (pending[0] if pending else None))
-            return
-        Attempt.objects.filter(confirmation=target, channel=Channel.SMS,
-                               state__in=[AttemptState.IN_FLIGHT, AttemptState.UNKNOWN]).update(
-            state=AttemptState.ANSWERED, answer=ev["text"][:500], answered_at=clock.now())
-        decide(target, intent, channel=Channel.SMS, exchange=exchange, detail=f"replied {ev['text'][:100]!r}")
+        apply_text_reply(job.integration, ev["from_number"], ev["text"], exchange=exchange, channel=Channel.SMS,
+                         connection_id=job.payload.get("connection_id"))
 
-    @staticmethod
-    def _polite_answer(integration, connection_id, cfg, phone, c) -> None:
-        """By SMS through the account the reply came in on (else the plan's first SMS step)."""
-        connection = Connection.objects.filter(pk=connection_id, store_id=integration.store_id).first()
-        if connection is None:
-            step = plan.first_step_for(integration, Channel.SMS)
-            connection = step.connection if step else None
-        if connection is None or not client_class(connection.service).capabilities.can_sms:
-            return
-        client = client_for(connection)
-        label = c.order_label if c else ""
-        text = mappers.fill(cfg.text(cfg.unclear_texts, c.language if c else integration.store.language), name="",
-                            order_label=label, total=0, currency="", shop=integration.store.name, items=0,
-                            with_details=False)
-        # Once per order (or per number and day): an auto-responder on the other side must not start a ping-pong.
-        about = f"{c.order_id}" if c else f"{phone}:{clock.now():%Y%m%d}"
-        key = f"{KIND}:{integration.store_id}:{about}:polite-reply"
-        effect = outbox.request(key, kind="sms", service=connection.service, store=integration.store,
-                                connection=connection, integration=integration)
-        outbox.perform(effect, lambda e: client.send_sms(to=phone, text=text, key=key, reference=str(e.correlation),
-                                                         sender=cfg.sms_sender or None).provider_id)
+
+def apply_text_reply(integration: Integration, from_number: str, text: str, *, exchange, channel: str,
+                     connection_id=None) -> None:
+    """A typed answer (SMS, or WhatsApp free text): the same parser; the customer's pending order, or a person."""
+    cfg = config_of(integration)
+    phone = shop.normalize_phone(from_number, integration.store.country)
+    intent, order_no = rules.parse_reply(text)
+    pending = list(Confirmation.objects.filter(store=integration.store, phone=phone or "-",
+                                               state__in=OPEN | AWAITING | {"needs_person"}).order_by("-order_id"))
+    target = None
+    if order_no is not None:
+        target = next((c for c in pending if c.order_id == order_no or c.order_label == str(order_no)), None)
+    elif len(pending) == 1 or (pending and cfg.several_pending == "latest"):
+        target = pending[0]
+    if target is not None:
+        about_order(target.order_id, exchange=exchange)
+    if target is None or intent not in (Intent.CONFIRM, Intent.CANCEL):
+        why = ("reply not understood" if intent == Intent.UNKNOWN else "reply does not name a pending order"
+               if target is None else "customer asked for a person")
+        for c in ([target] if target else pending):
+            c.move(ConfirmationState.NEEDS_PERSON, reason=f"{why}: {text[:200]!r}", channel=channel,
+                   exchange=exchange, expect=OPEN | AWAITING, needs_person_reason=why)
+        if channel == Channel.SMS and phone:
+            _note(exchange, Level.WARNING, f"{why}; sent a polite answer")
+            _polite_answer(integration, connection_id, cfg, phone, target or (pending[0] if pending else None))
+        else:
+            _note(exchange, Level.WARNING, f"{why}; a person answers")
+        return
+    Attempt.objects.filter(confirmation=target, channel=channel,
+                           state__in=[AttemptState.IN_FLIGHT, AttemptState.UNKNOWN]).update(
+        state=AttemptState.ANSWERED, answer=text[:500], answered_at=clock.now())
+    decide(target, intent, channel=channel, exchange=exchange, detail=f"replied {text[:100]!r}")
+
+
+def _polite_answer(integration, connection_id, cfg, phone, c) -> None:
+    """By SMS through the account the reply came in on (else the plan's first SMS step)."""
+    connection = Connection.objects.filter(pk=connection_id, store_id=integration.store_id).first()
+    if connection is None:
+        step = plan.first_step_for(integration, Channel.SMS)
+        connection = step.connection if step else None
+    if connection is None or not client_class(connection.service).capabilities.can_sms:
+        return
+    client = client_for(connection)
+    label = c.order_label if c else ""
+    text = mappers.fill(cfg.text(cfg.unclear_texts, c.language if c else integration.store.language), name="",
+                        order_label=label, total=0, currency="", shop=integration.store.name, items=0,
+                        with_details=False)
+    # Once per order (or per number and day): an auto-responder on the other side must not start a ping-pong.
+    about = f"{c.order_id}" if c else f"{phone}:{clock.now():%Y%m%d}"
+    key = f"{KIND}:{integration.store_id}:{about}:polite-reply"
+    effect = outbox.request(key, kind="sms", service=connection.service, store=integration.store,
+                            connection=connection, integration=integration)
+    outbox.perform(effect, lambda e: client.send_sms(to=phone, text=text, key=key, reference=str(e.correlation),
+                                                     sender=cfg.sms_sender or None).provider_id)
 
 
 @register_job_kind

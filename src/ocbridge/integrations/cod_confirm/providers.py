@@ -11,6 +11,7 @@ CLIENTS = {
     "netgsm": ("ocbridge.services.netgsm", "NetgsmClient"),
     "twilio": ("ocbridge.services.twilio", "TwilioClient"),
     "sandbox": ("ocbridge.services.sandbox", "SandboxClient"),
+    "whatsapp": ("ocbridge.services.whatsapp", "WhatsAppClient"),
 }
 
 

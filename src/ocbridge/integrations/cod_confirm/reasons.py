@@ -131,6 +131,9 @@ PATTERNS: list[tuple[re.Pattern, Callable[[re.Match, dt.tzinfo | None], str]]] =
     (r"step (\d+) \((\w+)\) skipped: (.*)", lambda m, tz: _("step %(n)s (%(channel)s) skipped: %(why)s") % {
          "n": m[1], "channel": channel_label(m[2]), "why": _step_skip(m[3])}),
     (r"customer pressed 0 for a person", lambda m, tz: _("the customer pressed 0 for a person")),
+    (r"customer asked for a person on WhatsApp", lambda m, tz: _("the customer asked for a person on WhatsApp")),
+    (r"WhatsApp message failed \((.*)\)", lambda m, tz: _("WhatsApp message failed (%(why)s)") % {"why": m[1]}),
+    (r"tapped (.*) on WhatsApp", lambda m, tz: _("tapped %(button)s on WhatsApp") % {"button": m[1]}),
     (r"the call or SMS a person asked for got no answer", lambda m, tz: _(WHY["manual attempt unanswered"])),
     (r"attempts used up: cancelling as configured", lambda m, tz: _("attempts used up: cancelling as set")),
 ]]

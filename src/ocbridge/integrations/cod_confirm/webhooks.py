@@ -157,6 +157,8 @@ def _jsonable(event) -> dict:
 
 def register_all() -> None:
     for service in CLIENTS:
+        if service == "whatsapp":  # Meta's own envelope and handshake: whatsapp_events.py
+            continue
         module = service_module(service)
         # No SMS hooks where the provider pushes no SMS (Netgsm's inbox is polled): such a request is a 404.
         sms = any(hasattr(module, p) for p in ("parse_sms_push", "parse_inbound_sms", "parse_delivery_report"))

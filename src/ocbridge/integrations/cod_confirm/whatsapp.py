@@ -1,0 +1,139 @@
+"""WhatsApp in COD confirmation: our UTILITY template per language, its approval state, and sending an attempt.
+
+One template name for every shop (`TEMPLATE_NAME`), one translation per language (tr, ru, en, ar), created on the
+connection's WhatsApp Business Account from the dashboard. Its state per language is a Binding of the connection
+(kind `wa_template`, local id = language, external id = Meta's template id, data = status, category, reason),
+refreshed by Meta's `message_template_status_update` webhook and by "refresh" on the page. Only an APPROVED
+UTILITY translation is sent (whatsapp.md §3). Buttons carry `<attempt key>#<confirm|cancel|agent>`, so a tap
+names the exact attempt; `biz_opaque_callback_data` carries the outbox row's correlation number, so a status
+names the send even when its answer was lost (core.outbox.match).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from ocbridge.core import clock
+from ocbridge.core.errors import TerminalError
+from ocbridge.core.models import AuditEntry, Binding, Connection
+from ocbridge.integrations.cod_confirm import mappers
+
+TEMPLATE_NAME = "ocbridge_cod_confirm"
+BINDING_KIND = "wa_template"
+LANGUAGES = ("tr", "ru", "en", "ar")
+ACTIONS = ("confirm", "cancel", "agent")  # button order: index 0, 1, 2
+EXAMPLES = {"order_number": "10234", "shop_name": "Demo Mağaza", "total": "450.00 TRY"}
+# Meta refuses a body that starts or ends with a variable (2388299) and labels over 25 characters (§3).
+BODIES = {
+    "tr": "Merhaba! {{shop_name}} mağazasından verdiğiniz {{order_number}} numaralı, {{total}} tutarındaki kapıda "
+          "ödemeli siparişinizi onaylıyor musunuz? Lütfen aşağıdaki düğmelerden birine dokunun.",
+    "ru": "Здравствуйте! Подтвердите, пожалуйста, заказ {{order_number}} в магазине {{shop_name}} на сумму "
+          "{{total}} с оплатой при получении. Нажмите одну из кнопок ниже.",
+    "en": "Hello! Please confirm your cash on delivery order {{order_number}} from {{shop_name}}, total "
+          "{{total}}. Tap one of the buttons below.",
+    "ar": "مرحبًا! يرجى تأكيد طلبك رقم {{order_number}} من {{shop_name}} بقيمة {{total}} مع الدفع عند الاستلام. "
+          "اضغط على أحد الأزرار أدناه.",
+}
+BUTTONS = {
+    "tr": ("Onayla", "İptal et", "Temsilciyle görüş"),
+    "ru": ("Подтвердить", "Отменить", "Связаться с оператором"),
+    "en": ("Confirm", "Cancel order", "Talk to a person"),
+    "ar": ("تأكيد", "إلغاء", "التحدث إلى موظف"),
+}
+
+
+def template_language(language: str) -> str:
+    lang = (language or "")[:2].lower()
+    return lang if lang in LANGUAGES else "en"
+
+
+def payload(key: str, action: str) -> str:
+    return f"{key}#{action}"
+
+
+def parse_payload(value: str) -> tuple[str, str] | None:
+    """(attempt key, action) from a button payload of ours; None for anything else (a label, a stranger's)."""
+    key, sep, action = (value or "").rpartition("#")
+    if not sep or action not in ACTIONS or not key.startswith("cod_confirm:"):
+        return None
+    return key, action
+
+
+def template_states(connection: Connection) -> dict[str, dict]:
+    """language → {"status", "category", "reason", "id"} for our template on this connection."""
+    return {b.local_id: {**b.data, "id": b.external_id}
+            for b in Binding.objects.filter(connection=connection, kind=BINDING_KIND)}
+
+
+def send_confirmation(client, c, *, key: str, reference: str, window_minutes: int):
+    """Send attempt `key` of confirmation `c` as our template; TerminalError when its language is not approved."""
+    lang = template_language(c.language)
+    state = template_states(client.connection).get(lang, {})
+    if state.get("status") != "APPROVED" or state.get("category", "UTILITY") != "UTILITY":
+        raise TerminalError("whatsapp", "template",
+                            f"template {TEMPLATE_NAME} ({lang}) is {state.get('status', 'not created')}"
+                            + (f" as {state['category']}" if state.get("category") not in (None, "UTILITY") else ""))
+    params = {"order_number": c.order_label, "shop_name": c.store.name,
+              "total": mappers.format_total(c.total, c.currency)}
+    return client.send_template(to=c.phone, template=TEMPLATE_NAME, language=lang, params=params,
+                                button_payloads=[payload(key, a) for a in ACTIONS], key=key, reference=reference,
+                                ttl_seconds=window_minutes * 60)
+
+
+def create_templates(connection: Connection, user: str) -> list[str]:
+    """Submit the languages not yet created (or rejected) for review; returns what happened, per language."""
+    from ocbridge.core.errors import ServiceError
+    from ocbridge.services.whatsapp import WhatsAppClient
+
+    client, done = WhatsAppClient(connection), []
+    states = template_states(connection)
+    for lang in LANGUAGES:
+        if states.get(lang, {}).get("status") not in (None, "REJECTED"):
+            continue
+        try:
+            res = client.create_template(name=TEMPLATE_NAME, language=lang, body=BODIES[lang], examples=EXAMPLES,
+                                         buttons=list(BUTTONS[lang]),
+                                         key=f"whatsapp:{connection.pk}:template:{lang}:{clock.now():%Y%m%d%H%M%S}")
+        except ServiceError as exc:
+            done.append(f"{lang}: {exc.message}")
+            continue
+        record_state(connection, lang, str(res.get("id") or ""), str(res.get("status") or "PENDING"),
+                     str(res.get("category") or "UTILITY"))
+        done.append(f"{lang}: {res.get('status', 'PENDING')}")
+    AuditEntry.objects.create(created=clock.now(), user=user, action="whatsapp.create_templates",
+                              store=connection.store, object_type="connection", object_id=str(connection.pk),
+                              data={"result": done})
+    return done
+
+
+def refresh_templates(connection: Connection) -> dict[str, dict]:
+    """Ask Meta for the current state of every language (the webhook may have been missed)."""
+    from ocbridge.services.whatsapp import WhatsAppClient
+
+    for t in WhatsAppClient(connection).templates(TEMPLATE_NAME):
+        if t.get("language") in LANGUAGES:
+            record_state(connection, t["language"], str(t.get("id") or ""), str(t.get("status") or ""),
+                         str(t.get("category") or ""), str(t.get("rejected_reason") or ""))
+    return template_states(connection)
+
+
+def record_state(connection: Connection, lang: str, template_id: str, status: str, category: str = "",
+                 reason: str = "") -> None:
+    with transaction.atomic():
+        b, _ = Binding.objects.get_or_create(connection=connection, kind=BINDING_KIND, local_id=lang,
+                                             defaults={"external_id": template_id or f"pending-{lang}"})
+        data = {**b.data, "status": status}
+        if category:
+            data["category"] = category
+        data["reason"] = "" if reason in ("", "NONE") else reason
+        b.external_id, b.data, b.synced_at = template_id or b.external_id, data, clock.now()
+        b.save()
+
+
+def apply_template_status(connection: Connection, template_id: str, language: str, status: str, reason: str) -> bool:
+    b = Binding.objects.filter(connection=connection, kind=BINDING_KIND, external_id=template_id).first()
+    lang = b.local_id if b else language
+    if lang not in LANGUAGES:
+        return False
+    record_state(connection, lang, template_id, status, reason=reason)
+    return True

@@ -1,0 +1,174 @@
+"""Meta's webhooks for WhatsApp COD confirmation: the subscription handshake, then signed events → one job each.
+
+`/hooks/whatsapp/<token>/events` (the connection's URL, pasted into the Meta app's webhook settings with the
+connection's `verify_token`). GET = handshake (whatsapp.md §4). POST = `X-Hub-Signature-256` checked over the raw
+body before anything is parsed (403 otherwise); the raw request is kept (the core view's Exchange) and answered
+200 at once; each message, status and template update becomes a Job whose key is Meta's id for it (a message's
+wamid, a status's wamid + status), so a repeated delivery is a no-op for as long as Job rows are kept (these
+kinds are not routine: never pruned, well over the 7 days Meta may redeliver).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from django.db import transaction
+from django.http import HttpResponse
+
+from ocbridge.core import outbox
+from ocbridge.core.choices import ExchangeOutcome, Level, SideEffectState
+from ocbridge.core.errors import RetryableError
+from ocbridge.core.exchanges import close_inbound
+from ocbridge.core.jobs import JobKind, register_job_kind
+from ocbridge.core.models import Connection, Exchange, Integration, Job, SideEffect
+from ocbridge.core.registry import register_webhook
+from ocbridge.integrations.cod_confirm import jobs, whatsapp
+from ocbridge.integrations.cod_confirm.choices import (
+    OPEN,
+    ROBOT_DONE,
+    AttemptState,
+    Channel,
+    ConfirmationState,
+    Intent,
+)
+from ocbridge.integrations.cod_confirm.models import Attempt
+from ocbridge.services import whatsapp as wa
+
+HOOK = "events"
+
+
+def _reject(exchange, status: int, why: str) -> HttpResponse:
+    close_inbound(exchange, status=status, outcome=ExchangeOutcome.REJECTED, level=Level.WARNING, error=why)
+    return HttpResponse(why, status=status, content_type="text/plain; charset=utf-8")
+
+
+@register_webhook("whatsapp", HOOK)
+def whatsapp_events(request, connection, exchange):
+    creds = connection.credentials()
+    if request.method == "GET":
+        challenge = wa.verify_handshake(str(creds.get("verify_token") or ""), dict(request.GET.items()))
+        if challenge is None:
+            return _reject(exchange, 403, "webhook verification refused: wrong hub.verify_token or hub.mode")
+        close_inbound(exchange, status=200, response_body=challenge)
+        return HttpResponse(challenge, content_type="text/plain; charset=utf-8")
+    if not wa.verify_signature(str(creds.get("app_secret") or ""), request.body,
+                               request.headers.get("X-Hub-Signature-256", "")):
+        return _reject(exchange, 403, "bad or missing X-Hub-Signature-256")
+    try:
+        events = wa.parse_webhook(request.body)
+    except ValueError as exc:
+        return _reject(exchange, 400, f"malformed WhatsApp webhook: {exc}")
+    pnid = str((connection.options or {}).get("phone_number_id") or "")
+    ours = [e for e in events if not getattr(e, "phone_number_id", "") or e.phone_number_id == pnid]
+    integration = Integration.objects.filter(store_id=connection.store_id, kind="cod_confirm").first()
+    job, duplicates = None, 0
+    with transaction.atomic():  # the raw request, its jobs and the answer in one commit
+        exchange.save()
+        for event in ours:
+            key = f"cod_confirm:{connection.store_id}:whatsapp-event:{event.event_id}"
+            job = Job.objects.enqueue(ApplyWhatsAppEvent, key=key, integration=integration, store=connection.store,
+                                      payload={"exchange_id": exchange.pk, "connection_id": connection.pk,
+                                               "type": type(event).__name__, "event": dataclasses.asdict(event)})
+            duplicates += job.payload.get("exchange_id") != exchange.pk
+        exchange.event_id = ",".join(e.event_id for e in ours)[:255]
+        notes = [f"{duplicates} duplicate deliver{'y' if duplicates == 1 else 'ies'}: already queued"] if duplicates \
+            else []
+        if len(ours) < len(events):
+            notes.append(f"{len(events) - len(ours)} event(s) for another phone number ignored")
+        close_inbound(exchange, status=200, response_body="OK", job=job, error="; ".join(notes))
+    return HttpResponse("OK")
+
+
+@register_job_kind
+class ApplyWhatsAppEvent(JobKind):
+    """One WhatsApp event: a button tap or text, a message status, or a template's review result."""
+
+    kind = "cod_confirm.apply_whatsapp_event"
+    max_attempts = 6
+
+    def run(self, job: Job) -> None:
+        connection = Connection.objects.select_related("store").get(pk=job.payload["connection_id"])
+        exchange = Exchange.objects.filter(pk=job.payload.get("exchange_id")).first()
+        ev, kind = job.payload["event"], job.payload["type"]
+        if kind == "WaTemplateStatus":
+            whatsapp.apply_template_status(connection, ev["template_id"], ev["language"], ev["status"], ev["reason"])
+            jobs._note(exchange, Level.WARNING if ev["status"] != "APPROVED" else Level.INFO,
+                       f"template {ev['name']} ({ev['language']}): {ev['status']}")
+            return
+        if job.integration is None:
+            jobs._note(exchange, Level.WARNING, "COD confirmation is not set up for this store")
+            return
+        if kind == "WaStatus":
+            apply_status(job, connection, ev, exchange)
+        else:
+            apply_message(job, connection, ev, exchange)
+
+
+def _attempt(store_id: int, *, provider_id: str = "", key: str = "") -> Attempt | None:
+    qs = Attempt.objects.select_related("confirmation__integration", "confirmation__store").filter(
+        store_id=store_id, service="whatsapp")  # an event speaks only for its own store
+    found = qs.filter(provider_id=provider_id).first() if provider_id else None
+    return found or (qs.filter(key=key).first() if key else None)
+
+
+def _settle(attempt: Attempt, wamid: str) -> None:
+    """The send's answer was lost (outbox row unknown); a status names the message: now we know it."""
+    effect = outbox.match("whatsapp", provider_id=wamid) or SideEffect.objects.filter(key=attempt.key).first()
+    if effect is not None and effect.state == SideEffectState.UNKNOWN:
+        outbox.sent(effect, wamid)
+    Attempt.objects.filter(pk=attempt.pk, provider_id="").update(provider_id=wamid)
+
+
+def _link(exchange, attempt: Attempt, text: str, level: str = Level.INFO) -> None:
+    """Show the event in the order's timeline (the Exchange names the order) with what it meant."""
+    if exchange is not None:
+        c = attempt.confirmation
+        Exchange.objects.filter(pk=exchange.pk).update(order_id=c.order_id, store_id=c.store_id, level=level,
+                                                       error=text[:4000])
+
+
+def apply_status(job: Job, connection: Connection, ev: dict, exchange) -> None:
+    effect = outbox.match("whatsapp", provider_id=ev["provider_id"], reference=ev.get("callback_data") or "")
+    attempt = _attempt(connection.store_id, provider_id=ev["provider_id"], key=effect.key if effect else "")
+    if attempt is None:
+        # A status can overtake our own record of the send (its answer is still being stored): wait a little.
+        jobs._note(exchange, Level.WARNING, f"no attempt for WhatsApp message {ev['provider_id']!r} (yet)")
+        raise RetryableError("whatsapp", "unknown_message", "message not known yet", retry_after=30)
+    if not attempt.provider_id:  # our correlation number came back in biz_opaque_callback_data
+        _settle(attempt, ev["provider_id"])
+    status, c = ev["status"], attempt.confirmation
+    errors = "; ".join(f"{code} {title}".strip() for code, title in ev.get("errors") or [])
+    if status != "failed":
+        _link(exchange, attempt, f"WhatsApp {status} (attempt {attempt.number})")
+        return
+    _link(exchange, attempt, f"WhatsApp failed (attempt {attempt.number}): {errors}", Level.WARNING)
+    if attempt.state in (AttemptState.IN_FLIGHT, AttemptState.UNKNOWN) and c.state not in ROBOT_DONE:
+        # It never reached the customer (not on WhatsApp, 131026, or another failure): the next step at once.
+        jobs.after_no_answer(c, attempt, reason=f"WhatsApp message failed ({errors or 'no reason given'})",
+                             exchange=exchange, reached=False)
+
+
+def apply_message(job: Job, connection: Connection, ev: dict, exchange) -> None:
+    ours = whatsapp.parse_payload(ev.get("payload") or "")
+    attempt = _attempt(connection.store_id, key=ours[0]) if ours else None
+    if attempt is not None and ev.get("context_id") and attempt.provider_id \
+            and ev["context_id"] != attempt.provider_id:
+        attempt = None  # a payload of ours on a message that is not the one it was sent with: not trusted
+    if attempt is None:  # typed text, or a button without our payload: the same parser as an SMS reply
+        jobs.apply_text_reply(job.integration, ev["from_number"], ev.get("text") or ev.get("payload") or "",
+                              exchange=exchange, channel=Channel.WHATSAPP, connection_id=connection.pk)
+        return
+    c, action = attempt.confirmation, ours[1]
+    _link(exchange, attempt, f"WhatsApp button {ev.get('text')!r} ({action}) on attempt {attempt.number}")
+    if c.state in ROBOT_DONE and c.state != ConfirmationState.NEEDS_PERSON:
+        jobs._note(exchange, Level.INFO, f"late or repeated tap for {c.order_label}: already {c.state}")
+        return
+    with transaction.atomic():  # the answered attempt and the decision together (a killed worker)
+        Attempt.objects.filter(pk=attempt.pk).update(state=AttemptState.ANSWERED, answer=action,
+                                                     answered_at=jobs.clock.now())
+        if action == "agent":
+            c.move(ConfirmationState.NEEDS_PERSON, reason="customer asked for a person on WhatsApp",
+                   channel=Channel.WHATSAPP, exchange=exchange, expect=OPEN, needs_person_reason="asked for a person")
+        else:
+            jobs.decide(c, Intent.CONFIRM if action == "confirm" else Intent.CANCEL, channel=Channel.WHATSAPP,
+                        exchange=exchange, detail=f"tapped {ev.get('text') or action!r} on WhatsApp")

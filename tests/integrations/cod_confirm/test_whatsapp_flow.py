@@ -1,0 +1,203 @@
+"""WhatsApp as a COD channel end to end: MariaDB OpenCart, the Cloud API simulator signing its webhooks as Meta
+does, the hub's live server, the plan WhatsApp → SMS (Sandbox)."""
+
+import json
+
+import pytest
+
+from ocbridge.core import clock
+from ocbridge.core.jobs import run_until_idle
+from ocbridge.core.models import Connection, Exchange, Job, SideEffect
+from ocbridge.integrations.cod_confirm import plan, whatsapp
+from ocbridge.integrations.cod_confirm.models import Attempt, Confirmation
+from ocbridge.simulators.whatsapp import WhatsAppSimulator, sign
+from opencart.opencart_helpers import add_order
+
+pytestmark = pytest.mark.django_db(transaction=True)
+PHONE, E164 = "0532 123 45 67", "+905321234567"
+SECRET, VERIFY = "wa-app-secret", "verify-me-123"
+
+
+@pytest.fixture
+def wa_bed(cod_bed):
+    made = []
+
+    def make(approve=True, **cfg):
+        bed = cod_bed("3.0", **cfg)
+        sim = WhatsAppSimulator(speed=2000, seed=5, app_secret=SECRET, review_delay=10 ** 7)
+        sim.start()
+        made.append(sim)
+        conn = Connection.objects.create(store=bed.store, service="whatsapp", name="Meta", base_url=sim.base_url,
+                                         secret={"access_token": "wa-token", "app_secret": SECRET,
+                                                 "verify_token": VERIFY},
+                                         options={"phone_number_id": sim.phone_number_id, "waba_id": sim.waba_id})
+        sim.set_webhook_url(conn.webhook_url("events"))
+        plan.replace(bed.integration, [plan.Step("whatsapp", conn, 0, 60), plan.Step("sms", bed.connection, 30, 15)])
+        if approve:
+            whatsapp.create_templates(conn, "owner")
+            sim.approve_all()
+            sim.webhooks.wait_idle(5)
+            run_until_idle()  # the template status webhooks (not bed.run: that would use up the next shop poll)
+        bed.wa, bed.wa_conn = sim, conn
+        return bed
+
+    yield make
+    for sim in made:
+        sim.stop()
+
+
+def _run(bed, rounds=8):
+    for _ in range(rounds):
+        bed.run(rounds=1)
+        bed.wa.webhooks.flush()
+        bed.wa.wait_idle(5)
+
+
+def test_templates_are_created_per_language_and_their_approval_arrives_by_webhook(wa_bed):
+    bed = wa_bed(approve=False)
+    assert whatsapp.create_templates(bed.wa_conn, "owner") == ["tr: PENDING", "ru: PENDING", "en: PENDING",
+                                                                 "ar: PENDING"]
+    created = bed.wa.templates()
+    assert {t["language"] for t in created} == {"tr", "ru", "en", "ar"}
+    assert all(t["category"] == "UTILITY" and len(t["buttons"]) == 3 for t in created)
+    bed.wa.set_template_review("REJECTED", reason="INVALID_FORMAT")
+    bed.wa.approve_all()
+    _run(bed, 2)
+    states = whatsapp.template_states(bed.wa_conn)
+    assert {lang: s["status"] for lang, s in states.items()} == dict.fromkeys(("tr", "ru", "en", "ar"), "REJECTED")
+    assert states["tr"]["reason"] == "INVALID_FORMAT"
+
+
+@pytest.mark.parametrize("reply,state,status", [("confirm", "confirmed", 2), ("cancel", "cancelled", 7)])
+def test_a_button_tap_decides_and_is_written_to_the_shop_once(wa_bed, reply, state, status):
+    bed = wa_bed()
+    bed.wa.set_wa_customer(E164, reply=reply)
+    add_order(bed.shop, 3001, telephone=PHONE)
+    _run(bed)
+    c = Confirmation.objects.get(order_id=3001)
+    assert c.state == state and bed.order_status(3001) == status
+    assert len(bed.history(3001)) == 1 and bed.sim.messages() == []  # no SMS: WhatsApp answered
+    sent = bed.wa.messages()
+    assert len(sent) == 1 and sent[0]["statuses"] == ["sent", "delivered", "read"]
+    body = sent[0]["body"]
+    attempt = Attempt.objects.get(confirmation=c)
+    effect = SideEffect.objects.get(key=attempt.key)  # the outbox row: its correlation number rides with the message
+    assert body["biz_opaque_callback_data"] == str(effect.correlation) and body["to"] == E164
+    assert effect.state == "sent" and effect.provider_id == sent[0]["id"]
+    assert body["template"]["language"]["code"] == "tr"
+    assert sent[0]["payloads"] == [f"{attempt.key}#confirm", f"{attempt.key}#cancel", f"{attempt.key}#agent"]
+    assert attempt.state == "answered" and attempt.provider_id == sent[0]["id"]
+    timeline = Exchange.objects.filter(order_id=3001, service="whatsapp", direction="in")
+    assert {e.error.split(" (")[0] for e in timeline} >= {"WhatsApp sent", "WhatsApp delivered", "WhatsApp read"}
+
+
+def test_talk_to_a_person_hands_the_order_to_a_person(wa_bed):
+    bed = wa_bed()
+    bed.wa.set_wa_customer(E164, reply="agent")
+    add_order(bed.shop, 3002, telephone=PHONE)
+    _run(bed)
+    c = Confirmation.objects.get(order_id=3002)
+    assert c.state == "needs_person" and c.needs_person_reason == "asked for a person"
+    assert bed.order_status(3002) == 1 and bed.sim.messages() == []
+
+
+def test_free_text_goes_through_the_sms_reply_parser(wa_bed):
+    bed = wa_bed()
+    bed.wa.set_wa_customer(E164, text="evet onaylıyorum")
+    add_order(bed.shop, 3003, telephone=PHONE)
+    _run(bed)
+    assert Confirmation.objects.get(order_id=3003).state == "confirmed" and bed.order_status(3003) == 2
+
+
+def test_not_on_whatsapp_moves_to_the_next_channel_at_once(wa_bed):
+    bed = wa_bed()
+    bed.wa.set_wa_customer(E164, on_whatsapp=False)
+    bed.sim.set_customer(E164, sms_reply="EVET")
+    add_order(bed.shop, 3004, telephone=PHONE)
+    _run(bed)  # no clock travel: the SMS step's 30 minutes do not apply to a message that reached nobody
+    c = Confirmation.objects.get(order_id=3004)
+    assert [(a.channel, a.state) for a in c.attempts.all()] == [("whatsapp", "no_answer"), ("sms", "answered")]
+    assert c.state == "confirmed" and len(bed.sim.messages()) == 1
+    assert c.transitions.filter(reason__startswith="WhatsApp message failed (131026").exists()
+
+
+def test_a_russian_number_skips_whatsapp_by_default(wa_bed):
+    bed = wa_bed()
+    bed.sim.set_customer("+79123456789", sms_reply="ДА")
+    add_order(bed.shop, 3005, telephone="+7 912 345-67-89")
+    _run(bed)
+    c = Confirmation.objects.get(order_id=3005)
+    assert bed.wa.messages() == [] and [a.channel for a in c.attempts.all()] == ["sms"]
+    assert c.transitions.filter(reason="step 1 (whatsapp) skipped: WhatsApp is not used for numbers in RU").exists()
+
+
+def test_a_lost_answer_is_never_resent_and_the_status_webhook_settles_it(wa_bed):
+    bed = wa_bed()
+    bed.wa.set_wa_customer(E164, reply=None, statuses="delivered")
+    bed.sim.set_customer(E164, sms_reply=None)
+    # Meta took the message, then its answer was a 500 (131000): it may have been sent — never sent blindly again.
+    bed.wa.fail_next("500", path=f"/v25.0/{bed.wa.phone_number_id}/messages", after=True)
+    add_order(bed.shop, 3006, telephone=PHONE)
+    _run(bed)
+    clock.travel(5 * 60)  # the job's retry is due: it finds the earlier request and does not resend
+    _run(bed)
+    c = Confirmation.objects.get(order_id=3006)
+    attempt = c.attempts.get(channel="whatsapp")
+    assert len(bed.wa.messages()) == 1  # sent once; the retry did not send again
+    assert attempt.state == "unknown" and attempt.provider_id == bed.wa.messages()[0]["id"]  # settled by status
+    assert c.transitions.filter(reason__contains="outcome unknown").exists()
+    clock.travel(61 * 60)  # the message may still be answered for its 60-minute window: then the next channel
+    _run(bed)
+    assert [a.channel for a in c.attempts.all()] == ["whatsapp", "sms"]  # the next channel took over
+    bed.wa.tap(attempt.provider_id, "confirm")  # the customer answers the message after all: still applied
+    _run(bed)
+    assert Confirmation.objects.get(order_id=3006).state == "confirmed" and bed.order_status(3006) == 2
+
+
+def test_forged_and_replayed_webhooks_change_nothing(wa_bed, client):
+    bed = wa_bed()
+    bed.wa.set_wa_customer(E164, reply=None)
+    add_order(bed.shop, 3007, telephone=PHONE)
+    _run(bed)
+    attempt = Attempt.objects.get(confirmation__order_id=3007)
+    url = bed.wa_conn.webhook_url("events").split("://", 1)[1].split("/", 1)[1]
+    tap = {"object": "whatsapp_business_account", "entry": [{"id": bed.wa.waba_id, "changes": [{"field": "messages",
+           "value": {"messaging_product": "whatsapp", "metadata": {"phone_number_id": bed.wa.phone_number_id},
+                     "messages": [{"from": "905321234567", "id": "wamid.FORGED", "type": "button",
+                                   "context": {"id": attempt.provider_id},
+                                   "button": {"payload": f"{attempt.key}#cancel", "text": "İptal et"}}]}}]}]}
+    body = json.dumps(tap).encode()
+    forged = client.post(f"/{url}", body, content_type="application/json",
+                         HTTP_X_HUB_SIGNATURE_256=sign("not-the-secret", body))
+    unsigned = client.post(f"/{url}", body, content_type="application/json")
+    assert forged.status_code == 403 and unsigned.status_code == 403
+    assert Confirmation.objects.get(order_id=3007).state == "whatsapp_sent"
+    signed = sign(SECRET, body)
+    assert client.post(f"/{url}", body, content_type="application/json", HTTP_X_HUB_SIGNATURE_256=signed).status_code == 200
+    _run(bed)
+    assert Confirmation.objects.get(order_id=3007).state == "cancelled"
+    clock.travel(8 * 24 * 3600)  # Meta may redeliver for up to 7 days; housekeeping keeps these jobs
+    from ocbridge.core.housekeeping import PruneOldRows
+    from ocbridge.core.jobs import run_job
+
+    run_job(Job.objects.enqueue(PruneOldRows, key="prune-test").pk)
+    assert client.post(f"/{url}", body, content_type="application/json", HTTP_X_HUB_SIGNATURE_256=signed).status_code == 200
+    _run(bed)
+    assert Job.objects.filter(key__endswith="whatsapp-event:wamid.FORGED").count() == 1
+    assert len(bed.history(3007)) == 1 and bed.order_status(3007) == 7
+
+
+def test_the_webhook_handshake_answers_the_challenge_only_with_the_verify_token(wa_bed):
+    bed = wa_bed(approve=False)
+    assert bed.wa.verify_webhook(VERIFY, "4242") == {"status": 200, "body": "4242"}
+    assert bed.wa.verify_webhook("wrong", "4242")["status"] == 403
+
+
+def test_a_template_not_yet_approved_hands_over_to_the_next_step(wa_bed):
+    bed = wa_bed(approve=False)
+    bed.sim.set_customer(E164, sms_reply="EVET")
+    add_order(bed.shop, 3008, telephone=PHONE)
+    _run(bed)
+    c = Confirmation.objects.get(order_id=3008)
+    assert [(a.channel, a.state) for a in c.attempts.all()] == [("whatsapp", "failed"), ("sms", "answered")]
+    assert c.state == "confirmed" and bed.wa.messages() == []
