@@ -63,12 +63,18 @@ def fix() -> tuple[int, int]:
             resumed += 1
             continue
         number = c.attempts_made + 1 if last is None or last.state != AttemptState.REQUESTED else last.number
+        key = jobs._key(c, "attempt", number)
+        if Job.objects.filter(key=key, state=JobState.FAILED).exists():  # it gave up trying: no endless re-queue
+            c.move(ConfirmationState.NEEDS_PERSON, reason=f"attempt {number} could not be sent; a person takes over",
+                   expect=OPEN, needs_person_reason="could not be sent")
+            handed += 1
+            continue
         due = jobs.attempt_due(c, number)
         if due is None:
             jobs.next_or_give_up(c, number - 1, reason="the watchdog found nothing scheduled")
             handed += 1
             continue
-        _requeue_or_enqueue(jobs.StartAttempt, jobs._key(c, "attempt", number), c, due,
+        _requeue_or_enqueue(jobs.StartAttempt, key, c, due,
                             {"confirmation_id": c.pk, "number": number})
         c.move(c.state, reason=f"attempt {number} due {due:%Y-%m-%d %H:%M} UTC", expect=OPEN, next_attempt_at=due)
         resumed += 1
