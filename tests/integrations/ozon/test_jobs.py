@@ -402,3 +402,15 @@ def test_product_price_write_is_compare_and_set_and_once_per_key(integration, sh
     done = ozon_shop.set_product_price(store, 1, expected="100.00", new="80.00", key="t:price:2")
     again = ozon_shop.set_product_price(store, 1, expected="100.00", new="80.00", key="t:price:2")
     assert (done.state, again.state, again.repeated, _price(engine, md, 1)) == ("done", "done", True, 80.0)
+
+
+def test_orders_are_read_every_minute_not_at_the_catalogue_sync(integration):
+    def polls() -> int:
+        return Job.objects.filter(kind=jobs.PollPostings.kind).count()
+
+    jobs.schedule_orders()
+    jobs.schedule_orders()  # several dispatchers, one slot: one job
+    assert polls() == 1
+    clock.travel(61)
+    jobs.schedule_orders()
+    assert polls() == 2

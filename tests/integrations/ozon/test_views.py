@@ -56,3 +56,57 @@ def test_category_mapping_saved_from_cached_tree(client_logged_in, integ):
     client_logged_in.post(f"/ozon/{integ.pk}/mapping/", {"action": "category", "oc_category_id": "20", "ozon_category": "10:11"})
     integ.refresh_from_db()
     assert integ.settings["category_map"] == {"20": {"description_category_id": 10, "type_id": 11}}
+
+
+def _form_data(integ, **over) -> dict:
+    from ocbridge.integrations.ozon.forms import OzonSettingsForm
+
+    form = OzonSettingsForm.from_integration(integ)
+    data = {}
+    for name, field in form.fields.items():
+        value = form.initial.get(name, field.initial)
+        if isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        elif value is not None:
+            data[name] = value
+    data.update(over)
+    return data
+
+
+def test_settings_form_saves_rfbs_steps_returns_filters_and_owned_prices(integ):
+    from ocbridge.integrations.ozon.config import OzonConfig
+    from ocbridge.integrations.ozon.forms import OzonSettingsForm
+
+    data = _form_data(integ, delivering_status_ids="3", last_mile_status_ids="15, 16", delivered_status_ids="5",
+                      tracking_pattern=r"track\W*([A-Z0-9]+)", return_status_id="11", orders_every_seconds="60",
+                      orders_statuses="awaiting_packaging, awaiting_deliver", orders_warehouse_ids="7",
+                      ozon_owned_offer_ids="M1, M2\nM3", conflict_rule="service", warehouse_ids="7")
+    form = OzonSettingsForm.from_integration(integ, data)
+    assert form.is_valid(), form.errors
+    form.save(integ)
+    cfg = OzonConfig.from_settings(Integration.objects.get(pk=integ.pk).settings)
+    assert (cfg.last_mile_status_ids, cfg.ozon_owned_offer_ids, cfg.conflict_rule) == ([15, 16], ["M1", "M2", "M3"],
+                                                                                       "service")
+    assert (cfg.orders_statuses, cfg.orders_warehouse_ids, cfg.tracking_pattern) == (
+        ["awaiting_packaging", "awaiting_deliver"], [7], r"track\W*([A-Z0-9]+)")
+    bad = OzonSettingsForm.from_integration(integ, {**data, "tracking_pattern": "track(", "orders_statuses": "Новый"})
+    assert not bad.is_valid() and {"tracking_pattern", "orders_statuses"} <= set(bad.errors)
+
+
+def test_cancel_reason_is_chosen_from_ozons_cached_list_in_the_readers_language(integ):
+    from django.utils import translation
+
+    from ocbridge.integrations.ozon.forms import OzonSettingsForm
+
+    m.CatalogCache.objects.create(connection=integ.connection, kind="cancel_reasons", key="", data=[
+        {"id": 352, "title": "Товар закончился на складе продавца", "type_id": "seller", "is_available_for_cancellation": True},
+        {"id": 401, "title": "Продавец отклонил арбитраж", "type_id": "seller", "is_available_for_cancellation": False},
+        {"id": 402, "title": "Другое (вина продавца)", "type_id": "seller", "is_available_for_cancellation": True},
+        {"id": 900, "title": "Новая причина", "type_id": "seller", "is_available_for_cancellation": True}])
+    with translation.override("tr"):
+        choices = dict(OzonSettingsForm.from_integration(integ).fields["cancel_reason_id"].choices)
+    assert set(choices) == {352, 402, 900}  # 401 is not available to sellers
+    assert "Satıcının deposunda stok kalmadı" in str(choices[352]) and "Новая причина" in str(choices[900])
+    data = _form_data(integ, cancel_reason_id="401", warehouse_ids="7")
+    assert "cancel_reason_id" in OzonSettingsForm.from_integration(integ, data).errors

@@ -61,6 +61,7 @@ class OzonConfig:
     orders_statuses: list[str] = field(default_factory=list)  # import only postings in these statuses (empty: all)
     orders_warehouse_ids: list[int] = field(default_factory=list)  # only postings of these warehouses (empty: all)
     sync_every_minutes: int = 15
+    orders_every_seconds: int = 60  # postings are read this often (two calls when nothing happened), not every sync
     status_map: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_STATUS_MAP))
     new_order_status_id: int = 2
     cancelled_status_id: int = 7

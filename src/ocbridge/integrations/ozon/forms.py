@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from ocbridge.core import bindings
 from ocbridge.integrations.ozon.config import OFFER_ID_RULES, PRICE_SOURCES, VAT_RATES, OzonConfig
 
 
@@ -49,9 +51,31 @@ class OzonSettingsForm(forms.Form):
                                          help_text=_("Comma-separated status ids; the posting is packed at Ozon"))
     cancel_status_ids = forms.CharField(label=_("OpenCart statuses that mean cancelled"), required=False,
                                         help_text=_("Comma-separated status ids; the posting is cancelled at Ozon"))
+    delivering_status_ids = forms.CharField(
+        label=_("rFBS, own delivery: statuses that mean on its way"), required=False,
+        help_text=_("Comma-separated status ids; the posting gets its tracking number and moves to delivering"))
+    last_mile_status_ids = forms.CharField(label=_("rFBS, own delivery: statuses that mean last mile"), required=False)
+    delivered_status_ids = forms.CharField(label=_("rFBS, own delivery: statuses that mean delivered"), required=False)
+    tracking_pattern = forms.CharField(
+        label=_("Tracking number in the history comment (regular expression)"), required=False, max_length=200,
+        help_text=_("Used when Despatch Cloud does not know it; the first group, else the whole match"))
     cancel_reason_id = forms.IntegerField(label=_("Ozon cancel reason id"), min_value=1, max_value=MAX_ID,
                                           help_text=_("402 = other (the message below is sent with it)"))
     cancel_reason_message = forms.CharField(label=_("Cancel message"), required=False, max_length=200)
+    returns_in = forms.BooleanField(label=_("Write Ozon returns to the order history"), required=False)
+    return_status_id = forms.IntegerField(label=_("Status of returned Ozon orders"), min_value=1, max_value=MAX_ID)
+    orders_every_seconds = forms.IntegerField(label=_("Read new Ozon orders every (seconds)"), min_value=15,
+                                              max_value=3600)
+    orders_statuses = forms.CharField(label=_("Import only postings in these Ozon statuses (empty = all)"),
+                                      required=False, help_text=_("Comma-separated, e.g. awaiting_packaging"))
+    orders_warehouse_ids = forms.CharField(label=_("Import only postings of these Ozon warehouses (empty = all)"),
+                                           required=False)
+    ozon_owned_offer_ids = forms.CharField(
+        label=_("Offers whose price Ozon owns (read back into the shop)"), required=False,
+        widget=forms.Textarea(attrs={"rows": 2}), help_text=_("Comma-separated offer_ids"))
+    conflict_rule = forms.ChoiceField(label=_("When a price changed on both sides"), choices=[
+        (bindings.SHOP_WINS, _("The shop's price wins")), (bindings.SERVICE_WINS, _("Ozon's price wins")),
+        (bindings.NEWEST_WINS, _("The newer change wins"))])
     sync_every_minutes = forms.IntegerField(label=_("Sync every (minutes)"), min_value=1, max_value=1440)
     new_order_status_id = forms.IntegerField(label=_("Status of new Ozon orders"), min_value=1, max_value=MAX_ID)
     cancelled_status_id = forms.IntegerField(label=_("Status of cancelled Ozon orders"), min_value=1,
@@ -66,7 +90,29 @@ class OzonSettingsForm(forms.Form):
         initial["category_ids"] = ", ".join(str(c) for c in cfg.category_ids)
         initial["shipped_status_ids"] = ", ".join(str(c) for c in cfg.shipped_status_ids)
         initial["cancel_status_ids"] = ", ".join(str(c) for c in cfg.cancel_status_ids)
-        return cls(data, initial=initial)
+        for name in ("delivering_status_ids", "last_mile_status_ids", "delivered_status_ids", "orders_warehouse_ids",
+                     "orders_statuses", "ozon_owned_offer_ids"):
+            initial[name] = ", ".join(str(c) for c in getattr(cfg, name))
+        form = cls(data, initial=initial)
+        form.use_reasons(integration)
+        return form
+
+    def use_reasons(self, integration) -> None:
+        """The cancel reason as a choice from Ozon's live list (cached; no call from the page), in the reader's
+        language; until the list was read once, a number."""
+        from ocbridge.integrations.ozon.models import CatalogCache
+
+        cached = CatalogCache.objects.filter(connection_id=integration.connection_id, kind="cancel_reasons").first() \
+            if integration.connection_id else None
+        rows = [r for r in (cached.data if cached else []) if r.get("type_id") == "seller"
+                and r.get("is_available_for_cancellation")]
+        if rows:
+            from ocbridge.integrations.ozon.catalog import REASON_TITLES
+
+            field = self.fields["cancel_reason_id"]
+            self.fields["cancel_reason_id"] = forms.TypedChoiceField(
+                label=field.label, help_text=field.help_text, coerce=int,
+                choices=[(int(r["id"]), f"{REASON_TITLES.get(int(r['id']), r.get('title'))} ({r['id']})") for r in rows])
 
     def clean_warehouse_ids(self) -> list[int]:
         return _ids(self.cleaned_data.get("warehouse_ids"))
@@ -79,6 +125,39 @@ class OzonSettingsForm(forms.Form):
 
     def clean_cancel_status_ids(self) -> list[int]:
         return _ids(self.cleaned_data.get("cancel_status_ids"))
+
+    def clean_delivering_status_ids(self) -> list[int]:
+        return _ids(self.cleaned_data.get("delivering_status_ids"))
+
+    def clean_last_mile_status_ids(self) -> list[int]:
+        return _ids(self.cleaned_data.get("last_mile_status_ids"))
+
+    def clean_delivered_status_ids(self) -> list[int]:
+        return _ids(self.cleaned_data.get("delivered_status_ids"))
+
+    def clean_orders_warehouse_ids(self) -> list[int]:
+        return _ids(self.cleaned_data.get("orders_warehouse_ids"))
+
+    def clean_orders_statuses(self) -> list[str]:
+        words = [w.strip() for w in str(self.cleaned_data.get("orders_statuses") or "").split(",") if w.strip()]
+        if any(not re.fullmatch(r"[a-z_]{3,40}", w) for w in words):
+            raise forms.ValidationError(_("Use Ozon's status names, e.g. awaiting_packaging."))
+        return words
+
+    def clean_ozon_owned_offer_ids(self) -> list[str]:
+        offers = [w.strip() for w in re.split(r"[,;\s]+", str(self.cleaned_data.get("ozon_owned_offer_ids") or ""))
+                  if w.strip()]
+        if any(len(o) > 50 for o in offers) or len(offers) > 5000:
+            raise forms.ValidationError(_("An offer_id has at most 50 characters (at most 5,000 of them)."))
+        return offers
+
+    def clean_tracking_pattern(self) -> str:
+        pattern = (self.cleaned_data.get("tracking_pattern") or "").strip()
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise forms.ValidationError(_("Not a regular expression: %(error)s"), params={"error": exc}) from None
+        return pattern
 
     def clean_currency(self) -> str:
         return self.cleaned_data["currency"].upper()

@@ -737,6 +737,18 @@ def schedule_sync() -> None:
         enqueue_sync(integration, slot=slot_key("sched", every))
 
 
+@register_schedule("ozon.orders", every=SHOP_POLL_SECONDS)
+def schedule_orders() -> None:
+    """New and changed postings every `orders_every_seconds` (default a minute): an Ozon order is in the shop
+    within about that, not at the 15-minute catalogue sync. Cursor paging makes an idle poll two calls."""
+    for integration in Integration.objects.filter(kind="ozon", enabled=True).select_related("connection"):
+        cfg = config_of(integration)
+        if cfg.orders_in:
+            every = max(SHOP_POLL_SECONDS, cfg.orders_every_seconds)
+            Job.objects.enqueue(PollPostings, key=f"ozon:{integration.store_id}:{slot_key('orders', every)}",
+                                integration=integration)
+
+
 @register_schedule("ozon.shop_changes", every=SHOP_POLL_SECONDS)
 def schedule_shop_changes() -> None:
     """Every shop poll interval, not the sync interval: shop status and stock changes reach Ozon within one poll.
