@@ -111,6 +111,13 @@ class WorkerPool:
         if restart:
             self._spawn(i)
 
+    def pause(self, i: int) -> None:
+        """SIGSTOP: the whole process stops, heartbeat included (a VM or GC pause); SIGCONT resumes it."""
+        os.kill(self.procs[i].pid, signal.SIGSTOP)
+
+    def unpause(self, i: int) -> None:
+        os.kill(self.procs[i].pid, signal.SIGCONT)
+
     def ensure_running(self) -> None:
         for i, p in enumerate(self.procs):
             if p is None or p.poll() is not None:

@@ -384,3 +384,55 @@ def test_the_watchdog_resumes_a_case_left_with_no_job_and_a_job_a_bug_parked(rel
     _settle(bed)
     assert set(Confirmation.objects.values_list("state", flat=True)) == {"confirmed"}
     assert sorted(_calls_per_key(bed).values()) == [1, 1]
+
+
+def test_a_worker_process_paused_past_its_claim_writes_nothing_when_it_wakes(reliability_bed):
+    """Real worker processes: one holds the attempt and is SIGSTOPped (no heartbeat either) past its claim; the
+    other takes the job over and calls; the paused one wakes and must neither call nor write."""
+    import sqlalchemy as sa
+
+    from ocbridge.core import clock
+    from ocbridge.core.models import Job
+    from ocbridge.integrations.cod_confirm import plan
+    from ocbridge.integrations.cod_confirm.models import Confirmation
+    from reliability.harness import process_of
+
+    bed = reliability_bed(workers=2, threads=2)
+    plan.replace(bed.integration, plan.default_steps(bed.connection, ("call",), (10,)))  # due 10 minutes later
+    add_orders(bed.shop, 6050, 1)
+    bed.sim.set_customer(e164_of(6050), call="confirm")
+    bed.pool.start()
+    attempt_jobs = Job.objects.filter(kind="cod_confirm.start_attempt")
+
+    def wait(pred, seconds=60.0):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if pred():
+                return True
+            time.sleep(0.1)
+        return False
+
+    assert wait(attempt_jobs.exists), bed.pool.crashed_logs()
+    lock = bed.shop.engine.connect()
+    try:
+        # Hold the order table: the worker that takes the attempt blocks on its re-read of the order's status.
+        lock.exec_driver_sql(f"LOCK TABLES {bed.shop.prefix}order WRITE")
+        clock.travel(11 * 60)
+        assert wait(lambda: attempt_jobs.filter(state="running").exists()), bed.pool.crashed_logs()
+        holder = attempt_jobs.get().claimed_by
+        slot = bed.pool.holders()[process_of(holder)]
+        bed.pool.pause(slot)
+    finally:
+        lock.exec_driver_sql("UNLOCK TABLES")
+        lock.close()
+    try:
+        clock.travel(130)  # past the paused worker's claim: the other worker takes the job over
+        assert wait(lambda: Confirmation.objects.get(order_id=6050).state == "confirmed", 90), bed.pool.crashed_logs()
+    finally:
+        bed.pool.unpause(slot)
+    time.sleep(3)  # the woken worker finishes its run: fenced out, it writes and calls nothing
+    job = attempt_jobs.get()
+    assert job.state == "done" and job.attempts == 2 and job.claimed_by != holder
+    assert list(_calls_per_key(bed).values()) == [1]
+    assert Confirmation.objects.get(order_id=6050).state == "confirmed"
+    assert audit(bed, [6050]).violations == []
