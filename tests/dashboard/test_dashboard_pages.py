@@ -45,7 +45,7 @@ def test_anonymous_detail_and_action_pages_redirect_to_login(client, store, conn
         reverse("dashboard:job-retry", args=[job.pk]), reverse("dashboard:worker-probe"),
         reverse("dashboard:integration", args=[store.pk, "cod_confirm"]), reverse("dashboard:confirmation", args=[1]),
         reverse("dashboard:confirmation-act", args=[1]), reverse("dashboard:confirmation-phone", args=[1]),
-        reverse("dashboard:confirmations-bulk")]
+        reverse("dashboard:confirmations-bulk"), reverse("dashboard:whatsapp-templates", args=[connection.pk])]
     for url in urls:
         for method in (client.get, client.post):
             resp = method(url)
@@ -62,7 +62,7 @@ def test_every_dashboard_url_is_covered_by_login_tests():
     covered = {n.split(":")[1] for n in LIST_PAGES} | {
         "store", "store-edit", "connection-add", "connection-edit", "job", "exchange", "store-test",
         "connection-test", "job-retry", "worker-probe", "integration", "confirmation", "confirmation-act", "integration-test",
-        "confirmation-phone", "confirmations-bulk"}
+        "confirmation-phone", "confirmations-bulk", "whatsapp-templates"}
     assert names <= covered, names - covered
 
 

@@ -10,6 +10,7 @@ from ocbridge.dashboard.views import (
     jobs,
     overview,
     stores,
+    whatsapp,
 )
 
 app_name = "dashboard"
@@ -27,6 +28,7 @@ urlpatterns = [
     path("stores/<int:store_pk>/connections/add/", stores.connection_edit, name="connection-add"),
     path("connections/<int:pk>/edit/", stores.connection_edit, name="connection-edit"),
     path("connections/<int:pk>/test/", stores.connection_test, name="connection-test"),
+    path("connections/<int:pk>/whatsapp/", whatsapp.whatsapp_templates, name="whatsapp-templates"),
     path("stores/<int:store_pk>/integrations/<slug:kind>/", integrations.integration_settings, name="integration"),
     path("stores/<int:store_pk>/integrations/<slug:kind>/test-message/", integrations.integration_test_message,
          name="integration-test"),
