@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import urllib.parse
 import xml.etree.ElementTree as ET
 
@@ -281,3 +282,28 @@ def test_our_webhook_refuses_a_field_sent_twice_with_different_values(client, ma
     differ = "Body=EVET&Body=IPTAL&From=%2B905321234567&MessageSid=SM3&SmsStatus=received"
     resp = _post_signed(client, url, differ, url)
     assert resp.status_code == 400 and b"more than once" in resp.content
+
+
+# --- the simulator's resources are the SDK's -------------------------------------------------------------
+
+
+def _sdk_fields(instance_class) -> set[str]:
+    """The resource fields twilio-python reads from an answer (`payload.get("…")` in the instance class)."""
+    import inspect
+    import re
+
+    return set(re.findall(r'payload\.get\("(\w+)"\)', inspect.getsource(instance_class.__init__)))
+
+
+def test_simulator_call_and_message_resources_have_only_the_sdks_fields(sim, ours):
+    from twilio.rest.api.v2010.account.call import CallInstance
+    from twilio.rest.api.v2010.account.message import MessageInstance
+
+    ours.start_confirmation_call(to=PHONE, text="Onay için 1", digits=DIGITS, webhook_url=HOOK, key="r1", language="tr")
+    ours.send_sms(to=PHONE, text="Test", key="r2", webhook_url=HOOK)
+    call = json.loads(_last(sim, "POST", "/Calls.json").response)
+    message = json.loads(_last(sim, "POST", "/Messages.json").response)
+    assert set(call) <= _sdk_fields(CallInstance), set(call) - _sdk_fields(CallInstance)
+    assert set(message) <= _sdk_fields(MessageInstance), set(message) - _sdk_fields(MessageInstance)
+    values = lambda cls: {v for k, v in vars(cls).items() if not k.startswith("_")}  # noqa: E731
+    assert call["status"] in values(CallInstance.Status) and message["status"] in values(MessageInstance.Status)
