@@ -59,3 +59,24 @@ def test_posting_window_overlaps_the_last_one():
 
 def test_special_price_becomes_price_with_old_price():
     assert mappers.prices_of(row(special="8"), cfg()) == ("8.00", "10.00")
+
+
+def test_tracking_number_sources_in_the_owners_order_of_trust():
+    from ocbridge.integrations.ozon import tracking
+
+    pattern = r"(?:tracking|track|трек|takip)(?: no| номер)?[^A-Z0-9]{0,5}([A-Z0-9-]{6,40})"
+    assert tracking.from_comments(pattern, ["Kargoya verildi, takip no: TR-99887766", "paid"]) == "TR-99887766"
+    assert tracking.from_comments(pattern, ["трек RU123456789", "no number here"]) == "RU123456789"
+    assert tracking.from_comments("", ["track RU123456789"]) is None
+    data = {"tracking_comment": "RU1", "tracking_typed": "TYPED1"}
+    assert tracking.find(None, 1, data) == ("RU1", "history comment")
+    assert tracking.find(None, 1, {"tracking_typed": " TYPED1 "}) == ("TYPED1", "typed in the hub")
+
+    def dc(store, order_id):
+        return "DC-1"
+
+    tracking.register_source(dc)
+    try:
+        assert tracking.find(None, 1, data) == ("DC-1", "dc")
+    finally:
+        tracking._SOURCES.remove(dc)

@@ -110,3 +110,17 @@ def test_cancel_reason_is_chosen_from_ozons_cached_list_in_the_readers_language(
     assert "Satıcının deposunda stok kalmadı" in str(choices[352]) and "Новая причина" in str(choices[900])
     data = _form_data(integ, cancel_reason_id="401", warehouse_ids="7")
     assert "cancel_reason_id" in OzonSettingsForm.from_integration(integ, data).errors
+
+
+def test_tracking_number_typed_in_the_hub_is_kept_audited_and_validated(client_logged_in, integ):
+    from ocbridge.core.models import AuditEntry
+
+    b = Binding.objects.get(kind=m.POSTING)
+    url = f"/ozon/{integ.pk}/orders/{b.pk}/tracking/"
+    client_logged_in.post(url, {"tracking_number": "RU 123; DROP"})
+    assert "tracking_typed" not in Binding.objects.get(pk=b.pk).data
+    client_logged_in.post(url, {"tracking_number": "RU123456789"})
+    assert Binding.objects.get(pk=b.pk).data["tracking_typed"] == "RU123456789"
+    assert AuditEntry.objects.get(action="ozon.tracking").object_id == "0001-1"
+    page = client_logged_in.get(f"/ozon/{integ.pk}/orders/").content.decode()
+    assert 'value="RU123456789"' in page

@@ -52,7 +52,8 @@ class OzonConfig:
     delivering_status_ids: list[int] = field(default_factory=lambda: [3])  # Shipped → "delivering"
     last_mile_status_ids: list[int] = field(default_factory=list)
     delivered_status_ids: list[int] = field(default_factory=lambda: [5])  # Complete → "delivered"
-    # Tracking number from the order's history comments, e.g. r"(?:track|трек|takip)[^A-Z0-9]{0,12}([A-Z0-9-]{6,40})"
+    # Tracking number from the order's history comments, e.g.
+    # r"(?:tracking|track|трек|takip)(?: no| номер)?[^A-Z0-9]{0,5}([A-Z0-9-]{6,40})"
     # (first group, else the whole match); used when no other source (Despatch Cloud) knows it.
     tracking_pattern: str = ""
     cancel_reason_id: int = 402  # from Ozon's live list (/v2/posting/fbs/cancel-reason/list); 402 = "other"

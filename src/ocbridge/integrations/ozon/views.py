@@ -70,6 +70,32 @@ def orders(request, integration_pk: int) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def set_tracking(request, integration_pk: int, binding_pk: int) -> HttpResponse:
+    """A tracking number typed in the hub for an rFBS posting (the last source tried; see tracking.py). Audited;
+    sent with the next delivery step, or now when the posting is already past packing."""
+    from ocbridge.core.models import AuditEntry
+
+    integration = _integration(integration_pk)
+    b = get_object_or_404(Binding, pk=binding_pk, connection_id=integration.connection_id, kind=m.POSTING)
+    number = request.POST.get("tracking_number", "").strip()
+    if not number or len(number) > 64 or not number.replace("-", "").isalnum():
+        messages.error(request, _("A tracking number is 1–64 letters, digits or dashes."))
+        return redirect("ozon:orders", integration_pk=integration.pk)
+    b.data = {**b.data, "tracking_typed": number}
+    b.save(update_fields=["data"])
+    AuditEntry.objects.create(user=request.user.get_username(), action="ozon.tracking", store=integration.store,
+                              object_type="posting", object_id=b.external_id, data={"tracking_number": number})
+    step = next((s for s in ("delivered", "last_mile", "delivering") if s in (b.data.get("status_out") or {})), None)
+    if step and not b.local_id.startswith("pending:"):
+        Job.objects.enqueue(jobs.AdvancePosting, key=f"ozon:{integration.store_id}:posting-{b.external_id}:tracking:"
+                            f"{number}", integration=integration,
+                            payload={"posting_number": b.external_id, "order_id": int(b.local_id), "target": step})
+    messages.success(request, _("Tracking number saved."))
+    return redirect("ozon:orders", integration_pk=integration.pk)
+
+
+@login_required
 def mapping(request, integration_pk: int) -> HttpResponse:
     integration = _integration(integration_pk)
     cfg = OzonConfig.from_settings(integration.settings)
