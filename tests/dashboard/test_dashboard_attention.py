@@ -93,10 +93,10 @@ def test_call_again_is_refused_without_a_usable_phone_and_a_person_corrects_it(c
     bad.refresh_from_db()
     assert bad.state == "needs_person" and not Job.objects.filter(key__contains=":manual:").exists()
 
-    resp = client_in.post(reverse("dashboard:confirmation-phone", args=[bad.pk]), {"phone": "12", "reason": "typo"})
+    resp = client_in.post(reverse("dashboard:confirmation-phone", args=[bad.pk]), {"phone-phone": "12", "phone-reason": "typo"})
     assert resp.status_code == 400
     resp = client_in.post(reverse("dashboard:confirmation-phone", args=[bad.pk]),
-                          {"phone": "0532 765 43 21", "reason": "customer wrote to us"})
+                          {"phone-phone": "0532 765 43 21", "phone-reason": "customer wrote to us"})
     assert resp.status_code == 302
     bad.refresh_from_db()
     assert bad.phone == "+905327654321"

@@ -47,7 +47,7 @@ def stacked_bars(categories: Sequence[str], series: Sequence[Series], *, title: 
     n = len(categories)
     totals = [sum(float(s.values[i]) if i < len(s.values) else 0.0 for s in series) for i in range(n)]
     top = y_max or _nice_max(max(totals, default=0.0))
-    left, right, top_pad, bottom = 44, 8, 28, 48
+    left, right, top_pad, bottom = 44, 8, 28, 24
     plot_w, plot_h = width - left - right, height - top_pad - bottom
     out = [_open(width, height, title, desc or _summary(categories, series))]
     out.append(f'<text x="{left}" y="16" class="chart-title">{escape(title)}</text>')
@@ -74,8 +74,8 @@ def stacked_bars(categories: Sequence[str], series: Sequence[Series], *, title: 
             if i % label_every == 0:
                 out.append(f'<text x="{x + bar_w / 2:.1f}" y="{top_pad + plot_h + 14}" text-anchor="middle" '
                            f'class="chart-label">{escape(cat)}</text>')
-    out.extend(_legend(series, left, height - 12))
     out.append("</svg>")
+    out.append(_legend(series))
     return mark_safe("".join(out))
 
 
@@ -106,16 +106,14 @@ def _y_axis(left: int, top_pad: int, plot_w: int, plot_h: int, top: float, y_lab
     return parts
 
 
-def _legend(series: Sequence[Series], x: int, y: int) -> list[str]:
-    parts = []
+def _legend(series: Sequence[Series]) -> str:
+    """The legend as HTML under the chart, not SVG text: it wraps at any width and in any language (Russian labels
+    ran off the end of a one-line SVG legend and overlapped on a phone)."""
     if len(series) < 2:
-        return parts
-    for k, s in enumerate(series):
-        colour = s.colour or PALETTE[k % len(PALETTE)]
-        parts.append(f'<rect x="{x}" y="{y - 9}" width="10" height="10" fill="{escape(colour)}"/>')
-        parts.append(f'<text x="{x + 14}" y="{y}" class="chart-label">{escape(s.label)}</text>')
-        x += 24 + 7 * len(s.label)  # ~7 px per character at 12 px
-    return parts
+        return ""
+    items = "".join(f'<li><span class="swatch" style="background:{escape(s.colour or PALETTE[k % len(PALETTE)])}">'
+                    f'</span>{escape(s.label)}</li>' for k, s in enumerate(series))
+    return f'<ul class="chart-legend">{items}</ul>'
 
 
 def _summary(categories: Sequence[str], series: Sequence[Series]) -> str:

@@ -34,8 +34,9 @@
             var doc = new DOMParser().parseFromString(html, "text/html");
             document.querySelectorAll("[data-live][id]").forEach(function (el) {
               var fresh = doc.getElementById(el.id);
-              if (fresh && !busy(el) && fresh.innerHTML !== el.innerHTML) {
+              if (fresh && !busy(el) && (fresh.innerHTML !== el.innerHTML || fresh.className !== el.className)) {
                 el.innerHTML = fresh.innerHTML;
+                Array.prototype.forEach.call(fresh.attributes, function (a) { el.setAttribute(a.name, a.value); });
                 el.dispatchEvent(new CustomEvent("live:updated", {bubbles: true}));
               }
             });

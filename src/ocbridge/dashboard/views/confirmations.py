@@ -128,7 +128,7 @@ def confirmation_detail(request, pk: int, action_form: ConfirmationActionForm | 
     return render(request, "dashboard/confirmations/detail.html", {
         "c": c, "events": events, "jobs": jobs, "nav": "confirmations", "now": clock.now(),
         "action_form": action_form or ConfirmationActionForm(), "decided": c.state in TERMINAL,
-        "phone_form": phone_form or PhoneCorrectionForm()},
+        "phone_form": phone_form or PhoneCorrectionForm(prefix="phone")},
         status=400 if action_form is not None or phone_form is not None else 200)
 
 
@@ -173,7 +173,7 @@ def confirmation_phone(request, pk: int) -> HttpResponse:
     from ocbridge.integrations.cod_confirm.models import Confirmation
 
     c = get_object_or_404(Confirmation.objects.select_related("store"), pk=pk)
-    form = PhoneCorrectionForm(request.POST)
+    form = PhoneCorrectionForm(request.POST, prefix="phone")
     if form.is_valid():
         try:
             actions.correct_phone(c, phone=form.cleaned_data["phone"], user=request.user.get_username(),

@@ -44,7 +44,7 @@ def home(request) -> HttpResponse:
         "bulk_form": BulkActionForm(), "live": True})
 
 
-NEED_YOU_ROWS = 50
+NEED_YOU_ROWS = 10  # the oldest ten; the box links to the whole filtered list
 
 
 def _need_you(scope) -> list:
