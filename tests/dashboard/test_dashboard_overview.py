@@ -13,7 +13,8 @@ SVG = "{http://www.w3.org/2000/svg}"
 def test_stacked_bars_are_valid_accessible_svg():
     svg = charts.stacked_bars(["01.01", "02.01"], [charts.Series("ok", [3, 1]), charts.Series("bad <x>", [1, 0])],
                               title="Calls & SMS", desc="two days")
-    root = ET.fromstring(str(svg))
+    chart, legend = str(svg).split("</svg>")
+    root = ET.fromstring(chart + "</svg>")
     assert root.get("role") == "img"
     assert root.find(f"{SVG}title").text == "Calls & SMS" and root.find(f"{SVG}desc").text == "two days"
     bars = root.findall(f"{SVG}rect")
@@ -21,6 +22,8 @@ def test_stacked_bars_are_valid_accessible_svg():
     assert len(heights) == 3  # zero values draw nothing
     assert max(heights) == pytest.approx(heights[0])  # the 3 is the tallest segment
     assert "bad &lt;x&gt;" in str(svg)
+    items = [li.itertext() for li in ET.fromstring(legend).iter("li")]  # the legend: HTML that wraps, one per series
+    assert ["".join(t) for t in items] == ["ok", "bad <x>"]
     labels = [t.text for t in root.iter(f"{SVG}text")]
     assert "01.01" in labels and "02.01" in labels and "4" in labels  # axis top rounded to 4
 
