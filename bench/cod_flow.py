@@ -89,7 +89,7 @@ def main() -> None:
         seed(url, version="3.0", orders=1000)
         sim.start()
         sim.set_odds(call={"confirm": 0.7, "cancel_twice": 0.3})
-        store = Store.objects.create(name="Bench", secret={"db_url": url}, country="TR", timezone="Europe/Istanbul")
+        store = Store.objects.create(name="Bench", db_url=url, country="TR", timezone="Europe/Istanbul")
         conn = Connection.objects.create(store=store, service="sandbox", base_url=sim.base_url,
                                          secret={"token": "sandbox-token", "webhook_secret": SECRET})
         integration = Integration.objects.create(store=store, kind="cod_confirm", settings=CodConfirmConfig(

@@ -147,7 +147,7 @@ def play_day(server, *, orders: int, despatch_after: float, faults: bool, seed: 
     shop = Shop(server, name)
     rnd = random.Random(seed)
     with DespatchSimulator(email="api@shop.example", password="pw", per_page=15) as sim:
-        store = Store.objects.create(name=name, secret={"db_url": shop.url}, table_prefix="oc_", version="3.0",
+        store = Store.objects.create(name=name, db_url=shop.url, table_prefix="oc_", version="3.0",
                                      timezone="UTC", language="en", country="GB", currency="GBP")
         conn = Connection.objects.create(store=store, service="despatch", base_url=sim.base_url,
                                          secret={"email": "api@shop.example", "password": "pw"},

@@ -120,7 +120,7 @@ def main() -> None:
     try:
         url, _ = build_shop(server, version=args.version, orders=n)
 
-        store = Store.objects.create(name="Demo Mağaza", secret={"db_url": url}, table_prefix="oc_", country="TR",
+        store = Store.objects.create(name="Demo Mağaza", db_url=url, table_prefix="oc_", country="TR",
                                      language="tr", timezone="Europe/Istanbul")
         conn = Connection.objects.create(store=store, service="verimor", secret={"key": "K1"})
         Integration.objects.create(store=store, kind="order_lookup", connection=conn, settings={

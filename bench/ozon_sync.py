@@ -211,7 +211,7 @@ def orders_in(args) -> bool:
     ok = True
 
     def integration_for(url: str, name: str, sim=sim) -> Integration:
-        store = Store.objects.create(name=name, secret={"db_url": url}, version="3.0", table_prefix="oc_",
+        store = Store.objects.create(name=name, db_url=url, version="3.0", table_prefix="oc_",
                                      timezone="UTC", currency="RUB")
         conn = Connection.objects.create(store=store, service="ozon", base_url=sim.base_url,
                                          secret={"client_id": cid, "api_key": key})

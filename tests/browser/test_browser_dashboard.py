@@ -11,7 +11,7 @@ def data(owner):
     from ocbridge.core.models import Connection, Exchange, Job, Store
 
     store = Store.objects.create(name="Demo Shop", version="3.0",
-                                 secret={"db_url": "mysql+pymysql://oc:browser-secret-pw@db/oc"})
+                                 db_url="mysql+pymysql://oc:browser-secret-pw@db/oc")
     conn = Connection.objects.create(store=store, service="netgsm", secret={"password": "browser-cred-99"})
     job = Job.objects.create(kind="core.probe", key="b:1", store=store, state="failed", last_error="503 from provider")
     ex = Exchange.objects.create(service="netgsm", store=store, job=job, method="POST", url="https://api.example/sms",

@@ -33,7 +33,7 @@ class Provider:
 
 @pytest.fixture
 def effect():
-    store = Store.objects.create(name="S", secret={"db_url": "sqlite://"})
+    store = Store.objects.create(name="S", db_url="sqlite:////nonexistent/outbox.db")
     conn = Connection.objects.create(store=store, service="sandbox")
     integration = Integration.objects.create(store=store, kind="cod_confirm", connection=conn)
     return outbox.request("k:1", kind="call", service="sandbox", store=store, connection=conn, integration=integration)

@@ -17,7 +17,7 @@ def _raw(table, pk):
 
 
 def test_credentials_are_not_in_the_database_in_clear(keyfile):
-    store = Store.objects.create(name="s", secret={"db_url": "mysql+pymysql://u:Sup3rSecret@h/db"})
+    store = Store.objects.create(name="s", db_url="mysql+pymysql://u:Sup3rSecret@h/db")
     conn = Connection.objects.create(store=store, service="netgsm", secret={"password": "hunter2-pass"})
     assert "Sup3rSecret" not in _raw("core_store", store.pk)
     assert "hunter2-pass" not in _raw("core_connection", conn.pk)

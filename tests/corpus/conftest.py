@@ -46,7 +46,7 @@ def hub(db, sqlite_shop) -> Hub:
     from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
 
     shop = sqlite_shop()
-    store = Store.objects.create(name="Corpus Mağaza", secret={"db_url": shop.url}, table_prefix=shop.prefix,
+    store = Store.objects.create(name="Corpus Mağaza", db_url=shop.url, table_prefix=shop.prefix,
                                  country="TR", language="tr", timezone="Europe/Istanbul")
     conns = {svc: Connection.objects.create(store=store, service=svc, secret=secret, base_url="http://127.0.0.1:9")
              for svc, secret in SECRETS.items()}

@@ -68,7 +68,7 @@ def insert_order(engine, order_id: int, overrides: dict, names: str) -> None:
 @pytest.fixture
 def store(db, shop30):
     url, _ = shop30
-    store = Store.objects.create(name="Rows", secret={"db_url": url}, table_prefix="oc_", country="TR")
+    store = Store.objects.create(name="Rows", db_url=url, table_prefix="oc_", country="TR")
     conn = Connection.objects.create(store=store, service="sandbox", base_url="http://127.0.0.1:9",
                                      secret={"token": "t", "webhook_secret": "w"})
     day = {d: ["00:00", "24:00"] for d in "0123456"}

@@ -35,7 +35,7 @@ def store(db):
 
     return Store.objects.create(
         name="Demo Shop", version="3.0", api_url="https://shop.example.com/", api_username="hub",
-        secret={"db_url": f"mysql+pymysql://oc:{SECRET_DB_PASSWORD}@db.example.com/oc", "api_key": SECRET_API_KEY})
+        db_url=f"mysql+pymysql://oc:{SECRET_DB_PASSWORD}@db.example.com/oc", secret={"api_key": SECRET_API_KEY})
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ def test_status_and_payment_method_are_named_as_the_shop_names_them(client_in, s
 
     shop = sqlite_shop()
     seed.place_order(shop.url, version="3.0")
-    store = Store.objects.create(name="S", secret={"db_url": shop.url}, language="tr")
+    store = Store.objects.create(name="S", db_url=shop.url, language="tr")
     integ = Integration.objects.create(store=store, kind="cod_confirm")
     c = Confirmation.objects.create(store=store, integration=integ, order_id=1, order_label="1", status_at_start=1,
                                     payment_code="cod", state="confirmed", history_status_id=2)

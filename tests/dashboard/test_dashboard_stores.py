@@ -5,14 +5,20 @@ from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
 
-STORE_FORM = {"name": "Demo Shop", "table_prefix": "oc_", "oc_store_id": "0", "api_url": "https://shop.example.com/",
+STORE_FORM = {"name": "Demo Shop", "db_host": "db.example.com", "db_port": "3306", "db_user": "oc", "db_name": "oc",
+              "db_charset": "utf8mb4", "table_prefix": "oc_", "oc_store_id": "0", "api_url": "https://shop.example.com/",
               "api_username": "hub", "timezone": "Europe/Istanbul", "language": "tr", "country": "tr",
               "currency": "try", "order_prefix": "", "enabled": "on"}
 
 
 def _no_secret_in(html: str, known: dict):
-    for secret in (*known.values(), "db.example.com"):
+    for secret in known.values():
         assert secret not in html, secret
+
+
+def _set_db_url(store, url: str) -> None:
+    store.db_url = url
+    store.save()
 
 
 def test_store_pages_never_render_secrets(client_in, store, connection, known_secrets):
@@ -23,36 +29,53 @@ def test_store_pages_never_render_secrets(client_in, store, connection, known_se
 
 
 def test_store_detail_says_set_or_not_set(client_in, store):
-    from ocbridge.core.models import Store
-
-    Store.objects.filter(pk=store.pk).update(secret={"db_url": "sqlite:///x.db"})
+    store.secret = {"db_password": "x"}
+    store.save()
     html = client_in.get(reverse("dashboard:store", args=[store.pk])).content.decode()
-    assert html.count("badge-ok\">set<") == 1 and "not set" in html
+    assert html.count("badge-ok\">set<") == 1 and "not set" in html and "oc@db.example.com:3306/oc" in html
 
 
-def test_add_store_requires_db_url_and_valid_timezone(client_in):
-    resp = client_in.post(reverse("dashboard:store-add"), {**STORE_FORM, "timezone": "Mars/Olympus"})
+def test_add_store_requires_database_fields_and_valid_timezone(client_in):
+    resp = client_in.post(reverse("dashboard:store-add"), {**STORE_FORM, "db_host": "", "db_name": "",
+                                                           "timezone": "Mars/Olympus"})
     assert resp.status_code == 200
     form = resp.context["form"]
-    assert "db_url" in form.errors and "timezone" in form.errors
+    assert {"db_host", "db_name", "timezone"} <= set(form.errors)
+
+
+def test_add_store_refuses_a_second_store_on_the_same_shop_identity(client_in, store):
+    from ocbridge.core.models import Store
+
+    resp = client_in.post(reverse("dashboard:store-add"), {**STORE_FORM, "name": "Twin", "db_host": "DB.example.com",
+                                                           "db_user": "other-user"})
+    assert resp.status_code == 200 and "already reads this shop database" in resp.content.decode()
+    assert Store.objects.count() == 1
+    resp = client_in.post(reverse("dashboard:store-add"), {**STORE_FORM, "name": "Store 1", "oc_store_id": "1"})
+    assert resp.status_code == 302 and Store.objects.count() == 2
+    assert len({s.db_key for s in Store.objects.all()}) == 1  # one shop: one poll position, one phone index
+
+
+def test_store_form_refuses_a_bad_host_with_the_reason(client_in):
+    resp = client_in.post(reverse("dashboard:store-add"), {**STORE_FORM, "db_host": "h/x?local_infile=1"})
+    assert resp.status_code == 200 and "is not a host name or address" in resp.content.decode()
 
 
 def test_add_store_saves_secret_encrypted_and_audits_without_value(client_in):
     from ocbridge.core.models import AuditEntry, Store
 
-    url = "mysql+pymysql://oc:pw-new-991@localhost/oc"
-    resp = client_in.post(reverse("dashboard:store-add"), {**STORE_FORM, "db_url": url})
+    resp = client_in.post(reverse("dashboard:store-add"), {**STORE_FORM, "db_password": "pw-new-991"})
     assert resp.status_code == 302
     store = Store.objects.get()
-    assert store.db_url == url and store.country == "TR" and store.currency == "TRY"
+    assert store.shop_database.password == "pw-new-991" and store.country == "TR" and store.currency == "TRY"
+    assert store.shop_identity == ("db.example.com", 3306, "oc", "oc_") and store.db_key == store.shop_identity.key
     entry = AuditEntry.objects.get(action="store.create")
-    assert entry.user == "owner" and entry.data["secrets_changed"] == ["db_url"]
+    assert entry.user == "owner" and entry.data["secrets_changed"] == ["db_password"]
     assert "pw-new-991" not in str(entry.data)
 
 
 def test_posted_secret_with_errors_is_not_rendered_back(client_in):
     resp = client_in.post(reverse("dashboard:store-add"),
-                          {**STORE_FORM, "timezone": "bad", "db_url": "mysql://u:posted-secret-55@h/db",
+                          {**STORE_FORM, "timezone": "bad", "db_password": "posted-secret-55",
                            "api_key": "posted-api-key-66"})
     html = resp.content.decode()
     assert resp.status_code == 200
@@ -64,13 +87,13 @@ def test_blank_secret_keeps_stored_value(client_in, store, known_secrets):
     assert resp.status_code == 302
     store.refresh_from_db()
     assert store.name == "Renamed"
-    assert known_secrets["db_password"] in store.db_url and store.api_key == known_secrets["api_key"]
+    assert store.shop_database.password == known_secrets["db_password"] and store.api_key == known_secrets["api_key"]
 
 
 def test_clear_api_key_removes_it(client_in, store):
     client_in.post(reverse("dashboard:store-edit", args=[store.pk]), {**STORE_FORM, "clear_api_key": "on"})
     store.refresh_from_db()
-    assert store.api_key == "" and store.db_url
+    assert store.api_key == "" and store.shop_database.password
 
 
 def test_connection_credentials_replace_remove_and_add(client_in, store, connection, known_secrets):
@@ -147,12 +170,12 @@ def test_post_actions_enforce_csrf(csrf_client, store, connection):
 
 
 def test_store_test_against_a_real_sqlite_shop_detects_version(client_in, store, tmp_path):
-    from ocbridge.core.models import Store
     from ocbridge.opencart.seed import create_shop
 
     url = f"sqlite:///{tmp_path / 'shop.sqlite3'}"
     create_shop(url, "3.0").dispose()
-    Store.objects.filter(pk=store.pk).update(secret={"db_url": url}, version="", api_url="")
+    store.version, store.api_url = "", ""
+    _set_db_url(store, url)
     html = client_in.post(reverse("dashboard:store-test", args=[store.pk]), follow=True).content.decode()
     assert "msg-success" in html, html[:3000]
     store.refresh_from_db()
@@ -160,9 +183,7 @@ def test_store_test_against_a_real_sqlite_shop_detects_version(client_in, store,
 
 
 def test_store_test_with_unreachable_database_shows_the_error(client_in, store, tmp_path):
-    from ocbridge.core.models import Store
-
-    Store.objects.filter(pk=store.pk).update(secret={"db_url": f"sqlite:///{tmp_path / 'missing' / 'x.db'}"})
+    _set_db_url(store, f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
     html = client_in.post(reverse("dashboard:store-test", args=[store.pk]), follow=True).content.decode()
     assert "msg-error" in html
 
@@ -173,7 +194,7 @@ def test_check_messages_never_show_the_stored_password(client_in, store, monkeyp
     from ocbridge.dashboard import checks
 
     def leaky(s):
-        raise RuntimeError(f"cannot connect with {s.db_url}")
+        raise RuntimeError(f"cannot connect with {s.shop_database.sqlalchemy_url().render_as_string(False)}")
 
     fake = types.ModuleType("fake_leaky_checks")
     fake.check_store = leaky

@@ -80,7 +80,7 @@ def make_tenant(sqlite_shop, name: str) -> Tenant:
     shop = sqlite_shop()
     order_id = 5000 + n
     add_order(shop, order_id, telephone="0532 123 45 67")
-    store = Store.objects.create(name=f"Store {name}", secret={"db_url": shop.url}, table_prefix=shop.prefix,
+    store = Store.objects.create(name=f"Store {name}", db_url=shop.url, table_prefix=shop.prefix,
                                  country="TR", timezone="Europe/Istanbul")
     sandbox = Connection.objects.create(store=store, service="sandbox", base_url="http://127.0.0.1:9",
                                         secret={"token": f"sb-token-{name}", "webhook_secret": f"whsec-{name}-{n}"})

@@ -46,7 +46,7 @@ def world(db, sqlite_shop):
     from ocbridge.integrations.cod_confirm.models import Confirmation
 
     shop = sqlite_shop()
-    store = Store.objects.create(pk=1, name="Original name", secret={"db_url": shop.url}, table_prefix="oc_")
+    store = Store.objects.create(pk=1, name="Original name", db_url=shop.url, table_prefix="oc_")
     conn = Connection.objects.create(pk=1, store=store, service="sandbox", base_url="http://127.0.0.1:9",
                                      secret={"token": "t", "webhook_secret": "w"})
     ozon_conn = Connection.objects.create(pk=2, store=store, service="ozon", base_url="http://127.0.0.1:9",

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def make_store(h, **kw):
-    return Store.objects.create(name="Demo", secret={"db_url": h.url, **kw.pop("secret", {})}, table_prefix=h.prefix,
+    return Store.objects.create(name="Demo", db_url=h.url, secret=kw.pop("secret", {}), table_prefix=h.prefix,
                                 oc_store_id=kw.pop("oc_store_id", 0), country="TR", **kw)
 
 

@@ -55,7 +55,7 @@ def test_unknown_database_is_a_configuration_error(mariadb):
 
 
 def test_bad_url_and_unsupported_backend():
-    with pytest.raises(ConfigurationError, match="not valid"):
+    with pytest.raises(ConfigurationError, match="not a database URL"):
         db.make_engine("not a url")
     with pytest.raises(ConfigurationError, match="MySQL/MariaDB"):
         db.make_engine("postgresql://u@h/db")

@@ -16,8 +16,13 @@ NOW = dt.datetime(2024, 5, 1, 10)
 
 
 def make_store(h, **kw):
-    return Store.objects.create(name="Demo", secret={"db_url": h.url, **kw.pop("secret", {})}, table_prefix=h.prefix,
-                                oc_store_id=kw.pop("oc_store_id", 0), country="TR", **kw)
+    store = Store(name="Demo", db_url=h.url, secret=kw.pop("secret", {}), table_prefix=h.prefix,
+                  oc_store_id=kw.pop("oc_store_id", 0), country="TR", **kw)
+    existing = store.identity_clash()  # the hub keeps one Store per shop and store id
+    if existing is not None:
+        return existing
+    store.save()
+    return store
 
 
 def set_setting(h, key, value):

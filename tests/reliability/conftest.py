@@ -48,7 +48,7 @@ def reliability_bed(opencart_db, live_server, settings, tmp_path):
         shop = opencart_db(version)
         sim = SandboxSimulator(speed=SPEED, seed=11, timeout_fault_seconds=2.0)
         sim.start()
-        store = Store.objects.create(name="Reliability", secret={"db_url": shop.url}, table_prefix=shop.prefix,
+        store = Store.objects.create(name="Reliability", db_url=shop.url, table_prefix=shop.prefix,
                                      timezone="Europe/Istanbul", country="TR")
         conn = Connection.objects.create(store=store, service="sandbox", base_url=sim.base_url,
                                          secret={"token": "sandbox-token", "webhook_secret": "sandbox-webhook-secret"})

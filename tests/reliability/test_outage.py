@@ -175,7 +175,7 @@ def test_poll_interrupted_midway_loses_no_order(opencart_db, monkeypatch):
     from ocbridge.opencart.jobs import schedule_polls
 
     shop = opencart_db("3.0")
-    store = Store.objects.create(name="s", secret={"db_url": shop.url}, table_prefix=shop.prefix, country="TR")
+    store = Store.objects.create(name="s", db_url=shop.url, table_prefix=shop.prefix, country="TR")
     conn = Connection.objects.create(store=store, service="sandbox", base_url="http://127.0.0.1:9/", secret={"token": "t"})
     cod_integration(store, conn, settings=CodConfirmConfig(
         day_hours={d: ["00:00", "24:00"] for d in "0123456"}, dry_run=True).to_settings())

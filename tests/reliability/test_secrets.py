@@ -37,8 +37,8 @@ def sim():
 
 
 def _account(sim) -> tuple[Store, Connection]:
-    store = Store.objects.create(name="s", secret={"db_url": f"mysql+pymysql://shop:{SHOP_PW}@127.0.0.1:3306/shop",
-                                                   "api_key": API_KEY})
+    store = Store.objects.create(name="s", db_url=f"mysql+pymysql://shop:{SHOP_PW}@127.0.0.1:3306/shop",
+                                 secret={"api_key": API_KEY})
     conn = Connection.objects.create(store=store, service="sandbox", base_url=sim.base_url,
                                      secret={"token": TOKEN, "webhook_secret": WEBHOOK_SECRET})
     return store, conn

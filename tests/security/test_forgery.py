@@ -16,7 +16,7 @@ SECRET = "whsec-forgery"
 
 
 def _store(name):
-    store = Store.objects.create(name=name, secret={"db_url": "sqlite:////nonexistent.db"})
+    store = Store.objects.create(name=name, db_url=f"sqlite:////nonexistent-{name}.db")
     conn = Connection.objects.create(store=store, service="sandbox", secret={"token": "t", "webhook_secret": SECRET})
     integration = cod_integration(store, conn, settings={})
     return store, conn, integration

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import secrets as pysecrets
 
@@ -14,6 +13,7 @@ from ocbridge.core import clock
 from ocbridge.core import secrets as crypto
 from ocbridge.core.choices import Direction, ExchangeOutcome, JobState, Level, Service, SideEffectState
 from ocbridge.core.jobkinds import get_kind, schedule_on_commit
+from ocbridge.core.shop_database import CHARSETS, DEFAULT_CHARSET, DEFAULT_PORT, ENGINES, MYSQL, ShopDatabase, ShopIdentity
 
 
 class EncryptedJSONField(models.TextField):
@@ -35,7 +35,18 @@ class Store(models.Model):
     """One OpenCart shop (database + prefix + store_id) we are connected to."""
 
     name = models.CharField(_("name"), max_length=100)
-    secret = EncryptedJSONField(_("secrets"), blank=True, default=dict, help_text="db_url, api_key")
+    secret = EncryptedJSONField(_("secrets"), blank=True, default=dict, help_text="db_password, api_key")
+    db_engine = models.CharField(_("database type"), max_length=8, default=MYSQL, db_default=MYSQL,
+                                 choices=[(e, e) for e in ENGINES], editable=False)
+    db_host = models.CharField(_("database host"), max_length=255, blank=True, default="", db_default="")
+    db_port = models.PositiveIntegerField(_("database port"), default=DEFAULT_PORT, db_default=DEFAULT_PORT)
+    db_user = models.CharField(_("database user"), max_length=80, blank=True, default="", db_default="")
+    db_name = models.CharField(_("database name"), max_length=255, blank=True, default="", db_default="")
+    db_charset = models.CharField(_("character set"), max_length=16, default=DEFAULT_CHARSET, db_default=DEFAULT_CHARSET,
+                                  choices=[(c, c) for c in CHARSETS])
+    # Database defaults too: code written against an older state of this table (migration tests) still inserts.
+    # ShopIdentity.key of (host, port, database, prefix), kept by save(): hub state of one shop is keyed by it.
+    db_key = models.CharField(max_length=32, blank=True, editable=False, db_index=True, default="", db_default="")
     table_prefix = models.CharField(_("table prefix"), max_length=20, default="oc_", blank=True)
     oc_store_id = models.PositiveIntegerField(_("OpenCart store id"), default=0)
     version = models.CharField(_("OpenCart version"), max_length=16, blank=True, help_text=_("Detected from the schema"))
@@ -53,32 +64,64 @@ class Store(models.Model):
         ordering = ["name"]
         verbose_name = _("store")
         verbose_name_plural = _("stores")
+        constraints = [
+            # Enabled stores only: an upgrade may find an old duplicate, which the migration disables.
+            models.UniqueConstraint(fields=["db_key", "oc_store_id"], condition=models.Q(enabled=True) & ~models.Q(db_key=""),
+                                    name="store_one_per_shop_identity",
+                                    violation_error_message=_("Another store is already connected to this shop "
+                                                              "database, table prefix and store id.")),
+        ]
 
     def __str__(self) -> str:
         return self.name
 
     @property
-    def db_url(self) -> str:
-        return self.secret.get("db_url", "")
+    def shop_database(self) -> ShopDatabase:
+        """The fields (and the encrypted password) as one value: what `opencart.shop_db` opens."""
+        return ShopDatabase(engine=self.db_engine, host=self.db_host, port=self.db_port, user=self.db_user,
+                            password=self.secret.get("db_password", ""), database=self.db_name, charset=self.db_charset)
+
+    @property
+    def shop_identity(self) -> ShopIdentity:
+        """(host, port, database, prefix): which shop this Store reads. `db_key` is its key in hub tables."""
+        return self.shop_database.identity(self.table_prefix)
+
+    def _set_db_url(self, url: str) -> None:
+        """Set the database fields from a URL (command line, demo, tests); a URL with options is refused."""
+        db = ShopDatabase.from_url(url)
+        self.db_engine, self.db_host, self.db_port, self.db_user = db.engine, db.host, db.port, db.user
+        self.db_name, self.db_charset = db.database, db.charset
+        self.secret = {**(self.secret or {}), "db_password": db.password}
+        if not db.password:
+            self.secret.pop("db_password")
+
+    db_url = property(fset=_set_db_url, doc="Write-only: split a URL into the database fields.")
+
+    @property
+    def has_database(self) -> bool:
+        return bool(self.db_name)
+
+    def identity_clash(self) -> Store | None:
+        """Another Store (enabled or not) on the same shop identity and store_id: a second one is refused."""
+        key = self.shop_identity.key
+        if not key:
+            return None
+        return Store.objects.filter(db_key=key, oc_store_id=self.oc_store_id).exclude(pk=self.pk).first()
+
+    def save(self, *args, **kwargs):
+        if "db_url" in (self.secret or {}):  # the old single-URL secret: fields now (Store(db_url=…) splits one)
+            raise ValueError("Store.secret['db_url'] is no longer read: pass db_url=… or set the db_* fields.")
+        self.db_key = self.shop_identity.key
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "db_key"}
+        super().save(*args, **kwargs)
 
     @property
     def api_key(self) -> str:
         return self.secret.get("api_key", "")
 
-    @property
-    def db_key(self) -> str:
-        """Identifies the shop database (one poll serves all its store_ids)."""
-        return hashlib.sha256(f"{self.db_url}|{self.table_prefix}".encode()).hexdigest()[:16]
-
     def secret_values(self) -> list[str]:
-        values = [v for v in self.secret.values() if isinstance(v, str)]
-        from sqlalchemy.engine import make_url
-
-        try:
-            pw = make_url(self.db_url).password if self.db_url else None
-        except Exception:  # an unparsable URL is reported elsewhere; masking must not fail
-            pw = None
-        return values + ([pw] if pw else [])
+        return [v for v in self.secret.values() if isinstance(v, str) and v]
 
     def order_label(self, order_id: int) -> str:
         return f"{self.order_prefix}{order_id}"

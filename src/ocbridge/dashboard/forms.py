@@ -9,7 +9,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from ocbridge.core.choices import Direction, JobState, Level, Service
+from ocbridge.core.errors import ConfigurationError
 from ocbridge.core.models import Connection, Integration, Store
+from ocbridge.core.shop_database import SQLITE, ShopDatabase
 
 SECRET_WIDGET_ATTRS = {"autocomplete": "new-password", "placeholder": ""}
 EXTRA_CREDENTIAL_ROWS = 3
@@ -28,10 +30,11 @@ def secret_input() -> forms.PasswordInput:
 
 
 class StoreForm(forms.ModelForm):
-    """A Store's plain fields plus its two secrets (database URL, API key), write-only."""
+    """A Store's plain fields, its database as fields (no URL, so no driver options) and two write-only secrets."""
 
-    db_url = forms.CharField(label=_("Shop database URL"), required=False, widget=secret_input(),
-                             help_text=_("e.g. mysql+pymysql://user:password@host/dbname. Leave blank to keep."))
+    db_password = forms.CharField(label=_("Database password"), required=False, widget=secret_input(),
+                                  help_text=_("Leave blank to keep."))
+    clear_db_password = forms.BooleanField(label=_("Remove the stored database password"), required=False)
     api_key = forms.CharField(label=_("Native API key"), required=False, widget=secret_input(),
                               help_text=_("Leave blank to keep."))
     clear_api_key = forms.BooleanField(label=_("Remove the stored API key"), required=False)
@@ -40,26 +43,45 @@ class StoreForm(forms.ModelForm):
     oc_store_id = forms.IntegerField(label=_("OpenCart store id"), min_value=0, max_value=2**31 - 1, initial=0,
                                      help_text=_("0 for the default store; see System › Settings in OpenCart"))
 
+    db_port = forms.IntegerField(label=_("database port"), min_value=1, max_value=65535, initial=3306)
+    DB_FIELDS = ("db_host", "db_port", "db_user", "db_name", "db_charset")
+
     class Meta:
         model = Store
-        fields = ["name", "table_prefix", "oc_store_id", "api_url", "api_username", "timezone", "language", "country",
-                  "currency", "order_prefix", "enabled"]
+        fields = ["name", "db_host", "db_port", "db_user", "db_name", "db_charset", "table_prefix", "oc_store_id",
+                  "api_url", "api_username", "timezone", "language", "country", "currency", "order_prefix", "enabled"]
 
-    def clean_db_url(self) -> str:
-        value = self.cleaned_data["db_url"].strip()
-        if not value:
-            if not (self.instance.pk and self.instance.db_url):
-                raise forms.ValidationError(_("The shop database URL is required."))
-            return ""
-        from sqlalchemy.engine import make_url
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("db_host", "db_name"):
+            self.fields[name].required = True
+        if self.instance.db_engine == SQLITE:
+            # A file on the hub (the demo shop): set from the command line only, never re-pointed from a form.
+            for name in (*self.DB_FIELDS, "db_password", "clear_db_password"):
+                self.fields.pop(name)
 
+    def clean(self):
+        data = super().clean()
+        if self.instance.db_engine == SQLITE or self.errors:
+            return data
+        password = data.get("db_password") or ("" if data.get("clear_db_password")
+                                               else self.instance.secret.get("db_password", ""))
         try:
-            url = make_url(value)
-        except Exception:
-            raise forms.ValidationError(_("This is not a database URL.")) from None
-        if url.get_backend_name() not in ("mysql", "mariadb", "sqlite", "postgresql"):
-            raise forms.ValidationError(_("Use a MySQL/MariaDB (or SQLite for the demo) database URL."))
-        return value
+            ShopDatabase(host=data["db_host"].strip(), port=data["db_port"], user=data.get("db_user", ""),
+                         password=password, database=data["db_name"], charset=data["db_charset"]).validate()
+        except ConfigurationError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return data
+
+    def _post_clean(self):
+        super()._post_clean()
+        clash = None if self.errors else self.instance.identity_clash()
+        if clash is not None:
+            self.add_error(None, _("Store “%(name)s” already reads this shop database, table prefix and store id. "
+                                   "Use it, or set another store id.") % {"name": clash.name})
+
+    def clean_db_host(self) -> str:
+        return self.cleaned_data["db_host"].strip()
 
     def clean_timezone(self) -> str:
         value = self.cleaned_data["timezone"].strip()
@@ -75,20 +97,19 @@ class StoreForm(forms.ModelForm):
     def clean_currency(self) -> str:
         return self.cleaned_data["currency"].strip().upper()
 
+    SECRETS = ("db_password", "api_key")
+
     def changed_secrets(self) -> list[str]:
-        names = [n for n in ("db_url", "api_key") if self.cleaned_data.get(n)]
-        if self.cleaned_data.get("clear_api_key") and "api_key" not in names:
-            names.append("api_key")
-        return names
+        return [n for n in self.SECRETS if self.cleaned_data.get(n) or self.cleaned_data.get(f"clear_{n}")]
 
     def save(self, commit: bool = True) -> Store:
         store = super().save(commit=False)
         secret = dict(store.secret or {})
-        for name in ("db_url", "api_key"):
+        for name in self.SECRETS:
             if self.cleaned_data.get(name):
                 secret[name] = self.cleaned_data[name]
-        if self.cleaned_data.get("clear_api_key") and not self.cleaned_data.get("api_key"):
-            secret.pop("api_key", None)
+            elif self.cleaned_data.get(f"clear_{name}"):
+                secret.pop(name, None)
         store.secret = secret
         if commit:
             store.save()

@@ -67,7 +67,7 @@ class DemoSetup:
 
     def ensure_store(self, shop_url: str, sim_url: str) -> Store:
         store = Store.objects.filter(name=STORE_NAME).first() or Store(name=STORE_NAME)
-        store.secret = {"db_url": shop_url}
+        store.db_url = shop_url
         store.timezone, store.country, store.language, store.currency = "Europe/Istanbul", "TR", "tr", "TRY"
         store.version = "3.0"
         store.save()

@@ -10,14 +10,14 @@ from ocbridge.opencart import phones  # noqa: F401  (opencart.phones.normalize i
 
 
 def shop_db(store):
-    """The Store's shop database handle (engine cached per URL; version detected once)."""
+    """The Store's shop database handle (engine cached per database settings; version detected once)."""
     from ocbridge.opencart import db
 
-    if not store.db_url:
+    if not store.has_database:
         from ocbridge.core.errors import ConfigurationError
 
-        raise ConfigurationError("The store has no database URL.")
-    return db.connect(store.db_url, store.table_prefix or "")
+        raise ConfigurationError("The store has no shop database set.")
+    return db.connect(store.shop_database, store.table_prefix or "")
 
 
 def check_store(store) -> dict:

@@ -1,4 +1,8 @@
-"""Connecting to a shop database: engine from URL + table prefix, OpenCart's session settings, clear errors."""
+"""Connecting to a shop database: engine from its fields + table prefix, OpenCart's session settings, clear errors.
+
+The driver URL is built from `core.shop_database.ShopDatabase` fields only (no query options), and PyMySQL is
+opened with LOCAL INFILE off: a hostile server asking for a hub file gets nothing (tests/security).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from ocbridge.core.errors import ConfigurationError, RetryableError
+from ocbridge.core.shop_database import SQLITE, ShopDatabase
 from ocbridge.opencart.layouts import metadata_for
 
 if TYPE_CHECKING:
@@ -23,8 +28,8 @@ OPENCART_SQL_MODE = "NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION"
 # Server gone, not reachable, too many connections, lock wait timeout, deadlock: worth trying again later.
 UNREACHABLE_CODES = frozenset({2003, 2005, 2006, 2013, 1040, 1205, 1213})
 
-_engines: dict[str, Engine] = {}
-_shops: dict[tuple[str, str], "ShopDB"] = {}
+_engines: dict[ShopDatabase, Engine] = {}
+_shops: dict[tuple[ShopDatabase, str], "ShopDB"] = {}
 _lock = threading.Lock()
 
 
@@ -50,30 +55,27 @@ class ShopDB:
         return self.version.layout
 
 
-def make_engine(url: str) -> Engine:
-    """Engine for a shop URL (mysql+pymysql://… or sqlite:///…), utf8mb4, OpenCart's sql_mode, pre-ping."""
-    try:
-        parsed = make_url(url)
-    except Exception as exc:
-        raise ConfigurationError(f"Shop database URL is not valid ({exc}). Expected e.g. "
-                                 "mysql+pymysql://user:password@host:3306/database") from None
-    backend = parsed.get_backend_name()
-    if backend in ("mysql", "mariadb"):
-        if parsed.drivername in ("mysql", "mariadb"):
-            parsed = parsed.set(drivername=f"{backend}+pymysql")
-        # utf8mb4 always: 2.3/3.0 tables are 3-byte utf8 but the connection must carry any text (opencart.md §5.5)
-        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
-        kwargs = {"pool_pre_ping": True, "pool_recycle": 1800, "pool_size": 5, "max_overflow": 5,
-                  "connect_args": {"connect_timeout": 10, "read_timeout": 60, "write_timeout": 60}}
-    elif backend == "sqlite":
+def as_database(target: ShopDatabase | str) -> ShopDatabase:
+    """A ShopDatabase as given, or split from a URL (tests, seed scripts); URL options are refused."""
+    return target if isinstance(target, ShopDatabase) else ShopDatabase.from_url(target)
+
+
+def make_engine(target: ShopDatabase | str) -> Engine:
+    """Engine for a shop database (MySQL/MariaDB, or SQLite for the demo), OpenCart's sql_mode, pre-ping."""
+    database = as_database(target)
+    url = database.sqlalchemy_url()
+    if database.engine == SQLITE:
         kwargs = {}
     else:
-        raise ConfigurationError(f"Shop database must be MySQL/MariaDB (or SQLite for the demo), got {backend!r}.")
+        # local_infile False and no option file: the server cannot make the driver send a hub file.
+        kwargs = {"pool_pre_ping": True, "pool_recycle": 1800, "pool_size": 5, "max_overflow": 5,
+                  "connect_args": {"connect_timeout": 10, "read_timeout": 60, "write_timeout": 60,
+                                   "local_infile": False, "read_default_file": None}}
     try:
-        engine = sa.create_engine(parsed, **kwargs)
-    except Exception as exc:  # missing driver, bad option
-        raise ConfigurationError(f"Cannot use shop database URL: {exc}") from None
-    if backend in ("mysql", "mariadb"):
+        engine = sa.create_engine(url, **kwargs)
+    except Exception as exc:  # missing driver
+        raise ConfigurationError(f"Cannot open the shop database: {exc}") from None
+    if database.engine != SQLITE:
         @event.listens_for(engine, "connect")
         def _session_settings(dbapi_conn, _record):
             with dbapi_conn.cursor() as cur:
@@ -92,12 +94,13 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def engine_for(url: str) -> Engine:
-    """One pooled engine per URL for the whole process."""
+def engine_for(target: ShopDatabase | str) -> Engine:
+    """One pooled engine per database settings (password included) for the whole process."""
+    database = as_database(target)
     with _lock:
-        engine = _engines.get(url)
+        engine = _engines.get(database)
         if engine is None:
-            engine = _engines[url] = make_engine(url)
+            engine = _engines[database] = make_engine(database)
         return engine
 
 
@@ -142,16 +145,17 @@ def classify_db_error(exc: Exception) -> Exception:
     return RetryableError("opencart-db", code, msg)
 
 
-def connect(url: str, prefix: str = "oc_", *, version: str | None = None) -> ShopDB:
-    """Shop database handle; the version is detected from the schema (once per URL+prefix) unless given."""
+def connect(target: ShopDatabase | str, prefix: str = "oc_", *, version: str | None = None) -> ShopDB:
+    """Shop database handle; the version is detected from the schema (once per database+prefix) unless given."""
     from ocbridge.opencart.version import VersionInfo, detect
 
-    key = (url, prefix)
+    database = as_database(target)
+    key = (database, prefix)
     with _lock:
         shop = _shops.get(key)
     if shop is not None and (version is None or shop.version.layout == version):
         return shop
-    engine = engine_for(url)
+    engine = engine_for(database)
     info = VersionInfo.for_layout(version) if version else detect(engine, prefix)
     shop = ShopDB(engine=engine, prefix=prefix, version=info, metadata=metadata_for(info.layout, prefix))
     with _lock:
@@ -159,12 +163,13 @@ def connect(url: str, prefix: str = "oc_", *, version: str | None = None) -> Sho
     return shop
 
 
-def forget(url: str | None = None) -> None:
-    """Drop cached engines/handles (tests, or after the owner changed the URL)."""
+def forget(target: ShopDatabase | str | None = None) -> None:
+    """Drop cached engines/handles (tests, or after the owner changed the database settings)."""
+    database = None if target is None else as_database(target)
     with _lock:
         for key in list(_shops):
-            if url is None or key[0] == url:
+            if database is None or key[0] == database:
                 del _shops[key]
-        for u in list(_engines):
-            if url is None or u == url:
-                _engines.pop(u).dispose()
+        for d in list(_engines):
+            if database is None or d == database:
+                _engines.pop(d).dispose()

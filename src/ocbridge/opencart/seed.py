@@ -103,9 +103,20 @@ def create_shop(url_or_engine, version: str, prefix: str = "oc_", **reference_kw
 
 
 def _engine(url: str) -> sa.Engine:
-    from ocbridge.opencart.db import make_engine
+    """The seeder's own engine: LOAD DATA LOCAL INFILE of its own temp files (a shop's engine never allows it)."""
+    from ocbridge.opencart.db import OPENCART_SQL_MODE
 
-    return make_engine(url)
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() not in ("mysql", "mariadb"):
+        return sa.create_engine(parsed)
+    engine = sa.create_engine(parsed.update_query_dict({"charset": "utf8mb4", "local_infile": "1"}), pool_pre_ping=True)
+
+    @sa.event.listens_for(engine, "connect")
+    def _session_settings(dbapi_conn, _record):
+        with dbapi_conn.cursor() as cur:
+            cur.execute(f"SET SESSION sql_mode = '{OPENCART_SQL_MODE}'")
+
+    return engine
 
 
 class _Catalog:

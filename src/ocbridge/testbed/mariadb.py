@@ -130,7 +130,7 @@ class MariaDBServer(ServerProcess):
     def url(self, database: str = "", *, user: str = "root", password: str | None = None) -> str:
         """mysql+pymysql URL over TCP (works from other processes and for the simulator alike)."""
         auth = user if not password else f"{user}:{password}"
-        return f"mysql+pymysql://{auth}@127.0.0.1:{self.port}/{database}?charset=utf8mb4&local_infile=1"
+        return f"mysql+pymysql://{auth}@127.0.0.1:{self.port}/{database}?charset=utf8mb4"
 
 
 def start_server(**kwargs) -> MariaDBServer:

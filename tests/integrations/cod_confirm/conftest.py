@@ -67,7 +67,7 @@ def cod_bed(opencart_db, live_server, settings, request):
         sim = SandboxSimulator(speed=2000, seed=7)
         sim.start()
         sims.append(sim)
-        store = Store.objects.create(name="Demo Mağaza", secret={"db_url": shop.url}, table_prefix=shop.prefix,
+        store = Store.objects.create(name="Demo Mağaza", db_url=shop.url, table_prefix=shop.prefix,
                                      timezone="Europe/Istanbul", country="TR", order_prefix="")
         conn = Connection.objects.create(store=store, service="sandbox", base_url=sim.base_url,
                                          secret={"token": "sandbox-token", "webhook_secret": "sandbox-webhook-secret"})

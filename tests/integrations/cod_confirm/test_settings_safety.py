@@ -47,7 +47,7 @@ def test_every_numeric_field_of_every_settings_form_has_a_ceiling():
     """A new number field without max_value fails here: it would let a typo like 99999999999999999999 through."""
     from ocbridge.dashboard.forms import StoreForm
 
-    store = Store.objects.create(name="S", secret={"db_url": "sqlite:////nonexistent/x.db"})
+    store = Store.objects.create(name="S", db_url="sqlite:////nonexistent/x.db")
     unbounded = {}
     for kind, info in registry.integrations.items():
         if info.config_form is None:
@@ -73,7 +73,7 @@ def test_widening_the_calling_hours_replans_waiting_attempts_at_once():
     from ocbridge.integrations.cod_confirm.jobs import StartAttempt
     from ocbridge.integrations.cod_confirm.models import Confirmation
 
-    store = Store.objects.create(name="S", timezone="Europe/Istanbul", secret={"db_url": "sqlite:////x.db"})
+    store = Store.objects.create(name="S", timezone="Europe/Istanbul", db_url="sqlite:////x.db")
     integ = Integration.objects.create(store=store, kind="cod_confirm", settings=CodConfirmConfig().to_settings())
     c = Confirmation.objects.create(store=store, integration=integ, order_id=5, order_label="5", status_at_start=1,
                                     phone="+905321234567", state="scheduled", created=NOW - dt.timedelta(minutes=5))

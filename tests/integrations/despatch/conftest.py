@@ -46,7 +46,7 @@ def shop(request, opencart_db):
                 "date_added": dt.datetime(2024, 1, 1), "date_modified": dt.datetime(2024, 1, 1), "variant": "",
                 "override": ""})])
             conn.execute(sa.insert(h.t("product_to_store")), [{"product_id": pid, "store_id": 0}])
-    h.store = Store.objects.create(name=f"UK {request.param}", secret={"db_url": h.url}, table_prefix=h.prefix,
+    h.store = Store.objects.create(name=f"UK {request.param}", db_url=h.url, table_prefix=h.prefix,
                                    version=request.param, timezone="UTC", language="en", country="GB", currency="GBP")
     return h
 

@@ -33,7 +33,7 @@ def make_store(db):
     from ocbridge.core.models import Store
 
     def make(h, **kw) -> Store:
-        fields = {"name": "Demo Mağaza", "secret": {"db_url": h.url}, "table_prefix": h.prefix, "country": "TR",
+        fields = {"name": "Demo Mağaza", "db_url": h.url, "table_prefix": h.prefix, "country": "TR",
                   "language": "tr", "timezone": "UTC", **kw}
         return Store.objects.create(**fields)
 

@@ -71,7 +71,7 @@ def shop(request, ozon_mariadb):
     with engine.begin() as conn:
         reference.install(conn, md, currency="RUB", language="en-gb", timezone="UTC")
         seed(conn, md, [{"product_id": 1}, {"product_id": 2}, {"product_id": 3, "manufacturer_id": 0}])
-    store = Store.objects.create(name=f"Shop {version}", secret={"db_url": url}, version=version, table_prefix="oc_",
+    store = Store.objects.create(name=f"Shop {version}", db_url=url, version=version, table_prefix="oc_",
                                  timezone="UTC", currency="RUB")
     yield store, engine, md
     engine.dispose()

@@ -68,7 +68,8 @@ def store_detail(request, pk: int) -> HttpResponse:
                  for kind, info in sorted(registry.integrations.items())]
     return render(request, "dashboard/stores/detail.html", {
         "store": store, "nav": "stores", "outcome_job": outcome_job(request, store=store),
-        "secrets": [(_("Shop database URL"), bool(store.db_url)), (_("Native API key"), bool(store.api_key))],
+        "secrets": [(_("Database password"), bool(store.secret.get("db_password"))),
+                    (_("Native API key"), bool(store.api_key))],
         "connections": store.connections.all(), "integrations": available,
         "can_check": checks.store_check_function() is not None})
 

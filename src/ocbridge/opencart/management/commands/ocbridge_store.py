@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import sqlalchemy as sa
 from django.core.management.base import BaseCommand, CommandError
 
 from ocbridge import opencart
 from ocbridge.core.errors import ConfigurationError, ServiceError
 from ocbridge.core.models import Store
+from ocbridge.core.shop_database import CHARSETS, DEFAULT_CHARSET, DEFAULT_PORT, ShopDatabase
 
 
 class Command(BaseCommand):
@@ -21,8 +24,15 @@ class Command(BaseCommand):
                              "is set to, checks that it may write order statuses (changing nothing) and logs in to "
                              "the native API when given. The store is saved only when all of that works.")
         add.add_argument("--name", required=True, help="how the store is called in the dashboard")
-        add.add_argument("--db-url", required=True,
-                         help="the shop's database, e.g. mysql+pymysql://user:password@host:3306/database")
+        add.add_argument("--db-url", help="the shop's database as a URL, e.g. mysql+pymysql://user:password@host:3306/"
+                         "database (no ?options), split into the fields below")
+        add.add_argument("--db-host", default="", help="database host (instead of --db-url)")
+        add.add_argument("--db-port", type=int, default=DEFAULT_PORT, help="database port (default 3306)")
+        add.add_argument("--db-user", default="", help="database user")
+        add.add_argument("--db-name", default="", help="database name")
+        add.add_argument("--db-charset", default=DEFAULT_CHARSET, choices=CHARSETS, help="character set (default utf8mb4)")
+        add.add_argument("--db-password-env", default="OCBRIDGE_SHOP_DB_PASSWORD", metavar="VAR",
+                         help="environment variable holding the database password (default %(default)s)")
         add.add_argument("--prefix", default="oc_", help="table prefix (default oc_)")
         add.add_argument("--store-id", type=int, default=0, help="OpenCart store_id (0 = the default store)")
         add.add_argument("--api-url", default="", help="shop URL for OpenCart's native API, e.g. https://shop.example.com/")
@@ -51,11 +61,18 @@ class Command(BaseCommand):
         self.stdout.write(text)
         self.stdout.flush()
 
-    def do_add(self, *, name, db_url, prefix, store_id, api_url, api_user, api_key, timezone, country, language,
-               currency, not_reachable_yet, **_):
-        secret = {"db_url": db_url, **({"api_key": api_key} if api_key else {})}
-        store = Store(name=name, secret=secret, table_prefix=prefix, oc_store_id=store_id, api_url=api_url,
-                      api_username=api_user)
+    def do_add(self, *, name, prefix, store_id, api_url, api_user, api_key, timezone, country, language,
+               currency, not_reachable_yet, **opts):
+        store = Store(name=name, secret={"api_key": api_key} if api_key else {}, table_prefix=prefix,
+                      oc_store_id=store_id, api_url=api_url, api_username=api_user)
+        try:
+            self._set_database(store, **opts)
+        except ConfigurationError as exc:
+            raise CommandError(f"Not added: {exc}") from None
+        clash = store.identity_clash()
+        if clash is not None:
+            raise CommandError(f"Not added: store #{clash.pk} “{clash.name}” already reads this shop database, "
+                               f"table prefix and store id.")
         self._say("Connecting to the shop database (up to 10 s per step)…")
         result = opencart.check_store(store)
         if not result["ok"] and not (not_reachable_yet and "profile" not in result):
@@ -75,6 +92,21 @@ class Command(BaseCommand):
         self._say(f"Saved with time zone {store.timezone}, country {store.country}, language {store.language}, "
                   f"currency {store.currency}" + (" (as the shop is set)" if not any((timezone, country, language,
                                                                                      currency)) else ""))
+
+    @staticmethod
+    def _set_database(store, *, db_url, db_host, db_port, db_user, db_name, db_charset, db_password_env, **_):
+        if db_url:
+            if db_host or db_name:
+                raise ConfigurationError("give either --db-url or the --db-* fields, not both")
+            store.db_url = db_url
+            return
+        password = os.environ.get(db_password_env, "")
+        ShopDatabase(host=db_host, port=db_port, user=db_user, password=password, database=db_name,
+                     charset=db_charset).validate()
+        store.db_host, store.db_port, store.db_user, store.db_name = db_host, db_port, db_user, db_name
+        store.db_charset = db_charset
+        if password:
+            store.secret = {**store.secret, "db_password": password}
 
     def do_list(self, **_):
         stores = list(Store.objects.all())
