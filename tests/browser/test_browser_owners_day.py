@@ -22,7 +22,7 @@ def shop(owner):
     from ocbridge.core.models import Connection, Exchange, Job, Store
     from ocbridge.integrations.cod_confirm.models import Confirmation, Transition
 
-    store = Store.objects.create(name="Demo Shop", version="3.0", secret={"db_url": "sqlite:////nonexistent/shop.db"})
+    store = Store.objects.create(name="Demo Shop", version="3.0", db_url="sqlite:////nonexistent/shop.db")
     conn = Connection.objects.create(store=store, service="sandbox", name="Sandbox", secret={"token": "t"})
     integ = cod_integration(store, conn)
 
