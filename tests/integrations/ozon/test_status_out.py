@@ -344,3 +344,19 @@ def test_an_order_placed_in_the_shop_lowers_ozon_stock_at_the_next_shop_poll(int
     jobs.schedule_shop_changes()
     run_until_idle()
     assert sim.products()["M1"]["stocks"] == {"1020000000001": 3}
+
+
+def test_a_lost_answer_is_settled_by_re_reading_the_posting_never_sent_twice(integration, sim, shop, ordered):
+    """Every posting write goes through the outbox: Ozon moved the posting but its answer was lost (a gateway 500
+    after the write) → the re-read posting shows it → counted as made, not repeated."""
+    from ocbridge.core.models import SideEffect
+
+    _rfbs(integration, tracking_pattern="")
+    number, order_id = _import(integration, sim, "10007-0001-1", rfbs=True)
+    sim.fail_next("500", path=DELIVERING, after=True)
+    _shop_sets(shop[0], order_id, 3)
+    _poll_shop(integration)
+    assert len(sim.requests(DELIVERING)) == 1 and _posting(sim, number)["status"] == "delivering"
+    assert _status_out(number)["delivering"]["state"] == "done"
+    effect = SideEffect.objects.get(kind="ozon.delivering")
+    assert (effect.state, effect.provider_id) == ("sent", number)

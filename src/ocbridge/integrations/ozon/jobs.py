@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
-from ocbridge.core import bindings, clock
+from ocbridge.core import bindings, clock, outbox
+from ocbridge.core.choices import SideEffectState
 from ocbridge.core.errors import ConfigurationError, TerminalError
 from ocbridge.core.jobs import Defer, JobKind, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Binding, Integration, Job
@@ -545,6 +546,21 @@ class PollShopStatuses(OzonJob):
                                 integration=ctx.integration)
 
 
+def _write(ctx: Context, key: str, step: str, number: str, call, tracking_no: str = ""):
+    """One Ozon posting write through the outbox (DESIGN.md: every marketplace write): made once per key; when
+    its answer is lost the posting is re-read and the write counts as made if the posting shows it."""
+    def ask(effect):
+        return number if rules.step_taken(step, ctx.client.get_fbs_posting(posting_number=number), tracking_no) else None
+
+    def send(effect):
+        call()
+        return number
+
+    effect = outbox.request(key, kind=f"ozon.{step}", service="ozon", store=ctx.store, connection=ctx.connection,
+                            integration=ctx.integration)
+    return outbox.perform(effect, send, ask=ask)
+
+
 def _note(b: Binding, action: str, state: str, posting: dict, detail: str = "", **extra) -> None:
     """Record the outcome of a status-out action on the posting's Binding (the idempotency guard and the UI)."""
     out = dict(b.data.get("status_out") or {})
@@ -582,8 +598,11 @@ class AdvancePosting(OzonJob):
             if step == "ship":
                 packed = True
                 # A new key per attempt: a repeat after `ship_failed` is a new side effect, not a replay.
-                ctx.client.ship_posting(posting_number=number, packages=rules.packages_of(posting),
-                                        key=f"ozon:{ctx.integration.store_id}:posting-{number}:ship:{sent + 1}")
+                key = f"ozon:{ctx.integration.store_id}:posting-{number}:ship:{sent + 1}"
+                effect = _write(ctx, key, "ship", number, lambda: ctx.client.ship_posting(
+                    posting_number=number, packages=rules.packages_of(posting), key=key))
+                if self._stopped(b, target, posting, effect):
+                    return
                 _note(b, target, "sent", posting, sent=sent + 1)
             elif step == "wait":
                 _note(b, target, "sent", posting, detail=posting.get("substatus", ""))
@@ -595,30 +614,46 @@ class AdvancePosting(OzonJob):
                     detail = "no tracking number known (Despatch Cloud, history comment or typed in the hub)"
                 _note(b, target, step, posting, detail=detail)
                 return
-            else:
-                self._call(ctx, b, number, step, tracking_no, source, posting, target)
+            elif self._call(ctx, b, number, step, tracking_no, source, posting, target):
+                return
         raise Defer(30, "re-reading the posting after moving it on")
 
     @staticmethod
-    def _call(ctx: Context, b: Binding, number: str, step: str, tracking_no: str, source: str, posting: dict,
-              target: str) -> None:
-        key = f"ozon:{ctx.integration.store_id}:posting-{number}:{step}"
-        if step == "resume":
-            ctx.client.resume_disputed(posting_numbers=[number], key=key)
-            return
-        if step == "tracking":
-            results = ctx.client.set_tracking_numbers(tracking={number: tracking_no}, key=f"{key}:{tracking_no}")
-        else:
-            call = {"delivering": ctx.client.mark_delivering, "last_mile": ctx.client.mark_last_mile,
-                    "delivered": ctx.client.mark_delivered}[step]
-            results = call(posting_numbers=[number], key=key)
-        r = next((r for r in results if r.posting_number == number), None)
-        if r is None or not r.ok:
-            _note(b, target, "refused", posting, detail=f"{step}: {(r.error if r else '') or 'no answer for the posting'}")
-            raise TerminalError("ozon", "posting_step", f"Ozon refused {step} for {number}: {r.error if r else 'no answer'}")
+    def _stopped(b: Binding, target: str, posting: dict, effect) -> bool:
+        """A write the outbox did not make: refused by Ozon (failed), in doubt (unknown: never resent, a person
+        looks), or paused (switched off). Noted on the posting's row; the job stops."""
+        if effect.state == SideEffectState.SENT:
+            return False
+        state = {SideEffectState.FAILED: "refused", SideEffectState.UNKNOWN: "unknown"}.get(effect.state, "paused")
+        _note(b, target, state, posting, detail=effect.error or "")
+        return True
+
+    @classmethod
+    def _call(cls, ctx: Context, b: Binding, number: str, step: str, tracking_no: str, source: str, posting: dict,
+              target: str) -> bool:
+        """Make one step's call (through the outbox); True when the job stops here."""
+        key = f"ozon:{ctx.integration.store_id}:posting-{number}:{step}" + (f":{tracking_no}" if step == "tracking" else "")
+
+        def call():
+            if step == "resume":
+                ctx.client.resume_disputed(posting_numbers=[number], key=key)
+                return
+            if step == "tracking":
+                results = ctx.client.set_tracking_numbers(tracking={number: tracking_no}, key=key)
+            else:
+                method = {"delivering": ctx.client.mark_delivering, "last_mile": ctx.client.mark_last_mile,
+                          "delivered": ctx.client.mark_delivered}[step]
+                results = method(posting_numbers=[number], key=key)
+            r = next((r for r in results if r.posting_number == number), None)
+            if r is None or not r.ok:  # a per-posting refusal inside a 200
+                raise TerminalError("ozon", "posting_step", f"Ozon refused {step}: {(r.error if r else '') or 'no answer'}")
+
+        if cls._stopped(b, target, posting, _write(ctx, key, step, number, call, tracking_no)):
+            return True
         if step == "tracking":
             b.data = {**b.data, "tracking_number": tracking_no, "tracking_source": source}
             b.save(update_fields=["data"])
+        return False
 
 
 @register_job_kind
@@ -640,8 +675,11 @@ class CancelPosting(OzonJob):
             message = ctx.cfg.cancel_reason_message.strip()
             if int(reason["id"]) == catalog.OTHER_REASON and not message:
                 message = f"Order {b.local_id} cancelled in the shop"
-            ctx.client.cancel_posting(posting_number=number, cancel_reason_id=int(reason["id"]),
-                                      cancel_reason_message=message, key=f"{job.key}:cancel")
+            effect = _write(ctx, f"{job.key}:cancel", "cancel", number, lambda: ctx.client.cancel_posting(
+                posting_number=number, cancel_reason_id=int(reason["id"]), cancel_reason_message=message,
+                key=f"{job.key}:cancel"))
+            if AdvancePosting._stopped(b, "cancel", posting, effect):
+                return
             posting = ctx.client.get_fbs_posting(posting_number=number)
             step = rules.cancel_step(posting)
             if step != "done":

@@ -267,6 +267,23 @@ def advance_step(posting: dict, target: str, *, sent: bool, tracking: str = "") 
     return "done" if status in SHIPPED and target != "delivered" else "refused"
 
 
+def step_taken(step: str, posting: dict, tracking: str = "") -> bool:
+    """Whether a re-read posting shows that a write of ours took effect (asked when its answer was lost)."""
+    status, actions = posting.get("status", ""), posting.get("available_actions") or []
+    if step == "ship":
+        return status != "awaiting_packaging" or posting.get("substatus") == "ship_failed"
+    if step == "resume":
+        return status not in DISPUTED
+    if step == "tracking":
+        return bool(tracking) and posting.get("tracking_number") == tracking
+    if step == "cancel":
+        return status in CANCELLED
+    if step == "delivered":
+        return status == "delivered"
+    action = {"delivering": "non_int_delivering", "last_mile": "non_int_last_mile"}[step]
+    return status in ("delivering", "delivered") and action not in actions
+
+
 def cancel_step(posting: dict) -> str:
     """"cancel", "done" (already cancelled) or "refused" (not in `available_actions`, e.g. on its way)."""
     if posting.get("status") in CANCELLED:
