@@ -248,13 +248,14 @@ def orders_in(args) -> bool:
                 clock.travel(interval)
                 sim.advance(interval)
                 before = sum(sim.calls().values())
+                poll_at = clock.now().timestamp()
                 t0 = time.perf_counter()
                 poll(integration, i + 1)
                 run_until_idle()
                 took = time.perf_counter() - t0
                 work.append(took)
                 calls_per_poll.append(sum(sim.calls().values()) - before)
-                done_at = clock.now().timestamp() + took  # every order of this poll is in by then
+                done_at = poll_at + took  # every order of this poll is in by then
                 latencies.extend(done_at - at for at in created)
                 if (i + 1) % max(1, polls // 12) == 0:
                     print(f"  poll {i + 1}/{polls}: {count} new, {took:.1f} s of work, {calls_per_poll[-1]} calls",
