@@ -12,8 +12,11 @@ served by gunicorn (2 workers, as `ocbridge serve --production`) and one `ocbrid
       the raw request, enqueue one job): requests per second. Target ≥ 300/s on 2 cores. Beside it, the
       same number of requests to a static "OK" view of the same server shows what the transport costs.
 
-    .venv/bin/python bench/cod_flow.py [--orders 500] [--every 0.5] [--webhooks 3000]
-    (--orders 0: the ingest part only)
+  (4) risk score: a phone's score at N phones across 5 stores (sharing on), p50/p99 of `risk.lookup` (target
+      < 1 ms at 1,000,000 phones) beside the naive way, the same sums computed from the confirmations rows.
+
+    .venv/bin/python bench/cod_flow.py [--orders 500] [--every 0.5] [--webhooks 3000] [--score-phones 1000000]
+    (--orders 0: the ingest part only; --score-phones 0 skips part 4, --score-only runs part 4 alone)
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=500, help="0: measure webhook ingest only")
     ap.add_argument("--webhooks", type=int, default=3000)
     ap.add_argument("--every", type=float, default=0.5, help="seconds between inserted orders")
+    ap.add_argument("--score-phones", type=int, default=1_000_000, help="phones in the risk-score table (0: skip)")
+    ap.add_argument("--score-only", action="store_true", help="run only the risk-score part")
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="ocb-codflow-")
@@ -81,6 +86,10 @@ def main() -> None:
     from ocbridge.testbed.mariadb import start_server
 
     call_command("migrate", verbosity=0)
+    if args.score_phones:
+        score_lookup(args.score_phones)
+    if args.score_only:
+        return
     server = start_server()
     sim = SandboxSimulator(webhook_secret=SECRET, speed=1000, seed=3)
     procs: list[subprocess.Popen] = []
@@ -116,6 +125,61 @@ def main() -> None:
                 p.wait(10)
         sim.stop()
         server.stop()
+
+
+def score_lookup(phones: int, lookups: int = 2000) -> None:
+    """(4) The risk score of a phone: one index lookup on the (phone, store) tally, whatever the table's size."""
+    import random
+
+    from django.db import connection
+
+    from benchkit import timed
+    from ocbridge.core.models import Integration, Store
+    from ocbridge.integrations.cod_confirm import risk
+    from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
+    from ocbridge.integrations.cod_confirm.models import Confirmation, PhoneTally
+
+    stores = [Store.objects.create(name=f"Score {i}") for i in range(5)]
+    integs = [Integration.objects.create(store=s, kind="cod_confirm",
+                                         settings=CodConfirmConfig(risk_share=True).to_settings()) for s in stores]
+    rng = random.Random(7)
+    print(f"Building {phones:,} phones' tallies and {phones // 5:,} confirmations …", flush=True)
+    t0 = time.perf_counter()
+    tally = PhoneTally._meta.db_table
+    with connection.cursor() as cur:  # plain executemany: the ORM would take minutes for a million rows
+        for start in range(0, phones, 50_000):
+            cur.executemany(
+                f"INSERT INTO {tally} (phone, store_id, shared, confirmed, cancelled, unanswered, refused, delivered, "
+                "updated) VALUES (%s, %s, %s, %s, 0, 0, %s, %s, %s)",
+                [(f"+90532{n:07d}", stores[n % 5].pk, True, rng.randrange(3), rng.randrange(2), rng.randrange(3),
+                  datetime.now()) for n in range(start, min(phones, start + 50_000))])
+        # The naive way keeps no tally: it counts the phone's decided confirmations (indexed by phone) each time.
+        conf = Confirmation._meta.db_table
+        cur.executemany(
+            f"INSERT INTO {conf} (store_id, integration_id, order_id, order_label, customer_name, phone_raw, phone, "
+            "language, currency, total, item_count, payment_code, status_at_start, state, attempts_made, decided_by, "
+            "needs_person_reason, last_error, created, updated) VALUES (%s, %s, %s, %s, '', '', %s, 'tr', 'TRY', 0, 0, "
+            "'cod', 1, %s, 0, '', '', '', %s, %s)",
+            [(stores[n % 5].pk, integs[n % 5].pk, n, str(n), f"+90532{(n * 5) % phones:07d}",
+              rng.choice(["confirmed", "cancelled", "expired"]), datetime.now(), datetime.now())
+             for n in range(phones // 5)])
+    print(f"  built in {time.perf_counter() - t0:.0f} s", flush=True)
+    connection.close()
+    sample = [f"+90532{rng.randrange(phones):07d}" for _ in range(lookups)]
+    it = iter(sample * 2)
+    risk.lookup(stores[0], sample[0], sharing=True)  # warm
+    ours, _ = timed(lambda: risk.lookup(stores[0], next(it), sharing=True), lookups)
+
+    def naive():
+        phone = next(it)
+        return dict(Confirmation.objects.filter(phone=phone).values_list("state").annotate(n=models.Count("id")))
+
+    from django.db import models
+
+    base, _ = timed(naive, lookups)
+    print(f"(4) risk score at {phones:,} phones: p50 {pct(ours, 50):.3f} ms, p99 {pct(ours, 99):.3f} ms "
+          f"(target < 1 ms); naive (count the phone's confirmations by state, {phones // 5:,} rows, ORM): "
+          f"p50 {pct(base, 50):.3f} ms, p99 {pct(base, 99):.3f} ms", flush=True)
 
 
 def latency(args, engine, sim) -> tuple[dict[str, float], list[dict]]:

@@ -102,6 +102,13 @@ SORTS = {"id": "id", "order": "order_id", "created": "created", "customer": "cus
          "state": "state", "attempts": "attempts_made"}
 
 
+def _risk(c):
+    """The phone's risk score as this order's store may see it (its own outcomes, shared ones if it shares)."""
+    from ocbridge.integrations.cod_confirm import risk
+
+    return risk.lookup(c.store, c.phone) if c.phone else None
+
+
 @login_required
 def confirmation_detail(request, pk: int, action_form: ConfirmationActionForm | None = None,
                         phone_form: PhoneCorrectionForm | None = None) -> HttpResponse:
@@ -126,7 +133,7 @@ def confirmation_detail(request, pk: int, action_form: ConfirmationActionForm | 
     from ocbridge.integrations.cod_confirm.choices import TERMINAL
 
     return render(request, "dashboard/confirmations/detail.html", {
-        "c": c, "events": events, "jobs": jobs, "nav": "confirmations", "now": clock.now(),
+        "c": c, "events": events, "jobs": jobs, "nav": "confirmations", "now": clock.now(), "risk": _risk(c),
         "action_form": action_form or ConfirmationActionForm(), "decided": c.state in TERMINAL,
         "phone_form": phone_form or PhoneCorrectionForm(prefix="phone")},
         status=400 if action_form is not None or phone_form is not None else 200)

@@ -70,6 +70,12 @@ class CodConfirmConfig:
     # by region, never by the +7 prefix (Kazakhstan shares it).
     whatsapp_countries: list[str] = field(default_factory=list)
     whatsapp_off_countries: list[str] = field(default_factory=lambda: ["RU"])
+    # Risk score (risk.py): share this store's outcomes with the hub's other sharing stores (off by default);
+    # hold for a person above a score, always confirm above a score, skip after this many delivered orders.
+    risk_share: bool = False
+    risk_hold_above: int | None = None
+    risk_confirm_above: int | None = None
+    risk_skip_proven: int | None = None
     day_hours: dict[str, list[str] | None] = field(default_factory=_every_day)
     on_exhausted: str = "needs_person"  # or "cancel"
     reconfirm_cancel: bool = True

@@ -77,6 +77,15 @@ class CodConfirmForm(forms.Form):
     comment_cancelled = forms.CharField(label=_("Order history comment when cancelled"), max_length=255)
     several_pending = forms.ChoiceField(label=_("A customer with several pending orders replies by SMS"), choices=[
         ("require_order", _("The reply must name the order")), ("latest", _("The reply applies to the latest order"))])
+    risk_share = forms.BooleanField(label=_("Share this store's order outcomes with the hub's other stores that share"),
+                                    required=False, help_text=_("Other stores see counts only, never this store's "
+                                                                "name or customers."))
+    risk_hold_above = forms.IntegerField(label=_("Hold for a person when the phone's risk score is above"),
+                                         required=False, min_value=-1000, max_value=1000)
+    risk_confirm_above = forms.IntegerField(label=_("Always confirm when the risk score is above"), required=False,
+                                            min_value=-1000, max_value=1000)
+    risk_skip_proven = forms.IntegerField(label=_("Skip confirmation after this many delivered orders (no refusals)"),
+                                          required=False, min_value=1, max_value=1000)
     return_shipping_cost = forms.DecimalField(label=_("Return shipping cost (for 'money saved')"), required=False,
                                               min_value=0, max_value=Decimal("1000000"), decimal_places=2)
 
@@ -231,10 +240,11 @@ class CodConfirmForm(forms.Form):
     def to_config(self, base: CodConfirmConfig) -> CodConfirmConfig:
         d = self.cleaned_data
         values = base.to_settings()
-        for name in ("cod_codes", "pending_status_id", "confirmed_status_id", "cancelled_status_id", "on_exhausted", "reconfirm_cancel", "rep_target", "caller_id",
-                     "sms_sender", "announcement_id", "read_order_details", "min_total", "max_total",
+        for name in ("cod_codes", "pending_status_id", "confirmed_status_id", "cancelled_status_id", "on_exhausted",
+                     "reconfirm_cancel", "rep_target", "caller_id", "sms_sender", "announcement_id", "read_order_details", "min_total", "max_total",
                      "skip_after_completed_orders", "dry_run", "notify_customer", "comment_confirmed",
-                     "comment_cancelled", "several_pending"):
+                     "comment_cancelled", "several_pending", "risk_share", "risk_hold_above", "risk_confirm_above",
+                     "risk_skip_proven"):
             values[name] = d.get(name)
         values["return_shipping_cost"] = d.get("return_shipping_cost") or Decimal("0")
         values["day_hours"] = {day: d.get(f"hours_{day}") for day in WEEKDAYS}
@@ -252,6 +262,10 @@ class CodConfirmForm(forms.Form):
         changed = sorted(k for k, v in new.to_settings().items() if old.to_settings().get(k) != v)
         if plan.timing(plan.steps(integration)) != old_plan:
             changed.append("channel_plan")
+        if "risk_share" in changed:
+            from ocbridge.integrations.cod_confirm import risk
+
+            risk.set_sharing(integration.store, new.risk_share)
         integration.settings = new.to_settings()
         integration.save(update_fields=["settings", "updated"])
         replanned = 0

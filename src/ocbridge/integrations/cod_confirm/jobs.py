@@ -19,7 +19,7 @@ from ocbridge.core.jobkinds import about_order
 from ocbridge.core.jobs import Defer, JobKind, fenced, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Connection, Exchange, Integration, Job, SideEffect
 from ocbridge.core.registry import register_order_consumer
-from ocbridge.integrations.cod_confirm import mappers, plan, rules, shop, whatsapp
+from ocbridge.integrations.cod_confirm import mappers, plan, risk, rules, shop, whatsapp
 from ocbridge.integrations.cod_confirm.choices import (
     AWAITING,
     OPEN,
@@ -69,7 +69,18 @@ def consider_order(integration: Integration, order) -> Confirmation | None:
             )
     except IntegrityError:
         return None  # already known: polls overlap on purpose
-    if skip:
+    action, why = "", None
+    if phone:
+        score = risk.lookup(store, phone)
+        if score.known:
+            action, why = risk.apply_rules(score, cfg, skip=skip)
+            if action == "confirm":
+                c.move(c.state, reason=f"risk score {score.value} is above {cfg.risk_confirm_above} ({score.reason}): "
+                                       f"confirming although {skip}")
+            skip = why if action in ("skip", "") else None
+    if action == "hold":  # never an automatic cancel: a person looks at it
+        c.move(ConfirmationState.NEEDS_PERSON, reason=f"held for a person: {why}", needs_person_reason="risk score")
+    elif skip:
         c.move(ConfirmationState.SKIPPED, reason=f"not confirmed automatically: {skip}", decided_by="system")
     elif not phone:
         c.move(ConfirmationState.NEEDS_PERSON, reason=f"phone invalid: {order.telephone!r}",
@@ -368,6 +379,8 @@ def next_or_give_up(c: Confirmation, number: int, *, reason: str, at_once: bool 
 def _next_or_give_up(c: Confirmation, number: int, *, at_once: bool) -> None:
     if schedule_attempt(c, number + 1, at_once=at_once):
         return
+    if c.attempts_made:  # reached by at least one attempt, answered none
+        risk.record(c.store, c.phone, "unanswered")
     cfg = config_of(c.integration)
     if cfg.on_exhausted == "cancel":
         if c.move(ConfirmationState.EXPIRED, reason="attempts used up: cancelling as configured", expect=OPEN,
@@ -454,6 +467,8 @@ def decide(c: Confirmation, intent: str, *, channel: str, detail: str, exchange=
                        decided_by="person" if user else "customer", decided_at=clock.now())
         if moved:
             enqueue_history(c)
+            if not user:  # the customer's own answer feeds the phone's history (a person's override does not)
+                risk.record(c.store, c.phone, "confirmed" if to == ConfirmationState.CONFIRMED else "cancelled")
     return moved
 
 

@@ -170,3 +170,24 @@ class Transition(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+
+class PhoneTally(models.Model):
+    """How one phone's COD orders ended in one store: the risk score sums these over the stores it may count.
+
+    One row per (phone, store), updated in place (never a row per event): a score is one index lookup at any
+    size. `shared` mirrors the store's sharing setting so the lookup needs no join (`risk.py` keeps it true).
+    """
+
+    phone = models.CharField(max_length=20)
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    shared = models.BooleanField(default=False)
+    confirmed = models.PositiveIntegerField(default=0)
+    cancelled = models.PositiveIntegerField(default=0)
+    unanswered = models.PositiveIntegerField(default=0)
+    refused = models.PositiveIntegerField(default=0)  # returned or refused at the door (the owner's statuses)
+    delivered = models.PositiveIntegerField(default=0)
+    updated = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["phone", "store"], name="phone_tally_one_per_store")]

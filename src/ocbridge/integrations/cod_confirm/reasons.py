@@ -28,7 +28,11 @@ WHY = {  # needs_person_reason → label; gettext_noop marks them for the catalo
     "reply not understood": gettext_noop("SMS reply not understood"),
     "reply does not name a pending order": gettext_noop("SMS reply does not say which order"),
     "customer asked for a person": gettext_noop("the customer asked for a person"),
+    "risk score": gettext_noop("held: the phone's risk score is high"),
 }
+RISK_COUNTS = {"confirmed": gettext_noop("%(n)s confirmed"), "cancelled": gettext_noop("%(n)s cancelled"),
+               "unanswered": gettext_noop("%(n)s unanswered"), "refused": gettext_noop("%(n)s refused"),
+               "delivered": gettext_noop("%(n)s delivered")}
 OUTCOMES = {"confirm": gettext_noop("confirmed"), "cancel": gettext_noop("cancelled"), "agent": gettext_noop(
     "asked for a person"), "no_answer": gettext_noop("no answer"), "busy": gettext_noop("line busy"),
     "failed": gettext_noop("call failed"), "unknown": gettext_noop("not understood")}
@@ -75,6 +79,28 @@ def _skip(text: str) -> str:
     return text
 
 
+def _risk_counts(text: str) -> str:
+    """ "2 refused, 1 cancelled" (risk.Score.reason) in the reader's language; anything else unchanged."""
+    if text == "no history":
+        return _("no history")
+    parts = []
+    for part in text.split(", "):
+        m = re.fullmatch(r"(\d+) (\w+)", part)
+        if not m or m[2] not in RISK_COUNTS:
+            return text
+        parts.append(_(RISK_COUNTS[m[2]]) % {"n": m[1]})
+    return ", ".join(parts)
+
+
+def _risk(text: str) -> str:
+    m = re.fullmatch(r"risk score (\S+) is above (\S+) \((.*)\)", text)
+    if m:
+        return _("risk score %(score)s is above %(limit)s (%(counts)s)") % {
+            "score": m[1], "limit": m[2], "counts": _risk_counts(m[3])}
+    m = re.fullmatch(r"proven customer \((.*)\)", text)
+    return _("proven customer (%(counts)s)") % {"counts": _risk_counts(m[1])} if m else text
+
+
 def _step_skip(text: str) -> str:
     m = re.fullmatch(r"WhatsApp is not used for numbers in (.*)", text)
     return _("WhatsApp is not used for numbers in %(region)s") % {"region": m[1]} if m else _skip(text)
@@ -107,7 +133,12 @@ PATTERNS: list[tuple[re.Pattern, Callable[[re.Match, dt.tzinfo | None], str]]] =
     (r"pressed (.*)", lambda m, tz: _pressed(m[1])),
     (r"phone invalid: (.*)", lambda m, tz: _("phone number not usable: %(raw)s") % {"raw": m[1]}),
     (r"not confirmed automatically: (.*)",
-     lambda m, tz: _("not confirmed automatically: %(why)s") % {"why": _skip(m[1])}),
+     lambda m, tz: _("not confirmed automatically: %(why)s") % {"why": _risk(_skip(m[1]))}),
+    (r"no history|\d+ (?:confirmed|cancelled|unanswered|refused|delivered)(?:, \d+ \w+)*",
+     lambda m, tz: _risk_counts(m[0])),
+    (r"held for a person: (.*)", lambda m, tz: _("held for a person: %(why)s") % {"why": _risk(m[1])}),
+    (r"(risk score \S+ is above \S+ \(.*\)): confirming although (.*)",
+     lambda m, tz: _("%(risk)s: confirming although %(why)s") % {"risk": _risk(m[1]), "why": _skip(m[2])}),
     (r"order status changed in the shop to (.*); nothing sent",
      lambda m, tz: _("the order's status was changed in the shop (to %(status)s); nothing sent") % {"status": m[1]}),
     (r"order status changed in the shop to (.*); not overwritten",
