@@ -139,6 +139,7 @@ def test_claims_carry_a_random_token_a_thread_mark_and_the_databases_time():
     from ocbridge.core.jobs import renew
 
     clock.travel(3 * 3600)  # the test clock's offset is applied inside the SQL too
+    assert abs((clock.db_time() - clock.now()).total_seconds()) < 5
     a = claim(Job.objects.enqueue(FlakyKind, key="tok-a").pk)
     b = claim(Job.objects.enqueue(FlakyKind, key="tok-b").pk)
     assert len(a.claim_token) == 32 and a.claim_token != b.claim_token
