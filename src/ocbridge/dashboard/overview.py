@@ -279,12 +279,12 @@ def _attempt_figures(store, period: Period):
 
 @register_card(order=3)
 def cod_channels_card(store, period: Period) -> Card | None:
-    """Calls and SMS sent in the period, and how many the customer answered."""
+    """Calls, SMS and WhatsApp messages sent in the period, and how many the customer answered."""
     if not _cod_installed():
         return None
 
     split = _attempt_figures(store, period)[0]
-    names = {"call": _("Call"), "sms": _("SMS")}
+    names = {"call": _("Call"), "sms": _("SMS"), "whatsapp": _("WhatsApp")}
     sent = [split.get(ch, {}).get("sent", 0) for ch in names]
     total = sum(sent)
     title = _("Channel split")
@@ -294,7 +294,7 @@ def cod_channels_card(store, period: Period) -> Card | None:
         share = l10n.percent(100.0 * n / total if total else None)
         rows.append((names[ch], _("%(n)s sent (%(share)s), %(rate)s answered") % {
             "n": l10n.number(n), "share": share, "rate": l10n.percent(100.0 * answered / n if n else None)}))
-    return Card(title=title, value=l10n.number(total), note=_("calls and SMS sent"),
+    return Card(title=title, value=l10n.number(total), note=_("calls, SMS and WhatsApp messages sent"),
                 chart=charts.bars(list(names.values()), sent, title=title), rows=rows)
 
 

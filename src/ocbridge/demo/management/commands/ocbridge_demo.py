@@ -29,8 +29,10 @@ class Command(BaseCommand):
         parser.add_argument("--orders", type=int, default=300, help="orders seeded into a new demo shop")
         parser.add_argument("--every", type=float, default=6.0, help="seconds between new live orders")
         parser.add_argument("--speed", type=float, default=20.0, help="sandbox customers' time acceleration")
+        parser.add_argument("--whatsapp", action="store_true",
+                            help="ask first by WhatsApp (the Cloud API simulator), then call and text")
 
-    def handle(self, *args, port, orders, every, speed, **opts):
+    def handle(self, *args, port, orders, every, speed, whatsapp=False, **opts):
         from ocbridge.demo import guard
 
         data = Path(settings.DATA_DIR)
@@ -40,16 +42,16 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         guard.claim(data, port)
         try:
-            self._run(data, port, orders, every, speed)
+            self._run(data, port, orders, every, speed, whatsapp)
         finally:
             guard.release(data)
 
-    def _run(self, data: Path, port: int, orders: int, every: float, speed: float) -> None:
+    def _run(self, data: Path, port: int, orders: int, every: float, speed: float, whatsapp: bool = False) -> None:
         from ocbridge.demo.setup import DemoSetup
 
         signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the demo as cleanly as Ctrl-C
         call_command("migrate", verbosity=0, interactive=False)
-        demo = DemoSetup(data_dir=data, port=port, speed=speed)
+        demo = DemoSetup(data_dir=data, port=port, speed=speed, whatsapp=whatsapp)
         sim_url = demo.start_simulator()
         shop_url = demo.ensure_shop(orders=orders)
         login, password = demo.ensure_user()
