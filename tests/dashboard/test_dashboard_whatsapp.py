@@ -43,3 +43,15 @@ def test_a_wrong_token_is_shown_with_metas_words(client_in, wa_conn, sim):
 
 def test_other_services_have_no_template_page(client_in, connection):
     assert client_in.get(reverse("dashboard:whatsapp-templates", args=[connection.pk])).status_code == 404
+
+
+def test_an_expired_token_shows_on_the_overview_in_metas_words(client_in, wa_conn, sim):
+    from ocbridge.core import attention
+    from ocbridge.core.errors import TerminalError
+    from ocbridge.services.whatsapp import WhatsAppClient
+
+    sim.expire_token()
+    with pytest.raises(TerminalError):
+        WhatsAppClient(wa_conn).check_credentials()
+    items = [a for a in attention.needs_attention([wa_conn.store]) if a.key == "core.connections_failing"]
+    assert len(items) == 1 and "Error validating access token" in items[0].text
