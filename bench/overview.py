@@ -230,8 +230,8 @@ def main() -> None:
         starts = cod_stats.window_starts(tz, dt.datetime.now(dt.UTC))
         window = Confirmation.objects.filter(store=store, created__gte=starts["30"]).count()
         print(f"  {window:,} of them in the last 30 days (the overview's widest window)")
-        user = User.objects.filter(username="bench").first() or User.objects.create_user("bench", password="x",
-                                                                                         is_staff=True)
+        user = User.objects.filter(username="bench").first() or User.objects.create_user(
+            "bench", password="x", is_staff=True, is_superuser=True)
         client = Client()
         client.force_login(user)
         home = reverse("dashboard:home")

@@ -36,7 +36,7 @@ SIMULATOR_HOSTS = [h for h in os.environ.get("OCBRIDGE_SIMULATOR_HOSTS", "").spl
 LIVE_REFRESH_MS = int(os.environ.get("OCBRIDGE_LIVE_REFRESH_MS", "10000"))
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "ocbridge.core.admin_site.HubAdminConfig",  # django.contrib.admin, superusers only
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -53,7 +53,7 @@ def page(browser, live_server):
 def owner(transactional_db):
     from django.contrib.auth.models import User
 
-    return User.objects.create_user("owner", password="pw-owner-123", is_staff=True)
+    return User.objects.create_user("owner", password="pw-owner-123", is_staff=True, is_superuser=True)
 
 
 @pytest.fixture

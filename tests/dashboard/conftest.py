@@ -12,7 +12,8 @@ SECRET_CRED = "verimor-key-K999-hidden"
 def user(db):
     from django.contrib.auth.models import User
 
-    return User.objects.create_user("owner", password="pw-owner-123", is_staff=True)
+    # A hub administrator: these tests are about the pages; per-store roles are tests/forgery/test_store_scoping.py
+    return User.objects.create_user("owner", password="pw-owner-123", is_staff=True, is_superuser=True)
 
 
 @pytest.fixture

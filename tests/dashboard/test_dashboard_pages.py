@@ -45,7 +45,9 @@ def test_anonymous_detail_and_action_pages_redirect_to_login(client, store, conn
         reverse("dashboard:job-retry", args=[job.pk]), reverse("dashboard:worker-probe"),
         reverse("dashboard:integration", args=[store.pk, "cod_confirm"]), reverse("dashboard:confirmation", args=[1]),
         reverse("dashboard:confirmation-act", args=[1]), reverse("dashboard:confirmation-phone", args=[1]),
-        reverse("dashboard:confirmations-bulk"), reverse("dashboard:whatsapp-templates", args=[connection.pk])]
+        reverse("dashboard:confirmations-bulk"), reverse("dashboard:whatsapp-templates", args=[connection.pk]),
+        reverse("dashboard:members", args=[store.pk]), reverse("dashboard:member-remove", args=[store.pk, 1]),
+        reverse("dashboard:member-link", args=[store.pk, 1])]
     for url in urls:
         for method in (client.get, client.post):
             resp = method(url)
@@ -57,12 +59,12 @@ def test_every_dashboard_url_is_covered_by_login_tests():
     """A new page must be added to the login tests above (or be one of the public ones)."""
     from ocbridge.dashboard import urls
 
-    public = {"login", "logout", "asset"}
+    public = {"login", "logout", "asset", "password-set"}
     names = {p.name for p in urls.urlpatterns} - public
     covered = {n.split(":")[1] for n in LIST_PAGES} | {
         "store", "store-edit", "connection-add", "connection-edit", "job", "exchange", "store-test",
         "connection-test", "job-retry", "worker-probe", "integration", "confirmation", "confirmation-act", "integration-test",
-        "confirmation-phone", "confirmations-bulk", "whatsapp-templates"}
+        "confirmation-phone", "confirmations-bulk", "whatsapp-templates", "members", "member-remove", "member-link"}
     assert names <= covered, names - covered
 
 

@@ -14,9 +14,12 @@ from ocbridge.core import clock
 from testkit import cod_integration
 
 # Not dashboard pages: webhooks authenticate by token/signature (tests above); i18n is Django's own.
-SKIP_PREFIXES = ("hooks/", "admin/", "i18n/")
-PUBLIC = {"login/", "logout/", "assets/<str:name>"}
-PARAMS = {"pk": "1", "store_pk": "1", "integration_pk": "2", "kind": "cod_confirm", "name": "app.css"}
+# static/: Django's own file server in DEBUG.
+SKIP_PREFIXES = ("hooks/", "admin/", "i18n/", "static/")
+# The set-password link is public: its token is the credential (tests/forgery/test_store_scoping.py).
+PUBLIC = {"login/", "logout/", "assets/<str:name>", "password/set/<uidb64>/<token>/"}
+PARAMS = {"pk": "1", "store_pk": "1", "integration_pk": "2", "kind": "cod_confirm", "name": "app.css",
+          "order_id": "7001", "binding_pk": "1"}
 
 
 def routes(patterns=None, prefix: str = "") -> list[str]:
@@ -143,13 +146,14 @@ ADMIN_URLS = ["/admin/", "/admin/core/store/", "/admin/core/store/1/change/", "/
 
 
 @pytest.mark.parametrize("url", ADMIN_URLS)
-@pytest.mark.parametrize("who", ["anonymous", "non-staff"])
+@pytest.mark.parametrize("who", ["anonymous", "non-staff", "staff"])
 def test_admin_refuses_anonymous_and_non_staff(world, url, who):
+    """Staff without superuser rights are refused too: the admin shows every store unscoped."""
     from django.contrib.auth.models import User
 
     client = Client()
-    if who == "non-staff":
-        client.force_login(User.objects.create_user("clerk", password="pw-clerk-123"))
+    if who != "anonymous":
+        client.force_login(User.objects.create_user("clerk", password="pw-clerk-123", is_staff=who == "staff"))
     before = snapshot()
     get = client.get(url)
     post = client.post(url, {"name": "Forged", "_save": "Save"})

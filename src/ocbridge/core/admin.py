@@ -2,7 +2,13 @@
 
 from django.contrib import admin
 
-from ocbridge.core.models import AuditEntry, Binding, Connection, Exchange, Integration, Job, SideEffect, Store
+from ocbridge.core.models import AuditEntry, Binding, Connection, Exchange, Integration, Job, SideEffect, Store, StoreMember
+
+
+@admin.register(StoreMember)
+class StoreMemberAdmin(admin.ModelAdmin):
+    list_display = ("user", "store", "role", "added_by", "created")
+    list_filter = ("role", "store")
 
 
 @admin.register(Store)

@@ -17,6 +17,14 @@ JOB_OPEN_STATES = (JobState.QUEUED, JobState.RUNNING)
 JOB_TERMINAL_STATES = (JobState.DONE, JobState.FAILED, JobState.ERRORED, JobState.CANCELLED)
 
 
+class Role(models.TextChoices):
+    """A user's role in one store (core.access): each includes what the ones below it may do."""
+
+    OWNER = "owner", _("Owner")
+    OPERATOR = "operator", _("Operator")
+    VIEWER = "viewer", _("Viewer")
+
+
 class Level(models.TextChoices):
     INFO = "info", _("Info")
     WARNING = "warning", _("Warning")

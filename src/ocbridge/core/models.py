@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ocbridge.core import clock
 from ocbridge.core import secrets as crypto
-from ocbridge.core.choices import Direction, ExchangeOutcome, JobState, Level, Service, SideEffectState
+from ocbridge.core.choices import Direction, ExchangeOutcome, JobState, Level, Role, Service, SideEffectState
 from ocbridge.core.jobkinds import get_kind, schedule_on_commit
 from ocbridge.core.shop_database import CHARSETS, DEFAULT_CHARSET, DEFAULT_PORT, ENGINES, MYSQL, ShopDatabase, ShopIdentity
 
@@ -405,3 +405,22 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+
+class StoreMember(models.Model):
+    """A user's role in one store (core.access.scoped reads it). Superusers need none: they see every store."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="store_roles")
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.VIEWER)
+    added_by = models.CharField(max_length=150, blank=True)
+    created = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "store"], name="store_member_once")]
+        indexes = [models.Index(fields=["user", "role", "store"], name="store_member_user_role")]
+        verbose_name = _("store user")
+        verbose_name_plural = _("store users")
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_role_display()} · {self.store}"

@@ -6,19 +6,19 @@ import datetime as dt
 
 from django.db.models import Q, QuerySet
 
-from ocbridge.core import clock
+from ocbridge.core import access, clock
 from ocbridge.core.models import Exchange, Job
 from ocbridge.dashboard.forms import ExchangeFilterForm, JobFilterForm
 
 DEFAULT_LOG_DAYS = 7
 
 
-def exchange_queryset(form: ExchangeFilterForm) -> tuple[QuerySet, dt.datetime, dt.datetime]:
-    """The filtered Exchanges, always bounded by a time range so a text search never scans the whole log."""
+def exchange_queryset(form: ExchangeFilterForm, user) -> tuple[QuerySet, dt.datetime, dt.datetime]:
+    """The user's filtered Exchanges, always bounded by a time range so a text search never scans the whole log."""
     data = form.cleaned_data if form.is_valid() else {}
     end = data.get("end") or clock.now()
     start = data.get("start") or end - dt.timedelta(days=DEFAULT_LOG_DAYS)
-    qs = Exchange.objects.filter(created__gte=start, created__lt=end)
+    qs = access.scoped(Exchange.objects.filter(created__gte=start, created__lt=end), user)
     for name in ("level", "service", "direction"):
         if data.get(name):
             qs = qs.filter(**{name: data[name]})
@@ -35,9 +35,9 @@ def exchange_queryset(form: ExchangeFilterForm) -> tuple[QuerySet, dt.datetime, 
     return qs, start, end
 
 
-def job_queryset(form: JobFilterForm) -> QuerySet:
+def job_queryset(form: JobFilterForm, user) -> QuerySet:
     data = form.cleaned_data if form.is_valid() else {}
-    qs = Job.objects.select_related("store")
+    qs = access.scoped(Job.objects.select_related("store"), user)
     if data.get("state"):
         qs = qs.filter(state=data["state"])
     if data.get("kind"):

@@ -6,9 +6,11 @@ import json
 import zoneinfo
 
 from django import forms
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.utils.translation import gettext_lazy as _
 
-from ocbridge.core.choices import Direction, JobState, Level, Service
+from ocbridge.core import access
+from ocbridge.core.choices import Direction, JobState, Level, Role, Service
 from ocbridge.core.errors import ConfigurationError
 from ocbridge.core.models import Connection, Integration, Store
 from ocbridge.core.shop_database import SQLITE, ShopDatabase
@@ -218,13 +220,23 @@ class DateTimeLocalInput(forms.DateTimeInput):
         super().__init__(format="%Y-%m-%dT%H:%M")
 
 
-class ExchangeFilterForm(forms.Form):
+class StoreFilterForm(forms.Form):
+    """A filter form whose Store choices are the user's stores (core.access.scoped): others are not even named."""
+
+    store = forms.ModelChoiceField(label=_("Store"), queryset=Store.objects.none(), required=False,
+                                   empty_label=_("All"))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["store"].queryset = access.scoped(Store, user)
+
+
+class ExchangeFilterForm(StoreFilterForm):
     """Filters of the exchange log. A time range is always applied (default: the last 7 days)."""
 
     level = forms.ChoiceField(label=_("Level"), choices=_choices(Level), required=False)
     service = forms.ChoiceField(label=_("Service"), choices=_choices(Service), required=False)
-    store = forms.ModelChoiceField(label=_("Store"), queryset=Store.objects.all(), required=False,
-                                   empty_label=_("All"))
+    store = StoreFilterForm.base_fields["store"]
     direction = forms.ChoiceField(label=_("Direction"), choices=_choices(Direction), required=False)
     order = forms.IntegerField(label=_("Order id"), required=False, min_value=0)
     start = forms.DateTimeField(label=_("From"), required=False, widget=DateTimeLocalInput(),
@@ -242,13 +254,12 @@ class ExchangeFilterForm(forms.Form):
         return data
 
 
-class JobFilterForm(forms.Form):
+class JobFilterForm(StoreFilterForm):
     """Filters of the job list."""
 
     state = forms.ChoiceField(label=_("State"), choices=_choices(JobState), required=False)
     kind = forms.CharField(label=_("Kind"), required=False, max_length=64)
-    store = forms.ModelChoiceField(label=_("Store"), queryset=Store.objects.all(), required=False,
-                                   empty_label=_("All"))
+    store = StoreFilterForm.base_fields["store"]
 
 
 class RetryJobForm(forms.Form):
@@ -257,13 +268,12 @@ class RetryJobForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), required=False, max_length=500)
 
 
-class ConfirmationFilterForm(forms.Form):
+class ConfirmationFilterForm(StoreFilterForm):
     """Filters of the COD confirmation list (choices come from cod_confirm when it is installed)."""
 
     state = forms.ChoiceField(label=_("Status"), required=False)
     channel = forms.ChoiceField(label=_("Channel"), required=False)
-    store = forms.ModelChoiceField(label=_("Store"), queryset=Store.objects.all(), required=False,
-                                   empty_label=_("All"))
+    store = StoreFilterForm.base_fields["store"]
     start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     q = forms.CharField(label=_("Search"), required=False, max_length=100,
@@ -361,3 +371,15 @@ class TestMessageForm(forms.Form):
             raise forms.ValidationError(_("This is not a valid phone number for %(country)s."),
                                         params={"country": self.country})
         return e164
+
+
+class MemberForm(forms.Form):
+    """An owner adds a user to their store, or changes a user's role there."""
+
+    username = forms.CharField(label=_("User name"), max_length=150,
+                               validators=[UnicodeUsernameValidator()],
+                               help_text=_("A new name creates the user; they set their own password with the link."))
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.OPERATOR)
+
+    def clean_username(self) -> str:
+        return self.cleaned_data["username"].strip()

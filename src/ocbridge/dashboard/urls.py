@@ -1,13 +1,15 @@
-"""Dashboard URLs (namespace "dashboard"). Every page needs a logged-in user; only login and assets do not."""
+"""Dashboard URLs (namespace "dashboard"). Every page needs a logged-in user; only login, assets and the
+one-time set-password link do not. What a user sees of a store is decided by core.access (per-store roles)."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, reverse_lazy
 
 from ocbridge.dashboard.views import (
     confirmations,
     exchanges,
     integrations,
     jobs,
+    members,
     overview,
     stores,
     whatsapp,
@@ -25,6 +27,12 @@ urlpatterns = [
     path("stores/<int:pk>/", stores.store_detail, name="store"),
     path("stores/<int:pk>/edit/", stores.store_edit, name="store-edit"),
     path("stores/<int:pk>/test/", stores.store_test, name="store-test"),
+    path("stores/<int:store_pk>/users/", members.member_list, name="members"),
+    path("stores/<int:store_pk>/users/<int:pk>/remove/", members.member_remove, name="member-remove"),
+    path("stores/<int:store_pk>/users/<int:pk>/link/", members.member_link, name="member-link"),
+    path("password/set/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
+        template_name="dashboard/password_set.html", success_url=reverse_lazy("dashboard:login"),
+        post_reset_login=False), name="password-set"),
     path("stores/<int:store_pk>/connections/add/", stores.connection_edit, name="connection-add"),
     path("connections/<int:pk>/edit/", stores.connection_edit, name="connection-edit"),
     path("connections/<int:pk>/test/", stores.connection_test, name="connection-test"),

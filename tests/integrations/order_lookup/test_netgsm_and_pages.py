@@ -41,6 +41,17 @@ def netgsm_line(make_line, netgsm_sim):
     return make
 
 
+def owner_of(store, name):
+    """A dashboard user who owns this store (core.access: users see only their stores)."""
+    from django.contrib.auth.models import User
+
+    from ocbridge.core.models import StoreMember
+
+    user = User.objects.create_user(name, password="x")
+    StoreMember.objects.create(store=store, user=user, role="owner")
+    return user
+
+
 def _call_in(sim, conn, caller: str) -> dict:
     event = sim.inbound_call(conn.webhook_url("pbx-event"), caller)
     assert sim.wait_idle(5) and sim.sent_webhooks()[-1].status == 200
@@ -137,7 +148,7 @@ def test_recent_calls_page_counts_calls_answered_without_a_person(hub, verimor, 
     LookupCall.objects.filter(caller="+905449876543").update(updated=clock.now() - dt.timedelta(hours=1),
                                                              outcome=CallOutcome.IN_PROGRESS)
     client = Client()
-    client.force_login(User.objects.create_user("owner", password="x"))
+    client.force_login(owner_of(store, "owner"))
     page = client.get("/order-lookup/calls/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -190,7 +201,7 @@ def test_dashboard_settings_page_shows_the_form(opencart_db, make_store, make_li
     store = make_store(opencart_db("3.0"))
     make_line(store)
     client = Client()
-    client.force_login(User.objects.create_user("owner2", password="x"))
+    client.force_login(owner_of(store, "owner2"))
     page = client.get(f"/stores/{store.pk}/integrations/order_lookup/")
     assert page.status_code == 200
     html = page.content.decode()

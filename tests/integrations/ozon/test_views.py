@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def client_logged_in(client):
-    user = User.objects.create_user("admin", password="x", is_staff=True)
+    user = User.objects.create_user("admin", password="x", is_staff=True, is_superuser=True)
     client.force_login(user)
     return client
 

@@ -11,12 +11,13 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Q
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from ocbridge.core import clock
+from ocbridge.core import access, clock
+from ocbridge.core.choices import Role
 from ocbridge.core.models import Exchange, Job
 from ocbridge.dashboard import l10n
 from ocbridge.dashboard.tables import table_page
@@ -44,7 +45,7 @@ def confirmation_list(request) -> HttpResponse:
         return render(request, "dashboard/confirmations/missing.html", {"nav": "confirmations"})
     from ocbridge.integrations.cod_confirm.models import Confirmation
 
-    form = ConfirmationFilterForm(request.GET or None)
+    form = ConfirmationFilterForm(request.GET or None, user=request.user)
     data = form.cleaned_data if form.is_valid() else {}
     # Dates are the filtered store's days (else the active time zone's), like the times shown.
     tz = l10n.zone(data.get("store"))
@@ -54,7 +55,7 @@ def confirmation_list(request) -> HttpResponse:
 
     # prefetch, not a JOIN: with the join SQLite drives the query from the store table and sorts every
     # matching confirmation to find the newest 50 (bench/overview.py); alone it walks an index backwards by id.
-    qs = Confirmation.objects.prefetch_related("store")
+    qs = access.scoped(Confirmation.objects.prefetch_related("store"), request.user)
     if data.get("state"):
         qs = qs.filter(state=data["state"])
     if data.get("store"):
@@ -116,12 +117,13 @@ def confirmation_detail(request, pk: int, action_form: ConfirmationActionForm | 
         return render(request, "dashboard/confirmations/missing.html", {"nav": "confirmations"})
     from ocbridge.integrations.cod_confirm.models import Confirmation
 
-    c = get_object_or_404(Confirmation.objects.select_related("store", "integration"), pk=pk)
+    c = access.get_scoped(Confirmation.objects.select_related("store", "integration"), request.user, pk=pk)
     # One timeline: state changes, attempts and the Exchanges about this order, oldest first.
     events = [(t.created, "transition", t) for t in c.transitions.select_related("exchange")]
     attempts = list(c.attempts.all())
     by_key: dict[str, list] = {}
-    for ex in Exchange.objects.filter(key__in=[a.key for a in attempts]).only("pk", "key", "level", "status"):
+    for ex in access.scoped(Exchange.objects.filter(key__in=[a.key for a in attempts]), request.user).only(
+            "pk", "key", "level", "status"):
         by_key.setdefault(ex.key, []).append(ex)
     for a in attempts:
         a.exchange_list = by_key.get(a.key, [])  # the provider calls made under this attempt's key
@@ -129,13 +131,14 @@ def confirmation_detail(request, pk: int, action_form: ConfirmationActionForm | 
     exchanges = Exchange.objects.filter(store=c.store, order_id=c.order_id).order_by("-pk")[:100]
     events += [(e.created, "exchange", e) for e in exchanges]
     events.sort(key=lambda e: (e[0], {"transition": 0, "attempt": 1, "exchange": 2}[e[1]]))
-    jobs = Job.objects.filter(key__contains=f":{c.store_id}:{c.order_id}:").order_by("-pk")[:50]
+    jobs = Job.objects.filter(store=c.store, key__contains=f":{c.store_id}:{c.order_id}:").order_by("-pk")[:50]
     from ocbridge.integrations.cod_confirm.choices import TERMINAL
 
     return render(request, "dashboard/confirmations/detail.html", {
         "c": c, "events": events, "jobs": jobs, "nav": "confirmations", "now": clock.now(), "risk": _risk(c),
         "action_form": action_form or ConfirmationActionForm(), "decided": c.state in TERMINAL,
-        "phone_form": phone_form or PhoneCorrectionForm(prefix="phone")},
+        "phone_form": phone_form or PhoneCorrectionForm(prefix="phone"),
+        "can_act": access.can(request.user, c.store, Role.OPERATOR)},
         status=400 if action_form is not None or phone_form is not None else 200)
 
 
@@ -148,7 +151,7 @@ def confirmation_act(request, pk: int) -> HttpResponse:
     from ocbridge.integrations.cod_confirm import actions
     from ocbridge.integrations.cod_confirm.models import Confirmation
 
-    c = get_object_or_404(Confirmation, pk=pk)
+    c = access.get_scoped(Confirmation, request.user, Role.OPERATOR, pk=pk)
     form = ConfirmationActionForm(request.POST)
     if not form.is_valid():
         return confirmation_detail(request, pk, action_form=form)
@@ -179,7 +182,7 @@ def confirmation_phone(request, pk: int) -> HttpResponse:
     from ocbridge.integrations.cod_confirm import actions
     from ocbridge.integrations.cod_confirm.models import Confirmation
 
-    c = get_object_or_404(Confirmation.objects.select_related("store"), pk=pk)
+    c = access.get_scoped(Confirmation.objects.select_related("store"), request.user, Role.OPERATOR, pk=pk)
     form = PhoneCorrectionForm(request.POST, prefix="phone")
     if form.is_valid():
         try:
@@ -212,7 +215,8 @@ def confirmation_bulk(request) -> HttpResponse:
         return redirect(back)
     act, reason, user = form.cleaned_data["action"], form.cleaned_data["reason"], request.user.get_username()
     done, skipped, no_phone = 0, 0, []
-    for c in Confirmation.objects.filter(pk__in=form.cleaned_data["ids"]).select_related("store"):
+    mine = access.scoped(Confirmation.objects.filter(pk__in=form.cleaned_data["ids"]), request.user, Role.OPERATOR)
+    for c in mine.select_related("store"):
         if act == "call":
             try:
                 with transaction.atomic():

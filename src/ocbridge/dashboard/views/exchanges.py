@@ -6,10 +6,10 @@ import csv
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils import timezone
 
-from ocbridge.core import clock
+from ocbridge.core import access, clock
 from ocbridge.core.models import Exchange, Store
 from ocbridge.dashboard import l10n
 from ocbridge.dashboard.filters import exchange_queryset
@@ -24,15 +24,15 @@ CSV_MAX_ROWS = 200_000  # a bigger export is a sign the filter is wrong; the tim
 def _page_zone(request):
     """The filtered store's time zone (else the active one): the From/To fields are read and shown in it."""
     value = request.GET.get("store", "")
-    return l10n.zone(Store.objects.filter(pk=int(value)).first() if value.isdigit() else None)
+    return l10n.zone(access.scoped(Store, request.user).filter(pk=int(value)).first() if value.isdigit() else None)
 
 
 @login_required
 def exchange_list(request) -> HttpResponse:
     tz = _page_zone(request)
     with timezone.override(tz):
-        form = ExchangeFilterForm(request.GET or None)
-        qs, start, end = exchange_queryset(form)
+        form = ExchangeFilterForm(request.GET or None, user=request.user)
+        qs, start, end = exchange_queryset(form, request.user)
         page = table_page(qs.select_related("store"), request.GET, sorts=SORTS)
         return render(request, "dashboard/exchanges/list.html", {
             "form": form, "page": page, "start": start, "end": end, "zone": l10n.zone_name(tz), "nav": "log"})
@@ -44,7 +44,7 @@ SORTS = {"id": "id", "created": "created", "level": "level", "service": "service
 
 @login_required
 def exchange_detail(request, pk: int) -> HttpResponse:
-    ex = get_object_or_404(Exchange.objects.select_related("store", "connection", "job"), pk=pk)
+    ex = access.get_scoped(Exchange.objects.select_related("store", "connection", "job"), request.user, pk=pk)
     return render(request, "dashboard/exchanges/detail.html", {"ex": ex, "nav": "log"})
 
 
@@ -88,8 +88,8 @@ def _rows(qs, delimiter: str = ","):
 @login_required
 def exchange_csv(request) -> StreamingHttpResponse:
     with timezone.override(_page_zone(request)):
-        form = ExchangeFilterForm(request.GET or None)
-        qs, _start, _end = exchange_queryset(form)
+        form = ExchangeFilterForm(request.GET or None, user=request.user)
+        qs, _start, _end = exchange_queryset(form, request.user)
     response = StreamingHttpResponse(_rows(qs, csv_separator(request)), content_type="text/csv; charset=utf-8")
     name = f"ocbridge-exchanges-{clock.now():%Y%m%d-%H%M}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'

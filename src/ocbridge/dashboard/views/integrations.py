@@ -20,7 +20,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ocbridge.core import registry
+from ocbridge.core import access, registry
+from ocbridge.core.choices import Role
 from ocbridge.core.models import AuditEntry, Integration, Store
 from ocbridge.dashboard.audit import audit
 from ocbridge.dashboard.forms import IntegrationBaseForm, TestMessageForm
@@ -46,7 +47,8 @@ def build_config_form(info, integration: Integration, data=None):
 
 @login_required
 def integration_settings(request, store_pk: int, kind: str) -> HttpResponse:
-    store = get_object_or_404(Store, pk=store_pk)
+    # Everyone of the store sees the settings (operators send tests from here); owners change them.
+    store = access.get_scoped(Store, request.user, Role.OWNER if request.method == "POST" else Role.VIEWER, pk=store_pk)
     info = registry.integrations.get(kind)
     if info is None:
         raise Http404("unknown integration")
@@ -99,7 +101,7 @@ def _test_form(info, integration: Integration, data=None) -> TestMessageForm | N
 @require_POST
 def integration_test_message(request, store_pk: int, kind: str) -> HttpResponse:
     """Queue a test call or SMS through the integration (it owns the job); errors next to the field."""
-    store = get_object_or_404(Store, pk=store_pk)
+    store = access.get_scoped(Store, request.user, Role.OPERATOR, pk=store_pk)
     info = registry.integrations.get(kind)
     integration = get_object_or_404(Integration.objects.select_related("store", "connection"), store=store, kind=kind)
     form = _test_form(info, integration, request.POST) if info is not None else None

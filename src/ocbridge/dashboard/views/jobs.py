@@ -6,12 +6,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ocbridge.core import clock
-from ocbridge.core.choices import JobState
+from ocbridge.core import access, clock
+from ocbridge.core.choices import JobState, Role
 from ocbridge.core.models import Job
 from ocbridge.dashboard.audit import audit
 from ocbridge.dashboard.filters import job_queryset
@@ -23,8 +24,8 @@ RETRYABLE_STATES = (JobState.FAILED, JobState.ERRORED, JobState.QUEUED)
 
 @login_required
 def job_list(request) -> HttpResponse:
-    form = JobFilterForm(request.GET or None)
-    page = table_page(job_queryset(form), request.GET, sorts=SORTS)
+    form = JobFilterForm(request.GET or None, user=request.user)
+    page = table_page(job_queryset(form, request.user), request.GET, sorts=SORTS)
     return render(request, "dashboard/jobs/list.html", {"form": form, "page": page, "nav": "jobs"})
 
 
@@ -33,8 +34,8 @@ SORTS = {"id": "id", "kind": "kind", "state": "state", "attempts": "attempts", "
 
 @login_required
 def job_detail(request, pk: int) -> HttpResponse:
-    job = get_object_or_404(Job.objects.select_related("store", "integration"), pk=pk)
-    exchanges = job.exchanges.order_by("-pk")[:50]
+    job = access.get_scoped(Job.objects.select_related("store", "integration"), request.user, pk=pk)
+    exchanges = access.scoped(job.exchanges.order_by("-pk"), request.user)[:50]
     return render(request, "dashboard/jobs/detail.html", {
         "job": job, "exchanges": exchanges, "nav": "jobs", "retry_form": RetryJobForm(),
         "can_retry": job.state in RETRYABLE_STATES})
@@ -43,7 +44,7 @@ def job_detail(request, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def job_retry(request, pk: int) -> HttpResponse:
-    job = get_object_or_404(Job, pk=pk)
+    job = access.get_scoped(Job, request.user, Role.OPERATOR, pk=pk)
     form = RetryJobForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("The reason is too long."))
@@ -73,7 +74,9 @@ def job_retry(request, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def worker_probe(request) -> HttpResponse:
-    """Enqueue a harmless job; when it turns 'done' the worker is running."""
+    """Enqueue a harmless job; when it turns 'done' the worker is running. A hub-wide job: administrators only."""
+    if not access.sees_everything(request.user):
+        raise PermissionDenied
     from ocbridge.core.probe import RunProbe
 
     job = Job.objects.enqueue(RunProbe, key=f"dashboard:probe:{clock.now().timestamp():.6f}",

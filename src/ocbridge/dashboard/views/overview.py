@@ -11,6 +11,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
 from ocbridge.core.attention import needs_attention, orders_needing_you
+from ocbridge.core import access
 from ocbridge.core.models import Store
 from ocbridge.dashboard.forms import BulkActionForm
 from ocbridge.dashboard.overview import Period, build_cards, display_tz
@@ -24,18 +25,23 @@ DEFAULT_DAYS = 30
 @login_required
 def home(request) -> HttpResponse:
     store = None
-    stores = list(Store.objects.order_by("name", "pk")[:200])
+    visible = access.scoped(Store, request.user)
+    stores = list(visible.order_by("name", "pk")[:200])
     if request.GET.get("store", "").isdigit():
-        store = Store.objects.filter(pk=int(request.GET["store"])).first()
-    elif "store" not in request.GET and len(stores) == 1:
-        store = stores[0]  # one shop: its own numbers, in its own time zone and currency
+        store = visible.filter(pk=int(request.GET["store"])).first()
+    if store is None and stores and ("store" not in request.GET and len(stores) == 1
+                                     or not access.sees_everything(request.user)):
+        # one shop: its own numbers, in its own time zone and currency; "all stores" is the administrators' view
+        store = stores[0]
+    if store is None and not access.sees_everything(request.user):
+        return render(request, "dashboard/no_store.html", {"nav": "overview"})
     try:
         days = int(request.GET.get("days", DEFAULT_DAYS))
     except ValueError:
         days = DEFAULT_DAYS
     days = days if days in PERIODS else DEFAULT_DAYS
     period = Period.last(days, display_tz(store))
-    scope = Store.objects.all() if store is None else Store.objects.filter(pk=store.pk)
+    scope = visible if store is None else visible.filter(pk=store.pk)
     attention = needs_attention(scope)
     return render(request, "dashboard/overview.html", {
         "cards": build_cards(store, period), "stores": stores, "store": store, "days": days,

@@ -6,12 +6,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ocbridge.core import registry
+from ocbridge.core import access, registry
+from ocbridge.core.choices import Role
 from ocbridge.core.models import Connection, Store
 from ocbridge.dashboard import checks
 from ocbridge.dashboard.audit import audit
@@ -47,7 +49,7 @@ def outcome_job(request, **scope):
 
 @login_required
 def store_list(request) -> HttpResponse:
-    stores = Store.objects.prefetch_related("connections", "integrations")
+    stores = access.scoped(Store.objects.prefetch_related("connections", "integrations"), request.user)
     return render(request, "dashboard/stores/list.html", {"stores": stores, "nav": "stores"})
 
 
@@ -61,7 +63,7 @@ def connections_label(info, integration) -> str:
 
 @login_required
 def store_detail(request, pk: int) -> HttpResponse:
-    store = get_object_or_404(Store, pk=pk)
+    store = access.get_scoped(Store, request.user, pk=pk)
     integrations = {i.kind: i for i in store.integrations.select_related("connection")}
     available = [(info, integrations.get(kind), integration_home(info, integrations.get(kind)),
                   connections_label(info, integrations.get(kind)))
@@ -71,12 +73,15 @@ def store_detail(request, pk: int) -> HttpResponse:
         "secrets": [(_("Database password"), bool(store.secret.get("db_password"))),
                     (_("Native API key"), bool(store.api_key))],
         "connections": store.connections.all(), "integrations": available,
-        "can_check": checks.store_check_function() is not None})
+        "can_check": checks.store_check_function() is not None,
+        "can_own": access.can(request.user, store, Role.OWNER)})
 
 
 @login_required
 def store_edit(request, pk: int | None = None) -> HttpResponse:
-    store = get_object_or_404(Store, pk=pk) if pk else Store()
+    if pk is None and not access.sees_everything(request.user):
+        raise PermissionDenied  # a new store is the hub administrator's to add
+    store = access.get_scoped(Store, request.user, Role.OWNER, pk=pk) if pk else Store()
     form = StoreForm(request.POST or None, instance=store)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -92,7 +97,7 @@ def store_edit(request, pk: int | None = None) -> HttpResponse:
 @login_required
 @require_POST
 def store_test(request, pk: int) -> HttpResponse:
-    store = get_object_or_404(Store, pk=pk)
+    store = access.get_scoped(Store, request.user, Role.OWNER, pk=pk)
     result = checks.check_store(store)
     if result is None:
         messages.warning(request, _("Testing the shop connection is not available in this installation yet."))
@@ -109,10 +114,10 @@ def store_test(request, pk: int) -> HttpResponse:
 @login_required
 def connection_edit(request, store_pk: int | None = None, pk: int | None = None) -> HttpResponse:
     if pk:
-        conn = get_object_or_404(Connection.objects.select_related("store"), pk=pk)
+        conn = access.get_scoped(Connection.objects.select_related("store"), request.user, Role.OWNER, pk=pk)
         store = conn.store
     else:
-        store = get_object_or_404(Store, pk=store_pk)
+        store = access.get_scoped(Store, request.user, Role.OWNER, pk=store_pk)
         conn = Connection(store=store)
     form = ConnectionForm(request.POST or None, instance=conn)
     if request.method == "POST" and form.is_valid():
@@ -133,7 +138,7 @@ def connection_edit(request, store_pk: int | None = None, pk: int | None = None)
 @login_required
 @require_POST
 def connection_test(request, pk: int) -> HttpResponse:
-    conn = get_object_or_404(Connection.objects.select_related("store"), pk=pk)
+    conn = access.get_scoped(Connection.objects.select_related("store"), request.user, Role.OWNER, pk=pk)
     result = checks.check_connection(conn, user=request.user.get_username())
     if result is None:
         messages.warning(request, _("No test is available for %(service)s connections yet.")

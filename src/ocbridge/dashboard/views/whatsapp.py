@@ -9,9 +9,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from ocbridge.core import access
+from ocbridge.core.choices import Role
 from ocbridge.core.errors import ServiceError
 from ocbridge.core.models import Connection
 
@@ -20,7 +22,8 @@ from ocbridge.core.models import Connection
 def whatsapp_templates(request, pk: int) -> HttpResponse:
     from ocbridge.integrations.cod_confirm import whatsapp
 
-    conn = get_object_or_404(Connection.objects.select_related("store"), pk=pk)
+    conn = access.get_scoped(Connection.objects.select_related("store"), request.user,
+                             Role.OWNER if request.method == "POST" else Role.VIEWER, pk=pk)
     if conn.service != "whatsapp":
         raise Http404("not a WhatsApp connection")
     if request.method == "POST":

@@ -7,18 +7,20 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from ocbridge.core import access
+from ocbridge.core.choices import Role
 from ocbridge.core.errors import ConfigurationError, ServiceError
 from ocbridge.core.models import Binding, Integration
 from ocbridge.integrations.despatch import jobs, models as m
 
 
-def _integration(request, pk: int) -> Integration:
-    # TODO(#14): through the per-store scoping function when it lands.
-    return get_object_or_404(Integration.objects.select_related("store", "connection"), pk=pk, kind="despatch")
+def _integration(request, pk: int, role: str = Role.VIEWER) -> Integration:
+    return access.get_scoped(Integration.objects.select_related("store", "connection"), request.user, role, pk=pk,
+                             kind="despatch")
 
 
 @login_required
@@ -42,7 +44,7 @@ def fulfilment(request, integration_pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def retry(request, integration_pk: int, order_id: int) -> HttpResponse:
-    integration = _integration(request, integration_pk)
+    integration = _integration(request, integration_pk, Role.OPERATOR)
     jobs.retry_order(integration, order_id)
     messages.success(request, _("Order %(id)s will be sent to Despatch Cloud again.") % {"id": order_id})
     return redirect("despatch:overview", integration_pk=integration.pk)
@@ -51,7 +53,7 @@ def retry(request, integration_pk: int, order_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def test_connection(request, integration_pk: int) -> HttpResponse:
-    integration = _integration(request, integration_pk)
+    integration = _integration(request, integration_pk, Role.OWNER)
     try:
         total = jobs.test_connection(integration)
     except (ServiceError, ConfigurationError) as exc:

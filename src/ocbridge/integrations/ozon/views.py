@@ -11,6 +11,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from ocbridge.core import access
+from ocbridge.core.choices import Role
 from ocbridge.core.jobs import slot_key
 from ocbridge.core.errors import ConfigurationError, ServiceError
 from ocbridge.core.models import Binding, Exchange, Integration, Job
@@ -19,8 +21,9 @@ from ocbridge.integrations.ozon.config import OzonConfig
 from ocbridge.integrations.ozon.forms import AttributeMapForm, CategoryMapForm
 
 
-def _integration(pk: int) -> Integration:
-    return get_object_or_404(Integration.objects.select_related("store", "connection"), pk=pk, kind="ozon")
+def _integration(request, pk: int, role: str = Role.VIEWER) -> Integration:
+    return access.get_scoped(Integration.objects.select_related("store", "connection"), request.user, role, pk=pk,
+                             kind="ozon")
 
 
 def _ctx(integration: Integration, tab: str, **extra) -> dict:
@@ -38,7 +41,7 @@ def product_counts(integration: Integration) -> dict[str, int]:
 
 @login_required
 def overview(request, integration_pk: int) -> HttpResponse:
-    integration = _integration(integration_pk)
+    integration = _integration(request, integration_pk)
     state = m.SyncState.of(integration)
     orders = Binding.objects.filter(connection_id=integration.connection_id, kind=m.POSTING)
     return render(request, "ozon/overview.html", _ctx(
@@ -51,7 +54,7 @@ def overview(request, integration_pk: int) -> HttpResponse:
 
 @login_required
 def products(request, integration_pk: int) -> HttpResponse:
-    integration = _integration(integration_pk)
+    integration = _integration(request, integration_pk)
     qs = Binding.objects.filter(connection_id=integration.connection_id, kind=m.PRODUCT).order_by("local_id")
     status = request.GET.get("status", "")
     if status:
@@ -63,7 +66,7 @@ def products(request, integration_pk: int) -> HttpResponse:
 
 @login_required
 def orders(request, integration_pk: int) -> HttpResponse:
-    integration = _integration(integration_pk)
+    integration = _integration(request, integration_pk)
     qs = Binding.objects.filter(connection_id=integration.connection_id, kind=m.POSTING).order_by("-id")
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     return render(request, "ozon/orders.html", _ctx(integration, "orders", page=page))
@@ -76,7 +79,7 @@ def set_tracking(request, integration_pk: int, binding_pk: int) -> HttpResponse:
     sent with the next delivery step, or now when the posting is already past packing."""
     from ocbridge.core.models import AuditEntry
 
-    integration = _integration(integration_pk)
+    integration = _integration(request, integration_pk, Role.OPERATOR)
     b = get_object_or_404(Binding, pk=binding_pk, connection_id=integration.connection_id, kind=m.POSTING)
     number = request.POST.get("tracking_number", "").strip()
     if not number or len(number) > 64 or not number.replace("-", "").isalnum():
@@ -97,7 +100,7 @@ def set_tracking(request, integration_pk: int, binding_pk: int) -> HttpResponse:
 
 @login_required
 def mapping(request, integration_pk: int) -> HttpResponse:
-    integration = _integration(integration_pk)
+    integration = _integration(request, integration_pk, Role.OWNER if request.method == "POST" else Role.VIEWER)
     cfg = OzonConfig.from_settings(integration.settings)
     leaves = catalog.leaves(catalog.cached_tree(integration.connection)) if integration.connection else []
     query = request.GET.get("q", "").strip().lower()
@@ -137,7 +140,7 @@ def mapping(request, integration_pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def sync_now(request, integration_pk: int) -> HttpResponse:
-    integration = _integration(integration_pk)
+    integration = _integration(request, integration_pk, Role.OPERATOR)
     queued = jobs.enqueue_sync(integration, full=request.POST.get("full") == "1")
     messages.success(request, _("%(n)d sync jobs queued.") % {"n": len(queued)})
     return redirect("ozon:overview", integration_pk=integration.pk)
@@ -146,7 +149,7 @@ def sync_now(request, integration_pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def test_connection(request, integration_pk: int) -> HttpResponse:
-    integration = _integration(integration_pk)
+    integration = _integration(request, integration_pk, Role.OWNER)
     try:
         warehouses = jobs.test_connection(integration)
     except (ServiceError, ConfigurationError) as exc:
