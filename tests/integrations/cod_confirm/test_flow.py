@@ -318,7 +318,7 @@ def test_every_exchange_about_the_order_carries_it_so_the_log_filter_finds_them(
     assert mine.filter(direction="in", service="sandbox").exists()  # the customer's answer (webhook)
     assert not Exchange.objects.filter(service="sandbox", order_id__isnull=True,
                                        purpose__startswith="cod_confirm").exists()
-    client.force_login(User.objects.create_user("o", is_staff=True))
+    client.force_login(User.objects.create_user("o", is_staff=True, is_superuser=True))
     html = client.get(reverse("dashboard:exchanges"), {"order": 1201}).content.decode()
     for ex in mine:
         assert reverse("dashboard:exchange", args=[ex.pk]) in html
