@@ -202,3 +202,19 @@ def test_check_messages_never_show_the_stored_password(client_in, store, monkeyp
     monkeypatch.setattr(checks, "STORE_CHECK_MODULES", ("fake_leaky_checks",))
     html = client_in.post(reverse("dashboard:store-test", args=[store.pk]), follow=True).content.decode()
     assert "cannot connect" in html and known_secrets["db_password"] not in html
+
+
+def test_connection_form_names_the_services_credentials_and_offers_only_a_features_services(client_in, store):
+    from ocbridge.core.models import Connection
+
+    url = reverse("dashboard:connection-add", args=[store.pk])
+    html = client_in.get(url, {"service": "sandbox"}).content.decode()
+    assert 'name="cred__token"' in html and 'name="cred__webhook_secret"' in html and "Sandbox token" in html
+    assert 'name="cred__api_key"' not in html
+    html = client_in.get(url, {"feature": "cod_confirm"}).content.decode()
+    assert 'value="twilio"' in html and 'value="ozon"' not in html  # COD confirmation cannot use Ozon
+    resp = client_in.post(url + "?service=sandbox", {"service": "sandbox", "name": "Trial", "enabled": "on",
+                                                     "options_json": "", "ip_allowlist": "", "cred__token": "tok-1",
+                                                     "cred__webhook_secret": "whs-1"})
+    assert resp.status_code == 302
+    assert Connection.objects.get(name="Trial").secret == {"token": "tok-1", "webhook_secret": "whs-1"}

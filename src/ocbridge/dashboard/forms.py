@@ -17,14 +17,32 @@ from ocbridge.core.shop_database import SQLITE, ShopDatabase
 
 SECRET_WIDGET_ATTRS = {"autocomplete": "new-password", "placeholder": ""}
 EXTRA_CREDENTIAL_ROWS = 3
-# Shown as hints next to the credential rows of a new Connection; each service module is the authority.
-CREDENTIAL_HINTS = {
-    "verimor": "key", "netgsm": "usercode, password", "twilio": "account_sid, auth_token",
-    "ozon": "client_id, api_key", "onebox": "login, password", "despatch": "email, password",
-    "aps": "access_code, merchant_identifier, sha_request_phrase, sha_response_phrase",
-    "latitudepay": "api_key, api_secret", "sandbox": "api_key",
-    "whatsapp": "access_token (system user), app_secret, verify_token; options: phone_number_id, waba_id",
+# The credentials each service's client reads (services/<service>.py, webhooks), with what the owner sees: a named
+# field per credential with help, instead of free "name = value" rows.
+CREDENTIALS: dict[str, list[tuple[str, str, str]]] = {
+    "verimor": [("key", _("API key"), _("Verimor panel › Settings › API: the SMS and call campaign key.")),
+                ("username", _("Panel user (optional)"), _("Only for the call API where your account uses one.")),
+                ("password", _("Panel password (optional)"), "")],
+    "netgsm": [("usercode", _("User code"), _("The number you log in to Netgsm with (850…).")),
+               ("password", _("API password"), _("Netgsm › Settings › API user: the sub-user's password."))],
+    "twilio": [("account_sid", _("Account SID"), _("Twilio Console home page: AC…")),
+               ("auth_token", _("Auth token"), _("Twilio Console home page; also checks Twilio's webhook signatures."))],
+    "whatsapp": [("access_token", _("Access token"), _("Meta Business › System users: a permanent token.")),
+                 ("app_secret", _("App secret"), _("Meta app › Settings › Basic; checks the webhook signatures.")),
+                 ("verify_token", _("Verify token"), _("Any phrase; Meta asks for it when the webhook is set up."))],
+    "sandbox": [("token", _("Sandbox token"),
+                 _("The token the Sandbox was started with (the demo's: demo-sandbox-token).")),
+                ("webhook_secret", _("Webhook secret"), _("Signs the Sandbox's webhooks; the same value as the Sandbox's."))],
+    "ozon": [("client_id", _("Client ID"), _("Ozon Seller › Settings › API keys.")),
+             ("api_key", _("API key"), _("Ozon Seller › Settings › API keys."))],
+    "despatch": [("email", _("API user e-mail"), _("Despatch Cloud › Settings › API users.")),
+                 ("password", _("API user password"), "")],
+    "onebox": [("login", _("Login"), ""), ("password", _("Password"), "")],
+    "aps": [("access_code", _("Access code"), ""), ("merchant_identifier", _("Merchant identifier"), ""),
+            ("sha_request_phrase", _("SHA request phrase"), ""), ("sha_response_phrase", _("SHA response phrase"), "")],
+    "latitudepay": [("api_key", _("API key"), ""), ("api_secret", _("API secret"), "")],
 }
+CREDENTIAL_HINTS = {svc: ", ".join(name for name, _l, _h in rows) for svc, rows in CREDENTIALS.items()}
 
 
 def secret_input() -> forms.PasswordInput:
@@ -131,12 +149,23 @@ class ConnectionForm(forms.ModelForm):
         fields = ["service", "name", "base_url", "ip_allowlist", "enabled"]
         widgets = {"ip_allowlist": forms.Textarea(attrs={"rows": 3})}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, services: tuple[str, ...] = (), service: str = "", **kwargs):
         super().__init__(*args, **kwargs)
-        self.existing_keys = sorted((self.instance.secret or {}).keys()) if self.instance.pk else []
+        if services:  # added for one feature: only the services it can use
+            self.fields["service"].choices = [(v, lbl) for v, lbl in self.fields["service"].choices if v in services]
+        service = self.instance.service if self.instance.pk else (self.data.get("service") or service or "")
+        if service and not self.instance.pk:
+            self.initial["service"] = service
+        stored = set(self.instance.secret or {}) if self.instance.pk else set()
+        named = CREDENTIALS.get(service, [])
+        # one field per credential the service reads (named, with help), then any other stored key
+        self.existing_keys = [n for n, _l, _h in named] + sorted(stored - {n for n, _l, _h in named})
+        help_for = {n: (lbl, hlp) for n, lbl, hlp in named}
         for key in self.existing_keys:
-            self.fields[f"cred__{key}"] = forms.CharField(label=key, required=False, widget=secret_input(),
-                                                          help_text=_("Set. Leave blank to keep."))
+            label, hint = help_for.get(key, (key, ""))
+            state = _("Set. Leave blank to keep.") if key in stored else _("Not set yet.")
+            self.fields[f"cred__{key}"] = forms.CharField(label=label, required=False, widget=secret_input(),
+                                                          help_text=f"{hint} {state}".strip())
             self.fields[f"credclear__{key}"] = forms.BooleanField(label=_("Remove"), required=False)
         for i in range(EXTRA_CREDENTIAL_ROWS):
             self.fields[f"newkey_{i}"] = forms.SlugField(label=_("New credential name"), required=False, max_length=64)

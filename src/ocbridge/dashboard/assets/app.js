@@ -53,6 +53,14 @@
         table.querySelectorAll("input[name=ids]").forEach(function (b) { b.checked = ev.target.checked; });
       }
     });
+    // A new connection: choosing the service reloads the form with that service's named credential fields.
+    document.querySelectorAll(".js-service-switch select").forEach(function (sel) {
+      sel.addEventListener("change", function () {
+        var url = new URL(window.location.href);
+        url.searchParams.set("service", sel.value);
+        window.location.assign(url.toString());
+      });
+    });
     var toggle = document.querySelector(".nav-toggle");
     var nav = document.getElementById("main-nav");
     if (toggle && nav) {

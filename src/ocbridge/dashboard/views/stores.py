@@ -119,7 +119,9 @@ def connection_edit(request, store_pk: int | None = None, pk: int | None = None)
     else:
         store = access.get_scoped(Store, request.user, Role.OWNER, pk=store_pk)
         conn = Connection(store=store)
-    form = ConnectionForm(request.POST or None, instance=conn)
+    feature = registry.integrations.get(request.GET.get("feature", ""))
+    form = ConnectionForm(request.POST or None, instance=conn, services=tuple(feature.services) if feature else (),
+                          service=request.GET.get("service", ""))
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             created = conn.pk is None
@@ -131,7 +133,7 @@ def connection_edit(request, store_pk: int | None = None, pk: int | None = None)
         return redirect("dashboard:store", pk=store.pk)
     hooks = sorted(h for (svc, h) in registry.webhooks if conn.pk and svc == conn.service)
     return render(request, "dashboard/stores/connection_form.html", {
-        "form": form, "store": store, "connection": conn, "nav": "stores", "hints": CREDENTIAL_HINTS,
+        "form": form, "store": store, "connection": conn, "nav": "stores", "hints": CREDENTIAL_HINTS, "feature": feature,
         "webhooks": [(h, conn.webhook_url(h)) for h in hooks]})
 
 
