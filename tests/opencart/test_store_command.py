@@ -27,7 +27,7 @@ def test_add_reads_time_zone_language_currency_and_country_from_the_shop(sqlite_
     # the reference shop is set to Europe/Istanbul, tr-tr, TRY, Turkey: not the command's old defaults by luck
     assert (s.timezone, s.language, s.currency, s.country, s.version) == ("Europe/Istanbul", "tr", "TRY", "TR", "3.0")
     assert "as the shop is set" in out
-    out = _store("add", "--name", "Override", "--db-url", shop.url, "--timezone", "Europe/Moscow")
+    out = _store("add", "--name", "Override", "--db-url", shop.url, "--store-id", "1", "--timezone", "Europe/Moscow")
     assert Store.objects.get(name="Override").timezone == "Europe/Moscow"
 
 
