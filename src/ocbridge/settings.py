@@ -1,5 +1,6 @@
 """Django settings. Process-level settings come from the environment only (DESIGN.md)."""
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -28,6 +29,12 @@ ALLOWED_HOSTS = [h for h in os.environ.get("OCBRIDGE_ALLOWED_HOSTS", "*").split(
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("OCBRIDGE_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 # The public base URL providers use to reach our webhooks (e.g. https://hub.example.com).
 PUBLIC_URL = os.environ.get("OCBRIDGE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Proxies in front of the hub (nginx, a CDN): their addresses or networks, comma-separated, and/or how many of them
+# stand in front (hops). X-Forwarded-For is read only from such a peer; the client is the first address from the
+# right that is not a trusted proxy (core.exchanges.client_ip). Neither set: the header is ignored.
+TRUSTED_PROXIES = [str(ipaddress.ip_network(n.strip(), strict=False))  # a typo stops the start, with its value
+                   for n in os.environ.get("OCBRIDGE_TRUSTED_PROXIES", "").split(",") if n.strip()]
+TRUSTED_PROXY_HOPS = int(os.environ.get("OCBRIDGE_TRUSTED_PROXY_HOPS", "0") or 0)
 TEST_CLOCK = os.environ.get("OCBRIDGE_TEST_CLOCK", "") == "1"
 # Hosts (host or host:port) a provider connection may point at besides the provider's own pattern: the loopback
 # simulators of tests, benchmarks and the demo. Empty in production.

@@ -8,6 +8,17 @@ from django.conf import settings
 from django.core import checks
 
 
+def _allowlists_in_use() -> bool:
+    from django.db import DatabaseError
+
+    from ocbridge.core.models import Connection
+
+    try:
+        return Connection.objects.exclude(ip_allowlist="").exists()
+    except DatabaseError:  # not migrated yet
+        return False
+
+
 @checks.register(checks.Tags.security, deploy=True)
 def ocbridge_deploy_checks(app_configs=None, **kwargs):
     found = []
@@ -28,6 +39,11 @@ def ocbridge_deploy_checks(app_configs=None, **kwargs):
     if settings.TEST_CLOCK:
         found.append(checks.Error("OCBRIDGE_TEST_CLOCK is on: time can be moved by a file in the data dir.",
                                   id="ocbridge.E002"))
+    if not (settings.TRUSTED_PROXIES or settings.TRUSTED_PROXY_HOPS) and _allowlists_in_use():
+        found.append(checks.Warning(
+            "A connection has a webhook IP allowlist but no proxy is named: behind nginx or a CDN every request "
+            "seems to come from the proxy. Set OCBRIDGE_TRUSTED_PROXIES (addresses/networks) or "
+            "OCBRIDGE_TRUSTED_PROXY_HOPS.", id="ocbridge.W005"))
     key_file = settings.DATA_DIR / "secret_key"
     if not os.environ.get("OCBRIDGE_SECRET_KEY") and key_file.exists() and key_file.stat().st_mode & 0o077:
         found.append(checks.Warning(f"{key_file} is readable by other users (chmod 600).", id="ocbridge.W004"))

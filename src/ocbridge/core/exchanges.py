@@ -118,15 +118,40 @@ class ExchangeRecorder:
                 self.connection.mark_ok()
 
 
-def client_ip(request) -> str:
-    """The peer address. Behind a proxy, the operator sets OCBRIDGE_TRUST_X_FORWARDED_FOR=1."""
-    import os
+def _in(nets, address: str) -> bool:
+    import ipaddress
 
-    if os.environ.get("OCBRIDGE_TRUST_X_FORWARDED_FOR") == "1":
-        fwd = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if fwd:
-            return fwd.split(",")[-1].strip()
-    return request.META.get("REMOTE_ADDR", "")
+    try:
+        addr = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(addr in net for net in nets)
+
+
+def client_ip(request) -> str:
+    """The client's address: the peer, or — when the peer is a trusted proxy (settings.TRUSTED_PROXIES networks, or
+    any peer when TRUSTED_PROXY_HOPS is set) — the first X-Forwarded-For address from the right that is not one.
+
+    With hops N, the N rightmost addresses of the chain (the peer included) are proxies. A header from an untrusted
+    peer is ignored: where the app port is reachable directly, anyone can write one.
+    """
+    import ipaddress
+
+    from django.conf import settings
+
+    peer = request.META.get("REMOTE_ADDR", "")
+    nets = [ipaddress.ip_network(n, strict=False) for n in settings.TRUSTED_PROXIES]
+    hops = settings.TRUSTED_PROXY_HOPS
+    if not (hops or _in(nets, peer)):
+        return peer
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+    chain = forwarded + [peer]
+    if hops:
+        return chain[max(0, len(chain) - 1 - hops)]
+    for address in reversed(chain):
+        if not _in(nets, address):
+            return address
+    return chain[0]
 
 
 def inbound_exchange(request, *, service: str, connection=None, store=None, purpose: str = "",

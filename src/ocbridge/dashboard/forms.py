@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets as pysecrets
 import zoneinfo
 
 from django import forms
@@ -17,6 +18,9 @@ from ocbridge.core.shop_database import SQLITE, ShopDatabase
 
 SECRET_WIDGET_ATTRS = {"autocomplete": "new-password", "placeholder": ""}
 EXTRA_CREDENTIAL_ROWS = 3
+# Signing secrets the hub may make up when left empty (the provider is told ours). A provider's own phrases, like
+# APS's SHA request/response phrases, are required by its form and never invented.
+GENERATED_SIGNING_SECRETS = {"sandbox": "webhook_secret"}
 # The credentials each service's client reads (services/<service>.py, webhooks), with what the owner sees: a named
 # field per credential with help, instead of free "name = value" rows.
 CREDENTIALS: dict[str, list[tuple[str, str, str]]] = {
@@ -217,6 +221,8 @@ class ConnectionForm(forms.ModelForm):
         d = self.cleaned_data
         names = [k for k in self.existing_keys if d.get(f"cred__{k}") or d.get(f"credclear__{k}")]
         names += [d[f"newkey_{i}"] for i in range(EXTRA_CREDENTIAL_ROWS) if d.get(f"newkey_{i}") and d.get(f"newval_{i}")]
+        if getattr(self, "generated", None):
+            names.append(GENERATED_SIGNING_SECRETS[self.instance.service])
         return sorted(set(names))
 
     def save(self, commit: bool = True) -> Connection:
@@ -231,6 +237,10 @@ class ConnectionForm(forms.ModelForm):
         for i in range(EXTRA_CREDENTIAL_ROWS):
             if d.get(f"newkey_{i}") and d.get(f"newval_{i}"):
                 secret[d[f"newkey_{i}"]] = d[f"newval_{i}"]
+        key = GENERATED_SIGNING_SECRETS.get(conn.service)
+        self.generated = None
+        if key and not secret.get(key):  # an empty signing secret makes every signature forgeable
+            secret[key] = self.generated = pysecrets.token_urlsafe(32)
         conn.secret = secret
         conn.options = d.get("options_json") or {}
         if commit:

@@ -139,7 +139,10 @@ class SandboxClient:
 
 
 def verify_signature(webhook_secret: str, body: bytes, header: str) -> bool:
-    """X-Sandbox-Signature is `sha256=<hex HMAC-SHA256(secret, raw body)>`; compared in constant time."""
+    """X-Sandbox-Signature is `sha256=<hex HMAC-SHA256(secret, raw body)>`; compared in constant time. An empty
+    secret verifies nothing (anyone can sign with it)."""
+    if not webhook_secret:
+        return False
     expected = "sha256=" + hmac.new(webhook_secret.encode("utf-8"), body or b"", hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, (header or "").strip())
 

@@ -130,6 +130,9 @@ def connection_edit(request, store_pk: int | None = None, pk: int | None = None)
                   changed=sorted(n for n in form.changed_data if not n.startswith(("cred", "newval"))),
                   secrets_changed=form.changed_secrets())
         messages.success(request, _("Connection saved."))
+        if form.generated:
+            messages.warning(request, _("A webhook signing secret was generated; set the same in the provider's "
+                                        "panel (shown only now): %(secret)s") % {"secret": form.generated})
         return redirect("dashboard:store", pk=store.pk)
     hooks = sorted(h for (svc, h) in registry.webhooks if conn.pk and svc == conn.service)
     return render(request, "dashboard/stores/connection_form.html", {
