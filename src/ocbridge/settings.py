@@ -35,6 +35,8 @@ PUBLIC_URL = os.environ.get("OCBRIDGE_PUBLIC_URL", "http://127.0.0.1:8000").rstr
 TRUSTED_PROXIES = [str(ipaddress.ip_network(n.strip(), strict=False))  # a typo stops the start, with its value
                    for n in os.environ.get("OCBRIDGE_TRUSTED_PROXIES", "").split(",") if n.strip()]
 TRUSTED_PROXY_HOPS = int(os.environ.get("OCBRIDGE_TRUSTED_PROXY_HOPS", "0") or 0)
+# "Send a test to my phone": calls and SMS on the shop's account, to any number; so many an hour per user and store.
+TEST_SENDS_PER_HOUR = int(os.environ.get("OCBRIDGE_TEST_SENDS_PER_HOUR", "5") or 5)
 TEST_CLOCK = os.environ.get("OCBRIDGE_TEST_CLOCK", "") == "1"
 # Hosts (host or host:port) a provider connection may point at besides the provider's own pattern: the loopback
 # simulators of tests, benchmarks and the demo. Empty in production.

@@ -76,3 +76,24 @@ def test_connection_check_uses_the_providers_credential_check(client_in, store, 
     conn.save()
     html = client_in.post(reverse("dashboard:connection-test", args=[conn.pk]), follow=True).content.decode()
     assert "Connection check failed" in html and "tok-wrong-9876" not in html
+
+
+def test_test_sends_are_limited_per_user_and_per_store(client_in, store, sandbox_integ, settings):
+    """The 4th test in an hour is refused next to the field (limit 3 here): per user, and per store whoever asks."""
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from ocbridge.core.models import StoreMember
+
+    settings.TEST_SENDS_PER_HOUR = 3
+    for _ in range(3):
+        assert client_in.post(_url(store), {"test-phone": "0532 123 45 67", "test-channel": "sms"}).status_code == 302
+    resp = client_in.post(_url(store), {"test-phone": "0532 123 45 67", "test-channel": "sms"})
+    assert resp.status_code == 400 and "At most 3 test calls and SMS an hour" in resp.content.decode()
+    other = User.objects.create_user("operator2", password="pw")
+    StoreMember.objects.create(store=store, user=other, role="operator")
+    c = Client()
+    c.force_login(other)
+    assert c.post(_url(store), {"test-phone": "0532 123 45 67", "test-channel": "call"}).status_code == 400
+    assert Job.objects.filter(kind="cod_confirm.send_test").count() == 3
+    assert AuditEntry.objects.filter(action__startswith="cod_confirm.test_").count() == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from ocbridge.core import clock
 from ocbridge.core.errors import ServiceError
 from ocbridge.core.models import AuditEntry, Connection, Integration, Job
@@ -72,6 +74,22 @@ def correct_phone(c: Confirmation, *, phone: str, user: str, reason: str) -> str
     return e164
 
 
+def _within_test_limit(integration: Integration, user: str) -> None:
+    """Test calls and SMS cost the shop money and can reach any number: at most settings.TEST_SENDS_PER_HOUR per user
+    and per store in the last hour (counted from their audit rows; the store's row is locked so two clicks at
+    once cannot both pass)."""
+    from django.conf import settings
+    from django.utils.translation import gettext as _
+
+    Integration.objects.select_for_update().filter(pk=integration.pk).first()
+    limit = settings.TEST_SENDS_PER_HOUR
+    recent = AuditEntry.objects.filter(action__startswith="cod_confirm.test_",
+                                       created__gte=clock.now() - dt.timedelta(hours=1))
+    if recent.filter(user=user).count() >= limit or recent.filter(store_id=integration.store_id).count() >= limit:
+        raise ValueError(_("At most %(n)d test calls and SMS an hour, per user and per store: please try again "
+                           "later.") % {"n": limit})
+
+
 def test_message(integration: Integration, phone: str, channel: str, user: str) -> Job:
     """Queue a test call or SMS to the owner's phone. ValueError (shown next to the field) for a bad phone."""
     from ocbridge.integrations.cod_confirm import shop
@@ -83,6 +101,7 @@ def test_message(integration: Integration, phone: str, channel: str, user: str) 
     e164 = shop.normalize_phone(phone, integration.store.country)
     if not e164:
         raise ValueError("not a valid phone number")
+    _within_test_limit(integration, user)
     AuditEntry.objects.create(created=clock.now(), user=user, action=f"cod_confirm.test_{channel}",
                               store=integration.store, object_type="integration", object_id=str(integration.pk),
                               reason="test message", data={"phone": e164[:-4] + "****"})
