@@ -37,6 +37,21 @@ class ConfigurationError(Exception):
     """Settings that cannot work (wrong DB URL, unsupported OpenCart version…); message says which and why."""
 
 
+def network_cause(message: str) -> str:
+    """Which network failure a driver message describes, in the words an owner can act on."""
+    low = message.lower()
+    if any(w in low for w in ("name or service not known", "nodename nor servname", "getaddrinfo", "no address",
+                              "temporary failure in name resolution", "unknown host")):
+        return "the host name does not resolve (DNS)"
+    if "refused" in low:
+        return "connection refused: nothing listens on that host and port"
+    if "timed out" in low or "timeout" in low:
+        return "no answer in time: a firewall may drop the connection"
+    if "lost connection" in low or "gone away" in low:
+        return "the server closed the connection"
+    return "network error"
+
+
 def parse_retry_after(value: str | None, default: float | None = None) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or HTTP date)."""
     if not value:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from ocbridge import __version__
-from ocbridge.core.errors import RetryableError
+from ocbridge.core.errors import RetryableError, network_cause
 
 
 class NetworkError(RetryableError):
@@ -32,11 +32,16 @@ class HttpClient:
         try:
             return self._client.request(method, url, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # never reached the other side
-            raise NetworkError(self.service, "connect", str(exc) or type(exc).__name__, maybe_sent=False) from exc
+            text = str(exc) or type(exc).__name__
+            cause = "no answer in time: a firewall may drop the connection" if isinstance(exc, httpx.ConnectTimeout) \
+                else network_cause(text)
+            raise NetworkError(self.service, "connect", f"{cause} ({text})", maybe_sent=False) from exc
         except httpx.TimeoutException as exc:  # sent, no answer in time: it may have been processed
-            raise NetworkError(self.service, "timeout", str(exc) or "timed out", maybe_sent=True) from exc
+            raise NetworkError(self.service, "timeout", f"sent, but no answer in time ({exc or 'timed out'})",
+                               maybe_sent=True) from exc
         except httpx.TransportError as exc:
-            raise NetworkError(self.service, "transport", str(exc) or type(exc).__name__, maybe_sent=True) from exc
+            text = str(exc) or type(exc).__name__
+            raise NetworkError(self.service, "transport", f"{network_cause(text)} ({text})", maybe_sent=True) from exc
 
     def build_url(self, url: str, params: dict | None = None) -> str:
         return str(self._client.build_request("GET", url, params=params).url)

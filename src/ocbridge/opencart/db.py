@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from ocbridge.core.errors import ConfigurationError, RetryableError
+from ocbridge.core.errors import ConfigurationError, RetryableError, network_cause
 from ocbridge.core.shop_database import SQLITE, ShopDatabase
 from ocbridge.opencart.layouts import metadata_for
 
@@ -111,21 +111,6 @@ def ping(engine: Engine) -> None:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.OperationalError as exc:
         raise classify_db_error(exc) from None
-
-
-def network_cause(message: str) -> str:
-    """Which network failure a driver message describes, in the words an owner can act on."""
-    low = message.lower()
-    if any(w in low for w in ("name or service not known", "nodename nor servname", "getaddrinfo", "no address",
-                              "temporary failure in name resolution", "unknown host")):
-        return "the host name does not resolve (DNS)"
-    if "refused" in low:
-        return "connection refused: nothing listens on that host and port"
-    if "timed out" in low or "timeout" in low:
-        return "no answer in time: a firewall may drop the connection"
-    if "lost connection" in low or "gone away" in low:
-        return "the server closed the connection"
-    return "network error"
 
 
 def classify_db_error(exc: Exception) -> Exception:

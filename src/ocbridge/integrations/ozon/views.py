@@ -152,8 +152,10 @@ def test_connection(request, integration_pk: int) -> HttpResponse:
     integration = _integration(request, integration_pk, Role.OWNER)
     try:
         warehouses = jobs.test_connection(integration)
-    except (ServiceError, ConfigurationError) as exc:
-        messages.error(request, _("Ozon refused: %(error)s") % {"error": exc})
+    except (ServiceError, ConfigurationError) as exc:  # refused, or never reached: the error says which
+        messages.error(request, (_("Ozon could not be reached: %(error)s") if getattr(exc, "code", None) in
+                                 ("connect", "timeout", "transport") else _("Ozon refused: %(error)s"))
+                       % {"error": exc})
     else:
         names = ", ".join(f"{w.get('name')} ({w.get('warehouse_id')})" for w in warehouses)
         messages.success(request, _("Connected. Warehouses: %(names)s") % {"names": names or "—"})
