@@ -12,6 +12,8 @@ served by gunicorn (2 workers, as `ocbridge serve --production`) and one `ocbrid
       the raw request, enqueue one job): requests per second. Target ≥ 300/s on 2 cores. Beside it, the
       same number of requests to a static "OK" view of the same server shows what the transport costs.
 
+  (5) WhatsApp: N orders with the plan WhatsApp → call; insert → template message received by the Cloud API
+      simulator, and button tap → confirmation written to the order history (p50/p99).
   (4) risk score: a phone's score at N phones across 5 stores (sharing on), p50/p99 of `risk.lookup` (target
       < 1 ms at 1,000,000 phones) beside the naive way, the same sums computed from the confirmations rows.
 
@@ -63,6 +65,7 @@ def main() -> None:
     ap.add_argument("--every", type=float, default=0.5, help="seconds between inserted orders")
     ap.add_argument("--score-phones", type=int, default=1_000_000, help="phones in the risk-score table (0: skip)")
     ap.add_argument("--score-only", action="store_true", help="run only the risk-score part")
+    ap.add_argument("--whatsapp-orders", type=int, default=50, help="orders of the WhatsApp part (0: skip)")
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="ocb-codflow-")
@@ -115,9 +118,16 @@ def main() -> None:
             engine = sa.create_engine(url)
             inserted, calls = latency(args, engine, sim)
             outcomes(inserted, calls, engine)
+        if args.whatsapp_orders:
+            wa = whatsapp_setup(integration, conn, f"http://127.0.0.1:{port}")
+            try:
+                whatsapp_run(args, sa.create_engine(url), wa)
+            finally:
+                wa.stop()
         worker.terminate()  # the worker would compete for the 2 cores; ingest only stores and enqueues
         worker.wait(10)
-        ingest(args, f"http://127.0.0.1:{port}", conn.webhook_token)
+        if args.webhooks:
+            ingest(args, f"http://127.0.0.1:{port}", conn.webhook_token)
     finally:
         for p in procs:
             if p.poll() is None:
@@ -208,6 +218,81 @@ def latency(args, engine, sim) -> tuple[dict[str, float], list[dict]]:
         print(f"  insert → call requested: p50 {statistics.median(waits):.2f} s   p99 {pct(waits, 99):.2f} s"
               f"   max {max(waits):.2f} s   (target ≤ 16 s)")
     return inserted, calls
+
+
+def whatsapp_setup(integration, call_conn, base: str):
+    """The Cloud API simulator, a WhatsApp connection with approved templates, the plan WhatsApp → call."""
+    from django.urls import reverse
+
+    from ocbridge.core.models import Connection
+    from ocbridge.integrations.cod_confirm import plan, whatsapp
+    from ocbridge.simulators.whatsapp import WhatsAppSimulator
+
+    wa = WhatsAppSimulator(token="bench-wa", app_secret="bench-wa-secret", speed=1000, reply_delay=10 ** 9)
+    wa.start()
+    conn = Connection.objects.create(store=integration.store, service="whatsapp", base_url=wa.base_url,
+                                     secret={"access_token": "bench-wa", "app_secret": "bench-wa-secret"},
+                                     options={"phone_number_id": wa.phone_number_id, "waba_id": wa.waba_id})
+    wa.set_webhook_url(base + reverse("webhook", kwargs={"service": "whatsapp", "token": conn.webhook_token,
+                                                          "hook": "events"}))
+    whatsapp.create_templates(conn, "bench")
+    wa.approve_all()
+    whatsapp.refresh_templates(conn)
+    plan.replace(integration, [plan.Step("whatsapp", conn, 0, 60), plan.Step("call", call_conn, 30, 15)])
+    return wa
+
+
+def whatsapp_run(args, engine, wa) -> None:
+    """(5) Insert → message at the simulator; tap → the confirmation in the shop's order history."""
+    import sqlalchemy as sa
+
+    from ocbridge.opencart.seed import place_order
+
+    n = args.whatsapp_orders
+    print(f"(5) {n} COD orders, plan WhatsApp → call, inserted {args.every:g} s apart")
+    before = to_a_person()
+    inserted = {}
+    for _ in range(n):
+        inserted[str(place_order(engine, version="3.0"))] = time.time()
+        time.sleep(args.every)
+    deadline = time.monotonic() + 120
+    def skipped() -> int:  # numbers in a country where the store does not use WhatsApp (RU): the next step
+        from ocbridge.integrations.cod_confirm.models import Transition
+
+        return Transition.objects.filter(reason__startswith="step 1 (whatsapp) skipped",
+                                         confirmation__order_id__in=[int(o) for o in inserted]).count()
+
+    while time.monotonic() < deadline and len(wa.messages()) + to_a_person() - before + skipped() < n:
+        time.sleep(0.5)
+    sent, waits, tapped = wa.messages(), [], {}
+    for msg in sent:
+        params = msg["body"]["template"]["components"][0]["parameters"]
+        oid = next(p["text"] for p in params if p["parameter_name"] == "order_number")
+        waits.append(msg["received_at"] - inserted[oid])
+        tapped[int(oid)] = time.time()
+        wa.tap(msg["id"], "confirm")
+    q = sa.text("SELECT order_id, MIN(order_history_id) FROM oc_order_history WHERE order_id IN :ids AND comment "
+                "LIKE 'COD %' GROUP BY order_id").bindparams(sa.bindparam("ids", expanding=True))
+    written: dict[int, float] = {}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(written) < len(tapped):
+        with engine.connect() as c:
+            for oid, _ in c.execute(q, {"ids": list(tapped)}).all():
+                written.setdefault(oid, time.time())
+        time.sleep(0.05)
+    decided = [written[o] - tapped[o] for o in written]
+    per_order = {}
+    for msg in sent:
+        oid = next(p["text"] for p in msg["body"]["template"]["components"][0]["parameters"]
+                   if p["parameter_name"] == "order_number")
+        per_order[oid] = per_order.get(oid, 0) + 1
+    print(f"  messages: {len(sent)} for {n} orders ({to_a_person() - before} without a valid phone went to a person, "
+          f"{skipped()} Russian numbers went to the call step; "
+          f"orders messaged twice: {sum(1 for k in per_order.values() if k > 1)}); insert → message "
+          f"p50 {statistics.median(waits):.2f} s p99 {pct(waits, 99):.2f} s")
+    if decided:
+        print(f"  tap → order history written: {len(decided)} of {len(tapped)}, p50 {statistics.median(decided):.2f} s "
+              f"p99 {pct(decided, 99):.2f} s")
 
 
 def to_a_person() -> int:

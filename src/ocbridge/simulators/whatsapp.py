@@ -210,7 +210,7 @@ class WhatsAppSimulator(Simulator):
         self._check_pair(wa_id)
         wamid = "wamid." + uuid.uuid4().hex.upper()
         msg = {"id": wamid, "to": to, "wa_id": wa_id, "type": kind, "callback": callback, "payloads": payloads,
-               "body": data, "statuses": []}
+               "body": data, "statuses": [], "received_at": time.time()}
         with self._state_lock:
             self._messages[wamid] = msg
         self.spawn(self._run_message, wamid)
