@@ -15,8 +15,8 @@ Shape (the contract other features build on):
 - `needs_attention(stores)` calls every contributor; one that raises becomes an error line naming it, so a
   broken feature never hides the others or breaks the page.
 
-Built-in contributors: COD confirmations needing a person (cod_confirm), connections whose last call failed,
-jobs that gave up (core.attention_sources).
+Built-in contributors (here): connections whose last call failed, jobs that gave up, a stalled worker, stores not
+reachable, provider methods a store's connections use that go away within 30 days (core.provider_methods).
 """
 
 from __future__ import annotations
@@ -189,3 +189,49 @@ def stores_unreachable(stores) -> list[Attention]:
                       text=_("%(store)s: the shop database has not answered yet; the hub keeps trying — press "
                              "“Test” on the store's page once it is up") % {"store": s.name})
             for s in stores.filter(version="", enabled=True).order_by("name")[:20]]
+
+
+@register_attention("core.methods_going_away", order=25)
+def methods_going_away(stores) -> list[Attention]:
+    """Provider methods the stores' enabled connections call that are switched off within WARN_DAYS (or already, or
+    deprecated with no date), one line per store, service and date: the owner must update ocbridge before then.
+    One query; the dates come from core.provider_methods by the injected clock."""
+    from django.urls import reverse
+    from django.utils.formats import date_format
+
+    from ocbridge.core import provider_methods
+    from ocbridge.core.choices import Service
+    from ocbridge.core.models import Connection
+
+    used = list(Connection.objects.active().filter(store__in=stores, store__enabled=True)
+                .values_list("store_id", "store__name", "service").distinct().order_by("store__name", "store_id"))
+    found = provider_methods.notices({service for _s, _n, service in used})
+    if not found:
+        return []
+    names = dict(Service.choices)
+    out = []
+    for store_id, store_name, service in used:
+        groups: dict[tuple, list] = {}  # one line per date (notices() gives them soonest first)
+        for n in found:
+            if n.method.service == service:
+                groups.setdefault((n.days_left, n.method.deprecated if n.days_left is None else None), []).append(n)
+        for (days_left, _deprecated), group in groups.items():
+            first = group[0].method
+            values = {"store": store_name, "service": names.get(service, service),
+                      "methods": ", ".join(n.method.label for n in group),
+                      "source": "; ".join(dict.fromkeys(n.method.source for n in group)),
+                      "date": date_format(first.switch_off or first.deprecated, "DATE_FORMAT"), "days": days_left}
+            if days_left is None:
+                text = _("%(store)s: %(service)s marked %(methods)s deprecated on %(date)s, with no switch-off date yet "
+                         "(source: %(source)s). Update ocbridge soon.") % values
+            elif days_left <= 0:
+                text = _("%(store)s: %(service)s switched off %(methods)s on %(date)s (source: %(source)s). These calls "
+                         "fail until ocbridge is updated.") % values
+            else:
+                text = ngettext("%(store)s: %(service)s switches off %(methods)s on %(date)s, in %(days)d day (source: "
+                                "%(source)s). Update ocbridge before then.",
+                                "%(store)s: %(service)s switches off %(methods)s on %(date)s, in %(days)d days (source: "
+                                "%(source)s). Update ocbridge before then.", days_left) % values
+            out.append(Attention(key="core.methods_going_away", count=len(group), text=text,
+                                 severity=group[0].level, link=reverse("dashboard:store", args=[store_id])))
+    return out[:20]
