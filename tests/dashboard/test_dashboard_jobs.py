@@ -72,3 +72,13 @@ def test_worker_probe_enqueues_a_probe_job(client_in):
     resp = client_in.post(reverse("dashboard:worker-probe"))
     job = Job.objects.get(kind="core.probe")
     assert resp["Location"] == reverse("dashboard:job", args=[job.pk])
+
+
+def test_a_crashed_job_reads_in_one_line_and_only_a_superuser_sees_the_traceback(client_in, store, user):
+    from ocbridge.core.models import Job
+
+    job = Job.objects.create(kind="core.probe", key="crash:1", store=store, state="errored",
+                             last_error='Traceback (most recent call last):\n  File "/srv/hub/x.py", line 3\nValueError: boom')
+    html = client_in.get(reverse("dashboard:job", args=[job.pk])).content.decode()
+    assert "Unexpected error: ValueError: boom" in html
+    assert ("/srv/hub/x.py" in html) == user.is_superuser
