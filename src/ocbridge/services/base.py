@@ -99,6 +99,23 @@ class UnreadableAnswerError(RetryableError):
         self.maybe_sent = maybe_sent  # read by ExchangeHandle.fail: PENDING, so the next try asks first
 
 
+def bearer_json_call(http, recorder, token: str, method: str, path: str, classify: Callable[[Any], dict], *,
+                     key: str = "", purpose: str = "", body: dict | None = None, params: dict | None = None) -> dict:
+    """One JSON request with a bearer token (Sandbox, WhatsApp), recorded as an Exchange; `classify(response)` reads
+    the answer inside the Exchange, so an error it raises is recorded on it."""
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    content = None
+    if body is not None:
+        content = json.dumps(body, ensure_ascii=False)
+        headers["Content-Type"] = "application/json; charset=utf-8"
+    url = http.build_url(path, params)
+    with recorder.exchange(method, url, key=key, purpose=purpose, request_body=content, request_headers=headers) as ex:
+        resp = http.request(method, path, params=params, headers=headers,
+                            content=content.encode("utf-8") if content else None)
+        ex.finish(resp)
+        return classify(resp)
+
+
 # --- phone numbers: E.164 in, provider format out ---------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient
 from ocbridge.services.base import (
     CallResult, CallStarted, Capabilities, DeliveryReport, InboundSms, SmsSent, UnreadableAnswerError,
-    WebhookFormatError, check_e164, json_of, replay_or_recover, require, text_of, tts_language,
+    WebhookFormatError, bearer_json_call, check_e164, json_of, replay_or_recover, require, text_of, tts_language,
 )
 
 LANGUAGES = {"tr": "tr-TR", "en": "en-US", "ru": "ru-RU", "ar": "ar-XA"}
@@ -101,18 +101,9 @@ class SandboxClient:
     def _call(self, method: str, path: str, *, key: str = "", purpose: str = "", body: dict | None = None,
               params: dict | None = None) -> dict:
         ratelimit.acquire((self.service, self._conn.pk, "api"), RATE)
-        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
-        content = None
-        if body is not None:
-            content = json.dumps(body, ensure_ascii=False)
-            headers["Content-Type"] = "application/json; charset=utf-8"
-        url = self._http.build_url(path, params)
-        with self._rec.exchange(method, url, key=key, purpose=purpose, request_body=content,
-                                request_headers=headers) as ex:
-            resp = self._http.request(method, path, params=params, headers=headers,
-                                      content=content.encode("utf-8") if content else None)
-            ex.finish(resp)
-            return self._classify(resp, side_effect=bool(key))
+        return bearer_json_call(self._http, self._rec, self._token, method, path,
+                                lambda resp: self._classify(resp, side_effect=bool(key)), key=key, purpose=purpose,
+                                body=body, params=params)
 
     def _classify(self, resp, *, side_effect: bool) -> dict:
         """The one place Sandbox answers are read: the body, or RetryableError / TerminalError."""

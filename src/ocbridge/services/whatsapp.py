@@ -22,7 +22,8 @@ from ocbridge.core.errors import RetryableError, TerminalError
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient
 from ocbridge.services.base import (
-    Capabilities, UnreadableAnswerError, WebhookFormatError, check_e164, json_of, replay_or_recover,
+    Capabilities, UnreadableAnswerError, WebhookFormatError, bearer_json_call, check_e164, json_of,
+    replay_or_recover,
 )
 
 GRAPH_URL = "https://graph.facebook.com"
@@ -171,18 +172,9 @@ class WhatsAppClient:
     # the one path to the network ----------------------------------------------------------------------
     def _call(self, method: str, path: str, *, key: str = "", purpose: str = "", body: dict | None = None,
               params: dict | None = None) -> dict:
-        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
-        content = None
-        if body is not None:
-            content = json.dumps(body, ensure_ascii=False)
-            headers["Content-Type"] = "application/json; charset=utf-8"
-        url = self._http.build_url(path, params)
-        with self._rec.exchange(method, url, key=key, purpose=purpose, request_body=content,
-                                request_headers=headers) as ex:
-            resp = self._http.request(method, path, params=params, headers=headers,
-                                      content=content.encode("utf-8") if content else None)
-            ex.finish(resp)
-            return self._classify(resp, side_effect=bool(key) and method == "POST")
+        return bearer_json_call(self._http, self._rec, self._token, method, path,
+                                lambda resp: self._classify(resp, side_effect=bool(key) and method == "POST"),
+                                key=key, purpose=purpose, body=body, params=params)
 
     def _classify(self, resp, *, side_effect: bool) -> dict:
         """Graph errors are `{error: {message, type, code, error_data: {details}, fbtrace_id}}` (§5)."""
