@@ -8,11 +8,13 @@ import zoneinfo
 
 from django import forms
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _
 
 from ocbridge.core import access
 from ocbridge.core.choices import Direction, JobState, Level, Role, Service
 from ocbridge.core.errors import ConfigurationError
+from ocbridge.core.outbound import check_base_url
 from ocbridge.core.models import Connection, Integration, Store
 from ocbridge.core.shop_database import SQLITE, ShopDatabase
 
@@ -63,6 +65,7 @@ class StoreForm(forms.ModelForm):
                               help_text=_("Leave blank to keep."))
     clear_api_key = forms.BooleanField(label=_("Remove the stored API key"), required=False)
     api_url = forms.URLField(label=_("Native API URL"), required=False, assume_scheme="https",
+                             validators=[URLValidator(schemes=["http", "https"])],
                              help_text=_("Shop URL, e.g. https://shop.example.com/"))
     oc_store_id = forms.IntegerField(label=_("OpenCart store id"), min_value=0, max_value=2**31 - 1, initial=0,
                                      help_text=_("0 for the default store; see System › Settings in OpenCart"))
@@ -215,6 +218,12 @@ class ConnectionForm(forms.ModelForm):
                 self.add_error(f"newkey_{i}", _("Give the credential a name."))
             if key and not val:
                 self.add_error(f"newval_{i}", _("Enter a value."))
+        url = data.get("base_url")
+        if url and "base_url" in self.changed_data:  # a stored value from before stays until it is changed
+            try:
+                check_base_url(data.get("service") or self.instance.service, url)
+            except ConfigurationError as exc:
+                self.add_error("base_url", str(exc))
         return data
 
     def changed_secrets(self) -> list[str]:
