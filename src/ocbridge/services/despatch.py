@@ -14,22 +14,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from django.conf import settings
 
-from ocbridge.core import ratelimit
+from ocbridge.core import outbound, ratelimit
 from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError, parse_retry_after
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient
 
 SERVICE = "despatch"
-ACCOUNT_HOST = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.despatchcloud\.co\.uk$")
 API_PATH = "/public-api"
 
 # DC order status_id values (GardeningExpress/despatchcloud-client src/Constants.cs).
@@ -49,24 +46,14 @@ _http: dict[str, HttpClient] = {}
 
 
 def check_base_url(url: str) -> str:
-    """The account's API base URL, or ConfigurationError: https on `<account>.despatchcloud.co.uk`, or a host
-    the process allows for simulators (settings.SIMULATOR_HOSTS) — never an arbitrary host that would
-    receive the account's password."""
-    parts = urlsplit((url or "").strip())
-    host = (parts.hostname or "").lower()
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    allowed = set(getattr(settings, "SIMULATOR_HOSTS", ()) or ())
-    if netloc in allowed or host in allowed:
-        pass
-    elif parts.scheme != "https" or not ACCOUNT_HOST.fullmatch(host) or parts.port not in (None, 443):
-        raise ConfigurationError(
-            f"Despatch Cloud account URL must be https://<your account>.despatchcloud.co.uk, not {url!r}")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise ConfigurationError("Despatch Cloud account URL must not carry credentials, a query or a fragment")
+    """The account's API base URL (`…/public-api`), or ConfigurationError: the host rule is the hub's one
+    (core.outbound: https on `<account>.despatchcloud.co.uk`, or a host the process allows for simulators)."""
+    url = outbound.check_base_url(SERVICE, url)
+    parts = urlsplit(url)
     path = parts.path.rstrip("/")
     if not path.endswith(API_PATH):
         path += API_PATH
-    return f"{parts.scheme}://{parts.netloc.split('@')[-1]}{path}"
+    return f"{parts.scheme}://{parts.netloc}{path}"
 
 
 @dataclass
