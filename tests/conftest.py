@@ -41,3 +41,16 @@ def make_conn(db):
                                          options=options or {})
 
     return make
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A throwaway PostgreSQL server (ocbridge.testbed.postgres); skips with the package name where it is missing."""
+    from ocbridge.testbed.postgres import PostgresServer, PostgresUnavailable
+
+    try:
+        server = PostgresServer().start()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.stop()

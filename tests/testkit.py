@@ -78,3 +78,17 @@ def cod_integration(store, connection, *, settings=None, channels=("call", "call
     integration = Integration.objects.create(store=store, kind="cod_confirm", settings=settings or {}, **fields)
     plan.replace(integration, plan.default_steps(connection, tuple(channels), tuple(delays), window))
     return integration
+
+
+def pytest_on_postgres(postgres, tmp_path, database: str, files: list) -> None:
+    """Run test files in a nested pytest session with a PostgreSQL hub (pytest-django builds one test database per
+    session); fails with the nested output."""
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update(OCBRIDGE_DATABASE_URL=postgres.create_database(database), OCBRIDGE_DATA_DIR=str(tmp_path / "data"))
+    done = subprocess.run([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", *map(str, files)], env=env,
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-3000:]
+    assert "passed" in done.stdout.splitlines()[-1] and "failed" not in done.stdout.splitlines()[-1]

@@ -6,34 +6,13 @@ throwaway server (ocbridge.testbed.postgres), as tests/reliability/test_scale_ou
 package name where PostgreSQL is not installed.
 """
 
-import os
-import subprocess
 from pathlib import Path
 
-import pytest
-
-from testkit import PYTHON, ROOT
+from testkit import pytest_on_postgres
 
 HERE = Path(__file__).resolve().parent
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    from ocbridge.testbed.postgres import PostgresServer, PostgresUnavailable
-
-    try:
-        server = PostgresServer().start()
-    except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
-    yield server
-    server.stop()
-
-
 def test_webhook_corpus_on_postgres(postgres, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.update(OCBRIDGE_DATABASE_URL=postgres.create_database("ocbridge_corpus"), OCBRIDGE_DATA_DIR=str(tmp_path / "data"))
-    files = [str(HERE / "test_webhook_bodies.py"), str(HERE / "test_http_envelope.py")]
-    done = subprocess.run([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-3000:]
-    assert "passed" in done.stdout.splitlines()[-1] and "failed" not in done.stdout.splitlines()[-1]
+    pytest_on_postgres(postgres, tmp_path, "ocbridge_corpus",
+                       [HERE / "test_webhook_bodies.py", HERE / "test_http_envelope.py"])

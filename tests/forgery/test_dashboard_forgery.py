@@ -60,6 +60,14 @@ def world(db, sqlite_shop):
                                 phone="+905321234567", status_at_start=1, state="needs_person", created=clock.now())
     Job.objects.create(pk=1, kind="opencart.poll_shop", key="forgery:job:1", store=store, state="failed")
     Exchange.objects.create(pk=1, service="sandbox", direction="in", store=store)
+    # Rows made with explicit ids: on PostgreSQL the id sequences must move past them (SQLite needs nothing).
+    from django.core.management.color import no_style
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        for sql in connection.ops.sequence_reset_sql(no_style(), [Store, Connection, Integration, Confirmation, Job,
+                                                                  Exchange]):
+            cur.execute(sql)
 
 
 def snapshot() -> dict:
