@@ -47,7 +47,9 @@ def test_anonymous_detail_and_action_pages_redirect_to_login(client, store, conn
         reverse("dashboard:confirmation-act", args=[1]), reverse("dashboard:confirmation-phone", args=[1]),
         reverse("dashboard:confirmations-bulk"), reverse("dashboard:whatsapp-templates", args=[connection.pk]),
         reverse("dashboard:members", args=[store.pk]), reverse("dashboard:member-remove", args=[store.pk, 1]),
-        reverse("dashboard:member-link", args=[store.pk, 1])]
+        reverse("dashboard:member-link", args=[store.pk, 1]),
+        reverse("dashboard:optouts", args=[store.pk]), reverse("dashboard:optouts-hub"),
+        reverse("dashboard:optout-remove", args=[1])]
     for url in urls:
         for method in (client.get, client.post):
             resp = method(url)
@@ -64,7 +66,8 @@ def test_every_dashboard_url_is_covered_by_login_tests():
     covered = {n.split(":")[1] for n in LIST_PAGES} | {
         "store", "store-edit", "connection-add", "connection-edit", "job", "exchange", "store-test",
         "connection-test", "job-retry", "worker-probe", "integration", "confirmation", "confirmation-act", "integration-test",
-        "confirmation-phone", "confirmations-bulk", "whatsapp-templates", "members", "member-remove", "member-link"}
+        "confirmation-phone", "confirmations-bulk", "whatsapp-templates", "members", "member-remove", "member-link",
+        "optouts", "optouts-hub", "optout-remove"}
     assert names <= covered, names - covered
 
 

@@ -73,3 +73,16 @@ class SideEffectState(models.TextChoices):
 
 
 SIDE_EFFECT_DONE = (SideEffectState.SENT, SideEffectState.UNKNOWN, SideEffectState.FAILED, SideEffectState.CANCELLED)
+
+
+class OptOutScope(models.TextChoices):
+    """What a number asked us not to do (core.optouts)."""
+
+    ALL = "all", _("No calls and no messages")
+    CALLS = "calls", _("No calls")
+    MESSAGES = "messages", _("No messages (SMS, WhatsApp)")
+
+
+class OptOutSource(models.TextChoices):
+    OWNER = "owner", _("Added by a person")
+    REPLY = "reply", _("The customer replied STOP")

@@ -11,7 +11,17 @@ from django.utils.translation import gettext_lazy as _
 
 from ocbridge.core import clock
 from ocbridge.core import secrets as crypto
-from ocbridge.core.choices import Direction, ExchangeOutcome, JobState, Level, Role, Service, SideEffectState
+from ocbridge.core.choices import (
+    Direction,
+    ExchangeOutcome,
+    JobState,
+    Level,
+    OptOutScope,
+    OptOutSource,
+    Role,
+    Service,
+    SideEffectState,
+)
 from ocbridge.core.jobkinds import get_kind, schedule_on_commit
 from ocbridge.core.shop_database import CHARSETS, DEFAULT_CHARSET, DEFAULT_PORT, ENGINES, MYSQL, ShopDatabase, ShopIdentity
 
@@ -424,3 +434,27 @@ class StoreMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_role_display()} · {self.store}"
+
+
+class OptOut(models.Model):
+    """A phone number that must not be called or texted (core.optouts documents the rules). `store` empty = every
+    store of the hub."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    phone = models.CharField(_("phone"), max_length=20, help_text="E.164")
+    scope = models.CharField(_("what not to do"), max_length=10, choices=OptOutScope.choices, default=OptOutScope.ALL)
+    source = models.CharField(max_length=10, choices=OptOutSource.choices, default=OptOutSource.OWNER)
+    note = models.CharField(_("note"), max_length=255, blank=True)
+    reply = models.CharField(max_length=500, blank=True, help_text="the customer's words, for a reply opt-out")
+    user = models.CharField(max_length=150, blank=True)
+    created = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["store", "phone"], name="optout_store_phone"),
+            models.UniqueConstraint(fields=["phone"], condition=models.Q(store__isnull=True), name="optout_hub_phone"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phone} ({self.scope})"

@@ -12,7 +12,7 @@ from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _
 
 from ocbridge.core import access
-from ocbridge.core.choices import Direction, JobState, Level, Role, Service
+from ocbridge.core.choices import Direction, JobState, Level, OptOutScope, Role, Service
 from ocbridge.core.errors import ConfigurationError
 from ocbridge.core.outbound import check_base_url
 from ocbridge.core.models import Connection, Integration, Store
@@ -431,3 +431,26 @@ class MemberForm(forms.Form):
 
     def clean_username(self) -> str:
         return self.cleaned_data["username"].strip()
+
+
+class OptOutForm(forms.Form):
+    """A number the owner puts on the do-not-contact list (a customer who asked by phone or e-mail)."""
+
+    phone = forms.CharField(label=_("Phone number"), max_length=32,
+                            help_text=_("As the customer would write it, or with + and the country code."))
+    scope = forms.ChoiceField(label=_("What not to do"), choices=OptOutScope.choices, initial=OptOutScope.ALL)
+    note = forms.CharField(label=_("Note"), max_length=255, required=False,
+                           help_text=_("For example how the customer asked; kept in the audit log."))
+
+    def __init__(self, *args, country: str = "TR", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.country = country
+
+    def clean_phone(self) -> str:
+        from ocbridge.opencart import phones
+
+        e164 = phones.normalize(self.cleaned_data["phone"], self.country)
+        if not e164:
+            raise forms.ValidationError(_("This is not a valid phone number for %(country)s.")
+                                        % {"country": self.country})
+        return e164

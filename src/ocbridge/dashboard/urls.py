@@ -10,6 +10,7 @@ from ocbridge.dashboard.views import (
     integrations,
     jobs,
     members,
+    optouts,
     overview,
     stores,
     whatsapp,
@@ -33,6 +34,9 @@ urlpatterns = [
     path("password/set/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
         template_name="dashboard/password_set.html", success_url=reverse_lazy("dashboard:login"),
         post_reset_login=False), name="password-set"),
+    path("stores/<int:store_pk>/do-not-contact/", optouts.optout_list, name="optouts"),
+    path("do-not-contact/", optouts.optout_list, name="optouts-hub"),
+    path("do-not-contact/<int:pk>/remove/", optouts.optout_remove, name="optout-remove"),
     path("stores/<int:store_pk>/connections/add/", stores.connection_edit, name="connection-add"),
     path("connections/<int:pk>/edit/", stores.connection_edit, name="connection-edit"),
     path("connections/<int:pk>/test/", stores.connection_test, name="connection-test"),

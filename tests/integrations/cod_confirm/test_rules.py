@@ -84,6 +84,16 @@ def test_unclear_replies(text):
     assert parse_reply(text)[0] == "unknown"
 
 
+@pytest.mark.parametrize("text", ["STOP", "stop", "Dur", "DUR!", "RET", "ret 1001", "СТОП", "стоп", "Стоп.", "توقف"])
+def test_opt_out_replies(text):
+    assert parse_reply(text)[0] == "stop"
+
+
+@pytest.mark.parametrize("text", ["stop iptal", "evet dur", "durum ne?", "retro"])
+def test_opt_out_mixed_with_another_answer_or_inside_a_word_is_for_a_person(text):
+    assert parse_reply(text)[0] == "unknown"
+
+
 def test_order_number_in_reply():
     assert parse_reply("#1234 iptal") == ("cancel", 1234)
     assert parse_reply("Evet 10057") == ("confirm", 10057)

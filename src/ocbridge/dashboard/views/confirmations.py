@@ -169,6 +169,10 @@ def confirmation_act(request, pk: int) -> HttpResponse:
             except actions.UnusablePhone:
                 form.add_error("action", _("There is no valid phone number to call: correct the phone first."))
                 return confirmation_detail(request, pk, action_form=form)
+            except actions.OptedOut:
+                form.add_error("action", _("This number is on the store's do-not-contact list for this channel: "
+                                           "contact the customer yourself, or take the number off the list first."))
+                return confirmation_detail(request, pk, action_form=form)
             messages.success(request, _("Asked for: the attempt starts within seconds and shows in the timeline."))
     return redirect("dashboard:confirmation", pk=pk)
 
@@ -214,7 +218,7 @@ def confirmation_bulk(request) -> HttpResponse:
                 messages.error(request, e)
         return redirect(back)
     act, reason, user = form.cleaned_data["action"], form.cleaned_data["reason"], request.user.get_username()
-    done, skipped, no_phone = 0, 0, []
+    done, skipped, no_phone, opted_out = 0, 0, [], []
     mine = access.scoped(Confirmation.objects.filter(pk__in=form.cleaned_data["ids"]), request.user, Role.OPERATOR)
     for c in mine.select_related("store"):
         if act == "call":
@@ -224,6 +228,8 @@ def confirmation_bulk(request) -> HttpResponse:
                 done += 1
             except actions.UnusablePhone:
                 no_phone.append(c.order_label or str(c.order_id))
+            except actions.OptedOut:
+                opted_out.append(c.order_label or str(c.order_id))
             continue
         with transaction.atomic():
             ok = actions.manual_decide(c, intent=act, user=user, reason=reason)
@@ -237,4 +243,7 @@ def confirmation_bulk(request) -> HttpResponse:
     if no_phone:
         messages.error(request, _("Not called, no valid phone number (correct it on the order's page): %(orders)s")
                        % {"orders": ", ".join(no_phone)})
+    if opted_out:
+        messages.error(request, _("Not called, the number is on the do-not-contact list: %(orders)s")
+                       % {"orders": ", ".join(opted_out)})
     return redirect(back)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ocbridge.core import clock
+from ocbridge.core import clock, optouts
 from ocbridge.core.errors import ServiceError
 from ocbridge.core.models import AuditEntry, Connection, Integration, Job
 from ocbridge.integrations.cod_confirm import jobs, plan
@@ -34,6 +34,11 @@ class UnusablePhone(ValueError):
     """"Call again" on a confirmation without a callable number: a person corrects the phone first."""
 
 
+class OptedOut(ValueError):
+    """"Call again" to a number on the do-not-contact list for that channel: a person contacts them in person, or
+    takes the number off the list first."""
+
+
 def manual_retry(c: Confirmation, *, channel: str, user: str, reason: str) -> Job:
     """Call or text again now, outside the schedule and calling hours (a person chose to), through the plan's
     first step on that channel.
@@ -49,6 +54,8 @@ def manual_retry(c: Confirmation, *, channel: str, user: str, reason: str) -> Jo
         raise ValueError("a reason is required")
     if not c.phone:
         raise UnusablePhone(c.phone_raw)
+    if optouts.blocked(c.store, c.phone, channel):
+        raise OptedOut(channel)
     entry = _audit(c, f"{channel}_again", user, reason)
     return Job.objects.enqueue(jobs.StartAttempt, key=f"cod_confirm:{c.store_id}:{c.order_id}:manual:{entry.pk}",
                                integration=c.integration,

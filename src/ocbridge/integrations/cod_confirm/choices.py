@@ -53,4 +53,5 @@ class Intent(models.TextChoices):
     CONFIRM = "confirm", _("Confirm")
     CANCEL = "cancel", _("Cancel")
     AGENT = "agent", _("Talk to a person")
+    STOP = "stop", _("Stop calling and texting me")
     UNKNOWN = "unknown", _("Not understood")

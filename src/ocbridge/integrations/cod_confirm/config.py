@@ -56,6 +56,20 @@ def _unclear_texts() -> dict[str, str]:
     }
 
 
+def _optout_texts() -> dict[str, str]:
+    """The one answer to "STOP": transactional, no promotion (İYS, telephony-sms.md §4.3)."""
+    return {
+        "tr": "{shop}: Talebiniz alindi. Bu numarayi artik otomatik olarak aramayacak ve mesaj gondermeyecegiz. "
+              "Acik siparisiniz varsa ekibimiz ilgilenecek.",
+        "en": "{shop}: done. We will no longer call or text this number automatically. If you have an open order, "
+              "our team will take care of it.",
+        "ru": "{shop}: запрос принят. Мы больше не будем автоматически звонить и писать на этот номер. Если у вас "
+              "есть открытый заказ, им займётся наш сотрудник.",
+        "ar": "{shop}: تم استلام طلبك. لن نتصل بهذا الرقم أو نرسل إليه رسائل تلقائية بعد الآن. إذا كان لديك طلب "
+              "مفتوح فسيتولاه أحد موظفينا.",
+    }
+
+
 @dataclass
 class CodConfirmConfig:
     """Parsed from Integration.settings; `to_settings()` writes it back. Unknown keys are ignored."""
@@ -96,6 +110,7 @@ class CodConfirmConfig:
     sms_texts: dict[str, str] = field(default_factory=_sms_texts)
     reconfirm_texts: dict[str, str] = field(default_factory=_reconfirm_texts)
     unclear_texts: dict[str, str] = field(default_factory=_unclear_texts)
+    optout_texts: dict[str, str] = field(default_factory=_optout_texts)
     several_pending: str = "require_order"  # or "latest"
     return_shipping_cost: Decimal = Decimal("0")  # for "money saved" on the overview
 

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, OperationalError, transaction
 
-from ocbridge.core import clock, outbox
-from ocbridge.core.choices import Level, SideEffectState
+from ocbridge.core import clock, optouts, outbox
+from ocbridge.core.choices import Level, OptOutScope, OptOutSource, SideEffectState
 from ocbridge.core.errors import RetryableError, TerminalError
 from ocbridge.core.jobkinds import about_order
 from ocbridge.core.jobs import Defer, JobKind, fenced, register_job_kind, register_schedule, slot_key
@@ -223,6 +223,8 @@ def start_attempt(c: Confirmation, number: int, cfg: CodConfirmConfig, *, channe
             c.move(ConfirmationState.NEEDS_PERSON, reason=f"{connection.service} cannot speak {c.language!r}",
                    expect=OPEN, needs_person_reason="language not spoken")
             return None
+    if _opted_out(c, number, channel, manual=bool(manual_key)):
+        return None
     # The key names the attempt number, not the channel or who asked: a due attempt and a person's "call again"
     # with the same number are one Attempt row and one outbox row, so one call.
     key = _key(c, "attempt", number)
@@ -244,6 +246,22 @@ def start_attempt(c: Confirmation, number: int, cfg: CodConfirmConfig, *, channe
                             ask=getattr(client, "find_sent", None) and (lambda e: client.find_sent(attempt.channel, e)))
     record_effect(c, attempt, effect, manual=bool(manual_key))
     return attempt
+
+
+def _opted_out(c: Confirmation, number: int, channel: str, *, manual: bool) -> bool:
+    """The number is on the do-not-call/do-not-text list for this channel: skip to a later step on a channel it
+    still accepts, else a person takes over. Never a silent drop."""
+    row = optouts.blocked(c.store, c.phone, channel)
+    if row is None:
+        return False
+    later = [s for s in plan.steps(c.integration) if s.position > number and not optouts.covers(row.scope, s.channel)]
+    if later and not manual:
+        next_or_give_up(c, number, reason=f"step {number} ({channel}) skipped: the number is on the do-not-contact "
+                                          f"list", at_once=True)
+        return True
+    c.move(ConfirmationState.NEEDS_PERSON, expect=OPEN | {"needs_person"}, needs_person_reason="opted out",
+           reason=f"attempt {number} ({channel}) not made: the number is on the do-not-contact list")
+    return True
 
 
 def _live_attempt(c: Confirmation, number: int) -> Attempt | None:
@@ -575,6 +593,9 @@ def apply_text_reply(integration: Integration, from_number: str, text: str, *, e
         target = pending[0]
     if target is not None:
         about_order(target.order_id, exchange=exchange)
+    if intent == Intent.STOP and phone:
+        _opt_out_by_reply(integration, connection_id, cfg, phone, text, pending, exchange=exchange, channel=channel)
+        return
     if target is None or intent not in (Intent.CONFIRM, Intent.CANCEL):
         why = ("reply not understood" if intent == Intent.UNKNOWN else "reply does not name a pending order"
                if target is None else "customer asked for a person")
@@ -593,8 +614,37 @@ def apply_text_reply(integration: Integration, from_number: str, text: str, *, e
     decide(target, intent, channel=channel, exchange=exchange, detail=f"replied {text[:100]!r}")
 
 
+def _opt_out_by_reply(integration, connection_id, cfg, phone, text, pending, *, exchange, channel) -> None:
+    """"STOP"/"DUR"/"СТОП": on the store's do-not-contact list, every open confirmation of the number to a person
+    (its order still needs a decision), and one SMS saying so — once per list entry, however often they repeat it."""
+    row, _ = optouts.add(integration.store, phone, scope=OptOutScope.ALL, source=OptOutSource.REPLY,
+                         reply=text[:500])
+    for c in pending:
+        Attempt.objects.filter(confirmation=c, state__in=[AttemptState.IN_FLIGHT, AttemptState.UNKNOWN]).update(
+            state=AttemptState.ANSWERED, answer=text[:500], answered_at=clock.now())
+        c.move(ConfirmationState.NEEDS_PERSON, reason=f"the customer asked not to be called or texted: {text[:200]!r}",
+               channel=channel, exchange=exchange, expect=OPEN | AWAITING, needs_person_reason="opted out")
+    if channel != Channel.SMS:
+        _note(exchange, Level.WARNING, "on the do-not-contact list; a person answers")
+        return
+    _note(exchange, Level.WARNING, "on the do-not-contact list; told the customer once")
+    c = pending[0] if pending else None
+    _answer_sms(integration, connection_id, cfg, phone, c, cfg.optout_texts,
+                f"{KIND}:{integration.store_id}:optout:{row.pk}:ack", even_if_opted_out=True)
+
+
 def _polite_answer(integration, connection_id, cfg, phone, c) -> None:
-    """By SMS through the account the reply came in on (else the plan's first SMS step)."""
+    # Once per order (or per number and day): an auto-responder on the other side must not start a ping-pong.
+    about = f"{c.order_id}" if c else f"{phone}:{clock.now():%Y%m%d}"
+    _answer_sms(integration, connection_id, cfg, phone, c, cfg.unclear_texts,
+                f"{KIND}:{integration.store_id}:{about}:polite-reply")
+
+
+def _answer_sms(integration, connection_id, cfg, phone, c, texts, key, *, even_if_opted_out=False) -> None:
+    """An SMS answering the customer's SMS, through the account the reply came in on (else the plan's first SMS
+    step); keyed, so once. A number on the do-not-text list gets only the answer to its own STOP."""
+    if not even_if_opted_out and optouts.blocked(integration.store, phone, Channel.SMS):
+        return
     connection = Connection.objects.filter(pk=connection_id, store_id=integration.store_id).first()
     if connection is None:
         step = plan.first_step_for(integration, Channel.SMS)
@@ -603,12 +653,9 @@ def _polite_answer(integration, connection_id, cfg, phone, c) -> None:
         return
     client = client_for(connection)
     label = c.order_label if c else ""
-    text = mappers.fill(cfg.text(cfg.unclear_texts, c.language if c else integration.store.language), name="",
+    text = mappers.fill(cfg.text(texts, c.language if c else integration.store.language), name="",
                         order_label=label, total=0, currency="", shop=integration.store.name, items=0,
                         with_details=False)
-    # Once per order (or per number and day): an auto-responder on the other side must not start a ping-pong.
-    about = f"{c.order_id}" if c else f"{phone}:{clock.now():%Y%m%d}"
-    key = f"{KIND}:{integration.store_id}:{about}:polite-reply"
     effect = outbox.request(key, kind="sms", service=connection.service, store=integration.store,
                             connection=connection, integration=integration)
     outbox.perform(effect, lambda e: client.send_sms(to=phone, text=text, key=key, reference=str(e.correlation),

@@ -29,6 +29,7 @@ WHY = {  # needs_person_reason → label; gettext_noop marks them for the catalo
     "reply does not name a pending order": gettext_noop("SMS reply does not say which order"),
     "customer asked for a person": gettext_noop("the customer asked for a person"),
     "risk score": gettext_noop("held: the phone's risk score is high"),
+    "opted out": gettext_noop("the number is on the do-not-contact list"),
 }
 RISK_COUNTS = {"confirmed": gettext_noop("%(n)s confirmed"), "cancelled": gettext_noop("%(n)s cancelled"),
                "unanswered": gettext_noop("%(n)s unanswered"), "refused": gettext_noop("%(n)s refused"),
@@ -102,6 +103,8 @@ def _risk(text: str) -> str:
 
 
 def _step_skip(text: str) -> str:
+    if text == "the number is on the do-not-contact list":
+        return _(WHY["opted out"])
     m = re.fullmatch(r"WhatsApp is not used for numbers in (.*)", text)
     return _("WhatsApp is not used for numbers in %(region)s") % {"region": m[1]} if m else _skip(text)
 
@@ -158,6 +161,11 @@ PATTERNS: list[tuple[re.Pattern, Callable[[re.Match, dt.tzinfo | None], str]]] =
     (r"(confirm|cancel) by (.+?) \(audit #(\d+)\): (.*)",
      lambda m, tz: (_("confirmed by %(user)s (audit #%(id)s): %(reason)s") if m[1] == "confirm" else
                     _("cancelled by %(user)s (audit #%(id)s): %(reason)s")) % {"user": m[2], "id": m[3], "reason": m[4]}),
+    (r"the customer asked not to be called or texted: (.*)",
+     lambda m, tz: _("the customer asked not to be called or texted: %(reply)s") % {"reply": m[1]}),
+    (r"attempt (\d+) \((call|sms|whatsapp)\) not made: the number is on the do-not-contact list",
+     lambda m, tz: _("attempt %(n)s (%(channel)s) not made: the number is on the do-not-contact list") % {
+         "n": m[1], "channel": channel_label(m[2])}),
     (r"no calling hours are set", lambda m, tz: _("no calling hours are set")),
     (r"the channel plan has no step (\d+)", lambda m, tz: _("the channel plan has no step %(n)s") % {"n": m[1]}),
     (r"the channel plan has no (call|sms|whatsapp)",

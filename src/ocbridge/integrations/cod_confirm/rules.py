@@ -85,6 +85,10 @@ CONFIRM_WORDS = frozenset({"1", "EVET", "E", "ONAY", "ONAYLA", "ONAYLIYORUM", "O
                            "Y", "DA", "CONFIRM", "PODTVERZHDAYU", "نعم", "موافق", "تأكيد", "اكيد", "أكيد"})
 CANCEL_WORDS = frozenset({"2", "HAYIR", "H", "IPTAL", "VAZGEC", "NO", "N", "NET", "CANCEL", "OTMENA", "OTMENIT", "لا", "إلغاء", "الغاء", "ألغ"})
 AGENT_WORDS = frozenset({"0"})
+# "Do not call or text me again" (core.optouts): DUR (Turkish "stop"), RET (the word İYS asks Turkish senders to
+# accept for opting out), СТОП (folds to STOP), Arabic "stop". Alone, or with an order number; with any other
+# keyword the reply is not clear and a person reads it.
+STOP_WORDS = frozenset({"STOP", "DUR", "RET", "UNSUBSCRIBE", "OTPISATSYA", "OTPISKA", "توقف", "ايقاف", "إيقاف"})
 # "iptal etmeyin" / "don't cancel" / "не отменяйте": a negated keyword must not act; a person reads it.
 NEGATIONS = frozenset({"ETME", "ETMEYIN", "ETMEYINIZ", "ETMIYORUM", "ETMEYECEGIM", "DEGIL", "DON", "DONT", "NOT",
                        "NE", "NIE"})
@@ -156,7 +160,7 @@ def _word(token: str) -> str | None:
     if token in NEGATIONS:
         return NEGATED
     for words, intent in ((CONFIRM_WORDS, Intent.CONFIRM), (CANCEL_WORDS, Intent.CANCEL), (AGENT_WORDS, Intent.AGENT),
-                          (_SPELLINGS, None)):
+                          (STOP_WORDS, Intent.STOP), (_SPELLINGS, None)):
         if token in words:
             return intent or _SPELLINGS[token]
     if len(token) < 4:
