@@ -142,6 +142,12 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 
 SESSION_COOKIE_HTTPONLY = True
+# A dashboard login lasts a working day, then asks again (OCBRIDGE_SESSION_HOURS).
+SESSION_COOKIE_AGE = int(float(os.environ.get("OCBRIDGE_SESSION_HOURS", "12")) * 3600)
+PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600  # the owner's one-time set-password links
+# Failed logins: this many per user name, or 4× as many per address, in LOGIN_FAIL_WINDOW seconds lock the login.
+LOGIN_FAIL_LIMIT = int(os.environ.get("OCBRIDGE_LOGIN_FAIL_LIMIT", "5"))
+LOGIN_FAIL_WINDOW = 15 * 60
 CSRF_COOKIE_HTTPONLY = False
 # Served over https (the public URL says so): cookies only over https, and trust the proxy's scheme header.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PUBLIC_URL.startswith("https://")

@@ -458,3 +458,15 @@ class OptOut(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phone} ({self.scope})"
+
+
+class LoginFailure(models.Model):
+    """One failed dashboard login (user name as typed, client address): counted to slow down password guessing."""
+
+    created = models.DateTimeField(default=clock.now)
+    username = models.CharField(max_length=150)
+    address = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["username", "created"], name="login_failure_user"),
+                   models.Index(fields=["address", "created"], name="login_failure_address")]

@@ -4,6 +4,7 @@ one-time set-password link do not. What a user sees of a store is decided by cor
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
+from ocbridge.dashboard.login import ThrottledLoginView
 from ocbridge.dashboard.views import (
     confirmations,
     exchanges,
@@ -18,7 +19,7 @@ from ocbridge.dashboard.views import (
 
 app_name = "dashboard"
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="dashboard/login.html", redirect_authenticated_user=True),
+    path("login/", ThrottledLoginView.as_view(template_name="dashboard/login.html", redirect_authenticated_user=True),
          name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("assets/<str:name>", overview.asset, name="asset"),
