@@ -110,6 +110,20 @@ def statuses(db: ShopDB, language_id: int | None = None) -> dict[int, dict[int, 
     return out
 
 
+def for_store(store) -> dict[int, str] | None:
+    """{status_id: name} in the store's language (else its first), as the shop shows them; None if unreachable."""
+    from ocbridge import opencart
+    from ocbridge.core.errors import ConfigurationError, ServiceError
+
+    try:
+        shop = opencart.shop_db(store)
+        langs = languages(shop)
+        lang_id = next((i for i, code in langs.items() if code.startswith(store.language or "")), next(iter(langs), None))
+        return statuses(shop, lang_id)
+    except (ConfigurationError, ServiceError, OSError):
+        return None
+
+
 def status_exists(conn: sa.Connection, db: ShopDB, status_id: int) -> bool:
     t = db.t("order_status")
     return conn.execute(sa.select(t.c.order_status_id).where(t.c.order_status_id == status_id).limit(1)).first() is not None

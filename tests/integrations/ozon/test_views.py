@@ -8,6 +8,8 @@ from django.contrib.auth.models import User
 from ocbridge.core.models import Binding, Connection, Integration, Store
 from ocbridge.integrations.ozon import models as m
 
+WH = 1020000000001  # the simulator's default warehouse
+
 pytestmark = pytest.mark.django_db
 
 
@@ -19,9 +21,12 @@ def client_logged_in(client):
 
 
 @pytest.fixture
-def integ():
+def integ(sim):
+    """An Ozon integration on the simulator; its store has no reachable shop (status fields stay ids)."""
     store = Store.objects.create(name="S")
-    conn = Connection.objects.create(store=store, service="ozon", secret={"client_id": "1", "api_key": "k"})
+    (client_id, api_key), = sim.accounts.items()
+    conn = Connection.objects.create(store=store, service="ozon", base_url=sim.base_url,
+                                     secret={"client_id": client_id, "api_key": api_key})
     Binding.objects.create(connection=conn, kind=m.PRODUCT, local_id="1", external_id="M1",
                            data={"status": "failed", "errors": ["brand_mismatch: wrong brand"], "name": "Phone"})
     Binding.objects.create(connection=conn, kind=m.POSTING, local_id="5", external_id="0001-1",
@@ -80,8 +85,8 @@ def test_settings_form_saves_rfbs_steps_returns_filters_and_owned_prices(integ):
 
     data = _form_data(integ, delivering_status_ids="3", last_mile_status_ids="15, 16", delivered_status_ids="5",
                       tracking_pattern=r"track\W*([A-Z0-9]+)", return_status_id="11", orders_every_seconds="60",
-                      orders_statuses="awaiting_packaging, awaiting_deliver", orders_warehouse_ids="7",
-                      ozon_owned_offer_ids="M1, M2\nM3", conflict_rule="service", warehouse_ids="7")
+                      orders_statuses="awaiting_packaging, awaiting_deliver", orders_warehouse_ids=[str(WH)],
+                      ozon_owned_offer_ids="M1, M2\nM3", conflict_rule="service", warehouse_ids=[str(WH)])
     form = OzonSettingsForm.from_integration(integ, data)
     assert form.is_valid(), form.errors
     form.save(integ)
@@ -89,7 +94,7 @@ def test_settings_form_saves_rfbs_steps_returns_filters_and_owned_prices(integ):
     assert (cfg.last_mile_status_ids, cfg.ozon_owned_offer_ids, cfg.conflict_rule) == ([15, 16], ["M1", "M2", "M3"],
                                                                                        "service")
     assert (cfg.orders_statuses, cfg.orders_warehouse_ids, cfg.tracking_pattern) == (
-        ["awaiting_packaging", "awaiting_deliver"], [7], r"track\W*([A-Z0-9]+)")
+        ["awaiting_packaging", "awaiting_deliver"], [WH], r"track\W*([A-Z0-9]+)")
     bad = OzonSettingsForm.from_integration(integ, {**data, "tracking_pattern": "track(", "orders_statuses": "Новый"})
     assert not bad.is_valid() and {"tracking_pattern", "orders_statuses"} <= set(bad.errors)
 
@@ -108,7 +113,7 @@ def test_cancel_reason_is_chosen_from_ozons_cached_list_in_the_readers_language(
         choices = dict(OzonSettingsForm.from_integration(integ).fields["cancel_reason_id"].choices)
     assert set(choices) == {352, 402, 900}  # 401 is not available to sellers
     assert "Satıcının deposunda stok kalmadı" in str(choices[352]) and "Новая причина" in str(choices[900])
-    data = _form_data(integ, cancel_reason_id="401", warehouse_ids="7")
+    data = _form_data(integ, cancel_reason_id="401", warehouse_ids=[str(WH)])
     assert "cancel_reason_id" in OzonSettingsForm.from_integration(integ, data).errors
 
 
@@ -124,3 +129,87 @@ def test_tracking_number_typed_in_the_hub_is_kept_audited_and_validated(client_l
     assert AuditEntry.objects.get(action="ozon.tracking").object_id == "0001-1"
     page = client_logged_in.get(f"/ozon/{integ.pk}/orders/").content.decode()
     assert 'value="RU123456789"' in page
+
+
+def test_settings_offer_ozons_warehouses_asked_once_a_minute_and_refuse_unknown_ids(client_logged_in, integ, sim):
+    """Warehouses come from /v2/warehouse/list (ozon.md §0: limit ≤ 200, at most one call a minute)."""
+    url = f"/stores/{integ.store_id}/integrations/ozon/"
+    page = client_logged_in.get(url).content.decode()
+    assert f'value="{WH}"' in page and "Склад FBS" in page
+    client_logged_in.get(url)  # a second look within the minute: served from the cache
+    assert sim.calls().get("/v2/warehouse/list", 0) == 1
+
+    from ocbridge.integrations.ozon.forms import OzonSettingsForm
+
+    bad = OzonSettingsForm.from_integration(integ, _form_data(integ, warehouse_ids=["7"]))
+    assert "warehouse_ids" in bad.errors  # Ozon does not list warehouse 7
+    good = OzonSettingsForm.from_integration(integ, _form_data(integ, warehouse_ids=[str(WH)], stock_out="on"))
+    assert good.is_valid(), good.errors
+    good.save(integ)
+    assert integ.settings["warehouse_ids"] == [WH]
+
+
+@pytest.mark.parametrize("where, words", [
+    ("dns", "the host name does not resolve (DNS)"),
+    ("refused", "connection refused"),
+    ("key", "Ozon refused: "),
+])
+def test_settings_say_why_ozon_is_unreachable_and_keep_the_saved_warehouses(integ, sim, where, words):
+    from ocbridge.core.http import NetworkError  # noqa: F401  (the client's error the form words)
+    from ocbridge.integrations.ozon.forms import OzonSettingsForm
+
+    integ.settings = {"warehouse_ids": [WH], "orders_warehouse_ids": [WH]}
+    integ.save()
+    conn = integ.connection
+    if where == "dns":
+        conn.base_url = "http://ozon-sim.invalid"  # RFC 2606: never resolves
+    elif where == "refused":
+        conn.base_url = "http://127.0.0.1:9"  # discard port: nothing listens
+    else:
+        conn.secret = {**conn.secret, "api_key": "00000000-0000-4000-8000-0000000000bb"}
+    conn.save()
+    integ.refresh_from_db()
+    form = OzonSettingsForm.from_integration(integ)
+    assert any(words in str(n) for n in form.notices), form.notices
+    if where != "key":
+        assert any("Ozon could not be reached" in str(n) for n in form.notices)
+    form = OzonSettingsForm.from_integration(integ, _form_data(integ, warehouse_ids="7", orders_warehouse_ids=""))
+    assert form.is_valid(), form.errors
+    form.save(integ)
+    integ.refresh_from_db()
+    assert (integ.settings["warehouse_ids"], integ.settings["orders_warehouse_ids"]) == ([WH], [WH])
+
+
+def test_mapping_loads_ozons_category_tree_and_says_why_when_it_cannot(client_logged_in, integ, sim):
+    """/v1/description-category/tree (ozon.md §4) is asked when the day-old cache is missing."""
+    m.CatalogCache.objects.filter(connection=integ.connection, kind="tree").delete()
+    page = client_logged_in.get(f"/ozon/{integ.pk}/mapping/").content.decode()
+    assert sim.calls().get("/v1/description-category/tree", 0) == 1
+    leaf = catalog_leaf(sim)
+    assert leaf in page
+    m.CatalogCache.objects.filter(connection=integ.connection, kind="tree").update(
+        fetched_at=m.CatalogCache.objects.get(connection=integ.connection, kind="tree").fetched_at.replace(year=2000))
+    integ.connection.base_url = "http://127.0.0.1:9"
+    integ.connection.save()
+    page = client_logged_in.get(f"/ozon/{integ.pk}/mapping/").content.decode()
+    assert "Ozon could not be reached" in page and leaf in page  # the cached copy stays usable
+
+
+def catalog_leaf(sim) -> str:
+    from ocbridge.integrations.ozon import catalog
+
+    return catalog.leaves(sim.tree)[0]["label"]
+
+
+def test_ozon_states_are_shown_by_name_in_the_readers_language(client_logged_in, integ):
+    from django.utils import translation
+
+    with translation.override("ru"):
+        products = client_logged_in.get(f"/ozon/{integ.pk}/products/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+        orders = client_logged_in.get(f"/ozon/{integ.pk}/orders/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "<td>failed</td>" not in products and "<td>delivering</td>" not in orders
+    with translation.override("ru"):
+        assert str(m.ProductStatus.FAILED.label) in products
+        from ocbridge.integrations.ozon.labels import POSTING_STATES
+
+        assert str(POSTING_STATES["delivering"]) in orders and str(POSTING_STATES["delivering"]) != "On its way"

@@ -33,6 +33,11 @@ def cached_tree(conn) -> list[dict]:
     return row.data if row else []
 
 
+def tree(client, conn) -> list[dict]:
+    """The tree for the mapping form: fetched from Ozon when missing or older than a day, else the cached one."""
+    return _get(conn, "tree", "", lambda: client.get_category_tree())
+
+
 def refresh_tree(client, conn) -> list[dict]:
     return _get(conn, "tree", "", lambda: client.get_category_tree(), refresh=True)
 
@@ -114,6 +119,14 @@ REASON_TITLES = {
 def warehouses(client, conn, *, refresh: bool = False) -> list[dict]:
     """The seller's warehouses, asked at most once a minute whoever asks (test button, forms, jobs)."""
     return _get(conn, "warehouses", "", client.list_warehouses, refresh=refresh, max_age=WAREHOUSES_MAX_AGE)
+
+
+def failure_text(exc: Exception) -> str:
+    """Why asking Ozon failed, as the Test button and the settings form say it: never reached (DNS, refused,
+    timeout: the error names which) or refused by Ozon (e.g. a wrong Api-Key)."""
+    if getattr(exc, "code", None) in ("connect", "timeout", "transport"):
+        return _("Ozon could not be reached: %(error)s") % {"error": exc}
+    return _("Ozon refused: %(error)s") % {"error": exc}
 
 
 def cancel_reasons(client, conn, *, refresh: bool = False) -> list[dict]:

@@ -13,14 +13,24 @@ from ocbridge.integrations.ozon.config import OFFER_ID_RULES, PRICE_SOURCES, VAT
 
 
 MAX_ID = 2**31 - 1  # ids in OpenCart's and Ozon's int columns
+MAX_WAREHOUSE_ID = 2**63 - 1  # Ozon warehouse ids are int64 (e.g. 1020000000001)
 
 
-def _ids(text: str) -> list[int]:
+# Fields offered as choices once Ozon (warehouses) or the shop (statuses) answered; raw ids otherwise.
+WAREHOUSE_FIELDS = ("warehouse_ids", "orders_warehouse_ids")
+STATUS_LISTS = ("shipped_status_ids", "cancel_status_ids", "delivering_status_ids", "last_mile_status_ids",
+                "delivered_status_ids")
+STATUS_IDS = ("new_order_status_id", "cancelled_status_id", "return_status_id")
+
+
+def _ids(text, limit: int = MAX_ID) -> list[int]:
+    if isinstance(text, list):  # already picked from choices
+        return [int(x) for x in text]
     try:
         ids = [int(x) for x in str(text or "").replace(";", ",").split(",") if x.strip()]
     except ValueError:
         raise forms.ValidationError(_("Enter numbers separated by commas.")) from None
-    if any(not 0 < i <= MAX_ID for i in ids) or len(ids) > 500:
+    if any(not 0 < i <= limit for i in ids) or len(ids) > 500:
         raise forms.ValidationError(_("Each id is a positive number (at most 500 of them)."))
     return ids
 
@@ -94,8 +104,55 @@ class OzonSettingsForm(forms.Form):
                      "orders_statuses", "ozon_owned_offer_ids"):
             initial[name] = ", ".join(str(c) for c in getattr(cfg, name))
         form = cls(data, initial=initial)
+        form.notices: list[str] = []
         form.use_reasons(integration)
+        form.use_warehouses(integration, cfg)
+        form.use_statuses(integration, cfg)
         return form
+
+    def use_warehouses(self, integration, cfg: OzonConfig) -> None:
+        """Warehouses as choices from Ozon's list (cached: at most one call a minute, catalog.warehouses); ids Ozon
+        does not list are refused. Ozon unreachable: the form says why and keeps the saved warehouses unchanged."""
+        from ocbridge.core.errors import ConfigurationError, ServiceError
+        from ocbridge.integrations.ozon import catalog, jobs
+
+        if integration.connection_id is None:
+            self.notices.append(_("Choose an Ozon connection and save: then the warehouses are offered from Ozon."))
+            return
+        try:
+            rows = catalog.warehouses(jobs.client_for(integration), integration.connection)
+        except (ServiceError, ConfigurationError) as exc:
+            self.notices.append(_("%(error)s — the saved warehouses are kept.") % {"error": catalog.failure_text(exc)})
+            for name in WAREHOUSE_FIELDS:
+                self.fields[name].disabled = True
+            return
+        choices = [(int(w["warehouse_id"]), f"{w.get('name') or '—'} ({w['warehouse_id']})") for w in rows]
+        for name in WAREHOUSE_FIELDS:
+            self._as_choices(name, choices, getattr(cfg, name), many=True)
+
+    def use_statuses(self, integration, cfg: OzonConfig) -> None:
+        """Order statuses by the names the shop shows; the shop unreachable: ids, and the form says so."""
+        from ocbridge.opencart import statuses
+
+        names = statuses.for_store(integration.store)
+        if not names:
+            self.notices.append(_("The shop's order statuses could not be read: enter status ids."))
+            return
+        choices = [(sid, f"{name} ({sid})") for sid, name in sorted(names.items())]
+        for name in STATUS_LISTS:
+            self._as_choices(name, choices, getattr(cfg, name), many=True)
+        for name in STATUS_IDS:
+            self._as_choices(name, choices, getattr(cfg, name), many=False)
+
+    def _as_choices(self, name: str, choices: list, saved, *, many: bool) -> None:
+        old = self.fields[name]
+        if many:
+            self.fields[name] = forms.TypedMultipleChoiceField(
+                label=old.label, required=False, coerce=int, choices=choices, widget=forms.CheckboxSelectMultiple)
+        else:
+            self.fields[name] = forms.TypedChoiceField(label=old.label, help_text=old.help_text, coerce=int,
+                                                       choices=choices)
+        self.initial[name] = saved
 
     def use_reasons(self, integration) -> None:
         """The cancel reason as a choice from Ozon's live list (cached; no call from the page), in the reader's
@@ -115,7 +172,7 @@ class OzonSettingsForm(forms.Form):
                 choices=[(int(r["id"]), f"{REASON_TITLES.get(int(r['id']), r.get('title'))} ({r['id']})") for r in rows])
 
     def clean_warehouse_ids(self) -> list[int]:
-        return _ids(self.cleaned_data.get("warehouse_ids"))
+        return _ids(self.cleaned_data.get("warehouse_ids"), MAX_WAREHOUSE_ID)
 
     def clean_category_ids(self) -> list[int]:
         return _ids(self.cleaned_data.get("category_ids"))
@@ -136,7 +193,7 @@ class OzonSettingsForm(forms.Form):
         return _ids(self.cleaned_data.get("delivered_status_ids"))
 
     def clean_orders_warehouse_ids(self) -> list[int]:
-        return _ids(self.cleaned_data.get("orders_warehouse_ids"))
+        return _ids(self.cleaned_data.get("orders_warehouse_ids"), MAX_WAREHOUSE_ID)
 
     def clean_orders_statuses(self) -> list[str]:
         words = [w.strip() for w in str(self.cleaned_data.get("orders_statuses") or "").split(",") if w.strip()]

@@ -98,11 +98,20 @@ def set_tracking(request, integration_pk: int, binding_pk: int) -> HttpResponse:
     return redirect("ozon:orders", integration_pk=integration.pk)
 
 
+def _category_tree(request, integration: Integration) -> list[dict]:
+    """Ozon's category tree (loaded once a day); Ozon unreachable: the page says why and uses the cached copy."""
+    try:
+        return catalog.tree(jobs.client_for(integration), integration.connection)
+    except (ServiceError, ConfigurationError) as exc:
+        messages.error(request, catalog.failure_text(exc))
+        return catalog.cached_tree(integration.connection)
+
+
 @login_required
 def mapping(request, integration_pk: int) -> HttpResponse:
     integration = _integration(request, integration_pk, Role.OWNER if request.method == "POST" else Role.VIEWER)
     cfg = OzonConfig.from_settings(integration.settings)
-    leaves = catalog.leaves(catalog.cached_tree(integration.connection)) if integration.connection else []
+    leaves = catalog.leaves(_category_tree(request, integration)) if integration.connection else []
     query = request.GET.get("q", "").strip().lower()
     shown = [leaf for leaf in leaves if query in leaf["label"].lower()] if query else leaves
     cat_form = CategoryMapForm(leaves=shown[:500])
@@ -153,9 +162,7 @@ def test_connection(request, integration_pk: int) -> HttpResponse:
     try:
         warehouses = jobs.test_connection(integration)
     except (ServiceError, ConfigurationError) as exc:  # refused, or never reached: the error says which
-        messages.error(request, (_("Ozon could not be reached: %(error)s") if getattr(exc, "code", None) in
-                                 ("connect", "timeout", "transport") else _("Ozon refused: %(error)s"))
-                       % {"error": exc})
+        messages.error(request, catalog.failure_text(exc))
     else:
         names = ", ".join(f"{w.get('name')} ({w.get('warehouse_id')})" for w in warehouses)
         messages.success(request, _("Connected. Warehouses: %(names)s") % {"names": names or "—"})
