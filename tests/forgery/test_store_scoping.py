@@ -23,7 +23,9 @@ def _store_with_data(name: str, mark: str, n: int):
     from ocbridge.core import clock
     from ocbridge.core.models import AuditEntry, Binding, Connection, Exchange, Integration, Job, Store
     from ocbridge.integrations.cod_confirm.models import Attempt, Confirmation
+    from ocbridge.integrations.despatch import models as dc_models
     from ocbridge.integrations.order_lookup.models import LookupCall
+    from ocbridge.integrations.ozon import models as ozon_models
 
     store = Store.objects.create(name=f"Store {name} {mark}", db_url=f"sqlite:////nonexistent/{name}.db",
                                  timezone="Europe/Istanbul")
@@ -51,15 +53,20 @@ def _store_with_data(name: str, mark: str, n: int):
                                  url=f"https://sandbox.example/{mark}", request_body=f"body {mark}", status=500,
                                  level="error", purpose="call")
     AuditEntry.objects.create(user="someone", action="store.update", store=store, reason=f"why {mark}")
-    Binding.objects.create(connection=ozon_conn, kind="product", local_id="1", external_id=f"oz-{mark}",
+    wa_conn = Connection.objects.create(store=store, service="whatsapp", name=f"WA {mark}",
+                                        secret={"access_token": f"tok-{mark}"})
+    # the kinds the pages list (so B's owner does see these rows: the control test proves it)
+    Binding.objects.create(connection=ozon_conn, kind=ozon_models.PRODUCT, local_id="1", external_id=f"oz-{mark}",
                            data={"status": "failed", "name": mark})
-    Binding.objects.create(connection=dc_conn, kind="order", local_id=str(n * 100), external_id=f"dc-{mark}",
-                           data={"state": "refused", "error": mark})
+    posting = Binding.objects.create(connection=ozon_conn, kind=ozon_models.POSTING, local_id=str(n * 100),
+                                     external_id=f"post-{mark}", data={"status": "awaiting_packaging"})
+    Binding.objects.create(connection=dc_conn, kind=dc_models.ORDER, local_id=str(n * 100), external_id=f"dc-{mark}",
+                           data={"state": dc_models.OrderState.REFUSED, "error": mark})
     LookupCall.objects.create(store=store, integration=lookup, service="sandbox", call_id=f"call-{mark}",
                               caller=f"+90532{n}999999", caller_raw=mark,
                               outcome="answered")
     return {"store": store, "sandbox": sandbox, "cod": cod, "ozon": ozon, "dc": dc, "orders": orders, "job": job,
-            "exchange": ex}
+            "exchange": ex, "whatsapp": wa_conn, "posting": posting, "dc_order": n * 100}
 
 
 @pytest.fixture
@@ -102,6 +109,8 @@ def _b_urls(b) -> list[tuple[str, str, dict]]:
         ("get", reverse("dashboard:connection-edit", args=[conn]), {}),
         ("post", reverse("dashboard:connection-edit", args=[conn]), {"service": "sandbox", "base_url": "https://evil.example"}),
         ("post", reverse("dashboard:connection-test", args=[conn]), {}),
+        ("get", reverse("dashboard:whatsapp-templates", args=[b["whatsapp"].pk]), {}),
+        ("post", reverse("dashboard:whatsapp-templates", args=[b["whatsapp"].pk]), {"action": "refresh"}),
         ("get", reverse("dashboard:members", args=[s]), {}),
         ("post", reverse("dashboard:members", args=[s]), {"username": "intruder", "role": "owner"}),
         ("post", reverse("dashboard:member-remove", args=[s, member]), {}),
@@ -115,12 +124,13 @@ def _b_urls(b) -> list[tuple[str, str, dict]]:
         ("get", reverse("ozon:overview", args=[b["ozon"].pk]), {}),
         ("get", reverse("ozon:products", args=[b["ozon"].pk]), {}),
         ("get", reverse("ozon:orders", args=[b["ozon"].pk]), {}),
+        ("post", reverse("ozon:tracking", args=[b["ozon"].pk, b["posting"].pk]), {"tracking_number": "FORGED1"}),
         ("get", reverse("ozon:mapping", args=[b["ozon"].pk]), {}),
         ("post", reverse("ozon:mapping", args=[b["ozon"].pk]), {"action": "refresh"}),
         ("post", reverse("ozon:sync", args=[b["ozon"].pk]), {}),
         ("post", reverse("ozon:test", args=[b["ozon"].pk]), {}),
         ("get", reverse("despatch:overview", args=[b["dc"].pk]), {}),
-        ("post", reverse("despatch:retry", args=[b["dc"].pk, b["orders"][0].order_id]), {}),
+        ("post", reverse("despatch:retry", args=[b["dc"].pk, b["dc_order"]]), {}),
         ("post", reverse("despatch:test", args=[b["dc"].pk]), {}),
         ("get", reverse("admin:index"), {}),
         ("get", reverse("admin:core_store_change", args=[s]), {}),
@@ -135,11 +145,13 @@ def _b_urls(b) -> list[tuple[str, str, dict]]:
 
 def _snapshot(b) -> dict:
     """Everything of store B an action could change."""
-    from ocbridge.core.models import AuditEntry, Connection, Integration, Job, Store, StoreMember
+    from ocbridge.core.models import AuditEntry, Binding, Connection, Integration, Job, Store, StoreMember
     from ocbridge.integrations.cod_confirm.models import Confirmation
 
     store = Store.objects.get(pk=b["store"].pk)
     return {
+        "bindings": sorted((pk, kind, sorted(data.items())) for pk, kind, data in
+                           Binding.objects.filter(connection__store=store).values_list("pk", "kind", "data")),
         "store": (store.name, store.db_host, store.db_name, store.enabled),
         "connections": sorted(Connection.objects.filter(store=store).values_list("pk", "base_url", "name", "enabled")),
         "integrations": sorted(Integration.objects.filter(store=store).values_list("pk", "enabled", "connection_id")),
@@ -179,6 +191,47 @@ def test_the_control_superuser_and_b_owner_do_reach_store_b(hub):
                 assert client.get(url).status_code == 200, (who, url)
     html = _client(users["b-owner"]).get(reverse("dashboard:exchanges")).content.decode()
     assert MARK in html
+    for page in (reverse("despatch:overview", args=[b["dc"].pk]), reverse("ozon:products", args=[b["ozon"].pk])):
+        assert MARK in _client(users["b-owner"]).get(page).content.decode(), page  # B's rows are on B's pages
+
+
+# URLs that name no object of a store: lists (scoped, LIST_PAGES), public pages, hub-wide tools for superusers
+NO_STORE_OBJECT = {"dashboard:login", "dashboard:logout", "dashboard:asset", "dashboard:password-set",
+                   "dashboard:store-add", "dashboard:worker-probe", "dashboard:confirmations-bulk", "static",
+                   "webhook", "set_language"}
+
+
+def _url_names(patterns, prefix="") -> set[str]:
+    from django.urls import URLResolver
+
+    names = set()
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            if p.namespace != "admin":  # the admin is for superusers: its index and a change page are tried above
+                names |= _url_names(p.url_patterns, f"{prefix}{p.namespace}:" if p.namespace else prefix)
+        elif p.name:
+            names.add(prefix + p.name)
+    return names
+
+
+def test_every_url_of_the_project_is_tried_across_stores(hub):
+    """A new page or action must be added to _b_urls (or LIST_PAGES): this fails until it is."""
+    from django.urls import get_resolver, resolve
+
+    _a, b, _users = hub
+    tried = {resolve(url.split("?")[0]).view_name for _m, url, _d in _b_urls(b)} | {n for n, _p in LIST_PAGES}
+    missing = _url_names(get_resolver().url_patterns) - tried - NO_STORE_OBJECT
+    assert not missing, missing
+
+
+def test_bulk_actions_on_store_b_orders_change_nothing(hub):
+    a, b, users = hub
+    before = _snapshot(b)
+    ids = [c.pk for c in b["orders"]]
+    for action in ("confirm", "cancel", "call"):
+        _client(users["operator"]).post(reverse("dashboard:confirmations-bulk"),
+                                        {"action": action, "reason": "forged", "ids": ids})
+    assert _snapshot(b) == before
 
 
 LIST_PAGES = [
@@ -231,6 +284,30 @@ def test_roles_inside_store_a(hub):
     assert c.state != "needs_person"
     assert owner.get(reverse("dashboard:store-edit", args=[a["store"].pk])).status_code == 200
     assert viewer.get(reverse("dashboard:store-add")).status_code == 403  # new stores: hub administrators
+
+
+def test_despatch_roles_inside_store_a(hub):
+    """Viewers read the fulfilment list, operators retry a refused order, only owners test the connection."""
+    from ocbridge.core.models import Binding, Job
+    from ocbridge.integrations.despatch import models as dc
+
+    a, _b, users = hub
+    viewer, operator = _client(users["viewer"]), _client(users["operator"])
+    page = reverse("despatch:overview", args=[a["dc"].pk])
+    retry = reverse("despatch:retry", args=[a["dc"].pk, a["dc_order"]])
+    shown = viewer.get(page)
+    assert shown.status_code == 200 and "AAA-own-marker" in shown.content.decode()
+    assert retry not in shown.content.decode()  # no button the viewer could not use
+    jobs = Job.objects.count()
+    assert viewer.post(retry).status_code == 403
+    assert operator.post(reverse("despatch:test", args=[a["dc"].pk])).status_code == 403
+    assert Job.objects.count() == jobs
+    assert retry in operator.get(page).content.decode()
+    assert operator.post(retry).status_code == 302
+    job = Job.objects.get(kind__startswith="despatch", integration=a["dc"])
+    assert job.payload == {"order_id": a["dc_order"]}
+    b = Binding.objects.get(connection=a["dc"].connection, kind=dc.ORDER)
+    assert b.data["state"] == dc.OrderState.CREATING
 
 
 def test_owner_adds_a_user_with_a_one_time_link_and_removes_them(hub):

@@ -38,7 +38,10 @@ def fulfilment(request, integration_pk: int) -> HttpResponse:
         "integration": integration, "store": integration.store, "nav": "stores", "state": state,
         "page": Paginator(qs, 50).get_page(request.GET.get("page")), "labels": labels,
         "states": [(value, label, counts.get(value, 0)) for value, label in m.OrderState.choices],
-        "sync": m.SyncState.of(integration), "refused": m.OrderState.REFUSED})
+        "sync": m.SyncState.of(integration), "refused": m.OrderState.REFUSED,
+        # buttons only for the roles their actions need (the actions check again through get_scoped)
+        "can_act": access.can(request.user, integration.store, Role.OPERATOR),
+        "can_own": access.can(request.user, integration.store, Role.OWNER)})
 
 
 @login_required
