@@ -21,7 +21,7 @@ def _fast_hasher(settings):
 
 def _store_with_data(name: str, mark: str, n: int):
     from ocbridge.core import clock
-    from ocbridge.core.models import AuditEntry, Binding, Connection, Exchange, Integration, Job, Store
+    from ocbridge.core.models import AuditEntry, Binding, Connection, Exchange, Integration, Job, OptOut, Store
     from ocbridge.integrations.cod_confirm.models import Attempt, Confirmation
     from ocbridge.integrations.despatch import models as dc_models
     from ocbridge.integrations.order_lookup.models import LookupCall
@@ -65,7 +65,8 @@ def _store_with_data(name: str, mark: str, n: int):
     LookupCall.objects.create(store=store, integration=lookup, service="sandbox", call_id=f"call-{mark}",
                               caller=f"+90532{n}999999", caller_raw=mark,
                               outcome="answered")
-    return {"store": store, "sandbox": sandbox, "cod": cod, "ozon": ozon, "dc": dc, "orders": orders, "job": job,
+    optout = OptOut.objects.create(store=store, phone=f"+90532{n}888888", note=f"asked {mark}")
+    return {"optout": optout, "store": store, "sandbox": sandbox, "cod": cod, "ozon": ozon, "dc": dc, "orders": orders, "job": job,
             "exchange": ex, "whatsapp": wa_conn, "posting": posting, "dc_order": n * 100}
 
 
@@ -115,6 +116,9 @@ def _b_urls(b) -> list[tuple[str, str, dict]]:
         ("post", reverse("dashboard:members", args=[s]), {"username": "intruder", "role": "owner"}),
         ("post", reverse("dashboard:member-remove", args=[s, member]), {}),
         ("post", reverse("dashboard:member-link", args=[s, member]), {}),
+        ("get", reverse("dashboard:optouts", args=[s]), {}),
+        ("post", reverse("dashboard:optouts", args=[s]), {"phone": "+905320000001", "scope": "all", "note": "forged"}),
+        ("post", reverse("dashboard:optout-remove", args=[b["optout"].pk]), reason),
         ("get", reverse("dashboard:exchange", args=[ex]), {}),
         ("get", reverse("dashboard:job", args=[job]), {}),
         ("post", reverse("dashboard:job-retry", args=[job]), reason),
@@ -145,7 +149,7 @@ def _b_urls(b) -> list[tuple[str, str, dict]]:
 
 def _snapshot(b) -> dict:
     """Everything of store B an action could change."""
-    from ocbridge.core.models import AuditEntry, Binding, Connection, Integration, Job, Store, StoreMember
+    from ocbridge.core.models import AuditEntry, Binding, Connection, Integration, Job, OptOut, Store, StoreMember
     from ocbridge.integrations.cod_confirm.models import Confirmation
 
     store = Store.objects.get(pk=b["store"].pk)
@@ -160,6 +164,8 @@ def _snapshot(b) -> dict:
         "job_count": Job.objects.count(),
         "members": sorted(StoreMember.objects.filter(store=store).values_list("user_id", "role")),
         "audit": AuditEntry.objects.filter(store=store).count(),
+        "optouts": sorted(OptOut.objects.filter(store=store).values_list("pk", "phone", "scope", "note")),
+        "hub_optouts": OptOut.objects.filter(store__isnull=True).count(),
         "users": sorted(__import__("django.contrib.auth").contrib.auth.get_user_model().objects.values_list(
             "username", "password")),
     }
@@ -196,8 +202,9 @@ def test_the_control_superuser_and_b_owner_do_reach_store_b(hub):
 
 
 # URLs that name no object of a store: lists (scoped, LIST_PAGES), public pages, hub-wide tools for superusers
+# (those answer 403 to store users: test_roles_inside_store_a)
 NO_STORE_OBJECT = {"dashboard:login", "dashboard:logout", "dashboard:asset", "dashboard:password-set",
-                   "dashboard:store-add", "dashboard:worker-probe", "dashboard:confirmations-bulk", "static",
+                   "dashboard:store-add", "dashboard:worker-probe", "dashboard:optouts-hub", "dashboard:confirmations-bulk", "static",
                    "webhook", "set_language"}
 
 
@@ -284,6 +291,8 @@ def test_roles_inside_store_a(hub):
     assert c.state != "needs_person"
     assert owner.get(reverse("dashboard:store-edit", args=[a["store"].pk])).status_code == 200
     assert viewer.get(reverse("dashboard:store-add")).status_code == 403  # new stores: hub administrators
+    assert owner.get(reverse("dashboard:optouts-hub")).status_code == 403  # the hub-wide list: administrators
+    assert owner.post(reverse("dashboard:optouts-hub"), {"phone": "+905320000002", "scope": "all"}).status_code == 403
 
 
 def test_despatch_roles_inside_store_a(hub):
