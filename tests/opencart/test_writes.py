@@ -4,7 +4,10 @@ two steps, follows OpenCart's model per version (opencart.order_model), re-reads
 import pytest
 import sqlalchemy as sa
 
+from ocbridge.core.choices import JobState
 from ocbridge.core.errors import RetryableError, TerminalError
+from ocbridge.core.jobs import JobKind, register_job_kind
+from ocbridge.core.models import Job, Store
 from ocbridge.opencart import order_model, writes
 from ocbridge.opencart.models import ShopWrite
 from ocbridge.opencart.reference import DEFAULT_API_KEY
@@ -324,3 +327,42 @@ def test_wrong_key_fails_visibly_and_a_changed_key_is_used_on_the_next_write(api
     store.save()
     r = writes.change_status(store, 1, expected=1, new=2, key="k")  # a person's retry after fixing the key
     assert r.written and ShopWrite.objects.get(key="k").state == "done"
+
+
+# --- fenced claims: a stalled run that was taken over writes nothing more ----------------------------------------
+
+
+@register_job_kind
+class _StatusWriteKind(JobKind):
+    kind = "test.opencart_status_write"
+    claim_seconds = 60
+
+    def run(self, job):
+        store = Store.objects.get(pk=job.payload["store"])
+        writes.change_status(store, 1, expected=1, new=7, comment="iptal", key=job.key)
+
+
+def test_a_run_taken_over_mid_write_stops_before_its_next_step(opencart_db):
+    from ocbridge.core import clock
+    from ocbridge.core.jobs import requeue_expired, run_job
+
+    h = opencart_db("3.0")
+    add_product(h, 7, quantity=10)
+    add_order(h, 1, status=1, product_id=7, qty=3)
+    store = make_store(h)
+    job = Job.objects.enqueue(_StatusWriteKind, key="stall", payload={"store": store.pk})
+
+    def stall(step, when):
+        if (step, when) == ("status_stock", "before"):  # a GC/VM pause: another worker takes the job over
+            writes.crash_hook = None
+            clock.travel(_StatusWriteKind.claim_seconds + 1)
+            assert requeue_expired() == 1
+            assert run_job(job.pk).state == JobState.DONE
+
+    writes.crash_hook = stall
+    try:
+        run_job(job.pk)
+    finally:
+        writes.crash_hook = None
+    assert [row[0] for row in history_rows(h)] == [7]
+    assert scalar(h, "SELECT quantity FROM oc_product WHERE product_id = 7") == 13  # restored once

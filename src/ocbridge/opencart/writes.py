@@ -102,11 +102,16 @@ def _journal(store, key: str, *, kind: str, order_id: int | None, request: dict)
 
 
 def _save(row, **fields) -> None:
+    """Journal progress under the running job's fenced claim: a run that stalled and was taken over gets
+    ClaimLost here, before its next step touches the shop, so two runs never interleave one write's steps."""
+    from ocbridge.core.jobs import fenced
+
     for name, value in fields.items():
         setattr(row, name, value)
     fields = {"steps_done": row.steps_done, "marks": row.marks, "plan": row.plan, "via": row.via, **fields,
               "updated": clock.now()}
-    type(row).objects.filter(pk=row.pk).update(**fields)
+    with fenced():
+        type(row).objects.filter(pk=row.pk).update(**fields)
 
 
 def _from_journal(row) -> WriteResult:
