@@ -22,6 +22,12 @@ webhooks: dict[tuple[str, str], Callable] = {}
 # integration kind -> fn(integration, order) called with each new order of the integration's store.
 # One shared poll per shop database feeds them all: two pollers would split one watermark's orders.
 order_consumers: dict[str, Callable] = {}
+# integration kind -> fn(integration, order): orders that arrived while the integration was switched off
+# (optional; without one they go to the order consumer). See ocbridge.opencart.feed.
+missed_order_handlers: dict[str, Callable] = {}
+# integration kind -> fn(integration, events, *, missed) with the order_history rows of the store after the
+# integration's own cursor (ocbridge.opencart.feed documents the contract).
+history_consumers: dict[str, Callable] = {}
 # integration kind -> fn(store, order_id) -> dict | None: what that integration knows of a shop order that other
 # features may tell the customer (e.g. despatch: {"tracking_code", "courier"}). Shared through core, since
 # integrations do not import each other.
@@ -78,3 +84,23 @@ def facts_of(store, order_id: int) -> dict:
         for k, v in (fn(store, order_id) or {}).items():
             out.setdefault(k, v)
     return out
+
+
+def _register_once(table: dict, what: str, kind: str) -> Callable:
+    def deco(fn):
+        if kind in table and table[kind] is not fn:
+            raise ValueError(f"{what} {kind} registered twice")
+        table[kind] = fn
+        return fn
+
+    return deco
+
+
+def register_missed_orders(kind: str) -> Callable:
+    """Decorator: `fn(integration, order)` receives the orders that arrived while `kind` was switched off."""
+    return _register_once(missed_order_handlers, "missed-orders handler", kind)
+
+
+def register_history_consumer(kind: str) -> Callable:
+    """Decorator: `fn(integration, events, *, missed)` receives the store's order_history rows (opencart.feed)."""
+    return _register_once(history_consumers, "history consumer", kind)

@@ -54,41 +54,12 @@ def check_store(store) -> dict:
             "write_denied": denied, "api_error": api_error, "message": " ".join(parts)}
 
 
-def poll_new_orders(store, *, limit: int = 500, countries: dict[int, str] | None = None, consume=None) -> list:
-    """New orders of the store's shop database since the last poll; keeps the watermark and phone index.
+def poll_new_orders(store, *, limit: int = 500) -> list:
+    """Poll the store's shop through the shared feed (opencart.feed) and return the new orders read (all its
+    stores). Integrations get theirs from the feed itself; the first poll only sets the positions."""
+    from ocbridge.opencart import feed
 
-    `countries` maps each OpenCart store_id of that database to its country, for reading national numbers.
-    `consume(orders)` runs in the transaction that moves the watermark: if it fails (or the worker dies),
-    the watermark stays and the next poll reads the same orders again, so none is skipped.
-    """
-    from django.db import transaction
-
-    from ocbridge.core import clock
-    from ocbridge.opencart import orders as oc_orders
-    from ocbridge.opencart.models import PollState
-    from ocbridge.opencart.phone_index import index_orders
-
-    shop = shop_db(store)
-    state = PollState.objects.filter(store_db_key=store.db_key).first()
-    if state is None:  # first poll: start at the shop's newest order, not at its first
-        start = oc_orders.initial_watermark(shop)
-        state, _ = PollState.objects.get_or_create(store_db_key=store.db_key, defaults={
-            "last_order_id": start.last_order_id, "last_order_product_id": start.last_order_product_id,
-            "last_order_option_id": start.last_order_option_id, "updated": clock.now()})
-    mark = oc_orders.PollWatermark(last_order_id=state.last_order_id,
-                                   last_order_product_id=state.last_order_product_id,
-                                   last_order_option_id=state.last_order_option_id,
-                                   pending=dict(state.pending_zero or {}))
-    result = oc_orders.poll(shop, mark, now=clock.now(), limit=limit)
-    with transaction.atomic():
-        index_orders(store.db_key, result.orders, country_of_store=countries, default_country=store.country)
-        if consume is not None:
-            consume(result.orders)
-        w = result.watermark
-        PollState.objects.filter(pk=state.pk).update(
-            last_order_id=w.last_order_id, last_order_product_id=w.last_order_product_id,
-            last_order_option_id=w.last_order_option_id, pending_zero=w.pending, updated=clock.now())
-    return result.orders
+    return feed.poll_shop(feed.shop_key(store), store=store, limit=limit).new_orders
 
 
 def order_status(store, order_id: int) -> int | None:

@@ -30,11 +30,36 @@ class PollState(models.Model):
     last_order_product_id = models.PositiveBigIntegerField(default=0)
     last_order_option_id = models.PositiveBigIntegerField(default=0)
     pending_zero = models.JSONField(default=dict, blank=True)  # order_id → first seen, line floors
-    last_history_id = models.PositiveBigIntegerField(default=0)
+    last_history_id = models.PositiveBigIntegerField(default=0)  # the shop's order_history read position
+    # status-0 orders beyond MAX_PENDING not followed by primary key (the history feed still finds them when
+    # they leave status 0 through OpenCart's model); shown on the store page, never silent
+    unfollowed_zero = models.PositiveIntegerField(default=0)
     updated = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.store_db_key}: order {self.last_order_id}, history {self.last_history_id}"
+
+
+class FeedCursor(models.Model):
+    """How far one integration has consumed its shop's order feed (opencart.feed): new orders and order_history.
+
+    One row per integration and shop identity, written only when it moves. It stays put while the integration
+    is switched off, so what arrived meanwhile is handed over as "missed" when it is switched on again; a
+    changed shop (another identity) starts a new row instead of reusing a position from a different database.
+    """
+
+    integration = models.ForeignKey("core.Integration", on_delete=models.CASCADE, related_name="feed_cursors")
+    shop_key = models.CharField(max_length=64)
+    last_order_id = models.PositiveBigIntegerField(default=0)
+    last_history_id = models.PositiveBigIntegerField(default=0)
+    off = models.BooleanField(default=False)  # seen switched off by a poll: on return, the gap is "missed"
+    updated = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["integration", "shop_key"], name="opencart_one_cursor")]
+
+    def __str__(self) -> str:
+        return f"{self.integration_id}@{self.shop_key}: order {self.last_order_id}, history {self.last_history_id}"
 
 
 class ShopWrite(models.Model):

@@ -259,6 +259,7 @@ class PollResult:
     orders: list[Order]
     watermark: PollWatermark
     more: bool = False  # the batch limit was hit: poll again soon
+    unfollowed_zero: int = 0  # status-0 orders not followed by primary key (MAX_PENDING reached)
     queries: list[str] = field(default_factory=list, repr=False)
 
 
@@ -290,6 +291,7 @@ def poll(db: ShopDB, mark: PollWatermark, *, now: dt.datetime, limit: int = BATC
         recheck = read_orders(db, pending_ids, lines=False, conn=conn) if pending_ids else {}
 
         ready: list[tuple[Order, LineFloor]] = []
+        unfollowed = 0
         floor_new = LineFloor(mark.last_order_product_id, mark.last_order_option_id)
         expected = mark.last_order_id + 1
         for row in new_rows:
@@ -304,6 +306,8 @@ def poll(db: ShopDB, mark: PollWatermark, *, now: dt.datetime, limit: int = BATC
             elif len(mark.pending) < MAX_PENDING:
                 mark.pending[str(order.order_id)] = {"seen": now.isoformat(), "op": floor_new.order_product_id,
                                                      "oo": floor_new.order_option_id, "gap": False}
+            else:  # counted and shown (PollState.unfollowed_zero); the history feed still finds it later
+                unfollowed += 1
         for key, entry in list(mark.pending.items()):
             oid = int(key)
             order = recheck.get(oid)
@@ -330,7 +334,7 @@ def poll(db: ShopDB, mark: PollWatermark, *, now: dt.datetime, limit: int = BATC
         mark.last_order_product_id = max(mark.last_order_product_id, op_max)
         mark.last_order_option_id = max(mark.last_order_option_id, oo_max)
     ready_orders = sorted((o for o, _ in ready), key=lambda o: o.order_id)
-    return PollResult(orders=ready_orders, watermark=mark, more=more)
+    return PollResult(orders=ready_orders, watermark=mark, more=more, unfollowed_zero=unfollowed)
 
 
 # --- status changes of other orders (order_history watermark) -------------------------------------------
@@ -346,15 +350,41 @@ class HistoryEvent:
     notify: bool
     comment: str
     date_added: dt.datetime | None
+    store_id: int = 0  # the order's store (order_history has none): filled from `order` by primary key
 
 
 def poll_history(db: ShopDB, last_history_id: int, *, limit: int = BATCH) -> list[HistoryEvent]:
-    """History rows after the watermark, by primary key."""
-    h = db.t("order_history")
+    """History rows after the watermark, by primary key, each with its order's store_id (one PK read)."""
+    h, o = db.t("order_history"), db.t("order")
     stmt = sa.select(h).where(h.c.order_history_id > last_history_id).order_by(h.c.order_history_id).limit(limit)
     with db.engine.connect() as conn:
-        return [HistoryEvent(r.order_history_id, r.order_id, r.order_status_id, bool(r.notify), unescape(r.comment),
-                             when(r.date_added)) for r in conn.execute(stmt)]
+        events = [HistoryEvent(r.order_history_id, r.order_id, r.order_status_id, bool(r.notify), unescape(r.comment),
+                               when(r.date_added)) for r in conn.execute(stmt)]
+        ids = sorted({e.order_id for e in events})
+        pk_read = sa.select(o.c.order_id, o.c.store_id).where(o.c.order_id.in_(ids))
+        stores = {r.order_id: r.store_id for r in conn.execute(pk_read)} if ids else {}
+    for e in events:
+        e.store_id = int(stores.get(e.order_id) or 0)
+    return events
+
+
+def latest_history_id(db: ShopDB) -> int:
+    """The newest order_history row (a primary-key MAX): where a new history cursor starts."""
+    h = db.t("order_history")
+    with db.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.max(h.c.order_history_id))).scalar() or 0)
+
+
+def orders_in_range(db: ShopDB, after_order_id: int, upto_order_id: int, *, limit: int = BATCH) -> list[Order]:
+    """Orders with a real status in (after, upto] by primary key, with lines: what a consumer missed while off."""
+    t = db.t("order")
+    with db.engine.connect() as conn:
+        rows = conn.execute(_order_select(db).where(t.c.order_id > after_order_id, t.c.order_id <= upto_order_id,
+                                                    t.c.order_status_id > 0).order_by(t.c.order_id).limit(limit)).all()
+        found = [_to_order(r) for r in rows]
+        if found:
+            load_lines(db, conn, found, LineFloor())
+    return found
 
 
 # --- customers -------------------------------------------------------------------------------------------

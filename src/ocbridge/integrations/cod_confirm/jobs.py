@@ -18,7 +18,7 @@ from ocbridge.core.errors import RetryableError, TerminalError
 from ocbridge.core.jobkinds import about_order
 from ocbridge.core.jobs import Defer, JobKind, fenced, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Connection, Exchange, Integration, Job, SideEffect
-from ocbridge.core.registry import register_order_consumer
+from ocbridge.core.registry import register_history_consumer, register_missed_orders, register_order_consumer
 from ocbridge.integrations.cod_confirm import mappers, plan, risk, rules, shop, whatsapp
 from ocbridge.integrations.cod_confirm.choices import (
     AWAITING,
@@ -51,24 +51,14 @@ def _key(c: Confirmation, *parts) -> str:
 @register_order_consumer(KIND)
 def consider_order(integration: Integration, order) -> Confirmation | None:
     """Open a Confirmation for a pending COD order (once per order), or do nothing."""
+    c = _open_case(integration, order)
+    if c is None:
+        return None
     cfg = config_of(integration)
     store = integration.store
-    if not rules.is_cod(order.payment_code, cfg) or order.order_status_id != cfg.pending_status_id:
-        return None
     completed = shop.completed_orders(store, order) if cfg.skip_after_completed_orders else 0
     skip = rules.skip_reason(total=order.total, completed_orders=completed, cfg=cfg)
-    phone = shop.normalize_phone(order.telephone, store.country, getattr(order, "countries", ()))
-    try:
-        with transaction.atomic():
-            c = Confirmation.objects.create(
-                store=store, integration=integration, order_id=order.order_id, order_label=store.order_label(order.order_id),
-                customer_name=f"{order.firstname} {order.lastname}".strip(), phone_raw=order.telephone or "",
-                phone=phone or "", language=shop.language_code(store, order), currency=order.currency_code,
-                total=order.total, item_count=order.item_count, payment_code=order.payment_code,
-                status_at_start=order.order_status_id, created=clock.now(),
-            )
-    except IntegrityError:
-        return None  # already known: polls overlap on purpose
+    phone = c.phone
     action, why = "", None
     if phone:
         score = risk.lookup(store, phone)
@@ -88,6 +78,65 @@ def consider_order(integration: Integration, order) -> Confirmation | None:
     else:
         schedule_attempt(c, 1)
     return c
+
+
+MISSED_WINDOW = timedelta(hours=24)
+
+
+@register_missed_orders(KIND)
+def missed_order(integration: Integration, order) -> Confirmation | None:
+    """A COD order that arrived while confirmation was switched off: never a late surprise call. Still Pending and
+    under 24 h old → the owner's "needs you" list; older ones are left to the shop."""
+    placed = shop.placed_at(integration.store, order)
+    if placed is not None and clock.now() - placed > MISSED_WINDOW:
+        return None
+    c = _open_case(integration, order)
+    if c is not None:
+        c.move(ConfirmationState.NEEDS_PERSON, reason="arrived while COD confirmation was switched off",
+               needs_person_reason="arrived while switched off")
+    return c
+
+
+@register_history_consumer(KIND)
+def on_history(integration: Integration, events, *, missed: bool) -> None:
+    """The shop's own status changes, one poll after they happen: an open case whose order the shop moved is closed
+    as decided in the shop; an order that reached Pending late (status 0 for longer than the poll follows it, or
+    moved by a payment callback) is considered now."""
+    cfg = config_of(integration)
+    latest = {}
+    for e in events:
+        latest[e.order_id] = e
+    known = dict(Confirmation.objects.filter(integration=integration, order_id__in=list(latest))
+                 .values_list("order_id", "state"))
+    for c in Confirmation.objects.filter(integration=integration, order_id__in=list(latest),
+                                         state__in=OPEN | {ConfirmationState.NEEDS_PERSON}):
+        e = latest[c.order_id]
+        if e.order_status_id != c.status_at_start:  # we never write while a case is open: the shop did
+            c.move(ConfirmationState.RESOLVED_IN_SHOP, expect=OPEN | {ConfirmationState.NEEDS_PERSON},
+                   decided_by="shop", reason=f"the shop changed the order to status {e.order_status_id}")
+    late = [oid for oid, e in latest.items() if oid not in known and e.order_status_id == cfg.pending_status_id]
+    for order in shop.read_orders(integration.store, late):
+        (missed_order if missed else consider_order)(integration, order)
+
+
+def _open_case(integration: Integration, order) -> Confirmation | None:
+    """The Confirmation of a pending COD order, created once (None: not ours, or already known)."""
+    cfg = config_of(integration)
+    store = integration.store
+    if not rules.is_cod(order.payment_code, cfg) or order.order_status_id != cfg.pending_status_id:
+        return None
+    phone = shop.normalize_phone(order.telephone, store.country, getattr(order, "countries", ()))
+    try:
+        with transaction.atomic():
+            return Confirmation.objects.create(
+                store=store, integration=integration, order_id=order.order_id, order_label=store.order_label(order.order_id),
+                customer_name=f"{order.firstname} {order.lastname}".strip(), phone_raw=order.telephone or "",
+                phone=phone or "", language=shop.language_code(store, order), currency=order.currency_code,
+                total=order.total, item_count=order.item_count, payment_code=order.payment_code,
+                status_at_start=order.order_status_id, created=clock.now(),
+            )
+    except IntegrityError:
+        return None  # already known: polls overlap on purpose
 
 
 # --- attempts -------------------------------------------------------------------------------------------

@@ -27,3 +27,22 @@ def normalize_phone(raw: str, country: str, countries=()) -> str | None:
 def language_code(store, order) -> str:
     """Two-letter language of the order (tr/ru/en), for the call and SMS texts."""
     return opencart.order_language(store, order) or store.language
+
+
+def read_orders(store, order_ids: list[int]) -> list:
+    """Orders by primary key (with lines), in id order; missing ones left out."""
+    from ocbridge.opencart import orders as oc_orders
+
+    if not order_ids:
+        return []
+    found = oc_orders.read_orders(opencart.shop_db(store), order_ids)
+    return [found[i] for i in sorted(found)]
+
+
+def placed_at(store, order):
+    """When the order was placed, as an aware time (OpenCart stores the shop's local wall time)."""
+    from zoneinfo import ZoneInfo
+
+    if order.date_added is None:
+        return None
+    return order.date_added.replace(tzinfo=ZoneInfo(store.timezone or "UTC"))

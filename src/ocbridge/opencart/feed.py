@@ -1,0 +1,275 @@
+"""One read per shop, one cursor per consumer: the shared order feed every integration builds on.
+
+Each poll (opencart.jobs.PollShop, every 15 s per shop) reads a shop's new orders (`order_id` watermark, orders
+at status 0 re-read by primary key for 24 h) and its `order_history` rows after the last id read — once, for
+every feature of every store on that shop — and hands each integration what lies after its own cursor.
+
+Registering a consumer (COD, order lookup, Ozon, OneBox, Despatch, risk score…) — in the integration's
+jobs module, imported from its AppConfig.ready():
+
+    from ocbridge.core.registry import register_history_consumer, register_missed_orders, register_order_consumer
+
+    @register_order_consumer("despatch")
+    def on_new_order(integration, order):          # opencart.orders.Order, status > 0, of the integration's store
+        ...
+
+    @register_missed_orders("despatch")              # optional
+    def on_missed_order(integration, order):       # arrived while the integration was switched off
+        ...                                        # (without a handler these go to on_new_order)
+
+    @register_history_consumer("despatch")
+    def on_history(integration, events, *, missed):  # list[opencart.orders.HistoryEvent] of its store, id order;
+        ...                                        # missed=True: they happened while it was switched off
+
+The contract:
+- Handlers run in a hub transaction together with the move of that integration's cursor. If a handler raises,
+  its cursor stays and the same orders/events come again next poll (handlers must be idempotent: a unique key
+  per order is enough); the other integrations are not held back.
+- Handlers create Jobs for real work; they do not call providers or write to the shop themselves.
+- A new integration starts at the shop's current position (it is not handed the shop's past).
+- Switching an integration off stops its cursor; switching it on hands over what arrived meanwhile as missed,
+  so the same orders reach it whatever else runs. (A shop whose every store is switched off is not polled at
+  all; switching a store on again continues from where its poll stopped, as "new".)
+- An order at status 0 is followed by primary key for 24 h (at most opencart.orders.MAX_PENDING at a time: the
+  overflow is counted on PollState.unfollowed_zero and shown on the store page). After that — or beyond the cap —
+  the history feed finds it when OpenCart's model moves it out of status 0 (history consumers see that row).
+- Cursors and the shop's read position are written only when they move: an idle poll writes nothing.
+
+Positions belong to the shop's identity (`shop_key`), not to a Store row's credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from ocbridge.core import clock, registry
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+MAX_BATCHES = 20  # per poll and kind of read; a longer backlog continues next poll
+
+
+def shop_key(store) -> str:
+    """The shop identity a Store's positions belong to. The one place that says what a shop is: switching it to
+    (host, port, database, prefix) when the security issue lands the identity is a change here only."""
+    return store.db_key
+
+
+def consumer_kinds() -> set[str]:
+    return set(registry.order_consumers) | set(registry.history_consumers)
+
+
+@dataclass
+class PollSummary:
+    orders: int = 0  # new orders handed over (per integration counted once)
+    missed: int = 0
+    events: int = 0
+    failed: list[str] = field(default_factory=list)  # integrations whose handler raised (cursor kept)
+    new_orders: list = field(default_factory=list)  # every new order read from the shop (all its stores)
+
+
+def integrations_of(key: str) -> list:
+    """Every consumer integration whose store is on this shop (on or off), stores switched on only."""
+    from ocbridge.core.models import Integration
+
+    rows = (Integration.objects.filter(kind__in=consumer_kinds(), store__enabled=True)
+            .select_related("store", "connection").order_by("pk"))
+    return [i for i in rows if shop_key(i.store) == key]
+
+
+def poll_shop(key: str, *, store=None, limit: int = BATCH) -> PollSummary:
+    """One poll of one shop: read once, hand each integration what lies after its cursor. `store` (a Store on
+    this shop) lets the shop be read when no integration is set up yet (first poll from the set-up)."""
+    from ocbridge.opencart import shop_db
+    from ocbridge.opencart import orders as oc_orders
+    from ocbridge.opencart.models import FeedCursor, PollState
+
+    summary = PollSummary()
+    integrations = integrations_of(key)
+    if not integrations and store is None:
+        return summary
+    on = [i for i in integrations if i.enabled]
+    store = (on or integrations)[0].store if integrations else store
+    shop = shop_db(store)
+    state = PollState.objects.filter(store_db_key=key).first()
+    if state is None:  # first poll: start at the shop's newest order and history row, not at the first
+        start = oc_orders.initial_watermark(shop)
+        state, _ = PollState.objects.get_or_create(store_db_key=key, defaults={
+            "last_order_id": start.last_order_id, "last_order_product_id": start.last_order_product_id,
+            "last_order_option_id": start.last_order_option_id,
+            "last_history_id": oc_orders.latest_history_id(shop), "updated": clock.now()})
+    cursors = _cursors(integrations, key, state)
+    for i in integrations:  # seen switched off: remember it once, so its return is told apart from a failure
+        if not i.enabled and not cursors[i.pk].off:
+            _move(cursors[i.pk], off=True)
+    prev_order, prev_history = state.last_order_id, state.last_history_id
+
+    # --- orders that arrived while an integration was off: (its cursor, where the shop read was) -------------
+    for i in on:
+        c = cursors[i.pk]
+        if c.off:
+            summary.missed += _hand_missed_orders(shop, i, c, prev_order, limit)
+            summary.events += _hand_history(shop, i, c, upto=prev_history, missed=True, limit=limit, summary=summary)
+            _move(c, off=False)
+
+    # --- new orders: one read for the whole shop ---------------------------------------------------------------
+    countries = {i.store.oc_store_id: i.store.country for i in integrations} or {store.oc_store_id: store.country}
+    order_takers = [i for i in on if i.kind in registry.order_consumers]
+    for _ in range(MAX_BATCHES):
+        mark = oc_orders.PollWatermark(last_order_id=state.last_order_id,
+                                       last_order_product_id=state.last_order_product_id,
+                                       last_order_option_id=state.last_order_option_id,
+                                       pending=dict(state.pending_zero or {}))
+        result = oc_orders.poll(shop, mark, now=clock.now(), limit=limit)
+        with transaction.atomic():
+            from ocbridge.opencart.phone_index import index_orders
+
+            index_orders(key, result.orders, country_of_store=countries, default_country=store.country)
+            _save_state(state, result)
+        summary.new_orders += result.orders
+        for i in order_takers:
+            c = cursors[i.pk]
+            if c.last_order_id < prev_order:  # its earlier handover failed: hand the range again, as new
+                _hand_range(shop, i, c, prev_order, limit, registry.order_consumers[i.kind], summary)
+            mine = [o for o in result.orders if o.store_id == i.store.oc_store_id]
+            if _deliver(i, c, summary, lambda i=i, mine=mine: [registry.order_consumers[i.kind](i, o) for o in mine],
+                        last_order_id=state.last_order_id):
+                summary.orders += len(mine)
+        prev_order = state.last_order_id
+        if not result.more:
+            break
+    for i in on:  # history-only consumers follow the shop's order position (they never get orders)
+        c = cursors[i.pk]
+        if i.kind not in registry.order_consumers and c.last_order_id != state.last_order_id:
+            _move(c, last_order_id=state.last_order_id)
+
+    # --- order_history rows: one read from the lowest cursor of the integrations that take them ---------------
+    takers = [i for i in on if i.kind in registry.history_consumers]
+    if not takers:
+        latest = oc_orders.latest_history_id(shop)
+        if latest != state.last_history_id:
+            _save_fields(state, last_history_id=latest)
+    else:
+        for i in takers:
+            summary.events += _hand_history(shop, i, cursors[i.pk], upto=None, missed=False, limit=limit,
+                                            summary=summary)
+        top = max(cursors[i.pk].last_history_id for i in takers)
+        if top > state.last_history_id:
+            _save_fields(state, last_history_id=top)
+    return summary
+
+
+# --- per-integration handover ------------------------------------------------------------------------------------
+
+
+def _cursors(integrations, key: str, state) -> dict:
+    from ocbridge.opencart.models import FeedCursor
+
+    have = {c.integration_id: c for c in FeedCursor.objects.filter(integration__in=integrations, shop_key=key)}
+    for i in integrations:
+        if i.pk not in have:  # a new integration starts now, like a first poll
+            have[i.pk], _ = FeedCursor.objects.get_or_create(integration=i, shop_key=key, defaults={
+                "last_order_id": state.last_order_id, "last_history_id": state.last_history_id,
+                "off": not i.enabled, "updated": clock.now()})
+    return have
+
+
+def _deliver(integration, cursor, summary: PollSummary, work, **moves) -> bool:
+    """Run the handler and move the cursor in one hub transaction; a failure keeps the cursor (retried)."""
+    try:
+        with transaction.atomic():
+            work()
+            _move(cursor, **moves)
+        return True
+    except Exception:  # noqa: BLE001 - one feature's bug must not stop the others; its cursor stays
+        log.exception("order feed: %s of store %s failed; its orders come again next poll",
+                      integration.kind, integration.store_id)
+        cursor.refresh_from_db()
+        summary.failed.append(integration.kind)
+        return False
+
+
+def _hand_range(shop, integration, cursor, upto: int, limit: int, handler, summary: PollSummary) -> int:
+    """Orders in (cursor, upto] of the integration's store, by primary key, in batches."""
+    from ocbridge.opencart import orders as oc_orders
+
+    handed = 0
+    for _ in range(MAX_BATCHES):
+        if cursor.last_order_id >= upto:
+            break
+        batch = oc_orders.orders_in_range(shop, cursor.last_order_id, upto, limit=limit)
+        end = batch[-1].order_id if len(batch) >= limit else upto
+        mine = [o for o in batch if o.store_id == integration.store.oc_store_id]
+        if not _deliver(integration, cursor, summary, lambda: [handler(integration, o) for o in mine],
+                        last_order_id=end):
+            break
+        handed += len(mine)
+    return handed
+
+
+def _hand_missed_orders(shop, integration, cursor, upto: int, limit: int) -> int:
+    if integration.kind not in registry.order_consumers:
+        return 0
+    handler = registry.missed_order_handlers.get(integration.kind) or registry.order_consumers[integration.kind]
+    return _hand_range(shop, integration, cursor, upto, limit, handler, PollSummary())
+
+
+def _hand_history(shop, integration, cursor, *, upto: int | None, missed: bool, limit: int,
+                  summary: PollSummary) -> int:
+    """order_history rows after the cursor (up to `upto` when given), the integration's store only."""
+    from ocbridge.opencart import orders as oc_orders
+
+    handler = registry.history_consumers.get(integration.kind)
+    if handler is None:
+        return 0
+    handed = 0
+    for _ in range(MAX_BATCHES):
+        if upto is not None and cursor.last_history_id >= upto:
+            break
+        events = oc_orders.poll_history(shop, cursor.last_history_id, limit=limit)
+        if upto is not None:
+            events = [e for e in events if e.order_history_id <= upto]
+        if not events:
+            break
+        mine = [e for e in events if e.store_id == integration.store.oc_store_id]
+        if not _deliver(integration, cursor, summary, lambda: handler(integration, mine, missed=missed) if mine else None,
+                        last_history_id=events[-1].order_history_id):
+            break
+        handed += len(mine)
+        if len(events) < limit:
+            break
+    return handed
+
+
+def _move(cursor, **fields) -> None:
+    """Write the cursor only when something changed (idle polls write nothing)."""
+    changed = {k: v for k, v in fields.items() if getattr(cursor, k) != v}
+    if not changed:
+        return
+    for k, v in changed.items():
+        setattr(cursor, k, v)
+    type(cursor).objects.filter(pk=cursor.pk).update(**changed, updated=clock.now())
+
+
+def _save_state(state, result) -> None:
+    w = result.watermark
+    fields = {"last_order_id": w.last_order_id, "last_order_product_id": w.last_order_product_id,
+              "last_order_option_id": w.last_order_option_id, "pending_zero": w.pending}
+    if result.unfollowed_zero:
+        fields["unfollowed_zero"] = state.unfollowed_zero + result.unfollowed_zero
+        log.warning("shop %s: %d status-0 orders beyond the %d followed by primary key (found later by the "
+                    "history feed)", state.store_db_key, result.unfollowed_zero, len(w.pending))
+    _save_fields(state, **fields)
+
+
+def _save_fields(state, **fields) -> None:
+    changed = {k: v for k, v in fields.items() if getattr(state, k) != v}
+    if not changed:
+        return
+    for k, v in changed.items():
+        setattr(state, k, v)
+    type(state).objects.filter(pk=state.pk).update(**changed, updated=clock.now())

@@ -1,0 +1,153 @@
+"""The shared order feed (opencart.feed): one read per shop, one cursor per integration, nothing lost when a
+feature is switched off and on or fails, status-0 orders found later by the history feed, idle polls write nothing."""
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from ocbridge.core import clock, registry
+from ocbridge.core.models import Integration
+from ocbridge.opencart import feed, orders as oc_orders
+from ocbridge.opencart.models import FeedCursor, PollState
+
+from opencart.opencart_helpers import add_order, set_status
+from opencart.writes_helpers import make_store
+
+pytestmark = pytest.mark.django_db
+
+SEEN: dict[str, list] = {"a": [], "b": [], "a_missed": [], "a_history": [], "b_history": []}
+BROKEN: set[str] = set()
+
+
+@registry.register_order_consumer("test_feed_a")
+def _a(integration, order):
+    if "a" in BROKEN:
+        raise RuntimeError("a bug in feature a")
+    SEEN["a"].append(order.order_id)
+
+
+@registry.register_missed_orders("test_feed_a")
+def _a_missed(integration, order):
+    SEEN["a_missed"].append(order.order_id)
+
+
+@registry.register_order_consumer("test_feed_b")
+def _b(integration, order):
+    SEEN["b"].append(order.order_id)
+
+
+@registry.register_history_consumer("test_feed_a")
+def _a_history(integration, events, *, missed):
+    SEEN["a_history"].extend((e.order_id, e.order_status_id, missed) for e in events)
+
+
+@registry.register_history_consumer("test_feed_b")
+def _b_history(integration, events, *, missed):
+    SEEN["b_history"].extend((e.order_id, e.order_status_id, missed) for e in events)
+
+
+@pytest.fixture
+def bed(opencart_db):
+    for v in SEEN.values():
+        v.clear()
+    BROKEN.clear()
+    h = opencart_db("3.0")
+    add_order(h, 1)
+    store = make_store(h)
+    a = Integration.objects.create(store=store, kind="test_feed_a")
+    b = Integration.objects.create(store=store, kind="test_feed_b")
+    key = feed.shop_key(store)
+    feed.poll_shop(key)  # first poll: positions start at the shop's newest order and history row
+    return h, store, a, b, key
+
+
+def add_history(h, order_id, status):
+    with h.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO oc_order_history (order_id, order_status_id, notify, comment, date_added) "
+                             "VALUES (:o, :s, 0, '', NOW())"), {"o": order_id, "s": status})
+    set_status(h, order_id, status)
+
+
+def test_one_read_each_integration_its_own_orders_and_history(bed):
+    h, store, a, b, key = bed
+    assert SEEN["a"] == SEEN["b"] == []  # the shop's past is not replayed
+    add_order(h, 2)
+    add_order(h, 3, store_id=1)  # another store on the same shop: not these integrations'
+    add_history(h, 2, 2)
+    feed.poll_shop(key)
+    assert SEEN["a"] == SEEN["b"] == [2]
+    assert SEEN["a_history"] == SEEN["b_history"] == [(2, 2, False)]
+    cursors = {c.integration_id: c for c in FeedCursor.objects.all()}
+    assert cursors[a.pk].last_order_id == cursors[b.pk].last_order_id == 3
+
+
+def test_an_idle_poll_writes_nothing(bed):
+    h, store, a, b, key = bed
+    add_order(h, 2)
+    feed.poll_shop(key)
+    before = ([(c.pk, c.updated) for c in FeedCursor.objects.order_by("pk")],
+              PollState.objects.values_list("updated", flat=True).get())
+    clock.travel(60)
+    feed.poll_shop(key)
+    feed.poll_shop(key)
+    after = ([(c.pk, c.updated) for c in FeedCursor.objects.order_by("pk")],
+             PollState.objects.values_list("updated", flat=True).get())
+    assert before == after
+
+
+@pytest.mark.parametrize("others_run", [True, False])
+def test_switched_off_then_on_gets_what_arrived_meanwhile_as_missed(bed, others_run):
+    """The same result whatever else runs: with feature b on, and with nothing else on."""
+    h, store, a, b, key = bed
+    Integration.objects.filter(pk=a.pk).update(enabled=False)
+    if not others_run:
+        Integration.objects.filter(pk=b.pk).update(enabled=False)
+    feed.poll_shop(key)
+    add_order(h, 2)
+    add_history(h, 2, 2)
+    feed.poll_shop(key)
+    assert SEEN["a"] == [] and SEEN["b"] == ([2] if others_run else [])
+    Integration.objects.filter(pk=a.pk).update(enabled=True)
+    add_order(h, 3)
+    feed.poll_shop(key)
+    assert SEEN["a_missed"] == [2] and SEEN["a"] == [3]  # 2 arrived while off; 3 is new
+    assert (2, 2, True) in SEEN["a_history"]
+    feed.poll_shop(key)
+    assert SEEN["a_missed"] == [2] and SEEN["a"] == [3]  # once
+
+
+def test_a_failing_feature_keeps_its_cursor_and_holds_back_no_other(bed):
+    h, store, a, b, key = bed
+    BROKEN.add("a")
+    add_order(h, 2)
+    feed.poll_shop(key)
+    assert SEEN["b"] == [2] and SEEN["a"] == []
+    BROKEN.clear()
+    add_order(h, 3)
+    feed.poll_shop(key)
+    assert sorted(SEEN["a"]) == [2, 3] and SEEN["a_missed"] == []  # retried as new, not as "missed"
+    assert SEEN["b"] == [2, 3]
+
+
+def test_status_zero_beyond_24h_is_found_by_the_history_feed(bed):
+    h, store, a, b, key = bed
+    add_order(h, 2, status=0)
+    feed.poll_shop(key)
+    assert "2" in PollState.objects.get().pending_zero
+    clock.travel(dt.timedelta(hours=25).total_seconds())
+    feed.poll_shop(key)
+    assert "2" not in PollState.objects.get().pending_zero  # no longer followed by primary key…
+    add_history(h, 2, 1)  # …the payment came late: OpenCart's model wrote the history row
+    feed.poll_shop(key)
+    assert (2, 1, False) in SEEN["a_history"]
+
+
+def test_status_zero_overflow_is_counted_not_silent(bed, monkeypatch):
+    h, store, a, b, key = bed
+    monkeypatch.setattr(oc_orders, "MAX_PENDING", 2)
+    for oid in (2, 3, 4, 5):
+        add_order(h, oid, status=0)
+    feed.poll_shop(key)
+    state = PollState.objects.get()
+    assert len(state.pending_zero) == 2 and state.unfollowed_zero == 2
