@@ -58,12 +58,11 @@ def order_with_everything(h, order_id=1, *, status=1, coupon=True, voucher=True,
                 "to_email": "b@example.com", "voucher_theme_id": 8, "message": "", "amount": Decimal(50), "status": 1,
                 "date_added": NOW})
             totals.append(("voucher", "Gift Certificate (GIFT1)", Decimal("-20"), 8))
+        cr = shop.t("customer_reward")  # the customer holds 300 points
+        if not conn.execute(sa.select(cr.c.customer_reward_id).where(cr.c.points > 0)).first():
+            conn.execute(sa.insert(cr).values(complete_row(cr, {
+                "customer_id": CUSTOMER, "order_id": 0, "description": "welcome", "points": 300, "date_added": NOW})))
         if reward:
-            cr = shop.t("customer_reward")
-            if not conn.execute(sa.select(cr.c.customer_reward_id).where(cr.c.points > 0)).first():
-                conn.execute(sa.insert(cr).values(complete_row(cr, {
-                    "customer_id": CUSTOMER, "order_id": 0, "description": "welcome", "points": 300,
-                    "date_added": NOW})))
             totals.append(("reward", "Reward Points (50)", Decimal("-5"), 2))
         if credit:
             totals.append(("credit", "Store Credit", Decimal("-7"), 7))

@@ -54,27 +54,14 @@ def register_webhook(service: str, hook: str) -> Callable:
 
 
 def register_order_consumer(kind: str) -> Callable:
-    """Decorator: `fn(integration, order)` receives every new order of stores where `kind` is enabled."""
-
-    def deco(fn):
-        if kind in order_consumers and order_consumers[kind] is not fn:
-            raise ValueError(f"order consumer {kind} registered twice")
-        order_consumers[kind] = fn
-        return fn
-
-    return deco
+    """Decorator: `fn(integration, order)` receives every new order of stores where `kind` is enabled
+    (ocbridge.opencart.feed documents the contract)."""
+    return _register_once(order_consumers, "order consumer", kind)
 
 
 def register_order_facts(kind: str) -> Callable:
     """Decorator: `fn(store, order_id) -> dict | None` adds what `kind` knows of an order (see `facts_of`)."""
-
-    def deco(fn):
-        if kind in order_facts and order_facts[kind] is not fn:
-            raise ValueError(f"order facts {kind} registered twice")
-        order_facts[kind] = fn
-        return fn
-
-    return deco
+    return _register_once(order_facts, "order facts", kind)
 
 
 def facts_of(store, order_id: int) -> dict:
@@ -87,6 +74,8 @@ def facts_of(store, order_id: int) -> dict:
 
 
 def _register_once(table: dict, what: str, kind: str) -> Callable:
+    """A decorator registering one function per kind (the same function again is fine: module reloads)."""
+
     def deco(fn):
         if kind in table and table[kind] is not fn:
             raise ValueError(f"{what} {kind} registered twice")

@@ -10,4 +10,4 @@ class OpencartConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from ocbridge.opencart import jobs  # noqa: F401  (the shared poll: job kind and schedule)
+        from ocbridge.opencart import attention, jobs  # noqa: F401  (not-written writes; the shared poll)

@@ -101,7 +101,7 @@ def poll_shop(key: str, *, store=None, limit: int = BATCH) -> PollSummary:
         state, _ = PollState.objects.get_or_create(store_db_key=key, defaults={
             "last_order_id": start.last_order_id, "last_order_product_id": start.last_order_product_id,
             "last_order_option_id": start.last_order_option_id,
-            "last_history_id": oc_orders.latest_history_id(shop), "updated": clock.now()})
+            "last_history_id": _latest_history_id(shop), "updated": clock.now()})
     cursors = _cursors(integrations, key, state)
     for i in integrations:  # seen switched off: remember it once, so its return is told apart from a failure
         if not i.enabled and not cursors[i.pk].off:
@@ -150,16 +150,16 @@ def poll_shop(key: str, *, store=None, limit: int = BATCH) -> PollSummary:
     # --- order_history rows: one read from the lowest cursor of the integrations that take them ---------------
     takers = [i for i in on if i.kind in registry.history_consumers]
     if not takers:
-        latest = oc_orders.latest_history_id(shop)
+        latest = _latest_history_id(shop)
         if latest != state.last_history_id:
-            _save_fields(state, last_history_id=latest)
+            _move(state, last_history_id=latest)
     else:
         for i in takers:
             summary.events += _hand_history(shop, i, cursors[i.pk], upto=None, missed=False, limit=limit,
                                             summary=summary)
         top = max(cursors[i.pk].last_history_id for i in takers)
         if top > state.last_history_id:
-            _save_fields(state, last_history_id=top)
+            _move(state, last_history_id=top)
     return summary
 
 
@@ -245,14 +245,21 @@ def _hand_history(shop, integration, cursor, *, upto: int | None, missed: bool, 
     return handed
 
 
-def _move(cursor, **fields) -> None:
-    """Write the cursor only when something changed (idle polls write nothing)."""
-    changed = {k: v for k, v in fields.items() if getattr(cursor, k) != v}
+def _latest_history_id(shop) -> int:
+    from ocbridge.opencart.order_create import latest_history_id
+
+    with shop.engine.connect() as conn:
+        return latest_history_id(conn, shop)
+
+
+def _move(row, **fields) -> None:
+    """Write a cursor or the shop's PollState only when something changed (idle polls write nothing)."""
+    changed = {k: v for k, v in fields.items() if getattr(row, k) != v}
     if not changed:
         return
     for k, v in changed.items():
-        setattr(cursor, k, v)
-    type(cursor).objects.filter(pk=cursor.pk).update(**changed, updated=clock.now())
+        setattr(row, k, v)
+    type(row).objects.filter(pk=row.pk).update(**changed, updated=clock.now())
 
 
 def _save_state(state, result) -> None:
@@ -263,13 +270,4 @@ def _save_state(state, result) -> None:
         fields["unfollowed_zero"] = state.unfollowed_zero + result.unfollowed_zero
         log.warning("shop %s: %d status-0 orders beyond the %d followed by primary key (found later by the "
                     "history feed)", state.store_db_key, result.unfollowed_zero, len(w.pending))
-    _save_fields(state, **fields)
-
-
-def _save_fields(state, **fields) -> None:
-    changed = {k: v for k, v in fields.items() if getattr(state, k) != v}
-    if not changed:
-        return
-    for k, v in changed.items():
-        setattr(state, k, v)
-    type(state).objects.filter(pk=state.pk).update(**changed, updated=clock.now())
+    _move(state, **fields)

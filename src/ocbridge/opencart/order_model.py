@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import sqlalchemy as sa
+from django.utils.translation import gettext_lazy as _
 
 from ocbridge.opencart.db import ShopDB
 from ocbridge.opencart.statuses import ShopSettings
@@ -45,15 +46,23 @@ STEPS_OC23_30 = ("totals_confirm", "affiliate_add", "status_stock", "history", "
 STEPS_OC4 = ("totals_confirm", "affiliate_add", "totals_unconfirm", "affiliate_remove", "status_stock", "history")
 TOTAL_CODES = ("coupon", "voucher", "reward", "credit")  # the bundled totals that have confirm/unconfirm
 
-# What OpenCart's admin also does on a status change that the database path cannot (README, store page).
+# What the database path does, and what OpenCart's admin also does that it cannot (README, store page).
+DONE = (
+    _("the status, only over the status it had when read (never over a change made in the shop)"),
+    _("the order-history entry, marked “customer notified: no” because no e-mail goes"),
+    _("product and option stock, as OpenCart's stock rule moves it"),
+    _("coupon, gift voucher, reward points and store credit use, confirmed or taken back"),
+    _("the affiliate commission"),
+)
 NOT_DONE = {
-    "2.3": ("e-mails (sent inline by the model: new-order mail, update mail, affiliate commission mail)",
-            "fraud-check extensions", "extension events on the status change", "product cache refresh"),
-    "3.0": ("e-mails (order mails and alerts are events)", "fraud-check extensions",
-            "events (mail, activity, statistics and any extension's)", "product cache refresh"),
-    "4.0": ("e-mails (order mails and alerts are events)", "fraud-check extensions",
-            "events (mail, activity, statistics and any extension's)", "subscriptions (start / suspend)",
-            "product cache refresh"),
+    "2.3": (_("e-mails (OpenCart 2.3 sends the order, status and affiliate mails from inside its model)"),
+            _("fraud-check extensions"), _("extensions listening to the status change"),
+            _("refreshing the product cache")),
+    "3.0": (_("e-mails (order mails and alerts are events in 3.0)"), _("fraud-check extensions"),
+            _("events: mail, activity, statistics and any extension's"), _("refreshing the product cache")),
+    "4.0": (_("e-mails (order mails and alerts are events in 4.0)"), _("fraud-check extensions"),
+            _("events: mail, activity, statistics and any extension's"),
+            _("subscriptions (started or suspended with the complete statuses)"), _("refreshing the product cache")),
 }
 
 
@@ -61,8 +70,11 @@ def steps_for(layout: str) -> tuple[str, ...]:
     return STEPS_OC4 if layout.startswith("4") else STEPS_OC23_30
 
 
-def not_done(layout: str) -> tuple[str, ...]:
-    return NOT_DONE["4.0" if layout.startswith("4") else layout]
+def not_done(layout: str) -> tuple:
+    """What OpenCart would also do on this version that the database path cannot; () if the version is unknown."""
+    if layout.startswith("4"):
+        return NOT_DONE["4.0"]
+    return NOT_DONE.get(layout[:3], ())
 
 
 @dataclass
@@ -260,8 +272,18 @@ def _affiliate_add(conn, db: ShopDB, ch: Change, now_sql) -> None:
     if _exists(conn, t, t.c.order_id == ch.order_id):
         return
     who = {"affiliate_id": order.affiliate_id} if db.layout == "2.3" else {"customer_id": order.affiliate_id}
-    conn.execute(sa.insert(t).values(**who, order_id=ch.order_id, description=f"Order ID: #{ch.order_id}",
+    conn.execute(sa.insert(t).values(**who, order_id=ch.order_id, description=_commission_text(conn, db, ch),
                                      amount=order.commission, date_added=now_sql))
+
+
+def _commission_text(conn, db: ShopDB, ch: Change) -> str:
+    """The commission's description exactly as OpenCart writes it. 2.3 loads `mail/affiliate` ("Order ID:").
+    3.0/4.0 read `text_order_id` from whatever language file was loaded last: when this same call confirmed a
+    reward or credit total, that is the total's "Order ID: #%s", unformatted — captured on real 3.0.3.9 and
+    4.0.2.3 shops as "Order ID: #%s #12" (tests/opencart/golden)."""
+    if db.layout != "2.3" and ch.entering and {t.code for t in _totals(conn, db, ch.order_id)} & {"reward", "credit"}:
+        return f"Order ID: #%s #{ch.order_id}"
+    return f"Order ID: #{ch.order_id}"
 
 
 def _affiliate_remove(conn, db: ShopDB, ch: Change, now_sql) -> None:

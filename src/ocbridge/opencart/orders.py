@@ -368,13 +368,6 @@ def poll_history(db: ShopDB, last_history_id: int, *, limit: int = BATCH) -> lis
     return events
 
 
-def latest_history_id(db: ShopDB) -> int:
-    """The newest order_history row (a primary-key MAX): where a new history cursor starts."""
-    h = db.t("order_history")
-    with db.engine.connect() as conn:
-        return int(conn.execute(sa.select(sa.func.max(h.c.order_history_id))).scalar() or 0)
-
-
 def orders_in_range(db: ShopDB, after_order_id: int, upto_order_id: int, *, limit: int = BATCH) -> list[Order]:
     """Orders with a real status in (after, upto] by primary key, with lines: what a consumer missed while off."""
     t = db.t("order")

@@ -2,6 +2,7 @@
 
     change_status(store, order_id, expected=, new=, comment=, notify=, key=)  → WriteResult
     set_product_price(store, product_id, expected=, new=, key=)              → WriteResult
+    create_order(store, draft, key=)                                          → order_id
 
 Each write has a hub journal row (`ShopWrite`: its key, the plan of steps, the steps done, the facts a resumed
 step needs). A call with a key already journaled resumes at the first step not done — after a killed worker,
@@ -92,7 +93,8 @@ def _journal(store, key: str, *, kind: str, order_id: int | None, request: dict)
     now = clock.now()
     row, created = ShopWrite.objects.get_or_create(key=key, defaults={
         "store": store, "kind": kind, "order_id": order_id, "request": request, "created": now, "updated": now})
-    if not created and (row.kind, row.order_id, row.store_id) != (kind, order_id, store.pk):
+    if not created and ((row.kind, row.store_id) != (kind, store.pk)
+                        or (kind == "status" and row.order_id != order_id)):
         raise ValueError(f"shop write key {key!r} already belongs to another write")
     if row.state == ShopWrite.State.FAILED:  # asked again (a person's retry, fixed credentials): try again
         row.state = ShopWrite.State.RUNNING
@@ -294,3 +296,89 @@ def set_product_price(store, product_id: int, *, expected: Decimal, new: Decimal
     row.marks.update(price=str(now))
     _save(row, state=state, error="")
     return WriteResult(state == "done", None, state=state, via="db")
+
+
+# --- creating an order (marketplace channels) ----------------------------------------------------------------------
+
+ORDER_STEPS = ("order", "lines", "totals", "status")
+
+
+def created_order(store, key: str) -> int | None | bool:
+    """The order a create_order with this key finished (its id); None if unfinished (the retry of create_order
+    finishes it); False if no such write was journaled."""
+    from ocbridge.opencart.models import ShopWrite
+
+    row = ShopWrite.objects.filter(key=key, store=store, kind="order").first()
+    if row is None:
+        return False
+    return int(row.order_id) if row.state == ShopWrite.State.DONE else None
+
+
+def create_order(store, draft: dict, *, key: str) -> int:
+    """Create an order as OpenCart's checkout leaves it (opencart.order_create), once per key; returns its id.
+
+    Steps: the order row at status 0, its lines, its totals, then its first status through the status write
+    (history, stock rule). On InnoDB the first three are one transaction. A retry finds the order row it made
+    (by its comment, after the highest order id seen when the write began) and adds only the missing rows, so a
+    crash leaves the order finished by the retry — or at status 0 ("missing order", hidden from admin lists)
+    while the journal shows it unfinished — never half-made and taken as imported.
+    """
+    from ocbridge.opencart import order_create, shop_db, statuses
+    from ocbridge.opencart.models import ShopWrite
+
+    if not key:
+        raise ValueError("a shop write needs its idempotency key")
+    row = _journal(store, key, kind="order", order_id=None, request={"ref": draft.get("comment", "")})
+    if row.state == ShopWrite.State.DONE:
+        return int(row.order_id)
+    shop = shop_db(store)
+    row.via, row.plan = "db", list(ORDER_STEPS)
+    settings = statuses.read_settings(shop, store.oc_store_id)
+    o, op, ot = shop.t("order"), shop.t("order_product"), shop.t("order_total")
+    with shop.engine.begin() as conn:  # one transaction on InnoDB; statement by statement on MyISAM
+        if row.order_id is not None and conn.execute(sa.select(o.c.order_id).where(o.c.order_id == row.order_id)).first() is None:
+            row.order_id, row.steps_done = None, []  # InnoDB rolled back the attempt that noted it: start over
+            _save(row, order_id=None)
+        if "floor" not in row.marks:
+            row.marks["floor"] = order_create.max_order_id(conn, shop)
+            _save(row)
+        if row.order_id is None:
+            found = order_create.find_order_by_comment(conn, shop, draft.get("comment", ""), row.marks["floor"],
+                                                       finished=False)
+            if found is None:
+                _checkpoint("order", "before")
+                now = _now(conn, shop, settings)
+                local = now if not isinstance(now, sa.sql.ClauseElement) else conn.execute(sa.select(now)).scalar()
+                info = order_create.store_row(conn, shop, settings, store_name=store.name, store_url=store.api_url or "")
+                found = int(conn.execute(sa.insert(o).values(
+                    **order_create.order_row(shop, draft, now=local, store=info))).inserted_primary_key[0])
+                _checkpoint("order", "after")
+            row.order_id = found
+            row.steps_done = ["order"]
+            _save(row, order_id=found)
+        order_id = int(row.order_id)
+        if "lines" not in row.steps_done:
+            have = conn.execute(sa.select(sa.func.count()).select_from(op).where(op.c.order_id == order_id)).scalar()
+            for line in order_create.line_rows(conn, shop, draft, order_id)[int(have or 0):]:
+                _checkpoint("lines", "before")
+                conn.execute(sa.insert(op).values(**line))
+            _checkpoint("lines", "after")
+            row.steps_done = row.steps_done + ["lines"]
+            _save(row)
+        if "totals" not in row.steps_done:
+            have = {r.code for r in conn.execute(sa.select(ot.c.code).where(ot.c.order_id == order_id))}
+            for total in order_create.total_rows(shop, draft, order_id):
+                if total["code"] not in have:
+                    conn.execute(sa.insert(ot).values(**total))
+            _checkpoint("totals", "after")
+            row.steps_done = row.steps_done + ["totals"]
+            _save(row)
+    if "status" not in row.steps_done:
+        result = change_status(store, order_id, expected=0, new=int(draft["order_status_id"]),
+                               comment=draft.get("history_comment", ""), key=f"{key}:status")
+        if not result.written:  # someone moved our half-made order: leave it to them, say so
+            _save(row, state=ShopWrite.State.MOVED, error=f"order {order_id} changed in the shop while being created")
+            return order_id
+        row.steps_done = row.steps_done + ["status"]
+    _finish(row, "done", int(draft["order_status_id"]))
+    return order_id

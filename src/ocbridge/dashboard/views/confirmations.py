@@ -89,6 +89,7 @@ def confirmation_list(request) -> HttpResponse:
             cond |= Q(order_id=int(q))
         qs = qs.filter(cond)
     page = table_page(qs, request.GET, sorts=SORTS)
+    _mark_unwritten(page.rows)
     totals = []
     if not page.capped:  # money over at most a window of rows; on more, the filter is too wide to add up usefully
         from django.db.models import Sum
@@ -108,6 +109,19 @@ def _risk(c):
     from ocbridge.integrations.cod_confirm import risk
 
     return risk.lookup(c.store, c.phone) if c.phone else None
+
+
+def _mark_unwritten(rows) -> None:
+    """Flag the page's decisions the shop refused (one query for the page): "not written to the shop"."""
+    from ocbridge.opencart.models import ShopWrite
+
+    if not rows:
+        return
+    failed = set(ShopWrite.objects.filter(kind="status", state=ShopWrite.State.FAILED,
+                                          order_id__in=[c.order_id for c in rows],
+                                          store_id__in={c.store_id for c in rows}).values_list("store_id", "order_id"))
+    for c in rows:
+        c.not_written = (c.store_id, c.order_id) in failed
 
 
 @login_required
@@ -133,9 +147,17 @@ def confirmation_detail(request, pk: int, action_form: ConfirmationActionForm | 
     events.sort(key=lambda e: (e[0], {"transition": 0, "attempt": 1, "exchange": 2}[e[1]]))
     jobs = Job.objects.filter(store=c.store, key__contains=f":{c.store_id}:{c.order_id}:").order_by("-pk")[:50]
     from ocbridge.integrations.cod_confirm.choices import TERMINAL
+    from ocbridge.opencart.models import ShopWrite
+
+    # a decision the shop has not got: "not written to the shop — why — retry", never shown as done
+    unwritten = (ShopWrite.objects.filter(store=c.store, order_id=c.order_id, kind="status")
+                 .exclude(state__in=(ShopWrite.State.DONE, ShopWrite.State.MOVED)).exclude(error="")
+                 .order_by("-updated").first())
+    unwritten_job = Job.objects.filter(key=unwritten.key).first() if unwritten else None
 
     return render(request, "dashboard/confirmations/detail.html", {
         "c": c, "events": events, "jobs": jobs, "nav": "confirmations", "now": clock.now(), "risk": _risk(c),
+        "unwritten": unwritten, "unwritten_job": unwritten_job,
         "action_form": action_form or ConfirmationActionForm(), "decided": c.state in TERMINAL,
         "phone_form": phone_form or PhoneCorrectionForm(prefix="phone"),
         "can_act": access.can(request.user, c.store, Role.OPERATOR)},

@@ -68,8 +68,14 @@ def store_detail(request, pk: int) -> HttpResponse:
     available = [(info, integrations.get(kind), integration_home(info, integrations.get(kind)),
                   connections_label(info, integrations.get(kind)))
                  for kind, info in sorted(registry.integrations.items())]
+    from ocbridge.opencart import feed, order_model
+    from ocbridge.opencart.models import PollState
+
+    unfollowed = PollState.objects.filter(store_db_key=feed.shop_key(store)).values_list("unfollowed_zero", flat=True).first()
     return render(request, "dashboard/stores/detail.html", {
         "store": store, "nav": "stores", "outcome_job": outcome_job(request, store=store),
+        "db_path_does": order_model.DONE, "unfollowed_zero": unfollowed or 0,
+        "db_path_cannot": order_model.not_done(store.version or ""),
         "secrets": [(_("Database password"), bool(store.secret.get("db_password"))),
                     (_("Native API key"), bool(store.api_key))],
         "connections": store.connections.all(), "integrations": available,

@@ -106,6 +106,9 @@ class CodConfirmConfig:
     comment_confirmed: str = "COD confirmed by the customer ({channel})."
     comment_cancelled: str = "COD order cancelled by the customer ({channel})."
     comment_exhausted: str = "COD order cancelled: the customer could not be reached."
+    # a person's decision says who decided, never "by the customer" ({person}: their user name)
+    comment_person_confirmed: str = "COD confirmed by {person} in ocbridge."
+    comment_person_cancelled: str = "COD order cancelled by {person} in ocbridge."
     call_texts: dict[str, str] = field(default_factory=_call_texts)
     sms_texts: dict[str, str] = field(default_factory=_sms_texts)
     reconfirm_texts: dict[str, str] = field(default_factory=_reconfirm_texts)

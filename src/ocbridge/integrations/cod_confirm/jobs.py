@@ -113,7 +113,7 @@ def on_history(integration: Integration, events, *, missed: bool) -> None:
         e = latest[c.order_id]
         if e.order_status_id != c.status_at_start:  # we never write while a case is open: the shop did
             c.move(ConfirmationState.RESOLVED_IN_SHOP, expect=OPEN | {ConfirmationState.NEEDS_PERSON},
-                   decided_by="shop", reason=f"the shop changed the order to status {e.order_status_id}")
+                   decided_by="shop", reason=f"order status changed in the shop to {e.order_status_id}; nothing sent")
     late = [oid for oid, e in latest.items() if oid not in known and e.order_status_id == cfg.pending_status_id]
     for order in shop.read_orders(integration.store, late):
         (missed_order if missed else consider_order)(integration, order)
@@ -539,9 +539,19 @@ def decide(c: Confirmation, intent: str, *, channel: str, detail: str, exchange=
     return moved
 
 
+DECIDED = (ConfirmationState.CONFIRMED, ConfirmationState.CANCELLED, ConfirmationState.EXPIRED)
+
+
+def _last_decision(c: Confirmation) -> int | None:
+    return c.transitions.filter(to_state__in=DECIDED).order_by("-pk").values_list("pk", flat=True).first()
+
+
 def enqueue_history(c: Confirmation) -> None:
-    Job.objects.enqueue(WriteOutcome, key=_key(c, "history", c.state), integration=c.integration,
-                        payload={"confirmation_id": c.pk})
+    """Each decision gets its own shop write (keyed by its transition): a decision overturned and overturned
+    again is written again, never taken for the first one already done."""
+    decision = _last_decision(c)
+    Job.objects.enqueue(WriteOutcome, key=_key(c, "history", c.state, decision), integration=c.integration,
+                        payload={"confirmation_id": c.pk, "decision": decision})
 
 
 def attempt_for(job: Job, ev: dict) -> Attempt | None:
@@ -744,8 +754,12 @@ class WriteOutcome(JobKind):
     def run(self, job: Job) -> None:
         c = Confirmation.objects.select_related("integration", "store").get(pk=job.payload["confirmation_id"])
         about_order(c.order_id)
+        decision = job.payload.get("decision")
+        if decision is not None and decision != _last_decision(c):
+            return  # a later decision superseded this one before it was written: that one's job writes
         cfg = config_of(c.integration)
-        channel = c.transitions.exclude(channel="").values_list("channel", flat=True).last() or "dashboard"
+        last = c.transitions.exclude(channel="").order_by("pk").last()
+        channel = last.channel if last is not None else "dashboard"
         if c.state == ConfirmationState.CONFIRMED:
             target, comment = cfg.confirmed_status_id, cfg.comment_confirmed
         elif c.state in (ConfirmationState.CANCELLED, ConfirmationState.EXPIRED):
@@ -753,7 +767,10 @@ class WriteOutcome(JobKind):
             comment = cfg.comment_cancelled if c.state == ConfirmationState.CANCELLED else cfg.comment_exhausted
         else:
             return
-        if c.decided_by == "person":
+        if c.decided_by == "person":  # the history says who decided
+            person = c.transitions.filter(pk=decision).values_list("user", flat=True).first() if decision else ""
+            comment = (cfg.comment_person_confirmed if c.state == ConfirmationState.CONFIRMED
+                       else cfg.comment_person_cancelled).replace("{person}", person or "a person")
             channel = "dashboard"
         # A person may overturn a decision already written: then the status we wrote is the one to expect.
         expected = c.history_status_id or c.status_at_start

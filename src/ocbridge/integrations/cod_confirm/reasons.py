@@ -30,6 +30,7 @@ WHY = {  # needs_person_reason → label; gettext_noop marks them for the catalo
     "customer asked for a person": gettext_noop("the customer asked for a person"),
     "risk score": gettext_noop("held: the phone's risk score is high"),
     "opted out": gettext_noop("the number is on the do-not-contact list"),
+    "arrived while switched off": gettext_noop("placed while COD confirmation was switched off"),
 }
 RISK_COUNTS = {"confirmed": gettext_noop("%(n)s confirmed"), "cancelled": gettext_noop("%(n)s cancelled"),
                "unanswered": gettext_noop("%(n)s unanswered"), "refused": gettext_noop("%(n)s refused"),
@@ -135,6 +136,8 @@ PATTERNS: list[tuple[re.Pattern, Callable[[re.Match, dt.tzinfo | None], str]]] =
     (r"no answer after (\d+) attempts", lambda m, tz: _("no answer after %(n)s attempts") % {"n": m[1]}),
     (r"pressed (.*)", lambda m, tz: _pressed(m[1])),
     (r"phone invalid: (.*)", lambda m, tz: _("phone number not usable: %(raw)s") % {"raw": m[1]}),
+    (r"arrived while COD confirmation was switched off",
+     lambda m, tz: _("placed while COD confirmation was switched off: not called late, a person decides")),
     (r"not confirmed automatically: (.*)",
      lambda m, tz: _("not confirmed automatically: %(why)s") % {"why": _risk(_skip(m[1]))}),
     (r"no history|\d+ (?:confirmed|cancelled|unanswered|refused|delivered)(?:, \d+ \w+)*",

@@ -55,18 +55,29 @@ def max_order_id(store) -> int:
         return order_create.max_order_id(conn, db)
 
 
+def _order_key(store, ref: str) -> str:
+    return f"ozon:order:{store.pk}:{ref}"
+
+
 def find_order(store, *, ref: str, after_order_id: int) -> int | None:
+    """The finished order of a posting. An unfinished one (a crash mid-creation) is None: create_order's retry
+    finishes it. Orders made before writes were journaled are found by their comment."""
+    from ocbridge.opencart import writes
+
+    done = writes.created_order(store, _order_key(store, ref))
+    if done is not False:
+        return done
     db = opencart.shop_db(store)
     with db.engine.connect() as conn:
         return order_create.find_order_by_comment(conn, db, ref, after_order_id)
 
 
 def create_order(store, draft: dict) -> int:
-    db = opencart.shop_db(store)
-    settings = statuses.read_settings(db, store.oc_store_id)
-    with db.engine.begin() as conn:  # one transaction on 4.0 (InnoDB); MyISAM ignores it, the steps are ordered
-        info = order_create.store_row(conn, db, settings, store_name=store.name, store_url=store.api_url or "")
-        return order_create.create_order(conn, db, draft, now=_local_now(store), store=info)
+    """The order of one posting, through the journaled write (opencart.writes.create_order): keyed by the posting
+    reference in its comment, so a retry after a crash finishes the same order instead of making a second."""
+    from ocbridge.opencart import writes
+
+    return writes.create_order(store, draft, key=_order_key(store, draft.get("comment", "")))
 
 
 def order_status(store, order_id: int) -> int | None:

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0003_job_claim_token'),
-        ('opencart', '0002_shop_write'),
+        ('opencart', '0003_phone_index_every_number'),
     ]
 
     operations = [
