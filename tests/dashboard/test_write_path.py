@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize("version,special", [("2.3", "from inside its model"), ("3.0", "events in 3.0"),
                                              ("4.0.2", "subscriptions")])
 def test_store_page_lists_what_the_database_path_cannot_do_per_version(client_in, version, special):
-    store = Store.objects.create(name="S", version=version, secret={"db_url": "mysql+pymysql://u:p@h/db"})
+    store = Store.objects.create(name="S", version=version, db_url="mysql+pymysql://u:p@h/db")
     page = client_in.get(reverse("dashboard:store", args=[store.pk])).content.decode()
     assert 'id="write-path"' in page
     assert "coupon, gift voucher, reward points and store credit" in page

@@ -54,8 +54,8 @@ MAX_BATCHES = 20  # per poll and kind of read; a longer backlog continues next p
 
 
 def shop_key(store) -> str:
-    """The shop identity a Store's positions belong to. The one place that says what a shop is: switching it to
-    (host, port, database, prefix) when the security issue lands the identity is a change here only."""
+    """The shop identity a Store's positions belong to: Store.db_key, the key of (host, port, database, prefix),
+    so a new password or user keeps every position. The one place the feed says what a shop is."""
     return store.db_key
 
 
