@@ -54,3 +54,13 @@ def postgres():
         pytest.skip(str(exc))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def smtp_server():
+    """A loopback SMTP server (tests/smtpkit.py): .port, .messages, .box.faults, .box.users."""
+    from smtpkit import SmtpServer
+
+    server = SmtpServer().start()
+    yield server
+    server.stop()

@@ -41,6 +41,15 @@ TEST_CLOCK = os.environ.get("OCBRIDGE_TEST_CLOCK", "") == "1"
 # Hosts (host or host:port) a provider connection may point at besides the provider's own pattern: the loopback
 # simulators of tests, benchmarks and the demo. Empty in production.
 SIMULATOR_HOSTS = [h for h in os.environ.get("OCBRIDGE_SIMULATOR_HOSTS", "").split(",") if h]
+# Hub-wide mail (core.mail): the server alerts and test mails go through unless a store has its own SMTP
+# connection. No OCBRIDGE_EMAIL_HOST: the hub sends no mail (the dashboard says so).
+EMAIL_HOST = os.environ.get("OCBRIDGE_EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("OCBRIDGE_EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("OCBRIDGE_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("OCBRIDGE_EMAIL_PASSWORD", "")
+EMAIL_USE_SSL = os.environ.get("OCBRIDGE_EMAIL_SECURITY", "starttls") == "ssl"
+EMAIL_USE_TLS = os.environ.get("OCBRIDGE_EMAIL_SECURITY", "starttls") == "starttls"
+DEFAULT_FROM_EMAIL = os.environ.get("OCBRIDGE_EMAIL_FROM", "")
 # How often live dashboard regions re-read the page (overview, confirmations, test outcomes)
 LIVE_REFRESH_MS = int(os.environ.get("OCBRIDGE_LIVE_REFRESH_MS", "10000"))
 

@@ -58,6 +58,7 @@ class Service(models.TextChoices):
     APS = "aps", "Amazon Payment Services"
     LATITUDEPAY = "latitudepay", "LatitudePay"
     DESPATCH = "despatch", "Despatch Cloud"
+    SMTP = "smtp", _("E-mail (SMTP)")
 
 
 class SideEffectState(models.TextChoices):

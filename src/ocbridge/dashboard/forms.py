@@ -47,6 +47,8 @@ CREDENTIALS: dict[str, list[tuple[str, str, str]]] = {
     "aps": [("access_code", _("Access code"), ""), ("merchant_identifier", _("Merchant identifier"), ""),
             ("sha_request_phrase", _("SHA request phrase"), ""), ("sha_response_phrase", _("SHA response phrase"), "")],
     "latitudepay": [("api_key", _("API key"), ""), ("api_secret", _("API secret"), "")],
+    "smtp": [("username", _("SMTP user"), _("Options: host, port, security (starttls, ssl, none), from_email.")),
+             ("password", _("SMTP password"), "")],
 }
 CREDENTIAL_HINTS = {svc: ", ".join(name for name, _l, _h in rows) for svc, rows in CREDENTIALS.items()}
 
@@ -454,3 +456,7 @@ class OptOutForm(forms.Form):
             raise forms.ValidationError(_("This is not a valid phone number for %(country)s.")
                                         % {"country": self.country})
         return e164
+
+
+class MailTestForm(forms.Form):
+    to = forms.EmailField(label=_("Send a test mail to"))

@@ -10,6 +10,7 @@ from ocbridge.dashboard.views import (
     exchanges,
     integrations,
     jobs,
+    mail,
     members,
     optouts,
     overview,
@@ -35,6 +36,7 @@ urlpatterns = [
     path("password/set/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
         template_name="dashboard/password_set.html", success_url=reverse_lazy("dashboard:login"),
         post_reset_login=False), name="password-set"),
+    path("stores/<int:store_pk>/mail-test/", mail.mail_test, name="mail-test"),
     path("stores/<int:store_pk>/do-not-contact/", optouts.optout_list, name="optouts"),
     path("do-not-contact/", optouts.optout_list, name="optouts-hub"),
     path("do-not-contact/<int:pk>/remove/", optouts.optout_remove, name="optout-remove"),

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from ocbridge.core import access, registry
+from ocbridge.core import mail as mail_settings
 from ocbridge.core.choices import Role
 from ocbridge.core.models import Connection, Store
 from ocbridge.dashboard import checks
@@ -80,7 +81,8 @@ def store_detail(request, pk: int) -> HttpResponse:
                     (_("Native API key"), bool(store.api_key))],
         "connections": store.connections.all(), "integrations": available,
         "can_check": checks.store_check_function() is not None,
-        "can_own": access.can(request.user, store, Role.OWNER)})
+        "can_own": access.can(request.user, store, Role.OWNER),
+        "can_operate": access.can(request.user, store, Role.OPERATOR), "mail": mail_settings.settings_for(store)})
 
 
 @login_required
