@@ -119,6 +119,7 @@ def _b_urls(b) -> list[tuple[str, str, dict]]:
         ("get", reverse("dashboard:optouts", args=[s]), {}),
         ("post", reverse("dashboard:optouts", args=[s]), {"phone": "+905320000001", "scope": "all", "note": "forged"}),
         ("post", reverse("dashboard:optout-remove", args=[b["optout"].pk]), reason),
+        ("post", reverse("dashboard:mail-test", args=[s]), {"to": "intruder@example.com"}),
         ("get", reverse("dashboard:exchange", args=[ex]), {}),
         ("get", reverse("dashboard:job", args=[job]), {}),
         ("post", reverse("dashboard:job-retry", args=[job]), reason),
