@@ -64,9 +64,7 @@ def integration(shop, sim):
     integration = Integration.objects.create(store=shop.store, kind="despatch", connection=conn, settings={
         "ready_status_ids": [2], "order_prefix": "UK-", "despatched_status_id": 3, "cancelled_status_id": 7,
         "tracking_url": "https://track.example/{code}", "shipping_map": {"flat": "Royal Mail 48"}})
-    from ocbridge.integrations.despatch import jobs
-
-    run(jobs.PollShopHistory, integration)  # first run: the history watermark starts at the newest row
+    poll_shop(integration)  # first poll: its feed cursor starts at the shop's newest history row
     return integration
 
 
@@ -114,10 +112,20 @@ def owner_sets(h, order_id: int, status: int) -> None:
     assert opencart.write_history(h.store, order_id, expected=current, new=status, comment="by the owner").written
 
 
+def poll_shop(integration) -> Job:
+    """The shared shop poll (opencart.jobs.PollShop) the feed runs: it hands new history rows to on_history."""
+    from ocbridge.opencart import feed
+    from ocbridge.opencart.jobs import PollShop
+
+    job = Job.objects.enqueue(PollShop, key=f"test:{next(_keys)}", store=integration.store,
+                              payload={"db_key": feed.shop_key(integration.store)})
+    return run_job(job.pk)
+
+
 def poll(integration) -> None:
     from ocbridge.integrations.despatch import jobs
 
-    run(jobs.PollShopHistory, integration)
+    poll_shop(integration)
     run(jobs.PollDcOrders, integration)
     run_until_idle()
 
@@ -140,5 +148,6 @@ def kit():
     """The builders above, for the test modules (conftest modules are not importable by name)."""
     import types
 
-    return types.SimpleNamespace(run=run, add_order=add_order, owner_sets=owner_sets, poll=poll, history=history,
+    return types.SimpleNamespace(run=run, poll_shop=poll_shop, add_order=add_order, owner_sets=owner_sets, poll=poll,
+                                 history=history,
                                  order_status=order_status)

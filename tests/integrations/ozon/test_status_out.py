@@ -14,6 +14,9 @@ from ocbridge.core.choices import JobState
 from ocbridge.core.jobs import run_job, run_until_idle
 from ocbridge.core.models import Binding, Exchange, Job
 from ocbridge.integrations.ozon import jobs, models as m
+from ocbridge.opencart import feed
+from ocbridge.opencart.jobs import PollShop
+from ocbridge.opencart.models import FeedCursor
 
 pytestmark = pytest.mark.django_db
 _keys = itertools.count(1)
@@ -40,8 +43,8 @@ def ordered(integration, sim, shop):
     """Status out switched on, the history watermark set, and one imported posting: (number, order_id)."""
     integration.settings = {**integration.settings, "status_out": True}
     integration.save()
-    run(jobs.PollShopStatuses, integration)  # first run: watermark at the shop's newest history row
-    assert m.SyncState.of(integration).last_history_id is not None
+    _poll_shop(integration)  # first shared poll: its feed cursor starts at the shop's newest history row
+    assert FeedCursor.objects.filter(integration=integration).exists()
     return _import(integration, sim, "10001-0001-1")
 
 
@@ -60,7 +63,10 @@ def _shop_sets(store, order_id: int, status: int, comment: str = "by the owner")
 
 
 def _poll_shop(integration) -> None:
-    run(jobs.PollShopStatuses, integration)
+    """The shared shop poll (opencart.jobs.PollShop): the feed hands new history rows to jobs.on_history."""
+    job = Job.objects.enqueue(PollShop, key=f"test:{next(_keys)}", store=integration.store,
+                              payload={"db_key": feed.shop_key(integration.store)})
+    run_job(job.pk)
     run_until_idle()
 
 
@@ -319,10 +325,9 @@ def test_an_order_placed_in_the_shop_lowers_ozon_stock_at_the_next_shop_poll(int
         sim.advance(31)
         run_until_idle()
     assert sim.products()["M1"]["stocks"] == {"1020000000001": 5}
-    jobs.schedule_shop_changes()  # first run: the history watermark is set at the shop's newest row
-    run_until_idle()
-    jobs.schedule_shop_changes()
-    assert not Job.objects.filter(kind=jobs.PollShopStatuses.kind, state=JobState.QUEUED).exists()  # idle: no job
+    _poll_shop(integration)  # first shared poll: the feed cursor starts at the shop's newest history row
+    _poll_shop(integration)
+    assert not Job.objects.filter(kind=jobs.SyncStock.kind, state=JobState.QUEUED).exists()  # idle: no stock run
     # A customer orders two of product 1 in the shop (checkout's rows), then the shop confirms it: OpenCart's
     # stock rule takes them on entering Processing, with a history row that is not ours.
     from decimal import Decimal
@@ -341,8 +346,7 @@ def test_an_order_placed_in_the_shop_lowers_ozon_stock_at_the_next_shop_poll(int
         assert c.execute(select(p.c.quantity).where(p.c.product_id == 1)).scalar() == 3
     clock.travel(31)
     sim.advance(31)
-    jobs.schedule_shop_changes()
-    run_until_idle()
+    _poll_shop(integration)
     assert sim.products()["M1"]["stocks"] == {"1020000000001": 3}
 
 

@@ -20,7 +20,7 @@ from ocbridge.core.choices import SideEffectState
 from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError
 from ocbridge.core.jobs import JobKind, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Binding, Integration, Job
-from ocbridge.core.registry import register_order_facts
+from ocbridge.core.registry import register_history_consumer, register_order_facts
 from ocbridge.integrations.despatch import mappers, models as m, shop
 from ocbridge.integrations.despatch.config import DespatchConfig
 from ocbridge.services import despatch as dc
@@ -28,10 +28,8 @@ from ocbridge.services.despatch import DespatchClient
 
 log = logging.getLogger(__name__)
 
-POLL_EVERY = 15.0  # seconds: the shop's poll interval (DESIGN.md), for both directions
+POLL_EVERY = 15.0  # seconds: DC's poll interval, the shop's own (DESIGN.md); the shop is read by opencart.feed
 STOCK_EVERY = 60.0
-HISTORY_BATCH = 500
-HISTORY_MAX_BATCHES = 20
 LIVE = (m.OrderState.CREATED, m.OrderState.HELD)  # a DC order we may still hold, release or cancel
 # DC orders whose despatch or cancellation we still wait for; a despatched one may still get a second parcel's
 # tracking code for a while, so DC is read while one was despatched recently.
@@ -79,37 +77,12 @@ class DespatchJob(JobKind):
 # --- shop → DC -------------------------------------------------------------------------------------------
 
 
-@register_job_kind
-class PollShopHistory(DespatchJob):
-    """Read the shop's new order_history rows (primary-key watermark): an order entering a ready status is sent,
-    one leaving it (while its DC order is still open) is held or cancelled there."""
-
-    kind = "despatch.poll_shop"
-    max_attempts = 2
-    routine = True
-
-    def sync(self, job, integration, cfg, client) -> None:
-        state = m.SyncState.of(integration)
-        last = state.last_history_id
-        if last is None:  # first run: start at the shop's newest row, do not replay its history
-            state.touch(last_history_id=shop.latest_history_id(integration.store))
-            return
-        for _ in range(HISTORY_MAX_BATCHES):
-            events = shop.history_since(integration.store, last, limit=HISTORY_BATCH)
-            if not events:
-                break
-            last = events[-1].order_history_id
-            with transaction.atomic():  # the jobs and the watermark move together: no event lost, none twice
-                on_history(integration, events)
-                state.touch(last_history_id=last)
-            if len(events) < HISTORY_BATCH:
-                break
-
-
+@register_history_consumer("despatch")
 def on_history(integration: Integration, events, *, missed: bool = False) -> None:
-    """Status changes of the store's orders → Jobs: entering a ready status sends the order; leaving it (while its
-    DC order is still open) holds or cancels it there. Keyed by the history row: a repeat enqueues nothing.
-    TODO(#12): registered with the shared order-history feed (register_history_consumer) when it lands."""
+    """The shared order-history feed (opencart.feed) hands the store's new order_history rows here: entering a
+    ready status sends the order; leaving it (while its DC order is still open) holds or cancels it there. Keyed
+    by the history row: a repeat enqueues nothing. Rows from while it was switched off (`missed`) count the same,
+    as the owner expects orders made ready meanwhile to go out."""
     cfg, sid = config_of(integration), integration.store_id
     ids = {str(e.order_id) for e in events}
     bound = {b.local_id: b.data.get("state") for b in Binding.objects.filter(
@@ -442,11 +415,11 @@ def _enabled():
 
 @register_schedule("despatch.poll", every=POLL_EVERY)
 def schedule_polls() -> None:
-    """Every poll interval: the shop's history and DC's changed orders, one job each per slot (time-slot keys)."""
+    """Every poll interval: DC's changed orders, one job per slot (time-slot keys). The shop's side comes from the
+    shared order-history feed (on_history)."""
     for integration in _enabled():
-        for kind in (PollShopHistory, PollDcOrders):
-            Job.objects.enqueue(kind, key=slot_key(f"despatch:{integration.store_id}:{kind.kind}", POLL_EVERY),
-                                integration=integration)
+        Job.objects.enqueue(PollDcOrders, key=slot_key(f"despatch:{integration.store_id}:{PollDcOrders.kind}",
+                                                       POLL_EVERY), integration=integration)
 
 
 @register_schedule("despatch.stock", every=STOCK_EVERY)

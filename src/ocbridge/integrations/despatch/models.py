@@ -24,11 +24,10 @@ class OrderState(models.TextChoices):
 
 
 class SyncState(models.Model):
-    """Watermarks and stock status of one despatch Integration (shown on the dashboard)."""
+    """DC read window and stock status of one despatch Integration (shown on the dashboard). Its place in the
+    shop's order history is its opencart.FeedCursor (the shared feed)."""
 
     integration = models.OneToOneField(Integration, on_delete=models.CASCADE, related_name="despatch_state")
-    last_history_id = models.PositiveBigIntegerField(null=True, blank=True,
-                                                     help_text="shop order_history watermark (None: start at the newest)")
     orders_until = models.DateTimeField(null=True, blank=True, help_text="end of the last DC order window read")
     last_orders_at = models.DateTimeField(null=True, blank=True)
     last_stock_at = models.DateTimeField(null=True, blank=True)

@@ -1,25 +1,15 @@
 """The shop side of the despatch integration: one thin place that calls `ocbridge.opencart` for the Store.
 
 Status changes go through the one journaled write API (opencart.write_history → opencart.writes), keyed by the
-job. TODO(#12): history reads move to the shared order-history feed (one cursor per consumer) and stock writes
-to the write API's "stock set" when they land.
+job. The shop's order_history is not read here: the shared order-history feed (opencart.feed) hands it to
+jobs.on_history. TODO(#12): stock writes move to the write API's "stock set" when it lands.
 """
 
 from __future__ import annotations
 
 from ocbridge import opencart
 from ocbridge.core import clock
-from ocbridge.opencart import catalog, fulfilment, order_create, orders, stock
-
-
-def latest_history_id(store) -> int:
-    db = opencart.shop_db(store)
-    with db.engine.connect() as conn:
-        return order_create.latest_history_id(conn, db)
-
-
-def history_since(store, last_history_id: int, *, limit: int = 500) -> list[orders.HistoryEvent]:
-    return orders.poll_history(opencart.shop_db(store), last_history_id, limit=limit)
+from ocbridge.opencart import catalog, fulfilment, stock
 
 
 def order_status(store, order_id: int) -> int | None:

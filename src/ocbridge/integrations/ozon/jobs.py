@@ -20,6 +20,7 @@ from ocbridge.core.choices import SideEffectState
 from ocbridge.core.errors import ConfigurationError, TerminalError
 from ocbridge.core.jobs import Defer, JobKind, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Binding, Integration, Job
+from ocbridge.core.registry import register_history_consumer
 from ocbridge.integrations.ozon import catalog, mappers, models as m, rules, shop, tracking
 from ocbridge.integrations.ozon.config import OzonConfig
 from ocbridge.services.ozon import IMPORT_BATCH, POSTINGS_LIMIT, PRICES_BATCH, STOCKS_BATCH, ItemResult, OzonClient
@@ -491,59 +492,39 @@ class ApplyPostingStatus(OzonJob):
 
 # --- shop → Ozon: ship and cancel postings when the shop does -------------------------------------------
 
-HISTORY_BATCH = 500
-HISTORY_MAX_BATCHES = 20
-SHOP_POLL_SECONDS = 15  # the shop poll interval (DESIGN.md); the order-history feed will own it
+SHOP_POLL_SECONDS = 15  # the shop poll interval (DESIGN.md): new postings are not read more often
 
 
-@register_job_kind
-class PollShopStatuses(OzonJob):
-    """Read the shop's new order_history rows (primary-key watermark), every poll interval: one job per Ozon order
-    the shop moved on (ship, rFBS delivery steps, cancel), keyed by (posting, step) as ozon.md §8 asks; tracking
-    numbers matched in the comments are kept; any change of a non-Ozon order's stock queues a stock run at once."""
-
-    kind = "ozon.poll_shop_statuses"
-
-    def sync(self, job: Job, ctx: Context) -> None:
-        cfg = ctx.cfg
-        if not (cfg.status_out or cfg.stock_out):
-            return
-        last = ctx.state.last_history_id
-        if last is None:  # first run: start at the shop's newest row, do not replay its history
-            m.SyncState.objects.filter(pk=ctx.state.pk).update(last_history_id=shop.latest_history_id(ctx.store))
-            return
-        stock_moved = False
-        for _ in range(HISTORY_MAX_BATCHES):
-            events = shop.history_since(ctx.store, last, limit=HISTORY_BATCH)
-            if not events:
-                break
-            ids = {str(e.order_id) for e in events}
-            bound = {b.local_id: b for b in _bindings(ctx.connection, m.POSTING).filter(local_id__in=ids)}
-            # An order placed or moved in the shop may change stock Ozon shows: our own rows (Ozon orders) do not.
-            stock_moved = stock_moved or any(not e.comment.startswith(rules.OUR_COMMENT) for e in events)
-            last = events[-1].order_history_id
-            with transaction.atomic():
-                for e in events:
-                    b = bound.get(str(e.order_id))
-                    if b is None:
-                        continue
-                    found = tracking.from_comments(cfg.tracking_pattern, [e.comment])
-                    if found and found != b.data.get("tracking_comment"):
-                        b.data = {**b.data, "tracking_comment": found}
-                        b.save(update_fields=["data"])
-                    step = rules.shop_action(e.order_status_id, e.comment, cfg)
-                    if step:
-                        kind = CancelPosting if step == "cancel" else AdvancePosting
-                        Job.objects.enqueue(kind, key=f"ozon:{ctx.integration.store_id}:posting-{b.external_id}:{step}",
-                                            integration=ctx.integration,
-                                            payload={"posting_number": b.external_id, "order_id": e.order_id,
-                                                     "target": step, "history_id": e.order_history_id})
-                m.SyncState.objects.filter(pk=ctx.state.pk).update(last_history_id=last)
-            if len(events) < HISTORY_BATCH:
-                break
-        if stock_moved and cfg.stock_out and cfg.warehouse_ids:
-            Job.objects.enqueue(SyncStock, key=f"ozon:{ctx.integration.store_id}:stock-after-history:{last}",
-                                integration=ctx.integration)
+@register_history_consumer("ozon")
+def on_history(integration: Integration, events, *, missed: bool = False) -> None:
+    """The shared order-history feed (opencart.feed) hands the store's new order_history rows here: one job per Ozon
+    order the shop moved on (ship, rFBS delivery steps, cancel), keyed by (posting, step) as ozon.md §8 asks;
+    tracking numbers matched in the comments are kept; any change of a non-Ozon order's stock queues a stock run
+    at once. Rows from while it was switched off (`missed`) count the same: the posting still has to move."""
+    cfg = config_of(integration)
+    if not (cfg.status_out or cfg.stock_out):
+        return
+    ids = {str(e.order_id) for e in events}
+    bound = {b.local_id: b for b in _bindings(integration.connection, m.POSTING).filter(local_id__in=ids)}
+    for e in events:
+        b = bound.get(str(e.order_id))
+        if b is None:
+            continue
+        found = tracking.from_comments(cfg.tracking_pattern, [e.comment])
+        if found and found != b.data.get("tracking_comment"):
+            b.data = {**b.data, "tracking_comment": found}
+            b.save(update_fields=["data"])
+        step = rules.shop_action(e.order_status_id, e.comment, cfg)
+        if step:
+            kind = CancelPosting if step == "cancel" else AdvancePosting
+            Job.objects.enqueue(kind, key=f"ozon:{integration.store_id}:posting-{b.external_id}:{step}",
+                                integration=integration,
+                                payload={"posting_number": b.external_id, "order_id": e.order_id,
+                                         "target": step, "history_id": e.order_history_id})
+    # An order placed or moved in the shop may change stock Ozon shows: our own rows (Ozon orders) do not.
+    if cfg.stock_out and cfg.warehouse_ids and any(not e.comment.startswith(rules.OUR_COMMENT) for e in events):
+        Job.objects.enqueue(SyncStock, key=f"ozon:{integration.store_id}:stock-after-history:"
+                                           f"{events[-1].order_history_id}", integration=integration)
 
 
 def _write(ctx: Context, key: str, step: str, number: str, call, tracking_no: str = ""):
@@ -785,21 +766,6 @@ def schedule_orders() -> None:
             every = max(SHOP_POLL_SECONDS, cfg.orders_every_seconds)
             Job.objects.enqueue(PollPostings, key=f"ozon:{integration.store_id}:{slot_key('orders', every)}",
                                 integration=integration)
-
-
-@register_schedule("ozon.shop_changes", every=SHOP_POLL_SECONDS)
-def schedule_shop_changes() -> None:
-    """Every shop poll interval, not the sync interval: shop status and stock changes reach Ozon within one poll.
-    One indexed MAX() per integration; a job only when the shop's history moved (an idle poll writes nothing)."""
-    for integration in Integration.objects.filter(kind="ozon", enabled=True).select_related("connection", "store"):
-        cfg = config_of(integration)
-        if not (cfg.status_out or cfg.stock_out):
-            continue
-        state = m.SyncState.of(integration)
-        if state.last_history_id is not None and shop.latest_history_id(integration.store) <= state.last_history_id:
-            continue
-        Job.objects.enqueue(PollShopStatuses, key=slot_key(f"ozon:{integration.store_id}:shop-changes",
-                                                           SHOP_POLL_SECONDS), integration=integration)
 
 
 def test_connection(integration: Integration) -> list[dict]:

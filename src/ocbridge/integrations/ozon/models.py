@@ -41,8 +41,6 @@ class SyncState(models.Model):
     rate_waits = models.PositiveIntegerField(default=0, help_text="times our own limiter made a call wait")
     rate_wait_seconds = models.FloatField(default=0.0)
     last_error = models.TextField(blank=True)
-    last_history_id = models.PositiveBigIntegerField(
-        null=True, blank=True, help_text="shop order_history watermark of the status-out poll (None: start at the newest)")
     quota = models.JSONField(default=dict, blank=True, help_text="last /v4/product/info/limit answer, checked_at, held")
 
     def __str__(self) -> str:

@@ -2,7 +2,8 @@
 
 Jobs call these; tests point a Store at a throwaway MariaDB shop. The shop handle (engine, detected
 version, tables) is the shared adapter's (`opencart.shop_db`); the SQL lives in `ocbridge.opencart`
-(catalog.py reads the catalogue, order_create.py writes orders, orders.py reads history).
+(catalog.py reads the catalogue, order_create.py writes orders); the order history reaches jobs.on_history
+through the shared feed (opencart.feed), never read here.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 from ocbridge import opencart
 from ocbridge.core import clock
 from ocbridge.integrations.ozon.config import OzonConfig
-from ocbridge.opencart import catalog, order_create, orders, statuses
+from ocbridge.opencart import catalog, order_create, statuses
 
 
 def _local_now(store) -> dt.datetime:
@@ -90,17 +91,6 @@ def set_order_status(store, order_id: int, status_id: int, *, comment: str = "",
     if current is None or current == status_id:
         return current == status_id
     return opencart.write_history(store, order_id, expected=current, new=status_id, comment=comment, key=key).written
-
-
-def latest_history_id(store) -> int:
-    db = opencart.shop_db(store)
-    with db.engine.connect() as conn:
-        return order_create.latest_history_id(conn, db)
-
-
-def history_since(store, last_history_id: int, *, limit: int = 500) -> list[orders.HistoryEvent]:
-    """Status changes after the watermark (order_history primary key; DESIGN "Finding new and changed orders")."""
-    return orders.poll_history(opencart.shop_db(store), last_history_id, limit=limit)
 
 
 def set_product_price(store, product_id: int, *, expected, new, key: str):
