@@ -2,6 +2,7 @@
 
     change_status(store, order_id, expected=, new=, comment=, notify=, key=)  → WriteResult
     set_product_price(store, product_id, expected=, new=, key=)              → WriteResult
+    set_stock(store, {product_id: quantity}, key=)                            → rows changed
     create_order(store, draft, key=)                                          → order_id
 
 Each write has a hub journal row (`ShopWrite`: its key, the plan of steps, the steps done, the facts a resumed
@@ -296,6 +297,43 @@ def set_product_price(store, product_id: int, *, expected: Decimal, new: Decimal
     row.marks.update(price=str(now))
     _save(row, state=state, error="")
     return WriteResult(state == "done", None, state=state, via="db")
+
+
+# --- product stock (a fulfilment service is the store's stock source: DESIGN "One stock source per store") ------
+
+
+def set_stock(store, quantities: dict[int, int], *, key: str) -> int:
+    """Set each product's `quantity` (and `date_modified`) as OpenCart's admin product form does, where it differs;
+    returns how many rows changed. OpenCart keeps no SKU on option values, so stock is product-level. Each UPDATE
+    sets a value (never adds), so a resumed write simply runs again; a finished one answers from the journal."""
+    from zoneinfo import ZoneInfo
+
+    from ocbridge.opencart import shop_db
+
+    if not key:
+        raise ValueError("a shop write needs its idempotency key")
+    if not quantities:
+        return 0
+    row = _journal(store, key, kind="stock", order_id=None,
+                   request={"quantities": {str(pid): int(q) for pid, q in quantities.items()}})
+    if row.state == "done":
+        return int(row.marks.get("written", 0))
+    wanted = {int(pid): q for pid, q in row.request["quantities"].items()}  # the journaled request, on resume too
+    now = clock.now().astimezone(ZoneInfo(store.timezone or "UTC")).replace(tzinfo=None, microsecond=0)
+    shop = shop_db(store)
+    p = shop.t("product")
+    changed = 0
+    with shop.engine.begin() as conn:
+        current = dict(conn.execute(sa.select(p.c.product_id, p.c.quantity).where(p.c.product_id.in_(list(wanted)))).all())
+        for pid, qty in wanted.items():
+            if pid in current and current[pid] != qty:
+                _checkpoint("stock", "before")
+                changed += conn.execute(sa.update(p).where(p.c.product_id == pid)
+                                        .values(quantity=qty, date_modified=now)).rowcount
+    row.via = "db"
+    row.marks.update(written=changed)
+    _save(row, state="done", error="")
+    return changed
 
 
 # --- creating an order (marketplace channels) ----------------------------------------------------------------------

@@ -71,3 +71,21 @@ def test_off_sends_and_writes_nothing(shop, sim, integration, kit):
     sim.set_stock("SKU-1", 1)
     kit.run(jobs.SyncStock, integration)
     assert quantities(shop) == {1: 10, 2: 10} and not sim.requests("/public-api/inventory")
+
+
+def test_shop_stock_write_is_journaled_and_made_once_per_key(shop, sim, integration, kit):
+    """The shop's stock goes through the one journaled write API (opencart.writes "stock set"): a repeat of the
+    same key answers from the journal and does not write again, even where the shop changed meanwhile."""
+    from ocbridge.opencart import writes
+    from ocbridge.opencart.models import ShopWrite
+
+    direction(integration, "dc_to_shop")
+    sim.set_stock("SKU-1", 4)
+    kit.run(jobs.SyncStock, integration)
+    row = ShopWrite.objects.get(kind="stock", store=shop.store)
+    assert row.state == "done" and row.request["quantities"] == {"1": 4} and row.marks["written"] == 1
+    with shop.engine.begin() as conn:  # the owner edits the product in the admin afterwards
+        p = shop.t("product")
+        conn.execute(sa.update(p).where(p.c.product_id == 1).values(quantity=9))
+    assert writes.set_stock(shop.store, {1: 4}, key=row.key) == 1  # the journal's answer: no second write
+    assert quantities(shop)[1] == 9

@@ -9,6 +9,8 @@ has none, and a despatch is written once per (order, tracking code).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from datetime import datetime, timedelta, timezone
 
@@ -365,7 +367,9 @@ class SyncStock(DespatchJob):
                 writes[pid] = qty
             rows.append(Binding(connection_id=integration.connection_id, kind=m.ITEM, local_id=sku, external_id=iid,
                                 local_hash=str(qty), remote_hash=str(qty), last_origin="remote", synced_at=clock.now()))
-        written = shop.set_quantities(integration.store, writes)
+        # One journaled shop write per run and set of values (a retried run with the same values writes nothing).
+        digest = hashlib.sha256(json.dumps(sorted(writes.items())).encode()).hexdigest()[:16]
+        written = shop.set_quantities(integration.store, writes, key=f"{job.key}:stock:{digest}")
         _upsert(rows)
         return {"read": len(latest), "changed": len(writes), "written": written, "unknown": sorted(unknown)[:500],
                 "unknown_count": len(unknown)}

@@ -2,14 +2,13 @@
 
 Status changes go through the one journaled write API (opencart.write_history → opencart.writes), keyed by the
 job. The shop's order_history is not read here: the shared order-history feed (opencart.feed) hands it to
-jobs.on_history. TODO(#12): stock writes move to the write API's "stock set" when it lands.
+jobs.on_history. Stock writes go through the same write API ("stock set").
 """
 
 from __future__ import annotations
 
 from ocbridge import opencart
-from ocbridge.core import clock
-from ocbridge.opencart import catalog, fulfilment, stock
+from ocbridge.opencart import catalog, fulfilment
 
 
 def order_status(store, order_id: int) -> int | None:
@@ -48,9 +47,9 @@ def stock_by_sku(store, sku_field: str) -> dict[str, tuple[int, int]]:
     return out
 
 
-def set_quantities(store, quantities: dict[int, int]) -> int:
-    from zoneinfo import ZoneInfo
+def set_quantities(store, quantities: dict[int, int], *, key: str) -> int:
+    """Product quantities through the shop's one journaled write API ("stock set"), once per key."""
+    from ocbridge.opencart import writes
 
-    now = clock.now().astimezone(ZoneInfo(store.timezone or "UTC")).replace(tzinfo=None, microsecond=0)
-    return stock.set_product_quantities(opencart.shop_db(store), quantities, now=now)
+    return writes.set_stock(store, quantities, key=key)
 
