@@ -33,6 +33,11 @@ class UnknownOutcomeError(ServiceError):
     """
 
 
+def never_reached(exc: Exception) -> bool:
+    """The request never got an answer from the service (DNS, refused, timeout): not the service refusing us."""
+    return getattr(exc, "code", None) in ("connect", "timeout", "transport")
+
+
 class ConfigurationError(Exception):
     """Settings that cannot work (wrong DB URL, unsupported OpenCart version…); message says which and why."""
 

@@ -109,3 +109,16 @@ def test_connection_test_refuses_a_host_outside_dcs_pattern():
                                      secret={"email": "a@b.c", "password": "p"})
     result = check_connection(conn)
     assert not result.ok and "despatchcloud.co.uk" in result.message
+
+
+def test_connection_test_says_never_reached_not_refused_for_a_dead_host(client_logged_in, integ, settings):
+    """A refused TCP connection is not Despatch Cloud refusing us: the page says which (core.errors.never_reached)."""
+    from ocbridge.testbed.process import free_port
+
+    settings.SIMULATOR_HOSTS = ["127.0.0.1"]
+    conn = integ.connection
+    conn.base_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    conn.save()
+    r = client_logged_in.post(f"/despatch/{integ.pk}/test/", follow=True)
+    text = r.content.decode()
+    assert "Despatch Cloud could not be reached" in text and "Despatch Cloud refused" not in text

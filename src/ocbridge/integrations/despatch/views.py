@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from ocbridge.core import access
 from ocbridge.core.choices import Role
-from ocbridge.core.errors import ConfigurationError, ServiceError
+from ocbridge.core.errors import ConfigurationError, ServiceError, never_reached
 from ocbridge.core.models import Binding, Integration
 from ocbridge.integrations.despatch import jobs, models as m
 
@@ -60,7 +60,10 @@ def test_connection(request, integration_pk: int) -> HttpResponse:
     try:
         total = jobs.test_connection(integration)
     except (ServiceError, ConfigurationError) as exc:
-        messages.error(request, _("Despatch Cloud refused: %(error)s") % {"error": exc})
+        if never_reached(exc):  # a DNS failure or a timeout is not Despatch Cloud refusing
+            messages.error(request, _("Despatch Cloud could not be reached: %(error)s") % {"error": exc})
+        else:
+            messages.error(request, _("Despatch Cloud refused: %(error)s") % {"error": exc})
     else:
         messages.success(request, _("Connected. Despatch Cloud holds %(n)s orders.") % {"n": total})
     return redirect("despatch:overview", integration_pk=integration.pk)
