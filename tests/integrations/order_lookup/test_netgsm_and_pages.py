@@ -206,3 +206,38 @@ def test_dashboard_settings_page_shows_the_form(opencart_db, make_store, make_li
     assert page.status_code == 200
     html = page.content.decode()
     assert "Kargoya Verildi" in html and "rep_target" in html
+
+
+def test_netgsm_caller_on_the_do_not_contact_list_gets_no_sms_or_call_back(hub, netgsm_sim, opencart_db, make_store,
+                                                                          netgsm_line):
+    from ocbridge.core import optouts
+    from ocbridge.core.models import Job
+    from ocbridge.integrations.order_lookup.netgsm import SendStatus
+
+    h = opencart_db("3.0")
+    store = make_store(h)
+    conn = netgsm_line(store)
+    add_order(h, 1004, telephone="05321234567", status=3)
+    add_order(h, 1005, telephone="05441112233", status=3)
+    add_order(h, 1006, telephone="05557778899", status=3)
+    index(store)
+    optouts.add(store, "+905321234567", scope="all")  # nothing at all
+    optouts.add(None, "+905441112233", scope="messages")  # hub-wide, texts only: the voice message still may go
+    _call_in(netgsm_sim, conn, "05321234567")
+    _call_in(netgsm_sim, conn, "05441112233")
+    assert netgsm_sim.sms_messages() == []
+    assert [v["numbers"] for v in netgsm_sim.voice_calls()] == [["5441112233"]]
+    assert len(netgsm_sim.transfers()) == 2  # their own live call still reaches a person
+    reasons = list(LookupCall.objects.order_by("pk").values_list("reason", flat=True))
+    assert reasons == [Reason.OPTED_OUT, Reason.SENT_VOICE]
+    assert "do-not-contact" in LookupCall.objects.order_by("pk").first().spoken
+
+    # opted out between the call (decided at once) and the send (a job): the queued SMS is withdrawn, never sent
+    netgsm_sim.inbound_call(conn.webhook_url("pbx-event"), "05557778899")
+    assert netgsm_sim.wait_idle(5)
+    optouts.add(store, "+905557778899", scope="messages", source="reply", reply="STOP")
+    run_until_idle()
+    assert netgsm_sim.sms_messages() == [] and netgsm_sim.voice_calls()[-1]["numbers"] == ["5441112233"]
+    job = Job.objects.filter(kind=SendStatus.kind).order_by("-pk").first()
+    assert SideEffect.objects.get(key=job.key).state == "cancelled"
+    assert LookupCall.objects.order_by("-pk").first().reason == Reason.OPTED_OUT

@@ -34,6 +34,7 @@ class Reason(models.TextChoices):
     NO_DECISION_API = "no_decision_api", _("Provider cannot ask us what to say")
     SENT_SMS = "sent_sms", _("Status sent by SMS")
     SENT_VOICE = "sent_voice", _("Status sent as a voice message")
+    OPTED_OUT = "opted_out", _("Not sent: the caller is on the do-not-contact list")
 
 
 WARNING_REASONS = {Reason.HIDDEN_CALLER, Reason.UNKNOWN_LINE, Reason.RATE_LIMITED, Reason.DB_DOWN, Reason.BAD_REQUEST,

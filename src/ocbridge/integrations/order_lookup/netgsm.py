@@ -9,6 +9,9 @@ number only), and instead of speaking:
 - a caller with no order, or one we may not tell, is only transferred (or left to the PBX's own routing).
 Both side effects are Jobs keyed by the call's unique_id and made through the outbox (core.outbox), so a
 repeated event or a retried job sends nothing twice, and a doubtful send is never repeated.
+A caller on the do-not-contact list (core.optouts) gets no SMS and no call-back on the channel they refused (the
+other one when it is allowed), checked when the call comes in and again right before sending; the transfer of
+their own live call still happens.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import re
 
 from django.db import IntegrityError, transaction
 
-from ocbridge.core import outbox
+from ocbridge.core import optouts, outbox
 from ocbridge.core.jobs import JobKind, register_job_kind
 from ocbridge.core.models import Job
 from ocbridge.integrations.order_lookup import flow, mappers, rules
@@ -60,6 +63,11 @@ def answer_inbound_call(connection, *, unique_id: str, caller_raw: str, called: 
         channel = cfg.netgsm_answer if cfg.netgsm_answer in CHANNELS else "sms"
         if channel == "voice" and turn.lang != "tr":  # Netgsm's text to speech reads Turkish only (§2.2)
             channel = "sms"
+        channel = allowed_channel(call.store, call.caller, channel, turn.lang)
+    if told and channel is None:
+        told, final_reason = False, Reason.OPTED_OUT
+        done.append("[no SMS or call-back: the caller is on the do-not-contact list]")
+    elif told:
         text = status_text(turn)
         _save(call)
         Job.objects.enqueue(SendStatus, key=f"order_lookup:{call.store_id}:netgsm:{unique_id}:{channel}",
@@ -79,6 +87,15 @@ def answer_inbound_call(connection, *, unique_id: str, caller_raw: str, called: 
     if not told and not target:
         done.append("[not handled: no order we may send and no representative set; the PBX routes the call]")
     return turn, "\n".join(done), turn.detail
+
+
+def allowed_channel(store, caller: str, channel: str, lang: str) -> str | None:
+    """The owner's channel, else the other one the caller has not refused (voice only in Turkish); None: neither."""
+    others = [c for c in CHANNELS if c != channel and (c != "voice" or lang == "tr")]
+    return next((c for c in [channel, *others] if not optouts.blocked(store, caller, _OPTOUT_CHANNEL[c])), None)
+
+
+_OPTOUT_CHANNEL = {"sms": "sms", "voice": "call"}
 
 
 class DuplicateEvent(Exception):
@@ -124,6 +141,10 @@ class SendStatus(JobKind):
         voice = job.payload["channel"] == "voice"
         effect = outbox.request(job.key, kind="call" if voice else "sms", service="netgsm", store=call.store,
                                 connection=call.connection)
+        if optouts.blocked(call.store, to, _OPTOUT_CHANNEL[job.payload["channel"]]):  # opted out since the call
+            if outbox.cancel(effect, "the number is on the do-not-contact list"):
+                LookupCall.objects.filter(pk=call.pk).update(reason=Reason.OPTED_OUT)
+            return
         if voice:
             outbox.perform(effect, lambda e: client.send_voice_message(
                 to=to, text=text, key=job.key, language=job.payload.get("lang") or "tr",
