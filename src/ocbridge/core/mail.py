@@ -11,6 +11,8 @@ mail through the outbox (core.outbox) under the same key, so queuing twice sends
 sent" (connection refused, 4xx) sends again, and a mail whose fate is unknown (the connection dropped after the
 message was handed over) is never resent. Each send is an Exchange (method SMTP, `smtp://host:port`, the
 message's headers and text; the password never appears). The Message-ID names our correlation number.
+A job that must act on the outcome (a customer notice marking the shop's history "notified") calls `deliver()`
+itself instead of queuing.
 """
 
 from __future__ import annotations
@@ -140,15 +142,22 @@ class SendMail(JobKind):
 
     def run(self, job: Job) -> None:
         p = job.payload
-        cfg = settings_for(job.store)
-        if cfg is None:
-            raise TerminalError(SERVICE, "not set", "no SMTP server is set for this store or the hub any more")
-        effect = outbox.request(p["key"], kind="mail", service=SERVICE, store=job.store, connection=cfg.connection)
-        effect = outbox.perform(effect, lambda e: send(cfg, e, to=p["to"], subject=p["subject"], body=p["body"],
-                                                       key=p["key"], purpose=p.get("purpose", "mail"),
-                                                       store=job.store))
-        if effect.state == SideEffectState.FAILED:
-            raise TerminalError(SERVICE, "refused", effect.error)
+        deliver(p["key"], store=job.store, to=p["to"], subject=p["subject"], body=p["body"],
+                purpose=p.get("purpose", "mail"))
+
+
+def deliver(key: str, *, store: Store | None, to: list[str], subject: str, body: str, purpose: str = "mail"):
+    """Inside a job: the mail under `key` through the outbox, once. Returns the outbox row (sent or unknown);
+    a refusal raises TerminalError with the server's words, "not sent" raises RetryableError (the job retries)."""
+    cfg = settings_for(store)
+    if cfg is None:
+        raise TerminalError(SERVICE, "not set", "no SMTP server is set for this store or the hub any more")
+    effect = outbox.request(key, kind="mail", service=SERVICE, store=store, connection=cfg.connection)
+    effect = outbox.perform(effect, lambda e: send(cfg, e, to=to, subject=subject, body=body, key=key,
+                                                   purpose=purpose, store=store))
+    if effect.state == SideEffectState.FAILED:
+        raise TerminalError(SERVICE, "refused", effect.error)
+    return effect
 
 
 def message(cfg: MailSettings, *, to: list[str], subject: str, body: str, correlation: int) -> EmailMessage:

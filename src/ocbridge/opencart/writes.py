@@ -17,8 +17,9 @@ re-read of the order's status by primary key: at the target → done, once; stil
 in again and send once more; anything else → the shop decided (state "moved").
 
 Database path: OpenCart's model per version (opencart.order_model: status compare-and-set, history with
-notify 0 because no mail goes, stock rule, totals' confirm/unconfirm, affiliate commission), one transaction on
-InnoDB, self-checking steps on MyISAM.
+notify 0, stock rule, totals' confirm/unconfirm, affiliate commission), one transaction on InnoDB, self-checking
+steps on MyISAM. No OpenCart mail goes; when notify was asked and the hub has mail, opencart.notices sends the
+customer's mail and only then sets notify 1 on that history row (`mark_notified`).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class WriteResult:
     via: str = "db"
     repeated: bool = False  # finished by an earlier attempt with the same key
     history_id: int | None = None
-    notified: bool = False  # a customer mail went (native API with notify); the database path sends none
+    notified: bool = False  # a customer mail went (native API with notify; database path: once the hub's mail went)
     stock: str = ""  # "subtracted", "restored" or ""
 
 
@@ -240,7 +241,26 @@ def _db_status(store, shop, row) -> WriteResult:
                 _save(row)
     except order_model.Moved as exc:
         return _moved(shop, row, ch, exc.current)
+    if req.get("notify"):
+        from ocbridge.opencart import notices
+
+        notices.queue(store, row.key)  # the hub's mail; notify becomes 1 once it went (mark_notified)
     return _finish(row, "done", ch.target, stock=stock, target=ch.target)
+
+
+def mark_notified(row) -> None:
+    """The customer's mail for this status write went: say so on the history row it created (notify = 1)."""
+    from ocbridge.opencart import shop_db
+
+    hid = row.marks.get("history_id")
+    if row.marks.get("notified") or not hid:
+        return
+    shop = shop_db(row.store)
+    h = shop.t("order_history")
+    with shop.engine.begin() as conn:
+        conn.execute(sa.update(h).where(h.c.order_history_id == hid, h.c.order_id == row.order_id).values(notify=1))
+    row.marks["notified"] = True
+    _save(row)
 
 
 def _moved(shop, row, ch, current) -> WriteResult:

@@ -72,7 +72,10 @@ class CodConfirmForm(forms.Form):
     skip_after_completed_orders = forms.IntegerField(label=_("Skip customers with this many completed orders"),
                                                      required=False, min_value=1, max_value=10000)
     dry_run = forms.BooleanField(label=_("Dry run: decide and log, call nobody"), required=False)
-    notify_customer = forms.BooleanField(label=_("Notify the customer by e-mail from OpenCart"), required=False)
+    notify_customer = forms.BooleanField(
+        label=_("Notify the customer by e-mail"), required=False,
+        help_text=_("OpenCart's own e-mail through its native API; on the database path the hub's mail when it is set "
+                    "up (the history says notified once it went)"))
     comment_confirmed = forms.CharField(label=_("Order history comment when confirmed"), max_length=255)
     comment_cancelled = forms.CharField(label=_("Order history comment when cancelled"), max_length=255)
     several_pending = forms.ChoiceField(label=_("A customer with several pending orders replies by SMS"), choices=[

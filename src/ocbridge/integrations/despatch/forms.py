@@ -33,7 +33,9 @@ class DespatchSettingsForm(forms.Form):
     cancelled_status_id = forms.IntegerField(label=_("Status when Despatch Cloud cancels"), min_value=1,
                                              max_value=MAX_ID)
     notify_customer = forms.BooleanField(label=_("Notify the customer"), required=False,
-                                         help_text=_("Only through OpenCart's native API; the database path sends no e-mail"))
+                                         help_text=_("OpenCart's own e-mail through its native API; on the database path the "
+                                                     "hub's mail when it is set up (the history says notified once "
+                                                     "it went)"))
     not_ready_action = forms.ChoiceField(label=_("When an order stops being ready"), choices=[
         ("hold", _("Put it on hold in Despatch Cloud")), ("cancel", _("Cancel it in Despatch Cloud"))])
     stock_direction = forms.ChoiceField(label=_("Stock"), choices=[

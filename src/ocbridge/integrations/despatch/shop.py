@@ -20,9 +20,10 @@ def fulfilment_order(store, order_id: int) -> fulfilment.FulfilmentOrder | None:
 
 
 def mail_goes(store) -> bool:
-    """A customer e-mail really goes only when OpenCart itself writes the history (native API path)."""
-    db = opencart.shop_db(store)
-    return bool(store.api_url and store.api_key and db.version.api_supported)
+    """A customer e-mail really goes: OpenCart's own (native API path) or the hub's mail (database path)."""
+    from ocbridge.opencart import notices
+
+    return notices.mail_goes(store)
 
 
 def set_status(store, order_id: int, status_id: int, *, comment: str, notify: bool, key: str):
