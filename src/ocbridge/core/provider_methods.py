@@ -83,6 +83,10 @@ _WA = "whatsapp.md (developers.facebook.com/documentation/business-messaging/wha
 _WA_V25_END = dt.date(2028, 7, 29)  # "v25.0 (2026-02-18, available until 2028-07-29)", whatsapp.md §1
 _DC = "github GardeningExpress/despatchcloud-client @256f045 (src/DespatchCloudHttpClient.cs, sandbox tests); docs/providers/despatch-cloud.md"
 
+_OB = "docs/providers/onebox.md: public v2 clients [WC] CatCode Order Sync 0.2.0, [HUB] github indesit/onebox-integrations-hub @ace8a13"
+_OB_SIM = "docs/providers/onebox.md §4: simulator only (not in public material), by analogy with the v2 methods seen"
+_OB_DOC = "1b.app/en/api/orders (legacy API, OneBox's own page)"
+
 METHODS: tuple[ProviderMethod, ...] = (
     # despatch (Despatch Cloud public API; no deprecation notices published) ------------------------------
     ProviderMethod("despatch", "POST /public-api/auth/login", "API user's bearer token", _DC, _CHECKED),
@@ -105,6 +109,24 @@ METHODS: tuple[ProviderMethod, ...] = (
                    "github netgsm/voicemail README.md, src/Package.php", _CHECKED),
     ProviderMethod("netgsm", "GET /{usercode}/xfer", "order status by phone: transfer the caller to a person",
                    "github netgsm/netsantral README.md 'Çağrı Transfer', src/Package.php cagritransfer()", _CHECKED),
+    # onebox (OneBox OS API v2; no deprecation notices published) ----------------------------------------
+    ProviderMethod("onebox", "POST /api/v2/token/get/", "API employee's token", _OB, _CHECKED),
+    ProviderMethod("onebox", "POST /api/v2/order/set/", "orders out (upsert on externalid)", _OB, _CHECKED),
+    ProviderMethod("onebox", "POST /api/v2/order/get/", "find by externalid; orders changed in OneBox", _OB, _CHECKED),
+    ProviderMethod("onebox", "POST /api/v2/product/set/", "products out (findbyArray articul)", _OB, _CHECKED),
+    ProviderMethod("onebox", "POST /api/v2/product/get/", "products by articul; changed in OneBox", _OB, _CHECKED),
+    ProviderMethod("onebox", "POST /api/v2/contact/set/", "customers out (findbyArray externalid, phone)", _OB,
+                   _CHECKED),
+    ProviderMethod("onebox", "POST /api/v2/contact/get/", "contacts changed in OneBox", _OB, _CHECKED),
+    ProviderMethod("onebox", "POST /api/v2/workflow/get/", "business processes; the connection test", _OB, _CHECKED),
+    ProviderMethod("onebox", "POST /api/v2/workflowstatus/get/", "statuses of a business process", _OB_SIM, _CHECKED),
+    ProviderMethod("onebox", "POST /api/v2/comment/set/", "an order history entry as a comment", _OB_SIM, _CHECKED),
+    ProviderMethod("onebox", "POST /api/v2/category/set/", "categories out", _OB_SIM, _CHECKED),
+    ProviderMethod("onebox", "POST /api/v2/category/get/", "categories changed in OneBox", _OB_SIM, _CHECKED),
+    ProviderMethod("onebox", "POST /api/v2/brand/set/", "brands out", _OB_SIM, _CHECKED),
+    ProviderMethod("onebox", "POST /api/v2/brand/get/", "brands changed in OneBox", _OB_SIM, _CHECKED),
+    ProviderMethod("onebox", "POST /api/v2/contactgroup/get/", "contact groups", _OB_SIM, _CHECKED),
+    ProviderMethod("onebox", "POST /api/orders/add/", "legacy order create (contract test only)", _OB_DOC, _CHECKED),
     # ozon (the Ozon issue #16 owns these entries) -----------------------------------------------------
     ProviderMethod("ozon", "POST /v3/product/import", "create or update product cards", _OZON_REF, _CHECKED),
     ProviderMethod("ozon", "POST /v1/product/import/info", "result of a product import", _OZON_REF, _CHECKED),

@@ -12,6 +12,7 @@ SIMULATORS = {
     "twilio": "ocbridge.simulators.twilio:TwilioSimulator",
     "ozon": "ocbridge.simulators.ozon:OzonSimulator",
     "despatch": "ocbridge.simulators.despatch:DespatchSimulator",
+    "onebox": "ocbridge.simulators.onebox:OneBoxSimulator",
     "opencart": "ocbridge.simulators.opencart_api:OpenCartApiSimulator",
     "whatsapp": "ocbridge.simulators.whatsapp:WhatsAppSimulator",
 }

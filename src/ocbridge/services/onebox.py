@@ -1,0 +1,218 @@
+"""OneBox OS API v2 client: token cache, `<entity>/set` and `<entity>/get`, business processes; Exchanges recorded.
+
+Knows the protocol (docs/providers/onebox.md) and nothing of stores or OpenCart. Every box has its own host
+(`https://<box>.1b.app`, `https://<box>.crm-onebox.com`; others only when the hub's administrator allows them).
+`POST /api/v2/token/get/ {login, restapipassword}` buys a token that travels in the `token` header; it is cached
+per Connection and renewed once when a call says the token is missing or expired. The API password and the token
+are masked in every Exchange and never put in a URL (the legacy API carries them in the query string, so the
+integration uses v2 only; `legacy_add_order` exists for the contract test of the documented legacy call).
+
+Answers: `{status: 1, dataArray}` is success; `{status: 0, errorArray}` is OneBox refusing (terminal, its own
+words); 429, 5xx, timeouts and network errors are retryable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from urllib.parse import urlsplit
+
+from ocbridge.core import outbound, ratelimit
+from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError, parse_retry_after
+from ocbridge.core.exchanges import ExchangeRecorder
+from ocbridge.core.http import HttpClient
+
+SERVICE = "onebox"
+API_PATH = "/api/v2"
+DEFAULT_RPS = 2.0  # none published: a modest pace per box (docs/providers/onebox.md §4)
+TOKEN_TTL = 2400.0  # seconds we reuse a token (public clients cache 50 min); a refusal renews it sooner
+PAGE = 100
+
+_tokens: dict[tuple, tuple[str, float]] = {}
+_token_lock = threading.Lock()
+_http: dict[str, HttpClient] = {}
+
+
+def check_base_url(url: str) -> str:
+    """The box's origin (`https://<box>.1b.app`), or ConfigurationError: the hub's host rule (core.outbound)."""
+    url = outbound.check_base_url(SERVICE, url)
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def forget_tokens() -> None:
+    with _token_lock:
+        _tokens.clear()
+
+
+def _shared_http(base_url: str) -> HttpClient:
+    with _token_lock:
+        client = _http.get(base_url)
+        if client is None:
+            client = _http[base_url] = HttpClient(SERVICE, base_url=base_url, timeout=30)
+        return client
+
+
+class TokenRefused(TerminalError):
+    """The box does not accept our token (missing or expired): log in again once."""
+
+
+class OneBoxClient:
+    """OneBox API v2 for one Connection (one box, one API employee)."""
+
+    service = SERVICE
+
+    def __init__(self, connection, *, http: HttpClient | None = None, rps: float | None = None, sleep=time.sleep):
+        creds = connection.credentials()  # decrypted here, never logged
+        self._login = str(creds.get("login") or "")
+        self._password = str(creds.get("password") or "")
+        if not self._login or not self._password:
+            raise ConfigurationError("the OneBox connection needs the API employee's login and REST API password")
+        self.base_url = check_base_url(connection.base_url)
+        digest = hashlib.sha256(f"{self._login}\0{self._password}".encode()).hexdigest()[:16]
+        self._scope = (connection.pk, self.base_url, digest)
+        self._http = http or _shared_http(self.base_url)
+        self._recorder = ExchangeRecorder(self.service, connection=connection, secrets=[self._password])
+        self._secrets = list(self._recorder.secrets)
+        self._rps = float(rps or (connection.options or {}).get("rps") or DEFAULT_RPS)
+        self._sleep = sleep
+        self.calls: dict[str, int] = {}
+
+    # auth ----------------------------------------------------------------------------------------
+    def login(self) -> str:
+        data = self._send("token/get", {"login": self._login, "restapipassword": self._password}, auth=False)
+        token = str((data or {}).get("token") or "") if isinstance(data, dict) else ""
+        if not token:
+            raise TerminalError(self.service, "login", "OneBox answered the login without a token")
+        with _token_lock:
+            _tokens[self._scope] = (token, time.monotonic() + TOKEN_TTL)
+        return token
+
+    def _token(self) -> str:
+        with _token_lock:
+            cached = _tokens.get(self._scope)
+        if cached and cached[1] > time.monotonic():
+            return cached[0]
+        return self.login()
+
+    # methods -------------------------------------------------------------------------------------
+    def set(self, entity: str, records: list[dict], *, key: str = "", order_id: int | None = None) -> list[int]:
+        """`<entity>/set/` with a list of records; OneBox's ids in input order."""
+        data = self.call(f"{entity}/set", list(records), key=key, order_id=order_id)
+        ids = data if isinstance(data, list) else []
+        if len(ids) != len(records):
+            raise RetryableError(self.service, "short", f"{entity}/set answered {len(ids)} ids for {len(records)} records")
+        return [int(i) for i in ids]
+
+    def get(self, entity: str, *, filter: dict | None = None, fields: list[str] | None = None, limit: int = PAGE,
+            offset: int = 0) -> list[dict]:
+        body = {"filter": filter or {}, "limit": int(limit), "offset": int(offset), **({"fields": fields} if fields else {})}
+        data = self.call(f"{entity}/get", body)
+        return [r for r in (data if isinstance(data, list) else []) if isinstance(r, dict)]
+
+    def iter_changed(self, entity: str, since: str, *, limit: int = PAGE, max_pages: int = 1000):
+        """Every record changed since `since` (`Y-m-d H:i:s`, the box's clock), page by page."""
+        for page in range(max_pages):
+            rows = self.get(entity, filter={"datemodifyfrom": since}, limit=limit, offset=page * limit)
+            yield from rows
+            if len(rows) < limit:
+                return
+
+    def find_order(self, externalid: str) -> dict | None:
+        """The box's order whose `externalid` is exactly ours (the filter may match loosely [WC])."""
+        for row in self.get("order", filter={"externalid": [externalid]}):
+            if str(row.get("externalid") or "") == externalid:
+                return row
+        return None
+
+    def workflows(self) -> list[dict]:
+        return [r for r in (self.call("workflow/get", {}) or []) if isinstance(r, dict)]
+
+    def workflow_statuses(self, workflowid: int | None = None) -> list[dict]:
+        body = {"filter": {"workflowid": workflowid}} if workflowid else {}
+        return [r for r in (self.call("workflowstatus/get", body) or []) if isinstance(r, dict)]
+
+    def legacy_add_order(self, params: dict) -> dict:
+        """Documented legacy `/api/orders/add/` (login + md5 password in the body, never in the URL we log)."""
+        md5 = hashlib.md5(self._password.encode()).hexdigest()
+        form = {"login": self._login, "password": md5, **params}
+        ratelimit.acquire((self.service,) + self._scope, self._rps, self._rps, sleep=self._sleep)
+        self._recorder.secrets = self._secrets + [md5]
+        with self._recorder.exchange("POST", self.base_url + "/api/orders/add/", purpose="onebox.legacy_order",
+                                     request_body=json.dumps(form, ensure_ascii=False)) as ex:
+            resp = self._http.request("POST", "/api/orders/add/", data=form)
+            ex.finish(resp)
+        if resp.status_code == 429 or resp.status_code >= 500:
+            raise RetryableError(self.service, resp.status_code, resp.text[:200])
+        body = resp.json()
+        if body.get("status") != "ok":
+            raise TerminalError(self.service, "refused", "; ".join(str(e) for e in body.get("errors") or []))
+        return body
+
+    # the one path to the network -----------------------------------------------------------------
+    def call(self, method: str, body, *, key: str = "", order_id: int | None = None):
+        token = self._token()
+        try:
+            return self._send(method, body, key=key, order_id=order_id, token=token)
+        except TokenRefused:
+            with _token_lock:  # expired or revoked: one new login, one repeat
+                if _tokens.get(self._scope, ("",))[0] == token:
+                    _tokens.pop(self._scope, None)
+            token = self._token()
+            try:
+                return self._send(method, body, key=key, order_id=order_id, token=token)
+            except TokenRefused as exc:
+                raise TerminalError(self.service, "token", f"a fresh token was refused: {exc.message}") from None
+
+    def _send(self, method: str, body, *, key: str = "", order_id: int | None = None, token: str = "",
+              auth: bool = True):
+        ratelimit.acquire((self.service,) + self._scope, self._rps, self._rps, sleep=self._sleep)
+        text = json.dumps(body, ensure_ascii=False)
+        headers = {"Accept": "application/json", "Content-Type": "application/json", **({"token": token} if auth else {})}
+        path = f"{API_PATH}/{method}/"
+        self.calls[method] = self.calls.get(method, 0) + 1
+        self._recorder.secrets = self._secrets + ([token] if token else [])
+        with self._recorder.exchange("POST", self.base_url + path, key=key, purpose=f"onebox.{method}",
+                                     order_id=order_id, request_body=text, request_headers=headers) as ex:
+            resp = self._http.request("POST", path, content=text.encode("utf-8"), headers=headers)
+            ex.finish(resp)
+            return self._classify(resp, auth=auth)
+
+    def _classify(self, resp, *, auth: bool):
+        """The one place OneBox's answers are read: dataArray, or an error in our taxonomy."""
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        message = errors_text(body) or resp.reason_phrase or resp.text[:300]
+        if resp.status_code == 429:
+            raise RetryableError(self.service, 429, f"rate limited: {message}",
+                                 retry_after=parse_retry_after(resp.headers.get("Retry-After"), 5.0))
+        if resp.status_code >= 500:
+            raise RetryableError(self.service, resp.status_code, message,
+                                 retry_after=parse_retry_after(resp.headers.get("Retry-After")))
+        if not isinstance(body, dict):
+            raise RetryableError(self.service, "garbage", f"unreadable answer: {resp.text[:200]!r}")
+        if int(body.get("status") or 0) == 1 and resp.status_code < 400:
+            return body.get("dataArray")
+        if auth and (resp.status_code in (400, 401, 403)) and "token" in message.lower():
+            raise TokenRefused(self.service, resp.status_code, message)
+        if not auth:
+            raise TerminalError(self.service, "login", f"login or REST API password refused: {message}")
+        raise TerminalError(self.service, resp.status_code if resp.status_code >= 400 else "refused", message)
+
+
+def errors_text(body) -> str:
+    """OneBox's `errorArray`: strings, `{message|error|text}` objects, or a field → message map [WC]."""
+    if not isinstance(body, dict):
+        return ""
+    errs = body.get("errorArray")
+    items = errs.items() if isinstance(errs, dict) else enumerate(errs or [])
+    parts = []
+    for name, item in items:
+        if isinstance(item, dict):
+            item = next((item[k] for k in ("message", "error", "text") if item.get(k)), json.dumps(item, ensure_ascii=False))
+        parts.append(f"{name}: {item}" if isinstance(name, str) else str(item))
+    return "; ".join(parts[:5])
