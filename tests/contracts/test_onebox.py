@@ -19,6 +19,7 @@ import hashlib
 import pytest
 
 from contracts.conftest import assert_listed
+from ocbridge.core.http import HttpClient
 from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError
 from ocbridge.core.models import Connection, Exchange, Store
 from ocbridge.services import onebox as ob
@@ -154,10 +155,9 @@ def test_server_errors_and_rate_limits_are_retryable(sim, conn, fault):
 
 
 def test_timeout_is_retryable_and_garbage_too(sim, conn):
-    client = OneBoxClient(conn)
+    client = OneBoxClient(conn, http=HttpClient("onebox", base_url=sim.base_url, timeout=1.0))
     client.workflows()
     sim.fail_next("timeout", path="/api/v2/order/set/", seconds=3.0)
-    client._http._client.timeout = __import__("httpx").Timeout(1.0)
     with pytest.raises(RetryableError):
         client.set("order", [{"externalid": "S-30"}])
     sim.fail_next("garbage", path="/api/v2/workflow/get/")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import httpx
 
 from ocbridge import __version__
@@ -48,3 +50,17 @@ class HttpClient:
 
     def close(self) -> None:
         self._client.close()
+
+
+_shared: dict[tuple[str, str], HttpClient] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_client(service: str, base_url: str, timeout: float = 30.0) -> HttpClient:
+    """One HttpClient (connection pool, TLS context) per service and account host for the whole process: building
+    one costs ~60 ms of certificate loading, more than a call itself, and every job builds a client."""
+    with _shared_lock:
+        client = _shared.get((service, base_url))
+        if client is None:
+            client = _shared[(service, base_url)] = HttpClient(service, base_url=base_url, timeout=timeout)
+        return client

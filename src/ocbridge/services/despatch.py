@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,7 +23,8 @@ from urllib.parse import urlsplit
 from ocbridge.core import outbound, ratelimit
 from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError, parse_retry_after
 from ocbridge.core.exchanges import ExchangeRecorder
-from ocbridge.core.http import HttpClient
+from ocbridge.core.http import HttpClient, shared_client
+from ocbridge.services.session_tokens import SessionTokens, TokenRefused
 
 SERVICE = "despatch"
 API_PATH = "/public-api"
@@ -38,11 +38,7 @@ TERMINAL_STATUSES = (DESPATCHED, CANCELLED)
 DEFAULT_RPS = 4.0
 TOKEN_TTL = 600.0  # seconds we reuse a token (the public client's default cache time); a 401 renews it sooner
 
-_tokens: dict[tuple, tuple[str, float]] = {}
-_token_lock = threading.Lock()
-# One HTTP client (connection pool, TLS context) per account host for the whole process: building one costs
-# ~60 ms of certificate loading, more than the call itself, and every job builds a DespatchClient.
-_http: dict[str, HttpClient] = {}
+_tokens = SessionTokens(SERVICE, TOKEN_TTL)
 
 
 def check_base_url(url: str) -> str:
@@ -87,16 +83,7 @@ def token_scope(connection) -> tuple:
 
 
 def forget_tokens() -> None:
-    with _token_lock:
-        _tokens.clear()
-
-
-def _shared_http(base_url: str) -> HttpClient:
-    with _token_lock:
-        client = _http.get(base_url)
-        if client is None:
-            client = _http[base_url] = HttpClient(SERVICE, base_url=base_url, timeout=30)
-        return client
+    _tokens.forget()
 
 
 class DespatchClient:
@@ -112,7 +99,7 @@ class DespatchClient:
             raise ConfigurationError("the Despatch Cloud connection needs the API user's e-mail and password")
         self.base_url = check_base_url(connection.base_url)
         self._scope = token_scope(connection)
-        self._http = http or _shared_http(self.base_url)
+        self._http = http or shared_client(SERVICE, self.base_url)
         self._recorder = ExchangeRecorder(self.service, connection=connection, secrets=[self._password])
         self._secrets = list(self._recorder.secrets)
         self._rps = float(rps or (connection.options or {}).get("rps") or DEFAULT_RPS)
@@ -127,16 +114,7 @@ class DespatchClient:
         token = str(body.get("token") or "")
         if not token:
             raise TerminalError(self.service, "login", "Despatch Cloud answered the login without a token")
-        with _token_lock:
-            _tokens[self._scope] = (token, time.monotonic() + TOKEN_TTL)
-        return token
-
-    def _token(self) -> str:
-        with _token_lock:
-            cached = _tokens.get(self._scope)
-        if cached and cached[1] > time.monotonic():
-            return cached[0]
-        return self.login()
+        return _tokens.store(self._scope, token)
 
     # orders --------------------------------------------------------------------------------------
     def create_order(self, *, order: dict, key: str, order_id: int | None = None) -> dict:
@@ -222,20 +200,8 @@ class DespatchClient:
     # the one path to the network -------------------------------------------------------------------
     def _call(self, method: str, path: str, *, payload: dict | None = None, params: dict | None = None, key: str = "",
               purpose: str = "", order_id: int | None = None) -> dict:
-        token = self._token()
-        try:
-            return self._send(method, path, payload=payload, params=params, key=key, purpose=purpose,
-                              order_id=order_id, token=token)
-        except TokenRefused:
-            with _token_lock:  # expired or revoked: one new login, one repeat
-                if _tokens.get(self._scope, ("",))[0] == token:
-                    _tokens.pop(self._scope, None)
-            token = self._token()
-            try:
-                return self._send(method, path, payload=payload, params=params, key=key, purpose=purpose,
-                                  order_id=order_id, token=token)
-            except TokenRefused as exc:
-                raise TerminalError(self.service, 401, f"a fresh token was refused: {exc.message}") from None
+        return _tokens.call(self._scope, self.login, lambda token: self._send(
+            method, path, payload=payload, params=params, key=key, purpose=purpose, order_id=order_id, token=token))
 
     def _send(self, method: str, path: str, *, payload: dict | None = None, params: dict | None = None, key: str = "",
               purpose: str = "", order_id: int | None = None, token: str = "", auth: bool = True) -> dict:
@@ -276,10 +242,6 @@ class DespatchClient:
         if not isinstance(body, dict):  # a 2xx nobody can parse: a proxy in the way
             raise RetryableError(self.service, "garbage", f"unreadable answer: {resp.text[:200]!r}")
         return body
-
-
-class TokenRefused(TerminalError):
-    """401 on a call with a token: log in again once (the caller does)."""
 
 
 def _message(body) -> str:

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from urllib.parse import urlsplit
 
 from ocbridge.core import outbound, ratelimit
 from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError, parse_retry_after
 from ocbridge.core.exchanges import ExchangeRecorder
-from ocbridge.core.http import HttpClient
+from ocbridge.core.http import HttpClient, shared_client
+from ocbridge.services.session_tokens import SessionTokens, TokenRefused
 
 SERVICE = "onebox"
 API_PATH = "/api/v2"
@@ -30,9 +30,7 @@ DEFAULT_RPS = 2.0  # none published: a modest pace per box (docs/providers/onebo
 TOKEN_TTL = 2400.0  # seconds we reuse a token (public clients cache 50 min); a refusal renews it sooner
 PAGE = 100
 
-_tokens: dict[tuple, tuple[str, float]] = {}
-_token_lock = threading.Lock()
-_http: dict[str, HttpClient] = {}
+_tokens = SessionTokens(SERVICE, TOKEN_TTL)
 
 
 def check_base_url(url: str) -> str:
@@ -43,20 +41,7 @@ def check_base_url(url: str) -> str:
 
 
 def forget_tokens() -> None:
-    with _token_lock:
-        _tokens.clear()
-
-
-def _shared_http(base_url: str) -> HttpClient:
-    with _token_lock:
-        client = _http.get(base_url)
-        if client is None:
-            client = _http[base_url] = HttpClient(SERVICE, base_url=base_url, timeout=30)
-        return client
-
-
-class TokenRefused(TerminalError):
-    """The box does not accept our token (missing or expired): log in again once."""
+    _tokens.forget()
 
 
 class OneBoxClient:
@@ -73,7 +58,7 @@ class OneBoxClient:
         self.base_url = check_base_url(connection.base_url)
         digest = hashlib.sha256(f"{self._login}\0{self._password}".encode()).hexdigest()[:16]
         self._scope = (connection.pk, self.base_url, digest)
-        self._http = http or _shared_http(self.base_url)
+        self._http = http or shared_client(SERVICE, self.base_url)
         self._recorder = ExchangeRecorder(self.service, connection=connection, secrets=[self._password])
         self._secrets = list(self._recorder.secrets)
         self._rps = float(rps or (connection.options or {}).get("rps") or DEFAULT_RPS)
@@ -86,16 +71,7 @@ class OneBoxClient:
         token = str((data or {}).get("token") or "") if isinstance(data, dict) else ""
         if not token:
             raise TerminalError(self.service, "login", "OneBox answered the login without a token")
-        with _token_lock:
-            _tokens[self._scope] = (token, time.monotonic() + TOKEN_TTL)
-        return token
-
-    def _token(self) -> str:
-        with _token_lock:
-            cached = _tokens.get(self._scope)
-        if cached and cached[1] > time.monotonic():
-            return cached[0]
-        return self.login()
+        return _tokens.store(self._scope, token)
 
     # methods -------------------------------------------------------------------------------------
     def set(self, entity: str, records: list[dict], *, key: str = "", order_id: int | None = None) -> list[int]:
@@ -153,18 +129,8 @@ class OneBoxClient:
 
     # the one path to the network -----------------------------------------------------------------
     def call(self, method: str, body, *, key: str = "", order_id: int | None = None):
-        token = self._token()
-        try:
-            return self._send(method, body, key=key, order_id=order_id, token=token)
-        except TokenRefused:
-            with _token_lock:  # expired or revoked: one new login, one repeat
-                if _tokens.get(self._scope, ("",))[0] == token:
-                    _tokens.pop(self._scope, None)
-            token = self._token()
-            try:
-                return self._send(method, body, key=key, order_id=order_id, token=token)
-            except TokenRefused as exc:
-                raise TerminalError(self.service, "token", f"a fresh token was refused: {exc.message}") from None
+        return _tokens.call(self._scope, self.login,
+                            lambda token: self._send(method, body, key=key, order_id=order_id, token=token))
 
     def _send(self, method: str, body, *, key: str = "", order_id: int | None = None, token: str = "",
               auth: bool = True):
