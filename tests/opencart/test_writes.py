@@ -14,27 +14,11 @@ from ocbridge.opencart.reference import DEFAULT_API_KEY
 from ocbridge.simulators.opencart_api import OpenCartApiSimulator
 
 from opencart.opencart_helpers import add_order, add_product, scalar, set_status
-from opencart.writes_helpers import AFFILIATE, CUSTOMER, make_store, order_with_everything, set_setting, snapshot
+from opencart.writes_helpers import (  # noqa: F401  (crash_at is a fixture)
+    AFFILIATE, CUSTOMER, Crash, crash_at, make_store, order_with_everything, set_setting, snapshot)
 
 pytestmark = pytest.mark.django_db
 VERSIONS = ["2.3", "3.0", "4.0"]
-
-
-class Crash(BaseException):
-    """A killed worker: nothing may catch it."""
-
-
-@pytest.fixture
-def crash_at():
-    def arm(step, when):
-        def hook(s, w):
-            if (s, w) == (step, when):
-                writes.crash_hook = None  # one crash, then the retry runs freely
-                raise Crash(f"{step}/{when}")
-        writes.crash_hook = hook
-
-    yield arm
-    writes.crash_hook = None
 
 
 def history_rows(h, order_id=1):

@@ -4,15 +4,34 @@ affiliate, as OpenCart's checkout leaves it; and a snapshot of every table a sta
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 import sqlalchemy as sa
 
 from ocbridge.core.models import Store
+from ocbridge.opencart import writes
 from ocbridge.opencart.reference import complete_row
 
 from opencart.opencart_helpers import add_order, add_product
 
 CUSTOMER, AFFILIATE = 5, 9
 NOW = dt.datetime(2024, 5, 1, 10)
+
+
+class Crash(BaseException):
+    """A killed worker: nothing may catch it."""
+
+
+@pytest.fixture
+def crash_at():
+    def arm(step, when):
+        def hook(s, w):
+            if (s, w) == (step, when):
+                writes.crash_hook = None  # one crash, then the retry runs freely
+                raise Crash(f"{step}/{when}")
+        writes.crash_hook = hook
+
+    yield arm
+    writes.crash_hook = None
 
 
 def make_store(h, **kw):

@@ -68,7 +68,8 @@ def read_settings(db: ShopDB, store_id: int = 0) -> ShopSettings:
     t = db.t("setting")
     keys = ("config_name", "config_timezone", "config_language", "config_currency", "config_processing_status",
             "config_complete_status", "config_api_id", "config_country_id", "config_order_status_id",
-            "config_fraud_status_id", "config_affiliate_auto")
+            "config_fraud_status_id", "config_affiliate_auto", "config_stock_status_id", "config_weight_class_id",
+            "config_length_class_id")
     stmt = sa.select(t.c.store_id, t.c.key, t.c.value, t.c.serialized).where(
         t.c.store_id.in_({0, store_id}), t.c.key.in_(keys))
     with db.engine.connect() as conn:

@@ -4,6 +4,7 @@
     set_product_price(store, product_id, expected=, new=, key=)              → WriteResult
     set_stock(store, {product_id: quantity}, key=)                            → rows changed
     create_order(store, draft, key=)                                          → order_id
+    upsert_product(store, ProductDraft, key=, product_id=None)                → ProductWrite
 
 Each write has a hub journal row (`ShopWrite`: its key, the plan of steps, the steps done, the facts a resumed
 step needs). A call with a key already journaled resumes at the first step not done — after a killed worker,
@@ -32,7 +33,8 @@ import sqlalchemy as sa
 from ocbridge.core import clock
 from ocbridge.core.errors import RetryableError, TerminalError
 from ocbridge.core.http import NetworkError
-from ocbridge.opencart import order_model
+from ocbridge.opencart import order_model, product_model
+from ocbridge.opencart.product_model import Attribute, ProductDraft, Text  # noqa: F401  (part of the write API)
 
 # Tests set this to play a crash: called as crash_hook(step, "before" | "after" | "commit"); raising there
 # stops the write exactly between two steps, as a killed worker would.
@@ -440,3 +442,104 @@ def create_order(store, draft: dict, *, key: str) -> int:
         row.steps_done = row.steps_done + ["status"]
     _finish(row, "done", int(draft["order_status_id"]))
     return order_id
+
+
+# --- creating or updating a product (marketplace and ERP catalogues) ----------------------------------------------
+
+
+@dataclass
+class ProductWrite:
+    product_id: int
+    created: bool
+    repeated: bool = False  # finished by an earlier attempt with the same key
+
+
+def upsert_product(store, draft: ProductDraft, *, key: str, product_id: int | None = None) -> ProductWrite:
+    """Create a product (product_id None) or update one, as OpenCart's admin saves it (opencart.product_model),
+    once per key. Steps: refs (manufacturer and attributes found by name or created), the product row, then its
+    descriptions in every shop language, stores, categories, attributes and images — each a replace of the
+    product's own rows. One transaction on InnoDB; on MyISAM each step is journaled, and a retry of a create
+    finds the product row it made (our model, above the highest product id seen when the write began), so a
+    crash never leaves two products or one without its descriptions once the retry has run.
+    A draft the admin form would refuse (no model, no name, a price out of range) is refused with the reason."""
+    from ocbridge.opencart import shop_db, statuses
+    from ocbridge.opencart.models import ShopWrite
+
+    if not key:
+        raise ValueError("a shop write needs its idempotency key")
+    creating = product_id is None
+    if creating and draft.store_ids is None:
+        draft.store_ids = [int(store.oc_store_id or 0)]
+    row = _journal(store, key, kind="product", order_id=None,
+                   request={"product_id": product_id, "draft": draft.to_json()})
+    if row.state == ShopWrite.State.DONE:
+        return ProductWrite(int(row.marks["product_id"]), creating, repeated=True)
+    draft = ProductDraft.from_json(row.request["draft"])  # the journaled request, on resume too
+    try:
+        product_model.check(draft, creating=creating)
+    except TerminalError as exc:
+        _save(row, state=ShopWrite.State.FAILED, error=exc.message)
+        raise
+    shop = shop_db(store)
+    cfg = statuses.read_settings(shop, store.oc_store_id)
+    row.via, row.plan = "db", list(product_model.STEPS)
+    if product_id is not None:
+        row.marks["product_id"] = int(product_id)
+    transactional = shop.version.innodb or not shop.is_mysql
+    with shop.engine.connect() as conn:
+        languages = product_model.languages(conn, shop)
+        codes = statuses.languages(shop)
+        preferred = next((i for i, c in codes.items() if c == cfg.language_code), None)
+        if creating and "floor" not in row.marks:
+            row.marks["floor"] = product_model.max_product_id(conn, shop)
+            _save(row)
+    if transactional:
+        with shop.engine.begin() as conn:
+            for step in row.plan:
+                _product_step(conn, shop, cfg, row, step, draft, languages, preferred)
+        _checkpoint("commit", "after")
+    else:
+        for step in row.plan:
+            if step in row.steps_done:
+                continue
+            with shop.engine.begin() as conn:
+                _product_step(conn, shop, cfg, row, step, draft, languages, preferred)
+            row.steps_done = row.steps_done + [step]
+            _save(row)
+    row.steps_done = list(row.plan)
+    _save(row, state=ShopWrite.State.DONE, error="")
+    return ProductWrite(int(row.marks["product_id"]), creating)
+
+
+def _product_step(conn, shop, cfg, row, step: str, draft: ProductDraft, languages, preferred) -> None:
+    _checkpoint(step, "before")
+    marks = row.marks
+    if step == "refs":
+        stores = draft.store_ids if draft.store_ids is not None else [0]
+        if draft.manufacturer is not None:
+            product_model.manufacturer_id(conn, shop, draft.manufacturer, stores, marks)
+        if draft.attributes is not None:
+            marks["attribute_ids"] = product_model.attribute_ids(conn, shop, draft.attributes, draft.attribute_group,
+                                                                 languages, preferred, marks)
+    elif step == "product":
+        p = shop.t("product")
+        now = _now(conn, shop, cfg)
+        pid = marks.get("product_id")
+        if pid is None:
+            pid = product_model.find_created(conn, shop, draft.model, marks["floor"])
+        if pid is None:
+            pid = int(conn.execute(sa.insert(p).values(
+                **product_model.new_product_row(shop, draft, marks, cfg, now))).inserted_primary_key[0])
+            marks["product_id"] = pid
+            _checkpoint(step, "after")
+            if not (shop.version.innodb or not shop.is_mysql):
+                _save(row)  # MyISAM: the row is there now; a crash before the next step must not make a second
+            return
+        marks["product_id"] = int(pid)
+        hit = conn.execute(sa.update(p).where(p.c.product_id == int(pid)).values(
+            **product_model.product_columns(shop, draft, marks), date_modified=now)).rowcount
+        if not hit and not conn.execute(sa.select(p.c.product_id).where(p.c.product_id == int(pid))).first():
+            raise TerminalError("opencart-db", "unknown_product", f"Product {pid} does not exist.")
+    else:
+        product_model.run_step(conn, shop, step, int(marks["product_id"]), draft, marks, languages, preferred)
+    _checkpoint(step, "after")

@@ -219,6 +219,25 @@ def define(md: MetaData, prefix: str, version: str, engine: str, charset: str) -
               C("image", Str(255), null=image_null),
               C("sort_order", Int(3)),
           ])
+    # What the product write (opencart.product_model) also touches: a manufacturer it creates is offered in the
+    # product's stores; attributes it creates go in a group. Same in 2.3–4.0 (2.3.0.2/3.0.3.9 opencart.sql,
+    # 4.0.2.3 db_schema.php).
+    table(md, prefix, "manufacturer_to_store", engine, charset, pk=('manufacturer_id', 'store_id'),
+          columns=[
+              C("manufacturer_id", Int(11)),
+              C("store_id", Int(11)),
+          ])
+    table(md, prefix, "attribute_group", engine, charset, pk=('attribute_group_id',),
+          columns=[
+              C("attribute_group_id", Int(11), ai=True),
+              C("sort_order", Int(3)),
+          ])
+    table(md, prefix, "attribute_group_description", engine, charset, pk=('attribute_group_id', 'language_id'),
+          columns=[
+              C("attribute_group_id", Int(11)),
+              C("language_id", Int(11)),
+              C("name", Str(64)),
+          ])
     table(md, prefix, "currency", engine, charset, pk=('currency_id',),
           columns=[
               C("currency_id", Int(11), ai=True),
