@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "ocbridge.integrations.cod_confirm",
     "ocbridge.integrations.ozon",
     "ocbridge.integrations.despatch",
+    "ocbridge.integrations.payments",
     "ocbridge.integrations.order_lookup",
     "ocbridge.dashboard",
     "ocbridge.demo",

@@ -5,11 +5,15 @@ from django.urls import include, path
 
 from ocbridge.core.static import static_file
 from ocbridge.core.webhooks import webhook
+from ocbridge.integrations.payments import views as pay_views
 
 urlpatterns = [
     path("order-lookup/", include("ocbridge.integrations.order_lookup.urls")),
     path("ozon/", include("ocbridge.integrations.ozon.urls")),
     path("despatch/", include("ocbridge.integrations.despatch.urls")),
+    path("payments/", include("ocbridge.integrations.payments.urls")),
+    path("pay/<str:token>/", pay_views.pay, name="pay"),
+    path("pay/<str:token>/return", pay_views.pay_return, name="pay-return"),
     path("admin/", admin.site.urls),
     path("static/<path:path>", static_file, name="static"),
     path("hooks/<str:service>/<str:token>/<str:hook>", webhook, name="webhook"),

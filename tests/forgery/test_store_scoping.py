@@ -66,7 +66,16 @@ def _store_with_data(name: str, mark: str, n: int):
                               caller=f"+90532{n}999999", caller_raw=mark,
                               outcome="answered")
     optout = OptOut.objects.create(store=store, phone=f"+90532{n}888888", note=f"asked {mark}")
-    return {"optout": optout, "store": store, "sandbox": sandbox, "cod": cod, "ozon": ozon, "dc": dc, "orders": orders, "job": job,
+    from ocbridge.integrations.payments.models import Payment
+
+    aps_conn = Connection.objects.create(store=store, service="aps", secret={
+        "merchant_identifier": "m", "access_code": "a", "sha_request_phrase": "p", "sha_response_phrase": "r"})
+    aps = Integration.objects.create(store=store, kind="aps", connection=aps_conn, settings={})
+    payment = Payment.objects.create(store=store, integration=aps, gateway="aps", order_id=n * 100,
+                                     reference=f"{n}00000000001", key=f"pay:{mark}", amount_minor=2000, currency="AED",
+                                     state="paid", captured_minor=2000, gateway_message=f"msg {mark}",
+                                     expires_at=now + dt.timedelta(hours=48))
+    return {"optout": optout, "aps": aps, "payment": payment, "store": store, "sandbox": sandbox, "cod": cod, "ozon": ozon, "dc": dc, "orders": orders, "job": job,
             "exchange": ex, "whatsapp": wa_conn, "posting": posting, "dc_order": n * 100}
 
 
@@ -137,10 +146,16 @@ def _b_urls(b) -> list[tuple[str, str, dict]]:
         ("get", reverse("despatch:overview", args=[b["dc"].pk]), {}),
         ("post", reverse("despatch:retry", args=[b["dc"].pk, b["dc_order"]]), {}),
         ("post", reverse("despatch:test", args=[b["dc"].pk]), {}),
+        ("get", reverse("payments:detail", args=[b["payment"].pk]), {}),
+        ("post", reverse("payments:operate", args=[b["payment"].pk]),
+         {"operation": "refund", "amount": "1", "sequence": "1", **reason}),
+        ("post", reverse("payments:check", args=[b["payment"].pk]), {}),
+        ("post", reverse("payments:link", args=[s]), {"gateway": "aps", "order_id": "1"}),
+        ("post", reverse("payments:test", args=[b["aps"].pk]), {}),
         ("get", reverse("admin:index"), {}),
         ("get", reverse("admin:core_store_change", args=[s]), {}),
     ]
-    for kind in ("cod_confirm", "order_lookup", "ozon", "despatch"):
+    for kind in ("cod_confirm", "order_lookup", "ozon", "despatch", "aps"):
         urls.append(("get", reverse("dashboard:integration", args=[s, kind]), {}))
         urls.append(("post", reverse("dashboard:integration", args=[s, kind]), {"integration-enabled": ""}))
     urls.append(("post", reverse("dashboard:integration-test", args=[s, "cod_confirm"]),
@@ -167,6 +182,10 @@ def _snapshot(b) -> dict:
         "audit": AuditEntry.objects.filter(store=store).count(),
         "optouts": sorted(OptOut.objects.filter(store=store).values_list("pk", "phone", "scope", "note")),
         "hub_optouts": OptOut.objects.filter(store__isnull=True).count(),
+        "payments": sorted(__import__("ocbridge.integrations.payments.models").integrations.payments.models.Payment
+                           .objects.filter(store=store).values_list("pk", "state", "refunded_minor")),
+        "payment_ops": __import__("ocbridge.integrations.payments.models").integrations.payments.models
+                       .PaymentOperation.objects.count(),
         "users": sorted(__import__("django.contrib.auth").contrib.auth.get_user_model().objects.values_list(
             "username", "password")),
     }
@@ -206,7 +225,8 @@ def test_the_control_superuser_and_b_owner_do_reach_store_b(hub):
 # (those answer 403 to store users: test_roles_inside_store_a)
 NO_STORE_OBJECT = {"dashboard:login", "dashboard:logout", "dashboard:asset", "dashboard:password-set",
                    "dashboard:store-add", "dashboard:worker-probe", "dashboard:optouts-hub", "dashboard:confirmations-bulk", "static",
-                   "webhook", "set_language"}
+                   "webhook", "set_language",
+                   "pay", "pay-return"}  # the customer's pay pages: public, the signed token is the key
 
 
 def _url_names(patterns, prefix="") -> set[str]:
@@ -247,7 +267,7 @@ LIST_PAGES = [
     ("dashboard:exchanges", {}), ("dashboard:exchanges", {"q": "body"}), ("dashboard:exchanges-csv", {}),
     ("dashboard:jobs", {}), ("dashboard:jobs", {"state": "failed"}), ("dashboard:confirmations", {}),
     ("dashboard:confirmations", {"q": "Customer"}), ("dashboard:confirmations", {"state": "needs_person"}),
-    ("order_lookup:calls", {}),
+    ("order_lookup:calls", {}), ("payments:list", {}), ("payments:list", {"state": "paid"}),
 ]
 
 

@@ -25,6 +25,8 @@ PROVIDER_HOSTS: dict[str, tuple[str, ...]] = {
     "whatsapp": (r"graph\.facebook\.com",),
     "despatch": (_LABEL + r"\.despatchcloud\.co\.uk",),
     "onebox": (_LABEL + r"\.1b\.app", _LABEL + r"\.crm-onebox\.com"),
+    # APS: hosted page and server API hosts, production and sandbox (payments.md A4)
+    "aps": (r"(sb)?checkout\.payfort\.com", r"(sb)?paymentservices\.payfort\.com"),
 }
 
 

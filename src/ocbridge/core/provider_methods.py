@@ -86,8 +86,12 @@ _DC = "github GardeningExpress/despatchcloud-client @256f045 (src/DespatchCloudH
 _OB = "docs/providers/onebox.md: public v2 clients [WC] CatCode Order Sync 0.2.0, [HUB] github indesit/onebox-integrations-hub @ace8a13"
 _OB_SIM = "docs/providers/onebox.md §4: simulator only (not in public material), by analogy with the v2 methods seen"
 _OB_DOC = "1b.app/en/api/orders (legacy API, OneBox's own page)"
+_APS = "payments.md Part A; APS signature examples; github payfort/payfort-php-sdk (Model/Maintenance/*, APSSignature.php)"
 
 METHODS: tuple[ProviderMethod, ...] = (
+    # aps (Amazon Payment Services; no deprecation notices published) -------------------------------------
+    ProviderMethod("aps", "POST /FortAPI/paymentApi", "CHECK_STATUS, CAPTURE, REFUND, VOID_AUTHORIZATION (JSON)", _APS,
+                   _CHECKED),
     # despatch (Despatch Cloud public API; no deprecation notices published) ------------------------------
     ProviderMethod("despatch", "POST /public-api/auth/login", "API user's bearer token", _DC, _CHECKED),
     ProviderMethod("despatch", "POST /public-api/orders/create", "create a ready order", _DC, _CHECKED),

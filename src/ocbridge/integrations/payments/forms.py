@@ -1,0 +1,40 @@
+"""Payment gateway settings form (builds a PaymentConfig): the fields of the gateways' own OpenCart modules that
+belong to the store's side — command, order statuses, link expiry, language. The merchant identifier, access
+code and SHA phrases live encrypted on the Connection; the SHA type and sandbox are the connection's options."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from ocbridge.integrations.payments.config import PaymentConfig
+
+MAX_ID = 2**31 - 1
+
+
+class PaymentSettingsForm(forms.Form):
+    command = forms.ChoiceField(label=_("Payment command"), choices=[
+        ("PURCHASE", _("Purchase: take the money at once")),
+        ("AUTHORIZATION", _("Authorisation: hold the money, capture it from the order's page"))])
+    paid_status_id = forms.IntegerField(label=_("Order status after payment"), min_value=1, max_value=MAX_ID)
+    authorised_status_id = forms.IntegerField(label=_("Order status after an authorisation"), min_value=0,
+                                              max_value=MAX_ID, required=False,
+                                              help_text=_("0 or empty: the same as after payment"))
+    refunded_status_id = forms.IntegerField(label=_("Order status after a full refund"), min_value=0, max_value=MAX_ID,
+                                            required=False, help_text=_("0 or empty: only a history comment"))
+    link_hours = forms.IntegerField(label=_("Pay links expire after (hours)"), min_value=1, max_value=24 * 30)
+    language = forms.ChoiceField(label=_("Payment page language"), choices=[("en", "English"), ("ar", "العربية")],
+                                 help_text=_("Used when the customer's language is not one the gateway's page speaks"))
+    notify_customer = forms.BooleanField(label=_("Notify the customer"), required=False,
+                                         help_text=_("Only through OpenCart's native API; the database path sends no e-mail"))
+
+    @classmethod
+    def from_integration(cls, integration, data=None) -> PaymentSettingsForm:
+        return cls(data, initial=PaymentConfig.from_settings(integration.settings).to_settings())
+
+    def save(self, integration, user: str = "") -> PaymentConfig:
+        data = {k: (v if v is not None else 0) for k, v in self.cleaned_data.items()}
+        cfg = PaymentConfig.from_settings({**(integration.settings or {}), **data})
+        integration.settings = cfg.to_settings()
+        integration.save(update_fields=["settings", "updated"])
+        return cfg

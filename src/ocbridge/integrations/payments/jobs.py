@@ -1,0 +1,245 @@
+"""Payment job kinds: apply a stored notice, check a payment's status with the gateway (reconciliation, with
+back-off), write "paid" and operation comments to the shop, and carry out capture / refund / void once.
+
+Flow: gateway notice or status check (decide) → Payment state (ledger) → shop history through the one
+journaled write API (opencart.writes) with the owner's "paid" status.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F, Q
+
+from ocbridge import opencart
+from ocbridge.core import clock, outbox
+from ocbridge.core.choices import SideEffectState
+from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError
+from ocbridge.core.jobkinds import Defer, about_order
+from ocbridge.core.jobs import JobKind, register_job_kind, register_schedule, slot_key
+from ocbridge.core.models import Integration, Job
+from ocbridge.integrations.payments import ledger
+from ocbridge.integrations.payments.config import PaymentConfig
+from ocbridge.integrations.payments.gateways import gateway_for
+from ocbridge.integrations.payments.models import (
+    MONEY_STATES, OPEN_STATES, Operation, OperationState, Payment, PaymentNotice, PaymentOperation, PaymentState as S,
+)
+from ocbridge.integrations.payments.notices import apply_word
+
+log = logging.getLogger(__name__)
+
+RECONCILE_EVERY = 60.0  # seconds between looks for payments due a status check
+CHECK_BACKOFF = (60, 120, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600)  # seconds after the n-th check without an answer
+GIVE_UP_AFTER = timedelta(days=7)  # an open payment older than this is left to a person (the daily report lists it)
+UNKNOWN_ASKS = 6  # status checks for an operation whose outcome is unknown, then a person looks
+
+
+def check_connection(integration: Integration) -> str:
+    """Settings "Test": a status check of a reference that cannot exist — the gateway answers "not found" to good
+    credentials and refuses the signature otherwise. Nothing is charged."""
+    from ocbridge.services import aps
+
+    gw = gateway_for(integration)
+    answer = gw.client.check_status(f"ocbridge-test-{integration.pk}")
+    return answer.message or answer.code if answer.code == aps.NOT_FOUND else answer.code
+
+
+class PaymentJob(JobKind):
+    max_attempts = 10
+
+
+@register_job_kind
+class ApplyNotice(PaymentJob):
+    """Apply one stored, verified notice to its payment."""
+
+    kind = "payments.apply_notice"
+
+    def run(self, job) -> None:
+        notice = PaymentNotice.objects.select_related("payment", "exchange").filter(pk=job.payload["notice_id"]).first()
+        if notice is None or notice.applied:
+            return
+        payment = notice.payment
+        if payment is None:  # not ours (another hub on the same merchant account), or a forged reference
+            PaymentNotice.objects.filter(pk=notice.pk).update(applied=True)
+            return
+        about_order(payment.order_id, exchange=notice.exchange)
+        word = gateway_for(payment.integration).word(notice.params)
+        with transaction.atomic():
+            apply_word(payment, word, actor="gateway", exchange=notice.exchange)
+            PaymentNotice.objects.filter(pk=notice.pk).update(applied=True)
+
+
+@register_job_kind
+class CheckPayment(PaymentJob):
+    """Ask the gateway for one payment's state (APS CHECK_STATUS); no final answer → next check with back-off."""
+
+    kind = "payments.check"
+
+    def run(self, job) -> None:
+        payment = Payment.objects.select_related("integration__connection", "store").get(pk=job.payload["payment_id"])
+        if payment.state not in OPEN_STATES:
+            return
+        about_order(payment.order_id)
+        word = gateway_for(payment.integration).check(payment)
+        apply_word(payment, word, actor="status check", exchange=word.exchange)
+        payment.refresh_from_db()
+        if payment.state in OPEN_STATES:
+            delay = CHECK_BACKOFF[min(payment.checks, len(CHECK_BACKOFF) - 1)]
+            Payment.objects.filter(pk=payment.pk).update(checks=F("checks") + 1,
+                                                         next_check_at=clock.now() + timedelta(seconds=delay))
+        else:
+            Payment.objects.filter(pk=payment.pk).update(next_check_at=None)
+
+
+@register_schedule("payments.reconcile", RECONCILE_EVERY)
+def reconcile() -> None:
+    """Every payment without a final answer whose next check is due gets a status check job (one per slot)."""
+    now = clock.now()
+    due = Payment.objects.filter(state__in=OPEN_STATES, next_check_at__lte=now, created__gte=now - GIVE_UP_AFTER,
+                                 integration__enabled=True, store__enabled=True)
+    for payment in due.select_related("integration")[:500]:
+        Job.objects.enqueue(CheckPayment, key=slot_key(f"payments:check:{payment.pk}", RECONCILE_EVERY),
+                            integration=payment.integration, payload={"payment_id": payment.pk})
+
+
+def schedule_check(payment: Payment, seconds: float = 0) -> None:
+    """A status check soon (the customer came back, a link expired, an operation's outcome is unknown)."""
+    Payment.objects.filter(pk=payment.pk).filter(Q(next_check_at__isnull=True) | Q(
+        next_check_at__gt=clock.now() + timedelta(seconds=seconds))).update(
+        next_check_at=clock.now() + timedelta(seconds=seconds))
+    Job.objects.enqueue(CheckPayment, key=slot_key(f"payments:check:{payment.pk}:soon", 15.0),
+                        integration=payment.integration, payload={"payment_id": payment.pk},
+                        run_at=clock.now() + timedelta(seconds=seconds))
+
+
+# --- writing to the shop ---------------------------------------------------------------------------------
+
+
+def _write(payment: Payment, *, target: int, comment: str, key: str, notify: bool) -> None:
+    """One history entry through opencart.writes: to `target` while the order still has the status it had when the
+    payment began, else a comment at its current status (a late payment never pulls a shipped order back)."""
+    store = payment.store
+    current = opencart.order_status(store, payment.order_id)
+    if current is None:
+        raise TerminalError("opencart", "unknown_order", f"Order {payment.order_id} does not exist in the shop.")
+    new = target if target and current in (payment.shop_status, 0) else current
+    if new <= 0:  # an order still at status 0 (checkout not finished): history needs a real status
+        raise RetryableError("opencart", "status_0", "the order has no status yet; trying again later")
+    opencart.write_history(store, payment.order_id, expected=current, new=new, comment=comment, notify=notify, key=key)
+
+
+@register_job_kind
+class ShopPaid(PaymentJob):
+    """The owner's "paid" status (or authorised) as a history entry, once per payment state."""
+
+    kind = "payments.shop_paid"
+
+    def run(self, job) -> None:
+        payment = Payment.objects.select_related("store", "integration").get(pk=job.payload["payment_id"])
+        if payment.state not in MONEY_STATES:
+            return
+        about_order(payment.order_id)
+        cfg = PaymentConfig.from_settings(payment.integration.settings)
+        label = "Paid" if payment.state == S.PAID else "Authorised"
+        comment = (f"{label}: {payment.amount} {payment.currency} by {payment.integration.connection.get_service_display()}, "
+                   f"reference {payment.reference}" + (f", transaction {payment.gateway_id}" if payment.gateway_id else ""))
+        _write(payment, target=cfg.status_for(payment.state), comment=comment, key=job.key,
+               notify=cfg.notify_customer)
+
+
+# --- capture, refund, void ------------------------------------------------------------------------------
+
+
+@register_job_kind
+class Operate(PaymentJob):
+    """Carry out one capture / refund / void through the outbox: sent once; a doubtful call (timeout, gateway 5xx,
+    on hold) is settled by a status check, never re-sent blind."""
+
+    kind = "payments.operate"
+
+    def run(self, job) -> None:
+        op = PaymentOperation.objects.select_related("payment__integration__connection", "payment__store").get(
+            pk=job.payload["operation_id"])
+        payment = op.payment
+        if op.state in (OperationState.DONE, OperationState.FAILED):
+            return
+        about_order(payment.order_id)
+        gw = gateway_for(payment.integration)
+        effect = outbox.request(op.key, kind="payment", service=payment.gateway, store=payment.store,
+                                connection=payment.integration.connection, integration=payment.integration)
+
+        def send(e):
+            return gw.operate(payment, op.operation, op.amount_minor, correlation=str(e.correlation), key=op.key)
+
+        def ask(e):
+            return gw.carried_out(payment, op.operation, op.before_minor, op.amount_minor)
+
+        effect = outbox.perform(effect, send, ask=ask)
+        if effect.state == SideEffectState.UNKNOWN:  # not answered: ask the gateway (a notice may also tell us)
+            found = ask(effect)
+            if found:
+                outbox.sent(effect, found)
+        if effect.state == SideEffectState.SENT:
+            finish(op, gateway_id=effect.provider_id)
+        elif effect.state == SideEffectState.FAILED:
+            if PaymentOperation.objects.filter(pk=op.pk, state__in=(OperationState.REQUESTED, OperationState.UNKNOWN)).update(
+                    state=OperationState.FAILED, gateway_message=effect.error[:255], updated=clock.now()):
+                ledger.note(payment, f"{op.operation} of {payment.money(op.amount_minor)} {payment.currency} refused: "
+                                     f"{effect.error}", actor="gateway")
+        elif effect.state == SideEffectState.UNKNOWN:
+            PaymentOperation.objects.filter(pk=op.pk, state=OperationState.REQUESTED).update(
+                state=OperationState.UNKNOWN, gateway_message=effect.error[:255], updated=clock.now())
+            if job.attempts < UNKNOWN_ASKS:
+                raise Defer(min(60 * 2 ** job.attempts, 3600), "outcome unknown: asking the gateway again later")
+
+
+def finish(op: PaymentOperation, *, gateway_id: str = "") -> None:
+    """The gateway carried the operation out: the payment's totals and state, once, and the shop's history."""
+    payment = op.payment
+    with transaction.atomic():
+        if not PaymentOperation.objects.filter(pk=op.pk, state__in=(OperationState.REQUESTED, OperationState.UNKNOWN)
+                                               ).update(state=OperationState.DONE, updated=clock.now()):
+            return
+        money = f"{payment.money(op.amount_minor)} {payment.currency}"
+        if op.operation == Operation.CAPTURE:
+            Payment.objects.filter(pk=payment.pk).update(captured_minor=F("captured_minor") + op.amount_minor)
+            payment.refresh_from_db()
+            ledger.move(payment, S.PAID, what=f"captured {money}", actor=op.requested_by or "operator") or \
+                ledger.note(payment, f"captured {money}", actor=op.requested_by or "operator")
+        elif op.operation == Operation.REFUND:
+            Payment.objects.filter(pk=payment.pk).update(refunded_minor=F("refunded_minor") + op.amount_minor)
+            payment.refresh_from_db()
+            if payment.refunded_minor >= payment.captured_minor:
+                ledger.move(payment, S.REFUNDED, what=f"refunded {money} (in full)", actor=op.requested_by or "operator")
+            else:
+                ledger.note(payment, f"refunded {money} (part)", actor=op.requested_by or "operator")
+        else:
+            ledger.move(payment, S.VOIDED, what="authorisation released", actor=op.requested_by or "operator")
+        Job.objects.enqueue(ShopNote, key=f"{op.key}:shop", integration=payment.integration,
+                            payload={"operation_id": op.pk, "gateway_id": gateway_id})
+
+
+@register_job_kind
+class ShopNote(PaymentJob):
+    """The history comment for a done capture / refund / void, naming the amount and reference; a full refund
+    sets the owner's refunded status when one is chosen."""
+
+    kind = "payments.shop_note"
+
+    def run(self, job) -> None:
+        op = PaymentOperation.objects.select_related("payment__store", "payment__integration").get(
+            pk=job.payload["operation_id"])
+        payment = op.payment
+        about_order(payment.order_id)
+        cfg = PaymentConfig.from_settings(payment.integration.settings)
+        words = {Operation.CAPTURE: "Captured", Operation.REFUND: "Refunded", Operation.VOID: "Authorisation released"}
+        comment = (f"{words[op.operation]}: {payment.money(op.amount_minor)} {payment.currency}, reference "
+                   f"{payment.reference}" + (f" ({op.reason})" if op.reason else ""))
+        target = cfg.refunded_status_id if (op.operation == Operation.REFUND and payment.state == S.REFUNDED) else 0
+        current = opencart.order_status(payment.store, payment.order_id)
+        if current is None:
+            raise ConfigurationError(f"Order {payment.order_id} does not exist in the shop.")
+        opencart.write_history(payment.store, payment.order_id, expected=current, new=target or current,
+                               comment=comment, notify=False, key=job.key)

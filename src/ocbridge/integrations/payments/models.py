@@ -1,0 +1,158 @@
+"""Payments: one Payment per attempt to take an order's money at a gateway, its audited state changes, the
+gateway's notices (stored raw, de-duplicated) and the operations on it (capture, refund, void).
+
+    created ──▶ pending ──▶ paid / failed / cancelled
+                   └──────▶ authorised ──▶ paid (captured) / voided
+    paid ──▶ refunded (when refunds reach the captured amount; partial refunds keep "paid")
+
+Card data never reaches the hub: the gateway's own hosted page takes it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from ocbridge.core import clock
+from ocbridge.core.models import Exchange, Integration, Store
+
+
+class PaymentState(models.TextChoices):
+    CREATED = "created", _("Link made")
+    PENDING = "pending", _("At the gateway")
+    AUTHORISED = "authorised", _("Authorised")
+    PAID = "paid", _("Paid")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled by the customer")
+    VOIDED = "voided", _("Authorisation released")
+    REFUNDED = "refunded", _("Refunded")
+
+
+OPEN_STATES = (PaymentState.CREATED, PaymentState.PENDING)  # no final answer yet: reconciliation asks
+MONEY_STATES = (PaymentState.AUTHORISED, PaymentState.PAID)  # the shop gets its "paid" status
+
+
+class Payment(models.Model):
+    """One attempt to take an order's money. `reference` is our idempotency key at the gateway (APS
+    `merchant_reference`, Latitude `reference`): the outbox correlation number of the attempt."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="payments")
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="payments")
+    gateway = models.CharField(_("gateway"), max_length=20)
+    order_id = models.BigIntegerField(_("order"), db_index=True)
+    reference = models.CharField(_("reference"), max_length=40, unique=True)
+    key = models.CharField(max_length=255, unique=True, help_text="our idempotency key of the attempt")
+    command = models.CharField(max_length=20, default="PURCHASE")
+    amount_minor = models.BigIntegerField(help_text="in the currency's minor units")
+    currency = models.CharField(_("currency"), max_length=3)
+    captured_minor = models.BigIntegerField(default=0)
+    refunded_minor = models.BigIntegerField(default=0)
+    state = models.CharField(_("state"), max_length=12, choices=PaymentState.choices, default=PaymentState.CREATED,
+                             db_index=True)
+    gateway_id = models.CharField(max_length=128, blank=True, help_text="the gateway's transaction id (APS fort_id)")
+    gateway_message = models.CharField(max_length=255, blank=True)
+    language = models.CharField(max_length=8, default="en")
+    email = models.CharField(max_length=96, blank=True)
+    shop_status = models.IntegerField(null=True, blank=True,
+                                      help_text="the order's status when the payment began: the paid status replaces only it")
+    origin = models.CharField(max_length=16, default="dashboard", help_text="dashboard, rule, cod, checkout")
+    expires_at = models.DateTimeField()
+    created = models.DateTimeField(default=clock.now, db_index=True)
+    updated = models.DateTimeField(default=clock.now)
+    checks = models.PositiveIntegerField(default=0, help_text="status checks made without a final answer")
+    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+
+    def __str__(self) -> str:
+        return f"{self.gateway} {self.reference} order {self.order_id} ({self.state})"
+
+    @property
+    def decimals(self) -> int:
+        from ocbridge.services.aps import decimals
+
+        return decimals(self.currency)
+
+    def money(self, minor: int) -> Decimal:
+        return Decimal(int(minor)).scaleb(-self.decimals)
+
+    @property
+    def amount(self) -> Decimal:
+        return self.money(self.amount_minor)
+
+    @property
+    def refundable_minor(self) -> int:
+        return self.captured_minor - self.refunded_minor
+
+
+class PaymentEvent(models.Model):
+    """One state change of a Payment (the audit trail), linked to the Exchange that caused it."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="events")
+    created = models.DateTimeField(default=clock.now)
+    from_state = models.CharField(max_length=12, blank=True)
+    to_state = models.CharField(max_length=12)
+    what = models.CharField(max_length=255)
+    actor = models.CharField(max_length=150, help_text="a user name, or gateway / reconciliation / link")
+    exchange = models.ForeignKey(Exchange, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    store_path = "payment__store"
+
+    class Meta:
+        ordering = ["id"]
+
+
+class PaymentNotice(models.Model):
+    """A gateway's word about a payment (direct feedback, notification, callback, status check), stored raw and
+    once: `dedupe` is the digest of what it says, so a resent or replayed notice is recognised."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, null=True, blank=True, related_name="notices")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    exchange = models.ForeignKey(Exchange, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    source = models.CharField(max_length=16, help_text="feedback, notification, callback, status")
+    dedupe = models.CharField(max_length=64, unique=True)
+    params = models.JSONField(default=dict)
+    applied = models.BooleanField(default=False)
+    created = models.DateTimeField(default=clock.now)
+
+
+class Operation(models.TextChoices):
+    CAPTURE = "capture", _("Capture")
+    REFUND = "refund", _("Refund")
+    VOID = "void", _("Void")
+
+
+class OperationState(models.TextChoices):
+    REQUESTED = "requested", _("Requested")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Refused by the gateway")
+    UNKNOWN = "unknown", _("Unknown: being checked with the gateway")
+
+
+class PaymentOperation(models.Model):
+    """A capture, refund or void asked for on the dashboard: keyed (payment, operation, amount, sequence); its
+    call goes through the outbox under that key, so it is made once."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="operations")
+    operation = models.CharField(max_length=8, choices=Operation.choices)
+    amount_minor = models.BigIntegerField()
+    sequence = models.PositiveIntegerField()
+    key = models.CharField(max_length=255, unique=True)
+    reason = models.CharField(max_length=255, blank=True)
+    state = models.CharField(max_length=10, choices=OperationState.choices, default=OperationState.REQUESTED)
+    requested_by = models.CharField(max_length=150, blank=True)
+    before_minor = models.BigIntegerField(default=0, help_text="the gateway's total for this operation before it")
+    gateway_message = models.CharField(max_length=255, blank=True)
+    created = models.DateTimeField(default=clock.now)
+    updated = models.DateTimeField(default=clock.now)
+
+    store_path = "payment__store"
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["payment", "operation", "sequence"], name="payment_op_seq")]

@@ -1,0 +1,15 @@
+"""Payment pages of the dashboard, mounted under /payments/ (the customer's /pay/ pages are in the project's urls)."""
+
+from django.urls import path
+
+from ocbridge.integrations.payments import views
+
+app_name = "payments"
+urlpatterns = [
+    path("", views.payment_list, name="list"),
+    path("<int:pk>/", views.payment_detail, name="detail"),
+    path("<int:pk>/operate/", views.payment_operate, name="operate"),
+    path("<int:pk>/check/", views.payment_check, name="check"),
+    path("stores/<int:store_pk>/link/", views.payment_link, name="link"),
+    path("gateways/<int:integration_pk>/test/", views.gateway_test, name="test"),
+]

@@ -1,0 +1,234 @@
+"""Payment pages.
+
+Customer's side (no login; the signed token is the key): `/pay/<token>` hands the customer to the gateway's
+hosted page (the card is typed there, never here), `/pay/<token>/return` says what happened in the customer's
+language (en, tr, ru, ar — Arabic right to left) and links back to the shop. The return page only shows: its
+parameters are kept raw as an inbound Exchange, and a status check is asked for; notices and status checks decide.
+
+Dashboard (store-scoped through core.access): the payments list with filters and totals, one payment with its
+events and operations (capture / refund / void with a reason), a pay link for an order.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Sum
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from ocbridge.core import access
+from ocbridge.core.choices import ExchangeOutcome, Level, Role, Service
+from ocbridge.core.errors import ConfigurationError, ServiceError
+from ocbridge.core.exchanges import close_inbound, inbound_exchange
+from ocbridge.core.models import Integration, Store
+from ocbridge.integrations.payments import ledger, links, operations
+from ocbridge.integrations.payments.gateways import gateway_for
+from ocbridge.integrations.payments.jobs import schedule_check
+from ocbridge.integrations.payments.models import (
+    OPEN_STATES, Operation, Payment, PaymentState as S,
+)
+from ocbridge.integrations.payments.notices import params_of
+from ocbridge.services.base import WebhookFormatError
+
+GATEWAY_KINDS = ("aps", "latitudepay")
+
+
+def _customer_page(request, payment: Payment | None, template: str, context: dict, status: int = 200) -> HttpResponse:
+    lang = request.GET.get("lang") or (payment.language if payment else "en")
+    lang = lang if lang in links.LANGUAGES else "en"
+    with translation.override(lang):
+        return render(request, template, {**context, "lang": lang, "rtl": lang == "ar", "payment": payment,
+                                          "shop_url": _shop_url(payment)}, status=status)
+
+
+def _shop_url(payment: Payment | None) -> str:
+    url = (payment.store.api_url if payment else "") or ""
+    return url if url.startswith(("https://", "http://")) else ""
+
+
+def pay(request, token: str) -> HttpResponse:
+    """The customer's pay link: a form that posts to the gateway's hosted page (or what became of the payment)."""
+    try:
+        payment = links.payment_of(token)
+    except links.LinkRefused as exc:
+        return _customer_page(request, exc.payment, "payments/customer.html", {"outcome": exc.reason},
+                              status=410 if exc.reason == "expired" else 404)
+    if payment.state not in OPEN_STATES:
+        return _customer_page(request, payment, "payments/customer.html", {"outcome": _outcome(payment)})
+    try:
+        page = gateway_for(payment.integration).hosted_page(payment, links.return_url(payment))
+    except ConfigurationError:
+        return _customer_page(request, payment, "payments/customer.html", {"outcome": "unavailable"}, status=503)
+    if payment.state == S.CREATED:
+        ledger.move(payment, S.PENDING, what="the customer opened the pay link", actor="link")
+    return _customer_page(request, payment, "payments/hand_over.html", {"page": page})
+
+
+@csrf_exempt  # the gateway posts the customer back; its own signature, not a CSRF token, vouches for it
+def pay_return(request, token: str) -> HttpResponse:
+    """Where the gateway sends the customer back. Shows; never marks paid."""
+    try:
+        payment = links.payment_of(token, for_paying=False)
+    except links.LinkRefused as exc:
+        return _customer_page(request, None, "payments/customer.html", {"outcome": exc.reason}, status=404)
+    connection = payment.integration.connection
+    exchange = inbound_exchange(request, service=payment.gateway, connection=connection, purpose=f"{payment.gateway}.return")
+    exchange.order_id = payment.order_id
+    try:
+        params = params_of(request) if request.method == "POST" else {k: v for k, v in request.GET.items() if k != "lang"}
+        said_ok = gateway_for(payment.integration).verify(params)
+    except (WebhookFormatError, ConfigurationError) as exc:
+        params, said_ok = {}, False
+        close_inbound(exchange, status=200, outcome=ExchangeOutcome.REJECTED, level=Level.WARNING, error=str(exc))
+    else:
+        close_inbound(exchange, status=200, outcome=ExchangeOutcome.OK if said_ok else ExchangeOutcome.REJECTED,
+                      level=Level.INFO if said_ok else Level.WARNING,
+                      error="" if said_ok else "return parameters not signed by the gateway: shown as unknown")
+    if payment.state in OPEN_STATES:
+        schedule_check(payment)  # the gateway decides; ask it now rather than wait for the next round
+    outcome = _outcome(payment)
+    if outcome == "pending" and said_ok:
+        word = gateway_for(payment.integration).word(params)
+        if word.reference == payment.reference and word.outcome in ("failed", "cancelled"):
+            outcome = word.outcome  # shown only: the notice or the status check records it
+    return _customer_page(request, payment, "payments/customer.html", {"outcome": outcome})
+
+
+def _outcome(payment: Payment) -> str:
+    return {S.PAID: "paid", S.AUTHORISED: "paid", S.FAILED: "failed", S.CANCELLED: "cancelled",
+            S.REFUNDED: "refunded", S.VOIDED: "cancelled"}.get(payment.state, "pending")
+
+
+# --- dashboard ------------------------------------------------------------------------------------------
+
+
+@login_required
+def payment_list(request) -> HttpResponse:
+    qs = access.scoped(Payment.objects.select_related("store"), request.user)
+    f = {k: request.GET.get(k, "") for k in ("store", "state", "gateway", "order", "since", "until")}
+    if f["store"].isdigit():
+        qs = qs.filter(store_id=int(f["store"]))
+    if f["state"] in S.values:
+        qs = qs.filter(state=f["state"])
+    if f["gateway"] in GATEWAY_KINDS:
+        qs = qs.filter(gateway=f["gateway"])
+    if f["order"].isdigit():
+        qs = qs.filter(order_id=int(f["order"]))
+    for name, lookup in (("since", "created__date__gte"), ("until", "created__date__lte")):
+        if f[name]:
+            try:
+                qs = qs.filter(**{lookup: f[name]})
+            except Exception:  # a malformed date is ignored, the filter box shows it
+                f[name] = ""
+    totals: dict[tuple, dict] = defaultdict(lambda: {"n": 0, "amount": Decimal(0), "refunded": Decimal(0)})
+    for row in qs.values("currency", "state").annotate(n=Count("id"), amount=Sum("amount_minor"),
+                                                       refunded=Sum("refunded_minor")):
+        t = totals[(row["currency"], row["state"])]
+        scale = Decimal(1).scaleb(-(3 if row["currency"] in ("JOD", "KWD", "OMR", "TND", "BHD", "LYD", "IQD") else 2))
+        t.update(n=row["n"], amount=Decimal(row["amount"] or 0) * scale, refunded=Decimal(row["refunded"] or 0) * scale)
+    labels = dict(S.choices)
+    return render(request, "payments/list.html", {
+        "nav": "payments", "filters": f, "states": S.choices, "page": Paginator(qs, 50).get_page(request.GET.get("page")),
+        "stores": access.scoped(Store, request.user), "labels": labels,
+        "gateways": [(k, Service(k).label) for k in GATEWAY_KINDS],
+        "totals": [(cur, labels.get(state, state), t) for (cur, state), t in sorted(totals.items())]})
+
+
+@login_required
+def payment_detail(request, pk: int) -> HttpResponse:
+    payment = access.get_scoped(Payment.objects.select_related("store", "integration__connection"), request.user, pk=pk)
+    can_act = access.can(request.user, payment.store, Role.OPERATOR)
+    return render(request, "payments/detail.html", {
+        "nav": "payments", "payment": payment, "events": payment.events.select_related("exchange"),
+        "ops": payment.operations.all(), "can_act": can_act, "link": links.url_for(payment) if can_act else "",
+        "seq": {op: operations.next_sequence(payment, op) for op in Operation.values},
+        "captured": payment.money(payment.captured_minor), "refunded": payment.money(payment.refunded_minor),
+        "refundable": payment.money(max(payment.refundable_minor, 0)),
+        "capturable": payment.money(payment.amount_minor - payment.captured_minor)})
+
+
+@login_required
+@require_POST
+def payment_operate(request, pk: int) -> HttpResponse:
+    payment = access.get_scoped(Payment.objects.select_related("integration"), request.user, Role.OPERATOR, pk=pk)
+    op = request.POST.get("operation", "")
+    if op not in Operation.values:
+        messages.error(request, _("Unknown operation."))
+        return redirect("payments:detail", pk=payment.pk)
+    try:
+        amount = Decimal(request.POST.get("amount") or "0") if op != Operation.VOID else payment.amount
+        minor = int((amount * (10 ** payment.decimals)).to_integral_value())
+        sequence = int(request.POST.get("sequence") or 0)
+        if sequence <= 0:
+            raise operations.OperationRefused(_("Reload the page and try again."))
+        operations.request(payment, op, minor, sequence=sequence, reason=request.POST.get("reason", ""),
+                           user=request.user.get_username())
+    except (InvalidOperation, ValueError) as exc:
+        messages.error(request, str(exc) if isinstance(exc, operations.OperationRefused) else _("Enter an amount."))
+    else:
+        messages.success(request, _("Sent to the gateway; the result appears below and in the order's history."))
+    return redirect("payments:detail", pk=payment.pk)
+
+
+@login_required
+@require_POST
+def payment_link(request, store_pk: int) -> HttpResponse:
+    """A pay link for an order of the store: the amount and currency are the order's own, read from the shop."""
+    from ocbridge import opencart
+
+    store = access.get_scoped(Store, request.user, Role.OPERATOR, pk=store_pk)
+    kind = request.POST.get("gateway", "")
+    integration = Integration.objects.filter(store=store, kind=kind, enabled=True).select_related("connection").first()
+    order_id = request.POST.get("order_id", "")
+    if integration is None or not order_id.isdigit():
+        messages.error(request, _("Choose a payment gateway switched on for this store and an order number."))
+        return redirect("payments:list")
+    order = opencart.read_order(store, int(order_id))
+    if order is None:
+        messages.error(request, _("Order %(id)s is not in the shop.") % {"id": order_id})
+        return redirect("payments:list")
+    try:
+        payment = links.new_payment(integration, order_id=order.order_id, currency=order.currency_code,
+                                    amount=(order.total * (order.currency_value or 1)), email=order.email,
+                                    language=opencart.order_language(store, order) or store.language,
+                                    actor=request.user.get_username())
+    except (ValueError, ConfigurationError) as exc:
+        messages.error(request, str(exc))
+        return redirect("payments:list")
+    return redirect("payments:detail", pk=payment.pk)
+
+
+@login_required
+@require_POST
+def payment_check(request, pk: int) -> HttpResponse:
+    payment = access.get_scoped(Payment.objects.select_related("integration"), request.user, Role.OPERATOR, pk=pk)
+    schedule_check(payment)
+    messages.success(request, _("The gateway will be asked for this payment's state."))
+    return redirect("payments:detail", pk=payment.pk)
+
+
+@login_required
+@require_POST
+def gateway_test(request, integration_pk: int) -> HttpResponse:
+    """Settings "Test": the credentials checked with a status check, nothing charged."""
+    from ocbridge.integrations.payments.jobs import check_connection
+
+    integration = access.get_scoped(Integration.objects.select_related("store", "connection"), request.user,
+                                    Role.OWNER, pk=integration_pk, kind__in=GATEWAY_KINDS)
+    try:
+        said = check_connection(integration)
+    except (ServiceError, ConfigurationError) as exc:
+        messages.error(request, _("The gateway refused the credentials: %(error)s") % {"error": exc})
+    else:
+        messages.success(request, _("Credentials accepted (the gateway answered: %(answer)s). Nothing was charged.")
+                         % {"answer": said})
+    return redirect("dashboard:integration", integration.store_id, integration.kind)

@@ -1,0 +1,225 @@
+"""Pay by link end to end on MariaDB 3.0 and 4.0 shops ↔ jobs ↔ the APS simulator over HTTP ↔ the hub's live
+server: paid, declined, cancelled, on hold then released; forged and replayed feedback refused; the return page
+never decides; 3-decimal currencies in minor units; refunds (part, full, over the captured amount), capture and
+void, each made once — also when the gateway's answer is lost."""
+
+from __future__ import annotations
+
+import pytest
+
+from ocbridge.core.models import Exchange, SideEffect
+from ocbridge.integrations.payments import links, operations
+from ocbridge.integrations.payments.models import OperationState, Payment, PaymentEvent, PaymentNotice
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _link(bed, order_id, total="20.00", currency="AED", **kw):
+    bed.add_order(order_id, total=total, currency=currency)
+    payment = links.new_payment(bed.integration, order_id=order_id, amount=total, currency=currency,
+                                email="layla@example.com", language=kw.pop("language", "ar"), **kw)
+    return payment, links.url_for(payment)
+
+
+@pytest.mark.parametrize("version", ["3.0", "4.0"])
+def test_paid_by_link_sets_the_owners_paid_status_once(aps_bed, version):
+    bed = aps_bed(version)
+    payment, link = _link(bed, 501)
+    back = bed.customer_pays(link)
+    assert back.status_code == 200 and 'dir="rtl"' in back.text and 'lang="ar"' in back.text
+    assert "تم استلام الدفعة" in back.text or "نقوم بتأكيد دفعتك" in back.text  # paid, or still being confirmed
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "paid" and payment.amount_minor == 2000 and payment.captured_minor == 2000
+    assert bed.order_status(501) == 2
+    paid = [c for s, c in bed.history(501) if "Paid" in c]
+    assert len(paid) == 1 and payment.reference in paid[0] and "20.00 AED" in paid[0]
+    tx = bed.sim.transactions()[payment.reference]
+    assert tx["amount"] == 2000 and tx["form"]["merchant_reference"] == payment.reference
+    assert len(payment.reference) <= 40 and payment.reference.isalnum()
+    assert SideEffect.objects.get(key=payment.key).correlation == int(payment.reference)
+    # every state change audited, the paid one linked to the Exchange that decided it: the inbound feedback, or
+    # the status check the return page asked for (whichever came first)
+    ev = PaymentEvent.objects.get(payment=payment, to_state="paid")
+    assert (ev.actor, ev.exchange.direction, ev.exchange.purpose) in (
+        ("gateway", "in", "aps.feedback"), ("status check", "out", "aps.check_status"))
+    # the link opened again shows the outcome and hands nobody to the gateway a second time
+    import httpx
+
+    pages = len(bed.sim.requests("/FortAPI/paymentPage"))
+    again = httpx.get(link + "?lang=en")
+    assert again.status_code == 200 and "Payment received" in again.text and "Continue to payment" not in again.text
+    assert len(bed.sim.requests("/FortAPI/paymentPage")) == pages
+
+
+def test_declined_and_cancelled_payments_are_recorded_and_the_shop_is_untouched(aps_bed):
+    bed = aps_bed("3.0")
+    p1, l1 = _link(bed, 502, language="en")
+    p2, l2 = _link(bed, 503, language="tr")
+    r1 = bed.customer_pays(l1, "decline")
+    r2 = bed.customer_pays(l2, "cancel")
+    bed.settle()
+    p1.refresh_from_db(), p2.refresh_from_db()
+    assert (p1.state, p2.state) == ("failed", "cancelled")
+    assert "did not go through" in r1.text and 'lang="tr"' in r2.text
+    assert bed.order_status(502) == 1 and bed.history(502) == [(1, "")]
+
+
+def test_forged_and_replayed_feedback_are_refused_and_never_mark_paid(aps_bed):
+    bed = aps_bed("3.0")
+    payment, link = _link(bed, 504)
+    bed.customer_pays(link, "decline")
+    bed.settle()
+    bed.sim.forge_feedback(payment.reference, "14000", amount=2000)
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "failed"
+    forged = Exchange.objects.filter(direction="in", purpose="aps.feedback", outcome="rejected")
+    assert forged.count() >= 1  # APS sends again after a refusal; each attempt is refused
+    assert all(x.status == 400 and "signature" in x.error for x in forged)
+    bed.sim.replay_feedback(payment.reference)
+    bed.sim.replay_feedback(payment.reference)
+    bed.settle()
+    assert PaymentNotice.objects.filter(payment=payment).count() == 1  # replays stored once, as the same notice
+    assert Exchange.objects.filter(direction="in", purpose="aps.feedback", response_body="duplicate").count() == 2
+
+
+def test_feedback_with_another_amount_is_refused(aps_bed, client):
+    """A correctly signed feedback for our reference but another amount (a tampered form) never marks paid."""
+    from ocbridge.simulators.aps import sign
+
+    bed = aps_bed("3.0")
+    payment, _link_url = _link(bed, 505)
+    params = {"command": "PURCHASE", "merchant_reference": payment.reference, "amount": "100", "currency": "AED",
+              "response_code": "14000", "status": "14", "fort_id": "99", "response_message": "Success",
+              "access_code": "SILgpo7pWbmzuURp2qri", "merchant_identifier": "MxvOupuG"}
+    params["signature"] = sign(params, "RESP")
+    from urllib.parse import urlencode
+
+    resp = client.post(f"/hooks/aps/{bed.connection.webhook_token}/feedback", data=urlencode(params),
+                       content_type="application/x-www-form-urlencoded")
+    assert resp.status_code == 200
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "created" and bed.order_status(505) == 1
+    assert PaymentEvent.objects.filter(payment=payment, what__startswith="refused").exists()
+
+
+def test_return_page_alone_never_marks_paid_the_status_check_does(aps_bed):
+    """The direct feedback is lost (our endpoint down): the return page asks for a status check, which decides."""
+    bed = aps_bed("4.0")
+    payment, link = _link(bed, 506)
+    bed.sim.configure(feedback_url="", notification_url="")  # nothing reaches the hub but the browser
+    back = bed.customer_pays(link)
+    payment.refresh_from_db()
+    assert payment.state == "pending"  # the signed return parameters alone decide nothing
+    assert "confirming" in back.text or "تأكيد" in back.text or back.status_code == 200
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "paid" and bed.order_status(506) == 2
+    assert PaymentEvent.objects.get(payment=payment, to_state="paid").actor == "status check"
+
+
+def test_on_hold_payment_stays_pending_until_the_notification(aps_bed):
+    bed = aps_bed("3.0")
+    payment, link = _link(bed, 507)
+    bed.customer_pays(link, "hold")
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "pending" and bed.order_status(507) == 1
+    bed.sim.release(payment.reference, "pay")
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "paid" and bed.order_status(507) == 2
+
+
+def test_three_decimal_currency_in_minor_units(aps_bed):
+    bed = aps_bed("3.0")
+    payment, link = _link(bed, 508, total="12.3456", currency="KWD")
+    assert payment.amount_minor == 12346
+    bed.customer_pays(link)
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "paid" and bed.sim.transactions()[payment.reference]["amount"] == 12346
+    assert any("12.346 KWD" in c for _s, c in bed.history(508))
+
+
+def test_expired_and_altered_links_are_refused(aps_bed):
+    from datetime import timedelta
+
+    import httpx
+
+    from ocbridge.core import clock
+
+    bed = aps_bed("3.0")
+    payment, link = _link(bed, 509)
+    assert httpx.get(link[:-3] + "abc/").status_code == 404
+    Payment.objects.filter(pk=payment.pk).update(expires_at=clock.now() - timedelta(seconds=1))
+    resp = httpx.get(link)
+    assert resp.status_code == 410 and not bed.sim.requests("/FortAPI/paymentPage")
+
+
+def test_refunds_part_then_full_and_over_captured_refused_before_any_call(aps_bed):
+    bed = aps_bed("4.0")
+    payment, link = _link(bed, 510)
+    bed.customer_pays(link)
+    bed.settle()
+    payment.refresh_from_db()
+    operations.request(payment, "refund", 500, sequence=1, reason="one mug broken", user="owner")
+    operations.request(payment, "refund", 500, sequence=1, reason="one mug broken", user="owner")  # double click
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.refunded_minor == 500 and payment.state == "paid"
+    calls = [r for r in bed.sim.requests("/FortAPI/paymentApi") if (r.json() or {}).get("command") == "REFUND"]
+    assert len(calls) == 1
+    with pytest.raises(operations.OperationRefused):
+        operations.request(payment, "refund", 1501, sequence=2, reason="too much", user="owner")
+    assert len([r for r in bed.sim.requests("/FortAPI/paymentApi") if (r.json() or {}).get("command") == "REFUND"]) == 1
+    operations.request(payment, "refund", 1500, sequence=2, reason="customer returned the rest", user="owner")
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "refunded" and payment.refunded_minor == 2000
+    assert bed.sim.transactions()[payment.reference]["refunded"] == 2000
+    comments = [c for _s, c in bed.history(510) if c.startswith("Refunded")]
+    assert len(comments) == 2 and "5.00 AED" in comments[0] and payment.reference in comments[0]
+    assert bed.order_status(510) == 11  # the owner's refunded status after the full refund
+
+
+def test_refund_whose_answer_is_lost_is_asked_about_not_resent(aps_bed):
+    bed = aps_bed("3.0")
+    payment, link = _link(bed, 511)
+    bed.customer_pays(link)
+    bed.settle()
+    payment.refresh_from_db()
+    bed.sim.fail_next("500", path="/FortAPI/paymentApi", after=True)  # carried out, answer lost
+    op = operations.request(payment, "refund", 700, sequence=1, reason="late delivery", user="owner")
+    bed.settle()
+    op.refresh_from_db(), payment.refresh_from_db()
+    assert op.state == OperationState.DONE and payment.refunded_minor == 700
+    assert bed.sim.transactions()[payment.reference]["refunded"] == 700  # once at the gateway
+    refunds = [r for r in bed.sim.requests("/FortAPI/paymentApi") if (r.json() or {}).get("command") == "REFUND"]
+    assert len(refunds) == 1
+
+
+def test_authorisation_capture_part_and_void(aps_bed):
+    bed = aps_bed("3.0", command="AUTHORIZATION")
+    p1, l1 = _link(bed, 512)
+    p2, l2 = _link(bed, 513)
+    bed.customer_pays(l1)
+    bed.customer_pays(l2)
+    bed.settle()
+    p1.refresh_from_db(), p2.refresh_from_db()
+    assert (p1.state, p2.state) == ("authorised", "authorised")
+    assert bed.order_status(512) == 2
+    operations.request(p1, "capture", 1200, sequence=1, reason="shipped part", user="op")
+    operations.request(p2, "void", 0, sequence=1, reason="out of stock", user="op")
+    bed.sim.hold_next_maintenance()  # the first answer says "uncertain" though APS carried it out
+    bed.settle()
+    p1.refresh_from_db(), p2.refresh_from_db()
+    assert p1.state == "paid" and p1.captured_minor == 1200
+    assert p2.state == "voided"
+    assert bed.sim.transactions()[p1.reference]["captured"] == 1200
+    captures = [r for r in bed.sim.requests("/FortAPI/paymentApi") if (r.json() or {}).get("command") == "CAPTURE"]
+    assert len(captures) == 1
+    with pytest.raises(operations.OperationRefused):
+        operations.request(p1, "refund", 1300, sequence=1, reason="more than captured", user="op")
