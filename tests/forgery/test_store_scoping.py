@@ -135,6 +135,7 @@ def _b_urls(b) -> list[tuple[str, str, dict]]:
         ("get", reverse("dashboard:confirmation", args=[c]), {}),
         ("post", reverse("dashboard:confirmation-act", args=[c]), {"action": "confirm", **reason}),
         ("post", reverse("dashboard:confirmation-phone", args=[c]), {"phone": "+905320000000", **reason}),
+        ("get", reverse("dashboard:phone", args=[b["orders"][0].phone.lstrip("+")]), {}),
         ("get", reverse("ozon:overview", args=[b["ozon"].pk]), {}),
         ("get", reverse("ozon:products", args=[b["ozon"].pk]), {}),
         ("get", reverse("ozon:orders", args=[b["ozon"].pk]), {}),

@@ -183,24 +183,36 @@ def median_confirm_seconds(store, starts: dict[str, dt.datetime], end: dt.dateti
                 .order_by("sec").values_list("sec", *[f"w{w}" for w in starts]))
     out: dict[str, float | None] = {}
     for k, w in enumerate(starts, 1):
-        n = sum(row[k] for row in hist)
-        if not n:
-            out[w] = None
-            continue
-        lo, hi = (n - 1) // 2, n // 2  # the middle one or two ranks (0-based)
-        seen, lo_val, hi_val = 0, None, None
-        for row in hist:
-            if not row[k]:
-                continue
-            nxt = seen + row[k]
-            if lo_val is None and lo < nxt:
-                lo_val = row[0]
-            if hi < nxt:
-                hi_val = row[0]
-                break
-            seen = nxt
-        out[w] = (float(lo_val) + float(hi_val)) / 2
+        out[w] = median_of([(row[0], row[k]) for row in hist])
     return out
+
+
+def _at_ranks(hist: list[tuple[int, int]], ranks: list[int]) -> list[float]:
+    """The values at these 0-based ranks of a histogram [(value, count)] sorted by value."""
+    out, seen, todo = [], 0, sorted(ranks)
+    for value, count in hist:
+        seen += count
+        while todo and todo[0] < seen:
+            out.append(float(value))
+            todo.pop(0)
+        if not todo:
+            break
+    return out
+
+
+def median_of(hist: list[tuple[int, int]]) -> float | None:
+    """Median of a histogram (the mean of the middle two for an even count)."""
+    n = sum(c for _v, c in hist)
+    if not n:
+        return None
+    lo, hi = _at_ranks(hist, [(n - 1) // 2, n // 2])
+    return (lo + hi) / 2
+
+
+def p90_of(hist: list[tuple[int, int]]) -> float | None:
+    """The 90th percentile, nearest rank: 90 % of the values are at or below it."""
+    n = sum(c for _v, c in hist)
+    return _at_ranks(hist, [-(-9 * n // 10) - 1])[0] if n else None
 
 
 def outcomes_per_day(store, tz: dt.tzinfo, start: dt.datetime, end: dt.datetime,
@@ -270,3 +282,40 @@ def channel_split(store, start: dt.datetime, end: dt.datetime) -> dict[str, dict
 def answers_by_hour(store, tz: dt.tzinfo, start: dt.datetime, end: dt.datetime) -> list[tuple[int, int]]:
     """[(attempts with a known outcome, answered)] for each local hour 0–23 the attempt was made."""
     return attempt_figures(store, tz, start, end)[1]
+
+
+def answer_times(store, start: dt.datetime, end: dt.datetime) -> dict[str, tuple[float | None, float | None]]:
+    """channel → (median, 90th percentile) seconds from an attempt being made to the customer's answer, over the
+    answered attempts made in the period. One query: a histogram per (channel, whole seconds), read from the
+    (store, state, created, channel) index range."""
+    from ocbridge.integrations.cod_confirm.choices import AttemptState
+    from ocbridge.integrations.cod_confirm.models import Attempt
+
+    qs = Attempt.objects.filter(state=AttemptState.ANSWERED, created__gte=start, created__lt=end,
+                                answered_at__isnull=False)
+    if store is not None:
+        qs = qs.filter(store=store)
+    rows = (qs.annotate(sec=Cast(Round(SecondsBetween("answered_at", "created")), IntegerField()))
+            .values("channel", "sec").annotate(n=Count("id")).order_by("channel", "sec")
+            .values_list("channel", "sec", "n"))
+    hists: dict[str, list[tuple[int, int]]] = {}
+    for channel, sec, n in rows:
+        hists.setdefault(channel, []).append((max(int(sec), 0), n))
+    return {ch: (median_of(h), p90_of(h)) for ch, h in hists.items()}
+
+
+def returns_by_confirmation(store, start: dt.datetime, end: dt.datetime) -> dict[str, dict[str, int]]:
+    """via → {"refused", "delivered", "cancelled": orders} for the outcomes the shop recorded in the period (the
+    owner's status mapping), split by how the hub confirmed the order: one GROUP BY over the
+    (store, updated, outcome, confirmed_via) index."""
+    from ocbridge.integrations.cod_confirm.models import OrderOutcome
+    from ocbridge.integrations.cod_confirm.outcomes import VIA
+
+    qs = OrderOutcome.objects.filter(updated__gte=start, updated__lt=end)
+    if store is not None:
+        qs = qs.filter(store=store)
+    out = {via: {"refused": 0, "delivered": 0, "cancelled": 0} for via in VIA}
+    for via, outcome, n in (qs.values("confirmed_via", "outcome").annotate(n=Count("id")).order_by()
+                            .values_list("confirmed_via", "outcome", "n")):
+        out.setdefault(via, {"refused": 0, "delivered": 0, "cancelled": 0})[outcome] = n
+    return out

@@ -279,11 +279,14 @@ def _attempt_figures(store, period: Period):
 
 @register_card(order=3)
 def cod_channels_card(store, period: Period) -> Card | None:
-    """Calls, SMS and WhatsApp messages sent in the period, and how many the customer answered."""
+    """Calls, SMS and WhatsApp messages sent in the period, how many the customer answered, and how long the
+    customer took to answer each channel (median and 90th percentile, from the attempt being made)."""
     if not _cod_installed():
         return None
+    from ocbridge.dashboard import cod_stats
 
     split = _attempt_figures(store, period)[0]
+    times = cod_stats.answer_times(store, period.start, period.end)
     names = {"call": _("Call"), "sms": _("SMS"), "whatsapp": _("WhatsApp")}
     sent = [split.get(ch, {}).get("sent", 0) for ch in names]
     total = sum(sent)
@@ -291,11 +294,13 @@ def cod_channels_card(store, period: Period) -> Card | None:
     rows = []
     for ch, n in zip(names, sent):
         answered = split.get(ch, {}).get("answered", 0)
-        share = l10n.percent(100.0 * n / total if total else None)
-        rows.append((names[ch], _("%(n)s sent (%(share)s), %(rate)s answered") % {
-            "n": l10n.number(n), "share": share, "rate": l10n.percent(100.0 * answered / n if n else None)}))
+        median, p90 = times.get(ch, (None, None))
+        rows.append((names[ch], l10n.number(n), l10n.percent(100.0 * n / total if total else None),
+                     l10n.percent(100.0 * answered / n if n else None), l10n.duration(median), l10n.duration(p90)))
     return Card(title=title, value=l10n.number(total), note=_("calls, SMS and WhatsApp messages sent"),
-                chart=charts.bars(list(names.values()), sent, title=title), rows=rows)
+                chart=charts.bars(list(names.values()), sent, title=title), rows=rows,
+                columns=[_("Sent"), _("Share"), _("Answered"), _("Median time to answer"), _("90% answered within")],
+                wide=True)
 
 
 @register_card(order=4)
@@ -315,3 +320,44 @@ def cod_hours_card(store, period: Period) -> Card | None:
                 chart=charts.bars([f"{h:02d}" for h in range(24)], rates, title=title, y_label="%", colour="#2a7",
                                   y_max=100),
                 rows=[(_("Best hour"), f"{best:02d}:00" if best is not None else "—")])
+
+
+@register_card(order=5)
+def cod_returns_card(store, period: Period) -> Card | None:
+    """Refused or returned orders (the statuses the owner marks) for orders the hub confirmed — per channel — and
+    for orders it never confirmed: the figure that says whether confirming pays."""
+    if not _cod_installed():
+        return None
+    from ocbridge.dashboard import cod_stats
+
+    by_via = cod_stats.returns_by_confirmation(store, period.start, period.end)
+    labels = {"whatsapp": _("Confirmed by WhatsApp"), "call": _("Confirmed by a call"), "sms": _("Confirmed by SMS"),
+              "person": _("Confirmed by a person"), "": _("Not confirmed")}
+
+    def row(label, counts):
+        shipped = counts["refused"] + counts["delivered"]
+        return (label, l10n.number(counts["delivered"]), l10n.number(counts["refused"]),
+                l10n.percent(100.0 * counts["refused"] / shipped if shipped else None))
+
+    confirmed = {k: sum(by_via[v][k] for v in by_via if v) for k in ("refused", "delivered", "cancelled")}
+    rows = [row(_("All confirmed orders"), confirmed)]
+    rows += [row(labels[v], by_via[v]) for v in ("whatsapp", "call", "sms", "person") if any(by_via[v].values())]
+    rows.append(row(labels[""], by_via[""]))
+    total = confirmed["refused"] + by_via[""]["refused"]
+    note = _("refused or returned in the period, by how the order was confirmed")
+    if store is not None and not _outcome_statuses_set(store):
+        note = _("Choose the shop statuses that mean “refused or returned” and “delivered” in the COD settings "
+                 "to see this figure.")
+    return Card(title=_("Returns: confirmed vs not confirmed"), value=l10n.number(total), note=note, rows=rows,
+                columns=[_("Delivered"), _("Refused or returned"), _("Return rate")], wide=True,
+                link=reverse("dashboard:integration", args=[store.pk, "cod_confirm"]) if store is not None else "",
+                link_text=_("COD settings"))
+
+
+def _outcome_statuses_set(store) -> bool:
+    from ocbridge.core.models import Integration
+    from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
+
+    integ = Integration.objects.filter(store=store, kind="cod_confirm").first()
+    cfg = CodConfirmConfig.from_settings(integ.settings if integ else {})
+    return bool(cfg.risk_refused_status_ids or cfg.risk_delivered_status_ids)

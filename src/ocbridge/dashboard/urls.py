@@ -14,6 +14,7 @@ from ocbridge.dashboard.views import (
     members,
     optouts,
     overview,
+    phones,
     stores,
     whatsapp,
 )
@@ -55,6 +56,7 @@ urlpatterns = [
     path("confirmations/<int:pk>/act/", confirmations.confirmation_act, name="confirmation-act"),
     path("confirmations/<int:pk>/phone/", confirmations.confirmation_phone, name="confirmation-phone"),
     path("confirmations/bulk/", confirmations.confirmation_bulk, name="confirmations-bulk"),
+    path("phones/<str:phone>/", phones.phone_history, name="phone"),
     path("jobs/", jobs.job_list, name="jobs"),
     path("jobs/probe/", jobs.worker_probe, name="worker-probe"),
     path("jobs/<int:pk>/", jobs.job_detail, name="job"),

@@ -53,6 +53,14 @@ def test_whatsapp_countries_chosen_by_the_store():
     assert step_skip_reason("whatsapp", "+79123456789", everywhere) is None
 
 
+def test_calls_and_sms_have_their_own_country_lists():
+    only_tr_calls = CodConfirmConfig(call_countries=["TR"], sms_countries=["TR", "AZ"])
+    assert step_skip_reason("call", "+905321234567", only_tr_calls) is None
+    assert step_skip_reason("call", "+994501234567", only_tr_calls) == "calls are not made to numbers in AZ"
+    assert step_skip_reason("sms", "+994501234567", only_tr_calls) is None
+    assert step_skip_reason("sms", "+77011234567", only_tr_calls) == "SMS is not sent to numbers in KZ"
+
+
 def test_night_order_waits_for_nine_in_the_store_time_zone():
     # 23:30 in Istanbul (UTC+3) on a Monday → 09:00 Tuesday local = 06:00 UTC
     late = dt.datetime(2026, 5, 4, 20, 30, tzinfo=dt.timezone.utc)

@@ -92,3 +92,32 @@ def test_widening_the_calling_hours_replans_waiting_attempts_at_once():
     form.save(integ, "owner")
     job.refresh_from_db()
     assert job.next_run_at == dt.datetime(2026, 12, 8, 10, 0, tzinfo=ZoneInfo("Europe/Istanbul"))
+
+
+def test_the_plan_form_takes_each_channels_countries_and_refuses_unknown_codes():
+    form = CodConfirmForm(_valid_data())
+    assert CodConfirmForm.initial_from(CodConfirmConfig())["whatsapp_off_countries"] == "RU"
+    names = list(form.fields)
+    assert names.index("whatsapp_countries") > names.index("step3_window")  # right under the plan's rows
+    form = CodConfirmForm(_valid_data(whatsapp_countries="tr, az;AE", whatsapp_off_countries="RU",
+                                      call_countries="TR", sms_countries=""))
+    assert form.is_valid(), form.errors
+    cfg = form.to_config(CodConfirmConfig())
+    assert (cfg.whatsapp_countries, cfg.whatsapp_off_countries, cfg.call_countries, cfg.sms_countries) == (
+        ["TR", "AZ", "AE"], ["RU"], ["TR"], [])
+    bad = CodConfirmForm(_valid_data(whatsapp_countries="TR, Turkey, XX"))
+    assert not bad.is_valid() and "TURKEY, XX" in bad.errors["whatsapp_countries"][0]
+
+
+def test_outcome_statuses_must_be_the_shops_later_statuses():
+    form = CodConfirmForm(_valid_data(risk_refused_status_ids=["7"], risk_delivered_status_ids=[]),
+                          statuses={1: "Pending", 2: "Processing", 5: "Complete", 7: "Canceled", 12: "Reversed"})
+    assert not form.is_valid() and "risk_refused_status_ids" in form.errors
+    form = CodConfirmForm(_valid_data(risk_refused_status_ids=["12"], risk_delivered_status_ids=["12"]),
+                          statuses={1: "Pending", 2: "Processing", 5: "Complete", 7: "Canceled", 12: "Reversed"})
+    assert not form.is_valid() and "risk_delivered_status_ids" in form.errors
+    form = CodConfirmForm(_valid_data(risk_refused_status_ids=["12"], risk_delivered_status_ids=["5"]),
+                          statuses={1: "Pending", 2: "Processing", 5: "Complete", 7: "Canceled", 12: "Reversed"})
+    assert form.is_valid(), form.errors
+    cfg = form.to_config(CodConfirmConfig())
+    assert (cfg.risk_refused_status_ids, cfg.risk_delivered_status_ids) == ([12], [5])

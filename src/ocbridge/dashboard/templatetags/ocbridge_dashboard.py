@@ -122,6 +122,15 @@ def reason(text: str, store=None) -> str:
 
 
 @register.filter
+def phone_url(phone: str) -> str:
+    """`{{ c.phone|phone_url }}`: the phone's history page ("" for a number we could not read)."""
+    from django.urls import reverse
+
+    digits = (phone or "").lstrip("+")
+    return reverse("dashboard:phone", args=[digits]) if phone and phone.startswith("+") and digits.isdigit() else ""
+
+
+@register.filter
 def why(value: str) -> str:
     """`{{ c.needs_person_reason|why }}`: why a person is needed, in the reader's language."""
     from ocbridge.integrations.cod_confirm.reasons import why_label

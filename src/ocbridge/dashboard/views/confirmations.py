@@ -90,6 +90,9 @@ def confirmation_list(request) -> HttpResponse:
         qs = qs.filter(cond)
     page = table_page(qs, request.GET, sorts=SORTS)
     _mark_unwritten(page.rows)
+    from ocbridge.integrations.cod_confirm import risk
+
+    risk.annotate(page.rows)
     totals = []
     if not page.capped:  # money over at most a window of rows; on more, the filter is too wide to add up usefully
         from django.db.models import Sum

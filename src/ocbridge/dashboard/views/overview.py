@@ -61,8 +61,12 @@ def _need_you(scope) -> list:
         return []
     from ocbridge.integrations.cod_confirm.models import Confirmation
 
-    return list(Confirmation.objects.filter(store__in=scope, state="needs_person").select_related("store")
+    from ocbridge.integrations.cod_confirm import risk
+
+    rows = list(Confirmation.objects.filter(store__in=scope, state="needs_person").select_related("store")
                 .order_by("created", "pk")[:NEED_YOU_ROWS])
+    risk.annotate(rows)  # the phone's score beside each order a person decides on
+    return rows
 
 
 @require_GET

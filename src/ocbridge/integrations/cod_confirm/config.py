@@ -79,17 +79,23 @@ class CodConfirmConfig:
     confirmed_status_id: int = 2
     cancelled_status_id: int = 7
     # Channels, connections and spacing are the channel plan (`plan.py`, ChannelStep rows), not settings.
-    # WhatsApp steps apply to numbers `phonenumbers` places in these regions (empty = every region) except the
-    # "off" ones; others skip to the next step. Russia restricts WhatsApp (whatsapp.md "Russia"): off by default,
-    # by region, never by the +7 prefix (Kazakhstan shares it).
+    # Each channel's steps apply to numbers `phonenumbers` places in its regions (ISO codes; empty = every region)
+    # except the "off" ones; others skip to the next step (rules.step_skip_reason). Russia restricts WhatsApp
+    # (whatsapp.md "Russia"): off by default, by region, never by the +7 prefix (Kazakhstan shares it).
     whatsapp_countries: list[str] = field(default_factory=list)
     whatsapp_off_countries: list[str] = field(default_factory=lambda: ["RU"])
+    call_countries: list[str] = field(default_factory=list)
+    sms_countries: list[str] = field(default_factory=list)
     # Risk score (risk.py): share this store's outcomes with the hub's other sharing stores (off by default);
     # hold for a person above a score, always confirm above a score, skip after this many delivered orders.
     risk_share: bool = False
     risk_hold_above: int | None = None
     risk_confirm_above: int | None = None
     risk_skip_proven: int | None = None
+    # The shop's own order statuses that mean "refused at the door or returned" and "delivered" (the owner's
+    # mapping; empty = not counted). The order-history feed turns them into the phone's outcomes (outcomes.py).
+    risk_refused_status_ids: list[int] = field(default_factory=list)
+    risk_delivered_status_ids: list[int] = field(default_factory=list)
     day_hours: dict[str, list[str] | None] = field(default_factory=_every_day)
     on_exhausted: str = "needs_person"  # or "cancel"
     reconfirm_cancel: bool = True
@@ -133,6 +139,12 @@ class CodConfirmConfig:
         for k in ("min_total", "max_total", "return_shipping_cost"):
             out[k] = None if out[k] is None else str(out[k])
         return out
+
+    def countries(self, channel: str) -> tuple[set[str], set[str]]:
+        """(regions the channel is used for — empty: all, regions it is never used for) of one channel."""
+        used = {c.upper() for c in getattr(self, f"{channel}_countries", None) or ()}
+        off = {c.upper() for c in (self.whatsapp_off_countries if channel == "whatsapp" else ())}
+        return used, off
 
     def text(self, texts: dict[str, str], language: str) -> str:
         """The template for a language, falling back to English, then any."""

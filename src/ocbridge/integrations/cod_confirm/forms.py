@@ -8,6 +8,7 @@ checks the plan with `plan.validate` and saves it with `plan.replace` together w
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 
 import phonenumbers
@@ -25,6 +26,10 @@ MAX_MONEY = Decimal("100000000000")  # fits Confirmation.total (15 digits, 4 dec
 DAY_NAMES = [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
 LANGS = ("tr", "ru", "en", "ar")  # customer languages; Arabic for Gulf shops (right to left)
 RTL = frozenset({"ar"})
+COUNTRY_FIELDS = ("whatsapp_countries", "whatsapp_off_countries", "call_countries", "sms_countries")
+COUNTRY_HELP = _("Two-letter country codes separated by commas, e.g. TR, AZ, AE; empty = every country. A step "
+                 "whose channel is not used for the customer's country is skipped to the next step.")
+RISK_STATUS_FIELDS = ("risk_refused_status_ids", "risk_delivered_status_ids")
 
 
 def _shop_choices(store) -> tuple[dict[int, str] | None, dict[str, str] | None]:
@@ -89,6 +94,24 @@ class CodConfirmForm(forms.Form):
                                             min_value=-1000, max_value=1000)
     risk_skip_proven = forms.IntegerField(label=_("Skip confirmation after this many delivered orders (no refusals)"),
                                           required=False, min_value=1, max_value=1000)
+    risk_refused_status_ids = forms.TypedMultipleChoiceField(
+        label=_("Statuses that mean the parcel was refused or returned"), coerce=int, required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Counted against the phone's risk score and on the overview's returns figure."))
+    risk_delivered_status_ids = forms.TypedMultipleChoiceField(
+        label=_("Statuses that mean the order was delivered and paid"), coerce=int, required=False,
+        widget=forms.CheckboxSelectMultiple, help_text=_("Counted for the phone as a proven customer."))
+    whatsapp_countries = forms.CharField(
+        label=_("WhatsApp: only for numbers of these countries"), required=False, max_length=300,
+        help_text=COUNTRY_HELP)
+    whatsapp_off_countries = forms.CharField(
+        label=_("WhatsApp: never for numbers of these countries"), required=False, max_length=300,
+        help_text=_("Russia restricts WhatsApp, so RU is here unless you remove it. Countries are told apart by "
+                    "the number itself, not by +7 alone (Kazakhstan shares it)."))
+    call_countries = forms.CharField(label=_("Calls: only to numbers of these countries"), required=False,
+                                     max_length=300, help_text=COUNTRY_HELP)
+    sms_countries = forms.CharField(label=_("SMS: only to numbers of these countries"), required=False,
+                                    max_length=300, help_text=COUNTRY_HELP)
     return_shipping_cost = forms.DecimalField(label=_("Return shipping cost (for 'money saved')"), required=False,
                                               min_value=0, max_value=Decimal("1000000"), decimal_places=2)
 
@@ -97,9 +120,11 @@ class CodConfirmForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.integration = integration
         self._add_plan_fields()
+        for name in COUNTRY_FIELDS:  # right under the plan's rows: which countries each channel is used for
+            self.fields[name] = self.fields.pop(name)
         statuses = statuses or {1: "Pending", 2: "Processing", 7: "Canceled"}
         choices = [(sid, f"{name} ({sid})") for sid, name in sorted(statuses.items())]
-        for name in ("pending_status_id", "confirmed_status_id", "cancelled_status_id"):
+        for name in ("pending_status_id", "confirmed_status_id", "cancelled_status_id", *RISK_STATUS_FIELDS):
             self.fields[name].choices = choices
         methods = {"cod": "Cash On Delivery", **(payment_methods or {})}
         self.fields["cod_codes"].choices = [(code, f"{title} ({code})") for code, title in sorted(methods.items())]
@@ -187,6 +212,8 @@ class CodConfirmForm(forms.Form):
         for day in WEEKDAYS:
             hours = cfg.day_hours.get(day)
             data[f"hours_{day}"] = f"{hours[0]}-{hours[1]}" if hours else ""
+        for name in COUNTRY_FIELDS:
+            data[name] = ", ".join(getattr(cfg, name))
         for lang in LANGS:
             data[f"call_text_{lang}"] = cfg.call_texts.get(lang, "")
             data[f"sms_text_{lang}"] = cfg.sms_texts.get(lang, "")
@@ -203,8 +230,41 @@ class CodConfirmForm(forms.Form):
                 raise forms.ValidationError(_("Enter a phone number or an extension."))
         return value
 
+    @staticmethod
+    def _countries(value: str) -> list[str]:
+        codes = [c.upper() for c in re.split(r"[\s,;]+", value or "") if c]
+        unknown = [c for c in codes if c not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise forms.ValidationError(_("Unknown country code: %(codes)s. Use two-letter codes such as TR, RU, KZ.")
+                                        % {"codes": ", ".join(unknown)})
+        return list(dict.fromkeys(codes))
+
+    def clean_whatsapp_countries(self):
+        return self._countries(self.cleaned_data["whatsapp_countries"])
+
+    def clean_whatsapp_off_countries(self):
+        return self._countries(self.cleaned_data["whatsapp_off_countries"])
+
+    def clean_call_countries(self):
+        return self._countries(self.cleaned_data["call_countries"])
+
+    def clean_sms_countries(self):
+        return self._countries(self.cleaned_data["sms_countries"])
+
+    def _clean_risk_statuses(self, data) -> None:
+        """The outcome statuses must be the shop's later statuses, not the ones the confirmation itself writes."""
+        own = {data.get("pending_status_id"), data.get("confirmed_status_id"), data.get("cancelled_status_id")}
+        refused, delivered = set(data.get("risk_refused_status_ids") or ()), set(data.get("risk_delivered_status_ids") or ())
+        for name, chosen in (("risk_refused_status_ids", refused), ("risk_delivered_status_ids", delivered)):
+            if chosen & own:
+                self.add_error(name, _("Choose statuses the shop sets later, not the pending, confirmed or cancelled "
+                                       "status of the confirmation."))
+        if refused & delivered:
+            self.add_error("risk_delivered_status_ids", _("A status cannot mean both refused and delivered."))
+
     def clean(self):
         data = super().clean()
+        self._clean_risk_statuses(data)
         for day in WEEKDAYS:
             raw = (data.get(f"hours_{day}") or "").strip()
             if not raw:
@@ -249,6 +309,8 @@ class CodConfirmForm(forms.Form):
                      "comment_cancelled", "several_pending", "risk_share", "risk_hold_above", "risk_confirm_above",
                      "risk_skip_proven"):
             values[name] = d.get(name)
+        for name in (*COUNTRY_FIELDS, *RISK_STATUS_FIELDS):
+            values[name] = list(d.get(name) or [])
         values["return_shipping_cost"] = d.get("return_shipping_cost") or Decimal("0")
         values["day_hours"] = {day: d.get(f"hours_{day}") for day in WEEKDAYS}
         values["call_texts"] = {lang: d[f"call_text_{lang}"] for lang in LANGS}

@@ -19,7 +19,7 @@ from ocbridge.core.jobkinds import about_order
 from ocbridge.core.jobs import Defer, JobKind, fenced, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Connection, Exchange, Integration, Job, SideEffect
 from ocbridge.core.registry import register_history_consumer, register_missed_orders, register_order_consumer
-from ocbridge.integrations.cod_confirm import mappers, plan, risk, rules, shop, whatsapp
+from ocbridge.integrations.cod_confirm import mappers, outcomes, plan, risk, rules, shop, whatsapp
 from ocbridge.integrations.cod_confirm.choices import (
     AWAITING,
     OPEN,
@@ -101,8 +101,11 @@ def missed_order(integration: Integration, order) -> Confirmation | None:
 def on_history(integration: Integration, events, *, missed: bool) -> None:
     """The shop's own status changes, one poll after they happen: an open case whose order the shop moved is closed
     as decided in the shop; an order that reached Pending late (status 0 for longer than the poll follows it, or
-    moved by a payment callback) is considered now."""
+    moved by a payment callback) is considered now; a later refusal, return, delivery or cancel in the shop (the
+    owner's status mapping) is counted for the phone's risk score (outcomes.py) — also rows that came while
+    confirmation was switched off: they are facts about the customer, not calls to make."""
     cfg = config_of(integration)
+    outcomes.record_events(integration, events, cfg)
     latest = {}
     for e in events:
         latest[e.order_id] = e

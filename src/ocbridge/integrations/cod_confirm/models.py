@@ -191,3 +191,42 @@ class PhoneTally(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["phone", "store"], name="phone_tally_one_per_store")]
+
+
+class OrderOutcome(models.Model):
+    """What became of a COD order after confirmation, as the shop recorded it (the owner's status mapping): refused
+    or returned, delivered, or cancelled in the shop. One row per order, moved when the shop changes its mind
+    (delivered, then returned); each move corrects the phone's PhoneTally. Written by `outcomes.py` from the shared
+    order-history feed only.
+
+    `confirmed_via` is how the hub confirmed the order before it went out — "whatsapp", "call", "sms", "person" —
+    or "" when it never did (skipped by a rule, no answer, decided in the shop): the overview's "returns of
+    confirmed vs not-confirmed orders" counts these.
+    """
+
+    class Outcome(models.TextChoices):
+        REFUSED = "refused", _("Refused or returned")
+        DELIVERED = "delivered", _("Delivered")
+        CANCELLED = "cancelled", _("Cancelled in the shop")
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    order_id = models.BigIntegerField()
+    confirmation = models.ForeignKey(Confirmation, on_delete=models.CASCADE, related_name="outcomes")
+    phone = models.CharField(max_length=20, blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    status_id = models.IntegerField(help_text="the shop's order status that meant it")
+    history_id = models.BigIntegerField(help_text="the order_history row that set it")
+    confirmed_via = models.CharField(max_length=12, blank=True)
+    happened_at = models.DateTimeField(null=True, blank=True, help_text="the history row's date in the shop")
+    created = models.DateTimeField(default=clock.now)
+    updated = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["store", "order_id"], name="order_outcome_one_per_order")]
+        indexes = [
+            # the overview: one store's outcomes recorded in a period, split by how the order was confirmed
+            models.Index(fields=["store", "updated", "outcome", "confirmed_via"], name="order_outcome_store_time"),
+            models.Index(fields=["phone"], name="order_outcome_phone"),
+        ]
+        verbose_name = _("order outcome")
+        verbose_name_plural = _("order outcomes")

@@ -106,8 +106,16 @@ def _risk(text: str) -> str:
 def _step_skip(text: str) -> str:
     if text == "the number is on the do-not-contact list":
         return _(WHY["opted out"])
-    m = re.fullmatch(r"WhatsApp is not used for numbers in (.*)", text)
-    return _("WhatsApp is not used for numbers in %(region)s") % {"region": m[1]} if m else _skip(text)
+    for pattern, fn in (
+        (r"WhatsApp is not used for numbers in (.*)", lambda r: _("WhatsApp is not used for numbers in %(region)s")),
+        (r"calls are not made to numbers in (.*)", lambda r: _("calls are not made to numbers in %(region)s")),
+        (r"SMS is not sent to numbers in (.*)", lambda r: _("SMS is not sent to numbers in %(region)s")),
+    ):
+        m = re.fullmatch(pattern, text)
+        if m:
+            region = _("an unknown region") if m[1] == "an unknown region" else m[1]
+            return fn(region) % {"region": region}
+    return _skip(text)
 
 
 # (pattern, fn(match, tz) -> text); fullmatch against the stored reason

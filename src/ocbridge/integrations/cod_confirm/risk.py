@@ -8,9 +8,10 @@ Score = 3 × refused + 2 × cancelled + 1 × unanswered − 1 × confirmed − 2
 (`apply_rules`): hold for a person above one score, always confirm above another (even a customer the other
 rules would skip), skip confirmation for proven customers; never an automatic cancel.
 
-API: `record(store, phone, outcome)` (outcome one of OUTCOMES; the confirmation flow records decided cases and the
-order-history feed can record refused/delivered orders), `lookup(store, phone) -> Score`,
-`set_sharing(store, on)`.
+API: `record(store, phone, outcome, n=1)` (outcome one of OUTCOMES; the confirmation flow records decided cases,
+`outcomes.py` records what the shop's order history says later: refused/returned, delivered, cancelled in the
+shop), `lookup(store, phone) -> Score`, `lookup_many(store_phones) -> {(store_id, phone): Score}` for a page of
+rows, `set_sharing(store, on)`.
 """
 
 from __future__ import annotations
@@ -50,20 +51,25 @@ def _sharing(store) -> bool:
     return bool((settings or {}).get("risk_share"))
 
 
-def record(store, phone: str, outcome: str) -> None:
-    """Count one outcome for this phone in this store (the caller's transaction; callers record each case once)."""
+def record(store, phone: str, outcome: str, n: int = 1) -> None:
+    """Count one outcome for this phone in this store (the caller's transaction; callers record each case once).
+    n=-1 takes one back: the shop changed its mind about an order (delivered, then returned)."""
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}")
-    if not phone:
+    if not phone or n == 0:
         return
-    hit = PhoneTally.objects.filter(phone=phone, store=store).update(**{outcome: F(outcome) + 1}, updated=clock.now())
+    if n < 0:  # never below zero, whatever came before
+        PhoneTally.objects.filter(phone=phone, store_id=_pk(store), **{f"{outcome}__gte": -n}).update(
+            **{outcome: F(outcome) + n}, updated=clock.now())
+        return
+    hit = PhoneTally.objects.filter(phone=phone, store_id=_pk(store)).update(**{outcome: F(outcome) + n}, updated=clock.now())
     if hit:
         return
     try:
         with transaction.atomic():
-            PhoneTally.objects.create(phone=phone, store=store, shared=_sharing(store), **{outcome: 1})
+            PhoneTally.objects.create(phone=phone, store_id=_pk(store), shared=_sharing(store), **{outcome: n})
     except IntegrityError:  # another worker created it first
-        PhoneTally.objects.filter(phone=phone, store=store).update(**{outcome: F(outcome) + 1}, updated=clock.now())
+        PhoneTally.objects.filter(phone=phone, store_id=_pk(store)).update(**{outcome: F(outcome) + n}, updated=clock.now())
 
 
 def lookup(store, phone: str, *, sharing: bool | None = None) -> Score:
@@ -81,6 +87,35 @@ def lookup(store, phone: str, *, sharing: bool | None = None) -> Score:
         row = cur.fetchone()
     counts = {name: int(n) for name, n in zip(OUTCOMES, row, strict=True)}
     return Score(sum(WEIGHTS[name] * n for name, n in counts.items()), counts)
+
+
+def lookup_many(pairs) -> dict[tuple[int, str], Score]:
+    """Scores for (store, phone) pairs of one page (a list, the overview's "need you" rows): one statement per
+    store, each on the (phone, store) index; sharing read once per store."""
+    by_store: dict[int, set[str]] = {}
+    for store, phone in pairs:
+        if phone:
+            by_store.setdefault(_pk(store), set()).add(phone)
+    out: dict[tuple[int, str], Score] = {}
+    table = PhoneTally._meta.db_table
+    sums = ", ".join(f"SUM({name})" for name in OUTCOMES)
+    for store_id, phones in by_store.items():
+        shares = _sharing(store_id)
+        marks = ", ".join(["%s"] * len(phones))
+        where = f"phone IN ({marks}) AND " + ("(store_id = %s OR shared)" if shares else "store_id = %s")
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT phone, {sums} FROM {table} WHERE {where} GROUP BY phone", [*phones, store_id])
+            for phone, *row in cur.fetchall():
+                counts = {name: int(n or 0) for name, n in zip(OUTCOMES, row, strict=True)}
+                out[(store_id, phone)] = Score(sum(WEIGHTS[k] * v for k, v in counts.items()), counts)
+    return out
+
+
+def annotate(cases) -> None:
+    """Set `.risk` (a Score, or None without a number) on each Confirmation of a page, in one query per store."""
+    scores = lookup_many((c.store_id, c.phone) for c in cases)
+    for c in cases:
+        c.risk = scores.get((c.store_id, c.phone), Score(0, dict.fromkeys(OUTCOMES, 0))) if c.phone else None
 
 
 def _pk(store) -> int:

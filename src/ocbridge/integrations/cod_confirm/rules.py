@@ -34,16 +34,22 @@ def skip_reason(*, total: Decimal, completed_orders: int, cfg: CodConfirmConfig)
 # --- when and how ------------------------------------------------------------------------------------
 
 
+NOT_USED = {  # stored English, translated by reasons.py
+    Channel.WHATSAPP: "WhatsApp is not used for numbers in {region}",
+    Channel.CALL: "calls are not made to numbers in {region}",
+    Channel.SMS: "SMS is not sent to numbers in {region}",
+}
+
+
 def step_skip_reason(channel: str, phone: str, cfg: CodConfirmConfig) -> str | None:
     """Why a plan step does not apply to this customer's number (None = use it). Decided by the number's region
-    as `phonenumbers` places it (a +7 number may be Russian or Kazakh)."""
-    if channel != Channel.WHATSAPP:
+    as `phonenumbers` places it (a +7 number may be Russian or Kazakh), against the channel's country lists."""
+    used, off = cfg.countries(channel)
+    if not used and not off:
         return None
     region = phone_region(phone)
-    allowed = {c.upper() for c in cfg.whatsapp_countries}
-    off = {c.upper() for c in cfg.whatsapp_off_countries}
-    if region in off or (allowed and region not in allowed):
-        return f"WhatsApp is not used for numbers in {region or 'an unknown region'}"
+    if region in off or (used and region not in used):
+        return NOT_USED[Channel(channel)].format(region=region or "an unknown region")
     return None
 
 
