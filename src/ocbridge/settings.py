@@ -50,6 +50,9 @@ EMAIL_HOST_PASSWORD = os.environ.get("OCBRIDGE_EMAIL_PASSWORD", "")
 EMAIL_USE_SSL = os.environ.get("OCBRIDGE_EMAIL_SECURITY", "starttls") == "ssl"
 EMAIL_USE_TLS = os.environ.get("OCBRIDGE_EMAIL_SECURITY", "starttls") == "starttls"
 DEFAULT_FROM_EMAIL = os.environ.get("OCBRIDGE_EMAIL_FROM", "")
+# Owner alerts by Telegram (core.telegram): the hub-wide bot; a store may have its own as a "Telegram" connection.
+TELEGRAM_BOT_TOKEN = os.environ.get("OCBRIDGE_TELEGRAM_BOT_TOKEN", "")
+TELEGRAM_API_URL = os.environ.get("OCBRIDGE_TELEGRAM_API_URL", "https://api.telegram.org")
 # How often live dashboard regions re-read the page (overview, confirmations, test outcomes)
 LIVE_REFRESH_MS = int(os.environ.get("OCBRIDGE_LIVE_REFRESH_MS", "10000"))
 

@@ -94,6 +94,10 @@ def hub():
     users["b-owner"] = User.objects.create_user("b-owner", password="pw")
     StoreMember.objects.create(store=b["store"], user=users["b-owner"], role="owner")
     users["admin"] = User.objects.create_superuser("root", password="pw")
+    from ocbridge.core.models import AlertRoute
+
+    b["alert_route"] = AlertRoute.objects.create(user=users["b-owner"], store=b["store"], channel="email",
+                                                 target=f"{MARK}@example.com")
     return a, b, users
 
 
@@ -129,6 +133,8 @@ def _b_urls(b) -> list[tuple[str, str, dict]]:
         ("post", reverse("dashboard:optouts", args=[s]), {"phone": "+905320000001", "scope": "all", "note": "forged"}),
         ("post", reverse("dashboard:optout-remove", args=[b["optout"].pk]), reason),
         ("post", reverse("dashboard:mail-test", args=[s]), {"to": "intruder@example.com"}),
+        ("post", reverse("dashboard:alert-remove", args=[b["alert_route"].pk]), {}),
+        ("post", reverse("dashboard:alert-test", args=[b["alert_route"].pk]), {}),
         ("get", reverse("dashboard:exchange", args=[ex]), {}),
         ("get", reverse("dashboard:job", args=[job]), {}),
         ("post", reverse("dashboard:job-retry", args=[job]), reason),
@@ -187,6 +193,8 @@ def _snapshot(b) -> dict:
                            .objects.filter(store=store).values_list("pk", "state", "refunded_minor")),
         "payment_ops": __import__("ocbridge.integrations.payments.models").integrations.payments.models
                        .PaymentOperation.objects.count(),
+        "alert_routes": sorted(__import__("ocbridge.core.models").core.models.AlertRoute.objects.values_list(
+            "pk", "user_id", "store_id", "channel", "target", "enabled")),
         "users": sorted(__import__("django.contrib.auth").contrib.auth.get_user_model().objects.values_list(
             "username", "password")),
     }
@@ -226,6 +234,7 @@ def test_the_control_superuser_and_b_owner_do_reach_store_b(hub):
 # (those answer 403 to store users: test_roles_inside_store_a)
 NO_STORE_OBJECT = {"dashboard:login", "dashboard:logout", "dashboard:asset", "dashboard:password-set",
                    "dashboard:store-add", "dashboard:worker-probe", "dashboard:optouts-hub", "dashboard:confirmations-bulk", "static",
+                   "dashboard:alerts",  # the user's own routes; a forged store: test_alert_routes_only_for_own_stores
                    "webhook", "set_language",
                    "pay", "pay-return"}  # the customer's pay pages: public, the signed token is the key
 
@@ -377,3 +386,23 @@ def test_owner_adds_a_user_with_a_one_time_link_and_removes_them(hub):
     own = StoreMember.objects.get(store=a["store"], user=users["owner"])
     owner.post(reverse("dashboard:member-remove", args=[a["store"].pk, own.pk]))
     assert StoreMember.objects.filter(pk=own.pk).exists()
+
+
+def test_alert_routes_only_for_own_stores(hub, settings):
+    """A user of store A cannot send store B's alerts anywhere: B is not among the stores the form accepts."""
+    from ocbridge.core.models import AlertRoute
+
+    settings.EMAIL_HOST = "127.0.0.1"  # mail is set up: the store is the only thing wrong with the form
+    a, b, users = hub
+    client = _client(users["owner"])
+    before = AlertRoute.objects.count()
+    resp = client.post(reverse("dashboard:alerts"), {"store": b["store"].pk, "channel": "email",
+                                                     "target": "intruder@example.com", "digest_minutes": 60,
+                                                     "waiting_minutes": 60, "enabled": "on"})
+    assert resp.status_code == 200 and AlertRoute.objects.count() == before and MARK.encode() not in resp.content
+    assert b"Select a valid choice" in resp.content
+    resp = client.post(reverse("dashboard:alerts"), {"store": a["store"].pk, "channel": "email",
+                                                     "target": "owner-a@example.com", "digest_minutes": 60,
+                                                     "waiting_minutes": 60, "enabled": "on"})
+    assert resp.status_code == 302 and AlertRoute.objects.count() == before + 1  # the control: A's store is fine
+    assert MARK not in client.get(reverse("dashboard:alerts")).content.decode()  # B is not offered, B's route unseen

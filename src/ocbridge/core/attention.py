@@ -46,6 +46,8 @@ class Attention:
     severity: str = WARNING
     since: dt.datetime | None = None  # when it started (shown in the store's time zone), if known
     store: object = None  # the Store it concerns, if one (its time zone shows `since`)
+    subject: str = ""  # which thing, when a contributor returns several lines per store ("connection:12"): alerts
+    # (core.alerts) tell a line that changed its words from a new one by (key, store, subject)
 
 
 Contributor = Callable[..., "Attention | list[Attention] | None"]
@@ -115,6 +117,7 @@ def connections_failing(stores) -> list[Attention]:
         first = first.order_by("id").values_list("created", flat=True).first() or c.last_error_at
         out.append(Attention(
             key="core.connections_failing", count=1, severity=ERROR, since=first, store=c.store,
+            subject=f"connection:{c.pk}",
             link=reverse("dashboard:store", args=[c.store_id]),
             text=_("%(connection)s (%(store)s) is failing: %(service)s says “%(error)s”") % {
                 "connection": c.name or c.get_service_display(), "store": c.store.name,
@@ -233,5 +236,42 @@ def methods_going_away(stores) -> list[Attention]:
                                 "%(store)s: %(service)s switches off %(methods)s on %(date)s, in %(days)d days (source: "
                                 "%(source)s). Update ocbridge before then.", days_left) % values
             out.append(Attention(key="core.methods_going_away", count=len(group), text=text,
+                                 subject=f"{service}:{first.switch_off or first.deprecated}",
                                  severity=group[0].level, link=reverse("dashboard:store", args=[store_id])))
+    return out[:20]
+
+
+EXPIRY_WARN_DAYS = 14
+
+
+@register_attention("core.credentials_expiring", order=26)
+def credentials_expiring(stores) -> list[Attention]:
+    """Enabled connections whose key or token runs out within EXPIRY_WARN_DAYS (or has): the date the owner noted in
+    the connection's option `expires_on` (YYYY-MM-DD; Ozon API keys and Meta tokens can be made to expire)."""
+    from django.urls import reverse
+
+    from ocbridge.core import clock
+    from ocbridge.core.models import Connection
+
+    today = clock.now().date()
+    out = []
+    for c in (Connection.objects.active().filter(store__in=stores, store__enabled=True, options__has_key="expires_on")
+              .select_related("store").order_by("store__name", "pk")[:200]):
+        try:
+            ends = dt.date.fromisoformat(str(c.options.get("expires_on") or "").strip())
+        except ValueError:
+            continue
+        days = (ends - today).days
+        if days > EXPIRY_WARN_DAYS:
+            continue
+        values = {"connection": c.name or c.get_service_display(), "store": c.store.name, "date": ends.isoformat(),
+                  "days": days}
+        text = (_("%(store)s: the key of %(connection)s expired on %(date)s; calls with it fail until it is renewed")
+                % values if days < 0 else
+                ngettext("%(store)s: the key of %(connection)s expires on %(date)s, in %(days)d day; renew it and "
+                         "update the connection", "%(store)s: the key of %(connection)s expires on %(date)s, in "
+                         "%(days)d days; renew it and update the connection", days) % values)
+        out.append(Attention(key="core.credentials_expiring", count=1, severity=ERROR if days <= 3 else WARNING,
+                             store=c.store, subject=f"connection:{c.pk}", text=text,
+                             link=reverse("dashboard:store", args=[c.store_id])))
     return out[:20]

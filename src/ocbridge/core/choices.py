@@ -59,6 +59,7 @@ class Service(models.TextChoices):
     LATITUDEPAY = "latitudepay", "LatitudePay"
     DESPATCH = "despatch", "Despatch Cloud"
     SMTP = "smtp", _("E-mail (SMTP)")
+    TELEGRAM = "telegram", "Telegram"
 
 
 class SideEffectState(models.TextChoices):

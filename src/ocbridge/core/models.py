@@ -470,3 +470,55 @@ class LoginFailure(models.Model):
     class Meta:
         indexes = [models.Index(fields=["username", "created"], name="login_failure_user"),
                    models.Index(fields=["address", "created"], name="login_failure_address")]
+
+
+class AlertRoute(models.Model):
+    """Who gets which alerts where (core.alerts): one user's e-mail address or Telegram chat, for one store or for
+    every store they may see, for the chosen sources, at most one message per digest period."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("E-mail")
+        TELEGRAM = "telegram", "Telegram"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_routes")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+                              verbose_name=_("store"), help_text=_("Empty: every store this user may see"))
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    target = models.CharField(_("address or chat"), max_length=254,
+                              help_text=_("An e-mail address, or a Telegram chat id"))
+    sources = models.JSONField(_("what"), default=list, blank=True, help_text="source names; empty = all")
+    digest_minutes = models.PositiveIntegerField(_("at most one message every (minutes)"), default=60)
+    waiting_minutes = models.PositiveIntegerField(_("orders waiting for a person longer than (minutes)"), default=60)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    watermark = models.DateTimeField(default=clock.now)  # conditions opened after this are news for the next message
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    sent_count = models.PositiveIntegerField(default=0)  # numbers the messages: the outbox key of the next one
+    created = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["user", "pk"]
+        verbose_name = _("alert route")
+        verbose_name_plural = _("alert routes")
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.get_channel_display()} {self.target}"
+
+
+class AlertCondition(models.Model):
+    """Something that is wrong in a store now, or was (core.alerts): opened, cleared, opened again. Written only when
+    it changes, so a quiet hub writes nothing."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64)  # the needs-attention contributor ("core.connections_failing")
+    subject = models.CharField(max_length=128, blank=True)  # which one ("connection:12"), "" when one per store
+    source = models.CharField(max_length=16)  # the alert source a route subscribes to (core.alerts.SOURCES)
+    text = models.TextField()
+    severity = models.CharField(max_length=8, default="warning")
+    opened_at = models.DateTimeField()  # first seen
+    last_opened_at = models.DateTimeField()  # first seen, or seen again after it had cleared
+    cleared_at = models.DateTimeField(null=True, blank=True)  # null while it lasts
+    times = models.PositiveIntegerField(default=1)  # how often it opened (a flapping connection counts up)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["store", "key", "subject"], name="alert_condition_once")]
+        indexes = [models.Index(fields=["store", "last_opened_at"], name="alert_condition_news")]

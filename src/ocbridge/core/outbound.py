@@ -23,6 +23,7 @@ PROVIDER_HOSTS: dict[str, tuple[str, ...]] = {
     "twilio": (r"api\.twilio\.com",),
     "ozon": (r"api-seller\.ozon\.ru",),
     "whatsapp": (r"graph\.facebook\.com",),
+    "telegram": (r"api\.telegram\.org",),
     "despatch": (_LABEL + r"\.despatchcloud\.co\.uk",),
     "onebox": (_LABEL + r"\.1b\.app", _LABEL + r"\.crm-onebox\.com"),
     # APS: hosted page and server API hosts, production and sandbox (payments.md A4)

@@ -8,14 +8,14 @@ import zoneinfo
 
 from django import forms
 from django.contrib.auth.validators import UnicodeUsernameValidator
-from django.core.validators import URLValidator
+from django.core.validators import MinValueValidator, URLValidator
 from django.utils.translation import gettext_lazy as _
 
 from ocbridge.core import access
 from ocbridge.core.choices import Direction, JobState, Level, OptOutScope, Role, Service
 from ocbridge.core.errors import ConfigurationError
 from ocbridge.core.outbound import check_base_url
-from ocbridge.core.models import Connection, Integration, Store
+from ocbridge.core.models import AlertRoute, Connection, Integration, Store
 from ocbridge.core.shop_database import SQLITE, ShopDatabase
 
 SECRET_WIDGET_ATTRS = {"autocomplete": "new-password", "placeholder": ""}
@@ -49,6 +49,7 @@ CREDENTIALS: dict[str, list[tuple[str, str, str]]] = {
     "latitudepay": [("api_key", _("API key"), ""), ("api_secret", _("API secret"), "")],
     "smtp": [("username", _("SMTP user"), _("Options: host, port, security (starttls, ssl, none), from_email.")),
              ("password", _("SMTP password"), "")],
+    "telegram": [("bot_token", _("Bot token"), _("Telegram › @BotFather › /newbot gives it (123456:ABC…)."))],
 }
 CREDENTIAL_HINTS = {svc: ", ".join(name for name, _l, _h in rows) for svc, rows in CREDENTIALS.items()}
 
@@ -460,3 +461,52 @@ class OptOutForm(forms.Form):
 
 class MailTestForm(forms.Form):
     to = forms.EmailField(label=_("Send a test mail to"))
+
+
+class AlertRouteForm(forms.ModelForm):
+    """Where one user's alerts go (core.alerts): the store is one of theirs, or all of them."""
+
+    sources = forms.MultipleChoiceField(label=_("What"), required=False, widget=forms.CheckboxSelectMultiple,
+                                        help_text=_("None ticked: everything that needs a person."))
+
+    class Meta:
+        model = AlertRoute
+        fields = ["store", "channel", "target", "sources", "digest_minutes", "waiting_minutes", "enabled"]
+
+    def __init__(self, *args, stores=None, **kwargs):
+        from ocbridge.core import alerts
+
+        super().__init__(*args, **kwargs)
+        self.fields["store"].queryset = stores if stores is not None else Store.objects.none()
+        self.fields["store"].empty_label = _("All my stores")
+        self.fields["sources"].choices = alerts.source_choices()
+        self.fields["digest_minutes"].min_value = alerts.MIN_DIGEST_MINUTES
+        self.fields["digest_minutes"].validators.append(MinValueValidator(alerts.MIN_DIGEST_MINUTES))
+        self.fields["digest_minutes"].widget.attrs["min"] = alerts.MIN_DIGEST_MINUTES
+        self.fields["waiting_minutes"].validators.append(MinValueValidator(1))
+
+    def clean(self):
+        from django.core.validators import validate_email
+
+        from ocbridge.core import telegram
+
+        data = super().clean()
+        target = (data.get("target") or "").strip()
+        if data.get("channel") == AlertRoute.Channel.EMAIL:
+            from ocbridge.core import mail
+
+            try:
+                validate_email(target)
+            except forms.ValidationError:
+                self.add_error("target", _("Enter an e-mail address."))
+            if mail.settings_for(data.get("store")) is None:
+                self.add_error("channel", _("No mail server is set for this store or the hub."))
+        elif data.get("channel") == AlertRoute.Channel.TELEGRAM:
+            if not telegram.CHAT_ID.fullmatch(target):
+                self.add_error("target", _("Enter the chat id: a number (@userinfobot tells yours; press Start in "
+                                           "the hub's bot first so it may write to you), or @channelname."))
+            elif telegram.bot_for(data.get("store")) is None:
+                self.add_error("channel", _("No Telegram bot is set for this store or the hub: add a Telegram "
+                                            "connection to the store, or set OCBRIDGE_TELEGRAM_BOT_TOKEN."))
+        data["target"] = target
+        return data

@@ -6,6 +6,7 @@ from django.urls import path, reverse_lazy
 
 from ocbridge.dashboard.login import ThrottledLoginView
 from ocbridge.dashboard.views import (
+    alerts,
     confirmations,
     exchanges,
     integrations,
@@ -57,6 +58,9 @@ urlpatterns = [
     path("confirmations/<int:pk>/phone/", confirmations.confirmation_phone, name="confirmation-phone"),
     path("confirmations/bulk/", confirmations.confirmation_bulk, name="confirmations-bulk"),
     path("phones/<str:phone>/", phones.phone_history, name="phone"),
+    path("alerts/", alerts.alert_routes, name="alerts"),
+    path("alerts/<int:pk>/remove/", alerts.alert_route_remove, name="alert-remove"),
+    path("alerts/<int:pk>/test/", alerts.alert_route_test, name="alert-test"),
     path("jobs/", jobs.job_list, name="jobs"),
     path("jobs/probe/", jobs.worker_probe, name="worker-probe"),
     path("jobs/<int:pk>/", jobs.job_detail, name="job"),

@@ -7,6 +7,7 @@ import datetime as dt
 
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from ocbridge.core.attention import ERROR, Attention, register_attention
@@ -30,3 +31,20 @@ def not_written(stores) -> Attention | None:
                      text=ngettext("%(n)d change was not written to the shop: %(why)s",
                                    "%(n)d changes were not written to the shop; the latest: %(why)s", n)
                      % {"n": n, "why": last[:200]})
+
+
+@register_attention("opencart.shop_unreachable", order=14)
+def shop_unreachable(stores) -> list[Attention]:
+    """Stores whose shop database did not answer the last poll: since when, and the database's own words."""
+    from ocbridge.core.attention import plain_error
+    from ocbridge.opencart.models import PollState
+
+    failing = {p.store_db_key: p for p in PollState.objects.filter(
+        store_db_key__in=stores.values("db_key"), failing_since__isnull=False)}
+    if not failing:
+        return []
+    return [Attention(key="opencart.shop_unreachable", count=1, severity=ERROR, store=s,
+                      since=failing[s.db_key].failing_since, link=reverse("dashboard:store", args=[s.pk]),
+                      text=_("%(store)s: the shop database does not answer: %(error)s") % {
+                          "store": s.name, "error": plain_error(failing[s.db_key].last_error)})
+            for s in stores.filter(db_key__in=failing, enabled=True).order_by("name")[:20]]

@@ -3,6 +3,8 @@ and order_history rows, handed to each integration after its own cursor (see ope
 
 from __future__ import annotations
 
+from ocbridge.core import clock
+from ocbridge.core.errors import RetryableError
 from ocbridge.core.jobs import JobKind, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Integration, Job
 from ocbridge.opencart import feed
@@ -34,4 +36,13 @@ class PollShop(JobKind):
     routine = True
 
     def run(self, job: Job) -> None:
-        feed.poll_shop(job.payload["db_key"])
+        from ocbridge.opencart.models import PollState
+
+        key = job.payload["db_key"]
+        try:
+            feed.poll_shop(key)
+        except RetryableError as exc:  # the shop did not answer: remember since when, for the owner's alerts
+            PollState.objects.filter(store_db_key=key, failing_since__isnull=True).update(failing_since=clock.now())
+            PollState.objects.filter(store_db_key=key).update(last_error=(exc.message or str(exc))[:2000])
+            raise
+        PollState.objects.filter(store_db_key=key, failing_since__isnull=False).update(failing_since=None, last_error="")

@@ -15,6 +15,7 @@ SIMULATORS = {
     "onebox": "ocbridge.simulators.onebox:OneBoxSimulator",
     "opencart": "ocbridge.simulators.opencart_api:OpenCartApiSimulator",
     "whatsapp": "ocbridge.simulators.whatsapp:WhatsAppSimulator",
+    "telegram": "ocbridge.simulators.telegram:TelegramSimulator",
 }
 
 

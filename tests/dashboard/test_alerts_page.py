@@ -1,0 +1,41 @@
+"""The alerts page: a user adds where their alerts go, sends a test through the Telegram Bot API simulator, and
+removes the route; wrong input is refused with the reason."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from ocbridge.core.jobs import run_until_idle
+from ocbridge.core.models import AlertRoute, AuditEntry, SideEffect, Store, StoreMember
+from ocbridge.simulators.telegram import TelegramSimulator
+
+pytestmark = pytest.mark.django_db
+
+
+def test_add_test_and_remove_a_telegram_route(settings):
+    with TelegramSimulator() as tg:
+        tg.add_chat(424242)
+        settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_URL = tg.token, tg.base_url
+        store = Store.objects.create(name="Mağaza A")
+        user = User.objects.create_user("ayse", password="x")
+        StoreMember.objects.create(store=store, user=user, role="viewer")
+        client = Client()
+        client.force_login(user)
+        form = {"store": "", "channel": "telegram", "target": "not a chat", "digest_minutes": 2,
+                "waiting_minutes": 45, "enabled": "on", "sources": ["failing", "waiting"]}
+        resp = client.post(reverse("dashboard:alerts"), form)
+        assert resp.status_code == 200 and b"chat id" in resp.content and b"Ensure this value" in resp.content
+        resp = client.post(reverse("dashboard:alerts"), {**form, "target": "424242", "digest_minutes": 30})
+        assert resp.status_code == 302
+        route = AlertRoute.objects.get(user=user)
+        assert (route.store, route.sources, route.waiting_minutes) == (None, ["failing", "waiting"], 45)
+        client.post(reverse("dashboard:alert-test", args=[route.pk]))
+        run_until_idle()
+        (msg,) = tg.messages(424242)
+        assert "test" in msg["text"]
+        page = client.get(reverse("dashboard:alerts")).content.decode()
+        assert "424242" in page and SideEffect.objects.get(key__startswith="alert-test:").get_state_display() in page
+        client.post(reverse("dashboard:alert-remove", args=[route.pk]))
+        assert not AlertRoute.objects.exists()
+        assert [e.action for e in AuditEntry.objects.order_by("pk")] == ["alerts.add", "alerts.test", "alerts.remove"]
