@@ -57,6 +57,16 @@ def postgres():
 
 
 @pytest.fixture
+def hub_mail(settings, smtp_server):
+    """The hub-wide mail settings pointing at the loopback SMTP server (sender hub@example.com)."""
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.DEFAULT_FROM_EMAIL = "hub@example.com"
+    return smtp_server
+
+
+@pytest.fixture
 def smtp_server():
     """A loopback SMTP server (tests/smtpkit.py): .port, .messages, .box.faults, .box.users."""
     from smtpkit import SmtpServer

@@ -24,15 +24,6 @@ def tg(settings):
         yield sim
 
 
-@pytest.fixture
-def hub_mail(settings, smtp_server):
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.DEFAULT_FROM_EMAIL = "alerts@example.com"
-    return smtp_server
-
-
 def owner(name, *stores):
     user = User.objects.create_user(name, password="x")
     for s in stores:

@@ -13,15 +13,6 @@ PASSWORD = "smtp-S3cret-pw-4411"
 
 
 @pytest.fixture
-def hub_mail(settings, smtp_server):
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.DEFAULT_FROM_EMAIL = "hub@example.com"
-    return smtp_server
-
-
-@pytest.fixture
 def store(db):
     return Store.objects.create(name="Demo Mağaza")
 

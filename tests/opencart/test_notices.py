@@ -17,15 +17,6 @@ from opencart.writes_helpers import make_store
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def hub_mail(settings, smtp_server):
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.DEFAULT_FROM_EMAIL = "shop@example.com"
-    return smtp_server
-
-
 def notify_flags(h, order_id=1):
     with h.engine.connect() as conn:
         return conn.execute(sa.text("SELECT order_status_id, notify FROM oc_order_history WHERE order_id = :o "
