@@ -12,6 +12,7 @@ case "${1:-base}" in
     have chromium || [ -x /usr/bin/chromium ] || need+=(chromium)
     have initdb || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
     have redis-server || need+=(redis-server)
+    have php || need+=(php8.2-cli)  # the OpenCart extension: php -l and its harness (tests/extension)
     ;;
 esac
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -12,6 +12,7 @@ urlpatterns = [
     path("ozon/", include("ocbridge.integrations.ozon.urls")),
     path("despatch/", include("ocbridge.integrations.despatch.urls")),
     path("payments/", include("ocbridge.integrations.payments.urls")),
+    path("pay/checkout/<int:store_pk>/<int:order_id>/<int:ts>/<str:sig>/", pay_views.pay_checkout, name="pay-checkout"),
     path("pay/<str:token>/", pay_views.pay, name="pay"),
     path("pay/<str:token>/return", pay_views.pay_return, name="pay-return"),
     path("admin/", admin.site.urls),

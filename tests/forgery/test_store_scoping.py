@@ -159,6 +159,8 @@ def _b_urls(b) -> list[tuple[str, str, dict]]:
         ("post", reverse("payments:check", args=[b["payment"].pk]), {}),
         ("post", reverse("payments:link", args=[s]), {"gateway": "aps", "order_id": "1"}),
         ("post", reverse("payments:test", args=[b["aps"].pk]), {}),
+        ("get", reverse("payments:extension", args=[s]), {}),
+        ("post", reverse("payments:extension", args=[s]), {}),
         ("get", reverse("admin:index"), {}),
         ("get", reverse("admin:core_store_change", args=[s]), {}),
     ]
@@ -179,7 +181,7 @@ def _snapshot(b) -> dict:
     return {
         "bindings": sorted((pk, kind, sorted(data.items())) for pk, kind, data in
                            Binding.objects.filter(connection__store=store).values_list("pk", "kind", "data")),
-        "store": (store.name, store.db_host, store.db_name, store.enabled),
+        "store": (store.name, store.db_host, store.db_name, store.enabled, store.secret.get("extension_secret")),
         "connections": sorted(Connection.objects.filter(store=store).values_list("pk", "base_url", "name", "enabled")),
         "integrations": sorted(Integration.objects.filter(store=store).values_list("pk", "enabled", "connection_id")),
         "confirmations": sorted(Confirmation.objects.filter(store=store).values_list("pk", "state", "phone")),
@@ -236,7 +238,7 @@ NO_STORE_OBJECT = {"dashboard:login", "dashboard:logout", "dashboard:asset", "da
                    "dashboard:store-add", "dashboard:worker-probe", "dashboard:optouts-hub", "dashboard:confirmations-bulk", "static",
                    "dashboard:alerts",  # the user's own routes; a forged store: test_alert_routes_only_for_own_stores
                    "webhook", "set_language",
-                   "pay", "pay-return"}  # the customer's pay pages: public, the signed token is the key
+                   "pay", "pay-return", "pay-checkout"}  # the customer's pay pages: public, the signed token is the key
 
 
 def _url_names(patterns, prefix="") -> set[str]:

@@ -76,7 +76,7 @@ class Bed:
     def customer_pays(self, link: str, decision: str = "pay") -> httpx.Response:
         """The customer opens the link, is handed to the gateway's page, decides, and is sent back to the hub."""
         with httpx.Client(timeout=10) as web:
-            page = web.get(link)
+            page = web.get(link, follow_redirects=True)
             assert page.status_code == 200, page.text
             action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
             fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))

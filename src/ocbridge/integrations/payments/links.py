@@ -96,3 +96,15 @@ def payment_of(token: str, *, for_paying: bool = True) -> Payment:
     if for_paying and payment.expires_at <= clock.now() and payment.state in (PaymentState.CREATED, PaymentState.PENDING):
         raise LinkRefused("expired", payment)
     return payment
+
+
+def checkout_payment(integration, order, *, language: str) -> Payment:
+    """The payment for an order handed over by the shop's checkout: the open one (the customer came back or clicked
+    twice), else a new attempt (the previous one failed or was cancelled); a paid one is returned as is."""
+    latest = Payment.objects.filter(store=integration.store, order_id=order.order_id).order_by("-id").first()
+    if latest is not None and latest.state not in (PaymentState.FAILED, PaymentState.CANCELLED):
+        return latest
+    attempt = Payment.objects.filter(store=integration.store, order_id=order.order_id).count() + 1
+    return new_payment(integration, order_id=order.order_id, amount=order.total * (order.currency_value or 1),
+                       currency=order.currency_code, email=order.email, language=language, origin="checkout",
+                       attempt=attempt, actor="checkout")

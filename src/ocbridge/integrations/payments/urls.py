@@ -11,5 +11,6 @@ urlpatterns = [
     path("<int:pk>/operate/", views.payment_operate, name="operate"),
     path("<int:pk>/check/", views.payment_check, name="check"),
     path("stores/<int:store_pk>/link/", views.payment_link, name="link"),
+    path("stores/<int:store_pk>/extension/", views.extension_settings, name="extension"),
     path("gateways/<int:integration_pk>/test/", views.gateway_test, name="test"),
 ]

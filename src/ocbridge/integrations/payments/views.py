@@ -51,8 +51,13 @@ def _customer_page(request, payment: Payment | None, template: str, context: dic
 
 
 def _shop_url(payment: Payment | None) -> str:
+    """Back to the shop: its checkout success page when the customer came from its checkout."""
     url = (payment.store.api_url if payment else "") or ""
-    return url if url.startswith(("https://", "http://")) else ""
+    if not url.startswith(("https://", "http://")):
+        return ""
+    if payment.origin == "checkout" and payment.state in (S.PAID, S.AUTHORISED, S.PENDING):
+        return url.rstrip("/") + "/index.php?route=checkout/success"
+    return url
 
 
 def pay(request, token: str) -> HttpResponse:
@@ -71,6 +76,31 @@ def pay(request, token: str) -> HttpResponse:
     if payment.state == S.CREATED:
         ledger.move(payment, S.PENDING, what="the customer opened the pay link", actor="link")
     return _customer_page(request, payment, "payments/hand_over.html", {"page": page})
+
+
+def pay_checkout(request, store_pk: int, order_id: int, ts: int, sig: str) -> HttpResponse:
+    """The OpenCart extension's hand-over at checkout: a signed (store, order, time) becomes the order's payment and
+    the customer goes on to its pay page. The amount, currency and e-mail come from the shop, never from the URL."""
+    from ocbridge import opencart
+    from ocbridge.opencart import extension
+
+    store = Store.objects.filter(pk=store_pk, enabled=True).first()
+    why = extension.verify(store, order_id, ts, sig) if store is not None else "unknown store"
+    order = opencart.read_order(store, order_id) if not why else None
+    if not why and (order is None or order.store_id != store.oc_store_id):
+        why = "the order is not in this store"
+    integration = None if why else (Integration.objects.filter(store=store, kind__in=GATEWAY_KINDS, enabled=True)
+                                    .select_related("connection").order_by("kind").first())
+    if not why and integration is None:
+        why = "no payment gateway is switched on for this store"
+    exchange = inbound_exchange(request, service="opencart", store=store, purpose="payments.checkout")
+    exchange.order_id = order_id
+    close_inbound(exchange, status=303 if not why else 403, outcome=ExchangeOutcome.REJECTED if why else ExchangeOutcome.OK,
+                  level=Level.WARNING if why else Level.INFO, error=why)
+    if why:
+        return _customer_page(request, None, "payments/customer.html", {"outcome": "invalid"}, status=403)
+    payment = links.checkout_payment(integration, order, language=opencart.order_language(store, order) or store.language)
+    return redirect(links.url_for(payment), permanent=False)
 
 
 @csrf_exempt  # the gateway posts the customer back; its own signature, not a CSRF token, vouches for it
@@ -214,6 +244,25 @@ def payment_check(request, pk: int) -> HttpResponse:
     schedule_check(payment)
     messages.success(request, _("The gateway will be asked for this payment's state."))
     return redirect("payments:detail", pk=payment.pk)
+
+
+@login_required
+def extension_settings(request, store_pk: int) -> HttpResponse:
+    """What the owner types into the OpenCart extension's settings: the hub address, the store number, the signing
+    secret (made on first visit; "New secret" replaces it, audited)."""
+    from django.conf import settings as dj_settings
+
+    from ocbridge.dashboard.audit import audit
+    from ocbridge.opencart import extension
+
+    store = access.get_scoped(Store, request.user, Role.OWNER, pk=store_pk)
+    if request.method == "POST":
+        extension.new_secret(store)
+        audit(request, "store.extension_secret", obj=store, store=store, reason="new extension signing secret")
+        messages.success(request, _("A new signing secret was made: paste it into the extension's settings."))
+        return redirect("payments:extension", store_pk=store.pk)
+    return render(request, "payments/extension.html", {
+        "nav": "stores", "store": store, "hub_url": dj_settings.PUBLIC_URL, "secret": extension.secret_of(store, create=True)})
 
 
 @login_required

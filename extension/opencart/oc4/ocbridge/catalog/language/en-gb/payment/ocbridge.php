@@ -1,0 +1,5 @@
+<?php
+$_['text_title']     = 'Pay by card';
+$_['text_redirect']  = 'You will pay on the payment provider\'s secure page.';
+$_['button_confirm'] = 'Confirm and pay';
+$_['error_order']    = 'The order could not be found. Please reload the page.';
