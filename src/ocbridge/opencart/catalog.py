@@ -238,3 +238,26 @@ def products_by_model(db: ShopDB, models: list[str]) -> dict[str, dict]:
         # model is stored HTML-escaped like every text field (opencart.md): match on the unescaped value.
         rows = conn.execute(sa.select(p.c.product_id, p.c.model).where(p.c.model.in_(models))).all()
     return {unescape(r.model): {"product_id": r.product_id, "model": unescape(r.model), "name": ""} for r in rows}
+
+
+def identities(db: ShopDB) -> list[dict]:
+    """product_id, model, sku of every product (enabled or not, any store): what a marketplace offer id is made
+    from, to tell the marketplace's own cards from ours."""
+    p = db.t("product")
+    with db.engine.connect() as conn:
+        return [{"product_id": r.product_id, "model": unescape(r.model), "sku": unescape(r.sku)}
+                for r in conn.execute(sa.select(p.c.product_id, p.c.model, p.c.sku))]
+
+
+def default_units(db: ShopDB, store_id: int = 0) -> tuple[str, str]:
+    """(weight unit, length unit) of the shop's default weight and length classes, e.g. ("kg", "cm")."""
+    from ocbridge.opencart.statuses import read_settings
+
+    cfg = read_settings(db, store_id)
+    wcd, lcd = db.t("weight_class_description"), db.t("length_class_description")
+    with db.engine.connect() as conn:
+        weight = conn.execute(sa.select(wcd.c.unit).where(wcd.c.weight_class_id == cfg.number("config_weight_class_id"))
+                              .limit(1)).scalar()
+        length = conn.execute(sa.select(lcd.c.unit).where(lcd.c.length_class_id == cfg.number("config_length_class_id"))
+                              .limit(1)).scalar()
+    return (weight or "").strip(), (length or "").strip()

@@ -199,6 +199,22 @@ class OzonClient:
         _check_batch(offer_ids, INFO_BATCH)
         return self._call("/v3/product/info/list", {"offer_id": offer_ids}, purpose="ozon.products_info").get("items") or []
 
+    def get_products_attributes(self, *, offer_ids: list[str], last_id: str = "") -> tuple[list[dict], str]:
+        """Cards with their attribute values, category, sizes and images (`/v4/product/info/attributes`: filter
+        by offer_id, `limit` ≤ 1000, `last_id` paging). Returns (result[], next last_id or "")."""
+        _check_batch(offer_ids, INFO_BATCH)
+        body = self._call("/v4/product/info/attributes", {"filter": {"offer_id": offer_ids, "visibility": "ALL"},
+                                                          "last_id": last_id, "limit": INFO_BATCH, "sort_dir": "ASC"},
+                          purpose="ozon.products_attributes")
+        items = body.get("result") or []
+        return items, str(body.get("last_id") or "") if items else ""
+
+    def get_product_description(self, *, offer_id: str) -> dict:
+        """A card's name and description text (`/v1/product/info/description`: result{id, offer_id, name,
+        description})."""
+        return self._call("/v1/product/info/description", {"offer_id": offer_id},
+                          purpose="ozon.product_description").get("result") or {}
+
     def get_product_limits(self) -> ProductLimits:
         """Daily quotas for creating and updating cards; exceeding them fails items with `item_limit_exceeded`."""
         body = self._call("/v4/product/info/limit", {}, purpose="ozon.limits")

@@ -180,6 +180,8 @@ class OzonSimulator(Simulator):
         ("POST", r"/v3/product/list", "product_list"),
         ("POST", r"/v3/product/info/list", "product_info_list"),
         ("POST", r"/v4/product/info/limit", "product_info_limit"),
+        ("POST", r"/v4/product/info/attributes", "product_info_attributes"),
+        ("POST", r"/v1/product/info/description", "product_info_description"),
         ("POST", r"/v2/products/stocks", "products_stocks"),
         ("POST", r"/v1/product/import/prices", "import_prices"),
         ("POST", r"/v5/product/info/prices", "info_prices"),
@@ -203,6 +205,7 @@ class OzonSimulator(Simulator):
     control_methods = Simulator.control_methods + (
         "add_posting", "set_posting_status", "fail_item", "advance", "set_import_pending_polls", "products",
         "limit_hits", "calls", "postings", "fail_ship", "set_product_limits", "add_return", "set_price_at_ozon",
+        "add_card",
     )
 
     def __init__(self, *, client_id: str = "123456", api_key: str = "00000000-0000-4000-8000-00000000a11e",
@@ -354,6 +357,24 @@ class OzonSimulator(Simulator):
             if price is not None:
                 card["price"] = str(price)
             card["promotion_percent"] = int(promotion_percent)
+
+    def add_card(self, offer_id: str, *, name: str, price: str, description: str = "", images: list[str] | None = None,
+                 attributes: list[dict] | None = None, description_category_id: int = 17028922, type_id: int = 94765,
+                 stocks: dict | None = None, weight: int = 500, depth: int = 100, width: int = 100,
+                 height: int = 100) -> dict:
+        """A card the seller made in Ozon's cabinet (not through our import): it exists only on Ozon.
+        `attributes` as `/v4/product/info/attributes` gives them ({id, complex_id, values[{dictionary_value_id,
+        value}]}); sizes in g and mm; `stocks` {warehouse_id: present}."""
+        with self._state_lock:
+            pid = next(self._ids)
+            card = self.catalogue[offer_id] = {
+                "product_id": pid, "sku": 2_000_000_000 + pid, "offer_id": offer_id, "archived": False,
+                "stocks": {str(k): int(v) for k, v in (stocks or {}).items()}, "name": name, "price": str(price),
+                "old_price": "0", "hash": "", "status": "price_sent", "images": list(images or []),
+                "attributes": list(attributes or []), "description_category_id": description_category_id,
+                "type_id": type_id, "description": description,
+                "sizes": {"weight": weight, "depth": depth, "width": width, "height": height}}
+            return json.loads(json.dumps(card))
 
     def add_return(self, posting_number: str, *, offer_id: str | None = None, quantity: int = 1,
                    status: str = "ReturnedToSeller", reason: str = "Не подошёл размер") -> dict:
@@ -585,6 +606,49 @@ class OzonSimulator(Simulator):
                                         for k, v in c["stocks"].items()]}}
                  for c in cards if str(c[field]) in wanted]
         return Response.json({"items": items})
+
+    def product_info_attributes(self, req: Request) -> Response:
+        """`/v4/product/info/attributes` (reference example, mirrored in xmdragon/ozon-library docs/api/official/
+        post-v4-product-info-attributes-*.md): result[] with attributes, category, sizes (g, mm), images,
+        primary_image; `last_id` paging. Cards imported through us keep the attributes we sent."""
+        body = self._body(req)
+        flt = body.get("filter") or {}
+        limit = int(body.get("limit") or 100)
+        if not 1 <= limit <= INFO_MAX:
+            raise _err(400, GRPC_INVALID, f"limit: value must be in 1..{INFO_MAX}")
+        offers = {str(o) for o in self._max(flt.get("offer_id") or [], INFO_MAX, "offer_id")}
+        with self._state_lock:
+            cards = sorted((c for c in self.catalogue.values() if not offers or c["offer_id"] in offers),
+                           key=lambda c: c["product_id"])
+        after = int(body.get("last_id") or 0)
+        rest = [c for c in cards if c["product_id"] > after]
+        page = rest[:limit]
+        result = []
+        for c in page:
+            sizes = c.get("sizes") or {}
+            images = list(c.get("images") or [])
+            result.append({
+                "id": c["product_id"], "offer_id": c["offer_id"], "sku": c["sku"], "name": c.get("name", ""),
+                "barcode": "", "barcodes": [], "description_category_id": c.get("description_category_id", 0),
+                "type_id": c.get("type_id", 0), "attributes": c.get("attributes") or [], "complex_attributes": [],
+                "attributes_with_defaults": [], "images": images, "primary_image": images[0] if images else "",
+                "weight": sizes.get("weight", 0), "weight_unit": "g", "depth": sizes.get("depth", 0),
+                "width": sizes.get("width", 0), "height": sizes.get("height", 0), "dimension_unit": "mm",
+                "pdf_list": [], "model_info": {"model_id": c["product_id"], "count": 1}})
+        return Response.json({"result": result, "total": str(len(cards)),
+                              "last_id": str(page[-1]["product_id"]) if len(rest) > limit else ""})
+
+    def product_info_description(self, req: Request) -> Response:
+        """`/v1/product/info/description` (same mirror, post-v1-product-info-description-*.md): result{id,
+        offer_id, name, description}; an unknown offer answers 404 (code 5; the text is the simulator's own)."""
+        body = self._body(req)
+        offer = str(body.get("offer_id") or "")
+        with self._state_lock:
+            card = self.catalogue.get(offer)
+            if card is None:
+                raise _err(404, GRPC_NOT_FOUND, "product not found")
+            return Response.json({"result": {"id": card["product_id"], "offer_id": offer, "name": card.get("name", ""),
+                                             "description": card.get("description", "")}})
 
     def product_info_limit(self, req: Request) -> Response:
         self._body(req)

@@ -42,6 +42,7 @@ class OzonConfig:
     #                               "values": {"<OpenCart text>": <dictionary_value_id>}}
     attribute_map: dict[str, dict] = field(default_factory=dict)
     products_out: bool = True
+    products_in: bool = False  # two-way products: cards that exist only on Ozon are imported into the shop
     stock_out: bool = True
     prices_out: bool = True
     orders_in: bool = True

@@ -53,6 +53,10 @@ class OzonSettingsForm(forms.Form):
     image_base_url = forms.URLField(label=_("Shop URL for images"), required=False, assume_scheme="https")
     category_ids = forms.CharField(label=_("Only these OpenCart categories (empty = all mapped)"), required=False)
     products_out = forms.BooleanField(label=_("Send products"), required=False)
+    products_in = forms.BooleanField(
+        label=_("Import products that exist only on Ozon"), required=False,
+        help_text=_("Names, descriptions, price, stock, attributes and the mapped category; images stay on Ozon "
+                    "until the shop can receive files (listed on the Products page)"))
     stock_out = forms.BooleanField(label=_("Send stock"), required=False)
     prices_out = forms.BooleanField(label=_("Send prices"), required=False)
     orders_in = forms.BooleanField(label=_("Import FBS orders"), required=False)
@@ -225,6 +229,8 @@ class OzonSettingsForm(forms.Form):
             self.add_error("warehouse_ids", _("Stock needs at least one Ozon warehouse."))
         if data.get("status_out") and not (data.get("shipped_status_ids") or data.get("cancel_status_ids")):
             self.add_error("shipped_status_ids", _("Choose at least one shipped or cancelled status."))
+        if data.get("products_in") and data.get("offer_id_rule") not in ("model", "sku"):
+            self.add_error("products_in", _("Importing from Ozon needs offer ids made from the model or the SKU."))
         if data.get("cancel_reason_id") == 402 and not (data.get("cancel_reason_message") or "").strip():
             self.add_error("cancel_reason_message", _("Ozon needs a message with reason 402."))
         if data.get("offer_id_rule") not in OFFER_ID_RULES or data.get("price_source") not in PRICE_SOURCES:

@@ -725,6 +725,18 @@ class ApplyReturn(OzonJob):
 
 
 @register_job_kind
+class ImportOzonProducts(OzonJob):
+    """Cards that exist only on Ozon become shop products (integrations/ozon/importer.py), once each."""
+
+    kind = "ozon.import_products"
+
+    def sync(self, job: Job, ctx: Context) -> None:
+        from ocbridge.integrations.ozon import importer
+
+        importer.run(ctx)
+
+
+@register_job_kind
 class RefreshCatalog(OzonJob):
     """Fetch and cache Ozon's description-category tree (and the mapped categories' attributes)."""
 
@@ -735,7 +747,8 @@ class RefreshCatalog(OzonJob):
         catalog.for_config(ctx.client, ctx.connection, ctx.cfg, refresh=True)
 
 
-DIRECTIONS = (("products_out", SyncProducts), ("stock_out", SyncStock), ("prices_out", SyncPrices),
+DIRECTIONS = (("products_out", SyncProducts), ("products_in", ImportOzonProducts), ("stock_out", SyncStock),
+              ("prices_out", SyncPrices),
               ("orders_in", PollPostings), ("returns_in", PollReturns), ("ozon_owned_offer_ids", SyncOwnedPrices))
 
 

@@ -17,6 +17,7 @@ PRODUCT = "ozon.product"  # OpenCart product_id → offer_id; data: status, erro
 STOCK = "ozon.stock"  # "<product_id>:<warehouse>" → "<offer_id>:<warehouse>"; hash = last stock sent
 PRICE = "ozon.price"  # product_id → offer_id; hash = "price|old_price"; data.times = updates in the last hour
 OWNED_PRICE = "ozon.owned_price"  # product_id → offer_id of an Ozon-owned offer; local/remote hash = each side's price
+IMPORTED = "ozon.imported"  # product_id made in the shop → offer_id of an Ozon-only card; data: images not copied
 POSTING = "ozon.posting"  # OpenCart order_id (or "pending:<n>") → posting_number; data: status, warnings
 
 

@@ -98,3 +98,24 @@ def set_product_price(store, product_id: int, *, expected, new, key: str):
     from ocbridge.opencart import writes
 
     return writes.set_product_price(store, product_id, expected=expected, new=new, key=key)
+
+
+def product_identities(store) -> list[dict]:
+    return catalog.identities(opencart.shop_db(store))
+
+
+def default_units(store) -> tuple[str, str]:
+    return catalog.default_units(opencart.shop_db(store), store.oc_store_id)
+
+
+def import_language(store, cfg: OzonConfig) -> int:
+    """The shop language Ozon's (Russian) texts go to: the shop's Russian, else the language cards are sent in."""
+    langs = statuses.languages(opencart.shop_db(store))
+    return next((i for i, code in langs.items() if code.lower().startswith("ru")), cfg.language_id)
+
+
+def upsert_product(store, draft, *, key: str):
+    """Create or update a product through the shop's one journaled write API (opencart.writes.upsert_product)."""
+    from ocbridge.opencart import writes
+
+    return writes.upsert_product(store, draft, key=key)

@@ -60,8 +60,10 @@ def products(request, integration_pk: int) -> HttpResponse:
     if status:
         qs = qs.filter(data__status=status)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    imported = Binding.objects.filter(connection_id=integration.connection_id, kind=m.IMPORTED).order_by("-id")
     return render(request, "ozon/products.html", _ctx(integration, "products", page=page, status=status,
-                                                      statuses=m.ProductStatus.choices, counts=product_counts(integration)))
+                                                      statuses=m.ProductStatus.choices, counts=product_counts(integration),
+                                                      imported=imported[:100], imported_total=imported.count()))
 
 
 @login_required
