@@ -139,6 +139,7 @@ def play_day(server, *, orders: int, despatch_after: float, faults: bool, seed: 
     from ocbridge.core.jobs import run_job, run_until_idle
     from ocbridge.core.models import Connection, Integration, Job, Store
     from ocbridge.integrations.despatch import jobs
+    from ocbridge.opencart import feed
     from ocbridge.services import despatch as dc
     from ocbridge.simulators.despatch import DespatchSimulator
 
@@ -161,7 +162,10 @@ def play_day(server, *, orders: int, despatch_after: float, faults: bool, seed: 
             job = Job.objects.enqueue(kind, key=f"bench:{name}:{next(keys)}", integration=integration)
             run_job(job.pk)
 
-        poll(jobs.PollShopHistory)  # the watermark starts at the newest history row
+        def poll_shop() -> None:  # the shared shop poll (opencart.feed): Despatch is one of its history consumers
+            feed.poll_shop(feed.shop_key(store))
+
+        poll_shop()  # the feed's cursors start at the newest rows
         start = time.time() + clock.offset_seconds()
 
         def set_time(sim_seconds: float) -> None:
@@ -202,7 +206,7 @@ def play_day(server, *, orders: int, despatch_after: float, faults: bool, seed: 
             # the end of this tick: the scheduled polls run (the dispatcher enqueues both every 15 s)
             set_time((tick + 1) * POLL)
             t0 = time.perf_counter()
-            poll(jobs.PollShopHistory)
+            poll_shop()
             poll(jobs.PollDcOrders)
             run_until_idle(max_rounds=20)
             if faults:  # retries of this tick's failures become due at once (backoff is time, not work)
