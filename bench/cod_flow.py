@@ -71,7 +71,7 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="ocb-codflow-")
     port = 18000 + os.getpid() % 1000
     env = dict(os.environ, OCBRIDGE_DATA_DIR=tmp, OCBRIDGE_PUBLIC_URL=f"http://127.0.0.1:{port}",
-               OCBRIDGE_LOG_LEVEL="ERROR", PYTHONPATH=str(ROOT / "src"))
+               OCBRIDGE_LOG_LEVEL="ERROR", OCBRIDGE_SIMULATOR_HOSTS="127.0.0.1", PYTHONPATH=str(ROOT / "src"))
     os.environ.update(env)
     os.environ["DJANGO_SETTINGS_MODULE"] = "ocbridge.settings"
     import django

@@ -47,6 +47,7 @@ def setup_django(tmp: str) -> None:
     """))
     sys.path.insert(0, tmp)
     os.environ["OCBRIDGE_DATA_DIR"] = tmp
+    os.environ["OCBRIDGE_SIMULATOR_HOSTS"] = "127.0.0.1"  # the simulators and the shop's API on loopback
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench_lookup_settings"
     import django
 

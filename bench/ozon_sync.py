@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT / "src"))
 def setup_django() -> None:
     os.environ.setdefault("OCBRIDGE_DATA_DIR", tempfile.mkdtemp(prefix="ocbridge-bench-"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ocbridge.settings")
+    os.environ["OCBRIDGE_SIMULATOR_HOSTS"] = "127.0.0.1"  # the simulators and the shop's API on loopback
     os.environ["OCBRIDGE_TEST_CLOCK"] = "1"  # orders in plays a day on the injected clock (also in the workers)
     import django
     from django.core.management import call_command

@@ -1,8 +1,14 @@
 """Test session wiring: data dir, shared clock, MariaDB plugin, helpers used across the suite."""
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Simulators and test shops listen on loopback: the administrator's allowance (core.outbound), also for the
+# worker/server subprocesses tests start. Tests of the refusal set settings.SIMULATOR_HOSTS themselves.
+LOOPBACK_ALLOWED = ["127.0.0.1"]
+os.environ["OCBRIDGE_SIMULATOR_HOSTS"] = ",".join(LOOPBACK_ALLOWED)
 
 pytest_plugins = ["conftest_mariadb"] if (Path(__file__).parent / "conftest_mariadb.py").exists() else []
 
@@ -13,6 +19,7 @@ def _test_clock(settings):
     from ocbridge.core import clock
 
     settings.TEST_CLOCK = True
+    settings.SIMULATOR_HOSTS = list(LOOPBACK_ALLOWED)
     clock.reset()
     yield
     clock.reset()

@@ -18,7 +18,8 @@ def test_refused_and_dns_failures_are_named():
         HttpClient("ozon").request("GET", f"http://127.0.0.1:{_closed_port()}/v1/warehouse/list")
     assert refused.value.maybe_sent is False
     with pytest.raises(NetworkError, match=r"does not resolve \(DNS\)"):
-        HttpClient("ozon").request("GET", "https://no-such-host.invalid/v1/warehouse/list")
+        # a shop's API URL may be any name; a provider's must match its host first (core.outbound)
+        HttpClient("opencart").request("GET", "https://no-such-host.invalid/index.php")
 
 
 def test_a_silent_server_is_a_timeout_that_may_have_been_sent():

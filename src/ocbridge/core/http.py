@@ -1,4 +1,9 @@
-"""The one HTTP client for outside services: fixed timeout, no redirects, errors turned into our taxonomy."""
+"""The one HTTP client for outside services: fixed timeout, no redirects, errors turned into our taxonomy.
+
+Every request is checked where it is sent (core.outbound.destination): the host must still be one this service may
+reach and resolve to public addresses only; the connection goes to the address checked, the TLS name stays the
+host's (so the certificate is verified against the name, not the address).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ import threading
 import httpx
 
 from ocbridge import __version__
-from ocbridge.core.errors import RetryableError, network_cause
+from ocbridge.core import outbound
+from ocbridge.core.errors import RetryableError, TerminalError, network_cause
 
 
 class NetworkError(RetryableError):
@@ -16,6 +22,30 @@ class NetworkError(RetryableError):
     def __init__(self, service: str, code: str, message: str, maybe_sent: bool):
         super().__init__(service, code, message)
         self.maybe_sent = maybe_sent
+
+
+class DestinationRefused(TerminalError):
+    """The request was not sent: its address is not one this service's credentials may go to."""
+
+
+class _CheckedTransport(httpx.HTTPTransport):
+    def __init__(self, service: str):
+        super().__init__()
+        self.service = service
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        try:
+            address = outbound.destination(self.service, str(url))
+        except outbound.DestinationRefused as exc:
+            raise DestinationRefused(self.service, "destination", f"not sent to {url.host}: {exc}") from None
+        except OSError as exc:  # the name does not resolve: said as httpx says it (never reached)
+            raise httpx.ConnectError(str(exc), request=request) from exc
+        if address is not None:  # pinned: the address checked is the one connected to (one client = one host, so
+            # its pool, keyed by address, never mixes two names' TLS sessions)
+            request.url = url.copy_with(host=address)
+            request.extensions = {**request.extensions, "sni_hostname": url.host}
+        return super().handle_request(request)
 
 
 class HttpClient:
@@ -27,6 +57,7 @@ class HttpClient:
             base_url=base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             follow_redirects=False,
+            transport=_CheckedTransport(service),
             headers={"User-Agent": f"ocbridge/{__version__}", **(headers or {})},
         )
 

@@ -17,7 +17,6 @@ itself instead of queuing.
 
 from __future__ import annotations
 
-import ipaddress
 import smtplib
 import socket
 import ssl
@@ -116,10 +115,12 @@ def _may_reach(cfg: MailSettings) -> bool:
     if outbound.process_allowed(f"smtp://{cfg.host}:{cfg.port}"):
         return True
     try:
-        infos = socket.getaddrinfo(cfg.host, cfg.port, proto=socket.IPPROTO_TCP)
+        outbound.public_address(cfg.host, cfg.port)
+    except outbound.DestinationRefused:
+        return False
     except OSError:
         return True  # does not resolve: the send says so (DNS), nothing internal is reached
-    return all(ipaddress.ip_address(info[4][0]).is_global for info in infos)
+    return True
 
 
 def queue(key: str, *, to: list[str] | str, subject: str, body: str, store: Store | None = None,

@@ -4,11 +4,18 @@ A provider's API lives on its own host (fixed), or on a per-account host matchin
 OneBox). Anything else — a simulator, a self-hosted gateway, a custom domain — must be listed by the hub's
 administrator in the process setting OCBRIDGE_SIMULATOR_HOSTS (`host` or `host:port`); it is never a form's
 choice, since "Test" sends the stored credentials to the base URL. No redirect is followed (core.http).
+
+The form checks a URL when it is saved; `destination` checks every request again when it is sent (core.http), so a
+value stored before the form's check existed, or a name whose DNS later points inside the hub's network, never
+receives credentials: the name must still pass, every address it resolves to must be public, and the request goes
+to the address that was checked (no second lookup an attacker's DNS could answer differently).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -30,6 +37,15 @@ PROVIDER_HOSTS: dict[str, tuple[str, ...]] = {
     "aps": (r"(sb)?checkout\.payfort\.com", r"(sb)?paymentservices\.payfort\.com"),
 }
 
+# Endpoints a provider documents off the https-on-443 rule (Netgsm's Netsantral: plain HTTP on 9111, netgsm.md §2.3).
+FIXED_ENDPOINTS: dict[str, tuple[str, ...]] = {"netgsm": ("http://crmsntrl.netgsm.com.tr:9111",)}
+# The shop's own native API: the owner types it; any public http(s) host.
+SHOP_SERVICES = ("opencart",)
+
+
+class DestinationRefused(ConfigurationError):
+    """A request that must not be sent where it points; nothing was sent."""
+
 
 def process_allowed(url: str) -> bool:
     parts = urlsplit(url)
@@ -44,8 +60,21 @@ def check_base_url(service: str, url: str) -> str:
     parts = urlsplit(url)
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ConfigurationError(_("The base URL must not carry a user, a password, a query or a fragment."))
+    check_origin(service, url)
+    return url
+
+
+def check_origin(service: str, url: str) -> None:
+    """The scheme, host and port rule for a service's requests (ConfigurationError saying why)."""
+    parts = urlsplit(url)
     if process_allowed(url):
-        return url
+        return
+    if service in SHOP_SERVICES:
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError(_("The shop's API URL must be an http or https address."))
+        return
+    if f"{parts.scheme}://{parts.netloc}".lower() in FIXED_ENDPOINTS.get(service, ()):
+        return
     host = (parts.hostname or "").lower()
     patterns = PROVIDER_HOSTS.get(service, ())
     if not patterns:
@@ -58,4 +87,29 @@ def check_base_url(service: str, url: str) -> str:
         raise ConfigurationError(_("%(host)s is not a %(service)s API host (%(hosts)s); another host must be allowed "
                                    "by the hub's administrator (OCBRIDGE_SIMULATOR_HOSTS).")
                                  % {"host": host or url, "service": service, "hosts": hosts})
-    return url
+
+
+def destination(service: str, url: str) -> str | None:
+    """At send time: the address to connect to for this request, or None to connect by name (a host the
+    administrator allows). DestinationRefused when the request must not go; OSError when the name does not resolve."""
+    try:
+        check_origin(service, url)
+    except ConfigurationError as exc:
+        raise DestinationRefused(str(exc)) from None
+    if process_allowed(url):
+        return None
+    parts = urlsplit(url)
+    return public_address(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+
+
+def public_address(host: str, port: int) -> str:
+    """One address of `host`, when every address it resolves to is public; DestinationRefused otherwise (a name
+    answering both a public and an internal address is refused too: the connection could land on either)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses = [info[4][0] for info in infos]
+    inner = [a for a in addresses if not ipaddress.ip_address(a.split("%")[0]).is_global]
+    if inner or not addresses:
+        raise DestinationRefused(_("%(host)s resolves to %(address)s, which is not a public address; the hub's "
+                                   "administrator must allow it (OCBRIDGE_SIMULATOR_HOSTS).")
+                                 % {"host": host, "address": ", ".join(inner) or "-"})
+    return addresses[0]

@@ -154,7 +154,7 @@ def test_settings_offer_ozons_warehouses_asked_once_a_minute_and_refuse_unknown_
     ("refused", "connection refused"),
     ("key", "Ozon refused: "),
 ])
-def test_settings_say_why_ozon_is_unreachable_and_keep_the_saved_warehouses(integ, sim, where, words):
+def test_settings_say_why_ozon_is_unreachable_and_keep_the_saved_warehouses(integ, sim, where, words, settings):
     from ocbridge.core.http import NetworkError  # noqa: F401  (the client's error the form words)
     from ocbridge.integrations.ozon.forms import OzonSettingsForm
 
@@ -163,6 +163,7 @@ def test_settings_say_why_ozon_is_unreachable_and_keep_the_saved_warehouses(inte
     conn = integ.connection
     if where == "dns":
         conn.base_url = "http://ozon-sim.invalid"  # RFC 2606: never resolves
+        settings.SIMULATOR_HOSTS = [*settings.SIMULATOR_HOSTS, "ozon-sim.invalid"]  # allowed, yet not found
     elif where == "refused":
         conn.base_url = "http://127.0.0.1:9"  # discard port: nothing listens
     else:

@@ -57,7 +57,9 @@ class Command(BaseCommand):
         login, password = demo.ensure_user()
         demo.ensure_store(shop_url, sim_url)
 
-        env = dict(os.environ, OCBRIDGE_DATA_DIR=str(data), OCBRIDGE_PUBLIC_URL=f"http://127.0.0.1:{port}")
+        # the demo's shop and simulators live on loopback: the administrator's allowance (core.outbound)
+        env = dict(os.environ, OCBRIDGE_DATA_DIR=str(data), OCBRIDGE_PUBLIC_URL=f"http://127.0.0.1:{port}",
+                   OCBRIDGE_SIMULATOR_HOSTS="127.0.0.1")
         procs = [
             subprocess.Popen([sys.executable, "-m", "ocbridge", "worker", "--tick", "0.5"], env=env),
             subprocess.Popen([sys.executable, "-m", "ocbridge", "serve", "--bind", f"127.0.0.1:{port}"], env=env),
