@@ -18,6 +18,14 @@ from ocbridge.core.http import DestinationRefused, HttpClient, NetworkError
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _english():
+    from django.utils import translation
+
+    with translation.override("en"):  # the reasons are read in English here
+        yield
+
+
 class Receiver(LoopbackReceiver):
     def answer(self, request, body):
         self.hits.append({"path": request.path, "auth": request.headers.get("Authorization")})
