@@ -35,6 +35,7 @@ PROVIDER_HOSTS: dict[str, tuple[str, ...]] = {
     "onebox": (_LABEL + r"\.1b\.app", _LABEL + r"\.crm-onebox\.com"),
     # APS: hosted page and server API hosts, production and sandbox (payments.md A4)
     "aps": (r"(sb)?checkout\.payfort\.com", r"(sb)?paymentservices\.payfort\.com"),
+    "latitudepay": (r"api\.(uat\.)?latitudepay\.com", r"api\.(uat\.)?genoapay\.com"),  # payments.md B1
 }
 
 # Endpoints a provider documents off the https-on-443 rule (Netgsm's Netsantral: plain HTTP on 9111, netgsm.md §2.3).

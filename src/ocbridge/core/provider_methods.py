@@ -88,7 +88,18 @@ _OB_SIM = "docs/providers/onebox.md §4: simulator only (not in public material)
 _OB_DOC = "1b.app/en/api/orders (legacy API, OneBox's own page)"
 _APS = "payments.md Part A; APS signature examples; github payfort/payfort-php-sdk (Model/Maintenance/*, APSSignature.php)"
 
+_LP = ("payments.md Part B; github Latitude-Financial/woocommerce-latitudepay-genoapay; the service closed in 2023 "
+       "(Genoapay purchases ended 2023-04-11): simulator only")
+
 METHODS: tuple[ProviderMethod, ...] = (
+    # latitudepay (v3; closed in 2023 — no switch-off date set: the owner sees it in the integration's name) --------
+    ProviderMethod("latitudepay", "POST /v3/token", "bearer token from API key and secret", _LP, _CHECKED),
+    ProviderMethod("latitudepay", "GET /v3/configuration", "settings Test: account name and amount range", _LP, _CHECKED),
+    ProviderMethod("latitudepay", "POST /v3/sale/online", "create the sale (paymentUrl)", _LP, _CHECKED),
+    ProviderMethod("latitudepay", "GET /v3/sale/pos/{token}/status", "status of a sale (shape unverified)", _LP, _CHECKED),
+    ProviderMethod("latitudepay", "POST /v3/sale/{token}/refund", "full or partial refund", _LP, _CHECKED),
+    ProviderMethod("latitudepay", "GET /v3/pay/{token}", "the shopper's page (simulator only)", _LP, _CHECKED),
+    ProviderMethod("latitudepay", "POST /v3/pay/{token}", "the shopper's decision (simulator only)", _LP, _CHECKED),
     # aps (Amazon Payment Services; no deprecation notices published) -------------------------------------
     ProviderMethod("aps", "POST /FortAPI/paymentApi", "CHECK_STATUS, CAPTURE, REFUND, VOID_AUTHORIZATION (JSON)", _APS,
                    _CHECKED),

@@ -114,3 +114,43 @@ def aps_bed(opencart_db, live_server, settings):
     yield make
     for sim in sims:
         sim.stop()
+
+
+@pytest.fixture
+def lat_bed(opencart_db, live_server, settings):
+    """The same bed with a LatitudePay connection (AUD) and its simulator."""
+    from ocbridge.services import latitudepay
+    from ocbridge.simulators.latitudepay import LatitudeSimulator
+
+    settings.PUBLIC_URL = live_server.url
+    settings.SIMULATOR_HOSTS = ["127.0.0.1"]
+    latitudepay.forget_tokens()
+    sims: list = []
+
+    def make(version: str = "3.0", **cfg) -> Bed:
+        shop = opencart_db(version)
+        sim = LatitudeSimulator(speed=1000)
+        sim.start()
+        sims.append(sim)
+        store = Store.objects.create(name="Aussie shop", db_url=shop.url, table_prefix=shop.prefix,
+                                     timezone="Australia/Sydney", country="AU", currency="AUD", language="en")
+        conn = Connection.objects.create(store=store, service="latitudepay", base_url=sim.base_url,
+                                         secret={"api_key": "lp-key", "api_secret": "lp-secret"},
+                                         options={"currency": "AUD"})
+        integration = Integration.objects.create(store=store, kind="latitudepay", connection=conn, settings={
+            "paid_status_id": 2, "refunded_status_id": 11, "link_hours": 48, **cfg})
+        return Bed(shop, sim, store, conn, integration, live_server.url)
+
+    yield make
+    for sim in sims:
+        sim.stop()
+
+
+def latitude_pays(bed, link: str, decision: str = "pay") -> httpx.Response:
+    """The customer opens the link, is sent to Latitude's paymentUrl, decides, and comes back to the hub."""
+    with httpx.Client(timeout=10) as web:
+        first = web.get(link, follow_redirects=True)
+        assert first.status_code == 200 and "LatitudePay (simulator)" in first.text, first.text
+        back = web.post(str(first.url), data={"decision": decision})
+        assert back.status_code == 302
+        return web.get(back.headers["location"])

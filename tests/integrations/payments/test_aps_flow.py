@@ -223,3 +223,15 @@ def test_authorisation_capture_part_and_void(aps_bed):
     assert len(captures) == 1
     with pytest.raises(operations.OperationRefused):
         operations.request(p1, "refund", 1300, sequence=1, reason="more than captured", user="op")
+
+
+def test_settings_test_checks_credentials_without_charging(aps_bed):
+    from ocbridge.integrations.payments.jobs import check_connection
+
+    bed = aps_bed("3.0")
+    result = check_connection(bed.connection)
+    assert result["ok"] and "12036" in result["message"] and not bed.sim.transactions()
+    bed.connection.secret = {**bed.connection.secret, "sha_request_phrase": "WRONG"}
+    bed.connection.save()
+    result = check_connection(bed.connection)
+    assert not result["ok"] and "Signature mismatch" in result["message"]

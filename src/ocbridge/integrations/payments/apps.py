@@ -15,7 +15,8 @@ class PaymentsAppConfig(AppConfig):
         from ocbridge.integrations.payments import jobs, notices  # noqa: F401  (registers kinds, hooks, schedules)
         from ocbridge.integrations.payments.forms import PaymentSettingsForm
 
-        for kind, label in (("aps", _("Amazon Payment Services (card payments)")),):
+        for kind, label in (("aps", _("Amazon Payment Services (card payments)")),
+                            ("latitudepay", _("LatitudePay / Genoapay (instalments; closed in 2023)"))):
             register_integration(IntegrationInfo(kind=kind, label=label, services=(kind,),
                                                  config_form=PaymentSettingsForm, url_namespace="payments",
                                                  extras={"check_connection": jobs.check_connection}))

@@ -44,7 +44,7 @@ class ApsGateway:
     """Amazon Payment Services through services.aps."""
 
     kind = "aps"
-    currencies = None  # any ISO currency the merchant account accepts
+    operations = ("capture", "refund", "void")
 
     def __init__(self, connection):
         if connection is None or connection.service != "aps":
@@ -62,6 +62,11 @@ class ApsGateway:
 
     def verify(self, params: dict) -> bool:
         return self.client.verify_feedback(params)
+
+    def test(self) -> str:
+        """Credentials checked without charging: CHECK_STATUS of a reference that cannot exist (12036 = accepted)."""
+        answer = self.client.check_status(f"ocbridge-test-{self.connection.pk}")
+        return f"credentials accepted ({answer.code} {answer.message}); nothing was charged"
 
     def word(self, params: dict) -> Word:
         """A6 feedback / notification / return parameters (already verified) as a Word."""
@@ -125,12 +130,120 @@ class ApsGateway:
         return payment.reference if (total or 0) >= before_minor + amount_minor else None
 
 
+class LatitudeGateway:
+    """LatitudePay / Genoapay v3 through services.latitudepay (closed in 2023: documented protocol + simulator).
+    A sale is made when the customer opens the link (its token is the transaction); only refunds are operations."""
+
+    kind = "latitudepay"
+    operations = ("refund",)
+
+    def __init__(self, connection):
+        from ocbridge.services import latitudepay
+
+        if connection is None or connection.service != "latitudepay":
+            raise ConfigurationError("the payment integration has no LatitudePay connection")
+        self.connection = connection
+        self.lp = latitudepay
+        self.currency = str((connection.options or {}).get("currency") or "AUD").upper()
+        self.client = latitudepay.LatitudeClient(connection, currency=self.currency)
+
+    def hosted_page(self, payment, return_url: str) -> HostedPage:
+        if payment.gateway_data.get("paymentUrl") and payment.gateway_id:
+            return HostedPage(payment.gateway_data["paymentUrl"], {})  # the same sale: one token per payment
+        callback = self.connection.webhook_url("callback")
+        answer = self.client.create_sale(self._sale_body(payment, return_url, callback), key=f"{payment.key}:sale",
+                                         order_id=payment.order_id)
+        token, url = str(answer.get("token") or ""), str(answer.get("paymentUrl") or "")
+        if not token or not url:
+            raise ConfigurationError("LatitudePay answered the sale without a token or paymentUrl")
+        type(payment).objects.filter(pk=payment.pk).update(gateway_id=token, gateway_data={"paymentUrl": url})
+        payment.gateway_id, payment.gateway_data = token, {"paymentUrl": url}
+        return HostedPage(url, {})
+
+    def _sale_body(self, payment, return_url: str, callback: str) -> dict:
+        """B2 fields in a fixed order (the signature covers them in the order sent)."""
+        row = _order_row(payment)
+        total = self.lp.money(payment.amount_minor, payment.currency)
+
+        def address(side: str) -> dict:
+            return {"addressLine1": row.get(f"{side}_address_1") or "", "suburb": row.get(f"{side}_address_2") or "",
+                    "cityTown": row.get(f"{side}_city") or "", "postcode": row.get(f"{side}_postcode") or "",
+                    "countryCode": "NZ" if payment.currency == "NZD" else "AU"}
+
+        return {"customer": {"mobileNumber": row.get("telephone") or "", "firstName": row.get("firstname") or "",
+                             "surname": row.get("lastname") or "", "email": payment.email or row.get("email") or ""},
+                "shippingAddress": address("shipping"), "billingAddress": address("payment"),
+                "products": [{"name": f"Order {payment.order_id}", "price": total, "sku": str(payment.order_id),
+                              "quantity": 1, "taxIncluded": True}],
+                "shippingLines": [], "taxAmount": self.lp.money(0, payment.currency),
+                "reference": payment.reference, "totalAmount": total,
+                "returnUrls": {"successUrl": return_url, "failUrl": return_url, "callbackUrl": callback}}
+
+    def verify(self, params: dict) -> bool:
+        return self.lp.verify_redirect(params, self.client._secret)
+
+    def test(self) -> str:
+        cfg = self.client.configuration()
+        return (f"credentials accepted ({cfg.get('name')}: {cfg.get('minimumAmount')}–{cfg.get('maximumAmount')} "
+                f"{self.currency}); nothing was charged")
+
+    def word(self, params: dict) -> Word:
+        """B4: result COMPLETED = paid, FAILED = failed. The callback carries no amount: the sale's token binds it —
+        a token that is not the one our payment created is nobody's payment."""
+        from ocbridge.integrations.payments.models import Payment
+
+        token, result = str(params.get("token") or ""), str(params.get("result") or "").upper()
+        payment = Payment.objects.filter(gateway="latitudepay", gateway_id=token).first() if token else None
+        outcome = "paid" if result in self.lp.PAID else "failed" if result in self.lp.FAILED else "pending"
+        return Word(reference=payment.reference if payment else "", outcome=outcome, gateway_id=token,
+                    amount_minor=payment.amount_minor if payment else None,
+                    currency=payment.currency if payment else "", message=str(params.get("message") or ""),
+                    code=result, params=params)
+
+    def check(self, payment) -> Word:
+        if not payment.gateway_id:  # the customer never opened the link: no sale exists
+            return Word(payment.reference, "")
+        answer = self.client.status(payment.gateway_id, order_id=payment.order_id)
+        status = str(answer.get("status") or "").upper()
+        outcome = ("paid" if status in self.lp.PAID or status == "REFUNDED" else "failed" if status in self.lp.FAILED
+                   else "pending")
+        refunded = answer.get("refundedAmount")
+        return Word(payment.reference, outcome, amount_minor=payment.amount_minor, currency=payment.currency,
+                    gateway_id=payment.gateway_id, code=status, message=status,
+                    refunded_minor=int(round(float(refunded) * 100)) if refunded is not None else None,
+                    exchange=self.client.last_exchange)
+
+    def operate(self, payment, operation: str, amount_minor: int, *, correlation: str, key: str) -> str:
+        if operation != "refund":
+            raise ConfigurationError(f"LatitudePay has no {operation}")
+        answer = self.client.refund(payment.gateway_id, amount_minor, payment.currency, reason="refund",
+                                    reference=correlation, key=key, order_id=payment.order_id)
+        return str(answer.get("refundId") or correlation)
+
+    def carried_out(self, payment, operation: str, before_minor: int, amount_minor: int) -> str | None:
+        """The sale's status says how much is refunded (simulator only: the status shape is unverified)."""
+        word = self.check(payment)
+        return payment.gateway_id if (word.refunded_minor or 0) >= before_minor + amount_minor else None
+
+
+def _order_row(payment) -> dict:
+    import sqlalchemy as sa
+
+    from ocbridge.opencart import shop_db
+
+    shop = shop_db(payment.store)
+    t = shop.t("order")
+    with shop.engine.connect() as conn:
+        row = conn.execute(sa.select(t).where(t.c.order_id == payment.order_id)).first()
+    return dict(row._mapping) if row is not None else {}
+
+
 def _int(value) -> int | None:
     text = str(value if value is not None else "").strip()
     return int(text) if text.isdigit() else None
 
 
-GATEWAYS = {"aps": ApsGateway}
+GATEWAYS = {"aps": ApsGateway, "latitudepay": LatitudeGateway}
 
 
 def gateway_for(integration):

@@ -36,14 +36,19 @@ GIVE_UP_AFTER = timedelta(days=7)  # an open payment older than this is left to 
 UNKNOWN_ASKS = 6  # status checks for an operation whose outcome is unknown, then a person looks
 
 
-def check_connection(integration: Integration) -> str:
-    """Settings "Test": a status check of a reference that cannot exist — the gateway answers "not found" to good
-    credentials and refuses the signature otherwise. Nothing is charged."""
-    from ocbridge.services import aps
+def check_connection(connection) -> dict:
+    """"Test" of a gateway Connection: a status check of a reference that cannot exist — good credentials get "not
+    found", wrong ones a refused signature. Nothing is charged. {"ok", "message"} for the dashboard."""
+    from ocbridge.core.errors import ServiceError
+    from ocbridge.integrations.payments.gateways import GATEWAYS
 
-    gw = gateway_for(integration)
-    answer = gw.client.check_status(f"ocbridge-test-{integration.pk}")
-    return answer.message or answer.code if answer.code == aps.NOT_FOUND else answer.code
+    cls = GATEWAYS.get(connection.service)
+    label = connection.get_service_display()
+    try:
+        said = cls(connection).test()
+    except (ServiceError, ConfigurationError) as exc:
+        return {"ok": False, "message": f"{label}: {getattr(exc, 'message', '') or exc}"}
+    return {"ok": True, "message": f"{label}: {said}"}
 
 
 class PaymentJob(JobKind):

@@ -53,6 +53,7 @@ class Payment(models.Model):
                              db_index=True)
     gateway_id = models.CharField(max_length=128, blank=True, help_text="the gateway's transaction id (APS fort_id)")
     gateway_message = models.CharField(max_length=255, blank=True)
+    gateway_data = models.JSONField(default=dict, blank=True, help_text="what the hosted page needs again (Latitude's paymentUrl)")
     language = models.CharField(max_length=8, default="en")
     email = models.CharField(max_length=96, blank=True)
     shop_status = models.IntegerField(null=True, blank=True,

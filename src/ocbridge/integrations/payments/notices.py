@@ -59,7 +59,7 @@ def _hook(request, connection, exchange, source: str) -> HttpResponse:
                       error="no payment integration uses this connection")
         return HttpResponse("not found", status=404)
     try:
-        params = params_of(request)
+        params = {k: v for k, v in request.GET.items()} if request.method == "GET" else params_of(request)
     except WebhookFormatError as exc:
         close_inbound(exchange, status=400, outcome=ExchangeOutcome.REJECTED, level=Level.WARNING, error=str(exc))
         return HttpResponse("bad request", status=400)
@@ -97,6 +97,12 @@ def store_notice(integration, params: dict, *, source: str, exchange=None) -> Pa
 def aps_feedback(request, connection, exchange):
     """A6 Direct Transaction Feedback URL."""
     return _hook(request, connection, exchange, "feedback")
+
+
+@register_webhook("latitudepay", "callback")
+def latitude_callback(request, connection, exchange):
+    """B4 callbackUrl: token, reference, message, result, signature in the query string."""
+    return _hook(request, connection, exchange, "callback")
 
 
 @register_webhook("aps", "notification")

@@ -37,6 +37,10 @@ def _under_way(payment: Payment, operation: str) -> int:
 
 def check(payment: Payment, operation: str, amount_minor: int) -> None:
     """OperationRefused when the payment's state and amounts do not allow it."""
+    from ocbridge.integrations.payments.gateways import GATEWAYS
+
+    if operation not in GATEWAYS[payment.gateway].operations:
+        raise OperationRefused(_("This gateway cannot do that."))
     if operation == Operation.VOID:
         if payment.state != S.AUTHORISED or payment.captured_minor:
             raise OperationRefused(_("Only an authorisation nothing was captured of can be released."))

@@ -73,8 +73,13 @@ def pay(request, token: str) -> HttpResponse:
         page = gateway_for(payment.integration).hosted_page(payment, links.return_url(payment))
     except ConfigurationError:
         return _customer_page(request, payment, "payments/customer.html", {"outcome": "unavailable"}, status=503)
+    except ServiceError as exc:  # the gateway refused to start the payment (amount out of range, down)
+        ledger.note(payment, f"the gateway did not start the payment: {exc}", actor="link")
+        return _customer_page(request, payment, "payments/customer.html", {"outcome": "unavailable"}, status=503)
     if payment.state == S.CREATED:
         ledger.move(payment, S.PENDING, what="the customer opened the pay link", actor="link")
+    if not page.fields:  # a gateway whose page is a plain address (Latitude's paymentUrl)
+        return redirect(page.url)
     return _customer_page(request, payment, "payments/hand_over.html", {"page": page})
 
 
@@ -273,11 +278,9 @@ def gateway_test(request, integration_pk: int) -> HttpResponse:
 
     integration = access.get_scoped(Integration.objects.select_related("store", "connection"), request.user,
                                     Role.OWNER, pk=integration_pk, kind__in=GATEWAY_KINDS)
-    try:
-        said = check_connection(integration)
-    except (ServiceError, ConfigurationError) as exc:
-        messages.error(request, _("The gateway refused the credentials: %(error)s") % {"error": exc})
+    if integration.connection is None:
+        messages.error(request, _("Choose a connection first."))
     else:
-        messages.success(request, _("Credentials accepted (the gateway answered: %(answer)s). Nothing was charged.")
-                         % {"answer": said})
+        result = check_connection(integration.connection)
+        (messages.success if result["ok"] else messages.error)(request, result["message"])
     return redirect("dashboard:integration", integration.store_id, integration.kind)
