@@ -92,14 +92,6 @@ _LP = ("payments.md Part B; github Latitude-Financial/woocommerce-latitudepay-ge
        "(Genoapay purchases ended 2023-04-11): simulator only")
 
 METHODS: tuple[ProviderMethod, ...] = (
-    # latitudepay (v3; closed in 2023 — no switch-off date set: the owner sees it in the integration's name) --------
-    ProviderMethod("latitudepay", "POST /v3/token", "bearer token from API key and secret", _LP, _CHECKED),
-    ProviderMethod("latitudepay", "GET /v3/configuration", "settings Test: account name and amount range", _LP, _CHECKED),
-    ProviderMethod("latitudepay", "POST /v3/sale/online", "create the sale (paymentUrl)", _LP, _CHECKED),
-    ProviderMethod("latitudepay", "GET /v3/sale/pos/{token}/status", "status of a sale (shape unverified)", _LP, _CHECKED),
-    ProviderMethod("latitudepay", "POST /v3/sale/{token}/refund", "full or partial refund", _LP, _CHECKED),
-    ProviderMethod("latitudepay", "GET /v3/pay/{token}", "the shopper's page (simulator only)", _LP, _CHECKED),
-    ProviderMethod("latitudepay", "POST /v3/pay/{token}", "the shopper's decision (simulator only)", _LP, _CHECKED),
     # aps (Amazon Payment Services; no deprecation notices published) -------------------------------------
     ProviderMethod("aps", "POST /FortAPI/paymentApi", "CHECK_STATUS, CAPTURE, REFUND, VOID_AUTHORIZATION (JSON)", _APS,
                    _CHECKED),
@@ -115,6 +107,14 @@ METHODS: tuple[ProviderMethod, ...] = (
     ProviderMethod("despatch", "GET /public-api/inventory", "stock by SKU, changed items first", _DC, _CHECKED),
     ProviderMethod("despatch", "POST /public-api/inventory/{id}/update", "set an item's stock (field: simulator only)",
                    _DC, _CHECKED),
+    # latitudepay (v3; closed in 2023 — no switch-off date set: the owner sees it in the integration's name) --------
+    ProviderMethod("latitudepay", "POST /v3/token", "bearer token from API key and secret", _LP, _CHECKED),
+    ProviderMethod("latitudepay", "GET /v3/configuration", "settings Test: account name and amount range", _LP, _CHECKED),
+    ProviderMethod("latitudepay", "POST /v3/sale/online", "create the sale (paymentUrl)", _LP, _CHECKED),
+    ProviderMethod("latitudepay", "GET /v3/sale/pos/{token}/status", "status of a sale (shape unverified)", _LP, _CHECKED),
+    ProviderMethod("latitudepay", "POST /v3/sale/{token}/refund", "full or partial refund", _LP, _CHECKED),
+    ProviderMethod("latitudepay", "GET /v3/pay/{token}", "the shopper's page (simulator only)", _LP, _CHECKED),
+    ProviderMethod("latitudepay", "POST /v3/pay/{token}", "the shopper's decision (simulator only)", _LP, _CHECKED),
     # netgsm ---------------------------------------------------------------------------------------------
     ProviderMethod("netgsm", "POST /sms/rest/v2/send", "send an SMS", _NETGSM_SMS, _CHECKED),
     ProviderMethod("netgsm", "GET /sms/rest/v2/inbox", "read inbound SMS (read-once)", _NETGSM_SMS, _CHECKED),
