@@ -5,6 +5,7 @@ from django.urls import include, path
 
 from ocbridge.core.static import static_file
 from ocbridge.core.webhooks import webhook
+from ocbridge.integrations.cod_confirm import customer_page
 from ocbridge.integrations.payments import views as pay_views
 
 urlpatterns = [
@@ -15,6 +16,7 @@ urlpatterns = [
     path("pay/checkout/<int:store_pk>/<int:order_id>/<int:ts>/<str:sig>/", pay_views.pay_checkout, name="pay-checkout"),
     path("pay/<str:token>/", pay_views.pay, name="pay"),
     path("pay/<str:token>/return", pay_views.pay_return, name="pay-return"),
+    path("a/<str:token>/", customer_page.address_page, name="cod-address"),
     path("admin/", admin.site.urls),
     path("static/<path:path>", static_file, name="static"),
     path("hooks/<str:service>/<str:token>/<str:hook>", webhook, name="webhook"),

@@ -332,7 +332,8 @@ def cod_returns_card(store, period: Period) -> Card | None:
 
     by_via = cod_stats.returns_by_confirmation(store, period.start, period.end)
     labels = {"whatsapp": _("Confirmed by WhatsApp"), "call": _("Confirmed by a call"), "sms": _("Confirmed by SMS"),
-              "person": _("Confirmed by a person"), "": _("Not confirmed")}
+              "web": _("Confirmed on the address page"), "person": _("Confirmed by a person"),
+              "": _("Not confirmed")}
 
     def row(label, counts):
         shipped = counts["refused"] + counts["delivered"]
@@ -341,7 +342,8 @@ def cod_returns_card(store, period: Period) -> Card | None:
 
     confirmed = {k: sum(by_via[v][k] for v in by_via if v) for k in ("refused", "delivered", "cancelled")}
     rows = [row(_("All confirmed orders"), confirmed)]
-    rows += [row(labels[v], by_via[v]) for v in ("whatsapp", "call", "sms", "person") if any(by_via[v].values())]
+    rows += [row(labels[v], by_via[v]) for v in ("whatsapp", "call", "sms", "web", "person")
+             if any(by_via[v].values())]
     rows.append(row(labels[""], by_via[""]))
     total = confirmed["refused"] + by_via[""]["refused"]
     note = _("refused or returned in the period, by how the order was confirmed")

@@ -353,6 +353,20 @@ class HistoryEvent:
     store_id: int = 0  # the order's store (order_history has none): filled from `order` by primary key
 
 
+def delivery_address(db: ShopDB, order_id: int) -> dict[str, str] | None:
+    """The order's delivery address as the customer typed it (opencart.writes.ADDRESS_FIELDS, unescaped), with its
+    status under "order_status_id"; None when the order does not exist. One primary-key read."""
+    from ocbridge.opencart.writes import ADDRESS_FIELDS
+
+    o = db.t("order")
+    with db.engine.connect() as conn:
+        row = conn.execute(sa.select(o.c.order_status_id, *[o.c[k] for k in ADDRESS_FIELDS])
+                           .where(o.c.order_id == order_id)).first()
+    if row is None:
+        return None
+    return {"order_status_id": row.order_status_id, **{k: unescape(row._mapping[k]) for k in ADDRESS_FIELDS}}
+
+
 def poll_history(db: ShopDB, last_history_id: int, *, limit: int = BATCH) -> list[HistoryEvent]:
     """History rows after the watermark, by primary key, each with its order's store_id (one PK read)."""
     h, o = db.t("order_history"), db.t("order")

@@ -5,6 +5,7 @@
     set_stock(store, {product_id: quantity}, key=)                            → rows changed
     create_order(store, draft, key=)                                          → order_id
     upsert_product(store, ProductDraft, key=, product_id=None)                → ProductWrite
+    update_address(store, order_id, expected=, address={…}, comment=, key=)   → WriteResult
 
 Each write has a hub journal row (`ShopWrite`: its key, the plan of steps, the steps done, the facts a resumed
 step needs). A call with a key already journaled resumes at the first step not done — after a killed worker,
@@ -25,6 +26,7 @@ customer's mail and only then sets notify 1 on that history row (`mark_notified`
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -285,6 +287,101 @@ def _now(conn: sa.Connection, db, cfg):
 
     local = clock.now().astimezone(ZoneInfo(cfg.timezone)) if cfg.timezone else clock.now()
     return local.replace(tzinfo=None, microsecond=0)
+
+
+# --- delivery address (first needed by COD confirmation: the customer corrects it from a link) --------------------
+
+ADDRESS_FIELDS = ("shipping_address_1", "shipping_address_2", "shipping_city", "shipping_postcode")
+
+
+def update_address(store, order_id: int, *, expected: int, address: dict[str, str], comment: str,
+                   key: str) -> WriteResult:
+    """Correct the order's delivery address once, only while the order is still at status `expected`.
+
+    As OpenCart's model edits an order (checkout/order editOrder: the `shipping_*` columns and date_modified; the
+    native API has no address-only call, so this is always the database path), then a history row at the
+    unchanged status, notify 0, whose comment names the old address (`{old}` in `comment` is replaced by it, as
+    the shop had it when the write began). Text is stored HTML-escaped as OpenCart stores input. Two steps, each
+    telling from the shop whether it happened: "address" (compare-and-set on the status; a re-read finding the
+    new fields = done, another status = "moved", nothing written) and "history" (a row after the journal's floor
+    with this comment = done). One transaction on InnoDB; journaled steps on MyISAM.
+    """
+    from ocbridge.opencart import shop_db, statuses
+    from ocbridge.opencart.history import escape_like_opencart
+    from ocbridge.opencart.models import ShopWrite
+
+    if not key:
+        raise ValueError("a shop write needs its idempotency key")
+    unknown = set(address) - set(ADDRESS_FIELDS)
+    if unknown:
+        raise ValueError(f"not address fields: {sorted(unknown)}")
+    row = _journal(store, key, kind="address", order_id=order_id,
+                   request={"expected": expected, "address": address, "comment": comment})
+    if row.state in (ShopWrite.State.DONE, ShopWrite.State.MOVED):
+        return _from_journal(row)
+    shop = shop_db(store)
+    row.via = "db"
+    mb3 = shop.layout in ("2.3", "3.0")
+    new = {k: escape_like_opencart(v, utf8mb3=mb3) for k, v in address.items()}
+    o, h = shop.t("order"), shop.t("order_history")
+    with shop.engine.connect() as conn:
+        order = conn.execute(sa.select(o.c.order_status_id, o.c.store_id, *[o.c[k] for k in address])
+                             .where(o.c.order_id == order_id)).first()
+        if order is None:
+            _save(row, state=ShopWrite.State.FAILED, error=f"order {order_id} does not exist")
+            raise TerminalError("opencart-db", "unknown_order", f"Order {order_id} does not exist.")
+        if "old" not in row.marks:  # as the shop had it before our first step
+            row.marks["old"] = {k: order._mapping[k] or "" for k in address}
+            row.marks["history_floor"] = int(conn.execute(sa.select(sa.func.max(h.c.order_history_id))).scalar() or 0)
+            _save(row)
+    if order.order_status_id != expected and "address" not in row.steps_done:
+        return _finish(row, "moved", order.order_status_id)
+    old_text = ", ".join(html.unescape(v) for v in row.marks["old"].values() if v)
+    note = escape_like_opencart(comment.replace("{old}", old_text or "—"), utf8mb3=mb3)
+    cfg = statuses.read_settings(shop, order.store_id)
+
+    def address_step(conn) -> bool:
+        hit = conn.execute(sa.update(o).where(o.c.order_id == order_id, o.c.order_status_id == expected)
+                           .values(**new, date_modified=_now(conn, shop, cfg))).rowcount
+        if hit:
+            return True
+        now = conn.execute(sa.select(*[o.c[k] for k in new]).where(o.c.order_id == order_id)).first()
+        return now is not None and dict(now._mapping) == new  # an earlier run of this write landed it
+
+    def history_step(conn) -> None:
+        found = conn.execute(sa.select(h.c.order_history_id).where(
+            h.c.order_history_id > int(row.marks["history_floor"]), h.c.order_id == order_id,
+            h.c.comment == note)).scalar()
+        if found is None:
+            found = conn.execute(sa.insert(h).values(order_id=order_id, order_status_id=expected, notify=0,
+                                                     comment=note, date_added=_now(conn, shop, cfg))
+                                 ).inserted_primary_key[0]
+        row.marks["history_id"] = int(found)
+
+    if shop.version.innodb or not shop.is_mysql:
+        with shop.engine.begin() as conn:
+            _checkpoint("address", "before")
+            landed = address_step(conn)  # nothing written when it did not land
+            if landed:
+                _checkpoint("address", "after")
+                history_step(conn)
+                _checkpoint("history", "after")
+        if not landed:
+            return _finish(row, "moved", _status_of(shop, order_id))
+        row.steps_done = ["address", "history"]
+    else:
+        if "address" not in row.steps_done:
+            with shop.engine.begin() as conn:
+                _checkpoint("address", "before")
+                if not address_step(conn):
+                    return _finish(row, "moved", _status_of(shop, order_id))
+            _checkpoint("address", "after")
+            _save(row, steps_done=row.steps_done + ["address"])
+        with shop.engine.begin() as conn:
+            history_step(conn)
+        _checkpoint("history", "after")
+        row.steps_done = row.steps_done + ["history"]
+    return _finish(row, "done", expected, old=row.marks["old"])
 
 
 # --- product price (first needed by Ozon: prices of products the owner lets Ozon own) -------------------------

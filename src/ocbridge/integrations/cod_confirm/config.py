@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-PLACEHOLDERS = ("name", "order_id", "total", "shop", "items")
+PLACEHOLDERS = ("name", "order_id", "total", "shop", "items", "address_link")
 WEEKDAYS = ("0", "1", "2", "3", "4", "5", "6")  # Monday = 0, as datetime.weekday()
 
 

@@ -137,6 +137,8 @@ class CodConfirmForm(forms.Form):
                 widget=forms.Textarea(attrs={"rows": 3, **attrs}))
             self.fields[f"sms_text_{lang}"] = forms.CharField(
                 label=_("SMS text (%s)") % lang.upper(), max_length=612, required=lang != "ar",
+                help_text=_("{address_link} adds a link where the customer can correct the delivery address and "
+                            "confirm (valid 3 days, until the order is decided)."),
                 widget=forms.Textarea(attrs={"rows": 2, **attrs}))
 
     @classmethod
@@ -288,7 +290,7 @@ class CodConfirmForm(forms.Form):
                         check_template(data[name])
                     except TemplateError as exc:
                         self.add_error(name, _("Unknown placeholder: %(names)s. Allowed: {name}, {order_id}, {total}, "
-                                               "{shop}, {items}.") % {"names": exc})
+                                               "{shop}, {items}, {address_link}.") % {"names": exc})
         lo, hi = data.get("min_total"), data.get("max_total")
         if lo is not None and hi is not None and lo > hi:
             self.add_error("max_total", _("The maximum must not be below the minimum."))

@@ -31,8 +31,9 @@ def format_total(total: Decimal, currency: str, language: str = "", *, spoken: b
 
 
 def fill(template: str, *, name: str, order_label: str, total: Decimal, currency: str, shop: str, items: int,
-         with_details: bool = True, language: str = "", spoken: bool = False) -> str:
+         with_details: bool = True, language: str = "", spoken: bool = False, address_link: str = "") -> str:
     values = {
+        "address_link": "" if spoken else address_link,  # a link is read, never spoken
         "name": name.strip() or "",
         "order_id": order_label,
         "total": format_total(total, currency, language, spoken=spoken) if with_details else "",
@@ -44,8 +45,15 @@ def fill(template: str, *, name: str, order_label: str, total: Decimal, currency
 
 def message_for(confirmation, texts: dict[str, str], cfg: CodConfirmConfig, shop: str) -> str:
     """The call or SMS text for a confirmation; call texts (cfg.call_texts) speak the total in words."""
+    template = cfg.text(texts, confirmation.language)
+    link = ""
+    if "{address_link}" in template and confirmation.pk:
+        from ocbridge.integrations.cod_confirm import address
+
+        link = address.url_for(confirmation)
     return fill(
-        cfg.text(texts, confirmation.language),
+        template,
+        address_link=link,
         name=confirmation.customer_name,
         order_label=confirmation.order_label,
         total=confirmation.total,

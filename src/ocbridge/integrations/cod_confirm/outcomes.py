@@ -26,7 +26,7 @@ REFUSED, DELIVERED, CANCELLED = OrderOutcome.Outcome.REFUSED, OrderOutcome.Outco
 # the hub wrote the cancel itself (the customer's or a person's answer, attempts used up with "cancel")
 HUB_CANCELLED = frozenset({ConfirmationState.CANCELLED, ConfirmationState.EXPIRED})
 # how the order was confirmed before it left, "" = never (the overview's confirmed vs not-confirmed split)
-VIA = ("whatsapp", "call", "sms", "person", "")
+VIA = ("whatsapp", "call", "sms", "web", "person", "")  # "web": on the customer's address page
 
 
 def outcome_of(status_id: int, cfg: CodConfirmConfig, c: Confirmation) -> str | None:

@@ -38,7 +38,8 @@ RISK_COUNTS = {"confirmed": gettext_noop("%(n)s confirmed"), "cancelled": gettex
 OUTCOMES = {"confirm": gettext_noop("confirmed"), "cancel": gettext_noop("cancelled"), "agent": gettext_noop(
     "asked for a person"), "no_answer": gettext_noop("no answer"), "busy": gettext_noop("line busy"),
     "failed": gettext_noop("call failed"), "unknown": gettext_noop("not understood")}
-CHANNELS = {"call": gettext_noop("call"), "sms": gettext_noop("SMS"), "whatsapp": gettext_noop("WhatsApp message")}
+CHANNELS = {"call": gettext_noop("call"), "sms": gettext_noop("SMS"), "whatsapp": gettext_noop("WhatsApp message"),
+            "web": gettext_noop("the address page")}
 DECIDERS = {"customer": gettext_noop("the customer"), "person": gettext_noop("a person"),
             "shop": gettext_noop("the shop"), "system": gettext_noop("the rules")}
 
@@ -162,6 +163,12 @@ PATTERNS: list[tuple[re.Pattern, Callable[[re.Match, dt.tzinfo | None], str]]] =
      lambda m, tz: _("%(service)s cannot speak %(language)s") % {"service": m[1], "language": m[2]}),
     (r"(\w+) cannot (call|sms|call_then_sms)",
      lambda m, tz: _("%(service)s cannot send as the channel setting asks") % {"service": m[1]}),
+    (r"the customer's page came after the order was decided; nothing changed",
+     lambda m, tz: _("the customer's page came after the order was decided; nothing changed")),
+    (r"address not changed: the order status is (\S+) in the shop now",
+     lambda m, tz: _("address not changed: the order status is %(status)s in the shop now") % {"status": m[1]}),
+    (r"delivery address corrected by the customer: (.*) → (.*)",
+     lambda m, tz: _("delivery address corrected by the customer: %(old)s → %(new)s") % {"old": m[1], "new": m[2]}),
     (r"(\w+) refused: (.*)", lambda m, tz: _("%(service)s refused: %(detail)s") % {"service": m[1], "detail": m[2]}),
     (r"dry run: would (\w+) (\S*) \(attempt (\d+)\)",
      lambda m, tz: _("dry run: would have sent a %(channel)s to %(phone)s (attempt %(n)s)") % {

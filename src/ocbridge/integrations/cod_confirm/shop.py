@@ -15,6 +15,26 @@ def write_status(store, order_id: int, *, expected: int, new: int, comment: str,
     return opencart.write_history(store, order_id, expected=expected, new=new, comment=comment, notify=notify, key=key)
 
 
+def delivery_address(store, order_id: int) -> dict[str, str] | None:
+    from ocbridge.opencart import orders as oc_orders
+
+    return oc_orders.delivery_address(opencart.shop_db(store), order_id)
+
+
+def write_address(store, order_id: int, *, expected: int, address: dict[str, str], comment: str, key: str):
+    """The customer's corrected delivery address, through the shop's one journaled write API."""
+    from ocbridge.opencart import writes
+
+    return writes.update_address(store, order_id, expected=expected, address=address, comment=comment, key=key)
+
+
+def write_marks(key: str) -> dict | None:
+    """What the journal of a shop write kept (e.g. the address before it: "old")."""
+    from ocbridge.opencart.models import ShopWrite
+
+    return ShopWrite.objects.filter(key=key).values_list("marks", flat=True).first()
+
+
 def completed_orders(store, order) -> int:
     return opencart.completed_order_count(store, order)
 
