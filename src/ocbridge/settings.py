@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "ocbridge.integrations.ozon",
     "ocbridge.integrations.despatch",
     "ocbridge.integrations.payments",
+    "ocbridge.integrations.onebox",
     "ocbridge.integrations.order_lookup",
     "ocbridge.dashboard",
     "ocbridge.demo",

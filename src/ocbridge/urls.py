@@ -17,6 +17,7 @@ urlpatterns = [
     path("pay/<str:token>/", pay_views.pay, name="pay"),
     path("pay/<str:token>/return", pay_views.pay_return, name="pay-return"),
     path("a/<str:token>/", customer_page.address_page, name="cod-address"),
+    path("onebox/", include("ocbridge.integrations.onebox.urls")),
     path("admin/", admin.site.urls),
     path("static/<path:path>", static_file, name="static"),
     path("hooks/<str:service>/<str:token>/<str:hook>", webhook, name="webhook"),

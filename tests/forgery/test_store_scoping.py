@@ -24,6 +24,7 @@ def _store_with_data(name: str, mark: str, n: int):
     from ocbridge.core.models import AuditEntry, Binding, Connection, Exchange, Integration, Job, OptOut, Store
     from ocbridge.integrations.cod_confirm.models import Attempt, Confirmation
     from ocbridge.integrations.despatch import models as dc_models
+    from ocbridge.integrations.onebox import models as ob_models
     from ocbridge.integrations.order_lookup.models import LookupCall
     from ocbridge.integrations.ozon import models as ozon_models
 
@@ -37,6 +38,8 @@ def _store_with_data(name: str, mark: str, n: int):
     dc_conn = Connection.objects.create(store=store, service="despatch", secret={"email": "e", "password": "p"})
     dc = Integration.objects.create(store=store, kind="despatch", connection=dc_conn, settings={})
     lookup = Integration.objects.create(store=store, kind="order_lookup", connection=sandbox, settings={})
+    ob_conn = Connection.objects.create(store=store, service="onebox", secret={"login": "l", "password": "p"})
+    ob = Integration.objects.create(store=store, kind="onebox", connection=ob_conn, settings={})
     now = clock.now()
     orders = []
     for i, state in enumerate(("needs_person", "confirmed", "cancelled")):
@@ -62,6 +65,8 @@ def _store_with_data(name: str, mark: str, n: int):
                                      external_id=f"post-{mark}", data={"status": "awaiting_packaging"})
     Binding.objects.create(connection=dc_conn, kind=dc_models.ORDER, local_id=str(n * 100), external_id=f"dc-{mark}",
                            data={"state": dc_models.OrderState.REFUSED, "error": mark})
+    Binding.objects.create(connection=ob_conn, kind=ob_models.ORDER, local_id=str(n * 100), external_id=f"ob-{mark}",
+                           data={"state": ob_models.FAILED, "error": mark})
     LookupCall.objects.create(store=store, integration=lookup, service="sandbox", call_id=f"call-{mark}",
                               caller=f"+90532{n}999999", caller_raw=mark,
                               outcome="answered")
@@ -76,7 +81,8 @@ def _store_with_data(name: str, mark: str, n: int):
                                      state="paid", captured_minor=2000, gateway_message=f"msg {mark}",
                                      expires_at=now + dt.timedelta(hours=48))
     return {"optout": optout, "aps": aps, "payment": payment, "store": store, "sandbox": sandbox, "cod": cod, "ozon": ozon, "dc": dc, "orders": orders, "job": job,
-            "exchange": ex, "whatsapp": wa_conn, "posting": posting, "dc_order": n * 100}
+            "exchange": ex, "whatsapp": wa_conn, "posting": posting, "dc_order": n * 100,
+            "ob": ob}
 
 
 @pytest.fixture
@@ -161,10 +167,14 @@ def _b_urls(b) -> list[tuple[str, str, dict]]:
         ("post", reverse("payments:test", args=[b["aps"].pk]), {}),
         ("get", reverse("payments:extension", args=[s]), {}),
         ("post", reverse("payments:extension", args=[s]), {}),
+        ("get", reverse("onebox:overview", args=[b["ob"].pk]), {}),
+        ("post", reverse("onebox:retry", args=[b["ob"].pk, "onebox.order", b["dc_order"]]), {}),
+        ("post", reverse("onebox:load", args=[b["ob"].pk, "order"]), {}),
+        ("post", reverse("onebox:test", args=[b["ob"].pk]), {}),
         ("get", reverse("admin:index"), {}),
         ("get", reverse("admin:core_store_change", args=[s]), {}),
     ]
-    for kind in ("cod_confirm", "order_lookup", "ozon", "despatch", "aps"):
+    for kind in ("cod_confirm", "order_lookup", "ozon", "despatch", "aps", "onebox"):
         urls.append(("get", reverse("dashboard:integration", args=[s, kind]), {}))
         urls.append(("post", reverse("dashboard:integration", args=[s, kind]), {"integration-enabled": ""}))
     urls.append(("post", reverse("dashboard:integration-test", args=[s, "cod_confirm"]),
@@ -228,7 +238,8 @@ def test_the_control_superuser_and_b_owner_do_reach_store_b(hub):
                 assert client.get(url).status_code == 200, (who, url)
     html = _client(users["b-owner"]).get(reverse("dashboard:exchanges")).content.decode()
     assert MARK in html
-    for page in (reverse("despatch:overview", args=[b["dc"].pk]), reverse("ozon:products", args=[b["ozon"].pk])):
+    for page in (reverse("despatch:overview", args=[b["dc"].pk]), reverse("ozon:products", args=[b["ozon"].pk]),
+                 reverse("onebox:overview", args=[b["ob"].pk])):
         assert MARK in _client(users["b-owner"]).get(page).content.decode(), page  # B's rows are on B's pages
 
 

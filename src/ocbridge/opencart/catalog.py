@@ -261,3 +261,73 @@ def default_units(db: ShopDB, store_id: int = 0) -> tuple[str, str]:
         length = conn.execute(sa.select(lcd.c.unit).where(lcd.c.length_class_id == cfg.number("config_length_class_id"))
                               .limit(1)).scalar()
     return (weight or "").strip(), (length or "").strip()
+
+
+# --- categories, manufacturers and product options (CRM catalogue sync) ----------------------------------------
+
+
+def read_categories(db: ShopDB) -> list[dict]:
+    """Every category: id, parent_id, status, image, sort_order, names and descriptions per language_id; parents
+    before their children (the order a receiving side needs)."""
+    c, cd = db.t("category"), db.t("category_description")
+    with db.engine.connect() as conn:
+        rows = {r.category_id: {"category_id": r.category_id, "parent_id": r.parent_id, "status": bool(r.status),
+                                "image": r.image or "", "sort_order": r.sort_order, "names": {}, "descriptions": {}}
+                for r in conn.execute(sa.select(c.c.category_id, c.c.parent_id, c.c.status, c.c.image, c.c.sort_order))}
+        for r in conn.execute(sa.select(cd.c.category_id, cd.c.language_id, cd.c.name, cd.c.description)):
+            if r.category_id in rows:
+                rows[r.category_id]["names"][r.language_id] = unescape(r.name)
+                rows[r.category_id]["descriptions"][r.language_id] = unescape(r.description)
+    out, placed = [], set()
+
+    def place(cid: int, depth: int = 0) -> None:
+        row = rows[cid]
+        if cid in placed or depth > 50:
+            return
+        if row["parent_id"] in rows:
+            place(row["parent_id"], depth + 1)
+        placed.add(cid)
+        out.append(row)
+
+    for cid in sorted(rows):
+        place(cid)
+    return out
+
+
+def read_manufacturers(db: ShopDB) -> list[dict]:
+    m = db.t("manufacturer")
+    with db.engine.connect() as conn:
+        return [{"manufacturer_id": r.manufacturer_id, "name": unescape(r.name), "image": r.image or ""}
+                for r in conn.execute(sa.select(m.c.manufacturer_id, m.c.name, m.c.image).order_by(m.c.manufacturer_id))]
+
+
+def product_options(db: ShopDB, product_ids: list[int]) -> dict[int, list[dict]]:
+    """product_id → its options: [{option_id, names{lang}, values: [{option_value_id, names{lang}, quantity,
+    price (signed), subtract}]}] (product_option / product_option_value with the option's names per language)."""
+    if not product_ids:
+        return {}
+    po, pov = db.t("product_option"), db.t("product_option_value")
+    od, ovd = db.t("option_description"), db.t("option_value_description")
+    out: dict[int, dict[int, dict]] = defaultdict(dict)
+    with db.engine.connect() as conn:
+        names = defaultdict(dict)
+        for r in conn.execute(sa.select(od.c.option_id, od.c.language_id, od.c.name)):
+            names[r.option_id][r.language_id] = unescape(r.name)
+        value_names = defaultdict(dict)
+        for r in conn.execute(sa.select(ovd.c.option_value_id, ovd.c.language_id, ovd.c.name)):
+            value_names[r.option_value_id][r.language_id] = unescape(r.name)
+        for r in conn.execute(sa.select(po.c.product_option_id, po.c.product_id, po.c.option_id)
+                              .where(po.c.product_id.in_(product_ids)).order_by(po.c.product_option_id)):
+            out[r.product_id][r.product_option_id] = {"option_id": r.option_id, "names": names.get(r.option_id, {}),
+                                                      "values": []}
+        for r in conn.execute(sa.select(pov).where(pov.c.product_id.in_(product_ids))
+                              .order_by(pov.c.product_option_value_id)):
+            m = r._mapping
+            opt = out[m["product_id"]].get(m["product_option_id"])
+            if opt is None:
+                continue
+            sign = -1 if m["price_prefix"] == "-" else 1
+            opt["values"].append({"option_value_id": m["option_value_id"],
+                                  "names": value_names.get(m["option_value_id"], {}), "quantity": int(m["quantity"]),
+                                  "price": str(sign * Decimal(str(m["price"]))), "subtract": bool(m["subtract"])})
+    return {pid: list(opts.values()) for pid, opts in out.items()}

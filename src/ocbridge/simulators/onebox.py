@@ -144,6 +144,8 @@ class OneBoxSimulator(Simulator):
             if refusal:
                 return _refused([refusal])
             for r in body:
+                if self._find(entity, r) is not None:
+                    continue  # an update names only what changes [SIM]
                 missing = [f for f in REQUIRED[entity] if not str(r.get(f) or "").strip()]
                 if entity == "contact" and not (r.get("phone") or r.get("phones") or r.get("email") or r.get("name")):
                     missing.append("phone")
@@ -157,20 +159,22 @@ class OneBoxSimulator(Simulator):
                 return _refused([f"Order with externalid {body[0].get('externalid')} already exists"])
         return _ok(ids)
 
+    def _find(self, entity: str, r: dict) -> dict | None:
+        """The record `r` updates: by `id`, else by the first `findbyArray` key that matches."""
+        table = self._records[entity]
+        if r.get("id"):
+            return table.get(int(r["id"]))
+        for key in r.get("findbyArray") or FINDBY[entity]:
+            value = str(r.get(key) or "").strip()
+            found = next((x for x in table.values() if str(x.get(key) or "") == value
+                          or (key == "phone" and value in (x.get("phones") or []))), None) if value else None
+            if found:
+                return found
+        return None
+
     def _upsert(self, entity: str, r: dict) -> int:
         table = self._records[entity]
-        found = None
-        if r.get("id") and int(r["id"]) in table:
-            found = table[int(r["id"])]
-        else:
-            for key in r.get("findbyArray") or FINDBY[entity]:
-                value = str(r.get(key) or "").strip()
-                if not value:
-                    continue
-                found = next((x for x in table.values() if str(x.get(key) or "") == value
-                              or (key == "phone" and value in (x.get("phones") or []))), None)
-                if found:
-                    break
+        found = self._find(entity, r)
         clean = {k: v for k, v in r.items() if k not in ("findbyArray", "id")}
         if entity == "order":
             clean.setdefault("workflowid", self._workflow_rows[0]["id"])

@@ -1,0 +1,627 @@
+"""OneBox job kinds: orders and their history out as they appear, order statuses both ways without loops, the
+catalogue out by content hash, and the whole history loaded once on connect (resumable, with progress).
+
+The only module that calls both the shop (through `shop.py`) and the OneBox client. Every record has a Binding:
+orders carry the content hash of what OneBox got (`data["content"]`) and, for the status, each side's hash as of
+the last sync (`local_hash` = OpenCart status, `remote_hash` = OneBox status; core.bindings). Our own writes are
+recorded with the hash the other side will show, so reading them back is an echo and nothing is sent back; both
+sides changed since the last sync is a conflict decided by the owner's rule and logged (models.Conflict).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import datetime, timedelta
+
+from django.db import transaction
+
+from ocbridge.core import bindings, clock, outbox
+from ocbridge.core.choices import SideEffectState
+from ocbridge.core.errors import ConfigurationError, RetryableError, ServiceError, TerminalError
+from ocbridge.core.jobs import JobKind, register_job_kind, register_schedule, slot_key
+from ocbridge.core.models import Binding, Integration, Job
+from ocbridge.core.registry import register_history_consumer, register_order_consumer
+from ocbridge.integrations.onebox import mappers, models as m, shop
+from ocbridge.integrations.onebox.config import OneBoxConfig
+from ocbridge.services import onebox as ob
+from ocbridge.services.onebox import OneBoxClient
+
+log = logging.getLogger(__name__)
+
+POLL_EVERY = 15.0  # seconds: OneBox's changes are read as often as the shop's (DESIGN.md poll interval)
+CATALOG_EVERY = 60.0  # the catalogue is compared by content hash; only changed records are sent
+LOAD_STEP = 200  # records per step of a first load; each step saves its position (a crash resumes there)
+
+# Tests set this to play a crash: called as crash_hook("load", record_id) after each record of a load step;
+# raising there stops the step as a killed worker would.
+crash_hook = None
+
+
+def client_for(integration: Integration) -> OneBoxClient:
+    if integration.connection is None or integration.connection.service != "onebox":
+        raise ConfigurationError("the OneBox integration has no OneBox connection")
+    return OneBoxClient(integration.connection)
+
+
+def config_of(integration: Integration) -> OneBoxConfig:
+    return OneBoxConfig.from_settings(integration.settings)
+
+
+def binding(integration: Integration, kind: str, local_id) -> Binding | None:
+    return Binding.objects.filter(connection_id=integration.connection_id, kind=kind, local_id=str(local_id)).first()
+
+
+def note(b: Binding, state: str, **data) -> None:
+    """A record's sync state on its Binding: ok, or failed with OneBox's words (the dashboard's retry list)."""
+    b.data = {**b.data, "state": state, "at": clock.now().isoformat(), **data}
+    b.synced_at = clock.now()
+    b.save(update_fields=["external_id", "data", "synced_at", "local_hash", "remote_hash", "last_origin"])
+
+
+def _failed(integration: Integration, kind: str, local_id, exc: ServiceError, **data) -> None:
+    """Keep a refused record on the failed list with OneBox's message (Retry on the dashboard sends it again)."""
+    b, _ = Binding.objects.get_or_create(connection_id=integration.connection_id, kind=kind, local_id=str(local_id),
+                                         defaults={"external_id": f"pending:{kind}:{local_id}"})
+    note(b, m.FAILED, error=exc.message or str(exc), **data)
+
+
+class OneBoxJob(JobKind):
+    """Template: skip switched-off integrations, parse settings, build the client."""
+
+    max_attempts = 10
+    only_enabled = True
+
+    def run(self, job: Job) -> None:
+        integration = job.integration
+        if integration is None or (self.only_enabled and not integration.enabled):
+            return
+        self.sync(job, integration, config_of(integration), client_for(integration))
+
+    def sync(self, job: Job, integration: Integration, cfg: OneBoxConfig, client: OneBoxClient) -> None:
+        raise NotImplementedError
+
+
+# --- the shop's order feed ---------------------------------------------------------------------------------
+
+
+@register_order_consumer("onebox")
+def on_new_order(integration: Integration, order) -> None:
+    """A new order of the store (past checkout): sent to OneBox as it appears, keyed by the order."""
+    if config_of(integration).sends("order"):
+        Job.objects.enqueue(SendOrder, key=f"onebox:{integration.store_id}:order-{order.order_id}",
+                            integration=integration, payload={"order_id": order.order_id})
+
+
+@register_history_consumer("onebox")
+def on_history(integration: Integration, events, *, missed: bool = False) -> None:
+    """Each new order_history row: appended to the OneBox order once (keyed by the row), and the status compared
+    both ways (keyed by the row too). Rows from while switched off count the same."""
+    cfg, sid, now = config_of(integration), integration.store_id, clock.now().isoformat()
+    for e in events:
+        payload = {"order_id": e.order_id, "history_id": e.order_history_id, "status_id": e.order_status_id,
+                   "comment": e.comment, "seen": now}
+        if cfg.sends("history"):
+            Job.objects.enqueue(SendHistory, key=f"onebox:{sid}:history-{e.order_history_id}", integration=integration,
+                                payload=payload)
+        if cfg.sends("status") or cfg.takes("status"):
+            Job.objects.enqueue(SyncStatus, key=f"onebox:{sid}:status-{e.order_id}:h{e.order_history_id}",
+                                integration=integration, payload={"order_id": e.order_id, "local_seen": now})
+
+
+# --- orders out ----------------------------------------------------------------------------------------------
+
+
+def send_order(integration: Integration, cfg: OneBoxConfig, client: OneBoxClient, order_id: int, *,
+               fo=None) -> Binding | None:
+    """The order in OneBox with its current content, once: created through the outbox (in doubt OneBox is asked
+    by the order code, never a second order), later updated only when its content hash changed. Returns the
+    order's Binding, or None when the shop does not have it."""
+    store = integration.store
+    b = binding(integration, m.ORDER, order_id)
+    if b is not None and b.data.get("state") == m.FAILED:
+        return b  # refused: only the owner's Retry sends it again (a new attempt)
+    fo = fo or shop.orders(store, [order_id]).get(order_id)
+    if fo is None:
+        return None
+    code = cfg.order_code(store, order_id)
+    oc_status = fo.order.order_status_id
+    ob_status = cfg.statuses().get(oc_status)
+    creating = b is None or not str(b.external_id).isdigit()
+    body = mappers.order_body(fo, cfg, store, status_id=ob_status if creating else None)
+    content = mappers.order_hash(body)
+    if b is not None and not creating and b.data.get("content") == content and b.data.get("state") == m.OK:
+        return b
+    try:
+        if creating:
+            external = _create_order(integration, client, b, order_id, code, body)
+        else:
+            external = b.external_id
+            client.set("order", [{**body, "id": int(external)}], key=f"onebox:{store.pk}:order-{order_id}:{content}",
+                       order_id=order_id)
+    except TerminalError as exc:
+        _failed(integration, m.ORDER, order_id, exc, code=code)
+        raise
+    b = b or binding(integration, m.ORDER, order_id)
+    if b is None:
+        b = Binding(connection_id=integration.connection_id, kind=m.ORDER, local_id=str(order_id))
+    b.external_id = external
+    if creating:  # the status both sides hold now (OneBox's start status when ours is not mapped: read later)
+        bindings.record(b, local_hash=bindings.digest(oc_status),
+                        remote_hash=bindings.digest(ob_status) if ob_status else "", origin=bindings.LOCAL, save=False)
+    if b.pk is None:
+        b.save()
+    note(b, m.OK, content=content, code=code, error="")
+    return b
+
+
+def _create_order(integration: Integration, client: OneBoxClient, b: Binding | None, order_id: int, code: str,
+                  body: dict) -> str:
+    attempt = int((b.data.get("attempt") if b else 0) or 1)
+    effect = outbox.request(f"onebox:{integration.store_id}:order-{order_id}:create:{attempt}",
+                            kind="onebox.create_order", service=ob.SERVICE, store=integration.store,
+                            connection=integration.connection, integration=integration)
+
+    def ask(_effect) -> str | None:
+        found = client.find_order(code)
+        return str(found["id"]) if found else None
+
+    refusal = ""
+
+    def send(_effect) -> str:
+        nonlocal refusal
+        try:
+            return str(client.set("order", [body], key=_effect.key, order_id=order_id)[0])
+        except TerminalError as exc:
+            if "already exists" not in exc.message:
+                refusal = exc.message  # OneBox's own words for the failed list
+                raise
+            found = ask(_effect)  # the box has it (created during an answer we lost): adopt it
+            if found is None:
+                raise
+            return found
+
+    if effect.state == SideEffectState.UNKNOWN:  # in doubt before and OneBox could not be asked then: ask now
+        found = ask(effect)
+        if found is None:
+            raise RetryableError(ob.SERVICE, "unknown", f"{code}: OneBox did not answer; not sent twice")
+        outbox.sent(effect, found)
+        return found
+    effect = outbox.perform(effect, send, ask=ask)
+    if effect.state == SideEffectState.FAILED:
+        raise TerminalError(ob.SERVICE, "refused", refusal or effect.error)
+    if effect.state != SideEffectState.SENT:
+        raise RetryableError(ob.SERVICE, "unknown", f"creating {code} in OneBox: {effect.error}")
+    return effect.provider_id
+
+
+@register_job_kind
+class SendOrder(OneBoxJob):
+    """One order to OneBox (created once, then updated only when its content changed)."""
+
+    kind = "onebox.send_order"
+
+    def sync(self, job, integration, cfg, client) -> None:
+        send_order(integration, cfg, client, int(job.payload["order_id"]))
+
+
+@register_job_kind
+class SendHistory(OneBoxJob):
+    """One order_history row as a comment on the OneBox order, once (unique on our externalid there too). The
+    entry we wrote ourselves for a status OneBox set is its echo: not sent back."""
+
+    kind = "onebox.send_history"
+
+    def sync(self, job, integration, cfg, client) -> None:
+        p = job.payload
+        order_id, history_id = int(p["order_id"]), int(p["history_id"])
+        if binding(integration, m.HISTORY, history_id) is not None:
+            return
+        ob_order = binding(integration, m.ORDER, order_id)
+        if ob_order is not None and history_id in (ob_order.data.get("our_history") or []):
+            return  # our own entry for a OneBox status: its echo
+        if ob_order is not None and _is_echo(ob_order, int(p["status_id"]), p.get("comment") or ""):
+            return
+        ob_order = send_order(integration, cfg, client, order_id)
+        if ob_order is None or not str(ob_order.external_id).isdigit():
+            return
+        name = shop.status_names(integration.store).get(int(p["status_id"])) or str(p["status_id"])
+        body = mappers.history_comment(cfg, integration.store, order_id, history_id, int(ob_order.external_id),
+                                       status=name, comment=p.get("comment") or "")
+        try:
+            cid = client.set("comment", [body], key=job.key, order_id=order_id)[0]
+        except TerminalError as exc:
+            _failed(integration, m.HISTORY, history_id, exc, order_id=order_id)
+            raise
+        Binding.objects.update_or_create(connection_id=integration.connection_id, kind=m.HISTORY, local_id=str(history_id),
+                                         defaults={"external_id": str(cid), "synced_at": clock.now(),
+                                                   "data": {"state": m.OK, "order_id": order_id}})
+
+
+def _is_echo(b: Binding, status_id: int, comment: str) -> bool:
+    """A history row equal to an entry we are writing for a OneBox status (recorded before the write)."""
+    return any(int(e.get("status", -1)) == status_id and e.get("comment", "") == comment
+               for e in b.data.get("echo") or [])
+
+
+# --- statuses both ways --------------------------------------------------------------------------------------
+
+
+@register_job_kind
+class SyncStatus(OneBoxJob):
+    """Compare one order's status on both sides with its Binding: the shop changed → OneBox's status set; OneBox
+    changed → a history entry in the shop through the journaled write (native API or compare-and-set with the
+    stock rule); both changed → the owner's rule decides and the conflict is logged; our own write read back →
+    nothing. Reads both sides first, so a repeat after a crash does only what is still undone."""
+
+    kind = "onebox.sync_status"
+
+    def sync(self, job, integration, cfg, client) -> None:
+        store, order_id = integration.store, int(job.payload["order_id"])
+        b = send_order(integration, cfg, client, order_id) if cfg.sends("order") else binding(integration, m.ORDER, order_id)
+        if b is None or not str(b.external_id).isdigit():
+            return
+        remote = job.payload.get("remote")  # what the poll read; else ask OneBox
+        if not remote:
+            found = client.get("order", filter={"id": [int(b.external_id)]}, fields=["id", "statusid", "datemodify"])
+            remote = found[0] if found else {}
+        ob_status = int(remote.get("statusid") or 0)
+        oc_status = shop.order_status(store, order_id)
+        if oc_status is None or not ob_status:
+            return
+        decision = bindings.decide(
+            b, bindings.digest(oc_status), bindings.digest(ob_status), cfg.rule("status"),
+            local_seen_at=_when(job.payload.get("local_seen") or b.data.get("local_seen")),
+            remote_seen_at=_when(job.payload.get("remote_seen") or b.data.get("remote_seen")))
+        if decision.baseline:
+            bindings.record(b, local_hash=b.local_hash, remote_hash=bindings.digest(ob_status), origin=b.last_origin
+                            or bindings.LOCAL)
+            return
+        if decision.write_to is None:
+            return
+        lost = None
+        if decision.conflict:
+            lost = {"shop": oc_status, "onebox": ob_status}
+            m.Conflict.objects.create(integration=integration, kind="status", local_id=str(order_id),
+                                      rule=cfg.rule("status"), winner=decision.write_to, lost=lost, created=clock.now())
+        if decision.write_to == bindings.REMOTE:
+            self._to_onebox(job, integration, cfg, client, b, order_id, oc_status, ob_status, lost)
+        else:
+            self._to_shop(job, integration, cfg, b, order_id, oc_status, ob_status, lost)
+
+    @staticmethod
+    def _to_onebox(job, integration, cfg, client, b, order_id, oc_status, ob_status, lost) -> None:
+        target = cfg.statuses().get(oc_status)
+        if not cfg.sends("status") or target is None:  # not ours to send, or not mapped: take OneBox's as known
+            bindings.record(b, local_hash=bindings.digest(oc_status), remote_hash=bindings.digest(ob_status),
+                            origin=bindings.LOCAL, lost=lost)
+            return
+        if target != ob_status:
+            client.set("order", [{"id": int(b.external_id), "statusid": target}], key=f"{job.key}:to-onebox",
+                       order_id=order_id)
+        bindings.record(b, local_hash=bindings.digest(oc_status), remote_hash=bindings.digest(target),
+                        origin=bindings.LOCAL, lost=lost)
+
+    @staticmethod
+    def _to_shop(job, integration, cfg, b, order_id, oc_status, ob_status, lost) -> None:
+        store = integration.store
+        target = cfg.shop_status(ob_status)
+        if not cfg.takes("status") or target is None:
+            bindings.record(b, local_hash=bindings.digest(oc_status), remote_hash=bindings.digest(ob_status),
+                            origin=bindings.REMOTE, lost=lost)
+            return
+        if target != oc_status:
+            name = next((s.get("name") for s in (b.data.get("ob_statuses") or []) if s.get("id") == ob_status), "") \
+                or shop.status_names(store).get(target, str(target))
+            comment = mappers.from_onebox_comment(name)
+            # Recorded before the write: the history row it makes is recognised as our echo by SendHistory.
+            b.data = {**b.data, "echo": [*(b.data.get("echo") or [])[-9:], {"status": target, "comment": comment}]}
+            b.save(update_fields=["data"])
+            result = shop.set_status(store, order_id, target, expected=oc_status, comment=comment,
+                                     notify=cfg.notify_customer and shop.mail_goes(store), key=f"{job.key}:to-shop")
+            if result.state == "moved":  # the shop changed it meanwhile: compare again next time
+                raise RetryableError("opencart", "moved", f"order {order_id} moved on while we wrote it")
+            if result.history_id:
+                b.data = {**b.data, "our_history": [*(b.data.get("our_history") or [])[-19:], result.history_id]}
+        bindings.record(b, local_hash=bindings.digest(target), remote_hash=bindings.digest(ob_status),
+                        origin=bindings.REMOTE, lost=lost)
+
+
+def _when(text) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(text)) if text else None
+    except ValueError:
+        return None
+
+
+@register_job_kind
+class PollOneBox(OneBoxJob):
+    """Read the orders OneBox changed since the last read (re-reading its last second), and enqueue one status
+    comparison per order whose OneBox status differs from what its Binding knows; nothing when nothing changed."""
+
+    kind = "onebox.poll"
+    max_attempts = 2
+    routine = True
+
+    def sync(self, job, integration, cfg, client) -> None:
+        state, now = m.SyncState.of(integration), clock.now()
+        if not (cfg.takes("status") or cfg.sends("status")):
+            return
+        since = (state.changed_since or {}).get("order") or (now - timedelta(minutes=5)).strftime(mappers.FMT)
+        newest, sid = since, integration.store_id
+        changed = {}
+        for row in client.iter_changed("order", since):
+            order_id = cfg.order_id_of(integration.store, str(row.get("externalid") or ""))
+            if order_id is not None:
+                changed[order_id] = row
+            newest = max(newest, str(row.get("datemodify") or ""))
+        known = {b.local_id: b for b in Binding.objects.filter(connection_id=integration.connection_id, kind=m.ORDER,
+                                                                local_id__in=[str(i) for i in changed])}
+        with transaction.atomic():
+            for order_id, row in changed.items():
+                b = known.get(str(order_id))
+                if b is None or b.remote_hash == bindings.digest(int(row.get("statusid") or 0)):
+                    continue  # not ours yet, or an echo of our own status
+                Job.objects.enqueue(SyncStatus, key=f"onebox:{sid}:status-{order_id}:ob{row.get('statusid')}:"
+                                                    f"{row.get('datemodify')}", integration=integration,
+                                    payload={"order_id": order_id, "remote_seen": now.isoformat(),
+                                             "remote": {"statusid": row.get("statusid")}})
+            state.touch(changed_since={**(state.changed_since or {}), "order": newest}, last_poll_at=now)
+
+
+# --- the whole history on connect, and the catalogue: resumable loads -----------------------------------------
+
+
+def progress(integration: Integration, kind: str) -> dict:
+    """A first load's progress for the page and the CLI: done / total, rate and an honest time estimate."""
+    load = dict((m.SyncState.of(integration).loads or {}).get(kind) or {})
+    done, total, rate = int(load.get("done") or 0), int(load.get("total") or 0), float(load.get("rate") or 0.0)
+    left = max(0, total - done)
+    load["eta_seconds"] = math.ceil(left / rate) if rate > 0 and not load.get("finished") else (0 if load.get("finished") else None)
+    load["percent"] = 100 if load.get("finished") else (int(done * 100 / total) if total else 0)
+    return load
+
+
+def _save_load(integration: Integration, kind: str, **fields) -> dict:
+    state = m.SyncState.of(integration)
+    loads = dict(state.loads or {})
+    load = {**(loads.get(kind) or {}), **fields}
+    loads[kind] = load
+    state.touch(loads=loads)
+    return load
+
+
+def start_load(integration: Integration, kind: str) -> Job:
+    """Start (or restart from where it stands) the first load of `kind` ("order", "contact" or "product")."""
+    load = (m.SyncState.of(integration).loads or {}).get(kind) or {}
+    if not load or load.get("finished"):
+        load = _save_load(integration, kind, after=0, done=0, total=0, started=clock.now().isoformat(), finished="",
+                          rate=0.0, sent=0)
+    return Job.objects.enqueue(LoadStep, key=f"onebox:{integration.store_id}:load:{kind}:{load.get('started')}:"
+                                             f"{load.get('after', 0)}",
+                               integration=integration, payload={"kind": kind, "started": load.get("started")})
+
+
+@register_job_kind
+class LoadStep(OneBoxJob):
+    """One step of a first load: the next records after the saved position are brought to OneBox (each skipped
+    when its Binding says OneBox has this content), the position and rate saved, the next step enqueued. A crash
+    resumes at the saved position; records of the interrupted step are recognised by their Bindings."""
+
+    kind = "onebox.load_step"
+
+    def sync(self, job, integration, cfg, client) -> None:
+        kind, store = job.payload["kind"], integration.store
+        load = (m.SyncState.of(integration).loads or {}).get(kind) or {}
+        if load.get("finished") or load.get("started") != job.payload.get("started"):
+            return
+        after, begun = int(load.get("after") or 0), clock.now()
+        if not load.get("total"):
+            total = {"order": shop.order_count, "contact": shop.customer_count}.get(kind, shop.product_count)(store)
+            load = _save_load(integration, kind, total=total)
+        step = max(1, int(cfg.history_batch or LOAD_STEP))
+        if kind == "order":
+            ids = shop.order_ids_after(store, after, step)
+            batch = shop.orders(store, ids)
+            for oid in ids:
+                if oid in batch:
+                    send_order(integration, cfg, client, oid, fo=batch[oid])
+                if crash_hook is not None:
+                    crash_hook("load", oid)
+            last, count = (ids[-1] if ids else after), len(ids)
+        elif kind == "contact":
+            rows = shop.customers_after(store, after, step)
+            sync_contacts(integration, cfg, client, rows)
+            last, count = (rows[-1]["customer_id"] if rows else after), len(rows)
+        else:
+            products = shop.products(store, after=after, limit=step)
+            sync_products(integration, cfg, client, products)
+            last, count = (products[-1].product_id if products else after), len(products)
+        seconds = max((clock.now() - begun).total_seconds(), 1e-3)
+        rate = count / seconds if count else float(load.get("rate") or 0.0)  # records a second at OneBox's pace
+        done = int(load.get("done") or 0) + count
+        finished = clock.now().isoformat() if count < step else ""
+        _save_load(integration, kind, after=last, done=done, rate=round(rate, 3), finished=finished,
+                   total=max(int(load.get("total") or 0), done))
+        if not finished:
+            Job.objects.enqueue(LoadStep, key=f"onebox:{integration.store_id}:load:{kind}:{job.payload['started']}:{last}",
+                                integration=integration, payload=job.payload)
+
+
+def sync_contacts(integration: Integration, cfg: OneBoxConfig, client: OneBoxClient, rows: list[dict]) -> int:
+    """Customers → OneBox contacts (group by the owner's map), changed ones only, in one call per batch."""
+    keys = [mappers.contact_key(r) for r in rows]
+    have = {b.local_id: b for b in Binding.objects.filter(connection_id=integration.connection_id, kind=m.CONTACT,
+                                                          local_id__in=keys)}
+    todo = []
+    for key, r in zip(keys, rows):
+        body = {"externalid": key, "name": r["firstname"], "namelast": r["lastname"], "email": r["email"],
+                "phone": r["telephone"], "phones": [r["telephone"]] if r["telephone"] else [],
+                "findbyArray": ["externalid", "phone"]}
+        group = cfg.group_map.get(str(r.get("customer_group_id")))
+        if group:
+            body["groupid"] = int(group)
+        h = bindings.digest(body)
+        if key and (key not in have or have[key].local_hash != h):
+            todo.append((key, body, h))
+    return _send_batch(integration, client, m.CONTACT, "contact", todo)
+
+
+def _send_batch(integration: Integration, client: OneBoxClient, kind: str, entity: str, todo: list) -> int:
+    """`<entity>/set` for changed records (local key, body, hash); Bindings record what OneBox now holds. A batch
+    OneBox refuses is sent one by one, so one bad record lands on the failed list and the others go through."""
+    if not todo:
+        return 0
+    try:
+        ids = client.set(entity, [body for _k, body, _h in todo])
+        pairs = list(zip(todo, ids))
+    except TerminalError:
+        pairs = []
+        for item in todo:
+            try:
+                pairs.append((item, client.set(entity, [item[1]])[0]))
+            except TerminalError as exc:
+                _failed(integration, kind, item[0], exc)
+    rows = [Binding(connection_id=integration.connection_id, kind=kind, local_id=str(key), external_id=str(oid),
+                    local_hash=h, remote_hash=h, last_origin=bindings.LOCAL, synced_at=clock.now(),
+                    data={"state": m.OK})
+            for (key, _body, h), oid in pairs]
+    if rows:
+        Binding.objects.bulk_create(rows, batch_size=500, update_conflicts=True,
+                                    unique_fields=["connection", "kind", "local_id"],
+                                    update_fields=["external_id", "local_hash", "remote_hash", "last_origin",
+                                                   "synced_at", "data"])
+    return len(rows)
+
+
+def sync_products(integration: Integration, cfg: OneBoxConfig, client: OneBoxClient, products: list,
+                  *, batch: int = 50) -> int:
+    """Products (names and descriptions per language, price, stock, options, images, category and brand codes)
+    whose body changed since OneBox got it; batched calls."""
+    store = integration.store
+    languages = shop.languages(store)
+    default_lang = min(languages) if languages else 1
+    options = shop.product_options(store, [p.product_id for p in products])
+    base = (store.api_url or "").split("index.php")[0].rstrip("/")
+    image_base = f"{base}/image/" if base else ""
+    have = {b.local_id: b.local_hash for b in Binding.objects.filter(
+        connection_id=integration.connection_id, kind=m.PRODUCT, local_id__in=[str(p.product_id) for p in products])}
+    todo = []
+    for p in products:
+        body = mappers.product_body(p, options.get(p.product_id, []), cfg, languages, default_lang, image_base)
+        h = bindings.digest(body)
+        if have.get(str(p.product_id)) != h:
+            todo.append((p.product_id, body, h))
+    return sum(_send_batch(integration, client, m.PRODUCT, "product", todo[i:i + batch])
+               for i in range(0, len(todo), batch))
+
+
+@register_job_kind
+class SyncCatalog(OneBoxJob):
+    """The catalogue by content hash: categories (parents first), brands, then products page by page; only records
+    whose body changed are sent. Counts per kind are kept for the sync-status page."""
+
+    kind = "onebox.sync_catalog"
+    max_attempts = 5
+
+    def sync(self, job, integration, cfg, client) -> None:
+        store = integration.store
+        languages = shop.languages(store)
+        default_lang = min(languages) if languages else 1
+        counts = {}
+        if cfg.sends("category"):
+            cats = shop.categories(store)
+            have = {b.local_id: b.local_hash for b in Binding.objects.filter(
+                connection_id=integration.connection_id, kind=m.CATEGORY)}
+            todo = [(c["category_id"], body, bindings.digest(body)) for c in cats
+                    for body in [mappers.category_body(c, cfg, languages, default_lang)]]
+            counts["category"] = sum(_send_batch(integration, client, m.CATEGORY, "category", [t])
+                                     for t in todo if have.get(str(t[0])) != t[2])  # one by one: parents first
+        if cfg.sends("brand"):
+            have = {b.local_id: b.local_hash for b in Binding.objects.filter(
+                connection_id=integration.connection_id, kind=m.BRAND)}
+            todo = [(r["manufacturer_id"], body, bindings.digest(body)) for r in shop.manufacturers(store)
+                    for body in [mappers.brand_body(r)]]
+            counts["brand"] = _send_batch(integration, client, m.BRAND, "brand",
+                                          [t for t in todo if have.get(str(t[0])) != t[2]])
+        if cfg.sends("product"):
+            sent, after = 0, 0
+            while True:
+                page = shop.products(store, after=after, limit=500)
+                if not page:
+                    break
+                sent += sync_products(integration, cfg, client, page)
+                after = page[-1].product_id
+            counts["product"] = sent
+        state = m.SyncState.of(integration)
+        state.touch(loads={**(state.loads or {}), "catalog_run": {"at": clock.now().isoformat(), "sent": counts}})
+
+
+# --- schedules and owner actions -------------------------------------------------------------------------------
+
+
+def _enabled():
+    return Integration.objects.filter(kind="onebox", enabled=True, store__enabled=True,
+                                      connection__isnull=False).select_related("store", "connection")
+
+
+@register_schedule("onebox.poll", every=POLL_EVERY)
+def schedule_polls() -> None:
+    for integration in _enabled():
+        Job.objects.enqueue(PollOneBox, key=slot_key(f"onebox:{integration.store_id}:poll", POLL_EVERY),
+                            integration=integration)
+
+
+@register_schedule("onebox.catalog", every=CATALOG_EVERY)
+def schedule_catalog() -> None:
+    for integration in _enabled():
+        cfg = config_of(integration)
+        if any(cfg.sends(k) for k in ("category", "brand", "product")):
+            Job.objects.enqueue(SyncCatalog, key=slot_key(f"onebox:{integration.store_id}:catalog", CATALOG_EVERY),
+                                integration=integration)
+
+
+RETRY_JOBS = {m.ORDER: SendOrder}
+
+
+def retry(integration: Integration, kind: str, local_id: str) -> Job:
+    """The owner fixed what OneBox refused: send the record again (a new attempt: new job and outbox keys)."""
+    b = binding(integration, kind, local_id)
+    stamp = f"{clock.now().timestamp():.3f}"
+    if b is not None and b.data.get("state") == m.FAILED:
+        b.data = {**b.data, "state": "retrying", "attempt": int(b.data.get("attempt") or 1) + 1}
+        b.save(update_fields=["data"])
+    if kind == m.ORDER:
+        return Job.objects.enqueue(SendOrder, key=f"onebox:{integration.store_id}:order-{local_id}:retry:{stamp}",
+                                   integration=integration, payload={"order_id": int(local_id)})
+    if kind == m.HISTORY:
+        data = b.data if b is not None else {}
+        return Job.objects.enqueue(SyncStatus, key=f"onebox:{integration.store_id}:status-{data.get('order_id')}:retry:{stamp}",
+                                   integration=integration, payload={"order_id": int(data.get("order_id") or 0)})
+    if b is not None:  # catalogue and contacts: forget the hash, the next catalogue run sends it
+        Binding.objects.filter(pk=b.pk).update(local_hash="")
+    return Job.objects.enqueue(SyncCatalog, key=f"onebox:{integration.store_id}:catalog:retry:{stamp}",
+                               integration=integration)
+
+
+def check_connection(connection) -> dict:
+    """'Test' next to the Connection: a token and the list of business processes; {"ok", "message"}."""
+    try:
+        flows = OneBoxClient(connection).workflows()
+    except (ServiceError, ConfigurationError) as exc:
+        return {"ok": False, "message": f"OneBox: {getattr(exc, 'message', '') or exc}"}
+    return {"ok": True, "message": "OneBox: logged in; business processes: " + ", ".join(
+        str(w.get("name")) for w in flows[:10])}
+
+
+def read_statuses(integration: Integration) -> list[str]:
+    """'Test' on the sync page: log in, read the business processes and their statuses (kept for the mapping
+    table); returns the process names."""
+    client = client_for(integration)
+    flows = client.workflows()
+    statuses = client.workflow_statuses()
+    state = m.SyncState.of(integration)
+    state.touch(loads={**(state.loads or {}), "_statuses": [
+        {"id": int(s.get("id") or 0), "name": str(s.get("name") or ""), "workflowid": s.get("workflowid")}
+        for s in statuses]})
+    return [str(w.get("name") or w.get("id")) for w in flows]

@@ -1,0 +1,141 @@
+"""OpenCart records → OneBox v2 bodies (docs/providers/onebox.md §4; fields tagged [SIM] there are simulator only).
+
+Pure functions: no database, no network. Every body is what its Binding's hash is taken of, so a record is sent
+again only when what OneBox would receive changed.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ocbridge.core.bindings import digest
+from ocbridge.integrations.onebox.config import OneBoxConfig
+from ocbridge.opencart.fulfilment import FulfilmentOrder
+
+FMT = "%Y-%m-%d %H:%M:%S"
+
+
+def money(value) -> str:
+    """OpenCart keeps 4 decimals; OneBox gets the amount as the customer saw it (2)."""
+    return str(Decimal(str(value)).quantize(Decimal("0.01")))
+
+
+def _address(a: dict) -> str:
+    parts = [a.get(k) for k in ("address_1", "address_2", "city", "postcode", "zone", "country")]
+    return ", ".join(str(p) for p in parts if p)
+
+
+def contact_key(order_or_customer) -> str:
+    """Our contact externalid: the customer account, else the guest's e-mail (lower-cased), else the phone."""
+    cid = getattr(order_or_customer, "customer_id", None) if not isinstance(order_or_customer, dict) \
+        else order_or_customer.get("customer_id")
+    if cid:
+        return f"oc-c{cid}"
+    email = (getattr(order_or_customer, "email", "") if not isinstance(order_or_customer, dict)
+             else order_or_customer.get("email", "")) or ""
+    return f"oc-e:{email.strip().lower()}" if email.strip() else ""
+
+
+def client(fo: FulfilmentOrder) -> dict:
+    """The order's customer as OneBox's `client` block, matched on our externalid, then the phone [HUB]."""
+    o = fo.order
+    body = {"name": o.firstname, "namelast": o.lastname, "email": o.email, "phone": o.telephone,
+            "phones": [o.telephone] if o.telephone else [], "findbyArray": ["externalid", "phone"]}
+    key = contact_key(o)
+    if key:
+        body["externalid"] = key
+    return body
+
+
+def order_body(fo: FulfilmentOrder, cfg: OneBoxConfig, store, *, status_id: int | None) -> dict:
+    """order/set for one order: code `<prefix>-<order_id>`, lines, totals, customer, payment and shipping."""
+    o = fo.order
+    body = {
+        "externalid": cfg.order_code(store, o.order_id), "name": cfg.order_code(store, o.order_id),
+        "date": o.date_added.strftime(FMT) if o.date_added else "",
+        "products": [{"name": line.name, "articul": (fo.skus.get(line.product_id) or {}).get("sku") or line.model,
+                      "count": line.quantity, "price": money(line.price),
+                      "comment": "; ".join(f"{opt.get('name')}: {opt.get('value')}" for opt in line.options)}
+                     for line in o.lines],
+        "sum": money(o.total), "currency": o.currency_code,
+        "totals": [{"code": t["code"], "title": t["title"], "value": money(t["value"])}
+                   for t in sorted(o.totals, key=lambda t: (t.get("sort_order", 0), t["code"]))],  # [SIM]
+        "client": client(fo),
+        "clientphone": o.telephone, "clientemail": o.email,
+        "payment": o.payment_method, "delivery": fo.shipping_method,  # [SIM] names of these fields
+        "deliveryaddress": _address(fo.shipping) or _address(fo.payment),  # [SIM]
+        "comment": o.comment,
+    }
+    if cfg.workflow_id:
+        body["workflowid"] = cfg.workflow_id
+    if status_id:
+        body["statusid"] = status_id
+    return body
+
+
+def order_hash(body: dict) -> str:
+    """What decides a resend: the order's content without its status (statuses sync on their own)."""
+    return digest({k: v for k, v in body.items() if k != "statusid"})
+
+
+def history_comment(cfg: OneBoxConfig, store, order_id: int, history_id: int, onebox_order_id: int, *, status: str,
+                    comment: str) -> dict:
+    """comment/set [SIM]: one OpenCart history entry as a comment on the OneBox order, unique on our externalid."""
+    text = f"{status}: {comment}".strip().rstrip(":") if comment else status
+    return {"orderid": int(onebox_order_id), "externalid": f"{cfg.order_code(store, order_id)}-h{history_id}",
+            "text": text}
+
+
+def from_onebox_comment(status_name: str) -> str:
+    """The history comment we write in the shop for a status OneBox set (also how we recognise its echo)."""
+    return f"OneBox: {status_name}"
+
+
+def names(values: dict[int, str], cfg: OneBoxConfig, languages: dict[int, str]) -> dict[str, str]:
+    """{OneBox language code: text} for every shop language (the owner's map, else the shop's code's first part)."""
+    out = {}
+    for lang_id, text in sorted(values.items()):
+        code = cfg.language_map.get(str(lang_id)) or (languages.get(lang_id) or str(lang_id)).split("-")[0]
+        out[code] = text
+    return out
+
+
+def category_body(row: dict, cfg: OneBoxConfig, languages: dict[int, str], default_lang: int) -> dict:
+    return {"code": f"oc-cat{row['category_id']}", "name": row["names"].get(default_lang) or next(iter(row["names"].values()), ""),
+            "namelang": names(row["names"], cfg, languages), "descriptionlang": names(row["descriptions"], cfg, languages),
+            "parentcode": f"oc-cat{row['parent_id']}" if row["parent_id"] else "", "hidden": 0 if row["status"] else 1,
+            "findbyArray": ["code"]}
+
+
+def brand_body(row: dict) -> dict:
+    return {"code": f"oc-brand{row['manufacturer_id']}", "name": row["name"], "findbyArray": ["code"],
+            **({"image": [row["image"]]} if row["image"] else {})}
+
+
+def product_articul(p) -> str:
+    return p.sku or p.model or f"oc-p{p.product_id}"
+
+
+def product_body(p, options: list[dict], cfg: OneBoxConfig, languages: dict[int, str], default_lang: int,
+                 image_base: str = "") -> dict:
+    """product/set: articul, names and descriptions per language, price (or the owner's price level), stock,
+    category and brand codes, images by URL, options with their values."""
+    price = money(p.price)
+    body = {
+        "articul": product_articul(p), "name": p.names.get(default_lang) or next(iter(p.names.values()), ""),
+        "namelang": names(p.names, cfg, languages), "descriptionlang": names(p.descriptions, cfg, languages),
+        "categorycodes": [f"oc-cat{c}" for c in sorted(p.category_ids)],
+        "brandcode": f"oc-brand{p.manufacturer_id}" if p.manufacturer_id else "",
+        "images": [image_base + i for i in ([p.image] if p.image else []) + p.images],
+        "stock": p.quantity, "hidden": 0 if p.status else 1,
+        "options": [{"code": f"oc-opt{o['option_id']}", "namelang": names(o["names"], cfg, languages),
+                     "values": [{"code": f"oc-ov{v['option_value_id']}", "namelang": names(v["names"], cfg, languages),
+                                 "price": v["price"], "stock": v["quantity"]} for v in o["values"]]}
+                    for o in options],
+        "findbyArray": ["articul"],
+    }
+    if cfg.price_level:
+        body["pricelevels"] = {cfg.price_level: price}  # [SIM]
+    else:
+        body["price"] = price
+    return body

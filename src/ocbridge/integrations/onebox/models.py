@@ -1,0 +1,67 @@
+"""OneBox sync state per Integration. Per-record state lives on core Binding rows (kinds below)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from ocbridge.core.models import Integration
+
+# Binding kinds: local_id (ours) → external_id (OneBox's id). local_hash / remote_hash: each side's content hash as
+# of the last sync (core.bindings); data["state"] ok / failed, data["error"] OneBox's words.
+ORDER = "onebox.order"  # order_id → OneBox order id
+HISTORY = "onebox.history"  # order_history_id → OneBox comment id (appended once)
+STATUS = "onebox.status"  # OpenCart order_status_id → OneBox status id (the map the owner made, as synced)
+CATEGORY = "onebox.category"
+BRAND = "onebox.brand"  # manufacturer_id
+PRODUCT = "onebox.product"
+OPTION = "onebox.option"
+OPTION_VALUE = "onebox.option_value"
+CONTACT = "onebox.contact"  # customer_id (or "guest:<email>") → OneBox contact id
+GROUP = "onebox.group"  # customer_group_id → OneBox contact group id
+KIND_OF = {"order": ORDER, "history": HISTORY, "status": STATUS, "category": CATEGORY, "brand": BRAND,
+           "product": PRODUCT, "option": OPTION, "option_value": OPTION_VALUE, "contact": CONTACT, "group": GROUP}
+OK, FAILED = "ok", "failed"
+
+
+class SyncState(models.Model):
+    """Where the OneBox reads and the first loads of one integration stand (shown on the dashboard). Its place in
+    the shop's order feed is its opencart.FeedCursor."""
+
+    integration = models.OneToOneField(Integration, on_delete=models.CASCADE, related_name="onebox_state")
+    changed_since = models.JSONField(default=dict, blank=True,
+                                     help_text="entity → OneBox datemodify of the newest change read")
+    loads = models.JSONField(default=dict, blank=True,
+                             help_text="kind → first load: {after, done, total, started, finished, rate}")
+    last_poll_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"onebox state of {self.integration}"
+
+    @classmethod
+    def of(cls, integration: Integration) -> SyncState:
+        return cls.objects.get_or_create(integration=integration)[0]
+
+    def touch(self, **fields) -> None:
+        SyncState.objects.filter(pk=self.pk).update(**fields)
+        for k, v in fields.items():
+            setattr(self, k, v)
+
+
+class Conflict(models.Model):
+    """One conflict decided by the owner's rule: both sides changed since the last sync (the log)."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="onebox_conflicts")
+    kind = models.CharField(max_length=32)
+    local_id = models.CharField(max_length=64)
+    rule = models.CharField(max_length=8)
+    winner = models.CharField(max_length=8)  # core.bindings.LOCAL / REMOTE
+    lost = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.local_id}: {self.winner} won ({self.rule})"

@@ -1,0 +1,112 @@
+"""The shop side of the OneBox integration: one thin place that calls `ocbridge.opencart` for the Store.
+
+Reads orders, customers and the catalogue; writes only through the one journaled write API (status changes as
+history entries: native API or compare-and-set with the stock rule). The order history itself is handed to
+jobs.on_history by the shared order feed (opencart.feed).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ocbridge import opencart
+from ocbridge.core.errors import TerminalError
+from ocbridge.opencart import catalog, fulfilment, statuses
+from ocbridge.opencart import orders as oc_orders
+
+
+def db(store):
+    return opencart.shop_db(store)
+
+
+def order_status(store, order_id: int) -> int | None:
+    return opencart.order_status(store, order_id)
+
+
+def orders(store, order_ids: list[int]) -> dict[int, fulfilment.FulfilmentOrder]:
+    """Orders with lines, totals, addresses and methods, by primary key."""
+    return fulfilment.read_fulfilment_orders(db(store), list(order_ids))
+
+
+def order_ids_after(store, after: int, limit: int) -> list[int]:
+    """The store's orders past checkout (status > 0) after `after`, by primary key (the whole-history load)."""
+    shop = db(store)
+    o = shop.t("order")
+    with shop.engine.connect() as conn:
+        return [r.order_id for r in conn.execute(
+            sa.select(o.c.order_id).where(o.c.order_id > after, o.c.store_id == store.oc_store_id,
+                                          o.c.order_status_id > 0).order_by(o.c.order_id).limit(limit))]
+
+
+def order_count(store) -> int:
+    shop = db(store)
+    o = shop.t("order")
+    with shop.engine.connect() as conn:
+        return int(conn.scalar(sa.select(sa.func.count()).select_from(o).where(
+            o.c.store_id == store.oc_store_id, o.c.order_status_id > 0)) or 0)
+
+
+def customers_after(store, after: int, limit: int) -> list[dict]:
+    """Customers by primary key: id, group, names, e-mail, telephone (the whole-history load of contacts)."""
+    shop = db(store)
+    c = shop.t("customer")
+    with shop.engine.connect() as conn:
+        return [{"customer_id": r.customer_id, "customer_group_id": r.customer_group_id,
+                 "firstname": oc_orders.unescape(r.firstname), "lastname": oc_orders.unescape(r.lastname),
+                 "email": oc_orders.unescape(r.email), "telephone": oc_orders.unescape(r.telephone)}
+                for r in conn.execute(sa.select(c.c.customer_id, c.c.customer_group_id, c.c.firstname, c.c.lastname,
+                                                c.c.email, c.c.telephone)
+                                      .where(c.c.customer_id > after, c.c.store_id == store.oc_store_id)
+                                      .order_by(c.c.customer_id).limit(limit))]
+
+
+def customer_count(store) -> int:
+    shop = db(store)
+    c = shop.t("customer")
+    with shop.engine.connect() as conn:
+        return int(conn.scalar(sa.select(sa.func.count()).select_from(c).where(c.c.store_id == store.oc_store_id)) or 0)
+
+
+def status_names(store) -> dict[int, str]:
+    return statuses.for_store(store) or {}
+
+
+def languages(store) -> dict[int, str]:
+    return statuses.languages(db(store))
+
+
+def products(store, *, after: int = 0, limit: int = 500, product_ids: list[int] | None = None):
+    return catalog.read_products(db(store), product_ids=product_ids, after_id=after, limit=limit)
+
+
+def product_options(store, product_ids: list[int]) -> dict[int, list[dict]]:
+    return catalog.product_options(db(store), product_ids)
+
+
+def categories(store) -> list[dict]:
+    return catalog.read_categories(db(store))
+
+
+def manufacturers(store) -> list[dict]:
+    return catalog.read_manufacturers(db(store))
+
+
+def mail_goes(store) -> bool:
+    """A customer e-mail really goes only when OpenCart itself writes the history (native API path)."""
+    return bool(store.api_url and store.api_key and db(store).version.api_supported)
+
+
+def set_status(store, order_id: int, status_id: int, *, expected: int, comment: str, notify: bool, key: str):
+    """Status + history entry through the shared journaled write path, once per key; the write refuses when the
+    order moved on from `expected` since we read it (state "moved")."""
+    if opencart.order_status(store, order_id) is None:
+        raise TerminalError("opencart", "unknown_order", f"Order {order_id} does not exist.")
+    return opencart.write_history(store, order_id, expected=expected, new=status_id, comment=comment,
+                                  notify=notify, key=key)
+
+
+def product_count(store) -> int:
+    shop = db(store)
+    p = shop.t("product")
+    with shop.engine.connect() as conn:
+        return int(conn.scalar(sa.select(sa.func.count()).select_from(p)) or 0)

@@ -1,0 +1,96 @@
+"""OneBox pages: sync status per kind (counts, last errors, first loads with progress and time left), the
+mapping (statuses per business process, groups, languages), conflicts decided, records that could not be synced
+with OneBox's reason and a Retry button, and "Test" of the connection."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from ocbridge.core import access
+from ocbridge.core.choices import Role
+from ocbridge.core.errors import ConfigurationError, ServiceError, never_reached
+from ocbridge.core.models import Binding, Integration
+from ocbridge.integrations.onebox import jobs, models as m, shop
+
+KIND_LABELS = {m.ORDER: gettext_lazy("Orders"), m.HISTORY: gettext_lazy("Order history entries"),
+               m.CATEGORY: gettext_lazy("Categories"), m.BRAND: gettext_lazy("Brands"),
+               m.PRODUCT: gettext_lazy("Products"), m.CONTACT: gettext_lazy("Customers")}
+LOADS = {"order": gettext_lazy("Order history"), "contact": gettext_lazy("Customers"),
+         "product": gettext_lazy("Catalogue")}
+
+
+def _integration(request, pk: int, role: str = Role.VIEWER) -> Integration:
+    return access.get_scoped(Integration.objects.select_related("store", "connection"), request.user, role, pk=pk,
+                             kind="onebox")
+
+
+@login_required
+def overview(request, integration_pk: int) -> HttpResponse:
+    integration = _integration(request, integration_pk)
+    cfg, state = jobs.config_of(integration), m.SyncState.of(integration)
+    ours = Binding.objects.filter(connection_id=integration.connection_id, kind__in=list(KIND_LABELS))
+    counts = {r["kind"]: r for r in ours.values("kind").annotate(
+        total=Count("id"), failed=Count("id", filter=Q(data__state=m.FAILED)))}
+    kinds = [{"label": label, "total": counts.get(kind, {}).get("total", 0),
+              "failed": counts.get(kind, {}).get("failed", 0), "direction": cfg.flows.get(kind.split(".")[1], "")}
+             for kind, label in KIND_LABELS.items()]
+    try:
+        names = shop.status_names(integration.store)
+    except Exception:  # noqa: BLE001 - the page still shows the sync state when the shop is unreachable
+        names = {}
+    ob_names = {int(s["id"]): s.get("name", "") for s in (state.loads or {}).get("_statuses", [])}
+    mapping = [{"oc": oc, "oc_name": names.get(oc, ""), "ob": ob, "ob_name": ob_names.get(ob, "")}
+               for oc, ob in cfg.statuses().items()]
+    failed = ours.filter(data__state=m.FAILED).order_by("-synced_at")[:100]
+    return render(request, "onebox/overview.html", {
+        "integration": integration, "store": integration.store, "nav": "stores", "cfg": cfg, "state": state,
+        "kinds": kinds, "mapping": mapping, "failed": failed, "labels": KIND_LABELS,
+        "loads": [(kind, label, jobs.progress(integration, kind)) for kind, label in LOADS.items()],
+        "conflicts": m.Conflict.objects.filter(integration=integration)[:20],
+        "can_act": access.can(request.user, integration.store, Role.OPERATOR),
+        "can_own": access.can(request.user, integration.store, Role.OWNER)})
+
+
+@login_required
+@require_POST
+def retry(request, integration_pk: int, kind: str, local_id: str) -> HttpResponse:
+    integration = _integration(request, integration_pk, Role.OPERATOR)
+    if kind not in KIND_LABELS:
+        raise Http404
+    jobs.retry(integration, kind, local_id)
+    messages.success(request, _("%(id)s will be sent to OneBox again.") % {"id": local_id})
+    return redirect("onebox:overview", integration_pk=integration.pk)
+
+
+@login_required
+@require_POST
+def start_load(request, integration_pk: int, kind: str) -> HttpResponse:
+    integration = _integration(request, integration_pk, Role.OWNER)
+    if kind not in LOADS:
+        raise Http404
+    jobs.start_load(integration, kind)
+    messages.success(request, _("Loading started; it continues where it stopped if it is interrupted."))
+    return redirect("onebox:overview", integration_pk=integration.pk)
+
+
+@login_required
+@require_POST
+def test_connection(request, integration_pk: int) -> HttpResponse:
+    integration = _integration(request, integration_pk, Role.OWNER)
+    try:
+        flows = jobs.read_statuses(integration)
+    except (ServiceError, ConfigurationError) as exc:
+        if never_reached(exc):
+            messages.error(request, _("OneBox could not be reached: %(error)s") % {"error": exc})
+        else:
+            messages.error(request, _("OneBox refused: %(error)s") % {"error": exc})
+    else:
+        messages.success(request, _("Connected. Business processes: %(names)s") % {"names": ", ".join(flows)})
+    return redirect("onebox:overview", integration_pk=integration.pk)

@@ -1,0 +1,157 @@
+"""End to end on MariaDB 3.0 and 4.0 shops ↔ jobs ↔ the OneBox simulator over HTTP: the whole history on
+connect, orders and history entries as they appear, statuses both ways without loops, a conflict decided by the
+owner's rule, refusals with retry, and crashes mid-sync — nothing duplicated, nothing lost."""
+
+from __future__ import annotations
+
+import pytest
+
+from ocbridge.core import bindings
+from ocbridge.core.jobs import run_until_idle
+from ocbridge.core.choices import JobState
+from ocbridge.core.models import Binding, Job, SideEffect
+from ocbridge.integrations.onebox import jobs, models as m
+
+pytestmark = pytest.mark.django_db
+
+
+def ob_order(sim, code: str) -> dict:
+    [o] = [o for o in sim.records("order") if o["externalid"] == code]
+    return o
+
+
+def test_whole_history_on_connect_then_orders_as_they_appear_each_once(shop, sim, integration, kit):
+    for oid in (101, 102, 103):
+        kit.add_order(shop, oid, status=2)
+    jobs.start_load(integration, "order")
+    run_until_idle()
+    p = jobs.progress(integration, "order")
+    assert (p["done"], p["total"], p["percent"]) == (3, 3, 100) and p["finished"]
+    assert sorted(o["externalid"] for o in sim.records("order")) == ["UK-101", "UK-102", "UK-103"]
+    o = ob_order(sim, "UK-101")
+    assert o["statusid"] == sim.status_id("Confirmed") and o["sum"] == "25.00" and o["currency"] == "GBP"
+    assert [(line["articul"], line["count"]) for line in o["products"]] == [("SKU-1", 2)]
+    assert o["client"]["phone"] == "07700 900123" and o["clientemail"] == "ann@example.com"
+    assert o["delivery"] == "Flat rate" and "Leeds" in o["deliveryaddress"]
+    kit.add_order(shop, 104, status=1)
+    kit.poll(integration)
+    kit.poll(integration)
+    jobs.start_load(integration, "order")  # loading again later sends nothing twice
+    run_until_idle()
+    assert sorted(o["externalid"] for o in sim.records("order")) == ["UK-101", "UK-102", "UK-103", "UK-104"]
+    assert sim.calls()["order/set"] == 4
+
+
+def test_history_entries_appended_once_and_status_goes_out(shop, sim, integration, kit):
+    kit.add_order(shop, 201, status=1)
+    kit.poll(integration)
+    kit.owner_sets(shop, 201, 3)
+    kit.poll(integration)
+    kit.poll(integration)
+    o = ob_order(sim, "UK-201")
+    assert o["statusid"] == sim.status_id("Shipped")
+    texts = sorted(c["text"] for c in sim.records("comment"))
+    assert texts == ["Pending", "Shipped: by the owner"]  # the checkout row and the owner's, once each
+    assert sim.calls()["order/set"] == 2  # created, then its status: OneBox's read-back of it is an echo
+    assert not Job.objects.filter(key__contains=":ob").exists() and not m.Conflict.objects.exists()
+
+
+def test_status_set_in_onebox_reaches_the_shop_once_and_is_not_echoed_back(shop, sim, integration, kit):
+    kit.add_order(shop, 301, status=2)
+    kit.poll(integration)
+    sets_before = sim.calls()["order/set"]
+    sim.set_order_status("UK-301", "Shipped")
+    kit.poll(integration)  # OneBox's change → history entry in the shop
+    assert kit.order_status(shop, 301) == 3
+    assert kit.history(shop, 301)[-1] == (3, "OneBox: Shipped")
+    kit.poll(integration)  # the shop's feed hands our own entry back: an echo
+    kit.poll(integration)
+    assert sim.calls()["order/set"] == sets_before  # no status sent back to OneBox
+    assert all("OneBox: Shipped" not in c["text"] for c in sim.records("comment"))
+    assert [s for s, _c in kit.history(shop, 301)].count(3) == 1
+    b = Binding.objects.get(kind=m.ORDER, local_id="301")
+    assert b.last_origin == bindings.REMOTE and b.remote_hash == bindings.digest(sim.status_id("Shipped"))
+
+
+@pytest.mark.parametrize("rule, shop_after, onebox_after", [
+    ("shop", 5, "Done"), ("service", 7, "Cancelled")])
+def test_conflict_is_decided_by_the_owners_rule_and_logged(shop, sim, integration, kit, rule, shop_after,
+                                                           onebox_after):
+    integration.settings = {**integration.settings, "conflict_rules": {"status": rule}}
+    integration.save()
+    kit.add_order(shop, 401, status=2)
+    kit.poll(integration)
+    kit.owner_sets(shop, 401, 5)  # both sides change before either is synced
+    sim.set_order_status("UK-401", "Cancelled")
+    kit.poll(integration)
+    kit.poll(integration)
+    assert kit.order_status(shop, 401) == shop_after
+    assert ob_order(sim, "UK-401")["statusid"] == sim.status_id(onebox_after)
+    [c] = m.Conflict.objects.filter(local_id="401")
+    assert c.rule == rule and c.lost == {"shop": 5, "onebox": sim.status_id("Cancelled")}
+
+
+def test_refused_order_is_listed_with_oneboxs_words_and_retry_sends_it(shop, sim, integration, kit):
+    sim.refuse_next("order", "clientphone: wrong format")
+    kit.add_order(shop, 501, status=2)
+    kit.poll(integration)
+    b = Binding.objects.get(kind=m.ORDER, local_id="501")
+    assert b.data["state"] == m.FAILED and b.data["error"] == "clientphone: wrong format"
+    assert sim.records("order") == []
+    jobs.retry(integration, m.ORDER, "501")
+    run_until_idle()
+    assert [o["externalid"] for o in sim.records("order")] == ["UK-501"]
+    assert Binding.objects.get(kind=m.ORDER, local_id="501").data["state"] == m.OK
+
+
+def test_lost_answers_and_a_crash_mid_load_duplicate_nothing_and_lose_nothing(shop, sim, integration, kit):
+    integration.settings = {**integration.settings, "history_batch": 2}
+    integration.save()
+    for oid in range(601, 606):
+        kit.add_order(shop, oid, status=2)
+    sim.fail_next("reset", path="/api/v2/order/set/", after=True)  # OneBox stores 601, the answer is lost
+    sim.expire_tokens()
+
+    def crash(step, record):
+        if record == 603:
+            raise SystemExit("worker killed")
+
+    jobs.crash_hook = crash
+    try:
+        jobs.start_load(integration, "order")
+        with pytest.raises(SystemExit):
+            run_until_idle()
+    finally:
+        jobs.crash_hook = None
+    assert jobs.progress(integration, "order")["after"] == 602  # the killed step did not move the position
+    job = Job.objects.get(state=JobState.RUNNING)  # its claim expires; the dispatcher hands it out again
+    Job.objects.filter(pk=job.pk).update(state=JobState.QUEUED, claim_expires_at=None, next_run_at=job.created)
+    run_until_idle()
+    codes = sorted(o["externalid"] for o in sim.records("order"))
+    assert codes == [f"UK-{i}" for i in range(601, 606)]  # nothing duplicated, nothing lost
+    assert sim.calls()["order/set"] == 5  # 603 was sent before the crash and is not sent again
+    assert SideEffect.objects.get(key__contains="order-601:create").state == "sent"  # asked OneBox: it had it
+    p = jobs.progress(integration, "order")
+    assert p["finished"] and (p["done"], p["total"]) == (5, 5)
+
+
+def test_catalogue_goes_out_parents_first_in_every_language_and_only_changes_later(shop, sim, integration, kit):
+    kit.run(jobs.SyncCatalog, integration)
+    cats = sim.records("category")
+    assert [c["code"] for c in cats] == ["oc-cat10", "oc-cat20"] and cats[1]["parentcode"] == "oc-cat10"
+    assert cats[0]["namelang"] == {"en": "Cat10-en", "tr": "Cat10-tr", "ru": "Cat10-ru"}
+    [brand] = sim.records("brand")
+    assert brand["name"] == "Acme"
+    p = {r["articul"]: r for r in sim.records("product")}
+    assert p["SKU-1"]["namelang"]["ru"] == "Mug 1 ru" and p["SKU-1"]["price"] == "10.00"
+    assert p["SKU-1"]["categorycodes"] == ["oc-cat20"] and p["SKU-1"]["brandcode"] == "oc-brand7"
+    calls = dict(sim.calls())
+    kit.run(jobs.SyncCatalog, integration)
+    assert sim.calls() == calls  # nothing changed: nothing sent
+    import sqlalchemy as sa
+
+    with shop.engine.begin() as conn:
+        conn.execute(sa.update(shop.t("product")).where(shop.t("product").c.product_id == 2).values(quantity=3))
+    kit.run(jobs.SyncCatalog, integration)
+    assert sim.calls()["product/set"] == calls["product/set"] + 1
+    assert {r["articul"]: r["stock"] for r in sim.records("product")} == {"SKU-1": 10, "SKU-2": 3}
