@@ -88,3 +88,13 @@ class OptOutScope(models.TextChoices):
 class OptOutSource(models.TextChoices):
     OWNER = "owner", _("Added by a person")
     REPLY = "reply", _("The customer replied STOP")
+
+
+class StockSource(models.TextChoices):
+    """Where a store's stock is kept (DESIGN "One stock source per store"): that side is written nowhere else from,
+    the others read. Each non-shop source is the Integration kind of the same name."""
+
+    SHOP = "shop", _("The shop")
+    OZON = "ozon", _("Ozon")
+    ONEBOX = "onebox", _("OneBox")
+    DESPATCH = "despatch", _("Despatch Cloud")

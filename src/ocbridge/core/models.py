@@ -21,6 +21,7 @@ from ocbridge.core.choices import (
     Role,
     Service,
     SideEffectState,
+    StockSource,
 )
 from ocbridge.core.jobkinds import get_kind, schedule_on_commit
 from ocbridge.core.shop_database import CHARSETS, DEFAULT_CHARSET, DEFAULT_PORT, ENGINES, MYSQL, ShopDatabase, ShopIdentity
@@ -67,6 +68,9 @@ class Store(models.Model):
     country = models.CharField(_("country (ISO 3166 alpha-2)"), max_length=2, default="TR")
     currency = models.CharField(_("currency"), max_length=3, default="TRY")
     order_prefix = models.CharField(_("order number prefix"), max_length=16, blank=True)
+    stock_source = models.CharField(
+        _("stock source"), max_length=16, choices=StockSource.choices, default=StockSource.SHOP,
+        help_text=_("Where stock is kept: that side's quantities are written to the others, never the other way"))
     enabled = models.BooleanField(_("enabled"), default=True)
     created = models.DateTimeField(auto_now_add=True)
 

@@ -32,6 +32,9 @@ history_consumers: dict[str, Callable] = {}
 # features may tell the customer (e.g. despatch: {"tracking_code", "courier"}). Shared through core, since
 # integrations do not import each other.
 order_facts: dict[str, Callable] = {}
+# integration kind -> fn(integration, stock_source) -> "" or why that integration's settings contradict the store's
+# stock source (DESIGN "One stock source per store"); the store form refuses a source one of them contradicts.
+stock_source_checks: dict[str, Callable] = {}
 
 
 def register_integration(info: IntegrationInfo) -> None:
@@ -62,6 +65,24 @@ def register_order_consumer(kind: str) -> Callable:
 def register_order_facts(kind: str) -> Callable:
     """Decorator: `fn(store, order_id) -> dict | None` adds what `kind` knows of an order (see `facts_of`)."""
     return _register_once(order_facts, "order facts", kind)
+
+
+def register_stock_source_check(kind: str) -> Callable:
+    """Decorator: `fn(integration, stock_source) -> str` says why `kind`'s settings contradict a stock source."""
+    return _register_once(stock_source_checks, "stock source check", kind)
+
+
+def stock_source_conflicts(store, source: str) -> list[str]:
+    """What the store's integrations say against `source` as its stock source (empty: nothing)."""
+    from ocbridge.core.models import Integration
+
+    out = []
+    for integration in Integration.objects.filter(store=store):
+        check = stock_source_checks.get(integration.kind)
+        why = check(integration, source) if check else ""
+        if why:
+            out.append(str(why))
+    return out
 
 
 def facts_of(store, order_id: int) -> dict:

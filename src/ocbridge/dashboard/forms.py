@@ -12,7 +12,7 @@ from django.core.validators import MinValueValidator, URLValidator
 from django.utils.translation import gettext_lazy as _
 
 from ocbridge.core import access
-from ocbridge.core.choices import Direction, JobState, Level, OptOutScope, Role, Service
+from ocbridge.core.choices import Direction, JobState, Level, OptOutScope, Role, Service, StockSource
 from ocbridge.core.errors import ConfigurationError
 from ocbridge.core.outbound import check_base_url
 from ocbridge.core.models import AlertRoute, Connection, Integration, Store
@@ -79,12 +79,14 @@ class StoreForm(forms.ModelForm):
     class Meta:
         model = Store
         fields = ["name", "db_host", "db_port", "db_user", "db_name", "db_charset", "table_prefix", "oc_store_id",
-                  "api_url", "api_username", "timezone", "language", "country", "currency", "order_prefix", "enabled"]
+                  "api_url", "api_username", "timezone", "language", "country", "currency", "order_prefix",
+                  "stock_source", "enabled"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in ("db_host", "db_name"):
             self.fields[name].required = True
+        self.fields["stock_source"].required = False  # not posted (older forms, the CLI): kept as it is
         if self.instance.db_engine == SQLITE:
             # A file on the hub (the demo shop): set from the command line only, never re-pointed from a form.
             for name in (*self.DB_FIELDS, "db_password", "clear_db_password"):
@@ -109,6 +111,24 @@ class StoreForm(forms.ModelForm):
         if clash is not None:
             self.add_error(None, _("Store “%(name)s” already reads this shop database, table prefix and store id. "
                                    "Use it, or set another store id.") % {"name": clash.name})
+
+    def clean_stock_source(self) -> str:
+        """A source needs its integration on this store, and no integration's settings may say otherwise."""
+        from ocbridge.core.registry import integrations, stock_source_conflicts
+
+        source = self.cleaned_data.get("stock_source") or self.instance.stock_source or StockSource.SHOP
+        if not self.instance.pk:
+            if source != StockSource.SHOP:
+                raise forms.ValidationError(_("Save the store first, then add the integration that keeps its stock."))
+            return source
+        if source != StockSource.SHOP and not Integration.objects.filter(store=self.instance, kind=source).exists():
+            info = integrations.get(source)
+            raise forms.ValidationError(_("Add the %(name)s integration to this store first.")
+                                        % {"name": info.label if info else source})
+        problems = stock_source_conflicts(self.instance, source)
+        if problems:
+            raise forms.ValidationError(problems)
+        return source
 
     def clean_db_host(self) -> str:
         return self.cleaned_data["db_host"].strip()

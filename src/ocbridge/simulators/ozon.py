@@ -205,7 +205,7 @@ class OzonSimulator(Simulator):
     control_methods = Simulator.control_methods + (
         "add_posting", "set_posting_status", "fail_item", "advance", "set_import_pending_polls", "products",
         "limit_hits", "calls", "postings", "fail_ship", "set_product_limits", "add_return", "set_price_at_ozon",
-        "add_card",
+        "add_card", "set_stock_at_ozon",
     )
 
     def __init__(self, *, client_id: str = "123456", api_key: str = "00000000-0000-4000-8000-00000000a11e",
@@ -357,6 +357,11 @@ class OzonSimulator(Simulator):
             if price is not None:
                 card["price"] = str(price)
             card["promotion_percent"] = int(promotion_percent)
+
+    def set_stock_at_ozon(self, offer_id: str, warehouse_id: int, present: int) -> None:
+        """The seller changes a card's stock in Ozon's cabinet (or Ozon's own FBS count moves it)."""
+        with self._state_lock:
+            self.catalogue[offer_id]["stocks"][str(warehouse_id)] = int(present)
 
     def add_card(self, offer_id: str, *, name: str, price: str, description: str = "", images: list[str] | None = None,
                  attributes: list[dict] | None = None, description_category_id: int = 17028922, type_id: int = 94765,

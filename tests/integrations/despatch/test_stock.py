@@ -19,8 +19,22 @@ def quantities(shop) -> dict[int, int]:
 
 
 def direction(integration, value: str) -> None:
+    """DC's stock direction, with the store's stock source agreeing (Despatch Cloud for DC → shop)."""
     integration.settings = {**integration.settings, "stock_direction": value}
     integration.save()
+    store = integration.store
+    store.stock_source = "despatch" if value == "dc_to_shop" else "shop"
+    store.save(update_fields=["stock_source"])
+
+
+def test_dc_to_shop_is_stopped_while_the_store_keeps_its_own_stock(shop, sim, integration, kit):
+    direction(integration, "dc_to_shop")
+    store = integration.store
+    store.stock_source = "shop"  # changed behind the form's back (e.g. by an older hub): nothing is written
+    store.save(update_fields=["stock_source"])
+    sim.set_stock("SKU-1", 4)
+    kit.run(jobs.SyncStock, integration)
+    assert quantities(shop)[1] == 10 and m.SyncState.of(integration).stock.get("stopped")
 
 
 def test_dc_to_shop_writes_changed_quantities_and_lists_unknown_skus(shop, sim, integration, kit):

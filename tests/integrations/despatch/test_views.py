@@ -61,7 +61,18 @@ def test_settings_form_refuses_what_cannot_work(integ):
     assert set(form.errors) == {"despatched_status_id", "order_prefix", "tracking_url", "shipping_map"}
 
 
+def test_stock_direction_must_agree_with_the_stores_stock_source(integ):
+    data = {"ready_status_ids": "2", "despatched_status_id": 3, "cancelled_status_id": 7, "not_ready_action": "hold",
+            "stock_direction": "dc_to_shop", "sku_field": "sku"}
+    form = DespatchSettingsForm.from_integration(integ, data=data)  # the store keeps its own stock
+    assert not form.is_valid() and "stock source" in form.errors["stock_direction"][0]
+    integ.store.stock_source = "despatch"
+    form = DespatchSettingsForm.from_integration(integ, data={**data, "stock_direction": "shop_to_dc"})
+    assert not form.is_valid() and "Despatch Cloud is the store's stock source" in form.errors["stock_direction"][0]
+
+
 def test_settings_form_saves_a_config(integ):
+    integ.store.stock_source = "despatch"
     form = DespatchSettingsForm.from_integration(integ, data={
         "ready_status_ids": "2", "despatched_status_id": 3, "cancelled_status_id": 7, "not_ready_action": "cancel",
         "stock_direction": "dc_to_shop", "sku_field": "model", "order_prefix": "UK-",

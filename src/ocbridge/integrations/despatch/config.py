@@ -6,6 +6,18 @@ import dataclasses
 from dataclasses import dataclass, field
 
 STOCK_DIRECTIONS = ("off", "dc_to_shop", "shop_to_dc")
+
+
+def stock_contradiction(direction: str, stock_source: str) -> str:
+    """Why a stock direction contradicts the store's stock source (DESIGN "One stock source per store"), or "".
+    Despatch Cloud may write the shop's stock only as the store's source, and is not sent stock when it is one."""
+    from django.utils.translation import gettext as _
+
+    if direction == "dc_to_shop" and stock_source != "despatch":
+        return _("Despatch Cloud → shop stock needs Despatch Cloud as the store's stock source (the store's page).")
+    if direction == "shop_to_dc" and stock_source == "despatch":
+        return _("Despatch Cloud is the store's stock source: its stock goes to the shop, not the other way.")
+    return ""
 SKU_FIELDS = ("sku", "model")
 NOT_READY_ACTIONS = ("hold", "cancel")
 

@@ -8,7 +8,8 @@ import re
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from ocbridge.integrations.despatch.config import NOT_READY_ACTIONS, SKU_FIELDS, STOCK_DIRECTIONS, DespatchConfig
+from ocbridge.integrations.despatch.config import (NOT_READY_ACTIONS, SKU_FIELDS, STOCK_DIRECTIONS, DespatchConfig,
+                                                   stock_contradiction)
 
 MAX_ID = 2**31 - 1  # ids in OpenCart's and Despatch Cloud's int columns
 
@@ -52,7 +53,9 @@ class DespatchSettingsForm(forms.Form):
         initial = cfg.to_settings()
         initial["ready_status_ids"] = ", ".join(str(s) for s in cfg.ready_status_ids)
         initial["shipping_map"] = "\n".join(f"{k} = {v}" for k, v in cfg.shipping_map.items())
-        return cls(data, initial=initial)
+        form = cls(data, initial=initial)
+        form.stock_source = getattr(integration.store, "stock_source", "shop")
+        return form
 
     def clean_ready_status_ids(self) -> list[int]:
         ids = _ids(self.cleaned_data.get("ready_status_ids"))
@@ -90,6 +93,9 @@ class DespatchSettingsForm(forms.Form):
         if (data.get("stock_direction") not in STOCK_DIRECTIONS or data.get("sku_field") not in SKU_FIELDS
                 or data.get("not_ready_action") not in NOT_READY_ACTIONS):
             raise forms.ValidationError(_("Unknown choice."))
+        why = stock_contradiction(data.get("stock_direction", "off"), getattr(self, "stock_source", "shop"))
+        if why:
+            self.add_error("stock_direction", why)
         data["manual_channel_id"] = data.get("manual_channel_id") or 0
         return data
 

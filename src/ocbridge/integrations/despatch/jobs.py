@@ -22,9 +22,9 @@ from ocbridge.core.choices import SideEffectState
 from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError
 from ocbridge.core.jobs import JobKind, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Binding, Integration, Job
-from ocbridge.core.registry import register_history_consumer, register_order_facts
+from ocbridge.core.registry import register_history_consumer, register_order_facts, register_stock_source_check
 from ocbridge.integrations.despatch import mappers, models as m, shop
-from ocbridge.integrations.despatch.config import DespatchConfig
+from ocbridge.integrations.despatch.config import DespatchConfig, stock_contradiction
 from ocbridge.services import despatch as dc
 from ocbridge.services.despatch import DespatchClient
 
@@ -337,6 +337,10 @@ class SyncStock(DespatchJob):
         if cfg.stock_direction == "off":
             return
         state, now = m.SyncState.of(integration), clock.now()
+        why = stock_contradiction(cfg.stock_direction, integration.store.stock_source)
+        if why:  # settings saved before the store's stock source existed, or changed since: nothing written
+            state.touch(stock={**(state.stock or {}), "direction": cfg.stock_direction, "stopped": now.isoformat()})
+            return
         bindings = {b.local_id: b for b in Binding.objects.filter(connection_id=integration.connection_id, kind=m.ITEM)}
         shop_stock = shop.stock_by_sku(integration.store, cfg.sku_field)
         if cfg.stock_direction == "dc_to_shop":
@@ -461,6 +465,11 @@ def check_connection(connection) -> dict:
     except (ServiceError, ConfigurationError) as exc:
         return {"ok": False, "message": f"Despatch Cloud: {getattr(exc, 'message', '') or exc}"}
     return {"ok": True, "message": f"Despatch Cloud: logged in; {total} orders in the account."}
+
+
+@register_stock_source_check("despatch")
+def stock_source_check(integration, stock_source: str) -> str:
+    return stock_contradiction(config_of(integration).stock_direction, stock_source)
 
 
 @register_order_facts("despatch")

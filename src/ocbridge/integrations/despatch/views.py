@@ -16,6 +16,7 @@ from ocbridge.core.choices import Role
 from ocbridge.core.errors import ConfigurationError, ServiceError, never_reached
 from ocbridge.core.models import Binding, Integration
 from ocbridge.integrations.despatch import jobs, models as m
+from ocbridge.integrations.despatch.config import stock_contradiction
 
 
 def _integration(request, pk: int, role: str = Role.VIEWER) -> Integration:
@@ -39,6 +40,7 @@ def fulfilment(request, integration_pk: int) -> HttpResponse:
         "page": Paginator(qs, 50).get_page(request.GET.get("page")), "labels": labels,
         "states": [(value, label, counts.get(value, 0)) for value, label in m.OrderState.choices],
         "sync": m.SyncState.of(integration), "refused": m.OrderState.REFUSED,
+        "stock_stopped": stock_contradiction(jobs.config_of(integration).stock_direction, integration.store.stock_source),
         # buttons only for the roles their actions need (the actions check again through get_scoped)
         "can_act": access.can(request.user, integration.store, Role.OPERATOR),
         "can_own": access.can(request.user, integration.store, Role.OWNER)})

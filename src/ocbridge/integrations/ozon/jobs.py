@@ -16,14 +16,15 @@ from datetime import datetime, timedelta
 from django.db import transaction
 
 from ocbridge.core import bindings, clock, outbox
-from ocbridge.core.choices import SideEffectState
+from ocbridge.core.choices import SideEffectState, StockSource
 from ocbridge.core.errors import ConfigurationError, TerminalError
 from ocbridge.core.jobs import Defer, JobKind, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Binding, Integration, Job
 from ocbridge.core.registry import register_history_consumer
 from ocbridge.integrations.ozon import catalog, mappers, models as m, rules, shop, tracking
 from ocbridge.integrations.ozon.config import OzonConfig
-from ocbridge.services.ozon import IMPORT_BATCH, POSTINGS_LIMIT, PRICES_BATCH, STOCKS_BATCH, ItemResult, OzonClient
+from ocbridge.services.ozon import (IMPORT_BATCH, INFO_BATCH, POSTINGS_LIMIT, PRICES_BATCH, STOCKS_BATCH, ItemResult,
+                                   OzonClient)
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +241,8 @@ class SyncStock(OzonJob):
     kind = "ozon.sync_stock"
 
     def sync(self, job: Job, ctx: Context) -> None:
+        if ctx.store.stock_source == StockSource.OZON:
+            return  # Ozon keeps the stock: it is read into the shop (SyncStockIn), never sent back
         if not ctx.cfg.warehouse_ids:
             raise ConfigurationError("no Ozon warehouse chosen for stock")
         conn, now = ctx.connection, clock.now()
@@ -264,6 +267,39 @@ class SyncStock(OzonJob):
         ctx.state.touch("last_stock_at")
         if plan.wait_seconds or retry_later:
             raise Defer(max(plan.wait_seconds, rules.STOCK_PAIR_SECONDS), "stock pairs waiting for Ozon's 30 s interval")
+
+
+@register_job_kind
+class SyncStockIn(OzonJob):
+    """Ozon is the store's stock source (DESIGN "One stock source per store"): the free FBS stock of every card we
+    know is written to the shop's products where it differs, through the journaled stock write, and recorded as
+    the last value sent, so nothing goes back to Ozon (and nothing is echoed if the source changes back)."""
+
+    kind = "ozon.stock_in"
+
+    def sync(self, job: Job, ctx: Context) -> None:
+        from ocbridge.integrations.ozon import importer
+
+        if ctx.store.stock_source != StockSource.OZON:
+            return
+        conn = ctx.connection
+        live = live_offers(conn)
+        by_offer = {offer: pid for pid, offer in live.items()}
+        ozon: dict[int, int] = {}
+        for chunk in rules.chunks(sorted(by_offer), INFO_BATCH):
+            for info in ctx.client.get_products_info(offer_ids=chunk):
+                pid = by_offer.get(str(info.get("offer_id")))
+                if pid is not None:
+                    ozon[pid] = importer.free_stock(info)
+        current = {r["product_id"]: int(r["quantity"]) for r in shop.stock_rows(ctx.store, ctx.cfg)}
+        changed = {pid: qty for pid, qty in ozon.items() if pid in current and current[pid] != qty}
+        if changed:
+            digest = hashlib.sha256(repr(sorted(changed.items())).encode()).hexdigest()[:24]
+            shop.set_stock(ctx.store, changed, key=f"ozon:{ctx.integration.store_id}:stock-in:{digest}")
+        _upsert([Binding(connection=conn, kind=m.STOCK, local_id=f"{pid}:{wh}", external_id=f"{live[pid]}:{wh}",
+                         local_hash=str(max(0, qty)), data={"origin": "ozon"})
+                 for pid, qty in ozon.items() for wh in ctx.cfg.warehouse_ids], ["local_hash", "external_id", "data"])
+        ctx.state.touch("last_stock_at")
 
 
 @register_job_kind
@@ -522,7 +558,8 @@ def on_history(integration: Integration, events, *, missed: bool = False) -> Non
                                 payload={"posting_number": b.external_id, "order_id": e.order_id,
                                          "target": step, "history_id": e.order_history_id})
     # An order placed or moved in the shop may change stock Ozon shows: our own rows (Ozon orders) do not.
-    if cfg.stock_out and cfg.warehouse_ids and any(not e.comment.startswith(rules.OUR_COMMENT) for e in events):
+    if cfg.stock_out and cfg.warehouse_ids and integration.store.stock_source != StockSource.OZON \
+            and any(not e.comment.startswith(rules.OUR_COMMENT) for e in events):
         Job.objects.enqueue(SyncStock, key=f"ozon:{integration.store_id}:stock-after-history:"
                                            f"{events[-1].order_history_id}", integration=integration)
 
@@ -756,9 +793,12 @@ def enqueue_sync(integration: Integration, *, full: bool = False, slot: str | No
     """Queue one run of every enabled direction (manual "sync now" / "full reconcile", or the schedule)."""
     cfg = config_of(integration)
     slot = slot or f"manual:{clock.now().timestamp():.0f}"
+    kinds = [kind for flag, kind in DIRECTIONS if getattr(cfg, flag)]
+    if integration.store.stock_source == StockSource.OZON:  # Ozon keeps the stock: read it, never send it
+        kinds = [SyncStockIn if kind is SyncStock else kind for kind in kinds]
+        kinds += [] if SyncStockIn in kinds else [SyncStockIn]
     return [Job.objects.enqueue(kind, key=f"ozon:{integration.store_id}:{kind.kind}:{slot}", integration=integration,
-                                payload={"full": full})
-            for flag, kind in DIRECTIONS if getattr(cfg, flag)]
+                                payload={"full": full}) for kind in kinds]
 
 
 @register_schedule("ozon.sync", every=60)

@@ -119,3 +119,10 @@ def upsert_product(store, draft, *, key: str):
     from ocbridge.opencart import writes
 
     return writes.upsert_product(store, draft, key=key)
+
+
+def set_stock(store, quantities: dict[int, int], *, key: str) -> int:
+    """Products' quantities through the shop's one journaled write API (Ozon is the store's stock source)."""
+    from ocbridge.opencart import writes
+
+    return writes.set_stock(store, quantities, key=key)
