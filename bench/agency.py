@@ -1,0 +1,499 @@
+"""Benchmark: an agency's shops on one hub — seen-lag against the poll interval, worker CPU and memory, hub writes
+per idle poll, jobs per second, and the same with shops dead or slow.
+
+N shop databases (OpenCart 2.3 / 3.0 / 4.0 layouts in turn) on throwaway MariaDB servers with their table and
+file limits raised, plus `--big` shops of `--big-orders` orders kept between runs in `--big-dir` (built once,
+reused: that build takes minutes). Every shop is a Store with COD confirmation on the Sandbox simulator; the hub
+is served by gunicorn (2 workers) and worked by `ocbridge worker` processes, each instrumented to count its hub
+database writes by table and its polls (with their duration).
+
+Phases (each prints its figures):
+  steady   COD orders at the agency's evening-peak rate (`--per-day` orders per shop a day, shops of very
+           different sizes) for `--minutes`: order INSERT → seen by the hub (its Confirmation), p50/p99/max against
+           the poll interval; worker CPU and memory; jobs per second; poll duration, small vs big shops.
+  idle     no orders for two poll intervals: hub writes per idle poll (target 0), by table.
+  trouble  `--dead` shops whose server stops answering (SIGSTOP: connections hang) and `--slow` shops behind a
+           proxy that holds each answer back `--slow-delay` s; the same order stream: seen-lag of the healthy
+           shops must not grow.
+  burst    `--burst` orders at once: jobs per second until the backlog is worked off, CPU split by process.
+With `--hub postgres` the hub runs on PostgreSQL + Redis and `--procs 1,2` repeats the burst with 1 and 2 worker
+processes. Every phase ends with the audit: nothing missed, nothing doubled.
+
+    .venv/bin/python bench/agency.py [--shops 30] [--minutes 2] [--hub sqlite|postgres] [--procs 1,2]
+    make soak (OCBRIDGE_SOAK=1) runs it at 1,000 shops through tests/reliability/test_agency.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+from benchkit import pct
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+SOAK = os.environ.get("OCBRIDGE_SOAK") == "1"
+
+
+def args_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shops", type=int, default=1000 if SOAK else 30, help="small shops (empty but for new orders)")
+    ap.add_argument("--servers", type=int, default=2 if SOAK else 1, help="MariaDB servers for the small shops")
+    ap.add_argument("--big", type=int, default=2 if SOAK else 0, help="shops with --big-orders orders each")
+    ap.add_argument("--big-orders", type=float, default=1e6)
+    ap.add_argument("--big-dir", default=str(ROOT / "var" / "bench" / "big-shops"),
+                    help="kept between runs: the big shops are built once")
+    ap.add_argument("--per-day", type=float, default=40, help="orders per shop a day (average)")
+    ap.add_argument("--hour", type=int, default=21, help="local hour whose rate is played (21 = evening peak)")
+    ap.add_argument("--speed", type=float, default=1.0, help="orders come this many times faster than real")
+    ap.add_argument("--minutes", type=float, default=10 if SOAK else 1.5, help="length of the steady and trouble phases")
+    ap.add_argument("--dead", type=int, default=10)
+    ap.add_argument("--slow", type=int, default=10)
+    ap.add_argument("--slow-delay", type=float, default=2.0)
+    ap.add_argument("--burst", type=int, default=300)
+    ap.add_argument("--hub", default="sqlite", choices=["sqlite", "postgres"])
+    ap.add_argument("--procs", default="1", help="worker processes for the burst, e.g. 1,2 (postgres hub)")
+    ap.add_argument("--threads", type=int, default=4, help="threads per worker process")
+    ap.add_argument("--worker-child", action="store_true", help=argparse.SUPPRESS)
+    return ap
+
+
+# --- the instrumented worker ----------------------------------------------------------------------------------
+
+
+def worker_child() -> None:
+    """`ocbridge worker`, counting its hub database writes by table and its polls; counts go to a JSON file."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ocbridge.settings")
+    import django
+
+    django.setup()
+    import re
+
+    from django.core.management import call_command
+    from django.db.backends.signals import connection_created
+
+    from ocbridge.opencart import feed
+
+    out = Path(os.environ["AGENCY_COUNTS"]) / f"worker-{os.getpid()}.json"
+    lock = threading.Lock()
+    counts = {"writes": Counter(), "polls": 0, "poll_ms": [], "poll_ms_by_key": {}}
+    table = re.compile(r'^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO)\s+"?(\w+)"?', re.I)
+
+    def count_writes(execute, sql, params, many, context):
+        m = table.match(sql)
+        if m:
+            with lock:
+                counts["writes"][m.group(2)] += 1
+        return execute(sql, params, many, context)
+
+    def on_connect(sender, connection, **kwargs):
+        if connection.alias == "default" and count_writes not in connection.execute_wrappers:
+            connection.execute_wrappers.append(count_writes)
+
+    connection_created.connect(on_connect, weak=False)
+    real_poll = feed.poll_shop
+
+    def poll_shop(key, *a, **kw):
+        t = time.perf_counter()
+        try:
+            return real_poll(key, *a, **kw)
+        finally:
+            ms = (time.perf_counter() - t) * 1000
+            with lock:
+                counts["polls"] += 1
+                counts["poll_ms"].append(ms)
+                counts["poll_ms_by_key"].setdefault(key, []).append(ms)
+
+    feed.poll_shop = poll_shop
+
+    def dump() -> None:
+        while True:
+            time.sleep(1)
+            with lock:
+                data = {**counts, "writes": dict(counts["writes"])}
+                text = json.dumps(data)
+            tmp = out.with_suffix(".tmp")
+            tmp.write_text(text)
+            tmp.replace(out)
+
+    threading.Thread(target=dump, daemon=True).start()
+    call_command("ocbridge_worker", tick=0.5)
+
+
+def read_counts(directory: Path) -> dict:
+    """Sum of every worker's counts so far."""
+    total = {"writes": Counter(), "polls": 0, "poll_ms": [], "poll_ms_by_key": {}}
+    for path in directory.glob("worker-*.json"):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        total["writes"].update(data["writes"])
+        total["polls"] += data["polls"]
+        total["poll_ms"] += data["poll_ms"]
+        for k, v in data["poll_ms_by_key"].items():
+            total["poll_ms_by_key"].setdefault(k, []).extend(v)
+    return total
+
+
+class Processes:
+    """gunicorn and the workers, each in its own process group (CPU and memory are read per group)."""
+
+    def __init__(self, env: dict, port: int, counts_dir: Path):
+        self.env, self.port, self.counts_dir = env, port, counts_dir
+        self.web: subprocess.Popen | None = None
+        self.workers: list[subprocess.Popen] = []
+
+    def start_web(self) -> None:
+        self.web = subprocess.Popen([sys.executable, "-m", "gunicorn", "ocbridge.wsgi:application", "--bind",
+                                     f"127.0.0.1:{self.port}", "--workers", "2", "--log-level", "error"],
+                                    env=self.env, start_new_session=True)
+        import httpx
+
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            try:
+                httpx.get(f"http://127.0.0.1:{self.port}/login/", timeout=1)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise SystemExit("gunicorn did not come up")
+
+    def start_workers(self, count: int, threads: int) -> None:
+        env = {**self.env, "OCBRIDGE_WORKERS": str(threads), "OCBRIDGE_WORKER_PROCESSES": str(count),
+               "AGENCY_COUNTS": str(self.counts_dir)}
+        for _ in range(count):
+            self.workers.append(subprocess.Popen([sys.executable, __file__, "--worker-child"], env=env,
+                                                 start_new_session=True, stdout=subprocess.DEVNULL))
+
+    def stop_workers(self) -> None:
+        for p in self.workers:
+            p.terminate()
+        for p in self.workers:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        self.workers = []
+
+    def stop(self) -> None:
+        self.stop_workers()
+        if self.web:
+            self.web.terminate()
+            self.web.wait(20)
+
+
+class Usage:
+    """CPU seconds and peak memory of process groups between start() and stop()."""
+
+    def __init__(self, groups: dict[str, list[int]]):
+        from ocbridge.testbed.agency import group_usage
+
+        self.groups, self.read = groups, group_usage
+        self.start_cpu = {name: sum(self.read(g)[0] for g in pgids) for name, pgids in groups.items()}
+        self.peak_rss = Counter()
+        self.t0 = time.monotonic()
+        self.done = threading.Event()
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        while not self.done.wait(1):
+            for name, pgids in self.groups.items():
+                self.peak_rss[name] = max(self.peak_rss[name], sum(self.read(g)[1] for g in pgids))
+
+    def stop(self) -> str:
+        self.done.set()
+        took = time.monotonic() - self.t0
+        parts = []
+        for name, pgids in self.groups.items():
+            cpu = sum(self.read(g)[0] for g in pgids) - self.start_cpu[name]
+            parts.append(f"{name} {cpu / took * 100:.0f}% CPU, {self.peak_rss[name] / 2**20:.0f} MB")
+        return "; ".join(parts) + f"  (of 2 cores = 200%, over {took:.0f} s)"
+
+
+# --- phases ---------------------------------------------------------------------------------------------------
+
+
+def lag_line(label: str, lags: list[float], missing: int, interval: float) -> str:
+    if not lags:
+        return f"  {label}: nothing seen ({missing} orders missing)"
+    return (f"  {label}: {len(lags)} orders, insert → seen p50 {statistics.median(lags):.1f} s  p99 {pct(lags, 99):.1f} s"
+            f"  max {max(lags):.1f} s  (poll interval {interval:g} s; target p99 < {interval + 1:g} s)"
+            + (f"; NOT SEEN {missing}" if missing else ""))
+
+
+def jobs_done_between(t0: float, t1: float) -> int:
+    from datetime import datetime, timezone
+
+    from ocbridge.core.models import Job
+
+    lo, hi = (datetime.fromtimestamp(t, timezone.utc) for t in (t0, t1))
+    return (Job.objects.filter(state="done", finished_at__gte=lo, finished_at__lt=hi)
+            .exclude(kind="opencart.poll_shop").count())
+
+
+def wait_seen(shops, placed, timeout: float) -> None:
+    from ocbridge.testbed.agency import seen_lags
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if seen_lags(shops, placed)[1] == 0:
+            return
+        time.sleep(1)
+
+
+def steady(args, label: str, shops, healthy, interval: float, groups, counts_dir) -> list:
+    from ocbridge.testbed.agency import OrderStream, rate_per_second, seen_lags
+
+    rate = rate_per_second(shops, args.per_day, args.hour) * args.speed
+    print(f"\n[{label}] {rate * 3600:,.0f} orders an hour ({args.per_day:g} a shop a day at {args.hour}:00"
+          f"{f', ×{args.speed:g}' if args.speed != 1 else ''}) for {args.minutes:g} min", flush=True)
+    before = read_counts(counts_dir)
+    usage = Usage(groups)
+    t0 = time.time()
+    stream = OrderStream(shops, rate, seed=len(label)).start()
+    time.sleep(args.minutes * 60)
+    placed = stream.stop()
+    wait_seen(healthy, [p for p in placed if p[0] in {s.index for s in healthy}], interval * 2 + 30)
+    t1 = time.time()
+    cpu = usage.stop()
+    ok = {s.index for s in healthy}
+    lags, missing = seen_lags(shops, [p for p in placed if p[0] in ok])
+    print(lag_line("healthy shops", lags, missing, interval))
+    troubled = [p for p in placed if p[0] not in ok]
+    if troubled:
+        t_lags, t_missing = seen_lags(shops, troubled)
+        print(lag_line("slow shops", t_lags, t_missing, interval))
+    after = read_counts(counts_dir)
+    polls = after["polls"] - before["polls"]
+    times = after["poll_ms"][len(before["poll_ms"]):]
+    print(f"  polls: {polls} ({polls / (t1 - t0):.1f}/s); poll duration p50 {statistics.median(times or [0]):.1f} ms"
+          f" p99 {pct(times or [0], 99):.1f} ms; jobs done {jobs_done_between(t0, t1) / (t1 - t0):.1f}/s"
+          f"; order errors {dict(stream.errors) or 0}")
+    print(f"  {cpu}")
+    return placed
+
+
+def idle(interval: float, counts_dir: Path) -> None:
+    print(f"\n[idle] no orders for {2 * interval + 5:g} s", flush=True)
+    time.sleep(interval)  # let the last orders' work finish
+    before = read_counts(counts_dir)
+    time.sleep(2 * interval + 5)
+    after = read_counts(counts_dir)
+    polls = after["polls"] - before["polls"]
+    writes = after["writes"] - before["writes"]
+    total = sum(writes.values())
+    print(f"  {polls} polls, {total} hub database writes: {total / max(polls, 1):.2f} writes per idle poll "
+          f"(target 0){'; by table: ' + ', '.join(f'{t} {n}' for t, n in writes.most_common(6)) if total else ''}")
+
+
+def poll_by_size(shops, big, counts_dir) -> None:
+    if not big:
+        return
+    by_key = read_counts(counts_dir)["poll_ms_by_key"]
+    small = [ms for s in shops if s not in big for ms in by_key.get(s.store.db_key, [])]
+    for s in big:
+        ms = by_key.get(s.store.db_key, [])
+        if ms and small:
+            print(f"  poll of {s.store.name}: p50 {statistics.median(ms):.1f} ms p99 {pct(ms, 99):.1f} ms "
+                  f"(small shops: p50 {statistics.median(small):.1f} ms p99 {pct(small, 99):.1f} ms)")
+
+
+def burst(args, shops, healthy, procs: Processes, count: int, groups_of, interval: float) -> list:
+    from ocbridge.testbed.agency import place_burst, seen_lags
+
+    print(f"\n[burst] {args.burst} orders at once, {count} worker process(es) × {args.threads} threads", flush=True)
+    procs.start_workers(count, args.threads)
+    time.sleep(interval + 3)  # every shop polled once: positions set, workers warm
+    usage = Usage(groups_of())
+    t0 = time.time()
+    placed = place_burst(healthy, args.burst, random.Random(count))
+    wait_decided(shops, placed, 600)
+    t1 = time.time()
+    cpu = usage.stop()
+    lags, missing = seen_lags(shops, placed)
+    done = jobs_done_between(t0, t1)
+    print(f"  every order called and decided in {t1 - t0:.1f} s: {done} jobs, {done / (t1 - t0):.1f} jobs/s (polls not "
+          f"counted); last order seen after {max(lags or [0]):.1f} s{f', NOT SEEN {missing}' if missing else ''}")
+    print(f"  {cpu}")
+    procs.stop_workers()
+    return placed
+
+
+def wait_decided(shops, placed, timeout: float) -> None:
+    """Until every placed order's confirmation is decided (customers answer at once in the simulator)."""
+    from ocbridge.integrations.cod_confirm.choices import ROBOT_DONE
+    from ocbridge.integrations.cod_confirm.models import Confirmation
+
+    stores = {s.index: s.store.pk for s in shops}
+    want = {(stores[i], oid) for i, oid, _ in placed}
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        done = set(Confirmation.objects.filter(store_id__in=list({s for s, _ in want}), state__in=ROBOT_DONE,
+                                               order_id__in=[o for _, o in want]).values_list("store_id", "order_id"))
+        if want <= done:
+            return
+        time.sleep(0.5)
+
+
+def big_shops(args, first: int):
+    """Shops of --big-orders orders, built once into --big-dir and reused (the server keeps its data there)."""
+    from ocbridge.opencart.seed import seed
+    from ocbridge.testbed.agency import LAYOUTS, Shop, server_args
+    from ocbridge.testbed.mariadb import MariaDBServer
+
+    if not args.big:
+        return None, []
+    Path(args.big_dir).mkdir(parents=True, exist_ok=True)
+    server = MariaDBServer(args.big_dir, extra_args=server_args(args.big)).start(timeout=120)
+    out = []
+    n = int(args.big_orders)
+    for k in range(args.big):
+        version = LAYOUTS[k % len(LAYOUTS)]
+        name = f"big_{version.replace('.', '')}_{n}_{k}"
+        conn = server.connect()
+        with conn.cursor() as cur:
+            have = cur.execute("SHOW DATABASES LIKE %s", (name,))
+        conn.close()
+        url = server.url(name)
+        if not have:
+            print(f"Building {name} ({n:,} orders, OpenCart {version}; once, kept in {args.big_dir}) …", flush=True)
+            conn = server.connect()
+            with conn.cursor() as cur:
+                cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+            conn.close()
+            t = time.perf_counter()
+            seed(url, version=version, orders=n)
+            print(f"  built in {time.perf_counter() - t:.0f} s", flush=True)
+        out.append(Shop(first + k, version, url, url, weight=20))
+    return server, out
+
+
+def main() -> None:
+    args = args_parser().parse_args()
+    if args.worker_child:
+        return worker_child()
+    tmp = Path(tempfile.mkdtemp(prefix="ocb-agency-"))
+    counts_dir = tmp / "counts"
+    counts_dir.mkdir()
+    port = 19000 + os.getpid() % 1000
+    env = dict(os.environ, OCBRIDGE_DATA_DIR=str(tmp), OCBRIDGE_PUBLIC_URL=f"http://127.0.0.1:{port}",
+               OCBRIDGE_LOG_LEVEL="ERROR", PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT / "bench")]),
+               DJANGO_SETTINGS_MODULE="ocbridge.settings")
+    hub_servers = []
+    if args.hub == "postgres":
+        from ocbridge.testbed.postgres import PostgresServer
+        from ocbridge.testbed.redis import RedisServer
+
+        pg, redis = PostgresServer().start(), RedisServer().start()
+        hub_servers = [pg, redis]
+        env.update(OCBRIDGE_DATABASE_URL=pg.create_database("agency"), OCBRIDGE_REDIS_URL=redis.url())
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from ocbridge.simulators.sandbox import SandboxSimulator
+    from ocbridge.testbed.agency import SlowProxy, add_stores, audit, create_shops, start_servers
+
+    call_command("migrate", verbosity=0)
+    servers, procs, proxies, sim, big_server = [], None, [], None, None
+    try:
+        t = time.perf_counter()
+        servers = start_servers(args.servers, args.shops)
+        shops = create_shops(servers, args.shops, progress=lambda d, n: print(f"  shops {d}/{n}", end="\r", flush=True))
+        # Troubled shops on servers of their own: one that stops answering, one read through a slow proxy.
+        dead_server = start_servers(1, args.dead)[0] if args.dead else None
+        slow_server = start_servers(1, args.slow)[0] if args.slow else None
+        servers += [s for s in (dead_server, slow_server) if s]
+        dead = create_shops([dead_server], args.dead, first=len(shops)) if args.dead else []
+        slow = create_shops([slow_server], args.slow, first=len(shops) + len(dead)) if args.slow else []
+        for s in dead:
+            s.trouble = "dead"
+        for s in slow:  # the hub reads them through a proxy; orders are placed straight into the server
+            proxy = SlowProxy(slow_server.port)
+            proxies.append(proxy)
+            s.url, s.trouble = proxy.url(s.direct_url), "slow"
+        shops += dead + slow
+        big_server, big = big_shops(args, len(shops))
+        shops += big
+        print(f"\n{len(shops)} shops ({Counter(s.version for s in shops)}) on {len(servers) + bool(big_server)} "
+              f"MariaDB servers, built in {time.perf_counter() - t:.0f} s", flush=True)
+        sim = SandboxSimulator(webhook_secret="agency-secret", speed=1000, seed=5)
+        sim.start()
+        sim.set_odds(call={"confirm": 0.7, "cancel_twice": 0.3})
+        t = time.perf_counter()
+        add_stores(shops, sim)
+        print(f"  {len(shops)} stores set up in {time.perf_counter() - t:.0f} s", flush=True)
+        interval = poll_interval()
+        procs = Processes(env, port, counts_dir)
+        procs.start_web()
+        procs.start_workers(1, args.threads)
+        time.sleep(interval + 2)  # one poll of every shop: engines open, versions known
+
+        def groups():
+            g = {"worker": [p.pid for p in procs.workers], "web": [procs.web.pid],
+                 "mariadb": [s.proc.pid for s in servers + ([big_server] if big_server else [])],
+                 "bench (orders, simulator)": [os.getpgid(0)]}
+            for s in hub_servers:
+                g[s.program] = [s.proc.pid]
+            return g
+
+        healthy = [s for s in shops if not s.trouble]
+        placed = steady(args, "steady", shops, shops, interval, groups(), counts_dir)
+        poll_by_size(shops, big, counts_dir)
+        idle(interval, counts_dir)
+        if dead or slow:
+            for proxy in proxies:
+                proxy.delay = args.slow_delay
+            if dead_server:
+                dead_server.pause()
+            placed += steady(args, f"trouble: {args.dead} dead, {args.slow} slow ({args.slow_delay:g} s a reply)",
+                             shops, healthy, interval, groups(), counts_dir)
+            if dead_server:
+                dead_server.resume()
+            for proxy in proxies:
+                proxy.delay = 0
+        procs.stop_workers()
+        for count in [int(c) for c in args.procs.split(",")] if args.burst else []:
+            placed += burst(args, shops, healthy, procs, count, groups, interval)
+        procs.start_workers(1, args.threads)
+        wait_seen(shops, placed, interval * 4 + 60)
+        result = audit(shops, placed, sim)
+        print(f"\n[audit] {result['placed']} orders placed: missed {result['missed']}, seen twice {result['doubled']}, "
+              f"unexpected {result['unexpected']} {result['unexpected_sample'] or ''}; {result['sends']} calls/SMS, attempts sent twice "
+              f"{result['sent_twice']}; states {dict(result['states'])}")
+    finally:
+        if procs:
+            procs.stop()
+        if sim:
+            sim.stop()
+        for p in proxies:
+            p.close()
+        for s in servers + hub_servers:
+            s.stop()
+        if big_server:
+            big_server.stop(remove=False)
+
+
+def poll_interval() -> float:
+    """The poll interval the hub uses for these stores."""
+    from ocbridge.opencart.jobs import POLL_EVERY
+
+    return POLL_EVERY
+
+
+if __name__ == "__main__":
+    main()

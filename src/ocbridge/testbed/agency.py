@@ -1,0 +1,291 @@
+"""Many shops on one hub (bench/agency.py and tests/reliability/test_agency.py).
+
+Shop databases of mixed OpenCart layouts spread over throwaway MariaDB servers whose table and file limits are
+raised for thousands of tables, a Store with COD confirmation on the Sandbox for each, COD orders placed at a
+shop's daily rhythm, a proxy that makes a shop slow, and the audit "every order seen once, nothing called twice".
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ocbridge.testbed.mariadb import MariaDBServer
+
+LAYOUTS = ("3.0", "2.3", "4.0")  # shops take them in turn
+TABLES_PER_SHOP = 40  # OpenCart's layouts have 35-38 tables
+# Share of a day's orders placed in each hour (local time): quiet at night, a peak in the evening.
+HOUR_WEIGHTS = (1, 0.6, 0.4, 0.3, 0.3, 0.4, 0.8, 1.5, 2.5, 3.5, 4.5, 5, 5.5, 5.5, 5, 5, 5.5, 6, 6.5, 7.5, 8.5,
+                9, 7, 3.5)
+
+
+def server_args(shops: int) -> tuple[str, ...]:
+    """mariadbd options for `shops` shop databases: every table may be open, connections for each shop's pool."""
+    tables = TABLES_PER_SHOP * shops + 500
+    return (f"--table-open-cache={min(tables, 16000)}", f"--table-definition-cache={tables}",
+            f"--innodb-open-files={min(tables, 16000)}", "--open-files-limit=19000",
+            f"--max-connections={300 + 4 * shops}", "--thread-cache-size=64")
+
+
+def start_servers(count: int, shops: int, base_dir=None) -> list[MariaDBServer]:
+    """`count` MariaDB servers sharing `shops` shop databases, limits raised."""
+    out = []
+    for i in range(count):
+        base = None if base_dir is None else f"{base_dir}/mariadb{i}"
+        out.append(MariaDBServer(base, extra_args=server_args(math.ceil(shops / count))).start(timeout=60))
+    return out
+
+
+@dataclass
+class Shop:
+    """One shop database and the Store (with its COD integration) that reads it."""
+
+    index: int
+    version: str
+    url: str  # what the hub connects to (through a proxy for a slow shop)
+    direct_url: str  # where orders are placed (straight to the server)
+    store: object = None
+    weight: float = 1.0  # share of the agency's orders
+    engine: object = field(default=None, repr=False)
+    trouble: str = ""  # "", "dead" or "slow"
+
+    def place_order(self, rng: random.Random) -> int:
+        import sqlalchemy as sa
+
+        from ocbridge.opencart.seed import place_order
+
+        if self.engine is None:
+            self.engine = sa.create_engine(self.direct_url, pool_size=1, max_overflow=1, pool_recycle=600)
+        return place_order(self.engine, version=self.version, rng=rng)
+
+    def dispose(self) -> None:
+        """Close this shop's connections: ours and the hub's cached engine in this process."""
+        from ocbridge.opencart import db
+
+        if self.engine is not None:
+            self.engine.dispose()
+        db.forget(self.url)
+
+
+def create_shops(servers: list[MariaDBServer], count: int, *, first: int = 0, prefix: str = "oc_",
+                 name: str = "shop", progress=None) -> list[Shop]:
+    """`count` empty shops (layout and reference rows only: most agency shops are small), spread over servers.
+    Four at a time: creating tables waits on the server's disk, not on a core."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ocbridge.opencart.seed import create_shop
+
+    def make(k: int) -> Shop:
+        i = first + k
+        version = LAYOUTS[i % len(LAYOUTS)]
+        url = servers[k % len(servers)].create_database(f"{name}{i:04d}")
+        create_shop(url, version, prefix).dispose()
+        return Shop(i, version, url, url)
+
+    shops = []
+    with ThreadPoolExecutor(4) as pool:
+        for shop in pool.map(make, range(count)):
+            shops.append(shop)
+            if progress:
+                progress(len(shops), count)
+    return shops
+
+
+def add_stores(shops: list[Shop], sandbox, *, prefix: str = "oc_", rng: random.Random | None = None) -> None:
+    """A Store per shop with its own Sandbox connection and COD confirmation (call, call, SMS; all day); the
+    first poll of each sets its position, so only orders placed from now on are called."""
+    from ocbridge import opencart
+    from ocbridge.core.models import Connection, Integration, Store
+    from ocbridge.integrations.cod_confirm import plan
+    from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
+
+    rng = rng or random.Random(1)
+    settings = CodConfirmConfig(day_hours={d: ["00:00", "24:00"] for d in "0123456"}).to_settings()
+    for shop in shops:
+        store = Store.objects.create(name=f"Shop {shop.index:04d} ({shop.version})", db_url=shop.url,
+                                     table_prefix=prefix, timezone="Europe/Istanbul", country="TR")
+        conn = Connection.objects.create(store=store, service="sandbox", base_url=sandbox.base_url,
+                                         secret={"token": next(iter(sandbox.tokens)),
+                                                 "webhook_secret": sandbox.webhook_secret})
+        integration = Integration.objects.create(store=store, kind="cod_confirm", settings=settings)
+        plan.replace(integration, plan.default_steps(conn, ("call", "call", "sms"), (0, 30, 90), 15))
+        opencart.poll_new_orders(store)
+        shop.store = store
+        shop.weight = rng.paretovariate(1.5)  # a few busy shops, many quiet ones
+
+
+def rate_per_second(shops: list[Shop], orders_per_shop_day: float, hour: int) -> float:
+    """The agency's order rate at a local hour, for shops averaging `orders_per_shop_day`."""
+    share = HOUR_WEIGHTS[hour % 24] / sum(HOUR_WEIGHTS)
+    return len(shops) * orders_per_shop_day * share / 3600
+
+
+class OrderStream:
+    """Places COD orders from a thread as a Poisson process at `rate` per second, shops chosen by weight;
+    records (shop index, order id, wall time of the INSERT's commit)."""
+
+    def __init__(self, shops: list[Shop], rate: float, *, seed: int = 1):
+        self.shops, self.rate = [s for s in shops if s.trouble != "dead"], rate
+        self.rng = random.Random(seed)
+        self.placed: list[tuple[int, int, float]] = []
+        self.errors = Counter()
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="orders", daemon=True)
+
+    def start(self) -> "OrderStream":
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        weights = [s.weight for s in self.shops]
+        while not self.stop_event.wait(self.rng.expovariate(self.rate)):
+            shop = self.rng.choices(self.shops, weights)[0]
+            try:
+                oid = shop.place_order(self.rng)
+            except Exception as exc:  # noqa: BLE001 - a bench keeps going; counted and shown
+                self.errors[type(exc).__name__] += 1
+                continue
+            self.placed.append((shop.index, oid, time.time()))
+
+    def stop(self) -> list[tuple[int, int, float]]:
+        self.stop_event.set()
+        self.thread.join(30)
+        return self.placed
+
+
+def place_burst(shops: list[Shop], count: int, rng: random.Random) -> list[tuple[int, int, float]]:
+    """`count` orders at once (round robin over shops): a backlog to measure jobs per second."""
+    out = []
+    for k in range(count):
+        shop = shops[k % len(shops)]
+        out.append((shop.index, shop.place_order(rng), time.time()))
+    return out
+
+
+# --- seen, and the audit ----------------------------------------------------------------------------------
+
+
+def seen_lags(shops: list[Shop], placed: list[tuple[int, int, float]]) -> tuple[list[float], int]:
+    """Seconds from each order's INSERT to its Confirmation (the poll that saw it); and how many were not seen."""
+    from ocbridge.integrations.cod_confirm.models import Confirmation
+
+    by_index = {s.index: s for s in shops}
+    want: dict[int, dict[int, float]] = {}
+    for index, oid, t in placed:
+        want.setdefault(by_index[index].store.pk, {})[oid] = t
+    lags, missing = [], 0
+    for store_id, orders in want.items():
+        got = dict(Confirmation.objects.filter(store_id=store_id, order_id__in=list(orders))
+                   .values_list("order_id", "created"))
+        for oid, t in orders.items():
+            if oid in got:
+                lags.append(got[oid].timestamp() - t)
+            else:
+                missing += 1
+    return lags, missing
+
+
+def audit(shops: list[Shop], placed: list[tuple[int, int, float]], sandbox) -> dict:
+    """Nothing missed, nothing doubled: one Confirmation per placed order, none for an order not placed in
+    this run, each attempt key at the provider once."""
+    from ocbridge.integrations.cod_confirm.models import Confirmation
+
+    by_store = {s.store.pk: s.index for s in shops}
+    placed_set = {(index, oid) for index, oid, _ in placed}
+    seen = Counter((by_store[sid], oid) for sid, oid in
+                   Confirmation.objects.filter(store_id__in=list(by_store)).values_list("store_id", "order_id"))
+    # The simulator answers a repeated key with the first resource, so a double is two keys for one
+    # (store, order, attempt): cod_confirm:<store>:<order>:attempt:<n>.
+    sends = Counter(tuple(r["idempotency_key"].split(":")[1:5]) for r in sandbox.calls() + sandbox.messages()
+                    if not r["idempotency_key"].endswith(":polite-reply"))
+    return {
+        "placed": len(placed_set),
+        "missed": len(placed_set - set(seen)),
+        "doubled": sum(1 for n in seen.values() if n > 1),
+        "unexpected": len(set(seen) - placed_set),
+        "unexpected_sample": sorted(set(seen) - placed_set)[:5],
+        "sends": sum(sends.values()),
+        "sent_twice": sum(1 for n in sends.values() if n > 1),
+        "states": Counter(Confirmation.objects.filter(store_id__in=list(by_store)).values_list("state", flat=True)),
+    }
+
+
+# --- a slow shop --------------------------------------------------------------------------------------------
+
+
+class SlowProxy:
+    """A TCP proxy on 127.0.0.1 in front of a MariaDB server that holds every answer back by `delay` seconds
+    (a shop on an overloaded host or far away). `delay` may be changed while it runs."""
+
+    def __init__(self, target_port: int, delay: float = 0.0):
+        self.target_port, self.delay = target_port, delay
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True, name="slow-proxy").start()
+
+    def _accept(self) -> None:
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            threading.Thread(target=self._pipe, args=(client, upstream, 0), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, 1), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, answers: int) -> None:
+        try:
+            while data := src.recv(65536):
+                if answers and self.delay:
+                    time.sleep(self.delay)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+    def url(self, direct_url: str) -> str:
+        return direct_url.replace(f":{self.target_port}/", f":{self.port}/")
+
+    def close(self) -> None:
+        self.closed = True
+        self.listener.close()
+
+
+# --- processes: CPU and memory ------------------------------------------------------------------------------
+
+
+def group_usage(pgid: int) -> tuple[float, int]:
+    """CPU seconds (user + system) and resident memory (bytes) of every live process in a process group."""
+    import os
+
+    tick = os.sysconf("SC_CLK_TCK")
+    cpu, rss = 0.0, 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                parts = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(parts[2]) != pgid:  # fields after the name: state, ppid, pgrp, …
+            continue
+        cpu += (int(parts[11]) + int(parts[12])) / tick
+        rss += int(parts[21]) * os.sysconf("SC_PAGE_SIZE")
+    return cpu, rss

@@ -1,0 +1,93 @@
+"""Agency scale: many shops of mixed OpenCart layouts on one hub and one worker process, two of them in trouble
+(one shop's server stops answering, one answers slowly) — every order of every shop is seen once and called
+once; nothing missed, nothing doubled. CI: 20 shops; `make soak`: bench/agency.py at 1,000 shops."""
+
+import os
+import random
+import subprocess
+import threading
+import time
+
+import pytest
+
+from reliability.harness import SOAK, WorkerPool, hub_env
+from testkit import PYTHON, ROOT
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SHOPS = 20
+
+
+def test_twenty_shops_nothing_missed_nothing_doubled(mariadb, live_server, settings, tmp_path, capsys):
+    from huey.contrib.djhuey import HUEY
+
+    from ocbridge.integrations.cod_confirm.choices import ROBOT_DONE
+    from ocbridge.integrations.cod_confirm.models import Confirmation
+    from ocbridge.simulators.sandbox import SandboxSimulator
+    from ocbridge.testbed.agency import SlowProxy, add_stores, audit, create_shops
+    from ocbridge.testbed.mariadb import MariaDBServer
+
+    settings.PUBLIC_URL = live_server.url
+    HUEY.flush()
+    name = f"agency{os.getpid()}_"
+    trouble = MariaDBServer(tmp_path / "trouble")  # the dead shop's server, started while the others are made
+    starting = threading.Thread(target=trouble.start)
+    starting.start()
+    shops = create_shops([mariadb], SHOPS - 1, name=name)
+    starting.join()
+    slow = shops[-1]  # read through a proxy that holds every answer back; orders go straight in
+    proxy = SlowProxy(int(slow.url.split(":")[-1].split("/")[0]))
+    slow.trouble, slow.url = "slow", proxy.url(slow.direct_url)
+    sim = SandboxSimulator(speed=1000, seed=3)
+    pool = WorkerPool(hub_env(live_server.url), 1, tmp_path / "workers", threads=4)
+    try:
+        (dead,) = create_shops([trouble], 1, first=SHOPS - 1, name=name)
+        dead.trouble = "dead"
+        shops.append(dead)
+        sim.start()
+        sim.set_odds(call={"confirm": 0.7, "cancel_twice": 0.3})
+        add_stores(shops, sim)
+        pool.start()
+        t0 = time.monotonic()
+        trouble.pause()  # connections to the dead shop hang (a host that stopped answering)
+        proxy.delay = 0.3
+        rng = random.Random(23)
+        placed = []
+        for shop in [s for s in shops if s.trouble != "dead"] * 2:
+            placed.append((shop.index, shop.place_order(rng), time.time()))
+        deadline = time.monotonic() + 50
+        stores = [s.store.pk for s in shops]
+        while time.monotonic() < deadline:
+            done = Confirmation.objects.filter(store_id__in=stores, state__in=ROBOT_DONE).count()
+            if done >= len(placed):
+                break
+            time.sleep(0.5)
+        result = audit(shops, placed, sim)
+        with capsys.disabled():
+            print(f"\n== agency ({SHOPS} shops, 1 dead, 1 slow, {time.monotonic() - t0:.0f} s): {result}")
+        assert result["missed"] == 0 and result["doubled"] == 0 and result["unexpected"] == 0, result
+        assert result["sent_twice"] == 0, result
+        assert sum(n for state, n in result["states"].items() if state in ROBOT_DONE) == len(placed), \
+            (result, pool.crashed_logs())
+    finally:
+        pool.stop()
+        sim.stop()
+        proxy.close()
+        trouble.stop()
+        for shop in shops:
+            shop.dispose()
+            if shop.trouble != "dead":
+                mariadb.drop_database(f"{name}{shop.index:04d}")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SOAK, reason="full run: make soak")
+def test_thousand_shops_bench():
+    """bench/agency.py at its soak size (1,000 shops, 2 with 1,000,000 orders, 10 dead, 10 slow)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    done = subprocess.run([PYTHON, str(ROOT / "bench" / "agency.py")], env={**env, "OCBRIDGE_SOAK": "1"},
+                          capture_output=True, text=True, timeout=4 * 3600)
+    print(done.stdout[-6000:])
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    audit_line = next(line for line in done.stdout.splitlines() if line.startswith("[audit]"))
+    assert "missed 0, seen twice 0, unexpected 0" in audit_line and "sent twice 0" in audit_line, audit_line
