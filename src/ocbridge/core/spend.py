@@ -75,17 +75,17 @@ def cost(policy: SpendPolicy | None, used: dict[tuple[int, str, str], int]) -> t
 
 
 def refusal(policy: SpendPolicy, used: dict, channel: str, service: str) -> str:
-    """Why one more `channel` through `service` would pass today's caps ("" when it would not)."""
+    """Why one more `channel` through `service` would pass today's caps ("" when it would not). In English: it is
+    stored in the case's history, which is read in each reader's language (cod_confirm.reasons)."""
     count = sum(n for (_s, ch, _svc), n in used.items() if ch == channel)
     cap = getattr(policy, f"{channel}_cap", None)
-    names = {"call": _("calls"), "sms": _("SMS"), "whatsapp": _("WhatsApp messages")}
     if cap is not None and count >= cap:
-        return _("the daily cap of %(cap)d %(what)s is reached") % {"cap": cap, "what": names[channel]}
+        return f"the daily cap of {cap} {channel} is reached"
     if policy.cost_cap is not None:
         spent, _unpriced = cost(policy, used)
         if spent + (price(policy, service, channel) or 0) > policy.cost_cap:
-            return _("the daily spending cap of %(cap)s %(currency)s would be passed (%(spent)s spent today)") % {
-                "cap": policy.cost_cap, "currency": policy.store.currency, "spent": spent.quantize(Decimal("0.01"))}
+            return (f"the daily spending cap of {policy.cost_cap} {policy.store.currency} would be passed "
+                    f"({spent.quantize(Decimal('0.01'))} spent today)")
     return ""
 
 

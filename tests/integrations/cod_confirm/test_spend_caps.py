@@ -40,7 +40,7 @@ def test_a_count_cap_reached_mid_day_hands_the_rest_to_a_person_until_midnight(c
     assert sorted(states.values()) == ["confirmed", "confirmed", "needs_person"]  # none dropped
     late = Confirmation.objects.get(state="needs_person")
     assert late.needs_person_reason == "daily cap reached" and late.attempts.get().state == "over_cap"
-    assert "daily cap of 2 SMS is reached" in late.transitions.order_by("-pk").first().reason
+    assert "daily cap is reached (the daily cap of 2 sms is reached)" in late.transitions.order_by("-pk").first().reason
     assert len(bed.sim.messages()) == 2 and SideEffect.objects.filter(kind="sms").count() == 2
     told = [a.text for a in attention.needs_attention(Store.objects.filter(pk=bed.store.pk))
             if a.key == "core.cap_reached"]
@@ -77,7 +77,7 @@ def test_a_key_already_requested_is_never_refused_and_other_stores_do_not_count(
     again, why = spend.request("k1", kind="call", service="netgsm", store=a)  # the same call asked again
     assert again.pk == first.pk and why == ""
     refused, why = spend.request("k2", kind="call", service="netgsm", store=a)
-    assert refused is None and "daily cap of 1 calls" in why
+    assert refused is None and "daily cap of 1 call is reached" in why
     assert spend.request("k3", kind="call", service="netgsm", store=b)[0] is not None  # B has no limits
     assert spend.request("k4", kind="sms", service="netgsm", store=a)[0] is not None  # calls are capped, not SMS
     first.state = "failed"

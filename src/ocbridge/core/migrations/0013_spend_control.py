@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0011_alerts_telegram'),
+        ('core', '0012_store_stock_source'),
     ]
 
     operations = [

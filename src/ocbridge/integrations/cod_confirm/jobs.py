@@ -295,7 +295,7 @@ def start_attempt(c: Confirmation, number: int, cfg: CodConfirmConfig, *, channe
     if effect is None:  # the store's daily cap: a person takes over, nothing is dropped
         Attempt.objects.filter(pk=attempt.pk, state=AttemptState.REQUESTED).update(state=AttemptState.OVER_CAP)
         c.move(ConfirmationState.NEEDS_PERSON, expect=OPEN | {"needs_person"}, needs_person_reason="daily cap reached",
-               reason=f"attempt {number} ({attempt.channel}) not made: {over_cap}")
+               reason=f"attempt {number} ({attempt.channel}) not made: the store's daily cap is reached ({over_cap})")
         return attempt
     client = client_for(attempt.connection)  # the attempt's own: a repeated job keeps its first step's account
     window = max(step.window_minutes * 60.0, client.capabilities.answer_window if attempt.channel == Channel.CALL else 0.0)
