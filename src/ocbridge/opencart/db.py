@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import QueuePool
 
 from ocbridge.core.errors import ConfigurationError, RetryableError, network_cause
 from ocbridge.core.shop_database import SQLITE, ShopDatabase
@@ -27,6 +28,27 @@ OPENCART_SQL_MODE = "NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION"
 
 # Server gone, not reachable, too many connections, lock wait timeout, deadlock: worth trying again later.
 UNREACHABLE_CODES = frozenset({2003, 2005, 2006, 2013, 1040, 1205, 1213})
+
+# One pool per shop database and process, with limits (an agency hub holds a thousand of them, and shops often
+# share a hosting server allowing ~150 connections): one connection kept open between polls, at most five at once;
+# a job that finds all five busy waits POOL_WAIT seconds, then is retried later like an unreachable shop.
+POOL = {"pool_size": 1, "max_overflow": 4, "pool_timeout": 10}
+# A shop that stops answering costs a poll at most this long (connect, then each read or write; a server that takes
+# the TCP connection but never greets waits out the read timeout). Polls of such a shop back off (core.polls).
+TIMEOUTS = {"connect_timeout": 5, "read_timeout": 30, "write_timeout": 30}
+
+
+
+class ShopPool(QueuePool):
+    """QueuePool whose "every connection busy" is a reason to retry later (RetryableError), not a crash."""
+
+    def _do_get(self):
+        try:
+            return super()._do_get()
+        except sa.exc.TimeoutError:
+            raise RetryableError("opencart-db", None, f"All {self.size() + self._max_overflow} connections to the "
+                                 f"shop database are in use; trying again later") from None
+
 
 _engines: dict[ShopDatabase, Engine] = {}
 _shops: dict[tuple[ShopDatabase, str], "ShopDB"] = {}
@@ -68,9 +90,8 @@ def make_engine(target: ShopDatabase | str) -> Engine:
         kwargs = {}
     else:
         # local_infile False and no option file: the server cannot make the driver send a hub file.
-        kwargs = {"pool_pre_ping": True, "pool_recycle": 1800, "pool_size": 5, "max_overflow": 5,
-                  "connect_args": {"connect_timeout": 10, "read_timeout": 60, "write_timeout": 60,
-                                   "local_infile": False, "read_default_file": None}}
+        kwargs = {"pool_pre_ping": True, "pool_recycle": 1800, "poolclass": ShopPool, **POOL,
+                  "connect_args": {**TIMEOUTS, "local_infile": False, "read_default_file": None}}
     try:
         engine = sa.create_engine(url, **kwargs)
     except Exception as exc:  # missing driver

@@ -17,8 +17,10 @@ from ocbridge.core import mail as mail_settings
 from ocbridge.core.choices import Role
 from ocbridge.core.models import Connection, Store
 from ocbridge.dashboard import checks
+from ocbridge.dashboard import store_list as store_list_rows
 from ocbridge.dashboard.audit import audit
 from ocbridge.dashboard.forms import CREDENTIAL_HINTS, ConnectionForm, StoreForm
+from ocbridge.dashboard.tables import table_page
 
 
 def integration_home(info, integration) -> str:
@@ -50,8 +52,12 @@ def outcome_job(request, **scope):
 
 @login_required
 def store_list(request) -> HttpResponse:
-    stores = access.scoped(Store.objects.prefetch_related("connections", "integrations"), request.user)
-    return render(request, "dashboard/stores/list.html", {"stores": stores, "nav": "stores"})
+    form = store_list_rows.StoreListForm(request.GET or None)
+    page = table_page(store_list_rows.stores(form, request.user), request.GET, sorts=store_list_rows.SORTS,
+                      default="name")
+    return render(request, "dashboard/stores/list.html", {
+        "form": form, "page": page, "summary": store_list_rows.summary(request.user), "nav": "stores",
+        "can_add": access.sees_everything(request.user)})
 
 
 def connections_label(info, integration) -> str:

@@ -91,8 +91,7 @@ class ApplyWhatsAppEvent(JobKind):
         exchange = Exchange.objects.filter(pk=job.payload.get("exchange_id")).first()
         ev, kind = job.payload["event"], job.payload["type"]
         if kind == "WaTemplateStatus":
-            whatsapp.apply_template_status(connection, ev["template_id"], ev["language"], ev["status"], ev["reason"],
-                                           ev.get("name", ""))
+            whatsapp.apply_template_status(connection, ev["template_id"], ev["language"], ev["status"], ev["reason"])
             jobs._note(exchange, Level.WARNING if ev["status"] != "APPROVED" else Level.INFO,
                        f"template {ev['name']} ({ev['language']}): {ev['status']}")
             return

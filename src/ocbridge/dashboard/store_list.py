@@ -1,0 +1,61 @@
+"""The store list at agency scale: search, filters and counts in a fixed number of queries, a page at a time.
+
+An agency hub holds hundreds or thousands of stores: the list is searched and filtered in the database, paged
+like every other list (dashboard.tables), and what each row shows (connections, features, whether its shop is
+being read) comes from one query per column for the whole page — never a query per store.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
+
+from ocbridge.core import access, registry
+from ocbridge.core.models import Connection, Integration, Store
+
+SORTS = {"name": "name", "id": "id", "version": "version", "created": "created"}
+VERSIONS = ("2.3", "3.0", "4.0")
+
+
+class StoreListForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=100,
+                        help_text=_("Store name, database name or host"))
+    enabled = forms.ChoiceField(label=_("Enabled"), required=False,
+                                choices=[("", _("All")), ("yes", _("yes")), ("no", _("no"))])
+    feature = forms.ChoiceField(label=_("Feature"), required=False)
+    version = forms.ChoiceField(label=_("OpenCart version"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["feature"].choices = [("", _("All"))] + sorted(
+            ((kind, info.label) for kind, info in registry.integrations.items()), key=lambda c: str(c[1]))
+        self.fields["version"].choices = ([("", _("All"))] + [(v, v) for v in VERSIONS]
+                                          + [("unknown", _("not reachable yet"))])
+
+
+def stores(form: StoreListForm, user) -> QuerySet:
+    """The user's stores matching the form, each with its connection count (a subquery: counted for the page's
+    rows only) and its integrations prefetched (one query for the page)."""
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    qs = access.scoped(Store, user)
+    if data.get("q"):
+        q = data["q"].strip()
+        qs = qs.filter(Q(name__icontains=q) | Q(db_name__icontains=q) | Q(db_host__icontains=q))
+    if data.get("enabled"):
+        qs = qs.filter(enabled=data["enabled"] == "yes")
+    if data.get("feature"):
+        qs = qs.filter(Exists(Integration.objects.filter(store=OuterRef("pk"), kind=data["feature"])))
+    if data.get("version") == "unknown":
+        qs = qs.filter(version="")
+    elif data.get("version"):
+        qs = qs.filter(version__startswith=data["version"])
+    connections = (Connection.objects.filter(store=OuterRef("pk")).order_by().values("store")
+                   .annotate(n=Count("pk")).values("n"))
+    return qs.annotate(connection_count=Coalesce(Subquery(connections), 0)).prefetch_related("integrations")
+
+
+def summary(user) -> dict:
+    """Counts over all the user's stores, in one query: how many, how many switched on."""
+    return access.scoped(Store, user).aggregate(total=Count("pk"), enabled=Count("pk", filter=Q(enabled=True)))

@@ -1,0 +1,100 @@
+"""An agency's hub: the store list and the overview cost the same number of queries at 1–2 stores as at 50
+(no query per store), for a hub administrator and for a user who sees some of the stores."""
+
+import pytest
+from django.db import connection as db
+from django.test.utils import CaptureQueriesContext
+
+from ocbridge.core.choices import Role
+
+pytestmark = pytest.mark.django_db
+
+
+def add_stores(first: int, count: int, member=None) -> list:
+    from ocbridge.core.models import Connection, Integration, Store, StoreMember
+
+    out = []
+    for i in range(first, first + count):
+        store = Store.objects.create(name=f"Shop {i:03d}", version=("2.3", "3.0", "4.0")[i % 3],
+                                     db_url=f"mysql+pymysql://oc:pw@db{i}.example.com/shop{i}", enabled=i % 7 != 0)
+        conn = Connection.objects.create(store=store, service="sandbox", name="Calls", secret={"token": "t"})
+        Integration.objects.create(store=store, kind="cod_confirm", connection=conn)
+        if member is not None:
+            StoreMember.objects.create(user=member, store=store, role=Role.OWNER)
+        out.append(store)
+    return out
+
+
+def queries(client, url: str) -> int:
+    with CaptureQueriesContext(db) as ctx:
+        resp = client.get(url)
+    assert resp.status_code == 200, resp.status_code
+    return len(ctx)
+
+
+@pytest.mark.parametrize("url", ["/stores/", "/stores/?q=shop&enabled=yes&feature=cod_confirm", "/"])
+def test_admin_pages_do_not_query_per_store(client_in, url):
+    add_stores(0, 2)  # two: with one store the overview shows that store's own numbers
+    queries(client_in, url)  # warm: caches (translations, registries) filled once
+    one = queries(client_in, url)
+    add_stores(2, 48)
+    assert queries(client_in, url) == one
+
+
+@pytest.mark.parametrize("url", ["/stores/", "/"])
+def test_member_pages_do_not_query_per_store(url):
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    user = User.objects.create_user("agency", password="pw-agency-123")
+    client = Client()
+    client.force_login(user)
+    add_stores(0, 1, member=user)
+    queries(client, url)
+    one = queries(client, url)
+    add_stores(1, 49, member=user)
+    add_stores(100, 5)  # not theirs
+    assert queries(client, url) == one
+
+
+def test_store_list_search_filters_and_counts(client_in):
+    from ocbridge.core.models import Integration, Store
+
+    stores = add_stores(0, 30)  # every 7th switched off
+    Store.objects.filter(pk=stores[4].pk).update(version="")
+    Integration.objects.filter(store=stores[5]).delete()
+
+    def names(query: str) -> list[str]:
+        resp = client_in.get(f"/stores/?{query}")
+        assert resp.status_code == 200
+        return [s.name for s in resp.context["page"].rows]
+
+    assert names("q=shop17") == ["Shop 017"]  # by database name
+    assert names("q=DB23.EXAMPLE") == ["Shop 023"]  # by host, any case
+    assert names("enabled=no") == ["Shop 000", "Shop 007", "Shop 014", "Shop 021", "Shop 028"]
+    assert "Shop 005" not in names("feature=cod_confirm") and len(names("feature=cod_confirm")) == 29
+    assert names("version=unknown") == ["Shop 004"]
+    assert names("version=2.3&enabled=yes&q=Shop 0") == ["Shop 003", "Shop 006", "Shop 009", "Shop 012", "Shop 015",
+                                                          "Shop 018", "Shop 024", "Shop 027"]
+    assert names("sort=-name")[0] == "Shop 029"
+    resp = client_in.get("/stores/?q=nothing-like-this")
+    assert "No stores for these filters." in resp.content.decode()
+    assert resp.context["summary"] == {"total": 30, "enabled": 25}
+
+
+def test_store_list_pages_and_shows_only_the_users_stores():
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    user = User.objects.create_user("agency", password="pw-agency-123")
+    client = Client()
+    client.force_login(user)
+    add_stores(0, 60, member=user)
+    add_stores(100, 3)
+    first = client.get("/stores/")
+    assert [s.name for s in first.context["page"].rows][:2] == ["Shop 000", "Shop 001"]
+    assert first.context["page"].pages == 2 and first.context["summary"]["total"] == 60
+    second = client.get("/stores/?page=2")
+    assert [s.name for s in second.context["page"].rows] == [f"Shop {i:03d}" for i in range(50, 60)]
+    assert "Shop 100" not in client.get("/stores/?q=Shop 1").content.decode()
+    assert "Add a store" not in first.content.decode()  # adding stores is the hub administrator's

@@ -1,0 +1,58 @@
+"""One connection pool per shop database, with limits: an agency hub keeps one idle connection per shop between
+polls (shops often share a hosting server with ~150 connections), and a shop whose connections are all busy
+makes a job retry later instead of crashing it."""
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from ocbridge.core.errors import RetryableError
+from ocbridge.opencart import db
+
+
+def _connections_to(mariadb, name: str) -> int:
+    conn = mariadb.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = %s", (name,))
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_a_shop_keeps_one_idle_connection_after_a_burst(mariadb, opencart_db):
+    shop = opencart_db("3.0")
+    engine = db.engine_for(shop.url)
+    before = _connections_to(mariadb, shop.name)  # the test fixture's own
+    try:
+        held = [engine.connect() for _ in range(4)]  # a poll and three jobs of one busy shop at once
+        for c in held:
+            c.execute(sa.text("SELECT 1"))
+        assert _connections_to(mariadb, shop.name) == before + 4
+        for c in held:
+            c.close()
+        assert _connections_to(mariadb, shop.name) == before + 1
+    finally:
+        db.forget(shop.url)
+
+
+def test_every_connection_busy_is_retried_not_a_crash(mariadb, opencart_db, monkeypatch):
+    shop = opencart_db("3.0")
+    monkeypatch.setitem(db.POOL, "pool_timeout", 0.2)  # the wait for a free connection, shortened
+    db.forget(shop.url)
+    engine = db.engine_for(shop.url)
+    limit = db.POOL["pool_size"] + db.POOL["max_overflow"]
+    held = [engine.connect() for _ in range(limit)]
+    try:
+        with pytest.raises(RetryableError, match="connections to the shop database are in use"):
+            engine.connect()
+        freed = threading.Event()
+        threading.Timer(0.05, lambda: (held.pop().close(), freed.set())).start()
+        with engine.connect() as c:  # a connection handed back within the wait is taken
+            assert c.execute(sa.text("SELECT 1")).scalar() == 1
+        assert freed.is_set()
+    finally:
+        for c in held:
+            c.close()
+        db.forget(shop.url)
