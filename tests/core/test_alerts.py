@@ -66,6 +66,9 @@ def test_a_flapping_connection_sends_one_message_per_digest_not_hundreds(tg):
     job = Job.objects.filter(kind=alerts.SendAlert.kind).first()
     alerts.SendAlert().run(job)  # a repeated run: the outbox row is sent, nothing goes again
     assert len(tg.messages(CHAT)) == 2
+    from contracts.conftest import assert_listed
+
+    assert_listed("telegram", tg.requests())
 
 
 def test_orders_waiting_longer_than_the_owners_limit_go_by_mail_only_to_who_asked(hub_mail, tg):
@@ -128,6 +131,10 @@ def test_a_stores_own_bot_token_is_encrypted_and_its_url_checked(tg, settings):
     assert tg.requests() == []  # refused before the token went anywhere
     settings.SIMULATOR_HOSTS = [tg.base_url.split("//")[1]]
     assert telegram.problems(bot) == [] and telegram.check(bot, store=store) == "@ocbridge_bot"
+    tick()  # nothing to tell: no message
+    from contracts.conftest import assert_listed
+
+    assert_listed("telegram", tg.requests())
 
 
 def test_a_shop_database_that_stops_answering_and_a_key_about_to_expire_are_told(tg):

@@ -139,6 +139,8 @@ def _b_urls(b) -> list[tuple[str, str, dict]]:
         ("post", reverse("dashboard:optouts", args=[s]), {"phone": "+905320000001", "scope": "all", "note": "forged"}),
         ("post", reverse("dashboard:optout-remove", args=[b["optout"].pk]), reason),
         ("post", reverse("dashboard:mail-test", args=[s]), {"to": "intruder@example.com"}),
+        ("get", reverse("dashboard:spending", args=[s]), {}),
+        ("post", reverse("dashboard:spending", args=[s]), {"sms_cap": "0", "price_lines": "netgsm sms 9"}),
         ("post", reverse("dashboard:alert-remove", args=[b["alert_route"].pk]), {}),
         ("post", reverse("dashboard:alert-test", args=[b["alert_route"].pk]), {}),
         ("get", reverse("dashboard:exchange", args=[ex]), {}),
@@ -205,6 +207,8 @@ def _snapshot(b) -> dict:
                            .objects.filter(store=store).values_list("pk", "state", "refunded_minor")),
         "payment_ops": __import__("ocbridge.integrations.payments.models").integrations.payments.models
                        .PaymentOperation.objects.count(),
+        "spend": list(__import__("ocbridge.core.models").core.models.SpendPolicy.objects.filter(store=store)
+                      .values_list("sms_cap", "prices")),
         "alert_routes": sorted(__import__("ocbridge.core.models").core.models.AlertRoute.objects.values_list(
             "pk", "user_id", "store_id", "channel", "target", "enabled")),
         "users": sorted(__import__("django.contrib.auth").contrib.auth.get_user_model().objects.values_list(

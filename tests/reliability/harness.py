@@ -349,7 +349,11 @@ def audit(bed, order_ids: list[int], *, may_fail: tuple[str, ...] = ()) -> Audit
     a.counts["posts_repeated_same_key"] = sum(n - 1 for n in posts.values() if n > 1)
 
     # 3. no webhook answered 2xx was lost: each such event has its job, and the job is done
-    done_keys = {k.rsplit(":", 1)[1]: s for k, s in Job.objects.filter(key__contains="-event:").values_list("key", "state")}
+    # the provider's event id ends the key ("<service>-event:<what>:<id>"); WhatsApp's status ids hold a ":"
+    # themselves ("<service>-event:<wamid>:<status>"), so both readings are kept
+    done_keys = {}
+    for k, s in Job.objects.filter(key__contains="-event:").values_list("key", "state"):
+        done_keys[k.rsplit(":", 1)[1]] = done_keys[k.split("-event:", 1)[1]] = s
     delivered = [w for w in bed.sim.sent_webhooks("webhook") if w.ok]
     a.counts["webhook_deliveries_2xx"] = len(delivered)
     a.counts["webhook_deliveries_failed"] = len([w for w in bed.sim.sent_webhooks("webhook") if not w.ok])

@@ -48,6 +48,7 @@ SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     "jobs": (gettext_lazy("Jobs stuck or parked"), ("core.worker_stalled", "core.jobs_gave_up", "core.stuck",
                                                     "core.paused")),
     "credit": (gettext_lazy("Provider credit low"), ("core.credit_low",)),
+    "spend": (gettext_lazy("Daily spending cap reached"), ("core.cap_reached",)),
     "expiry": (gettext_lazy("Token or key about to expire"), ("core.credentials_expiring",)),
     "switch_off": (gettext_lazy("Provider method near its switch-off date"), ("core.methods_going_away",)),
     "waiting": (gettext_lazy("Orders waiting for a person longer than the limit"), ("alerts.waiting",)),

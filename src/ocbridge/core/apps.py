@@ -11,4 +11,4 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from ocbridge.core import alerts, attention, checks, housekeeping, mail, probe, tasks, telegram, watchdog  # noqa: F401  (deploy checks, job kinds, schedules, needs-attention, huey)
+        from ocbridge.core import alerts, attention, checks, housekeeping, mail, probe, spend, tasks, telegram, watchdog  # noqa: F401  (deploy checks, job kinds, schedules, needs-attention, huey)

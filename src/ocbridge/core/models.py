@@ -526,3 +526,33 @@ class AlertCondition(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["store", "key", "subject"], name="alert_condition_once")]
         indexes = [models.Index(fields=["store", "last_opened_at"], name="alert_condition_news")]
+
+
+class SpendPolicy(models.Model):
+    """A store's daily limits on what calls, SMS and WhatsApp messages may cost (core.spend), the owner's prices
+    per provider, and the provider balance under which the owner is told."""
+
+    store = models.OneToOneField(Store, on_delete=models.CASCADE, related_name="spend_policy")
+    call_cap = models.PositiveIntegerField(_("calls a day at most"), null=True, blank=True)
+    sms_cap = models.PositiveIntegerField(_("SMS a day at most"), null=True, blank=True)
+    whatsapp_cap = models.PositiveIntegerField(_("WhatsApp messages a day at most"), null=True, blank=True)
+    cost_cap = models.DecimalField(_("estimated cost a day at most"), max_digits=12, decimal_places=2, null=True,
+                                   blank=True)
+    prices = models.JSONField(_("prices"), default=dict, blank=True)  # {"netgsm": {"sms": "0.06", "call": "0.40"}}
+    credit_low = models.DecimalField(_("tell me when a provider's balance falls below"), max_digits=12,
+                                     decimal_places=2, null=True, blank=True)
+    updated = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        verbose_name = _("spending limits")
+        verbose_name_plural = _("spending limits")
+
+
+class ProviderBalance(models.Model):
+    """The last balance a provider's API told for one connection (Verimor credits, Netgsm lira, Twilio dollars)."""
+
+    connection = models.OneToOneField(Connection, on_delete=models.CASCADE, related_name="balance")
+    amount = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    unit = models.CharField(max_length=16, blank=True)  # a currency code, or "credits"
+    read_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)  # the provider's words when the last reading failed

@@ -120,6 +120,8 @@ METHODS: tuple[ProviderMethod, ...] = (
     ProviderMethod("netgsm", "GET /sms/rest/v2/inbox", "read inbound SMS (read-once)", _NETGSM_SMS, _CHECKED),
     ProviderMethod("netgsm", "GET /sms/rest/v2/msgheader", "check credentials, list sender names", _NETGSM_SMS,
                    _CHECKED),
+    ProviderMethod("netgsm", "POST /balance", "the account's credit in lira (stip 2), for the owner's threshold",
+                   "github netgsm/netgsm-sms-js src/netgsm.ts checkBalance, __tests__/unit/netgsm.test.ts", _CHECKED),
     ProviderMethod("netgsm", "POST /voicesms/send", "confirmation call (one key); order-status voice message",
                    "github netgsm/voicemail README.md, src/Package.php", _CHECKED),
     ProviderMethod("netgsm", "GET /{usercode}/xfer", "order status by phone: transfer the caller to a person",
@@ -190,6 +192,11 @@ METHODS: tuple[ProviderMethod, ...] = (
                    _CHECKED),
     ProviderMethod("sandbox", "GET /v1/inbound", "inbound SMS, check credentials", "simulators/sandbox.py docstring",
                    _CHECKED),
+    # telegram (owner alerts; Bot API, no versions in the URL, methods not deprecated) ----------------------
+    ProviderMethod("telegram", "POST /bot{token}/sendMessage", "an alert to an owner's chat",
+                   "core.telegram.org/bots/api#sendmessage", _CHECKED),
+    ProviderMethod("telegram", "POST /bot{token}/getMe", "check the bot token",
+                   "core.telegram.org/bots/api#getme", _CHECKED),
     # twilio -----------------------------------------------------------------------------------------------
     ProviderMethod("twilio", "POST /2010-04-01/Accounts/{AccountSid}/Calls.json", "confirmation call",
                    _TWILIO_SDK + "/call", _CHECKED),
@@ -201,6 +208,8 @@ METHODS: tuple[ProviderMethod, ...] = (
                    "find an SMS after a lost answer", _TWILIO_SDK + "/message", _CHECKED),
     ProviderMethod("twilio", "GET /2010-04-01/Accounts/{AccountSid}.json", "check credentials", _TWILIO_SDK,
                    _CHECKED),
+    ProviderMethod("twilio", "GET /2010-04-01/Accounts/{AccountSid}/Balance.json", "the account's balance",
+                   _TWILIO_SDK + "/balance", _CHECKED),
     # verimor ----------------------------------------------------------------------------------------------
     ProviderMethod("verimor", "POST /ivr_campaigns.json", "confirmation call (one IVR campaign per call)",
                    _VERIMOR_PBX + " ivr_campaigns.md", _CHECKED),
@@ -210,7 +219,8 @@ METHODS: tuple[ProviderMethod, ...] = (
                    _CHECKED),
     ProviderMethod("verimor", "GET /v2/inbound_messages", "inbound SMS pull (safety net behind the push)",
                    _VERIMOR_SMS, _CHECKED),
-    ProviderMethod("verimor", "GET /v2/balance", "check the SMS account", _VERIMOR_SMS, _CHECKED),
+    ProviderMethod("verimor", "GET /v2/balance", "check the SMS account; its credit for the owner's threshold",
+                   _VERIMOR_SMS + " 'SMS KALAN KREDİ SORGULAMA'", _CHECKED),
     # whatsapp (Meta Graph API, version pinned in services/whatsapp.py: v25.0 available until 2028-07-29) -----
     ProviderMethod("whatsapp", "POST /v25.0/{phone-number-id}/messages", "COD confirmation template message",
                    _WA + " §2 [SEND]", _CHECKED, switch_off=_WA_V25_END, replacement="a newer Graph version"),

@@ -241,7 +241,7 @@ def attempt_figures(store, tz: dt.tzinfo, start: dt.datetime, end: dt.datetime):
     from ocbridge.integrations.cod_confirm.models import Attempt
 
     lo, hi = _when(start), _when(end)
-    states = [s for s in AttemptState.values if s != AttemptState.DRY_RUN]
+    states = [s for s in AttemptState.values if s not in (AttemptState.DRY_RUN, AttemptState.OVER_CAP)]  # not made
     split: dict[str, dict[str, int]] = {}
     cells = [("r.state = x.st AND r.created >= %s AND r.created < %s AND r.channel = %s", [lo, hi, ch])
              for ch in Channel.values]

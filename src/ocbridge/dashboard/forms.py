@@ -15,7 +15,7 @@ from ocbridge.core import access
 from ocbridge.core.choices import Direction, JobState, Level, OptOutScope, Role, Service, StockSource
 from ocbridge.core.errors import ConfigurationError
 from ocbridge.core.outbound import check_base_url
-from ocbridge.core.models import AlertRoute, Connection, Integration, Store
+from ocbridge.core.models import AlertRoute, Connection, Integration, SpendPolicy, Store
 from ocbridge.core.shop_database import SQLITE, ShopDatabase
 
 SECRET_WIDGET_ATTRS = {"autocomplete": "new-password", "placeholder": ""}
@@ -530,3 +530,64 @@ class AlertRouteForm(forms.ModelForm):
                                             "connection to the store, or set OCBRIDGE_TELEGRAM_BOT_TOKEN."))
         data["target"] = target
         return data
+
+
+class SpendPolicyForm(forms.ModelForm):
+    """A store's daily caps and the owner's prices (core.spend). Prices: one line per provider and channel."""
+
+    price_lines = forms.CharField(
+        label=_("Prices"), required=False, widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("One per line: provider, channel (call, sms or whatsapp) and the price of one in the store's "
+                    "currency, e.g. “netgsm sms 0.06”. Used for the cost cap and the overview's costs."))
+
+    class Meta:
+        model = SpendPolicy
+        fields = ["call_cap", "sms_cap", "whatsapp_cap", "cost_cap", "credit_low"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("cost_cap", "credit_low"):
+            self.fields[name].min_value = 0
+            self.fields[name].validators.append(MinValueValidator(0))
+        prices = self.instance.prices or {}
+        self.fields["price_lines"].initial = "\n".join(
+            f"{service} {channel} {value}" for service, per in sorted(prices.items()) for channel, value in sorted(per.items()))
+
+    def clean_price_lines(self) -> dict:
+        from decimal import Decimal, InvalidOperation
+
+        from ocbridge.core.spend import CHANNELS
+
+        prices: dict[str, dict[str, str]] = {}
+        problems = []
+        for n, line in enumerate((self.cleaned_data.get("price_lines") or "").splitlines(), 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 3:
+                problems.append(_("Line %(n)d: write the provider, the channel and the price.") % {"n": n})
+                continue
+            service, channel, value = parts[0].lower(), parts[1].lower(), parts[2].replace(",", ".")
+            if service not in Service.values:
+                problems.append(_("Line %(n)d: %(service)s is not a provider the hub knows.") % {"n": n, "service": service})
+            elif channel not in CHANNELS:
+                problems.append(_("Line %(n)d: the channel is call, sms or whatsapp.") % {"n": n})
+            else:
+                try:
+                    price = Decimal(value)
+                except InvalidOperation:
+                    price = None
+                if price is None or price < 0 or price != price.quantize(Decimal("0.0001")):
+                    problems.append(_("Line %(n)d: %(value)s is not a price (e.g. 0.06).") % {"n": n, "value": value})
+                else:
+                    prices.setdefault(service, {})[channel] = str(price)
+        if problems:
+            raise forms.ValidationError(problems)
+        return prices
+
+    def save(self, commit: bool = True):
+        policy = super().save(commit=False)
+        policy.prices = self.cleaned_data["price_lines"]
+        if commit:
+            policy.save()
+        return policy

@@ -235,9 +235,33 @@ def cod_headline_card(store, period: Period) -> Card | None:
         (_("Median time to confirm"), *[l10n.duration(figs[w].median_confirm_seconds) for w in ws]),
         (_("Estimated money saved"), *[saved(figs[w]) for w in ws]),
     ]
+    if store is not None:
+        rows += _cost_rows(store, figs, cod_stats.window_starts(period.tz, clock.now()))
     return Card(title=_("COD confirmation"), value=l10n.number(figs["today"].total),
                 note=_("COD orders today"), columns=[_("Today"), _("7 days"), _("30 days")], rows=rows, wide=True,
                 link=reverse("dashboard:confirmations"), link_text=_("Open confirmations"))
+
+
+def _cost_rows(store, figs, starts) -> list[tuple]:
+    """What calls, SMS and WhatsApp cost (the owner's prices, core.spend), per confirmed order and per saved return
+    (a cancelled order not shipped). "—" where there is nothing to divide by; unpriced ones are not guessed."""
+
+    from ocbridge.core import spend
+    from ocbridge.core.models import SpendPolicy
+
+    policy = SpendPolicy.objects.filter(store=store).first()
+    if policy is None or not policy.prices:
+        return []
+    costs = {w: spend.cost(policy, spend.usage([store.pk], start))[0] for w, start in starts.items()}
+
+    def each(w: str, group: str) -> str:
+        n = figs[w].counts[group]
+        return l10n.money(costs[w] / n, store.currency) if n else "—"
+
+    ws = list(starts)
+    return [(_("Estimated cost of calls and messages"), *[l10n.money(costs[w], store.currency) for w in ws]),
+            (_("Cost per confirmed order"), *[each(w, "confirmed") for w in ws]),
+            (_("Cost per saved return"), *[each(w, "cancelled") for w in ws])]
 
 
 @register_card(order=2)

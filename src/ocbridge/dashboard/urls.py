@@ -16,6 +16,7 @@ from ocbridge.dashboard.views import (
     optouts,
     overview,
     phones,
+    spending,
     stores,
     whatsapp,
 )
@@ -40,6 +41,7 @@ urlpatterns = [
         post_reset_login=False), name="password-set"),
     path("stores/<int:store_pk>/mail-test/", mail.mail_test, name="mail-test"),
     path("stores/<int:store_pk>/do-not-contact/", optouts.optout_list, name="optouts"),
+    path("stores/<int:store_pk>/spending/", spending.spending, name="spending"),
     path("do-not-contact/", optouts.optout_list, name="optouts-hub"),
     path("do-not-contact/<int:pk>/remove/", optouts.optout_remove, name="optout-remove"),
     path("stores/<int:store_pk>/connections/add/", stores.connection_edit, name="connection-add"),

@@ -17,6 +17,7 @@ import logging
 import re
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from ocbridge.core import clock, ratelimit
@@ -159,6 +160,19 @@ class NetgsmClient:
         body = self._call("GET", "/sms/rest/v2/inbox", params=params or None, purpose="netgsm.inbox", empty_codes=("40",))
         items = [_inbox_item(m, self._tz) for m in body.get("messages") or [] if isinstance(m, dict)]
         return [m for m in items if m is not None]
+
+    def balance(self) -> tuple[Decimal, str]:
+        """The account's credit in Turkish lira: `POST /balance` with usercode, password and `stip` 2 in a JSON body
+        (the official netgsm-sms-js `checkBalance`, BalanceType.CREDIT) → `{"code": "00", "balance": "57,860"}`
+        (a decimal comma); errors as `{code, description}` with HTTP 406 like the SMS API."""
+        content = json.dumps({"usercode": self._user, "password": self._password, "stip": 2})
+        body = self._call("POST", "/balance", content=content, headers={"Content-Type": "application/json"},
+                          purpose="netgsm.balance", kind="balance")
+        text = str(body.get("balance") or "").strip().replace(".", "").replace(",", ".")
+        try:
+            return Decimal(text), "TRY"
+        except InvalidOperation:
+            raise UnreadableAnswerError(self.service, str(body.get("balance")), maybe_sent=False) from None
 
     def check_credentials(self) -> str:
         body = self._call("GET", "/sms/rest/v2/msgheader", purpose="netgsm.check")

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 from xml.sax.saxutils import escape, quoteattr
@@ -111,6 +112,15 @@ class TwilioClient:
         return SmsSent(provider_id=str(require_sid(self.service, res)))
 
     # reads ----------------------------------------------------------------------------------------
+    def balance(self) -> tuple[Decimal, str]:
+        """`GET /2010-04-01/Accounts/{Sid}/Balance.json` → `{"account_sid", "balance": "0.05", "currency": "USD"}`
+        (the official twilio package, rest/api/v2010/account/balance.py)."""
+        res = self._call("GET", f"{self._api}/Balance.json", purpose="twilio.balance")
+        try:
+            return Decimal(str(res.get("balance"))), str(res.get("currency") or "USD").upper()
+        except InvalidOperation:
+            raise UnreadableAnswerError(self.service, str(res)[:200], maybe_sent=False) from None
+
     def check_credentials(self) -> str:
         res = self._call("GET", f"{self._api}.json", purpose="twilio.check")
         return f"Twilio account {res.get('friendly_name') or self._sid} ({res.get('status') or 'unknown status'})"

@@ -14,6 +14,7 @@ import json
 import re
 import unicodedata
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from ocbridge.core import ratelimit
@@ -116,6 +117,19 @@ class VerimorClient:
         items = self._call(self._sms, "GET", "/v2/inbound_messages", params=params, purpose="verimor.inbound",
                            expect="json")
         return [_inbound(item) for item in items or []]
+
+    def balance(self) -> tuple[Decimal, str]:
+        """The SMS account's remaining credit: `GET /v2/balance?username&password` → `200` and a bare number
+        ("123"), `401 Geçersiz kullanıcı adı/şifre` (verimor/SMS-API user_guide.md, "SMS KALAN KREDİ SORGULAMA").
+        Counted in SMS credits, not money."""
+        if not self._user:
+            raise TerminalError(self.service, "no_sms_account", "no SMS account (username) is set")
+        text = self._call(self._sms, "GET", "/v2/balance", purpose="verimor.balance",
+                          params={"username": self._user, "password": self._password}, expect="text").strip()
+        try:
+            return Decimal(text.replace(",", ".")), "credits"
+        except InvalidOperation:
+            raise UnreadableAnswerError(self.service, text, maybe_sent=False) from None
 
     def check_credentials(self) -> str:
         """Balance with the SMS account, a one-row CDR query with the PBX key (whichever are configured)."""

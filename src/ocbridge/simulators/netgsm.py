@@ -87,13 +87,14 @@ class NetgsmSimulator(Simulator):
         ("POST", r"/sms/rest/v2/cancel", "cancel"),
         ("GET", r"/sms/rest/v2/msgheader", "msgheader"),
         ("GET", r"/sms/rest/v2/inbox", "inbox"),
+        ("POST", r"/balance", "balance"),
         ("POST", r"/voicesms/send", "voice_send"),
         ("GET", r"/voicesms/report/?", "voice_report"),
         ("GET", r"/voicesms/edit", "voice_cancel"),
         ("GET", r"/(?P<user>\d+)/(?P<kind>xfer|atxfer)", "pbx_transfer"),
     ]
     control_methods = Simulator.control_methods + ("sms_messages", "voice_calls", "inject_sms", "set_iys", "inbound_call",
-                                                    "transfers")
+                                                    "transfers", "set_credit")
 
     def __init__(self, *, usercode: str = "8503000000", password: str = "netgsm-secret",
                  msgheaders: tuple[str, ...] = ("OCBRIDGE",), number: str = "8503000000",
@@ -338,6 +339,23 @@ class NetgsmSimulator(Simulator):
                 raise _code("60")
             job["canceled"] = True
         return Response.json({"code": "00", "description": "Success", "jobid": job["jobid"]})
+
+    def set_credit(self, lira: str) -> None:
+        """The account's credit in Turkish lira (what `/balance` with stip 2 answers)."""
+        self.credit = str(lira)
+
+    def balance(self, req: Request) -> Response:
+        """`POST /balance` (netgsm-sms-js checkBalance): usercode, password, stip in a JSON body — no Basic auth.
+        stip 2 → `{"code": "00", "balance": "57,860"}` (lira, decimal comma); stip 1 → the packages list; wrong
+        credentials → 406 code 30."""
+        data = self._body(req)
+        if (str(data.get("usercode")), str(data.get("password"))) != (self.usercode, self.password):
+            raise _code("30")
+        if str(data.get("stip")) == "1":
+            return Response.json({"balance": [{"amount": 399, "balance_name": "SMS Count"}]})
+        if str(data.get("stip")) != "2":
+            raise _code("70")
+        return Response.json({"code": "00", "balance": getattr(self, "credit", "57.860").replace(".", ",")})
 
     def msgheader(self, req: Request) -> Response:
         self._auth(req)

@@ -89,6 +89,8 @@ class OneBoxSimulator(Simulator):
         with self._state_lock:
             self._tokens: dict[str, float] = {}
             self._records: dict[str, dict[int, dict]] = {e: {} for e in ENTITIES}
+            # entity → (key, value) → id: findbyArray lookups stay O(1) for a 50,000-product catalogue
+            self._index: dict[str, dict[tuple[str, str], int]] = {e: {} for e in ENTITIES}
             self._ids = itertools.count(101)
             self._offset = 0.0
             self._calls: dict[str, int] = {}
@@ -166,11 +168,18 @@ class OneBoxSimulator(Simulator):
             return table.get(int(r["id"]))
         for key in r.get("findbyArray") or FINDBY[entity]:
             value = str(r.get(key) or "").strip()
-            found = next((x for x in table.values() if str(x.get(key) or "") == value
-                          or (key == "phone" and value in (x.get("phones") or []))), None) if value else None
-            if found:
-                return found
+            rid = self._index[entity].get((key, value)) if value else None
+            if rid is not None:
+                return table[rid]
         return None
+
+    def _reindex(self, entity: str, row: dict) -> None:
+        index = self._index[entity]
+        for key in ("externalid", "articul", "code", "phone", "name"):
+            if row.get(key):
+                index[(key, str(row[key]))] = row["id"]
+        for phone in row.get("phones") or []:
+            index[("phone", str(phone))] = row["id"]
 
     def _upsert(self, entity: str, r: dict) -> int:
         table = self._records[entity]
@@ -185,6 +194,7 @@ class OneBoxSimulator(Simulator):
             found = table[rid] = {"id": rid, "cdate": _stamp(self.now())}
         changed = any(found.get(k) != v for k, v in clean.items())
         found.update(clean)
+        self._reindex(entity, found)
         if changed or "datemodify" not in found:
             found["datemodify"], found["_ts"] = _stamp(self.now()), self.now()
         return found["id"]
@@ -264,6 +274,7 @@ class OneBoxSimulator(Simulator):
 
     def _edit(self, row: dict, fields: dict) -> dict:
         row.update(fields)
+        self._reindex(next(e for e, t in self._records.items() if t.get(row["id"]) is row), row)
         row["datemodify"], row["_ts"] = _stamp(self.now()), self.now()
         return _public(row, [])
 

@@ -78,6 +78,7 @@ class TwilioSimulator(Simulator):
     retry_delays = ()
     routes = [
         ("GET", API + r"\.json", "get_account"),
+        ("GET", API + r"/Balance\.json", "get_balance"),
         ("GET", API + r"/Calls\.json", "list_calls"),
         ("GET", API + r"/Messages\.json", "list_messages"),
         ("POST", API + r"/Calls\.json", "create_call"),
@@ -87,7 +88,7 @@ class TwilioSimulator(Simulator):
         ("GET", API + r"/Messages/(?P<msg_sid>SM\w+)\.json", "get_message"),
     ]
     control_methods = Simulator.control_methods + ("calls", "messages", "inject_sms", "set_sms_url", "set_sign_with_port",
-                                                    "debugger")
+                                                    "debugger", "set_balance")
 
     def __init__(self, *, account_sid: str = "AC" + "0" * 31 + "1", auth_token: str = "twilio-auth-token",
                  numbers: tuple[str, ...] = ("+15005550006",), sms_url: str | None = None,
@@ -167,6 +168,15 @@ class TwilioSimulator(Simulator):
         self._auth(req, sid)
         return Response.json({"sid": sid, "friendly_name": "Simulated account", "status": "active", "type": "Full",
                               "date_created": _rfc2822(), "uri": f"/2010-04-01/Accounts/{sid}.json"})
+
+    def set_balance(self, balance: str, currency: str = "USD") -> None:
+        self.balance = (str(balance), currency)
+
+    def get_balance(self, req: Request, sid: str) -> Response:
+        """Balance.json as the twilio package reads it (account_sid, balance as a string, currency)."""
+        self._auth(req, sid)
+        balance, currency = getattr(self, "balance", ("20.00", "USD"))
+        return Response.json({"account_sid": sid, "balance": balance, "currency": currency})
 
     def _page(self, req: Request, sid: str, name: str, items: list[dict]) -> Response:
         """A list page (newest first), filtered by To; PageSize ≤ 1000 (Twilio's list paging)."""

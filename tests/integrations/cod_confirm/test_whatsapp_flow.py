@@ -201,3 +201,38 @@ def test_a_template_not_yet_approved_hands_over_to_the_next_step(wa_bed):
     c = Confirmation.objects.get(order_id=3008)
     assert [(a.channel, a.state) for a in c.attempts.all()] == [("whatsapp", "failed"), ("sms", "answered")]
     assert c.state == "confirmed" and bed.wa.messages() == []
+
+
+def test_the_whatsapp_message_carries_the_address_link_once_its_template_is_approved(wa_bed):
+    from django.test import Client
+
+    from ocbridge.integrations.cod_confirm import address
+
+    bed = wa_bed(approve=False)
+    bed.configure(whatsapp_address_link=True)
+    done = whatsapp.create_templates(bed.wa_conn, "owner")
+    assert done == ["tr: PENDING", "ru: PENDING", "en: PENDING", "ar: PENDING", "address tr: PENDING",
+                    "address ru: PENDING", "address en: PENDING", "address ar: PENDING"]
+    bed.wa.approve_all()
+    bed.wa.webhooks.wait_idle(5)
+    run_until_idle()
+    assert whatsapp.template_states(bed.wa_conn, whatsapp.LINK_TEMPLATE)["tr"]["status"] == "APPROVED"
+    assert whatsapp.template_states(bed.wa_conn)["tr"]["status"] == "APPROVED"  # the plain one is apart
+    bed.wa.set_wa_customer(E164, reply=None)
+    add_order(bed.shop, 3101, telephone=PHONE)
+    _run(bed, 3)
+    c = Confirmation.objects.get(order_id=3101)
+    sent = bed.wa.messages()[-1]["body"]["template"]
+    assert sent["name"] == whatsapp.LINK_TEMPLATE
+    params = {p["parameter_name"]: p["text"] for p in sent["components"][0]["parameters"]}
+    link = params["address_link"]
+    assert address.confirmation_of(link.rstrip("/").rsplit("/", 1)[1]) == c
+    page = Client().get("/" + link.split("//", 1)[1].split("/", 1)[1])
+    assert page.status_code == 200 and "Siparişimi onayla" in page.content.decode()
+    from django.contrib.auth.models import User
+    from django.urls import reverse
+
+    owner = Client()
+    owner.force_login(User.objects.create_superuser("root", password="pw"))
+    html = owner.get(reverse("dashboard:whatsapp-templates", args=[bed.wa_conn.pk])).content.decode()
+    assert f'data-template="{whatsapp.LINK_TEMPLATE}"' in html and f'data-template="{whatsapp.TEMPLATE_NAME}"' in html

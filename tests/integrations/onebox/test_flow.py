@@ -155,3 +155,48 @@ def test_catalogue_goes_out_parents_first_in_every_language_and_only_changes_lat
     kit.run(jobs.SyncCatalog, integration)
     assert sim.calls()["product/set"] == calls["product/set"] + 1
     assert {r["articul"]: r["stock"] for r in sim.records("product")} == {"SKU-1": 10, "SKU-2": 3}
+
+
+def _product(shop, product_id: int) -> tuple:
+    import sqlalchemy as sa
+
+    p, pd, ps = shop.t("product"), shop.t("product_description"), shop.t("product_to_store")
+    with shop.engine.connect() as conn:
+        row = conn.execute(sa.select(p.c.price, p.c.quantity, p.c.model).where(p.c.product_id == product_id)).one()
+        names = dict(conn.execute(sa.select(pd.c.language_id, pd.c.name).where(pd.c.product_id == product_id)).all())
+        stores = [r[0] for r in conn.execute(sa.select(ps.c.store_id).where(ps.c.product_id == product_id))]
+    return str(row.price), row.quantity, row.model, names, stores
+
+
+def test_products_both_ways_without_echo_and_a_conflict_by_the_rule(shop, sim, integration, kit):
+    import sqlalchemy as sa
+
+    integration.settings = {**integration.settings, "flows": {"product": "both"},
+                            "conflict_rules": {"product": "shop"}}
+    integration.save()
+    kit.run(jobs.SyncCatalog, integration)
+    kit.run(jobs.PollOneBox, integration)  # OneBox's first read starts its window
+    sets = sim.calls()["product/set"]
+    sim.edit("product", "articul", "SKU-1", price="12.50",
+             namelang={"en": "Big mug", "tr": "Büyük kupa", "ru": "Большая кружка"})
+    sim.add("product", articul="NEW-1", name="Teapot", namelang={"en": "Teapot", "ru": "Чайник"}, price="30", stock=4)
+    kit.poll(integration)
+    price, qty, _model, names, _stores = _product(shop, 1)
+    assert price.startswith("12.5") and names == {1: "Big mug", 2: "Büyük kupa", 3: "Большая кружка"}
+    new = Binding.objects.get(kind=m.PRODUCT, external_id=str(
+        next(r["id"] for r in sim.records("product") if r["articul"] == "NEW-1")))
+    price, qty, model, names, stores = _product(shop, int(new.local_id))
+    assert (price.startswith("30"), qty, model, stores) == (True, 4, "NEW-1", [0])
+    assert names[1] == "Teapot" and names[3] == "Чайник" and set(names) == {1, 2, 3}  # a row in every language
+    kit.run(jobs.SyncCatalog, integration)
+    kit.poll(integration)
+    assert sim.calls()["product/set"] == sets  # OneBox's own changes are not sent back
+    with shop.engine.begin() as conn:  # both sides change product 2's price before a sync
+        conn.execute(sa.update(shop.t("product")).where(shop.t("product").c.product_id == 2).values(price=15))
+    sim.edit("product", "articul", "SKU-2", price="20.00")
+    kit.poll(integration)
+    kit.run(jobs.SyncCatalog, integration)
+    assert _product(shop, 2)[0].startswith("15")
+    assert next(r for r in sim.records("product") if r["articul"] == "SKU-2")["price"] == "15.00"  # the shop won
+    [c] = m.Conflict.objects.filter(kind="product")
+    assert (c.local_id, c.rule, c.winner) == ("2", "shop", "remote")

@@ -76,7 +76,7 @@ def test_failed_records_need_attention(integ):
 
 def test_settings_form_refuses_what_cannot_work(integ):
     form = OneBoxSettingsForm.from_integration(integ, data={
-        "order_prefix": "UK 1", "status_map": "2 = x", "status_rule": "shop", "language_map": "1 = English",
+        "order_prefix": "UK 1", "status_map": "2 = x", "status_rule": "shop", "product_rule": "shop", "language_map": "1 = English",
         "group_map": "", **{f"flow_{k}": "out" for k in ("order", "history", "status", "category", "brand", "product",
                                                          "contact")}, "flow_order": "in"})
     assert not form.is_valid()
@@ -86,6 +86,7 @@ def test_settings_form_refuses_what_cannot_work(integ):
 def test_settings_form_saves_a_config(integ):
     form = OneBoxSettingsForm.from_integration(integ, data={
         "order_prefix": "EU", "workflow_id": 3, "status_map": "2 = 31\n5 = 35", "status_rule": "newest",
+        "product_rule": "service",
         "language_map": "1 = en\n2 = ru", "group_map": "1 = 44", "price_level": "Retail",
         **{f"flow_{k}": "out" for k in ("order", "history", "category", "brand", "product", "contact")},
         "flow_status": "both"})

@@ -41,7 +41,10 @@ def whatsapp_templates(request, pk: int) -> HttpResponse:
         except ServiceError as exc:
             messages.error(request, _("WhatsApp answered: %(error)s") % {"error": exc.message})
         return redirect("dashboard:whatsapp-templates", pk=conn.pk)
-    states = whatsapp.template_states(conn)
-    rows = [(lang, states.get(lang, {}), whatsapp.BUTTONS[lang]) for lang in whatsapp.LANGUAGES]
+    tables = []
+    for name in whatsapp.wanted_templates(conn):  # the plain one, and the address-link one when the store uses it
+        states = whatsapp.template_states(conn, name)
+        tables.append((name, [(lang, states.get(lang, {}), whatsapp.BUTTONS[lang]) for lang in whatsapp.LANGUAGES]))
     return render(request, "dashboard/stores/whatsapp_templates.html", {
-        "connection": conn, "store": conn.store, "rows": rows, "name": whatsapp.TEMPLATE_NAME, "nav": "stores"})
+        "connection": conn, "store": conn.store, "tables": tables, "name": whatsapp.TEMPLATE_NAME,
+        "link_name": whatsapp.LINK_TEMPLATE, "nav": "stores"})

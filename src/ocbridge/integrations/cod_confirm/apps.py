@@ -12,7 +12,7 @@ class CodConfirmConfigApp(AppConfig):
 
     def ready(self) -> None:
         from ocbridge.core.registry import IntegrationInfo, register_integration
-        from ocbridge.integrations.cod_confirm import actions, address, attention, jobs  # noqa: F401  (job kinds, poll schedule, needs-attention)
+        from ocbridge.integrations.cod_confirm import actions, address, attention, balances, jobs  # noqa: F401  (job kinds, poll schedule, needs-attention, balances)
         from ocbridge.integrations.cod_confirm import plan, watchdog, webhooks, whatsapp_events  # noqa: F401  (watchdog finder, resume policy, Meta's hook)
         from ocbridge.integrations.cod_confirm.forms import CodConfirmForm
 

@@ -47,6 +47,7 @@ class AttemptState(models.TextChoices):
     FAILED = "failed", _("Failed")
     UNKNOWN = "unknown", _("Unknown: may have been sent")
     DRY_RUN = "dry_run", _("Dry run: nothing sent")
+    OVER_CAP = "over_cap", _("Not made: the store's daily cap was reached")
 
 
 class Intent(models.TextChoices):

@@ -84,6 +84,8 @@ class CodConfirmConfig:
     # (whatsapp.md "Russia"): off by default, by region, never by the +7 prefix (Kazakhstan shares it).
     whatsapp_countries: list[str] = field(default_factory=list)
     whatsapp_off_countries: list[str] = field(default_factory=lambda: ["RU"])
+    # The WhatsApp message carries the customer's address link (a second template, reviewed by Meta)
+    whatsapp_address_link: bool = False
     call_countries: list[str] = field(default_factory=list)
     sms_countries: list[str] = field(default_factory=list)
     # Risk score (risk.py): share this store's outcomes with the hub's other sharing stores (off by default);

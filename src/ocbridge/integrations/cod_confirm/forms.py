@@ -26,7 +26,9 @@ MAX_MONEY = Decimal("100000000000")  # fits Confirmation.total (15 digits, 4 dec
 DAY_NAMES = [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
 LANGS = ("tr", "ru", "en", "ar")  # customer languages; Arabic for Gulf shops (right to left)
 RTL = frozenset({"ar"})
-COUNTRY_FIELDS = ("whatsapp_countries", "whatsapp_off_countries", "call_countries", "sms_countries")
+# shown right under the channel plan's rows: the countries each channel is used for, WhatsApp's address link
+PLAN_FIELDS = ("whatsapp_countries", "whatsapp_off_countries", "whatsapp_address_link", "call_countries",
+                  "sms_countries")
 COUNTRY_HELP = _("Two-letter country codes separated by commas, e.g. TR, AZ, AE; empty = every country. A step "
                  "whose channel is not used for the customer's country is skipped to the next step.")
 RISK_STATUS_FIELDS = ("risk_refused_status_ids", "risk_delivered_status_ids")
@@ -108,6 +110,11 @@ class CodConfirmForm(forms.Form):
         label=_("WhatsApp: never for numbers of these countries"), required=False, max_length=300,
         help_text=_("Russia restricts WhatsApp, so RU is here unless you remove it. Countries are told apart by "
                     "the number itself, not by +7 alone (Kazakhstan shares it)."))
+    whatsapp_address_link = forms.BooleanField(
+        label=_("The WhatsApp message carries the link where the customer corrects the delivery address"),
+        required=False, help_text=_("A second message template, submitted for Meta's review from the WhatsApp "
+                                    "connection's template page; until it is approved the message goes without "
+                                    "the link."))
     call_countries = forms.CharField(label=_("Calls: only to numbers of these countries"), required=False,
                                      max_length=300, help_text=COUNTRY_HELP)
     sms_countries = forms.CharField(label=_("SMS: only to numbers of these countries"), required=False,
@@ -120,7 +127,7 @@ class CodConfirmForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.integration = integration
         self._add_plan_fields()
-        for name in COUNTRY_FIELDS:  # right under the plan's rows: which countries each channel is used for
+        for name in PLAN_FIELDS:  # right under the plan's rows: where each channel is used, WhatsApp's link
             self.fields[name] = self.fields.pop(name)
         statuses = statuses or {1: "Pending", 2: "Processing", 7: "Canceled"}
         choices = [(sid, f"{name} ({sid})") for sid, name in sorted(statuses.items())]
@@ -214,8 +221,9 @@ class CodConfirmForm(forms.Form):
         for day in WEEKDAYS:
             hours = cfg.day_hours.get(day)
             data[f"hours_{day}"] = f"{hours[0]}-{hours[1]}" if hours else ""
-        for name in COUNTRY_FIELDS:
-            data[name] = ", ".join(getattr(cfg, name))
+        for name in PLAN_FIELDS:
+            value = getattr(cfg, name)
+            data[name] = ", ".join(value) if isinstance(value, list) else value
         for lang in LANGS:
             data[f"call_text_{lang}"] = cfg.call_texts.get(lang, "")
             data[f"sms_text_{lang}"] = cfg.sms_texts.get(lang, "")
@@ -311,8 +319,8 @@ class CodConfirmForm(forms.Form):
                      "comment_cancelled", "several_pending", "risk_share", "risk_hold_above", "risk_confirm_above",
                      "risk_skip_proven"):
             values[name] = d.get(name)
-        for name in (*COUNTRY_FIELDS, *RISK_STATUS_FIELDS):
-            values[name] = list(d.get(name) or [])
+        for name in (*PLAN_FIELDS, *RISK_STATUS_FIELDS):
+            values[name] = list(d.get(name) or []) if name != "whatsapp_address_link" else bool(d.get(name))
         values["return_shipping_cost"] = d.get("return_shipping_cost") or Decimal("0")
         values["day_hours"] = {day: d.get(f"hours_{day}") for day in WEEKDAYS}
         values["call_texts"] = {lang: d[f"call_text_{lang}"] for lang in LANGS}

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, OperationalError, transaction
 
-from ocbridge.core import clock, optouts, outbox
+from ocbridge.core import clock, optouts, outbox, spend
 from ocbridge.core.choices import Level, OptOutScope, OptOutSource, SideEffectState
 from ocbridge.core.errors import RetryableError, TerminalError
 from ocbridge.core.jobkinds import about_order
@@ -290,8 +290,13 @@ def start_attempt(c: Confirmation, number: int, cfg: CodConfirmConfig, *, channe
         c.move(ConfirmationState.NEEDS_PERSON, reason=f"dry run: would {attempt.channel} {c.phone} (attempt {number})",
                channel=attempt.channel, expect=OPEN, needs_person_reason="dry run")
         return attempt
-    effect = outbox.request(key, kind=attempt.channel, service=attempt.service, store=c.store,
-                            connection=attempt.connection, integration=c.integration)
+    effect, over_cap = spend.request(key, kind=attempt.channel, service=attempt.service, store=c.store,
+                                     connection=attempt.connection, integration=c.integration)
+    if effect is None:  # the store's daily cap: a person takes over, nothing is dropped
+        Attempt.objects.filter(pk=attempt.pk, state=AttemptState.REQUESTED).update(state=AttemptState.OVER_CAP)
+        c.move(ConfirmationState.NEEDS_PERSON, expect=OPEN | {"needs_person"}, needs_person_reason="daily cap reached",
+               reason=f"attempt {number} ({attempt.channel}) not made: the store's daily cap is reached ({over_cap})")
+        return attempt
     client = client_for(attempt.connection)  # the attempt's own: a repeated job keeps its first step's account
     window = max(step.window_minutes * 60.0, client.capabilities.answer_window if attempt.channel == Channel.CALL else 0.0)
     effect = outbox.perform(effect, lambda e: _send(client, c, cfg, attempt, e), answer_window=window,
@@ -718,8 +723,15 @@ def _answer_sms(integration, connection_id, cfg, phone, c, texts, key, *, even_i
     text = mappers.fill(cfg.text(texts, c.language if c else integration.store.language), name="",
                         order_label=label, total=0, currency="", shop=integration.store.name, items=0,
                         with_details=False)
-    effect = outbox.request(key, kind="sms", service=connection.service, store=integration.store,
-                            connection=connection, integration=integration)
+    if even_if_opted_out:  # the answer to STOP is owed whatever today's cap (it is counted all the same)
+        effect = outbox.request(key, kind="sms", service=connection.service, store=integration.store,
+                                connection=connection, integration=integration)
+    else:
+        effect, over_cap = spend.request(key, kind="sms", service=connection.service, store=integration.store,
+                                         connection=connection, integration=integration)
+        if effect is None:
+            log.info("reply to %s not sent: %s", phone, over_cap)
+            return
     outbox.perform(effect, lambda e: client.send_sms(to=phone, text=text, key=key, reference=str(e.correlation),
                                                      sender=cfg.sms_sender or None).provider_id)
 

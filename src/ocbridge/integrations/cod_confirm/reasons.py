@@ -31,6 +31,8 @@ WHY = {  # needs_person_reason → label; gettext_noop marks them for the catalo
     "risk score": gettext_noop("held: the phone's risk score is high"),
     "opted out": gettext_noop("the number is on the do-not-contact list"),
     "arrived while switched off": gettext_noop("placed while COD confirmation was switched off"),
+    "daily cap reached": gettext_noop("the store's daily cap on calls and messages was reached"),
+    "reply to a shared account": gettext_noop("reply to an account several stores share"),
 }
 RISK_COUNTS = {"confirmed": gettext_noop("%(n)s confirmed"), "cancelled": gettext_noop("%(n)s cancelled"),
                "unanswered": gettext_noop("%(n)s unanswered"), "refused": gettext_noop("%(n)s refused"),
@@ -102,6 +104,18 @@ def _risk(text: str) -> str:
             "score": m[1], "limit": m[2], "counts": _risk_counts(m[3])}
     m = re.fullmatch(r"proven customer \((.*)\)", text)
     return _("proven customer (%(counts)s)") % {"counts": _risk_counts(m[1])} if m else text
+
+
+def _cap(text: str) -> str:
+    """core.spend's refusal, stored in English."""
+    m = re.fullmatch(r"the daily cap of (\d+) (call|sms|whatsapp) is reached", text)
+    if m:
+        return _("%(cap)s %(what)s a day") % {"cap": m[1], "what": channel_label(m[2])}
+    m = re.fullmatch(r"the daily spending cap of (\S+) (\w+) would be passed \((\S+) spent today\)", text)
+    if m:
+        return _("%(cap)s %(currency)s a day would be passed, %(spent)s spent today") % {
+            "cap": m[1], "currency": m[2], "spent": m[3]}
+    return text
 
 
 def _step_skip(text: str) -> str:
@@ -184,6 +198,13 @@ PATTERNS: list[tuple[re.Pattern, Callable[[re.Match, dt.tzinfo | None], str]]] =
     (r"attempt (\d+) \((call|sms|whatsapp)\) not made: the number is on the do-not-contact list",
      lambda m, tz: _("attempt %(n)s (%(channel)s) not made: the number is on the do-not-contact list") % {
          "n": m[1], "channel": channel_label(m[2])}),
+    (r"attempt (\d+) \((call|sms|whatsapp)\) not made: the store's daily cap is reached \((.*)\)",
+     lambda m, tz: _("attempt %(n)s (%(channel)s) not made: the store's daily cap is reached (%(why)s)") % {
+         "n": m[1], "channel": channel_label(m[2]), "why": _cap(m[3])}),
+    (r"the customer replied (.*) to an account several stores share, and more than one of them has an open order "
+     r"of this number: a person decides",
+     lambda m, tz: _("the customer replied %(reply)s to an account several stores share, and more than one of them "
+                     "has an open order of this number: a person decides") % {"reply": m[1]}),
     (r"no calling hours are set", lambda m, tz: _("no calling hours are set")),
     (r"the channel plan has no step (\d+)", lambda m, tz: _("the channel plan has no step %(n)s") % {"n": m[1]}),
     (r"the channel plan has no (call|sms|whatsapp)",

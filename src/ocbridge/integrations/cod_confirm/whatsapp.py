@@ -19,10 +19,14 @@ from ocbridge.core.models import AuditEntry, Binding, Connection
 from ocbridge.integrations.cod_confirm import mappers
 
 TEMPLATE_NAME = "ocbridge_cod_confirm"
+# The same message with the customer's address link (cod_confirm.address), for stores that switch it on
+# (`whatsapp_address_link`): a template of its own, since Meta reviews a body with its variables.
+LINK_TEMPLATE = "ocbridge_cod_confirm_address"
 BINDING_KIND = "wa_template"
 LANGUAGES = ("tr", "ru", "en", "ar")
 ACTIONS = ("confirm", "cancel", "agent")  # button order: index 0, 1, 2
 EXAMPLES = {"order_number": "10234", "shop_name": "Demo Mağaza", "total": "450.00 TRY"}
+LINK_EXAMPLES = {**EXAMPLES, "address_link": "https://hub.example.com/a/12.1xaBfZ:Jq3Zk7"}
 # Meta refuses a body that starts or ends with a variable (2388299) and labels over 25 characters (§3).
 BODIES = {
     "tr": "Merhaba! {{shop_name}} mağazasından verdiğiniz {{order_number}} numaralı, {{total}} tutarındaki kapıda "
@@ -33,6 +37,18 @@ BODIES = {
           "{{total}}. Tap one of the buttons below.",
     "ar": "مرحبًا! يرجى تأكيد طلبك رقم {{order_number}} من {{shop_name}} بقيمة {{total}} مع الدفع عند الاستلام. "
           "اضغط على أحد الأزرار أدناه.",
+}
+LINK_BODIES = {
+    "tr": "Merhaba! {{shop_name}} mağazasından verdiğiniz {{order_number}} numaralı, {{total}} tutarındaki kapıda "
+          "ödemeli siparişinizi onaylıyor musunuz? Teslimat adresini düzeltmek için: {{address_link}} . Lütfen "
+          "aşağıdaki düğmelerden birine dokunun.",
+    "ru": "Здравствуйте! Подтвердите, пожалуйста, заказ {{order_number}} в магазине {{shop_name}} на сумму "
+          "{{total}} с оплатой при получении. Исправить адрес доставки: {{address_link}} . Нажмите одну из кнопок "
+          "ниже.",
+    "en": "Hello! Please confirm your cash on delivery order {{order_number}} from {{shop_name}}, total "
+          "{{total}}. To correct the delivery address: {{address_link}} . Tap one of the buttons below.",
+    "ar": "مرحبًا! يرجى تأكيد طلبك رقم {{order_number}} من {{shop_name}} بقيمة {{total}} مع الدفع عند الاستلام. "
+          "لتصحيح عنوان التوصيل: {{address_link}} . اضغط على أحد الأزرار أدناه.",
 }
 BUTTONS = {
     "tr": ("Onayla", "İptal et", "Temsilciyle görüş"),
@@ -59,47 +75,83 @@ def parse_payload(value: str) -> tuple[str, str] | None:
     return key, action
 
 
-def template_states(connection: Connection) -> dict[str, dict]:
-    """language → {"status", "category", "reason", "id"} for our template on this connection."""
-    return {b.local_id: {**b.data, "id": b.external_id}
-            for b in Binding.objects.filter(connection=connection, kind=BINDING_KIND)}
+def _local_id(name: str, lang: str) -> str:
+    """A template translation's Binding local id: the language, prefixed for the link template."""
+    return lang if name == TEMPLATE_NAME else f"{name}:{lang}"
+
+
+def template_states(connection: Connection, name: str = TEMPLATE_NAME) -> dict[str, dict]:
+    """language → {"status", "category", "reason", "id"} for one of our templates on this connection."""
+    prefix = "" if name == TEMPLATE_NAME else f"{name}:"
+    out = {}
+    for b in Binding.objects.filter(connection=connection, kind=BINDING_KIND):
+        lang = b.local_id[len(prefix):] if b.local_id.startswith(prefix) else None
+        if lang in LANGUAGES:
+            out[lang] = {**b.data, "id": b.external_id}
+    return out
+
+
+def _approved(connection: Connection, name: str, lang: str) -> dict:
+    state = template_states(connection, name).get(lang, {})
+    return state if state.get("status") == "APPROVED" and state.get("category", "UTILITY") == "UTILITY" else {}
+
+
+def wanted_templates(connection: Connection) -> list[str]:
+    """Our templates this connection's store uses: the link template too when the store switched it on."""
+    from ocbridge.core.models import Integration
+    from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
+
+    integ = Integration.objects.filter(store_id=connection.store_id, kind="cod_confirm").first()
+    link = integ is not None and CodConfirmConfig.from_settings(integ.settings).whatsapp_address_link
+    return [TEMPLATE_NAME, LINK_TEMPLATE] if link else [TEMPLATE_NAME]
 
 
 def send_confirmation(client, c, *, key: str, reference: str, window_minutes: int):
-    """Send attempt `key` of confirmation `c` as our template; TerminalError when its language is not approved."""
+    """Send attempt `key` of confirmation `c` as our template (with the address link when the store uses it and
+    that translation is approved); TerminalError when the plain one is not approved in its language either."""
     lang = template_language(c.language)
-    state = template_states(client.connection).get(lang, {})
-    if state.get("status") != "APPROVED" or state.get("category", "UTILITY") != "UTILITY":
+    params = {"order_number": c.order_label, "shop_name": c.store.name,
+              "total": mappers.format_total(c.total, c.currency)}
+    name = TEMPLATE_NAME
+    if LINK_TEMPLATE in wanted_templates(client.connection) and _approved(client.connection, LINK_TEMPLATE, lang):
+        from ocbridge.integrations.cod_confirm import address
+
+        name, params = LINK_TEMPLATE, {**params, "address_link": address.url_for(c)}
+    elif not _approved(client.connection, TEMPLATE_NAME, lang):
+        state = template_states(client.connection).get(lang, {})
         raise TerminalError("whatsapp", "template",
                             f"template {TEMPLATE_NAME} ({lang}) is {state.get('status', 'not created')}"
                             + (f" as {state['category']}" if state.get("category") not in (None, "UTILITY") else ""))
-    params = {"order_number": c.order_label, "shop_name": c.store.name,
-              "total": mappers.format_total(c.total, c.currency)}
-    return client.send_template(to=c.phone, template=TEMPLATE_NAME, language=lang, params=params,
+    return client.send_template(to=c.phone, template=name, language=lang, params=params,
                                 button_payloads=[payload(key, a) for a in ACTIONS], key=key, reference=reference,
                                 ttl_seconds=window_minutes * 60)
 
 
 def create_templates(connection: Connection, user: str) -> list[str]:
-    """Submit the languages not yet created (or rejected) for review; returns what happened, per language."""
+    """Submit the languages not yet created (or rejected) of the templates the store uses for review; returns what
+    happened, per language (the link template's prefixed "address")."""
     from ocbridge.core.errors import ServiceError
     from ocbridge.services.whatsapp import WhatsAppClient
 
     client, done = WhatsAppClient(connection), []
-    states = template_states(connection)
-    for lang in LANGUAGES:
-        if states.get(lang, {}).get("status") not in (None, "REJECTED"):
-            continue
-        try:
-            res = client.create_template(name=TEMPLATE_NAME, language=lang, body=BODIES[lang], examples=EXAMPLES,
-                                         buttons=list(BUTTONS[lang]),
-                                         key=f"whatsapp:{connection.pk}:template:{lang}:{clock.now():%Y%m%d%H%M%S}")
-        except ServiceError as exc:
-            done.append(f"{lang}: {exc.message}")
-            continue
-        record_state(connection, lang, str(res.get("id") or ""), str(res.get("status") or "PENDING"),
-                     str(res.get("category") or "UTILITY"))
-        done.append(f"{lang}: {res.get('status', 'PENDING')}")
+    for name in wanted_templates(connection):
+        states = template_states(connection, name)
+        bodies, examples = (BODIES, EXAMPLES) if name == TEMPLATE_NAME else (LINK_BODIES, LINK_EXAMPLES)
+        label = "" if name == TEMPLATE_NAME else "address "
+        for lang in LANGUAGES:
+            if states.get(lang, {}).get("status") not in (None, "REJECTED"):
+                continue
+            try:
+                res = client.create_template(name=name, language=lang, body=bodies[lang], examples=examples,
+                                             buttons=list(BUTTONS[lang]),
+                                             key=f"whatsapp:{connection.pk}:template:{_local_id(name, lang)}:"
+                                                 f"{clock.now():%Y%m%d%H%M%S}")
+            except ServiceError as exc:
+                done.append(f"{label}{lang}: {exc.message}")
+                continue
+            record_state(connection, lang, str(res.get("id") or ""), str(res.get("status") or "PENDING"),
+                         str(res.get("category") or "UTILITY"), name=name)
+            done.append(f"{label}{lang}: {res.get('status', 'PENDING')}")
     AuditEntry.objects.create(created=clock.now(), user=user, action="whatsapp.create_templates",
                               store=connection.store, object_type="connection", object_id=str(connection.pk),
                               data={"result": done})
@@ -110,18 +162,20 @@ def refresh_templates(connection: Connection) -> dict[str, dict]:
     """Ask Meta for the current state of every language (the webhook may have been missed)."""
     from ocbridge.services.whatsapp import WhatsAppClient
 
-    for t in WhatsAppClient(connection).templates(TEMPLATE_NAME):
-        if t.get("language") in LANGUAGES:
-            record_state(connection, t["language"], str(t.get("id") or ""), str(t.get("status") or ""),
-                         str(t.get("category") or ""), str(t.get("rejected_reason") or ""))
+    client = WhatsAppClient(connection)
+    for name in wanted_templates(connection):
+        for t in client.templates(name):
+            if t.get("language") in LANGUAGES:
+                record_state(connection, t["language"], str(t.get("id") or ""), str(t.get("status") or ""),
+                             str(t.get("category") or ""), str(t.get("rejected_reason") or ""), name=name)
     return template_states(connection)
 
 
 def record_state(connection: Connection, lang: str, template_id: str, status: str, category: str = "",
-                 reason: str = "") -> None:
+                 reason: str = "", *, name: str = TEMPLATE_NAME) -> None:
     with transaction.atomic():
-        b, _ = Binding.objects.get_or_create(connection=connection, kind=BINDING_KIND, local_id=lang,
-                                             defaults={"external_id": template_id or f"pending-{lang}"})
+        b, _ = Binding.objects.get_or_create(connection=connection, kind=BINDING_KIND, local_id=_local_id(name, lang),
+                                             defaults={"external_id": template_id or f"pending-{_local_id(name, lang)}"})
         data = {**b.data, "status": status}
         if category:
             data["category"] = category
@@ -130,10 +184,15 @@ def record_state(connection: Connection, lang: str, template_id: str, status: st
         b.save()
 
 
-def apply_template_status(connection: Connection, template_id: str, language: str, status: str, reason: str) -> bool:
+def apply_template_status(connection: Connection, template_id: str, language: str, status: str, reason: str,
+                          name: str = "") -> bool:
     b = Binding.objects.filter(connection=connection, kind=BINDING_KIND, external_id=template_id).first()
-    lang = b.local_id if b else language
-    if lang not in LANGUAGES:
+    if b is not None:
+        name, _sep, lang = b.local_id.rpartition(":")
+        name = name or TEMPLATE_NAME
+    else:
+        lang, name = language, name or TEMPLATE_NAME
+    if lang not in LANGUAGES or name not in (TEMPLATE_NAME, LINK_TEMPLATE):
         return False
-    record_state(connection, lang, template_id, status, reason=reason)
+    record_state(connection, lang, template_id, status, reason=reason, name=name)
     return True

@@ -91,7 +91,8 @@ class ApplyWhatsAppEvent(JobKind):
         exchange = Exchange.objects.filter(pk=job.payload.get("exchange_id")).first()
         ev, kind = job.payload["event"], job.payload["type"]
         if kind == "WaTemplateStatus":
-            whatsapp.apply_template_status(connection, ev["template_id"], ev["language"], ev["status"], ev["reason"])
+            whatsapp.apply_template_status(connection, ev["template_id"], ev["language"], ev["status"], ev["reason"],
+                                           ev.get("name", ""))
             jobs._note(exchange, Level.WARNING if ev["status"] != "APPROVED" else Level.INFO,
                        f"template {ev['name']} ({ev['language']}): {ev['status']}")
             return

@@ -21,7 +21,7 @@ FLOW_FIELDS = {
     "status": (_("Order statuses"), ("off", "out", "in", "both")),
     "category": (_("Categories"), ("off", "out")),
     "brand": (_("Brands"), ("off", "out")),
-    "product": (_("Products, prices and stock"), ("off", "out")),
+    "product": (_("Products, prices and stock"), ("off", "out", "in", "both")),
     "contact": (_("Customers"), ("off", "out")),
 }
 
@@ -59,6 +59,7 @@ class OneBoxSettingsForm(forms.Form):
                                  help_text=_("One per line: OpenCart status id = OneBox status id of that business "
                                              "process. Unmapped statuses are not synced."))
     status_rule = forms.ChoiceField(label=_("When both sides changed a status"), choices=RULE_CHOICES)
+    product_rule = forms.ChoiceField(label=_("When both sides changed a product"), choices=RULE_CHOICES)
     price_level = forms.CharField(label=_("OneBox price level"), required=False, max_length=64,
                                   help_text=_("Empty: the shop's price is OneBox's base price"))
     language_map = forms.CharField(label=_("Languages"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
@@ -80,7 +81,7 @@ class OneBoxSettingsForm(forms.Form):
     def from_integration(cls, integration, data=None) -> OneBoxSettingsForm:
         cfg = OneBoxConfig.from_settings(integration.settings)
         initial = {"order_prefix": cfg.order_prefix, "workflow_id": cfg.workflow_id, "price_level": cfg.price_level,
-                   "status_rule": cfg.rule("status"), "notify_customer": cfg.notify_customer,
+                   "status_rule": cfg.rule("status"), "product_rule": cfg.rule("product"),"notify_customer": cfg.notify_customer,
                    "status_map": "\n".join(f"{k} = {v}" for k, v in cfg.statuses().items()),
                    "language_map": "\n".join(f"{k} = {v}" for k, v in cfg.language_map.items()),
                    "group_map": "\n".join(f"{k} = {v}" for k, v in cfg.group_map.items()),
@@ -113,7 +114,7 @@ class OneBoxSettingsForm(forms.Form):
         cfg = OneBoxConfig.from_settings(integration.settings)
         cfg.order_prefix, cfg.workflow_id = d["order_prefix"], int(d.get("workflow_id") or 0)
         cfg.status_map = {**cfg.status_map, str(cfg.workflow_id): d["status_map"]}
-        cfg.conflict_rules = {**cfg.conflict_rules, "status": d["status_rule"]}
+        cfg.conflict_rules = {**cfg.conflict_rules, "status": d["status_rule"], "product": d["product_rule"]}
         cfg.price_level, cfg.notify_customer = d.get("price_level") or "", bool(d.get("notify_customer"))
         cfg.language_map, cfg.group_map = d["language_map"], d["group_map"]
         cfg.flows = {**cfg.flows, **{k: d[f"flow_{k}"] for k in FLOW_FIELDS}}

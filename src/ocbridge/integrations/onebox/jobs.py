@@ -367,6 +367,85 @@ class PollOneBox(OneBoxJob):
                                     payload={"order_id": order_id, "remote_seen": now.isoformat(),
                                              "remote": {"statusid": row.get("statusid")}})
             state.touch(changed_since={**(state.changed_since or {}), "order": newest}, last_poll_at=now)
+        if cfg.takes("product"):
+            self._products(integration, cfg, client, state, now)
+
+    @staticmethod
+    def _products(integration, cfg, client, state, now) -> None:
+        """Products OneBox changed: one ProductIn job per product whose two-way view differs from what its
+        Binding knows (our own writes read back are echoes: same view, nothing to do)."""
+        since = (state.changed_since or {}).get("product") or (now - timedelta(minutes=5)).strftime(mappers.FMT)
+        newest, rows = since, []
+        for row in client.iter_changed("product", since):
+            rows.append(row)
+            newest = max(newest, str(row.get("datemodify") or ""))
+        known = dict(Binding.objects.filter(connection_id=integration.connection_id, kind=m.PRODUCT,
+                                            external_id__in=[str(r["id"]) for r in rows])
+                     .values_list("external_id", "remote_hash"))
+        with transaction.atomic():
+            for row in rows:
+                view = bindings.digest(mappers.product_view(row))
+                if known.get(str(row["id"])) == view:
+                    continue
+                Job.objects.enqueue(ProductIn, key=f"onebox:{integration.store_id}:product-in:{row['id']}:{view}",
+                                    integration=integration, payload={"record": row, "seen": now.isoformat()})
+            state.touch(changed_since={**(state.changed_since or {}), "product": newest})
+
+
+@register_job_kind
+class ProductIn(OneBoxJob):
+    """A product created or changed in OneBox, into the shop the way its admin saves it (the shop's journaled
+    product write: descriptions in every language, product_to_store, categories), once per OneBox version of it.
+    Both sides changed since the last sync: the owner's rule for products decides and the conflict is logged."""
+
+    kind = "onebox.product_in"
+
+    def sync(self, job, integration, cfg, client) -> None:
+        record, store = job.payload["record"], integration.store
+        remote_now = bindings.digest(mappers.product_view(record))
+        b = Binding.objects.filter(connection_id=integration.connection_id, kind=m.PRODUCT,
+                                   external_id=str(record["id"])).first()
+        languages = shop.languages(store)
+        if b is None:  # created in OneBox: a new product in the shop, bound to it
+            draft = mappers.product_draft(record, cfg, languages, int(store.oc_store_id or 0), creating=True)
+            written = shop.upsert_product(store, draft, key=job.key)
+            b = Binding(connection_id=integration.connection_id, kind=m.PRODUCT, local_id=str(written.product_id),
+                        external_id=str(record["id"]))
+            self._record(integration, cfg, b, written.product_id, remote_now, lost=None)
+            return
+        local_now = self._local_hash(integration, cfg, int(b.local_id))
+        decision = bindings.decide(b, local_now, remote_now, cfg.rule("product"),
+                                   local_seen_at=b.synced_at, remote_seen_at=_when(job.payload.get("seen")))
+        if decision.baseline:
+            bindings.record(b, local_hash=b.local_hash, remote_hash=remote_now, origin=bindings.LOCAL)
+            return
+        lost = None
+        if decision.conflict:
+            lost = {"shop": local_now, "onebox": remote_now}
+            m.Conflict.objects.create(integration=integration, kind="product", local_id=b.local_id,
+                                      rule=cfg.rule("product"), winner=decision.write_to, lost=lost, created=clock.now())
+        if decision.write_to != bindings.LOCAL:
+            return  # the shop's side wins or only the shop changed: the catalogue run sends it
+        draft = mappers.product_draft(record, cfg, languages, int(store.oc_store_id or 0), creating=False)
+        shop.upsert_product(store, draft, key=job.key, product_id=int(b.local_id))
+        self._record(integration, cfg, b, int(b.local_id), remote_now, lost=lost)
+
+    @staticmethod
+    def _local_hash(integration, cfg, product_id: int) -> str:
+        plan = plan_products(integration, cfg, shop.products(integration.store, product_ids=[product_id]))
+        if plan:
+            return plan[0][2]
+        b = binding(integration, m.PRODUCT, product_id)
+        return b.local_hash if b is not None else ""
+
+    def _record(self, integration, cfg, b, product_id: int, remote_now: str, *, lost) -> None:
+        """The shop now holds OneBox's version: record the body the catalogue run will compute from it (so it is
+        not sent back) and OneBox's view."""
+        if not b.pk:
+            b.save()  # with no hash yet, so the shop's body is computed afresh
+        bindings.record(b, local_hash=self._local_hash(integration, cfg, product_id), remote_hash=remote_now,
+                        origin=bindings.REMOTE, lost=lost)
+        note(b, m.OK, error="")
 
 
 # --- the whole history on connect, and the catalogue: resumable loads -----------------------------------------
@@ -467,6 +546,11 @@ def sync_contacts(integration: Integration, cfg: OneBoxConfig, client: OneBoxCli
     return _send_batch(integration, client, m.CONTACT, "contact", todo)
 
 
+def _remote_hash(kind: str, body: dict, h: str) -> str:
+    """The hash OneBox's own record will give when it holds what we sent (products: the two-way view)."""
+    return bindings.digest(mappers.product_view(body)) if kind == m.PRODUCT else h
+
+
 def _send_batch(integration: Integration, client: OneBoxClient, kind: str, entity: str, todo: list) -> int:
     """`<entity>/set` for changed records (local key, body, hash); Bindings record what OneBox now holds. A batch
     OneBox refuses is sent one by one, so one bad record lands on the failed list and the others go through."""
@@ -483,9 +567,9 @@ def _send_batch(integration: Integration, client: OneBoxClient, kind: str, entit
             except TerminalError as exc:
                 _failed(integration, kind, item[0], exc)
     rows = [Binding(connection_id=integration.connection_id, kind=kind, local_id=str(key), external_id=str(oid),
-                    local_hash=h, remote_hash=h, last_origin=bindings.LOCAL, synced_at=clock.now(),
-                    data={"state": m.OK})
-            for (key, _body, h), oid in pairs]
+                    local_hash=h, remote_hash=_remote_hash(kind, body, h), last_origin=bindings.LOCAL,
+                    synced_at=clock.now(), data={"state": m.OK})
+            for (key, body, h), oid in pairs]
     if rows:
         Binding.objects.bulk_create(rows, batch_size=500, update_conflicts=True,
                                     unique_fields=["connection", "kind", "local_id"],
@@ -494,26 +578,34 @@ def _send_batch(integration: Integration, client: OneBoxClient, kind: str, entit
     return len(rows)
 
 
-def sync_products(integration: Integration, cfg: OneBoxConfig, client: OneBoxClient, products: list,
-                  *, batch: int = 50) -> int:
-    """Products (names and descriptions per language, price, stock, options, images, category and brand codes)
-    whose body changed since OneBox got it; batched calls."""
+def plan_products(integration: Integration, cfg: OneBoxConfig, products: list) -> list[tuple]:
+    """(product_id, body, hash) of the products whose body (names and descriptions per language, price, stock,
+    options, images, category and brand codes) changed since OneBox got it."""
     store = integration.store
     languages = shop.languages(store)
     default_lang = min(languages) if languages else 1
     options = shop.product_options(store, [p.product_id for p in products])
     base = (store.api_url or "").split("index.php")[0].rstrip("/")
     image_base = f"{base}/image/" if base else ""
-    have = {b.local_id: b.local_hash for b in Binding.objects.filter(
-        connection_id=integration.connection_id, kind=m.PRODUCT, local_id__in=[str(p.product_id) for p in products])}
+    have = dict(Binding.objects.filter(connection_id=integration.connection_id, kind=m.PRODUCT,
+                                       local_id__in=[str(p.product_id) for p in products])
+                .values_list("local_id", "local_hash"))
     todo = []
     for p in products:
         body = mappers.product_body(p, options.get(p.product_id, []), cfg, languages, default_lang, image_base)
         h = bindings.digest(body)
         if have.get(str(p.product_id)) != h:
             todo.append((p.product_id, body, h))
+    return todo
+
+
+def send_products(integration: Integration, client: OneBoxClient, todo: list[tuple], *, batch: int = 50) -> int:
     return sum(_send_batch(integration, client, m.PRODUCT, "product", todo[i:i + batch])
                for i in range(0, len(todo), batch))
+
+
+def sync_products(integration: Integration, cfg: OneBoxConfig, client: OneBoxClient, products: list) -> int:
+    return send_products(integration, client, plan_products(integration, cfg, products))
 
 
 @register_job_kind
@@ -544,15 +636,15 @@ class SyncCatalog(OneBoxJob):
                     for body in [mappers.brand_body(r)]]
             counts["brand"] = _send_batch(integration, client, m.BRAND, "brand",
                                           [t for t in todo if have.get(str(t[0])) != t[2]])
-        if cfg.sends("product"):
-            sent, after = 0, 0
+        if cfg.sends("product"):  # planned page by page, sent in full batches: 1 % changed → ⌈changed / 50⌉ calls
+            todo, after = [], 0
             while True:
-                page = shop.products(store, after=after, limit=500)
+                page = shop.products(store, after=after, limit=1000)
                 if not page:
                     break
-                sent += sync_products(integration, cfg, client, page)
+                todo += plan_products(integration, cfg, page)
                 after = page[-1].product_id
-            counts["product"] = sent
+            counts["product"] = send_products(integration, client, todo)
         state = m.SyncState.of(integration)
         state.touch(loads={**(state.loads or {}), "catalog_run": {"at": clock.now().isoformat(), "sent": counts}})
 

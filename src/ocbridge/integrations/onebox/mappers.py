@@ -139,3 +139,41 @@ def product_body(p, options: list[dict], cfg: OneBoxConfig, languages: dict[int,
     else:
         body["price"] = price
     return body
+
+
+# --- OneBox → shop ---------------------------------------------------------------------------------------------
+
+PRODUCT_VIEW = ("articul", "name", "namelang", "descriptionlang", "price", "stock", "hidden")
+
+
+def product_view(record: dict) -> dict:
+    """What both sides of a product are compared on: the fields that travel both ways. A body we send and the
+    record OneBox answers with give the same view when they agree (echoes are recognised by its hash)."""
+    view = {k: record.get(k) for k in PRODUCT_VIEW}
+    view["price"] = money(record["price"]) if record.get("price") not in (None, "") else None
+    view["stock"] = int(record.get("stock") or 0)
+    view["hidden"] = int(record.get("hidden") or 0)
+    view["namelang"] = dict(record.get("namelang") or {})
+    view["descriptionlang"] = dict(record.get("descriptionlang") or {})
+    return view
+
+
+def product_draft(record: dict, cfg: OneBoxConfig, languages: dict[int, str], store_id: int, *, creating: bool):
+    """A OneBox product as the shop's product write takes it: texts in every language OneBox has (by the owner's
+    language map), price, stock, status, categories we sent (our codes). Images are left to the owner: the shop
+    needs files under image/ (DESIGN: only with the extension's upload endpoint)."""
+    from ocbridge.opencart.product_model import ProductDraft, Text
+
+    code_of = {lid: (cfg.language_map.get(str(lid)) or (code or "").split("-")[0]) for lid, code in languages.items()}
+    names, descriptions = record.get("namelang") or {}, record.get("descriptionlang") or {}
+    texts = {lid: Text(name=str(names.get(code) or record.get("name") or ""),
+                       description=str(descriptions.get(code) or "")) for lid, code in code_of.items()
+             if names.get(code) or (record.get("name") and creating)}
+    cats = [int(c[6:]) for c in record.get("categorycodes") or [] if str(c).startswith("oc-cat") and c[6:].isdigit()]
+    articul = str(record.get("articul") or f"onebox-{record['id']}")
+    return ProductDraft(
+        model=articul, sku=articul, texts=texts,
+        price=Decimal(str(record["price"])) if record.get("price") not in (None, "") else None,
+        quantity=int(record["stock"]) if record.get("stock") not in (None, "") else None,
+        status=not int(record.get("hidden") or 0), store_ids=[store_id] if creating else None,
+        category_ids=cats if record.get("categorycodes") is not None else None)

@@ -110,3 +110,10 @@ def product_count(store) -> int:
     p = shop.t("product")
     with shop.engine.connect() as conn:
         return int(conn.scalar(sa.select(sa.func.count()).select_from(p)) or 0)
+
+
+def upsert_product(store, draft, *, key: str, product_id: int | None = None):
+    """A product created or updated the way the shop's admin saves it, through the one journaled write API."""
+    from ocbridge.opencart import writes
+
+    return writes.upsert_product(store, draft, key=key, product_id=product_id)

@@ -35,6 +35,7 @@ class Reason(models.TextChoices):
     SENT_SMS = "sent_sms", _("Status sent by SMS")
     SENT_VOICE = "sent_voice", _("Status sent as a voice message")
     OPTED_OUT = "opted_out", _("Not sent: the caller is on the do-not-contact list")
+    OVER_CAP = "over_cap", _("Not sent: the store's daily cap was reached")
 
 
 WARNING_REASONS = {Reason.HIDDEN_CALLER, Reason.UNKNOWN_LINE, Reason.RATE_LIMITED, Reason.DB_DOWN, Reason.BAD_REQUEST,

@@ -20,7 +20,7 @@ import re
 
 from django.db import IntegrityError, transaction
 
-from ocbridge.core import optouts, outbox
+from ocbridge.core import optouts, outbox, spend
 from ocbridge.core.jobs import JobKind, register_job_kind
 from ocbridge.core.models import Job
 from ocbridge.integrations.order_lookup import flow, mappers, rules
@@ -139,8 +139,11 @@ class SendStatus(JobKind):
         call = LookupCall.objects.select_related("connection", "store").get(pk=job.payload["call"])
         client, to, text = _client(call), call.caller, job.payload["text"]
         voice = job.payload["channel"] == "voice"
-        effect = outbox.request(job.key, kind="call" if voice else "sms", service="netgsm", store=call.store,
-                                connection=call.connection)
+        effect, over_cap = spend.request(job.key, kind="call" if voice else "sms", service="netgsm", store=call.store,
+                                         connection=call.connection)
+        if effect is None:  # the store's daily cap: the caller's live call still reaches the person
+            LookupCall.objects.filter(pk=call.pk).update(reason=Reason.OVER_CAP)
+            return
         if optouts.blocked(call.store, to, _OPTOUT_CHANNEL[job.payload["channel"]]):  # opted out since the call
             if outbox.cancel(effect, "the number is on the do-not-contact list"):
                 LookupCall.objects.filter(pk=call.pk).update(reason=Reason.OPTED_OUT)

@@ -1,0 +1,47 @@
+"""The store's spending page: today's use against the caps, balances, and the owner's caps and prices — each
+wrong price line refused with its line number, nothing half-saved; viewers read, owners change (audited)."""
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from ocbridge.core import spend
+from ocbridge.core.models import AuditEntry, SpendPolicy, Store, StoreMember
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(store, role):
+    user = User.objects.create_user(role, password="x")
+    StoreMember.objects.create(store=store, user=user, role=role)
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+def test_owner_sets_caps_and_prices_with_clear_errors_and_a_viewer_only_reads():
+    store = Store.objects.create(name="Mağaza A", currency="TRY")
+    owner, viewer = _client(store, "owner"), _client(store, "viewer")
+    url = reverse("dashboard:spending", args=[store.pk])
+    bad = owner.post(url, {"sms_cap": "100", "cost_cap": "-1", "price_lines": "netgsm sms 0.06\nfoo sms 1\nnetgsm fax 1\n"
+                                                                                "netgsm call abc\nverimor call"})
+    text = bad.content.decode()
+    assert bad.status_code == 200 and not SpendPolicy.objects.exists()
+    for expected in ("Line 2: foo is not a provider", "Line 3: the channel is call, sms or whatsapp",
+                     "Line 4: abc is not a price", "Line 5: write the provider, the channel and the price"):
+        assert expected in text, expected
+    ok = owner.post(url, {"sms_cap": "100", "cost_cap": "250.00", "credit_low": "50",
+                          "price_lines": "netgsm sms 0,06\nverimor call 0.35"})
+    assert ok.status_code == 302
+    policy = SpendPolicy.objects.get(store=store)
+    assert (policy.sms_cap, policy.cost_cap, policy.prices) == (100, Decimal("250.00"), {
+        "netgsm": {"sms": "0.06"}, "verimor": {"call": "0.35"}})
+    assert spend.price(policy, "netgsm", "sms") == Decimal("0.06")
+    assert AuditEntry.objects.filter(action="spend.update", store=store).count() == 1
+    page = viewer.get(url).content.decode()
+    assert "netgsm sms 0.06" not in page and "100" in page  # the viewer sees the caps, not the form
+    assert viewer.post(url, {"sms_cap": "1"}).status_code == 403
+    assert SpendPolicy.objects.get(store=store).sms_cap == 100
