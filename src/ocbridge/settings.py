@@ -36,7 +36,9 @@ TRUSTED_PROXIES = [str(ipaddress.ip_network(n.strip(), strict=False))  # a typo 
                    for n in os.environ.get("OCBRIDGE_TRUSTED_PROXIES", "").split(",") if n.strip()]
 TRUSTED_PROXY_HOPS = int(os.environ.get("OCBRIDGE_TRUSTED_PROXY_HOPS", "0") or 0)
 # "Send a test to my phone": calls and SMS on the shop's account, to any number; so many an hour per user and store.
+# The default; a store's owner may set another number up to TEST_SENDS_MAX_PER_HOUR.
 TEST_SENDS_PER_HOUR = int(os.environ.get("OCBRIDGE_TEST_SENDS_PER_HOUR", "5") or 5)
+TEST_SENDS_MAX_PER_HOUR = max(TEST_SENDS_PER_HOUR, int(os.environ.get("OCBRIDGE_TEST_SENDS_MAX_PER_HOUR", "20") or 20))
 TEST_CLOCK = os.environ.get("OCBRIDGE_TEST_CLOCK", "") == "1"
 # Hosts (host or host:port) a provider connection may point at besides the provider's own pattern: the loopback
 # simulators of tests, benchmarks and the demo. Empty in production.
@@ -84,6 +86,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "ocbridge.dashboard.two_factor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -160,6 +163,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = int(float(os.environ.get("OCBRIDGE_SESSION_HOURS", "12")) * 3600)
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600  # the owner's one-time set-password links
 # Failed logins: this many per user name, or 4× as many per address, in LOGIN_FAIL_WINDOW seconds lock the login.
+# It is also the most a store's owner may allow their users (Store.login_fail_limit; a user of several stores
+# gets the lowest).
 LOGIN_FAIL_LIMIT = int(os.environ.get("OCBRIDGE_LOGIN_FAIL_LIMIT", "5"))
 LOGIN_FAIL_WINDOW = 15 * 60
 CSRF_COOKIE_HTTPONLY = False

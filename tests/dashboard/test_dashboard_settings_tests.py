@@ -97,3 +97,43 @@ def test_test_sends_are_limited_per_user_and_per_store(client_in, store, sandbox
     assert c.post(_url(store), {"test-phone": "0532 123 45 67", "test-channel": "call"}).status_code == 400
     assert Job.objects.filter(kind="cod_confirm.send_test").count() == 3
     assert AuditEntry.objects.filter(action__startswith="cod_confirm.test_").count() == 3
+
+
+def _store_form(store, **changes) -> dict:
+    form = {"name": store.name, "db_host": store.db_host, "db_port": store.db_port, "db_user": store.db_user,
+            "db_name": store.db_name, "db_charset": store.db_charset, "table_prefix": store.table_prefix,
+            "oc_store_id": store.oc_store_id, "timezone": store.timezone, "language": store.language,
+            "country": store.country, "currency": store.currency, "enabled": "on", "api_url": store.api_url,
+            "api_username": store.api_username, "stock_source": store.stock_source,
+            "personal_data_days": store.personal_data_days}
+    return {**form, **changes}
+
+
+def test_the_owner_sets_the_stores_test_send_limit_up_to_the_hubs_maximum(store, sandbox_integ, settings):
+    """An owner of the store (not a superuser) lowers the limit to 2 on the store's form; above the hub's maximum
+    (OCBRIDGE_TEST_SENDS_MAX_PER_HOUR) the form refuses and names it; the change is audited."""
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from ocbridge.core.models import Store, StoreMember
+
+    settings.TEST_SENDS_PER_HOUR, settings.TEST_SENDS_MAX_PER_HOUR = 5, 8
+    owner = User.objects.create_user("shopowner", password="pw")
+    StoreMember.objects.create(store=store, user=owner, role="owner")
+    c = Client()
+    c.force_login(owner)
+    edit = reverse("dashboard:store-edit", args=[store.pk])
+    resp = c.post(edit, _store_form(store, test_sends_per_hour=9))
+    assert resp.status_code == 200 and "At most 8 on this hub" in resp.content.decode()
+    assert Store.objects.get(pk=store.pk).test_sends_per_hour is None
+    assert c.post(edit, _store_form(store, test_sends_per_hour=2)).status_code == 302
+    assert AuditEntry.objects.get(action="store.update").data["changed"] == ["test_sends_per_hour"]
+    for _ in range(2):
+        assert c.post(_url(store), {"test-phone": "0532 123 45 67", "test-channel": "sms"}).status_code == 302
+    resp = c.post(_url(store), {"test-phone": "0532 123 45 67", "test-channel": "sms"})
+    assert resp.status_code == 400 and "At most 2 test calls and SMS an hour" in resp.content.decode()
+    settings.TEST_SENDS_MAX_PER_HOUR = 1  # the administrator lowers the ceiling: it wins over the store's 2
+    Job.objects.all().delete()
+    AuditEntry.objects.all().delete()
+    assert c.post(_url(store), {"test-phone": "0532 123 45 67", "test-channel": "sms"}).status_code == 302
+    assert c.post(_url(store), {"test-phone": "0532 123 45 67", "test-channel": "sms"}).status_code == 400

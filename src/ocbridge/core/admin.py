@@ -2,7 +2,9 @@
 
 from django.contrib import admin
 
-from ocbridge.core.models import AuditEntry, Binding, Connection, Exchange, Integration, Job, SideEffect, Store, StoreMember
+from ocbridge.core.models import (
+    AuditEntry, Binding, Connection, Exchange, Integration, Job, SideEffect, Store, StoreMember, TwoFactor,
+)
 
 
 @admin.register(StoreMember)
@@ -81,4 +83,16 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TwoFactor)
+class TwoFactorAdmin(admin.ModelAdmin):
+    """Two-factor authenticators: deleting one lets a user who lost phone and recovery codes set it up again."""
+
+    list_display = ("user", "confirmed", "created")
+    fields = ("user", "confirmed", "created")  # the key and the recovery digests are never shown
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
         return False

@@ -72,6 +72,19 @@ class Store(models.Model):
         _("stock source"), max_length=16, choices=StockSource.choices, default=StockSource.SHOP,
         help_text=_("Where stock is kept: that side's quantities are written to the others, never the other way"))
     enabled = models.BooleanField(_("enabled"), default=True)
+    # Abuse limits the owner may tighten or loosen up to the hub's maximum (settings.*_MAX); empty: the hub default.
+    test_sends_per_hour = models.PositiveSmallIntegerField(
+        _("test calls and SMS an hour"), null=True, blank=True,
+        help_text=_("Per user and for the whole store. Empty: the hub's default."))
+    login_fail_limit = models.PositiveSmallIntegerField(
+        _("failed logins before a pause"), null=True, blank=True,
+        help_text=_("For this store's users, within 15 minutes. Empty: the hub's default."))
+    # Personal data (names, phones, addresses, recordings) in the hub's own tables is masked after this many days
+    # (core.personal_data); the shop's own database is never touched.
+    personal_data_days = models.PositiveIntegerField(
+        _("keep customers' personal data for (days)"), default=180, db_default=180,
+        help_text=_("After this, names, phone numbers, addresses and recording links in the hub's records are "
+                    "masked. The shop's own data is not touched."))
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -556,3 +569,30 @@ class ProviderBalance(models.Model):
     unit = models.CharField(max_length=16, blank=True)  # a currency code, or "credits"
     read_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)  # the provider's words when the last reading failed
+
+
+class TwoFactor(models.Model):
+    """A dashboard user's authenticator app (core.two_factor): its key encrypted like every secret, recovery codes
+    kept only as hashes, and the last time step a code was accepted for (each code works once)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="two_factor")
+    secret = EncryptedJSONField(blank=True, default=dict)  # {"key": base32}
+    confirmed = models.BooleanField(default=False)
+    last_step = models.BigIntegerField(default=0)
+    recovery = models.JSONField(default=list, blank=True)  # sha256 hex digests of the unused recovery codes
+    created = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        verbose_name = _("two-factor authenticator")
+        verbose_name_plural = _("two-factor authenticators")
+
+
+class HubPolicy(models.Model):
+    """Hub-wide choices a superuser makes on the dashboard; one row (HubPolicy.current())."""
+
+    # Who must log in with two-factor: "superuser", "owner", "operator", "viewer".
+    two_factor_roles = models.JSONField(default=list, blank=True)
+
+    @classmethod
+    def current(cls) -> HubPolicy:
+        return cls.objects.get_or_create(pk=1)[0]

@@ -54,6 +54,14 @@ CREDENTIALS: dict[str, list[tuple[str, str, str]]] = {
 CREDENTIAL_HINTS = {svc: ", ".join(name for name, _l, _h in rows) for svc, rows in CREDENTIALS.items()}
 
 
+def _at_most(value: int | None, ceiling: int, setting: str) -> int | None:
+    """An owner's limit, refused above the hub's ceiling with the ceiling named."""
+    if value is not None and value > ceiling:
+        raise forms.ValidationError(_("At most %(n)d on this hub (the administrator's %(setting)s).")
+                                    % {"n": ceiling, "setting": setting})
+    return value
+
+
 def secret_input() -> forms.PasswordInput:
     return forms.PasswordInput(render_value=False, attrs=SECRET_WIDGET_ATTRS)
 
@@ -80,12 +88,13 @@ class StoreForm(forms.ModelForm):
         model = Store
         fields = ["name", "db_host", "db_port", "db_user", "db_name", "db_charset", "table_prefix", "oc_store_id",
                   "api_url", "api_username", "timezone", "language", "country", "currency", "order_prefix",
-                  "stock_source", "enabled"]
+                  "stock_source", "enabled", "test_sends_per_hour", "login_fail_limit", "personal_data_days"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in ("db_host", "db_name"):
             self.fields[name].required = True
+        self.fields["personal_data_days"].required = False
         self.fields["stock_source"].required = False  # not posted (older forms, the CLI): kept as it is
         if self.instance.db_engine == SQLITE:
             # A file on the hub (the demo shop): set from the command line only, never re-pointed from a form.
@@ -129,6 +138,27 @@ class StoreForm(forms.ModelForm):
         if problems:
             raise forms.ValidationError(problems)
         return source
+    def clean_test_sends_per_hour(self) -> int | None:
+        from django.conf import settings
+
+        return _at_most(self.cleaned_data["test_sends_per_hour"], settings.TEST_SENDS_MAX_PER_HOUR,
+                        "OCBRIDGE_TEST_SENDS_MAX_PER_HOUR")
+
+    def clean_login_fail_limit(self) -> int | None:
+        from django.conf import settings
+
+        value = _at_most(self.cleaned_data["login_fail_limit"], settings.LOGIN_FAIL_LIMIT, "OCBRIDGE_LOGIN_FAIL_LIMIT")
+        if value == 0:
+            raise forms.ValidationError(_("At least 1: with 0 nobody could log in."))
+        return value
+
+    def clean_personal_data_days(self) -> int:
+        value = self.cleaned_data["personal_data_days"]
+        if value is None:  # left empty: unchanged (180 days for a new store)
+            return self.instance.personal_data_days
+        if not 1 <= value <= 3650:
+            raise forms.ValidationError(_("Between 1 and 3650 days."))
+        return value
 
     def clean_db_host(self) -> str:
         return self.cleaned_data["db_host"].strip()

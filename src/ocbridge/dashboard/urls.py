@@ -18,6 +18,7 @@ from ocbridge.dashboard.views import (
     phones,
     spending,
     stores,
+    two_factor,
     whatsapp,
 )
 
@@ -26,6 +27,8 @@ urlpatterns = [
     path("login/", ThrottledLoginView.as_view(template_name="dashboard/login.html", redirect_authenticated_user=True),
          name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/two-factor/", two_factor.two_factor_page, name="two-factor"),
+    path("account/two-factor/verify/", two_factor.two_factor_verify, name="two-factor-verify"),
     path("assets/<str:name>", overview.asset, name="asset"),
     path("", overview.home, name="home"),
     path("stores/", stores.store_list, name="stores"),

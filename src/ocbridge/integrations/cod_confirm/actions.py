@@ -82,14 +82,15 @@ def correct_phone(c: Confirmation, *, phone: str, user: str, reason: str) -> str
 
 
 def _within_test_limit(integration: Integration, user: str) -> None:
-    """Test calls and SMS cost the shop money and can reach any number: at most settings.TEST_SENDS_PER_HOUR per user
-    and per store in the last hour (counted from their audit rows; the store's row is locked so two clicks at
+    """Test calls and SMS cost the shop money and can reach any number: at most the store's limit (core.limits) per
+    user and per store in the last hour (counted from their audit rows; the store's row is locked so two clicks at
     once cannot both pass)."""
-    from django.conf import settings
     from django.utils.translation import gettext as _
 
+    from ocbridge.core import limits
+
     Integration.objects.select_for_update().filter(pk=integration.pk).first()
-    limit = settings.TEST_SENDS_PER_HOUR
+    limit = limits.test_sends_per_hour(integration.store)
     recent = AuditEntry.objects.filter(action__startswith="cod_confirm.test_",
                                        created__gte=clock.now() - dt.timedelta(hours=1))
     if recent.filter(user=user).count() >= limit or recent.filter(store_id=integration.store_id).count() >= limit:

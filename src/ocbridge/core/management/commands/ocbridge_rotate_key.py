@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from ocbridge.core import secrets
-from ocbridge.core.models import Connection, Store
+from ocbridge.core.models import Connection, Store, TwoFactor
 
 
 class Command(BaseCommand):
@@ -19,7 +19,7 @@ class Command(BaseCommand):
         secrets.reset_cache()
         n = 0
         with transaction.atomic():
-            for model in (Store, Connection):
+            for model in (Store, Connection, TwoFactor):
                 for obj in model.objects.all():  # read decrypts with any key; save encrypts with the newest
                     obj.save(update_fields=["secret"])
                     n += 1
