@@ -25,6 +25,20 @@ def _test_clock(settings):
     clock.reset()
 
 
+@pytest.fixture(autouse=True)
+def _routine_polls(settings):
+    """Each test starts with no poll leases or dispatcher beat from an earlier test's workers (they share the data
+    dir), and with this process's memory of poll health matching its emptied database."""
+    import shutil
+
+    from ocbridge.core import polls
+
+    shutil.rmtree(Path(settings.DATA_DIR) / "polls", ignore_errors=True)
+    polls.reset()
+    yield
+    polls.reset()
+
+
 @pytest.fixture
 def keyfile(settings, tmp_path):
     """Fernet keys in a file of this test's own (rotation must not change the key the rest of the session uses)."""

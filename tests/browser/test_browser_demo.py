@@ -32,12 +32,10 @@ def demo(tmp_path, live_server, settings):
 
 
 def poll(demo) -> None:
-    """One shop poll now (the worker's schedule allows one per 15 s slot; a test cannot wait for the next)."""
-    from ocbridge.core.models import Job
-    from ocbridge.opencart.jobs import PollShop
+    """One shop poll now, in this process (the worker polls once per interval; a test cannot wait for the next)."""
+    from ocbridge.core.polls import run_all
 
-    Job.objects.enqueue(PollShop, key=f"test:poll:{time.monotonic_ns()}", store=demo.store,
-                        payload={"db_key": demo.store.db_key})
+    run_all("opencart.shop")
 
 
 def pump(demo, rounds: int = 6) -> None:

@@ -138,8 +138,8 @@ def test_a_stores_own_bot_token_is_encrypted_and_its_url_checked(tg, settings):
 
 
 def test_a_shop_database_that_stops_answering_and_a_key_about_to_expire_are_told(tg):
-    from ocbridge.core.models import Integration
-    from ocbridge.opencart.jobs import PollShop
+    from ocbridge.core import polls
+    from ocbridge.core.models import Integration, PollHealth
     from ocbridge.opencart.models import PollState
 
     store = Store.objects.create(name="Mağaza A", db_host="127.0.0.1", db_port=1, db_user="oc", db_name="shop",
@@ -151,9 +151,8 @@ def test_a_shop_database_that_stops_answering_and_a_key_about_to_expire_are_told
     Connection.objects.create(store=store, service="netgsm", options={"expires_on": "2099-01-01"})  # far away
     AlertRoute.objects.create(user=owner("ayse", store), channel="telegram", target=str(CHAT),
                               sources=["shop", "expiry"])
-    Job.objects.enqueue(PollShop, key="poll:1", store=store, payload={"db_key": store.db_key})
-    run_until_idle()
-    state = PollState.objects.get(store_db_key=store.db_key)
+    polls.run_all("opencart.shop")
+    state = PollHealth.objects.get(poll="opencart.shop", key=store.db_key)
     assert state.failing_since is not None and "refused" in state.last_error
     tick()
     (msg,) = tg.messages(CHAT)

@@ -200,7 +200,9 @@ def _wait(pred, timeout=20.0):
 def test_worker_killed_mid_job_runs_it_again_exactly_once(tmp_path):
     """A real `ocbridge worker` is SIGKILLed while running a job; the next worker finishes it once."""
     env = worker_env()
-    job = Job.objects.enqueue("core.probe", key="probe-kill", payload={"seconds": 4})
+    # The first run sleeps far longer than the test can take, so the kill always lands mid-run (a 4 s sleep could
+    # finish on a loaded machine between seeing the job running and the kill).
+    job = Job.objects.enqueue("core.probe", key="probe-kill", payload={"seconds": 3600})
     w1 = subprocess.Popen([PYTHON, "-m", "ocbridge", "worker", "--tick", "0.2"], env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -116,7 +116,7 @@ def test_upgrade_moves_urls_into_fields_and_rekeys_poll_positions_and_phone_inde
         PhoneIndex.objects.create(store_db_key=key, store_id=0, e164="+905321234567", order_id=order_id, created=now)
     Backfill.objects.create(store_db_key=old_key(u1), next_below=100, done=True)
     Backfill.objects.create(store_db_key=old_key(u2), next_below=300, done=False)
-    Job.objects.create(kind="opencart.poll_shop", key="poll-old", payload={"db_key": old_key(u1)})
+    Job.objects.create(kind="order_lookup.backfill_phones", key="backfill-old", payload={"db_key": old_key(u1)})
 
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
@@ -140,6 +140,6 @@ def test_upgrade_moves_urls_into_fields_and_rekeys_poll_positions_and_phone_inde
     assert Phones.objects.filter(store_db_key=sc.db_key).count() == 1 and Phones.objects.count() == 4
     backfill = IndexBackfill.objects.get()
     assert (backfill.store_db_key, backfill.next_below, backfill.done) == (shop, 300, False)
-    assert CurrentJob.objects.get(key="poll-old").payload == {"db_key": shop}
+    assert CurrentJob.objects.get(key="backfill-old").payload == {"db_key": shop}
     assert AuditEntry.objects.get(action="store.db_url_options_dropped").data == {"options": ["local_infile"]}
     assert AuditEntry.objects.get(action="store.disabled_duplicate").store_id == dup.pk

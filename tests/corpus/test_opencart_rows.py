@@ -12,8 +12,7 @@ import sqlalchemy as sa
 from corpus.loader import params
 
 from ocbridge import opencart
-from ocbridge.core.jobs import run_job
-from ocbridge.core.models import Connection, Integration, Job, Store
+from ocbridge.core.models import Connection, Integration, PollHealth, Store
 from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
 from ocbridge.integrations.cod_confirm.models import Confirmation
 from testkit import cod_integration
@@ -79,7 +78,7 @@ def store(db, shop30):
 
 @pytest.mark.parametrize("case", params("opencart_rows"))
 def test_opencart_row(shop30, store, case):
-    from ocbridge.opencart.jobs import schedule_polls
+    from ocbridge.core.polls import run_all as run_polls
 
     _, engine = shop30
     order_id = next(_ids)
@@ -88,11 +87,8 @@ def test_opencart_row(shop30, store, case):
     got = {k: getattr(order, k) for k in case["read"]}
     want = {k: (Decimal(v) if k == "total" else v) for k, v in case["read"].items()}
     assert got == want
-    schedule_polls()
-    poll = Job.objects.get(kind="opencart.poll_shop")
-    run_job(poll.pk)
-    poll.refresh_from_db()
-    assert poll.state == "done", poll.last_error
+    assert run_polls("opencart.shop") == 1
+    assert not PollHealth.objects.filter(failing_since__isnull=False).exists(), PollHealth.objects.first().last_error
     c = Confirmation.objects.filter(store=store, order_id=order_id).first()
     if case["confirmation"] is None:
         assert c is None

@@ -151,3 +151,118 @@ def test_status_zero_overflow_is_counted_not_silent(bed, monkeypatch):
     feed.poll_shop(key)
     state = PollState.objects.get()
     assert len(state.pending_zero) == 2 and state.unfollowed_zero == 2
+
+
+# --- a poll killed part-way (SIGKILL: nothing after the kill point runs; committed transactions stay) -----------
+
+
+class Killed(BaseException):
+    """What SIGKILL does to a poll, in-process: it stops at once; a transaction open at that moment rolls back."""
+
+
+def _handed(kind: str) -> list[int]:
+    """Orders handed to `kind` in committed hub transactions (the handler writes a row in the handover's transaction)."""
+    from ocbridge.core.models import AuditEntry
+
+    return sorted(int(i) for i in AuditEntry.objects.filter(action="test.handed", user=kind)
+                  .values_list("object_id", flat=True))
+
+
+@pytest.fixture
+def recording(bed, monkeypatch):
+    """Both features record each order handed to them in the handover's own transaction; `kill_in(kind)` makes
+    that feature's next handover die before its transaction commits."""
+    from ocbridge.core.models import AuditEntry
+
+    kill = []
+
+    def consumer(kind):
+        def handle(integration, order):
+            AuditEntry.objects.create(user=kind, action="test.handed", object_id=str(order.order_id))
+            if kill and kill[0] == kind:
+                kill.clear()
+                raise Killed(kind)
+        return handle
+
+    for kind in ("test_feed_a", "test_feed_b"):
+        monkeypatch.setitem(registry.order_consumers, kind, consumer(kind))
+    return kill
+
+
+@pytest.mark.parametrize("where", ["in a's handover", "in b's handover, a's committed", "before the position moves"])
+def test_a_poll_killed_midway_skips_nothing_and_hands_nothing_twice(bed, recording, monkeypatch, where):
+    h, store, a, b, key = bed
+    for oid in (2, 3, 4):
+        add_order(h, oid)
+    if where == "before the position moves":
+        real = feed._save_state
+
+        def killed(*args, **kwargs):
+            monkeypatch.setattr(feed, "_save_state", real)
+            raise Killed("save_state")
+
+        monkeypatch.setattr(feed, "_save_state", killed)
+    else:
+        recording.append("test_feed_a" if where.startswith("in a") else "test_feed_b")
+    with pytest.raises(Killed):
+        feed.poll_shop(key)
+    assert PollState.objects.get().last_order_id == 1  # the shop's position did not move past unfinished work
+    add_order(h, 5)
+    feed.poll_shop(key)  # the next poll (the next slot, any worker)
+    feed.poll_shop(key)
+    assert _handed("test_feed_a") == _handed("test_feed_b") == [2, 3, 4, 5]
+    assert PollState.objects.get().last_order_id == 5
+
+
+def test_a_status_zero_order_that_turns_up_while_a_poll_is_killed_is_not_lost(bed, recording):
+    """The order was followed at status 0; it turns up; the poll dies after a's handover, before b's. b still gets
+    it (a may get it again: handlers are idempotent by the feed's contract, their Jobs keyed per order)."""
+    h, store, a, b, key = bed
+    add_order(h, 2, status=0)
+    feed.poll_shop(key)
+    set_status(h, 2, 1)
+    recording.append("test_feed_b")
+    with pytest.raises(Killed):
+        feed.poll_shop(key)
+    feed.poll_shop(key)
+    feed.poll_shop(key)
+    assert _handed("test_feed_b") == [2] and set(_handed("test_feed_a")) == {2}
+    assert "2" not in PollState.objects.get().pending_zero
+
+
+def test_a_feature_failing_on_a_status_zero_order_that_turned_up_gets_it_next_poll(bed, recording):
+    h, store, a, b, key = bed
+    add_order(h, 2, status=0)
+    feed.poll_shop(key)
+    set_status(h, 2, 1)
+    BROKEN.add("a")
+    from ocbridge.core.registry import order_consumers
+
+    real = order_consumers["test_feed_a"]
+
+    def broken(integration, order):
+        if "a" in BROKEN:
+            raise RuntimeError("a bug in feature a")
+        return real(integration, order)
+
+    order_consumers["test_feed_a"] = broken
+    try:
+        feed.poll_shop(key)
+        assert _handed("test_feed_a") == [] and _handed("test_feed_b") == [2]
+        BROKEN.clear()
+        feed.poll_shop(key)
+    finally:
+        order_consumers["test_feed_a"] = real
+    assert _handed("test_feed_a") == [2]
+
+
+def test_two_polls_of_one_shop_at_once_cannot_both_move_a_position(bed, recording):
+    """A slow poll overlapping the next one: the one whose read went stale stops (Superseded), its handover rolled
+    back with its cursor move."""
+    h, store, a, b, key = bed
+    add_order(h, 2)
+    stale = FeedCursor.objects.get(integration=a)
+    feed.poll_shop(key)  # the other poll hands order 2 over and moves the cursors
+    with pytest.raises(feed.Superseded):
+        feed._move(stale, last_order_id=2)
+    assert _handed("test_feed_a") == [2]

@@ -380,6 +380,13 @@ def audit(bed, order_ids: list[int], *, may_fail: tuple[str, ...] = ()) -> Audit
         a.fail(f"job {job.kind} {job.key} {job.state}: {job.last_error.strip().splitlines()[-1:] if job.last_error else ''}")
     for level, n in Counter(Exchange.objects.values_list("level", flat=True)).items():
         a.levels[level] = n
+
+    # 5. routine polls (no Job rows): every one that failed meanwhile has recovered
+    from ocbridge.core.models import PollHealth
+
+    a.counts["polls_failed_meanwhile"] = PollHealth.objects.count()
+    for row in PollHealth.objects.filter(failing_since__isnull=False):
+        a.fail(f"poll {row.poll} {row.key} still failing: {row.last_error}")
     return a
 
 

@@ -64,10 +64,10 @@ def _run_killed_then_again(bed, hit):
     """Run due jobs until the kill; then past the dead claim's expiry, run again until quiet."""
     from ocbridge.core import clock
     from ocbridge.core.jobs import run_until_idle
-    from ocbridge.opencart.jobs import schedule_polls
+    from ocbridge.core.polls import run_all as run_polls
 
     for _ in range(30):
-        schedule_polls()
+        run_polls()
         try:
             run_until_idle()
         except Killed:
@@ -78,7 +78,7 @@ def _run_killed_then_again(bed, hit):
     assert hit, "the kill point was never reached"
     for _ in range(12):
         clock.travel(200)  # the dead worker's claim expires
-        schedule_polls()
+        run_polls()
         run_until_idle()
         bed.sim.webhooks.flush()
         bed.sim.wait_idle(5)
@@ -144,10 +144,10 @@ def _settle(bed, rounds: int = 12, travel: float = 200) -> None:
     """Poll, run what is due, let webhooks arrive, move the clock; until nothing is left."""
     from ocbridge.core import clock
     from ocbridge.core.jobs import run_until_idle
-    from ocbridge.opencart.jobs import schedule_polls
+    from ocbridge.core.polls import run_all as run_polls
 
     for _ in range(rounds):
-        schedule_polls()
+        run_polls()
         run_until_idle()
         bed.sim.webhooks.flush()
         bed.sim.wait_idle(5)
@@ -273,9 +273,9 @@ def test_an_inbox_read_then_a_crash_loses_no_reply(reliability_bed, monkeypatch)
         ids = add_orders(bed.shop, 6010, 3)
         for oid in ids:
             netgsm.set_customer(e164_of(oid), sms_reply="EVET")
-        from ocbridge.opencart.jobs import schedule_polls
+        from ocbridge.core.polls import run_all as run_polls
 
-        schedule_polls()
+        run_polls()
         run_until_idle()
         assert len(netgsm.sms_messages()) == 3
         deadline = time.monotonic() + 10
@@ -307,13 +307,13 @@ def test_switching_off_pauses_queued_calls_and_switching_on_resumes_them_once(re
     from ocbridge.core.models import Connection, SideEffect
     from ocbridge.core.watchdog import run_watchdog
     from ocbridge.integrations.cod_confirm.models import Confirmation
-    from ocbridge.opencart.jobs import schedule_polls
+    from ocbridge.core.polls import run_all as run_polls
 
     bed = reliability_bed()
     ids = add_orders(bed.shop, 6020, 3)
     for oid in ids:
         bed.sim.set_customer(e164_of(oid), call="confirm")
-    schedule_polls()
+    run_polls()
     Connection.objects.filter(pk=bed.connection.pk).update(enabled=False)  # the owner spots a wrong text
     run_until_idle()
     assert bed.sim.calls() == []
@@ -332,12 +332,11 @@ def test_calls_paused_past_their_calling_day_go_to_a_person_not_to_the_customer(
     from ocbridge.core.jobs import run_until_idle
     from ocbridge.core.models import Integration
     from ocbridge.integrations.cod_confirm.models import Confirmation
-    from ocbridge.opencart.jobs import schedule_polls
+    from ocbridge.core.polls import run_all as run_polls
 
     bed = reliability_bed()
     add_orders(bed.shop, 6030, 1)
-    schedule_polls()
-    run_until_idle(max_rounds=1)  # the poll: the order is taken on and its first call queued
+    run_polls()  # the poll: the order is taken on and its first call queued
     Integration.objects.filter(pk=bed.integration.pk).update(enabled=False)
     run_until_idle()
     clock.travel(2 * 86400)  # switched on again two days later
@@ -355,7 +354,7 @@ def test_the_watchdog_resumes_a_case_left_with_no_job_and_a_job_a_bug_parked(rel
     from ocbridge.core.watchdog import run_watchdog, stuck_count
     from ocbridge.integrations.cod_confirm import jobs
     from ocbridge.integrations.cod_confirm.models import Confirmation
-    from ocbridge.opencart.jobs import schedule_polls
+    from ocbridge.core.polls import run_all as run_polls
 
     bed = reliability_bed()
     add_orders(bed.shop, 6040, 2)
@@ -370,8 +369,7 @@ def test_the_watchdog_resumes_a_case_left_with_no_job_and_a_job_a_bug_parked(rel
         return real(c, *args, **kwargs)
 
     monkeypatch.setattr(jobs, "start_attempt", buggy)
-    schedule_polls()
-    run_until_idle(max_rounds=1)  # the poll queues both first attempts
+    run_polls()  # the poll queues both first attempts
     lost = Job.objects.get(kind="cod_confirm.start_attempt", payload__confirmation_id=Confirmation.objects.get(
         order_id=6040).pk)
     lost.delete()  # a job row lost (a restore from an older backup, a hand edit): the case has nothing driving it

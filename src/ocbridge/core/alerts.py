@@ -32,8 +32,8 @@ from django.utils.translation import ngettext
 from ocbridge.core import clock
 from ocbridge.core.attention import ERROR, Attention, needs_attention
 from ocbridge.core.jobkinds import JobKind, register_job_kind
-from ocbridge.core.jobs import register_schedule, slot_key
 from ocbridge.core.models import AlertCondition, AlertRoute, Job, Store
+from ocbridge.core.polls import Target, register_poll
 
 log = logging.getLogger(__name__)
 SCAN_EVERY = 60.0
@@ -235,20 +235,14 @@ class SendAlert(JobKind):
                          purpose="alert")
 
 
-@register_job_kind
-class AlertScan(JobKind):
-    kind = "core.alert_scan"
-    routine = True
-    max_attempts = 2
-
-    def run(self, job) -> None:
-        counts = scan()
-        queued = digest()
-        if any(counts.values()) or queued:
-            log.info("alerts: %s, %d message(s) queued", counts, queued)
+def _scan_targets() -> list[Target]:
+    return [Target(key="hub", every=SCAN_EVERY)] if AlertRoute.objects.filter(enabled=True).exists() else []
 
 
-@register_schedule("core.alerts", every=SCAN_EVERY)
-def schedule_scan() -> None:
-    if AlertRoute.objects.filter(enabled=True).exists():
-        Job.objects.enqueue(AlertScan, key=slot_key("core.alerts", SCAN_EVERY))
+@register_poll("core.alerts", targets=_scan_targets, label=gettext_lazy("Alerts (the scan for news to send)"))
+def scan_and_digest(target: Target) -> None:
+    """A routine poll (core.polls): no Job row per minute; conditions and digests are written only when news."""
+    counts = scan()
+    queued = digest()
+    if any(counts.values()) or queued:
+        log.info("alerts: %s, %d message(s) queued", counts, queued)

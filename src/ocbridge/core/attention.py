@@ -15,8 +15,8 @@ Shape (the contract other features build on):
 - `needs_attention(stores)` calls every contributor; one that raises becomes an error line naming it, so a
   broken feature never hides the others or breaks the page.
 
-Built-in contributors (here): connections whose last call failed, jobs that gave up, a stalled worker, stores not
-reachable, provider methods a store's connections use that go away within 30 days (core.provider_methods).
+Built-in contributors (here): connections whose last call failed, jobs that gave up, a stalled worker, routine polls
+failing (a shop that cannot be read), stores not reachable, provider methods a store's connections use that go away within 30 days (core.provider_methods).
 """
 
 from __future__ import annotations
@@ -156,23 +156,55 @@ WORKER_LATE = dt.timedelta(minutes=2)  # the dispatcher runs every few seconds: 
 
 @register_attention("core.worker_stalled", order=5)
 def worker_stalled(stores) -> Attention | None:
-    """Jobs due more than two minutes ago and still queued: no worker is taking them."""
+    """Jobs due more than two minutes ago and still queued, or no dispatcher seen for two minutes (routine polls
+    leave no Job rows, so an idle hub with its worker stopped has nothing queued to show it): no worker is running."""
     from django.db.models import Count, Min
     from django.urls import reverse
 
-    from ocbridge.core import clock
+    from ocbridge.core import clock, polls
     from ocbridge.core.choices import JobState
     from ocbridge.core.models import Job
 
     late = (Job.objects.filter(state=JobState.QUEUED, next_run_at__lt=clock.now() - WORKER_LATE)
             .filter(models_q_store(stores)).aggregate(n=Count("id"), since=Min("next_run_at")))
-    if not late["n"]:
-        return None
-    return Attention(key="core.worker_stalled", count=late["n"], severity=ERROR, since=late["since"],
-                     link=reverse("dashboard:jobs") + "?state=queued",
-                     text=ngettext("The worker is not taking jobs: %(n)d is waiting past its time. Is “ocbridge "
-                                   "worker” running?", "The worker is not taking jobs: %(n)d are waiting past their "
-                                   "time. Is “ocbridge worker” running?", late["n"]) % {"n": late["n"]})
+    if late["n"]:
+        return Attention(key="core.worker_stalled", count=late["n"], severity=ERROR, since=late["since"],
+                         link=reverse("dashboard:jobs") + "?state=queued",
+                         text=ngettext("The worker is not taking jobs: %(n)d is waiting past its time. Is “ocbridge "
+                                       "worker” running?", "The worker is not taking jobs: %(n)d are waiting past their "
+                                       "time. Is “ocbridge worker” running?", late["n"]) % {"n": late["n"]})
+    silent = polls.dispatcher_seen()
+    if silent is not None and silent > WORKER_LATE.total_seconds():
+        return Attention(key="core.worker_stalled", count=1, severity=ERROR,
+                         since=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=silent),
+                         text=ngettext("No worker has run for %(n)d minute: shops are not being read. Is “ocbridge "
+                                       "worker” running?", "No worker has run for %(n)d minutes: shops are not being "
+                                       "read. Is “ocbridge worker” running?", int(silent // 60)) % {"n": int(silent // 60)})
+    return None
+
+
+@register_attention("core.polls_failing", order=14)
+def polls_failing(stores) -> list[Attention]:
+    """Routine polls (core.polls) failing right now: one line per target, since its first error, in its own words."""
+    from django.urls import reverse
+
+    from ocbridge.core import polls
+    from ocbridge.core.models import PollHealth
+
+    labels = {name: poll.label for name, poll in polls.registered().items()}
+    own = [name for name, poll in polls.registered().items() if poll.own_attention]
+    rows = (PollHealth.objects.filter(failing_since__isnull=False).exclude(poll__in=own).filter(models_q_store(stores))
+            .select_related("store").order_by("failing_since")[:20])
+    out = []
+    for row in rows:
+        values = {"what": labels.get(row.poll, row.poll), "error": row.last_error[:300],
+                  "store": row.store.name if row.store else ""}
+        text = (_("%(store)s: %(what)s keeps failing: %(error)s") if row.store
+                else _("%(what)s keeps failing: %(error)s")) % values
+        out.append(Attention(key="core.polls_failing", count=1, severity=ERROR, since=row.failing_since,
+                             store=row.store, text=text,
+                             link=reverse("dashboard:store", args=[row.store_id]) if row.store_id else ""))
+    return out
 
 
 def models_q_store(stores):

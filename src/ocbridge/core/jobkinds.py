@@ -54,7 +54,7 @@ class JobKind:
     claim_seconds: int = 120  # renewed while the run is alive; a run silent this long is presumed dead
     backoff_base: float = 15.0
     backoff_max: float = 3600.0
-    routine: bool = False  # finished rows are pruned after two days (polls, inbox reads)
+    routine: bool = False  # inbox reads, periodic syncs: pruned after two days, never failed for a lost worker
 
     def run(self, job) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -83,6 +83,11 @@ def get_kind(name: str) -> type[JobKind]:
 
 def known_kind(name: str) -> type[JobKind] | None:
     return _KINDS.get(name)
+
+
+def routine_kinds() -> list[str]:
+    """Kinds marked routine: pruned when finished, re-queued (never failed) when their worker is lost."""
+    return [name for name, cls in _KINDS.items() if cls.routine]
 
 
 def set_sender(send: Callable[[int], None]) -> None:

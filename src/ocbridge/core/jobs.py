@@ -40,6 +40,7 @@ from ocbridge.core.jobkinds import (  # noqa: F401  (re-exported: integrations i
     get_kind,
     known_kind,
     register_job_kind,
+    routine_kinds,
     schedule_on_commit,
 )
 from ocbridge.core.models import Job
@@ -235,11 +236,13 @@ def slot_key(prefix: str, every: float) -> str:
 
 
 def requeue_expired() -> int:
-    """Jobs whose worker died (or stalled past its claim): back to the queue (or failed when attempts ran out).
-    Expiry is judged by the database's time; clearing the token fences the old run out."""
+    """Jobs whose worker died (or stalled past its claim): back to the queue, or failed when attempts ran out —
+    except routine kinds (inbox reads, periodic syncs), which are queued again however often their worker died:
+    a routine job is re-scheduled, never parked. Expiry is judged by the database's time; clearing the token
+    fences the old run out."""
     now = clock.now()
     expired = Job.objects.filter(state=JobState.RUNNING, claim_expires_at__lt=clock.db_now())
-    failed = expired.filter(attempts__gte=F("max_attempts")).update(
+    failed = expired.exclude(kind__in=routine_kinds()).filter(attempts__gte=F("max_attempts")).update(
         state=JobState.FAILED, finished_at=now, claimed_by="", claim_token="", last_error="worker lost; attempts exhausted")
     back = expired.update(state=JobState.QUEUED, claimed_by="", claim_token="", claim_expires_at=None, next_run_at=now,
                           last_error="worker lost (claim expired); retried")
@@ -284,21 +287,26 @@ def run_schedules() -> float:
     return max(0.0, min((due - t for due in _next_run.values()), default=3600.0))
 
 
-def dispatch_due(send: Callable[[int], None]) -> float:
-    """One dispatcher tick: requeue dead claims, run schedules, hand due jobs to `send`.
-    Returns seconds until the next schedule is due."""
+def dispatch_due(send: Callable[[int], None], polls=None) -> float:
+    """One dispatcher tick: requeue dead claims, run schedules, start due routine polls (`polls`: this
+    dispatcher's core.polls.Scheduler), hand due jobs to `send`. Returns seconds until something is due next."""
     requeue_expired()
     wait = run_schedules()
+    if polls is not None:
+        try:
+            wait = min(wait, polls.tick())
+        except Exception:  # lease store unreachable: log it; due jobs are still handed out below
+            log.exception("routine polls: tick failed")
     for pk in due_job_ids():
         send(pk)
     return wait
 
 
-def dispatcher_loop(stop: threading.Event, send: Callable[[int], None], interval: float = 1.0) -> None:
+def dispatcher_loop(stop: threading.Event, send: Callable[[int], None], interval: float = 1.0, polls=None) -> None:
     while not stop.is_set():
         wait = interval
         try:
-            wait = min(interval, dispatch_due(send))
+            wait = min(interval, dispatch_due(send, polls))
         except Exception:  # database locked or down: log, wait, go on
             log.exception("dispatcher tick failed")
         finally:

@@ -6,6 +6,7 @@ import ipaddress
 import secrets as pysecrets
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -71,6 +72,12 @@ class Store(models.Model):
     stock_source = models.CharField(
         _("stock source"), max_length=16, choices=StockSource.choices, default=StockSource.SHOP,
         help_text=_("Where stock is kept: that side's quantities are written to the others, never the other way"))
+    # How often the shop is read for new orders and status changes (core.polls; a shop with several stores is read
+    # at the shortest interval of its stores). An idle read writes nothing, so a short interval costs shop reads only.
+    poll_seconds = models.PositiveIntegerField(
+        _("poll interval (seconds)"), default=15, db_default=15,
+        validators=[MinValueValidator(5), MaxValueValidator(3600)],
+        help_text=_("How often new orders and status changes are read from the shop: 5 to 3600 seconds."))
     enabled = models.BooleanField(_("enabled"), default=True)
     # Abuse limits the owner may tighten or loosen up to the hub's maximum (settings.*_MAX); empty: the hub default.
     test_sends_per_hour = models.PositiveSmallIntegerField(
@@ -596,3 +603,22 @@ class HubPolicy(models.Model):
     @classmethod
     def current(cls) -> HubPolicy:
         return cls.objects.get_or_create(pk=1)[0]
+
+
+class PollHealth(models.Model):
+    """How one routine poll target is doing (core.polls): written only when it starts failing, when what is wrong
+    changes, or when it recovers — a healthy poll writes nothing. The dashboard shows the failing ones."""
+
+    poll = models.CharField(max_length=64)  # the registered poll's name, e.g. "opencart.shop"
+    key = models.CharField(max_length=200)  # its target: a shop identity, a connection…
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    failing_since = models.DateTimeField(null=True, blank=True)  # None: working
+    last_error = models.TextField(blank=True)
+    recovered_at = models.DateTimeField(null=True, blank=True)
+    updated = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["poll", "key"], name="poll_health_one_per_target")]
+
+    def __str__(self) -> str:
+        return f"{self.poll} {self.key}: {'failing' if self.failing_since else 'ok'}"

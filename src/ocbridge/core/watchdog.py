@@ -1,4 +1,5 @@
-"""The watchdog: a periodic job that finds work nothing is driving any more, and resumes it or hands it to a person.
+"""The watchdog: a routine poll (core.polls, no Job row) that finds work nothing is driving any more, and resumes it
+or hands it to a person.
 
 Each minute it
 - re-queues once a job an unexpected error parked (`errored`: a bug or a race); a second error leaves it parked,
@@ -18,13 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import F
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ocbridge.core import clock, outbox
 from ocbridge.core.attention import Attention, register_attention
 from ocbridge.core.choices import JobState, SideEffectState
-from ocbridge.core.jobs import JobKind, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Job, SideEffect
+from ocbridge.core.polls import Target, register_poll
 
 log = logging.getLogger(__name__)
 RETRIED = "watchdog_retried"  # payload mark: an errored job is re-queued once only
@@ -72,21 +74,12 @@ def stuck_count(stores) -> int:
     return sum(finder.count(stores) for finder in _finders.values())
 
 
-@register_job_kind
-class Watchdog(JobKind):
-    kind = "core.watchdog"
-    routine = True
-    max_attempts = 2
-
-    def run(self, job) -> None:
-        counts = run_watchdog()
-        if any(counts.values()):
-            log.info("watchdog: %s", counts)
-
-
-@register_schedule("core.watchdog", every=60)
-def schedule_watchdog() -> None:
-    Job.objects.enqueue(Watchdog, key=slot_key("core.watchdog", 60))
+@register_poll("core.watchdog", targets=lambda: [Target(key="hub", every=60)],
+               label=_("The watchdog (finds orders with nothing scheduled)"))
+def watchdog(target: Target) -> None:
+    counts = run_watchdog()
+    if any(counts.values()):
+        log.info("watchdog: %s", counts)
 
 
 @register_attention("core.stuck", order=15)

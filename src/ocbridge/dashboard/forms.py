@@ -82,13 +82,17 @@ class StoreForm(forms.ModelForm):
                                      help_text=_("0 for the default store; see System › Settings in OpenCart"))
 
     db_port = forms.IntegerField(label=_("database port"), min_value=1, max_value=65535, initial=3306)
+    poll_seconds = forms.IntegerField(label=_("poll interval (seconds)"), min_value=5, max_value=3600, initial=15,
+                                      required=False, help_text=_("How often new orders and status changes are read "
+                                                                  "from the shop: 5 to 3600 seconds."))
     DB_FIELDS = ("db_host", "db_port", "db_user", "db_name", "db_charset")
 
     class Meta:
         model = Store
         fields = ["name", "db_host", "db_port", "db_user", "db_name", "db_charset", "table_prefix", "oc_store_id",
                   "api_url", "api_username", "timezone", "language", "country", "currency", "order_prefix",
-                  "stock_source", "enabled", "test_sends_per_hour", "login_fail_limit", "personal_data_days"]
+                  "stock_source", "poll_seconds", "enabled", "test_sends_per_hour", "login_fail_limit",
+                  "personal_data_days"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -159,6 +163,10 @@ class StoreForm(forms.ModelForm):
         if not 1 <= value <= 3650:
             raise forms.ValidationError(_("Between 1 and 3650 days."))
         return value
+
+    def clean_poll_seconds(self) -> int:
+        """Left empty: the store keeps its interval (15 s for a new one)."""
+        return self.cleaned_data.get("poll_seconds") or self.instance.poll_seconds or 15
 
     def clean_db_host(self) -> str:
         return self.cleaned_data["db_host"].strip()

@@ -10,4 +10,4 @@ class OpencartConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from ocbridge.opencart import attention, jobs, notices  # noqa: F401  (not-written writes; the shared poll; mail)
+        from ocbridge.opencart import attention, notices, polling  # noqa: F401  (not-written writes; mail; the shared poll)

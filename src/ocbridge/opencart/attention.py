@@ -35,12 +35,14 @@ def not_written(stores) -> Attention | None:
 
 @register_attention("opencart.shop_unreachable", order=14)
 def shop_unreachable(stores) -> list[Attention]:
-    """Stores whose shop database did not answer the last poll: since when, and the database's own words."""
+    """Stores whose shop database did not answer the last poll: since when, and the database's own words (the shop
+    poll's PollHealth row, core.polls; core.attention's generic line for failing polls leaves this poll to us)."""
     from ocbridge.core.attention import plain_error
-    from ocbridge.opencart.models import PollState
+    from ocbridge.core.models import PollHealth
+    from ocbridge.opencart.polling import POLL
 
-    failing = {p.store_db_key: p for p in PollState.objects.filter(
-        store_db_key__in=stores.values("db_key"), failing_since__isnull=False)}
+    failing = {p.key: p for p in PollHealth.objects.filter(poll=POLL, key__in=stores.values("db_key"),
+                                                           failing_since__isnull=False)}
     if not failing:
         return []
     return [Attention(key="opencart.shop_unreachable", count=1, severity=ERROR, store=s,

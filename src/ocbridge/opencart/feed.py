@@ -1,6 +1,6 @@
 """One read per shop, one cursor per consumer: the shared order feed every integration builds on.
 
-Each poll (opencart.jobs.PollShop, every 15 s per shop) reads a shop's new orders (`order_id` watermark, orders
+Each poll (opencart.polling, a routine poll of core.polls: every Store.poll_seconds, default 15 s) reads a shop's new orders (`order_id` watermark, orders
 at status 0 re-read by primary key for 24 h) and its `order_history` rows after the last id read — once, for
 every feature of every store on that shop — and hands each integration what lies after its own cursor.
 
@@ -34,6 +34,10 @@ The contract:
   overflow is counted on PollState.unfollowed_zero and shown on the store page). After that — or beyond the cap —
   the history feed finds it when OpenCart's model moves it out of status 0 (history consumers see that row).
 - Cursors and the shop's read position are written only when they move: an idle poll writes nothing.
+- A poll killed part-way (a worker SIGKILLed) leaves every cursor where its integration's committed work ends: the
+  next poll hands over the rest, nothing skipped, nothing handed twice. Two polls of one shop at once (a slow
+  poll overlapping the next, the set-up's first poll) cannot both move a position: moves are compare-and-set on
+  the position read, and the poll that loses stops (`Superseded`), its handler's work rolled back with the move.
 
 Positions belong to the shop's identity (`shop_key`), not to a Store row's credentials.
 """
@@ -81,17 +85,29 @@ def integrations_of(key: str) -> list:
     return [i for i in rows if shop_key(i.store) == key]
 
 
+class Superseded(Exception):
+    """Another poll of the same shop moved a position this poll read: this poll's read is stale, it stops."""
+
+
 def poll_shop(key: str, *, store=None, limit: int = BATCH) -> PollSummary:
     """One poll of one shop: read once, hand each integration what lies after its cursor. `store` (a Store on
     this shop) lets the shop be read when no integration is set up yet (first poll from the set-up)."""
+    summary = PollSummary()
+    try:
+        _poll(key, store, limit, summary)
+    except Superseded as exc:  # the other poll hands over what this one read
+        log.info("order feed: %s", exc)
+    return summary
+
+
+def _poll(key: str, store, limit: int, summary: PollSummary) -> None:
     from ocbridge.opencart import shop_db
     from ocbridge.opencart import orders as oc_orders
     from ocbridge.opencart.models import FeedCursor, PollState
 
-    summary = PollSummary()
     integrations = integrations_of(key)
     if not integrations and store is None:
-        return summary
+        return
     on = [i for i in integrations if i.enabled]
     store = (on or integrations)[0].store if integrations else store
     shop = shop_db(store)
@@ -125,20 +141,30 @@ def poll_shop(key: str, *, store=None, limit: int = BATCH) -> PollSummary:
                                        last_order_option_id=state.last_order_option_id,
                                        pending=dict(state.pending_zero or {}))
         result = oc_orders.poll(shop, mark, now=clock.now(), limit=limit)
-        with transaction.atomic():
-            from ocbridge.opencart.phone_index import index_orders
+        from ocbridge.opencart.phone_index import index_orders
 
-            index_orders(key, result.orders, country_of_store=countries, default_country=store.country)
-            _save_state(state, result)
+        index_orders(key, result.orders, country_of_store=countries, default_country=store.country)  # repeatable
         summary.new_orders += result.orders
+        top = result.watermark.last_order_id
+        owed = False  # an integration did not take this batch: its status-0 orders that turned up stay followed
         for i in order_takers:
             c = cursors[i.pk]
             if c.last_order_id < prev_order:  # its earlier handover failed: hand the range again, as new
                 _hand_range(shop, i, c, prev_order, limit, registry.order_consumers[i.kind], summary)
-            mine = [o for o in result.orders if o.store_id == i.store.oc_store_id]
+                if c.last_order_id < prev_order:  # failed again: this batch waits too (its cursor must not skip)
+                    owed = True
+                    continue
+            # New orders after its cursor (a poll killed after this handover and before the shop's position moved
+            # reads them again), and every followed status-0 order that turned up.
+            mine = [o for o in result.orders if o.store_id == i.store.oc_store_id
+                    and (o.order_id > c.last_order_id or str(o.order_id) in mark.pending)]
             if _deliver(i, c, summary, lambda i=i, mine=mine: [registry.order_consumers[i.kind](i, o) for o in mine],
-                        last_order_id=state.last_order_id):
+                        last_order_id=max(top, c.last_order_id)):
                 summary.orders += len(mine)
+            else:
+                owed = True
+        # The shop's position moves after the handovers: a poll killed before this line reads the batch again.
+        _save_state(state, result, keep_pending=mark.pending if owed else None)
         prev_order = state.last_order_id
         if not result.more:
             break
@@ -160,7 +186,6 @@ def poll_shop(key: str, *, store=None, limit: int = BATCH) -> PollSummary:
         top = max(cursors[i.pk].last_history_id for i in takers)
         if top > state.last_history_id:
             _move(state, last_history_id=top)
-    return summary
 
 
 # --- per-integration handover ------------------------------------------------------------------------------------
@@ -185,6 +210,8 @@ def _deliver(integration, cursor, summary: PollSummary, work, **moves) -> bool:
             work()
             _move(cursor, **moves)
         return True
+    except Superseded:
+        raise
     except Exception:  # noqa: BLE001 - one feature's bug must not stop the others; its cursor stays
         log.exception("order feed: %s of store %s failed; its orders come again next poll",
                       integration.kind, integration.store_id)
@@ -252,20 +279,33 @@ def _latest_history_id(shop) -> int:
         return latest_history_id(conn, shop)
 
 
+GUARDED = ("last_order_id", "last_history_id", "off")  # positions a move compares before it sets them
+
+
 def _move(row, **fields) -> None:
-    """Write a cursor or the shop's PollState only when something changed (idle polls write nothing)."""
+    """Write a cursor or the shop's PollState only when something changed (idle polls write nothing), as a
+    compare-and-set on the positions this poll read: another poll's move in between raises Superseded."""
     changed = {k: v for k, v in fields.items() if getattr(row, k) != v}
     if not changed:
         return
+    guard = {k: getattr(row, k) for k in GUARDED if k in changed}
+    if not type(row).objects.filter(pk=row.pk, **guard).update(**changed, updated=clock.now()):
+        raise Superseded(f"{type(row).__name__} {row.pk} was moved by another poll of this shop")
     for k, v in changed.items():
         setattr(row, k, v)
-    type(row).objects.filter(pk=row.pk).update(**changed, updated=clock.now())
 
 
-def _save_state(state, result) -> None:
+def _save_state(state, result, *, keep_pending: dict | None = None) -> None:
+    """Move the shop's read position. `keep_pending`: the followed status-0 orders before this read — those that
+    turned up stay followed, so the next poll hands them again to the integration that did not take them."""
     w = result.watermark
+    pending = dict(w.pending)
+    if keep_pending is not None:
+        for o in result.orders:
+            if str(o.order_id) in keep_pending:
+                pending[str(o.order_id)] = keep_pending[str(o.order_id)]
     fields = {"last_order_id": w.last_order_id, "last_order_product_id": w.last_order_product_id,
-              "last_order_option_id": w.last_order_option_id, "pending_zero": w.pending}
+              "last_order_option_id": w.last_order_option_id, "pending_zero": pending}
     if result.unfollowed_zero:
         fields["unfollowed_zero"] = state.unfollowed_zero + result.unfollowed_zero
         log.warning("shop %s: %d status-0 orders beyond the %d followed by primary key (found later by the "

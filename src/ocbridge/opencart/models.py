@@ -35,10 +35,6 @@ class PollState(models.Model):
     # they leave status 0 through OpenCart's model); shown on the store page, never silent
     unfollowed_zero = models.PositiveIntegerField(default=0)
     updated = models.DateTimeField(null=True, blank=True)
-    # the shop did not answer the last poll: since when and why (core.alerts tells the owner); cleared by the next
-    # poll that reads it
-    failing_since = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
 
     def __str__(self) -> str:
         return f"{self.store_db_key}: order {self.last_order_id}, history {self.last_history_id}"

@@ -43,10 +43,10 @@ class Bed:
 
     def run(self, rounds: int = 8) -> None:
         """Poll, run due jobs, let the simulator's webhooks arrive, run again — until quiet."""
-        from ocbridge.opencart.jobs import schedule_polls
+        from ocbridge.core.polls import run_all as run_polls
 
         for _ in range(rounds):
-            schedule_polls()
+            run_polls()
             ran = run_until_idle()
             self.sim.webhooks.flush()
             idle = self.sim.wait_idle(5)

@@ -120,10 +120,10 @@ def test_admin_change_between_answer_and_write_wins(cod_bed):
     bed = cod_bed("4.0")
     add_order(bed.shop, 1008, telephone=PHONE)
     bed.sim.set_customer("+905321234567", call="confirm")
-    from ocbridge.opencart.jobs import schedule_polls
+    from ocbridge.core.polls import run_all as run_polls
     from ocbridge.core.jobs import run_until_idle
 
-    schedule_polls()
+    run_polls()
     run_until_idle()
     set_status(bed.shop, 1008, 7)  # cancelled in admin while the call was ringing
     bed.run()
@@ -299,7 +299,10 @@ def test_one_shared_poll_feeds_cod_confirmation_and_the_phone_index(cod_bed):
     bed.run()
     assert Confirmation.objects.filter(order_id__in=(1050, 1051, 1052)).count() == 3
     assert set(PhoneIndex.objects.filter(e164="+905321234567").values_list("order_id", flat=True)) >= {1050, 1051, 1052}
-    assert Job.objects.filter(kind="opencart.poll_shop").count() >= 1
+    from ocbridge.opencart.models import FeedCursor
+
+    assert sorted(FeedCursor.objects.values_list("integration__kind", "last_order_id")) == [
+        ("cod_confirm", 1052), ("order_lookup", 1052)]  # one read of the shop, each feature's own position
 
 
 def test_every_exchange_about_the_order_carries_it_so_the_log_filter_finds_them(cod_bed, client):
@@ -386,13 +389,12 @@ def test_call_again_next_to_a_due_attempt_is_one_call(cod_bed):
     """A person presses "call again" while the robot's attempt is due: one attempt, one call."""
     from ocbridge.core.jobs import run_until_idle
     from ocbridge.integrations.cod_confirm import actions
-    from ocbridge.opencart.jobs import schedule_polls
+    from ocbridge.core.polls import run_all as run_polls
 
     bed = cod_bed("3.0")
     add_order(bed.shop, 1103, telephone=PHONE)
     bed.sim.set_customer("+905321234567", call="confirm")
-    schedule_polls()
-    run_until_idle(max_rounds=1)  # the poll: attempt 1 is queued and due
+    run_polls()  # the poll: attempt 1 is queued and due
     c = Confirmation.objects.get(order_id=1103)
     actions.manual_retry(c, channel="call", user="ayse", reason="customer asked to be called")
     bed.run()

@@ -112,14 +112,11 @@ def owner_sets(h, order_id: int, status: int) -> None:
     assert opencart.write_history(h.store, order_id, expected=current, new=status, comment="by the owner").written
 
 
-def poll_shop(integration) -> Job:
-    """The shared shop poll (opencart.jobs.PollShop) the feed runs: it hands new history rows to on_history."""
+def poll_shop(integration) -> None:
+    """The shared shop poll (opencart.polling, a routine poll) now: it hands new history rows to on_history."""
     from ocbridge.opencart import feed
-    from ocbridge.opencart.jobs import PollShop
 
-    job = Job.objects.enqueue(PollShop, key=f"test:{next(_keys)}", store=integration.store,
-                              payload={"db_key": feed.shop_key(integration.store)})
-    return run_job(job.pk)
+    feed.poll_shop(feed.shop_key(integration.store))
 
 
 def poll(integration) -> None:

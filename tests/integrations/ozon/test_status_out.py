@@ -15,7 +15,6 @@ from ocbridge.core.jobs import run_job, run_until_idle
 from ocbridge.core.models import Binding, Exchange, Job
 from ocbridge.integrations.ozon import jobs, models as m
 from ocbridge.opencart import feed
-from ocbridge.opencart.jobs import PollShop
 from ocbridge.opencart.models import FeedCursor
 
 pytestmark = pytest.mark.django_db
@@ -63,10 +62,8 @@ def _shop_sets(store, order_id: int, status: int, comment: str = "by the owner")
 
 
 def _poll_shop(integration) -> None:
-    """The shared shop poll (opencart.jobs.PollShop): the feed hands new history rows to jobs.on_history."""
-    job = Job.objects.enqueue(PollShop, key=f"test:{next(_keys)}", store=integration.store,
-                              payload={"db_key": feed.shop_key(integration.store)})
-    run_job(job.pk)
+    """The shared shop poll (opencart.polling): the feed hands new history rows to jobs.on_history."""
+    feed.poll_shop(feed.shop_key(integration.store))
     run_until_idle()
 
 

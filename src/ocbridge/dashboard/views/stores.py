@@ -79,9 +79,13 @@ def store_detail(request, pk: int) -> HttpResponse:
     from ocbridge.opencart.models import PollState
 
     unfollowed = PollState.objects.filter(store_db_key=feed.shop_key(store)).values_list("unfollowed_zero", flat=True).first()
+    from ocbridge.core.models import PollHealth
+    from ocbridge.opencart.polling import POLL
+
+    poll_health = PollHealth.objects.filter(poll=POLL, key=feed.shop_key(store)).first()
     return render(request, "dashboard/stores/detail.html", {
         "store": store, "nav": "stores", "outcome_job": outcome_job(request, store=store),
-        "db_path_does": order_model.DONE, "unfollowed_zero": unfollowed or 0,
+        "db_path_does": order_model.DONE, "unfollowed_zero": unfollowed or 0, "poll_health": poll_health,
         "db_path_cannot": order_model.not_done(store.version or ""),
         "secrets": [(_("Database password"), bool(store.secret.get("db_password"))),
                     (_("Native API key"), bool(store.api_key))],

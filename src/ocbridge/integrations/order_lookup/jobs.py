@@ -3,7 +3,7 @@
 The adapter's first poll of a shop starts at its newest order, so orders placed before the hub was
 connected are not in the index; callers ask about exactly those. `BackfillPhones` walks order ids
 downwards from the poll's starting point (primary-key ranges only) until orders are older than the
-longest `days_back`. New orders are indexed by the shared shop poll (ocbridge.opencart.jobs), which runs
+longest `days_back`. New orders are indexed by the shared shop poll (ocbridge.opencart.polling), which runs
 for every shop database with an order consumer registered — this integration registers one.
 """
 
@@ -52,6 +52,7 @@ class BackfillPhones(JobKind):
     """Index the orders placed before the first poll, newest first, back to the longest `days_back`."""
 
     kind = "order_lookup.backfill_phones"
+    routine = True  # a periodic read: re-queued however often its worker dies, never parked
     max_attempts = 3
     claim_seconds = 600
 

@@ -410,6 +410,7 @@ class PollPostings(OzonJob):
     to be packed or handed over, however old (the unfulfilled list), so no open order is left behind."""
 
     kind = "ozon.poll_postings"
+    routine = True  # a periodic read: re-queued however often its worker dies, never parked
 
     def sync(self, job: Job, ctx: Context) -> None:
         now, cfg = clock.now(), ctx.cfg
@@ -719,6 +720,7 @@ class PollReturns(OzonJob):
     """FBS returns whose state changed since the last poll (`/v1/returns/list`); one job per return, once."""
 
     kind = "ozon.poll_returns"
+    routine = True  # a periodic read: re-queued however often its worker dies, never parked
 
     def sync(self, job: Job, ctx: Context) -> None:
         now = clock.now()

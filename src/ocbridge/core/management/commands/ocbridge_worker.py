@@ -1,4 +1,5 @@
-"""`ocbridge worker`: the huey consumer plus the dispatcher loop that hands due Jobs to it."""
+"""`ocbridge worker`: the huey consumer plus the dispatcher loop that hands due Jobs to it and runs the due
+routine polls (core.polls) on poll threads of its own."""
 
 import threading
 
@@ -15,8 +16,10 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=None, help="worker threads (default from settings)")
         parser.add_argument("--tick", type=float, default=1.0, help="dispatcher interval in seconds")
         parser.add_argument("--no-dispatcher", action="store_true", help="run only the consumer")
+        parser.add_argument("--poll-threads", type=int, default=None,
+                            help="threads running routine polls (default OCBRIDGE_POLL_THREADS or 4)")
 
-    def handle(self, *args, workers=None, tick=1.0, no_dispatcher=False, **opts):
+    def handle(self, *args, workers=None, tick=1.0, no_dispatcher=False, poll_threads=None, **opts):
         from django.conf import settings
 
         import ocbridge.core.tasks  # noqa: F401  (registers the task with huey)
@@ -28,7 +31,13 @@ class Command(BaseCommand):
         cfg.setdefault("periodic", False)
         stop = threading.Event()
         if not no_dispatcher:
-            threading.Thread(target=dispatcher_loop, args=(stop, run_job_task, tick), daemon=True, name="dispatcher").start()
+            import os
+
+            from ocbridge.core.polls import Scheduler
+
+            polls = Scheduler(threads=poll_threads or int(os.environ.get("OCBRIDGE_POLL_THREADS", "4")))
+            threading.Thread(target=dispatcher_loop, args=(stop, run_job_task, tick, polls), daemon=True,
+                             name="dispatcher").start()
         consumer = HUEY.create_consumer(**cfg)
         try:
             consumer.run()

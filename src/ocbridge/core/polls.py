@@ -1,0 +1,332 @@
+"""Routine polls without Job rows (DESIGN.md 2026-12-06: "routine polls write nothing when idle").
+
+A routine poll (a shop's order feed, the watchdog…) runs often and usually finds nothing. It is not a Job: the
+dispatcher of each `ocbridge worker` runs the due ones on a few poll threads of its own. A poll that finds work
+creates Jobs, and those carry the exactly-once guarantees (keys, fenced claims, the outbox). A poll keeps its
+progress in rows written only when they move (opencart.feed's cursors), so a worker killed mid-poll simply means
+the next slot polls again from where the committed work ended.
+
+Contract for a poll (register it from a module imported by an AppConfig.ready()):
+
+    @register_poll("opencart.shop", targets=shop_targets, label=_("Reading new orders from the shop"))
+    def poll_shop(target): ...      # targets() -> Target(key, every, store_id)s; idempotent; raises on failure
+
+Timing: each target is due once per slot of `every` seconds on the hub's clock (so the test clock moves polls
+too), phase-shifted per key so a thousand shops do not all poll in the same second. Of several dispatchers, the
+one that takes a slot's lease runs it (`Leases`: a file per target on one machine, Redis when the hub has it);
+the lease store is the scheduler's scratch space, never the hub database.
+
+What the dashboard sees: a `PollHealth` row per target, written only when the target starts failing, when what
+is wrong changes, or when it recovers (core.attention shows the failing ones); and the dispatchers' beat in the
+lease store (`dispatcher_seen()`), which tells a hub with no worker running.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import re
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connections
+
+from ocbridge.core import clock
+
+log = logging.getLogger(__name__)
+
+REFRESH_SECONDS = 5.0  # how often a dispatcher re-reads the targets (stores switched on, intervals changed)
+BEAT_NAME = "dispatcher"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One thing a poll reads: `key` names it (a shop identity, a connection…), `every` its interval in seconds."""
+
+    key: str
+    every: float
+    store_id: int | None = None  # the store the dashboard shows its health under (None: hub-wide)
+
+
+@dataclass(frozen=True)
+class Poll:
+    name: str
+    targets: Callable[[], Iterable[Target]]
+    run: Callable[[Target], object]
+    label: str  # what it does, in the owner's words (translatable): shown when it keeps failing
+    own_attention: bool = False  # the feature shows its failures itself (core.attention's generic line skips it)
+
+
+_POLLS: dict[str, Poll] = {}
+
+
+def register_poll(name: str, *, targets: Callable[[], Iterable[Target]], label,
+                  own_attention: bool = False) -> Callable:
+    """Decorator: run `fn(target)` for each of `targets()` once per slot of `target.every` seconds."""
+
+    def deco(fn):
+        if name in _POLLS and _POLLS[name].run is not fn:
+            raise ValueError(f"poll {name} registered twice")
+        _POLLS[name] = Poll(name, targets, fn, label, own_attention)
+        return fn
+
+    return deco
+
+
+def registered() -> dict[str, Poll]:
+    return dict(_POLLS)
+
+
+def _timing(target: Target) -> tuple[float, float]:
+    """(interval, phase): a stable per-key phase spreads targets over the interval."""
+    every = max(1.0, float(target.every))
+    return every, (zlib.crc32(target.key.encode()) % int(every * 1000)) / 1000
+
+
+def slot_of(target: Target, now: float) -> int:
+    """The slot a target is in at `now` (epoch seconds)."""
+    every, phase = _timing(target)
+    return int((now + phase) // every)
+
+
+# --- leases: which dispatcher runs a slot ------------------------------------------------------------------
+
+
+class FileLeases:
+    """One machine (SQLite hub): a small file per target under DATA_DIR/polls holds the last slot taken; flock
+    makes read-compare-write atomic between the worker processes. A killed process's lock is released by the OS."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, *parts: str) -> Path:
+        return self.root / "--".join(re.sub(r"[^A-Za-z0-9_.-]", "_", p) for p in parts)
+
+    def take(self, name: str, key: str, slot: int, ttl: float) -> bool:
+        import fcntl
+
+        fd = os.open(self._path(name, key), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.read(fd, 32).decode(errors="replace") == str(slot):
+                return False
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+            os.write(fd, str(slot).encode())
+            return True
+        finally:
+            os.close(fd)
+
+    def beat(self) -> None:
+        self._path(BEAT_NAME).touch()
+
+    def last_beat(self) -> float | None:
+        try:
+            return self._path(BEAT_NAME).stat().st_mtime
+        except FileNotFoundError:
+            return None
+
+
+class RedisLeases:
+    """Several machines (PostgreSQL + Redis): the same, as one Redis key per target, compared and set by a script."""
+
+    TAKE = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return 0 end "
+            "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1")
+
+    def __init__(self, url: str, prefix: str = "ocbridge:poll:"):
+        import redis
+
+        self.redis, self.prefix = redis.Redis.from_url(url), prefix
+
+    def take(self, name: str, key: str, slot: int, ttl: float) -> bool:
+        return bool(self.redis.eval(self.TAKE, 1, f"{self.prefix}{name}:{key}", str(slot), max(1, int(ttl))))
+
+    def beat(self) -> None:
+        self.redis.set(f"{self.prefix}{BEAT_NAME}", repr(time.time()), ex=24 * 3600)
+
+    def last_beat(self) -> float | None:
+        value = self.redis.get(f"{self.prefix}{BEAT_NAME}")
+        return float(value) if value else None
+
+
+def default_leases():
+    url = getattr(settings, "REDIS_URL", "")
+    return RedisLeases(url) if url else FileLeases(Path(settings.DATA_DIR) / "polls")
+
+
+def dispatcher_seen() -> float | None:
+    """Seconds since a dispatcher last read its targets (None: no dispatcher has run with this hub's lease store)."""
+    try:
+        beat = default_leases().last_beat()
+    except Exception:  # Redis down: the worker cannot run either; say nothing here rather than break the page
+        log.warning("poll leases unreadable", exc_info=True)
+        return None
+    return None if beat is None else max(0.0, time.time() - beat)
+
+
+# --- health: written only when it changes --------------------------------------------------------------------
+
+_failing: dict[tuple[str, str], str] | None = None  # (poll, key) → error, as this process last read or wrote it
+_failing_lock = threading.Lock()
+
+
+def _load_failing() -> None:
+    from ocbridge.core.models import PollHealth
+
+    global _failing
+    rows = PollHealth.objects.filter(failing_since__isnull=False).values_list("poll", "key", "last_error")
+    with _failing_lock:
+        _failing = {(p, k): e for p, k, e in rows}
+
+
+def _known_failing() -> dict[tuple[str, str], str]:
+    if _failing is None:
+        _load_failing()
+    return _failing
+
+
+def _record(name: str, target: Target, error: str | None) -> bool:
+    """Write the target's health row when its state changed: failing (or failing otherwise) / recovered.
+    True when it wrote."""
+    from ocbridge.core.models import PollHealth
+
+    ident = (name, target.key)
+    known = _known_failing()
+    if error is None:
+        if ident not in known:
+            return False  # healthy and known healthy: nothing to write
+        PollHealth.objects.filter(poll=name, key=target.key).update(failing_since=None, recovered_at=clock.now())
+        with _failing_lock:
+            known.pop(ident, None)
+        return True
+    if known.get(ident) == error:
+        return False  # still failing the same way: nothing to write
+    now = clock.now()
+    row, made = PollHealth.objects.get_or_create(poll=name, key=target.key, defaults={
+        "store_id": target.store_id, "failing_since": now, "last_error": error, "updated": now})
+    if not made:
+        fields = {"last_error": error, "updated": now, "store_id": target.store_id}
+        if row.failing_since is None:
+            fields["failing_since"] = now
+        PollHealth.objects.filter(pk=row.pk).update(**fields)
+    with _failing_lock:
+        known[ident] = error
+    return True
+
+
+def describe(exc: Exception) -> str:
+    """One line for the owner: our classified errors' own words (the service's message), else the error's class
+    and first line (drivers add "background" links and SQL below it)."""
+    from ocbridge.core.errors import ConfigurationError, ServiceError
+    from ocbridge.core.masking import storable_text
+
+    if isinstance(exc, ServiceError) and exc.message:
+        return storable_text(str(exc.message).strip()[:1000])
+    first = next((line for line in str(exc).splitlines() if line.strip()), "")
+    text = first if isinstance(exc, (ServiceError, ConfigurationError)) else f"{type(exc).__name__}: {first}"
+    return storable_text(text[:1000])
+
+
+def run_once(poll: Poll, target: Target) -> bool:
+    """Run one poll of one target here and now; record its health. True when it did its work."""
+    try:
+        poll.run(target)
+    except Exception as exc:  # noqa: BLE001 - one target's failure is recorded and must not stop the others
+        changed = _record(poll.name, target, describe(exc))
+        log.warning("poll %s of %s failed: %s", poll.name, target.key, exc, exc_info=changed)  # traceback once
+        return False
+    _record(poll.name, target, None)
+    return True
+
+
+def reset() -> None:
+    """Tests: forget what this process knows of the health rows (the database was emptied)."""
+    global _failing
+    with _failing_lock:
+        _failing = None
+
+
+def run_all(name: str | None = None) -> int:
+    """Tests and CLI: every registered poll (or `name`) once for each target, in this thread. Returns how many ran."""
+    ran = 0
+    for poll in _POLLS.values():
+        if name is None or poll.name == name:
+            for target in poll.targets():
+                run_once(poll, target)
+                ran += 1
+    return ran
+
+
+# --- the scheduler a dispatcher runs ----------------------------------------------------------------------------
+
+
+class Scheduler:
+    """One per dispatcher: knows the targets, starts each slot it wins on its poll threads, never two runs of one
+    target at once in this process. `tick()` returns the seconds until the next slot begins."""
+
+    def __init__(self, threads: int = 4, leases=None):
+        self.leases = leases or default_leases()
+        self.todo: queue.SimpleQueue = queue.SimpleQueue()
+        self.running: set[tuple[str, str]] = set()
+        self.seen: dict[tuple[str, str], int] = {}  # the last slot of each target this dispatcher handled
+        self.targets: list[tuple[Poll, Target]] = []
+        self.refreshed = float("-inf")
+        self.lock = threading.Lock()
+        for i in range(threads):  # daemon threads: a stopping worker does not wait for a slow shop
+            threading.Thread(target=self._work, name=f"poll-{i}", daemon=True).start()
+
+    def _refresh(self) -> None:
+        targets = []
+        for poll in list(_POLLS.values()):
+            try:
+                targets += [(poll, t) for t in poll.targets()]
+            except Exception:  # one poll's broken target list must not stop the others
+                log.exception("poll %s: listing targets failed", poll.name)
+        self.targets = targets
+        _load_failing()  # another process may have recorded a failure or a recovery meanwhile
+        self.leases.beat()
+
+    def tick(self) -> float:
+        mono = time.monotonic()
+        if mono - self.refreshed >= REFRESH_SECONDS:
+            self.refreshed = mono
+            self._refresh()
+        now = clock.now().timestamp()
+        wait = REFRESH_SECONDS
+        for poll, target in self.targets:
+            ident = (poll.name, target.key)
+            slot = slot_of(target, now)
+            if self.seen.get(ident) != slot:
+                self.seen[ident] = slot
+                with self.lock:
+                    busy = ident in self.running
+                if not busy and self.leases.take(poll.name, target.key, slot, ttl=target.every * 4):
+                    with self.lock:
+                        self.running.add(ident)
+                    self.todo.put((poll, target, ident))
+            every, phase = _timing(target)
+            wait = min(wait, (slot + 1) * every - phase - now)
+        return max(0.0, wait)
+
+    def _work(self) -> None:
+        while True:
+            poll, target, ident = self.todo.get()
+            try:
+                run_once(poll, target)
+            except Exception:  # recording the health failed (hub locked): the next slot tries again
+                log.exception("poll %s of %s: health not recorded", poll.name, target.key)
+            finally:
+                with self.lock:
+                    self.running.discard(ident)
+                connections.close_all()  # this thread's own connections; the next poll opens fresh ones
+
+    def idle(self) -> bool:
+        with self.lock:
+            return not self.running and self.todo.empty()

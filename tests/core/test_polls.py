@@ -1,0 +1,268 @@
+"""Routine polls (core.polls): no Job rows, nothing written to the hub when idle, one run per slot across
+dispatchers, a failing poll shown once and its recovery too, the shop's poll interval per store."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from ocbridge.core import clock, polls
+from ocbridge.core.models import Connection, Integration, Job, PollHealth, Store
+from ocbridge.opencart.polling import POLL, shop_targets
+from opencart.opencart_helpers import add_order
+from opencart.writes_helpers import make_store
+from testkit import cod_integration
+
+pytestmark = pytest.mark.django_db
+WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
+
+
+def _writes(ctx) -> list[str]:
+    return [q["sql"] for q in ctx.captured_queries if WRITE.match(q["sql"])]
+
+
+@pytest.fixture
+def shop(opencart_db):
+    """A MariaDB shop with COD confirmation and order lookup on one store (two consumers of its feed)."""
+    h = opencart_db("3.0")
+    add_order(h, 1)
+    store = make_store(h)
+    conn = Connection.objects.create(store=store, service="sandbox", base_url="http://127.0.0.1:9/",
+                                     secret={"token": "t"})
+    from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
+
+    cod_integration(store, conn, settings=CodConfirmConfig(day_hours={d: ["00:00", "24:00"] for d in "0123456"},
+                                                           dry_run=True).to_settings())
+    Integration.objects.create(store=store, kind="order_lookup", connection=conn)
+    polls.run_all()  # first poll: positions start at the shop's newest order
+    return h, store
+
+
+def test_idle_polls_write_nothing_to_the_hub(shop):
+    h, store = shop
+    with CaptureQueriesContext(connection) as ctx:
+        for _ in range(3):
+            clock.travel(15)
+            assert polls.run_all() >= 2  # the shop's poll and the watchdog
+    assert _writes(ctx) == []
+    assert not Job.objects.exists()  # a poll is not a Job
+    add_order(h, 2)  # work: the poll writes (a confirmation, its job, the cursors)
+    with CaptureQueriesContext(connection) as ctx:
+        polls.run_all(POLL)
+    assert _writes(ctx) and Job.objects.filter(kind="cod_confirm.start_attempt").count() == 1
+
+
+def test_a_failing_shop_poll_is_recorded_once_and_its_recovery_once(shop):
+    from ocbridge.core.attention import polls_failing
+    from ocbridge.opencart.attention import shop_unreachable
+
+    h, store = shop
+    real_port = store.db_port
+    Store.objects.filter(pk=store.pk).update(db_port=9)  # nothing listens there: the shop cannot be read
+    with CaptureQueriesContext(connection) as ctx:
+        polls.run_all(POLL)
+    assert len(_writes(ctx)) >= 1
+    row = PollHealth.objects.get(poll=POLL)
+    assert row.failing_since and row.last_error.startswith("Shop database not reachable (connection refused") and row.store_id == store.pk
+    with CaptureQueriesContext(connection) as ctx:
+        polls.run_all(POLL)  # still failing the same way: nothing new to write
+    assert _writes(ctx) == []
+    [item] = shop_unreachable(Store.objects.all())  # the shop's own words for it (not the generic line too)
+    assert item.store == store and item.since == row.failing_since
+    assert "the shop database does not answer: Shop database not reachable (connection refused" in item.text
+    assert polls_failing(Store.objects.all()) == []
+
+    Store.objects.filter(pk=store.pk).update(db_port=real_port)
+    add_order(h, 2)
+    polls.run_all(POLL)
+    row.refresh_from_db()
+    assert row.failing_since is None and row.recovered_at is not None
+    assert shop_unreachable(Store.objects.all()) == []
+    assert Job.objects.filter(kind="cod_confirm.start_attempt").count() == 1  # the order that came meanwhile
+    with CaptureQueriesContext(connection) as ctx:
+        polls.run_all(POLL)
+    assert _writes(ctx) == []
+
+
+def test_another_process_recording_a_failure_is_cleared_by_this_one(shop):
+    """Health is kept in each process's memory to write nothing when healthy; a dispatcher re-reads it, so a
+    recovery seen here clears a failure another worker recorded."""
+    h, store = shop
+    [target] = shop_targets()
+    PollHealth.objects.create(poll=POLL, key=target.key, store=store, failing_since=clock.now(),
+                              last_error="OperationalError: seen by another worker", updated=clock.now())
+    sched = polls.Scheduler(threads=0, leases=polls.FileLeases(_tmp_leases()))
+    sched._refresh()
+    polls.run_all(POLL)
+    assert PollHealth.objects.get().failing_since is None
+
+
+def _tmp_leases():
+    import tempfile
+    from pathlib import Path
+
+    return Path(tempfile.mkdtemp(prefix="leases-"))
+
+
+def test_the_shop_is_polled_at_the_shortest_interval_of_its_stores(shop):
+    h, store = shop
+    other = make_store(h, oc_store_id=1)
+    Integration.objects.create(store=other, kind="order_lookup")
+    Store.objects.filter(pk=other.pk).update(poll_seconds=7)
+    [target] = shop_targets()
+    assert (target.every, target.store_id) == (7, other.pk)
+    Store.objects.filter(pk=other.pk).update(enabled=False)
+    [target] = shop_targets()
+    assert (target.every, target.store_id) == (15, store.pk)  # the default
+    Store.objects.filter(pk=store.pk).update(enabled=False)
+    assert shop_targets() == []
+
+
+@pytest.mark.parametrize("value, ok", [(4, False), (5, True), (3600, True), (3601, False)])
+def test_the_poll_interval_is_checked_in_the_store_form(value, ok):
+    from ocbridge.dashboard.forms import StoreForm
+
+    form = StoreForm({"name": "S", "db_host": "db.example.com", "db_port": 3306, "db_user": "u", "db_name": "oc",
+                      "db_charset": "utf8mb4", "table_prefix": "oc_", "oc_store_id": 0, "timezone": "Europe/Istanbul",
+                      "language": "tr", "country": "TR", "currency": "TRY", "poll_seconds": value, "enabled": "on"},
+                     instance=Store())
+    assert form.is_valid() is ok, form.errors
+    assert ok or "poll_seconds" in form.errors
+
+
+def test_any_other_failing_poll_gets_the_generic_line_hub_wide_ones_too(monkeypatch):
+    from ocbridge.core import watchdog
+    from ocbridge.core.attention import polls_failing
+
+    def broken():
+        raise RuntimeError("no such table: core_sideeffect")
+
+    monkeypatch.setattr(watchdog, "run_watchdog", broken)
+    polls.run_all("core.watchdog")
+    [item] = polls_failing(Store.objects.none())  # no store: shown to everyone, like a stalled worker
+    assert item.store is None and item.text.startswith("The watchdog (finds orders with nothing scheduled) keeps failing")
+    assert "RuntimeError: no such table: core_sideeffect" in item.text
+    monkeypatch.undo()
+    polls.run_all("core.watchdog")
+    assert polls_failing(Store.objects.none()) == []
+
+
+# --- the scheduler: one run per slot across dispatchers ------------------------------------------------------
+
+
+@pytest.fixture
+def counted_poll(monkeypatch):
+    """A registered poll of two targets (15 s and 60 s) that counts its runs."""
+    ran: list[str] = []
+    monkeypatch.setattr(polls, "_POLLS", {})
+    polls.register_poll("test.count", targets=lambda: [polls.Target("a", 15), polls.Target("b", 60)],
+                        label="counting")(lambda target: ran.append(target.key))
+    return ran
+
+
+def _settle(*schedulers) -> None:
+    deadline = time.monotonic() + 10
+    while not all(s.idle() for s in schedulers) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _leases(kind, tmp_path, redis_url):
+    return polls.FileLeases(tmp_path / "leases") if kind == "file" else polls.RedisLeases(redis_url, prefix=f"t{time.time_ns()}:")
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    from ocbridge.testbed.redis import RedisServer, RedisUnavailable
+
+    try:
+        server = RedisServer().start()
+    except RedisUnavailable as exc:
+        pytest.skip(str(exc))
+    yield server.url()
+    server.stop()
+
+
+@pytest.mark.parametrize("kind", ["file", "redis"])
+def test_of_several_dispatchers_one_runs_each_slot(counted_poll, tmp_path, request, kind):
+    url = request.getfixturevalue("redis_url") if kind == "redis" else ""
+    leases = _leases(kind, tmp_path, url)
+    one, two = polls.Scheduler(threads=2, leases=leases), polls.Scheduler(threads=2, leases=leases)
+    for _ in range(3):
+        one.tick(), two.tick()
+    _settle(one, two)
+    assert sorted(counted_poll) == ["a", "b"]
+    clock.travel(15)  # a's next slot; b's (60 s) not yet — unless its phase put a boundary in between
+    for _ in range(3):
+        two.tick(), one.tick()
+    _settle(one, two)
+    assert counted_poll.count("a") == 2 and counted_poll.count("b") in (1, 2)
+    clock.travel(60)
+    for _ in range(3):
+        one.tick(), two.tick()
+    _settle(one, two)
+    assert counted_poll.count("a") == 3 and counted_poll.count("b") in (2, 3)
+
+
+def test_tick_says_when_the_next_slot_begins(counted_poll, tmp_path):
+    """The dispatcher wakes for the next slot boundary of any target (or the next re-read of the targets)."""
+    sched = polls.Scheduler(threads=1, leases=polls.FileLeases(tmp_path))
+    now = clock.now().timestamp()
+    wait = sched.tick()
+
+    def boundary(target):
+        every, phase = polls._timing(target)
+        return (polls.slot_of(target, now) + 1) * every - phase - now
+
+    expected = min(polls.REFRESH_SECONDS, boundary(polls.Target("a", 15)), boundary(polls.Target("b", 60)))
+    assert abs(wait - expected) < 0.05
+
+
+def test_targets_are_spread_over_the_interval():
+    phases = {polls._timing(polls.Target(f"shop{i}", 15))[1] for i in range(200)}
+    assert len(phases) > 150 and min(phases) < 2 and max(phases) > 13
+
+
+# --- what the dashboard is told ---------------------------------------------------------------------------------
+
+
+def test_a_hub_whose_dispatchers_stopped_says_no_worker_runs(tmp_path, settings):
+    import os
+
+    from ocbridge.core.attention import worker_stalled
+
+    if settings.REDIS_URL:
+        pytest.skip("the file lease store is this test's (a Redis hub keeps the beat in Redis)")
+    assert worker_stalled(Store.objects.all()) is None  # never ran here (a test, a fresh install): nothing to say
+    leases = polls.default_leases()
+    leases.beat()
+    assert worker_stalled(Store.objects.all()) is None
+    beat = leases._path(polls.BEAT_NAME)
+    old = time.time() - 600
+    os.utime(beat, (old, old))
+    item = worker_stalled(Store.objects.all())
+    assert item is not None and "No worker has run for 10 minutes" in item.text
+
+
+# --- routine jobs that must stay Jobs (read-once inboxes, periodic syncs) ----------------------------------------
+
+
+def test_a_routine_job_whose_worker_keeps_dying_is_queued_again_never_parked():
+    from datetime import timedelta
+
+    from ocbridge.core.choices import JobState
+    from ocbridge.core.jobs import requeue_expired
+    from ocbridge.core.jobkinds import routine_kinds
+
+    routine, business = "cod_confirm.read_inbox", "cod_confirm.start_attempt"
+    assert routine in routine_kinds() and business not in routine_kinds()
+    past = clock.now() - timedelta(minutes=10)
+    for kind in (routine, business):
+        Job.objects.create(kind=kind, key=kind, state=JobState.RUNNING, attempts=5, max_attempts=5,
+                           claimed_by="dead:1:t", claim_token="x", claim_expires_at=past, next_run_at=past)
+    requeue_expired()
+    states = dict(Job.objects.values_list("kind", "state"))
+    assert states == {routine: JobState.QUEUED, business: JobState.FAILED}
