@@ -489,10 +489,11 @@ def main() -> None:
 
 
 def poll_interval() -> float:
-    """The poll interval the hub uses for these stores."""
-    from ocbridge.opencart.jobs import POLL_EVERY
+    """The poll interval the hub uses for these stores (Store.poll_seconds: the shortest set, else its default)."""
+    from ocbridge.core.models import Store
 
-    return POLL_EVERY
+    default = Store._meta.get_field("poll_seconds").default
+    return float(min(Store.objects.values_list("poll_seconds", flat=True).distinct(), default=default))
 
 
 if __name__ == "__main__":

@@ -62,7 +62,6 @@ def main(argv: list[str] | None = None) -> int:
     from ocbridge.core.models import Connection, Integration, Job, Store
     from ocbridge.integrations.onebox import jobs
     from ocbridge.opencart import feed
-    from ocbridge.opencart.jobs import PollShop
     from ocbridge.opencart.seed import seed
     from ocbridge.simulators.onebox import OneBoxSimulator
     from ocbridge.testbed.mariadb import start_server
@@ -128,11 +127,9 @@ def main(argv: list[str] | None = None) -> int:
 
         # --- statuses set in OneBox -------------------------------------------------------------------------
         if args.statuses:
-            run_job(Job.objects.enqueue(PollShop, key=f"bench:{next(keys)}", store=store,
-                                        payload={"db_key": feed.shop_key(store)}).pk)  # the feed starts here
+            feed.poll_shop(feed.shop_key(store))  # the shared shop poll (a routine poll): the feed starts here
             seed(url, version="3.0", orders=args.statuses, products=200, create=False, seed=7)
-            run_job(Job.objects.enqueue(PollShop, key=f"bench:{next(keys)}", store=store,
-                                        payload={"db_key": feed.shop_key(store)}).pk)
+            feed.poll_shop(feed.shop_key(store))
             run_until_idle()
             run(jobs.PollOneBox, integration)  # first read of OneBox: its window starts here
             run_until_idle()

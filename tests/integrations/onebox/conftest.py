@@ -99,13 +99,11 @@ def run(kind, integration, **payload) -> Job:
     return run_job(job.pk)
 
 
-def poll_shop(integration) -> Job:
+def poll_shop(integration) -> None:
+    """The shared shop poll (opencart.polling, a routine poll) now: it hands new orders and history rows over."""
     from ocbridge.opencart import feed
-    from ocbridge.opencart.jobs import PollShop
 
-    job = Job.objects.enqueue(PollShop, key=f"test:{next(_keys)}", store=integration.store,
-                              payload={"db_key": feed.shop_key(integration.store)})
-    return run_job(job.pk)
+    feed.poll_shop(feed.shop_key(integration.store))
 
 
 def poll(integration) -> None:

@@ -45,7 +45,7 @@ def _key(c: Confirmation, *parts) -> str:
     return ":".join([KIND, str(c.store_id), str(c.order_id), *map(str, parts)])
 
 
-# --- finding orders (the shared poll in ocbridge.opencart.jobs calls consider_order) ------------------
+# --- finding orders (the shared poll in ocbridge.opencart.polling calls consider_order) ---------------
 
 
 @register_order_consumer(KIND)
