@@ -139,7 +139,9 @@ else:
         "filename": str(DATA_DIR / "huey.sqlite3"),
         "immediate": False,
     }
-HUEY["consumer"] = {"workers": int(os.environ.get("OCBRIDGE_WORKERS", "4")), "worker_type": "thread"}
+# An idle worker thread looks for work at least every second (huey's default backs off to 10 s): a pushed order's
+# call goes out within about a second; the look is a read of the queue, nothing is written while idle.
+HUEY["consumer"] = {"workers": int(os.environ.get("OCBRIDGE_WORKERS", "4")), "worker_type": "thread", "max_delay": 1.0}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -7,6 +7,7 @@ from ocbridge.core.static import static_file
 from ocbridge.core.webhooks import webhook
 from ocbridge.integrations.cod_confirm import customer_page
 from ocbridge.integrations.payments import views as pay_views
+from ocbridge.opencart import push
 
 urlpatterns = [
     path("order-lookup/", include("ocbridge.integrations.order_lookup.urls")),
@@ -14,6 +15,7 @@ urlpatterns = [
     path("despatch/", include("ocbridge.integrations.despatch.urls")),
     path("payments/", include("ocbridge.integrations.payments.urls")),
     path("pay/checkout/<int:store_pk>/<int:order_id>/<int:ts>/<str:sig>/", pay_views.pay_checkout, name="pay-checkout"),
+    path("push/<int:store_pk>/<int:order_id>/<int:ts>/<str:sig>/", push.receive, name="opencart-push"),
     path("pay/<str:token>/", pay_views.pay, name="pay"),
     path("pay/<str:token>/return", pay_views.pay_return, name="pay-return"),
     path("a/<str:token>/", customer_page.address_page, name="cod-address"),

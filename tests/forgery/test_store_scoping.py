@@ -255,7 +255,8 @@ NO_STORE_OBJECT = {"dashboard:login", "dashboard:logout", "dashboard:asset", "da
                    "webhook", "set_language",
                    "dashboard:two-factor", "dashboard:two-factor-verify",  # the user's own login (test_two_factor)
                    "pay", "pay-return", "pay-checkout",  # the customer's pay pages: public, the signed token is the key
-                   "cod-address"}  # the customer's address page: the same
+                   "cod-address",  # the customer's address page: the same
+                   "opencart-push"}  # the extension's order-event push: signed by the store's extension secret
 
 
 def _url_names(patterns, prefix="") -> set[str]:

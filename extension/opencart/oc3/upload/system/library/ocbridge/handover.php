@@ -3,10 +3,15 @@
 // Signature: HMAC-SHA256(secret, "<store>.<order>.<unix time>"), lower-case hex; the hub refuses it after an hour.
 class OcbridgeHandover {
 	public static function url($hub_url, $store_key, $order_id, $secret, $now = null) {
+		return self::signed($hub_url, 'pay/checkout', $store_key, $order_id, $secret, $now);
+	}
+
+	// <hub>/<path>/<store>/<order>/<time>/<signature>/: the hand-over page, or the order-event push (push.php).
+	public static function signed($hub_url, $path, $store_key, $order_id, $secret, $now = null) {
 		$ts = (int)($now === null ? time() : $now);
 		$payload = (int)$store_key . '.' . (int)$order_id . '.' . $ts;
 		$sig = hash_hmac('sha256', $payload, (string)$secret);
-		return rtrim((string)$hub_url, '/') . '/pay/checkout/' . (int)$store_key . '/' . (int)$order_id . '/' . $ts . '/' . $sig . '/';
+		return rtrim((string)$hub_url, '/') . '/' . $path . '/' . (int)$store_key . '/' . (int)$order_id . '/' . $ts . '/' . $sig . '/';
 	}
 
 	public static function ready($hub_url, $store_key, $secret) {

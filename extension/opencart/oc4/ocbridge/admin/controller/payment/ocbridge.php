@@ -5,7 +5,7 @@ namespace Opencart\Admin\Controller\Extension\Ocbridge\Payment;
 
 class Ocbridge extends \Opencart\System\Engine\Controller {
 	private array $fields = ['payment_ocbridge_hub_url', 'payment_ocbridge_store_key', 'payment_ocbridge_secret',
-		'payment_ocbridge_order_status_id', 'payment_ocbridge_title', 'payment_ocbridge_status', 'payment_ocbridge_sort_order'];
+		'payment_ocbridge_order_status_id', 'payment_ocbridge_title', 'payment_ocbridge_status', 'payment_ocbridge_sort_order', 'payment_ocbridge_push'];
 
 	public function index(): void {
 		$this->load->language('extension/ocbridge/payment/ocbridge');
@@ -47,5 +47,29 @@ class Ocbridge extends \Opencart\System\Engine\Controller {
 		}
 		$this->response->addHeader('Content-Type: application/json');
 		$this->response->setOutput(json_encode($json));
+	}
+
+	// Order-event push: OpenCart calls catalog's push() after an order is added and after each history entry.
+	// 4.0.2+ names model methods with "." and takes the event as an array; 4.0.0-4.0.1 use "/" and "|" and arguments.
+	public function install(): void {
+		$this->load->model('setting/event');
+		$new = version_compare(VERSION, '4.0.2.0', '>=');
+		$action = 'extension/ocbridge/payment/ocbridge' . ($new ? '.' : '|') . 'push';
+		foreach (['ocbridge_push_order' => 'addOrder', 'ocbridge_push_history' => 'addHistory'] as $code => $method) {
+			$trigger = 'catalog/model/checkout/order' . ($new ? '.' : '/') . $method . '/after';
+			$description = 'ocbridge: tell the hub which order changed';
+			if ($new) {
+				$this->model_setting_event->addEvent(['code' => $code, 'description' => $description, 'trigger' => $trigger,
+					'action' => $action, 'status' => 1, 'sort_order' => 0]);
+			} else {
+				$this->model_setting_event->addEvent($code, $description, $trigger, $action, true, 0);
+			}
+		}
+	}
+
+	public function uninstall(): void {
+		$this->load->model('setting/event');
+		$this->model_setting_event->deleteEventByCode('ocbridge_push_order');
+		$this->model_setting_event->deleteEventByCode('ocbridge_push_history');
 	}
 }

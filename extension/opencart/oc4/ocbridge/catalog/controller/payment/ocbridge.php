@@ -4,6 +4,7 @@
 namespace Opencart\Catalog\Controller\Extension\Ocbridge\Payment;
 
 use Opencart\System\Library\Extension\Ocbridge\Handover;
+use Opencart\System\Library\Extension\Ocbridge\Push;
 
 class Ocbridge extends \Opencart\System\Engine\Controller {
 	public function index(): string {
@@ -30,5 +31,20 @@ class Ocbridge extends \Opencart\System\Engine\Controller {
 		}
 		$this->response->addHeader('Content-Type: application/json');
 		$this->response->setOutput(json_encode($json));
+	}
+
+	// Order-event push (installed by the admin side on checkout/order addOrder and addHistory, "after"): when switched
+	// on, tells the hub which order changed. Only the id goes out; the hub reads the order from the shop.
+	public function push(string &$route, array &$args, mixed &$output): void {
+		if (!$this->config->get('payment_ocbridge_push')) {
+			return;
+		}
+		$hub_url = $this->config->get('payment_ocbridge_hub_url');
+		$store_key = $this->config->get('payment_ocbridge_store_key');
+		$secret = $this->config->get('payment_ocbridge_secret');
+		$order_id = preg_match('/addOrder$/', $route) ? (int)$output : (int)($args[0] ?? 0);
+		if ($order_id > 0 && Handover::ready($hub_url, $store_key, $secret)) {
+			Push::send(Push::url($hub_url, $store_key, $order_id, $secret));
+		}
 	}
 }

@@ -4,7 +4,7 @@
 class ControllerExtensionPaymentOcbridge extends Controller {
 	private $error = array();
 	private $fields = array('payment_ocbridge_hub_url', 'payment_ocbridge_store_key', 'payment_ocbridge_secret',
-		'payment_ocbridge_order_status_id', 'payment_ocbridge_title', 'payment_ocbridge_status', 'payment_ocbridge_sort_order');
+		'payment_ocbridge_order_status_id', 'payment_ocbridge_title', 'payment_ocbridge_status', 'payment_ocbridge_sort_order', 'payment_ocbridge_push');
 
 	public function index() {
 		$this->load->language('extension/payment/ocbridge');
@@ -43,5 +43,18 @@ class ControllerExtensionPaymentOcbridge extends Controller {
 			$this->error['secret'] = $this->language->get('error_secret');
 		}
 		return !$this->error;
+	}
+
+	// Order-event push: OpenCart calls catalog's push() after an order is added and after each history entry.
+	public function install() {
+		$this->load->model('setting/event');
+		$this->model_setting_event->addEvent('ocbridge_push_order', 'catalog/model/checkout/order/addOrder/after', 'extension/payment/ocbridge/push');
+		$this->model_setting_event->addEvent('ocbridge_push_history', 'catalog/model/checkout/order/addOrderHistory/after', 'extension/payment/ocbridge/push');
+	}
+
+	public function uninstall() {
+		$this->load->model('setting/event');
+		$this->model_setting_event->deleteEventByCode('ocbridge_push_order');
+		$this->model_setting_event->deleteEventByCode('ocbridge_push_history');
 	}
 }

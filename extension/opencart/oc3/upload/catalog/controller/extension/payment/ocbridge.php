@@ -25,4 +25,21 @@ class ControllerExtensionPaymentOcbridge extends Controller {
 		$this->response->addHeader('Content-Type: application/json');
 		$this->response->setOutput(json_encode($json));
 	}
+
+	// Order-event push (installed by the admin side on checkout/order addOrder and addOrderHistory, "after"): when
+	// switched on, tells the hub which order changed. Only the id goes out; the hub reads the order from the shop.
+	public function push(&$route, &$args, &$output) {
+		if (!$this->config->get('payment_ocbridge_push')) {
+			return;
+		}
+		require_once(DIR_SYSTEM . 'library/ocbridge/handover.php');
+		require_once(DIR_SYSTEM . 'library/ocbridge/push.php');
+		$hub_url = $this->config->get('payment_ocbridge_hub_url');
+		$store_key = $this->config->get('payment_ocbridge_store_key');
+		$secret = $this->config->get('payment_ocbridge_secret');
+		$order_id = preg_match('/addOrder$/', (string)$route) ? (int)$output : (int)(isset($args[0]) ? $args[0] : 0);
+		if ($order_id > 0 && OcbridgeHandover::ready($hub_url, $store_key, $secret)) {
+			OcbridgePush::send(OcbridgePush::url($hub_url, $store_key, $order_id, $secret));
+		}
+	}
 }
