@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "serve": ("ocbridge_serve", "serve the dashboard and the providers' webhooks", True),
     "worker": ("ocbridge_worker", "run the job worker (calls, SMS, shop writes, polls)", True),
     "rotate-key": ("ocbridge_rotate_key", "re-encrypt every stored secret under a new key", True),
+    "onebox": ("ocbridge_onebox", "OneBox CRM: start, continue and watch the first loads (orders, customers, "
+                                  "catalogue)", True),
     "opencart": ("ocbridge_opencart", "OpenCart tools: fill a test shop with realistic orders", False),
     "check": ("check", "check the hub's settings (add --deploy before going live)", False),
 }

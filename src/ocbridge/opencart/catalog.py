@@ -331,3 +331,59 @@ def product_options(db: ShopDB, product_ids: list[int]) -> dict[int, list[dict]]
                                   "names": value_names.get(m["option_value_id"], {}), "quantity": int(m["quantity"]),
                                   "price": str(sign * Decimal(str(m["price"]))), "subtract": bool(m["subtract"])})
     return {pid: list(opts.values()) for pid, opts in out.items()}
+
+
+def product_fingerprints(db: ShopDB, *, after: int = 0, limit: int = 5000) -> list[tuple[int, str]]:
+    """(product_id, fingerprint) of the next `limit` products after `after`: a digest of everything a catalogue
+    copy of the product is made of (product columns, descriptions per language, images, categories, stores, option
+    values), so a sync reads in full only the products whose fingerprint moved. On MySQL/MariaDB the database
+    digests each part per product (one grouped query per table over the page's id range: ~200 bytes a product
+    cross the wire, and no per-product subquery on tables without a product_id index); elsewhere (the SQLite
+    demo) it is computed here from the full read."""
+    import hashlib
+
+    if not db.is_mysql:
+        rows = read_products(db, after_id=after, limit=limit)
+        options = product_options(db, [r.product_id for r in rows])
+        return [(r.product_id, hashlib.md5(repr((r, options.get(r.product_id))).encode()).hexdigest()) for r in rows]
+    p = db.t("product")
+    parts: dict[int, list[str]] = {}
+    with db.engine.connect() as conn:
+        conn.execute(sa.text("SET SESSION group_concat_max_len = 1048576"))  # a long list must not be cut short
+        for r in conn.execute(sa.select(p.c.product_id, sa.func.md5(sa.func.concat_ws(
+                "|", p.c.model, p.c.sku, p.c.price, p.c.quantity, p.c.status, p.c.image, p.c.manufacturer_id,
+                p.c.weight, p.c.length, p.c.width, p.c.height)).label("fp"))
+                .where(p.c.product_id > after).order_by(p.c.product_id).limit(limit)):
+            parts[r.product_id] = [r.fp]
+        if not parts:
+            return []
+        lo, hi = after, max(parts)
+        for table, expr in (
+                ("product_description", "GROUP_CONCAT(language_id, ':', MD5(name), MD5(description) ORDER BY language_id)"),
+                ("product_image", "GROUP_CONCAT(MD5(image) ORDER BY sort_order, product_image_id)"),
+                ("product_to_category", "GROUP_CONCAT(category_id ORDER BY category_id)"),
+                ("product_to_store", "GROUP_CONCAT(store_id ORDER BY store_id)"),
+                ("product_option_value", "GROUP_CONCAT(product_option_value_id, ':', option_value_id, ':', quantity, "
+                                         "':', price, price_prefix ORDER BY product_option_value_id)")):
+            sql = sa.text(f"SELECT product_id, MD5({expr}) AS fp FROM `{db.t(table).name}` "
+                          "WHERE product_id > :lo AND product_id <= :hi GROUP BY product_id")
+            seen = {r.product_id: r.fp for r in conn.execute(sql, {"lo": lo, "hi": hi})}
+            for pid, got in parts.items():
+                got.append(seen.get(pid, ""))
+    return [(pid, hashlib.md5("|".join(got).encode()).hexdigest()) for pid, got in parts.items()]
+
+
+def option_names_fingerprint(db: ShopDB) -> str:
+    """One digest of every option and option value name (they are shared by many products)."""
+    import hashlib
+
+    od, ovd = db.t("option_description"), db.t("option_value_description")
+    h = hashlib.md5()
+    with db.engine.connect() as conn:
+        for r in conn.execute(sa.select(od.c.option_id, od.c.language_id, od.c.name)
+                              .order_by(od.c.option_id, od.c.language_id)):
+            h.update(repr(tuple(r)).encode())
+        for r in conn.execute(sa.select(ovd.c.option_value_id, ovd.c.language_id, ovd.c.name)
+                              .order_by(ovd.c.option_value_id, ovd.c.language_id)):
+            h.update(repr(tuple(r)).encode())
+    return h.hexdigest()

@@ -155,6 +155,12 @@ def test_catalogue_goes_out_parents_first_in_every_language_and_only_changes_lat
     kit.run(jobs.SyncCatalog, integration)
     assert sim.calls()["product/set"] == calls["product/set"] + 1
     assert {r["articul"]: r["stock"] for r in sim.records("product")} == {"SKU-1": 10, "SKU-2": 3}
+    pd = shop.t("product_description")
+    with shop.engine.begin() as conn:  # one language's name only: the database's fingerprint moves too
+        conn.execute(sa.update(pd).where(pd.c.product_id == 1, pd.c.language_id == 3).values(name="Кружка"))
+    kit.run(jobs.SyncCatalog, integration)
+    assert sim.calls()["product/set"] == calls["product/set"] + 2
+    assert next(r for r in sim.records("product") if r["articul"] == "SKU-1")["namelang"]["ru"] == "Кружка"
 
 
 def _product(shop, product_id: int) -> tuple:
@@ -200,3 +206,30 @@ def test_products_both_ways_without_echo_and_a_conflict_by_the_rule(shop, sim, i
     assert next(r for r in sim.records("product") if r["articul"] == "SKU-2")["price"] == "15.00"  # the shop won
     [c] = m.Conflict.objects.filter(kind="product")
     assert (c.local_id, c.rule, c.winner) == ("2", "shop", "remote")
+
+
+def test_cli_runs_the_customer_load_with_progress_and_each_customer_goes_once(shop, sim, integration, kit):
+    import io
+
+    import sqlalchemy as sa
+    from django.core.management import call_command
+
+    from ocbridge.opencart.reference import complete_row
+
+    with shop.engine.begin() as conn:
+        conn.execute(sa.insert(shop.t("customer")), [complete_row(shop.t("customer"), {
+            "customer_id": cid, "customer_group_id": 1, "store_id": 0, "firstname": f"C{cid}", "lastname": "Lee",
+            "email": f"c{cid}@example.com", "telephone": f"0770090{cid:04d}", "status": 1,
+            "date_added": "2024-01-01 00:00:00"}) for cid in (1, 2, 3)])
+    integration.settings = {**integration.settings, "history_batch": 2, "group_map": {"1": 55}}
+    integration.save()
+    out = io.StringIO()
+    call_command("ocbridge_onebox", "load", store=shop.store.pk, kind="contact", run=True, stdout=out)
+    assert "3 / 3 (100 %) done" in out.getvalue() and "2 / 3 (66 %)" in out.getvalue()
+    call_command("ocbridge_onebox", "load", store=shop.store.pk, kind="contact", run=True, stdout=io.StringIO())
+    contacts = sim.records("contact")
+    assert sorted(c["externalid"] for c in contacts) == ["oc-c1", "oc-c2", "oc-c3"] and contacts[0]["groupid"] == 55
+    assert sim.calls()["contact/set"] == 2  # two steps the first time; the second load found nothing changed
+    status = io.StringIO()
+    call_command("ocbridge_onebox", "status", store=shop.store.pk, stdout=status)
+    assert "contact  3 / 3 (100 %) done" in status.getvalue() and "order    not started" in status.getvalue()

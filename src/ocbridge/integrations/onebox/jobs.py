@@ -578,9 +578,9 @@ def _send_batch(integration: Integration, client: OneBoxClient, kind: str, entit
     return len(rows)
 
 
-def plan_products(integration: Integration, cfg: OneBoxConfig, products: list) -> list[tuple]:
+def plan_products(integration: Integration, cfg: OneBoxConfig, products: list, *, hashes: dict | None = None) -> list[tuple]:
     """(product_id, body, hash) of the products whose body (names and descriptions per language, price, stock,
-    options, images, category and brand codes) changed since OneBox got it."""
+    options, images, category and brand codes) changed since OneBox got it; `hashes` gets every product's."""
     store = integration.store
     languages = shop.languages(store)
     default_lang = min(languages) if languages else 1
@@ -594,9 +594,46 @@ def plan_products(integration: Integration, cfg: OneBoxConfig, products: list) -
     for p in products:
         body = mappers.product_body(p, options.get(p.product_id, []), cfg, languages, default_lang, image_base)
         h = bindings.digest(body)
+        if hashes is not None:
+            hashes[p.product_id] = h
         if have.get(str(p.product_id)) != h:
             todo.append((p.product_id, body, h))
     return todo
+
+
+def plan_catalogue(integration: Integration, cfg: OneBoxConfig, *, page: int = 5000) -> tuple[list[tuple], dict]:
+    """The changed products of the whole catalogue: the database's fingerprint of each product is compared with
+    the one kept on its Binding (with the settings that shape the body), and only products whose fingerprint moved
+    are read in full and hashed. Returns (todo, {product_id: (fingerprint, body hash)}) of the products read."""
+    store = integration.store
+    prefix = bindings.digest([cfg.language_map, cfg.price_level, store.api_url, shop.option_names_fingerprint(store)])
+    todo, read, after = [], {}, 0
+    while True:
+        fps = shop.product_fingerprints(store, after=after, limit=page)
+        if not fps:
+            return todo, read
+        known = dict(Binding.objects.filter(connection_id=integration.connection_id, kind=m.PRODUCT,
+                                            local_id__in=[str(pid) for pid, _fp in fps])
+                     .values_list("local_id", "data__fp"))
+        stale = {pid: f"{prefix}:{fp}" for pid, fp in fps if known.get(str(pid)) != f"{prefix}:{fp}"}
+        ids = list(stale)
+        for i in range(0, len(ids), 1000):
+            hashes: dict[int, str] = {}
+            todo += plan_products(integration, cfg, shop.products(store, product_ids=ids[i:i + 1000]), hashes=hashes)
+            read.update({pid: (stale[pid], h) for pid, h in hashes.items()})
+        after = fps[-1][0]
+
+
+def remember_fingerprints(integration: Integration, read: dict) -> None:
+    """After a run: keep each product's fingerprint where OneBox now holds its current body (not on failed ones,
+    so they are read and tried again)."""
+    rows = list(Binding.objects.filter(connection_id=integration.connection_id, kind=m.PRODUCT,
+                                       local_id__in=[str(pid) for pid in read]))
+    for b in rows:
+        fp, h = read[int(b.local_id)]
+        if b.local_hash == h and b.data.get("state") == m.OK:
+            b.data = {**b.data, "fp": fp}
+    Binding.objects.bulk_update(rows, ["data"], batch_size=500)
 
 
 def send_products(integration: Integration, client: OneBoxClient, todo: list[tuple], *, batch: int = 50) -> int:
@@ -636,15 +673,10 @@ class SyncCatalog(OneBoxJob):
                     for body in [mappers.brand_body(r)]]
             counts["brand"] = _send_batch(integration, client, m.BRAND, "brand",
                                           [t for t in todo if have.get(str(t[0])) != t[2]])
-        if cfg.sends("product"):  # planned page by page, sent in full batches: 1 % changed → ⌈changed / 50⌉ calls
-            todo, after = [], 0
-            while True:
-                page = shop.products(store, after=after, limit=1000)
-                if not page:
-                    break
-                todo += plan_products(integration, cfg, page)
-                after = page[-1].product_id
+        if cfg.sends("product"):  # sent in full batches: 1 % changed → ⌈changed / 50⌉ calls
+            todo, read = plan_catalogue(integration, cfg)
             counts["product"] = send_products(integration, client, todo)
+            remember_fingerprints(integration, read)
         state = m.SyncState.of(integration)
         state.touch(loads={**(state.loads or {}), "catalog_run": {"at": clock.now().isoformat(), "sent": counts}})
 

@@ -117,3 +117,11 @@ def upsert_product(store, draft, *, key: str, product_id: int | None = None):
     from ocbridge.opencart import writes
 
     return writes.upsert_product(store, draft, key=key, product_id=product_id)
+
+
+def product_fingerprints(store, *, after: int, limit: int) -> list[tuple[int, str]]:
+    return catalog.product_fingerprints(db(store), after=after, limit=limit)
+
+
+def option_names_fingerprint(store) -> str:
+    return catalog.option_names_fingerprint(db(store))
