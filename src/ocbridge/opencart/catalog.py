@@ -344,8 +344,10 @@ def product_fingerprints(db: ShopDB, *, after: int = 0, limit: int = 5000) -> li
 
     if not db.is_mysql:
         rows = read_products(db, after_id=after, limit=limit)
-        options = product_options(db, [r.product_id for r in rows])
-        return [(r.product_id, hashlib.md5(repr((r, options.get(r.product_id))).encode()).hexdigest()) for r in rows]
+        ids = [r.product_id for r in rows]
+        options, specials = product_options(db, ids), product_specials(db, ids)
+        return [(r.product_id, hashlib.md5(repr((r, options.get(r.product_id), specials.get(r.product_id))).encode())
+                 .hexdigest()) for r in rows]
     p = db.t("product")
     parts: dict[int, list[str]] = {}
     with db.engine.connect() as conn:
@@ -364,7 +366,9 @@ def product_fingerprints(db: ShopDB, *, after: int = 0, limit: int = 5000) -> li
                 ("product_to_category", "GROUP_CONCAT(category_id ORDER BY category_id)"),
                 ("product_to_store", "GROUP_CONCAT(store_id ORDER BY store_id)"),
                 ("product_option_value", "GROUP_CONCAT(product_option_value_id, ':', option_value_id, ':', quantity, "
-                                         "':', price, price_prefix ORDER BY product_option_value_id)")):
+                                         "':', price, price_prefix ORDER BY product_option_value_id)"),
+                ("product_special", "GROUP_CONCAT(customer_group_id, ':', priority, ':', price, ':', date_start, ':', "
+                                    "date_end ORDER BY product_special_id)")):
             sql = sa.text(f"SELECT product_id, MD5({expr}) AS fp FROM `{db.t(table).name}` "
                           "WHERE product_id > :lo AND product_id <= :hi GROUP BY product_id")
             seen = {r.product_id: r.fp for r in conn.execute(sql, {"lo": lo, "hi": hi})}
@@ -387,3 +391,19 @@ def option_names_fingerprint(db: ShopDB) -> str:
                               .order_by(ovd.c.option_value_id, ovd.c.language_id)):
             h.update(repr(tuple(r)).encode())
     return h.hexdigest()
+
+
+def product_specials(db: ShopDB, product_ids: list[int]) -> dict[int, list[dict]]:
+    """product_id → its special prices (every customer group and period, as the admin's Special tab lists them)."""
+    if not product_ids:
+        return {}
+    ps = db.t("product_special")
+    out: dict[int, list[dict]] = defaultdict(list)
+    with db.engine.connect() as conn:
+        for r in conn.execute(sa.select(ps).where(ps.c.product_id.in_(product_ids))
+                              .order_by(ps.c.product_id, ps.c.priority, ps.c.product_special_id)):
+            m = r._mapping
+            out[m["product_id"]].append({"customer_group_id": m["customer_group_id"], "priority": m["priority"],
+                                         "price": Decimal(str(m["price"])), "date_start": m["date_start"],
+                                         "date_end": m["date_end"]})
+    return dict(out)

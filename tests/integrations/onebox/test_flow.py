@@ -161,6 +161,14 @@ def test_catalogue_goes_out_parents_first_in_every_language_and_only_changes_lat
     kit.run(jobs.SyncCatalog, integration)
     assert sim.calls()["product/set"] == calls["product/set"] + 2
     assert next(r for r in sim.records("product") if r["articul"] == "SKU-1")["namelang"]["ru"] == "Кружка"
+    with shop.engine.begin() as conn:  # a special price for a customer group: the discount goes out
+        conn.execute(sa.insert(shop.t("product_special")), [{
+            "product_id": 2, "customer_group_id": 1, "priority": 1, "price": 8, "date_start": "2026-12-01",
+            "date_end": "2026-12-31"}])
+    kit.run(jobs.SyncCatalog, integration)
+    assert sim.calls()["product/set"] == calls["product/set"] + 3
+    assert next(r for r in sim.records("product") if r["articul"] == "SKU-2")["specials"] == [
+        {"groupid": 0, "price": "8.00", "priority": 1, "from": "2026-12-01", "to": "2026-12-31"}]
 
 
 def _product(shop, product_id: int) -> tuple:

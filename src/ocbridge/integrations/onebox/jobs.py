@@ -585,6 +585,7 @@ def plan_products(integration: Integration, cfg: OneBoxConfig, products: list, *
     languages = shop.languages(store)
     default_lang = min(languages) if languages else 1
     options = shop.product_options(store, [p.product_id for p in products])
+    specials = shop.product_specials(store, [p.product_id for p in products])
     base = (store.api_url or "").split("index.php")[0].rstrip("/")
     image_base = f"{base}/image/" if base else ""
     have = dict(Binding.objects.filter(connection_id=integration.connection_id, kind=m.PRODUCT,
@@ -592,7 +593,8 @@ def plan_products(integration: Integration, cfg: OneBoxConfig, products: list, *
                 .values_list("local_id", "local_hash"))
     todo = []
     for p in products:
-        body = mappers.product_body(p, options.get(p.product_id, []), cfg, languages, default_lang, image_base)
+        body = mappers.product_body(p, options.get(p.product_id, []), cfg, languages, default_lang, image_base,
+                                    specials.get(p.product_id))
         h = bindings.digest(body)
         if hashes is not None:
             hashes[p.product_id] = h
@@ -606,7 +608,8 @@ def plan_catalogue(integration: Integration, cfg: OneBoxConfig, *, page: int = 5
     the one kept on its Binding (with the settings that shape the body), and only products whose fingerprint moved
     are read in full and hashed. Returns (todo, {product_id: (fingerprint, body hash)}) of the products read."""
     store = integration.store
-    prefix = bindings.digest([cfg.language_map, cfg.price_level, store.api_url, shop.option_names_fingerprint(store)])
+    prefix = bindings.digest([cfg.language_map, cfg.price_level, cfg.group_map, store.api_url,
+                              shop.option_names_fingerprint(store)])
     todo, read, after = [], {}, 0
     while True:
         fps = shop.product_fingerprints(store, after=after, limit=page)

@@ -116,10 +116,15 @@ def product_articul(p) -> str:
     return p.sku or p.model or f"oc-p{p.product_id}"
 
 
+def _day(value) -> str:
+    text = str(value or "")
+    return "" if text.startswith("0000") or text in ("None", "") else text[:10]
+
+
 def product_body(p, options: list[dict], cfg: OneBoxConfig, languages: dict[int, str], default_lang: int,
-                 image_base: str = "") -> dict:
+                 image_base: str = "", specials: list[dict] | None = None) -> dict:
     """product/set: articul, names and descriptions per language, price (or the owner's price level), stock,
-    category and brand codes, images by URL, options with their values."""
+    category and brand codes, images by URL, options with their values, special prices per customer group."""
     price = money(p.price)
     body = {
         "articul": product_articul(p), "name": p.names.get(default_lang) or next(iter(p.names.values()), ""),
@@ -134,6 +139,10 @@ def product_body(p, options: list[dict], cfg: OneBoxConfig, languages: dict[int,
                     for o in options],
         "findbyArray": ["articul"],
     }
+    if specials:  # [SIM] the field and its shape; the contact group by the owner's map
+        body["specials"] = [{"groupid": int(cfg.group_map.get(str(x["customer_group_id"])) or 0),
+                             "price": money(x["price"]), "priority": x["priority"], "from": _day(x["date_start"]),
+                             "to": _day(x["date_end"])} for x in specials]
     if cfg.price_level:
         body["pricelevels"] = {cfg.price_level: price}  # [SIM]
     else:

@@ -125,3 +125,7 @@ def product_fingerprints(store, *, after: int, limit: int) -> list[tuple[int, st
 
 def option_names_fingerprint(store) -> str:
     return catalog.option_names_fingerprint(db(store))
+
+
+def product_specials(store, product_ids: list[int]) -> dict[int, list[dict]]:
+    return catalog.product_specials(db(store), product_ids)
