@@ -40,6 +40,10 @@ def test_whole_history_on_connect_then_orders_as_they_appear_each_once(shop, sim
     run_until_idle()
     assert sorted(o["externalid"] for o in sim.records("order")) == ["UK-101", "UK-102", "UK-103", "UK-104"]
     assert sim.calls()["order/set"] == 4
+    # each order's history entries once: the load's in one call, the new order's as it appeared
+    assert sorted(c["externalid"].rsplit("-h", 1)[0] for c in sim.records("comment")) == [
+        "UK-101", "UK-102", "UK-103", "UK-104"]
+    assert sim.calls()["comment/set"] == 2
 
 
 def test_history_entries_appended_once_and_status_goes_out(shop, sim, integration, kit):

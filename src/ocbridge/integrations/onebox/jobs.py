@@ -238,6 +238,25 @@ class SendHistory(OneBoxJob):
                                                    "data": {"state": m.OK, "order_id": order_id}})
 
 
+def append_history(integration: Integration, cfg: OneBoxConfig, client: OneBoxClient, order_ids: list[int]) -> int:
+    """The history entries of these orders that OneBox does not have yet, in one comment/set call (the
+    whole-history load); each is unique on its externalid there, so a repeat after a crash adds nothing twice."""
+    store = integration.store
+    orders = {b.local_id: b for b in Binding.objects.filter(connection_id=integration.connection_id, kind=m.ORDER,
+                                                            local_id__in=[str(i) for i in order_ids])}
+    events = [e for rows in shop.history_of(store, order_ids).values() for e in rows
+              if str(orders.get(str(e.order_id), Binding()).external_id or "").isdigit()]
+    done = set(Binding.objects.filter(connection_id=integration.connection_id, kind=m.HISTORY,
+                                      local_id__in=[str(e.order_history_id) for e in events])
+               .values_list("local_id", flat=True))
+    names = shop.status_names(store)
+    todo = [(e.order_history_id, mappers.history_comment(
+        cfg, store, e.order_id, e.order_history_id, int(orders[str(e.order_id)].external_id),
+        status=names.get(e.order_status_id) or str(e.order_status_id), comment=e.comment), "")
+        for e in events if str(e.order_history_id) not in done]
+    return _send_batch(integration, client, m.HISTORY, "comment", todo)
+
+
 def _is_echo(b: Binding, status_id: int, comment: str) -> bool:
     """A history row equal to an entry we are writing for a OneBox status (recorded before the write)."""
     return any(int(e.get("status", -1)) == status_id and e.get("comment", "") == comment
@@ -268,6 +287,13 @@ class SyncStatus(OneBoxJob):
         ob_status = int(remote.get("statusid") or 0)
         oc_status = shop.order_status(store, order_id)
         if oc_status is None or not ob_status:
+            return
+        if cfg.statuses().get(oc_status) == ob_status and (b.local_hash, b.remote_hash) != (
+                bindings.digest(oc_status), bindings.digest(ob_status)):
+            # both sides hold the same status by now (our write finished before a crash, or both made the same
+            # change): nothing to send and no conflict
+            bindings.record(b, local_hash=bindings.digest(oc_status), remote_hash=bindings.digest(ob_status),
+                            origin=b.last_origin or bindings.LOCAL)
             return
         decision = bindings.decide(
             b, bindings.digest(oc_status), bindings.digest(ob_status), cfg.rule("status"),
@@ -507,6 +533,8 @@ class LoadStep(OneBoxJob):
                     send_order(integration, cfg, client, oid, fo=batch[oid])
                 if crash_hook is not None:
                     crash_hook("load", oid)
+            if cfg.sends("history"):
+                append_history(integration, cfg, client, ids)
             last, count = (ids[-1] if ids else after), len(ids)
         elif kind == "contact":
             rows = shop.customers_after(store, after, step)

@@ -129,3 +129,19 @@ def option_names_fingerprint(store) -> str:
 
 def product_specials(store, product_ids: list[int]) -> dict[int, list[dict]]:
     return catalog.product_specials(db(store), product_ids)
+
+
+def history_of(store, order_ids: list[int]) -> dict[int, list[oc_orders.HistoryEvent]]:
+    """order_history rows of these orders, oldest first (the whole-history load appends them to OneBox)."""
+    if not order_ids:
+        return {}
+    shop = db(store)
+    h = shop.t("order_history")
+    out: dict[int, list] = {}
+    with shop.engine.connect() as conn:
+        for r in conn.execute(sa.select(h).where(h.c.order_id.in_(list(order_ids))).order_by(h.c.order_history_id)):
+            out.setdefault(r.order_id, []).append(oc_orders.HistoryEvent(
+                order_history_id=r.order_history_id, order_id=r.order_id, order_status_id=r.order_status_id,
+                notify=bool(r.notify), comment=oc_orders.unescape(r.comment), date_added=r.date_added,
+                store_id=store.oc_store_id))
+    return out
