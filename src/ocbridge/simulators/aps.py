@@ -32,6 +32,7 @@ import html
 import itertools
 import secrets
 import threading
+import time
 import urllib.parse
 
 from .base import Request, Response, Simulator
@@ -61,6 +62,7 @@ class ApsSimulator(Simulator):
     retry_delays = (2.0, 5.0, 10.0)  # simulator only: APS's feedback retry spacing is unpublished
     control_methods = Simulator.control_methods + (
         "configure", "release", "transactions", "forge_feedback", "replay_feedback", "hold_next_maintenance", "pay",
+        "hold_answers",
     )
 
     def __init__(self, *, merchant_identifier="MxvOupuG", access_code="SILgpo7pWbmzuURp2qri",
@@ -80,6 +82,7 @@ class ApsSimulator(Simulator):
             self._maint: dict[str, dict] = {}  # maintenance_reference → the answer given
             self._fort_ids = itertools.count(169996200000000001)
             self._hold_next = 0
+            self._answer_delay = 0.0
 
     def configure(self, feedback_url: str = "", notification_url: str = "", feedback_format: str = "form") -> None:
         """Technical settings in APS's back office: where direct and notification feedback go (A6)."""
@@ -88,6 +91,11 @@ class ApsSimulator(Simulator):
     def transactions(self) -> dict:
         with self._state_lock:
             return {k: dict(v) for k, v in self._tx.items()}
+
+    def hold_answers(self, seconds: float = 0.0) -> None:
+        """Maintenance commands are carried out at once, their answer sent `seconds` (real) later: a worker killed
+        meanwhile made the refund but never heard of it (the crash suite's "answer held" point)."""
+        self._answer_delay = float(seconds)
 
     def hold_next_maintenance(self, count: int = 1) -> None:
         self._hold_next = int(count)
@@ -220,6 +228,8 @@ class ApsSimulator(Simulator):
                 self._hold_next -= 1
         if answer["response_code"][2:] == "000":
             self._feedback(self.notification_url, answer)
+        if self._answer_delay:
+            time.sleep(self._answer_delay)
         if held:  # carried out, but the answer says "uncertain"
             return Response.json(self._signed({**answer, "response_code": "15777", "status": "15",
                                                 "response_message": "Transaction is uncertain"}))

@@ -1,0 +1,196 @@
+"""Payment crash run: captures and refunds through real `ocbridge worker` processes that are SIGKILLed mid-operation.
+
+APS (simulator) carries each maintenance command out at once and holds its answer a moment, so a worker killed
+then has made the refund or capture but never heard of it — the case "never re-sent blind" exists for. Between
+kills, answers are lost outright (5xx after acting) and one answer says "on hold". Afterwards, for every payment:
+APS's captured and refunded totals equal what was asked, each operation reached APS exactly once (one request per
+maintenance reference), every operation is done, and the shop's history has one comment per operation.
+Sizes: CI (unmarked, 16 payments, 6 kills) and full (`make soak`: 120 payments, 40 kills).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+
+import pytest
+import sqlalchemy as sa
+
+from reliability.harness import SOAK, WorkerPool, hub_env, process_of
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SIZES = [pytest.param((16, 6, 150), id="ci"),
+         pytest.param((120, 40, 900), id="full", marks=[pytest.mark.slow,
+                                                        pytest.mark.skipif(not SOAK, reason="full run: make soak")])]
+
+
+class Killer(threading.Thread):
+    """Kills the worker holding a running payments.operate job while APS holds its answer; restarts it."""
+
+    def __init__(self, pool: WorkerPool, kills: int, rng: random.Random):
+        super().__init__(name="payment-chaos", daemon=True)
+        self.pool, self.kills, self.rng = pool, kills, rng
+        self.counts: Counter = Counter()
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        from django.db import connections
+
+        from ocbridge.core.models import Job
+
+        try:
+            while self.counts["kills"] < self.kills and not self.stop_event.is_set():
+                self.stop_event.wait(self.rng.uniform(0.05, 0.3))
+                holders = self.pool.holders()
+                running = Job.objects.filter(state="running", kind="payments.operate").values_list("claimed_by", flat=True)
+                for claimed in running:
+                    slot = holders.get(process_of(claimed))
+                    if slot is not None:
+                        self.pool.kill(slot)
+                        self.counts["kills"] += 1
+                        self.counts["kills_mid_operation"] += 1
+                        break
+        finally:
+            connections.close_all()
+
+
+def _drive(pool: WorkerPool, done, timeout: float, busy) -> dict:
+    """Let the workers finish; when nothing is due or running, move the shared clock (claims of killed workers
+    expire, deferred status checks come due)."""
+    from django.db import close_old_connections
+
+    from ocbridge.core import clock
+    from ocbridge.core.models import Job
+
+    deadline, moved, quiet = time.monotonic() + timeout, 0.0, 0
+    while time.monotonic() < deadline:
+        if not busy():
+            pool.ensure_running()
+        close_old_connections()
+        active = Job.objects.filter(state__in=["queued", "running"])
+        live = set(pool.holders())
+        running_live = sum(1 for h in active.filter(state="running").values_list("claimed_by", flat=True)
+                           if process_of(h) in live)
+        due = active.filter(state="queued", next_run_at__lte=clock.now()).exists()
+        if done() and not active.exists() and not busy():
+            quiet += 1
+            if quiet >= 3:
+                return {"clock_moved_s": round(moved)}
+        else:
+            quiet = 0
+        if not due and not running_live and not busy() and active.exists():
+            clock.travel(125.0)  # past a dead worker's claim and the first deferred status checks
+            moved += 125.0
+        time.sleep(0.2)
+    raise AssertionError(f"payment run did not settle\n{pool.crashed_logs()}")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_killed_workers_never_capture_or_refund_twice(opencart_db, live_server, settings, tmp_path, size, capsys):
+    from huey.contrib.djhuey import HUEY
+
+    from ocbridge.core.models import Connection, Integration, Store
+    from ocbridge.integrations.payments import links, operations
+    from ocbridge.integrations.payments.models import OperationState, Payment, PaymentOperation
+    from ocbridge.simulators.aps import ApsSimulator
+
+    payments_n, kills, timeout = size
+    settings.PUBLIC_URL = live_server.url
+    settings.SIMULATOR_HOSTS = ["127.0.0.1"]
+    HUEY.flush()
+    shop = opencart_db("3.0")
+    sim = ApsSimulator(speed=1000, timeout_fault_seconds=1.0)
+    sim.start()
+    store = Store.objects.create(name="Crash", db_url=shop.url, table_prefix=shop.prefix, timezone="UTC", currency="AED")
+    conn = Connection.objects.create(store=store, service="aps", base_url=sim.base_url, secret={
+        "merchant_identifier": "MxvOupuG", "access_code": "SILgpo7pWbmzuURp2qri", "sha_request_phrase": "PASS",
+        "sha_response_phrase": "RESP"})
+    integration = Integration.objects.create(store=store, kind="aps", connection=conn, settings={
+        "command": "PURCHASE", "paid_status_id": 2})
+    sim.configure(feedback_url=conn.webhook_url("feedback"), notification_url=conn.webhook_url("notification"))
+    pool = WorkerPool(hub_env(live_server.url, OCBRIDGE_SIMULATOR_HOSTS="127.0.0.1"), 2, tmp_path / "workers", threads=3)
+    rng = random.Random(20)
+    started = time.monotonic()
+    try:
+        # orders and their payments: half purchases, half authorisations (captured in two parts)
+        md = sa.MetaData()
+        md.reflect(shop.engine, only=[f"{shop.prefix}order", f"{shop.prefix}order_history"])
+        from ocbridge.opencart.reference import complete_row
+
+        order_t, hist_t = md.tables[f"{shop.prefix}order"], md.tables[f"{shop.prefix}order_history"]
+        ids = list(range(801, 801 + payments_n))
+        with shop.engine.begin() as c:
+            c.execute(sa.insert(order_t), [complete_row(order_t, {
+                "order_id": i, "store_id": 0, "order_status_id": 1, "total": 40, "currency_code": "AED",
+                "currency_value": 1, "language_id": 1, "email": "x@example.com", "custom_field": "[]",
+                "payment_method": "Card", "payment_code": "ocbridge"}) for i in ids])
+            c.execute(sa.insert(hist_t), [complete_row(hist_t, {"order_id": i, "order_status_id": 1, "notify": 0,
+                                                                 "comment": ""}) for i in ids])
+        pays = []
+        for i in ids:
+            integration.settings = {**integration.settings, "command": "AUTHORIZATION" if i % 2 else "PURCHASE"}
+            integration.save()
+            p = links.new_payment(integration, order_id=i, amount="40.00", currency="AED")
+            sim.pay({"command": p.command, "merchant_reference": p.reference, "amount": str(p.amount_minor),
+                     "currency": "AED"})
+            pays.append(p)
+        pool.start()
+        _drive(pool, lambda: not Payment.objects.filter(state__in=["created", "pending"]).exists(), timeout,
+               lambda: False)
+        # operations, each asked twice (a double click): captures of the authorisations, refunds of the rest
+        sim.hold_answers(0.4)
+        asked: dict[str, int] = {}
+        for p in pays:
+            p.refresh_from_db()
+            op = "capture" if p.state == "authorised" else "refund"
+            for seq, amount in ((1, 1500), (2, 1000)):
+                for _ in range(2):
+                    operations.request(p, op, amount, sequence=seq, reason="crash run", user="chaos")
+            asked[p.reference] = 2500
+        killer = Killer(pool, kills, rng)
+        killer.start()
+        for _ in range(3):  # answers lost outright while the killer works
+            time.sleep(0.3)
+            sim.fail_next("500", path="/FortAPI/paymentApi", after=True)
+        sim.hold_next_maintenance()
+        final = _drive(pool, lambda: not PaymentOperation.objects.filter(
+            state__in=[OperationState.REQUESTED, OperationState.UNKNOWN]).exists(), timeout, killer.is_alive)
+        killer.stop_event.set()
+        killer.join(10)
+        # the audit
+        tx = sim.transactions()
+        per_ref: Counter = Counter()
+        for r in sim.requests("/FortAPI/paymentApi"):
+            body = r.json() or {}
+            if body.get("command") in ("CAPTURE", "REFUND"):
+                per_ref[body.get("maintenance_reference")] += 1
+        ops = PaymentOperation.objects.all()
+        violations = []
+        for p in pays:
+            p.refresh_from_db()
+            t = tx[p.reference]
+            got = t["captured"] if p.command == "AUTHORIZATION" else t["refunded"]
+            if got != asked[p.reference]:
+                violations.append(f"{p.reference}: APS {'captured' if p.command == 'AUTHORIZATION' else 'refunded'} "
+                                  f"{got}, asked {asked[p.reference]}")
+        twice = [ref for ref, n in per_ref.items() if n > 1]
+        not_done = ops.exclude(state=OperationState.DONE).count()
+        with shop.engine.connect() as c:
+            comments = c.execute(sa.select(sa.func.count()).select_from(hist_t).where(
+                hist_t.c.comment.like("Refunded%") | hist_t.c.comment.like("Captured%"))).scalar()
+        report = {"payments": len(pays), "operations": ops.count(), "asked_twice_each": True,
+                  "maintenance_requests": sum(per_ref.values()), "sent_twice": len(twice), "not_done": not_done,
+                  "history_comments": comments, "seconds": round(time.monotonic() - started), **killer.counts, **final}
+        with capsys.disabled():
+            print("\npayment crash run:", report)
+        assert not violations, violations
+        assert not twice, f"maintenance references sent more than once: {twice[:5]}"
+        assert not_done == 0 and ops.count() == 2 * len(pays)
+        assert comments == ops.count()
+        assert killer.counts["kills"] >= kills
+    finally:
+        pool.stop()
+        sim.stop()
