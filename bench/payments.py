@@ -141,17 +141,18 @@ def main(argv: list[str] | None = None) -> int:
         # 2. link to paid through the simulator --------------------------------------------------------------
         sim.configure(feedback_url="", notification_url="")  # feedback goes in below, in-process, as it arrives
         lat, lat_check = [], []
+        import httpx
+
+        web = httpx.Client(timeout=10)  # the customer's browser
         for i in range(1, n + 1):
             p = links.new_payment(integration, order_id=2 * n + i, amount="40", currency="AED")
             started = time.perf_counter()
             page = hub.get(links.url_for(p).replace("http://testserver", ""))
             fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.content.decode()))
             fields = {k: v.replace("&amp;", "&") for k, v in fields.items()}
-            import httpx
-
-            card = httpx.post(sim.base_url + "/FortAPI/paymentPage", data=fields)
+            card = web.post(sim.base_url + "/FortAPI/paymentPage", data=fields)
             token = re.search(r"name=page value=(\S+)>", card.text).group(1)
-            back = httpx.post(sim.base_url + "/FortAPI/paymentPage/decide", data={"page": token, "decision": "pay"})
+            back = web.post(sim.base_url + "/FortAPI/paymentPage/decide", data={"page": token, "decision": "pay"})
             answer = dict(httpx.URL(back.headers["location"]).params)
             if i % 2:  # APS's direct feedback arrives
                 hub.post(hook, urlencode(answer), content_type="application/x-www-form-urlencoded")

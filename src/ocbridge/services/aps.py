@@ -25,7 +25,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from ocbridge.core import outbound
 from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError
 from ocbridge.core.exchanges import ExchangeRecorder
-from ocbridge.core.http import HttpClient
+from ocbridge.core.http import HttpClient, shared_client
 
 SERVICE = "aps"
 PAGE_PATH = "/FortAPI/paymentPage"
@@ -149,7 +149,7 @@ class ApsClient:
     def __init__(self, connection, *, http: HttpClient | None = None, timeout: float = 30.0):
         self.creds = Credentials.of(connection)
         self.page_url, self.api_url = endpoints(connection)
-        self._http = http or HttpClient(SERVICE, timeout=timeout)
+        self._http = http or shared_client(SERVICE, "", timeout=timeout)  # one TLS context per process
         c = self.creds
         self._recorder = ExchangeRecorder(SERVICE, connection=connection,
                                           secrets=[c.request_phrase, c.response_phrase])

@@ -26,7 +26,7 @@ from decimal import Decimal
 from ocbridge.core import outbound
 from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError
 from ocbridge.core.exchanges import ExchangeRecorder
-from ocbridge.core.http import HttpClient
+from ocbridge.core.http import HttpClient, shared_client
 
 SERVICE = "latitudepay"
 HOSTS = {  # B1
@@ -112,7 +112,7 @@ class LatitudeClient:
         if not self._key or not self._secret:
             raise ConfigurationError("the LatitudePay connection needs the API key and API secret")
         self.base = base_url(connection, currency)
-        self._http = http or HttpClient(SERVICE, timeout=timeout)
+        self._http = http or shared_client(SERVICE, "", timeout=timeout)  # one TLS context per process
         self._scope = (connection.pk, self.base, hashlib.sha256(f"{self._key}:{self._secret}".encode()).hexdigest()[:16])
         self._recorder = ExchangeRecorder(SERVICE, connection=connection, secrets=[self._secret])
         self.last_exchange = None
