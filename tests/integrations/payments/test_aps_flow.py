@@ -235,3 +235,33 @@ def test_settings_test_checks_credentials_without_charging(aps_bed):
     bed.connection.save()
     result = check_connection(bed.connection)
     assert not result["ok"] and "Signature mismatch" in result["message"]
+
+
+def test_daily_report_lists_both_kinds_of_mismatch(aps_bed, admin_client):
+    """Deliver 6: gateway paid but the shop not (the owner set the order back), and the reverse (the owner marked an
+    order paid whose payment failed)."""
+    from ocbridge.core.jobs import run_job
+    from ocbridge.core.models import Job
+    from ocbridge.integrations.payments.jobs import DailyReport
+    from ocbridge.integrations.payments.models import ReconciliationReport
+    from ocbridge.opencart import write_history
+
+    bed = aps_bed("3.0")
+    p1, l1 = _link(bed, 520)
+    p2, l2 = _link(bed, 521)
+    p3, l3 = _link(bed, 522)
+    bed.customer_pays(l1)
+    bed.customer_pays(l2, "decline")
+    bed.customer_pays(l3)
+    bed.settle()
+    assert bed.order_status(520) == 2 and bed.order_status(522) == 2
+    write_history(bed.store, 520, expected=2, new=1, comment="owner: back to pending")
+    write_history(bed.store, 521, expected=1, new=2, comment="owner: paid by bank, he says")
+    job = Job.objects.enqueue(DailyReport, key="test:report", store=bed.store, payload={"day": "2026-12-05"})
+    run_job(job.pk)
+    report = ReconciliationReport.objects.get(store=bed.store)
+    assert [r["order_id"] for r in report.gateway_paid_shop_unpaid] == [520]
+    assert [r["order_id"] for r in report.shop_paid_gateway_unpaid] == [521]
+    assert report.checked == 3
+    page = admin_client.get("/payments/").content.decode()
+    assert "Order 520: 20.00 AED" in page and f"Order 521, reference {p2.reference}" in page

@@ -19,7 +19,7 @@ from ocbridge.core.choices import SideEffectState
 from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError
 from ocbridge.core.jobkinds import Defer, about_order
 from ocbridge.core.jobs import JobKind, register_job_kind, register_schedule, slot_key
-from ocbridge.core.models import Integration, Job
+from ocbridge.core.models import Integration, Job, Store
 from ocbridge.integrations.payments import ledger
 from ocbridge.integrations.payments.config import PaymentConfig
 from ocbridge.integrations.payments.gateways import gateway_for
@@ -248,3 +248,81 @@ class ShopNote(PaymentJob):
             raise ConfigurationError(f"Order {payment.order_id} does not exist in the shop.")
         opencart.write_history(payment.store, payment.order_id, expected=current, new=target or current,
                                comment=comment, notify=False, key=job.key)
+
+
+# --- the daily reconciliation report -----------------------------------------------------------------------
+
+REPORT_EVERY = 3600.0  # looked at hourly; each store's report is made once per day (its key)
+REPORT_DAYS = 7  # payments of the last week are compared
+
+
+@register_schedule("payments.daily_report", REPORT_EVERY)
+def daily_report() -> None:
+    """Yesterday's report for every store with a payment gateway switched on (one job per store and day)."""
+    from ocbridge.integrations.payments.views import GATEWAY_KINDS
+
+    day = (clock.now() - timedelta(days=1)).date()
+    stores = Integration.objects.filter(kind__in=GATEWAY_KINDS, enabled=True, store__enabled=True).values_list(
+        "store_id", flat=True).distinct()
+    for store_id in stores:
+        Job.objects.enqueue(DailyReport, key=f"payments:report:{store_id}:{day.isoformat()}",
+                            store=Store.objects.get(pk=store_id), payload={"day": day.isoformat()})
+
+
+@register_job_kind
+class DailyReport(PaymentJob):
+    """Orders the shop thinks unpaid though the gateway was paid, and the reverse: orders at the owner's paid status
+    (or our extension's orders in a processing/complete status) whose payments the gateway never confirmed."""
+
+    kind = "payments.daily_report"
+
+    def run(self, job) -> None:
+        import datetime as dt
+
+        from ocbridge.integrations.payments.models import ReconciliationReport
+
+        store = job.store
+        day = dt.date.fromisoformat(job.payload["day"])
+        rows = build_report(store, since=clock.now() - timedelta(days=REPORT_DAYS))
+        ReconciliationReport.objects.update_or_create(store=store, day=day, defaults={
+            "gateway_paid_shop_unpaid": rows["gateway_paid_shop_unpaid"],
+            "shop_paid_gateway_unpaid": rows["shop_paid_gateway_unpaid"], "checked": rows["checked"],
+            "created": clock.now()})
+
+
+def build_report(store, *, since) -> dict:
+    """Compare the payments made since `since` with the shop's order statuses (read by primary key)."""
+    import sqlalchemy as sa
+
+    from ocbridge.opencart import shop_db, statuses
+
+    payments = list(Payment.objects.filter(store=store, created__gte=since).select_related("integration"))
+    by_order: dict[int, list[Payment]] = {}
+    for p in payments:
+        by_order.setdefault(p.order_id, []).append(p)
+    shop = shop_db(store)
+    live = statuses.read_settings(shop, store.oc_store_id).live
+    t = shop.t("order")
+    found: dict[int, int] = {}
+    ids = sorted(by_order)
+    with shop.engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            found.update(conn.execute(sa.select(t.c.order_id, t.c.order_status_id).where(t.c.order_id.in_(chunk))).all())
+    gateway_paid, shop_paid = [], []
+    for order_id, pays in sorted(by_order.items()):
+        status = found.get(order_id)
+        if status is None:
+            continue
+        money = [p for p in pays if p.state in MONEY_STATES]
+        cfgs = {PaymentConfig.from_settings(p.integration.settings).paid_status_id for p in pays}
+        # the owner's paid status, or any live status the order reached after its payment began (shipped…)
+        paid_in_shop = status in cfgs or (status in live and status not in {p.shop_status for p in pays})
+        if money and not paid_in_shop:
+            p = money[-1]
+            gateway_paid.append({"order_id": order_id, "reference": p.reference, "amount": str(p.amount),
+                                 "currency": p.currency, "status": status})
+        elif not money and status in cfgs and not any(p.state in (S.REFUNDED, S.VOIDED) for p in pays):
+            p = pays[-1]
+            shop_paid.append({"order_id": order_id, "reference": p.reference, "state": p.state, "status": status})
+    return {"gateway_paid_shop_unpaid": gateway_paid, "shop_paid_gateway_unpaid": shop_paid, "checked": len(by_order)}

@@ -157,3 +157,22 @@ class PaymentOperation(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["payment", "operation", "sequence"], name="payment_op_seq")]
+
+
+class ReconciliationReport(models.Model):
+    """One store's daily comparison of the gateway's word and the shop's statuses (jobs.DailyReport)."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="payment_reports")
+    day = models.DateField()
+    created = models.DateTimeField(default=clock.now)
+    gateway_paid_shop_unpaid = models.JSONField(default=list, help_text="[{order_id, reference, amount, status}]")
+    shop_paid_gateway_unpaid = models.JSONField(default=list, help_text="[{order_id, reference, state, status}]")
+    checked = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [models.UniqueConstraint(fields=["store", "day"], name="payment_report_day")]
+
+    @property
+    def mismatches(self) -> int:
+        return len(self.gateway_paid_shop_unpaid) + len(self.shop_paid_gateway_unpaid)

@@ -171,7 +171,17 @@ def payment_list(request) -> HttpResponse:
         scale = Decimal(1).scaleb(-(3 if row["currency"] in ("JOD", "KWD", "OMR", "TND", "BHD", "LYD", "IQD") else 2))
         t.update(n=row["n"], amount=Decimal(row["amount"] or 0) * scale, refunded=Decimal(row["refunded"] or 0) * scale)
     labels = dict(S.choices)
+    from ocbridge.integrations.payments.models import ReconciliationReport
+
+    reports = [r for r in (access.scoped(ReconciliationReport.objects.select_related("store"), request.user)
+                           .order_by("store_id", "-day").distinct()) if r.mismatches][:20]
+    seen, latest = set(), []
+    for r in reports:  # the newest report of each store
+        if r.store_id not in seen:
+            seen.add(r.store_id)
+            latest.append(r)
     return render(request, "payments/list.html", {
+        "reports": latest,
         "nav": "payments", "filters": f, "states": S.choices, "page": Paginator(qs, 50).get_page(request.GET.get("page")),
         "stores": access.scoped(Store, request.user), "labels": labels,
         "gateways": [(k, Service(k).label) for k in GATEWAY_KINDS],
