@@ -171,9 +171,18 @@ class Operate(PaymentJob):
         if op.state in (OperationState.DONE, OperationState.FAILED):
             return
         about_order(payment.order_id)
+        # One operation of a payment at the gateway at a time: asking about a doubtful one compares the gateway's
+        # totals with ours before it, which only tells "carried out or not" when nothing else moved them meanwhile.
+        if PaymentOperation.objects.filter(payment=payment, pk__lt=op.pk,
+                                           state__in=(OperationState.REQUESTED, OperationState.UNKNOWN)).exists():
+            raise Defer(5, "waiting for an earlier operation of this payment")
         gw = gateway_for(payment.integration)
         effect = outbox.request(op.key, kind="payment", service=payment.gateway, store=payment.store,
                                 connection=payment.integration.connection, integration=payment.integration)
+        if effect.state == SideEffectState.REQUESTED:  # not sent yet: its "before" is the confirmed total now
+            payment.refresh_from_db()
+            op.before_minor = payment.captured_minor if op.operation == Operation.CAPTURE else payment.refunded_minor
+            PaymentOperation.objects.filter(pk=op.pk).update(before_minor=op.before_minor)
 
         def send(e):
             return gw.operate(payment, op.operation, op.amount_minor, correlation=str(e.correlation), key=op.key)
