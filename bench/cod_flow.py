@@ -150,6 +150,7 @@ def score_lookup(phones: int, lookups: int = 2000) -> None:
     from django.db import connection
 
     from benchkit import timed
+    from ocbridge.core import personal_data
     from ocbridge.core.models import Integration, Store
     from ocbridge.integrations.cod_confirm import risk
     from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
@@ -167,7 +168,7 @@ def score_lookup(phones: int, lookups: int = 2000) -> None:
             cur.executemany(
                 f"INSERT INTO {tally} (phone, store_id, shared, confirmed, cancelled, unanswered, refused, delivered, "
                 "updated) VALUES (%s, %s, %s, %s, 0, 0, %s, %s, %s)",
-                [(f"+90532{n:07d}", stores[n % 5].pk, True, rng.randrange(3), rng.randrange(2), rng.randrange(3),
+                [(personal_data.phone_key(f"+90532{n:07d}"), stores[n % 5].pk, True, rng.randrange(3), rng.randrange(2), rng.randrange(3),
                   datetime.now()) for n in range(start, min(phones, start + 50_000))])
         # The naive way keeps no tally: it counts the phone's decided confirmations (indexed by phone) each time.
         conf = Confirmation._meta.db_table

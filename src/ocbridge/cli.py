@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "rotate-key": ("ocbridge_rotate_key", "re-encrypt every stored secret under a new key", True),
     "onebox": ("ocbridge_onebox", "OneBox CRM: start, continue and watch the first loads (orders, customers, "
                                   "catalogue)", True),
+    "personal-data": ("ocbridge_personal_data", "export or erase a person's data, found by phone number", True),
     "opencart": ("ocbridge_opencart", "OpenCart tools: fill a test shop with realistic orders", False),
     "check": ("check", "check the hub's settings (add --deploy before going live)", False),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ from ocbridge.core.jobs import JobKind, get_kind, register_job_kind, register_sc
 
 LOG_DAYS = int(os.environ.get("OCBRIDGE_LOG_RETENTION_DAYS", "90"))  # warnings and errors are kept
 ROUTINE_DAYS = 2  # finished polls and similar routine jobs
+log = logging.getLogger(__name__)
 
 
 @register_schedule("core.housekeeping", every=3600)
@@ -18,6 +20,7 @@ def schedule_housekeeping() -> None:
     from ocbridge.core.models import Job
 
     Job.objects.enqueue(PruneOldRows, key=slot_key("core:housekeeping", 3600))
+    Job.objects.enqueue(MaskPersonalData, key=slot_key("core:personal-data", 3600))
 
 
 @register_job_kind
@@ -42,3 +45,20 @@ def _routine(kind: str) -> bool:
         return bool(getattr(get_kind(kind), "routine", False))
     except LookupError:
         return False
+
+
+@register_job_kind
+class MaskPersonalData(JobKind):
+    """Customers' names, numbers, addresses and words in the hub's own tables, older than their store's period, are
+    masked in place (core.personal_data); the shop's own database is never touched."""
+
+    kind = "core.mask_personal_data"
+    max_attempts = 2
+    routine = True
+
+    def run(self, job) -> None:
+        from ocbridge.core import personal_data
+
+        done = personal_data.mask_expired()
+        if done:
+            log.info("personal data masked: %s", done)

@@ -99,6 +99,14 @@ class StoreForm(forms.ModelForm):
         for name in ("db_host", "db_name"):
             self.fields[name].required = True
         self.fields["personal_data_days"].required = False
+        from django.conf import settings
+
+        # Ceilings (the browser's max; clean_* refuses above them naming the administrator's setting)
+        for name, low, high in (("test_sends_per_hour", 0, settings.TEST_SENDS_MAX_PER_HOUR),
+                                ("login_fail_limit", 1, settings.LOGIN_FAIL_LIMIT), ("personal_data_days", 1, 3650)):
+            field = self.fields[name]
+            field.min_value, field.max_value = low, high
+            field.widget.attrs.update(min=low, max=high)
         self.fields["stock_source"].required = False  # not posted (older forms, the CLI): kept as it is
         if self.instance.db_engine == SQLITE:
             # A file on the hub (the demo shop): set from the command line only, never re-pointed from a form.

@@ -95,3 +95,14 @@ class ShopWrite(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.state} {self.steps_done}"
+
+
+# A customer's corrected address (and the old one in the comment), as the journal asked for it (core.personal_data); a running write keeps it.
+from django.db.models import Q  # noqa: E402
+
+from ocbridge.core import personal_data  # noqa: E402
+
+personal_data.register(personal_data.Table(
+    model="opencart.ShopWrite", created="created", store="store_id", only=Q(kind="address") & ~Q(state="running"),
+    mask={"request": lambda row: {k: (personal_data.MASKED if k in ("address", "comment") else v) for k, v in row.request.items()}},
+    masked=Q(request__address=personal_data.MASKED), export=("kind", "order_id", "request")))

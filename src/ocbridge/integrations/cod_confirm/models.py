@@ -230,3 +230,27 @@ class OrderOutcome(models.Model):
         ]
         verbose_name = _("order outcome")
         verbose_name_plural = _("order outcomes")
+
+
+# Personal data kept here (core.personal_data): masked after the store's period, found by phone on request. An
+# attempt's answer is the customer's own words for SMS and WhatsApp (digits for a call); attempts are registered
+# first, so an erase finds them through their confirmation before it is masked.
+from django.db.models import Q  # noqa: E402
+
+from ocbridge.core import personal_data  # noqa: E402
+
+personal_data.register(personal_data.Table(
+    model="cod_confirm.Attempt", created="created", store="store_id", only=Q(channel__in=["sms", "whatsapp"]),
+    phones=("confirmation__phone",), mask={"answer": ""}, masked=Q(answer=""),
+    export=("confirmation__order_id", "channel", "service", "state", "answer")))
+personal_data.register(personal_data.Table(
+    model="cod_confirm.Confirmation", created="created", store="store_id", phones=("phone",),
+    mask={"customer_name": "", "phone_raw": "", "phone": ""}, masked=Q(customer_name="", phone_raw="", phone=""),
+    export=("order_id", "order_label", "customer_name", "phone_raw", "phone", "state", "total", "currency")))
+personal_data.register(personal_data.Table(  # keeps the tally's key, so a late change of the shop still corrects it
+    model="cod_confirm.OrderOutcome", created="created", store="store_id", phones=("phone",),
+    mask={"phone": lambda row: personal_data.phone_key(row.phone)},
+    masked=Q(phone="") | Q(phone__startswith=personal_data.KEY_PREFIX), export=("order_id", "phone", "outcome")))
+personal_data.register(personal_data.Table(
+    model="cod_confirm.PhoneTally", created="updated", store="store_id", phones=("phone",), keyed=True, mask={},
+    masked=Q(), export=("confirmed", "cancelled", "unanswered", "refused", "delivered")))

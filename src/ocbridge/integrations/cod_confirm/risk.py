@@ -1,6 +1,7 @@
 """Risk score per phone across the stores of the hub: how this number's COD orders ended before.
 
-Counts per (phone, store) live in `PhoneTally`. A store counts its own rows always, and other stores' rows only
+Counts per (phone, store) live in `PhoneTally`, keyed by the number's keyed hash (core.personal_data.phone_key),
+never the number. A store counts its own rows always, and other stores' rows only
 when both share (`risk_share`, off by default: an agency's separate clients may not pool their customers). The
 reason a person reads gives counts only — never which store, never another store's order or customer.
 
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
-from ocbridge.core import clock
+from ocbridge.core import clock, personal_data
 from ocbridge.integrations.cod_confirm.models import PhoneTally
 
 OUTCOMES = ("confirmed", "cancelled", "unanswered", "refused", "delivered")
@@ -58,6 +59,7 @@ def record(store, phone: str, outcome: str, n: int = 1) -> None:
         raise ValueError(f"unknown outcome {outcome!r}")
     if not phone or n == 0:
         return
+    phone = personal_data.phone_key(phone)  # tallies never hold the number itself
     if n < 0:  # never below zero, whatever came before
         PhoneTally.objects.filter(phone=phone, store_id=_pk(store), **{f"{outcome}__gte": -n}).update(
             **{outcome: F(outcome) + n}, updated=clock.now())
@@ -77,6 +79,7 @@ def lookup(store, phone: str, *, sharing: bool | None = None) -> Score:
     if not phone:
         return Score(0, dict.fromkeys(OUTCOMES, 0))
     shares = _sharing(store) if sharing is None else sharing
+    phone = personal_data.phone_key(phone)
     # One statement on the (phone, store) unique index, no ORM query building: well under 1 ms at a million
     # phones (bench/cod_flow.py part 4).
     table = PhoneTally._meta.db_table
@@ -93,9 +96,11 @@ def lookup_many(pairs) -> dict[tuple[int, str], Score]:
     """Scores for (store, phone) pairs of one page (a list, the overview's "need you" rows): one statement per
     store, each on the (phone, store) index; sharing read once per store."""
     by_store: dict[int, set[str]] = {}
+    numbers: dict[str, str] = {}  # key → the number asked about
     for store, phone in pairs:
         if phone:
-            by_store.setdefault(_pk(store), set()).add(phone)
+            numbers[personal_data.phone_key(phone)] = phone
+            by_store.setdefault(_pk(store), set()).add(personal_data.phone_key(phone))
     out: dict[tuple[int, str], Score] = {}
     table = PhoneTally._meta.db_table
     sums = ", ".join(f"SUM({name})" for name in OUTCOMES)
@@ -107,7 +112,7 @@ def lookup_many(pairs) -> dict[tuple[int, str], Score]:
             cur.execute(f"SELECT phone, {sums} FROM {table} WHERE {where} GROUP BY phone", [*phones, store_id])
             for phone, *row in cur.fetchall():
                 counts = {name: int(n or 0) for name, n in zip(OUTCOMES, row, strict=True)}
-                out[(store_id, phone)] = Score(sum(WEIGHTS[k] * v for k, v in counts.items()), counts)
+                out[(store_id, numbers[phone])] = Score(sum(WEIGHTS[k] * v for k, v in counts.items()), counts)
     return out
 
 

@@ -81,3 +81,15 @@ class IndexBackfill(models.Model):
 
     def __str__(self) -> str:
         return f"{self.store_db_key}: below {self.next_below}{' (done)' if self.done else ''}"
+
+
+# Personal data kept here (core.personal_data): the caller's number and what the hub told them (their orders).
+from django.db.models import Q  # noqa: E402
+
+from ocbridge.core import personal_data  # noqa: E402
+
+personal_data.register(personal_data.Table(
+    model="order_lookup.LookupCall", created="created", store="store_id", phones=("caller",),
+    mask={"caller_raw": "", "caller": "", "spoken": "", "last_response": ""},
+    masked=Q(caller_raw="", caller="", spoken="", last_response=""),
+    export=("service", "caller", "caller_raw", "called", "order_label", "spoken", "outcome")))
