@@ -245,3 +245,17 @@ def test_cli_runs_the_customer_load_with_progress_and_each_customer_goes_once(sh
     status = io.StringIO()
     call_command("ocbridge_onebox", "status", store=shop.store.pk, stdout=status)
     assert "contact  3 / 3 (100 %) done" in status.getvalue() and "order    not started" in status.getvalue()
+
+
+def test_an_idle_poll_of_onebox_writes_nothing(shop, sim, integration, kit):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    kit.add_order(shop, 701, status=2)
+    kit.poll(integration)
+    kit.poll(integration)
+    with CaptureQueriesContext(connection) as q:
+        kit.run(jobs.PollOneBox, integration)
+    writes = [x["sql"] for x in q.captured_queries
+              if x["sql"].startswith(("UPDATE", "INSERT")) and "onebox_syncstate" in x["sql"]]
+    assert writes == []

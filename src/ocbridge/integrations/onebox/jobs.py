@@ -383,16 +383,19 @@ class PollOneBox(OneBoxJob):
             newest = max(newest, str(row.get("datemodify") or ""))
         known = {b.local_id: b for b in Binding.objects.filter(connection_id=integration.connection_id, kind=m.ORDER,
                                                                 local_id__in=[str(i) for i in changed])}
+        enqueued = 0
         with transaction.atomic():
             for order_id, row in changed.items():
                 b = known.get(str(order_id))
                 if b is None or b.remote_hash == bindings.digest(int(row.get("statusid") or 0)):
                     continue  # not ours yet, or an echo of our own status
+                enqueued += 1
                 Job.objects.enqueue(SyncStatus, key=f"onebox:{sid}:status-{order_id}:ob{row.get('statusid')}:"
                                                     f"{row.get('datemodify')}", integration=integration,
                                     payload={"order_id": order_id, "remote_seen": now.isoformat(),
                                              "remote": {"statusid": row.get("statusid")}})
-            state.touch(changed_since={**(state.changed_since or {}), "order": newest}, last_poll_at=now)
+            if newest != since or enqueued or "order" not in (state.changed_since or {}):  # idle: no write
+                state.touch(changed_since={**(state.changed_since or {}), "order": newest}, last_poll_at=now)
         if cfg.takes("product"):
             self._products(integration, cfg, client, state, now)
 
@@ -415,7 +418,8 @@ class PollOneBox(OneBoxJob):
                     continue
                 Job.objects.enqueue(ProductIn, key=f"onebox:{integration.store_id}:product-in:{row['id']}:{view}",
                                     integration=integration, payload={"record": row, "seen": now.isoformat()})
-            state.touch(changed_since={**(state.changed_since or {}), "product": newest})
+            if newest != since or "product" not in (state.changed_since or {}):
+                state.touch(changed_since={**(state.changed_since or {}), "product": newest})
 
 
 @register_job_kind

@@ -9,18 +9,14 @@ from ocbridge.core.models import Integration
 
 # Binding kinds: local_id (ours) → external_id (OneBox's id). local_hash / remote_hash: each side's content hash as
 # of the last sync (core.bindings); data["state"] ok / failed, data["error"] OneBox's words.
-ORDER = "onebox.order"  # order_id → OneBox order id
+ORDER = "onebox.order"  # order_id → OneBox order id; local/remote hash: each side's status as last synced
 HISTORY = "onebox.history"  # order_history_id → OneBox comment id (appended once)
-STATUS = "onebox.status"  # OpenCart order_status_id → OneBox status id (the map the owner made, as synced)
-CATEGORY = "onebox.category"
-BRAND = "onebox.brand"  # manufacturer_id
-PRODUCT = "onebox.product"
-OPTION = "onebox.option"
-OPTION_VALUE = "onebox.option_value"
-CONTACT = "onebox.contact"  # customer_id (or "guest:<email>") → OneBox contact id
-GROUP = "onebox.group"  # customer_group_id → OneBox contact group id
-KIND_OF = {"order": ORDER, "history": HISTORY, "status": STATUS, "category": CATEGORY, "brand": BRAND,
-           "product": PRODUCT, "option": OPTION, "option_value": OPTION_VALUE, "contact": CONTACT, "group": GROUP}
+CATEGORY = "onebox.category"  # category_id → OneBox category id
+BRAND = "onebox.brand"  # manufacturer_id → OneBox brand id
+PRODUCT = "onebox.product"  # product_id → OneBox product id (options travel inside the product); data["fp"]: the
+#                             database's fingerprint of the product as last sent
+CONTACT = "onebox.contact"  # customer ("oc-c<id>", or a guest's "oc-e:<e-mail>") → OneBox contact id
+# Statuses and contact groups are the owner's maps in the settings (config.status_map, group_map), not Bindings.
 OK, FAILED = "ok", "failed"
 
 
