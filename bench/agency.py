@@ -58,6 +58,7 @@ def args_parser() -> argparse.ArgumentParser:
     ap.add_argument("--hour", type=int, default=21, help="local hour whose rate is played (21 = evening peak)")
     ap.add_argument("--speed", type=float, default=1.0, help="orders come this many times faster than real")
     ap.add_argument("--minutes", type=float, default=10 if SOAK else 1.5, help="length of the steady and trouble phases")
+    ap.add_argument("--interval", type=int, default=30, help="each store's poll interval in seconds (Store.poll_seconds)")
     ap.add_argument("--dead", type=int, default=10)
     ap.add_argument("--slow", type=int, default=10)
     ap.add_argument("--slow-delay", type=float, default=2.0)
@@ -436,6 +437,9 @@ def main() -> None:
         sim.set_odds(call={"confirm": 0.7, "cancel_twice": 0.3})
         t = time.perf_counter()
         add_stores(shops, sim)
+        from ocbridge.core.models import Store
+
+        Store.objects.update(poll_seconds=args.interval)
         print(f"  {len(shops)} stores set up in {time.perf_counter() - t:.0f} s", flush=True)
         interval = poll_interval()
         procs = Processes(env, port, counts_dir)

@@ -1,8 +1,10 @@
 """Routine polls (core.polls): no Job rows, nothing written to the hub when idle, one run per slot across
-dispatchers, a failing poll shown once and its recovery too, the shop's poll interval per store."""
+dispatchers, a failing poll recorded with its back-off and its recovery once, the shop's poll interval per store;
+a failing target waits out its back-off, and failing or slow targets run on a lane of their own."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 
@@ -56,7 +58,7 @@ def test_idle_polls_write_nothing_to_the_hub(shop):
     assert _writes(ctx) and Job.objects.filter(kind="cod_confirm.start_attempt").count() == 1
 
 
-def test_a_failing_shop_poll_is_recorded_once_and_its_recovery_once(shop):
+def test_a_failing_shop_poll_is_recorded_with_its_back_off_and_its_recovery_once(shop):
     from ocbridge.core.attention import polls_failing
     from ocbridge.opencart.attention import shop_unreachable
 
@@ -68,9 +70,12 @@ def test_a_failing_shop_poll_is_recorded_once_and_its_recovery_once(shop):
     assert len(_writes(ctx)) >= 1
     row = PollHealth.objects.get(poll=POLL)
     assert row.failing_since and row.last_error.startswith("Shop database not reachable (connection refused") and row.store_id == store.pk
+    assert row.failures == 1 and row.retry_at == row.failing_since + dt.timedelta(seconds=15)
     with CaptureQueriesContext(connection) as ctx:
-        polls.run_all(POLL)  # still failing the same way: nothing new to write
-    assert _writes(ctx) == []
+        polls.run_all(POLL)  # still failing: one UPDATE of its row — the count, and the next try further off
+    assert len(_writes(ctx)) == 1 and "core_pollhealth" in _writes(ctx)[0]
+    row.refresh_from_db()
+    assert row.failures == 2 and row.retry_at - clock.now() > dt.timedelta(seconds=29)
     [item] = shop_unreachable(Store.objects.all())  # the shop's own words for it (not the generic line too)
     assert item.store == store and item.since == row.failing_since
     assert "the shop database does not answer: Shop database not reachable (connection refused" in item.text
@@ -80,7 +85,7 @@ def test_a_failing_shop_poll_is_recorded_once_and_its_recovery_once(shop):
     add_order(h, 2)
     polls.run_all(POLL)
     row.refresh_from_db()
-    assert row.failing_since is None and row.recovered_at is not None
+    assert row.failing_since is None and row.recovered_at is not None and row.failures == 0 and row.retry_at is None
     assert shop_unreachable(Store.objects.all()) == []
     assert Job.objects.filter(kind="cod_confirm.start_attempt").count() == 1  # the order that came meanwhile
     with CaptureQueriesContext(connection) as ctx:
@@ -266,3 +271,74 @@ def test_a_routine_job_whose_worker_keeps_dying_is_queued_again_never_parked():
     requeue_expired()
     states = dict(Job.objects.values_list("kind", "state"))
     assert states == {routine: JobState.QUEUED, business: JobState.FAILED}
+
+
+def test_back_off_doubles_up_to_ten_minutes():
+    assert [polls.backoff(n, 15) for n in range(1, 8)] == [15, 30, 60, 120, 240, 480, 600]
+    assert polls.backoff(1, 3600) == 3600 and polls.backoff(5, 3600) == 3600  # never shorter than the interval
+
+
+@pytest.fixture
+def flaky_poll(monkeypatch):
+    """A poll of three targets: "down" always fails, "hangs" takes 1.5 s, "ok" is quick; records runs in order."""
+    ran: list[str] = []
+    monkeypatch.setattr(polls, "_POLLS", {})
+    monkeypatch.setattr(polls, "SLOW_SECONDS", 1.0)
+
+    def run(target):
+        ran.append(target.key)
+        if target.key == "down":
+            raise RuntimeError("shop database not reachable")
+        if target.key == "hangs":
+            time.sleep(1.5)
+
+    polls.register_poll("test.flaky", targets=lambda: [polls.Target(k, 15) for k in ("down", "hangs", "ok")],
+                        label="flaky")(run)
+    return ran
+
+
+@pytest.mark.django_db(transaction=True)  # the poll threads record health through their own connections
+def test_a_failing_target_waits_out_its_back_off_across_dispatchers(flaky_poll, tmp_path):
+    leases = polls.FileLeases(tmp_path)
+    one = polls.Scheduler(threads=2, leases=leases)
+    one.tick()
+    _settle(one)
+    assert flaky_poll.count("down") == 1
+    assert PollHealth.objects.get(key="down").failures == 1
+    clock.travel(15)  # next slot: due again (first back-off = the interval)
+    one.tick()
+    _settle(one)
+    assert flaky_poll.count("down") == 2 and flaky_poll.count("ok") == 2
+    row = PollHealth.objects.get(key="down")
+    assert row.failures == 2 and (row.retry_at - clock.now()).total_seconds() > 25  # 30 s after that failure
+    two = polls.Scheduler(threads=2, leases=leases)  # another worker process: it reads the back-off from the row
+    clock.travel(15)
+    for s in (one, two):
+        s.refreshed = float("-inf")
+        s.tick()
+    _settle(one, two)
+    assert flaky_poll.count("down") == 2 and flaky_poll.count("ok") == 3  # skipped: its next try is later
+    clock.travel(16)
+    two.refreshed = float("-inf")
+    two.tick()
+    _settle(two)
+    assert flaky_poll.count("down") == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failing_and_slow_targets_cannot_hold_the_healthy_ones_threads(flaky_poll, tmp_path):
+    sched = polls.Scheduler(threads=1, slow_threads=1, leases=polls.FileLeases(tmp_path))
+    sched.tick()
+    _settle(sched)  # the first round: all on the one normal thread; "down" failed, "hangs" was slow
+    assert sched.slow == {("test.flaky", "down"), ("test.flaky", "hangs")}
+    PollHealth.objects.filter(key="down").update(retry_at=None)  # no back-off here: only the lanes are tested
+    polls.reset()
+    del flaky_poll[:]
+    clock.travel(15)
+    started = time.monotonic()
+    sched.tick()
+    while "ok" not in flaky_poll and time.monotonic() - started < 5:
+        time.sleep(0.01)
+    assert "ok" in flaky_poll and time.monotonic() - started < 1.0  # not queued behind the 1.5 s poll
+    _settle(sched)
+    assert sorted(flaky_poll) == ["down", "hangs", "ok"]

@@ -98,3 +98,24 @@ def test_store_list_pages_and_shows_only_the_users_stores():
     assert [s.name for s in second.context["page"].rows] == [f"Shop {i:03d}" for i in range(50, 60)]
     assert "Shop 100" not in client.get("/stores/?q=Shop 1").content.decode()
     assert "Add a store" not in first.content.decode()  # adding stores is the hub administrator's
+
+
+def test_stores_whose_shop_cannot_be_read_are_found_and_show_their_back_off(client_in):
+    import datetime as dt
+
+    from ocbridge.core import clock
+    from ocbridge.core.models import PollHealth
+    from ocbridge.opencart.polling import POLL
+
+    stores = add_stores(0, 5)
+    now = clock.now()
+    PollHealth.objects.create(poll=POLL, key=stores[2].db_key, store=stores[2], failing_since=now, failures=3,
+                              retry_at=now + dt.timedelta(minutes=2), last_error="Shop database not reachable",
+                              updated=now)
+    PollHealth.objects.create(poll=POLL, key=stores[3].db_key, store=stores[3], failing_since=None, updated=now,
+                              recovered_at=now)  # working again
+    resp = client_in.get("/stores/?reading=failing")
+    assert [s.name for s in resp.context["page"].rows] == ["Shop 002"]
+    assert "failing" in resp.content.decode()
+    page = client_in.get(f"/stores/{stores[2].pk}/").content.decode()
+    assert "Failed 3 times in a row; next try at" in page

@@ -606,13 +606,15 @@ class HubPolicy(models.Model):
 
 
 class PollHealth(models.Model):
-    """How one routine poll target is doing (core.polls): written only when it starts failing, when what is wrong
-    changes, or when it recovers — a healthy poll writes nothing. The dashboard shows the failing ones."""
+    """How one routine poll target is doing (core.polls): written when a poll of it fails (counted, with the time
+    of the next try) and when it recovers — a healthy poll writes nothing. The dashboard shows the failing ones."""
 
     poll = models.CharField(max_length=64)  # the registered poll's name, e.g. "opencart.shop"
     key = models.CharField(max_length=200)  # its target: a shop identity, a connection…
     store = models.ForeignKey(Store, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     failing_since = models.DateTimeField(null=True, blank=True)  # None: working
+    failures = models.PositiveIntegerField(default=0, db_default=0)  # polls failed in a row
+    retry_at = models.DateTimeField(null=True, blank=True)  # back-off: not polled again before this
     last_error = models.TextField(blank=True)
     recovered_at = models.DateTimeField(null=True, blank=True)
     updated = models.DateTimeField()

@@ -16,13 +16,20 @@ too), phase-shifted per key so a thousand shops do not all poll in the same seco
 one that takes a slot's lease runs it (`Leases`: a file per target on one machine, Redis when the hub has it);
 the lease store is the scheduler's scratch space, never the hub database.
 
-What the dashboard sees: a `PollHealth` row per target, written only when the target starts failing, when what
-is wrong changes, or when it recovers (core.attention shows the failing ones); and the dispatchers' beat in the
-lease store (`dispatcher_seen()`), which tells a hub with no worker running.
+What the dashboard sees: a `PollHealth` row per target, written only when a poll of it fails and when it recovers
+(core.attention shows the failing ones); and the dispatchers' beat in the lease store (`dispatcher_seen()`), which
+tells a hub with no worker running.
+
+Back-off and fairness (an agency's hub reads a thousand shops, a few of them down or slow at any time): a target
+whose poll failed waits `backoff()` before its next try — twice its interval after the second failure in a row, four
+times after the third, up to BACKOFF_MAX — kept on its health row (`retry_at`, shown on the store page) so every
+dispatcher honours it. A target whose last poll failed or took longer than SLOW_SECONDS runs on a lane of its own
+(`slow_threads`), so shops that hang cannot hold the threads the healthy shops are polled on.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import queue
@@ -42,6 +49,8 @@ from ocbridge.core import clock
 log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 5.0  # how often a dispatcher re-reads the targets (stores switched on, intervals changed)
+BACKOFF_MAX = 600.0  # seconds: a shop down for hours is still tried every ten minutes
+SLOW_SECONDS = 5.0  # a poll that took longer than this (or failed) runs on the slow lane next time
 BEAT_NAME = "dispatcher"
 
 
@@ -171,19 +180,28 @@ def dispatcher_seen() -> float | None:
     return None if beat is None else max(0.0, time.time() - beat)
 
 
-# --- health: written only when it changes --------------------------------------------------------------------
+# --- health: written when a poll fails and when it recovers ------------------------------------------------------
 
 _failing: dict[tuple[str, str], str] | None = None  # (poll, key) → error, as this process last read or wrote it
+_retry_at: dict[tuple[str, str], float] = {}  # (poll, key) → epoch seconds before which it is not tried again
 _failing_lock = threading.Lock()
+
+
+def backoff(failures: int, every: float) -> float:
+    """Seconds to wait after the `failures`-th failure in a row: the interval, then doubling, at most BACKOFF_MAX
+    (or the interval, when that is longer)."""
+    return min(float(every) * 2 ** max(0, failures - 1), max(BACKOFF_MAX, float(every)))
 
 
 def _load_failing() -> None:
     from ocbridge.core.models import PollHealth
 
     global _failing
-    rows = PollHealth.objects.filter(failing_since__isnull=False).values_list("poll", "key", "last_error")
+    rows = PollHealth.objects.filter(failing_since__isnull=False).values_list("poll", "key", "last_error", "retry_at")
     with _failing_lock:
-        _failing = {(p, k): e for p, k, e in rows}
+        _failing = {(p, k): e for p, k, e, _r in rows}
+        _retry_at.clear()
+        _retry_at.update({(p, k): r.timestamp() for p, k, _e, r in rows if r is not None})
 
 
 def _known_failing() -> dict[tuple[str, str], str]:
@@ -192,9 +210,16 @@ def _known_failing() -> dict[tuple[str, str], str]:
     return _failing
 
 
+def retry_at(name: str, key: str) -> float | None:
+    """Epoch seconds before which a failing target is not polled again (None: poll it at its next slot)."""
+    with _failing_lock:
+        return _retry_at.get((name, key))
+
+
 def _record(name: str, target: Target, error: str | None) -> bool:
-    """Write the target's health row when its state changed: failing (or failing otherwise) / recovered.
-    True when it wrote."""
+    """Write the target's health row: each failure (counted, with the time of the next try), and the recovery of a
+    failing one; a healthy poll writes nothing. True when what is wrong is new (started failing or failing
+    otherwise)."""
     from ocbridge.core.models import PollHealth
 
     ident = (name, target.key)
@@ -202,23 +227,29 @@ def _record(name: str, target: Target, error: str | None) -> bool:
     if error is None:
         if ident not in known:
             return False  # healthy and known healthy: nothing to write
-        PollHealth.objects.filter(poll=name, key=target.key).update(failing_since=None, recovered_at=clock.now())
+        PollHealth.objects.filter(poll=name, key=target.key).update(failing_since=None, recovered_at=clock.now(),
+                                                                    failures=0, retry_at=None)
         with _failing_lock:
             known.pop(ident, None)
-        return True
-    if known.get(ident) == error:
-        return False  # still failing the same way: nothing to write
+            _retry_at.pop(ident, None)
+        return False
     now = clock.now()
     row, made = PollHealth.objects.get_or_create(poll=name, key=target.key, defaults={
-        "store_id": target.store_id, "failing_since": now, "last_error": error, "updated": now})
+        "store_id": target.store_id, "failing_since": now, "last_error": error, "updated": now, "failures": 1,
+        "retry_at": now + dt.timedelta(seconds=backoff(1, target.every))})
     if not made:
-        fields = {"last_error": error, "updated": now, "store_id": target.store_id}
+        failures = (row.failures if row.failing_since is not None else 0) + 1
+        fields = {"last_error": error, "updated": now, "store_id": target.store_id, "failures": failures,
+                  "retry_at": now + dt.timedelta(seconds=backoff(failures, target.every))}
         if row.failing_since is None:
             fields["failing_since"] = now
         PollHealth.objects.filter(pk=row.pk).update(**fields)
+        row.retry_at = fields["retry_at"]
+    new = known.get(ident) != error
     with _failing_lock:
         known[ident] = error
-    return True
+        _retry_at[ident] = row.retry_at.timestamp()
+    return new
 
 
 def describe(exc: Exception) -> str:
@@ -251,6 +282,7 @@ def reset() -> None:
     global _failing
     with _failing_lock:
         _failing = None
+        _retry_at.clear()
 
 
 def run_all(name: str | None = None) -> int:
@@ -269,18 +301,27 @@ def run_all(name: str | None = None) -> int:
 
 class Scheduler:
     """One per dispatcher: knows the targets, starts each slot it wins on its poll threads, never two runs of one
-    target at once in this process. `tick()` returns the seconds until the next slot begins."""
+    target at once in this process. `tick()` returns the seconds until the next slot begins.
 
-    def __init__(self, threads: int = 4, leases=None):
+    Two lanes: `threads` threads for targets whose last poll went well, `slow_threads` for those whose last poll
+    failed or took longer than SLOW_SECONDS — a shop that hangs holds a slow-lane thread, never a healthy shop's.
+    A failing target is not started before its `retry_at` (back-off)."""
+
+    def __init__(self, threads: int = 4, leases=None, slow_threads: int | None = None):
         self.leases = leases or default_leases()
         self.todo: queue.SimpleQueue = queue.SimpleQueue()
+        self.slow_todo: queue.SimpleQueue = queue.SimpleQueue()
         self.running: set[tuple[str, str]] = set()
+        self.slow: set[tuple[str, str]] = set()  # targets whose last poll here failed or was slow
         self.seen: dict[tuple[str, str], int] = {}  # the last slot of each target this dispatcher handled
         self.targets: list[tuple[Poll, Target]] = []
         self.refreshed = float("-inf")
         self.lock = threading.Lock()
-        for i in range(threads):  # daemon threads: a stopping worker does not wait for a slow shop
-            threading.Thread(target=self._work, name=f"poll-{i}", daemon=True).start()
+        # daemon threads: a stopping worker does not wait for a slow shop
+        for i in range(threads):
+            threading.Thread(target=self._work, args=(self.todo,), name=f"poll-{i}", daemon=True).start()
+        for i in range(max(1, threads // 2) if slow_threads is None else slow_threads):
+            threading.Thread(target=self._work, args=(self.slow_todo,), name=f"poll-slow-{i}", daemon=True).start()
 
     def _refresh(self) -> None:
         targets = []
@@ -291,6 +332,8 @@ class Scheduler:
                 log.exception("poll %s: listing targets failed", poll.name)
         self.targets = targets
         _load_failing()  # another process may have recorded a failure or a recovery meanwhile
+        with self.lock:  # a target failing in another process goes to the slow lane here too
+            self.slow |= set(_known_failing())
         self.leases.beat()
 
     def tick(self) -> float:
@@ -305,28 +348,36 @@ class Scheduler:
             slot = slot_of(target, now)
             if self.seen.get(ident) != slot:
                 self.seen[ident] = slot
+                not_before = retry_at(poll.name, target.key)
                 with self.lock:
                     busy = ident in self.running
-                if not busy and self.leases.take(poll.name, target.key, slot, ttl=target.every * 4):
+                    slow = ident in self.slow
+                if not busy and (not_before is None or now >= not_before) and \
+                        self.leases.take(poll.name, target.key, slot, ttl=target.every * 4):
                     with self.lock:
                         self.running.add(ident)
-                    self.todo.put((poll, target, ident))
+                    (self.slow_todo if slow else self.todo).put((poll, target, ident))
             every, phase = _timing(target)
             wait = min(wait, (slot + 1) * every - phase - now)
         return max(0.0, wait)
 
-    def _work(self) -> None:
+    def _work(self, todo: queue.SimpleQueue) -> None:
         while True:
-            poll, target, ident = self.todo.get()
+            poll, target, ident = todo.get()
+            started, ok = time.monotonic(), False
             try:
-                run_once(poll, target)
+                ok = run_once(poll, target)
             except Exception:  # recording the health failed (hub locked): the next slot tries again
                 log.exception("poll %s of %s: health not recorded", poll.name, target.key)
             finally:
                 with self.lock:
                     self.running.discard(ident)
+                    if ok and time.monotonic() - started <= SLOW_SECONDS:
+                        self.slow.discard(ident)
+                    else:
+                        self.slow.add(ident)
                 connections.close_all()  # this thread's own connections; the next poll opens fresh ones
 
     def idle(self) -> bool:
         with self.lock:
-            return not self.running and self.todo.empty()
+            return not self.running and self.todo.empty() and self.slow_todo.empty()

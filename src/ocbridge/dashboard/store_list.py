@@ -1,8 +1,8 @@
 """The store list at agency scale: search, filters and counts in a fixed number of queries, a page at a time.
 
 An agency hub holds hundreds or thousands of stores: the list is searched and filtered in the database, paged
-like every other list (dashboard.tables), and what each row shows (connections, features, whether its shop is
-being read) comes from one query per column for the whole page — never a query per store.
+like every other list (dashboard.tables), and what each row shows (connections, features, whether reading its shop
+fails) comes from subqueries and one prefetch for the whole page — never a query per store.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from ocbridge.core import access, registry
-from ocbridge.core.models import Connection, Integration, Store
+from ocbridge.core.models import Connection, Integration, PollHealth, Store
+from ocbridge.opencart.polling import POLL
 
 SORTS = {"name": "name", "id": "id", "version": "version", "created": "created"}
 VERSIONS = ("2.3", "3.0", "4.0")
@@ -26,6 +27,8 @@ class StoreListForm(forms.Form):
                                 choices=[("", _("All")), ("yes", _("yes")), ("no", _("no"))])
     feature = forms.ChoiceField(label=_("Feature"), required=False)
     version = forms.ChoiceField(label=_("OpenCart version"), required=False)
+    reading = forms.ChoiceField(label=_("Reading the shop"), required=False,
+                                choices=[("", _("All")), ("failing", _("failing"))])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -51,9 +54,14 @@ def stores(form: StoreListForm, user) -> QuerySet:
         qs = qs.filter(version="")
     elif data.get("version"):
         qs = qs.filter(version__startswith=data["version"])
+    failing = PollHealth.objects.filter(poll=POLL, key=OuterRef("db_key"), failing_since__isnull=False)
+    if data.get("reading") == "failing":
+        qs = qs.filter(Exists(failing))
     connections = (Connection.objects.filter(store=OuterRef("pk")).order_by().values("store")
                    .annotate(n=Count("pk")).values("n"))
-    return qs.annotate(connection_count=Coalesce(Subquery(connections), 0)).prefetch_related("integrations")
+    return qs.annotate(connection_count=Coalesce(Subquery(connections), 0),
+                       reading_failing_since=Subquery(failing.values("failing_since")[:1])
+                       ).prefetch_related("integrations")
 
 
 def summary(user) -> dict:

@@ -80,7 +80,8 @@ def integrations_of(key: str) -> list:
     """Every consumer integration whose store is on this shop (on or off), stores switched on only."""
     from ocbridge.core.models import Integration
 
-    rows = (Integration.objects.filter(kind__in=consumer_kinds(), store__enabled=True)
+    # By the indexed Store.db_key (what shop_key names): a poll reads its own shop's rows, not the whole hub's.
+    rows = (Integration.objects.filter(kind__in=consumer_kinds(), store__enabled=True, store__db_key=key)
             .select_related("store", "connection").order_by("pk"))
     return [i for i in rows if shop_key(i.store) == key]
 
