@@ -82,3 +82,11 @@ def test_confirm_for_another_payment_method_records_nothing(layout):
     assert result["history"] == [] and result["json"] == {"error": "error_order"}
     result = _run(layout, session={})
     assert result["history"] == [] and "error" in result["json"]
+
+
+def test_oc4_install_json_passes_opencarts_installer():
+    """OpenCart 4.0.2.3's Extension Installer refuses an install.json with an empty name, version, author or link
+    (found on a real 4.0.2.3: "Link must be between 3 and 128 characters!")."""
+    info = json.loads((ROOT / "oc4" / "ocbridge" / "install.json").read_text())
+    for field in ("name", "version", "author", "link"):
+        assert 3 <= len(info[field]) <= 128, field
