@@ -204,11 +204,15 @@ def test_products_both_ways_without_echo_and_a_conflict_by_the_rule(shop, sim, i
     new = Binding.objects.get(kind=m.PRODUCT, external_id=str(
         next(r["id"] for r in sim.records("product") if r["articul"] == "NEW-1")))
     price, qty, model, names, stores = _product(shop, int(new.local_id))
-    assert (price.startswith("30"), qty, model, stores) == (True, 4, "NEW-1", [0])
+    assert (price.startswith("30"), model, stores) == (True, "NEW-1", [0])
+    assert qty != 4  # the shop is the stock source: OneBox's quantity is not taken (test_stock_follows_…)
     assert names[1] == "Teapot" and names[3] == "Чайник" and set(names) == {1, 2, 3}  # a row in every language
     kit.run(jobs.SyncCatalog, integration)
     kit.poll(integration)
-    assert sim.calls()["product/set"] == sets  # OneBox's own changes are not sent back
+    kit.run(jobs.SyncCatalog, integration)
+    # OneBox's own changes are not sent back; only the new product's quantity, as the shop keeps the stock
+    assert sim.calls()["product/set"] == sets + 1
+    assert next(r for r in sim.records("product") if r["articul"] == "NEW-1")["stock"] == qty
     with shop.engine.begin() as conn:  # both sides change product 2's price before a sync
         conn.execute(sa.update(shop.t("product")).where(shop.t("product").c.product_id == 2).values(price=15))
     sim.edit("product", "articul", "SKU-2", price="20.00")
@@ -259,3 +263,28 @@ def test_an_idle_poll_of_onebox_writes_nothing(shop, sim, integration, kit):
     writes = [x["sql"] for x in q.captured_queries
               if x["sql"].startswith(("UPDATE", "INSERT")) and "onebox_syncstate" in x["sql"]]
     assert writes == []
+
+
+def test_stock_follows_the_stores_one_stock_source(shop, sim, integration, kit):
+    from ocbridge.core.models import Store
+
+    integration.settings = {**integration.settings, "flows": {"product": "both"}}
+    integration.save()
+    kit.run(jobs.SyncCatalog, integration)
+    kit.run(jobs.PollOneBox, integration)
+    sim.edit("product", "articul", "SKU-1", stock=99)  # the shop is the source: OneBox's number is put right
+    kit.poll(integration)
+    kit.run(jobs.SyncCatalog, integration)
+    assert _product(shop, 1)[1] == 10
+    assert next(r for r in sim.records("product") if r["articul"] == "SKU-1")["stock"] == 10
+    Store.objects.filter(pk=shop.store.pk).update(stock_source="onebox")
+    integration.refresh_from_db()
+    kit.run(jobs.SyncCatalog, integration)  # OneBox is the source now: the shop's quantities are not sent
+    sets = sim.calls()["product/set"]
+    sim.edit("product", "articul", "SKU-1", stock=42)
+    kit.poll(integration)
+    kit.run(jobs.SyncCatalog, integration)
+    assert _product(shop, 1)[1] == 42 and sim.calls()["product/set"] == sets
+    assert jobs.stock_source_check(integration, "onebox") == ""
+    integration.settings = {**integration.settings, "flows": {"product": "out"}}
+    assert "OneBox as the stock source" in jobs.stock_source_check(integration, "onebox")

@@ -50,6 +50,15 @@ class OneBoxConfig:
     def rule(self, kind: str) -> str:
         return self.conflict_rules.get(kind) or SHOP_WINS
 
+    def stock_contradiction(self, stock_source: str) -> str:
+        """Why these settings contradict the store's stock source (DESIGN "One stock source per store"), or ""."""
+        from django.utils.translation import gettext as _
+
+        if stock_source == "onebox" and not self.takes("product"):
+            return _("OneBox as the stock source needs products coming from OneBox (Products: OneBox → shop or "
+                     "both ways).")
+        return ""
+
     def prefix(self, store) -> str:
         return (self.order_prefix or store.order_prefix or f"S{store.pk}").rstrip("-")
 

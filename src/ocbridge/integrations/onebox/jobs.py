@@ -21,7 +21,7 @@ from ocbridge.core.choices import SideEffectState
 from ocbridge.core.errors import ConfigurationError, RetryableError, ServiceError, TerminalError
 from ocbridge.core.jobs import JobKind, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Binding, Integration, Job
-from ocbridge.core.registry import register_history_consumer, register_order_consumer
+from ocbridge.core.registry import register_history_consumer, register_order_consumer, register_stock_source_check
 from ocbridge.integrations.onebox import mappers, models as m, shop
 from ocbridge.integrations.onebox.config import OneBoxConfig
 from ocbridge.services import onebox as ob
@@ -437,11 +437,13 @@ class ProductIn(OneBoxJob):
                                    external_id=str(record["id"])).first()
         languages = shop.languages(store)
         if b is None:  # created in OneBox: a new product in the shop, bound to it
-            draft = mappers.product_draft(record, cfg, languages, int(store.oc_store_id or 0), creating=True)
+            draft = mappers.product_draft(record, cfg, languages, int(store.oc_store_id or 0), creating=True,
+                                          stock=store.stock_source == "onebox")
             written = shop.upsert_product(store, draft, key=job.key)
             b = Binding(connection_id=integration.connection_id, kind=m.PRODUCT, local_id=str(written.product_id),
                         external_id=str(record["id"]))
             self._record(integration, cfg, b, written.product_id, remote_now, lost=None)
+            self._stock_back(store, b, record)
             return
         local_now = self._local_hash(integration, cfg, int(b.local_id))
         decision = bindings.decide(b, local_now, remote_now, cfg.rule("product"),
@@ -456,9 +458,20 @@ class ProductIn(OneBoxJob):
                                       rule=cfg.rule("product"), winner=decision.write_to, lost=lost, created=clock.now())
         if decision.write_to != bindings.LOCAL:
             return  # the shop's side wins or only the shop changed: the catalogue run sends it
-        draft = mappers.product_draft(record, cfg, languages, int(store.oc_store_id or 0), creating=False)
+        draft = mappers.product_draft(record, cfg, languages, int(store.oc_store_id or 0), creating=False,
+                                      stock=store.stock_source == "onebox")
         shop.upsert_product(store, draft, key=job.key, product_id=int(b.local_id))
         self._record(integration, cfg, b, int(b.local_id), remote_now, lost=lost)
+        self._stock_back(store, b, record)
+
+    @staticmethod
+    def _stock_back(store, b: Binding, record: dict) -> None:
+        """The shop is the stock source and OneBox shows another quantity: the next catalogue run sends ours."""
+        if store.stock_source == "onebox" or record.get("stock") in (None, ""):
+            return
+        [p] = shop.products(store, product_ids=[int(b.local_id)]) or [None]
+        if p is not None and int(record["stock"]) != p.quantity:
+            Binding.objects.filter(pk=b.pk).update(local_hash="", data={**b.data, "fp": ""})
 
     @staticmethod
     def _local_hash(integration, cfg, product_id: int) -> str:
@@ -626,7 +639,7 @@ def plan_products(integration: Integration, cfg: OneBoxConfig, products: list, *
     todo = []
     for p in products:
         body = mappers.product_body(p, options.get(p.product_id, []), cfg, languages, default_lang, image_base,
-                                    specials.get(p.product_id))
+                                    specials.get(p.product_id), stock=store.stock_source != "onebox")
         h = bindings.digest(body)
         if hashes is not None:
             hashes[p.product_id] = h
@@ -640,7 +653,7 @@ def plan_catalogue(integration: Integration, cfg: OneBoxConfig, *, page: int = 5
     the one kept on its Binding (with the settings that shape the body), and only products whose fingerprint moved
     are read in full and hashed. Returns (todo, {product_id: (fingerprint, body hash)}) of the products read."""
     store = integration.store
-    prefix = bindings.digest([cfg.language_map, cfg.price_level, cfg.group_map, store.api_url,
+    prefix = bindings.digest([cfg.language_map, cfg.price_level, cfg.group_map, store.api_url, store.stock_source,
                               shop.option_names_fingerprint(store)])
     todo, read, after = [], {}, 0
     while True:
@@ -771,6 +784,11 @@ def check_connection(connection) -> dict:
         return {"ok": False, "message": f"OneBox: {getattr(exc, 'message', '') or exc}"}
     return {"ok": True, "message": "OneBox: logged in; business processes: " + ", ".join(
         str(w.get("name")) for w in flows[:10])}
+
+
+@register_stock_source_check("onebox")
+def stock_source_check(integration: Integration, stock_source: str) -> str:
+    return config_of(integration).stock_contradiction(stock_source)
 
 
 def read_statuses(integration: Integration) -> list[str]:

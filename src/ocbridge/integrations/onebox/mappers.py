@@ -122,7 +122,7 @@ def _day(value) -> str:
 
 
 def product_body(p, options: list[dict], cfg: OneBoxConfig, languages: dict[int, str], default_lang: int,
-                 image_base: str = "", specials: list[dict] | None = None) -> dict:
+                 image_base: str = "", specials: list[dict] | None = None, *, stock: bool = True) -> dict:
     """product/set: articul, names and descriptions per language, price (or the owner's price level), stock,
     category and brand codes, images by URL, options with their values, special prices per customer group."""
     price = money(p.price)
@@ -139,6 +139,11 @@ def product_body(p, options: list[dict], cfg: OneBoxConfig, languages: dict[int,
                     for o in options],
         "findbyArray": ["articul"],
     }
+    if not stock:  # OneBox is the store's stock source: the shop's quantities are not sent to it
+        body.pop("stock")
+        for o in body["options"]:
+            for v in o["values"]:
+                v.pop("stock")
     if specials:  # [SIM] the field and its shape; the contact group by the owner's map
         body["specials"] = [{"groupid": int(cfg.group_map.get(str(x["customer_group_id"])) or 0),
                              "price": money(x["price"]), "priority": x["priority"], "from": _day(x["date_start"]),
@@ -167,10 +172,12 @@ def product_view(record: dict) -> dict:
     return view
 
 
-def product_draft(record: dict, cfg: OneBoxConfig, languages: dict[int, str], store_id: int, *, creating: bool):
+def product_draft(record: dict, cfg: OneBoxConfig, languages: dict[int, str], store_id: int, *, creating: bool,
+                  stock: bool):
     """A OneBox product as the shop's product write takes it: texts in every language OneBox has (by the owner's
     language map), price, stock, status, categories we sent (our codes). Images are left to the owner: the shop
-    needs files under image/ (DESIGN: only with the extension's upload endpoint)."""
+    needs files under image/ (DESIGN: only with the extension's upload endpoint). The quantity only when OneBox is
+    the store's stock source (`stock`)."""
     from ocbridge.opencart.product_model import ProductDraft, Text
 
     code_of = {lid: (cfg.language_map.get(str(lid)) or (code or "").split("-")[0]) for lid, code in languages.items()}
@@ -183,6 +190,6 @@ def product_draft(record: dict, cfg: OneBoxConfig, languages: dict[int, str], st
     return ProductDraft(
         model=articul, sku=articul, texts=texts,
         price=Decimal(str(record["price"])) if record.get("price") not in (None, "") else None,
-        quantity=int(record["stock"]) if record.get("stock") not in (None, "") else None,
+        quantity=int(record["stock"]) if stock and record.get("stock") not in (None, "") else None,
         status=not int(record.get("hidden") or 0), store_ids=[store_id] if creating else None,
         category_ids=cats if record.get("categorycodes") is not None else None)
