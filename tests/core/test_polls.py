@@ -342,3 +342,11 @@ def test_failing_and_slow_targets_cannot_hold_the_healthy_ones_threads(flaky_pol
     assert "ok" in flaky_poll and time.monotonic() - started < 1.0  # not queued behind the 1.5 s poll
     _settle(sched)
     assert sorted(flaky_poll) == ["down", "hangs", "ok"]
+
+
+def test_an_idle_shop_poll_opens_no_transaction(shop):
+    """On SQLite a transaction's BEGIN takes the hub's write lock: a thousand idle shops must not queue on it."""
+    clock.travel(15)
+    with CaptureQueriesContext(connection) as ctx:
+        polls.run_all(POLL)
+    assert [q["sql"] for q in ctx.captured_queries if q["sql"].startswith(("BEGIN", "SAVEPOINT"))] == []

@@ -160,7 +160,7 @@ def _poll(key: str, store, limit: int, summary: PollSummary) -> None:
             mine = [o for o in result.orders if o.store_id == i.store.oc_store_id
                     and (o.order_id > c.last_order_id or str(o.order_id) in mark.pending)]
             if _deliver(i, c, summary, lambda i=i, mine=mine: [registry.order_consumers[i.kind](i, o) for o in mine],
-                        last_order_id=max(top, c.last_order_id)):
+                        empty=not mine, last_order_id=max(top, c.last_order_id)):
                 summary.orders += len(mine)
             else:
                 owed = True
@@ -204,8 +204,12 @@ def _cursors(integrations, key: str, state) -> dict:
     return have
 
 
-def _deliver(integration, cursor, summary: PollSummary, work, **moves) -> bool:
-    """Run the handler and move the cursor in one hub transaction; a failure keeps the cursor (retried)."""
+def _deliver(integration, cursor, summary: PollSummary, work, *, empty: bool = False, **moves) -> bool:
+    """Run the handler and move the cursor in one hub transaction; a failure keeps the cursor (retried).
+    Nothing to hand over and the cursor where it is (an idle poll): no transaction at all — on SQLite its BEGIN
+    takes the write lock, and a thousand idle shops would queue on it."""
+    if empty and all(getattr(cursor, k) == v for k, v in moves.items()):
+        return True
     try:
         with transaction.atomic():
             work()
@@ -232,7 +236,7 @@ def _hand_range(shop, integration, cursor, upto: int, limit: int, handler, summa
         batch = oc_orders.orders_in_range(shop, cursor.last_order_id, upto, limit=limit)
         end = batch[-1].order_id if len(batch) >= limit else upto
         mine = [o for o in batch if o.store_id == integration.store.oc_store_id]
-        if not _deliver(integration, cursor, summary, lambda: [handler(integration, o) for o in mine],
+        if not _deliver(integration, cursor, summary, lambda: [handler(integration, o) for o in mine], empty=not mine,
                         last_order_id=end):
             break
         handed += len(mine)
@@ -265,6 +269,7 @@ def _hand_history(shop, integration, cursor, *, upto: int | None, missed: bool, 
             break
         mine = [e for e in events if e.store_id == integration.store.oc_store_id]
         if not _deliver(integration, cursor, summary, lambda: handler(integration, mine, missed=missed) if mine else None,
+                        empty=not mine,
                         last_history_id=events[-1].order_history_id):
             break
         handed += len(mine)
