@@ -17,9 +17,13 @@ from testkit import cod_integration
 # static/: Django's own file server in DEBUG.
 SKIP_PREFIXES = ("hooks/", "admin/", "i18n/", "static/")
 # The set-password link is public: its token is the credential (tests/forgery/test_store_scoping.py).
-PUBLIC = {"login/", "logout/", "assets/<str:name>", "password/set/<uidb64>/<token>/"}
+PUBLIC = {"login/", "logout/", "assets/<str:name>", "password/set/<uidb64>/<token>/",
+          # The customer's pay and address pages and the shop extension's push: signed tokens are their credential
+          # (tests/integrations/payments, cod_confirm's customer page, opencart push), no dashboard login.
+          "pay/<str:token>/", "pay/<str:token>/return", "pay/checkout/<int:store_pk>/<int:order_id>/<int:ts>/<str:sig>/",
+          "a/<str:token>/", "push/<int:store_pk>/<int:order_id>/<int:ts>/<str:sig>/"}
 PARAMS = {"pk": "1", "store_pk": "1", "integration_pk": "2", "kind": "cod_confirm", "name": "app.css",
-          "order_id": "7001", "binding_pk": "1"}
+          "order_id": "7001", "binding_pk": "1", "phone": "+905321234567", "local_id": "1"}
 
 
 def routes(patterns=None, prefix: str = "") -> list[str]:
