@@ -265,3 +265,31 @@ def test_daily_report_lists_both_kinds_of_mismatch(aps_bed, admin_client):
     assert report.checked == 3
     page = admin_client.get("/payments/").content.decode()
     assert "Order 520: 20.00 AED" in page and f"Order 521, reference {p2.reference}" in page
+
+
+def test_rule_new_bank_transfer_orders_get_a_pay_link_by_mail_once(aps_bed, hub_mail):
+    """Deliver 2, "by a rule such as payment method X": the shared order feed hands a new order paid by a chosen
+    method to payments, which makes its payment and e-mails the link (once, however often the feed repeats)."""
+    from ocbridge import opencart
+
+    bed = aps_bed("3.0", link_payment_codes=["ocbridge"])
+    opencart.poll_new_orders(bed.store)  # the feed's first poll only sets its position
+    bed.add_order(530, total="75.00", currency="AED")
+    opencart.poll_new_orders(bed.store)
+    bed.settle()
+    opencart.poll_new_orders(bed.store)
+    bed.settle()
+    payment = Payment.objects.get(order_id=530)
+    assert (payment.origin, payment.amount_minor) == ("rule", 7500)
+    assert len(hub_mail.messages) == 1
+    import re
+
+    msg = hub_mail.messages[0]
+    body = msg.get_payload(decode=True).decode() if not msg.is_multipart() else msg.get_body().get_content()
+    assert msg["To"] == "layla@example.com" and "75.00 AED" in body
+    link = re.search(r"(http\S+/pay/\S+/)", body).group(1)
+    assert links.payment_of(link.split("/pay/")[1].rstrip("/")) == payment  # the mailed link is this payment's
+    bed.customer_pays(link)
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "paid" and bed.order_status(530) == 2

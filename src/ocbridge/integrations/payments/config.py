@@ -19,6 +19,7 @@ class PaymentConfig:
     link_hours: int = 48  # how long a pay link works
     language: str = "en"  # the hosted page's language when the order's is not one the gateway speaks
     notify_customer: bool = False  # only where a mail really goes (native API path)
+    link_payment_codes: list = dataclasses.field(default_factory=list)  # new orders paid so get a pay link by e-mail
 
     @classmethod
     def from_settings(cls, data: dict | None) -> PaymentConfig:
@@ -26,6 +27,7 @@ class PaymentConfig:
         cfg = cls(**{k: v for k, v in (data or {}).items() if k in names})
         for name in ("paid_status_id", "authorised_status_id", "refunded_status_id", "link_hours"):
             setattr(cfg, name, int(getattr(cfg, name) or 0))
+        cfg.link_payment_codes = [str(c).strip().lower() for c in cfg.link_payment_codes or [] if str(c).strip()]
         if cfg.command not in COMMANDS:
             cfg.command = "PURCHASE"
         return cfg

@@ -25,12 +25,24 @@ class PaymentSettingsForm(forms.Form):
     link_hours = forms.IntegerField(label=_("Pay links expire after (hours)"), min_value=1, max_value=24 * 30)
     language = forms.ChoiceField(label=_("Payment page language"), choices=[("en", "English"), ("ar", "العربية")],
                                  help_text=_("Used when the customer's language is not one the gateway's page speaks"))
+    link_payment_codes = forms.CharField(
+        label=_("Send a pay link for new orders with these payment methods"), required=False,
+        help_text=_("Payment method codes, comma-separated (e.g. bank_transfer): the customer gets the link by e-mail"))
     notify_customer = forms.BooleanField(label=_("Notify the customer"), required=False,
                                          help_text=_("Only through OpenCart's native API; the database path sends no e-mail"))
 
     @classmethod
     def from_integration(cls, integration, data=None) -> PaymentSettingsForm:
-        return cls(data, initial=PaymentConfig.from_settings(integration.settings).to_settings())
+        initial = PaymentConfig.from_settings(integration.settings).to_settings()
+        initial["link_payment_codes"] = ", ".join(initial["link_payment_codes"])
+        return cls(data, initial=initial)
+
+    def clean_link_payment_codes(self) -> list[str]:
+        codes = [c.strip().lower() for c in (self.cleaned_data.get("link_payment_codes") or "").split(",") if c.strip()]
+        bad = [c for c in codes if not c.replace("_", "").replace(".", "").isalnum()]
+        if bad:
+            raise forms.ValidationError(_("Not a payment method code: %(codes)s") % {"codes": ", ".join(bad)})
+        return codes
 
     def save(self, integration, user: str = "") -> PaymentConfig:
         data = {k: (v if v is not None else 0) for k, v in self.cleaned_data.items()}

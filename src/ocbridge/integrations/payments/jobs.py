@@ -19,6 +19,7 @@ from ocbridge.core.choices import SideEffectState
 from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError
 from ocbridge.core.jobkinds import Defer, about_order
 from ocbridge.core.jobs import JobKind, register_job_kind, register_schedule, slot_key
+from ocbridge.core.registry import register_order_consumer
 from ocbridge.core.models import Integration, Job, Store
 from ocbridge.integrations.payments import ledger
 from ocbridge.integrations.payments.config import PaymentConfig
@@ -335,3 +336,62 @@ def build_report(store, *, since) -> dict:
             p = pays[-1]
             shop_paid.append({"order_id": order_id, "reference": p.reference, "state": p.state, "status": status})
     return {"gateway_paid_shop_unpaid": gateway_paid, "shop_paid_gateway_unpaid": shop_paid, "checked": len(by_order)}
+
+
+# --- pay by link by rule: new orders with the owner's payment methods get a link by e-mail ------------------
+
+
+def on_new_order(integration: Integration, order) -> None:
+    """The shared order feed hands every new order (past checkout) here; orders paid by one of the owner's payment
+    method codes get a pay link (keyed by the order: once)."""
+    codes = PaymentConfig.from_settings(integration.settings).link_payment_codes
+    if codes and (order.payment_code or "").lower() in codes:
+        Job.objects.enqueue(RuleLink, key=f"payments:rule:{integration.store_id}:order-{order.order_id}",
+                            integration=integration, payload={"order_id": order.order_id})
+
+
+for _kind in ("aps", "latitudepay"):
+    register_order_consumer(_kind)(on_new_order)
+
+
+@register_job_kind
+class RuleLink(PaymentJob):
+    """Make the order's payment and e-mail its link in the order's language (core.mail: one mail per payment)."""
+
+    kind = "payments.rule_link"
+
+    def run(self, job) -> None:
+        from django.utils import translation
+        from django.utils.translation import gettext as _
+
+        from ocbridge.core import mail
+        from ocbridge.integrations.payments import links
+
+        integration, order_id = job.integration, int(job.payload["order_id"])
+        if integration is None or not integration.enabled:
+            return
+        store = integration.store
+        order = opencart.read_order(store, order_id)
+        if order is None:
+            raise TerminalError("opencart", "unknown_order", f"Order {order_id} does not exist in the shop.")
+        about_order(order_id)
+        language = opencart.order_language(store, order) or store.language
+        payment = links.new_payment(integration, order_id=order_id, amount=order.total * (order.currency_value or 1),
+                                    currency=order.currency_code, email=order.email, language=language,
+                                    origin="rule", attempt=1, actor="rule")
+        if not order.email:
+            ledger.note(payment, "no e-mail address on the order: the link is on the payment's page", actor="rule")
+            return
+        with translation.override(payment.language if payment.language in links.LANGUAGES else "en"):
+            subject = _("Pay for order %(order)s") % {"order": store.order_label(order_id)}
+            body = _("Hello %(name)s,\n\nyou can pay %(amount)s %(currency)s for order %(order)s on the payment "
+                     "provider's secure page:\n%(link)s\n\nThe link works until %(until)s (UTC).") % {
+                "name": order.firstname, "amount": payment.amount, "currency": payment.currency,
+                "order": store.order_label(order_id), "link": links.url_for(payment),
+                "until": payment.expires_at.strftime("%Y-%m-%d %H:%M")}
+        try:
+            mail.queue(f"payments:{payment.pk}:link-mail", to=order.email, subject=subject, body=body, store=store)
+        except (mail.MailNotSet, ValueError) as exc:  # no server, or not a usable address: a person sends it
+            ledger.note(payment, f"not e-mailed ({exc}): the link is on the payment's page", actor="rule")
+            return
+        ledger.note(payment, f"pay link e-mailed to {order.email}", actor="rule")
