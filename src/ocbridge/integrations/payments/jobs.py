@@ -384,11 +384,13 @@ class RuleLink(PaymentJob):
             return
         with translation.override(payment.language if payment.language in links.LANGUAGES else "en"):
             subject = _("Pay for order %(order)s") % {"order": store.order_label(order_id)}
-            body = _("Hello %(name)s,\n\nyou can pay %(amount)s %(currency)s for order %(order)s on the payment "
-                     "provider's secure page:\n%(link)s\n\nThe link works until %(until)s (UTC).") % {
-                "name": order.firstname, "amount": payment.amount, "currency": payment.currency,
-                "order": store.order_label(order_id), "link": links.url_for(payment),
-                "until": payment.expires_at.strftime("%Y-%m-%d %H:%M")}
+            values = {"name": order.firstname, "amount": payment.amount, "currency": payment.currency,
+                      "order": store.order_label(order_id), "until": payment.expires_at.strftime("%Y-%m-%d %H:%M")}
+            body = "\n\n".join([  # one message per line: the catalogs keep no line breaks
+                _("Hello %(name)s,") % values,
+                _("you can pay %(amount)s %(currency)s for order %(order)s on the payment provider's secure page:")
+                % values + "\n" + links.url_for(payment),
+                _("The link works until %(until)s (UTC).") % values])
         try:
             mail.queue(f"payments:{payment.pk}:link-mail", to=order.email, subject=subject, body=body, store=store)
         except (mail.MailNotSet, ValueError) as exc:  # no server, or not a usable address: a person sends it
