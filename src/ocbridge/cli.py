@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
                 False),
     "createsuperuser": ("createsuperuser", "create a dashboard login with full rights", True),
     "changepassword": ("changepassword", "set a dashboard user's password", True),
-    "store": ("ocbridge_store", "connect, list, check and remove OpenCart stores", True),
+    "store": ("ocbridge_store", "connect (one, or many from a file), list, check and remove OpenCart stores", True),
     "serve": ("ocbridge_serve", "serve the dashboard and the providers' webhooks", True),
     "worker": ("ocbridge_worker", "run the job worker (calls, SMS, shop writes, polls)", True),
     "rotate-key": ("ocbridge_rotate_key", "re-encrypt every stored secret under a new key", True),

@@ -53,7 +53,7 @@ def test_anonymous_detail_and_action_pages_redirect_to_login(client, store, conn
         reverse("dashboard:phone", args=["905321234567"]), reverse("dashboard:alerts"),
         reverse("dashboard:alert-remove", args=[1]), reverse("dashboard:alert-test", args=[1]),
         reverse("dashboard:spending", args=[store.pk]), reverse("dashboard:personal-data", args=[store.pk]),
-        reverse("dashboard:two-factor"), reverse("dashboard:two-factor-verify")]
+        reverse("dashboard:two-factor"), reverse("dashboard:two-factor-verify"), reverse("dashboard:store-import")]
     for url in urls:
         for method in (client.get, client.post):
             resp = method(url)
@@ -72,7 +72,7 @@ def test_every_dashboard_url_is_covered_by_login_tests():
         "connection-test", "job-retry", "worker-probe", "integration", "confirmation", "confirmation-act", "integration-test",
         "confirmation-phone", "confirmations-bulk", "whatsapp-templates", "members", "member-remove", "member-link",
         "optouts", "optouts-hub", "optout-remove", "mail-test", "phone", "alerts", "alert-remove", "alert-test",
-        "spending", "personal-data", "two-factor", "two-factor-verify"}
+        "spending", "personal-data", "two-factor", "two-factor-verify", "store-import"}
     assert names <= covered, names - covered
 
 

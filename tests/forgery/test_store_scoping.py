@@ -254,7 +254,7 @@ def test_the_control_superuser_and_b_owner_do_reach_store_b(hub):
 # URLs that name no object of a store: lists (scoped, LIST_PAGES), public pages, hub-wide tools for superusers
 # (those answer 403 to store users: test_roles_inside_store_a)
 NO_STORE_OBJECT = {"dashboard:login", "dashboard:logout", "dashboard:asset", "dashboard:password-set",
-                   "dashboard:store-add", "dashboard:worker-probe", "dashboard:optouts-hub", "dashboard:confirmations-bulk", "static",
+                   "dashboard:store-add", "dashboard:store-import", "dashboard:worker-probe", "dashboard:optouts-hub", "dashboard:confirmations-bulk", "static",
                    "dashboard:alerts",  # the user's own routes; a forged store: test_alert_routes_only_for_own_stores
                    "webhook", "set_language",
                    "dashboard:two-factor", "dashboard:two-factor-verify",  # the user's own login (test_two_factor)
@@ -347,6 +347,8 @@ def test_roles_inside_store_a(hub):
     assert owner.get(reverse("dashboard:store-edit", args=[a["store"].pk])).status_code == 200
     assert viewer.get(reverse("dashboard:store-add")).status_code == 403  # new stores: hub administrators
     assert owner.get(reverse("dashboard:optouts-hub")).status_code == 403  # the hub-wide list: administrators
+    assert owner.get(reverse("dashboard:store-import")).status_code == 403  # adding stores: administrators
+    assert owner.post(reverse("dashboard:store-import"), {}).status_code == 403
     assert owner.post(reverse("dashboard:optouts-hub"), {"phone": "+905320000002", "scope": "all"}).status_code == 403
 
 

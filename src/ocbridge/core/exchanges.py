@@ -70,6 +70,12 @@ class ExchangeRecorder:
         self.service = service
         self.connection = connection
         self.store = store or (connection.store if connection is not None else None)
+        if store is None and connection is not None:  # a shared account working for another store: log it there
+            from ocbridge.core.jobkinds import current_job
+
+            job = current_job.get()
+            if job is not None and job.store_id and job.store_id != connection.store_id:
+                self.store = job.store
         extra = connection.secret_values() if connection is not None else []
         self.secrets = [s for s in list(secrets) + extra if s]
 

@@ -187,6 +187,11 @@ class Connection(models.Model):
     last_error = models.TextField(blank=True)
     rate_limited_count = models.PositiveIntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)
+    # One provider account serving several stores of the same owner or agency (their features may use it; its
+    # rate limit is the one account's). The owning `store` keeps editing it; results and replies are routed to
+    # the store they belong to (cod_confirm.routing).
+    shared_with = models.ManyToManyField(Store, blank=True, related_name="shared_connections",
+                                         verbose_name=_("also used by"))
 
     objects = ConnectionQuerySet.as_manager()
 
@@ -200,6 +205,10 @@ class Connection(models.Model):
 
     def credentials(self) -> dict:
         return dict(self.secret)
+
+    def served_store_ids(self) -> list[int]:
+        """The owning store first, then the stores it is shared with."""
+        return [self.store_id, *sorted(self.shared_with.values_list("pk", flat=True))]
 
     def secret_values(self) -> list[str]:
         """Every value to mask in logs: the credentials, and the webhook URL token (the only credential of

@@ -225,8 +225,19 @@ class ConnectionForm(forms.ModelForm):
         fields = ["service", "name", "base_url", "ip_allowlist", "enabled"]
         widgets = {"ip_allowlist": forms.Textarea(attrs={"rows": 3})}
 
-    def __init__(self, *args, services: tuple[str, ...] = (), service: str = "", **kwargs):
+    share_with = forms.ModelMultipleChoiceField(
+        label=_("Also used by"), required=False, queryset=Store.objects.none(), widget=forms.CheckboxSelectMultiple,
+        help_text=_("Other stores you own that may use this account (an agency's one Verimor or Netgsm account): "
+                    "their features can choose it, replies and results reach the store they belong to, and one rate "
+                    "limit serves them all."))
+
+    def __init__(self, *args, services: tuple[str, ...] = (), service: str = "", user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # only stores this user owns, besides the connection's own: sharing never reaches into someone else's shop
+        owned = access.scoped(Store, user, Role.OWNER).exclude(pk=self.instance.store_id) if user else Store.objects.none()
+        self.fields["share_with"].queryset = owned.order_by("name")
+        if self.instance.pk:
+            self.initial["share_with"] = list(self.instance.shared_with.filter(pk__in=owned).values_list("pk", flat=True))
         if services:  # added for one feature: only the services it can use
             self.fields["service"].choices = [(v, lbl) for v, lbl in self.fields["service"].choices if v in services]
         service = self.instance.service if self.instance.pk else (self.data.get("service") or service or "")
@@ -323,7 +334,14 @@ class ConnectionForm(forms.ModelForm):
         conn.options = d.get("options_json") or {}
         if commit:
             conn.save()
+            self.save_sharing(conn)
         return conn
+
+    def save_sharing(self, conn: Connection) -> None:
+        """The chosen stores among those the user owns; sharing with stores they do not own stays as it was."""
+        owned = self.fields["share_with"].queryset
+        kept = list(conn.shared_with.exclude(pk__in=owned).values_list("pk", flat=True))
+        conn.shared_with.set(kept + [s.pk for s in self.cleaned_data.get("share_with") or []])
 
 
 def _choices(enum, blank=True):

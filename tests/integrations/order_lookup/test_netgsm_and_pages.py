@@ -241,3 +241,29 @@ def test_netgsm_caller_on_the_do_not_contact_list_gets_no_sms_or_call_back(hub, 
     job = Job.objects.filter(kind=SendStatus.kind).order_by("-pk").first()
     assert SideEffect.objects.get(key=job.key).state == "cancelled"
     assert LookupCall.objects.order_by("-pk").first().reason == Reason.OPTED_OUT
+
+
+def test_a_shared_netgsm_account_answers_each_call_for_the_store_whose_line_was_called(hub, netgsm_sim, opencart_db,
+                                                                                      make_store, netgsm_line):
+    from ocbridge.integrations.order_lookup.flow import store_for_line
+
+    h_a, h_b = opencart_db("3.0"), opencart_db("4.0")
+    a, b = make_store(h_a, name="Mağaza A"), make_store(h_b, name="Mağaza B")
+    conn = netgsm_line(a, lines=["08501112233"])
+    conn.shared_with.add(b)
+    Integration.objects.create(store=b, kind="order_lookup", connection=conn,
+                               settings={"rep_target": "+902129630131", "days_back": 30, "lines": ["08503334455"]})
+    add_order(h_a, 1001, telephone="0532 123 45 67", status=3)
+    add_order(h_b, 2001, telephone="0532 123 45 67", status=3)  # the same customer in both shops
+    index(a)
+    index(b)
+    event = netgsm_sim.inbound_call(conn.webhook_url("pbx-event"), "05321234567", incoming_number="8503334455")
+    assert netgsm_sim.wait_idle(5) and netgsm_sim.sent_webhooks()[-1].status == 200
+    run_until_idle()
+    call = LookupCall.objects.get(call_id=event["unique_id"])
+    assert (call.store, call.order_id) == (b, 2001)
+    (sms,) = netgsm_sim.sms_messages()
+    assert "2001" in sms["msg"] and "1001" not in sms["msg"] and sms["msg"].startswith("Mağaza B")
+    assert Exchange.objects.get(pk=call.exchange_id).store == b  # B's caller is in B's log, not in A's
+    assert store_for_line(conn, "908501112233")[0] == a
+    assert store_for_line(conn, "08509999999")[0] == a  # a line nobody lists: the account's own store checks it

@@ -90,6 +90,7 @@ def store_detail(request, pk: int) -> HttpResponse:
         "secrets": [(_("Database password"), bool(store.secret.get("db_password"))),
                     (_("Native API key"), bool(store.api_key))],
         "connections": store.connections.all(), "integrations": available,
+        "shared_in": store.shared_connections.select_related("store").order_by("pk"),
         "can_check": checks.store_check_function() is not None,
         "can_own": access.can(request.user, store, Role.OWNER),
         "can_operate": access.can(request.user, store, Role.OPERATOR), "mail": mail_settings.settings_for(store)})
@@ -139,7 +140,7 @@ def connection_edit(request, store_pk: int | None = None, pk: int | None = None)
         conn = Connection(store=store)
     feature = registry.integrations.get(request.GET.get("feature", ""))
     form = ConnectionForm(request.POST or None, instance=conn, services=tuple(feature.services) if feature else (),
-                          service=request.GET.get("service", ""))
+                          service=request.GET.get("service", ""), user=request.user)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             created = conn.pk is None

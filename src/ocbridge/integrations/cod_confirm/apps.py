@@ -24,4 +24,5 @@ class CodConfirmConfigApp(AppConfig):
                                              extras={"channel_plan": True, "connections_label": plan.connections_label,
                                                      "test_ready": lambda integration: bool(plan.steps(integration)),
                                                      "check_connection": actions.check_connection,
-                                                     "test_message": actions.test_message}))
+                                                     "test_message": actions.test_message,
+                                                     "copy_from": plan.copy_from}))

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import phonenumbers
 from django import forms
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from ocbridge.core import clock
@@ -165,7 +166,8 @@ class CodConfirmForm(forms.Form):
 
     def _add_plan_fields(self) -> None:
         store_id = self.integration.store_id if self.integration is not None else None
-        conns = Connection.objects.filter(store_id=store_id).order_by("pk") if store_id else Connection.objects.none()
+        conns = (Connection.objects.filter(Q(store_id=store_id) | Q(shared_with=store_id)).distinct().order_by("pk")
+                 if store_id else Connection.objects.none())  # its own accounts and those shared with it
         conn_choices = [("", "—")] + [(str(c.pk), str(c)) for c in conns if plan.channels_of(c)]
         for i in range(1, self.plan_rows + 1):
             self.fields[f"step{i}_channel"] = forms.ChoiceField(

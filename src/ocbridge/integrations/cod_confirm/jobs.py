@@ -19,7 +19,7 @@ from ocbridge.core.jobkinds import about_order
 from ocbridge.core.jobs import Defer, JobKind, fenced, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Connection, Exchange, Integration, Job, SideEffect
 from ocbridge.core.registry import register_history_consumer, register_missed_orders, register_order_consumer
-from ocbridge.integrations.cod_confirm import mappers, outcomes, plan, risk, rules, shop, whatsapp
+from ocbridge.integrations.cod_confirm import mappers, outcomes, plan, risk, routing, rules, shop, whatsapp
 from ocbridge.integrations.cod_confirm.choices import (
     AWAITING,
     OPEN,
@@ -564,12 +564,12 @@ def enqueue_history(c: Confirmation) -> None:
 
 def attempt_for(job: Job, ev: dict) -> Attempt | None:
     """The attempt a provider's result speaks of: by its provider id, or by our reference it echoed (an attempt
-    whose send ended "unknown" has no provider id). Only within the webhook's own store."""
+    whose send ended "unknown" has no provider id). Only within the stores the webhook's account serves."""
     effect = outbox.match(job.payload["service"], provider_id=ev.get("provider_id") or "",
                           reference=ev.get("reference") or "")
     keys = [effect.key] if effect is not None else []
-    q = Attempt.objects.select_related("confirmation__integration").filter(
-        confirmation__store_id=job.integration.store_id)
+    stores = routing.served(job.payload.get("connection_id")) or [job.integration.store_id]  # a shared account's too
+    q = Attempt.objects.select_related("confirmation__integration").filter(confirmation__store_id__in=stores)
     attempt = q.filter(key__in=keys).first() if keys else None
     if attempt is None and ev.get("provider_id"):  # attempts made before the outbox existed
         attempt = q.filter(service=job.payload["service"], provider_id=ev["provider_id"]).first()
@@ -597,6 +597,7 @@ class ApplyCallResult(JobKind):
             raise RetryableError(job.payload["service"], "unknown_call", "call not known yet", retry_after=30)
         c = attempt.confirmation
         about_order(c.order_id, exchange=exchange)
+        routing.claim(exchange, c.store_id)
         cfg = config_of(c.integration)
         caps = client_class(attempt.service).capabilities
         digits = [str(d) for d in ev.get("digits") or []]
@@ -641,8 +642,37 @@ class ApplySmsReply(JobKind):
     def run(self, job: Job) -> None:
         ev = job.payload["event"]
         exchange = Exchange.objects.filter(pk=job.payload.get("exchange_id")).first()
-        apply_text_reply(job.integration, ev["from_number"], ev["text"], exchange=exchange, channel=Channel.SMS,
-                         connection_id=job.payload.get("connection_id"))
+        route_text_reply(job.integration, job.payload.get("connection_id"), ev["from_number"], ev["text"],
+                         exchange=exchange, channel=Channel.SMS)
+
+
+def route_text_reply(integration, connection_id, from_number: str, text: str, *, exchange, channel: str) -> None:
+    """A typed reply: on a shared account first find the store it is about (cod_confirm.routing), then apply it."""
+    connection = Connection.objects.filter(pk=connection_id).first()
+    if routing.is_shared(connection):
+        found, phone = routing.for_reply(connection, from_number, OPEN | AWAITING | {"needs_person"})
+        if len(found) != 1:
+            _shared_reply_to_people(found, phone, text, exchange, channel)
+            return
+        integration = found[0]
+        routing.claim(exchange, integration.store_id)
+    apply_text_reply(integration, from_number, text, exchange=exchange, channel=channel, connection_id=connection_id)
+
+
+def _shared_reply_to_people(found: list, phone: str, text: str, exchange, channel: str) -> None:
+    """A reply on a shared account that no single store can claim: every candidate order to a person, no answer."""
+    if not found:
+        _note(exchange, Level.WARNING, "no store sharing this account has an open order for this number; "
+                                       "a person reads it in the log")
+        return
+    stores = ", ".join(i.store.name for i in found)
+    for c in Confirmation.objects.filter(store_id__in=[i.store_id for i in found], phone=phone,
+                                         state__in=OPEN | AWAITING):
+        c.move(ConfirmationState.NEEDS_PERSON, channel=channel, exchange=exchange, expect=OPEN | AWAITING,
+               needs_person_reason="reply to a shared account",
+               reason=f"the customer replied {text[:200]!r} to an account several stores share, and more than one of "
+                      f"them has an open order of this number: a person decides")
+    _note(exchange, Level.WARNING, f"reply could belong to several stores ({stores}); their orders went to a person")
 
 
 def apply_text_reply(integration: Integration, from_number: str, text: str, *, exchange, channel: str,
@@ -712,7 +742,9 @@ def _answer_sms(integration, connection_id, cfg, phone, c, texts, key, *, even_i
     step); keyed, so once. A number on the do-not-text list gets only the answer to its own STOP."""
     if not even_if_opted_out and optouts.blocked(integration.store, phone, Channel.SMS):
         return
-    connection = Connection.objects.filter(pk=connection_id, store_id=integration.store_id).first()
+    connection = Connection.objects.filter(pk=connection_id).first()
+    if connection is not None and integration.store_id not in connection.served_store_ids():
+        connection = None
     if connection is None:
         step = plan.first_step_for(integration, Channel.SMS)
         connection = step.connection if step else None
@@ -745,12 +777,17 @@ class ApplyDeliveryReport(JobKind):
 
     def run(self, job: Job) -> None:
         ev = job.payload["event"]
+        exchange = Exchange.objects.filter(pk=job.payload.get("exchange_id")).first()
         if ev.get("delivered") is not False:
+            if routing.is_shared(Connection.objects.filter(pk=job.payload.get("connection_id")).first()):
+                attempt = attempt_for(job, ev)  # a shared account: the report is logged with its store
+                routing.claim(exchange, attempt.confirmation.store_id if attempt else None)
             return
         attempt = attempt_for(job, ev)
         if attempt is None:  # the report overtook our record of the send: wait for it, like a call result
             raise RetryableError(job.payload["service"], "unknown_sms", "SMS not known yet", retry_after=30)
         about_order(attempt.confirmation.order_id)
+        routing.claim(exchange, attempt.confirmation.store_id)
         after_no_answer(attempt.confirmation, attempt, reason=f"SMS not delivered ({ev.get('status')})",
                         reached=False)
 

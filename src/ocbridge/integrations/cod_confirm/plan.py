@@ -94,8 +94,8 @@ def validate(integration: Integration, new_steps: list[Step]) -> None:
     for n, step in enumerate(new_steps, 1):
         if step.channel not in Channel.values:
             raise PlanError(f"unknown channel {step.channel!r}", n)
-        if step.connection is None or step.connection.store_id != integration.store_id:
-            raise PlanError("choose a connection of this store", n)
+        if step.connection is None or integration.store_id not in step.connection.served_store_ids():
+            raise PlanError("choose a connection of this store (or one shared with it)", n)
         if step.channel not in channels_of(step.connection):
             raise PlanError(f"{step.connection} cannot send {Channel(step.channel).label}", n)
         if not 0 <= int(step.delay_minutes) <= MAX_DELAY_MINUTES:
@@ -123,6 +123,14 @@ def replace(integration: Integration, new_steps: list[Step], *, user: str = "") 
                                       store_id=integration.store_id, object_type="integration",
                                       object_id=str(integration.pk), data={"old": old, "new": new})
     return rows
+
+
+def copy_from(src: Integration, dst: Integration) -> None:
+    """A new store's COD plan, as its template store has it (store import); the accounts are shared with it first."""
+    found = steps(src)
+    if found:
+        replace(dst, [Step(s.channel, s.connection, s.delay_minutes, s.window_minutes) for s in found],
+                user="store import")
 
 
 def default_steps(connection: Connection, channels: tuple[str, ...] = ("call", "call", "sms"),

@@ -19,6 +19,7 @@ from ocbridge.core.choices import ExchangeOutcome, Level
 from ocbridge.core.exchanges import close_inbound
 from ocbridge.core.models import Integration, Job
 from ocbridge.core.registry import register_webhook
+from ocbridge.integrations.cod_confirm import routing
 from ocbridge.integrations.cod_confirm.providers import CLIENTS, service_module
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ def make_handler(service: str, hook: str):
             events = parse_events(service, hook, payload, request.content_type)
         except ValueError as exc:  # WebhookFormatError: the raw request is kept in the Exchange
             return reject(exchange, 400, f"malformed {hook}: {exc}")
-        integration = Integration.objects.filter(store_id=connection.store_id, kind="cod_confirm").first()
+        integration = routing.integration_of(connection)  # a shared account: the job routes each event further
         if events and integration is None:
             close_inbound(exchange, status=200, level=Level.WARNING, error="COD confirmation is not set up for this store")
             return _ok(service, hook, payload, request)

@@ -20,9 +20,9 @@ from ocbridge.core.choices import ExchangeOutcome, Level, SideEffectState
 from ocbridge.core.errors import RetryableError
 from ocbridge.core.exchanges import close_inbound
 from ocbridge.core.jobs import JobKind, register_job_kind
-from ocbridge.core.models import Connection, Exchange, Integration, Job, SideEffect
+from ocbridge.core.models import Connection, Exchange, Job, SideEffect
 from ocbridge.core.registry import register_webhook
-from ocbridge.integrations.cod_confirm import jobs, whatsapp
+from ocbridge.integrations.cod_confirm import jobs, routing, whatsapp
 from ocbridge.integrations.cod_confirm.choices import (
     OPEN,
     ROBOT_DONE,
@@ -60,7 +60,7 @@ def whatsapp_events(request, connection, exchange):
         return _reject(exchange, 400, f"malformed WhatsApp webhook: {exc}")
     pnid = str((connection.options or {}).get("phone_number_id") or "")
     ours = [e for e in events if not getattr(e, "phone_number_id", "") or e.phone_number_id == pnid]
-    integration = Integration.objects.filter(store_id=connection.store_id, kind="cod_confirm").first()
+    integration = routing.integration_of(connection)  # a shared account: each event finds its store further on
     job, duplicates = None, 0
     with transaction.atomic():  # the raw request, its jobs and the answer in one commit
         exchange.save()
@@ -105,9 +105,9 @@ class ApplyWhatsAppEvent(JobKind):
             apply_message(job, connection, ev, exchange)
 
 
-def _attempt(store_id: int, *, provider_id: str = "", key: str = "") -> Attempt | None:
+def _attempt(connection: Connection, *, provider_id: str = "", key: str = "") -> Attempt | None:
     qs = Attempt.objects.select_related("confirmation__integration", "confirmation__store").filter(
-        store_id=store_id, service="whatsapp")  # an event speaks only for its own store
+        store_id__in=connection.served_store_ids(), service="whatsapp")  # only the stores this account serves
     found = qs.filter(provider_id=provider_id).first() if provider_id else None
     return found or (qs.filter(key=key).first() if key else None)
 
@@ -130,7 +130,7 @@ def _link(exchange, attempt: Attempt, text: str, level: str = Level.INFO) -> Non
 
 def apply_status(job: Job, connection: Connection, ev: dict, exchange) -> None:
     effect = outbox.match("whatsapp", provider_id=ev["provider_id"], reference=ev.get("callback_data") or "")
-    attempt = _attempt(connection.store_id, provider_id=ev["provider_id"], key=effect.key if effect else "")
+    attempt = _attempt(connection, provider_id=ev["provider_id"], key=effect.key if effect else "")
     if attempt is None:
         # A status can overtake our own record of the send (its answer is still being stored): wait a little.
         jobs._note(exchange, Level.WARNING, f"no attempt for WhatsApp message {ev['provider_id']!r} (yet)")
@@ -151,13 +151,13 @@ def apply_status(job: Job, connection: Connection, ev: dict, exchange) -> None:
 
 def apply_message(job: Job, connection: Connection, ev: dict, exchange) -> None:
     ours = whatsapp.parse_payload(ev.get("payload") or "")
-    attempt = _attempt(connection.store_id, key=ours[0]) if ours else None
+    attempt = _attempt(connection, key=ours[0]) if ours else None
     if attempt is not None and ev.get("context_id") and attempt.provider_id \
             and ev["context_id"] != attempt.provider_id:
         attempt = None  # a payload of ours on a message that is not the one it was sent with: not trusted
     if attempt is None:  # typed text, or a button without our payload: the same parser as an SMS reply
-        jobs.apply_text_reply(job.integration, ev["from_number"], ev.get("text") or ev.get("payload") or "",
-                              exchange=exchange, channel=Channel.WHATSAPP, connection_id=connection.pk)
+        jobs.route_text_reply(job.integration, connection.pk, ev["from_number"], ev.get("text") or ev.get("payload")
+                              or "", exchange=exchange, channel=Channel.WHATSAPP)
         return
     c, action = attempt.confirmation, ours[1]
     _link(exchange, attempt, f"WhatsApp button {ev.get('text')!r} ({action}) on attempt {attempt.number}")

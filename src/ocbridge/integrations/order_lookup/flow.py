@@ -53,16 +53,30 @@ class Turn:
     detail: str = ""  # why, for the log (never spoken)
 
 
+def store_for_line(connection, called: str):
+    """(store, integration) answering this call. One provider account shared by several stores
+    (Connection.shared_with): the store whose order-status lines list the called number; when none or several do, the
+    account's own store (whose line check then hands an unknown line to a person, never to a guessed shop)."""
+    own = Integration.objects.filter(store=connection.store, kind=KIND, enabled=True).first()
+    if not connection.shared_with.exists():
+        return connection.store, own
+    candidates = [i for i in Integration.objects.filter(store_id__in=connection.served_store_ids(), kind=KIND,
+                                                        enabled=True).select_related("store")
+                  if (cfg := OrderLookupConfig.from_settings(i.settings)).lines and cfg.answers_line(called)]
+    if len(candidates) == 1:
+        return candidates[0].store, candidates[0]
+    return connection.store, own
+
+
 def decide(connection, inp: CallInput) -> Turn:
-    store = connection.store
-    integration = Integration.objects.filter(store=store, kind=KIND, enabled=True).first()
+    store, integration = store_for_line(connection, inp.called)
     cfg = OrderLookupConfig.from_settings(integration.settings if integration else None)
     lang = cfg.language_for(store.language)
     turn = Turn(rules.transfer(Reason.BAD_REQUEST), cfg, lang, store.name)
     if inp.bad or not inp.call_id:
         turn.detail = inp.bad or "no call id"
         return turn
-    call, created = _call(connection, integration, inp, cfg, lang)
+    call, created = _call(connection, store, integration, inp, cfg, lang)
     turn.call = call
     if not created and call.last_response and (
             (inp.step is not None and inp.step == call.step) or (inp.step is None and inp.digits is None)):
@@ -82,14 +96,15 @@ def decide(connection, inp: CallInput) -> Turn:
     return turn
 
 
-def _call(connection, integration, inp: CallInput, cfg: OrderLookupConfig, lang: str) -> tuple[LookupCall, bool]:
+def _call(connection, store, integration, inp: CallInput, cfg: OrderLookupConfig,
+          lang: str) -> tuple[LookupCall, bool]:
     """The call's row; a new call's row is only built here and inserted by `finish()` (one write per request)."""
     existing = LookupCall.objects.filter(service=inp.service, call_id=inp.call_id[:128]).first()
     if existing is not None:
         return existing, False
-    region = inp.region or connection.store.country
+    region = inp.region or store.country
     caller = opencart.phones.normalize(inp.caller_raw, region) if inp.caller_raw else None
-    return LookupCall(service=inp.service, call_id=inp.call_id[:128], store=connection.store, integration=integration,
+    return LookupCall(service=inp.service, call_id=inp.call_id[:128], store=store, integration=integration,
                       connection=connection, caller_raw=inp.caller_raw[:64], caller=caller or "",
                       called=inp.called[:64], language=lang, created=clock.now()), True
 
@@ -161,6 +176,10 @@ def finish(turn: Turn, *, spoken: str, response: str, exchange) -> None:
     call.spoken = (call.spoken + ("\n" if call.spoken else "") + f"[{call.step}] {spoken}")[-4000:]
     call.last_response = response
     call.exchange = exchange
+    if exchange is not None and exchange.store_id != call.store_id:  # a shared account's call: its store's log
+        exchange.store_id = call.store_id
+        if exchange.pk:
+            type(exchange).objects.filter(pk=exchange.pk).update(store_id=call.store_id)
     call.updated = clock.now()
     if call.pk is not None:
         call.save()

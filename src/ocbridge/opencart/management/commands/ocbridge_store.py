@@ -1,4 +1,4 @@
-"""`ocbridge store add|list|check|remove`: connect a shop and see, in plain words, what the hub finds there."""
+"""`ocbridge store add|import|list|check|remove`: connect a shop and see, in plain words, what the hub finds there."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from ocbridge import opencart
 from ocbridge.core.errors import ConfigurationError, ServiceError
 from ocbridge.core.models import Store
 from ocbridge.core.shop_database import CHARSETS, DEFAULT_CHARSET, DEFAULT_PORT, ShopDatabase
+from ocbridge.opencart import store_import
 
 
 class Command(BaseCommand):
     help = "Connect, list, check and remove OpenCart stores."
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="action", required=True, metavar="{add,list,check,remove}")
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{add,import,list,check,remove}")
         add = sub.add_parser("add", help="connect a store (its database must answer, or say --not-reachable-yet)",
                              description="Connect an OpenCart store. The hub connects to the shop's database, "
                              "detects the version, reads the time zone, language, currency and country the shop "
@@ -45,6 +46,19 @@ class Command(BaseCommand):
         add.add_argument("--not-reachable-yet", action="store_true",
                          help="save it although its database does not answer now (shown as 'not reachable yet' "
                               "until a check succeeds)")
+        imp = sub.add_parser("import", help="connect many stores from a CSV or JSON file, each checked like `add`",
+                             description="Connect the stores listed in a CSV file (first line: the column names) "
+                             "or a JSON list of objects. Columns: " + ", ".join(store_import.FIELDS) + ". Each row "
+                             "is checked like `store add` and saved on its own, with what its template brings (the "
+                             "template's provider accounts shared, its features copied); a shop already connected "
+                             "is reported, not added again, so the same file can be run again. The file holds "
+                             "database passwords: delete it afterwards.")
+        imp.add_argument("file", help="stores.csv or stores.json")
+        imp.add_argument("--template", default="", help="store number or name whose accounts and features every row "
+                                                        "gets (a row's own `template` column wins)")
+        imp.add_argument("--dry-run", action="store_true", help="check every row, add nothing")
+        imp.add_argument("--not-reachable-yet", action="store_true",
+                         help="add rows whose database does not answer now (as 'not reachable yet')")
         sub.add_parser("list", help="list stores with their version, time zone and state")
         check = sub.add_parser("check", help="test a store's database, write permission and native API",
                                description="Test a store: database, settings, write permission (nothing is "
@@ -92,6 +106,28 @@ class Command(BaseCommand):
         self._say(f"Saved with time zone {store.timezone}, country {store.country}, language {store.language}, "
                   f"currency {store.currency}" + (" (as the shop is set)" if not any((timezone, country, language,
                                                                                      currency)) else ""))
+
+    def do_import(self, *, file, template, dry_run, not_reachable_yet, **_):
+        try:
+            with open(file, "rb") as fh:
+                rows = store_import.read_rows(fh.read(), file)
+        except OSError as exc:
+            raise CommandError(f"Cannot read {file}: {exc.strerror}") from None
+        except store_import.ImportFileError as exc:
+            raise CommandError(f"Nothing imported: {exc}") from None
+        self._say(f"{len(rows)} row(s); checking each shop (up to 10 s per step)…")
+        results = store_import.import_rows(rows, template=template, dry_run=dry_run,
+                                           allow_unreachable=not_reachable_yet, user="command line")
+        style = {store_import.ADDED: self.style.SUCCESS, store_import.CHECKED: self.style.SUCCESS,
+                 store_import.EXISTS: self.style.WARNING, store_import.REFUSED: self.style.ERROR}
+        for r in results:
+            where = f" #{r.store_id}" if r.store_id else ""
+            self._say(style[r.outcome](f"line {r.line} {r.name or '(no name)'}: {r.outcome}{where} — {r.message}"))
+        counts = store_import.summary(results)
+        self._say(("Checked" if dry_run else "Done") + f": {counts['added']} added, {counts['checked']} would be "
+                  f"added, {counts['exists']} already there, {counts['refused']} refused.")
+        if counts["refused"]:
+            raise CommandError(f"{counts['refused']} row(s) refused; fix them and run the same file again.")
 
     @staticmethod
     def _set_database(store, *, db_url, db_host, db_port, db_user, db_name, db_charset, db_password_env, **_):
