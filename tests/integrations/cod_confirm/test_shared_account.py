@@ -86,10 +86,10 @@ def test_a_shared_verimor_account_routes_reports_and_replies_to_the_right_shop(o
 
 
 def _run(sim, rounds: int = 10) -> None:
-    from ocbridge.opencart.jobs import schedule_polls
+    from ocbridge.core.polls import run_all as run_polls
 
     for _ in range(rounds):
-        schedule_polls()
+        run_polls()
         ran = run_until_idle()
         sim.webhooks.flush()
         idle = sim.wait_idle(5)
