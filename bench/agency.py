@@ -93,9 +93,10 @@ def worker_child() -> None:
 
     def count_writes(execute, sql, params, many, context):
         m = table.match(sql)
-        if m:
+        if m:  # by the polls' own threads (core.polls names them poll-…), apart from the jobs' work
+            where = "poll" if threading.current_thread().name.startswith("poll") else "jobs"
             with lock:
-                counts["writes"][m.group(2)] += 1
+                counts["writes"][f"{where}:{m.group(2)}"] += 1
         return execute(sql, params, many, context)
 
     def on_connect(sender, connection, **kwargs):
@@ -294,9 +295,12 @@ def idle(interval: float, counts_dir: Path) -> None:
     after = read_counts(counts_dir)
     polls = after["polls"] - before["polls"]
     writes = after["writes"] - before["writes"]
-    total = sum(writes.values())
-    print(f"  {polls} polls, {total} hub database writes: {total / max(polls, 1):.2f} writes per idle poll "
-          f"(target 0){'; by table: ' + ', '.join(f'{t} {n}' for t, n in writes.most_common(6)) if total else ''}")
+    by_polls = Counter({t.split(":", 1)[1]: n for t, n in writes.items() if t.startswith("poll:")})
+    jobs = sum(n for t, n in writes.items() if t.startswith("jobs:"))
+    total = sum(by_polls.values())
+    print(f"  {polls} polls, {total} hub database writes by them: {total / max(polls, 1):.2f} writes per idle poll "
+          f"(target 0){'; by table: ' + ', '.join(f'{t} {n}' for t, n in by_polls.most_common(6)) if total else ''}"
+          f"  (meanwhile {jobs} writes by jobs still working off the orders before)")
 
 
 def poll_by_size(shops, big, counts_dir) -> None:

@@ -350,3 +350,22 @@ def test_an_idle_shop_poll_opens_no_transaction(shop):
     with CaptureQueriesContext(connection) as ctx:
         polls.run_all(POLL)
     assert [q["sql"] for q in ctx.captured_queries if q["sql"].startswith(("BEGIN", "SAVEPOINT"))] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_shop_that_stops_answering_on_the_healthy_lane_gives_up_its_thread(flaky_poll, tmp_path, monkeypatch):
+    """First round, nothing known yet: "hangs" takes the only healthy thread; past SLOW_SECONDS a new thread takes
+    its place and "ok" is polled without waiting for it; the extra thread ends afterwards."""
+    monkeypatch.setattr(polls, "SLOW_SECONDS", 0.3)
+    sched = polls.Scheduler(threads=1, slow_threads=1, leases=polls.FileLeases(tmp_path))
+    sched.targets = [(polls._POLLS["test.flaky"], polls.Target(k, 15)) for k in ("hangs", "ok")]
+    sched.refreshed = time.monotonic() + 3600  # keep this target list
+    started = time.monotonic()
+    sched.tick()
+    while "ok" not in flaky_poll and time.monotonic() - started < 5:
+        time.sleep(0.05)
+        sched._relieve()  # what each dispatcher tick does
+    assert flaky_poll[:2] == ["hangs", "ok"] and time.monotonic() - started < 1.2
+    _settle(sched)
+    time.sleep(0.1)
+    assert sched.healthy_alive == 1 and not sched.relieved

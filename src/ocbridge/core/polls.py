@@ -30,6 +30,7 @@ dispatcher honours it. A target whose last poll failed or took longer than SLOW_
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import os
 import queue
@@ -305,7 +306,9 @@ class Scheduler:
 
     Two lanes: `threads` threads for targets whose last poll went well, `slow_threads` for those whose last poll
     failed or took longer than SLOW_SECONDS — a shop that hangs holds a slow-lane thread, never a healthy shop's.
-    A failing target is not started before its `retry_at` (back-off)."""
+    A shop that stops answering while on the healthy lane holds its thread at most SLOW_SECONDS: then a new thread
+    takes its place (at most 4× `threads` at once; the spare ones end when the stuck polls do). A failing target is
+    not started before its `retry_at` (back-off)."""
 
     def __init__(self, threads: int = 4, leases=None, slow_threads: int | None = None):
         self.leases = leases or default_leases()
@@ -317,11 +320,32 @@ class Scheduler:
         self.targets: list[tuple[Poll, Target]] = []
         self.refreshed = float("-inf")
         self.lock = threading.Lock()
+        self.threads = threads
+        self.healthy_alive = 0  # threads of the healthy lane, replaced ones included
+        self.busy_since: dict[str, float] = {}  # healthy-lane thread → when its current poll started
+        self.relieved: set[str] = set()  # healthy-lane threads stuck past SLOW_SECONDS, already replaced
+        self.names = itertools.count()
+        for _ in range(threads):
+            self._start(self.todo)
+        for _ in range(max(1, threads // 2) if slow_threads is None else slow_threads):
+            self._start(self.slow_todo)
+
+    def _start(self, todo: queue.SimpleQueue) -> None:
+        healthy = todo is self.todo
+        if healthy:
+            self.healthy_alive += 1
+        name = f"poll-{next(self.names)}" if healthy else f"poll-slow-{next(self.names)}"
         # daemon threads: a stopping worker does not wait for a slow shop
-        for i in range(threads):
-            threading.Thread(target=self._work, args=(self.todo,), name=f"poll-{i}", daemon=True).start()
-        for i in range(max(1, threads // 2) if slow_threads is None else slow_threads):
-            threading.Thread(target=self._work, args=(self.slow_todo,), name=f"poll-slow-{i}", daemon=True).start()
+        threading.Thread(target=self._work, args=(todo,), name=name, daemon=True).start()
+
+    def _relieve(self) -> None:
+        """Healthy-lane polls running past SLOW_SECONDS hand their place to new threads."""
+        now = time.monotonic()
+        with self.lock:
+            stuck = [n for n, t0 in self.busy_since.items() if now - t0 > SLOW_SECONDS and n not in self.relieved]
+            for name in stuck[:max(0, 4 * self.threads - self.healthy_alive)]:
+                self.relieved.add(name)
+                self._start(self.todo)
 
     def _refresh(self) -> None:
         targets = []
@@ -337,6 +361,7 @@ class Scheduler:
         self.leases.beat()
 
     def tick(self) -> float:
+        self._relieve()
         mono = time.monotonic()
         if mono - self.refreshed >= REFRESH_SECONDS:
             self.refreshed = mono
@@ -362,9 +387,13 @@ class Scheduler:
         return max(0.0, wait)
 
     def _work(self, todo: queue.SimpleQueue) -> None:
+        name, healthy = threading.current_thread().name, todo is self.todo
         while True:
             poll, target, ident = todo.get()
             started, ok = time.monotonic(), False
+            if healthy:
+                with self.lock:
+                    self.busy_since[name] = started
             try:
                 ok = run_once(poll, target)
             except Exception:  # recording the health failed (hub locked): the next slot tries again
@@ -376,7 +405,17 @@ class Scheduler:
                         self.slow.discard(ident)
                     else:
                         self.slow.add(ident)
+                    leave = False
+                    if healthy:
+                        self.busy_since.pop(name, None)
+                        self.relieved.discard(name)
+                        # a replaced thread (or its replacement) ends once the lane is back to its size
+                        leave = self.healthy_alive - len(self.relieved) > self.threads
+                        if leave:
+                            self.healthy_alive -= 1
                 connections.close_all()  # this thread's own connections; the next poll opens fresh ones
+            if leave:
+                return
 
     def idle(self) -> bool:
         with self.lock:
