@@ -14,7 +14,10 @@ poll interval), the API calls per poll against the naive way measured in the sam
 days every poll, 100 a page), and a crash run: a real worker SIGKILLed mid-import, a second one finishing —
 every posting must be exactly one order.
 
-    .venv/bin/python bench/ozon_sync.py [--products 100000] [--changed 1000] [--postings 10000] [--poll-minutes 1] [--crash 300]
+Client set-up (`--jobs`, default 200): the time a job spends getting its Ozon client and making one call, with the
+process-wide pooled HTTP client against a new one per job, in the same run.
+
+    .venv/bin/python bench/ozon_sync.py [--jobs 200] [--products 100000] [--changed 1000] [--postings 10000] [--poll-minutes 1] [--crash 300]
 """
 
 from __future__ import annotations
@@ -61,13 +64,44 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--poll-minutes", type=float, default=1.0, help="orders poll interval (orders_every_seconds)")
     ap.add_argument("--hours", type=float, default=24.0, help="play this much of the day, at the day's rate")
     ap.add_argument("--crash", type=int, default=300, help="postings of the crash run (0: skip)")
+    ap.add_argument("--jobs", type=int, default=200, help="Ozon jobs whose client set-up is timed (0: skip)")
     args = ap.parse_args(argv)
     setup_django()
-    ok = products_out(args) if args.products else True
+    ok = client_setup(args) if args.jobs else True
+    ok &= products_out(args) if args.products else True
     if args.postings or args.crash:
         ok &= orders_in(args)
     print("RESULT:", "PASS" if ok else "FAIL")
     return 0 if ok else 1
+
+
+def client_setup(args) -> bool:
+    """Setting up the Ozon client of `--jobs` jobs: ours (one pooled HTTP client per host for the process,
+    core.http.shared_client) against the naive way in the same run (a new HTTP client, TLS context and pool per
+    job), each followed by one call to the simulator over loopback (the shared client's keep-alive counts)."""
+    from ocbridge.core import ratelimit
+    from ocbridge.core.http import HttpClient
+    from ocbridge.core.models import Connection, Store
+    from ocbridge.services.ozon import OzonClient
+    from ocbridge.simulators.ozon import OzonSimulator
+
+    ratelimit.reset()
+    with OzonSimulator(client_id="123456", api_key="00000000-0000-4000-8000-00000000a11e", global_rps=0) as sim:
+        store = Store.objects.create(name="Bench clients", oc_store_id=90)
+        conn = Connection.objects.create(store=store, service="ozon", base_url=sim.base_url,
+                                         secret={"client_id": "123456", "api_key": "00000000-0000-4000-8000-00000000a11e"})
+
+        def timed(make) -> float:
+            start = time.perf_counter()
+            for _ in range(args.jobs):
+                make().get_product_limits()
+            return (time.perf_counter() - start) / args.jobs * 1000
+
+        ours = timed(lambda: OzonClient(conn, rps=10_000))
+        naive = timed(lambda: OzonClient(conn, rps=10_000, http=HttpClient("ozon", base_url=sim.base_url, timeout=30)))
+    print(f"client set-up + one call, per job ({args.jobs} jobs): shared client {ours:.1f} ms, "
+          f"a new client per job {naive:.1f} ms ({naive / ours:.1f}× slower)")
+    return ours < naive
 
 
 def products_out(args) -> bool:

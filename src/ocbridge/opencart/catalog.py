@@ -407,3 +407,24 @@ def product_specials(db: ShopDB, product_ids: list[int]) -> dict[int, list[dict]
                                          "price": Decimal(str(m["price"])), "date_start": m["date_start"],
                                          "date_end": m["date_end"]})
     return dict(out)
+
+
+def category_paths(db: ShopDB, language_id: int) -> list[tuple[int, str]]:
+    """(category_id, "Parent › Child") of every category (read_categories), in one language (another language's
+    name where that one has none), sorted by path — what the admin's category list shows. A broken parent chain
+    ends the path instead of looping."""
+    rows = {r["category_id"]: r for r in read_categories(db)}
+
+    def name(row) -> str:
+        names = row["names"]
+        return names.get(language_id) or next(iter(names.values()), "") or f"#{row['category_id']}"
+
+    out = []
+    for cid, row in rows.items():
+        path, seen = [], set()
+        while row is not None and row["category_id"] not in seen:
+            seen.add(row["category_id"])
+            path.append(name(row))
+            row = rows.get(row["parent_id"])
+        out.append((cid, " › ".join(reversed(path))))
+    return sorted(out, key=lambda item: item[1].lower())

@@ -72,20 +72,32 @@ def _escaped(db: ShopDB, text) -> str:
     return escape_like_opencart(str(text or ""), utf8mb3=db.layout in ("2.3", "3.0"))
 
 
-def order_row(db: ShopDB, draft: dict, *, now: dt.datetime, store: dict) -> dict:
+def find_country(conn: Connection, db: ShopDB, iso: str) -> dict | None:
+    """The shop's country with ISO code `iso` ({country_id, name}), or None (a fulfilment service needs the id)."""
+    if not iso:
+        return None
+    c = db.t("country")
+    row = conn.execute(select(c.c.country_id, c.c.name).where(c.c.iso_code_2 == iso.upper()).limit(1)).first()
+    return {"country_id": row.country_id, "name": row.name} if row else None
+
+
+def order_row(db: ShopDB, draft: dict, *, now: dt.datetime, store: dict, country: dict | None = None) -> dict:
     """The `order` row of a channel draft, at status 0 (checkout's "missing order") and text escaped.
 
     draft: firstname, lastname, email, telephone, address_1, city, postcode, country, payment_method,
     payment_code, shipping_method, shipping_code, comment, lines [{product_id, name, model, quantity, price,
     total}], subtotal, total, currency_code, order_status_id.
     store: store_id, store_name, store_url, language_id, language_code, currency_id, currency_value,
-    customer_group_id, invoice_prefix.
+    customer_group_id, invoice_prefix. country: the shop's country of the draft's `country_iso` (find_country),
+    whose id and name the address gets, as checkout's country select gives them.
     """
     o = db.t("order")
     e = lambda key: _escaped(db, draft.get(key, ""))  # noqa: E731 - one line per field below
     address = {"firstname": e("firstname"), "lastname": e("lastname"), "company": "", "address_1": e("address_1"),
-               "address_2": "", "city": e("city"), "postcode": e("postcode"), "country": e("country"),
-               "country_id": 0, "zone": "", "zone_id": 0, "address_format": "", "custom_field": "[]"}
+               "address_2": "", "city": e("city"), "postcode": e("postcode"),
+               "country": country["name"] if country else e("country"),
+               "country_id": country["country_id"] if country else 0, "zone": "", "zone_id": 0, "address_format": "",
+               "custom_field": "[]"}
     row = {
         "invoice_no": 0, "invoice_prefix": store.get("invoice_prefix", ""), "store_id": store.get("store_id", 0),
         "store_name": store.get("store_name", ""), "store_url": store.get("store_url", ""),

@@ -118,9 +118,26 @@ def for_store(store) -> dict[int, str] | None:
 
     try:
         shop = opencart.shop_db(store)
-        langs = languages(shop)
-        lang_id = next((i for i, code in langs.items() if code.startswith(store.language or "")), next(iter(langs), None))
-        return statuses(shop, lang_id)
+        return statuses(shop, store_language_id(shop, store))
+    except (ConfigurationError, ServiceError, OSError):
+        return None
+
+
+def store_language_id(db: ShopDB, store) -> int | None:
+    """The shop language of the Store's language (`tr` → the `tr-tr` row), else the shop's first language."""
+    langs = languages(db)
+    return next((i for i, code in langs.items() if code.startswith(store.language or "")), next(iter(langs), None))
+
+
+def categories_for(store) -> list[tuple[int, str]] | None:
+    """(category_id, path) in the store's language, as the shop names them; None if the shop is unreachable."""
+    from ocbridge import opencart
+    from ocbridge.core.errors import ConfigurationError, ServiceError
+    from ocbridge.opencart import catalog
+
+    try:
+        shop = opencart.shop_db(store)
+        return catalog.category_paths(shop, store_language_id(shop, store) or 1)
     except (ConfigurationError, ServiceError, OSError):
         return None
 

@@ -507,8 +507,9 @@ def create_order(store, draft: dict, *, key: str) -> int:
                 now = _now(conn, shop, settings)
                 local = now if not isinstance(now, sa.sql.ClauseElement) else conn.execute(sa.select(now)).scalar()
                 info = order_create.store_row(conn, shop, settings, store_name=store.name, store_url=store.api_url or "")
+                country = order_create.find_country(conn, shop, draft.get("country_iso", ""))
                 found = int(conn.execute(sa.insert(o).values(
-                    **order_create.order_row(shop, draft, now=local, store=info))).inserted_primary_key[0])
+                    **order_create.order_row(shop, draft, now=local, store=info, country=country))).inserted_primary_key[0])
                 _checkpoint("order", "after")
             row.order_id = found
             row.steps_done = ["order"]

@@ -100,6 +100,10 @@ CANCEL_REASONS = [
      "is_available_for_cancellation": False},
 ]
 OTHER_REASON = 402
+# visual.status of a return: sys_name → Ozon's Russian wording (reference: /v1/returns/list filter
+# visual_status_name, docs.ozon.ru/api/seller ReturnsAPI returnsList).
+RETURN_DISPLAY_NAMES = {"ReceivedBySeller": "Продавец получил возврат", "ArrivedAtReturnPlace": "В пункте выдачи",
+                        "MovingToSeller": "Возврат на пути к продавцу", "Utilized": "Утилизирован"}
 
 # Methods Ozon switched off (News; ozon.md §0): path → (switched off on, replacement).
 SWITCHED_OFF = {
@@ -382,8 +386,10 @@ class OzonSimulator(Simulator):
             return json.loads(json.dumps(card))
 
     def add_return(self, posting_number: str, *, offer_id: str | None = None, quantity: int = 1,
-                   status: str = "ReturnedToSeller", reason: str = "Не подошёл размер") -> dict:
-        """A customer return of (one line of) a posting, as `/v1/returns/list` lists it."""
+                   status: str = "ReceivedBySeller", reason: str = "Не подошёл размер") -> dict:
+        """A customer return of (one line of) a posting, as `/v1/returns/list` lists it. `status` is a
+        visual.status.sys_name from Ozon's list; display_name is Ozon's Russian wording where the reference gives
+        it (RETURN_DISPLAY_NAMES), else the sys_name."""
         with self._state_lock:
             p = self.posting_rows[posting_number]
             line = next(ln for ln in p["products"] if offer_id in (None, ln["offer_id"]))
@@ -395,7 +401,8 @@ class OzonSimulator(Simulator):
                                "price": {"currency_code": line["currency_code"], "price": line["price"]},
                                "quantity": int(quantity)},
                    "logistic": {"return_date": now, "final_moment": now, "barcode": f"ii{len(self.returns) + 5275210303}"},
-                   "visual": {"status": {"id": 7, "display_name": status, "sys_name": status}, "change_moment": now},
+                   "visual": {"status": {"id": 7, "display_name": RETURN_DISPLAY_NAMES.get(status, status),
+                                         "sys_name": status}, "change_moment": now},
                    "additional_info": {"is_opened": False, "is_super_econom": False}, "_changed": self.now()}
             self.returns.append(row)
             return self._public(row)

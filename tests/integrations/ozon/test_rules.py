@@ -61,22 +61,19 @@ def test_special_price_becomes_price_with_old_price():
     assert mappers.prices_of(row(special="8"), cfg()) == ("8.00", "10.00")
 
 
-def test_tracking_number_sources_in_the_owners_order_of_trust():
+def test_tracking_number_sources_in_the_owners_order_of_trust(monkeypatch):
+    from ocbridge.core import registry
     from ocbridge.integrations.ozon import tracking
 
     pattern = r"(?:tracking|track|трек|takip)(?: no| номер)?[^A-Z0-9]{0,5}([A-Z0-9-]{6,40})"
     assert tracking.from_comments(pattern, ["Kargoya verildi, takip no: TR-99887766", "paid"]) == "TR-99887766"
     assert tracking.from_comments(pattern, ["трек RU123456789", "no number here"]) == "RU123456789"
     assert tracking.from_comments("", ["track RU123456789"]) is None
+    monkeypatch.setattr(registry, "order_facts", {})  # no integration knows the order
     data = {"tracking_comment": "RU1", "tracking_typed": "TYPED1"}
-    assert tracking.find(None, 1, data) == ("RU1", "history comment")
-    assert tracking.find(None, 1, {"tracking_typed": " TYPED1 "}) == ("TYPED1", "typed in the hub")
-
-    def dc(store, order_id):
-        return "DC-1"
-
-    tracking.register_source(dc)
-    try:
-        assert tracking.find(None, 1, data) == ("DC-1", "dc")
-    finally:
-        tracking._SOURCES.remove(dc)
+    assert tracking.find(None, 1, data) == ("RU1", tracking.COMMENT)
+    assert tracking.find(None, 1, {"tracking_typed": " TYPED1 "}) == ("TYPED1", tracking.TYPED)
+    # what another integration knows of the order (Despatch Cloud's booked parcel) wins, named by it
+    monkeypatch.setattr(registry, "order_facts", {"despatch": lambda store, order_id: {
+        "tracking_code": "DC-1", "courier": "Royal Mail", "tracking_by": "Despatch Cloud"}})
+    assert tracking.find(None, 1, data) == ("DC-1", "Despatch Cloud")

@@ -31,7 +31,11 @@ def integ(sim):
                            data={"status": "failed", "errors": ["brand_mismatch: wrong brand"], "name": "Phone"})
     Binding.objects.create(connection=conn, kind=m.POSTING, local_id="5", external_id="0001-1",
                            data={"status": "delivering", "warnings": ["unknown offer_id 'X'"],
-                                 "status_out": {"cancel": {"state": "refused", "detail": "posting is delivering"}}})
+                                 "status_out": {"cancel": {"state": "refused", "why": "not_allowed",
+                                                           "posting_status": "delivering"}},
+                                 "tracking_number": "RU1", "tracking_source": "comment",
+                                 "returns": {"9": {"offer_id": "M1", "reason": "Не подошёл размер",
+                                                   "status": "В пункте выдачи", "sys_name": "ArrivedAtReturnPlace"}}})
     m.CatalogCache.objects.create(connection=conn, kind="tree", key="", data=[
         {"description_category_id": 10, "category_name": "Phones", "children": [{"type_id": 11, "type_name": "Smartphone"}]}])
     return Integration.objects.create(store=store, kind="ozon", connection=conn, settings={})
@@ -43,7 +47,7 @@ def test_pages_show_products_orders_and_errors(client_logged_in, integ):
     products = client_logged_in.get(f"/ozon/{integ.pk}/products/?status=failed")
     assert b"wrong brand" in products.content
     orders = client_logged_in.get(f"/ozon/{integ.pk}/orders/").content
-    assert b"unknown offer_id" in orders and b"cancel: refused" in orders
+    assert b"unknown offer_id" in orders and b"Cancel: refused" in orders
 
 
 def test_status_page_shows_the_daily_quota(client_logged_in, integ):
@@ -214,3 +218,16 @@ def test_ozon_states_are_shown_by_name_in_the_readers_language(client_logged_in,
         from ocbridge.integrations.ozon.labels import POSTING_STATES
 
         assert str(POSTING_STATES["delivering"]) in orders and str(POSTING_STATES["delivering"]) != "On its way"
+
+
+def test_sent_to_ozon_returns_and_tracking_source_are_in_the_readers_language(client_logged_in, integ):
+    from django.utils import translation
+
+    from ocbridge.integrations.ozon import labels
+
+    with translation.override("tr"):
+        orders = client_logged_in.get(f"/ozon/{integ.pk}/orders/", HTTP_ACCEPT_LANGUAGE="tr").content.decode()
+        expected = [str(labels.STATUS_OUT_ACTIONS["cancel"]), str(labels.STATUS_OUT_STATES["refused"]),
+                    str(labels.RETURN_STATES["ArrivedAtReturnPlace"]), str(labels.TRACKING_SOURCES["comment"])]
+    assert "cancel: refused" not in orders and "ArrivedAtReturnPlace" not in orders and "(comment)" not in orders
+    assert all(text in orders for text in expected) and expected[0] != "Cancel"

@@ -474,10 +474,11 @@ def stock_source_check(integration, stock_source: str) -> str:
 
 @register_order_facts("despatch")
 def order_facts(store, order_id: int) -> dict | None:
-    """The latest tracking code and courier DC sent for a shop order (order status by phone reads them)."""
+    """The latest tracking code and courier DC sent for a shop order (order status by phone reads them; Ozon sends
+    the code with an rFBS posting the shop delivers itself)."""
     b = (Binding.objects.filter(connection__store=store, connection__service="despatch", kind=m.ORDER,
                                 local_id=str(order_id)).only("data").first())
     tracking = (b.data.get("tracking") or []) if b is not None else []
     if not tracking:
         return None
-    return {"tracking_code": tracking[-1], "courier": b.data.get("courier") or ""}
+    return {"tracking_code": tracking[-1], "courier": b.data.get("courier") or "", "tracking_by": "Despatch Cloud"}

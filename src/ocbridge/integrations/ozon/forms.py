@@ -112,7 +112,23 @@ class OzonSettingsForm(forms.Form):
         form.use_reasons(integration)
         form.use_warehouses(integration, cfg)
         form.use_statuses(integration, cfg)
+        form.use_categories(integration, cfg)
         return form
+
+    def use_categories(self, integration, cfg: OzonConfig) -> None:
+        """The shop's categories by name (path, in the store's language) instead of ids; the shop unreachable:
+        ids, and the form says so."""
+        from ocbridge.opencart import statuses
+
+        paths = statuses.categories_for(integration.store)
+        if paths is None:
+            self.notices.append(_("The shop's categories could not be read: enter category ids."))
+            return
+        old = self.fields["category_ids"]
+        self.fields["category_ids"] = forms.TypedMultipleChoiceField(
+            label=old.label, required=False, coerce=int, choices=[(cid, f"{path} ({cid})") for cid, path in paths],
+            widget=forms.SelectMultiple(attrs={"size": 10}))
+        self.initial["category_ids"] = cfg.category_ids
 
     def use_warehouses(self, integration, cfg: OzonConfig) -> None:
         """Warehouses as choices from Ozon's list (cached: at most one call a minute, catalog.warehouses); ids Ozon
@@ -245,15 +261,20 @@ class OzonSettingsForm(forms.Form):
 
 
 class CategoryMapForm(forms.Form):
-    """Map one OpenCart category to an Ozon (description category, type) pair picked from the cached tree."""
+    """Map one OpenCart category (picked by its name in the shop, or by id when the shop cannot be read) to an Ozon
+    (description category, type) pair picked from the cached tree."""
 
     oc_category_id = forms.IntegerField(label=_("OpenCart category id"), min_value=1, max_value=MAX_ID)
     ozon_category = forms.ChoiceField(label=_("Ozon category and type"))
 
-    def __init__(self, *args, leaves: list[dict] | None = None, **kwargs):
+    def __init__(self, *args, leaves: list[dict] | None = None, categories: list[tuple[int, str]] | None = None,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["ozon_category"].choices = [(f"{c['description_category_id']}:{c['type_id']}", c["label"])
                                                 for c in leaves or []]
+        if categories:
+            self.fields["oc_category_id"] = forms.TypedChoiceField(
+                label=_("OpenCart category"), coerce=int, choices=[(cid, f"{path} ({cid})") for cid, path in categories])
 
     def mapping(self) -> tuple[str, dict]:
         cat, type_id = self.cleaned_data["ozon_category"].split(":")

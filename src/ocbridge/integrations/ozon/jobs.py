@@ -580,10 +580,13 @@ def _write(ctx: Context, key: str, step: str, number: str, call, tracking_no: st
     return outbox.perform(effect, send, ask=ask)
 
 
-def _note(b: Binding, action: str, state: str, posting: dict, detail: str = "", **extra) -> None:
-    """Record the outcome of a status-out action on the posting's Binding (the idempotency guard and the UI)."""
+def _note(b: Binding, action: str, state: str, posting: dict, detail: str = "", why: str = "", **extra) -> None:
+    """Record the outcome of a status-out action on the posting's Binding (the idempotency guard and the UI).
+    `detail` is Ozon's own words (a substatus, its error, its cancel reason); `why` a code of ours the page shows
+    in the reader's language (labels.status_out)."""
     out = dict(b.data.get("status_out") or {})
-    out[action] = {**out.get(action, {}), "state": state, "detail": detail, "at": clock.now().isoformat(), **extra}
+    out[action] = {**out.get(action, {}), "state": state, "detail": detail, "why": why,
+                   "posting_status": posting.get("status") or "", "at": clock.now().isoformat(), **extra}
     b.data = {**b.data, "status_out": out, "status": posting.get("status") or b.data.get("status")}
     b.save(update_fields=["data"])
 
@@ -627,11 +630,10 @@ class AdvancePosting(OzonJob):
                 _note(b, target, "sent", posting, detail=posting.get("substatus", ""))
                 raise Defer(30, "Ozon is still processing the ship request")
             elif step in ("done", "refused"):
-                detail = "" if step == "done" else (f"posting is {posting.get('status')}; allowed: "
-                                                    f"{', '.join(posting.get('available_actions') or []) or 'nothing'}")
+                why = "" if step == "done" else "not_allowed"
                 if step == "done" and rules.is_rfbs(posting) and target != "ship" and not tracking_no:
-                    detail = "no tracking number known (Despatch Cloud, history comment or typed in the hub)"
-                _note(b, target, step, posting, detail=detail)
+                    why = "no_tracking"
+                _note(b, target, step, posting, why=why, allowed=posting.get("available_actions") or [])
                 return
             elif self._call(ctx, b, number, step, tracking_no, source, posting, target):
                 return
@@ -707,7 +709,7 @@ class CancelPosting(OzonJob):
         if step == "done":
             _note(b, "cancel", "done", posting, detail=(posting.get("cancellation") or {}).get("cancel_reason", ""))
         else:
-            _note(b, "cancel", "refused", posting, detail=f"posting is {posting.get('status')}; cancel not allowed")
+            _note(b, "cancel", "refused", posting, why="not_allowed", allowed=posting.get("available_actions") or [])
 
 
 # --- returns: Ozon → shop ---------------------------------------------------------------------------------
@@ -751,12 +753,13 @@ class ApplyReturn(OzonJob):
         if str(r["id"]) in returns:
             return
         product = r.get("product") or {}
-        status = ((r.get("visual") or {}).get("status") or {}).get("display_name", "")
+        visual = (r.get("visual") or {}).get("status") or {}
+        status, sys_name = visual.get("display_name", ""), visual.get("sys_name", "")
         comment = (f"{rules.OUR_COMMENT}return {r['id']} of {product.get('offer_id', '')} × {product.get('quantity', 1)}"
                    f" — {r.get('return_reason_name', '')} ({status})")
         written = shop.set_order_status(ctx.store, int(b.local_id), ctx.cfg.return_status_id, comment=comment,
                                         key=job.key)
-        returns[str(r["id"])] = {"status": status, "reason": r.get("return_reason_name", ""),
+        returns[str(r["id"])] = {"status": status, "sys_name": sys_name, "reason": r.get("return_reason_name", ""),
                                  "offer_id": product.get("offer_id", ""), "written": written,
                                  "at": clock.now().isoformat()}
         b.data = {**b.data, "returns": returns}

@@ -21,6 +21,11 @@ WEIGHT_TO_G = {"kg": 1000.0, "g": 1.0, "lb": 453.59237, "oz": 28.349523125, "к�
 LENGTH_TO_MM = {"cm": 10.0, "mm": 1.0, "in": 25.4, "m": 1000.0, "см": 10.0, "мм": 1.0}
 PRICE_FIELDS = ("price", "old_price", "min_price")
 CENT = Decimal("0.01")
+# Ozon's addressee country as it writes it (Russian names) → ISO code, so the order gets the shop's country id
+# (a fulfilment service needs it); an rFBS address with no or another country is taken as Russia.
+COUNTRY_ISO = {"россия": "RU", "russia": "RU", "казахстан": "KZ", "kazakhstan": "KZ", "беларусь": "BY",
+               "belarus": "BY", "армения": "AM", "armenia": "AM", "кыргызстан": "KG", "киргизия": "KG",
+               "kyrgyzstan": "KG", "узбекистан": "UZ", "uzbekistan": "UZ"}
 OUR_COMMENT = "Ozon: "  # prefix of the history comments we write; the shop-status poll ignores them (no echo back)
 
 
@@ -202,6 +207,7 @@ def posting_to_order(posting: dict, known: dict[str, dict], cfg: OzonConfig, *, 
         "email": "", "telephone": (customer.get("phone") or "")[:32],
         "address_1": (address.get("address_tail") or "")[:128], "city": (address.get("city") or "")[:128],
         "postcode": (address.get("zip_code") or "")[:10], "country": address.get("country") or "",
+        "country_iso": COUNTRY_ISO.get((address.get("country") or "").strip().lower(), "RU" if address else ""),
         "payment_method": "Ozon", "payment_code": "ozon",
         "shipping_method": (delivery.get("name") or "Ozon")[:128], "shipping_code": "ozon.ozon",
         "comment": f"Ozon posting {number}",

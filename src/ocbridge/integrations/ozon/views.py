@@ -19,6 +19,7 @@ from ocbridge.core.models import Binding, Exchange, Integration, Job
 from ocbridge.integrations.ozon import catalog, jobs, models as m
 from ocbridge.integrations.ozon.config import OzonConfig
 from ocbridge.integrations.ozon.forms import AttributeMapForm, CategoryMapForm
+from ocbridge.opencart import statuses
 
 
 def _integration(request, pk: int, role: str = Role.VIEWER) -> Integration:
@@ -116,7 +117,16 @@ def mapping(request, integration_pk: int) -> HttpResponse:
     leaves = catalog.leaves(_category_tree(request, integration)) if integration.connection else []
     query = request.GET.get("q", "").strip().lower()
     shown = [leaf for leaf in leaves if query in leaf["label"].lower()] if query else leaves
-    cat_form = CategoryMapForm(leaves=shown[:500])
+    categories = statuses.categories_for(integration.store)
+    if categories is None:
+        messages.warning(request, _("The shop's categories could not be read: enter category ids."))
+    names = dict(categories or [])
+    by_pair = {(leaf["description_category_id"], leaf["type_id"]): leaf["label"] for leaf in leaves}
+    # each mapping as the owner reads it: the shop's category path and Ozon's (ids where a name is unknown)
+    rows = [{"key": key, "shop": f"{names[int(key)]} ({key})" if key.isdigit() and int(key) in names else key,
+             "ozon": by_pair.get((mp.get("description_category_id"), mp.get("type_id")), ""), **mp}
+            for key, mp in cfg.category_map.items()]
+    cat_form = CategoryMapForm(leaves=shown[:500], categories=categories)
     attr_form = AttributeMapForm()
     if request.method == "POST":
         action = request.POST.get("action")
@@ -125,7 +135,8 @@ def mapping(request, integration_pk: int) -> HttpResponse:
                                 integration=integration)
             messages.success(request, _("The Ozon category tree will be fetched in the background."))
             return redirect("ozon:mapping", integration_pk=integration.pk)
-        form = CategoryMapForm(request.POST, leaves=leaves) if action == "category" else AttributeMapForm(request.POST)
+        form = CategoryMapForm(request.POST, leaves=leaves, categories=categories) if action == "category" \
+            else AttributeMapForm(request.POST)
         if action == "category":
             cat_form = form
         else:
@@ -139,13 +150,14 @@ def mapping(request, integration_pk: int) -> HttpResponse:
             (cfg.category_map if action == "category" else cfg.attribute_map)[key] = value
         else:
             return render(request, "ozon/mapping.html", _ctx(integration, "mapping", cfg=cfg, cat_form=cat_form,
-                                                             attr_form=attr_form, leaves=len(leaves), q=query))
+                                                             attr_form=attr_form, leaves=len(leaves), q=query,
+                                                             rows=rows))
         integration.settings = cfg.to_settings()
         integration.save(update_fields=["settings", "updated"])
         messages.success(request, _("Mapping saved."))
         return redirect("ozon:mapping", integration_pk=integration.pk)
     return render(request, "ozon/mapping.html", _ctx(integration, "mapping", cfg=cfg, cat_form=cat_form,
-                                                     attr_form=attr_form, leaves=len(leaves), q=query))
+                                                     attr_form=attr_form, leaves=len(leaves), q=query, rows=rows))
 
 
 @login_required
