@@ -42,6 +42,9 @@ class MariaDBServer(ServerProcess):
         super().__init__(base_dir, port=port)
         self.datadir = self.base / "data"
         self.socket = self.base / "mysqld.sock"
+        # A temp dir of its own: a server starting beside it deletes stray #sql* files in a shared /tmp, which made
+        # the bootstrap of servers started at the same time fail ("Could not remove temporary table").
+        self.tmpdir = self.base / "tmp"
         self.extra_args = extra_args
 
     # --- lifecycle --------------------------------------------------------------------------------------
@@ -51,10 +54,11 @@ class MariaDBServer(ServerProcess):
         install_db = _which("mariadb-install-db", "mysql_install_db")
         if not mariadbd or not install_db:
             raise MariaDBUnavailable(APT_HINT)
+        self.tmpdir.mkdir(parents=True, exist_ok=True)
         if not (self.datadir / "mysql").exists():
             self.datadir.mkdir(parents=True, exist_ok=True)
-            args = [install_db, f"--datadir={self.datadir}", "--auth-root-authentication-method=normal",
-                    "--skip-test-db", "--skip-name-resolve"]
+            args = [install_db, f"--datadir={self.datadir}", f"--tmpdir={self.tmpdir}",
+                    "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"]
             if os.geteuid() == 0:
                 args.append("--user=root")
             done = subprocess.run(args, capture_output=True, text=True, timeout=120)
@@ -66,7 +70,8 @@ class MariaDBServer(ServerProcess):
 
     def _spawn(self, mariadbd: str) -> None:
         args = [
-            mariadbd, "--no-defaults", f"--datadir={self.datadir}", f"--socket={self.socket}",
+            mariadbd, "--no-defaults", f"--datadir={self.datadir}", f"--tmpdir={self.tmpdir}",
+            f"--socket={self.socket}",
             f"--port={self.port}", "--bind-address=127.0.0.1", f"--pid-file={self.base / 'mysqld.pid'}",
             f"--log-error={self.base / 'error.log'}", "--skip-name-resolve", "--skip-log-bin",
             "--innodb-flush-log-at-trx-commit=2", "--innodb-doublewrite=0", "--sync-binlog=0",
