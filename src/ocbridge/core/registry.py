@@ -35,6 +35,20 @@ order_facts: dict[str, Callable] = {}
 # integration kind -> fn(integration, stock_source) -> "" or why that integration's settings contradict the store's
 # stock source (DESIGN "One stock source per store"); the store form refuses a source one of them contradicts.
 stock_source_checks: dict[str, Callable] = {}
+# payment integration kind -> fn(integration, order_id, *, origin, actor) -> PayLink: a payment for the order's
+# total and its /pay/ link (idempotent per order and origin). How other integrations offer payment (COD → pay now).
+pay_link_makers: dict[str, Callable] = {}
+# integration kind -> fn(store, order_id, *, reference, state): a payment of the order reached "paid"/"authorised".
+payment_listeners: dict[str, Callable] = {}
+
+
+@dataclass(frozen=True)
+class PayLink:
+    payment_id: int
+    reference: str
+    url: str
+    expires_at: object  # aware datetime
+    amount: str  # "229.90 TRY", for texts
 
 
 def register_integration(info: IntegrationInfo) -> None:
@@ -114,3 +128,20 @@ def register_missed_orders(kind: str) -> Callable:
 def register_history_consumer(kind: str) -> Callable:
     """Decorator: `fn(integration, events, *, missed)` receives the store's order_history rows (opencart.feed)."""
     return _register_once(history_consumers, "history consumer", kind)
+
+
+def register_pay_link_maker(kind: str) -> Callable:
+    """Decorator: `fn(integration, order_id, *, origin, actor) -> PayLink` makes a payment integration's pay link."""
+    return _register_once(pay_link_makers, "pay link maker", kind)
+
+
+def register_payment_listener(kind: str) -> Callable:
+    """Decorator: `fn(store, order_id, *, reference, state)` hears when a payment of an order is taken."""
+    return _register_once(payment_listeners, "payment listener", kind)
+
+
+def payment_taken(store, order_id: int, *, reference: str, state: str) -> None:
+    """Tell every listener that an order's payment reached a money state (called inside the state change's
+    transaction, so a listener's own keyed work commits with it)."""
+    for fn in payment_listeners.values():
+        fn(store, order_id, reference=reference, state=state)

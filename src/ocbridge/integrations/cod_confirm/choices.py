@@ -18,16 +18,18 @@ class ConfirmationState(models.TextChoices):
     NEEDS_PERSON = "needs_person", _("Needs a person")
     RESOLVED_IN_SHOP = "resolved_in_shop", _("Resolved in the shop")
     SKIPPED = "skipped", _("Not checked (rule)")  # the owner's rules exclude it: total bounds, trusted customer
+    AWAITING_PAYMENT = "awaiting_payment", _("Waiting for the payment")  # the customer chose to pay by link
 
 
 STATE_COLOURS = {
     "new": "#999", "scheduled": "#69c", "calling": "#39f", "sms_sent": "#39f", "whatsapp_sent": "#39f", "no_answer": "#d90",
     "confirmed": "#2a7", "cancelled": "#d33", "failed": "#a00", "expired": "#b70", "needs_person": "#c5c",
-    "resolved_in_shop": "#777", "skipped": "#bbb",
+    "resolved_in_shop": "#777", "skipped": "#bbb", "awaiting_payment": "#17a",
 }
 # Decided: nothing more will be sent. NEEDS_PERSON is open for people, closed for the robot.
 TERMINAL = frozenset({"confirmed", "cancelled", "failed", "expired", "resolved_in_shop", "skipped"})
-ROBOT_DONE = TERMINAL | {"needs_person"}
+# AWAITING_PAYMENT: no more calls or texts; the payment (or its expiry: a person) decides.
+ROBOT_DONE = TERMINAL | {"needs_person", "awaiting_payment"}
 OPEN = frozenset({"new", "scheduled", "calling", "sms_sent", "whatsapp_sent", "no_answer"})
 # The customer's answer is awaited on these.
 AWAITING = frozenset({"calling", "sms_sent", "whatsapp_sent"})
@@ -55,4 +57,5 @@ class Intent(models.TextChoices):
     CANCEL = "cancel", _("Cancel")
     AGENT = "agent", _("Talk to a person")
     STOP = "stop", _("Stop calling and texting me")
+    PAY = "pay", _("Pay now by card")
     UNKNOWN = "unknown", _("Not understood")

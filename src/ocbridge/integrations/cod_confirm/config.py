@@ -70,6 +70,39 @@ def _optout_texts() -> dict[str, str]:
     }
 
 
+def _pay_call_texts() -> dict[str, str]:
+    """Added to the call text when paying by link is offered (key 3)."""
+    return {
+        "tr": "Siparişinizi şimdi kartla ödemek için 3'e basınız; ödeme linkini SMS ile göndereceğiz.",
+        "en": "To pay for it now by card, press 3: we will send you a payment link.",
+        "ru": "Чтобы оплатить заказ картой сейчас, нажмите 3: мы пришлём ссылку на оплату.",
+        "ar": "للدفع الآن بالبطاقة اضغط 3، وسنرسل لك رابط الدفع.",
+    }
+
+
+def _pay_sms_texts() -> dict[str, str]:
+    """Added to the SMS text when paying by link is offered (the reply words rules.PAY_WORDS reads)."""
+    return {
+        "tr": "Kartla odemek icin ODE yazin.",
+        "en": "Reply PAY to pay by card now.",
+        "ru": "Чтобы оплатить картой, ответьте ОПЛАТА.",
+        "ar": "للدفع بالبطاقة أرسل PAY.",
+    }
+
+
+def _pay_link_texts() -> dict[str, str]:
+    """The message carrying the pay link (the link is added after it)."""
+    return {
+        "tr": "{shop}: {order_id} nolu siparisinizi bu linkten kartla odeyebilirsiniz:",
+        "en": "{shop}: pay for your order {order_id} by card here:",
+        "ru": "{shop}: оплатите заказ {order_id} картой по ссылке:",
+        "ar": "{shop}: ادفع ثمن طلبك {order_id} بالبطاقة من هنا:",
+    }
+
+
+PAY_LINK_CHANNELS = ("sms", "email")
+
+
 @dataclass
 class CodConfirmConfig:
     """Parsed from Integration.settings; `to_settings()` writes it back. Unknown keys are ignored."""
@@ -123,6 +156,14 @@ class CodConfirmConfig:
     unclear_texts: dict[str, str] = field(default_factory=_unclear_texts)
     optout_texts: dict[str, str] = field(default_factory=_optout_texts)
     several_pending: str = "require_order"  # or "latest"
+    # Pay now instead of at the door: key 3 in the call, ODE/KART/ОПЛАТА/PAY in an SMS reply → a Payment through the
+    # store's payment integration and its /pay/ link by `pay_link_channel`; the case waits `pay_wait_hours` for it.
+    pay_offer: bool = False
+    pay_link_channel: str = "sms"  # or "email" (the order's address)
+    pay_wait_hours: int = 48
+    pay_call_texts: dict[str, str] = field(default_factory=_pay_call_texts)
+    pay_sms_texts: dict[str, str] = field(default_factory=_pay_sms_texts)
+    pay_link_texts: dict[str, str] = field(default_factory=_pay_link_texts)
     return_shipping_cost: Decimal = Decimal("0")  # for "money saved" on the overview
 
     @classmethod
@@ -134,6 +175,10 @@ class CodConfirmConfig:
                 values[k] = Decimal(str(values[k]))
             elif k in values:
                 values[k] = None if k != "return_shipping_cost" else Decimal("0")
+        if "pay_wait_hours" in values:
+            values["pay_wait_hours"] = max(int(values["pay_wait_hours"] or 48), 1)
+        if values.get("pay_link_channel") not in (None, *PAY_LINK_CHANNELS):
+            values["pay_link_channel"] = "sms"
         return cls(**values)
 
     def to_settings(self) -> dict:

@@ -120,6 +120,13 @@ class CodConfirmForm(forms.Form):
                                      max_length=300, help_text=COUNTRY_HELP)
     sms_countries = forms.CharField(label=_("SMS: only to numbers of these countries"), required=False,
                                     max_length=300, help_text=COUNTRY_HELP)
+    pay_offer = forms.BooleanField(
+        label=_("Offer paying now by card (key 3 in the call, ÖDE / ОПЛАТА / PAY in an SMS reply)"), required=False,
+        help_text=_("The customer gets a pay link of the store's payment integration; the order is confirmed when it "
+                    "is paid, and goes to you when it is not paid in time."))
+    pay_link_channel = forms.ChoiceField(label=_("Send the pay link by"), choices=[
+        ("sms", _("SMS (the COD connection)")), ("email", _("E-mail (the order's address)"))])
+    pay_wait_hours = forms.IntegerField(label=_("Hours to wait for the payment"), min_value=1, max_value=720)
     return_shipping_cost = forms.DecimalField(label=_("Return shipping cost (for 'money saved')"), required=False,
                                               min_value=0, max_value=Decimal("1000000"), decimal_places=2)
 
@@ -301,6 +308,12 @@ class CodConfirmForm(forms.Form):
                     except TemplateError as exc:
                         self.add_error(name, _("Unknown placeholder: %(names)s. Allowed: {name}, {order_id}, {total}, "
                                                "{shop}, {items}, {address_link}.") % {"names": exc})
+        if data.get("pay_offer") and self.integration is not None:
+            from ocbridge.integrations.cod_confirm.pay import gateway_of
+
+            if gateway_of(self.integration.store) is None:
+                self.add_error("pay_offer", _("Switch on a payment integration (APS or LatitudePay) for this store "
+                                              "first: the pay link is made through it."))
         lo, hi = data.get("min_total"), data.get("max_total")
         if lo is not None and hi is not None and lo > hi:
             self.add_error("max_total", _("The maximum must not be below the minimum."))
@@ -319,7 +332,7 @@ class CodConfirmForm(forms.Form):
                      "reconfirm_cancel", "rep_target", "caller_id", "sms_sender", "announcement_id", "read_order_details", "min_total", "max_total",
                      "skip_after_completed_orders", "dry_run", "notify_customer", "comment_confirmed",
                      "comment_cancelled", "several_pending", "risk_share", "risk_hold_above", "risk_confirm_above",
-                     "risk_skip_proven"):
+                     "risk_skip_proven", "pay_offer", "pay_link_channel", "pay_wait_hours"):
             values[name] = d.get(name)
         for name in (*PLAN_FIELDS, *RISK_STATUS_FIELDS):
             values[name] = list(d.get(name) or []) if name != "whatsapp_address_link" else bool(d.get(name))

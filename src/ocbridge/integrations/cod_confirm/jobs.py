@@ -19,7 +19,7 @@ from ocbridge.core.jobkinds import about_order
 from ocbridge.core.jobs import Defer, JobKind, fenced, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Connection, Exchange, Integration, Job, SideEffect
 from ocbridge.core.registry import register_history_consumer, register_missed_orders, register_order_consumer
-from ocbridge.integrations.cod_confirm import mappers, outcomes, plan, risk, routing, rules, shop, whatsapp
+from ocbridge.integrations.cod_confirm import mappers, outcomes, pay, plan, risk, routing, rules, shop, whatsapp
 from ocbridge.integrations.cod_confirm.choices import (
     AWAITING,
     OPEN,
@@ -111,11 +111,11 @@ def on_history(integration: Integration, events, *, missed: bool) -> None:
         latest[e.order_id] = e
     known = dict(Confirmation.objects.filter(integration=integration, order_id__in=list(latest))
                  .values_list("order_id", "state"))
-    for c in Confirmation.objects.filter(integration=integration, order_id__in=list(latest),
-                                         state__in=OPEN | {ConfirmationState.NEEDS_PERSON}):
+    waiting = OPEN | {ConfirmationState.NEEDS_PERSON, ConfirmationState.AWAITING_PAYMENT}
+    for c in Confirmation.objects.filter(integration=integration, order_id__in=list(latest), state__in=waiting):
         e = latest[c.order_id]
         if e.order_status_id != c.status_at_start:  # we never write while a case is open: the shop did
-            c.move(ConfirmationState.RESOLVED_IN_SHOP, expect=OPEN | {ConfirmationState.NEEDS_PERSON},
+            c.move(ConfirmationState.RESOLVED_IN_SHOP, expect=waiting,
                    decided_by="shop", reason=f"order status changed in the shop to {e.order_status_id}; nothing sent")
     late = [oid for oid, e in latest.items() if oid not in known and e.order_status_id == cfg.pending_status_id]
     for order in shop.read_orders(integration.store, late):
@@ -338,8 +338,9 @@ def _send(client, c: Confirmation, cfg: CodConfirmConfig, attempt: Attempt, effe
     connection = attempt.connection
     if attempt.channel == Channel.CALL:
         return client.start_confirmation_call(
-            to=c.phone, text=mappers.message_for(c, cfg.call_texts, cfg, c.store.name),
-            digits={"1": "confirm", "2": "cancel", "0": "agent"}, webhook_url=connection.webhook_url("call-result"),
+            to=c.phone, text=_with_pay_offer(mappers.message_for(c, cfg.call_texts, cfg, c.store.name), cfg,
+                                             cfg.pay_call_texts, c.language),
+            digits=call_digits(cfg), webhook_url=connection.webhook_url("call-result"),
             key=attempt.key, reference=str(effect.correlation), language=c.language, caller_id=cfg.caller_id or None,
             announcement_id=cfg.announcement_id or None,
             second_prompt_text=cfg.text(cfg.reconfirm_texts, c.language) if cfg.reconfirm_cancel else None,
@@ -348,9 +349,20 @@ def _send(client, c: Confirmation, cfg: CodConfirmConfig, attempt: Attempt, effe
         step = plan.step_at(c.integration, attempt.number) or plan.first_step_for(c.integration, Channel.WHATSAPP)
         return whatsapp.send_confirmation(client, c, key=attempt.key, reference=str(effect.correlation),
                                           window_minutes=step.window_minutes if step else 60).provider_id
-    return client.send_sms(to=c.phone, text=mappers.message_for(c, cfg.sms_texts, cfg, c.store.name), key=attempt.key,
+    return client.send_sms(to=c.phone, text=_with_pay_offer(mappers.message_for(c, cfg.sms_texts, cfg, c.store.name),
+                                                            cfg, cfg.pay_sms_texts, c.language), key=attempt.key,
                            reference=str(effect.correlation), webhook_url=connection.webhook_url("sms"),
                            sender=cfg.sms_sender or None).provider_id
+
+
+def call_digits(cfg: CodConfirmConfig) -> dict[str, str]:
+    digits = {"1": "confirm", "2": "cancel", "0": "agent"}
+    return {**digits, "3": "pay"} if cfg.pay_offer else digits
+
+
+def _with_pay_offer(text: str, cfg: CodConfirmConfig, offer: dict[str, str], language: str) -> str:
+    """The call or SMS text, with the "pay now by card" sentence only when the store offers it."""
+    return f"{text} {cfg.text(offer, language)}".strip() if cfg.pay_offer else text
 
 
 STATE_AFTER_SENDING = {Channel.CALL: ConfirmationState.CALLING, Channel.SMS: ConfirmationState.SMS_SENT,
@@ -602,7 +614,8 @@ class ApplyCallResult(JobKind):
         caps = client_class(attempt.service).capabilities
         digits = [str(d) for d in ev.get("digits") or []]
         if digits:
-            intent = rules.call_intent(digits, reconfirm=cfg.reconfirm_cancel, second_prompt=caps.second_prompt)
+            intent = rules.call_intent(digits, reconfirm=cfg.reconfirm_cancel, second_prompt=caps.second_prompt,
+                                       pay=cfg.pay_offer)
         else:
             intent = {"confirm": Intent.CONFIRM, "cancel": Intent.CANCEL, "agent": Intent.AGENT}.get(ev["outcome"],
                                                                                                      Intent.UNKNOWN)
@@ -623,6 +636,9 @@ class ApplyCallResult(JobKind):
                 return
             if intent in (Intent.CONFIRM, Intent.CANCEL):
                 decide(c, intent, channel=Channel.CALL, exchange=exchange, detail=f"pressed {pressed}")
+            elif intent == Intent.PAY:
+                pay.choose_to_pay(c, channel=Channel.CALL, exchange=exchange, detail=f"pressed {pressed}",
+                              connection_id=attempt.connection_id)
             elif intent == Intent.AGENT:
                 Attempt.objects.filter(pk=attempt.pk, state__in=closing).update(
                     state=AttemptState.ANSWERED, answered_at=clock.now())
@@ -693,7 +709,9 @@ def apply_text_reply(integration: Integration, from_number: str, text: str, *, e
     if intent == Intent.STOP and phone:
         _opt_out_by_reply(integration, connection_id, cfg, phone, text, pending, exchange=exchange, channel=channel)
         return
-    if target is None or intent not in (Intent.CONFIRM, Intent.CANCEL):
+    if intent == Intent.PAY and not cfg.pay_offer:
+        intent = Intent.UNKNOWN  # not offered: a person reads it
+    if target is None or intent not in (Intent.CONFIRM, Intent.CANCEL, Intent.PAY):
         why = ("reply not understood" if intent == Intent.UNKNOWN else "reply does not name a pending order"
                if target is None else "customer asked for a person")
         for c in ([target] if target else pending):
@@ -708,6 +726,10 @@ def apply_text_reply(integration: Integration, from_number: str, text: str, *, e
     Attempt.objects.filter(confirmation=target, channel=channel,
                            state__in=[AttemptState.IN_FLIGHT, AttemptState.UNKNOWN]).update(
         state=AttemptState.ANSWERED, answer=text[:500], answered_at=clock.now())
+    if intent == Intent.PAY:
+        pay.choose_to_pay(target, channel=channel, exchange=exchange, detail=f"replied {text[:100]!r}",
+                      connection_id=connection_id)
+        return
     decide(target, intent, channel=channel, exchange=exchange, detail=f"replied {text[:100]!r}")
 
 

@@ -33,6 +33,10 @@ WHY = {  # needs_person_reason → label; gettext_noop marks them for the catalo
     "arrived while switched off": gettext_noop("placed while COD confirmation was switched off"),
     "daily cap reached": gettext_noop("the store's daily cap on calls and messages was reached"),
     "reply to a shared account": gettext_noop("reply to an account several stores share"),
+    "no payment integration": gettext_noop("pay by card chosen, but no payment integration is switched on"),
+    "pay link not made": gettext_noop("the pay link could not be made"),
+    "pay link not sent": gettext_noop("the pay link could not be sent"),
+    "not paid in time": gettext_noop("pay by card chosen, not paid in time"),
 }
 RISK_COUNTS = {"confirmed": gettext_noop("%(n)s confirmed"), "cancelled": gettext_noop("%(n)s cancelled"),
                "unanswered": gettext_noop("%(n)s unanswered"), "refused": gettext_noop("%(n)s refused"),
@@ -217,6 +221,26 @@ PATTERNS: list[tuple[re.Pattern, Callable[[re.Match, dt.tzinfo | None], str]]] =
     (r"tapped (.*) on WhatsApp", lambda m, tz: _("tapped %(button)s on WhatsApp") % {"button": m[1]}),
     (r"the call or SMS a person asked for got no answer", lambda m, tz: _(WHY["manual attempt unanswered"])),
     (r"attempts used up: cancelling as configured", lambda m, tz: _("attempts used up: cancelling as set")),
+    (r"the customer chose to pay by card \((.*)\); sending a pay link",
+     lambda m, tz: _("the customer chose to pay by card (%(detail)s); sending a pay link") % {
+         "detail": translate_reason(m[1], tz)}),
+    (r"pay link for (.+) sent by (\w+) \(reference (\w+)\); waiting until (\d{4}-\d\d-\d\d \d\d:\d\d) UTC",
+     lambda m, tz: _("pay link for %(amount)s sent by %(channel)s (reference %(ref)s); waiting until %(when)s") % {
+         "amount": m[1], "channel": _("e-mail") if m[2] == "email" else channel_label(m[2]), "ref": m[3],
+         "when": _when(m[4], tz)}),
+    (r"pay link not made: the store has no payment integration switched on",
+     lambda m, tz: _("pay link not made: the store has no payment integration switched on")),
+    (r"pay link not made: (.*)", lambda m, tz: _("pay link not made: %(detail)s") % {"detail": m[1]}),
+    (r"pay link not sent: the store's daily cap is reached \((.*)\)",
+     lambda m, tz: _("pay link not sent: the store's daily cap is reached (%(why)s)") % {"why": _cap(m[1])}),
+    (r"pay link not sent: the order has no e-mail address",
+     lambda m, tz: _("pay link not sent: the order has no e-mail address")),
+    (r"pay link not sent: (.*)", lambda m, tz: _("pay link not sent: %(detail)s") % {"detail": m[1]}),
+    (r"the customer chose to pay by card but has not paid in time",
+     lambda m, tz: _("the customer chose to pay by card but has not paid in time")),
+    (r"replied (.*)", lambda m, tz: _("replied %(reply)s") % {"reply": m[1]}),
+    (r"paid by card \((\w+), reference (\w+)\)",
+     lambda m, tz: _("paid by card (reference %(ref)s)") % {"ref": m[2]}),
 ]]
 
 

@@ -95,6 +95,9 @@ AGENT_WORDS = frozenset({"0"})
 # accept for opting out), СТОП (folds to STOP), Arabic "stop". Alone, or with an order number; with any other
 # keyword the reply is not clear and a person reads it.
 STOP_WORDS = frozenset({"STOP", "DUR", "RET", "UNSUBSCRIBE", "OTPISATSYA", "OTPISKA", "توقف", "ايقاف", "إيقاف"})
+# "Pay now by card" (offered only when the store's COD settings say so): Turkish ÖDE/KART (never ÖDEME: "kapıda
+# ödeme" is cash at the door), Russian ОПЛАТА/ОПЛАТИТЬ, English PAY. Without the offer a person reads the reply.
+PAY_WORDS = frozenset({"ODE", "KART", "KARTLA", "OPLATA", "OPLATIT", "PAY", "ادفع"})
 # "iptal etmeyin" / "don't cancel" / "не отменяйте": a negated keyword must not act; a person reads it.
 NEGATIONS = frozenset({"ETME", "ETMEYIN", "ETMEYINIZ", "ETMIYORUM", "ETMEYECEGIM", "DEGIL", "DON", "DONT", "NOT",
                        "NE", "NIE"})
@@ -166,7 +169,7 @@ def _word(token: str) -> str | None:
     if token in NEGATIONS:
         return NEGATED
     for words, intent in ((CONFIRM_WORDS, Intent.CONFIRM), (CANCEL_WORDS, Intent.CANCEL), (AGENT_WORDS, Intent.AGENT),
-                          (STOP_WORDS, Intent.STOP), (_SPELLINGS, None)):
+                          (STOP_WORDS, Intent.STOP), (PAY_WORDS, Intent.PAY), (_SPELLINGS, None)):
         if token in words:
             return intent or _SPELLINGS[token]
     if len(token) < 4:
@@ -186,12 +189,15 @@ def _word(token: str) -> str | None:
     return None
 
 
-def call_intent(digits: list[str], *, reconfirm: bool, second_prompt: bool) -> str:
-    """What the pressed keys mean. With a second prompt, cancelling needs 2 then 2 again."""
+def call_intent(digits: list[str], *, reconfirm: bool, second_prompt: bool, pay: bool = False) -> str:
+    """What the pressed keys mean. With a second prompt, cancelling needs 2 then 2 again; 3 is "pay now by card"
+    only when the store offers it."""
     keys = [d for d in digits if d]
     if not keys:
         return Intent.UNKNOWN
     first = keys[0]
+    if first == "3" and pay:
+        return Intent.PAY
     if first == "1":
         return Intent.CONFIRM
     if first == "0":

@@ -19,9 +19,9 @@ from ocbridge.core.choices import SideEffectState
 from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError
 from ocbridge.core.jobkinds import Defer, about_order
 from ocbridge.core.jobs import JobKind, register_job_kind, register_schedule, slot_key
-from ocbridge.core.registry import register_order_consumer
+from ocbridge.core.registry import register_order_consumer, register_pay_link_maker
 from ocbridge.core.models import Integration, Job, Store
-from ocbridge.integrations.payments import ledger
+from ocbridge.integrations.payments import ledger, links
 from ocbridge.integrations.payments.config import PaymentConfig
 from ocbridge.integrations.payments.gateways import gateway_for
 from ocbridge.integrations.payments.models import (
@@ -352,6 +352,7 @@ def on_new_order(integration: Integration, order) -> None:
 
 for _kind in ("aps", "latitudepay"):
     register_order_consumer(_kind)(on_new_order)
+    register_pay_link_maker(_kind)(links.pay_link)
 
 
 @register_job_kind

@@ -108,3 +108,23 @@ def checkout_payment(integration, order, *, language: str) -> Payment:
     return new_payment(integration, order_id=order.order_id, amount=order.total * (order.currency_value or 1),
                        currency=order.currency_code, email=order.email, language=language, origin="checkout",
                        attempt=attempt, actor="checkout")
+
+
+def pay_link(integration, order_id: int, *, origin: str, actor: str = ""):
+    """Another integration's request for a pay link (core.registry.pay_link_makers): the order's open payment of
+    that origin again (a retried job, a repeated answer), else a new attempt for the order's total."""
+    from ocbridge import opencart
+    from ocbridge.core.registry import PayLink
+
+    payment = (Payment.objects.filter(store=integration.store, order_id=order_id, origin=origin)
+               .exclude(state__in=(PaymentState.FAILED, PaymentState.CANCELLED)).order_by("-id").first())
+    if payment is None:
+        order = opencart.read_order(integration.store, order_id)
+        if order is None:
+            raise ValueError(f"order {order_id} is not in the shop")
+        language = opencart.order_language(integration.store, order) or integration.store.language
+        payment = new_payment(integration, order_id=order_id, amount=order.total * (order.currency_value or 1),
+                              currency=order.currency_code, email=order.email or "", language=language,
+                              origin=origin, actor=actor or origin)
+    return PayLink(payment_id=payment.pk, reference=payment.reference, url=url_for(payment),
+                   expires_at=payment.expires_at, amount=f"{payment.amount} {payment.currency}")

@@ -152,6 +152,9 @@ def _what(word: Word) -> str:
 
 def _shop_status(payment: Payment) -> None:
     if payment.state in MONEY_STATES:
+        from ocbridge.core.registry import payment_taken
+
+        payment_taken(payment.store, payment.order_id, reference=payment.reference, state=payment.state)
         Job.objects.enqueue("payments.shop_paid", key=f"payments:{payment.pk}:shop:{payment.state}",
                             integration=payment.integration, payload={"payment_id": payment.pk})
 

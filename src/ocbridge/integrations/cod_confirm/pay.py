@@ -1,0 +1,172 @@
+"""Pay now instead of at the door: the customer's key 3 or "ÖDE"/"ОПЛАТА"/"PAY" during COD confirmation.
+
+answer → case AWAITING_PAYMENT (compare-and-set: a repeated answer does nothing) → `SendPayLink` job (keyed per
+case): a Payment for the order's total through the store's payment integration (core.registry.pay_link_makers;
+none → a person) and its /pay/ link by SMS (the COD connection, through the outbox: once) or e-mail → the payment
+integration says "paid" (core.registry.payment_listeners) → CONFIRMED; the payment integration writes its paid
+status to the shop (opencart.writes), so no second status is written here. No payment within `pay_wait_hours` →
+a person ("needs you").
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+
+from ocbridge.core import clock, outbox, spend
+from ocbridge.core.errors import RetryableError
+from ocbridge.core.jobkinds import about_order
+from ocbridge.core.jobs import JobKind, register_job_kind
+from ocbridge.core.models import Connection, Integration, Job
+from ocbridge.core.registry import pay_link_makers, register_payment_listener
+from ocbridge.integrations.cod_confirm import mappers, plan, risk, shop
+from ocbridge.integrations.cod_confirm.choices import AWAITING, OPEN, Channel, ConfirmationState
+from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
+from ocbridge.integrations.cod_confirm.models import Confirmation
+from ocbridge.integrations.cod_confirm.providers import client_class, client_for
+
+log = logging.getLogger(__name__)
+KIND = "cod_confirm"
+WAITING = ConfirmationState.AWAITING_PAYMENT
+LATE = "not paid in time"
+
+
+def _key(c: Confirmation, *parts) -> str:
+    return ":".join([KIND, str(c.store_id), str(c.order_id), *map(str, parts)])
+
+
+def gateway_of(store) -> Integration | None:
+    """The store's enabled payment integration (the first, when it runs several)."""
+    return (Integration.objects.filter(store=store, kind__in=list(pay_link_makers), enabled=True)
+            .exclude(connection=None).order_by("pk").first())
+
+
+def choose_to_pay(c: Confirmation, *, channel: str, detail: str, exchange=None, connection_id=None) -> bool:
+    """The customer chose to pay now: the case waits for the payment, and the link is sent by its own job."""
+    cfg = CodConfirmConfig.from_settings(c.integration.settings)
+    with transaction.atomic():
+        if not c.move(WAITING, reason=f"the customer chose to pay by card ({detail}); sending a pay link",
+                      channel=channel, exchange=exchange, expect=OPEN | AWAITING | {"needs_person"},
+                      next_attempt_at=None):
+            return False  # a repeated answer: the first one's link is on its way
+        Job.objects.enqueue(SendPayLink, key=_key(c, "pay-link"), integration=c.integration,
+                            payload={"confirmation_id": c.pk, "connection_id": connection_id, "channel": channel})
+        Job.objects.enqueue(PayWaitOver, key=_key(c, "pay-wait"), integration=c.integration,
+                            run_at=clock.now() + timedelta(hours=cfg.pay_wait_hours),
+                            payload={"confirmation_id": c.pk})
+    return True
+
+
+def _to_person(c: Confirmation, why: str, short: str) -> None:
+    c.move(ConfirmationState.NEEDS_PERSON, reason=why, expect={WAITING}, needs_person_reason=short)
+
+
+@register_job_kind
+class SendPayLink(JobKind):
+    """Make the order's payment and send its link once (the payment and the message are each keyed)."""
+
+    kind = "cod_confirm.send_pay_link"
+    max_attempts = 8
+
+    def run(self, job: Job) -> None:
+        c = Confirmation.objects.select_related("integration", "store").get(pk=job.payload["confirmation_id"])
+        about_order(c.order_id)
+        if c.state != WAITING:
+            return
+        gateway = gateway_of(c.store)
+        if gateway is None:  # refused cleanly: nothing half-made, a person takes the order
+            _to_person(c, "pay link not made: the store has no payment integration switched on",
+                       "no payment integration")
+            return
+        try:
+            link = pay_link_makers[gateway.kind](gateway, c.order_id, origin="cod", actor="cod confirmation")
+        except ValueError as exc:  # no amount to take, or the order is gone
+            _to_person(c, f"pay link not made: {exc}", "pay link not made")
+            return
+        cfg = CodConfirmConfig.from_settings(c.integration.settings)
+        key = _key(c, "pay-link", link.payment_id)
+        text = mappers.fill(cfg.text(cfg.pay_link_texts, c.language), name=c.customer_name, order_label=c.order_label,
+                            total=c.total, currency=c.currency, shop=c.store.name, items=c.item_count,
+                            with_details=False) + " " + link.url
+        if cfg.pay_link_channel == "email":
+            sent = _by_email(c, key, text)
+        else:
+            sent = _by_sms(c, cfg, key, text, job.payload.get("connection_id"))
+        if sent:
+            c.move(WAITING, reason=f"pay link for {link.amount} sent by {sent} (reference {link.reference}); "
+                                   f"waiting until {clock.now() + timedelta(hours=cfg.pay_wait_hours):%Y-%m-%d %H:%M} UTC",
+                   channel=sent if sent in Channel.values else "", expect={WAITING})
+
+
+def _by_sms(c: Confirmation, cfg: CodConfirmConfig, key: str, text: str, connection_id) -> str:
+    """Through the COD connection the answer came on (when it can text), else the plan's first SMS step."""
+    connection = Connection.objects.filter(pk=connection_id, store_id=c.store_id).first()
+    if connection is None or not client_class(connection.service).capabilities.can_sms:
+        step = plan.first_step_for(c.integration, Channel.SMS)
+        connection = step.connection if step else None
+    if connection is None or not client_class(connection.service).capabilities.can_sms:
+        _to_person(c, "pay link not sent: the channel plan has no SMS connection", "pay link not sent")
+        return ""
+    effect, over_cap = spend.request(key, kind="sms", service=connection.service, store=c.store,
+                                     connection=connection, integration=c.integration)
+    if effect is None:
+        _to_person(c, f"pay link not sent: the store's daily cap is reached ({over_cap})", "daily cap reached")
+        return ""
+    client = client_for(connection)
+    effect = outbox.perform(effect, lambda e: client.send_sms(to=c.phone, text=text, key=key,
+                                                              reference=str(e.correlation),
+                                                              sender=cfg.sms_sender or None).provider_id)
+    if effect.state == "failed":
+        _to_person(c, f"pay link not sent: {connection.service} refused it ({effect.error})", "pay link not sent")
+        return ""
+    if effect.state == "cancelled":
+        _to_person(c, "pay link not sent: withdrawn before sending", "pay link not sent")
+        return ""
+    if effect.state in ("requested", "paused", "sending"):
+        raise RetryableError(connection.service, "pay_link", "pay link SMS not sent yet", retry_after=60)
+    return Channel.SMS
+
+
+def _by_email(c: Confirmation, key: str, text: str) -> str:
+    from ocbridge.core import mail
+
+    orders = shop.read_orders(c.store, [c.order_id])
+    email = orders[0].email if orders else ""
+    if not email:
+        _to_person(c, "pay link not sent: the order has no e-mail address", "pay link not sent")
+        return ""
+    try:
+        mail.queue(key, to=email, subject=f"{c.store.name}: {c.order_label}", body=text, store=c.store)
+    except (mail.MailNotSet, ValueError) as exc:
+        _to_person(c, f"pay link not sent: {exc}", "pay link not sent")
+        return ""
+    return "email"
+
+
+@register_job_kind
+class PayWaitOver(JobKind):
+    """The time to pay is over: a case still waiting goes to a person (the order still needs a decision)."""
+
+    kind = "cod_confirm.pay_wait_over"
+
+    def run(self, job: Job) -> None:
+        c = Confirmation.objects.get(pk=job.payload["confirmation_id"])
+        about_order(c.order_id)
+        _to_person(c, "the customer chose to pay by card but has not paid in time", LATE)
+
+
+@register_payment_listener(KIND)
+def payment_taken(store, order_id: int, *, reference: str, state: str) -> None:
+    """The order's payment was taken: its COD case is confirmed by the customer. The payment integration writes
+    its paid status to the shop; a late payment after the case went to a person confirms it all the same."""
+    c = Confirmation.objects.filter(store=store, order_id=order_id, state=WAITING).first() or \
+        Confirmation.objects.filter(store=store, order_id=order_id, state=ConfirmationState.NEEDS_PERSON,
+                                    needs_person_reason=LATE).first()
+    if c is None:
+        return
+    chosen_on = c.transitions.filter(to_state=WAITING).exclude(channel="").values_list("channel", flat=True).first()
+    if c.move(ConfirmationState.CONFIRMED, reason=f"paid by card ({state}, reference {reference})",
+              channel=chosen_on or "", expect={c.state}, decided_by="customer", decided_at=clock.now()):
+        risk.record(c.store, c.phone, "confirmed")

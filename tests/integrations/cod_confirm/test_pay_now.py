@@ -1,0 +1,118 @@
+"""Pay now instead of at the door: key 3 in the call or "öde" in an SMS reply → one Payment through the store's
+payment integration and one pay-link SMS (the COD connection, through the outbox), even when the provider delivers
+its webhook twice; paid → confirmed with the payment integration's paid status in the shop; not paid in time → a
+person. The gateway's own HTTP (hosted page, signed feedback) is covered by tests/integrations/payments; here the
+gateway's verified word is applied through the same `notices.apply_word` its notice job calls."""
+
+import pytest
+
+from ocbridge.core import clock
+from ocbridge.core.jobs import run_until_idle
+from ocbridge.core.models import Connection, Integration, Job
+from ocbridge.integrations.cod_confirm.models import Confirmation
+from ocbridge.integrations.payments.gateways import Word
+from ocbridge.integrations.payments.models import Payment
+from ocbridge.integrations.payments.notices import apply_word
+from opencart.opencart_helpers import add_order
+
+pytestmark = pytest.mark.django_db(transaction=True)
+PHONE = "0532 123 45 67"
+E164 = "+905321234567"
+
+
+def _gateway(bed, *, paid_status: int = 15) -> Integration:
+    conn = Connection.objects.create(store=bed.store, service="aps", base_url="http://127.0.0.1:9",
+                                     secret={"merchant_identifier": "m", "access_code": "a",
+                                             "sha_request_phrase": "q", "sha_response_phrase": "r"})
+    return Integration.objects.create(store=bed.store, kind="aps", connection=conn,
+                                      settings={"paid_status_id": paid_status, "link_hours": 48})
+
+
+def _pay_links(bed) -> list[dict]:
+    return [m for m in bed.sim.messages() if "/pay/" in (m.get("text") or "")]
+
+
+def _paid(payment: Payment) -> None:
+    apply_word(payment, Word(reference=payment.reference, outcome="paid", amount_minor=payment.amount_minor,
+                             currency=payment.currency, gateway_id="fort-1"), actor="gateway")
+
+
+def test_sms_reply_ode_sends_one_link_and_makes_one_payment_even_when_the_webhook_comes_twice(cod_bed):
+    bed = cod_bed("3.0", channels=["sms"] * 3, pay_offer=True)
+    _gateway(bed)
+    bed.sim.set_webhook_behaviour(duplicate=2)
+    add_order(bed.shop, 1201, telephone=PHONE)
+    bed.sim.set_customer(E164, sms_reply="öde")
+    bed.run()
+    c = Confirmation.objects.get(order_id=1201)
+    assert c.state == "awaiting_payment"
+    first = [m for m in bed.sim.messages() if "/pay/" not in m["text"]][0]["text"]
+    assert "ODE" in first  # the offer is in the confirmation SMS when it is on
+    [payment] = Payment.objects.filter(order_id=1201)
+    assert payment.origin == "cod" and str(payment.amount) == "229.90" and payment.currency == "TRY"
+    assert len(_pay_links(bed)) == 1 and _pay_links(bed)[0]["to"] == E164
+    assert Job.objects.filter(kind="cod_confirm.send_pay_link").count() == 1
+    assert bed.order_status(1201) == 1 and bed.history(1201) == []  # nothing written while waiting
+    _paid(payment)
+    bed.run()
+    c.refresh_from_db()
+    assert c.state == "confirmed" and c.decided_by == "customer"
+    assert bed.order_status(1201) == 15  # the payment integration's paid status, written once through writes
+    assert [s for s, _ in bed.history(1201)].count(15) == 1 and len(bed.history(1201)) == 1
+    assert len(_pay_links(bed)) == 1
+
+
+def test_key_3_in_the_call_sends_one_link_and_makes_one_payment_even_when_the_webhook_comes_twice(cod_bed):
+    bed = cod_bed("3.0", pay_offer=True)
+    _gateway(bed)
+    bed.sim.set_webhook_behaviour(duplicate=2, shuffle=True)
+    add_order(bed.shop, 1202, telephone=PHONE)
+    bed.sim.set_customer(E164, call="press:3")
+    bed.run()
+    [call] = bed.sim.calls()
+    assert call["digits"].get("3") == "pay" and "3" in call["text"]
+    c = Confirmation.objects.get(order_id=1202)
+    assert c.state == "awaiting_payment"
+    assert Payment.objects.filter(order_id=1202).count() == 1
+    assert len(_pay_links(bed)) == 1
+    assert c.transitions.filter(to_state="awaiting_payment", reason__contains="pay link for 229.90 TRY").count() == 1
+
+
+def test_not_paid_in_time_goes_to_a_person(cod_bed):
+    bed = cod_bed("3.0", channels=["sms"] * 3, pay_offer=True, pay_wait_hours=2)
+    _gateway(bed)
+    add_order(bed.shop, 1203, telephone=PHONE)
+    bed.sim.set_customer(E164, sms_reply="KART")
+    bed.run()
+    c = Confirmation.objects.get(order_id=1203)
+    assert c.state == "awaiting_payment"
+    Job.objects.filter(kind="cod_confirm.pay_wait_over").update(next_run_at=clock.now())
+    run_until_idle()
+    c.refresh_from_db()
+    assert (c.state, c.needs_person_reason) == ("needs_person", "not paid in time")
+    assert bed.order_status(1203) == 1  # nothing written: a person decides
+    _paid(Payment.objects.get(order_id=1203))  # paid late all the same: money taken confirms it
+    bed.run()
+    c.refresh_from_db()
+    assert c.state == "confirmed" and bed.order_status(1203) == 15
+
+
+def test_no_payment_integration_refuses_cleanly_to_a_person(cod_bed):
+    bed = cod_bed("3.0", channels=["sms"] * 3, pay_offer=True)
+    add_order(bed.shop, 1204, telephone=PHONE)
+    bed.sim.set_customer(E164, sms_reply="ОПЛАТА")
+    bed.run()
+    c = Confirmation.objects.get(order_id=1204)
+    assert (c.state, c.needs_person_reason) == ("needs_person", "no payment integration")
+    assert not Payment.objects.exists() and _pay_links(bed) == []
+
+
+def test_without_the_offer_pay_is_not_understood_and_not_mentioned(cod_bed):
+    bed = cod_bed("3.0", channels=["sms"] * 3)
+    _gateway(bed)
+    add_order(bed.shop, 1205, telephone=PHONE)
+    bed.sim.set_customer(E164, sms_reply="PAY")
+    bed.run()
+    c = Confirmation.objects.get(order_id=1205)
+    assert c.state == "needs_person" and not Payment.objects.exists()
+    assert "ODE" not in bed.sim.messages()[0]["text"]
