@@ -124,9 +124,10 @@ class CodConfirmForm(forms.Form):
         label=_("Offer paying now by card (key 3 in the call, ÖDE / ОПЛАТА / PAY in an SMS reply)"), required=False,
         help_text=_("The customer gets a pay link of the store's payment integration; the order is confirmed when it "
                     "is paid, and goes to you when it is not paid in time."))
-    pay_link_channel = forms.ChoiceField(label=_("Send the pay link by"), choices=[
+    pay_link_channel = forms.ChoiceField(label=_("Send the pay link by"), required=False, choices=[
         ("sms", _("SMS (the COD connection)")), ("email", _("E-mail (the order's address)"))])
-    pay_wait_hours = forms.IntegerField(label=_("Hours to wait for the payment"), min_value=1, max_value=720)
+    pay_wait_hours = forms.IntegerField(label=_("Hours to wait for the payment"), required=False, min_value=1,
+                                        max_value=720)
     return_shipping_cost = forms.DecimalField(label=_("Return shipping cost (for 'money saved')"), required=False,
                                               min_value=0, max_value=Decimal("1000000"), decimal_places=2)
 

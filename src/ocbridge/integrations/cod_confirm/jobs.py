@@ -892,11 +892,13 @@ class SendTestMessage(JobKind):
             if channel == Channel.CALL:
                 # The result comes back to the call-result hook with a provider id no attempt has: a warning.
                 return client.start_confirmation_call(
-                    to=phone, text=mappers.fill(cfg.text(cfg.call_texts, lang), **sample),
-                    digits={"1": "confirm", "2": "cancel", "0": "agent"}, webhook_url=connection.webhook_url("call-result"),
+                    to=phone, text=_with_pay_offer(mappers.fill(cfg.text(cfg.call_texts, lang), **sample), cfg,
+                                                   cfg.pay_call_texts, lang),
+                    digits=call_digits(cfg), webhook_url=connection.webhook_url("call-result"),
                     key=job.key, reference=str(effect.correlation), language=lang,
                     caller_id=cfg.caller_id or None).provider_id
-            return client.send_sms(to=phone, text=mappers.fill(cfg.text(cfg.sms_texts, lang), **sample), key=job.key,
+            return client.send_sms(to=phone, text=_with_pay_offer(mappers.fill(cfg.text(cfg.sms_texts, lang), **sample),
+                                                                  cfg, cfg.pay_sms_texts, lang), key=job.key,
                                    reference=str(effect.correlation), webhook_url=connection.webhook_url("sms"),
                                    sender=cfg.sms_sender or None).provider_id
 

@@ -10,7 +10,6 @@ a person ("needs you").
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from django.db import transaction
@@ -27,7 +26,6 @@ from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
 from ocbridge.integrations.cod_confirm.models import Confirmation
 from ocbridge.integrations.cod_confirm.providers import client_class, client_for
 
-log = logging.getLogger(__name__)
 KIND = "cod_confirm"
 WAITING = ConfirmationState.AWAITING_PAYMENT
 LATE = "not paid in time"
