@@ -23,6 +23,15 @@ pytestmark = pytest.mark.django_db
 WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
 
 
+@pytest.fixture(autouse=True)
+def _english():
+    """The texts are read in English whatever language an earlier test left active."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 def _writes(ctx) -> list[str]:
     return [q["sql"] for q in ctx.captured_queries if WRITE.match(q["sql"])]
 
