@@ -116,3 +116,43 @@ def test_without_the_offer_pay_is_not_understood_and_not_mentioned(cod_bed):
     c = Confirmation.objects.get(order_id=1205)
     assert c.state == "needs_person" and not Payment.objects.exists()
     assert "ODE" not in bed.sim.messages()[0]["text"]
+
+
+def test_paid_at_the_gateway_end_to_end_confirms_the_order(cod_bed, settings):
+    """The customer follows the texted link to the APS simulator's hosted page and pays; APS's signed feedback
+    reaches the hub's webhook, the payment is paid, the COD case confirmed, the paid status written once."""
+    from types import SimpleNamespace
+
+    from integrations.payments.conftest import CREDS, Bed as PayBed
+
+    from ocbridge.simulators.aps import ApsSimulator
+
+    settings.SIMULATOR_HOSTS = ["127.0.0.1"]
+    bed = cod_bed("3.0", channels=["sms"] * 3, pay_offer=True)
+    aps = ApsSimulator(speed=1000)
+    aps.start()
+    try:
+        conn = Connection.objects.create(store=bed.store, service="aps", base_url=aps.base_url, secret=dict(CREDS),
+                                         options={"sha_type": "sha256"})
+        Integration.objects.create(store=bed.store, kind="aps", connection=conn,
+                                   settings={"paid_status_id": 15, "link_hours": 48})
+        aps.configure(feedback_url=conn.webhook_url("feedback"), notification_url=conn.webhook_url("notification"))
+        add_order(bed.shop, 1206, telephone=PHONE)
+        bed.sim.set_customer(E164, sms_reply="Öde")
+        bed.run()
+        [sms] = _pay_links(bed)
+        link = sms["text"].split()[-1]
+        back = PayBed.customer_pays(SimpleNamespace(sim=aps), link)
+        assert back.status_code == 200
+        for _ in range(10):
+            run_until_idle()
+            aps.webhooks.flush()
+            aps.wait_idle(5)
+            if Confirmation.objects.get(order_id=1206).state == "confirmed":
+                break
+        run_until_idle()
+        assert Confirmation.objects.get(order_id=1206).state == "confirmed"
+        assert Payment.objects.get(order_id=1206).state == "paid"
+        assert bed.order_status(1206) == 15 and [s for s, _ in bed.history(1206)].count(15) == 1
+    finally:
+        aps.stop()
