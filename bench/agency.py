@@ -395,6 +395,7 @@ def main() -> None:
     port = 19000 + os.getpid() % 1000
     env = dict(os.environ, OCBRIDGE_DATA_DIR=str(tmp), OCBRIDGE_PUBLIC_URL=f"http://127.0.0.1:{port}",
                OCBRIDGE_LOG_LEVEL="ERROR", PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT / "bench")]),
+               OCBRIDGE_SIMULATOR_HOSTS="127.0.0.1",  # the Sandbox simulator is a provider address we allow
                DJANGO_SETTINGS_MODULE="ocbridge.settings")
     hub_servers = []
     if args.hub == "postgres":

@@ -71,6 +71,8 @@ def test_twenty_shops_nothing_missed_nothing_doubled(mariadb, live_server, setti
         assert result["sent_twice"] == 0, result
         assert sum(n for state, n in result["states"].items() if state in ROBOT_DONE) == len(placed), \
             (result, pool.crashed_logs())
+        # every order with a usable phone was called (a refused call would also end the case: not good enough)
+        assert result["states"]["failed"] == 0 and result["sends"] >= len(placed) - result["states"]["needs_person"]
     finally:
         pool.stop()
         sim.stop()
