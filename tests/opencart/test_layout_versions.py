@@ -30,6 +30,7 @@ CHANGES = {
         "product_special": ([], [], ["date_start", "date_end"]),
         "category": ([], [], ["image"]),
         "manufacturer": ([], [], ["image"]),
+        "category_to_store": ([], [], ["store_id"]),  # 4.0 db_schema gives store_id default 0
         "currency": ([], [], ["decimal_place"]),
         "country": (["address_format_id"], ["address_format"], []),
         "coupon": ([], [], ["date_start", "date_end", "uses_customer"]),  # no zero-date default; int uses_customer

@@ -5,6 +5,8 @@
     set_stock(store, {product_id: quantity}, key=)                            → rows changed
     create_order(store, draft, key=)                                          → order_id
     upsert_product(store, ProductDraft, key=, product_id=None)                → ProductWrite
+    upsert_category(store, CategoryDraft, key=, category_id=None)             → CategoryWrite
+    upsert_manufacturer(store, name, key=, manufacturer_id=None, …)           → ManufacturerWrite
     update_address(store, order_id, expected=, address={…}, comment=, key=)   → WriteResult
 
 Each write has a hub journal row (`ShopWrite`: its key, the plan of steps, the steps done, the facts a resumed
@@ -35,7 +37,8 @@ import sqlalchemy as sa
 from ocbridge.core import clock
 from ocbridge.core.errors import RetryableError, TerminalError
 from ocbridge.core.http import NetworkError
-from ocbridge.opencart import order_model, product_model
+from ocbridge.opencart import category_model, order_model, product_model
+from ocbridge.opencart.category_model import CategoryDraft, CategoryText  # noqa: F401  (part of the write API)
 from ocbridge.opencart.product_model import Attribute, ProductDraft, Text  # noqa: F401  (part of the write API)
 
 # Tests set this to play a crash: called as crash_hook(step, "before" | "after" | "commit"); raising there
@@ -560,7 +563,7 @@ def upsert_product(store, draft: ProductDraft, *, key: str, product_id: int | No
     finds the product row it made (our model, above the highest product id seen when the write began), so a
     crash never leaves two products or one without its descriptions once the retry has run.
     A draft the admin form would refuse (no model, no name, a price out of range) is refused with the reason."""
-    from ocbridge.opencart import shop_db, statuses
+    from ocbridge.opencart import shop_db
     from ocbridge.opencart.models import ShopWrite
 
     if not key:
@@ -579,34 +582,46 @@ def upsert_product(store, draft: ProductDraft, *, key: str, product_id: int | No
         _save(row, state=ShopWrite.State.FAILED, error=exc.message)
         raise
     shop = shop_db(store)
-    cfg = statuses.read_settings(shop, store.oc_store_id)
-    row.via, row.plan = "db", list(product_model.STEPS)
     if product_id is not None:
         row.marks["product_id"] = int(product_id)
+    _run_catalog_steps(store, shop, row, product_model.STEPS, product_model.max_product_id if creating else None,
+                       lambda conn, cfg, step, langs, preferred: _product_step(conn, shop, cfg, row, step, draft,
+                                                                               langs, preferred))
+    return ProductWrite(int(row.marks["product_id"]), creating)
+
+
+def _run_catalog_steps(store, shop, row, steps, max_id, run_step) -> None:
+    """Run a catalogue write's steps: one transaction on InnoDB; on MyISAM step by step, each journaled, so a
+    retry resumes at the first step not done. `max_id` (creates only) notes the highest id before the write, so a
+    retry finds a row an interrupted create made. run_step(conn, settings, step, languages, preferred)."""
+    from ocbridge.opencart import statuses
+    from ocbridge.opencart.models import ShopWrite
+
+    cfg = statuses.read_settings(shop, store.oc_store_id)
+    row.via, row.plan = "db", list(steps)
     transactional = shop.version.innodb or not shop.is_mysql
     with shop.engine.connect() as conn:
         languages = product_model.languages(conn, shop)
         codes = statuses.languages(shop)
         preferred = next((i for i, c in codes.items() if c == cfg.language_code), None)
-        if creating and "floor" not in row.marks:
-            row.marks["floor"] = product_model.max_product_id(conn, shop)
+        if max_id is not None and "floor" not in row.marks:
+            row.marks["floor"] = max_id(conn, shop)
             _save(row)
     if transactional:
         with shop.engine.begin() as conn:
             for step in row.plan:
-                _product_step(conn, shop, cfg, row, step, draft, languages, preferred)
+                run_step(conn, cfg, step, languages, preferred)
         _checkpoint("commit", "after")
     else:
         for step in row.plan:
             if step in row.steps_done:
                 continue
             with shop.engine.begin() as conn:
-                _product_step(conn, shop, cfg, row, step, draft, languages, preferred)
+                run_step(conn, cfg, step, languages, preferred)
             row.steps_done = row.steps_done + [step]
             _save(row)
     row.steps_done = list(row.plan)
     _save(row, state=ShopWrite.State.DONE, error="")
-    return ProductWrite(int(row.marks["product_id"]), creating)
 
 
 def _product_step(conn, shop, cfg, row, step: str, draft: ProductDraft, languages, preferred) -> None:
@@ -641,3 +656,152 @@ def _product_step(conn, shop, cfg, row, step: str, draft: ProductDraft, language
     else:
         product_model.run_step(conn, shop, step, int(marks["product_id"]), draft, marks, languages, preferred)
     _checkpoint(step, "after")
+
+
+# --- creating or updating a category (CRM and ERP catalogues) ------------------------------------------------------
+
+
+@dataclass
+class CategoryWrite:
+    category_id: int
+    created: bool
+    repeated: bool = False  # finished by an earlier attempt with the same key
+
+
+def upsert_category(store, draft: CategoryDraft, *, key: str, category_id: int | None = None) -> CategoryWrite:
+    """Create a category (category_id None) or update one, as OpenCart's admin saves it (opencart.category_model),
+    once per key. Steps: the category row, its descriptions in every shop language, its stores, its path (and the
+    paths of the categories below it). One transaction on InnoDB; on MyISAM each step is journaled and a retry of
+    a create finds the category row it made, so a crash never leaves two categories or one without its texts once
+    the retry has run. A draft the admin form would refuse (no name, a parent that is itself or below it, a parent
+    that does not exist) is refused with the reason."""
+    from ocbridge.opencart import shop_db
+    from ocbridge.opencart.models import ShopWrite
+
+    if not key:
+        raise ValueError("a shop write needs its idempotency key")
+    creating = category_id is None
+    if creating and draft.store_ids is None:
+        draft.store_ids = [int(store.oc_store_id or 0)]
+    row = _journal(store, key, kind="category", order_id=None,
+                   request={"category_id": category_id, "draft": draft.to_json()})
+    if row.state == ShopWrite.State.DONE:
+        return CategoryWrite(int(row.marks["category_id"]), creating, repeated=True)
+    draft = CategoryDraft.from_json(row.request["draft"])  # the journaled request, on resume too
+    shop = shop_db(store)
+    c = shop.t("category")
+    try:
+        category_model.check(draft, creating=creating)
+        with shop.engine.connect() as conn:
+            if category_id is not None and conn.execute(
+                    sa.select(c.c.category_id).where(c.c.category_id == int(category_id))).first() is None:
+                raise TerminalError("opencart-db", "unknown_category", f"Category {category_id} does not exist.")
+            if draft.parent_id is not None:
+                category_model.check_parent(conn, shop, category_id, int(draft.parent_id))
+    except TerminalError as exc:
+        _save(row, state=ShopWrite.State.FAILED, error=exc.message)
+        raise
+    if category_id is not None:
+        row.marks["category_id"] = int(category_id)
+    _run_catalog_steps(store, shop, row, category_model.STEPS, category_model.max_category_id if creating else None,
+                       lambda conn, cfg, step, langs, preferred: _category_step(conn, shop, cfg, row, step, draft,
+                                                                                langs, preferred))
+    return CategoryWrite(int(row.marks["category_id"]), creating)
+
+
+def _category_step(conn, shop, cfg, row, step: str, draft: CategoryDraft, languages, preferred) -> None:
+    _checkpoint(step, "before")
+    marks = row.marks
+    if step == "category":
+        c = shop.t("category")
+        now = _now(conn, shop, cfg)
+        cid = marks.get("category_id")
+        if cid is None:
+            cid = category_model.find_created(conn, shop, draft, marks["floor"])
+        if cid is None:
+            marks["category_id"] = int(conn.execute(sa.insert(c).values(
+                **category_model.new_category_row(shop, draft, now))).inserted_primary_key[0])
+            _checkpoint(step, "after")
+            if not (shop.version.innodb or not shop.is_mysql):
+                _save(row)  # MyISAM: the row is there now; a crash before the next step must not make a second
+            return
+        marks["category_id"] = int(cid)
+        conn.execute(sa.update(c).where(c.c.category_id == int(cid)).values(
+            **category_model.category_columns(shop, draft), date_modified=now))
+    else:
+        category_model.run_step(conn, shop, step, int(marks["category_id"]), draft, languages, preferred)
+    _checkpoint(step, "after")
+
+
+# --- creating or updating a manufacturer (OpenCart's "brand") ------------------------------------------------------
+
+
+@dataclass
+class ManufacturerWrite:
+    manufacturer_id: int
+    created: bool
+    repeated: bool = False
+
+
+def upsert_manufacturer(store, name: str, *, key: str, manufacturer_id: int | None = None,
+                        sort_order: int | None = None, image: str | None = None,
+                        store_ids: list[int] | None = None) -> ManufacturerWrite:
+    """Create a manufacturer or update one, as the admin's manufacturer form saves it (admin/model/catalog/
+    manufacturer.php: the row, then manufacturer_to_store replaced; 2.3.0.2–4.0.2.3 alike; SEO keywords left to
+    the owner), once per key. One transaction (MyISAM: the row, then its stores; a retry finds a row it made by
+    name above the highest id seen when the write began). A name the form refuses (1..64 characters) is refused."""
+    from ocbridge.opencart import shop_db
+    from ocbridge.opencart.models import ShopWrite
+
+    if not key:
+        raise ValueError("a shop write needs its idempotency key")
+    creating = manufacturer_id is None
+    if creating and store_ids is None:
+        store_ids = [int(store.oc_store_id or 0)]
+    row = _journal(store, key, kind="manufacturer", order_id=None, request={
+        "manufacturer_id": manufacturer_id, "name": name, "sort_order": sort_order, "image": image,
+        "store_ids": store_ids})
+    if row.state == ShopWrite.State.DONE:
+        return ManufacturerWrite(int(row.marks["manufacturer_id"]), creating, repeated=True)
+    req = row.request
+    name = (req["name"] or "").strip()
+    if not name or len(name) > 64:
+        _save(row, state=ShopWrite.State.FAILED, error="bad name")
+        raise TerminalError("opencart-db", "invalid_manufacturer", f"Manufacturer name must be 1 to 64 characters: {name!r}.")
+    shop = shop_db(store)
+    m, ms = shop.t("manufacturer"), shop.t("manufacturer_to_store")
+    stored = product_model._esc(shop, name)
+    cols = {"name": stored}
+    if req["sort_order"] is not None:
+        cols["sort_order"] = int(req["sort_order"])
+    if req["image"] is not None:
+        cols["image"] = product_model._esc(shop, req["image"])
+    row.via, row.plan = "db", ["manufacturer", "stores"]
+    with shop.engine.begin() as conn:
+        if "floor" not in row.marks and creating:
+            row.marks["floor"] = int(conn.execute(sa.select(sa.func.max(m.c.manufacturer_id))).scalar() or 0)
+            _save(row)
+        mid = row.marks.get("manufacturer_id") or req["manufacturer_id"]
+        if mid is None:
+            mid = conn.execute(sa.select(m.c.manufacturer_id).where(
+                m.c.manufacturer_id > row.marks["floor"], m.c.name == stored).order_by(m.c.manufacturer_id)
+                .limit(1)).scalar()
+        _checkpoint("manufacturer", "before")
+        if mid is None:
+            mid = int(conn.execute(sa.insert(m).values(**{"image": "", "sort_order": 0, **cols}))
+                      .inserted_primary_key[0])
+        elif not conn.execute(sa.update(m).where(m.c.manufacturer_id == int(mid)).values(**cols)).rowcount and \
+                conn.execute(sa.select(m.c.manufacturer_id).where(m.c.manufacturer_id == int(mid))).first() is None:
+            _save(row, state=ShopWrite.State.FAILED, error=f"manufacturer {mid} does not exist")
+            raise TerminalError("opencart-db", "unknown_manufacturer", f"Manufacturer {mid} does not exist.")
+        row.marks["manufacturer_id"] = int(mid)
+        _checkpoint("manufacturer", "after")
+        if req["store_ids"] is not None:
+            conn.execute(sa.delete(ms).where(ms.c.manufacturer_id == int(mid)))
+            ids = list(dict.fromkeys(int(s) for s in req["store_ids"]))
+            if ids:
+                conn.execute(sa.insert(ms), [{"manufacturer_id": int(mid), "store_id": s} for s in ids])
+        _checkpoint("stores", "after")
+    row.steps_done = list(row.plan)
+    _save(row, state=ShopWrite.State.DONE, error="")
+    return ManufacturerWrite(int(row.marks["manufacturer_id"]), creating)

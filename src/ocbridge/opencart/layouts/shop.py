@@ -212,6 +212,19 @@ def define(md: MetaData, prefix: str, version: str, engine: str, charset: str) -
               C("meta_description", Str(255)),
               C("meta_keyword", Str(255)),
           ])
+    # What the category write (opencart.category_model) touches besides the two above: the closure table of
+    # ancestors and the stores (2.3.0.2/3.0.3.9 opencart.sql, 4.0.2.3 db_schema.php; 4.0 gives store_id default 0).
+    table(md, prefix, "category_path", engine, charset, pk=('category_id', 'path_id'),
+          columns=[
+              C("category_id", Int(11)),
+              C("path_id", Int(11)),
+              C("level", Int(11)),
+          ])
+    table(md, prefix, "category_to_store", engine, charset, pk=('category_id', 'store_id'),
+          columns=[
+              C("category_id", Int(11)),
+              C("store_id", Int(11), default='0' if oc4 else None),
+          ])
     table(md, prefix, "manufacturer", engine, charset, pk=('manufacturer_id',),
           columns=[
               C("manufacturer_id", Int(11), ai=True),
