@@ -28,6 +28,7 @@ CHANGES = {
         "product": (["master_id", "variant", "override", "rating"], ["viewed"], ["image", "date_available"]),
         "product_image": ([], [], ["image"]),
         "product_special": ([], [], ["date_start", "date_end"]),
+        "product_discount": ([], [], ["date_start", "date_end"]),
         "category": ([], [], ["image"]),
         "manufacturer": ([], [], ["image"]),
         "category_to_store": ([], [], ["store_id"]),  # 4.0 db_schema gives store_id default 0

@@ -345,9 +345,10 @@ def product_fingerprints(db: ShopDB, *, after: int = 0, limit: int = 5000) -> li
     if not db.is_mysql:
         rows = read_products(db, after_id=after, limit=limit)
         ids = [r.product_id for r in rows]
-        options, specials = product_options(db, ids), product_specials(db, ids)
-        return [(r.product_id, hashlib.md5(repr((r, options.get(r.product_id), specials.get(r.product_id))).encode())
-                 .hexdigest()) for r in rows]
+        parts = [product_options(db, ids), product_specials(db, ids), product_discounts(db, ids),
+                 product_filters(db, ids)]
+        return [(r.product_id, hashlib.md5(repr((r, *(x.get(r.product_id) for x in parts))).encode()).hexdigest())
+                for r in rows]
     p = db.t("product")
     parts: dict[int, list[str]] = {}
     with db.engine.connect() as conn:
@@ -368,7 +369,10 @@ def product_fingerprints(db: ShopDB, *, after: int = 0, limit: int = 5000) -> li
                 ("product_option_value", "GROUP_CONCAT(product_option_value_id, ':', option_value_id, ':', quantity, "
                                          "':', price, price_prefix ORDER BY product_option_value_id)"),
                 ("product_special", "GROUP_CONCAT(customer_group_id, ':', priority, ':', price, ':', date_start, ':', "
-                                    "date_end ORDER BY product_special_id)")):
+                                    "date_end ORDER BY product_special_id)"),
+                ("product_discount", "GROUP_CONCAT(customer_group_id, ':', quantity, ':', priority, ':', price, ':', "
+                                     "date_start, ':', date_end ORDER BY product_discount_id)"),
+                ("product_filter", "GROUP_CONCAT(filter_id ORDER BY filter_id)")):
             sql = sa.text(f"SELECT product_id, MD5({expr}) AS fp FROM `{db.t(table).name}` "
                           "WHERE product_id > :lo AND product_id <= :hi GROUP BY product_id")
             seen = {r.product_id: r.fp for r in conn.execute(sql, {"lo": lo, "hi": hi})}
@@ -378,7 +382,7 @@ def product_fingerprints(db: ShopDB, *, after: int = 0, limit: int = 5000) -> li
 
 
 def option_names_fingerprint(db: ShopDB) -> str:
-    """One digest of every option and option value name (they are shared by many products)."""
+    """One digest of every option, option value and filter name (they are shared by many products)."""
     import hashlib
 
     od, ovd = db.t("option_description"), db.t("option_value_description")
@@ -390,22 +394,57 @@ def option_names_fingerprint(db: ShopDB) -> str:
         for r in conn.execute(sa.select(ovd.c.option_value_id, ovd.c.language_id, ovd.c.name)
                               .order_by(ovd.c.option_value_id, ovd.c.language_id)):
             h.update(repr(tuple(r)).encode())
+        fd = db.t("filter_description")
+        for r in conn.execute(sa.select(fd.c.filter_id, fd.c.language_id, fd.c.name)
+                              .order_by(fd.c.filter_id, fd.c.language_id)):
+            h.update(repr(tuple(r)).encode())
     return h.hexdigest()
+
+
+def _price_rows(db: ShopDB, table: str, product_ids: list[int], *extra: str) -> dict[int, list[dict]]:
+    if not product_ids:
+        return {}
+    t = db.t(table)
+    out: dict[int, list[dict]] = defaultdict(list)
+    with db.engine.connect() as conn:
+        for r in conn.execute(sa.select(t).where(t.c.product_id.in_(product_ids))
+                              .order_by(t.c.product_id, *(t.c[c] for c in extra), t.c.priority, t.c[f"{table}_id"])):
+            m = r._mapping
+            out[m["product_id"]].append({"customer_group_id": m["customer_group_id"], "priority": m["priority"],
+                                         **{c: m[c] for c in extra},
+                                         "price": Decimal(str(m["price"])), "date_start": m["date_start"],
+                                         "date_end": m["date_end"]})
+    return dict(out)
 
 
 def product_specials(db: ShopDB, product_ids: list[int]) -> dict[int, list[dict]]:
     """product_id → its special prices (every customer group and period, as the admin's Special tab lists them)."""
+    return _price_rows(db, "product_special", product_ids)
+
+
+def product_discounts(db: ShopDB, product_ids: list[int]) -> dict[int, list[dict]]:
+    """product_id → its quantity discounts (price from `quantity` items on, per customer group and period, as the
+    admin's Discount tab lists them)."""
+    return _price_rows(db, "product_discount", product_ids, "quantity")
+
+
+def product_filters(db: ShopDB, product_ids: list[int]) -> dict[int, list[dict]]:
+    """product_id → its filters: filter_id, filter_group_id and the filter's name per language_id."""
     if not product_ids:
         return {}
-    ps = db.t("product_special")
+    pf, f, fd = db.t("product_filter"), db.t("filter"), db.t("filter_description")
     out: dict[int, list[dict]] = defaultdict(list)
     with db.engine.connect() as conn:
-        for r in conn.execute(sa.select(ps).where(ps.c.product_id.in_(product_ids))
-                              .order_by(ps.c.product_id, ps.c.priority, ps.c.product_special_id)):
-            m = r._mapping
-            out[m["product_id"]].append({"customer_group_id": m["customer_group_id"], "priority": m["priority"],
-                                         "price": Decimal(str(m["price"])), "date_start": m["date_start"],
-                                         "date_end": m["date_end"]})
+        links = conn.execute(sa.select(pf.c.product_id, f.c.filter_id, f.c.filter_group_id)
+                             .join(f, f.c.filter_id == pf.c.filter_id).where(pf.c.product_id.in_(product_ids))
+                             .order_by(pf.c.product_id, f.c.sort_order, f.c.filter_id)).all()
+        names: dict[int, dict[int, str]] = defaultdict(dict)
+        for r in conn.execute(sa.select(fd.c.filter_id, fd.c.language_id, fd.c.name)
+                              .where(fd.c.filter_id.in_({x.filter_id for x in links}))):
+            names[r.filter_id][r.language_id] = unescape(r.name)
+    for r in links:
+        out[r.product_id].append({"filter_id": r.filter_id, "filter_group_id": r.filter_group_id,
+                                  "names": names.get(r.filter_id, {})})
     return dict(out)
 
 

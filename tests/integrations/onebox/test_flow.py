@@ -175,6 +175,36 @@ def test_catalogue_goes_out_parents_first_in_every_language_and_only_changes_lat
         {"groupid": 0, "price": "8.00", "priority": 1, "from": "2026-12-01", "to": "2026-12-31"}]
 
 
+def test_quantity_discounts_and_filters_go_out_and_a_change_to_either_is_sent_once(shop, sim, integration, kit):
+    import sqlalchemy as sa
+
+    kit.run(jobs.SyncCatalog, integration)
+    sent = sim.calls()["product/set"]
+    with shop.engine.begin() as conn:  # as the admin's Discount and Filter tabs save them
+        conn.execute(sa.insert(shop.t("product_discount")), [{
+            "product_id": 2, "customer_group_id": 1, "quantity": 10, "priority": 1, "price": 7,
+            "date_start": "2026-12-01", "date_end": "2026-12-31"}])
+        conn.execute(sa.insert(shop.t("filter")).values(filter_id=5, filter_group_id=3, sort_order=0))
+        conn.execute(sa.insert(shop.t("filter_description")), [
+            {"filter_id": 5, "language_id": lang, "filter_group_id": 3, "name": f"Red & {lang}"} for lang in (1, 2, 3)])
+        conn.execute(sa.insert(shop.t("product_filter")).values(product_id=1, filter_id=5))
+    kit.run(jobs.SyncCatalog, integration)
+    assert sim.calls()["product/set"] == sent + 1  # both products moved: sent once, in one batch
+    p = {r["articul"]: r for r in sim.records("product")}
+    assert p["SKU-2"]["discounts"] == [
+        {"groupid": 0, "quantity": 10, "price": "7.00", "priority": 1, "from": "2026-12-01", "to": "2026-12-31"}]
+    assert p["SKU-1"]["filters"] == [{"code": "oc-filter5", "groupcode": "oc-fg3",
+                                      "namelang": {"en": "Red & 1", "tr": "Red & 2", "ru": "Red & 3"}}]
+    kit.run(jobs.SyncCatalog, integration)
+    assert sim.calls()["product/set"] == sent + 1  # nothing changed: nothing sent
+    fd = shop.t("filter_description")
+    with shop.engine.begin() as conn:  # a filter's name is shared by its products: they go again
+        conn.execute(sa.update(fd).where(fd.c.filter_id == 5, fd.c.language_id == 3).values(name="Красный"))
+    kit.run(jobs.SyncCatalog, integration)
+    assert sim.calls()["product/set"] == sent + 2
+    assert next(r for r in sim.records("product") if r["articul"] == "SKU-1")["filters"][0]["namelang"]["ru"] == "Красный"
+
+
 def _product(shop, product_id: int) -> tuple:
     import sqlalchemy as sa
 

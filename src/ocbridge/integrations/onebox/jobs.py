@@ -625,12 +625,14 @@ def _send_batch(integration: Integration, client: OneBoxClient, kind: str, entit
 
 def plan_products(integration: Integration, cfg: OneBoxConfig, products: list, *, hashes: dict | None = None) -> list[tuple]:
     """(product_id, body, hash) of the products whose body (names and descriptions per language, price, stock,
-    options, images, category and brand codes) changed since OneBox got it; `hashes` gets every product's."""
+    options, specials, quantity discounts, filters, images, category and brand codes) changed since OneBox got it; `hashes` gets every product's."""
     store = integration.store
     languages = shop.languages(store)
     default_lang = min(languages) if languages else 1
     options = shop.product_options(store, [p.product_id for p in products])
-    specials = shop.product_specials(store, [p.product_id for p in products])
+    ids = [p.product_id for p in products]
+    specials, discounts, filters = (shop.product_specials(store, ids), shop.product_discounts(store, ids),
+                                    shop.product_filters(store, ids))
     base = (store.api_url or "").split("index.php")[0].rstrip("/")
     image_base = f"{base}/image/" if base else ""
     have = dict(Binding.objects.filter(connection_id=integration.connection_id, kind=m.PRODUCT,
@@ -639,7 +641,8 @@ def plan_products(integration: Integration, cfg: OneBoxConfig, products: list, *
     todo = []
     for p in products:
         body = mappers.product_body(p, options.get(p.product_id, []), cfg, languages, default_lang, image_base,
-                                    specials.get(p.product_id), stock=store.stock_source != "onebox")
+                                    specials.get(p.product_id), stock=store.stock_source != "onebox",
+                                    discounts=discounts.get(p.product_id), filters=filters.get(p.product_id))
         h = bindings.digest(body)
         if hashes is not None:
             hashes[p.product_id] = h

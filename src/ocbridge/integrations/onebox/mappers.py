@@ -122,9 +122,11 @@ def _day(value) -> str:
 
 
 def product_body(p, options: list[dict], cfg: OneBoxConfig, languages: dict[int, str], default_lang: int,
-                 image_base: str = "", specials: list[dict] | None = None, *, stock: bool = True) -> dict:
+                 image_base: str = "", specials: list[dict] | None = None, *, stock: bool = True,
+                 discounts: list[dict] | None = None, filters: list[dict] | None = None) -> dict:
     """product/set: articul, names and descriptions per language, price (or the owner's price level), stock,
-    category and brand codes, images by URL, options with their values, special prices per customer group."""
+    category and brand codes, images by URL, options with their values, special prices and quantity discounts per
+    customer group, filters with their names per language."""
     price = money(p.price)
     body = {
         "articul": product_articul(p), "name": p.names.get(default_lang) or next(iter(p.names.values()), ""),
@@ -148,6 +150,13 @@ def product_body(p, options: list[dict], cfg: OneBoxConfig, languages: dict[int,
         body["specials"] = [{"groupid": int(cfg.group_map.get(str(x["customer_group_id"])) or 0),
                              "price": money(x["price"]), "priority": x["priority"], "from": _day(x["date_start"]),
                              "to": _day(x["date_end"])} for x in specials]
+    if discounts:  # [SIM] the field and its shape, as specials plus the quantity the price starts at
+        body["discounts"] = [{"groupid": int(cfg.group_map.get(str(x["customer_group_id"])) or 0),
+                              "quantity": x["quantity"], "price": money(x["price"]), "priority": x["priority"],
+                              "from": _day(x["date_start"]), "to": _day(x["date_end"])} for x in discounts]
+    if filters:  # [SIM] the field and its shape
+        body["filters"] = [{"code": f"oc-filter{x['filter_id']}", "groupcode": f"oc-fg{x['filter_group_id']}",
+                            "namelang": names(x["names"], cfg, languages)} for x in filters]
     if cfg.price_level:
         body["pricelevels"] = {cfg.price_level: price}  # [SIM]
     else:

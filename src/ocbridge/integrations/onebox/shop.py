@@ -131,6 +131,14 @@ def product_specials(store, product_ids: list[int]) -> dict[int, list[dict]]:
     return catalog.product_specials(db(store), product_ids)
 
 
+def product_discounts(store, product_ids: list[int]) -> dict[int, list[dict]]:
+    return catalog.product_discounts(db(store), product_ids)
+
+
+def product_filters(store, product_ids: list[int]) -> dict[int, list[dict]]:
+    return catalog.product_filters(db(store), product_ids)
+
+
 def history_of(store, order_ids: list[int]) -> dict[int, list[oc_orders.HistoryEvent]]:
     """order_history rows of these orders, oldest first (the whole-history load appends them to OneBox)."""
     if not order_ids:

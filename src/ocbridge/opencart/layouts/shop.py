@@ -188,6 +188,44 @@ def define(md: MetaData, prefix: str, version: str, engine: str, charset: str) -
               C("date_start", Date(), default=zero_date),
               C("date_end", Date(), default=zero_date),
           ])
+    # Quantity discounts and filters (2.3.0.2/3.0.3.9 opencart.sql, 4.0.2.3 db_schema.php): read for the catalogue
+    # out (opencart.catalog), part of each product's fingerprint.
+    table(md, prefix, "product_discount", engine, charset, pk=('product_discount_id',),
+          keys={"product_id": ('product_id',)},
+          columns=[
+              C("product_discount_id", Int(11), ai=True),
+              C("product_id", Int(11)),
+              C("customer_group_id", Int(11)),
+              C("quantity", Int(4), default='0'),
+              C("priority", Int(5), default='1'),
+              C("price", Dec(15,4), default='0.0000'),
+              C("date_start", Date(), default=zero_date),
+              C("date_end", Date(), default=zero_date),
+          ])
+    table(md, prefix, "product_filter", engine, charset, pk=('product_id', 'filter_id'),
+          columns=[
+              C("product_id", Int(11)),
+              C("filter_id", Int(11)),
+          ])
+    table(md, prefix, "filter", engine, charset, pk=('filter_id',),
+          columns=[
+              C("filter_id", Int(11), ai=True),
+              C("filter_group_id", Int(11)),
+              C("sort_order", Int(3)),
+          ])
+    table(md, prefix, "filter_description", engine, charset, pk=('filter_id', 'language_id'),
+          columns=[
+              C("filter_id", Int(11)),
+              C("language_id", Int(11)),
+              C("filter_group_id", Int(11)),
+              C("name", Str(64)),
+          ])
+    table(md, prefix, "filter_group_description", engine, charset, pk=('filter_group_id', 'language_id'),
+          columns=[
+              C("filter_group_id", Int(11)),
+              C("language_id", Int(11)),
+              C("name", Str(64)),
+          ])
     table(md, prefix, "category", engine, charset, pk=('category_id',),
           keys={"parent_id": ('parent_id',)},
           columns=[
