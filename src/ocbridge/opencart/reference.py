@@ -115,6 +115,7 @@ def install(conn: Connection, md: MetaData, *, store_name: str = "Demo Mağaza",
     insert_rows(conn, t[p + "country"], [
         {**c, "address_format": "", "address_format_id": 0, "postcode_required": 0, "status": 1} for c in COUNTRIES])
     insert_rows(conn, t[p + "zone"], [{**z, "status": 1} for z in ZONES])
+    insert_rows(conn, t[p + "customer_group"], [{"customer_group_id": 1, "approval": 0, "sort_order": 1}])  # "Default"
     for kind in ("length", "weight"):
         classes = LENGTH_CLASSES if kind == "length" else WEIGHT_CLASSES
         insert_rows(conn, t[f"{p}{kind}_class"], [{f"{kind}_class_id": i, "value": v} for i, v, _, _ in classes])

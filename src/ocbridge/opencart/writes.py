@@ -7,6 +7,7 @@
     upsert_product(store, ProductDraft, key=, product_id=None)                → ProductWrite
     upsert_category(store, CategoryDraft, key=, category_id=None)             → CategoryWrite
     upsert_manufacturer(store, name, key=, manufacturer_id=None, …)           → ManufacturerWrite
+    upsert_customer(store, {firstname, …}, customer_group_id=, key=, customer_id=None) → CustomerWrite
     update_address(store, order_id, expected=, address={…}, comment=, key=)   → WriteResult
 
 Each write has a hub journal row (`ShopWrite`: its key, the plan of steps, the steps done, the facts a resumed
@@ -805,3 +806,89 @@ def upsert_manufacturer(store, name: str, *, key: str, manufacturer_id: int | No
     row.steps_done = list(row.plan)
     _save(row, state=ShopWrite.State.DONE, error="")
     return ManufacturerWrite(int(row.marks["manufacturer_id"]), creating)
+
+
+# --- creating or updating a customer (CRM contacts) ---------------------------------------------------------------
+
+
+@dataclass
+class CustomerWrite:
+    customer_id: int
+    created: bool
+    repeated: bool = False
+
+
+CUSTOMER_FIELDS = ("firstname", "lastname", "email", "telephone")
+
+
+def upsert_customer(store, fields: dict, *, customer_group_id: int, key: str,
+                    customer_id: int | None = None) -> CustomerWrite:
+    """Create a customer or update one, as the admin's customer form saves it (admin/model/customer/customer.php
+    addCustomer/editCustomer, 2.3.0.2–4.0.2.3: names, e-mail, telephone, group, status on, `custom_field` "[]"),
+    once per key. Never a password: the hub writes none (the stored hash stays empty, which no login matches), so
+    the customer sets one with "Forgotten password". The language is the store's, as the shop's own registration
+    sets it. One statement; a retry of a create finds the row it made by e-mail above the highest id seen when the
+    write began. Refused with the reason: no valid e-mail, a name over 32 characters, an unknown group, or (on
+    create) an e-mail another customer has — the admin form's checks."""
+    from ocbridge.opencart import shop_db, statuses
+    from ocbridge.opencart.models import ShopWrite
+
+    if not key:
+        raise ValueError("a shop write needs its idempotency key")
+    creating = customer_id is None
+    row = _journal(store, key, kind="customer", order_id=None, request={
+        "customer_id": customer_id, "customer_group_id": int(customer_group_id),
+        "fields": {k: str(fields.get(k) or "").strip() for k in CUSTOMER_FIELDS}})
+    if row.state == ShopWrite.State.DONE:
+        return CustomerWrite(int(row.marks["customer_id"]), creating, repeated=True)
+    req, shop = row.request, shop_db(store)
+    c, cg = shop.t("customer"), shop.t("customer_group")
+    esc = {k: product_model._esc(shop, v) for k, v in req["fields"].items()}
+    row.via, row.plan = "db", ["customer"]
+
+    def refuse(message: str):
+        _save(row, state=ShopWrite.State.FAILED, error=message)
+        raise TerminalError("opencart-db", "invalid_customer", message)
+
+    email = req["fields"]["email"]
+    if "@" not in email or len(esc["email"]) > 96:
+        refuse(f"Customer e-mail {email!r} is not valid.")
+    for k in ("firstname", "lastname", "telephone"):
+        if len(esc[k]) > 32:
+            refuse(f"Customer {k} must be at most 32 characters: {req['fields'][k]!r}.")
+    if not req["fields"]["firstname"]:
+        refuse("The customer has no first name.")
+    with shop.engine.begin() as conn:
+        if conn.execute(sa.select(cg.c.customer_group_id).where(
+                cg.c.customer_group_id == req["customer_group_id"])).first() is None:
+            refuse(f"Customer group {req['customer_group_id']} does not exist in this shop.")
+        same_email = sa.func.lower(c.c.email) == esc["email"].lower()
+        if creating and "floor" not in row.marks:
+            if conn.execute(sa.select(c.c.customer_id).where(same_email)).first() is not None:
+                refuse(f"A customer with e-mail {email} exists already.")
+            row.marks["floor"] = int(conn.execute(sa.select(sa.func.max(c.c.customer_id))).scalar() or 0)
+            _save(row)
+        cid = row.marks.get("customer_id") or req["customer_id"]
+        if cid is None:  # a retry: the row an interrupted create made
+            cid = conn.execute(sa.select(c.c.customer_id).where(c.c.customer_id > row.marks["floor"], same_email)
+                               .order_by(c.c.customer_id).limit(1)).scalar()
+        cols = {**esc, "customer_group_id": req["customer_group_id"]}
+        _checkpoint("customer", "before")
+        if cid is None:
+            cfg = statuses.read_settings(shop, store.oc_store_id)
+            lang = next((i for i, code in statuses.languages(shop).items() if code == cfg.language_code), 0)
+            new = {"store_id": int(store.oc_store_id or 0), "language_id": lang, "password": "", "custom_field": "[]",
+                   "newsletter": 0, "ip": "", "status": 1, "safe": 0, "token": "", "code": "",
+                   "date_added": _now(conn, shop, cfg), **cols}
+            extra = {"fax": "", "salt": "", "address_id": 0, "approved": 1}
+            new.update({k: v for k, v in extra.items() if k in c.c})
+            cid = int(conn.execute(sa.insert(c).values(**new)).inserted_primary_key[0])
+        elif conn.execute(sa.select(c.c.customer_id).where(c.c.customer_id == int(cid))).first() is None:
+            refuse(f"Customer {cid} does not exist.")
+        else:
+            conn.execute(sa.update(c).where(c.c.customer_id == int(cid)).values(**cols))
+        row.marks["customer_id"] = int(cid)
+        _checkpoint("customer", "after")
+    row.steps_done = ["customer"]
+    _save(row, state=ShopWrite.State.DONE, error="")
+    return CustomerWrite(int(row.marks["customer_id"]), creating)

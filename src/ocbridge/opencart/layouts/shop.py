@@ -70,6 +70,13 @@ def define(md: MetaData, prefix: str, version: str, engine: str, charset: str) -
               C("code", Str(40)),
               C("date_added", DateTime()),
           ])
+    # The customer write (opencart.writes.upsert_customer) checks the group exists; same in 2.3.0.2–4.0.2.3.
+    table(md, prefix, "customer_group", engine, charset, pk=('customer_group_id',),
+          columns=[
+              C("customer_group_id", Int(11), ai=True),
+              C("approval", Int(1)),
+              C("sort_order", Int(3)),
+          ])
     table(md, prefix, "product", engine, charset, pk=('product_id',),
           columns=[
               C("product_id", Int(11), ai=True),
