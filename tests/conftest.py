@@ -26,6 +26,17 @@ def _test_clock(settings):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the hub's default language: a page request in Turkish (LocaleMiddleware activates
+    the language for the thread and nothing resets it) must not turn the next test's texts Turkish."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _routine_polls(settings):
     """Each test starts with no poll leases or dispatcher beat from an earlier test's workers (they share the data
     dir), and with this process's memory of poll health matching its emptied database."""
