@@ -65,6 +65,23 @@ class JobKind:
         return step * random.uniform(0.5, 1.0)
 
 
+class IntegrationJob(JobKind):
+    """Template for an integration's jobs: a job whose integration is gone or switched off does nothing (kinds
+    that must finish what was seen before the switch-off set `only_enabled = False`); else `work` runs."""
+
+    max_attempts = 10
+    only_enabled = True
+
+    def run(self, job) -> None:
+        integration = job.integration
+        if integration is None or (self.only_enabled and not integration.enabled):
+            return
+        self.work(job, integration)
+
+    def work(self, job, integration) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
 def register_job_kind(cls: type[JobKind]) -> type[JobKind]:
     if not cls.kind:
         raise ValueError(f"{cls.__name__} has no kind")

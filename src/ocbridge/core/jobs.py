@@ -34,6 +34,7 @@ from ocbridge.core.errors import ConfigurationError, RetryableError, ServiceErro
 from ocbridge.core.jobkinds import (  # noqa: F401  (re-exported: integrations import the job API from here)
     ClaimLost,
     Defer,
+    IntegrationJob,
     JobKind,
     current_job,
     current_order,

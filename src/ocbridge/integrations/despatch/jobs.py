@@ -20,7 +20,7 @@ from ocbridge.core import clock
 from ocbridge.core import outbox
 from ocbridge.core.choices import SideEffectState
 from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError
-from ocbridge.core.jobs import JobKind, register_job_kind, register_schedule, slot_key
+from ocbridge.core.jobs import IntegrationJob, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Binding, Integration, Job
 from ocbridge.core.registry import register_history_consumer, register_order_facts, register_stock_source_check
 from ocbridge.integrations.despatch import mappers, models as m, shop
@@ -60,16 +60,10 @@ def note(b: Binding, state: str, **data) -> None:
     b.save(update_fields=["external_id", "data", "synced_at"])
 
 
-class DespatchJob(JobKind):
-    """Template: skip switched-off integrations, parse settings, build the client."""
+class DespatchJob(IntegrationJob):
+    """Template: parse settings, build the client."""
 
-    max_attempts = 10
-    only_enabled = True
-
-    def run(self, job: Job) -> None:
-        integration = job.integration
-        if integration is None or (self.only_enabled and not integration.enabled):
-            return
+    def work(self, job: Job, integration: Integration) -> None:
         self.sync(job, integration, config_of(integration), client_for(integration))
 
     def sync(self, job: Job, integration: Integration, cfg: DespatchConfig, client: DespatchClient) -> None:

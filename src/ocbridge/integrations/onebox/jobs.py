@@ -19,7 +19,7 @@ from django.db import transaction
 from ocbridge.core import bindings, clock, outbox
 from ocbridge.core.choices import SideEffectState
 from ocbridge.core.errors import ConfigurationError, RetryableError, ServiceError, TerminalError
-from ocbridge.core.jobs import JobKind, register_job_kind, register_schedule, slot_key
+from ocbridge.core.jobs import IntegrationJob, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Binding, Integration, Job
 from ocbridge.core.registry import register_history_consumer, register_order_consumer, register_stock_source_check
 from ocbridge.integrations.onebox import mappers, models as m, shop
@@ -66,16 +66,10 @@ def _failed(integration: Integration, kind: str, local_id, exc: ServiceError, **
     note(b, m.FAILED, error=exc.message or str(exc), **data)
 
 
-class OneBoxJob(JobKind):
-    """Template: skip switched-off integrations, parse settings, build the client."""
+class OneBoxJob(IntegrationJob):
+    """Template: parse settings, build the client."""
 
-    max_attempts = 10
-    only_enabled = True
-
-    def run(self, job: Job) -> None:
-        integration = job.integration
-        if integration is None or (self.only_enabled and not integration.enabled):
-            return
+    def work(self, job: Job, integration: Integration) -> None:
         self.sync(job, integration, config_of(integration), client_for(integration))
 
     def sync(self, job: Job, integration: Integration, cfg: OneBoxConfig, client: OneBoxClient) -> None:

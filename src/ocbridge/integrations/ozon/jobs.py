@@ -18,7 +18,7 @@ from django.db import transaction
 from ocbridge.core import bindings, clock, outbox
 from ocbridge.core.choices import SideEffectState, StockSource
 from ocbridge.core.errors import ConfigurationError, TerminalError
-from ocbridge.core.jobs import Defer, JobKind, register_job_kind, register_schedule, slot_key
+from ocbridge.core.jobs import Defer, IntegrationJob, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Binding, Integration, Job
 from ocbridge.core.registry import register_history_consumer
 from ocbridge.integrations.ozon import catalog, mappers, models as m, rules, shop, tracking
@@ -80,16 +80,10 @@ class Context:
         return self.integration.store
 
 
-class OzonJob(JobKind):
-    """Template for Ozon jobs: skip disabled integrations, build the Context, fold limiter waits into SyncState."""
+class OzonJob(IntegrationJob):
+    """Template for Ozon jobs: build the Context, fold limiter waits into SyncState."""
 
-    max_attempts = 10
-    only_enabled = True  # jobs of a switched-off integration do nothing
-
-    def run(self, job: Job) -> None:
-        integration = job.integration
-        if integration is None or (self.only_enabled and not integration.enabled):
-            return
+    def work(self, job: Job, integration: Integration) -> None:
         ctx = Context(integration, config_of(integration), client_for(integration), m.SyncState.of(integration))
         try:
             self.sync(job, ctx)
