@@ -19,7 +19,7 @@ PHP = shutil.which("php")
 pytestmark = [pytest.mark.skipif(PHP is None, reason="php-cli is installed by scripts/system-deps.sh test"),
               pytest.mark.django_db(transaction=True)]
 LAYOUT = {"3.0": "oc3", "4.0": "oc4"}
-HISTORY = {"oc3": "checkout/order/addOrderHistory", "oc4": "checkout/order.addHistory"}
+HISTORY = {"oc3": "checkout/order/addOrderHistory", "oc4": "checkout/order/addHistory"}  # the route 4.0.2.3 passes
 
 
 def _push(layout: str, *, hub: str, store_key, secret: str, order_id: int, push: int = 1, route: str | None = None,
@@ -77,7 +77,7 @@ def test_a_pushed_order_is_read_before_the_push_returns(pushing_store, live_serv
     assert (log.status, log.order_id, log.store_id) == (200, oid, store.pk)
     # the same order pushed again (its history event after the add event): read again, nothing doubled
     _push(layout, hub=live_server.url, store_key=store.pk, secret=secret, order_id=oid, route=(
-        "checkout/order/addOrder" if layout == "oc3" else "checkout/order.addOrder"))
+        "checkout/order/addOrder"))
     assert _confirmations(store) == [oid]
 
 
@@ -118,8 +118,12 @@ def test_push_switched_off_sends_nothing(pushing_store, live_server, layout):
 
 @pytest.mark.parametrize("layout, version, trigger, action", [
     ("oc3", "", "catalog/model/checkout/order/{m}/after", "extension/payment/ocbridge/push"),
-    ("oc4", "4.0.2.3", "catalog/model/checkout/order.{m}/after", "extension/ocbridge/payment/ocbridge.push"),
+    # OpenCart's own source per tag: the loader fires "model/checkout/order/addHistory/after" in every 4.0 release
+    # (4.0.2.3 system/engine/loader.php, model proxy) and "order.addHistory" from 4.1.0.0 (its upgrade_5.php triggers).
+    ("oc4", "4.1.0.0", "catalog/model/checkout/order.{m}/after", "extension/ocbridge/payment/ocbridge.push"),
+    ("oc4", "4.0.2.3", "catalog/model/checkout/order/{m}/after", "extension/ocbridge/payment/ocbridge.push"),
     ("oc4", "4.0.1.1", "catalog/model/checkout/order/{m}/after", "extension/ocbridge/payment/ocbridge|push"),
+    ("oc4", "4.0.0.0", "catalog/model/checkout/order/{m}/after", "extension/ocbridge/payment/ocbridge|push"),
 ])
 def test_install_adds_the_two_events_and_uninstall_removes_them(layout, version, trigger, action):
     result = _push(layout, hub="http://127.0.0.1:9", store_key=1, secret="s" * 40, order_id=1, push=0,

@@ -13,7 +13,14 @@ $GLOBALS['deleted'] = array();
 
 class StubConfig { public $data; function __construct($d) { $this->data = $d; } function get($k) { return isset($this->data[$k]) ? $this->data[$k] : null; } }
 class StubEventModel {
-	function addEvent() { $GLOBALS['events'][] = func_get_args(); }
+	// OpenCart 4.0.1.0+ takes one array, 4.0.0.0 and 3.0 positional strings: a call of the wrong shape fails as it would.
+	function addEvent(...$args) {
+		$array_api = defined('VERSION') && version_compare(VERSION, '4.0.1.0', '>=');
+		if ($array_api !== (count($args) === 1 && is_array($args[0]))) {
+			throw new TypeError('addEvent() called with the wrong argument shape for this OpenCart version');
+		}
+		$GLOBALS['events'][] = $args;
+	}
 	function deleteEventByCode($code) { $GLOBALS['deleted'][] = $code; }
 }
 class StubLoader {

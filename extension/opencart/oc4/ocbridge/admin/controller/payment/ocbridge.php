@@ -50,15 +50,19 @@ class Ocbridge extends \Opencart\System\Engine\Controller {
 	}
 
 	// Order-event push: OpenCart calls catalog's push() after an order is added and after each history entry.
-	// 4.0.2+ names model methods with "." and takes the event as an array; 4.0.0-4.0.1 use "/" and "|" and arguments.
+	// Three things changed within 4.x (checked in OpenCart's own source, tags 4.0.0.0 to 4.1.0.0):
+	// addEvent() takes positional arguments only in 4.0.0.0 and an array from 4.0.1.0 (admin/model/setting/event.php);
+	// an action names its method after "|" before 4.0.2.0 and after "." from then (system/engine/action.php);
+	// a model event's trigger names the method after "/" in every 4.0 release and after "." from 4.1.0.0
+	// (system/engine/loader.php fires "model/checkout/order/addHistory/after" in 4.0.2.3).
 	public function install(): void {
 		$this->load->model('setting/event');
-		$new = version_compare(VERSION, '4.0.2.0', '>=');
-		$action = 'extension/ocbridge/payment/ocbridge' . ($new ? '.' : '|') . 'push';
+		$action = 'extension/ocbridge/payment/ocbridge' . (version_compare(VERSION, '4.0.2.0', '>=') ? '.' : '|') . 'push';
+		$method_separator = version_compare(VERSION, '4.1.0.0', '>=') ? '.' : '/';
 		foreach (['ocbridge_push_order' => 'addOrder', 'ocbridge_push_history' => 'addHistory'] as $code => $method) {
-			$trigger = 'catalog/model/checkout/order' . ($new ? '.' : '/') . $method . '/after';
+			$trigger = 'catalog/model/checkout/order' . $method_separator . $method . '/after';
 			$description = 'ocbridge: tell the hub which order changed';
-			if ($new) {
+			if (version_compare(VERSION, '4.0.1.0', '>=')) {
 				$this->model_setting_event->addEvent(['code' => $code, 'description' => $description, 'trigger' => $trigger,
 					'action' => $action, 'status' => 1, 'sort_order' => 0]);
 			} else {
