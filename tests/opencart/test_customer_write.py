@@ -66,3 +66,58 @@ def test_a_second_customer_with_the_same_email_is_refused(opencart_db):
     with pytest.raises(TerminalError, match="exists already"):
         writes.upsert_customer(store, {**PERSON, "email": "AYSE@example.com"}, customer_group_id=1, key="two")
     assert len(customers(h)) == 1
+
+
+def groups(h):
+    g, gd = h.t("customer_group"), h.t("customer_group_description")
+    with h.engine.connect() as conn:
+        return ([tuple(r) for r in conn.execute(sa.select(g).order_by(g.c.customer_group_id))],
+                [tuple(r) for r in conn.execute(sa.select(gd.c.customer_group_id, gd.c.language_id, gd.c.name,
+                                                          gd.c.description).order_by(gd.c.customer_group_id,
+                                                                                     gd.c.language_id))])
+
+
+@pytest.mark.parametrize("version", ["3.0", "4.0"])
+def test_customer_group_is_created_once_in_every_language_and_renamed(opencart_db, crash_at, version):
+    """admin/model/customer/customer_group.php addCustomerGroup/editCustomerGroup (3.0.3.9, 4.0.2.3): the row, then
+    one description per language; a crash after the row (MyISAM keeps it, InnoDB rolls it back) and the retry make
+    one group with its names."""
+    h = opencart_db(version)
+    store = make_store(h)
+    crash_at("customer_group", "after")
+    with pytest.raises(Crash):
+        writes.upsert_customer_group(store, {1: "Wholesale", 3: "Опт & Co"}, key="g")
+    made = writes.upsert_customer_group(store, {1: "Wholesale", 3: "Опт & Co"}, key="g")
+    assert made.created and writes.upsert_customer_group(store, {1: "x"}, key="g").repeated
+    rows, names = groups(h)
+    assert rows == [(1, 0, 1), (made.customer_group_id, 0, 2)]  # no approval, sorted last
+    gid = made.customer_group_id
+    # 2 (Turkish, the store's language) has no name of its own: the store language's is missing too → the first
+    assert [n for n in names if n[0] == gid] == [(gid, 1, "Wholesale", ""), (gid, 2, "Wholesale", ""),
+                                                 (gid, 3, "Опт &amp; Co", "")]
+    with h.engine.begin() as conn:  # the owner gave it a description and an approval in the admin
+        conn.execute(sa.update(h.t("customer_group_description")).where(
+            h.t("customer_group_description").c.customer_group_id == gid).values(description="B2B"))
+        conn.execute(sa.update(h.t("customer_group")).where(h.t("customer_group").c.customer_group_id == gid)
+                     .values(approval=1))
+    renamed = writes.upsert_customer_group(store, {1: "Wholesale EU", 2: "Toptan"}, key="g2", customer_group_id=gid)
+    assert not renamed.created and renamed.customer_group_id == gid
+    rows, names = groups(h)
+    assert rows == [(1, 0, 1), (gid, 1, 2)]
+    assert [n for n in names if n[0] == gid] == [(gid, 1, "Wholesale EU", "B2B"), (gid, 2, "Toptan", "B2B"),
+                                                 (gid, 3, "Toptan", "B2B")]
+
+
+@pytest.mark.parametrize("names,group_id,why", [
+    ({1: "ab"}, None, "3 to 32 characters"),
+    ({1: "x" * 33}, None, "3 to 32 characters"),
+    ({1: " "}, None, "no name"),
+    ({1: "Retail"}, 99, "group 99 does not exist"),
+])
+def test_a_customer_group_the_admin_form_refuses_is_refused_and_nothing_written(opencart_db, names, group_id, why):
+    h = opencart_db("3.0")
+    store = make_store(h)
+    before = groups(h)
+    with pytest.raises(TerminalError, match=why):
+        writes.upsert_customer_group(store, names, key="bad", customer_group_id=group_id)
+    assert groups(h) == before and ShopWrite.objects.get(key="bad").state == "failed"

@@ -61,3 +61,39 @@ def test_seed_sqlite_demo(opencart_sqlite):
     report = seed(h.engine, version="3.0", orders=300, create=False)
     assert report.method == "multi-row INSERT"
     assert rows(h, "SELECT COUNT(*) FROM oc_order")[0][0] == 300
+
+
+# Tables a demo shop made before 2026-12-06 did not have (the layouts gained them with the catalogue writes).
+ADDED_SINCE = ["customer_group", "customer_group_description", "category_path", "category_to_store", "filter",
+               "filter_description", "filter_group_description", "product_filter", "product_discount",
+               "manufacturer_to_store", "option_description", "option_value_description"]
+
+
+def test_an_older_demo_shop_gains_the_missing_tables_and_keeps_its_orders(tmp_path, settings):
+    from ocbridge.demo.setup import DemoSetup
+
+    settings.DATA_DIR = tmp_path
+    demo = DemoSetup(data_dir=tmp_path, port=8765, speed=1.0)
+    url = demo.ensure_shop(orders=40)
+    assert demo.upgraded == []
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # as an older ocbridge left it
+        for name in ADDED_SINCE:
+            conn.execute(sa.text(f"DROP TABLE oc_{name}"))
+        conn.execute(sa.text("UPDATE oc_customer SET firstname = 'Kept' WHERE customer_id = 1"))
+    demo = DemoSetup(data_dir=tmp_path, port=8765, speed=1.0)
+    assert demo.ensure_shop(orders=40) == url
+    assert demo.upgraded == sorted(ADDED_SINCE)
+    with engine.connect() as conn:
+        q = lambda sql: conn.execute(sa.text(sql)).all()  # noqa: E731
+        assert q("SELECT COUNT(*) FROM oc_order")[0][0] == 40
+        assert q("SELECT firstname FROM oc_customer WHERE customer_id = 1") == [("Kept",)]
+        assert q("SELECT customer_group_id FROM oc_customer_group") == [(1,)]
+        assert q("SELECT language_id, name FROM oc_customer_group_description ORDER BY language_id") == [
+            (1, "Default"), (2, "Varsayılan"), (3, "По умолчанию")]
+        assert q("SELECT category_id, path_id, level FROM oc_category_path ORDER BY category_id") == [
+            (1, 1, 0), (2, 2, 0), (3, 3, 0)]
+        assert q("SELECT COUNT(*) FROM oc_category_to_store")[0][0] == 6
+    demo = DemoSetup(data_dir=tmp_path, port=8765, speed=1.0)
+    demo.ensure_shop(orders=40)
+    assert demo.upgraded == []  # nothing more to add; nothing added twice

@@ -34,6 +34,7 @@ class DemoSetup:
     def __init__(self, *, data_dir: Path, port: int, speed: float, whatsapp: bool = False):
         self.data_dir = Path(data_dir)
         self.port = port
+        self.upgraded: list[str] = []  # tables ensure_shop added to a demo shop made by an older ocbridge
         self.sim = SandboxSimulator(token=TOKEN, webhook_secret=WEBHOOK_SECRET, speed=speed,
                                     seed=random.randrange(1 << 30))
         # --whatsapp: the WhatsApp Cloud API simulator answers first, then the sandbox calls and texts.
@@ -59,6 +60,8 @@ class DemoSetup:
         if not path.exists():
             report = seed.seed(url, version="3.0", orders=orders)
             log.info("demo shop: %s", report.summary())
+        else:  # made by an older ocbridge: add the tables it lacks, keep its orders
+            self.upgraded = seed.upgrade_shop(url, version="3.0")
         return url
 
     def ensure_user(self) -> tuple[str, str]:

@@ -77,7 +77,7 @@ class ShopWrite(models.Model):
 
     key = models.CharField(max_length=200, unique=True)
     store = models.ForeignKey("core.Store", on_delete=models.CASCADE, related_name="shop_writes")
-    kind = models.CharField(max_length=20)  # status | order | stock | price | address | product | category | manufacturer | customer
+    kind = models.CharField(max_length=20)  # status | order | stock | price | address | product | category | manufacturer | customer, customer_group
     order_id = models.PositiveBigIntegerField(null=True, blank=True)
     request = models.JSONField(default=dict)  # what was asked (status: expected, new, comment, notify)
     plan = models.JSONField(default=list)  # the steps, fixed when the write starts

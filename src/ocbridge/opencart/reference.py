@@ -97,43 +97,50 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
         conn.execute(insert(table), [complete_row(table, r) for r in rows])
 
 
-def install(conn: Connection, md: MetaData, *, store_name: str = "Demo Mağaza", timezone: str = "Europe/Istanbul",
-            language: str = "tr-tr", currency: str = "TRY", api_key: str = DEFAULT_API_KEY,
-            api_ips: tuple[str, ...] = ("127.0.0.1",), second_store: bool = True) -> None:
-    """Insert the reference rows into freshly created tables (the metadata's prefix and version)."""
+def install(conn: Connection, md: MetaData, *, tables: set[str] | None = None, **kwargs) -> None:
+    """Insert the reference rows into freshly created tables (the metadata's prefix and version); `tables`
+    (names without the prefix): only those, e.g. the tables an upgrade of an older demo shop just added."""
     p = md.info["prefix"]
+    for name, rows in reference_rows(md, **kwargs).items():
+        if tables is None or name in tables:
+            insert_rows(conn, md.tables[p + name], rows)
+
+
+def reference_rows(md: MetaData, *, store_name: str = "Demo Mağaza", timezone: str = "Europe/Istanbul",
+                   language: str = "tr-tr", currency: str = "TRY", api_key: str = DEFAULT_API_KEY,
+                   api_ips: tuple[str, ...] = ("127.0.0.1",), second_store: bool = True) -> dict[str, list[dict]]:
+    """The reference rows per table (name without the prefix)."""
     version = md.info["opencart_version"]
-    t = md.tables
     now = dt.datetime(2024, 1, 1, 12, 0, 0)
-    insert_rows(conn, t[p + "language"], LANGUAGES)
-    insert_rows(conn, t[p + "order_status"], [
-        {"order_status_id": sid, "language_id": lang, "name": names[lang - 1]}
-        for sid, names in ORDER_STATUSES.items() for lang in (1, 2, 3)])
-    insert_rows(conn, t[p + "currency"], [
-        {**c, "decimal_place": "2" if version in ("2.3", "3.0") else 2, "status": 1, "date_modified": now}
-        for c in CURRENCIES])
-    insert_rows(conn, t[p + "country"], [
-        {**c, "address_format": "", "address_format_id": 0, "postcode_required": 0, "status": 1} for c in COUNTRIES])
-    insert_rows(conn, t[p + "zone"], [{**z, "status": 1} for z in ZONES])
-    insert_rows(conn, t[p + "customer_group"], [{"customer_group_id": 1, "approval": 0, "sort_order": 1}])  # "Default"
+    out: dict[str, list[dict]] = {}
+    out["language"] = LANGUAGES
+    out["order_status"] = [{"order_status_id": sid, "language_id": lang, "name": names[lang - 1]}
+                           for sid, names in ORDER_STATUSES.items() for lang in (1, 2, 3)]
+    out["currency"] = [{**c, "decimal_place": "2" if version in ("2.3", "3.0") else 2, "status": 1,
+                        "date_modified": now} for c in CURRENCIES]
+    out["country"] = [{**c, "address_format": "", "address_format_id": 0, "postcode_required": 0, "status": 1}
+                      for c in COUNTRIES]
+    out["zone"] = [{**z, "status": 1} for z in ZONES]
+    out["customer_group"] = [{"customer_group_id": 1, "approval": 0, "sort_order": 1}]
+    out["customer_group_description"] = [{"customer_group_id": 1, "language_id": lang, "name": name, "description": ""}
+                                         for lang, name in ((1, "Default"), (2, "Varsayılan"), (3, "По умолчанию"))]
     for kind in ("length", "weight"):
         classes = LENGTH_CLASSES if kind == "length" else WEIGHT_CLASSES
-        insert_rows(conn, t[f"{p}{kind}_class"], [{f"{kind}_class_id": i, "value": v} for i, v, _, _ in classes])
-        insert_rows(conn, t[f"{p}{kind}_class_description"], [
-            {f"{kind}_class_id": i, "language_id": lang, "title": title, "unit": unit}
-            for i, _, title, unit in classes for lang in (1, 2, 3)])
-    api = {"api_id": 1, "name": "Default", "username": "Default", "key": api_key, "status": 1,
-           "date_added": now, "date_modified": now}
-    insert_rows(conn, t[p + "api"], [api])
-    insert_rows(conn, t[p + "api_ip"], [{"api_id": 1, "ip": ip} for ip in api_ips])
+        out[f"{kind}_class"] = [{f"{kind}_class_id": i, "value": v} for i, v, _, _ in classes]
+        out[f"{kind}_class_description"] = [{f"{kind}_class_id": i, "language_id": lang, "title": title, "unit": unit}
+                                            for i, _, title, unit in classes for lang in (1, 2, 3)]
+    out["api"] = [{"api_id": 1, "name": "Default", "username": "Default", "key": api_key, "status": 1,
+                   "date_added": now, "date_modified": now}]
+    out["api_ip"] = [{"api_id": 1, "ip": ip} for ip in api_ips]
     if second_store:
-        insert_rows(conn, t[p + "store"], [{"store_id": 1, "name": "İkinci Mağaza", "url": "http://shop2.example/",
-                                             "ssl": "https://shop2.example/"}])
+        out["store"] = [{"store_id": 1, "name": "İkinci Mağaza", "url": "http://shop2.example/",
+                         "ssl": "https://shop2.example/"}]
     settings = {
         "config_name": store_name, "config_timezone": timezone, "config_language": language,
         "config_currency": currency, "config_api_id": "1", "config_order_status_id": "1",
         "config_processing_status": DEFAULT_PROCESSING, "config_complete_status": DEFAULT_COMPLETE,
         "config_country_id": "215", "config_invoice_prefix": "INV-2024-00", "config_telephone": "0212 555 00 00",
+        "config_customer_group_id": "1",
     }
     rows = []
     for key, value in settings.items():
@@ -143,4 +150,5 @@ def install(conn: Connection, md: MetaData, *, store_name: str = "Demo Mağaza",
     if second_store:
         rows.append({"store_id": 1, "code": "config", "key": "config_name", "value": "İkinci Mağaza", "serialized": 0})
         rows.append({"store_id": 1, "code": "config", "key": "config_language", "value": "ru-ru", "serialized": 0})
-    insert_rows(conn, t[p + "setting"], rows)
+    out["setting"] = rows
+    return out

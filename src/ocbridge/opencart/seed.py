@@ -102,6 +102,28 @@ def create_shop(url_or_engine, version: str, prefix: str = "oc_", **reference_kw
     return engine
 
 
+def upgrade_shop(url_or_engine, version: str, prefix: str = "oc_", **reference_kwargs) -> list[str]:
+    """Add the tables a shop made by an older ocbridge lacks (the demo's var/demo shop), with their reference rows
+    and, when the catalogue was seeded, its rows for them. Existing tables and rows are left as they are.
+    Returns the names (without the prefix) of the tables added."""
+    engine = url_or_engine if isinstance(url_or_engine, sa.Engine) else _engine(url_or_engine)
+    md = metadata_for(version, prefix)
+    have = set(sa.inspect(engine).get_table_names())
+    missing = [t for name, t in md.tables.items() if name not in have]
+    if not missing:
+        return []
+    added = {t.name[len(prefix):] for t in missing}
+    with engine.begin() as conn:
+        md.create_all(conn, tables=missing)
+        reference.install(conn, md, tables=added, **reference_kwargs)
+        products = conn.execute(sa.select(sa.func.count()).select_from(md.tables[prefix + "product"])).scalar()
+        if products:
+            for name, rows in _Catalog(random.Random(1), products).rows(md, prefix, md.info["opencart_version"]).items():
+                if name in added:
+                    reference.insert_rows(conn, md.tables[prefix + name], rows)
+    return sorted(added)
+
+
 def _engine(url: str) -> sa.Engine:
     """The seeder's own engine: LOAD DATA LOCAL INFILE of its own temp files (a shop's engine never allows it)."""
     from ocbridge.opencart.db import OPENCART_SQL_MODE
@@ -141,12 +163,14 @@ class _Catalog:
         out: dict[str, list[dict]] = {k: [] for k in (
             "manufacturer", "category", "category_description", "product", "product_description", "product_to_store",
             "product_to_category", "product_image", "product_special", "product_option", "product_option_value",
-            "attribute", "attribute_description", "product_attribute")}
+            "attribute", "attribute_description", "product_attribute", "category_path", "category_to_store")}
         out["manufacturer"].append({"manufacturer_id": 1, "name": "Anadolu Tekstil", "image": "", "sort_order": 0})
         for cid, (tr, ru, en) in enumerate([("Giyim", "Одежда", "Clothing"), ("Ayakkabı", "Обувь", "Shoes"),
                                             ("Aksesuar", "Аксессуары", "Accessories")], start=1):
             out["category"].append({"category_id": cid, "parent_id": 0, "top": 1, "column": 1, "sort_order": cid,
                                     "status": 1, "date_added": now, "date_modified": now, "image": ""})
+            out["category_path"].append({"category_id": cid, "path_id": cid, "level": 0})  # top level: itself
+            out["category_to_store"] += [{"category_id": cid, "store_id": s} for s in (0, 1)]
             for lang, name in ((1, en), (2, tr), (3, ru)):
                 out["category_description"].append({"category_id": cid, "language_id": lang, "name": name,
                                                     "description": "", "meta_title": name})

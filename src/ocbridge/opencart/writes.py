@@ -8,6 +8,7 @@
     upsert_category(store, CategoryDraft, key=, category_id=None)             → CategoryWrite
     upsert_manufacturer(store, name, key=, manufacturer_id=None, …)           → ManufacturerWrite
     upsert_customer(store, {firstname, …}, customer_group_id=, key=, customer_id=None) → CustomerWrite
+    upsert_customer_group(store, {language_id: name}, key=, customer_group_id=None)   → CustomerGroupWrite
     update_address(store, order_id, expected=, address={…}, comment=, key=)   → WriteResult
 
 Each write has a hub journal row (`ShopWrite`: its key, the plan of steps, the steps done, the facts a resumed
@@ -892,3 +893,85 @@ def upsert_customer(store, fields: dict, *, customer_group_id: int, key: str,
     row.steps_done = ["customer"]
     _save(row, state=ShopWrite.State.DONE, error="")
     return CustomerWrite(int(row.marks["customer_id"]), creating)
+
+
+# --- creating or renaming a customer group (CRM contact groups) ----------------------------------------------------
+
+
+@dataclass
+class CustomerGroupWrite:
+    customer_group_id: int
+    created: bool
+    repeated: bool = False
+
+
+def upsert_customer_group(store, names: dict[int, str], *, key: str,
+                          customer_group_id: int | None = None) -> CustomerGroupWrite:
+    """Create a customer group or rename one, as the admin's customer group form saves it (admin/model/customer/
+    customer_group.php addCustomerGroup/editCustomerGroup, 2.3.0.2–4.0.2.3 alike: the `customer_group` row, then
+    its `customer_group_description` rows replaced, one per shop language), once per key. `names`: language_id →
+    name; a shop language without one gets the store language's (else the first given). A new group needs no
+    approval and sorts last; a rename keeps the group's approval, sort order and descriptions. One transaction on
+    InnoDB; on MyISAM the new row's id is journaled at once and a retry adopts a row an interrupted create left
+    without names. A name the form refuses (3 to 32 characters) or an unknown group is refused with the reason."""
+    from ocbridge.opencart import shop_db, statuses
+    from ocbridge.opencart.models import ShopWrite
+
+    if not key:
+        raise ValueError("a shop write needs its idempotency key")
+    creating = customer_group_id is None
+    row = _journal(store, key, kind="customer_group", order_id=None, request={
+        "customer_group_id": customer_group_id, "names": {str(k): str(v or "").strip() for k, v in names.items()}})
+    if row.state == ShopWrite.State.DONE:
+        return CustomerGroupWrite(int(row.marks["customer_group_id"]), creating, repeated=True)
+    shop = shop_db(store)
+    g, gd = shop.t("customer_group"), shop.t("customer_group_description")
+    given = {int(k): v for k, v in row.request["names"].items() if v}
+    row.via, row.plan = "db", ["customer_group"]
+
+    def refuse(message: str):
+        _save(row, state=ShopWrite.State.FAILED, error=message)
+        raise TerminalError("opencart-db", "invalid_customer_group", message)
+
+    if not given:
+        refuse("The customer group has no name.")
+    for name in given.values():
+        if len(name) < 3 or len(product_model._esc(shop, name)) > 32:
+            refuse(f"Customer group name must be 3 to 32 characters: {name!r}.")
+    transactional = shop.version.innodb or not shop.is_mysql
+    cfg = statuses.read_settings(shop, store.oc_store_id)
+    with shop.engine.begin() as conn:
+        languages = product_model.languages(conn, shop)
+        preferred = next((i for i, c in statuses.languages(shop).items() if c == cfg.language_code), None)
+        gid = row.marks.get("customer_group_id") or row.request["customer_group_id"]
+        if gid is not None and conn.execute(sa.select(g.c.customer_group_id).where(
+                g.c.customer_group_id == int(gid))).first() is None:
+            refuse(f"Customer group {gid} does not exist in this shop.")
+        if creating and "floor" not in row.marks:
+            row.marks["floor"] = int(conn.execute(sa.select(sa.func.max(g.c.customer_group_id))).scalar() or 0)
+            _save(row)
+        if gid is None:  # a retry on MyISAM: the row an interrupted create made, still without its names
+            gid = conn.execute(sa.select(g.c.customer_group_id).where(
+                g.c.customer_group_id > row.marks["floor"],
+                ~sa.exists().where(gd.c.customer_group_id == g.c.customer_group_id))
+                .order_by(g.c.customer_group_id).limit(1)).scalar()
+        _checkpoint("customer_group", "before")
+        if gid is None:
+            last = conn.execute(sa.select(sa.func.max(g.c.sort_order))).scalar() or 0
+            gid = int(conn.execute(sa.insert(g).values(approval=0, sort_order=int(last) + 1)).inserted_primary_key[0])
+            row.marks["customer_group_id"] = gid
+            if not transactional:
+                _save(row)  # MyISAM: the row is there now; a crash before its names must not make a second
+        row.marks["customer_group_id"] = int(gid)
+        _checkpoint("customer_group", "after")
+        old = dict(conn.execute(sa.select(gd.c.language_id, gd.c.description).where(
+            gd.c.customer_group_id == int(gid))).all())
+        conn.execute(sa.delete(gd).where(gd.c.customer_group_id == int(gid)))
+        conn.execute(sa.insert(gd), [
+            {"customer_group_id": int(gid), "language_id": lang, "name": product_model._esc(shop, name),
+             "description": old.get(lang, "")}
+            for lang, name in product_model._per_language(given, languages, preferred).items()])
+        _checkpoint("names", "after")
+    row.steps_done = ["customer_group"]
+    _save(row, state=ShopWrite.State.DONE, error="")
+    return CustomerGroupWrite(int(row.marks["customer_group_id"]), creating)

@@ -77,6 +77,14 @@ def define(md: MetaData, prefix: str, version: str, engine: str, charset: str) -
               C("approval", Int(1)),
               C("sort_order", Int(3)),
           ])
+    # Its name per language (admin/model/customer/customer_group.php; same in 2.3.0.2–4.0.2.3).
+    table(md, prefix, "customer_group_description", engine, charset, pk=('customer_group_id', 'language_id'),
+          columns=[
+              C("customer_group_id", Int(11)),
+              C("language_id", Int(11)),
+              C("name", Str(32)),
+              C("description", Text()),
+          ])
     table(md, prefix, "product", engine, charset, pk=('product_id',),
           columns=[
               C("product_id", Int(11), ai=True),

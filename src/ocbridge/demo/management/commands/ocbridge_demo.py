@@ -54,6 +54,9 @@ class Command(BaseCommand):
         demo = DemoSetup(data_dir=data, port=port, speed=speed, whatsapp=whatsapp)
         sim_url = demo.start_simulator()
         shop_url = demo.ensure_shop(orders=orders)
+        if demo.upgraded:
+            self.stdout.write(f"The demo shop in {data} was made by an older ocbridge: added the tables it lacked "
+                              f"({', '.join(demo.upgraded)}); its orders and customers are kept.")
         login, password = demo.ensure_user()
         demo.ensure_store(shop_url, sim_url)
 
