@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connections
+from django.db import IntegrityError, connections, transaction
 
 from ocbridge.core import clock
 
@@ -234,23 +234,44 @@ def _record(name: str, target: Target, error: str | None) -> bool:
             known.pop(ident, None)
             _retry_at.pop(ident, None)
         return False
-    now = clock.now()
-    row, made = PollHealth.objects.get_or_create(poll=name, key=target.key, defaults={
-        "store_id": target.store_id, "failing_since": now, "last_error": error, "updated": now, "failures": 1,
-        "retry_at": now + dt.timedelta(seconds=backoff(1, target.every))})
-    if not made:
-        failures = (row.failures if row.failing_since is not None else 0) + 1
-        fields = {"last_error": error, "updated": now, "store_id": target.store_id, "failures": failures,
-                  "retry_at": now + dt.timedelta(seconds=backoff(failures, target.every))}
-        if row.failing_since is None:
-            fields["failing_since"] = now
-        PollHealth.objects.filter(pk=row.pk).update(**fields)
-        row.retry_at = fields["retry_at"]
+    retry = _save_failure(name, target, error)
+    if retry is None:
+        return False  # its store was deleted while the poll ran: nothing left to report on
     new = known.get(ident) != error
     with _failing_lock:
         known[ident] = error
-        _retry_at[ident] = row.retry_at.timestamp()
+        _retry_at[ident] = retry.timestamp()
     return new
+
+
+def _save_failure(name: str, target: Target, error: str) -> dt.datetime | None:
+    """Count one more failure on the target's health row (made on its first failure); returns the time of its next
+    try. Read and written under the row's lock (SELECT … FOR UPDATE; on SQLite the transaction's write lock), so
+    dispatchers recording at once lose no count; of two first failures at once, the one whose INSERT loses updates
+    the winner's row. None when the target's store was deleted meanwhile (its row would point at nothing)."""
+    from ocbridge.core.models import PollHealth, Store
+
+    for attempt in (1, 2):
+        now = clock.now()
+        try:
+            with transaction.atomic():
+                row = PollHealth.objects.select_for_update().filter(poll=name, key=target.key).first()
+                failures = 1 if row is None or row.failing_since is None else row.failures + 1
+                fields = {"store_id": target.store_id, "last_error": error, "updated": now, "failures": failures,
+                          "retry_at": now + dt.timedelta(seconds=backoff(failures, target.every))}
+                if row is None:
+                    PollHealth.objects.create(poll=name, key=target.key, failing_since=now, **fields)
+                else:
+                    if row.failing_since is None:
+                        fields["failing_since"] = now
+                    PollHealth.objects.filter(pk=row.pk).update(**fields)
+            return fields["retry_at"]
+        except IntegrityError:
+            if target.store_id is not None and not Store.objects.filter(pk=target.store_id).exists():
+                return None
+            if attempt == 2:
+                raise
+    return None
 
 
 def describe(exc: Exception) -> str:
