@@ -53,7 +53,8 @@ def test_anonymous_detail_and_action_pages_redirect_to_login(client, store, conn
         reverse("dashboard:phone", args=["905321234567"]), reverse("dashboard:alerts"),
         reverse("dashboard:alert-remove", args=[1]), reverse("dashboard:alert-test", args=[1]),
         reverse("dashboard:spending", args=[store.pk]), reverse("dashboard:personal-data", args=[store.pk]),
-        reverse("dashboard:two-factor"), reverse("dashboard:two-factor-verify"), reverse("dashboard:store-import")]
+        reverse("dashboard:two-factor"), reverse("dashboard:two-factor-verify"), reverse("dashboard:store-import"),
+        reverse("payments:list"), reverse("payments:detail", args=[1]), reverse("payments:order", args=[store.pk, 1])]
     for url in urls:
         for method in (client.get, client.post):
             resp = method(url)

@@ -362,12 +362,6 @@ class RuleLink(PaymentJob):
     kind = "payments.rule_link"
 
     def run(self, job) -> None:
-        from django.utils import translation
-        from django.utils.translation import gettext as _
-
-        from ocbridge.core import mail
-        from ocbridge.integrations.payments import links
-
         integration, order_id = job.integration, int(job.payload["order_id"])
         if integration is None or not integration.enabled:
             return
@@ -380,21 +374,50 @@ class RuleLink(PaymentJob):
         payment = links.new_payment(integration, order_id=order_id, amount=order.total * (order.currency_value or 1),
                                     currency=order.currency_code, email=order.email, language=language,
                                     origin="rule", attempt=1, actor="rule")
-        if not order.email:
-            ledger.note(payment, "no e-mail address on the order: the link is on the payment's page", actor="rule")
+        mail_link(payment, order, actor="rule")
+
+
+def mail_link(payment: Payment, order, *, actor: str) -> None:
+    """E-mail the payment's link to the order's address in the payment's language (core.mail: once per payment);
+    no address or no mail server: noted on the payment, whose page shows the link."""
+    from django.utils import translation
+    from django.utils.translation import gettext as _
+
+    from ocbridge.core import mail
+
+    store = payment.store
+    if not order.email:
+        ledger.note(payment, "no e-mail address on the order: the link is on the payment's page", actor=actor)
+        return
+    with translation.override(payment.language if payment.language in links.LANGUAGES else "en"):
+        subject = _("Pay for order %(order)s") % {"order": store.order_label(order.order_id)}
+        values = {"name": order.firstname, "amount": payment.amount, "currency": payment.currency,
+                  "order": store.order_label(order.order_id), "until": payment.expires_at.strftime("%Y-%m-%d %H:%M")}
+        body = "\n\n".join([  # one message per line: the catalogs keep no line breaks
+            _("Hello %(name)s,") % values,
+            _("you can pay %(amount)s %(currency)s for order %(order)s on the payment provider's secure page:")
+            % values + "\n" + links.url_for(payment),
+            _("The link works until %(until)s (UTC).") % values])
+    try:
+        mail.queue(f"payments:{payment.pk}:link-mail", to=order.email, subject=subject, body=body, store=store)
+    except (mail.MailNotSet, ValueError) as exc:  # no server, or not a usable address: a person sends it
+        ledger.note(payment, f"not e-mailed ({exc}): the link is on the payment's page", actor=actor)
+        return
+    ledger.note(payment, f"pay link e-mailed to {order.email}", actor=actor)
+
+
+@register_job_kind
+class MailLink(PaymentJob):
+    """A pay link made on the order's page, e-mailed to the order's address (the order re-read from the shop)."""
+
+    kind = "payments.mail_link"
+
+    def run(self, job) -> None:
+        payment = Payment.objects.select_related("store").filter(pk=job.payload["payment_id"]).first()
+        if payment is None or payment.state not in OPEN_STATES:
             return
-        with translation.override(payment.language if payment.language in links.LANGUAGES else "en"):
-            subject = _("Pay for order %(order)s") % {"order": store.order_label(order_id)}
-            values = {"name": order.firstname, "amount": payment.amount, "currency": payment.currency,
-                      "order": store.order_label(order_id), "until": payment.expires_at.strftime("%Y-%m-%d %H:%M")}
-            body = "\n\n".join([  # one message per line: the catalogs keep no line breaks
-                _("Hello %(name)s,") % values,
-                _("you can pay %(amount)s %(currency)s for order %(order)s on the payment provider's secure page:")
-                % values + "\n" + links.url_for(payment),
-                _("The link works until %(until)s (UTC).") % values])
-        try:
-            mail.queue(f"payments:{payment.pk}:link-mail", to=order.email, subject=subject, body=body, store=store)
-        except (mail.MailNotSet, ValueError) as exc:  # no server, or not a usable address: a person sends it
-            ledger.note(payment, f"not e-mailed ({exc}): the link is on the payment's page", actor="rule")
-            return
-        ledger.note(payment, f"pay link e-mailed to {order.email}", actor="rule")
+        about_order(payment.order_id)
+        order = opencart.read_order(payment.store, payment.order_id)
+        if order is None:
+            raise TerminalError("opencart", "unknown_order", f"Order {payment.order_id} does not exist in the shop.")
+        mail_link(payment, order, actor=job.payload.get("actor") or "operator")

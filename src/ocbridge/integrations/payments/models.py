@@ -158,6 +158,10 @@ class PaymentOperation(models.Model):
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["payment", "operation", "sequence"], name="payment_op_seq")]
 
+    @property
+    def amount(self) -> Decimal:
+        return self.payment.money(self.amount_minor)
+
 
 class ReconciliationReport(models.Model):
     """One store's daily comparison of the gateway's word and the shop's statuses (jobs.DailyReport)."""

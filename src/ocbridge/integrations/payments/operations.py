@@ -35,6 +35,13 @@ def _under_way(payment: Payment, operation: str) -> int:
         s=Sum("amount_minor"))["s"] or 0
 
 
+def refundable_now(payment: Payment) -> int:
+    """What a refund may still take, in minor units: captured less refunded less refunds still under way."""
+    if payment.state != S.PAID:
+        return 0
+    return max(payment.captured_minor - payment.refunded_minor - _under_way(payment, Operation.REFUND), 0)
+
+
 def check(payment: Payment, operation: str, amount_minor: int) -> None:
     """OperationRefused when the payment's state and amounts do not allow it."""
     from ocbridge.integrations.payments.gateways import GATEWAYS

@@ -29,7 +29,7 @@ from ocbridge.core import access
 from ocbridge.core.choices import ExchangeOutcome, Level, Role, Service
 from ocbridge.core.errors import ConfigurationError, ServiceError
 from ocbridge.core.exchanges import close_inbound, inbound_exchange
-from ocbridge.core.models import Integration, Store
+from ocbridge.core.models import Integration, Job, Store
 from ocbridge.integrations.payments import ledger, links, operations
 from ocbridge.integrations.payments.gateways import gateway_for
 from ocbridge.integrations.payments.jobs import schedule_check
@@ -146,6 +146,13 @@ def _outcome(payment: Payment) -> str:
 # --- dashboard ------------------------------------------------------------------------------------------
 
 
+def _back(request, payment: Payment) -> HttpResponse:
+    """After an action: the order's page when it was asked from there, else the payment's page."""
+    if request.POST.get("back") == "order":
+        return redirect("payments:order", store_pk=payment.store_id, order_id=payment.order_id)
+    return redirect("payments:detail", pk=payment.pk)
+
+
 @login_required
 def payment_list(request) -> HttpResponse:
     qs = access.scoped(Payment.objects.select_related("store"), request.user)
@@ -197,7 +204,7 @@ def payment_detail(request, pk: int) -> HttpResponse:
         "ops": payment.operations.all(), "can_act": can_act, "link": links.url_for(payment) if can_act else "",
         "seq": {op: operations.next_sequence(payment, op) for op in Operation.values},
         "captured": payment.money(payment.captured_minor), "refunded": payment.money(payment.refunded_minor),
-        "refundable": payment.money(max(payment.refundable_minor, 0)),
+        "refundable": payment.money(operations.refundable_now(payment)),
         "capturable": payment.money(payment.amount_minor - payment.captured_minor)})
 
 
@@ -208,7 +215,7 @@ def payment_operate(request, pk: int) -> HttpResponse:
     op = request.POST.get("operation", "")
     if op not in Operation.values:
         messages.error(request, _("Unknown operation."))
-        return redirect("payments:detail", pk=payment.pk)
+        return _back(request, payment)
     try:
         amount = Decimal(request.POST.get("amount") or "0") if op != Operation.VOID else payment.amount
         minor = int((amount * (10 ** payment.decimals)).to_integral_value())
@@ -221,35 +228,46 @@ def payment_operate(request, pk: int) -> HttpResponse:
         messages.error(request, str(exc) if isinstance(exc, operations.OperationRefused) else _("Enter an amount."))
     else:
         messages.success(request, _("Sent to the gateway; the result appears below and in the order's history."))
-    return redirect("payments:detail", pk=payment.pk)
+    return _back(request, payment)
 
 
 @login_required
 @require_POST
 def payment_link(request, store_pk: int) -> HttpResponse:
-    """A pay link for an order of the store: the amount and currency are the order's own, read from the shop."""
+    """A pay link for an order of the store: the amount and currency are the order's own, read from the shop. The
+    attempt number comes from the page that showed the form (a second click names the same attempt: one payment);
+    "mail" e-mails the link to the order's address once (jobs.MailLink)."""
     from ocbridge import opencart
+    from ocbridge.integrations.payments.jobs import MailLink
 
     store = access.get_scoped(Store, request.user, Role.OPERATOR, pk=store_pk)
     kind = request.POST.get("gateway", "")
     integration = Integration.objects.filter(store=store, kind=kind, enabled=True).select_related("connection").first()
     order_id = request.POST.get("order_id", "")
+    attempt = request.POST.get("attempt", "")
+    back = (redirect("payments:order", store_pk=store.pk, order_id=int(order_id))
+            if request.POST.get("back") == "order" and order_id.isdigit() else redirect("payments:list"))
     if integration is None or not order_id.isdigit():
         messages.error(request, _("Choose a payment gateway switched on for this store and an order number."))
-        return redirect("payments:list")
+        return back
     order = opencart.read_order(store, int(order_id))
-    if order is None:
+    if order is None or order.store_id != store.oc_store_id:
         messages.error(request, _("Order %(id)s is not in the shop.") % {"id": order_id})
-        return redirect("payments:list")
+        return back
     try:
         payment = links.new_payment(integration, order_id=order.order_id, currency=order.currency_code,
                                     amount=(order.total * (order.currency_value or 1)), email=order.email,
                                     language=opencart.order_language(store, order) or store.language,
+                                    attempt=int(attempt) if attempt.isdigit() and int(attempt) > 0 else None,
                                     actor=request.user.get_username())
     except (ValueError, ConfigurationError) as exc:
         messages.error(request, str(exc))
-        return redirect("payments:list")
-    return redirect("payments:detail", pk=payment.pk)
+        return back
+    if request.POST.get("mail") and payment.state in OPEN_STATES:
+        Job.objects.enqueue(MailLink, key=f"payments:{payment.pk}:mail-link", integration=integration,
+                            payload={"payment_id": payment.pk, "actor": request.user.get_username()})
+        messages.success(request, _("The pay link will be e-mailed to %(email)s.") % {"email": order.email})
+    return back if request.POST.get("back") == "order" else redirect("payments:detail", pk=payment.pk)
 
 
 @login_required
@@ -258,7 +276,7 @@ def payment_check(request, pk: int) -> HttpResponse:
     payment = access.get_scoped(Payment.objects.select_related("integration"), request.user, Role.OPERATOR, pk=pk)
     schedule_check(payment)
     messages.success(request, _("The gateway will be asked for this payment's state."))
-    return redirect("payments:detail", pk=payment.pk)
+    return _back(request, payment)
 
 
 @login_required

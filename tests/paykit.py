@@ -1,0 +1,157 @@
+"""A payments test bed (tests/integrations/payments and the browser tests): an OpenCart shop on MariaDB (3.0 and
+4.0 layouts), the APS simulator over HTTP, the hub's live server receiving the simulator's feedback, and a customer
+who follows the pay link in a plain HTTP client."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from ocbridge.core.jobs import run_until_idle
+from ocbridge.core.models import Connection, Integration, Store
+from ocbridge.opencart.reference import complete_row
+from ocbridge.simulators.aps import ApsSimulator
+
+CREDS = {"merchant_identifier": "MxvOupuG", "access_code": "SILgpo7pWbmzuURp2qri", "sha_request_phrase": "PASS",
+         "sha_response_phrase": "RESP"}
+
+
+@dataclass
+class Bed:
+    shop: object
+    sim: ApsSimulator
+    store: Store
+    connection: Connection
+    integration: Integration
+    hub: str
+
+    def add_order(self, order_id: int, *, total: str = "20.00", currency: str = "AED", status: int = 1,
+                  rate: str = "1") -> None:
+        md = sa.MetaData()
+        md.reflect(self.shop.engine, only=[f"{self.shop.prefix}order", f"{self.shop.prefix}order_history"])
+        order, history = md.tables[f"{self.shop.prefix}order"], md.tables[f"{self.shop.prefix}order_history"]
+        row = {"order_id": order_id, "store_id": 0, "firstname": "Layla", "lastname": "Hassan",
+               "email": "layla@example.com", "telephone": "+971501234567", "order_status_id": status,
+               "total": Decimal(total), "currency_code": currency, "currency_value": Decimal(rate), "language_id": 1,
+               "date_added": dt.datetime(2026, 12, 6, 9), "date_modified": dt.datetime(2026, 12, 6, 9),
+               "store_name": "Gulf", "custom_field": "[]", "comment": "", "customer_id": 0}
+        if self.shop.version == "4.0":
+            row["payment_method"] = json.dumps({"name": "Card", "code": "ocbridge.ocbridge"})
+        else:
+            row.update(payment_method="Card", payment_code="ocbridge")
+        with self.shop.engine.begin() as conn:
+            conn.execute(sa.insert(order), [complete_row(order, row)])
+            conn.execute(sa.insert(history), [complete_row(history, {
+                "order_id": order_id, "order_status_id": status, "notify": 0, "comment": "",
+                "date_added": dt.datetime(2026, 12, 6, 9)})])
+
+    def history(self, order_id: int) -> list[tuple[int, str]]:
+        with self.shop.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text(
+                f"SELECT order_status_id, comment FROM {self.shop.prefix}order_history WHERE order_id = :o "
+                "ORDER BY order_history_id"), {"o": order_id})]
+
+    def order_status(self, order_id: int) -> int:
+        with self.shop.engine.connect() as conn:
+            return conn.execute(sa.text(f"SELECT order_status_id FROM {self.shop.prefix}order WHERE order_id = :o"),
+                                {"o": order_id}).scalar()
+
+    def settle(self, rounds: int = 8) -> None:
+        """Run due jobs, let the simulator's feedback arrive, run again — until quiet."""
+        for _ in range(rounds):
+            ran = run_until_idle()
+            self.sim.webhooks.flush()
+            idle = self.sim.wait_idle(5)
+            time.sleep(0.05)
+            if not ran and idle and not run_until_idle():
+                break
+
+    def customer_pays(self, link: str, decision: str = "pay") -> httpx.Response:
+        """The customer opens the link, is handed to the gateway's page, decides, and is sent back to the hub."""
+        with httpx.Client(timeout=10) as web:
+            page = web.get(link, follow_redirects=True)
+            assert page.status_code == 200, page.text
+            action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
+            fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+            fields = {k: v.replace("&amp;", "&").replace("&#x27;", "'").replace("&quot;", '"') for k, v in fields.items()}
+            assert "card_number" not in fields  # the card is typed at the gateway only
+            card_page = web.post(action, data=fields)
+            if card_page.status_code == 302:  # refused by the gateway (signature): straight back
+                return web.get(card_page.headers["location"])
+            token = re.search(r"name=page value=(\S+)>", card_page.text).group(1)
+            back = web.post(self.sim.base_url + "/FortAPI/paymentPage/decide", data={"page": token, "decision": decision})
+            assert back.status_code == 302
+            return web.get(back.headers["location"])
+
+
+@pytest.fixture
+def aps_bed(opencart_db, live_server, settings):
+    settings.PUBLIC_URL = live_server.url
+    settings.SIMULATOR_HOSTS = ["127.0.0.1"]
+    sims: list[ApsSimulator] = []
+
+    def make(version: str = "3.0", **cfg) -> Bed:
+        shop = opencart_db(version)
+        sim = ApsSimulator(speed=1000)
+        sim.start()
+        sims.append(sim)
+        store = Store.objects.create(name="Gulf shop", db_url=shop.url, table_prefix=shop.prefix, timezone="Asia/Dubai",
+                                     country="AE", currency="AED", language="ar")
+        conn = Connection.objects.create(store=store, service="aps", base_url=sim.base_url, secret=dict(CREDS),
+                                         options={"sha_type": "sha256"})
+        integration = Integration.objects.create(store=store, kind="aps", connection=conn, settings={
+            "command": "PURCHASE", "paid_status_id": 2, "refunded_status_id": 11, "link_hours": 48, **cfg})
+        sim.configure(feedback_url=conn.webhook_url("feedback"), notification_url=conn.webhook_url("notification"))
+        return Bed(shop, sim, store, conn, integration, live_server.url)
+
+    yield make
+    for sim in sims:
+        sim.stop()
+
+
+@pytest.fixture
+def lat_bed(opencart_db, live_server, settings):
+    """The same bed with a LatitudePay connection (AUD) and its simulator."""
+    from ocbridge.services import latitudepay
+    from ocbridge.simulators.latitudepay import LatitudeSimulator
+
+    settings.PUBLIC_URL = live_server.url
+    settings.SIMULATOR_HOSTS = ["127.0.0.1"]
+    latitudepay.forget_tokens()
+    sims: list = []
+
+    def make(version: str = "3.0", **cfg) -> Bed:
+        shop = opencart_db(version)
+        sim = LatitudeSimulator(speed=1000)
+        sim.start()
+        sims.append(sim)
+        store = Store.objects.create(name="Aussie shop", db_url=shop.url, table_prefix=shop.prefix,
+                                     timezone="Australia/Sydney", country="AU", currency="AUD", language="en")
+        conn = Connection.objects.create(store=store, service="latitudepay", base_url=sim.base_url,
+                                         secret={"api_key": "lp-key", "api_secret": "lp-secret"},
+                                         options={"currency": "AUD"})
+        integration = Integration.objects.create(store=store, kind="latitudepay", connection=conn, settings={
+            "paid_status_id": 2, "refunded_status_id": 11, "link_hours": 48, **cfg})
+        return Bed(shop, sim, store, conn, integration, live_server.url)
+
+    yield make
+    for sim in sims:
+        sim.stop()
+
+
+def latitude_pays(bed, link: str, decision: str = "pay") -> httpx.Response:
+    """The customer opens the link, is sent to Latitude's paymentUrl, decides, and comes back to the hub."""
+    with httpx.Client(timeout=10) as web:
+        first = web.get(link, follow_redirects=True)
+        assert first.status_code == 200 and "LatitudePay (simulator)" in first.text, first.text
+        back = web.post(str(first.url), data={"decision": decision})
+        assert back.status_code == 302
+        return web.get(back.headers["location"])
