@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from dataclasses import dataclass
 
 import pytest
@@ -51,6 +52,7 @@ def mariadb(tmp_path_factory):
 
 
 _pool: dict[tuple, list[ShopHandle]] = {}  # shop databases handed back by earlier tests, per layout
+_pool_lock = threading.Lock()  # a test may make its shops from several threads
 
 
 def _reset(handle: ShopHandle, reference_kwargs: dict) -> None:
@@ -83,9 +85,11 @@ def opencart_db(mariadb):
              **reference_kwargs) -> ShopHandle:
         key = (version, prefix, tuple(sorted(reference_kwargs.items())))
         handle = None
-        if not fresh and _pool.get(key):
-            handle = _pool[key].pop()
-            _reset(handle, reference_kwargs)
+        if not fresh:
+            with _pool_lock:
+                handle = _pool[key].pop() if _pool.get(key) else None
+            if handle is not None:
+                _reset(handle, reference_kwargs)
         if handle is None:
             name = f"shop_{os.getpid()}_{next(_counter)}"
             url = mariadb.create_database(name)
