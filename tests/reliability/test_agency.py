@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reliability.harness import SOAK, WorkerPool, hub_env
+from reliability.harness import INNER, SOAK, WorkerPool, hub_env
 from testkit import PYTHON, ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -97,6 +97,7 @@ def test_twenty_shops_nothing_missed_nothing_doubled(mariadb, opencart_db, live_
 
 @pytest.mark.slow
 @pytest.mark.skipif(not SOAK, reason="full run: make soak")
+@pytest.mark.skipif(INNER, reason="the bench runs once, from the outer session (it starts its own hub)")
 def test_thousand_shops_bench():
     """bench/agency.py at its soak size (1,000 shops, 2 with 1,000,000 orders, 10 dead, 10 slow). Its figures go to
     agency-bench.log in the data directory as they come (the run takes about an hour)."""
