@@ -59,7 +59,20 @@ def test_confirm_records_the_order_and_hands_over_a_signed_url(layout):
     assert code == "ocbridge"
     if layout == "oc4":
         assert result["method"]["option"]["ocbridge"]["code"] == "ocbridge.ocbridge"
-        assert result["views"][0][1]["action"].endswith("ocbridge.confirm&language=")
+        assert result["views"][0][1]["action"].endswith("ocbridge.confirm&language=")  # "&", not "&amp;": for JS
+        assert result["views"][0][1]["error_confirm"] == "error_confirm"
+
+
+@pytest.mark.parametrize("twig, language", [
+    ("oc3/upload/catalog/view/theme/default/template/extension/payment/ocbridge.twig",
+     "oc3/upload/catalog/language/en-gb/extension/payment/ocbridge.php"),
+    ("oc4/ocbridge/catalog/view/template/payment/ocbridge.twig", "oc4/ocbridge/catalog/language/en-gb/payment/ocbridge.php")])
+def test_a_failed_confirm_is_told_to_the_customer(twig, language):
+    """On a real OpenCart whose order mail failed (SMTP refused), confirm answered 500 and the button silently did
+    nothing; OpenCart's own bank transfer alerts. Ours says so in the shop's words."""
+    script = (ROOT / twig).read_text()
+    assert "error: function" in script and "{{ error_confirm|escape('js') }}" in script
+    assert "$_['error_confirm']" in (ROOT / language).read_text()
 
 
 def test_oc4_before_4_0_2_uses_its_own_method_shape_and_route_separator():

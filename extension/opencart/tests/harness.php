@@ -11,7 +11,10 @@ $GLOBALS['calls'] = array('history' => array(), 'views' => array());
 class StubConfig { public $data; function __construct($d) { $this->data = $d; } function get($k) { return isset($this->data[$k]) ? $this->data[$k] : null; } }
 class StubLanguage { function load($f) { return array(); } function get($k) { return $k; } }
 class StubResponse { public $headers = array(); public $output = ''; function addHeader($h) { $this->headers[] = $h; } function setOutput($o) { $this->output = $o; } }
-class StubUrl { function link($route, $args = '', $secure = false) { return 'https://shop.example/index.php?route=' . $route . ($args ? '&' . $args : ''); } }
+// As OpenCart's Url::link: "&" comes out as "&amp;" (for HTML), except in 4.x when the third argument ($js) is true.
+class StubUrl { public $layout; function __construct($layout) { $this->layout = $layout; }
+	function link($route, $args = '', $third = false) { $url = 'https://shop.example/index.php?route=' . $route . ($args ? '&' . $args : '');
+		return ($this->layout === 'oc4' && $third) ? $url : str_replace('&', '&amp;', $url); } }
 class StubOrderModel {
 	function addOrderHistory($order_id, $status_id) { $GLOBALS['calls']['history'][] = array($order_id, $status_id); }
 	function addHistory($order_id, $status_id) { $this->addOrderHistory($order_id, $status_id); }
@@ -29,7 +32,7 @@ class StubRegistry {
 		$this->session = (object)array('data' => $scenario['session']);
 		$this->language = new StubLanguage();
 		$this->response = new StubResponse();
-		$this->url = new StubUrl();
+		$this->url = new StubUrl($GLOBALS['layout']);
 		$this->load = new StubLoader();
 	}
 }

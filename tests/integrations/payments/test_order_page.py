@@ -125,7 +125,12 @@ def test_pay_link_from_the_orders_page_once_per_attempt_and_mailed_once(aps_bed,
     assert payment.amount_minor == 4500 and len(hub_mail.messages) == 1
     assert hub_mail.messages[0]["To"] == "layla@example.com"
     page = admin_client.get(url).content.decode()
-    assert links.url_for(payment) in page and 'name="attempt" value="2"' in page
+    assert links.url_for(payment) in page  # the open payment's link; no second link while it is open
+    assert 'id="new-link"' not in page
+    bed.customer_pays(links.url_for(payment), "decline")
+    bed.settle()
+    page = admin_client.get(url).content.decode()
+    assert 'id="new-link"' in page and 'name="attempt" value="2"' in page  # declined: another try may be sent
 
 
 def test_both_gateways_of_a_store_on_one_page_and_a_viewer_sees_no_actions(aps_bed, lat_bed, client):

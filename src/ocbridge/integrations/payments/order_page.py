@@ -116,5 +116,7 @@ def order_page(request, store_pk: int, order_id: int) -> HttpResponse:
         "nav": "payments", "store": store, "order_id": order_id, "order_label": store.order_label(order_id),
         "order": order, "unread": unread, "can_act": can_act, "gateways": gateways,
         "views": [_payment_view(p, can_act=can_act) for p in reversed(payments)], "totals": totals_of(payments),
+        # a new link only while nothing of the order is paid, held or still open (its link is shown): never a second charge
+        "may_link": not any(p.state in (S.CREATED, S.PENDING, S.AUTHORISED, S.PAID) for p in payments),
         "attempt": len(payments) + 1, "log": log, "under_way": under_way,
         "has_email": bool(order and order.email)})

@@ -10,9 +10,12 @@ class Ocbridge extends \Opencart\System\Engine\Controller {
 	public function index(): string {
 		$this->load->language('extension/ocbridge/payment/ocbridge');
 		$separator = version_compare(VERSION, '4.0.2.0', '>=') ? '.' : '|';
-		$data['action'] = $this->url->link('extension/ocbridge/payment/ocbridge' . $separator . 'confirm', 'language=' . $this->config->get('config_language'));
+		// The third argument asks for "&", not "&amp;": the URL goes into JavaScript (seen on a real 4.0.2.3, where
+		// "&amp;language=" lost the customer's language on confirm).
+		$data['action'] = $this->url->link('extension/ocbridge/payment/ocbridge' . $separator . 'confirm', 'language=' . $this->config->get('config_language'), true);
 		$data['text_redirect'] = $this->language->get('text_redirect');
 		$data['button_confirm'] = $this->language->get('button_confirm');
+		$data['error_confirm'] = $this->language->get('error_confirm');
 		return $this->load->view('extension/ocbridge/payment/ocbridge', $data);
 	}
 
