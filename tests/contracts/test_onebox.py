@@ -124,6 +124,26 @@ def test_contact_set_finds_by_phone_and_get_filters_phones(sim, conn):
     assert client.get("contact", filter={"phones": ["905321234567"]})[0]["id"] == cid[0]  # [HUB]
 
 
+def test_contacts_and_contact_groups_changed_in_onebox_are_read_with_their_fields(sim, conn):
+    """docs/providers/onebox.md §4: contact/get with `name`, `namelast`, `phone`, `phones` [HUB]; the filters
+    `datemodifyfrom` and `id`, the fields `email`, `groupid`, `datemodify`, and contactgroup/get answering
+    `{id, name, namelang}` [SIM]."""
+    client = OneBoxClient(conn)
+    group = sim.add("contactgroup", name="Wholesale", namelang={"ru": "Опт"})
+    sim.add("contact", name="Ann", namelast="Lee", email="ann@example.com", phone="905321234567",
+            phones=["905321234567"], groupid=group["id"])
+    [g] = list(client.iter_changed("contactgroup", "2000-01-01 00:00:00"))
+    assert (g["id"], g["name"], g["namelang"]) == (group["id"], "Wholesale", {"ru": "Опт"}) and g["datemodify"]
+    [c] = list(client.iter_changed("contact", "2000-01-01 00:00:00"))
+    assert {k: c[k] for k in ("name", "namelast", "email", "phone", "phones", "groupid")} == {
+        "name": "Ann", "namelast": "Lee", "email": "ann@example.com", "phone": "905321234567",
+        "phones": ["905321234567"], "groupid": group["id"]}
+    assert client.get("contact", filter={"id": [c["id"]]})[0]["email"] == "ann@example.com"
+    assert client.get("contactgroup", filter={"id": [group["id"]]})[0]["name"] == "Wholesale"
+    assert list(client.iter_changed("contact", "2999-01-01 00:00:00")) == []  # nothing changed since
+    assert_listed("onebox", sim.requests())
+
+
 def test_validation_error_is_terminal_with_oneboxs_words(sim, conn):
     client = OneBoxClient(conn)
     with pytest.raises(TerminalError) as exc:

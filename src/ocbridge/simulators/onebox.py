@@ -16,8 +16,10 @@ public code that talks to real boxes, [SIM] our own choice where nothing public 
   filters `id`, `externalid`, `articul`, `code`, `phones`, and `datemodifyfrom` (`Y-m-d H:i:s`) [SIM]; answers are
   sorted by `datemodify` then id [SIM].
 - `POST /api/v2/workflow/get/` → business processes `{id, name}` [WC]; `workflowstatus/get/ {filter:{workflowid}}`
-  → `{id, name, workflowid}` [SIM]; `contactgroup/get/` [SIM]; `comment/set/` → a comment on an order, unique on
-  its `externalid` [SIM].
+  → `{id, name, workflowid}` [SIM]; `comment/set/` → a comment on an order, unique on its `externalid` [SIM].
+- Contacts: `name`, `namelast`, `phone`, `phones[]`, `externalid` [HUB]; `email`, `groupid` (its contact group),
+  `datemodify` [SIM]. Contact groups (`contactgroup/get/`, people make them in OneBox: `add`): `{id, name,
+  namelang: {language code: name}, datemodify}` [SIM].
 - `GET|POST /api/orders/add/` (legacy, [DOC]): `login` + md5 `password`; an `ordercode` already used → error
   "Order with this ordercode already exists" [DOC says "the API will throw an error"; wording SIM].
 

@@ -77,6 +77,7 @@ def test_failed_records_need_attention(integ):
 def test_settings_form_refuses_what_cannot_work(integ):
     form = OneBoxSettingsForm.from_integration(integ, data={
         "order_prefix": "UK 1", "status_map": "2 = x", "status_rule": "shop", "product_rule": "shop", "language_map": "1 = English",
+        "contact_rule": "shop", "contact_group_rule": "shop", "flow_contact_group": "off",
         "group_map": "", **{f"flow_{k}": "out" for k in ("order", "history", "status", "category", "brand", "product",
                                                          "contact")}, "flow_order": "in"})
     assert not form.is_valid()
@@ -86,16 +87,18 @@ def test_settings_form_refuses_what_cannot_work(integ):
 def test_settings_form_saves_a_config(integ):
     form = OneBoxSettingsForm.from_integration(integ, data={
         "order_prefix": "EU", "workflow_id": 3, "status_map": "2 = 31\n5 = 35", "status_rule": "newest",
-        "product_rule": "service",
+        "product_rule": "service", "contact_rule": "newest", "contact_group_rule": "service",
         "language_map": "1 = en\n2 = ru", "group_map": "1 = 44", "price_level": "Retail",
-        **{f"flow_{k}": "out" for k in ("order", "history", "category", "brand", "product", "contact")},
-        "flow_status": "both"})
+        **{f"flow_{k}": "out" for k in ("order", "history", "category", "brand", "product")},
+        "flow_status": "both", "flow_contact": "both", "flow_contact_group": "in"})
     assert form.is_valid(), form.errors
     form.save(integ)
     cfg = jobs.config_of(Integration.objects.get(pk=integ.pk))
     assert (cfg.order_prefix, cfg.workflow_id, cfg.statuses(), cfg.rule("status")) == ("EU", 3, {2: 31, 5: 35}, "newest")
     assert cfg.status_map["1"] == {"2": 12}  # the other business process's map is kept
     assert (cfg.language_map, cfg.group_map, cfg.price_level) == ({"1": "en", "2": "ru"}, {"1": 44}, "Retail")
+    assert (cfg.rule("contact"), cfg.rule("contact_group"), cfg.takes("contact"), cfg.sends("contact"),
+            cfg.takes("contact_group")) == ("newest", "service", True, True, True)
     assert cfg.order_code(integ.store, 12) == "EU-12" and cfg.order_id_of(integ.store, "EU-12") == 12
     assert cfg.order_id_of(integ.store, "XX-12") is None
 
@@ -125,3 +128,17 @@ def test_connection_test_refuses_a_host_outside_oneboxs_patterns():
                                      base_url="https://evil.example.com", secret={"login": "a", "password": "p"})
     result = check_connection(conn)
     assert not result.ok and "1b.app" in result.message
+
+
+def test_a_contact_the_shop_could_not_take_shows_why_in_the_readers_language_and_retry_reads_it_again(
+        client_logged_in, integ):
+    Binding.objects.create(connection=integ.connection, kind=m.CONTACT, local_id="onebox:55", external_id="55",
+                           data={"state": m.FAILED, "reason": "same_email", "direction": "in",
+                                 "params": {"email": "a@example.com", "other": "54", "customer": 5},
+                                 "error": "Same e-mail (a@example.com) as OneBox contact 54, …"})
+    client_logged_in.cookies["django_language"] = "ru"
+    page = client_logged_in.get(f"/onebox/{integ.pk}/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "Тот же e-mail (a@example.com), что у контакта OneBox 54, который в магазине — покупатель 5" in page
+    assert client_logged_in.post(f"/onebox/{integ.pk}/retry/{m.CONTACT}/onebox:55/").status_code == 302
+    job = Job.objects.get(kind="onebox.contact_in")
+    assert job.payload["id"] == 55  # read from OneBox again, not sent to it

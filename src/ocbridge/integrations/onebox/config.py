@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from ocbridge.core.bindings import CONFLICT_RULES, SHOP_WINS
 
 # What flows which way, per record kind. "both" for orders means statuses come back from OneBox too.
-KINDS = ("order", "history", "status", "category", "brand", "product", "contact")
+KINDS = ("order", "history", "status", "category", "brand", "product", "contact", "contact_group")
 DIRECTIONS = ("off", "out", "in", "both")
 DEFAULT_FLOWS = {"order": "out", "history": "out", "status": "both", "category": "out", "brand": "out",
-                 "product": "out", "contact": "out"}
+                 "product": "out", "contact": "out", "contact_group": "off"}
 
 
 @dataclass
@@ -26,6 +26,8 @@ class OneBoxConfig:
     price_level: str = ""  # "" → the product's base price goes to OneBox's price; else this price level's name
     language_map: dict[str, str] = field(default_factory=dict)  # OpenCart language_id → OneBox language code
     group_map: dict[str, int] = field(default_factory=dict)  # OpenCart customer_group_id → OneBox contact group id
+    #                          (paired by the owner; contact groups OneBox has beyond these are created in the shop
+    #                          when flows["contact_group"] takes them)
     notify_customer: bool = False  # status changes from OneBox: mail the customer where a mail really goes
     history_batch: int = 200  # orders per step of the whole-history load
 

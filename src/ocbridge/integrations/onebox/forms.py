@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from ocbridge.core.bindings import NEWEST_WINS, SERVICE_WINS, SHOP_WINS
+from ocbridge.integrations.onebox import pickers
 from ocbridge.integrations.onebox.config import OneBoxConfig
 
 MAX_ID = 2**31 - 1
@@ -22,7 +23,8 @@ FLOW_FIELDS = {
     "category": (_("Categories"), ("off", "out")),
     "brand": (_("Brands"), ("off", "out")),
     "product": (_("Products, prices and stock"), ("off", "out", "in", "both")),
-    "contact": (_("Customers"), ("off", "out")),
+    "contact": (_("Customers"), ("off", "out", "in", "both")),
+    "contact_group": (_("Customer groups from OneBox's contact groups"), ("off", "in")),
 }
 
 
@@ -60,6 +62,10 @@ class OneBoxSettingsForm(forms.Form):
                                              "process. Unmapped statuses are not synced."))
     status_rule = forms.ChoiceField(label=_("When both sides changed a status"), choices=RULE_CHOICES)
     product_rule = forms.ChoiceField(label=_("When both sides changed a product"), choices=RULE_CHOICES)
+    contact_rule = forms.ChoiceField(label=_("When both sides changed a customer"), choices=RULE_CHOICES,
+                                     help_text=_("Also decides whether a OneBox contact with the e-mail of an existing "
+                                                 "customer brings its names and phone over the shop's"))
+    contact_group_rule = forms.ChoiceField(label=_("When both sides renamed a customer group"), choices=RULE_CHOICES)
     price_level = forms.CharField(label=_("OneBox price level"), required=False, max_length=64,
                                   help_text=_("Empty: the shop's price is OneBox's base price"))
     language_map = forms.CharField(label=_("Languages"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
@@ -73,6 +79,8 @@ class OneBoxSettingsForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.notices: list[str] = []
+        self.status_pickers = self.group_pickers = False  # the typed maps unless use_pickers() finds both sides' lists
         for kind, (label, allowed) in FLOW_FIELDS.items():
             self.fields[f"flow_{kind}"] = forms.ChoiceField(
                 label=label, choices=[c for c in FLOW_CHOICES if c[0] in allowed])
@@ -81,12 +89,22 @@ class OneBoxSettingsForm(forms.Form):
     def from_integration(cls, integration, data=None) -> OneBoxSettingsForm:
         cfg = OneBoxConfig.from_settings(integration.settings)
         initial = {"order_prefix": cfg.order_prefix, "workflow_id": cfg.workflow_id, "price_level": cfg.price_level,
-                   "status_rule": cfg.rule("status"), "product_rule": cfg.rule("product"),"notify_customer": cfg.notify_customer,
+                   "status_rule": cfg.rule("status"), "product_rule": cfg.rule("product"),
+                   "contact_rule": cfg.rule("contact"), "contact_group_rule": cfg.rule("contact_group"),
+                   "notify_customer": cfg.notify_customer,
                    "status_map": "\n".join(f"{k} = {v}" for k, v in cfg.statuses().items()),
                    "language_map": "\n".join(f"{k} = {v}" for k, v in cfg.language_map.items()),
                    "group_map": "\n".join(f"{k} = {v}" for k, v in cfg.group_map.items()),
                    **{f"flow_{k}": v for k, v in cfg.flows.items()}}
-        return cls(data, initial=initial)
+        form = cls(data, initial=initial)
+        form.notices: list[str] = []
+        pickers.use_pickers(form, integration, cfg, bound=data is not None)
+        return form
+
+    def clean(self):
+        cleaned = super().clean()
+        pickers.clean_pickers(self, cleaned)
+        return cleaned
 
     def clean_order_prefix(self) -> str:
         prefix = (self.cleaned_data.get("order_prefix") or "").strip().rstrip("-")
@@ -114,7 +132,8 @@ class OneBoxSettingsForm(forms.Form):
         cfg = OneBoxConfig.from_settings(integration.settings)
         cfg.order_prefix, cfg.workflow_id = d["order_prefix"], int(d.get("workflow_id") or 0)
         cfg.status_map = {**cfg.status_map, str(cfg.workflow_id): d["status_map"]}
-        cfg.conflict_rules = {**cfg.conflict_rules, "status": d["status_rule"], "product": d["product_rule"]}
+        cfg.conflict_rules = {**cfg.conflict_rules, "status": d["status_rule"], "product": d["product_rule"],
+                              "contact": d["contact_rule"], "contact_group": d["contact_group_rule"]}
         cfg.price_level, cfg.notify_customer = d.get("price_level") or "", bool(d.get("notify_customer"))
         cfg.language_map, cfg.group_map = d["language_map"], d["group_map"]
         cfg.flows = {**cfg.flows, **{k: d[f"flow_{k}"] for k in FLOW_FIELDS}}

@@ -22,7 +22,7 @@ from ocbridge.core.errors import ConfigurationError, RetryableError, ServiceErro
 from ocbridge.core.jobs import IntegrationJob, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Binding, Integration, Job
 from ocbridge.core.registry import register_history_consumer, register_order_consumer, register_stock_source_check
-from ocbridge.integrations.onebox import mappers, models as m, shop
+from ocbridge.integrations.onebox import groups, mappers, models as m, shop
 from ocbridge.integrations.onebox.config import OneBoxConfig
 from ocbridge.services import onebox as ob
 from ocbridge.services.onebox import OneBoxClient
@@ -365,8 +365,17 @@ class PollOneBox(OneBoxJob):
 
     def sync(self, job, integration, cfg, client) -> None:
         state, now = m.SyncState.of(integration), clock.now()
-        if not (cfg.takes("status") or cfg.sends("status")):
-            return
+        if cfg.takes("status") or cfg.sends("status"):
+            self._orders(integration, cfg, client, state, now)
+        if cfg.takes("product"):
+            self._products(integration, cfg, client, state, now)
+        if cfg.takes("contact") or cfg.takes("contact_group"):
+            from ocbridge.integrations.onebox import contacts_in
+
+            contacts_in.poll(integration, cfg, client, state, now)
+
+    @staticmethod
+    def _orders(integration, cfg, client, state, now) -> None:
         since = (state.changed_since or {}).get("order") or (now - timedelta(minutes=5)).strftime(mappers.FMT)
         newest, sid = since, integration.store_id
         changed = {}
@@ -390,30 +399,40 @@ class PollOneBox(OneBoxJob):
                                              "remote": {"statusid": row.get("statusid")}})
             if newest != since or enqueued or "order" not in (state.changed_since or {}):  # idle: no write
                 state.touch(changed_since={**(state.changed_since or {}), "order": newest}, last_poll_at=now)
-        if cfg.takes("product"):
-            self._products(integration, cfg, client, state, now)
 
     @staticmethod
     def _products(integration, cfg, client, state, now) -> None:
         """Products OneBox changed: one ProductIn job per product whose two-way view differs from what its
         Binding knows (our own writes read back are echoes: same view, nothing to do)."""
-        since = (state.changed_since or {}).get("product") or (now - timedelta(minutes=5)).strftime(mappers.FMT)
-        newest, rows = since, []
-        for row in client.iter_changed("product", since):
-            rows.append(row)
-            newest = max(newest, str(row.get("datemodify") or ""))
-        known = dict(Binding.objects.filter(connection_id=integration.connection_id, kind=m.PRODUCT,
-                                            external_id__in=[str(r["id"]) for r in rows])
-                     .values_list("external_id", "remote_hash"))
-        with transaction.atomic():
-            for row in rows:
-                view = bindings.digest(mappers.product_view(row))
-                if known.get(str(row["id"])) == view:
-                    continue
-                Job.objects.enqueue(ProductIn, key=f"onebox:{integration.store_id}:product-in:{row['id']}:{view}",
-                                    integration=integration, payload={"record": row, "seen": now.isoformat()})
-            if newest != since or "product" not in (state.changed_since or {}):
-                state.touch(changed_since={**(state.changed_since or {}), "product": newest})
+        enqueue_changed(integration, client, state, now, entity="product", kind=m.PRODUCT, view=mappers.product_view,
+                        job_kind=ProductIn)
+
+
+def enqueue_changed(integration: Integration, client: OneBoxClient, state: m.SyncState, now, *, entity: str,
+                    kind: str, view, job_kind) -> int:
+    """One `job_kind` job per `entity` record OneBox changed since the last read whose view hash is neither what
+    its Binding holds (an echo, or nothing new) nor the version already found not syncable. Moves the read position
+    only when something was read (an idle poll writes nothing). Returns the jobs enqueued."""
+    since = (state.changed_since or {}).get(entity) or (now - timedelta(minutes=5)).strftime(mappers.FMT)
+    newest, rows = since, []
+    for row in client.iter_changed(entity, since):
+        rows.append(row)
+        newest = max(newest, str(row.get("datemodify") or ""))
+    known = {b.external_id: b for b in Binding.objects.filter(connection_id=integration.connection_id, kind=kind,
+                                                              external_id__in=[str(r["id"]) for r in rows])}
+    enqueued = 0
+    with transaction.atomic():
+        for row in rows:
+            h = bindings.digest(view(row))
+            b = known.get(str(row["id"]))
+            if b is not None and h in (b.remote_hash, b.data.get("seen_view")):
+                continue
+            enqueued += 1
+            Job.objects.enqueue(job_kind, key=f"onebox:{integration.store_id}:{entity}-in:{row['id']}:{h}",
+                                integration=integration, payload={"record": row, "seen": now.isoformat()})
+        if newest != since or entity not in (state.changed_since or {}):
+            state.touch(changed_since={**(state.changed_since or {}), entity: newest})
+    return enqueued
 
 
 @register_job_kind
@@ -571,14 +590,9 @@ def sync_contacts(integration: Integration, cfg: OneBoxConfig, client: OneBoxCli
     keys = [mappers.contact_key(r) for r in rows]
     have = {b.local_id: b for b in Binding.objects.filter(connection_id=integration.connection_id, kind=m.CONTACT,
                                                           local_id__in=keys)}
-    todo = []
+    todo, to_onebox = [], groups.to_onebox(integration, cfg)
     for key, r in zip(keys, rows):
-        body = {"externalid": key, "name": r["firstname"], "namelast": r["lastname"], "email": r["email"],
-                "phone": r["telephone"], "phones": [r["telephone"]] if r["telephone"] else [],
-                "findbyArray": ["externalid", "phone"]}
-        group = cfg.group_map.get(str(r.get("customer_group_id")))
-        if group:
-            body["groupid"] = int(group)
+        body = mappers.contact_body(r, to_onebox.get(int(r.get("customer_group_id") or 0)))
         h = bindings.digest(body)
         if key and (key not in have or have[key].local_hash != h):
             todo.append((key, body, h))
@@ -587,7 +601,9 @@ def sync_contacts(integration: Integration, cfg: OneBoxConfig, client: OneBoxCli
 
 def _remote_hash(kind: str, body: dict, h: str) -> str:
     """The hash OneBox's own record will give when it holds what we sent (products: the two-way view)."""
-    return bindings.digest(mappers.product_view(body)) if kind == m.PRODUCT else h
+    if kind == m.PRODUCT:
+        return bindings.digest(mappers.product_view(body))
+    return bindings.digest(mappers.contact_view(body)) if kind == m.CONTACT else h
 
 
 def _send_batch(integration: Integration, client: OneBoxClient, kind: str, entity: str, todo: list) -> int:
@@ -760,6 +776,10 @@ def retry(integration: Integration, kind: str, local_id: str) -> Job:
     if b is not None and b.data.get("state") == m.FAILED:
         b.data = {**b.data, "state": "retrying", "attempt": int(b.data.get("attempt") or 1) + 1}
         b.save(update_fields=["data"])
+    if b is not None and b.data.get("direction") == "in":  # came from OneBox: read it again and take it in
+        from ocbridge.integrations.onebox import contacts_in
+
+        return contacts_in.retry(integration, b, stamp)
     if kind == m.ORDER:
         return Job.objects.enqueue(SendOrder, key=f"onebox:{integration.store_id}:order-{local_id}:retry:{stamp}",
                                    integration=integration, payload={"order_id": int(local_id)})
@@ -789,13 +809,8 @@ def stock_source_check(integration: Integration, stock_source: str) -> str:
 
 
 def read_statuses(integration: Integration) -> list[str]:
-    """'Test' on the sync page: log in, read the business processes and their statuses (kept for the mapping
-    table); returns the process names."""
-    client = client_for(integration)
-    flows = client.workflows()
-    statuses = client.workflow_statuses()
-    state = m.SyncState.of(integration)
-    state.touch(loads={**(state.loads or {}), "_statuses": [
-        {"id": int(s.get("id") or 0), "name": str(s.get("name") or ""), "workflowid": s.get("workflowid")}
-        for s in statuses]})
-    return [str(w.get("name") or w.get("id")) for w in flows]
+    """'Test' on the sync page: log in and read OneBox's business processes, their statuses and the contact groups
+    afresh (kept for the mapping and the settings' pickers: onebox.lists); returns the process names."""
+    from ocbridge.integrations.onebox import lists
+
+    return [w["name"] or str(w["id"]) for w in lists.read(integration, refresh=True)["workflows"]]

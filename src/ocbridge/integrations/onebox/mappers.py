@@ -36,6 +36,50 @@ def contact_key(order_or_customer) -> str:
     return f"oc-e:{email.strip().lower()}" if email.strip() else ""
 
 
+def contact_body(row: dict, group_id: int | None) -> dict:
+    """contact/set for one shop customer (its `row`: names, e-mail, telephone); `group_id`: the OneBox contact group
+    its customer group maps to, if any."""
+    body = {"externalid": contact_key(row), "name": row["firstname"], "namelast": row["lastname"],
+            "email": row["email"], "phone": row["telephone"], "phones": [row["telephone"]] if row["telephone"] else [],
+            "findbyArray": ["externalid", "phone"]}
+    if group_id:
+        body["groupid"] = int(group_id)
+    return body
+
+
+def contact_view(record: dict) -> dict:
+    """What both sides of a contact are compared on: the fields that travel both ways. A body we send and the contact
+    OneBox answers with give the same view when they agree (echoes are recognised by its hash)."""
+    phones = [str(p) for p in record.get("phones") or [] if p]
+    return {"name": str(record.get("name") or "").strip(), "namelast": str(record.get("namelast") or "").strip(),
+            "email": str(record.get("email") or "").strip().lower(),
+            "phone": str(record.get("phone") or (phones[0] if phones else "")).strip(),
+            "groupid": int(record.get("groupid") or 0)}
+
+
+def customer_fields(record: dict) -> dict:
+    """A OneBox contact as the shop's customer write takes it (opencart.writes.upsert_customer)."""
+    view = contact_view(record)
+    return {"firstname": view["name"], "lastname": view["namelast"], "email": str(record.get("email") or "").strip(),
+            "telephone": view["phone"]}
+
+
+def group_names(record: dict, cfg: OneBoxConfig, languages: dict[int, str]) -> dict[int, str]:
+    """A OneBox contact group's name per shop language: its `namelang` [SIM] by the language map, else its name."""
+    by_code = record.get("namelang") or {}
+    name = str(record.get("name") or "").strip()
+    out = {}
+    for lid, code in languages.items():
+        text = str(by_code.get(cfg.language_map.get(str(lid)) or (code or "").split("-")[0]) or "").strip()
+        if text or name:
+            out[lid] = text or name
+    return out
+
+
+def group_view(record: dict) -> dict:
+    return {"name": str(record.get("name") or "").strip(), "namelang": dict(record.get("namelang") or {})}
+
+
 def client(fo: FulfilmentOrder) -> dict:
     """The order's customer as OneBox's `client` block, matched on our externalid, then the phone [HUB]."""
     o = fo.order

@@ -15,8 +15,11 @@ CATEGORY = "onebox.category"  # category_id → OneBox category id
 BRAND = "onebox.brand"  # manufacturer_id → OneBox brand id
 PRODUCT = "onebox.product"  # product_id → OneBox product id (options travel inside the product); data["fp"]: the
 #                             database's fingerprint of the product as last sent
-CONTACT = "onebox.contact"  # customer ("oc-c<id>", or a guest's "oc-e:<e-mail>") → OneBox contact id
-# Statuses and contact groups are the owner's maps in the settings (config.status_map, group_map), not Bindings.
+CONTACT = "onebox.contact"  # customer ("oc-c<id>", or a guest's "oc-e:<e-mail>") → OneBox contact id; a contact
+#                             from OneBox the shop could not take: "onebox:<contact id>", state failed, the reason
+CONTACT_GROUP = "onebox.contact_group"  # customer_group_id the sync created → OneBox contact group id
+# Statuses are the owner's map in the settings (config.status_map); so are the groups the owner paired
+# (config.group_map), which win over CONTACT_GROUP Bindings.
 OK, FAILED = "ok", "failed"
 
 

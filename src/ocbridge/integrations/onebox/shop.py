@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from ocbridge import opencart
 from ocbridge.core.errors import TerminalError
 from ocbridge.opencart import catalog, fulfilment, statuses
+from ocbridge.opencart import customers as oc_customers
 from ocbridge.opencart import orders as oc_orders
 
 
@@ -153,3 +154,49 @@ def history_of(store, order_ids: list[int]) -> dict[int, list[oc_orders.HistoryE
                 notify=bool(r.notify), comment=oc_orders.unescape(r.comment), date_added=r.date_added,
                 store_id=store.oc_store_id))
     return out
+
+
+def customers(store, customer_ids: list[int]) -> dict[int, dict]:
+    return oc_customers.by_ids(db(store), customer_ids)
+
+
+def customer_id_by_email(store, email: str) -> int | None:
+    return oc_customers.id_by_email(db(store), email)
+
+
+def customer_groups(store) -> dict[int, str]:
+    """customer_group_id → its name in the store's language (the settings' pickers)."""
+    shop = db(store)
+    code = statuses.read_settings(shop, store.oc_store_id).language_code
+    lang = next((i for i, c in statuses.languages(shop).items() if c == code), None)
+    return oc_customers.groups(shop, lang)
+
+
+def customer_group_names(store, customer_group_id: int) -> dict[int, str]:
+    return oc_customers.group_names(db(store), customer_group_id)
+
+
+def default_customer_group(store) -> int:
+    return oc_customers.default_group(db(store), store.oc_store_id)
+
+
+def upsert_customer(store, fields: dict, *, customer_group_id: int, key: str, customer_id: int | None = None):
+    """A customer created or updated the way the shop's admin saves it (never a password), journaled."""
+    from ocbridge.opencart import writes
+
+    return writes.upsert_customer(store, fields, customer_group_id=customer_group_id, key=key,
+                                  customer_id=customer_id)
+
+
+def upsert_customer_group(store, names: dict[int, str], *, key: str, customer_group_id: int | None = None):
+    """A customer group created or renamed the way the shop's admin saves it, journaled."""
+    from ocbridge.opencart import writes
+
+    return writes.upsert_customer_group(store, names, key=key, customer_group_id=customer_group_id)
+
+
+def begun_write(key: str) -> dict | None:
+    """The request of a shop write already journaled under `key` (a run that crashed resumes it as it was asked)."""
+    from ocbridge.opencart.models import ShopWrite
+
+    return ShopWrite.objects.filter(key=key).values_list("request", flat=True).first()

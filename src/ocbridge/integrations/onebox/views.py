@@ -17,11 +17,12 @@ from ocbridge.core import access
 from ocbridge.core.choices import Role
 from ocbridge.core.errors import ConfigurationError, ServiceError, never_reached
 from ocbridge.core.models import Binding, Integration
-from ocbridge.integrations.onebox import jobs, models as m, shop
+from ocbridge.integrations.onebox import contacts_in, jobs, lists, models as m, shop
 
 KIND_LABELS = {m.ORDER: gettext_lazy("Orders"), m.HISTORY: gettext_lazy("Order history entries"),
                m.CATEGORY: gettext_lazy("Categories"), m.BRAND: gettext_lazy("Brands"),
-               m.PRODUCT: gettext_lazy("Products"), m.CONTACT: gettext_lazy("Customers")}
+               m.PRODUCT: gettext_lazy("Products"), m.CONTACT: gettext_lazy("Customers"),
+               m.CONTACT_GROUP: gettext_lazy("Customer groups")}
 LOADS = {"order": gettext_lazy("Order history"), "contact": gettext_lazy("Customers"),
          "product": gettext_lazy("Catalogue")}
 
@@ -45,10 +46,12 @@ def overview(request, integration_pk: int) -> HttpResponse:
         names = shop.status_names(integration.store)
     except Exception:  # noqa: BLE001 - the page still shows the sync state when the shop is unreachable
         names = {}
-    ob_names = {int(s["id"]): s.get("name", "") for s in (state.loads or {}).get("_statuses", [])}
+    ob_names = lists.status_names(integration)
     mapping = [{"oc": oc, "oc_name": names.get(oc, ""), "ob": ob, "ob_name": ob_names.get(ob, "")}
                for oc, ob in cfg.statuses().items()]
-    failed = ours.filter(data__state=m.FAILED).order_by("-synced_at")[:100]
+    failed = list(ours.filter(data__state=m.FAILED).order_by("-synced_at")[:100])
+    for b in failed:
+        b.reason = contacts_in.reason_text(b.data)
     return render(request, "onebox/overview.html", {
         "integration": integration, "store": integration.store, "nav": "stores", "cfg": cfg, "state": state,
         "kinds": kinds, "mapping": mapping, "failed": failed, "labels": KIND_LABELS,

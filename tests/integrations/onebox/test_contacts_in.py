@@ -1,0 +1,163 @@
+"""Contacts and contact groups from OneBox into MariaDB 3.0 and 4.0 shops, end to end through the simulator over
+HTTP (contact/get, contactgroup/get: docs/providers/onebox.md §4): a new contact → one customer in its group;
+a crash mid-write then the retry → one customer; our own writes read back are echoes, not sent back; a conflict
+decided by the owner's rule and logged; no e-mail or a duplicate e-mail → listed with the reason, and Retry."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from ocbridge.core.choices import JobState
+from ocbridge.core.jobs import run_until_idle
+from ocbridge.core.models import Binding, Job
+from ocbridge.integrations.onebox import jobs, models as m
+from ocbridge.opencart import writes
+from ocbridge.opencart.models import ShopWrite
+from ocbridge.opencart.reference import complete_row
+
+pytestmark = pytest.mark.django_db
+AYSE = {"name": "Ayşe", "namelast": "Yılmaz", "email": "Ayse@Example.com", "phone": "+905321234567"}
+
+
+@pytest.fixture
+def contacts_in(integration, kit):
+    integration.settings = {**integration.settings, "flows": {"contact": "both", "contact_group": "in"}}
+    integration.save()
+    kit.run(jobs.PollOneBox, integration)  # OneBox's first read starts its window
+    return integration
+
+
+def customers(shop) -> list[dict]:
+    c = shop.t("customer")
+    with shop.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(sa.select(c).order_by(c.c.customer_id))]
+
+
+def group_names(shop, group_id: int) -> dict[int, str]:
+    gd = shop.t("customer_group_description")
+    with shop.engine.connect() as conn:
+        return dict(conn.execute(sa.select(gd.c.language_id, gd.c.name).where(gd.c.customer_group_id == group_id)).all())
+
+
+def add_customer(shop, cid: int, email: str, **fields) -> None:
+    with shop.engine.begin() as conn:
+        conn.execute(sa.insert(shop.t("customer")), [complete_row(shop.t("customer"), {
+            "customer_id": cid, "customer_group_id": 1, "store_id": 0, "firstname": "Old", "lastname": "Name",
+            "email": email, "telephone": "02120000000", "status": 1, "date_added": "2024-01-01 00:00:00",
+            **fields})])
+
+
+def test_new_contact_becomes_one_customer_in_its_group_and_nothing_is_echoed(shop, sim, contacts_in, kit):
+    group = sim.add("contactgroup", name="Wholesale", namelang={"ru": "Опт"})
+    contact = sim.add("contact", **AYSE, groupid=group["id"])
+    kit.poll(contacts_in)
+    [row] = customers(shop)
+    gid = int(Binding.objects.get(kind=m.CONTACT_GROUP, external_id=str(group["id"])).local_id)
+    assert (row["firstname"], row["lastname"], row["email"], row["telephone"]) == (
+        "Ayşe", "Yılmaz", "Ayse@Example.com", "+905321234567")
+    assert row["customer_group_id"] == gid and row["password"] == "" and row["status"] == 1
+    assert group_names(shop, gid) == {1: "Wholesale", 2: "Wholesale", 3: "Опт"}
+    b = Binding.objects.get(kind=m.CONTACT, external_id=str(contact["id"]))
+    assert (b.local_id, b.data["state"], b.last_origin) == (f"oc-c{row['customer_id']}", m.OK, "remote")
+    writes_before = ShopWrite.objects.count()
+    kit.poll(contacts_in)  # nothing changed: no job, no write
+    jobs.start_load(contacts_in, "contact")  # the customers' load: the contact is OneBox's already
+    run_until_idle()
+    kit.poll(contacts_in)
+    assert ShopWrite.objects.count() == writes_before and len(customers(shop)) == 1
+    assert "contact/set" not in sim.calls()  # our write was not sent back
+    sim.edit("contactgroup", "id", group["id"], name="Wholesale EU", namelang={})
+    sim.edit("contact", "id", contact["id"], namelast="Kaya")
+    kit.poll(contacts_in)
+    assert customers(shop)[0]["lastname"] == "Kaya" and group_names(shop, gid)[1] == "Wholesale EU"
+    assert len(customers(shop)) == 1 and "contact/set" not in sim.calls()
+
+
+def test_a_crash_mid_write_then_the_retry_makes_one_customer(shop, sim, contacts_in, kit):
+    sim.add("contact", **AYSE)
+
+    def crash(step, when):
+        if (step, when) == ("customer", "after"):
+            writes.crash_hook = None
+            raise SystemExit("worker killed")  # MyISAM (3.0) keeps the row, InnoDB (4.0) rolls it back
+
+    writes.crash_hook = crash
+    try:
+        kit.poll_shop(contacts_in)
+        kit.run(jobs.PollOneBox, contacts_in)
+        with pytest.raises(SystemExit):
+            run_until_idle()
+    finally:
+        writes.crash_hook = None
+    job = Job.objects.get(state=JobState.RUNNING, kind="onebox.contact_in")  # its claim expires: handed out again
+    Job.objects.filter(pk=job.pk).update(state=JobState.QUEUED, claim_expires_at=None, next_run_at=job.created)
+    run_until_idle()
+    [row] = customers(shop)
+    assert row["email"] == "Ayse@Example.com"
+    assert list(ShopWrite.objects.filter(kind="customer").values_list("state", flat=True)) == ["done"]
+    assert Binding.objects.get(kind=m.CONTACT).local_id == f"oc-c{row['customer_id']}"
+
+
+def test_no_email_and_duplicate_emails_are_listed_with_the_reason_and_retry_takes_them(shop, sim, contacts_in, kit):
+    add_customer(shop, 5, "anna@example.com", firstname="Anna", lastname="Lee", telephone="+447700900123")
+    matched = sim.add("contact", name="Anna", namelast="Lee", email="ANNA@example.com", phone="+447700900123")
+    twin = sim.add("contact", name="Anna", namelast="Smith", email="anna@example.com")
+    phone_only = sim.add("contact", name="Ivan", phone="+79161234567")
+    kit.poll(contacts_in)
+    assert [c["customer_id"] for c in customers(shop)] == [5]  # matched by e-mail, not duplicated
+    assert Binding.objects.get(kind=m.CONTACT, external_id=str(matched["id"])).local_id == "oc-c5"
+    failed = {b.external_id: b.data["error"] for b in Binding.objects.filter(kind=m.CONTACT, data__state=m.FAILED)}
+    assert "No e-mail address" in failed[str(phone_only["id"])]
+    assert f"as OneBox contact {matched['id']}, which is customer 5" in failed[str(twin["id"])]
+    writes_before = ShopWrite.objects.count()
+    kit.poll(contacts_in)  # unchanged in OneBox: not tried again
+    assert ShopWrite.objects.count() == writes_before
+    sim.edit("contact", "id", phone_only["id"], email="ivan@example.com")  # fixed in OneBox: taken at once
+    kit.poll(contacts_in)
+    c = shop.t("customer")
+    with shop.engine.begin() as conn:  # the owner decides they are two people: customer 5 gets another address
+        conn.execute(sa.update(c).where(c.c.customer_id == 5).values(email="anna.lee@example.com"))
+    jobs.retry(contacts_in, m.CONTACT, f"onebox:{twin['id']}")  # the owner's Retry reads it again
+    run_until_idle()
+    assert sorted(c["email"] for c in customers(shop)) == ["anna.lee@example.com", "anna@example.com",
+                                                           "ivan@example.com"]
+    assert not Binding.objects.filter(kind=m.CONTACT, data__state=m.FAILED).exists()
+
+
+@pytest.mark.parametrize("rule, shop_after, onebox_after", [
+    ("shop", "Shop", "Shop"), ("service", "Box", "Box")])
+def test_both_sides_changed_a_customer_the_rule_decides_and_it_is_logged(shop, sim, contacts_in, kit, rule,
+                                                                         shop_after, onebox_after):
+    contacts_in.settings = {**contacts_in.settings, "conflict_rules": {"contact": rule}}
+    contacts_in.save()
+    contact = sim.add("contact", **AYSE)
+    kit.poll(contacts_in)
+    [row] = customers(shop)
+    c = shop.t("customer")
+    with shop.engine.begin() as conn:
+        conn.execute(sa.update(c).where(c.c.customer_id == row["customer_id"]).values(lastname="Shop"))
+    sim.edit("contact", "id", contact["id"], namelast="Box")
+    kit.poll(contacts_in)
+    assert customers(shop)[0]["lastname"] == shop_after
+    assert next(r for r in sim.records("contact") if r["id"] == contact["id"])["namelast"] == onebox_after
+    [conflict] = m.Conflict.objects.filter(kind="contact")
+    assert (conflict.local_id, conflict.rule) == (f"oc-c{row['customer_id']}", rule)
+    assert conflict.winner == ("remote" if rule == "shop" else "local")
+    sets = sim.calls().get("contact/set", 0)
+    kit.poll(contacts_in)  # the winner's write read back is an echo
+    assert sim.calls().get("contact/set", 0) == sets and m.Conflict.objects.count() == 1
+
+
+def test_a_group_the_owner_paired_keeps_its_name_and_takes_its_contacts(shop, sim, contacts_in, kit):
+    with shop.engine.begin() as conn:
+        conn.execute(sa.insert(shop.t("customer_group")).values(customer_group_id=2, approval=0, sort_order=2))
+        conn.execute(sa.insert(shop.t("customer_group_description")), [
+            {"customer_group_id": 2, "language_id": lid, "name": "VIP", "description": ""} for lid in (1, 2, 3)])
+    group = sim.add("contactgroup", name="Key accounts")
+    contacts_in.settings = {**contacts_in.settings, "group_map": {"2": group["id"]}}
+    contacts_in.save()
+    sim.add("contact", **AYSE, groupid=group["id"])
+    kit.poll(contacts_in)
+    assert customers(shop)[0]["customer_group_id"] == 2 and group_names(shop, 2)[1] == "VIP"
+    assert not Binding.objects.filter(kind=m.CONTACT_GROUP).exists()
