@@ -18,6 +18,7 @@ urlpatterns = [
     path("push/<int:store_pk>/<int:order_id>/<int:ts>/<str:sig>/", push.receive, name="opencart-push"),
     path("pay/<str:token>/", pay_views.pay, name="pay"),
     path("pay/<str:token>/return", pay_views.pay_return, name="pay-return"),
+    path("pay/<str:token>/card", pay_views.pay_card, name="pay-card"),
     path("a/<str:token>/", customer_page.address_page, name="cod-address"),
     path("onebox/", include("ocbridge.integrations.onebox.urls")),
     path("admin/", admin.site.urls),

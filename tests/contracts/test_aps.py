@@ -159,3 +159,133 @@ def test_production_hosts_and_refused_base_urls(settings):
     conn.base_url = "https://evil.example.com"
     with pytest.raises(ConfigurationError):
         aps.endpoints(conn)
+
+
+# --- merchant page, 3-D Secure, installments ---------------------------------------------------------------------
+# Sources:
+# - [MP] SDK payfort/payfort-php-sdk Model/PaymentTypeAdapter.php buildRequiredParameters / buildOptionalParameters:
+#   standard (merchant page) TOKENIZATION requires service_command, merchant_reference, language (+ access_code,
+#   merchant_identifier), optional token_name, return_url; standard PURCHASE / AUTHORIZATION requires command,
+#   merchant_reference, amount, currency, language, customer_email, customer_ip, token_name.
+# - [INS] SDK Model/Payment/InstallmentsCCStandardTokenization.php (+ installments=STANDALONE, amount, currency),
+#   InstallmentsCCStandardPurchase.php (+ installments=YES, plan_code, issuer_code; INSTALLMENTS_TYPE_PURCHASE),
+#   InstallmentsCCRedirectPurchase.php / the OpenCart plugin's getPaymentRequestParams (redirection:
+#   installments=STANDALONE with PURCHASE); the plugin's merchantPageNotifyFort (installments=HOSTED, plan_code,
+#   issuer_code); APS "Installments" guide docs/EN/24c.html (STANDALONE flags a hosted checkout request).
+# - [PLANS] SDK Model/Maintenance/InstallmentsPlansModel.php (query_command GET_INSTALLMENTS_PLANS; amount,
+#   currency, language), APSSignature.php (installment_detail is not signed), plugin get_installment_plan
+#   (62000, installment_detail.issuer_detail[].plan_details / bins).
+# - [3DS] payments.md A4/A5 and SDK Model/APSResponse.php (requires3dsValidation: a non-empty 3ds_url), plugin
+#   constant AMAZON_PS_MERCHANT_SUCCESS_RESPONSE_CODE 20064.
+
+MP_TOKENIZATION = {"service_command", "access_code", "merchant_identifier", "merchant_reference", "language",
+                   "return_url", "signature"}
+MP_PURCHASE = {"command", "access_code", "merchant_identifier", "merchant_reference", "amount", "currency", "language",
+               "customer_email", "customer_ip", "token_name", "signature"}
+
+
+def _tokenized(sim, client, reference, card="4111111111111111"):
+    form = client.tokenization_form(merchant_reference=reference, return_url="https://hub.example/pay/x/card")
+    return form, sim.tokenize(form, card_number=card)
+
+
+def _purchase(client, reference, token, **kw):
+    return client.purchase(command=kw.pop("command", "PURCHASE"), merchant_reference=reference, amount_minor=200000,
+                           currency="AED", token_name=token, email="a@example.com", customer_ip="192.0.2.7",
+                           return_url="https://hub.example/pay/x/return", language="en", **kw)
+
+
+def test_merchant_page_tokenization_form_and_signed_answer(sim, connection):
+    """[MP] the TOKENIZATION form carries exactly the SDK's fields; [SIG] its signature is the documented one (the
+    published TOKENIZATION example without return_url); the answer is signed with the response phrase."""
+    client = aps.ApsClient(connection)
+    form = client.tokenization_form(merchant_reference="MyReference0001", return_url="https://hub.example/c",
+                                    language="en")
+    assert set(form) == MP_TOKENIZATION and form["service_command"] == "TOKENIZATION"
+    doc = {k: v for k, v in form.items() if k not in ("return_url", "signature")}
+    assert doc == DOC_TOKENIZATION
+    answer = sim.tokenize(form, card_number="4111 1111 1111 1111")
+    assert answer["response_code"] == "18000" and answer["token_name"] and answer["card_number"] == "411111******1111"
+    assert client.verify_feedback(answer) and not aps.verify(answer, "PASS")
+    bad = sim.tokenize(form, card_number="4111111111111112")  # fails the Luhn check [SIM]
+    assert bad["status"] != "18" and client.verify_feedback(bad)
+
+
+def test_purchase_with_token_fields_3ds_and_refusals(sim, connection):
+    """[MP] host-to-host PURCHASE / AUTHORIZATION with the SDK's required fields; [3DS] 20064 + 3ds_url;
+    [SIM] a token used twice and a repeated merchant_reference are refused (status 00 → TerminalError)."""
+    client = aps.ApsClient(connection)
+    _form, tok = _tokenized(sim, client, "MP1")
+    answer = _purchase(client, "MP1", tok["token_name"], command="AUTHORIZATION")
+    assert answer.status == "02" and answer.fort_id
+    body = sim.requests("/FortAPI/paymentApi")[-1].json()
+    assert MP_PURCHASE <= set(body) and body["command"] == "AUTHORIZATION" and "installments" not in body
+    with pytest.raises(TerminalError):
+        _purchase(client, "MP1b", tok["token_name"])  # the token was used
+    _form, tok = _tokenized(sim, client, "MP2", card="4000000000003220")
+    answer = _purchase(client, "MP2", tok["token_name"])
+    assert answer.code == aps.SECURE_3DS and answer.extra["3ds_url"].startswith(sim.base_url)
+    _form, tok = _tokenized(sim, client, "MP1")
+    with pytest.raises(TerminalError):  # MP1 has a transaction already
+        _purchase(client, "MP1", tok["token_name"])
+    assert not any("4111111111111111" in ex.request_body or tok["token_name"] in ex.request_body
+                   for ex in Exchange.objects.filter(service="aps"))  # token and card never stored
+    assert_listed("aps", sim.requests())
+
+
+def test_purchase_answer_signed_with_another_phrase_is_doubtful_not_trusted(sim, connection):
+    """[SIG] an answer we cannot verify may still mean money was taken: retryable, maybe sent (asked, never resent)."""
+    client = aps.ApsClient(connection)
+    _form, tok = _tokenized(sim, client, "MP3")
+    connection.secret = {**connection.secret, "sha_response_phrase": "OTHER"}
+    connection.save()
+    with pytest.raises(RetryableError) as exc:
+        _purchase(aps.ApsClient(connection), "MP3", tok["token_name"])
+    assert exc.value.maybe_sent and sim.transactions()["MP3"]["status"] == "14"
+
+
+def test_installment_forms_standalone_and_purchase_fields(sim, connection):
+    """[INS] redirection: installments=STANDALONE with PURCHASE even for an authorising shop; merchant page:
+    TOKENIZATION + installments=STANDALONE, amount, currency; the plan APS's page returned goes into the purchase
+    as installments=YES, plan_code, issuer_code; HOSTED with a plan of the card's bank."""
+    client = aps.ApsClient(connection)
+    page = client.page_form(command="AUTHORIZATION", merchant_reference="I1", amount_minor=200000, currency="AED",
+                            email="a@example.com", return_url="https://hub.example/r", installments=True)
+    assert (page["command"], page["installments"]) == ("PURCHASE", "STANDALONE")
+    assert page["signature"] == aps.signature(page, "PASS")
+    form = client.tokenization_form(merchant_reference="I2", return_url="https://hub.example/c",
+                                    installments_minor=200000, currency="aed")
+    assert set(form) == MP_TOKENIZATION | {"installments", "amount", "currency"}
+    assert (form["installments"], form["amount"], form["currency"]) == ("STANDALONE", "200000", "AED")
+    tok = sim.tokenize(form, card_number="4111111111111111", plan="zaQnN1:6MGB")
+    assert (tok["plan_code"], tok["issuer_code"]) == ("6MGB", "zaQnN1") and client.verify_feedback(tok)
+    answer = _purchase(client, "I2", tok["token_name"], command="AUTHORIZATION",
+                       installments={"mode": "YES", "plan_code": "6MGB", "issuer_code": "zaQnN1"})
+    body = sim.requests("/FortAPI/paymentApi")[-1].json()
+    assert answer.status == "14" and (body["command"], body["installments"], body["plan_code"]) == ("PURCHASE", "YES", "6MGB")
+    _f, tok = _tokenized(sim, client, "I3", card="5454545454545454")
+    with pytest.raises(TerminalError):  # [SIM] HOSTED with a plan of a bank the card is not from
+        _purchase(client, "I3", tok["token_name"], installments={"mode": "HOSTED", "plan_code": "6MGB",
+                                                                 "issuer_code": "zaQnN1"})
+    _f, tok = _tokenized(sim, client, "I4", card="5454545454545454")
+    assert _purchase(client, "I4", tok["token_name"], installments={"mode": "HOSTED", "plan_code": "12MDI",
+                                                                    "issuer_code": "tRt8W2"}).status == "14"
+
+
+def test_installment_plans_query_and_unsigned_detail(sim, connection):
+    """[PLANS] GET_INSTALLMENTS_PLANS with amount and currency; 62000 with issuers, plans and BINs; the nested
+    installment_detail is left out of the signature by both sides."""
+    client = aps.ApsClient(connection)
+    answer = client.installment_plans(amount_minor=200000, currency="AED", language="en")
+    assert answer.code == "62000"
+    body = sim.requests("/FortAPI/paymentApi")[-1].json()
+    assert {"query_command", "amount", "currency", "language", "access_code", "merchant_identifier",
+            "signature"} == set(body) and body["query_command"] == "GET_INSTALLMENTS_PLANS"
+    issuers = answer.params["installment_detail"]["issuer_detail"]
+    assert {i["issuer_code"] for i in issuers} == {"zaQnN1", "tRt8W2"}
+    assert all(i["bins"] and i["plan_details"][0]["plan_code"] for i in issuers)
+    bare = {k: v for k, v in answer.params.items() if k != "installment_detail"}
+    assert aps.signature(answer.params, "RESP") == aps.signature(bare, "RESP") == sign(answer.params, "RESP")
+    few = client.installment_plans(amount_minor=100, currency="AED")  # under every bank's minimum [SIM]
+    assert few.params["installment_detail"]["issuer_detail"] == []
+    assert_listed("aps", sim.requests())

@@ -17,6 +17,8 @@ SENSITIVE_NAMES = frozenset(
         "password", "pass", "passwd", "secret", "api_key", "apikey", "api-key", "key", "token",
         "api_token", "access_token", "auth_token", "authtoken", "client_secret", "signature",
         "usercode", "access_code", "sha_request_phrase", "sha_response_phrase", "merchant_identifier",
+        # APS merchant page: the card token and what its page echoes of the card (payments.md A2 "Not signed")
+        "token_name", "card_number", "card_security_code", "expiry_date", "card_holder_name",
     }
 )
 _WEBHOOK_TOKEN = re.compile(r"(/hooks/[^/]+/)([^/?#]+)")

@@ -93,8 +93,8 @@ _LP = ("payments.md Part B; github Latitude-Financial/woocommerce-latitudepay-ge
 
 METHODS: tuple[ProviderMethod, ...] = (
     # aps (Amazon Payment Services; no deprecation notices published) -------------------------------------
-    ProviderMethod("aps", "POST /FortAPI/paymentApi", "CHECK_STATUS, CAPTURE, REFUND, VOID_AUTHORIZATION (JSON)", _APS,
-                   _CHECKED),
+    ProviderMethod("aps", "POST /FortAPI/paymentApi", "PURCHASE / AUTHORIZATION with a merchant page token, "
+                   "CHECK_STATUS, CAPTURE, REFUND, VOID_AUTHORIZATION, GET_INSTALLMENTS_PLANS (JSON)", _APS, _CHECKED),
     # despatch (Despatch Cloud public API; no deprecation notices published) ------------------------------
     ProviderMethod("despatch", "POST /public-api/auth/login", "API user's bearer token", _DC, _CHECKED),
     ProviderMethod("despatch", "POST /public-api/orders/create", "create a ready order", _DC, _CHECKED),

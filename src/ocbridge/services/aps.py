@@ -10,8 +10,21 @@ of stores, orders or which feature calls it.
 - Amounts (A3): integer minor units, 3 decimals for JOD, KWD, OMR, TND, BHD, LYD, IQD, else 2.
 - Hosted page (A4 "Redirection"): the browser POSTs the signed form to `…/FortAPI/paymentPage`; card data never
   reaches the hub.
-- Server API (A4, A5): JSON POST to `…/FortAPI/paymentApi` — CHECK_STATUS, CAPTURE, REFUND, VOID_AUTHORIZATION.
-  Every answer's signature is checked with the response phrase; a mismatch is refused (never trusted).
+- Merchant page (A4 "Merchant Page"; SDK `CCStandardTokenization`, `FrontEndAdapter/Templates/standard.html`): the
+  browser POSTs a signed TOKENIZATION form into an iframe on our page; APS's own page in the iframe takes the card
+  and sends the browser back to our return URL with a signed `token_name`. We then PURCHASE / AUTHORIZE with that
+  token host-to-host (SDK `CCStandardPurchase`: command, merchant_reference, amount, currency, language,
+  customer_email, customer_ip, token_name; optional return_url, eci …); 20064 + `3ds_url` sends the customer to
+  3-D Secure first.
+- Installments (APS "Installments" guide, paymentservices.amazon.com/docs/EN/24c.html; SDK `Installments*`
+  models; plugin payfort/opencart3-payfort `amazonpsorderpayment.php`): STANDALONE — APS's own pages show the
+  plans (redirection: `installments=STANDALONE` with PURCHASE; merchant page: TOKENIZATION with
+  `installments=STANDALONE`, amount, currency, then PURCHASE with `installments=YES`, the `plan_code` and
+  `issuer_code` the tokenization returned); HOSTED — our page shows the plans of GET_INSTALLMENTS_PLANS (62000)
+  and PURCHASE carries `installments=HOSTED`, plan_code, issuer_code. Installments are always PURCHASE.
+- Server API (A4, A5): JSON POST to `…/FortAPI/paymentApi` — PURCHASE / AUTHORIZATION with a token,
+  CHECK_STATUS, CAPTURE, REFUND, VOID_AUTHORIZATION, GET_INSTALLMENTS_PLANS. Every answer's signature is checked
+  with the response phrase; a mismatch is refused (never trusted).
 """
 
 from __future__ import annotations
@@ -39,6 +52,9 @@ THREE_DECIMALS = frozenset({"JOD", "KWD", "OMR", "TND", "BHD", "LYD", "IQD"})  #
 
 # A5: two-digit `status` at the start of `response_code`.
 PURCHASE_OK, AUTHORIZATION_OK, CAPTURE_OK, REFUND_OK, VOID_OK, CHECK_OK = "14", "02", "04", "06", "08", "12"
+TOKENIZATION_OK, PLANS_OK, INVALID_REQUEST = "18", "62", "00"
+SECURE_3DS = "20064"  # A5: 3-D Secure check requested, the customer goes to `3ds_url` (not final)
+NOT_SIGNED = frozenset({"installment_detail"})  # SDK APSSignature::implodeParamsToString leaves it out
 UNCERTAIN = ("15", "19", "20")  # uncertain / pending / on hold: reconcile with CHECK_STATUS
 NOT_FOUND = "12036"  # CHECK_STATUS: no such merchant_reference
 CANCELLED_BY_CUSTOMER = "00072"
@@ -70,7 +86,7 @@ def signature(params: dict, phrase: str, sha_type: str = "sha256") -> str:
     """A2: the signature of `params` (any `signature` key is left out)."""
     if sha_type not in SHA_TYPES:
         raise ConfigurationError(f"unknown APS SHA type {sha_type!r} (one of {', '.join(SHA_TYPES)})")
-    body = "".join(f"{k}={_text(params[k])}" for k in sorted(params) if k != "signature")
+    body = "".join(f"{k}={_text(params[k])}" for k in sorted(params) if k != "signature" and k not in NOT_SIGNED)
     wrapped = f"{phrase}{body}{phrase}".encode("utf-8")
     algo = sha_type.removeprefix("hmac_")
     if sha_type.startswith("hmac_"):
@@ -157,10 +173,13 @@ class ApsClient:
 
     # hosted page ---------------------------------------------------------------------------------
     def page_form(self, *, command: str, merchant_reference: str, amount_minor: int, currency: str, email: str,
-                  return_url: str, language: str = "", description: str = "") -> dict:
-        """A4 redirection: the fields the browser POSTs to `page_url`, signed with the request phrase."""
+                  return_url: str, language: str = "", description: str = "", installments: bool = False) -> dict:
+        """A4 redirection: the fields the browser POSTs to `page_url`, signed with the request phrase.
+        `installments`: APS's standalone installments page (`installments=STANDALONE`, always PURCHASE)."""
         if command not in ("PURCHASE", "AUTHORIZATION"):
             raise ConfigurationError(f"APS command must be PURCHASE or AUTHORIZATION, not {command!r}")
+        if installments:
+            command = "PURCHASE"
         fields = {"command": command, "access_code": self.creds.access_code,
                   "merchant_identifier": self.creds.merchant_identifier, "merchant_reference": merchant_reference,
                   "amount": str(int(amount_minor)), "currency": currency.upper(),
@@ -168,6 +187,22 @@ class ApsClient:
                   "customer_email": email, "return_url": return_url}
         if description:
             fields["order_description"] = description[:150]
+        if installments:
+            fields["installments"] = "STANDALONE"
+        fields["signature"] = signature(fields, self.creds.request_phrase, self.creds.sha_type)
+        return fields
+
+    def tokenization_form(self, *, merchant_reference: str, return_url: str, language: str = "",
+                          installments_minor: int | None = None, currency: str = "") -> dict:
+        """Merchant page: the signed TOKENIZATION form the browser POSTs into the iframe (SDK CCStandardTokenization:
+        service_command, merchant_reference, language; optional return_url). With `installments_minor` APS's page in
+        the iframe also shows the installment plans (SDK InstallmentsCCStandardTokenization: installments=STANDALONE,
+        amount, currency). Card fields are typed on APS's page, never here."""
+        fields = {"service_command": "TOKENIZATION", "access_code": self.creds.access_code,
+                  "merchant_identifier": self.creds.merchant_identifier, "merchant_reference": merchant_reference,
+                  "language": language if language in ("en", "ar") else self.creds.language, "return_url": return_url}
+        if installments_minor is not None:
+            fields.update(installments="STANDALONE", amount=str(int(installments_minor)), currency=currency.upper())
         fields["signature"] = signature(fields, self.creds.request_phrase, self.creds.sha_type)
         return fields
 
@@ -181,6 +216,46 @@ class ApsClient:
         answer = self._call({"query_command": "CHECK_STATUS", "merchant_reference": merchant_reference},
                             purpose="aps.check_status", order_id=order_id)
         if answer.status != CHECK_OK and answer.code != NOT_FOUND:
+            raise TerminalError(SERVICE, answer.code, answer.message)
+        return answer
+
+    def purchase(self, *, command: str, merchant_reference: str, amount_minor: int, currency: str, token_name: str,
+                 email: str, customer_ip: str, return_url: str, language: str = "", installments: dict | None = None,
+                 key: str = "", order_id: int | None = None) -> Answer:
+        """Merchant page, host to host: PURCHASE / AUTHORIZATION with the tokenization's `token_name` (SDK
+        CCStandardPurchase / CCStandardAuthorization; installments: InstallmentsCCStandardPurchase adds
+        installments=YES, plan_code, issuer_code; the plugin's HOSTED flow sends installments=HOSTED). Any signed
+        answer is returned — paid, declined, on hold, or 20064 with `3ds_url`; a request APS refused to process
+        (status 00: bad signature, invalid token) is a TerminalError."""
+        if command not in ("PURCHASE", "AUTHORIZATION"):
+            raise ConfigurationError(f"APS command must be PURCHASE or AUTHORIZATION, not {command!r}")
+        params = {"command": "PURCHASE" if installments else command, "merchant_reference": merchant_reference,
+                  "amount": str(int(amount_minor)), "currency": currency.upper(), "customer_email": email,
+                  "customer_ip": customer_ip, "token_name": token_name, "return_url": return_url, "eci": "ECOMMERCE"}
+        if language in ("en", "ar"):
+            params["language"] = language
+        if installments:
+            params.update(installments=installments["mode"], plan_code=installments["plan_code"],
+                          issuer_code=installments["issuer_code"])
+        # token_name and card fields are masked by name in every stored body (core.masking)
+        answer = self._call(params, purpose=f"aps.{params['command'].lower()}", key=key, order_id=order_id)
+        if answer.status == INVALID_REQUEST:
+            raise TerminalError(SERVICE, answer.code, answer.message)
+        answer.extra = {"3ds_url": str(answer.params.get("3ds_url") or "")}
+        return answer
+
+    def installment_plans(self, *, amount_minor: int, currency: str, language: str = "",
+                          order_id: int | None = None) -> Answer:
+        """GET_INSTALLMENTS_PLANS (SDK InstallmentsPlansModel: query_command; optional amount, currency, language,
+        issuer_code): 62000 with `installment_detail.issuer_detail[]` — each issuer's code, names, logos, terms,
+        `bins[].bin` and `plan_details[]` (plan_code, number_of_installment, amountPerMonth, fees_type,
+        fee_display_value, currency_code). The nested detail is left out of the signature (SDK)."""
+        params = {"query_command": "GET_INSTALLMENTS_PLANS", "amount": str(int(amount_minor)),
+                  "currency": currency.upper()}
+        if language in ("en", "ar"):
+            params["language"] = language
+        answer = self._call(params, purpose="aps.installment_plans", order_id=order_id)
+        if answer.status != PLANS_OK:
             raise TerminalError(SERVICE, answer.code, answer.message)
         return answer
 

@@ -35,6 +35,7 @@ import threading
 import time
 import urllib.parse
 
+from .aps_merchant import MerchantPageMixin, plan_choices, plan_chosen, plans_for
 from .base import Request, Response, Simulator
 
 OK_CODES = {"PURCHASE": "14000", "AUTHORIZATION": "02000"}
@@ -42,15 +43,17 @@ FAIL_CODES = {"PURCHASE": "13666", "AUTHORIZATION": "03666"}  # simulator only: 
 
 
 def sign(params: dict, phrase: str, sha_type: str = "sha256") -> str:
-    """APS signature pattern: sorted name=value pairs, no separator, wrapped in the phrase, hashed."""
-    text = phrase + "".join(f"{k}={params[k]}" for k in sorted(params) if k != "signature") + phrase
+    """APS signature pattern: sorted name=value pairs, no separator, wrapped in the phrase, hashed; the nested
+    `installment_detail` of GET_INSTALLMENTS_PLANS is not signed (SDK APSSignature::implodeParamsToString)."""
+    text = phrase + "".join(f"{k}={params[k]}" for k in sorted(params)
+                            if k not in ("signature", "installment_detail")) + phrase
     algo = sha_type.replace("hmac_", "")
     if sha_type.startswith("hmac_"):
         return hmac.new(phrase.encode(), text.encode(), algo).hexdigest()
     return hashlib.new(algo, text.encode()).hexdigest()
 
 
-class ApsSimulator(Simulator):
+class ApsSimulator(MerchantPageMixin, Simulator):
     """One APS merchant account."""
 
     name = "aps"
@@ -58,11 +61,12 @@ class ApsSimulator(Simulator):
         ("POST", r"/FortAPI/paymentPage", "handle_page"),
         ("POST", r"/FortAPI/paymentPage/decide", "handle_decide"),
         ("POST", r"/FortAPI/paymentApi", "handle_api"),
+        *MerchantPageMixin.merchant_routes,
     ]
     retry_delays = (2.0, 5.0, 10.0)  # simulator only: APS's feedback retry spacing is unpublished
     control_methods = Simulator.control_methods + (
         "configure", "release", "transactions", "forge_feedback", "replay_feedback", "hold_next_maintenance", "pay",
-        "hold_answers",
+        "hold_answers", "tokenize",
     )
 
     def __init__(self, *, merchant_identifier="MxvOupuG", access_code="SILgpo7pWbmzuURp2qri",
@@ -83,6 +87,7 @@ class ApsSimulator(Simulator):
             self._fort_ids = itertools.count(169996200000000001)
             self._hold_next = 0
             self._answer_delay = 0.0
+            self.reset_merchant_state()
 
     def configure(self, feedback_url: str = "", notification_url: str = "", feedback_format: str = "form") -> None:
         """Technical settings in APS's back office: where direct and notification feedback go (A6)."""
@@ -102,7 +107,7 @@ class ApsSimulator(Simulator):
 
     # signing -------------------------------------------------------------------------------------
     def _signed(self, params: dict) -> dict:
-        params = {k: str(v) for k, v in params.items() if k != "signature"}
+        params = {k: v if isinstance(v, (dict, list)) else str(v) for k, v in params.items() if k != "signature"}
         params["signature"] = sign(params, self.response_phrase, self.sha_type)
         return params
 
@@ -121,28 +126,32 @@ class ApsSimulator(Simulator):
             answer = self._signed({**_echo(form), "response_code": "00008", "status": "00",
                                    "response_message": "Signature mismatch"})
             return _redirect(return_url, answer) if return_url else Response.text("Signature mismatch", 400)
+        if form.get("service_command") == "TOKENIZATION":
+            return self.tokenization_page(form)
         token = secrets.token_urlsafe(12)
         with self._state_lock:
             self._pages[token] = form
         buttons = "".join(f'<button name="decision" value="{d}">{d}</button>' for d in ("pay", "decline", "cancel", "hold"))
+        plans = plan_choices(form)  # simulator only: APS's standalone installments page
         page = (f"<html><body><h1>Amazon Payment Services (simulator)</h1><p>{html.escape(form.get('amount', ''))} "
                 f"{html.escape(form.get('currency', ''))}</p><form method=post action=/FortAPI/paymentPage/decide>"
-                f"<input type=hidden name=page value={token}>{buttons}</form></body></html>")
+                f"<input type=hidden name=page value={token}>{plans}{buttons}</form></body></html>")
         return Response(200, page.encode(), {"Content-Type": "text/html; charset=utf-8"})
 
     def handle_decide(self, req: Request) -> Response:
         data = req.form()
-        with self._state_lock:
-            form = self._pages.pop(data.get("page", ""), None)
+        form = self.take_page(data)
         if form is None:
             return Response.text("This payment page has expired.", 410)
-        answer = self.pay(form, data.get("decision", "pay"))
+        answer = self.pay(form, data.get("decision", "pay"), plan=plan_chosen(form, data.get("plan", "")))
         return _redirect(form.get("return_url", ""), answer)
 
-    def pay(self, form: dict, decision: str = "pay") -> dict:
-        """The shopper's decision on the hosted page: the transaction, its direct feedback; returns the signed answer."""
+    def pay(self, form: dict, decision: str = "pay", *, fort_id: str = "", plan: dict | None = None) -> dict:
+        """The shopper's decision on the hosted page (or the outcome of a token purchase): the transaction, its direct
+        feedback; returns the signed answer. An installment purchase's answer names its plan (simulator only:
+        plan_code, issuer_code, number_of_installments in the feedback)."""
         command, ref = form.get("command", "PURCHASE"), form.get("merchant_reference", "")
-        fort_id = str(next(self._fort_ids))
+        fort_id = fort_id or str(next(self._fort_ids))
         code, message = {"pay": (OK_CODES.get(command, "14000"), "Success"),
                          "decline": (FAIL_CODES.get(command, "13666"), "Transaction declined"),
                          "cancel": ("00072", "Transaction has been cancelled by the Consumer"),
@@ -151,11 +160,15 @@ class ApsSimulator(Simulator):
         tx = {"command": command, "merchant_reference": ref, "fort_id": fort_id, "amount": amount,
               "currency": form.get("currency", ""), "response_code": code, "status": code[:2], "message": message,
               "authorized": amount if code[:2] in ("14", "02") else 0, "captured": amount if code[:2] == "14" else 0,
-              "refunded": 0, "voided": False, "form": form}
+              "refunded": 0, "voided": False, "form": form, "plan": plan or {}}
         with self._state_lock:
             self._tx[ref] = tx
+        months = {p["plan_code"]: p["number_of_installment"] for i in plans_for(amount, tx["currency"])
+                  for p in i["plan_details"]}
+        plan_fields = {**plan, "number_of_installments": months.get(plan["plan_code"], "")} if plan else {}
         answer = self._signed({**_echo(form), "fort_id": fort_id, "response_code": code, "status": code[:2],
                                "response_message": message, "payment_option": "VISA", "eci": "ECOMMERCE",
+                               **plan_fields,
                                **({"authorization_code": "123456"} if code[:2] in ("14", "02") else {})})
         tx["answer"] = answer
         self._feedback(self.feedback_url, answer)
@@ -212,7 +225,11 @@ class ApsSimulator(Simulator):
                                                 "response_message": "Signature mismatch"}))
         if params.get("query_command") == "CHECK_STATUS":
             return Response.json(self._signed(self._check_status(base, params)))
+        if params.get("query_command") == "GET_INSTALLMENTS_PLANS":
+            return Response.json(self._signed(self.installment_plans(base, params)))
         command = params.get("command", "")
+        if command in ("PURCHASE", "AUTHORIZATION"):
+            return Response.json(self._signed(self.token_purchase(base, params)))
         if command not in ("CAPTURE", "REFUND", "VOID_AUTHORIZATION"):
             return Response.json(self._signed({**base, "response_code": "00002", "status": "00",
                                                 "response_message": "Invalid command"}))
@@ -274,8 +291,9 @@ class ApsSimulator(Simulator):
 
 def _echo(params: dict) -> dict:
     """The request's own fields APS returns in its answer (never the signature or card data)."""
-    keep = ("command", "query_command", "access_code", "merchant_identifier", "merchant_reference", "amount",
-            "currency", "language", "customer_email", "order_description", "maintenance_reference")
+    keep = ("command", "query_command", "service_command", "access_code", "merchant_identifier", "merchant_reference",
+            "amount", "currency", "language", "customer_email", "customer_ip", "order_description",
+            "maintenance_reference", "installments", "plan_code", "issuer_code", "return_url", "eci")
     return {k: params[k] for k in keep if k in params}
 
 

@@ -28,16 +28,20 @@ class Word:
     captured_minor: int | None = None  # totals a status check reports
     refunded_minor: int | None = None
     maintenance_reference: str = ""
+    installments: dict = field(default_factory=dict)  # APS: the plan an installment purchase names
     params: dict = field(default_factory=dict)
     exchange: object = None  # the status check's Exchange, for the audit trail
 
 
 @dataclass
 class HostedPage:
-    """Where the pay page sends the customer: a form POST (APS) or a plain redirect (fields empty)."""
+    """Where the pay page sends the customer: a form POST (APS) or a plain redirect (fields empty). `frame`: the form
+    is posted into an iframe on the pay page (APS merchant page); `way`: "full" or "installments"."""
 
     url: str
     fields: dict
+    frame: bool = False
+    way: str = "full"
 
 
 class ApsGateway:
@@ -52,13 +56,58 @@ class ApsGateway:
         self.connection = connection
         self.client = aps.ApsClient(connection)
 
-    def hosted_page(self, payment, return_url: str) -> HostedPage:
+    def hosted_page(self, payment, return_url: str, *, installments: bool = False) -> HostedPage:
+        """A4 redirection form; `installments`: APS's standalone installments page."""
         fields = self.client.page_form(command=payment.command, merchant_reference=payment.reference,
                                        amount_minor=payment.amount_minor, currency=payment.currency,
                                        email=payment.email or "customer@example.invalid", return_url=return_url,
                                        language="ar" if payment.language == "ar" else "en",
-                                       description=f"Order {payment.order_id}")
-        return HostedPage(self.client.page_url, fields)
+                                       description=f"Order {payment.order_id}", installments=installments)
+        return HostedPage(self.client.page_url, fields, way="installments" if installments else "full")
+
+    def card_page(self, payment, card_url: str, *, installments: bool = False) -> HostedPage:
+        """Merchant page: the TOKENIZATION form posted into the pay page's iframe; its answer comes to `card_url`.
+        `installments`: APS's page in the iframe also offers the plans (standalone)."""
+        fields = self.client.tokenization_form(merchant_reference=payment.reference, return_url=card_url,
+                                               language="ar" if payment.language == "ar" else "en",
+                                               installments_minor=payment.amount_minor if installments else None,
+                                               currency=payment.currency)
+        return HostedPage(self.client.page_url, fields, frame=True, way="installments" if installments else "full")
+
+    def purchase_with_token(self, payment, params: dict, *, customer_ip: str, return_url: str,
+                            installments: dict | None, key: str) -> aps.Answer:
+        """Merchant page, host to host: the payment's PURCHASE / AUTHORIZATION with the verified tokenization's
+        token (installments: always a purchase, with the plan)."""
+        return self.client.purchase(command=payment.command, merchant_reference=payment.reference,
+                                    amount_minor=payment.amount_minor, currency=payment.currency,
+                                    token_name=str(params.get("token_name") or ""),
+                                    email=payment.email or "customer@example.invalid", customer_ip=customer_ip,
+                                    return_url=return_url, language="ar" if payment.language == "ar" else "en",
+                                    installments=installments, key=key, order_id=payment.order_id)
+
+    def installment_plans(self, payment) -> list[dict]:
+        """GET_INSTALLMENTS_PLANS for the payment's amount: [{issuer_code, name_en, name_ar, terms_en, terms_ar,
+        fees_en, fees_ar, bins, plans: [{plan_code, months, per_month, fee, fee_type}]}], issuers without plans
+        left out (the plugin's get_installment_plan does the same)."""
+        answer = self.client.installment_plans(amount_minor=payment.amount_minor, currency=payment.currency,
+                                               language="ar" if payment.language == "ar" else "en",
+                                               order_id=payment.order_id)
+        detail = answer.params.get("installment_detail")
+        issuers = detail.get("issuer_detail") if isinstance(detail, dict) else None
+        out = []
+        for row in issuers if isinstance(issuers, list) else []:
+            if not isinstance(row, dict) or not isinstance(row.get("plan_details"), list) or not row["plan_details"]:
+                continue
+            plans = [{"plan_code": str(p.get("plan_code") or ""), "months": _int(p.get("number_of_installment")),
+                      "per_month": str(p.get("amountPerMonth") or ""), "fee": str(p.get("fee_display_value") or "0"),
+                      "fee_type": str(p.get("fees_type") or "")}
+                     for p in row["plan_details"] if isinstance(p, dict) and p.get("plan_code")]
+            bins = [str(b.get("bin") or "") for b in row.get("bins") or [] if isinstance(b, dict) and b.get("bin")]
+            out.append({"issuer_code": str(row.get("issuer_code") or ""), "bins": bins, "plans": plans,
+                        **{f"{what}_{lang}": str(row.get(f"{src}_{lang}") or "") for lang in ("en", "ar")
+                           for what, src in (("name", "issuer_name"), ("terms", "terms_and_condition"),
+                                             ("fees", "processing_fees_message"))}})
+        return [i for i in out if i["issuer_code"] and i["plans"]]
 
     def verify(self, params: dict) -> bool:
         return self.client.verify_feedback(params)
@@ -81,7 +130,8 @@ class ApsGateway:
             else:
                 outcome = "failed"
         amount = params.get("amount")
-        return Word(reference=str(params.get("merchant_reference") or ""), outcome=outcome,
+        plan = {k: str(params[k]) for k in ("plan_code", "issuer_code", "number_of_installments") if params.get(k)}
+        return Word(reference=str(params.get("merchant_reference") or ""), outcome=outcome, installments=plan,
                     amount_minor=int(amount) if str(amount or "").isdigit() else None,
                     currency=str(params.get("currency") or "").upper(), gateway_id=str(params.get("fort_id") or ""),
                     message=str(params.get("response_message") or ""), code=code,

@@ -75,6 +75,11 @@ def return_url(payment: Payment) -> str:
     return settings.PUBLIC_URL + reverse("pay-return", kwargs={"token": token_for(payment)})
 
 
+def card_url(payment: Payment) -> str:
+    """Where APS's merchant page (in the pay page's iframe) sends its tokenization answer."""
+    return settings.PUBLIC_URL + reverse("pay-card", kwargs={"token": token_for(payment)})
+
+
 class LinkRefused(Exception):
     """The link is not (or no longer) good: `reason` is one of "invalid", "expired"."""
 

@@ -90,6 +90,22 @@ class Payment(models.Model):
     def refundable_minor(self) -> int:
         return self.captured_minor - self.refunded_minor
 
+    @property
+    def installment_plan(self) -> dict:
+        """The installment plan chosen (APS): mode, plan_code, issuer_code and, when known, months, per_month, name."""
+        return (self.gateway_data or {}).get("installments") or {}
+
+    def keep(self, **values) -> None:
+        """Set (None: remove) keys of `gateway_data`, saved at once."""
+        data = dict(self.gateway_data or {})
+        for key, value in values.items():
+            if value is None:
+                data.pop(key, None)
+            else:
+                data[key] = value
+        type(self).objects.filter(pk=self.pk).update(gateway_data=data)
+        self.gateway_data = data
+
 
 class PaymentEvent(models.Model):
     """One state change of a Payment (the audit trail), linked to the Exchange that caused it."""

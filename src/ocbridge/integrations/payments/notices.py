@@ -128,6 +128,8 @@ def apply_word(payment: Payment, word: Word, *, actor: str, exchange=None) -> bo
             fields["captured_minor"] = max(captured, payment.captured_minor)
         if word.refunded_minor is not None:
             fields["refunded_minor"] = max(word.refunded_minor, payment.refunded_minor)
+        if word.installments:  # the plan an installment purchase names, also when a status check decided first
+            payment.keep(installments={**payment.installment_plan, **word.installments})
         moved = ledger.move(payment, word.outcome, what=_what(word), actor=actor, exchange=exchange, **fields)
         if moved:
             _shop_status(payment)

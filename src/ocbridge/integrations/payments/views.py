@@ -22,15 +22,16 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from ocbridge.core import access
 from ocbridge.core.choices import ExchangeOutcome, Level, Role, Service
 from ocbridge.core.errors import ConfigurationError, ServiceError
-from ocbridge.core.exchanges import close_inbound, inbound_exchange
+from ocbridge.core.exchanges import client_ip, close_inbound, inbound_exchange
 from ocbridge.core.models import Integration, Job, Store
-from ocbridge.integrations.payments import ledger, links, operations
+from ocbridge.integrations.payments import installments, ledger, links, merchant_page, operations
 from ocbridge.integrations.payments.gateways import gateway_for
 from ocbridge.integrations.payments.jobs import schedule_check
 from ocbridge.integrations.payments.models import (
@@ -67,10 +68,14 @@ def pay(request, token: str) -> HttpResponse:
     except links.LinkRefused as exc:
         return _customer_page(request, exc.payment, "payments/customer.html", {"outcome": exc.reason},
                               status=410 if exc.reason == "expired" else 404)
-    if payment.state not in OPEN_STATES:
+    if payment.state not in OPEN_STATES or merchant_page.purchase_sent(payment):
         return _customer_page(request, payment, "payments/customer.html", {"outcome": _outcome(payment)})
     try:
-        page = gateway_for(payment.integration).hosted_page(payment, links.return_url(payment))
+        gateway = gateway_for(payment.integration)
+        if payment.gateway == "aps":
+            context = _aps_pages(request, payment, gateway)
+        else:
+            context = {"pages": [gateway.hosted_page(payment, links.return_url(payment))]}
     except ConfigurationError:
         return _customer_page(request, payment, "payments/customer.html", {"outcome": "unavailable"}, status=503)
     except ServiceError as exc:  # the gateway refused to start the payment (amount out of range, down)
@@ -78,9 +83,73 @@ def pay(request, token: str) -> HttpResponse:
         return _customer_page(request, payment, "payments/customer.html", {"outcome": "unavailable"}, status=503)
     if payment.state == S.CREATED:
         ledger.move(payment, S.PENDING, what="the customer opened the pay link", actor="link")
-    if not page.fields:  # a gateway whose page is a plain address (Latitude's paymentUrl)
-        return redirect(page.url)
-    return _customer_page(request, payment, "payments/hand_over.html", {"page": page})
+    pages = context["pages"]
+    if len(pages) == 1 and not pages[0].fields:  # a gateway whose page is a plain address (Latitude's paymentUrl)
+        return redirect(pages[0].url)
+    return _customer_page(request, payment, "payments/hand_over.html", context)
+
+
+def _aps_pages(request, payment: Payment, gateway) -> dict:
+    """What the APS pay page shows: the redirection form(s), or the merchant page's card form in an iframe — and,
+    when the order may be paid in installments, the choice (standalone: a second way; hosted: the banks' plans)."""
+    from ocbridge.integrations.payments.config import PaymentConfig
+
+    merchant = PaymentConfig.from_settings(payment.integration.settings).integration_type == "merchant_page"
+    offer, way, plans, error = installments.offer(payment), request.GET.get("way", ""), [], ""
+    if offer == "hosted":
+        try:
+            plans = installments.plans(payment, gateway)
+        except ServiceError as exc:  # no plans today: paying in full still works
+            ledger.note(payment, f"installment plans not available: {exc}", actor="link")
+        if request.GET.get("plan") and way != "full":
+            if installments.choose(payment, plans, request.GET["plan"]) is None:
+                error = "plan"
+    if way == "full":
+        installments.clear(payment)
+    chosen = installments.chosen(payment) if offer == "hosted" else {}
+    if not merchant:
+        pages = [gateway.hosted_page(payment, links.return_url(payment))]
+        if offer == "standalone":
+            pages.append(gateway.hosted_page(payment, links.return_url(payment), installments=True))
+        return {"pages": pages, "offer": offer}
+    card_url = links.card_url(payment)
+    if offer == "standalone" and way == "installments":
+        pages = [gateway.card_page(payment, card_url, installments=True)]
+    elif way == "full" or chosen or not (offer == "standalone" or plans):
+        pages = [gateway.card_page(payment, card_url)]
+    else:  # the customer chooses first: in full, or in installments
+        pages = []
+    return {"pages": pages, "offer": offer, "plans": plans, "chosen": chosen, "way": way, "error": error,
+            "choosing": not pages, "again": links.url_for(payment)}
+
+
+@csrf_exempt  # APS's page in the iframe posts the customer here; its signature vouches for it
+@xframe_options_sameorigin  # shown inside the pay page's own iframe
+def pay_card(request, token: str) -> HttpResponse:
+    """The merchant page's tokenization answer: verified, then the purchase host to host (once); the customer goes
+    on to 3-D Secure or back to the pay page, which shows the outcome."""
+    try:
+        payment = links.payment_of(token, for_paying=False)
+    except links.LinkRefused as exc:
+        return _customer_page(request, None, "payments/customer.html", {"outcome": exc.reason}, status=404)
+    exchange = inbound_exchange(request, service=payment.gateway, connection=payment.integration.connection,
+                                purpose=f"{payment.gateway}.tokenization")
+    exchange.order_id = payment.order_id
+    try:
+        params = params_of(request) if request.method == "POST" else {k: v for k, v in request.GET.items()}
+        if payment.gateway != "aps":
+            raise WebhookFormatError("only Amazon Payment Services has a merchant page")
+    except WebhookFormatError as exc:
+        close_inbound(exchange, status=400, outcome=ExchangeOutcome.REJECTED, level=Level.WARNING, error=str(exc))
+        return _customer_page(request, payment, "payments/card_step.html", {"step": merchant_page.Step("refused")},
+                              status=400)
+    try:
+        step = merchant_page.card_returned(payment, params, exchange=exchange, customer_ip=client_ip(request),
+                                           return_url=links.return_url(payment))
+    except ConfigurationError:
+        step = merchant_page.Step("unavailable")
+    return _customer_page(request, payment, "payments/card_step.html", {"step": step, "again": links.url_for(payment)},
+                          status=400 if step.kind == "refused" else 200)
 
 
 def pay_checkout(request, store_pk: int, order_id: int, ts: int, sig: str) -> HttpResponse:
@@ -139,8 +208,12 @@ def pay_return(request, token: str) -> HttpResponse:
 
 
 def _outcome(payment: Payment) -> str:
-    return {S.PAID: "paid", S.AUTHORISED: "paid", S.FAILED: "failed", S.CANCELLED: "cancelled",
-            S.REFUNDED: "refunded", S.VOIDED: "cancelled"}.get(payment.state, "pending")
+    outcome = {S.PAID: "paid", S.AUTHORISED: "paid", S.FAILED: "failed", S.CANCELLED: "cancelled",
+               S.REFUNDED: "refunded", S.VOIDED: "cancelled"}.get(payment.state, "pending")
+    said = (payment.gateway_data or {}).get("purchase") or {}
+    if outcome == "pending" and said.get("status") and said["status"] not in ("14", "02", "15", "19", "20"):
+        outcome = "failed"  # APS's signed answer to our purchase declined it; shown only, the feedback records it
+    return outcome
 
 
 # --- dashboard ------------------------------------------------------------------------------------------

@@ -1,0 +1,235 @@
+"""APS merchant page and installments end to end on MariaDB 3.0 and 4.0 shops ↔ the APS simulator over HTTP ↔ the
+hub's live server: the card typed on APS's page in the pay page's iframe, the signed tokenization answer at the
+hub, the purchase host to host once (3-D Secure, declines, on hold, a lost answer), forged and replayed answers
+refused; installments standalone (APS's page picks the plan) and hosted (the pay page lists the banks' plans), the
+plan recorded and shown. Checked only against the simulator (tests/contracts/test_aps.py names the sources)."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from ocbridge.core.models import Exchange, SideEffect
+from ocbridge.integrations.payments import links
+from ocbridge.integrations.payments.models import Payment, PaymentEvent
+
+from paykit import hidden_fields, merchant_pays, top_url
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _link(bed, order_id, total="20.00", currency="AED", language="en"):
+    bed.add_order(order_id, total=total, currency=currency)
+    payment = links.new_payment(bed.integration, order_id=order_id, amount=total, currency=currency,
+                                email="layla@example.com", language=language)
+    return payment, links.url_for(payment)
+
+
+def _pay_page_of(url: str) -> int:
+    """The payment whose pay page `url` is (tokens carry their signing time, so compare what they name)."""
+    return links.payment_of(re.search(r"/pay/([^/]+)/(\?|$)", url).group(1), for_paying=False).pk
+
+
+def _purchases(bed) -> list[dict]:
+    return [r.json() for r in bed.sim.requests("/FortAPI/paymentApi")
+            if (r.json() or {}).get("command") in ("PURCHASE", "AUTHORIZATION")]
+
+
+@pytest.mark.parametrize("version", ["3.0", "4.0"])
+def test_paid_through_the_merchant_page_once(aps_bed, version):
+    bed = aps_bed(version, integration_type="merchant_page")
+    payment, link = _link(bed, 601)
+    step = merchant_pays(bed, link)
+    assert step.status_code == 200 and _pay_page_of(top_url(step)) == payment.pk  # to the pay page, out of the iframe
+    assert step.headers.get("X-Frame-Options") == "SAMEORIGIN"  # shown inside the pay page's own iframe
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "paid" and payment.captured_minor == 2000 and bed.order_status(601) == 2
+    purchase = _purchases(bed)
+    assert len(purchase) == 1 and purchase[0]["merchant_reference"] == payment.reference
+    assert purchase[0]["amount"] == "2000" and purchase[0]["customer_ip"] == "127.0.0.1"
+    assert len([c for _s, c in bed.history(601) if c.startswith("Paid")]) == 1
+    # the paid state came from the feedback or the status check, never from the purchase answer
+    assert PaymentEvent.objects.get(payment=payment, to_state="paid").actor in ("gateway", "status check")
+    assert SideEffect.objects.get(key=f"{payment.key}:purchase").state == "sent"
+    # the pay page opened again only shows the outcome
+    again = httpx.get(link)
+    assert "Payment received" in again.text and "card-form" not in again.text
+    # neither the token nor the card is kept anywhere
+    tokenization = Exchange.objects.get(purpose="aps.tokenization")
+    assert "token_name=%2A%2A" in tokenization.url and "card_number=%2A%2A" in tokenization.url
+    assert not Exchange.objects.filter(request_body__contains="4111111111111111").exists()
+
+
+def test_declined_card_fails_and_the_shop_is_untouched(aps_bed):
+    bed = aps_bed("3.0", integration_type="merchant_page")
+    payment, link = _link(bed, 602)
+    step = merchant_pays(bed, link, card="4000000000000002")
+    page = httpx.get(top_url(step))
+    assert "did not go through" in page.text  # APS's answer shown; the feedback records it
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "failed" and bed.order_status(602) == 1 and bed.history(602) == [(1, "")]
+
+
+def test_forged_and_replayed_tokenization_answers_send_nothing_more(aps_bed, client):
+    from urllib.parse import urlencode
+
+    from ocbridge.simulators.aps import sign
+
+    bed = aps_bed("4.0", integration_type="merchant_page")
+    payment, link = _link(bed, 603)
+    token = links.token_for(payment)
+    forged = {"service_command": "TOKENIZATION", "merchant_reference": payment.reference, "response_code": "18000",
+              "status": "18", "token_name": "stolen", "access_code": bed.sim.access_code,
+              "merchant_identifier": bed.sim.merchant_identifier, "language": "en"}
+    forged["signature"] = sign(forged, "not-the-phrase")
+    resp = client.post(f"/pay/{token}/card", data=urlencode(forged), content_type="application/x-www-form-urlencoded")
+    assert resp.status_code == 400 and not _purchases(bed)
+    rejected = Exchange.objects.get(purpose="aps.tokenization")
+    assert rejected.outcome == "rejected" and "not signed" in rejected.error
+    other = {**forged, "merchant_reference": "999"}  # APS-signed, but for another payment
+    other["signature"] = sign(other, "RESP")
+    assert client.post(f"/pay/{token}/card", data=urlencode(other),
+                       content_type="application/x-www-form-urlencoded").status_code == 400
+    with httpx.Client(timeout=10) as web:
+        step = merchant_pays(bed, link, web=web)
+        replay = web.get(str(step.url))  # the same signed answer again (reload, or replayed)
+    assert replay.status_code == 200 and len(_purchases(bed)) == 1
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "paid" and len(_purchases(bed)) == 1
+
+
+def test_three_d_secure_then_paid(aps_bed):
+    bed = aps_bed("3.0", integration_type="merchant_page", command="AUTHORIZATION")
+    payment, link = _link(bed, 604, language="ar")
+    step = merchant_pays(bed, link, card="4000000000003220")
+    url = top_url(step)
+    assert url.startswith(bed.sim.base_url + "/FortAPI/3ds/")
+    payment.refresh_from_db()
+    assert payment.state == "pending"
+    with httpx.Client(timeout=10) as web:
+        web.get(url)
+        back = web.post(url + "/decide", data={"decision": "pass"})
+        location = back.headers["location"]
+        assert back.status_code == 302 and "/return?" in location and _pay_page_of(location.replace("/return?", "/?")) == payment.pk
+        shown = web.get(back.headers["location"])
+    assert 'dir="rtl"' in shown.text
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "authorised" and bed.order_status(604) == 2 and len(_purchases(bed)) == 1
+
+
+def test_lost_purchase_answer_is_asked_about_never_resent(aps_bed):
+    bed = aps_bed("4.0", integration_type="merchant_page")
+    payment, link = _link(bed, 605)
+    bed.sim.configure(feedback_url="", notification_url="")  # only the status check can tell
+    bed.sim.fail_next("500", path="/FortAPI/paymentApi", after=True)  # carried out, answer lost
+    step = merchant_pays(bed, link)
+    assert _pay_page_of(top_url(step)) == payment.pk
+    assert SideEffect.objects.get(key=f"{payment.key}:purchase").state in ("sent", "unknown")
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "paid" and len(_purchases(bed)) == 1
+    assert PaymentEvent.objects.get(payment=payment, to_state="paid").actor == "status check"
+
+
+def test_on_hold_purchase_stays_pending_until_released(aps_bed):
+    bed = aps_bed("3.0", integration_type="merchant_page")
+    payment, link = _link(bed, 606)
+    merchant_pays(bed, link, card="4000000000009995")
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "pending" and bed.order_status(606) == 1
+    bed.sim.release(payment.reference, "pay")
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "paid" and bed.order_status(606) == 2
+
+
+def test_card_refused_on_apss_page_can_be_typed_again(aps_bed):
+    bed = aps_bed("3.0", integration_type="merchant_page")
+    payment, link = _link(bed, 607)
+    step = merchant_pays(bed, link, card="4111111111111112")  # not a card number
+    assert "The card was not accepted" in step.text and not _purchases(bed)
+    step = merchant_pays(bed, link)  # the pay page again: a fresh card form
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "paid" and len(_purchases(bed)) == 1
+
+
+@pytest.mark.parametrize("version", ["3.0", "4.0"])
+def test_standalone_installments_on_the_merchant_page(aps_bed, version):
+    bed = aps_bed(version, integration_type="merchant_page", installments="standalone")
+    payment, link = _link(bed, 611, total="2000.00")
+    choice = httpx.get(link)
+    assert 'id="pay-installments"' in choice.text and "card-form" not in choice.text  # the customer chooses first
+    merchant_pays(bed, link, query="?way=installments", plan="zaQnN1:6MGB")
+    purchase = _purchases(bed)[0]
+    assert (purchase["command"], purchase["installments"], purchase["plan_code"], purchase["issuer_code"]) == (
+        "PURCHASE", "YES", "6MGB", "zaQnN1")
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "paid" and bed.order_status(611) == 2
+    assert payment.installment_plan == {"mode": "standalone", "plan_code": "6MGB", "issuer_code": "zaQnN1",
+                                        "number_of_installments": "6"}
+    shown = httpx.get(link)
+    assert "Payment received" in shown.text and "6 monthly payments" in shown.text
+
+
+def test_hosted_installments_plan_chosen_on_the_pay_page(aps_bed):
+    bed = aps_bed("4.0", integration_type="merchant_page", installments="hosted")
+    payment, link = _link(bed, 612, total="2000.00")
+    choice = httpx.get(link)
+    assert "Gulf Bank" in choice.text and "Desert Islamic Bank" in choice.text and "card-form" not in choice.text
+    assert "3 monthly payments of 666.67 AED" in choice.text and "6 monthly payments of 333.33 AED" in choice.text
+    plans = [r.json() for r in bed.sim.requests("/FortAPI/paymentApi")
+             if r.json().get("query_command") == "GET_INSTALLMENTS_PLANS"]
+    assert len(plans) == 1 and plans[0]["amount"] == "200000"
+    # a card of another bank is refused before anything is sent
+    step = merchant_pays(bed, link, card="5454545454545454", query="?plan=zaQnN1.6MGB")
+    assert "not from the bank" in step.text and not _purchases(bed)
+    merchant_pays(bed, link, query="?plan=zaQnN1.6MGB")
+    purchase = _purchases(bed)
+    assert len(purchase) == 1 and (purchase[0]["installments"], purchase[0]["plan_code"]) == ("HOSTED", "6MGB")
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "paid" and payment.installment_plan["months"] == 6
+    assert payment.installment_plan["name_en"] == "Gulf Bank"
+    assert "6 monthly payments of 333.33 AED" in httpx.get(link).text
+    assert len([r for r in bed.sim.requests("/FortAPI/paymentApi")
+                if r.json().get("query_command") == "GET_INSTALLMENTS_PLANS"]) == 1  # kept for a while
+
+
+def test_redirection_offers_apss_standalone_installments_page(aps_bed):
+    bed = aps_bed("3.0", installments="standalone", command="AUTHORIZATION")
+    payment, link = _link(bed, 613, total="2000.00")
+    page = httpx.get(link)
+    forms = re.findall(r'<form method="post" action="([^"]+)" id="hand-over-(\w+)">(.*?)</form>', page.text, re.S)
+    assert [f[1] for f in forms] == ["full", "installments"]
+    full, inst = hidden_fields(forms[0][2]), hidden_fields(forms[1][2])
+    assert full["command"] == "AUTHORIZATION" and "installments" not in full
+    assert (inst["command"], inst["installments"]) == ("PURCHASE", "STANDALONE")
+    with httpx.Client(timeout=10) as web:
+        card_page = web.post(forms[1][0].replace("&amp;", "&"), data=inst)
+        token = re.search(r"name=page value=([^\s>]+)>", card_page.text).group(1)
+        back = web.post(bed.sim.base_url + "/FortAPI/paymentPage/decide",
+                        data={"page": token, "decision": "pay", "plan": "tRt8W2:12MDI"})
+        web.get(back.headers["location"])
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "paid"  # an installment purchase: paid, not authorised
+    assert payment.installment_plan == {"plan_code": "12MDI", "issuer_code": "tRt8W2", "number_of_installments": "12"}
+
+
+@pytest.mark.parametrize("total,currency", [("999.99", "AED"), ("5000.00", "KWD")])
+def test_no_installments_under_the_minimum_or_in_other_currencies(aps_bed, total, currency):
+    bed = aps_bed("3.0", integration_type="merchant_page", installments="standalone")
+    _payment, link = _link(bed, 614, total=total, currency=currency)
+    page = httpx.get(link)
+    assert "card-form" in page.text and "pay-installments" not in page.text
+    assert "installments" not in hidden_fields(page.text)
+    assert Payment.objects.count() == 1
