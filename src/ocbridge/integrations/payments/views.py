@@ -104,7 +104,7 @@ def _aps_pages(request, payment: Payment, gateway) -> dict:
         if request.GET.get("plan") and way != "full":
             if installments.choose(payment, plans, request.GET["plan"]) is None:
                 error = "plan"
-    if way == "full":
+    if way in ("full", "change"):  # paying in full, or back to the choice: a plan picked before no longer holds
         installments.clear(payment)
     chosen = installments.chosen(payment) if offer == "hosted" else {}
     if not merchant:
