@@ -135,8 +135,8 @@ class Shop:
 def play_day(server, *, orders: int, despatch_after: float, faults: bool, seed: int, name: str, day: int = DAY) -> dict:
     from benchkit import pct
 
-    from ocbridge.core import clock, ratelimit
-    from ocbridge.core.jobs import run_job, run_until_idle
+    from ocbridge.core import clock, polls, ratelimit
+    from ocbridge.core.jobs import run_until_idle
     from ocbridge.core.models import Connection, Integration, Job, Store
     from ocbridge.integrations.despatch import jobs
     from ocbridge.opencart import feed
@@ -156,11 +156,9 @@ def play_day(server, *, orders: int, despatch_after: float, faults: bool, seed: 
         integration = Integration.objects.create(store=store, kind="despatch", connection=conn, settings={
             "ready_status_ids": [2], "order_prefix": "UK-", "despatched_status_id": 3,
             "tracking_url": "https://track.example/{code}"})
-        keys = iter(range(10**9))
 
-        def poll(kind) -> None:
-            job = Job.objects.enqueue(kind, key=f"bench:{name}:{next(keys)}", integration=integration)
-            run_job(job.pk)
+        def poll_dc() -> None:  # the routine DC poll (core.polls: no Job row)
+            polls.run_one(jobs.POLL, polls.integration_key(integration))
 
         def poll_shop() -> None:  # the shared shop poll (opencart.feed): Despatch is one of its history consumers
             feed.poll_shop(feed.shop_key(store))
@@ -207,7 +205,7 @@ def play_day(server, *, orders: int, despatch_after: float, faults: bool, seed: 
             set_time((tick + 1) * POLL)
             t0 = time.perf_counter()
             poll_shop()
-            poll(jobs.PollDcOrders)
+            poll_dc()
             run_until_idle(max_rounds=20)
             if faults:  # retries of this tick's failures become due at once (backoff is time, not work)
                 Job.objects.filter(state="queued").update(next_run_at=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc))

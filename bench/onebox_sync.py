@@ -10,7 +10,7 @@ this run as the first sync's count, and against the PHP module's one product per
 
 Statuses in (`--statuses`): orders seeded into the shop are sent by the real feed and jobs; then each one's status
 is changed in OneBox, and the time from that change to the history entry in the shop is the wait for the next poll
-(at most `--poll-seconds`, 15 by default) plus the measured work of that poll (PollOneBox + SyncStatus + the shop
+(at most `--poll-seconds`, 15 by default) plus the measured work of that poll (the OneBox poll + SyncStatus + the shop
 write); target: under one poll interval.
 
     .venv/bin/python bench/onebox_sync.py [--products 50000] [--changed-percent 1] [--statuses 20]
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchkit import pct
     from ocbridge import opencart
-    from ocbridge.core import ratelimit
+    from ocbridge.core import polls, ratelimit
     from ocbridge.core.jobs import run_job, run_until_idle
     from ocbridge.core.models import Connection, Integration, Job, Store
     from ocbridge.integrations.onebox import jobs
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             seed(url, version="3.0", orders=args.statuses, products=200, create=False, seed=7)
             feed.poll_shop(feed.shop_key(store))
             run_until_idle()
-            run(jobs.PollOneBox, integration)  # first read of OneBox: its window starts here
+            polls.run_one(jobs.POLL, polls.integration_key(integration))  # first read of OneBox: its window starts here
             run_until_idle()
             o = shop.t("order")
             sent_ids = [int(r["externalid"].split("-")[1]) for r in sim.records("order")]
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                 name = "Cancelled" if target == 7 else "Done"
                 sim.set_order_status(f"OB-{oid}", name)
                 t = time.perf_counter()
-                run(jobs.PollOneBox, integration)
+                polls.run_one(jobs.POLL, polls.integration_key(integration))
                 run_until_idle()
                 work.append(time.perf_counter() - t)
             with shop.engine.connect() as c:

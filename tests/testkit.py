@@ -92,3 +92,25 @@ def pytest_on_postgres(postgres, tmp_path, database: str, files: list) -> None:
                           cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-3000:]
     assert "passed" in done.stdout.splitlines()[-1] and "failed" not in done.stdout.splitlines()[-1]
+
+
+class HubWrites:
+    """The hub-database statements that write (INSERT/UPDATE/DELETE/REPLACE) run inside the block:
+    `with HubWrites() as w: …` then `w.sql` (a list of them)."""
+
+    import re as _re
+
+    WRITE = _re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", _re.I)
+
+    def __enter__(self):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        self._ctx = CaptureQueriesContext(connection)
+        self._ctx.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._ctx.__exit__(*exc)
+        self.sql = [q["sql"] for q in self._ctx.captured_queries if self.WRITE.match(q["sql"])]
+        return False

@@ -378,3 +378,50 @@ def test_a_shop_that_stops_answering_on_the_healthy_lane_gives_up_its_thread(fla
     _settle(sched)
     time.sleep(0.1)
     assert sched.healthy_alive == 1 and not sched.relieved
+
+
+def test_a_polls_requests_are_logged_only_when_it_found_work_or_failed():
+    """core.exchanges.held: a routine poll's Exchanges (and its connection's "last OK") are kept in memory and
+    saved when the poll returns that it found something or fails; an idle poll's are dropped. A connection that was
+    failing is marked working again at once."""
+    import httpx
+
+    from ocbridge.core.exchanges import ExchangeRecorder
+    from ocbridge.core.models import Exchange
+
+    store = Store.objects.create(name="A", db_host="db.example.com", db_name="shop")
+    conn = Connection.objects.create(store=store, service="sandbox", secret={"token": "t"})
+    result = {"found": 0, "fail": False}
+
+    def read(target):
+        recorder = ExchangeRecorder("sandbox", connection=Connection.objects.get(pk=conn.pk))
+        with recorder.exchange("GET", "https://example.com/changes") as ex:
+            ex.finish(httpx.Response(200, content=b"[]"))
+        if result["fail"]:
+            raise RuntimeError("the answer made no sense")
+        return result["found"]
+
+    polls.register_poll("test.reads", targets=lambda: [polls.Target(key="t", every=15)], label="test")(read)
+    try:
+        polls.run_all("test.reads")  # first answer ever: "last OK" is written at once
+        first_ok = Connection.objects.get(pk=conn.pk).last_ok_at
+        assert first_ok is not None and Exchange.objects.count() == 0
+        clock.travel(15)
+        with CaptureQueriesContext(connection) as ctx:
+            polls.run_all("test.reads")
+        assert _writes(ctx) == [] and Connection.objects.get(pk=conn.pk).last_ok_at == first_ok
+        result["found"] = 2
+        polls.run_all("test.reads")
+        assert Exchange.objects.count() == 1 and Connection.objects.get(pk=conn.pk).last_ok_at > first_ok
+        result.update(found=0, fail=True)
+        polls.run_all("test.reads")
+        assert Exchange.objects.count() == 2 and PollHealth.objects.get(poll="test.reads").failing_since
+        Connection.objects.filter(pk=conn.pk).update(last_error_at=clock.now(), last_error="refused")
+        clock.travel(60)
+        result["fail"] = False
+        polls.run_all("test.reads")  # idle, but the connection was failing: its recovery is written
+        c = Connection.objects.get(pk=conn.pk)
+        assert c.last_ok_at > c.last_error_at and Exchange.objects.count() == 2
+        assert PollHealth.objects.get(poll="test.reads").failing_since is None
+    finally:
+        polls._POLLS.pop("test.reads", None)

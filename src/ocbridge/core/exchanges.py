@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.conf import settings
 
@@ -16,6 +17,56 @@ from ocbridge.core import clock
 from ocbridge.core.choices import Direction, ExchangeOutcome, Level
 from ocbridge.core.errors import RetryableError, ServiceError
 from ocbridge.core.masking import body_problem, mask_body, mask_headers, mask_url
+
+
+class Held:
+    """The Exchanges of one routine poll (core.polls), held in memory: a poll that finds nothing writes nothing, so
+    its reads are not logged; `keep()` saves them (and the connections' "last OK") when it found work or failed."""
+
+    def __init__(self):
+        self.rows: list = []
+        self.ok: dict[int, object] = {}  # connections that answered, marked OK on keep()
+
+    def keep(self) -> None:
+        for row in self.rows:
+            row.save()
+        for connection in self.ok.values():
+            connection.mark_ok()
+        self.rows, self.ok = [], {}
+
+
+_held: ContextVar[Held | None] = ContextVar("held_exchanges", default=None)
+
+
+@contextmanager
+def held():
+    """Hold the Exchanges recorded in this block (see Held); the caller decides with `keep()`."""
+    box = Held()
+    token = _held.set(box)
+    try:
+        yield box
+    finally:
+        _held.reset(token)
+
+
+def _save(row) -> None:
+    box = _held.get()
+    if box is None:
+        row.save()
+    elif row not in box.rows:
+        box.rows.append(row)
+
+
+OK_REFRESH = 3600.0  # seconds: a connection's "last OK" is kept at most this old by routine polls' reads
+
+
+def _tell_ok_now(connection) -> bool:
+    """A held read's success is written at once when it changes what the dashboard shows: the connection was
+    failing (its last error newer than its last success) or never answered — or its "last OK" is an hour old."""
+    last_ok, last_error = connection.last_ok_at, connection.last_error_at
+    if last_ok is None or (last_error is not None and last_error >= last_ok):
+        return True
+    return (clock.now() - last_ok).total_seconds() > OK_REFRESH
 
 
 class ExchangeHandle:
@@ -38,7 +89,7 @@ class ExchangeHandle:
         retryable = response.status_code == 429 or response.status_code >= 500
         row.level = level or (Level.INFO if ok else Level.WARNING if retryable else Level.ERROR)
         row.error = error
-        row.save()
+        _save(row)
         self.finished = True
 
     def fail(self, exc: BaseException) -> None:
@@ -60,7 +111,7 @@ class ExchangeHandle:
         from ocbridge.core.masking import mask_values
 
         row.error = mask_values(text, self._secrets)[:4000]
-        row.save()
+        _save(row)
 
 
 class ExchangeRecorder:
@@ -95,7 +146,7 @@ class ExchangeRecorder:
 
         job = current_job.get()
         order_id = order_id if order_id is not None else current_order.get()
-        row = Exchange.objects.create(
+        row = Exchange(
             created=clock.now(),
             service=self.service,
             direction=Direction.OUT,
@@ -111,6 +162,7 @@ class ExchangeRecorder:
             request_body=mask_body(request_body, self.secrets, settings.EXCHANGE_BODY_LIMIT),
             outcome=ExchangeOutcome.PENDING,
         )
+        _save(row)  # before the request (the evidence of a crash mid-call); a routine poll holds it instead
         handle = ExchangeHandle(row, self.secrets, time.perf_counter())
         try:
             yield handle
@@ -121,7 +173,11 @@ class ExchangeRecorder:
             raise
         else:
             if self.connection is not None and row.outcome == ExchangeOutcome.OK:
-                self.connection.mark_ok()
+                box = _held.get()
+                if box is None or _tell_ok_now(self.connection):
+                    self.connection.mark_ok()
+                else:
+                    box.ok[self.connection.pk] = self.connection
 
 
 def _in(nets, address: str) -> bool:

@@ -232,10 +232,12 @@ class Connection(models.Model):
         return settings.PUBLIC_URL + reverse("webhook", kwargs={"service": self.service, "token": self.webhook_token, "hook": name})
 
     def mark_ok(self) -> None:
-        Connection.objects.filter(pk=self.pk).update(last_ok_at=clock.now())
+        self.last_ok_at = clock.now()
+        Connection.objects.filter(pk=self.pk).update(last_ok_at=self.last_ok_at)
 
     def mark_error(self, message: str, rate_limited: bool = False) -> None:
         upd = {"last_error_at": clock.now(), "last_error": message[:2000]}
+        self.last_error_at, self.last_error = upd["last_error_at"], upd["last_error"]
         if rate_limited:
             upd["rate_limited_count"] = models.F("rate_limited_count") + 1
         Connection.objects.filter(pk=self.pk).update(**upd)

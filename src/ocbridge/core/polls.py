@@ -134,6 +134,16 @@ class FileLeases:
         finally:
             os.close(fd)
 
+    def done(self, name: str, key: str, when: float) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)  # emptied meanwhile (tests): made again
+        self._path(name, key, "ok").write_text(repr(when))
+
+    def last_done(self, name: str, key: str) -> float | None:
+        try:
+            return float(self._path(name, key, "ok").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
     def beat(self) -> None:
         self._path(BEAT_NAME).touch()
 
@@ -158,6 +168,13 @@ class RedisLeases:
     def take(self, name: str, key: str, slot: int, ttl: float) -> bool:
         return bool(self.redis.eval(self.TAKE, 1, f"{self.prefix}{name}:{key}", str(slot), max(1, int(ttl))))
 
+    def done(self, name: str, key: str, when: float) -> None:
+        self.redis.set(f"{self.prefix}{name}:{key}:ok", repr(when), ex=7 * 24 * 3600)
+
+    def last_done(self, name: str, key: str) -> float | None:
+        value = self.redis.get(f"{self.prefix}{name}:{key}:ok")
+        return float(value) if value else None
+
     def beat(self) -> None:
         self.redis.set(f"{self.prefix}{BEAT_NAME}", repr(time.time()), ex=24 * 3600)
 
@@ -166,9 +183,26 @@ class RedisLeases:
         return float(value) if value else None
 
 
+_leases: dict[tuple[str, str], object] = {}  # this process's lease store, per (Redis URL, data dir)
+
+
 def default_leases():
     url = getattr(settings, "REDIS_URL", "")
-    return RedisLeases(url) if url else FileLeases(Path(settings.DATA_DIR) / "polls")
+    where = (url, str(settings.DATA_DIR))
+    if where not in _leases:
+        _leases[where] = RedisLeases(url) if url else FileLeases(Path(settings.DATA_DIR) / "polls")
+    return _leases[where]
+
+
+def last_ok(name: str, key: str) -> dt.datetime | None:
+    """When a poll of this target last ran to its end without an error (hub clock; None: not known here). Kept in
+    the lease store, not the hub database, so "last read at" on a page costs an idle poll no write."""
+    try:
+        when = default_leases().last_done(name, key)
+    except Exception:  # Redis down: the page says nothing rather than break
+        log.warning("poll leases unreadable", exc_info=True)
+        return None
+    return None if when is None else dt.datetime.fromtimestamp(when, dt.timezone.utc)
 
 
 def dispatcher_seen() -> float | None:
@@ -274,6 +308,57 @@ def _save_failure(name: str, target: Target, error: str) -> dt.datetime | None:
     return None
 
 
+def last_read(name: str, key: str, stored: dt.datetime | None = None) -> dt.datetime | None:
+    """What a page shows as "last read": the later of the poll's last clean run and a time the feature stored."""
+    ran = last_ok(name, key)
+    return max(ran, stored) if ran is not None and stored is not None else ran or stored
+
+
+# --- read windows: a poll's position, stored only when it found something ---------------------------------------
+
+CHECKPOINT = 3600.0  # seconds: an idle poll's position is stored at most this far behind (bounds a restart's re-read)
+_cursors: dict[tuple[str, str], dt.datetime] = {}  # (poll, key) → end of the last window this process read
+
+
+def window_start(name: str, key: str, stored: dt.datetime | None) -> dt.datetime | None:
+    """Where the next read of a time window starts: the later of the stored position and the end of the last window
+    this process read (which it did not store: nothing was found there)."""
+    mine = _cursors.get((name, key))
+    return max(stored, mine) if stored is not None and mine is not None else stored or mine
+
+
+def window_read(name: str, key: str, stored: dt.datetime | None, until: dt.datetime, *, found: bool) -> bool:
+    """Remember that the window up to `until` was read; True when the caller should store `until` now: the read
+    found something, nothing is stored yet, or the stored position is more than CHECKPOINT old — so an idle poll
+    writes nothing (at most one write an hour), and a restarted worker re-reads at most that hour."""
+    _cursors[(name, key)] = until
+    return found or stored is None or (until - stored).total_seconds() > CHECKPOINT
+
+
+def integration_key(integration) -> str:
+    return f"integration-{integration.pk}"
+
+
+def integration_targets(kind: str, every: Callable[[object], float | None] | None = None) -> list[Target]:
+    """One target per enabled `kind` integration with a connection on an enabled store, keyed by the integration,
+    polled every `every(integration)` seconds (default: its store's poll interval; None: not polled)."""
+    from ocbridge.core.models import Integration
+
+    rows = Integration.objects.filter(kind=kind, enabled=True, store__enabled=True, connection__isnull=False
+                                      ).select_related("store").order_by("pk")
+    seconds = {i.pk: every(i) if every else i.store.poll_seconds for i in rows}
+    return [Target(key=integration_key(i), every=seconds[i.pk], store_id=i.store_id) for i in rows
+            if seconds[i.pk] is not None]
+
+
+def integration_of(target: Target):
+    """The integration an integration_targets() target names, with its store and connection (None: deleted)."""
+    from ocbridge.core.models import Integration
+
+    pk = int(target.key.removeprefix("integration-"))
+    return Integration.objects.select_related("store", "connection").filter(pk=pk).first()
+
+
 def describe(exc: Exception) -> str:
     """One line for the owner: our classified errors' own words (the service's message), else the error's class
     and first line (drivers add "background" links and SQL below it)."""
@@ -288,15 +373,36 @@ def describe(exc: Exception) -> str:
 
 
 def run_once(poll: Poll, target: Target) -> bool:
-    """Run one poll of one target here and now; record its health. True when it did its work."""
-    try:
-        poll.run(target)
-    except Exception as exc:  # noqa: BLE001 - one target's failure is recorded and must not stop the others
-        changed = _record(poll.name, target, describe(exc))
-        log.warning("poll %s of %s failed: %s", poll.name, target.key, exc, exc_info=changed)  # traceback once
-        return False
+    """Run one poll of one target here and now; record its health. True when it did its work.
+
+    The Exchanges its reads record are held (core.exchanges.held) and saved only when the poll returns something
+    true (it found work: the reads that found it are logged with it) or fails; an idle poll's reads are dropped.
+    A poll that ran to its end leaves its time in the lease store (`last_ok`)."""
+    from ocbridge.core import exchanges
+
+    with exchanges.held() as reads:
+        try:
+            found = poll.run(target)
+        except Exception as exc:  # noqa: BLE001 - one target's failure is recorded and must not stop the others
+            _keep(reads, poll, target)
+            changed = _record(poll.name, target, describe(exc))
+            log.warning("poll %s of %s failed: %s", poll.name, target.key, exc, exc_info=changed)  # traceback once
+            return False
+        if found:
+            reads.keep()
     _record(poll.name, target, None)
+    try:
+        default_leases().done(poll.name, target.key, clock.now().timestamp())
+    except Exception:  # the lease store is the scheduler's scratch space: a page says less, the poll still ran
+        log.warning("poll %s of %s: last run not kept", poll.name, target.key, exc_info=True)
     return True
+
+
+def _keep(reads, poll: Poll, target: Target) -> None:
+    try:
+        reads.keep()
+    except Exception:  # the hub is locked or down: the failure is still recorded (or tried) below
+        log.warning("poll %s of %s: its requests not logged", poll.name, target.key, exc_info=True)
 
 
 def reset() -> None:
@@ -305,6 +411,15 @@ def reset() -> None:
     with _failing_lock:
         _failing = None
         _retry_at.clear()
+    _leases.clear()
+    _cursors.clear()
+
+
+def run_one(name: str, key: str) -> bool:
+    """Tests, benchmarks and "read now" buttons: one poll of one target here and now (False: no such target now)."""
+    poll = _POLLS[name]
+    target = next((t for t in poll.targets() if t.key == key), None)
+    return target is not None and run_once(poll, target)
 
 
 def run_all(name: str | None = None) -> int:

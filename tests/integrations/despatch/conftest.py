@@ -119,11 +119,17 @@ def poll_shop(integration) -> None:
     feed.poll_shop(feed.shop_key(integration.store))
 
 
-def poll(integration) -> None:
+def poll_dc() -> None:
+    """The routine DC poll (core.polls: no Job row) of every despatch integration."""
+    from ocbridge.core import polls
     from ocbridge.integrations.despatch import jobs
 
+    polls.run_all(jobs.POLL)
+
+
+def poll(integration) -> None:
     poll_shop(integration)
-    run(jobs.PollDcOrders, integration)
+    poll_dc()
     run_until_idle()
 
 
@@ -145,6 +151,6 @@ def kit():
     """The builders above, for the test modules (conftest modules are not importable by name)."""
     import types
 
-    return types.SimpleNamespace(run=run, poll_shop=poll_shop, add_order=add_order, owner_sets=owner_sets, poll=poll,
+    return types.SimpleNamespace(run=run, poll_shop=poll_shop, poll_dc=poll_dc, add_order=add_order, owner_sets=owner_sets, poll=poll,
                                  history=history,
                                  order_status=order_status)

@@ -211,3 +211,39 @@ def test_worker_killed_mid_shop_write_resumes_and_writes_once(shop, sim, integra
     run_until_idle()
     assert len([c for _, c in kit.history(shop, 113) if "K1" in c]) == 1
     assert kit.order_status(shop, 113) == 3 and binding(113).data["tracking"] == ["K1"]
+
+
+def test_idle_dc_polls_write_nothing_to_the_hub(shop, sim, integration, kit):
+    """The DC poll is a routine poll (core.polls): with nothing of ours open at DC it asks nothing and writes
+    nothing; with an order open and nothing changed it asks DC and still writes nothing (no Job, no Exchange, no
+    window end, no "last OK"); a despatch found is written with the reads that found it."""
+    from testkit import HubWrites
+
+    from ocbridge.core import clock, polls
+
+    key = polls.integration_key(integration)
+    kit.poll(integration)  # first read: the window end is stored
+    for _ in range(2):
+        clock.travel(15)
+        with HubWrites() as w:
+            assert polls.run_one(jobs.POLL, key)
+        assert w.sql == [] and sim.requests("/public-api/orders", "GET") == []  # nothing of ours open: not even asked
+    kit.add_order(shop, 110, status=2)
+    kit.poll(integration)  # the order goes to DC: now DC is read each poll
+    exchanges, jobs_before = Exchange.objects.count(), Job.objects.count()
+    asked = len(sim.requests("/public-api/orders", "GET"))
+    for _ in range(3):
+        clock.travel(15)
+        with HubWrites() as w:
+            assert polls.run_one(jobs.POLL, key)
+        assert w.sql == []
+    assert len(sim.requests("/public-api/orders", "GET")) == asked + 3
+    assert (Exchange.objects.count(), Job.objects.count()) == (exchanges, jobs_before)
+    assert abs((polls.last_ok(jobs.POLL, key) - clock.now()).total_seconds()) < 1  # the page's "last read"
+    sim.despatch("UK-110", tracking_code="RM1GB")
+    clock.travel(15)
+    with HubWrites() as w:
+        polls.run_one(jobs.POLL, key)
+    assert any("despatch_syncstate" in q for q in w.sql) and Exchange.objects.count() > exchanges
+    run_until_idle()
+    assert binding(110).data["tracking"] == ["RM1GB"]

@@ -106,17 +106,23 @@ def poll_shop(integration) -> None:
     feed.poll_shop(feed.shop_key(integration.store))
 
 
-def poll(integration) -> None:
-    """One round: the shop's feed, OneBox's changes, and every job they made."""
+def poll_onebox(integration) -> bool:
+    """The routine poll of OneBox's changes (core.polls: no Job row) for this integration."""
+    from ocbridge.core import polls
     from ocbridge.integrations.onebox import jobs
 
+    return polls.run_one(jobs.POLL, polls.integration_key(integration))
+
+
+def poll(integration) -> None:
+    """One round: the shop's feed, OneBox's changes, and every job they made."""
     poll_shop(integration)
     run_until_idle()
-    run(jobs.PollOneBox, integration)
+    poll_onebox(integration)
     run_until_idle()
 
 
 @pytest.fixture
 def kit():
-    return types.SimpleNamespace(run=run, poll_shop=poll_shop, poll=poll, add_order=add_order, owner_sets=owner_sets,
+    return types.SimpleNamespace(run=run, poll_shop=poll_shop, poll=poll, poll_onebox=poll_onebox, add_order=add_order, owner_sets=owner_sets,
                                  history=history, order_status=order_status)

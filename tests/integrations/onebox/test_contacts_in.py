@@ -24,7 +24,7 @@ AYSE = {"name": "Ayşe", "namelast": "Yılmaz", "email": "Ayse@Example.com", "ph
 def contacts_in(integration, kit):
     integration.settings = {**integration.settings, "flows": {"contact": "both", "contact_group": "in"}}
     integration.save()
-    kit.run(jobs.PollOneBox, integration)  # OneBox's first read starts its window
+    kit.poll_onebox(integration)  # OneBox's first read starts its window
     return integration
 
 
@@ -85,7 +85,7 @@ def test_a_crash_mid_write_then_the_retry_makes_one_customer(shop, sim, contacts
     writes.crash_hook = crash
     try:
         kit.poll_shop(contacts_in)
-        kit.run(jobs.PollOneBox, contacts_in)
+        kit.poll_onebox(contacts_in)
         with pytest.raises(SystemExit):
             run_until_idle()
     finally:

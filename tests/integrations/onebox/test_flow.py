@@ -223,7 +223,7 @@ def test_products_both_ways_without_echo_and_a_conflict_by_the_rule(shop, sim, i
                             "conflict_rules": {"product": "shop"}}
     integration.save()
     kit.run(jobs.SyncCatalog, integration)
-    kit.run(jobs.PollOneBox, integration)  # OneBox's first read starts its window
+    kit.poll_onebox(integration)  # OneBox's first read starts its window
     sets = sim.calls()["product/set"]
     sim.edit("product", "articul", "SKU-1", price="12.50",
              namelang={"en": "Big mug", "tr": "Büyük kupa", "ru": "Большая кружка"})
@@ -282,17 +282,23 @@ def test_cli_runs_the_customer_load_with_progress_and_each_customer_goes_once(sh
 
 
 def test_an_idle_poll_of_onebox_writes_nothing(shop, sim, integration, kit):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+    """A routine poll (core.polls): OneBox is asked, and a read that finds nothing changed writes nothing to the
+    hub — no Job, no Exchange, no window, no "last OK"."""
+    from testkit import HubWrites
+
+    from ocbridge.core import clock
+    from ocbridge.core.models import Exchange
 
     kit.add_order(shop, 701, status=2)
     kit.poll(integration)
     kit.poll(integration)
-    with CaptureQueriesContext(connection) as q:
-        kit.run(jobs.PollOneBox, integration)
-    writes = [x["sql"] for x in q.captured_queries
-              if x["sql"].startswith(("UPDATE", "INSERT")) and "onebox_syncstate" in x["sql"]]
-    assert writes == []
+    asked, exchanges, made = sum(sim.calls().values()), Exchange.objects.count(), Job.objects.count()
+    for _ in range(3):
+        clock.travel(15)
+        with HubWrites() as w:
+            assert kit.poll_onebox(integration)
+        assert w.sql == []
+    assert sum(sim.calls().values()) > asked and (Exchange.objects.count(), Job.objects.count()) == (exchanges, made)
 
 
 def test_stock_follows_the_stores_one_stock_source(shop, sim, integration, kit):
@@ -301,7 +307,7 @@ def test_stock_follows_the_stores_one_stock_source(shop, sim, integration, kit):
     integration.settings = {**integration.settings, "flows": {"product": "both"}}
     integration.save()
     kit.run(jobs.SyncCatalog, integration)
-    kit.run(jobs.PollOneBox, integration)
+    kit.poll_onebox(integration)
     sim.edit("product", "articul", "SKU-1", stock=99)  # the shop is the source: OneBox's number is put right
     kit.poll(integration)
     kit.run(jobs.SyncCatalog, integration)

@@ -10,6 +10,7 @@ import itertools
 
 import pytest
 
+from ocbridge.core import polls
 from ocbridge.core.jobs import run_job, run_until_idle
 from ocbridge.core.models import Binding, Connection, Integration, Job
 from ocbridge.integrations.despatch import jobs as dc_jobs, models as dc_m
@@ -65,7 +66,7 @@ def test_despatch_clouds_tracking_code_goes_to_the_rfbs_posting(integration, sim
     assert (sent["channel_order_id"], sent["shipping_address_iso"]) == (f"OZ-{order_id}", "RU")
 
     dc_sim.despatch(f"OZ-{order_id}", tracking_code="RM123456GB", courier="Royal Mail")
-    run(dc_jobs.PollDcOrders, despatch)  # DC's despatch: the shop order is "Shipped", with the code in its history
+    polls.run_all(dc_jobs.POLL)  # DC's despatch: the shop order is "Shipped", with the code in its history
     run_until_idle()
     assert Binding.objects.get(kind=dc_m.ORDER, local_id=str(order_id)).data["tracking"] == ["RM123456GB"]
     poll_shop(store)  # Ozon sees "Shipped": pack, tracking number, delivering

@@ -405,12 +405,39 @@ def test_product_price_write_is_compare_and_set_and_once_per_key(integration, sh
 
 
 def test_orders_are_read_every_minute_not_at_the_catalogue_sync(integration):
-    def polls() -> int:
-        return Job.objects.filter(kind=jobs.PollPostings.kind).count()
+    from ocbridge.core import polls
 
-    jobs.schedule_orders()
-    jobs.schedule_orders()  # several dispatchers, one slot: one job
-    assert polls() == 1
-    clock.travel(61)
-    jobs.schedule_orders()
-    assert polls() == 2
+    [orders] = polls.registered()[jobs.ORDERS_POLL].targets()
+    [returns] = polls.registered()[jobs.RETURNS_POLL].targets()
+    assert (orders.every, returns.every) == (60, 15 * 60)  # orders_every_seconds; returns at the sync interval
+    jobs.schedule_sync()  # the catalogue sync's jobs: postings and returns are not among them
+    assert Job.objects.exists() and not Job.objects.filter(kind__in=[k.kind for k in jobs.POLLED]).exists()
+
+
+def test_idle_postings_and_returns_polls_write_nothing_to_the_hub(integration, sim):
+    """Routine polls (core.polls): the first read stores its window; then a read that finds nothing writes nothing
+    — no Job, no Exchange, no window end, no "last OK" — and the page still says when Ozon was last read."""
+    from testkit import HubWrites
+
+    from ocbridge.core import polls
+    from ocbridge.core.models import Exchange
+
+    key = polls.integration_key(integration)
+    assert polls.run_one(jobs.ORDERS_POLL, key) and polls.run_one(jobs.RETURNS_POLL, key)
+    run_until_idle()
+    exchanges, asked = Exchange.objects.count(), len(sim.requests())
+    for _ in range(3):
+        clock.travel(60)
+        with HubWrites() as w:
+            assert polls.run_one(jobs.ORDERS_POLL, key) and polls.run_one(jobs.RETURNS_POLL, key)
+        assert w.sql == []
+    assert len(sim.requests()) > asked and Exchange.objects.count() == exchanges and not Job.objects.exists()
+    assert abs((polls.last_ok(jobs.ORDERS_POLL, key) - clock.now()).total_seconds()) < 1  # shown as "last read"
+    sim.add_posting([{"offer_id": "M1", "quantity": 1, "price": 100}], posting_number="30001-0001-1")
+    clock.travel(60)
+    with HubWrites() as w:
+        polls.run_one(jobs.ORDERS_POLL, key)  # found one: its job, the reads that found it, the window end
+    assert any("ozon_syncstate" in q for q in w.sql) and Job.objects.filter(kind=jobs.ImportPosting.kind).count() == 1
+    assert Exchange.objects.count() > exchanges
+
+

@@ -293,3 +293,28 @@ def test_rule_new_bank_transfer_orders_get_a_pay_link_by_mail_once(aps_bed, hub_
     bed.settle()
     payment.refresh_from_db()
     assert payment.state == "paid" and bed.order_status(530) == 2
+
+
+def test_an_idle_status_check_round_writes_nothing(aps_bed):
+    """The reconcile round (every payment without a final answer whose next check is due gets a status check) runs
+    often: while no check is due it only reads; a due one becomes one job, once per slot."""
+    from datetime import timedelta
+
+    from testkit import HubWrites
+
+    from ocbridge.core import clock
+    from ocbridge.core.models import Job
+    from ocbridge.integrations.payments import jobs
+
+    bed = aps_bed("3.0")
+    payment, _ = _link(bed, 520)
+    Payment.objects.filter(pk=payment.pk).update(next_check_at=clock.now() + timedelta(minutes=5))
+    Job.objects.all().delete()
+    with HubWrites() as w:
+        jobs.reconcile()
+        jobs.reconcile()
+    assert w.sql == [] and not Job.objects.exists()
+    clock.travel(301)
+    jobs.reconcile()
+    jobs.reconcile()
+    assert Job.objects.filter(kind=jobs.CheckPayment.kind).count() == 1

@@ -15,13 +15,15 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
-from ocbridge.core import clock
+from ocbridge.core import clock, polls
 from ocbridge.core import outbox
 from ocbridge.core.choices import SideEffectState
 from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError
 from ocbridge.core.jobs import IntegrationJob, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Binding, Integration, Job
+from ocbridge.core.polls import Target, register_poll
 from ocbridge.core.registry import register_history_consumer, register_order_facts, register_stock_source_check
 from ocbridge.integrations.despatch import mappers, models as m, shop
 from ocbridge.integrations.despatch.config import DespatchConfig, stock_contradiction
@@ -30,7 +32,6 @@ from ocbridge.services.despatch import DespatchClient
 
 log = logging.getLogger(__name__)
 
-POLL_EVERY = 15.0  # seconds: DC's poll interval, the shop's own (DESIGN.md); the shop is read by opencart.feed
 STOCK_EVERY = 60.0
 LIVE = (m.OrderState.CREATED, m.OrderState.HELD)  # a DC order we may still hold, release or cancel
 # DC orders whose despatch or cancellation we still wait for; a despatched one may still get a second parcel's
@@ -221,44 +222,61 @@ class StopOrder(DespatchJob):
 # --- DC → shop -------------------------------------------------------------------------------------------
 
 
-@register_job_kind
-class PollDcOrders(DespatchJob):
-    """Read DC orders changed in the window since the last read (with overlap), every page; one job per new
-    (order, tracking code) and per cancellation DC made."""
+POLL = "despatch.orders"
 
-    kind = "despatch.poll_dc"
-    max_attempts = 2
-    routine = True
 
-    def sync(self, job, integration, cfg, client) -> None:
-        state, now = m.SyncState.of(integration), clock.now()
-        ours = Binding.objects.filter(connection_id=integration.connection_id, kind=m.ORDER)
-        waiting = ours.filter(data__state__in=[*OPEN_IN_DC]).exists() or ours.filter(
-            data__state=m.OrderState.DESPATCHED, synced_at__gte=now - RECENTLY_DESPATCHED).exists()
-        if not waiting:  # nothing of ours can change at DC: no request (nights, quiet shops)
+def poll_targets() -> list[Target]:
+    return polls.integration_targets("despatch")
+
+
+@register_poll(POLL, targets=poll_targets, label=_("Reading changed orders from Despatch Cloud"))
+def poll_dc(target: Target) -> int:
+    """A routine poll (core.polls, no Job row): DC orders changed in the window since the last read (with overlap),
+    every page; one job per new (order, tracking code) and per cancellation DC made. Idle — nothing of ours open
+    at DC, or nothing changed — it writes nothing (its window end is stored when it found something, else at
+    most hourly). Returns how many jobs it made."""
+    integration = polls.integration_of(target)
+    if integration is None or not (integration.enabled and integration.store.enabled):
+        return 0
+    return read_dc_orders(integration, config_of(integration), client_for(integration))
+
+
+def read_dc_orders(integration: Integration, cfg: DespatchConfig, client: DespatchClient) -> int:
+    key, now = polls.integration_key(integration), clock.now()
+    state = m.SyncState.of(integration)
+    ours = Binding.objects.filter(connection_id=integration.connection_id, kind=m.ORDER)
+    waiting = ours.filter(data__state__in=[*OPEN_IN_DC]).exists() or ours.filter(
+        data__state=m.OrderState.DESPATCHED, synced_at__gte=now - RECENTLY_DESPATCHED).exists()
+    if not waiting:  # nothing of ours can change at DC: no request (nights, quiet shops)
+        if polls.window_read(POLL, key, state.orders_until, now, found=False):
             state.touch(orders_until=now, last_orders_at=now)
-            return
-        since = (state.orders_until or now - timedelta(hours=cfg.initial_hours)) - timedelta(minutes=cfg.poll_overlap_minutes)
-        seen = {}
-        for o in client.iter_orders(date_range=(int(since.timestamp()), int(now.timestamp()) + 1)):
-            if cfg.order_id_of(str(o.get("channel_order_id") or "")) is not None:
-                seen[str(o["id"])] = o
-        bound = {b.external_id: b for b in Binding.objects.filter(connection_id=integration.connection_id, kind=m.ORDER,
-                                                                  external_id__in=list(seen))}
-        sid = integration.store_id
-        with transaction.atomic():
-            for dc_id, o in seen.items():
-                b = bound.get(dc_id)
-                if b is None:
-                    continue  # not one we created (another channel, or still being bound)
-                status, code = int(o.get("status_id") or 0), str(o.get("shipping_tracking_code") or "").strip()
-                if status == dc.DESPATCHED and code and code not in (b.data.get("tracking") or []):
-                    Job.objects.enqueue(ApplyDespatch, key=f"despatch:{sid}:despatch-event:{dc_id}:despatched:{code}",
-                                        integration=integration, payload={"order_id": int(b.local_id), "dc_order": o})
-                elif status == dc.CANCELLED and b.data.get("state") not in (m.OrderState.CANCELLED, m.OrderState.DC_CANCELLED):
-                    Job.objects.enqueue(ApplyDcCancel, key=f"despatch:{sid}:despatch-event:{dc_id}:cancelled",
-                                        integration=integration, payload={"order_id": int(b.local_id), "dc_order": o})
+        return 0
+    start = polls.window_start(POLL, key, state.orders_until)
+    since = (start or now - timedelta(hours=cfg.initial_hours)) - timedelta(minutes=cfg.poll_overlap_minutes)
+    seen = {}
+    for o in client.iter_orders(date_range=(int(since.timestamp()), int(now.timestamp()) + 1)):
+        if cfg.order_id_of(str(o.get("channel_order_id") or "")) is not None:
+            seen[str(o["id"])] = o
+    bound = {b.external_id: b for b in Binding.objects.filter(connection_id=integration.connection_id, kind=m.ORDER,
+                                                              external_id__in=list(seen))}
+    sid, made = integration.store_id, 0
+    with transaction.atomic():
+        for dc_id, o in seen.items():
+            b = bound.get(dc_id)
+            if b is None:
+                continue  # not one we created (another channel, or still being bound)
+            status, code = int(o.get("status_id") or 0), str(o.get("shipping_tracking_code") or "").strip()
+            if status == dc.DESPATCHED and code and code not in (b.data.get("tracking") or []):
+                Job.objects.enqueue(ApplyDespatch, key=f"despatch:{sid}:despatch-event:{dc_id}:despatched:{code}",
+                                    integration=integration, payload={"order_id": int(b.local_id), "dc_order": o})
+                made += 1
+            elif status == dc.CANCELLED and b.data.get("state") not in (m.OrderState.CANCELLED, m.OrderState.DC_CANCELLED):
+                Job.objects.enqueue(ApplyDcCancel, key=f"despatch:{sid}:despatch-event:{dc_id}:cancelled",
+                                    integration=integration, payload={"order_id": int(b.local_id), "dc_order": o})
+                made += 1
+        if polls.window_read(POLL, key, state.orders_until, now, found=bool(made)):
             state.touch(orders_until=now, last_orders_at=now)
+    return made
 
 
 @register_job_kind
@@ -413,15 +431,6 @@ def _upsert(rows: list[Binding]) -> None:
 def _enabled():
     return Integration.objects.filter(kind="despatch", enabled=True, store__enabled=True,
                                       connection__isnull=False).select_related("store", "connection")
-
-
-@register_schedule("despatch.poll", every=POLL_EVERY)
-def schedule_polls() -> None:
-    """Every poll interval: DC's changed orders, one job per slot (time-slot keys). The shop's side comes from the
-    shared order-history feed (on_history)."""
-    for integration in _enabled():
-        Job.objects.enqueue(PollDcOrders, key=slot_key(f"despatch:{integration.store_id}:{PollDcOrders.kind}",
-                                                       POLL_EVERY), integration=integration)
 
 
 @register_schedule("despatch.stock", every=STOCK_EVERY)

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ocbridge.core import access
+from ocbridge.core import access, polls
 from ocbridge.core.choices import Role
 from ocbridge.core.errors import ConfigurationError, ServiceError, never_reached
 from ocbridge.core.models import Binding, Integration
@@ -35,11 +35,13 @@ def fulfilment(request, integration_pk: int) -> HttpResponse:
     for s in Binding.objects.filter(connection_id=integration.connection_id, kind=m.ORDER).values_list("data__state", flat=True):
         counts[s or ""] = counts.get(s or "", 0) + 1
     labels = dict(m.OrderState.choices)
+    sync = m.SyncState.of(integration)
     return render(request, "despatch/fulfilment.html", {
         "integration": integration, "store": integration.store, "nav": "stores", "state": state,
         "page": Paginator(qs, 50).get_page(request.GET.get("page")), "labels": labels,
         "states": [(value, label, counts.get(value, 0)) for value, label in m.OrderState.choices],
-        "sync": m.SyncState.of(integration), "refused": m.OrderState.REFUSED,
+        "sync": sync, "refused": m.OrderState.REFUSED,
+        "last_read": polls.last_read(jobs.POLL, polls.integration_key(integration), sync.last_orders_at),
         "stock_stopped": stock_contradiction(jobs.config_of(integration).stock_direction, integration.store.stock_source),
         # buttons only for the roles their actions need (the actions check again through get_scoped)
         "can_act": access.can(request.user, integration.store, Role.OPERATOR),

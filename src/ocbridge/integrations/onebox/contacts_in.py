@@ -1,7 +1,7 @@
 """Contacts and contact groups made or changed in OneBox, into the shop as customers and customer groups.
 
-The OneBox poll (jobs.PollOneBox) calls `poll`: the contact groups, then the contacts OneBox changed since the last
-read, one job per record whose two-way view (mappers.contact_view / group_view) differs from what its Binding knows
+The OneBox poll (jobs.poll_onebox, a routine poll) calls `poll`: the contact groups, then the contacts OneBox
+changed since the last read, one job per record whose two-way view (mappers.contact_view / group_view) differs from what its Binding knows
 — our own writes read back are echoes and make nothing. Jobs write through the shop's journaled writes
 (upsert_customer_group, upsert_customer: never a password; the customer sets one with "Forgotten password").
 
@@ -34,14 +34,16 @@ from ocbridge.services.onebox import OneBoxClient
 GROUP_ENTITY, CONTACT_ENTITY = "contactgroup", "contact"
 
 
-def poll(integration: Integration, cfg: OneBoxConfig, client: OneBoxClient, state: m.SyncState, now) -> None:
-    """Groups first (a contact's group is then known), then contacts."""
+def poll(integration: Integration, cfg: OneBoxConfig, client: OneBoxClient, state: m.SyncState, now) -> int:
+    """Groups first (a contact's group is then known), then contacts; how many jobs."""
+    made = 0
     if cfg.takes("contact_group"):
-        jobs.enqueue_changed(integration, client, state, now, entity=GROUP_ENTITY, kind=m.CONTACT_GROUP,
-                        view=mappers.group_view, job_kind=GroupIn)
+        made += jobs.enqueue_changed(integration, client, state, now, entity=GROUP_ENTITY, kind=m.CONTACT_GROUP,
+                                     view=mappers.group_view, job_kind=GroupIn)
     if cfg.takes("contact"):
-        jobs.enqueue_changed(integration, client, state, now, entity=CONTACT_ENTITY, kind=m.CONTACT,
-                        view=mappers.contact_view, job_kind=ContactIn)
+        made += jobs.enqueue_changed(integration, client, state, now, entity=CONTACT_ENTITY, kind=m.CONTACT,
+                                     view=mappers.contact_view, job_kind=ContactIn)
+    return made
 
 
 # Why a record from OneBox was not taken: stored as a code with its values, shown in the reader's language.

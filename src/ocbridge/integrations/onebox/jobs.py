@@ -15,12 +15,14 @@ import math
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
-from ocbridge.core import bindings, clock, outbox
+from ocbridge.core import bindings, clock, outbox, polls
 from ocbridge.core.choices import SideEffectState
 from ocbridge.core.errors import ConfigurationError, RetryableError, ServiceError, TerminalError
 from ocbridge.core.jobs import IntegrationJob, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Binding, Integration, Job
+from ocbridge.core.polls import Target, register_poll
 from ocbridge.core.registry import register_history_consumer, register_order_consumer, register_stock_source_check
 from ocbridge.integrations.onebox import groups, mappers, models as m, shop
 from ocbridge.integrations.onebox.config import OneBoxConfig
@@ -29,7 +31,6 @@ from ocbridge.services.onebox import OneBoxClient
 
 log = logging.getLogger(__name__)
 
-POLL_EVERY = 15.0  # seconds: OneBox's changes are read as often as the shop's (DESIGN.md poll interval)
 CATALOG_EVERY = 60.0  # the catalogue is compared by content hash; only changed records are sent
 LOAD_STEP = 200  # records per step of a first load; each step saves its position (a crash resumes there)
 
@@ -354,58 +355,64 @@ def _when(text) -> datetime | None:
         return None
 
 
-@register_job_kind
-class PollOneBox(OneBoxJob):
-    """Read the orders OneBox changed since the last read (re-reading its last second), and enqueue one status
-    comparison per order whose OneBox status differs from what its Binding knows; nothing when nothing changed."""
+POLL = "onebox.changes"
 
-    kind = "onebox.poll"
-    max_attempts = 2
-    routine = True
 
-    def sync(self, job, integration, cfg, client) -> None:
-        state, now = m.SyncState.of(integration), clock.now()
-        if cfg.takes("status") or cfg.sends("status"):
-            self._orders(integration, cfg, client, state, now)
-        if cfg.takes("product"):
-            self._products(integration, cfg, client, state, now)
-        if cfg.takes("contact") or cfg.takes("contact_group"):
-            from ocbridge.integrations.onebox import contacts_in
+def poll_targets() -> list[Target]:
+    return polls.integration_targets("onebox")
 
-            contacts_in.poll(integration, cfg, client, state, now)
 
-    @staticmethod
-    def _orders(integration, cfg, client, state, now) -> None:
-        since = (state.changed_since or {}).get("order") or (now - timedelta(minutes=5)).strftime(mappers.FMT)
-        newest, sid = since, integration.store_id
-        changed = {}
-        for row in client.iter_changed("order", since):
-            order_id = cfg.order_id_of(integration.store, str(row.get("externalid") or ""))
-            if order_id is not None:
-                changed[order_id] = row
-            newest = max(newest, str(row.get("datemodify") or ""))
-        known = {b.local_id: b for b in Binding.objects.filter(connection_id=integration.connection_id, kind=m.ORDER,
-                                                                local_id__in=[str(i) for i in changed])}
-        enqueued = 0
-        with transaction.atomic():
-            for order_id, row in changed.items():
-                b = known.get(str(order_id))
-                if b is None or b.remote_hash == bindings.digest(int(row.get("statusid") or 0)):
-                    continue  # not ours yet, or an echo of our own status
-                enqueued += 1
-                Job.objects.enqueue(SyncStatus, key=f"onebox:{sid}:status-{order_id}:ob{row.get('statusid')}:"
-                                                    f"{row.get('datemodify')}", integration=integration,
-                                    payload={"order_id": order_id, "remote_seen": now.isoformat(),
-                                             "remote": {"statusid": row.get("statusid")}})
-            if newest != since or enqueued or "order" not in (state.changed_since or {}):  # idle: no write
-                state.touch(changed_since={**(state.changed_since or {}), "order": newest}, last_poll_at=now)
+@register_poll(POLL, targets=poll_targets, label=_("Reading changed orders, products and contacts from OneBox"))
+def poll_onebox(target: Target) -> int:
+    """A routine poll (core.polls, no Job row): the orders (products, contacts) OneBox changed since the last read,
+    re-reading its last second; one status comparison per order whose OneBox status differs from what its Binding
+    knows. Idle — nothing changed — it writes nothing. Returns how many records it found changed."""
+    integration = polls.integration_of(target)
+    if integration is None or not (integration.enabled and integration.store.enabled):
+        return 0
+    return read_changes(integration, config_of(integration), client_for(integration))
 
-    @staticmethod
-    def _products(integration, cfg, client, state, now) -> None:
-        """Products OneBox changed: one ProductIn job per product whose two-way view differs from what its
-        Binding knows (our own writes read back are echoes: same view, nothing to do)."""
-        enqueue_changed(integration, client, state, now, entity="product", kind=m.PRODUCT, view=mappers.product_view,
-                        job_kind=ProductIn)
+
+def read_changes(integration: Integration, cfg: OneBoxConfig, client: OneBoxClient) -> int:
+    state, now = m.SyncState.of(integration), clock.now()
+    found = 0
+    if cfg.takes("status") or cfg.sends("status"):
+        found += _orders(integration, cfg, client, state, now)
+    if cfg.takes("product"):
+        found += enqueue_changed(integration, client, state, now, entity="product", kind=m.PRODUCT,
+                                 view=mappers.product_view, job_kind=ProductIn)
+    if cfg.takes("contact") or cfg.takes("contact_group"):
+        from ocbridge.integrations.onebox import contacts_in
+
+        found += contacts_in.poll(integration, cfg, client, state, now)
+    return found
+
+
+def _orders(integration, cfg, client, state, now) -> int:
+    since = (state.changed_since or {}).get("order") or (now - timedelta(minutes=5)).strftime(mappers.FMT)
+    newest, sid = since, integration.store_id
+    changed = {}
+    for row in client.iter_changed("order", since):
+        order_id = cfg.order_id_of(integration.store, str(row.get("externalid") or ""))
+        if order_id is not None:
+            changed[order_id] = row
+        newest = max(newest, str(row.get("datemodify") or ""))
+    known = {b.local_id: b for b in Binding.objects.filter(connection_id=integration.connection_id, kind=m.ORDER,
+                                                            local_id__in=[str(i) for i in changed])}
+    enqueued = 0
+    with transaction.atomic():
+        for order_id, row in changed.items():
+            b = known.get(str(order_id))
+            if b is None or b.remote_hash == bindings.digest(int(row.get("statusid") or 0)):
+                continue  # not ours yet, or an echo of our own status
+            enqueued += 1
+            Job.objects.enqueue(SyncStatus, key=f"onebox:{sid}:status-{order_id}:ob{row.get('statusid')}:"
+                                                f"{row.get('datemodify')}", integration=integration,
+                                payload={"order_id": order_id, "remote_seen": now.isoformat(),
+                                         "remote": {"statusid": row.get("statusid")}})
+        if newest != since or enqueued or "order" not in (state.changed_since or {}):  # idle: no write
+            state.touch(changed_since={**(state.changed_since or {}), "order": newest}, last_poll_at=now)
+    return enqueued + (newest != since)
 
 
 def enqueue_changed(integration: Integration, client: OneBoxClient, state: m.SyncState, now, *, entity: str,
@@ -748,13 +755,6 @@ class SyncCatalog(OneBoxJob):
 def _enabled():
     return Integration.objects.filter(kind="onebox", enabled=True, store__enabled=True,
                                       connection__isnull=False).select_related("store", "connection")
-
-
-@register_schedule("onebox.poll", every=POLL_EVERY)
-def schedule_polls() -> None:
-    for integration in _enabled():
-        Job.objects.enqueue(PollOneBox, key=slot_key(f"onebox:{integration.store_id}:poll", POLL_EVERY),
-                            integration=integration)
 
 
 @register_schedule("onebox.catalog", every=CATALOG_EVERY)

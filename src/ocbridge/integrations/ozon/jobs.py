@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
-from ocbridge.core import bindings, clock, outbox
+from ocbridge.core import bindings, clock, outbox, polls
 from ocbridge.core.choices import SideEffectState, StockSource
 from ocbridge.core.errors import ConfigurationError, TerminalError
 from ocbridge.core.jobs import Defer, IntegrationJob, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Binding, Integration, Job
+from ocbridge.core.polls import Target, register_poll
 from ocbridge.core.registry import register_history_consumer
 from ocbridge.integrations.ozon import catalog, mappers, models as m, rules, shop, tracking
 from ocbridge.integrations.ozon.config import OzonConfig
@@ -397,49 +399,120 @@ class SyncOwnedPrices(OzonJob):
                                     origin=bindings.LOCAL, lost=lost)
 
 
+ORDERS_POLL = "ozon.orders"
+RETURNS_POLL = "ozon.returns"
+
+
+def read_postings(ctx: Context, *, limit: int = POSTINGS_LIMIT) -> int:
+    """New postings (created in a sliding window) and changed ones (status changed since the last read), page by
+    page with Ozon's cursor; one job per new posting or new status; how many jobs. The first read also takes every
+    posting still to be packed or handed over, however old (the unfulfilled list), so no open order is left behind.
+    Its window end is stored when it found something (else at most hourly: core.polls.window_read)."""
+    now, cfg, key = clock.now(), ctx.cfg, polls.integration_key(ctx.integration)
+    since, to = rules.posting_window(polls.window_start(ORDERS_POLL, key, ctx.state.orders_watermark), now, cfg)
+    seen: dict[str, dict] = {}
+    flt = {"statuses": cfg.orders_statuses or None, "warehouse_ids": cfg.orders_warehouse_ids or None}
+    for window in ({"since": since, "to": to}, {"changed_since": since, "changed_to": to}):
+        for p in _pages(lambda cursor, w=window: ctx.client.list_fbs_postings(cursor=cursor, limit=limit, **w, **flt)):
+            seen[p["posting_number"]] = p
+    if ctx.state.orders_watermark is None:
+        for p in _pages(lambda cursor: ctx.client.list_unfulfilled_postings(
+                cursor=cursor, limit=limit, cutoff_from=now - timedelta(days=365), cutoff_to=now + timedelta(days=60),
+                **flt)):
+            seen.setdefault(p["posting_number"], p)
+    made = PollPostings._dispatch(ctx.integration, seen)
+    if polls.window_read(ORDERS_POLL, key, ctx.state.orders_watermark, to, found=bool(made)):
+        m.SyncState.objects.filter(pk=ctx.state.pk).update(orders_watermark=to, last_orders_at=now)
+    return made
+
+
+def read_returns(ctx: Context) -> int:
+    """FBS returns whose state changed since the last read (`/v1/returns/list`); one job per return, once; how many
+    returns it saw. Its window end is stored as read_postings' is."""
+    now, key = clock.now(), polls.integration_key(ctx.integration)
+    start = polls.window_start(RETURNS_POLL, key, ctx.state.returns_watermark)
+    since = (start or now - RETURNS_LOOKBACK) - timedelta(minutes=ctx.cfg.poll_overlap_minutes)
+    last_id, seen = 0, 0
+    while True:
+        page = ctx.client.list_returns(changed_since=since, changed_to=now, last_id=last_id)
+        for r in page.returns:
+            seen += 1
+            Job.objects.enqueue(ApplyReturn, key=f"ozon:{ctx.integration.store_id}:return:{r['id']}",
+                                integration=ctx.integration, payload={"return": r})
+        if not page.has_next or not page.returns:
+            break
+        last_id = page.last_id
+    if polls.window_read(RETURNS_POLL, key, ctx.state.returns_watermark, now, found=bool(seen)):
+        m.SyncState.objects.filter(pk=ctx.state.pk).update(returns_watermark=now)
+    return seen
+
+
+def _poll(target: Target, read) -> int:
+    """One routine Ozon read (core.polls, no Job row) of the target's integration."""
+    integration = polls.integration_of(target)
+    if integration is None or not (integration.enabled and integration.store.enabled):
+        return 0
+    ctx = Context(integration, config_of(integration), client_for(integration), m.SyncState.of(integration))
+    try:
+        return read(ctx)
+    finally:
+        ctx.state.add_waits(ctx.client)
+
+
+def _orders_every(integration) -> float | None:
+    cfg = config_of(integration)
+    return max(SHOP_POLL_SECONDS, cfg.orders_every_seconds) if cfg.orders_in else None
+
+
+def _returns_every(integration) -> float | None:
+    cfg = config_of(integration)
+    return max(1, cfg.sync_every_minutes) * 60 if cfg.returns_in else None
+
+
+@register_poll(ORDERS_POLL, targets=lambda: polls.integration_targets("ozon", _orders_every),
+               label=_("Reading new and changed postings from Ozon"))
+def poll_postings(target: Target) -> int:
+    """New and changed postings every `orders_every_seconds` (default a minute): an Ozon order is in the shop
+    within about that, not at the 15-minute catalogue sync. Cursor paging makes an idle poll two calls."""
+    return _poll(target, read_postings)
+
+
+@register_poll(RETURNS_POLL, targets=lambda: polls.integration_targets("ozon", _returns_every),
+               label=_("Reading returns from Ozon"))
+def poll_returns(target: Target) -> int:
+    return _poll(target, read_returns)
+
+
 @register_job_kind
 class PollPostings(OzonJob):
-    """New postings (created in a sliding window) and changed ones (status changed since the last poll), page by
-    page with Ozon's cursor; one job per new posting or new status. The first run also reads every posting still
-    to be packed or handed over, however old (the unfulfilled list), so no open order is left behind."""
+    """"Sync now" of the postings (read_postings) as a job; the routine read is the ozon.orders poll."""
 
     kind = "ozon.poll_postings"
     routine = True  # a periodic read: re-queued however often its worker dies, never parked
 
     def sync(self, job: Job, ctx: Context) -> None:
-        now, cfg = clock.now(), ctx.cfg
-        since, to = rules.posting_window(ctx.state.orders_watermark, now, cfg)
-        limit = job.payload.get("page_size", POSTINGS_LIMIT)
-        seen: dict[str, dict] = {}
-        flt = {"statuses": cfg.orders_statuses or None, "warehouse_ids": cfg.orders_warehouse_ids or None}
-        for window in ({"since": since, "to": to}, {"changed_since": since, "changed_to": to}):
-            for p in _pages(lambda cursor, w=window: ctx.client.list_fbs_postings(cursor=cursor, limit=limit, **w, **flt)):
-                seen[p["posting_number"]] = p
-        if ctx.state.orders_watermark is None:
-            for p in _pages(lambda cursor: ctx.client.list_unfulfilled_postings(
-                    cursor=cursor, limit=limit, cutoff_from=now - timedelta(days=365), cutoff_to=now + timedelta(days=60),
-                    **flt)):
-                seen.setdefault(p["posting_number"], p)
-        self._dispatch(ctx.integration, seen)
-        m.SyncState.objects.filter(pk=ctx.state.pk).update(orders_watermark=to, last_orders_at=now)
+        read_postings(ctx, limit=job.payload.get("page_size", POSTINGS_LIMIT))
 
     @staticmethod
-    def _dispatch(integration, postings: dict[str, dict]) -> None:
+    def _dispatch(integration, postings: dict[str, dict]) -> int:
         conn = integration.connection
         bound = {b.external_id: b for b in _bindings(conn, m.POSTING).filter(external_id__in=list(postings))}
-        store = integration.store_id
+        store, made = integration.store_id, 0
         for number, p in postings.items():
             b = bound.get(number)
             if b is None or b.local_id.startswith("pending:"):
+                made += 1
                 Job.objects.enqueue(ImportPosting, key=f"ozon:{store}:ozon-event:{number}:import", integration=integration,
                                     payload={"posting": p})
             elif b.data.get("status") != p["status"]:
+                made += 1
                 cancellation = p.get("cancellation") or {}
                 Job.objects.enqueue(ApplyPostingStatus, key=f"ozon:{store}:ozon-event:{number}:status:{p['status']}",
                                     integration=integration,
                                     payload={"posting_number": number, "status": p["status"],
                                              "reason": cancellation.get("cancel_reason") or "",
                                              "initiator": cancellation.get("cancellation_initiator") or ""})
+        return made
 
 
 @register_job_kind
@@ -713,24 +786,13 @@ RETURNS_LOOKBACK = timedelta(days=30)
 
 @register_job_kind
 class PollReturns(OzonJob):
-    """FBS returns whose state changed since the last poll (`/v1/returns/list`); one job per return, once."""
+    """"Sync now" of the returns (read_returns) as a job; the routine read is the ozon.returns poll."""
 
     kind = "ozon.poll_returns"
     routine = True  # a periodic read: re-queued however often its worker dies, never parked
 
     def sync(self, job: Job, ctx: Context) -> None:
-        now = clock.now()
-        since = (ctx.state.returns_watermark or now - RETURNS_LOOKBACK) - timedelta(minutes=ctx.cfg.poll_overlap_minutes)
-        last_id = 0
-        while True:
-            page = ctx.client.list_returns(changed_since=since, changed_to=now, last_id=last_id)
-            for r in page.returns:
-                Job.objects.enqueue(ApplyReturn, key=f"ozon:{ctx.integration.store_id}:return:{r['id']}",
-                                    integration=ctx.integration, payload={"return": r})
-            if not page.has_next or not page.returns:
-                break
-            last_id = page.last_id
-        m.SyncState.objects.filter(pk=ctx.state.pk).update(returns_watermark=now)
+        read_returns(ctx)
 
 
 @register_job_kind
@@ -788,11 +850,16 @@ DIRECTIONS = (("products_out", SyncProducts), ("products_in", ImportOzonProducts
               ("orders_in", PollPostings), ("returns_in", PollReturns), ("ozon_owned_offer_ids", SyncOwnedPrices))
 
 
-def enqueue_sync(integration: Integration, *, full: bool = False, slot: str | None = None) -> list[Job]:
-    """Queue one run of every enabled direction (manual "sync now" / "full reconcile", or the schedule)."""
+POLLED = (PollPostings, PollReturns)  # read by routine polls between the owner's "Sync now"s
+
+
+def enqueue_sync(integration: Integration, *, full: bool = False, slot: str | None = None,
+                 polled: bool = True) -> list[Job]:
+    """Queue one run of every enabled direction (manual "sync now" / "full reconcile", or the schedule, which leaves
+    the directions routine polls read — `polled=False`)."""
     cfg = config_of(integration)
     slot = slot or f"manual:{clock.now().timestamp():.0f}"
-    kinds = [kind for flag, kind in DIRECTIONS if getattr(cfg, flag)]
+    kinds = [kind for flag, kind in DIRECTIONS if getattr(cfg, flag) and (polled or kind not in POLLED)]
     if integration.store.stock_source == StockSource.OZON:  # Ozon keeps the stock: read it, never send it
         kinds = [SyncStockIn if kind is SyncStock else kind for kind in kinds]
         kinds += [] if SyncStockIn in kinds else [SyncStockIn]
@@ -802,22 +869,11 @@ def enqueue_sync(integration: Integration, *, full: bool = False, slot: str | No
 
 @register_schedule("ozon.sync", every=60)
 def schedule_sync() -> None:
-    """Every minute: integrations whose sync interval slot began get one run per direction (time-slot keys)."""
+    """Every minute: integrations whose sync interval slot began get one run per direction (time-slot keys); postings
+    and returns are routine polls (poll_postings, poll_returns)."""
     for integration in Integration.objects.filter(kind="ozon", enabled=True).select_related("connection"):
         every = max(1, config_of(integration).sync_every_minutes) * 60
-        enqueue_sync(integration, slot=slot_key("sched", every))
-
-
-@register_schedule("ozon.orders", every=SHOP_POLL_SECONDS)
-def schedule_orders() -> None:
-    """New and changed postings every `orders_every_seconds` (default a minute): an Ozon order is in the shop
-    within about that, not at the 15-minute catalogue sync. Cursor paging makes an idle poll two calls."""
-    for integration in Integration.objects.filter(kind="ozon", enabled=True).select_related("connection"):
-        cfg = config_of(integration)
-        if cfg.orders_in:
-            every = max(SHOP_POLL_SECONDS, cfg.orders_every_seconds)
-            Job.objects.enqueue(PollPostings, key=f"ozon:{integration.store_id}:{slot_key('orders', every)}",
-                                integration=integration)
+        enqueue_sync(integration, slot=slot_key("sched", every), polled=False)
 
 
 def test_connection(integration: Integration) -> list[dict]:

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ocbridge.core import access
+from ocbridge.core import access, polls
 from ocbridge.core.choices import Role
 from ocbridge.core.jobs import slot_key
 from ocbridge.core.errors import ConfigurationError, ServiceError
@@ -47,6 +47,7 @@ def overview(request, integration_pk: int) -> HttpResponse:
     orders = Binding.objects.filter(connection_id=integration.connection_id, kind=m.POSTING)
     return render(request, "ozon/overview.html", _ctx(
         integration, "overview", state=state, counts=product_counts(integration), orders_total=orders.count(),
+        orders_read=polls.last_read(jobs.ORDERS_POLL, polls.integration_key(integration), state.last_orders_at),
         orders_warned=sum(1 for d in orders.values_list("data", flat=True) if d.get("warnings")),
         tasks=m.ImportTask.objects.filter(integration=integration)[:10],
         jobs=Job.objects.filter(integration=integration).values("kind", "state").annotate(n=Count("id")).order_by("kind"),
