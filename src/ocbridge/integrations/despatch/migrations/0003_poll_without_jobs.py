@@ -1,17 +1,14 @@
 from django.db import migrations
 
-
-def drop_poll_jobs(apps, schema_editor):
-    """Reading DC's changed orders is a routine poll now (core.polls), no longer a Job row each slot: the old rows
-    go (a queued one would name a kind that no longer exists)."""
-    apps.get_model("core", "Job").objects.filter(kind="despatch.poll_dc").delete()
+from ocbridge.core.poll_migration import drop_job_kinds
 
 
 class Migration(migrations.Migration):
+    """Reading DC's changed orders is a routine poll now (core.polls), no longer a Job row per slot."""
 
     dependencies = [
         ('core', '0016_poll_interval_and_health'),
         ('despatch', '0002_feed_cursor_replaces_history_watermark'),
     ]
 
-    operations = [migrations.RunPython(drop_poll_jobs, migrations.RunPython.noop)]
+    operations = [drop_job_kinds("despatch.poll_dc")]
