@@ -233,3 +233,41 @@ def test_no_installments_under_the_minimum_or_in_other_currencies(aps_bed, total
     assert "card-form" in page.text and "pay-installments" not in page.text
     assert "installments" not in hidden_fields(page.text)
     assert Payment.objects.count() == 1
+
+
+def test_tampered_card_form_comes_back_as_signature_mismatch_and_nothing_is_sent(aps_bed):
+    """The card form altered in the browser: APS refuses it (00008, signed) and sends the iframe back; the hub shows
+    the card form again and sends no purchase."""
+    bed = aps_bed("3.0", integration_type="merchant_page")
+    payment, link = _link(bed, 615)
+    with httpx.Client(timeout=10) as web:
+        page = web.get(link)
+        fields = hidden_fields(page.text)
+        fields["language"] = "ar"  # not what was signed
+        back = web.post(bed.sim.base_url + "/FortAPI/paymentPage", data=fields)
+        assert back.status_code == 302 and "response_code=00008" in back.headers["location"]
+        step = web.get(back.headers["location"])
+    assert "The card was not accepted" in step.text and "Signature mismatch" in step.text
+    assert not _purchases(bed)
+    assert PaymentEvent.objects.filter(payment=payment, what__contains="00008").exists()
+
+
+def test_the_same_answer_twice_at_once_sends_one_purchase(aps_bed):
+    """A double submit: the same signed tokenization answer reaches the hub twice at the same moment."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    bed = aps_bed("4.0", integration_type="merchant_page")
+    payment, link = _link(bed, 616)
+    with httpx.Client(timeout=10) as web:
+        page = web.get(link)
+        card_page = web.post(bed.sim.base_url + "/FortAPI/paymentPage", data=hidden_fields(page.text))
+        token = re.search(r"name=page value=([^\s>]+)>", card_page.text).group(1)
+        back = web.post(bed.sim.base_url + "/FortAPI/paymentPage/tokenize",
+                        data={"page": token, "card_number": "4111111111111111", "expiry_date": "3012"})
+    answer_url = back.headers["location"]
+    with ThreadPoolExecutor(2) as pool:
+        statuses = [r.status_code for r in pool.map(lambda _: httpx.get(answer_url, timeout=20), range(2))]
+    assert statuses == [200, 200] and len(_purchases(bed)) == 1
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "paid" and len(_purchases(bed)) == 1
