@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 import sqlalchemy as sa
 
 from ocbridge.opencart import orders, phones
@@ -69,6 +71,7 @@ ADDED_SINCE = ["customer_group", "customer_group_description", "category_path", 
                "manufacturer_to_store", "option_description", "option_value_description"]
 
 
+@pytest.mark.django_db
 def test_an_older_demo_shop_gains_the_missing_tables_and_keeps_its_orders(tmp_path, settings):
     from ocbridge.demo.setup import DemoSetup
 
@@ -97,3 +100,15 @@ def test_an_older_demo_shop_gains_the_missing_tables_and_keeps_its_orders(tmp_pa
     demo = DemoSetup(data_dir=tmp_path, port=8765, speed=1.0)
     demo.ensure_shop(orders=40)
     assert demo.upgraded == []  # nothing more to add; nothing added twice
+    # what OneBox's contacts need of it now works: a customer group and a customer written the admin's way
+    from ocbridge.core.models import Store
+    from ocbridge.opencart import writes
+
+    store = Store.objects.create(name="Demo", db_url=url, version="3.0", country="TR")
+    group = writes.upsert_customer_group(store, {1: "Wholesale"}, key="demo-g")
+    made = writes.upsert_customer(store, {"firstname": "Ayşe", "lastname": "Yılmaz", "email": "ayse@example.com",
+                                          "telephone": "+905321234567"}, customer_group_id=group.customer_group_id,
+                                  key="demo-c")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(f"SELECT customer_group_id FROM oc_customer WHERE customer_id = "
+                                    f"{made.customer_id}")).scalar() == group.customer_group_id

@@ -161,3 +161,37 @@ def test_a_group_the_owner_paired_keeps_its_name_and_takes_its_contacts(shop, si
     kit.poll(contacts_in)
     assert customers(shop)[0]["customer_group_id"] == 2 and group_names(shop, 2)[1] == "VIP"
     assert not Binding.objects.filter(kind=m.CONTACT_GROUP).exists()
+
+
+def test_contacts_onebox_had_before_are_loaded_once_resuming_after_a_crash(shop, sim, contacts_in, kit):
+    """The contacts already in OneBox when the owner starts taking them (they are older than the poll's window):
+    the load pages through contact/get by offset, groups first; killed mid-step, it continues, nothing twice."""
+    contacts_in.settings = {**contacts_in.settings, "history_batch": 2}
+    contacts_in.save()
+    group = sim.add("contactgroup", name="Retail")
+    for n in range(5):
+        sim.add("contact", name=f"C{n}", namelast="Lee", email=f"c{n}@example.com", groupid=group["id"])
+    sim.add("contact", name="No mail", phone="+79161234567")
+
+    def crash(step, record):
+        if step == "load" and str(record) == str(sim.records("contact")[2]["id"]):
+            raise SystemExit("worker killed")
+
+    jobs.crash_hook = crash
+    try:
+        jobs.start_load(contacts_in, "contact_in")
+        with pytest.raises(SystemExit):
+            run_until_idle()
+    finally:
+        jobs.crash_hook = None
+    assert jobs.progress(contacts_in, "contact_in")["after"] == 2
+    job = Job.objects.get(state=JobState.RUNNING)
+    Job.objects.filter(pk=job.pk).update(state=JobState.QUEUED, claim_expires_at=None, next_run_at=job.created)
+    run_until_idle()
+    rows = customers(shop)
+    assert sorted(r["email"] for r in rows) == [f"c{n}@example.com" for n in range(5)]
+    assert len({r["customer_group_id"] for r in rows}) == 1 and rows[0]["customer_group_id"] != 1
+    assert ShopWrite.objects.filter(kind="customer").count() == 5  # the repeated step wrote nothing twice
+    p = jobs.progress(contacts_in, "contact_in")
+    assert p["finished"] and (p["done"], p["total"]) == (6, 6)
+    assert Binding.objects.filter(kind=m.CONTACT, data__state=m.FAILED).count() == 1  # the one without e-mail

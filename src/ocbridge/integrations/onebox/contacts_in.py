@@ -175,6 +175,28 @@ def shop_group(integration: Integration, cfg: OneBoxConfig, client: OneBoxClient
     return int(current) if current else shop.default_customer_group(integration.store)
 
 
+# --- the contacts OneBox has when the owner starts taking them: a resumable load ---------------------------------
+
+
+def load_step(integration: Integration, cfg: OneBoxConfig, client: OneBoxClient, offset: int,
+              limit: int) -> int:
+    """One step of the load of every OneBox contact (jobs.LoadStep, kind "contact_in"): its groups first (at the
+    first step), then `limit` contacts from `offset`, each taken as the poll takes a change (a record already in
+    step is left alone, so a step repeated after a crash writes nothing twice). Returns the contacts read."""
+    if not cfg.takes("contact"):  # customers do not come from OneBox (any more): nothing to load
+        return 0
+    if offset == 0 and cfg.takes("contact_group"):
+        for record in client.get(GROUP_ENTITY, limit=500):
+            group_in(integration, cfg, record)
+    rows = client.get(CONTACT_ENTITY, limit=limit, offset=offset)
+    taker = ContactIn()
+    for record in rows:
+        taker.take(integration, cfg, client, record)
+        if jobs.crash_hook is not None:
+            jobs.crash_hook("load", record["id"])
+    return len(rows)
+
+
 # --- contacts -----------------------------------------------------------------------------------------------------
 
 
@@ -193,8 +215,10 @@ class ContactIn(OneBoxJob):
 
     def sync(self, job, integration, cfg, client) -> None:
         record = _record_of(client, CONTACT_ENTITY, job)
-        if record is None:
-            return
+        if record is not None:
+            self.take(integration, cfg, client, record, job.payload.get("seen"))
+
+    def take(self, integration, cfg, client, record: dict, seen: str | None = None) -> None:
         ext, store = str(record["id"]), integration.store
         view = bindings.digest(mappers.contact_view(record))
         b = Binding.objects.filter(connection_id=integration.connection_id, kind=m.CONTACT, external_id=ext).first()
@@ -207,8 +231,7 @@ class ContactIn(OneBoxJob):
         if "@" not in fields["email"]:
             return _not_synced(integration, m.CONTACT, ext, "no_email", view, b)
         if local.startswith("oc-c") and local[4:].isdigit():
-            return self._update(integration, cfg, client, b, int(local[4:]), record, fields, view, key,
-                                job.payload.get("seen"))
+            return self._update(integration, cfg, client, b, int(local[4:]), record, fields, view, key, seen)
         self._new(integration, cfg, client, b, record, fields, view, key)
 
     def _new(self, integration, cfg, client, b, record, fields, view, key) -> None:

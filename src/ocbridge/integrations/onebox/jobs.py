@@ -534,7 +534,8 @@ def _save_load(integration: Integration, kind: str, **fields) -> dict:
 
 
 def start_load(integration: Integration, kind: str) -> Job:
-    """Start (or restart from where it stands) the first load of `kind` ("order", "contact" or "product")."""
+    """Start (or restart from where it stands) the first load of `kind`: "order", "contact" or "product" to OneBox,
+    or "contact_in" (every OneBox contact into the shop, when customers come from OneBox)."""
     load = (m.SyncState.of(integration).loads or {}).get(kind) or {}
     if not load or load.get("finished"):
         load = _save_load(integration, kind, after=0, done=0, total=0, started=clock.now().isoformat(), finished="",
@@ -558,7 +559,7 @@ class LoadStep(OneBoxJob):
         if load.get("finished") or load.get("started") != job.payload.get("started"):
             return
         after, begun = int(load.get("after") or 0), clock.now()
-        if not load.get("total"):
+        if not load.get("total") and kind != "contact_in":  # OneBox tells no count: the total grows as read
             total = {"order": shop.order_count, "contact": shop.customer_count}.get(kind, shop.product_count)(store)
             load = _save_load(integration, kind, total=total)
         step = max(1, int(cfg.history_batch or LOAD_STEP))
@@ -573,6 +574,11 @@ class LoadStep(OneBoxJob):
             if cfg.sends("history"):
                 append_history(integration, cfg, client, ids)
             last, count = (ids[-1] if ids else after), len(ids)
+        elif kind == "contact_in":  # OneBox's contacts into the shop; the position is an offset in OneBox's list
+            from ocbridge.integrations.onebox import contacts_in
+
+            count = contacts_in.load_step(integration, cfg, client, after, step)
+            last = after + count
         elif kind == "contact":
             rows = shop.customers_after(store, after, step)
             sync_contacts(integration, cfg, client, rows)
@@ -585,8 +591,10 @@ class LoadStep(OneBoxJob):
         rate = count / seconds if count else float(load.get("rate") or 0.0)  # records a second at OneBox's pace
         done = int(load.get("done") or 0) + count
         finished = clock.now().isoformat() if count < step else ""
-        _save_load(integration, kind, after=last, done=done, rate=round(rate, 3), finished=finished,
-                   total=max(int(load.get("total") or 0), done))
+        total = max(int(load.get("total") or 0), done)
+        if kind == "contact_in":  # what OneBox had, once read to the end; "at least one step more" until then
+            total = done if finished else done + step
+        _save_load(integration, kind, after=last, done=done, rate=round(rate, 3), finished=finished, total=total)
         if not finished:
             Job.objects.enqueue(LoadStep, key=f"onebox:{integration.store_id}:load:{kind}:{job.payload['started']}:{last}",
                                 integration=integration, payload=job.payload)

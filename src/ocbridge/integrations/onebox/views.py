@@ -24,7 +24,7 @@ KIND_LABELS = {m.ORDER: gettext_lazy("Orders"), m.HISTORY: gettext_lazy("Order h
                m.PRODUCT: gettext_lazy("Products"), m.CONTACT: gettext_lazy("Customers"),
                m.CONTACT_GROUP: gettext_lazy("Customer groups")}
 LOADS = {"order": gettext_lazy("Order history"), "contact": gettext_lazy("Customers"),
-         "product": gettext_lazy("Catalogue")}
+         "product": gettext_lazy("Catalogue"), "contact_in": gettext_lazy("Customers from OneBox")}
 
 
 def _integration(request, pk: int, role: str = Role.VIEWER) -> Integration:
@@ -55,7 +55,8 @@ def overview(request, integration_pk: int) -> HttpResponse:
     return render(request, "onebox/overview.html", {
         "integration": integration, "store": integration.store, "nav": "stores", "cfg": cfg, "state": state,
         "kinds": kinds, "mapping": mapping, "failed": failed, "labels": KIND_LABELS,
-        "loads": [(kind, label, jobs.progress(integration, kind)) for kind, label in LOADS.items()],
+        "loads": [(kind, label, jobs.progress(integration, kind)) for kind, label in LOADS.items()
+                  if kind != "contact_in" or cfg.takes("contact")],
         "conflicts": m.Conflict.objects.filter(integration=integration)[:20],
         "can_act": access.can(request.user, integration.store, Role.OPERATOR),
         "can_own": access.can(request.user, integration.store, Role.OWNER)})
