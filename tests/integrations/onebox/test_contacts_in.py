@@ -195,3 +195,17 @@ def test_contacts_onebox_had_before_are_loaded_once_resuming_after_a_crash(shop,
     p = jobs.progress(contacts_in, "contact_in")
     assert p["finished"] and (p["done"], p["total"]) == (6, 6)
     assert Binding.objects.filter(kind=m.CONTACT, data__state=m.FAILED).count() == 1  # the one without e-mail
+
+
+def test_a_customer_onebox_refused_is_sent_again_by_retry(shop, sim, integration, kit):
+    add_customer(shop, 8, "lee@example.com", firstname="Lee")
+    sim.refuse_next("contact", "phone: wrong format", count=2)  # the batch, then the record alone
+    jobs.start_load(integration, "contact")
+    run_until_idle()
+    b = Binding.objects.get(kind=m.CONTACT, local_id="oc-c8")
+    assert (b.data["state"], b.data["error"]) == (m.FAILED, "phone: wrong format") and not sim.records("contact")
+    jobs.retry(integration, m.CONTACT, "oc-c8")
+    run_until_idle()
+    [contact] = sim.records("contact")
+    b.refresh_from_db()
+    assert (contact["externalid"], b.external_id, b.data["state"]) == ("oc-c8", str(contact["id"]), m.OK)

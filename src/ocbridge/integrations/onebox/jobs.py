@@ -614,6 +614,17 @@ def sync_contacts(integration: Integration, cfg: OneBoxConfig, client: OneBoxCli
     return _send_batch(integration, client, m.CONTACT, "contact", todo)
 
 
+@register_job_kind
+class SendContacts(OneBoxJob):
+    """These customers to OneBox as contacts (the owner's Retry of one OneBox refused)."""
+
+    kind = "onebox.send_contacts"
+
+    def sync(self, job, integration, cfg, client) -> None:
+        rows = shop.customers(integration.store, [int(i) for i in job.payload["customer_ids"]])
+        sync_contacts(integration, cfg, client, list(rows.values()))
+
+
 def _remote_hash(kind: str, body: dict, h: str) -> str:
     """The hash OneBox's own record will give when it holds what we sent (products: the two-way view)."""
     if kind == m.PRODUCT:
@@ -784,10 +795,16 @@ def retry(integration: Integration, kind: str, local_id: str) -> Job:
     if b is not None and b.data.get("state") == m.FAILED:
         b.data = {**b.data, "state": "retrying", "attempt": int(b.data.get("attempt") or 1) + 1}
         b.save(update_fields=["data"])
-    if b is not None and b.data.get("direction") == "in":  # came from OneBox: read it again and take it in
+    if b is not None and kind in (m.CONTACT, m.CONTACT_GROUP) and b.data.get("direction") == "in":
+        # a contact or group from OneBox the shop could not take: read it again and take it in
         from ocbridge.integrations.onebox import contacts_in
 
         return contacts_in.retry(integration, b, stamp)
+    if kind == m.CONTACT and local_id.startswith("oc-c") and local_id[4:].isdigit():  # a customer OneBox refused
+        if b is not None:
+            Binding.objects.filter(pk=b.pk).update(local_hash="")
+        return Job.objects.enqueue(SendContacts, key=f"onebox:{integration.store_id}:contact-{local_id}:retry:{stamp}",
+                                   integration=integration, payload={"customer_ids": [int(local_id[4:])]})
     if kind == m.ORDER:
         return Job.objects.enqueue(SendOrder, key=f"onebox:{integration.store_id}:order-{local_id}:retry:{stamp}",
                                    integration=integration, payload={"order_id": int(local_id)})
