@@ -318,3 +318,55 @@ def test_an_idle_status_check_round_writes_nothing(aps_bed):
     jobs.reconcile()
     jobs.reconcile()
     assert Job.objects.filter(kind=jobs.CheckPayment.kind).count() == 1
+
+
+def test_try_again_after_a_declined_card_makes_the_next_attempt_once(aps_bed):
+    """Seen on a real OpenCart checkout: the return page said "try again with the same link", but the link of a failed
+    payment only showed the failure again. "Try again" (a form on that page, CSRF-protected) makes the order's next
+    attempt — one, however often it is clicked — and hands the customer to the gateway again."""
+    import re
+
+    import httpx
+
+    bed = aps_bed("3.0")
+    payment, link = _link(bed, 540, language="en")
+    bed.customer_pays(link, "decline")
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "failed"
+    page = httpx.get(link)  # the same link again: the failure, and the way out of it
+    assert "did not go through" in page.text and 'id="try-again"' in page.text
+    action = re.search(r'<form method="post" action="([^"]+)" id="try-again">', page.text).group(1)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    with httpx.Client(base_url=bed.hub, cookies=page.cookies) as web:
+        assert web.post(action).status_code == 403  # no CSRF token: refused
+        first = web.post(action, data={"csrfmiddlewaretoken": token})
+        second = web.post(action, data={"csrfmiddlewaretoken": token})  # a second click
+    assert first.status_code == second.status_code == 302
+    again = Payment.objects.get(order_id=540, state="created")
+    for answer in (first, second):  # both clicks lead to the one new attempt (a token carries its signing time)
+        assert links.payment_of(answer.headers["location"].rstrip("/").rsplit("/", 1)[1]) == again
+    assert again.reference != payment.reference and again.amount_minor == 2000 and again.origin == payment.origin
+    assert Payment.objects.filter(order_id=540).count() == 2
+    bed.customer_pays(first.headers["location"])
+    bed.settle()
+    again.refresh_from_db()
+    assert again.state == "paid" and bed.order_status(540) == 2
+
+
+def test_no_try_again_once_the_link_expired(aps_bed):
+    import datetime as dt
+
+    import httpx
+
+    bed = aps_bed("3.0")
+    payment, link = _link(bed, 541, language="en")
+    bed.customer_pays(link, "cancel")
+    bed.settle()
+    Payment.objects.filter(pk=payment.pk).update(expires_at=payment.created - dt.timedelta(hours=1))
+    page = httpx.get(link)
+    assert "cancelled" in page.text and 'id="try-again"' not in page.text and "ask the shop for a new link" in page.text
+    from django.test import Client
+
+    r = Client().post(link.replace(bed.hub, "") + "again")
+    assert r.status_code == 302 and Payment.objects.filter(order_id=541).count() == 1

@@ -103,16 +103,27 @@ def payment_of(token: str, *, for_paying: bool = True) -> Payment:
     return payment
 
 
-def checkout_payment(integration, order, *, language: str) -> Payment:
-    """The payment for an order handed over by the shop's checkout: the open one (the customer came back or clicked
-    twice), else a new attempt (the previous one failed or was cancelled); a paid one is returned as is."""
+def next_attempt(integration, order, *, language: str, origin: str, actor: str) -> Payment:
+    """The order's payment for the customer now: its latest one (the customer came back or clicked twice; a paid one
+    is returned as is), else — the latest failed or was cancelled — a new attempt with a new reference."""
     latest = Payment.objects.filter(store=integration.store, order_id=order.order_id).order_by("-id").first()
     if latest is not None and latest.state not in (PaymentState.FAILED, PaymentState.CANCELLED):
         return latest
     attempt = Payment.objects.filter(store=integration.store, order_id=order.order_id).count() + 1
     return new_payment(integration, order_id=order.order_id, amount=order.total * (order.currency_value or 1),
-                       currency=order.currency_code, email=order.email, language=language, origin="checkout",
-                       attempt=attempt, actor="checkout")
+                       currency=order.currency_code, email=order.email, language=language, origin=origin,
+                       attempt=attempt, actor=actor)
+
+
+def retry(payment: Payment) -> Payment:
+    """"Try again" on the return page of a failed or cancelled payment: the next attempt for its order, in the same
+    language and from the same origin, for the order's amount as the shop has it now."""
+    from ocbridge import opencart
+
+    order = opencart.read_order(payment.store, payment.order_id)
+    if order is None or order.store_id != payment.store.oc_store_id:
+        raise LinkRefused("invalid", payment)
+    return next_attempt(payment.integration, order, language=payment.language, origin=payment.origin, actor="customer")
 
 
 def pay_link(integration, order_id: int, *, origin: str, actor: str = ""):

@@ -20,13 +20,14 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Sum
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from ocbridge.core import access
+from ocbridge.core import access, clock
 from ocbridge.core.choices import ExchangeOutcome, Level, Role, Service
 from ocbridge.core.errors import ConfigurationError, ServiceError
 from ocbridge.core.exchanges import client_ip, close_inbound, inbound_exchange
@@ -48,7 +49,14 @@ def _customer_page(request, payment: Payment | None, template: str, context: dic
     lang = lang if lang in links.LANGUAGES else "en"
     with translation.override(lang):
         return render(request, template, {**context, "lang": lang, "rtl": lang == "ar", "payment": payment,
-                                          "shop_url": _shop_url(payment)}, status=status)
+                                          "shop_url": _shop_url(payment), "retry": _retry_url(payment)}, status=status)
+
+
+def _retry_url(payment: Payment | None) -> str:
+    """"Try again" for a failed or cancelled payment whose link is still valid ("" otherwise)."""
+    if payment is None or payment.state not in (S.FAILED, S.CANCELLED) or payment.expires_at <= clock.now():
+        return ""
+    return reverse("pay-retry", kwargs={"token": links.token_for(payment)})
 
 
 def _shop_url(payment: Payment | None) -> str:
@@ -173,8 +181,27 @@ def pay_checkout(request, store_pk: int, order_id: int, ts: int, sig: str) -> Ht
                   level=Level.WARNING if why else Level.INFO, error=why)
     if why:
         return _customer_page(request, None, "payments/customer.html", {"outcome": "invalid"}, status=403)
-    payment = links.checkout_payment(integration, order, language=opencart.order_language(store, order) or store.language)
+    payment = links.next_attempt(integration, order, language=opencart.order_language(store, order) or store.language,
+                                 origin="checkout", actor="checkout")
     return redirect(links.url_for(payment), permanent=False)
+
+
+@require_POST
+def pay_retry(request, token: str) -> HttpResponse:
+    """"Try again" after a failed or cancelled payment, while its link is valid: the order's next attempt (a second
+    click finds the attempt the first made), then its pay page."""
+    try:
+        payment = links.payment_of(token)
+    except links.LinkRefused as exc:
+        return _customer_page(request, exc.payment, "payments/customer.html", {"outcome": exc.reason},
+                              status=410 if exc.reason == "expired" else 404)
+    if not _retry_url(payment):  # paid or still open: its own page says so; expired: the shop sends a new link
+        return redirect(links.url_for(payment))
+    try:
+        again = links.retry(payment)
+    except (links.LinkRefused, ValueError, ConfigurationError):
+        return _customer_page(request, payment, "payments/customer.html", {"outcome": "unavailable"}, status=503)
+    return redirect(links.url_for(again))
 
 
 @csrf_exempt  # the gateway posts the customer back; its own signature, not a CSRF token, vouches for it
