@@ -18,6 +18,8 @@ prove something. Shapes no public source shows are marked "simulator only".
   `maintenance_reference` answers the first result again without acting twice (simulator only: APS documents
   the field as the merchant's unique operation reference). After each maintenance command a signed
   **notification feedback** goes to the notification URL.
+- Merchant page (TOKENIZATION in an iframe, PURCHASE / AUTHORIZATION with the token, 3-D Secure) and installments
+  (STANDALONE plans on the card page, GET_INSTALLMENTS_PLANS, HOSTED by BIN): `aps_merchant.MerchantPageMixin`.
 - Control (`/_sim/…` too): `configure(feedback_url, notification_url, feedback_format)`, `release(reference,
   outcome)` (an on-hold payment becomes final, notified), `transactions()`, `forge_feedback(...)` (a feedback with
   a wrong signature), `replay_feedback(reference)`, `hold_next_maintenance()` (the next maintenance command

@@ -271,3 +271,27 @@ def test_the_same_answer_twice_at_once_sends_one_purchase(aps_bed):
     bed.settle()
     payment.refresh_from_db()
     assert payment.state == "paid" and len(_purchases(bed)) == 1
+
+
+@pytest.mark.parametrize("carried_out", [True, False])
+def test_purchase_without_an_answer_is_asked_about_first(aps_bed, carried_out):
+    """The connection to APS drops without an answer (timeout fault): APS is asked (CHECK_STATUS) before anything
+    else. Carried out → the payment goes on (never sent again); never arrived → the customer types the card again
+    and only then is a purchase sent."""
+    bed = aps_bed("3.0", integration_type="merchant_page")
+    payment, link = _link(bed, 617)
+    bed.sim.fail_next("timeout", path="/FortAPI/paymentApi", after=carried_out, seconds=0.2)
+    step = merchant_pays(bed, link)
+    asked = [r for r in bed.sim.requests("/FortAPI/paymentApi") if r.json().get("query_command") == "CHECK_STATUS"]
+    assert len(_purchases(bed)) == 1 and len(asked) == 1
+    if carried_out:
+        assert _pay_page_of(top_url(step)) == payment.pk
+    else:
+        assert "Payments are not available right now" in step.text
+        assert SideEffect.objects.get(key=f"{payment.key}:purchase").state == "requested"
+        assert payment.reference not in bed.sim.transactions()
+        merchant_pays(bed, link)
+        assert len(_purchases(bed)) == 2  # the first never reached APS; the second is the only transaction
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "paid" and bed.sim.transactions()[payment.reference]["captured"] == 2000
