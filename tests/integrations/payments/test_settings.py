@@ -54,3 +54,17 @@ def test_latitudepay_form_has_no_aps_fields():
     assert "integration_type" not in form.fields and "installments_min_AED" not in form.fields
     assert form.is_valid(), form.errors
     assert form.save(integration).installments == "off"
+
+
+def test_settings_page_shows_the_aps_fields_in_turkish(client):
+    from django.contrib.auth.models import User
+    from django.urls import reverse
+
+    integration = _integration()
+    User.objects.create_superuser("owner", password="pw-owner-123")
+    client.force_login(User.objects.get(username="owner"))
+    resp = client.get(reverse("dashboard:integration", args=[integration.store_id, "aps"]), HTTP_ACCEPT_LANGUAGE="tr")
+    body = resp.content.decode()
+    assert resp.status_code == 200
+    assert 'name="integration_type"' in body and 'name="installments"' in body and 'name="installments_min_SAR"' in body
+    assert "Taksitler" in body and "Kart sayfası" in body
