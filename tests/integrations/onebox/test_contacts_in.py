@@ -72,6 +72,13 @@ def test_new_contact_becomes_one_customer_in_its_group_and_nothing_is_echoed(sho
     kit.poll(contacts_in)
     assert customers(shop)[0]["lastname"] == "Kaya" and group_names(shop, gid)[1] == "Wholesale EU"
     assert len(customers(shop)) == 1 and "contact/set" not in sim.calls()
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    web = Client()
+    web.force_login(User.objects.create_user("owner", password="x", is_superuser=True))
+    page = web.get(f"/onebox/{contacts_in.pk}/").content.decode()
+    assert f"<td>{gid} Wholesale EU</td><td>{group['id']} </td><td>made from OneBox's group</td>" in page
 
 
 def test_a_crash_mid_write_then_the_retry_makes_one_customer(shop, sim, contacts_in, kit):

@@ -17,7 +17,7 @@ from ocbridge.core import access
 from ocbridge.core.choices import Role
 from ocbridge.core.errors import ConfigurationError, ServiceError, never_reached
 from ocbridge.core.models import Binding, Integration
-from ocbridge.integrations.onebox import contacts_in, jobs, lists, models as m, shop
+from ocbridge.integrations.onebox import contacts_in, groups, jobs, lists, models as m, shop
 
 KIND_LABELS = {m.ORDER: gettext_lazy("Orders"), m.HISTORY: gettext_lazy("Order history entries"),
                m.CATEGORY: gettext_lazy("Categories"), m.BRAND: gettext_lazy("Brands"),
@@ -43,18 +43,21 @@ def overview(request, integration_pk: int) -> HttpResponse:
               "failed": counts.get(kind, {}).get("failed", 0), "direction": cfg.flows.get(kind.split(".")[1], "")}
              for kind, label in KIND_LABELS.items()]
     try:
-        names = shop.status_names(integration.store)
+        names, group_names = shop.status_names(integration.store), shop.customer_groups(integration.store)
     except Exception:  # noqa: BLE001 - the page still shows the sync state when the shop is unreachable
-        names = {}
+        names = group_names = {}
     ob_names = lists.status_names(integration)
     mapping = [{"oc": oc, "oc_name": names.get(oc, ""), "ob": ob, "ob_name": ob_names.get(ob, "")}
                for oc, ob in cfg.statuses().items()]
+    ob_groups = {g["id"]: g["name"] for g in (lists.cached(integration) or {}).get("groups", [])}
+    group_rows = [{"oc": oc, "oc_name": group_names.get(oc, ""), "ob": ob, "ob_name": ob_groups.get(ob, ""),
+                   "yours": str(oc) in cfg.group_map} for oc, ob in groups.to_onebox(integration, cfg).items()]
     failed = list(ours.filter(data__state=m.FAILED).order_by("-synced_at")[:100])
     for b in failed:
         b.reason = contacts_in.reason_text(b.data)
     return render(request, "onebox/overview.html", {
         "integration": integration, "store": integration.store, "nav": "stores", "cfg": cfg, "state": state,
-        "kinds": kinds, "mapping": mapping, "failed": failed, "labels": KIND_LABELS,
+        "kinds": kinds, "mapping": mapping, "group_rows": group_rows, "failed": failed, "labels": KIND_LABELS,
         "loads": [(kind, label, jobs.progress(integration, kind)) for kind, label in LOADS.items()
                   if kind != "contact_in" or cfg.takes("contact")],
         "conflicts": m.Conflict.objects.filter(integration=integration)[:20],
