@@ -54,6 +54,9 @@ def args_parser() -> argparse.ArgumentParser:
     ap.add_argument("--big-orders", type=float, default=1e6)
     ap.add_argument("--big-dir", default=str(ROOT / "var" / "bench" / "big-shops"),
                     help="kept between runs: the big shops are built once")
+    ap.add_argument("--shops-dir", default=str(ROOT / "var" / "bench" / "agency-shops"),
+                    help="kept between runs: the small shops' servers (building 1,000 shops takes 15-25 min); '' for "
+                         "throwaway servers")
     ap.add_argument("--per-day", type=float, default=40, help="orders per shop a day (average)")
     ap.add_argument("--hour", type=int, default=21, help="local hour whose rate is played (21 = evening peak)")
     ap.add_argument("--speed", type=float, default=1.0, help="orders come this many times faster than real")
@@ -389,6 +392,9 @@ def main() -> None:
     args = args_parser().parse_args()
     if args.worker_child:
         return worker_child()
+    for directory in (args.shops_dir, args.big_dir if args.big else ""):
+        if directory:
+            hold(directory)
     tmp = Path(tempfile.mkdtemp(prefix="ocb-agency-"))
     counts_dir = tmp / "counts"
     counts_dir.mkdir()
@@ -418,14 +424,16 @@ def main() -> None:
     servers, procs, proxies, sim, big_server = [], None, [], None, None
     try:
         t = time.perf_counter()
-        servers = start_servers(args.servers, args.shops)
-        shops = create_shops(servers, args.shops, progress=lambda d, n: print(f"  shops {d}/{n}", end="\r", flush=True))
+        kept = args.shops_dir or None
+        servers = start_servers(args.servers, args.shops, kept)
+        shops = create_shops(servers, args.shops, reuse=bool(kept),
+                             progress=lambda d, n: print(f"  shops {d}/{n}", end="\r", flush=True))
         # Troubled shops on servers of their own: one that stops answering, one read through a slow proxy.
-        dead_server = start_servers(1, args.dead)[0] if args.dead else None
-        slow_server = start_servers(1, args.slow)[0] if args.slow else None
+        dead_server = start_servers(1, args.dead, kept, name="dead")[0] if args.dead else None
+        slow_server = start_servers(1, args.slow, kept, name="slow")[0] if args.slow else None
         servers += [s for s in (dead_server, slow_server) if s]
-        dead = create_shops([dead_server], args.dead, first=len(shops)) if args.dead else []
-        slow = create_shops([slow_server], args.slow, first=len(shops) + len(dead)) if args.slow else []
+        dead = create_shops([dead_server], args.dead, first=len(shops), reuse=bool(kept)) if args.dead else []
+        slow = create_shops([slow_server], args.slow, first=len(shops) + len(dead), reuse=bool(kept)) if args.slow else []
         for s in dead:
             s.trouble = "dead"
         for s in slow:  # the hub reads them through a proxy; orders are placed straight into the server
@@ -441,11 +449,11 @@ def main() -> None:
         sim.start()
         sim.set_odds(call={"confirm": 0.7, "cancel_twice": 0.3})
         t = time.perf_counter()
-        add_stores(shops, sim)
+        add_stores(shops, sim, progress=lambda d, n: print(f"  stores {d}/{n}", end="\r", flush=True))
         from ocbridge.core.models import Store
 
         Store.objects.update(poll_seconds=args.interval)
-        print(f"  {len(shops)} stores set up in {time.perf_counter() - t:.0f} s", flush=True)
+        print(f"\n  {len(shops)} stores set up in {time.perf_counter() - t:.0f} s", flush=True)
         interval = poll_interval()
         procs = Processes(env, port, counts_dir)
         procs.start_web()
@@ -492,9 +500,25 @@ def main() -> None:
         for p in proxies:
             p.close()
         for s in servers + hub_servers:
-            s.stop()
+            s.stop()  # a server in a kept directory keeps its data
         if big_server:
             big_server.stop(remove=False)
+
+
+def hold(directory: str) -> None:
+    """One bench at a time on a kept directory: two servers on one data directory would corrupt it."""
+    import fcntl
+
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    fd = os.open(Path(directory) / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit(f"{directory} is in use by another agency bench (pass another directory)") from None
+    _held.append(fd)  # the lock lasts as long as this process
+
+
+_held: list[int] = []
 
 
 def poll_interval() -> float:

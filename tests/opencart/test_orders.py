@@ -21,6 +21,7 @@ def test_read_order_with_lines_totals_and_unescaped_text(opencart_db, version):
     add_order(h, 1, product_id=7, option_value_id=70, qty=2, store_id=1, language_id=3)
     o = orders.read_order(h.shop, 1)
     assert (o.order_id, o.store_id, o.language_id, o.order_status_id) == (1, 1, 3, 1)
+    assert o.language_code == "ru-ru"  # read with the order: consumers never read the shop inside a hub transaction
     assert o.lastname == "Yılmaz & Oğlu"
     assert o.payment_code == "cod" and o.payment_method == "Kapıda Ödeme"
     assert o.telephone == "0532 123 45 67" and o.currency_code == "TRY"

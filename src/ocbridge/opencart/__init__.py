@@ -112,10 +112,12 @@ def completed_order_count(store, order) -> int:
 
 
 def order_language(store, order) -> str:
-    """Two-letter language of the order (`tr-tr` → `tr`), or "" if unknown."""
+    """Two-letter language of the order (`tr-tr` → `tr`), or "" if unknown. Orders read by opencart.orders carry
+    the code: the feed's consumers run inside a hub transaction (on SQLite the hub's write lock), where a read of a
+    slow shop would hold every other store's work."""
     from ocbridge.opencart import statuses
 
-    code = statuses.languages(shop_db(store)).get(order.language_id, "")
+    code = getattr(order, "language_code", "") or statuses.languages(shop_db(store)).get(order.language_id, "")
     return code.split("-", 1)[0].lower()
 
 

@@ -114,6 +114,7 @@ class Order:
     country_id: int = 0
     raw_payment_code: str = ""
     countries: tuple[str, ...] = ()  # ISO codes of the shipping, then payment country (phone numbers are read so)
+    language_code: str = ""  # OpenCart's code of the order's language (`tr-tr`), read with the order
     lines: list[OrderLine] = field(default_factory=list)
     totals: list[dict] = field(default_factory=list)
     lines_loaded: bool = False
@@ -138,6 +139,10 @@ def _order_select(db: ShopDB) -> sa.Select:
             if f"{side}_country_id" in t.c:
                 cols.append(sa.select(country.c.iso_code_2).where(country.c.country_id == t.c[f"{side}_country_id"])
                             .scalar_subquery().label(f"{side}_iso"))
+    language = db.metadata.tables.get(db.prefix + "language")
+    if language is not None:  # with the order, so no consumer reads the shop inside the hub's transaction
+        cols.append(sa.select(language.c.code).where(language.c.language_id == t.c.language_id)
+                    .scalar_subquery().label("language_code"))
     return sa.select(*cols)
 
 
@@ -155,6 +160,7 @@ def _to_order(row) -> Order:
         store_name=unescape(m["store_name"]),
         country_id=m.get("shipping_country_id") or m.get("payment_country_id") or 0, raw_payment_code=str(raw_code),
         countries=tuple(dict.fromkeys(c.upper() for c in (m.get("shipping_iso"), m.get("payment_iso")) if c)),
+        language_code=m.get("language_code") or "",
     )
 
 

@@ -14,30 +14,38 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ocbridge.testbed.mariadb import MariaDBServer
 
 LAYOUTS = ("3.0", "2.3", "4.0")  # shops take them in turn
-TABLES_PER_SHOP = 40  # OpenCart's layouts have 35-38 tables
+TABLES_PER_SHOP = 60  # OpenCart's layouts as the seeder builds them: 58 tables
+OPEN_TABLES = 4000  # open at once per server: a poll reads a few tables of each shop, the rest are closed LRU
 # Share of a day's orders placed in each hour (local time): quiet at night, a peak in the evening.
 HOUR_WEIGHTS = (1, 0.6, 0.4, 0.3, 0.3, 0.4, 0.8, 1.5, 2.5, 3.5, 4.5, 5, 5.5, 5.5, 5, 5, 5.5, 6, 6.5, 7.5, 8.5,
                 9, 7, 3.5)
 
 
 def server_args(shops: int) -> tuple[str, ...]:
-    """mariadbd options for `shops` shop databases: every table may be open, connections for each shop's pool."""
+    """mariadbd options for `shops` shop databases: every table's definition cached, a few thousand tables open at
+    once, connections for each shop's pool — and file descriptors for all of it (MyISAM keeps two files of an open
+    table open, InnoDB one, a connection one). With more open tables than descriptors, tables of some shops came back
+    as "doesn't exist" (1146) at 500 shops a server."""
     tables = TABLES_PER_SHOP * shops + 500
-    return (f"--table-open-cache={min(tables, 16000)}", f"--table-definition-cache={tables}",
-            f"--innodb-open-files={min(tables, 16000)}", "--open-files-limit=19000",
-            f"--max-connections={300 + 4 * shops}", "--thread-cache-size=64")
+    open_tables = min(tables, OPEN_TABLES)
+    connections = 300 + 4 * shops
+    return (f"--table-open-cache={open_tables}", f"--table-definition-cache={tables}",
+            f"--innodb-open-files={open_tables}", f"--open-files-limit={3 * open_tables + connections + 500}",
+            f"--max-connections={connections}", "--thread-cache-size=64")
 
 
-def start_servers(count: int, shops: int, base_dir=None) -> list[MariaDBServer]:
-    """`count` MariaDB servers sharing `shops` shop databases, limits raised."""
+def start_servers(count: int, shops: int, base_dir=None, *, name: str = "mariadb") -> list[MariaDBServer]:
+    """`count` MariaDB servers sharing `shops` shop databases, limits raised; under `base_dir` (kept between runs,
+    with their shops) or in throwaway temp dirs."""
     out = []
     for i in range(count):
-        base = None if base_dir is None else f"{base_dir}/mariadb{i}"
-        out.append(MariaDBServer(base, extra_args=server_args(math.ceil(shops / count))).start(timeout=60))
+        base = None if base_dir is None else Path(base_dir).resolve() / f"{name}{i}"  # mariadbd changes directory
+        out.append(MariaDBServer(base, extra_args=server_args(math.ceil(shops / count))).start(timeout=120))
     return out
 
 
@@ -73,18 +81,33 @@ class Shop:
 
 
 def create_shops(servers: list[MariaDBServer], count: int, *, first: int = 0, prefix: str = "oc_",
-                 name: str = "shop", progress=None) -> list[Shop]:
+                 name: str = "shop", progress=None, reuse: bool = False) -> list[Shop]:
     """`count` empty shops (layout and reference rows only: most agency shops are small), spread over servers.
-    Four at a time: creating tables waits on the server's disk, not on a core."""
+    Four at a time: creating tables waits on the server's disk, not on a core. `reuse`: a shop database left by an
+    earlier run with all its tables is used as it is (its old orders lie before the new hub's first poll)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from ocbridge.opencart.layouts import metadata_for
     from ocbridge.opencart.seed import create_shop
+
+    def complete(server: MariaDBServer, database: str, version: str) -> bool:
+        conn = server.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s", (database,))
+                return cur.fetchone()[0] == len(metadata_for(version, prefix).tables)
+        finally:
+            conn.close()
 
     def make(k: int) -> Shop:
         i = first + k
         version = LAYOUTS[i % len(LAYOUTS)]
-        url = servers[k % len(servers)].create_database(f"{name}{i:04d}")
-        create_shop(url, version, prefix).dispose()
+        server, database = servers[k % len(servers)], f"{name}{i:04d}"
+        if reuse and complete(server, database, version):
+            url = server.url(database)
+        else:
+            url = server.create_database(database)
+            create_shop(url, version, prefix).dispose()
         return Shop(i, version, url, url)
 
     shops = []
@@ -96,9 +119,15 @@ def create_shops(servers: list[MariaDBServer], count: int, *, first: int = 0, pr
     return shops
 
 
-def add_stores(shops: list[Shop], sandbox, *, prefix: str = "oc_", rng: random.Random | None = None) -> None:
+def add_stores(shops: list[Shop], sandbox, *, prefix: str = "oc_", rng: random.Random | None = None,
+               progress=None) -> None:
     """A Store per shop with its own Sandbox connection and COD confirmation (call, call, SMS; all day); the
-    first poll of each sets its position, so only orders placed from now on are called."""
+    first poll of each sets its position, so only orders placed from now on are called. The first polls run four
+    at a time (each mostly waits on its shop: connect, detect the layout, read the newest ids)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
     from ocbridge import opencart
     from ocbridge.core.models import Connection, Integration, Store
     from ocbridge.integrations.cod_confirm import plan
@@ -106,17 +135,30 @@ def add_stores(shops: list[Shop], sandbox, *, prefix: str = "oc_", rng: random.R
 
     rng = rng or random.Random(1)
     settings = CodConfirmConfig(day_hours={d: ["00:00", "24:00"] for d in "0123456"}).to_settings()
-    for shop in shops:
-        store = Store.objects.create(name=f"Shop {shop.index:04d} ({shop.version})", db_url=shop.url,
-                                     table_prefix=prefix, timezone="Europe/Istanbul", country="TR")
-        conn = Connection.objects.create(store=store, service="sandbox", base_url=sandbox.base_url,
-                                         secret={"token": next(iter(sandbox.tokens)),
-                                                 "webhook_secret": sandbox.webhook_secret})
-        integration = Integration.objects.create(store=store, kind="cod_confirm", settings=settings)
-        plan.replace(integration, plan.default_steps(conn, ("call", "call", "sms"), (0, 30, 90), 15))
-        opencart.poll_new_orders(store)
-        shop.store = store
-        shop.weight = rng.paretovariate(1.5)  # a few busy shops, many quiet ones
+
+    def first_poll(store) -> None:
+        try:
+            opencart.poll_new_orders(store)
+        finally:
+            connections.close_all()  # this thread's own hub connection
+
+    with ThreadPoolExecutor(4) as pool:
+        polls = []
+        for shop in shops:
+            store = Store.objects.create(name=f"Shop {shop.index:04d} ({shop.version})", db_url=shop.url,
+                                         table_prefix=prefix, timezone="Europe/Istanbul", country="TR")
+            conn = Connection.objects.create(store=store, service="sandbox", base_url=sandbox.base_url,
+                                             secret={"token": next(iter(sandbox.tokens)),
+                                                     "webhook_secret": sandbox.webhook_secret})
+            integration = Integration.objects.create(store=store, kind="cod_confirm", settings=settings)
+            plan.replace(integration, plan.default_steps(conn, ("call", "call", "sms"), (0, 30, 90), 15))
+            polls.append(pool.submit(first_poll, store))
+            shop.store = store
+            shop.weight = rng.paretovariate(1.5)  # a few busy shops, many quiet ones
+        for done, poll in enumerate(polls, 1):
+            poll.result()  # a shop that cannot be read stops the set-up here, with its error
+            if progress:
+                progress(done, len(polls))
 
 
 def rate_per_second(shops: list[Shop], orders_per_shop_day: float, hour: int) -> float:
