@@ -44,6 +44,7 @@ def test_partial_then_full_refund_from_the_orders_page(aps_bed, admin_client, ve
     page = admin_client.get(url).content.decode()
     # the order as the shop has it, read through the shop-read path
     assert "Layla Hassan" in page and "layla@example.com" in page and payment.reference in page
+    assert "made on the dashboard" in page and "At the gateway → Paid" in page  # origin and history in words
     assert re.search(r'class="paid">20\.00<.*class="refunded">0\.00<.*class="refundable">20\.00<', page, re.S)
     hidden = _refund_form(page, payment)
     assert hidden == {"operation": "refund", "sequence": "1", "back": "order"}

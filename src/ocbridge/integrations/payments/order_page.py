@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from ocbridge.core import access
 from ocbridge.core.choices import Role, Service
@@ -26,6 +27,8 @@ from ocbridge.integrations.payments.models import (
 from ocbridge.integrations.payments.views import GATEWAY_KINDS
 
 LOG_ROWS = 50  # the order's latest Exchanges; the log page has the rest
+ORIGINS = {"dashboard": _("made on the dashboard"), "rule": _("sent by the pay-link rule"),
+           "cod": _("offered in the COD confirmation"), "checkout": _("from the shop's checkout")}
 
 
 @dataclass
@@ -43,7 +46,8 @@ class Totals:
 class PaymentView:
     payment: Payment
     ops: list = field(default_factory=list)  # [(PaymentOperation, reference, gateway id, [Exchange])]
-    events: list = field(default_factory=list)
+    events: list = field(default_factory=list)  # [(PaymentEvent, from label, to label)]
+    origin: str = ""
     seq: dict = field(default_factory=dict)
     link: str = ""
     refundable: object = 0
@@ -72,12 +76,15 @@ def _payment_view(payment: Payment, *, can_act: bool) -> PaymentView:
     logs: dict[str, list] = defaultdict(list)
     for ex in Exchange.objects.filter(key__in=[op.key for op in ops]).order_by("id"):
         logs[ex.key].append(ex)
+    labels = dict(S.choices)
     rows = []
     for op in ops:
         effect = effects.get(op.key)
         rows.append((op, effect.correlation if effect else "", effect.provider_id if effect else "", logs[op.key]))
     return PaymentView(
-        payment=payment, ops=rows, events=list(payment.events.select_related("exchange")),
+        payment=payment, ops=rows, origin=ORIGINS.get(payment.origin, payment.origin),
+        events=[(e, labels.get(e.from_state, e.from_state), labels.get(e.to_state, e.to_state))
+                for e in payment.events.select_related("exchange")],
         seq={op: operations.next_sequence(payment, op) for op in Operation.values},
         link=links.url_for(payment) if can_act and payment.state in (S.CREATED, S.PENDING) else "",
         refundable=payment.money(operations.refundable_now(payment)),
