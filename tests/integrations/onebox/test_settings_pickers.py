@@ -111,3 +111,25 @@ def test_the_settings_page_shows_the_pickers_in_each_language(client, shop, sim,
     page = client.get(reverse("dashboard:integration", args=[shop.store.pk, "onebox"]),
                       HTTP_ACCEPT_LANGUAGE=lang).content.decode()
     assert word in page and '<optgroup label="Orders">' in page
+
+
+def test_a_page_sent_with_one_kind_of_map_is_saved_as_that_kind_and_nothing_is_wiped(shop, sim, integration):
+    saved = dict(integration.settings["status_map"]["1"])
+    picked = OneBoxSettingsForm.from_integration(integration)  # pickers shown
+    typed = post_data(picked, status_map="2 = 13")  # …but this page was the typed one (OneBox was down then)
+    typed = {k: v for k, v in typed.items() if not k.startswith("status_") or k in ("status_map", "status_rule")}
+    form = OneBoxSettingsForm.from_integration(integration, data=typed)
+    assert form.is_valid(), form.errors
+    form.save(integration)
+    assert jobs.config_of(Integration.objects.get(pk=integration.pk)).statuses() == {2: 13}
+    integration.settings = {**integration.settings, "status_map": {"1": saved}}
+    integration.save()
+    # the picker page was sent while the shop cannot be read: the pickers are not rebuilt, the map is kept
+    shop.store.db_url = "mysql+pymysql://root@127.0.0.1:1/nowhere"
+    shop.store.save()
+    integration.refresh_from_db()
+    form = OneBoxSettingsForm.from_integration(integration, data=post_data(picked))
+    assert not form.status_pickers and "The shop could not be read" in form.notices[0]
+    assert form.is_valid(), form.errors
+    form.save(integration)
+    assert jobs.config_of(Integration.objects.get(pk=integration.pk)).status_map["1"] == saved

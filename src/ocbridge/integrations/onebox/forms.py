@@ -131,11 +131,15 @@ class OneBoxSettingsForm(forms.Form):
         d = self.cleaned_data
         cfg = OneBoxConfig.from_settings(integration.settings)
         cfg.order_prefix, cfg.workflow_id = d["order_prefix"], int(d.get("workflow_id") or 0)
-        cfg.status_map = {**cfg.status_map, str(cfg.workflow_id): d["status_map"]}
+        # a map neither picked nor typed on the page that was sent (a side unreadable now) is kept as it was
+        if self.status_pickers or "status_map" in self.data:
+            cfg.status_map = {**cfg.status_map, str(cfg.workflow_id): d["status_map"]}
         cfg.conflict_rules = {**cfg.conflict_rules, "status": d["status_rule"], "product": d["product_rule"],
                               "contact": d["contact_rule"], "contact_group": d["contact_group_rule"]}
         cfg.price_level, cfg.notify_customer = d.get("price_level") or "", bool(d.get("notify_customer"))
-        cfg.language_map, cfg.group_map = d["language_map"], d["group_map"]
+        cfg.language_map = d["language_map"]
+        if self.group_pickers or "group_map" in self.data:
+            cfg.group_map = d["group_map"]
         cfg.flows = {**cfg.flows, **{k: d[f"flow_{k}"] for k in FLOW_FIELDS}}
         integration.settings = cfg.to_settings()
         integration.save(update_fields=["settings", "updated"])

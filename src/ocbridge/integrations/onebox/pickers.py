@@ -64,11 +64,13 @@ def use_pickers(form, integration, cfg: OneBoxConfig, *, bound: bool) -> None:
     if box is None:
         return
     store = integration.store
+    # a page that showed the typed maps (a side could not be read then) is saved as typed
+    typed = {name for name in ("status_map", "group_map") if bound and name in form.data}
     oc_statuses = _shop(form, lambda: statuses.for_store(store), "order statuses")
-    if oc_statuses:
+    if oc_statuses and "status_map" not in typed:
         _status_fields(form, cfg, oc_statuses, box)
     oc_groups = _shop(form, lambda: shop.customer_groups(store), "customer groups") if oc_statuses is not None else None
-    if oc_groups:
+    if oc_groups and "group_map" not in typed:
         _group_fields(form, cfg, oc_groups, box)
     # the pickers stand where the typed maps stood: statuses after the business process, groups after the languages
     status_fields, group_fields = _picked(form, STATUS_PREFIX), _picked(form, GROUP_PREFIX)
