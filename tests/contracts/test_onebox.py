@@ -227,3 +227,25 @@ def test_other_hosts_refused(settings, url):
     settings.SIMULATOR_HOSTS = []
     with pytest.raises(ConfigurationError):
         check_base_url(url)
+
+
+def test_categories_and_brands_made_in_onebox_are_read_back_changed_since(sim, conn):
+    """[DOC] https://1b.app/en/api/category/ and /en/api/brand/: a category has `name`, `code` (the shop's id),
+    `description`, `parentid` (OneBox's id of the parent) or `parentcode` (the parent's code; unknown → empty),
+    `image[]`, `hidden`; a brand `name`, `code`, `image[]`, `hidden`. [SIM] the v2 `category/get` / `brand/get`
+    with `datemodifyfrom` and the `datemodify` field."""
+    client = OneBoxClient(conn)
+    [root] = client.set("category", [{"code": "oc-cat1", "name": "Kitchen", "findbyArray": ["code"]}])
+    sim.add("category", code="K-TEA", name="Teapots", parentcode="oc-cat1", hidden=1)
+    sim.add("category", code="K-LOST", name="Lids", parentcode="no-such-code")
+    sim.add("brand", code="B-Z", name="Zeta")
+    since = "2000-01-01 00:00:00"
+    cats = {c["code"]: c for c in client.iter_changed("category", since)}
+    assert (cats["K-TEA"]["parentid"], cats["K-TEA"]["parentcode"], cats["K-TEA"]["hidden"]) == (root, "oc-cat1", 1)
+    assert (cats["K-LOST"]["parentid"], cats["K-LOST"]["parentcode"]) == (0, "")  # [DOC] unknown code: empty
+    assert all(c["datemodify"] for c in cats.values())
+    [brand] = list(client.iter_changed("brand", since))
+    assert (brand["code"], brand["name"]) == ("B-Z", "Zeta")
+    client.set("brand", [{"id": brand["id"], "code": "B-Z", "name": "Zeta Ltd"}])  # [SIM] `id` updates that record
+    assert [b["name"] for b in sim.records("brand")] == ["Zeta Ltd"]
+    assert_listed("onebox", sim.requests())

@@ -15,20 +15,11 @@ from ocbridge.opencart import writes
 from ocbridge.opencart.models import ShopWrite
 from ocbridge.opencart.writes import CategoryDraft, CategoryText
 
-from opencart.writes_helpers import Crash, crash_at, make_store  # noqa: F401  (fixture)
+from opencart.writes_helpers import Crash, crash_at, make_store, rows  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 VERSIONS = ["3.0", "4.0"]  # 3.0: MyISAM, step by step; 4.0: InnoDB, one transaction
 TABLES = ("category", "category_description", "category_to_store", "category_path")
-
-
-def rows(h, table, **where):
-    t = h.t(table)
-    stmt = sa.select(t)
-    for k, v in where.items():
-        stmt = stmt.where(t.c[k] == v)
-    with h.engine.connect() as conn:
-        return sorted(tuple(r) for r in conn.execute(stmt))
 
 
 def paths(h):

@@ -120,3 +120,13 @@ def snapshot(h) -> dict:
             t = shop.t(name)
             out[name] = sorted(tuple(str(v) for v in r) for r in conn.execute(sa.select(*[t.c[c] for c in cols])))
     return out
+
+
+def rows(h, table, **where):
+    """A table's rows (where column == value), sorted."""
+    t = h.t(table)
+    stmt = sa.select(t)
+    for k, v in where.items():
+        stmt = stmt.where(t.c[k] == v)
+    with h.engine.connect() as conn:
+        return sorted(tuple(r) for r in conn.execute(stmt))

@@ -5,8 +5,10 @@
 Every step after the product row replaces the product's own rows of one kind (delete, then insert), as the
 admin's editProduct does, so running a step again gives the same rows. A manufacturer or attribute named by the
 caller is found by name, or created as the admin's manufacturer/attribute forms create one.
-Not written: options, discounts, specials, rewards, downloads, filters, related products, layouts, SEO keywords —
-the owner adds them in the admin if wanted (no row = OpenCart's default for each).
+Options (`product_option` / `product_option_value`, each keeping its id as the admin form posts it back, since
+carts and orders refer to them), quantity discounts (`product_discount`) and special prices (`product_special`)
+are written when the draft names them. Not written: rewards, downloads, filters, related products, layouts, SEO
+keywords — the owner adds them in the admin if wanted (no row = OpenCart's default for each).
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from ocbridge.opencart.history import escape_like_opencart
 from ocbridge.opencart.orders import unescape
 
 # The steps of a product write, in order; "product" creates or updates the product row.
-STEPS = ("refs", "product", "texts", "stores", "categories", "attributes", "images")
+STEPS = ("refs", "product", "texts", "stores", "categories", "attributes", "images", "options", "discounts",
+         "specials")
+NO_DATE = "0000-00-00"  # what the admin form's empty date field stores (sql_mode without NO_ZERO_DATE)
 
 # Lengths the admin form enforces (3.0/4.0 validate model 1..64, name 1..255, meta_title 1..255).
 MODEL_MAX, NAME_MAX = 64, 255
@@ -47,6 +51,37 @@ class Attribute:
 
     names: dict[int, str]  # language_id → attribute name
     values: dict[int, str]  # language_id → the product's text
+
+
+@dataclass
+class PriceRule:
+    """A quantity discount (from `quantity` items on) or a special price, per customer group and period; dates
+    "YYYY-MM-DD", "" = no limit (as the admin's Discount and Special tabs)."""
+
+    customer_group_id: int
+    price: Decimal
+    priority: int = 1
+    quantity: int = 0  # discounts only
+    date_start: str = ""
+    date_end: str = ""
+
+
+@dataclass
+class OptionChoice:
+    """One value a product offers for its option: the option value, stock, and the price added (negative: taken
+    off). On update, None keeps what the product had for that value (a new value: 0 in stock, subtracted)."""
+
+    option_value_id: int
+    price: Decimal = Decimal(0)
+    quantity: int | None = None
+    subtract: bool | None = None
+
+
+@dataclass
+class ProductOption:
+    option_id: int
+    values: list[OptionChoice]
+    required: bool | None = None  # None: as the product had it (a new one: not required, the form's default)
 
 
 @dataclass
@@ -75,11 +110,20 @@ class ProductDraft:
     length: Decimal | None = None  # length/width/height in the shop's default length class
     width: Decimal | None = None
     height: Decimal | None = None
+    options: list[ProductOption] | None = None  # choice options (select/radio/checkbox/image) with their values
+    discounts: list[PriceRule] | None = None
+    specials: list[PriceRule] | None = None
 
     def to_json(self) -> dict:
         out = asdict(self)
         for k in ("price", "weight", "length", "width", "height"):
             out[k] = None if out[k] is None else str(out[k])
+        for k in ("discounts", "specials"):
+            for rule in out[k] or []:
+                rule["price"] = str(rule["price"])
+        for opt in out["options"] or []:
+            for v in opt["values"]:
+                v["price"] = str(v["price"])
         return out
 
     @classmethod
@@ -92,6 +136,13 @@ class ProductDraft:
         d["attribute_group"] = {int(k): v for k, v in (d.get("attribute_group") or {}).items()}
         for k in ("price", "weight", "length", "width", "height"):
             d[k] = None if d.get(k) is None else Decimal(d[k])
+        for k in ("discounts", "specials"):
+            if d.get(k) is not None:
+                d[k] = [PriceRule(**{**r, "price": Decimal(r["price"])}) for r in d[k]]
+        if d.get("options") is not None:
+            d["options"] = [ProductOption(o["option_id"], [OptionChoice(**{**v, "price": Decimal(v["price"])})
+                                                            for v in o["values"]], o.get("required"))
+                            for o in d["options"]]
         return cls(**d)
 
 
@@ -118,6 +169,15 @@ def check(draft: ProductDraft, *, creating: bool) -> None:
         bad(f"Product {draft.model!r}: quantity {draft.quantity} is out of range.")
     if creating and draft.price is None:
         bad(f"Product {draft.model!r} has no price.")
+    for rule in (draft.discounts or []) + (draft.specials or []):
+        if not Decimal(0) <= Decimal(str(rule.price)) < Decimal("1e11"):
+            bad(f"Product {draft.model!r}: a discount price {rule.price} is out of range.")
+        for day in (rule.date_start, rule.date_end):
+            if day:
+                try:
+                    dt.date.fromisoformat(day)
+                except ValueError:
+                    bad(f"Product {draft.model!r}: {day!r} is not a date (YYYY-MM-DD).")
 
 
 # --- helpers the steps share -----------------------------------------------------------------------------------
@@ -319,6 +379,63 @@ def run_step(conn: sa.Connection, shop: ShopDB, step: str, product_id: int, draf
     elif step == "images" and draft.images is not None:
         replace_rows(conn, shop.t("product_image"), product_id,
                      [{"image": _esc(shop, path), "sort_order": i} for i, path in enumerate(draft.images[1:])])
+    elif step == "options" and draft.options is not None:
+        write_options(conn, shop, product_id, draft, marks["option_ids"])
+    elif step == "discounts" and draft.discounts is not None:
+        replace_rows(conn, shop.t("product_discount"), product_id, price_rows(draft.discounts, quantity=True))
+    elif step == "specials" and draft.specials is not None:
+        replace_rows(conn, shop.t("product_special"), product_id, price_rows(draft.specials, quantity=False))
+
+
+def option_ids(conn: sa.Connection, shop: ShopDB, product_id: int) -> dict:
+    """The ids the product's option rows have now: {"po": {option_id: product_option_id}, "pov": {"<option_id>:
+    <option_value_id>": product_option_value_id}, "kept": {"<product_option_value_id>": [quantity, subtract]},
+    "required": {option_id: required}} (kept in the journal before the step replaces them)."""
+    po, pov = shop.t("product_option"), shop.t("product_option_value")
+    out: dict = {"po": {}, "pov": {}, "kept": {}, "required": {}}
+    for r in conn.execute(sa.select(po.c.product_option_id, po.c.option_id, po.c.required)
+                          .where(po.c.product_id == product_id)):
+        out["po"][str(r.option_id)] = r.product_option_id
+        out["required"][str(r.option_id)] = r.required
+    for r in conn.execute(sa.select(pov.c.product_option_value_id, pov.c.option_id, pov.c.option_value_id,
+                                    pov.c.quantity, pov.c.subtract).where(pov.c.product_id == product_id)):
+        out["pov"][f"{r.option_id}:{r.option_value_id}"] = r.product_option_value_id
+        out["kept"][str(r.product_option_value_id)] = [r.quantity, r.subtract]
+    return out
+
+
+def write_options(conn, shop: ShopDB, product_id: int, draft: ProductDraft, ids: dict) -> None:
+    """editProduct's option rows: the product's options and values replaced, each under the id it had (`ids`
+    from option_ids, read before the first attempt), new ones under new ids."""
+    po, pov = shop.t("product_option"), shop.t("product_option_value")
+    conn.execute(sa.delete(po).where(po.c.product_id == product_id))
+    conn.execute(sa.delete(pov).where(pov.c.product_id == product_id))
+    for opt in draft.options or []:
+        if not opt.values:
+            continue  # the admin form saves a choice option only with values
+        row = {"product_id": product_id, "option_id": int(opt.option_id), "value": "",
+               "required": int(opt.required if opt.required is not None else ids["required"].get(str(opt.option_id), 0))}
+        if str(opt.option_id) in ids["po"]:
+            row["product_option_id"] = int(ids["po"][str(opt.option_id)])
+        po_id = int(conn.execute(sa.insert(po).values(**row)).inserted_primary_key[0])
+        for v in opt.values:
+            old = ids["pov"].get(f"{opt.option_id}:{v.option_value_id}")
+            quantity, subtract = ids["kept"].get(str(old), [0, 1]) if old else [0, 1]
+            price = Decimal(str(v.price))
+            conn.execute(sa.insert(pov).values(
+                **({"product_option_value_id": int(old)} if old else {}), product_option_id=po_id,
+                product_id=product_id, option_id=int(opt.option_id), option_value_id=int(v.option_value_id),
+                quantity=int(v.quantity if v.quantity is not None else quantity),
+                subtract=int(v.subtract if v.subtract is not None else subtract),
+                price=abs(price).quantize(Decimal("0.0001")), price_prefix="-" if price < 0 else "+", points=0,
+                points_prefix="+", weight=Decimal(0), weight_prefix="+"))
+
+
+def price_rows(rules: list[PriceRule], *, quantity: bool) -> list[dict]:
+    return [{"customer_group_id": int(r.customer_group_id), "priority": int(r.priority),
+             "price": Decimal(str(r.price)).quantize(Decimal("0.0001")), "date_start": r.date_start or NO_DATE,
+             "date_end": r.date_end or NO_DATE, **({"quantity": int(r.quantity)} if quantity else {})}
+            for r in rules]
 
 
 def read_back(conn: sa.Connection, shop: ShopDB, product_id: int) -> dict:

@@ -6,6 +6,7 @@
     create_order(store, draft, key=)                                          → order_id
     upsert_product(store, ProductDraft, key=, product_id=None)                → ProductWrite
     upsert_category(store, CategoryDraft, key=, category_id=None)             → CategoryWrite
+    upsert_option(store, OptionDraft, key=, option_id=None)                   → OptionWrite
     upsert_manufacturer(store, name, key=, manufacturer_id=None, …)           → ManufacturerWrite
     upsert_customer(store, {firstname, …}, customer_group_id=, key=, customer_id=None) → CustomerWrite
     upsert_customer_group(store, {language_id: name}, key=, customer_group_id=None)   → CustomerGroupWrite
@@ -39,8 +40,9 @@ import sqlalchemy as sa
 from ocbridge.core import clock
 from ocbridge.core.errors import RetryableError, TerminalError
 from ocbridge.core.http import NetworkError
-from ocbridge.opencart import category_model, order_model, product_model
+from ocbridge.opencart import category_model, option_model, order_model, product_model
 from ocbridge.opencart.category_model import CategoryDraft, CategoryText  # noqa: F401  (part of the write API)
+from ocbridge.opencart.option_model import OptionDraft, OptionValueDraft  # noqa: F401  (part of the write API)
 from ocbridge.opencart.product_model import Attribute, ProductDraft, Text  # noqa: F401  (part of the write API)
 
 # Tests set this to play a crash: called as crash_hook(step, "before" | "after" | "commit"); raising there
@@ -656,6 +658,10 @@ def _product_step(conn, shop, cfg, row, step: str, draft: ProductDraft, language
         if not hit and not conn.execute(sa.select(p.c.product_id).where(p.c.product_id == int(pid))).first():
             raise TerminalError("opencart-db", "unknown_product", f"Product {pid} does not exist.")
     else:
+        if step == "options" and draft.options is not None and "option_ids" not in marks:
+            marks["option_ids"] = product_model.option_ids(conn, shop, int(marks["product_id"]))
+            if not (shop.version.innodb or not shop.is_mysql):
+                _save(row)  # MyISAM: the ids survive a crash between the step's delete and its inserts
         product_model.run_step(conn, shop, step, int(marks["product_id"]), draft, marks, languages, preferred)
     _checkpoint(step, "after")
 
@@ -732,6 +738,82 @@ def _category_step(conn, shop, cfg, row, step: str, draft: CategoryDraft, langua
             **category_model.category_columns(shop, draft), date_modified=now))
     else:
         category_model.run_step(conn, shop, step, int(marks["category_id"]), draft, languages, preferred)
+    _checkpoint(step, "after")
+
+
+# --- creating or updating an option and its values (CRM catalogues) ----------------------------------------------
+
+
+@dataclass
+class OptionWrite:
+    option_id: int
+    created: bool
+    value_ids: list[int]  # the draft's values, in its order
+    repeated: bool = False  # finished by an earlier attempt with the same key
+
+
+def upsert_option(store, draft: OptionDraft, *, key: str, option_id: int | None = None) -> OptionWrite:
+    """Create an option (option_id None) or update one, with its values, as OpenCart's admin saves them
+    (opencart.option_model), once per key. One transaction on InnoDB; on MyISAM each step is journaled, a retry
+    of a create finds the option row it made and values are found by name, so a crash never leaves two options or
+    two values of one name once the retry has run. A draft the admin form would refuse (a name of 0 or over 128
+    characters, a select without values, an unknown type) is refused with the reason."""
+    from ocbridge.opencart import shop_db
+    from ocbridge.opencart.models import ShopWrite
+
+    if not key:
+        raise ValueError("a shop write needs its idempotency key")
+    creating = option_id is None
+    row = _journal(store, key, kind="option", order_id=None,
+                   request={"option_id": option_id, "draft": draft.to_json()})
+    if row.state == ShopWrite.State.DONE:
+        return OptionWrite(int(row.marks["option_id"]), creating, list(row.marks.get("value_ids") or []),
+                           repeated=True)
+    draft = OptionDraft.from_json(row.request["draft"])  # the journaled request, on resume too
+    shop = shop_db(store)
+    o = shop.t("option")
+    try:
+        option_model.check(draft, creating=creating)
+        if option_id is not None:
+            with shop.engine.connect() as conn:
+                if conn.execute(sa.select(o.c.option_id).where(o.c.option_id == int(option_id))).first() is None:
+                    raise TerminalError("opencart-db", "unknown_option", f"Option {option_id} does not exist.")
+    except TerminalError as exc:
+        _save(row, state=ShopWrite.State.FAILED, error=exc.message)
+        raise
+    if option_id is not None:
+        row.marks["option_id"] = int(option_id)
+    try:
+        _run_catalog_steps(store, shop, row, option_model.STEPS, option_model.max_option_id if creating else None,
+                           lambda conn, cfg, step, langs, preferred: _option_step(conn, shop, row, step, draft,
+                                                                                  langs, preferred))
+    except TerminalError as exc:  # a value id that is not the option's: nothing more is tried with this key
+        _save(row, state=ShopWrite.State.FAILED, error=exc.message)
+        raise
+    return OptionWrite(int(row.marks["option_id"]), creating, list(row.marks.get("value_ids") or []))
+
+
+def _option_step(conn, shop, row, step: str, draft: OptionDraft, languages, preferred) -> None:
+    _checkpoint(step, "before")
+    marks = row.marks
+    if step == "option":
+        o = shop.t("option")
+        oid = marks.get("option_id")
+        if oid is None:
+            oid = option_model.find_created(conn, shop, draft, marks["floor"])
+        if oid is None:
+            marks["option_id"] = int(conn.execute(sa.insert(o).values(**option_model.new_option_row(draft)))
+                                     .inserted_primary_key[0])
+            _checkpoint(step, "after")
+            if not (shop.version.innodb or not shop.is_mysql):
+                _save(row)  # MyISAM: the row is there now; a crash before the next step must not make a second
+            return
+        marks["option_id"] = int(oid)
+        cols = option_model.option_columns(draft)
+        if cols:
+            conn.execute(sa.update(o).where(o.c.option_id == int(oid)).values(**cols))
+    else:
+        option_model.run_step(conn, shop, step, int(marks["option_id"]), draft, languages, preferred, marks)
     _checkpoint(step, "after")
 
 

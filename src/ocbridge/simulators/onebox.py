@@ -15,6 +15,8 @@ public code that talks to real boxes, [SIM] our own choice where nothing public 
 - `POST /api/v2/<entity>/get/ {filter, fields, limit, offset}` → `{status: 1, dataArray: [...]}` [WC][HUB];
   filters `id`, `externalid`, `articul`, `code`, `phones`, and `datemodifyfrom` (`Y-m-d H:i:s`) [SIM]; answers are
   sorted by `datemodify` then id [SIM].
+- Categories name their parent by `parentcode` (our code) or `parentid` (OneBox's id); the box fills `parentid`
+  from `parentcode`, and a code it does not know leaves both empty [DOC https://1b.app/en/api/category/].
 - `POST /api/v2/workflow/get/` → business processes `{id, name}` [WC]; `workflowstatus/get/ {filter:{workflowid}}`
   → `{id, name, workflowid}` [SIM]; `comment/set/` → a comment on an order, unique on its `externalid` [SIM].
 - Contacts: `name`, `namelast`, `phone`, `phones[]`, `externalid` [HUB]; `email`, `groupid` (its contact group),
@@ -191,6 +193,10 @@ class OneBoxSimulator(Simulator):
             clean.setdefault("workflowid", self._workflow_rows[0]["id"])
             if not clean.get("statusid") and not (found or {}).get("statusid"):
                 clean["statusid"] = self._start_status(int(clean["workflowid"]))
+        if entity == "category" and "parentcode" in clean:  # [DOC] category page: an unknown code leaves it empty
+            parent = self._index["category"].get(("code", str(clean["parentcode"] or ""))) if clean["parentcode"] else None
+            clean["parentid"] = parent or 0
+            clean["parentcode"] = clean["parentcode"] if parent else ""
         if found is None:
             rid = next(self._ids)
             found = table[rid] = {"id": rid, "cdate": _stamp(self.now())}

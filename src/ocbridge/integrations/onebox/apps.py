@@ -12,7 +12,7 @@ class OneBoxAppConfig(AppConfig):
 
     def ready(self) -> None:
         from ocbridge.core.registry import IntegrationInfo, register_integration
-        from ocbridge.integrations.onebox import attention, contacts_in, jobs  # noqa: F401  (registers kinds, consumers, schedules)
+        from ocbridge.integrations.onebox import attention, catalogue_in, contacts_in, jobs  # noqa: F401  (registers kinds, consumers, schedules)
         from ocbridge.integrations.onebox.forms import OneBoxSettingsForm
 
         register_integration(IntegrationInfo(kind="onebox", label=_("OneBox CRM sync"), services=("onebox",),

@@ -20,12 +20,15 @@ FLOW_FIELDS = {
     "order": (_("Orders"), ("off", "out")),
     "history": (_("Order history entries"), ("off", "out")),
     "status": (_("Order statuses"), ("off", "out", "in", "both")),
-    "category": (_("Categories"), ("off", "out")),
-    "brand": (_("Brands"), ("off", "out")),
+    "category": (_("Categories"), ("off", "out", "in", "both")),
+    "brand": (_("Brands"), ("off", "out", "in", "both")),
     "product": (_("Products, prices and stock"), ("off", "out", "in", "both")),
     "contact": (_("Customers"), ("off", "out", "in", "both")),
     "contact_group": (_("Customer groups from OneBox's contact groups"), ("off", "in")),
 }
+
+
+RULE_KINDS = ("status", "product", "contact", "contact_group", "category", "brand", "option")  # a rule each
 
 
 def _pairs(text: str, *, value=int, key=int, what=_("id = id")) -> dict[str, object]:
@@ -66,6 +69,11 @@ class OneBoxSettingsForm(forms.Form):
                                      help_text=_("Also decides whether a OneBox contact with the e-mail of an existing "
                                                  "customer brings its names and phone over the shop's"))
     contact_group_rule = forms.ChoiceField(label=_("When both sides renamed a customer group"), choices=RULE_CHOICES)
+    category_rule = forms.ChoiceField(label=_("When both sides changed a category"), choices=RULE_CHOICES,
+                                      required=False)
+    brand_rule = forms.ChoiceField(label=_("When both sides changed a brand"), choices=RULE_CHOICES, required=False)
+    option_rule = forms.ChoiceField(label=_("When both sides renamed an option or option value"),
+                                    choices=RULE_CHOICES, required=False)
     price_level = forms.CharField(label=_("OneBox price level"), required=False, max_length=64,
                                   help_text=_("Empty: the shop's price is OneBox's base price"))
     language_map = forms.CharField(label=_("Languages"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
@@ -91,6 +99,7 @@ class OneBoxSettingsForm(forms.Form):
         initial = {"order_prefix": cfg.order_prefix, "workflow_id": cfg.workflow_id, "price_level": cfg.price_level,
                    "status_rule": cfg.rule("status"), "product_rule": cfg.rule("product"),
                    "contact_rule": cfg.rule("contact"), "contact_group_rule": cfg.rule("contact_group"),
+                   **{f"{k}_rule": cfg.rule(k) for k in ("category", "brand", "option")},
                    "notify_customer": cfg.notify_customer,
                    "status_map": "\n".join(f"{k} = {v}" for k, v in cfg.statuses().items()),
                    "language_map": "\n".join(f"{k} = {v}" for k, v in cfg.language_map.items()),
@@ -134,8 +143,7 @@ class OneBoxSettingsForm(forms.Form):
         # a map neither picked nor typed on the page that was sent (a side unreadable now) is kept as it was
         if self.status_pickers or "status_map" in self.data:
             cfg.status_map = {**cfg.status_map, str(cfg.workflow_id): d["status_map"]}
-        cfg.conflict_rules = {**cfg.conflict_rules, "status": d["status_rule"], "product": d["product_rule"],
-                              "contact": d["contact_rule"], "contact_group": d["contact_group_rule"]}
+        cfg.conflict_rules = {**cfg.conflict_rules, **{k: d.get(f"{k}_rule") or cfg.rule(k) for k in RULE_KINDS}}
         cfg.price_level, cfg.notify_customer = d.get("price_level") or "", bool(d.get("notify_customer"))
         cfg.language_map = d["language_map"]
         if self.group_pickers or "group_map" in self.data:

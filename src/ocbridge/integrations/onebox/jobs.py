@@ -54,8 +54,10 @@ def binding(integration: Integration, kind: str, local_id) -> Binding | None:
 
 
 def note(b: Binding, state: str, **data) -> None:
-    """A record's sync state on its Binding: ok, or failed with OneBox's words (the dashboard's retry list)."""
-    b.data = {**b.data, "state": state, "at": clock.now().isoformat(), **data}
+    """A record's sync state on its Binding: ok, or failed with OneBox's words (the dashboard's retry list). A
+    failure coming in keeps OneBox's record (`direction` "in", `record`) for Retry; any other note drops it."""
+    kept = {k: v for k, v in b.data.items() if k not in ("direction", "record")}
+    b.data = {**kept, "state": state, "at": clock.now().isoformat(), **data}
     b.synced_at = clock.now()
     b.save(update_fields=["external_id", "data", "synced_at", "local_hash", "remote_hash", "last_origin"])
 
@@ -385,7 +387,9 @@ def read_changes(integration: Integration, cfg: OneBoxConfig, client: OneBoxClie
         from ocbridge.integrations.onebox import contacts_in
 
         found += contacts_in.poll(integration, cfg, client, state, now)
-    return found
+    from ocbridge.integrations.onebox import catalogue_in
+
+    return found + catalogue_in.poll(integration, cfg, client, state, now)
 
 
 def _orders(integration, cfg, client, state, now) -> int:
@@ -451,6 +455,14 @@ class ProductIn(OneBoxJob):
     kind = "onebox.product_in"
 
     def sync(self, job, integration, cfg, client) -> None:
+        from ocbridge.integrations.onebox import catalogue_in
+
+        try:
+            self._take(job, integration, cfg)
+        except TerminalError as exc:  # the shop refused OneBox's record: listed with the reason, Retry takes it
+            catalogue_in.refused(integration, m.PRODUCT, job.payload["record"], exc.message or str(exc))
+
+    def _take(self, job, integration, cfg) -> None:
         record, store = job.payload["record"], integration.store
         remote_now = bindings.digest(mappers.product_view(record))
         b = Binding.objects.filter(connection_id=integration.connection_id, kind=m.PRODUCT,
@@ -458,7 +470,8 @@ class ProductIn(OneBoxJob):
         languages = shop.languages(store)
         if b is None:  # created in OneBox: a new product in the shop, bound to it
             draft = mappers.product_draft(record, cfg, languages, int(store.oc_store_id or 0), creating=True,
-                                          stock=store.stock_source == "onebox")
+                                          stock=store.stock_source == "onebox",
+                                          **self._extras(job, integration, cfg, record, None))
             written = shop.upsert_product(store, draft, key=job.key)
             b = Binding(connection_id=integration.connection_id, kind=m.PRODUCT, local_id=str(written.product_id),
                         external_id=str(record["id"]))
@@ -479,10 +492,33 @@ class ProductIn(OneBoxJob):
         if decision.write_to != bindings.LOCAL:
             return  # the shop's side wins or only the shop changed: the catalogue run sends it
         draft = mappers.product_draft(record, cfg, languages, int(store.oc_store_id or 0), creating=False,
-                                      stock=store.stock_source == "onebox")
+                                      stock=store.stock_source == "onebox",
+                                      **self._extras(job, integration, cfg, record, int(b.local_id)))
         shop.upsert_product(store, draft, key=job.key, product_id=int(b.local_id))
         self._record(integration, cfg, b, int(b.local_id), remote_now, lost=lost)
         self._stock_back(store, b, record)
+
+    @staticmethod
+    def _extras(job, integration, cfg, record: dict, product_id: int | None) -> dict:
+        """Options, special prices and discounts for the draft, where OneBox's differ from what the shop would
+        send (None leaves the shop's rows as they are)."""
+        from ocbridge.integrations.onebox import options_in
+
+        mine = {}
+        if product_id is not None:
+            [mine] = [body for _pid, body, _h in product_bodies(
+                integration, cfg, shop.products(integration.store, product_ids=[product_id]))] or [{}]
+        out = {}
+        if record.get("options") is not None and (
+                mappers.options_view(record["options"]) != mappers.options_view(mine.get("options"))):
+            out["options"] = options_in.product_options(integration, cfg, record, key=f"{job.key}:opt",
+                                                        seen=_when(job.payload.get("seen")),
+                                                        stock=integration.store.stock_source == "onebox")
+        for name in ("specials", "discounts"):
+            if record.get(name) is not None and (
+                    mappers.price_rules_view(record[name]) != mappers.price_rules_view(mine.get(name))):
+                out[name] = options_in.price_rules(integration, cfg, record[name], quantity=name == "discounts")
+        return out
 
     @staticmethod
     def _stock_back(store, b: Binding, record: dict) -> None:
@@ -509,6 +545,8 @@ class ProductIn(OneBoxJob):
         bindings.record(b, local_hash=self._local_hash(integration, cfg, product_id), remote_hash=remote_now,
                         origin=bindings.REMOTE, lost=lost)
         note(b, m.OK, error="")
+        Binding.objects.filter(connection_id=integration.connection_id, kind=m.PRODUCT,
+                               local_id=f"ob{b.external_id}").delete()  # listed as refused before: taken now
 
 
 # --- the whole history on connect, and the catalogue: resumable loads -----------------------------------------
@@ -626,7 +664,11 @@ class SendContacts(OneBoxJob):
 
 
 def _remote_hash(kind: str, body: dict, h: str) -> str:
-    """The hash OneBox's own record will give when it holds what we sent (products: the two-way view)."""
+    """The hash OneBox's own record will give when it holds what we sent (the two-way view of its kind)."""
+    if kind in (m.CATEGORY, m.BRAND):
+        from ocbridge.integrations.onebox import catalogue_in
+
+        return catalogue_in.remote_hash(kind, body)
     if kind == m.PRODUCT:
         return bindings.digest(mappers.product_view(body))
     return bindings.digest(mappers.contact_view(body)) if kind == m.CONTACT else h
@@ -662,6 +704,20 @@ def _send_batch(integration: Integration, client: OneBoxClient, kind: str, entit
 def plan_products(integration: Integration, cfg: OneBoxConfig, products: list, *, hashes: dict | None = None) -> list[tuple]:
     """(product_id, body, hash) of the products whose body (names and descriptions per language, price, stock,
     options, specials, quantity discounts, filters, images, category and brand codes) changed since OneBox got it; `hashes` gets every product's."""
+    have = dict(Binding.objects.filter(connection_id=integration.connection_id, kind=m.PRODUCT,
+                                       local_id__in=[str(p.product_id) for p in products])
+                .values_list("local_id", "local_hash"))
+    todo = []
+    for pid, body, h in product_bodies(integration, cfg, products):
+        if hashes is not None:
+            hashes[pid] = h
+        if have.get(str(pid)) != h:
+            todo.append((pid, body, h))
+    return todo
+
+
+def product_bodies(integration: Integration, cfg: OneBoxConfig, products: list) -> list[tuple]:
+    """(product_id, body, hash) of each product as it would go to OneBox."""
     store = integration.store
     languages = shop.languages(store)
     default_lang = min(languages) if languages else 1
@@ -671,20 +727,17 @@ def plan_products(integration: Integration, cfg: OneBoxConfig, products: list, *
                                     shop.product_filters(store, ids))
     base = (store.api_url or "").split("index.php")[0].rstrip("/")
     image_base = f"{base}/image/" if base else ""
-    have = dict(Binding.objects.filter(connection_id=integration.connection_id, kind=m.PRODUCT,
-                                       local_id__in=[str(p.product_id) for p in products])
-                .values_list("local_id", "local_hash"))
-    todo = []
+    codes = {("o" if kind == m.OPTION else "v") + lid: ext for kind, lid, ext in Binding.objects.filter(
+        connection_id=integration.connection_id, kind__in=[m.OPTION, m.OPTION_VALUE])
+        .values_list("kind", "local_id", "external_id")}
+    out = []
     for p in products:
         body = mappers.product_body(p, options.get(p.product_id, []), cfg, languages, default_lang, image_base,
                                     specials.get(p.product_id), stock=store.stock_source != "onebox",
-                                    discounts=discounts.get(p.product_id), filters=filters.get(p.product_id))
-        h = bindings.digest(body)
-        if hashes is not None:
-            hashes[p.product_id] = h
-        if have.get(str(p.product_id)) != h:
-            todo.append((p.product_id, body, h))
-    return todo
+                                    discounts=discounts.get(p.product_id), filters=filters.get(p.product_id),
+                                    option_codes=codes)
+        out.append((p.product_id, body, bindings.digest(body)))
+    return out
 
 
 def plan_catalogue(integration: Integration, cfg: OneBoxConfig, *, page: int = 5000) -> tuple[list[tuple], dict]:
@@ -693,7 +746,9 @@ def plan_catalogue(integration: Integration, cfg: OneBoxConfig, *, page: int = 5
     are read in full and hashed. Returns (todo, {product_id: (fingerprint, body hash)}) of the products read."""
     store = integration.store
     prefix = bindings.digest([cfg.language_map, cfg.price_level, cfg.group_map, store.api_url, store.stock_source,
-                              shop.option_names_fingerprint(store)])
+                              shop.option_names_fingerprint(store), sorted(Binding.objects.filter(
+                                  connection_id=integration.connection_id, kind__in=[m.OPTION, m.OPTION_VALUE])
+                                  .values_list("local_id", "external_id"))])
     todo, read, after = [], {}, 0
     while True:
         fps = shop.product_fingerprints(store, after=after, limit=page)
@@ -741,25 +796,20 @@ class SyncCatalog(OneBoxJob):
     max_attempts = 5
 
     def sync(self, job, integration, cfg, client) -> None:
-        store = integration.store
-        languages = shop.languages(store)
-        default_lang = min(languages) if languages else 1
+        from ocbridge.integrations.onebox import catalogue_in
+
         counts = {}
         if cfg.sends("category"):
-            cats = shop.categories(store)
             have = {b.local_id: b.local_hash for b in Binding.objects.filter(
                 connection_id=integration.connection_id, kind=m.CATEGORY)}
-            todo = [(c["category_id"], body, bindings.digest(body)) for c in cats
-                    for body in [mappers.category_body(c, cfg, languages, default_lang)]]
+            todo = catalogue_in.category_bodies(integration, cfg)
             counts["category"] = sum(_send_batch(integration, client, m.CATEGORY, "category", [t])
                                      for t in todo if have.get(str(t[0])) != t[2])  # one by one: parents first
         if cfg.sends("brand"):
             have = {b.local_id: b.local_hash for b in Binding.objects.filter(
                 connection_id=integration.connection_id, kind=m.BRAND)}
-            todo = [(r["manufacturer_id"], body, bindings.digest(body)) for r in shop.manufacturers(store)
-                    for body in [mappers.brand_body(r)]]
             counts["brand"] = _send_batch(integration, client, m.BRAND, "brand",
-                                          [t for t in todo if have.get(str(t[0])) != t[2]])
+                                          [t for t in catalogue_in.brand_bodies(integration) if have.get(str(t[0])) != t[2]])
         if cfg.sends("product"):  # sent in full batches: 1 % changed → ⌈changed / 50⌉ calls
             todo, read = plan_catalogue(integration, cfg)
             counts["product"] = send_products(integration, client, todo)
@@ -812,6 +862,14 @@ def retry(integration: Integration, kind: str, local_id: str) -> Job:
         data = b.data if b is not None else {}
         return Job.objects.enqueue(SyncStatus, key=f"onebox:{integration.store_id}:status-{data.get('order_id')}:retry:{stamp}",
                                    integration=integration, payload={"order_id": int(data.get("order_id") or 0)})
+    if b is not None and b.data.get("direction") == "in" and b.data.get("record"):  # the shop refused it
+        if kind == m.PRODUCT:
+            return Job.objects.enqueue(ProductIn, key=f"onebox:{integration.store_id}:product-in:retry:{local_id}:{stamp}",
+                                       integration=integration,
+                                       payload={"record": b.data["record"], "seen": clock.now().isoformat()})
+        from ocbridge.integrations.onebox import catalogue_in
+
+        return catalogue_in.retry(integration, b)
     if b is not None:  # catalogue and contacts: forget the hash, the next catalogue run sends it
         Binding.objects.filter(pk=b.pk).update(local_hash="")
     return Job.objects.enqueue(SyncCatalog, key=f"onebox:{integration.store_id}:catalog:retry:{stamp}",

@@ -144,16 +144,24 @@ def names(values: dict[int, str], cfg: OneBoxConfig, languages: dict[int, str]) 
     return out
 
 
-def category_body(row: dict, cfg: OneBoxConfig, languages: dict[int, str], default_lang: int) -> dict:
-    return {"code": f"oc-cat{row['category_id']}", "name": row["names"].get(default_lang) or next(iter(row["names"].values()), ""),
+def category_code(category_id: int, codes: dict | None = None) -> str:
+    """A category's code in OneBox: ours (`oc-cat<id>`), or the code OneBox gave one created there."""
+    return (codes or {}).get(str(category_id), f"oc-cat{category_id}")
+
+
+def category_body(row: dict, cfg: OneBoxConfig, languages: dict[int, str], default_lang: int,
+                  codes: dict | None = None) -> dict:
+    """category/set [SIM]. `codes`: local id → OneBox's own code of categories that came from OneBox."""
+    return {"code": category_code(row["category_id"], codes),
+            "name": row["names"].get(default_lang) or next(iter(row["names"].values()), ""),
             "namelang": names(row["names"], cfg, languages), "descriptionlang": names(row["descriptions"], cfg, languages),
-            "parentcode": f"oc-cat{row['parent_id']}" if row["parent_id"] else "", "hidden": 0 if row["status"] else 1,
-            "findbyArray": ["code"]}
+            "parentcode": category_code(row["parent_id"], codes) if row["parent_id"] else "",
+            "hidden": 0 if row["status"] else 1, "findbyArray": ["code"]}
 
 
-def brand_body(row: dict) -> dict:
-    return {"code": f"oc-brand{row['manufacturer_id']}", "name": row["name"], "findbyArray": ["code"],
-            **({"image": [row["image"]]} if row["image"] else {})}
+def brand_body(row: dict, codes: dict | None = None) -> dict:
+    return {"code": (codes or {}).get(str(row["manufacturer_id"]), f"oc-brand{row['manufacturer_id']}"),
+            "name": row["name"], "findbyArray": ["code"], **({"image": [row["image"]]} if row["image"] else {})}
 
 
 def product_articul(p) -> str:
@@ -167,11 +175,13 @@ def _day(value) -> str:
 
 def product_body(p, options: list[dict], cfg: OneBoxConfig, languages: dict[int, str], default_lang: int,
                  image_base: str = "", specials: list[dict] | None = None, *, stock: bool = True,
-                 discounts: list[dict] | None = None, filters: list[dict] | None = None) -> dict:
+                 discounts: list[dict] | None = None, filters: list[dict] | None = None,
+                 option_codes: dict | None = None) -> dict:
     """product/set: articul, names and descriptions per language, price (or the owner's price level), stock,
     category and brand codes, images by URL, options with their values, special prices and quantity discounts per
-    customer group, filters with their names per language."""
-    price = money(p.price)
+    customer group, filters with their names per language. `option_codes` ("o<id>" / "v<id>" → code): OneBox's
+    own codes of options and values that came from OneBox (ours are `oc-opt<id>` / `oc-ov<id>`)."""
+    price, codes = money(p.price), option_codes or {}
     body = {
         "articul": product_articul(p), "name": p.names.get(default_lang) or next(iter(p.names.values()), ""),
         "namelang": names(p.names, cfg, languages), "descriptionlang": names(p.descriptions, cfg, languages),
@@ -179,8 +189,10 @@ def product_body(p, options: list[dict], cfg: OneBoxConfig, languages: dict[int,
         "brandcode": f"oc-brand{p.manufacturer_id}" if p.manufacturer_id else "",
         "images": [image_base + i for i in ([p.image] if p.image else []) + p.images],
         "stock": p.quantity, "hidden": 0 if p.status else 1,
-        "options": [{"code": f"oc-opt{o['option_id']}", "namelang": names(o["names"], cfg, languages),
-                     "values": [{"code": f"oc-ov{v['option_value_id']}", "namelang": names(v["names"], cfg, languages),
+        "options": [{"code": codes.get(f"o{o['option_id']}", f"oc-opt{o['option_id']}"),
+                     "namelang": names(o["names"], cfg, languages),
+                     "values": [{"code": codes.get(f"v{v['option_value_id']}", f"oc-ov{v['option_value_id']}"),
+                                 "namelang": names(v["names"], cfg, languages),
                                  "price": v["price"], "stock": v["quantity"]} for v in o["values"]]}
                     for o in options],
         "findbyArray": ["articul"],
@@ -214,30 +226,49 @@ PRODUCT_VIEW = ("articul", "name", "namelang", "descriptionlang", "price", "stoc
 
 
 def product_view(record: dict) -> dict:
-    """What both sides of a product are compared on: the fields that travel both ways. A body we send and the
-    record OneBox answers with give the same view when they agree (echoes are recognised by its hash)."""
+    """What both sides of a product are compared on: the fields that travel both ways (with its options, special
+    prices and quantity discounts). A body we send and the record OneBox answers with give the same view when they
+    agree (echoes are recognised by its hash)."""
     view = {k: record.get(k) for k in PRODUCT_VIEW}
     view["price"] = money(record["price"]) if record.get("price") not in (None, "") else None
     view["stock"] = int(record.get("stock") or 0)
     view["hidden"] = int(record.get("hidden") or 0)
     view["namelang"] = dict(record.get("namelang") or {})
     view["descriptionlang"] = dict(record.get("descriptionlang") or {})
+    view["options"] = options_view(record.get("options"))
+    view["specials"] = price_rules_view(record.get("specials"))
+    view["discounts"] = price_rules_view(record.get("discounts"))
     return view
 
 
+def options_view(options) -> list:
+    """Options as both sides compare them: codes, names per language, each value's price and stock."""
+    return [{"code": str(o.get("code") or ""), "namelang": dict(o.get("namelang") or {}),
+             "values": [{"code": str(v.get("code") or ""), "namelang": dict(v.get("namelang") or {}),
+                         "price": money(v.get("price") or 0),
+                         "stock": None if v.get("stock") in (None, "") else int(v["stock"])}
+                        for v in o.get("values") or [] if isinstance(v, dict)]}
+            for o in options or [] if isinstance(o, dict)]
+
+
+def price_rules_view(rules) -> list:
+    """Special prices or quantity discounts as both sides compare them (order kept: OneBox lists them as sent)."""
+    return [{"groupid": int(r.get("groupid") or 0), "quantity": int(r.get("quantity") or 0),
+             "price": money(r.get("price") or 0), "priority": int(r.get("priority") or 0),
+             "from": _day(r.get("from")), "to": _day(r.get("to"))} for r in rules or [] if isinstance(r, dict)]
+
+
 def product_draft(record: dict, cfg: OneBoxConfig, languages: dict[int, str], store_id: int, *, creating: bool,
-                  stock: bool):
+                  stock: bool, options=None, specials=None, discounts=None):
     """A OneBox product as the shop's product write takes it: texts in every language OneBox has (by the owner's
-    language map), price, stock, status, categories we sent (our codes). Images are left to the owner: the shop
+    language map), price, stock, status, categories we sent (our codes), and the options, special prices and
+    discounts options_in prepared (None: left as the shop has them). Images are left to the owner: the shop
     needs files under image/ (DESIGN: only with the extension's upload endpoint). The quantity only when OneBox is
     the store's stock source (`stock`)."""
     from ocbridge.opencart.product_model import ProductDraft, Text
 
-    code_of = {lid: (cfg.language_map.get(str(lid)) or (code or "").split("-")[0]) for lid, code in languages.items()}
-    names, descriptions = record.get("namelang") or {}, record.get("descriptionlang") or {}
-    texts = {lid: Text(name=str(names.get(code) or record.get("name") or ""),
-                       description=str(descriptions.get(code) or "")) for lid, code in code_of.items()
-             if names.get(code) or (record.get("name") and creating)}
+    texts = {lid: Text(name=n, description=d)
+             for lid, (n, d) in texts_by_language(record, cfg, languages, creating=creating).items()}
     cats = [int(c[6:]) for c in record.get("categorycodes") or [] if str(c).startswith("oc-cat") and c[6:].isdigit()]
     articul = str(record.get("articul") or f"onebox-{record['id']}")
     return ProductDraft(
@@ -245,4 +276,40 @@ def product_draft(record: dict, cfg: OneBoxConfig, languages: dict[int, str], st
         price=Decimal(str(record["price"])) if record.get("price") not in (None, "") else None,
         quantity=int(record["stock"]) if stock and record.get("stock") not in (None, "") else None,
         status=not int(record.get("hidden") or 0), store_ids=[store_id] if creating else None,
-        category_ids=cats if record.get("categorycodes") is not None else None)
+        category_ids=cats if record.get("categorycodes") is not None else None, options=options, specials=specials,
+        discounts=discounts)
+
+
+def category_view(record: dict) -> dict:
+    """What both sides of a category are compared on (a body we send and OneBox's record of it give the same
+    view, so our own write read back is an echo). The parent by its code, else OneBox's id of it [DOC]."""
+    parent = str(record.get("parentcode") or "") or (f"#{record['parentid']}" if record.get("parentid") else "")
+    return {"name": str(record.get("name") or ""), "namelang": dict(record.get("namelang") or {}),
+            "descriptionlang": dict(record.get("descriptionlang") or {}), "parent": parent,
+            "hidden": int(record.get("hidden") or 0)}
+
+
+def brand_view(record: dict) -> dict:
+    """A brand is compared on its name (OpenCart's manufacturer has one name, no languages)."""
+    return {"name": str(record.get("name") or "").strip()}
+
+
+def texts_by_language(record: dict, cfg: OneBoxConfig, languages: dict[int, str], *, creating: bool) -> dict:
+    """language_id → (name, description) from OneBox's `namelang`/`descriptionlang` by the owner's language map;
+    a language OneBox has no name for gets the record's `name` only when the record is new in the shop."""
+    code_of = {lid: (cfg.language_map.get(str(lid)) or (code or "").split("-")[0]) for lid, code in languages.items()}
+    names_, descriptions = record.get("namelang") or {}, record.get("descriptionlang") or {}
+    return {lid: (str(names_.get(code) or record.get("name") or ""), str(descriptions.get(code) or ""))
+            for lid, code in code_of.items() if names_.get(code) or (record.get("name") and creating)}
+
+
+def category_draft(record: dict, cfg: OneBoxConfig, languages: dict[int, str], *, parent_id: int, store_id: int,
+                   creating: bool):
+    """A OneBox category as the shop's category write takes it: names and descriptions per language, parent,
+    status (OneBox's `hidden`), the store on create. Images and SEO URLs are left to the owner."""
+    from ocbridge.opencart.category_model import CategoryDraft, CategoryText
+
+    texts = {lid: CategoryText(name=n, description=d)
+             for lid, (n, d) in texts_by_language(record, cfg, languages, creating=creating).items()}
+    return CategoryDraft(texts=texts, parent_id=parent_id, status=not int(record.get("hidden") or 0),
+                         store_ids=[store_id] if creating else None)

@@ -15,6 +15,8 @@ CATEGORY = "onebox.category"  # category_id → OneBox category id
 BRAND = "onebox.brand"  # manufacturer_id → OneBox brand id
 PRODUCT = "onebox.product"  # product_id → OneBox product id (options travel inside the product); data["fp"]: the
 #                             database's fingerprint of the product as last sent
+OPTION = "onebox.option"  # option_id → OneBox's code of the option (options travel inside products)
+OPTION_VALUE = "onebox.option_value"  # option_value_id → OneBox's code of the value
 CONTACT = "onebox.contact"  # customer ("oc-c<id>", or a guest's "oc-e:<e-mail>") → OneBox contact id; a contact
 #                             from OneBox the shop could not take: "onebox:<contact id>", state failed, the reason
 CONTACT_GROUP = "onebox.contact_group"  # customer_group_id the sync created → OneBox contact group id

@@ -200,3 +200,39 @@ def begun_write(key: str) -> dict | None:
     from ocbridge.opencart.models import ShopWrite
 
     return ShopWrite.objects.filter(key=key).values_list("request", flat=True).first()
+
+
+def category_modified(store, category_id: int):
+    """When the shop last changed the category (its date_modified, the shop's clock), or None."""
+    shop = db(store)
+    c = shop.t("category")
+    with shop.engine.connect() as conn:
+        return conn.scalar(sa.select(c.c.date_modified).where(c.c.category_id == int(category_id)))
+
+
+def upsert_category(store, draft, *, key: str, category_id: int | None = None):
+    """A category created or updated the way the shop's admin saves it, through the one journaled write API."""
+    from ocbridge.opencart import writes
+
+    return writes.upsert_category(store, draft, key=key, category_id=category_id)
+
+
+def upsert_manufacturer(store, name: str, *, key: str, manufacturer_id: int | None = None):
+    from ocbridge.opencart import writes
+
+    return writes.upsert_manufacturer(store, name, key=key, manufacturer_id=manufacturer_id)
+
+
+def options(store, option_ids: list[int] | None = None) -> dict[int, dict]:
+    """option_id → {type, sort_order, names{language_id}, values{option_value_id: names{language_id}}}."""
+    from ocbridge.opencart import option_model
+
+    shop = db(store)
+    with shop.engine.connect() as conn:
+        return option_model.read_options(conn, shop, option_ids)
+
+
+def upsert_option(store, draft, *, key: str, option_id: int | None = None):
+    from ocbridge.opencart import writes
+
+    return writes.upsert_option(store, draft, key=key, option_id=option_id)

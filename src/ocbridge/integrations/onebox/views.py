@@ -21,8 +21,10 @@ from ocbridge.integrations.onebox import contacts_in, groups, jobs, lists, model
 
 KIND_LABELS = {m.ORDER: gettext_lazy("Orders"), m.HISTORY: gettext_lazy("Order history entries"),
                m.CATEGORY: gettext_lazy("Categories"), m.BRAND: gettext_lazy("Brands"),
-               m.PRODUCT: gettext_lazy("Products"), m.CONTACT: gettext_lazy("Customers"),
+               m.PRODUCT: gettext_lazy("Products"), m.OPTION: gettext_lazy("Options"),
+               m.OPTION_VALUE: gettext_lazy("Option values"), m.CONTACT: gettext_lazy("Customers"),
                m.CONTACT_GROUP: gettext_lazy("Customer groups")}
+FLOW_OF = {m.OPTION: "product", m.OPTION_VALUE: "product"}  # options travel inside products
 LOADS = {"order": gettext_lazy("Order history"), "contact": gettext_lazy("Customers"),
          "product": gettext_lazy("Catalogue"), "contact_in": gettext_lazy("Customers from OneBox")}
 
@@ -40,7 +42,7 @@ def overview(request, integration_pk: int) -> HttpResponse:
     counts = {r["kind"]: r for r in ours.values("kind").annotate(
         total=Count("id"), failed=Count("id", filter=Q(data__state=m.FAILED)))}
     kinds = [{"label": label, "total": counts.get(kind, {}).get("total", 0),
-              "failed": counts.get(kind, {}).get("failed", 0), "direction": cfg.flows.get(kind.split(".")[1], "")}
+              "failed": counts.get(kind, {}).get("failed", 0), "direction": cfg.flows.get(FLOW_OF.get(kind, kind.split(".")[1]), "")}
              for kind, label in KIND_LABELS.items()]
     try:
         names, group_names = shop.status_names(integration.store), shop.customer_groups(integration.store)

@@ -160,6 +160,21 @@ def define(md: MetaData, prefix: str, version: str, engine: str, charset: str) -
           ])
     # Option and option value names: what a 4.0 variant's `variant` JSON (product_option_id → product_option_value_id
     # of its master) means in words, e.g. Colour: Red. Same in 2.3–4.0 (3.0.3.9 opencart.sql, 4.0.2.3 db_schema.php).
+    # Options and their values as the admin's option form saves them (2.3.0.2/3.0.3.9 opencart.sql, 4.0.2.3
+    # system/helper/db_schema.php: the same columns): written when options come in from a CRM.
+    table(md, prefix, "option", engine, charset, pk=('option_id',),
+          columns=[
+              C("option_id", Int(11), ai=True),
+              C("type", Str(32)),
+              C("sort_order", Int(3)),
+          ])
+    table(md, prefix, "option_value", engine, charset, pk=('option_value_id',),
+          columns=[
+              C("option_value_id", Int(11), ai=True),
+              C("option_id", Int(11)),
+              C("image", Str(255)),
+              C("sort_order", Int(3)),
+          ])
     table(md, prefix, "option_description", engine, charset, pk=('option_id', 'language_id'),
           columns=[
               C("option_id", Int(11)),
