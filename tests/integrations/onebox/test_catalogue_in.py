@@ -9,14 +9,12 @@ Record shapes: category/get and brand/get answers as the simulator serves them (
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 import sqlalchemy as sa
 
-from ocbridge.core.choices import JobState
+from integrations.onebox.crashes import handed_out_again, killed_at
 from ocbridge.core.jobs import run_until_idle
-from ocbridge.core.models import Binding, Job
+from ocbridge.core.models import Binding
 from ocbridge.integrations.onebox import catalogue_in, jobs, models as m
 from ocbridge.opencart.models import ShopWrite
 
@@ -33,28 +31,6 @@ def start(integration, kit) -> None:
     """The shop's catalogue out, then OneBox's first read (it starts its window)."""
     kit.run(jobs.SyncCatalog, integration)
     kit.poll_onebox(integration)
-
-
-@contextlib.contextmanager
-def killed_at(module, *point):
-    """The worker is killed when `module`'s write reaches `point` (its crash_hook's arguments)."""
-    def hook(*at):
-        if at == point:
-            raise SystemExit("worker killed")
-
-    module.crash_hook = hook
-    try:
-        with pytest.raises(SystemExit):
-            yield
-    finally:
-        module.crash_hook = None
-
-
-def handed_out_again(kind) -> None:
-    """The killed run's claim expires; the dispatcher hands its job out again and everything runs."""
-    [job] = Job.objects.filter(kind=kind.kind, state=JobState.RUNNING)
-    Job.objects.filter(pk=job.pk).update(state=JobState.QUEUED, claim_expires_at=None, next_run_at=job.created)
-    run_until_idle()
 
 
 def categories(shop) -> dict[int, dict]:
@@ -200,14 +176,15 @@ def test_the_settings_form_offers_categories_and_brands_from_onebox_with_their_o
     from ocbridge.integrations.onebox.forms import OneBoxSettingsForm
 
     form = OneBoxSettingsForm.from_integration(integration, data={
-        "status_rule": "shop", "product_rule": "shop", "category_rule": "service", "brand_rule": "newest",
+        "status_rule": "shop", "product_rule": "shop", "contact_rule": "shop", "contact_group_rule": "shop",
+        "category_rule": "service", "brand_rule": "newest", "option_rule": "service",
         **{f"flow_{k}": "out" for k in ("order", "history", "status", "product", "contact")},
-        "flow_category": "in", "flow_brand": "both"})
+        "flow_contact_group": "off", "flow_category": "in", "flow_brand": "both"})
     assert form.is_valid(), form.errors
     cfg = form.save(integration)
     assert (cfg.takes("category"), cfg.sends("category"), cfg.takes("brand"), cfg.sends("brand")) == (
         True, False, True, True)
-    assert (cfg.rule("category"), cfg.rule("brand")) == ("service", "newest")
+    assert (cfg.rule("category"), cfg.rule("brand"), cfg.rule("option")) == ("service", "newest", "service")
 
 
 def product_rows(shop, product_id: int) -> dict:
@@ -297,3 +274,27 @@ def test_a_onebox_contact_group_not_in_the_map_is_listed_and_taken_once_mapped(s
     run_until_idle()
     assert product_rows(shop, 2)["specials"] == [(2, "6.0000", "0000-00-00")]  # no start: the form's empty date
     assert Binding.objects.get(kind=m.PRODUCT, local_id="2").data["state"] == m.OK
+
+
+def test_a_worker_killed_mid_write_leaves_one_clean_brand_and_one_clean_option(shop, sim, integration, kit):
+    from ocbridge.opencart import writes
+
+    integration.settings = {**integration.settings, "flows": {"category": "both", "brand": "both", "product": "both"}}
+    integration.save()
+    start(integration, kit)
+    made = sim.add("brand", code="B-K", name="Kilo")
+    with killed_at(writes, "manufacturer", "after"):
+        kit.poll(integration)
+    handed_out_again(catalogue_in.CatalogueIn)
+    assert [n for n in manufacturers(shop).values()].count("Kilo") == 1
+    assert bound(m.BRAND, made["id"]).data["state"] == m.OK
+    sim.edit("product", "articul", "SKU-1", options=[SIZE])
+    with killed_at(writes, "values", "before"):  # the option's row and names are there, its values not yet
+        kit.poll(integration)
+    handed_out_again(jobs.ProductIn)
+    kit.poll(integration)
+    names = option_names(shop)
+    assert [n[1] for n in names["options"].values()] == ["Size"]  # one option, not two
+    assert sorted(n[1] for n in names["values"].values()) == ["Large", "Small"]
+    assert len(product_rows(shop, 1)["values"]) == 2
+    assert set(ShopWrite.objects.filter(kind__in=["option", "manufacturer", "product"]).values_list("state", flat=True)) == {"done"}

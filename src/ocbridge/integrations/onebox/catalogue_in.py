@@ -180,6 +180,10 @@ def take(integration: Integration, cfg, client, entity: str, record: dict, *, se
         b.save(update_fields=["external_id", "data"])  # the code first: the shop's body is computed with it
         _bound(integration, cfg, entity, b, remote_now, lost=None)
         return
+    if shop.begun_write(key) is not None:  # decided before a crash: finish that write (what
+        _write(integration, cfg, entity, record, key=key, local_id=int(b.local_id))  # it wrote is not a shop change)
+        _bound(integration, cfg, entity, b, remote_now, lost=None)
+        return
     local_now = _local_hash(integration, cfg, entity, int(b.local_id))
     decision = bindings.decide(b, local_now, remote_now, cfg.rule(entity),
                                local_seen_at=_shop_changed_at(store, entity, int(b.local_id)), remote_seen_at=seen)

@@ -481,6 +481,8 @@ class ProductIn(OneBoxJob):
         local_now = self._local_hash(integration, cfg, int(b.local_id))
         decision = bindings.decide(b, local_now, remote_now, cfg.rule("product"),
                                    local_seen_at=b.synced_at, remote_seen_at=_when(job.payload.get("seen")))
+        if shop.begun_write(job.key) is not None:  # decided before a crash: finish that write
+            decision = bindings.Decision(bindings.LOCAL)  # (what it wrote is not a change made in the shop)
         if decision.baseline:
             bindings.record(b, local_hash=b.local_hash, remote_hash=remote_now, origin=bindings.LOCAL)
             return
@@ -845,6 +847,8 @@ def retry(integration: Integration, kind: str, local_id: str) -> Job:
     if b is not None and b.data.get("state") == m.FAILED:
         b.data = {**b.data, "state": "retrying", "attempt": int(b.data.get("attempt") or 1) + 1}
         b.save(update_fields=["data"])
+    if b is not None and b.data.get("direction") == "in" and kind in (m.CATEGORY, m.BRAND, m.PRODUCT):
+        return _retry_in(integration, b, kind, local_id, stamp)  # the shop refused OneBox's catalogue record
     if b is not None and kind in (m.CONTACT, m.CONTACT_GROUP) and b.data.get("direction") == "in":
         # a contact or group from OneBox the shop could not take: read it again and take it in
         from ocbridge.integrations.onebox import contacts_in
@@ -862,18 +866,21 @@ def retry(integration: Integration, kind: str, local_id: str) -> Job:
         data = b.data if b is not None else {}
         return Job.objects.enqueue(SyncStatus, key=f"onebox:{integration.store_id}:status-{data.get('order_id')}:retry:{stamp}",
                                    integration=integration, payload={"order_id": int(data.get("order_id") or 0)})
-    if b is not None and b.data.get("direction") == "in" and b.data.get("record"):  # the shop refused it
-        if kind == m.PRODUCT:
-            return Job.objects.enqueue(ProductIn, key=f"onebox:{integration.store_id}:product-in:retry:{local_id}:{stamp}",
-                                       integration=integration,
-                                       payload={"record": b.data["record"], "seen": clock.now().isoformat()})
-        from ocbridge.integrations.onebox import catalogue_in
-
-        return catalogue_in.retry(integration, b)
     if b is not None:  # catalogue and contacts: forget the hash, the next catalogue run sends it
         Binding.objects.filter(pk=b.pk).update(local_hash="")
     return Job.objects.enqueue(SyncCatalog, key=f"onebox:{integration.store_id}:catalog:retry:{stamp}",
                                integration=integration)
+
+
+def _retry_in(integration: Integration, b: Binding, kind: str, local_id: str, stamp: str) -> Job:
+    """A catalogue record the shop refused: the OneBox record kept with the failure is taken again."""
+    if kind == m.PRODUCT:
+        return Job.objects.enqueue(ProductIn, key=f"onebox:{integration.store_id}:product-in:retry:{local_id}:{stamp}",
+                                   integration=integration,
+                                   payload={"record": b.data["record"], "seen": clock.now().isoformat()})
+    from ocbridge.integrations.onebox import catalogue_in
+
+    return catalogue_in.retry(integration, b)
 
 
 def check_connection(connection) -> dict:

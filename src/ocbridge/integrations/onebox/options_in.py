@@ -45,7 +45,7 @@ def product_options(integration: Integration, cfg, record: dict, *, key: str, se
         code = str(o.get("code") or "").strip()
         if not code:
             raise TerminalError("onebox", "option", f"an option of {record.get('articul') or record.get('id')} has no code")
-        option_id, value_ids = take_option(integration, cfg, o, languages, key=f"{key}:{code}", seen=seen)
+        option_id, value_ids = take_option(integration, cfg, o, languages, key=key, seen=seen)
         out.append(ProductOption(option_id, [
             OptionChoice(value_ids[str(v.get("code") or "")], Decimal(mappers.money(v.get("price") or 0)),
                          quantity=int(v["stock"]) if stock and v.get("stock") not in (None, "") else None)
@@ -58,6 +58,8 @@ def take_option(integration: Integration, cfg, o: dict, languages: dict[int, str
     """One OneBox option with its values in the shop: (option_id, {value code: option_value_id})."""
     store, conn_id = integration.store, integration.connection_id
     code = str(o["code"])
+    key = f"{key}:{bindings.digest(mappers.options_view([o]))}"  # this OneBox version of the option (≤ 200 chars)
+    _finish_interrupted(store, key)
     ob = Binding.objects.filter(connection_id=conn_id, kind=m.OPTION, external_id=code).first()
     option_id = int(ob.local_id) if ob else _ours(code, "oc-opt")
     current = shop.options(store, [option_id]).get(option_id) if option_id else None
@@ -99,6 +101,17 @@ def take_option(integration: Integration, cfg, o: dict, languages: dict[int, str
     return option_id, value_ids
 
 
+def _finish_interrupted(store, key: str) -> None:
+    """An option write for this OneBox version a crash interrupted is finished first, as journaled (what it wrote
+    is then not taken for a change made in the shop)."""
+    from ocbridge.opencart.models import ShopWrite
+
+    for row in ShopWrite.objects.filter(store=store, kind="option", key__startswith=f"{key}:").exclude(
+            state__in=[ShopWrite.State.DONE, ShopWrite.State.FAILED]):
+        shop.upsert_option(store, OptionDraft.from_json(row.request["draft"]), key=row.key,
+                           option_id=row.request["option_id"])
+
+
 def _ours_or_bound(bound: dict, v: dict, current: dict | None) -> int | None:
     vcode = str(v.get("code") or "")
     vid = int(bound[vcode].local_id) if vcode in bound else _ours(vcode, "oc-ov")
@@ -131,8 +144,13 @@ def _changed(integration: Integration, cfg, b: Binding | None, kind: str, local_
     the last sync (first sight: they differ from the shop's, which the shop sends with every product) and, when
     the shop changed them too, the owner's rule for options says OneBox's win (the conflict is logged)."""
     local_now, remote_now = _shop_hash(cfg, shop_names, languages), _remote_hash(record)
+    theirs, ours = dict(record.get("namelang") or {}), mappers.names(shop_names, cfg, languages)
+    if all(ours.get(code) == name for code, name in theirs.items()):
+        if b is not None:  # both hold OneBox's names (ours written before a crash, or the same change on both)
+            bindings.record(b, local_hash=local_now, remote_hash=remote_now, origin=b.last_origin or bindings.REMOTE)
+        return False
     if b is None:
-        return local_now != bindings.digest(dict(record.get("namelang") or {})) and bool(record.get("namelang"))
+        return bool(theirs)
     decision = bindings.decide(b, local_now, remote_now, cfg.rule("option"), local_seen_at=None, remote_seen_at=seen)
     if decision.conflict:
         m.Conflict.objects.create(integration=integration, kind=kind.split(".")[1], local_id=str(local_id),
