@@ -47,7 +47,8 @@ from .base import HttpError, Request, Response, Simulator, http_call, phone_key
 VERSIONS = ("v24.0", "v25.0", "v26.0")
 NAME = re.compile(r"[a-z0-9_]{1,512}")
 PARAM = re.compile(r"\{\{([a-z_][a-z0-9_]*|\d+)\}\}")
-REPLIES = ("confirm", "cancel", "agent")  # button index 0, 1, 2 (our templates put them in this order)
+# Button index 0, 1, 2, 3 (our templates put them in this order; "pay" only on the pay templates).
+REPLIES = ("confirm", "cancel", "agent", "pay")
 DEFAULT_REPLY_ODDS = {"confirm": 0.65, "cancel": 0.15, "agent": 0.05, None: 0.15}
 PAIR_BURST, PAIR_SECONDS = 3, 6.0
 
@@ -106,7 +107,8 @@ class WhatsAppSimulator(Simulator):
     def set_wa_customer(self, phone: str, *, on_whatsapp: bool = True, reply=None, text: str | None = None,
                         statuses: str = "read", sent_before_failure: bool = True,
                         reply_delay: float | None = None) -> None:
-        """How one recipient behaves: `reply` confirm/cancel/agent (a button tap) or None; `text` a typed
+        """How one recipient behaves: `reply` confirm/cancel/agent/pay (a button tap; a button the message does
+        not have is typed instead, as a person would) or None; `text` a typed
         reply instead; `statuses` "read" (sent, delivered, read), "read_only" (sent, read: delivered and read
         at once), "delivered", "none" (no final status: dropped at the TTL)."""
         with self._state_lock:
@@ -313,7 +315,10 @@ class WhatsAppSimulator(Simulator):
         if c["text"] is not None:
             self.write(msg["to"], c["text"])
         else:
-            self.tap(wamid, c["reply"])
+            try:
+                self.tap(wamid, c["reply"])
+            except ValueError:  # no such button on this template: typed instead
+                self.write(msg["to"], c["reply"].upper())
 
     def tap(self, wamid: str, reply: str = "confirm", payload: str | None = None) -> dict:
         """The customer taps a quick-reply button of our message (or sends `payload` as if it were one)."""
@@ -323,6 +328,8 @@ class WhatsAppSimulator(Simulator):
         template = msg["body"].get("template") or {}
         with self._state_lock:
             stored = self._templates.get((template.get("name"), (template.get("language") or {}).get("code")))
+        if stored and index >= len(stored["buttons"]):
+            raise ValueError(f"template {template.get('name')} has no button {index} ({reply})")
         label = stored["buttons"][index] if stored and index < len(stored["buttons"]) else reply
         inbound = {"context": {"from": self.display_digits, "id": wamid}, "from": msg["wa_id"],
                    "id": "wamid." + uuid.uuid4().hex.upper(), "timestamp": str(int(time.time())), "type": "button",

@@ -236,3 +236,125 @@ def test_the_whatsapp_message_carries_the_address_link_once_its_template_is_appr
     owner.force_login(User.objects.create_superuser("root", password="pw"))
     html = owner.get(reverse("dashboard:whatsapp-templates", args=[bed.wa_conn.pk])).content.decode()
     assert f'data-template="{whatsapp.LINK_TEMPLATE}"' in html and f'data-template="{whatsapp.TEMPLATE_NAME}"' in html
+
+
+def _pay_bed(wa_bed, *, plain_approved=False):
+    """A store offering paying now (an APS integration switched on) with the plain and the Pay-now templates; with
+    `plain_approved` the plain one was approved before the store switched paying now on."""
+    from ocbridge.core.models import Integration
+
+    bed = wa_bed(approve=plain_approved, pay_wait_hours=2)
+    aps = Connection.objects.create(store=bed.store, service="aps", base_url="http://127.0.0.1:9",
+                                    secret={"merchant_identifier": "m", "access_code": "a",
+                                            "sha_request_phrase": "q", "sha_response_phrase": "r"})
+    Integration.objects.create(store=bed.store, kind="aps", connection=aps,
+                               settings={"paid_status_id": 15, "link_hours": 48})
+    bed.configure(pay_offer=True)
+    done = whatsapp.create_templates(bed.wa_conn, "owner")
+    assert done[-4:] == ["pay tr: PENDING", "pay ru: PENDING", "pay en: PENDING", "pay ar: PENDING"]
+    return bed
+
+
+def _approve(bed):
+    bed.wa.approve_all()
+    bed.wa.webhooks.wait_idle(5)
+    run_until_idle()
+
+
+def _pay_links(bed) -> list[dict]:
+    return [m for m in bed.sim.messages() if "/pay/" in (m.get("text") or "")]
+
+
+def test_the_pay_now_button_sends_one_link_however_often_it_is_tapped_or_typed(wa_bed):
+    """Meta's shapes (developers.facebook.com/documentation/business-messaging/whatsapp/templates/components,
+    "Quick reply buttons": at most 10 per template, label at most 25 characters, created as {type: QUICK_REPLY,
+    text}; sent as {type: button, sub_type: quick_reply, index, parameters: [{type: payload, payload}]}; a tap
+    comes back as messages[].button{payload, text} with context.id = our message (webhooks/reference/messages/
+    button)). The tapped and the typed choice take the same path and the same keys: one Payment, one link."""
+    from ocbridge.integrations.payments.models import Payment
+
+    bed = _pay_bed(wa_bed)
+    created = {t["language"]: t for t in bed.wa.templates() if t["name"] == whatsapp.PAY_TEMPLATE}
+    assert created["ru"]["buttons"] == ["Подтвердить", "Отменить", "Связаться с оператором", "Оплатить картой сейчас"]
+    assert all(len(b) <= 25 for t in created.values() for b in t["buttons"])
+    assert "Şimdi kartla öde" in created["tr"]["body"] and not created["tr"]["body"].endswith("}}")
+    _approve(bed)
+    bed.wa.set_wa_customer(E164, reply="pay")
+    add_order(bed.shop, 3201, telephone=PHONE)
+    _run(bed)
+    c = Confirmation.objects.get(order_id=3201)
+    assert c.state == "awaiting_payment"
+    [sent] = bed.wa.messages()
+    template = sent["body"]["template"]
+    assert template["name"] == whatsapp.PAY_TEMPLATE
+    attempt = Attempt.objects.get(confirmation=c)
+    buttons = [comp for comp in template["components"] if comp["type"] == "button"]
+    assert buttons[3] == {"type": "button", "sub_type": "quick_reply", "index": "3",
+                          "parameters": [{"type": "payload", "payload": f"{attempt.key}#pay"}]}
+    assert (attempt.state, attempt.answer) == ("answered", "pay")
+    [payment] = Payment.objects.filter(order_id=3201)
+    assert len(_pay_links(bed)) == 1 and _pay_links(bed)[0]["to"] == E164  # by SMS, the plan's SMS step
+    bed.wa.tap(sent["id"], "pay")  # tapped again, then typed: nothing more
+    bed.wa.write(E164, "ÖDE")
+    _run(bed, 3)
+    assert Payment.objects.filter(order_id=3201).count() == 1 and len(_pay_links(bed)) == 1
+    assert Job.objects.filter(kind="cod_confirm.send_pay_link").count() == 1
+    c.refresh_from_db()
+    assert c.state == "awaiting_payment" and payment.state in ("created", "pending")
+    # chosen once (on WhatsApp), its link sent once (by SMS)
+    assert list(c.transitions.filter(to_state="awaiting_payment").order_by("pk").values_list("channel", flat=True)) \
+        == ["whatsapp", "sms"]
+    # Not paid in time → a person; choosing again then changes nothing (its keys are used: no second link, and
+    # no case waiting for ever without a deadline).
+    Job.objects.filter(kind="cod_confirm.pay_wait_over").update(next_run_at=clock.now())
+    run_until_idle()
+    bed.wa.write(E164, "PAY")
+    _run(bed, 2)
+    c.refresh_from_db()
+    assert (c.state, c.needs_person_reason) == ("needs_person", "not paid in time")
+    assert len(_pay_links(bed)) == 1
+
+
+def test_typing_pay_then_tapping_the_button_sends_one_link(wa_bed):
+    bed = _pay_bed(wa_bed)
+    _approve(bed)
+    bed.wa.set_wa_customer(E164, text="öde")
+    add_order(bed.shop, 3202, telephone=PHONE)
+    _run(bed)
+    c = Confirmation.objects.get(order_id=3202)
+    assert c.state == "awaiting_payment" and len(_pay_links(bed)) == 1
+    bed.wa.tap(bed.wa.messages()[0]["id"], "pay")
+    _run(bed, 2)
+    assert len(_pay_links(bed)) == 1 and Job.objects.filter(kind="cod_confirm.send_pay_link").count() == 1
+
+
+def test_until_the_pay_template_is_approved_the_plain_one_goes_and_typing_pay_still_works(wa_bed):
+    bed = _pay_bed(wa_bed, plain_approved=True)
+    bed.wa.set_wa_customer(E164, reply="pay")  # no such button: the customer types it
+    add_order(bed.shop, 3203, telephone=PHONE)
+    _run(bed)
+    [sent] = bed.wa.messages()
+    assert sent["body"]["template"]["name"] == whatsapp.TEMPLATE_NAME and len(sent["payloads"]) == 3
+    assert Confirmation.objects.get(order_id=3203).state == "awaiting_payment" and len(_pay_links(bed)) == 1
+
+
+def test_a_pay_tap_after_the_store_stopped_offering_it_goes_to_a_person(wa_bed):
+    from django.contrib.auth.models import User
+    from django.test import Client
+    from django.urls import reverse
+
+    bed = _pay_bed(wa_bed)
+    _approve(bed)
+    bed.wa.set_wa_customer(E164, reply=None)
+    add_order(bed.shop, 3204, telephone=PHONE)
+    _run(bed, 3)
+    owner = Client()
+    owner.force_login(User.objects.create_superuser("root", password="pw"))
+    html = owner.get(reverse("dashboard:whatsapp-templates", args=[bed.wa_conn.pk]),
+                     HTTP_ACCEPT_LANGUAGE="tr").content.decode()
+    assert f'data-template="{whatsapp.PAY_TEMPLATE}"' in html and "Şimdi kartla öde" in html
+    bed.configure(pay_offer=False)
+    bed.wa.tap(bed.wa.messages()[0]["id"], "pay")
+    _run(bed, 2)
+    c = Confirmation.objects.get(order_id=3204)
+    assert (c.state, c.needs_person_reason) == ("needs_person", "pay now switched off") and _pay_links(bed) == []

@@ -41,10 +41,23 @@ def whatsapp_templates(request, pk: int) -> HttpResponse:
         except ServiceError as exc:
             messages.error(request, _("WhatsApp answered: %(error)s") % {"error": exc.message})
         return redirect("dashboard:whatsapp-templates", pk=conn.pk)
+    headings = {  # the plain template has the page's own heading
+        whatsapp.LINK_TEMPLATE: (_("With the address link"), _(
+            "Sent instead of the first one while it is approved in the customer's language: the same message with "
+            "the link where the customer corrects the delivery address.")),
+        whatsapp.PAY_TEMPLATE: (_("With the Pay now button"), _(
+            "Sent while it is approved in the customer's language, since the store offers paying now by card: a "
+            "fourth button sends the customer a payment link. WhatsApp shows the first two buttons and the others "
+            "under \"See all options\".")),
+        whatsapp.LINK_PAY_TEMPLATE: (_("With the address link and the Pay now button"), _(
+            "Sent first while it is approved in the customer's language; otherwise the one with only the Pay now "
+            "button, then the one with only the link.")),
+    }
     tables = []
-    for name in whatsapp.wanted_templates(conn):  # the plain one, and the address-link one when the store uses it
-        states = whatsapp.template_states(conn, name)
-        tables.append((name, [(lang, states.get(lang, {}), whatsapp.BUTTONS[lang]) for lang in whatsapp.LANGUAGES]))
+    for name in whatsapp.wanted_templates(conn):  # the plain one, plus the link and pay ones the store uses
+        states, template = whatsapp.template_states(conn, name), whatsapp.TEMPLATES[name]
+        title, note = headings.get(name, ("", ""))
+        tables.append((name, title, note, [(lang, states.get(lang, {}), template.buttons(lang))
+                                           for lang in whatsapp.LANGUAGES]))
     return render(request, "dashboard/stores/whatsapp_templates.html", {
-        "connection": conn, "store": conn.store, "tables": tables, "name": whatsapp.TEMPLATE_NAME,
-        "link_name": whatsapp.LINK_TEMPLATE, "nav": "stores"})
+        "connection": conn, "store": conn.store, "tables": tables, "name": whatsapp.TEMPLATE_NAME, "nav": "stores"})

@@ -44,6 +44,10 @@ def gateway_of(store) -> Integration | None:
 def choose_to_pay(c: Confirmation, *, channel: str, detail: str, exchange=None, connection_id=None) -> bool:
     """The customer chose to pay now: the case waits for the payment, and the link is sent by its own job."""
     cfg = CodConfirmConfig.from_settings(c.integration.settings)
+    if c.transitions.filter(to_state=WAITING).exists():
+        # Chosen before (the case went to a person since: not paid in time, link not sent): its job keys are used,
+        # so moving back would wait forever with no new link and no deadline. A person has the case.
+        return False
     with transaction.atomic():
         if not c.move(WAITING, reason=f"the customer chose to pay by card ({detail}); sending a pay link",
                       channel=channel, exchange=exchange, expect=OPEN | AWAITING | {"needs_person"},

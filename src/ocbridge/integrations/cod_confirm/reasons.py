@@ -37,6 +37,7 @@ WHY = {  # needs_person_reason → label; gettext_noop marks them for the catalo
     "pay link not made": gettext_noop("the pay link could not be made"),
     "pay link not sent": gettext_noop("the pay link could not be sent"),
     "not paid in time": gettext_noop("pay by card chosen, not paid in time"),
+    "pay now switched off": gettext_noop("pay by card chosen, but the store no longer offers it"),
 }
 RISK_COUNTS = {"confirmed": gettext_noop("%(n)s confirmed"), "cancelled": gettext_noop("%(n)s cancelled"),
                "unanswered": gettext_noop("%(n)s unanswered"), "refused": gettext_noop("%(n)s refused"),
@@ -236,6 +237,8 @@ PATTERNS: list[tuple[re.Pattern, Callable[[re.Match, dt.tzinfo | None], str]]] =
     (r"pay link not sent: the order has no e-mail address",
      lambda m, tz: _("pay link not sent: the order has no e-mail address")),
     (r"pay link not sent: (.*)", lambda m, tz: _("pay link not sent: %(detail)s") % {"detail": m[1]}),
+    (r"customer tapped Pay now on WhatsApp, but paying now is switched off",
+     lambda m, tz: _("the customer tapped Pay now on WhatsApp, but paying now is switched off")),
     (r"the customer chose to pay by card but has not paid in time",
      lambda m, tz: _("the customer chose to pay by card but has not paid in time")),
     (r"replied (.*)", lambda m, tz: _("replied %(reply)s") % {"reply": m[1]}),

@@ -4,12 +4,14 @@ One template name for every shop (`TEMPLATE_NAME`), one translation per language
 connection's WhatsApp Business Account from the dashboard. Its state per language is a Binding of the connection
 (kind `wa_template`, local id = language, external id = Meta's template id, data = status, category, reason),
 refreshed by Meta's `message_template_status_update` webhook and by "refresh" on the page. Only an APPROVED
-UTILITY translation is sent (whatsapp.md §3). Buttons carry `<attempt key>#<confirm|cancel|agent>`, so a tap
+UTILITY translation is sent (whatsapp.md §3). Buttons carry `<attempt key>#<confirm|cancel|agent|pay>`, so a tap
 names the exact attempt; `biz_opaque_callback_data` carries the outbox row's correlation number, so a status
 names the send even when its answer was lost (core.outbox.match).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from django.db import transaction
 
@@ -22,9 +24,15 @@ TEMPLATE_NAME = "ocbridge_cod_confirm"
 # The same message with the customer's address link (cod_confirm.address), for stores that switch it on
 # (`whatsapp_address_link`): a template of its own, since Meta reviews a body with its variables.
 LINK_TEMPLATE = "ocbridge_cod_confirm_address"
+# Meta approves a template with its buttons fixed, so "Pay now by card" (stores that offer paying now, `pay_offer`)
+# is a fourth quick-reply button on templates of their own, with and without the address link.
+PAY_TEMPLATE = "ocbridge_cod_confirm_pay"
+LINK_PAY_TEMPLATE = "ocbridge_cod_confirm_address_pay"
 BINDING_KIND = "wa_template"
 LANGUAGES = ("tr", "ru", "en", "ar")
-ACTIONS = ("confirm", "cancel", "agent")  # button order: index 0, 1, 2
+# Button order = index. "pay" comes last so the other three keep their index; with four buttons WhatsApp shows the
+# first two and puts the rest under "See all options" (templates/components, Buttons).
+ACTIONS = ("confirm", "cancel", "agent", "pay")
 EXAMPLES = {"order_number": "10234", "shop_name": "Demo Mağaza", "total": "450.00 TRY"}
 LINK_EXAMPLES = {**EXAMPLES, "address_link": "https://hub.example.com/a/12.1xaBfZ:Jq3Zk7"}
 # Meta refuses a body that starts or ends with a variable (2388299) and labels over 25 characters (§3).
@@ -56,6 +64,44 @@ BUTTONS = {
     "en": ("Confirm", "Cancel order", "Talk to a person"),
     "ar": ("تأكيد", "إلغاء", "التحدث إلى موظف"),
 }
+PAY_BUTTON = {"tr": "Şimdi kartla öde", "ru": "Оплатить картой сейчас", "en": "Pay now by card",
+              "ar": "ادفع الآن بالبطاقة"}
+PAY_SENTENCE = {  # added to the body of the pay templates: the button says what it does, the text says what follows
+    "tr": "Şimdi kartla ödemek isterseniz \"Şimdi kartla öde\" düğmesine dokunun: size bir ödeme bağlantısı "
+          "göndereceğiz.",
+    "ru": "Чтобы оплатить заказ картой сейчас, нажмите «Оплатить картой сейчас»: мы пришлём ссылку на оплату.",
+    "en": "To pay by card now, tap \"Pay now by card\": we will send you a payment link.",
+    "ar": "للدفع بالبطاقة الآن، اضغط على \"ادفع الآن بالبطاقة\" وسنرسل لك رابط الدفع.",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Template:
+    """One of our templates: its body per language, the examples Meta reviews it with, and its buttons' actions."""
+
+    name: str
+    bodies: dict[str, str]
+    examples: dict[str, str]
+    pay: bool = False
+    label: str = ""  # how create_templates names it in its result ("" for the plain one)
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return ACTIONS if self.pay else ACTIONS[:3]
+
+    def body(self, lang: str) -> str:
+        return f"{self.bodies[lang]} {PAY_SENTENCE[lang]}" if self.pay else self.bodies[lang]
+
+    def buttons(self, lang: str) -> tuple[str, ...]:
+        return (*BUTTONS[lang], PAY_BUTTON[lang]) if self.pay else BUTTONS[lang]
+
+
+TEMPLATES = {t.name: t for t in (
+    Template(TEMPLATE_NAME, BODIES, EXAMPLES),
+    Template(LINK_TEMPLATE, LINK_BODIES, LINK_EXAMPLES, label="address"),
+    Template(PAY_TEMPLATE, BODIES, EXAMPLES, pay=True, label="pay"),
+    Template(LINK_PAY_TEMPLATE, LINK_BODIES, LINK_EXAMPLES, pay=True, label="address+pay"),
+)}
 
 
 def template_language(language: str) -> str:
@@ -97,53 +143,57 @@ def _approved(connection: Connection, name: str, lang: str) -> dict:
 
 
 def wanted_templates(connection: Connection) -> list[str]:
-    """Our templates this connection's store uses: the link template too when the store switched it on."""
+    """Our templates this connection's store uses, most wanted last: the plain one always, the link one when the
+    store switched the address link on, the pay ones when it offers paying now."""
     from ocbridge.core.models import Integration
     from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
 
     integ = Integration.objects.filter(store_id=connection.store_id, kind="cod_confirm").first()
-    link = integ is not None and CodConfirmConfig.from_settings(integ.settings).whatsapp_address_link
-    return [TEMPLATE_NAME, LINK_TEMPLATE] if link else [TEMPLATE_NAME]
+    cfg = CodConfirmConfig.from_settings(integ.settings) if integ is not None else None
+    link, pay = bool(cfg and cfg.whatsapp_address_link), bool(cfg and cfg.pay_offer)
+    return [TEMPLATE_NAME] + [LINK_TEMPLATE] * link + [PAY_TEMPLATE] * pay + [LINK_PAY_TEMPLATE] * (link and pay)
 
 
 def send_confirmation(client, c, *, key: str, reference: str, window_minutes: int):
-    """Send attempt `key` of confirmation `c` as our template (with the address link when the store uses it and
-    that translation is approved); TerminalError when the plain one is not approved in its language either."""
+    """Send attempt `key` of confirmation `c` as the most complete of the store's templates approved in its language
+    (address link and/or "Pay now" button, else fewer: a typed PAY still works); TerminalError when the plain one is
+    not approved in that language either."""
     lang = template_language(c.language)
     params = {"order_number": c.order_label, "shop_name": c.store.name,
               "total": mappers.format_total(c.total, c.currency)}
-    name = TEMPLATE_NAME
-    if LINK_TEMPLATE in wanted_templates(client.connection) and _approved(client.connection, LINK_TEMPLATE, lang):
-        from ocbridge.integrations.cod_confirm import address
-
-        name, params = LINK_TEMPLATE, {**params, "address_link": address.url_for(c)}
-    elif not _approved(client.connection, TEMPLATE_NAME, lang):
+    wanted = wanted_templates(client.connection)
+    name = next((n for n in reversed(wanted) if _approved(client.connection, n, lang)), None)
+    if name is None:
         state = template_states(client.connection).get(lang, {})
         raise TerminalError("whatsapp", "template",
                             f"template {TEMPLATE_NAME} ({lang}) is {state.get('status', 'not created')}"
                             + (f" as {state['category']}" if state.get("category") not in (None, "UTILITY") else ""))
+    template = TEMPLATES[name]
+    if "address_link" in template.examples:
+        from ocbridge.integrations.cod_confirm import address
+
+        params = {**params, "address_link": address.url_for(c)}
     return client.send_template(to=c.phone, template=name, language=lang, params=params,
-                                button_payloads=[payload(key, a) for a in ACTIONS], key=key, reference=reference,
-                                ttl_seconds=window_minutes * 60)
+                                button_payloads=[payload(key, a) for a in template.actions], key=key,
+                                reference=reference, ttl_seconds=window_minutes * 60)
 
 
 def create_templates(connection: Connection, user: str) -> list[str]:
     """Submit the languages not yet created (or rejected) of the templates the store uses for review; returns what
-    happened, per language (the link template's prefixed "address")."""
+    happened, per language (prefixed with the template's label: "address", "pay", "address+pay")."""
     from ocbridge.core.errors import ServiceError
     from ocbridge.services.whatsapp import WhatsAppClient
 
     client, done = WhatsAppClient(connection), []
     for name in wanted_templates(connection):
-        states = template_states(connection, name)
-        bodies, examples = (BODIES, EXAMPLES) if name == TEMPLATE_NAME else (LINK_BODIES, LINK_EXAMPLES)
-        label = "" if name == TEMPLATE_NAME else "address "
+        states, template = template_states(connection, name), TEMPLATES[name]
+        label = f"{template.label} " if template.label else ""
         for lang in LANGUAGES:
             if states.get(lang, {}).get("status") not in (None, "REJECTED"):
                 continue
             try:
-                res = client.create_template(name=name, language=lang, body=bodies[lang], examples=examples,
-                                             buttons=list(BUTTONS[lang]),
+                res = client.create_template(name=name, language=lang, body=template.body(lang),
+                                             examples=template.examples, buttons=list(template.buttons(lang)),
                                              key=f"whatsapp:{connection.pk}:template:{_local_id(name, lang)}:"
                                                  f"{clock.now():%Y%m%d%H%M%S}")
             except ServiceError as exc:
@@ -192,7 +242,7 @@ def apply_template_status(connection: Connection, template_id: str, language: st
         name = name or TEMPLATE_NAME
     else:
         lang, name = language, name or TEMPLATE_NAME
-    if lang not in LANGUAGES or name not in (TEMPLATE_NAME, LINK_TEMPLATE):
+    if lang not in LANGUAGES or name not in TEMPLATES:
         return False
     record_state(connection, lang, template_id, status, reason=reason, name=name)
     return True

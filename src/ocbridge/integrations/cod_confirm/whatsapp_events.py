@@ -22,7 +22,7 @@ from ocbridge.core.exchanges import close_inbound
 from ocbridge.core.jobs import JobKind, register_job_kind
 from ocbridge.core.models import Connection, Exchange, Job, SideEffect
 from ocbridge.core.registry import register_webhook
-from ocbridge.integrations.cod_confirm import jobs, routing, whatsapp
+from ocbridge.integrations.cod_confirm import jobs, pay, routing, whatsapp
 from ocbridge.integrations.cod_confirm.choices import (
     OPEN,
     ROBOT_DONE,
@@ -167,7 +167,15 @@ def apply_message(job: Job, connection: Connection, ev: dict, exchange) -> None:
     with transaction.atomic():  # the answered attempt and the decision together (a killed worker)
         Attempt.objects.filter(pk=attempt.pk).update(state=AttemptState.ANSWERED, answer=action,
                                                      answered_at=jobs.clock.now())
-        if action == "agent":
+        if action == "pay" and jobs.config_of(c.integration).pay_offer:
+            # The same path and keys as a typed PAY: tapping twice, or tapping and typing, sends one link.
+            pay.choose_to_pay(c, channel=Channel.WHATSAPP, exchange=exchange, connection_id=connection.pk,
+                              detail=f"tapped {ev.get('text') or action!r} on WhatsApp")
+        elif action == "pay":  # the store stopped offering it after the message went out: a person answers
+            c.move(ConfirmationState.NEEDS_PERSON, reason="customer tapped Pay now on WhatsApp, but paying now is "
+                   "switched off", channel=Channel.WHATSAPP, exchange=exchange, expect=OPEN,
+                   needs_person_reason="pay now switched off")
+        elif action == "agent":
             c.move(ConfirmationState.NEEDS_PERSON, reason="customer asked for a person on WhatsApp",
                    channel=Channel.WHATSAPP, exchange=exchange, expect=OPEN, needs_person_reason="asked for a person")
         else:
