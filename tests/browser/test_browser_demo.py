@@ -86,6 +86,32 @@ def add_history(store, days: int = 30, per_day: int = 25) -> None:
         attempts.append(Attempt(confirmation=c, store=store, number=1, channel=channel, service="sandbox",
                                 key=f"h:{c.pk}", state="answered" if answered else "no_answer", created=c.created))
     Attempt.objects.bulk_create(attempts)
+    add_outcomes_and_prices(store, rng)
+
+
+def add_outcomes_and_prices(store, rng) -> None:
+    """What became of those orders in the shop (delivered / refused, by how they were confirmed) and the owner's
+    prices: the overview's returns-by-channel card and the cost rows have figures to show."""
+    from ocbridge.core.models import SpendPolicy
+    from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
+    from ocbridge.integrations.cod_confirm.models import Confirmation, OrderOutcome
+
+    integ = store.integrations.get(kind="cod_confirm")
+    cfg = CodConfirmConfig.from_settings(integ.settings)
+    cfg.risk_refused_status_ids, cfg.risk_delivered_status_ids = [13], [5]
+    integ.settings = cfg.to_settings()
+    integ.save()
+    SpendPolicy.objects.update_or_create(store=store, defaults={"prices": {"sandbox": {"call": "0.40", "sms": "0.06"}}})
+    rows = []
+    shipped = ["confirmed", "expired", "resolved_in_shop"]  # cancelled ones never went out
+    for c in Confirmation.objects.filter(order_id__gte=900000, state__in=shipped):
+        via = "" if c.state != "confirmed" else ("sms" if rng.random() < 0.25 else "call")
+        refused = rng.random() < (0.06 if via else 0.3)
+        rows.append(OrderOutcome(store=store, order_id=c.order_id, confirmation=c, phone=c.phone,
+                                 outcome="refused" if refused else "delivered", status_id=13 if refused else 5,
+                                 history_id=c.order_id, confirmed_via=via, happened_at=c.created,
+                                 created=c.created, updated=c.created))
+    OrderOutcome.objects.bulk_create(rows)
 
 
 def test_demo_order_confirmed_manual_cancel_translations_and_screenshot(logged_in, demo):
@@ -151,6 +177,7 @@ def test_demo_order_confirmed_manual_cancel_translations_and_screenshot(logged_i
     page.goto(page.base + "/")
     assert "Median time to confirm" in page.content()
     assert page.locator("svg.chart").count() >= 4
+    assert "Returns: confirmed vs not confirmed" in page.content() and "Cost per confirmed order" in page.content()
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     for lang, words in (("tr", ["Genel bakış", "Günlük sonuçlar", "Onay oranı", "₺"]),
