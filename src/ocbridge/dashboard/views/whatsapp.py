@@ -48,7 +48,8 @@ def whatsapp_templates(request, pk: int) -> HttpResponse:
         whatsapp.PAY_TEMPLATE: (_("With the Pay now button"), _(
             "Sent while it is approved in the customer's language, since the store offers paying now by card: a "
             "fourth button sends the customer a payment link. WhatsApp shows the first two buttons and the others "
-            "under \"See all options\".")),
+            "under \"See all options\"; a message with four buttons opens only in WhatsApp on a phone, not in "
+            "its desktop app.")),
         whatsapp.LINK_PAY_TEMPLATE: (_("With the address link and the Pay now button"), _(
             "Sent first while it is approved in the customer's language; otherwise the one with only the Pay now "
             "button, then the one with only the link.")),
