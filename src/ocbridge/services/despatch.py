@@ -12,19 +12,14 @@ terminal with DC's own message, which the dashboard shows.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-
 from ocbridge.core import outbound, ratelimit
 from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError, parse_retry_after
-from ocbridge.core.exchanges import ExchangeRecorder
-from ocbridge.core.http import HttpClient, shared_client
-from ocbridge.services.session_tokens import SessionTokens, TokenRefused
+from ocbridge.services.session_tokens import LoginClient, SessionTokens, TokenRefused
 
 SERVICE = "despatch"
 API_PATH = "/public-api"
@@ -76,40 +71,23 @@ class LinesAdded:
     errors: list[str] = field(default_factory=list)
 
 
-def token_scope(connection) -> tuple:
-    creds = connection.credentials()
-    digest = hashlib.sha256(f"{creds.get('email', '')}\0{creds.get('password', '')}".encode()).hexdigest()[:16]
-    return (connection.pk, connection.base_url, digest)
-
-
 def forget_tokens() -> None:
     _tokens.forget()
 
 
-class DespatchClient:
+class DespatchClient(LoginClient):
     """Despatch Cloud public API for one Connection (one account host, one API user)."""
 
     service = SERVICE
-
-    def __init__(self, connection, *, http: HttpClient | None = None, rps: float | None = None, sleep=time.sleep):
-        creds = connection.credentials()  # decrypted here, never logged
-        self._email = str(creds.get("email") or "")
-        self._password = str(creds.get("password") or "")
-        if not self._email or not self._password:
-            raise ConfigurationError("the Despatch Cloud connection needs the API user's e-mail and password")
-        self.base_url = check_base_url(connection.base_url)
-        self._scope = token_scope(connection)
-        self._http = http or shared_client(SERVICE, self.base_url)
-        self._recorder = ExchangeRecorder(self.service, connection=connection, secrets=[self._password])
-        self._secrets = list(self._recorder.secrets)
-        self._rps = float(rps or (connection.options or {}).get("rps") or DEFAULT_RPS)
-        self._sleep = sleep
-        self.calls: dict[str, int] = {}
+    user_field = "email"
+    missing = "the Despatch Cloud connection needs the API user's e-mail and password"
+    default_rps = DEFAULT_RPS
+    check_base_url = staticmethod(check_base_url)
 
     # auth ----------------------------------------------------------------------------------------
     def login(self) -> str:
         """`POST auth/login {email, password}` → `{token}`; 401 = wrong e-mail or password (terminal)."""
-        body = self._send("POST", "/auth/login", payload={"email": self._email, "password": self._password},
+        body = self._send("POST", "/auth/login", payload={"email": self._user, "password": self._password},
                           purpose="despatch.login", auth=False)
         token = str(body.get("token") or "")
         if not token:

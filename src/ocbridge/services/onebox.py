@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from urllib.parse import urlsplit
 
 from ocbridge.core import outbound, ratelimit
 from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError, parse_retry_after
-from ocbridge.core.exchanges import ExchangeRecorder
-from ocbridge.core.http import HttpClient, shared_client
-from ocbridge.services.session_tokens import SessionTokens, TokenRefused
+from ocbridge.services.session_tokens import LoginClient, SessionTokens, TokenRefused
 
 SERVICE = "onebox"
 API_PATH = "/api/v2"
@@ -44,30 +41,18 @@ def forget_tokens() -> None:
     _tokens.forget()
 
 
-class OneBoxClient:
+class OneBoxClient(LoginClient):
     """OneBox API v2 for one Connection (one box, one API employee)."""
 
     service = SERVICE
-
-    def __init__(self, connection, *, http: HttpClient | None = None, rps: float | None = None, sleep=time.sleep):
-        creds = connection.credentials()  # decrypted here, never logged
-        self._login = str(creds.get("login") or "")
-        self._password = str(creds.get("password") or "")
-        if not self._login or not self._password:
-            raise ConfigurationError("the OneBox connection needs the API employee's login and REST API password")
-        self.base_url = check_base_url(connection.base_url)
-        digest = hashlib.sha256(f"{self._login}\0{self._password}".encode()).hexdigest()[:16]
-        self._scope = (connection.pk, self.base_url, digest)
-        self._http = http or shared_client(SERVICE, self.base_url)
-        self._recorder = ExchangeRecorder(self.service, connection=connection, secrets=[self._password])
-        self._secrets = list(self._recorder.secrets)
-        self._rps = float(rps or (connection.options or {}).get("rps") or DEFAULT_RPS)
-        self._sleep = sleep
-        self.calls: dict[str, int] = {}
+    user_field = "login"
+    missing = "the OneBox connection needs the API employee's login and REST API password"
+    default_rps = DEFAULT_RPS
+    check_base_url = staticmethod(check_base_url)
 
     # auth ----------------------------------------------------------------------------------------
     def login(self) -> str:
-        data = self._send("token/get", {"login": self._login, "restapipassword": self._password}, auth=False)
+        data = self._send("token/get", {"login": self._user, "restapipassword": self._password}, auth=False)
         token = str((data or {}).get("token") or "") if isinstance(data, dict) else ""
         if not token:
             raise TerminalError(self.service, "login", "OneBox answered the login without a token")
@@ -113,7 +98,7 @@ class OneBoxClient:
     def legacy_add_order(self, params: dict) -> dict:
         """Documented legacy `/api/orders/add/` (login + md5 password in the body, never in the URL we log)."""
         md5 = hashlib.md5(self._password.encode()).hexdigest()
-        form = {"login": self._login, "password": md5, **params}
+        form = {"login": self._user, "password": md5, **params}
         ratelimit.acquire((self.service,) + self._scope, self._rps, self._rps, sleep=self._sleep)
         self._recorder.secrets = self._secrets + [md5]
         with self._recorder.exchange("POST", self.base_url + "/api/orders/add/", purpose="onebox.legacy_order",

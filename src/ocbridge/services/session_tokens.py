@@ -2,17 +2,22 @@
 
 One place for the rule both clients follow: reuse a token until its time is up; when the provider refuses it
 (expired, revoked), drop it — unless a parallel call already replaced it — log in again once and repeat the call
-once; a fresh token refused too is terminal.
+once; a fresh token refused too is terminal. `LoginClient` is the start both clients share: the account's user
+and password read (refused when empty), the account's base URL checked, the token's scope, the Exchange recorder
+that masks the password, the pace.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from ocbridge.core.errors import TerminalError
+from ocbridge.core.errors import ConfigurationError, TerminalError
+from ocbridge.core.exchanges import ExchangeRecorder
+from ocbridge.core.http import HttpClient, shared_client
 
 T = TypeVar("T")
 
@@ -60,3 +65,35 @@ class SessionTokens:
     def forget(self) -> None:
         with self._lock:
             self._tokens.clear()
+
+
+class LoginClient:
+    """A client of one Connection whose API user logs in with a user name and password for a session token.
+    Subclasses name their `service`, the credential holding the user (`user_field`), the refusal when either is
+    empty (`missing`), their `default_rps`, and `check_base_url` (the provider's host rule)."""
+
+    service: str = ""
+    user_field: str = ""
+    missing: str = ""
+    default_rps: float = 1.0
+
+    @staticmethod
+    def check_base_url(url: str) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __init__(self, connection, *, http: HttpClient | None = None, rps: float | None = None, sleep=time.sleep):
+        creds = connection.credentials()  # decrypted here, never logged
+        self._user = str(creds.get(self.user_field) or "")
+        self._password = str(creds.get("password") or "")
+        if not self._user or not self._password:
+            raise ConfigurationError(self.missing)
+        self.base_url = self.check_base_url(connection.base_url)
+        # one token per account: connection, host and the credentials (a changed password logs in again)
+        digest = hashlib.sha256(f"{self._user}\0{self._password}".encode()).hexdigest()[:16]
+        self._scope = (connection.pk, self.base_url, digest)
+        self._http = http or shared_client(self.service, self.base_url)
+        self._recorder = ExchangeRecorder(self.service, connection=connection, secrets=[self._password])
+        self._secrets = list(self._recorder.secrets)
+        self._rps = float(rps or (connection.options or {}).get("rps") or self.default_rps)
+        self._sleep = sleep
+        self.calls: dict[str, int] = {}
