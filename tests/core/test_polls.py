@@ -425,3 +425,19 @@ def test_a_polls_requests_are_logged_only_when_it_found_work_or_failed():
         assert PollHealth.objects.get(poll="test.reads").failing_since is None
     finally:
         polls._POLLS.pop("test.reads", None)
+
+
+def test_an_idle_dispatcher_tick_writes_nothing_to_the_hub(shop):
+    """The dispatcher ticks every second: with no claim expired, no job due and no schedule due, a tick only
+    reads (its routine polls write nothing either, above)."""
+    from ocbridge.core import jobs
+
+    sent = []
+    jobs._next_run.clear()
+    jobs.dispatch_due(sent.append)  # every schedule is due once at start (housekeeping makes its job)
+    jobs.run_until_idle()
+    sent.clear()
+    with CaptureQueriesContext(connection) as ctx:
+        for _ in range(3):
+            jobs.dispatch_due(sent.append)
+    assert _writes(ctx) == [] and sent == []

@@ -243,6 +243,8 @@ def requeue_expired() -> int:
     fences the old run out."""
     now = clock.now()
     expired = Job.objects.filter(state=JobState.RUNNING, claim_expires_at__lt=clock.db_now())
+    if not expired.exists():  # the usual tick: one indexed read, no write (an UPDATE of no rows still locks SQLite)
+        return 0
     failed = expired.exclude(kind__in=routine_kinds()).filter(attempts__gte=F("max_attempts")).update(
         state=JobState.FAILED, finished_at=now, claimed_by="", claim_token="", last_error="worker lost; attempts exhausted")
     back = expired.update(state=JobState.QUEUED, claimed_by="", claim_token="", claim_expires_at=None, next_run_at=now,
