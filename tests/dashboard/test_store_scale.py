@@ -1,5 +1,6 @@
-"""An agency's hub: the store list and the overview cost the same number of queries at 1–2 stores as at 50
-(no query per store), for a hub administrator and for a user who sees some of the stores."""
+"""An agency's hub: the store list and the overview cost the same number of queries at 1–2 stores as at 50 and
+at 1,000 (no query per store), for a hub administrator and for a user who sees some of the stores; stores whose
+shop or provider reads fail are found by a filter and show their back-off."""
 
 import pytest
 from django.db import connection as db
@@ -23,6 +24,26 @@ def add_stores(first: int, count: int, member=None) -> list:
             StoreMember.objects.create(user=member, store=store, role=Role.OWNER)
         out.append(store)
     return out
+
+
+def add_many(first: int, count: int, member=None) -> list:
+    """As add_stores, in a few statements (bulk): the agency-sized hub."""
+    from ocbridge.core.models import Connection, Integration, Store, StoreMember
+
+    stores = []
+    for i in range(first, first + count):
+        store = Store(name=f"Shop {i:04d}", version=("2.3", "3.0", "4.0")[i % 3], enabled=i % 7 != 0,
+                      db_url=f"mysql+pymysql://oc:pw@db{i}.example.com/shop{i}")
+        store.db_key = store.shop_identity.key
+        stores.append(store)
+    stores = Store.objects.bulk_create(stores, batch_size=500)
+    conns = Connection.objects.bulk_create([Connection(store=s, service="sandbox", name="Calls", secret={"token": "t"})
+                                            for s in stores], batch_size=500)
+    Integration.objects.bulk_create([Integration(store=s, kind="cod_confirm", connection=c)
+                                     for s, c in zip(stores, conns)], batch_size=500)
+    if member is not None:
+        StoreMember.objects.bulk_create([StoreMember(user=member, store=s, role=Role.OWNER) for s in stores])
+    return stores
 
 
 def queries(client, url: str) -> int:
@@ -55,6 +76,28 @@ def test_member_pages_do_not_query_per_store(url):
     add_stores(1, 49, member=user)
     add_stores(100, 5)  # not theirs
     assert queries(client, url) == one
+
+
+@pytest.mark.parametrize("url", ["/stores/", "/stores/?q=shop&reading=any&feature=cod_confirm&page=3",
+                                 "/stores/?sort=-name", "/"])
+def test_pages_cost_the_same_queries_at_a_thousand_stores(client_in, url):
+    from ocbridge.core import clock
+    from ocbridge.core.models import PollHealth
+
+    def failing(stores):  # every 10th store's Despatch Cloud read fails
+        now = clock.now()
+        PollHealth.objects.bulk_create([PollHealth(poll="despatch.orders", key=f"integration-{s.pk}", store=s,
+                                                   failing_since=now, failures=2, updated=now) for s in stores[::10]])
+
+    failing(add_many(0, 2))
+    queries(client_in, url)
+    one = queries(client_in, url)
+    failing(add_many(2, 998))
+    with CaptureQueriesContext(db) as ctx:
+        resp = client_in.get(url)
+    assert resp.status_code == 200 and len(ctx) == one, [q["sql"][:120] for q in ctx.captured_queries]
+    if "reading=any" in url:
+        assert resp.context["page"].rows and all(s.reads_failing == 1 for s in resp.context["page"].rows)
 
 
 def test_store_list_search_filters_and_counts(client_in):
@@ -119,3 +162,24 @@ def test_stores_whose_shop_cannot_be_read_are_found_and_show_their_back_off(clie
     assert "failing" in resp.content.decode()
     page = client_in.get(f"/stores/{stores[2].pk}/").content.decode()
     assert "Failed 3 times in a row; next try at" in page
+
+
+def test_stores_whose_provider_reads_fail_are_found_and_show_their_back_off(client_in):
+    import datetime as dt
+
+    from ocbridge.core import clock, polls
+    from ocbridge.core.models import PollHealth
+    from ocbridge.integrations.despatch import jobs as despatch
+
+    stores = add_stores(0, 4)
+    now = clock.now()
+    PollHealth.objects.create(poll=despatch.POLL, key="integration-1", store=stores[1], failing_since=now, failures=2,
+                              retry_at=now + dt.timedelta(seconds=30), updated=now,
+                              last_error="Despatch Cloud: Unauthenticated.")
+    resp = client_in.get("/stores/?reading=any")
+    assert [s.name for s in resp.context["page"].rows] == ["Shop 001"]
+    assert "1 provider read failing" in resp.content.decode()
+    assert [s.name for s in client_in.get("/stores/?reading=failing").context["page"].rows] == []
+    page = client_in.get(f"/stores/{stores[1].pk}/").content.decode()
+    assert str(polls.registered()[despatch.POLL].label) in page and "Despatch Cloud: Unauthenticated." in page
+    assert "Failed 2 times in a row; next try at" in page

@@ -27,8 +27,10 @@ class StoreListForm(forms.Form):
                                 choices=[("", _("All")), ("yes", _("yes")), ("no", _("no"))])
     feature = forms.ChoiceField(label=_("Feature"), required=False)
     version = forms.ChoiceField(label=_("OpenCart version"), required=False)
-    reading = forms.ChoiceField(label=_("Reading the shop"), required=False,
-                                choices=[("", _("All")), ("failing", _("failing"))])
+    reading = forms.ChoiceField(label=_("Reading"), required=False,
+                                choices=[("", _("All")), ("failing", _("the shop failing")),
+                                         ("any", _("the shop or a provider failing"))],
+                                help_text=_("Reads that keep failing wait before the next try (back-off)."))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -55,12 +57,19 @@ def stores(form: StoreListForm, user) -> QuerySet:
     elif data.get("version"):
         qs = qs.filter(version__startswith=data["version"])
     failing = PollHealth.objects.filter(poll=POLL, key=OuterRef("db_key"), failing_since__isnull=False)
+    # the store's other routine reads (Despatch Cloud, OneBox, Ozon…) that fail: each waits out its back-off
+    others = PollHealth.objects.filter(store=OuterRef("pk"), failing_since__isnull=False).exclude(poll=POLL)
     if data.get("reading") == "failing":
         qs = qs.filter(Exists(failing))
+    elif data.get("reading") == "any":
+        qs = qs.filter(Exists(failing) | Exists(others))
     connections = (Connection.objects.filter(store=OuterRef("pk")).order_by().values("store")
                    .annotate(n=Count("pk")).values("n"))
     return qs.annotate(connection_count=Coalesce(Subquery(connections), 0),
-                       reading_failing_since=Subquery(failing.values("failing_since")[:1])
+                       reading_failing_since=Subquery(failing.values("failing_since")[:1]),
+                       reading_retry_at=Subquery(failing.values("retry_at")[:1]),
+                       reads_failing=Coalesce(Subquery(others.order_by().values("store").annotate(n=Count("pk"))
+                                                       .values("n")), 0),
                        ).prefetch_related("integrations")
 
 

@@ -83,7 +83,13 @@ def store_detail(request, pk: int) -> HttpResponse:
     from ocbridge.opencart.polling import POLL
 
     poll_health = PollHealth.objects.filter(poll=POLL, key=feed.shop_key(store)).first()
+    from ocbridge.core import polls
+
+    labels = {name: poll.label for name, poll in polls.registered().items()}
+    reads_failing = [(labels.get(h.poll, h.poll), h) for h in PollHealth.objects.filter(
+        store=store, failing_since__isnull=False).exclude(poll=POLL).order_by("failing_since")]
     return render(request, "dashboard/stores/detail.html", {
+        "shop_read_at": polls.last_ok(POLL, feed.shop_key(store)), "reads_failing": reads_failing,
         "store": store, "nav": "stores", "outcome_job": outcome_job(request, store=store),
         "db_path_does": order_model.DONE, "unfollowed_zero": unfollowed or 0, "poll_health": poll_health,
         "db_path_cannot": order_model.not_done(store.version or ""),
