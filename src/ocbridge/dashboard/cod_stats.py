@@ -79,11 +79,14 @@ def _constant_rows(columns: list[str], rows: list[tuple]) -> tuple[str, list]:
     return " UNION ALL ".join([first] + [rest] * (len(rows) - 1)), [v for row in rows for v in row]
 
 
-def _grid(model, store, derived: tuple[str, list], cells: list[tuple[str, list]], chunk: int = 100) -> list[tuple]:
+def _grid(model, store, derived: tuple[str, list], cells: list[tuple[str, list]], period: tuple, chunk: int = 100
+          ) -> list[tuple]:
     """[(store id, *derived columns, *cell counts)] for each store × derived row.
 
     A cell is `COUNT(*)` of `model` rows of that store matching (condition SQL, params); in the condition, `x.<name>`
     is a column of the derived row and `r.` the counted table. Cells are split into queries of `chunk` columns.
+    Only stores with a `model` row created in `period` (start, end) get rows: an agency's hub has a thousand stores,
+    most of them without any in a given month, and each row costs every cell's subquery.
     """
     from django.db import connection
 
@@ -98,7 +101,11 @@ def _grid(model, store, derived: tuple[str, list], cells: list[tuple[str, list]]
         cols = ", ".join(f"(SELECT COUNT(*) FROM {table} r WHERE r.{qn('store_id')} = s.{qn('id')} AND {cond})"
                          for cond, _p in part)
         params = [v for _c, p in part for v in p]
-        where, where_params = (f"WHERE s.{qn('id')} = %s", [store.pk]) if store is not None else ("", [])
+        where = (f"WHERE EXISTS (SELECT 1 FROM {table} a WHERE a.{qn('store_id')} = s.{qn('id')} "
+                 f"AND a.{qn('created')} >= %s AND a.{qn('created')} < %s)")
+        where_params = [_when(period[0]), _when(period[1])]
+        if store is not None:
+            where, where_params = f"{where} AND s.{qn('id')} = %s", [*where_params, store.pk]
         sql = f"SELECT s.id, x.*, {cols} FROM {store_table} s CROSS JOIN ({derived_sql}) x {where} ORDER BY 1"
         with connection.cursor() as cur:
             cur.execute(sql, params + derived_params + where_params)
@@ -132,7 +139,7 @@ def daily_counts(store, tz: dt.tzinfo, start: dt.datetime, end: dt.datetime) -> 
               [_when(max(lo, start)), _when(min(hi, end))]) for lo, hi in zip(bounds, bounds[1:])]
     derived = _constant_rows(["st"], [(state,) for state in ConfirmationState.values])
     out = []
-    for sid, state, *counts in _grid(Confirmation, store, derived, cells):
+    for sid, state, *counts in _grid(Confirmation, store, derived, cells, (start, end)):
         out += [(sid, lo.date(), state, n) for lo, n in zip(bounds, counts) if n]
     return out
 
@@ -245,7 +252,8 @@ def attempt_figures(store, tz: dt.tzinfo, start: dt.datetime, end: dt.datetime):
     split: dict[str, dict[str, int]] = {}
     cells = [("r.state = x.st AND r.created >= %s AND r.created < %s AND r.channel = %s", [lo, hi, ch])
              for ch in Channel.values]
-    for _sid, state, *counts in _grid(Attempt, store, _constant_rows(["st"], [(s,) for s in states]), cells):
+    for _sid, state, *counts in _grid(Attempt, store, _constant_rows(["st"], [(s,) for s in states]), cells,
+                                      (start, end)):
         for ch, n in zip(Channel.values, counts):
             if n:
                 entry = split.setdefault(ch, {"sent": 0, "answered": 0})
@@ -265,7 +273,7 @@ def attempt_figures(store, tz: dt.tzinfo, start: dt.datetime, end: dt.datetime):
         derived = _constant_rows([f"b{h}" for h in range(25)], hour_rows)
         cells = [(f"r.state = %s AND r.created >= x.b{h} AND r.created < x.b{h + 1}", [state])
                  for h in range(24) for state in (AttemptState.ANSWERED, AttemptState.NO_ANSWER)]
-        for row in _grid(Attempt, store, derived, cells):
+        for row in _grid(Attempt, store, derived, cells, (start, end)):
             counts = row[-len(cells):]
             for h in range(24):
                 answered, unanswered = counts[2 * h], counts[2 * h + 1]
