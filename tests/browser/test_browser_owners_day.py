@@ -2,6 +2,7 @@
 refuse absurd values, complete translations, tables, and one phone-width pass over every page."""
 
 from decimal import Decimal
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from testkit import cod_integration
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PHONE = {"width": 390, "height": 844}
 PHONE_SHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot-phone-ru.png"
+TAKE_SCREENSHOTS = os.environ.get("OCBRIDGE_SCREENSHOTS") == "1"  # see test_browser_demo.py
 
 
 @pytest.fixture
@@ -163,7 +165,8 @@ def test_phone_width_pass_over_every_page(browser, live_server, shop):
     status = page.locator("table.list thead th", has_text="Статус")
     assert status.is_visible()  # the status column stays on a phone (the phone number is what folds away)
     page.goto(live_server.url + "/")
-    page.screenshot(path=str(PHONE_SHOT))  # README: the front page on a phone, in Russian
+    if TAKE_SCREENSHOTS:
+        page.screenshot(path=str(PHONE_SHOT))  # README: the front page on a phone, in Russian
     for legend in page.locator("ul.chart-legend").all():
         box, card = legend.bounding_box(), legend.locator("xpath=ancestor::section[1]").bounding_box()
         assert box["x"] >= card["x"] and box["x"] + box["width"] <= card["x"] + card["width"] + 1
