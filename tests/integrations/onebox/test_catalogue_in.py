@@ -162,7 +162,7 @@ def test_a_category_the_shop_refuses_is_listed_and_retry_takes_it_once_its_paren
     # the parent reaches the shop only after its child was read (as when the parent's category/get page failed)
     kit.run(catalogue_in.CatalogueIn, integration, entity="category", records=[orphan], seen="")
     [failed] = Binding.objects.filter(kind=m.CATEGORY, data__state=m.FAILED)
-    assert failed.local_id == f"ob{orphan['id']}" and "K-LATER" in failed.data["error"]
+    assert failed.local_id == f"onebox:{orphan['id']}" and "K-LATER" in failed.data["error"]
     kit.run(catalogue_in.CatalogueIn, integration, entity="category", records=[later], seen="")
     jobs.retry(integration, m.CATEGORY, failed.local_id)
     run_until_idle()

@@ -252,7 +252,7 @@ def _bound(integration: Integration, cfg, entity: str, b: Binding, remote_now: s
                     origin=bindings.REMOTE, lost=lost, save=False)
     note(b, m.OK, error="")
     Binding.objects.filter(connection_id=integration.connection_id, kind=b.kind,
-                           local_id=f"ob{b.external_id}").delete()
+                           local_id=f"onebox:{b.external_id}").delete()
 
 
 def refused(integration: Integration, kind: str, record: dict, message: str) -> None:
@@ -260,8 +260,8 @@ def refused(integration: Integration, kind: str, record: dict, message: str) -> 
     b = Binding.objects.filter(connection_id=integration.connection_id, kind=kind, external_id=str(record["id"])).first()
     if b is None:
         b, _ = Binding.objects.get_or_create(connection_id=integration.connection_id, kind=kind,
-                                             local_id=f"ob{record['id']}",
-                                             defaults={"external_id": f"pending:{kind}:ob{record['id']}"})
+                                             local_id=f"onebox:{record['id']}",
+                                             defaults={"external_id": f"pending:{kind}:{record['id']}"})
     note(b, m.FAILED, error=message, direction="in", record=record)
 
 

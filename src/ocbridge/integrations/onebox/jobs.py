@@ -548,7 +548,7 @@ class ProductIn(OneBoxJob):
                         origin=bindings.REMOTE, lost=lost)
         note(b, m.OK, error="")
         Binding.objects.filter(connection_id=integration.connection_id, kind=m.PRODUCT,
-                               local_id=f"ob{b.external_id}").delete()  # listed as refused before: taken now
+                               local_id=f"onebox:{b.external_id}").delete()  # listed as refused before: taken now
 
 
 # --- the whole history on connect, and the catalogue: resumable loads -----------------------------------------
