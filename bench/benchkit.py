@@ -1,7 +1,9 @@
-"""What the benchmarks share: percentiles, and building a big OpenCart shop in a throwaway MariaDB."""
+"""What the benchmarks share: percentiles, the spread over rounds, and a big OpenCart shop in MariaDB (throwaway, or
+kept between runs with --keep)."""
 
 from __future__ import annotations
 
+import os
 import time
 
 
@@ -21,15 +23,82 @@ def timed(fn, repeat: int) -> tuple[list[float], object]:
     return out, result
 
 
-def build_shop(server, *, version: str, orders: int) -> tuple[str, float]:
-    """An `orders`-order OpenCart shop in a new database of `server`; returns its URL and the seconds it took."""
+def mariadb(keep: str | None):
+    """A MariaDB server for a bench: throwaway, or kept in `keep` between runs with its port (so a store of a
+    shop built there keeps its identity, and the hub's phone index of it stays valid)."""
+    from pathlib import Path
+
+    from ocbridge.testbed.mariadb import MariaDBServer, start_server
+    from ocbridge.testbed.process import free_port
+
+    if not keep:
+        return start_server()
+    base = Path(keep).resolve()
+    (base / "mariadb").mkdir(parents=True, exist_ok=True)
+    port_file = base / "mariadb.port"
+    if not port_file.exists():
+        port_file.write_text(str(free_port()))
+    return MariaDBServer(base / "mariadb", port=int(port_file.read_text())).start(timeout=120)
+
+
+def kept_shop(server, *, version: str, orders: int, keep: str | None) -> tuple[str, bool]:
+    """The shop's URL and whether it was built now: with `keep`, a shop built by an earlier run is used again."""
+    name = f"bench_{version.replace('.', '')}_{orders}"
+    if keep:
+        conn = server.connect()
+        try:
+            with conn.cursor() as cur:
+                if cur.execute("SHOW DATABASES LIKE %s", (name,)):
+                    return server.url(name), False
+        finally:
+            conn.close()
     from ocbridge.opencart.seed import seed
 
-    url = server.create_database("bench")
+    url = server.create_database(name)
     print(f"Building a {orders:,}-order OpenCart {version} shop in MariaDB …", flush=True)
     t = time.perf_counter()
     report = seed(url, version=version, orders=orders,
                   progress=lambda done, total: print(f"  {done:,}/{total:,}", end="\r", flush=True))
-    took = time.perf_counter() - t
-    print(f"\n  built in {took:.1f}s — {report.summary()}")
-    return url, took
+    print(f"\n  built in {time.perf_counter() - t:.1f}s — {report.summary()}")
+    return url, True
+
+
+def spread(name: str, rounds: list[list[float]], unit: str = "ms") -> str:
+    """One line: p50 and p99 of every round pooled, and the range of the rounds' own p50 and p99 (the noise)."""
+    import statistics
+
+    pooled = [v for r in rounds for v in r]
+    p50s = [statistics.median(r) for r in rounds]
+    p99s = [pct(r, 99) for r in rounds]
+    return (f"  {name:<46} p50 {statistics.median(pooled):7.2f} {unit}  p99 {pct(pooled, 99):7.2f} {unit}   rounds: "
+            f"p50 {min(p50s):.2f}–{max(p50s):.2f}, p99 {min(p99s):.2f}–{max(p99s):.2f} (n={len(pooled)})")
+
+
+def load() -> str:
+    """The machine's load average now (the benches run beside other work: say how busy it was)."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (5 min {five:.1f}) on {os.cpu_count()} cores"
+
+
+def gunicorn(pythonpath: list[str], *, public_url: bool = False) -> tuple[str, object]:
+    """The hub under gunicorn with 2 workers on a free loopback port, as `ocbridge serve --production` runs it; its
+    base URL and a function that stops it. The workers start after the port opens: wait for a first answer."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(pythonpath), **({"OCBRIDGE_PUBLIC_URL": base} if public_url else {})}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "ocbridge.wsgi:application", "--bind",
+                             f"127.0.0.1:{port}", "--workers", "2", "--log-level", "error"], env=env)
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return base, lambda: (proc.terminate(), proc.wait(10))

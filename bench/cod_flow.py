@@ -8,10 +8,7 @@ served by gunicorn (2 workers, as `ocbridge serve --production`) and one `ocbrid
   (2) outcomes: after the run every called order has exactly one history row written by us and the simulator
       saw exactly one call per order — zero lost, zero duplicated. (The seed generator gives some orders an
       unusable phone, as real shops have: those go to a person and are never called.)
-  (3) webhook ingest: M signed webhooks posted by 8 concurrent clients to gunicorn (verify signature, store
-      the raw request, enqueue one job): requests per second. Target ≥ 300/s on 2 cores. Beside it, the
-      same number of requests to a static "OK" view of the same server shows what the transport costs.
-
+  (3) webhook ingest: bench/ingest.py (beside a page that does one INSERT, in the same run).
   (5) WhatsApp: N orders with the plan WhatsApp → call; insert → template message received by the Cloud API
       simulator, and button tap → confirmation written to the order history (p50/p99).
   (6) push mode: N orders, each followed by the order-event push of our OpenCart extension (its PHP, run in the
@@ -20,24 +17,20 @@ served by gunicorn (2 workers, as `ocbridge serve --production`) and one `ocbrid
   (4) risk score: a phone's score at N phones across 5 stores (sharing on), p50/p99 of `risk.lookup` (target
       < 1 ms at 1,000,000 phones) beside the naive way, the same sums computed from the confirmations rows.
 
-    .venv/bin/python bench/cod_flow.py [--orders 500] [--every 0.5] [--webhooks 3000] [--score-phones 1000000]
-    (--orders 0: the ingest part only; --score-phones 0 skips part 4, --score-only runs part 4 alone)
+    .venv/bin/python bench/cod_flow.py [--orders 500] [--every 0.5] [--score-phones 1000000]
+    (--score-phones 0 skips part 4, --score-only runs part 4 alone)
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -63,8 +56,7 @@ def wait_http(url: str, timeout: float = 30) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--orders", type=int, default=500, help="0: measure webhook ingest only")
-    ap.add_argument("--webhooks", type=int, default=3000)
+    ap.add_argument("--orders", type=int, default=500)
     ap.add_argument("--every", type=float, default=0.5, help="seconds between inserted orders")
     ap.add_argument("--score-phones", type=int, default=1_000_000, help="phones in the risk-score table (0: skip)")
     ap.add_argument("--score-only", action="store_true", help="run only the risk-score part")
@@ -130,10 +122,6 @@ def main() -> None:
                 whatsapp_run(args, sa.create_engine(url), wa)
             finally:
                 wa.stop()
-        worker.terminate()  # the worker would compete for the 2 cores; ingest only stores and enqueues
-        worker.wait(10)
-        if args.webhooks:
-            ingest(args, f"http://127.0.0.1:{port}", conn.webhook_token)
     finally:
         for p in procs:
             if p.poll() is None:
@@ -375,41 +363,6 @@ def outcomes(inserted: dict[str, float], calls: list[dict], engine) -> None:
         per_key[call["idempotency_key"]] = per_key.get(call["idempotency_key"], 0) + 1
     print(f"(2) outcomes written to OpenCart: {len(written)} for {len(calls)} calls; orders with more than one: "
           f"{sum(1 for n in written.values() if n > 1)}; calls per key > 1: {sum(1 for n in per_key.values() if n > 1)}")
-
-
-def ingest(args, base: str, token: str) -> None:
-    """(3) Signed webhooks from 8 clients, then the same number of plain page loads for comparison."""
-    import httpx
-
-    from ocbridge.core.models import Job
-
-    hook = f"{base}/hooks/sandbox/{token}/call-result"
-    local = threading.local()
-
-    def client() -> httpx.Client:
-        if not hasattr(local, "c"):
-            local.c = httpx.Client(timeout=30)
-        return local.c
-
-    def post(i: int) -> int:
-        body = json.dumps({"event_id": f"bench-{i}", "type": "call.completed", "sequence": 2,
-                           "created_at": "2026-01-01T00:00:00Z",
-                           "data": {"id": f"call-bench-{i}", "status": "no_answer"}}).encode()
-        sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-        return client().post(hook, content=body, headers={"Content-Type": "application/json",
-                                                          "X-Sandbox-Signature": sig}).status_code
-
-    t = time.perf_counter()
-    with ThreadPoolExecutor(8) as pool:
-        codes = list(pool.map(post, range(args.webhooks)))
-    rate = args.webhooks / (time.perf_counter() - t)
-    t = time.perf_counter()
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda i: client().get(f"{base}/login/").status_code, range(args.webhooks)))
-    plain = args.webhooks / (time.perf_counter() - t)
-    queued = Job.objects.filter(kind="cod_confirm.apply_call_result", key__contains=":bench-").count()
-    print(f"(3) webhook ingest: {rate:.0f} requests/s with 8 clients (all 2xx: {all(c == 200 for c in codes)}; "
-          f"jobs queued: {queued} of {args.webhooks})  —  a plain login page on the same server: {plain:.0f}/s")
 
 
 if __name__ == "__main__":

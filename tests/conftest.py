@@ -37,6 +37,16 @@ def _default_language():
 
 
 @pytest.fixture(autouse=True)
+def _config_cache():
+    """Rows an earlier test cached (core.config_cache) are gone with its rolled-back database."""
+    from ocbridge.core import config_cache
+
+    config_cache.clear()
+    yield
+    config_cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _routine_polls(settings):
     """Each test starts with no poll leases or dispatcher beat from an earlier test's workers (they share the data
     dir), and with this process's memory of poll health matching its emptied database."""

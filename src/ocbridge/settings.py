@@ -134,7 +134,7 @@ if REDIS_URL:
     HUEY = {"huey_class": "huey.RedisHuey", "name": "ocbridge", "url": REDIS_URL, "immediate": False}
 else:
     HUEY = {
-        "huey_class": "huey.SqliteHuey",
+        "huey_class": "ocbridge.core.queue.QueueHuey",  # SqliteHuey, synchronous=NORMAL (core/queue.py)
         "name": "ocbridge",
         "filename": str(DATA_DIR / "huey.sqlite3"),
         "immediate": False,

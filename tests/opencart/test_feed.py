@@ -266,3 +266,60 @@ def test_two_polls_of_one_shop_at_once_cannot_both_move_a_position(bed, recordin
     with pytest.raises(feed.Superseded):
         feed._move(stale, last_order_id=2)
     assert _handed("test_feed_a") == [2]
+
+
+def test_a_quiet_poll_sends_the_shop_one_statement_and_reads_nothing_from_the_hub(bed, django_assert_num_queries):
+    h, store, a, b, key = bed
+    add_order(h, 2, status=0)  # followed at status 0: the quiet poll asks about it in the same statement
+    feed.poll_shop(key)
+    statements = []
+
+    def capture(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(h.shop.engine, "before_cursor_execute", capture)
+    try:
+        with django_assert_num_queries(0):
+            feed.poll_shop(key)
+            feed.poll_shop(key)
+        assert len(statements) == 2
+        set_status(h, 2, 1)
+        add_history(h, 1, 2)
+        feed.poll_shop(key)
+        feed.poll_shop(key)
+    finally:
+        sa.event.remove(h.shop.engine, "before_cursor_execute", capture)
+    assert SEEN["a"] == SEEN["b"] == [2]
+    assert SEEN["a_history"] == SEEN["b_history"] == [(1, 2, False)]
+
+
+def test_a_poll_whose_memory_is_behind_another_workers_reads_the_hub_and_hands_nothing_twice(bed):
+    h, store, a, b, key = bed
+    feed.poll_shop(key)
+    behind = dict(feed._quiet)  # what this process remembers
+    add_order(h, 2)
+    add_history(h, 2, 2)
+    feed.poll_shop(key)  # another worker's poll of the same shop (any worker takes the next slot)
+    feed._quiet.update(behind)
+    add_order(h, 3)
+    feed.poll_shop(key)
+    feed.poll_shop(key)
+    assert SEEN["a"] == SEEN["b"] == [2, 3]
+    assert SEEN["a_history"] == [(2, 2, False)]
+
+
+def test_an_integration_switched_off_between_quiet_polls_is_seen_by_the_next_one(bed):
+    h, store, a, b, key = bed
+    feed.poll_shop(key)
+    feed.poll_shop(key)  # quiet
+    a.enabled = False
+    a.save()  # the dashboard (core.config_cache drops what the poll remembered)
+    feed.poll_shop(key)
+    assert FeedCursor.objects.get(integration=a).off is True
+    add_order(h, 2)
+    feed.poll_shop(key)
+    feed.poll_shop(key)  # quiet again
+    a.enabled = True
+    a.save()
+    feed.poll_shop(key)
+    assert SEEN["a_missed"] == [2] and SEEN["b"] == [2] and SEEN["a"] == []

@@ -146,6 +146,41 @@ def test_poll_queries_use_primary_key(opencart_db, version):
                     assert row["key"] == "PRIMARY", (sql, dict(row))
 
 
+@pytest.mark.parametrize("version", ["2.3", "3.0", "4.0"])
+def test_a_quiet_shop_costs_one_statement_and_each_change_is_seen(opencart_db, version):
+    """The probe (newest ids + the followed status-0 orders) stands for the whole read when nothing moved; a new
+    order, a status-0 order finishing checkout, a skipped id showing up and new lines each make the poll read on."""
+    h = opencart_db(version)
+    add_order(h, 1)
+    add_order(h, 2, status=0)
+    add_order(h, 4)  # 3: skipped (not committed yet)
+    mark = orders.poll(h.shop, PollWatermark(), now=NOW).watermark
+    assert set(mark.pending) == {"2", "3"}
+    statements = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    sa.event.listen(h.shop.engine, "before_cursor_execute", capture)
+    try:
+        quiet = orders.poll(h.shop, mark, now=NOW + dt.timedelta(seconds=15))
+        assert (quiet.orders, quiet.watermark.to_json(), len(statements)) == ([], mark.to_json(), 1)
+        with h.engine.connect() as conn:
+            assert quiet.history_top == (conn.execute(sa.text("SELECT MAX(order_history_id) FROM oc_order_history"))
+                                         .scalar() or 0)
+        add_order(h, 3, status=0)  # the skipped id turns up, still in checkout: followed as a status-0 order now
+        statements.clear()
+        seen = orders.poll(h.shop, mark, now=NOW + dt.timedelta(seconds=30))
+        assert seen.orders == [] and seen.watermark.pending["3"]["gap"] is False and len(statements) > 1
+        mark = seen.watermark
+        set_status(h, 2, 1)
+        assert [o.order_id for o in orders.poll(h.shop, mark, now=NOW + dt.timedelta(seconds=45)).orders] == [2]
+        add_order(h, 5)
+        assert [o.order_id for o in orders.poll(h.shop, mark, now=NOW + dt.timedelta(seconds=45)).orders] == [2, 5]
+    finally:
+        sa.event.remove(h.shop.engine, "before_cursor_execute", capture)
+
+
 def test_history_watermark(opencart_db):
     h = opencart_db("3.0", orders=50)
     events = orders.poll_history(h.shop, 0, limit=10)

@@ -12,3 +12,6 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from ocbridge.core import alerts, attention, checks, housekeeping, mail, probe, spend, tasks, telegram, watchdog  # noqa: F401  (deploy checks, job kinds, schedules, needs-attention, huey)
+        from ocbridge.core import config_cache
+
+        config_cache.connect_signals()

@@ -207,7 +207,10 @@ class Connection(models.Model):
         return dict(self.secret)
 
     def served_store_ids(self) -> list[int]:
-        """The owning store first, then the stores it is shared with."""
+        """The owning store first, then the stores it is shared with (an instance from core.config_cache carries
+        them, read with it)."""
+        if "_served" in self.__dict__:
+            return list(self._served)
         return [self.store_id, *sorted(self.shared_with.values_list("pk", flat=True))]
 
     def secret_values(self) -> list[str]:
@@ -276,23 +279,23 @@ class JobManager(models.Manager):
         max_attempts: int | None = None,
     ) -> Job:
         """Insert the Job row (a duplicate key returns the existing row) and hand it to huey after commit."""
-        from django.db import IntegrityError, transaction
+        from ocbridge.core import rows
 
         kind_cls = get_kind(kind if isinstance(kind, str) else kind.kind)
         fields = {
             "kind": kind_cls.kind,
             # ids, not instances: reading integration.store would cost a query per enqueue
             "store_id": store.pk if store else (integration.store_id if integration else None),
-            "integration": integration,
+            "integration_id": integration.pk if integration else None,
             "payload": payload or {},
             "next_run_at": run_at or clock.now(),
             "max_attempts": max_attempts or kind_cls.max_attempts,
             "created": clock.now(),
         }
-        try:  # insert first: a new key (the usual case) costs one statement, a repeated one a failed insert
-            with transaction.atomic():
-                job = self.create(key=key, **fields)
-        except IntegrityError:  # the key exists (a repeat, or another enqueuer won the race): theirs is the job
+        # Insert first: a new key (the usual case) costs one statement; a repeated key (a repeat, or another enqueuer
+        # won the race) inserts nothing, and theirs is the job.
+        job = rows.insert_unless_exists(self.model(key=key, **fields), ("key",))
+        if job is None:
             return self.get(key=key)
         schedule_on_commit(job)
         return job

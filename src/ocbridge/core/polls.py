@@ -39,7 +39,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -62,6 +62,9 @@ class Target:
     key: str
     every: float
     store_id: int | None = None  # the store the dashboard shows its health under (None: hub-wide)
+    # What the target's rows said when the targets were listed (hashable): a poll may rely on what it remembers of
+    # the target only while this is unchanged (opencart.feed's quiet polls: the stores' database settings).
+    stamp: object = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

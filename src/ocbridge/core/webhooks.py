@@ -14,11 +14,10 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from ocbridge.core import registry
+from ocbridge.core import config_cache, registry
 from ocbridge.core.choices import ExchangeOutcome, Level
 from ocbridge.core.exchanges import client_ip, close_inbound, inbound_exchange
 from ocbridge.core.masking import mask_values
-from ocbridge.core.models import Connection
 
 log = logging.getLogger(__name__)
 MAX_BODY = 256 * 1024  # providers send small bodies; a larger one is refused, not parsed
@@ -27,7 +26,7 @@ MAX_BODY = 256 * 1024  # providers send small bodies; a larger one is refused, n
 @csrf_exempt
 def webhook(request, service: str, token: str, hook: str):
     """Authenticate by URL token (+ optional IP allowlist), then hand over to the feature's handler."""
-    connection = Connection.objects.active().select_related("store").filter(webhook_token=token, service=service).first()
+    connection = config_cache.webhook_connection(service, token)
     length, head = request.META.get("CONTENT_LENGTH") or "0", None
     chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and not request.META.get("CONTENT_LENGTH")
     if chunked:

@@ -7,6 +7,8 @@ opened with LOCAL INFILE off: a hostile server asking for a hub file gets nothin
 from __future__ import annotations
 
 import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -36,6 +38,46 @@ POOL = {"pool_size": 1, "max_overflow": 4, "pool_timeout": 10}
 # A shop that stops answering costs a poll at most this long (connect, then each read or write; a server that takes
 # the TCP connection but never greets waits out the read timeout). Polls of such a shop back off (core.polls).
 TIMEOUTS = {"connect_timeout": 5, "read_timeout": 30, "write_timeout": 30}
+# A pooled connection used this recently is not pinged at checkout (a live order-status call reuses it within
+# seconds; a poll every 15 s still pings). Should the server have dropped it meanwhile, the statement fails as a
+# lost connection, the pool drops it, and the caller may try once more (order_lookup.shop does).
+PING_AFTER = 2.0
+
+_deadline = threading.local()
+
+
+class DeadlinePassed(TimeoutError):
+    """A read under `deadline()` did not finish in time."""
+
+
+@contextmanager
+def deadline(seconds: float):
+    """Every wait on the shop inside this block — a new connection, the liveness check of a pooled one, each
+    statement — ends at most `seconds` from now, in the caller's own thread (the driver's socket timeouts; no helper
+    thread to hand the work to). MySQL/MariaDB only; the demo's SQLite shop is a local file."""
+    outer = getattr(_deadline, "at", None)
+    at = time.monotonic() + seconds
+    _deadline.at = at if outer is None else min(outer, at)
+    try:
+        yield
+    finally:
+        _deadline.at = outer
+
+
+def _time_left(default: float) -> float:
+    at = getattr(_deadline, "at", None)
+    if at is None:
+        return default
+    left = at - time.monotonic()
+    if left <= 0:
+        raise DeadlinePassed("the shop database did not answer in time")
+    return min(default, left)
+
+
+def _bound(dbapi_conn) -> None:
+    """PyMySQL reads its timeouts before each packet: the deadline's rest, or the usual ones outside a deadline."""
+    dbapi_conn._read_timeout = _time_left(TIMEOUTS["read_timeout"])
+    dbapi_conn._write_timeout = _time_left(TIMEOUTS["write_timeout"])
 
 
 
@@ -83,14 +125,16 @@ def as_database(target: ShopDatabase | str) -> ShopDatabase:
 
 
 def make_engine(target: ShopDatabase | str) -> Engine:
-    """Engine for a shop database (MySQL/MariaDB, or SQLite for the demo), OpenCart's sql_mode, pre-ping."""
+    """Engine for a shop database (MySQL/MariaDB, or SQLite for the demo), OpenCart's sql_mode, a liveness check of
+    a connection not used for PING_AFTER seconds, timeouts (and `deadline()`)."""
     database = as_database(target)
     url = database.sqlalchemy_url()
     if database.engine == SQLITE:
         kwargs = {}
     else:
         # local_infile False and no option file: the server cannot make the driver send a hub file.
-        kwargs = {"pool_pre_ping": True, "pool_recycle": 1800, "poolclass": ShopPool, **POOL,
+        # No pool_pre_ping: the "checkout" listener below pings, within the caller's deadline.
+        kwargs = {"pool_recycle": 1800, "poolclass": ShopPool, **POOL,
                   "connect_args": {**TIMEOUTS, "local_infile": False, "read_default_file": None}}
     try:
         engine = sa.create_engine(url, **kwargs)
@@ -101,6 +145,34 @@ def make_engine(target: ShopDatabase | str) -> Engine:
         def _session_settings(dbapi_conn, _record):
             with dbapi_conn.cursor() as cur:
                 cur.execute(f"SET SESSION sql_mode = '{OPENCART_SQL_MODE}'")
+            _record.info["fresh"] = True  # just opened: no liveness check needed at its first checkout
+
+        @event.listens_for(engine, "do_connect")
+        def _connect_in_time(dialect, conn_rec, cargs, cparams):
+            for name, default in TIMEOUTS.items():
+                cparams[name] = _time_left(default)
+
+        @event.listens_for(engine, "checkout")
+        def _alive(dbapi_conn, record, proxy):
+            # What pool_pre_ping did (a server restarted or a connection dropped since the last use: a new one),
+            # but within the caller's deadline: a shop that stopped answering holds a live call 2.5 s, not 30.
+            _bound(dbapi_conn)
+            if record.info.pop("fresh", False) or time.monotonic() - record.info.get("used", 0.0) < PING_AFTER:
+                return
+            try:
+                dbapi_conn.ping(reconnect=False)
+            except DeadlinePassed:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the pool opens a new connection (and pings it) instead
+                raise sa.exc.DisconnectionError(str(exc)) from exc
+
+        @event.listens_for(engine, "checkin")
+        def _used(dbapi_conn, record):
+            record.info["used"] = time.monotonic()
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _statement_in_time(conn, cursor, statement, parameters, context, executemany):
+            _bound(conn.connection.dbapi_connection)
 
         @event.listens_for(engine, "handle_error")
         def _unreachable_is_retryable(context):
@@ -111,7 +183,9 @@ def make_engine(target: ShopDatabase | str) -> Engine:
             orig = context.original_exception
             code = orig.args[0] if getattr(orig, "args", None) else None
             if context.is_disconnect or code in UNREACHABLE_CODES:
-                raise classify_db_error(context.sqlalchemy_exception or orig) from context.sqlalchemy_exception
+                error = classify_db_error(context.sqlalchemy_exception or orig)
+                error.connection_lost = bool(context.is_disconnect)  # the pool drops it: see connection_lost()
+                raise error from context.sqlalchemy_exception
     return engine
 
 
@@ -132,6 +206,16 @@ def ping(engine: Engine) -> None:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.OperationalError as exc:
         raise classify_db_error(exc) from None
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """The error is a pooled connection the server had dropped (the pool has discarded it: trying again opens a new
+    one)."""
+    while exc is not None:
+        if getattr(exc, "connection_lost", False) or getattr(exc, "connection_invalidated", False):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def classify_db_error(exc: Exception) -> Exception:

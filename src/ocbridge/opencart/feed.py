@@ -33,7 +33,11 @@ The contract:
 - An order at status 0 is followed by primary key for 24 h (at most opencart.orders.MAX_PENDING at a time: the
   overflow is counted on PollState.unfollowed_zero and shown on the store page). After that — or beyond the cap —
   the history feed finds it when OpenCart's model moves it out of status 0 (history consumers see that row).
-- Cursors and the shop's read position are written only when they move: an idle poll writes nothing.
+- Cursors and the shop's read position are written only when they move: an idle poll writes nothing. It reads
+  nothing from the hub either: a process remembers where its last clean poll of a shop left every position, and
+  while no store, connection or integration was edited since (core.config_cache), one statement to the shop
+  (opencart.orders.probe) tells whether anything lies past them. A process whose memory is behind (another
+  worker polled the shop meanwhile) sees the shop past it and polls in full; positions only move forward.
 - A poll killed part-way (a worker SIGKILLed) leaves every cursor where its integration's committed work ends: the
   next poll hands over the rest, nothing skipped, nothing handed twice. Two polls of one shop at once (a slow
   poll overlapping the next, the set-up's first poll) cannot both move a position: moves are compare-and-set on
@@ -45,11 +49,12 @@ Positions belong to the shop's identity (`shop_key`), not to a Store row's crede
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from ocbridge.core import clock, registry
+from ocbridge.core import clock, config_cache, registry
 
 log = logging.getLogger(__name__)
 
@@ -90,28 +95,80 @@ class Superseded(Exception):
     """Another poll of the same shop moved a position this poll read: this poll's read is stale, it stops."""
 
 
-def poll_shop(key: str, *, store=None, limit: int = BATCH) -> PollSummary:
+def store_stamp(store) -> tuple:
+    """What of a Store a poll of its shop depends on, as the dispatcher lists it (core.polls.Target.stamp): a change
+    made without the ORM's signals (a queryset update, another tool) is seen by the next poll too."""
+    return (store.pk, store.shop_database, store.table_prefix, store.oc_store_id, store.country, store.enabled)
+
+
+def poll_shop(key: str, *, store=None, limit: int = BATCH, stamp=None) -> PollSummary:
     """One poll of one shop: read once, hand each integration what lies after its cursor. `store` (a Store on
-    this shop) lets the shop be read when no integration is set up yet (first poll from the set-up)."""
+    this shop) lets the shop be read when no integration is set up yet (first poll from the set-up). `stamp`: the
+    dispatcher's `store_stamp`s of the shop's stores (what this process remembers of the shop holds while they hold)."""
+    from ocbridge.opencart import shop_db
+
     summary = PollSummary()
+    quiet = _quiet.pop(key, None) if store is None else None
     try:
-        _poll(key, store, limit, summary)
+        if quiet is not None and quiet.valid(stamp):
+            shop = shop_db(quiet.store)
+            with shop.engine.connect() as conn:
+                if quiet.still(shop, conn):
+                    _quiet[key] = quiet
+                    return summary
+                _poll(key, None, limit, summary, conn, stamp)  # something changed: the same connection reads on
+        else:
+            _poll(key, store, limit, summary, stamp=stamp)
     except Superseded as exc:  # the other poll hands over what this one read
         log.info("order feed: %s", exc)
     return summary
 
 
-def _poll(key: str, store, limit: int, summary: PollSummary) -> None:
-    from ocbridge.opencart import shop_db
-    from ocbridge.opencart import orders as oc_orders
-    from ocbridge.opencart.models import FeedCursor, PollState
+@dataclass
+class _Quiet:
+    """Where this process's last clean poll of a shop left every position (what a quiet shop is compared with)."""
 
+    store: object
+    mark: object  # opencart.orders.PollWatermark
+    history_from: int  # the lowest history position a consumer reads from (the shop's, without history consumers)
+    generation: int  # core.config_cache.generation() when the poll began
+    at: float
+    stamp: object  # the dispatcher's stamp of the shop's stores then
+
+    def valid(self, stamp) -> bool:
+        return (self.generation == config_cache.generation() and self.stamp == stamp
+                and time.monotonic() - self.at < config_cache.MAX_AGE)
+
+    def still(self, shop, conn) -> bool:
+        from ocbridge.opencart import orders as oc_orders
+
+        return oc_orders.probe(shop, conn, self.mark).quiet(self.mark, self.history_from, clock.now())
+
+
+_quiet: dict[str, _Quiet] = {}
+
+
+def _poll(key: str, store, limit: int, summary: PollSummary, conn=None, stamp=None) -> None:
+    from ocbridge.opencart import shop_db
+
+    generation = config_cache.generation()
     integrations = integrations_of(key)
     if not integrations and store is None:
         return
     on = [i for i in integrations if i.enabled]
     store = (on or integrations)[0].store if integrations else store
     shop = shop_db(store)
+    if conn is not None and conn.engine is shop.engine:
+        _read(key, shop, store, integrations, on, limit, summary, conn, (generation, stamp))
+        return
+    with shop.engine.connect() as conn:  # one connection for every read of this poll
+        _read(key, shop, store, integrations, on, limit, summary, conn, (generation, stamp))
+
+
+def _read(key: str, shop, store, integrations, on, limit: int, summary: PollSummary, conn, seen: tuple) -> None:
+    from ocbridge.opencart import orders as oc_orders
+    from ocbridge.opencart.models import PollState
+
     state = PollState.objects.filter(store_db_key=key).first()
     if state is None:  # first poll: start at the shop's newest order and history row, not at the first
         start = oc_orders.initial_watermark(shop)
@@ -141,7 +198,7 @@ def _poll(key: str, store, limit: int, summary: PollSummary) -> None:
                                        last_order_product_id=state.last_order_product_id,
                                        last_order_option_id=state.last_order_option_id,
                                        pending=dict(state.pending_zero or {}))
-        result = oc_orders.poll(shop, mark, now=clock.now(), limit=limit)
+        result = oc_orders.poll(shop, mark, now=clock.now(), limit=limit, conn=conn)
         from ocbridge.opencart.phone_index import index_orders
 
         index_orders(key, result.orders, country_of_store=countries, default_country=store.country)  # repeatable
@@ -177,16 +234,25 @@ def _poll(key: str, store, limit: int, summary: PollSummary) -> None:
     # --- order_history rows: one read from the lowest cursor of the integrations that take them ---------------
     takers = [i for i in on if i.kind in registry.history_consumers]
     if not takers:
-        latest = _latest_history_id(shop)
+        latest = result.history_top
         if latest != state.last_history_id:
             _move(state, last_history_id=latest)
     else:
         for i in takers:
             summary.events += _hand_history(shop, i, cursors[i.pk], upto=None, missed=False, limit=limit,
-                                            summary=summary)
+                                            summary=summary, conn=conn, known_top=result.history_top)
         top = max(cursors[i.pk].last_history_id for i in takers)
         if top > state.last_history_id:
             _move(state, last_history_id=top)
+
+    # --- remember where this poll left everything: the next one of a quiet shop reads nothing else ---------------
+    settled = (not summary.failed and not any(cursors[i.pk].off for i in on)
+               and all(cursors[i.pk].last_order_id >= state.last_order_id for i in order_takers))
+    if settled:
+        _quiet[key] = _Quiet(store=store, generation=seen[0], stamp=seen[1], at=time.monotonic(), mark=oc_orders.PollWatermark(
+            last_order_id=state.last_order_id, last_order_product_id=state.last_order_product_id,
+            last_order_option_id=state.last_order_option_id, pending=dict(state.pending_zero or {})),
+            history_from=min((cursors[i.pk].last_history_id for i in takers), default=state.last_history_id))
 
 
 # --- per-integration handover ------------------------------------------------------------------------------------
@@ -251,8 +317,9 @@ def _hand_missed_orders(shop, integration, cursor, upto: int, limit: int) -> int
 
 
 def _hand_history(shop, integration, cursor, *, upto: int | None, missed: bool, limit: int,
-                  summary: PollSummary) -> int:
-    """order_history rows after the cursor (up to `upto` when given), the integration's store only."""
+                  summary: PollSummary, conn=None, known_top: int | None = None) -> int:
+    """order_history rows after the cursor (up to `upto` when given), the integration's store only. `known_top`: the
+    newest history id this poll has seen (the probe): a cursor already there reads nothing."""
     from ocbridge.opencart import orders as oc_orders
 
     handler = registry.history_consumers.get(integration.kind)
@@ -262,7 +329,9 @@ def _hand_history(shop, integration, cursor, *, upto: int | None, missed: bool, 
     for _ in range(MAX_BATCHES):
         if upto is not None and cursor.last_history_id >= upto:
             break
-        events = oc_orders.poll_history(shop, cursor.last_history_id, limit=limit)
+        if known_top is not None and cursor.last_history_id >= known_top:
+            break
+        events = oc_orders.poll_history(shop, cursor.last_history_id, limit=limit, conn=conn)
         if upto is not None:
             events = [e for e in events if e.order_history_id <= upto]
         if not events:

@@ -267,6 +267,7 @@ class PollResult:
     more: bool = False  # the batch limit was hit: poll again soon
     unfollowed_zero: int = 0  # status-0 orders not followed by primary key (MAX_PENDING reached)
     queries: list[str] = field(default_factory=list, repr=False)
+    history_top: int = 0  # the newest order_history id when this poll looked (opencart.feed reads past its cursors)
 
 
 def initial_watermark(db: ShopDB) -> PollWatermark:
@@ -280,20 +281,72 @@ def initial_watermark(db: ShopDB) -> PollWatermark:
                              last_order_option_id=top("order_option", "order_option_id"))
 
 
-def poll(db: ShopDB, mark: PollWatermark, *, now: dt.datetime, limit: int = BATCH) -> PollResult:
+PROBE_PENDING = BATCH  # followed status-0 orders asked about inside the probe; more are re-read as before
+
+
+@dataclass
+class Probe:
+    """What changed in the shop since a watermark, in one statement (a poll of a quiet shop needs nothing more)."""
+
+    order_product_top: int
+    order_option_top: int
+    order_top: int
+    history_top: int
+    pending_moved: bool | None  # a followed status-0 order has a status now, or a skipped id exists (None: not asked)
+
+    def quiet(self, mark: PollWatermark, history_from: int, now: dt.datetime) -> bool:
+        """Nothing for a poll at `mark` (and a history reader at `history_from`) to hand over or move at `now`."""
+        return (self.order_top <= mark.last_order_id and self.order_product_top <= mark.last_order_product_id
+                and self.order_option_top <= mark.last_order_option_id and self.history_top <= history_from
+                and (not mark.pending or self.pending_moved is False)
+                and not any(_expired(entry, now) for entry in mark.pending.values()))
+
+
+def _expired(entry: dict, now: dt.datetime) -> bool:
+    """A followed status-0 order (or skipped id) no longer re-read by primary key (the history feed finds it)."""
+    return now - dt.datetime.fromisoformat(entry["seen"]) > (GAP_TTL if entry.get("gap") else PENDING_ZERO_TTL)
+
+
+def probe(db: ShopDB, conn: sa.Connection, mark: PollWatermark) -> Probe:
+    """The newest id of each table a poll reads (primary-key MAX: no scan) and whether any order followed by
+    `mark.pending` turned up — as one SELECT of scalar subqueries, one round trip to the shop."""
+    o, h = db.t("order"), db.t("order_history")
+    op, oo = db.t("order_product"), db.t("order_option")
+    cols = [sa.select(sa.func.max(op.c.order_product_id)).scalar_subquery(),
+            sa.select(sa.func.max(oo.c.order_option_id)).scalar_subquery(),
+            sa.select(sa.func.max(o.c.order_id)).scalar_subquery(),
+            sa.select(sa.func.max(h.c.order_history_id)).scalar_subquery()]
+    asked = 0 < len(mark.pending) <= PROBE_PENDING
+    if asked:
+        ids = [int(k) for k in mark.pending]
+        gaps = [int(k) for k, e in mark.pending.items() if e.get("gap")]
+        turned = o.c.order_status_id > 0
+        if gaps:  # a skipped id that now exists, at any status, changes what is followed
+            turned = sa.or_(turned, o.c.order_id.in_(gaps))
+        cols.append(sa.select(sa.func.count()).select_from(o).where(o.c.order_id.in_(ids), turned).scalar_subquery())
+    row = conn.execute(sa.select(*cols)).one()
+    return Probe(order_product_top=int(row[0] or 0), order_option_top=int(row[1] or 0), order_top=int(row[2] or 0),
+                 history_top=int(row[3] or 0), pending_moved=bool(row[4]) if asked else None)
+
+
+def poll(db: ShopDB, mark: PollWatermark, *, now: dt.datetime, limit: int = BATCH,
+         conn: sa.Connection | None = None) -> PollResult:
     """New orders by `order_id > watermark`, plus a re-check by id of orders seen at status 0 (or skipped ids).
 
     `now` comes from the hub clock (core.clock.now()); ages of pending entries use it, never the shop's time.
+    A shop with nothing new costs one statement (`probe`).
     """
     t = db.t("order")
     mark = PollWatermark.from_json(mark.to_json())  # never mutate the caller's copy
-    with db.engine.connect() as conn:
-        # Line-table ceilings first: lines of orders inserted after this point get higher ids (see load_lines).
-        op_max = conn.execute(sa.select(sa.func.max(db.t("order_product").c.order_product_id))).scalar() or 0
-        oo_max = conn.execute(sa.select(sa.func.max(db.t("order_option").c.order_option_id))).scalar() or 0
-        new_rows = conn.execute(_order_select(db).where(t.c.order_id > mark.last_order_id)
-                                .order_by(t.c.order_id).limit(limit)).all()
-        pending_ids = [int(k) for k in mark.pending]
+    with _conn(db, conn) as conn:
+        # Line-table ceilings first (in the probe): lines of orders inserted after it get higher ids (load_lines).
+        seen = probe(db, conn, mark)
+        op_max, oo_max = seen.order_product_top, seen.order_option_top
+        new_rows = []
+        if seen.order_top > mark.last_order_id:
+            new_rows = conn.execute(_order_select(db).where(t.c.order_id > mark.last_order_id)
+                                    .order_by(t.c.order_id).limit(limit)).all()
+        pending_ids = [int(k) for k in mark.pending] if seen.pending_moved is not False else []
         recheck = read_orders(db, pending_ids, lines=False, conn=conn) if pending_ids else {}
 
         ready: list[tuple[Order, LineFloor]] = []
@@ -323,8 +376,7 @@ def poll(db: ShopDB, mark: PollWatermark, *, now: dt.datetime, limit: int = BATC
                 continue
             if order is not None and entry.get("gap"):  # a skipped id showed up at status 0: now a normal pending
                 entry["gap"] = False
-            ttl = GAP_TTL if entry.get("gap") else PENDING_ZERO_TTL
-            if now - dt.datetime.fromisoformat(entry["seen"]) > ttl:
+            if _expired(entry, now):
                 del mark.pending[key]
         # Lines: one batch per floor (new orders share the same floor).
         groups: dict[tuple[int, int], list[Order]] = {}
@@ -340,7 +392,8 @@ def poll(db: ShopDB, mark: PollWatermark, *, now: dt.datetime, limit: int = BATC
         mark.last_order_product_id = max(mark.last_order_product_id, op_max)
         mark.last_order_option_id = max(mark.last_order_option_id, oo_max)
     ready_orders = sorted((o for o, _ in ready), key=lambda o: o.order_id)
-    return PollResult(orders=ready_orders, watermark=mark, more=more, unfollowed_zero=unfollowed)
+    return PollResult(orders=ready_orders, watermark=mark, more=more, unfollowed_zero=unfollowed,
+                      history_top=seen.history_top)
 
 
 # --- status changes of other orders (order_history watermark) -------------------------------------------
@@ -373,11 +426,12 @@ def delivery_address(db: ShopDB, order_id: int) -> dict[str, str] | None:
     return {"order_status_id": row.order_status_id, **{k: unescape(row._mapping[k]) for k in ADDRESS_FIELDS}}
 
 
-def poll_history(db: ShopDB, last_history_id: int, *, limit: int = BATCH) -> list[HistoryEvent]:
+def poll_history(db: ShopDB, last_history_id: int, *, limit: int = BATCH,
+                 conn: sa.Connection | None = None) -> list[HistoryEvent]:
     """History rows after the watermark, by primary key, each with its order's store_id (one PK read)."""
     h, o = db.t("order_history"), db.t("order")
     stmt = sa.select(h).where(h.c.order_history_id > last_history_id).order_by(h.c.order_history_id).limit(limit)
-    with db.engine.connect() as conn:
+    with _conn(db, conn) as conn:
         events = [HistoryEvent(r.order_history_id, r.order_id, r.order_status_id, bool(r.notify), unescape(r.comment),
                                when(r.date_added)) for r in conn.execute(stmt)]
         ids = sorted({e.order_id for e in events})

@@ -5,6 +5,8 @@ the shop is idle; what it finds becomes Jobs through the integrations' handlers.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.utils.translation import gettext_lazy as _
 
 from ocbridge.core.models import Store
@@ -18,14 +20,16 @@ def shop_targets() -> list[Target]:
     """One target per shop identity with a feed consumer on an enabled store. Shops whose consumers are all
     switched off are polled too: their cursors stay, and what arrives meanwhile is "missed" when switched on."""
     targets: dict[str, Target] = {}
+    stamps: dict[str, list] = {}
     for store in (Store.objects.filter(enabled=True, integrations__kind__in=feed.consumer_kinds()).distinct()
                   .order_by("poll_seconds", "pk")):
-        targets.setdefault(feed.shop_key(store), Target(key=feed.shop_key(store), every=store.poll_seconds,
-                                                        store_id=store.pk))
-    return list(targets.values())
+        key = feed.shop_key(store)
+        targets.setdefault(key, Target(key=key, every=store.poll_seconds, store_id=store.pk))
+        stamps.setdefault(key, []).append(feed.store_stamp(store))
+    return [replace(t, stamp=tuple(sorted(stamps[k]))) for k, t in targets.items()]
 
 
 @register_poll(POLL, targets=shop_targets, label=_("Reading new orders and status changes from the shop"),
                own_attention=True)  # opencart.attention: "the shop database does not answer"
 def poll_shop(target: Target) -> None:
-    feed.poll_shop(target.key)
+    feed.poll_shop(target.key, stamp=target.stamp)

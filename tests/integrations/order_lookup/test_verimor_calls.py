@@ -229,3 +229,17 @@ def test_a_bug_still_answers_a_transfer_not_a_500(hub, opencart_db, make_store, 
     assert resp.status_code == 200 and resp.json()["transfer"]["target"] == "queue/100"
     ex = Exchange.objects.get(purpose="verimor.call-decision")
     assert ex.level == Level.ERROR and "boom" in ex.error
+
+
+def test_a_shop_restarted_between_two_calls_still_answers_the_second(hub, verimor, mariadb, shop_db, make_store,
+                                                                     make_line):
+    """A connection used moments ago is not pinged before the next call (opencart.db.PING_AFTER): when the server
+    dropped it meanwhile, the read is tried once more on a new connection instead of sending the caller to a person."""
+    store = make_store(shop_db)
+    conn = make_line(store)
+    add_order(shop_db, 1001, telephone="0532 123 45 67", status=3)
+    index(store)
+    assert "1001 numaralı" in phrases(verimor.pbx_call(pbx_url(conn), CALLER))[0]
+    mariadb.restart()  # every connection the hub's pool holds is gone
+    assert "1001 numaralı" in phrases(verimor.pbx_call(pbx_url(conn), CALLER))[0]
+    assert not LookupCall.objects.filter(reason=Reason.DB_DOWN).exists()

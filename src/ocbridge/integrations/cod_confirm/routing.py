@@ -10,6 +10,7 @@ Never to a store the account does not serve, never to a guessed one.
 
 from __future__ import annotations
 
+from ocbridge.core import config_cache
 from ocbridge.core.models import Connection, Integration
 
 KIND = "cod_confirm"
@@ -21,13 +22,13 @@ def served(connection_id) -> list[int]:
 
 
 def is_shared(connection: Connection | None) -> bool:
-    return connection is not None and connection.shared_with.exists()
+    return connection is not None and len(connection.served_store_ids()) > 1
 
 
 def integration_of(connection: Connection):
     """The COD integration a webhook of this account starts with: the owning store's, else the first store served."""
-    found = {i.store_id: i for i in Integration.objects.filter(store_id__in=connection.served_store_ids(), kind=KIND)}
-    return next((found[s] for s in connection.served_store_ids() if s in found), None)
+    served = config_cache.integrations_of_stores(connection.served_store_ids(), KIND, with_settings=False)
+    return next(iter(served), None)
 
 
 def for_reply(connection: Connection, phone_raw: str, open_states) -> tuple[list[Integration], str]:

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.http.multipartparser import MultiPartParserError
 
+from ocbridge.core import rows
 from ocbridge.core.choices import ExchangeOutcome, Level
 from ocbridge.core.exchanges import close_inbound
 from ocbridge.core.models import Integration, Job
@@ -137,7 +138,7 @@ def make_handler(service: str, hook: str):
         job, duplicates = None, 0
         answer = _ok(service, hook, payload, request)
         with transaction.atomic():  # the raw request, its jobs and the answer in one commit
-            exchange.save()  # the jobs point at it
+            rows.insert(exchange)  # the jobs point at it
             for event in events:
                 job, duplicate = enqueue_event(connection, integration, service, event, exchange)
                 duplicates += duplicate
@@ -152,7 +153,7 @@ def make_handler(service: str, hook: str):
 
 
 def _jsonable(event) -> dict:
-    data = dataclasses.asdict(event)
+    data = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}  # flat events: asdict's deep copy not needed
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
 
 

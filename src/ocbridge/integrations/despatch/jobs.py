@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from ocbridge.core import clock, polls
+from ocbridge.core import clock, config_cache, polls
 from ocbridge.core import outbox
 from ocbridge.core.choices import SideEffectState
 from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError
@@ -479,6 +479,8 @@ def stock_source_check(integration, stock_source: str) -> str:
 def order_facts(store, order_id: int) -> dict | None:
     """The latest tracking code and courier DC sent for a shop order (order status by phone reads them; Ozon sends
     the code with an rFBS posting the shop delivers itself)."""
+    if "despatch" not in config_cache.services_of(store.pk):  # no DC account: nothing to look up (a hot path)
+        return None
     b = (Binding.objects.filter(connection__store=store, connection__service="despatch", kind=m.ORDER,
                                 local_id=str(order_id)).only("data").first())
     tracking = (b.data.get("tracking") or []) if b is not None else []

@@ -10,11 +10,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
 
 from ocbridge import opencart
-from ocbridge.core import clock
-from ocbridge.core.models import Integration
+from ocbridge.core import clock, config_cache, rows
 from ocbridge.integrations.order_lookup import rules, shop
 from ocbridge.integrations.order_lookup.choices import CallOutcome, Reason
 from ocbridge.integrations.order_lookup.config import OrderLookupConfig
@@ -57,12 +55,12 @@ def store_for_line(connection, called: str):
     """(store, integration) answering this call. One provider account shared by several stores
     (Connection.shared_with): the store whose order-status lines list the called number; when none or several do, the
     account's own store (whose line check then hands an unknown line to a person, never to a guessed shop)."""
-    own = Integration.objects.filter(store=connection.store, kind=KIND, enabled=True).first()
-    if not connection.shared_with.exists():
+    own = config_cache.integration(connection.store_id, KIND, enabled_only=True)
+    served = connection.served_store_ids()
+    if len(served) < 2:
         return connection.store, own
-    candidates = [i for i in Integration.objects.filter(store_id__in=connection.served_store_ids(), kind=KIND,
-                                                        enabled=True).select_related("store")
-                  if (cfg := OrderLookupConfig.from_settings(i.settings)).lines and cfg.answers_line(called)]
+    candidates = [i for i in config_cache.integrations_of_stores(served, KIND)
+                  if i.enabled and (cfg := OrderLookupConfig.from_settings(i.settings)).lines and cfg.answers_line(called)]
     if len(candidates) == 1:
         return candidates[0].store, candidates[0]
     return connection.store, own
@@ -184,8 +182,6 @@ def finish(turn: Turn, *, spoken: str, response: str, exchange) -> None:
     if call.pk is not None:
         call.save()
         return
-    try:
-        with transaction.atomic():
-            call.save(force_insert=True)
-    except IntegrityError:  # the PBX sent the same first step twice at once; the other request recorded it
+    if rows.insert_unless_exists(call, ("service", "call_id")) is None:
+        # the PBX sent the same first step twice at once; the other request recorded it
         log.info("order lookup call %s recorded by a parallel request", call.call_id)

@@ -1,8 +1,9 @@
 """Order lookup's view of the shop: phone index → orders → what may be spoken. Bounded in time.
 
-The PBX waits for our answer on a live call, so every read of the shop database runs with a deadline
-(`DEADLINE` seconds) in a small thread pool; a shop that timed out or failed is skipped for `COOL_DOWN`
-seconds (calls go straight to a person instead of each waiting for the deadline again).
+The PBX waits for our answer on a live call, so every read of the shop database runs under a deadline
+(`DEADLINE` seconds, opencart.db.deadline: the driver's own timeouts, in the request's thread); a shop that timed
+out or failed is skipped for `COOL_DOWN` seconds (calls go straight to a person instead of each waiting for the
+deadline again).
 """
 
 from __future__ import annotations
@@ -11,21 +12,19 @@ import datetime as dt
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from zoneinfo import ZoneInfo
 
 from ocbridge import opencart
 from ocbridge.core import clock, registry
 from ocbridge.integrations.order_lookup.config import OrderLookupConfig
 from ocbridge.integrations.order_lookup.rules import OrderView
+from ocbridge.opencart.db import connection_lost, deadline
 
 log = logging.getLogger(__name__)
 DEADLINE = 2.5  # seconds per shop read; Verimor's limit is not documented, Twilio's default is 15 s
 COOL_DOWN = 30.0
 CACHE_TTL = 300.0  # statuses and languages change rarely
 
-_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="order-lookup")
 _down_until: dict[str, float] = {}
 _cache: dict[tuple, tuple[float, object]] = {}
 _lock = threading.Lock()
@@ -40,13 +39,20 @@ def _bounded(store, fn, *args):
     with _lock:
         if _down_until.get(key, 0.0) > time.monotonic():
             raise ShopUnavailable("shop database failed moments ago; not waiting for it again yet")
-    future = _pool.submit(fn, *args)
+    started = time.monotonic()
     try:
-        return future.result(timeout=DEADLINE)
-    except FutureTimeout:
-        why = f"shop database did not answer within {DEADLINE:.1f} s"
+        with deadline(DEADLINE):
+            try:
+                return fn(*args)
+            except Exception as exc:
+                if not connection_lost(exc):
+                    raise
+                return fn(*args)  # a pooled connection the server had dropped (restart, timeout): once more, anew
     except Exception as exc:  # any driver/config error: the caller goes to a person, the log says why
-        why = f"{type(exc).__name__}: {exc}"
+        if time.monotonic() - started >= DEADLINE * 0.99:
+            why = f"shop database did not answer within {DEADLINE:.1f} s"
+        else:
+            why = f"{type(exc).__name__}: {exc}"
     with _lock:
         _down_until[key] = time.monotonic() + COOL_DOWN
     raise ShopUnavailable(why[:1000])

@@ -84,10 +84,10 @@ def _safe(build_fallback, last_resort: tuple[str, str]):
 
 
 def _cfg(connection):
-    from ocbridge.core.models import Integration
+    from ocbridge.core import config_cache
     from ocbridge.integrations.order_lookup.config import OrderLookupConfig
 
-    integration = Integration.objects.filter(store=connection.store, kind=flow.KIND).first()
+    integration = config_cache.integration(connection.store_id, flow.KIND)
     cfg = OrderLookupConfig.from_settings(integration.settings if integration else None)
     return cfg, cfg.language_for(connection.store.language)
 
