@@ -48,8 +48,8 @@ class PaymentSettingsForm(forms.Form):
         self.kind = kind
         for currency in INSTALLMENT_CURRENCIES:
             self.fields[f"installments_min_{currency}"] = forms.DecimalField(
-                label=_("Installments from (%(currency)s)") % {"currency": currency}, min_value=0, max_digits=12,
-                decimal_places=3)
+                label=_("Installments from (%(currency)s)") % {"currency": currency}, min_value=0,
+                max_value=10_000_000, max_digits=12, decimal_places=3)  # a ceiling: a typo is refused, not stored
         if kind != "aps":  # LatitudePay has its own plans and one page
             for name in ["integration_type", "installments", *(f"installments_min_{c}" for c in INSTALLMENT_CURRENCIES)]:
                 del self.fields[name]
