@@ -231,21 +231,23 @@ def backoff(failures: int, every: float) -> float:
     return min(float(every) * 2 ** max(0, failures - 1), max(BACKOFF_MAX, float(every)))
 
 
-def _load_failing() -> None:
+def _load_failing() -> dict[tuple[str, str], str]:
     from ocbridge.core.models import PollHealth
 
     global _failing
     rows = PollHealth.objects.filter(failing_since__isnull=False).values_list("poll", "key", "last_error", "retry_at")
+    loaded = {(p, k): e for p, k, e, _r in rows}
     with _failing_lock:
-        _failing = {(p, k): e for p, k, e, _r in rows}
+        _failing = loaded
         _retry_at.clear()
         _retry_at.update({(p, k): r.timestamp() for p, k, _e, r in rows if r is not None})
+    return loaded
 
 
 def _known_failing() -> dict[tuple[str, str], str]:
-    if _failing is None:
-        _load_failing()
-    return _failing
+    # The dict itself is returned, not the global read again: a reset() on another thread may set it to None.
+    known = _failing
+    return known if known is not None else _load_failing()
 
 
 def retry_at(name: str, key: str) -> float | None:
