@@ -136,10 +136,11 @@ def worker_child() -> None:
     call_command("ocbridge_worker", tick=0.5)
 
 
-def read_counts(directory: Path) -> dict:
-    """Sum of every worker's counts so far."""
+def read_counts(directory: Path, pids=None) -> dict:
+    """Sum of every worker's counts so far (or of the workers `pids`)."""
     total = {"writes": Counter(), "polls": 0, "poll_ms": [], "poll_ms_by_key": {}}
-    for path in directory.glob("worker-*.json"):
+    paths = directory.glob("worker-*.json") if pids is None else [directory / f"worker-{p}.json" for p in pids]
+    for path in paths:
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
@@ -258,6 +259,22 @@ def wait_seen(shops, placed, timeout: float) -> None:
         time.sleep(1)
 
 
+def warm_up(shops, counts_dir: Path, interval: float, workers) -> None:
+    """Until the workers started last have polled every shop once (their first poll of a shop opens its pool, detects
+    its layout and compiles its statements: the cold round, measured apart from the steady state)."""
+    keys = {s.store.db_key for s in shops if not s.trouble}
+    t0 = time.monotonic()
+    polled = set()
+    while time.monotonic() - t0 < max(600, 4 * interval):
+        polled = keys & set(read_counts(counts_dir, [p.pid for p in workers])["poll_ms_by_key"])
+        if polled == keys:
+            break
+        time.sleep(1)
+    print(f"  workers' first round (every shop polled once by them): {time.monotonic() - t0:.0f} s "
+          f"({len(polled)} of {len(keys)} shops)", flush=True)
+    time.sleep(interval)  # one steady round before the clock starts
+
+
 def steady(args, label: str, shops, healthy, interval: float, groups, counts_dir) -> list:
     from ocbridge.testbed.agency import OrderStream, rate_per_second, seen_lags
 
@@ -318,12 +335,12 @@ def poll_by_size(shops, big, counts_dir) -> None:
                   f"(small shops: p50 {statistics.median(small):.1f} ms p99 {pct(small, 99):.1f} ms)")
 
 
-def burst(args, shops, healthy, procs: Processes, count: int, groups_of, interval: float) -> list:
+def burst(args, shops, healthy, procs: Processes, count: int, groups_of, interval: float, counts_dir) -> list:
     from ocbridge.testbed.agency import place_burst, seen_lags
 
     print(f"\n[burst] {args.burst} orders at once, {count} worker process(es) × {args.threads} threads", flush=True)
     procs.start_workers(count, args.threads)
-    time.sleep(interval + 3)  # every shop polled once: positions set, workers warm
+    warm_up(shops, counts_dir, interval, procs.workers)
     usage = Usage(groups_of())
     t0 = time.time()
     placed = place_burst(healthy, args.burst, random.Random(count))
@@ -458,7 +475,7 @@ def main() -> None:
         procs = Processes(env, port, counts_dir)
         procs.start_web()
         procs.start_workers(1, args.threads)
-        time.sleep(interval + 2)  # one poll of every shop: engines open, versions known
+        warm_up(shops, counts_dir, interval, procs.workers)
 
         def groups():
             g = {"worker": [p.pid for p in procs.workers], "web": [procs.web.pid],
@@ -485,7 +502,7 @@ def main() -> None:
                 proxy.delay = 0
         procs.stop_workers()
         for count in [int(c) for c in args.procs.split(",")] if args.burst else []:
-            placed += burst(args, shops, healthy, procs, count, groups, interval)
+            placed += burst(args, shops, healthy, procs, count, groups, interval, counts_dir)
         procs.start_workers(1, args.threads)
         wait_seen(shops, placed, interval * 4 + 60)
         result = audit(shops, placed, sim)
