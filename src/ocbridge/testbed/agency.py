@@ -313,11 +313,12 @@ class SlowProxy:
 
 
 def group_usage(pgid: int) -> tuple[float, int]:
-    """CPU seconds (user + system) and resident memory (bytes) of every live process in a process group."""
+    """CPU seconds (user + system) and resident memory (bytes) of every live process in a process group and of
+    their descendants (PostgreSQL's backends leave the postmaster's group: setsid)."""
     import os
 
-    tick = os.sysconf("SC_CLK_TCK")
-    cpu, rss = 0.0, 0
+    tick, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
+    procs = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -326,8 +327,12 @@ def group_usage(pgid: int) -> tuple[float, int]:
                 parts = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(parts[2]) != pgid:  # fields after the name: state, ppid, pgrp, …
-            continue
-        cpu += (int(parts[11]) + int(parts[12])) / tick
-        rss += int(parts[21]) * os.sysconf("SC_PAGE_SIZE")
-    return cpu, rss
+        # fields after the name: state, ppid, pgrp, …
+        procs[int(pid)] = (int(parts[1]), int(parts[2]), (int(parts[11]) + int(parts[12])) / tick, int(parts[21]) * page)
+    mine = {pid for pid, (_ppid, pgrp, _cpu, _rss) in procs.items() if pgrp == pgid}
+    while True:
+        more = {pid for pid, (ppid, *_rest) in procs.items() if ppid in mine and pid not in mine}
+        if not more:
+            break
+        mine |= more
+    return sum(procs[p][2] for p in mine), sum(procs[p][3] for p in mine)
