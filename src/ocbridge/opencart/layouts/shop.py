@@ -158,10 +158,9 @@ def define(md: MetaData, prefix: str, version: str, engine: str, charset: str) -
               C("weight", Dec(15,8)),
               C("weight_prefix", Str(1)),
           ])
-    # Option and option value names: what a 4.0 variant's `variant` JSON (product_option_id → product_option_value_id
-    # of its master) means in words, e.g. Colour: Red. Same in 2.3–4.0 (3.0.3.9 opencart.sql, 4.0.2.3 db_schema.php).
-    # Options and their values as the admin's option form saves them (2.3.0.2/3.0.3.9 opencart.sql, 4.0.2.3
-    # system/helper/db_schema.php: the same columns): written when options come in from a CRM.
+    # Options and their values as the admin's option form saves them, the same columns in 2.3–4.0 (2.3.0.2/3.0.3.9
+    # opencart.sql, 4.0.2.3 system/helper/db_schema.php): written when options come in from a CRM, and read to say a
+    # 4.0 variant's `variant` JSON (product_option_id → product_option_value_id of its master) in words (Colour: Red).
     table(md, prefix, "option", engine, charset, pk=('option_id',),
           columns=[
               C("option_id", Int(11), ai=True),
