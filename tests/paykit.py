@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import time
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -15,10 +14,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from ocbridge.core.jobs import run_until_idle
 from ocbridge.core.models import Connection, Integration, Store
 from ocbridge.opencart.reference import complete_row
 from ocbridge.simulators.aps import ApsSimulator
+
+import testkit
 
 CREDS = {"merchant_identifier": "MxvOupuG", "access_code": "SILgpo7pWbmzuURp2qri", "sha_request_phrase": "PASS",
          "sha_response_phrase": "RESP"}
@@ -66,13 +66,7 @@ class Bed:
 
     def settle(self, rounds: int = 8) -> None:
         """Run due jobs, let the simulator's feedback arrive, run again — until quiet."""
-        for _ in range(rounds):
-            ran = run_until_idle()
-            self.sim.webhooks.flush()
-            idle = self.sim.wait_idle(5)
-            time.sleep(0.05)
-            if not ran and idle and not run_until_idle():
-                break
+        testkit.settle(self.sim, rounds)
 
     def customer_pays(self, link: str, decision: str = "pay") -> httpx.Response:
         """The customer opens the link, is handed to the gateway's page, decides, and is sent back to the hub."""

@@ -114,3 +114,20 @@ class HubWrites:
         self._ctx.__exit__(*exc)
         self.sql = [q["sql"] for q in self._ctx.captured_queries if self.WRITE.match(q["sql"])]
         return False
+
+
+def settle(sim, rounds: int = 8, *, each_round=None) -> None:
+    """Run due jobs, let the simulator's webhooks arrive, run again — until quiet (each_round: e.g. the polls)."""
+    import time
+
+    from ocbridge.core.jobs import run_until_idle
+
+    for _ in range(rounds):
+        if each_round is not None:
+            each_round()
+        ran = run_until_idle()
+        sim.webhooks.flush()
+        idle = sim.wait_idle(5)
+        time.sleep(0.05)
+        if not ran and idle and not run_until_idle():
+            break

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
 
-from ocbridge.core.jobs import run_until_idle
 from ocbridge.core.models import Connection, Integration, Store
 from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
 from ocbridge.simulators.sandbox import SandboxSimulator
+import testkit
 from testkit import cod_integration
 
 ALL_DAY = {d: ["00:00", "24:00"] for d in "0123456"}
@@ -45,14 +44,7 @@ class Bed:
         """Poll, run due jobs, let the simulator's webhooks arrive, run again — until quiet."""
         from ocbridge.core.polls import run_all as run_polls
 
-        for _ in range(rounds):
-            run_polls()
-            ran = run_until_idle()
-            self.sim.webhooks.flush()
-            idle = self.sim.wait_idle(5)
-            time.sleep(0.05)
-            if not ran and idle and not run_until_idle():
-                break
+        testkit.settle(self.sim, rounds, each_round=run_polls)
 
 
 @pytest.fixture
