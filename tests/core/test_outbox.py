@@ -102,6 +102,41 @@ class Outboxing(JobKind):
     kind = "test.outboxing"
 
 
+def _left_by_a_killed_run(effect, state: str, *, claim_ended: bool) -> SideEffect:
+    """The row as a worker SIGKILLed between begin() and the provider's answer leaves it; its job's claim either
+    still running (not expired yet) or expired and cleared by the dispatcher."""
+    job = claim(Job.objects.enqueue(Outboxing, key=f"ob-killed-{state}").pk)
+    SideEffect.objects.filter(pk=effect.pk).update(state=state, sent_by=job.claim_token)
+    if claim_ended:
+        clock.travel(Outboxing.claim_seconds + 1)
+        requeue_expired()
+    return SideEffect.objects.get(pk=effect.pk)
+
+
+@pytest.mark.parametrize("state", ["sending", "unknown"])
+def test_resend_absent_sends_once_what_a_killed_run_never_delivered_once_its_claim_ended(effect, state):
+    p = Provider()
+    done = outbox.perform(_left_by_a_killed_run(effect, state, claim_ended=True), p.send, ask=p.ask, resend_absent=True)
+    assert done.state == "sent" and p.received == ["k:1"]
+    outbox.perform(SideEffect.objects.get(pk=effect.pk), p.send, ask=p.ask, resend_absent=True)
+    assert p.received == ["k:1"]
+
+
+def test_resend_absent_never_resends_what_the_provider_has(effect):
+    p = Provider()
+    p.received.append("k:1")  # the killed run's request arrived; its answer was lost with the worker
+    done = outbox.perform(_left_by_a_killed_run(effect, "sending", claim_ended=True), p.send, ask=p.ask,
+                          resend_absent=True)
+    assert done.state == "sent" and p.received == ["k:1"]
+
+
+def test_resend_absent_waits_while_the_sending_run_still_holds_its_claim(effect):
+    p = Provider()  # the sender may only be slow: its request can still arrive
+    done = outbox.perform(_left_by_a_killed_run(effect, "sending", claim_ended=False), p.send, ask=p.ask,
+                          resend_absent=True)
+    assert done.state == "unknown" and p.received == []
+
+
 def test_a_run_that_lost_its_claim_cannot_begin_sending(effect):
     job = claim(Job.objects.enqueue(Outboxing, key="ob-1").pk)
     clock.travel(Outboxing.claim_seconds + 1)

@@ -8,6 +8,8 @@ outbox"). The row is written before anything is sent; its state moves only by co
         ▼  │ resume()         └──────▶ failed    (the provider refused it: its own message kept)
       paused ──cancel()──▶ cancelled             (switched off; withdrawn or handed to a person)
     unknown ──sent()──▶ sent                     (the answer or a late result told us after all)
+    sending/unknown ──▶ requested                (resend_absent: its sender's run is over and the provider,
+                                                  asked, says it never arrived)
 
 API (all take and return `SideEffect` rows; import `from ocbridge.core import outbox`):
 
@@ -158,9 +160,18 @@ def doubtful(exc: BaseException) -> bool:
 
 
 def perform(effect: SideEffect, send: Callable[[SideEffect], str], *, answer_window: float = 0.0,
-            ask: Callable[[SideEffect], str | None] | None = None) -> SideEffect:
-    """Make the side effect once (see the module docstring). Returns the row in its new state."""
-    if effect.state == S.SENDING:  # found mid-send: the run that began it was lost (crash or stall)
+            ask: Callable[[SideEffect], str | None] | None = None, resend_absent: bool = False) -> SideEffect:
+    """Make the side effect once (see the module docstring). Returns the row in its new state.
+
+    `resend_absent` (for providers that take a retry of the same reference, e.g. APS `maintenance_reference`): a
+    row left sending or unknown by a run that is over — its claim ended, so it can no longer write — is asked
+    about, and when the provider says it never arrived it is sent now under the same key and reference instead of
+    staying unknown (asked first, so never blind; without it a killed worker's refund stayed unknown for good)."""
+    if resend_absent and ask is not None and effect.state in (S.SENDING, S.UNKNOWN) and sender_over(effect):
+        if _settle_doubt(effect, "the run sending it was lost", answer_window, ask, not_there=S.REQUESTED,
+                         frm=(S.SENDING, S.UNKNOWN)).state != S.REQUESTED:
+            return effect
+    elif effect.state == S.SENDING:  # found mid-send: the run that began it was lost (crash or stall)
         return _settle_doubt(effect, "the run sending it was lost", answer_window, ask)
     if effect.state != S.REQUESTED or not begin(effect):
         effect.refresh_from_db()
@@ -192,10 +203,12 @@ def _token() -> str:
     return (job.claim_token if job is not None else "") or "-"
 
 
-def _settle_doubt(effect: SideEffect, reason: str, answer_window: float, ask, not_there: str = S.UNKNOWN) -> SideEffect:
+def _settle_doubt(effect: SideEffect, reason: str, answer_window: float, ask, not_there: str = S.UNKNOWN,
+                  frm: tuple = (S.SENDING,)) -> SideEffect:
     """Ask the provider if it can be asked: it has it → sent; it says it never arrived → `not_there` (requested
-    when this run's own send failed: it may send again; unknown when another run's send was lost, since that
-    run may only be stalled). No answer, or no way to ask → unknown. Never a second send in doubt."""
+    when the run that sent it is over — this run's own failed send, or a lost run whose claim ended: it may be sent
+    again; unknown when another run's send was lost while that run may only be stalled). No answer, or no way to
+    ask → unknown. Never a second send in doubt."""
     found, answered = None, False
     if ask is not None:
         try:
@@ -205,10 +218,19 @@ def _settle_doubt(effect: SideEffect, reason: str, answer_window: float, ask, no
     if found:
         sent(effect, found, answer_window=answer_window)
     elif answered and not_there == S.REQUESTED:
-        _cas(effect, S.SENDING, S.REQUESTED, sent_by="", error=f"{reason}; the provider does not have it")
+        _cas(effect, frm, S.REQUESTED, sent_by="", error=f"{reason}; the provider does not have it")
     else:
         unknown(effect, reason, answer_window=answer_window)
     return effect
+
+
+def sender_over(effect: SideEffect) -> bool:
+    """The run that began sending the row is over: no running job holds its claim token any more (it finished, or
+    its claim expired and was cleared, which fences it out). A row begun outside a job ("-") cannot tell: False."""
+    token = effect.sent_by
+    if not token or token == "-":
+        return False
+    return not Job.objects.filter(state=JobState.RUNNING, claim_token=token).exists()
 
 
 def match(service: str, *, provider_id: str = "", reference: str | int | None = None) -> SideEffect | None:

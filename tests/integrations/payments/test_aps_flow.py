@@ -201,6 +201,49 @@ def test_refund_whose_answer_is_lost_is_asked_about_not_resent(aps_bed):
     assert len(refunds) == 1
 
 
+class Killed(BaseException):
+    """What SIGKILL does to a run, in-process: it stops where it is, records nothing, its claim stays."""
+
+
+def test_refund_whose_worker_died_before_its_request_left_is_asked_about_then_sent_once(aps_bed, monkeypatch):
+    """The crash run's case: a worker killed after it began the refund (outbox row "sending") but before the request
+    reached APS. Once the dead run's claim has ended, the next run asks APS (CHECK_STATUS), learns it never arrived
+    and sends it — once, with the same maintenance reference — instead of leaving the refund unknown for good."""
+    from ocbridge.core import clock
+    from ocbridge.core.jobs import JobKind, run_until_idle
+    from ocbridge.integrations.payments.gateways import ApsGateway
+
+    bed = aps_bed("3.0")
+    payment, link = _link(bed, 512)
+    bed.customer_pays(link)
+    bed.settle()
+    payment.refresh_from_db()
+    real, hit = ApsGateway.operate, []
+
+    def dies_before_sending(self, *args, **kwargs):
+        if not hit:
+            hit.append(1)
+            raise Killed()
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ApsGateway, "operate", dies_before_sending)
+    op = operations.request(payment, "refund", 700, sequence=1, reason="late delivery", user="owner")
+    with pytest.raises(Killed):
+        run_until_idle()
+    assert SideEffect.objects.get(key=op.key).state == "sending"
+    bed.settle()  # the dead run still holds its claim: nothing is sent meanwhile
+    assert not [r for r in bed.sim.requests("/FortAPI/paymentApi") if (r.json() or {}).get("command") == "REFUND"]
+    clock.travel(JobKind.claim_seconds + 1)
+    bed.settle()
+    op.refresh_from_db(), payment.refresh_from_db()
+    assert op.state == OperationState.DONE and payment.refunded_minor == 700
+    assert bed.sim.transactions()[payment.reference]["refunded"] == 700
+    refunds = [r for r in bed.sim.requests("/FortAPI/paymentApi") if (r.json() or {}).get("command") == "REFUND"]
+    assert len(refunds) == 1 and refunds[0].json()["maintenance_reference"] == str(SideEffect.objects.get(
+        key=op.key).correlation)
+    assert len([c for _s, c in bed.history(512) if c.startswith("Refunded")]) == 1
+
+
 def test_authorisation_capture_part_and_void(aps_bed):
     bed = aps_bed("3.0", command="AUTHORIZATION")
     p1, l1 = _link(bed, 512)

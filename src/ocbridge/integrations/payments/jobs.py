@@ -191,7 +191,10 @@ class Operate(PaymentJob):
         def ask(e):
             return gw.carried_out(payment, op.operation, op.before_minor, op.amount_minor)
 
-        effect = outbox.perform(effect, send, ask=ask)
+        # A run killed mid-send leaves the row sending (or unknown): once its claim has ended the gateway is asked and,
+        # if it never got the operation, it is sent now with the same reference (APS's Refund API: the maintenance
+        # reference "allows retry") — else a refund lost with its worker stayed "unknown" for good.
+        effect = outbox.perform(effect, send, ask=ask, resend_absent=True)
         if effect.state == SideEffectState.UNKNOWN:  # not answered: ask the gateway (a notice may also tell us)
             found = ask(effect)
             if found:
