@@ -69,6 +69,8 @@ def args_parser() -> argparse.ArgumentParser:
     ap.add_argument("--hub", default="sqlite", choices=["sqlite", "postgres"])
     ap.add_argument("--procs", default="1", help="worker processes for the burst, e.g. 1,2 (postgres hub)")
     ap.add_argument("--threads", type=int, default=4, help="threads per worker process")
+    ap.add_argument("--build-only", action="store_true",
+                    help="build the kept shops (--shops-dir, --big-dir) and stop: a measurement later starts at once")
     ap.add_argument("--worker-child", action="store_true", help=argparse.SUPPRESS)
     return ap
 
@@ -462,6 +464,8 @@ def main() -> None:
         shops += big
         print(f"\n{len(shops)} shops ({Counter(s.version for s in shops)}) on {len(servers) + bool(big_server)} "
               f"MariaDB servers, built in {time.perf_counter() - t:.0f} s", flush=True)
+        if args.build_only:
+            return
         sim = SandboxSimulator(webhook_secret="agency-secret", speed=1000, seed=5)
         sim.start()
         sim.set_odds(call={"confirm": 0.7, "cancel_twice": 0.3})

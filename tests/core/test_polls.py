@@ -366,6 +366,7 @@ def test_a_shop_that_stops_answering_on_the_healthy_lane_gives_up_its_thread(fla
     """First round, nothing known yet: "hangs" takes the only healthy thread; past SLOW_SECONDS a new thread takes
     its place and "ok" is polled without waiting for it; the extra thread ends afterwards."""
     monkeypatch.setattr(polls, "SLOW_SECONDS", 0.3)
+    monkeypatch.setattr(polls, "MOST_PER_BASE", 1)  # no thread added for the backlog: the relief alone is tested
     sched = polls.Scheduler(threads=1, slow_threads=1, leases=polls.FileLeases(tmp_path))
     sched.targets = [(polls._POLLS["test.flaky"], polls.Target(k, 15)) for k in ("hangs", "ok")]
     sched.refreshed = time.monotonic() + 3600  # keep this target list
@@ -441,3 +442,46 @@ def test_an_idle_dispatcher_tick_writes_nothing_to_the_hub(shop):
         for _ in range(3):
             jobs.dispatch_due(sent.append)
     assert _writes(ctx) == [] and sent == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_polls_waiting_for_a_thread_get_one_and_the_extra_threads_end_when_idle(monkeypatch, tmp_path):
+    """Eight shops that each take 0.3 s to answer, one thread to start with: as in the first round after a start
+    (every shop due at once) or a thousand shops whose polls take longer than four threads can keep up with, the
+    lane adds threads while polls wait (so the round takes about one poll's time, not eight); once there is
+    nothing to do the added threads end."""
+    monkeypatch.setattr(polls, "_POLLS", {})
+    monkeypatch.setattr(polls, "IDLE_SECONDS", 0.5)
+    ran: list[str] = []
+    polls.register_poll("test.slowish", targets=lambda: [polls.Target(f"shop{i}", 15) for i in range(8)],
+                        label="slowish")(lambda target: (time.sleep(0.3), ran.append(target.key)))
+    sched = polls.Scheduler(threads=1, slow_threads=1, leases=polls.FileLeases(tmp_path))
+    started = time.monotonic()
+    while len(ran) < 8 and time.monotonic() - started < 5:
+        sched.tick()  # what the poll loop does: it wakes at least once a second, ~33 times with 1,000 shops
+        time.sleep(0.01)
+    took = time.monotonic() - started
+    assert len(ran) == 8 and took < 1.2, took  # one after another: 2.4 s
+    assert 1 < sched.lane.size <= polls.MOST_PER_BASE and sched.healthy_alive == sched.lane.size
+    deadline = time.monotonic() + 5
+    while sched.healthy_alive > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sched.lane.size == 1 and sched.healthy_alive == 1
+
+
+def test_a_tick_looks_only_at_the_due_targets(counted_poll, tmp_path, monkeypatch):
+    """A thousand shops at 30 s wake the dispatcher ~33 times a second: a tick must not walk every target."""
+    looked = []
+    real = polls.slot_of
+    monkeypatch.setattr(polls, "slot_of", lambda target, now: (looked.append(target.key), real(target, now))[1])
+    sched = polls.Scheduler(threads=1, leases=polls.FileLeases(tmp_path))
+    sched.tick()  # the first tick places every target
+    _settle(sched)
+    del looked[:]
+    for _ in range(5):
+        sched.tick()
+    assert looked == []  # nothing due: nothing looked at
+    clock.travel(15)
+    sched.tick()
+    _settle(sched)
+    assert "a" in looked and counted_poll.count("a") == 2

@@ -56,3 +56,24 @@ def test_every_connection_busy_is_retried_not_a_crash(mariadb, opencart_db, monk
         for c in held:
             c.close()
         db.forget(shop.url)
+
+
+def test_shops_share_one_tls_context_and_one_set_of_table_definitions(mariadb, opencart_db):
+    """A thousand shops on one hub: PyMySQL's default ("preferred") TLS context — the system's CA certificates,
+    ~0.8 MB and tens of milliseconds each — is made once, not per connection; shops of one layout share their
+    table definitions. The connections still offer TLS as PyMySQL does by default."""
+    from ocbridge.opencart.layouts import metadata_for
+
+    one, two = opencart_db("3.0"), opencart_db("3.0")
+    try:
+        conns = [db.engine_for(one.url).connect(), db.engine_for(one.url).connect(), db.engine_for(two.url).connect()]
+        raw = [c.connection.dbapi_connection for c in conns]
+        assert all(r.ctx is raw[0].ctx and r.ctx is not None for r in raw)
+        assert raw[0].ssl and not raw[0]._ssl_required  # preferred, as before: encrypted when the server offers it
+        for c in conns:
+            c.execute(sa.text("SELECT 1"))
+            c.close()
+        assert db.connect(one.url).metadata is db.connect(two.url).metadata is metadata_for("3.0", "oc_")
+    finally:
+        db.forget(one.url)
+        db.forget(two.url)

@@ -30,6 +30,7 @@ dispatcher honours it. A target whose last poll failed or took longer than SLOW_
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import itertools
 import logging
 import os
@@ -441,52 +442,89 @@ def run_all(name: str | None = None) -> int:
 # --- the scheduler a dispatcher runs ----------------------------------------------------------------------------
 
 
+@dataclass
+class Lane:
+    """A queue of due polls and the threads that run them: `base` threads, more while polls wait for a free one
+    (up to `most`), back to `base` when the extra ones find nothing to do for IDLE_SECONDS."""
+
+    base: int
+    most: int
+    todo: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+    size: int = 0  # threads it should have now (base ≤ size ≤ most)
+    alive: int = 0  # threads it has, replaced stuck ones included
+    busy: int = 0  # threads running a poll now
+
+
+IDLE_SECONDS = 60.0  # a thread added for a backlog ends after this long without work
+MOST_PER_BASE = 8  # a lane grows to at most this many times its base size
+
+
 class Scheduler:
     """One per dispatcher: knows the targets, starts each slot it wins on its poll threads, never two runs of one
     target at once in this process. `tick()` returns the seconds until the next slot begins.
 
     Two lanes: `threads` threads for targets whose last poll went well, `slow_threads` for those whose last poll
     failed or took longer than SLOW_SECONDS — a shop that hangs holds a slow-lane thread, never a healthy shop's.
-    A shop that stops answering while on the healthy lane holds its thread at most SLOW_SECONDS: then a new thread
-    takes its place (at most 4× `threads` at once; the spare ones end when the stuck polls do). A failing target is
-    not started before its `retry_at` (back-off)."""
+    A lane adds a thread whenever a poll is due while all its threads are busy (up to MOST_PER_BASE × its size;
+    the extra ones end after IDLE_SECONDS without work): polls run as many at once as the shops' answer times need
+    — a poll mostly waits on its shop, so 4 threads of 170 ms polls made 23 polls a second where a thousand shops
+    at 30 s need 34 — and the first round after a start (every shop's pool opened, its layout read) is not queued
+    behind four threads. A shop that stops answering while on the healthy lane holds its thread at most
+    SLOW_SECONDS: then a new thread takes its place (the spare ones end when the stuck polls do). A failing target
+    is not started before its `retry_at` (back-off)."""
 
     def __init__(self, threads: int = 4, leases=None, slow_threads: int | None = None):
         self.leases = leases or default_leases()
-        self.todo: queue.SimpleQueue = queue.SimpleQueue()
-        self.slow_todo: queue.SimpleQueue = queue.SimpleQueue()
+        slow_threads = max(1, threads // 2) if slow_threads is None else slow_threads
+        self.lane = Lane(threads, max(threads, MOST_PER_BASE * threads))
+        self.slow_lane = Lane(slow_threads, max(slow_threads, MOST_PER_BASE * slow_threads))
+        self.todo, self.slow_todo = self.lane.todo, self.slow_lane.todo
         self.running: set[tuple[str, str]] = set()
         self.slow: set[tuple[str, str]] = set()  # targets whose last poll here failed or was slow
         self.seen: dict[tuple[str, str], int] = {}  # the last slot of each target this dispatcher handled
         self.targets: list[tuple[Poll, Target]] = []
+        self.heap: list[tuple[float, int]] = []  # (when the slot of self.targets[n] begins, n)
+        self.heaped: list | None = None  # the target list the heap was built from
         self.refreshed = float("-inf")
         self.lock = threading.Lock()
         self.threads = threads
-        self.healthy_alive = 0  # threads of the healthy lane, replaced ones included
         self.busy_since: dict[str, float] = {}  # healthy-lane thread → when its current poll started
         self.relieved: set[str] = set()  # healthy-lane threads stuck past SLOW_SECONDS, already replaced
         self.names = itertools.count()
-        for _ in range(threads):
-            self._start(self.todo)
-        for _ in range(max(1, threads // 2) if slow_threads is None else slow_threads):
-            self._start(self.slow_todo)
+        with self.lock:
+            for lane in (self.lane, self.slow_lane):
+                lane.size = lane.base
+                for _ in range(lane.base):
+                    self._start(lane)
 
-    def _start(self, todo: queue.SimpleQueue) -> None:
-        healthy = todo is self.todo
-        if healthy:
-            self.healthy_alive += 1
-        name = f"poll-{next(self.names)}" if healthy else f"poll-slow-{next(self.names)}"
+    @property
+    def healthy_alive(self) -> int:
+        return self.lane.alive
+
+    def _start(self, lane: Lane) -> None:
+        """A new thread on the lane (the caller holds self.lock)."""
+        lane.alive += 1
+        name = f"poll-{next(self.names)}" if lane is self.lane else f"poll-slow-{next(self.names)}"
         # daemon threads: a stopping worker does not wait for a slow shop
-        threading.Thread(target=self._work, args=(todo,), name=name, daemon=True).start()
+        threading.Thread(target=self._work, args=(lane,), name=name, daemon=True).start()
+
+    def _grow(self) -> None:
+        """A thread more on each lane whose due polls wait while all its threads are busy."""
+        with self.lock:
+            for lane in (self.lane, self.slow_lane):
+                working = lane.alive - (len(self.relieved) if lane is self.lane else 0)
+                if not lane.todo.empty() and lane.busy >= working and lane.size < lane.most:
+                    lane.size += 1
+                    self._start(lane)
 
     def _relieve(self) -> None:
         """Healthy-lane polls running past SLOW_SECONDS hand their place to new threads."""
         now = time.monotonic()
         with self.lock:
             stuck = [n for n, t0 in self.busy_since.items() if now - t0 > SLOW_SECONDS and n not in self.relieved]
-            for name in stuck[:max(0, 4 * self.threads - self.healthy_alive)]:
+            for name in stuck[:max(0, self.lane.most + 3 * self.threads - self.lane.alive)]:
                 self.relieved.add(name)
-                self._start(self.todo)
+                self._start(self.lane)
 
     def _refresh(self) -> None:
         targets = []
@@ -501,6 +539,20 @@ class Scheduler:
             self.slow |= set(_known_failing())
         self.leases.beat()
 
+    def _schedule(self, now: float) -> None:
+        """The heap of when each target's next slot begins (the start of its current slot when that one is not
+        handled yet), built again whenever the target list changes: a tick then looks only at the due targets —
+        with a thousand shops at 30 s the dispatcher wakes ~33 times a second, and a loop over every target on
+        each wake cost more CPU than the polls themselves."""
+        heap = []
+        for n, (poll, target) in enumerate(self.targets):
+            every, phase = _timing(target)
+            slot = slot_of(target, now)
+            due = self.seen.get((poll.name, target.key)) != slot
+            heap.append((float("-inf") if due else (slot + 1) * every - phase, n))  # the due ones in list order
+        heapq.heapify(heap)
+        self.heap, self.heaped = heap, self.targets
+
     def tick(self) -> float:
         self._relieve()
         mono = time.monotonic()
@@ -508,32 +560,68 @@ class Scheduler:
             self.refreshed = mono
             self._refresh()
         now = clock.now().timestamp()
-        wait = REFRESH_SECONDS
-        for poll, target in self.targets:
+        if self.heaped is not self.targets:
+            self._schedule(now)
+        later = []  # pushed after the loop: a boundary that rounds to `now` is looked at again next tick
+        while self.heap and self.heap[0][0] <= now:
+            n = heapq.heappop(self.heap)[1]
+            poll, target = self.targets[n]
             ident = (poll.name, target.key)
             slot = slot_of(target, now)
             if self.seen.get(ident) != slot:
                 self.seen[ident] = slot
-                not_before = retry_at(poll.name, target.key)
-                with self.lock:
-                    busy = ident in self.running
-                    slow = ident in self.slow
-                if not busy and (not_before is None or now >= not_before) and \
-                        self.leases.take(poll.name, target.key, slot, ttl=target.every * 4):
-                    with self.lock:
-                        self.running.add(ident)
-                    (self.slow_todo if slow else self.todo).put((poll, target, ident))
+                self._start_slot(poll, target, ident, slot, now)
             every, phase = _timing(target)
-            wait = min(wait, (slot + 1) * every - phase - now)
+            later.append(((slot + 1) * every - phase, n))
+        for item in later:
+            heapq.heappush(self.heap, item)
+        self._grow()
+        wait = min(REFRESH_SECONDS, self.heap[0][0] - now) if self.heap else REFRESH_SECONDS
         return max(0.0, wait)
 
-    def _work(self, todo: queue.SimpleQueue) -> None:
-        name, healthy = threading.current_thread().name, todo is self.todo
+    def _start_slot(self, poll: Poll, target: Target, ident: tuple[str, str], slot: int, now: float) -> None:
+        """Queue a due target on its lane, unless it is running here, waiting out its back-off, or another
+        dispatcher took the slot's lease."""
+        not_before = retry_at(poll.name, target.key)
+        with self.lock:
+            busy = ident in self.running
+            slow = ident in self.slow
+        if not busy and (not_before is None or now >= not_before) and \
+                self.leases.take(poll.name, target.key, slot, ttl=target.every * 4):
+            with self.lock:
+                self.running.add(ident)
+            (self.slow_todo if slow else self.todo).put((poll, target, ident))
+
+    def loop(self, stop: threading.Event) -> None:
+        """The worker's poll loop, on a thread of its own: it wakes for each slot boundary, while the job dispatcher
+        (core.jobs.dispatcher_loop) reads the job table at its own pace, not ~33 times a second."""
+        from django.db import close_old_connections
+
+        while not stop.is_set():
+            wait = 1.0
+            try:
+                wait = min(1.0, self.tick())
+            except Exception:  # lease store or hub unreachable: log, wait, go on
+                log.exception("routine polls: tick failed")
+                close_old_connections()
+            stop.wait(max(wait, 0.005))
+
+    def _work(self, lane: Lane) -> None:
+        name, healthy = threading.current_thread().name, lane is self.lane
         while True:
-            poll, target, ident = todo.get()
+            try:
+                poll, target, ident = lane.todo.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                with self.lock:  # nothing to do for a while: a thread added for a backlog ends
+                    if lane.size > lane.base:
+                        lane.size -= 1
+                    if self._leaves(lane):
+                        return
+                continue
             started, ok = time.monotonic(), False
-            if healthy:
-                with self.lock:
+            with self.lock:
+                lane.busy += 1
+                if healthy:
                     self.busy_since[name] = started
             try:
                 ok = run_once(poll, target)
@@ -541,22 +629,27 @@ class Scheduler:
                 log.exception("poll %s of %s: health not recorded", poll.name, target.key)
             finally:
                 with self.lock:
+                    lane.busy -= 1
                     self.running.discard(ident)
                     if ok and time.monotonic() - started <= SLOW_SECONDS:
                         self.slow.discard(ident)
                     else:
                         self.slow.add(ident)
-                    leave = False
                     if healthy:
                         self.busy_since.pop(name, None)
                         self.relieved.discard(name)
-                        # a replaced thread (or its replacement) ends once the lane is back to its size
-                        leave = self.healthy_alive - len(self.relieved) > self.threads
-                        if leave:
-                            self.healthy_alive -= 1
+                    leave = self._leaves(lane)
                 connections.close_all()  # this thread's own connections; the next poll opens fresh ones
             if leave:
                 return
+
+    def _leaves(self, lane: Lane) -> bool:
+        """Whether the calling thread ends: its lane has more threads than its size (a replaced stuck thread, or its
+        replacement, once the stuck poll is over; one added for a backlog that is gone). The caller holds self.lock."""
+        leave = lane.alive - (len(self.relieved) if lane is self.lane else 0) > lane.size
+        if leave:
+            lane.alive -= 1
+        return leave
 
     def idle(self) -> bool:
         with self.lock:

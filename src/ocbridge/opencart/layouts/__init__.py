@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import MetaData
 
 from ocbridge.opencart.layouts import orders, shop, totals
@@ -21,12 +23,18 @@ def layout_name(version: str) -> str:
 
 
 def metadata_for(version: str, prefix: str = "oc_") -> MetaData:
-    """SQLAlchemy tables for one OpenCart version with table names `prefix + name` (e.g. `oc_order`).
+    """SQLAlchemy tables for one OpenCart version with table names `prefix + name` (e.g. `oc_order`), one set per
+    layout and prefix for the whole process: a thousand shops share a few (they are definitions only, never bound
+    to a shop; each shop's own copy cost time at its first poll and memory for as long as the hub ran).
 
     The differences between versions are written next to each table in `orders` and `shop`; across the whole
     schema, 2.3 and 3.0 use MyISAM tables in utf8, 4.0 InnoDB tables in utf8mb4.
     """
-    name = layout_name(version)
+    return _metadata(layout_name(version), prefix)
+
+
+@functools.cache
+def _metadata(name: str, prefix: str) -> MetaData:
     md = MetaData(info={"opencart_version": name, "prefix": prefix})
     oc4 = name.startswith("4.")
     engine, charset = ("InnoDB", "utf8mb4") if oc4 else ("MyISAM", "utf8")

@@ -36,7 +36,8 @@ class Command(BaseCommand):
             from ocbridge.core.polls import Scheduler
 
             polls = Scheduler(threads=poll_threads or int(os.environ.get("OCBRIDGE_POLL_THREADS", "4")))
-            threading.Thread(target=dispatcher_loop, args=(stop, run_job_task, tick, polls), daemon=True,
+            threading.Thread(target=polls.loop, args=(stop,), daemon=True, name="poll-dispatcher").start()
+            threading.Thread(target=dispatcher_loop, args=(stop, run_job_task, tick), daemon=True,
                              name="dispatcher").start()
         consumer = HUEY.create_consumer(**cfg)
         try:
