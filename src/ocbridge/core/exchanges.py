@@ -6,6 +6,7 @@ idempotency key, so a crash between sending and storing leaves evidence: a PENDI
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -190,6 +191,13 @@ def _in(nets, address: str) -> bool:
     return any(addr in net for net in nets)
 
 
+@functools.lru_cache(maxsize=8)
+def _networks(names: tuple[str, ...]) -> list:
+    import ipaddress
+
+    return [ipaddress.ip_network(n, strict=False) for n in names]
+
+
 def client_ip(request) -> str:
     """The client's address: the peer, or — when the peer is a trusted proxy (settings.TRUSTED_PROXIES networks, or
     any peer when TRUSTED_PROXY_HOPS is set) — the first X-Forwarded-For address from the right that is not one.
@@ -197,13 +205,13 @@ def client_ip(request) -> str:
     With hops N, the N rightmost addresses of the chain (the peer included) are proxies. A header from an untrusted
     peer is ignored: where the app port is reachable directly, anyone can write one.
     """
-    import ipaddress
-
     from django.conf import settings
 
     peer = request.META.get("REMOTE_ADDR", "")
-    nets = [ipaddress.ip_network(n, strict=False) for n in settings.TRUSTED_PROXIES]
     hops = settings.TRUSTED_PROXY_HOPS
+    if not (hops or settings.TRUSTED_PROXIES):  # no proxy in front (the usual one-machine set-up): the peer
+        return peer
+    nets = _networks(tuple(settings.TRUSTED_PROXIES))
     if not (hops or _in(nets, peer)):
         return peer
     forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]

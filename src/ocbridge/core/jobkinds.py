@@ -108,12 +108,12 @@ def routine_kinds() -> list[str]:
 
 
 def set_sender(send: Callable[[int], None]) -> None:
-    """core.tasks: hand job ids to huey with this (the only sender; set once per process)."""
+    """core.tasks: hand job ids over with this — to huey, or by waking the dispatcher (core.wake); one per process."""
     _sender[:] = [send]
 
 
 def schedule_on_commit(job) -> None:
-    """Hand a due job to huey once the surrounding transaction commits (never before: the row must exist).
+    """Hand a due job over once the surrounding transaction commits (never before: the row must exist).
     Without a sender (core.tasks not loaded) the dispatcher still finds the job when it is due."""
     if job.next_run_at > clock.now() or not _sender:
         return  # the dispatcher picks it up when due

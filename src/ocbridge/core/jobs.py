@@ -300,21 +300,44 @@ def dispatch_due(send: Callable[[int], None], polls=None) -> float:
             wait = min(wait, polls.tick())
         except Exception:  # lease store unreachable: log it; due jobs are still handed out below
             log.exception("routine polls: tick failed")
-    for pk in due_job_ids():
-        send(pk)
+    hand_out(send)
     return wait
 
 
+def hand_out(send: Callable[[int], None]) -> None:
+    """Hand the due jobs to `send` (huey) now: what a web process's wake-up asks for (core.wake)."""
+    for pk in due_job_ids():
+        send(pk)
+
+
 def dispatcher_loop(stop: threading.Event, send: Callable[[int], None], interval: float = 1.0, polls=None) -> None:
-    while not stop.is_set():
-        wait = interval
-        try:
-            wait = min(interval, dispatch_due(send, polls))
-        except Exception:  # database locked or down: log, wait, go on
-            log.exception("dispatcher tick failed")
-        finally:
-            close_old_connections()
-        stop.wait(wait)  # wakes on time for a due schedule, not up to a tick late
+    import time
+
+    from ocbridge.core.wake import Listener
+
+    woken = Listener()
+    try:
+        while not stop.is_set():
+            wait = interval
+            try:
+                wait = min(interval, dispatch_due(send, polls))
+            except Exception:  # database locked or down: log, wait, go on
+                log.exception("dispatcher tick failed")
+            finally:
+                close_old_connections()
+            # Until the next tick (on time for a due schedule, not up to a tick late), a web process that stored
+            # jobs wakes us to hand them out at once.
+            until = time.monotonic() + wait
+            while not stop.is_set() and (left := until - time.monotonic()) > 0:
+                if woken.wait(min(left, 0.5)):
+                    try:
+                        hand_out(send)
+                    except Exception:  # database locked: the next tick hands them out
+                        log.exception("dispatcher hand-out failed")
+                    finally:
+                        close_old_connections()
+    finally:
+        woken.close()
 
 
 def run_until_idle(max_rounds: int = 50) -> int:

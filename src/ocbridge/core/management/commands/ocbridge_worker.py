@@ -23,7 +23,10 @@ class Command(BaseCommand):
         from django.conf import settings
 
         import ocbridge.core.tasks  # noqa: F401  (registers the task with huey)
+        from ocbridge.core.jobkinds import set_sender
         from ocbridge.core.tasks import run_job_task
+
+        set_sender(run_job_task)  # the worker's own jobs go to huey at once (no dispatcher round)
 
         cfg = dict(settings.HUEY.get("consumer", {}))
         if workers:
