@@ -153,23 +153,79 @@ def test_both_sides_changed_the_rule_decides_and_the_conflict_is_logged(shop, si
     assert (conflict.local_id, conflict.rule, conflict.winner) == ("20", rule, winner)
 
 
-def test_a_category_the_shop_refuses_is_listed_and_retry_takes_it_once_its_parent_is_there(shop, sim, integration,
-                                                                                             kit):
+def test_a_category_the_shop_refuses_is_listed_and_retry_takes_oneboxs_current_version(shop, sim, integration, kit):
+    """Retry reads the record from OneBox again (as for contacts): a copy kept with the failure would write the
+    name OneBox had then. A parent the shop lacks is read from OneBox and taken first."""
     both_ways(integration)
     start(integration, kit)
-    later = sim.add("category", code="K-LATER", name="Pots")
-    orphan = sim.add("category", code="K-ORPHAN", name="Lids", parentcode="K-LATER")
-    # the parent reaches the shop only after its child was read (as when the parent's category/get page failed)
-    kit.run(catalogue_in.CatalogueIn, integration, entity="category", records=[orphan], seen="")
-    [failed] = Binding.objects.filter(kind=m.CATEGORY, data__state=m.FAILED)
-    assert failed.local_id == f"onebox:{orphan['id']}" and "K-LATER" in failed.data["error"]
-    kit.run(catalogue_in.CatalogueIn, integration, entity="category", records=[later], seen="")
-    jobs.retry(integration, m.CATEGORY, failed.local_id)
+    parent = sim.add("category", code="K-POTS", name="P" * 300)  # over the admin form's 255 characters
+    child = sim.add("category", code="K-LIDS", name="Lids", parentcode="K-POTS")
+    kit.run(catalogue_in.CatalogueIn, integration, entity="category", records=[child], seen="")
+    failed = {b.local_id: b.data for b in Binding.objects.filter(kind=m.CATEGORY, data__state=m.FAILED)}
+    assert "255" in failed[f"onebox:{parent['id']}"]["error"]  # the parent, read from OneBox, refused for itself
+    assert "K-POTS" in failed[f"onebox:{child['id']}"]["error"]  # the child: its parent is missing
+    assert "record" not in failed[f"onebox:{child['id']}"]  # no copy kept
+    sim.edit("category", "code", "K-POTS", name="Pots")
+    sim.edit("category", "code", "K-LIDS", name="Lids and covers")
+    jobs.retry(integration, m.CATEGORY, f"onebox:{child['id']}")
     run_until_idle()
     cats = categories(shop)
-    lid = int(bound(m.CATEGORY, orphan["id"]).local_id)
-    assert cats[lid]["parent"] == int(Binding.objects.get(kind=m.CATEGORY, data__code="K-LATER").local_id)
+    p, c = int(bound(m.CATEGORY, parent["id"]).local_id), int(bound(m.CATEGORY, child["id"]).local_id)
+    assert cats[c]["parent"] == p and cats[p]["names"][1] == "Pots" and cats[c]["names"][1] == "Lids and covers"
     assert not Binding.objects.filter(kind=m.CATEGORY, data__state=m.FAILED).exists() and len(cats) == 4
+
+
+def test_categories_and_brands_onebox_had_before_are_loaded_once_resuming_after_a_crash(shop, sim, integration, kit):
+    """The load pages through category/get and brand/get by offset and takes each record as the poll takes a
+    change; a parent on a later page is read first; killed mid-step, it continues and writes nothing twice."""
+    both_ways(integration)
+    integration.settings = {**integration.settings, "history_batch": 2}
+    integration.save()
+    start(integration, kit)  # the shop's catalogue out: OneBox has oc-cat10, oc-cat20 and oc-brand7 (Acme)
+    kitchen = sim.add("category", code="K-KITCHEN", name="Kitchen", parentcode="oc-cat10")
+    tea = sim.add("category", code="K-TEA", name="Teapots", namelang={"en": "Teapots", "ru": "Чайники"},
+                  parentcode="K-KITCHEN")
+    sale = sim.add("category", code="K-SALE", name="Sale")
+    sim.edit("category", "code", "K-KITCHEN", hidden=1)  # listed last now: its child comes a page before it
+    zeta = sim.add("brand", code="B-Z", name="Zeta")
+    sets = (sim.calls()["category/set"], sim.calls()["brand/set"])
+    with killed_at(jobs, "load", sale["id"]):  # after the second page's last record
+        jobs.start_load(integration, "category_in")
+        run_until_idle()
+    assert jobs.progress(integration, "category_in")["after"] == 2  # the killed step did not move the position
+    handed_out_again(jobs.LoadStep)
+    jobs.start_load(integration, "brand_in")
+    run_until_idle()
+    cats = categories(shop)
+    k, t = int(bound(m.CATEGORY, kitchen["id"]).local_id), int(bound(m.CATEGORY, tea["id"]).local_id)
+    assert cats[k]["parent"] == 10 and cats[k]["status"] == 0 and cats[t]["path"] == [10, k, t]
+    assert cats[t]["names"] == {1: "Teapots", 2: "Teapots", 3: "Чайники"}
+    assert len(cats) == 5 and ShopWrite.objects.filter(kind="category").count() == 3  # nothing written twice
+    assert bound(m.CATEGORY, tea["id"]).data["code"] == "K-TEA"  # OneBox's id and code kept
+    assert sorted(manufacturers(shop).values()) == ["Acme", "Zeta"] and bound(m.BRAND, zeta["id"]).data["code"] == "B-Z"
+    for kind, done in (("category_in", 5), ("brand_in", 2)):
+        p = jobs.progress(integration, kind)
+        assert p["finished"] and (p["done"], p["total"]) == (done, done)
+    kit.run(jobs.SyncCatalog, integration)  # what came in is not sent back
+    assert (sim.calls()["category/set"], sim.calls()["brand/set"]) == sets
+    assert not Binding.objects.filter(data__state=m.FAILED).exists()
+
+
+def test_a_brand_onebox_had_with_a_shop_manufacturers_name_is_matched_not_duplicated(shop, sim, integration):
+    integration.settings = {**integration.settings, "flows": {"brand": "in"}}
+    integration.save()
+    acme = sim.add("brand", code="B-ACME", name="Acme")
+    jobs.start_load(integration, "brand_in")
+    run_until_idle()
+    assert manufacturers(shop) == {7: "Acme"} and bound(m.BRAND, acme["id"]).local_id == "7"
+
+
+def test_the_load_of_a_kind_that_does_not_come_from_onebox_reads_nothing(shop, sim, integration):
+    sim.add("category", code="K-X", name="X")
+    jobs.start_load(integration, "category_in")  # categories go out only (the default)
+    run_until_idle()
+    assert jobs.progress(integration, "category_in")["finished"] and "category/get" not in sim.calls()
+    assert len(categories(shop)) == 2
 
 
 def test_the_settings_form_offers_categories_and_brands_from_onebox_with_their_own_rules(integration):

@@ -138,10 +138,11 @@ def test_a_contact_the_shop_could_not_take_shows_why_in_the_readers_language_and
                                  "error": "Same e-mail (a@example.com) as OneBox contact 54, …"})
     client_logged_in.cookies["django_language"] = "ru"
     assert "Покупатели из OneBox" not in client_logged_in.get(f"/onebox/{integ.pk}/").content.decode()
-    integ.settings = {**integ.settings, "flows": {"contact": "both"}}
+    integ.settings = {**integ.settings, "flows": {"contact": "both", "category": "in"}}
     integ.save()
     page = client_logged_in.get(f"/onebox/{integ.pk}/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
     assert "Покупатели из OneBox" in page  # the load of the contacts OneBox had, offered once they come in
+    assert "Категории из OneBox" in page and "Бренды из OneBox" not in page  # brands do not come in
     assert "Тот же e-mail (a@example.com), что у контакта OneBox 54, который в магазине — покупатель 5" in page
     assert client_logged_in.post(f"/onebox/{integ.pk}/retry/{m.CONTACT}/onebox:55/").status_code == 302
     job = Job.objects.get(kind="onebox.contact_in")

@@ -6,7 +6,9 @@ own writes read back give the view their Binding recorded (echoes: nothing to do
 through the shop's journaled writes (opencart.writes upsert_category / upsert_manufacturer), keyed by the
 record's OneBox version, so a retry after a crash mid-write finishes that one write and never makes a second
 category. Categories go parents first (OneBox's `parentid` [DOC] or `parentcode`, ours or OneBox's own codes).
-Both sides changed since the last sync: the owner's rule for the kind decides and the conflict is logged.
+Both sides changed since the last sync: the owner's rule for the kind decides and the conflict is logged. A parent
+the shop does not have yet is read from OneBox and taken first. What OneBox had before the sync was switched on
+comes in once through the same path: the load (`load_step`; page button or `ocbridge onebox load`).
 
 A record created in OneBox keeps its own code there: the Binding remembers it (`data["code"]`) and what we send
 back later carries it (and OneBox's id), so OneBox never gets a second copy.
@@ -23,8 +25,8 @@ from ocbridge.core import bindings, clock
 from ocbridge.core.errors import TerminalError
 from ocbridge.core.jobs import register_job_kind
 from ocbridge.core.models import Binding, Integration, Job
-from ocbridge.integrations.onebox import mappers, models as m, shop
-from ocbridge.integrations.onebox.jobs import OneBoxJob, _when, note
+from ocbridge.integrations.onebox import jobs, mappers, models as m, shop
+from ocbridge.integrations.onebox.jobs import OneBoxJob, _when, note, record_of
 
 KINDS = {"category": m.CATEGORY, "brand": m.BRAND}  # OneBox entity → Binding kind
 VIEWS = {"category": mappers.category_view, "brand": mappers.brand_view}
@@ -154,20 +156,48 @@ class CatalogueIn(OneBoxJob):
 
     def sync(self, job, integration, cfg, client) -> None:
         entity = job.payload["entity"]
-        records = job.payload["records"]
-        if entity == "category":
-            records = parents_first(records)
-        for record in records:
-            try:
-                take(integration, cfg, client, entity, record, seen=_when(job.payload.get("seen")))
-            except TerminalError as exc:
-                refused(integration, KINDS[entity], record, exc.message or str(exc))
+        if "records" in job.payload:  # what the poll read
+            records = job.payload["records"]
+        else:  # the owner's Retry: OneBox's current version
+            records = [r for r in [record_of(client, entity, job.payload)] if r is not None]
+        take_all(integration, cfg, client, entity, records, seen=_when(job.payload.get("seen")))
 
 
-def take(integration: Integration, cfg, client, entity: str, record: dict, *, seen: datetime | None) -> None:
+def take_all(integration: Integration, cfg, client, entity: str, records: list[dict], *,
+             seen: datetime | None, step: str = "") -> None:
+    """Take these OneBox records (categories parents first); one the shop refuses (no name, a parent OneBox does
+    not have) is listed with the reason and the others go on. `step`: a load's, for jobs.crash_hook."""
+    for record in parents_first(records) if entity == "category" else records:
+        try:
+            take(integration, cfg, client, entity, record, seen=seen)
+        except TerminalError as exc:
+            refused(integration, KINDS[entity], record, exc.message or str(exc))
+        if step and jobs.crash_hook is not None:
+            jobs.crash_hook(step, record["id"])
+
+
+# --- what OneBox had before the sync was switched on: a resumable load ---------------------------------------------
+
+
+def load_step(entity: str, integration: Integration, cfg, client, offset: int, limit: int) -> int:
+    """One step of the load of every OneBox category or brand (jobs.LoadStep, kinds "category_in" / "brand_in"):
+    `limit` records from `offset`, each taken as the poll takes a change — the same conflict rules, OneBox's ids and
+    codes kept; a record already in step is left alone, so a step repeated after a crash writes nothing twice. A
+    category whose parent is on a later page is taken after its parent, read from OneBox. Returns the records read."""
+    if not cfg.takes(entity):  # this kind does not come from OneBox (any more): nothing to load
+        return 0
+    rows = client.get(entity, limit=limit, offset=offset)
+    take_all(integration, cfg, client, entity, rows, seen=clock.now(), step="load")
+    return len(rows)
+
+
+def take(integration: Integration, cfg, client, entity: str, record: dict, *, seen: datetime | None,
+         depth: int = 0) -> None:
     """One OneBox category or brand into the shop: created and bound, or updated when OneBox's side changed
     (the owner's rule when both did); our own write read back changes nothing."""
     kind, store = KINDS[entity], integration.store
+    if entity == "category":
+        _parent_from_onebox(integration, cfg, client, record, seen=seen, depth=depth)
     remote_now = view_hash(entity, record)
     b = Binding.objects.filter(connection_id=integration.connection_id, kind=kind, external_id=str(record["id"])).first()
     key = f"onebox:{integration.store_id}:{entity}-in:{record['id']}:{remote_now}"
@@ -225,6 +255,25 @@ def _same_brand(integration: Integration, entity: str, record: dict) -> int | No
                  if r["name"].strip().casefold() == name and str(r["manufacturer_id"]) not in bound), None)
 
 
+def _parent_from_onebox(integration: Integration, cfg, client, record: dict, *, seen: datetime | None,
+                        depth: int) -> None:
+    """A category whose parent OneBox has and the shop not yet (made there before the sync was switched on, or
+    read on a later page of a load): the parent is read from OneBox and taken first. One the shop refuses is
+    listed with its own reason (its child is then refused for the missing parent)."""
+    parent_id = str(record.get("parentid") or "").strip()
+    if parent_id in ("", "0") or depth > 50 or Binding.objects.filter(
+            connection_id=integration.connection_id, kind=m.CATEGORY, external_id=parent_id).exists():
+        return
+    parent = next((r for r in client.get("category", filter={"id": [int(parent_id)]})
+                   if str(r.get("id")) == parent_id), None)
+    if parent is None:
+        return
+    try:
+        take(integration, cfg, client, "category", parent, seen=seen, depth=depth + 1)
+    except TerminalError as exc:
+        refused(integration, m.CATEGORY, parent, exc.message or str(exc))
+
+
 def _parent(integration: Integration, record: dict) -> int:
     """The shop's category OneBox names as the parent: by OneBox's id [DOC `parentid`], else by code (ours
     `oc-cat<id>`, or the code of a category that came from OneBox); 0 = top level. Refused when the shop does
@@ -256,22 +305,13 @@ def _bound(integration: Integration, cfg, entity: str, b: Binding, remote_now: s
 
 
 def refused(integration: Integration, kind: str, record: dict, message: str) -> None:
-    """The shop refused OneBox's record: listed with the reason (Retry takes the stored record again)."""
+    """The shop refused OneBox's record: listed with the reason (Retry reads it from OneBox again)."""
     b = Binding.objects.filter(connection_id=integration.connection_id, kind=kind, external_id=str(record["id"])).first()
     if b is None:
         b, _ = Binding.objects.get_or_create(connection_id=integration.connection_id, kind=kind,
                                              local_id=f"onebox:{record['id']}",
                                              defaults={"external_id": f"pending:{kind}:{record['id']}"})
-    note(b, m.FAILED, error=message, direction="in", record=record)
-
-
-def retry(integration: Integration, b: Binding) -> Job:
-    """Retry of a record the shop refused: the stored OneBox record is taken again (new job key)."""
-    entity = next(e for e, k in KINDS.items() if k == b.kind)
-    stamp = f"{clock.now().timestamp():.3f}"
-    return Job.objects.enqueue(CatalogueIn, key=f"onebox:{integration.store_id}:{entity}-in:retry:{b.local_id}:{stamp}",
-                               integration=integration,
-                               payload={"entity": entity, "records": [b.data["record"]], "seen": clock.now().isoformat()})
+    note(b, m.FAILED, error=message, direction="in")
 
 
 def _shop_changed_at(store, entity: str, local_id: int) -> datetime | None:

@@ -25,7 +25,7 @@ from ocbridge.core import bindings, clock
 from ocbridge.core.bindings import SHOP_WINS
 from ocbridge.core.errors import TerminalError
 from ocbridge.core.jobs import register_job_kind
-from ocbridge.core.models import Binding, Integration, Job
+from ocbridge.core.models import Binding, Integration
 from ocbridge.integrations.onebox import groups, jobs, mappers, models as m, shop
 from ocbridge.integrations.onebox.config import OneBoxConfig
 from ocbridge.integrations.onebox.jobs import OneBoxJob, _when, note
@@ -74,23 +74,6 @@ def _not_synced(integration: Integration, kind: str, external_id: str, reason: s
     with translation.override("en"):
         english = str(REASONS[reason]) % params
     note(b, m.FAILED, error=english, reason=reason, params=params, direction="in", seen_view=seen_view)
-
-
-def retry(integration: Integration, b: Binding, stamp: str) -> Job:
-    """The owner's Retry of a record that came from OneBox: read it again and take it in."""
-    job_kind = GroupIn if b.kind == m.CONTACT_GROUP else ContactIn
-    Binding.objects.filter(pk=b.pk).update(data={**b.data, "seen_view": ""})
-    return Job.objects.enqueue(job_kind, key=f"onebox:{integration.store_id}:{b.kind}-in:{b.external_id}:retry:{stamp}",
-                               integration=integration, payload={"id": int(b.external_id),
-                                                                 "seen": clock.now().isoformat()})
-
-
-def _record_of(client: OneBoxClient, entity: str, job: Job) -> dict | None:
-    record = job.payload.get("record")
-    if record is None:  # a Retry: OneBox's current version
-        found = client.get(entity, filter={"id": [int(job.payload["id"])]})
-        record = next((r for r in found if str(r.get("id")) == str(job.payload["id"])), None)
-    return record
 
 
 def _conflict(integration: Integration, kind: str, local_id: str, rule: str, winner: str, lost: dict) -> None:
@@ -155,7 +138,7 @@ class GroupIn(OneBoxJob):
     kind = "onebox.group_in"
 
     def sync(self, job, integration, cfg, client) -> None:
-        record = _record_of(client, GROUP_ENTITY, job)
+        record = jobs.record_of(client, GROUP_ENTITY, job.payload)
         if record is not None:
             group_in(integration, cfg, record, seen=job.payload.get("seen") or "")
 
@@ -214,7 +197,7 @@ class ContactIn(OneBoxJob):
     kind = "onebox.contact_in"
 
     def sync(self, job, integration, cfg, client) -> None:
-        record = _record_of(client, CONTACT_ENTITY, job)
+        record = jobs.record_of(client, CONTACT_ENTITY, job.payload)
         if record is not None:
             self.take(integration, cfg, client, record, job.payload.get("seen"))
 

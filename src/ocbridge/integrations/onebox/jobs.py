@@ -55,11 +55,22 @@ def binding(integration: Integration, kind: str, local_id) -> Binding | None:
 
 def note(b: Binding, state: str, **data) -> None:
     """A record's sync state on its Binding: ok, or failed with OneBox's words (the dashboard's retry list). A
-    failure coming in keeps OneBox's record (`direction` "in", `record`) for Retry; any other note drops it."""
+    failure coming in is marked `direction` "in" (its Retry reads OneBox's record again); any other note drops the
+    mark (and `record`, the copy kept for Retry before 2026-12-06)."""
     kept = {k: v for k, v in b.data.items() if k not in ("direction", "record")}
     b.data = {**kept, "state": state, "at": clock.now().isoformat(), **data}
     b.synced_at = clock.now()
     b.save(update_fields=["external_id", "data", "synced_at", "local_hash", "remote_hash", "last_origin"])
+
+
+def record_of(client: OneBoxClient, entity: str, payload: dict) -> dict | None:
+    """The OneBox record an in-coming job takes: the one the poll read (`record`), else — the owner's Retry of a
+    record the shop could not take — OneBox's current version of it, read again by `id` (never a stored copy, which
+    could write back what OneBox has changed since); None when OneBox no longer has it."""
+    if payload.get("record") is not None:
+        return payload["record"]
+    wanted = str(payload["id"])
+    return next((r for r in client.get(entity, filter={"id": [int(wanted)]}) if str(r.get("id")) == wanted), None)
 
 
 def _failed(integration: Integration, kind: str, local_id, exc: ServiceError, **data) -> None:
@@ -457,13 +468,16 @@ class ProductIn(OneBoxJob):
     def sync(self, job, integration, cfg, client) -> None:
         from ocbridge.integrations.onebox import catalogue_in
 
+        record = record_of(client, "product", job.payload)
+        if record is None:
+            return
         try:
-            self._take(job, integration, cfg)
-        except TerminalError as exc:  # the shop refused OneBox's record: listed with the reason, Retry takes it
-            catalogue_in.refused(integration, m.PRODUCT, job.payload["record"], exc.message or str(exc))
+            self._take(job, integration, cfg, record)
+        except TerminalError as exc:  # the shop refused OneBox's record: listed with the reason, Retry reads it again
+            catalogue_in.refused(integration, m.PRODUCT, record, exc.message or str(exc))
 
-    def _take(self, job, integration, cfg) -> None:
-        record, store = job.payload["record"], integration.store
+    def _take(self, job, integration, cfg, record: dict) -> None:
+        store = integration.store
         remote_now = bindings.digest(mappers.product_view(record))
         b = Binding.objects.filter(connection_id=integration.connection_id, kind=m.PRODUCT,
                                    external_id=str(record["id"])).first()
@@ -573,9 +587,25 @@ def _save_load(integration: Integration, kind: str, **fields) -> dict:
     return load
 
 
+# The loads of what OneBox had before the sync was switched on, into the shop: load kind → the flow that must come
+# in from OneBox. Each pages through OneBox's list by offset and takes every record as the poll takes a change.
+IN_LOADS = {"contact_in": "contact", "category_in": "category", "brand_in": "brand"}
+
+
+def _in_load_step(kind: str):
+    """step(integration, cfg, client, offset, limit) → records read, of an IN_LOADS kind."""
+    from functools import partial
+
+    from ocbridge.integrations.onebox import catalogue_in, contacts_in
+
+    if kind == "contact_in":
+        return contacts_in.load_step
+    return partial(catalogue_in.load_step, IN_LOADS[kind])
+
+
 def start_load(integration: Integration, kind: str) -> Job:
     """Start (or restart from where it stands) the first load of `kind`: "order", "contact" or "product" to OneBox,
-    or "contact_in" (every OneBox contact into the shop, when customers come from OneBox)."""
+    or one of IN_LOADS (every OneBox contact, category or brand into the shop, when that kind comes from OneBox)."""
     load = (m.SyncState.of(integration).loads or {}).get(kind) or {}
     if not load or load.get("finished"):
         load = _save_load(integration, kind, after=0, done=0, total=0, started=clock.now().isoformat(), finished="",
@@ -599,7 +629,7 @@ class LoadStep(OneBoxJob):
         if load.get("finished") or load.get("started") != job.payload.get("started"):
             return
         after, begun = int(load.get("after") or 0), clock.now()
-        if not load.get("total") and kind != "contact_in":  # OneBox tells no count: the total grows as read
+        if not load.get("total") and kind not in IN_LOADS:  # OneBox tells no count: the total grows as read
             total = {"order": shop.order_count, "contact": shop.customer_count}.get(kind, shop.product_count)(store)
             load = _save_load(integration, kind, total=total)
         step = max(1, int(cfg.history_batch or LOAD_STEP))
@@ -614,10 +644,8 @@ class LoadStep(OneBoxJob):
             if cfg.sends("history"):
                 append_history(integration, cfg, client, ids)
             last, count = (ids[-1] if ids else after), len(ids)
-        elif kind == "contact_in":  # OneBox's contacts into the shop; the position is an offset in OneBox's list
-            from ocbridge.integrations.onebox import contacts_in
-
-            count = contacts_in.load_step(integration, cfg, client, after, step)
+        elif kind in IN_LOADS:  # OneBox's records into the shop; the position is an offset in OneBox's list
+            count = _in_load_step(kind)(integration, cfg, client, after, step)
             last = after + count
         elif kind == "contact":
             rows = shop.customers_after(store, after, step)
@@ -632,7 +660,7 @@ class LoadStep(OneBoxJob):
         done = int(load.get("done") or 0) + count
         finished = clock.now().isoformat() if count < step else ""
         total = max(int(load.get("total") or 0), done)
-        if kind == "contact_in":  # what OneBox had, once read to the end; "at least one step more" until then
+        if kind in IN_LOADS:  # what OneBox had, once read to the end; "at least one step more" until then
             total = done if finished else done + step
         _save_load(integration, kind, after=last, done=done, rate=round(rate, 3), finished=finished, total=total)
         if not finished:
@@ -847,13 +875,8 @@ def retry(integration: Integration, kind: str, local_id: str) -> Job:
     if b is not None and b.data.get("state") == m.FAILED:
         b.data = {**b.data, "state": "retrying", "attempt": int(b.data.get("attempt") or 1) + 1}
         b.save(update_fields=["data"])
-    if b is not None and b.data.get("direction") == "in" and kind in (m.CATEGORY, m.BRAND, m.PRODUCT):
-        return _retry_in(integration, b, kind, local_id, stamp)  # the shop refused OneBox's catalogue record
-    if b is not None and kind in (m.CONTACT, m.CONTACT_GROUP) and b.data.get("direction") == "in":
-        # a contact or group from OneBox the shop could not take: read it again and take it in
-        from ocbridge.integrations.onebox import contacts_in
-
-        return contacts_in.retry(integration, b, stamp)
+    if b is not None and b.data.get("direction") == "in" and kind in IN_JOBS:
+        return _retry_in(integration, b, stamp)  # a record from OneBox the shop could not take
     if kind == m.CONTACT and local_id.startswith("oc-c") and local_id[4:].isdigit():  # a customer OneBox refused
         if b is not None:
             Binding.objects.filter(pk=b.pk).update(local_hash="")
@@ -872,15 +895,22 @@ def retry(integration: Integration, kind: str, local_id: str) -> Job:
                                integration=integration)
 
 
-def _retry_in(integration: Integration, b: Binding, kind: str, local_id: str, stamp: str) -> Job:
-    """A catalogue record the shop refused: the OneBox record kept with the failure is taken again."""
-    if kind == m.PRODUCT:
-        return Job.objects.enqueue(ProductIn, key=f"onebox:{integration.store_id}:product-in:retry:{local_id}:{stamp}",
-                                   integration=integration,
-                                   payload={"record": b.data["record"], "seen": clock.now().isoformat()})
-    from ocbridge.integrations.onebox import catalogue_in
+# Binding kind → (OneBox entity, the job that takes it into the shop), for records coming in from OneBox
+IN_JOBS = {m.PRODUCT: ("product", "onebox.product_in"), m.CATEGORY: ("category", "onebox.catalogue_in"),
+           m.BRAND: ("brand", "onebox.catalogue_in"), m.CONTACT: ("contact", "onebox.contact_in"),
+           m.CONTACT_GROUP: ("contactgroup", "onebox.group_in")}
 
-    return catalogue_in.retry(integration, b)
+
+def _retry_in(integration: Integration, b: Binding, stamp: str) -> Job:
+    """A record from OneBox the shop could not take: read from OneBox again and taken as the poll takes a change.
+    The one way for every kind: a copy kept with the failure could be older than OneBox's record by the time the
+    owner presses Retry, and taking it would write stale data over the shop (and look like a change to send)."""
+    entity, job_kind = IN_JOBS[b.kind]
+    ext = str(b.external_id).rsplit(":", 1)[-1]  # a record never bound has a placeholder ("pending:<kind>:<id>")
+    Binding.objects.filter(pk=b.pk).update(data={**b.data, "seen_view": ""})  # this version may be taken again
+    return Job.objects.enqueue(job_kind, key=f"onebox:{integration.store_id}:{entity}-in:{ext}:retry:{stamp}",
+                               integration=integration,
+                               payload={"entity": entity, "id": int(ext), "seen": clock.now().isoformat()})
 
 
 def check_connection(connection) -> dict:

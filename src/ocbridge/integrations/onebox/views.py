@@ -26,7 +26,8 @@ KIND_LABELS = {m.ORDER: gettext_lazy("Orders"), m.HISTORY: gettext_lazy("Order h
                m.CONTACT_GROUP: gettext_lazy("Customer groups")}
 FLOW_OF = {m.OPTION: "product", m.OPTION_VALUE: "product"}  # options travel inside products
 LOADS = {"order": gettext_lazy("Order history"), "contact": gettext_lazy("Customers"),
-         "product": gettext_lazy("Catalogue"), "contact_in": gettext_lazy("Customers from OneBox")}
+         "product": gettext_lazy("Catalogue"), "contact_in": gettext_lazy("Customers from OneBox"),
+         "category_in": gettext_lazy("Categories from OneBox"), "brand_in": gettext_lazy("Brands from OneBox")}
 
 
 def _integration(request, pk: int, role: str = Role.VIEWER) -> Integration:
@@ -61,7 +62,7 @@ def overview(request, integration_pk: int) -> HttpResponse:
         "integration": integration, "store": integration.store, "nav": "stores", "cfg": cfg, "state": state,
         "kinds": kinds, "mapping": mapping, "group_rows": group_rows, "failed": failed, "labels": KIND_LABELS,
         "loads": [(kind, label, jobs.progress(integration, kind)) for kind, label in LOADS.items()
-                  if kind != "contact_in" or cfg.takes("contact")],
+                  if kind not in jobs.IN_LOADS or cfg.takes(jobs.IN_LOADS[kind])],
         "conflicts": m.Conflict.objects.filter(integration=integration)[:20],
         "can_act": access.can(request.user, integration.store, Role.OPERATOR),
         "can_own": access.can(request.user, integration.store, Role.OWNER)})

@@ -1,7 +1,7 @@
 """`ocbridge onebox`: the first loads of a store's OneBox sync — start or continue one, and see how far they are.
 
     ocbridge onebox status [--store ID]                      each load: done / total, percent, time left
-    ocbridge onebox load --store ID --kind order|contact|product|contact_in [--run]
+    ocbridge onebox load --store ID --kind order|contact|product|contact_in|category_in|brand_in [--run]
         starts the load (or continues it where it stopped); the worker runs it at OneBox's pace. With --run
         this process runs it and prints its progress after every step (Ctrl-C stops; `load` again continues).
 """
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-KINDS = ("order", "contact", "product", "contact_in")  # contact_in: OneBox's contacts into the shop
+# *_in: what OneBox had (contacts, categories, brands) into the shop
+KINDS = ("order", "contact", "product", "contact_in", "category_in", "brand_in")
 
 
 class Command(BaseCommand):
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("action", choices=["status", "load"])
         parser.add_argument("--store", type=int, help="the store's number (ocbridge store list)")
         parser.add_argument("--kind", choices=KINDS, help="order history, customers or the catalogue to OneBox; "
-                            "contact_in: OneBox's contacts into the shop")
+                            "contact_in, category_in, brand_in: what OneBox has into the shop")
         parser.add_argument("--run", action="store_true", help="run the load in this process, printing progress")
 
     def handle(self, *args, action, store=None, kind=None, run=False, **opts):
