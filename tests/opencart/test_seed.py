@@ -65,6 +65,23 @@ def test_seed_sqlite_demo(opencart_sqlite):
     assert rows(h, "SELECT COUNT(*) FROM oc_order")[0][0] == 300
 
 
+@pytest.mark.parametrize("version", ["2.3", "3.0", "4.0"])
+def test_the_seeded_products_option_and_its_values_exist_in_every_layout(opencart_sqlite, version):
+    """The products' size option names option 11 and values 46-48: their `option*` rows are seeded too, so a
+    catalogue read (OneBox's products out) gives the option and its values with their names."""
+    from ocbridge.opencart import catalog
+
+    h = opencart_sqlite(version)
+    seed(h.engine, version=version, orders=20, create=False)
+    assert rows(h, "SELECT COUNT(*) FROM oc_product_option po WHERE NOT EXISTS "
+                   "(SELECT 1 FROM oc_option o WHERE o.option_id = po.option_id)")[0][0] == 0
+    assert rows(h, "SELECT COUNT(*) FROM oc_product_option_value pov WHERE NOT EXISTS (SELECT 1 FROM oc_option_value "
+                   "v WHERE v.option_value_id = pov.option_value_id AND v.option_id = pov.option_id)")[0][0] == 0
+    [size] = catalog.product_options(h.shop, [4])[4]
+    assert size["option_id"] == 11 and size["names"] == {1: "Size", 2: "Beden", 3: "Размер"}
+    assert [(v["option_value_id"], v["names"][2]) for v in size["values"]] == [(46, "S"), (47, "M"), (48, "L")]
+
+
 # Tables a demo shop made before 2026-12-06 did not have (the layouts gained them with the catalogue writes).
 ADDED_SINCE = ["customer_group", "customer_group_description", "category_path", "category_to_store", "filter",
                "filter_description", "filter_group_description", "product_filter", "product_discount",
@@ -83,6 +100,8 @@ def test_an_older_demo_shop_gains_the_missing_tables_and_keeps_its_orders(tmp_pa
     with engine.begin() as conn:  # as an older ocbridge left it
         for name in ADDED_SINCE:
             conn.execute(sa.text(f"DROP TABLE oc_{name}"))
+        for name in ("option", "option_value"):  # there, but empty: its products named option 11 all the same
+            conn.execute(sa.text(f"DELETE FROM oc_{name}"))
         conn.execute(sa.text("UPDATE oc_customer SET firstname = 'Kept' WHERE customer_id = 1"))
     demo = DemoSetup(data_dir=tmp_path, port=8765, speed=1.0)
     assert demo.ensure_shop(orders=40) == url
@@ -97,6 +116,9 @@ def test_an_older_demo_shop_gains_the_missing_tables_and_keeps_its_orders(tmp_pa
         assert q("SELECT category_id, path_id, level FROM oc_category_path ORDER BY category_id") == [
             (1, 1, 0), (2, 2, 0), (3, 3, 0)]
         assert q("SELECT COUNT(*) FROM oc_category_to_store")[0][0] == 6
+        assert q("SELECT option_id, type FROM oc_option") == [(11, "select")]
+        assert q("SELECT option_value_id FROM oc_option_value ORDER BY option_value_id") == [(46,), (47,), (48,)]
+        assert q("SELECT name FROM oc_option_description WHERE language_id = 2") == [("Beden",)]
     demo = DemoSetup(data_dir=tmp_path, port=8765, speed=1.0)
     demo.ensure_shop(orders=40)
     assert demo.upgraded == []  # nothing more to add; nothing added twice

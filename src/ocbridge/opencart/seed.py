@@ -104,24 +104,39 @@ def create_shop(url_or_engine, version: str, prefix: str = "oc_", **reference_kw
 
 def upgrade_shop(url_or_engine, version: str, prefix: str = "oc_", **reference_kwargs) -> list[str]:
     """Add the tables a shop made by an older ocbridge lacks (the demo's var/demo shop), with their reference rows
-    and, when the catalogue was seeded, its rows for them. Existing tables and rows are left as they are.
+    and, when the catalogue was seeded, its rows for them; the seeded size option's rows are added where an older
+    ocbridge left its tables empty. Other existing tables and rows are left as they are.
     Returns the names (without the prefix) of the tables added."""
     engine = url_or_engine if isinstance(url_or_engine, sa.Engine) else _engine(url_or_engine)
     md = metadata_for(version, prefix)
     have = set(sa.inspect(engine).get_table_names())
     missing = [t for name, t in md.tables.items() if name not in have]
-    if not missing:
-        return []
     added = {t.name[len(prefix):] for t in missing}
     with engine.begin() as conn:
-        md.create_all(conn, tables=missing)
-        reference.install(conn, md, tables=added, **reference_kwargs)
+        if missing:
+            md.create_all(conn, tables=missing)
+            reference.install(conn, md, tables=added, **reference_kwargs)
         products = conn.execute(sa.select(sa.func.count()).select_from(md.tables[prefix + "product"])).scalar()
         if products:
-            for name, rows in _Catalog(random.Random(1), products).rows(md, prefix, md.info["opencart_version"]).items():
+            catalogue = _Catalog(random.Random(1), products).rows(md, prefix, md.info["opencart_version"])
+            for name, rows in catalogue.items():
                 if name in added:
                     reference.insert_rows(conn, md.tables[prefix + name], rows)
+            _add_size_option(conn, md, prefix, catalogue)
     return sorted(added)
+
+
+def _add_size_option(conn: sa.Connection, md: sa.MetaData, prefix: str, catalogue: dict[str, list[dict]]) -> None:
+    """The seeded size option's rows that a demo shop seeded before they were (its products name option 11 with no
+    `option` row) lacks; rows already there are kept."""
+    option = md.tables[prefix + "option"]
+    if conn.execute(sa.select(option.c.option_id).where(option.c.option_id == SIZE_OPTION)).first() is not None:
+        return
+    for name in OPTION_TABLES:
+        table = md.tables[prefix + name]
+        keys = [c.name for c in table.primary_key.columns]
+        have = {tuple(r) for r in conn.execute(sa.select(*table.primary_key.columns))}
+        reference.insert_rows(conn, table, [r for r in catalogue[name] if tuple(r[k] for k in keys) not in have])
 
 
 def _engine(url: str) -> sa.Engine:
@@ -139,6 +154,14 @@ def _engine(url: str) -> sa.Engine:
             cur.execute(f"SET SESSION sql_mode = '{OPENCART_SQL_MODE}'")
 
     return engine
+
+
+# The seeded products' size option: a select numbered as in OpenCart's own sample data (option 11 "Size", values
+# 46-48), with its rows in `option`, `option_value` and their descriptions, so what reads a product's options
+# (OneBox's catalogue out, options coming in matched by name) finds the option the products name.
+SIZE_OPTION = 11
+SIZES = ((46, "S"), (47, "M"), (48, "L"))
+OPTION_TABLES = ("option", "option_description", "option_value", "option_value_description")
 
 
 class _Catalog:
@@ -163,7 +186,15 @@ class _Catalog:
         out: dict[str, list[dict]] = {k: [] for k in (
             "manufacturer", "category", "category_description", "product", "product_description", "product_to_store",
             "product_to_category", "product_image", "product_special", "product_option", "product_option_value",
-            "attribute", "attribute_description", "product_attribute", "category_path", "category_to_store")}
+            "attribute", "attribute_description", "product_attribute", "category_path", "category_to_store",
+            *OPTION_TABLES)}
+        out["option"].append({"option_id": SIZE_OPTION, "type": "select", "sort_order": 1})
+        for lang, name in ((1, "Size"), (2, "Beden"), (3, "Размер")):
+            out["option_description"].append({"option_id": SIZE_OPTION, "language_id": lang, "name": name})
+        for sort, (ov, size) in enumerate(SIZES, start=1):
+            out["option_value"].append({"option_value_id": ov, "option_id": SIZE_OPTION, "image": "", "sort_order": sort})
+            out["option_value_description"] += [{"option_value_id": ov, "language_id": lang, "option_id": SIZE_OPTION,
+                                                 "name": size} for lang in (1, 2, 3)]
         out["manufacturer"].append({"manufacturer_id": 1, "name": "Anadolu Tekstil", "image": "", "sort_order": 0})
         for cid, (tr, ru, en) in enumerate([("Giyim", "Одежда", "Clothing"), ("Ayakkabı", "Обувь", "Shoes"),
                                             ("Aksesuar", "Аксессуары", "Accessories")], start=1):
@@ -202,12 +233,12 @@ class _Catalog:
                 out["product_attribute"].append({"product_id": pid, "attribute_id": 1, "language_id": lang,
                                                  "text": text})
             if prod["has_option"]:
-                out["product_option"].append({"product_option_id": pid, "product_id": pid, "option_id": 11,
+                out["product_option"].append({"product_option_id": pid, "product_id": pid, "option_id": SIZE_OPTION,
                                               "value": "", "required": 1})
-                for ov, (pov_id, size) in enumerate(prod["values"], start=46):
+                for (ov, _size), (pov_id, _) in zip(SIZES, prod["values"]):
                     out["product_option_value"].append({
                         "product_option_value_id": pov_id, "product_option_id": pid, "product_id": pid,
-                        "option_id": 11, "option_value_id": ov, "quantity": 100, "subtract": 1, "price": Decimal(0),
+                        "option_id": SIZE_OPTION, "option_value_id": ov, "quantity": 100, "subtract": 1, "price": Decimal(0),
                         "price_prefix": "+", "points": 0, "points_prefix": "+", "weight": Decimal(0),
                         "weight_prefix": "+"})
         return out
