@@ -34,6 +34,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NoReturn
 
 import sqlalchemy as sa
 
@@ -114,6 +115,27 @@ def _journal(store, key: str, *, kind: str, order_id: int | None, request: dict)
     row.attempts += 1
     _save(row, attempts=row.attempts, state=row.state)
     return row
+
+
+def _begin(store, key: str, kind: str, request: dict):
+    """Open the journal row of a create-or-update write (the upsert_* writes), once per key: returns (row, the
+    `<kind>_id` the write made when an earlier attempt with this key finished it, else None — the caller then
+    answers with it, touching nothing). A row an earlier attempt left FAILED or half-written is taken up again."""
+    from ocbridge.opencart.models import ShopWrite
+
+    if not key:
+        raise ValueError("a shop write needs its idempotency key")
+    row = _journal(store, key, kind=kind, order_id=None, request=request)
+    return row, (int(row.marks[f"{kind}_id"]) if row.state == ShopWrite.State.DONE else None)
+
+
+def _refuse(row, exc: TerminalError) -> NoReturn:
+    """What the shop refuses (the admin form's checks, an unknown record): the journal row is FAILED with the
+    reason (a person's retry with the same key tries again) and the caller gets the error."""
+    from ocbridge.opencart.models import ShopWrite
+
+    _save(row, state=ShopWrite.State.FAILED, error=exc.message)
+    raise exc
 
 
 def _save(row, **fields) -> None:
@@ -568,23 +590,18 @@ def upsert_product(store, draft: ProductDraft, *, key: str, product_id: int | No
     crash never leaves two products or one without its descriptions once the retry has run.
     A draft the admin form would refuse (no model, no name, a price out of range) is refused with the reason."""
     from ocbridge.opencart import shop_db
-    from ocbridge.opencart.models import ShopWrite
 
-    if not key:
-        raise ValueError("a shop write needs its idempotency key")
     creating = product_id is None
     if creating and draft.store_ids is None:
         draft.store_ids = [int(store.oc_store_id or 0)]
-    row = _journal(store, key, kind="product", order_id=None,
-                   request={"product_id": product_id, "draft": draft.to_json()})
-    if row.state == ShopWrite.State.DONE:
-        return ProductWrite(int(row.marks["product_id"]), creating, repeated=True)
+    row, made = _begin(store, key, "product", {"product_id": product_id, "draft": draft.to_json()})
+    if made is not None:
+        return ProductWrite(made, creating, repeated=True)
     draft = ProductDraft.from_json(row.request["draft"])  # the journaled request, on resume too
     try:
         product_model.check(draft, creating=creating)
     except TerminalError as exc:
-        _save(row, state=ShopWrite.State.FAILED, error=exc.message)
-        raise
+        _refuse(row, exc)
     shop = shop_db(store)
     if product_id is not None:
         row.marks["product_id"] = int(product_id)
@@ -684,17 +701,13 @@ def upsert_category(store, draft: CategoryDraft, *, key: str, category_id: int |
     the retry has run. A draft the admin form would refuse (no name, a parent that is itself or below it, a parent
     that does not exist) is refused with the reason."""
     from ocbridge.opencart import shop_db
-    from ocbridge.opencart.models import ShopWrite
 
-    if not key:
-        raise ValueError("a shop write needs its idempotency key")
     creating = category_id is None
     if creating and draft.store_ids is None:
         draft.store_ids = [int(store.oc_store_id or 0)]
-    row = _journal(store, key, kind="category", order_id=None,
-                   request={"category_id": category_id, "draft": draft.to_json()})
-    if row.state == ShopWrite.State.DONE:
-        return CategoryWrite(int(row.marks["category_id"]), creating, repeated=True)
+    row, made = _begin(store, key, "category", {"category_id": category_id, "draft": draft.to_json()})
+    if made is not None:
+        return CategoryWrite(made, creating, repeated=True)
     draft = CategoryDraft.from_json(row.request["draft"])  # the journaled request, on resume too
     shop = shop_db(store)
     c = shop.t("category")
@@ -707,8 +720,7 @@ def upsert_category(store, draft: CategoryDraft, *, key: str, category_id: int |
             if draft.parent_id is not None:
                 category_model.check_parent(conn, shop, category_id, int(draft.parent_id))
     except TerminalError as exc:
-        _save(row, state=ShopWrite.State.FAILED, error=exc.message)
-        raise
+        _refuse(row, exc)
     if category_id is not None:
         row.marks["category_id"] = int(category_id)
     _run_catalog_steps(store, shop, row, category_model.STEPS, category_model.max_category_id if creating else None,
@@ -759,16 +771,11 @@ def upsert_option(store, draft: OptionDraft, *, key: str, option_id: int | None 
     two values of one name once the retry has run. A draft the admin form would refuse (a name of 0 or over 128
     characters, a select without values, an unknown type) is refused with the reason."""
     from ocbridge.opencart import shop_db
-    from ocbridge.opencart.models import ShopWrite
 
-    if not key:
-        raise ValueError("a shop write needs its idempotency key")
     creating = option_id is None
-    row = _journal(store, key, kind="option", order_id=None,
-                   request={"option_id": option_id, "draft": draft.to_json()})
-    if row.state == ShopWrite.State.DONE:
-        return OptionWrite(int(row.marks["option_id"]), creating, list(row.marks.get("value_ids") or []),
-                           repeated=True)
+    row, made = _begin(store, key, "option", {"option_id": option_id, "draft": draft.to_json()})
+    if made is not None:
+        return OptionWrite(made, creating, list(row.marks.get("value_ids") or []), repeated=True)
     draft = OptionDraft.from_json(row.request["draft"])  # the journaled request, on resume too
     shop = shop_db(store)
     o = shop.t("option")
@@ -779,8 +786,7 @@ def upsert_option(store, draft: OptionDraft, *, key: str, option_id: int | None 
                 if conn.execute(sa.select(o.c.option_id).where(o.c.option_id == int(option_id))).first() is None:
                     raise TerminalError("opencart-db", "unknown_option", f"Option {option_id} does not exist.")
     except TerminalError as exc:
-        _save(row, state=ShopWrite.State.FAILED, error=exc.message)
-        raise
+        _refuse(row, exc)
     if option_id is not None:
         row.marks["option_id"] = int(option_id)
     try:
@@ -788,8 +794,7 @@ def upsert_option(store, draft: OptionDraft, *, key: str, option_id: int | None 
                            lambda conn, cfg, step, langs, preferred: _option_step(conn, shop, row, step, draft,
                                                                                   langs, preferred))
     except TerminalError as exc:  # a value id that is not the option's: nothing more is tried with this key
-        _save(row, state=ShopWrite.State.FAILED, error=exc.message)
-        raise
+        _refuse(row, exc)
     return OptionWrite(int(row.marks["option_id"]), creating, list(row.marks.get("value_ids") or []))
 
 
@@ -837,21 +842,19 @@ def upsert_manufacturer(store, name: str, *, key: str, manufacturer_id: int | No
     from ocbridge.opencart import shop_db
     from ocbridge.opencart.models import ShopWrite
 
-    if not key:
-        raise ValueError("a shop write needs its idempotency key")
     creating = manufacturer_id is None
     if creating and store_ids is None:
         store_ids = [int(store.oc_store_id or 0)]
-    row = _journal(store, key, kind="manufacturer", order_id=None, request={
+    row, made = _begin(store, key, "manufacturer", {
         "manufacturer_id": manufacturer_id, "name": name, "sort_order": sort_order, "image": image,
         "store_ids": store_ids})
-    if row.state == ShopWrite.State.DONE:
-        return ManufacturerWrite(int(row.marks["manufacturer_id"]), creating, repeated=True)
+    if made is not None:
+        return ManufacturerWrite(made, creating, repeated=True)
     req = row.request
     name = (req["name"] or "").strip()
     if not name or len(name) > 64:
-        _save(row, state=ShopWrite.State.FAILED, error="bad name")
-        raise TerminalError("opencart-db", "invalid_manufacturer", f"Manufacturer name must be 1 to 64 characters: {name!r}.")
+        _refuse(row, TerminalError("opencart-db", "invalid_manufacturer",
+                                   f"Manufacturer name must be 1 to 64 characters: {name!r}."))
     shop = shop_db(store)
     m, ms = shop.t("manufacturer"), shop.t("manufacturer_to_store")
     stored = product_model._esc(shop, name)
@@ -876,8 +879,7 @@ def upsert_manufacturer(store, name: str, *, key: str, manufacturer_id: int | No
                       .inserted_primary_key[0])
         elif not conn.execute(sa.update(m).where(m.c.manufacturer_id == int(mid)).values(**cols)).rowcount and \
                 conn.execute(sa.select(m.c.manufacturer_id).where(m.c.manufacturer_id == int(mid))).first() is None:
-            _save(row, state=ShopWrite.State.FAILED, error=f"manufacturer {mid} does not exist")
-            raise TerminalError("opencart-db", "unknown_manufacturer", f"Manufacturer {mid} does not exist.")
+            _refuse(row, TerminalError("opencart-db", "unknown_manufacturer", f"Manufacturer {mid} does not exist."))
         row.marks["manufacturer_id"] = int(mid)
         _checkpoint("manufacturer", "after")
         if req["store_ids"] is not None:
@@ -916,22 +918,19 @@ def upsert_customer(store, fields: dict, *, customer_group_id: int, key: str,
     from ocbridge.opencart import shop_db, statuses
     from ocbridge.opencart.models import ShopWrite
 
-    if not key:
-        raise ValueError("a shop write needs its idempotency key")
     creating = customer_id is None
-    row = _journal(store, key, kind="customer", order_id=None, request={
+    row, made = _begin(store, key, "customer", {
         "customer_id": customer_id, "customer_group_id": int(customer_group_id),
         "fields": {k: str(fields.get(k) or "").strip() for k in CUSTOMER_FIELDS}})
-    if row.state == ShopWrite.State.DONE:
-        return CustomerWrite(int(row.marks["customer_id"]), creating, repeated=True)
+    if made is not None:
+        return CustomerWrite(made, creating, repeated=True)
     req, shop = row.request, shop_db(store)
     c, cg = shop.t("customer"), shop.t("customer_group")
     esc = {k: product_model._esc(shop, v) for k, v in req["fields"].items()}
     row.via, row.plan = "db", ["customer"]
 
     def refuse(message: str):
-        _save(row, state=ShopWrite.State.FAILED, error=message)
-        raise TerminalError("opencart-db", "invalid_customer", message)
+        _refuse(row, TerminalError("opencart-db", "invalid_customer", message))
 
     email = req["fields"]["email"]
     if "@" not in email or len(esc["email"]) > 96:
@@ -999,21 +998,18 @@ def upsert_customer_group(store, names: dict[int, str], *, key: str,
     from ocbridge.opencart import shop_db, statuses
     from ocbridge.opencart.models import ShopWrite
 
-    if not key:
-        raise ValueError("a shop write needs its idempotency key")
     creating = customer_group_id is None
-    row = _journal(store, key, kind="customer_group", order_id=None, request={
+    row, made = _begin(store, key, "customer_group", {
         "customer_group_id": customer_group_id, "names": {str(k): str(v or "").strip() for k, v in names.items()}})
-    if row.state == ShopWrite.State.DONE:
-        return CustomerGroupWrite(int(row.marks["customer_group_id"]), creating, repeated=True)
+    if made is not None:
+        return CustomerGroupWrite(made, creating, repeated=True)
     shop = shop_db(store)
     g, gd = shop.t("customer_group"), shop.t("customer_group_description")
     given = {int(k): v for k, v in row.request["names"].items() if v}
     row.via, row.plan = "db", ["customer_group"]
 
     def refuse(message: str):
-        _save(row, state=ShopWrite.State.FAILED, error=message)
-        raise TerminalError("opencart-db", "invalid_customer_group", message)
+        _refuse(row, TerminalError("opencart-db", "invalid_customer_group", message))
 
     if not given:
         refuse("The customer group has no name.")
