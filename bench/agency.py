@@ -11,7 +11,9 @@ Phases (each prints its figures):
   steady   COD orders at the agency's evening-peak rate (`--per-day` orders per shop a day, shops of very
            different sizes) for `--minutes`: order INSERT → seen by the hub (its Confirmation), p50/p99/max against
            the poll interval; worker CPU and memory; jobs per second; poll duration, small vs big shops.
-  idle     no orders for two poll intervals: hub writes per idle poll (target 0), by table.
+  idle     no orders for two poll intervals: hub writes per idle poll (target 0), by table; and the checks of
+           the outgoing syncs of the `--synced` shops that also send their stock and catalogue to Despatch Cloud,
+           OneBox and Ozon (simulators): runs and writes per check.
   trouble  `--dead` shops whose server stops answering (SIGSTOP: connections hang) and `--slow` shops behind a
            proxy that holds each answer back `--slow-delay` s; the same order stream: seen-lag of the healthy
            shops must not grow.
@@ -71,6 +73,8 @@ def args_parser() -> argparse.ArgumentParser:
     ap.add_argument("--threads", type=int, default=4, help="threads per worker process")
     ap.add_argument("--build-only", action="store_true",
                     help="build the kept shops (--shops-dir, --big-dir) and stop: a measurement later starts at once")
+    ap.add_argument("--synced", type=int, default=2, help="shops that also sync stock and catalogue out to Despatch "
+                    "Cloud, OneBox and Ozon (simulators; orders stay with COD)")
     ap.add_argument("--worker-child", action="store_true", help=argparse.SUPPRESS)
     return ap
 
@@ -93,7 +97,9 @@ def worker_child() -> None:
 
     out = Path(os.environ["AGENCY_COUNTS"]) / f"worker-{os.getpid()}.json"
     lock = threading.Lock()
-    counts = {"writes": Counter(), "polls": 0, "poll_ms": [], "poll_ms_by_key": {}}
+    counts = {"writes": Counter(), "polls": 0, "poll_ms": [], "poll_ms_by_key": {}, "runs": Counter(),
+              "poll_writes": Counter()}
+    current = threading.local()  # the routine poll this thread runs (its writes are counted under its name)
     table = re.compile(r'^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO)\s+"?(\w+)"?', re.I)
 
     def count_writes(execute, sql, params, many, context):
@@ -102,6 +108,8 @@ def worker_child() -> None:
             where = "poll" if threading.current_thread().name.startswith("poll") else "jobs"
             with lock:
                 counts["writes"][f"{where}:{m.group(2)}"] += 1
+                if where == "poll":
+                    counts["poll_writes"][getattr(current, "name", None) or "?"] += 1
         return execute(sql, params, many, context)
 
     def on_connect(sender, connection, **kwargs):
@@ -123,12 +131,27 @@ def worker_child() -> None:
                 counts["poll_ms_by_key"].setdefault(key, []).append(ms)
 
     feed.poll_shop = poll_shop
+    from ocbridge.core import polls
+
+    real_run_once = polls.run_once
+
+    def run_once(poll, target):  # every routine poll, by name (the scheduler looks run_once up at each call)
+        current.name = poll.name
+        try:
+            return real_run_once(poll, target)
+        finally:
+            current.name = None
+            with lock:
+                counts["runs"][poll.name] += 1
+
+    polls.run_once = run_once
 
     def dump() -> None:
         while True:
             time.sleep(1)
             with lock:
-                data = {**counts, "writes": dict(counts["writes"])}
+                data = {**counts, "writes": dict(counts["writes"]), "runs": dict(counts["runs"]),
+                        "poll_writes": dict(counts["poll_writes"])}
                 text = json.dumps(data)
             tmp = out.with_suffix(".tmp")
             tmp.write_text(text)
@@ -140,7 +163,8 @@ def worker_child() -> None:
 
 def read_counts(directory: Path, pids=None) -> dict:
     """Sum of every worker's counts so far (or of the workers `pids`)."""
-    total = {"writes": Counter(), "polls": 0, "poll_ms": [], "poll_ms_by_key": {}}
+    total = {"writes": Counter(), "polls": 0, "poll_ms": [], "poll_ms_by_key": {}, "runs": Counter(),
+             "poll_writes": Counter()}
     paths = directory.glob("worker-*.json") if pids is None else [directory / f"worker-{p}.json" for p in pids]
     for path in paths:
         try:
@@ -148,6 +172,8 @@ def read_counts(directory: Path, pids=None) -> dict:
         except (OSError, ValueError):
             continue
         total["writes"].update(data["writes"])
+        total["runs"].update(data.get("runs") or {})
+        total["poll_writes"].update(data.get("poll_writes") or {})
         total["polls"] += data["polls"]
         total["poll_ms"] += data["poll_ms"]
         for k, v in data["poll_ms_by_key"].items():
@@ -323,6 +349,38 @@ def idle(interval: float, counts_dir: Path) -> None:
     print(f"  {polls} polls, {total} hub database writes by them: {total / max(polls, 1):.2f} writes per idle poll "
           f"(target 0){'; by table: ' + ', '.join(f'{t} {n}' for t, n in by_polls.most_common(6)) if total else ''}"
           f"  (meanwhile {jobs} writes by jobs still working off the orders before)")
+    runs, by_name = after["runs"] - before["runs"], after["poll_writes"] - before["poll_writes"]
+    checks = [f"{name} {runs[name]} checks, {by_name[name]} writes" for name in SYNC_CHECKS if runs[name]]
+    if checks:
+        print(f"  outgoing sync checks (target 0 writes): {'; '.join(checks)}")
+
+
+SYNC_CHECKS = ("despatch.stock", "onebox.catalog", "ozon.sync")  # core.polls names of the outgoing syncs' checks
+
+
+def add_syncs(stores) -> list:
+    """Stock and catalogue out to Despatch Cloud, OneBox and Ozon for `stores` (their simulators, started here;
+    returned to be stopped). Orders are left to COD: DC takes none, OneBox's order flows and Ozon's reads are off."""
+    from ocbridge.core.models import Connection, Integration
+    from ocbridge.simulators.despatch import DespatchSimulator
+    from ocbridge.simulators.onebox import OneBoxSimulator
+    from ocbridge.simulators.ozon import OzonSimulator
+
+    dc, ob, oz = DespatchSimulator(), OneBoxSimulator(), OzonSimulator()
+    for sim in (dc, ob, oz):
+        sim.start()
+    off = {k: "off" for k in ("order", "history", "status", "contact", "contact_group")}
+    for store in stores:
+        for kind, sim, secret, settings in (
+                ("despatch", dc, {"email": "api@shop.example", "password": "secret"},
+                 {"ready_status_ids": [], "stock_direction": "shop_to_dc"}),
+                ("onebox", ob, {"login": "api@box.example", "password": "api-pass"}, {"workflow_id": 1, "flows": off}),
+                ("ozon", oz, {"client_id": "123456", "api_key": "00000000-0000-4000-8000-00000000a11e"},
+                 {"warehouse_ids": [1020000000001], "currency": "TRY", "orders_in": False, "returns_in": False,
+                  "sync_every_minutes": 1})):
+            conn = Connection.objects.create(store=store, service=kind, base_url=sim.base_url, secret=secret)
+            Integration.objects.create(store=store, kind=kind, connection=conn, settings=settings)
+    return [dc, ob, oz]
 
 
 def poll_by_size(shops, big, counts_dir) -> None:
@@ -440,7 +498,7 @@ def main() -> None:
     from ocbridge.testbed.agency import SlowProxy, add_stores, audit, create_shops, start_servers
 
     call_command("migrate", verbosity=0)
-    servers, procs, proxies, sim, big_server = [], None, [], None, None
+    servers, procs, proxies, sim, big_server, sync_sims = [], None, [], None, None, []
     try:
         t = time.perf_counter()
         kept = args.shops_dir or None
@@ -474,6 +532,7 @@ def main() -> None:
         from ocbridge.core.models import Store
 
         Store.objects.update(poll_seconds=args.interval)
+        sync_sims = add_syncs([s.store for s in shops if not s.trouble][:args.synced]) if args.synced else []
         print(f"\n  {len(shops)} stores set up in {time.perf_counter() - t:.0f} s", flush=True)
         interval = poll_interval()
         procs = Processes(env, port, counts_dir)
@@ -518,6 +577,8 @@ def main() -> None:
             procs.stop()
         if sim:
             sim.stop()
+        for s in sync_sims:
+            s.stop()
         for p in proxies:
             p.close()
         for s in servers + hub_servers:

@@ -236,6 +236,17 @@ def slot_key(prefix: str, every: float) -> str:
     return f"{prefix}:{int(clock.now().timestamp() // every)}"
 
 
+def enqueue_unless_waiting(kind, *, key: str, integration, payload: dict | None = None) -> bool:
+    """A routine "anything to send?" check found work: queue `kind` for the integration, unless a run of it is
+    queued or running already — a queued one plans from the rows as they are when it starts (so it sends this change
+    too), and what a running one missed the next check finds. True when a job was queued."""
+    name = get_kind(kind if isinstance(kind, str) else kind.kind).kind
+    if Job.objects.filter(integration=integration, kind=name, state__in=(JobState.QUEUED, JobState.RUNNING)).exists():
+        return False
+    Job.objects.enqueue(name, key=key, integration=integration, payload=payload)
+    return True
+
+
 def requeue_expired() -> int:
     """Jobs whose worker died (or stalled past its claim): back to the queue, or failed when attempts ran out —
     except routine kinds (inbox reads, periodic syncs), which are queued again however often their worker died:

@@ -161,8 +161,8 @@ class DespatchClient(LoginClient):
         params = {**({"filters[sku]": sku} if sku else {}), **({"sort": sort} if sort else {}), "page": str(page)}
         return _page(self._call("GET", "/inventory", params=params, purpose="despatch.search_inventory"))
 
-    def iter_inventory(self, *, sort: str = "updated_at_rp", max_pages: int = 10000) -> Iterator[dict]:
-        page = 1
+    def iter_inventory(self, *, sort: str = "updated_at_rp", max_pages: int = 10000, start: int = 1) -> Iterator[dict]:
+        page = start
         while page <= max_pages:
             result = self.search_inventory(sort=sort, page=page)
             yield from result.data

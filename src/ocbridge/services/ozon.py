@@ -403,7 +403,8 @@ class OzonClient:
             ex.finish(resp, level=level)
             if not record_body:  # category trees and dictionaries are large and not worth a log row each
                 ex.row.response_body = ex.row.response_body[:500]
-                ex.row.save(update_fields=["response_body"])
+                if ex.row.pk is not None:  # held by a routine poll (core.exchanges.held): saved as cut, if kept
+                    ex.row.save(update_fields=["response_body"])
         return body
 
     def _classify(self, resp) -> tuple[dict, str | None]:

@@ -103,3 +103,61 @@ def test_shop_stock_write_is_journaled_and_made_once_per_key(shop, sim, integrat
         conn.execute(sa.update(p).where(p.c.product_id == 1).values(quantity=9))
     assert writes.set_stock(shop.store, {1: 4}, key=row.key) == 1  # the journal's answer: no second write
     assert quantities(shop)[1] == 9
+
+
+@pytest.mark.parametrize("way", ["shop_to_dc", "dc_to_shop"])
+def test_idle_stock_checks_write_nothing_and_one_change_is_one_run_and_one_send(shop, sim, integration, kit, way):
+    """The stock run is queued by a routine check (core.polls, no Job row per slot): idle checks — nothing changed
+    on the sending side, a SKU DC does not know still unknown — write nothing to the hub; one change is one run and
+    one send, however many checks see it before the run; the page's "last checked" comes from the poll."""
+    from testkit import HubWrites
+
+    from ocbridge.core import clock, polls
+    from ocbridge.core.jobs import run_until_idle
+    from ocbridge.core.models import Job
+    from ocbridge.opencart.models import ShopWrite
+
+    direction(integration, way)
+    sim.add_item("SKU-1", stock=10)
+    if way == "dc_to_shop":
+        sim.add_item("SKU-2", stock=10)  # shop_to_dc: SKU-2 stays unknown to DC (listed, not searched each minute)
+    key = polls.integration_key(integration)
+
+    def runs() -> int:
+        return Job.objects.filter(kind=jobs.SyncStock.kind).count()
+
+    def sends() -> int:
+        if way == "shop_to_dc":
+            return len(sim.requests("/public-api/inventory/", "POST"))
+        return ShopWrite.objects.filter(kind="stock", store=shop.store, state="done").count()
+
+    assert polls.run_one(jobs.STOCK_POLL, key)  # never run: the first check queues the first run
+    run_until_idle()
+    assert runs() == 1 and quantities(shop) == {1: 10, 2: 10}
+    sent = sends()
+    for _ in range(4):
+        clock.travel(60)
+        with HubWrites() as w:
+            assert polls.run_one(jobs.STOCK_POLL, key)
+        assert w.sql == []
+    assert runs() == 1 and sends() == sent
+    assert abs((polls.last_ok(jobs.STOCK_POLL, key) - clock.now()).total_seconds()) < 1
+    if way == "shop_to_dc":
+        with shop.engine.begin() as conn:
+            p = shop.t("product")
+            conn.execute(sa.update(p).where(p.c.product_id == 1).values(quantity=3))
+    else:
+        sim.set_stock("SKU-2", 3)
+    for _ in range(2):  # two checks see the change before a worker runs it: one run
+        clock.travel(60)
+        polls.run_one(jobs.STOCK_POLL, key)
+    run_until_idle()
+    assert runs() == 2 and sends() == sent + 1
+    if way == "shop_to_dc":
+        assert {i["sku"]: i["stock_level_available"] for i in sim.inventory()}["SKU-1"] == 3
+    else:
+        assert quantities(shop)[2] == 3
+    clock.travel(60)
+    with HubWrites() as w:
+        polls.run_one(jobs.STOCK_POLL, key)
+    assert w.sql == [] and runs() == 2

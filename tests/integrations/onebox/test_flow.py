@@ -175,6 +175,61 @@ def test_catalogue_goes_out_parents_first_in_every_language_and_only_changes_lat
         {"groupid": 0, "price": "8.00", "priority": 1, "from": "2026-12-01", "to": "2026-12-31"}]
 
 
+def test_idle_catalogue_checks_write_nothing_and_one_change_is_one_run_and_one_send(shop, sim, integration, kit):
+    """The catalogue run is queued by a routine check (core.polls, no Job row per slot): idle checks write nothing
+    to the hub; a change is one run and one send however many checks see it first; a record OneBox refused is not
+    sent again at every check (idle again) until it changes or the owner presses Retry."""
+    import sqlalchemy as sa
+    from testkit import HubWrites
+
+    from ocbridge.core import clock, polls
+
+    key = polls.integration_key(integration)
+
+    def runs() -> int:
+        return Job.objects.filter(kind=jobs.SyncCatalog.kind).count()
+
+    def idle(n: int = 3) -> None:
+        for _ in range(n):
+            clock.travel(60)
+            with HubWrites() as w:
+                assert polls.run_one(jobs.CATALOG_POLL, key)
+            assert w.sql == []
+
+    def quantity(product_id: int, value: int) -> None:
+        with shop.engine.begin() as conn:
+            conn.execute(sa.update(shop.t("product")).where(shop.t("product").c.product_id == product_id)
+                         .values(quantity=value))
+
+    assert polls.run_one(jobs.CATALOG_POLL, key)  # nothing sent yet: the first check queues the first run
+    run_until_idle()
+    assert runs() == 1 and len(sim.records("product")) == 2
+    sets = sim.calls()["product/set"]
+    idle()
+    assert runs() == 1 and sim.calls()["product/set"] == sets
+    quantity(2, 3)
+    for _ in range(2):  # two checks before a worker runs it: one run
+        clock.travel(60)
+        polls.run_one(jobs.CATALOG_POLL, key)
+    run_until_idle()
+    assert runs() == 2 and sim.calls()["product/set"] == sets + 1
+    idle()
+    sim.refuse_next("product", "price: wrong format", count=2)  # the batch, then the product alone
+    quantity(2, 4)
+    clock.travel(60)
+    polls.run_one(jobs.CATALOG_POLL, key)
+    run_until_idle()
+    assert Binding.objects.get(kind=m.PRODUCT, local_id="2").data["state"] == m.FAILED
+    sets = sim.calls()["product/set"]
+    idle()  # refused and unchanged: not sent again at each check
+    assert runs() == 3 and sim.calls()["product/set"] == sets
+    jobs.retry(integration, m.PRODUCT, "2")
+    run_until_idle()
+    assert sim.calls()["product/set"] == sets + 1
+    assert {r["articul"]: r["stock"] for r in sim.records("product")}["SKU-2"] == 4
+    idle()
+
+
 def test_quantity_discounts_and_filters_go_out_and_a_change_to_either_is_sent_once(shop, sim, integration, kit):
     import sqlalchemy as sa
 

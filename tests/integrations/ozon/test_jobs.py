@@ -410,8 +410,50 @@ def test_orders_are_read_every_minute_not_at_the_catalogue_sync(integration):
     [orders] = polls.registered()[jobs.ORDERS_POLL].targets()
     [returns] = polls.registered()[jobs.RETURNS_POLL].targets()
     assert (orders.every, returns.every) == (60, 15 * 60)  # orders_every_seconds; returns at the sync interval
-    jobs.schedule_sync()  # the catalogue sync's jobs: postings and returns are not among them
+    assert polls.run_one(jobs.SYNC_POLL, orders.key)  # the catalogue sync's jobs: postings and returns are not among them
     assert Job.objects.exists() and not Job.objects.filter(kind__in=[k.kind for k in jobs.POLLED]).exists()
+
+
+def test_idle_sync_checks_write_nothing_and_one_change_is_one_run_and_one_send(integration, sim, shop):
+    """Products, stock and prices out are queued by a routine check at the sync interval (core.polls, no Job row
+    per slot): idle checks — a product still missing the same attribute included — write nothing to the hub; a
+    price change is one price run and one send, and no stock or product run; "last checked" from the poll."""
+    from testkit import HubWrites
+
+    from ocbridge.core import polls
+
+    store, engine, md = shop
+    key, every = polls.integration_key(integration), 15 * 60
+    assert polls.run_one(jobs.SYNC_POLL, key)  # the first check: every card to send → the product run
+    assert set(Job.objects.values_list("kind", flat=True)) == {jobs.SyncProducts.kind}
+    settle(sim)  # import tracked, first stock and prices sent
+    jobs_before = Job.objects.count()
+    sent = calls(sim, "/v1/product/import/prices"), calls(sim, "/v2/products/stocks"), calls(sim, "/v3/product/import")
+    for _ in range(3):
+        clock.travel(every)
+        sim.advance(every)
+        with HubWrites() as w:
+            assert polls.run_one(jobs.SYNC_POLL, key)
+        assert w.sql == []
+    assert Job.objects.count() == jobs_before
+    assert abs((polls.last_ok(jobs.SYNC_POLL, key) - clock.now()).total_seconds()) < 1
+    with engine.begin() as c:
+        p = md.tables["oc_product"]
+        c.execute(update(p).where(p.c.product_id == 1).values(price=91))
+    for _ in range(2):  # two checks before a worker runs it: one run
+        clock.travel(every)
+        sim.advance(every)
+        polls.run_one(jobs.SYNC_POLL, key)
+    run_until_idle()
+    assert Job.objects.count() == jobs_before + 1 and Job.objects.latest("pk").kind == jobs.SyncPrices.kind
+    assert (calls(sim, "/v1/product/import/prices"), calls(sim, "/v2/products/stocks"),
+            calls(sim, "/v3/product/import")) == (sent[0] + 1, sent[1], sent[2])
+    assert [(i["offer_id"], i["price"]) for i in sim.requests("/v1/product/import/prices")[-1].json()["prices"]] == [
+        ("M1", "91.00")]
+    clock.travel(every)
+    with HubWrites() as w:
+        polls.run_one(jobs.SYNC_POLL, key)
+    assert w.sql == [] and Job.objects.count() == jobs_before + 1
 
 
 def test_idle_postings_and_returns_polls_write_nothing_to_the_hub(integration, sim):

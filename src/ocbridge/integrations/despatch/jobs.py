@@ -10,6 +10,7 @@ has none, and a despatch is written once per (order, tracking code).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 from datetime import datetime, timedelta, timezone
@@ -21,7 +22,7 @@ from ocbridge.core import clock, config_cache, polls
 from ocbridge.core import outbox
 from ocbridge.core.choices import SideEffectState
 from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError
-from ocbridge.core.jobs import IntegrationJob, register_job_kind, register_schedule, slot_key
+from ocbridge.core.jobs import IntegrationJob, enqueue_unless_waiting, register_job_kind
 from ocbridge.core.models import Binding, Integration, Job
 from ocbridge.core.polls import Target, register_poll
 from ocbridge.core.registry import register_history_consumer, register_order_facts, register_stock_source_check
@@ -366,7 +367,9 @@ class SyncStock(DespatchJob):
         # Newest first: stop at the first item older than the last run (minus a minute of overlap).
         since = (state.last_stock_at - timedelta(minutes=1)) if state.last_stock_at and not job.payload.get("full") else None
         latest: dict[str, tuple[str, int]] = {}
-        for item in client.iter_inventory(sort="updated_at_rp"):
+        first = client.search_inventory(sort="updated_at_rp", page=1)  # its fingerprint: what stock_pending compares
+        rest = client.iter_inventory(sort="updated_at_rp", start=2) if first.has_next and first.data else ()
+        for item in itertools.chain(first.data, rest):
             at = _updated_at(item)
             if since is not None and at is not None and at < since:
                 break
@@ -388,7 +391,7 @@ class SyncStock(DespatchJob):
         written = shop.set_quantities(integration.store, writes, key=f"{job.key}:stock:{digest}")
         _upsert(rows)
         return {"read": len(latest), "changed": len(writes), "written": written, "unknown": sorted(unknown)[:500],
-                "unknown_count": len(unknown)}
+                "unknown_count": len(unknown), "first_page": _first_page(first.data)}
 
     @staticmethod
     def _shop_to_dc(job, integration, client, bindings, shop_stock) -> dict:
@@ -415,7 +418,17 @@ class SyncStock(DespatchJob):
             _upsert([Binding(connection_id=integration.connection_id, kind=m.ITEM, local_id=sku, external_id=iid,
                              local_hash=str(qty), remote_hash=str(qty), last_origin="local", synced_at=clock.now())])
         return {"read": len(shop_stock), "changed": len(changed), "written": sent, "unknown": sorted(unknown)[:500],
-                "unknown_count": len(unknown)}
+                "unknown_count": len(unknown), "unknown_digest": _digest({sku: changed[sku] for sku in unknown})}
+
+
+def _first_page(items: list[dict]) -> str:
+    """DC's newest-changed inventory page, as a fingerprint: any stock change at DC moves its item onto it."""
+    return hashlib.sha256(json.dumps([[i.get("id"), i.get("stock_level_available"), i.get("updated_at")]
+                                      for i in items]).encode()).hexdigest()[:16]
+
+
+def _digest(quantities: dict[str, int]) -> str:
+    return hashlib.sha256(json.dumps(sorted(quantities.items())).encode()).hexdigest()[:16]
 
 
 def _upsert(rows: list[Binding]) -> None:
@@ -428,17 +441,47 @@ def _upsert(rows: list[Binding]) -> None:
 # --- schedules and owner actions -----------------------------------------------------------------------------
 
 
-def _enabled():
-    return Integration.objects.filter(kind="despatch", enabled=True, store__enabled=True,
-                                      connection__isnull=False).select_related("store", "connection")
+STOCK_POLL = "despatch.stock"
 
 
-@register_schedule("despatch.stock", every=STOCK_EVERY)
-def schedule_stock() -> None:
-    for integration in _enabled():
-        if config_of(integration).stock_direction != "off":
-            Job.objects.enqueue(SyncStock, key=slot_key(f"despatch:{integration.store_id}:stock", STOCK_EVERY),
-                                integration=integration)
+def _stock_every(integration: Integration) -> float | None:
+    return None if config_of(integration).stock_direction == "off" else STOCK_EVERY
+
+
+@register_poll(STOCK_POLL, targets=lambda: polls.integration_targets("despatch", _stock_every),
+               label=_("Checking stock to send to or read from Despatch Cloud"))
+def poll_stock(target: Target) -> bool:
+    """A routine poll (core.polls, no Job row): the stock run is queued only when there is something to do
+    (stock_pending); an idle check writes nothing. The page's "last checked" is this poll's last run."""
+    integration = polls.integration_of(target)
+    if integration is None or not (integration.enabled and integration.store.enabled):
+        return False
+    cfg = config_of(integration)
+    if cfg.stock_direction == "off" or not stock_pending(integration, cfg, client_for(integration)):
+        return False
+    slot = polls.slot_of(target, clock.now().timestamp())  # the slot whose lease this dispatcher took
+    return enqueue_unless_waiting(SyncStock, key=f"despatch:{integration.store_id}:stock:{slot}", integration=integration)
+
+
+def stock_pending(integration: Integration, cfg: DespatchConfig, client: DespatchClient) -> bool:
+    """Read-only: would a stock run do anything? Shop → DC: a SKU whose quantity differs from the one DC last got
+    (SKUs DC does not know count once, then hourly: a run searches DC for them again). DC → shop: DC's page of
+    newest-changed items is not the one the last run read. Either way, a run at least hourly (polls.CHECKPOINT) catches
+    what a check cannot see (items DC lists late). A stock source contradicting the direction is recorded once."""
+    state = m.SyncState.of(integration)
+    stock, last = state.stock or {}, state.last_stock_at
+    if stock_contradiction(cfg.stock_direction, integration.store.stock_source):
+        return not (stock.get("stopped") and stock.get("direction") == cfg.stock_direction)
+    if stock.get("direction") != cfg.stock_direction or last is None or \
+            (clock.now() - last).total_seconds() > polls.CHECKPOINT:
+        return True
+    if cfg.stock_direction == "dc_to_shop":
+        return _first_page(client.search_inventory(sort="updated_at_rp", page=1).data) != stock.get("first_page")
+    sent = dict(Binding.objects.filter(connection_id=integration.connection_id, kind=m.ITEM)
+                .values_list("local_id", "local_hash"))
+    changed = {sku: qty for sku, (_pid, qty) in shop.stock_by_sku(integration.store, cfg.sku_field).items()
+               if sent.get(sku) != str(qty)}
+    return bool(changed) and _digest(changed) != stock.get("unknown_digest")
 
 
 def retry_order(integration: Integration, order_id: int) -> Job:

@@ -42,6 +42,7 @@ def fulfilment(request, integration_pk: int) -> HttpResponse:
         "states": [(value, label, counts.get(value, 0)) for value, label in m.OrderState.choices],
         "sync": sync, "refused": m.OrderState.REFUSED,
         "last_read": polls.last_read(jobs.POLL, polls.integration_key(integration), sync.last_orders_at),
+        "stock_checked": polls.last_read(jobs.STOCK_POLL, polls.integration_key(integration), sync.last_stock_at),
         "stock_stopped": stock_contradiction(jobs.config_of(integration).stock_direction, integration.store.stock_source),
         # buttons only for the roles their actions need (the actions check again through get_scoped)
         "can_act": access.can(request.user, integration.store, Role.OPERATOR),

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from ocbridge.core import bindings, clock, outbox, polls
 from ocbridge.core.choices import SideEffectState
 from ocbridge.core.errors import ConfigurationError, RetryableError, ServiceError, TerminalError
-from ocbridge.core.jobs import IntegrationJob, register_job_kind, register_schedule, slot_key
+from ocbridge.core.jobs import IntegrationJob, enqueue_unless_waiting, register_job_kind
 from ocbridge.core.models import Binding, Integration, Job
 from ocbridge.core.polls import Target, register_poll
 from ocbridge.core.registry import register_history_consumer, register_order_consumer, register_stock_source_check
@@ -717,8 +717,8 @@ def _send_batch(integration: Integration, client: OneBoxClient, kind: str, entit
         for item in todo:
             try:
                 pairs.append((item, client.set(entity, [item[1]])[0]))
-            except TerminalError as exc:
-                _failed(integration, kind, item[0], exc)
+            except TerminalError as exc:  # not sent again until the record changes or the owner retries it
+                _failed(integration, kind, item[0], exc, failed_hash=item[2])
     rows = [Binding(connection_id=integration.connection_id, kind=kind, local_id=str(key), external_id=str(oid),
                     local_hash=h, remote_hash=_remote_hash(kind, body, h), last_origin=bindings.LOCAL,
                     synced_at=clock.now(), data={"state": m.OK})
@@ -734,16 +734,24 @@ def _send_batch(integration: Integration, client: OneBoxClient, kind: str, entit
 def plan_products(integration: Integration, cfg: OneBoxConfig, products: list, *, hashes: dict | None = None) -> list[tuple]:
     """(product_id, body, hash) of the products whose body (names and descriptions per language, price, stock,
     options, specials, quantity discounts, filters, images, category and brand codes) changed since OneBox got it; `hashes` gets every product's."""
-    have = dict(Binding.objects.filter(connection_id=integration.connection_id, kind=m.PRODUCT,
-                                       local_id__in=[str(p.product_id) for p in products])
-                .values_list("local_id", "local_hash"))
+    have = _sent_hashes(integration, m.PRODUCT, [str(p.product_id) for p in products])
     todo = []
     for pid, body, h in product_bodies(integration, cfg, products):
         if hashes is not None:
             hashes[pid] = h
-        if have.get(str(pid)) != h:
+        if h not in have.get(str(pid), ()):
             todo.append((pid, body, h))
     return todo
+
+
+def _sent_hashes(integration: Integration, kind: str, local_ids: list[str] | None = None) -> dict[str, tuple[str, ...]]:
+    """local id → the body hashes not to send: the one OneBox holds, and the one it refused (until the record
+    changes or the owner presses Retry, which leaves the failed state)."""
+    rows = Binding.objects.filter(connection_id=integration.connection_id, kind=kind)
+    if local_ids is not None:
+        rows = rows.filter(local_id__in=local_ids)
+    return {lid: (h, data.get("failed_hash") or "") if data.get("state") == m.FAILED else (h,)
+            for lid, h, data in rows.values_list("local_id", "local_hash", "data")}
 
 
 def product_bodies(integration: Integration, cfg: OneBoxConfig, products: list) -> list[tuple]:
@@ -796,16 +804,22 @@ def plan_catalogue(integration: Integration, cfg: OneBoxConfig, *, page: int = 5
         after = fps[-1][0]
 
 
-def remember_fingerprints(integration: Integration, read: dict) -> None:
-    """After a run: keep each product's fingerprint where OneBox now holds its current body (not on failed ones,
-    so they are read and tried again)."""
-    rows = list(Binding.objects.filter(connection_id=integration.connection_id, kind=m.PRODUCT,
-                                       local_id__in=[str(pid) for pid in read]))
-    for b in rows:
+def fingerprints_to_keep(integration: Integration, read: dict) -> list[Binding]:
+    """The Bindings whose product fingerprint a run would store: OneBox holds the product's current body and the
+    fingerprint moved (not failed ones, so they are read and tried again)."""
+    rows = []
+    for b in Binding.objects.filter(connection_id=integration.connection_id, kind=m.PRODUCT,
+                                    local_id__in=[str(pid) for pid in read]):
         fp, h = read[int(b.local_id)]
-        if b.local_hash == h and b.data.get("state") == m.OK:
+        if b.local_hash == h and b.data.get("state") == m.OK and b.data.get("fp") != fp:
             b.data = {**b.data, "fp": fp}
-    Binding.objects.bulk_update(rows, ["data"], batch_size=500)
+            rows.append(b)
+    return rows
+
+
+def remember_fingerprints(integration: Integration, read: dict) -> None:
+    """After a run: keep each product's fingerprint where OneBox now holds its current body."""
+    Binding.objects.bulk_update(fingerprints_to_keep(integration, read), ["data"], batch_size=500)
 
 
 def send_products(integration: Integration, client: OneBoxClient, todo: list[tuple], *, batch: int = 50) -> int:
@@ -826,20 +840,12 @@ class SyncCatalog(OneBoxJob):
     max_attempts = 5
 
     def sync(self, job, integration, cfg, client) -> None:
-        from ocbridge.integrations.onebox import catalogue_in
-
         counts = {}
-        if cfg.sends("category"):
-            have = {b.local_id: b.local_hash for b in Binding.objects.filter(
-                connection_id=integration.connection_id, kind=m.CATEGORY)}
-            todo = catalogue_in.category_bodies(integration, cfg)
+        if cfg.sends("category"):  # one by one: parents first
             counts["category"] = sum(_send_batch(integration, client, m.CATEGORY, "category", [t])
-                                     for t in todo if have.get(str(t[0])) != t[2])  # one by one: parents first
+                                     for t in categories_out(integration, cfg))
         if cfg.sends("brand"):
-            have = {b.local_id: b.local_hash for b in Binding.objects.filter(
-                connection_id=integration.connection_id, kind=m.BRAND)}
-            counts["brand"] = _send_batch(integration, client, m.BRAND, "brand",
-                                          [t for t in catalogue_in.brand_bodies(integration) if have.get(str(t[0])) != t[2]])
+            counts["brand"] = _send_batch(integration, client, m.BRAND, "brand", brands_out(integration))
         if cfg.sends("product"):  # sent in full batches: 1 % changed → ⌈changed / 50⌉ calls
             todo, read = plan_catalogue(integration, cfg)
             counts["product"] = send_products(integration, client, todo)
@@ -848,21 +854,55 @@ class SyncCatalog(OneBoxJob):
         state.touch(loads={**(state.loads or {}), "catalog_run": {"at": clock.now().isoformat(), "sent": counts}})
 
 
+def categories_out(integration: Integration, cfg: OneBoxConfig) -> list[tuple]:
+    from ocbridge.integrations.onebox import catalogue_in
+
+    have = _sent_hashes(integration, m.CATEGORY)
+    return [t for t in catalogue_in.category_bodies(integration, cfg) if t[2] not in have.get(str(t[0]), ())]
+
+
+def brands_out(integration: Integration) -> list[tuple]:
+    from ocbridge.integrations.onebox import catalogue_in
+
+    have = _sent_hashes(integration, m.BRAND)
+    return [t for t in catalogue_in.brand_bodies(integration) if t[2] not in have.get(str(t[0]), ())]
+
+
+def catalogue_pending(integration: Integration, cfg: OneBoxConfig) -> bool:
+    """Read-only: would a catalogue run send (or store) anything? The same plan the run makes, without sending."""
+    if cfg.sends("category") and categories_out(integration, cfg):
+        return True
+    if cfg.sends("brand") and brands_out(integration):
+        return True
+    if cfg.sends("product"):
+        todo, read = plan_catalogue(integration, cfg)
+        return bool(todo) or bool(fingerprints_to_keep(integration, read))
+    return False
+
+
 # --- schedules and owner actions -------------------------------------------------------------------------------
 
 
-def _enabled():
-    return Integration.objects.filter(kind="onebox", enabled=True, store__enabled=True,
-                                      connection__isnull=False).select_related("store", "connection")
+CATALOG_POLL = "onebox.catalog"
 
 
-@register_schedule("onebox.catalog", every=CATALOG_EVERY)
-def schedule_catalog() -> None:
-    for integration in _enabled():
-        cfg = config_of(integration)
-        if any(cfg.sends(k) for k in ("category", "brand", "product")):
-            Job.objects.enqueue(SyncCatalog, key=slot_key(f"onebox:{integration.store_id}:catalog", CATALOG_EVERY),
-                                integration=integration)
+def _catalog_every(integration: Integration) -> float | None:
+    cfg = config_of(integration)
+    return CATALOG_EVERY if any(cfg.sends(k) for k in ("category", "brand", "product")) else None
+
+
+@register_poll(CATALOG_POLL, targets=lambda: polls.integration_targets("onebox", _catalog_every),
+               label=_("Checking the catalogue for changes to send to OneBox"))
+def poll_catalog(target: Target) -> bool:
+    """A routine poll (core.polls, no Job row): the catalogue run is queued only when a record changed (or a
+    fingerprint moved); an idle check writes nothing."""
+    integration = polls.integration_of(target)
+    if integration is None or not (integration.enabled and integration.store.enabled):
+        return False
+    if not catalogue_pending(integration, config_of(integration)):
+        return False
+    slot = polls.slot_of(target, clock.now().timestamp())  # the slot whose lease this dispatcher took
+    return enqueue_unless_waiting(SyncCatalog, key=f"onebox:{integration.store_id}:catalog:{slot}", integration=integration)
 
 
 RETRY_JOBS = {m.ORDER: SendOrder}

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from ocbridge.core import access
+from ocbridge.core import access, polls
 from ocbridge.core.choices import Role
 from ocbridge.core.errors import ConfigurationError, ServiceError, never_reached
 from ocbridge.core.models import Binding, Integration
@@ -64,6 +64,7 @@ def overview(request, integration_pk: int) -> HttpResponse:
         "loads": [(kind, label, jobs.progress(integration, kind)) for kind, label in LOADS.items()
                   if kind not in jobs.IN_LOADS or cfg.takes(jobs.IN_LOADS[kind])],
         "conflicts": m.Conflict.objects.filter(integration=integration)[:20],
+        "catalogue_checked": polls.last_ok(jobs.CATALOG_POLL, polls.integration_key(integration)),
         "can_act": access.can(request.user, integration.store, Role.OPERATOR),
         "can_own": access.can(request.user, integration.store, Role.OWNER)})
 

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from ocbridge.core import bindings, clock, outbox, polls
 from ocbridge.core.choices import SideEffectState, StockSource
 from ocbridge.core.errors import ConfigurationError, TerminalError
-from ocbridge.core.jobs import Defer, IntegrationJob, register_job_kind, register_schedule, slot_key
+from ocbridge.core.jobs import Defer, IntegrationJob, enqueue_unless_waiting, register_job_kind
 from ocbridge.core.models import Binding, Integration, Job
 from ocbridge.core.polls import Target, register_poll
 from ocbridge.core.registry import register_history_consumer
@@ -118,10 +118,7 @@ class SyncProducts(OzonJob):
 
     def sync(self, job: Job, ctx: Context) -> None:
         cfg, conn = ctx.cfg, ctx.connection
-        rows = shop.catalog_rows(ctx.store, cfg)
-        attributes, dictionaries = catalog.for_config(ctx.client, conn, cfg)
-        bindings = {int(b.local_id): (b.local_hash, b.data) for b in _bindings(conn, m.PRODUCT)}
-        plan = rules.plan_products(rows, bindings, cfg, attributes, dictionaries, full=job.payload.get("full", False))
+        plan, bindings, rows = self.plan(ctx, full=job.payload.get("full", False))
         self._record_missing(conn, plan, rows, cfg, bindings)
         send, held, reset_at = plan.send, 0, None
         if len(send) >= rules.QUOTA_CHECK_FROM:
@@ -132,6 +129,20 @@ class SyncProducts(OzonJob):
         if held:
             wait = (reset_at - clock.now()).total_seconds() if reset_at else 3600
             raise Defer(max(60.0, wait), f"{held} cards wait for Ozon's daily quota to reset")
+
+    @staticmethod
+    def plan(ctx: Context, *, full: bool = False) -> tuple[rules.ProductPlan, dict, list[dict]]:
+        rows = shop.catalog_rows(ctx.store, ctx.cfg)
+        attributes, dictionaries = catalog.for_config(ctx.client, ctx.connection, ctx.cfg)
+        bindings = {int(b.local_id): (b.local_hash, b.data) for b in _bindings(ctx.connection, m.PRODUCT)}
+        return rules.plan_products(rows, bindings, ctx.cfg, attributes, dictionaries, full=full), bindings, rows
+
+    @classmethod
+    def pending(cls, ctx: Context) -> bool:
+        """Read-only: a card to send, or a product's reasons for not being sent changed (the run records them)."""
+        plan, bindings, _rows = cls.plan(ctx)
+        return bool(plan.send) or any(bindings.get(pid, ("", {}))[1].get("missing") != reasons
+                                      for pid, reasons in plan.missing.items())
 
     @staticmethod
     def _within_quota(ctx: Context, plan: rules.ProductPlan, bindings) -> tuple[list[dict], int, datetime | None]:
@@ -241,10 +252,8 @@ class SyncStock(OzonJob):
             return  # Ozon keeps the stock: it is read into the shop (SyncStockIn), never sent back
         if not ctx.cfg.warehouse_ids:
             raise ConfigurationError("no Ozon warehouse chosen for stock")
-        conn, now = ctx.connection, clock.now()
-        rows = shop.stock_rows(ctx.store, ctx.cfg)
-        sent = {b.local_id: (b.local_hash, b.synced_at) for b in _bindings(conn, m.STOCK).only("local_id", "local_hash", "synced_at")}
-        plan = rules.plan_stocks(rows, live_offers(conn), sent, ctx.cfg, now, full=job.payload.get("full", False))
+        conn = ctx.connection
+        plan = self.plan(ctx, full=job.payload.get("full", False))
         retry_later = False
         call = lambda batch, key: ctx.client.update_stocks(stocks=batch, key=key)  # noqa: E731
         for start, batch, results in send_batches(ctx, "stock", plan.send, STOCKS_BATCH, call):
@@ -263,6 +272,22 @@ class SyncStock(OzonJob):
         ctx.state.touch("last_stock_at")
         if plan.wait_seconds or retry_later:
             raise Defer(max(plan.wait_seconds, rules.STOCK_PAIR_SECONDS), "stock pairs waiting for Ozon's 30 s interval")
+
+    @staticmethod
+    def plan(ctx: Context, *, full: bool = False) -> rules.StockPlan:
+        sent = {b.local_id: (b.local_hash, b.synced_at)
+                for b in _bindings(ctx.connection, m.STOCK).only("local_id", "local_hash", "synced_at")}
+        return rules.plan_stocks(shop.stock_rows(ctx.store, ctx.cfg), live_offers(ctx.connection), sent, ctx.cfg,
+                                 clock.now(), full=full)
+
+    @classmethod
+    def pending(cls, ctx: Context) -> bool:
+        """Read-only: a changed value to send (or one waiting for Ozon's interval). Without a warehouse the run
+        fails with its message, as it always did."""
+        if not ctx.cfg.warehouse_ids:
+            return True
+        plan = cls.plan(ctx)
+        return bool(plan.send or plan.wait_seconds)
 
 
 @register_job_kind
@@ -306,11 +331,7 @@ class SyncPrices(OzonJob):
 
     def sync(self, job: Job, ctx: Context) -> None:
         conn, now = ctx.connection, clock.now()
-        rows = shop.price_rows(ctx.store, ctx.cfg)
-        sent = {int(b.local_id): (b.local_hash, b.data.get("times", [])) for b in _bindings(conn, m.PRICE)}
-        owned = set(ctx.cfg.ozon_owned_offer_ids)  # two-way: SyncOwnedPrices decides those, by both sides' hashes
-        live = {pid: offer for pid, offer in live_offers(conn).items() if offer not in owned}
-        plan = rules.plan_prices(rows, live, sent, ctx.cfg, now, full=job.payload.get("full", False))
+        plan, sent = self.plan(ctx, now, full=job.payload.get("full", False))
         retry_later = False
         call = lambda batch, key: ctx.client.import_prices(prices=batch, key=key)  # noqa: E731
         for start, batch, results in send_batches(ctx, "prices", plan.send, PRICES_BATCH, call):
@@ -330,6 +351,19 @@ class SyncPrices(OzonJob):
         ctx.state.touch("last_prices_at")
         if plan.wait_seconds or retry_later:
             raise Defer(max(plan.wait_seconds, 60), "prices waiting for Ozon's 10-per-hour limit")
+
+    @staticmethod
+    def plan(ctx: Context, now, *, full: bool = False) -> tuple[rules.PricePlan, dict]:
+        sent = {int(b.local_id): (b.local_hash, b.data.get("times", [])) for b in _bindings(ctx.connection, m.PRICE)}
+        owned = set(ctx.cfg.ozon_owned_offer_ids)  # two-way: SyncOwnedPrices decides those, by both sides' hashes
+        live = {pid: offer for pid, offer in live_offers(ctx.connection).items() if offer not in owned}
+        return rules.plan_prices(shop.price_rows(ctx.store, ctx.cfg), live, sent, ctx.cfg, now, full=full), sent
+
+    @classmethod
+    def pending(cls, ctx: Context) -> bool:
+        """Read-only: a changed price to send (or one waiting for Ozon's 10-per-hour limit)."""
+        plan, _sent = cls.plan(ctx, clock.now())
+        return bool(plan.send or plan.wait_seconds)
 
 
 @register_job_kind
@@ -853,27 +887,50 @@ DIRECTIONS = (("products_out", SyncProducts), ("products_in", ImportOzonProducts
 POLLED = (PollPostings, PollReturns)  # read by routine polls between the owner's "Sync now"s
 
 
-def enqueue_sync(integration: Integration, *, full: bool = False, slot: str | None = None,
-                 polled: bool = True) -> list[Job]:
-    """Queue one run of every enabled direction (manual "sync now" / "full reconcile", or the schedule, which leaves
-    the directions routine polls read — `polled=False`)."""
+def sync_kinds(integration: Integration, *, polled: bool = True) -> list[type]:
+    """The job kinds of every enabled direction (`polled=False`: without those routine polls read)."""
     cfg = config_of(integration)
-    slot = slot or f"manual:{clock.now().timestamp():.0f}"
     kinds = [kind for flag, kind in DIRECTIONS if getattr(cfg, flag) and (polled or kind not in POLLED)]
     if integration.store.stock_source == StockSource.OZON:  # Ozon keeps the stock: read it, never send it
         kinds = [SyncStockIn if kind is SyncStock else kind for kind in kinds]
         kinds += [] if SyncStockIn in kinds else [SyncStockIn]
+    return kinds
+
+
+def enqueue_sync(integration: Integration, *, full: bool = False) -> list[Job]:
+    """Queue one run of every enabled direction: the owner's "Sync now" / "Full reconcile"."""
+    slot = f"manual:{clock.now().timestamp():.0f}"
     return [Job.objects.enqueue(kind, key=f"ozon:{integration.store_id}:{kind.kind}:{slot}", integration=integration,
-                                payload={"full": full}) for kind in kinds]
+                                payload={"full": full}) for kind in sync_kinds(integration)]
 
 
-@register_schedule("ozon.sync", every=60)
-def schedule_sync() -> None:
-    """Every minute: integrations whose sync interval slot began get one run per direction (time-slot keys); postings
-    and returns are routine polls (poll_postings, poll_returns)."""
-    for integration in Integration.objects.filter(kind="ozon", enabled=True).select_related("connection"):
-        every = max(1, config_of(integration).sync_every_minutes) * 60
-        enqueue_sync(integration, slot=slot_key("sched", every), polled=False)
+SYNC_POLL = "ozon.sync"
+
+
+def _sync_every(integration: Integration) -> float:
+    return max(1, config_of(integration).sync_every_minutes) * 60
+
+
+def queue_due(ctx: Context, slot: int) -> int:
+    """The sync at its interval: a direction that sends (products, stock, prices) is queued only when its plan has
+    something to send — checked read-only, as its run plans; directions that must read Ozon to know (products
+    and stock in, Ozon-owned prices) are queued each interval. Returns how many jobs it queued."""
+    made = 0
+    for kind in sync_kinds(ctx.integration, polled=False):
+        pending = getattr(kind, "pending", None)
+        if pending is None or pending(ctx):
+            made += enqueue_unless_waiting(kind, key=f"ozon:{ctx.integration.store_id}:{kind.kind}:sched-{slot}",
+                                           integration=ctx.integration, payload={"full": False})
+    return made
+
+
+@register_poll(SYNC_POLL, targets=lambda: polls.integration_targets("ozon", _sync_every),
+               label=_("Checking products, stock and prices to send to Ozon"))
+def poll_sync(target: Target) -> int:
+    """A routine poll (core.polls, no Job row): an idle shop's sync writes nothing; the page's "last checked"
+    times come from this poll."""
+    slot = polls.slot_of(target, clock.now().timestamp())  # the slot whose lease this dispatcher took
+    return _poll(target, lambda ctx: queue_due(ctx, slot))
 
 
 def test_connection(integration: Integration) -> list[dict]:

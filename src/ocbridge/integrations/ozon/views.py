@@ -48,6 +48,7 @@ def overview(request, integration_pk: int) -> HttpResponse:
     return render(request, "ozon/overview.html", _ctx(
         integration, "overview", state=state, counts=product_counts(integration), orders_total=orders.count(),
         orders_read=polls.last_read(jobs.ORDERS_POLL, polls.integration_key(integration), state.last_orders_at),
+        sync_checked=polls.last_ok(jobs.SYNC_POLL, polls.integration_key(integration)),
         orders_warned=sum(1 for d in orders.values_list("data", flat=True) if d.get("warnings")),
         tasks=m.ImportTask.objects.filter(integration=integration)[:10],
         jobs=Job.objects.filter(integration=integration).values("kind", "state").annotate(n=Count("id")).order_by("kind"),
