@@ -353,6 +353,48 @@ def test_failing_and_slow_targets_cannot_hold_the_healthy_ones_threads(flaky_pol
     assert sorted(flaky_poll) == ["down", "hangs", "ok"]
 
 
+@pytest.mark.parametrize("kind", ["file", "redis"])
+@pytest.mark.django_db(transaction=True)
+def test_the_slow_lane_is_recorded_for_the_dashboard_and_left_on_recovery(monkeypatch, tmp_path, request, kind):
+    """A target on the slow lane is in the lease store's slow-lane record (since when, its last poll there: when,
+    how long, whether it went well) — the dashboard's one read; it leaves the record when a poll goes well again,
+    and a target that is gone leaves it at the next refresh."""
+    monkeypatch.setattr(polls, "_POLLS", {})
+    failing = {"a": True}
+    keys = ["a", "b"]
+
+    def run(target):
+        if failing.get(target.key):
+            raise RuntimeError("shop database not reachable")
+
+    polls.register_poll("test.lane", targets=lambda: [polls.Target(k, 15, store_id=7) for k in keys], label="lane")(run)
+    leases = _leases(kind, tmp_path, request.getfixturevalue("redis_url") if kind == "redis" else "")
+    sched = polls.Scheduler(threads=1, slow_threads=1, leases=leases)
+
+    def round_() -> dict:
+        PollHealth.objects.update(retry_at=None)  # no back-off here: only the lane is tested
+        polls.reset()
+        clock.travel(15)
+        sched.refreshed = float("-inf")
+        sched.tick()
+        _settle(sched)
+        return leases.slow_targets()
+
+    sched.tick()
+    _settle(sched)
+    first = leases.slow_targets()
+    assert set(first) == {"test.lane|a"} and first["test.lane|a"]["ok"] is False
+    assert first["test.lane|a"]["store"] == 7
+    second = round_()["test.lane|a"]
+    assert second["since"] == first["test.lane|a"]["since"] and second["at"] > first["test.lane|a"]["at"]
+    failing["a"] = False
+    assert round_() == {}  # polled well again: off the lane and off the record
+    failing["b"] = True
+    assert set(round_()) == {"test.lane|b"}
+    keys.remove("b")  # its store switched off: gone from the targets, gone from the record
+    assert round_() == {}
+
+
 def test_an_idle_shop_poll_opens_no_transaction(shop):
     """On SQLite a transaction's BEGIN takes the hub's write lock: a thousand idle shops must not queue on it."""
     clock.travel(15)

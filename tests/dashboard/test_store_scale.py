@@ -78,8 +78,19 @@ def test_member_pages_do_not_query_per_store(url):
     assert queries(client, url) == one
 
 
+def on_slow_lane(stores, poll: str = "opencart.shop") -> None:
+    """Put the stores' reads on the slow-lane record, as a dispatcher does (core.polls.Scheduler)."""
+    import time
+
+    from ocbridge.core import polls
+
+    for s in stores:
+        polls.default_leases().set_slow(f"{poll}|{s.db_key}", {"store": s.pk, "since": time.time() - 120,
+                                                           "at": time.time() - 5, "seconds": 7.5, "ok": True})
+
+
 @pytest.mark.parametrize("url", ["/stores/", "/stores/?q=shop&reading=any&feature=cod_confirm&page=3",
-                                 "/stores/?sort=-name", "/"])
+                                 "/stores/?reading=slow&page=2", "/stores/?sort=-name", "/"])
 def test_pages_cost_the_same_queries_at_a_thousand_stores(client_in, url):
     from ocbridge.core import clock
     from ocbridge.core.models import PollHealth
@@ -88,6 +99,7 @@ def test_pages_cost_the_same_queries_at_a_thousand_stores(client_in, url):
         now = clock.now()
         PollHealth.objects.bulk_create([PollHealth(poll="despatch.orders", key=f"integration-{s.pk}", store=s,
                                                    failing_since=now, failures=2, updated=now) for s in stores[::10]])
+        on_slow_lane(stores[::10])  # … and its shop is polled on the slow lane
 
     failing(add_many(0, 2))
     queries(client_in, url)
@@ -98,6 +110,8 @@ def test_pages_cost_the_same_queries_at_a_thousand_stores(client_in, url):
     assert resp.status_code == 200 and len(ctx) == one, [q["sql"][:120] for q in ctx.captured_queries]
     if "reading=any" in url:
         assert resp.context["page"].rows and all(s.reads_failing == 1 for s in resp.context["page"].rows)
+    if "reading=slow" in url:
+        assert len(resp.context["page"].rows) == 50 and all(s.slow_lane for s in resp.context["page"].rows)
 
 
 def test_store_list_search_filters_and_counts(client_in):
@@ -183,3 +197,28 @@ def test_stores_whose_provider_reads_fail_are_found_and_show_their_back_off(clie
     page = client_in.get(f"/stores/{stores[1].pk}/").content.decode()
     assert str(polls.registered()[despatch.POLL].label) in page and "Despatch Cloud: Unauthenticated." in page
     assert "Failed 2 times in a row; next try at" in page
+
+
+def test_stores_polled_on_the_slow_lane_are_found_and_say_since_when(client_in):
+    """A store whose shop (or a provider read) is polled on the slow lane — threads of its own, after a failure or a
+    slow answer — is found by the Reading filter, badged in the list, and its page says since when and how its last
+    poll there went; another user's store is not listed."""
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from ocbridge.integrations.despatch import jobs as despatch
+
+    stores = add_stores(0, 4)
+    on_slow_lane([stores[1]])
+    on_slow_lane([stores[2]], poll=despatch.POLL)
+    resp = client_in.get("/stores/?reading=slow")
+    assert [s.name for s in resp.context["page"].rows] == ["Shop 001", "Shop 002"]
+    assert resp.content.decode().count('href="/stores/%d/#slow-lane"' % stores[1].pk) == 1
+    assert "slow lane" in client_in.get("/stores/").content.decode()
+    page = client_in.get(f"/stores/{stores[2].pk}/").content.decode()
+    assert 'id="slow-lane"' in page and "Reading changed orders from Despatch Cloud" in page and "took 7.5 s" in page
+    assert 'id="slow-lane"' not in client_in.get(f"/stores/{stores[3].pk}/").content.decode()
+    user = User.objects.create_user("agency", password="pw-agency-123")
+    other = Client()
+    other.force_login(user)
+    assert list(other.get("/stores/?reading=slow").context["page"].rows) == []

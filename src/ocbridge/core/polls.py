@@ -17,8 +17,9 @@ one that takes a slot's lease runs it (`Leases`: a file per target on one machin
 the lease store is the scheduler's scratch space, never the hub database.
 
 What the dashboard sees: a `PollHealth` row per target, written only when a poll of it fails and when it recovers
-(core.attention shows the failing ones); and the dispatchers' beat in the lease store (`dispatcher_seen()`), which
-tells a hub with no worker running.
+(core.attention shows the failing ones); the dispatchers' beat in the lease store (`dispatcher_seen()`), which
+tells a hub with no worker running; and the lease store's slow-lane record (`slow_lane()`: which targets run on
+the slow lane, since when, their last poll there), written only for targets on that lane.
 
 Back-off and fairness (an agency's hub reads a thousand shops, a few of them down or slow at any time): a target
 whose poll failed waits `backoff()` before its next try — twice its interval after the second failure in a row, four
@@ -54,6 +55,7 @@ REFRESH_SECONDS = 5.0  # how often a dispatcher re-reads the targets (stores swi
 BACKOFF_MAX = 600.0  # seconds: a shop down for hours is still tried every ten minutes
 SLOW_SECONDS = 5.0  # a poll that took longer than this (or failed) runs on the slow lane next time
 BEAT_NAME = "dispatcher"
+LANE_NAME = "slow-lane"  # the lease store's record of the targets on the slow lane (shown on the dashboard)
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,34 @@ class FileLeases:
     def beat(self) -> None:
         self._path(BEAT_NAME).touch()
 
+    def set_slow(self, ident: str, entry: dict | None) -> None:
+        """Put a target on the slow-lane record (`entry`) or take it off (None): one small JSON file, changed under
+        a lock — written only for targets on the slow lane, never for a healthy poll."""
+        import fcntl
+        import json
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._path(LANE_NAME), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            data = json.loads(os.read(fd, 1 << 22) or b"{}")
+            if entry is None and ident not in data:
+                return
+            data.pop(ident, None) if entry is None else data.__setitem__(ident, entry)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps(data).encode())
+        finally:
+            os.close(fd)
+
+    def slow_targets(self) -> dict[str, dict]:
+        import json
+
+        try:
+            return json.loads(self._path(LANE_NAME).read_text() or "{}")
+        except FileNotFoundError:
+            return {}
+
     def last_beat(self) -> float | None:
         try:
             return self._path(BEAT_NAME).stat().st_mtime
@@ -182,6 +212,19 @@ class RedisLeases:
     def beat(self) -> None:
         self.redis.set(f"{self.prefix}{BEAT_NAME}", repr(time.time()), ex=24 * 3600)
 
+    def set_slow(self, ident: str, entry: dict | None) -> None:
+        import json
+
+        if entry is None:
+            self.redis.hdel(f"{self.prefix}{LANE_NAME}", ident)
+        else:
+            self.redis.hset(f"{self.prefix}{LANE_NAME}", ident, json.dumps(entry))
+
+    def slow_targets(self) -> dict[str, dict]:
+        import json
+
+        return {k.decode(): json.loads(v) for k, v in self.redis.hgetall(f"{self.prefix}{LANE_NAME}").items()}
+
     def last_beat(self) -> float | None:
         value = self.redis.get(f"{self.prefix}{BEAT_NAME}")
         return float(value) if value else None
@@ -207,6 +250,18 @@ def last_ok(name: str, key: str) -> dt.datetime | None:
         log.warning("poll leases unreadable", exc_info=True)
         return None
     return None if when is None else dt.datetime.fromtimestamp(when, dt.timezone.utc)
+
+
+def slow_lane() -> dict[tuple[str, str], dict]:
+    """(poll, key) → {"store", "since", "at", "seconds", "ok"} of each target a dispatcher polls on its slow lane:
+    since when (epoch seconds), its last poll there (when, how long, whether it went well). Kept in the lease store
+    (one read for a whole page), not the hub database."""
+    try:
+        rows = default_leases().slow_targets()
+    except Exception:  # Redis down: the page says nothing rather than break
+        log.warning("poll leases unreadable", exc_info=True)
+        return {}
+    return {tuple(ident.split("|", 1)): entry for ident, entry in rows.items() if "|" in ident}
 
 
 def dispatcher_seen() -> float | None:
@@ -491,6 +546,7 @@ class Scheduler:
         self.busy_since: dict[str, float] = {}  # healthy-lane thread → when its current poll started
         self.relieved: set[str] = set()  # healthy-lane threads stuck past SLOW_SECONDS, already replaced
         self.names = itertools.count()
+        self.lane_since: dict[tuple[str, str], float] = {}  # on the slow lane since (epoch seconds), as recorded here
         with self.lock:
             for lane in (self.lane, self.slow_lane):
                 lane.size = lane.base
@@ -538,6 +594,11 @@ class Scheduler:
         with self.lock:  # a target failing in another process goes to the slow lane here too
             self.slow |= set(_known_failing())
         self.leases.beat()
+        try:  # targets gone meanwhile (store switched off or deleted) leave the slow-lane record
+            for ident in set(self.leases.slow_targets()) - {f"{p.name}|{t.key}" for p, t in targets}:
+                self.leases.set_slow(ident, None)
+        except Exception:  # scratch space: the page may show a gone target a while longer
+            log.warning("slow lane record not tidied", exc_info=True)
 
     def _schedule(self, now: float) -> None:
         """The heap of when each target's next slot begins (the start of its current slot when that one is not
@@ -621,6 +682,7 @@ class Scheduler:
             started, ok = time.monotonic(), False
             with self.lock:
                 lane.busy += 1
+                was_slow = ident in self.slow
                 if healthy:
                     self.busy_since[name] = started
             try:
@@ -628,13 +690,14 @@ class Scheduler:
             except Exception:  # recording the health failed (hub locked): the next slot tries again
                 log.exception("poll %s of %s: health not recorded", poll.name, target.key)
             finally:
+                took = time.monotonic() - started
+                slow = not ok or took > SLOW_SECONDS
+                if slow or was_slow:  # recorded before `running` lets the target go again
+                    self._note_lane(target, ident, slow, took, ok)
                 with self.lock:
                     lane.busy -= 1
                     self.running.discard(ident)
-                    if ok and time.monotonic() - started <= SLOW_SECONDS:
-                        self.slow.discard(ident)
-                    else:
-                        self.slow.add(ident)
+                    (self.slow.add if slow else self.slow.discard)(ident)
                     if healthy:
                         self.busy_since.pop(name, None)
                         self.relieved.discard(name)
@@ -650,6 +713,22 @@ class Scheduler:
         if leave:
             lane.alive -= 1
         return leave
+
+    def _note_lane(self, target: Target, ident: tuple[str, str], slow: bool, took: float, ok: bool) -> None:
+        """Keep the dashboard's slow-lane record: a target that is (still) slow with its last poll, one that left."""
+        name = "|".join(ident)
+        try:
+            if not slow:
+                self.leases.set_slow(name, None)
+                return
+            since = self.lane_since.setdefault(ident, time.time())
+            self.leases.set_slow(name, {"store": target.store_id, "since": since, "at": time.time(),
+                                    "seconds": round(took, 3), "ok": ok})
+        except Exception:  # the lease store is scratch space: the page says less, polling goes on
+            log.warning("poll %s of %s: slow lane not recorded", *ident, exc_info=True)
+        finally:
+            if not slow:
+                self.lane_since.pop(ident, None)
 
     def idle(self) -> bool:
         with self.lock:

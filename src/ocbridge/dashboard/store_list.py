@@ -12,7 +12,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
-from ocbridge.core import access, registry
+from ocbridge.core import access, polls, registry
 from ocbridge.core.models import Connection, Integration, PollHealth, Store
 from ocbridge.opencart.polling import POLL
 
@@ -29,8 +29,10 @@ class StoreListForm(forms.Form):
     version = forms.ChoiceField(label=_("OpenCart version"), required=False)
     reading = forms.ChoiceField(label=_("Reading"), required=False,
                                 choices=[("", _("All")), ("failing", _("the shop failing")),
-                                         ("any", _("the shop or a provider failing"))],
-                                help_text=_("Reads that keep failing wait before the next try (back-off)."))
+                                         ("any", _("the shop or a provider failing")),
+                                         ("slow", _("on the slow lane"))],
+                                help_text=_("Reads that keep failing wait before the next try (back-off). Reads "
+                                            "that failed or took long run on threads of their own (the slow lane)."))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -40,9 +42,22 @@ class StoreListForm(forms.Form):
                                           + [("unknown", _("not reachable yet"))])
 
 
-def stores(form: StoreListForm, user) -> QuerySet:
+def slow_lane() -> dict[int, dict]:
+    """Store id → its reads on the slow lane: {"since": the earliest, "at": the latest poll there, "reads": how many}
+    — one read of the lease store (core.polls.slow_lane) for the whole list, no query."""
+    out: dict[int, dict] = {}
+    for entry in polls.slow_lane().values():
+        if entry.get("store") is None:
+            continue
+        row = out.setdefault(int(entry["store"]), {"since": entry["since"], "at": entry["at"], "reads": 0})
+        row["since"], row["at"] = min(row["since"], entry["since"]), max(row["at"], entry["at"])
+        row["reads"] += 1
+    return out
+
+
+def stores(form: StoreListForm, user, lane: dict[int, dict] | None = None) -> QuerySet:
     """The user's stores matching the form, each with its connection count (a subquery: counted for the page's
-    rows only) and its integrations prefetched (one query for the page)."""
+    rows only) and its integrations prefetched (one query for the page). `lane`: slow_lane(), for its filter."""
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
     qs = access.scoped(Store, user)
     if data.get("q"):
@@ -63,6 +78,8 @@ def stores(form: StoreListForm, user) -> QuerySet:
         qs = qs.filter(Exists(failing))
     elif data.get("reading") == "any":
         qs = qs.filter(Exists(failing) | Exists(others))
+    elif data.get("reading") == "slow":
+        qs = qs.filter(pk__in=sorted(slow_lane() if lane is None else lane))
     connections = (Connection.objects.filter(store=OuterRef("pk")).order_by().values("store")
                    .annotate(n=Count("pk")).values("n"))
     return qs.annotate(connection_count=Coalesce(Subquery(connections), 0),

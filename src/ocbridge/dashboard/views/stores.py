@@ -53,11 +53,24 @@ def outcome_job(request, **scope):
 @login_required
 def store_list(request) -> HttpResponse:
     form = store_list_rows.StoreListForm(request.GET or None)
-    page = table_page(store_list_rows.stores(form, request.user), request.GET, sorts=store_list_rows.SORTS,
+    lane = store_list_rows.slow_lane()
+    page = table_page(store_list_rows.stores(form, request.user, lane), request.GET, sorts=store_list_rows.SORTS,
                       default="name")
+    for s in page.rows:
+        s.slow_lane = lane_entry(lane[s.pk]) if s.pk in lane else None
     return render(request, "dashboard/stores/list.html", {
         "form": form, "page": page, "summary": store_list_rows.summary(request.user), "nav": "stores",
         "can_add": access.sees_everything(request.user)})
+
+
+def lane_entry(entry: dict) -> dict:
+    """A slow-lane record's times as datetimes (the templates' store_time filter takes them)."""
+    import datetime as dt
+
+    def when(ts):
+        return dt.datetime.fromtimestamp(ts, dt.timezone.utc)
+
+    return {**entry, "since": when(entry["since"]), "at": when(entry["at"])}
 
 
 def connections_label(info, integration) -> str:
@@ -88,8 +101,11 @@ def store_detail(request, pk: int) -> HttpResponse:
     labels = {name: poll.label for name, poll in polls.registered().items()}
     reads_failing = [(labels.get(h.poll, h.poll), h) for h in PollHealth.objects.filter(
         store=store, failing_since__isnull=False).exclude(poll=POLL).order_by("failing_since")]
+    slow_reads = [(labels.get(name, name), lane_entry(entry)) for (name, _key), entry in
+                  sorted(polls.slow_lane().items(), key=lambda i: i[1]["since"]) if entry.get("store") == store.pk]
     return render(request, "dashboard/stores/detail.html", {
         "shop_read_at": polls.last_ok(POLL, feed.shop_key(store)), "reads_failing": reads_failing,
+        "slow_reads": slow_reads,
         "store": store, "nav": "stores", "outcome_job": outcome_job(request, store=store),
         "db_path_does": order_model.DONE, "unfollowed_zero": unfollowed or 0, "poll_health": poll_health,
         "db_path_cannot": order_model.not_done(store.version or ""),
