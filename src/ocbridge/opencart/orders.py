@@ -146,6 +146,17 @@ def _order_select(db: ShopDB) -> sa.Select:
     return sa.select(*cols)
 
 
+def _orders_by_ids(db: ShopDB) -> sa.Select:
+    """Orders by primary keys (`ids`), built once per table definition: a statement built anew for every read cost
+    SQLAlchemy more Python work (construction and its cache key) than the read itself (order status by phone)."""
+    t = db.t("order")
+    stmt = t.info.get("ocbridge.orders_by_ids")
+    if stmt is None:
+        stmt = t.info["ocbridge.orders_by_ids"] = _order_select(db).where(
+            t.c.order_id.in_(sa.bindparam("ids", expanding=True)))
+    return stmt
+
+
 def _to_order(row) -> Order:
     m = row._mapping
     raw_code = m.get("payment_code") or ((_json_method(m.get("payment_method") or "") or {}).get("code", ""))
@@ -169,11 +180,10 @@ def read_orders(db: ShopDB, order_ids: list[int], *, lines: bool = True, line_fl
     """Orders by primary key, with lines and totals when asked. `line_floor` bounds the line tables by id."""
     if not order_ids:
         return {}
-    t = db.t("order")
     out: dict[int, Order] = {}
     with _conn(db, conn) as c:
         for chunk in _chunks(sorted(set(order_ids)), BATCH):
-            for row in c.execute(_order_select(db).where(t.c.order_id.in_(chunk))):
+            for row in c.execute(_orders_by_ids(db), {"ids": chunk}):
                 out[row.order_id] = _to_order(row)
         if lines and out:
             load_lines(db, c, list(out.values()), line_floor or LineFloor())

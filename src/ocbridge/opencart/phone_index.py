@@ -31,11 +31,16 @@ def index_orders(store_db_key: str, orders: Iterable, *, country_of_store: dict[
 def latest_orders(e164: str, *, store_db_key: str | None = None, store_id: int | None = None,
                   limit: int = 5) -> list[int]:
     """The caller's most recent order ids (newest first), via the (e164, order_id desc) index."""
+    from ocbridge.core import rows
     from ocbridge.opencart.models import PhoneIndex
 
-    qs = PhoneIndex.objects.filter(e164=e164)
+    where, params = ['"e164" = %s'], [e164]
     if store_db_key is not None:
-        qs = qs.filter(store_db_key=store_db_key)
+        where.append('"store_db_key" = %s')
+        params.append(store_db_key)
     if store_id is not None:
-        qs = qs.filter(store_id=store_id)
-    return list(qs.order_by("-order_id").values_list("order_id", flat=True)[:limit])
+        where.append('"store_id" = %s')
+        params.append(store_id)
+    sql = (f'SELECT "order_id" FROM "{PhoneIndex._meta.db_table}" WHERE {" AND ".join(where)} '
+           f'ORDER BY "order_id" DESC LIMIT %s')
+    return [order_id for (order_id,) in rows.select(sql, [*params, int(limit)])]

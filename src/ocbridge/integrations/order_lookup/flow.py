@@ -97,9 +97,11 @@ def decide(connection, inp: CallInput) -> Turn:
 def _call(connection, store, integration, inp: CallInput, cfg: OrderLookupConfig,
           lang: str) -> tuple[LookupCall, bool]:
     """The call's row; a new call's row is only built here and inserted by `finish()` (one write per request)."""
-    existing = LookupCall.objects.filter(service=inp.service, call_id=inp.call_id[:128]).first()
-    if existing is not None:
-        return existing, False
+    # Most requests are a call's first step: whether its row exists is read without the ORM (core.rows.select).
+    found = rows.select(f'SELECT "id" FROM "{LookupCall._meta.db_table}" WHERE "service" = %s AND "call_id" = %s',
+                        [inp.service, inp.call_id[:128]])
+    if found:
+        return LookupCall.objects.get(pk=found[0][0]), False
     region = inp.region or store.country
     caller = opencart.phones.normalize(inp.caller_raw, region) if inp.caller_raw else None
     return LookupCall(service=inp.service, call_id=inp.call_id[:128], store=store, integration=integration,

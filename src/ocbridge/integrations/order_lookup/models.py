@@ -59,8 +59,11 @@ class LookupCall(models.Model):
     @classmethod
     def recent_lookups(cls, caller: str, *, minutes: int) -> int:
         """Shop lookups made for this caller number in the window, over every store (abuse is per number)."""
-        since = clock.now() - dt.timedelta(minutes=minutes)
-        total = cls.objects.filter(caller=caller, created__gte=since).aggregate(n=models.Sum("lookups"))["n"]
+        from ocbridge.core import rows
+
+        since = rows.db_datetime(clock.now() - dt.timedelta(minutes=minutes))
+        total = rows.select(f'SELECT SUM("lookups") FROM "{cls._meta.db_table}" WHERE "caller" = %s AND "created" >= %s',
+                            [caller, since])[0][0]
         return int(total or 0)
 
     @classmethod
