@@ -149,7 +149,10 @@ def worker_child() -> None:
     def dump() -> None:
         while True:
             time.sleep(1)
-            with lock:
+            names = [t.name for t in threading.enumerate()]
+            with lock:  # poll threads now (the lanes grow while polls wait for a thread)
+                counts["poll_threads"] = sum(n.startswith("poll-") and n[5:].isdigit() for n in names)
+                counts["slow_threads"] = sum(n.startswith("poll-slow-") for n in names)
                 data = {**counts, "writes": dict(counts["writes"]), "runs": dict(counts["runs"]),
                         "poll_writes": dict(counts["poll_writes"])}
                 text = json.dumps(data)
@@ -175,6 +178,7 @@ def read_counts(directory: Path, pids=None) -> dict:
         total["runs"].update(data.get("runs") or {})
         total["poll_writes"].update(data.get("poll_writes") or {})
         total["polls"] += data["polls"]
+        total["threads"] = total.get("threads", "") + f" {data.get('poll_threads', '?')}+{data.get('slow_threads', '?')}"
         total["poll_ms"] += data["poll_ms"]
         for k, v in data["poll_ms_by_key"].items():
             total["poll_ms_by_key"].setdefault(k, []).extend(v)
@@ -253,7 +257,13 @@ class Usage:
         for name, pgids in self.groups.items():
             cpu = sum(self.read(g)[0] for g in pgids) - self.start_cpu[name]
             parts.append(f"{name} {cpu / took * 100:.0f}% CPU, {self.peak_rss[name] / 2**20:.0f} MB")
-        return "; ".join(parts) + f"  (of 2 cores = 200%, over {took:.0f} s)"
+        return "; ".join(parts) + f"  (of 2 cores = 200%, over {took:.0f} s; {load()})"
+
+
+def load() -> str:
+    """The machine's load average, printed beside each figure (other work on the machine moves them all)."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (5 min {five:.1f})"
 
 
 # --- phases ---------------------------------------------------------------------------------------------------
@@ -299,7 +309,7 @@ def warm_up(shops, counts_dir: Path, interval: float, workers) -> None:
             break
         time.sleep(1)
     print(f"  workers' first round (every shop polled once by them): {time.monotonic() - t0:.0f} s "
-          f"({len(polled)} of {len(keys)} shops)", flush=True)
+          f"({len(polled)} of {len(keys)} shops; {load()})", flush=True)
     time.sleep(interval)  # one steady round before the clock starts
 
 
@@ -330,7 +340,8 @@ def steady(args, label: str, shops, healthy, interval: float, groups, counts_dir
     times = after["poll_ms"][len(before["poll_ms"]):]
     print(f"  polls: {polls} ({polls / (t1 - t0):.1f}/s); poll duration p50 {statistics.median(times or [0]):.1f} ms"
           f" p99 {pct(times or [0], 99):.1f} ms; jobs done {jobs_done_between(t0, t1) / (t1 - t0):.1f}/s"
-          f"; order errors {dict(stream.errors) or 0}")
+          f"; order errors {dict(stream.errors) or 0}; poll threads (healthy+slow lane) at the end:{after.get('threads', '')}"
+          f"; {load()}")
     print(f"  {cpu}")
     return placed
 
@@ -410,7 +421,7 @@ def burst(args, shops, healthy, procs: Processes, count: int, groups_of, interva
     lags, missing = seen_lags(shops, placed)
     done = jobs_done_between(t0, t1)
     print(f"  every order called and decided in {t1 - t0:.1f} s: {done} jobs, {done / (t1 - t0):.1f} jobs/s (polls not "
-          f"counted); last order seen after {max(lags or [0]):.1f} s{f', NOT SEEN {missing}' if missing else ''}")
+          f"counted); last order seen after {max(lags or [0]):.1f} s{f', NOT SEEN {missing}' if missing else ''}; {load()}")
     print(f"  {cpu}")
     procs.stop_workers()
     return placed
@@ -452,14 +463,17 @@ def big_shops(args, first: int):
             have = cur.execute("SHOW DATABASES LIKE %s", (name,))
         conn.close()
         url = server.url(name)
-        if not have:
+        built = Path(args.big_dir) / f"{name}.built"  # written when its build ended: a build cut short is redone
+        if not (have and built.exists()):
             print(f"Building {name} ({n:,} orders, OpenCart {version}; once, kept in {args.big_dir}) …", flush=True)
             conn = server.connect()
             with conn.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
                 cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
             conn.close()
             t = time.perf_counter()
             seed(url, version=version, orders=n)
+            built.touch()
             print(f"  built in {time.perf_counter() - t:.0f} s", flush=True)
         out.append(Shop(first + k, version, url, url, weight=20))
     return server, out
