@@ -236,26 +236,33 @@ class Usage:
     """CPU seconds and peak memory of process groups between start() and stop()."""
 
     def __init__(self, groups: dict[str, list[int]]):
-        from ocbridge.testbed.agency import group_usage
-
-        self.groups, self.read = groups, group_usage
-        self.start_cpu = {name: sum(self.read(g)[0] for g in pgids) for name, pgids in groups.items()}
+        self.groups = groups
+        self.start_cpu = {name: cpu for name, (cpu, _rss) in self.read().items()}
         self.peak_rss = Counter()
         self.t0 = time.monotonic()
         self.done = threading.Event()
         threading.Thread(target=self._sample, daemon=True).start()
 
+    def read(self) -> dict[str, tuple[float, int]]:
+        """CPU seconds and memory of each named set of process groups now."""
+        from ocbridge.testbed.agency import groups_usage
+
+        by_group = groups_usage({g for pgids in self.groups.values() for g in pgids})
+        return {name: (sum(by_group[g][0] for g in pgids), sum(by_group[g][1] for g in pgids))
+                for name, pgids in self.groups.items()}
+
     def _sample(self) -> None:
         while not self.done.wait(1):
-            for name, pgids in self.groups.items():
-                self.peak_rss[name] = max(self.peak_rss[name], sum(self.read(g)[1] for g in pgids))
+            for name, (_cpu, rss) in self.read().items():
+                self.peak_rss[name] = max(self.peak_rss[name], rss)
 
     def stop(self) -> str:
         self.done.set()
         took = time.monotonic() - self.t0
         parts = []
-        for name, pgids in self.groups.items():
-            cpu = sum(self.read(g)[0] for g in pgids) - self.start_cpu[name]
+        now = self.read()
+        for name in self.groups:
+            cpu = now[name][0] - self.start_cpu[name]
             parts.append(f"{name} {cpu / took * 100:.0f}% CPU, {self.peak_rss[name] / 2**20:.0f} MB")
         return "; ".join(parts) + f"  (of 2 cores = 200%, over {took:.0f} s; {load()})"
 
