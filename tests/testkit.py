@@ -31,6 +31,64 @@ def worker_env(**extra) -> dict:
 PYTHON = sys.executable
 
 
+class WorkerProcess:
+    """A real `ocbridge worker` subprocess sharing this test's database and clock (context manager: stopped on exit).
+
+    `wait_for(pred)` polls a condition until it holds. A worker's start (Django, huey, every integration imported)
+    takes ~4 s on an idle machine and 15-20 s on a loaded 2-core CI box, so the deadline is only a hang guard; the
+    wait ends early, with the worker's stderr, as soon as the worker has died."""
+
+    DEADLINE = 180.0
+
+    def __init__(self, log_path: Path, *, tick: float = 0.2, **env):
+        import subprocess
+
+        self.log_path = Path(log_path)
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([PYTHON, "-m", "ocbridge", "worker", "--tick", str(tick)], env=worker_env(**env),
+                                     stdout=subprocess.DEVNULL, stderr=self._log)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def stderr_tail(self, chars: int = 2000) -> str:
+        self._log.flush()
+        return self.log_path.read_bytes()[-chars:].decode("utf-8", "replace")
+
+    def wait_for(self, pred, what: str) -> None:
+        import time
+
+        end = time.monotonic() + self.DEADLINE
+        while not pred():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{what}: the worker exited ({self.proc.returncode}):\n{self.stderr_tail()}")
+            if time.monotonic() > end:
+                raise AssertionError(f"{what}: not within {self.DEADLINE:.0f} s:\n{self.stderr_tail()}")
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL: the worker dies mid-whatever, as in a crash or an OOM kill."""
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within 30 s (a loaded machine shuts down slowly)."""
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
 class LoopbackReceiver:
     """Our side of the wire on a free 127.0.0.1 port (daemon thread); a subclass's `answer` records and replies."""
 

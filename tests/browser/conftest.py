@@ -35,9 +35,23 @@ def browser():
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+_served: set[str] = set()
+
+
+def _wait_until_serving(url: str) -> None:
+    """The live server's first answer (URLconf, every view module and template loaded on first use) takes seconds
+    on a loaded 2-core machine: waited for here, once, so no test spends its 10 s page budget on it."""
+    import httpx
+
+    if url not in _served:
+        httpx.get(url + "/login/", timeout=180).raise_for_status()
+        _served.add(url)
+
+
 @pytest.fixture
 def page(browser, live_server):
     """A fresh context per test; console errors and uncaught exceptions are collected in page.errors."""
+    _wait_until_serving(live_server.url)
     context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
     pg = context.new_page()
     pg.set_default_timeout(10_000)
@@ -50,9 +64,12 @@ def page(browser, live_server):
 
 
 @pytest.fixture
-def owner(transactional_db):
+def owner(transactional_db, settings):
+    """The owner's account, with a fast password hash: the real one (PBKDF2, ~0.25 s of CPU per login) took most of
+    the login's 10 s budget on a loaded 2-core machine and failed the first click of a test now and then."""
     from django.contrib.auth.models import User
 
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return User.objects.create_user("owner", password="pw-owner-123", is_staff=True, is_superuser=True)
 
 

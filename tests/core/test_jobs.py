@@ -1,13 +1,11 @@
 """Job runner: enqueue dedupe, atomic claim, retry/backoff, terminal errors, expired claims, a killed worker."""
 
-import signal
-import subprocess
 import time
 from datetime import timedelta
 
 import pytest
 
-from testkit import PYTHON, worker_env
+from testkit import WorkerProcess
 from ocbridge.core import clock
 from ocbridge.core.choices import JobState
 from ocbridge.core.errors import RetryableError, TerminalError
@@ -187,41 +185,21 @@ def test_the_heartbeat_keeps_a_long_run_claimed():
     assert done.state == JobState.DONE and done.attempts == 1
 
 
-def _wait(pred, timeout=20.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.mark.django_db(transaction=True)
 def test_worker_killed_mid_job_runs_it_again_exactly_once(tmp_path):
     """A real `ocbridge worker` is SIGKILLed while running a job; the next worker finishes it once."""
-    env = worker_env()
     # The first run sleeps far longer than the test can take, so the kill always lands mid-run (a 4 s sleep could
     # finish on a loaded machine between seeing the job running and the kill).
     job = Job.objects.enqueue("core.probe", key="probe-kill", payload={"seconds": 3600})
-    w1 = subprocess.Popen([PYTHON, "-m", "ocbridge", "worker", "--tick", "0.2"], env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        assert _wait(lambda: Job.objects.get(pk=job.pk).state == JobState.RUNNING), "worker never claimed the job"
-        w1.send_signal(signal.SIGKILL)
-        w1.wait(5)
-        assert AuditEntry.objects.filter(action="worker.probe").count() == 0
-        Job.objects.filter(pk=job.pk).update(payload={"seconds": 0})
-        clock.travel(31)  # past the probe's claim expiry, for every process
-        w2 = subprocess.Popen([PYTHON, "-m", "ocbridge", "worker", "--tick", "0.2"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            assert _wait(lambda: Job.objects.get(pk=job.pk).state == JobState.DONE), Job.objects.get(pk=job.pk).last_error
-        finally:
-            w2.terminate()
-            w2.wait(10)
-    finally:
-        if w1.poll() is None:
-            w1.kill()
+    state = lambda: Job.objects.get(pk=job.pk).state  # noqa: E731
+    with WorkerProcess(tmp_path / "w1.log") as w1:
+        w1.wait_for(lambda: state() == JobState.RUNNING, "the worker never claimed the job")
+        w1.kill()
+    assert AuditEntry.objects.filter(action="worker.probe").count() == 0
+    Job.objects.filter(pk=job.pk).update(payload={"seconds": 0})
+    clock.travel(31)  # past the probe's claim expiry, for every process
+    with WorkerProcess(tmp_path / "w2.log") as w2:
+        w2.wait_for(lambda: state() == JobState.DONE, "the second worker never finished the job")
     job.refresh_from_db()
     assert job.attempts == 2
     assert AuditEntry.objects.filter(action="worker.probe").count() == 1
