@@ -34,7 +34,7 @@ class Bed:
     hub: str
 
     def add_order(self, order_id: int, *, total: str = "20.00", currency: str = "AED", status: int = 1,
-                  rate: str = "1") -> None:
+                  rate: str = "1", store_url: str = "https://gulf-shop.example/", invoice: tuple[str, int] = ("", 0)) -> None:
         md = sa.MetaData()
         md.reflect(self.shop.engine, only=[f"{self.shop.prefix}order", f"{self.shop.prefix}order_history"])
         order, history = md.tables[f"{self.shop.prefix}order"], md.tables[f"{self.shop.prefix}order_history"]
@@ -42,7 +42,8 @@ class Bed:
                "email": "layla@example.com", "telephone": "+971501234567", "order_status_id": status,
                "total": Decimal(total), "currency_code": currency, "currency_value": Decimal(rate), "language_id": 1,
                "date_added": dt.datetime(2026, 12, 6, 9), "date_modified": dt.datetime(2026, 12, 6, 9),
-               "store_name": "Gulf", "custom_field": "[]", "comment": "", "customer_id": 0}
+               "store_name": "Gulf", "custom_field": "[]", "comment": "", "customer_id": 0, "store_url": store_url,
+               "invoice_prefix": invoice[0], "invoice_no": invoice[1]}
         if self.shop.version == "4.0":
             row["payment_method"] = json.dumps({"name": "Card", "code": "ocbridge.ocbridge"})
         else:
@@ -181,10 +182,27 @@ def merchant_pays(bed: Bed, link: str, card: str = "4111111111111111", *, query:
         back = web.post(bed.sim.base_url + "/FortAPI/paymentPage/tokenize", data={
             "page": token, "card_number": card, "expiry_date": "3012", "card_security_code": "123", "plan": plan})
         assert back.status_code == 302
-        return web.get(back.headers["location"])
+        answer = back.headers["location"]
+        step = card_step(bed, web, web.get(answer))
+        step.answer_url = answer  # APS's signed tokenization answer, for a test that replays it
+        return step
     finally:
         if own:
             web.close()
+
+
+def card_step(bed: Bed, web: httpx.Client, step: httpx.Response) -> httpx.Response:
+    """The hub's card step as the iframe ends up showing it: while it says "processing" (the purchase job has not
+    decided), the worker's part is played (due jobs run) and the page's own refresh is followed."""
+    from ocbridge.core.jobs import run_until_idle
+
+    for _ in range(20):
+        if 'id="processing"' not in step.text:
+            return step
+        run_until_idle()
+        wait = re.search(r'http-equiv="refresh" content="\d+;url=([^"]+)"', step.text).group(1)
+        step = web.get(bed.hub + _unescape(wait))
+    raise AssertionError(f"the card step still says processing after its jobs ran: {step.text}")
 
 
 def top_url(step: httpx.Response) -> str:

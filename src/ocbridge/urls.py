@@ -19,6 +19,7 @@ urlpatterns = [
     path("pay/<str:token>/", pay_views.pay, name="pay"),
     path("pay/<str:token>/return", pay_views.pay_return, name="pay-return"),
     path("pay/<str:token>/card", pay_views.pay_card, name="pay-card"),
+    path("pay/<str:token>/card/wait", pay_views.pay_card_wait, name="pay-card-wait"),
     path("pay/<str:token>/again", pay_views.pay_retry, name="pay-retry"),
     path("a/<str:token>/", customer_page.address_page, name="cod-address"),
     path("onebox/", include("ocbridge.integrations.onebox.urls")),

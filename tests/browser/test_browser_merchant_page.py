@@ -20,7 +20,12 @@ def _type_card(page, number: str) -> None:
 
 
 def _paid_page(page, bed, payment, link: str) -> None:
-    # the hub's page in the iframe sends the whole window back to the pay page
+    from ocbridge.core.jobs import run_until_idle
+
+    # the iframe waits ("processing", re-asking by itself) until the purchase job has run — the worker's part, played
+    # here — then the hub's page in it sends the whole window back to the pay page
+    page.frame_locator("iframe[name=aps-card]").locator("#processing").wait_for()
+    run_until_idle()
     page.wait_for_function("() => !document.querySelector('iframe[name=aps-card]')")
     assert "/pay/" in page.url and "/card" not in page.url
     bed.settle()

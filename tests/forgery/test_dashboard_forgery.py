@@ -20,7 +20,7 @@ SKIP_PREFIXES = ("hooks/", "admin/", "i18n/", "static/")
 PUBLIC = {"login/", "logout/", "assets/<str:name>", "password/set/<uidb64>/<token>/",
           # The customer's pay and address pages and the shop extension's push: signed tokens are their credential
           # (tests/integrations/payments, cod_confirm's customer page, opencart push), no dashboard login.
-          "pay/<str:token>/", "pay/<str:token>/return", "pay/<str:token>/card", "pay/<str:token>/again", "pay/checkout/<int:store_pk>/<int:order_id>/<int:ts>/<str:sig>/",
+          "pay/<str:token>/", "pay/<str:token>/return", "pay/<str:token>/card", "pay/<str:token>/card/wait", "pay/<str:token>/again", "pay/checkout/<int:store_pk>/<int:order_id>/<int:ts>/<str:sig>/",
           "a/<str:token>/", "push/<int:store_pk>/<int:order_id>/<int:ts>/<str:sig>/"}
 PARAMS = {"pk": "1", "store_pk": "1", "integration_pk": "2", "kind": "cod_confirm", "name": "app.css",
           "order_id": "7001", "binding_pk": "1", "phone": "+905321234567", "local_id": "1"}

@@ -68,6 +68,13 @@ def order_status(store, order_id: int) -> int | None:
     return oc_orders.order_status(shop_db(store), order_id)
 
 
+def customer_face(store, order_id: int):
+    """The order's status, invoice number and storefront address as its customer knows them (orders.CustomerFace)."""
+    from ocbridge.opencart import orders as oc_orders
+
+    return oc_orders.customer_face(shop_db(store), order_id)
+
+
 def read_order(store, order_id: int):
     from ocbridge.opencart import orders as oc_orders
 

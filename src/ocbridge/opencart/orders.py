@@ -203,6 +203,32 @@ def order_status(db: ShopDB, order_id: int) -> int | None:
 
 
 @dataclass
+class CustomerFace:
+    """What the customer knows of an order: its number as OpenCart's order mail and account page show it, the invoice
+    number once the shop made one, and the storefront it was placed on (`store_url`, OpenCart's snapshot at checkout:
+    HTTP(S)_SERVER for the default store, the `store` row's url for the others; catalog/controller/checkout/confirm.php
+    3.0.3.9 and 4.0.2.3)."""
+
+    status: int
+    store_url: str = ""
+    invoice: str = ""
+
+
+def customer_face(db: ShopDB, order_id: int) -> CustomerFace | None:
+    """The order's status with what its customer saw of it (one primary-key read), None when it is not there."""
+    t = db.t("order")
+    cols = [t.c[c] for c in ("order_status_id", "store_url", "invoice_prefix", "invoice_no") if c in t.c]
+    with db.engine.connect() as conn:
+        row = conn.execute(sa.select(*cols).where(t.c.order_id == order_id)).mappings().first()
+    if row is None:
+        return None
+    invoice = f"{row.get('invoice_prefix') or ''}{row['invoice_no']}" if row.get("invoice_no") else ""
+    url = html.unescape(str(row.get("store_url") or "")).strip()
+    return CustomerFace(status=int(row["order_status_id"]), store_url=url if url.startswith(("https://", "http://")) else "",
+                        invoice=html.unescape(invoice))
+
+
+@dataclass
 class LineFloor:
     """Lowest ids the lines of the orders being read can have (0 = unknown → use the order_id key only)."""
 

@@ -413,3 +413,22 @@ def test_no_try_again_once_the_link_expired(aps_bed):
 
     r = Client().post(link.replace(bed.hub, "") + "again")
     assert r.status_code == 302 and Payment.objects.filter(order_id=541).count() == 1
+
+
+@pytest.mark.parametrize("version", ["3.0", "4.0"])
+def test_customer_pages_name_the_order_as_the_customer_knows_it_and_link_to_its_storefront(aps_bed, version):
+    """The order's number as the store labels it (with the invoice number once the shop made one), and "Back to the
+    shop" to the storefront the order was placed on (OpenCart's order.store_url), never the native API's address."""
+    import httpx
+
+    bed = aps_bed(version)
+    bed.store.order_prefix, bed.store.api_url = "GS-", "https://api.gulf-shop.example/"
+    bed.store.save()
+    bed.add_order(531, store_url="https://second-store.example/", invoice=("INV-2026-00", 7))
+    payment = links.new_payment(bed.integration, order_id=531, amount="20.00", currency="AED", language="en")
+    link = links.url_for(payment)
+    assert "Order GS-531 (INV-2026-007): 20.00 AED" in httpx.get(link).text
+    back = bed.customer_pays(link + "?lang=en")
+    assert 'href="https://second-store.example/"' in back.text and "api.gulf-shop" not in back.text
+    bed.settle()
+    assert "Order GS-531 (INV-2026-007) is paid" in httpx.get(link + "?lang=en").text

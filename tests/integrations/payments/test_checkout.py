@@ -35,10 +35,10 @@ def _php_handover(layout: str, hub: str, store_key: int, secret: str, order_id: 
 @pytest.mark.parametrize("version,layout", [("3.0", "oc3"), ("4.0", "oc4")])
 def test_checkout_hand_over_pays_and_returns_to_the_shops_success_page(aps_bed, version, layout):
     bed = aps_bed(version)
-    bed.store.api_url = "https://shop.example/"
+    bed.store.api_url = "https://api.shop.example/"  # the native API's address is not where the customer shops
     bed.store.save()
     secret = extension.secret_of(bed.store, create=True)
-    bed.add_order(601, total="45.50", currency="SAR")
+    bed.add_order(601, total="45.50", currency="SAR", store_url="https://shop.example/")  # OpenCart's store_url
     url = _php_handover(layout, bed.hub, bed.store.pk, secret, 601)
     back = bed.customer_pays(url)
     bed.settle()

@@ -11,7 +11,7 @@ import re
 import httpx
 import pytest
 
-from ocbridge.core.models import Exchange, SideEffect
+from ocbridge.core.models import Exchange, Job, SideEffect
 from ocbridge.integrations.payments import links
 from ocbridge.integrations.payments.models import Payment, PaymentEvent
 
@@ -30,6 +30,16 @@ def _link(bed, order_id, total="20.00", currency="AED", language="en"):
 def _pay_page_of(url: str) -> int:
     """The payment whose pay page `url` is (tokens carry their signing time, so compare what they name)."""
     return links.payment_of(re.search(r"/pay/([^/]+)/(\?|$)", url).group(1), for_paying=False).pk
+
+
+def _card_answer(bed, web: httpx.Client, link: str) -> str:
+    """The card typed on APS's page: the signed tokenization answer's URL at the hub, not yet opened."""
+    page = web.get(link)
+    card_page = web.post(bed.sim.base_url + "/FortAPI/paymentPage", data=hidden_fields(page.text))
+    token = re.search(r"name=page value=([^\s>]+)>", card_page.text).group(1)
+    back = web.post(bed.sim.base_url + "/FortAPI/paymentPage/tokenize",
+                    data={"page": token, "card_number": "4111111111111111", "expiry_date": "3012"})
+    return back.headers["location"]
 
 
 def _purchases(bed) -> list[dict]:
@@ -96,8 +106,8 @@ def test_forged_and_replayed_tokenization_answers_send_nothing_more(aps_bed, cli
                        content_type="application/x-www-form-urlencoded").status_code == 400
     with httpx.Client(timeout=10) as web:
         step = merchant_pays(bed, link, web=web)
-        replay = web.get(str(step.url))  # the same signed answer again (reload, or replayed)
-    assert replay.status_code == 200 and len(_purchases(bed)) == 1
+        replay = web.get(step.answer_url)  # the same signed answer again (reload, or replayed)
+    assert replay.status_code == 200 and 'id="processing"' not in replay.text and len(_purchases(bed)) == 1
     bed.settle()
     payment.refresh_from_db()
     assert payment.state == "paid" and len(_purchases(bed)) == 1
@@ -259,15 +269,10 @@ def test_the_same_answer_twice_at_once_sends_one_purchase(aps_bed):
     bed = aps_bed("4.0", integration_type="merchant_page")
     payment, link = _link(bed, 616)
     with httpx.Client(timeout=10) as web:
-        page = web.get(link)
-        card_page = web.post(bed.sim.base_url + "/FortAPI/paymentPage", data=hidden_fields(page.text))
-        token = re.search(r"name=page value=([^\s>]+)>", card_page.text).group(1)
-        back = web.post(bed.sim.base_url + "/FortAPI/paymentPage/tokenize",
-                        data={"page": token, "card_number": "4111111111111111", "expiry_date": "3012"})
-    answer_url = back.headers["location"]
+        answer_url = _card_answer(bed, web, link)
     with ThreadPoolExecutor(2) as pool:
         statuses = [r.status_code for r in pool.map(lambda _: httpx.get(answer_url, timeout=20), range(2))]
-    assert statuses == [200, 200] and len(_purchases(bed)) == 1
+    assert statuses == [200, 200] and Job.objects.filter(kind="payments.send_purchase").count() == 1
     bed.settle()
     payment.refresh_from_db()
     assert payment.state == "paid" and len(_purchases(bed)) == 1
@@ -295,3 +300,63 @@ def test_purchase_without_an_answer_is_asked_about_first(aps_bed, carried_out):
     bed.settle()
     payment.refresh_from_db()
     assert payment.state == "paid" and bed.sim.transactions()[payment.reference]["captured"] == 2000
+
+
+def test_installment_plans_failing_is_noted_once_per_episode_not_per_view(aps_bed):
+    """APS cannot list the plans: the customer may pay in full; the payment's history gets one note for the whole
+    episode (not one per reload), APS is not asked again at each reload, and a new failure after plans came back is a
+    new episode."""
+    from ocbridge.core import clock
+    from ocbridge.integrations.payments import installments
+
+    bed = aps_bed("4.0", integration_type="merchant_page", installments="hosted")
+    payment, link = _link(bed, 618, total="2000.00")
+
+    def asked() -> int:
+        return len([r for r in bed.sim.requests("/FortAPI/paymentApi")
+                    if r.json().get("query_command") == "GET_INSTALLMENTS_PLANS"])
+
+    def notes() -> int:
+        return PaymentEvent.objects.filter(payment=payment, what__startswith="installment plans not available").count()
+
+    bed.sim.fail_next("503", count=2, path="/FortAPI/paymentApi")
+    for _ in range(3):
+        page = httpx.get(link)
+        assert "card-form" in page.text and "Gulf Bank" not in page.text  # paying in full still works
+    assert (asked(), notes()) == (1, 1)
+    clock.travel(installments.PLANS_RETRY.total_seconds() + 1)
+    httpx.get(link)  # asked again: still failing, the same episode
+    assert (asked(), notes()) == (2, 1)
+    clock.travel(installments.PLANS_RETRY.total_seconds() + 1)
+    assert "Gulf Bank" in httpx.get(link).text  # back: the episode ends
+    assert (asked(), notes()) == (3, 1)
+    clock.travel(installments.PLANS_FRESH.total_seconds() + 1)
+    bed.sim.fail_next("503", path="/FortAPI/paymentApi")
+    httpx.get(link)  # a new failure after the plans came back: a new episode, one more note
+    assert (asked(), notes()) == (4, 2)
+
+
+def test_a_slow_purchase_never_holds_the_customers_page(aps_bed):
+    """The purchase goes host to host from a job, not inside the customer's request (APS may take its 30 s timeout,
+    then a status check): the card answer is answered at once with "processing", nothing sent yet; the pay page
+    meanwhile says the payment is being confirmed (no second card form); the waiting page re-asks by itself until the
+    job has decided; one purchase is sent, and the card token is not kept after it."""
+    from paykit import card_step
+
+    bed = aps_bed("3.0", integration_type="merchant_page")
+    payment, link = _link(bed, 619)
+    with httpx.Client(timeout=10) as web:
+        answer_url = _card_answer(bed, web, link)
+        waiting = web.get(answer_url)
+        assert 'id="processing"' in waiting.text and 'http-equiv="refresh"' in waiting.text and not _purchases(bed)
+        shown = web.get(link)
+        assert "We are confirming your payment" in shown.text and "card-form" not in shown.text
+        again = web.get(answer_url)  # the iframe reloaded: the same job, still processing
+        assert 'id="processing"' in again.text and Job.objects.filter(kind="payments.send_purchase").count() == 1
+        step = card_step(bed, web, waiting)
+    assert _pay_page_of(top_url(step)) == payment.pk and step.headers.get("X-Frame-Options") == "SAMEORIGIN"
+    assert len(_purchases(bed)) == 1
+    assert "sealed" not in Job.objects.get(kind="payments.send_purchase").payload
+    bed.settle()
+    payment.refresh_from_db()
+    assert payment.state == "paid" and len(_purchases(bed)) == 1

@@ -13,10 +13,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ocbridge.core import clock
+from ocbridge.core.errors import ServiceError
+from ocbridge.integrations.payments import ledger
 from ocbridge.integrations.payments.config import PaymentConfig
 from ocbridge.integrations.payments.models import Payment
 
 PLANS_FRESH = timedelta(minutes=10)  # the banks' plans change rarely; a customer reloading is not asked again
+PLANS_RETRY = timedelta(minutes=1)  # after a failure: a reload within this shows "in full" without asking APS again
 
 
 def offer(payment: Payment) -> str:
@@ -26,17 +29,32 @@ def offer(payment: Payment) -> str:
     return PaymentConfig.from_settings(payment.integration.settings).installments_for(payment.amount, payment.currency)
 
 
-def plans(payment: Payment, gateway) -> list[dict]:
-    """The banks' plans for this payment's amount (GET_INSTALLMENTS_PLANS), kept on the payment for a while."""
-    cached = payment.gateway_data.get("plans") or {}
+def _younger_than(stamp: dict, age: timedelta) -> bool:
     try:
-        fresh = clock.now() - datetime.fromisoformat(cached["at"]) < PLANS_FRESH
+        return clock.now() - datetime.fromisoformat(stamp["at"]) < age
     except (KeyError, TypeError, ValueError):
-        fresh = False
-    if fresh:
+        return False
+
+
+def plans(payment: Payment, gateway) -> list[dict]:
+    """The banks' plans for this payment's amount (GET_INSTALLMENTS_PLANS), kept on the payment for a while; []
+    when APS cannot list them (paying in full still works). A failure is noted once per episode — the first failure
+    after plans were listed or never asked — and APS is not asked again for PLANS_RETRY, however often the customer
+    reloads; the first success ends the episode."""
+    cached = payment.gateway_data.get("plans") or {}
+    if _younger_than(cached, PLANS_FRESH):
         return cached["issuers"]
-    issuers = gateway.installment_plans(payment)
-    payment.keep(plans={"at": clock.now().isoformat(), "issuers": issuers})
+    failing = payment.gateway_data.get("plans_failed")
+    if failing and _younger_than(failing, PLANS_RETRY):
+        return []
+    try:
+        issuers = gateway.installment_plans(payment)
+    except ServiceError as exc:
+        if not failing:
+            ledger.note(payment, f"installment plans not available: {exc}", actor="link")
+        payment.keep(plans_failed={"at": clock.now().isoformat(), "error": str(exc)[:200]})
+        return []
+    payment.keep(plans={"at": clock.now().isoformat(), "issuers": issuers}, plans_failed=None)
     return issuers
 
 

@@ -393,9 +393,9 @@ def mail_link(payment: Payment, order, *, actor: str) -> None:
         ledger.note(payment, "no e-mail address on the order: the link is on the payment's page", actor=actor)
         return
     with translation.override(payment.language if payment.language in links.LANGUAGES else "en"):
-        subject = _("Pay for order %(order)s") % {"order": store.order_label(order.order_id)}
+        subject = _("Pay for order %(order)s") % {"order": payment.order_shown}
         values = {"name": order.firstname, "amount": payment.amount, "currency": payment.currency,
-                  "order": store.order_label(order.order_id), "until": payment.expires_at.strftime("%Y-%m-%d %H:%M")}
+                  "order": payment.order_shown, "until": payment.expires_at.strftime("%Y-%m-%d %H:%M")}
         body = "\n\n".join([  # one message per line: the catalogs keep no line breaks
             _("Hello %(name)s,") % values,
             _("you can pay %(amount)s %(currency)s for order %(order)s on the payment provider's secure page:")

@@ -46,16 +46,18 @@ def new_payment(integration, *, order_id: int, amount: Decimal | str, currency: 
         return existing
     from ocbridge import opencart
 
-    shop_status = opencart.order_status(store, order_id)
-    if shop_status is None:
+    face = opencart.customer_face(store, order_id)
+    if face is None:
         raise ValueError(f"order {order_id} is not in the shop")
+    label = store.order_label(order_id)
     with transaction.atomic():
         effect = outbox.request(key, kind="payment", service=integration.kind, store=store,
                                 connection=integration.connection, integration=integration)
         payment, created = Payment.objects.get_or_create(key=key, defaults={
             "store": store, "integration": integration, "gateway": integration.kind, "order_id": order_id,
             "reference": str(effect.correlation), "command": cfg.command, "amount_minor": amount_minor,
-            "currency": currency.upper(), "email": email, "origin": origin, "shop_status": shop_status,
+            "currency": currency.upper(), "email": email, "origin": origin, "shop_status": face.status,
+            "order_label": (f"{label} ({face.invoice})" if face.invoice else label)[:64], "shop_url": face.store_url[:255],
             "language": language if language in LANGUAGES else "en",
             "expires_at": clock.now() + timedelta(hours=cfg.link_hours)})
         if created:

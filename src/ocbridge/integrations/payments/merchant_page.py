@@ -2,21 +2,28 @@
 
 The pay page posts APS's signed TOKENIZATION form into an iframe; APS's page there takes the card and sends the
 browser (still in the iframe) to `/pay/<token>/card` with a signed `token_name`. Here that answer is verified
-(response phrase, our merchant_reference, TOKENIZATION), then the payment's PURCHASE / AUTHORIZATION is sent with
-the token through the outbox under the payment's own key — a replayed or reloaded answer never sends a second
-one. Its answer only steers the customer (3-D Secure → `3ds_url`; otherwise back to the pay page): the direct
-feedback, notifications or a status check (asked for at once) decide the payment's state, as for redirection.
+(response phrase, our merchant_reference, TOKENIZATION) in the customer's request, and the payment's PURCHASE /
+AUTHORIZATION is handed to a job (`SendPurchase`): APS may take up to its 30 s timeout to answer, and a doubtful
+send another check, so the customer's page answers at once with "processing" and re-asks `/pay/<token>/card/wait`
+every few seconds until the job has decided. The job sends through the outbox under the payment's own key — a
+replayed or reloaded answer, or a second card typed meanwhile, never sends a second purchase. Its answer only
+steers the customer (3-D Secure → `3ds_url`; otherwise back to the pay page): the direct feedback, notifications or
+a status check (asked for at once) decide the payment's state, as for redirection.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
-from ocbridge.core import outbox
-from ocbridge.core.choices import ExchangeOutcome, Level, SideEffectState
-from ocbridge.core.errors import ServiceError
+from django.db import transaction
+
+from ocbridge.core import outbox, secrets
+from ocbridge.core.choices import SIDE_EFFECT_DONE, ExchangeOutcome, JobState, Level, SideEffectState
+from ocbridge.core.errors import ConfigurationError, ServiceError
 from ocbridge.core.exchanges import close_inbound
-from ocbridge.core.models import SideEffect
+from ocbridge.core.jobs import JobKind, register_job_kind
+from ocbridge.core.models import Exchange, Job, SideEffect
 from ocbridge.integrations.payments import installments, ledger
 from ocbridge.integrations.payments.gateways import gateway_for
 from ocbridge.integrations.payments.jobs import schedule_check
@@ -28,8 +35,9 @@ SECURE_3DS_WAIT = 15 * 60  # seconds: a customer at their bank's 3-D Secure page
 
 @dataclass
 class Step:
-    """What the customer's browser does next. `kind`: "3ds" (go to `url`), "sent" (the pay page shows the
-    outcome), "retry" (the card form again, with `message`), "refused" (not APS's answer), "unavailable"."""
+    """What the customer's browser does next. `kind`: "processing" (the purchase is being sent: wait), "3ds" (go to
+    `url`), "sent" (the pay page shows the outcome), "retry" (the card form again, with `message`), "refused" (not
+    APS's answer), "unavailable"."""
 
     kind: str
     url: str = ""
@@ -46,7 +54,7 @@ def purchase_sent(payment: Payment) -> bool:
 
 
 def card_returned(payment: Payment, params: dict, *, exchange, customer_ip: str, return_url: str) -> Step:
-    """Handle APS's tokenization answer for `payment` (recorded as `exchange`)."""
+    """Handle APS's tokenization answer for `payment` (recorded as `exchange`): checked here, sent by SendPurchase."""
     gateway = gateway_for(payment.integration)
     why = ""
     if not gateway.verify(params):
@@ -71,6 +79,65 @@ def card_returned(payment: Payment, params: dict, *, exchange, customer_ip: str,
         ledger.note(payment, f"card not from the bank of installment plan {plan.get('plan_code')}: nothing sent",
                     actor="customer", exchange=exchange)
         return Step("retry", message="wrong bank")
+    # One job per tokenization answer (a replay finds the same job); the card token is kept encrypted, only until
+    # the job has used it.
+    answer_id = hashlib.sha256(str(params.get("signature") or params.get("token_name") or "").encode()).hexdigest()[:16]
+    job = Job.objects.enqueue(SendPurchase, key=f"{purchase_key(payment)}:{answer_id}", integration=payment.integration,
+                              payload={"payment_id": payment.pk, "exchange_id": exchange.pk, "customer_ip": customer_ip,
+                                       "return_url": return_url, "sealed": secrets.encrypt_json(params)})
+    payment.keep(card_step={"kind": "processing", "job": job.pk})
+    return Step("processing")
+
+
+def step_now(payment: Payment) -> Step:
+    """Where the customer's card step stands: "processing" while its SendPurchase job may still run, then the step
+    the job decided ("sent" when the job ended without deciding: the pay page shows what became of the payment)."""
+    said = (payment.gateway_data or {}).get("card_step") or {}
+    if said.get("kind") != "processing":
+        return Step(said.get("kind") or "sent", url=said.get("url", ""), message=said.get("message", ""))
+    state = Job.objects.filter(pk=said.get("job")).values_list("state", flat=True).first()
+    return Step("processing") if state in (JobState.QUEUED, JobState.RUNNING) else Step("sent")
+
+
+def purchase_pending(payment: Payment) -> bool:
+    """A card was taken and its purchase is still being sent: the pay page waits rather than ask for a card again."""
+    return step_now(payment).kind == "processing"
+
+
+@register_job_kind
+class SendPurchase(JobKind):
+    """The merchant page's PURCHASE / AUTHORIZATION host to host, off the customer's request; the step it decides is
+    kept on the payment (`card_step`) for the customer's waiting page."""
+
+    kind = "payments.send_purchase"
+    max_attempts = 5
+
+    def run(self, job) -> None:
+        payment = Payment.objects.select_related("integration__connection", "store").filter(
+            pk=job.payload["payment_id"]).first()
+        if payment is None or not job.payload.get("sealed"):
+            return
+        exchange = Exchange.objects.filter(pk=job.payload.get("exchange_id")).first()
+        try:
+            step = _send(payment, secrets.decrypt_json(job.payload["sealed"]), exchange=exchange,
+                         customer_ip=job.payload.get("customer_ip", ""), return_url=job.payload.get("return_url", ""))
+        except ConfigurationError:
+            step = Step("unavailable")
+        with transaction.atomic():
+            payment.refresh_from_db()
+            said = (payment.gateway_data or {}).get("card_step") or {}
+            if said.get("job") in (None, job.pk):  # a later card answer's job speaks for the page, not this one
+                payment.keep(card_step={"kind": step.kind, "url": step.url, "message": step.message, "job": job.pk})
+            Job.objects.filter(pk=job.pk).update(payload={k: v for k, v in job.payload.items() if k != "sealed"})
+
+
+def _send(payment: Payment, params: dict, *, exchange, customer_ip: str, return_url: str) -> Step:
+    """The purchase through the outbox (once per payment), then what the customer's browser does next. A send found
+    mid-way (this job's earlier run was killed) is settled by asking APS in outbox.perform, never sent again."""
+    done = SideEffect.objects.filter(key=purchase_key(payment), state__in=SIDE_EFFECT_DONE).exists()
+    if payment.state not in OPEN_STATES or done:
+        return Step("sent")
+    gateway = gateway_for(payment.integration)
     fields = installments.purchase_fields(payment, params)
     effect = outbox.request(purchase_key(payment), kind="payment", service=payment.gateway, store=payment.store,
                             connection=payment.integration.connection, integration=payment.integration)

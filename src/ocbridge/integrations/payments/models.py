@@ -59,6 +59,10 @@ class Payment(models.Model):
     shop_status = models.IntegerField(null=True, blank=True,
                                       help_text="the order's status when the payment began: the paid status replaces only it")
     origin = models.CharField(max_length=16, default="dashboard", help_text="dashboard, rule, cod, checkout")
+    # What the customer's pages show: the order as the customer knows it (the store's order number, the invoice once
+    # the shop made one) and the storefront it was placed on (the order's store_url). Read with the order's status.
+    order_label = models.CharField(max_length=64, blank=True, default="")
+    shop_url = models.CharField(max_length=255, blank=True, default="")
     expires_at = models.DateTimeField()
     created = models.DateTimeField(default=clock.now, db_index=True)
     updated = models.DateTimeField(default=clock.now)
@@ -89,6 +93,11 @@ class Payment(models.Model):
     @property
     def refundable_minor(self) -> int:
         return self.captured_minor - self.refunded_minor
+
+    @property
+    def order_shown(self) -> str:
+        """The order's number on the customer's pages: the store's label of it, with the invoice number if any."""
+        return self.order_label or self.store.order_label(self.order_id)
 
     @property
     def installment_plan(self) -> dict:

@@ -60,8 +60,9 @@ def _retry_url(payment: Payment | None) -> str:
 
 
 def _shop_url(payment: Payment | None) -> str:
-    """Back to the shop: its checkout success page when the customer came from its checkout."""
-    url = (payment.store.api_url if payment else "") or ""
+    """Back to the shop: the storefront the order was placed on (its store_url; the store's native-API address only
+    for payments made before that was kept), its checkout success page when the customer came from its checkout."""
+    url = ((payment.shop_url or payment.store.api_url) if payment else "") or ""
     if not url.startswith(("https://", "http://")):
         return ""
     if payment.origin == "checkout" and payment.state in (S.PAID, S.AUTHORISED, S.PENDING):
@@ -76,7 +77,7 @@ def pay(request, token: str) -> HttpResponse:
     except links.LinkRefused as exc:
         return _customer_page(request, exc.payment, "payments/customer.html", {"outcome": exc.reason},
                               status=410 if exc.reason == "expired" else 404)
-    if payment.state not in OPEN_STATES or merchant_page.purchase_sent(payment):
+    if payment.state not in OPEN_STATES or merchant_page.purchase_sent(payment) or merchant_page.purchase_pending(payment):
         return _customer_page(request, payment, "payments/customer.html", {"outcome": _outcome(payment)})
     try:
         gateway = gateway_for(payment.integration)
@@ -105,10 +106,7 @@ def _aps_pages(request, payment: Payment, gateway) -> dict:
     merchant = PaymentConfig.from_settings(payment.integration.settings).integration_type == "merchant_page"
     offer, way, plans, error = installments.offer(payment), request.GET.get("way", ""), [], ""
     if offer == "hosted":
-        try:
-            plans = installments.plans(payment, gateway)
-        except ServiceError as exc:  # no plans today: paying in full still works
-            ledger.note(payment, f"installment plans not available: {exc}", actor="link")
+        plans = installments.plans(payment, gateway)  # [] when APS cannot list them: paying in full still works
         if request.GET.get("plan") and way != "full":
             if installments.choose(payment, plans, request.GET["plan"]) is None:
                 error = "plan"
@@ -156,8 +154,25 @@ def pay_card(request, token: str) -> HttpResponse:
                                            return_url=links.return_url(payment))
     except ConfigurationError:
         step = merchant_page.Step("unavailable")
-    return _customer_page(request, payment, "payments/card_step.html", {"step": step, "again": links.url_for(payment)},
-                          status=400 if step.kind == "refused" else 200)
+    return _card_step(request, payment, step)
+
+
+def _card_step(request, payment: Payment, step) -> HttpResponse:
+    return _customer_page(request, payment, "payments/card_step.html", {
+        "step": step, "again": links.url_for(payment),
+        "wait": reverse("pay-card-wait", kwargs={"token": links.token_for(payment)})},
+        status=400 if step.kind == "refused" else 200)
+
+
+@xframe_options_sameorigin  # the merchant page's iframe asks here until its purchase is decided
+def pay_card_wait(request, token: str) -> HttpResponse:
+    """The card step while the purchase is being sent (merchant_page.SendPurchase): "processing" again (the page
+    re-asks by itself) until the job has decided, then that step (3-D Secure, the pay page, try again)."""
+    try:
+        payment = links.payment_of(token, for_paying=False)
+    except links.LinkRefused as exc:
+        return _customer_page(request, None, "payments/customer.html", {"outcome": exc.reason}, status=404)
+    return _card_step(request, payment, merchant_page.step_now(payment))
 
 
 def pay_checkout(request, store_pk: int, order_id: int, ts: int, sig: str) -> HttpResponse:
