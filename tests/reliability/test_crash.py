@@ -255,50 +255,109 @@ def test_a_late_no_answer_of_an_earlier_attempt_does_not_move_the_case_back(reli
     assert not Job.objects.filter(key__endswith=":attempt:3").exists()
 
 
+def _read_inbox() -> int:
+    """One poll of the inbox at its next slot. Netgsm allows 10 inbox reads a minute: the client's limiter waits in
+    real time, which a slot a minute later would have passed, so it starts full as it would then."""
+    from ocbridge.core import ratelimit
+    from ocbridge.core.polls import run_all as run_polls
+    from ocbridge.integrations.cod_confirm import jobs
+
+    ratelimit.reset()
+    return run_polls(jobs.INBOX_POLL)
+
+
+def _netgsm_sms_bed(reliability_bed, netgsm):
+    from ocbridge.core.models import Connection
+    from ocbridge.integrations.cod_confirm import plan
+
+    bed = reliability_bed()
+    conn = Connection.objects.create(store=bed.store, service="netgsm", base_url=netgsm.base_url,
+                                     secret={"usercode": netgsm.usercode, "password": netgsm.password},
+                                     options={"msgheader": "OCBRIDGE"})
+    plan.replace(bed.integration, plan.default_steps(conn, ("sms",), (0,)))
+    return bed
+
+
 def test_an_inbox_read_then_a_crash_loses_no_reply(reliability_bed, monkeypatch):
-    """Netgsm's inbox lists each message once. The worker read it and died before storing the replies: the
-    retried read asks for the same time range again, and every customer's "EVET" is applied."""
+    """Netgsm's inbox lists each message once. The worker read it and died before storing the replies: the next
+    poll asks for the same time range again (the read's time was noted in the lease store), and every customer's
+    "EVET" is applied once."""
     from ocbridge.core.jobs import run_until_idle
-    from ocbridge.core.models import Connection, Job
-    from ocbridge.integrations.cod_confirm import jobs, plan
+    from ocbridge.core.models import Job
+    from ocbridge.core.polls import run_all as run_polls
+    from ocbridge.integrations.cod_confirm import jobs
     from ocbridge.integrations.cod_confirm.models import Confirmation
     from ocbridge.simulators.netgsm import NetgsmSimulator
 
-    bed = reliability_bed()
     with NetgsmSimulator(speed=1000) as netgsm:
-        conn = Connection.objects.create(store=bed.store, service="netgsm", base_url=netgsm.base_url,
-                                         secret={"usercode": netgsm.usercode, "password": netgsm.password},
-                                         options={"msgheader": "OCBRIDGE"})
-        plan.replace(bed.integration, plan.default_steps(conn, ("sms",), (0,)))
+        bed = _netgsm_sms_bed(reliability_bed, netgsm)
         ids = add_orders(bed.shop, 6010, 3)
         for oid in ids:
             netgsm.set_customer(e164_of(oid), sms_reply="EVET")
-        from ocbridge.core.polls import run_all as run_polls
-
         run_polls()
         run_until_idle()
         assert len(netgsm.sms_messages()) == 3
         deadline = time.monotonic() + 10
         while len(netgsm.state()["inbox"]) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
-        real, crashed = jobs.ReadInbox._store, []
+        real, crashed = jobs.store_replies, []
 
-        def crash(self, job, connection, messages):
+        def crash(integration, connection, messages):
             if not crashed:
                 crashed.append(len(messages))
                 raise Killed("after the inbox read")
-            return real(self, job, connection, messages)
+            return real(integration, connection, messages)
 
-        monkeypatch.setattr(jobs.ReadInbox, "_store", crash)
-        jobs.schedule_inbox_reads()
+        monkeypatch.setattr(jobs, "store_replies", crash)
         with pytest.raises(Killed):
-            run_until_idle()
+            _read_inbox()
         assert crashed == [3] and netgsm.state()["inbox"] and all(m["read"] for m in netgsm.state()["inbox"])
-        read = Job.objects.get(kind="cod_confirm.read_inbox")
-        # The dead worker's claim expires (what requeue_expired does after claim_seconds).
-        Job.objects.filter(pk=read.pk).update(state="queued", claim_token="", claimed_by="", next_run_at=read.created)
+        assert not Job.objects.filter(kind="cod_confirm.apply_sms_reply").exists()
+        _read_inbox()  # the next slot: a ranged read of the dead poll's time
+        _read_inbox()  # and the one after it reads the inbox as usual
+        reads = netgsm.requests("/sms/rest/v2/inbox")
+        assert ["startdate" in r.query for r in reads[-3:]] == [False, True, False]
         run_until_idle()
         assert sorted(Confirmation.objects.filter(order_id__in=ids).values_list("state", flat=True)) == ["confirmed"] * 3
+        assert Job.objects.filter(kind="cod_confirm.apply_sms_reply").count() == 3
+
+
+def test_an_empty_inbox_writes_nothing_and_a_reply_is_applied_once(reliability_bed):
+    """The inbox is a routine poll (core.polls), not a Job a minute per account: reads that find nothing write
+    nothing to the hub; a reply that arrives is stored as one job and applied once."""
+    from testkit import HubWrites
+
+    from ocbridge.core import clock
+    from ocbridge.core.jobs import run_until_idle
+    from ocbridge.core.models import Exchange, Job
+    from ocbridge.core.polls import run_all as run_polls
+    from ocbridge.integrations.cod_confirm import jobs
+    from ocbridge.integrations.cod_confirm.models import Confirmation
+    from ocbridge.simulators.netgsm import NetgsmSimulator
+
+    with NetgsmSimulator(speed=1000) as netgsm:
+        bed = _netgsm_sms_bed(reliability_bed, netgsm)
+        [oid] = add_orders(bed.shop, 6030, 1)
+        netgsm.set_customer(e164_of(oid), sms_reply=None)  # silent until the test texts for them
+        run_polls()
+        run_until_idle()
+        assert len(netgsm.sms_messages()) == 1
+        asked = len(netgsm.requests("/sms/rest/v2/inbox"))
+        made, logged = Job.objects.count(), Exchange.objects.count()
+        for _ in range(3):
+            clock.travel(60)
+            with HubWrites() as w:
+                assert _read_inbox() == 1
+            assert w.sql == [], "\n".join(w.sql)
+        assert (Job.objects.count(), Exchange.objects.count()) == (made, logged)
+        assert len(netgsm.requests("/sms/rest/v2/inbox")) == asked + 3  # the inbox was read at each slot
+        netgsm.inject_sms(e164_of(oid), "EVET")
+        _read_inbox()
+        _read_inbox()
+        run_until_idle()
+        assert Confirmation.objects.get(order_id=oid).state == "confirmed"
+        assert Job.objects.filter(kind="cod_confirm.apply_sms_reply").count() == 1
+        assert Exchange.objects.filter(purpose="netgsm.inbox").count() == 1  # the read that found it, raw copy kept
 
 
 def test_switching_off_pauses_queued_calls_and_switching_on_resumes_them_once(reliability_bed):

@@ -150,6 +150,22 @@ class FileLeases:
         except (FileNotFoundError, ValueError):
             return None
 
+    def note(self, name: str, key: str, value: str | None) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self._path(name, key, "note")
+        if value is None:
+            path.unlink(missing_ok=True)
+        else:
+            tmp = path.with_name(path.name + f".{os.getpid()}.{threading.get_ident()}")
+            tmp.write_text(value)
+            os.replace(tmp, path)  # whole or not at all: a reader never sees half a note
+
+    def noted(self, name: str, key: str) -> str | None:
+        try:
+            return self._path(name, key, "note").read_text()
+        except FileNotFoundError:
+            return None
+
     def beat(self) -> None:
         self._path(BEAT_NAME).touch()
 
@@ -209,6 +225,16 @@ class RedisLeases:
         value = self.redis.get(f"{self.prefix}{name}:{key}:ok")
         return float(value) if value else None
 
+    def note(self, name: str, key: str, value: str | None) -> None:
+        if value is None:
+            self.redis.delete(f"{self.prefix}{name}:{key}:note")
+        else:
+            self.redis.set(f"{self.prefix}{name}:{key}:note", value)
+
+    def noted(self, name: str, key: str) -> str | None:
+        value = self.redis.get(f"{self.prefix}{name}:{key}:note")
+        return value.decode() if value is not None else None
+
     def beat(self) -> None:
         self.redis.set(f"{self.prefix}{BEAT_NAME}", repr(time.time()), ex=24 * 3600)
 
@@ -250,6 +276,17 @@ def last_ok(name: str, key: str) -> dt.datetime | None:
         log.warning("poll leases unreadable", exc_info=True)
         return None
     return None if when is None else dt.datetime.fromtimestamp(when, dt.timezone.utc)
+
+
+def remember(name: str, key: str, value: str | None) -> None:
+    """Keep a short note for the target's next polls (None: forget it), in the lease store — kept across worker
+    restarts and seen by every dispatcher, never written to the hub database. E.g. the time of a read-once inbox
+    read until what it returned is stored. Raises when the lease store cannot keep it (the poll must not go on)."""
+    default_leases().note(name, key, value)
+
+
+def remembered(name: str, key: str) -> str | None:
+    return default_leases().noted(name, key)
 
 
 def slow_lane() -> dict[tuple[str, str], dict]:

@@ -11,12 +11,14 @@ import time
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, OperationalError, transaction
+from django.utils.translation import gettext_lazy
 
-from ocbridge.core import clock, optouts, outbox, spend
+from ocbridge.core import clock, optouts, outbox, polls, spend
 from ocbridge.core.choices import Level, OptOutScope, OptOutSource, SideEffectState
 from ocbridge.core.errors import RetryableError, TerminalError
 from ocbridge.core.jobkinds import about_order
-from ocbridge.core.jobs import Defer, JobKind, fenced, register_job_kind, register_schedule, slot_key
+from ocbridge.core.jobs import Defer, JobKind, fenced, register_job_kind
+from ocbridge.core.polls import Target, register_poll
 from ocbridge.core.models import Connection, Exchange, Integration, Job, SideEffect
 from ocbridge.core.registry import register_history_consumer, register_missed_orders, register_order_consumer
 from ocbridge.integrations.cod_confirm import mappers, outcomes, pay, plan, risk, routing, rules, shop, whatsapp
@@ -478,67 +480,88 @@ def _next_or_give_up(c: Confirmation, number: int, *, at_once: bool) -> None:
                needs_person_reason="attempts used up")
 
 
-@register_schedule("cod_confirm.inbox", every=60)
-def schedule_inbox_reads() -> None:
-    """Providers without an inbound push (Netgsm's read-once inbox): read it every minute."""
-    steps = ChannelStep.objects.filter(
+INBOX_POLL = "cod_confirm.inbox"
+INBOX_EVERY = 60.0
+STORE_TRIES = 5  # a locked hub database: read messages exist only in memory now, so try harder than once
+
+
+def _inbox_steps():
+    return ChannelStep.objects.filter(
         integration__kind=KIND, integration__enabled=True, integration__store__enabled=True, connection__enabled=True,
-        channel=Channel.SMS).select_related("integration", "connection")
-    seen = set()
-    for step in steps:
+        channel=Channel.SMS).order_by("connection_id", "integration_id")
+
+
+def inbox_targets() -> list[Target]:
+    """One target per connection an SMS step uses whose provider has no inbound push (Netgsm's read-once inbox)."""
+    targets: dict[int, Target] = {}
+    for step in _inbox_steps().select_related("connection"):
         conn = step.connection
-        if conn.pk not in seen and client_class(conn.service).capabilities.inbound_sms == "poll":
-            seen.add(conn.pk)
-            Job.objects.enqueue(ReadInbox, key=slot_key(f"{KIND}:inbox:{conn.pk}", 60), integration=step.integration,
-                                payload={"connection_id": conn.pk})
+        if conn.pk not in targets and client_class(conn.service).capabilities.inbound_sms == "poll":
+            targets[conn.pk] = Target(key=f"connection-{conn.pk}", every=INBOX_EVERY, store_id=conn.store_id)
+    return list(targets.values())
+
+
+@register_poll(INBOX_POLL, targets=inbox_targets, label=gettext_lazy("Reading customers' SMS replies from the provider's inbox"))
+def poll_inbox(target: Target) -> bool:
+    """A routine poll (core.polls, no Job row): an empty inbox writes nothing to the hub.
+
+    Netgsm's inbox hands each message out once. The time of the read is noted in the lease store before it happens
+    (core.polls.remember) and forgotten once what it returned is stored: one ApplySmsReply job per message, all in
+    one commit, before anything else. A poll that died (or could not commit) between the read and the store leaves
+    the note, and the next poll asks for that time range again (a ranged read lists messages whether read or not)
+    instead of the emptied inbox. Message keys make the overlap harmless. The Exchange of a read that found
+    messages keeps the raw copy too."""
+    step = _inbox_steps().filter(connection_id=int(target.key.removeprefix("connection-"))).select_related(
+        "integration", "connection").first()
+    if step is None:  # switched off or deleted since the targets were listed
+        return False
+    connection = step.connection
+    client = client_for(connection)
+    read_at = polls.remembered(INBOX_POLL, target.key)
+    if read_at:  # an earlier poll read the inbox and did not store what it got: read its time range again
+        since = datetime.fromisoformat(read_at) - timedelta(minutes=2)
+        messages = client.fetch_inbound_sms(start=since, stop=clock.now() + timedelta(minutes=1))
+    else:
+        polls.remember(INBOX_POLL, target.key, clock.now().isoformat())
+        messages = client.fetch_inbound_sms()
+    if messages:
+        store_replies(step.integration, connection, messages)
+    polls.remember(INBOX_POLL, target.key, None)
+    return bool(messages)
+
+
+def store_replies(integration: Integration, connection: Connection, messages) -> None:
+    """One ApplySmsReply job per message (keyed by the provider's message id), all in one commit."""
+    from dataclasses import asdict
+
+    for tries in range(1, STORE_TRIES + 1):
+        try:
+            with transaction.atomic():  # every message's job, or none
+                for sms in messages:
+                    event = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in asdict(sms).items()}
+                    Job.objects.enqueue(ApplySmsReply, integration=integration, payload={
+                        "service": connection.service, "connection_id": connection.pk, "event": event},
+                        key=f"{KIND}:{connection.store_id}:{connection.service}-event:apply_sms_reply:{sms.event_id}")
+            return
+        except OperationalError:
+            if tries == STORE_TRIES:
+                raise  # the note stays: the next poll reads the same range again
+            time.sleep(tries)
 
 
 @register_job_kind
 class ReadInbox(JobKind):
-    """Fetch inbound SMS and store one reply job per message, all in one commit, before anything else.
-
-    Netgsm's inbox hands each message out once. The time of the read is committed on the job before it happens;
-    a run that died (or could not commit) between the read and the store is retried, and the retry asks for
-    that time range again (a ranged read lists messages whether read or not) instead of the emptied inbox.
-    Message keys make the overlap harmless. The Exchange of each read keeps the raw copy too."""
+    """Inbox reads queued before they became a routine poll (an upgraded hub): one poll of the connection now, and a
+    read a dead run made (its time on the job) is read again by range."""
 
     kind = "cod_confirm.read_inbox"
-    max_attempts = 5
     routine = True
-    STORE_TRIES = 5  # a locked hub database: the messages exist only in memory now, so try harder than once
 
     def run(self, job: Job) -> None:
-        connection = Connection.objects.filter(pk=job.payload.get("connection_id")).first()
-        if connection is None:  # queued before plans named the connection, or deleted: next minute's read does it
-            return
-        client = client_for(connection)
-        read_at = job.payload.get("read_at")
-        if read_at and client.capabilities.inbound_sms == "poll":
-            # An earlier run read the inbox and did not store what it got: read its time range again.
-            since = datetime.fromisoformat(read_at) - timedelta(minutes=2)
-            messages = client.fetch_inbound_sms(start=since, stop=clock.now() + timedelta(minutes=1))
-        else:
-            with fenced():
-                Job.objects.filter(pk=job.pk).update(payload={**job.payload, "read_at": clock.now().isoformat()})
-            messages = client.fetch_inbound_sms()
-        self._store(job, connection, messages)
-
-    def _store(self, job: Job, connection, messages) -> None:
-        from dataclasses import asdict
-
-        for tries in range(1, self.STORE_TRIES + 1):
-            try:
-                with fenced():  # every message's job, or none
-                    for sms in messages:
-                        event = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in asdict(sms).items()}
-                        Job.objects.enqueue(ApplySmsReply, integration=job.integration, payload={
-                            "service": connection.service, "connection_id": connection.pk, "event": event},
-                            key=f"{KIND}:{connection.store_id}:{connection.service}-event:apply_sms_reply:{sms.event_id}")
-                return
-            except OperationalError:
-                if tries == self.STORE_TRIES:
-                    raise  # the job is retried and reads the same range again
-                time.sleep(tries)
+        key = f"connection-{job.payload.get('connection_id')}"
+        if job.payload.get("read_at") and not polls.remembered(INBOX_POLL, key):
+            polls.remember(INBOX_POLL, key, job.payload["read_at"])
+        polls.run_one(INBOX_POLL, key)
 
 
 # --- answers --------------------------------------------------------------------------------------------
