@@ -82,3 +82,37 @@ def test_a_balance_under_the_owners_threshold_is_told_and_a_failed_reading_keeps
         SpendPolicy.objects.filter(store=conn.store).update(credit_low=Decimal("50"))
         assert not [a for a in attention.needs_attention(Store.objects.filter(pk=conn.store_id))
                     if a.key == "core.credit_low"]
+
+
+def test_a_balance_that_did_not_change_writes_nothing_and_a_change_is_written_once(make_conn):
+    """The half-hourly reading is a routine poll per account (core.polls), not a Job: the same amount again writes
+    nothing to the hub (no row, no Job, no Exchange), and the page's "read at" still moves (the lease store)."""
+    from testkit import HubWrites
+
+    from ocbridge.core import clock, polls
+
+    with NetgsmSimulator(usercode="8503001122", password="pw") as sim:
+        sim.set_credit("57.86")
+        conn = make_conn("netgsm", sim.base_url, {"usercode": "8503001122", "password": "pw"})
+        assert polls.run_all(balances.POLL) == 1
+        row = ProviderBalance.objects.get(connection=conn)
+        first, jobs, logged = balances.read_at(row), Job.objects.count(), Exchange.objects.count()
+        assert row.amount == Decimal("57.86") and logged == 1  # the reading that told it is logged
+        writes = []
+        for _ in range(4):
+            clock.travel(balances.EVERY)
+            with HubWrites() as w:
+                assert polls.run_all(balances.POLL) == 1
+            writes += w.sql
+        # Only the connection's "last OK", which every routine read keeps at most an hour old (core.exchanges).
+        assert all(q.startswith('UPDATE "core_connection" SET "last_ok_at"') for q in writes), writes
+        assert len(writes) <= 2
+        assert len(sim.requests("/balance")) == 5 and (Job.objects.count(), Exchange.objects.count()) == (jobs, logged)
+        assert (balances.read_at(row) - first).total_seconds() >= 4 * balances.EVERY
+        sim.set_credit("40")
+        clock.travel(balances.EVERY)
+        with HubWrites() as w:
+            polls.run_all(balances.POLL)
+        row.refresh_from_db()
+        assert row.amount == Decimal("40") and len([q for q in w.sql if "providerbalance" in q.lower()]) == 1
+        assert Exchange.objects.count() == logged + 1

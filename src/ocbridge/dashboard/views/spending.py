@@ -14,6 +14,7 @@ from ocbridge.core.choices import Role
 from ocbridge.core.models import ProviderBalance, SpendPolicy, Store
 from ocbridge.dashboard.audit import audit
 from ocbridge.dashboard.forms import SpendPolicyForm
+from ocbridge.integrations.cod_confirm import balances as provider_balances
 
 
 @login_required
@@ -32,7 +33,9 @@ def spending(request, store_pk: int) -> HttpResponse:
     today = spend.today(store)
     rows = [(label, today["counts"][ch], today["caps"][ch]) for ch, label in
             (("call", _("Calls")), ("sms", _("SMS")), ("whatsapp", _("WhatsApp messages")))]
-    balances = ProviderBalance.objects.filter(connection__store=store).select_related("connection")
+    balances = list(ProviderBalance.objects.filter(connection__store=store).select_related("connection"))
+    for b in balances:
+        b.last_read = provider_balances.read_at(b)
     return render(request, "dashboard/spending.html", {
         "store": store, "nav": "stores", "form": form, "rows": rows, "today": today, "balances": balances,
         "can_own": access.can(request.user, store, Role.OWNER)})

@@ -1,5 +1,6 @@
 """Provider balances read from their own APIs (Verimor SMS credits, Netgsm lira, Twilio's account balance), every
-half hour for each enabled connection whose client can tell (`client.balance() -> (amount, unit)`). Stored in
+half hour for each enabled connection whose client can tell (`client.balance() -> (amount, unit)`), by a routine
+poll per connection (core.polls) that writes only a balance that changed. Stored in
 core's ProviderBalance; the owner is told when one falls under the store's threshold (core.spend "credit low",
 alerts). A reading that fails keeps the last amount and the provider's words."""
 
@@ -7,14 +8,18 @@ from __future__ import annotations
 
 import logging
 
-from ocbridge.core import clock
+from django.utils.translation import gettext_lazy
+
+from ocbridge.core import clock, polls
 from ocbridge.core.errors import ConfigurationError, ServiceError
-from ocbridge.core.jobs import JobKind, register_job_kind, register_schedule, slot_key
+from ocbridge.core.jobs import JobKind, register_job_kind
 from ocbridge.core.models import Connection, Job, ProviderBalance
+from ocbridge.core.polls import Target, register_poll
 from ocbridge.integrations.cod_confirm.providers import CLIENTS, client_class, client_for
 
 log = logging.getLogger(__name__)
 EVERY = 1800.0
+POLL = "cod_confirm.balances"
 
 
 def readable(service: str) -> bool:
@@ -23,29 +28,62 @@ def readable(service: str) -> bool:
 
 def read(connection: Connection) -> ProviderBalance:
     """Ask the provider once; the row keeps the last good amount when this reading fails."""
-    row, _ = ProviderBalance.objects.get_or_create(connection=connection)
+    return _read(connection)[0]
+
+
+def _read(connection: Connection) -> tuple[ProviderBalance, bool]:
+    """The reading, and whether it changed what the row says (amount, unit, the provider's words): only then is the
+    row written — the time of the last reading is the poll's (`read_at`)."""
+    row = ProviderBalance.objects.filter(connection=connection).first()
     try:
         amount, unit = client_for(connection).balance()
     except (ServiceError, ConfigurationError) as exc:  # the provider's words, or what is wrong in the set-up
-        ProviderBalance.objects.filter(pk=row.pk).update(error=(getattr(exc, 'message', '') or str(exc))[:2000])
+        fields = {"error": (getattr(exc, 'message', '') or str(exc))[:2000]}
     else:
-        ProviderBalance.objects.filter(pk=row.pk).update(amount=amount, unit=unit, read_at=clock.now(), error="")
+        fields = {"amount": amount, "unit": unit, "error": ""}
+    if row is None:
+        row, _ = ProviderBalance.objects.get_or_create(connection=connection)
+    if not any(getattr(row, k) != v for k, v in fields.items()):
+        return row, False
+    if "amount" in fields:
+        fields["read_at"] = clock.now()  # when this amount was read (the page shows the poll's later runs)
+    ProviderBalance.objects.filter(pk=row.pk).update(**fields)
     row.refresh_from_db()
-    return row
+    return row, True
+
+
+def read_at(row: ProviderBalance):
+    """When the amount shown was last read: the later of the poll's last run (lease store) and the row's time —
+    only the row's while the provider refuses (the amount is the last good one)."""
+    return row.read_at if row.error else polls.last_read(POLL, polls_key(row.connection_id), row.read_at)
+
+
+def polls_key(connection_id: int) -> str:
+    return f"connection-{connection_id}"
+
+
+def balance_targets() -> list[Target]:
+    return [Target(key=polls_key(c.pk), every=EVERY, store_id=c.store_id)
+            for c in Connection.objects.active().filter(store__enabled=True).order_by("pk") if readable(c.service)]
+
+
+@register_poll(POLL, targets=balance_targets, label=gettext_lazy("Reading the provider account's balance"))
+def poll_balance(target: Target) -> bool:
+    """A routine poll (core.polls, no Job row): a balance that did not change writes nothing to the hub."""
+    conn = Connection.objects.active().filter(pk=int(target.key.removeprefix("connection-")),
+                                              store__enabled=True).first()
+    if conn is None or not readable(conn.service):  # switched off or deleted since the targets were listed
+        return False
+    return _read(conn)[1]  # a changed reading keeps its Exchange (the request that told it); a same one, nothing
 
 
 @register_job_kind
 class ReadBalances(JobKind):
+    """Readings queued before they became a routine poll (an upgraded hub): every account's balance now."""
+
     kind = "cod_confirm.read_balances"
     routine = True
     max_attempts = 1
 
     def run(self, job: Job) -> None:
-        for conn in Connection.objects.active().filter(store__enabled=True).order_by("pk"):
-            if readable(conn.service):
-                read(conn)
-
-
-@register_schedule("cod_confirm.balances", every=EVERY)
-def schedule_balances() -> None:
-    Job.objects.enqueue(ReadBalances, key=slot_key("cod_confirm:balances", EVERY))
+        polls.run_all(POLL)
