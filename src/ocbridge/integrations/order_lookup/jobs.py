@@ -36,11 +36,16 @@ def index_only(integration, order) -> None:
 
 @register_schedule("order_lookup.backfill", every=POLL_EVERY * 4)
 def schedule_backfill() -> None:
+    """A job a minute per shop database whose back-fill is under way; none (no write) once it is done, nor for a
+    shop whose first poll has not run yet (a dead shop would only defer, a Job row a minute)."""
+    from ocbridge.opencart.models import PollState
+
     done = set(IndexBackfill.objects.filter(done=True).values_list("store_db_key", flat=True))
+    started = set(PollState.objects.values_list("store_db_key", flat=True))
     seen: set[str] = set()
     for integration in _integrations():
         db_key = integration.store.db_key
-        if db_key in seen or db_key in done:
+        if db_key in seen or db_key in done or db_key not in started:
             continue
         seen.add(db_key)
         Job.objects.enqueue(BackfillPhones, key=slot_key(f"{KIND}:backfill:{db_key}", POLL_EVERY * 4),

@@ -277,9 +277,15 @@ def daily_report() -> None:
     day = (clock.now() - timedelta(days=1)).date()
     stores = Integration.objects.filter(kind__in=GATEWAY_KINDS, enabled=True, store__enabled=True).values_list(
         "store_id", flat=True).distinct()
-    for store_id in stores:
-        Job.objects.enqueue(DailyReport, key=f"payments:report:{store_id}:{day.isoformat()}",
-                            store=Store.objects.get(pk=store_id), payload={"day": day.isoformat()})
+    keys = {f"payments:report:{store_id}:{day.isoformat()}": store_id for store_id in stores}
+    # The other 23 hourly runs of a day read which reports are queued already and write nothing.
+    made = set()
+    names = list(keys)
+    for n in range(0, len(names), 500):
+        made |= set(Job.objects.filter(key__in=names[n:n + 500]).values_list("key", flat=True))
+    for key, store_id in keys.items():
+        if key not in made:
+            Job.objects.enqueue(DailyReport, key=key, store=Store.objects.get(pk=store_id), payload={"day": day.isoformat()})
 
 
 @register_job_kind
