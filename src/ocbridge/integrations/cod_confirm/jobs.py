@@ -522,11 +522,13 @@ def poll_inbox(target: Target) -> bool:
         since = datetime.fromisoformat(read_at) - timedelta(minutes=2)
         messages = client.fetch_inbound_sms(start=since, stop=clock.now() + timedelta(minutes=1))
     else:
-        polls.remember(INBOX_POLL, target.key, clock.now().isoformat())
+        read_at = clock.now().isoformat()
+        polls.remember(INBOX_POLL, target.key, read_at)
         messages = client.fetch_inbound_sms()
     if messages:
         store_replies(step.integration, connection, messages)
-    polls.remember(INBOX_POLL, target.key, None)
+    if polls.remembered(INBOX_POLL, target.key) == read_at:  # another dispatcher's newer read (a slow slot) keeps its own
+        polls.remember(INBOX_POLL, target.key, None)
     return bool(messages)
 
 
