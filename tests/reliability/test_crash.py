@@ -360,6 +360,39 @@ def test_an_empty_inbox_writes_nothing_and_a_reply_is_applied_once(reliability_b
         assert Exchange.objects.filter(purpose="netgsm.inbox").count() == 1  # the read that found it, raw copy kept
 
 
+def test_an_inbox_job_queued_before_the_upgrade_reads_its_dead_runs_time_range_again(reliability_bed):
+    """A hub upgraded while a ReadInbox job had read the inbox and died: the job, run now, hands its read time to
+    the poll, whose ranged read finds the reply the dead run took out of the inbox."""
+    from datetime import timedelta
+
+    from ocbridge.core import clock, ratelimit
+    from ocbridge.core.jobs import run_until_idle
+    from ocbridge.core.models import Connection, Job
+    from ocbridge.core.polls import run_all as run_polls
+    from ocbridge.integrations.cod_confirm import jobs
+    from ocbridge.integrations.cod_confirm.models import Confirmation
+    from ocbridge.services.netgsm import NetgsmClient
+    from ocbridge.simulators.netgsm import NetgsmSimulator
+
+    with NetgsmSimulator(speed=1000) as netgsm:
+        bed = _netgsm_sms_bed(reliability_bed, netgsm)
+        conn = Connection.objects.get(store=bed.store, service="netgsm")
+        [oid] = add_orders(bed.shop, 6040, 1)
+        netgsm.set_customer(e164_of(oid), sms_reply=None)
+        run_polls()
+        run_until_idle()
+        netgsm.inject_sms(e164_of(oid), "EVET")
+        read_at = clock.now() - timedelta(seconds=5)
+        ratelimit.reset()
+        assert len(NetgsmClient(conn).fetch_inbound_sms()) == 1  # the dead run's read: the inbox is empty now
+        Job.objects.enqueue(jobs.ReadInbox, key="read-inbox-before-the-upgrade", integration=bed.integration,
+                            payload={"connection_id": conn.pk, "read_at": read_at.isoformat()})
+        ratelimit.reset()
+        run_until_idle()
+        assert Confirmation.objects.get(order_id=oid).state == "confirmed"
+        assert Job.objects.filter(kind="cod_confirm.apply_sms_reply").count() == 1
+
+
 def test_switching_off_pauses_queued_calls_and_switching_on_resumes_them_once(reliability_bed):
     from ocbridge.core import outbox
     from ocbridge.core.jobs import run_until_idle
