@@ -325,7 +325,8 @@ def group_usage(pgid: int) -> tuple[float, int]:
 
 def groups_usage(pgids) -> dict[int, tuple[float, int]]:
     """group_usage() of several groups from one pass over /proc (the bench samples every second: a pass per group
-    cost the bench process a quarter of a core on a busy machine)."""
+    cost the bench process a quarter of a core on a busy machine). A descendant that leads a group asked for itself
+    (the bench's workers, web, servers) counts for that group only, not also for its parent's."""
     import os
 
     tick, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
@@ -338,18 +339,21 @@ def groups_usage(pgids) -> dict[int, tuple[float, int]]:
                 parts = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        # fields after the name: state, ppid, pgrp, …
-        procs[int(pid)] = (int(parts[1]), int(parts[2]), (int(parts[11]) + int(parts[12])) / tick, int(parts[21]) * page)
+        # fields after the name: state, ppid, pgrp, … utime, stime, cutime, cstime (the last two: children that
+        # ended and were waited for — PostgreSQL's backends of closed connections, reaped by the postmaster)
+        cpu = sum(int(parts[k]) for k in (11, 12, 13, 14)) / tick
+        procs[int(pid)] = (int(parts[1]), int(parts[2]), cpu, int(parts[21]) * page)
     children: dict[int, list[int]] = {}
     for pid, (ppid, *_rest) in procs.items():
         children.setdefault(ppid, []).append(pid)
+    asked = set(pgids)
     out = {}
-    for pgid in pgids:
+    for pgid in asked:
         mine = {pid for pid, (_ppid, pgrp, _cpu, _rss) in procs.items() if pgrp == pgid}
         todo = list(mine)
         while todo:
             for child in children.get(todo.pop(), ()):
-                if child not in mine:
+                if child not in mine and procs[child][1] not in asked:  # a group measured on its own is not ours
                     mine.add(child)
                     todo.append(child)
         out[pgid] = (sum(procs[p][2] for p in mine), sum(procs[p][3] for p in mine))
