@@ -2,11 +2,11 @@
 
 The hub (SQLite, as one machine runs it) served by gunicorn with 2 workers, as `ocbridge serve --production`.
 8 clients post Sandbox call results, each signed with the connection's secret: the hub finds the connection by
-its URL token, checks the signature, stores the raw request as an Exchange, queues one Job and hands it to huey,
-in one commit. Beside it, in the same run and the same way, the same bodies go to a page added to the same server
-for this bench that does one INSERT of the body and one commit: the floor of any durable answer. Rounds alternate
-A B B A …, so a machine getting busier or quieter during the run weighs on both sides alike; each round prints
-both rates and their ratio. Target (issue 23): ours ≥ 0.8× the floor.
+its URL token, checks the signature, stores the raw request as an Exchange and queues one Job in one commit, then
+wakes the worker's dispatcher (core.wake; no worker runs here). Beside it, in the same run and the same way, the
+same bodies go to a page added to the same server for this bench that does one INSERT of the body and one commit:
+the floor of any durable answer. Rounds alternate A B B A …, so a machine getting busier or quieter during the run
+weighs on both sides alike; each round prints both rates and their ratio. Target (issue 23): ours ≥ 0.8× the floor.
 
     .venv/bin/python bench/ingest.py [--webhooks 2000] [--rounds 6] [--clients 8]
 """
