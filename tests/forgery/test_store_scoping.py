@@ -261,7 +261,7 @@ NO_STORE_OBJECT = {"dashboard:login", "dashboard:logout", "dashboard:asset", "da
                    "dashboard:alerts",  # the user's own routes; a forged store: test_alert_routes_only_for_own_stores
                    "webhook", "set_language",
                    "dashboard:two-factor", "dashboard:two-factor-verify",  # the user's own login (test_two_factor)
-                   "pay", "pay-return", "pay-card", "pay-retry", "pay-checkout",  # the customer's pay pages: public, the signed token is the key
+                   "pay", "pay-return", "pay-card", "pay-card-wait", "pay-retry", "pay-checkout",  # the customer's pay pages: public, the signed token is the key
                    "cod-address",  # the customer's address page: the same
                    "opencart-push"}  # the extension's order-event push: signed by the store's extension secret
 
