@@ -56,7 +56,8 @@ class WorkerProcess:
         return False
 
     def stderr_tail(self, chars: int = 2000) -> str:
-        self._log.flush()
+        if not self._log.closed:  # also after the worker was stopped (a failure message read after the block)
+            self._log.flush()
         return self.log_path.read_bytes()[-chars:].decode("utf-8", "replace")
 
     def wait_for(self, pred, what: str) -> None:

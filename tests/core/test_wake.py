@@ -5,7 +5,6 @@ once when one starts."""
 import hashlib
 import hmac
 import json
-import subprocess
 import threading
 import time
 
@@ -15,7 +14,7 @@ from ocbridge.core import jobkinds, jobs, wake
 from ocbridge.core.choices import JobState
 from ocbridge.core.models import Connection, Job, Store
 from ocbridge.integrations.cod_confirm.models import Attempt, Confirmation
-from testkit import PYTHON, cod_integration, worker_env
+from testkit import WorkerProcess, cod_integration
 
 SECRET = "whsec-wake"
 
@@ -77,7 +76,7 @@ def test_a_woken_dispatcher_hands_the_job_out_before_its_next_tick(monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_webhook_stored_while_no_worker_runs_is_processed_once_when_one_starts(client):
+def test_a_webhook_stored_while_no_worker_runs_is_processed_once_when_one_starts(client, tmp_path):
     store = Store.objects.create(name="Wake", db_url="sqlite:////nonexistent-wake.db")
     conn = Connection.objects.create(store=store, service="sandbox", base_url="http://127.0.0.1:9",
                                      secret={"token": "t", "webhook_secret": SECRET})
@@ -98,16 +97,11 @@ def test_a_webhook_stored_while_no_worker_runs_is_processed_once_when_one_starts
     job.refresh_from_db()
     assert job.state == JobState.QUEUED and job.attempts == 0  # stored; nothing ran it
 
-    worker = subprocess.Popen([PYTHON, "-m", "ocbridge", "worker", "--tick", "0.2"], env=worker_env(),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        assert _wait(lambda: Job.objects.get(pk=job.pk).state not in (JobState.QUEUED, JobState.RUNNING)), \
-            Job.objects.get(pk=job.pk).last_error
-    finally:
-        worker.terminate()
-        _, err = worker.communicate(timeout=20)
+    with WorkerProcess(tmp_path / "worker.log") as worker:
+        worker.wait_for(lambda: Job.objects.get(pk=job.pk).state not in (JobState.QUEUED, JobState.RUNNING),
+                        "the started worker never ran the stored job")
     job.refresh_from_db()
-    assert job.state == JobState.DONE and job.attempts == 1, (job.last_error, err.decode()[-2000:])
+    assert job.state == JobState.DONE and job.attempts == 1, (job.last_error, worker.stderr_tail())
     attempt.refresh_from_db()
     assert attempt.state != "in_flight"  # the call's result was applied
     assert Job.objects.filter(kind="cod_confirm.apply_call_result").count() == 1

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import signal
-import subprocess
-import time
 
 import pytest
 from sqlalchemy import select, update
 
-from testkit import PYTHON, worker_env
+from testkit import WorkerProcess
 from ocbridge.core import clock
 from ocbridge.core.choices import JobState
 from ocbridge.core.jobs import run_job, run_until_idle
@@ -211,17 +208,8 @@ def test_crash_after_order_insert_does_not_duplicate(integration, sim, shop):
     assert Binding.objects.get(kind=m.POSTING).local_id == str(_orders(engine, md)[0]["order_id"])
 
 
-def _wait(pred, timeout=60.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.mark.django_db(transaction=True)
-def test_worker_killed_mid_import_leaves_every_posting_imported_once(integration, sim, shop):
+def test_worker_killed_mid_import_leaves_every_posting_imported_once(integration, sim, shop, tmp_path):
     """A real `ocbridge worker` is SIGKILLed while it turns postings into orders; the next worker finishes, and
     every posting is exactly one order (wherever the kill landed: before, inside or after an insert)."""
     store, engine, md = shop
@@ -229,26 +217,14 @@ def test_worker_killed_mid_import_leaves_every_posting_imported_once(integration
     for n in numbers:
         sim.add_posting([{"offer_id": "M1", "quantity": 1, "price": 100}], posting_number=n)
     Job.objects.enqueue(jobs.PollPostings, key="kill:poll", integration=integration)
-    env = worker_env()
-    w1 = subprocess.Popen([PYTHON, "-m", "ocbridge", "worker", "--tick", "0.1"], env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        assert _wait(lambda: len(_orders(engine, md)) >= 5), "the worker never imported"
-        w1.send_signal(signal.SIGKILL)
-        w1.wait(10)
-    finally:
-        if w1.poll() is None:
-            w1.kill()
+    with WorkerProcess(tmp_path / "w1.log", tick=0.1) as w1:
+        w1.wait_for(lambda: len(_orders(engine, md)) >= 5, "the worker never imported")
+        w1.kill()
     assert len(_orders(engine, md)) < len(numbers), "killed too late to prove anything"
     clock.travel(jobs.ImportPosting.claim_seconds + 5)  # the dead worker's claims expire, for every process
-    w2 = subprocess.Popen([PYTHON, "-m", "ocbridge", "worker", "--tick", "0.1"], env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        done = lambda: Binding.objects.filter(kind=m.POSTING).exclude(local_id__startswith="pending:").count()  # noqa: E731
-        assert _wait(lambda: done() == len(numbers)), f"{done()} of {len(numbers)} imported"
-    finally:
-        w2.terminate()
-        w2.wait(10)
+    done = lambda: Binding.objects.filter(kind=m.POSTING).exclude(local_id__startswith="pending:").count()  # noqa: E731
+    with WorkerProcess(tmp_path / "w2.log", tick=0.1) as w2:
+        w2.wait_for(lambda: done() == len(numbers), "the second worker did not import every posting")
     orders = _orders(engine, md)
     assert sorted(o["comment"] for o in orders) == sorted(f"Ozon posting {n}" for n in numbers)
     assert {b.local_id for b in Binding.objects.filter(kind=m.POSTING)} == {str(o["order_id"]) for o in orders}
