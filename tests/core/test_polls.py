@@ -261,7 +261,7 @@ def test_a_hub_whose_dispatchers_stopped_says_no_worker_runs(tmp_path, settings)
     assert item is not None and "No worker has run for 10 minutes" in item.text
 
 
-# --- routine jobs that must stay Jobs (read-once inboxes, periodic syncs) ----------------------------------------
+# --- routine jobs that stay Jobs (periodic syncs; inbox reads queued before the Netgsm inbox became a poll) -------
 
 
 def test_a_routine_job_whose_worker_keeps_dying_is_queued_again_never_parked():
@@ -401,6 +401,47 @@ def test_an_idle_shop_poll_opens_no_transaction(shop):
     with CaptureQueriesContext(connection) as ctx:
         polls.run_all(POLL)
     assert [q["sql"] for q in ctx.captured_queries if q["sql"].startswith(("BEGIN", "SAVEPOINT"))] == []
+
+
+def test_a_quiet_shop_polled_every_30_s_reads_nothing_from_the_hub_for_a_few_intervals(shop,
+                                                                                        django_assert_num_queries):
+    """The feed's memory of a quiet shop follows the shop's interval (opencart.feed.quiet_seconds): at 30 s the polls
+    30, 60 and 90 s after a full one read nothing from the hub (a flat 60 s made every other poll a full one); once
+    it runs out, the hub is read again and the shop remembered anew."""
+    from ocbridge.opencart import feed, polling
+
+    h, store = shop
+    Store.objects.filter(pk=store.pk).update(poll_seconds=30)
+    [target] = shop_targets()
+    assert target.every == 30
+    feed._quiet.pop(target.key, None)
+    polling.poll_shop(target)  # a full poll: remembered
+    memory = feed._quiet[target.key]
+    for since in (30, 60, 90):
+        memory.at = time.monotonic() - since - 0.5  # this long after the full poll (started half a second late)
+        with django_assert_num_queries(0):
+            polling.poll_shop(target)
+    memory.at = time.monotonic() - 4 * 30
+    with CaptureQueriesContext(connection) as ctx:
+        polling.poll_shop(target)
+    assert ctx.captured_queries and feed._quiet[target.key] is not memory
+
+
+def test_an_integration_switched_off_without_the_orm_is_seen_at_the_next_listing(shop):
+    """A queryset update sends no signal (core.config_cache keeps the quiet memory): the dispatcher's listing of
+    the shops stamps each shop's integrations too, so the next poll after it reads the hub and marks the cursor off."""
+    from ocbridge.opencart import polling
+    from ocbridge.opencart.models import FeedCursor
+
+    h, store = shop
+    [target] = shop_targets()
+    polling.poll_shop(target)
+    polling.poll_shop(target)  # quiet
+    lookup = Integration.objects.get(store=store, kind="order_lookup")
+    Integration.objects.filter(pk=lookup.pk).update(enabled=False)
+    [target] = shop_targets()
+    polling.poll_shop(target)
+    assert FeedCursor.objects.get(integration=lookup).off is True
 
 
 @pytest.mark.django_db(transaction=True)

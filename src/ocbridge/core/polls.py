@@ -66,7 +66,7 @@ class Target:
     every: float
     store_id: int | None = None  # the store the dashboard shows its health under (None: hub-wide)
     # What the target's rows said when the targets were listed (hashable): a poll may rely on what it remembers of
-    # the target only while this is unchanged (opencart.feed's quiet polls: the stores' database settings).
+    # the target only while this is unchanged (opencart.feed's quiet polls: the shop's stores and integrations).
     stamp: object = field(default=None, compare=False)
 
 

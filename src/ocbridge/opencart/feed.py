@@ -35,9 +35,11 @@ The contract:
   the history feed finds it when OpenCart's model moves it out of status 0 (history consumers see that row).
 - Cursors and the shop's read position are written only when they move: an idle poll writes nothing. It reads
   nothing from the hub either: a process remembers where its last clean poll of a shop left every position, and
-  while no store, connection or integration was edited since (core.config_cache), one statement to the shop
-  (opencart.orders.probe) tells whether anything lies past them. A process whose memory is behind (another
-  worker polled the shop meanwhile) sees the shop past it and polls in full; positions only move forward.
+  while no store, connection or integration was edited since (core.config_cache; one changed without the ORM is
+  seen at the dispatcher's next listing of the shops, the target's stamp) and for a few poll intervals at most
+  (`quiet_seconds`), one statement to the shop (opencart.orders.probe) tells whether anything lies past them. A
+  process whose memory is behind (another worker polled the shop meanwhile) sees the shop past it and polls in
+  full; positions only move forward.
 - A poll killed part-way (a worker SIGKILLed) leaves every cursor where its integration's committed work ends: the
   next poll hands over the rest, nothing skipped, nothing handed twice. Two polls of one shop at once (a slow
   poll overlapping the next, the set-up's first poll) cannot both move a position: moves are compare-and-set on
@@ -101,16 +103,30 @@ def store_stamp(store) -> tuple:
     return (store.pk, store.shop_database, store.table_prefix, store.oc_store_id, store.country, store.enabled)
 
 
-def poll_shop(key: str, *, store=None, limit: int = BATCH, stamp=None) -> PollSummary:
+def integration_stamps() -> dict[str, tuple]:
+    """Shop key → what of its consumer integrations a poll depends on (which, of which store, on or off), for the
+    dispatcher's listing beside `store_stamp`: one query for every shop, so an integration changed without the ORM's
+    signals is seen by the next listing (core.polls.REFRESH_SECONDS) rather than when a quiet memory runs out."""
+    from ocbridge.core.models import Integration
+
+    found: dict[str, list] = {}
+    for key, *row in (Integration.objects.filter(kind__in=consumer_kinds(), store__enabled=True)
+                      .values_list("store__db_key", "pk", "kind", "store_id", "enabled")):
+        found.setdefault(key, []).append(tuple(row))
+    return {key: tuple(sorted(rows)) for key, rows in found.items()}
+
+
+def poll_shop(key: str, *, store=None, limit: int = BATCH, stamp=None, every: float | None = None) -> PollSummary:
     """One poll of one shop: read once, hand each integration what lies after its cursor. `store` (a Store on
     this shop) lets the shop be read when no integration is set up yet (first poll from the set-up). `stamp`: the
-    dispatcher's `store_stamp`s of the shop's stores (what this process remembers of the shop holds while they hold)."""
+    dispatcher's stamp of the shop's stores and integrations (what this process remembers of the shop holds while
+    it holds); `every`: the shop's poll interval (how long that memory is trusted, `_Quiet.valid`)."""
     from ocbridge.opencart import shop_db
 
     summary = PollSummary()
     quiet = _quiet.pop(key, None) if store is None else None
     try:
-        if quiet is not None and quiet.valid(stamp):
+        if quiet is not None and quiet.valid(stamp, every):
             shop = shop_db(quiet.store)
             with shop.engine.connect() as conn:
                 if quiet.still(shop, conn):
@@ -133,11 +149,11 @@ class _Quiet:
     history_from: int  # the lowest history position a consumer reads from (the shop's, without history consumers)
     generation: int  # core.config_cache.generation() when the poll began
     at: float
-    stamp: object  # the dispatcher's stamp of the shop's stores then
+    stamp: object  # the dispatcher's stamp of the shop's stores and integrations then
 
-    def valid(self, stamp) -> bool:
+    def valid(self, stamp, every: float | None = None) -> bool:
         return (self.generation == config_cache.generation() and self.stamp == stamp
-                and time.monotonic() - self.at < config_cache.MAX_AGE)
+                and time.monotonic() - self.at < quiet_seconds(every))
 
     def still(self, shop, conn) -> bool:
         from ocbridge.opencart import orders as oc_orders
@@ -146,6 +162,19 @@ class _Quiet:
 
 
 _quiet: dict[str, _Quiet] = {}
+
+QUIET_POLLS = 4  # a shop's quiet memory is trusted for this many of its poll intervals…
+QUIET_MAX = 600.0  # …but at least config_cache.MAX_AGE and at most this many seconds
+
+
+def quiet_seconds(every: float | None) -> float:
+    """How long after a full poll the quiet ones may rely on its memory. Edits through the ORM drop it at once
+    (core.config_cache), edits without it at the dispatcher's next listing (the stamp); the expiry is only the net
+    for what neither sees (positions moved by hand in the hub). It follows the interval: a flat 60 s made every
+    other poll of a shop polled every 30 s a full one."""
+    if not every:  # not the dispatcher's poll (set-up, tests): no interval known
+        return config_cache.MAX_AGE
+    return min(QUIET_MAX, max(config_cache.MAX_AGE, QUIET_POLLS * every))
 
 
 def _poll(key: str, store, limit: int, summary: PollSummary, conn=None, stamp=None) -> None:

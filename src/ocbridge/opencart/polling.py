@@ -21,15 +21,16 @@ def shop_targets() -> list[Target]:
     switched off are polled too: their cursors stay, and what arrives meanwhile is "missed" when switched on."""
     targets: dict[str, Target] = {}
     stamps: dict[str, list] = {}
+    integrations = feed.integration_stamps()
     for store in (Store.objects.filter(enabled=True, integrations__kind__in=feed.consumer_kinds()).distinct()
                   .order_by("poll_seconds", "pk")):
         key = feed.shop_key(store)
         targets.setdefault(key, Target(key=key, every=store.poll_seconds, store_id=store.pk))
         stamps.setdefault(key, []).append(feed.store_stamp(store))
-    return [replace(t, stamp=tuple(sorted(stamps[k]))) for k, t in targets.items()]
+    return [replace(t, stamp=(tuple(sorted(stamps[k])), integrations.get(k, ()))) for k, t in targets.items()]
 
 
 @register_poll(POLL, targets=shop_targets, label=_("Reading new orders and status changes from the shop"),
                own_attention=True)  # opencart.attention: "the shop database does not answer"
 def poll_shop(target: Target) -> None:
-    feed.poll_shop(target.key, stamp=target.stamp)
+    feed.poll_shop(target.key, stamp=target.stamp, every=target.every)
