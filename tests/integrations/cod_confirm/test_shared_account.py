@@ -4,13 +4,11 @@ belongs to — by our correlation number for reports, by the customer's open ord
 orders in both shops goes to a person in both, never to a guessed one. Real MariaDB shops (3.0 and 4.0), the Verimor
 simulator (SMS API v2 as in verimor/SMS-API user_guide.md: one OİM push URL per account)."""
 
-import time
 
 import pytest
 import sqlalchemy as sa
 
 from ocbridge import opencart
-from ocbridge.core.jobs import run_until_idle
 from ocbridge.core.models import Connection, Exchange, Integration, SideEffect, Store
 from ocbridge.integrations.cod_confirm import plan
 from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
@@ -19,7 +17,7 @@ from ocbridge.integrations.cod_confirm.plan import PlanError
 from ocbridge.simulators.verimor import VerimorSimulator
 from integrations.cod_confirm.conftest import ALL_DAY
 from opencart.opencart_helpers import add_order
-from testkit import cod_integration
+from testkit import cod_integration, settle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -88,11 +86,4 @@ def test_a_shared_verimor_account_routes_reports_and_replies_to_the_right_shop(o
 def _run(sim, rounds: int = 10) -> None:
     from ocbridge.core.polls import run_all as run_polls
 
-    for _ in range(rounds):
-        run_polls()
-        ran = run_until_idle()
-        sim.webhooks.flush()
-        idle = sim.wait_idle(5)
-        time.sleep(0.05)
-        if not ran and idle and not run_until_idle():
-            break
+    settle(sim, rounds, each_round=run_polls)
