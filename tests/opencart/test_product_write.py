@@ -144,11 +144,27 @@ def test_update_changes_what_the_draft_gives_and_leaves_the_rest(opencart_db, ve
     assert len(rows(h, "product_attribute", pid)) == 6 and len(rows(h, "product_image", pid)) == 1
 
 
-def test_update_of_a_missing_product_fails_with_the_reason(opencart_db):
-    h = opencart_db("3.0")
+@pytest.mark.parametrize("version", ["3.0", "4.0"])  # MyISAM step by step, InnoDB one transaction
+def test_update_of_a_missing_product_fails_with_the_reason_and_its_journal_says_so(opencart_db, version):
+    h = opencart_db(version)
     store = make_store(h)
     with pytest.raises(TerminalError, match="Product 404 does not exist"):
         writes.upsert_product(store, ProductDraft(model="X", texts={}, price=Decimal(1)), key="u", product_id=404)
+    row = ShopWrite.objects.get(key="u")
+    assert (row.state, row.error) == ("failed", "Product 404 does not exist.")  # not "running" for ever
+    with pytest.raises(TerminalError, match="Product 404 does not exist"):  # asked again: tried again, failed again
+        writes.upsert_product(store, ProductDraft(model="X", texts={}, price=Decimal(1)), key="u", product_id=404)
+    row.refresh_from_db()
+    assert (row.state, row.attempts) == ("failed", 2) and rows(h, "product") == []
+
+
+def test_a_step_the_shop_refuses_mid_write_fails_its_journal_with_the_reason(opencart_db):
+    h = opencart_db("3.0")
+    store = make_store(h)
+    with pytest.raises(TerminalError, match="An attribute has no name"):
+        writes.upsert_product(store, draft(attributes=[Attribute({2: " "}, {2: "x"})]), key="a")
+    row = ShopWrite.objects.get(key="a")
+    assert (row.state, row.error) == ("failed", "An attribute has no name.") and rows(h, "product") == []
 
 
 @pytest.mark.parametrize("bad,why", [

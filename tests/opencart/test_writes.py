@@ -392,6 +392,19 @@ def test_created_order_stores_text_escaped_as_opencart_does(opencart_db, version
     assert scalar(h, "SELECT quantity FROM oc_product WHERE product_id = 7") == 8  # the stock rule, once
 
 
+def test_created_order_with_a_status_the_shop_lacks_fails_its_journal_with_the_reason(opencart_db):
+    h = opencart_db("3.0")
+    add_product(h, 7, quantity=10)
+    add_product(h, 8, quantity=10)
+    store = make_store(h)
+    with pytest.raises(TerminalError, match="Order status 99 does not exist"):
+        writes.create_order(store, {**draft(), "order_status_id": 99}, key="c")
+    assert ShopWrite.objects.get(key="c:status").state == "failed"
+    row = ShopWrite.objects.get(key="c")  # the order's own row too: not "running" for ever
+    assert (row.state, row.error) == ("failed", "Order status 99 does not exist in this shop.")
+    assert [(o[1]) for o in created_rows(h)[0]] == [0]  # left at 0: hidden from the admin's lists, as said
+
+
 CREATE_POINTS = [("order", "before"), ("order", "after"), ("lines", "before"), ("lines", "after"),
                  ("totals", "after"), ("status_stock", "before"), ("status_stock", "after"), ("history", "before")]
 

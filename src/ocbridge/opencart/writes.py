@@ -561,8 +561,11 @@ def create_order(store, draft: dict, *, key: str) -> int:
             row.steps_done = row.steps_done + ["totals"]
             _save(row)
     if "status" not in row.steps_done:
-        result = change_status(store, order_id, expected=0, new=int(draft["order_status_id"]),
-                               comment=draft.get("history_comment", ""), key=f"{key}:status")
+        try:
+            result = change_status(store, order_id, expected=0, new=int(draft["order_status_id"]),
+                                   comment=draft.get("history_comment", ""), key=f"{key}:status")
+        except TerminalError as exc:  # e.g. a status the shop does not have: the order stays at 0, said so here too
+            _refuse(row, exc)
         if not result.written:  # someone moved our half-made order: leave it to them, say so
             _save(row, state=ShopWrite.State.MOVED, error=f"order {order_id} changed in the shop while being created")
             return order_id
@@ -614,7 +617,20 @@ def upsert_product(store, draft: ProductDraft, *, key: str, product_id: int | No
 def _run_catalog_steps(store, shop, row, steps, max_id, run_step) -> None:
     """Run a catalogue write's steps: one transaction on InnoDB; on MyISAM step by step, each journaled, so a
     retry resumes at the first step not done. `max_id` (creates only) notes the highest id before the write, so a
-    retry finds a row an interrupted create made. run_step(conn, settings, step, languages, preferred)."""
+    retry finds a row an interrupted create made. run_step(conn, settings, step, languages, preferred).
+    A step the shop refuses (the record it updates is gone, a value not of its option, an attribute without a name)
+    ends the journal row FAILED with the reason; one that may pass on retry keeps it running with its error (as
+    change_status does), so the owner's "not written" list shows it once it has failed for a while."""
+    try:
+        _catalog_steps(store, shop, row, steps, max_id, run_step)
+    except TerminalError as exc:
+        _refuse(row, exc)
+    except RetryableError as exc:
+        _save(row, error=exc.message or str(exc))
+        raise
+
+
+def _catalog_steps(store, shop, row, steps, max_id, run_step) -> None:
     from ocbridge.opencart import statuses
     from ocbridge.opencart.models import ShopWrite
 
@@ -789,12 +805,9 @@ def upsert_option(store, draft: OptionDraft, *, key: str, option_id: int | None 
         _refuse(row, exc)
     if option_id is not None:
         row.marks["option_id"] = int(option_id)
-    try:
-        _run_catalog_steps(store, shop, row, option_model.STEPS, option_model.max_option_id if creating else None,
-                           lambda conn, cfg, step, langs, preferred: _option_step(conn, shop, row, step, draft,
-                                                                                  langs, preferred))
-    except TerminalError as exc:  # a value id that is not the option's: nothing more is tried with this key
-        _refuse(row, exc)
+    _run_catalog_steps(store, shop, row, option_model.STEPS, option_model.max_option_id if creating else None,
+                       lambda conn, cfg, step, langs, preferred: _option_step(conn, shop, row, step, draft,
+                                                                              langs, preferred))
     return OptionWrite(int(row.marks["option_id"]), creating, list(row.marks.get("value_ids") or []))
 
 
