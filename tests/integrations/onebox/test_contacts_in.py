@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from ocbridge.core.choices import JobState
+from integrations.onebox.crashes import handed_out_again, killed_at
 from ocbridge.core.jobs import run_until_idle
-from ocbridge.core.models import Binding, Job
-from ocbridge.integrations.onebox import jobs, models as m
+from ocbridge.core.models import Binding
+from ocbridge.integrations.onebox import contacts_in as contacts_in_module, jobs, models as m
 from ocbridge.opencart import writes
 from ocbridge.opencart.models import ShopWrite
 from ocbridge.opencart.reference import complete_row
@@ -83,23 +83,11 @@ def test_new_contact_becomes_one_customer_in_its_group_and_nothing_is_echoed(sho
 
 def test_a_crash_mid_write_then_the_retry_makes_one_customer(shop, sim, contacts_in, kit):
     sim.add("contact", **AYSE)
-
-    def crash(step, when):
-        if (step, when) == ("customer", "after"):
-            writes.crash_hook = None
-            raise SystemExit("worker killed")  # MyISAM (3.0) keeps the row, InnoDB (4.0) rolls it back
-
-    writes.crash_hook = crash
-    try:
-        kit.poll_shop(contacts_in)
-        kit.poll_onebox(contacts_in)
-        with pytest.raises(SystemExit):
-            run_until_idle()
-    finally:
-        writes.crash_hook = None
-    job = Job.objects.get(state=JobState.RUNNING, kind="onebox.contact_in")  # its claim expires: handed out again
-    Job.objects.filter(pk=job.pk).update(state=JobState.QUEUED, claim_expires_at=None, next_run_at=job.created)
-    run_until_idle()
+    kit.poll_shop(contacts_in)
+    kit.poll_onebox(contacts_in)
+    with killed_at(writes, "customer", "after"):  # MyISAM (3.0) keeps the row, InnoDB (4.0) rolls it back
+        run_until_idle()
+    handed_out_again(contacts_in_module.ContactIn)
     [row] = customers(shop)
     assert row["email"] == "Ayse@Example.com"
     assert list(ShopWrite.objects.filter(kind="customer").values_list("state", flat=True)) == ["done"]
@@ -180,21 +168,11 @@ def test_contacts_onebox_had_before_are_loaded_once_resuming_after_a_crash(shop,
         sim.add("contact", name=f"C{n}", namelast="Lee", email=f"c{n}@example.com", groupid=group["id"])
     sim.add("contact", name="No mail", phone="+79161234567")
 
-    def crash(step, record):
-        if step == "load" and str(record) == str(sim.records("contact")[2]["id"]):
-            raise SystemExit("worker killed")
-
-    jobs.crash_hook = crash
-    try:
+    with killed_at(jobs, "load", sim.records("contact")[2]["id"]):
         jobs.start_load(contacts_in, "contact_in")
-        with pytest.raises(SystemExit):
-            run_until_idle()
-    finally:
-        jobs.crash_hook = None
+        run_until_idle()
     assert jobs.progress(contacts_in, "contact_in")["after"] == 2
-    job = Job.objects.get(state=JobState.RUNNING)
-    Job.objects.filter(pk=job.pk).update(state=JobState.QUEUED, claim_expires_at=None, next_run_at=job.created)
-    run_until_idle()
+    handed_out_again(jobs.LoadStep)
     rows = customers(shop)
     assert sorted(r["email"] for r in rows) == [f"c{n}@example.com" for n in range(5)]
     assert len({r["customer_group_id"] for r in rows}) == 1 and rows[0]["customer_group_id"] != 1

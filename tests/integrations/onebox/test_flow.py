@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from integrations.onebox.crashes import handed_out_again, killed_at
 from ocbridge.core import bindings
 from ocbridge.core.jobs import run_until_idle
-from ocbridge.core.choices import JobState
 from ocbridge.core.models import Binding, Job, SideEffect
 from ocbridge.integrations.onebox import jobs, models as m
 
@@ -116,21 +116,11 @@ def test_lost_answers_and_a_crash_mid_load_duplicate_nothing_and_lose_nothing(sh
     sim.fail_next("reset", path="/api/v2/order/set/", after=True)  # OneBox stores 601, the answer is lost
     sim.expire_tokens()
 
-    def crash(step, record):
-        if record == 603:
-            raise SystemExit("worker killed")
-
-    jobs.crash_hook = crash
-    try:
+    with killed_at(jobs, "load", 603):
         jobs.start_load(integration, "order")
-        with pytest.raises(SystemExit):
-            run_until_idle()
-    finally:
-        jobs.crash_hook = None
+        run_until_idle()
     assert jobs.progress(integration, "order")["after"] == 602  # the killed step did not move the position
-    job = Job.objects.get(state=JobState.RUNNING)  # its claim expires; the dispatcher hands it out again
-    Job.objects.filter(pk=job.pk).update(state=JobState.QUEUED, claim_expires_at=None, next_run_at=job.created)
-    run_until_idle()
+    handed_out_again(jobs.LoadStep)
     codes = sorted(o["externalid"] for o in sim.records("order"))
     assert codes == [f"UK-{i}" for i in range(601, 606)]  # nothing duplicated, nothing lost
     assert sim.calls()["order/set"] == 5  # 603 was sent before the crash and is not sent again
