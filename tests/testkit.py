@@ -30,15 +30,33 @@ def worker_env(**extra) -> dict:
 
 PYTHON = sys.executable
 
+# How long a test waits for real worker processes to bring something about. A worker's start (Django, huey, every
+# integration imported) takes ~4 s on an idle machine, 15-20 s on a loaded 2-core CI box and over a minute at load
+# 25: this is only a hang guard, a wait ends as soon as its condition holds (or the workers have died).
+WORKER_DEADLINE = 180.0
+
+
+def wait_until(pred, what: str, *, died=lambda: "", log=lambda: "", deadline: float = WORKER_DEADLINE):
+    """Poll `pred` until it returns something true (returned). Fails with `what` and `log()` when `died()` says why
+    the workers that should bring it about are gone, or after `deadline` seconds."""
+    import time
+
+    end = time.monotonic() + deadline
+    while not (value := pred()):
+        gone = died()
+        if gone:
+            raise AssertionError(f"{what}: {gone}:\n{log()}")
+        if time.monotonic() > end:
+            raise AssertionError(f"{what}: not within {deadline:.0f} s:\n{log()}")
+        time.sleep(0.1)
+    return value
+
 
 class WorkerProcess:
     """A real `ocbridge worker` subprocess sharing this test's database and clock (context manager: stopped on exit).
 
-    `wait_for(pred)` polls a condition until it holds. A worker's start (Django, huey, every integration imported)
-    takes ~4 s on an idle machine and 15-20 s on a loaded 2-core CI box, so the deadline is only a hang guard; the
-    wait ends early, with the worker's stderr, as soon as the worker has died."""
-
-    DEADLINE = 180.0
+    `wait_for(pred)` polls a condition until it holds (`wait_until`): it ends early, with the worker's stderr, as
+    soon as the worker has died."""
 
     def __init__(self, log_path: Path, *, tick: float = 0.2, **env):
         import subprocess
@@ -60,16 +78,9 @@ class WorkerProcess:
             self._log.flush()
         return self.log_path.read_bytes()[-chars:].decode("utf-8", "replace")
 
-    def wait_for(self, pred, what: str) -> None:
-        import time
-
-        end = time.monotonic() + self.DEADLINE
-        while not pred():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"{what}: the worker exited ({self.proc.returncode}):\n{self.stderr_tail()}")
-            if time.monotonic() > end:
-                raise AssertionError(f"{what}: not within {self.DEADLINE:.0f} s:\n{self.stderr_tail()}")
-            time.sleep(0.1)
+    def wait_for(self, pred, what: str):
+        return wait_until(pred, what, log=self.stderr_tail, died=lambda: (
+            "" if self.proc.poll() is None else f"the worker exited ({self.proc.returncode})"))
 
     def kill(self) -> None:
         """SIGKILL: the worker dies mid-whatever, as in a crash or an OOM kill."""

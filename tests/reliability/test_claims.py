@@ -13,7 +13,7 @@ import time
 import pytest
 
 from reliability.harness import WorkerPool, hub_env
-from testkit import PYTHON, worker_env
+from testkit import PYTHON, wait_until, worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,9 +46,9 @@ def test_processes_claiming_the_same_jobs_at_once_each_get_a_disjoint_share(tmp_
     env = worker_env()
     procs = [subprocess.Popen([PYTHON, "-c", STORM, json.dumps(ids if n % 2 else ids[::-1]), str(go)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(6)]
-    deadline = time.monotonic() + 90  # every process must have imported Django before the start signal
-    while len(list(tmp_path.glob("go.ready.*"))) < len(procs) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # every process must have imported Django before the start signal, or they would not compete
+    wait_until(lambda: len(list(tmp_path.glob("go.ready.*"))) == len(procs), "every claiming process ready",
+               died=lambda: "a process exited" if any(p.poll() is not None for p in procs) else "")
     go.touch()
     shares = []
     for p in procs:
@@ -75,9 +75,7 @@ def test_several_workers_run_each_of_many_jobs_exactly_once(tmp_path, live_serve
     try:
         for i in range(count):
             Job.objects.enqueue("core.probe", key=f"probe-many-{i}", payload={"seconds": 0.01})
-        end = time.monotonic() + 90
-        while time.monotonic() < end and probes.filter(state="done").count() < count:
-            time.sleep(0.2)
+        pool.wait_for(lambda: probes.filter(state="done").count() >= count, f"{count} probe jobs done")
     finally:
         pool.stop()
     runs = list(AuditEntry.objects.filter(action="worker.probe").values_list("object_id", flat=True))

@@ -29,7 +29,7 @@ def test_killed_workers_never_call_twice_or_lose_an_answer(reliability_bed, size
     bed.pool.start()
     chaos = Chaos(bed, size.kills, random_for(f"crash-{size.name}"))
     chaos.start()
-    final = drive_to_completion(bed.sim, bed.pool, size.orders, size.timeout_seconds, busy=chaos.is_alive)
+    final = drive_to_completion(bed.sim, bed.pool, size.orders, size.patience(), busy=chaos.is_alive)
     chaos.stop_event.set()
     chaos.join(10)
     result = audit(bed, order_ids)
@@ -493,22 +493,13 @@ def test_a_worker_process_paused_past_its_claim_writes_nothing_when_it_wakes(rel
     bed.sim.set_customer(e164_of(6050), call="confirm")
     bed.pool.start()
     attempt_jobs = Job.objects.filter(kind="cod_confirm.start_attempt")
-
-    def wait(pred, seconds=60.0):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            if pred():
-                return True
-            time.sleep(0.1)
-        return False
-
-    assert wait(attempt_jobs.exists), bed.pool.crashed_logs()
+    bed.pool.wait_for(attempt_jobs.exists, "the order polled and its attempt queued")
     lock = bed.shop.engine.connect()
     try:
         # Hold the order table: the worker that takes the attempt blocks on its re-read of the order's status.
         lock.exec_driver_sql(f"LOCK TABLES {bed.shop.prefix}order WRITE")
         clock.travel(11 * 60)
-        assert wait(lambda: attempt_jobs.filter(state="running").exists()), bed.pool.crashed_logs()
+        bed.pool.wait_for(attempt_jobs.filter(state="running").exists, "a worker running the attempt")
         holder = attempt_jobs.get().claimed_by
         slot = bed.pool.holders()[process_of(holder)]
         bed.pool.pause(slot)
@@ -517,10 +508,11 @@ def test_a_worker_process_paused_past_its_claim_writes_nothing_when_it_wakes(rel
         lock.close()
     try:
         clock.travel(130)  # past the paused worker's claim: the other worker takes the job over
-        assert wait(lambda: Confirmation.objects.get(order_id=6050).state == "confirmed", 90), bed.pool.crashed_logs()
+        bed.pool.wait_for(lambda: Confirmation.objects.get(order_id=6050).state == "confirmed",
+                          "the other worker taking the attempt over and the customer confirming")
     finally:
         bed.pool.unpause(slot)
-    time.sleep(3)  # the woken worker finishes its run: fenced out, it writes and calls nothing
+    bed.pool.finish(slot)  # the woken worker ends its stalled run: fenced out, it writes and calls nothing
     job = attempt_jobs.get()
     assert job.state == "done" and job.attempts == 2 and job.claimed_by != holder
     assert list(_calls_per_key(bed).values()) == [1]

@@ -123,7 +123,7 @@ def test_outages_delay_but_never_lose_or_duplicate(reliability_bed, mariadb, siz
     bed.pool.start()
     outages = Outages(bed, mariadb, size, random_for(f"outage-{size.name}"))
     outages.start()
-    final = drive_to_completion(bed.sim, bed.pool, size.orders, size.timeout_seconds, busy=outages.is_alive,
+    final = drive_to_completion(bed.sim, bed.pool, size.orders, size.patience(), busy=outages.is_alive,
                                 hold_clock=outages.in_outage.is_set)
     outages.join(10)
     result = audit(bed, order_ids)

@@ -20,13 +20,14 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
-from reliability.harness import SOAK, WorkerPool, hub_env, process_of
+from reliability.harness import SOAK, Patience, WorkerPool, hub_env, process_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SIZES = [pytest.param((16, 6, 150), id="ci"),
-         pytest.param((120, 40, 900), id="full", marks=[pytest.mark.slow,
-                                                        pytest.mark.skipif(not SOAK, reason="full run: make soak")])]
+# (payments, kills, seconds without progress and seconds in all before a run counts as hung: harness.Patience)
+SIZES = [pytest.param((16, 6, 120, 600), id="ci"),
+         pytest.param((120, 40, 600, 7200), id="full", marks=[pytest.mark.slow,
+                                                              pytest.mark.skipif(not SOAK, reason="full run: make soak")])]
 
 
 class Killer(threading.Thread):
@@ -59,19 +60,22 @@ class Killer(threading.Thread):
             connections.close_all()
 
 
-def _drive(pool: WorkerPool, done, timeout: float, busy) -> dict:
+def _drive(pool: WorkerPool, done, patience: Patience, busy) -> dict:
     """Let the workers finish; when nothing is due or running, move the shared clock (claims of killed workers
     expire, deferred status checks come due)."""
     from django.db import close_old_connections
 
     from ocbridge.core import clock
     from ocbridge.core.models import Job
+    from ocbridge.integrations.payments.models import PaymentOperation
 
-    deadline, moved, quiet = time.monotonic() + timeout, 0.0, 0
-    while time.monotonic() < deadline:
+    moved, quiet, hung = 0.0, 0, ""
+    while not hung:
         if not busy():
             pool.ensure_running()
         close_old_connections()
+        hung = patience.hung((Job.objects.filter(state="done").count(),
+                              Counter(PaymentOperation.objects.values_list("state", flat=True))))
         active = Job.objects.filter(state__in=["queued", "running"])
         live = set(pool.holders())
         running_live = sum(1 for h in active.filter(state="running").values_list("claimed_by", flat=True)
@@ -87,7 +91,7 @@ def _drive(pool: WorkerPool, done, timeout: float, busy) -> dict:
             clock.travel(125.0)  # past a dead worker's claim and the first deferred status checks
             moved += 125.0
         time.sleep(0.2)
-    raise AssertionError(f"payment run did not settle (busy={busy()}, clock moved {moved} s)\n{_snapshot(pool)}\n"
+    raise AssertionError(f"payment run did not settle, {hung} (busy={busy()}, clock moved {moved} s)\n{_snapshot(pool)}\n"
                          f"{pool.crashed_logs()}")
 
 
@@ -118,7 +122,7 @@ def test_killed_workers_never_capture_or_refund_twice(opencart_db, live_server, 
     from ocbridge.integrations.payments.models import OperationState, Payment, PaymentOperation
     from ocbridge.simulators.aps import ApsSimulator
 
-    payments_n, kills, timeout = size
+    payments_n, kills, stall, cap = size
     settings.PUBLIC_URL = live_server.url
     settings.SIMULATOR_HOSTS = ["127.0.0.1"]
     HUEY.flush()
@@ -159,8 +163,8 @@ def test_killed_workers_never_capture_or_refund_twice(opencart_db, live_server, 
                      "currency": "AED"})
             pays.append(p)
         pool.start()
-        _drive(pool, lambda: not Payment.objects.filter(state__in=["created", "pending"]).exists(), timeout,
-               lambda: False)
+        _drive(pool, lambda: not Payment.objects.filter(state__in=["created", "pending"]).exists(),
+               Patience(stall, cap), lambda: False)
         # operations, each asked twice (a double click): captures of the authorisations, refunds of the rest
         sim.hold_answers(0.4)
         asked: dict[str, int] = {}
@@ -178,7 +182,7 @@ def test_killed_workers_never_capture_or_refund_twice(opencart_db, live_server, 
             sim.fail_next("500", path="/FortAPI/paymentApi", after=True)
         sim.hold_next_maintenance()
         final = _drive(pool, lambda: not PaymentOperation.objects.filter(
-            state__in=[OperationState.REQUESTED, OperationState.UNKNOWN]).exists(), timeout, killer.is_alive)
+            state__in=[OperationState.REQUESTED, OperationState.UNKNOWN]).exists(), Patience(stall, cap), killer.is_alive)
         killer.stop_event.set()
         killer.join(10)
         # the audit

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reliability.harness import INNER, SOAK
+from reliability.harness import FULL, INNER, SOAK
 from testkit import PYTHON, ROOT
 
 HERE = Path(__file__).resolve().parent
@@ -51,8 +51,11 @@ def test_reliability_suites_on_postgres_and_redis(pg_and_redis, size, tmp_path, 
         env["OCBRIDGE_SOAK"] = "1"
     # CI: the crash suite and the claim tests on PostgreSQL + Redis (the outage suite there runs in `make soak`).
     select = ["-m", "slow"] if size == "full" else ["-m", "not slow", "-k", "test_crash or test_claims"]
+    # a hang guard only: each driven run inside fails on its own once it stops moving (harness.Patience); the
+    # full session is three such runs (crash, outage, payments), each allowed its cap
+    timeout = 3 * FULL.cap_seconds if size == "full" else 7200
     done = subprocess.run([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", *select, str(HERE)],
-                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=7200)
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     report = [line for line in done.stdout.splitlines() if line.startswith(("==", "   "))]
     with capsys.disabled():
         print("\n" + "\n".join(report))

@@ -103,7 +103,7 @@ def test_killed_workers_never_send_a_whatsapp_message_twice_or_lose_a_button_ans
         bed.pool.start()
         chaos = WhatsAppChaos(bed, size.kills, random_for("crash-whatsapp"))
         chaos.start()
-        final = drive_to_completion(BothSims(bed.sim, wa), bed.pool, size.orders, size.timeout_seconds,
+        final = drive_to_completion(BothSims(bed.sim, wa), bed.pool, size.orders, size.patience(),
                                     busy=chaos.is_alive)
         chaos.stop_event.set()
         chaos.join(10)
