@@ -67,9 +67,8 @@ class Outages(threading.Thread):
         for kind in ("500", "429", "timeout", "503"):
             sim.fail_next(kind, count=n, path="/v1/", seconds=1, retry_after=2)
         self.seen["provider_faults_queued"] = 4 * n
-        end = time.monotonic() + 30
-        while time.monotonic() < end and sim._faults:  # until every queued fault has been served
-            time.sleep(0.1)
+        # the next phase starts once the workers (still starting, on a loaded machine) have met every fault
+        self.bed.pool.wait_for(lambda: not sim._faults, "every queued provider fault served")
 
     def _shop_down(self) -> None:
         from ocbridge.core.models import Job
