@@ -9,15 +9,20 @@ database writes by table and its polls (with their duration).
 
 Phases (each prints its figures):
   steady   COD orders at the agency's evening-peak rate (`--per-day` orders per shop a day, shops of very
-           different sizes) for `--minutes`: order INSERT → seen by the hub (its Confirmation), p50/p99/max against
-           the poll interval; worker CPU and memory; jobs per second; poll duration, small vs big shops.
-  idle     no orders for two poll intervals: hub writes per idle poll (target 0), by table; and the checks of
-           the outgoing syncs of the `--synced` shops that also send their stock and catalogue to Despatch Cloud,
-           OneBox and Ozon (simulators): runs and writes per check.
+           different sizes) for `--minutes`: order INSERT → seen by the hub (its Confirmation), p50/p99/max with
+           the count against the poll interval; worker CPU and memory; jobs per second; poll duration, small vs big
+           shops. Fewer shops than an agency's bring few orders in a few minutes: the orders then come faster, so
+           that at least `--min-orders` are placed (printed with the factor; 200 by default on PostgreSQL).
+  idle     no orders for two poll intervals: hub writes per idle poll (target 0) over every routine poll, by table
+           and by poll: the shops' polls; the Netgsm inbox and balance polls of the `--netgsm` shops whose SMS step
+           goes to a Netgsm account (simulator; in the bench's workers both run every poll interval instead of
+           every minute and half hour, so the idle window sees each); and the checks of the outgoing syncs of the
+           `--synced` shops that also send their stock and catalogue to Despatch Cloud, OneBox and Ozon.
   trouble  `--dead` shops whose server stops answering (SIGSTOP: connections hang) and `--slow` shops behind a
            proxy that holds each answer back `--slow-delay` s; the same order stream: seen-lag of the healthy
            shops must not grow.
-  burst    `--burst` orders at once: jobs per second until the backlog is worked off, CPU split by process.
+  burst    `--burst` orders at once: jobs per second until the backlog is worked off (and over the busy window,
+           first job done to last), CPU split by process group and the machine's total (the ceiling: 200 %).
 With `--hub postgres` the hub runs on PostgreSQL + Redis and `--procs 1,2` repeats the burst with 1 and 2 worker
 processes. Every phase ends with the audit: nothing missed, nothing doubled.
 
@@ -62,6 +67,11 @@ def args_parser() -> argparse.ArgumentParser:
     ap.add_argument("--per-day", type=float, default=40, help="orders per shop a day (average)")
     ap.add_argument("--hour", type=int, default=21, help="local hour whose rate is played (21 = evening peak)")
     ap.add_argument("--speed", type=float, default=1.0, help="orders come this many times faster than real")
+    ap.add_argument("--min-orders", type=int, default=None,
+                    help="the steady phase places at least this many orders (faster than the rhythm when it would "
+                         "bring fewer; printed); default 200 with --hub postgres, else 0")
+    ap.add_argument("--netgsm", type=int, default=10, help="shops whose SMS step goes to a Netgsm account "
+                    "(simulator): their inbox and balance polls run beside the shops' polls")
     ap.add_argument("--minutes", type=float, default=10 if SOAK else 1.5, help="length of the steady and trouble phases")
     ap.add_argument("--interval", type=int, default=30, help="each store's poll interval in seconds (Store.poll_seconds)")
     ap.add_argument("--dead", type=int, default=10)
@@ -132,7 +142,11 @@ def worker_child() -> None:
 
     feed.poll_shop = poll_shop
     from ocbridge.core import polls
+    from ocbridge.integrations.cod_confirm import balances, jobs
 
+    # The Netgsm inbox (every minute) and balance (every half hour) polls at the shops' interval, so that the idle
+    # window sees each of them run (their targets() read these at each refresh).
+    jobs.INBOX_EVERY = balances.EVERY = float(os.environ["AGENCY_INTERVAL"])
     real_run_once = polls.run_once
 
     def run_once(poll, target):  # every routine poll, by name (the scheduler looks run_once up at each call)
@@ -188,8 +202,8 @@ def read_counts(directory: Path, pids=None) -> dict:
 class Processes:
     """gunicorn and the workers, each in its own process group (CPU and memory are read per group)."""
 
-    def __init__(self, env: dict, port: int, counts_dir: Path):
-        self.env, self.port, self.counts_dir = env, port, counts_dir
+    def __init__(self, env: dict, port: int, counts_dir: Path, interval: float):
+        self.env, self.port, self.counts_dir, self.interval = env, port, counts_dir, interval
         self.web: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
 
@@ -210,7 +224,7 @@ class Processes:
 
     def start_workers(self, count: int, threads: int) -> None:
         env = {**self.env, "OCBRIDGE_WORKERS": str(threads), "OCBRIDGE_WORKER_PROCESSES": str(count),
-               "AGENCY_COUNTS": str(self.counts_dir)}
+               "AGENCY_COUNTS": str(self.counts_dir), "AGENCY_INTERVAL": str(self.interval)}
         for _ in range(count):
             self.workers.append(subprocess.Popen([sys.executable, __file__, "--worker-child"], env=env,
                                                  start_new_session=True, stdout=subprocess.DEVNULL))
@@ -238,6 +252,7 @@ class Usage:
     def __init__(self, groups: dict[str, list[int]]):
         self.groups = groups
         self.start_cpu = {name: cpu for name, (cpu, _rss) in self.read().items()}
+        self.start_machine = machine_cpu()
         self.peak_rss = Counter()
         self.t0 = time.monotonic()
         self.done = threading.Event()
@@ -259,12 +274,25 @@ class Usage:
     def stop(self) -> str:
         self.done.set()
         took = time.monotonic() - self.t0
-        parts = []
+        parts, ours = [], 0.0
         now = self.read()
         for name in self.groups:
             cpu = now[name][0] - self.start_cpu[name]
+            ours += cpu
             parts.append(f"{name} {cpu / took * 100:.0f}% CPU, {self.peak_rss[name] / 2**20:.0f} MB")
-        return "; ".join(parts) + f"  (of 2 cores = 200%, over {took:.0f} s; {load()})"
+        busy, cores = (b - a for a, b in zip(self.start_machine, machine_cpu()))
+        return ("; ".join(parts) + f"; together {ours / took * 100:.0f}% — the machine {busy / took * 100:.0f}% busy "
+                f"of {cores / took * 100:.0f}% (over {took:.0f} s; {load()})")
+
+
+def machine_cpu() -> tuple[float, float]:
+    """CPU seconds the machine has been busy (all but idle and iowait) and CPU seconds elapsed (cores × time), from
+    /proc/stat: how near the cores are to saturation, whoever used them."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+    tick = os.sysconf("SC_CLK_TCK")
+    total = sum(fields) / tick
+    return total - (fields[3] + fields[4]) / tick, total
 
 
 def load() -> str:
@@ -285,13 +313,25 @@ def lag_line(label: str, lags: list[float], missing: int, interval: float) -> st
 
 
 def jobs_done_between(t0: float, t1: float) -> int:
+    return _jobs_done(t0, t1).count()
+
+
+def busy_window(t0: float, t1: float) -> float:
+    """Seconds from the first job done after t0 to the last before t1: the jobs' own pace, without the wait for the
+    shops' next poll at the start (a burst's orders are seen over one poll interval)."""
+    from django.db.models import Max, Min
+
+    got = _jobs_done(t0, t1).aggregate(first=Min("finished_at"), last=Max("finished_at"))
+    return (got["last"] - got["first"]).total_seconds() if got["first"] else 0.0
+
+
+def _jobs_done(t0: float, t1: float):
     from datetime import datetime, timezone
 
     from ocbridge.core.models import Job
 
     lo, hi = (datetime.fromtimestamp(t, timezone.utc) for t in (t0, t1))
-    return (Job.objects.filter(state="done", finished_at__gte=lo, finished_at__lt=hi)
-            .exclude(kind="opencart.poll_shop").count())
+    return Job.objects.filter(state="done", finished_at__gte=lo, finished_at__lt=hi).exclude(kind="opencart.poll_shop")
 
 
 def wait_seen(shops, placed, timeout: float) -> None:
@@ -323,14 +363,23 @@ def warm_up(shops, counts_dir: Path, interval: float, workers) -> None:
 def steady(args, label: str, shops, healthy, interval: float, groups, counts_dir) -> list:
     from ocbridge.testbed.agency import OrderStream, rate_per_second, seen_lags
 
-    rate = rate_per_second(shops, args.per_day, args.hour) * args.speed
+    rhythm = rate_per_second(shops, args.per_day, args.hour)
+    rate = rhythm * args.speed
+    at_least = args.min_orders / (args.minutes * 60)
+    faster = ""
+    if rate < at_least:  # too few orders for a percentile: the same shops, busier
+        rate = at_least
+        faster = (f"; ×{rate / rhythm:.1f} that rhythm so that at least {args.min_orders} orders are placed (the "
+                  f"evening peak of {len(shops) * rate / rhythm:,.0f} such shops)")
     print(f"\n[{label}] {rate * 3600:,.0f} orders an hour ({args.per_day:g} a shop a day at {args.hour}:00"
-          f"{f', ×{args.speed:g}' if args.speed != 1 else ''}) for {args.minutes:g} min", flush=True)
+          f"{f', ×{args.speed:g}' if args.speed != 1 else ''}{faster}) for {args.minutes:g} min", flush=True)
     before = read_counts(counts_dir)
     usage = Usage(groups)
     t0 = time.time()
     stream = OrderStream(shops, rate, seed=len(label)).start()
     time.sleep(args.minutes * 60)
+    while len(stream.placed) < args.min_orders and stream.thread.is_alive():  # a Poisson count can fall short
+        time.sleep(0.2)
     placed = stream.stop()
     wait_seen(healthy, [p for p in placed if p[0] in {s.index for s in healthy}], interval * 2 + 30)
     t1 = time.time()
@@ -353,24 +402,28 @@ def steady(args, label: str, shops, healthy, interval: float, groups, counts_dir
     return placed
 
 
-def idle(interval: float, counts_dir: Path) -> None:
+def idle(interval: float, counts_dir: Path, expected=()) -> None:
+    """Hub writes by the routine polls while no orders come: every poll the workers ran (the shops', the Netgsm
+    inbox and balance polls, the outgoing syncs' checks, the watchdog…), by table and by poll. `expected`: polls that
+    must have run (a figure that left them out would say nothing about them)."""
     print(f"\n[idle] no orders for {2 * interval + 5:g} s", flush=True)
     time.sleep(interval)  # let the last orders' work finish
     before = read_counts(counts_dir)
     time.sleep(2 * interval + 5)
     after = read_counts(counts_dir)
-    polls = after["polls"] - before["polls"]
     writes = after["writes"] - before["writes"]
-    by_polls = Counter({t.split(":", 1)[1]: n for t, n in writes.items() if t.startswith("poll:")})
+    by_table = Counter({t.split(":", 1)[1]: n for t, n in writes.items() if t.startswith("poll:")})
     jobs = sum(n for t, n in writes.items() if t.startswith("jobs:"))
-    total = sum(by_polls.values())
-    print(f"  {polls} polls, {total} hub database writes by them: {total / max(polls, 1):.2f} writes per idle poll "
-          f"(target 0){'; by table: ' + ', '.join(f'{t} {n}' for t, n in by_polls.most_common(6)) if total else ''}"
-          f"  (meanwhile {jobs} writes by jobs still working off the orders before)")
+    total = sum(by_table.values())
     runs, by_name = after["runs"] - before["runs"], after["poll_writes"] - before["poll_writes"]
-    checks = [f"{name} {runs[name]} checks, {by_name[name]} writes" for name in SYNC_CHECKS if runs[name]]
-    if checks:
-        print(f"  outgoing sync checks (target 0 writes): {'; '.join(checks)}")
+    count = sum(runs.values())
+    print(f"  {count} routine polls, {total} hub database writes by them: {total / max(count, 1):.3f} writes per idle "
+          f"poll (target 0){'; by table: ' + ', '.join(f'{t} {n}' for t, n in by_table.most_common(6)) if total else ''}"
+          f"  (meanwhile {jobs} writes by jobs still working off the orders before)")
+    names = sorted(set(runs) | set(expected), key=lambda n: (-runs[n], n))
+    print("  by poll (target 0 writes each): " + "; ".join(
+        f"{name} {runs[name]} runs, {by_name[name]} writes" + (" — NOT RUN" if not runs[name] else "")
+        for name in names))
 
 
 SYNC_CHECKS = ("despatch.stock", "onebox.catalog", "ozon.sync")  # core.polls names of the outgoing syncs' checks
@@ -401,6 +454,25 @@ def add_syncs(stores) -> list:
     return [dc, ob, oz]
 
 
+def add_netgsm(stores):
+    """A Netgsm account (its simulator, started here and returned to be stopped) for each of `stores`, taking their
+    plan's SMS step (calls stay on the Sandbox): each account's inbox and balance are read by routine polls."""
+    from ocbridge.core.models import Connection, Integration
+    from ocbridge.integrations.cod_confirm import plan
+    from ocbridge.simulators.netgsm import NetgsmSimulator
+
+    sim = NetgsmSimulator()
+    sim.start()
+    for store in stores:
+        conn = Connection.objects.create(store=store, service="netgsm", base_url=sim.base_url,
+                                         secret={"usercode": sim.usercode, "password": sim.password},
+                                         options={"msgheader": "OCBRIDGE"})
+        integration = Integration.objects.get(store=store, kind="cod_confirm")
+        plan.replace(integration, [plan.Step(s.channel, conn if s.channel == "sms" else s.connection, s.delay_minutes,
+                                             s.window_minutes) for s in plan.steps(integration)])
+    return sim
+
+
 def poll_by_size(shops, big, counts_dir) -> None:
     if not big:
         return
@@ -426,9 +498,11 @@ def burst(args, shops, healthy, procs: Processes, count: int, groups_of, interva
     t1 = time.time()
     cpu = usage.stop()
     lags, missing = seen_lags(shops, placed)
-    done = jobs_done_between(t0, t1)
-    print(f"  every order called and decided in {t1 - t0:.1f} s: {done} jobs, {done / (t1 - t0):.1f} jobs/s (polls not "
-          f"counted); last order seen after {max(lags or [0]):.1f} s{f', NOT SEEN {missing}' if missing else ''}; {load()}")
+    done, window = jobs_done_between(t0, t1), busy_window(t0, t1)
+    print(f"  every order called and decided in {t1 - t0:.1f} s: {done} jobs ({done / len(placed):.1f} an order), "
+          f"{done / (t1 - t0):.1f} jobs/s (polls not counted); {done / max(window, 0.001):.1f} jobs/s from the first "
+          f"job done to the last ({window:.1f} s); orders seen p50 {statistics.median(lags or [0]):.1f} s, the last "
+          f"after {max(lags or [0]):.1f} s{f', NOT SEEN {missing}' if missing else ''}; {load()}")
     print(f"  {cpu}")
     procs.stop_workers()
     return placed
@@ -490,6 +564,8 @@ def main() -> None:
     args = args_parser().parse_args()
     if args.worker_child:
         return worker_child()
+    if args.min_orders is None:
+        args.min_orders = 200 if args.hub == "postgres" else 0
     for directory in (args.shops_dir, args.big_dir if args.big else ""):
         if directory:
             hold(directory)
@@ -554,9 +630,11 @@ def main() -> None:
 
         Store.objects.update(poll_seconds=args.interval)
         sync_sims = add_syncs([s.store for s in shops if not s.trouble][:args.synced]) if args.synced else []
+        if args.netgsm:
+            sync_sims.append(add_netgsm([s.store for s in shops if not s.trouble][-args.netgsm:]))
         print(f"\n  {len(shops)} stores set up in {time.perf_counter() - t:.0f} s", flush=True)
         interval = poll_interval()
-        procs = Processes(env, port, counts_dir)
+        procs = Processes(env, port, counts_dir, interval)
         procs.start_web()
         procs.start_workers(1, args.threads)
         warm_up(shops, counts_dir, interval, procs.workers)
@@ -572,7 +650,10 @@ def main() -> None:
         healthy = [s for s in shops if not s.trouble]
         placed = steady(args, "steady", shops, shops, interval, groups(), counts_dir)
         poll_by_size(shops, big, counts_dir)
-        idle(interval, counts_dir)
+        from ocbridge.integrations.cod_confirm import balances, jobs
+
+        idle(interval, counts_dir, expected=(SYNC_CHECKS if args.synced else ())
+             + ((jobs.INBOX_POLL, balances.POLL) if args.netgsm else ()))
         if dead or slow:
             for proxy in proxies:
                 proxy.delay = args.slow_delay
