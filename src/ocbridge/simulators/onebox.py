@@ -15,6 +15,8 @@ public code that talks to real boxes, [SIM] our own choice where nothing public 
 - `POST /api/v2/<entity>/get/ {filter, fields, limit, offset}` → `{status: 1, dataArray: [...]}` [WC][HUB];
   filters `id`, `externalid`, `articul`, `code`, `phones`, and `datemodifyfrom` (`Y-m-d H:i:s`) [SIM]; answers are
   sorted by `datemodify` then id [SIM].
+- Names are not unique: only `code` is (of categories and brands, [DOC] https://1b.app/en/api/category/, /brand/);
+  two records of one name are two records, as in a box.
 - Categories name their parent by `parentcode` (our code) or `parentid` (OneBox's id); the box fills `parentid`
   from `parentcode`, and a code it does not know leaves both empty [DOC https://1b.app/en/api/category/].
 - `POST /api/v2/workflow/get/` → business processes `{id, name}` [WC]; `workflowstatus/get/ {filter:{workflowid}}`
@@ -26,7 +28,7 @@ public code that talks to real boxes, [SIM] our own choice where nothing public 
   "Order with this ordercode already exists" [DOC says "the API will throw an error"; wording SIM].
 
 Control methods (also over `/_sim/…`): `set_order_status` (a OneBox user moves an order), `edit` (a OneBox user
-changes any record), `add` (a record created in OneBox), `refuse_next` (the next N `set` calls of an entity are
+changes any record), `add` (a record created in OneBox), `delete` (one deleted there), `refuse_next` (the next N `set` calls of an entity are
 refused with a validation error), `duplicate_next` (the next `order/set` answers "already exists" after storing
 the order, as a box that created it during a lost answer would), `expire_tokens`, `set_token_ttl`, `advance`,
 `records`, `calls`.
@@ -75,7 +77,7 @@ class OneBoxSimulator(Simulator):
         ("POST", r"/api/orders/add/?", "handle_legacy_order"),
     ]
     control_methods = Simulator.control_methods + (
-        "set_order_status", "edit", "add", "refuse_next", "duplicate_next", "expire_tokens", "set_token_ttl",
+        "set_order_status", "edit", "add", "delete", "refuse_next", "duplicate_next", "expire_tokens", "set_token_ttl",
         "advance", "records", "calls",
     )
 
@@ -273,6 +275,15 @@ class OneBoxSimulator(Simulator):
         with self._state_lock:
             row = next(r for r in self._records[entity].values() if str(r.get(key)) == str(value))
             return self._edit(row, fields)
+
+    def delete(self, entity: str, key: str, value) -> None:
+        """A OneBox user deletes a record (the category and brand pages document `/delete/` [DOC]): `get` no
+        longer answers it."""
+        with self._state_lock:
+            table = self._records[entity]
+            row = next(r for r in table.values() if str(r.get(key)) == str(value))
+            del table[row["id"]]
+            self._index[entity] = {k: rid for k, rid in self._index[entity].items() if rid != row["id"]}
 
     def add(self, entity: str, **fields) -> dict:
         """A record created in OneBox by a person."""

@@ -25,7 +25,7 @@ from ocbridge.core import bindings, clock
 from ocbridge.core.errors import TerminalError
 from ocbridge.core.jobs import register_job_kind
 from ocbridge.core.models import Binding, Integration, Job
-from ocbridge.integrations.onebox import jobs, mappers, models as m, shop
+from ocbridge.integrations.onebox import jobs, mappers, matching, models as m, shop
 from ocbridge.integrations.onebox.jobs import OneBoxJob, _when, note, record_of
 
 KINDS = {"category": m.CATEGORY, "brand": m.BRAND}  # OneBox entity → Binding kind
@@ -159,7 +159,7 @@ class CatalogueIn(OneBoxJob):
         if "records" in job.payload:  # what the poll read
             records = job.payload["records"]
         else:  # the owner's Retry: OneBox's current version
-            records = [r for r in [record_of(client, entity, job.payload)] if r is not None]
+            records = [r for r in [record_of(integration, client, entity, job.payload)] if r is not None]
         take_all(integration, cfg, client, entity, records, seen=_when(job.payload.get("seen")))
 
 
@@ -171,7 +171,7 @@ def take_all(integration: Integration, cfg, client, entity: str, records: list[d
         try:
             take(integration, cfg, client, entity, record, seen=seen)
         except TerminalError as exc:
-            refused(integration, KINDS[entity], record, exc.message or str(exc))
+            refused(integration, KINDS[entity], record, exc)
         if step and jobs.crash_hook is not None:
             jobs.crash_hook(step, record["id"])
 
@@ -201,8 +201,13 @@ def take(integration: Integration, cfg, client, entity: str, record: dict, *, se
     remote_now = view_hash(entity, record)
     b = Binding.objects.filter(connection_id=integration.connection_id, kind=kind, external_id=str(record["id"])).first()
     key = f"onebox:{integration.store_id}:{entity}-in:{record['id']}:{remote_now}"
-    if b is None:
-        local_id = _write(integration, cfg, entity, record, key=key, local_id=_same_brand(integration, entity, record))
+    if b is None:  # new to the sync: the shop's own of that name is linked (nothing written), else it is created
+        local_id = None  # a create begun before a crash is finished (its half-made row is not "the shop's own")
+        if shop.begun_write(key) is None:
+            parent = _parent(integration, record) if entity == "category" else 0
+            local_id = matching.shop_record_for(integration, entity, record, parent)
+        if local_id is None:
+            local_id = _write(integration, cfg, entity, record, key=key, local_id=None)
         b, _ = Binding.objects.get_or_create(connection_id=integration.connection_id, kind=kind, local_id=str(local_id),
                                              defaults={"external_id": str(record["id"])})
         b.external_id = str(record["id"])
@@ -244,17 +249,6 @@ def _write(integration: Integration, cfg, entity: str, record: dict, *, key: str
     return shop.upsert_category(store, draft, key=key, category_id=local_id).category_id
 
 
-def _same_brand(integration: Integration, entity: str, record: dict) -> int | None:
-    """A new OneBox brand whose name a manufacturer of the shop not bound yet has: that one (no second "Acme")."""
-    if entity != "brand":
-        return None
-    name = str(record.get("name") or "").strip().casefold()
-    bound = set(Binding.objects.filter(connection_id=integration.connection_id, kind=m.BRAND)
-                .values_list("local_id", flat=True))
-    return next((r["manufacturer_id"] for r in shop.manufacturers(integration.store)
-                 if r["name"].strip().casefold() == name and str(r["manufacturer_id"]) not in bound), None)
-
-
 def _parent_from_onebox(integration: Integration, cfg, client, record: dict, *, seen: datetime | None,
                         depth: int) -> None:
     """A category whose parent OneBox has and the shop not yet (made there before the sync was switched on, or
@@ -271,7 +265,7 @@ def _parent_from_onebox(integration: Integration, cfg, client, record: dict, *, 
     try:
         take(integration, cfg, client, "category", parent, seen=seen, depth=depth + 1)
     except TerminalError as exc:
-        refused(integration, m.CATEGORY, parent, exc.message or str(exc))
+        refused(integration, m.CATEGORY, parent, exc)
 
 
 def _parent(integration: Integration, record: dict) -> int:
@@ -304,14 +298,17 @@ def _bound(integration: Integration, cfg, entity: str, b: Binding, remote_now: s
                            local_id=f"onebox:{b.external_id}").delete()
 
 
-def refused(integration: Integration, kind: str, record: dict, message: str) -> None:
-    """The shop refused OneBox's record: listed with the reason (Retry reads it from OneBox again)."""
+def refused(integration: Integration, kind: str, record: dict, exc: TerminalError) -> None:
+    """The shop refused OneBox's record, or it has several of its name: listed with the reason (Retry reads it from
+    OneBox again)."""
     b = Binding.objects.filter(connection_id=integration.connection_id, kind=kind, external_id=str(record["id"])).first()
     if b is None:
         b, _ = Binding.objects.get_or_create(connection_id=integration.connection_id, kind=kind,
                                              local_id=f"onebox:{record['id']}",
                                              defaults={"external_id": f"pending:{kind}:{record['id']}"})
-    note(b, m.FAILED, error=message, direction="in")
+    coded = {"reason": exc.reason, "params": exc.params} if isinstance(exc, matching.SameName) else {
+        "reason": "", "params": {}}
+    note(b, m.FAILED, error=exc.message or str(exc), direction="in", **coded)
 
 
 def _shop_changed_at(store, entity: str, local_id: int) -> datetime | None:

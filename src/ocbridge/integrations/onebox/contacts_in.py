@@ -18,15 +18,12 @@ What an owner gets:
 
 from __future__ import annotations
 
-from django.utils import translation
-from django.utils.translation import gettext_lazy
-
 from ocbridge.core import bindings, clock
 from ocbridge.core.bindings import SHOP_WINS
 from ocbridge.core.errors import TerminalError
 from ocbridge.core.jobs import register_job_kind
 from ocbridge.core.models import Binding, Integration
-from ocbridge.integrations.onebox import groups, jobs, mappers, models as m, shop
+from ocbridge.integrations.onebox import groups, jobs, mappers, models as m, reasons, shop
 from ocbridge.integrations.onebox.config import OneBoxConfig
 from ocbridge.integrations.onebox.jobs import OneBoxJob, _when, note
 from ocbridge.services.onebox import OneBoxClient
@@ -46,34 +43,16 @@ def poll(integration: Integration, cfg: OneBoxConfig, client: OneBoxClient, stat
     return made
 
 
-# Why a record from OneBox was not taken: stored as a code with its values, shown in the reader's language.
-REASONS = {
-    "no_email": gettext_lazy("No e-mail address: the shop needs one for a customer account."),
-    "same_email": gettext_lazy("Same e-mail (%(email)s) as OneBox contact %(other)s, which is customer %(customer)s "
-                               "in the shop: merge the two in OneBox."),
-    "email_taken": gettext_lazy("The e-mail %(email)s belongs to customer %(customer)s in the shop."),
-    "deleted": gettext_lazy("Customer %(customer)s was deleted in the shop."),
-    "refused": gettext_lazy("The shop refused it: %(error)s"),
-}
-
-
-def reason_text(data: dict) -> str:
-    """A not-synced record's reason in the active language (OneBox's own words for records it refused)."""
-    code = data.get("reason")
-    return str(REASONS[code]) % (data.get("params") or {}) if code in REASONS else str(data.get("error") or "")
-
-
 def _not_synced(integration: Integration, kind: str, external_id: str, reason: str, seen_view: str,
                 b: Binding | None = None, **params) -> None:
-    """Keep a record OneBox has and the shop could not take on the failed list with the reason (a REASONS code);
+    """Keep a record OneBox has and the shop could not take on the failed list with the reason (a reasons code);
     this version of it is not tried again until it changes in OneBox or the owner presses Retry."""
     if b is None:
         b, _ = Binding.objects.get_or_create(connection_id=integration.connection_id, kind=kind,
                                              external_id=str(external_id),
                                              defaults={"local_id": f"onebox:{external_id}"})
-    with translation.override("en"):
-        english = str(REASONS[reason]) % params
-    note(b, m.FAILED, error=english, reason=reason, params=params, direction="in", seen_view=seen_view)
+    note(b, m.FAILED, error=reasons.english(reason, params), reason=reason, params=params, direction="in",
+         seen_view=seen_view)
 
 
 def _conflict(integration: Integration, kind: str, local_id: str, rule: str, winner: str, lost: dict) -> None:
@@ -138,7 +117,7 @@ class GroupIn(OneBoxJob):
     kind = "onebox.group_in"
 
     def sync(self, job, integration, cfg, client) -> None:
-        record = jobs.record_of(client, GROUP_ENTITY, job.payload)
+        record = jobs.record_of(integration, client, GROUP_ENTITY, job.payload)
         if record is not None:
             group_in(integration, cfg, record, seen=job.payload.get("seen") or "")
 
@@ -197,7 +176,7 @@ class ContactIn(OneBoxJob):
     kind = "onebox.contact_in"
 
     def sync(self, job, integration, cfg, client) -> None:
-        record = jobs.record_of(client, CONTACT_ENTITY, job.payload)
+        record = jobs.record_of(integration, client, CONTACT_ENTITY, job.payload)
         if record is not None:
             self.take(integration, cfg, client, record, job.payload.get("seen"))
 

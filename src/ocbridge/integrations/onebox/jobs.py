@@ -63,14 +63,30 @@ def note(b: Binding, state: str, **data) -> None:
     b.save(update_fields=["external_id", "data", "synced_at", "local_hash", "remote_hash", "last_origin"])
 
 
-def record_of(client: OneBoxClient, entity: str, payload: dict) -> dict | None:
+def record_of(integration: Integration, client: OneBoxClient, entity: str, payload: dict) -> dict | None:
     """The OneBox record an in-coming job takes: the one the poll read (`record`), else — the owner's Retry of a
     record the shop could not take — OneBox's current version of it, read again by `id` (never a stored copy, which
-    could write back what OneBox has changed since); None when OneBox no longer has it."""
+    could write back what OneBox has changed since). None when OneBox no longer has it: the record is then listed
+    as deleted in OneBox (it does not drop off the list without a word) and is not synced any more."""
     if payload.get("record") is not None:
         return payload["record"]
     wanted = str(payload["id"])
-    return next((r for r in client.get(entity, filter={"id": [int(wanted)]}) if str(r.get("id")) == wanted), None)
+    found = next((r for r in client.get(entity, filter={"id": [int(wanted)]}) if str(r.get("id")) == wanted), None)
+    if found is None:
+        deleted_in_onebox(integration, entity, wanted)
+    return found
+
+
+def deleted_in_onebox(integration: Integration, entity: str, external_id: str) -> None:
+    """Retry found no such record in OneBox: its Binding says so (state deleted, with the reason)."""
+    from ocbridge.integrations.onebox import reasons
+
+    kind = next(k for k, (e, _job) in IN_JOBS.items() if e == entity)
+    params = {"id": external_id}
+    for b in Binding.objects.filter(connection_id=integration.connection_id, kind=kind,
+                                    external_id__in=[external_id, f"pending:{kind}:{external_id}"]):
+        note(b, m.DELETED, error=reasons.english("deleted_in_onebox", params), reason="deleted_in_onebox",
+             params=params)
 
 
 def _failed(integration: Integration, kind: str, local_id, exc: ServiceError, **data) -> None:
@@ -468,13 +484,13 @@ class ProductIn(OneBoxJob):
     def sync(self, job, integration, cfg, client) -> None:
         from ocbridge.integrations.onebox import catalogue_in
 
-        record = record_of(client, "product", job.payload)
+        record = record_of(integration, client, "product", job.payload)
         if record is None:
             return
         try:
             self._take(job, integration, cfg, record)
         except TerminalError as exc:  # the shop refused OneBox's record: listed with the reason, Retry reads it again
-            catalogue_in.refused(integration, m.PRODUCT, record, exc.message or str(exc))
+            catalogue_in.refused(integration, m.PRODUCT, record, exc)
 
     def _take(self, job, integration, cfg, record: dict) -> None:
         store = integration.store
@@ -677,6 +693,8 @@ def sync_contacts(integration: Integration, cfg: OneBoxConfig, client: OneBoxCli
     for key, r in zip(keys, rows):
         body = mappers.contact_body(r, to_onebox.get(int(r.get("customer_group_id") or 0)))
         h = bindings.digest(body)
+        if key in have and have[key].data.get("state") == m.DELETED:
+            continue  # deleted in OneBox: sending it would make it there again
         if key and (key not in have or have[key].local_hash != h):
             todo.append((key, body, h))
     return _send_batch(integration, client, m.CONTACT, "contact", todo)
@@ -744,13 +762,21 @@ def plan_products(integration: Integration, cfg: OneBoxConfig, products: list, *
     return todo
 
 
+class _Every(tuple):
+    """No body is to be sent (a record deleted in OneBox: sending it would make it there again)."""
+
+    def __contains__(self, _item) -> bool:
+        return True
+
+
 def _sent_hashes(integration: Integration, kind: str, local_ids: list[str] | None = None) -> dict[str, tuple[str, ...]]:
     """local id → the body hashes not to send: the one OneBox holds, and the one it refused (until the record
-    changes or the owner presses Retry, which leaves the failed state)."""
+    changes or the owner presses Retry, which leaves the failed state); every one for a record deleted in OneBox."""
     rows = Binding.objects.filter(connection_id=integration.connection_id, kind=kind)
     if local_ids is not None:
         rows = rows.filter(local_id__in=local_ids)
-    return {lid: (h, data.get("failed_hash") or "") if data.get("state") == m.FAILED else (h,)
+    return {lid: _Every() if data.get("state") == m.DELETED else
+            (h, data.get("failed_hash") or "") if data.get("state") == m.FAILED else (h,)
             for lid, h, data in rows.values_list("local_id", "local_hash", "data")}
 
 
@@ -840,12 +866,19 @@ class SyncCatalog(OneBoxJob):
     max_attempts = 5
 
     def sync(self, job, integration, cfg, client) -> None:
+        from ocbridge.integrations.onebox import matching
+
         counts = {}
-        if cfg.sends("category"):  # one by one: parents first
-            counts["category"] = sum(_send_batch(integration, client, m.CATEGORY, "category", [t])
-                                     for t in categories_out(integration, cfg))
+        if cfg.sends("category"):  # one by one: parents first; OneBox's own of the same name linked, not doubled
+            todo = categories_out(integration, cfg)
+            if matching.link_before_create(integration, client, "category", todo):
+                todo = categories_out(integration, cfg)
+            counts["category"] = sum(_send_batch(integration, client, m.CATEGORY, "category", [t]) for t in todo)
         if cfg.sends("brand"):
-            counts["brand"] = _send_batch(integration, client, m.BRAND, "brand", brands_out(integration))
+            todo = brands_out(integration)
+            if matching.link_before_create(integration, client, "brand", todo):
+                todo = brands_out(integration)
+            counts["brand"] = _send_batch(integration, client, m.BRAND, "brand", todo)
         if cfg.sends("product"):  # sent in full batches: 1 % changed → ⌈changed / 50⌉ calls
             todo, read = plan_catalogue(integration, cfg)
             counts["product"] = send_products(integration, client, todo)

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from ocbridge.core.models import Integration
 
 # Binding kinds: local_id (ours) → external_id (OneBox's id). local_hash / remote_hash: each side's content hash as
-# of the last sync (core.bindings); data["state"] ok / failed, data["error"] OneBox's words.
+# of the last sync (core.bindings); data["state"] ok / failed / deleted, data["error"] OneBox's words.
 ORDER = "onebox.order"  # order_id → OneBox order id; local/remote hash: each side's status as last synced
 HISTORY = "onebox.history"  # order_history_id → OneBox comment id (appended once)
 CATEGORY = "onebox.category"  # category_id → OneBox category id
@@ -23,6 +23,9 @@ CONTACT_GROUP = "onebox.contact_group"  # customer_group_id the sync created →
 # Statuses are the owner's map in the settings (config.status_map); so are the groups the owner paired
 # (config.group_map), which win over CONTACT_GROUP Bindings.
 OK, FAILED = "ok", "failed"
+# A record from OneBox that OneBox no longer has when the owner's Retry reads it again: listed with the reason
+# (reasons "deleted_in_onebox"), never sent to OneBox again (it would come back there as a new record).
+DELETED = "deleted"
 
 
 class SyncState(models.Model):

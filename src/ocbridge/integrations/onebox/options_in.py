@@ -20,7 +20,7 @@ from decimal import Decimal
 from ocbridge.core import bindings, clock
 from ocbridge.core.errors import TerminalError
 from ocbridge.core.models import Binding, Integration
-from ocbridge.integrations.onebox import mappers, models as m, shop
+from ocbridge.integrations.onebox import mappers, matching, models as m, shop
 from ocbridge.opencart.option_model import OptionDraft, OptionValueDraft
 from ocbridge.opencart.product_model import OptionChoice, PriceRule, ProductOption
 
@@ -120,12 +120,12 @@ def _ours_or_bound(bound: dict, v: dict, current: dict | None) -> int | None:
 
 def _same_option(integration: Integration, o: dict, cfg, languages) -> int | None:
     """A shop option not bound yet with the same name in one language (no second "Colour")."""
-    wanted = {lid: n.strip().casefold() for lid, n in _names(mappers.texts_by_language(
+    wanted = {lid: matching.name_key(n) for lid, n in _names(mappers.texts_by_language(
         o, cfg, languages, creating=True)).items() if n.strip()}
     taken = set(Binding.objects.filter(connection_id=integration.connection_id, kind=m.OPTION)
                 .values_list("local_id", flat=True))
     for oid, opt in sorted(shop.options(integration.store).items()):
-        if str(oid) not in taken and any(opt["names"].get(lid, "").strip().casefold() == n for lid, n in wanted.items()):
+        if str(oid) not in taken and any(matching.name_key(opt["names"].get(lid)) == n for lid, n in wanted.items()):
             return oid
     return None
 

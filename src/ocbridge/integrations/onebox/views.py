@@ -17,7 +17,7 @@ from ocbridge.core import access, polls
 from ocbridge.core.choices import Role
 from ocbridge.core.errors import ConfigurationError, ServiceError, never_reached
 from ocbridge.core.models import Binding, Integration
-from ocbridge.integrations.onebox import contacts_in, groups, jobs, lists, models as m, shop
+from ocbridge.integrations.onebox import groups, jobs, lists, models as m, reasons, shop
 
 KIND_LABELS = {m.ORDER: gettext_lazy("Orders"), m.HISTORY: gettext_lazy("Order history entries"),
                m.CATEGORY: gettext_lazy("Categories"), m.BRAND: gettext_lazy("Brands"),
@@ -55,9 +55,9 @@ def overview(request, integration_pk: int) -> HttpResponse:
     ob_groups = {g["id"]: g["name"] for g in (lists.cached(integration) or {}).get("groups", [])}
     group_rows = [{"oc": oc, "oc_name": group_names.get(oc, ""), "ob": ob, "ob_name": ob_groups.get(ob, ""),
                    "yours": str(oc) in cfg.group_map} for oc, ob in groups.to_onebox(integration, cfg).items()]
-    failed = list(ours.filter(data__state=m.FAILED).order_by("-synced_at")[:100])
+    failed = list(ours.filter(data__state__in=[m.FAILED, m.DELETED]).order_by("-synced_at")[:100])
     for b in failed:
-        b.reason = contacts_in.reason_text(b.data)
+        b.reason, b.deleted = reasons.reason_text(b.data), b.data.get("state") == m.DELETED
     return render(request, "onebox/overview.html", {
         "integration": integration, "store": integration.store, "nav": "stores", "cfg": cfg, "state": state,
         "kinds": kinds, "mapping": mapping, "group_rows": group_rows, "failed": failed, "labels": KIND_LABELS,
