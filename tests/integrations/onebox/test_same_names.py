@@ -195,3 +195,26 @@ def test_a_product_deleted_in_onebox_is_not_sent_there_again(shop, sim, integrat
     kit.run(jobs.SyncCatalog, integration)
     assert [r["articul"] for r in sim.records("product")] == ["SKU-1"]
     assert next(r for r in sim.records("product"))["price"] in (12, "12.00", 12.0, "12")
+
+
+def test_two_shop_categories_of_one_name_under_one_parent_are_listed_not_guessed(shop, sim, integration):
+    import datetime as dt
+
+    flows(integration, category="in")
+    t = shop.t
+    with shop.engine.begin() as conn:  # a second "Cat20" under category 10, in another case
+        conn.execute(sa.insert(t("category")), [complete_row(t("category"), {
+            "category_id": 30, "parent_id": 10, "status": 1, "date_added": dt.datetime(2024, 1, 1),
+            "date_modified": dt.datetime(2024, 1, 1)})])
+        conn.execute(sa.insert(t("category_description")), [complete_row(t("category_description"), {
+            "category_id": 30, "language_id": 1, "name": "CAT20-EN", "description": ""})])
+    sim.add("category", code="K-10", name="Cat10-en")
+    twin = sim.add("category", code="K-20", name="cat20-en", parentcode="K-10")
+    sim.add("category", code="K-T", name="Cat20-en")  # at the top: not under 10, not a candidate
+    jobs.start_load(integration, "category_in")
+    run_until_idle()
+    listed = Binding.objects.get(kind=m.CATEGORY, local_id=f"onebox:{twin['id']}")
+    assert (listed.data["reason"], listed.data["params"]["ids"]) == ("same_name_shop_category", "20, 30")
+    assert "several categories named “cat20-en” under the same parent (20, 30)" in page(integration)
+    assert Binding.objects.get(kind=m.CATEGORY, local_id="10").data["code"] == "K-10"
+    assert sorted(categories(shop))[:3] == [10, 20, 30] and len(categories(shop)) == 4  # K-T came in as its own
