@@ -102,3 +102,14 @@ def gunicorn(pythonpath: list[str], *, public_url: bool = False) -> tuple[str, o
         except OSError:
             time.sleep(0.1)
     return base, lambda: (proc.terminate(), proc.wait(10))
+
+
+def worker(pythonpath: list[str]):
+    """The hub's worker (`ocbridge worker`) beside the web processes, as a deployment runs it (its dispatcher also
+    checkpoints the SQLite hub's log once a second: core.wal); a function that stops it."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(pythonpath)}
+    proc = subprocess.Popen([sys.executable, "-m", "ocbridge", "worker"], env=env)
+    return lambda: (proc.terminate(), proc.wait(30))

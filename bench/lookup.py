@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchkit import gunicorn, kept_shop, load, mariadb, pct, spread
+from benchkit import gunicorn, kept_shop, load, mariadb, pct, spread, worker
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -107,7 +107,7 @@ def main() -> None:
     from ocbridge.opencart.models import PhoneIndex
 
     server = mariadb(args.keep)
-    stop_hub = None
+    stop_hub = stop_worker = None
     try:
         url, built = kept_shop(server, version=args.version, orders=n, keep=args.keep)
         store = None if built else Store.objects.filter(name="Demo Mağaza").first()
@@ -131,6 +131,7 @@ def main() -> None:
                        .order_by("?").values_list("e164", flat=True).distinct()[:want])
         random.Random(7).shuffle(callers)
         settings.PUBLIC_URL, stop_hub = serve(tmp, args.server)
+        stop_worker = worker([tmp, str(ROOT / "src")])  # as deployed: it also checkpoints the hub's log (core.wal)
         decision_url = conn.webhook_url("call-decision")
         floor_url = settings.PUBLIC_URL + "/bench-floor-404/"
         client = httpx.Client(timeout=30)
@@ -184,6 +185,8 @@ def main() -> None:
     finally:
         if stop_hub is not None:
             stop_hub()
+        if stop_worker is not None:
+            stop_worker()
         server.stop()
 
 

@@ -118,10 +118,19 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# SQLite's WAL checkpoint (copying the log back into the database file) is the worker's job, once a second
+# (core.wal): a connection checkpoints by itself only once the log holds this many pages (4 KiB each), so a
+# request never pays for it while a worker runs — SQLite's default, 1,000 pages, made every ~50th committing request
+# copy 4 MB. Without a worker the log still stops there (a request then checkpoints, once per this many pages); after
+# a spike the log file is cut back to SQLITE_WAL_KEEP_BYTES when it restarts.
+SQLITE_WAL_PAGES = int(os.environ.get("OCBRIDGE_SQLITE_WAL_PAGES", "10000") or 10000)
+SQLITE_WAL_KEEP_BYTES = 64 * 1024 * 1024
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + NORMAL: readers never block the writer; IMMEDIATE avoids lock upgrades mid-transaction.
     DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000; "
+                        f"PRAGMA wal_autocheckpoint={SQLITE_WAL_PAGES}; "
+                        f"PRAGMA journal_size_limit={SQLITE_WAL_KEEP_BYTES};",
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
