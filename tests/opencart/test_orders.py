@@ -30,6 +30,22 @@ def test_read_order_with_lines_totals_and_unescaped_text(opencart_db, version):
     assert orders.read_order(h.shop, 999) is None
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_spoken_columns_read_what_order_status_by_phone_speaks_and_only_that(opencart_db, version):
+    h = opencart_db(version)
+    add_product(h, 7)
+    add_order(h, 1, product_id=7, store_id=1, language_id=3)
+    full = orders.read_order(h.shop, 1, lines=False)
+    spoken = orders.read_order(h.shop, 1, lines=False, columns=orders.SPOKEN_COLUMNS)
+    same = ("order_id", "store_id", "order_status_id", "telephone", "total", "currency_code", "language_id",
+            "date_added", "countries")
+    assert {f: getattr(spoken, f) for f in same} == {f: getattr(full, f) for f in same}
+    assert full.countries and full.lastname  # the fields compared are filled, the others are not read
+    assert (spoken.lastname, spoken.email, spoken.comment, spoken.language_code) == ("", "", "", "")
+    stmt = str(orders._orders_by_ids(h.shop, orders.SPOKEN_COLUMNS))
+    assert "lastname" not in stmt and "payment_method" not in stmt
+
+
 def test_read_order_on_sqlite_demo(opencart_sqlite):
     h = opencart_sqlite("3.0")
     add_product(h, 7)

@@ -95,7 +95,7 @@ def _first(store, ids: list[int], days_back: int, max_orders: int, with_comment:
     from ocbridge.opencart import orders as oc_orders
 
     db = opencart.shop_db(store)
-    found = oc_orders.read_orders(db, ids, lines=False)
+    found = oc_orders.read_orders(db, ids, lines=False, columns=oc_orders.SPOKEN_COLUMNS)
     since = _shop_now(store) - dt.timedelta(days=days_back)
     keep = sorted((o for o in found.values() if o.store_id == store.oc_store_id and o.order_status_id > 0
                    and (o.date_added is None or o.date_added >= since)), key=lambda o: o.order_id, reverse=True)
@@ -121,7 +121,7 @@ def _view(store, order_id: int, with_comment: bool, lang: str) -> OrderView | No
     from ocbridge.opencart import orders as oc_orders
 
     db = opencart.shop_db(store)
-    order = oc_orders.read_order(db, order_id, lines=False)
+    order = oc_orders.read_order(db, order_id, lines=False, columns=oc_orders.SPOKEN_COLUMNS)
     if order is None or order.store_id != store.oc_store_id or order.order_status_id <= 0:
         return None
     return _to_view(store, db, order, with_comment, lang)
