@@ -4,7 +4,10 @@ Builds an N-order OpenCart shop (default 1,000,000, layout 3.0) in MariaDB, fill
 the integration does (first poll + back-fill by primary-key ranges), serves the hub over HTTP on loopback and
 plays Verimor's PBX asking our decision URL for step 1 of a call from a different real customer each time.
 Measured per request: the whole HTTP round trip (rate-limit check, phone index, order read by primary key, status
-name, phrase, Exchange and LookupCall rows written). Each of our requests is followed by one for a page the same
+name, phrase, Exchange and LookupCall rows written and committed before the answer is sent — the log is not
+deferred past the response). The hub runs as deployed: gunicorn with 2 workers and one `ocbridge worker` beside it,
+whose dispatcher checkpoints the SQLite hub's log once a second (core.wal; the requests do not, unless the log
+reaches settings.SQLITE_WAL_PAGES — the bench prints whether it did). Each of our requests is followed by one for a page the same
 server answers with a 404 (URL resolving, middleware, no database): the floor of any request there. `--rounds`
 rounds of `--calls` each; the spread of the rounds shows the noise of a shared machine. In the same run, the
 query Verimor's own module runs — `telephone LIKE '%<last 10 digits>'` — is timed on the same shop.
@@ -58,6 +61,21 @@ def setup_django(tmp: str, data_dir: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+def wal_start(settings) -> tuple[str, int] | None:
+    """An empty log file for the hub's SQLite database, and its page size: the file's size at the end is the most
+    the log held during the run (a log that restarts is written over from its beginning). None for another database."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        return None
+    with connection.cursor() as cur:
+        cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cur.execute("PRAGMA page_size")
+        page = cur.fetchone()[0]
+    connection.close()
+    return settings.DATABASES["default"]["NAME"] + "-wal", page
 
 
 def serve(tmp: str, server: str) -> tuple[str, object]:
@@ -130,6 +148,7 @@ def main() -> None:
         callers = list(PhoneIndex.objects.filter(store_db_key=store.db_key, store_id=0, e164__startswith="+90")
                        .order_by("?").values_list("e164", flat=True).distinct()[:want])
         random.Random(7).shuffle(callers)
+        wal = wal_start(settings)
         settings.PUBLIC_URL, stop_hub = serve(tmp, args.server)
         stop_worker = worker([tmp, str(ROOT / "src")])  # as deployed: it also checkpoints the hub's log (core.wal)
         decision_url = conn.webhook_url("call-decision")
@@ -175,6 +194,10 @@ def main() -> None:
               f"({spoken} read a status out, {answered} calls linked to an order); {load()} after:")
         print(spread("ours: whole HTTP request (Verimor step 1)", ours))
         print(spread("plain page: a 404 of the same server", floor))
+        if wal:
+            pages = max(0, os.path.getsize(wal[0]) - 32) // (wal[1] + 24)  # a header, then one per page
+            print(f"  the hub's SQLite log (WAL) reached {pages:,} pages at most; a request checkpoints only at "
+                  f"{settings.SQLITE_WAL_PAGES:,}: {'none did' if pages < settings.SQLITE_WAL_PAGES else 'some did'}")
         print(row("naive: telephone LIKE '%…' query alone", naive))
         all_ours = [v for r in ours for v in r]
         print(f"  ours over the plain page: p50 +{statistics.median(all_ours) - statistics.median(sum(floor, [])):.2f} ms; "
