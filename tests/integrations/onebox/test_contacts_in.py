@@ -194,3 +194,17 @@ def test_a_customer_onebox_refused_is_sent_again_by_retry(shop, sim, integration
     [contact] = sim.records("contact")
     b.refresh_from_db()
     assert (contact["externalid"], b.external_id, b.data["state"]) == ("oc-c8", str(contact["id"]), m.OK)
+
+
+def test_a_contact_deleted_in_onebox_before_the_owners_retry_is_listed_as_deleted(shop, sim, contacts_in, kit):
+    gone = sim.add("contact", name="Ivan", phone="+79161234567")  # no e-mail: listed
+    kit.poll(contacts_in)
+    b = Binding.objects.get(kind=m.CONTACT, external_id=str(gone["id"]))
+    assert b.data["reason"] == "no_email"
+    sim.delete("contact", "id", gone["id"])
+    jobs.retry(contacts_in, m.CONTACT, b.local_id)
+    run_until_idle()
+    b.refresh_from_db()
+    assert (b.data["state"], b.data["reason"], b.data["params"]) == (m.DELETED, "deleted_in_onebox",
+                                                                    {"id": str(gone["id"])})
+    assert customers(shop) == [] and not Binding.objects.filter(kind=m.CONTACT, data__state=m.FAILED).exists()
