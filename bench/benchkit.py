@@ -112,4 +112,24 @@ def worker(pythonpath: list[str]):
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(pythonpath)}
     proc = subprocess.Popen([sys.executable, "-m", "ocbridge", "worker"], env=env)
+    settled(proc.pid)
     return lambda: (proc.terminate(), proc.wait(30))
+
+
+def settled(pid: int, *, timeout: float = 90.0) -> None:
+    """Wait until process `pid` has started and done its start-up work (a worker runs every schedule at once):
+    below 5 % of a core over a second, after at least 3 s. The measuring starts on the process's steady state."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu() -> int:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    start, last = time.monotonic(), cpu()
+    while time.monotonic() - start < timeout:
+        time.sleep(1.0)
+        now = cpu()
+        if now - last < 0.05 * tick and time.monotonic() - start >= 3:
+            return
+        last = now
