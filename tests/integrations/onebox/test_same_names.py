@@ -218,3 +218,16 @@ def test_two_shop_categories_of_one_name_under_one_parent_are_listed_not_guessed
     assert "several categories named “cat20-en” under the same parent (20, 30)" in page(integration)
     assert Binding.objects.get(kind=m.CATEGORY, local_id="10").data["code"] == "K-10"
     assert sorted(categories(shop))[:3] == [10, 20, 30] and len(categories(shop)) == 4  # K-T came in as its own
+
+
+def test_a_box_where_an_earlier_sync_made_a_second_brand_gets_no_second_manufacturer(shop, sim, integration, kit):
+    flows(integration, brand="both")
+    kit.run(jobs.SyncCatalog, integration)  # OneBox was empty: the shop's Acme went there as oc-brand7
+    theirs = sim.add("brand", code="B-ACME", name="ACME")  # as if OneBox had had its own all along
+    jobs.start_load(integration, "brand_in")
+    run_until_idle()
+    assert manufacturers(shop) == {7: "Acme"}  # not a second one from OneBox's duplicate
+    listed = Binding.objects.get(kind=m.BRAND, local_id=f"onebox:{theirs['id']}")
+    assert (listed.data["state"], listed.data["reason"]) == (m.FAILED, "same_name_onebox_brand")
+    ours = Binding.objects.get(kind=m.BRAND, local_id="7").external_id
+    assert listed.data["params"]["ids"] == ", ".join(sorted([ours, str(theirs["id"])], key=int))

@@ -74,13 +74,19 @@ def _label(entity: str, row: dict) -> str:
 
 def shop_record_for(integration: Integration, entity: str, record: dict, parent_id: int = 0) -> int | None:
     """The shop's record, not linked yet, that is this OneBox brand or category (of that name; a category under
-    `parent_id`, the shop's parent of OneBox's): its id, or None when the shop has none. Several: SameName."""
+    `parent_id`, the shop's parent of OneBox's): its id, or None when the shop has none. SameName when the shop has
+    several, or when its only one is linked to another OneBox record of that name already (OneBox has two — as a
+    box where an earlier sync made a second "Acme" does: taking it would make a second one in the shop too)."""
     linked, keys = _linked(integration, KIND[entity]), onebox_keys(record)
-    hits = [r for r in _shop_rows(integration, entity) if str(r["id"]) not in linked and shop_keys(entity, r) & keys
-            and (entity == "brand" or int(r["parent_id"] or 0) == int(parent_id or 0))]
+    named = [r for r in _shop_rows(integration, entity) if shop_keys(entity, r) & keys
+             and (entity == "brand" or int(r["parent_id"] or 0) == int(parent_id or 0))]
+    hits = [r for r in named if str(r["id"]) not in linked]
+    name = str(record.get("name") or "")
     if len(hits) > 1:
-        raise SameName(f"same_name_shop_{entity}", name=str(record.get("name") or ""),
-                       ids=", ".join(str(r["id"]) for r in hits))
+        raise SameName(f"same_name_shop_{entity}", name=name, ids=", ".join(str(r["id"]) for r in hits))
+    if not hits and named:
+        ids = sorted({int(linked[str(r["id"])]) for r in named} | {int(record["id"])})
+        raise SameName(f"same_name_onebox_{entity}", name=name, ids=", ".join(map(str, ids)))
     return hits[0]["id"] if hits else None
 
 
