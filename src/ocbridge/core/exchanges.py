@@ -137,7 +137,7 @@ class ExchangeRecorder:
 
         if not key:
             return None
-        return Exchange.objects.filter(key=key, direction=Direction.OUT, service=self.service).order_by("-id").first()
+        return Exchange.objects.keyed(key).filter(direction=Direction.OUT, service=self.service).order_by("-id").first()
 
     @contextmanager
     def exchange(self, method: str, url: str, *, key: str = "", purpose: str = "", order_id: int | None = None,
@@ -252,6 +252,18 @@ def inbound_exchange(request, *, service: str, connection=None, store=None, purp
     # Bytes that had to be escaped to be stored (not UTF-8, NUL): said on the row whatever the answer.
     exchange.body_note = body_problem(raw)
     return exchange
+
+
+def inbound_of(job):
+    """The inbound Exchange (the webhook) a job was queued from, or None: the one its payload names, else the first
+    inbound row linked to it — a webhook that queues one job stores its Exchange once, after the job, linked to it;
+    later deliveries of the same event link to it too, with higher ids."""
+    from ocbridge.core.models import Exchange
+
+    pk = job.payload.get("exchange_id")
+    if pk is not None:
+        return Exchange.objects.filter(pk=pk).first()
+    return Exchange.objects.filter(job=job, direction=Direction.IN).order_by("id").first()
 
 
 def close_inbound(exchange, *, status: int, outcome: str = ExchangeOutcome.OK, level: str = Level.INFO,

@@ -297,6 +297,7 @@ class JobManager(models.Manager):
         job = rows.insert_unless_exists(self.model(key=key, **fields), ("key",))
         if job is None:
             return self.get(key=key)
+        job.queued_now = True
         schedule_on_commit(job)
         return job
 
@@ -323,12 +324,15 @@ class Job(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = JobManager()
+    queued_now = False  # set by enqueue() on the row it inserted (False: the key's job existed)
 
     class Meta:
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["state", "next_run_at"], name="job_due"),
-            models.Index(fields=["state", "claim_expires_at"], name="job_claims"),
+            # Only running jobs hold claims: a queued or finished job writes no entry here.
+            models.Index(fields=["state", "claim_expires_at"], name="job_claims",
+                         condition=models.Q(state=JobState.RUNNING)),
         ]
 
     def __str__(self) -> str:
@@ -373,6 +377,13 @@ class SideEffect(models.Model):
         return f"{self.kind} {self.key} ({self.state})"
 
 
+class ExchangeQuerySet(models.QuerySet):
+    def keyed(self, keys: str | list[str]):
+        """The rows recorded under this idempotency key (or any of these keys). Only rows with a key are in the
+        `exchange_key` index (a webhook has none); the `key > ''` term is what lets the database use it."""
+        return self.filter(key__in=[keys] if isinstance(keys, str) else keys, key__gt="")
+
+
 class Exchange(models.Model):
     """One request/response with an outside service or the shop's API: the log the dashboard shows."""
 
@@ -380,11 +391,13 @@ class Exchange(models.Model):
     service = models.CharField(max_length=20, choices=Service.choices, db_index=True)
     direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.OUT)
     purpose = models.CharField(max_length=64, blank=True)
-    store = models.ForeignKey(Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # No index of its own: `exchange_store` (store, -id) serves every lookup by store.
+    store = models.ForeignKey(Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                              db_index=False)
     connection = models.ForeignKey(Connection, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="exchanges")
     order_id = models.BigIntegerField(null=True, blank=True)
-    key = models.CharField(max_length=255, blank=True, db_index=True, help_text="idempotency key of the side effect")
+    key = models.CharField(max_length=255, blank=True, help_text="idempotency key of the side effect")  # exchange_key
     method = models.CharField(max_length=10, blank=True)
     url = models.TextField(blank=True)
     request_headers = models.JSONField(default=dict, blank=True)
@@ -398,11 +411,16 @@ class Exchange(models.Model):
     error = models.TextField(blank=True)
     event_id = models.CharField(max_length=255, blank=True, help_text="provider's id of an inbound event")
 
+    objects = ExchangeQuerySet.as_manager()
+
     class Meta:
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["store", "-id"], name="exchange_store"),
-            models.Index(fields=["order_id"], name="exchange_order"),
+            # Rows with an idempotency key only (calls out); read through Exchange.objects.keyed().
+            models.Index(fields=["key"], name="exchange_key", condition=models.Q(key__gt="")),
+            # Rows about an order only: a webhook or a poll's read not (yet) tied to one writes no entry.
+            models.Index(fields=["order_id"], name="exchange_order", condition=models.Q(order_id__isnull=False)),
             models.Index(fields=["level", "-id"], name="exchange_level"),
         ]
 

@@ -139,7 +139,7 @@ def confirmation_detail(request, pk: int, action_form: ConfirmationActionForm | 
     events = [(t.created, "transition", t) for t in c.transitions.select_related("exchange")]
     attempts = list(c.attempts.all())
     by_key: dict[str, list] = {}
-    for ex in access.scoped(Exchange.objects.filter(key__in=[a.key for a in attempts]), request.user).only(
+    for ex in access.scoped(Exchange.objects.keyed([a.key for a in attempts]), request.user).only(
             "pk", "key", "level", "status"):
         by_key.setdefault(ex.key, []).append(ex)
     for a in attempts:

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 from ocbridge.core import clock, optouts, outbox, polls, spend
 from ocbridge.core.choices import Level, OptOutScope, OptOutSource, SideEffectState
 from ocbridge.core.errors import RetryableError, TerminalError
+from ocbridge.core.exchanges import inbound_of
 from ocbridge.core.jobkinds import about_order
 from ocbridge.core.jobs import Defer, JobKind, fenced, register_job_kind
 from ocbridge.core.polls import Target, register_poll
@@ -399,7 +400,7 @@ def record_effect(c: Confirmation, attempt: Attempt, effect: SideEffect, *, manu
         if not hit:
             return
         Confirmation.objects.filter(pk=c.pk, attempts_made__lt=number).update(attempts_made=number)
-        exchange = Exchange.objects.filter(key=attempt.key).order_by("-id").first()
+        exchange = Exchange.objects.keyed(attempt.key).order_by("-id").first()
         reason = (f"attempt {number}: {channel} requested" if sent else
                   f"attempt {number} outcome unknown ({effect.error[:200]}); not resent")
         c.move(STATE_AFTER_SENDING[channel], reason=reason,
@@ -625,7 +626,7 @@ class ApplyCallResult(JobKind):
 
     def run(self, job: Job) -> None:
         ev = job.payload["event"]
-        exchange = Exchange.objects.filter(pk=job.payload.get("exchange_id")).first()
+        exchange = inbound_of(job)
         attempt = attempt_for(job, ev)
         if attempt is None:
             # The result can overtake our own record of the call (its answer was lost, the retry is pending):
@@ -682,7 +683,7 @@ class ApplySmsReply(JobKind):
 
     def run(self, job: Job) -> None:
         ev = job.payload["event"]
-        exchange = Exchange.objects.filter(pk=job.payload.get("exchange_id")).first()
+        exchange = inbound_of(job)
         route_text_reply(job.integration, job.payload.get("connection_id"), ev["from_number"], ev["text"],
                          exchange=exchange, channel=Channel.SMS)
 
@@ -824,7 +825,7 @@ class ApplyDeliveryReport(JobKind):
 
     def run(self, job: Job) -> None:
         ev = job.payload["event"]
-        exchange = Exchange.objects.filter(pk=job.payload.get("exchange_id")).first()
+        exchange = inbound_of(job)
         if ev.get("delivered") is not False:
             if routing.is_shared(Connection.objects.filter(pk=job.payload.get("connection_id")).first()):
                 attempt = attempt_for(job, ev)  # a shared account: the report is logged with its store

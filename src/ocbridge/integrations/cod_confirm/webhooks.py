@@ -109,12 +109,16 @@ def _ok(service: str, hook: str, payload, request) -> HttpResponse:
 
 
 def enqueue_event(connection, integration, service: str, event, exchange) -> tuple[Job, bool]:
-    """One job per provider event; the event id in the key makes a repeated delivery a no-op."""
+    """One job per provider event; the event id in the key makes a repeated delivery a no-op (True: a duplicate).
+    The job names its Exchange when that is stored already (a request with several events); else the Exchange,
+    stored after it, links to the job (`exchanges.inbound_of`)."""
     kind = JOB_FOR[type(event).__name__]
     key = f"cod_confirm:{connection.store_id}:{service}-event:{kind.rsplit('.', 1)[1]}:{event.event_id}"
-    job = Job.objects.enqueue(kind, key=key, integration=integration, store=connection.store, payload={
-        "exchange_id": exchange.pk, "service": service, "connection_id": connection.pk, "event": _jsonable(event)})
-    return job, job.payload.get("exchange_id") != exchange.pk
+    payload = {"service": service, "connection_id": connection.pk, "event": _jsonable(event)}
+    if exchange.pk is not None:
+        payload["exchange_id"] = exchange.pk
+    job = Job.objects.enqueue(kind, key=key, integration=integration, store=connection.store, payload=payload)
+    return job, not job.queued_now
 
 
 def make_handler(service: str, hook: str):
@@ -138,11 +142,13 @@ def make_handler(service: str, hook: str):
         job, duplicates = None, 0
         answer = _ok(service, hook, payload, request)
         with transaction.atomic():  # the raw request, its jobs and the answer in one commit
-            rows.insert(exchange)  # the jobs point at it
+            if len(events) > 1:  # several jobs: each names the Exchange (its row links only the last)
+                rows.insert(exchange)
             for event in events:
                 job, duplicate = enqueue_event(connection, integration, service, event, exchange)
                 duplicates += duplicate
             exchange.event_id = ",".join(str(e.event_id) for e in events)[:255]
+            # One event (the usual case): the Exchange is written once, after its job, linked to it.
             close_inbound(exchange, status=200, response_body=answer.content.decode("utf-8"), job=job,
                           error=f"{duplicates} duplicate deliver{'y' if duplicates == 1 else 'ies'}: already queued"
                           if duplicates else "")

@@ -15,10 +15,10 @@ import dataclasses
 from django.db import transaction
 from django.http import HttpResponse
 
-from ocbridge.core import outbox
+from ocbridge.core import outbox, rows
 from ocbridge.core.choices import ExchangeOutcome, Level, SideEffectState
 from ocbridge.core.errors import RetryableError
-from ocbridge.core.exchanges import close_inbound
+from ocbridge.core.exchanges import close_inbound, inbound_of
 from ocbridge.core.jobs import JobKind, register_job_kind
 from ocbridge.core.models import Connection, Exchange, Job, SideEffect
 from ocbridge.core.registry import register_webhook
@@ -63,19 +63,22 @@ def whatsapp_events(request, connection, exchange):
     integration = routing.integration_of(connection)  # a shared account: each event finds its store further on
     job, duplicates = None, 0
     with transaction.atomic():  # the raw request, its jobs and the answer in one commit
-        exchange.save()
+        if len(ours) > 1:  # several jobs: each names the Exchange (its row links only the last)
+            rows.insert(exchange)
         for event in ours:
             key = f"cod_confirm:{connection.store_id}:whatsapp-event:{event.event_id}"
+            payload = {"connection_id": connection.pk, "type": type(event).__name__, "event": dataclasses.asdict(event)}
+            if exchange.pk is not None:
+                payload["exchange_id"] = exchange.pk
             job = Job.objects.enqueue(ApplyWhatsAppEvent, key=key, integration=integration, store=connection.store,
-                                      payload={"exchange_id": exchange.pk, "connection_id": connection.pk,
-                                               "type": type(event).__name__, "event": dataclasses.asdict(event)})
-            duplicates += job.payload.get("exchange_id") != exchange.pk
+                                      payload=payload)
+            duplicates += not job.queued_now
         exchange.event_id = ",".join(e.event_id for e in ours)[:255]
         notes = [f"{duplicates} duplicate deliver{'y' if duplicates == 1 else 'ies'}: already queued"] if duplicates \
             else []
         if len(ours) < len(events):
             notes.append(f"{len(events) - len(ours)} event(s) for another phone number ignored")
-        close_inbound(exchange, status=200, response_body="OK", job=job, error="; ".join(notes))
+        close_inbound(exchange, status=200, response_body="OK", job=job, error="; ".join(notes))  # one event: one write
     return HttpResponse("OK")
 
 
@@ -88,7 +91,7 @@ class ApplyWhatsAppEvent(JobKind):
 
     def run(self, job: Job) -> None:
         connection = Connection.objects.select_related("store").get(pk=job.payload["connection_id"])
-        exchange = Exchange.objects.filter(pk=job.payload.get("exchange_id")).first()
+        exchange = inbound_of(job)
         ev, kind = job.payload["event"], job.payload["type"]
         if kind == "WaTemplateStatus":
             whatsapp.apply_template_status(connection, ev["template_id"], ev["language"], ev["status"], ev["reason"],

@@ -74,7 +74,7 @@ def _payment_view(payment: Payment, *, can_act: bool) -> PaymentView:
     ops = list(payment.operations.all())
     effects = {e.key: e for e in SideEffect.objects.filter(key__in=[op.key for op in ops])}
     logs: dict[str, list] = defaultdict(list)
-    for ex in Exchange.objects.filter(key__in=[op.key for op in ops]).order_by("id"):
+    for ex in Exchange.objects.keyed([op.key for op in ops]).order_by("id"):
         logs[ex.key].append(ex)
     labels = dict(S.choices)
     rows = []
