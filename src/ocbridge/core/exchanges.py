@@ -241,14 +241,13 @@ def inbound_exchange(request, *, service: str, connection=None, store=None, purp
         service=service,
         direction=Direction.IN,
         purpose=purpose,
-        store=store or (connection.store if connection is not None else None),
-        connection=connection,
         method=request.method,
         url=mask_url(request.get_full_path(), secrets),
         request_headers=mask_headers(headers, secrets),
         request_body=mask_body(raw, secrets, settings.EXCHANGE_BODY_LIMIT),
         outcome=ExchangeOutcome.PENDING,
     )
+    rows.relate(exchange, store=store or (connection.store if connection is not None else None), connection=connection)
     # Bytes that had to be escaped to be stored (not UTF-8, NUL): said on the row whatever the answer.
     exchange.body_note = body_problem(raw)
     return exchange
@@ -275,8 +274,7 @@ def close_inbound(exchange, *, status: int, outcome: str = ExchangeOutcome.OK, l
     exchange.level = Level.WARNING if note and level == Level.INFO else level
     exchange.error = "; ".join(x for x in (error, note) if x)[:4000]
     exchange.response_body = response_body[:2000]
-    for k, v in links.items():
-        setattr(exchange, k, v)
+    rows.relate(exchange, **links)
     if exchange.pk is not None:  # saved already: only what an answer changes (a smaller UPDATE on a hot path)
         if rows.update(exchange, ("status", "outcome", "level", "error", "response_body", "event_id", *links)):
             return

@@ -123,6 +123,19 @@ def update(obj, fields: tuple[str, ...] | list[str], *, using: str = "default") 
         return cur.rowcount
 
 
+def relate(obj, **values) -> None:
+    """Set fields of `obj`, related rows (a model instance or None) as the foreign key's descriptor would — its id,
+    the instance kept for reads — without the descriptor's checks (router, instance state): those made up most of
+    building a webhook's Exchange (profiled: 79 of 95 us)."""
+    for name, value in values.items():
+        field = obj._meta.get_field(name)
+        if not field.is_relation:
+            setattr(obj, name, value)
+            continue
+        setattr(obj, field.attname, value.pk if value is not None else None)
+        obj._state.fields_cache[field.name] = value
+
+
 def select(sql: str, params: list, *, using: str = "default") -> list[tuple]:
     """The rows of one SELECT a hot path writes out (double-quoted names: SQLite and PostgreSQL alike) — the ORM
     compiled each such read anew, about 800 Python calls for a one-row read. Datetime parameters go through
