@@ -137,7 +137,13 @@ class ExchangeRecorder:
 
         if not key:
             return None
-        return Exchange.objects.keyed(key).filter(direction=Direction.OUT, service=self.service).order_by("-id").first()
+        # By the key alone (a few rows), the rest checked here: with direction and service in the query, SQLite's
+        # planner (no statistics) took the service index and read every row of the service when the key was new —
+        # before every side effect, 0.2-0.5 s at 1,000,000 rows.
+        for row in Exchange.objects.keyed(key).order_by("-id"):
+            if row.direction == Direction.OUT and row.service == self.service:
+                return row
+        return None
 
     @contextmanager
     def exchange(self, method: str, url: str, *, key: str = "", purpose: str = "", order_id: int | None = None,
