@@ -119,10 +119,10 @@ DATABASES = {
     )
 }
 # SQLite's WAL checkpoint (copying the log back into the database file) is the worker's job, once a second
-# (core.wal): a connection checkpoints by itself only once the log holds this many pages (4 KiB each), so a
-# request never pays for it while a worker runs — SQLite's default, 1,000 pages, made every ~50th committing request
-# copy 4 MB. Without a worker the log still stops there (a request then checkpoints, once per this many pages); after
-# a spike the log file is cut back to SQLITE_WAL_KEEP_BYTES when it restarts.
+# (core.wal): a connection checkpoints by itself only once the log holds this many pages (4 KiB each) — SQLite's
+# default, 1,000 pages, made every ~45th order-status call run one. Without a worker, or under writes so steady that
+# the log never finds a moment to start over, the log stops there (a request then checkpoints, once per this many
+# pages); after a spike its file is cut back to SQLITE_WAL_KEEP_BYTES when it restarts.
 SQLITE_WAL_PAGES = int(os.environ.get("OCBRIDGE_SQLITE_WAL_PAGES", "10000") or 10000)
 SQLITE_WAL_KEEP_BYTES = 64 * 1024 * 1024
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
