@@ -73,13 +73,18 @@ class OneBoxClient(LoginClient):
         data = self.call(f"{entity}/get", body)
         return [r for r in (data if isinstance(data, list) else []) if isinstance(r, dict)]
 
-    def iter_changed(self, entity: str, since: str, *, limit: int = PAGE, max_pages: int = 1000):
-        """Every record changed since `since` (`Y-m-d H:i:s`, the box's clock), page by page."""
+    def iter_all(self, entity: str, *, filter: dict | None = None, limit: int = PAGE, max_pages: int = 1000):
+        """Every record of `entity` (matching `filter`), page by page; `max_pages` guards against a box that ignores
+        the offset and answers the same full page for ever."""
         for page in range(max_pages):
-            rows = self.get(entity, filter={"datemodifyfrom": since}, limit=limit, offset=page * limit)
+            rows = self.get(entity, filter=filter, limit=limit, offset=page * limit)
             yield from rows
             if len(rows) < limit:
                 return
+
+    def iter_changed(self, entity: str, since: str, *, limit: int = PAGE, max_pages: int = 1000):
+        """Every record changed since `since` (`Y-m-d H:i:s`, the box's clock), page by page."""
+        return self.iter_all(entity, filter={"datemodifyfrom": since}, limit=limit, max_pages=max_pages)
 
     def find_order(self, externalid: str) -> dict | None:
         """The box's order whose `externalid` is exactly ours (the filter may match loosely [WC])."""

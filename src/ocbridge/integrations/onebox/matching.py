@@ -93,18 +93,6 @@ def shop_record_for(integration: Integration, entity: str, record: dict, parent_
 # --- the shop's records about to be created in OneBox: OneBox's own of that name? -------------------------------
 
 
-def _onebox_records(client, entity: str) -> list[dict]:
-    from ocbridge.services.onebox import PAGE
-
-    out, offset = [], 0
-    while True:
-        rows = client.get(entity, limit=PAGE, offset=offset)
-        out += rows
-        if len(rows) < PAGE:
-            return out
-        offset += len(rows)
-
-
 def link_before_create(integration: Integration, client, entity: str, todo: list[tuple]) -> bool:
     """The shop's records in `todo` ((local id, body, hash), parents first) that OneBox does not have yet: each
     linked to OneBox's record of the same name (and parent) instead of being created; several on either side →
@@ -119,7 +107,7 @@ def link_before_create(integration: Integration, client, entity: str, todo: list
         return False
     taken = set(linked.values())
     named = defaultdict(list)  # name key → OneBox's records not linked yet
-    for r in _onebox_records(client, entity):
+    for r in client.iter_all(entity):
         if str(r["id"]) not in taken:
             for k in onebox_keys(r):
                 named[k].append(r)
