@@ -12,11 +12,7 @@ calls at ~150 a second, copying only what the worker had not). PostgreSQL: nothi
 
 from __future__ import annotations
 
-import logging
-
 from ocbridge.core.jobs import register_schedule
-
-log = logging.getLogger(__name__)
 
 
 @register_schedule("core.wal_checkpoint", every=1.0)
