@@ -56,6 +56,18 @@ class Store(models.Model):
     db_name = models.CharField(_("database name"), max_length=255, blank=True, default="", db_default="")
     db_charset = models.CharField(_("character set"), max_length=16, default=DEFAULT_CHARSET, db_default=DEFAULT_CHARSET,
                                   choices=[(c, c) for c in CHARSETS])
+    # Off: PyMySQL's "preferred" TLS (encrypted when the server offers it, certificate not checked). On: as
+    # `mysql --ssl-verify-server-cert` (opencart.db). The CA certificate is public, so a plain field (bounded, PEM).
+    db_tls_verify = models.BooleanField(
+        _("require TLS and verify the server certificate"), default=False, db_default=False,
+        help_text=_("Refuse a database server whose certificate is not valid for the host name above, as "
+                    "mysql --ssl-verify-server-cert does. Use it whenever the database is reached over a network "
+                    "you do not control. Off: the connection is encrypted only when the server offers it, and "
+                    "the certificate is not checked."))
+    db_tls_ca = models.TextField(
+        _("CA certificate (PEM)"), blank=True, default="", db_default="",
+        help_text=_("Only for a private certificate authority: its certificate, beginning with "
+                    "-----BEGIN CERTIFICATE-----. Empty: the system's trusted authorities."))
     # Database defaults too: code written against an older state of this table (migration tests) still inserts.
     # ShopIdentity.key of (host, port, database, prefix), kept by save(): hub state of one shop is keyed by it.
     db_key = models.CharField(max_length=32, blank=True, editable=False, db_index=True, default="", db_default="")
@@ -113,7 +125,8 @@ class Store(models.Model):
     def shop_database(self) -> ShopDatabase:
         """The fields (and the encrypted password) as one value: what `opencart.shop_db` opens."""
         return ShopDatabase(engine=self.db_engine, host=self.db_host, port=self.db_port, user=self.db_user,
-                            password=self.secret.get("db_password", ""), database=self.db_name, charset=self.db_charset)
+                            password=self.secret.get("db_password", ""), database=self.db_name, charset=self.db_charset,
+                            tls_verify=self.db_tls_verify, tls_ca=self.db_tls_ca)
 
     @property
     def shop_identity(self) -> ShopIdentity:

@@ -18,6 +18,8 @@ MYSQL, SQLITE = "mysql", "sqlite"
 ENGINES = (MYSQL, SQLITE)  # SQLite: the demo shop and tests, set from the command line only
 DEFAULT_PORT = 3306
 DEFAULT_CHARSET = "utf8mb4"
+# A CA certificate (or a short chain of them) pasted by the owner: a few kB each; more is a mistake, not a CA.
+CA_PEM_MAX = 32 * 1024
 # utf8mb4 carries any text (opencart.md §5.5); the others are for old servers that lack it.
 CHARSETS = ("utf8mb4", "utf8mb3", "utf8", "latin1", "latin5", "cp1251")
 
@@ -50,6 +52,11 @@ class ShopDatabase:
     password: str = ""
     database: str = ""
     charset: str = DEFAULT_CHARSET
+    # TLS verified as `mysql --ssl-verify-server-cert` does: required, the certificate checked against the system's
+    # CAs (or `tls_ca`, PEM, for a private CA) and the host name. Off: PyMySQL's "preferred" mode (encrypted when
+    # the server offers it, the certificate not checked). Not part of the identity: the same shop either way.
+    tls_verify: bool = False
+    tls_ca: str = ""
 
     def __repr__(self) -> str:  # never print the password
         return f"ShopDatabase({self.display()})"
@@ -81,6 +88,10 @@ class ShopDatabase:
                 raise ConfigurationError(f"The shop database port {self.port} is not between 1 and 65535.")
             if self.charset not in CHARSETS:
                 raise ConfigurationError(f"Unknown character set {self.charset!r}; use one of {', '.join(CHARSETS)}.")
+            if self.tls_ca:
+                if not self.tls_verify:
+                    raise ConfigurationError("A CA certificate is only used when the server's certificate is verified.")
+                check_ca_pem(self.tls_ca)
 
     def sqlalchemy_url(self):
         """The driver URL built from the fields alone: no query option can reach the driver."""
@@ -119,3 +130,23 @@ class ShopDatabase:
             raise ConfigurationError(f"Shop database must be MySQL/MariaDB (or SQLite for the demo), got {backend!r}.")
         db.validate()
         return db
+
+
+def check_ca_pem(text: str) -> str:
+    """The owner's CA certificate(s) as TLS will load them, or ConfigurationError saying what is wrong. Returns the
+    text stripped. Loaded exactly as the connection loads it (`ssl` cadata), so what passes here works there."""
+    import ssl
+
+    text = (text or "").strip()
+    if len(text.encode()) > CA_PEM_MAX:
+        raise ConfigurationError(f"The CA certificate is longer than {CA_PEM_MAX // 1024} kB: paste only the CA "
+                                 f"certificate(s) in PEM form.")
+    if "PRIVATE KEY" in text:
+        raise ConfigurationError("This is a private key: paste the CA's certificate (BEGIN CERTIFICATE), never a key.")
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise ConfigurationError("Not a PEM certificate: it must begin with -----BEGIN CERTIFICATE-----.")
+    try:
+        ssl.create_default_context(cadata=text)
+    except (ssl.SSLError, ValueError) as exc:
+        raise ConfigurationError(f"The CA certificate cannot be read ({exc.args[-1] if exc.args else exc}).") from None
+    return text

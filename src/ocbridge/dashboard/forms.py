@@ -16,7 +16,7 @@ from ocbridge.core.choices import Direction, JobState, Level, OptOutScope, Role,
 from ocbridge.core.errors import ConfigurationError
 from ocbridge.core.outbound import check_base_url
 from ocbridge.core.models import AlertRoute, Connection, Integration, SpendPolicy, Store
-from ocbridge.core.shop_database import SQLITE, ShopDatabase
+from ocbridge.core.shop_database import CA_PEM_MAX, SQLITE, ShopDatabase, check_ca_pem
 
 SECRET_WIDGET_ATTRS = {"autocomplete": "new-password", "placeholder": ""}
 EXTRA_CREDENTIAL_ROWS = 3
@@ -85,11 +85,12 @@ class StoreForm(forms.ModelForm):
     poll_seconds = forms.IntegerField(label=_("poll interval (seconds)"), min_value=5, max_value=3600, initial=15,
                                       required=False, help_text=_("How often new orders and status changes are read "
                                                                   "from the shop: 5 to 3600 seconds."))
-    DB_FIELDS = ("db_host", "db_port", "db_user", "db_name", "db_charset")
+    DB_FIELDS = ("db_host", "db_port", "db_user", "db_name", "db_charset", "db_tls_verify", "db_tls_ca")
 
     class Meta:
         model = Store
-        fields = ["name", "db_host", "db_port", "db_user", "db_name", "db_charset", "table_prefix", "oc_store_id",
+        fields = ["name", "db_host", "db_port", "db_user", "db_name", "db_charset", "db_tls_verify", "db_tls_ca",
+                  "table_prefix", "oc_store_id",
                   "api_url", "api_username", "timezone", "language", "country", "currency", "order_prefix",
                   "stock_source", "poll_seconds", "enabled", "test_sends_per_hour", "login_fail_limit",
                   "personal_data_days"]
@@ -115,13 +116,17 @@ class StoreForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if self.instance.db_engine == SQLITE or self.errors:
+        if self.instance.db_engine == SQLITE:
+            return data
+        self._check_tls_pair(data)
+        if self.errors:
             return data
         password = data.get("db_password") or ("" if data.get("clear_db_password")
                                                else self.instance.secret.get("db_password", ""))
         try:
             ShopDatabase(host=data["db_host"].strip(), port=data["db_port"], user=data.get("db_user", ""),
-                         password=password, database=data["db_name"], charset=data["db_charset"]).validate()
+                         password=password, database=data["db_name"], charset=data["db_charset"],
+                         tls_verify=bool(data.get("db_tls_verify")), tls_ca=data.get("db_tls_ca") or "").validate()
         except ConfigurationError as exc:
             raise forms.ValidationError(str(exc)) from None
         return data
@@ -178,6 +183,28 @@ class StoreForm(forms.ModelForm):
 
     def clean_db_host(self) -> str:
         return self.cleaned_data["db_host"].strip()
+
+    def clean_db_tls_ca(self) -> str:
+        """PEM, bounded, loadable as the connection will load it; said in the owner's language."""
+        text = (self.cleaned_data.get("db_tls_ca") or "").strip()
+        if not text:
+            return ""
+        if len(text.encode()) > CA_PEM_MAX:
+            raise forms.ValidationError(_("The CA certificate is longer than %(kb)d kB: paste only the CA "
+                                          "certificate(s).") % {"kb": CA_PEM_MAX // 1024})
+        if "PRIVATE KEY" in text:
+            raise forms.ValidationError(_("This is a private key. Paste the certificate of the certificate authority "
+                                          "(-----BEGIN CERTIFICATE-----), never a key."))
+        try:
+            return check_ca_pem(text)
+        except ConfigurationError:
+            raise forms.ValidationError(_("This is not a CA certificate in PEM form: it must begin with "
+                                          "-----BEGIN CERTIFICATE----- and be copied whole.")) from None
+
+    def _check_tls_pair(self, data: dict) -> None:
+        if data.get("db_tls_ca") and not data.get("db_tls_verify"):
+            self.add_error("db_tls_verify", _("A CA certificate is used only when the server certificate is verified: "
+                                              "tick this, or remove the certificate."))
 
     def clean_timezone(self) -> str:
         value = self.cleaned_data["timezone"].strip()

@@ -7,6 +7,7 @@ opened with LOCAL INFILE off: a hostile server asking for a hub file gets nothin
 from __future__ import annotations
 
 import functools
+import ssl
 import threading
 import time
 from contextlib import contextmanager
@@ -14,7 +15,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pymysql.connections
+from pymysql.constants import CLIENT
 import sqlalchemy as sa
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool
@@ -102,15 +106,82 @@ class ShopConnection(pymysql.connections.Connection):
     kept with each pooled connection and tens of milliseconds of CPU per connection (a third of a thousand-shop
     hub's first round). The context is the same each time, and one context serves any number of connections."""
 
+    def __init__(self, *args, **kwargs):
+        self._tls_required = isinstance(kwargs.get("ssl"), ssl.SSLContext)  # the store's "verify" setting
+        super().__init__(*args, **kwargs)
+
     def _create_ssl_ctx(self, sslp):
-        if sslp == {}:  # PyMySQL's "preferred" mode: the only one our URLs can ask for (no query options)
+        if sslp == {}:  # PyMySQL's "preferred" mode when the store does not ask for verification
             return _preferred_tls()
         return super()._create_ssl_ctx(sslp)
+
+    def _request_authentication(self):
+        # PyMySQL before 1.2.0 goes on in plain text when the server's greeting offers no TLS, even with `ssl=`
+        # given (1.2.0 refuses: PyMySQL #1234): a forged server could strip TLS. Refuse before the login is sent.
+        if self._tls_required and not self.server_capabilities & CLIENT.SSL:
+            raise pymysql.err.OperationalError(2026, "SSL is required but the server doesn't support it")
+        super()._request_authentication()
 
 
 @functools.cache
 def _preferred_tls():
     return pymysql.connections.Connection._create_ssl_ctx(None, {})
+
+
+@functools.lru_cache(maxsize=64)
+def _verified_tls(ca_pem: str) -> ssl.SSLContext:
+    """TLS as `mysql --ssl-verify-server-cert`: the server's certificate must chain to the system's CAs (or to the
+    store's own CA certificate, then to it alone, as `--ssl-ca` does) and name the host we connect to. Given to
+    PyMySQL as `ssl=` (an SSLContext): PyMySQL then requires TLS — a server that does not offer it is refused
+    before the password is sent — and wraps the socket with `server_hostname` = the store's host."""
+    ctx = ssl.create_default_context(cadata=ca_pem or None)  # check_hostname on, CERT_REQUIRED
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+class ShopTlsError(ConfigurationError):
+    """The shop's database server failed TLS: no TLS offered, or a certificate we cannot verify. The settings (or the
+    server's certificate) must change: retrying the same cannot help. The message is translated when shown."""
+
+
+def tls_problem(exc: BaseException) -> ShopTlsError | None:
+    """A driver error that is a TLS failure, as the owner should read it; None for any other error."""
+    orig = getattr(exc, "orig", exc)
+    cause = getattr(orig, "original_exception", None)
+    code = orig.args[0] if getattr(orig, "args", None) else None
+    if code == 2026 and cause is None:  # CR_SSL_CONNECTION_ERROR, raised by PyMySQL before any byte of the login
+        return ShopTlsError(_("The shop's database server does not offer TLS, and this store requires a verified "
+                              "TLS connection. Turn TLS on in the database server, or turn off “Require TLS and "
+                              "verify the server certificate” for this store."))
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        reason = _cert_reason(cause)
+        return ShopTlsError(format_lazy(_("The shop's database server certificate could not be verified: {reason} "
+                                          "({detail})"), reason=reason, detail=cause.verify_message or str(cause)))
+    if isinstance(cause, ssl.SSLError):
+        return ShopTlsError(format_lazy(_("The TLS connection to the shop's database server failed: {detail}"),
+                                        detail=cause.reason or str(cause)))
+    return None
+
+
+# OpenSSL's X509_V_ERR_* codes an owner meets, in words saying what to fix.
+_UNTRUSTED = frozenset({2, 18, 19, 20, 21})
+_HOST_MISMATCH = frozenset({62, 64})
+_EXPIRED, _NOT_YET_VALID = 10, 9
+
+
+def _cert_reason(cause: ssl.SSLCertVerificationError):
+    code = cause.verify_code
+    if code in _HOST_MISMATCH:
+        return _("it is not issued for the database host name set for this store (set the host name the "
+                 "certificate names)")
+    if code in _UNTRUSTED:
+        return _("it is not signed by a certificate authority the hub trusts (for a private CA, paste its "
+                 "certificate in the store's settings)")
+    if code == _EXPIRED:
+        return _("it has expired")
+    if code == _NOT_YET_VALID:
+        return _("it is not valid yet (check the server's clock)")
+    return _("it was refused")
 
 
 _engines: dict[ShopDatabase, Engine] = {}
@@ -157,6 +228,8 @@ def make_engine(target: ShopDatabase | str) -> Engine:
         # No pool_pre_ping: the "checkout" listener below pings, within the caller's deadline.
         kwargs = {"pool_recycle": 1800, "poolclass": ShopPool, **POOL,
                   "connect_args": {**TIMEOUTS, "local_infile": False, "read_default_file": None}}
+        if database.tls_verify:
+            kwargs["connect_args"]["ssl"] = _verified_tls(database.tls_ca)
     try:
         engine = sa.create_engine(url, **kwargs)
     except Exception as exc:  # missing driver
@@ -203,6 +276,9 @@ def make_engine(target: ShopDatabase | str) -> Engine:
             if context.is_pre_ping:
                 return  # the pool's checkout ping: SQLAlchemy reconnects by itself, leave it alone
             orig = context.original_exception
+            tls = tls_problem(orig)
+            if tls is not None:
+                raise tls from context.sqlalchemy_exception
             code = orig.args[0] if getattr(orig, "args", None) else None
             if context.is_disconnect or code in UNREACHABLE_CODES:
                 error = classify_db_error(context.sqlalchemy_exception or orig)
@@ -242,6 +318,9 @@ def connection_lost(exc: BaseException) -> bool:
 
 def classify_db_error(exc: Exception) -> Exception:
     """MySQL error codes → ConfigurationError (fix the settings) or RetryableError (try later)."""
+    tls = tls_problem(exc)
+    if tls is not None:
+        return tls
     orig = getattr(exc, "orig", exc)
     code = orig.args[0] if getattr(orig, "args", None) else None
     msg = str(orig.args[1]) if getattr(orig, "args", None) and len(orig.args) > 1 else str(orig)

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from ocbridge import opencart
 from ocbridge.core.errors import ConfigurationError, ServiceError
 from ocbridge.core.models import Store
-from ocbridge.core.shop_database import CHARSETS, DEFAULT_CHARSET, DEFAULT_PORT, ShopDatabase
+from ocbridge.core.shop_database import CA_PEM_MAX, CHARSETS, DEFAULT_CHARSET, DEFAULT_PORT, ShopDatabase
 from ocbridge.opencart import store_import
 
 
@@ -32,6 +32,13 @@ class Command(BaseCommand):
         add.add_argument("--db-user", default="", help="database user")
         add.add_argument("--db-name", default="", help="database name")
         add.add_argument("--db-charset", default=DEFAULT_CHARSET, choices=CHARSETS, help="character set (default utf8mb4)")
+        add.add_argument("--db-tls-verify", action="store_true",
+                         help="require TLS and verify the database server's certificate and host name, as "
+                              "mysql --ssl-verify-server-cert (without it: encrypted only when the server offers it, "
+                              "the certificate not checked)")
+        add.add_argument("--db-tls-ca", default="", metavar="FILE",
+                         help="with --db-tls-verify: the CA certificate (PEM) of a private CA, instead of the "
+                              "system's trusted CAs")
         add.add_argument("--db-password-env", default="OCBRIDGE_SHOP_DB_PASSWORD", metavar="VAR",
                          help="environment variable holding the database password (default %(default)s)")
         add.add_argument("--prefix", default="oc_", help="table prefix (default oc_)")
@@ -130,15 +137,24 @@ class Command(BaseCommand):
             raise CommandError(f"{counts['refused']} row(s) refused; fix them and run the same file again.")
 
     @staticmethod
-    def _set_database(store, *, db_url, db_host, db_port, db_user, db_name, db_charset, db_password_env, **_):
+    def _set_database(store, *, db_url, db_host, db_port, db_user, db_name, db_charset, db_password_env,
+                      db_tls_verify=False, db_tls_ca="", **_):
+        if db_tls_ca:
+            try:
+                with open(db_tls_ca, encoding="utf-8", errors="replace") as fh:
+                    store.db_tls_ca = fh.read(CA_PEM_MAX + 1).strip()
+            except OSError as exc:
+                raise ConfigurationError(f"cannot read the CA certificate {db_tls_ca}: {exc.strerror}") from None
+        store.db_tls_verify = bool(db_tls_verify)
         if db_url:
             if db_host or db_name:
                 raise ConfigurationError("give either --db-url or the --db-* fields, not both")
             store.db_url = db_url
+            store.shop_database.validate()
             return
         password = os.environ.get(db_password_env, "")
         ShopDatabase(host=db_host, port=db_port, user=db_user, password=password, database=db_name,
-                     charset=db_charset).validate()
+                     charset=db_charset, tls_verify=store.db_tls_verify, tls_ca=store.db_tls_ca).validate()
         store.db_host, store.db_port, store.db_user, store.db_name = db_host, db_port, db_user, db_name
         store.db_charset = db_charset
         if password:
