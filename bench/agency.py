@@ -13,8 +13,10 @@ Phases (each prints its figures):
            the count against the poll interval; worker CPU and memory; jobs per second; poll duration, small vs big
            shops. Fewer shops than an agency's bring few orders in a few minutes: the orders then come faster, so
            that at least `--min-orders` are placed (printed with the factor; 200 by default on PostgreSQL).
-  idle     no orders for two poll intervals: hub writes per idle poll (target 0) over every routine poll, by table
-           and by poll: the shops' polls; the Netgsm inbox and balance polls of the `--netgsm` shops whose SMS step
+  idle     once the orders before are worked off (no job due or running) and read back (every shop polled twice
+           since: the hub's own status writes are shop changes, not idle polls), no orders for two poll intervals:
+           hub writes per idle poll (target 0) over every routine poll, by table and by poll, and the shop polls'
+           writes apart by whether the poll found anything in the shop: the shops' polls; the Netgsm inbox and balance polls of the `--netgsm` shops whose SMS step
            goes to a Netgsm account (simulator; in the bench's workers both run every poll interval instead of
            every minute and half hour, so the idle window sees each); and the checks of the outgoing syncs of the
            `--synced` shops that also send their stock and catalogue to Despatch Cloud, OneBox and Ozon.
@@ -24,7 +26,10 @@ Phases (each prints its figures):
   burst    `--burst` orders at once: jobs per second until the backlog is worked off (and over the busy window,
            first job done to last), CPU split by process group and the machine's total (the ceiling: 200 %).
 With `--hub postgres` the hub runs on PostgreSQL + Redis and `--procs 1,2` repeats the burst with 1 and 2 worker
-processes. Every phase ends with the audit: nothing missed, nothing doubled.
+processes. Every phase ends with the audit: nothing missed, nothing doubled. The bench's waits (gunicorn's start, the
+workers' first round, orders seen or decided, the idle phase's settling) end when what they wait for is done, and
+give up only after `--stall-minutes` without progress or `--cap-minutes` in all (testbed.patience, as the
+reliability tests): a slow run on a loaded machine is reported slow, not as missing orders.
 
     .venv/bin/python bench/agency.py [--shops 30] [--minutes 2] [--hub sqlite|postgres] [--procs 1,2]
     make soak (OCBRIDGE_SOAK=1) runs it at 1,000 shops through tests/reliability/test_agency.py
@@ -85,8 +90,37 @@ def args_parser() -> argparse.ArgumentParser:
                     help="build the kept shops (--shops-dir, --big-dir) and stop: a measurement later starts at once")
     ap.add_argument("--synced", type=int, default=2, help="shops that also sync stock and catalogue out to Despatch "
                     "Cloud, OneBox and Ozon (simulators; orders stay with COD)")
+    ap.add_argument("--stall-minutes", type=float, default=5, help="a wait (gunicorn's start, the workers' first "
+                    "round, orders seen or decided) gives up after this long without progress…")
+    ap.add_argument("--cap-minutes", type=float, default=60, help="…or after this long in all (testbed.patience)")
     ap.add_argument("--worker-child", action="store_true", help=argparse.SUPPRESS)
     return ap
+
+
+def patience():
+    """How long a wait of the bench lasts on a loaded machine: until nothing moved for --stall-minutes, or
+    --cap-minutes in all (set by main; fixed waits reported slow runs as missing orders)."""
+    from ocbridge.testbed.patience import Patience
+
+    return Patience(PATIENCE[0] * 60, PATIENCE[1] * 60)
+
+
+PATIENCE = [5.0, 60.0]  # minutes: (without progress, in all)
+
+
+def wait_for(progress, done, what: str) -> str:
+    """Call `progress()` (what has happened so far) until `done(it)`; "" then, else why the wait gave up (printed:
+    a figure after it counts what was there when the bench stopped waiting)."""
+    guard = patience()
+    while True:
+        mark = progress()
+        if done(mark):
+            return ""
+        why = guard.hung(mark)
+        if why:
+            print(f"  gave up waiting for {what}: {why} ({load()})", flush=True)
+            return why
+        time.sleep(0.5)
 
 
 # --- the instrumented worker ----------------------------------------------------------------------------------
@@ -108,7 +142,7 @@ def worker_child() -> None:
     out = Path(os.environ["AGENCY_COUNTS"]) / f"worker-{os.getpid()}.json"
     lock = threading.Lock()
     counts = {"writes": Counter(), "polls": 0, "poll_ms": [], "poll_ms_by_key": {}, "runs": Counter(),
-              "poll_writes": Counter()}
+              "poll_writes": Counter(), "found": 0, "found_writes": 0, "quiet_writes": 0, "quiet_samples": []}
     current = threading.local()  # the routine poll this thread runs (its writes are counted under its name)
     table = re.compile(r'^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO)\s+"?(\w+)"?', re.I)
 
@@ -120,6 +154,7 @@ def worker_child() -> None:
                 counts["writes"][f"{where}:{m.group(2)}"] += 1
                 if where == "poll":
                     counts["poll_writes"][getattr(current, "name", None) or "?"] += 1
+                    current.wrote = getattr(current, "wrote", []) + [m.group(2)]
         return execute(sql, params, many, context)
 
     def on_connect(sender, connection, **kwargs):
@@ -131,14 +166,23 @@ def worker_child() -> None:
 
     def poll_shop(key, *a, **kw):
         t = time.perf_counter()
+        current.wrote, summary = [], None
         try:
-            return real_poll(key, *a, **kw)
+            summary = real_poll(key, *a, **kw)
+            return summary
         finally:
             ms = (time.perf_counter() - t) * 1000
+            # What the poll found in the shop (new orders, order_history rows — the hub's own status writes read
+            # back too): a poll that found something moves positions; one that found nothing must write nothing.
+            found = bool(summary and (summary.new_orders or summary.events or summary.missed or summary.orders))
             with lock:
                 counts["polls"] += 1
                 counts["poll_ms"].append(ms)
                 counts["poll_ms_by_key"].setdefault(key, []).append(ms)
+                counts["found"] += found
+                counts["found_writes" if found else "quiet_writes"] += len(current.wrote)
+                if current.wrote and not found:
+                    counts["quiet_samples"] = (counts["quiet_samples"] + [[key, current.wrote]])[-20:]
 
     feed.poll_shop = poll_shop
     from ocbridge.core import polls
@@ -181,7 +225,7 @@ def worker_child() -> None:
 def read_counts(directory: Path, pids=None) -> dict:
     """Sum of every worker's counts so far (or of the workers `pids`)."""
     total = {"writes": Counter(), "polls": 0, "poll_ms": [], "poll_ms_by_key": {}, "runs": Counter(),
-             "poll_writes": Counter()}
+             "poll_writes": Counter(), "found": 0, "found_writes": 0, "quiet_writes": 0, "quiet_samples": []}
     paths = directory.glob("worker-*.json") if pids is None else [directory / f"worker-{p}.json" for p in pids]
     for path in paths:
         try:
@@ -192,6 +236,9 @@ def read_counts(directory: Path, pids=None) -> dict:
         total["runs"].update(data.get("runs") or {})
         total["poll_writes"].update(data.get("poll_writes") or {})
         total["polls"] += data["polls"]
+        for k in ("found", "found_writes", "quiet_writes"):
+            total[k] += data.get(k, 0)
+        total["quiet_samples"] += data.get("quiet_samples", [])
         total["threads"] = total.get("threads", "") + f" {data.get('poll_threads', '?')}+{data.get('slow_threads', '?')}"
         total["poll_ms"] += data["poll_ms"]
         for k, v in data["poll_ms_by_key"].items():
@@ -213,14 +260,18 @@ class Processes:
                                     env=self.env, start_new_session=True)
         import httpx
 
-        end = time.monotonic() + 30
-        while time.monotonic() < end:
+        def answers() -> bool | str:
+            if self.web.poll() is not None:
+                return f"exited with {self.web.returncode}"
             try:
-                httpx.get(f"http://127.0.0.1:{self.port}/login/", timeout=1)
-                return
+                httpx.get(f"http://127.0.0.1:{self.port}/login/", timeout=5)
+                return True
             except httpx.HTTPError:
-                time.sleep(0.2)
-        raise SystemExit("gunicorn did not come up")
+                return False
+
+        started = wait_for(answers, lambda up: up is not False, "gunicorn to answer")
+        if started or answers() is not True:
+            raise SystemExit(f"gunicorn did not come up: {started or answers()}")
 
     def start_workers(self, count: int, threads: int) -> None:
         env = {**self.env, "OCBRIDGE_WORKERS": str(threads), "OCBRIDGE_WORKER_PROCESSES": str(count),
@@ -334,14 +385,11 @@ def _jobs_done(t0: float, t1: float):
     return Job.objects.filter(state="done", finished_at__gte=lo, finished_at__lt=hi).exclude(kind="opencart.poll_shop")
 
 
-def wait_seen(shops, placed, timeout: float) -> None:
+def wait_seen(shops, placed) -> None:
+    """Until every order in `placed` is seen by the hub, or nothing more is seen for a while (`patience`)."""
     from ocbridge.testbed.agency import seen_lags
 
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if seen_lags(shops, placed)[1] == 0:
-            return
-        time.sleep(1)
+    wait_for(lambda: seen_lags(shops, placed)[1], lambda missing: missing == 0, f"{len(placed)} orders to be seen")
 
 
 def warm_up(shops, counts_dir: Path, interval: float, workers) -> None:
@@ -350,11 +398,13 @@ def warm_up(shops, counts_dir: Path, interval: float, workers) -> None:
     keys = {s.store.db_key for s in shops if not s.trouble}
     t0 = time.monotonic()
     polled = set()
-    while time.monotonic() - t0 < max(600, 4 * interval):
+
+    def progress() -> int:
+        nonlocal polled
         polled = keys & set(read_counts(counts_dir, [p.pid for p in workers])["poll_ms_by_key"])
-        if polled == keys:
-            break
-        time.sleep(1)
+        return len(polled)
+
+    wait_for(progress, lambda n: n == len(keys), "the workers' first round")
     print(f"  workers' first round (every shop polled once by them): {time.monotonic() - t0:.0f} s "
           f"({len(polled)} of {len(keys)} shops; {load()})", flush=True)
     time.sleep(interval)  # one steady round before the clock starts
@@ -381,7 +431,7 @@ def steady(args, label: str, shops, healthy, interval: float, groups, counts_dir
     while len(stream.placed) < args.min_orders and stream.thread.is_alive():  # a Poisson count can fall short
         time.sleep(0.2)
     placed = stream.stop()
-    wait_seen(healthy, [p for p in placed if p[0] in {s.index for s in healthy}], interval * 2 + 30)
+    wait_seen(healthy, [p for p in placed if p[0] in {s.index for s in healthy}])
     t1 = time.time()
     cpu = usage.stop()
     ok = {s.index for s in healthy}
@@ -407,7 +457,7 @@ def idle(interval: float, counts_dir: Path, expected=()) -> None:
     inbox and balance polls, the outgoing syncs' checks, the watchdog…), by table and by poll. `expected`: polls that
     must have run (a figure that left them out would say nothing about them)."""
     print(f"\n[idle] no orders for {2 * interval + 5:g} s", flush=True)
-    time.sleep(interval)  # let the last orders' work finish
+    settle(counts_dir)
     before = read_counts(counts_dir)
     time.sleep(2 * interval + 5)
     after = read_counts(counts_dir)
@@ -420,10 +470,41 @@ def idle(interval: float, counts_dir: Path, expected=()) -> None:
     print(f"  {count} routine polls, {total} hub database writes by them: {total / max(count, 1):.3f} writes per idle "
           f"poll (target 0){'; by table: ' + ', '.join(f'{t} {n}' for t, n in by_table.most_common(6)) if total else ''}"
           f"  (meanwhile {jobs} writes by jobs still working off the orders before)")
+    found, quiet = after["found"] - before["found"], after["quiet_writes"] - before["quiet_writes"]
+    samples = [s for s in after["quiet_samples"] if s not in before["quiet_samples"]]
+    print(f"  shop polls that found something in the shop (orders, history rows): {found}, "
+          f"{after['found_writes'] - before['found_writes']} writes by them; writes by shop polls that found nothing: "
+          f"{quiet} (target 0){f' — {samples[:5]}' if quiet else ''}")
     names = sorted(set(runs) | set(expected), key=lambda n: (-runs[n], n))
     print("  by poll (target 0 writes each): " + "; ".join(
         f"{name} {runs[name]} runs, {by_name[name]} writes" + (" — NOT RUN" if not runs[name] else "")
         for name in names))
+
+
+def settle(counts_dir: Path) -> None:
+    """Until the orders before are worked off (no job due or running) and every shop has been polled twice since —
+    so the second poll began after the hub's last status write to its shop, and reads it back before the window: a
+    write read back is the shop changing, not an idle poll. (A fixed wait of one poll interval let a decision written
+    near its end be read back inside the window: 2 writes, a cursor and a shop position, over 2,294 polls.)"""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from ocbridge.core.models import Job
+
+    t0 = time.monotonic()
+    busy = Job.objects.filter(Q(state="running") | Q(state="queued", next_run_at__lte=timezone.now()))
+    wait_for(lambda: (busy.count(), Job.objects.filter(state="done").count()), lambda m: m[0] == 0,
+             "the orders' jobs to finish")
+    worked = time.monotonic() - t0
+    base = {k: len(v) for k, v in read_counts(counts_dir)["poll_ms_by_key"].items()}
+
+    def behind() -> int:
+        now = read_counts(counts_dir)["poll_ms_by_key"]
+        return sum(len(now.get(k, ())) - n < 2 for k, n in base.items())
+
+    wait_for(behind, lambda n: n == 0, "every shop to be polled twice")
+    print(f"  settled: jobs done {worked:.0f} s after the orders, every shop polled twice since "
+          f"{time.monotonic() - t0 - worked:.0f} s later ({load()})", flush=True)
 
 
 SYNC_CHECKS = ("despatch.stock", "onebox.catalog", "ozon.sync")  # core.polls names of the outgoing syncs' checks
@@ -494,7 +575,7 @@ def burst(args, shops, healthy, procs: Processes, count: int, groups_of, interva
     usage = Usage(groups_of())
     t0 = time.time()
     placed = place_burst(healthy, args.burst, random.Random(count))
-    wait_decided(shops, placed, 600)
+    wait_decided(shops, placed)
     t1 = time.time()
     cpu = usage.stop()
     lags, missing = seen_lags(shops, placed)
@@ -508,20 +589,21 @@ def burst(args, shops, healthy, procs: Processes, count: int, groups_of, interva
     return placed
 
 
-def wait_decided(shops, placed, timeout: float) -> None:
-    """Until every placed order's confirmation is decided (customers answer at once in the simulator)."""
+def wait_decided(shops, placed) -> None:
+    """Until every placed order's confirmation is decided (customers answer at once in the simulator), or nothing
+    more is decided for a while (`patience`)."""
     from ocbridge.integrations.cod_confirm.choices import ROBOT_DONE
     from ocbridge.integrations.cod_confirm.models import Confirmation
 
     stores = {s.index: s.store.pk for s in shops}
     want = {(stores[i], oid) for i, oid, _ in placed}
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        done = set(Confirmation.objects.filter(store_id__in=list({s for s, _ in want}), state__in=ROBOT_DONE,
-                                               order_id__in=[o for _, o in want]).values_list("store_id", "order_id"))
-        if want <= done:
-            return
-        time.sleep(0.5)
+
+    def decided() -> int:
+        return len(want & set(Confirmation.objects.filter(
+            store_id__in=list({s for s, _ in want}), state__in=ROBOT_DONE,
+            order_id__in=[o for _, o in want]).values_list("store_id", "order_id")))
+
+    wait_for(decided, lambda n: n == len(want), f"{len(want)} orders to be decided")
 
 
 def big_shops(args, first: int):
@@ -566,6 +648,7 @@ def main() -> None:
         return worker_child()
     if args.min_orders is None:
         args.min_orders = 200 if args.hub == "postgres" else 0
+    PATIENCE[:] = [args.stall_minutes, args.cap_minutes]
     for directory in (args.shops_dir, args.big_dir if args.big else ""):
         if directory:
             hold(directory)
@@ -669,7 +752,7 @@ def main() -> None:
         for count in [int(c) for c in args.procs.split(",")] if args.burst else []:
             placed += burst(args, shops, healthy, procs, count, groups, interval, counts_dir)
         procs.start_workers(1, args.threads)
-        wait_seen(shops, placed, interval * 4 + 60)
+        wait_seen(shops, placed)
         result = audit(shops, placed, sim)
         print(f"\n[audit] {result['placed']} orders placed: missed {result['missed']}, seen twice {result['doubled']}, "
               f"unexpected {result['unexpected']} {result['unexpected_sample'] or ''}; {result['sends']} calls/SMS, attempts sent twice "

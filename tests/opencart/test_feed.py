@@ -96,6 +96,29 @@ def test_an_idle_poll_writes_nothing(bed):
     assert before == after
 
 
+def test_a_status_written_to_the_shop_is_read_back_once_then_the_polls_write_nothing(bed):
+    """What the agency bench's idle window once counted (2 writes over 2,294 polls, a cursor and a shop position): a
+    decision written to the shop just before the window, read back by that shop's next poll inside it. That poll
+    found an order_history row — the shop changed — and moves the history consumers' cursors and the shop's
+    position; the polls after it find nothing and write nothing (bench/agency.py now waits for that read-back)."""
+    from testkit import HubWrites
+
+    h, store, a, b, key = bed
+    add_order(h, 2)
+    feed.poll_shop(key)
+    add_history(h, 2, 5)  # as the hub's status write leaves the shop: one order_history row
+    with HubWrites() as w:
+        found = feed.poll_shop(key)
+    assert found.events == 2 and found.orders == 0  # the row, handed to both history consumers: found, not idle
+    assert sorted(sql.split('"')[1] for sql in w.sql) == ["opencart_feedcursor", "opencart_feedcursor",
+                                                          "opencart_pollstate"]
+    for _ in range(3):
+        clock.travel(15)
+        with HubWrites() as w:
+            quiet = feed.poll_shop(key)
+        assert w.sql == [] and (quiet.events, quiet.orders, quiet.new_orders) == (0, 0, [])
+
+
 @pytest.mark.parametrize("others_run", [True, False])
 def test_switched_off_then_on_gets_what_arrived_meanwhile_as_missed(bed, others_run):
     """The same result whatever else runs: with feature b on, and with nothing else on."""
