@@ -14,9 +14,13 @@ query Verimor's own module runs — `telephone LIKE '%<last 10 digits>'` — is 
 Target (issue 23): ours p99 < 5 ms.
 
 With `--keep DIR` the shop and the hub (with its phone index) are built once into DIR and used again by later
-runs (building takes minutes).
+runs (building takes minutes). With `--before SRC` (the `src` folder of an older checkout, e.g. `git archive main
+src | tar -x -C /tmp/before`) a second gunicorn serves the same hub with that code, and every call to ours is
+followed by one to it: the code before a change, measured in the same run under the same load. It runs on the
+schema of this checkout's migrations.
 
     .venv/bin/python bench/lookup.py [--orders 1000000] [--version 3.0] [--calls 300] [--rounds 5] [--keep DIR]
+                                     [--before SRC]
 """
 
 from __future__ import annotations
@@ -106,6 +110,7 @@ def main() -> None:
     ap.add_argument("--server", default="gunicorn", choices=["gunicorn", "dev"],
                     help="gunicorn, 2 workers (production), or Django's development server")
     ap.add_argument("--keep", help="build the shop and the hub here once and use them again in later runs")
+    ap.add_argument("--before", help="src folder of the code before: served beside ours, called after each of ours")
     args = ap.parse_args()
     n = int(args.orders)
     tmp = tempfile.mkdtemp(prefix="ocbridge-bench-lookup-")
@@ -125,7 +130,7 @@ def main() -> None:
     from ocbridge.opencart.models import PhoneIndex
 
     server = mariadb(args.keep)
-    stop_hub = stop_worker = None
+    stop_hub = stop_worker = stop_before = None
     try:
         url, built = kept_shop(server, version=args.version, orders=n, keep=args.keep)
         store = None if built else Store.objects.filter(name="Demo Mağaza").first()
@@ -150,30 +155,46 @@ def main() -> None:
         random.Random(7).shuffle(callers)
         wal = wal_start(settings)
         settings.PUBLIC_URL, stop_hub = serve(tmp, args.server)
+        if args.before:
+            before_base, stop_before = gunicorn([tmp, os.path.abspath(args.before)])
         stop_worker = worker([tmp, str(ROOT / "src")])  # as deployed: it also checkpoints the hub's log (core.wal)
         decision_url = conn.webhook_url("call-decision")
         floor_url = settings.PUBLIC_URL + "/bench-floor-404/"
         client = httpx.Client(timeout=30)
         run = f"{time.time_ns()}"
 
-        def call(e164: str, uuid: str) -> httpx.Response:
-            return client.get(decision_url, params={"uuid": uuid, "cli": "0" + e164[3:], "cld": "908501234567",
-                                                    "step": "1"})
+        def call(e164: str, uuid: str, url: str = decision_url) -> httpx.Response:
+            return client.get(url, params={"uuid": uuid, "cli": "0" + e164[3:], "cld": "908501234567", "step": "1"})
 
         httpx.get(floor_url, timeout=120)  # the workers are up (they start after the port opens)
+        if args.before:
+            before_url = before_base + decision_url[len(settings.PUBLIC_URL):]
+            httpx.get(before_base + "/bench-floor-404/", timeout=120)
         for i, e164 in enumerate(callers[:20]):  # warm-up: connections, caches, first queries
             call(e164, f"warm-{run}-{i}")
+            if args.before:
+                call(e164, f"warm-before-{run}-{i}", before_url)
             client.get(floor_url)
-        ours, floor, spoken = [], [], 0
+        ours, before, floor, spoken = [], [], [], 0
         print(f"\nRunning {args.rounds} rounds of {args.calls} calls ({load()}) …", flush=True)
         for r in range(args.rounds):
             ours.append([])
+            before.append([])
             floor.append([])
             for i, e164 in enumerate(callers[20 + r * args.calls:20 + (r + 1) * args.calls]):
+                def before_call() -> None:  # the same caller in another call: the code before does the same work
+                    t = time.perf_counter()
+                    assert "prompt" in call(e164, f"before-{run}-{r}-{i}", before_url).json()
+                    before[-1].append((time.perf_counter() - t) * 1000)
+
+                if args.before and i % 2:  # which one goes first alternates (the shop's caches warm for the second)
+                    before_call()
                 t = time.perf_counter()
                 resp = call(e164, f"bench-{run}-{r}-{i}")
                 ours[-1].append((time.perf_counter() - t) * 1000)
                 spoken += "numaralı siparişinizin durumu" in resp.json().get("prompt", {}).get("phrase", "")
+                if args.before and not i % 2:
+                    before_call()
                 t = time.perf_counter()
                 assert client.get(floor_url).status_code == 404
                 floor[-1].append((time.perf_counter() - t) * 1000)
@@ -193,6 +214,8 @@ def main() -> None:
         print(f"\nCaller → spoken answer over {args.server}, {calls} calls from different customers, {n:,} orders "
               f"({spoken} read a status out, {answered} calls linked to an order); {load()} after:")
         print(spread("ours: whole HTTP request (Verimor step 1)", ours))
+        if args.before:
+            print(spread("before: the same, the code in --before", before))
         print(spread("plain page: a 404 of the same server", floor))
         if wal:
             pages = max(0, os.path.getsize(wal[0]) - 32) // (wal[1] + 24)  # a header, then one per page
@@ -208,6 +231,8 @@ def main() -> None:
     finally:
         if stop_hub is not None:
             stop_hub()
+        if stop_before is not None:
+            stop_before()
         if stop_worker is not None:
             stop_worker()
         server.stop()

@@ -77,3 +77,38 @@ def test_shops_share_one_tls_context_and_one_set_of_table_definitions(mariadb, o
     finally:
         db.forget(one.url)
         db.forget(two.url)
+
+
+def test_a_reader_reads_in_one_round_trip_sees_every_commit_and_cannot_write(mariadb, opencart_db):
+    """Order status by phone reads through `db.reader`: autocommit connections in a read-only session. Handing one
+    back to the pool sends no ROLLBACK (the second round trip of every lookup before), a pooled reader still sees
+    what another connection committed since (no snapshot left open), and a write through it fails, changing
+    nothing."""
+    shop = opencart_db("3.0", orders=2)
+    try:
+        read = db.reader(shop.url, shop.prefix)
+        assert read.version is db.connect(shop.url, shop.prefix).version and read.engine is not db.engine_for(shop.url)
+        order = read.t("order")
+        first = sa.select(order.c.order_id).order_by(order.c.order_id).limit(1)
+
+        def status_of(order_id):
+            with read.engine.connect() as c:
+                return c.execute(sa.select(order.c.order_status_id).where(order.c.order_id == order_id)).scalar()
+
+        order_id = read.engine.connect().execute(first).scalar()  # the reader's one connection, left to the pool
+        before = status_of(order_id)
+        with shop.engine.begin() as w:  # the shop changes it meanwhile
+            w.execute(sa.update(order).where(order.c.order_id == order_id).values(order_status_id=before + 1))
+        assert status_of(order_id) == before + 1
+        with read.engine.connect() as c:
+            raw = c.connection.dbapi_connection
+            rolled = c.execute(sa.text("SHOW SESSION STATUS LIKE 'Com_rollback'")).one()[1]
+            assert raw.autocommit_mode
+        with read.engine.connect() as c:
+            assert c.connection.dbapi_connection is raw  # the same pooled connection: no ROLLBACK was sent for it
+            assert c.execute(sa.text("SHOW SESSION STATUS LIKE 'Com_rollback'")).one()[1] == rolled == "0"
+            with pytest.raises(sa.exc.OperationalError, match="READ ONLY"):
+                c.execute(sa.update(order).where(order.c.order_id == order_id).values(order_status_id=1))
+        assert status_of(order_id) == before + 1
+    finally:
+        db.forget(shop.url)

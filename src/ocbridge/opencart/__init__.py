@@ -9,15 +9,16 @@ from __future__ import annotations
 from ocbridge.opencart import phones  # noqa: F401  (opencart.phones.normalize is part of the API)
 
 
-def shop_db(store):
-    """The Store's shop database handle (engine cached per database settings; version detected once)."""
+def shop_db(store, *, reads_only: bool = False):
+    """The Store's shop database handle (engine cached per database settings; version detected once). `reads_only`:
+    the handle whose reads cost one round trip and that cannot write (db.reader), for order status by phone."""
     from ocbridge.opencart import db
 
     if not store.has_database:
         from ocbridge.core.errors import ConfigurationError
 
         raise ConfigurationError("The store has no shop database set.")
-    return db.connect(store.shop_database, store.table_prefix or "")
+    return (db.reader if reads_only else db.connect)(store.shop_database, store.table_prefix or "")
 
 
 def check_store(store) -> dict:

@@ -6,6 +6,7 @@ opened with LOCAL INFILE off: a hostile server asking for a hub file gets nothin
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import ssl
 import threading
@@ -123,6 +124,16 @@ class ShopConnection(pymysql.connections.Connection):
         super()._request_authentication()
 
 
+class ReaderConnection(ShopConnection):
+    """A connection that only reads (`reader()`): autocommit, so every statement is its own transaction and none is
+    ever left open — nothing to end when the pool takes it back. The pool's ROLLBACK on return would cost a second
+    round trip to the shop per order-status lookup (bench/lookup.py); a read-only session makes any write fail."""
+
+    def rollback(self):
+        if not self.autocommit_mode:  # never on a reader; kept so a misuse still behaves
+            super().rollback()
+
+
 @functools.cache
 def _preferred_tls():
     return pymysql.connections.Connection._create_ssl_ctx(None, {})
@@ -184,8 +195,8 @@ def _cert_reason(cause: ssl.SSLCertVerificationError):
     return _("it was refused")
 
 
-_engines: dict[ShopDatabase, Engine] = {}
-_shops: dict[tuple[ShopDatabase, str], "ShopDB"] = {}
+_engines: dict[ShopDatabase | tuple[ShopDatabase, str], Engine] = {}  # (database, "read"): its reader's
+_shops: dict[tuple, "ShopDB"] = {}
 _lock = threading.Lock()
 
 
@@ -216,9 +227,10 @@ def as_database(target: ShopDatabase | str) -> ShopDatabase:
     return target if isinstance(target, ShopDatabase) else ShopDatabase.from_url(target)
 
 
-def make_engine(target: ShopDatabase | str) -> Engine:
+def make_engine(target: ShopDatabase | str, *, read_only: bool = False) -> Engine:
     """Engine for a shop database (MySQL/MariaDB, or SQLite for the demo), OpenCart's sql_mode, a liveness check of
-    a connection not used for PING_AFTER seconds, timeouts (and `deadline()`)."""
+    a connection not used for PING_AFTER seconds, timeouts (and `deadline()`). `read_only` (MySQL/MariaDB): autocommit
+    connections in a read-only session (ReaderConnection)."""
     database = as_database(target)
     url = database.sqlalchemy_url()
     if database.engine == SQLITE:
@@ -227,7 +239,8 @@ def make_engine(target: ShopDatabase | str) -> Engine:
         # local_infile False and no option file: the server cannot make the driver send a hub file.
         # No pool_pre_ping: the "checkout" listener below pings, within the caller's deadline.
         kwargs = {"pool_recycle": 1800, "poolclass": ShopPool, **POOL,
-                  "connect_args": {**TIMEOUTS, "local_infile": False, "read_default_file": None}}
+                  "connect_args": {**TIMEOUTS, "local_infile": False, "read_default_file": None,
+                                 **({"autocommit": True} if read_only else {})}}
         if database.tls_verify:
             kwargs["connect_args"]["ssl"] = _verified_tls(database.tls_ca)
     try:
@@ -239,13 +252,15 @@ def make_engine(target: ShopDatabase | str) -> Engine:
         def _session_settings(dbapi_conn, _record):
             with dbapi_conn.cursor() as cur:
                 cur.execute(f"SET SESSION sql_mode = '{OPENCART_SQL_MODE}'")
+                if read_only:  # MySQL 5.6+, MariaDB 10.0+: a write through a reader fails instead of happening
+                    cur.execute("SET SESSION TRANSACTION READ ONLY")
             _record.info["fresh"] = True  # just opened: no liveness check needed at its first checkout
 
         @event.listens_for(engine, "do_connect")
         def _connect_in_time(dialect, conn_rec, cargs, cparams):
             for name, default in TIMEOUTS.items():
                 cparams[name] = _time_left(default)
-            return ShopConnection(*cargs, **cparams)
+            return (ReaderConnection if read_only else ShopConnection)(*cargs, **cparams)
 
         @event.listens_for(engine, "checkout")
         def _alive(dbapi_conn, record, proxy):
@@ -287,13 +302,15 @@ def make_engine(target: ShopDatabase | str) -> Engine:
     return engine
 
 
-def engine_for(target: ShopDatabase | str) -> Engine:
-    """One pooled engine per database settings (password included) for the whole process."""
+def engine_for(target: ShopDatabase | str, *, read_only: bool = False) -> Engine:
+    """One pooled engine per database settings (password included) for the whole process; `read_only`: a second
+    one, made when first asked for (see `reader`)."""
     database = as_database(target)
+    key = (database, "read") if read_only else database
     with _lock:
-        engine = _engines.get(database)
+        engine = _engines.get(key)
         if engine is None:
-            engine = _engines[database] = make_engine(database)
+            engine = _engines[key] = make_engine(database, read_only=read_only)
         return engine
 
 
@@ -354,6 +371,24 @@ def connect(target: ShopDatabase | str, prefix: str = "oc_", *, version: str | N
     return shop
 
 
+def reader(target: ShopDatabase | str, prefix: str = "oc_") -> ShopDB:
+    """The shop's handle for reads that must be quick (order status by phone): the same version and tables as
+    `connect()`'s, over autocommit connections in a read-only session, so a read is one round trip to the shop and
+    never sees an old snapshot. Nothing written through it can happen. The demo's SQLite shop: `connect()`'s handle."""
+    database = as_database(target)
+    shop = connect(database, prefix)
+    if not shop.is_mysql:
+        return shop
+    key = (database, prefix, "read")
+    with _lock:
+        read = _shops.get(key)
+    if read is None or read.version is not shop.version:
+        read = dataclasses.replace(shop, engine=engine_for(database, read_only=True))
+        with _lock:
+            _shops[key] = read
+    return read
+
+
 def forget(target: ShopDatabase | str | None = None) -> None:
     """Drop cached engines/handles (tests, or after the owner changed the database settings)."""
     database = None if target is None else as_database(target)
@@ -362,5 +397,5 @@ def forget(target: ShopDatabase | str | None = None) -> None:
             if database is None or key[0] == database:
                 del _shops[key]
         for d in list(_engines):
-            if database is None or d == database:
+            if database is None or (d[0] if isinstance(d, tuple) else d) == database:
                 _engines.pop(d).dispose()

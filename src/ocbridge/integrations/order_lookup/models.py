@@ -18,10 +18,13 @@ class LookupCall(models.Model):
     """One call (Verimor uuid, Twilio CallSid, Netgsm unique_id). The caller's number is kept raw and as E.164."""
 
     # No index of its own on store nor caller: lookup_call_store and lookup_call_caller begin with them (one index
-    # write less each per call on the order-status line's hot path).
+    # write less each per call on the order-status line's hot path). None on integration nor connection: nothing
+    # looks a call up by them; deleting one (rare) scans the table to empty the link.
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="lookup_calls", db_index=False)
-    integration = models.ForeignKey(Integration, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    connection = models.ForeignKey(Connection, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    integration = models.ForeignKey(Integration, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                    db_index=False)
+    connection = models.ForeignKey(Connection, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                   db_index=False)
     service = models.CharField(max_length=20)
     call_id = models.CharField(_("call id"), max_length=128)
     caller_raw = models.CharField(_("caller as sent"), max_length=64, blank=True)

@@ -94,7 +94,7 @@ def first_lookup(store, ids: list[int], cfg: OrderLookupConfig, lang: str) -> tu
 def _first(store, ids: list[int], days_back: int, max_orders: int, with_comment: bool, lang: str):
     from ocbridge.opencart import orders as oc_orders
 
-    db = opencart.shop_db(store)
+    db = opencart.shop_db(store, reads_only=True)
     found = oc_orders.read_orders(db, ids, lines=False, columns=oc_orders.SPOKEN_COLUMNS)
     since = _shop_now(store) - dt.timedelta(days=days_back)
     keep = sorted((o for o in found.values() if o.store_id == store.oc_store_id and o.order_status_id > 0
@@ -120,7 +120,7 @@ def _with_facts(store, view: OrderView | None) -> OrderView | None:
 def _view(store, order_id: int, with_comment: bool, lang: str) -> OrderView | None:
     from ocbridge.opencart import orders as oc_orders
 
-    db = opencart.shop_db(store)
+    db = opencart.shop_db(store, reads_only=True)
     order = oc_orders.read_order(db, order_id, lines=False, columns=oc_orders.SPOKEN_COLUMNS)
     if order is None or order.store_id != store.oc_store_id or order.order_status_id <= 0:
         return None
