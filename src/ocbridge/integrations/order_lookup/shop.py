@@ -95,12 +95,14 @@ def _first(store, ids: list[int], days_back: int, max_orders: int, with_comment:
     from ocbridge.opencart import orders as oc_orders
 
     db = opencart.shop_db(store, reads_only=True)
-    found = oc_orders.read_orders(db, ids, lines=False, columns=oc_orders.SPOKEN_COLUMNS)
+    found = oc_orders.read_orders(db, ids, lines=False, columns=oc_orders.FOUND_BY_PHONE_COLUMNS)
     since = _shop_now(store) - dt.timedelta(days=days_back)
     keep = sorted((o for o in found.values() if o.store_id == store.oc_store_id and o.order_status_id > 0
                    and (o.date_added is None or o.date_added >= since)), key=lambda o: o.order_id, reverse=True)
     keep = keep[:max_orders]
-    return [o.order_id for o in keep], (_to_view(store, db, keep[0], with_comment, lang) if keep else None)
+    # Found by the caller's number: the order's own numbers are not compared again (neither read nor parsed: a
+    # phonenumbers parse per order was a visible part of the lookup's CPU).
+    return [o.order_id for o in keep], (_to_view(store, db, keep[0], with_comment, lang, phones=False) if keep else None)
 
 
 def order_view(store, order_id: int, cfg: OrderLookupConfig, lang: str) -> OrderView | None:
@@ -127,12 +129,13 @@ def _view(store, order_id: int, with_comment: bool, lang: str) -> OrderView | No
     return _to_view(store, db, order, with_comment, lang)
 
 
-def _to_view(store, db, order, with_comment: bool, lang: str) -> OrderView:
+def _to_view(store, db, order, with_comment: bool, lang: str, *, phones: bool = True) -> OrderView:
+    """`phones`: the order's telephone as E.164 numbers, to compare with the caller's (an order number typed in)."""
     from ocbridge.opencart import lookup, statuses
 
     lang_id = _cached((store.db_key, "lang", lang), lambda: lookup.language_id(db, lang)) or order.language_id
     names = _cached((store.db_key, "statuses", lang_id), lambda: statuses.statuses(db, lang_id))
-    numbers = opencart.phones.numbers(order.telephone, [*order.countries, store.country])
+    numbers = opencart.phones.numbers(order.telephone, [*order.countries, store.country]) if phones else []
     return OrderView(
         order_id=order.order_id, label=store.order_label(order.order_id), status_id=order.order_status_id,
         status_name=names.get(order.order_status_id, ""), phone=(numbers[0] if numbers else None), phones=tuple(numbers),
