@@ -167,13 +167,15 @@ def _orders_by_ids(db: ShopDB, columns: tuple[str, ...] = ORDER_COLUMNS) -> sa.S
 
 
 def _to_order(row) -> Order:
-    m = row._mapping  # a column not read (read_orders(columns=…)) stays empty
+    # A column not read (read_orders(columns=…)) stays empty. A plain dict: SQLAlchemy's mapping answers a missing key
+    # by raising and catching an error inside, ~20 times per order read for order status by phone.
+    m = row._asdict()
     raw_code = m.get("payment_code") or ((_json_method(m.get("payment_method") or "") or {}).get("code", ""))
     return Order(
         order_id=m["order_id"], store_id=m["store_id"], order_status_id=m["order_status_id"],
         customer_id=m.get("customer_id", 0), firstname=unescape(m.get("firstname")),
         lastname=unescape(m.get("lastname")), email=unescape(m.get("email")), telephone=unescape(m["telephone"]),
-        payment_code=payment_code_of(row), payment_method=method_title(m.get("payment_method")),
+        payment_code=payment_code_of(m), payment_method=method_title(m.get("payment_method")),
         shipping_code=shipping_code_of(m), total=Decimal(str(m["total"])), currency_code=m["currency_code"],
         currency_value=Decimal(str(m.get("currency_value", 1))), language_id=m["language_id"],
         date_added=when(m["date_added"]), date_modified=when(m.get("date_modified")),
