@@ -10,12 +10,19 @@ first), measures:
       objects and compute the same figures in Python loops. Printed as a ratio.
   (3) the confirmations list: first page, a page deep in the keyset pagination, a state filter, text searches
       (bounded by the list's default 30-day search window, and one widened to a year).
+  (4) the request log (Exchanges; `--exchanges`, default 1,000,000, over `--log-days` days, five stores, several
+      services): the default 7-day page, each filter the page offers (store, service, level, direction), page 3 and
+      a week in the past — each with the index SQLite's plan takes and whether it sorts.
+  (5) on SQLite, (1)'s pages, (3) and (4) again after the hub's upkeep (core.upkeep: ANALYZE of the tables that
+      need it, what the worker runs): the same pages without statistics and with them, in the same run, and what the
+      upkeep cost.
 
-    .venv/bin/python bench/overview.py [--confirmations 1000000] [--days 365] [--repeat 15] [--db DIR]
+    .venv/bin/python bench/overview.py [--confirmations 1000000] [--days 365] [--exchanges 1000000] [--log-days 30]
+                                      [--repeat 15] [--db DIR]
 
 --db DIR keeps the hub database in DIR (created if missing) instead of a throwaway one: the first run builds it,
-later runs with the same --confirmations and --days reuse it (migrations still run, so a new migration is applied
-to the million rows too). The rows' times are spread back from the moment of the build, so a database kept for
+later runs with the same --confirmations, --days, --exchanges and --log-days reuse it (migrations still run, so a
+new migration is applied to the million rows too). The rows' times are spread back from the moment of the build, so a database kept for
 days drifts out of the overview's windows: delete DIR to build afresh.
 """
 
@@ -154,6 +161,64 @@ def build(n: int, days: int, seed: int = 1):
     return store, integ
 
 
+LOG_SERVICES = [("sandbox", 40), ("netgsm", 20), ("opencart", 20), ("verimor", 10), ("despatch", 6), ("ozon", 4)]
+
+
+def build_exchanges(n: int, days: int, store, seed: int = 2) -> None:
+    """N Exchanges (the request log) over the last `days` days, newest last as a running hub writes them: five
+    stores (the bench store and four more), services, levels and directions in realistic shares."""
+    from django.db import connection, transaction
+
+    from ocbridge.core.models import Exchange, Store
+
+    stores = [store.pk] + [Store.objects.get_or_create(name=f"Bench log store {k}")[0].pk for k in range(1, 5)]
+    rng = random.Random(seed)
+    services = [s for s, w in LOG_SERVICES for _ in range(w)]
+    now = dt.datetime.now(dt.UTC)
+    span = days * 86400
+    vendor = connection.vendor
+    cols = ("created", "service", "direction", "purpose", "store_id", "order_id", "key", "method", "url",
+            "request_headers", "request_body", "status", "response_headers", "response_body", "duration_ms", "level",
+            "outcome", "error", "event_id")
+    table = Exchange._meta.db_table
+    sql = f'INSERT INTO "{table}" ({", ".join(cols)}) VALUES ({", ".join(["%s"] * len(cols))})'
+    if vendor == "mysql":
+        sql = sql.replace('"', "`")
+    t0 = time.perf_counter()
+    for start in range(0, n, 20000):
+        rows = []
+        for i in range(start, min(n, start + 20000)):
+            created = now - dt.timedelta(seconds=span * (1 - (i + rng.random()) / n))
+            service = rng.choice(services)
+            inbound = rng.random() < 0.3
+            level = "error" if rng.random() < 0.01 else "warning" if rng.random() < 0.04 else "info"
+            order = 100000 + rng.randrange(n) if rng.random() < 0.6 else None
+            rows.append((created.strftime("%Y-%m-%d %H:%M:%S.%f") if vendor == "sqlite" else created, service,
+                         "in" if inbound else "out", f"{service}.bench", rng.choice(stores), order,
+                         "" if inbound else f"bench:{i}", "POST", f"https://{service}.example/api/{i % 97}", "{}",
+                         '{"to": "+90532*****12"}', 200 if level == "info" else 503, "{}", '{"ok": true}',
+                         rng.uniform(20, 900), level, "ok" if level == "info" else "failed",
+                         "" if level == "info" else "503 Service Unavailable", f"ev{i}" if inbound else ""))
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.executemany(sql, rows)
+        print(f"  {min(n, start + 20000):,}/{n:,} exchanges", end="\r", flush=True)
+    print(f"\n  built in {time.perf_counter() - t0:.1f}s: {n:,} exchanges over {days} days")
+
+
+def plan_of(qs) -> str:
+    """The index SQLite's plan reads (and whether it sorts): what the planner chose for a page's query."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        return ""
+    sql, params = qs.query.sql_with_params()
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN QUERY PLAN " + sql, params)
+        steps = [row[-1] for row in cur.fetchall()]
+    uses = [s.split(" USING ", 1)[1] if " USING " in s else s for s in steps if s.startswith(("SEARCH", "SCAN"))]
+    return "; ".join(uses) + ("; SORTS" if any("TEMP B-TREE" in s for s in steps) else "")
+
+
 def naive_overview(store, tz) -> dict:
     """The way without aggregation: the window's rows as objects, figures counted in Python."""
     from ocbridge.dashboard import cod_stats
@@ -194,6 +259,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--confirmations", type=int, default=1_000_000)
     ap.add_argument("--days", type=int, default=365, help="the confirmations are spread over this many days")
+    ap.add_argument("--exchanges", type=int, default=1_000_000, help="request log rows (section 4)")
+    ap.add_argument("--log-days", type=int, default=30, help="the exchanges are spread over this many days")
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--db", metavar="DIR", help="keep the hub database in DIR and reuse it on later runs (SQLite)")
     args = ap.parse_args()
@@ -213,19 +280,23 @@ def main() -> None:
         from ocbridge.integrations.cod_confirm.models import Confirmation
 
         marker = Path(args.db) / "bench-overview.built" if args.db else None
-        wanted = f"{args.confirmations} {args.days}"
+        wanted = f"{args.confirmations} {args.days} {args.exchanges} {args.log_days}"
         if marker is not None and marker.exists() and marker.read_text().strip() == wanted:
             store = Store.objects.get(name="Bench Mağaza")
             print(f"Hub database: {connection.vendor}, kept in {args.db} ({args.confirmations:,} Confirmations over "
-                  f"{args.days} days, built {dt.datetime.fromtimestamp(marker.stat().st_mtime):%Y-%m-%d %H:%M})")
+                  f"{args.days} days, {args.exchanges:,} Exchanges over {args.log_days} days, built "
+                  f"{dt.datetime.fromtimestamp(marker.stat().st_mtime):%Y-%m-%d %H:%M})")
         else:
             if marker is not None and Store.objects.exists():
                 sys.exit(f"{args.db} holds another hub database: give an empty or new directory")
             print(f"Hub database: {connection.vendor}. Building {args.confirmations:,} Confirmations over "
                   f"{args.days} days …", flush=True)
             store, _integ = build(args.confirmations, args.days)
+            build_exchanges(args.exchanges, args.log_days, store)
             if marker is not None:
                 marker.write_text(wanted + "\n")
+        if drop_statistics():
+            print("  (the statistics an earlier run's upkeep left are dropped: (1)-(4) measure a hub without them)")
         tz = ZoneInfo(store.timezone)
         starts = cod_stats.window_starts(tz, dt.datetime.now(dt.UTC))
         window = Confirmation.objects.filter(store=store, created__gte=starts["30"]).count()
@@ -236,9 +307,16 @@ def main() -> None:
         client.force_login(user)
         home = reverse("dashboard:home")
 
-        def page(url, **params):
+        clients = {user.pk: client}
+
+        def page(url, who=None, **params):
+            if who is not None and who.pk not in clients:
+                clients[who.pk] = Client()
+                clients[who.pk].force_login(who)
+            by = clients[who.pk] if who is not None else client
+
             def get():
-                resp = client.get(url, params)
+                resp = by.get(url, params)
                 assert resp.status_code == 200, resp.status_code
                 return resp
             return get
@@ -260,32 +338,139 @@ def main() -> None:
               f"{statistics.median(ms_naive) / statistics.median(ms_ov):.1f}×  "
               f"target p50 < 300 ms: {'met' if statistics.median(ms_ov) < 300 else 'NOT met'}")
 
-        print("\n(3) confirmations list (keyset pagination by id, 50 rows a page)")
-        lst = reverse("dashboard:confirmations")
-        ms_first, _ = timed(page(lst), args.repeat)
-        print(line("first page", ms_first))
-        mid = Confirmation.objects.order_by("-pk").values_list("pk", flat=True)[args.confirmations // 2]
-        ms_deep, resp = timed(page(lst, before=mid), args.repeat)
-        assert str(mid - 1) in resp.content.decode() or True
-        print(line(f"a page half-way down (before={mid})", ms_deep))
-        ms_state, _ = timed(page(lst, state="cancelled"), args.repeat)
-        print(line("state = cancelled", ms_state))
-        ms_state_deep, _ = timed(page(lst, state="failed", before=mid), args.repeat)
-        print(line("state = failed, half-way down", ms_state_deep))
-        ms_store, _ = timed(page(lst, store=store.pk), args.repeat)
-        print(line("store filter", ms_store))
-        ms_q, _ = timed(page(lst, q="Olga"), args.repeat)
-        print(line("text search: a common name", ms_q))
-        recent_phone = Confirmation.objects.order_by("-pk").values_list("phone", flat=True)[100]
-        ms_phone, _ = timed(page(lst, q="0532 " + recent_phone[6:]), max(3, args.repeat // 3))
-        print(line("text search: one phone number (a recent order)", ms_phone))
-        ms_empty, resp = timed(page(lst, q="no-such-customer-xyz"), max(3, args.repeat // 3))
-        assert 'id="search-window"' in resp.content.decode()
-        print(line("text search matching nothing (default 30-day window)", ms_empty))
-        year_ago = (dt.datetime.now(tz) - dt.timedelta(days=364)).date().isoformat()
-        oldest_phone = Confirmation.objects.order_by("pk").values_list("phone", flat=True).first()
-        ms_wide, _ = timed(page(lst, q="0532 " + oldest_phone[6:], start=year_ago), max(3, args.repeat // 3))
-        print(line("text search: oldest order's phone, widened to 365 days", ms_wide))
+        lists = ([("overview: 30-day charts (default)", statistics.median(ms_ov)),
+                  ("overview: all stores", statistics.median(ms_all))]
+                 + confirmation_list(page, args, store, tz) + log_pages(page, args, store, user))
+        if connection.vendor == "sqlite":
+            upkeep(page, args, store, tz, user, lists)
+
+
+def confirmation_list(page, args, store, tz) -> list:
+    """(3): the confirmations list's pages; returns (name, p50) of each, for (5)."""
+    from django.urls import reverse
+
+    from ocbridge.integrations.cod_confirm.models import Confirmation
+
+    print("\n(3) confirmations list (keyset pagination by id, 50 rows a page)")
+    lst = reverse("dashboard:confirmations")
+    mid = Confirmation.objects.order_by("-pk").values_list("pk", flat=True)[args.confirmations // 2]
+    recent_phone = Confirmation.objects.order_by("-pk").values_list("phone", flat=True)[100]
+    year_ago = (dt.datetime.now(tz) - dt.timedelta(days=364)).date().isoformat()
+    oldest_phone = Confirmation.objects.order_by("pk").values_list("phone", flat=True).first()
+    few = max(3, args.repeat // 3)
+    cases = [("first page", {}, args.repeat),
+             (f"a page half-way down (before={mid})", {"before": mid}, args.repeat),
+             ("state = cancelled", {"state": "cancelled"}, args.repeat),
+             ("state = failed, half-way down", {"state": "failed", "before": mid}, args.repeat),
+             ("store filter", {"store": store.pk}, args.repeat),
+             ("text search: a common name", {"q": "Olga"}, args.repeat),
+             ("text search: one phone number (a recent order)", {"q": "0532 " + recent_phone[6:]}, few),
+             ("text search matching nothing (default 30-day window)", {"q": "no-such-customer-xyz"}, few),
+             ("text search: oldest order's phone, widened to 365 days", {"q": "0532 " + oldest_phone[6:],
+                                                                         "start": year_ago}, few)]
+    out = []
+    for name, params, repeat in cases:
+        ms, resp = timed(page(lst, **params), repeat)
+        if params.get("q") == "no-such-customer-xyz":
+            assert 'id="search-window"' in resp.content.decode()
+        print(line(name, ms))
+        out.append((f"confirmations: {name}", statistics.median(ms)))
+    return out
+
+
+def log_pages(page, args, store, user) -> list:
+    """(4): the request log's pages, each filter the page offers; returns (name, p50) of each, for (5)."""
+    from django.urls import reverse
+
+    from ocbridge.core.models import Exchange
+    from ocbridge.dashboard.filters import exchange_queryset
+    from ocbridge.dashboard.forms import ExchangeFilterForm
+    from ocbridge.dashboard.views import exchanges as log_view
+
+    order = getattr(log_view, "DEFAULT_SORT", "-id")  # the page's order (by id before it had this constant)
+
+    total = Exchange.objects.count()
+    week = Exchange.objects.filter(created__gte=dt.datetime.now(dt.UTC) - dt.timedelta(days=7)).count()
+    print(f"\n(4) request log, {total:,} Exchanges ({week:,} in the default 7-day window), 50 rows a page")
+    url = reverse("dashboard:exchanges")
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=max(8, args.log_days // 2))
+    fmt = "%Y-%m-%d %H:%M"
+    cases = [("default (last 7 days)", {}), ("store filter", {"store": store.pk}),
+             ("service = netgsm", {"service": "netgsm"}), ("service = ozon (a small share)", {"service": "ozon"}),
+             ("level = error", {"level": "error"}), ("direction = in", {"direction": "in"}),
+             ("store + service", {"store": store.pk, "service": "sandbox"}), ("page 3", {"page": 3}),
+             ("a week in the past", {"start": (past - dt.timedelta(days=7)).strftime(fmt), "end": past.strftime(fmt)})]
+    owner = owner_of(store)
+    cases.append(("default, as the owner of the bench store (scoped)", {"as": owner}))
+    out = []
+    for name, params in cases:
+        who = params.pop("as", user)
+        ms, resp = timed(page(url, who=who, **params), args.repeat)
+        form = ExchangeFilterForm({k: str(v) for k, v in params.items() if k != "page"}, user=who)
+        qs = exchange_queryset(form, who)[0]
+        print(line(name, ms) + f"   plan: {plan_of(qs.order_by(order, '-pk')[:50])}")
+        out.append((f"log: {name}", statistics.median(ms)))
+    return out
+
+
+def owner_of(store):
+    """A user who is not a superuser and owns only `store`: every query of theirs is scoped (core.access)."""
+    from django.contrib.auth.models import User
+
+    from ocbridge.core.models import StoreMember
+
+    owner = User.objects.filter(username="bench-owner").first() or User.objects.create_user("bench-owner", password="x")
+    StoreMember.objects.get_or_create(user=owner, store=store, defaults={"role": "owner"})
+    return owner
+
+
+def upkeep(page, args, store, tz, user, before: list) -> None:
+    """(5): the pages of (3) and (4) after the hub's upkeep (core.upkeep.optimize, as the worker runs it), beside the
+    same pages before it in this run; the statistics are dropped first so that "before" is a hub without them."""
+    from django.db import connection
+    from django.urls import reverse
+
+    try:
+        from ocbridge.core import upkeep as hub_upkeep
+    except ImportError:  # a hub from before core.upkeep (measuring the code before it)
+        print("\n(5) this hub has no upkeep (core.upkeep): nothing more to measure")
+        return
+
+    print("\n(5) the hub's upkeep on SQLite (core.upkeep, run by the worker), then (1)'s pages, (3) and (4) again")
+    t = time.perf_counter()
+    ran = hub_upkeep.optimize()
+    took = time.perf_counter() - t
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM sqlite_stat1")
+        rows = cur.fetchone()[0]
+    print(f"  upkeep took {took:.2f} s (ran: {ran}); sqlite_stat1 now holds {rows} rows")
+    t = time.perf_counter()
+    again = hub_upkeep.optimize()
+    print(f"  run again at once: {(time.perf_counter() - t) * 1000:.1f} ms (ran: {again}; nothing changed since)")
+    connection.close()  # a fresh connection, as a web process opens: it reads the statistics
+    home = reverse("dashboard:home")
+    after = [("overview: 30-day charts (default)", statistics.median(timed(page(home, store=store.pk), args.repeat)[0])),
+             ("overview: all stores", statistics.median(timed(page(home, store=""), max(3, args.repeat // 3))[0]))]
+    after += confirmation_list(page, args, store, tz) + log_pages(page, args, store, user)
+    print("\n  p50 before → after the upkeep:")
+    for (name, b), (_, a) in zip(before, after):
+        print(f"  {name:<68} {b:9.1f} ms → {a:9.1f} ms  ({b / max(a, 0.001):.2f}×)")
+
+
+def drop_statistics() -> bool:
+    """A hub before its first upkeep: no sqlite_stat1 (a kept database keeps the last run's)."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        return False
+    with connection.cursor() as cur:
+        cur.execute("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'")
+        if not cur.fetchone():
+            return False
+        cur.execute("DELETE FROM sqlite_stat1")
+    connection.close()
+    return True
+
 
 if __name__ == "__main__":
     main()

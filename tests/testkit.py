@@ -201,3 +201,18 @@ def settle(sim, rounds: int = 8, *, each_round=None) -> None:
         time.sleep(0.05)
         if not ran and idle and not run_until_idle():
             break
+
+
+def without_statistics() -> None:
+    """The hub's SQLite database as before its first upkeep (core.upkeep): sqlite_stat1 emptied and the planner told
+    (`ANALYZE sqlite_schema` reloads what it plans with). A worker started by an earlier test may have analyzed the
+    test database; a test that asserts a plan asserts it for a hub without statistics."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cur:
+        cur.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")
+        if cur.fetchone():
+            cur.execute("DELETE FROM sqlite_stat1")
+            cur.execute("ANALYZE sqlite_schema")

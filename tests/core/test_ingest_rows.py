@@ -59,12 +59,15 @@ def _plan(qs) -> str:
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's planner matches partial indexes by term")
 def test_the_lookups_of_the_partial_indexes_use_them():
+    from testkit import without_statistics
+
+    without_statistics()  # as a hub plans before its first upkeep (a worker of an earlier test may have analyzed)
     now = clock.now()
     assert "exchange_key" in _plan(Exchange.objects.keyed("k").order_by("-id")[:1])
     assert "exchange_key" in _plan(Exchange.objects.keyed(["k", "l"]).order_by("id"))
     assert "exchange_order" in _plan(Exchange.objects.filter(store_id=1, order_id=5).order_by("-pk")[:100])
     assert "exchange_order" in _plan(Exchange.objects.filter(order_id__in=[5, 6]))
-    assert "exchange_store" in _plan(Exchange.objects.filter(store_id=1).order_by("-id")[:50])
+    assert "exchange_store_time" in _plan(Exchange.objects.filter(store_id=1).order_by("-created", "-id")[:50])
     assert "job_claims" in _plan(Job.objects.filter(state=JobState.RUNNING, claim_expires_at__lt=now))
 
 

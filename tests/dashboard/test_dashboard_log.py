@@ -112,3 +112,28 @@ def test_csv_separator_follows_the_readers_spreadsheet(client_in, lang, sep):
     assert header.startswith(f"id{sep}created{sep}")
     chosen = b"".join(client_in.get(reverse("dashboard:exchanges-csv"), {"sep": "tab"}).streaming_content).decode()
     assert chosen.lstrip("\ufeff").startswith("id\tcreated\t")
+
+
+@pytest.mark.skipif("sqlite" not in __import__("django.db").db.connection.vendor, reason="SQLite's plan")
+@pytest.mark.parametrize("params", [{}, {"store": True}, {"service": "netgsm"}, {"level": "error"},
+                                    {"store": True, "service": "netgsm"}])
+def test_each_filter_of_the_log_is_read_through_an_index_in_page_order_without_a_sort(user, store, params):
+    """The default 7-day page, and the store, service and level filters: an index serves the time range and the order
+    (newest first), so a page reads its 50 rows, not the whole week sorted (bench/overview.py, section 4)."""
+    from django.db import connection
+
+    from ocbridge.dashboard.filters import exchange_queryset
+    from ocbridge.dashboard.forms import ExchangeFilterForm
+    from ocbridge.dashboard.views.exchanges import DEFAULT_SORT
+    from testkit import without_statistics
+
+    without_statistics()
+    data = {k: str(store.pk) if v is True else v for k, v in params.items()}
+    qs = exchange_queryset(ExchangeFilterForm(data, user=user), user)[0].order_by(DEFAULT_SORT, "-pk")
+    sql, args = qs[:50].query.sql_with_params()
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN QUERY PLAN " + sql, args)
+        plan = " | ".join(row[-1] for row in cur.fetchall())
+    assert "TEMP B-TREE" not in plan, plan
+    index = {"store": "exchange_store_time", "service": "exchange_service_time", "level": "exchange_level_time"}
+    assert any(f"INDEX {index[k]}" in plan for k in params) if params else "created" in plan, plan

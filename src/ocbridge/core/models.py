@@ -401,10 +401,10 @@ class Exchange(models.Model):
     """One request/response with an outside service or the shop's API: the log the dashboard shows."""
 
     created = models.DateTimeField(default=clock.now, db_index=True)
-    service = models.CharField(max_length=20, choices=Service.choices, db_index=True)
+    service = models.CharField(max_length=20, choices=Service.choices)  # exchange_service_time (service, created)
     direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.OUT)
     purpose = models.CharField(max_length=64, blank=True)
-    # No index of its own: `exchange_store` (store, -id) serves every lookup by store.
+    # No index of its own: `exchange_store` (store, created) serves every lookup by store.
     store = models.ForeignKey(Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
                               db_index=False)
     connection = models.ForeignKey(Connection, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -429,12 +429,15 @@ class Exchange(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [
-            models.Index(fields=["store", "-id"], name="exchange_store"),
+            # The log's pages are a time range, newest first (dashboard.filters): (X, created) serves the filter on X
+            # (store, service, level), the range and the order at once; SQLite's implicit rowid after `created` the tie.
+            models.Index(fields=["store", "created"], name="exchange_store_time"),
+            models.Index(fields=["service", "created"], name="exchange_service_time"),
             # Rows with an idempotency key only (calls out); read through Exchange.objects.keyed().
             models.Index(fields=["key"], name="exchange_key", condition=models.Q(key__gt="")),
             # Rows about an order only: a webhook or a poll's read not (yet) tied to one writes no entry.
             models.Index(fields=["order_id"], name="exchange_order", condition=models.Q(order_id__isnull=False)),
-            models.Index(fields=["level", "-id"], name="exchange_level"),
+            models.Index(fields=["level", "created"], name="exchange_level_time"),  # also housekeeping's old info rows
         ]
 
     def __str__(self) -> str:
