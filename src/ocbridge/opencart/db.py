@@ -253,7 +253,11 @@ def make_engine(target: ShopDatabase | str, *, read_only: bool = False) -> Engin
             with dbapi_conn.cursor() as cur:
                 cur.execute(f"SET SESSION sql_mode = '{OPENCART_SQL_MODE}'")
                 if read_only:  # MySQL 5.6+, MariaDB 10.0+: a write through a reader fails instead of happening
-                    cur.execute("SET SESSION TRANSACTION READ ONLY")
+                    try:
+                        cur.execute("SET SESSION TRANSACTION READ ONLY")
+                    except pymysql.err.ProgrammingError as exc:  # 1064: older than that; the reader only SELECTs
+                        if exc.args[0] != 1064:
+                            raise
             _record.info["fresh"] = True  # just opened: no liveness check needed at its first checkout
 
         @event.listens_for(engine, "do_connect")
