@@ -112,3 +112,27 @@ def test_a_reader_reads_in_one_round_trip_sees_every_commit_and_cannot_write(mar
         assert status_of(order_id) == before + 1
     finally:
         db.forget(shop.url)
+
+
+def test_a_reader_idle_past_the_ping_interval_is_not_pinged(mariadb, opencart_db, monkeypatch):
+    """A call minutes after the last one: the ordinary pool pings its connection first (a second round trip), a
+    reader does not — a connection the server dropped meanwhile is tried once more by order lookup instead (tests/
+    integrations/order_lookup: a shop restarted between two calls). COM_PING is counted by the server as
+    Com_admin_commands."""
+    shop = opencart_db("3.0")
+    monkeypatch.setattr(db, "PING_AFTER", 0.0)  # every checkout is "long after the last use"
+
+    def pings(engine) -> list[int]:
+        seen = []
+        for _ in range(3):
+            with engine.connect() as c:
+                seen.append(int(c.execute(sa.text("SHOW SESSION STATUS LIKE 'Com_admin_commands'")).one()[1]))
+        return seen
+
+    try:
+        ordinary = pings(db.engine_for(shop.url))
+        read = pings(db.reader(shop.url, shop.prefix).engine)
+        assert ordinary[1] - ordinary[0] == ordinary[2] - ordinary[1] == 1  # one ping per checkout
+        assert read[0] == read[1] == read[2]
+    finally:
+        db.forget(shop.url)

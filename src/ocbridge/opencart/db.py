@@ -230,7 +230,7 @@ def as_database(target: ShopDatabase | str) -> ShopDatabase:
 def make_engine(target: ShopDatabase | str, *, read_only: bool = False) -> Engine:
     """Engine for a shop database (MySQL/MariaDB, or SQLite for the demo), OpenCart's sql_mode, a liveness check of
     a connection not used for PING_AFTER seconds, timeouts (and `deadline()`). `read_only` (MySQL/MariaDB): autocommit
-    connections in a read-only session (ReaderConnection)."""
+    connections in a read-only session (ReaderConnection), never pinged."""
     database = as_database(target)
     url = database.sqlalchemy_url()
     if database.engine == SQLITE:
@@ -271,7 +271,10 @@ def make_engine(target: ShopDatabase | str, *, read_only: bool = False) -> Engin
             # What pool_pre_ping did (a server restarted or a connection dropped since the last use: a new one),
             # but within the caller's deadline: a shop that stopped answering holds a live call 2.5 s, not 30.
             _bound(dbapi_conn)
-            if record.info.pop("fresh", False) or time.monotonic() - record.info.get("used", 0.0) < PING_AFTER:
+            # A reader is never pinged: its only user (order status by phone) tries a read that found the connection
+            # dropped once more on a new one, so a ping would only add a round trip to every call minutes apart.
+            fresh = record.info.pop("fresh", False)
+            if read_only or fresh or time.monotonic() - record.info.get("used", 0.0) < PING_AFTER:
                 return
             try:
                 dbapi_conn.ping(reconnect=False)
