@@ -142,7 +142,8 @@ def worker_child() -> None:
     out = Path(os.environ["AGENCY_COUNTS"]) / f"worker-{os.getpid()}.json"
     lock = threading.Lock()
     counts = {"writes": Counter(), "polls": 0, "poll_ms": [], "poll_ms_by_key": {}, "runs": Counter(),
-              "poll_writes": Counter(), "found": 0, "found_writes": 0, "quiet_writes": 0, "quiet_samples": []}
+              "poll_writes": Counter(), "found": 0, "found_writes": 0, "quiet_writes": 0, "quiet_samples": [],
+              "upkeep_runs": 0, "upkeep_tables": 0}
     current = threading.local()  # the routine poll this thread runs (its writes are counted under its name)
     table = re.compile(r'^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO)\s+"?(\w+)"?', re.I)
 
@@ -203,6 +204,21 @@ def worker_child() -> None:
                 counts["runs"][poll.name] += 1
 
     polls.run_once = run_once
+    from ocbridge.core import jobs as core_jobs
+
+    # The hub's statistics upkeep (core.upkeep: ANALYZE of the tables that changed a lot, a write of sqlite_stat1) at
+    # the shops' interval instead of hourly, so the idle window sees it run: when nothing changed it analyzes nothing.
+    upkeep = core_jobs._SCHEDULES["core.upkeep"]
+    real_upkeep, upkeep.every = upkeep.fn, float(os.environ["AGENCY_INTERVAL"])
+
+    def upkeep_counted():
+        analyzed = real_upkeep()
+        with lock:
+            counts["upkeep_runs"] += 1
+            counts["upkeep_tables"] += len(analyzed)
+        return analyzed
+
+    upkeep.fn = upkeep_counted
 
     def dump() -> None:
         while True:
@@ -225,7 +241,8 @@ def worker_child() -> None:
 def read_counts(directory: Path, pids=None) -> dict:
     """Sum of every worker's counts so far (or of the workers `pids`)."""
     total = {"writes": Counter(), "polls": 0, "poll_ms": [], "poll_ms_by_key": {}, "runs": Counter(),
-             "poll_writes": Counter(), "found": 0, "found_writes": 0, "quiet_writes": 0, "quiet_samples": []}
+             "poll_writes": Counter(), "found": 0, "found_writes": 0, "quiet_writes": 0, "quiet_samples": [],
+             "upkeep_runs": 0, "upkeep_tables": 0}
     paths = directory.glob("worker-*.json") if pids is None else [directory / f"worker-{p}.json" for p in pids]
     for path in paths:
         try:
@@ -236,7 +253,7 @@ def read_counts(directory: Path, pids=None) -> dict:
         total["runs"].update(data.get("runs") or {})
         total["poll_writes"].update(data.get("poll_writes") or {})
         total["polls"] += data["polls"]
-        for k in ("found", "found_writes", "quiet_writes"):
+        for k in ("found", "found_writes", "quiet_writes", "upkeep_runs", "upkeep_tables"):
             total[k] += data.get(k, 0)
         total["quiet_samples"] += data.get("quiet_samples", [])
         total["threads"] = total.get("threads", "") + f" {data.get('poll_threads', '?')}+{data.get('slow_threads', '?')}"
@@ -474,7 +491,9 @@ def idle(interval: float, counts_dir: Path, expected=()) -> None:
     samples = [s for s in after["quiet_samples"] if s not in before["quiet_samples"]]
     print(f"  shop polls that found something in the shop (orders, history rows): {found}, "
           f"{after['found_writes'] - before['found_writes']} writes by them; writes by shop polls that found nothing: "
-          f"{quiet} (target 0){f' — {samples[:5]}' if quiet else ''}")
+          f"{quiet} (target 0){f' — {samples[:5]}' if quiet else ''}; the hub's statistics upkeep (core.upkeep) ran "
+          f"{after['upkeep_runs'] - before['upkeep_runs']} times and analyzed {after['upkeep_tables'] - before['upkeep_tables']} "
+          f"tables (target 0 when idle: each is a write of sqlite_stat1)")
     names = sorted(set(runs) | set(expected), key=lambda n: (-runs[n], n))
     print("  by poll (target 0 writes each): " + "; ".join(
         f"{name} {runs[name]} runs, {by_name[name]} writes" + (" — NOT RUN" if not runs[name] else "")

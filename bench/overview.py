@@ -425,8 +425,10 @@ def owner_of(store):
 
 
 def upkeep(page, args, store, tz, user, before: list) -> None:
-    """(5): the pages of (3) and (4) after the hub's upkeep (core.upkeep.optimize, as the worker runs it), beside the
-    same pages before it in this run; the statistics are dropped first so that "before" is a hub without them."""
+    """(5): the hub's upkeep (core.upkeep.optimize, as the worker runs it) — what it costs, which of the pages' queries
+    it gives another plan (each query timed alone, before and after: steadier than whole pages on a busy machine), and
+    the pages of (1), (3) and (4) again beside the same pages before it in this run (main drops the statistics first,
+    so "before" is a hub without them)."""
     from django.db import connection
     from django.urls import reverse
 
@@ -437,6 +439,11 @@ def upkeep(page, args, store, tz, user, before: list) -> None:
         return
 
     print("\n(5) the hub's upkeep on SQLite (core.upkeep, run by the worker), then (1)'s pages, (3) and (4) again")
+    home, lst, log = reverse("dashboard:home"), reverse("dashboard:confirmations"), reverse("dashboard:exchanges")
+    sql = page_queries(page, [(home, {"store": store.pk}), (home, {"store": ""}), (lst, {}), (lst, {"store": store.pk}),
+                              (lst, {"state": "cancelled"}), (lst, {"q": "Olga"}), (log, {}), (log, {"store": store.pk}),
+                              (log, {"service": "netgsm"}), (log, {"level": "error"})])
+    plans_before = [(q, plan_of_sql(q), query_ms(q)) for q in sql]
     t = time.perf_counter()
     ran = hub_upkeep.optimize()
     took = time.perf_counter() - t
@@ -448,13 +455,57 @@ def upkeep(page, args, store, tz, user, before: list) -> None:
     again = hub_upkeep.optimize()
     print(f"  run again at once: {(time.perf_counter() - t) * 1000:.1f} ms (ran: {again}; nothing changed since)")
     connection.close()  # a fresh connection, as a web process opens: it reads the statistics
-    home = reverse("dashboard:home")
+    changed = [(q, a, ms, plan_of_sql(q), query_ms(q)) for q, a, ms in plans_before]
+    changed = [c for c in changed if c[1] != c[3]]
+    print(f"  the statistics change the plan of {len(changed)} of the {len(sql)} queries these pages run "
+          f"(each run alone, p50 of 3):")
+    for q, a, ms, b, ms2 in changed:
+        print(f"    {ms:8.1f} ms → {ms2:8.1f} ms  {q[:110]}…\n      before: {a}\n      after:  {b}")
     after = [("overview: 30-day charts (default)", statistics.median(timed(page(home, store=store.pk), args.repeat)[0])),
              ("overview: all stores", statistics.median(timed(page(home, store=""), max(3, args.repeat // 3))[0]))]
     after += confirmation_list(page, args, store, tz) + log_pages(page, args, store, user)
-    print("\n  p50 before → after the upkeep:")
+    print("\n  p50 before → after the upkeep (whole pages: on a shared machine they swing with its load; what the statistics"
+          " change is the plans above):")
     for (name, b), (_, a) in zip(before, after):
         print(f"  {name:<68} {b:9.1f} ms → {a:9.1f} ms  ({b / max(a, 0.001):.2f}×)")
+
+
+def page_queries(page, urls) -> list[str]:
+    """The SELECTs the pages run on the big tables (Confirmations, Attempts, outcomes, the log), once each."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    found = []
+    for url, params in urls:
+        with CaptureQueriesContext(connection) as ctx:
+            page(url, **params)()
+        for q in ctx.captured_queries:
+            if q["sql"].startswith("SELECT") and any(t in q["sql"] for t in ("confirmation", "attempt", "outcome",
+                                                                              "core_exchange")):
+                if q["sql"] not in found:
+                    found.append(q["sql"])
+    return found
+
+
+def plan_of_sql(sql: str) -> str:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN QUERY PLAN " + sql)
+        return " | ".join(row[-1] for row in cur.fetchall())
+
+
+def query_ms(sql: str) -> float:
+    from django.db import connection
+
+    ms = []
+    for _ in range(3):
+        t = time.perf_counter()
+        with connection.cursor() as cur:
+            cur.execute(sql)
+            cur.fetchall()
+        ms.append((time.perf_counter() - t) * 1000)
+    return statistics.median(ms)
 
 
 def drop_statistics() -> bool:

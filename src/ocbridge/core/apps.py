@@ -11,7 +11,7 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from ocbridge.core import alerts, attention, checks, housekeeping, mail, probe, spend, tasks, telegram, wal, watchdog  # noqa: F401  (deploy checks, job kinds, schedules, needs-attention, huey)
+        from ocbridge.core import alerts, attention, checks, housekeeping, mail, probe, spend, tasks, telegram, upkeep, wal, watchdog  # noqa: F401  (deploy checks, job kinds, schedules, needs-attention, huey)
         from ocbridge.core import config_cache
 
         config_cache.connect_signals()
