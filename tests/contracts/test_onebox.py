@@ -190,7 +190,9 @@ def test_changed_since_pages_through_records(sim, conn):
     client.set("product", [{"articul": f"P{n}", "name": f"P{n}"} for n in range(7)])
     rows = list(client.iter_changed("product", "2000-01-01 00:00:00", limit=3))  # [SIM] datemodifyfrom, offset
     assert [r["articul"] for r in rows] == [f"P{n}" for n in range(7)]
-    assert len(sim.requests("/api/v2/product/get/")) == 3
+    # each page after the first starts one record early (OneBoxClient.page_after), with the same limit
+    assert [(r.json()["offset"], r.json()["limit"]) for r in sim.requests("/api/v2/product/get/")] == \
+        [(0, 3), (2, 3), (4, 3), (6, 3)]
 
 
 def test_workflows_and_statuses(sim, conn):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from ocbridge.core import outbound, ratelimit
@@ -26,6 +27,7 @@ API_PATH = "/api/v2"
 DEFAULT_RPS = 2.0  # none published: a modest pace per box (docs/providers/onebox.md §4)
 TOKEN_TTL = 2400.0  # seconds we reuse a token (public clients cache 50 min); a refusal renews it sooner
 PAGE = 100
+READ_PASSES = 3  # reads of a list that moved while it was read (OneBoxClient.iter_all) before trying later
 
 _tokens = SessionTokens(SERVICE, TOKEN_TTL)
 
@@ -39,6 +41,15 @@ def check_base_url(url: str) -> str:
 
 def forget_tokens() -> None:
     _tokens.forget()
+
+
+class Page(NamedTuple):
+    """One page of a OneBox list (OneBoxClient.page_after)."""
+
+    rows: list[dict]
+    moved: bool  # the list moved since the page before: read it again
+    end: bool  # the last page
+    next_offset: int  # where the next page starts
 
 
 class OneBoxClient(LoginClient):
@@ -73,14 +84,49 @@ class OneBoxClient(LoginClient):
         data = self.call(f"{entity}/get", body)
         return [r for r in (data if isinstance(data, list) else []) if isinstance(r, dict)]
 
-    def iter_all(self, entity: str, *, filter: dict | None = None, limit: int = PAGE, max_pages: int = 1000):
-        """Every record of `entity` (matching `filter`), page by page; `max_pages` guards against a box that ignores
-        the offset and answers the same full page for ever."""
-        for page in range(max_pages):
-            rows = self.get(entity, filter=filter, limit=limit, offset=page * limit)
-            yield from rows
-            if len(rows) < limit:
+    def page_after(self, entity: str, offset: int, limit: int, last_id: str | None = None, *,
+                   filter: dict | None = None) -> Page:
+        """The records of OneBox's list from position `offset` (up to `limit` a call), and whether the list moved
+        since the page before, whose last record was `last_id`.
+
+        OneBox pages only by position (`limit`/`offset`; no documented sort order or id cursor —
+        docs/providers/onebox.md §4), and an edit or a deletion in OneBox between two pages moves records: one can
+        slip back across the page boundary and never be read. So a page after the first starts one record early
+        (the same `limit`: a box's own cap on it is unknown) and that record must be the previous page's last one.
+        If it is not, the list moved (the caller reads it again) and that record is kept, as it may be the one
+        that slipped back."""
+        start = offset - 1 if last_id is not None and offset > 0 else offset
+        got = self.get(entity, filter=filter, limit=limit, offset=start)
+        page = Page(got, False, len(got) < limit, start + len(got))
+        if start == offset:
+            return page
+        if got and str(got[0].get("id")) == str(last_id):
+            return page._replace(rows=got[1:])
+        return page._replace(moved=True)
+
+    def iter_all(self, entity: str, *, filter: dict | None = None, limit: int = PAGE, max_pages: int = 1000,
+                 passes: int = READ_PASSES):
+        """Every record of `entity` (matching `filter`) once, page by page. When the list moved during a read (see
+        `page_after`) it is read again, yielding only records not yielded yet, until one read sees it still;
+        after `passes` reads it still moved → RetryableError (the caller's job or poll runs again later, nothing
+        skipped). `max_pages` guards against a box that ignores the offset and answers the same page for ever."""
+        seen: set[str] = set()
+        for _ in range(passes):
+            moved, last, offset = False, None, 0
+            for _page in range(max_pages):
+                page = self.page_after(entity, offset, limit, last, filter=filter)
+                moved = moved or page.moved
+                for row in page.rows:
+                    if str(row.get("id")) not in seen:
+                        seen.add(str(row.get("id")))
+                        yield row
+                if page.end or not page.rows:
+                    break
+                offset, last = page.next_offset, str(page.rows[-1].get("id"))
+            if not moved:
                 return
+        raise RetryableError(self.service, "moving", f"OneBox's {entity} list kept changing while it was read "
+                                                     f"({passes} times); reading it again later")
 
     def iter_changed(self, entity: str, since: str, *, limit: int = PAGE, max_pages: int = 1000):
         """Every record changed since `since` (`Y-m-d H:i:s`, the box's clock), page by page."""

@@ -28,7 +28,8 @@ public code that talks to real boxes, [SIM] our own choice where nothing public 
   "Order with this ordercode already exists" [DOC says "the API will throw an error"; wording SIM].
 
 Control methods (also over `/_sim/…`): `set_order_status` (a OneBox user moves an order), `edit` (a OneBox user
-changes any record), `add` (a record created in OneBox), `delete` (one deleted there), `refuse_next` (the next N `set` calls of an entity are
+changes any record), `edit_after_get` (the same, between two pages of a read: the list moves under the reader),
+`add` (a record created in OneBox), `delete` (one deleted there), `refuse_next` (the next N `set` calls of an entity are
 refused with a validation error), `duplicate_next` (the next `order/set` answers "already exists" after storing
 the order, as a box that created it during a lost answer would), `expire_tokens`, `set_token_ttl`, `advance`,
 `records`, `calls`.
@@ -78,7 +79,7 @@ class OneBoxSimulator(Simulator):
     ]
     control_methods = Simulator.control_methods + (
         "set_order_status", "edit", "add", "delete", "refuse_next", "duplicate_next", "expire_tokens", "set_token_ttl",
-        "advance", "records", "calls",
+        "advance", "records", "calls", "edit_after_get",
     )
 
     def __init__(self, *, login: str = "api@box.example", password: str = "api-pass", token_ttl: float = 3000.0,
@@ -102,6 +103,7 @@ class OneBoxSimulator(Simulator):
             self._calls: dict[str, int] = {}
             self._refuse: dict[str, list] = {}
             self._duplicate = 0
+            self._edits_after_get: list[dict] = []
             self._workflow_rows, self._status_rows = [], []
             sid = itertools.count(11)
             for wid, (wname, statuses) in enumerate(self.workflows.items(), start=1):
@@ -230,7 +232,16 @@ class OneBoxSimulator(Simulator):
         offset, limit = int(body.get("offset") or 0), int(body.get("limit") or 100)
         fields = body.get("fields") or []
         out = [_public(r, fields) for r in rows[offset:offset + min(limit, 500)]]
+        self._edit_due(entity)
         return _ok(out)
+
+    def _edit_due(self, entity: str) -> None:
+        with self._state_lock:
+            for due in [d for d in self._edits_after_get if d["entity"] == entity]:
+                due["gets"] -= 1
+                if due["gets"] <= 0:
+                    self._edits_after_get.remove(due)
+                    self.edit(entity, due["key"], due["value"], **due["fields"])
 
     # legacy -----------------------------------------------------------------------------------------
     def handle_legacy_order(self, req: Request) -> Response:
@@ -275,6 +286,14 @@ class OneBoxSimulator(Simulator):
         with self._state_lock:
             row = next(r for r in self._records[entity].values() if str(r.get(key)) == str(value))
             return self._edit(row, fields)
+
+    def edit_after_get(self, entity: str, gets: int, key: str, value, **fields) -> None:
+        """Fault: a OneBox user edits a record (as `edit`) right after the `gets`-th next `<entity>/get` is answered —
+        between two pages of a read. Lists are in change-date order [SIM], so the record moves to the end and every
+        record after it one place back: the first record of the next page slips onto the page already read."""
+        with self._state_lock:
+            self._edits_after_get.append({"entity": entity, "gets": int(gets), "key": key, "value": value,
+                                          "fields": fields})
 
     def delete(self, entity: str, key: str, value) -> None:
         """A OneBox user deletes a record (the category and brand pages document `/delete/` [DOC]): `get` no

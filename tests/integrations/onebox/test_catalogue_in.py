@@ -189,10 +189,10 @@ def test_categories_and_brands_onebox_had_before_are_loaded_once_resuming_after_
     sim.edit("category", "code", "K-KITCHEN", hidden=1)  # listed last now: its child comes a page before it
     zeta = sim.add("brand", code="B-Z", name="Zeta")
     sets = (sim.calls()["category/set"], sim.calls()["brand/set"])
-    with killed_at(jobs, "load", sale["id"]):  # after the second page's last record
+    with killed_at(jobs, "load", sale["id"]):  # the third page's (each page starts one record early)
         jobs.start_load(integration, "category_in")
         run_until_idle()
-    assert jobs.progress(integration, "category_in")["after"] == 2  # the killed step did not move the position
+    assert jobs.progress(integration, "category_in")["after"] == 3  # the killed step did not move the position
     handed_out_again(jobs.LoadStep)
     jobs.start_load(integration, "brand_in")
     run_until_idle()

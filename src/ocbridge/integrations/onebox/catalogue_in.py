@@ -179,16 +179,16 @@ def take_all(integration: Integration, cfg, client, entity: str, records: list[d
 # --- what OneBox had before the sync was switched on: a resumable load ---------------------------------------------
 
 
-def load_step(entity: str, integration: Integration, cfg, client, offset: int, limit: int) -> int:
+def load_step(entity: str, integration: Integration, cfg, client, read, first: bool) -> bool:
     """One step of the load of every OneBox category or brand (jobs.LoadStep, kinds "category_in" / "brand_in"):
-    `limit` records from `offset`, each taken as the poll takes a change — the same conflict rules, OneBox's ids and
-    codes kept; a record already in step is left alone, so a step repeated after a crash writes nothing twice. A
-    category whose parent is on a later page is taken after its parent, read from OneBox. Returns the records read."""
+    the page `read()` gives, each record taken as the poll takes a change — the same conflict rules, OneBox's ids and
+    codes kept; a record already in step is left alone, so a step repeated after a crash (or a page read again) writes
+    nothing twice. A category whose parent is on a later page is taken after its parent, read from OneBox. False
+    when this kind does not come from OneBox (nothing read)."""
     if not cfg.takes(entity):  # this kind does not come from OneBox (any more): nothing to load
-        return 0
-    rows = client.get(entity, limit=limit, offset=offset)
-    take_all(integration, cfg, client, entity, rows, seen=clock.now(), step="load")
-    return len(rows)
+        return False
+    take_all(integration, cfg, client, entity, read(), seen=clock.now(), step="load")
+    return True
 
 
 def take(integration: Integration, cfg, client, entity: str, record: dict, *, seen: datetime | None,

@@ -140,23 +140,22 @@ def shop_group(integration: Integration, cfg: OneBoxConfig, client: OneBoxClient
 # --- the contacts OneBox has when the owner starts taking them: a resumable load ---------------------------------
 
 
-def load_step(integration: Integration, cfg: OneBoxConfig, client: OneBoxClient, offset: int,
-              limit: int) -> int:
+def load_step(integration: Integration, cfg: OneBoxConfig, client: OneBoxClient, read, first: bool) -> bool:
     """One step of the load of every OneBox contact (jobs.LoadStep, kind "contact_in"): its groups first (at the
-    first step), then `limit` contacts from `offset`, each taken as the poll takes a change (a record already in
-    step is left alone, so a step repeated after a crash writes nothing twice). Returns the contacts read."""
+    first step), then the page of contacts `read()` gives, each taken as the poll takes a change (a record already in
+    step is left alone, so a step repeated after a crash, or a page read again, writes nothing twice). False when
+    customers do not come from OneBox (nothing read)."""
     if not cfg.takes("contact"):  # customers do not come from OneBox (any more): nothing to load
-        return 0
-    if offset == 0 and cfg.takes("contact_group"):
+        return False
+    if first and cfg.takes("contact_group"):
         for record in client.get(GROUP_ENTITY, limit=500):
             group_in(integration, cfg, record)
-    rows = client.get(CONTACT_ENTITY, limit=limit, offset=offset)
     taker = ContactIn()
-    for record in rows:
+    for record in read():
         taker.take(integration, cfg, client, record)
         if jobs.crash_hook is not None:
             jobs.crash_hook("load", record["id"])
-    return len(rows)
+    return True
 
 
 # --- contacts -----------------------------------------------------------------------------------------------------

@@ -604,8 +604,10 @@ def _save_load(integration: Integration, kind: str, **fields) -> dict:
 
 
 # The loads of what OneBox had before the sync was switched on, into the shop: load kind → the flow that must come
-# in from OneBox. Each pages through OneBox's list by offset and takes every record as the poll takes a change.
+# in from OneBox. Each pages through OneBox's list by offset (read again when it moved: OneBoxClient.page_after) and
+# takes every record as the poll takes a change.
 IN_LOADS = {"contact_in": "contact", "category_in": "category", "brand_in": "brand"}
+MOVED_WAIT = 300  # seconds before a fourth (and later) read of a OneBox list that moved in every read so far
 
 
 def _in_load_step(kind: str):
@@ -619,15 +621,37 @@ def _in_load_step(kind: str):
     return partial(catalogue_in.load_step, IN_LOADS[kind])
 
 
+def _step_key(integration: Integration, kind: str, load: dict) -> str:
+    again = f"p{load['pass']}:" if int(load.get("pass") or 1) > 1 else ""
+    return f"onebox:{integration.store_id}:load:{kind}:{load.get('started')}:{again}{load.get('after', 0)}"
+
+
+def _in_load_read_again(integration: Integration, kind: str, load: dict, page: ob.Page) -> bool:
+    """At the end of a read of OneBox's list during which the list moved (an edit or a deletion in OneBox between
+    two pages: OneBoxClient.page_after), start another read from the top instead of finishing: a record may have
+    slipped back past the position. Records already in step are left alone, so a read again writes only what was
+    missed. After READ_PASSES reads that all moved, the next waits MOVED_WAIT seconds (a busy box). True when a
+    new read was started (the caller is done)."""
+    if not page.end or not (load.get("moved") or page.moved):
+        return False
+    again = int(load.get("pass") or 1) + 1
+    done = int(load.get("done") or 0) + len(page.rows)
+    load = _save_load(integration, kind, after=0, last_id="", moved=False, done=done, total=done + 1, finished="",
+                      **{"pass": again})
+    wait = timedelta(seconds=MOVED_WAIT) if again > ob.READ_PASSES else timedelta(0)
+    Job.objects.enqueue(LoadStep, key=_step_key(integration, kind, load), integration=integration,
+                        payload={"kind": kind, "started": load.get("started")}, run_at=clock.now() + wait)
+    return True
+
+
 def start_load(integration: Integration, kind: str) -> Job:
     """Start (or restart from where it stands) the first load of `kind`: "order", "contact" or "product" to OneBox,
     or one of IN_LOADS (every OneBox contact, category or brand into the shop, when that kind comes from OneBox)."""
     load = (m.SyncState.of(integration).loads or {}).get(kind) or {}
     if not load or load.get("finished"):
         load = _save_load(integration, kind, after=0, done=0, total=0, started=clock.now().isoformat(), finished="",
-                          rate=0.0, sent=0)
-    return Job.objects.enqueue(LoadStep, key=f"onebox:{integration.store_id}:load:{kind}:{load.get('started')}:"
-                                             f"{load.get('after', 0)}",
+                          rate=0.0, sent=0, last_id="", moved=False, **{"pass": 1})
+    return Job.objects.enqueue(LoadStep, key=_step_key(integration, kind, load),
                                integration=integration, payload={"kind": kind, "started": load.get("started")})
 
 
@@ -661,8 +685,17 @@ class LoadStep(OneBoxJob):
                 append_history(integration, cfg, client, ids)
             last, count = (ids[-1] if ids else after), len(ids)
         elif kind in IN_LOADS:  # OneBox's records into the shop; the position is an offset in OneBox's list
-            count = _in_load_step(kind)(integration, cfg, client, after, step)
-            last = after + count
+            read = {}
+
+            def page():
+                read["page"] = client.page_after(IN_LOADS[kind], after, step, load.get("last_id") or None)
+                return read["page"].rows
+
+            _in_load_step(kind)(integration, cfg, client, page, first=not after)
+            got = read.get("page") or ob.Page([], False, True, after)  # not read: this kind is not taken in
+            last, count = got.next_offset, len(got.rows)
+            if _in_load_read_again(integration, kind, load, got):
+                return
         elif kind == "contact":
             rows = shop.customers_after(store, after, step)
             sync_contacts(integration, cfg, client, rows)
@@ -676,12 +709,17 @@ class LoadStep(OneBoxJob):
         done = int(load.get("done") or 0) + count
         finished = clock.now().isoformat() if count < step else ""
         total = max(int(load.get("total") or 0), done)
+        extra = {}
         if kind in IN_LOADS:  # what OneBox had, once read to the end; "at least one step more" until then
+            finished = clock.now().isoformat() if got.end else ""
             total = done if finished else done + step
-        _save_load(integration, kind, after=last, done=done, rate=round(rate, 3), finished=finished, total=total)
+            extra = {"last_id": str(got.rows[-1].get("id")) if got.rows else "",
+                     "moved": bool(load.get("moved") or got.moved)}
+        load = _save_load(integration, kind, after=last, done=done, rate=round(rate, 3), finished=finished, total=total,
+                          **extra)
         if not finished:
-            Job.objects.enqueue(LoadStep, key=f"onebox:{integration.store_id}:load:{kind}:{job.payload['started']}:{last}",
-                                integration=integration, payload=job.payload)
+            Job.objects.enqueue(LoadStep, key=_step_key(integration, kind, load), integration=integration,
+                                payload=job.payload)
 
 
 def sync_contacts(integration: Integration, cfg: OneBoxConfig, client: OneBoxClient, rows: list[dict]) -> int:
