@@ -1,9 +1,10 @@
-"""Benchmark: signed webhook ingest (verify, store raw, enqueue) beside a page of the same server that does one INSERT.
+"""Benchmark: signed webhook ingest (verify, store raw with its jobs) beside a page of the same server that does one INSERT.
 
 The hub (SQLite, as one machine runs it) served by gunicorn with 2 workers, as `ocbridge serve --production`.
 8 clients post Sandbox call results, each signed with the connection's secret: the hub finds the connection by
-its URL token, checks the signature, stores the raw request as an Exchange and queues one Job in one commit, then
-wakes the worker's dispatcher (core.wake; no worker runs here). Beside it, in the same run and the same way, the
+its URL token, checks the signature, stores the raw request as an Exchange with the job its event asks for in one
+row and one commit, then wakes the worker's dispatcher (core.inbox, core.wake; no worker runs here: the stored rows
+are queued as Jobs after the run, and counted). Beside it, in the same run and the same way, the
 same bodies go to a page added to the same server for this bench that does one INSERT of the body and one commit:
 the floor of any durable answer. Rounds alternate A B B A …, so a machine getting busier or quieter during the run
 weighs on both sides alike; each round prints both rates and their ratio. Target (issue 23): ours ≥ 0.8× the floor.
@@ -128,14 +129,18 @@ def main() -> None:
                 ok &= fine
             print(f"  round {r + 1}: ours {ours[-1]:5.0f}/s   floor {plain[-1]:5.0f}/s   ratio {ours[-1] / plain[-1]:.2f}")
         ratios = [a / b for a, b in zip(ours, plain)]
+        from ocbridge.core.inbox import queue_stored
+
+        while queue_stored(limit=1000):  # what the worker's dispatcher does with them: one job per webhook
+            pass
         queued = Job.objects.filter(kind="cod_confirm.apply_call_result").count()
-        print(f"signed webhook ingest (verify, store raw, queue a job): median {statistics.median(ours):.0f}/s "
+        print(f"signed webhook ingest (verify, store raw + its job):   median {statistics.median(ours):.0f}/s "
               f"({min(ours):.0f}–{max(ours):.0f})\n"
               f"floor, one INSERT and commit:                         median {statistics.median(plain):.0f}/s "
               f"({min(plain):.0f}–{max(plain):.0f})\n"
               f"ratio ours/floor: median {statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f})   "
               f"target ≥ 0.8: {'met' if statistics.median(ratios) >= 0.8 else 'NOT met'}\n"
-              f"all 2xx: {ok}; jobs queued {queued} for {(args.rounds + 0) * args.webhooks + 200} webhooks; {load()} after")
+              f"all 2xx: {ok}; jobs queued from the stored rows afterwards {queued} for {(args.rounds + 0) * args.webhooks + 200} webhooks; {load()} after")
     finally:
         stop()
 

@@ -1,6 +1,7 @@
 """Waking the dispatcher (core.wake): a web process's committed job is handed out at once, with no second durable
 write; the dispatcher's sweep is the net when nobody listens — a webhook stored while no worker runs is processed
-once when one starts."""
+once when one starts, and webhooks stored around a killed worker are each handled once after its restart (stored
+webhooks are the queue: core.inbox)."""
 
 import hashlib
 import hmac
@@ -10,9 +11,9 @@ import time
 
 import pytest
 
-from ocbridge.core import jobkinds, jobs, wake
+from ocbridge.core import clock, inbox, jobkinds, jobs, wake
 from ocbridge.core.choices import JobState
-from ocbridge.core.models import Connection, Job, Store
+from ocbridge.core.models import Connection, Exchange, Job, Store
 from ocbridge.integrations.cod_confirm.models import Attempt, Confirmation
 from testkit import WorkerProcess, cod_integration
 
@@ -52,6 +53,7 @@ def test_the_web_process_wakes_the_dispatcher_instead_of_writing_to_the_queue():
     from ocbridge.core import tasks
 
     assert jobkinds._sender == [wake.send]  # SQLite queue: no enqueue into huey's file from a request
+    assert inbox._waker == [wake.send]  # a stored webhook wakes the dispatcher, which queues its jobs
     assert tasks.run_job_task is not None
 
 
@@ -75,33 +77,73 @@ def test_a_woken_dispatcher_hands_the_job_out_before_its_next_tick(monkeypatch):
         loop.join(5)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_webhook_stored_while_no_worker_runs_is_processed_once_when_one_starts(client, tmp_path):
+def _cod_setup(n: int):
+    """A store whose COD confirmation has n calls in flight (call_0 … call_n-1), and its connection."""
     store = Store.objects.create(name="Wake", db_url="sqlite:////nonexistent-wake.db")
     conn = Connection.objects.create(store=store, service="sandbox", base_url="http://127.0.0.1:9",
                                      secret={"token": "t", "webhook_secret": SECRET})
     integration = cod_integration(store, conn, settings={})
-    c = Confirmation.objects.create(store=store, integration=integration, order_id=7, order_label="7",
-                                    status_at_start=1, state="calling", phone="+905321234567")
-    attempt = Attempt.objects.create(confirmation=c, number=1, channel="call", service="sandbox", key="k-wake",
-                                     state="in_flight", provider_id="call_wake")
-    body = json.dumps({"event_id": "evt_wake", "type": "call.completed", "sequence": 2,
-                       "created_at": "2026-01-01T00:00:00Z", "data": {"id": "call_wake", "status": "no_answer"}}).encode()
+    for i in range(n):
+        c = Confirmation.objects.create(store=store, integration=integration, order_id=7 + i, order_label=str(7 + i),
+                                        status_at_start=1, state="calling", phone="+905321234567")
+        Attempt.objects.create(confirmation=c, number=1, channel="call", service="sandbox", key=f"k-wake-{i}",
+                               state="in_flight", provider_id=f"call_{i}")
+    return conn
+
+
+def _deliver(client, conn, i: int) -> None:
+    body = json.dumps({"event_id": f"evt_{i}", "type": "call.completed", "sequence": 2,
+                       "created_at": "2026-01-01T00:00:00Z", "data": {"id": f"call_{i}", "status": "no_answer"}}).encode()
     sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    resp = client.post(f"/hooks/sandbox/{conn.webhook_token}/call-result", data=body,
+                       content_type="application/json", HTTP_X_SANDBOX_SIGNATURE=sig)
+    assert resp.status_code == 200
+
+
+def _all_handled(n: int) -> bool:
+    return (not Exchange.objects.filter(pending_jobs__isnull=False).exists()
+            and Job.objects.filter(kind="cod_confirm.apply_call_result", state=JobState.DONE).count() == n)
+
+
+def _handled_once(n: int, deliveries: int) -> None:
+    """Every event one job, run to its end; every delivery kept, the repeats noted; every call's result applied."""
+    assert Job.objects.filter(kind="cod_confirm.apply_call_result").count() == n
+    stored = Exchange.objects.filter(direction="in")
+    assert stored.count() == deliveries and not stored.filter(pending_jobs__isnull=False).exists()
+    assert stored.filter(error__contains="duplicate deliver").count() == deliveries - n
+    assert not Attempt.objects.filter(state="in_flight", number=1).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_stored_while_no_worker_runs_is_processed_once_when_one_starts(client, tmp_path):
+    conn = _cod_setup(1)
     for _ in range(2):  # delivered twice: one job
-        resp = client.post(f"/hooks/sandbox/{conn.webhook_token}/call-result", data=body,
-                           content_type="application/json", HTTP_X_SANDBOX_SIGNATURE=sig)
-        assert resp.status_code == 200
-    job = Job.objects.get(kind="cod_confirm.apply_call_result")
+        _deliver(client, conn, 0)
     time.sleep(0.5)
-    job.refresh_from_db()
-    assert job.state == JobState.QUEUED and job.attempts == 0  # stored; nothing ran it
+    assert Exchange.objects.filter(pending_jobs__isnull=False).count() == 2 and not Job.objects.exists()  # stored
 
     with WorkerProcess(tmp_path / "worker.log") as worker:
-        worker.wait_for(lambda: Job.objects.get(pk=job.pk).state not in (JobState.QUEUED, JobState.RUNNING),
-                        "the started worker never ran the stored job")
-    job.refresh_from_db()
-    assert job.state == JobState.DONE and job.attempts == 1, (job.last_error, worker.stderr_tail())
-    attempt.refresh_from_db()
-    assert attempt.state != "in_flight"  # the call's result was applied
-    assert Job.objects.filter(kind="cod_confirm.apply_call_result").count() == 1
+        worker.wait_for(lambda: _all_handled(1), "the started worker never handled the stored webhook")
+    job = Job.objects.get(kind="cod_confirm.apply_call_result")
+    assert job.attempts == 1, (job.last_error, worker.stderr_tail())
+    _handled_once(1, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhooks_stored_around_a_killed_worker_are_each_handled_once_after_the_restart(client, tmp_path):
+    n = 12
+    conn = _cod_setup(n)
+    with WorkerProcess(tmp_path / "first.log") as first:
+        for i in range(n // 2):
+            _deliver(client, conn, i)
+            _deliver(client, conn, i)  # every event delivered twice
+        first.wait_for(lambda: Job.objects.filter(kind="cod_confirm.apply_call_result").exists(),
+                       "the first worker never queued a stored webhook")
+        first.kill()  # SIGKILL: wherever it was (queuing, running a job), it is gone
+    for i in range(n // 2, n):  # more arrive while no worker runs
+        _deliver(client, conn, i)
+        _deliver(client, conn, i)
+    clock.travel(300)  # past any claim the killed worker held
+    with WorkerProcess(tmp_path / "second.log") as second:
+        second.wait_for(lambda: _all_handled(n), "the restarted worker never handled every stored webhook")
+    _handled_once(n, 2 * n)

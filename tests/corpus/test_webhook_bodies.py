@@ -10,6 +10,7 @@ from corpus.loader import body_of, params
 from django.conf import settings
 
 from ocbridge.core.choices import Direction, ExchangeOutcome
+from ocbridge.core.inbox import queue_stored
 from ocbridge.core.masking import mask_body
 from ocbridge.core.models import Exchange, Job
 from ocbridge.integrations.order_lookup.models import LookupCall
@@ -43,10 +44,12 @@ def has_nul(value) -> bool:
 @pytest.mark.parametrize("case", params("webhook_bodies"))
 def test_webhook_body(client, hub, case):
     resp, body = send(client, hub, case)
+    queue_stored()  # what the worker's dispatcher does next: the stored webhook's jobs (core.inbox)
     text = resp.content.decode("utf-8", "replace")
     assert resp.status_code != 500
     assert resp.status_code == case["status"], text[:300]
     ex = Exchange.objects.get(direction=Direction.IN)  # stored, whatever the outcome
+    assert ex.pending_jobs is None  # nothing left waiting
     assert ex.request_body == mask_body(body, [], settings.EXCHANGE_BODY_LIMIT)
     # Storable on every database (PostgreSQL refuses NUL in text) and nothing lost to U+FFFD.
     assert "\x00" not in ex.request_body and "\ufffd" not in ex.request_body

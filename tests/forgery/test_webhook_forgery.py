@@ -7,6 +7,7 @@ import pytest
 from forgery.conftest import call_completed, rejected_exchange, sandbox_signature, twilio_signature
 
 from ocbridge.core.choices import ExchangeOutcome
+from ocbridge.core.inbox import queue_stored
 from ocbridge.core.jobs import run_until_idle
 from ocbridge.core.models import Exchange, Job
 
@@ -218,6 +219,7 @@ def test_replayed_event_gives_one_job_and_one_outcome(client, tenants):
     body = call_completed(a.call_id, "1", event_id="evt_replayed")
     for _ in range(3):
         assert post_sandbox(client, a, body).status_code == 200
+    queue_stored()  # the worker's dispatcher: stored webhooks → jobs
     assert Job.objects.filter(kind="cod_confirm.apply_call_result").count() == 1
     run_until_idle()
     for _ in range(2):  # replayed again after it was applied

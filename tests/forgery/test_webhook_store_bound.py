@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from ocbridge.core.inbox import queue_stored
 from ocbridge.core.jobs import run_until_idle
 from ocbridge.core.models import Connection, Exchange, Integration, Job, Store
 from ocbridge.integrations.cod_confirm.models import Attempt, Confirmation
@@ -50,6 +51,7 @@ def test_replayed_webhook_is_one_job(client):
                        "data": {"id": "call_x", "status": "no_answer"}}).encode()
     for _ in range(3):
         assert _signed_post(client, conn, body).status_code == 200
+    queue_stored()  # the worker's dispatcher: stored webhooks → jobs
     assert Job.objects.filter(kind="cod_confirm.apply_call_result").count() == 1
     assert Exchange.objects.filter(direction="in", error__startswith="1 duplicate").count() == 2
 

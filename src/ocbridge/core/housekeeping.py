@@ -37,7 +37,9 @@ class PruneOldRows(JobKind):
         now = clock.now()
         kinds = [k for k in Job.objects.values_list("kind", flat=True).distinct() if _routine(k)]
         Job.objects.filter(kind__in=kinds, state=JobState.DONE, finished_at__lt=now - timedelta(days=ROUTINE_DAYS)).delete()
-        Exchange.objects.filter(level=Level.INFO, created__lt=now - timedelta(days=LOG_DAYS)).delete()
+        # A stored webhook still waiting for a worker (core.inbox) is kept however old.
+        Exchange.objects.filter(level=Level.INFO, created__lt=now - timedelta(days=LOG_DAYS),
+                                pending_jobs__isnull=True).delete()
 
 
 def _routine(kind: str) -> bool:

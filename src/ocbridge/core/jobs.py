@@ -316,7 +316,11 @@ def dispatch_due(send: Callable[[int], None], polls=None) -> float:
 
 
 def hand_out(send: Callable[[int], None]) -> None:
-    """Hand the due jobs to `send` (huey) now: what a web process's wake-up asks for (core.wake)."""
+    """Queue the stored webhooks (core.inbox), then hand the due jobs to `send` (huey) now: what a web process's
+    wake-up asks for (core.wake)."""
+    from ocbridge.core.inbox import queue_stored
+
+    queue_stored()
     for pk in due_job_ids():
         send(pk)
 
@@ -353,9 +357,12 @@ def dispatcher_loop(stop: threading.Event, send: Callable[[int], None], interval
 
 def run_until_idle(max_rounds: int = 50) -> int:
     """Tests and CLI: run every due job in this process until none is left. Returns how many ran."""
+    from ocbridge.core.inbox import queue_stored
+
     ran = 0
     for _ in range(max_rounds):
         requeue_expired()
+        queue_stored(limit=1000)
         ids = due_job_ids(limit=1000, redispatch_after=0)
         if not ids:
             break

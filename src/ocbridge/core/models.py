@@ -290,16 +290,21 @@ class JobManager(models.Manager):
         payload: dict | None = None,
         run_at=None,
         max_attempts: int | None = None,
+        store_id: int | None = None,
+        integration_id: int | None = None,
+        hand_over: bool = True,
     ) -> Job:
-        """Insert the Job row (a duplicate key returns the existing row) and hand it to huey after commit."""
+        """Insert the Job row (a duplicate key returns the existing row) and hand it to huey after commit (unless
+        `hand_over` is False: the dispatcher queuing stored webhooks hands its jobs out itself). Store and integration
+        by instance, or by id."""
         from ocbridge.core import rows
 
         kind_cls = get_kind(kind if isinstance(kind, str) else kind.kind)
         fields = {
             "kind": kind_cls.kind,
             # ids, not instances: reading integration.store would cost a query per enqueue
-            "store_id": store.pk if store else (integration.store_id if integration else None),
-            "integration_id": integration.pk if integration else None,
+            "store_id": store.pk if store else (integration.store_id if integration else store_id),
+            "integration_id": integration.pk if integration else integration_id,
             "payload": payload or {},
             "next_run_at": run_at or clock.now(),
             "max_attempts": max_attempts or kind_cls.max_attempts,
@@ -311,7 +316,8 @@ class JobManager(models.Manager):
         if job is None:
             return self.get(key=key)
         job.queued_now = True
-        schedule_on_commit(job)
+        if hand_over:
+            schedule_on_commit(job)
         return job
 
 
@@ -423,6 +429,8 @@ class Exchange(models.Model):
     outcome = models.CharField(max_length=10, choices=ExchangeOutcome.choices, default=ExchangeOutcome.PENDING)
     error = models.TextField(blank=True)
     event_id = models.CharField(max_length=255, blank=True, help_text="provider's id of an inbound event")
+    # Stored webhooks are the queue (core.inbox): the jobs this request asks for, until the worker has queued them.
+    pending_jobs = models.JSONField(null=True, blank=True, help_text="jobs a stored webhook asks for, until queued")
 
     objects = ExchangeQuerySet.as_manager()
 
@@ -438,6 +446,8 @@ class Exchange(models.Model):
             # Rows about an order only: a webhook or a poll's read not (yet) tied to one writes no entry.
             models.Index(fields=["order_id"], name="exchange_order", condition=models.Q(order_id__isnull=False)),
             models.Index(fields=["level", "created"], name="exchange_level_time"),  # also housekeeping's old info rows
+            # Stored webhooks not queued yet (core.inbox): an entry lives from the request until the worker's look.
+            models.Index(fields=["id"], name="exchange_inbox", condition=models.Q(pending_jobs__isnull=False)),
         ]
 
     def __str__(self) -> str:

@@ -1,8 +1,8 @@
 """The single entry point for inbound webhooks: token, IP allowlist, then the feature's handler.
 
 Every request is kept as an inbound Exchange, whatever happens. It is written once, with the answer
-(`close_inbound`), in the handler's own transaction together with the jobs it queues: one commit per
-webhook. If the handler fails, the raw request is still saved here with the error. If the process dies
+(`close_inbound`) and the jobs it asks for, which the worker queues from it (core.inbox): one row and one
+commit per webhook. If the handler fails, the raw request is still saved here with the error. If the process dies
 mid-request, the provider got no 2xx and delivers again.
 """
 
@@ -67,6 +67,7 @@ def webhook(request, service: str, token: str, hook: str):
         # close_inbound updates the row if the handler committed it, else inserts it again; a job the
         # failure rolled back must not be linked then (a row that was committed keeps its link).
         exchange.job = None
+        exchange.pending_jobs = None  # answered 500: the provider delivers again, and that delivery is the work
         close_inbound(exchange, status=500, outcome=ExchangeOutcome.FAILED, level=Level.ERROR,
                       error=mask_values(f"handler failed: {type(exc).__name__}: {exc}", connection.secret_values()))
         raise

@@ -1,7 +1,8 @@
-"""Inbound webhooks of COD confirmation: authenticate, parse just enough for the event id, enqueue, answer fast.
+"""Inbound webhooks of COD confirmation: authenticate, parse just enough for the event id, store, answer fast.
 
 The core view (`core.webhooks.webhook`) has already checked the URL token and IP allowlist and built the
-inbound Exchange; it is saved here with the answer. Nothing here calls out or writes to the shop.
+inbound Exchange; it is saved here with the answer and the jobs its events ask for, which the worker queues
+(core.inbox). Nothing here calls out or writes to the shop.
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import BadRequest
-from django.db import transaction
 from django.http import HttpResponse
 from django.http.multipartparser import MultiPartParserError
 
-from ocbridge.core import rows
+from ocbridge.core import inbox
 from ocbridge.core.choices import ExchangeOutcome, Level
 from ocbridge.core.exchanges import close_inbound
-from ocbridge.core.models import Integration, Job
 from ocbridge.core.registry import register_webhook
 from ocbridge.integrations.cod_confirm import routing
 from ocbridge.integrations.cod_confirm.providers import CLIENTS, service_module
@@ -108,17 +107,12 @@ def _ok(service: str, hook: str, payload, request) -> HttpResponse:
     return HttpResponse("OK")
 
 
-def enqueue_event(connection, integration, service: str, event, exchange) -> tuple[Job, bool]:
-    """One job per provider event; the event id in the key makes a repeated delivery a no-op (True: a duplicate).
-    The job names its Exchange when that is stored already (a request with several events); else the Exchange,
-    stored after it, links to the job (`exchanges.inbound_of`)."""
+def event_job(connection, integration, service: str, event) -> dict:
+    """One job per provider event; the event id in the key makes a repeated delivery a no-op (core.inbox notes it)."""
     kind = JOB_FOR[type(event).__name__]
-    key = f"cod_confirm:{connection.store_id}:{service}-event:{kind.rsplit('.', 1)[1]}:{event.event_id}"
-    payload = {"service": service, "connection_id": connection.pk, "event": _jsonable(event)}
-    if exchange.pk is not None:
-        payload["exchange_id"] = exchange.pk
-    job = Job.objects.enqueue(kind, key=key, integration=integration, store=connection.store, payload=payload)
-    return job, not job.queued_now
+    return inbox.job(kind, key=f"cod_confirm:{connection.store_id}:{service}-event:{kind.rsplit('.', 1)[1]}:{event.event_id}",
+                     store_id=connection.store_id, integration_id=integration.pk,
+                     payload={"service": service, "connection_id": connection.pk, "event": _jsonable(event)})
 
 
 def make_handler(service: str, hook: str):
@@ -139,19 +133,11 @@ def make_handler(service: str, hook: str):
         if events and integration is None:
             close_inbound(exchange, status=200, level=Level.WARNING, error="COD confirmation is not set up for this store")
             return _ok(service, hook, payload, request)
-        job, duplicates = None, 0
         answer = _ok(service, hook, payload, request)
-        with transaction.atomic():  # the raw request, its jobs and the answer in one commit
-            if len(events) > 1:  # several jobs: each names the Exchange (its row links only the last)
-                rows.insert(exchange)
-            for event in events:
-                job, duplicate = enqueue_event(connection, integration, service, event, exchange)
-                duplicates += duplicate
-            exchange.event_id = ",".join(str(e.event_id) for e in events)[:255]
-            # One event (the usual case): the Exchange is written once, after its job, linked to it.
-            close_inbound(exchange, status=200, response_body=answer.content.decode("utf-8"), job=job,
-                          error=f"{duplicates} duplicate deliver{'y' if duplicates == 1 else 'ies'}: already queued"
-                          if duplicates else "")
+        exchange.event_id = ",".join(str(e.event_id) for e in events)[:255]
+        # The raw request and the jobs it asks for: one row, one commit; the worker queues the jobs (core.inbox).
+        inbox.store(exchange, [event_job(connection, integration, service, e) for e in events],
+                    response_body=answer.content.decode("utf-8"))
         return answer
 
     handler.__name__ = f"{service}_{hook.replace('-', '_')}"

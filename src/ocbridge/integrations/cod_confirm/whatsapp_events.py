@@ -2,8 +2,8 @@
 
 `/hooks/whatsapp/<token>/events` (the connection's URL, pasted into the Meta app's webhook settings with the
 connection's `verify_token`). GET = handshake (whatsapp.md §4). POST = `X-Hub-Signature-256` checked over the raw
-body before anything is parsed (403 otherwise); the raw request is kept (the core view's Exchange) and answered
-200 at once; each message, status and template update becomes a Job whose key is Meta's id for it (a message's
+body before anything is parsed (403 otherwise); the raw request is kept (the core view's Exchange, with the jobs it
+asks for: core.inbox) and answered 200 at once; the worker makes each message, status and template update a Job whose key is Meta's id for it (a message's
 wamid, a status's wamid + status), so a repeated delivery is a no-op for as long as Job rows are kept (these
 kinds are not routine: never pruned, well over the 7 days Meta may redeliver).
 """
@@ -15,7 +15,7 @@ import dataclasses
 from django.db import transaction
 from django.http import HttpResponse
 
-from ocbridge.core import outbox, rows
+from ocbridge.core import inbox, outbox
 from ocbridge.core.choices import ExchangeOutcome, Level, SideEffectState
 from ocbridge.core.errors import RetryableError
 from ocbridge.core.exchanges import close_inbound, inbound_of
@@ -61,24 +61,15 @@ def whatsapp_events(request, connection, exchange):
     pnid = str((connection.options or {}).get("phone_number_id") or "")
     ours = [e for e in events if not getattr(e, "phone_number_id", "") or e.phone_number_id == pnid]
     integration = routing.integration_of(connection)  # a shared account: each event finds its store further on
-    job, duplicates = None, 0
-    with transaction.atomic():  # the raw request, its jobs and the answer in one commit
-        if len(ours) > 1:  # several jobs: each names the Exchange (its row links only the last)
-            rows.insert(exchange)
-        for event in ours:
-            key = f"cod_confirm:{connection.store_id}:whatsapp-event:{event.event_id}"
-            payload = {"connection_id": connection.pk, "type": type(event).__name__, "event": dataclasses.asdict(event)}
-            if exchange.pk is not None:
-                payload["exchange_id"] = exchange.pk
-            job = Job.objects.enqueue(ApplyWhatsAppEvent, key=key, integration=integration, store=connection.store,
-                                      payload=payload)
-            duplicates += not job.queued_now
-        exchange.event_id = ",".join(e.event_id for e in ours)[:255]
-        notes = [f"{duplicates} duplicate deliver{'y' if duplicates == 1 else 'ies'}: already queued"] if duplicates \
-            else []
-        if len(ours) < len(events):
-            notes.append(f"{len(events) - len(ours)} event(s) for another phone number ignored")
-        close_inbound(exchange, status=200, response_body="OK", job=job, error="; ".join(notes))  # one event: one write
+    exchange.event_id = ",".join(e.event_id for e in ours)[:255]
+    ignored = len(events) - len(ours)
+    # The raw request and the jobs it asks for: one row, one commit; the worker queues the jobs (core.inbox).
+    inbox.store(exchange, [inbox.job(ApplyWhatsAppEvent.kind, key=f"cod_confirm:{connection.store_id}:whatsapp-event:"
+                                     f"{e.event_id}", store_id=connection.store_id,
+                                     integration_id=integration.pk if integration else None,
+                                     payload={"connection_id": connection.pk, "type": type(e).__name__,
+                                              "event": dataclasses.asdict(e)}) for e in ours],
+                response_body="OK", error=f"{ignored} event(s) for another phone number ignored" if ignored else "")
     return HttpResponse("OK")
 
 
