@@ -186,5 +186,6 @@ def test_every_dashboard_page_is_covered():
     """Guards the collection above: the actions we know of are in it."""
     for route in ("confirmations/<int:pk>/act/", "jobs/<int:pk>/retry/", "jobs/probe/", "stores/<int:pk>/test/",
                   "connections/<int:pk>/test/", "stores/<int:store_pk>/integrations/<slug:kind>/", "stores/add/",
-                  "order-lookup/calls/", "ozon/<int:integration_pk>/sync/", "log/export.csv"):
+                  "order-lookup/calls/", "ozon/<int:integration_pk>/sync/", "despatch/<int:integration_pk>/stock/sync/",
+                  "log/export.csv"):
         assert route in PAGES

@@ -164,6 +164,7 @@ def _b_urls(b) -> list[tuple[str, str, dict]]:
         ("post", reverse("ozon:test", args=[b["ozon"].pk]), {}),
         ("get", reverse("despatch:overview", args=[b["dc"].pk]), {}),
         ("post", reverse("despatch:retry", args=[b["dc"].pk, b["dc_order"]]), {}),
+        ("post", reverse("despatch:stock-sync", args=[b["dc"].pk]), {}),
         ("post", reverse("despatch:test", args=[b["dc"].pk]), {}),
         ("get", reverse("payments:detail", args=[b["payment"].pk]), {}),
         ("get", reverse("payments:order", args=[s, b["payment"].order_id]), {}),
@@ -356,7 +357,8 @@ def test_roles_inside_store_a(hub):
 
 
 def test_despatch_roles_inside_store_a(hub):
-    """Viewers read the fulfilment list, operators retry a refused order, only owners test the connection."""
+    """Viewers read the fulfilment list, operators retry a refused order or sync stock now, only owners test the
+    connection."""
     from ocbridge.core.models import Binding, Job
     from ocbridge.integrations.despatch import models as dc
 
@@ -369,6 +371,7 @@ def test_despatch_roles_inside_store_a(hub):
     assert retry not in shown.content.decode()  # no button the viewer could not use
     jobs = Job.objects.count()
     assert viewer.post(retry).status_code == 403
+    assert viewer.post(reverse("despatch:stock-sync", args=[a["dc"].pk])).status_code == 403
     assert operator.post(reverse("despatch:test", args=[a["dc"].pk])).status_code == 403
     assert Job.objects.count() == jobs
     assert retry in operator.get(page).content.decode()

@@ -243,8 +243,8 @@ def enqueue_unless_waiting(kind, *, key: str, integration, payload: dict | None 
     name = get_kind(kind if isinstance(kind, str) else kind.kind).kind
     if Job.objects.filter(integration=integration, kind=name, state__in=(JobState.QUEUED, JobState.RUNNING)).exists():
         return False
-    Job.objects.enqueue(name, key=key, integration=integration, payload=payload)
-    return True
+    # a key used before (a finished run in the same slot) queues nothing: say so
+    return Job.objects.enqueue(name, key=key, integration=integration, payload=payload).queued_now
 
 
 def requeue_expired() -> int:

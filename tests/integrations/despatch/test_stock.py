@@ -161,3 +161,49 @@ def test_idle_stock_checks_write_nothing_and_one_change_is_one_run_and_one_send(
     with HubWrites() as w:
         polls.run_one(jobs.STOCK_POLL, key)
     assert w.sql == [] and runs() == 2
+
+
+def test_sync_now_runs_the_stock_once_per_double_click_for_the_stores_operator(shop, sim, integration, client):
+    """"Sync now" on the fulfilment page (like Ozon's): a POST by a user who may act on the store queues one stock
+    run — a double click, or a click while the routine check's run waits, queues nothing more — and the run reads
+    the simulator and writes the shop; a later click is a new run."""
+    from django.contrib.auth.models import User
+
+    from ocbridge.core import clock
+    from ocbridge.core.jobs import run_until_idle
+    from ocbridge.core.models import Job, StoreMember
+
+    direction(integration, "dc_to_shop")
+    sim.set_stock("SKU-1", 4)
+    user = User.objects.create_user("desk", password="x")
+    StoreMember.objects.create(store=integration.store, user=user, role="operator")
+    client.force_login(user)
+    page, url = f"/despatch/{integration.pk}/", f"/despatch/{integration.pk}/stock/sync/"
+    assert f'action="{url}"' in client.get(page).content.decode()
+    assert client.get(url).status_code == 405  # POST only
+    first = client.post(url, follow=True).content.decode()
+    clock.travel(1)  # the second click lands in the next second: the queued run still takes it
+    second = client.post(url, follow=True).content.decode()
+    assert "Stock sync queued" in first and "already asked for" in second
+    assert Job.objects.filter(kind=jobs.SyncStock.kind, integration=integration).count() == 1
+    run_until_idle()
+    assert quantities(shop)[1] == 4
+    sim.set_stock("SKU-1", 2)
+    clock.travel(1)
+    assert "Stock sync queued" in client.post(url, follow=True).content.decode()
+    run_until_idle()
+    assert quantities(shop)[1] == 2 and Job.objects.filter(kind=jobs.SyncStock.kind, state="done").count() == 2
+
+
+def test_sync_now_queues_nothing_while_stock_sync_is_off_or_stopped(shop, sim, integration, admin_client):
+    from ocbridge.core.models import Job
+
+    url = f"/despatch/{integration.pk}/stock/sync/"
+    assert 'stock/sync/' not in admin_client.get(f"/despatch/{integration.pk}/").content.decode()  # off: no button
+    assert "Stock sync is off" in admin_client.post(url, follow=True).content.decode()
+    direction(integration, "dc_to_shop")
+    store = integration.store
+    store.stock_source = "shop"  # contradicts the direction: a run would write nothing
+    store.save(update_fields=["stock_source"])
+    assert "Stock sync is stopped" in admin_client.post(url, follow=True).content.decode()
+    assert not Job.objects.filter(kind=jobs.SyncStock.kind).exists()

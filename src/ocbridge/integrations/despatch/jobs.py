@@ -484,6 +484,14 @@ def stock_pending(integration: Integration, cfg: DespatchConfig, client: Despatc
     return bool(changed) and _digest(changed) != stock.get("unknown_digest")
 
 
+def sync_stock_now(integration: Integration) -> bool:
+    """The owner's "Sync now" of the stock: one run now, whatever the check would say. Like Ozon's "Sync now" its
+    key is the second it was asked in; a run already queued or running takes the request (it reads both sides
+    when it starts), so a double click queues one run. True when a run was queued."""
+    return enqueue_unless_waiting(SyncStock, key=f"despatch:{integration.store_id}:stock:manual:{clock.now().timestamp():.0f}",
+                                  integration=integration)
+
+
 def retry_order(integration: Integration, order_id: int) -> Job:
     """The owner fixed what DC refused: send the order again (a new attempt: new job and outbox keys)."""
     b = order_binding(integration, order_id)

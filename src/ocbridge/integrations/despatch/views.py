@@ -1,5 +1,5 @@
-"""Despatch Cloud pages: the fulfilment list (order, DC id, state, tracking, DC's message, retry), stock status,
-"Test" of the connection."""
+"""Despatch Cloud pages: the fulfilment list (order, DC id, state, tracking, DC's message, retry), stock status
+with "Sync now", "Test" of the connection."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def fulfilment(request, integration_pk: int) -> HttpResponse:
     for s in Binding.objects.filter(connection_id=integration.connection_id, kind=m.ORDER).values_list("data__state", flat=True):
         counts[s or ""] = counts.get(s or "", 0) + 1
     labels = dict(m.OrderState.choices)
-    sync = m.SyncState.of(integration)
+    sync, direction = m.SyncState.of(integration), jobs.config_of(integration).stock_direction
     return render(request, "despatch/fulfilment.html", {
         "integration": integration, "store": integration.store, "nav": "stores", "state": state,
         "page": Paginator(qs, 50).get_page(request.GET.get("page")), "labels": labels,
@@ -43,7 +43,8 @@ def fulfilment(request, integration_pk: int) -> HttpResponse:
         "sync": sync, "refused": m.OrderState.REFUSED,
         "last_read": polls.last_read(jobs.POLL, polls.integration_key(integration), sync.last_orders_at),
         "stock_checked": polls.last_read(jobs.STOCK_POLL, polls.integration_key(integration), sync.last_stock_at),
-        "stock_stopped": stock_contradiction(jobs.config_of(integration).stock_direction, integration.store.stock_source),
+        "stock_stopped": stock_contradiction(direction, integration.store.stock_source),
+        "stock_on": direction != "off",
         # buttons only for the roles their actions need (the actions check again through get_scoped)
         "can_act": access.can(request.user, integration.store, Role.OPERATOR),
         "can_own": access.can(request.user, integration.store, Role.OWNER)})
@@ -55,6 +56,23 @@ def retry(request, integration_pk: int, order_id: int) -> HttpResponse:
     integration = _integration(request, integration_pk, Role.OPERATOR)
     jobs.retry_order(integration, order_id)
     messages.success(request, _("Order %(id)s will be sent to Despatch Cloud again.") % {"id": order_id})
+    return redirect("despatch:overview", integration_pk=integration.pk)
+
+
+@login_required
+@require_POST
+def sync_stock(request, integration_pk: int) -> HttpResponse:
+    integration = _integration(request, integration_pk, Role.OPERATOR)
+    direction = jobs.config_of(integration).stock_direction
+    stopped = stock_contradiction(direction, integration.store.stock_source)
+    if direction == "off":
+        messages.error(request, _("Stock sync is off in the settings: nothing to run."))
+    elif stopped:  # a run would only record that it stopped
+        messages.error(request, _("Stock sync is stopped:") + " " + stopped)
+    elif jobs.sync_stock_now(integration):
+        messages.success(request, _("Stock sync queued; its result shows here when it has run."))
+    else:
+        messages.info(request, _("A stock sync was already asked for; its result shows here when it has run."))
     return redirect("despatch:overview", integration_pk=integration.pk)
 
 
