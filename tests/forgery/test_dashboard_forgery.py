@@ -187,5 +187,6 @@ def test_every_dashboard_page_is_covered():
     for route in ("confirmations/<int:pk>/act/", "jobs/<int:pk>/retry/", "jobs/probe/", "stores/<int:pk>/test/",
                   "connections/<int:pk>/test/", "stores/<int:store_pk>/integrations/<slug:kind>/", "stores/add/",
                   "order-lookup/calls/", "ozon/<int:integration_pk>/sync/", "despatch/<int:integration_pk>/stock/sync/",
+                  "onebox/<int:integration_pk>/dismiss/<str:kind>/<str:local_id>/",
                   "log/export.csv"):
         assert route in PAGES

@@ -67,6 +67,8 @@ def _store_with_data(name: str, mark: str, n: int):
                            data={"state": dc_models.OrderState.REFUSED, "error": mark})
     Binding.objects.create(connection=ob_conn, kind=ob_models.ORDER, local_id=str(n * 100), external_id=f"ob-{mark}",
                            data={"state": ob_models.FAILED, "error": mark})
+    Binding.objects.create(connection=ob_conn, kind=ob_models.ORDER, local_id=str(n * 100 + 1),  # Dismiss's target
+                           external_id=f"ob-gone-{mark}", data={"state": ob_models.DELETED, "error": mark})
     LookupCall.objects.create(store=store, integration=lookup, service="sandbox", call_id=f"call-{mark}",
                               caller=f"+90532{n}999999", caller_raw=mark,
                               outcome="answered")
@@ -179,6 +181,7 @@ def _b_urls(b) -> list[tuple[str, str, dict]]:
         ("post", reverse("payments:extension", args=[s]), {}),
         ("get", reverse("onebox:overview", args=[b["ob"].pk]), {}),
         ("post", reverse("onebox:retry", args=[b["ob"].pk, "onebox.order", b["dc_order"]]), {}),
+        ("post", reverse("onebox:dismiss", args=[b["ob"].pk, "onebox.order", b["dc_order"] + 1]), {}),
         ("post", reverse("onebox:load", args=[b["ob"].pk, "order"]), {}),
         ("post", reverse("onebox:test", args=[b["ob"].pk]), {}),
         ("get", reverse("admin:index"), {}),

@@ -177,6 +177,49 @@ def test_a_record_deleted_in_onebox_is_said_so_on_retry_and_no_longer_synced(sho
     assert len(sim.records("category")) == 2  # never sent back to OneBox
 
 
+def test_a_record_deleted_in_onebox_is_dismissed_by_the_stores_operator_and_kept_with_the_audit(shop, sim, integration,
+                                                                                                 kit):
+    """Dismiss (POST, an operator of the store) takes a deleted record off the open list; its Binding stays deleted
+    (never sent again) and the audit says who; a double click dismisses once; a refused record has no Dismiss."""
+    from ocbridge.core.models import AuditEntry, StoreMember
+
+    flows(integration, category="both")
+    kit.run(jobs.SyncCatalog, integration)
+    kit.poll_onebox(integration)
+    gone = sim.add("category", code="K-GONE", name="G" * 300)
+    kept = sim.add("category", code="K-KEPT", name="K" * 300)
+    kit.poll(integration)
+    sim.delete("category", "code", "K-GONE")
+    jobs.retry(integration, m.CATEGORY, f"onebox:{gone['id']}")
+    run_until_idle()
+    desk = User.objects.create_user("desk")
+    StoreMember.objects.create(store=integration.store, user=desk, role="operator")
+    web = Client()
+    web.force_login(desk)
+    url = f"/onebox/{integration.pk}/dismiss/{m.CATEGORY}/onebox:{gone['id']}/"
+    html = web.get(f"/onebox/{integration.pk}/").content.decode()
+    assert f'action="{url}"' in html and f"/dismiss/{m.CATEGORY}/onebox:{kept['id']}/" not in html  # refused: Retry
+    assert web.get(url).status_code == 405
+    looker = User.objects.create_user("looker")
+    StoreMember.objects.create(store=integration.store, user=looker, role="viewer")
+    viewer = Client()
+    viewer.force_login(looker)
+    assert viewer.post(url).status_code == 403 and "/dismiss/" not in viewer.get(f"/onebox/{integration.pk}/").content.decode()
+    first, second = web.post(url, follow=True).content.decode(), web.post(url, follow=True).content.decode()
+    assert "is off the list" in first and "is not a listed record deleted in OneBox" in second
+    html = page(integration)
+    assert f"OneBox id {gone['id']}" not in html and f"onebox:{kept['id']}" in html
+    b = Binding.objects.get(kind=m.CATEGORY, local_id=f"onebox:{gone['id']}")
+    assert b.data["state"] == m.DELETED and b.data["dismissed"]
+    entry = AuditEntry.objects.get(action="onebox.dismiss")
+    assert (entry.user, entry.object_id, entry.store_id) == ("desk", str(b.pk), integration.store_id)
+    assert web.post(f"/onebox/{integration.pk}/dismiss/{m.CATEGORY}/onebox:{kept['id']}/").status_code == 302
+    assert Binding.objects.get(kind=m.CATEGORY, local_id=f"onebox:{kept['id']}").data["state"] == m.FAILED
+    assert AuditEntry.objects.filter(action="onebox.dismiss").count() == 1
+    kit.run(jobs.SyncCatalog, integration)
+    assert len(sim.records("category")) == 2 + 1  # the dismissed one is not sent back; K-KEPT is still OneBox's
+
+
 def test_a_product_deleted_in_onebox_is_not_sent_there_again(shop, sim, integration, kit):
     flows(integration, product="both")
     kit.run(jobs.SyncCatalog, integration)

@@ -56,8 +56,8 @@ def binding(integration: Integration, kind: str, local_id) -> Binding | None:
 def note(b: Binding, state: str, **data) -> None:
     """A record's sync state on its Binding: ok, or failed with OneBox's words (the dashboard's retry list). A
     failure coming in is marked `direction` "in" (its Retry reads OneBox's record again); any other note drops the
-    mark (and `record`, the copy kept for Retry before 2026-12-06)."""
-    kept = {k: v for k, v in b.data.items() if k not in ("direction", "record")}
+    mark (and `record`, the copy kept for Retry before 2026-12-06), and the owner's dismissal of an earlier state."""
+    kept = {k: v for k, v in b.data.items() if k not in ("direction", "record", "dismissed")}
     b.data = {**kept, "state": state, "at": clock.now().isoformat(), **data}
     b.synced_at = clock.now()
     b.save(update_fields=["external_id", "data", "synced_at", "local_hash", "remote_hash", "last_origin"])
@@ -977,6 +977,20 @@ def poll_catalog(target: Target) -> bool:
 
 
 RETRY_JOBS = {m.ORDER: SendOrder}
+
+
+def dismiss(integration: Integration, kind: str, local_id: str) -> Binding | None:
+    """The owner has seen that OneBox deleted the record: it leaves the open list. Its Binding stays as it was
+    (deleted: never sent to OneBox again) with the time of the dismissal; None when there is no such listed record
+    (a double click's second POST changes nothing)."""
+    with transaction.atomic():
+        b = Binding.objects.select_for_update().filter(connection_id=integration.connection_id, kind=kind,
+                                                        local_id=str(local_id)).first()
+        if b is None or b.data.get("state") != m.DELETED or b.data.get("dismissed"):
+            return None
+        b.data = {**b.data, "dismissed": clock.now().isoformat()}
+        b.save(update_fields=["data"])
+    return b
 
 
 def retry(integration: Integration, kind: str, local_id: str) -> Job:

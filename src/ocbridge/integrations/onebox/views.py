@@ -1,6 +1,6 @@
 """OneBox pages: sync status per kind (counts, last errors, first loads with progress and time left), the
 mapping (statuses per business process, groups, languages), conflicts decided, records that could not be synced
-with OneBox's reason and a Retry button, and "Test" of the connection."""
+with OneBox's reason and a Retry button (a Dismiss for those deleted in OneBox), and "Test" of the connection."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from ocbridge.core import access, polls
 from ocbridge.core.choices import Role
 from ocbridge.core.errors import ConfigurationError, ServiceError, never_reached
 from ocbridge.core.models import Binding, Integration
+from ocbridge.dashboard.audit import audit
 from ocbridge.integrations.onebox import groups, jobs, lists, models as m, reasons, shop
 
 KIND_LABELS = {m.ORDER: gettext_lazy("Orders"), m.HISTORY: gettext_lazy("Order history entries"),
@@ -55,7 +56,8 @@ def overview(request, integration_pk: int) -> HttpResponse:
     ob_groups = {g["id"]: g["name"] for g in (lists.cached(integration) or {}).get("groups", [])}
     group_rows = [{"oc": oc, "oc_name": group_names.get(oc, ""), "ob": ob, "ob_name": ob_groups.get(ob, ""),
                    "yours": str(oc) in cfg.group_map} for oc, ob in groups.to_onebox(integration, cfg).items()]
-    failed = list(ours.filter(data__state__in=[m.FAILED, m.DELETED]).order_by("-synced_at")[:100])
+    failed = list(ours.filter(data__state__in=[m.FAILED, m.DELETED]).exclude(data__state=m.DELETED, data__has_key="dismissed")
+                  .order_by("-synced_at")[:100])
     for b in failed:
         b.reason, b.deleted = reasons.reason_text(b.data), b.data.get("state") == m.DELETED
     return render(request, "onebox/overview.html", {
@@ -77,6 +79,22 @@ def retry(request, integration_pk: int, kind: str, local_id: str) -> HttpRespons
         raise Http404
     jobs.retry(integration, kind, local_id)
     messages.success(request, _("%(id)s will be sent to OneBox again.") % {"id": local_id})
+    return redirect("onebox:overview", integration_pk=integration.pk)
+
+
+@login_required
+@require_POST
+def dismiss(request, integration_pk: int, kind: str, local_id: str) -> HttpResponse:
+    integration = _integration(request, integration_pk, Role.OPERATOR)
+    if kind not in KIND_LABELS:
+        raise Http404
+    b = jobs.dismiss(integration, kind, local_id)
+    if b is None:
+        messages.error(request, _("%(id)s is not a listed record deleted in OneBox.") % {"id": local_id})
+    else:  # the row stays (deleted, not synced); the audit says who took it off the list
+        audit(request, "onebox.dismiss", obj=b, store=integration.store, kind=kind, local_id=local_id)
+        messages.success(request, _("%(id)s is off the list; it stays deleted in OneBox and is not synced again.")
+                         % {"id": local_id})
     return redirect("onebox:overview", integration_pk=integration.pk)
 
 
