@@ -194,7 +194,7 @@ def add_orders(shop, first: int, count: int) -> list[int]:
 def _state(live_holders: set[str]) -> dict:
     from ocbridge.core import clock
     from ocbridge.core.choices import JobState
-    from ocbridge.core.models import Job
+    from ocbridge.core.models import Exchange, Job
     from ocbridge.integrations.cod_confirm.choices import ROBOT_DONE
     from ocbridge.integrations.cod_confirm.models import Confirmation
 
@@ -207,6 +207,8 @@ def _state(live_holders: set[str]) -> dict:
         "open": Confirmation.objects.exclude(state__in=ROBOT_DONE).count(),
         "done": Job.objects.filter(state=JobState.DONE).count(),
         "active": active.count(),
+        # webhooks answered and stored, whose jobs the dispatcher has not made yet (core.inbox): work on its way
+        "stored": Exchange.objects.filter(pending_jobs__isnull=False).count(),
         "running_live": sum(1 for h in holders if h in live_holders),
         "running_dead": sum(1 for h in holders if h not in live_holders),
         "due": active.filter(state=JobState.QUEUED, next_run_at__lte=now).count(),
@@ -242,7 +244,7 @@ def drive_to_completion(sim, pool: WorkerPool, expected: int, patience: Patience
         st = _state(set(pool.holders()))
         hung = patience.hung((st["confirmations"], st["open"], st["done"]))
         webhooks = sim.webhooks.pending()
-        idle = st["active"] == 0 and webhooks == 0
+        idle = st["active"] == 0 and st["stored"] == 0 and webhooks == 0
         if st["confirmations"] >= expected and st["open"] == 0 and idle and not busy():
             quiet += 1
             if quiet >= settle:
@@ -260,7 +262,7 @@ def drive_to_completion(sim, pool: WorkerPool, expected: int, patience: Patience
                 return st  # the audit says which
         else:
             stuck_since = None
-        if st["due"] == 0 and webhooks == 0 and st["running_live"] == 0 and not hold_clock():
+        if st["due"] == 0 and st["stored"] == 0 and webhooks == 0 and st["running_live"] == 0 and not hold_clock():
             if st["running_dead"]:
                 step = 125.0  # claims of killed workers: let them expire (claim_seconds is 120)
             elif st["next_in"] is not None:
