@@ -29,6 +29,7 @@ days drifts out of the overview's windows: delete DIR to build afresh.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import random
@@ -402,15 +403,36 @@ def log_pages(page, args, store, user) -> list:
              ("a week in the past", {"start": (past - dt.timedelta(days=7)).strftime(fmt), "end": past.strftime(fmt)})]
     owner = owner_of(store)
     cases.append(("default, as the owner of the bench store (scoped)", {"as": owner}))
+    # The same user's page with the store ids read through a subquery, as core.access did before it wrote a few ids
+    # into the query (INLINE_STORES = 0 forces the subquery): the way before, in the same run.
+    cases.append(("the same, store ids by subquery (the way before)", {"as": owner, "inline": 0}))
     out = []
     for name, params in cases:
         who = params.pop("as", user)
-        ms, resp = timed(page(url, who=who, **params), args.repeat)
-        form = ExchangeFilterForm({k: str(v) for k, v in params.items() if k != "page"}, user=who)
-        qs = exchange_queryset(form, who)[0]
-        print(line(name, ms) + f"   plan: {plan_of(qs.order_by(order, '-pk')[:50])}")
+        with inline_stores(params.pop("inline", None)):
+            ms, resp = timed(page(url, who=who, **params), args.repeat)
+            form = ExchangeFilterForm({k: str(v) for k, v in params.items() if k != "page"}, user=who)
+            qs = exchange_queryset(form, who)[0]
+            rows = qs.order_by(order, "-pk")[:50]
+            alone = benchkit.timed(lambda: (list(rows.all()), qs.order_by()[:10001].count()), args.repeat)[0]
+        print(line(name, ms) + f"   its queries alone p50 {statistics.median(alone):6.1f} ms   plan: {plan_of(rows)}")
         out.append((f"log: {name}", statistics.median(ms)))
     return out
+
+
+@contextlib.contextmanager
+def inline_stores(limit):
+    """core.access.INLINE_STORES set to `limit` for a while (None: as it is)."""
+    from ocbridge.core import access
+
+    before = getattr(access, "INLINE_STORES", None)
+    if limit is not None and before is not None:
+        access.INLINE_STORES = limit
+    try:
+        yield
+    finally:
+        if before is not None:
+            access.INLINE_STORES = before
 
 
 def owner_of(store):

@@ -20,6 +20,7 @@ from ocbridge.core.choices import Role
 RANK = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.OWNER: 3}
 # How a model's rows reach their Store, tried in order (a model may also name its own in `store_path`).
 STORE_PATHS = ("store", "connection__store", "integration__store", "confirmation__store")
+INLINE_STORES = 100  # up to this many of a user's stores go into a query as a list of ids (see scoped)
 
 
 def roles_at_least(role: str) -> list[str]:
@@ -58,8 +59,13 @@ def scoped(rows: QuerySet | type[Model], user, role: str = Role.VIEWER) -> Query
         return qs.none()
     from ocbridge.core.models import StoreMember
 
-    ids = StoreMember.objects.filter(user=user, role__in=roles_at_least(role)).values("store_id")
-    return qs.filter(**{f"{store_path(qs.model)}__in": ids})
+    member = StoreMember.objects.filter(user=user, role__in=roles_at_least(role))
+    ids = list(member.order_by("store_id").values_list("store_id", flat=True)[:INLINE_STORES + 1])
+    # Few stores (the usual user): their ids written into the query. One store is then `store_id = ?`, which an
+    # index (store, time) serves in page order; through a subquery the planner reads the store's rows and sorts
+    # them. Many stores: the subquery, so the query stays short.
+    wanted = ids if len(ids) <= INLINE_STORES else member.values("store_id")
+    return qs.filter(**{f"{store_path(qs.model)}__in": wanted})
 
 
 def get_scoped(rows: QuerySet | type[Model], user, role: str = Role.VIEWER, **lookup):
