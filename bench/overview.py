@@ -5,14 +5,16 @@ Builds a throwaway hub database (SQLite, WAL, as shipped; or OCBRIDGE_DATABASE_U
 (call / SMS, answered or not) — then, through Django's test client with a logged-in user (warm: one request
 first), measures:
   (1) the overview page for that store (today / 7 / 30-day figures, median time to confirm, money saved,
-      outcomes per day, channel split, answer rate by hour, connection health). Target p50 < 300 ms.
+      outcomes per day, channel split, answer rate by hour, connection health). Target p50 < 300 ms. Beside it the
+      "Exchanges per day" card's figures alone (all stores, and one store), ours and the way before (grouped by date).
   (2) beside it, in the same run, the naive way: load the 30-day Confirmations and their Attempts as model
       objects and compute the same figures in Python loops. Printed as a ratio.
   (3) the confirmations list: first page, a page deep in the keyset pagination, a state filter, text searches
       (bounded by the list's default 30-day search window, and one widened to a year).
   (4) the request log (Exchanges; `--exchanges`, default 1,000,000, over `--log-days` days, five stores, several
       services): the default 7-day page, each filter the page offers (store, service, level, direction), page 3 and
-      a week in the past — each with the index SQLite's plan takes and whether it sorts.
+      a week in the past — each with the index SQLite's plan takes and whether it sorts; and the default page of a
+      user who owns one store, with core.access's ids in the query and by subquery (the way before).
   (5) on SQLite, (1)'s pages, (3) and (4) again after the hub's upkeep (core.upkeep: ANALYZE of the tables that
       need it, what the worker runs): the same pages without statistics and with them, in the same run, and what the
       upkeep cost.
@@ -333,6 +335,7 @@ def main() -> None:
         print(line("ours: overview, 90-day charts", ms_ov90))
         ms_all, _ = timed(page(home, store=""), max(3, args.repeat // 3))
         print(line("ours: overview, all stores (UTC days)", ms_all))
+        log_per_day(store, args)
         ms_naive, _ = timed(lambda: naive_overview(store, tz), max(3, args.repeat // 5))
         print(line("naive: 30-day rows as objects, figures in Python", ms_naive))
         print(f"  ratio (naive figures alone ÷ our whole page) p50 "
@@ -344,6 +347,41 @@ def main() -> None:
                  + confirmation_list(page, args, store, tz) + log_pages(page, args, store, user))
         if connection.vendor == "sqlite":
             upkeep(page, args, store, tz, user, lists)
+
+
+def log_per_day(store, args) -> None:
+    """The overview's "Exchanges per day" card's figures alone, all stores and one store, 30 days: ours (index range
+    counts, dashboard.overview.exchanges_per_day) beside the way before (the period's rows grouped by local date), same
+    run, same answer checked."""
+    from zoneinfo import ZoneInfo
+
+    from django.db.models import Count
+
+    from ocbridge.core.models import Exchange
+    from ocbridge.dashboard import overview
+    from ocbridge.dashboard.dbtime import local_date
+
+    def grouped(shown, period):
+        rows = Exchange.objects.filter(created__gte=period.start, created__lt=period.end)
+        rows = rows if shown is None else rows.filter(store=shown)
+        out: dict = {}
+        for r in (rows.annotate(day=local_date("created", period.tz, period.start, period.end))
+                  .values("day", "level").annotate(n=Count("id")).order_by()):
+            day = r["day"] if isinstance(r["day"], dt.date) else dt.date.fromisoformat(str(r["day"]))
+            out.setdefault(r["level"], {})[day] = r["n"]
+        return out
+
+    ours_fn = getattr(overview, "exchanges_per_day", None)
+    for name, shown, zone in (("all stores (UTC days)", None, "UTC"), ("one store (its days)", store, store.timezone)):
+        period = overview.Period.last(30, ZoneInfo(zone))
+        ms_old, before = timed(lambda: grouped(shown, period), max(3, args.repeat // 3))
+        print(line(f"log per day, {name}: the way before (grouped)", ms_old))
+        if ours_fn is None:
+            continue
+        ms_new, ours = timed(lambda: ours_fn(shown, period), max(3, args.repeat // 3))
+        same = {k: {d: n for d, n in v.items() if n} for k, v in ours.items()} == before
+        print(line(f"log per day, {name}: ours (range counts)", ms_new)
+              + f"   {statistics.median(ms_old) / statistics.median(ms_new):.1f}×, same figures: {same}")
 
 
 def confirmation_list(page, args, store, tz) -> list:

@@ -20,7 +20,6 @@ from django.utils.translation import gettext as _
 from ocbridge.core import clock
 from ocbridge.core.choices import LEVEL_COLOURS, JobState, Level
 from ocbridge.dashboard import charts, l10n
-from ocbridge.dashboard.dbtime import local_date
 
 log = logging.getLogger(__name__)
 
@@ -128,17 +127,7 @@ def display_tz(store) -> dt.tzinfo:
 @register_card(order=10)
 def exchanges_card(store, period: Period) -> Card:
     """Requests to and from outside services per day, stacked by level."""
-    from ocbridge.core.models import Exchange
-
-    qs = Exchange.objects.filter(created__gte=period.start, created__lt=period.end)
-    if store is not None:
-        qs = qs.filter(store=store)
-    rows = (qs.annotate(day=local_date("created", period.tz, period.start, period.end)).values("day", "level")
-            .annotate(n=Count("id")).order_by())
-    by_level: dict[str, dict[dt.date, int]] = {lvl: {} for lvl in Level.values}
-    for r in rows:
-        day = r["day"] if isinstance(r["day"], dt.date) else dt.date.fromisoformat(str(r["day"]))
-        by_level.setdefault(r["level"], {})[day] = r["n"]
+    by_level = exchanges_per_day(store, period)
     series = [charts.Series(str(Level(lvl).label), period.per_day(by_level[lvl]), LEVEL_COLOURS[lvl])
               for lvl in Level.values]
     total = sum(sum(s.values) for s in series)
@@ -147,6 +136,48 @@ def exchanges_card(store, period: Period) -> Card:
     return Card(title=title, value=str(int(total)), note=_("%(errors)d with errors") % {"errors": errors},
                 chart=charts.stacked_bars(period.labels(), series, title=title),
                 link=reverse("dashboard:exchanges"), link_text=_("Open the log"))
+
+
+def exchanges_per_day(store, period: Period) -> dict[str, dict[dt.date, int]]:
+    """{level: {day: rows}} of the log (one store's, or all) over the period's days in its time zone.
+
+    Counted as ranges, not grouped: grouping by each row's local date computed the date of, and sorted, every row of
+    the period (1–2 s at a million rows). All stores: each day's rows of each level are a range of the (level,
+    created) index, counted without reading the table. One store: each day's rows are a range of (store, created),
+    its warnings and errors are read by level (few), and info is the rest. One statement, so the figures come from
+    one snapshot of the log and add up.
+    """
+    from ocbridge.core.models import Exchange
+
+    rows = Exchange.objects.all() if store is None else Exchange.objects.filter(store=store)
+    bounds = [dt.datetime.combine(d, dt.time.min, tzinfo=period.tz) for d in period.days] + [period.end]
+    days = list(zip(period.days, bounds, bounds[1:]))
+    by_level = Level.values if store is None else [lvl for lvl in Level.values if lvl != Level.INFO]
+    wanted = [rows.filter(level=lvl, created__gte=a, created__lt=b) for lvl in by_level for _d, a, b in days]
+    if store is not None:
+        wanted += [rows.filter(created__gte=a, created__lt=b) for _d, a, b in days]
+    counts = iter(count_each(wanted))
+    out = {lvl: {d: next(counts) for d, _a, _b in days} for lvl in by_level}
+    if store is not None:
+        out[Level.INFO] = {d: next(counts) - sum(out[lvl][d] for lvl in by_level) for d, _a, _b in days}
+    return out
+
+
+def count_each(querysets: list) -> list[int]:
+    """COUNT(*) of each queryset, in one statement (one round trip, one snapshot)."""
+    from django.db import connections
+
+    if not querysets:
+        return []
+    using = querysets[0].db
+    parts, params = [], []
+    for i, qs in enumerate(querysets):
+        sql, args = qs.order_by().values("pk").query.get_compiler(using).as_sql()
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) c{i})")
+        params.extend(args)
+    with connections[using].cursor() as cur:
+        cur.execute("SELECT " + ", ".join(parts), params)
+        return [int(n) for n in cur.fetchone()]
 
 
 @register_card(order=20)
