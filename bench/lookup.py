@@ -8,7 +8,10 @@ name, phrase, Exchange and LookupCall rows written and committed before the answ
 deferred past the response). The hub runs as deployed: gunicorn with 2 workers and one `ocbridge worker` beside it,
 whose dispatcher checkpoints the SQLite hub's log once a second (core.wal; the requests do not, unless the log
 reaches settings.SQLITE_WAL_PAGES — the bench prints whether it did). Each of our requests is followed by one for a page the same
-server answers with a 404 (URL resolving, middleware, no database): the floor of any request there. `--rounds`
+server answers with a 404 (URL resolving, middleware, no database): the floor of any request there. Requests are
+timed with the standard library's HTTP client (benchkit.plain_get), a new connection each, as a PBX opens them;
+the 404 page is also timed through httpx, the client these figures used before 2026-12-07 (~0.9 ms of its own per
+request on the same two cores). `--dump FILE` writes each request's time, to line up a tail with the server's. `--rounds`
 rounds of `--calls` each; the spread of the rounds shows the noise of a shared machine. In the same run, the
 query Verimor's own module runs — `telephone LIKE '%<last 10 digits>'` — is timed on the same shop.
 Target (issue 23): ours p99 < 5 ms.
@@ -26,6 +29,7 @@ schema of this checkout's migrations.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -36,7 +40,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchkit import gunicorn, kept_shop, load, mariadb, pct, spread, worker
+from benchkit import gunicorn, kept_shop, load, mariadb, pct, plain_get, spread, worker
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -111,6 +115,7 @@ def main() -> None:
                     help="gunicorn, 2 workers (production), or Django's development server")
     ap.add_argument("--keep", help="build the shop and the hub here once and use them again in later runs")
     ap.add_argument("--before", help="src folder of the code before: served beside ours, called after each of ours")
+    ap.add_argument("--dump", help="write each request's time here, one JSON line per request (for finding a tail)")
     args = ap.parse_args()
     n = int(args.orders)
     tmp = tempfile.mkdtemp(prefix="ocbridge-bench-lookup-")
@@ -163,8 +168,10 @@ def main() -> None:
         client = httpx.Client(timeout=30)
         run = f"{time.time_ns()}"
 
-        def call(e164: str, uuid: str, url: str = decision_url) -> httpx.Response:
-            return client.get(url, params={"uuid": uuid, "cli": "0" + e164[3:], "cld": "908501234567", "step": "1"})
+        def call(e164: str, uuid: str, url: str = decision_url) -> dict:
+            status, body = plain_get(url, {"uuid": uuid, "cli": "0" + e164[3:], "cld": "908501234567", "step": "1"})
+            assert status == 200, status
+            return json.loads(body)
 
         httpx.get(floor_url, timeout=120)  # the workers are up (they start after the port opens)
         if args.before:
@@ -175,16 +182,17 @@ def main() -> None:
             if args.before:
                 call(e164, f"warm-before-{run}-{i}", before_url)
             client.get(floor_url)
-        ours, before, floor, spoken = [], [], [], 0
+        ours, before, floor, floor_httpx, spoken, dumped = [], [], [], [], 0, []
         print(f"\nRunning {args.rounds} rounds of {args.calls} calls ({load()}) …", flush=True)
         for r in range(args.rounds):
             ours.append([])
             before.append([])
             floor.append([])
+            floor_httpx.append([])
             for i, e164 in enumerate(callers[20 + r * args.calls:20 + (r + 1) * args.calls]):
                 def before_call() -> None:  # the same caller in another call: the code before does the same work
                     t = time.perf_counter()
-                    assert "prompt" in call(e164, f"before-{run}-{r}-{i}", before_url).json()
+                    assert "prompt" in call(e164, f"before-{run}-{r}-{i}", before_url)
                     before[-1].append((time.perf_counter() - t) * 1000)
 
                 if args.before and i % 2:  # which one goes first alternates (the shop's caches warm for the second)
@@ -192,12 +200,20 @@ def main() -> None:
                 t = time.perf_counter()
                 resp = call(e164, f"bench-{run}-{r}-{i}")
                 ours[-1].append((time.perf_counter() - t) * 1000)
-                spoken += "numaralı siparişinizin durumu" in resp.json().get("prompt", {}).get("phrase", "")
+                dumped.append({"uuid": f"bench-{run}-{r}-{i}", "ms": ours[-1][-1], "t0": time.monotonic_ns()})
+                spoken += "numaralı siparişinizin durumu" in resp.get("prompt", {}).get("phrase", "")
                 if args.before and not i % 2:
                     before_call()
                 t = time.perf_counter()
-                assert client.get(floor_url).status_code == 404
+                assert plain_get(floor_url)[0] == 404
                 floor[-1].append((time.perf_counter() - t) * 1000)
+                dumped.append({"uuid": "404", "ms": floor[-1][-1], "t0": time.monotonic_ns()})
+                t = time.perf_counter()
+                assert client.get(floor_url).status_code == 404
+                floor_httpx[-1].append((time.perf_counter() - t) * 1000)
+        if args.dump:
+            with open(args.dump, "w") as f:
+                f.writelines(json.dumps(d) + "\n" for d in dumped)
         answered = LookupCall.objects.filter(call_id__startswith=f"bench-{run}-").exclude(order_id=None).count()
 
         shop = opencart.shop_db(store)
@@ -217,6 +233,7 @@ def main() -> None:
         if args.before:
             print(spread("before: the same, the code in --before", before))
         print(spread("plain page: a 404 of the same server", floor))
+        print(spread("the same 404 page timed through httpx", floor_httpx))
         if wal:
             pages = max(0, os.path.getsize(wal[0]) - 32) // (wal[1] + 24)  # a header, then one per page
             print(f"  the hub's SQLite log (WAL) reached {pages:,} pages at most; a request checkpoints only at "

@@ -2,9 +2,11 @@
 Content-Length, odd methods and paths. Never a 500; a kept inbound Exchange unless the URL matches no route."""
 
 import json
+import os
 import socket
 import subprocess
 import time
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -80,7 +82,8 @@ def test_http_envelope(hub, live_server, settings, case):
 
 
 @pytest.fixture
-def gunicorn_url(hub):
+def gunicorn_server(hub):
+    """`ocbridge serve --production` on a free port: its URL and its (master) process."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -95,9 +98,26 @@ def gunicorn_url(hub):
         except OSError:
             assert proc.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
             time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
+    yield f"http://127.0.0.1:{port}", proc
     proc.terminate()
     proc.wait(timeout=20)
+
+
+@pytest.fixture
+def gunicorn_url(gunicorn_server):
+    return gunicorn_server[0]
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="no /dev/shm on this machine")
+def test_the_web_workers_heartbeat_file_is_in_memory(gunicorn_server):
+    """A sync worker marks itself alive on a temporary file around every request; on a disk-backed /tmp that call can
+    wait on the file system's journal (gunicorn's settings, `worker_tmp_dir`). The file is on /dev/shm."""
+    url, proc = gunicorn_server
+    raw_request(url, "GET", "/no-such-page/", [], b"")  # the worker has started
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    assert children, "gunicorn started no worker"
+    held = [os.readlink(fd) for fd in Path(f"/proc/{children[0]}/fd").iterdir() if fd.is_symlink()]
+    assert any(h.startswith("/dev/shm/wgunicorn-") for h in held), held
 
 
 def chunked(body: bytes, size: int = 65536) -> bytes:

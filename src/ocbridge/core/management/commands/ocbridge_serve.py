@@ -7,6 +7,16 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 
+def gunicorn_args(bind: str, workers: int) -> list[str]:
+    """gunicorn's arguments for the hub, without logging. A sync worker marks itself alive on a temporary file
+    around every request; on a disk-backed /tmp that call can wait on the file system's journal (gunicorn's
+    settings, `worker_tmp_dir`), so the file goes on /dev/shm (memory) where there is one."""
+    args = ["ocbridge.wsgi:application", "--bind", bind, "--workers", str(workers)]
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        args += ["--worker-tmp-dir", "/dev/shm"]
+    return args
+
+
 class Command(BaseCommand):
     help = "Serve the dashboard and webhook endpoints."
 
@@ -17,6 +27,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, bind, production, workers, **opts):
         if production:
-            os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "ocbridge.wsgi:application", "--bind", bind,
-                                       "--workers", str(workers), "--access-logfile", "-"])
+            os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", *gunicorn_args(bind, workers),
+                                       "--access-logfile", "-"])
         call_command("runserver", bind, use_reloader=False, use_threading=True)
