@@ -1,17 +1,24 @@
 """Waking the dispatcher (core.wake): a web process's committed job is handed out at once, with no second durable
 write; the dispatcher's sweep is the net when nobody listens — a webhook stored while no worker runs is processed
 once when one starts, and webhooks stored around a killed worker are each handled once after its restart (stored
-webhooks are the queue: core.inbox)."""
+webhooks are the queue: core.inbox).
+
+Redis down right after a commit (core.jobkinds.hand_over_on_commit): a webhook stored while the broker cannot be
+reached is still answered 2xx — a 500 would only make the provider deliver it again — the failure is one masked log
+line, and the event is handled exactly once when a worker on Redis looks; the same for a job handed over on commit.
+Real redis-server, real `ocbridge worker` on it; the web side enqueues with the huey tasks `core.tasks` binds when
+OCBRIDGE_REDIS_URL is set (this test process runs on huey's SQLite queue, so it binds them on a RedisHuey of its own)."""
 
 import hashlib
 import hmac
 import json
+import logging
 import threading
 import time
 
 import pytest
 
-from ocbridge.core import clock, inbox, jobkinds, jobs, wake
+from ocbridge.core import clock, inbox, jobkinds, jobs, tasks, wake
 from ocbridge.core.choices import JobState
 from ocbridge.core.models import Connection, Exchange, Job, Store
 from ocbridge.integrations.cod_confirm.models import Attempt, Confirmation
@@ -147,3 +154,73 @@ def test_webhooks_stored_around_a_killed_worker_are_each_handled_once_after_the_
     with WorkerProcess(tmp_path / "second.log") as second:
         second.wait_for(lambda: _all_handled(n), "the restarted worker never handled every stored webhook")
     _handled_once(n, 2 * n)
+
+
+@pytest.fixture
+def redis_tasks():
+    """A throwaway Redis, and the web process's hand-overs bound to it as core.tasks binds them on Redis."""
+    from huey import RedisHuey
+
+    from ocbridge.testbed.redis import RedisServer, RedisUnavailable
+
+    try:
+        server = RedisServer().start()
+    except RedisUnavailable as exc:
+        pytest.skip(str(exc))
+    huey = RedisHuey("ocbridge", url=server.url())
+    waker, sender = list(inbox._waker), list(jobkinds._sender)
+    inbox.set_waker(huey.task()(tasks.queue_stored_task.func))
+    jobkinds.set_sender(huey.task()(tasks.run_job_task.func))
+    try:
+        yield server, huey
+    finally:
+        inbox._waker[:], jobkinds._sender[:] = waker, sender
+        server.stop()
+
+
+def _failures(caplog) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if "not handed over now" in r.getMessage()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_stored_while_redis_is_down_is_answered_and_handled_once_when_a_worker_looks(
+        client, redis_tasks, tmp_path, caplog):
+    from ocbridge.testbed.redis import RedisServer
+
+    server, huey = redis_tasks
+    caplog.set_level(logging.WARNING, logger="ocbridge.core.jobkinds")
+    conn = _cod_setup(2)
+    _deliver(client, conn, 0)  # Redis up: its wake-up is queued in Redis
+    assert len(huey) == 1 and not _failures(caplog)
+
+    server.stop()  # the broker goes down right after the first commit
+    for _ in range(2):
+        _deliver(client, conn, 1)  # answered 200 (asserted inside), not 500: stored all the same
+    failures = _failures(caplog)
+    assert len(failures) == 2 and all(r.exc_info is None and "\n" not in r.getMessage() for r in failures)
+    assert "ConnectionError" in failures[0].getMessage()
+    assert Exchange.objects.filter(pending_jobs__isnull=False).count() == 3 and not Job.objects.exists()
+
+    server = RedisServer(port=server.port).start()  # back, empty: the lost wake-ups are not in it
+    try:
+        with WorkerProcess(tmp_path / "worker.log", OCBRIDGE_REDIS_URL=server.url()) as worker:
+            worker.wait_for(lambda: _all_handled(2), "the worker on Redis never handled the stored webhooks")
+        _handled_once(2, 3)
+        assert {j.attempts for j in Job.objects.filter(kind="cod_confirm.apply_call_result")} == {1}
+    finally:
+        server.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_handed_over_on_commit_while_redis_is_down_is_committed_and_left_due(redis_tasks, caplog):
+    from django.db import transaction
+
+    server, _huey = redis_tasks
+    server.stop()
+    caplog.set_level(logging.WARNING, logger="ocbridge.core.jobkinds")
+    with transaction.atomic():
+        job = Job.objects.enqueue("cod_confirm.apply_call_result", key="k-broker-down", payload={})
+    assert Job.objects.filter(pk=job.pk).exists()  # committed; the dispatcher's next look hands it out
+    assert job.pk in jobs.due_job_ids()
+    assert [r.getMessage().split(":")[0] for r in _failures(caplog)] == [
+        f"job {job.pk} stored but not handed over now (the dispatcher's next look queues it)"]

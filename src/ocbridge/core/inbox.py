@@ -12,8 +12,8 @@ row stored and it is queued at the next look; two dispatchers never both queue o
 row whose jobs exist already: noted on it as "N duplicate deliveries: already queued", linked to the job.
 
 Promptly: after the commit the web process wakes the dispatcher (core.wake) on one machine, or queues a huey task on
-Redis; the dispatcher's tick sweeps stored rows either way, so a webhook stored while no worker runs is queued when
-one starts.
+Redis; the dispatcher's tick sweeps stored rows either way, so a webhook stored while no worker runs (or while Redis
+is down: the request is still answered, core.jobkinds.hand_over_on_commit) is queued when one looks.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from ocbridge.core import wake
 from ocbridge.core.choices import ExchangeOutcome, Level
 from ocbridge.core.exchanges import close_inbound
+from ocbridge.core.jobkinds import hand_over_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def store(exchange, jobs: list[dict], *, status: int = 200, response_body: str =
     exchange.pending_jobs = jobs or None
     close_inbound(exchange, status=status, response_body=response_body, error=error)
     if jobs:
-        transaction.on_commit(lambda: _waker[0]())
+        hand_over_on_commit(lambda: _waker[0](), f"webhook {exchange.pk}")
 
 
 def _duplicates(n: int) -> str:

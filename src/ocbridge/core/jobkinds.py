@@ -6,13 +6,19 @@ without importing the runner, which imports the models: models → jobkinds ← 
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
 from contextvars import ContextVar
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import transaction
 
 from ocbridge.core import clock
+from ocbridge.core.masking import mask_values
+
+log = logging.getLogger(__name__)
 
 # The Job this thread is running (set by core.jobs.run_job): Exchanges, transitions and fenced writes read it.
 current_job: ContextVar = ContextVar("current_job", default=None)
@@ -118,4 +124,26 @@ def schedule_on_commit(job) -> None:
     if job.next_run_at > clock.now() or not _sender:
         return  # the dispatcher picks it up when due
     send = _sender[0]
-    transaction.on_commit(lambda: send(job.pk))
+    hand_over_on_commit(lambda: send(job.pk), f"job {job.pk}")
+
+
+def hand_over_on_commit(hand_over: Callable[[], None], what: str) -> None:
+    """Run `hand_over` (a huey enqueue or a dispatcher wake-up) once the surrounding transaction commits. Its row is
+    committed by then, and the dispatcher's next look finds it anyway: a broker that is down (Redis) must not turn
+    that stored work into an error — a webhook answered 500 would be delivered again — so a failure is one masked
+    log line, not a raise and not a traceback per request."""
+
+    def run() -> None:
+        try:
+            hand_over()
+        except Exception as exc:  # noqa: BLE001 - the work is stored; only the early hand-over was lost
+            log.warning("%s stored but not handed over now (the dispatcher's next look queues it): %s: %s",
+                        what, type(exc).__name__, _masked(str(exc)))
+
+    transaction.on_commit(run)
+
+
+def _masked(text: str) -> str:
+    url = getattr(settings, "REDIS_URL", "")
+    secrets = [urlsplit(url).password or "", url] if url else []
+    return mask_values(" ".join(text.split())[:300], secrets)
