@@ -1,8 +1,10 @@
 """Push mode: the extension's order-event push (extension/opencart/, 3.0 and 4.0) run in a php-cli harness with our own
-stubs of OpenCart's engine (no OpenCart code) really POSTs to the hub (the live test server), and the hub reads the
-shop at once (a MariaDB shop of the same layout): the order is seen before the push returns. The hub trusts only
-that something happened — a push naming an order that is not there creates nothing — and refuses a push not signed
-with the store's extension secret. The extension installs its events on install and removes them on uninstall."""
+stubs of OpenCart's engine (no OpenCart code) really POSTs to the hub (the live test server); the hub stores it with
+the read it asks for (core.inbox) and answers, and the worker reads the shop (a MariaDB shop of the same layout) as
+soon as it is woken — a real `ocbridge worker` in one test, the worker's steps in this process in the others. The
+hub trusts only that something happened — a push naming an order that is not there creates nothing — and refuses a
+push not signed with the store's extension secret. The extension installs its events on install and removes them on
+uninstall."""
 
 from __future__ import annotations
 
@@ -55,6 +57,19 @@ def pushing_store(opencart_db, live_server, settings):
     return make
 
 
+def _worker_reads() -> int:
+    """The worker's steps for pushes: queue the stored ones (core.inbox), run their reads. Returns how many ran."""
+    from ocbridge.core import inbox
+    from ocbridge.core.jobs import run_job
+    from ocbridge.core.models import Job
+
+    inbox.queue_stored()
+    reads = list(Job.objects.filter(kind="opencart.read_pushed", state="queued").values_list("pk", flat=True))
+    for pk in reads:
+        run_job(pk)
+    return len(reads)
+
+
 def _confirmations(store) -> list[int]:
     from ocbridge.integrations.cod_confirm.models import Confirmation
 
@@ -62,23 +77,51 @@ def _confirmations(store) -> list[int]:
 
 
 @pytest.mark.parametrize("version", ["3.0", "4.0"])
-def test_a_pushed_order_is_read_before_the_push_returns(pushing_store, live_server, version):
-    from ocbridge.core.models import Exchange
+def test_a_pushed_order_is_stored_with_its_read_and_read_once_by_the_worker(pushing_store, live_server, version):
+    from ocbridge.core.models import Exchange, Job
     from ocbridge.opencart.seed import place_order
 
     shop, store, secret = pushing_store(version)
     layout = LAYOUT[version]
     oid = place_order(shop.engine, version=version)
-    assert _confirmations(store) == []  # no poll ran: the worker is not running in this test
     result = _push(layout, hub=live_server.url, store_key=store.pk, secret=secret, order_id=oid)
-    assert _confirmations(store) == [oid]
     assert result["seconds"] < 2
     log = Exchange.objects.get(purpose="opencart.push")
     assert (log.status, log.order_id, log.store_id) == (200, oid, store.pk)
-    # the same order pushed again (its history event after the add event): read again, nothing doubled
+    assert log.pending_jobs and _confirmations(store) == []  # answered after one commit; the worker reads the shop
+    assert _worker_reads() == 1 and _worker_reads() == 0
+    assert _confirmations(store) == [oid]
+    log.refresh_from_db()
+    assert log.pending_jobs is None and Job.objects.get(pk=log.job_id).state == "done"
+    # the same order pushed again (its history event after the add event): its own read, nothing doubled
     _push(layout, hub=live_server.url, store_key=store.pk, secret=secret, order_id=oid, route=(
         "checkout/order/addOrder"))
+    assert _worker_reads() == 1
     assert _confirmations(store) == [oid]
+
+
+def test_a_running_worker_reads_a_pushed_order_at_once(pushing_store, live_server, tmp_path):
+    """The push wakes the worker's dispatcher (core.wake): its read runs without waiting for the dispatcher's tick
+    (600 s here: past the test's deadline) or the regular poll (an hour here)."""
+    from ocbridge.opencart.seed import place_order
+    from testkit import WorkerProcess
+
+    shop, store, secret = pushing_store("3.0")
+    store.poll_seconds = 3600  # the regular poll cannot be what finds the order
+    store.save(update_fields=["poll_seconds"])
+    with WorkerProcess(tmp_path / "worker.log", tick=600) as worker:
+        _push("oc3", hub=live_server.url, store_key=store.pk, secret=secret, order_id=1)  # read at its start
+        worker.wait_for(_pushes_done, "the worker never read the first push")
+        oid = place_order(shop.engine, version="3.0")
+        _push("oc3", hub=live_server.url, store_key=store.pk, secret=secret, order_id=oid)
+        worker.wait_for(lambda: _confirmations(store) == [oid], "the pushed order was never read")
+
+
+def _pushes_done() -> bool:
+    from ocbridge.core.models import Exchange, Job
+
+    return (not Exchange.objects.filter(purpose="opencart.push", pending_jobs__isnull=False).exists()
+            and not Job.objects.filter(kind="opencart.read_pushed").exclude(state="done").exists())
 
 
 def test_the_push_names_an_order_but_the_hub_reads_only_what_the_shop_has(pushing_store, live_server):
@@ -86,10 +129,10 @@ def test_the_push_names_an_order_but_the_hub_reads_only_what_the_shop_has(pushin
 
     shop, store, secret = pushing_store("3.0")
     _push("oc3", hub=live_server.url, store_key=store.pk, secret=secret, order_id=999999)  # no such order
-    assert _confirmations(store) == []
+    assert _worker_reads() == 1 and _confirmations(store) == []
     real = place_order(shop.engine, version="3.0")  # whatever a push names, the read finds what is new
     _push("oc3", hub=live_server.url, store_key=store.pk, secret=secret, order_id=1)
-    assert _confirmations(store) == [real]
+    assert _worker_reads() == 1 and _confirmations(store) == [real]
 
 
 def test_a_push_not_signed_by_the_stores_secret_is_refused_and_reads_nothing(pushing_store, live_server):
@@ -101,7 +144,7 @@ def test_a_push_not_signed_by_the_stores_secret_is_refused_and_reads_nothing(pus
     oid = place_order(shop.engine, version="3.0")
     _push("oc3", hub=live_server.url, store_key=store.pk, secret="x" * 48, order_id=oid)
     _push("oc3", hub=live_server.url, store_key=store.pk, secret=other_secret, order_id=oid)  # another store's
-    assert _confirmations(store) == []
+    assert _worker_reads() == 0 and _confirmations(store) == []
     refused = Exchange.objects.filter(purpose="opencart.push").values_list("status", "error")
     assert [s for s, _e in refused] == [403, 403]
     assert all("signature does not match" in e for _s, e in refused)

@@ -10,4 +10,4 @@ class OpencartConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from ocbridge.opencart import attention, notices, polling  # noqa: F401  (not-written writes; mail; the shared poll)
+        from ocbridge.opencart import attention, notices, polling, push  # noqa: F401  (not-written writes; mail; the shared poll; pushed reads)
