@@ -258,7 +258,7 @@ def push_run(args, engine, sim, store, hub: str) -> None:
         print(f"  calls: {len(waits)} for {len(inserted)} orders ({to_a_person() - people} without a usable phone went to "
               f"a person); insert → call requested "
               f"p50 {statistics.median(waits):.2f} s  p99 {pct(waits, 99):.2f} s  max {max(waits):.2f} s (target < 2 s); "
-              f"the push itself (PHP, hub reads the shop) p50 {statistics.median(pushed) * 1000:.0f} ms "
+              f"the push itself (PHP, the hub stores it and answers) p50 {statistics.median(pushed) * 1000:.0f} ms "
               f"p99 {pct(pushed, 99) * 1000:.0f} ms")
 
 
