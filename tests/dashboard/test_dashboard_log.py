@@ -3,6 +3,7 @@
 import csv
 import datetime as dt
 import io
+import re
 
 import pytest
 from django.urls import reverse
@@ -79,6 +80,27 @@ def test_detail_pretty_prints_json_and_form_bodies(client_in):
     html = client_in.get(reverse("dashboard:exchange", args=[ex.pk])).content.decode()
     assert '{\n  &quot;messages&quot;: [' in html
     assert "code = 00\njobid = 1234" in html
+
+
+WAITING = "Waiting for the worker"
+
+
+def test_a_stored_webhook_whose_jobs_are_not_made_yet_says_it_waits_for_the_worker(client_in, store):
+    """Stored webhooks are the queue (core.inbox): until the worker's dispatcher makes its jobs, the row has no job
+    link — the page says why, and shows the link once they are made."""
+    from ocbridge.core import inbox
+    from ocbridge.core.models import Exchange
+
+    ex = _ex(direction="in", service="opencart", store=store, url="/push/1/7/0/x/", pending_jobs=[inbox.job(
+        "opencart.read_pushed", key="opencart.push:test", store_id=store.pk, integration_id=None, payload={})])
+    url = reverse("dashboard:exchange", args=[ex.pk])
+    html = client_in.get(url).content.decode()
+    job_link = re.compile(re.escape(reverse("dashboard:job", args=[0])[:-2]) + r"\d+/")
+    assert WAITING in html and not job_link.search(html)
+    assert inbox.queue_stored() == 1
+    job_id = Exchange.objects.get(pk=ex.pk).job_id
+    html = client_in.get(url).content.decode()
+    assert WAITING not in html and reverse("dashboard:job", args=[job_id]) in html
 
 
 def test_csv_export_streams_the_filtered_set(client_in, store):
