@@ -29,6 +29,7 @@ public code that talks to real boxes, [SIM] our own choice where nothing public 
 
 Control methods (also over `/_sim/…`): `set_order_status` (a OneBox user moves an order), `edit` (a OneBox user
 changes any record), `edit_after_get` (the same, between two pages of a read: the list moves under the reader),
+`edit_during_get` (two saves during one read: the earlier lands after the answer, the later is in it),
 `add` (a record created in OneBox), `delete` (one deleted there), `refuse_next` (the next N `set` calls of an entity are
 refused with a validation error), `duplicate_next` (the next `order/set` answers "already exists" after storing
 the order, as a box that created it during a lost answer would), `expire_tokens`, `set_token_ttl`, `advance`,
@@ -79,7 +80,7 @@ class OneBoxSimulator(Simulator):
     ]
     control_methods = Simulator.control_methods + (
         "set_order_status", "edit", "add", "delete", "refuse_next", "duplicate_next", "expire_tokens", "set_token_ttl",
-        "advance", "records", "calls", "edit_after_get",
+        "advance", "records", "calls", "edit_after_get", "edit_during_get",
     )
 
     def __init__(self, *, login: str = "api@box.example", password: str = "api-pass", token_ttl: float = 3000.0,
@@ -104,6 +105,7 @@ class OneBoxSimulator(Simulator):
             self._refuse: dict[str, list] = {}
             self._duplicate = 0
             self._edits_after_get: list[dict] = []
+            self._edits_during_get: list[dict] = []
             self._workflow_rows, self._status_rows = [], []
             sid = itertools.count(11)
             for wid, (wname, statuses) in enumerate(self.workflows.items(), start=1):
@@ -226,22 +228,32 @@ class OneBoxSimulator(Simulator):
             return _ok([s for s in self._status_rows if wid in (None, "", s["workflowid"], str(s["workflowid"]))])
         if entity not in ENTITIES:
             return self.not_found(req)
+        during, began = self._due(self._edits_during_get, entity), self.now()
+        for d in during:  # the read takes `seconds`; the later save lands in time for the answer
+            self.advance(d["seconds"])
+            self.edit(entity, *d["shown"][:2], **d["shown"][2])
         with self._state_lock:
             rows = [r for r in self._records[entity].values() if _matches(r, filt)]
         rows.sort(key=lambda r: (r.get("_ts", 0), r["id"]))
         offset, limit = int(body.get("offset") or 0), int(body.get("limit") or 100)
         fields = body.get("fields") or []
         out = [_public(r, fields) for r in rows[offset:offset + min(limit, 500)]]
-        self._edit_due(entity)
+        for d in during:  # the earlier save, stamped when the read began, lands after the answer was read
+            self._edit(self._row(entity, *d["late"][:2]), d["late"][2], at=began)
+        for due in self._due(self._edits_after_get, entity):
+            self.edit(entity, due["key"], due["value"], **due["fields"])
         return _ok(out)
 
-    def _edit_due(self, entity: str) -> None:
+    def _due(self, faults: list[dict], entity: str) -> list[dict]:
+        """The faults of `entity` whose count of gets ran out with this one (taken off the list)."""
         with self._state_lock:
-            for due in [d for d in self._edits_after_get if d["entity"] == entity]:
-                due["gets"] -= 1
-                if due["gets"] <= 0:
-                    self._edits_after_get.remove(due)
-                    self.edit(entity, due["key"], due["value"], **due["fields"])
+            due = []
+            for d in [d for d in faults if d["entity"] == entity]:
+                d["gets"] -= 1
+                if d["gets"] <= 0:
+                    faults.remove(d)
+                    due.append(d)
+            return due
 
     # legacy -----------------------------------------------------------------------------------------
     def handle_legacy_order(self, req: Request) -> Response:
@@ -284,8 +296,10 @@ class OneBoxSimulator(Simulator):
     def edit(self, entity: str, key: str, value, **fields) -> dict:
         """A OneBox user changes a record found by `key` == `value` (e.g. ("product", "articul", "SKU-1"))."""
         with self._state_lock:
-            row = next(r for r in self._records[entity].values() if str(r.get(key)) == str(value))
-            return self._edit(row, fields)
+            return self._edit(self._row(entity, key, value), fields)
+
+    def _row(self, entity: str, key: str, value) -> dict:
+        return next(r for r in self._records[entity].values() if str(r.get(key)) == str(value))
 
     def edit_after_get(self, entity: str, gets: int, key: str, value, **fields) -> None:
         """Fault: a OneBox user edits a record (as `edit`) right after the `gets`-th next `<entity>/get` is answered —
@@ -294,6 +308,15 @@ class OneBoxSimulator(Simulator):
         with self._state_lock:
             self._edits_after_get.append({"entity": entity, "gets": int(gets), "key": key, "value": value,
                                           "fields": fields})
+
+    def edit_during_get(self, entity: str, gets: int, late: list, shown: list, seconds: float = 2.0) -> None:
+        """Fault: while the `gets`-th next `<entity>/get` is read, two OneBox users save a record each. `late`
+        ([key, value, {fields}]) is saved as the read begins but its save lands only after the answer was read (a
+        box whose save stamps the change date before it commits); `shown` is saved `seconds` later and is in the
+        answer. The answer's newest change date is then past a change it does not hold."""
+        with self._state_lock:
+            self._edits_during_get.append({"entity": entity, "gets": int(gets), "late": list(late),
+                                           "shown": list(shown), "seconds": float(seconds)})
 
     def delete(self, entity: str, key: str, value) -> None:
         """A OneBox user deletes a record (the category and brand pages document `/delete/` [DOC]): `get` no
@@ -310,11 +333,13 @@ class OneBoxSimulator(Simulator):
             rid = self._upsert(entity, {**fields, "findbyArray": ["__never__"]})
             return _public(self._records[entity][rid], [])
 
-    def _edit(self, row: dict, fields: dict) -> dict:
-        row.update(fields)
-        self._reindex(next(e for e, t in self._records.items() if t.get(row["id"]) is row), row)
-        row["datemodify"], row["_ts"] = _stamp(self.now()), self.now()
-        return _public(row, [])
+    def _edit(self, row: dict, fields: dict, at: float | None = None) -> dict:
+        with self._state_lock:
+            row.update(fields)
+            self._reindex(next(e for e, t in self._records.items() if t.get(row["id"]) is row), row)
+            at = self.now() if at is None else at
+            row["datemodify"], row["_ts"] = _stamp(at), at
+            return _public(row, [])
 
     def refuse_next(self, entity: str, message: str = "name: field is required", count: int = 1) -> None:
         with self._state_lock:

@@ -369,3 +369,23 @@ def test_stock_follows_the_stores_one_stock_source(shop, sim, integration, kit):
     assert jobs.stock_source_check(integration, "onebox") == ""
     integration.settings = {**integration.settings, "flows": {"product": "out"}}
     assert "OneBox as the stock source" in jobs.stock_source_check(integration, "onebox")
+
+
+def test_a_status_saved_in_onebox_during_a_one_page_read_is_taken_by_the_next_poll(shop, sim, integration, kit):
+    """One page of OneBox's changes can hold a save made late in the read and miss one saved as it began (a box
+    that stamps a save before it lands: simulators.onebox `edit_during_get`). The next read starts where this one
+    began, never at the answer's newest change date, so the missed one is read then."""
+    for oid in (801, 802):
+        kit.add_order(shop, oid, status=2)
+    kit.poll(integration)
+    kit.poll(integration)
+    sim.edit_during_get("order", 1, late=["externalid", "UK-801", {"statusid": sim.status_id("Shipped")}],
+                        shown=["externalid", "UK-802", {"statusid": sim.status_id("Cancelled")}])
+    kit.poll_onebox(integration)
+    run_until_idle()
+    assert (kit.order_status(shop, 801), kit.order_status(shop, 802)) == (2, 7)  # one page: 802's save only
+    kit.poll_onebox(integration)
+    run_until_idle()
+    assert (kit.order_status(shop, 801), kit.order_status(shop, 802)) == (3, 7)
+    assert [s for s, _c in kit.history(shop, 801)].count(3) == 1
+    assert [s for s, _c in kit.history(shop, 802)].count(7) == 1

@@ -104,10 +104,7 @@ def poll(integration: Integration, cfg, client, state, now: datetime) -> int:
         if not cfg.takes(entity):
             continue
         since = (state.changed_since or {}).get(entity) or (now - timedelta(minutes=5)).strftime(mappers.FMT)
-        newest, rows = since, []
-        for row in client.iter_changed(entity, since):
-            rows.append(row)
-            newest = max(newest, str(row.get("datemodify") or ""))
+        rows, newest = jobs.read_changed(client, entity, since)
         known = dict(Binding.objects.filter(connection_id=integration.connection_id, kind=kind,
                                             external_id__in=[str(r["id"]) for r in rows])
                      .values_list("external_id", "remote_hash"))

@@ -419,15 +419,27 @@ def read_changes(integration: Integration, cfg: OneBoxConfig, client: OneBoxClie
     return found + catalogue_in.poll(integration, cfg, client, state, now)
 
 
+def read_changed(client: OneBoxClient, entity: str, since: str) -> tuple[list[dict], str]:
+    """The `entity` records OneBox changed since `since` (`Y-m-d H:i:s`, inclusive: the last second is read again)
+    and where the next read starts: the newest change date read, but never past the second this read began. A
+    box may stamp a save before it lands, so an answer can hold a later change and miss an earlier one saved
+    during the read (simulators.onebox `edit_during_get`); read again from the read's start, that one is found.
+    It assumes the box stamps in UTC on a clock near ours, as the first read's five minutes back already does
+    (docs/providers/onebox.md §4: unverified); the cursor never moves back."""
+    began = clock.now().strftime(mappers.FMT)
+    rows = list(client.iter_changed(entity, since))
+    newest = max([since] + [str(r.get("datemodify") or "") for r in rows])
+    return rows, max(since, min(newest, began))
+
+
 def _orders(integration, cfg, client, state, now) -> int:
     since = (state.changed_since or {}).get("order") or (now - timedelta(minutes=5)).strftime(mappers.FMT)
-    newest, sid = since, integration.store_id
-    changed = {}
-    for row in client.iter_changed("order", since):
+    sid, changed = integration.store_id, {}
+    rows, newest = read_changed(client, "order", since)
+    for row in rows:
         order_id = cfg.order_id_of(integration.store, str(row.get("externalid") or ""))
         if order_id is not None:
             changed[order_id] = row
-        newest = max(newest, str(row.get("datemodify") or ""))
     known = {b.local_id: b for b in Binding.objects.filter(connection_id=integration.connection_id, kind=m.ORDER,
                                                             local_id__in=[str(i) for i in changed])}
     enqueued = 0
@@ -452,10 +464,7 @@ def enqueue_changed(integration: Integration, client: OneBoxClient, state: m.Syn
     its Binding holds (an echo, or nothing new) nor the version already found not syncable. Moves the read position
     only when something was read (an idle poll writes nothing). Returns the jobs enqueued."""
     since = (state.changed_since or {}).get(entity) or (now - timedelta(minutes=5)).strftime(mappers.FMT)
-    newest, rows = since, []
-    for row in client.iter_changed(entity, since):
-        rows.append(row)
-        newest = max(newest, str(row.get("datemodify") or ""))
+    rows, newest = read_changed(client, entity, since)
     known = {b.external_id: b for b in Binding.objects.filter(connection_id=integration.connection_id, kind=kind,
                                                               external_id__in=[str(r["id"]) for r in rows])}
     enqueued = 0
