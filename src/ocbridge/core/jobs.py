@@ -236,12 +236,17 @@ def slot_key(prefix: str, every: float) -> str:
     return f"{prefix}:{int(clock.now().timestamp() // every)}"
 
 
-def enqueue_unless_waiting(kind, *, key: str, integration, payload: dict | None = None) -> bool:
-    """A routine "anything to send?" check found work: queue `kind` for the integration, unless a run of it is
-    queued or running already — a queued one plans from the rows as they are when it starts (so it sends this change
-    too), and what a running one missed the next check finds. True when a job was queued."""
+def enqueue_unless_waiting(kind, *, key: str, integration, payload: dict | None = None,
+                           waiting_payload: dict | None = None) -> bool:
+    """A routine "anything to send?" check found work, or the owner pressed "Sync now": queue `kind` for the
+    integration, unless a run of it is queued or running already — a queued one plans from the rows as they are when
+    it starts (so it sends this change too), and what a running one missed the next check finds. `waiting_payload`:
+    only a waiting run whose payload holds these items takes the request (a full reconcile is not taken by a
+    routine run). True when a job was queued."""
     name = get_kind(kind if isinstance(kind, str) else kind.kind).kind
-    if Job.objects.filter(integration=integration, kind=name, state__in=(JobState.QUEUED, JobState.RUNNING)).exists():
+    waiting = Job.objects.filter(integration=integration, kind=name, state__in=(JobState.QUEUED, JobState.RUNNING),
+                                 **{f"payload__{k}": v for k, v in (waiting_payload or {}).items()})
+    if waiting.exists():
         return False
     # a key used before (a finished run in the same slot) queues nothing: say so
     return Job.objects.enqueue(name, key=key, integration=integration, payload=payload).queued_now

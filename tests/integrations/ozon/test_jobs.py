@@ -459,3 +459,38 @@ def test_idle_postings_and_returns_polls_write_nothing_to_the_hub(integration, s
     assert Exchange.objects.count() > exchanges
 
 
+
+
+def test_sync_now_queues_one_run_per_direction_while_one_waits_and_again_once_it_ran(integration, sim, client):
+    """"Sync now" (POST, the store's operator) queues one run of each enabled direction; a second click while those
+    runs wait — a second later, where the key by the second no longer joins them — queues nothing and says so. A
+    "Full reconcile" is not taken by a waiting routine run, only by a waiting full one. Once the runs are done, a
+    click queues again."""
+    from django.contrib.auth.models import User
+
+    from ocbridge.core.models import StoreMember
+
+    user = User.objects.create_user("desk", password="x")
+    StoreMember.objects.create(store=integration.store, user=user, role="operator")
+    client.force_login(user)
+    url = f"/ozon/{integration.pk}/sync/"
+    kinds = sorted(k.kind for k in jobs.sync_kinds(integration))
+    manual = Job.objects.filter(integration=integration, key__contains=":manual:")
+
+    def click(**data) -> str:
+        clock.travel(1)
+        return client.post(url, data, follow=True).content.decode()
+
+    assert client.get(url).status_code == 405  # POST only
+    assert f"{len(kinds)} sync jobs queued" in click()
+    assert "A sync is already queued or running" in click()
+    assert sorted(manual.values_list("kind", flat=True)) == kinds
+    assert f"{len(kinds)} sync jobs queued" in click(full="1")  # a routine run waiting does not reconcile in full
+    assert "A full reconcile is already queued or running" in click(full="1")
+    assert "A sync is already queued or running" in click()
+    assert sorted(manual.filter(payload__full=True).values_list("kind", flat=True)) == kinds
+    assert manual.count() == 2 * len(kinds)
+    settle(sim)
+    assert not manual.exclude(state=JobState.DONE).exists()
+    assert f"{len(kinds)} sync jobs queued" in click()
+    assert manual.count() == 3 * len(kinds)

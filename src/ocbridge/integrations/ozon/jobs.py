@@ -897,11 +897,18 @@ def sync_kinds(integration: Integration, *, polled: bool = True) -> list[type]:
     return kinds
 
 
-def enqueue_sync(integration: Integration, *, full: bool = False) -> list[Job]:
-    """Queue one run of every enabled direction: the owner's "Sync now" / "Full reconcile"."""
-    slot = f"manual:{clock.now().timestamp():.0f}"
-    return [Job.objects.enqueue(kind, key=f"ozon:{integration.store_id}:{kind.kind}:{slot}", integration=integration,
-                                payload={"full": full}) for kind in sync_kinds(integration)]
+def enqueue_sync(integration: Integration, *, full: bool = False) -> tuple[list[str], list[str]]:
+    """The owner's "Sync now" / "Full reconcile": one run of every enabled direction, except where a run of it is
+    queued or running already — that run takes the request, so a double click queues nothing more (for a full
+    reconcile only a waiting full run counts). The key is the second it was asked in (two requests racing in one
+    second make one run). Returns the job kinds queued now and those whose run was already waiting."""
+    slot, queued, waiting = f"manual:{clock.now().timestamp():.0f}", [], []
+    for kind in sync_kinds(integration):
+        made = enqueue_unless_waiting(kind, key=f"ozon:{integration.store_id}:{kind.kind}:{slot}",
+                                      integration=integration, payload={"full": full},
+                                      waiting_payload={"full": True} if full else None)
+        (queued if made else waiting).append(kind.kind)
+    return queued, waiting
 
 
 SYNC_POLL = "ozon.sync"

@@ -166,8 +166,15 @@ def mapping(request, integration_pk: int) -> HttpResponse:
 @require_POST
 def sync_now(request, integration_pk: int) -> HttpResponse:
     integration = _integration(request, integration_pk, Role.OPERATOR)
-    queued = jobs.enqueue_sync(integration, full=request.POST.get("full") == "1")
-    messages.success(request, _("%(n)d sync jobs queued.") % {"n": len(queued)})
+    full = request.POST.get("full") == "1"
+    queued, waiting = jobs.enqueue_sync(integration, full=full)
+    if queued:
+        messages.success(request, _("%(n)d sync jobs queued.") % {"n": len(queued)})
+    elif waiting:
+        messages.info(request, _("A full reconcile is already queued or running: nothing more was queued.")
+                      if full else _("A sync is already queued or running: nothing more was queued."))
+    else:
+        messages.info(request, _("No direction is turned on in the settings: there is nothing to sync."))
     return redirect("ozon:overview", integration_pk=integration.pk)
 
 
