@@ -32,7 +32,7 @@ def verimor_cli(e164: str) -> str:
     return "0" + e164[3:] if e164.startswith("+90") else "00" + e164[1:]
 
 
-@pytest.mark.parametrize("version", ["3.0", "4.0"])
+@pytest.mark.parametrize("version", ["2.3", "3.0", "4.0"])
 def test_every_seed_phone_format_finds_its_order(hub, verimor, opencart_db, make_store, make_line, version):
     h = opencart_db(version)
     tr = make_store(h)

@@ -1,5 +1,5 @@
 """Order status by phone reads the tracking code and courier a fulfilment integration (Despatch Cloud) sent, in
-the caller's language; through a real Verimor PBX call on MariaDB 3.0 and 4.0, and per language in the text."""
+the caller's language; through a real Verimor PBX call on MariaDB 2.3, 3.0 and 4.0, and per language in the text."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Verimor "Santral Programlama": the simulated PBX calls our decision URL over HTTP; shops on MariaDB 3.0 and 4.0."""
+"""Verimor "Santral Programlama": the simulated PBX calls our decision URL over HTTP; shops on MariaDB 2.3–4.0."""
 
 from __future__ import annotations
 
