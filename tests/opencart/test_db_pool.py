@@ -136,3 +136,25 @@ def test_a_reader_idle_past_the_ping_interval_is_not_pinged(mariadb, opencart_db
         assert read[0] == read[1] == read[2]
     finally:
         db.forget(shop.url)
+
+
+def test_a_reader_on_a_server_older_than_mysql_5_6_reads_in_plain_autocommit(mariadb, opencart_db):
+    """MySQL 5.5 and MariaDB 5.5 (CentOS 7's) cannot parse `SET SESSION TRANSACTION READ ONLY` (MySQL 5.6.5 and
+    MariaDB 10.0 added it) and answer 1064; OpenCart 2.3 and 3.0 name no minimum MySQL version (install.txt,
+    INSTALL.md), so such shops exist. Their reader reads in plain autocommit instead of failing every connection
+    (728ffcb). The server is the real MariaDB behind testbed.old_mysql, which answers that one statement as 5.5 does."""
+    from ocbridge.testbed.old_mysql import OldMySQL
+
+    shop = opencart_db("2.3", orders=2)
+    with OldMySQL(mariadb.port) as old:
+        url = old.url(shop.url)
+        try:
+            read = db.reader(url, shop.prefix)
+            order = read.t("order")
+            with read.engine.connect() as c:
+                assert len(c.execute(sa.select(order.c.order_id)).all()) == 2
+                assert c.execute(sa.text("SELECT @@session.tx_read_only")).scalar() == 0  # no read-only session
+                assert c.connection.dbapi_connection.autocommit_mode
+            assert old.refused == 1  # asked once, on the reader's one connection
+        finally:
+            db.forget(url)

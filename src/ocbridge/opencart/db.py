@@ -381,7 +381,9 @@ def connect(target: ShopDatabase | str, prefix: str = "oc_", *, version: str | N
 def reader(target: ShopDatabase | str, prefix: str = "oc_") -> ShopDB:
     """The shop's handle for reads that must be quick (order status by phone): the same version and tables as
     `connect()`'s, over autocommit connections in a read-only session, so a read is one round trip to the shop and
-    never sees an old snapshot. Nothing written through it can happen. The demo's SQLite shop: `connect()`'s handle."""
+    never sees an old snapshot. Nothing written through it can happen — except on a server older than MySQL 5.6 /
+    MariaDB 10.0, which has no read-only sessions: there it is plain autocommit and relies on its callers only
+    reading (testbed.old_mysql). The demo's SQLite shop: `connect()`'s handle."""
     database = as_database(target)
     shop = connect(database, prefix)
     if not shop.is_mysql:

@@ -249,3 +249,24 @@ def test_a_shop_restarted_between_two_calls_still_answers_the_second(hub, verimo
     mariadb.restart()  # every connection the hub's pool holds is gone
     assert "1001 numaralı" in phrases(verimor.pbx_call(pbx_url(conn), CALLER))[0]
     assert not LookupCall.objects.filter(reason=Reason.DB_DOWN).exists()
+
+
+def test_a_shop_on_a_server_older_than_mysql_5_6_is_answered(hub, verimor, mariadb, opencart_db, make_store,
+                                                            make_line):
+    """A 2.3 shop on MySQL 5.5 (no read-only sessions: testbed.old_mysql in front of the real MariaDB answers that
+    statement as 5.5 does) still gets its order status spoken, not a transfer for a database "down"."""
+    from ocbridge.opencart import db
+    from ocbridge.testbed.old_mysql import OldMySQL
+
+    h = opencart_db("2.3")
+    with OldMySQL(mariadb.port) as old:
+        url = old.url(h.url)
+        try:
+            store = make_store(h, db_url=url)
+            conn = make_line(store)
+            add_order(h, 1001, telephone="0532 123 45 67", status=3)
+            index(store)
+            assert "1001 numaralı" in phrases(verimor.pbx_call(pbx_url(conn), CALLER))[0]
+            assert old.refused == 1 and not LookupCall.objects.filter(reason=Reason.DB_DOWN).exists()
+        finally:
+            db.forget(url)

@@ -1,0 +1,137 @@
+"""A server older than MySQL 5.6 in front of the testbed's real MariaDB: a loopback proxy of the MySQL wire protocol
+that answers the statements such a server's grammar lacks with its parse error and passes everything else through.
+
+MySQL 5.5 (and MariaDB 5.5, CentOS 7's default) has no read-only transactions: `SET SESSION TRANSACTION READ ONLY`
+came in MySQL 5.6.5 and MariaDB 10.0 (dev.mysql.com/doc/refman/5.6/en/set-transaction.html, "READ ONLY ... added in
+5.6.5"); a 5.5 server's parser stops at `READ` with error 1064, SQLSTATE 42000. No MariaDB installable here
+answers so (10.11 parses it), hence the proxy: the reads and writes themselves go to the real server.
+
+Protocol (dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_basic_packets.html): packets of a 3-byte
+little-endian length, a sequence id and the payload; a command is a packet of sequence 0 whose first byte is the
+command (0x03 COM_QUERY); an error answer is 0xFF, the code (2 bytes LE), `#`, the SQLSTATE, the message. The
+server's greeting is passed with its TLS capability cleared (as a 5.5 built without SSL sends), so the client
+stays in plain text and the proxy can read its commands; the server's version string is kept, so the client's
+driver behaves as with the real server.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+
+CLIENT_SSL = 0x0800
+COM_QUERY = 0x03
+PARSE_ERROR = 1064
+# What MySQL 5.5 answers to the statements it cannot parse (its own words; "near" quotes the rest of the statement).
+REFUSED = {
+    b"SET SESSION TRANSACTION READ ONLY": "You have an error in your SQL syntax; check the manual that corresponds to "
+                                         "your MySQL server version for the right syntax to use near 'READ ONLY' at "
+                                         "line 1",
+}
+
+
+def _read(sock: socket.socket, n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        chunk = sock.recv(n - len(out))
+        if not chunk:
+            raise ConnectionError("closed")
+        out += chunk
+    return out
+
+
+def _packet(sock: socket.socket) -> tuple[int, bytes]:
+    head = _read(sock, 4)
+    length = head[0] | head[1] << 8 | head[2] << 16
+    return head[3], _read(sock, length)
+
+
+def _frame(seq: int, payload: bytes) -> bytes:
+    return struct.pack("<I", len(payload))[:3] + bytes([seq & 0xFF]) + payload
+
+
+def _without_tls(greeting: bytes) -> bytes:
+    """The server's greeting (protocol 10) with CLIENT_SSL cleared in the lower capability flags."""
+    at = greeting.index(b"\0", 1) + 1 + 4 + 8 + 1  # version string, connection id, auth data part 1, filler
+    caps = struct.unpack_from("<H", greeting, at)[0] & ~CLIENT_SSL
+    return greeting[:at] + struct.pack("<H", caps) + greeting[at + 2:]
+
+
+class OldMySQL:
+    """`with OldMySQL(port) as proxy:` a server on 127.0.0.1:`proxy.port` that is the real one at `port` except for
+    the statements in REFUSED. `proxy.refused` counts the statements it answered itself."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1"):
+        self.target = (host, port)
+        self.refused = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def url(self, real_url: str) -> str:
+        """The testbed's URL of a database, through this proxy."""
+        return real_url.replace(f":{self.target[1]}/", f":{self.port}/", 1)
+
+    def __enter__(self) -> "OldMySQL":
+        threading.Thread(target=self._accept, daemon=True, name="old-mysql").start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._listener.close()
+        with self._lock:
+            for s in self._open:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _addr = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            with self._lock:
+                self._open += [client, server]
+            threading.Thread(target=self._serve, args=(client, server), daemon=True).start()
+
+    def _serve(self, client: socket.socket, server: socket.socket) -> None:
+        try:
+            seq, greeting = _packet(server)
+            client.sendall(_frame(seq, _without_tls(greeting)))
+            threading.Thread(target=self._pipe, args=(server, client), daemon=True).start()
+            while True:  # client → server, packet by packet: a refused statement is answered here
+                seq, payload = _packet(client)
+                message = REFUSED.get(payload[1:]) if seq == 0 and payload[:1] == bytes([COM_QUERY]) else None
+                if message is None:
+                    server.sendall(_frame(seq, payload))
+                    continue
+                with self._lock:
+                    self.refused += 1
+                # the server owes nothing at this point (a command is answered before the next is sent)
+                client.sendall(_frame(1, b"\xff" + struct.pack("<H", PARSE_ERROR) + b"#42000" + message.encode()))
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            for s in (client, server):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while chunk := src.recv(65536):
+                dst.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
