@@ -20,6 +20,8 @@ import socket
 import struct
 import threading
 
+from ocbridge.testbed.agency import SlowProxy
+
 CLIENT_SSL = 0x0800
 COM_QUERY = 0x03
 PARSE_ERROR = 1064
@@ -58,51 +60,40 @@ def _without_tls(greeting: bytes) -> bytes:
     return greeting[:at] + struct.pack("<H", caps) + greeting[at + 2:]
 
 
-class OldMySQL:
+class OldMySQL(SlowProxy):
     """`with OldMySQL(port) as proxy:` a server on 127.0.0.1:`proxy.port` that is the real one at `port` except for
-    the statements in REFUSED. `proxy.refused` counts the statements it answered itself."""
+    the statements in REFUSED (testbed.agency.SlowProxy, without delay, reading the client's packets).
+    `proxy.refused` counts the statements it answered itself."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1"):
-        self.target = (host, port)
+    def __init__(self, port: int):
         self.refused = 0
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._open: list[socket.socket] = []
         self._lock = threading.Lock()
-
-    def url(self, real_url: str) -> str:
-        """The testbed's URL of a database, through this proxy."""
-        return real_url.replace(f":{self.target[1]}/", f":{self.port}/", 1)
+        super().__init__(port)
 
     def __enter__(self) -> "OldMySQL":
-        threading.Thread(target=self._accept, daemon=True, name="old-mysql").start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._listener.close()
-        with self._lock:
-            for s in self._open:
-                try:
-                    s.close()
-                except OSError:
-                    pass
+        self.close()
 
     def _accept(self) -> None:
-        while True:
+        while not self.closed:
             try:
-                client, _addr = self._listener.accept()
+                client, _addr = self.listener.accept()
             except OSError:
                 return
-            server = socket.create_connection(self.target)
-            with self._lock:
-                self._open += [client, server]
-            threading.Thread(target=self._serve, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
-    def _serve(self, client: socket.socket, server: socket.socket) -> None:
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            server = socket.create_connection(("127.0.0.1", self.target_port))
+        except OSError:
+            client.close()
+            return
         try:
             seq, greeting = _packet(server)
             client.sendall(_frame(seq, _without_tls(greeting)))
-            threading.Thread(target=self._pipe, args=(server, client), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, 1), daemon=True).start()
             while True:  # client → server, packet by packet: a refused statement is answered here
                 seq, payload = _packet(client)
                 message = REFUSED.get(payload[1:]) if seq == 0 and payload[:1] == bytes([COM_QUERY]) else None
@@ -114,24 +105,8 @@ class OldMySQL:
                 # the server owes nothing at this point (a command is answered before the next is sent)
                 client.sendall(_frame(1, b"\xff" + struct.pack("<H", PARSE_ERROR) + b"#42000" + message.encode()))
         except (ConnectionError, OSError):
-            pass
-        finally:
             for s in (client, server):
                 try:
                     s.close()
-                except OSError:
-                    pass
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while chunk := src.recv(65536):
-                dst.sendall(chunk)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
