@@ -197,7 +197,7 @@ def polls_failing(stores) -> list[Attention]:
             .select_related("store").order_by("failing_since")[:20])
     out = []
     for row in rows:
-        values = {"what": labels.get(row.poll, row.poll), "error": row.last_error[:300],
+        values = {"what": labels.get(row.poll, row.poll), "error": row.error_text()[:300],
                   "store": row.store.name if row.store else ""}
         text = (_("%(store)s: %(what)s keeps failing: %(error)s") if row.store
                 else _("%(what)s keeps failing: %(error)s")) % values

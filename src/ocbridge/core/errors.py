@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_noop
+
+from ocbridge.core.sentences import Sentence
+
 
 class ServiceError(Exception):
     """A failed exchange with an outside service or the shop."""
@@ -42,19 +46,20 @@ class ConfigurationError(Exception):
     """Settings that cannot work (wrong DB URL, unsupported OpenCart version…); message says which and why."""
 
 
-def network_cause(message: str) -> str:
-    """Which network failure a driver message describes, in the words an owner can act on."""
+def network_cause(message: str) -> Sentence:
+    """Which network failure a driver message describes, in the words an owner can act on (in the language of
+    whoever reads it: core.sentences)."""
     low = message.lower()
     if any(w in low for w in ("name or service not known", "nodename nor servname", "getaddrinfo", "no address",
                               "temporary failure in name resolution", "unknown host")):
-        return "the host name does not resolve (DNS)"
+        return Sentence(gettext_noop("the host name does not resolve (DNS)"))
     if "refused" in low:
-        return "connection refused: nothing listens on that host and port"
+        return Sentence(gettext_noop("connection refused: nothing listens on that host and port"))
     if "timed out" in low or "timeout" in low:
-        return "no answer in time: a firewall may drop the connection"
+        return Sentence(gettext_noop("no answer in time: a firewall may drop the connection"))
     if "lost connection" in low or "gone away" in low:
-        return "the server closed the connection"
-    return "network error"
+        return Sentence(gettext_noop("the server closed the connection"))
+    return Sentence(gettext_noop("network error"))
 
 
 def parse_retry_after(value: str | None, default: float | None = None) -> float | None:

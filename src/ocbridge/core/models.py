@@ -673,7 +673,10 @@ class PollHealth(models.Model):
     failing_since = models.DateTimeField(null=True, blank=True)  # None: working
     failures = models.PositiveIntegerField(default=0, db_default=0)  # polls failed in a row
     retry_at = models.DateTimeField(null=True, blank=True)  # back-off: not polled again before this
-    last_error = models.TextField(blank=True)
+    last_error = models.TextField(blank=True)  # in English, for logs; pages show `error_text()`
+    # The error as said (core.sentences: its text and values), so each reader sees it in their language; None when
+    # the error has only its text (a driver's or a service's own words).
+    last_error_said = models.JSONField(null=True, blank=True)
     recovered_at = models.DateTimeField(null=True, blank=True)
     updated = models.DateTimeField()
 
@@ -682,3 +685,10 @@ class PollHealth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.poll} {self.key}: {'failing' if self.failing_since else 'ok'}"
+
+    def error_text(self) -> str:
+        """The last error in the active language where it was said so, else its stored text."""
+        from ocbridge.core.sentences import Sentence
+
+        sentence = Sentence.from_data(self.last_error_said)
+        return str(sentence) if sentence is not None else self.last_error

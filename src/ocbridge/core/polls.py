@@ -46,6 +46,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, connections, transaction
+from django.utils import translation
 
 from ocbridge.core import clock
 
@@ -349,7 +350,7 @@ def retry_at(name: str, key: str) -> float | None:
         return _retry_at.get((name, key))
 
 
-def _record(name: str, target: Target, error: str | None) -> bool:
+def _record(name: str, target: Target, error: str | None, sentence: dict | None = None) -> bool:
     """Write the target's health row: each failure (counted, with the time of the next try), and the recovery of a
     failing one; a healthy poll writes nothing. True when what is wrong is new (started failing or failing
     otherwise)."""
@@ -366,7 +367,7 @@ def _record(name: str, target: Target, error: str | None) -> bool:
             known.pop(ident, None)
             _retry_at.pop(ident, None)
         return False
-    retry = _save_failure(name, target, error)
+    retry = _save_failure(name, target, error, sentence)
     if retry is None:
         return False  # its store was deleted while the poll ran: nothing left to report on
     new = known.get(ident) != error
@@ -376,7 +377,7 @@ def _record(name: str, target: Target, error: str | None) -> bool:
     return new
 
 
-def _save_failure(name: str, target: Target, error: str) -> dt.datetime | None:
+def _save_failure(name: str, target: Target, error: str, sentence: dict | None = None) -> dt.datetime | None:
     """Count one more failure on the target's health row (made on its first failure); returns the time of its next
     try. Read and written under the row's lock (SELECT … FOR UPDATE; on SQLite the transaction's write lock), so
     dispatchers recording at once lose no count; of two first failures at once, the one whose INSERT loses updates
@@ -389,7 +390,8 @@ def _save_failure(name: str, target: Target, error: str) -> dt.datetime | None:
             with transaction.atomic():
                 row = PollHealth.objects.select_for_update().filter(poll=name, key=target.key).first()
                 failures = 1 if row is None or row.failing_since is None else row.failures + 1
-                fields = {"store_id": target.store_id, "last_error": error, "updated": now, "failures": failures,
+                fields = {"store_id": target.store_id, "last_error": error, "last_error_said": sentence,
+                          "updated": now, "failures": failures,
                           "retry_at": now + dt.timedelta(seconds=backoff(failures, target.every))}
                 if row is None:
                     PollHealth.objects.create(poll=name, key=target.key, failing_since=now, **fields)
@@ -458,16 +460,32 @@ def integration_of(target: Target):
 
 
 def describe(exc: Exception) -> str:
-    """One line for the owner: our classified errors' own words (the service's message), else the error's class
-    and first line (drivers add "background" links and SQL below it)."""
+    """One line for the owner, in English (the stored text, for logs; pages show `said(exc)` in the reader's
+    language where the error has one): our classified errors' own words (the service's message), else the error's
+    class and first line (drivers add "background" links and SQL below it)."""
     from ocbridge.core.errors import ConfigurationError, ServiceError
     from ocbridge.core.masking import storable_text
 
-    if isinstance(exc, ServiceError) and exc.message:
-        return storable_text(str(exc.message).strip()[:1000])
-    first = next((line for line in str(exc).splitlines() if line.strip()), "")
+    with translation.override("en"):
+        if isinstance(exc, ServiceError) and exc.message:
+            return storable_text(str(exc.message).strip()[:1000])
+        first = next((line for line in str(exc).splitlines() if line.strip()), "")
     text = first if isinstance(exc, (ServiceError, ConfigurationError)) else f"{type(exc).__name__}: {first}"
     return storable_text(text[:1000])
+
+
+def said(exc: Exception) -> dict | None:
+    """The error as a Sentence's data (core.sentences), for a page to show in its reader's language; None: the
+    error has only its text."""
+    from ocbridge.core.masking import storable_text
+    from ocbridge.core.sentences import sentence_of
+
+    sentence = sentence_of(exc)
+    if sentence is None:
+        return None
+    data = sentence.as_data()
+    data["values"] = {k: storable_text(v[:1000]) if isinstance(v, str) else v for k, v in data["values"].items()}
+    return data
 
 
 def run_once(poll: Poll, target: Target) -> bool:
@@ -483,7 +501,7 @@ def run_once(poll: Poll, target: Target) -> bool:
             found = poll.run(target)
         except Exception as exc:  # noqa: BLE001 - one target's failure is recorded and must not stop the others
             _keep(reads, poll, target)
-            changed = _record(poll.name, target, describe(exc))
+            changed = _record(poll.name, target, describe(exc), said(exc))
             log.warning("poll %s of %s failed: %s", poll.name, target.key, exc, exc_info=changed)  # traceback once
             return False
         if found:

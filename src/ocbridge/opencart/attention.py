@@ -48,5 +48,5 @@ def shop_unreachable(stores) -> list[Attention]:
     return [Attention(key="opencart.shop_unreachable", count=1, severity=ERROR, store=s,
                       since=failing[s.db_key].failing_since, link=reverse("dashboard:store", args=[s.pk]),
                       text=_("%(store)s: the shop database does not answer: %(error)s") % {
-                          "store": s.name, "error": plain_error(failing[s.db_key].last_error)})
+                          "store": s.name, "error": plain_error(failing[s.db_key].error_text())})
             for s in stores.filter(db_key__in=failing, enabled=True).order_by("name")[:20]]

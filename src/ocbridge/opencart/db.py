@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 import pymysql.connections
 from pymysql.constants import CLIENT
 import sqlalchemy as sa
-from django.utils.text import format_lazy
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool
 
 from ocbridge.core.errors import ConfigurationError, RetryableError, network_cause
+from ocbridge.core.sentences import Sentence
 from ocbridge.core.shop_database import SQLITE, ShopDatabase
 from ocbridge.opencart.layouts import metadata_for
 
@@ -161,16 +161,17 @@ def tls_problem(exc: BaseException) -> ShopTlsError | None:
     cause = getattr(orig, "original_exception", None)
     code = orig.args[0] if getattr(orig, "args", None) else None
     if code == 2026 and cause is None:  # CR_SSL_CONNECTION_ERROR, raised by PyMySQL before any byte of the login
-        return ShopTlsError(_("The shop's database server does not offer TLS, and this store requires a verified "
-                              "TLS connection. Turn TLS on in the database server, or turn off “Require TLS and "
-                              "verify the server certificate” for this store."))
+        return ShopTlsError(Sentence(gettext_noop(
+            "The shop's database server does not offer TLS, and this store requires a verified TLS connection. Turn "
+            "TLS on in the database server, or turn off “Require TLS and verify the server certificate” for this "
+            "store.")))
     if isinstance(cause, ssl.SSLCertVerificationError):
-        reason = _cert_reason(cause)
-        return ShopTlsError(format_lazy(_("The shop's database server certificate could not be verified: {reason} "
-                                          "({detail})"), reason=reason, detail=cause.verify_message or str(cause)))
+        return ShopTlsError(Sentence(gettext_noop(
+            "The shop's database server certificate could not be verified: {reason} ({detail})"),
+            reason=_cert_reason(cause), detail=cause.verify_message or str(cause)))
     if isinstance(cause, ssl.SSLError):
-        return ShopTlsError(format_lazy(_("The TLS connection to the shop's database server failed: {detail}"),
-                                        detail=cause.reason or str(cause)))
+        return ShopTlsError(Sentence(gettext_noop(
+            "The TLS connection to the shop's database server failed: {detail}"), detail=cause.reason or str(cause)))
     return None
 
 
@@ -180,19 +181,19 @@ _HOST_MISMATCH = frozenset({62, 64})
 _EXPIRED, _NOT_YET_VALID = 10, 9
 
 
-def _cert_reason(cause: ssl.SSLCertVerificationError):
+def _cert_reason(cause: ssl.SSLCertVerificationError) -> Sentence:
     code = cause.verify_code
     if code in _HOST_MISMATCH:
-        return _("it is not issued for the database host name set for this store (set the host name the "
-                 "certificate names)")
+        return Sentence(gettext_noop("it is not issued for the database host name set for this store (set the host "
+                                     "name the certificate names)"))
     if code in _UNTRUSTED:
-        return _("it is not signed by a certificate authority the hub trusts (for a private CA, paste its "
-                 "certificate in the store's settings)")
+        return Sentence(gettext_noop("it is not signed by a certificate authority the hub trusts (for a private CA, "
+                                     "paste its certificate in the store's settings)"))
     if code == _EXPIRED:
-        return _("it has expired")
+        return Sentence(gettext_noop("it has expired"))
     if code == _NOT_YET_VALID:
-        return _("it is not valid yet (check the server's clock)")
-    return _("it was refused")
+        return Sentence(gettext_noop("it is not valid yet (check the server's clock)"))
+    return Sentence(gettext_noop("it was refused"))
 
 
 _engines: dict[ShopDatabase | tuple[ShopDatabase, str], Engine] = {}  # (database, "read"): its reader's
@@ -348,15 +349,19 @@ def classify_db_error(exc: Exception) -> Exception:
     orig = getattr(exc, "orig", exc)
     code = orig.args[0] if getattr(orig, "args", None) else None
     msg = str(orig.args[1]) if getattr(orig, "args", None) and len(orig.args) > 1 else str(orig)
+    # Sentences, not text: a worker raises these and a page shows them in its reader's language (core.sentences).
     if code in (1045, 1698):
-        return ConfigurationError(f"Shop database refused the user name or password: {msg}")
+        return ConfigurationError(Sentence(gettext_noop(
+            "Shop database refused the user name or password: {detail}"), detail=msg))
     if code == 1044:  # MySQL says this both for a database that is missing and for one the user may not open
-        return ConfigurationError(f"Shop database: this user may not open that database — it does not exist, or "
-                                  f"the user has no rights on it: {msg}")
+        return ConfigurationError(Sentence(gettext_noop(
+            "Shop database: this user may not open that database — it does not exist, or the user has no rights on "
+            "it: {detail}"), detail=msg))
     if code == 1049:
-        return ConfigurationError(f"Shop database does not exist: {msg}")
+        return ConfigurationError(Sentence(gettext_noop("Shop database does not exist: {detail}"), detail=msg))
     if code in UNREACHABLE_CODES:
-        return RetryableError("opencart-db", code, f"Shop database not reachable ({network_cause(msg)}): {msg}")
+        return RetryableError("opencart-db", code, Sentence(gettext_noop(
+            "Shop database not reachable ({cause}): {detail}"), cause=network_cause(msg), detail=msg))
     return RetryableError("opencart-db", code, msg)
 
 
