@@ -110,3 +110,9 @@ def test_a_sentence_round_trips_through_its_data_and_reads_in_the_active_languag
     with translation.override("ru"):
         assert str(said) == "База данных магазина недоступна (сервер закрыл соединение): (2013, 'Lost connection')"
     assert Sentence.from_data({"values": {}}) is None and Sentence.from_data(None) is None
+    from ocbridge.core.errors import RetryableError
+    from ocbridge.core.sentences import sentence_of
+
+    error = RetryableError("opencart-db", 2013, said)  # its message stays text (stored in rows as such) …
+    assert isinstance(error.message, str) and error.message == said.english()
+    assert sentence_of(error) == said  # … and the Sentence rides along for the pages

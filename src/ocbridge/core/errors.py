@@ -12,10 +12,13 @@ class ServiceError(Exception):
 
     retryable = False
 
-    def __init__(self, service: str, code: object = None, message: str = "", retry_after: float | None = None):
+    def __init__(self, service: str, code: object = None, message: str | Sentence = "",
+                 retry_after: float | None = None):
         self.service = service
         self.code = code
-        self.message = message
+        # A Sentence is kept (`said`) for a page to show in its reader's language; `message` stays text.
+        self.said = message if isinstance(message, Sentence) else None
+        self.message = str(message)
         self.retry_after = retry_after
         super().__init__(f"{service}: {code} {message}".strip())
 

@@ -465,10 +465,14 @@ def describe(exc: Exception) -> str:
     class and first line (drivers add "background" links and SQL below it)."""
     from ocbridge.core.errors import ConfigurationError, ServiceError
     from ocbridge.core.masking import storable_text
+    from ocbridge.core.sentences import sentence_of
 
-    with translation.override("en"):
-        if isinstance(exc, ServiceError) and exc.message:
-            return storable_text(str(exc.message).strip()[:1000])
+    sentence = sentence_of(exc)
+    if sentence is not None:
+        return storable_text(sentence.english().strip()[:1000])
+    if isinstance(exc, ServiceError) and exc.message:
+        return storable_text(str(exc.message).strip()[:1000])
+    with translation.override("en"):  # a lazily translated message
         first = next((line for line in str(exc).splitlines() if line.strip()), "")
     text = first if isinstance(exc, (ServiceError, ConfigurationError)) else f"{type(exc).__name__}: {first}"
     return storable_text(text[:1000])

@@ -51,8 +51,8 @@ class Sentence:
 
 
 def sentence_of(exc: BaseException) -> Sentence | None:
-    """The Sentence an error was raised with (its message or its first argument), if it was."""
-    for said in (getattr(exc, "message", None), exc.args[0] if exc.args else None):
+    """The Sentence an error was raised with (a ServiceError's `said`, or the first argument), if it was."""
+    for said in (getattr(exc, "said", None), exc.args[0] if exc.args else None):
         if isinstance(said, Sentence):
             return said
     return None
