@@ -220,3 +220,43 @@ def test_store_add_on_the_command_line(tls_server, tmp_path, monkeypatch):
             call_command(*args, str(tmp_path / "right.pem"))
     finally:
         db.forget()
+
+
+@pytest.mark.django_db
+def test_store_import_rows_ask_for_verified_tls_like_the_form(tls_server):
+    """`store import` / the dashboard upload: db_tls_verify and db_tls_ca columns (the CA's PEM in a quoted CSV
+    cell). A row with the right CA is checked over verified TLS and added with it; the wrong CA is refused in the
+    certificate's words; nothing of a refused row is saved."""
+    import csv
+    import io
+
+    from ocbridge.core.models import Store
+    from ocbridge.opencart import store_import
+    from ocbridge.opencart.seed import create_shop
+
+    server, ca, other = tls_server
+    shop = _database(server, "localhost", tls_verify=True, tls_ca=ca)
+    engine = db.make_engine(shop)
+    try:
+        create_shop(engine, "3.0")  # an OpenCart 3.0 shop behind TLS, built over a verified connection
+    finally:
+        engine.dispose()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["name", "db_host", "db_port", "db_user", "db_password", "db_name", "db_tls_verify", "db_tls_ca",
+                     "store_id"])
+    writer.writerow(["TLS mağaza", "localhost", server.port, "shop", "s3cret-pw", "tlsshop", "yes", ca, 0])
+    writer.writerow(["Wrong CA", "localhost", server.port, "shop", "s3cret-pw", "tlsshop", "yes", other, 1])
+    writer.writerow(["Not verified", "localhost", server.port, "shop", "s3cret-pw", "tlsshop", "no", "", 2])
+    try:
+        results = store_import.import_rows(store_import.read_rows(out.getvalue().encode(), "stores.csv"))
+    finally:
+        db.forget()
+    assert [r.outcome for r in results] == ["added", "refused", "added"], [r.message for r in results]
+    assert results[1].message.startswith("The shop's database server certificate could not be verified: it is not "
+                                         "signed by a certificate authority the hub trusts"), results[1].message
+    added = Store.objects.get(name="TLS mağaza")
+    assert added.db_tls_verify is True and added.db_tls_ca == ca.strip() and added.version == "3.0"
+    plain = Store.objects.get(name="Not verified")  # preferred mode, as before: encrypted, not verified
+    assert plain.db_tls_verify is False and plain.db_tls_ca == ""
+    assert not Store.objects.filter(name="Wrong CA").exists()

@@ -84,3 +84,28 @@ def test_a_file_that_cannot_be_read_imports_nothing(db):
             store_import.read_rows(data, "stores.csv")
     results = store_import.import_rows([(2, {"name": "A", "db_host": "db", "db_name": "x", "template": "nope"})])
     assert results[0].outcome == "refused" and "no template store 'nope'" in results[0].message
+
+
+def test_tls_columns_are_checked_like_the_store_form(mariadb, opencart_db, db):
+    """db_tls_verify is yes or no; a CA certificate only with verification, never a private key, PEM that loads.
+    A shop whose server offers no TLS (the session's MariaDB) is refused before its password is sent."""
+    h = opencart_db("3.0")
+    key = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----"
+    rows = [(2, {"name": "A", "db_url": h.url, "db_tls_verify": "maybe"}),
+            (3, {"name": "B", "db_url": h.url, "db_tls_verify": "no", "db_tls_ca": "-----BEGIN CERTIFICATE-----"}),
+            (4, {"name": "C", "db_url": h.url, "db_tls_verify": "yes", "db_tls_ca": key}),
+            (5, {"name": "D", "db_url": h.url, "db_tls_verify": "yes", "db_tls_ca": "not a certificate"}),
+            (6, {"name": "E", "db_host": "127.0.0.1", "db_port": str(mariadb.port), "db_user": "root",
+                 "db_name": h.name, "db_tls_verify": "yes", "prefix": h.prefix}),
+            (7, {"name": "F", "db_url": h.url, "db_tls_verify": "", "prefix": h.prefix, "store_id": "2"})]
+    results = store_import.import_rows(rows)
+    why = {r.line: (r.outcome, r.message) for r in results}
+    assert why[2] == ("refused", "db_tls_verify must be yes or no, not 'maybe'")
+    assert why[3][0] == "refused" and "only used when the server's certificate is verified" in why[3][1]
+    assert why[4][0] == "refused" and "private key" in why[4][1]
+    assert why[5][0] == "refused" and "Not a PEM certificate" in why[5][1]
+    assert why[6][0] == "refused" and "does not offer TLS, and this store requires" in why[6][1]
+    assert why[7][0] == "added" and Store.objects.get().name == "F" and not Store.objects.get().db_tls_verify
+    data = json.dumps([{"name": "G", "db_url": h.url, "db_tls_verify": True, "prefix": h.prefix, "store_id": 1}])
+    (g,) = store_import.import_rows(store_import.read_rows(data.encode(), "stores.json"))
+    assert g.outcome == "refused" and "does not offer TLS" in g.message  # JSON true reads as yes

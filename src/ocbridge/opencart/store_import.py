@@ -1,7 +1,8 @@
 """Stores in bulk: `ocbridge store import stores.csv` and the same upload on the dashboard.
 
 One row per store (CSV with a header line, or a JSON list of objects) with the fields of `store add`: name, db_host,
-db_port, db_user, db_password, db_name (or db_url), prefix, store_id, api_url, api_user, api_key, and optional
+db_port, db_user, db_password, db_name (or db_url), db_tls_verify (yes/no) and db_tls_ca (a private CA's
+certificate, PEM), prefix, store_id, api_url, api_user, api_key, and optional
 timezone, country, language, currency overrides and a template (a store's number or name). Each row is checked like
 `store add` does — the database answers, its version, the prefix's tables, write permission, the API login —, and a
 shop already connected (same host, port, database, prefix and store id) is reported as already there, so running
@@ -26,8 +27,10 @@ from ocbridge.core.errors import ConfigurationError
 from ocbridge.core.models import AuditEntry, Connection, Integration, Store
 from ocbridge.core.shop_database import CHARSETS, DEFAULT_CHARSET, DEFAULT_PORT, ShopDatabase
 
-FIELDS = ("name", "db_url", "db_host", "db_port", "db_user", "db_password", "db_name", "db_charset", "prefix",
-          "store_id", "api_url", "api_user", "api_key", "timezone", "country", "language", "currency", "template")
+FIELDS = ("name", "db_url", "db_host", "db_port", "db_user", "db_password", "db_name", "db_charset", "db_tls_verify",
+          "db_tls_ca", "prefix", "store_id", "api_url", "api_user", "api_key", "timezone", "country", "language",
+          "currency", "template")
+YES, NO = ("yes", "true", "1", "on", "y"), ("no", "false", "0", "off", "n", "")
 MAX_ROWS = 2000
 ADDED, EXISTS, REFUSED, CHECKED = "added", "exists", "refused", "checked"
 
@@ -89,10 +92,15 @@ def build_store(fields: dict) -> Store:
                   api_username=fields.get("api_user", ""))
     if fields.get("api_key"):
         store.secret = {"api_key": fields["api_key"]}
+    # TLS as `store add --db-tls-verify [--db-tls-ca]` and the store form: required and verified, optionally against
+    # the store's own CA (PEM in the cell); checked by ShopDatabase.validate below, as there.
+    store.db_tls_verify = _yes(fields.get("db_tls_verify", ""), "db_tls_verify")
+    store.db_tls_ca = fields.get("db_tls_ca", "").strip()
     if fields.get("db_url"):
         if fields.get("db_host") or fields.get("db_name"):
             raise ConfigurationError("give either db_url or the db_ fields, not both")
         store.db_url = fields["db_url"]
+        store.shop_database.validate()
     else:
         if not fields.get("db_host") or not fields.get("db_name"):
             raise ConfigurationError("db_host and db_name are needed (or db_url)")
@@ -101,13 +109,21 @@ def build_store(fields: dict) -> Store:
             raise ConfigurationError(f"db_charset must be one of {', '.join(CHARSETS)}")
         db = ShopDatabase(host=fields["db_host"], port=_int(fields.get("db_port") or str(DEFAULT_PORT), "db_port"),
                           user=fields.get("db_user", ""), password=fields.get("db_password", ""),
-                          database=fields["db_name"], charset=charset)
+                          database=fields["db_name"], charset=charset, tls_verify=store.db_tls_verify,
+                          tls_ca=store.db_tls_ca)
         db.validate()
         store.db_host, store.db_port, store.db_user, store.db_name = db.host, db.port, db.user, db.database
         store.db_charset = charset
         if db.password:
             store.secret = {**store.secret, "db_password": db.password}
     return store
+
+
+def _yes(value: str, field: str) -> bool:
+    word = value.strip().lower()
+    if word not in YES + NO:
+        raise ConfigurationError(f"{field} must be yes or no, not {value!r}")
+    return word in YES
 
 
 def _int(value: str, field: str) -> int:
