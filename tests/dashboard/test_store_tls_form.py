@@ -4,6 +4,7 @@ plain field, but bounded and checked as PEM on save), errors in the owner's lang
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.urls import reverse
@@ -88,3 +89,15 @@ def test_leaving_verification_off_is_the_old_behaviour(store):
     assert f.is_valid(), f.errors
     saved = f.save()
     assert saved.db_tls_verify is False and saved.db_tls_ca == ""
+
+
+def test_tls_required_without_verification_is_saved_and_used(client_in, store):
+    resp = client_in.post(reverse("dashboard:store-edit", args=[store.pk]), {**STORE_FORM, "db_tls_required": "on"})
+    assert resp.status_code == 302, resp.context["form"].errors if resp.context else resp
+    store.refresh_from_db()
+    assert store.db_tls_required is True and store.db_tls_verify is False
+    assert store.shop_database.tls_required and not store.shop_database.tls_verify
+    client_in.cookies["django_language"] = "ru"
+    page = client_in.get(reverse("dashboard:store-edit", args=[store.pk])).content.decode()
+    assert "Требовать TLS, не проверяя сертификат" in page
+    assert re.search(r'name="db_tls_required"[^>]* checked', page)

@@ -184,6 +184,31 @@ def test_plain_server_unaffected_and_refused_when_verification_is_asked(mariadb)
     assert "does not offer TLS, and this store requires" in str(refusal)
 
 
+def test_required_without_verification_connects_encrypted_to_any_certificate(tls_server):
+    """"Require TLS, without verifying": the certificate names "localhost" only and is signed by a CA the system does
+    not trust, yet 127.0.0.1 connects — encrypted (the server lets no plain TCP connection in)."""
+    server, _ca, _other = tls_server
+    engine = db.make_engine(_database(server, "127.0.0.1", tls_required=True))
+    try:
+        db.ping(engine)
+        assert _cipher(engine)
+    finally:
+        engine.dispose()
+
+
+def test_required_without_verification_refuses_a_server_without_tls(mariadb):
+    """The session's MariaDB has no TLS: refused before the password is sent, in words naming this setting."""
+    mariadb.create_database("plainreq", user="plainreq", password="plainreq-pw")
+    plain = ShopDatabase(host="127.0.0.1", port=mariadb.port, user="plainreq", password="plainreq-pw",
+                         database="plainreq", tls_required=True)
+    text = str(_refusal(plain))
+    assert text.startswith("The shop's database server does not offer TLS, and this store requires TLS. Turn TLS on "
+                           "in the database server, or turn off “Require TLS, without verifying the certificate”"), text
+    with translation.override("tr"):
+        assert str(_refusal(plain)).startswith("Mağazanın veritabanı sunucusu TLS sunmuyor, ancak bu mağaza TLS "
+                                               "gerektiriyor.")
+
+
 def test_store_check_shows_the_certificate_error(tls_server):
     """The dashboard's "Test" of a store (opencart.check_store, run in a helper thread) says what failed."""
     from ocbridge.core.models import Store
@@ -244,15 +269,16 @@ def test_store_import_rows_ask_for_verified_tls_like_the_form(tls_server):
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["name", "db_host", "db_port", "db_user", "db_password", "db_name", "db_tls_verify", "db_tls_ca",
-                     "store_id"])
+                     "store_id", "db_tls_required"])
     writer.writerow(["TLS mağaza", "localhost", server.port, "shop", "s3cret-pw", "tlsshop", "yes", ca, 0])
     writer.writerow(["Wrong CA", "localhost", server.port, "shop", "s3cret-pw", "tlsshop", "yes", other, 1])
     writer.writerow(["Not verified", "localhost", server.port, "shop", "s3cret-pw", "tlsshop", "no", "", 2])
+    writer.writerow(["Required", "127.0.0.1", server.port, "shop", "s3cret-pw", "tlsshop", "", "", 3, "yes"])
     try:
         results = store_import.import_rows(store_import.read_rows(out.getvalue().encode(), "stores.csv"))
     finally:
         db.forget()
-    assert [r.outcome for r in results] == ["added", "refused", "added"], [r.message for r in results]
+    assert [r.outcome for r in results] == ["added", "refused", "added", "added"], [r.message for r in results]
     assert results[1].message.startswith("The shop's database server certificate could not be verified: it is not "
                                          "signed by a certificate authority the hub trusts"), results[1].message
     added = Store.objects.get(name="TLS mağaza")
@@ -260,3 +286,5 @@ def test_store_import_rows_ask_for_verified_tls_like_the_form(tls_server):
     plain = Store.objects.get(name="Not verified")  # preferred mode, as before: encrypted, not verified
     assert plain.db_tls_verify is False and plain.db_tls_ca == ""
     assert not Store.objects.filter(name="Wrong CA").exists()
+    required = Store.objects.get(name="Required")  # 127.0.0.1, which the certificate does not name: not verified
+    assert required.db_tls_required is True and required.db_tls_verify is False

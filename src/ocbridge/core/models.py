@@ -64,6 +64,12 @@ class Store(models.Model):
                     "mysql --ssl-verify-server-cert does. Use it whenever the database is reached over a network "
                     "you do not control. Off: the connection is encrypted only when the server offers it, and "
                     "the certificate is not checked."))
+    # Between the two: TLS required, the certificate not checked (a self-signed server; opencart.db).
+    db_tls_required = models.BooleanField(
+        _("require TLS, without verifying the certificate"), default=False, db_default=False,
+        help_text=_("Refuse a database server that does not offer TLS, but accept its certificate unchecked (e.g. "
+                    "self-signed): encrypted against someone who only listens, not against someone who can "
+                    "redirect the connection. Verifying the certificate (above) is safer."))
     db_tls_ca = models.TextField(
         _("CA certificate (PEM)"), blank=True, default="", db_default="",
         help_text=_("Only for a private certificate authority: its certificate, beginning with "
@@ -126,7 +132,7 @@ class Store(models.Model):
         """The fields (and the encrypted password) as one value: what `opencart.shop_db` opens."""
         return ShopDatabase(engine=self.db_engine, host=self.db_host, port=self.db_port, user=self.db_user,
                             password=self.secret.get("db_password", ""), database=self.db_name, charset=self.db_charset,
-                            tls_verify=self.db_tls_verify, tls_ca=self.db_tls_ca)
+                            tls_verify=self.db_tls_verify, tls_ca=self.db_tls_ca, tls_required=self.db_tls_required)
 
     @property
     def shop_identity(self) -> ShopIdentity:

@@ -57,6 +57,7 @@ class ShopDatabase:
     # the server offers it, the certificate not checked). Not part of the identity: the same shop either way.
     tls_verify: bool = False
     tls_ca: str = ""
+    tls_required: bool = False  # TLS or no connection, the certificate not checked (tls_verify: checked too)
 
     def __repr__(self) -> str:  # never print the password
         return f"ShopDatabase({self.display()})"

@@ -85,11 +85,13 @@ class StoreForm(forms.ModelForm):
     poll_seconds = forms.IntegerField(label=_("poll interval (seconds)"), min_value=5, max_value=3600, initial=15,
                                       required=False, help_text=_("How often new orders and status changes are read "
                                                                   "from the shop: 5 to 3600 seconds."))
-    DB_FIELDS = ("db_host", "db_port", "db_user", "db_name", "db_charset", "db_tls_verify", "db_tls_ca")
+    DB_FIELDS = ("db_host", "db_port", "db_user", "db_name", "db_charset", "db_tls_verify", "db_tls_required",
+                 "db_tls_ca")
 
     class Meta:
         model = Store
-        fields = ["name", "db_host", "db_port", "db_user", "db_name", "db_charset", "db_tls_verify", "db_tls_ca",
+        fields = ["name", "db_host", "db_port", "db_user", "db_name", "db_charset", "db_tls_verify", "db_tls_required",
+                  "db_tls_ca",
                   "table_prefix", "oc_store_id",
                   "api_url", "api_username", "timezone", "language", "country", "currency", "order_prefix",
                   "stock_source", "poll_seconds", "enabled", "test_sends_per_hour", "login_fail_limit",
@@ -126,7 +128,8 @@ class StoreForm(forms.ModelForm):
         try:
             ShopDatabase(host=data["db_host"].strip(), port=data["db_port"], user=data.get("db_user", ""),
                          password=password, database=data["db_name"], charset=data["db_charset"],
-                         tls_verify=bool(data.get("db_tls_verify")), tls_ca=data.get("db_tls_ca") or "").validate()
+                         tls_verify=bool(data.get("db_tls_verify")), tls_ca=data.get("db_tls_ca") or "",
+                         tls_required=bool(data.get("db_tls_required"))).validate()
         except ConfigurationError as exc:
             raise forms.ValidationError(str(exc)) from None
         return data

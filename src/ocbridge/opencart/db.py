@@ -108,7 +108,9 @@ class ShopConnection(pymysql.connections.Connection):
     hub's first round). The context is the same each time, and one context serves any number of connections."""
 
     def __init__(self, *args, **kwargs):
-        self._tls_required = isinstance(kwargs.get("ssl"), ssl.SSLContext)  # the store's "verify" setting
+        context = kwargs.get("ssl")
+        self._tls_required = isinstance(context, ssl.SSLContext)  # the store's "require" or "verify" setting
+        self._tls_verified = self._tls_required and context.verify_mode == ssl.CERT_REQUIRED
         super().__init__(*args, **kwargs)
 
     def _create_ssl_ctx(self, sslp):
@@ -120,7 +122,7 @@ class ShopConnection(pymysql.connections.Connection):
         # PyMySQL before 1.2.0 goes on in plain text when the server's greeting offers no TLS, even with `ssl=`
         # given (1.2.0 refuses: PyMySQL #1234): a forged server could strip TLS. Refuse before the login is sent.
         if self._tls_required and not self.server_capabilities & CLIENT.SSL:
-            raise pymysql.err.OperationalError(2026, "SSL is required but the server doesn't support it")
+            raise NoTlsOffered(2026, "SSL is required but the server doesn't support it", self._tls_verified)
         super()._request_authentication()
 
 
@@ -132,6 +134,24 @@ class ReaderConnection(ShopConnection):
     def rollback(self):
         if not self.autocommit_mode:  # never on a reader; kept so a misuse still behaves
             super().rollback()
+
+
+class NoTlsOffered(pymysql.err.OperationalError):
+    """The server offers no TLS and the store requires it (`verified`: and asked for the certificate verified)."""
+
+    def __init__(self, code: int, message: str, verified: bool):
+        super().__init__(code, message)
+        self.verified = verified
+
+
+@functools.cache
+def _unverified_tls() -> ssl.SSLContext:
+    """TLS required, the certificate not checked (the store's "require TLS, without verifying"): PyMySQL given an
+    SSLContext requires TLS; with CERT_NONE any certificate is taken."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
 
 
 @functools.cache
@@ -160,6 +180,10 @@ def tls_problem(exc: BaseException) -> ShopTlsError | None:
     orig = getattr(exc, "orig", exc)
     cause = getattr(orig, "original_exception", None)
     code = orig.args[0] if getattr(orig, "args", None) else None
+    if code == 2026 and cause is None and not getattr(orig, "verified", True):  # ShopConnection: TLS required
+        return ShopTlsError(Sentence(gettext_noop(
+            "The shop's database server does not offer TLS, and this store requires TLS. Turn TLS on in the database "
+            "server, or turn off “Require TLS, without verifying the certificate” for this store.")))
     if code == 2026 and cause is None:  # CR_SSL_CONNECTION_ERROR, raised by PyMySQL before any byte of the login
         return ShopTlsError(Sentence(gettext_noop(
             "The shop's database server does not offer TLS, and this store requires a verified TLS connection. Turn "
@@ -244,6 +268,8 @@ def make_engine(target: ShopDatabase | str, *, read_only: bool = False) -> Engin
                                  **({"autocommit": True} if read_only else {})}}
         if database.tls_verify:
             kwargs["connect_args"]["ssl"] = _verified_tls(database.tls_ca)
+        elif database.tls_required:
+            kwargs["connect_args"]["ssl"] = _unverified_tls()
     try:
         engine = sa.create_engine(url, **kwargs)
     except Exception as exc:  # missing driver

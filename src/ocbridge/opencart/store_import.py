@@ -1,8 +1,8 @@
 """Stores in bulk: `ocbridge store import stores.csv` and the same upload on the dashboard.
 
 One row per store (CSV with a header line, or a JSON list of objects) with the fields of `store add`: name, db_host,
-db_port, db_user, db_password, db_name (or db_url), db_tls_verify (yes/no) and db_tls_ca (a private CA's
-certificate, PEM), prefix, store_id, api_url, api_user, api_key, and optional
+db_port, db_user, db_password, db_name (or db_url), db_tls_verify or db_tls_required (yes/no) and db_tls_ca (a
+private CA's certificate, PEM), prefix, store_id, api_url, api_user, api_key, and optional
 timezone, country, language, currency overrides and a template (a store's number or name). Each row is checked like
 `store add` does — the database answers, its version, the prefix's tables, write permission, the API login —, and a
 shop already connected (same host, port, database, prefix and store id) is reported as already there, so running
@@ -28,7 +28,7 @@ from ocbridge.core.models import AuditEntry, Connection, Integration, Store
 from ocbridge.core.shop_database import CHARSETS, DEFAULT_CHARSET, DEFAULT_PORT, ShopDatabase
 
 FIELDS = ("name", "db_url", "db_host", "db_port", "db_user", "db_password", "db_name", "db_charset", "db_tls_verify",
-          "db_tls_ca", "prefix", "store_id", "api_url", "api_user", "api_key", "timezone", "country", "language",
+          "db_tls_required", "db_tls_ca", "prefix", "store_id", "api_url", "api_user", "api_key", "timezone", "country", "language",
           "currency", "template")
 YES, NO = ("yes", "true", "1", "on", "y"), ("no", "false", "0", "off", "n", "")
 MAX_ROWS = 2000
@@ -95,6 +95,7 @@ def build_store(fields: dict) -> Store:
     # TLS as `store add --db-tls-verify [--db-tls-ca]` and the store form: required and verified, optionally against
     # the store's own CA (PEM in the cell); checked by ShopDatabase.validate below, as there.
     store.db_tls_verify = _yes(fields.get("db_tls_verify", ""), "db_tls_verify")
+    store.db_tls_required = _yes(fields.get("db_tls_required", ""), "db_tls_required")
     store.db_tls_ca = fields.get("db_tls_ca", "").strip()
     if fields.get("db_url"):
         if fields.get("db_host") or fields.get("db_name"):
@@ -110,7 +111,7 @@ def build_store(fields: dict) -> Store:
         db = ShopDatabase(host=fields["db_host"], port=_int(fields.get("db_port") or str(DEFAULT_PORT), "db_port"),
                           user=fields.get("db_user", ""), password=fields.get("db_password", ""),
                           database=fields["db_name"], charset=charset, tls_verify=store.db_tls_verify,
-                          tls_ca=store.db_tls_ca)
+                          tls_ca=store.db_tls_ca, tls_required=store.db_tls_required)
         db.validate()
         store.db_host, store.db_port, store.db_user, store.db_name = db.host, db.port, db.user, db.database
         store.db_charset = charset

@@ -36,6 +36,9 @@ class Command(BaseCommand):
                          help="require TLS and verify the database server's certificate and host name, as "
                               "mysql --ssl-verify-server-cert (without it: encrypted only when the server offers it, "
                               "the certificate not checked)")
+        add.add_argument("--db-tls-required", action="store_true",
+                         help="require TLS but do not check the certificate (a self-signed server): encrypted "
+                              "against listening, not against a redirected connection; --db-tls-verify is safer")
         add.add_argument("--db-tls-ca", default="", metavar="FILE",
                          help="with --db-tls-verify: the CA certificate (PEM) of a private CA, instead of the "
                               "system's trusted CAs")
@@ -138,14 +141,14 @@ class Command(BaseCommand):
 
     @staticmethod
     def _set_database(store, *, db_url, db_host, db_port, db_user, db_name, db_charset, db_password_env,
-                      db_tls_verify=False, db_tls_ca="", **_):
+                      db_tls_verify=False, db_tls_required=False, db_tls_ca="", **_):
         if db_tls_ca:
             try:
                 with open(db_tls_ca, encoding="utf-8", errors="replace") as fh:
                     store.db_tls_ca = fh.read(CA_PEM_MAX + 1).strip()
             except OSError as exc:
                 raise ConfigurationError(f"cannot read the CA certificate {db_tls_ca}: {exc.strerror}") from None
-        store.db_tls_verify = bool(db_tls_verify)
+        store.db_tls_verify, store.db_tls_required = bool(db_tls_verify), bool(db_tls_required)
         if db_url:
             if db_host or db_name:
                 raise ConfigurationError("give either --db-url or the --db-* fields, not both")
@@ -154,7 +157,8 @@ class Command(BaseCommand):
             return
         password = os.environ.get(db_password_env, "")
         ShopDatabase(host=db_host, port=db_port, user=db_user, password=password, database=db_name,
-                     charset=db_charset, tls_verify=store.db_tls_verify, tls_ca=store.db_tls_ca).validate()
+                     charset=db_charset, tls_verify=store.db_tls_verify, tls_ca=store.db_tls_ca,
+                     tls_required=store.db_tls_required).validate()
         store.db_host, store.db_port, store.db_user, store.db_name = db_host, db_port, db_user, db_name
         store.db_charset = db_charset
         if password:
