@@ -63,7 +63,11 @@ class ApplyNotice(PaymentJob):
     kind = "payments.apply_notice"
 
     def run(self, job) -> None:
-        notice = PaymentNotice.objects.select_related("payment", "exchange").filter(pk=job.payload["notice_id"]).first()
+        notices = PaymentNotice.objects.select_related("payment", "exchange")
+        if "notice_id" in job.payload:  # queued by the request itself (before notices went through core.inbox)
+            notice = notices.filter(pk=job.payload["notice_id"]).first()
+        else:  # committed with the webhook that asked for this job: it exists
+            notice = notices.get(dedupe=job.payload["dedupe"])
         if notice is None or notice.applied:
             return
         payment = notice.payment

@@ -1,8 +1,8 @@
 """Notifications decide, browsers only show.
 
 A gateway's notice (APS direct transaction feedback and notification feedback; a status check's answer) is
-verified (signature with the response phrase), stored raw as its inbound Exchange and once as a PaymentNotice
-(de-duplicated by what it says), then applied by a job: amount and currency against the payment in minor units,
+verified (signature with the response phrase), stored raw as its inbound Exchange (with the job it asks for: the
+worker makes it, core.inbox) and once as a PaymentNotice (de-duplicated by what it says), then applied by the job: amount and currency against the payment in minor units,
 then the payment's state. Only notices and status checks mark a payment paid; the return page never does.
 Notices may arrive in any order, more than once, or not at all (reconciliation asks then).
 """
@@ -16,7 +16,7 @@ import logging
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 
-from ocbridge.core import outbox
+from ocbridge.core import inbox, outbox
 from ocbridge.core.choices import ExchangeOutcome, Level
 from ocbridge.core.exchanges import close_inbound
 from ocbridge.core.models import Integration, Job
@@ -68,15 +68,17 @@ def _hook(request, connection, exchange, source: str) -> HttpResponse:
         close_inbound(exchange, status=400, outcome=ExchangeOutcome.REJECTED, level=Level.ERROR,
                       error="signature does not match the response phrase: refused")
         return HttpResponse("signature mismatch", status=400)
-    word = gateway.word(params)
+    dedupe = dedupe_key(integration.kind, params)
+    exchange.event_id = dedupe[:64]
+    # One commit: the raw request with the job it asks for (core.inbox: the worker makes the job, keyed by what the
+    # notice says, so a resent one is noted "already queued"), and the notice itself — its params stay in that row,
+    # never in a job's payload (the job page shows payloads; a notice carries the card token's name).
     with transaction.atomic():
-        close_inbound(exchange, status=200, event_id=dedupe_key(integration.kind, params)[:64])
-        notice = store_notice(integration, params, source=source, exchange=exchange)
-        if notice is not None:
-            Job.objects.enqueue("payments.apply_notice", key=f"payments:notice:{notice.pk}", integration=integration,
-                                payload={"notice_id": notice.pk})
-        else:  # a resent or replayed notice: answered, never applied twice
-            close_inbound(exchange, status=200, response_body="duplicate")
+        inbox.store(exchange, [inbox.job("payments.apply_notice", key=f"payments:notice:{dedupe}",
+                                         store_id=integration.store_id, integration_id=integration.pk,
+                                         payload={"dedupe": dedupe})])
+        if store_notice(integration, params, source=source, exchange=exchange) is None:
+            close_inbound(exchange, status=200, response_body="duplicate")  # resent or replayed: never applied twice
     return HttpResponse("ok")
 
 
