@@ -68,19 +68,21 @@ def queue_stored(limit: int = 200) -> int:
     from ocbridge.core.models import Exchange, Job
 
     stored = list(Exchange.objects.filter(pending_jobs__isnull=False).order_by("id")
-                  .values_list("pk", "pending_jobs", "error")[:limit])
+                  .values_list("pk", "pending_jobs", "error", "created")[:limit])
     if not stored:  # the usual look: one read of an empty index, no write
         return 0
     queued = 0
     with transaction.atomic():
-        for pk, specs, error in stored:
+        for pk, specs, error, arrived in stored:
             try:
                 with transaction.atomic():
                     last, repeats = None, 0
                     for spec in specs:
+                        # due since the webhook arrived: among due jobs it keeps its place by arrival, as when
+                        # the request made the job (a status check queued meanwhile runs after a notice's job)
                         last = Job.objects.enqueue(spec["kind"], key=spec["key"], store_id=spec["store"],
                                                    integration_id=spec["integration"], hand_over=False,
-                                                   payload={**spec["payload"], "exchange_id": pk})
+                                                   run_at=arrived, payload={**spec["payload"], "exchange_id": pk})
                         repeats += not last.queued_now
                     note = "; ".join(x for x in (error, _duplicates(repeats)) if x)[:4000]
                     if not Exchange.objects.filter(pk=pk, pending_jobs__isnull=False).update(
