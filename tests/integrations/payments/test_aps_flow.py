@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ocbridge.core.models import Exchange, SideEffect
+from ocbridge.core.models import Exchange, Job, SideEffect
 from ocbridge.integrations.payments import links, operations
 from ocbridge.integrations.payments.models import OperationState, Payment, PaymentEvent, PaymentNotice
 
@@ -81,7 +81,12 @@ def test_forged_and_replayed_feedback_are_refused_and_never_mark_paid(aps_bed):
     bed.sim.replay_feedback(payment.reference)
     bed.settle()
     assert PaymentNotice.objects.filter(payment=payment).count() == 1  # replays stored once, as the same notice
-    assert Exchange.objects.filter(direction="in", purpose="aps.feedback", response_body="duplicate").count() == 2
+    replays = Exchange.objects.filter(direction="in", purpose="aps.feedback", response_body="duplicate")
+    assert replays.count() == 2
+    # stored with the job they ask for (core.inbox); the worker found it made already: noted on each, applied once
+    assert all(x.error == "1 duplicate delivery: already queued" and x.job_id for x in replays)
+    notice_job = Job.objects.get(key=f"payments:notice:{PaymentNotice.objects.get(payment=payment).dedupe}")
+    assert {x.job_id for x in replays} == {notice_job.pk} and notice_job.attempts == 1
 
 
 def test_feedback_with_another_amount_is_refused(aps_bed, client):
