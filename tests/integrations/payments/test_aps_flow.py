@@ -89,6 +89,27 @@ def test_forged_and_replayed_feedback_are_refused_and_never_mark_paid(aps_bed):
     assert {x.job_id for x in replays} == {notice_job.pk} and notice_job.attempts == 1
 
 
+def test_an_apply_job_queued_by_the_request_before_the_webhook_queue_still_applies_its_notice(aps_bed):
+    """Before notices went through core.inbox the request queued the apply job itself, naming the notice by id
+    (payload notice_id): such a job still queued at an upgrade applies its notice, once."""
+    bed = aps_bed("3.0")
+    payment, link = _link(bed, 506)
+    bed.customer_pays(link)
+    bed.sim.webhooks.flush()
+    bed.sim.wait_idle(5)
+    stored = Exchange.objects.get(direction="in", purpose="aps.feedback")
+    notice = PaymentNotice.objects.get(payment=payment)
+    assert stored.pending_jobs and notice.exchange_id == stored.pk
+    Exchange.objects.filter(pk=stored.pk).update(pending_jobs=None)  # as before: no job waits in the row ...
+    old = Job.objects.enqueue("payments.apply_notice", key=f"payments:notice:{notice.pk}",  # ... the request made it
+                              integration=bed.integration, payload={"notice_id": notice.pk})
+    bed.settle()
+    old.refresh_from_db(), notice.refresh_from_db(), payment.refresh_from_db()
+    assert (old.state, old.attempts, notice.applied, payment.state) == ("done", 1, True, "paid")
+    assert not Job.objects.filter(kind="payments.apply_notice").exclude(pk=old.pk).exists()
+    assert PaymentEvent.objects.filter(payment=payment, to_state="paid").count() == 1
+
+
 def test_feedback_with_another_amount_is_refused(aps_bed, client):
     """A correctly signed feedback for our reference but another amount (a tampered form) never marks paid."""
     from ocbridge.simulators.aps import sign
