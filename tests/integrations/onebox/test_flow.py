@@ -389,3 +389,27 @@ def test_a_status_saved_in_onebox_during_a_one_page_read_is_taken_by_the_next_po
     assert (kit.order_status(shop, 801), kit.order_status(shop, 802)) == (3, 7)
     assert [s for s, _c in kit.history(shop, 801)].count(3) == 1
     assert [s for s, _c in kit.history(shop, 802)].count(7) == 1
+
+
+def test_a_box_whose_clock_runs_ahead_still_polls_idle_without_writing(shop, sim, integration, kit):
+    """The next read starts where this one began when the box's newest change is later (a save stamped before it
+    lands). A box whose clock runs hours ahead of ours stamps every save "later": capped at our clock, each poll would
+    read that save again and move its cursor — a write per idle poll. Such a box's own stamps are the cursor."""
+    from testkit import HubWrites
+
+    from ocbridge.core import clock
+
+    kit.add_order(shop, 703, status=2)
+    kit.poll(integration)
+    kit.poll(integration)
+    sim.advance(2 * 3600)  # the box's clock: two hours ahead of the hub's
+    sim.edit("order", "externalid", "UK-703", statusid=sim.status_id("Shipped"))
+    kit.poll_onebox(integration)
+    run_until_idle()
+    assert kit.order_status(shop, 703) == 3
+    for _ in range(3):
+        clock.travel(15)
+        with HubWrites() as w:
+            assert kit.poll_onebox(integration)
+        assert w.sql == []
+    assert [s for s, _c in kit.history(shop, 703)].count(3) == 1

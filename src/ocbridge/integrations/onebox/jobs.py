@@ -419,17 +419,24 @@ def read_changes(integration: Integration, cfg: OneBoxConfig, client: OneBoxClie
     return found + catalogue_in.poll(integration, cfg, client, state, now)
 
 
+CLOCK_AHEAD = timedelta(minutes=2)
+
+
 def read_changed(client: OneBoxClient, entity: str, since: str) -> tuple[list[dict], str]:
     """The `entity` records OneBox changed since `since` (`Y-m-d H:i:s`, inclusive: the last second is read again)
     and where the next read starts: the newest change date read, but never past the second this read began. A
     box may stamp a save before it lands, so an answer can hold a later change and miss an earlier one saved
     during the read (simulators.onebox `edit_during_get`); read again from the read's start, that one is found.
     It assumes the box stamps in UTC on a clock near ours, as the first read's five minutes back already does
-    (docs/providers/onebox.md §4: unverified); the cursor never moves back."""
-    began = clock.now().strftime(mappers.FMT)
+    (docs/providers/onebox.md §4: unverified); the cursor never moves back. A box stamping more than CLOCK_AHEAD
+    past our clock runs ahead of it: capped at our clock, every poll would read its newest save again and move the
+    cursor (a write per idle poll), so its own stamps are the cursor."""
+    began = clock.now()
     rows = list(client.iter_changed(entity, since))
     newest = max([since] + [str(r.get("datemodify") or "") for r in rows])
-    return rows, max(since, min(newest, began))
+    if newest > (began + CLOCK_AHEAD).strftime(mappers.FMT):
+        return rows, newest
+    return rows, max(since, min(newest, began.strftime(mappers.FMT)))
 
 
 def _orders(integration, cfg, client, state, now) -> int:
