@@ -224,3 +224,18 @@ def test_a_job_handed_over_on_commit_while_redis_is_down_is_committed_and_left_d
     assert job.pk in jobs.due_job_ids()
     assert [r.getMessage().split(":")[0] for r in _failures(caplog)] == [
         f"job {job.pk} stored but not handed over now (the dispatcher's next look queues it)"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_hand_over_is_one_log_line_without_the_redis_password(settings, caplog):
+    settings.REDIS_URL = "redis://:pw-s3cret-77@10.0.0.1:6380/0"
+
+    def broker_down():
+        raise ConnectionError(f"Error connecting to {settings.REDIS_URL}.\n  Connection refused.")
+
+    caplog.set_level(logging.WARNING, logger="ocbridge.core.jobkinds")
+    jobkinds.hand_over_on_commit(broker_down, "webhook 7")  # no transaction: runs now, and must not raise
+    [line] = [r.getMessage() for r in _failures(caplog)]
+    assert line.startswith("webhook 7 stored but not handed over now") and "ConnectionError" in line
+    assert "pw-s3cret-77" not in line and "\n" not in line
+
