@@ -16,11 +16,12 @@ class ServiceError(Exception):
                  retry_after: float | None = None):
         self.service = service
         self.code = code
-        # A Sentence is kept (`said`) for a page to show in its reader's language; `message` stays text.
+        # A Sentence is kept (`said`) for a page to show in its reader's language; `message` stays text, in English
+        # whatever language is active (rows and logs that store it read as they did when it was text).
         self.said = message if isinstance(message, Sentence) else None
-        self.message = str(message)
+        self.message = message.english() if self.said else str(message)
         self.retry_after = retry_after
-        super().__init__(f"{service}: {code} {message}".strip())
+        super().__init__(f"{service}: {code} {self.message}".strip())
 
 
 class RetryableError(ServiceError):
@@ -63,6 +64,16 @@ def network_cause(message: str) -> Sentence:
     if "lost connection" in low or "gone away" in low:
         return Sentence(gettext_noop("the server closed the connection"))
     return Sentence(gettext_noop("network error"))
+
+
+def rate_limited(detail: str) -> Sentence:
+    """A provider's "too many requests", with its own words: said so each reader reads it (core.sentences)."""
+    return Sentence(gettext_noop("rate limited: {detail}"), detail=detail)
+
+
+def credentials_refused(which: str, detail: str) -> Sentence:
+    """A provider refusing the account's credentials (`which`: a gettext_noop naming them), with its own words."""
+    return Sentence(gettext_noop("{which} refused: {detail}"), which=Sentence(which), detail=detail)
 
 
 def parse_retry_after(value: str | None, default: float | None = None) -> float | None:

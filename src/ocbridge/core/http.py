@@ -10,16 +10,18 @@ from __future__ import annotations
 import threading
 
 import httpx
+from django.utils.translation import gettext_noop
 
 from ocbridge import __version__
 from ocbridge.core import outbound
 from ocbridge.core.errors import RetryableError, TerminalError, network_cause
+from ocbridge.core.sentences import Sentence
 
 
 class NetworkError(RetryableError):
     """The request failed in transit. `maybe_sent` tells whether the other side may have received it."""
 
-    def __init__(self, service: str, code: str, message: str, maybe_sent: bool):
+    def __init__(self, service: str, code: str, message: str | Sentence, maybe_sent: bool):
         super().__init__(service, code, message)
         self.maybe_sent = maybe_sent
 
@@ -64,17 +66,22 @@ class HttpClient:
     def request(self, method: str, url: str, **kwargs) -> httpx.Response:
         try:
             return self._client.request(method, url, **kwargs)
+        # Sentences (core.sentences): a poll's failure is shown in each reader's language; the text stays English.
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # never reached the other side
             text = str(exc) or type(exc).__name__
-            cause = "no answer in time: a firewall may drop the connection" if isinstance(exc, httpx.ConnectTimeout) \
-                else network_cause(text)
-            raise NetworkError(self.service, "connect", f"{cause} ({text})", maybe_sent=False) from exc
+            cause = Sentence(gettext_noop("no answer in time: a firewall may drop the connection")) \
+                if isinstance(exc, httpx.ConnectTimeout) else network_cause(text)
+            raise NetworkError(self.service, "connect", Sentence(gettext_noop("{cause} ({detail})"), cause=cause,
+                                                                 detail=text), maybe_sent=False) from exc
         except httpx.TimeoutException as exc:  # sent, no answer in time: it may have been processed
-            raise NetworkError(self.service, "timeout", f"sent, but no answer in time ({exc or 'timed out'})",
+            raise NetworkError(self.service, "timeout", Sentence(gettext_noop("sent, but no answer in time ({detail})"),
+                                                                 detail=str(exc) or "timed out"),
                                maybe_sent=True) from exc
         except httpx.TransportError as exc:
             text = str(exc) or type(exc).__name__
-            raise NetworkError(self.service, "transport", f"{network_cause(text)} ({text})", maybe_sent=True) from exc
+            raise NetworkError(self.service, "transport", Sentence(gettext_noop("{cause} ({detail})"),
+                                                                   cause=network_cause(text), detail=text),
+                               maybe_sent=True) from exc
 
     def build_url(self, url: str, params: dict | None = None) -> str:
         return str(self._client.build_request("GET", url, params=params).url)

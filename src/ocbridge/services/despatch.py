@@ -18,7 +18,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from ocbridge.core import outbound, ratelimit
-from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError, parse_retry_after
+from django.utils.translation import gettext_noop
+
+from ocbridge.core.errors import (
+    ConfigurationError, RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited,
+)
 from ocbridge.services.session_tokens import LoginClient, SessionTokens, TokenRefused
 
 SERVICE = "despatch"
@@ -80,7 +84,7 @@ class DespatchClient(LoginClient):
 
     service = SERVICE
     user_field = "email"
-    missing = "the Despatch Cloud connection needs the API user's e-mail and password"
+    missing = gettext_noop("the Despatch Cloud connection needs the API user's e-mail and password")
     default_rps = DEFAULT_RPS
     check_base_url = staticmethod(check_base_url)
 
@@ -206,14 +210,14 @@ class DespatchClient(LoginClient):
             body = None
         message = _message(body) or resp.reason_phrase or resp.text[:300]
         if resp.status_code == 429:
-            raise RetryableError(self.service, 429, f"rate limited: {message}",
+            raise RetryableError(self.service, 429, rate_limited(message),
                                  retry_after=parse_retry_after(resp.headers.get("Retry-After"), 5.0))
         if resp.status_code >= 500:
             raise RetryableError(self.service, resp.status_code, message,
                                  retry_after=parse_retry_after(resp.headers.get("Retry-After")))
         if resp.status_code == 401:
             if not auth:
-                raise TerminalError(self.service, 401, f"e-mail or password refused: {message}")
+                raise TerminalError(self.service, 401, credentials_refused(gettext_noop("e-mail or password"), message))
             raise TokenRefused(self.service, 401, message)
         if resp.status_code >= 400:
             raise TerminalError(self.service, resp.status_code, message)

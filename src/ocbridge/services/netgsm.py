@@ -22,7 +22,9 @@ from zoneinfo import ZoneInfo
 
 from ocbridge.core import clock, ratelimit
 from ocbridge.core.choices import ExchangeOutcome, Level
-from ocbridge.core.errors import RetryableError, TerminalError, parse_retry_after
+from django.utils.translation import gettext_noop
+
+from ocbridge.core.errors import RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient
 from ocbridge.services.base import (
@@ -208,7 +210,7 @@ class NetgsmClient:
 
     def _transport(self, resp) -> None:
         if resp.status_code == 429:
-            raise RetryableError(self.service, 429, resp.text[:300], retry_after=parse_retry_after(resp.headers.get("Retry-After"), 60.0))
+            raise RetryableError(self.service, 429, rate_limited(resp.text[:300]), retry_after=parse_retry_after(resp.headers.get("Retry-After"), 60.0))
         if resp.status_code >= 500:
             raise RetryableError(self.service, resp.status_code, resp.text[:300],
                                  retry_after=parse_retry_after(resp.headers.get("Retry-After")))
@@ -231,6 +233,9 @@ class NetgsmClient:
         if code in RETRY_CODES:
             raise RetryableError(self.service, code, message, retry_after=parse_retry_after(
                 resp.headers.get("Retry-After"), RETRY_CODES[code]))
+        if code == "30":  # Netgsm's own words are Turkish: say what it means in each reader's language
+            raise TerminalError(self.service, code, credentials_refused(
+                gettext_noop("user code or password (or the user's API access)"), message))
         raise TerminalError(self.service, code, message)
 
     def _classify_voice(self, resp, side_effect: bool) -> str:

@@ -19,7 +19,11 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from ocbridge.core import outbound, ratelimit
-from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError, parse_retry_after
+from django.utils.translation import gettext_noop
+
+from ocbridge.core.errors import (
+    ConfigurationError, RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited,
+)
 from ocbridge.services.session_tokens import LoginClient, SessionTokens, TokenRefused
 
 SERVICE = "onebox"
@@ -57,7 +61,7 @@ class OneBoxClient(LoginClient):
 
     service = SERVICE
     user_field = "login"
-    missing = "the OneBox connection needs the API employee's login and REST API password"
+    missing = gettext_noop("the OneBox connection needs the API employee's login and REST API password")
     default_rps = DEFAULT_RPS
     check_base_url = staticmethod(check_base_url)
 
@@ -190,7 +194,7 @@ class OneBoxClient(LoginClient):
             body = None
         message = errors_text(body) or resp.reason_phrase or resp.text[:300]
         if resp.status_code == 429:
-            raise RetryableError(self.service, 429, f"rate limited: {message}",
+            raise RetryableError(self.service, 429, rate_limited(message),
                                  retry_after=parse_retry_after(resp.headers.get("Retry-After"), 5.0))
         if resp.status_code >= 500:
             raise RetryableError(self.service, resp.status_code, message,
@@ -202,7 +206,8 @@ class OneBoxClient(LoginClient):
         if auth and (resp.status_code in (400, 401, 403)) and "token" in message.lower():
             raise TokenRefused(self.service, resp.status_code, message)
         if not auth:
-            raise TerminalError(self.service, "login", f"login or REST API password refused: {message}")
+            raise TerminalError(self.service, "login", credentials_refused(gettext_noop("login or REST API password"),
+                                                                           message))
         raise TerminalError(self.service, resp.status_code if resp.status_code >= 400 else "refused", message)
 
 

@@ -15,7 +15,9 @@ from datetime import datetime, timezone
 
 from ocbridge.core import ratelimit
 from ocbridge.core.choices import Level
-from ocbridge.core.errors import RetryableError, TerminalError, parse_retry_after
+from django.utils.translation import gettext_noop
+
+from ocbridge.core.errors import RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient, shared_client
 
@@ -418,13 +420,14 @@ class OzonClient:
         message = (body or {}).get("message") or resp.text[:300]
         code = (body or {}).get("code")
         if resp.status_code == 429:
-            raise RetryableError(self.service, 429, f"rate limited ({code}): {message}",
+            raise RetryableError(self.service, 429, rate_limited(f"{message} ({code})"),
                                  retry_after=parse_retry_after(resp.headers.get("Retry-After"), 1.0))
         if resp.status_code >= 500:
             raise RetryableError(self.service, resp.status_code, message,
                                  retry_after=parse_retry_after(resp.headers.get("Retry-After")))
         if resp.status_code in (401, 403):
-            raise TerminalError(self.service, resp.status_code, f"Client-Id/Api-Key refused: {message}")
+            raise TerminalError(self.service, resp.status_code, credentials_refused(gettext_noop("Client-Id/Api-Key"),
+                                                                                      message))
         if resp.status_code >= 400:
             raise TerminalError(self.service, resp.status_code, f"{code}: {message}" if code is not None else message)
         if body is None:  # a 200 nobody can parse: a proxy in the way; the card import is an upsert, so retry

@@ -15,7 +15,10 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from django.utils.translation import gettext_noop
+
 from ocbridge.core.errors import ConfigurationError, TerminalError
+from ocbridge.core.sentences import Sentence
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient, shared_client
 
@@ -60,7 +63,8 @@ class SessionTokens:
             try:
                 return send(token)
             except TokenRefused as exc:
-                raise TerminalError(self.service, exc.code, f"a fresh token was refused: {exc.message}") from None
+                raise TerminalError(self.service, exc.code, Sentence(gettext_noop("a fresh token was refused: {detail}"),
+                                                                     detail=exc.message)) from None
 
     def forget(self) -> None:
         with self._lock:
@@ -74,7 +78,7 @@ class LoginClient:
 
     service: str = ""
     user_field: str = ""
-    missing: str = ""
+    missing: str = ""  # marked with gettext_noop: raised as a Sentence
     default_rps: float = 1.0
 
     @staticmethod
@@ -86,7 +90,7 @@ class LoginClient:
         self._user = str(creds.get(self.user_field) or "")
         self._password = str(creds.get("password") or "")
         if not self._user or not self._password:
-            raise ConfigurationError(self.missing)
+            raise ConfigurationError(Sentence(self.missing))
         self.base_url = self.check_base_url(connection.base_url)
         # one token per account: connection, host and the credentials (a changed password logs in again)
         digest = hashlib.sha256(f"{self._user}\0{self._password}".encode()).hexdigest()[:16]

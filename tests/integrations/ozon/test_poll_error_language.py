@@ -1,0 +1,86 @@
+"""A failing Ozon poll reads in each reader's language on the store page and the overview's attention lines: the
+refusals and network failures of the outside services are said (core.sentences) where they are raised — the shared
+HTTP client (unreachable, no answer in time) and each client's own answers (credentials refused, rate limited) —
+not stored as English text only. The poll is the real one (ozon.orders), run in a Turkish worker, against the
+loopback Ozon simulator (a wrong Api-Key answers 403 code 7, as Ozon does; a queued 429; an answer that never comes)
+and a port nothing listens on; a real MariaDB shop."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
+
+from ocbridge.core import http, polls
+from ocbridge.core.models import Connection, PollHealth, Store
+from ocbridge.integrations.ozon import jobs
+
+pytestmark = pytest.mark.django_db
+
+# What each reader sees before the service's own words (which stay as the service said them).
+SAID = {
+    "refused": {"en": "Client-Id/Api-Key refused: Invalid Api-Key, please contact support",
+                "tr": "Client-Id/Api-Key reddedildi: Invalid Api-Key, please contact support",
+                "ru": "отклонено — Client-Id/Api-Key: Invalid Api-Key, please contact support"},
+    "429": {"en": "rate limited: You have reached request rate limit per second (8)",
+            "tr": "istek sınırı aşıldı: You have reached request rate limit per second (8)",
+            "ru": "превышен лимит запросов: You have reached request rate limit per second (8)"},
+    "timeout": {"en": "sent, but no answer in time (",
+                "tr": "gönderildi, ancak zamanında yanıt gelmedi (",
+                "ru": "отправлено, но ответ не пришёл вовремя ("},
+    "unreachable": {"en": "connection refused: nothing listens on that host and port (",
+                    "tr": "bağlantı reddedildi: bu ana bilgisayar ve bağlantı noktasında dinleyen bir şey yok (",
+                    "ru": "в соединении отказано: на этом хосте и порту ничего не слушает ("},
+}
+
+
+def _break(fault: str, integration, sim, monkeypatch) -> None:
+    conn = integration.connection
+    if fault == "refused":
+        conn.secret = {**conn.secret, "api_key": "00000000-0000-4000-8000-00000000dead"}
+        conn.save()
+    elif fault == "429":
+        sim.fail_next("429", count=5)
+    elif fault == "timeout":  # the process's client for this host, giving up after half a second (not Ozon's 30 s)
+        monkeypatch.setitem(http._shared, ("ozon", sim.base_url.rstrip("/")),
+                            http.HttpClient("ozon", base_url=sim.base_url.rstrip("/"), timeout=0.5))
+        sim.fail_next("timeout", count=5, seconds=2)
+    else:
+        Connection.objects.filter(pk=conn.pk).update(base_url="http://127.0.0.1:9")
+
+
+def _shown(store, lang: str) -> tuple[str, str]:
+    """The store page's failing-read row and the overview's attention line, as a reader in `lang` sees them."""
+    from django.contrib.auth.models import User
+
+    from ocbridge.core.attention import polls_failing
+
+    client = Client()
+    client.force_login(User.objects.create_superuser(f"admin-{lang}", password="pw"))
+    client.cookies["django_language"] = lang
+    page = html.unescape(client.get(reverse("dashboard:store", args=[store.pk])).content.decode())
+    row = re.search(r'<tr id="reads-failing">.*?</tr>', page, re.S).group(0)
+    with translation.override(lang):
+        [line] = polls_failing(Store.objects.all())
+    return row, line.text
+
+
+@pytest.mark.parametrize("shop", ["3.0"], indirect=True)
+@pytest.mark.parametrize("fault", list(SAID))
+def test_a_failing_ozon_poll_reads_in_each_readers_language(integration, sim, shop, fault, monkeypatch):
+    key = polls.integration_key(integration)
+    assert polls.run_one(jobs.ORDERS_POLL, key)  # works first
+    _break(fault, integration, sim, monkeypatch)
+    with translation.override("tr"):  # the worker's language must not matter
+        assert not polls.run_one(jobs.ORDERS_POLL, key)
+    health = PollHealth.objects.get(poll=jobs.ORDERS_POLL, key=key)
+    assert health.failing_since and health.last_error.startswith(SAID[fault]["en"]), health.last_error  # logs: English
+    for lang in ("en", "tr", "ru"):
+        row, line = _shown(integration.store, lang)
+        assert SAID[fault][lang] in row and SAID[fault][lang] in line, (lang, row, line)
+        for other in {"en", "tr", "ru"} - {lang}:
+            assert SAID[fault][other] not in row
