@@ -216,3 +216,28 @@ def without_statistics() -> None:
         if cur.fetchone():
             cur.execute("DELETE FROM sqlite_stat1")
             cur.execute("ANALYZE sqlite_schema")
+
+
+def failing_read_shown(store, lang: str) -> tuple[str, str]:
+    """A failing routine read (core.polls) of `store` as a reader in `lang` sees it: the store page's first
+    failing-read row and the overview's attention line (core.attention.polls_failing; one failing read expected)."""
+    import html
+    import re
+
+    from django.contrib.auth.models import User
+    from django.test import Client
+    from django.urls import reverse
+    from django.utils import translation
+
+    from ocbridge.core.attention import polls_failing
+    from ocbridge.core.models import Store
+
+    client = Client()
+    client.force_login(User.objects.filter(username=f"admin-{lang}").first()
+                       or User.objects.create_superuser(f"admin-{lang}", password="pw"))
+    client.cookies["django_language"] = lang
+    page = html.unescape(client.get(reverse("dashboard:store", args=[store.pk])).content.decode())
+    row = re.search(r'<tr id="reads-failing">.*?</tr>', page, re.S).group(0)
+    with translation.override(lang):
+        [line] = polls_failing(Store.objects.all())
+    return row, line.text

@@ -7,16 +7,12 @@ and a port nothing listens on; a real MariaDB shop."""
 
 from __future__ import annotations
 
-import html
-import re
-
 import pytest
-from django.test import Client
-from django.urls import reverse
 from django.utils import translation
+from testkit import failing_read_shown
 
 from ocbridge.core import http, polls
-from ocbridge.core.models import Connection, PollHealth, Store
+from ocbridge.core.models import Connection, PollHealth
 from ocbridge.integrations.ozon import jobs
 
 pytestmark = pytest.mark.django_db
@@ -53,22 +49,6 @@ def _break(fault: str, integration, sim, monkeypatch) -> None:
         Connection.objects.filter(pk=conn.pk).update(base_url="http://127.0.0.1:9")
 
 
-def _shown(store, lang: str) -> tuple[str, str]:
-    """The store page's failing-read row and the overview's attention line, as a reader in `lang` sees them."""
-    from django.contrib.auth.models import User
-
-    from ocbridge.core.attention import polls_failing
-
-    client = Client()
-    client.force_login(User.objects.create_superuser(f"admin-{lang}", password="pw"))
-    client.cookies["django_language"] = lang
-    page = html.unescape(client.get(reverse("dashboard:store", args=[store.pk])).content.decode())
-    row = re.search(r'<tr id="reads-failing">.*?</tr>', page, re.S).group(0)
-    with translation.override(lang):
-        [line] = polls_failing(Store.objects.all())
-    return row, line.text
-
-
 @pytest.mark.parametrize("shop", ["3.0"], indirect=True)
 @pytest.mark.parametrize("fault", list(SAID))
 def test_a_failing_ozon_poll_reads_in_each_readers_language(integration, sim, shop, fault, monkeypatch):
@@ -80,7 +60,7 @@ def test_a_failing_ozon_poll_reads_in_each_readers_language(integration, sim, sh
     health = PollHealth.objects.get(poll=jobs.ORDERS_POLL, key=key)
     assert health.failing_since and health.last_error.startswith(SAID[fault]["en"]), health.last_error  # logs: English
     for lang in ("en", "tr", "ru"):
-        row, line = _shown(integration.store, lang)
+        row, line = failing_read_shown(integration.store, lang)
         assert SAID[fault][lang] in row and SAID[fault][lang] in line, (lang, row, line)
         for other in {"en", "tr", "ru"} - {lang}:
             assert SAID[fault][other] not in row
