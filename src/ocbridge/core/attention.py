@@ -121,7 +121,7 @@ def connections_failing(stores) -> list[Attention]:
             link=reverse("dashboard:store", args=[c.store_id]),
             text=_("%(connection)s (%(store)s) is failing: %(service)s says “%(error)s”") % {
                 "connection": c.name or c.get_service_display(), "store": c.store.name,
-                "service": c.get_service_display(), "error": plain_error(c.last_error)}))
+                "service": c.get_service_display(), "error": plain_error(c.error_text())}))
     return out
 
 

@@ -18,6 +18,7 @@ from ocbridge.core import clock, rows
 from ocbridge.core.choices import Direction, ExchangeOutcome, Level
 from ocbridge.core.errors import RetryableError, ServiceError
 from ocbridge.core.masking import body_problem, mask_body, mask_headers, mask_url
+from ocbridge.core.sentences import said_data
 
 
 class Held:
@@ -176,7 +177,8 @@ class ExchangeRecorder:
         except BaseException as exc:
             handle.fail(exc)
             if self.connection is not None and isinstance(exc, ServiceError):
-                self.connection.mark_error(str(exc), rate_limited=str(exc.code).endswith("429") or exc.code == "rate_limit")
+                self.connection.mark_error(str(exc), rate_limited=str(exc.code).endswith("429") or exc.code == "rate_limit",
+                                           said=said_data(exc, self.secrets))
             raise
         else:
             if self.connection is not None and row.outcome == ExchangeOutcome.OK:

@@ -203,7 +203,8 @@ class Connection(models.Model):
     enabled = models.BooleanField(_("enabled"), default=True)
     last_ok_at = models.DateTimeField(null=True, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
+    last_error = models.TextField(blank=True)  # in English, for logs; pages show `error_text()`
+    last_error_said = models.JSONField(null=True, blank=True)  # as said (core.sentences); None: text only
     rate_limited_count = models.PositiveIntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)
     # One provider account serving several stores of the same owner or agency (their features may use it; its
@@ -257,9 +258,16 @@ class Connection(models.Model):
         self.last_ok_at = clock.now()
         Connection.objects.filter(pk=self.pk).update(last_ok_at=self.last_ok_at)
 
-    def mark_error(self, message: str, rate_limited: bool = False) -> None:
-        upd = {"last_error_at": clock.now(), "last_error": message[:2000]}
-        self.last_error_at, self.last_error = upd["last_error_at"], upd["last_error"]
+    def error_text(self) -> str:
+        """The last error in the active language where it was said so, else its stored text."""
+        from ocbridge.core.sentences import shown
+
+        return shown(self.last_error_said, self.last_error)
+
+    def mark_error(self, message: str, rate_limited: bool = False, said: dict | None = None) -> None:
+        """`message` in English (logs, the admin); `said`: the error's Sentence data (core.sentences), if it has one."""
+        upd = {"last_error_at": clock.now(), "last_error": message[:2000], "last_error_said": said}
+        self.last_error_at, self.last_error, self.last_error_said = upd["last_error_at"], upd["last_error"], said
         if rate_limited:
             upd["rate_limited_count"] = models.F("rate_limited_count") + 1
         Connection.objects.filter(pk=self.pk).update(**upd)
@@ -694,7 +702,6 @@ class PollHealth(models.Model):
 
     def error_text(self) -> str:
         """The last error in the active language where it was said so, else its stored text."""
-        from ocbridge.core.sentences import Sentence
+        from ocbridge.core.sentences import shown
 
-        sentence = Sentence.from_data(self.last_error_said)
-        return str(sentence) if sentence is not None else self.last_error
+        return shown(self.last_error_said, self.last_error)

@@ -460,7 +460,7 @@ def integration_of(target: Target):
 
 
 def describe(exc: Exception) -> str:
-    """One line for the owner, in English (the stored text, for logs; pages show `said(exc)` in the reader's
+    """One line for the owner, in English (the stored text, for logs; pages show `sentences.said_data(exc)` in the reader's
     language where the error has one): our classified errors' own words (the service's message), else the error's
     class and first line (drivers add "background" links and SQL below it)."""
     from ocbridge.core.errors import ConfigurationError, ServiceError
@@ -478,20 +478,6 @@ def describe(exc: Exception) -> str:
     return storable_text(text[:1000])
 
 
-def said(exc: Exception) -> dict | None:
-    """The error as a Sentence's data (core.sentences), for a page to show in its reader's language; None: the
-    error has only its text."""
-    from ocbridge.core.masking import storable_text
-    from ocbridge.core.sentences import sentence_of
-
-    sentence = sentence_of(exc)
-    if sentence is None:
-        return None
-    data = sentence.as_data()
-    data["values"] = {k: storable_text(v[:1000]) if isinstance(v, str) else v for k, v in data["values"].items()}
-    return data
-
-
 def run_once(poll: Poll, target: Target) -> bool:
     """Run one poll of one target here and now; record its health. True when it did its work.
 
@@ -505,7 +491,9 @@ def run_once(poll: Poll, target: Target) -> bool:
             found = poll.run(target)
         except Exception as exc:  # noqa: BLE001 - one target's failure is recorded and must not stop the others
             _keep(reads, poll, target)
-            changed = _record(poll.name, target, describe(exc), said(exc))
+            from ocbridge.core.sentences import said_data
+
+            changed = _record(poll.name, target, describe(exc), said_data(exc))
             log.warning("poll %s of %s failed: %s", poll.name, target.key, exc, exc_info=changed)  # traceback once
             return False
         if found:

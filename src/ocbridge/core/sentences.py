@@ -50,6 +50,26 @@ class Sentence:
         return cls(data["text"], **values)
 
 
+def said_data(exc: BaseException, secrets=()) -> dict | None:
+    """What a row stores of the error's Sentence (its data, values made storable and `secrets` masked), for a page
+    to show in its reader's language; None: the error has only its text."""
+    from ocbridge.core.masking import mask_values, storable_text
+
+    sentence = sentence_of(exc)
+    if sentence is None:
+        return None
+    data = sentence.as_data()
+    data["values"] = {k: storable_text(mask_values(v[:1000], secrets)) if isinstance(v, str) else v
+                      for k, v in data["values"].items()}
+    return data
+
+
+def shown(data, text: str) -> str:
+    """A stored error as a page shows it: its Sentence (`data`) in the active language, else its stored text."""
+    sentence = Sentence.from_data(data)
+    return str(sentence) if sentence is not None else text
+
+
 def sentence_of(exc: BaseException) -> Sentence | None:
     """The Sentence an error was raised with (a ServiceError's `said`, or the first argument), if it was."""
     for said in (getattr(exc, "said", None), exc.args[0] if exc.args else None):

@@ -214,7 +214,7 @@ def connections_card(store, period: Period) -> Card:
         bad = c.last_error_at is not None and (c.last_ok_at is None or c.last_error_at > c.last_ok_at)
         failing += bad
         tz = display_tz(c.store)
-        error = l10n.when(c.last_error_at, tz) + (f" · {c.last_error[:120]}" if c.last_error_at and c.last_error else "")
+        error = l10n.when(c.last_error_at, tz) + (f" · {c.error_text()[:120]}" if c.last_error_at and c.last_error else "")
         name = f"{c.store.name} · {c.name or c.get_service_display()}" if store is None else (c.name or c.get_service_display())
         rows.append((("⚠ " if bad else "") + name, l10n.when(c.last_ok_at, tz), error, l10n.number(c.rate_limited_count)))
     note = (_("%(n)d failing") % {"n": failing} + " · " + l10n.zones_note(c.store for c in conns)

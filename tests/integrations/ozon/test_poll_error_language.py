@@ -3,7 +3,8 @@ refusals and network failures of the outside services are said (core.sentences) 
 HTTP client (unreachable, no answer in time) and each client's own answers (credentials refused, rate limited) —
 not stored as English text only. The poll is the real one (ozon.orders), run in a Turkish worker, against the
 loopback Ozon simulator (a wrong Api-Key answers 403 code 7, as Ozon does; a queued 429; an answer that never comes)
-and a port nothing listens on; a real MariaDB shop."""
+and a port nothing listens on; a real MariaDB shop. The connection's "is failing" line says it the same way
+(Connection.last_error_said beside its English text)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from django.utils import translation
 from testkit import failing_read_shown
 
 from ocbridge.core import http, polls
-from ocbridge.core.models import Connection, PollHealth
+from ocbridge.core.attention import connections_failing
+from ocbridge.core.models import Connection, PollHealth, Store
 from ocbridge.integrations.ozon import jobs
 
 pytestmark = pytest.mark.django_db
@@ -62,5 +64,8 @@ def test_a_failing_ozon_poll_reads_in_each_readers_language(integration, sim, sh
     for lang in ("en", "tr", "ru"):
         row, line = failing_read_shown(integration.store, lang)
         assert SAID[fault][lang] in row and SAID[fault][lang] in line, (lang, row, line)
+        with translation.override(lang):  # the connection's own line: "Ozon (Shop 3.0) is failing: Ozon says …"
+            [failing] = connections_failing(Store.objects.all())
+        assert SAID[fault][lang] in failing.text, (lang, failing.text)
         for other in {"en", "tr", "ru"} - {lang}:
             assert SAID[fault][other] not in row
