@@ -159,3 +159,34 @@ def test_a_shop_database_that_stops_answering_and_a_key_about_to_expire_are_told
     assert "the shop database does not answer: Shop database not reachable (connection refused" in msg["text"]
     assert "Ozon" in msg["text"] and "in 10 days" in msg["text"] and "netgsm" not in msg["text"].lower()
     assert {c.source for c in AlertCondition.objects.all()} == {"shop", "expiry"}
+
+
+def test_a_route_with_a_language_gets_its_digest_in_it_and_the_others_in_the_stores(hub_mail, tg):
+    """A Turkish store; its owner reads Russian (the route's language), the operator the store's language: one
+    digest each, each wholly in its reader's language — the condition's line too, the provider's refusal said
+    (core.sentences) included. An evaluation per language asked for; none for a route without one."""
+    from email.header import decode_header, make_header
+
+    from ocbridge.core.errors import RetryableError, rate_limited
+    from ocbridge.core.sentences import said_data
+
+    store = Store.objects.create(name="Mağaza A", timezone="Europe/Istanbul", language="tr")
+    boss, ops = owner("boss", store), owner("ops", store)
+    # the failing connections only: the loopback SMTP server (aiosmtpd) refuses a message over ~1 KB
+    AlertRoute.objects.create(user=boss, store=store, channel="email", target="boss@example.com", language="ru",
+                              sources=["failing"])
+    AlertRoute.objects.create(user=ops, store=store, channel="telegram", target=str(CHAT), sources=["failing"])
+    conn = Connection.objects.create(store=store, service="ozon", name="Ozon A")
+    refused = RetryableError("ozon", 429, rate_limited("You have reached request rate limit per second (8)"))
+    conn.mark_error(str(refused), rate_limited=True, said=said_data(refused))
+    tick()
+    (msg,) = hub_mail.messages
+    body, subject = msg.get_payload(decode=True).decode(), str(make_header(decode_header(msg["Subject"])))
+    assert subject.startswith("ocbridge: 1 вопрос требует вас"), subject
+    assert "Ozon A (Mağaza A) не работает: Ozon отвечает «превышен лимит запросов: You have reached" in body, body
+    [tr] = tg.messages(CHAT)
+    assert "Ozon A (Mağaza A) hata veriyor: Ozon diyor ki “istek sınırı aşıldı: You have reached" in tr["text"]
+    assert "ocbridge: 1 konu sizi bekliyor" in tr["text"]
+    failing = AlertCondition.objects.get(key="core.connections_failing")
+    assert failing.text.startswith("Ozon A (Mağaza A) hata veriyor")  # kept in the store's language, and in the route's
+    assert failing.texts["ru"].startswith("Ozon A (Mağaza A) не работает") and set(failing.texts) == {"ru"}

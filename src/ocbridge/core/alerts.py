@@ -86,16 +86,25 @@ def scan(now: dt.datetime | None = None) -> dict:
     if not routes:
         return counts
     limits: dict[int, set[int]] = {}
+    languages: dict[int, set[str]] = {}  # languages routes ask for, besides each store's own
     for route in routes:
         for store_id in route_stores(route).values_list("pk", flat=True):
             limits.setdefault(store_id, set()).add(route.waiting_minutes)
+            languages.setdefault(store_id, set()).update([route.language] if route.language else [])
     for store in Store.objects.filter(pk__in=limits, enabled=True):
-        with translation.override(store.language or None):
-            items = needs_attention(Store.objects.filter(pk=store.pk)) + waiting_items(store, limits[store.pk], now)
-        opened, cleared = _record(store, items, now)
+        items = _items(store, store.language or None, limits[store.pk], now)
+        others = {lang: {(a.key, a.subject[:128]): a.text for a in _items(store, lang, limits[store.pk], now)}
+                  for lang in sorted(languages[store.pk] - {store.language})}  # an evaluation per language asked
+        opened, cleared = _record(store, items, now, others)
         counts["opened"] += opened
         counts["cleared"] += cleared
     return counts
+
+
+def _items(store: Store, lang: str | None, limits: set[int], now: dt.datetime) -> list[Attention]:
+    """What is wrong in this store now, said in `lang`."""
+    with translation.override(lang):
+        return needs_attention(Store.objects.filter(pk=store.pk)) + waiting_items(store, limits, now)
 
 
 def waiting_items(store: Store, limits: set[int], now: dt.datetime) -> list[Attention]:
@@ -113,23 +122,28 @@ def waiting_items(store: Store, limits: set[int], now: dt.datetime) -> list[Atte
     return out
 
 
-def _record(store: Store, items: list[Attention], now: dt.datetime) -> tuple[int, int]:
+def _record(store: Store, items: list[Attention], now: dt.datetime,
+            others: dict[str, dict[tuple, str]] | None = None) -> tuple[int, int]:
+    """`others`: {language: {(key, subject): text}} — the same conditions said in the languages routes ask for."""
     current = {(a.key, a.subject[:128]): a for a in items}
     known = {(c.key, c.subject): c for c in AlertCondition.objects.filter(store=store)}
     opened = cleared = 0
     for ident, item in current.items():
-        text = item.text if store.name in item.text else f"{store.name}: {item.text}"
+        text = _line(store, item.text)
+        texts = {lang: _line(store, said[ident]) for lang, said in (others or {}).items() if ident in said}
         row = known.get(ident)
         if row is None:
             AlertCondition.objects.create(store=store, key=ident[0], subject=ident[1], source=source_of(ident[0]),
-                                          text=text, severity=item.severity, opened_at=now, last_opened_at=now)
+                                          text=text, texts=texts, severity=item.severity, opened_at=now,
+                                          last_opened_at=now)
             opened += 1
         elif row.cleared_at is not None:  # back again: news for the next digest
             AlertCondition.objects.filter(pk=row.pk).update(cleared_at=None, last_opened_at=now, text=text,
-                                                            times=F("times") + 1, severity=item.severity)
+                                                            texts=texts, times=F("times") + 1,
+                                                            severity=item.severity)
             opened += 1
-        elif row.text != text:
-            AlertCondition.objects.filter(pk=row.pk).update(text=text)
+        elif row.text != text or row.texts != texts:
+            AlertCondition.objects.filter(pk=row.pk).update(text=text, texts=texts)
     gone = [c.pk for ident, c in known.items() if ident not in current and c.cleared_at is None]
     if gone:
         cleared = AlertCondition.objects.filter(pk__in=gone).update(cleared_at=now)
@@ -137,6 +151,10 @@ def _record(store: Store, items: list[Attention], now: dt.datetime) -> tuple[int
 
 
 # --- digest: one message per route and period ------------------------------------------------------------------
+
+
+def _line(store: Store, text: str) -> str:
+    return text if store.name in text else f"{store.name}: {text}"
 
 
 def route_stores(route: AlertRoute):
@@ -182,11 +200,12 @@ def digest(now: dt.datetime | None = None) -> int:
 
 def compose(route: AlertRoute, news: list[AlertCondition], now: dt.datetime) -> tuple[str, str]:
     """The message: one line per condition, with when it started, whether it is still on and how often it came."""
-    lang = (route.store or news[0].store).language or None  # the language the conditions were written in
+    # The route's language, else the one the conditions were written in (their store's)
+    lang = route.language or (route.store or news[0].store).language or None
     with translation.override(lang):
         lines = []
         for c in news:
-            line = f"• {c.text}"
+            line = f"• {c.texts.get(route.language) or c.text}"
             notes = [_("since %(time)s") % {"time": _local(c.opened_at, c.store)}]
             if c.times > 1:
                 notes.append(ngettext("happened %(n)d time", "happened %(n)d times", c.times) % {"n": c.times})

@@ -585,6 +585,8 @@ class AlertRoute(models.Model):
     sources = models.JSONField(_("what"), default=list, blank=True, help_text="source names; empty = all")
     digest_minutes = models.PositiveIntegerField(_("at most one message every (minutes)"), default=60)
     waiting_minutes = models.PositiveIntegerField(_("orders waiting for a person longer than (minutes)"), default=60)
+    language = models.CharField(_("language"), max_length=8, blank=True, choices=settings.LANGUAGES,
+                                help_text=_("Empty: the store's language"))
     enabled = models.BooleanField(_("enabled"), default=True)
     watermark = models.DateTimeField(default=clock.now)  # conditions opened after this are news for the next message
     last_sent_at = models.DateTimeField(null=True, blank=True)
@@ -608,7 +610,8 @@ class AlertCondition(models.Model):
     key = models.CharField(max_length=64)  # the needs-attention contributor ("core.connections_failing")
     subject = models.CharField(max_length=128, blank=True)  # which one ("connection:12"), "" when one per store
     source = models.CharField(max_length=16)  # the alert source a route subscribes to (core.alerts.SOURCES)
-    text = models.TextField()
+    text = models.TextField()  # in the store's language
+    texts = models.JSONField(default=dict, blank=True)  # {language: text} for routes that ask for another language
     severity = models.CharField(max_length=8, default="warning")
     opened_at = models.DateTimeField()  # first seen
     last_opened_at = models.DateTimeField()  # first seen, or seen again after it had cleared

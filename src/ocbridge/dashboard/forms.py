@@ -585,7 +585,7 @@ class AlertRouteForm(forms.ModelForm):
 
     class Meta:
         model = AlertRoute
-        fields = ["store", "channel", "target", "sources", "digest_minutes", "waiting_minutes", "enabled"]
+        fields = ["store", "channel", "target", "sources", "digest_minutes", "waiting_minutes", "language", "enabled"]
 
     def __init__(self, *args, stores=None, **kwargs):
         from ocbridge.core import alerts
