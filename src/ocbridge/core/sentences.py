@@ -70,6 +70,15 @@ def shown(data, text: str) -> str:
     return str(sentence) if sentence is not None else text
 
 
+def words(exc: BaseException) -> str:
+    """An error's own words for a page: in the reader's language where it was said so, else a ServiceError's message
+    (without our "service: code" prefix), else its text."""
+    sentence = sentence_of(exc)
+    if sentence is not None:
+        return str(sentence)
+    return getattr(exc, "message", "") or str(exc)
+
+
 def sentence_of(exc: BaseException) -> Sentence | None:
     """The Sentence an error was raised with (a ServiceError's `said`, or the first argument), if it was."""
     for said in (getattr(exc, "said", None), exc.args[0] if exc.args else None):

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from django.contrib.auth.models import User
 from django.urls import reverse
+from django.utils import translation
 
 from ocbridge.core.models import Integration
 from ocbridge.integrations.onebox import jobs, lists
@@ -133,3 +134,17 @@ def test_a_page_sent_with_one_kind_of_map_is_saved_as_that_kind_and_nothing_is_w
     assert form.is_valid(), form.errors
     form.save(integration)
     assert jobs.config_of(Integration.objects.get(pk=integration.pk)).status_map["1"] == saved
+
+
+@pytest.mark.parametrize("lang,said", [
+    ("tr", "OneBox'a ulaşılamadı: bağlantı reddedildi: bu ana bilgisayar ve bağlantı noktasında dinleyen bir şey yok ("),
+    ("ru", "в соединении отказано: на этом хосте и порту ничего не слушает ("),
+])
+def test_onebox_unreachable_is_said_in_the_readers_language(shop, sim, integration, lang, said):
+    """The notice's own words — which network failure it was (core.http says it as a Sentence) — are in the
+    reader's language, not only its frame."""
+    sim.stop()  # nothing listens on its port now
+    with translation.override(lang):
+        form = OneBoxSettingsForm.from_integration(integration)
+        [why] = form.notices
+    assert said in why, why

@@ -15,6 +15,7 @@ from ocbridge.core import access, polls
 from ocbridge.core.choices import Role
 from ocbridge.core.errors import ConfigurationError, ServiceError, never_reached
 from ocbridge.core.models import Binding, Integration
+from ocbridge.core.sentences import words
 from ocbridge.integrations.despatch import jobs, models as m
 from ocbridge.integrations.despatch.config import stock_contradiction
 
@@ -84,9 +85,9 @@ def test_connection(request, integration_pk: int) -> HttpResponse:
         total = jobs.test_connection(integration)
     except (ServiceError, ConfigurationError) as exc:
         if never_reached(exc):  # a DNS failure or a timeout is not Despatch Cloud refusing
-            messages.error(request, _("Despatch Cloud could not be reached: %(error)s") % {"error": exc})
+            messages.error(request, _("Despatch Cloud could not be reached: %(error)s") % {"error": words(exc)})
         else:
-            messages.error(request, _("Despatch Cloud refused: %(error)s") % {"error": exc})
+            messages.error(request, _("Despatch Cloud refused: %(error)s") % {"error": words(exc)})
     else:
         messages.success(request, _("Connected. Despatch Cloud holds %(n)s orders.") % {"n": total})
     return redirect("despatch:overview", integration_pk=integration.pk)

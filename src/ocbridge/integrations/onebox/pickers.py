@@ -14,6 +14,7 @@ from django import forms
 from django.utils.translation import gettext as _
 
 from ocbridge.core.errors import ConfigurationError, ServiceError, never_reached
+from ocbridge.core.sentences import words
 from ocbridge.integrations.onebox import lists, shop
 from ocbridge.integrations.onebox.config import OneBoxConfig
 from ocbridge.opencart import statuses
@@ -36,7 +37,7 @@ def onebox_lists(form, integration, *, bound: bool) -> dict | None:
         return lists.read(integration)
     except (ServiceError, ConfigurationError) as exc:
         text = (_("OneBox could not be reached: %(error)s") if never_reached(exc)
-                else _("OneBox refused: %(error)s")) % {"error": getattr(exc, "message", "") or exc}
+                else _("OneBox refused: %(error)s")) % {"error": words(exc)}
         if have:
             form.notices.append(_("%(error)s — the lists OneBox gave at %(at)s are offered.")
                                 % {"error": text, "at": have["at"][:16].replace("T", " ")})

@@ -17,6 +17,7 @@ from ocbridge.core import access, polls
 from ocbridge.core.choices import Role
 from ocbridge.core.errors import ConfigurationError, ServiceError, never_reached
 from ocbridge.core.models import Binding, Integration
+from ocbridge.core.sentences import words
 from ocbridge.dashboard.audit import audit
 from ocbridge.integrations.onebox import groups, jobs, lists, models as m, reasons, shop
 
@@ -117,9 +118,9 @@ def test_connection(request, integration_pk: int) -> HttpResponse:
         flows = jobs.read_statuses(integration)
     except (ServiceError, ConfigurationError) as exc:
         if never_reached(exc):
-            messages.error(request, _("OneBox could not be reached: %(error)s") % {"error": exc})
+            messages.error(request, _("OneBox could not be reached: %(error)s") % {"error": words(exc)})
         else:
-            messages.error(request, _("OneBox refused: %(error)s") % {"error": exc})
+            messages.error(request, _("OneBox refused: %(error)s") % {"error": words(exc)})
     else:
         messages.success(request, _("Connected. Business processes: %(names)s") % {"names": ", ".join(flows)})
     return redirect("onebox:overview", integration_pk=integration.pk)

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ocbridge.core import clock
 from ocbridge.core.errors import never_reached
+from ocbridge.core.sentences import words
 from ocbridge.integrations.ozon.config import OzonConfig
 from ocbridge.integrations.ozon.models import CatalogCache
 
@@ -126,8 +127,8 @@ def failure_text(exc: Exception) -> str:
     """Why asking Ozon failed, as the Test button and the settings form say it: never reached (DNS, refused,
     timeout: the error names which) or refused by Ozon (e.g. a wrong Api-Key)."""
     if never_reached(exc):
-        return _("Ozon could not be reached: %(error)s") % {"error": exc}
-    return _("Ozon refused: %(error)s") % {"error": exc}
+        return _("Ozon could not be reached: %(error)s") % {"error": words(exc)}
+    return _("Ozon refused: %(error)s") % {"error": words(exc)}
 
 
 def cancel_reasons(client, conn, *, refresh: bool = False) -> list[dict]:
