@@ -103,6 +103,18 @@ def test_bad_password_is_terminal_with_netgsms_text(sim, conn, assert_masked):
     assert exc.value.code == "30" and "Geçersiz kullanıcı adı" in exc.value.message
     assert Exchange.objects.get().level == Level.ERROR
     assert_masked("wrong-pass-000")
+    # Netgsm's own words are Turkish: what they mean is said (core.sentences) for a reader of any language
+    from django.utils import translation
+
+    from ocbridge.core.sentences import words
+
+    assert exc.value.message.startswith("user code or password (or the user's API access) refused: Geçersiz")
+    with translation.override("ru"):
+        assert words(exc.value).startswith("отклонено — код пользователя или пароль (или доступ пользователя к API): ")
+    with translation.override("en"):  # the inbox poll's refusal, as the store page shows it
+        with pytest.raises(TerminalError) as inbox:
+            NetgsmClient(conn).fetch_inbound_sms()
+        assert words(inbox.value).startswith("user code or password (or the user's API access) refused: Geçersiz")
 
 
 def test_unknown_sender_name_is_terminal(sim, conn):
