@@ -197,8 +197,9 @@ EXCHANGE_BODY_LIMIT = 16 * 1024
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask": {"()": "ocbridge.core.masking.MaskingFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["mask"]}},
+    "filters": {"mask": {"()": "ocbridge.core.masking.MaskingFilter"},
+                "queue_read_errors": {"()": "ocbridge.core.outage.QueueReadErrors"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["queue_read_errors", "mask"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("OCBRIDGE_LOG_LEVEL", "WARNING")},
 }
 

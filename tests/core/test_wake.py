@@ -239,3 +239,137 @@ def test_a_failed_hand_over_is_one_log_line_without_the_redis_password(settings,
     assert line.startswith("webhook 7 stored but not handed over now") and "ConnectionError" in line
     assert "pw-s3cret-77" not in line and "\n" not in line
 
+
+
+# --- Redis down under a running worker, and under a settings save: one line, not a traceback per attempt ----------
+
+PASSWORD = "pw-outage-5150"
+
+
+def _lines(log_text: str, start: str) -> list[str]:
+    return [line for line in log_text.splitlines() if line.startswith(start)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_whose_redis_goes_down_says_so_once_and_hands_out_again_when_it_answers(client, tmp_path):
+    """A real worker on a real redis-server with a password, stopped mid-run: its dispatcher's hand-out fails every
+    tick (0.2 s) meanwhile — said in one masked line, no traceback — and the job it could not hand over runs once
+    Redis is back, said in one more line. Before, every tick logged "dispatcher tick failed" with a traceback."""
+    from ocbridge.testbed.redis import RedisServer, RedisUnavailable
+
+    try:
+        server = RedisServer(password=PASSWORD).start()
+    except RedisUnavailable as exc:
+        pytest.skip(str(exc))
+    conn = _cod_setup(2)
+    try:
+        with WorkerProcess(tmp_path / "worker.log", OCBRIDGE_REDIS_URL=server.url()) as worker:
+            _deliver(client, conn, 0)
+            worker.wait_for(lambda: _all_handled(1), "the worker on Redis never handled the first webhook")
+            server.stop()
+            _deliver(client, conn, 1)  # stored; the worker makes its job and cannot hand it to huey
+            waiting = Job.objects.filter(kind="cod_confirm.apply_call_result", state=JobState.QUEUED)
+            worker.wait_for(lambda: waiting.exists(), "the worker never made the stored webhook's job")
+            worker.wait_for(lambda: _lines(worker.log_path.read_text(), "job queue unreachable"),
+                            "the worker never said the job queue is unreachable")
+            job = waiting.get()
+            time.sleep(4)  # ~20 more ticks, each failing to hand the job out
+            down = worker.log_path.read_text()
+            assert Job.objects.get(pk=job.pk).state == JobState.QUEUED  # not lost, not failed: waiting
+            server = RedisServer(port=server.port, password=PASSWORD).start()  # back, empty
+            worker.wait_for(lambda: _all_handled(2), "the job was not handed out after Redis came back")
+            worker.wait_for(lambda: _lines(worker.log_path.read_text(), "job queue answers again"),
+                            "the worker never said the job queue answers again")
+            assert worker.proc.poll() is None  # kept running throughout
+            log_text = worker.log_path.read_text()
+    finally:
+        server.stop()
+    [unreachable] = _lines(down, "job queue unreachable")
+    assert "ConnectionError" in unreachable and "due jobs wait in the job table" in unreachable
+    assert "dispatcher tick failed" not in down and "dispatcher hand-out failed" not in down
+    assert len(_lines(log_text, "job queue unreachable")) == 1 and not _lines(log_text, "job queue still unreachable")
+    [back] = _lines(log_text, "job queue answers again")
+    assert "failed attempts" in back
+    assert PASSWORD not in log_text and "redis.exceptions" not in log_text  # no traceback of ours or huey's
+    assert Job.objects.get(pk=job.pk).attempts == 1
+    _handled_once(2, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_settings_saved_while_redis_is_down_say_so_once_and_move_the_stamp_again_when_it_answers(settings, caplog):
+    """core.config_cache on a real redis-server with a password, stopped: every save (and every look at the stamp)
+    fails to reach it — one masked warning line for all of them, no traceback; the first save after it is back
+    moves the stamp and says so once. Before, each save and each look logged a traceback."""
+    from ocbridge.core import config_cache
+    from ocbridge.testbed.redis import RedisServer, RedisUnavailable
+
+    try:
+        server = RedisServer(password=PASSWORD).start()
+    except RedisUnavailable as exc:
+        pytest.skip(str(exc))
+    settings.REDIS_URL = server.url()
+    config_cache._state["redis"] = None  # a client for this server
+    caplog.set_level(logging.WARNING, logger="ocbridge.core.config_cache")
+    try:
+        store = Store.objects.create(name="Stamp", db_url="sqlite:////nonexistent-stamp.db")
+        before = config_cache.read_stamp()
+        assert before is not None and not caplog.records
+        server.stop()
+        for n in range(5):
+            store.name = f"Stamp {n}"
+            store.save()  # saved all the same
+            config_cache.clear()
+            config_cache.generation()  # a look at the stamp
+        assert Store.objects.get(pk=store.pk).name == "Stamp 4"
+        down = [r for r in caplog.records]
+        server = RedisServer(port=server.port, password=PASSWORD).start()  # back, empty
+        store.name = "Stamp back"
+        store.save()
+        assert config_cache.read_stamp() is not None  # moved on the new server
+        back = caplog.records[len(down):]
+    finally:
+        server.stop()
+        config_cache._state["redis"] = None
+    [line] = [r.getMessage() for r in down]
+    assert line.startswith("config stamp unreachable (") and "ConnectionError" in line and "\n" not in line
+    assert all(r.exc_info is None for r in caplog.records)
+    assert [r.getMessage().split(" after")[0] for r in back] == ["config stamp answers again"]
+    assert not any(PASSWORD in r.getMessage() for r in caplog.records)
+
+
+def test_an_outage_is_said_again_only_after_its_repeat_interval_and_its_end_once(caplog):
+    """core.outage.Outage with a 0.5 s interval in place of the minute, fed the error a real Redis client raises for
+    a port nobody listens on: the start, one reminder per interval with the count, the end once."""
+    import redis
+
+    from ocbridge.core.outage import Outage
+    from ocbridge.testbed.process import free_port
+
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    client = redis.Redis(host="127.0.0.1", port=free_port(), password=PASSWORD, socket_connect_timeout=1,
+                         retry=Retry(NoBackoff(), 0))  # each ping one attempt: the test times the interval
+    outage = Outage(logging.getLogger("test.outage"), "thing", "work waits", repeat=0.5)
+    caplog.set_level(logging.WARNING, logger="test.outage")
+    outage.ok()  # nothing failed: says nothing
+
+    def fail() -> None:
+        with pytest.raises(redis.exceptions.ConnectionError) as caught:
+            client.ping()
+        outage.failed(caught.value)
+
+    for _ in range(5):  # within the interval: the first line only
+        fail()
+    assert len(caplog.records) == 1
+    time.sleep(0.6)
+    fail()  # past it: one reminder, then quiet again
+    fail()
+    assert len(caplog.records) == 2
+    outage.ok()
+    outage.ok()
+    said = [r.getMessage() for r in caplog.records]
+    assert said[0].startswith("thing unreachable (work waits): ConnectionError: ")
+    assert said[1].startswith("thing still unreachable after 0 s (6 failed attempts; work waits): ConnectionError")
+    assert said[2] == "thing answers again after 0 s (7 failed attempts)" and len(said) == 3
+    assert not any(PASSWORD in s for s in said)

@@ -25,6 +25,8 @@ from django.db import transaction
 from django.db.models.base import ModelState
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
+from ocbridge.core.outage import Outage
+
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 0.5  # another process's edit is seen this long after its commit at most
@@ -34,6 +36,9 @@ REDIS_KEY = "ocbridge:config-stamp"
 _lock = threading.Lock()
 _entries: dict[tuple, tuple[float, object]] = {}
 _state = {"stamp": None, "checked": 0.0, "redis": None, "generation": 0}
+# Redis down: one line a minute, not a traceback per save and per look (every CHECK_SECONDS)
+_stamp_outage = Outage(log, "config stamp", f"settings are read from the database each time; other processes "
+                       f"see a change within {MAX_AGE:.0f} s")
 
 
 # --- the stamp every process compares -------------------------------------------------------------------------
@@ -87,8 +92,10 @@ def _forget_and_move() -> None:
     clear()
     try:
         _move_stamp()
-    except Exception:  # noqa: BLE001 - the save itself succeeded; other processes see it after MAX_AGE
-        log.warning("config stamp not moved; other processes see this change within %s s", MAX_AGE, exc_info=True)
+    except Exception as exc:  # noqa: BLE001 - the save itself succeeded; other processes see it after MAX_AGE
+        _stamp_outage.failed(exc)
+    else:
+        _stamp_outage.ok()
 
 
 def clear() -> None:
@@ -110,9 +117,11 @@ def _fresh_enough(now: float) -> None:
         return
     try:
         stamp = read_stamp()
-    except Exception:  # noqa: BLE001 - Redis away: read the database every time until it is back
-        log.warning("config stamp unreadable; not caching", exc_info=True)
+    except Exception as exc:  # noqa: BLE001 - Redis away: read the database every time until it is back
+        _stamp_outage.failed(exc)
         stamp = object()
+    else:
+        _stamp_outage.ok()
     with _lock:
         if stamp != _state["stamp"]:
             _entries.clear()

@@ -10,13 +10,11 @@ import logging
 import random
 from collections.abc import Callable
 from contextvars import ContextVar
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.db import transaction
 
 from ocbridge.core import clock
-from ocbridge.core.masking import mask_values
+from ocbridge.core.outage import masked_error
 
 log = logging.getLogger(__name__)
 
@@ -137,13 +135,7 @@ def hand_over_on_commit(hand_over: Callable[[], None], what: str) -> None:
         try:
             hand_over()
         except Exception as exc:  # noqa: BLE001 - the work is stored; only the early hand-over was lost
-            log.warning("%s stored but not handed over now (the dispatcher's next look queues it): %s: %s",
-                        what, type(exc).__name__, _masked(str(exc)))
+            log.warning("%s stored but not handed over now (the dispatcher's next look queues it): %s",
+                        what, masked_error(exc))
 
     transaction.on_commit(run)
-
-
-def _masked(text: str) -> str:
-    url = getattr(settings, "REDIS_URL", "")
-    secrets = [urlsplit(url).password or "", url] if url else []
-    return mask_values(" ".join(text.split())[:300], secrets)

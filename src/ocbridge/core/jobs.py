@@ -45,6 +45,7 @@ from ocbridge.core.jobkinds import (  # noqa: F401  (re-exported: integrations i
     schedule_on_commit,
 )
 from ocbridge.core.models import Job
+from ocbridge.core.outage import job_queue
 
 log = logging.getLogger(__name__)
 
@@ -322,12 +323,20 @@ def dispatch_due(send: Callable[[int], None], polls=None) -> float:
 
 def hand_out(send: Callable[[int], None]) -> None:
     """Queue the stored webhooks (core.inbox), then hand the due jobs to `send` (huey) now: what a web process's
-    wake-up asks for (core.wake)."""
+    wake-up asks for (core.wake). A queue that cannot take them (Redis down) is said in one line a minute, and the
+    jobs not handed over are due again at the next look rather than after the hand-over lease."""
     from ocbridge.core.inbox import queue_stored
 
     queue_stored()
-    for pk in due_job_ids():
-        send(pk)
+    ids = due_job_ids()
+    for n, pk in enumerate(ids):
+        try:
+            send(pk)
+        except Exception as exc:  # noqa: BLE001 - the broker; the rows are the truth and stay queued
+            Job.objects.filter(pk__in=ids[n:]).update(dispatched_at=None)
+            job_queue.failed(exc)
+            return
+        job_queue.ok()
 
 
 def dispatcher_loop(stop: threading.Event, send: Callable[[int], None], interval: float = 1.0, polls=None) -> None:

@@ -49,8 +49,11 @@ from django.db import IntegrityError, connections, transaction
 from django.utils import translation
 
 from ocbridge.core import clock
+from ocbridge.core.outage import Outage, broker_down
 
 log = logging.getLogger(__name__)
+# the lease store (Redis) down: one line a minute, not a traceback per tick; no routine poll starts meanwhile
+_lease_outage = Outage(log, "poll lease store", "routine polls wait until it answers")
 
 REFRESH_SECONDS = 5.0  # how often a dispatcher re-reads the targets (stores switched on, intervals changed)
 BACKOFF_MAX = 600.0  # seconds: a shop down for hours is still tried every ten minutes
@@ -709,9 +712,14 @@ class Scheduler:
             wait = 1.0
             try:
                 wait = min(1.0, self.tick())
-            except Exception:  # lease store or hub unreachable: log, wait, go on
-                log.exception("routine polls: tick failed")
+            except Exception as exc:  # lease store or hub unreachable: log, wait, go on
+                if broker_down(exc):
+                    _lease_outage.failed(exc)
+                else:
+                    log.exception("routine polls: tick failed")
                 close_old_connections()
+            else:
+                _lease_outage.ok()
             stop.wait(max(wait, 0.005))
 
     def _work(self, lane: Lane) -> None:

@@ -22,8 +22,9 @@ class RedisServer(ServerProcess):
     answers = "answer"
     stop_seconds, kill_seconds = 10.0, 5.0
 
-    def __init__(self, *, port: int | None = None):
+    def __init__(self, *, port: int | None = None, password: str = ""):
         super().__init__(port=port)
+        self.password = password  # requirepass: a URL that carries a secret, as a production one does
 
     def start(self, timeout: float = 15.0) -> "RedisServer":
         binary = shutil.which("redis-server") or ("/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None)
@@ -31,7 +32,7 @@ class RedisServer(ServerProcess):
             raise RedisUnavailable(APT_HINT)
         args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.base), "--save", "",
                 "--appendonly", "no", "--daemonize", "no", "--logfile", str(self.base / "redis.log"),
-                "--protected-mode", "no"]
+                "--protected-mode", "no"] + (["--requirepass", self.password] if self.password else [])
         self._launch(args)
         self._wait_ready(timeout)
         return self
@@ -39,11 +40,13 @@ class RedisServer(ServerProcess):
     def _wait_ready(self, timeout: float) -> None:
         import redis
 
-        self._wait_until(lambda: redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1).ping(),
+        self._wait_until(lambda: redis.Redis(host="127.0.0.1", port=self.port, password=self.password or None,
+                                             socket_connect_timeout=1).ping(),
                          redis.exceptions.ConnectionError, timeout)
 
     def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/{db}"
 
 
 def start_server(**kwargs) -> RedisServer:
