@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import InterfaceError, OperationalError, close_old_connections, transaction
-from django.db.models import F
+from django.db.models import F, Q
 
 from ocbridge.core import clock
 from ocbridge.core.choices import JobState
@@ -238,14 +238,17 @@ def slot_key(prefix: str, every: float) -> str:
 
 
 def enqueue_unless_waiting(kind, *, key: str, integration, payload: dict | None = None,
-                           waiting_payload: dict | None = None) -> bool:
+                           waiting_payload: dict | None = None, due_only: bool = False) -> bool:
     """A routine "anything to send?" check found work, or the owner pressed "Sync now": queue `kind` for the
     integration, unless a run of it is queued or running already — a queued one plans from the rows as they are when
     it starts (so it sends this change too), and what a running one missed the next check finds. `waiting_payload`:
     only a waiting run whose payload holds these items takes the request (a full reconcile is not taken by a
-    routine run). True when a job was queued."""
+    routine run). `due_only`: a run queued for later (a payment's 3-D Secure wait) does not take it — "now" means
+    now. True when a job was queued."""
     name = get_kind(kind if isinstance(kind, str) else kind.kind).kind
-    waiting = Job.objects.filter(integration=integration, kind=name, state__in=(JobState.QUEUED, JobState.RUNNING),
+    waits = (Q(state=JobState.RUNNING) | Q(state=JobState.QUEUED, next_run_at__lte=clock.now()) if due_only
+             else Q(state__in=(JobState.QUEUED, JobState.RUNNING)))
+    waiting = Job.objects.filter(waits, integration=integration, kind=name,
                                  **{f"payload__{k}": v for k, v in (waiting_payload or {}).items()})
     if waiting.exists():
         return False

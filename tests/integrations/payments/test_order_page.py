@@ -190,3 +190,48 @@ def test_an_order_of_another_store_in_the_same_shop_is_not_shown(aps_bed, client
     assert r.status_code == 302 and not Payment.objects.exists()  # "Order 606 is not in the shop"
     client.force_login(User.objects.create_superuser("root", password="pw"))
     assert client.get(reverse("payments:order", args=[bed.store.pk, 606])).status_code == 200
+
+
+def test_ask_the_gateway_now_queues_one_check_unless_one_is_due_or_running(aps_bed, admin_client):
+    """"Ask the gateway now": two clicks at once are one check; a click after it ran asks again (it queued nothing
+    when in the same 15 s slot as the first); a check scheduled for later (the 3-D Secure wait) does not take the
+    click. The simulator is asked (CHECK_STATUS) once per check, and the page says which happened."""
+    from django.contrib.messages import get_messages
+
+    from ocbridge.core.models import Job
+    from ocbridge.integrations.payments.jobs import schedule_check
+    from ocbridge.integrations.payments.merchant_page import SECURE_3DS_WAIT
+
+    bed = aps_bed("3.0")
+    bed.add_order(605, total="12.00")
+    payment = links.new_payment(bed.integration, order_id=605, amount="12.00", currency="AED", language="en")
+    checks = Job.objects.filter(kind="payments.check", payload__payment_id=payment.pk)
+
+    def click() -> str:
+        r = admin_client.post(reverse("payments:check", args=[payment.pk]))
+        assert r.status_code == 302
+        [said] = [str(m) for m in get_messages(r.wsgi_request)]
+        page = admin_client.get(r["Location"]).content.decode()  # shown there (and so gone from the next click's)
+        assert said.replace("'", "&#x27;") in page
+        return said
+
+    def asked() -> int:
+        return len([r for r in bed.sim.requests("/FortAPI/paymentApi")
+                    if r.json().get("query_command") == "CHECK_STATUS"])
+
+    assert "will be asked" in click()
+    assert "already" in click() and checks.count() == 1  # the double click
+    bed.settle()
+    assert asked() == 1
+    assert "will be asked" in click() and checks.count() == 2  # after the check ran, within the same 15 s
+    bed.settle()
+    assert asked() == 2
+
+    schedule_check(payment, SECURE_3DS_WAIT)  # the customer is at their bank's 3-D Secure page
+    later = checks.order_by("-pk").first()
+    assert "will be asked" in click() and checks.count() == 4  # now, not in 15 minutes
+    bed.settle()
+    assert asked() == 3
+    assert Job.objects.get(pk=later.pk).state == "queued"  # the later check still waits for its time
+    payment.refresh_from_db()
+    assert payment.state == "created"

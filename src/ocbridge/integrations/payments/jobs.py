@@ -18,7 +18,7 @@ from ocbridge.core import clock, outbox
 from ocbridge.core.choices import SideEffectState
 from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError
 from ocbridge.core.jobkinds import Defer, about_order
-from ocbridge.core.jobs import JobKind, register_job_kind, register_schedule, slot_key
+from ocbridge.core.jobs import JobKind, enqueue_unless_waiting, register_job_kind, register_schedule, slot_key
 from ocbridge.core.registry import register_order_consumer, register_pay_link_maker
 from ocbridge.core.models import Integration, Job, Store
 from ocbridge.integrations.payments import ledger, links
@@ -122,6 +122,17 @@ def schedule_check(payment: Payment, seconds: float = 0) -> None:
     Job.objects.enqueue(CheckPayment, key=slot_key(f"payments:check:{payment.pk}:soon", 15.0),
                         integration=payment.integration, payload={"payment_id": payment.pk},
                         run_at=clock.now() + timedelta(seconds=seconds))
+
+
+def ask_now(payment: Payment) -> bool:
+    """The owner's "Ask the gateway now": a status check now, unless one is due or running (it is asking already). A
+    check scheduled for later (the 3-D Secure wait) does not take the click. Keyed by the payment's last check: two
+    clicks at once queue one, a click after that check was made queues the next. True when a check was queued."""
+    last = (Job.objects.filter(integration=payment.integration, kind=CheckPayment.kind,
+                               payload__payment_id=payment.pk).order_by("-pk").values_list("pk", flat=True).first())
+    return enqueue_unless_waiting(CheckPayment, key=f"payments:check:{payment.pk}:ask-after:{last or 0}",
+                                  integration=payment.integration, payload={"payment_id": payment.pk},
+                                  waiting_payload={"payment_id": payment.pk}, due_only=True)
 
 
 # --- writing to the shop ---------------------------------------------------------------------------------

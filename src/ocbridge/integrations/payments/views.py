@@ -34,7 +34,7 @@ from ocbridge.core.exchanges import client_ip, close_inbound, inbound_exchange
 from ocbridge.core.models import Integration, Job, Store
 from ocbridge.integrations.payments import installments, ledger, links, merchant_page, operations
 from ocbridge.integrations.payments.gateways import gateway_for
-from ocbridge.integrations.payments.jobs import schedule_check
+from ocbridge.integrations.payments.jobs import ask_now, schedule_check
 from ocbridge.integrations.payments.models import (
     OPEN_STATES, Operation, Payment, PaymentState as S,
 )
@@ -389,8 +389,11 @@ def payment_link(request, store_pk: int) -> HttpResponse:
 @require_POST
 def payment_check(request, pk: int) -> HttpResponse:
     payment = access.get_scoped(Payment.objects.select_related("integration"), request.user, Role.OPERATOR, pk=pk)
-    schedule_check(payment)
-    messages.success(request, _("The gateway will be asked for this payment's state."))
+    if ask_now(payment):
+        messages.success(request, _("The gateway will be asked for this payment's state."))
+    else:
+        messages.info(request, _("The gateway is being asked for this payment's state already (a status check is "
+                                 "due or running): no second check was queued."))
     return _back(request, payment)
 
 
