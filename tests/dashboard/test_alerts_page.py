@@ -26,16 +26,18 @@ def test_add_test_and_remove_a_telegram_route(settings):
                 "waiting_minutes": 45, "enabled": "on", "sources": ["failing", "waiting"]}
         resp = client.post(reverse("dashboard:alerts"), form)
         assert resp.status_code == 200 and b"chat id" in resp.content and b"Ensure this value" in resp.content
-        resp = client.post(reverse("dashboard:alerts"), {**form, "target": "424242", "digest_minutes": 30})
+        resp = client.post(reverse("dashboard:alerts"), {**form, "target": "424242", "digest_minutes": 30,
+                                                         "language": "ru"})
         assert resp.status_code == 302
         route = AlertRoute.objects.get(user=user)
-        assert (route.store, route.sources, route.waiting_minutes) == (None, ["failing", "waiting"], 45)
+        assert (route.store, route.sources, route.waiting_minutes, route.language) == (
+            None, ["failing", "waiting"], 45, "ru")
         client.post(reverse("dashboard:alert-test", args=[route.pk]))
         run_until_idle()
         (msg,) = tg.messages(424242)
-        assert "test" in msg["text"]
+        assert msg["text"] == "Тестовое оповещение ocbridge\n\nЭто тест от ocbridge: оповещения доходят до вас сюда."  # ru
         page = client.get(reverse("dashboard:alerts")).content.decode()
-        assert "424242" in page and SideEffect.objects.get(key__startswith="alert-test:").get_state_display() in page
+        assert "424242 <small>(Русский)</small>" in page and SideEffect.objects.get(key__startswith="alert-test:").get_state_display() in page
         client.post(reverse("dashboard:alert-remove", args=[route.pk]))
         assert not AlertRoute.objects.exists()
         assert [e.action for e in AuditEntry.objects.order_by("pk")] == ["alerts.add", "alerts.test", "alerts.remove"]

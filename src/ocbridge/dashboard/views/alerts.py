@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -57,8 +58,9 @@ def alert_route_test(request, pk: int) -> HttpResponse:
     """One test message through the route's channel, as an alert would go (a job and an outbox row, audited)."""
     route = _own(request, pk)
     entry = audit(request, "alerts.test", store=route.store, channel=route.channel, target=route.target)
-    body = _("This is a test from ocbridge: alerts reach you here.")
+    with translation.override(route.language or translation.get_language()):  # as the route's alerts are written
+        subject, body = _("ocbridge test alert"), _("This is a test from ocbridge: alerts reach you here.")
     Job.objects.enqueue(alerts.SendAlert, key=f"alert-test:{route.pk}:{entry.pk}", store=route.store,
-                        payload={"route": route.pk, "n": 0, "subject": _("ocbridge test alert"), "body": body})
+                        payload={"route": route.pk, "n": 0, "subject": subject, "body": body})
     messages.info(request, _("A test message is on its way; its outcome shows next to the route."))
     return redirect("dashboard:alerts")
