@@ -71,6 +71,11 @@ def rate_limited(detail: str) -> Sentence:
     return Sentence(gettext_noop("rate limited: {detail}"), detail=detail)
 
 
+def unreadable(text: str) -> Sentence:
+    """An answer no parser accepts (a proxy in the way), with its first 200 characters, said (core.sentences)."""
+    return Sentence(gettext_noop("unreadable answer: {detail}"), detail=repr(text[:200]))
+
+
 def credentials_refused(which: str, detail: str) -> Sentence:
     """A provider refusing the account's credentials (`which`: a gettext_noop naming them), with its own words."""
     return Sentence(gettext_noop("{which} refused: {detail}"), which=Sentence(which), detail=detail)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from ocbridge.core import outbound
-from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError
+from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError, unreadable
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient, shared_client
 
@@ -310,7 +310,7 @@ class ApsClient:
         except ValueError:
             params = None
         if not isinstance(params, dict):
-            err = RetryableError(SERVICE, "garbage", f"unreadable answer: {resp.text[:200]!r}")
+            err = RetryableError(SERVICE, "garbage", unreadable(resp.text))
             err.maybe_sent = True  # a 2xx we cannot read: it may have been carried out
             raise err
         params = {str(k): v for k, v in params.items()}

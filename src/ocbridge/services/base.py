@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from ocbridge.core.choices import ExchangeOutcome
-from ocbridge.core.errors import RetryableError, TerminalError, UnknownOutcomeError
+from ocbridge.core.errors import RetryableError, TerminalError, UnknownOutcomeError, unreadable
 
 T = TypeVar("T")
 OUTCOMES = ("confirm", "cancel", "agent", "no_answer", "busy", "failed", "invalid", "unknown")
@@ -95,7 +95,7 @@ class UnreadableAnswerError(RetryableError):
     """A 2xx answer no parser accepts (a proxy in the way). For a side effect it may have been carried out."""
 
     def __init__(self, service: str, text: str, *, maybe_sent: bool):
-        super().__init__(service, "garbage", f"unreadable answer: {text[:200]!r}")
+        super().__init__(service, "garbage", unreadable(text))
         self.maybe_sent = maybe_sent  # read by ExchangeHandle.fail: PENDING, so the next try asks first
 
 

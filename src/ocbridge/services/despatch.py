@@ -22,6 +22,7 @@ from django.utils.translation import gettext_noop
 
 from ocbridge.core.errors import (
     ConfigurationError, RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited,
+    unreadable,
 )
 from ocbridge.services.session_tokens import LoginClient, SessionTokens, TokenRefused
 
@@ -222,7 +223,7 @@ class DespatchClient(LoginClient):
         if resp.status_code >= 400:
             raise TerminalError(self.service, resp.status_code, message)
         if not isinstance(body, dict):  # a 2xx nobody can parse: a proxy in the way
-            raise RetryableError(self.service, "garbage", f"unreadable answer: {resp.text[:200]!r}")
+            raise RetryableError(self.service, "garbage", unreadable(resp.text))
         return body
 
 

@@ -24,7 +24,7 @@ import time
 from decimal import Decimal
 
 from ocbridge.core import outbound
-from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError
+from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError, unreadable
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient, shared_client
 
@@ -196,7 +196,7 @@ class LatitudeClient:
         if resp.status_code >= 400:
             raise TerminalError(SERVICE, resp.status_code, message)
         if not isinstance(body, dict):
-            err = RetryableError(SERVICE, "garbage", f"unreadable answer: {resp.text[:200]!r}")
+            err = RetryableError(SERVICE, "garbage", unreadable(resp.text))
             err.maybe_sent = True
             raise err
         return body

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_noop
 
 from ocbridge.core.errors import (
     ConfigurationError, RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited,
+    unreadable,
 )
 from ocbridge.services.session_tokens import LoginClient, SessionTokens, TokenRefused
 
@@ -200,7 +201,7 @@ class OneBoxClient(LoginClient):
             raise RetryableError(self.service, resp.status_code, message,
                                  retry_after=parse_retry_after(resp.headers.get("Retry-After")))
         if not isinstance(body, dict):
-            raise RetryableError(self.service, "garbage", f"unreadable answer: {resp.text[:200]!r}")
+            raise RetryableError(self.service, "garbage", unreadable(resp.text))
         if int(body.get("status") or 0) == 1 and resp.status_code < 400:
             return body.get("dataArray")
         if auth and (resp.status_code in (400, 401, 403)) and "token" in message.lower():

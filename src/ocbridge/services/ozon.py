@@ -17,7 +17,9 @@ from ocbridge.core import ratelimit
 from ocbridge.core.choices import Level
 from django.utils.translation import gettext_noop
 
-from ocbridge.core.errors import RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited
+from ocbridge.core.errors import (
+    RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited, unreadable,
+)
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient, shared_client
 
@@ -431,7 +433,7 @@ class OzonClient:
         if resp.status_code >= 400:
             raise TerminalError(self.service, resp.status_code, f"{code}: {message}" if code is not None else message)
         if body is None:  # a 200 nobody can parse: a proxy in the way; the card import is an upsert, so retry
-            raise RetryableError(self.service, "garbage", f"unreadable answer: {resp.text[:200]}")
+            raise RetryableError(self.service, "garbage", unreadable(resp.text))
         # Per-item errors: `errors[]` (stocks, prices) or `error` + `result: false` (rFBS posting steps).
         has_item_errors = any(r.get("errors") or r.get("error") or r.get("result") is False
                               for r in body.get("result") or [] if isinstance(r, dict)) \

@@ -30,6 +30,9 @@ SAID = {
     "timeout": {"en": "sent, but no answer in time (",
                 "tr": "gönderildi, ancak zamanında yanıt gelmedi (",
                 "ru": "отправлено, но ответ не пришёл вовремя ("},
+    "garbage": {"en": "unreadable answer: '<html><body><h1>502 Bad Gateway",  # a 200 a proxy in the way made
+                "tr": "okunamayan yanıt: '<html><body><h1>502 Bad Gateway",
+                "ru": "нечитаемый ответ: '<html><body><h1>502 Bad Gateway"},
     "unreachable": {"en": "connection refused: nothing listens on that host and port (",
                     "tr": "bağlantı reddedildi: bu ana bilgisayar ve bağlantı noktasında dinleyen bir şey yok (",
                     "ru": "в соединении отказано: на этом хосте и порту ничего не слушает ("},
@@ -43,6 +46,8 @@ def _break(fault: str, integration, sim, monkeypatch) -> None:
         conn.save()
     elif fault == "429":
         sim.fail_next("429", count=5)
+    elif fault == "garbage":
+        sim.fail_next("garbage", count=5)
     elif fault == "timeout":  # the process's client for this host, giving up after half a second (not Ozon's 30 s)
         monkeypatch.setitem(http._shared, ("ozon", sim.base_url.rstrip("/")),
                             http.HttpClient("ozon", base_url=sim.base_url.rstrip("/"), timeout=0.5))
