@@ -568,3 +568,56 @@ def test_a_tick_looks_only_at_the_due_targets(counted_poll, tmp_path, monkeypatc
     sched.tick()
     _settle(sched)
     assert "a" in looked and counted_poll.count("a") == 2
+
+
+@pytest.mark.django_db
+def test_a_lease_store_that_goes_down_is_said_once_and_polls_go_on_when_it_answers(counted_poll, caplog):
+    """The poll loop on a real password-protected redis-server, stopped for several slots: one masked warning line,
+    no traceback per tick (before: "routine polls: tick failed" with a traceback at every slot), and the polls run
+    again once it answers, said in one more line."""
+    import logging
+    import threading
+
+    from ocbridge.testbed.redis import RedisServer, RedisUnavailable
+
+    password = "pw-leases-4242"
+    try:
+        server = RedisServer(password=password).start()
+    except RedisUnavailable as exc:
+        pytest.skip(str(exc))
+    caplog.set_level(logging.WARNING, logger="ocbridge.core.polls")
+    sched = polls.Scheduler(threads=1, leases=polls.RedisLeases(server.url(), prefix=f"t{time.time_ns()}:"))
+    stop = threading.Event()
+    loop = threading.Thread(target=sched.loop, args=(stop,), daemon=True)
+    loop.start()
+
+    def said(start: str) -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.getMessage().startswith(start)]
+
+    def until(pred, seconds: float = 30) -> bool:
+        end = time.monotonic() + seconds
+        while not pred() and time.monotonic() < end:
+            time.sleep(0.05)
+        return pred()
+
+    try:
+        assert until(lambda: sorted(counted_poll) == ["a", "b"])
+        server.stop()
+        for _ in range(3):  # three of a's slots while Redis is down
+            clock.travel(15)
+            assert until(lambda: said("poll lease store unreachable"))
+            time.sleep(1.2)
+        assert counted_poll.count("a") == 1
+        down = list(caplog.records)
+        server = RedisServer(port=server.port, password=password).start()
+        clock.travel(15)
+        assert until(lambda: counted_poll.count("a") == 2 and said("poll lease store answers again"))
+    finally:
+        stop.set()
+        loop.join(10)
+        server.stop()
+    [line] = [r for r in down if r.levelno >= logging.WARNING]
+    assert line.getMessage().startswith("poll lease store unreachable (routine polls wait until it answers): ")
+    assert "ConnectionError" in line.getMessage() and line.exc_info is None
+    assert not said("routine polls: tick failed") and len(said("poll lease store answers again")) == 1
+    assert not any(password in r.getMessage() for r in caplog.records)

@@ -697,8 +697,17 @@ class Scheduler:
         with self.lock:
             busy = ident in self.running
             slow = ident in self.slow
-        if not busy and (not_before is None or now >= not_before) and \
-                self.leases.take(poll.name, target.key, slot, ttl=target.every * 4):
+        if busy or (not_before is not None and now < not_before):
+            return
+        try:
+            taken = self.leases.take(poll.name, target.key, slot, ttl=target.every * 4)
+        except Exception as exc:
+            if not broker_down(exc):
+                raise
+            _lease_outage.failed(exc)  # this slot is skipped; the next one asks again
+            return
+        _lease_outage.ok()  # only an answer says it is back: most ticks do not reach the lease store
+        if taken:
             with self.lock:
                 self.running.add(ident)
             (self.slow_todo if slow else self.todo).put((poll, target, ident))
@@ -718,8 +727,6 @@ class Scheduler:
                 else:
                     log.exception("routine polls: tick failed")
                 close_old_connections()
-            else:
-                _lease_outage.ok()
             stop.wait(max(wait, 0.005))
 
     def _work(self, lane: Lane) -> None:
