@@ -172,7 +172,6 @@ def test_a_route_with_a_language_gets_its_digest_in_it_and_the_others_in_the_sto
 
     store = Store.objects.create(name="Mağaza A", timezone="Europe/Istanbul", language="tr")
     boss, ops = owner("boss", store), owner("ops", store)
-    # the failing connections only: the loopback SMTP server (aiosmtpd) refuses a message over ~1 KB
     AlertRoute.objects.create(user=boss, store=store, channel="email", target="boss@example.com", language="ru",
                               sources=["failing"])
     AlertRoute.objects.create(user=ops, store=store, channel="telegram", target=str(CHAT), sources=["failing"])

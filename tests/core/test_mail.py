@@ -39,6 +39,17 @@ def test_a_mail_through_the_hub_server_arrives_once_and_is_logged(hub_mail, stor
     assert (ex.method, ex.url, ex.outcome, ex.store) == ("SMTP", f"smtp://127.0.0.1:{hub_mail.port}", "ok", store)
 
 
+def test_a_long_mail_arrives_whole_with_its_lines_ended_as_smtp_requires(hub_mail, store):
+    """SMTP ends every line of a message with CRLF (RFC 5321 §2.3.8) and a line may hold at most 1,000 octets
+    (§4.5.3.1.6). A message whose lines end in a bare LF is one long line to a strict server: aiosmtpd answers
+    "500 Line too long", Postfix 3.9 refuses bare LFs by default (smtpd_forbid_bare_newline)."""
+    body = "\n".join(f"{i:03d}. Mağaza Demo: sipariş {1000 + i} bekliyor — ödeme yapılmadı." for i in range(120))
+    mail.queue("test:long", to="owner@example.com", subject="Uzun özet", body=body, store=store)
+    _run_all()
+    assert len(hub_mail.messages) == 1, SideEffect.objects.get(key="test:long").error
+    assert hub_mail.messages[0].get_content().replace("\r\n", "\n").rstrip("\n") == body  # lines as they went
+
+
 def test_a_store_server_overrides_the_hub_with_its_login_and_the_password_stays_secret(settings, smtp_server, store):
     settings.EMAIL_HOST = "mail.hub.invalid"  # would fail: the store's own server must be the one used
     settings.SIMULATOR_HOSTS = [f"127.0.0.1:{smtp_server.port}"]  # a store's server on loopback needs the admin

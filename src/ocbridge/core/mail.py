@@ -222,7 +222,8 @@ def _deliver(cfg: MailSettings, msg: EmailMessage, to: list[str]) -> str:
                 if code not in (250, 251):
                     raise smtplib.SMTPRecipientsRefused({rcpt: (code, text)})
             handed_over = True
-            code, text = smtp.data(msg.as_bytes())
+            # SMTP ends lines with CRLF; smtplib's data() fixes line ends only in a str, never in bytes.
+            code, text = smtp.data(msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
             if code != 250:  # smtplib returns the final answer instead of raising
                 raise smtplib.SMTPDataError(code, text)
             answer = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
