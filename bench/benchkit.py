@@ -82,8 +82,8 @@ def load() -> str:
 
 def plain_get(url: str, params: dict | None = None, *, timeout: float = 30) -> tuple[int, bytes]:
     """GET `url` on a new connection with the standard library's HTTP client: (status, body). The hot-path benches
-    time requests with it. httpx spent ~0.9 ms of its own per request (p50, measured against a 404 page of the same
-    gunicorn, 2026-12-07), on the same two cores as the server; a PBX's client does not. http.client costs
+    time requests with it. httpx spent 0.5–0.7 ms of its own per request (p50, quiet machine, a 404 page of the same
+    gunicorn, 2026-12-07; ~0.9 ms loaded), on the same two cores as the server; a PBX's client does not. http.client costs
     ~0.15 ms over a bare socket."""
     import http.client
     from urllib.parse import urlencode, urlsplit

@@ -10,8 +10,8 @@ whose dispatcher checkpoints the SQLite hub's log once a second (core.wal; the r
 reaches settings.SQLITE_WAL_PAGES — the bench prints whether it did). Each of our requests is followed by one for a page the same
 server answers with a 404 (URL resolving, middleware, no database): the floor of any request there. Requests are
 timed with the standard library's HTTP client (benchkit.plain_get), a new connection each, as a PBX opens them;
-the 404 page is also timed through httpx, the client these figures used before 2026-12-07 (~0.9 ms of its own per
-request on the same two cores). `--dump FILE` writes each request's time, to line up a tail with the server's. `--rounds`
+the 404 page is also timed through httpx, the client these figures used before 2026-12-07 (0.5–0.7 ms of its own per
+request on the same two cores, quiet). `--dump FILE` writes each request's time, to line up a tail with the server's. `--rounds`
 rounds of `--calls` each; the spread of the rounds shows the noise of a shared machine. In the same run, the
 query Verimor's own module runs — `telephone LIKE '%<last 10 digits>'` — is timed on the same shop.
 Target (issue 23): ours p99 < 5 ms.
