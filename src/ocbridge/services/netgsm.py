@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-from ocbridge.core import clock, ratelimit
-from ocbridge.core.choices import ExchangeOutcome, Level
 from django.utils.translation import gettext_noop
 
+from ocbridge.core import clock, ratelimit
+from ocbridge.core.choices import ExchangeOutcome, Level
 from ocbridge.core.errors import RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient

@@ -18,9 +18,9 @@ import json
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from ocbridge.core import outbound, ratelimit
 from django.utils.translation import gettext_noop
 
+from ocbridge.core import outbound, ratelimit
 from ocbridge.core.errors import (
     ConfigurationError, RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited,
     unreadable,

@@ -13,10 +13,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from ocbridge.core import ratelimit
-from ocbridge.core.choices import Level
 from django.utils.translation import gettext_noop
 
+from ocbridge.core import ratelimit
+from ocbridge.core.choices import Level
 from ocbridge.core.errors import (
     RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited, unreadable,
 )
