@@ -79,7 +79,8 @@ def test_the_card_shows_the_counts(log):
 @pytest.mark.parametrize("one_store", [True, False])
 def test_counted_through_indexes_without_sorting_the_period(log, one_store):
     """Grouping by each row's local date sorted every row of the period (1–2 s at a million rows); each count is now
-    a range of an index. All stores: every count reads an index alone (bench/overview.py, section 1)."""
+    a range of an index, read alone, and one store's counts read only that store's entries (bench/overview.py,
+    section 1)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -96,10 +97,49 @@ def test_counted_through_indexes_without_sorting_the_period(log, one_store):
     reads = [step for step in plan if "core_exchange" in step]
     assert not any("TEMP B-TREE" in step for step in plan), plan
     assert len(reads) == 30 * 3 and all(step.startswith("SEARCH") for step in reads), plan
+    assert all("COVERING INDEX" in step for step in reads), plan
     if one_store:
-        assert sum("COVERING INDEX exchange_store_time" in step for step in reads) == 30, plan  # the days' totals
-    else:
-        assert all("COVERING INDEX" in step for step in reads), plan
+        # The days' totals, and the store's own warnings and errors: never the level index, which holds every
+        # store's (at 1,000 stores a thousand times the rows; before, each of the 60 counts read it and the table).
+        assert sum("INDEX exchange_store_time" in step for step in reads) == 30, plan
+        assert sum("INDEX exchange_store_trouble (store_id=? AND level=?" in step for step in reads) == 60, plan
+
+
+@pytest.mark.skipif(os.environ.get("OCBRIDGE_DATABASE_URL", "").startswith("postgres"), reason="SQLite's plan")
+def test_a_one_store_users_card_reads_only_that_stores_entries(log, client):
+    """The overview of a user who sees one store (not an administrator: the card is that store's): the statement the
+    card runs, planned with its bound values as the page runs it, counts the store's warnings and errors in
+    exchange_store_trouble and its days in exchange_store_time — it never touches the level index, whose entries are
+    every store's (before: 60 searches of exchange_level_time, each row's store read from the table)."""
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.urls import reverse
+
+    from ocbridge.core.models import StoreMember
+    from testkit import without_statistics
+
+    without_statistics()
+    store, _rows_ = log
+    owner = User.objects.create_user("owner-of-one")
+    StoreMember.objects.create(user=owner, store=store, role="owner")
+    client.force_login(owner)
+    seen = []
+
+    def keep(execute, sql, params, many, context):
+        if "core_exchange" in sql and "COUNT(*)" in sql:
+            seen.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(keep):
+        html = client.get(reverse("dashboard:home")).content.decode()
+    assert "Exchanges per day" in html
+    [(sql, params)] = seen
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN QUERY PLAN " + sql, params)
+        reads = [row[-1] for row in cur.fetchall() if "core_exchange" in row[-1]]
+    assert len(reads) == 30 * 3 and all(r.startswith("SEARCH") and "COVERING INDEX" in r for r in reads), reads
+    assert not any("exchange_level_time" in r for r in reads), reads
+    assert sum("INDEX exchange_store_trouble (store_id=? AND level=?" in r for r in reads) == 60, reads
 
 
 @pytest.mark.skipif(os.environ.get("OCBRIDGE_DATABASE_URL", "").startswith("postgres"), reason="the nested run")

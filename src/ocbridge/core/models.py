@@ -460,6 +460,10 @@ class Exchange(models.Model):
             # Rows about an order only: a webhook or a poll's read not (yet) tied to one writes no entry.
             models.Index(fields=["order_id"], name="exchange_order", condition=models.Q(order_id__isnull=False)),
             models.Index(fields=["level", "created"], name="exchange_level_time"),  # also housekeeping's old info rows
+            # One store's warnings and errors by day (the overview's log card, a store's log filtered by level): the
+            # level index reads every store's; only the few rows that are not info have an entry, so writes barely pay.
+            models.Index(fields=["store", "level", "created"], name="exchange_store_trouble",
+                         condition=models.Q(level="warning") | models.Q(level="error")),
             # Stored webhooks not queued yet (core.inbox): an entry lives from the request until the worker's look.
             models.Index(fields=["id"], name="exchange_inbox", condition=models.Q(pending_jobs__isnull=False)),
         ]

@@ -144,8 +144,9 @@ def exchanges_per_day(store, period: Period) -> dict[str, dict[dt.date, int]]:
     Counted as ranges, not grouped: grouping by each row's local date computed the date of, and sorted, every row of
     the period (1–2 s at a million rows). All stores: each day's rows of each level are a range of the (level,
     created) index, counted without reading the table. One store: each day's rows are a range of (store, created),
-    its warnings and errors are read by level (few), and info is the rest. One statement, so the figures come from
-    one snapshot of the log and add up.
+    its warnings and errors a range of (store, level, created) (`exchange_store_trouble`, which holds only those: the
+    level index would read every store's), and info is the rest. One statement, so the figures come from one
+    snapshot of the log and add up.
     """
     from ocbridge.core.models import Exchange
 
