@@ -13,6 +13,24 @@ os.environ["OCBRIDGE_SIMULATOR_HOSTS"] = ",".join(LOOPBACK_ALLOWED)
 pytest_plugins = ["conftest_mariadb"] if (Path(__file__).parent / "conftest_mariadb.py").exists() else []
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_public_url():
+    """PUBLIC_URL (where the hub tells providers to send webhooks) is a loopback port this session holds without
+    listening, so a webhook no test asked to receive is refused, never delivered to the default
+    http://127.0.0.1:8000 where a `make demo` beside the tests would take it. Tests that need the webhooks set
+    PUBLIC_URL to their live server; worker subprocesses inherit the environment variable."""
+    import socket
+
+    from django.conf import settings
+
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))  # bound, not listening: connects are refused and no one else gets the port
+    url = f"http://127.0.0.1:{held.getsockname()[1]}"
+    settings.PUBLIC_URL = os.environ["OCBRIDGE_PUBLIC_URL"] = url
+    yield url
+    held.close()
+
+
 @pytest.fixture(autouse=True)
 def _test_clock(settings):
     """Every test may move time; it starts at real time."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
@@ -61,6 +62,30 @@ def test_sms_happy_path_and_replay(sim, conn):
     assert client.send_sms(to=PHONE, text="Onay için EVET yazın", key="s1", sender="SHOP") == sent
     assert [m["id"] for m in sim.messages()] == [sent.provider_id]
     assert sim.messages()[0]["callback_url"].endswith("/sms-report")  # the connection's hook by default
+
+
+def test_default_hook_is_a_port_the_session_holds_not_the_demos(sim, conn, session_public_url):
+    """A `make demo` beside the tests listens on the default PUBLIC_URL, http://127.0.0.1:8000: a webhook sent to
+    the connection's own hook (no test server asked for it) is refused on the session's port, never delivered there."""
+    demo = socket.socket()
+    try:
+        demo.bind(("127.0.0.1", 8000))
+        demo.listen()
+    except OSError:  # a demo (or anything) holds the port: the URL check below still holds
+        demo.close()
+        demo = None
+    try:
+        SandboxClient(conn).send_sms(to=PHONE, text="Onay için EVET yazın", key="s1", sender="SHOP")
+        sim.wait_for(lambda: sim.webhooks.attempts("webhook"), timeout=10)
+        first = sim.webhooks.attempts("webhook")[0]
+        assert first.url.startswith(session_public_url + "/") and first.status is None  # refused: nobody listens there
+        if demo is not None:
+            demo.setblocking(False)
+            with pytest.raises(BlockingIOError):  # no connection waiting to be accepted
+                demo.accept()
+    finally:
+        if demo is not None:
+            demo.close()
 
 
 def test_timeout_is_retryable_and_leaves_pending_row(sim, conn, quick_http):
