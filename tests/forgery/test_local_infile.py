@@ -13,13 +13,11 @@ import threading
 import pytest
 from django.urls import reverse
 
+from ocbridge.testbed.old_mysql import frame, read_packet
+
 CLIENT_LOCAL_FILES = 0x80
 CAPABILITIES = 0x000FF7DF  # what MySQL 5.7 announces, CLIENT_LOCAL_FILES included
 SECRET_TEXT = "fernet-key-that-must-stay-home"
-
-
-def _packet(seq: int, payload: bytes) -> bytes:
-    return struct.pack("<I", len(payload))[:3] + bytes([seq]) + payload
 
 
 class FakeMySQL:
@@ -34,21 +32,6 @@ class FakeMySQL:
         self.requests = 0
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
-
-    def _read(self, conn) -> tuple[int, bytes]:
-        head = self._exact(conn, 4)
-        length = int.from_bytes(head[:3], "little")
-        return head[3], self._exact(conn, length)
-
-    @staticmethod
-    def _exact(conn, n: int) -> bytes:
-        data = b""
-        while len(data) < n:
-            chunk = conn.recv(n - len(data))
-            if not chunk:
-                raise ConnectionError("closed")
-            data += chunk
-        return data
 
     def _serve(self) -> None:
         self.sock.settimeout(20)
@@ -70,18 +53,18 @@ class FakeMySQL:
                     + struct.pack("<H", CAPABILITIES & 0xFFFF) + b"\x21" + struct.pack("<H", 2)
                     + struct.pack("<H", CAPABILITIES >> 16) + bytes([21]) + b"\x00" * 10 + salt[8:] + b"\x00"
                     + b"mysql_native_password\x00")
-        conn.sendall(_packet(0, greeting))
-        seq, login = self._read(conn)
+        conn.sendall(frame(0, greeting))
+        seq, login = read_packet(conn)
         self.client_flags.append(struct.unpack("<I", login[:4])[0])
-        conn.sendall(_packet(seq + 1, b"\x00\x00\x00\x02\x00\x00\x00"))  # OK: any password will do
+        conn.sendall(frame(seq + 1, b"\x00\x00\x00\x02\x00\x00\x00"))  # OK: any password will do
         while True:
-            _, query = self._read(conn)
+            _, query = read_packet(conn)
             if not query.upper().startswith((b"\x03SET AUTOCOMMIT", b"\x03SET NAMES")):  # the driver's own set-up
                 break
-            conn.sendall(_packet(1, b"\x00\x00\x00\x02\x00\x00\x00"))
+            conn.sendall(frame(1, b"\x00\x00\x00\x02\x00\x00\x00"))
         assert query[:1] == b"\x03"  # COM_QUERY, whatever it asks
         self.requests += 1
-        conn.sendall(_packet(1, b"\xfb" + self.wanted))  # "send me this file"
+        conn.sendall(frame(1, b"\xfb" + self.wanted))  # "send me this file"
         conn.settimeout(1)
         try:
             while True:

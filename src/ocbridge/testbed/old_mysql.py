@@ -33,7 +33,8 @@ REFUSED = {
 }
 
 
-def _read(sock: socket.socket, n: int) -> bytes:
+def read_exactly(sock: socket.socket, n: int) -> bytes:
+    """The next `n` bytes from `sock`; ConnectionError when the other side closes first."""
     out = b""
     while len(out) < n:
         chunk = sock.recv(n - len(out))
@@ -43,13 +44,15 @@ def _read(sock: socket.socket, n: int) -> bytes:
     return out
 
 
-def _packet(sock: socket.socket) -> tuple[int, bytes]:
-    head = _read(sock, 4)
+def read_packet(sock: socket.socket) -> tuple[int, bytes]:
+    """The next MySQL packet from `sock` as (sequence id, payload)."""
+    head = read_exactly(sock, 4)
     length = head[0] | head[1] << 8 | head[2] << 16
-    return head[3], _read(sock, length)
+    return head[3], read_exactly(sock, length)
 
 
-def _frame(seq: int, payload: bytes) -> bytes:
+def frame(seq: int, payload: bytes) -> bytes:
+    """`payload` as one MySQL packet of sequence id `seq`."""
     return struct.pack("<I", len(payload))[:3] + bytes([seq & 0xFF]) + payload
 
 
@@ -91,19 +94,19 @@ class OldMySQL(SlowProxy):
             client.close()
             return
         try:
-            seq, greeting = _packet(server)
-            client.sendall(_frame(seq, _without_tls(greeting)))
+            seq, greeting = read_packet(server)
+            client.sendall(frame(seq, _without_tls(greeting)))
             threading.Thread(target=self._pipe, args=(server, client, 1), daemon=True).start()
             while True:  # client → server, packet by packet: a refused statement is answered here
-                seq, payload = _packet(client)
+                seq, payload = read_packet(client)
                 message = REFUSED.get(payload[1:]) if seq == 0 and payload[:1] == bytes([COM_QUERY]) else None
                 if message is None:
-                    server.sendall(_frame(seq, payload))
+                    server.sendall(frame(seq, payload))
                     continue
                 with self._lock:
                     self.refused += 1
                 # the server owes nothing at this point (a command is answered before the next is sent)
-                client.sendall(_frame(1, b"\xff" + struct.pack("<H", PARSE_ERROR) + b"#42000" + message.encode()))
+                client.sendall(frame(1, b"\xff" + struct.pack("<H", PARSE_ERROR) + b"#42000" + message.encode()))
         except (ConnectionError, OSError):
             for s in (client, server):
                 try:
