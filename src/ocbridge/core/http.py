@@ -68,20 +68,23 @@ class HttpClient:
             return self._client.request(method, url, **kwargs)
         # Sentences (core.sentences): a poll's failure is shown in each reader's language; the text stays English.
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # never reached the other side
-            text = str(exc) or type(exc).__name__
             cause = Sentence(gettext_noop("no answer in time: a firewall may drop the connection")) \
-                if isinstance(exc, httpx.ConnectTimeout) else network_cause(text)
-            raise NetworkError(self.service, "connect", Sentence(gettext_noop("{cause} ({detail})"), cause=cause,
-                                                                 detail=text), maybe_sent=False) from exc
+                if isinstance(exc, httpx.ConnectTimeout) else None
+            raise self._failed("connect", exc, cause, maybe_sent=False) from exc
         except httpx.TimeoutException as exc:  # sent, no answer in time: it may have been processed
             raise NetworkError(self.service, "timeout", Sentence(gettext_noop("sent, but no answer in time ({detail})"),
                                                                  detail=str(exc) or "timed out"),
                                maybe_sent=True) from exc
         except httpx.TransportError as exc:
-            text = str(exc) or type(exc).__name__
-            raise NetworkError(self.service, "transport", Sentence(gettext_noop("{cause} ({detail})"),
-                                                                   cause=network_cause(text), detail=text),
-                               maybe_sent=True) from exc
+            raise self._failed("transport", exc, None, maybe_sent=True) from exc
+
+    def _failed(self, code: str, exc: Exception, cause: Sentence | None, *, maybe_sent: bool) -> NetworkError:
+        """The failure said as its cause in the reader's words (read from httpx's text unless given), then that text."""
+        text = str(exc) or type(exc).__name__
+        return NetworkError(self.service, code, Sentence(gettext_noop("{cause} ({detail})"),
+                                                         cause=network_cause(text) if cause is None else cause,
+                                                         detail=text),
+                            maybe_sent=maybe_sent)
 
     def build_url(self, url: str, params: dict | None = None) -> str:
         return str(self._client.build_request("GET", url, params=params).url)
