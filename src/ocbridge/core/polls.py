@@ -48,8 +48,11 @@ from django.conf import settings
 from django.db import IntegrityError, connections, transaction
 from django.utils import translation
 
-from ocbridge.core import clock
+from ocbridge.core import clock, exchanges
+from ocbridge.core.errors import ConfigurationError, ServiceError
+from ocbridge.core.masking import storable_text
 from ocbridge.core.outage import Outage, broker_down
+from ocbridge.core.sentences import said_data, sentence_of
 
 log = logging.getLogger(__name__)
 # the lease store (Redis) down: one line a minute, not a traceback per tick; no routine poll starts meanwhile
@@ -466,10 +469,6 @@ def describe(exc: Exception) -> str:
     """One line for the owner, in English (the stored text, for logs; pages show `sentences.said_data(exc)` in the reader's
     language where the error has one): our classified errors' own words (the service's message), else the error's
     class and first line (drivers add "background" links and SQL below it)."""
-    from ocbridge.core.errors import ConfigurationError, ServiceError
-    from ocbridge.core.masking import storable_text
-    from ocbridge.core.sentences import sentence_of
-
     sentence = sentence_of(exc)
     if sentence is not None:
         return storable_text(sentence.english().strip()[:1000])
@@ -487,15 +486,11 @@ def run_once(poll: Poll, target: Target) -> bool:
     The Exchanges its reads record are held (core.exchanges.held) and saved only when the poll returns something
     true (it found work: the reads that found it are logged with it) or fails; an idle poll's reads are dropped.
     A poll that ran to its end leaves its time in the lease store (`last_ok`)."""
-    from ocbridge.core import exchanges
-
     with exchanges.held() as reads:
         try:
             found = poll.run(target)
         except Exception as exc:  # noqa: BLE001 - one target's failure is recorded and must not stop the others
             _keep(reads, poll, target)
-            from ocbridge.core.sentences import said_data
-
             changed = _record(poll.name, target, describe(exc), said_data(exc))
             log.warning("poll %s of %s failed: %s", poll.name, target.key, exc, exc_info=changed)  # traceback once
             return False
