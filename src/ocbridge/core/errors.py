@@ -71,6 +71,11 @@ def rate_limited(detail: str) -> Sentence:
     return Sentence(gettext_noop("rate limited: {detail}"), detail=detail)
 
 
+def server_error(status: int, detail: str) -> Sentence:
+    """A provider answering with a server fault (HTTP 5xx), with its own words, said (core.sentences)."""
+    return Sentence(gettext_noop("server error (HTTP {status}): {detail}"), status=status, detail=detail)
+
+
 def unreadable(text: str) -> Sentence:
     """An answer no parser accepts (a proxy in the way), with its first 200 characters, said (core.sentences)."""
     return Sentence(gettext_noop("unreadable answer: {detail}"), detail=repr(text[:200]))

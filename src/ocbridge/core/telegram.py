@@ -22,7 +22,9 @@ from django.conf import settings
 
 from ocbridge.core import outbound, outbox
 from ocbridge.core.choices import SideEffectState
-from ocbridge.core.errors import RetryableError, ServiceError, TerminalError, parse_retry_after
+from ocbridge.core.errors import (
+    RetryableError, ServiceError, TerminalError, parse_retry_after, rate_limited, server_error,
+)
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient
 from ocbridge.core.models import Connection, Store
@@ -102,18 +104,19 @@ def _result(resp):
             err = ServiceError(SERVICE, resp.status_code, f"unreadable answer ({resp.status_code}): {resp.text[:200]!r}")
             err.maybe_sent = True
             raise err
-        raise RetryableError(SERVICE, resp.status_code, f"HTTP {resp.status_code}: {resp.text[:200]}")
+        raise RetryableError(SERVICE, resp.status_code, server_error(resp.status_code, resp.text[:200])
+                             if resp.status_code >= 500 else f"HTTP {resp.status_code}: {resp.text[:200]}")
     if data.get("ok") is True:
         return data.get("result")
     code = int(data.get("error_code") or resp.status_code)
     words = str(data.get("description") or f"error {code}")
     if code == 429:
         retry = (data.get("parameters") or {}).get("retry_after")
-        raise RetryableError(SERVICE, 429, words, retry_after=parse_retry_after(str(retry or ""), 30.0))
+        raise RetryableError(SERVICE, 429, rate_limited(words), retry_after=parse_retry_after(str(retry or ""), 30.0))
     if code in outbox.GATEWAY_CODES:
         raise ServiceError(SERVICE, code, words)  # doubtful: it may have gone out
     if code >= 500:
-        raise RetryableError(SERVICE, code, words)
+        raise RetryableError(SERVICE, code, server_error(code, words))
     raise TerminalError(SERVICE, code, words)
 
 

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_noop
 from ocbridge.core import outbound, ratelimit
 from ocbridge.core.errors import (
     ConfigurationError, RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited,
-    unreadable,
+    server_error, unreadable,
 )
 from ocbridge.services.session_tokens import LoginClient, SessionTokens, TokenRefused
 
@@ -214,7 +214,7 @@ class DespatchClient(LoginClient):
             raise RetryableError(self.service, 429, rate_limited(message),
                                  retry_after=parse_retry_after(resp.headers.get("Retry-After"), 5.0))
         if resp.status_code >= 500:
-            raise RetryableError(self.service, resp.status_code, message,
+            raise RetryableError(self.service, resp.status_code, server_error(resp.status_code, message),
                                  retry_after=parse_retry_after(resp.headers.get("Retry-After")))
         if resp.status_code == 401:
             if not auth:

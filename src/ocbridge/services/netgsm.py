@@ -24,9 +24,10 @@ from django.utils.translation import gettext_noop
 
 from ocbridge.core import clock, ratelimit
 from ocbridge.core.choices import ExchangeOutcome, Level
-from ocbridge.core.errors import RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited
+from ocbridge.core.errors import RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited, server_error
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient
+from ocbridge.core.sentences import Sentence
 from ocbridge.services.base import (
     CallResult, CallStarted, Capabilities, InboundSms, SmsSent, UnreadableAnswerError, WebhookFormatError,
     check_e164, json_of, national_tr, outcome_for_digit, replay_or_recover, require, text_of, to_e164,
@@ -212,7 +213,7 @@ class NetgsmClient:
         if resp.status_code == 429:
             raise RetryableError(self.service, 429, rate_limited(resp.text[:300]), retry_after=parse_retry_after(resp.headers.get("Retry-After"), 60.0))
         if resp.status_code >= 500:
-            raise RetryableError(self.service, resp.status_code, resp.text[:300],
+            raise RetryableError(self.service, resp.status_code, server_error(resp.status_code, resp.text[:300]),
                                  retry_after=parse_retry_after(resp.headers.get("Retry-After")))
 
     def _classify(self, resp, side_effect: bool, empty_codes: tuple = ()) -> dict:
@@ -231,12 +232,12 @@ class NetgsmClient:
             return body if code == "00" else {}
         message = str(body.get("description") or "")
         if code in RETRY_CODES:
-            raise RetryableError(self.service, code, message, retry_after=parse_retry_after(
+            raise RetryableError(self.service, code, code_said(code, message), retry_after=parse_retry_after(
                 resp.headers.get("Retry-After"), RETRY_CODES[code]))
         if code == "30":  # Netgsm's own words are Turkish: say what it means in each reader's language
             raise TerminalError(self.service, code, credentials_refused(
                 gettext_noop("user code or password (or the user's API access)"), message))
-        raise TerminalError(self.service, code, message)
+        raise TerminalError(self.service, code, code_said(code, message))
 
     def _classify_voice(self, resp, side_effect: bool) -> str:
         """Voice SMS answers plain text: `00 <bulkid>` or an error code (30 credentials, 40 no audio,
@@ -248,8 +249,8 @@ class NetgsmClient:
             return f"00 {parts[1]}"
         if re.fullmatch(r"\d{2,3}", text):
             if text in RETRY_CODES:
-                raise RetryableError(self.service, text, "voice SMS limit or system error", retry_after=RETRY_CODES[text])
-            raise TerminalError(self.service, text, VOICE_ERRORS.get(text, "voice SMS refused"))
+                raise RetryableError(self.service, text, code_said(text), retry_after=RETRY_CODES[text])
+            raise TerminalError(self.service, text, code_said(text, voice=True))
         raise UnreadableAnswerError(self.service, text, maybe_sent=side_effect)
 
     def _classify_pbx(self, resp, side_effect: bool) -> str:
@@ -276,8 +277,32 @@ def relation_id(key: str) -> str:
     return str(int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:12], 16))
 
 
-VOICE_ERRORS = {"30": "invalid usercode/password, no API permission or IP not allowed", "40": "no audio or text",
-                "45": "no phone number to call", "70": "invalid or missing parameter"}
+# What Netgsm's result codes mean (its own descriptions are Turkish, netgsm.com.tr/dokuman "Hata kodları"): said
+# (core.sentences) so each reader reads the meaning in their language, Netgsm's words after it.
+CODES = {
+    "20": gettext_noop("the message text has a problem or is longer than the maximum"),
+    "30": gettext_noop("invalid user code or password, no API access, or the IP address is not allowed"),
+    "40": gettext_noop("the sender name (message header) is not defined at Netgsm"),
+    "41": gettext_noop("the sender name (message header) is not defined at Netgsm"),
+    "50": gettext_noop("the account cannot send messages checked against İYS"),
+    "51": gettext_noop("no İYS brand is defined for the account"),
+    "60": gettext_noop("Netgsm has no such job"),
+    "70": gettext_noop("a parameter is wrong or a required one is missing"),
+    "80": gettext_noop("Netgsm's sending limit was reached"),
+    "85": gettext_noop("more than 20 messages to the same number within a minute"),
+    "100": gettext_noop("Netgsm system error"),
+    "101": gettext_noop("Netgsm system error"),
+}
+VOICE_CODES = {"40": gettext_noop("no audio or text"), "45": gettext_noop("no phone number to call")}
+
+
+def code_said(code: str, words: str = "", *, voice: bool = False) -> Sentence:
+    """A Netgsm result code other than success, said: what it means, then Netgsm's own words (if any)."""
+    meaning = (voice and VOICE_CODES.get(code)) or CODES.get(code)
+    if meaning is None:
+        return Sentence(gettext_noop("Netgsm refused it (code {code}): {detail}"), code=code, detail=words or "—")
+    return Sentence(gettext_noop("{meaning} (code {code}): {detail}") if words else
+                    gettext_noop("{meaning} (code {code})"), meaning=Sentence(meaning), code=code, detail=words)
 
 
 def require_answer(service: str, body: dict, name: str):

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_noop
 from ocbridge.core import outbound, ratelimit
 from ocbridge.core.errors import (
     ConfigurationError, RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited,
-    unreadable,
+    server_error, unreadable,
 )
 from ocbridge.services.session_tokens import LoginClient, SessionTokens, TokenRefused
 
@@ -161,8 +161,10 @@ class OneBoxClient(LoginClient):
                                      request_body=json.dumps(form, ensure_ascii=False)) as ex:
             resp = self._http.request("POST", "/api/orders/add/", data=form)
             ex.finish(resp)
-        if resp.status_code == 429 or resp.status_code >= 500:
-            raise RetryableError(self.service, resp.status_code, resp.text[:200])
+        if resp.status_code == 429:
+            raise RetryableError(self.service, 429, rate_limited(resp.text[:200]))
+        if resp.status_code >= 500:
+            raise RetryableError(self.service, resp.status_code, server_error(resp.status_code, resp.text[:200]))
         body = resp.json()
         if body.get("status") != "ok":
             raise TerminalError(self.service, "refused", "; ".join(str(e) for e in body.get("errors") or []))
@@ -198,7 +200,7 @@ class OneBoxClient(LoginClient):
             raise RetryableError(self.service, 429, rate_limited(message),
                                  retry_after=parse_retry_after(resp.headers.get("Retry-After"), 5.0))
         if resp.status_code >= 500:
-            raise RetryableError(self.service, resp.status_code, message,
+            raise RetryableError(self.service, resp.status_code, server_error(resp.status_code, message),
                                  retry_after=parse_retry_after(resp.headers.get("Retry-After")))
         if not isinstance(body, dict):
             raise RetryableError(self.service, "garbage", unreadable(resp.text))

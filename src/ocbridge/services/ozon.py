@@ -18,7 +18,7 @@ from django.utils.translation import gettext_noop
 from ocbridge.core import ratelimit
 from ocbridge.core.choices import Level
 from ocbridge.core.errors import (
-    RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited, unreadable,
+    RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited, server_error, unreadable,
 )
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient, shared_client
@@ -425,7 +425,7 @@ class OzonClient:
             raise RetryableError(self.service, 429, rate_limited(f"{message} ({code})"),
                                  retry_after=parse_retry_after(resp.headers.get("Retry-After"), 1.0))
         if resp.status_code >= 500:
-            raise RetryableError(self.service, resp.status_code, message,
+            raise RetryableError(self.service, resp.status_code, server_error(resp.status_code, message),
                                  retry_after=parse_retry_after(resp.headers.get("Retry-After")))
         if resp.status_code in (401, 403):
             raise TerminalError(self.service, resp.status_code, credentials_refused(gettext_noop("Client-Id/Api-Key"),

@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 
 from ocbridge.core import ratelimit
-from ocbridge.core.errors import RetryableError, TerminalError, parse_retry_after
+from ocbridge.core.errors import RetryableError, TerminalError, parse_retry_after, rate_limited, server_error
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient
 from ocbridge.services.base import (
@@ -115,9 +115,9 @@ class SandboxClient:
         message = str(err.get("message") or resp.text[:300])
         code = err.get("code") or resp.status_code
         if resp.status_code == 429:
-            raise RetryableError(self.service, 429, message, retry_after=parse_retry_after(resp.headers.get("Retry-After"), 1.0))
+            raise RetryableError(self.service, 429, rate_limited(message), retry_after=parse_retry_after(resp.headers.get("Retry-After"), 1.0))
         if resp.status_code >= 500:
-            raise RetryableError(self.service, resp.status_code, message, retry_after=parse_retry_after(resp.headers.get("Retry-After")))
+            raise RetryableError(self.service, resp.status_code, server_error(resp.status_code, message), retry_after=parse_retry_after(resp.headers.get("Retry-After")))
         if resp.status_code >= 400:
             field = f" ({err['field']})" if err.get("field") else ""
             raise TerminalError(self.service, code, message + field)

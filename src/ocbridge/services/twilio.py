@@ -23,7 +23,9 @@ from xml.sax.saxutils import escape, quoteattr
 
 from ocbridge.core import ratelimit
 from ocbridge.core.choices import Direction, ExchangeOutcome
-from ocbridge.core.errors import RetryableError, TerminalError, UnknownOutcomeError, parse_retry_after
+from ocbridge.core.errors import (
+    RetryableError, TerminalError, UnknownOutcomeError, parse_retry_after, rate_limited, server_error,
+)
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient
 from ocbridge.services.base import (
@@ -178,7 +180,9 @@ class TwilioClient:
         code = (body or {}).get("code")
         message = str((body or {}).get("message") or resp.text[:300])
         if resp.status_code == 429 or resp.status_code >= 500 or code in RETRY_CODES:
-            raise RetryableError(self.service, code or resp.status_code, message, retry_after=parse_retry_after(
+            said = rate_limited(message) if resp.status_code == 429 or code == 20429 \
+                else server_error(resp.status_code, message) if resp.status_code >= 500 else message
+            raise RetryableError(self.service, code or resp.status_code, said, retry_after=parse_retry_after(
                 resp.headers.get("Retry-After"), 1.0 if resp.status_code == 429 else None))
         if resp.status_code >= 400:
             raise TerminalError(self.service, code or resp.status_code, message)

@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from ocbridge.core import ratelimit
-from ocbridge.core.errors import RetryableError, TerminalError, parse_retry_after
+from ocbridge.core.errors import RetryableError, TerminalError, parse_retry_after, rate_limited, server_error
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient
 from ocbridge.services.base import (
@@ -192,10 +192,10 @@ class VerimorClient:
         """The one place Verimor answers are read. Error bodies are plain human text: kept verbatim."""
         text = resp.text.strip()
         if resp.status_code == 429:
-            raise RetryableError(self.service, 429, text[:300] or "rate limited",
+            raise RetryableError(self.service, 429, rate_limited(text[:300]),
                                  retry_after=parse_retry_after(resp.headers.get("Retry-After"), 60.0))
         if resp.status_code >= 500:
-            raise RetryableError(self.service, resp.status_code, text[:300],
+            raise RetryableError(self.service, resp.status_code, server_error(resp.status_code, text[:300]),
                                  retry_after=parse_retry_after(resp.headers.get("Retry-After")))
         if resp.status_code >= 400:  # 400 validation / unknown campaign, 401 credentials or IP not allowed
             raise TerminalError(self.service, resp.status_code, text[:500] or f"HTTP {resp.status_code}")

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 
 from ocbridge.core import ratelimit
-from ocbridge.core.errors import RetryableError, TerminalError
+from ocbridge.core.errors import RetryableError, TerminalError, rate_limited, server_error
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient
 from ocbridge.services.base import (
@@ -38,6 +38,7 @@ PAIR_RETRY_SECONDS = 6.0  # 1 message per 6 s to the same user (§5, 131056)
 NOT_TAKEN_RETRY = {130429, 131056, 131057, 133004, 4, 80007}
 # §5 "R" codes of a server failure: the message may have been taken — never sent blindly again.
 MAYBE_TAKEN = {131000, 2, 131016}
+RATE_LIMITS = {130429, 131056, 4, 80007}  # of those: throughput, pair rate, app and account rate limits (§5)
 NOT_ON_WHATSAPP = 131026  # undeliverable: not on WhatsApp, terms not accepted, old app (§5, §7)
 TOKEN_EXPIRED = 190
 
@@ -193,11 +194,13 @@ class WhatsAppClient:
         message = " ".join(str(x) for x in (err.get("message") or resp.text[:300], details) if x)
         if code in NOT_TAKEN_RETRY:
             wait = PAIR_RETRY_SECONDS if code == 131056 else 60.0 if code == 131057 else 1.0
-            raise RetryableError(self.service, code, message, retry_after=wait)
+            said = rate_limited(message) if code in RATE_LIMITS or resp.status_code == 429 else message
+            raise RetryableError(self.service, code, said, retry_after=wait)
         if code in MAYBE_TAKEN or resp.status_code >= 500:
+            said = server_error(resp.status_code, message) if resp.status_code >= 500 else message
             if side_effect:
-                raise MaybeSentError(self.service, code, message)
-            raise RetryableError(self.service, code, message)
+                raise MaybeSentError(self.service, code, said)
+            raise RetryableError(self.service, code, said)
         if code == NOT_ON_WHATSAPP:
             raise RecipientError(self.service, code, message)
         raise TerminalError(self.service, code, message)

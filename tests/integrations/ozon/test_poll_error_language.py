@@ -2,8 +2,8 @@
 refusals and network failures of the outside services are said (core.sentences) where they are raised — the shared
 HTTP client (unreachable, no answer in time) and each client's own answers (credentials refused, rate limited) —
 not stored as English text only. The poll is the real one (ozon.orders), run in a Turkish worker, against the
-loopback Ozon simulator (a wrong Api-Key answers 403 code 7, as Ozon does; a queued 429; an answer that never comes)
-and a port nothing listens on; a real MariaDB shop. The connection's "is failing" line says it the same way
+loopback Ozon simulator (a wrong Api-Key answers 403 code 7, as Ozon does; a queued 429 and 503; an answer that never
+comes) and a port nothing listens on; a real MariaDB shop. The connection's "is failing" line says it the same way
 (Connection.last_error_said beside its English text)."""
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ SAID = {
     "429": {"en": "rate limited: You have reached request rate limit per second (8)",
             "tr": "istek sınırı aşıldı: You have reached request rate limit per second (8)",
             "ru": "превышен лимит запросов: You have reached request rate limit per second (8)"},
+    "503": {"en": "server error (HTTP 503): Internal error", "tr": "sunucu hatası (HTTP 503): Internal error",
+            "ru": "ошибка сервера (HTTP 503): Internal error"},
     "timeout": {"en": "sent, but no answer in time (",
                 "tr": "gönderildi, ancak zamanında yanıt gelmedi (",
                 "ru": "отправлено, но ответ не пришёл вовремя ("},
@@ -46,8 +48,8 @@ def _break(fault: str, integration, sim, monkeypatch) -> None:
         conn.save()
     elif fault == "429":
         sim.fail_next("429", count=5)
-    elif fault == "garbage":
-        sim.fail_next("garbage", count=5)
+    elif fault in ("garbage", "503"):
+        sim.fail_next(fault, count=5)
     elif fault == "timeout":  # the process's client for this host, giving up after half a second (not Ozon's 30 s)
         monkeypatch.setitem(http._shared, ("ozon", sim.base_url.rstrip("/")),
                             http.HttpClient("ozon", base_url=sim.base_url.rstrip("/"), timeout=0.5))

@@ -7,6 +7,7 @@ import datetime as dt
 from ocbridge.core import clock, optouts
 from ocbridge.core.errors import ServiceError
 from ocbridge.core.models import AuditEntry, Connection, Integration, Job
+from ocbridge.core.sentences import words
 from ocbridge.integrations.cod_confirm import jobs, plan
 from ocbridge.integrations.cod_confirm.choices import Channel, Intent
 from ocbridge.integrations.cod_confirm.models import Confirmation
@@ -123,5 +124,6 @@ def check_connection(connection: Connection) -> dict:
     try:
         message = client_for(connection).check_credentials()
     except ServiceError as exc:
-        return {"ok": False, "message": f"{exc.service}: {exc.message}"}
+        # the service's own words in the reader's language where it was said (core.sentences)
+        return {"ok": False, "message": f"{connection.get_service_display()}: {words(exc)}"}
     return {"ok": True, "message": message}

@@ -1,0 +1,82 @@
+"""A telephony connection's "Test" button, when the provider answers "too many requests" or a server fault, says so
+in the reader's language: the message after the click and the store page's Connections table (Connection.last_error_said).
+The real button (dashboard:connection-test → cod_confirm.actions.check_connection → the client) against each provider's
+loopback simulator with the fault queued there. Netgsm's limit is its result code 80 (its own words are Turkish)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from ocbridge.core.models import Connection, Store
+from ocbridge.simulators.netgsm import NetgsmSimulator
+from ocbridge.simulators.sandbox import SandboxSimulator
+from ocbridge.simulators.twilio import TwilioSimulator
+from ocbridge.simulators.verimor import VerimorSimulator
+from ocbridge.simulators.whatsapp import WhatsAppSimulator
+
+pytestmark = pytest.mark.django_db
+SID, TOKEN = "AC" + "1" * 32, "token-0123456789abcdef"
+
+
+def _sim(service: str):
+    if service == "verimor":
+        return VerimorSimulator(api_key="K1", sms_username="908501234567", sms_password="sms-pass-1234", speed=200), \
+            {"username": "908501234567", "password": "sms-pass-1234"}, {}
+    if service == "netgsm":
+        return NetgsmSimulator(usercode="8503001122", password="netgsm-pass-5678", msgheaders=("SHOP",), speed=200), \
+            {"usercode": "8503001122", "password": "netgsm-pass-5678"}, {"msgheader": "SHOP"}
+    if service == "twilio":
+        return TwilioSimulator(account_sid=SID, auth_token=TOKEN, numbers=("+902129630131",), speed=200), \
+            {"account_sid": SID, "auth_token": TOKEN}, {"from_number": "+902129630131"}
+    if service == "whatsapp":
+        sim = WhatsAppSimulator(token=TOKEN, app_secret="app-secret-1", speed=200, review_delay=10 ** 7)
+        return sim, {"access_token": TOKEN, "app_secret": "app-secret-1"}, None
+    return SandboxSimulator(token=TOKEN, speed=200), {"token": TOKEN, "webhook_secret": "whsec-abcdef"}, {}
+
+
+# What each reader reads before the provider's own words.
+SAID = {
+    "429": {"en": "rate limited: ", "tr": "istek sınırı aşıldı: ", "ru": "превышен лимит запросов: "},
+    "503": {"en": "server error (HTTP 503): ", "tr": "sunucu hatası (HTTP 503): ", "ru": "ошибка сервера (HTTP 503): "},
+    "netgsm-429": {"en": "Netgsm's sending limit was reached (code 80): ",
+                   "tr": "Netgsm gönderim sınırına ulaşıldı (kod 80): ",
+                   "ru": "достигнут лимит отправки Netgsm (код 80): "},
+}
+
+
+def _shown(store: Store, conn: Connection, lang: str) -> tuple[str, str]:
+    """Click "Test" as a reader in `lang`: the message shown after it, and the connection's row on the store page."""
+    client = Client()
+    client.force_login(User.objects.filter(username=f"admin-{lang}").first()
+                       or User.objects.create_superuser(f"admin-{lang}", password="pw"))
+    client.cookies["django_language"] = lang
+    page = html.unescape(client.post(reverse("dashboard:connection-test", args=[conn.pk]), follow=True)
+                         .content.decode())
+    message = re.search(r'<ul class="messages".*?</ul>', page, re.S).group(0)
+    row = re.search(r'<tr>\s*<td>' + re.escape(conn.get_service_display()) + r'</td>.*?</tr>', page, re.S).group(0)
+    return message, row
+
+
+@pytest.mark.parametrize("fault", ["429", "503"])
+@pytest.mark.parametrize("service", ["verimor", "netgsm", "twilio", "whatsapp", "sandbox"])
+def test_a_refused_test_click_reads_in_each_readers_language(service, fault):
+    sim, secret, options = _sim(service)
+    with sim:
+        if options is None:
+            options = {"phone_number_id": sim.phone_number_id, "waba_id": sim.waba_id}
+        store = Store.objects.create(name="Shop")
+        conn = Connection.objects.create(store=store, service=service, base_url=sim.base_url, secret=secret,
+                                         options=options)
+        said = SAID["netgsm-429" if (service, fault) == ("netgsm", "429") else fault]
+        for lang in ("tr", "ru", "en"):
+            sim.fail_next(fault, count=20)
+            message, row = _shown(store, conn, lang)
+            assert said[lang] in message and said[lang] in row, (lang, message, row)
+            for other in {"en", "tr", "ru"} - {lang}:
+                assert said[other] not in row, (lang, row)
