@@ -27,6 +27,7 @@ from datetime import timedelta
 
 from django.db import InterfaceError, OperationalError, close_old_connections, transaction
 from django.db.models import F, Q
+from django.utils.translation import gettext_noop
 
 from ocbridge.core import clock
 from ocbridge.core.choices import JobState
@@ -109,6 +110,7 @@ def _finish(job, **fields) -> bool:
     fields.setdefault("claimed_by", "")
     fields.setdefault("claim_token", "")
     fields.setdefault("claim_expires_at", None)
+    fields.setdefault("last_error_said", None)  # an outcome without a said error leaves no older one behind
     hit = bool(_held(job).update(**fields))
     if not hit:
         log.warning("job %s (%s): claim taken over; this run's outcome is dropped", job.pk, job.kind)
@@ -164,6 +166,27 @@ class Heartbeat:
             connection.close()
 
 
+def _said(job, exc: Exception, gave_up: bool = False) -> dict | None:
+    """The error's Sentence data for the job's row (core.sentences), so its pages show it in each reader's language;
+    the connection's secrets masked as in its Exchanges. None: the error has only its text (`last_error`)."""
+    from ocbridge.core.sentences import Sentence, said_data
+
+    connection = job.integration.connection if job.integration_id and job.integration else None
+    data = said_data(exc, connection.secret_values() if connection is not None else ())
+    if data is None or not gave_up:
+        return data
+    return Sentence(gettext_noop("gave up after {attempts} attempts: {error}"), attempts=job.attempts,
+                    error=Sentence.from_data(data)).as_data()
+
+
+def _text(exc: Exception) -> str:
+    """An error as the row's text, in English whatever language is active (a ServiceError's is already)."""
+    from ocbridge.core.sentences import sentence_of
+
+    sentence = sentence_of(exc)
+    return sentence.english() if sentence is not None and not isinstance(exc, ServiceError) else str(exc)
+
+
 def run_job(job_id: int):
     """Claim and run one job; returns the Job after the run, or None when it was not ours to run."""
     job = claim(job_id)
@@ -183,12 +206,14 @@ def run_job(job_id: int):
                 last_error=exc.reason)
     except RetryableError as exc:
         if job.attempts >= job.max_attempts:
-            _finish(job, state=JobState.FAILED, finished_at=now(), last_error=f"gave up after {job.attempts} attempts: {exc}")
+            _finish(job, state=JobState.FAILED, finished_at=now(), last_error=f"gave up after {job.attempts} attempts: {exc}",
+                    last_error_said=_said(job, exc, gave_up=True))
         else:
             delay = exc.retry_after if exc.retry_after is not None else kind.backoff(job.attempts)
-            _finish(job, state=JobState.QUEUED, next_run_at=now() + timedelta(seconds=delay), last_error=str(exc))
+            _finish(job, state=JobState.QUEUED, next_run_at=now() + timedelta(seconds=delay), last_error=str(exc),
+                    last_error_said=_said(job, exc))
     except (ServiceError, ConfigurationError) as exc:  # terminal: the service's own message is kept
-        _finish(job, state=JobState.FAILED, finished_at=now(), last_error=str(exc))
+        _finish(job, state=JobState.FAILED, finished_at=now(), last_error=_text(exc), last_error_said=_said(job, exc))
     except (OperationalError, InterfaceError) as exc:
         if not _hub_unavailable(exc):
             log.exception("job %s (%s) crashed", job.pk, job.kind)
@@ -266,9 +291,10 @@ def requeue_expired() -> int:
     if not expired.exists():  # the usual tick: one indexed read, no write (an UPDATE of no rows still locks SQLite)
         return 0
     failed = expired.exclude(kind__in=routine_kinds()).filter(attempts__gte=F("max_attempts")).update(
-        state=JobState.FAILED, finished_at=now, claimed_by="", claim_token="", last_error="worker lost; attempts exhausted")
+        state=JobState.FAILED, finished_at=now, claimed_by="", claim_token="", last_error="worker lost; attempts exhausted",
+        last_error_said=None)
     back = expired.update(state=JobState.QUEUED, claimed_by="", claim_token="", claim_expires_at=None, next_run_at=now,
-                          last_error="worker lost (claim expired); retried")
+                          last_error="worker lost (claim expired); retried", last_error_said=None)
     return failed + back
 
 

@@ -351,7 +351,8 @@ class Job(models.Model):
     claim_token = models.CharField(max_length=32, blank=True, help_text="random per claim; every write of the run matches it")
     claim_expires_at = models.DateTimeField(null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True, help_text="last handed to huey")
-    last_error = models.TextField(blank=True)
+    last_error = models.TextField(blank=True)  # in English, for logs; pages show `error_text()`
+    last_error_said = models.JSONField(null=True, blank=True)  # as said (core.sentences); None: text only
     created = models.DateTimeField(default=clock.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -370,6 +371,12 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.state})"
+
+    def error_text(self) -> str:
+        """The last error in the active language where it was said so, else its stored text."""
+        from ocbridge.core.sentences import shown
+
+        return shown(self.last_error_said, self.last_error)
 
 
 def new_correlation() -> int:

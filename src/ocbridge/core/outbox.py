@@ -279,7 +279,8 @@ def resume(effect: SideEffect) -> bool:
             return False
         if effect.job_id:
             Job.objects.filter(pk=effect.job_id, state__in=[JobState.DONE, JobState.FAILED, JobState.QUEUED]).update(
-                state=JobState.QUEUED, next_run_at=clock.now(), finished_at=None, dispatched_at=None, last_error="")
+                state=JobState.QUEUED, next_run_at=clock.now(), finished_at=None, dispatched_at=None, last_error="",
+                last_error_said=None)
     return True
 
 

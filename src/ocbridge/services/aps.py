@@ -35,10 +35,15 @@ import json
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils.translation import gettext_noop
+
 from ocbridge.core import outbound
-from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError, unreadable
+from ocbridge.core.errors import (
+    ConfigurationError, RetryableError, TerminalError, rate_limited, server_error, unreadable,
+)
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient, shared_client
+from ocbridge.core.sentences import Sentence
 
 SERVICE = "aps"
 PAGE_PATH = "/FortAPI/paymentPage"
@@ -279,7 +284,7 @@ class ApsClient:
                              "maintenance_reference": maintenance_reference, **more},
                             purpose=f"aps.{command.lower()}", key=key, order_id=order_id)
         if answer.status in UNCERTAIN:  # APS may still carry it out: ask later, never resend blind
-            err = RetryableError(SERVICE, answer.code, f"on hold: {answer.message}")
+            err = RetryableError(SERVICE, answer.code, Sentence(gettext_noop("on hold: {detail}"), detail=answer.message))
             err.maybe_sent = True  # the outbox asks (CHECK_STATUS) before anything is sent again
             raise err
         if answer.status != ok_status:
@@ -301,8 +306,11 @@ class ApsClient:
             return self._classify(resp)
 
     def _classify(self, resp) -> Answer:
-        if resp.status_code == 429 or resp.status_code >= 500:
-            raise RetryableError(SERVICE, resp.status_code, resp.reason_phrase or resp.text[:200])
+        if resp.status_code == 429:
+            raise RetryableError(SERVICE, 429, rate_limited(resp.reason_phrase or resp.text[:200]))
+        if resp.status_code >= 500:
+            raise RetryableError(SERVICE, resp.status_code, server_error(resp.status_code,
+                                                                         resp.reason_phrase or resp.text[:200]))
         if resp.status_code >= 400:
             raise TerminalError(SERVICE, resp.status_code, resp.text[:300])
         try:
@@ -315,7 +323,8 @@ class ApsClient:
             raise err
         params = {str(k): v for k, v in params.items()}
         if not self.verify_feedback(params):
-            err = RetryableError(SERVICE, "signature", "the answer's signature does not match the response phrase")
+            err = RetryableError(SERVICE, "signature", Sentence(gettext_noop(
+                "the answer's signature does not match the SHA response phrase")))
             err.maybe_sent = True  # not trusted either way: ask again with CHECK_STATUS
             raise err
         return Answer(params=params, status=status_of(params), code=str(params.get("response_code") or ""),

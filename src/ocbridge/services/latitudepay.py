@@ -23,10 +23,15 @@ import threading
 import time
 from decimal import Decimal
 
+from django.utils.translation import gettext_noop
+
 from ocbridge.core import outbound
-from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError, unreadable
+from ocbridge.core.errors import (
+    ConfigurationError, RetryableError, TerminalError, credentials_refused, rate_limited, server_error, unreadable,
+)
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient, shared_client
+from ocbridge.core.sentences import Sentence
 
 SERVICE = "latitudepay"
 HOSTS = {  # B1
@@ -128,7 +133,7 @@ class LatitudeClient:
                           purpose="latitudepay.token", auth=False)
         token = str(body.get("authToken") or "")
         if not token:
-            raise TerminalError(SERVICE, "token", "LatitudePay answered without an authToken")
+            raise TerminalError(SERVICE, "token", Sentence(gettext_noop("LatitudePay answered without an authToken")))
         with _lock:
             _tokens[self._scope] = (token, time.monotonic() + TOKEN_TTL)
         return token
@@ -162,7 +167,8 @@ class LatitudeClient:
                                   purpose=purpose, headers={"Authorization": f"Bearer {token}"})
             except _TokenRefused as exc:
                 if fresh:
-                    raise TerminalError(SERVICE, exc.code, f"a fresh token was refused: {exc.message}") from None
+                    raise TerminalError(SERVICE, exc.code, Sentence(gettext_noop("a fresh token was refused: {detail}"),
+                                                                    detail=exc.message)) from None
         raise AssertionError("unreachable")
 
     def _send(self, method, path, *, payload=None, signed=False, key="", order_id=None, purpose="", headers=None,
@@ -187,11 +193,14 @@ class LatitudeClient:
             body = None
         message = (body.get("message") or body.get("error") or "") if isinstance(body, dict) else ""
         message = str(message or resp.reason_phrase or resp.text[:200])
-        if resp.status_code == 429 or resp.status_code >= 500:
-            raise RetryableError(SERVICE, resp.status_code, message)
+        if resp.status_code == 429:
+            raise RetryableError(SERVICE, 429, rate_limited(message))
+        if resp.status_code >= 500:
+            raise RetryableError(SERVICE, resp.status_code, server_error(resp.status_code, message))
         if resp.status_code in (401, 403):
             if not auth:
-                raise TerminalError(SERVICE, resp.status_code, f"API key or secret refused: {message}")
+                raise TerminalError(SERVICE, resp.status_code, credentials_refused(gettext_noop("API key or secret"),
+                                                                                   message))
             raise _TokenRefused(SERVICE, resp.status_code, message)
         if resp.status_code >= 400:
             raise TerminalError(SERVICE, resp.status_code, message)

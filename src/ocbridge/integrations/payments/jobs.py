@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import F, Q
+from django.utils.translation import gettext_noop
 
 from ocbridge import opencart
 from ocbridge.core import clock, outbox
@@ -21,6 +22,7 @@ from ocbridge.core.jobkinds import Defer, about_order
 from ocbridge.core.jobs import JobKind, enqueue_unless_waiting, register_job_kind, register_schedule, slot_key
 from ocbridge.core.registry import register_order_consumer, register_pay_link_maker
 from ocbridge.core.models import Integration, Job, Store
+from ocbridge.core.sentences import Sentence
 from ocbridge.integrations.payments import ledger, links
 from ocbridge.integrations.payments.config import PaymentConfig
 from ocbridge.integrations.payments.gateways import gateway_for
@@ -37,10 +39,16 @@ GIVE_UP_AFTER = timedelta(days=7)  # an open payment older than this is left to 
 UNKNOWN_ASKS = 6  # status checks for an operation whose outcome is unknown, then a person looks
 
 
+def no_order(order_id: int) -> Sentence:
+    """A payment's order gone from the shop, said (core.sentences): its job row reads in each reader's language."""
+    return Sentence(gettext_noop("Order {order} does not exist in the shop."), order=order_id)
+
+
 def check_connection(connection) -> dict:
     """"Test" of a gateway Connection: a status check of a reference that cannot exist — good credentials get "not
     found", wrong ones a refused signature. Nothing is charged. {"ok", "message"} for the dashboard."""
     from ocbridge.core.errors import ServiceError
+    from ocbridge.core.sentences import words
     from ocbridge.integrations.payments.gateways import GATEWAYS
 
     cls = GATEWAYS.get(connection.service)
@@ -48,7 +56,7 @@ def check_connection(connection) -> dict:
     try:
         said = cls(connection).test()
     except (ServiceError, ConfigurationError) as exc:
-        return {"ok": False, "message": f"{label}: {getattr(exc, 'message', '') or exc}"}
+        return {"ok": False, "message": f"{label}: {words(exc)}"}  # in the reader's language where said
     return {"ok": True, "message": f"{label}: {said}"}
 
 
@@ -144,10 +152,11 @@ def _write(payment: Payment, *, target: int, comment: str, key: str, notify: boo
     store = payment.store
     current = opencart.order_status(store, payment.order_id)
     if current is None:
-        raise TerminalError("opencart", "unknown_order", f"Order {payment.order_id} does not exist in the shop.")
+        raise TerminalError("opencart", "unknown_order", no_order(payment.order_id))
     new = target if target and current in (payment.shop_status, 0) else current
     if new <= 0:  # an order still at status 0 (checkout not finished): history needs a real status
-        raise RetryableError("opencart", "status_0", "the order has no status yet; trying again later")
+        raise RetryableError("opencart", "status_0",
+                             Sentence(gettext_noop("the order has no status yet; trying again later")))
     opencart.write_history(store, payment.order_id, expected=current, new=new, comment=comment, notify=notify, key=key)
 
 
@@ -273,7 +282,7 @@ class ShopNote(PaymentJob):
         target = cfg.refunded_status_id if (op.operation == Operation.REFUND and payment.state == S.REFUNDED) else 0
         current = opencart.order_status(payment.store, payment.order_id)
         if current is None:
-            raise ConfigurationError(f"Order {payment.order_id} does not exist in the shop.")
+            raise ConfigurationError(no_order(payment.order_id))
         opencart.write_history(payment.store, payment.order_id, expected=current, new=target or current,
                                comment=comment, notify=False, key=job.key)
 
@@ -392,7 +401,7 @@ class RuleLink(PaymentJob):
         store = integration.store
         order = opencart.read_order(store, order_id)
         if order is None:
-            raise TerminalError("opencart", "unknown_order", f"Order {order_id} does not exist in the shop.")
+            raise TerminalError("opencart", "unknown_order", no_order(order_id))
         about_order(order_id)
         language = opencart.order_language(store, order) or store.language
         payment = links.new_payment(integration, order_id=order_id, amount=order.total * (order.currency_value or 1),
@@ -443,5 +452,5 @@ class MailLink(PaymentJob):
         about_order(payment.order_id)
         order = opencart.read_order(payment.store, payment.order_id)
         if order is None:
-            raise TerminalError("opencart", "unknown_order", f"Order {payment.order_id} does not exist in the shop.")
+            raise TerminalError("opencart", "unknown_order", no_order(payment.order_id))
         mail_link(payment, order, actor=job.payload.get("actor") or "operator")

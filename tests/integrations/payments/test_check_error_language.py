@@ -1,0 +1,99 @@
+"""A payment status check that fails leaves its error on the job's row in each reader's language (Job.last_error_said
+beside the English text): the jobs list and the job's page. The check is the real one (payments.check, queued by "Ask
+the gateway now") run in a Turkish worker against the loopback APS and LatitudePay simulators: APS answering 503 or 429
+(queued at the simulator), an APS answer whose signature does not match our SHA response phrase, and LatitudePay
+refusing a changed API secret."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import httpx
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
+
+from ocbridge.core.jobs import run_job
+from ocbridge.core.models import Job
+from ocbridge.integrations.payments import jobs, links
+from ocbridge.services import latitudepay
+
+pytestmark = pytest.mark.django_db
+
+SAID = {
+    "503": {"en": "server error (HTTP 503): Service Unavailable", "tr": "sunucu hatası (HTTP 503): Service Unavailable",
+            "ru": "ошибка сервера (HTTP 503): Service Unavailable"},
+    "429": {"en": "rate limited: Too Many Requests", "tr": "istek sınırı aşıldı: Too Many Requests",
+            "ru": "превышен лимит запросов: Too Many Requests"},
+    "signature": {"en": "the answer's signature does not match the SHA response phrase",
+                  "tr": "yanıtın imzası SHA yanıt ifadesiyle eşleşmiyor",
+                  "ru": "подпись ответа не совпадает с фразой ответа SHA"},
+    "latitude": {"en": "API key or secret refused: ", "tr": "API anahtarı veya gizli anahtar reddedildi: ",
+                 "ru": "отклонено — API-ключ или секрет: "},
+}
+
+
+def _shown(job: Job, lang: str) -> tuple[str, str]:
+    """The job's row on the jobs list and its error on the job's page, as a reader in `lang` sees them."""
+    client = Client()
+    client.force_login(User.objects.filter(username=f"admin-{lang}").first()
+                       or User.objects.create_superuser(f"admin-{lang}", password="pw"))
+    client.cookies["django_language"] = lang
+    listing = html.unescape(client.get(reverse("dashboard:jobs")).content.decode())
+    row = re.search(r'<tr>(?:(?!</tr>).)*?' + re.escape(reverse("dashboard:job", args=[job.pk])) + r'.*?</tr>',
+                    listing, re.S).group(0)
+    detail = html.unescape(client.get(reverse("dashboard:job", args=[job.pk])).content.decode())
+    return row, re.search(r'<p class="err">.*?</p>', detail, re.S).group(0)
+
+
+def _check(payment) -> Job:
+    assert jobs.ask_now(payment)
+    job = Job.objects.filter(kind=jobs.CheckPayment.kind).latest("pk")
+    with translation.override("tr"):  # the worker's language must not matter
+        run_job(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def _assert_read(job: Job, said: dict) -> None:
+    assert said["en"] in job.last_error, job.last_error  # the stored text, for logs: English
+    for lang in ("en", "tr", "ru"):
+        row, error = _shown(job, lang)
+        assert said[lang] in row and said[lang] in error, (lang, row, error)
+        for other in {"en", "tr", "ru"} - {lang}:
+            assert said[other] not in error, (lang, error)
+
+
+@pytest.mark.parametrize("fault", ["503", "429", "signature"])
+def test_a_failing_aps_status_check_reads_in_each_readers_language(aps_bed, fault):
+    bed = aps_bed("3.0")
+    bed.add_order(610)
+    payment = links.new_payment(bed.integration, order_id=610, amount="20.00", currency="AED",
+                                email="layla@example.com", language="ar")
+    if fault == "signature":  # the phrase changed at APS but not here: every answer's signature is "wrong"
+        bed.connection.secret = {**bed.connection.secret, "sha_response_phrase": "CHANGED-AT-APS"}
+        bed.connection.save()
+    else:
+        bed.sim.fail_next(fault, count=20)
+    job = _check(payment)
+    assert job.state == "queued" and job.last_error_said  # retried later
+    _assert_read(job, SAID[fault])
+
+
+def test_a_refused_latitudepay_status_check_reads_in_each_readers_language(lat_bed):
+    bed = lat_bed("3.0")
+    bed.add_order(620, currency="AUD")
+    payment = links.new_payment(bed.integration, order_id=620, amount="20.00", currency="AUD",
+                                email="layla@example.com", language="en")
+    assert httpx.get(links.url_for(payment), follow_redirects=True, timeout=10).status_code == 200  # a sale exists
+    payment.refresh_from_db()
+    assert payment.gateway_id
+    bed.connection.secret = {**bed.connection.secret, "api_secret": "changed-at-latitude"}
+    bed.connection.save()
+    latitudepay.forget_tokens()
+    job = _check(payment)
+    assert job.state == "failed"
+    _assert_read(job, SAID["latitude"])
