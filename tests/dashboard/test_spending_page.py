@@ -45,3 +45,32 @@ def test_owner_sets_caps_and_prices_with_clear_errors_and_a_viewer_only_reads():
     assert "netgsm sms 0.06" not in page and "100" in page  # the viewer sees the caps, not the form
     assert viewer.post(url, {"sms_cap": "1"}).status_code == 403
     assert SpendPolicy.objects.get(store=store).sms_cap == 100
+
+
+@pytest.mark.parametrize("lang, said", [("tr", "sunucu hatası (HTTP 503): Service Unavailable"),
+                                        ("ru", "ошибка сервера (HTTP 503): Service Unavailable"),
+                                        ("en", "server error (HTTP 503): Service Unavailable")])
+def test_a_failing_balance_reading_reads_in_the_readers_language(lang, said):
+    """Verimor answering 503 to the balance poll (the real routine poll, in a Turkish worker, against the loopback
+    Verimor simulator): the spending page says it in the reader's language (ProviderBalance.error_said)."""
+    import html
+
+    from django.utils import translation
+
+    from ocbridge.core import polls
+    from ocbridge.core.models import Connection, ProviderBalance
+    from ocbridge.integrations.cod_confirm import balances
+    from ocbridge.simulators.verimor import VerimorSimulator
+
+    store = Store.objects.create(name="Mağaza B", currency="TRY")
+    with VerimorSimulator(api_key="K1", sms_username="908501234567", sms_password="sms-pass-1234", speed=200) as sim:
+        conn = Connection.objects.create(store=store, service="verimor", base_url=sim.base_url,
+                                         secret={"username": "908501234567", "password": "sms-pass-1234"})
+        sim.fail_next("503", count=5)
+        with translation.override("tr"):
+            polls.run_one(balances.POLL, balances.polls_key(conn.pk))
+    assert ProviderBalance.objects.get(connection=conn).error == "server error (HTTP 503): Service Unavailable"
+    owner = _client(store, "owner")
+    owner.cookies["django_language"] = lang
+    page = html.unescape(owner.get(reverse("dashboard:spending", args=[store.pk])).content.decode())
+    assert said in page, page

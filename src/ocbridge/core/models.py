@@ -661,7 +661,14 @@ class ProviderBalance(models.Model):
     amount = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     unit = models.CharField(max_length=16, blank=True)  # a currency code, or "credits"
     read_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)  # the provider's words when the last reading failed
+    error = models.TextField(blank=True)  # the provider's words when the last reading failed, in English: error_text()
+    error_said = models.JSONField(null=True, blank=True)  # as said (core.sentences); None: text only
+
+    def error_text(self) -> str:
+        """The last reading's error in the active language where it was said so, else its stored text."""
+        from ocbridge.core.sentences import shown
+
+        return shown(self.error_said, self.error)
 
 
 class TwoFactor(models.Model):

@@ -15,6 +15,7 @@ from ocbridge.core.errors import ConfigurationError, ServiceError
 from ocbridge.core.jobs import JobKind, register_job_kind
 from ocbridge.core.models import Connection, Job, ProviderBalance
 from ocbridge.core.polls import Target, register_poll
+from ocbridge.core.sentences import Sentence, said_data
 from ocbridge.integrations.cod_confirm.providers import CLIENTS, client_class, client_for
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,12 @@ def _read(connection: Connection) -> tuple[ProviderBalance, bool]:
     try:
         amount, unit = client_for(connection).balance()
     except (ServiceError, ConfigurationError) as exc:  # the provider's words, or what is wrong in the set-up
-        fields = {"error": (getattr(exc, 'message', '') or str(exc))[:2000]}
+        # kept as said too (core.sentences): the spending page shows it in each reader's language
+        said = said_data(exc, connection.secret_values())
+        text = Sentence.from_data(said).english() if said else getattr(exc, "message", "") or str(exc)
+        fields = {"error": text[:2000], "error_said": said}
     else:
-        fields = {"amount": amount, "unit": unit, "error": ""}
+        fields = {"amount": amount, "unit": unit, "error": "", "error_said": None}
     if row is None:
         row, _ = ProviderBalance.objects.get_or_create(connection=connection)
     if not any(getattr(row, k) != v for k, v in fields.items()):
