@@ -14,6 +14,7 @@ from corpus.conftest import sandbox_signature, twilio_signature
 from corpus.loader import body_of, params
 from testkit import PYTHON, worker_env
 
+from ocbridge.core import gunicorn_worker
 from ocbridge.core.choices import Direction, ExchangeOutcome
 from ocbridge.core.inbox import queue_stored
 from ocbridge.core.models import Exchange, Job
@@ -81,13 +82,12 @@ def test_http_envelope(hub, live_server, settings, case):
 # Django's test server does not undo chunked framing; gunicorn does, and Django then sees a body without length.
 
 
-@pytest.fixture
-def gunicorn_server(hub):
-    """`ocbridge serve --production` on a free port: its URL and its (master) process."""
+def serve_production(workers: int):
+    """`ocbridge serve --production` on a free port with `workers` web workers: its URL and its (master) process."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([PYTHON, "-m", "ocbridge", "serve", "--production", "--workers", "1", "--bind",
+    proc = subprocess.Popen([PYTHON, "-m", "ocbridge", "serve", "--production", "--workers", str(workers), "--bind",
                              f"127.0.0.1:{port}"], env=worker_env(OCBRIDGE_LOG_LEVEL="ERROR"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
@@ -98,7 +98,13 @@ def gunicorn_server(hub):
         except OSError:
             assert proc.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
             time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}", proc
+    return f"http://127.0.0.1:{port}", proc
+
+
+@pytest.fixture
+def gunicorn_server(hub):
+    url, proc = serve_production(1)
+    yield url, proc
     proc.terminate()
     proc.wait(timeout=20)
 
@@ -118,6 +124,43 @@ def test_the_web_workers_heartbeat_file_is_in_memory(gunicorn_server):
     assert children, "gunicorn started no worker"
     held = [os.readlink(fd) for fd in Path(f"/proc/{children[0]}/fd").iterdir() if fd.is_symlink()]
     assert any(h.startswith("/dev/shm/wgunicorn-") for h in held), held
+
+
+def web_workers(proc) -> list[int]:
+    return [int(pid) for pid in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+
+
+def wakeups(pid: int) -> int:
+    """How many times the process has gone to sleep and been woken (the kernel's count of voluntary switches)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("voluntary_ctxt_switches:")[1].split()[0])
+
+
+@pytest.mark.skipif(not gunicorn_worker.available(), reason="no epoll exclusive mode on this system")
+def test_a_connection_wakes_one_idle_web_worker_not_every_one(hub):
+    """gunicorn's sync workers wait on the shared socket with select(), which wakes every idle worker for each
+    connection; the losers run beside the one serving, on the same cores (issue 23: the order-status tail). Served
+    as deployed, with both workers idle at each connection, one worker takes them all and the other sleeps on.
+    On gunicorn's own sync worker the other one wakes for every connection (40 here)."""
+    url, proc = serve_production(2)
+    try:
+        deadline = time.monotonic() + 30
+        while len(web_workers(proc)) < 2:  # gunicorn forks its workers after the port opens
+            assert time.monotonic() < deadline, "gunicorn started fewer than 2 web workers"
+            time.sleep(0.1)
+        for _ in range(3):
+            raw_request(url, "GET", "/no-such-page/", [], b"")  # both have imported the project
+        time.sleep(0.5)
+        pids = web_workers(proc)
+        before = [wakeups(pid) for pid in pids]
+        for _ in range(40):
+            assert raw_request(url, "GET", "/no-such-page/", [], b"")[0] == 404
+            time.sleep(0.02)  # both workers back in their wait before the next connection
+        woken = [wakeups(pid) - b for pid, b in zip(pids, before)]
+        assert min(woken) <= 8, woken
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 def chunked(body: bytes, size: int = 65536) -> bytes:
