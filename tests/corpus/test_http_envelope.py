@@ -22,8 +22,10 @@ from ocbridge.core.models import Exchange, Job
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def raw_request(base_url: str, method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> tuple[int, bytes]:
-    """One request written byte for byte (http.client would fix the headers we want wrong)."""
+def raw_response(base_url: str, method: str, path: str, headers: list[tuple[str, str]],
+                 body: bytes) -> tuple[int, dict[str, str], bytes]:
+    """One request written byte for byte (http.client would fix the headers we want wrong): status, headers
+    (lower-case names), body."""
     u = urlsplit(base_url)
     head = f"{method} {path} HTTP/1.1\r\nHost: {u.netloc}\r\nConnection: close\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in headers)
@@ -36,8 +38,18 @@ def raw_request(base_url: str, method: str, path: str, headers: list[tuple[str, 
         data = b""
         while chunk := s.recv(65536):
             data += chunk
-    status_line, _, rest = data.partition(b"\r\n")
-    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+    head, _, rest = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    fields = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = (fields[name.strip().lower()] + ", " if name.strip().lower() in fields else "") + value.strip()
+    return int(status_line.split()[1]), fields, rest
+
+
+def raw_request(base_url: str, method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> tuple[int, bytes]:
+    status, _fields, body = raw_response(base_url, method, path, headers, body)
+    return status, body
 
 
 @pytest.mark.parametrize("case", params("http_envelope"))
@@ -161,6 +173,23 @@ def test_a_connection_wakes_one_idle_web_worker_not_every_one(hub):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_webhooks_skip_the_dashboards_middleware(hub, gunicorn_url):
+    """A provider's request has no cookie, session or browser language: served as deployed, a webhook goes through
+    only the security and common middleware (core.webhook_handler; 7 % of an order-status call's CPU), a dashboard
+    page through all of it. Seen from outside: no CSRF cookie, no Vary on cookie or language, no frame header."""
+    body = json.dumps({"event_id": "evt_mw", "type": "call.completed", "data": {"id": "c_mw", "status": "busy"}}).encode()
+    headers = [("Content-Type", "application/json"), ("Accept-Language", "tr"), ("Content-Length", str(len(body))),
+               ("X-Sandbox-Signature", sandbox_signature(body))]
+    status, hook, answer = raw_response(gunicorn_url, "POST", hub.url("sandbox", "call-result"), headers, body)
+    assert status == 200, answer[:300]
+    assert Exchange.objects.get(direction=Direction.IN).status == 200  # the webhook did its work
+    assert hook.get("x-content-type-options") == "nosniff"  # SecurityMiddleware stays
+    assert not {"set-cookie", "vary", "x-frame-options", "content-language"} & hook.keys(), hook
+    status, page, _ = raw_response(gunicorn_url, "GET", "/login/", [("Accept-Language", "tr")], b"")
+    assert status == 200 and page["content-language"] == "tr" and "csrftoken" in page["set-cookie"]
+    assert page["x-frame-options"] == "DENY" and "Cookie" in page["vary"]
 
 
 def chunked(body: bytes, size: int = 65536) -> bytes:
