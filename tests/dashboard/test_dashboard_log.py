@@ -6,7 +6,6 @@ import io
 import re
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from ocbridge.core import clock
@@ -167,77 +166,3 @@ def test_each_filter_of_the_log_is_read_through_an_index_in_page_order_without_a
     assert "TEMP B-TREE" not in plan, plan
     index = {"store": "exchange_store_time", "service": "exchange_service_time", "level": "exchange_level_time"}
     assert any(f"INDEX {index[k]}" in plan for k in params) if params else "created" in plan, plan
-
-
-@pytest.fixture
-def member_of_three(db):
-    """A user who sees three stores (not an administrator), their stores' rows interleaved in time with equal times
-    among them, and a fourth store's rows they must not see."""
-    from django.contrib.auth.models import User
-
-    from ocbridge.core.models import Store, StoreMember
-
-    user = User.objects.create_user("agency-operator")
-    mine = [Store.objects.create(name=f"Shop {k}") for k in range(3)]
-    other = Store.objects.create(name="Not theirs")
-    for s in mine:
-        StoreMember.objects.create(user=user, store=s, role="operator")
-    base = clock.now() - dt.timedelta(hours=5)
-    for i in range(140):
-        at = base + dt.timedelta(minutes=i // 2)  # pairs of rows share a time: the id decides between them
-        _ex(store=(mine + [other])[i * 7 % 4], created=at, level="error" if i % 5 == 0 else "info")
-    c = Client()
-    c.force_login(user)
-    return c, mine
-
-
-@pytest.mark.parametrize("params", [{}, {"page": 2}, {"page": 3}, {"sort": "created"}, {"page": 2, "sort": "created"},
-                                    {"level": "error"}, {"before": "60"}, {"sort": "-id"}])
-def test_a_few_stores_users_pages_are_the_same_rows_in_the_same_order(member_of_three, params):
-    """A user who sees 2–100 stores: the page merges one time-ordered read per store (dashboard.tables); the rows, the
-    order (time, then id, newest first or oldest) and the total are what one sorted query of their rows gives."""
-    from ocbridge.core.models import Exchange
-
-    client, mine = member_of_three
-    before = Exchange.objects.order_by("pk").values_list("pk", flat=True)[59] + 1 if "before" in params else None
-    params = {**params, "before": before} if before else params
-    resp = client.get(reverse("dashboard:exchanges"), params)
-    want = Exchange.objects.filter(store__in=mine)
-    want = want.filter(level=params["level"]) if "level" in params else want
-    want = want.filter(pk__lt=before) if before else want
-    sort = params.get("sort", "-created")
-    want = list(want.order_by(sort, "-pk" if sort.startswith("-") else "pk").values_list("pk", flat=True))
-    page = resp.context["page"]
-    n = params.get("page", 1)
-    assert _ids(resp) == want[(n - 1) * 50: n * 50] and page.total == len(want)
-    assert all(ex.store in mine for ex in page.rows)
-
-
-@pytest.mark.skipif("sqlite" not in __import__("django.db").db.connection.vendor, reason="SQLite's plan")
-@pytest.mark.parametrize("params", [{}, {"page": 3}, {"level": "error"}, {"service": "netgsm"}])
-def test_a_few_stores_users_page_reads_each_stores_rows_in_order_without_a_sort(member_of_three, params):
-    """Before, a user who sees 2–100 stores had their stores' week read through (store, created) range by range and
-    sorted for each page (at five stores, a two-store user's 93,000 rows of a 1,000,000-row log); the page's
-    statements now merge each store's range as the index gives it (bench/overview.py, section 4)."""
-    from django.db import connection
-
-    from testkit import without_statistics
-
-    without_statistics()
-    client, _mine = member_of_three
-    seen = []
-
-    def keep(execute, sql, params_, many, context):
-        if sql.startswith("SELECT") and "core_exchange" in sql:
-            seen.append((sql, params_))
-        return execute(sql, params_, many, context)
-
-    with connection.execute_wrapper(keep):
-        assert client.get(reverse("dashboard:exchanges"), params).status_code == 200
-    assert seen
-    for sql, args in seen:
-        with connection.cursor() as cur:
-            cur.execute("EXPLAIN QUERY PLAN " + sql, args)
-            plan = " | ".join(row[-1] for row in cur.fetchall())
-        assert "TEMP B-TREE" not in plan, plan
-        assert "SCAN core_exchange" not in plan, plan

@@ -68,22 +68,6 @@ def scoped(rows: QuerySet | type[Model], user, role: str = Role.VIEWER) -> Query
     return qs.filter(**{f"{store_path(qs.model)}__in": wanted})
 
 
-def scoped_by_store(rows: QuerySet | type[Model], user, role: str = Role.VIEWER) -> list[QuerySet] | None:
-    """`scoped(rows, user, role)` split into one queryset per store, for a user who sees 2 to INLINE_STORES stores;
-    None for anyone else (an administrator, one store, many). A page ordered by time merges the parts, each read
-    in order from a (store, time) index, instead of sorting all their stores' rows (dashboard.tables)."""
-    qs = rows._default_manager.all() if isinstance(rows, type) else rows
-    if sees_everything(user) or user is None or not user.is_authenticated or not user.is_active:
-        return None
-    from ocbridge.core.models import StoreMember
-
-    ids = list(StoreMember.objects.filter(user=user, role__in=roles_at_least(role)).order_by("store_id")
-               .values_list("store_id", flat=True)[:INLINE_STORES + 1])
-    if not 2 <= len(ids) <= INLINE_STORES:
-        return None
-    return [qs.filter(**{store_path(qs.model): i}) for i in ids]
-
-
 def get_scoped(rows: QuerySet | type[Model], user, role: str = Role.VIEWER, **lookup):
     """One row for a page or an action: Http404 when the user cannot see it, PermissionDenied when the role is
     too low for the action."""

@@ -15,26 +15,10 @@ DEFAULT_LOG_DAYS = 7
 
 def exchange_queryset(form: ExchangeFilterForm, user) -> tuple[QuerySet, dt.datetime, dt.datetime]:
     """The user's filtered Exchanges, always bounded by a time range so a text search never scans the whole log."""
-    qs, _parts, start, end = exchange_querysets(form, user)
-    return qs, start, end
-
-
-def exchange_querysets(form: ExchangeFilterForm, user) -> tuple[QuerySet, list[QuerySet] | None, dt.datetime,
-                                                                   dt.datetime]:
-    """`exchange_queryset`, and beside it the same rows as one queryset per store for a user who sees a few stores
-    (core.access.scoped_by_store; else None): pages in time order merge them (dashboard.tables)."""
     data = form.cleaned_data if form.is_valid() else {}
     end = data.get("end") or clock.now()
     start = data.get("start") or end - dt.timedelta(days=DEFAULT_LOG_DAYS)
-    rows = _filtered(Exchange.objects.filter(created__gte=start, created__lt=end), data)
-    # Not with a filter whose own index serves the page in order (service; an order's or a job's few rows): each
-    # part would read that index, once per store.
-    one_index = data.get("store") or data.get("service") or data.get("order") is not None or data.get("job")
-    parts = None if one_index else access.scoped_by_store(rows, user)
-    return access.scoped(rows, user), parts, start, end
-
-
-def _filtered(qs: QuerySet, data: dict) -> QuerySet:
+    qs = access.scoped(Exchange.objects.filter(created__gte=start, created__lt=end), user)
     for name in ("level", "service", "direction"):
         if data.get(name):
             qs = qs.filter(**{name: data[name]})
@@ -48,7 +32,7 @@ def _filtered(qs: QuerySet, data: dict) -> QuerySet:
         q = data["q"]
         qs = qs.filter(Q(url__icontains=q) | Q(request_body__icontains=q) | Q(response_body__icontains=q)
                        | Q(error__icontains=q))
-    return qs
+    return qs, start, end
 
 
 def job_queryset(form: JobFilterForm, user) -> QuerySet:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import QuerySet, prefetch_related_objects
+from django.db.models import QuerySet
 
 PAGE_SIZE = 50
 WINDOW = 10_000
@@ -49,14 +49,8 @@ def _numbers(current: int, pages: int) -> list:
 
 
 def table_page(qs: QuerySet, params, *, sorts: dict[str, str], default: str = "-id",
-               size: int = PAGE_SIZE, parts: list[QuerySet] | None = None, merged: str = "created") -> TablePage:
-    """One page of `qs` for the request's `sort`, `page` and `before` (keys of `sorts` name allowed columns).
-
-    `parts`: querysets whose rows together are `qs`'s (scoped as it is: the page shows their rows), each read in `merged` order from an index of its own (a few
-    stores' log: one (store, created) range each). Sorted by `merged`, the page is their merge (UNION ALL under the
-    ORDER BY: SQLite merges the parts as each reads them in order, PostgreSQL a Merge Append), so it reads about
-    a page of rows, not every row of `qs` sorted.
-    """
+               size: int = PAGE_SIZE) -> TablePage:
+    """One page of `qs` for the request's `sort`, `page` and `before` (keys of `sorts` name allowed columns)."""
     sort = params.get("sort") or default
     field_name = sorts.get(sort.lstrip("-"))
     if field_name is None:
@@ -65,7 +59,6 @@ def table_page(qs: QuerySet, params, *, sorts: dict[str, str], default: str = "-
     before = params.get("before", "")
     if before.isdigit():
         qs = qs.filter(pk__lt=int(before))
-        parts = [p.filter(pk__lt=int(before)) for p in parts] if parts else parts
     total = qs.order_by()[: WINDOW + 1].count()
     capped = total > WINDOW
     pages = max(1, -(-min(total, WINDOW) // size))
@@ -74,15 +67,7 @@ def table_page(qs: QuerySet, params, *, sorts: dict[str, str], default: str = "-
     except ValueError:
         number = 1
     tie = "-pk" if order.startswith("-") else "pk"
-    window = slice((number - 1) * size, number * size)
-    if parts and field_name == merged:
-        pk = qs.model._meta.pk.attname  # a compound statement is ordered by its columns' names
-        first, *rest = [p.order_by() for p in parts]
-        rows = list(first.union(*rest, all=True).order_by(order, tie.replace("pk", pk))[window])
-        related = qs.query.select_related
-        prefetch_related_objects(rows, *(related if isinstance(related, dict) else ()))  # one query, not a join
-    else:
-        rows = list(qs.order_by(order, tie)[window])
+    rows = list(qs.order_by(order, tie)[(number - 1) * size: number * size])
     older = None
     if capped and number == pages and order in ("-id", "-pk", "-created"):
         older = rows[-1].pk if rows else None

@@ -12,7 +12,7 @@ from django.utils import timezone
 from ocbridge.core import access, clock
 from ocbridge.core.models import Exchange, Store
 from ocbridge.dashboard import l10n
-from ocbridge.dashboard.filters import exchange_queryset, exchange_querysets
+from ocbridge.dashboard.filters import exchange_queryset
 from ocbridge.dashboard.tables import table_page
 from ocbridge.dashboard.forms import ExchangeFilterForm
 
@@ -32,8 +32,8 @@ def exchange_list(request) -> HttpResponse:
     tz = _page_zone(request)
     with timezone.override(tz):
         form = ExchangeFilterForm(request.GET or None, user=request.user)
-        qs, parts, start, end = exchange_querysets(form, request.user)
-        page = table_page(qs.select_related("store"), request.GET, sorts=SORTS, default=DEFAULT_SORT, parts=parts)
+        qs, start, end = exchange_queryset(form, request.user)
+        page = table_page(qs.select_related("store"), request.GET, sorts=SORTS, default=DEFAULT_SORT)
         return render(request, "dashboard/exchanges/list.html", {
             "form": form, "page": page, "start": start, "end": end, "zone": l10n.zone_name(tz), "nav": "log"})
 
