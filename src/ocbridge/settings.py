@@ -140,7 +140,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("OCBRIDGE_REDIS_URL", "")
 if REDIS_URL:
-    HUEY = {"huey_class": "huey.RedisHuey", "name": "ocbridge", "url": REDIS_URL, "immediate": False}
+    HUEY = {"huey_class": "ocbridge.core.queue.RedisQueueHuey",  # RedisHuey, timeouts set (core/queue.py)
+            "name": "ocbridge", "url": REDIS_URL, "immediate": False}
 else:
     HUEY = {
         "huey_class": "ocbridge.core.queue.QueueHuey",  # SqliteHuey, synchronous=NORMAL (core/queue.py)

@@ -159,23 +159,43 @@ def test_webhooks_stored_around_a_killed_worker_are_each_handled_once_after_the_
 @pytest.fixture
 def redis_tasks():
     """A throwaway Redis, and the web process's hand-overs bound to it as core.tasks binds them on Redis."""
-    from huey import RedisHuey
-
     from ocbridge.testbed.redis import RedisServer, RedisUnavailable
 
     try:
         server = RedisServer().start()
     except RedisUnavailable as exc:
         pytest.skip(str(exc))
-    huey = RedisHuey("ocbridge", url=server.url())
+    huey = _hub_huey(server.url())
     waker, sender = list(inbox._waker), list(jobkinds._sender)
-    inbox.set_waker(huey.task()(tasks.queue_stored_task.func))
-    jobkinds.set_sender(huey.task()(tasks.run_job_task.func))
+    _bind(huey)
     try:
         yield server, huey
     finally:
         inbox._waker[:], jobkinds._sender[:] = waker, sender
         server.stop()
+
+
+def _hub_huey(url: str):
+    """The huey a hub with OCBRIDGE_REDIS_URL=url runs on: settings.py's HUEY for it, built as huey.contrib.djhuey
+    builds it (this test process's own huey is on SQLite)."""
+    import os
+    import runpy
+    from unittest import mock
+
+    from django.utils.module_loading import import_string
+
+    import ocbridge.settings
+
+    with mock.patch.dict(os.environ, OCBRIDGE_REDIS_URL=url):
+        config = dict(runpy.run_path(ocbridge.settings.__file__)["HUEY"])
+    config.pop("consumer", None)
+    return import_string(config.pop("huey_class"))(config.pop("name"), **config)
+
+
+def _bind(huey) -> None:
+    """The web process's hand-overs on `huey`, as core.tasks binds them on Redis."""
+    inbox.set_waker(huey.task()(tasks.queue_stored_task.func))
+    jobkinds.set_sender(huey.task()(tasks.run_job_task.func))
 
 
 def _failures(caplog) -> list[logging.LogRecord]:
@@ -373,3 +393,151 @@ def test_an_outage_is_said_again_only_after_its_repeat_interval_and_its_end_once
     assert said[1].startswith("thing still unreachable after 0 s (6 failed attempts; work waits): ConnectionError")
     assert said[2] == "thing answers again after 0 s (7 failed attempts)" and len(said) == 3
     assert not any(PASSWORD in s for s in said)
+
+
+# --- a Redis that is stopped or hangs: nothing a request waits for stalls on it (core.redis_clients) -------------
+# A stopped redis-server is refused at once; a hung one (testbed.redis.HungRedis: accepts, never answers) held
+# every config-stamp look 2 s, every read of the poll lease store and every hand-over to huey 5 s (redis-py's waits).
+# Bounds: well above what the new clients wait (0.25 s) on a loaded machine, well below the old waits.
+
+
+@pytest.fixture
+def hung_redis():
+    from ocbridge.testbed.redis import HungRedis
+
+    hung = HungRedis()
+    yield hung
+    hung.stop()
+
+
+@pytest.fixture
+def fresh_clients(settings):
+    """This process's Redis clients built anew for the settings.REDIS_URL the test sets; outages it leaves closed."""
+    from ocbridge.core import config_cache, polls
+    from ocbridge.core.outage import job_queue
+
+    def forget() -> None:
+        config_cache._state["redis"] = None
+        config_cache.clear()
+        polls._leases.clear()
+
+    forget()
+    yield forget
+    settings.REDIS_URL = ""
+    forget()
+    for outage in (config_cache._stamp_outage, polls._lease_outage, job_queue):
+        outage.ok()
+
+
+def _timed(fn) -> float:
+    started = time.monotonic()
+    fn()
+    return time.monotonic() - started
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_config_stamp_look_at_a_stopped_or_hung_redis_gives_up_at_once_and_reads_the_database(
+        settings, fresh_clients, hung_redis, monkeypatch, caplog):
+    """Each look at the stamp (every request, at most every CHECK_SECONDS): Redis stopped or hung, it gives up within
+    the bound and the settings are read from the database each time, said in one line. Stopped took 0.01 s before
+    too; hung took 2.0 s a look before (socket_timeout=2)."""
+    from ocbridge.core import config_cache
+    from ocbridge.testbed.redis import RedisServer, RedisUnavailable
+
+    try:
+        stopped = RedisServer().start()
+    except RedisUnavailable as exc:
+        pytest.skip(str(exc))
+    stopped.stop()
+    store = Store.objects.create(name="Stamp", db_url="sqlite:////nonexistent-stamp.db")
+    monkeypatch.setattr(config_cache, "CHECK_SECONDS", 0.0)  # every call looks
+    caplog.set_level(logging.WARNING, logger="ocbridge.core.config_cache")
+    loads = []
+
+    def load():
+        loads.append(1)
+        return Store.objects.get(pk=store.pk).name
+
+    for url in (stopped.url(), hung_redis.url()):
+        settings.REDIS_URL = url
+        fresh_clients()
+        for _ in range(2):
+            assert _timed(lambda: config_cache.cached(("stamp-test",), load)) < 1.0
+    assert len(loads) == 4  # no stamp: read from the database every time
+    assert hung_redis.accepted  # the hung one was reached, and held the look
+    [line] = [r.getMessage() for r in caplog.records]  # one outage, stopped then hung
+    assert line.startswith("config stamp unreachable (") and "ConnectionError" in line
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_store_page_is_served_at_once_while_redis_hangs(client, settings, fresh_clients, hung_redis):
+    """The store page looks at the config stamp and reads the poll lease store (slow lane, last read): each of those
+    held it 2–5 s on a hung Redis (~12 s in all) before."""
+    from django.contrib.auth.models import User
+    from django.urls import reverse
+
+    store = Store.objects.create(name="Hung", db_url="sqlite:////nonexistent-hung.db")
+    client.force_login(User.objects.create_superuser("admin-hung", password="pw"))
+    settings.REDIS_URL = hung_redis.url()
+    fresh_clients()
+    page = []
+    assert _timed(lambda: page.append(client.get(reverse("dashboard:store", args=[store.pk])))) < 3.0
+    assert page[0].status_code == 200 and b"Hung" in page[0].content
+    assert len(hung_redis.accepted) >= 2  # the stamp and the lease store were both asked
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_and_a_job_handed_over_to_a_hung_redis_are_answered_at_once_and_queued_by_the_dispatcher(
+        client, hung_redis, caplog):
+    """The hand-over after the commit (core.jobkinds.hand_over_on_commit) to the hub's huey on a Redis that accepts
+    and never answers: the webhook is answered 200 within the bound (5 s before: redis-py's default wait), one line
+    says it, and the dispatcher's next look queues the stored row and hands its job out. A job enqueued in a
+    transaction likewise: committed, due, within the bound."""
+    from django.db import transaction
+
+    caplog.set_level(logging.WARNING, logger="ocbridge.core.jobkinds")
+    conn = _cod_setup(1)
+    waker, sender = list(inbox._waker), list(jobkinds._sender)
+    _bind(_hub_huey(hung_redis.url()))
+    try:
+        assert _timed(lambda: _deliver(client, conn, 0)) < 1.5  # answered 200 (asserted inside)
+        started = time.monotonic()
+        with transaction.atomic():  # handed over as it commits
+            job = Job.objects.enqueue("cod_confirm.apply_call_result", key="k-hung", payload={})
+        assert time.monotonic() - started < 1.0
+    finally:
+        inbox._waker[:], jobkinds._sender[:] = waker, sender
+    assert hung_redis.accepted  # reached, and held the hand-over
+    failures = [r.getMessage() for r in _failures(caplog)]
+    assert len(failures) == 2 and all("TimeoutError" in line for line in failures)
+    assert Exchange.objects.filter(pending_jobs__isnull=False).count() == 1 and job.pk in jobs.due_job_ids()
+
+    sent = []
+    jobs.hand_out(sent.append)  # the dispatcher's next look, with a queue that answers
+    made = Job.objects.get(kind="cod_confirm.apply_call_result", key__startswith="cod_confirm:")
+    assert not Exchange.objects.filter(pending_jobs__isnull=False).exists() and made.pk in sent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_workers_own_jobs_the_queue_cannot_take_are_one_line_a_minute_and_left_due(redis_tasks, caplog):
+    """`ocbridge worker` hands the jobs its jobs make to huey at once (core.jobs.worker_sender); with Redis stopped
+    each one was a line of its own before. Now job_queue's one line says them all, and each stays due."""
+    from django.db import transaction
+
+    from ocbridge.core.outage import job_queue
+
+    server, _huey = redis_tasks
+    jobkinds.set_sender(jobs.worker_sender(jobkinds._sender[0]))  # huey's task on it, as `ocbridge worker` wraps it
+    server.stop()
+    caplog.set_level(logging.WARNING)
+    try:
+        made = []
+        for n in range(3):
+            with transaction.atomic():
+                made.append(Job.objects.enqueue("cod_confirm.apply_call_result", key=f"k-own-{n}", payload={}))
+    finally:
+        job_queue.ok()
+    said = [r.getMessage() for r in caplog.records if r.name in ("ocbridge.core.jobs", "ocbridge.core.jobkinds")]
+    assert said[0].startswith("job queue unreachable (due jobs wait in the job table") and "ConnectionError" in said[0]
+    assert len(said) == 2 and said[1].startswith("job queue answers again")  # the ok() above; no line per job
+    assert set(jobs.due_job_ids()) == {j.pk for j in made}

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models.base import ModelState
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
+from ocbridge.core import redis_clients
 from ocbridge.core.outage import Outage
 
 log = logging.getLogger(__name__)
@@ -50,9 +51,8 @@ def _stamp_file() -> Path:
 
 def _redis():
     if _state["redis"] is None:
-        import redis
-
-        _state["redis"] = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+        # every request looks: a Redis that does not answer at once counts as down (the database is read instead)
+        _state["redis"] = redis_clients.client(settings.REDIS_URL, redis_clients.REQUEST)
     return _state["redis"]
 
 

@@ -46,7 +46,7 @@ from ocbridge.core.jobkinds import (  # noqa: F401  (re-exported: integrations i
     schedule_on_commit,
 )
 from ocbridge.core.models import Job
-from ocbridge.core.outage import job_queue
+from ocbridge.core.outage import broker_down, job_queue
 
 log = logging.getLogger(__name__)
 
@@ -366,6 +366,24 @@ def hand_out(send: Callable[[int], None]) -> None:
             job_queue.failed(exc)
             return
         job_queue.ok()
+
+
+def worker_sender(send: Callable[[int], None]) -> Callable[[int], None]:
+    """What `ocbridge worker` hands its own new jobs to huey with (core.jobkinds.set_sender). A queue that cannot take
+    one (Redis down) is said in job_queue's one line a minute, as the dispatcher's hand-outs are, not in a line per
+    job: the job is due and not marked handed out, so the dispatcher's next look hands it out."""
+
+    def hand_over(pk: int) -> None:
+        try:
+            send(pk)
+        except Exception as exc:
+            if not broker_down(exc):
+                raise  # not the broker: core.jobkinds.hand_over_on_commit's line says it
+            job_queue.failed(exc)
+        else:
+            job_queue.ok()
+
+    return hand_over
 
 
 def dispatcher_loop(stop: threading.Event, send: Callable[[int], None], interval: float = 1.0, polls=None) -> None:

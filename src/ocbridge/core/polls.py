@@ -48,7 +48,7 @@ from django.conf import settings
 from django.db import IntegrityError, connections, transaction
 from django.utils import translation
 
-from ocbridge.core import clock, exchanges
+from ocbridge.core import clock, exchanges, redis_clients
 from ocbridge.core.errors import ConfigurationError, ServiceError
 from ocbridge.core.masking import storable_text
 from ocbridge.core.outage import Outage, broker_down
@@ -218,9 +218,10 @@ class RedisLeases:
             "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1")
 
     def __init__(self, url: str, prefix: str = "ocbridge:poll:"):
-        import redis
-
-        self.redis, self.prefix = redis.Redis.from_url(url), prefix
+        # the poll loop's and jobs' calls may wait (a slot skipped is a poll late); what pages read may not
+        self.redis = redis_clients.client(url, redis_clients.WORKER)
+        self.pages = redis_clients.client(url, redis_clients.REQUEST)
+        self.prefix = prefix
 
     def take(self, name: str, key: str, slot: int, ttl: float) -> bool:
         return bool(self.redis.eval(self.TAKE, 1, f"{self.prefix}{name}:{key}", str(slot), max(1, int(ttl))))
@@ -229,7 +230,7 @@ class RedisLeases:
         self.redis.set(f"{self.prefix}{name}:{key}:ok", repr(when), ex=7 * 24 * 3600)
 
     def last_done(self, name: str, key: str) -> float | None:
-        value = self.redis.get(f"{self.prefix}{name}:{key}:ok")
+        value = self.pages.get(f"{self.prefix}{name}:{key}:ok")
         return float(value) if value else None
 
     def note(self, name: str, key: str, value: str | None) -> None:
@@ -256,10 +257,10 @@ class RedisLeases:
     def slow_targets(self) -> dict[str, dict]:
         import json
 
-        return {k.decode(): json.loads(v) for k, v in self.redis.hgetall(f"{self.prefix}{LANE_NAME}").items()}
+        return {k.decode(): json.loads(v) for k, v in self.pages.hgetall(f"{self.prefix}{LANE_NAME}").items()}
 
     def last_beat(self) -> float | None:
-        value = self.redis.get(f"{self.prefix}{BEAT_NAME}")
+        value = self.pages.get(f"{self.prefix}{BEAT_NAME}")
         return float(value) if value else None
 
 

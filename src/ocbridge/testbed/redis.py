@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import threading
 
 from ocbridge.testbed.process import ServerProcess
 
@@ -40,13 +42,47 @@ class RedisServer(ServerProcess):
     def _wait_ready(self, timeout: float) -> None:
         import redis
 
-        self._wait_until(lambda: redis.Redis(host="127.0.0.1", port=self.port, password=self.password or None,
-                                             socket_connect_timeout=1).ping(),
-                         redis.exceptions.ConnectionError, timeout)
+        from ocbridge.core import redis_clients
+
+        def ping() -> None:
+            with redis_clients.client(self.url(), redis_clients.WORKER) as client:
+                client.ping()
+
+        self._wait_until(ping, redis.exceptions.ConnectionError, timeout)
 
     def url(self, db: int = 0) -> str:
         auth = f":{self.password}@" if self.password else ""
         return f"redis://{auth}127.0.0.1:{self.port}/{db}"
+
+
+class HungRedis:
+    """A Redis that hangs: a loopback port that accepts connections and never answers. (A stopped redis-server is
+    refused at once, which a client notices in no time; a hung one holds the client until its timeout.)"""
+
+    def __init__(self):
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        self.port = self._listener.getsockname()[1]
+        self.accepted: list[socket.socket] = []  # held open, never read from nor written to
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True, name="hung-redis")
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.accepted.append(self._listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for conn in [self._listener, *self.accepted]:
+            conn.close()
 
 
 def start_server(**kwargs) -> RedisServer:

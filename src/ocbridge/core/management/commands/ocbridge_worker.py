@@ -6,7 +6,7 @@ import threading
 from django.core.management.base import BaseCommand
 from huey.contrib.djhuey import HUEY
 
-from ocbridge.core.jobs import dispatcher_loop
+from ocbridge.core.jobs import dispatcher_loop, worker_sender
 
 
 class Command(BaseCommand):
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         from ocbridge.core.jobkinds import set_sender
         from ocbridge.core.tasks import run_job_task
 
-        set_sender(run_job_task)  # the worker's own jobs go to huey at once (no dispatcher round)
+        set_sender(worker_sender(run_job_task))  # the worker's own jobs go to huey at once (no dispatcher round)
 
         cfg = dict(settings.HUEY.get("consumer", {}))
         if workers:
