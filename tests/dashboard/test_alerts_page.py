@@ -41,3 +41,43 @@ def test_add_test_and_remove_a_telegram_route(settings):
         client.post(reverse("dashboard:alert-remove", args=[route.pk]))
         assert not AlertRoute.objects.exists()
         assert [e.action for e in AuditEntry.objects.order_by("pk")] == ["alerts.add", "alerts.test", "alerts.remove"]
+
+
+@pytest.mark.parametrize("fault, said", [
+    ("429", {"en": "rate limited: Too Many Requests: retry after 1",
+             "tr": "istek sınırı aşıldı: Too Many Requests: retry after 1",
+             "ru": "превышен лимит запросов: Too Many Requests: retry after 1"}),
+    ("503", {"en": "server error (HTTP 503): Service Unavailable", "tr": "sunucu hatası (HTTP 503): Service Unavailable",
+             "ru": "ошибка сервера (HTTP 503): Service Unavailable"})])
+def test_a_test_message_telegram_refuses_reads_in_the_readers_language(settings, fault, said):
+    """Telegram answering "too many requests" or a server fault to the route's test message (the real job, run in a
+    Turkish worker, against the Bot API simulator): the route's "Test:" line says it in each reader's language
+    (SideEffect.error_said beside its English error), and so does the job's row."""
+    import html
+
+    from django.utils import translation
+
+    from ocbridge.core.models import Job
+
+    with TelegramSimulator() as tg:
+        tg.add_chat(424242)
+        settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_URL = tg.token, tg.base_url
+        user = User.objects.create_superuser("ayse", password="x")
+        client = Client()
+        client.force_login(user)
+        assert client.post(reverse("dashboard:alerts"), {
+            "store": "", "channel": "telegram", "target": "424242", "digest_minutes": 30, "waiting_minutes": 45,
+            "enabled": "on", "sources": ["failing"]}).status_code == 302
+        tg.fail_next(fault, count=20)
+        client.post(reverse("dashboard:alert-test", args=[AlertRoute.objects.get().pk]))
+        with translation.override("tr"):
+            run_until_idle()
+        job = Job.objects.get(key__startswith="alert-test:")
+        assert job.state == "queued" and said["en"] in job.last_error  # tried again later; the text stays English
+        for lang in ("en", "tr", "ru"):
+            client.cookies["django_language"] = lang
+            page = html.unescape(client.get(reverse("dashboard:alerts")).content.decode())
+            jobs = html.unescape(client.get(reverse("dashboard:job", args=[job.pk])).content.decode())
+            assert said[lang] in page and said[lang] in jobs, (lang, page)
+            for other in {"en", "tr", "ru"} - {lang}:
+                assert said[other] not in page

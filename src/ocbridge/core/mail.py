@@ -157,7 +157,7 @@ def deliver(key: str, *, store: Store | None, to: list[str], subject: str, body:
     effect = outbox.perform(effect, lambda e: send(cfg, e, to=to, subject=subject, body=body, key=key,
                                                    purpose=purpose, store=store))
     if effect.state == SideEffectState.FAILED:
-        raise TerminalError(SERVICE, "refused", effect.error)
+        raise TerminalError(SERVICE, "refused", outbox.refusal(effect))
     return effect
 
 

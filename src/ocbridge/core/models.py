@@ -402,7 +402,8 @@ class SideEffect(models.Model):
     sent_by = models.CharField(max_length=32, blank=True, help_text="claim token of the run that began sending")
     provider_id = models.CharField(max_length=128, blank=True)
     answer_until = models.DateTimeField(null=True, blank=True, help_text="a result may still come until then")
-    error = models.TextField(blank=True)
+    error = models.TextField(blank=True)  # in English, for logs; pages show `error_text()`
+    error_said = models.JSONField(null=True, blank=True)  # as said (core.sentences); None: text only
     created = models.DateTimeField(default=clock.now)
     updated = models.DateTimeField(default=clock.now)
 
@@ -415,6 +416,12 @@ class SideEffect(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key} ({self.state})"
+
+    def error_text(self) -> str:
+        """The last error in the active language where it was said so, else its stored text."""
+        from ocbridge.core.sentences import shown
+
+        return shown(self.error_said, self.error)
 
 
 class ExchangeQuerySet(models.QuerySet):

@@ -58,6 +58,7 @@ from ocbridge.core.choices import JobState, SideEffectState
 from ocbridge.core.errors import RetryableError, ServiceError, TerminalError, UnknownOutcomeError
 from ocbridge.core.jobs import current_job, fenced
 from ocbridge.core.models import Job, SideEffect
+from ocbridge.core.sentences import Sentence, said_data
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,8 @@ def switched_off(effect: SideEffect) -> str:
 def _cas(effect: SideEffect, frm, to: str, **fields) -> bool:
     """Move the row from one of `frm` to `to` (compare-and-set); refreshes `effect` either way."""
     frm = [frm] if isinstance(frm, str) else list(frm)
+    if "error" in fields:  # a new error text without its Sentence leaves no older one behind
+        fields.setdefault("error_said", None)
     hit = SideEffect.objects.filter(pk=effect.pk, state__in=frm).update(state=to, updated=clock.now(), **fields)
     effect.refresh_from_db()
     return bool(hit)
@@ -136,9 +139,19 @@ def unknown(effect: SideEffect, reason: str, *, answer_window: float = 0.0) -> b
     return _cas(effect, S.SENDING, S.UNKNOWN, error=reason[:2000], answer_until=_window_end(answer_window))
 
 
-def failed(effect: SideEffect, reason: str) -> bool:
-    """sending → failed: the provider refused it."""
-    return _cas(effect, S.SENDING, S.FAILED, error=reason[:2000])
+def failed(effect: SideEffect, reason: str, said: dict | None = None) -> bool:
+    """sending → failed: the provider refused it (`said`: its refusal's Sentence data, core.sentences)."""
+    return _cas(effect, S.SENDING, S.FAILED, error=reason[:2000], error_said=said)
+
+
+def refusal(effect: SideEffect) -> Sentence | str:
+    """A failed side effect's error for the job to raise: as said where it was (the job's row then shows it in each
+    reader's language), else its text."""
+    return Sentence.from_data(effect.error_said) or effect.error
+
+
+def _said(effect: SideEffect, exc: Exception) -> dict | None:
+    return said_data(exc, effect.connection.secret_values() if effect.connection_id else ())
 
 
 def _window_end(seconds: float):
@@ -181,7 +194,7 @@ def perform(effect: SideEffect, send: Callable[[SideEffect], str], *, answer_win
     try:
         provider_id = send(effect)
     except TerminalError as exc:
-        failed(effect, str(exc))
+        failed(effect, str(exc), _said(effect, exc))
         return effect
     except Exception as exc:
         if doubtful(exc):
@@ -190,7 +203,7 @@ def perform(effect: SideEffect, send: Callable[[SideEffect], str], *, answer_win
                 return effect
             raise  # the provider says it never arrived: the job retries and sends it then
         if isinstance(exc, RetryableError):  # surely not carried out: back to requested, the job retries
-            _cas(effect, S.SENDING, S.REQUESTED, sent_by="", error=str(exc)[:2000])
+            _cas(effect, S.SENDING, S.REQUESTED, sent_by="", error=str(exc)[:2000], error_said=_said(effect, exc))
         else:  # a bug of ours, mid-send: it may have gone out
             unknown(effect, f"error while sending: {exc!r}", answer_window=answer_window)
         raise

@@ -143,7 +143,7 @@ def deliver(key: str, *, store: Store | None, chat_id: str, text: str, purpose: 
     effect = outbox.perform(effect, lambda e: send(bot, e, chat_id=chat_id, text=text, key=key, purpose=purpose,
                                                    store=store))
     if effect.state == SideEffectState.FAILED:
-        raise TerminalError(SERVICE, "refused", effect.error)
+        raise TerminalError(SERVICE, "refused", outbox.refusal(effect))
     return effect
 
 

@@ -80,3 +80,40 @@ def test_a_refused_test_click_reads_in_each_readers_language(service, fault):
             assert said[lang] in message and said[lang] in row, (lang, message, row)
             for other in {"en", "tr", "ru"} - {lang}:
                 assert said[other] not in row, (lang, row)
+
+
+def test_a_test_sms_netgsm_refuses_reads_in_each_readers_language():
+    """Netgsm refusing a test SMS with one of its other result codes (40: the sender name is not defined for the
+    account; its own words are Turkish): the job's page says what it means in the reader's language, Netgsm's words
+    after it. The real "Send a test SMS" form, its job run in a Turkish worker, against the Netgsm simulator."""
+    from django.utils import translation
+
+    from ocbridge.core.jobs import run_job
+    from ocbridge.core.models import Integration, Job
+    from ocbridge.integrations.cod_confirm.models import ChannelStep
+
+    said = {"en": "the sender name (message header) is not defined at Netgsm (code 40): Mesaj başlığınızın",
+            "tr": "gönderici adı (mesaj başlığı) Netgsm'de tanımlı değil (kod 40): Mesaj başlığınızın",
+            "ru": "имя отправителя (заголовок сообщения) не зарегистрировано в Netgsm (код 40): Mesaj başlığınızın"}
+    sim, secret, _ = _sim("netgsm")
+    with sim:
+        store = Store.objects.create(name="Shop", country="TR", language="tr")
+        conn = Connection.objects.create(store=store, service="netgsm", base_url=sim.base_url, secret=secret,
+                                         options={"msgheader": "NOT-OURS"})  # not a sender name of this account
+        integration = Integration.objects.create(store=store, kind="cod_confirm", connection=conn, settings={})
+        ChannelStep.objects.create(integration=integration, position=1, channel="sms", connection=conn)
+        client = Client()
+        client.force_login(User.objects.create_superuser("owner", password="pw"))
+        resp = client.post(reverse("dashboard:integration-test", args=[store.pk, "cod_confirm"]),
+                           {"test-phone": "+905321234567", "test-channel": "sms"})
+        assert resp.status_code == 302, resp.content.decode()[:2000]
+        job = Job.objects.get(kind="cod_confirm.send_test")
+        with translation.override("tr"):
+            run_job(job.pk)
+        job.refresh_from_db()
+        assert job.state == "failed" and said["en"] in job.last_error, job.last_error
+        for lang in ("en", "tr", "ru"):
+            client.cookies["django_language"] = lang
+            page = html.unescape(client.get(reverse("dashboard:job", args=[job.pk])).content.decode())
+            error = re.search(r'<p class="err">.*?</p>', page, re.S).group(0)
+            assert said[lang] in error, (lang, error)

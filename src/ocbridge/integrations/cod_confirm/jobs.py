@@ -931,4 +931,4 @@ class SendTestMessage(JobKind):
         # Not tied to the store or connection: a test a person asked for now is never paused and sent later.
         effect = outbox.perform(outbox.request(job.key, kind=channel, service=connection.service), send)
         if effect.state == SideEffectState.FAILED:
-            raise TerminalError(connection.service, "refused", effect.error)
+            raise TerminalError(connection.service, "refused", outbox.refusal(effect))
