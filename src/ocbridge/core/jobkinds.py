@@ -15,6 +15,7 @@ from django.db import transaction
 
 from ocbridge.core import clock
 from ocbridge.core.outage import masked_error
+from ocbridge.core.sentences import Sentence
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +41,12 @@ _sender: list[Callable[[int], None]] = []  # core.tasks registers huey's task he
 class Defer(Exception):
     """Raised by a kind to run again later without counting a failed attempt (quiet hours, waiting for a task)."""
 
-    def __init__(self, seconds: float, reason: str = ""):
+    def __init__(self, seconds: float, reason: str | Sentence = ""):
         self.seconds = seconds
-        self.reason = reason
-        super().__init__(reason)
+        # a Sentence (core.sentences) is kept for the job's pages to show in each reader's language; `reason` is English
+        self.said = reason if isinstance(reason, Sentence) else None
+        self.reason = reason.english() if self.said else reason
+        super().__init__(self.reason)
 
 
 class ClaimLost(Exception):

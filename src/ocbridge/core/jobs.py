@@ -203,7 +203,7 @@ def run_job(job_id: int):
         log.warning("%s", exc)
     except Defer as exc:
         _finish(job, state=JobState.QUEUED, attempts=F("attempts") - 1, next_run_at=now() + timedelta(seconds=exc.seconds),
-                last_error=exc.reason)
+                last_error=exc.reason, last_error_said=exc.said.as_data() if exc.said else None)
     except RetryableError as exc:
         if job.attempts >= job.max_attempts:
             _finish(job, state=JobState.FAILED, finished_at=now(), last_error=f"gave up after {job.attempts} attempts: {exc}",

@@ -77,6 +77,40 @@ def test_calls_wait_for_allowed_hours(cod_bed):
     assert Confirmation.objects.get(order_id=1005).state == "confirmed"
 
 
+def test_a_call_waiting_for_calling_hours_says_so_in_each_readers_language(cod_bed):
+    """The attempt's job waits outside the calling hours: its row on the jobs list says why in the reader's language
+    (Job.last_error_said from core.jobs.Defer), not in English only. The real flow, its jobs run in a Turkish worker."""
+    import html
+    import re
+
+    from django.contrib.auth.models import User
+    from django.test import Client
+    from django.urls import reverse
+    from django.utils import translation
+
+    bed = cod_bed("3.0")
+    bed.configure(day_hours={d: ["09:00", "21:00"] for d in "0123456"})
+    ist = dt.timezone(dt.timedelta(hours=3))
+    now = clock.now().astimezone(ist)
+    clock.travel((now.replace(hour=23, minute=0, second=0, microsecond=0) - now).total_seconds())
+    add_order(bed.shop, 1015, telephone=PHONE)
+    with translation.override("tr"):
+        bed.run()
+    job = Job.objects.get(kind="cod_confirm.start_attempt")
+    at = f"{job.next_run_at.astimezone(dt.timezone.utc):%Y-%m-%d} 06:00"  # 09:00 in Istanbul
+    said = {"en": f"outside calling hours; next at {at} UTC", "tr": f"arama saatleri dışında; sonraki deneme {at} UTC",
+            "ru": f"вне часов для звонков; следующая попытка {at} UTC"}
+    assert job.last_error == said["en"]  # the stored text, for logs: English
+    client = Client()
+    client.force_login(User.objects.create_superuser("owner", password="pw"))
+    for lang in ("en", "tr", "ru"):
+        client.cookies["django_language"] = lang
+        page = html.unescape(client.get(reverse("dashboard:jobs")).content.decode())
+        row = re.search(r'<tr>(?:(?!</tr>).)*?' + re.escape(reverse("dashboard:job", args=[job.pk])) + r'.*?</tr>',
+                        page, re.S).group(0)
+        assert said[lang] in row, (lang, row)
+
+
 def test_call_then_sms_fallback_with_turkish_reply(cod_bed):
     bed = cod_bed("3.0", channels=["call", "sms"], delays=[0, 30])
     add_order(bed.shop, 1006, telephone="5321234567")

@@ -11,7 +11,7 @@ import time
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, OperationalError, transaction
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from ocbridge.core import clock, optouts, outbox, polls, spend
 from ocbridge.core.choices import Level, OptOutScope, OptOutSource, SideEffectState
@@ -22,6 +22,7 @@ from ocbridge.core.jobs import Defer, JobKind, fenced, register_job_kind
 from ocbridge.core.polls import Target, register_poll
 from ocbridge.core.models import Connection, Exchange, Integration, Job, SideEffect
 from ocbridge.core.registry import register_history_consumer, register_missed_orders, register_order_consumer
+from ocbridge.core.sentences import Sentence
 from ocbridge.integrations.cod_confirm import mappers, outcomes, pay, plan, risk, routing, rules, shop, whatsapp
 from ocbridge.integrations.cod_confirm.choices import (
     AWAITING,
@@ -229,7 +230,8 @@ class StartAttempt(JobKind):
                 return
             wait = (allowed - clock.now()).total_seconds()
             if wait > 1:
-                raise Defer(wait, f"outside calling hours; next at {allowed:%Y-%m-%d %H:%M} UTC")
+                raise Defer(wait, Sentence(gettext_noop("outside calling hours; next at {at} UTC"),
+                                           at=f"{allowed:%Y-%m-%d %H:%M}"))
         if not self._still_pending(c):
             return
         start_attempt(c, job.payload["number"], cfg, channel=job.payload.get("channel"), manual_key=job.payload.get("manual"))
