@@ -100,8 +100,11 @@ def plain_get(url: str, params: dict | None = None, *, timeout: float = 30) -> t
 
 
 def gunicorn(pythonpath: list[str], *, public_url: bool = False) -> tuple[str, object]:
-    """The hub under gunicorn with 2 workers on a free loopback port, as `ocbridge serve --production` runs it; its
-    base URL and a function that stops it. The workers start after the port opens: wait for a first answer."""
+    """The hub under gunicorn with 2 workers on a free loopback port, as `ocbridge serve --production` of the code on
+    `pythonpath` runs it (its own gunicorn arguments: an older checkout served by `--before` is served as it was
+    deployed); its base URL and a function that stops it. The workers start after the port opens: wait for a first
+    answer."""
+    import json
     import socket
     import subprocess
     import sys
@@ -111,10 +114,11 @@ def gunicorn(pythonpath: list[str], *, public_url: bool = False) -> tuple[str, o
         port = s.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(pythonpath), **({"OCBRIDGE_PUBLIC_URL": base} if public_url else {})}
-    from ocbridge.core.management.commands.ocbridge_serve import gunicorn_args
-
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", *gunicorn_args(f"127.0.0.1:{port}", 2),
-                             "--log-level", "error"], env=env)
+    args = json.loads(subprocess.run(
+        [sys.executable, "-c", "import json, sys; from ocbridge.core.management.commands.ocbridge_serve import "
+                               "gunicorn_args; print(json.dumps(gunicorn_args(sys.argv[1], 2)))", f"127.0.0.1:{port}"],
+        env=env, capture_output=True, text=True, check=True).stdout)
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", *args, "--log-level", "error"], env=env)
     end = time.monotonic() + 30
     while time.monotonic() < end:
         try:
