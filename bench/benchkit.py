@@ -99,11 +99,11 @@ def plain_get(url: str, params: dict | None = None, *, timeout: float = 30) -> t
         conn.close()
 
 
-def gunicorn(pythonpath: list[str], *, public_url: bool = False) -> tuple[str, object]:
+def gunicorn(pythonpath: list[str], *, public_url: bool = False) -> tuple[str, object, int]:
     """The hub under gunicorn with 2 workers on a free loopback port, as `ocbridge serve --production` of the code on
     `pythonpath` runs it (its own gunicorn arguments: an older checkout served by `--before` is served as it was
-    deployed); its base URL and a function that stops it. The workers start after the port opens: wait for a first
-    answer."""
+    deployed); its base URL, a function that stops it and its (master) process id. The workers start after the port
+    opens: wait for a first answer."""
     import json
     import socket
     import subprocess
@@ -126,7 +126,19 @@ def gunicorn(pythonpath: list[str], *, public_url: bool = False) -> tuple[str, o
             break
         except OSError:
             time.sleep(0.1)
-    return base, lambda: (proc.terminate(), proc.wait(10))
+    return base, lambda: (proc.terminate(), proc.wait(10)), proc.pid
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) spent so far by process `pid` and its live children (a gunicorn's web workers)."""
+    def own(p: str) -> int:
+        with open(f"/proc/{p}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        kids = f.read().split()
+    return sum(own(p) for p in [str(pid), *kids]) / os.sysconf("SC_CLK_TCK")
 
 
 def worker(pythonpath: list[str]):

@@ -93,7 +93,7 @@ def main() -> None:
                                      secret={"token": "sandbox-token", "webhook_secret": SECRET})
     integration = Integration.objects.create(store=store, kind="cod_confirm", settings=CodConfirmConfig().to_settings())
     plan.replace(integration, plan.default_steps(conn, ("call", "call", "call")))
-    base, stop = gunicorn([tmp, str(ROOT / "src")], public_url=True)
+    base, stop, _pid = gunicorn([tmp, str(ROOT / "src")], public_url=True)
     hook, floor = f"{base}/hooks/sandbox/{conn.webhook_token}/call-result", f"{base}/bench-floor/"
     local = threading.local()
     serial = iter(range(10**9))

@@ -14,7 +14,8 @@ the 404 page is also timed through httpx, the client these figures used before 2
 request on the same two cores, quiet). `--dump FILE` writes each request's time, to line up a tail with the server's. `--rounds`
 rounds of `--calls` each; the spread of the rounds shows the noise of a shared machine. In the same run, the
 query Verimor's own module runs — `telephone LIKE '%<last 10 digits>'` — is timed on the same shop.
-Target (issue 23): ours p99 < 5 ms.
+Also printed: the server's CPU time per call (its web workers, read from /proc around each call), which a busy machine
+moves less than the wall-clock times — ours and, with `--before`, the code before. Target (issue 23): ours p99 < 5 ms.
 
 With `--keep DIR` the shop and the hub (with its phone index) are built once into DIR and used again by later
 runs (building takes minutes). With `--before SRC` (the `src` folder of an older checkout, e.g. `git archive main
@@ -40,7 +41,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchkit import gunicorn, kept_shop, load, mariadb, pct, plain_get, spread, worker
+from benchkit import cpu_seconds, gunicorn, kept_shop, load, mariadb, pct, plain_get, spread, worker
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -86,9 +87,10 @@ def wal_start(settings) -> tuple[str, int] | None:
     return settings.DATABASES["default"]["NAME"] + "-wal", page
 
 
-def serve(tmp: str, server: str) -> tuple[str, object]:
+def serve(tmp: str, server: str) -> tuple[str, object, int | None]:
     """The hub over HTTP on a loopback port: gunicorn as `ocbridge serve --production` runs it (default),
-    or Django's threaded development server in this process."""
+    or Django's threaded development server in this process; its URL, a function that stops it and the process whose
+    CPU time is the server's (None: this one)."""
     if server == "dev":
         from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
         from django.core.wsgi import get_wsgi_application
@@ -100,7 +102,7 @@ def serve(tmp: str, server: str) -> tuple[str, object]:
         httpd = ThreadedWSGIServer(("127.0.0.1", 0), Quiet)
         httpd.set_app(get_wsgi_application())
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{httpd.server_address[1]}", httpd.shutdown
+        return f"http://127.0.0.1:{httpd.server_address[1]}", httpd.shutdown, None
     return gunicorn([tmp, str(ROOT / "src")])
 
 
@@ -159,9 +161,9 @@ def main() -> None:
                        .order_by("?").values_list("e164", flat=True).distinct()[:want])
         random.Random(7).shuffle(callers)
         wal = wal_start(settings)
-        settings.PUBLIC_URL, stop_hub = serve(tmp, args.server)
+        settings.PUBLIC_URL, stop_hub, hub_pid = serve(tmp, args.server)
         if args.before:
-            before_base, stop_before = gunicorn([tmp, os.path.abspath(args.before)])
+            before_base, stop_before, before_pid = gunicorn([tmp, os.path.abspath(args.before)])
         stop_worker = worker([tmp, str(ROOT / "src")])  # as deployed: it also checkpoints the hub's log (core.wal)
         decision_url = conn.webhook_url("call-decision")
         floor_url = settings.PUBLIC_URL + "/bench-floor-404/"
@@ -183,6 +185,10 @@ def main() -> None:
                 call(e164, f"warm-before-{run}-{i}", before_url)
             client.get(floor_url)
         ours, before, floor, floor_httpx, spoken, dumped = [], [], [], [], 0, []
+        cpu = {"ours": 0.0, "before": 0.0}  # the server's CPU time during its calls (web workers, /proc)
+
+        def cpu_of(pid: int | None) -> float:
+            return cpu_seconds(pid) if pid else 0.0
         print(f"\nRunning {args.rounds} rounds of {args.calls} calls ({load()}) …", flush=True)
         for r in range(args.rounds):
             ours.append([])
@@ -191,15 +197,19 @@ def main() -> None:
             floor_httpx.append([])
             for i, e164 in enumerate(callers[20 + r * args.calls:20 + (r + 1) * args.calls]):
                 def before_call() -> None:  # the same caller in another call: the code before does the same work
+                    c = cpu_of(before_pid)
                     t = time.perf_counter()
                     assert "prompt" in call(e164, f"before-{run}-{r}-{i}", before_url)
                     before[-1].append((time.perf_counter() - t) * 1000)
+                    cpu["before"] += cpu_of(before_pid) - c
 
                 if args.before and i % 2:  # which one goes first alternates (the shop's caches warm for the second)
                     before_call()
+                c = cpu_of(hub_pid)
                 t = time.perf_counter()
                 resp = call(e164, f"bench-{run}-{r}-{i}")
                 ours[-1].append((time.perf_counter() - t) * 1000)
+                cpu["ours"] += cpu_of(hub_pid) - c
                 dumped.append({"uuid": f"bench-{run}-{r}-{i}", "ms": ours[-1][-1], "t0": time.monotonic_ns()})
                 spoken += "numaralı siparişinizin durumu" in resp.get("prompt", {}).get("phrase", "")
                 if args.before and not i % 2:
@@ -232,6 +242,9 @@ def main() -> None:
         print(spread("ours: whole HTTP request (Verimor step 1)", ours))
         if args.before:
             print(spread("before: the same, the code in --before", before))
+        if hub_pid:
+            print(f"  the server's CPU per call (web workers, whole run): ours {cpu['ours'] / calls * 1000:.2f} ms"
+                  + (f", before {cpu['before'] / calls * 1000:.2f} ms" if args.before else ""))
         print(spread("plain page: a 404 of the same server", floor))
         print(spread("the same 404 page timed through httpx", floor_httpx))
         if wal:
