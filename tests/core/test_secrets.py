@@ -38,6 +38,9 @@ def test_rotate_key_reencrypts_and_old_key_is_gone(keyfile):
 def test_masking_of_urls_and_bodies():
     assert "hunter2" not in mask_url("https://api.x/send?username=u&password=hunter2&key=abc")
     assert MASK in mask_url("https://u:hunter2@host/path")
+    assert "hunter2" not in mask_url("/hooks/x?cli=%2B90%20532&Pass%77ord=hunter2")  # a name spelt in escapes too
+    # Nothing to mask: the query is logged exactly as the provider sent it, not re-encoded (%20 is not turned into +).
+    assert mask_url("/hooks/verimor/tok/call?cli=%2B90%20532&cld=0850&step=1") == "/hooks/verimor/tok…/call?cli=%2B90%20532&cld=0850&step=1"
     body = mask_body('{"username": "u", "password": "hunter2", "nested": {"api_key": "zzz"}}')
     assert "hunter2" not in body and "zzz" not in body and '"username": "u"' in body
     assert "s3cr3tvalue" not in mask_body("free text containing s3cr3tvalue", ["s3cr3tvalue"])

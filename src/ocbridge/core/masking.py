@@ -38,7 +38,9 @@ def mask_values(text: str, secrets: Iterable[str]) -> str:
 def mask_url(url: str, secrets: Iterable[str] = ()) -> str:
     parts = urlsplit(url)
     pairs = parse_qsl(parts.query, keep_blank_values=True, errors="surrogateescape")  # %FF stays %FF
-    query = urlencode([(k, MASK if is_sensitive(k) else v) for k, v in pairs], errors="surrogateescape")
+    query = parts.query  # as sent, unless a field must be masked (re-encoding it costs a webhook more than the rest)
+    if any(is_sensitive(k) for k, _v in pairs):
+        query = urlencode([(k, MASK if is_sensitive(k) else v) for k, v in pairs], errors="surrogateescape")
     netloc = parts.netloc
     if "@" in netloc:  # user:password@host
         netloc = MASK + "@" + netloc.split("@", 1)[1]
