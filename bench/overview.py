@@ -6,21 +6,24 @@ Builds a throwaway hub database (SQLite, WAL, as shipped; or OCBRIDGE_DATABASE_U
 first), measures:
   (1) the overview page for that store (today / 7 / 30-day figures, median time to confirm, money saved,
       outcomes per day, channel split, answer rate by hour, connection health). Target p50 < 300 ms. Beside it the
-      "Exchanges per day" card's figures alone (all stores, and one store), ours and the way before (grouped by date).
+      "Exchanges per day" card's figures alone (all stores, and one store), ours and the way before (grouped by date),
+      and one store's counted through the level index (every store's warnings: how it was before core 0027).
   (2) beside it, in the same run, the naive way: load the 30-day Confirmations and their Attempts as model
       objects and compute the same figures in Python loops. Printed as a ratio.
   (3) the confirmations list: first page, a page deep in the keyset pagination, a state filter, text searches
       (bounded by the list's default 30-day search window, and one widened to a year).
-  (4) the request log (Exchanges; `--exchanges`, default 1,000,000, over `--log-days` days, five stores, several
-      services): the default 7-day page, each filter the page offers (store, service, level, direction), page 3 and
-      a week in the past — each with the index SQLite's plan takes and whether it sorts; and the default page of a
-      user who owns one store, with core.access's ids in the query and by subquery (the way before).
+  (4) the request log (Exchanges; `--exchanges`, default 1,000,000, over `--log-days` days, `--log-stores` stores
+      (default 5), several services): the default 7-day page, each filter the page offers (store, service, level,
+      direction), page 3 and a week in the past — each with the index SQLite's plan takes and whether it sorts; the
+      default page of a user who owns one store, with core.access's ids in the query and by subquery (the way before);
+      and that of users who see 2, 10 and 100 stores (as many as there are; their ids in the query, their week's rows
+      sorted).
   (5) on SQLite, (1)'s pages, (3) and (4) again after the hub's upkeep (core.upkeep: ANALYZE of the tables that
       need it, what the worker runs): the same pages without statistics and with them, in the same run, and what the
       upkeep cost.
 
     .venv/bin/python bench/overview.py [--confirmations 1000000] [--days 365] [--exchanges 1000000] [--log-days 30]
-                                      [--repeat 15] [--db DIR]
+                                      [--log-stores 5] [--repeat 15] [--db DIR]
 
 --db DIR keeps the hub database in DIR (created if missing) instead of a throwaway one: the first run builds it,
 later runs with the same --confirmations, --days, --exchanges and --log-days reuse it (migrations still run, so a
@@ -167,14 +170,14 @@ def build(n: int, days: int, seed: int = 1):
 LOG_SERVICES = [("sandbox", 40), ("netgsm", 20), ("opencart", 20), ("verimor", 10), ("despatch", 6), ("ozon", 4)]
 
 
-def build_exchanges(n: int, days: int, store, seed: int = 2) -> None:
-    """N Exchanges (the request log) over the last `days` days, newest last as a running hub writes them: five
-    stores (the bench store and four more), services, levels and directions in realistic shares."""
+def build_exchanges(n: int, days: int, store, n_stores: int = 5, seed: int = 2) -> None:
+    """N Exchanges (the request log) over the last `days` days, newest last as a running hub writes them: `n_stores`
+    stores (the bench store and more), services, levels and directions in realistic shares."""
     from django.db import connection, transaction
 
     from ocbridge.core.models import Exchange, Store
 
-    stores = [store.pk] + [Store.objects.get_or_create(name=f"Bench log store {k}")[0].pk for k in range(1, 5)]
+    stores = [store.pk] + [Store.objects.get_or_create(name=f"Bench log store {k}")[0].pk for k in range(1, n_stores)]
     rng = random.Random(seed)
     services = [s for s, w in LOG_SERVICES for _ in range(w)]
     now = dt.datetime.now(dt.UTC)
@@ -264,6 +267,7 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=365, help="the confirmations are spread over this many days")
     ap.add_argument("--exchanges", type=int, default=1_000_000, help="request log rows (section 4)")
     ap.add_argument("--log-days", type=int, default=30, help="the exchanges are spread over this many days")
+    ap.add_argument("--log-stores", type=int, default=5, help="the exchanges are spread over this many stores")
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--db", metavar="DIR", help="keep the hub database in DIR and reuse it on later runs (SQLite)")
     args = ap.parse_args()
@@ -283,7 +287,8 @@ def main() -> None:
         from ocbridge.integrations.cod_confirm.models import Confirmation
 
         marker = Path(args.db) / "bench-overview.built" if args.db else None
-        wanted = f"{args.confirmations} {args.days} {args.exchanges} {args.log_days}"
+        wanted = f"{args.confirmations} {args.days} {args.exchanges} {args.log_days}" + (
+            f" {args.log_stores}" if args.log_stores != 5 else "")
         if marker is not None and marker.exists() and marker.read_text().strip() == wanted:
             store = Store.objects.get(name="Bench Mağaza")
             print(f"Hub database: {connection.vendor}, kept in {args.db} ({args.confirmations:,} Confirmations over "
@@ -295,7 +300,7 @@ def main() -> None:
             print(f"Hub database: {connection.vendor}. Building {args.confirmations:,} Confirmations over "
                   f"{args.days} days …", flush=True)
             store, _integ = build(args.confirmations, args.days)
-            build_exchanges(args.exchanges, args.log_days, store)
+            build_exchanges(args.exchanges, args.log_days, store, args.log_stores)
             if marker is not None:
                 marker.write_text(wanted + "\n")
         if drop_statistics():
@@ -382,6 +387,41 @@ def log_per_day(store, args) -> None:
         same = {k: {d: n for d, n in v.items() if n} for k, v in ours.items()} == before
         print(line(f"log per day, {name}: ours (range counts)", ms_new)
               + f"   {statistics.median(ms_old) / statistics.median(ms_new):.1f}×, same figures: {same}")
+        if shown is not None and has_index("exchange_store_trouble"):
+            # Before core 0027 the store's warnings and errors were counted through (level, created), every store's.
+            with level_index_forced():
+                ms_lvl, by_level = timed(lambda: ours_fn(shown, period), max(3, args.repeat // 3))
+            print(line(f"log per day, {name}: through the level index (before 0027)", ms_lvl)
+                  + f"   ours {statistics.median(ms_lvl) / statistics.median(ms_new):.1f}× faster, same figures: "
+                  f"{by_level == ours}")
+
+
+def has_index(name: str) -> bool:
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        return False
+    with connection.cursor() as cur:
+        cur.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = %s", [name])
+        return cur.fetchone() is not None
+
+
+@contextlib.contextmanager
+def level_index_forced():
+    """SQLite reads a store's counts by level through exchange_level_time (INDEXED BY), as it did before 0027."""
+    from django.db import connection
+
+    table = 'FROM "core_exchange" WHERE '
+
+    def force(execute, sql, params, many, context):
+        if "COUNT(*)" in sql and table in sql:
+            head, *parts = sql.split(table)
+            sql = head + "".join((table.replace("WHERE", 'INDEXED BY "exchange_level_time" WHERE')
+                                  if '"level" = ' in p.split(") c", 1)[0] else table) + p for p in parts)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(force):
+        yield
 
 
 def confirmation_list(page, args, store, tz) -> list:
@@ -421,7 +461,9 @@ def log_pages(page, args, store, user) -> list:
     """(4): the request log's pages, each filter the page offers; returns (name, p50) of each, for (5)."""
     from django.urls import reverse
 
-    from ocbridge.core.models import Exchange
+    from django.db.models import Q
+
+    from ocbridge.core.models import Exchange, Store
     from ocbridge.dashboard.filters import exchange_queryset
     from ocbridge.dashboard.forms import ExchangeFilterForm
     from ocbridge.dashboard.views import exchanges as log_view
@@ -444,6 +486,15 @@ def log_pages(page, args, store, user) -> list:
     # The same user's page with the store ids read through a subquery, as core.access did before it wrote a few ids
     # into the query (INLINE_STORES = 0 forces the subquery): the way before, in the same run.
     cases.append(("the same, store ids by subquery (the way before)", {"as": owner, "inline": 0}))
+    # Users who see a few stores (an agency's staff): their stores' week is read and sorted for each page.
+    stores = list(Store.objects.filter(Q(pk=store.pk) | Q(name__startswith="Bench log store")).order_by("pk")
+                  .values_list("pk", flat=True))
+    for k in sorted({n for n in (2, 10, 100) if n <= len(stores)}):
+        few = member_of(f"bench-member-{k}", stores[:k])
+        share = Exchange.objects.filter(store__in=stores[:k], created__gte=dt.datetime.now(dt.UTC)
+                                        - dt.timedelta(days=7)).count()
+        cases.append((f"default, a user of {k} stores ({share:,} rows in their week)", {"as": few}))
+        cases.append(("the same, page 3", {"as": few, "page": 3}))
     out = []
     for name, params in cases:
         who = params.pop("as", user)
@@ -456,6 +507,18 @@ def log_pages(page, args, store, user) -> list:
         print(line(name, ms) + f"   its queries alone p50 {statistics.median(alone):6.1f} ms   plan: {plan_of(rows)}")
         out.append((f"log: {name}", statistics.median(ms)))
     return out
+
+
+def member_of(name: str, stores: list[int]):
+    """A user who is not a superuser and operates these stores."""
+    from django.contrib.auth.models import User
+
+    from ocbridge.core.models import StoreMember
+
+    who = User.objects.filter(username=name).first() or User.objects.create_user(name, password="x")
+    for pk in stores:
+        StoreMember.objects.get_or_create(user=who, store_id=pk, defaults={"role": "operator"})
+    return who
 
 
 @contextlib.contextmanager

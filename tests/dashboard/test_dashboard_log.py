@@ -6,6 +6,7 @@ import io
 import re
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from ocbridge.core import clock
@@ -166,3 +167,105 @@ def test_each_filter_of_the_log_is_read_through_an_index_in_page_order_without_a
     assert "TEMP B-TREE" not in plan, plan
     index = {"store": "exchange_store_time", "service": "exchange_service_time", "level": "exchange_level_time"}
     assert any(f"INDEX {index[k]}" in plan for k in params) if params else "created" in plan, plan
+
+
+@pytest.fixture
+def member_of_three(db):
+    """A user who sees three stores (not an administrator), their stores' rows interleaved in time with equal times
+    among them, and a fourth store's rows they must not see."""
+    from django.contrib.auth.models import User
+
+    from ocbridge.core.models import Store, StoreMember
+
+    user = User.objects.create_user("agency-operator")
+    mine = [Store.objects.create(name=f"Shop {k}") for k in range(3)]
+    other = Store.objects.create(name="Not theirs")
+    for s in mine:
+        StoreMember.objects.create(user=user, store=s, role="operator")
+    base = clock.now() - dt.timedelta(hours=5)
+    for i in range(140):
+        at = base + dt.timedelta(minutes=i // 2)  # pairs of rows share a time: the id decides between them
+        _ex(store=(mine + [other])[i * 7 % 4], created=at, level="error" if i % 5 == 0 else "info")
+    c = Client()
+    c.force_login(user)
+    return c, mine
+
+
+@pytest.mark.parametrize("params", [{}, {"page": 2}, {"page": 3}, {"sort": "created"}, {"page": 2, "sort": "created"},
+                                    {"level": "error"}, {"before": "60"}, {"sort": "-id"}])
+def test_a_few_stores_users_pages_are_the_same_rows_in_the_same_order(member_of_three, params):
+    """A user who sees 2–100 stores (their ids in the query, core.access.scoped): the rows, the order (time, then id,
+    newest first or oldest), the keyset pages and the total are theirs, as one sorted query of their rows gives."""
+    from ocbridge.core.models import Exchange
+
+    client, mine = member_of_three
+    before = Exchange.objects.order_by("pk").values_list("pk", flat=True)[59] + 1 if "before" in params else None
+    params = {**params, "before": before} if before else params
+    resp = client.get(reverse("dashboard:exchanges"), params)
+    want = Exchange.objects.filter(store__in=mine)
+    want = want.filter(level=params["level"]) if "level" in params else want
+    want = want.filter(pk__lt=before) if before else want
+    sort = params.get("sort", "-created")
+    want = list(want.order_by(sort, "-pk" if sort.startswith("-") else "pk").values_list("pk", flat=True))
+    page = resp.context["page"]
+    n = params.get("page", 1)
+    assert _ids(resp) == want[(n - 1) * 50: n * 50] and page.total == len(want)
+    assert all(ex.store in mine for ex in page.rows)
+
+
+@pytest.mark.parametrize("lang", ["en", "tr", "ru"])
+@pytest.mark.parametrize("chosen", [None, 1])
+def test_the_store_list_of_a_filter_is_the_html_djangos_templates_write(user, lang, chosen):
+    """The filters' store list is written in Python from the stores' ids and names (forms.StoreChoiceField: 1,000
+    stores as model instances through Django's option template cost more than the rest of the log page); the HTML is
+    what Django's ModelChoiceField and Select write, byte for byte, names that need escaping, the chosen store and the
+    translated "All" included."""
+    from django import forms as django_forms
+    from django.forms.models import ModelChoiceIterator
+    from django.utils import translation
+
+    from ocbridge.core.models import Store
+    from ocbridge.dashboard.forms import ExchangeFilterForm, ManyOptionsSelect
+
+    stores = [Store.objects.create(name=n) for n in ('Çiçek <b>"Shop"</b>', "A & B's", "Магазин", "plain")]
+    data = {"store": str(stores[chosen].pk)} if chosen is not None else None
+    with translation.override(lang):
+        form = ExchangeFilterForm(data, user=user)
+        ours = str(form["store"])
+        assert isinstance(form.fields["store"].widget, ManyOptionsSelect)
+        field = form.fields["store"]
+        field.iterator = ModelChoiceIterator
+        field.widget = django_forms.Select(choices=field.choices)
+        django_html = str(form["store"])
+    assert ours == django_html and "&lt;b&gt;" in ours and ours.count(" selected") == 1
+    assert f'value="{stores[chosen].pk}" selected' in ours if chosen is not None else 'value="" selected' in ours
+
+
+@pytest.mark.parametrize("lang", ["en", "tr", "ru"])
+def test_the_log_page_decrypts_no_secret_and_names_each_rows_level_service_and_direction(client_in, store, lang,
+                                                                                          monkeypatch):
+    """The list shows no secret, so it decrypts none: before, each row's store (50 a page) and each store named in
+    the store filter was decrypted as it was read — at 1,000 stores more time than the rest of the page. The level,
+    service and direction words, looked up once a page, are each row's get_FOO_display() in the reader's language."""
+    from django.utils import translation
+
+    from ocbridge.core import secrets
+    from ocbridge.core.models import Store
+
+    for k in range(3):
+        Store.objects.create(name=f"Other {k}", secret={"db_password": f"pw-{k}"})
+    rows = [_ex(store=store, level=level, service=service, direction=direction)
+            for level, service, direction in [("info", "netgsm", "out"), ("warning", "ozon", "in"),
+                                              ("error", "despatch", "out"), ("info", "opencart", "in")]]
+    calls = []
+    decrypt = secrets.decrypt_json
+    monkeypatch.setattr(secrets, "decrypt_json", lambda *a, **k: calls.append(1) or decrypt(*a, **k))
+    client_in.cookies["django_language"] = lang
+    html = client_in.get(reverse("dashboard:exchanges")).content.decode()
+    assert calls == []
+    with translation.override(lang):
+        for ex in rows:
+            cells = re.search(rf'<a href="[^"]*/{ex.pk}/">{ex.pk}</a></td>(.*?)</tr>', html, re.S).group(1)
+            words = [ex.get_level_display(), ex.get_service_display(), ex.get_direction_display()]
+            assert [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", cells, re.S)[1:4]] == [
+                str(w) for w in words]

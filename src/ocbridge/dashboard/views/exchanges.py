@@ -33,9 +33,27 @@ def exchange_list(request) -> HttpResponse:
     with timezone.override(tz):
         form = ExchangeFilterForm(request.GET or None, user=request.user)
         qs, start, end = exchange_queryset(form, request.user)
-        page = table_page(qs.select_related("store"), request.GET, sorts=SORTS, default=DEFAULT_SORT)
+        page = table_page(qs.select_related("store").defer(*LIST_DEFERRED), request.GET, sorts=SORTS,
+                          default=DEFAULT_SORT)
+        _label(page.rows)
         return render(request, "dashboard/exchanges/list.html", {
             "form": form, "page": page, "start": start, "end": end, "zone": l10n.zone_name(tz), "nav": "log"})
+
+
+# What the list does not show: the bodies and headers (up to their size cap each) and the store's secrets (each
+# decrypted as its row was read: 50 decryptions a page).
+LIST_DEFERRED = ("request_headers", "request_body", "response_headers", "response_body", "store__secret")
+
+
+def _label(rows: list) -> None:
+    """Each row's level, service and direction in words, looked up once a page: get_FOO_display() translated
+    every label of the field's choices on each call (three calls a row)."""
+    labels = {name: {value: str(label) for value, label in Exchange._meta.get_field(name).flatchoices}
+              for name in ("level", "service", "direction")}
+    for ex in rows:
+        for name, words in labels.items():
+            value = getattr(ex, name)
+            setattr(ex, f"{name}_label", words.get(value, value))
 
 
 # Newest first by time: the created, (store|service|level, created) indexes serve the range and this order at
