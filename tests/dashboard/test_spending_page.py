@@ -74,3 +74,28 @@ def test_a_failing_balance_reading_reads_in_the_readers_language(lang, said):
     owner.cookies["django_language"] = lang
     page = html.unescape(owner.get(reverse("dashboard:spending", args=[store.pk])).content.decode())
     assert said in page, page
+
+
+def test_a_balance_without_an_sms_account_reads_in_the_readers_language():
+    """A Verimor connection with only its PBX key has no SMS balance to read: the balance poll (run in a Turkish
+    worker) keeps why, and the spending page says it in the reader's language."""
+    import html
+
+    from django.utils import translation
+
+    from ocbridge.core import polls
+    from ocbridge.core.models import Connection
+    from ocbridge.integrations.cod_confirm import balances
+
+    said = {"en": "no SMS account (username) is set", "tr": "SMS hesabı (kullanıcı adı) girilmemiş",
+            "ru": "не указан SMS-аккаунт (имя пользователя)"}
+    store = Store.objects.create(name="Mağaza C", currency="TRY")
+    conn = Connection.objects.create(store=store, service="verimor", base_url="https://127.0.0.1:9/",
+                                     secret={"key": "K1"})
+    with translation.override("tr"):
+        polls.run_one(balances.POLL, balances.polls_key(conn.pk))
+    owner = _client(store, "owner")
+    for lang in ("en", "tr", "ru"):
+        owner.cookies["django_language"] = lang
+        page = html.unescape(owner.get(reverse("dashboard:spending", args=[store.pk])).content.decode())
+        assert said[lang] in page, (lang, page)

@@ -130,7 +130,8 @@ class Credentials:
         missing = [n for n in ("merchant_identifier", "access_code", "request_phrase", "response_phrase")
                    if not getattr(out, n)]
         if missing:
-            raise ConfigurationError("the APS connection needs " + ", ".join(missing))
+            raise ConfigurationError(Sentence(gettext_noop("the APS connection needs {fields}"),
+                                              fields=", ".join(missing)))
         if out.sha_type not in SHA_TYPES:
             raise ConfigurationError(f"unknown APS SHA type {out.sha_type!r}")
         return out
@@ -284,7 +285,8 @@ class ApsClient:
                              "maintenance_reference": maintenance_reference, **more},
                             purpose=f"aps.{command.lower()}", key=key, order_id=order_id)
         if answer.status in UNCERTAIN:  # APS may still carry it out: ask later, never resend blind
-            err = RetryableError(SERVICE, answer.code, Sentence(gettext_noop("on hold: {detail}"), detail=answer.message))
+            err = RetryableError(SERVICE, answer.code,
+                                 Sentence(gettext_noop("on hold: {detail}"), detail=answer.message))
             err.maybe_sent = True  # the outbox asks (CHECK_STATUS) before anything is sent again
             raise err
         if answer.status != ok_status:

@@ -115,7 +115,8 @@ class LatitudeClient:
         creds = connection.credentials()
         self._key, self._secret = str(creds.get("api_key") or ""), str(creds.get("api_secret") or "")
         if not self._key or not self._secret:
-            raise ConfigurationError("the LatitudePay connection needs the API key and API secret")
+            raise ConfigurationError(Sentence(gettext_noop(
+                "the LatitudePay connection needs the API key and API secret")))
         self.base = base_url(connection, currency)
         self._http = http or shared_client(SERVICE, "", timeout=timeout)  # one TLS context per process
         self._scope = (connection.pk, self.base, hashlib.sha256(f"{self._key}:{self._secret}".encode()).hexdigest()[:16])

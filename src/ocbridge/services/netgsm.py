@@ -24,7 +24,9 @@ from django.utils.translation import gettext_noop
 
 from ocbridge.core import clock, ratelimit
 from ocbridge.core.choices import ExchangeOutcome, Level
-from ocbridge.core.errors import RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited, server_error
+from ocbridge.core.errors import (
+    RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited, server_error,
+)
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient
 from ocbridge.core.sentences import Sentence

@@ -17,10 +17,13 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext_noop
+
 from ocbridge.core import ratelimit
 from ocbridge.core.errors import RetryableError, TerminalError, parse_retry_after, rate_limited, server_error
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient
+from ocbridge.core.sentences import Sentence
 from ocbridge.services.base import (
     CallResult, CallStarted, Capabilities, DeliveryReport, InboundSms, SmsSent, UnreadableAnswerError,
     WebhookFormatError, check_e164, digits_90, form_of, json_of, outcome_for_digit, replay_or_recover, require,
@@ -123,7 +126,8 @@ class VerimorClient:
         ("123"), `401 Geçersiz kullanıcı adı/şifre` (verimor/SMS-API user_guide.md, "SMS KALAN KREDİ SORGULAMA").
         Counted in SMS credits, not money."""
         if not self._user:
-            raise TerminalError(self.service, "no_sms_account", "no SMS account (username) is set")
+            raise TerminalError(self.service, "no_sms_account",
+                                Sentence(gettext_noop("no SMS account (username) is set")))
         text = self._call(self._sms, "GET", "/v2/balance", purpose="verimor.balance",
                           params={"username": self._user, "password": self._password}, expect="text").strip()
         try:
@@ -134,7 +138,8 @@ class VerimorClient:
     def check_credentials(self) -> str:
         """Balance with the SMS account, a one-row CDR query with the PBX key (whichever are configured)."""
         if not (self._key or self._user):
-            raise TerminalError(self.service, "no_credentials", "neither a PBX key nor an SMS account is set")
+            raise TerminalError(self.service, "no_credentials",
+                                Sentence(gettext_noop("neither a PBX key nor an SMS account is set")))
         found = []
         if self._user:
             credit = self._call(self._sms, "GET", "/v2/balance", purpose="verimor.check",

@@ -117,3 +117,15 @@ def test_a_test_sms_netgsm_refuses_reads_in_each_readers_language():
             page = html.unescape(client.get(reverse("dashboard:job", args=[job.pk])).content.decode())
             error = re.search(r'<p class="err">.*?</p>', page, re.S).group(0)
             assert said[lang] in error, (lang, error)
+
+
+def test_a_test_click_without_credentials_reads_in_each_readers_language():
+    """A Verimor connection with neither its PBX key nor its SMS account: the "Test" says so in the reader's language."""
+    said = {"en": "Verimor: neither a PBX key nor an SMS account is set",
+            "tr": "Verimor: ne santral (PBX) anahtarı ne de SMS hesabı girilmiş",
+            "ru": "Verimor: не указаны ни ключ АТС (PBX), ни SMS-аккаунт"}
+    store = Store.objects.create(name="Shop")
+    conn = Connection.objects.create(store=store, service="verimor", base_url="https://127.0.0.1:9/", secret={})
+    for lang in ("en", "tr", "ru"):
+        message, _ = _shown(store, conn, lang)
+        assert said[lang] in message, (lang, message)

@@ -97,3 +97,30 @@ def test_a_refused_latitudepay_status_check_reads_in_each_readers_language(lat_b
     job = _check(payment)
     assert job.state == "failed"
     _assert_read(job, SAID["latitude"])
+
+
+@pytest.mark.parametrize("service, secret, said", [
+    ("aps", {"merchant_identifier": "MxvOupuG", "access_code": "SILgpo7pWbmzuURp2qri"},
+     {"en": "the APS connection needs request_phrase, response_phrase",
+      "tr": "APS bağlantısında eksik alanlar: request_phrase, response_phrase",
+      "ru": "в подключении APS не заполнено: request_phrase, response_phrase"}),
+    ("latitudepay", {"api_key": "lp-key"},
+     {"en": "the LatitudePay connection needs the API key and API secret",
+      "tr": "LatitudePay bağlantısı için API anahtarı ve API gizli anahtarı gerekli",
+      "ru": "для подключения LatitudePay нужны API-ключ и API-секрет"})])
+def test_a_gateway_test_with_missing_credentials_reads_in_each_readers_language(service, secret, said):
+    """The gateway's settings "Test" (payments:test) with credentials left out says which, in the reader's language."""
+    from ocbridge.core.models import Connection, Integration, Store
+
+    store = Store.objects.create(name="Gulf shop", currency="AED")
+    conn = Connection.objects.create(store=store, service=service, base_url="https://127.0.0.1:9/", secret=secret,
+                                     options={"currency": "AUD"} if service == "latitudepay" else {})
+    integration = Integration.objects.create(store=store, kind=service, connection=conn, settings={})
+    client = Client()
+    client.force_login(User.objects.create_superuser("owner", password="pw"))
+    for lang in ("en", "tr", "ru"):
+        client.cookies["django_language"] = lang
+        client.post(reverse("payments:test", args=[integration.pk]))
+        page = html.unescape(client.get(reverse("dashboard:jobs")).content.decode())  # the next page shows it
+        message = re.search(r'<ul class="messages".*?</ul>', page, re.S).group(0)
+        assert said[lang] in message, (lang, message)
