@@ -21,6 +21,15 @@ def _write(cursor, commits: int, size: int) -> None:
         cursor.execute("INSERT INTO wal_probe (b) VALUES (randomblob(%s))", [size])
 
 
+def _nice_of_threads(pid: int) -> dict[int, int]:
+    """Each thread of process `pid` → its nice value (Linux keeps one per thread; field 19 of its stat)."""
+    out = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/stat") as f:
+            out[int(task)] = int(f.read().rsplit(")", 1)[1].split()[16])
+    return out
+
+
 @pytest.mark.django_db(transaction=True)
 def test_commits_leave_the_log_to_the_worker_which_copies_it_back(tmp_path):
     from django.conf import settings
@@ -42,6 +51,9 @@ def test_commits_leave_the_log_to_the_worker_which_copies_it_back(tmp_path):
         assert os.path.getsize(db) == before  # nothing copied back by the committing process
         with WorkerProcess(tmp_path / "worker.log") as worker:
             worker.wait_for(lambda: os.path.getsize(db) >= before + 5_000_000, "the worker never checkpointed the log")
+            # The copy is background work: its thread runs 10 below the worker's priority, the worker's own threads not.
+            nice = _nice_of_threads(worker.proc.pid)
+            assert nice[worker.proc.pid] + 10 in nice.values() and nice[worker.proc.pid] < 19, nice
         with connection.cursor() as cur:
             cur.execute("PRAGMA wal_checkpoint(PASSIVE)")
             busy, in_log, copied = cur.fetchone()
