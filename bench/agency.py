@@ -272,9 +272,10 @@ class Processes:
         self.workers: list[subprocess.Popen] = []
 
     def start_web(self) -> None:
-        self.web = subprocess.Popen([sys.executable, "-m", "gunicorn", "ocbridge.wsgi:application", "--bind",
-                                     f"127.0.0.1:{self.port}", "--workers", "2", "--log-level", "error"],
-                                    env=self.env, start_new_session=True)
+        from ocbridge.core.management.commands.ocbridge_serve import gunicorn_args  # as `ocbridge serve --production`
+
+        self.web = subprocess.Popen([sys.executable, "-m", "gunicorn", *gunicorn_args(f"127.0.0.1:{self.port}", 2),
+                                     "--log-level", "error"], env=self.env, start_new_session=True)
         import httpx
 
         def answers() -> bool | str:
