@@ -148,35 +148,45 @@ def exchanges_per_day(store, period: Period) -> dict[str, dict[dt.date, int]]:
     level index would read every store's), and info is the rest. One statement, so the figures come from one
     snapshot of the log and add up.
     """
-    from ocbridge.core.models import Exchange
-
-    rows = Exchange.objects.all() if store is None else Exchange.objects.filter(store=store)
     bounds = [dt.datetime.combine(d, dt.time.min, tzinfo=period.tz) for d in period.days] + [period.end]
     days = list(zip(period.days, bounds, bounds[1:]))
     by_level = Level.values if store is None else [lvl for lvl in Level.values if lvl != Level.INFO]
-    wanted = [rows.filter(level=lvl, created__gte=a, created__lt=b) for lvl in by_level for _d, a, b in days]
+    wanted = [(lvl, a, b) for lvl in by_level for _d, a, b in days]
     if store is not None:
-        wanted += [rows.filter(created__gte=a, created__lt=b) for _d, a, b in days]
-    counts = iter(count_each(wanted))
+        wanted += [(None, a, b) for _d, a, b in days]
+    counts = iter(range_counts(store, wanted))
     out = {lvl: {d: next(counts) for d, _a, _b in days} for lvl in by_level}
     if store is not None:
         out[Level.INFO] = {d: next(counts) - sum(out[lvl][d] for lvl in by_level) for d, _a, _b in days}
     return out
 
 
-def count_each(querysets: list) -> list[int]:
-    """COUNT(*) of each queryset, in one statement (one round trip, one snapshot)."""
-    from django.db import connections
+def range_counts(store, ranges: list[tuple[str | None, dt.datetime, dt.datetime]]) -> list[int]:
+    """How many of the log's rows (one store's, or all) are at each (level, or any; from; to), in one statement
+    (one round trip, one snapshot).
 
-    if not querysets:
-        return []
-    using = querysets[0].db
+    Written out, not built by the ORM: a queryset built and compiled per count cost about 0.3 ms each — one store's
+    month is 90 counts, 30 ms of Python beside the statement's 4 ms. The bounds go in as the ORM writes them.
+    """
+    from django.db import connections, router
+
+    from ocbridge.core.models import Exchange
+
+    conn = connections[router.db_for_read(Exchange)]
+    name = conn.ops.quote_name
+    column = {f: name(Exchange._meta.get_field(f).column) for f in ("store", "level", "created")}
+    head = f"SELECT COUNT(*) FROM {name(Exchange._meta.db_table)} WHERE "
+    head += f"{column['store']} = %s AND " if store is not None else ""
     parts, params = [], []
-    for i, qs in enumerate(querysets):
-        sql, args = qs.order_by().values("pk").query.get_compiler(using).as_sql()
-        parts.append(f"(SELECT COUNT(*) FROM ({sql}) c{i})")
-        params.extend(args)
-    with connections[using].cursor() as cur:
+    for level, start, end in ranges:
+        parts.append(f"({head}{column['level'] + ' = %s AND ' if level else ''}"
+                     f"{column['created']} >= %s AND {column['created']} < %s)")
+        params += [store.pk] if store is not None else []
+        params += [level] if level else []
+        params += [conn.ops.adapt_datetimefield_value(start), conn.ops.adapt_datetimefield_value(end)]
+    if not parts:
+        return []
+    with conn.cursor() as cur:
         cur.execute("SELECT " + ", ".join(parts), params)
         return [int(n) for n in cur.fetchone()]
 
