@@ -81,3 +81,51 @@ def test_a_test_message_telegram_refuses_reads_in_the_readers_language(settings,
             assert said[lang] in page and said[lang] in jobs, (lang, page)
             for other in {"en", "tr", "ru"} - {lang}:
                 assert said[other] not in page
+
+
+@pytest.mark.parametrize("fault", ["login", "recipient", "unreachable"])
+def test_a_test_mail_the_server_refuses_reads_in_the_readers_language(settings, smtp_server, fault):
+    """An e-mail route's test message that the SMTP server refuses (the store's own server refusing its password, a
+    refused recipient) or that finds no server: the route's "Test:" line says it in each reader's language (the
+    loopback SMTP server, tests/smtpkit.py; the job run in a Turkish worker)."""
+    import html
+    import socket
+
+    from django.utils import translation
+
+    from ocbridge.core.models import Connection
+
+    said = {"login": {"en": "the server refused the login: ", "tr": "sunucu oturum açmayı reddetti: ",
+                      "ru": "сервер отказал во входе: "},
+            "recipient": {"en": "recipient refused: owner@example.com: 550 ",
+                          "tr": "alıcı reddedildi: owner@example.com: 550 ",
+                          "ru": "получатель отклонён: owner@example.com: 550 "},
+            "unreachable": {"en": "connection refused: nothing listens on that host and port (",
+                            "tr": "bağlantı reddedildi: bu ana bilgisayar ve bağlantı noktasında dinleyen bir şey yok (",
+                            "ru": "в соединении отказано: на этом хосте и порту ничего не слушает ("}}[fault]
+    settings.SIMULATOR_HOSTS = ["127.0.0.1"]
+    port = smtp_server.port
+    if fault == "unreachable":
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+    store = Store.objects.create(name="Mağaza A")
+    smtp_server.box.users = {"shop@example.com": "right-password"}
+    Connection.objects.create(store=store, service="smtp", options={
+        "host": "127.0.0.1", "port": port, "security": "none", "from_email": "shop@example.com"},
+        secret={"username": "shop@example.com",
+                "password": "wrong-password" if fault == "login" else "right-password"})
+    if fault == "recipient":
+        smtp_server.box.faults = ["rcpt_550"]
+    user = User.objects.create_superuser("ayse", password="x")
+    route = AlertRoute.objects.create(user=user, store=store, channel="email", target="owner@example.com")
+    client = Client()
+    client.force_login(user)
+    client.post(reverse("dashboard:alert-test", args=[route.pk]))
+    with translation.override("tr"):
+        run_until_idle()
+    for lang in ("en", "tr", "ru"):
+        client.cookies["django_language"] = lang
+        page = html.unescape(client.get(reverse("dashboard:alerts")).content.decode())
+        line = page[page.index("owner@example.com"):][:1500]  # the route's row
+        assert said[lang] in line, (lang, line)

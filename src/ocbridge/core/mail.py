@@ -25,13 +25,15 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from ocbridge.core import outbound, outbox
 from ocbridge.core.choices import SideEffectState
-from ocbridge.core.errors import RetryableError, TerminalError, UnknownOutcomeError
+from ocbridge.core.errors import RetryableError, TerminalError, UnknownOutcomeError, network_cause
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.jobkinds import JobKind, register_job_kind
 from ocbridge.core.models import Connection, Job, Store
+from ocbridge.core.sentences import Sentence
 
 SERVICE = "smtp"
 SECURITY = ("starttls", "ssl", "none")
@@ -232,21 +234,26 @@ def _deliver(cfg: MailSettings, msg: EmailMessage, to: list[str]) -> str:
             except (smtplib.SMTPException, OSError):
                 pass  # the message is accepted; a failed goodbye changes nothing
             return answer
+    # Said (core.sentences): an alert route's "Test:" line and the job's row read in each reader's language.
     except smtplib.SMTPAuthenticationError as exc:
-        raise TerminalError(SERVICE, exc.smtp_code, f"the server refused the login: {_words(exc.smtp_error)}") from exc
+        raise TerminalError(SERVICE, exc.smtp_code, Sentence(gettext_noop("the server refused the login: {detail}"),
+                                                             detail=_words(exc.smtp_error))) from exc
     except smtplib.SMTPRecipientsRefused as exc:
         words = "; ".join(f"{r}: {c} {_words(t)}" for r, (c, t) in exc.recipients.items())
-        raise _by_code(min(c for c, _ in exc.recipients.values()), f"recipient refused: {words}") from exc
+        raise _by_code(min(c for c, _ in exc.recipients.values()),
+                       Sentence(gettext_noop("recipient refused: {detail}"), detail=words)) from exc
     except smtplib.SMTPResponseException as exc:  # sender refused, data refused, 4xx/5xx answers
         raise _by_code(exc.smtp_code, _words(exc.smtp_error)) from exc
     except (smtplib.SMTPServerDisconnected, TimeoutError, socket.timeout, OSError, smtplib.SMTPException) as exc:
         if handed_over:
             raise UnknownOutcomeError(SERVICE, "dropped", f"the connection broke while the message was handed "
                                                           f"over ({exc}); it may have arrived") from exc
-        raise RetryableError(SERVICE, "unreachable", f"{cfg.label}: {exc}") from exc
+        text = f"{cfg.label}: {exc}"
+        raise RetryableError(SERVICE, "unreachable", Sentence(gettext_noop("{cause} ({detail})"),
+                                                              cause=network_cause(str(exc)), detail=text)) from exc
 
 
-def _by_code(code: int, words: str):
+def _by_code(code: int, words: str | Sentence):
     cls = RetryableError if 400 <= int(code) < 500 else TerminalError
     return cls(SERVICE, code, words)
 
