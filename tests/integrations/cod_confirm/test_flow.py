@@ -111,6 +111,46 @@ def test_a_call_waiting_for_calling_hours_says_so_in_each_readers_language(cod_b
         assert said[lang] in row, (lang, row)
 
 
+def test_a_confirmation_sms_netgsm_refuses_reads_in_each_readers_language(cod_bed):
+    """A confirmation SMS that Netgsm refuses with one of its result codes (40: the sender name is not defined for the
+    account; its words are Turkish): the confirmation's page gives its last error in the reader's language
+    (Confirmation.last_error_said from the outbox row), not in English only. The real flow in a Turkish worker,
+    against the Netgsm simulator."""
+    import html
+    import re
+
+    from django.contrib.auth.models import User
+    from django.test import Client
+    from django.urls import reverse
+    from django.utils import translation
+
+    from ocbridge.core.models import Connection
+    from ocbridge.integrations.cod_confirm.models import ChannelStep
+    from ocbridge.simulators.netgsm import NetgsmSimulator
+
+    bed = cod_bed("3.0", channels=["sms"], delays=[0])
+    with NetgsmSimulator(usercode="8503001122", password="netgsm-pass-5678", msgheaders=("SHOP",), speed=200) as sim:
+        netgsm = Connection.objects.create(store=bed.store, service="netgsm", base_url=sim.base_url,
+                                           secret={"usercode": "8503001122", "password": "netgsm-pass-5678"},
+                                           options={"msgheader": "NOT-OURS"})
+        ChannelStep.objects.filter(integration=bed.integration).update(connection=netgsm)
+        add_order(bed.shop, 1016, telephone=PHONE)
+        with translation.override("tr"):
+            bed.run()
+    c = Confirmation.objects.get(order_id=1016)
+    said = {"en": "the sender name (message header) is not defined at Netgsm (code 40): Mesaj başlığınızın",
+            "tr": "gönderici adı (mesaj başlığı) Netgsm'de tanımlı değil (kod 40): Mesaj başlığınızın",
+            "ru": "имя отправителя (заголовок сообщения) не зарегистрировано в Netgsm (код 40): Mesaj başlığınızın"}
+    assert c.state == "failed" and said["en"] in c.last_error, (c.state, c.last_error)  # the stored text: English
+    client = Client()
+    client.force_login(User.objects.create_superuser("owner", password="pw"))
+    for lang in ("en", "tr", "ru"):
+        client.cookies["django_language"] = lang
+        page = html.unescape(client.get(reverse("dashboard:confirmation", args=[c.pk])).content.decode())
+        error = re.search(r'<td class="err">.*?</td>', page, re.S).group(0)
+        assert said[lang] in error, (lang, error)
+
+
 def test_call_then_sms_fallback_with_turkish_reply(cod_bed):
     bed = cod_bed("3.0", channels=["call", "sms"], delays=[0, 30])
     add_order(bed.shop, 1006, telephone="5321234567")

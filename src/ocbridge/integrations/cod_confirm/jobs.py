@@ -388,10 +388,12 @@ def record_effect(c: Confirmation, attempt: Attempt, effect: SideEffect, *, manu
             # The next step on another account may still reach the customer; this account is not asked again.
             later = None if manual else _next_step_elsewhere(c, number, attempt.connection)
             if later is not None and schedule_attempt(c, later, at_once=True):
-                Confirmation.objects.filter(pk=c.pk).update(last_error=effect.error[:2000])
+                Confirmation.objects.filter(pk=c.pk).update(last_error=effect.error[:2000],
+                                                            last_error_said=effect.error_said)
             else:
                 c.move(ConfirmationState.FAILED, reason=f"{effect.service} refused: {effect.error}", channel=channel,
-                       expect=OPEN | {"needs_person"}, last_error=effect.error[:2000])
+                       expect=OPEN | {"needs_person"}, last_error=effect.error[:2000],
+                       last_error_said=effect.error_said)
         return
     if effect.state not in (S.SENT, S.UNKNOWN):
         return

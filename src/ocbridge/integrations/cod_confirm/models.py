@@ -41,7 +41,8 @@ class Confirmation(models.Model):
     needs_person_reason = models.CharField(max_length=255, blank=True)
     history_status_id = models.IntegerField(null=True, blank=True, help_text="status written to OpenCart")
     history_written_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
+    last_error = models.TextField(blank=True)  # in English, for logs; pages show `error_text()`
+    last_error_said = models.JSONField(null=True, blank=True)  # as said (core.sentences); None: text only
     created = models.DateTimeField(default=clock.now, db_index=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     updated = models.DateTimeField(default=clock.now)
@@ -67,6 +68,12 @@ class Confirmation(models.Model):
     @property
     def colour(self) -> str:
         return STATE_COLOURS.get(self.state, "#999")
+
+    def error_text(self) -> str:
+        """The last error in the active language where it was said so, else its stored text."""
+        from ocbridge.core.sentences import shown
+
+        return shown(self.last_error_said, self.last_error)
 
     def move(self, to: str, *, reason: str, channel: str = "", provider_id: str = "", exchange: Exchange | None = None,
              user: str = "", expect: frozenset | set | None = None, **fields) -> bool:
