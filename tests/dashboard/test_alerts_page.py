@@ -129,3 +129,48 @@ def test_a_test_mail_the_server_refuses_reads_in_the_readers_language(settings, 
         page = html.unescape(client.get(reverse("dashboard:alerts")).content.decode())
         line = page[page.index("owner@example.com"):][:1500]  # the route's row
         assert said[lang] in line, (lang, line)
+
+
+@pytest.mark.parametrize("case", ["bad token", "no bot", "no sender"])
+def test_a_test_message_whose_settings_cannot_work_reads_in_the_readers_language(settings, case):
+    """A route whose channel is set up wrong: the store's Telegram bot token is not one @BotFather gives, no Telegram
+    bot is set at all, the store's mail server has no sender address. The route's "Test:" line (or, where nothing was
+    handed to the outbox, the job's page) says it in each reader's language; the job runs in a Turkish worker."""
+    import html
+
+    from django.utils import translation
+
+    from ocbridge.core.models import Connection, Job
+
+    said = {"bad token": {"en": "the bot token does not look like one from @BotFather",
+                          "tr": "bot belirteci @BotFather'ın verdiği biçimde görünmüyor",
+                          "ru": "токен бота не похож на выданный @BotFather"},
+            "no bot": {"en": "no Telegram bot is set for this store or the hub any more",
+                       "tr": "bu mağaza veya merkez için artık bir Telegram botu ayarlı değil",
+                       "ru": "для этого магазина или хаба больше не настроен Telegram-бот"},
+            "no sender": {"en": "the sender address (from_email) is missing",
+                          "tr": "gönderen adresi (from_email) eksik",
+                          "ru": "не указан адрес отправителя (from_email)"}}[case]
+    settings.TELEGRAM_BOT_TOKEN = ""
+    store = Store.objects.create(name="Mağaza A")
+    user = User.objects.create_superuser("ayse", password="x")
+    if case == "no sender":
+        Connection.objects.create(store=store, service="smtp", options={"host": "smtp.example.com", "port": 587},
+                                  secret={})
+        route = AlertRoute.objects.create(user=user, store=store, channel="email", target="owner@example.com")
+    else:
+        if case == "bad token":
+            Connection.objects.create(store=store, service="telegram", secret={"bot_token": "not-a-token"})
+        route = AlertRoute.objects.create(user=user, store=store, channel="telegram", target="424242")
+    client = Client()
+    client.force_login(user)
+    client.post(reverse("dashboard:alert-test", args=[route.pk]))
+    with translation.override("tr"):
+        run_until_idle()
+    job = Job.objects.get(key__startswith="alert-test:")
+    assert job.state == "failed" and said["en"] in job.last_error, job.last_error
+    for lang in ("en", "tr", "ru"):
+        client.cookies["django_language"] = lang
+        url = reverse("dashboard:job", args=[job.pk]) if case == "no bot" else reverse("dashboard:alerts")
+        page = html.unescape(client.get(url).content.decode())
+        assert said[lang] in page, (lang, page)

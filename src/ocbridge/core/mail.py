@@ -33,7 +33,7 @@ from ocbridge.core.errors import RetryableError, TerminalError, UnknownOutcomeEr
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.jobkinds import JobKind, register_job_kind
 from ocbridge.core.models import Connection, Job, Store
-from ocbridge.core.sentences import Sentence
+from ocbridge.core.sentences import Sentence, listed
 
 SERVICE = "smtp"
 SECURITY = ("starttls", "ssl", "none")
@@ -92,22 +92,22 @@ def from_connection(conn: Connection) -> MailSettings:
                         str(creds.get("password") or ""), str(opts.get("from_email") or ""), conn)
 
 
-def problems(cfg: MailSettings) -> list[str]:
-    """What makes these settings unusable, in words for the owner (empty: usable)."""
+def problems(cfg: MailSettings) -> list[Sentence]:
+    """What makes these settings unusable, in words for the owner (empty: usable), said (core.sentences)."""
     out = []
     if not cfg.host:
-        out.append("the SMTP host is missing")
+        out.append(Sentence(gettext_noop("the SMTP host is missing")))
     if not 1 <= cfg.port <= 65535:
-        out.append("the SMTP port must be between 1 and 65535")
+        out.append(Sentence(gettext_noop("the SMTP port must be between 1 and 65535")))
     if cfg.security not in SECURITY:
-        out.append(f"security must be one of {', '.join(SECURITY)}")
+        out.append(Sentence(gettext_noop("security must be one of {choices}"), choices=", ".join(SECURITY)))
     if "@" not in cfg.from_email:
-        out.append("the sender address (from_email) is missing")
+        out.append(Sentence(gettext_noop("the sender address (from_email) is missing")))
     if cfg.password and not cfg.username:
-        out.append("a password needs a username")
+        out.append(Sentence(gettext_noop("a password needs a username")))
     if cfg.connection is not None and cfg.host and not _may_reach(cfg):
-        out.append(f"{cfg.host} is not a public address; the hub's administrator must allow it "
-                   f"(OCBRIDGE_SIMULATOR_HOSTS)")
+        out.append(Sentence(gettext_noop("{host} is not a public address; the hub's administrator must allow it "
+                                         "(OCBRIDGE_SIMULATOR_HOSTS)"), host=cfg.host))
     return out
 
 
@@ -184,7 +184,7 @@ def send(cfg: MailSettings, effect, *, to: list[str], subject: str, body: str, k
     being handed over — the server may have it, so it is never handed over again."""
     problem = problems(cfg)
     if problem:
-        raise TerminalError(SERVICE, "settings", "; ".join(problem))
+        raise TerminalError(SERVICE, "settings", listed(problem))
     msg = message(cfg, to=to, subject=subject, body=body, correlation=effect.correlation)
     recorder = ExchangeRecorder(SERVICE, connection=cfg.connection, store=store,
                                 secrets=[cfg.password] if cfg.password else [])

@@ -50,6 +50,18 @@ class Sentence:
         return cls(data["text"], **values)
 
 
+def listed(items: list) -> Sentence | str:
+    """Several sentences (or texts) said as one, "; " between them, each read in the reader's language."""
+    from django.utils.translation import gettext_noop
+
+    if not items:
+        return ""
+    out = items[0]
+    for item in items[1:]:
+        out = Sentence(gettext_noop("{first}; {then}"), first=out, then=item)
+    return out
+
+
 def said_data(exc: BaseException, secrets=()) -> dict | None:
     """What a row stores of the error's Sentence (its data, values made storable and `secrets` masked), for a page
     to show in its reader's language; None: the error has only its text."""

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from ocbridge.core import outbound, outbox
 from ocbridge.core.choices import SideEffectState
@@ -28,6 +29,7 @@ from ocbridge.core.errors import (
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient
 from ocbridge.core.models import Connection, Store
+from ocbridge.core.sentences import Sentence, listed
 
 SERVICE = "telegram"
 API_URL = "https://api.telegram.org"
@@ -62,10 +64,12 @@ def bot_for(store: Store | None) -> Bot | None:
     return Bot(str(conn.credentials().get("bot_token") or ""), conn.base_url or API_URL, conn)
 
 
-def problems(bot: Bot) -> list[str]:
+def problems(bot: Bot) -> list[Sentence | str]:
+    """What makes the bot unusable, said (core.sentences) so each reader reads it (empty: usable)."""
     out = []
     if not TOKEN.fullmatch(bot.token):
-        out.append("the bot token does not look like one from @BotFather (digits, a colon, then letters)")
+        out.append(Sentence(gettext_noop(
+            "the bot token does not look like one from @BotFather (digits, a colon, then letters)")))
     if bot.connection is not None and bot.connection.base_url:
         try:
             outbound.check_base_url(SERVICE, bot.connection.base_url)
@@ -78,7 +82,7 @@ def call(bot: Bot, method: str, params: dict, *, key: str = "", purpose: str = "
     """One Bot API call, recorded as an Exchange with the token masked; returns `result`."""
     problem = problems(bot)
     if problem:
-        raise TerminalError(SERVICE, "settings", "; ".join(problem))
+        raise TerminalError(SERVICE, "settings", listed(problem))
     recorder = ExchangeRecorder(SERVICE, connection=bot.connection, store=store, secrets=[bot.token])
     http = HttpClient(SERVICE, bot.base_url.rstrip("/"), timeout=15.0)
     path = f"/bot{bot.token}/{method}"
@@ -138,7 +142,8 @@ def deliver(key: str, *, store: Store | None, chat_id: str, text: str, purpose: 
     """Inside a job: the message under `key` through the outbox, once (see the module docstring)."""
     bot = bot_for(store)
     if bot is None:
-        raise TerminalError(SERVICE, "not set", "no Telegram bot is set for this store or the hub any more")
+        raise TerminalError(SERVICE, "not set",
+                            Sentence(gettext_noop("no Telegram bot is set for this store or the hub any more")))
     effect = outbox.request(key, kind="message", service=SERVICE, store=store, connection=bot.connection)
     effect = outbox.perform(effect, lambda e: send(bot, e, chat_id=chat_id, text=text, key=key, purpose=purpose,
                                                    store=store))
