@@ -152,6 +152,55 @@ def test_a_run_that_lost_its_claim_cannot_begin_sending(effect):
     assert p.received == [] and SideEffect.objects.get(pk=effect.pk).state == "requested"
 
 
+def _taken_over_meanwhile(job):
+    """What a freeze of `job`'s run does meanwhile: its claim runs out, the dispatcher clears it, another run claims."""
+    clock.travel(Outboxing.claim_seconds + 1)
+    requeue_expired()
+    return claim(job.pk)
+
+
+def test_a_run_frozen_after_beginning_and_taken_over_stops_before_sending_and_says_so(effect, monkeypatch):
+    job = claim(Job.objects.enqueue(Outboxing, key="ob-frozen").pk)
+    monkeypatch.setattr(outbox, "send_hook", lambda e: _taken_over_meanwhile(job))
+    p = Provider()
+    token = current_job.set(job)
+    try:
+        with pytest.raises(ClaimLost):
+            outbox.perform(effect, p.send)
+    finally:
+        current_job.reset(token)
+    row = SideEffect.objects.get(pk=effect.pk)
+    assert p.received == [] and row.state == "requested" and row.sent_by == ""  # surely not sent: the next run sends
+    assert "stopped before sending, nothing sent" in row.late
+
+
+def test_a_late_send_from_a_run_taken_over_is_kept_beside_the_new_holders_state_never_over_it(effect):
+    job = claim(Job.objects.enqueue(Outboxing, key="ob-late").pk)
+    p, holder = Provider(), {}
+
+    def frozen_mid_call(e):  # the run froze after its last check, its request still to leave
+        holder["job"] = _taken_over_meanwhile(job)
+        SideEffect.objects.filter(pk=e.pk).update(state="sending", sent_by=holder["job"].claim_token)
+        return p.send(e)
+
+    token = current_job.set(job)
+    try:
+        with pytest.raises(ClaimLost):
+            outbox.perform(effect, frozen_mid_call)
+    finally:
+        current_job.reset(token)
+    row = SideEffect.objects.get(pk=effect.pk)
+    assert (row.state, row.sent_by, row.provider_id) == ("sending", holder["job"].claim_token, "")
+    assert "late duplicate" in row.late and "P-1" in row.late
+
+
+def test_a_row_the_lost_run_gave_back_meanwhile_is_sent_by_the_run_that_found_it_sending(effect):
+    found = SideEffect.objects.get(pk=effect.pk)
+    found.state, found.sent_by = "sending", "f" * 32  # as read, just before the woken run gave it back (requested)
+    p = Provider()
+    assert outbox.perform(found, p.send).state == "sent" and p.received == ["k:1"]
+
+
 def test_results_match_by_provider_id_or_by_our_echoed_reference(effect):
     outbox.perform(effect, Provider().send)
     assert outbox.match("sandbox", provider_id="P-1").pk == effect.pk

@@ -8,19 +8,27 @@ maintenance reference), every operation is done, and the shop's history has one 
 A worker killed after it began an operation but before its request reached APS leaves it "sending": once the dead
 run's claim has ended, the next run asks APS and, told it never arrived, sends it with the same maintenance reference.
 Sizes: CI (unmarked, 16 payments, 6 kills) and full (`make soak`: 120 payments, 40 kills).
+A worker frozen (SIGSTOP: a VM or GC pause) after it began a refund and before its request left, whose claim ran out
+and was taken over, must not send when it wakes: APS gets the refund once, from the worker that took it over.
 """
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import subprocess
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from paykit import aps_bed  # noqa: F401  (fixture)
 from reliability.harness import SOAK, Patience, WorkerPool, hub_env, process_of
+from testkit import PYTHON, wait_until, worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -224,3 +232,78 @@ def test_killed_workers_never_capture_or_refund_twice(opencart_db, live_server, 
     finally:
         pool.stop()
         sim.stop()
+
+
+# One job run in its own process, as a worker thread runs it (core.jobs.run_job: claim, heartbeat, the kind's run),
+# stopping itself with SIGSTOP right after the outbox row went "sending", before the request (core.outbox.send_hook).
+FROZEN_RUN = """
+import os, signal, sys
+import django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ocbridge.settings")
+django.setup()
+from ocbridge.core import outbox
+from ocbridge.core.jobs import run_job
+
+def freeze(effect):
+    open(sys.argv[2], "w").write(effect.key)
+    os.kill(os.getpid(), signal.SIGSTOP)
+
+outbox.send_hook = freeze
+job = run_job(int(sys.argv[1]))
+print(job.state if job is not None else "not claimed")
+"""
+
+
+def _stopped(pid: int) -> bool:
+    """The process is stopped by a signal (state T in /proc)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+
+
+def test_a_worker_frozen_between_beginning_a_refund_and_sending_it_never_sends_it_when_it_wakes(aps_bed, tmp_path):
+    from ocbridge.core import clock
+    from ocbridge.core.jobs import JobKind
+    from ocbridge.core.models import Job, SideEffect
+    from ocbridge.integrations.payments import links, operations
+    from ocbridge.integrations.payments.models import OperationState
+
+    bed = aps_bed("3.0")
+    bed.add_order(520)
+    payment = links.new_payment(bed.integration, order_id=520, amount="20.00", currency="AED",
+                                email="layla@example.com", language="en")
+    bed.customer_pays(links.url_for(payment))
+    bed.settle()
+    payment.refresh_from_db()
+    op = operations.request(payment, "refund", 700, sequence=1, reason="late delivery", user="owner")
+    job = Job.objects.get(kind="payments.operate", key=op.key)
+    env = worker_env(OCBRIDGE_SIMULATOR_HOSTS="127.0.0.1", OCBRIDGE_PUBLIC_URL=bed.hub, OCBRIDGE_LOG_LEVEL="ERROR")
+
+    def refunds():
+        return [r for r in bed.sim.requests("/FortAPI/paymentApi") if (r.json() or {}).get("command") == "REFUND"]
+
+    marker = tmp_path / "frozen"
+    frozen = subprocess.Popen([PYTHON, "-c", FROZEN_RUN, str(job.pk), str(marker)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+    pool = WorkerPool(env, 1, tmp_path / "workers", threads=1)
+    try:
+        wait_until(lambda: marker.exists() and _stopped(frozen.pid), "the run frozen before sending",
+                   died=lambda: f"it exited: {frozen.stderr.read()[-3000:]}" if frozen.poll() is not None else "")
+        effect = SideEffect.objects.get(key=op.key)
+        assert effect.state == "sending" and not refunds()
+        clock.travel(JobKind.claim_seconds + 1)  # the frozen run's heartbeat is frozen too: its claim runs out
+        pool.start()  # another worker: requeues the job, asks APS (never arrived), sends it
+        pool.wait_for(lambda: Job.objects.filter(key__startswith=op.key, state="done").count() == 2,
+                      "the other worker refunding and writing the shop's comment")
+        assert len(refunds()) == 1
+    finally:
+        os.kill(frozen.pid, signal.SIGCONT)
+        pool.stop()
+    out, err = frozen.communicate(timeout=60)  # woken, the stale run reaches its last check before sending
+    assert frozen.returncode == 0, err[-3000:]
+    effect.refresh_from_db(), op.refresh_from_db(), payment.refresh_from_db()
+    assert len(refunds()) == 1, "the woken run sent the refund again"
+    assert refunds()[0].json()["maintenance_reference"] == str(effect.correlation)
+    assert bed.sim.transactions()[payment.reference]["refunded"] == 700
+    assert effect.state == "sent" and "stopped before sending, nothing sent" in effect.late  # the late run, said
+    assert op.state == OperationState.DONE and payment.refunded_minor == 700
+    assert len([c for _s, c in bed.history(520) if c.startswith("Refunded")]) == 1
+    assert Job.objects.get(pk=job.pk).attempts == 2

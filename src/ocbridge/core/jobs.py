@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import InterfaceError, OperationalError, close_old_connections, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, Q
 from django.utils.translation import gettext_noop
 
 from ocbridge.core import clock
@@ -84,11 +84,13 @@ def _held(job):
     return Job.objects.filter(pk=job.pk, state=JobState.RUNNING, claim_token=job.claim_token)
 
 
-def renew(job, seconds: float | None = None) -> bool:
-    """Push the claim's expiry out (database time). False when the claim is no longer ours."""
+def renew(job, seconds: float | None = None, *, provided=None) -> bool:
+    """Push the claim's expiry out (database time). False when the claim is no longer ours — or, with `provided`
+    (a queryset), when no row matches it any more: checked in the same UPDATE, one committed compare-and-set."""
     kind = known_kind(job.kind)
     seconds = seconds if seconds is not None else (kind.claim_seconds if kind else JobKind.claim_seconds)
-    return bool(_held(job).update(claim_expires_at=clock.db_now(seconds)))
+    held = _held(job) if provided is None else _held(job).filter(Exists(provided))
+    return bool(held.update(claim_expires_at=clock.db_now(seconds)))
 
 
 @contextmanager

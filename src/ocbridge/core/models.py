@@ -404,6 +404,8 @@ class SideEffect(models.Model):
     answer_until = models.DateTimeField(null=True, blank=True, help_text="a result may still come until then")
     error = models.TextField(blank=True)  # in English, for logs; pages show `error_text()`
     error_said = models.JSONField(null=True, blank=True)  # as said (core.sentences); None: text only
+    late = models.TextField(blank=True, help_text="runs fenced out after their claim was taken over: stopped before "
+                                                  "sending, or what a late duplicate was answered")
     created = models.DateTimeField(default=clock.now)
     updated = models.DateTimeField(default=clock.now)
 

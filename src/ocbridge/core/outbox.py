@@ -19,8 +19,15 @@ API (all take and return `SideEffect` rows; import `from ocbridge.core import ou
   call and returns the provider's id (str); pass `effect.correlation` in the provider's echo field (Netgsm
   `relationid`, Verimor campaign name / `custom_id`, Twilio callback URL, APS `merchant_reference`, WhatsApp
   `biz_opaque_callback_data`). Only the run whose `begin()` moved the row requested → sending calls `send`,
-  and `begin()` is fenced by the job's claim (core.jobs.fenced), so a run that stalled past its claim never
-  sends. Errors: TerminalError → failed; a doubtful error (timeout, transport error, HTTP 500/502/504,
+  and `begin()` is fenced by the job's claim (core.jobs.fenced). Right before `send` the run confirms, in one
+  committed compare-and-set that also renews its claim, that its job still holds the claim and the row is still
+  its own in sending: a run frozen (SIGSTOP, a VM or GC pause) between `begin()` and the call, whose job was
+  taken over meanwhile, stops without sending (ClaimLost) and puts the row back to requested if nobody else has
+  it. Every write after the call is made only while the row is still this run's (`sent_by` = its claim token);
+  a run that finds it taken over writes what it saw in `late` (the operator's record of a late duplicate) and
+  stops, leaving the new holder's state alone. Left open: a freeze longer than the claim between that check and
+  the request reaching the provider — the provider's own repeat handling (our key or correlation number) is
+  what stops that one. Errors: TerminalError → failed; a doubtful error (timeout, transport error, HTTP 500/502/504,
   UnknownOutcomeError, an unreadable 2xx: `doubtful(exc)`) → `ask(effect)` the provider if it can be asked
   (returns its id when it has it, None when it says it never arrived, raises ServiceError when it cannot
   tell) → sent / back to requested (the error is raised, the job retries) / unknown; no way to ask →
@@ -35,7 +42,7 @@ API (all take and return `SideEffect` rows; import `from ocbridge.core import ou
   tells a feature not to start a new attempt inside it.
 - `sent(effect, provider_id)`, `unknown(effect, reason)`, `failed(effect, reason)`: the transitions `perform`
   makes, for features that call the provider themselves. `sent` also applies to an unknown row (a late
-  answer or result named it).
+  answer or result named it). `by=` (a claim token): only while the row is that run's send.
 - `match(service, provider_id=, reference=)`: the row a provider's result is about — by its id, or by the
   correlation number (or our key) it echoed (an unknown row has no provider id). None when neither matches.
 - `paused_rows(...)`, `resume(effect)`, `cancel(effect, reason)`: switching off and on. Resuming puts the row
@@ -51,12 +58,13 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, TextField, Value
+from django.db.models.functions import Concat
 
 from ocbridge.core import clock
 from ocbridge.core.choices import JobState, SideEffectState
 from ocbridge.core.errors import RetryableError, ServiceError, TerminalError, UnknownOutcomeError
-from ocbridge.core.jobs import current_job, fenced
+from ocbridge.core.jobs import ClaimLost, current_job, fenced, renew
 from ocbridge.core.models import Job, SideEffect
 from ocbridge.core.sentences import Sentence, said_data
 
@@ -64,6 +72,10 @@ log = logging.getLogger(__name__)
 
 S = SideEffectState
 GATEWAY_CODES = frozenset({500, 502, 504})  # the request may have been carried out before the error answer
+
+# Tests set this to play a freeze: called as send_hook(effect) after begin() and before the last check of the claim
+# (a worker process stopping itself there with SIGSTOP is what a VM or GC pause does at that point).
+send_hook = None
 
 
 def request(key: str, *, kind: str, service: str, store=None, connection=None, integration=None) -> SideEffect:
@@ -105,12 +117,16 @@ def switched_off(effect: SideEffect) -> str:
     return ""
 
 
-def _cas(effect: SideEffect, frm, to: str, **fields) -> bool:
-    """Move the row from one of `frm` to `to` (compare-and-set); refreshes `effect` either way."""
+def _cas(effect: SideEffect, frm, to: str, *, by: str | None = None, **fields) -> bool:
+    """Move the row from one of `frm` to `to` (compare-and-set); refreshes `effect` either way. `by`: only while the
+    row is still the send of the run with that claim token (another run may have taken it over)."""
     frm = [frm] if isinstance(frm, str) else list(frm)
     if "error" in fields:  # a new error text without its Sentence leaves no older one behind
         fields.setdefault("error_said", None)
-    hit = SideEffect.objects.filter(pk=effect.pk, state__in=frm).update(state=to, updated=clock.now(), **fields)
+    rows = SideEffect.objects.filter(pk=effect.pk, state__in=frm)
+    if by is not None:
+        rows = rows.filter(sent_by=by)
+    hit = rows.update(state=to, updated=clock.now(), **fields)
     effect.refresh_from_db()
     return bool(hit)
 
@@ -127,21 +143,22 @@ def begin(effect: SideEffect) -> bool:
         return _cas(effect, S.REQUESTED, S.SENDING, sent_by=token or "-")
 
 
-def sent(effect: SideEffect, provider_id: str, *, answer_window: float = 0.0) -> bool:
-    """sending/unknown → sent with the provider's id. Not fenced by the job claim: a provider id is a fact worth
-    keeping even from a run that lost its claim (a late result then matches it)."""
-    return _cas(effect, (S.SENDING, S.UNKNOWN), S.SENT, provider_id=str(provider_id)[:128],
+def sent(effect: SideEffect, provider_id: str, *, answer_window: float = 0.0, by: str | None = None) -> bool:
+    """sending/unknown → sent with the provider's id. Fenced by the row's sender (`by`), not by the job claim: a
+    provider id is a fact worth keeping from the run that sent it even when its job has moved on, as long as no
+    other run has taken the row over."""
+    return _cas(effect, (S.SENDING, S.UNKNOWN), S.SENT, by=by, provider_id=str(provider_id)[:128],
                 answer_until=effect.answer_until or _window_end(answer_window))
 
 
-def unknown(effect: SideEffect, reason: str, *, answer_window: float = 0.0) -> bool:
+def unknown(effect: SideEffect, reason: str, *, answer_window: float = 0.0, by: str | None = None) -> bool:
     """sending → unknown: it may have gone out. Never resent; a late result is still applied (match())."""
-    return _cas(effect, S.SENDING, S.UNKNOWN, error=reason[:2000], answer_until=_window_end(answer_window))
+    return _cas(effect, S.SENDING, S.UNKNOWN, by=by, error=reason[:2000], answer_until=_window_end(answer_window))
 
 
-def failed(effect: SideEffect, reason: str, said: dict | None = None) -> bool:
+def failed(effect: SideEffect, reason: str, said: dict | None = None, *, by: str | None = None) -> bool:
     """sending → failed: the provider refused it (`said`: its refusal's Sentence data, core.sentences)."""
-    return _cas(effect, S.SENDING, S.FAILED, error=reason[:2000], error_said=said)
+    return _cas(effect, S.SENDING, S.FAILED, by=by, error=reason[:2000], error_said=said)
 
 
 def refusal(effect: SideEffect) -> Sentence | str:
@@ -185,30 +202,72 @@ def perform(effect: SideEffect, send: Callable[[SideEffect], str], *, answer_win
                          frm=(S.SENDING, S.UNKNOWN)).state != S.REQUESTED:
             return effect
     elif effect.state == S.SENDING:  # found mid-send: the run that began it was lost (crash or stall)
-        return _settle_doubt(effect, "the run sending it was lost", answer_window, ask)
+        # requested after it: the stalled run woke, found itself fenced out before sending and gave the row back
+        if _settle_doubt(effect, "the run sending it was lost", answer_window, ask).state != S.REQUESTED:
+            return effect
     if effect.state != S.REQUESTED or not begin(effect):
         effect.refresh_from_db()
         if effect.state == S.SENDING and effect.sent_by != _token():
             return _settle_doubt(effect, "another run was sending it", answer_window, ask)
         return effect
+    mine = effect.sent_by
+    if send_hook is not None:
+        send_hook(effect)
+    if not _still_ours(effect):  # frozen since begin() and taken over: it surely did not go, so nothing goes
+        _cas(effect, S.SENDING, S.REQUESTED, by=mine, sent_by="", error="its run stalled past its claim before sending")
+        _late(effect, mine, "stalled past its claim after beginning: stopped before sending, nothing sent")
     try:
         provider_id = send(effect)
     except TerminalError as exc:
-        failed(effect, str(exc), _said(effect, exc))
+        if not failed(effect, str(exc), _said(effect, exc), by=mine):
+            _taken_over(effect, mine, f"sent after another run took the row over; refused: {exc}")
         return effect
     except Exception as exc:
         if doubtful(exc):
-            _settle_doubt(effect, str(exc), answer_window, ask, not_there=S.REQUESTED)
+            _settle_doubt(effect, str(exc), answer_window, ask, not_there=S.REQUESTED, by=mine)
             if effect.state != S.REQUESTED:
                 return effect
             raise  # the provider says it never arrived: the job retries and sends it then
         if isinstance(exc, RetryableError):  # surely not carried out: back to requested, the job retries
-            _cas(effect, S.SENDING, S.REQUESTED, sent_by="", error=str(exc)[:2000], error_said=_said(effect, exc))
+            moved = _cas(effect, S.SENDING, S.REQUESTED, by=mine, sent_by="", error=str(exc)[:2000],
+                         error_said=_said(effect, exc))
         else:  # a bug of ours, mid-send: it may have gone out
-            unknown(effect, f"error while sending: {exc!r}", answer_window=answer_window)
+            moved = unknown(effect, f"error while sending: {exc!r}", answer_window=answer_window, by=mine)
+        if not moved:
+            _taken_over(effect, mine, f"sent after another run took the row over; failed: {exc}")
         raise
-    sent(effect, provider_id, answer_window=answer_window)
+    if not sent(effect, provider_id, answer_window=answer_window, by=mine):
+        _taken_over(effect, mine, f"sent after another run took the row over (a late duplicate); the provider "
+                                  f"answered {provider_id}")
     return effect
+
+
+def _still_ours(effect: SideEffect) -> bool:
+    """Right before the call, one committed compare-and-set: the running job still holds its claim and the row is
+    still its send — and the claim is renewed by it, so the call has a whole claim length before anyone may take the
+    job over. Outside a job nothing can take the row over (as core.jobs.fenced)."""
+    job = current_job.get()
+    if job is None or not job.pk or not job.claim_token:
+        return True
+    return renew(job, provided=SideEffect.objects.filter(pk=effect.pk, state=S.SENDING, sent_by=job.claim_token))
+
+
+def _taken_over(effect: SideEffect, mine: str, saw: str) -> None:
+    """A write after this run's call missed. Another run has the row now (its sender is not this run): `_late`. Still
+    this run's: it was only settled meanwhile (a notice named it), nothing to add."""
+    effect.refresh_from_db()
+    if effect.sent_by != mine:
+        _late(effect, mine, saw)
+
+
+def _late(effect: SideEffect, mine: str, saw: str) -> None:
+    """Keep what a fenced-out run saw on the row for the operator, beside the new holder's state (never over it),
+    and stop the run: ClaimLost (the runner writes nothing more for it)."""
+    line = f"{clock.now():%Y-%m-%d %H:%M:%S} run {mine[:8] or '-'}: {saw}\n"
+    SideEffect.objects.filter(pk=effect.pk).update(late=Concat("late", Value(line), output_field=TextField()))
+    effect.refresh_from_db()
+    log.warning("side effect %s (%s): %s", effect.pk, effect.kind, saw)
+    raise ClaimLost(f"side effect {effect.pk} ({effect.kind}) was taken over: {saw}")
 
 
 def _token() -> str:
@@ -217,11 +276,11 @@ def _token() -> str:
 
 
 def _settle_doubt(effect: SideEffect, reason: str, answer_window: float, ask, not_there: str = S.UNKNOWN,
-                  frm: tuple = (S.SENDING,)) -> SideEffect:
+                  frm: tuple = (S.SENDING,), by: str | None = None) -> SideEffect:
     """Ask the provider if it can be asked: it has it → sent; it says it never arrived → `not_there` (requested
     when the run that sent it is over — this run's own failed send, or a lost run whose claim ended: it may be sent
     again; unknown when another run's send was lost while that run may only be stalled). No answer, or no way to
-    ask → unknown. Never a second send in doubt."""
+    ask → unknown. Never a second send in doubt. `by`: this run's own send, written only while the row is still it."""
     found, answered = None, False
     if ask is not None:
         try:
@@ -229,11 +288,13 @@ def _settle_doubt(effect: SideEffect, reason: str, answer_window: float, ask, no
         except ServiceError as exc:
             reason = f"{reason}; asking failed: {exc}"
     if found:
-        sent(effect, found, answer_window=answer_window)
+        moved = sent(effect, found, answer_window=answer_window, by=by)
     elif answered and not_there == S.REQUESTED:
-        _cas(effect, frm, S.REQUESTED, sent_by="", error=f"{reason}; the provider does not have it")
+        moved = _cas(effect, frm, S.REQUESTED, by=by, sent_by="", error=f"{reason}; the provider does not have it")
     else:
-        unknown(effect, reason, answer_window=answer_window)
+        moved = unknown(effect, reason, answer_window=answer_window, by=by)
+    if by is not None and not moved:
+        _taken_over(effect, by, f"sent after another run took the row over; doubtful: {reason}")
     return effect
 
 
