@@ -34,3 +34,22 @@ def test_a_refused_dc_login_reads_in_each_readers_language(shop, sim, integratio
     for lang in ("en", "tr", "ru"):
         row, line = failing_read_shown(integration.store, lang)
         assert SAID[lang] in row and SAID[lang] in line, (lang, row, line)
+
+
+SERVER_ERROR = {"en": "server error (HTTP 503): Server Error", "tr": "sunucu hatası (HTTP 503): Server Error",
+                "ru": "ошибка сервера (HTTP 503): Server Error"}
+
+
+@pytest.mark.parametrize("shop", ["3.0"], indirect=True)
+def test_a_dc_server_fault_reads_in_each_readers_language(shop, sim, integration, kit):
+    """Despatch Cloud answering 503 (queued at the simulator) to the poll: said as a server error."""
+    kit.add_order(shop, 102, status=2)
+    kit.poll(integration)
+    sim.fail_next("503", count=20)
+    with translation.override("tr"):
+        polls.run_all(jobs.POLL)
+    health = PollHealth.objects.get(poll=jobs.POLL, failing_since__isnull=False)
+    assert health.last_error == SERVER_ERROR["en"]
+    for lang in ("en", "tr", "ru"):
+        row, line = failing_read_shown(integration.store, lang)
+        assert SERVER_ERROR[lang] in row and SERVER_ERROR[lang] in line, (lang, row, line)

@@ -83,7 +83,8 @@ def test_a_failing_aps_status_check_reads_in_each_readers_language(aps_bed, faul
     _assert_read(job, SAID[fault])
 
 
-def test_a_refused_latitudepay_status_check_reads_in_each_readers_language(lat_bed):
+@pytest.mark.parametrize("fault", ["refused", "503"])
+def test_a_failing_latitudepay_status_check_reads_in_each_readers_language(lat_bed, fault):
     bed = lat_bed("3.0")
     bed.add_order(620, currency="AUD")
     payment = links.new_payment(bed.integration, order_id=620, amount="20.00", currency="AUD",
@@ -91,6 +92,12 @@ def test_a_refused_latitudepay_status_check_reads_in_each_readers_language(lat_b
     assert httpx.get(links.url_for(payment), follow_redirects=True, timeout=10).status_code == 200  # a sale exists
     payment.refresh_from_db()
     assert payment.gateway_id
+    if fault == "503":
+        bed.sim.fail_next("503", count=20)
+        job = _check(payment)
+        assert job.state == "queued"  # tried again later
+        _assert_read(job, SAID["503"])
+        return
     bed.connection.secret = {**bed.connection.secret, "api_secret": "changed-at-latitude"}
     bed.connection.save()
     latitudepay.forget_tokens()
