@@ -82,30 +82,42 @@ def test_a_refused_test_click_reads_in_each_readers_language(service, fault):
                 assert said[other] not in row, (lang, row)
 
 
-def test_a_test_sms_netgsm_refuses_reads_in_each_readers_language():
-    """Netgsm refusing a test SMS with one of its other result codes (40: the sender name is not defined for the
-    account; its own words are Turkish): the job's page says what it means in the reader's language, Netgsm's words
-    after it. The real "Send a test SMS" form, its job run in a Turkish worker, against the Netgsm simulator."""
+NETGSM_REFUSALS = {
+    "sms": {"en": "the sender name (message header) is not defined at Netgsm (code 40): Mesaj başlığınızın",
+            "tr": "gönderici adı (mesaj başlığı) Netgsm'de tanımlı değil (kod 40): Mesaj başlığınızın",
+            "ru": "имя отправителя (заголовок сообщения) не зарегистрировано в Netgsm (код 40): Mesaj başlığınızın"},
+    "call": {"en": "invalid user code or password, no API access, or the IP address is not allowed (code 30)",
+             "tr": "geçersiz kullanıcı kodu veya parola, API erişimi yok ya da IP adresine izin verilmiyor (kod 30)",
+             "ru": "неверный код пользователя или пароль, нет доступа к API, или IP-адрес не разрешён (код 30)"},
+}
+
+
+@pytest.mark.parametrize("channel", list(NETGSM_REFUSALS))
+def test_a_test_message_netgsm_refuses_reads_in_each_readers_language(channel):
+    """Netgsm refusing a test message with one of its result codes, its own words Turkish — an SMS with a sender name
+    the account does not have (40), a voice message with a wrong password (the voice API answers a bare 30): the job's
+    page says what it means in the reader's language. The real "Send a test" form, its job run in a Turkish worker,
+    against the Netgsm simulator."""
     from django.utils import translation
 
     from ocbridge.core.jobs import run_job
     from ocbridge.core.models import Integration, Job
     from ocbridge.integrations.cod_confirm.models import ChannelStep
 
-    said = {"en": "the sender name (message header) is not defined at Netgsm (code 40): Mesaj başlığınızın",
-            "tr": "gönderici adı (mesaj başlığı) Netgsm'de tanımlı değil (kod 40): Mesaj başlığınızın",
-            "ru": "имя отправителя (заголовок сообщения) не зарегистрировано в Netgsm (код 40): Mesaj başlığınızın"}
+    said = NETGSM_REFUSALS[channel]
     sim, secret, _ = _sim("netgsm")
     with sim:
         store = Store.objects.create(name="Shop", country="TR", language="tr")
+        if channel == "call":
+            secret = {**secret, "password": "changed-at-netgsm"}
         conn = Connection.objects.create(store=store, service="netgsm", base_url=sim.base_url, secret=secret,
-                                         options={"msgheader": "NOT-OURS"})  # not a sender name of this account
+                                         options={"msgheader": "NOT-OURS" if channel == "sms" else "SHOP"})
         integration = Integration.objects.create(store=store, kind="cod_confirm", connection=conn, settings={})
-        ChannelStep.objects.create(integration=integration, position=1, channel="sms", connection=conn)
+        ChannelStep.objects.create(integration=integration, position=1, channel=channel, connection=conn)
         client = Client()
         client.force_login(User.objects.create_superuser("owner", password="pw"))
         resp = client.post(reverse("dashboard:integration-test", args=[store.pk, "cod_confirm"]),
-                           {"test-phone": "+905321234567", "test-channel": "sms"})
+                           {"test-phone": "+905321234567", "test-channel": channel})
         assert resp.status_code == 302, resp.content.decode()[:2000]
         job = Job.objects.get(kind="cod_confirm.send_test")
         with translation.override("tr"):
