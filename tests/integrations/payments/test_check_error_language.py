@@ -31,6 +31,11 @@ SAID = {
     "signature": {"en": "the answer's signature does not match the SHA response phrase",
                   "tr": "yanıtın imzası SHA yanıt ifadesiyle eşleşmiyor",
                   "ru": "подпись ответа не совпадает с фразой ответа SHA"},
+    "gave up": {"en": "gave up after 1 attempts: server error (HTTP 503): Service Unavailable",
+                "tr": "1 denemeden sonra bırakıldı: sunucu hatası (HTTP 503): Service Unavailable",
+                "ru": "прекращено после попыток (1): ошибка сервера (HTTP 503): Service Unavailable"},
+    "no order": {"en": "Order 630 does not exist in the shop.", "tr": "630 numaralı sipariş mağazada yok.",
+                 "ru": "Заказа 630 нет в магазине."},
     "latitude": {"en": "API key or secret refused: ", "tr": "API anahtarı veya gizli anahtar reddedildi: ",
                  "ru": "отклонено — API-ключ или секрет: "},
 }
@@ -58,8 +63,8 @@ def _check(payment) -> Job:
     return job
 
 
-def _assert_read(job: Job, said: dict) -> None:
-    assert said["en"] in job.last_error, job.last_error  # the stored text, for logs: English
+def _assert_read(job: Job, said: dict, stored: str = "") -> None:
+    assert (stored or said["en"]) in job.last_error, job.last_error  # the stored text, for logs: English
     for lang in ("en", "tr", "ru"):
         row, error = _shown(job, lang)
         assert said[lang] in row and said[lang] in error, (lang, row, error)
@@ -131,3 +136,39 @@ def test_a_gateway_test_with_missing_credentials_reads_in_each_readers_language(
         page = html.unescape(client.get(reverse("dashboard:jobs")).content.decode())  # the next page shows it
         message = re.search(r'<ul class="messages".*?</ul>', page, re.S).group(0)
         assert said[lang] in message, (lang, message)
+
+
+def test_a_status_check_that_gives_up_reads_in_each_readers_language(aps_bed):
+    """Its last attempt answered 503 too: the job fails, "gave up after …" around the gateway's error, both said."""
+    bed = aps_bed("3.0")
+    bed.add_order(611)
+    payment = links.new_payment(bed.integration, order_id=611, amount="20.00", currency="AED",
+                                email="layla@example.com", language="ar")
+    bed.sim.fail_next("503", count=20)
+    assert jobs.ask_now(payment)
+    Job.objects.filter(kind=jobs.CheckPayment.kind).update(max_attempts=1)  # its last attempt
+    job = Job.objects.filter(kind=jobs.CheckPayment.kind).latest("pk")
+    with translation.override("tr"):
+        run_job(job.pk)
+    job.refresh_from_db()
+    assert job.state == "failed"
+    _assert_read(job, SAID["gave up"], stored="gave up after 1 attempts: aps: 503 server error (HTTP 503)")
+
+
+def test_a_paid_order_gone_from_the_shop_reads_in_each_readers_language(aps_bed):
+    """The customer paid, but the order was deleted from the shop meanwhile: the "paid" history job's row says so."""
+    import sqlalchemy as sa
+
+    bed = aps_bed("3.0")
+    bed.add_order(630)
+    payment = links.new_payment(bed.integration, order_id=630, amount="20.00", currency="AED",
+                                email="layla@example.com", language="ar")
+    link = links.url_for(payment)
+    with bed.shop.engine.begin() as conn:
+        conn.execute(sa.text(f"DELETE FROM {bed.shop.prefix}order WHERE order_id = 630"))
+    bed.customer_pays(link)
+    with translation.override("tr"):
+        bed.settle()
+    job = Job.objects.get(kind="payments.shop_paid")
+    assert job.state == "failed"
+    _assert_read(job, SAID["no order"])
