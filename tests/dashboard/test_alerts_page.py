@@ -131,7 +131,7 @@ def test_a_test_mail_the_server_refuses_reads_in_the_readers_language(settings, 
         assert said[lang] in line, (lang, line)
 
 
-@pytest.mark.parametrize("case", ["bad token", "no bot", "no sender"])
+@pytest.mark.parametrize("case", ["bad token", "no bot", "no sender", "no host nor sender"])
 def test_a_test_message_whose_settings_cannot_work_reads_in_the_readers_language(settings, case):
     """A route whose channel is set up wrong: the store's Telegram bot token is not one @BotFather gives, no Telegram
     bot is set at all, the store's mail server has no sender address. The route's "Test:" line (or, where nothing was
@@ -150,13 +150,16 @@ def test_a_test_message_whose_settings_cannot_work_reads_in_the_readers_language
                        "ru": "для этого магазина или хаба больше не настроен Telegram-бот"},
             "no sender": {"en": "the sender address (from_email) is missing",
                           "tr": "gönderen adresi (from_email) eksik",
-                          "ru": "не указан адрес отправителя (from_email)"}}[case]
+                          "ru": "не указан адрес отправителя (from_email)"},
+            "no host nor sender": {"en": "the SMTP host is missing; the sender address (from_email) is missing",
+                                   "tr": "SMTP sunucu adresi eksik; gönderen adresi (from_email) eksik",
+                                   "ru": "не указан SMTP-сервер; не указан адрес отправителя (from_email)"}}[case]
     settings.TELEGRAM_BOT_TOKEN = ""
     store = Store.objects.create(name="Mağaza A")
     user = User.objects.create_superuser("ayse", password="x")
-    if case == "no sender":
-        Connection.objects.create(store=store, service="smtp", options={"host": "smtp.example.com", "port": 587},
-                                  secret={})
+    if case in ("no sender", "no host nor sender"):
+        host = "" if case == "no host nor sender" else "smtp.example.com"
+        Connection.objects.create(store=store, service="smtp", options={"host": host, "port": 587}, secret={})
         route = AlertRoute.objects.create(user=user, store=store, channel="email", target="owner@example.com")
     else:
         if case == "bad token":
