@@ -222,8 +222,9 @@ METHODS: tuple[ProviderMethod, ...] = (
     ProviderMethod("verimor", "GET /v2/balance", "check the SMS account; its credit for the owner's threshold",
                    _VERIMOR_SMS + " 'SMS KALAN KREDİ SORGULAMA'", _CHECKED),
     # whatsapp (Meta Graph API, version pinned in services/whatsapp.py: v25.0 available until 2028-07-29) -----
-    ProviderMethod("whatsapp", "POST /v25.0/{phone-number-id}/messages", "COD confirmation template message",
-                   _WA + " §2 [SEND]", _CHECKED, switch_off=_WA_V25_END, replacement="a newer Graph version"),
+    ProviderMethod("whatsapp", "POST /v25.0/{phone-number-id}/messages",
+                   "COD confirmation template message; the pay link as text in the chat",
+                   _WA + " §2 [SEND][TXT]", _CHECKED, switch_off=_WA_V25_END, replacement="a newer Graph version"),
     ProviderMethod("whatsapp", "POST /v25.0/{waba-id}/message_templates", "create the UTILITY template",
                    _WA + " §3 [UTIL]", _CHECKED, switch_off=_WA_V25_END, replacement="a newer Graph version"),
     ProviderMethod("whatsapp", "GET /v25.0/{waba-id}/message_templates", "template approval state",

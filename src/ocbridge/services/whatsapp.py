@@ -40,6 +40,7 @@ NOT_TAKEN_RETRY = {130429, 131056, 131057, 133004, 4, 80007}
 MAYBE_TAKEN = {131000, 2, 131016}
 RATE_LIMITS = {130429, 131056, 4, 80007}  # of those: throughput, pair rate, app and account rate limits (§5)
 NOT_ON_WHATSAPP = 131026  # undeliverable: not on WhatsApp, terms not accepted, old app (§5, §7)
+WINDOW_CLOSED = 131047  # more than 24 h since the customer's last message: only a template goes (§5)
 TOKEN_EXPIRED = 190
 
 
@@ -142,6 +143,23 @@ class WhatsAppClient:
             return done
         ratelimit.acquire((self.service, self._conn.pk, "api"), RATE)
         res = self._call("POST", f"/{self.phone_number_id}/messages", key=key, purpose="whatsapp.send_template",
+                         body=body)
+        return _sent_from(json.dumps(res))
+
+    def send_text(self, *, to: str, text: str, key: str, reference: str = "") -> MessageSent:
+        """A free-form text in the chat (§2 `text.body` ≤ 4096, links previewed). Meta takes it only inside the
+        customer service window (24 h after the customer's last message, §2): outside it the message fails with
+        131047, in the answer or in a `failed` status (§5). The caller checks the window first."""
+        if not self.phone_number_id:
+            raise TerminalError(self.service, "config", "the connection has no phone number id")
+        body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": check_e164(self.service, to),
+                "type": "text", "biz_opaque_callback_data": reference or key,
+                "text": {"body": text[:4096], "preview_url": True}}
+        done = replay_or_recover(self._rec, key, service=self.service, stored=_sent_from, ask=None)
+        if done is not None:
+            return done
+        ratelimit.acquire((self.service, self._conn.pk, "api"), RATE)
+        res = self._call("POST", f"/{self.phone_number_id}/messages", key=key, purpose="whatsapp.send_text",
                          body=body)
         return _sent_from(json.dumps(res))
 

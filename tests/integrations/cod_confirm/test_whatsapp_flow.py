@@ -262,7 +262,13 @@ def _approve(bed):
 
 
 def _pay_links(bed) -> list[dict]:
+    """Pay links sent by SMS (the plan's SMS step, through the Sandbox simulator)."""
     return [m for m in bed.sim.messages() if "/pay/" in (m.get("text") or "")]
+
+
+def _chat_links(bed) -> list[dict]:
+    """Pay links sent as a free-form text in the WhatsApp chat (the Cloud API simulator)."""
+    return [m for m in bed.wa.messages() if m["type"] == "text" and "/pay/" in m["body"]["text"]["body"]]
 
 
 def test_the_pay_now_button_sends_one_link_however_often_it_is_tapped_or_typed(wa_bed):
@@ -284,7 +290,7 @@ def test_the_pay_now_button_sends_one_link_however_often_it_is_tapped_or_typed(w
     _run(bed)
     c = Confirmation.objects.get(order_id=3201)
     assert c.state == "awaiting_payment"
-    [sent] = bed.wa.messages()
+    sent = bed.wa.messages()[0]  # the template; the pay link follows it in the chat
     template = sent["body"]["template"]
     assert template["name"] == whatsapp.PAY_TEMPLATE
     attempt = Attempt.objects.get(confirmation=c)
@@ -293,17 +299,18 @@ def test_the_pay_now_button_sends_one_link_however_often_it_is_tapped_or_typed(w
                           "parameters": [{"type": "payload", "payload": f"{attempt.key}#pay"}]}
     assert (attempt.state, attempt.answer) == ("answered", "pay")
     [payment] = Payment.objects.filter(order_id=3201)
-    assert len(_pay_links(bed)) == 1 and _pay_links(bed)[0]["to"] == E164  # by SMS, the plan's SMS step
+    # in the chat the customer tapped in (its window is open), not by SMS
+    assert len(_chat_links(bed)) == 1 and _chat_links(bed)[0]["to"] == E164 and _pay_links(bed) == []
     bed.wa.tap(sent["id"], "pay")  # tapped again, then typed: nothing more
     bed.wa.write(E164, "ÖDE")
     _run(bed, 3)
-    assert Payment.objects.filter(order_id=3201).count() == 1 and len(_pay_links(bed)) == 1
+    assert Payment.objects.filter(order_id=3201).count() == 1 and len(_chat_links(bed)) == 1
     assert Job.objects.filter(kind="cod_confirm.send_pay_link").count() == 1
     c.refresh_from_db()
     assert c.state == "awaiting_payment" and payment.state in ("created", "pending")
-    # chosen once (on WhatsApp), its link sent once (by SMS)
+    # chosen once (on WhatsApp), its link sent once (in the WhatsApp chat)
     assert list(c.transitions.filter(to_state="awaiting_payment").order_by("pk").values_list("channel", flat=True)) \
-        == ["whatsapp", "sms"]
+        == ["whatsapp", "whatsapp"]
     # Not paid in time → a person; choosing again then changes nothing (its keys are used: no second link, and
     # no case waiting for ever without a deadline).
     Job.objects.filter(kind="cod_confirm.pay_wait_over").update(next_run_at=clock.now())
@@ -312,7 +319,7 @@ def test_the_pay_now_button_sends_one_link_however_often_it_is_tapped_or_typed(w
     _run(bed, 2)
     c.refresh_from_db()
     assert (c.state, c.needs_person_reason) == ("needs_person", "not paid in time")
-    assert len(_pay_links(bed)) == 1
+    assert len(_chat_links(bed)) == 1 and _pay_links(bed) == []
 
 
 def test_typing_pay_then_tapping_the_button_sends_one_link(wa_bed):
@@ -322,10 +329,10 @@ def test_typing_pay_then_tapping_the_button_sends_one_link(wa_bed):
     add_order(bed.shop, 3202, telephone=PHONE)
     _run(bed)
     c = Confirmation.objects.get(order_id=3202)
-    assert c.state == "awaiting_payment" and len(_pay_links(bed)) == 1
+    assert c.state == "awaiting_payment" and len(_chat_links(bed)) == 1
     bed.wa.tap(bed.wa.messages()[0]["id"], "pay")
     _run(bed, 2)
-    assert len(_pay_links(bed)) == 1 and Job.objects.filter(kind="cod_confirm.send_pay_link").count() == 1
+    assert len(_chat_links(bed)) == 1 and Job.objects.filter(kind="cod_confirm.send_pay_link").count() == 1
 
 
 def test_until_the_pay_template_is_approved_the_plain_one_goes_and_typing_pay_still_works(wa_bed):
@@ -333,9 +340,9 @@ def test_until_the_pay_template_is_approved_the_plain_one_goes_and_typing_pay_st
     bed.wa.set_wa_customer(E164, reply="pay")  # no such button: the customer types it
     add_order(bed.shop, 3203, telephone=PHONE)
     _run(bed)
-    [sent] = bed.wa.messages()
+    sent = bed.wa.messages()[0]
     assert sent["body"]["template"]["name"] == whatsapp.TEMPLATE_NAME and len(sent["payloads"]) == 3
-    assert Confirmation.objects.get(order_id=3203).state == "awaiting_payment" and len(_pay_links(bed)) == 1
+    assert Confirmation.objects.get(order_id=3203).state == "awaiting_payment" and len(_chat_links(bed)) == 1
 
 
 def test_a_pay_tap_after_the_store_stopped_offering_it_goes_to_a_person(wa_bed):
@@ -358,3 +365,97 @@ def test_a_pay_tap_after_the_store_stopped_offering_it_goes_to_a_person(wa_bed):
     _run(bed, 2)
     c = Confirmation.objects.get(order_id=3204)
     assert (c.state, c.needs_person_reason) == ("needs_person", "pay now switched off") and _pay_links(bed) == []
+
+
+def _pay_chosen_on_whatsapp(wa_bed, order_id: int, *, fault=None, on_whatsapp: bool = True):
+    """The confirmation template went out; then (a fault queued at Meta first) the customer taps "Pay now by card".
+    Returns the bed; the tap's webhook has arrived but no job has run on it yet."""
+    bed = _pay_bed(wa_bed)
+    _approve(bed)
+    bed.wa.set_wa_customer(E164, reply=None)
+    bed.sim.set_customer(E164, sms_reply=None)
+    add_order(bed.shop, order_id, telephone=PHONE)
+    _run(bed, 3)
+    [template] = bed.wa.messages()
+    if not on_whatsapp:  # Meta takes the text, then reports it undeliverable (131026)
+        bed.wa.set_wa_customer(E164, on_whatsapp=False)
+    if fault:
+        bed.wa.fail_next(fault, path=f"/v25.0/{bed.wa.phone_number_id}/messages", after=True)
+    bed.wa.tap(template["id"], "pay")
+    bed.wa.webhooks.flush()
+    bed.wa.webhooks.wait_idle(5)
+    return bed
+
+
+def _chat_effect() -> SideEffect:
+    return SideEffect.objects.get(key__contains=":pay-link:", key__endswith=":whatsapp")
+
+
+def test_inside_the_chat_window_the_pay_link_is_a_whatsapp_text_and_no_sms(wa_bed):
+    """whatsapp.md §2: a free-form `text` message is taken inside the customer service window, 24 h from the
+    customer's last message — the tap that chose to pay is one. The link goes in that chat, keyed in the outbox,
+    and its statuses (sent, delivered, read) are recognised as the pay link's, not retried as an unknown attempt."""
+    bed = _pay_chosen_on_whatsapp(wa_bed, 3210)
+    _run(bed)
+    c = Confirmation.objects.get(order_id=3210)
+    assert c.state == "awaiting_payment"
+    [link] = _chat_links(bed)
+    assert link["to"] == E164 and "/pay/" in link["body"]["text"]["body"].split()[-1]
+    assert _pay_links(bed) == []  # no SMS
+    effect = _chat_effect()
+    assert effect.state == "sent" and effect.provider_id == link["id"]
+    assert link["body"]["biz_opaque_callback_data"] == str(effect.correlation)
+    assert c.transitions.filter(reason__contains="sent by whatsapp").count() == 1
+    statuses = Job.objects.filter(kind="cod_confirm.apply_whatsapp_event", payload__type="WaStatus",
+                                  payload__event__provider_id=link["id"])
+    assert statuses.count() >= 2 and set(statuses.values_list("state", flat=True)) == {"done"}
+
+
+def test_a_chat_window_closed_for_24_hours_sends_the_link_by_sms_and_says_why(wa_bed):
+    """The tap reached the hub, but no worker ran it for 25 hours: a free-form text would fail (131047), so the
+    link goes by SMS as before and the case says why (in the reader's language)."""
+    from django.utils import translation
+
+    from ocbridge.integrations.cod_confirm.reasons import translate_reason
+
+    bed = _pay_chosen_on_whatsapp(wa_bed, 3211)
+    clock.travel(25 * 3600)
+    _run(bed)
+    c = Confirmation.objects.get(order_id=3211)
+    assert c.state == "awaiting_payment"
+    assert _chat_links(bed) == [] and len(_pay_links(bed)) == 1 and _pay_links(bed)[0]["to"] == E164
+    why = c.transitions.get(reason__startswith="pay link not sent in the WhatsApp chat").reason
+    assert why == ("pay link not sent in the WhatsApp chat: the customer's last WhatsApp message is more than 24 "
+                   "hours old; sending it by SMS")
+    with translation.override("tr"):
+        assert translate_reason(why) != why
+    assert not SideEffect.objects.filter(key__contains=":pay-link:", key__endswith=":whatsapp").exists()
+
+
+def test_a_chat_text_whose_answer_was_lost_is_not_sent_again_nor_followed_by_an_sms(wa_bed):
+    """Meta took the text, then its answer was a 500: it may have gone (DESIGN: 5xx = unknown). The job run again
+    (a retry, or a worker killed after the call) neither sends it again nor sends the SMS; the status webhook,
+    which echoes our correlation number in biz_opaque_callback_data, names the message."""
+    bed = _pay_chosen_on_whatsapp(wa_bed, 3212, fault="500")
+    _run(bed)
+    assert len(_chat_links(bed)) == 1
+    job = Job.objects.get(kind="cod_confirm.send_pay_link")
+    for _ in range(2):  # run again, as a retry or a new worker after a killed one would
+        Job.objects.filter(pk=job.pk).update(state="queued", next_run_at=clock.now(), attempts=0)
+        clock.travel(5 * 60)
+        _run(bed, 3)
+    [link] = _chat_links(bed)
+    assert _pay_links(bed) == []
+    effect = _chat_effect()
+    assert effect.state == "sent" and effect.provider_id == link["id"]  # settled by the status
+    assert Confirmation.objects.get(order_id=3212).state == "awaiting_payment"
+
+
+def test_a_chat_text_meta_reports_failed_is_followed_by_one_sms(wa_bed):
+    bed = _pay_chosen_on_whatsapp(wa_bed, 3213, on_whatsapp=False)
+    _run(bed)
+    _run(bed, 3)
+    c = Confirmation.objects.get(order_id=3213)
+    assert len(_chat_links(bed)) == 1 and len(_pay_links(bed)) == 1 and c.state == "awaiting_payment"
+    assert c.transitions.filter(reason="pay link not sent in the WhatsApp chat: WhatsApp could not deliver it "
+                                       "(131026 Message undeliverable); sending it by SMS").count() == 1

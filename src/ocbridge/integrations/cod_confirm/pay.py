@@ -6,19 +6,27 @@ none → a person) and its /pay/ link by SMS (the COD connection, through the ou
 integration says "paid" (core.registry.payment_listeners) → CONFIRMED; the payment integration writes its paid
 status to the shop (opencart.writes), so no second status is written here. No payment within `pay_wait_hours` →
 a person ("needs you").
+
+A customer who chose on WhatsApp gets the link in that chat instead of by SMS, as a free-form text, while Meta's
+customer service window is open: 24 h from the customer's last message (whatsapp.md §2, §5 131047; the message that
+chose is the last we count, as received by us). Otherwise, or when Meta refuses the text or reports it failed, the
+link goes by SMS as before, and the case says why. The chat text has its own outbox key, so a retried or restarted
+run never sends it twice, and a doubtful send (answer lost) is never followed by an SMS of the same link.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import timedelta
 
 from django.db import transaction
 
 from ocbridge.core import clock, outbox, spend
+from ocbridge.core.choices import SideEffectState
 from ocbridge.core.errors import RetryableError
 from ocbridge.core.jobkinds import about_order
 from ocbridge.core.jobs import JobKind, register_job_kind
-from ocbridge.core.models import Connection, Integration, Job
+from ocbridge.core.models import Connection, Integration, Job, SideEffect
 from ocbridge.core.registry import pay_link_makers, register_payment_listener
 from ocbridge.integrations.cod_confirm import mappers, plan, risk, shop
 from ocbridge.integrations.cod_confirm.choices import AWAITING, OPEN, Channel, ConfirmationState
@@ -29,6 +37,10 @@ from ocbridge.integrations.cod_confirm.providers import client_class, client_for
 KIND = "cod_confirm"
 WAITING = ConfirmationState.AWAITING_PAYMENT
 LATE = "not paid in time"
+# Meta's customer service window (whatsapp.md §2), less a margin for the time our text takes to reach Meta.
+CHAT_WINDOW = timedelta(hours=24) - timedelta(minutes=5)
+CHAT = "whatsapp"  # the last part of the chat text's outbox key
+NOT_IN_CHAT = "pay link not sent in the WhatsApp chat"  # the start of the reason recorded when SMS takes over
 
 
 def _key(c: Confirmation, *parts) -> str:
@@ -53,8 +65,10 @@ def choose_to_pay(c: Confirmation, *, channel: str, detail: str, exchange=None, 
                       channel=channel, exchange=exchange, expect=OPEN | AWAITING | {"needs_person"},
                       next_attempt_at=None):
             return False  # a repeated answer: the first one's link is on its way
-        Job.objects.enqueue(SendPayLink, key=_key(c, "pay-link"), integration=c.integration,
-                            payload={"confirmation_id": c.pk, "connection_id": connection_id, "channel": channel})
+        payload = {"confirmation_id": c.pk, "connection_id": connection_id, "channel": channel}
+        if channel == Channel.WHATSAPP:  # the customer's message opened (or kept open) the chat window
+            payload["wrote_at"] = (exchange.created if exchange is not None else clock.now()).isoformat()
+        Job.objects.enqueue(SendPayLink, key=_key(c, "pay-link"), integration=c.integration, payload=payload)
         Job.objects.enqueue(PayWaitOver, key=_key(c, "pay-wait"), integration=c.integration,
                             run_at=clock.now() + timedelta(hours=cfg.pay_wait_hours),
                             payload={"confirmation_id": c.pk})
@@ -95,11 +109,76 @@ class SendPayLink(JobKind):
         if cfg.pay_link_channel == "email":
             sent = _by_email(c, key, text)
         else:
-            sent = _by_sms(c, cfg, key, text, job.payload.get("connection_id"))
+            sent = _in_chat(c, key, text, job.payload)
+            if not sent and c.state == WAITING:  # not in the chat, and not handed to a person instead
+                sent = _by_sms(c, cfg, key, text, job.payload.get("connection_id"))
         if sent:
             c.move(WAITING, reason=f"pay link for {link.amount} sent by {sent} (reference {link.reference}); "
                                    f"waiting until {clock.now() + timedelta(hours=cfg.pay_wait_hours):%Y-%m-%d %H:%M} UTC",
                    channel=sent if sent in Channel.values else "", expect={WAITING})
+
+
+def _not_in_chat(c: Confirmation, why: str) -> str:
+    """SMS takes over from the chat: the case says why, once (a retried run decides the same)."""
+    reason = f"{NOT_IN_CHAT}: {why}; sending it by SMS"
+    if not c.transitions.filter(to_state=WAITING, reason__startswith=NOT_IN_CHAT).exists():
+        c.move(WAITING, reason=reason, expect={WAITING})
+    return ""
+
+
+def _in_chat(c: Confirmation, key: str, text: str, payload: dict) -> str:
+    """The link as a text in the WhatsApp chat the customer chose in, while its window is open: "whatsapp" when sent
+    (or sent in doubt: never followed by an SMS), "" when SMS is to take over (the reason recorded)."""
+    if payload.get("chat_failed"):  # the text went, then Meta said it failed (whatsapp_status)
+        return _not_in_chat(c, f"WhatsApp could not deliver it ({payload['chat_failed']})")
+    if payload.get("channel") != Channel.WHATSAPP:
+        return ""
+    connection = Connection.objects.filter(pk=payload.get("connection_id"), store_id=c.store_id).first()
+    if connection is None or not client_class(connection.service).capabilities.can_whatsapp:
+        return ""
+    chat_key = f"{key}:{CHAT}"
+    effect = SideEffect.objects.filter(key=chat_key).first()
+    wrote_at = payload.get("wrote_at")
+    open_until = dt.datetime.fromisoformat(wrote_at) + CHAT_WINDOW if wrote_at else None
+    if effect is None or effect.state in (SideEffectState.REQUESTED, SideEffectState.PAUSED):
+        if open_until is None or clock.now() >= open_until:
+            if effect is not None:
+                outbox.cancel(effect, "the WhatsApp chat window closed before sending")
+            return _not_in_chat(c, "the customer's last WhatsApp message is more than 24 hours old")
+    if effect is None:
+        effect, over_cap = spend.request(chat_key, kind="whatsapp", service=connection.service, store=c.store,
+                                         connection=connection, integration=c.integration)
+        if effect is None:
+            _to_person(c, f"pay link not sent: the store's daily cap is reached ({over_cap})", "daily cap reached")
+            return ""
+    client = client_for(connection)
+    effect = outbox.perform(effect, lambda e: client.send_text(to=c.phone, text=text, key=chat_key,
+                                                               reference=str(e.correlation)).provider_id)
+    if effect.state in (SideEffectState.SENT, SideEffectState.UNKNOWN):
+        return Channel.WHATSAPP
+    if effect.state == SideEffectState.FAILED:
+        return _not_in_chat(c, f"WhatsApp refused it ({effect.error})")
+    if effect.state == SideEffectState.CANCELLED:  # withdrawn while switched off: as the SMS path, a person
+        _to_person(c, "pay link not sent: withdrawn before sending", "pay link not sent")
+        return ""
+    raise RetryableError(connection.service, "pay_link", "pay link WhatsApp text not sent yet", retry_after=60)
+
+
+def whatsapp_status(effect: SideEffect, provider_id: str, status: str, errors: str) -> bool:
+    """A status of a pay link sent in the chat (core.outbox.match found its row): True when it was one. Failed
+    (e.g. 131047, the window had closed; 131026) → the link goes by SMS, by a job of its own (keyed: once)."""
+    if not effect.key.startswith(f"{KIND}:") or ":pay-link:" not in effect.key or not effect.key.endswith(f":{CHAT}"):
+        return False
+    if effect.state == SideEffectState.UNKNOWN:  # the send's answer was lost; the status names the message
+        outbox.sent(effect, provider_id)
+    if status != "failed" or effect.job_id is None:
+        return True
+    c = Confirmation.objects.filter(pk=(effect.job.payload or {}).get("confirmation_id"), state=WAITING).first()
+    if c is not None:
+        Job.objects.enqueue(SendPayLink, key=_key(c, "pay-link", "after-chat"), integration=c.integration,
+                            payload={"confirmation_id": c.pk, "connection_id": None, "channel": Channel.SMS,
+                                     "chat_failed": errors or "no reason given"})
+    return True
 
 
 def _by_sms(c: Confirmation, cfg: CodConfirmConfig, key: str, text: str, connection_id) -> str:

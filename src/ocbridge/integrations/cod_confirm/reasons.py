@@ -123,6 +123,18 @@ def _cap(text: str) -> str:
     return text
 
 
+def _chat_why(text: str) -> str:
+    """Why a pay link did not go in the WhatsApp chat (cod_confirm.pay._in_chat), stored in English."""
+    if text == "the customer's last WhatsApp message is more than 24 hours old":
+        return _("the customer's last WhatsApp message is more than 24 hours old")
+    m = re.fullmatch(r"WhatsApp (refused|could not deliver) it \((.*)\)", text, re.S)
+    if m and m[1] == "refused":
+        return _("WhatsApp refused it (%(detail)s)") % {"detail": m[2]}
+    if m:
+        return _("WhatsApp could not deliver it (%(detail)s)") % {"detail": m[2]}
+    return text
+
+
 def _step_skip(text: str) -> str:
     if text == "the number is on the do-not-contact list":
         return _(WHY["opted out"])
@@ -229,6 +241,8 @@ PATTERNS: list[tuple[re.Pattern, Callable[[re.Match, dt.tzinfo | None], str]]] =
      lambda m, tz: _("pay link for %(amount)s sent by %(channel)s (reference %(ref)s); waiting until %(when)s") % {
          "amount": m[1], "channel": _("e-mail") if m[2] == "email" else channel_label(m[2]), "ref": m[3],
          "when": _when(m[4], tz)}),
+    (r"pay link not sent in the WhatsApp chat: (.*); sending it by SMS",
+     lambda m, tz: _("pay link not sent in the WhatsApp chat: %(why)s; sending it by SMS") % {"why": _chat_why(m[1])}),
     (r"pay link not made: the store has no payment integration switched on",
      lambda m, tz: _("pay link not made: the store has no payment integration switched on")),
     (r"pay link not made: (.*)", lambda m, tz: _("pay link not made: %(detail)s") % {"detail": m[1]}),

@@ -124,6 +124,11 @@ def _link(exchange, attempt: Attempt, text: str, level: str = Level.INFO) -> Non
 
 def apply_status(job: Job, connection: Connection, ev: dict, exchange) -> None:
     effect = outbox.match("whatsapp", provider_id=ev["provider_id"], reference=ev.get("callback_data") or "")
+    errors = "; ".join(f"{code} {title}".strip() for code, title in ev.get("errors") or [])
+    if effect is not None and pay.whatsapp_status(effect, ev["provider_id"], ev["status"], errors):
+        jobs._note(exchange, Level.WARNING if ev["status"] == "failed" else Level.INFO,
+                   f"pay link in the WhatsApp chat: {ev['status']}" + (f" ({errors})" if errors else ""))
+        return
     attempt = _attempt(connection, provider_id=ev["provider_id"], key=effect.key if effect else "")
     if attempt is None:
         # A status can overtake our own record of the send (its answer is still being stored): wait a little.
@@ -132,7 +137,6 @@ def apply_status(job: Job, connection: Connection, ev: dict, exchange) -> None:
     if not attempt.provider_id:  # our correlation number came back in biz_opaque_callback_data
         _settle(attempt, ev["provider_id"])
     status, c = ev["status"], attempt.confirmation
-    errors = "; ".join(f"{code} {title}".strip() for code, title in ev.get("errors") or [])
     if status != "failed":
         _link(exchange, attempt, f"WhatsApp {status} (attempt {attempt.number})")
         return
