@@ -125,7 +125,9 @@ class CodConfirmForm(forms.Form):
         help_text=_("The customer gets a pay link of the store's payment integration; the order is confirmed when it "
                     "is paid, and goes to you when it is not paid in time."))
     pay_link_channel = forms.ChoiceField(label=_("Send the pay link by"), required=False, choices=[
-        ("sms", _("SMS (the COD connection)")), ("email", _("E-mail (the order's address)"))])
+        ("sms", _("SMS (the COD connection)")), ("email", _("E-mail (the order's address)"))],
+        help_text=_("With SMS, a customer who chose on WhatsApp gets the link in that chat while WhatsApp allows "
+                    "it (within 24 hours of their message), else by SMS."))
     pay_wait_hours = forms.IntegerField(label=_("Hours to wait for the payment"), required=False, min_value=1,
                                         max_value=720)
     return_shipping_cost = forms.DecimalField(label=_("Return shipping cost (for 'money saved')"), required=False,
