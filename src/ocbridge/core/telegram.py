@@ -27,7 +27,7 @@ from ocbridge.core.errors import (
     RetryableError, ServiceError, TerminalError, parse_retry_after, rate_limited, server_error,
 )
 from ocbridge.core.exchanges import ExchangeRecorder
-from ocbridge.core.http import HttpClient
+from ocbridge.core.http import shared_client
 from ocbridge.core.models import Connection, Store
 from ocbridge.core.sentences import Sentence, listed
 
@@ -84,18 +84,15 @@ def call(bot: Bot, method: str, params: dict, *, key: str = "", purpose: str = "
     if problem:
         raise TerminalError(SERVICE, "settings", listed(problem))
     recorder = ExchangeRecorder(SERVICE, connection=bot.connection, store=store, secrets=[bot.token])
-    http = HttpClient(SERVICE, bot.base_url.rstrip("/"), timeout=15.0)
+    http = shared_client(SERVICE, bot.base_url.rstrip("/"), timeout=15.0)
     path = f"/bot{bot.token}/{method}"
     body = json.dumps(params, ensure_ascii=False)
     headers = {"Content-Type": "application/json; charset=utf-8", "Accept": "application/json"}
-    try:
-        with recorder.exchange("POST", http.build_url(path), key=key, purpose=purpose, request_body=body,
-                               request_headers=headers) as ex:
-            resp = http.request("POST", path, content=body.encode("utf-8"), headers=headers)
-            ex.finish(resp)
-            return _result(resp)
-    finally:
-        http.close()
+    with recorder.exchange("POST", http.build_url(path), key=key, purpose=purpose, request_body=body,
+                           request_headers=headers) as ex:
+        resp = http.request("POST", path, content=body.encode("utf-8"), headers=headers)
+        ex.finish(resp)
+        return _result(resp)
 
 
 def _result(resp):

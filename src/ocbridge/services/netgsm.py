@@ -28,7 +28,7 @@ from ocbridge.core.errors import (
     RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited, server_error,
 )
 from ocbridge.core.exchanges import ExchangeRecorder
-from ocbridge.core.http import HttpClient
+from ocbridge.core.http import HttpClient, shared_client
 from ocbridge.core.sentences import Sentence
 from ocbridge.services.base import (
     CallResult, CallStarted, Capabilities, InboundSms, SmsSent, UnreadableAnswerError, WebhookFormatError,
@@ -65,9 +65,9 @@ class NetgsmClient:
         creds = connection.credentials()  # decrypted here, never logged
         self._user, self._password = str(creds.get("usercode") or ""), str(creds.get("password") or "")
         self._options = connection.options or {}
-        self._http = http or HttpClient(self.service, base_url=(connection.base_url or BASE_URL).rstrip("/"), timeout=15)
+        self._http = http or shared_client(self.service, (connection.base_url or BASE_URL).rstrip("/"), timeout=15)
         # Netsantral call control lives on its own host; a simulator serves both on the connection's base URL.
-        self._pbx = HttpClient(self.service, base_url=(connection.base_url or NETSANTRAL_URL).rstrip("/"), timeout=10)
+        self._pbx = shared_client(self.service, (connection.base_url or NETSANTRAL_URL).rstrip("/"), timeout=10)
         self._rec = ExchangeRecorder(self.service, connection=connection, secrets=[self._password])
         self._tz = ZoneInfo(self._options["timezone"]) if self._options.get("timezone") else TZ
 

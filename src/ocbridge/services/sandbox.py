@@ -15,7 +15,7 @@ from datetime import datetime
 from ocbridge.core import ratelimit
 from ocbridge.core.errors import RetryableError, TerminalError, parse_retry_after, rate_limited, server_error
 from ocbridge.core.exchanges import ExchangeRecorder
-from ocbridge.core.http import HttpClient
+from ocbridge.core.http import HttpClient, shared_client
 from ocbridge.services.base import (
     CallResult, CallStarted, Capabilities, DeliveryReport, InboundSms, SmsSent, UnreadableAnswerError,
     WebhookFormatError, bearer_json_call, check_e164, json_of, replay_or_recover, require, text_of, tts_language,
@@ -40,7 +40,7 @@ class SandboxClient:
         self._conn = connection
         creds = connection.credentials()  # decrypted here, never logged
         self._token = str(creds.get("token") or "")
-        self._http = http or HttpClient(self.service, base_url=connection.base_url.rstrip("/"), timeout=10)
+        self._http = http or shared_client(self.service, connection.base_url.rstrip("/"), timeout=10)
         self._rec = ExchangeRecorder(self.service, connection=connection, secrets=[self._token])
 
     # side effects ---------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from ocbridge.core.errors import (
     RetryableError, TerminalError, UnknownOutcomeError, parse_retry_after, rate_limited, server_error,
 )
 from ocbridge.core.exchanges import ExchangeRecorder
-from ocbridge.core.http import HttpClient
+from ocbridge.core.http import HttpClient, shared_client
 from ocbridge.services.base import (
     E164, CallResult, CallStarted, Capabilities, DeliveryReport, InboundSms, SmsSent, UnreadableAnswerError,
     check_e164, form_of, outcome_for_digit, replay_or_recover, require, tts_language,
@@ -61,7 +61,7 @@ class TwilioClient:
         self._auth = "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode("ascii")
         self._options = connection.options or {}
         self._api = f"/2010-04-01/Accounts/{self._sid}"
-        self._http = http or HttpClient(self.service, base_url=(connection.base_url or BASE_URL).rstrip("/"), timeout=15)
+        self._http = http or shared_client(self.service, (connection.base_url or BASE_URL).rstrip("/"), timeout=15)
         self._rec = ExchangeRecorder(self.service, connection=connection, secrets=[self._token, str(secret)])
 
     # side effects ---------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_noop
 from ocbridge.core import ratelimit
 from ocbridge.core.errors import RetryableError, TerminalError, parse_retry_after, rate_limited, server_error
 from ocbridge.core.exchanges import ExchangeRecorder
-from ocbridge.core.http import HttpClient
+from ocbridge.core.http import HttpClient, shared_client
 from ocbridge.core.sentences import Sentence
 from ocbridge.services.base import (
     CallResult, CallStarted, Capabilities, DeliveryReport, InboundSms, SmsSent, UnreadableAnswerError,
@@ -60,9 +60,9 @@ class VerimorClient:
         self._sender = options.get("sender") or ""
         base = connection.base_url.rstrip("/")
         sms_base = (options.get("sms_base_url") or base or SMS_URL).rstrip("/")  # one simulator serves both
-        self._pbx = http or HttpClient(self.service, base_url=base or PBX_URL, timeout=15)
+        self._pbx = http or shared_client(self.service, base or PBX_URL, timeout=15)
         shared = http if not options.get("sms_base_url") else None
-        self._sms = sms_http or shared or HttpClient(self.service, base_url=sms_base, timeout=15)
+        self._sms = sms_http or shared or shared_client(self.service, sms_base, timeout=15)
         self._rec = ExchangeRecorder(self.service, connection=connection, secrets=[self._key, self._password])
 
     # side effects ---------------------------------------------------------------------------------

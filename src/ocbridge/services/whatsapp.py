@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from ocbridge.core import ratelimit
 from ocbridge.core.errors import RetryableError, TerminalError, rate_limited, server_error
 from ocbridge.core.exchanges import ExchangeRecorder
-from ocbridge.core.http import HttpClient
+from ocbridge.core.http import HttpClient, shared_client
 from ocbridge.services.base import (
     Capabilities, UnreadableAnswerError, WebhookFormatError, bearer_json_call, check_e164, json_of,
     replay_or_recover,
@@ -117,7 +117,7 @@ class WhatsAppClient:
         self.phone_number_id = str(options.get("phone_number_id") or "")
         self.waba_id = str(options.get("waba_id") or "")
         base = (connection.base_url or GRAPH_URL).rstrip("/")
-        self._http = http or HttpClient(self.service, base_url=f"{base}/{GRAPH_VERSION}", timeout=15)
+        self._http = http or shared_client(self.service, f"{base}/{GRAPH_VERSION}", timeout=15)
         self._rec = ExchangeRecorder(self.service, connection=connection,
                                      secrets=[self._token, str(creds.get("app_secret") or "")])
 
