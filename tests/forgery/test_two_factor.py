@@ -31,6 +31,16 @@ def users(settings):
     return made
 
 
+@pytest.fixture(autouse=True)
+def fresh_step():
+    """Each test starts a second into a new 30 s TOTP step, so its codes keep their step for the test's few seconds:
+    a run on a loaded machine that crossed a step boundary between enrolling and the next code saw the "used" code
+    become a new, unused one (CI, 2026-12-07)."""
+    from ocbridge.core import clock
+
+    clock.travel(30 - clock.now().timestamp() % 30 + 1)
+
+
 def _login(username: str) -> Client:
     c = Client()
     assert c.post("/login/", {"username": username, "password": f"pw-{username}-123"}).status_code == 302
