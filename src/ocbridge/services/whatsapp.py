@@ -137,14 +137,7 @@ class WhatsAppClient:
                 "template": {"name": template, "language": {"code": language}, "components": components}}
         ttl = min(max(int(ttl_seconds), TTL_RANGE[0]), TTL_RANGE[1])
         body["message_send_ttl_seconds"] = ttl  # §2 TTL: a stale confirmation never lands hours later
-        # No way to ask Meta "did you get key K?": an earlier PENDING send makes this an UnknownOutcomeError.
-        done = replay_or_recover(self._rec, key, service=self.service, stored=_sent_from, ask=None)
-        if done is not None:
-            return done
-        ratelimit.acquire((self.service, self._conn.pk, "api"), RATE)
-        res = self._call("POST", f"/{self.phone_number_id}/messages", key=key, purpose="whatsapp.send_template",
-                         body=body)
-        return _sent_from(json.dumps(res))
+        return self._send(body, key=key, purpose="whatsapp.send_template")
 
     def send_text(self, *, to: str, text: str, key: str, reference: str = "") -> MessageSent:
         """A free-form text in the chat (§2 `text.body` ≤ 4096, links previewed). Meta takes it only inside the
@@ -155,12 +148,16 @@ class WhatsAppClient:
         body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": check_e164(self.service, to),
                 "type": "text", "biz_opaque_callback_data": reference or key,
                 "text": {"body": text[:4096], "preview_url": True}}
+        return self._send(body, key=key, purpose="whatsapp.send_text")
+
+    def _send(self, body: dict, *, key: str, purpose: str) -> MessageSent:
+        """One message to /messages, once per key. No way to ask Meta "did you get key K?": an earlier PENDING send
+        makes this an UnknownOutcomeError."""
         done = replay_or_recover(self._rec, key, service=self.service, stored=_sent_from, ask=None)
         if done is not None:
             return done
         ratelimit.acquire((self.service, self._conn.pk, "api"), RATE)
-        res = self._call("POST", f"/{self.phone_number_id}/messages", key=key, purpose="whatsapp.send_text",
-                         body=body)
+        res = self._call("POST", f"/{self.phone_number_id}/messages", key=key, purpose=purpose, body=body)
         return _sent_from(json.dumps(res))
 
     def create_template(self, *, name: str, language: str, body: str, examples: dict[str, str],
