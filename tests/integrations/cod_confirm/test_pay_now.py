@@ -78,6 +78,24 @@ def test_key_3_in_the_call_sends_one_link_and_makes_one_payment_even_when_the_we
     assert c.transitions.filter(to_state="awaiting_payment", reason__contains="pay link for 229.90 TRY").count() == 1
 
 
+def test_a_pay_link_sms_over_the_daily_sms_cap_goes_to_a_person(cod_bed):
+    """core.spend: the confirmation SMS used the store's one SMS of the day; the pay link SMS is refused by the cap
+    and the case goes to a person with the cap named — nothing sent, nothing dropped."""
+    from ocbridge.core.models import SideEffect, SpendPolicy
+
+    bed = cod_bed("3.0", channels=["sms"] * 3, pay_offer=True)
+    _gateway(bed)
+    SpendPolicy.objects.create(store=bed.store, sms_cap=1)
+    add_order(bed.shop, 1207, telephone=PHONE)
+    bed.sim.set_customer(E164, sms_reply="öde")
+    bed.run()
+    c = Confirmation.objects.get(order_id=1207)
+    assert (c.state, c.needs_person_reason) == ("needs_person", "daily cap reached")
+    assert c.transitions.filter(reason="pay link not sent: the store's daily cap is reached (the daily cap of 1 sms "
+                                       "is reached)").count() == 1
+    assert _pay_links(bed) == [] and SideEffect.objects.filter(kind="sms").count() == 1
+
+
 def test_not_paid_in_time_goes_to_a_person(cod_bed):
     bed = cod_bed("3.0", channels=["sms"] * 3, pay_offer=True, pay_wait_hours=2)
     _gateway(bed)

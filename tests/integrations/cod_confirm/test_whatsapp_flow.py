@@ -411,6 +411,22 @@ def test_inside_the_chat_window_the_pay_link_is_a_whatsapp_text_and_no_sms(wa_be
     assert statuses.count() >= 2 and set(statuses.values_list("state", flat=True)) == {"done"}
 
 
+def test_a_chat_text_over_the_daily_whatsapp_cap_goes_to_a_person_and_no_sms(wa_bed):
+    """core.spend: the confirmation template used the store's one WhatsApp message of the day; the pay link text is
+    refused by the cap, and the case goes to a person with the cap named (no SMS in its place)."""
+    from ocbridge.core.models import SpendPolicy
+
+    bed = _pay_chosen_on_whatsapp(wa_bed, 3214)
+    SpendPolicy.objects.create(store=bed.store, whatsapp_cap=1)
+    _run(bed)
+    c = Confirmation.objects.get(order_id=3214)
+    assert (c.state, c.needs_person_reason) == ("needs_person", "daily cap reached")
+    assert c.transitions.filter(reason="pay link not sent: the store's daily cap is reached (the daily cap of 1 "
+                                       "whatsapp is reached)").count() == 1
+    assert _chat_links(bed) == [] and _pay_links(bed) == []
+    assert not SideEffect.objects.filter(key__contains=":pay-link:").exists()
+
+
 def test_a_chat_window_closed_for_24_hours_sends_the_link_by_sms_and_says_why(wa_bed):
     """The tap reached the hub, but no worker ran it for 25 hours: a free-form text would fail (131047), so the
     link goes by SMS as before and the case says why (in the reader's language)."""

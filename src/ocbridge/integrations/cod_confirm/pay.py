@@ -126,6 +126,16 @@ def _not_in_chat(c: Confirmation, why: str) -> str:
     return ""
 
 
+def _requested(c: Confirmation, key: str, kind: str, connection: Connection) -> SideEffect | None:
+    """The pay link message's outbox row, inside the store's daily caps (core.spend); None when a cap is reached:
+    the case goes to a person, the cap named."""
+    effect, over_cap = spend.request(key, kind=kind, service=connection.service, store=c.store,
+                                     connection=connection, integration=c.integration)
+    if effect is None:
+        _to_person(c, f"pay link not sent: the store's daily cap is reached ({over_cap})", "daily cap reached")
+    return effect
+
+
 def _in_chat(c: Confirmation, key: str, text: str, payload: dict) -> str:
     """The link as a text in the WhatsApp chat the customer chose in, while its window is open: "whatsapp" when sent
     (or sent in doubt: never followed by an SMS), "" when SMS is to take over (the reason recorded)."""
@@ -146,10 +156,8 @@ def _in_chat(c: Confirmation, key: str, text: str, payload: dict) -> str:
                 outbox.cancel(effect, "the WhatsApp chat window closed before sending")
             return _not_in_chat(c, "the customer's last WhatsApp message is more than 24 hours old")
     if effect is None:
-        effect, over_cap = spend.request(chat_key, kind="whatsapp", service=connection.service, store=c.store,
-                                         connection=connection, integration=c.integration)
+        effect = _requested(c, chat_key, "whatsapp", connection)
         if effect is None:
-            _to_person(c, f"pay link not sent: the store's daily cap is reached ({over_cap})", "daily cap reached")
             return ""
     client = client_for(connection)
     effect = outbox.perform(effect, lambda e: client.send_text(to=c.phone, text=text, key=chat_key,
@@ -190,10 +198,8 @@ def _by_sms(c: Confirmation, cfg: CodConfirmConfig, key: str, text: str, connect
     if connection is None or not client_class(connection.service).capabilities.can_sms:
         _to_person(c, "pay link not sent: the channel plan has no SMS connection", "pay link not sent")
         return ""
-    effect, over_cap = spend.request(key, kind="sms", service=connection.service, store=c.store,
-                                     connection=connection, integration=c.integration)
+    effect = _requested(c, key, "sms", connection)
     if effect is None:
-        _to_person(c, f"pay link not sent: the store's daily cap is reached ({over_cap})", "daily cap reached")
         return ""
     client = client_for(connection)
     effect = outbox.perform(effect, lambda e: client.send_sms(to=c.phone, text=text, key=key,
