@@ -8,6 +8,7 @@ host's (so the certificate is verified against the name, not the address).
 from __future__ import annotations
 
 import threading
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 from django.utils.translation import gettext_noop
@@ -50,12 +51,22 @@ class _CheckedTransport(httpx.HTTPTransport):
         return super().handle_request(request)
 
 
+class _KeepNoCookies(DefaultCookiePolicy):
+    """A jar that stores nothing: a client shared by several accounts must not carry one account's cookies into
+    another's requests (a caller that needs a cookie keeps it itself and sends it per request)."""
+
+    def set_ok(self, cookie, request) -> bool:
+        return False
+
+
 class HttpClient:
     """Thin wrapper over httpx.Client; nothing in ocbridge calls httpx bare."""
 
-    def __init__(self, service: str, base_url: str = "", timeout: float = 10.0, headers: dict | None = None):
-        self.service = service
+    def __init__(self, service: str, base_url: str = "", timeout: float = 10.0, headers: dict | None = None,
+                 keep_cookies: bool = True):
+        self.service, self.keep_cookies = service, keep_cookies
         self._client = httpx.Client(
+            cookies=None if keep_cookies else CookieJar(policy=_KeepNoCookies()),
             base_url=base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             follow_redirects=False,
@@ -97,11 +108,16 @@ _shared: dict[tuple[str, str], HttpClient] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_client(service: str, base_url: str, timeout: float = 30.0) -> HttpClient:
+def shared_client(service: str, base_url: str, timeout: float = 30.0, *, keep_cookies: bool = True) -> HttpClient:
     """One HttpClient (connection pool, TLS context) per service and account host for the whole process: building
-    one costs ~60 ms of certificate loading, more than a call itself, and every job builds a client."""
+    one costs ~60 ms of certificate loading, more than a call itself, and every job builds a client.
+    `keep_cookies=False` for a service whose sessions live in cookies (OpenCart's API): several stores share the
+    client, so each keeps its own cookies and sends them per request."""
     with _shared_lock:
         client = _shared.get((service, base_url))
         if client is None:
-            client = _shared[(service, base_url)] = HttpClient(service, base_url=base_url, timeout=timeout)
-        return client
+            client = _shared[(service, base_url)] = HttpClient(service, base_url=base_url, timeout=timeout,
+                                                               keep_cookies=keep_cookies)
+    if client.keep_cookies != keep_cookies:  # a service is one module: it always asks the same way
+        raise ValueError(f"{service} clients are shared with keep_cookies={client.keep_cookies}")
+    return client

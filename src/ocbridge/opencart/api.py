@@ -3,8 +3,15 @@
 A call counts as a clear success only when the JSON body has `success` (opencart.md §7: nearly every failure is
 HTTP 200). Anything else — no `success`, not JSON, not 200 (4.0 answers a bad token with an HTML 500, a missing
 one with an HTML 404) — drops the cached token; the caller (opencart.writes) re-reads the order before it logs in
-again, because real shops also answer that way after they wrote. Tokens are cached per shop, API user, key and
+again, because real shops also answer that way after they wrote. Sessions are cached per shop, API user, key and
 store, so a changed key is used from the next write on.
+
+The HTTP client (connection pool, TLS context) is the process's one for the shop's API URL (core.http.shared_client):
+building one per write cost ~54 ms of CPU. Several stores and API users may share that host, so the client keeps no
+cookies: each session (`ApiSession`: token plus the cookies the shop set at its login) is ours, and its cookies go
+only with its own calls; a login sends none. On 2.3 this matters beyond tidiness: its login keeps the new API
+session inside the caller's PHP session (the PHPSESSID cookie sent), so a login carrying another store's cookie
+would put both stores' API sessions in one PHP session.
 """
 
 from __future__ import annotations
@@ -16,12 +23,24 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError
-from ocbridge.core.http import HttpClient
+from ocbridge.core.http import HttpClient, shared_client
 
 SERVICE = "opencart"
 
-_tokens: dict[tuple, str] = {}  # (base_url, username, key digest, store_id) → token; per process
-_tokens_lock = threading.Lock()
+
+@dataclass(frozen=True)
+class ApiSession:
+    """One store's session on its shop's API: the token and the cookies the shop set with it (name, value)."""
+
+    token: str
+    cookies: tuple[tuple[str, str], ...] = ()
+
+    def headers(self) -> dict:
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies)} if self.cookies else {}
+
+
+_sessions: dict[tuple, ApiSession] = {}  # (base_url, username, key digest, store_id) → session; per process
+_sessions_lock = threading.Lock()
 
 
 @dataclass
@@ -48,7 +67,7 @@ class OpenCartApiClient:
         if self.base_url.endswith("index.php/"):
             self.base_url = self.base_url[: -len("index.php/")]
         self.username, self.key, self.layout, self.store_id, self.language = username, key, layout, store_id, language
-        self.http = http or HttpClient(SERVICE, base_url=self.base_url, timeout=timeout)
+        self.http = http or shared_client(SERVICE, self.base_url, timeout=timeout, keep_cookies=False)
         self.recorder = recorder
         # the key's digest is part of the cache key: a changed key is used from the next call on
         self._cache_key = (self.base_url, username, hashlib.sha256(key.encode()).hexdigest(), store_id)
@@ -69,21 +88,27 @@ class OpenCartApiClient:
                                 "would hide the order and restore its stock).")
         if fresh_login:
             self.forget_token()
-        token = self._token(fresh=fresh_login)
-        status, body, text = self._history_call(token, order_id, order_status_id, comment, notify, override, key)
+        session = self._session()
+        status, body, text = self._history_call(session, order_id, order_status_id, comment, notify, override, key)
         if isinstance(body, dict) and "success" in body:
             return ApiReply(True, status, str(body["success"]))
         error = _error_text(body)
         if isinstance(body, dict) and "order" in error.lower() and "found" in error.lower():
             raise TerminalError(SERVICE, "unknown_order", error)
-        self.forget_token()  # whatever it was, the next call logs in again
+        self.forget_token(session.token)  # whatever it was, the next call logs in again
         return ApiReply(False, status, error or f"OpenCart answered HTTP {status} without success: {text[:200]}")
 
     def login(self) -> str:
         """Start an API session; returns the token. Errors carry OpenCart's own message."""
+        return self._login().token
+
+    # --- internals ----------------------------------------------------------------------------------
+
+    def _login(self) -> ApiSession:
         route = "api/account/login" if self.layout.startswith("4") else "api/login"
         data = {"key": self.key} if self.layout == "2.3" else {"username": self.username, "key": self.key}
-        status, body, text = self._post(route, {}, data, purpose="opencart.login", key="")
+        # sent without cookies: a new session starts clean, never inside another one (2.3 nests it in the caller's)
+        status, body, text, cookies = self._post(route, {}, data, None, purpose="opencart.login", key="")
         if status != 200 or body is None:
             if status >= 500 or status == 429:
                 raise RetryableError(SERVICE, status, f"Login answered HTTP {status}: {text[:200]}")
@@ -96,25 +121,25 @@ class OpenCartApiClient:
         token = body.get("token") or body.get("api_token") if isinstance(body, dict) else None
         if not token:
             raise TerminalError(SERVICE, "login", f"Login answered without a token: {text[:200]}")
-        with _tokens_lock:
-            _tokens[self._cache_key] = token
-        return token
+        session = ApiSession(token, _merge_cookies((), cookies))
+        with _sessions_lock:
+            _sessions[self._cache_key] = session
+        return session
 
-    def forget_token(self) -> None:
-        with _tokens_lock:
-            _tokens.pop(self._cache_key, None)
+    def forget_token(self, token: str | None = None) -> None:
+        """Drop this store's session (only if it is still `token`: a parallel write may have renewed it already)."""
+        with _sessions_lock:
+            held = _sessions.get(self._cache_key)
+            if held is not None and (token is None or held.token == token):
+                del _sessions[self._cache_key]
 
-    # --- internals ----------------------------------------------------------------------------------
+    def _session(self) -> ApiSession:
+        with _sessions_lock:
+            session = _sessions.get(self._cache_key)
+        return session if session is not None else self._login()
 
-    def _token(self, *, fresh: bool) -> str:
-        if not fresh:
-            with _tokens_lock:
-                token = _tokens.get(self._cache_key)
-            if token:
-                return token
-        return self.login()
-
-    def _history_call(self, token, order_id, status_id, comment, notify, override, key):
+    def _history_call(self, session, order_id, status_id, comment, notify, override, key):
+        token = session.token
         form = {"order_status_id": str(status_id), "comment": comment, "notify": "1" if notify else "0",
                 "override": "1" if override else "0"}  # T9: 4.0 casts notify with (bool): never send "false"
         if self.layout == "2.3":
@@ -128,9 +153,17 @@ class OpenCartApiClient:
                       "language": self.language}
             form["order_id"] = str(order_id)  # T7: POST on 4.0, GET before
         route = params.pop("route")
-        return self._post(route, params, form, purpose="opencart.add_history", key=key, order_id=order_id)
+        status, body, text, cookies = self._post(route, params, form, session, purpose="opencart.add_history",
+                                                 key=key, order_id=order_id)
+        if cookies:  # the shop set or changed a cookie of this session: it goes with the session's next calls
+            with _sessions_lock:
+                if _sessions.get(self._cache_key) == session:
+                    _sessions[self._cache_key] = ApiSession(session.token, _merge_cookies(session.cookies, cookies))
+        return status, body, text
 
-    def _post(self, route: str, params: dict, data: dict, *, purpose: str, key: str, order_id: int | None = None):
+    def _post(self, route: str, params: dict, data: dict, session: ApiSession | None, *, purpose: str, key: str,
+              order_id: int | None = None):
+        """One POST with this session's cookies (none for a login); (status, JSON body or None, text, cookies set)."""
         query = {"route": route, **params}
         url = "index.php"
         shown = self.http.build_url(url, {k: ("***" if k in ("token", "api_token") else v) for k, v in query.items()})
@@ -138,13 +171,14 @@ class OpenCartApiClient:
                                       request_body=_form_body(data, self.key))
                if self.recorder is not None else nullcontext())
         with ctx as ex:
-            resp = self.http.request("POST", url, params=query, data=data)
+            resp = self.http.request("POST", url, params=query, data=data,
+                                     headers=session.headers() if session is not None else None)
             if ex is not None:
                 ok = resp.status_code == 200 and _json(resp.text) not in (None, [], {}) and "success" in (
                     _json(resp.text) if isinstance(_json(resp.text), dict) else {})
                 ex.finish(resp, outcome=None if ok else "failed", level=None if ok else "warning")
         body = _json(resp.text) if resp.status_code == 200 else None
-        return resp.status_code, body, resp.text
+        return resp.status_code, body, resp.text, _set_cookies(resp.headers.get_list("set-cookie"))
 
 
 def _json(text: str):
@@ -152,6 +186,30 @@ def _json(text: str):
         return json.loads(text)
     except (ValueError, TypeError):
         return None
+
+
+def _set_cookies(headers: list[str]) -> list[tuple[str, str | None]]:
+    """(name, value) of each Set-Cookie; value None when the shop deletes the cookie (Max-Age=0, expired)."""
+    out = []
+    for header in headers:
+        first, _, attrs = header.partition(";")
+        name, sep, value = first.partition("=")
+        if not sep or not name.strip():
+            continue
+        attrs = attrs.lower().replace(" ", "")
+        gone = "max-age=0" in attrs or "max-age=-" in attrs or value.strip() in ("", "deleted")
+        out.append((name.strip(), None if gone else value.strip()))
+    return out
+
+
+def _merge_cookies(held: tuple[tuple[str, str], ...], changes: list[tuple[str, str | None]]):
+    cookies = dict(held)
+    for name, value in changes:
+        if value is None:
+            cookies.pop(name, None)
+        else:
+            cookies[name] = value
+    return tuple(cookies.items())
 
 
 def _form_body(data: dict, key: str) -> str:

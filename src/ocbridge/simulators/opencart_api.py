@@ -6,6 +6,12 @@ observed on real shops (opencart.md §3.3 and §7): a wrong key answers `[]` on 
 allowlist gets OpenCart's own message; on 4.0 a bad token answers an HTML 500 and a missing token an HTML 404;
 a missing order_status_id sets status 0 and still says success; tokens expire after an hour idle.
 
+Sessions as OpenCart keeps them: a login runs the storefront's session start first (no api_token yet), so its reply
+sets the session cookie — `OCSESSID` on 3.0/4.0 (catalog/controller/startup/session.php), PHP's `PHPSESSID` on 2.3 —
+reusing the id the request's cookie carried. 3.0/4.0 then start a new session for the API (its id is the
+api_token); 2.3 keeps the API session inside that very PHP session (`$session->start($this->session->getId(),
+'temp_session_…')`, api_session.session_id = the cookie's id). `sessions()` shows each token's session.
+
 The client's address is what `client_ip` says (default 127.0.0.1), so tests can play an unlisted egress IP.
 Stdlib (+ PyMySQL) only; imports nothing from ocbridge.
 """
@@ -63,6 +69,15 @@ AFTER_WRITE = {
 }
 
 
+def _cookies(header: str) -> dict[str, str]:
+    out = {}
+    for part in (header or "").split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep:
+            out[name] = value
+    return out
+
+
 class _ShopDB:
     """Minimal DB access for the simulator: `%s` placeholders on both backends."""
 
@@ -108,7 +123,8 @@ class OpenCartApiSimulator(Simulator):
 
     name = "opencart"
     routes = [("POST", r"/index\.php", "index"), ("GET", r"/index\.php", "index")]
-    control_methods = Simulator.control_methods + ("set_client_ip", "advance", "sessions", "answer_after_write")
+    control_methods = Simulator.control_methods + ("set_client_ip", "advance", "sessions", "end_session",
+                                                   "answer_after_write")
 
     def __init__(self, db_url: str, *, version: str = "3.0", prefix: str = "oc_", **kwargs):
         super().__init__(**kwargs)
@@ -139,7 +155,12 @@ class OpenCartApiSimulator(Simulator):
         self._after_write.extend([shape] * int(count))
 
     def sessions(self) -> dict:
-        return dict(self._sessions)
+        """token → api_id, ip, last, session_id (the API session's id), cookie (the session id its login set)."""
+        return {t: dict(s) for t, s in self._sessions.items()}
+
+    def end_session(self, token: str) -> None:
+        """The shop drops one API session, as the admin's API user page does (its Session tab)."""
+        self._sessions.pop(token, None)
 
     def reset_state(self) -> None:
         self._sessions.clear()
@@ -175,6 +196,13 @@ class OpenCartApiSimulator(Simulator):
         return f"`{self.prefix}{name}`"
 
     def login(self, req) -> Response:
+        name = "PHPSESSID" if self.version == "2.3" else "OCSESSID"
+        sid = _cookies(req.header("cookie", "")).get(name) or secrets.token_hex(13)
+        resp = self._login(req, sid)
+        resp.headers["Set-Cookie"] = f"{name}={sid}; path=/"
+        return resp
+
+    def _login(self, req, sid: str) -> Response:
         form = req.form()
         key = form.get("key", "")
         username = form.get("username", "Default" if self.version == "3.0" else "")
@@ -200,7 +228,8 @@ class OpenCartApiSimulator(Simulator):
                         return Response.json({"error": ip_msg})
                     return Response.json({"error": {"ip": ip_msg, "key": MSG["key"]}})
                 token = secrets.token_hex(16) if self.version == "2.3" else secrets.token_hex(13)
-                self._sessions[token] = {"api_id": api_id, "ip": self.client_ip, "last": self._now()}
+                self._sessions[token] = {"api_id": api_id, "ip": self.client_ip, "last": self._now(),
+                                         "session_id": sid if self.version == "2.3" else token, "cookie": sid}
         finally:
             conn.close()
         field = "token" if self.version == "2.3" else "api_token"
