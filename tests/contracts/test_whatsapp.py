@@ -193,7 +193,7 @@ def test_template_creation_and_review_fit_the_document(sim, ours, hook):
     assert (update.name, update.language, update.status) == ("cod_confirm", "ru", "APPROVED")
     (listed,) = ours.templates("cod_confirm")
     assert listed["category"] == "MARKETING" and listed["status"] == "APPROVED"
-    assert "Demo" in ours.check_credentials()
+    assert "Demo" in str(ours.check_credentials())
     assert_listed("whatsapp", sim.requests())
 
 

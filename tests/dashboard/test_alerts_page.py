@@ -48,7 +48,10 @@ def test_add_test_and_remove_a_telegram_route(settings):
              "tr": "istek sınırı aşıldı: Too Many Requests: retry after 1",
              "ru": "превышен лимит запросов: Too Many Requests: retry after 1"}),
     ("503", {"en": "server error (HTTP 503): Service Unavailable", "tr": "sunucu hatası (HTTP 503): Service Unavailable",
-             "ru": "ошибка сервера (HTTP 503): Service Unavailable"})])
+             "ru": "ошибка сервера (HTTP 503): Service Unavailable"}),
+    # a firewall in front of the Bot API refusing with no body: not Telegram's own JSON error
+    ("403", {"en": "answered HTTP 403 without a body", "tr": "HTTP 403 ile yanıt verdi, yanıt gövdesi boş",
+             "ru": "ответил HTTP 403 с пустым телом ответа"})])
 def test_a_test_message_telegram_refuses_reads_in_the_readers_language(settings, fault, said):
     """Telegram answering "too many requests" or a server fault to the route's test message (the real job, run in a
     Turkish worker, against the Bot API simulator): the route's "Test:" line says it in each reader's language

@@ -193,7 +193,7 @@ def test_inbox_row_with_object_or_nul_text_is_skipped_not_read_as_its_repr(sim, 
 
 
 def test_check_credentials_lists_sender_names(sim, conn):
-    assert "SHOP" in NetgsmClient(conn).check_credentials()
+    assert "SHOP" in str(NetgsmClient(conn).check_credentials())
 
 
 # --- parser ------------------------------------------------------------------------------------------------

@@ -180,7 +180,7 @@ def test_unsupported_language_and_bad_number_fail_before_sending(sim, conn):
 
 def test_check_credentials_and_inbound_pull(sim, conn):
     client = SandboxClient(conn)
-    assert "accepted" in client.check_credentials()
+    assert "accepted" in str(client.check_credentials())
     sim.inject_sms(PHONE, "EVET 1001")
     items = client.fetch_inbound_sms()
     assert [(m.from_number, m.text) for m in items] == [(PHONE, "EVET 1001")]

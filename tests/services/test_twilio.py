@@ -156,7 +156,7 @@ def test_bad_token_is_terminal_and_masked(sim, conn, assert_masked):
 
 
 def test_check_credentials(sim, conn):
-    assert TwilioClient(conn).check_credentials() == "Twilio account Simulated account (active)"
+    assert str(TwilioClient(conn).check_credentials()) == "Twilio account Simulated account (active)"
 
 
 # --- SMS -------------------------------------------------------------------------------------------------

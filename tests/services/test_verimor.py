@@ -174,7 +174,7 @@ def test_sms_provider_code_is_terminal(sim, conn):
 
 
 def test_check_credentials_both_parts(sim, conn):
-    assert VerimorClient(conn).check_credentials() == "SMS account OK, balance 10000; PBX key OK"
+    assert str(VerimorClient(conn).check_credentials()) == "SMS account OK, balance 10000; PBX key OK"
     conn.secret = {"key": "K0-bad"}
     conn.save()
     with pytest.raises(TerminalError):

@@ -76,6 +76,14 @@ def server_error(status: int, detail: str) -> Sentence:
     return Sentence(gettext_noop("server error (HTTP {status}): {detail}"), status=status, detail=detail)
 
 
+def http_status(status: int, detail: str = "") -> Sentence:
+    """An HTTP error status outside the provider's own error format (a proxy or firewall in front, an empty 4xx),
+    with what came with it, said (core.sentences)."""
+    if not detail.strip():
+        return Sentence(gettext_noop("answered HTTP {status} without a body"), status=status)
+    return Sentence(gettext_noop("answered HTTP {status}: {detail}"), status=status, detail=detail)
+
+
 def unreadable(text: str) -> Sentence:
     """An answer no parser accepts (a proxy in the way), with its first 200 characters, said (core.sentences)."""
     return Sentence(gettext_noop("unreadable answer: {detail}"), detail=repr(text[:200]))

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_noop
 from ocbridge.core import outbound, outbox
 from ocbridge.core.choices import SideEffectState
 from ocbridge.core.errors import (
-    RetryableError, ServiceError, TerminalError, parse_retry_after, rate_limited, server_error,
+    RetryableError, ServiceError, TerminalError, http_status, parse_retry_after, rate_limited, server_error, unreadable,
 )
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import shared_client
@@ -102,11 +102,11 @@ def _result(resp):
         data = None
     if not isinstance(data, dict) or "ok" not in data:
         if resp.status_code in outbox.GATEWAY_CODES or 200 <= resp.status_code < 300:
-            err = ServiceError(SERVICE, resp.status_code, f"unreadable answer ({resp.status_code}): {resp.text[:200]!r}")
+            err = ServiceError(SERVICE, resp.status_code, unreadable(resp.text))
             err.maybe_sent = True
             raise err
         raise RetryableError(SERVICE, resp.status_code, server_error(resp.status_code, resp.text[:200])
-                             if resp.status_code >= 500 else f"HTTP {resp.status_code}: {resp.text[:200]}")
+                             if resp.status_code >= 500 else http_status(resp.status_code, resp.text[:200]))
     if data.get("ok") is True:
         return data.get("result")
     code = int(data.get("error_code") or resp.status_code)
@@ -129,7 +129,8 @@ def send(bot: Bot, effect, *, chat_id: str, text: str, key: str, purpose: str = 
                   key=key, purpose=purpose, store=store)
     message_id = (result or {}).get("message_id") if isinstance(result, dict) else None
     if message_id is None:
-        err = ServiceError(SERVICE, "garbage", f"no message_id in the answer: {str(result)[:200]}")
+        err = ServiceError(SERVICE, "garbage", Sentence(gettext_noop("no message_id in the answer: {detail}"),
+                                                        detail=str(result)[:200]))
         err.maybe_sent = True
         raise err
     return str(message_id)

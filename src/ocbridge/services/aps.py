@@ -87,10 +87,16 @@ def _text(value) -> str:
     return str(value)
 
 
+def unknown_sha_type(sha_type: str) -> Sentence:
+    """A SHA type APS does not have (the connection's option), said (core.sentences)."""
+    return Sentence(gettext_noop("unknown APS SHA type {sha_type} (one of {choices})"), sha_type=repr(sha_type),
+                    choices=", ".join(SHA_TYPES))
+
+
 def signature(params: dict, phrase: str, sha_type: str = "sha256") -> str:
     """A2: the signature of `params` (any `signature` key is left out)."""
     if sha_type not in SHA_TYPES:
-        raise ConfigurationError(f"unknown APS SHA type {sha_type!r} (one of {', '.join(SHA_TYPES)})")
+        raise ConfigurationError(unknown_sha_type(sha_type))
     body = "".join(f"{k}={_text(params[k])}" for k in sorted(params) if k != "signature" and k not in NOT_SIGNED)
     wrapped = f"{phrase}{body}{phrase}".encode("utf-8")
     algo = sha_type.removeprefix("hmac_")
@@ -133,7 +139,7 @@ class Credentials:
             raise ConfigurationError(Sentence(gettext_noop("the APS connection needs {fields}"),
                                               fields=", ".join(missing)))
         if out.sha_type not in SHA_TYPES:
-            raise ConfigurationError(f"unknown APS SHA type {out.sha_type!r}")
+            raise ConfigurationError(unknown_sha_type(out.sha_type))
         return out
 
 

@@ -13,8 +13,11 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
+from django.utils.translation import gettext_noop
+
 from ocbridge.core.choices import ExchangeOutcome
 from ocbridge.core.errors import RetryableError, TerminalError, UnknownOutcomeError, unreadable
+from ocbridge.core.sentences import Sentence
 
 T = TypeVar("T")
 OUTCOMES = ("confirm", "cancel", "agent", "no_answer", "busy", "failed", "invalid", "unknown")
@@ -123,7 +126,8 @@ def check_e164(service: str, number: str) -> str:
     """The number itself if it is E.164; a TerminalError before anything is sent otherwise."""
     number = (number or "").strip()
     if not E164.fullmatch(number):
-        raise TerminalError(service, "invalid_number", f"not an E.164 phone number: {number!r}")
+        raise TerminalError(service, "invalid_number", Sentence(gettext_noop("not an E.164 phone number: {number}"),
+                                                                number=repr(number)))
     return number
 
 
@@ -160,8 +164,9 @@ def tts_language(service: str, language: str, table: dict[str, Any]) -> Any:
     """Look up a provider's language entry for "tr" / "tr-TR"; TerminalError if the robot cannot speak it."""
     code = (language or "tr").replace("_", "-").split("-")[0].lower()
     if code not in table:
-        raise TerminalError(service, "unsupported_language",
-                            f"{service} text-to-speech cannot speak {language!r} (supported: {', '.join(table)})")
+        raise TerminalError(service, "unsupported_language", Sentence(
+            gettext_noop("{service} text-to-speech cannot speak {language} (supported: {supported})"),
+            service=service, language=repr(language), supported=", ".join(table)))
     return table[code]
 
 

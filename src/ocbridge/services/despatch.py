@@ -24,6 +24,7 @@ from ocbridge.core.errors import (
     ConfigurationError, RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited,
     server_error, unreadable,
 )
+from ocbridge.core.sentences import Sentence
 from ocbridge.services.session_tokens import LoginClient, SessionTokens, TokenRefused
 
 SERVICE = "despatch"
@@ -96,7 +97,8 @@ class DespatchClient(LoginClient):
                           purpose="despatch.login", auth=False)
         token = str(body.get("token") or "")
         if not token:
-            raise TerminalError(self.service, "login", "Despatch Cloud answered the login without a token")
+            raise TerminalError(self.service, "login", Sentence(gettext_noop(
+                "Despatch Cloud answered the login without a token")))
         return _tokens.store(self._scope, token)
 
     # orders --------------------------------------------------------------------------------------

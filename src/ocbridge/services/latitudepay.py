@@ -102,7 +102,7 @@ def base_url(connection, currency: str) -> str:
         return outbound.check_base_url(SERVICE, connection.base_url).rstrip("/")
     key = (currency.upper(), bool((connection.options or {}).get("sandbox")))
     if key not in HOSTS:
-        raise ConfigurationError("LatitudePay takes AUD, Genoapay NZD only")
+        raise ConfigurationError(Sentence(gettext_noop("LatitudePay takes AUD, Genoapay NZD only")))
     return HOSTS[key]
 
 

@@ -179,9 +179,10 @@ class NetgsmClient:
         except InvalidOperation:
             raise UnreadableAnswerError(self.service, str(body.get("balance")), maybe_sent=False) from None
 
-    def check_credentials(self) -> str:
+    def check_credentials(self) -> Sentence:
         body = self._call("GET", "/sms/rest/v2/msgheader", purpose="netgsm.check")
-        return "Netgsm accepted the account; sender names: " + ", ".join(map(str, body.get("msgheaders") or []))
+        return Sentence(gettext_noop("Netgsm accepted the account; sender names: {names}"),
+                        names=", ".join(map(str, body.get("msgheaders") or [])))
 
     # the one path to the network ----------------------------------------------------------------------
     def _call(self, method: str, path: str, *, key: str = "", purpose: str = "", content: str | None = None,

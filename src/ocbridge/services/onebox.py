@@ -25,6 +25,7 @@ from ocbridge.core.errors import (
     ConfigurationError, RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited,
     server_error, unreadable,
 )
+from ocbridge.core.sentences import Sentence
 from ocbridge.services.session_tokens import LoginClient, SessionTokens, TokenRefused
 
 SERVICE = "onebox"
@@ -71,7 +72,7 @@ class OneBoxClient(LoginClient):
         data = self._send("token/get", {"login": self._user, "restapipassword": self._password}, auth=False)
         token = str((data or {}).get("token") or "") if isinstance(data, dict) else ""
         if not token:
-            raise TerminalError(self.service, "login", "OneBox answered the login without a token")
+            raise TerminalError(self.service, "login", Sentence(gettext_noop("OneBox answered the login without a token")))
         return _tokens.store(self._scope, token)
 
     # methods -------------------------------------------------------------------------------------
@@ -80,7 +81,9 @@ class OneBoxClient(LoginClient):
         data = self.call(f"{entity}/set", list(records), key=key, order_id=order_id)
         ids = data if isinstance(data, list) else []
         if len(ids) != len(records):
-            raise RetryableError(self.service, "short", f"{entity}/set answered {len(ids)} ids for {len(records)} records")
+            raise RetryableError(self.service, "short", Sentence(
+                gettext_noop("{call} answered {ids} ids for {records} records"),
+                call=f"{entity}/set", ids=len(ids), records=len(records)))
         return [int(i) for i in ids]
 
     def get(self, entity: str, *, filter: dict | None = None, fields: list[str] | None = None, limit: int = PAGE,
@@ -130,8 +133,9 @@ class OneBoxClient(LoginClient):
                 offset, last = page.next_offset, str(page.rows[-1].get("id"))
             if not moved:
                 return
-        raise RetryableError(self.service, "moving", f"OneBox's {entity} list kept changing while it was read "
-                                                     f"({passes} times); reading it again later")
+        raise RetryableError(self.service, "moving", Sentence(gettext_noop(
+            "OneBox's {entity} list kept changing while it was read ({passes} times); reading it again later"),
+            entity=entity, passes=passes))
 
     def iter_changed(self, entity: str, since: str, *, limit: int = PAGE, max_pages: int = 1000):
         """Every record changed since `since` (`Y-m-d H:i:s`, the box's clock), page by page."""

@@ -12,10 +12,13 @@ import hmac
 import json
 from datetime import datetime
 
+from django.utils.translation import gettext_noop
+
 from ocbridge.core import ratelimit
 from ocbridge.core.errors import RetryableError, TerminalError, parse_retry_after, rate_limited, server_error
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient, shared_client
+from ocbridge.core.sentences import Sentence
 from ocbridge.services.base import (
     CallResult, CallStarted, Capabilities, DeliveryReport, InboundSms, SmsSent, UnreadableAnswerError,
     WebhookFormatError, bearer_json_call, check_e164, json_of, replay_or_recover, require, text_of, tts_language,
@@ -80,9 +83,9 @@ class SandboxClient:
         res = self._call("GET", "/v1/inbound", params={"after": after} if after else None, purpose="sandbox.inbound")
         return [_inbound(item, item.get("id", "")) for item in res.get("items") or []]
 
-    def check_credentials(self) -> str:
+    def check_credentials(self) -> Sentence:
         self._call("GET", "/v1/inbound", purpose="sandbox.check")
-        return "Sandbox accepted the token"
+        return Sentence(gettext_noop("Sandbox accepted the token"))
 
     # the one path to the network ----------------------------------------------------------------------
     def find_sent(self, channel: str, effect) -> str | None:

@@ -21,6 +21,8 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 from xml.sax.saxutils import escape, quoteattr
 
+from django.utils.translation import gettext_noop
+
 from ocbridge.core import ratelimit
 from ocbridge.core.choices import Direction, ExchangeOutcome
 from ocbridge.core.errors import (
@@ -28,6 +30,7 @@ from ocbridge.core.errors import (
 )
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient, shared_client
+from ocbridge.core.sentences import Sentence
 from ocbridge.services.base import (
     E164, CallResult, CallStarted, Capabilities, DeliveryReport, InboundSms, SmsSent, UnreadableAnswerError,
     check_e164, form_of, outcome_for_digit, replay_or_recover, require, tts_language,
@@ -85,8 +88,9 @@ class TwilioClient:
                 "StatusCallback": with_query(webhook_url, echo), "StatusCallbackEvent": "completed",
                 "Timeout": "30"}
         if len(form["Twiml"]) > TWIML_LIMIT:
-            raise TerminalError(self.service, 32018, f"the call's TwiML is {len(form['Twiml'])} characters; Twilio "
-                                                     f"refuses more than {TWIML_LIMIT}: shorten the text")
+            raise TerminalError(self.service, 32018, Sentence(gettext_noop(
+                "the call's TwiML is {length} characters; Twilio refuses more than {limit}: shorten the text"),
+                length=len(form["Twiml"]), limit=TWIML_LIMIT))
         done = replay_or_recover(self._rec, key, service=self.service, stored=_stored(CallStarted),
                                  ask=lambda row: self._find("Calls", "calls", row, to, key, CallStarted))
         if done is not None:
@@ -123,9 +127,10 @@ class TwilioClient:
         except InvalidOperation:
             raise UnreadableAnswerError(self.service, str(res)[:200], maybe_sent=False) from None
 
-    def check_credentials(self) -> str:
+    def check_credentials(self) -> Sentence:
         res = self._call("GET", f"{self._api}.json", purpose="twilio.check")
-        return f"Twilio account {res.get('friendly_name') or self._sid} ({res.get('status') or 'unknown status'})"
+        return Sentence(gettext_noop("Twilio account {name} ({status})"), name=res.get("friendly_name") or self._sid,
+                        status=res.get("status") or Sentence(gettext_noop("unknown status")))
 
     # the one path to the network ----------------------------------------------------------------------
     def _find(self, resource: str, field: str, row, to: str, key: str, cls):

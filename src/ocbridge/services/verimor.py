@@ -20,10 +20,12 @@ from zoneinfo import ZoneInfo
 from django.utils.translation import gettext_noop
 
 from ocbridge.core import ratelimit
-from ocbridge.core.errors import RetryableError, TerminalError, parse_retry_after, rate_limited, server_error
+from ocbridge.core.errors import (
+    RetryableError, TerminalError, http_status, parse_retry_after, rate_limited, server_error,
+)
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient, shared_client
-from ocbridge.core.sentences import Sentence
+from ocbridge.core.sentences import Sentence, listed
 from ocbridge.services.base import (
     CallResult, CallStarted, Capabilities, DeliveryReport, InboundSms, SmsSent, UnreadableAnswerError,
     WebhookFormatError, check_e164, digits_90, form_of, json_of, outcome_for_digit, replay_or_recover, require,
@@ -135,7 +137,7 @@ class VerimorClient:
         except InvalidOperation:
             raise UnreadableAnswerError(self.service, text, maybe_sent=False) from None
 
-    def check_credentials(self) -> str:
+    def check_credentials(self) -> Sentence | str:
         """Balance with the SMS account, a one-row CDR query with the PBX key (whichever are configured)."""
         if not (self._key or self._user):
             raise TerminalError(self.service, "no_credentials",
@@ -144,12 +146,12 @@ class VerimorClient:
         if self._user:
             credit = self._call(self._sms, "GET", "/v2/balance", purpose="verimor.check",
                                 params={"username": self._user, "password": self._password}, expect="text")
-            found.append(f"SMS account OK, balance {credit.strip()}")
+            found.append(Sentence(gettext_noop("SMS account OK, balance {balance}"), balance=credit.strip()))
         if self._key:
             self._call(self._pbx, "GET", "/cdrs", params={"key": self._key, "limit": 10}, purpose="verimor.check",
                        expect="json")
-            found.append("PBX key OK")
-        return "; ".join(found)
+            found.append(Sentence(gettext_noop("PBX key OK")))
+        return listed(found)
 
     # the one path to the network ----------------------------------------------------------------------
     def _rep(self, target: str | None) -> str:
@@ -203,7 +205,7 @@ class VerimorClient:
             raise RetryableError(self.service, resp.status_code, server_error(resp.status_code, text[:300]),
                                  retry_after=parse_retry_after(resp.headers.get("Retry-After")))
         if resp.status_code >= 400:  # 400 validation / unknown campaign, 401 credentials or IP not allowed
-            raise TerminalError(self.service, resp.status_code, text[:500] or f"HTTP {resp.status_code}")
+            raise TerminalError(self.service, resp.status_code, text[:500] or http_status(resp.status_code))
         if expect == "id":
             if not re.fullmatch(r"\d+", text):
                 raise UnreadableAnswerError(self.service, text, maybe_sent=side_effect)

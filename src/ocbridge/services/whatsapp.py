@@ -17,10 +17,13 @@ import hmac
 import json
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext_noop
+
 from ocbridge.core import ratelimit
 from ocbridge.core.errors import RetryableError, TerminalError, rate_limited, server_error
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient, shared_client
+from ocbridge.core.sentences import Sentence
 from ocbridge.services.base import (
     Capabilities, UnreadableAnswerError, WebhookFormatError, bearer_json_call, check_e164, json_of,
     replay_or_recover,
@@ -42,6 +45,7 @@ RATE_LIMITS = {130429, 131056, 4, 80007}  # of those: throughput, pair rate, app
 NOT_ON_WHATSAPP = 131026  # undeliverable: not on WhatsApp, terms not accepted, old app (§5, §7)
 WINDOW_CLOSED = 131047  # more than 24 h since the customer's last message: only a template goes (§5)
 TOKEN_EXPIRED = 190
+NO_PHONE_NUMBER_ID = gettext_noop("the connection has no phone number id")
 
 
 class MaybeSentError(RetryableError):
@@ -127,7 +131,7 @@ class WhatsAppClient:
         """A UTILITY template with named body parameters and quick-reply buttons carrying our payloads (§2).
         `reference` (the outbox's correlation number, else our key) rides in biz_opaque_callback_data."""
         if not self.phone_number_id:
-            raise TerminalError(self.service, "config", "the connection has no phone number id")
+            raise TerminalError(self.service, "config", Sentence(NO_PHONE_NUMBER_ID))
         components = [{"type": "body", "parameters": [
             {"type": "text", "parameter_name": name, "text": value} for name, value in params.items()]}]
         components += [{"type": "button", "sub_type": "quick_reply", "index": str(i),
@@ -144,7 +148,7 @@ class WhatsAppClient:
         customer service window (24 h after the customer's last message, §2): outside it the message fails with
         131047, in the answer or in a `failed` status (§5). The caller checks the window first."""
         if not self.phone_number_id:
-            raise TerminalError(self.service, "config", "the connection has no phone number id")
+            raise TerminalError(self.service, "config", Sentence(NO_PHONE_NUMBER_ID))
         body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": check_e164(self.service, to),
                 "type": "text", "biz_opaque_callback_data": reference or key,
                 "text": {"body": text[:4096], "preview_url": True}}
@@ -164,7 +168,8 @@ class WhatsAppClient:
                         buttons: list[str], key: str) -> dict:
         """Submit a UTILITY template for review (§3); the answer's status is usually PENDING."""
         if not self.waba_id:
-            raise TerminalError(self.service, "config", "the connection has no WhatsApp Business Account id")
+            raise TerminalError(self.service, "config", Sentence(gettext_noop(
+                "the connection has no WhatsApp Business Account id")))
         payload = {"name": name, "language": language, "category": "UTILITY", "parameter_format": "named",
                    "components": [
                        {"type": "body", "text": body, "example": {"body_text_named_params": [
@@ -180,10 +185,13 @@ class WhatsAppClient:
                          params={"name": name, "fields": "id,name,language,status,category,rejected_reason"})
         return [t for t in res.get("data") or [] if isinstance(t, dict)]
 
-    def check_credentials(self) -> str:
+    def check_credentials(self) -> Sentence:
+        if not self.phone_number_id:  # else the check would read the API's root, not the number
+            raise TerminalError(self.service, "config", Sentence(NO_PHONE_NUMBER_ID))
         res = self._call("GET", f"/{self.phone_number_id}", purpose="whatsapp.check",
                          params={"fields": "display_phone_number,verified_name"})
-        return f"WhatsApp number {res.get('display_phone_number', '?')} ({res.get('verified_name', '')}) answers"
+        return Sentence(gettext_noop("WhatsApp number {number} ({name}) answers"),
+                        number=res.get("display_phone_number", "?"), name=res.get("verified_name", ""))
 
     # the one path to the network ----------------------------------------------------------------------
     def _call(self, method: str, path: str, *, key: str = "", purpose: str = "", body: dict | None = None,

@@ -22,7 +22,8 @@ returns `Response` objects (or raises `HttpError`). Everything else is here:
 - `fail_next(kind, count=1, path=None, after=False, seconds=None, retry_after=1)` queues faults:
   `timeout` (hold the connection `seconds`, then drop it without answering), `500`, `503`,
   `429` (provider's own rate-limit body + Retry-After), `garbage` (200 with a body no parser accepts),
-  `reset` (TCP reset). `after=True` lets the request be processed first (the side effect happens, the
+  `reset` (TCP reset), `403` (a firewall in front refusing, no body), `empty` (a success answer with none of its
+  fields: `empty(req)`, the provider's envelope). `after=True` lets the request be processed first (the side effect happens, the
   answer is lost) — the case idempotency keys exist for.
 - `set_rate_limit(rate, burst=None, account=None)`: token bucket per account (real seconds); over the
   limit the provider's own 429/limit answer is returned.

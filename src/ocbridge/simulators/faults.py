@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-FAULT_KINDS = ("timeout", "500", "502", "503", "504", "429", "garbage", "reset")  # 502/504: a gateway in front
+# 502/504: a gateway in front; 403: a firewall or proxy in front refusing, with no body; empty: a success answer
+# with none of its fields (the provider's own envelope, nothing in it).
+FAULT_KINDS = ("timeout", "500", "502", "503", "504", "429", "garbage", "reset", "403", "empty")
 
 # A body that is neither JSON, nor a number, nor XML: what a broken proxy in front of a provider returns.
 GARBAGE_BODY = b'<html><body><h1>502 Bad Gateway</h1></body></html>\n{"code": "00", "jobid": \xff\xfe'

@@ -123,6 +123,9 @@ class OneBoxSimulator(Simulator):
     def account_of(self, req: Request) -> str | None:
         return req.header("token")
 
+    def empty(self, req: Request) -> Response:
+        return _ok({})
+
     # auth -----------------------------------------------------------------------------------------
     def handle_token(self, req: Request) -> Response:
         self._count("token/get")

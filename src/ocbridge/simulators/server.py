@@ -236,6 +236,14 @@ class Simulator:
     def not_found(self, req: Request) -> Response:
         return Response.text("Not Found", 404)
 
+    def blocked(self, req: Request) -> Response:
+        """A firewall or proxy in front refusing the request: 403 and no body (not the provider's own error)."""
+        return Response(403, b"", {})
+
+    def empty(self, req: Request) -> Response:
+        """A success answer with none of its fields: the provider's envelope (override), here an empty object."""
+        return Response.json({})
+
     # outbound synchronous requests (TwiML fetch, PBX decision query) --------------------------------
     def fetch(self, method: str, url: str, *, form: dict | None = None, headers: dict | None = None,
               body: bytes | None = None) -> WebhookAttempt:
@@ -403,6 +411,12 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault.kind in ("500", "502", "503", "504"):
             req.status = int(fault.kind)
             self._write(sim.server_error(req, int(fault.kind)))
+        elif fault.kind == "403":
+            req.status = 403
+            self._write(sim.blocked(req))
+        elif fault.kind == "empty":
+            req.status = 200
+            self._write(sim.empty(req))
         else:  # garbage
             req.status = 200
             self._write(sim.garbage(req))

@@ -86,6 +86,9 @@ class TelegramSimulator(Simulator):
     def not_found(self, req: Request) -> Response:
         return Response.json({"ok": False, "error_code": 404, "description": "Not Found"}, 404)
 
+    def empty(self, req: Request) -> Response:
+        return Response.json({"ok": True, "result": {}})
+
     def _params(self, req: Request) -> dict:
         params = {k: v[-1] for k, v in req.query.items()}
         ctype = (req.header("Content-Type") or "").split(";")[0].strip().lower()

@@ -16,6 +16,7 @@ from ocbridge.core import access
 from ocbridge.core.choices import Role
 from ocbridge.core.errors import ServiceError
 from ocbridge.core.models import Connection
+from ocbridge.core.sentences import words
 
 
 @login_required
@@ -39,7 +40,7 @@ def whatsapp_templates(request, pk: int) -> HttpResponse:
             else:
                 raise Http404("unknown action")
         except ServiceError as exc:
-            messages.error(request, _("WhatsApp answered: %(error)s") % {"error": exc.message})
+            messages.error(request, _("WhatsApp answered: %(error)s") % {"error": words(exc)})
         return redirect("dashboard:whatsapp-templates", pk=conn.pk)
     headings = {  # the plain template has the page's own heading
         whatsapp.LINK_TEMPLATE: (_("With the address link"), _(

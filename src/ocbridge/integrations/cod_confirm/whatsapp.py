@@ -182,6 +182,7 @@ def create_templates(connection: Connection, user: str) -> list[str]:
     """Submit the languages not yet created (or rejected) of the templates the store uses for review; returns what
     happened, per language (prefixed with the template's label: "address", "pay", "address+pay")."""
     from ocbridge.core.errors import ServiceError
+    from ocbridge.core.sentences import words
     from ocbridge.services.whatsapp import WhatsAppClient
 
     client, done = WhatsAppClient(connection), []
@@ -197,7 +198,7 @@ def create_templates(connection: Connection, user: str) -> list[str]:
                                              key=f"whatsapp:{connection.pk}:template:{_local_id(name, lang)}:"
                                                  f"{clock.now():%Y%m%d%H%M%S}")
             except ServiceError as exc:
-                done.append(f"{label}{lang}: {exc.message}")
+                done.append(f"{label}{lang}: {words(exc)}")  # in the reader's language where said
                 continue
             record_state(connection, lang, str(res.get("id") or ""), str(res.get("status") or "PENDING"),
                          str(res.get("category") or "UTILITY"), name=name)

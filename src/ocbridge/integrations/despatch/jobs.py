@@ -510,15 +510,19 @@ def test_connection(integration: Integration) -> str:
 
 def check_connection(connection) -> dict:
     """'Test' next to the Connection: the API user logs in and reads one page of orders; {"ok", "message"}."""
+    from django.utils.translation import gettext_noop
+
     from ocbridge.core.errors import ServiceError
+    from ocbridge.core.sentences import Sentence, words
 
     try:
         client = DespatchClient(connection)
         client.login()
         total = client.search_orders(search="", page=1).total
     except (ServiceError, ConfigurationError) as exc:
-        return {"ok": False, "message": f"Despatch Cloud: {getattr(exc, 'message', '') or exc}"}
-    return {"ok": True, "message": f"Despatch Cloud: logged in; {total} orders in the account."}
+        return {"ok": False, "message": f"Despatch Cloud: {words(exc)}"}  # in the reader's language where said
+    said = Sentence(gettext_noop("logged in; {total} orders in the account."), total=total)
+    return {"ok": True, "message": f"Despatch Cloud: {said}"}
 
 
 @register_stock_source_check("despatch")

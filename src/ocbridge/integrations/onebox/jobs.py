@@ -1056,12 +1056,17 @@ def _retry_in(integration: Integration, b: Binding, stamp: str) -> Job:
 
 def check_connection(connection) -> dict:
     """'Test' next to the Connection: a token and the list of business processes; {"ok", "message"}."""
+    from django.utils.translation import gettext_noop
+
+    from ocbridge.core.sentences import Sentence, words
+
     try:
         flows = OneBoxClient(connection).workflows()
     except (ServiceError, ConfigurationError) as exc:
-        return {"ok": False, "message": f"OneBox: {getattr(exc, 'message', '') or exc}"}
-    return {"ok": True, "message": "OneBox: logged in; business processes: " + ", ".join(
-        str(w.get("name")) for w in flows[:10])}
+        return {"ok": False, "message": f"OneBox: {words(exc)}"}  # in the reader's language where said
+    said = Sentence(gettext_noop("logged in; business processes: {names}"),
+                    names=", ".join(str(w.get("name")) for w in flows[:10]))
+    return {"ok": True, "message": f"OneBox: {said}"}
 
 
 @register_stock_source_check("onebox")

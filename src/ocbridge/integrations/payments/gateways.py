@@ -9,8 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext_noop
+
 from ocbridge.core.errors import ConfigurationError
+from ocbridge.core.sentences import Sentence
 from ocbridge.services import aps
+
+# A gateway's "Test" that worked: what it answered, and that nothing was charged (said: core.sentences).
+TEST_OK = gettext_noop("credentials accepted ({detail}); nothing was charged")
 
 
 @dataclass
@@ -52,7 +58,8 @@ class ApsGateway:
 
     def __init__(self, connection):
         if connection is None or connection.service != "aps":
-            raise ConfigurationError("the payment integration has no Amazon Payment Services connection")
+            raise ConfigurationError(Sentence(gettext_noop(
+                "the payment integration has no Amazon Payment Services connection")))
         self.connection = connection
         self.client = aps.ApsClient(connection)
 
@@ -112,10 +119,10 @@ class ApsGateway:
     def verify(self, params: dict) -> bool:
         return self.client.verify_feedback(params)
 
-    def test(self) -> str:
+    def test(self) -> Sentence:
         """Credentials checked without charging: CHECK_STATUS of a reference that cannot exist (12036 = accepted)."""
         answer = self.client.check_status(f"ocbridge-test-{self.connection.pk}")
-        return f"credentials accepted ({answer.code} {answer.message}); nothing was charged"
+        return Sentence(TEST_OK, detail=f"{answer.code} {answer.message}")
 
     def word(self, params: dict) -> Word:
         """A6 feedback / notification / return parameters (already verified) as a Word."""
@@ -191,7 +198,7 @@ class LatitudeGateway:
         from ocbridge.services import latitudepay
 
         if connection is None or connection.service != "latitudepay":
-            raise ConfigurationError("the payment integration has no LatitudePay connection")
+            raise ConfigurationError(Sentence(gettext_noop("the payment integration has no LatitudePay connection")))
         self.connection = connection
         self.lp = latitudepay
         self.currency = str((connection.options or {}).get("currency") or "AUD").upper()
@@ -205,7 +212,7 @@ class LatitudeGateway:
                                          order_id=payment.order_id)
         token, url = str(answer.get("token") or ""), str(answer.get("paymentUrl") or "")
         if not token or not url:
-            raise ConfigurationError("LatitudePay answered the sale without a token or paymentUrl")
+            raise ConfigurationError(Sentence(gettext_noop("LatitudePay answered the sale without a token or paymentUrl")))
         type(payment).objects.filter(pk=payment.pk).update(gateway_id=token, gateway_data={"paymentUrl": url})
         payment.gateway_id, payment.gateway_data = token, {"paymentUrl": url}
         return HostedPage(url, {})
@@ -232,10 +239,10 @@ class LatitudeGateway:
     def verify(self, params: dict) -> bool:
         return self.lp.verify_redirect(params, self.client._secret)
 
-    def test(self) -> str:
+    def test(self) -> Sentence:
         cfg = self.client.configuration()
-        return (f"credentials accepted ({cfg.get('name')}: {cfg.get('minimumAmount')}–{cfg.get('maximumAmount')} "
-                f"{self.currency}); nothing was charged")
+        return Sentence(TEST_OK, detail=f"{cfg.get('name')}: {cfg.get('minimumAmount')}–{cfg.get('maximumAmount')} "
+                                        f"{self.currency}")
 
     def word(self, params: dict) -> Word:
         """B4: result COMPLETED = paid, FAILED = failed. The callback carries no amount: the sale's token binds it —
@@ -265,7 +272,7 @@ class LatitudeGateway:
 
     def operate(self, payment, operation: str, amount_minor: int, *, correlation: str, key: str) -> str:
         if operation != "refund":
-            raise ConfigurationError(f"LatitudePay has no {operation}")
+            raise ConfigurationError(Sentence(gettext_noop("LatitudePay has no {operation}"), operation=operation))
         answer = self.client.refund(payment.gateway_id, amount_minor, payment.currency, reason="refund",
                                     reference=correlation, key=key, order_id=payment.order_id)
         return str(answer.get("refundId") or correlation)
@@ -299,5 +306,5 @@ GATEWAYS = {"aps": ApsGateway, "latitudepay": LatitudeGateway}
 def gateway_for(integration):
     cls = GATEWAYS.get(integration.kind)
     if cls is None:
-        raise ConfigurationError(f"{integration.kind} is not a payment gateway")
+        raise ConfigurationError(Sentence(gettext_noop("{kind} is not a payment gateway"), kind=integration.kind))
     return cls(integration.connection)
