@@ -621,3 +621,36 @@ def test_a_lease_store_that_goes_down_is_said_once_and_polls_go_on_when_it_answe
     assert "ConnectionError" in line.getMessage() and line.exc_info is None
     assert not said("routine polls: tick failed") and len(said("poll lease store answers again")) == 1
     assert not any(password in r.getMessage() for r in caplog.records)
+
+
+def test_a_tick_against_a_hung_lease_store_waits_for_one_lease_not_one_per_due_target(monkeypatch):
+    """Six targets due at once, the lease store on a Redis that accepts and never answers (testbed.redis.HungRedis):
+    the first call that waits for it (the dispatcher's beat, 2 s) makes the rest of this tick and the next ticks skip
+    it (core.redis_breaker) — each due slot skipped as when Redis is down, nothing polled. Before, each due target's
+    lease waited its 2 s: the second tick took 12 s."""
+    from ocbridge.core import redis_breaker
+    from ocbridge.core.outage import broker_down
+    from ocbridge.testbed.redis import HungRedis
+
+    ran: list[str] = []
+    monkeypatch.setattr(polls, "_POLLS", {})
+    polls.register_poll("test.hung", targets=lambda: [polls.Target(f"t{i}", 15) for i in range(6)],
+                        label="hung")(lambda target: ran.append(target.key))
+    hung = HungRedis()
+    redis_breaker.forget()
+    sched = polls.Scheduler(threads=1, leases=polls.RedisLeases(hung.url(), prefix=f"t{time.time_ns()}:"))
+    ticks = []
+    try:
+        for _ in range(3):
+            started = time.monotonic()
+            try:
+                sched.tick()
+            except Exception as exc:  # as Scheduler.loop: said once, the next tick goes on
+                assert broker_down(exc)
+            ticks.append(time.monotonic() - started)
+    finally:
+        hung.stop()
+        redis_breaker.forget()
+        polls._lease_outage.ok()
+    assert sum(ticks) < 3.5, ticks  # one 2 s wait in all
+    assert len(hung.accepted) == 1 and not ran and sorted(sched.seen) == [("test.hung", f"t{i}") for i in range(6)]

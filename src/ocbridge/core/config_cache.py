@@ -49,11 +49,15 @@ def _stamp_file() -> Path:
     return Path(settings.DATA_DIR) / "config.stamp"
 
 
-def _redis():
+def _redis(*, looks: bool = True):
+    """The client for looks at the stamp, or for moving it. Both count a Redis that does not answer at once as down.
+    A look skips a Redis that just failed (core.redis_breaker): the database is read instead, as when it fails. A move
+    always asks: skipped, it would leave the other processes on the old settings up to MAX_AGE after a save made
+    while Redis answers again — a failed move only does that while Redis really fails."""
     if _state["redis"] is None:
-        # every request looks: a Redis that does not answer at once counts as down (the database is read instead)
-        _state["redis"] = redis_clients.client(settings.REDIS_URL, redis_clients.REQUEST)
-    return _state["redis"]
+        _state["redis"] = (redis_clients.client(settings.REDIS_URL, redis_clients.REQUEST),
+                           redis_clients.client(settings.REDIS_URL, redis_clients.REQUEST, skips=False))
+    return _state["redis"][0 if looks else 1]
 
 
 def read_stamp() -> object:
@@ -69,7 +73,7 @@ def read_stamp() -> object:
 
 def _move_stamp() -> None:
     if getattr(settings, "REDIS_URL", ""):
-        _redis().incr(REDIS_KEY)
+        _redis(looks=False).incr(REDIS_KEY)
         return
     path = _stamp_file()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,10 +14,12 @@ from contextvars import ContextVar
 from django.db import transaction
 
 from ocbridge.core import clock
-from ocbridge.core.outage import masked_error
+from ocbridge.core.outage import Outage, broker_down, masked_error
 from ocbridge.core.sentences import Sentence
 
 log = logging.getLogger(__name__)
+# Redis down under a web process: one line a minute for all the webhooks and jobs it could not hand over, not one each
+_hand_over_outage = Outage(log, "job queue", "stored webhooks and jobs are queued by the dispatcher's next look")
 
 # The Job this thread is running (set by core.jobs.run_job): Exchanges, transitions and fenced writes read it.
 current_job: ContextVar = ContextVar("current_job", default=None)
@@ -131,14 +133,20 @@ def schedule_on_commit(job) -> None:
 def hand_over_on_commit(hand_over: Callable[[], None], what: str) -> None:
     """Run `hand_over` (a huey enqueue or a dispatcher wake-up) once the surrounding transaction commits. Its row is
     committed by then, and the dispatcher's next look finds it anyway: a broker that is down (Redis) must not turn
-    that stored work into an error — a webhook answered 500 would be delivered again — so a failure is one masked
-    log line, not a raise and not a traceback per request."""
+    that stored work into an error — a webhook answered 500 would be delivered again — so a failure is not a raise
+    and not a traceback: Redis unreachable is said in one masked line a minute however many requests meet it, any
+    other failure in one masked line naming the work."""
 
     def run() -> None:
         try:
             hand_over()
         except Exception as exc:  # noqa: BLE001 - the work is stored; only the early hand-over was lost
+            if broker_down(exc):
+                _hand_over_outage.failed(exc)
+                return
             log.warning("%s stored but not handed over now (the dispatcher's next look queues it): %s",
                         what, masked_error(exc))
+        else:
+            _hand_over_outage.ok()
 
     transaction.on_commit(run)

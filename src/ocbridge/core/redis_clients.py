@@ -18,6 +18,9 @@ No retries anywhere: each caller asks again at its own next look (the next reque
 and a retry would only hold the caller longer against a Redis that hangs. A pooled connection the server closed is
 replaced when it is taken from the pool, so a restarted Redis needs no retry either.
 
+A Redis that just timed out or refused is not asked again for a few seconds (core.redis_breaker): a hung one costs
+a process one wait per few seconds, not one per look.
+
 Timeouts given in OCBRIDGE_REDIS_URL's query (`?socket_timeout=1&socket_connect_timeout=1`) win over both, for a
 Redis far away (huey's blocking read still adds its wait on top).
 """
@@ -37,23 +40,25 @@ REQUEST = Use(connect=0.25, answer=0.25)
 WORKER = Use(connect=1.0, answer=2.0)
 
 
-def pool(url: str, use: Use, *, blocks: float = 0.0):
-    """A connection pool for `url`. `blocks`: how long a command on it waits at Redis by design (huey's BRPOP)."""
-    import redis
+def pool(url: str, use: Use, *, blocks: float = 0.0, skips: bool = True):
+    """A connection pool for `url`. `blocks`: how long a command on it waits at Redis by design (huey's BRPOP).
+    `skips=False`: always ask, even while core.redis_breaker skips that Redis for the others."""
     from redis.backoff import NoBackoff
     from redis.connection import parse_url
     from redis.retry import Retry
 
+    from ocbridge.core.redis_breaker import Pool
+
     options = {"socket_connect_timeout": use.connect, "socket_timeout": use.answer, "retry": Retry(NoBackoff(), 0)}
     options.update(parse_url(url))  # as ConnectionPool.from_url: the URL's own options win
     options["socket_timeout"] += blocks  # on top of the URL's too: a blocking read must not time out while it waits
-    return redis.ConnectionPool(**options)
+    return Pool(skips=skips, **options)
 
 
-def client(url: str, use: Use):
+def client(url: str, use: Use, *, skips: bool = True):
     """A client for `url` on a pool of its own."""
     import redis
 
-    client = redis.Redis(connection_pool=pool(url, use))
+    client = redis.Redis(connection_pool=pool(url, use, skips=skips))
     client.auto_close_connection_pool = True  # as Redis.from_url's: closing the client closes its pool
     return client

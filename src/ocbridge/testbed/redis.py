@@ -45,7 +45,8 @@ class RedisServer(ServerProcess):
         from ocbridge.core import redis_clients
 
         def ping() -> None:
-            with redis_clients.client(self.url(), redis_clients.WORKER) as client:
+            # always asks: a server still starting refuses, and skipping it would only delay this probe
+            with redis_clients.client(self.url(), redis_clients.WORKER, skips=False) as client:
                 client.ping()
 
         self._wait_until(ping, redis.exceptions.ConnectionError, timeout)
