@@ -39,7 +39,7 @@ from django.utils.translation import gettext_noop
 
 from ocbridge.core import outbound
 from ocbridge.core.errors import (
-    ConfigurationError, RetryableError, TerminalError, rate_limited, server_error, unreadable,
+    ConfigurationError, RetryableError, TerminalError, http_status, rate_limited, server_error, unreadable,
 )
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient, shared_client
@@ -319,8 +319,8 @@ class ApsClient:
         if resp.status_code >= 500:
             raise RetryableError(SERVICE, resp.status_code, server_error(resp.status_code,
                                                                          resp.reason_phrase or resp.text[:200]))
-        if resp.status_code >= 400:
-            raise TerminalError(SERVICE, resp.status_code, resp.text[:300])
+        if resp.status_code >= 400:  # APS answers its own errors in a 200: this is something in front of it
+            raise TerminalError(SERVICE, resp.status_code, http_status(resp.status_code, resp.text[:300]))
         try:
             params = resp.json()
         except ValueError:

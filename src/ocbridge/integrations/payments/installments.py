@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.utils.translation import gettext_noop
+
 from ocbridge.core import clock
 from ocbridge.core.errors import ServiceError
+from ocbridge.core.sentences import Sentence
 from ocbridge.integrations.payments import ledger
 from ocbridge.integrations.payments.config import PaymentConfig
 from ocbridge.integrations.payments.models import Payment
@@ -51,7 +54,8 @@ def plans(payment: Payment, gateway) -> list[dict]:
         issuers = gateway.installment_plans(payment)
     except ServiceError as exc:
         if not failing:
-            ledger.note(payment, f"installment plans not available: {exc}", actor="link")
+            ledger.note(payment, Sentence(gettext_noop("installment plans not available: {error}"),
+                                          error=ledger.error_of(exc)), actor="link")
         payment.keep(plans_failed={"at": clock.now().isoformat(), "error": str(exc)[:200]})
         return []
     payment.keep(plans={"at": clock.now().isoformat(), "issuers": issuers}, plans_failed=None)

@@ -227,14 +227,31 @@ class Operate(PaymentJob):
             finish(op, gateway_id=effect.provider_id)
         elif effect.state == SideEffectState.FAILED:
             if PaymentOperation.objects.filter(pk=op.pk, state__in=(OperationState.REQUESTED, OperationState.UNKNOWN)).update(
-                    state=OperationState.FAILED, gateway_message=effect.error[:255], updated=clock.now()):
-                ledger.note(payment, f"{op.operation} of {payment.money(op.amount_minor)} {payment.currency} refused: "
-                                     f"{effect.error}", actor="gateway")
+                    state=OperationState.FAILED, updated=clock.now(), **_gateway_message(effect)):
+                ledger.note(payment, Sentence(REFUSED[op.operation], error=outbox.refusal(effect),
+                                              amount=f"{payment.money(op.amount_minor)} {payment.currency}"),
+                            actor="gateway")
         elif effect.state == SideEffectState.UNKNOWN:
             PaymentOperation.objects.filter(pk=op.pk, state=OperationState.REQUESTED).update(
-                state=OperationState.UNKNOWN, gateway_message=effect.error[:255], updated=clock.now())
+                state=OperationState.UNKNOWN, updated=clock.now(), **_gateway_message(effect))
             if job.attempts < UNKNOWN_ASKS:
                 raise Defer(min(60 * 2 ** job.attempts, 3600), "outcome unknown: asking the gateway again later")
+
+
+# The payment's history, said (core.sentences); the gateway's own words stay inside as they came.
+REFUSED = {Operation.CAPTURE: gettext_noop("capture of {amount} refused: {error}"),
+           Operation.REFUND: gettext_noop("refund of {amount} refused: {error}"),
+           Operation.VOID: gettext_noop("void of {amount} refused: {error}")}
+CAPTURED = gettext_noop("captured {amount}")
+REFUNDED_IN_FULL = gettext_noop("refunded {amount} (in full)")
+REFUNDED_PART = gettext_noop("refunded {amount} (part)")
+RELEASED = gettext_noop("authorisation released")
+
+
+def _gateway_message(effect) -> dict:
+    """The operation row's gateway message from its outbox row: the English text, and what was said (our framing
+    around the gateway's words) for its pages; the gateway's bare words stay text."""
+    return {"gateway_message": effect.error[:255], "gateway_message_said": effect.error_said}
 
 
 def finish(op: PaymentOperation, *, gateway_id: str = "") -> None:
@@ -248,17 +265,18 @@ def finish(op: PaymentOperation, *, gateway_id: str = "") -> None:
         if op.operation == Operation.CAPTURE:
             Payment.objects.filter(pk=payment.pk).update(captured_minor=F("captured_minor") + op.amount_minor)
             payment.refresh_from_db()
-            ledger.move(payment, S.PAID, what=f"captured {money}", actor=op.requested_by or "operator") or \
-                ledger.note(payment, f"captured {money}", actor=op.requested_by or "operator")
+            ledger.move(payment, S.PAID, what=Sentence(CAPTURED, amount=money), actor=op.requested_by or "operator") or \
+                ledger.note(payment, Sentence(CAPTURED, amount=money), actor=op.requested_by or "operator")
         elif op.operation == Operation.REFUND:
             Payment.objects.filter(pk=payment.pk).update(refunded_minor=F("refunded_minor") + op.amount_minor)
             payment.refresh_from_db()
             if payment.refunded_minor >= payment.captured_minor:
-                ledger.move(payment, S.REFUNDED, what=f"refunded {money} (in full)", actor=op.requested_by or "operator")
+                ledger.move(payment, S.REFUNDED, what=Sentence(REFUNDED_IN_FULL, amount=money),
+                            actor=op.requested_by or "operator")
             else:
-                ledger.note(payment, f"refunded {money} (part)", actor=op.requested_by or "operator")
+                ledger.note(payment, Sentence(REFUNDED_PART, amount=money), actor=op.requested_by or "operator")
         else:
-            ledger.move(payment, S.VOIDED, what="authorisation released", actor=op.requested_by or "operator")
+            ledger.move(payment, S.VOIDED, what=Sentence(RELEASED), actor=op.requested_by or "operator")
         Job.objects.enqueue(ShopNote, key=f"{op.key}:shop", integration=payment.integration,
                             payload={"operation_id": op.pk, "gateway_id": gateway_id})
 
@@ -420,7 +438,8 @@ def mail_link(payment: Payment, order, *, actor: str) -> None:
 
     store = payment.store
     if not order.email:
-        ledger.note(payment, "no e-mail address on the order: the link is on the payment's page", actor=actor)
+        ledger.note(payment, Sentence(gettext_noop("no e-mail address on the order: the link is on the payment's page")),
+                    actor=actor)
         return
     with translation.override(payment.language if payment.language in links.LANGUAGES else "en"):
         subject = _("Pay for order %(order)s") % {"order": payment.order_shown}
@@ -434,9 +453,10 @@ def mail_link(payment: Payment, order, *, actor: str) -> None:
     try:
         mail.queue(f"payments:{payment.pk}:link-mail", to=order.email, subject=subject, body=body, store=store)
     except (mail.MailNotSet, ValueError) as exc:  # no server, or not a usable address: a person sends it
-        ledger.note(payment, f"not e-mailed ({exc}): the link is on the payment's page", actor=actor)
+        ledger.note(payment, Sentence(gettext_noop("not e-mailed ({error}): the link is on the payment's page"),
+                                      error=ledger.error_of(exc)), actor=actor)
         return
-    ledger.note(payment, f"pay link e-mailed to {order.email}", actor=actor)
+    ledger.note(payment, Sentence(gettext_noop("pay link e-mailed to {email}"), email=order.email), actor=actor)
 
 
 @register_job_kind

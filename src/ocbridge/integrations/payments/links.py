@@ -15,9 +15,11 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.urls import reverse
+from django.utils.translation import gettext_noop
 
 from ocbridge.core import clock, outbox
 from ocbridge.core.errors import ConfigurationError
+from ocbridge.core.sentences import Sentence
 from ocbridge.integrations.payments import ledger
 from ocbridge.integrations.payments.config import PaymentConfig
 from ocbridge.integrations.payments.models import Payment, PaymentState
@@ -61,7 +63,8 @@ def new_payment(integration, *, order_id: int, amount: Decimal | str, currency: 
             "language": language if language in LANGUAGES else "en",
             "expires_at": clock.now() + timedelta(hours=cfg.link_hours)})
         if created:
-            ledger.note(payment, f"link made for {payment.amount} {payment.currency}", actor=actor or origin)
+            ledger.note(payment, Sentence(gettext_noop("link made for {amount}"),
+                                          amount=f"{payment.amount} {payment.currency}"), actor=actor or origin)
     return payment
 
 

@@ -17,6 +17,7 @@ import hashlib
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from ocbridge.core import outbox, secrets
 from ocbridge.core.choices import SIDE_EFFECT_DONE, ExchangeOutcome, JobState, Level, SideEffectState
@@ -24,6 +25,7 @@ from ocbridge.core.errors import ConfigurationError, ServiceError
 from ocbridge.core.exchanges import close_inbound
 from ocbridge.core.jobs import JobKind, register_job_kind
 from ocbridge.core.models import Exchange, Job, SideEffect
+from ocbridge.core.sentences import Sentence
 from ocbridge.integrations.payments import installments, ledger
 from ocbridge.integrations.payments.gateways import gateway_for
 from ocbridge.integrations.payments.jobs import schedule_check
@@ -71,13 +73,14 @@ def card_returned(payment: Payment, params: dict, *, exchange, customer_ip: str,
         return Step("sent")  # a reload or a replay: nothing is sent again
     if aps.status_of(params) != aps.TOKENIZATION_OK:
         message = str(params.get("response_message") or "")
-        ledger.note(payment, f"card not accepted on APS's page: {params.get('response_code')} {message}",
-                    actor="customer", exchange=exchange)
+        ledger.note(payment, Sentence(gettext_noop("card not accepted on APS's page: {detail}"),
+                                      detail=f"{params.get('response_code')} {message}"), actor="customer",
+                    exchange=exchange)
         return Step("retry", message=message)
     plan = installments.chosen(payment)
     if plan.get("mode") == "hosted" and not installments.card_fits(plan, str(params.get("card_bin") or "")):
-        ledger.note(payment, f"card not from the bank of installment plan {plan.get('plan_code')}: nothing sent",
-                    actor="customer", exchange=exchange)
+        ledger.note(payment, Sentence(gettext_noop("card not from the bank of installment plan {plan}: nothing sent"),
+                                      plan=str(plan.get("plan_code"))), actor="customer", exchange=exchange)
         return Step("retry", message="wrong bank")
     # One job per tokenization answer (a replay finds the same job); the card token is kept encrypted, only until
     # the job has used it.
@@ -155,17 +158,19 @@ def _send(payment: Payment, params: dict, *, exchange, customer_ip: str, return_
     try:
         effect = outbox.perform(effect, send, ask=ask)
     except ServiceError as exc:  # not sent (refused connection, 503) or APS says it never arrived: may try again
-        ledger.note(payment, f"purchase not sent: {exc}", actor="customer", exchange=exchange)
+        ledger.note(payment, Sentence(gettext_noop("purchase not sent: {error}"), error=ledger.error_of(exc)),
+                    actor="customer", exchange=exchange)
         return Step("unavailable")
     answer = said.get("answer")
     exchange_out = gateway.client.last_exchange
     if effect.state == SideEffectState.FAILED:  # APS refused to process it (status 00): nothing was charged
-        ledger.move(payment, S.FAILED, what=f"purchase refused by APS: {effect.error}"[:255], actor="gateway",
-                    exchange=exchange_out)
+        ledger.move(payment, S.FAILED, what=Sentence(gettext_noop("purchase refused by APS: {error}"),
+                                                     error=outbox.refusal(effect)), actor="gateway", exchange=exchange_out)
         return Step("sent")
     command = "PURCHASE" if fields else payment.command
-    what = f"card taken on APS's page; {command} sent" + (f" ({answer.code} {answer.message})" if answer else
-                                                           " (answer unknown: asking APS)")
+    what = Sentence(gettext_noop("card taken on APS's page; {command} sent ({detail})"), command=command,
+                    detail=f"{answer.code} {answer.message}") if answer else \
+        Sentence(gettext_noop("card taken on APS's page; {command} sent (answer unknown: asking APS)"), command=command)
     Payment.objects.filter(pk=payment.pk).update(command=command)
     if not ledger.move(payment, S.PENDING, what=what, actor="customer", exchange=exchange_out):
         ledger.note(payment, what, actor="customer", exchange=exchange_out)

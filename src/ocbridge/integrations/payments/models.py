@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ocbridge.core import clock
 from ocbridge.core.models import Exchange, Integration, Store
+from ocbridge.core.sentences import shown
 
 
 class PaymentState(models.TextChoices):
@@ -124,6 +125,7 @@ class PaymentEvent(models.Model):
     from_state = models.CharField(max_length=12, blank=True)
     to_state = models.CharField(max_length=12)
     what = models.CharField(max_length=255)
+    what_said = models.JSONField(null=True, blank=True)  # as said (core.sentences); None: text only (older rows)
     actor = models.CharField(max_length=150, help_text="a user name, or gateway / reconciliation / link")
     exchange = models.ForeignKey(Exchange, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
@@ -131,6 +133,11 @@ class PaymentEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    @property
+    def what_shown(self) -> str:
+        """What happened, in the reader's language where it was said; else as stored."""
+        return shown(self.what_said, self.what)
 
 
 class PaymentNotice(models.Model):
@@ -174,6 +181,9 @@ class PaymentOperation(models.Model):
     requested_by = models.CharField(max_length=150, blank=True)
     before_minor = models.BigIntegerField(default=0, help_text="the gateway's total for this operation before it")
     gateway_message = models.CharField(max_length=255, blank=True)
+    # The refusal or doubt as said (core.sentences): our framing in the reader's language, the gateway's own words
+    # inside it as they came. None: text only (older rows, or a gateway's bare message).
+    gateway_message_said = models.JSONField(null=True, blank=True)
     created = models.DateTimeField(default=clock.now)
     updated = models.DateTimeField(default=clock.now)
 
@@ -182,6 +192,10 @@ class PaymentOperation(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["payment", "operation", "sequence"], name="payment_op_seq")]
+
+    @property
+    def gateway_message_shown(self) -> str:
+        return shown(self.gateway_message_said, self.gateway_message)
 
     @property
     def amount(self) -> Decimal:

@@ -15,12 +15,14 @@ import logging
 
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
+from django.utils.translation import gettext_noop
 
 from ocbridge.core import inbox, outbox
 from ocbridge.core.choices import ExchangeOutcome, Level
 from ocbridge.core.exchanges import close_inbound
 from ocbridge.core.models import Integration, Job
 from ocbridge.core.registry import register_webhook
+from ocbridge.core.sentences import Sentence
 from ocbridge.integrations.payments import ledger
 from ocbridge.integrations.payments.gateways import Word, gateway_for
 from ocbridge.integrations.payments.models import (
@@ -121,8 +123,9 @@ def apply_word(payment: Payment, word: Word, *, actor: str, exchange=None) -> bo
     currency differs from the payment's is refused (audited), never applied."""
     if word.outcome in ("paid", "authorised"):
         if word.amount_minor != payment.amount_minor or (word.currency and word.currency != payment.currency):
-            ledger.note(payment, f"refused: gateway says {word.amount_minor} {word.currency}, the payment is "
-                                 f"{payment.amount_minor} {payment.currency} (minor units)", actor=actor, exchange=exchange)
+            ledger.note(payment, Sentence(gettext_noop("refused: gateway says {said}, the payment is {ours} (minor units)"),
+                                          said=f"{word.amount_minor} {word.currency}",
+                                          ours=f"{payment.amount_minor} {payment.currency}"), actor=actor, exchange=exchange)
             return False
         fields = {"gateway_id": word.gateway_id or payment.gateway_id, "gateway_message": word.message[:255]}
         if word.outcome == "paid":
@@ -150,8 +153,19 @@ def apply_word(payment: Payment, word: Word, *, actor: str, exchange=None) -> bo
     return False
 
 
-def _what(word: Word) -> str:
-    return f"{word.outcome}: {word.code} {word.message}".strip()
+# What a gateway's word says, said (core.sentences): the outcome in the reader's words, the gateway's code and
+# message after it as they came.
+OUTCOMES = {"paid": gettext_noop("paid: {detail}"), "authorised": gettext_noop("authorised: {detail}"),
+            "failed": gettext_noop("failed: {detail}"), "cancelled": gettext_noop("cancelled: {detail}"),
+            "pending": gettext_noop("pending: {detail}"), "captured": gettext_noop("captured: {detail}"),
+            "refunded": gettext_noop("refunded: {detail}"), "voided": gettext_noop("voided: {detail}")}
+
+
+def _what(word: Word) -> Sentence | str:
+    detail = f"{word.code} {word.message}".strip() or "—"
+    if word.outcome not in OUTCOMES:
+        return f"{word.outcome}: {detail}"
+    return Sentence(OUTCOMES[word.outcome], detail=detail)
 
 
 def _shop_status(payment: Payment) -> None:
@@ -168,7 +182,8 @@ def _operation_word(payment: Payment, word: Word, *, actor: str, exchange=None) 
     an "unknown" one learns it was carried out; the operation itself is applied by its own job."""
     effect = outbox.match(payment.gateway, reference=word.maintenance_reference) if word.maintenance_reference else None
     if effect is None:
-        ledger.note(payment, f"gateway notice: {_what(word)}", actor=actor, exchange=exchange)
+        ledger.note(payment, Sentence(gettext_noop("gateway notice: {what}"), what=_what(word)), actor=actor,
+                    exchange=exchange)
         return False
     op = PaymentOperation.objects.filter(key=effect.key).first()
     if effect.state == "unknown":

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _, gettext_noop
 
 from ocbridge.core.models import Job
+from ocbridge.core.sentences import Sentence
 from ocbridge.integrations.payments import ledger
 from ocbridge.integrations.payments.models import (
     Operation, OperationState, Payment, PaymentOperation, PaymentState as S,
 )
 
 UNDER_WAY = (OperationState.REQUESTED, OperationState.UNKNOWN)
+# The payment's history, said (core.sentences): one sentence per operation, so each language can word it.
+ASKED = {Operation.CAPTURE: gettext_noop("capture of {amount} asked: {reason}"),
+         Operation.REFUND: gettext_noop("refund of {amount} asked: {reason}"),
+         Operation.VOID: gettext_noop("void of {amount} asked: {reason}")}
 
 
 class OperationRefused(ValueError):
@@ -95,7 +100,7 @@ def request(payment: Payment, operation: str, amount_minor: int, *, sequence: in
         except IntegrityError:
             raise OperationRefused(_("Another %(op)s was made meanwhile: reload the page and check the amounts.")
                                    % {"op": Operation(operation).label.lower()}) from None
-        ledger.note(payment, f"{operation} of {payment.money(amount_minor)} {payment.currency} asked: {reason.strip()}",
-                    actor=user)
+        ledger.note(payment, Sentence(ASKED[operation], amount=f"{payment.money(amount_minor)} {payment.currency}",
+                                      reason=reason.strip()), actor=user)
         Job.objects.enqueue("payments.operate", key=key, integration=payment.integration, payload={"operation_id": op.pk})
     return op

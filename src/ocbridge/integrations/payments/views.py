@@ -22,7 +22,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _, gettext_noop
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -32,6 +32,7 @@ from ocbridge.core.choices import ExchangeOutcome, Level, Role, Service
 from ocbridge.core.errors import ConfigurationError, ServiceError
 from ocbridge.core.exchanges import client_ip, close_inbound, inbound_exchange
 from ocbridge.core.models import Integration, Job, Store
+from ocbridge.core.sentences import Sentence
 from ocbridge.integrations.payments import installments, ledger, links, merchant_page, operations
 from ocbridge.integrations.payments.gateways import gateway_for
 from ocbridge.integrations.payments.jobs import ask_now, schedule_check
@@ -88,10 +89,11 @@ def pay(request, token: str) -> HttpResponse:
     except ConfigurationError:
         return _customer_page(request, payment, "payments/customer.html", {"outcome": "unavailable"}, status=503)
     except ServiceError as exc:  # the gateway refused to start the payment (amount out of range, down)
-        ledger.note(payment, f"the gateway did not start the payment: {exc}", actor="link")
+        ledger.note(payment, Sentence(gettext_noop("the gateway did not start the payment: {error}"),
+                                      error=ledger.error_of(exc)), actor="link")
         return _customer_page(request, payment, "payments/customer.html", {"outcome": "unavailable"}, status=503)
     if payment.state == S.CREATED:
-        ledger.move(payment, S.PENDING, what="the customer opened the pay link", actor="link")
+        ledger.move(payment, S.PENDING, what=Sentence(gettext_noop("the customer opened the pay link")), actor="link")
     pages = context["pages"]
     if len(pages) == 1 and not pages[0].fields:  # a gateway whose page is a plain address (Latitude's paymentUrl)
         return redirect(pages[0].url)
