@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                                                      "currency_code": "TRY", "currency_value": 1})
                                     for i in range(1, 2 * n + 1)])
 
-    def per_client_per_write(service, base_url, timeout=30.0, *, keep_cookies=True):
+    def per_client_per_write(service, base_url, timeout=30.0):
         return http.HttpClient(service, base_url=base_url, timeout=timeout)  # what api.py built before
 
     results = {}

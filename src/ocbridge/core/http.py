@@ -52,8 +52,11 @@ class _CheckedTransport(httpx.HTTPTransport):
 
 
 class _KeepNoCookies(DefaultCookiePolicy):
-    """A jar that stores nothing: a client shared by several accounts must not carry one account's cookies into
-    another's requests (a caller that needs a cookie keeps it itself and sends it per request)."""
+    """A jar that stores nothing. Every client is shared by all accounts of its service on a host (shared_client), so
+    a cookie one account's answer sets (a load balancer's, a CDN's, a PHP session's) would go with the next
+    account's requests. No provider we call needs one back (they authenticate by header, token, signature or
+    parameters); a caller whose sessions live in cookies (OpenCart's API) keeps them per account itself and sends
+    them per request."""
 
     def set_ok(self, cookie, request) -> bool:
         return False
@@ -62,11 +65,10 @@ class _KeepNoCookies(DefaultCookiePolicy):
 class HttpClient:
     """Thin wrapper over httpx.Client; nothing in ocbridge calls httpx bare."""
 
-    def __init__(self, service: str, base_url: str = "", timeout: float = 10.0, headers: dict | None = None,
-                 keep_cookies: bool = True):
-        self.service, self.keep_cookies = service, keep_cookies
+    def __init__(self, service: str, base_url: str = "", timeout: float = 10.0, headers: dict | None = None):
+        self.service = service
         self._client = httpx.Client(
-            cookies=None if keep_cookies else CookieJar(policy=_KeepNoCookies()),
+            cookies=CookieJar(policy=_KeepNoCookies()),  # never a jar shared by accounts (see _KeepNoCookies)
             base_url=base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             follow_redirects=False,
@@ -108,16 +110,12 @@ _shared: dict[tuple[str, str], HttpClient] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_client(service: str, base_url: str, timeout: float = 30.0, *, keep_cookies: bool = True) -> HttpClient:
+def shared_client(service: str, base_url: str, timeout: float = 30.0) -> HttpClient:
     """One HttpClient (connection pool, TLS context) per service and account host for the whole process: building
-    one costs ~60 ms of certificate loading, more than a call itself, and every job builds a client.
-    `keep_cookies=False` for a service whose sessions live in cookies (OpenCart's API): several stores share the
-    client, so each keeps its own cookies and sends them per request."""
+    one costs ~60 ms of certificate loading, more than a call itself, and every job builds a client. Every account
+    of the service on that host uses it, so it keeps no cookies (_KeepNoCookies)."""
     with _shared_lock:
         client = _shared.get((service, base_url))
         if client is None:
-            client = _shared[(service, base_url)] = HttpClient(service, base_url=base_url, timeout=timeout,
-                                                               keep_cookies=keep_cookies)
-    if client.keep_cookies != keep_cookies:  # a service is one module: it always asks the same way
-        raise ValueError(f"{service} clients are shared with keep_cookies={client.keep_cookies}")
-    return client
+            client = _shared[(service, base_url)] = HttpClient(service, base_url=base_url, timeout=timeout)
+        return client

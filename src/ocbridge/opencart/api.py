@@ -8,10 +8,10 @@ store, so a changed key is used from the next write on.
 
 The HTTP client (connection pool, TLS context) is the process's one for the shop's API URL (core.http.shared_client):
 building one per write cost ~54 ms of CPU. Several stores and API users may share that host, so the client keeps no
-cookies: each session (`ApiSession`: token plus the cookies the shop set at its login) is ours, and its cookies go
-only with its own calls; a login sends none. On 2.3 this matters beyond tidiness: its login keeps the new API
-session inside the caller's PHP session (the PHPSESSID cookie sent), so a login carrying another store's cookie
-would put both stores' API sessions in one PHP session.
+cookies (no HttpClient does): each session (`ApiSession`: token plus the cookies the shop set at its login) is ours,
+and its cookies go only with its own calls; a login sends none. On 2.3 this matters beyond tidiness: its login keeps
+the new API session inside the caller's PHP session (the PHPSESSID cookie sent), so a login carrying another store's
+cookie would put both stores' API sessions in one PHP session.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class OpenCartApiClient:
         if self.base_url.endswith("index.php/"):
             self.base_url = self.base_url[: -len("index.php/")]
         self.username, self.key, self.layout, self.store_id, self.language = username, key, layout, store_id, language
-        self.http = http or shared_client(SERVICE, self.base_url, timeout=timeout, keep_cookies=False)
+        self.http = http or shared_client(SERVICE, self.base_url, timeout=timeout)
         self.recorder = recorder
         # the key's digest is part of the cache key: a changed key is used from the next call on
         self._cache_key = (self.base_url, username, hashlib.sha256(key.encode()).hexdigest(), store_id)

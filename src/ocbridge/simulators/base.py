@@ -25,6 +25,8 @@ returns `Response` objects (or raises `HttpError`). Everything else is here:
   `reset` (TCP reset), `403` (a firewall in front refusing, no body), `empty` (a success answer with none of its
   fields: `empty(req)`, the provider's envelope). `after=True` lets the request be processed first (the side effect happens, the
   answer is lost) — the case idempotency keys exist for.
+- `set_cookie(cookie, count=None, path=None)`: the next `count` answers (all when None) carry `Set-Cookie: cookie`,
+  as a load balancer, CDN or PHP session in front of a provider adds; `requests()` shows whether one came back.
 - `set_rate_limit(rate, burst=None, account=None)`: token bucket per account (real seconds); over the
   limit the provider's own 429/limit answer is returned.
 - `webhooks`: a sender thread with the provider's retry schedule, plus `set_webhook_behaviour(

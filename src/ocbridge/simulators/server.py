@@ -29,7 +29,7 @@ class Simulator:
     control_methods: tuple[str, ...] = (
         "fail_next", "clear_faults", "set_rate_limit", "set_webhook_behaviour", "flush_webhooks", "sent_webhooks",
         "request_log", "reset", "set_speed", "state", "health", "set_customer", "set_odds", "set_seed", "customers",
-        "wait_idle",
+        "wait_idle", "set_cookie", "clear_cookies",
     )
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, speed: float = 1.0, seed: int = 0,
@@ -44,6 +44,7 @@ class Simulator:
         self._lock = threading.RLock()
         self._log: list[Request] = []
         self._faults: list[Fault] = []
+        self._cookies: list[list] = []  # [Set-Cookie value, answers left (None = all), path prefix]
         self._limits: dict[str | None, tuple[float, float]] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._server: ThreadingHTTPServer | None = None
@@ -138,6 +139,18 @@ class Simulator:
         with self._lock:
             self._faults.clear()
 
+    def set_cookie(self, cookie: str, count: int | None = None, path: str | None = None) -> dict:
+        """The next `count` answers (every one when None) to requests whose path starts with `path` carry
+        `Set-Cookie: cookie` — what a load balancer (AWSALB), a CDN (Cloudflare's __cf_bm) or a PHP session in front
+        of a provider adds to an answer, whoever asked. The provider never reads a cookie back."""
+        with self._lock:
+            self._cookies.append([str(cookie), None if count is None else int(count), path])
+        return {"cookie": cookie, "count": count, "path": path}
+
+    def clear_cookies(self) -> None:
+        with self._lock:
+            self._cookies.clear()
+
     def set_rate_limit(self, rate: float | None, burst: float | None = None, account: str | None = None) -> None:
         """Requests per real second per account (`account=None`: default for every account). rate=None removes."""
         with self._lock:
@@ -174,6 +187,7 @@ class Simulator:
         with self._lock:
             self._log.clear()
             self._faults.clear()
+            self._cookies.clear()
             self._limits.clear()
             self._buckets.clear()
         self.webhooks.reset()
@@ -268,6 +282,18 @@ class Simulator:
                     if f.count <= 0:
                         self._faults.remove(f)
                     return f
+        return None
+
+    def _take_cookie(self, path: str) -> str | None:
+        with self._lock:
+            for c in self._cookies:
+                cookie, left, prefix = c
+                if prefix is None or path.startswith(prefix):
+                    if left is not None:
+                        c[1] -= 1
+                        if c[1] <= 0:
+                            self._cookies.remove(c)
+                    return cookie
         return None
 
     def _check_rate(self, req: Request) -> int:
@@ -395,6 +421,10 @@ class _Handler(BaseHTTPRequestHandler):
             req.fault = fault.kind
             self._apply_fault(fault, req, resp)
             return
+        cookie = sim._take_cookie(req.path)
+        if cookie is not None:
+            req.cookie_set = cookie
+            resp = dataclasses.replace(resp, headers={**resp.headers, "Set-Cookie": cookie})
         req.status, req.response = resp.status, resp.body
         self._write(resp)
 

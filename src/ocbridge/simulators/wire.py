@@ -31,6 +31,7 @@ class Request:
     fault: str | None = None
     status: int | None = None
     response: bytes = b""  # the body we answered (contract tests read the simulator's own answers)
+    cookie_set: str | None = None  # the Set-Cookie we answered with (Simulator.set_cookie)
 
     @property
     def text(self) -> str:
@@ -71,6 +72,7 @@ class Request:
         return {
             "method": self.method, "path": self.path, "query": self.query, "headers": self.headers,
             "body": self.text, "at": self.at, "account": self.account, "fault": self.fault, "status": self.status,
+            "cookie_set": self.cookie_set,
         }
 
 
