@@ -141,15 +141,42 @@ def cpu_seconds(pid: int) -> float:
     return sum(own(p) for p in [str(pid), *kids]) / os.sysconf("SC_CLK_TCK")
 
 
+_PENDING = ("import django; django.setup(); from django.db import connection; "
+            "from django.db.migrations.executor import MigrationExecutor; e = MigrationExecutor(connection); "
+            "print(*(f'{m.app_label}.{m.name}' for m, _ in e.migration_plan(e.loader.graph.leaf_nodes())))")
+
+
 def worker(pythonpath: list[str]):
     """The hub's worker (`ocbridge worker`) beside the web processes, as a deployment runs it (its dispatcher also
-    checkpoints the SQLite hub's log once a second: core.wal); a function that stops it."""
+    checkpoints the SQLite hub's log once a second: core.wal); a function that stops it. A worker that exits while
+    starting (e.g. `ocbridge` refusing a hub whose migrations it finds pending) stops the bench with what it said:
+    a bench must not go on measuring "as deployed" without one."""
+    import collections
     import subprocess
     import sys
+    import threading
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(pythonpath)}
-    proc = subprocess.Popen([sys.executable, "-m", "ocbridge", "worker"], env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "ocbridge", "worker"], env=env, stderr=subprocess.PIPE, text=True)
+    said: collections.deque[str] = collections.deque(maxlen=20)
+
+    def relay() -> None:  # the worker's stderr still reaches the console; its last lines are kept for the error
+        for text in proc.stderr:
+            said.append(text)
+            sys.stderr.write(text)
+
+    relay_thread = threading.Thread(target=relay, daemon=True, name="worker-stderr")
+    relay_thread.start()
     settled(proc.pid)
+    if proc.poll() is not None:
+        relay_thread.join(5)
+        # Which migrations the worker's code found unapplied, read the way it reads them (its path, its environment):
+        # a hub migrated by the bench a moment ago should have none — unless the code on disk changed since.
+        plan = subprocess.run([sys.executable, "-c", _PENDING], env=env, capture_output=True, text=True)
+        names = plan.stdout.split() if plan.returncode == 0 else [plan.stderr.strip()[-500:]]
+        raise RuntimeError(f"the hub's worker exited while starting (status {proc.returncode}), the bench stops: "
+                           f"{''.join(said).strip() or 'it said nothing'} Migrations its code finds unapplied: "
+                           f"{' '.join(names[:8]) or 'none'}{f' … ({len(names)} in all)' if len(names) > 8 else ''}")
     return lambda: (proc.terminate(), proc.wait(30))
 
 
