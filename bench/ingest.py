@@ -6,10 +6,16 @@ its URL token, checks the signature, stores the raw request as an Exchange with 
 row and one commit, then wakes the worker's dispatcher (core.inbox, core.wake; no worker runs here: the stored rows
 are queued as Jobs after the run, and counted). Beside it, in the same run and the same way, the
 same bodies go to a page added to the same server for this bench that does one INSERT of the body and one commit:
-the floor of any durable answer. Rounds alternate A B B A …, so a machine getting busier or quieter during the run
-weighs on both sides alike; each round prints both rates and their ratio. Target (issue 23): ours ≥ 0.8× the floor.
+the floor of any durable answer. The floor is served the way webhooks are: under /hooks/, through the webhook handler
+and its middleware only (core.webhook_handler: security and common), so the two sides differ by what the webhook
+does, not by how it reaches its view; the bench checks it (the floor answers 500 if the dashboard's middleware ran).
+The page exists only in this bench's own URLs (written into its temporary directory), never in the hub's.
+Rounds alternate A B B A …, so a machine getting busier or quieter during the run weighs on both sides alike; each
+round prints both rates and their ratio. Target (issue 23): ours ≥ 0.8× the floor. `--dashboard-floor` adds a
+third side: the same floor page served through the dashboard's whole middleware (how the floor was served before
+2026-12-07 afternoon), for comparing with older figures.
 
-    .venv/bin/python bench/ingest.py [--webhooks 2000] [--rounds 6] [--clients 8]
+    .venv/bin/python bench/ingest.py [--webhooks 2000] [--rounds 6] [--clients 8] [--dashboard-floor]
 """
 
 from __future__ import annotations
@@ -58,7 +64,16 @@ def setup(tmp: str) -> None:
             return HttpResponse("OK")
 
 
-        urlpatterns = [path("bench-floor/", floor), *hub]
+        @csrf_exempt
+        def lean_floor(request):
+            # Under /hooks/ the webhook handler serves it, as it serves the webhooks: without the dashboard's
+            # middleware (no session on the request). Served otherwise, it would not be the webhooks' floor.
+            if hasattr(request, "session"):
+                return HttpResponse("served through the dashboard's middleware", status=500)
+            return floor(request)
+
+
+        urlpatterns = [path("hooks/bench-floor/", lean_floor), path("bench-floor/", floor), *hub]
     """))
     sys.path.insert(0, tmp)
     os.environ.update(OCBRIDGE_DATA_DIR=tmp, OCBRIDGE_LOG_LEVEL="ERROR", DJANGO_SETTINGS_MODULE="bench_ingest_settings")
@@ -78,6 +93,8 @@ def main() -> None:
     ap.add_argument("--webhooks", type=int, default=2000, help="requests per side and round")
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--dashboard-floor", action="store_true",
+                    help="also the floor page through the dashboard's middleware (a third side in every round)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="ocb-ingest-")
     setup(tmp)
@@ -94,7 +111,8 @@ def main() -> None:
     integration = Integration.objects.create(store=store, kind="cod_confirm", settings=CodConfirmConfig().to_settings())
     plan.replace(integration, plan.default_steps(conn, ("call", "call", "call")))
     base, stop, _pid = gunicorn([tmp, str(ROOT / "src")], public_url=True)
-    hook, floor = f"{base}/hooks/sandbox/{conn.webhook_token}/call-result", f"{base}/bench-floor/"
+    hook, floor = f"{base}/hooks/sandbox/{conn.webhook_token}/call-result", f"{base}/hooks/bench-floor/"
+    dashboard_floor = f"{base}/bench-floor/"
     local = threading.local()
     serial = iter(range(10**9))
 
@@ -116,18 +134,28 @@ def main() -> None:
         return count / (time.perf_counter() - t), all(c == 200 for c in codes)
 
     try:
-        httpx.get(f"{base}/bench-floor/", timeout=120)  # the workers are up (they start after the port opens)
-        rate(hook, 200), rate(floor, 200)  # warm-up: both workers, connections, caches
+        httpx.get(dashboard_floor, timeout=120)  # the workers are up (they start after the port opens)
+        # The floor must reach its view as the webhooks do (the webhook handler, no dashboard middleware).
+        answer = httpx.post(floor, content=b"{}", timeout=30)
+        assert answer.status_code == 200, f"the floor page is not served as the webhooks are: {answer.text[:200]}"
+        warm = [hook, floor] + ([dashboard_floor] if args.dashboard_floor else [])
+        for url in warm:
+            rate(url, 200)  # warm-up: both workers, connections, caches
+        sides = [("ours", hook), ("floor", floor)] + ([("dashboard", dashboard_floor)] if args.dashboard_floor else [])
         print(f"{args.rounds} rounds of {args.webhooks} requests a side, {args.clients} clients, gunicorn 2 workers, "
               f"SQLite hub ({load()}):")
-        ours, plain, ok = [], [], True
+        rates, ok = {name: [] for name, _ in sides}, True
         for r in range(args.rounds):
-            sides = [("ours", hook), ("floor", floor)]
-            for name, url in (sides if r % 2 == 0 else sides[::-1]):
+            # A B, B A, A B … (three sides: A B C, B C A, C A B …): each side goes first as often as the others
+            for name, url in sides[r % len(sides):] + sides[:r % len(sides)]:
                 value, fine = rate(url, args.webhooks)
-                (ours if name == "ours" else plain).append(value)
+                rates[name].append(value)
                 ok &= fine
-            print(f"  round {r + 1}: ours {ours[-1]:5.0f}/s   floor {plain[-1]:5.0f}/s   ratio {ours[-1] / plain[-1]:.2f}")
+            extra = (f"   dashboard-served floor {rates['dashboard'][-1]:5.0f}/s (ours/it "
+                     f"{rates['ours'][-1] / rates['dashboard'][-1]:.2f})" if args.dashboard_floor else "")
+            print(f"  round {r + 1}: ours {rates['ours'][-1]:5.0f}/s   floor {rates['floor'][-1]:5.0f}/s   "
+                  f"ratio {rates['ours'][-1] / rates['floor'][-1]:.2f}{extra}")
+        ours, plain = rates["ours"], rates["floor"]
         ratios = [a / b for a, b in zip(ours, plain)]
         from ocbridge.core.inbox import queue_stored
 
@@ -136,11 +164,17 @@ def main() -> None:
         queued = Job.objects.filter(kind="cod_confirm.apply_call_result").count()
         print(f"signed webhook ingest (verify, store raw + its job):   median {statistics.median(ours):.0f}/s "
               f"({min(ours):.0f}–{max(ours):.0f})\n"
-              f"floor, one INSERT and commit:                         median {statistics.median(plain):.0f}/s "
-              f"({min(plain):.0f}–{max(plain):.0f})\n"
-              f"ratio ours/floor: median {statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f})   "
+              f"floor, one INSERT and commit (webhook handler):       median {statistics.median(plain):.0f}/s "
+              f"({min(plain):.0f}–{max(plain):.0f})")
+        if args.dashboard_floor:
+            dash = rates["dashboard"]
+            print(f"the same floor through the dashboard's middleware:    median {statistics.median(dash):.0f}/s "
+                  f"({min(dash):.0f}–{max(dash):.0f}); ours/it median "
+                  f"{statistics.median([a / b for a, b in zip(ours, dash)]):.2f}")
+        print(f"ratio ours/floor: median {statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f})   "
               f"target ≥ 0.8: {'met' if statistics.median(ratios) >= 0.8 else 'NOT met'}\n"
-              f"all 2xx: {ok}; jobs queued from the stored rows afterwards {queued} for {(args.rounds + 0) * args.webhooks + 200} webhooks; {load()} after")
+              f"all 2xx: {ok}; jobs queued from the stored rows afterwards {queued} for "
+              f"{args.rounds * args.webhooks + 200} webhooks; {load()} after")
     finally:
         stop()
 
