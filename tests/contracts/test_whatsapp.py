@@ -119,6 +119,9 @@ def test_a_quick_reply_tap_and_free_text_parse_as_meta_sends_them(sim, ours, hoo
     assert (tap.kind, tap.payload, tap.text, tap.context_id) == ("button", "k-1#cancel", "İptal", sent.provider_id)
     assert (text.kind, text.text, text.from_number) == ("text", "Здравствуйте, ДА", PHONE)
     assert tap.phone_number_id == sim.phone_number_id
+    # messages[].timestamp: Unix seconds as a string (webhooks/reference/messages/button and /text)
+    stamps = [m["timestamp"] for b in raw for m in json.loads(b)["entry"][0]["changes"][0]["value"]["messages"]]
+    assert [tap.sent_at, text.sent_at] == [int(t) for t in stamps] and all(t.isdigit() for t in stamps)
 
 
 def test_not_on_whatsapp_is_a_failed_status_with_131026(sim, ours, hook):

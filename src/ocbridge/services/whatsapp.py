@@ -77,6 +77,9 @@ class WaMessage:
     text: str = ""
     context_id: str = ""  # the wamid of our message it answers
     phone_number_id: str = ""
+    # Meta's `messages[].timestamp` (Unix seconds, a string in the payload) — its own time for the message, kept when
+    # Meta redelivers the webhook days later (§4). None when absent or unreadable.
+    sent_at: int | None = None
 
 
 @dataclass
@@ -292,7 +295,8 @@ def _messages(value: dict) -> list:
     for m in value.get("messages") or []:
         kind = _str(m, "type", "message")
         ev = WaMessage(event_id=_str(m, "id", "message"), from_number="+" + _str(m, "from", "message").lstrip("+"),
-                       kind=kind, context_id=str((m.get("context") or {}).get("id") or ""), phone_number_id=pnid)
+                       kind=kind, context_id=str((m.get("context") or {}).get("id") or ""), phone_number_id=pnid,
+                       sent_at=_unix_seconds(m.get("timestamp")))
         if kind == "button":  # a template's quick-reply tap: payload (or the label when none was sent, §4)
             button = m.get("button") or {}
             ev.payload, ev.text = str(button.get("payload") or ""), str(button.get("text") or "")
@@ -310,6 +314,12 @@ def _messages(value: dict) -> list:
                             callback_data=str(s.get("biz_opaque_callback_data") or ""),
                             recipient=str(s.get("recipient_id") or ""), errors=errors, phone_number_id=pnid))
     return out
+
+
+def _unix_seconds(value) -> int | None:
+    """A webhook's Unix-seconds timestamp ("1749416383"); None when absent or not a positive whole number."""
+    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) < 10 ** 11 else None
 
 
 def _template_status(value: dict) -> WaTemplateStatus:

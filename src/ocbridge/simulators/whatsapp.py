@@ -320,8 +320,10 @@ class WhatsAppSimulator(Simulator):
             except ValueError:  # no such button on this template: typed instead
                 self.write(msg["to"], c["reply"].upper())
 
-    def tap(self, wamid: str, reply: str = "confirm", payload: str | None = None) -> dict:
-        """The customer taps a quick-reply button of our message (or sends `payload` as if it were one)."""
+    def tap(self, wamid: str, reply: str = "confirm", payload: str | None = None, age: float = 0.0) -> dict:
+        """The customer taps a quick-reply button of our message (or sends `payload` as if it were one). `age`:
+        simulated seconds since the tap when its webhook goes out now (Meta redelivering one the receiver missed,
+        §4): the message keeps its own `timestamp`, and the window it opened counts from then."""
         msg = self._messages[wamid]
         index = REPLIES.index(reply) if reply in REPLIES else 0
         sent = msg["payloads"][index] if index < len(msg["payloads"]) else None
@@ -332,26 +334,27 @@ class WhatsAppSimulator(Simulator):
             raise ValueError(f"template {template.get('name')} has no button {index} ({reply})")
         label = stored["buttons"][index] if stored and index < len(stored["buttons"]) else reply
         inbound = {"context": {"from": self.display_digits, "id": wamid}, "from": msg["wa_id"],
-                   "id": "wamid." + uuid.uuid4().hex.upper(), "timestamp": str(int(time.time())), "type": "button",
-                   "button": {"payload": payload if payload is not None else (sent or label), "text": label}}
-        self._inbound(msg["wa_id"], inbound)
+                   "id": "wamid." + uuid.uuid4().hex.upper(), "timestamp": str(int(time.time() - age)),
+                   "type": "button", "button": {"payload": payload if payload is not None else (sent or label),
+                                                "text": label}}
+        self._inbound(msg["wa_id"], inbound, age)
         return inbound
 
-    def write(self, phone: str, text: str) -> dict:
-        """The customer types a message to our number."""
+    def write(self, phone: str, text: str, age: float = 0.0) -> dict:
+        """The customer types a message to our number (`age`: as for `tap`)."""
         wa_id = phone.lstrip("+")
-        inbound = {"from": wa_id, "id": "wamid." + uuid.uuid4().hex.upper(), "timestamp": str(int(time.time())),
-                   "type": "text", "text": {"body": text}}
-        self._inbound(wa_id, inbound)
+        inbound = {"from": wa_id, "id": "wamid." + uuid.uuid4().hex.upper(),
+                   "timestamp": str(int(time.time() - age)), "type": "text", "text": {"body": text}}
+        self._inbound(wa_id, inbound, age)
         return inbound
 
     @property
     def display_digits(self) -> str:
         return re.sub(r"\D", "", self.display_number)
 
-    def _inbound(self, wa_id: str, message: dict) -> None:
-        with self._state_lock:
-            self._csw[phone_key(wa_id)] = time.monotonic() + self.real(24 * 3600)  # inbound opens the CSW (§8)
+    def _inbound(self, wa_id: str, message: dict, age: float = 0.0) -> None:
+        with self._state_lock:  # inbound opens the CSW (§8), from when it was sent
+            self._csw[phone_key(wa_id)] = time.monotonic() + self.real(24 * 3600 - age)
         self._emit_messages({"contacts": [{"profile": {"name": "Müşteri"}, "wa_id": wa_id}], "messages": [message]})
 
     def _status(self, msg: dict, status: str, errors: list | None = None) -> None:

@@ -1,6 +1,7 @@
 """WhatsApp as a COD channel end to end: MariaDB OpenCart, the Cloud API simulator signing its webhooks as Meta
 does, the hub's live server, the plan WhatsApp → SMS (Sandbox)."""
 
+import datetime as dt
 import json
 
 import pytest
@@ -367,9 +368,10 @@ def test_a_pay_tap_after_the_store_stopped_offering_it_goes_to_a_person(wa_bed):
     assert (c.state, c.needs_person_reason) == ("needs_person", "pay now switched off") and _pay_links(bed) == []
 
 
-def _pay_chosen_on_whatsapp(wa_bed, order_id: int, *, fault=None, on_whatsapp: bool = True):
-    """The confirmation template went out; then (a fault queued at Meta first) the customer taps "Pay now by card".
-    Returns the bed; the tap's webhook has arrived but no job has run on it yet."""
+def _pay_chosen_on_whatsapp(wa_bed, order_id: int, *, fault=None, on_whatsapp: bool = True, age: float = 0.0):
+    """The confirmation template went out; then (a fault queued at Meta first) the customer taps "Pay now by card"
+    (`age` seconds ago by Meta's timestamp, its webhook only now). Returns the bed (`bed.tap`: the inbound message);
+    the tap's webhook has arrived but no job has run on it yet."""
     bed = _pay_bed(wa_bed)
     _approve(bed)
     bed.wa.set_wa_customer(E164, reply=None)
@@ -381,7 +383,7 @@ def _pay_chosen_on_whatsapp(wa_bed, order_id: int, *, fault=None, on_whatsapp: b
         bed.wa.set_wa_customer(E164, on_whatsapp=False)
     if fault:
         bed.wa.fail_next(fault, path=f"/v25.0/{bed.wa.phone_number_id}/messages", after=True)
-    bed.wa.tap(template["id"], "pay")
+    bed.tap = bed.wa.tap(template["id"], "pay", age=age)
     bed.wa.webhooks.flush()
     bed.wa.webhooks.wait_idle(5)
     return bed
@@ -406,6 +408,9 @@ def test_inside_the_chat_window_the_pay_link_is_a_whatsapp_text_and_no_sms(wa_be
     assert effect.state == "sent" and effect.provider_id == link["id"]
     assert link["body"]["biz_opaque_callback_data"] == str(effect.correlation)
     assert c.transitions.filter(reason__contains="sent by whatsapp").count() == 1
+    # the window counts from Meta's time of the tap (messages[].timestamp), not from when we received it
+    payload = Job.objects.get(kind="cod_confirm.send_pay_link").payload
+    assert dt.datetime.fromisoformat(payload["wrote_at"]).timestamp() == int(bed.tap["timestamp"])
     statuses = Job.objects.filter(kind="cod_confirm.apply_whatsapp_event", payload__type="WaStatus",
                                   payload__event__provider_id=link["id"])
     assert statuses.count() >= 2 and set(statuses.values_list("state", flat=True)) == {"done"}
@@ -446,6 +451,51 @@ def test_a_chat_window_closed_for_24_hours_sends_the_link_by_sms_and_says_why(wa
     with translation.override("tr"):
         assert translate_reason(why) != why
     assert not SideEffect.objects.filter(key__contains=":pay-link:", key__endswith=":whatsapp").exists()
+
+
+def test_a_tap_meta_timestamped_over_24_hours_ago_but_received_now_sends_the_link_by_sms(wa_bed):
+    """Meta counts the window from the customer's message: "Whenever a WhatsApp user messages you … a 24-hour timer
+    called a customer service window starts" (developers.facebook.com/documentation/business-messaging/whatsapp/
+    messages/send-messages, "Customer service windows"), and the webhook carries Meta's time of that message,
+    `messages[].timestamp`, Unix seconds as a string (…/whatsapp/webhooks/reference/messages/button). Meta redelivers
+    a webhook we missed for up to 7 days (whatsapp.md §4): a tap 25 hours old by Meta's clock that reaches us only
+    now has no open window — the link goes by SMS, and no chat text is tried (it would fail with 131047)."""
+    bed = _pay_chosen_on_whatsapp(wa_bed, 3215, age=25 * 3600)
+    received = Exchange.objects.filter(service="whatsapp", direction="in", event_id__contains=bed.tap["id"]).get()
+    assert abs((clock.now() - received.created).total_seconds()) < 600  # received now, by our clock
+    _run(bed)
+    c = Confirmation.objects.get(order_id=3215)
+    assert c.state == "awaiting_payment"
+    assert _chat_links(bed) == [] and len(_pay_links(bed)) == 1 and _pay_links(bed)[0]["to"] == E164
+    assert c.transitions.filter(reason="pay link not sent in the WhatsApp chat: the customer's last WhatsApp message "
+                                       "is more than 24 hours old; sending it by SMS").count() == 1
+    assert not SideEffect.objects.filter(key__contains=":pay-link:", key__endswith=":whatsapp").exists()
+
+
+def test_the_chat_window_starts_at_our_receive_time_when_metas_timestamp_is_absent_or_unreadable():
+    """services.whatsapp keeps `messages[].timestamp` only when it is a positive whole number of seconds; without it
+    the window counts from our receive time, and a Meta time later than that (clocks that disagree) never
+    lengthens it."""
+    from types import SimpleNamespace
+
+    from ocbridge.integrations.cod_confirm import pay
+    from ocbridge.services import whatsapp as wa
+
+    def tapped(timestamp):
+        message = {"from": "905321234567", "id": "wamid.X", "type": "button", "button": {"payload": "p", "text": "t"}}
+        if timestamp is not ...:
+            message["timestamp"] = timestamp
+        body = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+            "metadata": {"phone_number_id": "1055"}, "messages": [message]}}]}]}
+        (ev,) = wa.parse_webhook(json.dumps(body).encode())
+        return ev.sent_at
+
+    assert tapped("1749416383") == 1749416383  # the documented example value
+    assert [tapped(v) for v in (..., "", "soon", "-5", "0", "1.5e9", None, {"s": 1}, "9" * 12, "١٧٤٩")] == [None] * 10
+    received = SimpleNamespace(created=dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.timezone.utc))
+    assert pay.wrote_at(None, received) == received.created
+    assert pay.wrote_at(int(received.created.timestamp()) - 3600, received) == received.created - dt.timedelta(hours=1)
+    assert pay.wrote_at(int(received.created.timestamp()) + 3600, received) == received.created
 
 
 def test_a_chat_text_whose_answer_was_lost_is_not_sent_again_nor_followed_by_an_sms(wa_bed):

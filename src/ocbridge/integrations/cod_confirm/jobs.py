@@ -692,8 +692,10 @@ class ApplySmsReply(JobKind):
                          exchange=exchange, channel=Channel.SMS)
 
 
-def route_text_reply(integration, connection_id, from_number: str, text: str, *, exchange, channel: str) -> None:
-    """A typed reply: on a shared account first find the store it is about (cod_confirm.routing), then apply it."""
+def route_text_reply(integration, connection_id, from_number: str, text: str, *, exchange, channel: str,
+                     sent_at: int | None = None) -> None:
+    """A typed reply: on a shared account first find the store it is about (cod_confirm.routing), then apply it.
+    `sent_at`: the provider's Unix time of the message, when it gives one (WhatsApp)."""
     connection = Connection.objects.filter(pk=connection_id).first()
     if routing.is_shared(connection):
         found, phone = routing.for_reply(connection, from_number, OPEN | AWAITING | {"needs_person"})
@@ -702,7 +704,8 @@ def route_text_reply(integration, connection_id, from_number: str, text: str, *,
             return
         integration = found[0]
         routing.claim(exchange, integration.store_id)
-    apply_text_reply(integration, from_number, text, exchange=exchange, channel=channel, connection_id=connection_id)
+    apply_text_reply(integration, from_number, text, exchange=exchange, channel=channel, connection_id=connection_id,
+                     sent_at=sent_at)
 
 
 def _shared_reply_to_people(found: list, phone: str, text: str, exchange, channel: str) -> None:
@@ -722,7 +725,7 @@ def _shared_reply_to_people(found: list, phone: str, text: str, exchange, channe
 
 
 def apply_text_reply(integration: Integration, from_number: str, text: str, *, exchange, channel: str,
-                     connection_id=None) -> None:
+                     connection_id=None, sent_at: int | None = None) -> None:
     """A typed answer (SMS, or WhatsApp free text): the same parser; the customer's pending order, or a person."""
     cfg = config_of(integration)
     phone = shop.normalize_phone(from_number, integration.store.country)
@@ -758,7 +761,7 @@ def apply_text_reply(integration: Integration, from_number: str, text: str, *, e
         state=AttemptState.ANSWERED, answer=text[:500], answered_at=clock.now())
     if intent == Intent.PAY:
         pay.choose_to_pay(target, channel=channel, exchange=exchange, detail=f"replied {text[:100]!r}",
-                      connection_id=connection_id)
+                          connection_id=connection_id, sent_at=sent_at)
         return
     decide(target, intent, channel=channel, exchange=exchange, detail=f"replied {text[:100]!r}")
 

@@ -9,7 +9,8 @@ a person ("needs you").
 
 A customer who chose on WhatsApp gets the link in that chat instead of by SMS, as a free-form text, while Meta's
 customer service window is open: 24 h from the customer's last message (whatsapp.md §2, §5 131047; the message that
-chose is the last we count, as received by us). Otherwise, or when Meta refuses the text or reports it failed, the
+chose is the last we count, by Meta's own timestamp of it — a webhook Meta redelivered days later must not reopen the
+window — else by our receive time). Otherwise, or when Meta refuses the text or reports it failed, the
 link goes by SMS as before, and the case says why. The chat text has its own outbox key, so a retried or restarted
 run never sends it twice, and a doubtful send (answer lost) is never followed by an SMS of the same link.
 """
@@ -53,8 +54,10 @@ def gateway_of(store) -> Integration | None:
             .exclude(connection=None).order_by("pk").first())
 
 
-def choose_to_pay(c: Confirmation, *, channel: str, detail: str, exchange=None, connection_id=None) -> bool:
-    """The customer chose to pay now: the case waits for the payment, and the link is sent by its own job."""
+def choose_to_pay(c: Confirmation, *, channel: str, detail: str, exchange=None, connection_id=None,
+                  sent_at: int | None = None) -> bool:
+    """The customer chose to pay now: the case waits for the payment, and the link is sent by its own job.
+    `sent_at`: the provider's Unix time of the customer's message (WhatsApp: Meta's `timestamp`), when it gave one."""
     cfg = CodConfirmConfig.from_settings(c.integration.settings)
     if c.transitions.filter(to_state=WAITING).exists():
         # Chosen before (the case went to a person since: not paid in time, link not sent): its job keys are used,
@@ -67,12 +70,27 @@ def choose_to_pay(c: Confirmation, *, channel: str, detail: str, exchange=None, 
             return False  # a repeated answer: the first one's link is on its way
         payload = {"confirmation_id": c.pk, "connection_id": connection_id, "channel": channel}
         if channel == Channel.WHATSAPP:  # the customer's message opened (or kept open) the chat window
-            payload["wrote_at"] = (exchange.created if exchange is not None else clock.now()).isoformat()
+            payload["wrote_at"] = wrote_at(sent_at, exchange).isoformat()
         Job.objects.enqueue(SendPayLink, key=_key(c, "pay-link"), integration=c.integration, payload=payload)
         Job.objects.enqueue(PayWaitOver, key=_key(c, "pay-wait"), integration=c.integration,
                             run_at=clock.now() + timedelta(hours=cfg.pay_wait_hours),
                             payload={"confirmation_id": c.pk})
     return True
+
+
+def wrote_at(sent_at: int | None, exchange=None) -> dt.datetime:
+    """When the customer's WhatsApp message opened (or refreshed) the chat window. Meta counts the window from the
+    message (developers.facebook.com/documentation/business-messaging/whatsapp/messages/send-messages, "Customer
+    service windows"), and its webhook carries Meta's time of it, `messages[].timestamp` in Unix seconds
+    (…/whatsapp/webhooks/reference/messages/text and …/button). Our receive time can be far later: Meta redelivers a
+    webhook we missed for up to 7 days (whatsapp.md §4). So Meta's time when given; our receive time when it is
+    absent or unreadable, and when it is later than that (clocks that disagree: never count the window longer)."""
+    received = exchange.created if exchange is not None else clock.now()
+    try:
+        meta = dt.datetime.fromtimestamp(int(sent_at), tz=dt.timezone.utc) if sent_at else None
+    except (TypeError, ValueError, OverflowError, OSError):
+        meta = None
+    return min(meta, received) if meta is not None else received
 
 
 def _to_person(c: Confirmation, why: str, short: str) -> None:

@@ -155,7 +155,7 @@ def apply_message(job: Job, connection: Connection, ev: dict, exchange) -> None:
         attempt = None  # a payload of ours on a message that is not the one it was sent with: not trusted
     if attempt is None:  # typed text, or a button without our payload: the same parser as an SMS reply
         jobs.route_text_reply(job.integration, connection.pk, ev["from_number"], ev.get("text") or ev.get("payload")
-                              or "", exchange=exchange, channel=Channel.WHATSAPP)
+                              or "", exchange=exchange, channel=Channel.WHATSAPP, sent_at=ev.get("sent_at"))
         return
     c, action = attempt.confirmation, ours[1]
     _link(exchange, attempt, f"WhatsApp button {ev.get('text')!r} ({action}) on attempt {attempt.number}")
@@ -168,7 +168,7 @@ def apply_message(job: Job, connection: Connection, ev: dict, exchange) -> None:
         if action == "pay" and jobs.config_of(c.integration).pay_offer:
             # The same path and keys as a typed PAY: tapping twice, or tapping and typing, sends one link.
             pay.choose_to_pay(c, channel=Channel.WHATSAPP, exchange=exchange, connection_id=connection.pk,
-                              detail=f"tapped {ev.get('text') or action!r} on WhatsApp")
+                              detail=f"tapped {ev.get('text') or action!r} on WhatsApp", sent_at=ev.get("sent_at"))
         elif action == "pay":  # the store stopped offering it after the message went out: a person answers
             c.move(ConfirmationState.NEEDS_PERSON, reason="customer tapped Pay now on WhatsApp, but paying now is "
                    "switched off", channel=Channel.WHATSAPP, exchange=exchange, expect=OPEN,
