@@ -1,5 +1,7 @@
 """The outbox (core.outbox): each side effect is made once, doubtful answers become "unknown", never a resend."""
 
+from datetime import timedelta
+
 import pytest
 
 from ocbridge.core import clock, outbox
@@ -214,6 +216,23 @@ def test_an_unknown_send_named_by_a_late_result_becomes_sent(effect):
     late = outbox.match("sandbox", reference=str(effect.correlation))
     assert late.state == "unknown" and outbox.sent(late, "P-late")
     assert SideEffect.objects.get(pk=effect.pk).provider_id == "P-late"
+
+
+def test_a_sent_side_effect_a_late_result_reports_undelivered_is_failed_and_no_longer_spent(effect):
+    """core.spend counts failed rows as free: a message the provider later reports undelivered (WhatsApp's `failed`
+    status) stops counting against the store's daily caps; a row not sent yet is left alone."""
+    from ocbridge.core import spend
+
+    outbox.perform(effect, Provider().send)
+    since = clock.now() - timedelta(hours=1)
+    assert spend.usage([effect.store_id], since) == {(effect.store_id, "call", "sandbox"): 1}
+    assert outbox.undelivered(effect, "failed: 131026 Message undeliverable")
+    row = SideEffect.objects.get(pk=effect.pk)
+    assert (row.state, row.provider_id, row.error) == ("failed", "P-1", "failed: 131026 Message undeliverable")
+    assert spend.usage([effect.store_id], since) == {}
+    assert not outbox.undelivered(row, "again")  # once
+    waiting = outbox.request("k:2", kind="call", service="sandbox", store=effect.store)
+    assert not outbox.undelivered(waiting, "no") and waiting.state == "requested"
 
 
 def test_switched_off_pauses_before_sending_and_switched_on_resumes_with_its_job(effect):

@@ -8,6 +8,7 @@ outbox"). The row is written before anything is sent; its state moves only by co
         ▼  │ resume()         └──────▶ failed    (the provider refused it: its own message kept)
       paused ──cancel()──▶ cancelled             (switched off; withdrawn or handed to a person)
     unknown ──sent()──▶ sent                     (the answer or a late result told us after all)
+    sent/unknown ──undelivered()──▶ failed       (a late result: it never reached the recipient)
     sending/unknown ──▶ requested                (resend_absent: its sender's run is over and the provider,
                                                   asked, says it never arrived)
 
@@ -43,6 +44,9 @@ API (all take and return `SideEffect` rows; import `from ocbridge.core import ou
 - `sent(effect, provider_id)`, `unknown(effect, reason)`, `failed(effect, reason)`: the transitions `perform`
   makes, for features that call the provider themselves. `sent` also applies to an unknown row (a late
   answer or result named it). `by=` (a claim token): only while the row is that run's send.
+- `undelivered(effect, reason)`: a late result says a sent (or unknown) side effect never reached the recipient
+  (WhatsApp's `failed` status): failed, as if refused — it no longer counts against the store's caps (core.spend
+  counts failed rows as free). Only for results the provider does not charge for.
 - `match(service, provider_id=, reference=)`: the row a provider's result is about — by its id, or by the
   correlation number (or our key) it echoed (an unknown row has no provider id). None when neither matches.
 - `paused_rows(...)`, `resume(effect)`, `cancel(effect, reason)`: switching off and on. Resuming puts the row
@@ -159,6 +163,11 @@ def unknown(effect: SideEffect, reason: str, *, answer_window: float = 0.0, by: 
 def failed(effect: SideEffect, reason: str, said: dict | None = None, *, by: str | None = None) -> bool:
     """sending → failed: the provider refused it (`said`: its refusal's Sentence data, core.sentences)."""
     return _cas(effect, S.SENDING, S.FAILED, by=by, error=reason[:2000], error_said=said)
+
+
+def undelivered(effect: SideEffect, reason: str) -> bool:
+    """sent/unknown → failed: a late result says it never reached the recipient (its provider id is kept)."""
+    return _cas(effect, (S.SENT, S.UNKNOWN), S.FAILED, error=reason[:2000])
 
 
 def refusal(effect: SideEffect) -> Sentence | str:

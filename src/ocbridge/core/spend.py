@@ -3,7 +3,9 @@
 The owner sets a `SpendPolicy` per store: caps per channel, a cap on the day's estimated cost, and prices per
 provider and channel (`prices = {"netgsm": {"sms": "0.06", "call": "0.40"}}`, in the store's currency). What was
 spent is counted from the outbox (core.outbox): every call, SMS or WhatsApp message of the store since the store's
-local midnight, except those the provider refused or that were withdrawn before sending (they cost nothing).
+local midnight, except those the provider refused, those a late result reported undelivered where the provider
+does not charge for them (core.outbox.undelivered: a WhatsApp message Meta reports `failed`), and those withdrawn
+before sending (they cost nothing).
 
 `request(key, kind=, service=, store=, …)` is `outbox.request` with the cap checked first, under a lock on the
 store's policy row, so two workers cannot both take the last unit (PostgreSQL: FOR UPDATE; SQLite has one writer).
@@ -29,7 +31,7 @@ from ocbridge.core.choices import SideEffectState
 from ocbridge.core.models import SideEffect, SpendPolicy, Store
 
 CHANNELS = ("call", "sms", "whatsapp")
-FREE = (SideEffectState.FAILED, SideEffectState.CANCELLED)  # refused or withdrawn: nothing was spent
+FREE = (SideEffectState.FAILED, SideEffectState.CANCELLED)  # refused, undelivered or withdrawn: nothing was spent
 
 
 def day_start(store: Store, now: dt.datetime | None = None) -> dt.datetime:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ocbridge.core import clock
+from ocbridge.core import clock, spend
 from ocbridge.core.jobs import run_until_idle
 from ocbridge.core.models import Connection, Exchange, Job, SideEffect
 from ocbridge.integrations.cod_confirm import plan, whatsapp
@@ -525,3 +525,8 @@ def test_a_chat_text_meta_reports_failed_is_followed_by_one_sms(wa_bed):
     assert len(_chat_links(bed)) == 1 and len(_pay_links(bed)) == 1 and c.state == "awaiting_payment"
     assert c.transitions.filter(reason="pay link not sent in the WhatsApp chat: WhatsApp could not deliver it "
                                        "(131026 Message undeliverable); sending it by SMS").count() == 1
+    # It never reached the customer: its outbox row is failed, so it no longer counts against the day's WhatsApp
+    # cap (core.spend) — only the confirmation template does.
+    effect = _chat_effect()
+    assert (effect.state, effect.provider_id) == ("failed", _chat_links(bed)[0]["id"]) and "131026" in effect.error
+    assert spend.today(bed.store)["counts"]["whatsapp"] == 1

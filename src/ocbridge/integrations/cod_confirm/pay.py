@@ -192,12 +192,17 @@ def _in_chat(c: Confirmation, key: str, text: str, payload: dict) -> str:
 
 def whatsapp_status(effect: SideEffect, provider_id: str, status: str, errors: str) -> bool:
     """A status of a pay link sent in the chat (core.outbox.match found its row): True when it was one. Failed
-    (e.g. 131047, the window had closed; 131026) → the link goes by SMS, by a job of its own (keyed: once)."""
+    (e.g. 131047, the window had closed; 131026) → its outbox row failed, so it no longer counts against the store's
+    caps (it never reached the customer, and Meta charges only delivered templates: whatsapp.md §6), and the link
+    goes by SMS, by a job of its own (keyed: once)."""
     if not effect.key.startswith(f"{KIND}:") or ":pay-link:" not in effect.key or not effect.key.endswith(f":{CHAT}"):
         return False
     if effect.state == SideEffectState.UNKNOWN:  # the send's answer was lost; the status names the message
         outbox.sent(effect, provider_id)
-    if status != "failed" or effect.job_id is None:
+    if status != "failed":
+        return True
+    outbox.undelivered(effect, f"WhatsApp reported it failed ({errors or 'no reason given'})")
+    if effect.job_id is None:
         return True
     c = Confirmation.objects.filter(pk=(effect.job.payload or {}).get("confirmation_id"), state=WAITING).first()
     if c is not None:
