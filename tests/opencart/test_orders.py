@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from ocbridge.opencart import orders, statuses
+from ocbridge.opencart.db import connection_lost, reader
 from ocbridge.opencart.orders import PollWatermark, payment_code_of
 
 from opencart.opencart_helpers import add_order, add_product, set_status
@@ -44,6 +45,43 @@ def test_the_spoken_columns_read_what_order_status_by_phone_speaks_and_only_that
     assert (spoken.lastname, spoken.email, spoken.comment, spoken.language_code) == ("", "", "", "")
     stmt = str(orders._orders_by_ids(h.shop, orders.SPOKEN_COLUMNS))
     assert "lastname" not in stmt and "payment_method" not in stmt
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_orders_read_now_are_what_read_orders_reads(opencart_db, version):
+    """The read of a caller's orders (order status by phone) goes to the driver's cursor, not through SQLAlchemy's
+    Connection: the same orders, the same fields, per layout."""
+    h = opencart_db(version)
+    add_product(h, 7)
+    for oid in (1, 2, 3):
+        add_order(h, oid, product_id=7, store_id=oid % 2, language_id=3)
+    cols = orders.FOUND_BY_PHONE_COLUMNS
+    now = orders.read_orders_now(h.shop, [3, 1, 999, 1], cols)
+    assert sorted(now) == [1, 3]
+    assert now == orders.read_orders(h.shop, [1, 3, 999], lines=False, columns=cols)
+    assert now[1].telephone == "0532 123 45 67" and now[1].language_id == 3 and now[1].date_added
+
+
+def test_orders_read_now_on_a_dropped_connection_say_so_and_leave_the_pool(opencart_db):
+    """A pooled connection the server has closed (restart, wait_timeout): the error says the connection was lost
+    (order lookup tries once more, anew — db.connection_lost) and the pool does not hand that connection out again."""
+    h = opencart_db("3.0")
+    add_product(h, 7)
+    add_order(h, 1, product_id=7)
+    shop, cols = reader(h.url, h.prefix), orders.FOUND_BY_PHONE_COLUMNS  # order lookup's: never pinged
+    assert list(orders.read_orders_now(shop, [1], cols)) == [1]
+    raw = shop.engine.raw_connection()
+    cur = raw.cursor()
+    cur.execute("SELECT CONNECTION_ID()")
+    (pooled,) = cur.fetchone()
+    cur.close()
+    with h.engine.connect() as other:  # the test's own engine
+        other.execute(sa.text(f"KILL CONNECTION {int(pooled)}"))
+    raw.close()  # back in the pool, dead
+    with pytest.raises(Exception) as caught:
+        orders.read_orders_now(shop, [1], cols)
+    assert connection_lost(caught.value), caught.value
+    assert list(orders.read_orders_now(shop, [1], cols)) == [1]  # a new connection
 
 
 def test_read_order_on_sqlite_demo(opencart_sqlite):

@@ -166,10 +166,9 @@ def _orders_by_ids(db: ShopDB, columns: tuple[str, ...] = ORDER_COLUMNS) -> sa.S
     return stmt
 
 
-def _to_order(row) -> Order:
+def _to_order(m: dict) -> Order:
     # A column not read (read_orders(columns=…)) stays empty. A plain dict: SQLAlchemy's mapping answers a missing key
     # by raising and catching an error inside, ~20 times per order read for order status by phone.
-    m = row._asdict()
     raw_code = m.get("payment_code") or ((_json_method(m.get("payment_method") or "") or {}).get("code", ""))
     return Order(
         order_id=m["order_id"], store_id=m["store_id"], order_status_id=m["order_status_id"],
@@ -196,10 +195,49 @@ def read_orders(db: ShopDB, order_ids: list[int], *, lines: bool = True, line_fl
     with _conn(db, conn) as c:
         for chunk in _chunks(sorted(set(order_ids)), BATCH):
             for row in c.execute(_orders_by_ids(db, columns), {"ids": chunk}):
-                out[row.order_id] = _to_order(row)
+                out[row.order_id] = _to_order(row._asdict())
         if lines and out:
             load_lines(db, c, list(out.values()), line_floor or LineFloor())
     return out
+
+
+def read_orders_now(db: ShopDB, order_ids: list[int], columns: tuple[str, ...]) -> dict[int, Order]:
+    """`read_orders(lines=False, columns=…)` for a caller on the line (order status by phone): on MySQL/MariaDB, one
+    plain statement through the cursor of a pooled connection. SQLAlchemy's Connection, statement cache, expanding IN
+    and result rows cost more CPU than the read itself: read_orders 1.1–1.3 ms per read against 0.55 ms this way
+    (in-process, 2026-12-07). The pool, its checkout (deadline, liveness) and its connections stay SQLAlchemy's. Only
+    the order table's own columns (no country subqueries); anything else, and the demo's SQLite shop, read_orders."""
+    t = db.t("order")
+    if not db.is_mysql or not order_ids or not set(columns) <= set(t.c.keys()):
+        return read_orders(db, order_ids, lines=False, columns=columns)
+    ids = sorted(set(order_ids))[:BATCH]  # a caller's few orders; more is read_orders' work
+    if len(ids) < len(set(order_ids)):
+        return read_orders(db, order_ids, lines=False, columns=columns)
+    quote = db.engine.dialect.identifier_preparer.quote
+    key = ("ocbridge.orders_now", columns)
+    head = t.info.get(key)
+    if head is None:
+        head = t.info[key] = f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(t.name)} WHERE {quote('order_id')} IN "
+    sql = head + "(" + ", ".join(["%s"] * len(ids)) + ")"
+    raw = db.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        try:
+            cur.execute(sql, ids)
+            names = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        finally:
+            cur.close()
+    except db.engine.dialect.loaded_dbapi.Error as exc:
+        # What the engine does for a statement it runs: a connection the server dropped leaves the pool, and the
+        # caller may try once more on a new one (db.connection_lost).
+        if db.engine.dialect.is_disconnect(exc, raw.dbapi_connection, None):
+            raw.invalidate(exc)
+            exc.connection_lost = True
+        raise
+    finally:
+        raw.close()
+    return {m["order_id"]: _to_order(m) for m in (dict(zip(names, row)) for row in rows)}
 
 
 def read_order(db: ShopDB, order_id: int, *, lines: bool = True, columns: tuple[str, ...] = ORDER_COLUMNS) -> Order | None:
@@ -402,7 +440,7 @@ def poll(db: ShopDB, mark: PollWatermark, *, now: dt.datetime, limit: int = BATC
         floor_new = LineFloor(mark.last_order_product_id, mark.last_order_option_id)
         expected = mark.last_order_id + 1
         for row in new_rows:
-            order = _to_order(row)
+            order = _to_order(row._asdict())
             for gap in range(expected, order.order_id):  # out-of-order commit or deleted order
                 if len(mark.pending) < MAX_PENDING and gap - expected < 1000:
                     mark.pending[str(gap)] = {"seen": now.isoformat(), "op": floor_new.order_product_id,
@@ -496,7 +534,7 @@ def orders_in_range(db: ShopDB, after_order_id: int, upto_order_id: int, *, limi
     with db.engine.connect() as conn:
         rows = conn.execute(_order_select(db).where(t.c.order_id > after_order_id, t.c.order_id <= upto_order_id,
                                                     t.c.order_status_id > 0).order_by(t.c.order_id).limit(limit)).all()
-        found = [_to_order(r) for r in rows]
+        found = [_to_order(r._asdict()) for r in rows]
         if found:
             load_lines(db, conn, found, LineFloor())
     return found

@@ -95,7 +95,7 @@ def _first(store, ids: list[int], days_back: int, max_orders: int, with_comment:
     from ocbridge.opencart import orders as oc_orders
 
     db = opencart.shop_db(store, reads_only=True)
-    found = oc_orders.read_orders(db, ids, lines=False, columns=oc_orders.FOUND_BY_PHONE_COLUMNS)
+    found = oc_orders.read_orders_now(db, ids, oc_orders.FOUND_BY_PHONE_COLUMNS)
     since = _shop_now(store) - dt.timedelta(days=days_back)
     keep = sorted((o for o in found.values() if o.store_id == store.oc_store_id and o.order_status_id > 0
                    and (o.date_added is None or o.date_added >= since)), key=lambda o: o.order_id, reverse=True)
