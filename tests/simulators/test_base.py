@@ -166,6 +166,14 @@ def test_control_api_drives_simulator_from_another_process(sim):
     assert httpx.post(f"{sim.base_url}/_sim/not_a_method").status_code == 404
 
 
+def test_control_api_takes_arguments_in_the_query(sim):
+    """`/_sim/<method>?name=value`: values read as JSON where they are (numbers, true), as text otherwise."""
+    assert httpx.post(f"{sim.base_url}/_sim/set_speed?speed=4").json() == {"result": None}
+    assert sim.speed == 4
+    assert httpx.post(f"{sim.base_url}/_sim/fail_next?kind=503&path=/echo").status_code == 200
+    assert httpx.post(f"{sim.base_url}/echo", json={}).status_code == 503
+
+
 def test_stop_then_connection_refused():
     sim = EchoSimulator()
     url = sim.start()

@@ -4,6 +4,7 @@ faults, rate limits, webhooks, simulated customers, simulated time and the `/_si
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import socket
 import struct
