@@ -31,7 +31,7 @@ from ocbridge.core import access, clock
 from ocbridge.core.choices import ExchangeOutcome, Level, Role, Service
 from ocbridge.core.errors import ConfigurationError, ServiceError
 from ocbridge.core.exchanges import client_ip, close_inbound, inbound_exchange
-from ocbridge.core.models import Integration, Job, Store
+from ocbridge.core.models import Integration, Job, SideEffect, Store
 from ocbridge.core.sentences import Sentence
 from ocbridge.integrations.payments import installments, ledger, links, merchant_page, operations
 from ocbridge.integrations.payments.gateways import gateway_for
@@ -316,13 +316,23 @@ def payment_list(request) -> HttpResponse:
 def payment_detail(request, pk: int) -> HttpResponse:
     payment = access.get_scoped(Payment.objects.select_related("store", "integration__connection"), request.user, pk=pk)
     can_act = access.can(request.user, payment.store, Role.OPERATOR)
+    ops = list(payment.operations.all())
     return render(request, "payments/detail.html", {
         "nav": "payments", "payment": payment, "events": payment.events.select_related("exchange"),
-        "ops": payment.operations.all(), "can_act": can_act, "link": links.url_for(payment) if can_act else "",
+        "ops": ops, "late": _late_runs(payment, ops), "can_act": can_act,
+        "link": links.url_for(payment) if can_act else "",
         "seq": {op: operations.next_sequence(payment, op) for op in Operation.values},
         "captured": payment.money(payment.captured_minor), "refunded": payment.money(payment.refunded_minor),
         "refundable": payment.money(operations.refundable_now(payment)),
         "capturable": payment.money(payment.amount_minor - payment.captured_minor)})
+
+
+def _late_runs(payment: Payment, ops: list) -> list[tuple[str, SideEffect]]:
+    """The payment's outbox rows (its purchase, each operation) with a `late` record: what a run saw after another
+    run had taken its claim over (core.outbox). Shown here too, not only on the outbox's admin page."""
+    names = {merchant_page.purchase_key(payment): _("Purchase")}
+    names.update({op.key: f"{op.get_operation_display()} {op.amount} {payment.currency}" for op in ops})
+    return [(names[e.key], e) for e in SideEffect.objects.filter(key__in=list(names)).exclude(late="").order_by("pk")]
 
 
 @login_required
