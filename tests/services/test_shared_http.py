@@ -29,3 +29,11 @@ def test_clients_of_a_service_share_one_http_client_per_host(cls, service, attrs
     for attr in attrs:
         assert isinstance(getattr(first, attr), HttpClient)
         assert getattr(first, attr) is getattr(second, attr), attr
+
+
+def test_callers_that_wait_differently_on_one_host_each_keep_their_timeout():
+    """Netgsm's SMS (15 s) and call control (10 s) on one host — a connection with its own base URL, as the
+    simulator's: one shared client would have given both the first one's timeout."""
+    client = NetgsmClient(Connection(store=Store(name="S"), service="netgsm", base_url="http://127.0.0.1:9",
+                                     secret={"usercode": "u", "password": "p"}))
+    assert client._http._client.timeout.read == 15 and client._pbx._client.timeout.read == 10

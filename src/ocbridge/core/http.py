@@ -106,16 +106,19 @@ class HttpClient:
         self._client.close()
 
 
-_shared: dict[tuple[str, str], HttpClient] = {}
+_shared: dict[tuple[str, str, float], HttpClient] = {}
 _shared_lock = threading.Lock()
 
 
 def shared_client(service: str, base_url: str, timeout: float = 30.0) -> HttpClient:
     """One HttpClient (connection pool, TLS context) per service and account host for the whole process: building
     one costs ~60 ms of certificate loading, more than a call itself, and every job builds a client. Every account
-    of the service on that host uses it, so it keeps no cookies (_KeepNoCookies)."""
+    of the service on that host uses it, so it keeps no cookies (_KeepNoCookies). Callers that wait differently
+    get a client each (Netgsm's call control 10 s and its SMS 15 s on one host): the first caller's timeout must
+    not become the others'."""
+    key = (service, base_url, float(timeout))
     with _shared_lock:
-        client = _shared.get((service, base_url))
+        client = _shared.get(key)
         if client is None:
-            client = _shared[(service, base_url)] = HttpClient(service, base_url=base_url, timeout=timeout)
+            client = _shared[key] = HttpClient(service, base_url=base_url, timeout=timeout)
         return client

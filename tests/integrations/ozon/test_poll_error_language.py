@@ -51,7 +51,7 @@ def _break(fault: str, integration, sim, monkeypatch) -> None:
     elif fault in ("garbage", "503"):
         sim.fail_next(fault, count=5)
     elif fault == "timeout":  # the process's client for this host, giving up after half a second (not Ozon's 30 s)
-        monkeypatch.setitem(http._shared, ("ozon", sim.base_url.rstrip("/")),
+        monkeypatch.setitem(http._shared, ("ozon", sim.base_url.rstrip("/"), 30.0),
                             http.HttpClient("ozon", base_url=sim.base_url.rstrip("/"), timeout=0.5))
         sim.fail_next("timeout", count=5, seconds=2)
     else:
