@@ -241,3 +241,35 @@ def failing_read_shown(store, lang: str) -> tuple[str, str]:
     with translation.override(lang):
         [line] = polls_failing(Store.objects.all())
     return row, line.text
+
+
+def job_shown(job, lang: str) -> tuple[str, str]:
+    """A job's reason (error or wait) as a reader in `lang` sees it: its row on the jobs list and the "Last error" on
+    the job's page."""
+    import html
+    import re
+
+    from django.contrib.auth.models import User
+    from django.test import Client
+    from django.urls import reverse
+
+    client = Client()
+    client.force_login(User.objects.filter(username=f"admin-{lang}").first()
+                       or User.objects.create_superuser(f"admin-{lang}", password="pw"))
+    client.cookies["django_language"] = lang
+    listing = html.unescape(client.get(reverse("dashboard:jobs")).content.decode())
+    row = re.search(r'<tr>(?:(?!</tr>).)*?' + re.escape(reverse("dashboard:job", args=[job.pk])) + r'.*?</tr>',
+                    listing, re.S).group(0)
+    detail = html.unescape(client.get(reverse("dashboard:job", args=[job.pk])).content.decode())
+    return row, re.search(r'<p class="err">.*?</p>', detail, re.S).group(0)
+
+
+def assert_job_reads(job, said: dict) -> None:
+    """The job's row keeps the English text (`said["en"]`, for logs) and both pages read it in each language."""
+    job.refresh_from_db()
+    assert said["en"] in job.last_error, job.last_error
+    for lang in ("en", "tr", "ru"):
+        row, error = job_shown(job, lang)
+        assert said[lang] in row and said[lang] in error, (lang, row, error)
+        for other in {"en", "tr", "ru"} - {lang}:
+            assert said[other] not in error, (lang, error)

@@ -180,3 +180,48 @@ def test_a_test_message_whose_settings_cannot_work_reads_in_the_readers_language
         url = reverse("dashboard:job", args=[job.pk]) if case == "no bot" else reverse("dashboard:alerts")
         page = html.unescape(client.get(url).content.decode())
         assert said[lang] in page, (lang, page)
+
+
+class Killed(BaseException):
+    """What SIGKILL does to a run, in-process: it stops where it is, records nothing, its claim stays."""
+
+
+def test_a_test_message_left_unknown_by_a_lost_run_reads_in_the_readers_language(settings, monkeypatch):
+    """The route's test message was begun (outbox row "sending") and its worker died before an answer came: the next
+    run cannot ask Telegram whether it arrived, so the row is left unknown, never sent twice. The route's "Test:" line
+    says why (SideEffect.error_said, core.outbox) in each reader's language. The real job, run in a Turkish worker."""
+    import html
+
+    from django.utils import translation
+
+    from ocbridge.core import clock, telegram
+    from ocbridge.core.jobs import JobKind
+
+    with TelegramSimulator() as tg:
+        tg.add_chat(424242)
+        settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_URL = tg.token, tg.base_url
+        client = Client()
+        client.force_login(User.objects.create_superuser("ayse", password="x"))
+        assert client.post(reverse("dashboard:alerts"), {
+            "store": "", "channel": "telegram", "target": "424242", "digest_minutes": 30, "waiting_minutes": 45,
+            "enabled": "on", "sources": ["failing"]}).status_code == 302
+
+        def dies_while_sending(*args, **kwargs):
+            raise Killed()
+
+        monkeypatch.setattr(telegram, "send", dies_while_sending)
+        client.post(reverse("dashboard:alert-test", args=[AlertRoute.objects.get().pk]))
+        with pytest.raises(Killed):
+            run_until_idle()
+        monkeypatch.undo()
+        clock.travel(JobKind.claim_seconds + 1)
+        with translation.override("tr"):
+            run_until_idle()
+        effect = SideEffect.objects.get(key__startswith="alert-test:")
+        assert effect.state == "unknown" and effect.error == "the run sending it was lost"  # English, for logs
+        said = {"en": "the run sending it was lost", "tr": "onu gönderen çalıştırma kayboldu",
+                "ru": "запуск, который его отправлял, потерян"}
+        for lang in ("en", "tr", "ru"):
+            client.cookies["django_language"] = lang
+            page = html.unescape(client.get(reverse("dashboard:alerts")).content.decode())
+            assert said[lang] in page, (lang, page)

@@ -47,6 +47,7 @@ from ocbridge.core.jobkinds import (  # noqa: F401  (re-exported: integrations i
 )
 from ocbridge.core.models import Job
 from ocbridge.core.outage import broker_down, job_queue
+from ocbridge.core.sentences import Sentence
 
 log = logging.getLogger(__name__)
 
@@ -168,17 +169,27 @@ class Heartbeat:
             connection.close()
 
 
+GAVE_UP = gettext_noop("gave up after {attempts} attempts: {error}")
+# A lost worker's job, said (core.sentences) on the row the dashboard shows.
+WORKER_LOST_EXHAUSTED = Sentence(gettext_noop("worker lost; attempts exhausted"))
+WORKER_LOST_RETRIED = Sentence(gettext_noop("worker lost (claim expired); retried"))
+
+
+def hub_unavailable(exc: Exception) -> Sentence:
+    """The hub's own database locked or gone, with the driver's words (not translated: they are its own)."""
+    return Sentence(gettext_noop("hub database unavailable: {detail}"), detail=str(exc)[:1000])
+
+
 def _said(job, exc: Exception, gave_up: bool = False) -> dict | None:
     """The error's Sentence data for the job's row (core.sentences), so its pages show it in each reader's language;
     the connection's secrets masked as in its Exchanges. None: the error has only its text (`last_error`)."""
-    from ocbridge.core.sentences import Sentence, said_data
+    from ocbridge.core.sentences import said_data
 
     connection = job.integration.connection if job.integration_id and job.integration else None
     data = said_data(exc, connection.secret_values() if connection is not None else ())
     if data is None or not gave_up:
         return data
-    return Sentence(gettext_noop("gave up after {attempts} attempts: {error}"), attempts=job.attempts,
-                    error=Sentence.from_data(data)).as_data()
+    return Sentence(GAVE_UP, attempts=job.attempts, error=Sentence.from_data(data)).as_data()
 
 
 def _text(exc: Exception) -> str:
@@ -220,11 +231,15 @@ def run_job(job_id: int):
         if not _hub_unavailable(exc):
             log.exception("job %s (%s) crashed", job.pk, job.kind)
             _finish_quietly(job, state=JobState.ERRORED, finished_at=now(), last_error=traceback.format_exc()[-4000:])
-        elif job.attempts >= job.max_attempts:
-            _finish_quietly(job, state=JobState.FAILED, finished_at=now(), last_error=f"gave up after {job.attempts} attempts: {exc}")
         else:  # the hub's own database was locked or gone: try again later, like any retryable error
-            _finish_quietly(job, state=JobState.QUEUED, next_run_at=now() + timedelta(seconds=kind.backoff(job.attempts)),
-                            last_error=f"hub database unavailable: {exc}")
+            said = hub_unavailable(exc)  # the driver's own words kept as they are, our framing said
+            if job.attempts >= job.max_attempts:
+                said = Sentence(GAVE_UP, attempts=job.attempts, error=said)
+                _finish_quietly(job, state=JobState.FAILED, finished_at=now(), last_error=said.english(),
+                                last_error_said=said.as_data())
+            else:
+                _finish_quietly(job, state=JobState.QUEUED, next_run_at=now() + timedelta(seconds=kind.backoff(job.attempts)),
+                                last_error=said.english(), last_error_said=said.as_data())
     except Exception:
         log.exception("job %s (%s) crashed", job.pk, job.kind)
         _finish(job, state=JobState.ERRORED, finished_at=now(), last_error=traceback.format_exc()[-4000:])
@@ -293,10 +308,10 @@ def requeue_expired() -> int:
     if not expired.exists():  # the usual tick: one indexed read, no write (an UPDATE of no rows still locks SQLite)
         return 0
     failed = expired.exclude(kind__in=routine_kinds()).filter(attempts__gte=F("max_attempts")).update(
-        state=JobState.FAILED, finished_at=now, claimed_by="", claim_token="", last_error="worker lost; attempts exhausted",
-        last_error_said=None)
+        state=JobState.FAILED, finished_at=now, claimed_by="", claim_token="",
+        last_error=WORKER_LOST_EXHAUSTED.english(), last_error_said=WORKER_LOST_EXHAUSTED.as_data())
     back = expired.update(state=JobState.QUEUED, claimed_by="", claim_token="", claim_expires_at=None, next_run_at=now,
-                          last_error="worker lost (claim expired); retried", last_error_said=None)
+                          last_error=WORKER_LOST_RETRIED.english(), last_error_said=WORKER_LOST_RETRIED.as_data())
     return failed + back
 
 

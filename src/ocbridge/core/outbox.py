@@ -64,17 +64,24 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.db.models import Q, TextField, Value
 from django.db.models.functions import Concat
+from django.utils.translation import gettext_noop
 
 from ocbridge.core import clock
 from ocbridge.core.choices import JobState, SideEffectState
 from ocbridge.core.errors import RetryableError, ServiceError, TerminalError, UnknownOutcomeError
 from ocbridge.core.jobs import ClaimLost, current_job, fenced, renew
 from ocbridge.core.models import Job, SideEffect
-from ocbridge.core.sentences import Sentence, said_data
+from ocbridge.core.sentences import Sentence, said_data, sentence_of, storable
 
 log = logging.getLogger(__name__)
 
 S = SideEffectState
+# Why a row was left unknown or paused, said (core.sentences): the pages showing it read it in their own language.
+SENDER_LOST = gettext_noop("the run sending it was lost")
+OTHER_SENDER = gettext_noop("another run was sending it")
+SWITCHED_OFF = {"store": gettext_noop("paused: the store is switched off"),
+                "connection": gettext_noop("paused: the connection is switched off"),
+                "integration": gettext_noop("paused: the integration is switched off")}
 GATEWAY_CODES = frozenset({500, 502, 504})  # the request may have been carried out before the error answer
 
 # Tests set this to play a freeze: called as send_hook(effect) after begin() and before the last check of the claim
@@ -142,7 +149,7 @@ def begin(effect: SideEffect) -> bool:
     with fenced():
         off = switched_off(effect)
         if off:
-            _cas(effect, S.REQUESTED, S.PAUSED, error=f"paused: the {off} is switched off")
+            _cas(effect, S.REQUESTED, S.PAUSED, **_error(effect, Sentence(SWITCHED_OFF[off])))
             return False
         return _cas(effect, S.REQUESTED, S.SENDING, sent_by=token or "-")
 
@@ -155,9 +162,12 @@ def sent(effect: SideEffect, provider_id: str, *, answer_window: float = 0.0, by
                 answer_until=effect.answer_until or _window_end(answer_window))
 
 
-def unknown(effect: SideEffect, reason: str, *, answer_window: float = 0.0, by: str | None = None) -> bool:
-    """sending → unknown: it may have gone out. Never resent; a late result is still applied (match())."""
-    return _cas(effect, S.SENDING, S.UNKNOWN, by=by, error=reason[:2000], answer_until=_window_end(answer_window))
+def unknown(effect: SideEffect, reason: str | Sentence, said: Sentence | None = None, *, answer_window: float = 0.0,
+            by: str | None = None) -> bool:
+    """sending → unknown: it may have gone out. Never resent; a late result is still applied (match()). A Sentence
+    (`reason`, or `said` beside an English `reason`) is kept as said: the row's pages read it in their language."""
+    return _cas(effect, S.SENDING, S.UNKNOWN, by=by, answer_until=_window_end(answer_window),
+                **_error(effect, reason, said))
 
 
 def failed(effect: SideEffect, reason: str, said: dict | None = None, *, by: str | None = None) -> bool:
@@ -177,7 +187,25 @@ def refusal(effect: SideEffect) -> Sentence | str:
 
 
 def _said(effect: SideEffect, exc: Exception) -> dict | None:
-    return said_data(exc, effect.connection.secret_values() if effect.connection_id else ())
+    return said_data(exc, _secrets(effect))
+
+
+def _secrets(effect: SideEffect):
+    return effect.connection.secret_values() if effect.connection_id else ()
+
+
+def _error(effect: SideEffect, reason: str | Sentence, said: Sentence | None = None) -> dict:
+    """The row's error fields: the English text, and the data of what was said (`reason` itself when it is a
+    Sentence) with secrets masked; None: text only."""
+    said = reason if isinstance(reason, Sentence) else said
+    text = reason.english() if isinstance(reason, Sentence) else str(reason)
+    return {"error": text[:2000], "error_said": storable(said, _secrets(effect)) if said is not None else None}
+
+
+def _doubt(exc: Exception) -> Sentence | str:
+    """A doubtful error as said where it was (without our "service: code" prefix, as a job's row shows it), else its
+    text."""
+    return sentence_of(exc) or str(exc)
 
 
 def _window_end(seconds: float):
@@ -207,17 +235,17 @@ def perform(effect: SideEffect, send: Callable[[SideEffect], str], *, answer_win
     about, and when the provider says it never arrived it is sent now under the same key and reference instead of
     staying unknown (asked first, so never blind; without it a killed worker's refund stayed unknown for good)."""
     if resend_absent and ask is not None and effect.state in (S.SENDING, S.UNKNOWN) and sender_over(effect):
-        if _settle_doubt(effect, "the run sending it was lost", answer_window, ask, not_there=S.REQUESTED,
+        if _settle_doubt(effect, Sentence(SENDER_LOST), answer_window, ask, not_there=S.REQUESTED,
                          frm=(S.SENDING, S.UNKNOWN)).state != S.REQUESTED:
             return effect
     elif effect.state == S.SENDING:  # found mid-send: the run that began it was lost (crash or stall)
         # requested after it: the stalled run woke, found itself fenced out before sending and gave the row back
-        if _settle_doubt(effect, "the run sending it was lost", answer_window, ask).state != S.REQUESTED:
+        if _settle_doubt(effect, Sentence(SENDER_LOST), answer_window, ask).state != S.REQUESTED:
             return effect
     if effect.state != S.REQUESTED or not begin(effect):
         effect.refresh_from_db()
         if effect.state == S.SENDING and effect.sent_by != _token():
-            return _settle_doubt(effect, "another run was sending it", answer_window, ask)
+            return _settle_doubt(effect, Sentence(OTHER_SENDER), answer_window, ask)
         return effect
     mine = effect.sent_by
     if send_hook is not None:
@@ -233,7 +261,7 @@ def perform(effect: SideEffect, send: Callable[[SideEffect], str], *, answer_win
         return effect
     except Exception as exc:
         if doubtful(exc):
-            _settle_doubt(effect, str(exc), answer_window, ask, not_there=S.REQUESTED, by=mine)
+            _settle_doubt(effect, str(exc), answer_window, ask, not_there=S.REQUESTED, by=mine, said=_doubt(exc))
             if effect.state != S.REQUESTED:
                 return effect
             raise  # the provider says it never arrived: the job retries and sends it then
@@ -241,7 +269,8 @@ def perform(effect: SideEffect, send: Callable[[SideEffect], str], *, answer_win
             moved = _cas(effect, S.SENDING, S.REQUESTED, by=mine, sent_by="", error=str(exc)[:2000],
                          error_said=_said(effect, exc))
         else:  # a bug of ours, mid-send: it may have gone out
-            moved = unknown(effect, f"error while sending: {exc!r}", answer_window=answer_window, by=mine)
+            moved = unknown(effect, Sentence(gettext_noop("error while sending: {detail}"), detail=repr(exc)),
+                            answer_window=answer_window, by=mine)
         if not moved:
             _taken_over(effect, mine, f"sent after another run took the row over; failed: {exc}")
         raise
@@ -284,27 +313,38 @@ def _token() -> str:
     return (job.claim_token if job is not None else "") or "-"
 
 
-def _settle_doubt(effect: SideEffect, reason: str, answer_window: float, ask, not_there: str = S.UNKNOWN,
-                  frm: tuple = (S.SENDING,), by: str | None = None) -> SideEffect:
+def _settle_doubt(effect: SideEffect, reason: str | Sentence, answer_window: float, ask, not_there: str = S.UNKNOWN,
+                  frm: tuple = (S.SENDING,), by: str | None = None, said: Sentence | str | None = None) -> SideEffect:
     """Ask the provider if it can be asked: it has it → sent; it says it never arrived → `not_there` (requested
     when the run that sent it is over — this run's own failed send, or a lost run whose claim ended: it may be sent
     again; unknown when another run's send was lost while that run may only be stalled). No answer, or no way to
-    ask → unknown. Never a second send in doubt. `by`: this run's own send, written only while the row is still it."""
+    ask → unknown. Never a second send in doubt. `by`: this run's own send, written only while the row is still it.
+    `reason`: why it is in doubt, in English or said; `said`: beside an English `reason`, the same as said (or the
+    provider's own text)."""
+    said = reason if isinstance(reason, Sentence) else said
+    reason = _english(reason)
     found, answered = None, False
     if ask is not None:
         try:
             found, answered = ask(effect), True
         except ServiceError as exc:
+            said = Sentence(gettext_noop("{reason}; asking failed: {error}"), reason=said or reason, error=_doubt(exc))
             reason = f"{reason}; asking failed: {exc}"
     if found:
         moved = sent(effect, found, answer_window=answer_window, by=by)
     elif answered and not_there == S.REQUESTED:
-        moved = _cas(effect, frm, S.REQUESTED, by=by, sent_by="", error=f"{reason}; the provider does not have it")
+        moved = _cas(effect, frm, S.REQUESTED, by=by, sent_by="", **_error(
+            effect, f"{reason}; the provider does not have it",
+            Sentence(gettext_noop("{reason}; the provider does not have it"), reason=said or reason)))
     else:
-        moved = unknown(effect, reason, answer_window=answer_window, by=by)
+        moved = unknown(effect, reason, said if isinstance(said, Sentence) else None, answer_window=answer_window, by=by)
     if by is not None and not moved:
         _taken_over(effect, by, f"sent after another run took the row over; doubtful: {reason}")
     return effect
+
+
+def _english(reason: str | Sentence) -> str:
+    return reason.english() if isinstance(reason, Sentence) else reason
 
 
 def sender_over(effect: SideEffect) -> bool:

@@ -65,15 +65,20 @@ def listed(items: list) -> Sentence | str:
 def said_data(exc: BaseException, secrets=()) -> dict | None:
     """What a row stores of the error's Sentence (its data, values made storable and `secrets` masked), for a page
     to show in its reader's language; None: the error has only its text."""
+    sentence = sentence_of(exc)
+    return storable(sentence, secrets) if sentence is not None else None
+
+
+def storable(sentence: Sentence, secrets=()) -> dict:
+    """A Sentence's data for a row: its text values (nested ones too) made storable and `secrets` masked."""
     from ocbridge.core.masking import mask_values, storable_text
 
-    sentence = sentence_of(exc)
-    if sentence is None:
-        return None
-    data = sentence.as_data()
-    data["values"] = {k: storable_text(mask_values(v[:1000], secrets)) if isinstance(v, str) else v
-                      for k, v in data["values"].items()}
-    return data
+    def clean(data: dict) -> dict:
+        return {"text": data["text"], "values": {
+            k: clean(v) if isinstance(v, dict) else storable_text(mask_values(v[:1000], secrets)) if isinstance(v, str)
+            else v for k, v in data["values"].items()}}
+
+    return clean(sentence.as_data())
 
 
 def shown(data, text: str) -> str:

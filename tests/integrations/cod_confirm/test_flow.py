@@ -151,6 +151,71 @@ def test_a_confirmation_sms_netgsm_refuses_reads_in_each_readers_language(cod_be
         assert said[lang] in error, (lang, error)
 
 
+def test_the_refusal_in_the_confirmations_history_reads_in_each_readers_language(cod_bed):
+    """The same Netgsm refusal (code 40) in the confirmation's timeline: "netgsm refused: …" with Netgsm's words kept as
+    they are and our framing and its explanation of the code in the reader's language (Transition.reason_said), not
+    the English detail inside a translated frame. The real flow in a Turkish worker, against the Netgsm simulator."""
+    import html
+    import re
+
+    from django.contrib.auth.models import User
+    from django.test import Client
+    from django.urls import reverse
+    from django.utils import translation
+
+    from ocbridge.core.models import Connection
+    from ocbridge.integrations.cod_confirm.models import ChannelStep, Transition
+    from ocbridge.simulators.netgsm import NetgsmSimulator
+
+    bed = cod_bed("3.0", channels=["sms"], delays=[0])
+    with NetgsmSimulator(usercode="8503001122", password="netgsm-pass-5678", msgheaders=("SHOP",), speed=200) as sim:
+        netgsm = Connection.objects.create(store=bed.store, service="netgsm", base_url=sim.base_url,
+                                           secret={"usercode": "8503001122", "password": "netgsm-pass-5678"},
+                                           options={"msgheader": "NOT-OURS"})
+        ChannelStep.objects.filter(integration=bed.integration).update(connection=netgsm)
+        add_order(bed.shop, 1018, telephone=PHONE)
+        with translation.override("tr"):
+            bed.run()
+    c = Confirmation.objects.get(order_id=1018)
+    failed = Transition.objects.get(confirmation=c, to_state="failed")
+    assert failed.reason.startswith("netgsm refused: netgsm: 40 the sender name"), failed.reason  # English, for logs
+    said = {"en": "netgsm refused: the sender name (message header) is not defined at Netgsm (code 40): Mesaj başlığınızın",
+            "tr": "netgsm reddetti: gönderici adı (mesaj başlığı) Netgsm'de tanımlı değil (kod 40): Mesaj başlığınızın",
+            "ru": "netgsm отказал: имя отправителя (заголовок сообщения) не зарегистрировано в Netgsm (код 40): "
+                  "Mesaj başlığınızın"}
+    client = Client()
+    client.force_login(User.objects.create_superuser("owner", password="pw"))
+    for lang in ("en", "tr", "ru"):
+        client.cookies["django_language"] = lang
+        page = html.unescape(client.get(reverse("dashboard:confirmation", args=[c.pk])).content.decode())
+        timeline = re.search(r'<ol class="timeline".*?</ol>', page, re.S).group(0)
+        assert said[lang] in timeline, (lang, timeline)
+
+
+def test_a_due_attempt_waiting_for_one_that_may_still_be_answered_says_so_in_each_readers_language(cod_bed):
+    """Attempt 2 falls due (here queued at once, as the watchdog may) while attempt 1's SMS may still be answered: its
+    job waits, and its row on the jobs list and its page say why in the reader's language. A Turkish worker."""
+    from django.utils import translation
+
+    from testkit import assert_job_reads
+    from ocbridge.core.jobs import run_until_idle
+    from ocbridge.integrations.cod_confirm.jobs import schedule_attempt
+
+    bed = cod_bed("3.0", channels=["sms", "sms"], delays=[0, 0])
+    bed.sim.set_customer("+905321234567", sms_reply=None)  # no reply: the first SMS stays inside its answer window
+    add_order(bed.shop, 1019, telephone=PHONE)
+    bed.run()
+    c = Confirmation.objects.get(order_id=1019)
+    assert c.attempts.get(number=1).state == "in_flight", list(c.attempts.values_list("number", "state"))
+    schedule_attempt(c, 2, at_once=True)
+    with translation.override("tr"):
+        run_until_idle()
+    job = Job.objects.get(kind="cod_confirm.start_attempt", payload__number=2)
+    assert job.state == "queued" and not c.attempts.filter(number=2).exists()
+    assert_job_reads(job, {"en": "attempt 1 may still be answered", "tr": "1. deneme hâlâ yanıtlanabilir",
+                           "ru": "на попытку 1 ещё может прийти ответ"})
+
+
 def test_call_then_sms_fallback_with_turkish_reply(cod_bed):
     bed = cod_bed("3.0", channels=["call", "sms"], delays=[0, 30])
     add_order(bed.shop, 1006, telephone="5321234567")

@@ -120,6 +120,36 @@ def test_stock_change_within_30_seconds_waits_and_sends_the_latest_value(integra
     assert sim.limit_hits().get("stock_pair", 0) == 0
 
 
+@pytest.mark.parametrize("shop", ["3.0"], indirect=True)
+def test_waits_for_ozons_limits_say_so_in_each_readers_language(integration, sim, shop):
+    """A stock change inside Ozon's 30 s per pair, and the import task Ozon has not finished: each job waits, and its
+    row on the jobs list and its page say why in the reader's language (core.jobs.Defer with a Sentence). The jobs
+    run in a Turkish worker."""
+    from django.utils import translation
+
+    from testkit import assert_job_reads
+
+    store, engine, md = shop
+    run(jobs.SyncProducts, integration)
+    clock.travel(6)  # the import task is read 5 s after it started; the simulator has not finished it
+    with translation.override("tr"):
+        tracking = run_job(Job.objects.filter(kind=jobs.TrackImportTask.kind).latest("pk").pk)
+    assert tracking.state == JobState.QUEUED and tracking.attempts == 0
+    assert_job_reads(tracking, {"en": "Ozon import task still pending", "tr": "Ozon içe aktarma görevi hâlâ bekliyor",
+                                "ru": "задача импорта Ozon ещё выполняется"})
+    settle(sim)
+    p = md.tables["oc_product"]
+    for quantity in (4, 3):  # the second change comes < 30 s after the first was sent
+        with engine.begin() as c:
+            c.execute(update(p).where(p.c.product_id == 1).values(quantity=quantity))
+        with translation.override("tr"):
+            job = run(jobs.SyncStock, integration)
+    assert job.state == JobState.QUEUED
+    assert_job_reads(job, {"en": "stock pairs waiting for Ozon's 30 s interval",
+                           "tr": "stok çiftleri Ozon'un 30 sn aralığını bekliyor",
+                           "ru": "пары остатков ждут 30-секундного интервала Ozon"})
+
+
 def test_429_is_retried_later_never_dropped(integration, sim):
     sim.fail_next("429", path="/v3/product/import", retry_after=7)
     job = run(jobs.SyncProducts, integration)

@@ -344,3 +344,36 @@ def test_a_lost_answer_is_settled_by_re_reading_the_posting_never_sent_twice(int
     assert _status_out(number)["delivering"]["state"] == "done"
     effect = SideEffect.objects.get(kind="ozon.delivering")
     assert (effect.state, effect.provider_id) == ("sent", number)
+
+
+@pytest.mark.parametrize("shop", ["3.0"], indirect=True)
+def test_a_ship_paused_while_the_connection_is_off_reads_in_each_readers_language(integration, sim, shop, ordered):
+    """The shop ships while the Ozon connection is switched off: the outbox pauses the call (nothing sent), and the
+    orders page's "Sent to Ozon" line says why in the reader's language (the outbox row's reason as said), not in
+    English. The jobs run in a Turkish worker."""
+    import html
+
+    from django.contrib.auth.models import User
+    from django.test import Client
+    from django.urls import reverse
+    from django.utils import translation
+
+    from ocbridge.core.models import Connection
+
+    number, order_id = ordered
+    Connection.objects.filter(pk=integration.connection_id).update(enabled=False)
+    _shop_sets(shop[0], order_id, 3)
+    with translation.override("tr"):
+        _poll_shop(integration)
+    out = _status_out(number)["ship"]
+    assert (out["state"], out["detail"]) == ("paused", "paused: the connection is switched off") and calls(sim, SHIP) == 0
+    said = {"en": "paused: the connection is switched off", "tr": "duraklatıldı: bağlantı kapalı",
+            "ru": "приостановлено: подключение выключено"}
+    client = Client()
+    client.force_login(User.objects.create_superuser("owner", password="pw"))
+    for lang in ("en", "tr", "ru"):
+        client.cookies["django_language"] = lang
+        page = html.unescape(client.get(reverse("ozon:orders", args=[integration.pk])).content.decode())
+        assert said[lang] in page, (lang, page)
+        for other in {"en", "tr", "ru"} - {lang}:
+            assert said[other] not in page

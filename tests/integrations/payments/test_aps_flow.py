@@ -211,6 +211,30 @@ def test_refunds_part_then_full_and_over_captured_refused_before_any_call(aps_be
     assert bed.order_status(510) == 11  # the owner's refunded status after the full refund
 
 
+def test_an_operation_waiting_for_an_earlier_one_says_so_in_each_readers_language(aps_bed):
+    """Two refunds of one payment: the second one's job, run first, waits for the first (one operation of a payment
+    at the gateway at a time); its row on the jobs list and its page say why in the reader's language. A Turkish
+    worker."""
+    from django.utils import translation
+
+    from testkit import assert_job_reads
+    from ocbridge.core.jobs import run_job
+
+    bed = aps_bed("3.0")
+    payment, link = _link(bed, 513)
+    bed.customer_pays(link)
+    bed.settle()
+    payment.refresh_from_db()
+    operations.request(payment, "refund", 500, sequence=1, reason="one mug broken", user="owner")
+    second = operations.request(payment, "refund", 500, sequence=2, reason="another mug broken", user="owner")
+    with translation.override("tr"):
+        job = run_job(Job.objects.get(key=second.key).pk)
+    assert job.state == "queued" and job.attempts == 0
+    assert_job_reads(job, {"en": "waiting for an earlier operation of this payment",
+                           "tr": "bu ödemenin önceki bir işlemi bekleniyor",
+                           "ru": "ожидание более ранней операции этого платежа"})
+
+
 def test_refund_whose_answer_is_lost_is_asked_about_not_resent(aps_bed):
     bed = aps_bed("3.0")
     payment, link = _link(bed, 511)

@@ -258,7 +258,7 @@ def start_attempt(c: Confirmation, number: int, cfg: CodConfirmConfig, *, channe
     live = _live_attempt(c, number)
     if live is not None:  # one attempt at a time: a manual "call again" next to a due attempt is one attempt
         if not manual_key:  # a due attempt waits for the live one's window to end
-            raise Defer(60, f"attempt {live.number} may still be answered")
+            raise Defer(60, Sentence(gettext_noop("attempt {n} may still be answered"), n=live.number))
         c.move(c.state, reason=f"attempt {live.number} may still be answered; no second call or SMS now",
                expect=OPEN | {"needs_person"})
         return live
@@ -379,7 +379,8 @@ def record_effect(c: Confirmation, attempt: Attempt, effect: SideEffect, *, manu
     number, channel, S = attempt.number, attempt.channel, SideEffectState
     if effect.state == S.PAUSED:
         c.move(c.state, reason=f"attempt {number} paused before sending: {effect.error}", channel=channel,
-               expect=OPEN | {"needs_person"})
+               expect=OPEN | {"needs_person"}, said=Sentence(gettext_noop("attempt {n} paused before sending ({detail})"),
+                                                              n=number, detail=outbox.refusal(effect)))
         return
     if effect.state == S.FAILED:
         with fenced():
@@ -393,7 +394,9 @@ def record_effect(c: Confirmation, attempt: Attempt, effect: SideEffect, *, manu
             else:
                 c.move(ConfirmationState.FAILED, reason=f"{effect.service} refused: {effect.error}", channel=channel,
                        expect=OPEN | {"needs_person"}, last_error=effect.error[:2000],
-                       last_error_said=effect.error_said)
+                       last_error_said=effect.error_said, said=Sentence(
+                           gettext_noop("{service} refused: {detail}"), service=effect.service,
+                           detail=outbox.refusal(effect)))
         return
     if effect.state not in (S.SENT, S.UNKNOWN):
         return
@@ -407,7 +410,10 @@ def record_effect(c: Confirmation, attempt: Attempt, effect: SideEffect, *, manu
         exchange = Exchange.objects.keyed(attempt.key).order_by("-id").first()
         reason = (f"attempt {number}: {channel} requested" if sent else
                   f"attempt {number} outcome unknown ({effect.error[:200]}); not resent")
-        c.move(STATE_AFTER_SENDING[channel], reason=reason,
+        # the outbox row's reason as said (its own words, or the provider's, kept as they are)
+        said = None if sent else Sentence(gettext_noop("attempt {n}: outcome unknown ({detail}); not sent again"),
+                                          n=number, detail=outbox.refusal(effect))
+        c.move(STATE_AFTER_SENDING[channel], reason=reason, said=said,
                channel=channel, provider_id=effect.provider_id, exchange=exchange, expect=OPEN | {"needs_person"},
                next_attempt_at=None)
         # No next attempt while this one may still be answered: its answer window (plan step and provider).

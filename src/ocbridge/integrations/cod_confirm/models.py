@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ocbridge.core import clock
 from ocbridge.core.models import Connection, Exchange, Integration, Job, Store
+from ocbridge.core.sentences import Sentence, storable
 from ocbridge.integrations.cod_confirm.choices import (
     STATE_COLOURS,
     AttemptState,
@@ -76,8 +77,10 @@ class Confirmation(models.Model):
         return shown(self.last_error_said, self.last_error)
 
     def move(self, to: str, *, reason: str, channel: str = "", provider_id: str = "", exchange: Exchange | None = None,
-             user: str = "", expect: frozenset | set | None = None, **fields) -> bool:
-        """Change state if it is still one we expect (compare-and-set in the hub DB) and record why.
+             user: str = "", expect: frozenset | set | None = None, said: Sentence | None = None, **fields) -> bool:
+        """Change state if it is still one we expect (compare-and-set in the hub DB) and record why (`reason`, in
+        English; `said`: the same reason as a Sentence, for a reason around a provider's or another row's words that
+        the patterns of cod_confirm.reasons cannot put in the reader's language).
 
         Returns False when another worker moved it first: the caller then does nothing.
         """
@@ -92,6 +95,7 @@ class Confirmation(models.Model):
             job = current_job.get()
             Transition.objects.create(
                 confirmation=self, created=now, from_state=self.state, to_state=to, reason=reason[:500],
+                reason_said=storable(said) if said is not None else None,
                 channel=channel, provider_id=provider_id, exchange=exchange, user=user,
                 job=job if job is not None and job.pk else None,
             )
@@ -168,7 +172,8 @@ class Transition(models.Model):
     created = models.DateTimeField(default=clock.now)
     from_state = models.CharField(max_length=20, choices=ConfirmationState.choices)
     to_state = models.CharField(max_length=20, choices=ConfirmationState.choices)
-    reason = models.CharField(max_length=500)
+    reason = models.CharField(max_length=500)  # in English; pages show `reason_said` when set, else its translation
+    reason_said = models.JSONField(null=True, blank=True)  # as said (core.sentences); None: the text's patterns
     channel = models.CharField(max_length=8, blank=True)
     provider_id = models.CharField(max_length=128, blank=True)
     exchange = models.ForeignKey(Exchange, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -177,6 +182,12 @@ class Transition(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def said_reason(self) -> str:
+        """The reason in the active language where it was said so; "" when only its text was kept
+        (cod_confirm.reasons reads that)."""
+        said = Sentence.from_data(self.reason_said)
+        return str(said) if said is not None else ""
 
 
 class PhoneTally(models.Model):

@@ -21,6 +21,7 @@ import datetime as dt
 from datetime import timedelta
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from ocbridge.core import clock, outbox, spend
 from ocbridge.core.choices import SideEffectState
@@ -29,6 +30,7 @@ from ocbridge.core.jobkinds import about_order
 from ocbridge.core.jobs import JobKind, register_job_kind
 from ocbridge.core.models import Connection, Integration, Job, SideEffect
 from ocbridge.core.registry import pay_link_makers, register_payment_listener
+from ocbridge.core.sentences import Sentence
 from ocbridge.integrations.cod_confirm import mappers, plan, risk, shop
 from ocbridge.integrations.cod_confirm.choices import AWAITING, OPEN, Channel, ConfirmationState
 from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
@@ -93,8 +95,8 @@ def wrote_at(sent_at: int | None, exchange=None) -> dt.datetime:
     return min(meta, received) if meta is not None else received
 
 
-def _to_person(c: Confirmation, why: str, short: str) -> None:
-    c.move(ConfirmationState.NEEDS_PERSON, reason=why, expect={WAITING}, needs_person_reason=short)
+def _to_person(c: Confirmation, why: str, short: str, said: Sentence | None = None) -> None:
+    c.move(ConfirmationState.NEEDS_PERSON, reason=why, expect={WAITING}, needs_person_reason=short, said=said)
 
 
 @register_job_kind
@@ -136,11 +138,13 @@ class SendPayLink(JobKind):
                    channel=sent if sent in Channel.values else "", expect={WAITING})
 
 
-def _not_in_chat(c: Confirmation, why: str) -> str:
-    """SMS takes over from the chat: the case says why, once (a retried run decides the same)."""
+def _not_in_chat(c: Confirmation, why: str, said: Sentence | None = None) -> str:
+    """SMS takes over from the chat: the case says why, once (a retried run decides the same). `said`: `why` as a
+    Sentence, when it holds words the reasons' patterns cannot translate."""
     reason = f"{NOT_IN_CHAT}: {why}; sending it by SMS"
     if not c.transitions.filter(to_state=WAITING, reason__startswith=NOT_IN_CHAT).exists():
-        c.move(WAITING, reason=reason, expect={WAITING})
+        c.move(WAITING, reason=reason, expect={WAITING}, said=Sentence(
+            gettext_noop("pay link not sent in the WhatsApp chat: {why}; sending it by SMS"), why=said) if said else None)
     return ""
 
 
@@ -183,7 +187,8 @@ def _in_chat(c: Confirmation, key: str, text: str, payload: dict) -> str:
     if effect.state in (SideEffectState.SENT, SideEffectState.UNKNOWN):
         return Channel.WHATSAPP
     if effect.state == SideEffectState.FAILED:
-        return _not_in_chat(c, f"WhatsApp refused it ({effect.error})")
+        return _not_in_chat(c, f"WhatsApp refused it ({effect.error})",
+                            Sentence(gettext_noop("WhatsApp refused it ({detail})"), detail=outbox.refusal(effect)))
     if effect.state == SideEffectState.CANCELLED:  # withdrawn while switched off: as the SMS path, a person
         _to_person(c, "pay link not sent: withdrawn before sending", "pay link not sent")
         return ""
@@ -229,7 +234,9 @@ def _by_sms(c: Confirmation, cfg: CodConfirmConfig, key: str, text: str, connect
                                                               reference=str(e.correlation),
                                                               sender=cfg.sms_sender or None).provider_id)
     if effect.state == "failed":
-        _to_person(c, f"pay link not sent: {connection.service} refused it ({effect.error})", "pay link not sent")
+        _to_person(c, f"pay link not sent: {connection.service} refused it ({effect.error})", "pay link not sent",
+                   Sentence(gettext_noop("pay link not sent: {service} refused it ({detail})"),
+                            service=connection.service, detail=outbox.refusal(effect)))
         return ""
     if effect.state == "cancelled":
         _to_person(c, "pay link not sent: withdrawn before sending", "pay link not sent")

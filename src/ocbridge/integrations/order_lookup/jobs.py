@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils.translation import gettext_noop
+
 from ocbridge import opencart
 from ocbridge.core import clock
 from ocbridge.core.jobs import Defer, JobKind, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Integration, Job
 from ocbridge.core.registry import register_order_consumer
+from ocbridge.core.sentences import Sentence
 from ocbridge.integrations.order_lookup.config import OrderLookupConfig
 from ocbridge.integrations.order_lookup.models import IndexBackfill
 
@@ -75,7 +78,7 @@ def backfill_index(store, *, days_back: int, batches: int = BACKFILL_BATCHES) ->
 
     state = PollState.objects.filter(store_db_key=store.db_key).first()
     if state is None:  # the first poll fixes where new orders start; fill in below that point
-        raise Defer(POLL_EVERY, "waiting for the first poll of this shop database")
+        raise Defer(POLL_EVERY, Sentence(gettext_noop("waiting for the first poll of this shop database")))
     bf, _ = IndexBackfill.objects.get_or_create(store_db_key=store.db_key,
                                                 defaults={"next_below": state.last_order_id + 1})
     if bf.done:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from ocbridge.core import bindings, clock, outbox, polls
 from ocbridge.core.choices import SideEffectState, StockSource
@@ -23,6 +24,7 @@ from ocbridge.core.jobs import Defer, IntegrationJob, enqueue_unless_waiting, re
 from ocbridge.core.models import Binding, Integration, Job
 from ocbridge.core.polls import Target, register_poll
 from ocbridge.core.registry import register_history_consumer
+from ocbridge.core.sentences import Sentence
 from ocbridge.integrations.ozon import catalog, mappers, models as m, rules, shop, tracking
 from ocbridge.integrations.ozon.config import OzonConfig
 from ocbridge.services.ozon import (IMPORT_BATCH, INFO_BATCH, POSTINGS_LIMIT, PRICES_BATCH, STOCKS_BATCH, ItemResult,
@@ -128,7 +130,8 @@ class SyncProducts(OzonJob):
         ctx.state.touch("last_products_at")
         if held:
             wait = (reset_at - clock.now()).total_seconds() if reset_at else 3600
-            raise Defer(max(60.0, wait), f"{held} cards wait for Ozon's daily quota to reset")
+            raise Defer(max(60.0, wait),
+                        Sentence(gettext_noop("{n} cards wait for Ozon's daily quota to reset"), n=held))
 
     @staticmethod
     def plan(ctx: Context, *, full: bool = False) -> tuple[rules.ProductPlan, dict, list[dict]]:
@@ -209,7 +212,7 @@ class TrackImportTask(OzonJob):
         items = ctx.client.get_import_info(task_id=task.task_id)
         m.ImportTask.objects.filter(pk=task.pk).update(polls=task.polls + 1)
         if not items or any(i.status == "pending" for i in items):
-            raise Defer(min(300, 5 * (task.polls + 1)), "Ozon import task still pending")
+            raise Defer(min(300, 5 * (task.polls + 1)), Sentence(gettext_noop("Ozon import task still pending")))
         conn = integration.connection
         by_offer = {b.external_id: b for b in _bindings(conn, m.PRODUCT).filter(external_id__in=[i.offer_id for i in items])}
         counts: dict[str, int] = {}
@@ -271,7 +274,8 @@ class SyncStock(OzonJob):
             _upsert(rows_out, ["local_hash", "synced_at", "data", "external_id"])
         ctx.state.touch("last_stock_at")
         if plan.wait_seconds or retry_later:
-            raise Defer(max(plan.wait_seconds, rules.STOCK_PAIR_SECONDS), "stock pairs waiting for Ozon's 30 s interval")
+            raise Defer(max(plan.wait_seconds, rules.STOCK_PAIR_SECONDS),
+                        Sentence(gettext_noop("stock pairs waiting for Ozon's 30 s interval")))
 
     @staticmethod
     def plan(ctx: Context, *, full: bool = False) -> rules.StockPlan:
@@ -350,7 +354,7 @@ class SyncPrices(OzonJob):
             _upsert(rows_out, ["local_hash", "synced_at", "data", "external_id"])
         ctx.state.touch("last_prices_at")
         if plan.wait_seconds or retry_later:
-            raise Defer(max(plan.wait_seconds, 60), "prices waiting for Ozon's 10-per-hour limit")
+            raise Defer(max(plan.wait_seconds, 60), Sentence(gettext_noop("prices waiting for Ozon's 10-per-hour limit")))
 
     @staticmethod
     def plan(ctx: Context, now, *, full: bool = False) -> tuple[rules.PricePlan, dict]:
@@ -604,7 +608,7 @@ def _pages(fetch) -> Iterator[dict]:
 def _posting_binding(ctx: Context, number: str) -> Binding:
     b = _bindings(ctx.connection, m.POSTING).filter(external_id=number).first()
     if b is None or b.local_id.startswith("pending:"):
-        raise Defer(30, "posting not imported yet")
+        raise Defer(30, Sentence(gettext_noop("posting not imported yet")))
     return b
 
 
@@ -717,7 +721,7 @@ class AdvancePosting(OzonJob):
             step = rules.advance_step(posting, target, sent=sent > 0, tracking=tracking_no)
             if step == "ship" and packed:  # accepted with 200, then `ship_failed`: pack again on the next run
                 _note(b, target, "failed", posting, detail=posting.get("substatus", ""))
-                raise Defer(60, "Ozon reports ship_failed; packing again later")
+                raise Defer(60, Sentence(gettext_noop("Ozon reports ship_failed; packing again later")))
             if step == "ship":
                 packed = True
                 # A new key per attempt: a repeat after `ship_failed` is a new side effect, not a replay.
@@ -729,7 +733,7 @@ class AdvancePosting(OzonJob):
                 _note(b, target, "sent", posting, sent=sent + 1)
             elif step == "wait":
                 _note(b, target, "sent", posting, detail=posting.get("substatus", ""))
-                raise Defer(30, "Ozon is still processing the ship request")
+                raise Defer(30, Sentence(gettext_noop("Ozon is still processing the ship request")))
             elif step in ("done", "refused"):
                 why = "" if step == "done" else "not_allowed"
                 if step == "done" and rules.is_rfbs(posting) and target != "ship" and not tracking_no:
@@ -738,7 +742,7 @@ class AdvancePosting(OzonJob):
                 return
             elif self._call(ctx, b, number, step, tracking_no, source, posting, target):
                 return
-        raise Defer(30, "re-reading the posting after moving it on")
+        raise Defer(30, Sentence(gettext_noop("re-reading the posting after moving it on")))
 
     @staticmethod
     def _stopped(b: Binding, target: str, posting: dict, effect) -> bool:
@@ -747,7 +751,8 @@ class AdvancePosting(OzonJob):
         if effect.state == SideEffectState.SENT:
             return False
         state = {SideEffectState.FAILED: "refused", SideEffectState.UNKNOWN: "unknown"}.get(effect.state, "paused")
-        _note(b, target, state, posting, detail=effect.error or "")
+        # the row's reason as said too (its "unknown"/"paused" reason is ours; Ozon's refusal its own words)
+        _note(b, target, state, posting, detail=effect.error or "", detail_said=effect.error_said)
         return True
 
     @classmethod
@@ -806,7 +811,7 @@ class CancelPosting(OzonJob):
             step = rules.cancel_step(posting)
             if step != "done":
                 _note(b, "cancel", "sent", posting)
-                raise Defer(30, "Ozon has not cancelled the posting yet")
+                raise Defer(30, Sentence(gettext_noop("Ozon has not cancelled the posting yet")))
         if step == "done":
             _note(b, "cancel", "done", posting, detail=(posting.get("cancellation") or {}).get("cancel_reason", ""))
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from ocbridge.core.sentences import shown
 from ocbridge.integrations.ozon.models import ProductStatus
 
 # Posting statuses of /v4/posting/fbs/list (ozon.md §5); an unknown one is shown as Ozon sends it.
@@ -68,8 +69,8 @@ def status_out(action: str, out: dict) -> str:
                             % {"status": posting_state(out.get("posting_status", ""))})
     elif why == "no_tracking":
         text += " — " + str(_("no tracking number known (Despatch Cloud, history comment or typed in the hub)"))
-    if out.get("detail"):
-        text += f" — {out['detail']}"
+    if out.get("detail"):  # as said where it was (core.sentences: the outbox row's reason), else as stored
+        text += f" — {shown(out.get('detail_said'), out['detail'])}"
     return text
 
 

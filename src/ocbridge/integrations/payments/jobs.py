@@ -200,7 +200,7 @@ class Operate(PaymentJob):
         # totals with ours before it, which only tells "carried out or not" when nothing else moved them meanwhile.
         if PaymentOperation.objects.filter(payment=payment, pk__lt=op.pk,
                                            state__in=(OperationState.REQUESTED, OperationState.UNKNOWN)).exists():
-            raise Defer(5, "waiting for an earlier operation of this payment")
+            raise Defer(5, Sentence(gettext_noop("waiting for an earlier operation of this payment")))
         gw = gateway_for(payment.integration)
         effect = outbox.request(op.key, kind="payment", service=payment.gateway, store=payment.store,
                                 connection=payment.integration.connection, integration=payment.integration)
@@ -235,7 +235,8 @@ class Operate(PaymentJob):
             PaymentOperation.objects.filter(pk=op.pk, state=OperationState.REQUESTED).update(
                 state=OperationState.UNKNOWN, updated=clock.now(), **_gateway_message(effect))
             if job.attempts < UNKNOWN_ASKS:
-                raise Defer(min(60 * 2 ** job.attempts, 3600), "outcome unknown: asking the gateway again later")
+                raise Defer(min(60 * 2 ** job.attempts, 3600),
+                            Sentence(gettext_noop("outcome unknown: asking the gateway again later")))
 
 
 # The payment's history, said (core.sentences); the gateway's own words stay inside as they came.
