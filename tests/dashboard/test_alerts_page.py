@@ -86,6 +86,38 @@ def test_a_test_message_telegram_refuses_reads_in_the_readers_language(settings,
                 assert said[other] not in page
 
 
+def test_a_test_message_answered_without_its_message_id_reads_in_the_readers_language(settings):
+    """Telegram (or something in front of it) answering `ok` with no Message (the simulator's "empty" fault): it may
+    have gone out, so it is never sent again; the route's "Test:" line says why in each reader's language."""
+    import html
+
+    from django.utils import translation
+
+    said = {"en": "no message_id in the answer: {}", "tr": "yanıtta message_id yok: {}",
+            "ru": "в ответе нет message_id: {}"}
+    with TelegramSimulator() as tg:
+        tg.add_chat(424242)
+        settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_URL = tg.token, tg.base_url
+        user = User.objects.create_superuser("ayse", password="x")
+        route = AlertRoute.objects.create(user=user, channel="telegram", target="424242")
+        client = Client()
+        client.force_login(user)
+        tg.fail_next("empty", path="/bot", count=5)
+        client.post(reverse("dashboard:alert-test", args=[route.pk]))
+        with translation.override("tr"):
+            run_until_idle()
+        effect = SideEffect.objects.get(key__startswith="alert-test:")
+        assert effect.state == "unknown" and said["en"] in effect.error, effect.error  # never resent
+        assert len([r for r in tg.requests() if r.path.endswith("/sendMessage")]) == 1
+        for lang in ("en", "tr", "ru"):
+            client.cookies["django_language"] = lang
+            page = html.unescape(client.get(reverse("dashboard:alerts")).content.decode())
+            line = page[page.index("424242"):][:1500]  # the route's row
+            assert said[lang] in line, (lang, line)
+            for other in {"en", "tr", "ru"} - {lang}:
+                assert said[other] not in line, (lang, line)
+
+
 @pytest.mark.parametrize("fault", ["login", "recipient", "unreachable"])
 def test_a_test_mail_the_server_refuses_reads_in_the_readers_language(settings, smtp_server, fault):
     """An e-mail route's test message that the SMTP server refuses (the store's own server refusing its password, a
