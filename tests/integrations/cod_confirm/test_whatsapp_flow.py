@@ -122,6 +122,23 @@ def test_not_on_whatsapp_moves_to_the_next_channel_at_once(wa_bed):
     assert c.transitions.filter(reason__startswith="WhatsApp message failed (131026").exists()
 
 
+def test_a_confirmation_template_meta_reports_failed_no_longer_counts_against_the_daily_caps(wa_bed):
+    """Meta takes the template, then reports it failed (131026, not on WhatsApp): it never reached the customer and
+    Meta charges only delivered templates (whatsapp.md §6), so its outbox row is failed (provider id kept) and the
+    day's WhatsApp count (core.spend) no longer includes it; the SMS that followed does count."""
+    bed = wa_bed()
+    bed.wa.set_wa_customer(E164, on_whatsapp=False)
+    bed.sim.set_customer(E164, sms_reply="EVET")
+    add_order(bed.shop, 3014, telephone=PHONE)
+    _run(bed)
+    [template] = bed.wa.messages()
+    attempt = Attempt.objects.get(confirmation__order_id=3014, channel="whatsapp")
+    effect = SideEffect.objects.get(key=attempt.key)
+    assert (effect.state, effect.provider_id) == ("failed", template["id"]) and "131026" in effect.error
+    counts = spend.today(bed.store)["counts"]
+    assert (counts["whatsapp"], counts["sms"]) == (0, 1)
+
+
 def test_a_russian_number_skips_whatsapp_by_default(wa_bed):
     bed = wa_bed()
     bed.sim.set_customer("+79123456789", sms_reply="ДА")

@@ -141,6 +141,12 @@ def apply_status(job: Job, connection: Connection, ev: dict, exchange) -> None:
         _link(exchange, attempt, f"WhatsApp {status} (attempt {attempt.number})")
         return
     _link(exchange, attempt, f"WhatsApp failed (attempt {attempt.number}): {errors}", Level.WARNING)
+    # It never reached the customer and Meta charges only delivered templates (whatsapp.md §6): its outbox row
+    # failed, so it no longer counts against the store's daily caps (core.spend counts failed rows as free).
+    sent = effect if effect is not None and effect.key == attempt.key else \
+        SideEffect.objects.filter(key=attempt.key).first()
+    if sent is not None:
+        outbox.undelivered(sent, f"WhatsApp reported it failed ({errors or 'no reason given'})")
     if attempt.state in (AttemptState.IN_FLIGHT, AttemptState.UNKNOWN) and c.state not in ROBOT_DONE:
         # It never reached the customer (not on WhatsApp, 131026, or another failure): the next step at once.
         jobs.after_no_answer(c, attempt, reason=f"WhatsApp message failed ({errors or 'no reason given'})",
