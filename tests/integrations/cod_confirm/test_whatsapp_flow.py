@@ -139,6 +139,39 @@ def test_a_confirmation_template_meta_reports_failed_no_longer_counts_against_th
     assert (counts["whatsapp"], counts["sms"]) == (0, 1)
 
 
+def test_a_failed_status_that_overtakes_the_templates_send_fails_its_row_once_the_send_is_written(wa_bed):
+    """Meta's failed status can arrive while the template's outbox row is still 'sending' (Meta answered; the
+    sender has not written it yet): the next step goes at once, and the status is applied again (a retry) once the
+    row is sent, so it ends failed instead of becoming 'sent' after us and counting for good."""
+    from ocbridge.core import outbox
+    from ocbridge.core.errors import RetryableError
+    from ocbridge.integrations.cod_confirm.whatsapp_events import apply_status
+
+    bed = wa_bed()
+    bed.wa.set_wa_customer(E164, reply=None)
+    add_order(bed.shop, 3015, telephone=PHONE)
+    _run(bed, 3)
+    [template] = bed.wa.messages()
+    attempt = Attempt.objects.get(confirmation__order_id=3015, channel="whatsapp")
+    assert attempt.state == "in_flight"
+    # As it was before the sender wrote Meta's answer: the status names it by our correlation number only.
+    SideEffect.objects.filter(key=attempt.key).update(state="sending", provider_id="")
+    Attempt.objects.filter(pk=attempt.pk).update(provider_id="")
+    effect = SideEffect.objects.get(key=attempt.key)
+    ev = {"provider_id": template["id"], "status": "failed", "callback_data": str(effect.correlation),
+          "errors": [(131026, "Message undeliverable")]}
+    with pytest.raises(RetryableError):
+        apply_status(None, bed.wa_conn, ev, None)
+    assert SideEffect.objects.get(pk=effect.pk).state == "sending"
+    assert Attempt.objects.get(pk=attempt.pk).state == "no_answer"  # the next step did not wait for the retry
+    assert outbox.sent(effect, template["id"])  # the sender writes Meta's answer
+    assert spend.today(bed.store)["counts"]["whatsapp"] == 1
+    apply_status(None, bed.wa_conn, ev, None)  # the retry
+    effect.refresh_from_db()
+    assert (effect.state, effect.provider_id) == ("failed", template["id"]) and "131026" in effect.error
+    assert spend.today(bed.store)["counts"]["whatsapp"] == 0
+
+
 def test_a_russian_number_skips_whatsapp_by_default(wa_bed):
     bed = wa_bed()
     bed.sim.set_customer("+79123456789", sms_reply="ДА")
