@@ -68,3 +68,54 @@ def test_two_calls_at_once_are_served_side_by_side(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+QUICK_APP = """
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+    return [b"ok"]
+"""
+
+
+@pytest.mark.skipif(not gunicorn_worker.available(), reason="no epoll exclusive mode on this system")
+def test_a_client_that_keeps_its_connection_open_does_not_hold_the_worker(tmp_path):
+    """gunicorn 27 lingers after each answer until the client closes its end too (up to 2 s, util.close_graceful):
+    with one worker, a second client waited for the first one to close. A request read to its end is closed at once."""
+    (tmp_path / "quick_app.py").write_text(QUICK_APP)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([PYTHON, "-m", "gunicorn", "quick_app:app", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+                             "--worker-class", "ocbridge.core.gunicorn_worker.ExclusiveSyncWorker"],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def get() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", "/")
+        assert conn.getresponse().read() == b"ok"
+        conn.close()
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                get()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.1)
+        took = []
+        for _ in range(3):
+            lazy = socket.create_connection(("127.0.0.1", port), timeout=30)
+            lazy.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            while not answer.endswith(b"ok"):  # the whole answer; the connection stays open on our side
+                answer += lazy.recv(4096)
+            t = time.monotonic()
+            get()
+            took.append(time.monotonic() - t)
+            lazy.close()
+        assert max(took) < 1.0, took  # lingering: ~2 s each
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
