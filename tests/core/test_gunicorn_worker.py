@@ -4,6 +4,7 @@ trivial application (what it runs does not matter here; tests/corpus/test_http_e
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import subprocess
@@ -28,14 +29,15 @@ def app(environ, start_response):
 """
 
 
-@pytest.mark.skipif(not gunicorn_worker.available(), reason="no epoll exclusive mode on this system")
-def test_two_calls_at_once_are_served_side_by_side(tmp_path):
-    (tmp_path / "slow_app.py").write_text(APP)
+@contextlib.contextmanager
+def serving(tmp_path, app: str, workers: int):
+    """gunicorn with this worker class serving `app` (module text with an `app`), answering: its `get()`."""
+    (tmp_path / "the_app.py").write_text(app)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([PYTHON, "-m", "gunicorn", "slow_app:app", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                             "--worker-class", "ocbridge.core.gunicorn_worker.ExclusiveSyncWorker"],
+    proc = subprocess.Popen([PYTHON, "-m", "gunicorn", "the_app:app", "--bind", f"127.0.0.1:{port}", "--workers",
+                             str(workers), "--worker-class", "ocbridge.core.gunicorn_worker.ExclusiveSyncWorker"],
                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def get() -> None:
@@ -44,6 +46,7 @@ def test_two_calls_at_once_are_served_side_by_side(tmp_path):
         assert conn.getresponse().read() == b"ok"
         conn.close()
 
+    get.port = port
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -53,6 +56,15 @@ def test_two_calls_at_once_are_served_side_by_side(tmp_path):
             except OSError:
                 assert proc.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
                 time.sleep(0.1)
+        yield get
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.mark.skipif(not gunicorn_worker.available(), reason="no epoll exclusive mode on this system")
+def test_two_calls_at_once_are_served_side_by_side(tmp_path):
+    with serving(tmp_path, APP, workers=2) as get:
         time.sleep(1.0)  # the second worker is up too
         took = []
         for _ in range(5):
@@ -65,9 +77,6 @@ def test_two_calls_at_once_are_served_side_by_side(tmp_path):
             took.append(time.monotonic() - t)
         # One after the other would take 2 × SLOW; side by side SLOW and the machine's overhead.
         assert max(took) < 1.8 * SLOW, took
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 QUICK_APP = """
@@ -81,32 +90,10 @@ def app(environ, start_response):
 def test_a_client_that_keeps_its_connection_open_does_not_hold_the_worker(tmp_path):
     """gunicorn 27 lingers after each answer until the client closes its end too (up to 2 s, util.close_graceful):
     with one worker, a second client waited for the first one to close. A request read to its end is closed at once."""
-    (tmp_path / "quick_app.py").write_text(QUICK_APP)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([PYTHON, "-m", "gunicorn", "quick_app:app", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-                             "--worker-class", "ocbridge.core.gunicorn_worker.ExclusiveSyncWorker"],
-                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def get() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request("GET", "/")
-        assert conn.getresponse().read() == b"ok"
-        conn.close()
-
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                get()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.1)
+    with serving(tmp_path, QUICK_APP, workers=1) as get:
         took = []
         for _ in range(3):
-            lazy = socket.create_connection(("127.0.0.1", port), timeout=30)
+            lazy = socket.create_connection(("127.0.0.1", get.port), timeout=30)
             lazy.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             answer = b""
             while not answer.endswith(b"ok"):  # the whole answer; the connection stays open on our side
@@ -116,6 +103,3 @@ def test_a_client_that_keeps_its_connection_open_does_not_hold_the_worker(tmp_pa
             took.append(time.monotonic() - t)
             lazy.close()
         assert max(took) < 1.0, took  # lingering: ~2 s each
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
