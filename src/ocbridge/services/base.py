@@ -273,7 +273,10 @@ def replay_or_recover(recorder, key: str, *, service: str, stored: Callable[[str
         try:
             found = ask(prev)
         except TerminalError as exc:  # the provider cannot answer the question: we still do not know
-            raise UnknownOutcomeError(service, "unknown_outcome", f"asking {service} failed: {exc.message}") from exc
+            # the refusal's own Sentence kept (said where it was), its text otherwise
+            raise UnknownOutcomeError(service, "unknown_outcome", Sentence(
+                gettext_noop("asking {service} failed: {detail}"), service=service,
+                detail=exc.said or exc.message)) from exc
         if found is None:
             return None
         result, body = found
@@ -282,5 +285,6 @@ def replay_or_recover(recorder, key: str, *, service: str, stored: Callable[[str
         prev.error = (prev.error + " | " if prev.error else "") + f"recovered: {service} has it"
         prev.save(update_fields=["outcome", "response_body", "error"])
         return result
-    raise UnknownOutcomeError(service, "unknown_outcome",
-                              f"an earlier request (exchange #{prev.pk}) may have reached {service} and it cannot be asked")
+    raise UnknownOutcomeError(service, "unknown_outcome", Sentence(
+        gettext_noop("an earlier request (exchange #{exchange}) may have reached {service} and it cannot be asked"),
+        exchange=prev.pk, service=service))

@@ -15,7 +15,9 @@ from datetime import datetime
 from django.utils.translation import gettext_noop
 
 from ocbridge.core import ratelimit
-from ocbridge.core.errors import RetryableError, TerminalError, parse_retry_after, rate_limited, server_error
+from ocbridge.core.errors import (
+    RetryableError, TerminalError, http_status, parse_retry_after, rate_limited, server_error,
+)
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient, shared_client
 from ocbridge.core.sentences import Sentence
@@ -122,6 +124,8 @@ class SandboxClient:
         if resp.status_code >= 500:
             raise RetryableError(self.service, resp.status_code, server_error(resp.status_code, message), retry_after=parse_retry_after(resp.headers.get("Retry-After")))
         if resp.status_code >= 400:
+            if not err:  # not Sandbox's own error: something in front of it (a firewall's bare 403)
+                raise TerminalError(self.service, code, http_status(resp.status_code, resp.text[:300]))
             field = f" ({err['field']})" if err.get("field") else ""
             raise TerminalError(self.service, code, message + field)
         if not isinstance(data, dict):

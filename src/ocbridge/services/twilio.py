@@ -157,8 +157,9 @@ class TwilioClient:
         if not found:
             return None
         if len(found) > 1:
-            raise UnknownOutcomeError(self.service, "unknown_outcome",
-                                      f"{len(found)} {resource.lower()} to this number since the lost answer")
+            lost = (gettext_noop("{count} calls to this number since the lost answer") if resource == "Calls" else
+                    gettext_noop("{count} messages to this number since the lost answer"))
+            raise UnknownOutcomeError(self.service, "unknown_outcome", Sentence(lost, count=len(found)))
         return cls(provider_id=str(found[0]["sid"])), json.dumps(found[0])
 
     def _call(self, method: str, path: str, *, key: str = "", purpose: str = "", form: dict | None = None,

@@ -539,3 +539,42 @@ def test_call_again_next_to_a_due_attempt_is_one_call(cod_bed):
     bed.run()
     assert len(bed.sim.calls()) == 1
     assert Confirmation.objects.get(order_id=1103).state == "confirmed" and c.attempts.count() == 1
+
+
+def test_a_lost_answer_the_provider_cannot_be_asked_about_reads_in_each_readers_language(cod_bed):
+    """A call whose request is lost (the Sandbox simulator resets the connection), which the retry must ask about
+    first, and a firewall in front refusing that question (the simulator's "403" fault): the attempt's line in the confirmation's timeline
+    says "asking sandbox failed: …" in the reader's language, the refusal inside it too (services.base
+    replay_or_recover). A Turkish worker."""
+    import html
+    import re
+
+    from django.contrib.auth.models import User
+    from django.test import Client
+    from django.urls import reverse
+    from django.utils import translation
+
+    from ocbridge.integrations.cod_confirm.models import Transition
+
+    bed = cod_bed("3.0", channels=["call"], delays=[0])
+    bed.sim.fail_next("reset", path="/v1/calls")  # the call's request: its fate unknown; asked, it is not there
+    add_order(bed.shop, 1020, telephone=PHONE)
+    with translation.override("tr"):
+        bed.run()
+        bed.sim.fail_next("403", path="/v1/calls", count=10)  # the retry's question about it is refused
+        clock.travel(120)
+        bed.run()
+    assert bed.sim.calls() == []
+    c = Confirmation.objects.get(order_id=1020)
+    reasons = list(Transition.objects.filter(confirmation=c).values_list("reason", flat=True))
+    assert any("asking sandbox failed: answered HTTP 403 without a body" in r for r in reasons), reasons  # English
+    said = {"en": "asking sandbox failed: answered HTTP 403 without a body",
+            "tr": "sandbox sorgulanamadı: HTTP 403 ile yanıt verdi, yanıt gövdesi boş",
+            "ru": "не удалось опросить sandbox: ответил HTTP 403 с пустым телом ответа"}
+    client = Client()
+    client.force_login(User.objects.create_superuser("owner", password="pw"))
+    for lang in ("en", "tr", "ru"):
+        client.cookies["django_language"] = lang
+        page = html.unescape(client.get(reverse("dashboard:confirmation", args=[c.pk])).content.decode())
+        timeline = re.search(r'<ol class="timeline".*?</ol>', page, re.S).group(0)
+        assert said[lang] in timeline, (lang, timeline)
