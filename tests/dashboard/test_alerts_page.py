@@ -118,10 +118,11 @@ def test_a_test_message_answered_without_its_message_id_reads_in_the_readers_lan
                 assert said[other] not in line, (lang, line)
 
 
-@pytest.mark.parametrize("fault", ["login", "recipient", "unreachable"])
+@pytest.mark.parametrize("fault", ["login", "recipient", "unreachable", "dropped"])
 def test_a_test_mail_the_server_refuses_reads_in_the_readers_language(settings, smtp_server, fault):
     """An e-mail route's test message that the SMTP server refuses (the store's own server refusing its password, a
-    refused recipient) or that finds no server: the route's "Test:" line says it in each reader's language (the
+    refused recipient), that finds no server, or whose connection the server cuts after taking the message (fate
+    unknown, never resent): the route's "Test:" line says it in each reader's language (the
     loopback SMTP server, tests/smtpkit.py; the job run in a Turkish worker)."""
     import html
     import socket
@@ -137,7 +138,10 @@ def test_a_test_mail_the_server_refuses_reads_in_the_readers_language(settings, 
                           "ru": "получатель отклонён: owner@example.com: 550 "},
             "unreachable": {"en": "connection refused: nothing listens on that host and port (",
                             "tr": "bağlantı reddedildi: bu ana bilgisayar ve bağlantı noktasında dinleyen bir şey yok (",
-                            "ru": "в соединении отказано: на этом хосте и порту ничего не слушает ("}}[fault]
+                            "ru": "в соединении отказано: на этом хосте и порту ничего не слушает ("},
+            "dropped": {"en": "the connection broke while the message was handed over (",
+                        "tr": "ileti teslim edilirken bağlantı koptu (",
+                        "ru": "соединение оборвалось во время передачи письма ("}}[fault]
     settings.SIMULATOR_HOSTS = ["127.0.0.1"]
     port = smtp_server.port
     if fault == "unreachable":
@@ -152,6 +156,8 @@ def test_a_test_mail_the_server_refuses_reads_in_the_readers_language(settings, 
                 "password": "wrong-password" if fault == "login" else "right-password"})
     if fault == "recipient":
         smtp_server.box.faults = ["rcpt_550"]
+    if fault == "dropped":
+        smtp_server.box.faults = ["drop_after_data"]
     user = User.objects.create_superuser("ayse", password="x")
     route = AlertRoute.objects.create(user=user, store=store, channel="email", target="owner@example.com")
     client = Client()

@@ -238,3 +238,24 @@ def test_a_test_sms_to_a_number_that_is_not_e164_reads_in_each_readers_language(
         for lang in LANGS:
             _only(said, lang, _job_error(job, lang))
         assert not sim.messages()
+
+
+def test_a_request_to_a_host_the_service_may_not_reach_reads_in_each_readers_language(settings):
+    """A connection whose base URL is no longer one its credentials may go to (here the loopback simulator once the
+    administrator stops allowing it): the request is not sent, and the Test says "not sent to 127.0.0.1: …" in the
+    reader's language (core.http), the reason inside too."""
+    from ocbridge.simulators.verimor import VerimorSimulator
+
+    said = {"en": "not sent to 127.0.0.1: The base URL must be https on the standard port.",
+            "tr": "127.0.0.1 adresine gönderilmedi: Temel adres standart portta https olmalı.",
+            "ru": "не отправлено на 127.0.0.1: Базовый адрес должен быть https на стандартном порту."}
+    with VerimorSimulator(api_key="K1", sms_username="908501234567", sms_password="sms-pass-1234", speed=200) as sim:
+        store = Store.objects.create(name="Shop")
+        conn = Connection.objects.create(store=store, service="verimor", base_url=sim.base_url,
+                                         secret={"username": "908501234567", "password": "sms-pass-1234"})
+        settings.SIMULATOR_HOSTS = []
+        for lang in LANGS:
+            message, row = _test_click(conn, lang)
+            _only(said, lang, message)
+            _only(said, lang, row)
+        assert not sim.requests()

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_noop
 from ocbridge import __version__
 from ocbridge.core import outbound
 from ocbridge.core.errors import RetryableError, TerminalError, network_cause
-from ocbridge.core.sentences import Sentence
+from ocbridge.core.sentences import Sentence, sentence_of
 
 
 class NetworkError(RetryableError):
@@ -41,7 +41,8 @@ class _CheckedTransport(httpx.HTTPTransport):
         try:
             address = outbound.destination(self.service, str(url))
         except outbound.DestinationRefused as exc:
-            raise DestinationRefused(self.service, "destination", f"not sent to {url.host}: {exc}") from None
+            raise DestinationRefused(self.service, "destination", Sentence(
+                gettext_noop("not sent to {host}: {detail}"), host=url.host, detail=sentence_of(exc) or str(exc))) from None
         except OSError as exc:  # the name does not resolve: said as httpx says it (never reached)
             raise httpx.ConnectError(str(exc), request=request) from exc
         if address is not None:  # pinned: the address checked is the one connected to (one client = one host, so

@@ -246,8 +246,9 @@ def _deliver(cfg: MailSettings, msg: EmailMessage, to: list[str]) -> str:
         raise _by_code(exc.smtp_code, _words(exc.smtp_error)) from exc
     except (smtplib.SMTPServerDisconnected, TimeoutError, socket.timeout, OSError, smtplib.SMTPException) as exc:
         if handed_over:
-            raise UnknownOutcomeError(SERVICE, "dropped", f"the connection broke while the message was handed "
-                                                          f"over ({exc}); it may have arrived") from exc
+            raise UnknownOutcomeError(SERVICE, "dropped", Sentence(gettext_noop(
+                "the connection broke while the message was handed over ({detail}); it may have arrived"),
+                detail=str(exc))) from exc
         text = f"{cfg.label}: {exc}"
         raise RetryableError(SERVICE, "unreachable", Sentence(gettext_noop("{cause} ({detail})"),
                                                               cause=network_cause(str(exc)), detail=text)) from exc
