@@ -654,3 +654,41 @@ def test_a_tick_against_a_hung_lease_store_waits_for_one_lease_not_one_per_due_t
         polls._lease_outage.ok()
     assert sum(ticks) < 3.5, ticks  # one 2 s wait in all
     assert len(hung.accepted) == 1 and not ran and sorted(sched.seen) == [("test.hung", f"t{i}") for i in range(6)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_polls_whose_lease_store_is_down_keep_their_last_run_and_lane_in_one_line_without_a_traceback(
+        monkeypatch, settings, caplog):
+    """Polls that ran while their lease store (Redis) refuses: `run_once` cannot keep the last run and the lane
+    record cannot be written. Before, each logged a traceback ("last run not kept", "slow lane not recorded"); now
+    they are the poll loop's one line a minute (the first refused, the rest skipped by core.redis_breaker)."""
+    import logging
+    import socket
+
+    from ocbridge.core import redis_breaker
+
+    with socket.socket() as s:  # a port nobody listens on: refused at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(polls, "_POLLS", {})
+    polls.register_poll("test.down", targets=lambda: [], label="down")(lambda target: None)
+    poll = polls.registered()["test.down"]
+    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
+    polls._leases.clear()
+    redis_breaker.forget()
+    sched = polls.Scheduler(threads=1, leases=polls.default_leases())
+    caplog.set_level(logging.WARNING, logger="ocbridge.core.polls")
+    try:
+        for i in range(3):
+            target = polls.Target(f"t{i}", 15, store_id=7)
+            assert polls.run_once(poll, target) is True  # the poll ran: only its time is not kept
+            sched._note_lane(target, (poll.name, target.key), True, 31.0, True)
+        said = [r for r in caplog.records if r.name == "ocbridge.core.polls"]
+    finally:
+        settings.REDIS_URL = ""
+        polls._leases.clear()
+        redis_breaker.forget()
+        polls._lease_outage.ok()
+    [line] = said
+    assert line.getMessage().startswith("poll lease store unreachable (routine polls wait until it answers): ")
+    assert "ConnectionError" in line.getMessage() and line.exc_info is None

@@ -57,6 +57,8 @@ from ocbridge.core.sentences import said_data, sentence_of
 log = logging.getLogger(__name__)
 # the lease store (Redis) down: one line a minute, not a traceback per tick; no routine poll starts meanwhile
 _lease_outage = Outage(log, "poll lease store", "routine polls wait until it answers")
+# the same under pages (their shorter wait: a timeout there says nothing of the poll loop's): no traceback per read
+_page_outage = Outage(log, "poll lease store", "pages leave out last poll times, the slow lane and the worker's beat")
 
 REFRESH_SECONDS = 5.0  # how often a dispatcher re-reads the targets (stores switched on, intervals changed)
 BACKOFF_MAX = 600.0  # seconds: a shop down for hours is still tried every ten minutes
@@ -275,14 +277,25 @@ def default_leases():
     return _leases[where]
 
 
+def _page_read(read: Callable[[], object], nothing: object) -> object:
+    """`read()` of the lease store for a page, or `nothing` when it fails: the page says less rather than break. Redis
+    unreachable (or skipped, core.redis_breaker) is one line a minute for all reads; anything else a traceback."""
+    try:
+        value = read()
+    except Exception as exc:  # noqa: BLE001 - scratch space: a page never breaks on it
+        if broker_down(exc):
+            _page_outage.failed(exc)
+        else:
+            log.warning("poll leases unreadable", exc_info=True)
+        return nothing
+    _page_outage.ok()
+    return value
+
+
 def last_ok(name: str, key: str) -> dt.datetime | None:
     """When a poll of this target last ran to its end without an error (hub clock; None: not known here). Kept in
     the lease store, not the hub database, so "last read at" on a page costs an idle poll no write."""
-    try:
-        when = default_leases().last_done(name, key)
-    except Exception:  # Redis down: the page says nothing rather than break
-        log.warning("poll leases unreadable", exc_info=True)
-        return None
+    when = _page_read(lambda: default_leases().last_done(name, key), None)
     return None if when is None else dt.datetime.fromtimestamp(when, dt.timezone.utc)
 
 
@@ -301,21 +314,13 @@ def slow_lane() -> dict[tuple[str, str], dict]:
     """(poll, key) → {"store", "since", "at", "seconds", "ok"} of each target a dispatcher polls on its slow lane:
     since when (epoch seconds), its last poll there (when, how long, whether it went well). Kept in the lease store
     (one read for a whole page), not the hub database."""
-    try:
-        rows = default_leases().slow_targets()
-    except Exception:  # Redis down: the page says nothing rather than break
-        log.warning("poll leases unreadable", exc_info=True)
-        return {}
+    rows = _page_read(lambda: default_leases().slow_targets(), {})
     return {tuple(ident.split("|", 1)): entry for ident, entry in rows.items() if "|" in ident}
 
 
 def dispatcher_seen() -> float | None:
     """Seconds since a dispatcher last read its targets (None: no dispatcher has run with this hub's lease store)."""
-    try:
-        beat = default_leases().last_beat()
-    except Exception:  # Redis down: the worker cannot run either; say nothing here rather than break the page
-        log.warning("poll leases unreadable", exc_info=True)
-        return None
+    beat = _page_read(lambda: default_leases().last_beat(), None)  # Redis down: the worker cannot run either
     return None if beat is None else max(0.0, time.time() - beat)
 
 
@@ -500,9 +505,18 @@ def run_once(poll: Poll, target: Target) -> bool:
     _record(poll.name, target, None)
     try:
         default_leases().done(poll.name, target.key, clock.now().timestamp())
-    except Exception:  # the lease store is the scheduler's scratch space: a page says less, the poll still ran
-        log.warning("poll %s of %s: last run not kept", poll.name, target.key, exc_info=True)
+    except Exception as exc:  # the lease store is the scheduler's scratch space: a page says less, the poll still ran
+        _lease_failed(exc, "poll %s of %s: last run not kept", poll.name, target.key)
     return True
+
+
+def _lease_failed(exc: BaseException, message: str, *args) -> None:
+    """A poll's write to the lease store (its last run, its lane) failed: Redis unreachable (or skipped) is the poll
+    loop's one line a minute (_lease_outage), not a traceback per poll; anything else keeps its traceback."""
+    if broker_down(exc):
+        _lease_outage.failed(exc)
+    else:
+        log.warning(message, *args, exc_info=True)
 
 
 def _keep(reads, poll: Poll, target: Target) -> None:
@@ -782,8 +796,8 @@ class Scheduler:
             since = self.lane_since.setdefault(ident, time.time())
             self.leases.set_slow(name, {"store": target.store_id, "since": since, "at": time.time(),
                                     "seconds": round(took, 3), "ok": ok})
-        except Exception:  # the lease store is scratch space: the page says less, polling goes on
-            log.warning("poll %s of %s: slow lane not recorded", *ident, exc_info=True)
+        except Exception as exc:  # the lease store is scratch space: the page says less, polling goes on
+            _lease_failed(exc, "poll %s of %s: slow lane not recorded", *ident)
         finally:
             if not slow:
                 self.lane_since.pop(ident, None)
