@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -97,6 +98,13 @@ def main() -> None:
                     help="also the floor page through the dashboard's middleware (a third side in every round)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="ocb-ingest-")
+    try:
+        run(args, tmp)
+    finally:  # the hub's database of every run (nothing in it is read again: no --keep here)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, tmp: str) -> None:
     setup(tmp)
 
     import httpx
