@@ -174,3 +174,36 @@ def test_paid_at_the_gateway_end_to_end_confirms_the_order(cod_bed, settings):
         assert bed.order_status(1206) == 15 and [s for s, _ in bed.history(1206)].count(15) == 1
     finally:
         aps.stop()
+
+
+def test_a_pay_link_that_cannot_be_made_reads_in_each_readers_language(cod_bed):
+    """"öde" for an order with nothing to take (total 0): no payment, a person takes it, and the confirmation's
+    timeline says "pay link not made: …" in the reader's language, the payments' reason inside too (the worker
+    Turkish; before, the reason's detail was the worker's words in every language)."""
+    import html
+    import re
+
+    from django.contrib.auth.models import User
+    from django.test import Client
+    from django.urls import reverse
+    from django.utils import translation
+
+    bed = cod_bed("3.0", channels=["sms"] * 3, pay_offer=True)
+    _gateway(bed)
+    add_order(bed.shop, 1209, telephone=PHONE, total=0)
+    bed.sim.set_customer(E164, sms_reply="öde")
+    with translation.override("tr"):
+        bed.run()
+    c = Confirmation.objects.get(order_id=1209)
+    assert c.state == "needs_person" and not Payment.objects.filter(order_id=1209).exists()
+    assert c.transitions.filter(reason="pay link not made: a payment needs an amount above zero").exists()  # English
+    said = {"en": "pay link not made: a payment needs an amount above zero",
+            "tr": "ödeme linki oluşturulmadı: ödeme tutarı sıfırdan büyük olmalı",
+            "ru": "ссылка на оплату не создана: сумма платежа должна быть больше нуля"}
+    client = Client()
+    client.force_login(User.objects.create_superuser("owner", password="pw"))
+    for lang in ("en", "tr", "ru"):
+        client.cookies["django_language"] = lang
+        page = html.unescape(client.get(reverse("dashboard:confirmation", args=[c.pk])).content.decode())
+        timeline = re.search(r'<ol class="timeline".*?</ol>', page, re.S).group(0)
+        assert said[lang] in timeline, (lang, timeline)

@@ -30,7 +30,7 @@ from ocbridge.core.jobkinds import about_order
 from ocbridge.core.jobs import JobKind, register_job_kind
 from ocbridge.core.models import Connection, Integration, Job, SideEffect
 from ocbridge.core.registry import pay_link_makers, register_payment_listener
-from ocbridge.core.sentences import Sentence
+from ocbridge.core.sentences import Sentence, sentence_of
 from ocbridge.integrations.cod_confirm import mappers, plan, risk, shop
 from ocbridge.integrations.cod_confirm.choices import AWAITING, OPEN, Channel, ConfirmationState
 from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
@@ -95,6 +95,12 @@ def wrote_at(sent_at: int | None, exchange=None) -> dt.datetime:
     return min(meta, received) if meta is not None else received
 
 
+def _english(exc: BaseException) -> str:
+    """An error's text for the stored reason (logs): in English where it was said (core.sentences)."""
+    said = sentence_of(exc)
+    return said.english() if said is not None else str(exc)
+
+
 def _to_person(c: Confirmation, why: str, short: str, said: Sentence | None = None) -> None:
     c.move(ConfirmationState.NEEDS_PERSON, reason=why, expect={WAITING}, needs_person_reason=short, said=said)
 
@@ -119,7 +125,8 @@ class SendPayLink(JobKind):
         try:
             link = pay_link_makers[gateway.kind](gateway, c.order_id, origin="cod", actor="cod confirmation")
         except ValueError as exc:  # no amount to take, or the order is gone
-            _to_person(c, f"pay link not made: {exc}", "pay link not made")
+            _to_person(c, f"pay link not made: {_english(exc)}", "pay link not made",
+                       Sentence(gettext_noop("pay link not made: {detail}"), detail=sentence_of(exc) or str(exc)))
             return
         cfg = CodConfirmConfig.from_settings(c.integration.settings)
         key = _key(c, "pay-link", link.payment_id)
@@ -257,7 +264,8 @@ def _by_email(c: Confirmation, key: str, text: str) -> str:
     try:
         mail.queue(key, to=email, subject=f"{c.store.name}: {c.order_label}", body=text, store=c.store)
     except (mail.MailNotSet, ValueError) as exc:
-        _to_person(c, f"pay link not sent: {exc}", "pay link not sent")
+        _to_person(c, f"pay link not sent: {_english(exc)}", "pay link not sent",
+                   Sentence(gettext_noop("pay link not sent: {detail}"), detail=sentence_of(exc) or str(exc)))
         return ""
     return "email"
 

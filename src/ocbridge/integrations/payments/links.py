@@ -39,7 +39,7 @@ def new_payment(integration, *, order_id: int, amount: Decimal | str, currency: 
     store = integration.store
     amount_minor = to_minor(amount, currency)
     if amount_minor <= 0:
-        raise ValueError("a payment needs an amount above zero")
+        raise ValueError(Sentence(gettext_noop("a payment needs an amount above zero")))
     if attempt is None:
         attempt = Payment.objects.filter(store=store, order_id=order_id).count() + 1
     key = f"payments:{store.pk}:order-{order_id}:attempt-{attempt}"
@@ -50,7 +50,7 @@ def new_payment(integration, *, order_id: int, amount: Decimal | str, currency: 
 
     face = opencart.customer_face(store, order_id)
     if face is None:
-        raise ValueError(f"order {order_id} is not in the shop")
+        raise ValueError(Sentence(gettext_noop("order {order} is not in the shop"), order=order_id))
     label = store.order_label(order_id)
     with transaction.atomic():
         effect = outbox.request(key, kind="payment", service=integration.kind, store=store,
@@ -142,7 +142,7 @@ def pay_link(integration, order_id: int, *, origin: str, actor: str = ""):
     if payment is None:
         order = opencart.read_order(integration.store, order_id)
         if order is None:
-            raise ValueError(f"order {order_id} is not in the shop")
+            raise ValueError(Sentence(gettext_noop("order {order} is not in the shop"), order=order_id))
         language = opencart.order_language(integration.store, order) or integration.store.language
         payment = new_payment(integration, order_id=order_id, amount=order.total * (order.currency_value or 1),
                               currency=order.currency_code, email=order.email or "", language=language,
