@@ -580,3 +580,39 @@ def test_a_chat_text_meta_reports_failed_is_followed_by_one_sms(wa_bed):
     effect = _chat_effect()
     assert (effect.state, effect.provider_id) == ("failed", _chat_links(bed)[0]["id"]) and "131026" in effect.error
     assert spend.today(bed.store)["counts"]["whatsapp"] == 1
+
+
+def test_a_failed_status_that_overtakes_the_chat_texts_send_fails_its_row_once_the_send_is_written(wa_bed):
+    """As for the template: Meta's failed status of the pay-link chat text can arrive while its outbox row is still
+    'sending' (Meta answered; the sender has not written it yet). The SMS goes at once, and the status is applied
+    again (a retry) once the row is sent, so it ends failed instead of becoming 'sent' after us and counting against
+    the WhatsApp cap for good; the retry and a redelivered status send no second SMS."""
+    from ocbridge.core import outbox
+    from ocbridge.core.errors import RetryableError
+    from ocbridge.integrations.cod_confirm.whatsapp_events import apply_status
+
+    bed = _pay_chosen_on_whatsapp(wa_bed, 3216)
+    _run(bed)
+    [link] = _chat_links(bed)
+    # As it was before the sender wrote Meta's answer: the status names it by our correlation number only.
+    SideEffect.objects.filter(pk=_chat_effect().pk).update(state="sending", provider_id="")
+    effect = _chat_effect()
+    ev = {"provider_id": link["id"], "status": "failed", "callback_data": str(effect.correlation),
+          "errors": [(131026, "Message undeliverable")]}
+    with pytest.raises(RetryableError):
+        apply_status(None, bed.wa_conn, ev, None)
+    assert _chat_effect().state == "sending"
+    # the SMS in its place is queued at once, not after the retry
+    assert Job.objects.filter(kind="cod_confirm.send_pay_link", key__endswith=":after-chat").count() == 1
+    assert outbox.sent(effect, link["id"])  # the sender writes Meta's answer
+    assert spend.today(bed.store)["counts"]["whatsapp"] == 2
+    apply_status(None, bed.wa_conn, ev, None)  # the retry
+    effect.refresh_from_db()
+    assert (effect.state, effect.provider_id) == ("failed", link["id"]) and "131026" in effect.error
+    assert spend.today(bed.store)["counts"]["whatsapp"] == 1  # the confirmation template alone
+    apply_status(None, bed.wa_conn, ev, None)  # Meta redelivers the status
+    _run(bed, 3)
+    c = Confirmation.objects.get(order_id=3216)
+    assert len(_pay_links(bed)) == 1 and c.state == "awaiting_payment"
+    assert c.transitions.filter(reason="pay link not sent in the WhatsApp chat: WhatsApp could not deliver it "
+                                       "(131026 Message undeliverable); sending it by SMS").count() == 1

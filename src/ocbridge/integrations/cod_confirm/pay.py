@@ -31,7 +31,7 @@ from ocbridge.core.jobs import JobKind, register_job_kind
 from ocbridge.core.models import Connection, Integration, Job, SideEffect
 from ocbridge.core.registry import pay_link_makers, register_payment_listener
 from ocbridge.core.sentences import Sentence, sentence_of
-from ocbridge.integrations.cod_confirm import mappers, plan, risk, shop
+from ocbridge.integrations.cod_confirm import mappers, plan, risk, shop, whatsapp
 from ocbridge.integrations.cod_confirm.choices import AWAITING, OPEN, Channel, ConfirmationState
 from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
 from ocbridge.integrations.cod_confirm.models import Confirmation
@@ -206,7 +206,8 @@ def whatsapp_status(effect: SideEffect, provider_id: str, status: str, errors: s
     """A status of a pay link sent in the chat (core.outbox.match found its row): True when it was one. Failed
     (e.g. 131047, the window had closed; 131026) → its outbox row failed, so it no longer counts against the store's
     caps (it never reached the customer, and Meta charges only delivered templates: whatsapp.md §6), and the link
-    goes by SMS, by a job of its own (keyed: once)."""
+    goes by SMS, by a job of its own (keyed: once). A failed status on a row still 'sending' is applied again once the
+    send is written (cod_confirm.whatsapp.retry_while_sending)."""
     if not effect.key.startswith(f"{KIND}:") or ":pay-link:" not in effect.key or not effect.key.endswith(f":{CHAT}"):
         return False
     if effect.state == SideEffectState.UNKNOWN:  # the send's answer was lost; the status names the message
@@ -214,13 +215,14 @@ def whatsapp_status(effect: SideEffect, provider_id: str, status: str, errors: s
     if status != "failed":
         return True
     outbox.undelivered(effect, f"WhatsApp reported it failed ({errors or 'no reason given'})")
-    if effect.job_id is None:
-        return True
-    c = Confirmation.objects.filter(pk=(effect.job.payload or {}).get("confirmation_id"), state=WAITING).first()
-    if c is not None:
-        Job.objects.enqueue(SendPayLink, key=_key(c, "pay-link", "after-chat"), integration=c.integration,
-                            payload={"confirmation_id": c.pk, "connection_id": None, "channel": Channel.SMS,
-                                     "chat_failed": errors or "no reason given"})
+    if effect.job_id is not None:
+        c = Confirmation.objects.filter(pk=(effect.job.payload or {}).get("confirmation_id"), state=WAITING).first()
+        if c is not None:
+            Job.objects.enqueue(SendPayLink, key=_key(c, "pay-link", "after-chat"), integration=c.integration,
+                                payload={"confirmation_id": c.pk, "connection_id": None, "channel": Channel.SMS,
+                                         "chat_failed": errors or "no reason given"})
+    # Still 'sending' (the status overtook the send's answer): failed once it is written. The SMS goes now.
+    whatsapp.retry_while_sending(effect)
     return True
 
 

@@ -6,7 +6,8 @@ connection's WhatsApp Business Account from the dashboard. Its state per languag
 refreshed by Meta's `message_template_status_update` webhook and by "refresh" on the page. Only an APPROVED
 UTILITY translation is sent (whatsapp.md §3). Buttons carry `<attempt key>#<confirm|cancel|agent|pay>`, so a tap
 names the exact attempt; `biz_opaque_callback_data` carries the outbox row's correlation number, so a status
-names the send even when its answer was lost (core.outbox.match).
+names the send even when its answer was lost (core.outbox.match). A `failed` status can overtake the sender's own
+record of Meta's answer (`retry_while_sending`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import dataclasses
 from django.db import transaction
 
 from ocbridge.core import clock
-from ocbridge.core.errors import TerminalError
-from ocbridge.core.models import AuditEntry, Binding, Connection
+from ocbridge.core.choices import SideEffectState
+from ocbridge.core.errors import RetryableError, TerminalError
+from ocbridge.core.models import AuditEntry, Binding, Connection, SideEffect
 from ocbridge.integrations.cod_confirm import mappers
 
 TEMPLATE_NAME = "ocbridge_cod_confirm"
@@ -107,6 +109,16 @@ TEMPLATES = {t.name: t for t in (
 def template_language(language: str) -> str:
     lang = (language or "")[:2].lower()
     return lang if lang in LANGUAGES else "en"
+
+
+def retry_while_sending(effect: SideEffect | None) -> None:
+    """After a `failed` status was applied: if it overtook the sender's own record of Meta's answer (the outbox row
+    is still 'sending'), core.outbox.undelivered found nothing to fail and the row would become 'sent' after us and
+    count against the store's caps for good. Come back once the sender has written it: the status job is retried,
+    and what its first run did (the next step, the SMS in place of a chat text) is keyed and not repeated."""
+    if effect is not None and effect.state == SideEffectState.SENDING:
+        raise RetryableError("whatsapp", "still_sending", "failed status of a message still being sent",
+                             retry_after=30)
 
 
 def payload(key: str, action: str) -> str:

@@ -151,11 +151,7 @@ def apply_status(job: Job, connection: Connection, ev: dict, exchange) -> None:
         # It never reached the customer (not on WhatsApp, 131026, or another failure): the next step at once.
         jobs.after_no_answer(c, attempt, reason=f"WhatsApp message failed ({errors or 'no reason given'})",
                              exchange=exchange, reached=False)
-    if sent is not None and sent.state == SideEffectState.SENDING:
-        # The status overtook the sender's own record of Meta's answer: the row would become 'sent' after us and
-        # count for good. Come back once the sender has written it (the step above is done and is not repeated).
-        raise RetryableError("whatsapp", "still_sending", "failed status of a message still being sent",
-                             retry_after=30)
+    whatsapp.retry_while_sending(sent)  # the step above is done and is not repeated
 
 
 def apply_message(job: Job, connection: Connection, ev: dict, exchange) -> None:
