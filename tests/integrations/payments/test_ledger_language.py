@@ -88,3 +88,36 @@ def test_history_written_before_as_text_still_shows(aps_bed):
     for lang in ("tr", "ru"):
         for page in _pages(payment, lang):
             assert "refund of 2.00 AED asked: an old row" in page and "aps: 00042 an old refusal" in page, lang
+
+
+def test_a_payments_states_and_who_acted_read_in_each_readers_language(aps_bed):
+    """The payment's page gives each history line's states and the "By" column as the order's page does: labels in
+    the reader's language (Link made → At the gateway; the dashboard, the pay link), not the stored values (created →
+    pending; dashboard, link). A user's name shows as it is."""
+    import re
+
+    bed = aps_bed("3.0")
+    bed.add_order(642)
+    with translation.override("tr"):
+        payment = links.new_payment(bed.integration, order_id=642, amount="20.00", currency="AED",
+                                    email="layla@example.com", language="ar")
+        bed.customer_pays(links.url_for(payment))
+        bed.settle()
+        payment.refresh_from_db()
+        assert payment.state == "paid"
+        operations.request(payment, "refund", 500, sequence=1, reason="one mug broken", user="owner")
+        bed.settle()
+    actors = set(PaymentEvent.objects.filter(payment=payment).values_list("actor", flat=True))
+    assert {"dashboard", "link", "owner"} <= actors, actors  # and the gateway's notice or a status check
+    said = {"en": ("Link made → At the gateway", "Pay link", "Dashboard"),
+            "tr": ("Bağlantı oluşturuldu → Ödeme sağlayıcısında", "Ödeme linki", "Panel"),
+            "ru": ("Ссылка создана → В платёжной системе", "Ссылка на оплату", "Панель управления")}
+    for lang in ("en", "tr", "ru"):
+        detail, order = _pages(payment, lang)
+        cells = re.findall(r"<td>(.*?)</td>", detail)
+        moved, link, check = said[lang]
+        assert moved in cells and link in cells and check in cells and "owner" in cells, (lang, cells)
+        assert not {"created → pending", "link", "status check", "dashboard", "gateway"} & set(cells), (lang, cells)
+        order_cells = re.findall(r"<td>(.*?)</td>", order)
+        assert link in order_cells and check in order_cells, (lang, order_cells)
+        assert not {"link", "status check", "dashboard", "gateway"} & set(order_cells), (lang, order_cells)

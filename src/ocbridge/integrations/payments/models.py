@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ocbridge.core import clock
 from ocbridge.core.models import Exchange, Integration, Store
@@ -29,6 +30,27 @@ class PaymentState(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled by the customer")
     VOIDED = "voided", _("Authorisation released")
     REFUNDED = "refunded", _("Refunded")
+
+
+class Actor(models.TextChoices):
+    """The role words PaymentEvent.actor and PaymentOperation.requested_by hold besides a user's name: labelled on the
+    pages (a user name shows as it is)."""
+
+    GATEWAY = "gateway", pgettext_lazy("payment actor", "Gateway")
+    CUSTOMER = "customer", pgettext_lazy("payment actor", "Customer")
+    LINK = "link", pgettext_lazy("payment actor", "Pay link")
+    OPERATOR = "operator", pgettext_lazy("payment actor", "Operator")
+    RULE = "rule", pgettext_lazy("payment actor", "Rule")
+    CHECKOUT = "checkout", pgettext_lazy("payment actor", "Checkout")
+    STATUS_CHECK = "status check", pgettext_lazy("payment actor", "Status check")
+    RECONCILIATION = "reconciliation", pgettext_lazy("payment actor", "Reconciliation")
+    COD = "cod confirmation", pgettext_lazy("payment actor", "COD confirmation")
+    COD_ORIGIN = "cod", pgettext_lazy("payment actor", "COD confirmation")  # a link made without an actor: its origin
+    DASHBOARD = "dashboard", pgettext_lazy("payment actor", "Dashboard")
+
+
+def actor_label(value: str) -> str:
+    return str(dict(Actor.choices).get(value, value))
 
 
 OPEN_STATES = (PaymentState.CREATED, PaymentState.PENDING)  # no final answer yet: reconciliation asks
@@ -139,6 +161,18 @@ class PaymentEvent(models.Model):
         """What happened, in the reader's language where it was said; else as stored."""
         return shown(self.what_said, self.what)
 
+    @property
+    def actor_shown(self) -> str:
+        return actor_label(self.actor)
+
+    @property
+    def from_state_shown(self) -> str:
+        return str(dict(PaymentState.choices).get(self.from_state, self.from_state))
+
+    @property
+    def to_state_shown(self) -> str:
+        return str(dict(PaymentState.choices).get(self.to_state, self.to_state))
+
 
 class PaymentNotice(models.Model):
     """A gateway's word about a payment (direct feedback, notification, callback, status check), stored raw and
@@ -192,6 +226,10 @@ class PaymentOperation(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["payment", "operation", "sequence"], name="payment_op_seq")]
+
+    @property
+    def requested_by_shown(self) -> str:
+        return actor_label(self.requested_by)
 
     @property
     def gateway_message_shown(self) -> str:
