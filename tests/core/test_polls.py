@@ -395,6 +395,57 @@ def test_the_slow_lane_is_recorded_for_the_dashboard_and_left_on_recovery(monkey
     assert round_() == {}
 
 
+@pytest.mark.parametrize("kind", ["file", "redis"])
+@pytest.mark.django_db(transaction=True)
+def test_the_slow_lane_keeps_its_since_across_a_restart_and_clears_it_on_recovery(monkeypatch, tmp_path, request,
+                                                                                   kind):
+    """A worker restart (a new Scheduler, a new lease-store client) keeps when a target went on the slow lane: the
+    dashboard does not say "since 2 minutes ago" after a deploy for a shop slow for days. A target that was only slow
+    (not failing, so not in PollHealth) and polls well after the restart leaves the record — before, the new process
+    did not know it was on the lane and left it there for good."""
+    monkeypatch.setattr(polls, "_POLLS", {})
+    monkeypatch.setattr(polls, "SLOW_SECONDS", 0.2)
+    failing, slow = {"down": True}, {"slow": True}
+
+    def run(target):
+        if failing.get(target.key):
+            raise RuntimeError("shop database not reachable")
+        if slow.get(target.key):
+            time.sleep(0.3)
+
+    polls.register_poll("test.lane", targets=lambda: [polls.Target(k, 15, store_id=7) for k in ("down", "slow")],
+                        label="lane")(run)
+    url = request.getfixturevalue("redis_url") if kind == "redis" else ""
+    leases = _leases(kind, tmp_path, url)
+
+    def round_(sched) -> dict:
+        PollHealth.objects.update(retry_at=None)  # no back-off here: only the lane is tested
+        polls.reset()
+        clock.travel(15)
+        sched.refreshed = float("-inf")
+        sched.tick()
+        _settle(sched)
+        return leases.slow_targets()
+
+    first = round_(polls.Scheduler(threads=1, slow_threads=1, leases=leases))
+    assert set(first) == {"test.lane|down", "test.lane|slow"}
+    time.sleep(0.05)  # a since taken anew would differ
+    again = (polls.FileLeases(tmp_path / "leases") if kind == "file"  # the new process's own client
+             else polls.RedisLeases(url, prefix=leases.prefix))
+    restarted = polls.Scheduler(threads=1, slow_threads=1, leases=again)
+    slow["slow"] = False  # polls well from now on
+    after = round_(restarted)
+    assert set(after) == {"test.lane|down"}  # the recovered one is off the record
+    assert after["test.lane|down"]["since"] == first["test.lane|down"]["since"]
+    assert after["test.lane|down"]["at"] > first["test.lane|down"]["at"]
+    failing["down"] = False
+    assert round_(restarted) == {}  # recovered: off the record, and its since forgotten
+    assert restarted.lane_since == {}
+    failing["down"] = True
+    back = round_(restarted)["test.lane|down"]
+    assert back["since"] > first["test.lane|down"]["since"]  # on the lane again: a new since
+
+
 def test_an_idle_shop_poll_opens_no_transaction(shop):
     """On SQLite a transaction's BEGIN takes the hub's write lock: a thousand idle shops must not queue on it."""
     clock.travel(15)

@@ -606,7 +606,8 @@ class Scheduler:
         self.busy_since: dict[str, float] = {}  # healthy-lane thread → when its current poll started
         self.relieved: set[str] = set()  # healthy-lane threads stuck past SLOW_SECONDS, already replaced
         self.names = itertools.count()
-        self.lane_since: dict[tuple[str, str], float] = {}  # on the slow lane since (epoch seconds), as recorded here
+        # on the slow lane since (epoch seconds): set here, or taken from the lease store's record after a restart
+        self.lane_since: dict[tuple[str, str], float] = {}
         with self.lock:
             for lane in (self.lane, self.slow_lane):
                 lane.size = lane.base
@@ -654,9 +655,18 @@ class Scheduler:
         with self.lock:  # a target failing in another process goes to the slow lane here too
             self.slow |= set(_known_failing())
         self.leases.beat()
-        try:  # targets gone meanwhile (store switched off or deleted) leave the slow-lane record
-            for ident in set(self.leases.slow_targets()) - {f"{p.name}|{t.key}" for p, t in targets}:
-                self.leases.set_slow(ident, None)
+        try:
+            recorded = self.leases.slow_targets()
+            listed = {f"{p.name}|{t.key}": (p.name, t.key) for p, t in targets}
+            for name in set(recorded) - set(listed):  # gone meanwhile (store switched off or deleted): off the record
+                self.leases.set_slow(name, None)
+            # The record outlives this process (and is shared by every dispatcher): a target on it stays on the slow
+            # lane, since when it was recorded, after a restart — until a poll of it goes well and takes it off.
+            with self.lock:
+                for name, entry in recorded.items():
+                    if name in listed:
+                        self.slow.add(listed[name])
+                        self.lane_since.setdefault(listed[name], float(entry.get("since") or time.time()))
         except Exception:  # scratch space: the page may show a gone target a while longer
             log.warning("slow lane record not tidied", exc_info=True)
 
