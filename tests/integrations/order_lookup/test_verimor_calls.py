@@ -270,3 +270,24 @@ def test_a_shop_on_a_server_older_than_mysql_5_6_is_answered(hub, verimor, maria
             assert old.refused == 1 and not LookupCall.objects.filter(reason=Reason.DB_DOWN).exists()
         finally:
             db.forget(url)
+
+
+def test_a_first_step_costs_three_hub_reads_and_one_write(client, opencart_db, make_store, make_line):
+    """The order-status call's hot path (bench/lookup.py, a live caller waiting): whether the call's row exists, the
+    caller's recent lookups and the phone index are read; the Exchange and the call's row are written in one
+    transaction. Each statement more was measured CPU on every call: this keeps them from creeping back."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    h = opencart_db("3.0")
+    store = make_store(h)
+    conn = make_line(store)
+    add_order(h, 1001, telephone="0532 123 45 67", status=3)
+    index(store)
+    path = pbx_url(conn)[pbx_url(conn).index("/hooks/"):]
+    client.get(path, {"uuid": "warm", "cli": CALLER, "cld": "908501234567", "step": "1"})  # caches filled
+    with CaptureQueriesContext(connection) as seen:
+        answer = client.get(path, {"uuid": "u-2", "cli": CALLER, "cld": "908501234567", "step": "1"})
+    assert "1001 numaralı siparişinizin durumu" in answer.json()["prompt"]["phrase"]
+    statements = [q["sql"].split()[0].upper() for q in seen.captured_queries]
+    assert statements == ["SELECT", "SELECT", "SELECT", "BEGIN", "INSERT", "INSERT", "COMMIT"], seen.captured_queries
