@@ -233,6 +233,8 @@ class ShopDB:
     prefix: str
     version: VersionInfo
     metadata: sa.MetaData = field(repr=False)
+    # store_id → (until, the zone its NOW() writes in): opencart.shop_time; shared with the database's reader handle
+    zones: dict = field(default_factory=dict, repr=False, compare=False)
 
     def t(self, name: str) -> sa.Table:
         """Table by OpenCart's short name (`order`, `order_history`…)."""

@@ -14,6 +14,7 @@ import datetime as dt
 from django.utils.translation import gettext_noop
 
 from ocbridge import opencart
+from ocbridge.opencart import shop_time
 from ocbridge.core import clock
 from ocbridge.core.jobs import Defer, JobKind, register_job_kind, register_schedule, slot_key
 from ocbridge.core.models import Integration, Job
@@ -85,9 +86,13 @@ def backfill_index(store, *, days_back: int, batches: int = BACKFILL_BATCHES) ->
         return bf
     from ocbridge.core.models import Store
 
-    countries = {s.oc_store_id: s.country for s in Store.objects.all() if s.db_key == store.db_key}
+    stores = [s for s in Store.objects.all() if s.db_key == store.db_key]
+    countries = {s.oc_store_id: s.country for s in stores}
     shop = opencart.shop_db(store)
-    oldest = clock.now().replace(tzinfo=None) - dt.timedelta(days=days_back + 1)  # +1: shop time zones
+    # The window as order lookup reads it (in the zone each store's dates are written in: opencart.shop_time), an
+    # hour earlier: a daylight-saving change (or a clock step) can write an order an hour "older" than the one before.
+    earliest = min(shop_time.shop_now(shop, s.oc_store_id) for s in stores or [store])
+    oldest = earliest - dt.timedelta(days=days_back, hours=1)
     for _ in range(batches):
         lo = max(1, bf.next_below - BACKFILL_IDS)
         found = oc_orders.read_orders(shop, list(range(lo, bf.next_below)), lines=False)

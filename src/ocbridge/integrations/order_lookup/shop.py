@@ -12,12 +12,12 @@ import datetime as dt
 import logging
 import threading
 import time
-from zoneinfo import ZoneInfo
 
 from ocbridge import opencart
-from ocbridge.core import clock, registry
+from ocbridge.core import registry
 from ocbridge.integrations.order_lookup.config import OrderLookupConfig
 from ocbridge.integrations.order_lookup.rules import OrderView
+from ocbridge.opencart import shop_time
 from ocbridge.opencart.db import connection_lost, deadline
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,9 @@ def _first(store, ids: list[int], days_back: int, max_orders: int, with_comment:
 
     db = opencart.shop_db(store, reads_only=True)
     found = oc_orders.read_orders_now(db, ids, oc_orders.FOUND_BY_PHONE_COLUMNS)
-    since = _shop_now(store) - dt.timedelta(days=days_back)
+    # In the zone the shop stamps date_added in (its database session's, per version), not the Store's: near the
+    # boundary an order was counted in or out by the wrong day. Cached per shop: no query here (a live call).
+    since = shop_time.shop_now(db, store.oc_store_id) - dt.timedelta(days=days_back)
     keep = sorted((o for o in found.values() if o.store_id == store.oc_store_id and o.order_status_id > 0
                    and (o.date_added is None or o.date_added >= since)), key=lambda o: o.order_id, reverse=True)
     keep = keep[:max_orders]
@@ -141,11 +143,3 @@ def _to_view(store, db, order, with_comment: bool, lang: str, *, phones: bool = 
         status_name=names.get(order.order_status_id, ""), phone=(numbers[0] if numbers else None), phones=tuple(numbers),
         total=order.total, currency=order.currency_code, date_added=order.date_added,
         comment=lookup.latest_comment(db, order.order_id) if with_comment else "", store_id=order.store_id)
-
-
-def _shop_now(store) -> dt.datetime:
-    """The shop's wall-clock time (OpenCart stores naive local datetimes)."""
-    try:
-        return clock.now().astimezone(ZoneInfo(store.timezone)).replace(tzinfo=None)
-    except Exception:
-        return clock.now().replace(tzinfo=None)
