@@ -291,6 +291,63 @@ def test_two_polls_of_one_shop_at_once_cannot_both_move_a_position(bed, recordin
     assert _handed("test_feed_a") == [2]
 
 
+# --- the hub's SQLite write lock held by another process past the busy timeout ----------------------------------
+
+# Another process: takes the hub file's write lock, says so, holds it for argv[2] seconds, lets it go.
+LOCK_HOLDER = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+db.execute("COMMIT")
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("phone", ["", "0532 123 45 67"], ids=["handover first", "phone index first"])
+def test_a_handover_that_finds_the_hub_locked_past_the_busy_timeout_completes_in_the_same_poll(bed, recording, caplog,
+                                                                                             phone):
+    """The agency soak on an overloaded machine (README, session 11): 13 handovers of new orders could not BEGIN
+    within SQLite's busy timeout, each logged as an error and left to the next poll. Here another process holds the
+    hub file's write lock three times the (shortened) busy timeout: the poll hands the order over once the lock is
+    let go, one warning and no error, nothing handed twice."""
+    import logging
+    import subprocess
+    import sys
+    import time
+
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's write lock")
+    h, store, a, b, key = bed
+    add_order(h, 2, telephone=phone)  # without a number the phone index writes nothing: the handover's BEGIN is first
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, connection.settings_dict["NAME"], "1.5"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with connection.cursor() as cur:
+            cur.execute("PRAGMA busy_timeout = 500")  # the test's busy timeout (the hub's: 20 s)
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="ocbridge.opencart.feed"):
+            found = feed.poll_shop(key)
+        took = time.monotonic() - started
+    finally:
+        assert holder.wait(timeout=60) == 0
+        with connection.cursor() as cur:
+            cur.execute("PRAGMA busy_timeout = 20000")
+    assert found.failed == [] and found.orders == 2  # both integrations took order 2 in this poll
+    assert _handed("test_feed_a") == _handed("test_feed_b") == [2]
+    assert took < 15  # a few jittered retries, not a poll interval
+    locked = [r for r in caplog.records if "locked" in r.getMessage()]
+    assert locked and {r.levelno for r in locked} == {logging.WARNING}
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert PollState.objects.get().last_order_id == 2
+    feed.poll_shop(key)
+    assert _handed("test_feed_a") == _handed("test_feed_b") == [2]  # nothing twice
+
+
 def test_a_quiet_poll_sends_the_shop_one_statement_and_reads_nothing_from_the_hub(bed, django_assert_num_queries):
     h, store, a, b, key = bed
     add_order(h, 2, status=0)  # followed at status 0: the quiet poll asks about it in the same statement

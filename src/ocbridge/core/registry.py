@@ -28,6 +28,11 @@ missed_order_handlers: dict[str, Callable] = {}
 # integration kind -> fn(integration, events, *, missed) with the order_history rows of the store after the
 # integration's own cursor (ocbridge.opencart.feed documents the contract).
 history_consumers: dict[str, Callable] = {}
+# integration kind -> fn(integration, *, orders, events, missed) -> dict: the shop reads that kind's feed handlers need,
+# made by the feed just before the hub transaction the handlers run in (on SQLite that transaction holds the hub's
+# write lock: a shop read inside it holds every other writer). The handlers find the dict in
+# ocbridge.opencart.feed.prepared() while they run.
+feed_readers: dict[str, Callable] = {}
 # integration kind -> fn(store, order_id) -> dict | None: what that integration knows of a shop order that other
 # features may tell the customer (e.g. despatch: {"tracking_code", "courier"}). Shared through core, since
 # integrations do not import each other.
@@ -128,6 +133,12 @@ def register_missed_orders(kind: str) -> Callable:
 def register_history_consumer(kind: str) -> Callable:
     """Decorator: `fn(integration, events, *, missed)` receives the store's order_history rows (opencart.feed)."""
     return _register_once(history_consumers, "history consumer", kind)
+
+
+def register_feed_reader(kind: str) -> Callable:
+    """Decorator: `fn(integration, *, orders, events, missed) -> dict` reads from the shop what `kind`'s feed
+    handlers need, outside the hub transaction (opencart.feed)."""
+    return _register_once(feed_readers, "feed reader", kind)
 
 
 def register_pay_link_maker(kind: str) -> Callable:

@@ -25,7 +25,14 @@ The contract:
 - Handlers run in a hub transaction together with the move of that integration's cursor. If a handler raises,
   its cursor stays and the same orders/events come again next poll (handlers must be idempotent: a unique key
   per order is enough); the other integrations are not held back.
-- Handlers create Jobs for real work; they do not call providers or write to the shop themselves.
+- Handlers create Jobs for real work; they do not call providers, write to the shop or read it themselves: on
+  SQLite the hub transaction holds the hub's write lock, and every other writer of the hub waits while it is open.
+  What a handler needs from the shop beyond the order or event is read by the integration's feed reader
+  (`register_feed_reader`), which the feed calls just before the transaction; the handler finds its result in
+  `prepared()`.
+- A transaction whose BEGIN finds the hub's write lock held past SQLite's busy timeout (a machine short of CPU)
+  is tried again after a short jittered pause, for up to LOCKED_PATIENCE seconds, with one warning: the orders
+  are not left to wait a whole poll interval for it.
 - A new integration starts at the shop's current position (it is not handed the shop's past).
 - Switching an integration off stops its cursor; switching it on hands over what arrived meanwhile as missed,
   so the same orders reach it whatever else runs. (A shop whose every store is switched off is not polled at
@@ -51,10 +58,12 @@ Positions belong to the shop's identity (`shop_key`), not to a Store row's crede
 from __future__ import annotations
 
 import logging
+import random
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import OperationalError, connection as hub, transaction
 
 from ocbridge.core import clock, config_cache, registry
 
@@ -62,6 +71,11 @@ log = logging.getLogger(__name__)
 
 BATCH = 500
 MAX_BATCHES = 20  # per poll and kind of read; a longer backlog continues next poll
+# A delivery whose BEGIN waited out SQLite's busy timeout (20 s: settings.py) tries again after a jittered pause
+# (the waiters of one lock release spread out) while this many seconds have not passed since its first try: about
+# three busy timeouts. Only then is it left to the next poll.
+LOCKED_PATIENCE = 60.0
+LOCKED_PAUSE = (0.2, 1.0)  # seconds, drawn each time
 
 
 def shop_key(store) -> str:
@@ -230,7 +244,8 @@ def _read(key: str, shop, store, integrations, on, limit: int, summary: PollSumm
         result = oc_orders.poll(shop, mark, now=clock.now(), limit=limit, conn=conn)
         from ocbridge.opencart.phone_index import index_orders
 
-        index_orders(key, result.orders, country_of_store=countries, default_country=store.country)  # repeatable
+        _locked_retry(lambda: index_orders(key, result.orders, country_of_store=countries,  # repeatable
+                                           default_country=store.country), "the phone index")
         summary.new_orders += result.orders
         top = result.watermark.last_order_id
         owed = False  # an integration did not take this batch: its status-0 orders that turned up stay followed
@@ -246,12 +261,13 @@ def _read(key: str, shop, store, integrations, on, limit: int, summary: PollSumm
             mine = [o for o in result.orders if o.store_id == i.store.oc_store_id
                     and (o.order_id > c.last_order_id or str(o.order_id) in mark.pending)]
             if _deliver(i, c, summary, lambda i=i, mine=mine: [registry.order_consumers[i.kind](i, o) for o in mine],
-                        empty=not mine, last_order_id=max(top, c.last_order_id)):
+                        reads=_reader(i, orders=mine), empty=not mine, last_order_id=max(top, c.last_order_id)):
                 summary.orders += len(mine)
             else:
                 owed = True
         # The shop's position moves after the handovers: a poll killed before this line reads the batch again.
-        _save_state(state, result, keep_pending=mark.pending if owed else None)
+        _locked_retry(lambda: _save_state(state, result, keep_pending=mark.pending if owed else None),
+                      "the shop's read position")
         prev_order = state.last_order_id
         if not result.more:
             break
@@ -299,29 +315,86 @@ def _cursors(integrations, key: str, state) -> dict:
     return have
 
 
-def _deliver(integration, cursor, summary: PollSummary, work, *, empty: bool = False, **moves) -> bool:
+def _deliver(integration, cursor, summary: PollSummary, work, *, reads=None, empty: bool = False, **moves) -> bool:
     """Run the handler and move the cursor in one hub transaction; a failure keeps the cursor (retried).
     Nothing to hand over and the cursor where it is (an idle poll): no transaction at all — on SQLite its BEGIN
-    takes the write lock, and a thousand idle shops would queue on it."""
+    takes the write lock, and a thousand idle shops would queue on it. `reads`: the integration's shop reads for
+    this handover (its feed reader), made before the transaction and kept in `prepared()` while it runs."""
     if empty and all(getattr(cursor, k) == v for k, v in moves.items()):
         return True
+    token = None
     try:
-        with transaction.atomic():
-            work()
-            _move(cursor, **moves)
+        token = _prepared.set((reads() if reads is not None and not empty else None) or {})
+
+        def handover():
+            with transaction.atomic():
+                work()
+                _move(cursor, **moves)
+
+        _locked_retry(handover, f"{integration.kind} of store {integration.store_id}")
         return True
     except Superseded:
         raise
-    except Exception:  # noqa: BLE001 - one feature's bug must not stop the others; its cursor stays
-        log.exception("order feed: %s of store %s failed; its orders come again next poll",
-                      integration.kind, integration.store_id)
+    except Exception as exc:  # noqa: BLE001 - one feature's bug must not stop the others; its cursor stays
+        if hub_locked(exc):  # waited out LOCKED_PATIENCE: nothing is lost, the next poll hands them over
+            log.warning("order feed: hub database still locked for %s of store %s after %.0f s; its orders come "
+                        "again next poll", integration.kind, integration.store_id, LOCKED_PATIENCE)
+        else:
+            log.exception("order feed: %s of store %s failed; its orders come again next poll",
+                          integration.kind, integration.store_id)
         cursor.refresh_from_db()
         summary.failed.append(integration.kind)
         return False
+    finally:
+        if token is not None:
+            _prepared.reset(token)
 
 
-def _hand_range(shop, integration, cursor, upto: int, limit: int, handler, summary: PollSummary) -> int:
-    """Orders in (cursor, upto] of the integration's store, by primary key, in batches."""
+def _reader(integration, **what):
+    """The integration's feed reader for one handover (None: its handlers need nothing more from the shop)."""
+    fn = registry.feed_readers.get(integration.kind)
+    return None if fn is None else (lambda: fn(integration, **what))
+
+
+_prepared: ContextVar[dict | None] = ContextVar("feed_prepared", default=None)
+
+
+def prepared() -> dict:
+    """What the running handover's feed reader (core.registry.register_feed_reader) read from the shop before the hub
+    transaction began; empty outside a handover (a handler called otherwise reads for itself)."""
+    return _prepared.get() or {}
+
+
+def hub_locked(exc: BaseException) -> bool:
+    """The hub's SQLite database locked past its busy timeout (not a bug in a query: both are OperationalError)."""
+    if not isinstance(exc, OperationalError) or hub.vendor != "sqlite":
+        return False
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _locked_retry(fn, what: str):
+    """fn() (one hub transaction, or one statement), tried again while it finds the hub locked, up to
+    LOCKED_PATIENCE seconds from the first try. One warning for it: the lock is the machine's state, not a bug."""
+    started, warned = time.monotonic(), False
+    while True:
+        try:
+            return fn()
+        except OperationalError as exc:
+            pause = random.uniform(*LOCKED_PAUSE)
+            if (not hub_locked(exc) or hub.in_atomic_block  # inside a caller's transaction: that one is broken
+                    or time.monotonic() - started + pause > LOCKED_PATIENCE):
+                raise
+            if not warned:
+                warned = True
+                log.warning("order feed: hub database locked for %s (%s); trying again shortly", what, exc)
+            time.sleep(pause)
+
+
+def _hand_range(shop, integration, cursor, upto: int, limit: int, handler, summary: PollSummary, *,
+                missed: bool = False) -> int:
+    """Orders in (cursor, upto] of the integration's store, by primary key, in batches (`missed`: to the handler
+    of orders that arrived while it was switched off)."""
     from ocbridge.opencart import orders as oc_orders
 
     handed = 0
@@ -331,8 +404,8 @@ def _hand_range(shop, integration, cursor, upto: int, limit: int, handler, summa
         batch = oc_orders.orders_in_range(shop, cursor.last_order_id, upto, limit=limit)
         end = batch[-1].order_id if len(batch) >= limit else upto
         mine = [o for o in batch if o.store_id == integration.store.oc_store_id]
-        if not _deliver(integration, cursor, summary, lambda: [handler(integration, o) for o in mine], empty=not mine,
-                        last_order_id=end):
+        if not _deliver(integration, cursor, summary, lambda: [handler(integration, o) for o in mine],
+                        reads=_reader(integration, orders=mine, missed=missed), empty=not mine, last_order_id=end):
             break
         handed += len(mine)
     return handed
@@ -342,7 +415,7 @@ def _hand_missed_orders(shop, integration, cursor, upto: int, limit: int) -> int
     if integration.kind not in registry.order_consumers:
         return 0
     handler = registry.missed_order_handlers.get(integration.kind) or registry.order_consumers[integration.kind]
-    return _hand_range(shop, integration, cursor, upto, limit, handler, PollSummary())
+    return _hand_range(shop, integration, cursor, upto, limit, handler, PollSummary(), missed=True)
 
 
 def _hand_history(shop, integration, cursor, *, upto: int | None, missed: bool, limit: int,
@@ -367,7 +440,7 @@ def _hand_history(shop, integration, cursor, *, upto: int | None, missed: bool, 
             break
         mine = [e for e in events if e.store_id == integration.store.oc_store_id]
         if not _deliver(integration, cursor, summary, lambda: handler(integration, mine, missed=missed) if mine else None,
-                        empty=not mine,
+                        reads=_reader(integration, events=mine, missed=missed), empty=not mine,
                         last_history_id=events[-1].order_history_id):
             break
         handed += len(mine)

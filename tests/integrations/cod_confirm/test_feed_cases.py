@@ -74,3 +74,49 @@ def test_late_pending_after_status_zero_is_called(cod_bed):
     next_slot()
     bed.run()
     assert Confirmation.objects.get(order_id=2003).state == "confirmed" and bed.order_status(2003) == 2
+
+
+def shop_statements_in_hub_transactions():
+    """Collects every statement sent to a shop (SQLAlchemy: the hub itself is Django's) while this thread's hub
+    connection is inside a transaction — on SQLite, while it holds the hub's write lock."""
+    from django.db import connection
+
+    inside: list[str] = []
+
+    def capture(conn, cursor, statement, *args):
+        if connection.in_atomic_block:
+            inside.append(statement)
+
+    return inside, capture
+
+
+def test_the_feed_handover_reads_nothing_from_the_shop_inside_the_hub_transaction(cod_bed):
+    """The handover of new orders and history rows to COD confirmation runs in one hub transaction (on SQLite the
+    hub's write lock, every other writer waiting): the customer's completed orders (the owner skips repeat
+    customers) and the orders the history shows reaching Pending late are read before it, not inside it."""
+    from ocbridge.core import clock
+    from ocbridge.opencart import feed, shop_db, statuses
+
+    bed = cod_bed("3.0", skip_after_completed_orders=2)
+    complete = min(statuses.read_settings(shop_db(bed.store), 0).complete)
+    for oid in (2100, 2101):  # the repeat customer's earlier orders, completed
+        add_order(bed.shop, oid, status=complete, customer_id=77, email="repeat@example.com", telephone=PHONE)
+    key = feed.shop_key(bed.store)
+    feed.poll_shop(key)
+    add_order(bed.shop, 2102, customer_id=77, email="repeat@example.com", telephone=PHONE)  # a repeat customer: skipped
+    add_order(bed.shop, 2103, customer_id=78, email="new@example.com", telephone=PHONE)  # a new one: called
+    add_order(bed.shop, 2104, status=0, customer_id=79, email="late@example.com", telephone=PHONE)  # checkout unfinished
+    inside, capture = shop_statements_in_hub_transactions()
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", capture)
+    try:
+        feed.poll_shop(key)
+        clock.travel(25 * 3600)  # beyond the 24 h the poll follows status-0 orders by primary key
+        feed.poll_shop(key)
+        admin_history(bed, 2104, 1)  # it reaches Pending late: found by the history feed
+        next_slot()
+        feed.poll_shop(key)
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", capture)
+    states = dict(Confirmation.objects.values_list("order_id", "state"))
+    assert states[2102] == "skipped" and states[2103] == "scheduled" and states[2104] == "scheduled"
+    assert inside == []

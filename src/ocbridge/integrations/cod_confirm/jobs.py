@@ -21,7 +21,12 @@ from ocbridge.core.jobkinds import about_order
 from ocbridge.core.jobs import Defer, JobKind, fenced, register_job_kind
 from ocbridge.core.polls import Target, register_poll
 from ocbridge.core.models import Connection, Exchange, Integration, Job, SideEffect
-from ocbridge.core.registry import register_history_consumer, register_missed_orders, register_order_consumer
+from ocbridge.core.registry import (
+    register_feed_reader,
+    register_history_consumer,
+    register_missed_orders,
+    register_order_consumer,
+)
 from ocbridge.core.sentences import Sentence
 from ocbridge.integrations.cod_confirm import mappers, outcomes, pay, plan, risk, routing, rules, shop, whatsapp
 from ocbridge.integrations.cod_confirm.choices import (
@@ -60,7 +65,7 @@ def consider_order(integration: Integration, order) -> Confirmation | None:
         return None
     cfg = config_of(integration)
     store = integration.store
-    completed = shop.completed_orders(store, order) if cfg.skip_after_completed_orders else 0
+    completed = _completed_orders(integration, order, cfg)
     skip = rules.skip_reason(total=order.total, completed_orders=completed, cfg=cfg)
     phone = c.phone
     action, why = "", None
@@ -122,8 +127,45 @@ def on_history(integration: Integration, events, *, missed: bool) -> None:
             c.move(ConfirmationState.RESOLVED_IN_SHOP, expect=waiting,
                    decided_by="shop", reason=f"order status changed in the shop to {e.order_status_id}; nothing sent")
     late = [oid for oid, e in latest.items() if oid not in known and e.order_status_id == cfg.pending_status_id]
-    for order in shop.read_orders(integration.store, late):
-        (missed_order if missed else consider_order)(integration, order)
+    ahead = shop.prepared()  # read before the feed's hub transaction (read_ahead)
+    asked = ahead.get("late_asked", ())
+    found = {oid: ahead["late"][oid] for oid in late if oid in ahead.get("late", {})}
+    found.update((o.order_id, o) for o in shop.read_orders(integration.store, [oid for oid in late if oid not in asked]))
+    for oid in sorted(found):
+        (missed_order if missed else consider_order)(integration, found[oid])
+
+
+@register_feed_reader(KIND)
+def read_ahead(integration: Integration, *, orders=(), events=(), missed: bool = False) -> dict:
+    """The shop reads the feed handlers above need, made by the feed before its hub transaction (on SQLite the
+    hub's write lock, which every other writer waits for while a slow shop answers): the orders the history rows show
+    reaching Pending late ("late": order id → order), and each COD order's count of the customer's completed
+    orders when the owner skips repeat customers ("completed": order id → count). Hub reads only otherwise."""
+    cfg = config_of(integration)
+    out: dict = {}
+    if events:
+        latest = {e.order_id: e for e in events}
+        known = set(Confirmation.objects.filter(integration=integration, order_id__in=list(latest))
+                    .values_list("order_id", flat=True))
+        late = [oid for oid, e in latest.items() if oid not in known and e.order_status_id == cfg.pending_status_id]
+        out["late"] = {o.order_id: o for o in shop.read_orders(integration.store, late)}
+        out["late_asked"] = set(late)  # those not in "late" are not in the shop
+        orders = list(out["late"].values())
+    if cfg.skip_after_completed_orders and not missed:  # orders missed while off are not called: no count needed
+        out["completed"] = {o.order_id: shop.completed_orders(integration.store, o) for o in orders
+                            if rules.is_cod(o.payment_code, cfg) and o.order_status_id == cfg.pending_status_id}
+    return out
+
+
+def _completed_orders(integration: Integration, order, cfg: CodConfirmConfig) -> int:
+    """The customer's completed orders (0 when the owner does not skip repeat customers): as the feed's reader read
+    them before its transaction, else read now (a handler called outside a handover)."""
+    if not cfg.skip_after_completed_orders:
+        return 0
+    ahead = shop.prepared().get("completed", {})
+    if order.order_id in ahead:
+        return ahead[order.order_id]
+    return shop.completed_orders(integration.store, order)
 
 
 def _open_case(integration: Integration, order) -> Confirmation | None:

@@ -35,6 +35,14 @@ def write_marks(key: str) -> dict | None:
     return ShopWrite.objects.filter(key=key).values_list("marks", flat=True).first()
 
 
+def prepared() -> dict:
+    """What jobs.read_ahead read from the shop for the feed's handover under way, before its hub transaction began
+    (empty outside one)."""
+    from ocbridge.opencart import feed
+
+    return feed.prepared()
+
+
 def completed_orders(store, order) -> int:
     return opencart.completed_order_count(store, order)
 
