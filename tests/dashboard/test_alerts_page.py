@@ -86,15 +86,20 @@ def test_a_test_message_telegram_refuses_reads_in_the_readers_language(settings,
                 assert said[other] not in page
 
 
-def test_a_test_message_answered_without_its_message_id_reads_in_the_readers_language(settings):
-    """Telegram (or something in front of it) answering `ok` with no Message (the simulator's "empty" fault): it may
-    have gone out, so it is never sent again; the route's "Test:" line says why in each reader's language."""
+@pytest.mark.parametrize("fault, said", [
+    ("empty", {"en": "no message_id in the answer: {}", "tr": "yanıtta message_id yok: {}",
+               "ru": "в ответе нет message_id: {}"}),
+    # Telegram's own error envelope with a gateway status (core.outbox.GATEWAY_CODES)
+    ("502", {"en": "server error (HTTP 502): Bad Gateway", "tr": "sunucu hatası (HTTP 502): Bad Gateway",
+             "ru": "ошибка сервера (HTTP 502): Bad Gateway"})])
+def test_a_test_message_that_may_have_gone_out_reads_in_the_readers_language(settings, fault, said):
+    """Telegram (or something in front of it) answering `ok` with no Message (the simulator's "empty" fault), or a
+    502 in its own error envelope: it may have gone out, so it is never sent again; the route's "Test:" line says why
+    in each reader's language."""
     import html
 
     from django.utils import translation
 
-    said = {"en": "no message_id in the answer: {}", "tr": "yanıtta message_id yok: {}",
-            "ru": "в ответе нет message_id: {}"}
     with TelegramSimulator() as tg:
         tg.add_chat(424242)
         settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_URL = tg.token, tg.base_url
@@ -102,7 +107,7 @@ def test_a_test_message_answered_without_its_message_id_reads_in_the_readers_lan
         route = AlertRoute.objects.create(user=user, channel="telegram", target="424242")
         client = Client()
         client.force_login(user)
-        tg.fail_next("empty", path="/bot", count=5)
+        tg.fail_next(fault, path="/bot", count=5)
         client.post(reverse("dashboard:alert-test", args=[route.pk]))
         with translation.override("tr"):
             run_until_idle()

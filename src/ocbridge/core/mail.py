@@ -43,7 +43,11 @@ MAX_BODY = 100_000
 
 
 class MailNotSet(Exception):
-    """Neither the store nor the hub has an SMTP server set."""
+    """Neither the store nor the hub has an SMTP server set (said: a caller that keeps it on a row shows it in each
+    reader's language)."""
+
+    def __init__(self):
+        super().__init__(Sentence(gettext_noop("no SMTP server is set for this store or the hub")))
 
 
 @dataclass(frozen=True)
@@ -129,10 +133,10 @@ def queue(key: str, *, to: list[str] | str, subject: str, body: str, store: Stor
           purpose: str = "mail", run_at=None) -> Job:
     """One mail, sent once by a job; MailNotSet when no server is set for the store or the hub."""
     if settings_for(store) is None:
-        raise MailNotSet("no SMTP server is set for this store or the hub")
+        raise MailNotSet()
     recipients = [to] if isinstance(to, str) else list(to)
     if not recipients or any("@" not in r or "\n" in r for r in recipients):
-        raise ValueError(f"not an e-mail address: {recipients!r}")
+        raise ValueError(Sentence(gettext_noop("not an e-mail address: {address}"), address=repr(recipients)))
     payload = {"key": key, "to": recipients, "subject": " ".join(subject.split())[:MAX_SUBJECT],
                "body": body[:MAX_BODY], "purpose": purpose}
     return Job.objects.enqueue(SendMail, key=f"mail:{key}", store=store, payload=payload, run_at=run_at)
@@ -154,7 +158,8 @@ def deliver(key: str, *, store: Store | None, to: list[str], subject: str, body:
     a refusal raises TerminalError with the server's words, "not sent" raises RetryableError (the job retries)."""
     cfg = settings_for(store)
     if cfg is None:
-        raise TerminalError(SERVICE, "not set", "no SMTP server is set for this store or the hub any more")
+        raise TerminalError(SERVICE, "not set",
+                            Sentence(gettext_noop("no SMTP server is set for this store or the hub any more")))
     effect = outbox.request(key, kind="mail", service=SERVICE, store=store, connection=cfg.connection)
     effect = outbox.perform(effect, lambda e: send(cfg, e, to=to, subject=subject, body=body, key=key,
                                                    purpose=purpose, store=store))

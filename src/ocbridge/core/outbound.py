@@ -9,6 +9,9 @@ The form checks a URL when it is saved; `destination` checks every request again
 value stored before the form's check existed, or a name whose DNS later points inside the hub's network, never
 receives credentials: the name must still pass, every address it resolves to must be public, and the request goes
 to the address that was checked (no second lookup an attacker's DNS could answer differently).
+
+Its reasons are said (core.sentences), not translated where raised: a job refused in a worker reads, on its page, in
+the language of whoever reads it.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from ocbridge.core.errors import ConfigurationError
+from ocbridge.core.sentences import Sentence, sentence_of
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 PROVIDER_HOSTS: dict[str, tuple[str, ...]] = {
@@ -60,7 +64,8 @@ def check_base_url(service: str, url: str) -> str:
     url = (url or "").strip()
     parts = urlsplit(url)
     if parts.username or parts.password or parts.query or parts.fragment:
-        raise ConfigurationError(_("The base URL must not carry a user, a password, a query or a fragment."))
+        raise ConfigurationError(Sentence(gettext_noop(
+            "The base URL must not carry a user, a password, a query or a fragment.")))
     check_origin(service, url)
     return url
 
@@ -72,22 +77,23 @@ def check_origin(service: str, url: str) -> None:
         return
     if service in SHOP_SERVICES:
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigurationError(_("The shop's API URL must be an http or https address."))
+            raise ConfigurationError(Sentence(gettext_noop("The shop's API URL must be an http or https address.")))
         return
     if f"{parts.scheme}://{parts.netloc}".lower() in FIXED_ENDPOINTS.get(service, ()):
         return
     host = (parts.hostname or "").lower()
     patterns = PROVIDER_HOSTS.get(service, ())
     if not patterns:
-        raise ConfigurationError(_("%(service)s has no public API host: its base URL can only be one the hub's "
-                                   "administrator allows (OCBRIDGE_SIMULATOR_HOSTS).") % {"service": service})
+        raise ConfigurationError(Sentence(gettext_noop(
+            "{service} has no public API host: its base URL can only be one the hub's administrator allows "
+            "(OCBRIDGE_SIMULATOR_HOSTS)."), service=service))
     if parts.scheme != "https" or parts.port not in (None, 443):
-        raise ConfigurationError(_("The base URL must be https on the standard port."))
+        raise ConfigurationError(Sentence(gettext_noop("The base URL must be https on the standard port.")))
     if not any(re.fullmatch(p, host) for p in patterns):
         hosts = ", ".join(p.replace("\\", "").replace(_LABEL, "<account>") for p in patterns)
-        raise ConfigurationError(_("%(host)s is not a %(service)s API host (%(hosts)s); another host must be allowed "
-                                   "by the hub's administrator (OCBRIDGE_SIMULATOR_HOSTS).")
-                                 % {"host": host or url, "service": service, "hosts": hosts})
+        raise ConfigurationError(Sentence(gettext_noop(
+            "{host} is not a {service} API host ({hosts}); another host must be allowed by the hub's administrator "
+            "(OCBRIDGE_SIMULATOR_HOSTS)."), host=host or url, service=service, hosts=hosts))
 
 
 def destination(service: str, url: str) -> str | None:
@@ -96,7 +102,7 @@ def destination(service: str, url: str) -> str | None:
     try:
         check_origin(service, url)
     except ConfigurationError as exc:
-        raise DestinationRefused(str(exc)) from None
+        raise DestinationRefused(sentence_of(exc) or str(exc)) from None
     if process_allowed(url):
         return None
     parts = urlsplit(url)
@@ -110,7 +116,7 @@ def public_address(host: str, port: int) -> str:
     addresses = [info[4][0] for info in infos]
     inner = [a for a in addresses if not ipaddress.ip_address(a.split("%")[0]).is_global]
     if inner or not addresses:
-        raise DestinationRefused(_("%(host)s resolves to %(address)s, which is not a public address; the hub's "
-                                   "administrator must allow it (OCBRIDGE_SIMULATOR_HOSTS).")
-                                 % {"host": host, "address": ", ".join(inner) or "-"})
+        raise DestinationRefused(Sentence(gettext_noop(
+            "{host} resolves to {address}, which is not a public address; the hub's administrator must allow it "
+            "(OCBRIDGE_SIMULATOR_HOSTS)."), host=host, address=", ".join(inner) or "-"))
     return addresses[0]

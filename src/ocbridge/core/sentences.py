@@ -5,49 +5,78 @@ A worker has no reader: a message it stores (a failing poll's error, core.polls)
 hub's default language there. Stored as `Sentence.as_data()` instead, each page shows it in its own language
 (`Sentence.from_data(...)`). The text is marked with `gettext_noop` where it is written, so makemessages finds it;
 placeholders are str.format's (`{detail}`); a value may itself be a Sentence.
+
+A count is said with both English forms, marked with `ngettext_noop` (makemessages finds it as a plural entry:
+core's makemessages command adds the keyword) — `Sentence(*ngettext_noop("{count} call …", "{count} calls …"),
+count=n)` — and shown with Django's ngettext, so each language picks its own form for `count`.
 """
 
 from __future__ import annotations
 
 from django.utils import translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
+
+
+def ngettext_noop(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a count's two English forms for makemessages (as gettext_noop marks one text); a Sentence says them."""
+    return singular, plural
 
 
 class Sentence:
-    __slots__ = ("text", "values")
+    __slots__ = ("text", "values", "plural")
 
-    def __init__(self, text: str, **values):
-        self.text, self.values = str(text), values
+    def __init__(self, text: str, plural: str = "", /, **values):
+        """`plural`: the English plural form of `text`, for a count (the form is picked by the value `count`)."""
+        self.text, self.values, self.plural = str(text), values, str(plural)
 
     def __str__(self) -> str:
         """In the active language (a catalogue without this text: English)."""
         values = {k: str(v) for k, v in self.values.items()}
         try:
-            return gettext(self.text).format(**values)
+            return self._form(translated=True).format(**values)
         except (KeyError, IndexError, ValueError):  # a translation whose placeholders went wrong: say it in English
-            return self.text.format(**values)
+            return self._form(translated=False).format(**values)
+
+    def _form(self, *, translated: bool) -> str:
+        if not self.plural:
+            return gettext(self.text) if translated else self.text
+        try:
+            count = int(self.values.get("count", 0))
+        except (TypeError, ValueError):
+            count = 0
+        if translated:
+            return ngettext(self.text, self.plural, count)
+        return self.text if count == 1 else self.plural
 
     def __repr__(self) -> str:
+        if self.plural:
+            return f"Sentence({self.text!r}, {self.plural!r}, {self.values!r})"
         return f"Sentence({self.text!r}, {self.values!r})"
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, Sentence) and (self.text, self.values) == (other.text, other.values)
+        return isinstance(other, Sentence) and (self.text, self.plural, self.values) == (
+            other.text, other.plural, other.values)
 
     def english(self) -> str:
         with translation.override("en"):
             return str(self)
 
     def as_data(self) -> dict:
-        """JSON to store: {"text": …, "values": {…}} (a Sentence value nested the same way)."""
-        return {"text": self.text, "values": {k: v.as_data() if isinstance(v, Sentence) else v
-                                              for k, v in self.values.items()}}
+        """JSON to store: {"text": …, "values": {…}} (a Sentence value nested the same way), and "plural" for a
+        count."""
+        data = {"text": self.text,
+                "values": {k: v.as_data() if isinstance(v, Sentence) else v for k, v in self.values.items()}}
+        if self.plural:
+            data["plural"] = self.plural
+        return data
 
     @classmethod
     def from_data(cls, data) -> Sentence | None:
         if not isinstance(data, dict) or not isinstance(data.get("text"), str):
             return None
         values = {k: cls.from_data(v) if isinstance(v, dict) else v for k, v in (data.get("values") or {}).items()}
-        return cls(data["text"], **values)
+        plural = data.get("plural")
+        return cls(data["text"], plural if isinstance(plural, str) else "", **values)
 
 
 def listed(items: list) -> Sentence | str:
@@ -74,7 +103,7 @@ def storable(sentence: Sentence, secrets=()) -> dict:
     from ocbridge.core.masking import mask_values, storable_text
 
     def clean(data: dict) -> dict:
-        return {"text": data["text"], "values": {
+        return {**data, "values": {  # the text (and a count's plural) as written; the values made storable
             k: clean(v) if isinstance(v, dict) else storable_text(mask_values(v[:1000], secrets)) if isinstance(v, str)
             else v for k, v in data["values"].items()}}
 

@@ -29,7 +29,7 @@ from ocbridge.core.errors import (
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import shared_client
 from ocbridge.core.models import Connection, Store
-from ocbridge.core.sentences import Sentence, listed
+from ocbridge.core.sentences import Sentence, listed, sentence_of
 
 SERVICE = "telegram"
 API_URL = "https://api.telegram.org"
@@ -73,8 +73,8 @@ def problems(bot: Bot) -> list[Sentence | str]:
     if bot.connection is not None and bot.connection.base_url:
         try:
             outbound.check_base_url(SERVICE, bot.connection.base_url)
-        except Exception as exc:  # ConfigurationError: its text says why
-            out.append(str(exc))
+        except Exception as exc:  # ConfigurationError: says why (said, so each reader reads it)
+            out.append(sentence_of(exc) or str(exc))
     return out
 
 
@@ -115,7 +115,7 @@ def _result(resp):
         retry = (data.get("parameters") or {}).get("retry_after")
         raise RetryableError(SERVICE, 429, rate_limited(words), retry_after=parse_retry_after(str(retry or ""), 30.0))
     if code in outbox.GATEWAY_CODES:
-        raise ServiceError(SERVICE, code, words)  # doubtful: it may have gone out
+        raise ServiceError(SERVICE, code, server_error(code, words))  # doubtful: it may have gone out
     if code >= 500:
         raise RetryableError(SERVICE, code, server_error(code, words))
     raise TerminalError(SERVICE, code, words)

@@ -30,7 +30,7 @@ from ocbridge.core.errors import (
 )
 from ocbridge.core.exchanges import ExchangeRecorder
 from ocbridge.core.http import HttpClient, shared_client
-from ocbridge.core.sentences import Sentence
+from ocbridge.core.sentences import Sentence, ngettext_noop
 from ocbridge.services.base import (
     E164, CallResult, CallStarted, Capabilities, DeliveryReport, InboundSms, SmsSent, UnreadableAnswerError,
     check_e164, form_of, outcome_for_digit, replay_or_recover, require, tts_language,
@@ -157,9 +157,11 @@ class TwilioClient:
         if not found:
             return None
         if len(found) > 1:
-            lost = (gettext_noop("{count} calls to this number since the lost answer") if resource == "Calls" else
-                    gettext_noop("{count} messages to this number since the lost answer"))
-            raise UnknownOutcomeError(self.service, "unknown_outcome", Sentence(lost, count=len(found)))
+            lost = (ngettext_noop("{count} call to this number since the lost answer",
+                                  "{count} calls to this number since the lost answer") if resource == "Calls" else
+                    ngettext_noop("{count} message to this number since the lost answer",
+                                  "{count} messages to this number since the lost answer"))
+            raise UnknownOutcomeError(self.service, "unknown_outcome", Sentence(*lost, count=len(found)))
         return cls(provider_id=str(found[0]["sid"])), json.dumps(found[0])
 
     def _call(self, method: str, path: str, *, key: str = "", purpose: str = "", form: dict | None = None,

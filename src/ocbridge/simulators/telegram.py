@@ -83,6 +83,12 @@ class TelegramSimulator(Simulator):
         return Response.json({"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after "
                               f"{retry_after}", "parameters": {"retry_after": retry_after}}, 429)
 
+    def server_error(self, req: Request, status: int) -> Response:
+        """A server fault in the Bot API's own envelope (`ok` false, `error_code`, `description`: "Making requests");
+        a proxy's non-JSON answer is the "garbage" fault."""
+        words = {500: "Internal Server Error", 502: "Bad Gateway", 504: "Gateway Timeout"}.get(status)
+        return Response.json({"ok": False, "error_code": status, "description": words or "Service Unavailable"}, status)
+
     def not_found(self, req: Request) -> Response:
         return Response.json({"ok": False, "error_code": 404, "description": "Not Found"}, 404)
 

@@ -207,3 +207,42 @@ def test_a_pay_link_that_cannot_be_made_reads_in_each_readers_language(cod_bed):
         page = html.unescape(client.get(reverse("dashboard:confirmation", args=[c.pk])).content.decode())
         timeline = re.search(r'<ol class="timeline".*?</ol>', page, re.S).group(0)
         assert said[lang] in timeline, (lang, timeline)
+
+
+@pytest.mark.parametrize("email, mail_server, said", [
+    ("a@example.com", False, {"en": "pay link not sent: no SMTP server is set for this store or the hub",
+                              "tr": "ödeme linki gönderilmedi: bu mağaza veya merkez için SMTP sunucusu ayarlanmamış",
+                              "ru": "ссылка на оплату не отправлена: для этого магазина или хаба не настроен SMTP-сервер"}),
+    ("not-an-address", True, {"en": "pay link not sent: not an e-mail address: ['not-an-address']",
+                              "tr": "ödeme linki gönderilmedi: e-posta adresi değil: ['not-an-address']",
+                              "ru": "ссылка на оплату не отправлена: не адрес электронной почты: ['not-an-address']"}),
+])
+def test_a_pay_link_that_cannot_be_mailed_reads_in_each_readers_language(cod_bed, settings, email, mail_server,
+                                                                         said):
+    """"öde" with the pay link to go by e-mail, but no mail server anywhere (core.mail.MailNotSet), or an order address
+    no mail can go to: a person takes it, and the timeline says why in the reader's language, the mail's own reason
+    inside too (the worker Turkish; before, that reason was English in every language)."""
+    import html
+    import re
+
+    from django.contrib.auth.models import User
+    from django.test import Client
+    from django.urls import reverse
+    from django.utils import translation
+
+    settings.EMAIL_HOST = "127.0.0.1" if mail_server else ""
+    bed = cod_bed("3.0", channels=["sms"] * 3, pay_offer=True, pay_link_channel="email")
+    _gateway(bed)
+    add_order(bed.shop, 1210, telephone=PHONE, email=email)
+    bed.sim.set_customer(E164, sms_reply="öde")
+    with translation.override("tr"):
+        bed.run()
+    c = Confirmation.objects.get(order_id=1210)
+    assert c.state == "needs_person" and c.transitions.filter(reason=said["en"]).exists()  # the stored reason: English
+    client = Client()
+    client.force_login(User.objects.create_superuser("owner", password="pw"))
+    for lang in ("en", "tr", "ru"):
+        client.cookies["django_language"] = lang
+        page = html.unescape(client.get(reverse("dashboard:confirmation", args=[c.pk])).content.decode())
+        timeline = re.search(r'<ol class="timeline".*?</ol>', page, re.S).group(0)
+        assert said[lang] in timeline, (lang, timeline)

@@ -235,3 +235,31 @@ def test_ask_the_gateway_now_queues_one_check_unless_one_is_due_or_running(aps_b
     assert Job.objects.get(pk=later.pk).state == "queued"  # the later check still waits for its time
     payment.refresh_from_db()
     assert payment.state == "created"
+
+
+def test_a_pay_link_with_no_mail_server_reads_in_each_readers_language(aps_bed, admin_client, settings):
+    """"E-mail the link" with no mail server for the store or the hub (core.mail.MailNotSet): the payment's history
+    says it was not e-mailed, and why, in the reader's language (the job run in a Turkish worker; before, the reason
+    inside was English in every language)."""
+    import html
+
+    from django.utils import translation
+
+    settings.EMAIL_HOST = ""
+    bed = aps_bed("3.0")
+    bed.add_order(604, total="45.00")
+    admin_client.post(reverse("payments:link", args=[bed.store.pk]),
+                      {"gateway": "aps", "order_id": "604", "attempt": "1", "back": "order", "mail": "1"})
+    with translation.override("tr"):
+        bed.settle()
+    payment = Payment.objects.get(order_id=604)
+    said = {"en": "not e-mailed (no SMTP server is set for this store or the hub): the link is on the payment's page",
+            "tr": "e-postayla gönderilmedi (bu mağaza veya merkez için SMTP sunucusu ayarlanmamış): bağlantı ödemenin "
+                  "sayfasında",
+            "ru": "не отправлено по e-mail (для этого магазина или хаба не настроен SMTP-сервер): ссылка на странице "
+                  "платежа"}
+    assert payment.events.filter(what=said["en"]).exists()  # the stored text: English
+    for lang in ("en", "tr", "ru"):
+        admin_client.cookies["django_language"] = lang
+        page = html.unescape(admin_client.get(reverse("payments:detail", args=[payment.pk])).content.decode())
+        assert said[lang] in page, (lang, page[-3000:])

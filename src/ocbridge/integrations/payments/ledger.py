@@ -54,7 +54,7 @@ def error_of(exc: BaseException) -> Sentence | str:
 def said_data(sentence: Sentence) -> dict:
     """A Sentence's data for a row: text values (nested ones too) cut to 1,000 characters and made storable."""
     def clean(data: dict) -> dict:
-        return {"text": data["text"], "values": {
+        return {**data, "values": {  # the text (and a count's plural) as written
             k: clean(v) if isinstance(v, dict) else storable_text(v[:1000]) if isinstance(v, str) else v
             for k, v in data["values"].items()}}
 
