@@ -360,3 +360,45 @@ def test_a_slow_purchase_never_holds_the_customers_page(aps_bed):
     bed.settle()
     payment.refresh_from_db()
     assert payment.state == "paid" and len(_purchases(bed)) == 1
+
+
+def test_plans_fetched_by_the_link_job_serve_the_pay_page_without_asking_aps(aps_bed, hub_mail):
+    """The banks' plans are asked for when the link is made, by the job that makes it (here: the rule's link for a
+    new order, e-mailed), not inside the customer's request: the customer opening the link hours later gets the
+    plans listed while the page makes no call to APS at all."""
+    from ocbridge import opencart
+    from ocbridge.core import clock
+
+    bed = aps_bed("3.0", integration_type="merchant_page", installments="hosted", link_payment_codes=["ocbridge"])
+    opencart.poll_new_orders(bed.store)  # the feed's first poll only sets its position
+    bed.add_order(640, total="2000.00", currency="AED")
+    opencart.poll_new_orders(bed.store)
+    bed.settle()
+    payment = Payment.objects.get(order_id=640)
+    asked = [r.json().get("query_command") for r in bed.sim.requests("/FortAPI/paymentApi")]
+    assert asked == ["GET_INSTALLMENTS_PLANS"] and len(hub_mail.messages) == 1  # by the link's job, before the mail
+    clock.travel(2 * 3600)  # the customer opens the e-mailed link two hours later
+    before = len(bed.sim.requests())
+    page = httpx.get(links.url_for(payment))
+    assert page.status_code == 200 and "Gulf Bank" in page.text
+    assert len(bed.sim.requests()) == before  # the page asked APS nothing
+
+
+@pytest.mark.parametrize("mail", [True, False], ids=["e-mailed", "copied by hand"])
+def test_a_link_made_on_the_dashboard_has_its_plans_fetched_by_a_job_not_by_the_customers_page(aps_bed, admin_client,
+                                                                                              hub_mail, mail):
+    """A link made on the order's page (the operator's request makes no call to APS): the job after it — the mail's,
+    or one of its own when the operator copies the link — fetches the plans; the customer's page asks APS nothing."""
+    from django.urls import reverse
+
+    bed = aps_bed("3.0", integration_type="merchant_page", installments="hosted")
+    bed.add_order(641, total="2000.00", currency="AED")
+    form = {"gateway": "aps", "order_id": "641", "attempt": "1", "back": "order", **({"mail": "1"} if mail else {})}
+    admin_client.post(reverse("payments:link", args=[bed.store.pk]), form)
+    assert bed.sim.requests() == []  # nothing asked inside the operator's request
+    bed.settle()
+    payment = Payment.objects.get(order_id=641)
+    assert [r.json().get("query_command") for r in bed.sim.requests("/FortAPI/paymentApi")] == ["GET_INSTALLMENTS_PLANS"]
+    before = len(bed.sim.requests())
+    page = httpx.get(links.url_for(payment))
+    assert "Gulf Bank" in page.text and len(bed.sim.requests()) == before

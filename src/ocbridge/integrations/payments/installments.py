@@ -23,6 +23,9 @@ from ocbridge.integrations.payments.models import Payment
 
 PLANS_FRESH = timedelta(minutes=10)  # the banks' plans change rarely; a customer reloading is not asked again
 PLANS_RETRY = timedelta(minutes=1)  # after a failure: a reload within this shows "in full" without asking APS again
+# Plans fetched by the job that made the link serve the pay page this long: a customer opens an e-mailed or texted
+# link minutes to hours later, and the page should not wait on APS then. Past it the page asks once more.
+PLANS_FROM_LINK = timedelta(hours=24)
 
 
 def offer(payment: Payment) -> str:
@@ -39,13 +42,14 @@ def _younger_than(stamp: dict, age: timedelta) -> bool:
         return False
 
 
-def plans(payment: Payment, gateway) -> list[dict]:
-    """The banks' plans for this payment's amount (GET_INSTALLMENTS_PLANS), kept on the payment for a while; []
-    when APS cannot list them (paying in full still works). A failure is noted once per episode — the first failure
-    after plans were listed or never asked — and APS is not asked again for PLANS_RETRY, however often the customer
-    reloads; the first success ends the episode."""
+def plans(payment: Payment, gateway, *, by: str = "") -> list[dict]:
+    """The banks' plans for this payment's amount (GET_INSTALLMENTS_PLANS), kept on the payment for a while
+    (PLANS_FRESH; PLANS_FROM_LINK when the link's job fetched them, `by="link"`); [] when APS cannot list them
+    (paying in full still works). A failure is noted once per episode — the first failure after plans were listed or
+    never asked — and APS is not asked again for PLANS_RETRY, however often the customer reloads; the first success
+    ends the episode."""
     cached = payment.gateway_data.get("plans") or {}
-    if _younger_than(cached, PLANS_FRESH):
+    if _younger_than(cached, PLANS_FROM_LINK if cached.get("by") == "link" else PLANS_FRESH):
         return cached["issuers"]
     failing = payment.gateway_data.get("plans_failed")
     if failing and _younger_than(failing, PLANS_RETRY):
@@ -58,8 +62,23 @@ def plans(payment: Payment, gateway) -> list[dict]:
                                           error=ledger.error_of(exc)), actor="link")
         payment.keep(plans_failed={"at": clock.now().isoformat(), "error": str(exc)[:200]})
         return []
-    payment.keep(plans={"at": clock.now().isoformat(), "issuers": issuers}, plans_failed=None)
+    payment.keep(plans={"at": clock.now().isoformat(), "issuers": issuers, **({"by": by} if by else {})},
+                 plans_failed=None)
     return issuers
+
+
+def prefetch(payment: Payment) -> None:
+    """Fetch the banks' plans when the link is made, from the job that makes it, so the customer's pay page lists
+    them without asking APS while the customer waits (the page asks only when none are kept). Nothing for a payment
+    that offers no hosted plans, or inside a hub transaction (a call to APS must not hold the hub's write lock: the
+    page asks instead); a failure is noted and paced as on the page."""
+    from django.db import connection
+
+    from ocbridge.integrations.payments.gateways import gateway_for
+
+    if connection.in_atomic_block or offer(payment) != "hosted":
+        return
+    plans(payment, gateway_for(payment.integration), by="link")
 
 
 def choose(payment: Payment, issuers: list[dict], choice: str) -> dict | None:

@@ -23,7 +23,7 @@ from ocbridge.core.jobs import JobKind, enqueue_unless_waiting, register_job_kin
 from ocbridge.core.registry import register_order_consumer, register_pay_link_maker
 from ocbridge.core.models import Integration, Job, Store
 from ocbridge.core.sentences import Sentence
-from ocbridge.integrations.payments import ledger, links
+from ocbridge.integrations.payments import installments, ledger, links
 from ocbridge.integrations.payments.config import PaymentConfig
 from ocbridge.integrations.payments.gateways import gateway_for
 from ocbridge.integrations.payments.models import (
@@ -426,6 +426,7 @@ class RuleLink(PaymentJob):
         payment = links.new_payment(integration, order_id=order_id, amount=order.total * (order.currency_value or 1),
                                     currency=order.currency_code, email=order.email, language=language,
                                     origin="rule", attempt=1, actor="rule")
+        installments.prefetch(payment)  # before the mail: the customer's page then lists them without asking APS
         mail_link(payment, order, actor="rule")
 
 
@@ -474,4 +475,20 @@ class MailLink(PaymentJob):
         order = opencart.read_order(payment.store, payment.order_id)
         if order is None:
             raise TerminalError("opencart", "unknown_order", no_order(payment.order_id))
+        installments.prefetch(payment)
         mail_link(payment, order, actor=job.payload.get("actor") or "operator")
+
+
+@register_job_kind
+class FetchPlans(PaymentJob):
+    """A pay link made on the dashboard (in the operator's request): the banks' installment plans fetched right
+    after, here, so the customer's pay page lists them without asking APS (installments.prefetch)."""
+
+    kind = "payments.fetch_plans"
+
+    def run(self, job) -> None:
+        payment = Payment.objects.select_related("integration__connection", "store").filter(
+            pk=job.payload["payment_id"]).first()
+        if payment is None or payment.state not in OPEN_STATES:
+            return
+        installments.prefetch(payment)

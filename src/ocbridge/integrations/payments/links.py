@@ -147,5 +147,8 @@ def pay_link(integration, order_id: int, *, origin: str, actor: str = ""):
         payment = new_payment(integration, order_id=order_id, amount=order.total * (order.currency_value or 1),
                               currency=order.currency_code, email=order.email or "", language=language,
                               origin=origin, actor=actor or origin)
+    from ocbridge.integrations.payments import installments
+
+    installments.prefetch(payment)  # called from the asking feature's job (COD's SendPayLink), outside a transaction
     return PayLink(payment_id=payment.pk, reference=payment.reference, url=url_for(payment),
                    expires_at=payment.expires_at, amount=f"{payment.amount} {payment.currency}")

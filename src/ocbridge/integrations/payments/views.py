@@ -365,7 +365,7 @@ def payment_link(request, store_pk: int) -> HttpResponse:
     attempt number comes from the page that showed the form (a second click names the same attempt: one payment);
     "mail" e-mails the link to the order's address once (jobs.MailLink)."""
     from ocbridge import opencart
-    from ocbridge.integrations.payments.jobs import MailLink
+    from ocbridge.integrations.payments.jobs import FetchPlans, MailLink
 
     store = access.get_scoped(Store, request.user, Role.OPERATOR, pk=store_pk)
     kind = request.POST.get("gateway", "")
@@ -394,6 +394,9 @@ def payment_link(request, store_pk: int) -> HttpResponse:
         Job.objects.enqueue(MailLink, key=f"payments:{payment.pk}:mail-link", integration=integration,
                             payload={"payment_id": payment.pk, "actor": request.user.get_username()})
         messages.success(request, _("The pay link will be e-mailed to %(email)s.") % {"email": order.email})
+    elif payment.state in OPEN_STATES and installments.offer(payment) == "hosted":  # MailLink fetches them itself
+        Job.objects.enqueue(FetchPlans, key=f"payments:{payment.pk}:plans", integration=integration,
+                            payload={"payment_id": payment.pk})
     return back if request.POST.get("back") == "order" else redirect("payments:detail", pk=payment.pk)
 
 
