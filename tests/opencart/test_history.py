@@ -60,6 +60,47 @@ def test_now_is_the_shops_local_time(opencart_db, version):
     assert abs((written - utc) - dt.timedelta(hours=3)) < dt.timedelta(seconds=30)
 
 
+@pytest.fixture
+def server_zone(mariadb):
+    """The MariaDB server's global time zone for the test (what 2.3 writes in); put back afterwards."""
+    conn = mariadb.connect()
+
+    def set_to(offset: str) -> None:
+        with conn.cursor() as cur:
+            cur.execute("SET GLOBAL time_zone = %s", (offset,))
+
+    yield set_to
+    set_to("+00:00")  # the testbed's --default-time-zone
+    conn.close()
+
+
+@pytest.mark.parametrize("version, config_timezone, hours", [
+    ("2.3", "Europe/Istanbul", 5),  # 2.3 never reads config_timezone: the server's zone (+05:00 here)
+    ("4.0", "", 0),  # 4.0 without one: UTC (system/framework.php), not the server's zone
+])
+def test_the_database_path_stamps_dates_in_the_zone_the_shops_own_code_uses(opencart_db, server_zone, version,
+                                                                             config_timezone, hours):
+    """opencart.shop_time: the hub's NOW() is OpenCart's for the version — before, 2.3 took a config_timezone row
+    it never reads, and 4.0 without one wrote in the server's zone instead of UTC."""
+    import sqlalchemy as sa
+
+    h = opencart_db(version)
+    t = h.t("setting")
+    with h.engine.begin() as conn:
+        conn.execute(sa.delete(t).where(t.c.key == "config_timezone"))
+        if config_timezone:
+            conn.execute(sa.insert(t).values(store_id=0, code="config", key="config_timezone", value=config_timezone,
+                                             serialized=0))
+    server_zone("+05:00")
+    add_order(h, 1, status=1)
+    writes.change_status(make_store(h), 1, expected=1, new=2, key="a")
+    written = scalar(h, "SELECT date_modified FROM oc_order WHERE order_id = 1")
+    history = scalar(h, "SELECT date_added FROM oc_order_history WHERE order_id = 1 ORDER BY order_history_id DESC")
+    utc = scalar(h, "SELECT UTC_TIMESTAMP()")
+    for stamp in (written, history):
+        assert abs((stamp - utc) - dt.timedelta(hours=hours)) < dt.timedelta(seconds=30)
+
+
 def test_db_path_on_sqlite_demo(opencart_sqlite):
     h = opencart_sqlite("3.0")
     add_product(h, 7, quantity=10)

@@ -44,6 +44,13 @@ def shop_now(db: ShopDB, store_id: int = 0) -> dt.datetime:
     return clock.now().astimezone(write_zone(db, store_id)).replace(tzinfo=None)
 
 
+def sql_offset(zone: dt.tzinfo) -> str:
+    """The zone's offset now as MySQL's `SET time_zone` takes it ('+03:00'), as PHP's date('P') gives OpenCart's."""
+    minutes = int(clock.now().astimezone(zone).utcoffset().total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
 def write_zone(db: ShopDB, store_id: int = 0) -> dt.tzinfo:
     """The time zone the shop's NOW() is in for `store_id` (see the module's docstring), kept TTL seconds."""
     hit = db.zones.get(store_id)

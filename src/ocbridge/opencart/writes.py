@@ -41,7 +41,7 @@ import sqlalchemy as sa
 from ocbridge.core import clock
 from ocbridge.core.errors import RetryableError, TerminalError
 from ocbridge.core.http import NetworkError
-from ocbridge.opencart import category_model, option_model, order_model, product_model
+from ocbridge.opencart import category_model, option_model, order_model, product_model, shop_time
 from ocbridge.opencart.category_model import CategoryDraft, CategoryText  # noqa: F401  (part of the write API)
 from ocbridge.opencart.option_model import OptionDraft, OptionValueDraft  # noqa: F401  (part of the write API)
 from ocbridge.opencart.product_model import Attribute, ProductDraft, Text  # noqa: F401  (part of the write API)
@@ -305,17 +305,14 @@ def _moved(shop, row, ch, current) -> WriteResult:
 
 
 def _now(conn: sa.Connection, db, cfg):
-    """NOW() in the shop's time zone (3.0/4.0 set it from config_timezone; 2.3 keeps the server's)."""
-    offset = cfg.utc_offset(clock.now())
+    """NOW() as OpenCart stamps it for the store (opencart.shop_time: config_timezone from 3.0.3.7, UTC when 4.0 has
+    none, the server's zone for 2.3): the session's zone set first, every time — a pooled connection keeps the last."""
+    zone = shop_time.write_zone(db, cfg.store_id)
     if db.is_mysql:
-        if offset:
-            conn.execute(sa.text("SET time_zone = :tz"), {"tz": offset})
+        conn.execute(sa.text("SET time_zone = :tz"), {"tz": shop_time.sql_offset(zone)})
         return sa.func.now()
     # SQLite (demo shop): no session time zone; compute the shop's local wall time ourselves.
-    from zoneinfo import ZoneInfo
-
-    local = clock.now().astimezone(ZoneInfo(cfg.timezone)) if cfg.timezone else clock.now()
-    return local.replace(tzinfo=None, microsecond=0)
+    return shop_time.shop_now(db, cfg.store_id).replace(microsecond=0)
 
 
 # --- delivery address (first needed by COD confirmation: the customer corrects it from a link) --------------------
@@ -454,8 +451,6 @@ def set_stock(store, quantities: dict[int, int], *, key: str) -> int:
     """Set each product's `quantity` (and `date_modified`) as OpenCart's admin product form does, where it differs;
     returns how many rows changed. OpenCart keeps no SKU on option values, so stock is product-level. Each UPDATE
     sets a value (never adds), so a resumed write simply runs again; a finished one answers from the journal."""
-    from zoneinfo import ZoneInfo
-
     from ocbridge.opencart import shop_db
 
     if not key:
@@ -467,8 +462,8 @@ def set_stock(store, quantities: dict[int, int], *, key: str) -> int:
     if row.state == "done":
         return int(row.marks.get("written", 0))
     wanted = {int(pid): q for pid, q in row.request["quantities"].items()}  # the journaled request, on resume too
-    now = clock.now().astimezone(ZoneInfo(store.timezone or "UTC")).replace(tzinfo=None, microsecond=0)
     shop = shop_db(store)
+    now = shop_time.shop_now(shop, 0).replace(microsecond=0)  # as the shop's admin (store 0's settings) stamps it
     p = shop.t("product")
     changed = 0
     with shop.engine.begin() as conn:
