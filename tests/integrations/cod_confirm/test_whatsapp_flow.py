@@ -25,7 +25,9 @@ def wa_bed(cod_bed):
 
     def make(approve=True, **cfg):
         bed = cod_bed("3.0", **cfg)
-        sim = WhatsAppSimulator(speed=2000, seed=5, app_secret=SECRET, review_delay=10 ** 7)
+        # Meta's clock is the hub's test clock: the chat window moves with clock.travel, never with real time.
+        sim = WhatsAppSimulator(speed=2000, seed=5, app_secret=SECRET, review_delay=10 ** 7,
+                                clock=lambda: clock.now().timestamp())
         sim.start()
         made.append(sim)
         conn = Connection.objects.create(store=bed.store, service="whatsapp", name="Meta", base_url=sim.base_url,
@@ -616,3 +618,22 @@ def test_a_failed_status_that_overtakes_the_chat_texts_send_fails_its_row_once_t
     assert len(_pay_links(bed)) == 1 and c.state == "awaiting_payment"
     assert c.transitions.filter(reason="pay link not sent in the WhatsApp chat: WhatsApp could not deliver it "
                                        "(131026 Message undeliverable); sending it by SMS").count() == 1
+
+
+def test_a_tap_made_after_the_test_clock_moved_days_opens_the_chat_window_by_that_clock(wa_bed):
+    """The simulator stamps the customer's message (`messages[].timestamp`) on the clock the hub runs on, the test
+    clock: a tap made three days into a test is "now" for the hub, so its window is open and the link goes in the
+    chat (before, the wall-clock stamp was three days old by the hub's clock: the link went by SMS)."""
+    bed = _pay_bed(wa_bed)
+    _approve(bed)
+    bed.wa.set_wa_customer(E164, reply=None)
+    bed.sim.set_customer(E164, sms_reply=None)
+    clock.travel(3 * 24 * 3600)
+    add_order(bed.shop, 3219, telephone=PHONE)
+    _run(bed, 3)
+    [template] = bed.wa.messages()
+    tap = bed.wa.tap(template["id"], "pay")
+    assert abs(int(tap["timestamp"]) - clock.now().timestamp()) < 60
+    _run(bed)
+    assert len(_chat_links(bed)) == 1 and _pay_links(bed) == []
+    assert Confirmation.objects.get(order_id=3219).state == "awaiting_payment"
