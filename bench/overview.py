@@ -408,15 +408,17 @@ def has_index(name: str) -> bool:
 
 @contextlib.contextmanager
 def level_index_forced():
-    """SQLite reads a store's counts by level through exchange_level_time (INDEXED BY), as it did before 0027."""
+    """SQLite reads a store's counts by level through the all-stores level index (INDEXED BY), as it did before 0027
+    (exchange_level_time; since core 0034 exchange_trouble_time, every store's warnings and errors)."""
     from django.db import connection
 
     table = 'FROM "core_exchange" WHERE '
+    index = "exchange_trouble_time" if has_index("exchange_trouble_time") else "exchange_level_time"
 
     def force(execute, sql, params, many, context):
         if "COUNT(*)" in sql and table in sql:
             head, *parts = sql.split(table)
-            sql = head + "".join((table.replace("WHERE", 'INDEXED BY "exchange_level_time" WHERE')
+            sql = head + "".join((table.replace("WHERE", f'INDEXED BY "{index}" WHERE')
                                   if '"level" = ' in p.split(") c", 1)[0] else table) + p for p in parts)
         return execute(sql, params, many, context)
 

@@ -138,6 +138,31 @@ def test_the_look_for_stored_webhooks_reads_its_partial_index():
     assert "exchange_inbox" in plan, plan
 
 
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's index definitions are read")
+def test_a_webhook_is_one_statement_and_its_row_writes_five_index_entries(client, conn):
+    """A webhook's row is info, tied to no job, order or key yet: it has an entry in the time, connection, (store, time),
+    (service, time) and stored-webhook indexes, none in the level or job index (core 0034: before, 7 entries — each
+    a page of SQLite's log per webhook, written before the answer)."""
+    assert _post(client, conn, "evt_warm").status_code == 200  # the connection and integration cached
+    with CaptureQueriesContext(connection) as queries:
+        assert _post(client, conn, "evt_entries").status_code == 200
+    assert [q["sql"].split("(")[0].strip() for q in queries.captured_queries] == ['INSERT INTO "core_exchange"']
+    pk = Exchange.objects.get(event_id="evt_entries").pk
+    with connection.cursor() as cur:
+        cur.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'core_exchange'")
+        indexes = cur.fetchall()
+        entries = set()
+        for name, sql in indexes:
+            where = sql.split(" WHERE ", 1)[1] if sql and " WHERE " in sql else "1"
+            cur.execute(f'SELECT EXISTS (SELECT 1 FROM "core_exchange" WHERE "id" = %s AND ({where}))', [pk])
+            if cur.fetchone()[0]:
+                entries.add(name)
+    assert {n for n in entries if not n.startswith("core_exchange_")} == {"exchange_store_time", "exchange_service_time",
+                                                                          "exchange_inbox"}, entries
+    assert sorted(n.rsplit("_", 1)[0] for n in entries if n.startswith("core_exchange_")) == \
+        ["core_exchange_connection_id", "core_exchange_created"], entries
+
+
 @pytest.mark.skipif(os.environ.get("OCBRIDGE_DATABASE_URL", "").startswith("postgres"), reason="the nested run")
 def test_the_same_on_postgres(postgres, tmp_path):
     from testkit import pytest_on_postgres

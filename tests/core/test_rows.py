@@ -43,7 +43,7 @@ def test_an_insert_stores_what_save_stores_and_update_what_update_changes():
 def test_nothing_listens_to_the_models_written_this_way():
     for label in rows.HOT_MODELS:
         model = apps.get_model(label)
-        for signal in (signals.pre_save, signals.post_save):
+        for signal in (signals.pre_save, signals.post_save, signals.pre_init, signals.post_init):
             assert not signal.has_listeners(model), f"{label} has {signal} receivers: core.rows would skip them"
 
 
@@ -58,3 +58,35 @@ def test_a_repeated_key_inserts_nothing_and_leaves_the_transaction_usable():
         assert Job.objects.count() == 1  # the transaction goes on after the refused insert
         assert rows.insert_unless_exists(Job(kind="x", key="k2"), ("key",)).pk
     assert sorted(Job.objects.values_list("key", flat=True)) == ["k1", "k2"]
+
+
+def test_new_makes_the_instance_the_model_makes():
+    """rows.new (a webhook's Exchange without Model.__init__) leaves every field as Model(**values) does: the given
+    values, the defaults (a fresh dict each for JSON fields, the time now for `created` when not given), a new state."""
+    from ocbridge.core import clock
+
+    values = dict(service="sandbox", direction="in", purpose="sandbox.call-result", method="POST", url="/hooks/x",
+                  request_headers={"A": "b"}, request_body="{}", outcome="pending", store_id=3, connection_id=4)
+    before = clock.now()
+    ours, django = rows.new(Exchange, **values), Exchange(**values)
+    assert ours.created >= before and ours.created.tzinfo is not None
+    ours.created = django.created
+    mine = {k: v for k, v in ours.__dict__.items() if k != "_state"}
+    assert mine == {k: v for k, v in django.__dict__.items() if k != "_state"}
+    assert (ours._state.adding, ours._state.db, ours._state.fields_cache) == (True, None, {})
+    assert ours.response_headers == {} and ours.response_headers is not rows.new(Exchange).response_headers
+    with pytest.raises(TypeError):
+        rows.new(Exchange, store=None)  # by attname only: a relation goes through rows.relate
+
+
+def test_a_requests_headers_are_read_as_django_reads_them():
+    """core.exchanges.request_headers gives `dict(request.headers.items())`: names, values and order."""
+    from django.test import RequestFactory
+
+    from ocbridge.core.exchanges import request_headers
+
+    request = RequestFactory().post("/hooks/x", data=b"{}", content_type="application/json",
+                                    HTTP_X_SANDBOX_SIGNATURE="sha256=ab", HTTP_ACCEPT_ENCODING="gzip",
+                                    HTTP_CONTENT_TYPE="text/plain", HTTP_X_WEIRD__NAME="1", HTTP_X_MIXED_case="2")
+    request.META["lower_case"] = "not a header"
+    assert list(request_headers(request.META).items()) == list(request.headers.items())

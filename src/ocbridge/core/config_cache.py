@@ -203,17 +203,28 @@ def webhook_connection(service: str, token: str):
 def integration(store_id: int, kind: str, *, enabled_only: bool = False, with_settings: bool = True):
     """The store's integration of this kind (with its store), or None. `with_settings=False`: its settings are
     read from the database only if used (a webhook that only queues a job for it never does)."""
-    from ocbridge.core.models import Integration
-
-    def load():
-        return Integration.objects.filter(store_id=store_id, kind=kind).select_related("store").first()
-
-    found = cached(("integration", store_id, kind), load)
+    found = _integration_row(store_id, kind)
     if found is None or (enabled_only and not found.enabled):
         return None
     out = _own(found, () if with_settings else ("settings",))
     out.store = _own(found.store)
     return out
+
+
+def integration_id(store_id: int, kind: str) -> int | None:
+    """The id of the store's integration of this kind (None: none), with no copy made: a webhook only names it."""
+    found = _integration_row(store_id, kind)
+    return found.pk if found is not None else None
+
+
+def _integration_row(store_id: int, kind: str):
+    """The cached row itself (never handed out: callers get a copy or its id)."""
+    from ocbridge.core.models import Integration
+
+    def load():
+        return Integration.objects.filter(store_id=store_id, kind=kind).select_related("store").first()
+
+    return cached(("integration", store_id, kind), load)
 
 
 def integrations_of_stores(store_ids: list[int], kind: str, *, with_settings: bool = True) -> list:

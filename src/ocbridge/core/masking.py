@@ -30,9 +30,13 @@ def is_sensitive(name: str) -> bool:
 
 def mask_values(text: str, secrets: Iterable[str]) -> str:
     """Replace every literal occurrence of known secret values (credentials of the connection)."""
-    for s in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+    for s in _longest_first(secrets):
         text = text.replace(s, MASK)
     return text
+
+
+def _longest_first(secrets: Iterable[str]) -> list[str]:
+    return sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
 
 
 def mask_url(url: str, secrets: Iterable[str] = ()) -> str:
@@ -50,7 +54,17 @@ def mask_url(url: str, secrets: Iterable[str] = ()) -> str:
 
 def mask_headers(headers: dict | Iterable[tuple[str, str]], secrets: Iterable[str] = ()) -> dict:
     items = headers.items() if isinstance(headers, dict) else headers
-    return {k: (MASK if is_sensitive(k) else storable_text(mask_values(str(v), secrets))) for k, v in items}
+    ordered = _longest_first(secrets)  # once, not once a header (as mask_values would)
+    out = {}
+    for k, v in items:
+        if k.lower() in SENSITIVE_NAMES:
+            out[k] = MASK
+            continue
+        v = str(v)
+        for s in ordered:
+            v = v.replace(s, MASK)
+        out[k] = storable_text(v)
+    return out
 
 
 def _mask_obj(obj):

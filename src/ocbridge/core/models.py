@@ -444,7 +444,9 @@ class Exchange(models.Model):
     store = models.ForeignKey(Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
                               db_index=False)
     connection = models.ForeignKey(Connection, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="exchanges")
+    # No index of its own: `exchange_job` holds only rows linked to a job (a webhook's row is linked later, by the worker).
+    job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="exchanges",
+                            db_index=False)
     order_id = models.BigIntegerField(null=True, blank=True)
     key = models.CharField(max_length=255, blank=True, help_text="idempotency key of the side effect")  # exchange_key
     method = models.CharField(max_length=10, blank=True)
@@ -475,13 +477,19 @@ class Exchange(models.Model):
             models.Index(fields=["key"], name="exchange_key", condition=models.Q(key__gt="")),
             # Rows about an order only: a webhook or a poll's read not (yet) tied to one writes no entry.
             models.Index(fields=["order_id"], name="exchange_order", condition=models.Q(order_id__isnull=False)),
-            models.Index(fields=["level", "created"], name="exchange_level_time"),  # also housekeeping's old info rows
+            # Warnings and errors only (the log filtered by level, the overview's card of all stores): info rows — nearly
+            # every row, every webhook — write no entry. A page of info rows reads `created` in page order (most rows
+            # match); housekeeping's old info rows are a range of `created` too; a day's info is its total less these.
+            models.Index(fields=["level", "created"], name="exchange_trouble_time",
+                         condition=models.Q(level="warning") | models.Q(level="error")),
             # One store's warnings and errors by day (the overview's log card, a store's log filtered by level): the
-            # level index reads every store's; only the few rows that are not info have an entry, so writes barely pay.
+            # index above holds every store's; only the few rows that are not info have an entry, so writes barely pay.
             models.Index(fields=["store", "level", "created"], name="exchange_store_trouble",
                          condition=models.Q(level="warning") | models.Q(level="error")),
             # Stored webhooks not queued yet (core.inbox): an entry lives from the request until the worker's look.
             models.Index(fields=["id"], name="exchange_inbox", condition=models.Q(pending_jobs__isnull=False)),
+            # A job's rows (its page, inbound_of, SET NULL when old jobs are pruned): `job_id = …` implies the condition.
+            models.Index(fields=["job"], name="exchange_job", condition=models.Q(job__isnull=False)),
         ]
 
     def __str__(self) -> str:

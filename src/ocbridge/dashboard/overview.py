@@ -142,22 +142,19 @@ def exchanges_per_day(store, period: Period) -> dict[str, dict[dt.date, int]]:
     """{level: {day: rows}} of the log (one store's, or all) over the period's days in its time zone.
 
     Counted as ranges, not grouped: grouping by each row's local date computed the date of, and sorted, every row of
-    the period (1–2 s at a million rows). All stores: each day's rows of each level are a range of the (level,
-    created) index, counted without reading the table. One store: each day's rows are a range of (store, created),
-    its warnings and errors a range of (store, level, created) (`exchange_store_trouble`, which holds only those: the
-    level index would read every store's), and info is the rest. One statement, so the figures come from one
-    snapshot of the log and add up.
+    the period (1–2 s at a million rows). Each day's rows are a range of `created` (all stores) or (store, created),
+    its warnings and errors a range of (level, created) or (store, level, created) — `exchange_trouble_time` and
+    `exchange_store_trouble`, which hold only those (info rows, every webhook among them, write no entry) — and info
+    is the rest, all counted without reading the table. One statement, so the figures come from one snapshot of the
+    log and add up.
     """
     bounds = [dt.datetime.combine(d, dt.time.min, tzinfo=period.tz) for d in period.days] + [period.end]
     days = list(zip(period.days, bounds, bounds[1:]))
-    by_level = Level.values if store is None else [lvl for lvl in Level.values if lvl != Level.INFO]
-    wanted = [(lvl, a, b) for lvl in by_level for _d, a, b in days]
-    if store is not None:
-        wanted += [(None, a, b) for _d, a, b in days]
+    by_level = [lvl for lvl in Level.values if lvl != Level.INFO]
+    wanted = [(lvl, a, b) for lvl in by_level for _d, a, b in days] + [(None, a, b) for _d, a, b in days]
     counts = iter(range_counts(store, wanted))
     out = {lvl: {d: next(counts) for d, _a, _b in days} for lvl in by_level}
-    if store is not None:
-        out[Level.INFO] = {d: next(counts) - sum(out[lvl][d] for lvl in by_level) for d, _a, _b in days}
+    out[Level.INFO] = {d: next(counts) - sum(out[lvl][d] for lvl in by_level) for d, _a, _b in days}
     return out
 
 

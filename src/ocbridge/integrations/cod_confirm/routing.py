@@ -31,6 +31,15 @@ def integration_of(connection: Connection):
     return next(iter(served), None)
 
 
+def integration_id_of(connection: Connection) -> int | None:
+    """`integration_of(connection).pk`, without copying the cached rows (a webhook only names it in its jobs)."""
+    for store_id in connection.served_store_ids():
+        pk = config_cache.integration_id(store_id, KIND)
+        if pk is not None:
+            return pk
+    return None
+
+
 def for_reply(connection: Connection, phone_raw: str, open_states) -> tuple[list[Integration], str]:
     """The integrations of the served stores with an open confirmation for this number ([] none, 2+ ambiguous),
     and the number as normalized."""

@@ -87,7 +87,7 @@ def signature_problem(request, connection) -> str:
     if connection.service == "sandbox":
         from ocbridge.services.sandbox import verify_signature
 
-        if not verify_signature(creds.get("webhook_secret", ""), request.body, request.headers.get("X-Sandbox-Signature", "")):
+        if not verify_signature(creds.get("webhook_secret", ""), request.body, request.META.get("HTTP_X_SANDBOX_SIGNATURE", "")):
             return "bad or missing X-Sandbox-Signature"
     return ""
 
@@ -107,11 +107,11 @@ def _ok(service: str, hook: str, payload, request) -> HttpResponse:
     return HttpResponse("OK")
 
 
-def event_job(connection, integration, service: str, event) -> dict:
+def event_job(connection, integration_id: int, service: str, event) -> dict:
     """One job per provider event; the event id in the key makes a repeated delivery a no-op (core.inbox notes it)."""
     kind = JOB_FOR[type(event).__name__]
     return inbox.job(kind, key=f"cod_confirm:{connection.store_id}:{service}-event:{kind.rsplit('.', 1)[1]}:{event.event_id}",
-                     store_id=connection.store_id, integration_id=integration.pk,
+                     store_id=connection.store_id, integration_id=integration_id,
                      payload={"service": service, "connection_id": connection.pk, "event": _jsonable(event)})
 
 
@@ -129,7 +129,7 @@ def make_handler(service: str, hook: str):
             events = parse_events(service, hook, payload, request.content_type)
         except ValueError as exc:  # WebhookFormatError: the raw request is kept in the Exchange
             return reject(exchange, 400, f"malformed {hook}: {exc}")
-        integration = routing.integration_of(connection)  # a shared account: the job routes each event further
+        integration = routing.integration_id_of(connection)  # a shared account: the job routes each event further
         if events and integration is None:
             close_inbound(exchange, status=200, level=Level.WARNING, error="COD confirmation is not set up for this store")
             return _ok(service, hook, payload, request)
