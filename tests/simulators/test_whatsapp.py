@@ -94,3 +94,33 @@ def test_throughput_limit_answers_130429(sim):
     sim.set_rate_limit(1, burst=1)
     codes = [_send(sim, to=f"+90532123456{n}")[1].get("error", {}).get("code") for n in range(3)]
     assert codes[0] is None and 130429 in codes
+
+
+def test_metas_clock_follows_the_clock_it_is_given_for_timestamps_and_the_window(receiver):
+    """Meta stamps each message (`messages[].timestamp`, statuses' `timestamp`: Unix seconds) and counts the customer
+    service window (24 h from the customer's message, §2) on its clock. Given the clock a test runs the hub on, both
+    follow it — a window opens and closes when the test moves time, not when a slow run passes 43 real seconds at
+    speed 2000 — and a text taken 25 h after the customer wrote fails with 131047."""
+    now = [1_800_000_000.0]
+
+    def statuses():
+        out = {}
+        for h in receiver.posts("/wa"):
+            for st in json.loads(h["body"])["entry"][0]["changes"][0]["value"].get("statuses", []):
+                out.setdefault(st["id"], []).append(st)
+        return out
+
+    with WhatsAppSimulator(token=TOKEN, speed=2000, webhook_url=receiver.url + "/wa", review_delay=10 ** 7,
+                           clock=lambda: now[0]) as sim:
+        assert sim.write(PHONE, "merhaba")["timestamp"] == "1800000000"
+        now[0] += 23 * 3600  # still inside the window
+        inside = _send(sim, kind="text", text={"body": "link 1"})[1]["messages"][0]["id"]
+        sim.wait_for(lambda: len(statuses().get(inside, [])) >= 3, 5)
+        now[0] += 2 * 3600  # 25 h after the customer's message
+        outside = _send(sim, kind="text", text={"body": "link 2"})[1]["messages"][0]["id"]
+        sim.wait_for(lambda: statuses().get(outside), 5)
+    got = statuses()
+    assert [(st["status"], st["timestamp"]) for st in got[inside]] == [
+        ("sent", "1800082800"), ("delivered", "1800082800"), ("read", "1800082800")]
+    [failed] = got[outside]
+    assert (failed["status"], failed["errors"][0]["code"], failed["timestamp"]) == ("failed", 131047, "1800090000")

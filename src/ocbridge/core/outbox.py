@@ -9,6 +9,7 @@ outbox"). The row is written before anything is sent; its state moves only by co
       paused ──cancel()──▶ cancelled             (switched off; withdrawn or handed to a person)
     unknown ──sent()──▶ sent                     (the answer or a late result told us after all)
     sent/unknown ──undelivered()──▶ failed       (a late result: it never reached the recipient)
+    sending ──undelivered_unrecorded()──▶ failed (the same, its sender never having recorded the answer)
     sending/unknown ──▶ requested                (resend_absent: its sender's run is over and the provider,
                                                   asked, says it never arrived)
 
@@ -47,6 +48,8 @@ API (all take and return `SideEffect` rows; import `from ocbridge.core import ou
 - `undelivered(effect, reason)`: a late result says a sent (or unknown) side effect never reached the recipient
   (WhatsApp's `failed` status): failed, as if refused — it no longer counts against the store's caps (core.spend
   counts failed rows as free). Only for results the provider does not charge for.
+  `undelivered_unrecorded(effect, provider_id, reason)`: the same for a row still 'sending' whose sender will not
+  record the provider's answer any more (the caller has waited for it): failed, with the id the result named.
 - `match(service, provider_id=, reference=)`: the row a provider's result is about — by its id, or by the
   correlation number (or our key) it echoed (an unknown row has no provider id). None when neither matches.
 - `paused_rows(...)`, `resume(effect)`, `cancel(effect, reason)`: switching off and on. Resuming puts the row
@@ -175,9 +178,17 @@ def failed(effect: SideEffect, reason: str, said: dict | None = None, *, by: str
     return _cas(effect, S.SENDING, S.FAILED, by=by, error=reason[:2000], error_said=said)
 
 
-def undelivered(effect: SideEffect, reason: str) -> bool:
+def undelivered(effect: SideEffect, reason: str | Sentence) -> bool:
     """sent/unknown → failed: a late result says it never reached the recipient (its provider id is kept)."""
-    return _cas(effect, (S.SENT, S.UNKNOWN), S.FAILED, error=reason[:2000])
+    return _cas(effect, (S.SENT, S.UNKNOWN), S.FAILED, **_error(effect, reason))
+
+
+def undelivered_unrecorded(effect: SideEffect, provider_id: str, reason: str | Sentence) -> bool:
+    """sending → failed, with the provider id the late result named: the result says it never reached the recipient,
+    and the run that sent it never recorded the provider's answer (its run died or hangs). The result is the truth
+    about the message, so the row is settled by it, as `undelivered` settles a sent or unknown row. A sender that
+    still wakes finds the row failed: its `sent()` misses, and nothing is sent again (failed is final)."""
+    return _cas(effect, S.SENDING, S.FAILED, provider_id=str(provider_id)[:128], **_error(effect, reason))
 
 
 def refusal(effect: SideEffect) -> Sentence | str:

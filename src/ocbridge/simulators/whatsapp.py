@@ -28,6 +28,11 @@ Statuses for each accepted message, `biz_opaque_callback_data` echoed, `pricing`
 131026, with or without a `sent` first), read without delivered, no final status (TTL drop). Inbound: a
 quick-reply tap (`type: button`, `button{payload, text}`, `context.id` = our wamid), free text, opens a 24 h
 customer service window.
+Meta's clock (`now()`): every `timestamp` it writes (inbound messages, statuses) and the customer service window
+(24 h from the customer's message, checked when our message is taken) follow it, unscaled by `speed`. By default it
+is the wall clock; tests give the clock the hub runs on — `clock` (a callable → Unix seconds, in-process) or
+`clock_file` (a file holding an offset in seconds added to the wall clock, as the hub's test clock keeps it: another
+process) — so a window opens and closes when the test moves time, never because the run was slow.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ import threading
 import time
 import uuid
 import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
 
 from .base import HttpError, Request, Response, Simulator, http_call, phone_key
 
@@ -79,8 +86,10 @@ class WhatsAppSimulator(Simulator):
 
     def __init__(self, *, token: str = "wa-token", app_secret: str = "wa-app-secret", phone_number_id: str = "1055",
                  waba_id: str = "2077", display_number: str = "+90 850 000 00 00", webhook_url: str | None = None,
-                 review_delay: float = 60.0, status_delay: float = 2.0, reply_delay: float = 20.0, **kwargs):
+                 review_delay: float = 60.0, status_delay: float = 2.0, reply_delay: float = 20.0,
+                 clock: Callable[[], float] | None = None, clock_file: str | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.clock, self.clock_file = clock, clock_file
         self.token, self.app_secret = token, app_secret
         self.phone_number_id, self.waba_id, self.display_number = phone_number_id, waba_id, display_number
         self.webhook_url = webhook_url
@@ -98,11 +107,23 @@ class WhatsAppSimulator(Simulator):
             self._wa: dict[str, dict] = {}
             self._pair: dict[str, list[float]] = {}
             self._created_at: list[float] = []
-            self._csw: dict[str, float] = {}  # phone key → window end (monotonic)
+            self._csw: dict[str, float] = {}  # phone key → window end (Unix seconds on now())
             self._rng = random.Random(self.seed)
 
     def set_webhook_url(self, url: str | None) -> None:
         self.webhook_url = url
+
+    def now(self) -> float:
+        """Meta's clock, Unix seconds: `clock()`, else the wall clock plus the offset in `clock_file` (none: 0)."""
+        if self.clock is not None:
+            return float(self.clock())
+        offset = 0.0
+        if self.clock_file:
+            try:
+                offset = float(Path(self.clock_file).read_text().strip() or 0)
+            except (OSError, ValueError):
+                offset = 0.0
+        return time.time() + offset
 
     def set_wa_customer(self, phone: str, *, on_whatsapp: bool = True, reply=None, text: str | None = None,
                         statuses: str = "read", sent_before_failure: bool = True,
@@ -212,7 +233,7 @@ class WhatsAppSimulator(Simulator):
         self._check_pair(wa_id)
         wamid = "wamid." + uuid.uuid4().hex.upper()
         msg = {"id": wamid, "to": to, "wa_id": wa_id, "type": kind, "callback": callback, "payloads": payloads,
-               "body": data, "statuses": [], "received_at": time.time()}
+               "body": data, "statuses": [], "received_at": self.now()}
         with self._state_lock:
             self._messages[wamid] = msg
         self.spawn(self._run_message, wamid)
@@ -295,7 +316,7 @@ class WhatsAppSimulator(Simulator):
                                                  "message": "Message undeliverable",
                                                  "error_data": {"details": "Message Undeliverable."}}])
             return
-        if not template and self._csw.get(phone_key(msg["wa_id"]), 0) < time.monotonic():
+        if not template and self._csw.get(phone_key(msg["wa_id"]), 0) < msg["received_at"]:  # window shut when taken
             self._status(msg, "failed", errors=[{"code": 131047, "title": "Re-engagement message",
                                                  "message": "Re-engagement message",
                                                  "error_data": {"details": "More than 24 hours have passed since "
@@ -322,8 +343,8 @@ class WhatsAppSimulator(Simulator):
 
     def tap(self, wamid: str, reply: str = "confirm", payload: str | None = None, age: float = 0.0) -> dict:
         """The customer taps a quick-reply button of our message (or sends `payload` as if it were one). `age`:
-        simulated seconds since the tap when its webhook goes out now (Meta redelivering one the receiver missed,
-        §4): the message keeps its own `timestamp`, and the window it opened counts from then."""
+        seconds on Meta's clock (`now()`) since the tap when its webhook goes out now (Meta redelivering one the
+        receiver missed, §4): the message keeps its own `timestamp`, and the window it opened counts from then."""
         msg = self._messages[wamid]
         index = REPLIES.index(reply) if reply in REPLIES else 0
         sent = msg["payloads"][index] if index < len(msg["payloads"]) else None
@@ -334,7 +355,7 @@ class WhatsAppSimulator(Simulator):
             raise ValueError(f"template {template.get('name')} has no button {index} ({reply})")
         label = stored["buttons"][index] if stored and index < len(stored["buttons"]) else reply
         inbound = {"context": {"from": self.display_digits, "id": wamid}, "from": msg["wa_id"],
-                   "id": "wamid." + uuid.uuid4().hex.upper(), "timestamp": str(int(time.time() - age)),
+                   "id": "wamid." + uuid.uuid4().hex.upper(), "timestamp": str(int(self.now() - age)),
                    "type": "button", "button": {"payload": payload if payload is not None else (sent or label),
                                                 "text": label}}
         self._inbound(msg["wa_id"], inbound, age)
@@ -344,7 +365,7 @@ class WhatsAppSimulator(Simulator):
         """The customer types a message to our number (`age`: as for `tap`)."""
         wa_id = phone.lstrip("+")
         inbound = {"from": wa_id, "id": "wamid." + uuid.uuid4().hex.upper(),
-                   "timestamp": str(int(time.time() - age)), "type": "text", "text": {"body": text}}
+                   "timestamp": str(int(self.now() - age)), "type": "text", "text": {"body": text}}
         self._inbound(wa_id, inbound, age)
         return inbound
 
@@ -353,12 +374,13 @@ class WhatsAppSimulator(Simulator):
         return re.sub(r"\D", "", self.display_number)
 
     def _inbound(self, wa_id: str, message: dict, age: float = 0.0) -> None:
-        with self._state_lock:  # inbound opens the CSW (§8), from when it was sent
-            self._csw[phone_key(wa_id)] = time.monotonic() + self.real(24 * 3600 - age)
+        with self._state_lock:  # inbound opens the CSW (§8), from when it was sent; a later one never shortens it
+            key = phone_key(wa_id)
+            self._csw[key] = max(self._csw.get(key, 0.0), int(message["timestamp"]) + 24 * 3600)
         self._emit_messages({"contacts": [{"profile": {"name": "Müşteri"}, "wa_id": wa_id}], "messages": [message]})
 
     def _status(self, msg: dict, status: str, errors: list | None = None) -> None:
-        item = {"id": msg["id"], "status": status, "timestamp": str(int(time.time())), "recipient_id": msg["wa_id"]}
+        item = {"id": msg["id"], "status": status, "timestamp": str(int(self.now())), "recipient_id": msg["wa_id"]}
         if msg.get("callback"):
             item["biz_opaque_callback_data"] = msg["callback"]
         if status in ("sent", "delivered", "read") and msg["type"] == "template":

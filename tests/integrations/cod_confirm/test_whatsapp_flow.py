@@ -25,7 +25,9 @@ def wa_bed(cod_bed):
 
     def make(approve=True, **cfg):
         bed = cod_bed("3.0", **cfg)
-        sim = WhatsAppSimulator(speed=2000, seed=5, app_secret=SECRET, review_delay=10 ** 7)
+        # Meta's clock is the hub's test clock: the chat window moves with clock.travel, never with real time.
+        sim = WhatsAppSimulator(speed=2000, seed=5, app_secret=SECRET, review_delay=10 ** 7,
+                                clock=lambda: clock.now().timestamp())
         sim.start()
         made.append(sim)
         conn = Connection.objects.create(store=bed.store, service="whatsapp", name="Meta", base_url=sim.base_url,
@@ -616,3 +618,183 @@ def test_a_failed_status_that_overtakes_the_chat_texts_send_fails_its_row_once_t
     assert len(_pay_links(bed)) == 1 and c.state == "awaiting_payment"
     assert c.transitions.filter(reason="pay link not sent in the WhatsApp chat: WhatsApp could not deliver it "
                                        "(131026 Message undeliverable); sending it by SMS").count() == 1
+
+
+class Killed(BaseException):
+    """What SIGKILL does to a job, in-process (as tests/reliability/test_crash.py): it stops mid-run, the runner records
+    nothing, its claim stays until it runs out."""
+
+
+def _kill_when_the_chat_text_is_taken(monkeypatch) -> list:
+    """The worker dies right after Meta took the pay link's chat text, before the outbox recorded Meta's answer: the
+    row stays 'sending' under the dead run's claim."""
+    from ocbridge.core import outbox
+
+    real, hit = outbox.sent, []
+
+    def sent(effect, *args, **kwargs):
+        if not hit and ":pay-link:" in effect.key and effect.key.endswith(":whatsapp"):
+            hit.append(effect.key)
+            raise Killed(effect.key)
+        return real(effect, *args, **kwargs)
+
+    monkeypatch.setattr(outbox, "sent", sent)
+    return hit
+
+
+def _until_killed(bed, hit, last_status: str) -> None:
+    """Run until the worker is killed; then wait until Meta's statuses of the chat text, up to `last_status`, have
+    reached the hub (stored, their jobs not run yet)."""
+    import time
+
+    for _ in range(8):
+        try:
+            _run(bed, 1)
+        except Killed:
+            break
+    assert hit, "the kill point was never reached"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        links = _chat_links(bed)
+        if links and links[0]["statuses"][-1:] == [last_status]:
+            time.sleep(0.05)  # recorded, then handed to the webhook sender
+            assert bed.wa.webhooks.wait_idle(5)
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"Meta's statuses of the chat text did not reach {last_status!r}")
+
+
+def _status_jobs(provider_id: str):
+    return Job.objects.filter(kind="cod_confirm.apply_whatsapp_event", payload__type="WaStatus",
+                              payload__event__provider_id=provider_id)
+
+
+def test_a_tap_made_after_the_test_clock_moved_days_opens_the_chat_window_by_that_clock(wa_bed):
+    """The simulator stamps the customer's message (`messages[].timestamp`) on the clock the hub runs on, the test
+    clock: a tap made three days into a test is "now" for the hub, so its window is open and the link goes in the
+    chat (before, the wall-clock stamp was three days old by the hub's clock: the link went by SMS)."""
+    bed = _pay_bed(wa_bed)
+    _approve(bed)
+    bed.wa.set_wa_customer(E164, reply=None)
+    bed.sim.set_customer(E164, sms_reply=None)
+    clock.travel(3 * 24 * 3600)
+    add_order(bed.shop, 3219, telephone=PHONE)
+    _run(bed, 3)
+    [template] = bed.wa.messages()
+    tap = bed.wa.tap(template["id"], "pay")
+    assert abs(int(tap["timestamp"]) - clock.now().timestamp()) < 60
+    _run(bed)
+    assert len(_chat_links(bed)) == 1 and _pay_links(bed) == []
+    assert Confirmation.objects.get(order_id=3219).state == "awaiting_payment"
+
+
+def _sms_first_pay_bed(wa_bed):
+    """A store offering paying now whose plan texts first (Sandbox SMS), then WhatsApp; the customer wrote to the
+    store's WhatsApp number (a question, about no order) before their order."""
+    bed = _pay_bed(wa_bed)
+    _approve(bed)
+    plan.replace(bed.integration, [plan.Step("sms", bed.connection, 0, 15), plan.Step("whatsapp", bed.wa_conn, 30, 60)])
+    bed.wa.write(E164, "merhaba, kargo ne zaman gelir?")
+    _run(bed, 2)
+    return bed
+
+
+@pytest.mark.parametrize("hours_since", [1, 25])
+def test_pay_chosen_by_sms_goes_in_the_whatsapp_chat_while_it_is_open_else_by_sms(wa_bed, hours_since):
+    """The customer wrote to the store's WhatsApp number, then answered the confirmation SMS with ÖDE: within 24 h of
+    their message Meta takes a free-form text (whatsapp.md §2), so the link goes in that chat, keyed in the outbox
+    and counted against the WhatsApp cap like any chat text, and no SMS carries it. 25 h later the chat is shut:
+    the SMS as always, nothing tried in the chat and nothing to explain."""
+    bed = _sms_first_pay_bed(wa_bed)
+    clock.travel(hours_since * 3600)
+    bed.sim.set_customer(E164, sms_reply="ÖDE")
+    add_order(bed.shop, 3220 + hours_since, telephone=PHONE)
+    _run(bed)
+    c = Confirmation.objects.get(order_id=3220 + hours_since)
+    assert c.state == "awaiting_payment" and [a.channel for a in c.attempts.all()] == ["sms"]
+    assert not c.transitions.filter(reason__startswith="pay link not sent in the WhatsApp chat").exists()
+    counts = spend.today(bed.store)["counts"]
+    if hours_since == 1:
+        [link] = _chat_links(bed)
+        assert link["to"] == E164 and _pay_links(bed) == []
+        effect = _chat_effect()
+        assert (effect.state, effect.provider_id, effect.kind) == ("sent", link["id"], "whatsapp")
+        assert link["body"]["biz_opaque_callback_data"] == str(effect.correlation)
+        assert c.transitions.filter(reason__contains="sent by whatsapp").count() == 1
+        assert (counts["whatsapp"], counts["sms"]) == (1, 1)  # the chat text; the confirmation SMS
+    else:
+        assert _chat_links(bed) == [] and len(_pay_links(bed)) == 1
+        assert not SideEffect.objects.filter(key__contains=":pay-link:", key__endswith=":whatsapp").exists()
+        assert c.transitions.filter(reason__contains="sent by sms").count() == 1
+        assert counts["whatsapp"] == 0
+
+
+def test_a_worker_killed_after_meta_took_the_chat_text_of_an_sms_choice_sends_neither_it_again_nor_the_sms(
+        wa_bed, monkeypatch):
+    """Chosen by SMS, sent in the open chat; the worker dies after Meta took the text and before the outbox recorded
+    it. Its job, run again once the dead claim ran out, finds the row mid-send: doubtful, so never sent again and not
+    followed by the SMS (DESIGN: never resent in doubt); Meta's statuses, which overtook it, are applied once it is
+    written, so the row ends sent."""
+    bed = _sms_first_pay_bed(wa_bed)
+    bed.sim.set_customer(E164, sms_reply="ÖDE")
+    hit = _kill_when_the_chat_text_is_taken(monkeypatch)
+    add_order(bed.shop, 3230, telephone=PHONE)
+    _until_killed(bed, hit, "read")
+    [link] = _chat_links(bed)
+    assert _chat_effect().state == "sending"
+    for _ in range(8):
+        clock.travel(31)  # the statuses' retries; the dead run's claim runs out after 120 s
+        _run(bed, 1)
+    assert _chat_links(bed) == [link] and _pay_links(bed) == []
+    effect = _chat_effect()
+    assert (effect.state, effect.provider_id) == ("sent", link["id"])
+    assert Confirmation.objects.get(order_id=3230).state == "awaiting_payment"
+    assert set(_status_jobs(link["id"]).values_list("state", flat=True)) == {"done"}
+
+
+def test_the_pay_link_status_note_is_written_on_the_first_pass(wa_bed, monkeypatch):
+    """A failed status of the chat text that arrives while its row is still 'sending' is retried; its Exchange says
+    what it was on that first pass already (before, only the retry wrote it: the log showed a bare status until
+    then)."""
+    bed = _pay_chosen_on_whatsapp(wa_bed, 3231, on_whatsapp=False)
+    hit = _kill_when_the_chat_text_is_taken(monkeypatch)
+    _until_killed(bed, hit, "failed")
+    [link] = _chat_links(bed)
+    from ocbridge.core.jobs import run_until_idle
+
+    run_until_idle()  # the statuses' first pass; the row is still 'sending'
+    failed = _status_jobs(link["id"]).get(payload__event__status="failed")
+    assert (failed.state, failed.attempts) == ("queued", 1)
+    note = Exchange.objects.get(service="whatsapp", direction="in", event_id__contains=f"{link['id']}:failed")
+    assert (note.level, note.error) == ("warning", "pay link in the WhatsApp chat: failed (131026 Message undeliverable)")
+
+
+def test_a_status_job_that_outlasts_a_dead_sender_settles_the_chat_text_failed_and_free(wa_bed, monkeypatch):
+    """The worker died after Meta took the chat text; Meta then reported it failed (131026). The status job waits for
+    the sender to record Meta's answer, which never comes (its job is not run again before the status job's last
+    try). On that last try the row is settled by the status — failed, with Meta's wamid, saying its sender never
+    recorded the answer — so it no longer counts against the WhatsApp cap (Meta does not bill a failed message);
+    nothing is sent twice when the dead sender's job runs at last: one chat text, one SMS."""
+    from ocbridge.core.jobs import run_job, run_until_idle
+
+    bed = _pay_chosen_on_whatsapp(wa_bed, 3232, on_whatsapp=False)
+    hit = _kill_when_the_chat_text_is_taken(monkeypatch)
+    _until_killed(bed, hit, "failed")
+    [link] = _chat_links(bed)
+    run_until_idle()  # first pass: the SMS in its place goes at once
+    assert len(_pay_links(bed)) == 1 and _chat_effect().state == "sending"
+    jobs = list(_status_jobs(link["id"]).values_list("pk", flat=True))
+    for _ in range(6):  # the status jobs' retries only: the dead sender's claim is not yet seen to have run out
+        clock.travel(31)
+        for pk in jobs:
+            run_job(pk)
+    assert set(_status_jobs(link["id"]).values_list("state", flat=True)) == {"done"}
+    effect = _chat_effect()
+    assert (effect.state, effect.provider_id) == ("failed", link["id"])
+    assert "131026" in effect.error and "recorded Meta's answer" in effect.error
+    assert spend.today(bed.store)["counts"]["whatsapp"] == 1  # the confirmation template alone
+    clock.travel(200)  # the dead run's claim runs out: its job runs again
+    _run(bed, 3)
+    assert _chat_links(bed) == [link] and len(_pay_links(bed)) == 1
+    assert _chat_effect().state == "failed" and spend.today(bed.store)["counts"]["whatsapp"] == 1
+    assert Confirmation.objects.get(order_id=3232).state == "awaiting_payment"

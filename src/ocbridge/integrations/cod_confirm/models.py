@@ -250,6 +250,24 @@ class OrderOutcome(models.Model):
         verbose_name_plural = _("order outcomes")
 
 
+class ChatWindow(models.Model):
+    """When a customer last wrote to one of our WhatsApp numbers (a WhatsApp Connection), by Meta's time of the message.
+
+    Meta takes a free-form message (the pay link as a text) only within 24 h of the customer's last message to that
+    number — its customer service window (whatsapp.md §2) — whatever the message was about and however the customer
+    later chose (a key in a call, an SMS reply). One row per (connection, number), moved only forward. The number is
+    kept as `core.personal_data.phone_key()`: only "the same number" matters here.
+    """
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    phone = models.CharField(max_length=20)  # phone_key() of the E.164 number
+    last_message_at = models.DateTimeField()
+    updated = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "phone"], name="chat_window_one_per_number")]
+
+
 # Personal data kept here (core.personal_data): masked after the store's period, found by phone on request. An
 # attempt's answer is the customer's own words for SMS and WhatsApp (digits for a call); attempts are registered
 # first, so an erase finds them through their confirmation before it is masked.
@@ -269,6 +287,9 @@ personal_data.register(personal_data.Table(  # keeps the tally's key, so a late 
     model="cod_confirm.OrderOutcome", created="created", store="store_id", phones=("phone",),
     mask={"phone": lambda row: personal_data.phone_key(row.phone)},
     masked=Q(phone="") | Q(phone__startswith=personal_data.KEY_PREFIX), export=("order_id", "phone", "outcome")))
+personal_data.register(personal_data.Table(  # keyed like the tally: no plain number, erased by deleting
+    model="cod_confirm.ChatWindow", created="updated", store="connection__store_id", phones=("phone",), keyed=True,
+    mask={}, masked=Q(), export=("last_message_at",)))
 personal_data.register(personal_data.Table(
     model="cod_confirm.PhoneTally", created="updated", store="store_id", phones=("phone",), keyed=True, mask={},
     masked=Q(), export=("confirmed", "cancelled", "unanswered", "refused", "delivered")))

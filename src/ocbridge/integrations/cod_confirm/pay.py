@@ -8,11 +8,14 @@ status to the shop (opencart.writes), so no second status is written here. No pa
 a person ("needs you").
 
 A customer who chose on WhatsApp gets the link in that chat instead of by SMS, as a free-form text, while Meta's
-customer service window is open: 24 h from the customer's last message (whatsapp.md §2, §5 131047; the message that
-chose is the last we count, by Meta's own timestamp of it — a webhook Meta redelivered days later must not reopen the
-window — else by our receive time). Otherwise, or when Meta refuses the text or reports it failed, the
-link goes by SMS as before, and the case says why. The chat text has its own outbox key, so a retried or restarted
-run never sends it twice, and a doubtful send (answer lost) is never followed by an SMS of the same link.
+customer service window is open: 24 h from the customer's last message (whatsapp.md §2, §5 131047; each message
+counts by Meta's own timestamp of it — a webhook Meta redelivered days later must not reopen the window — else by
+our receive time; cod_confirm.models.ChatWindow keeps the latest per number). A customer who chose by call or SMS
+gets it in the chat of the store's WhatsApp number they wrote to within that window, if any (same caps and keys;
+over the WhatsApp cap, or no chat open, the SMS goes as always). Otherwise, or when Meta refuses the text or reports
+it failed, the link goes by SMS as before, and the case says why. The chat text has its own outbox key, so a retried
+or restarted run never sends it twice, a run that began the SMS never turns to the chat, and a doubtful send (answer
+lost) is never followed by an SMS of the same link.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils.translation import gettext_noop
 
-from ocbridge.core import clock, outbox, spend
+from ocbridge.core import clock, optouts, outbox, spend
 from ocbridge.core.choices import SideEffectState
 from ocbridge.core.errors import RetryableError
 from ocbridge.core.jobkinds import about_order
@@ -31,7 +34,7 @@ from ocbridge.core.jobs import JobKind, register_job_kind
 from ocbridge.core.models import Connection, Integration, Job, SideEffect
 from ocbridge.core.registry import pay_link_makers, register_payment_listener
 from ocbridge.core.sentences import Sentence, sentence_of
-from ocbridge.integrations.cod_confirm import mappers, plan, risk, shop, whatsapp
+from ocbridge.integrations.cod_confirm import mappers, plan, risk, rules, shop, whatsapp
 from ocbridge.integrations.cod_confirm.choices import AWAITING, OPEN, Channel, ConfirmationState
 from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
 from ocbridge.integrations.cod_confirm.models import Confirmation
@@ -155,37 +158,42 @@ def _not_in_chat(c: Confirmation, why: str, said: Sentence | None = None) -> str
     return ""
 
 
-def _requested(c: Confirmation, key: str, kind: str, connection: Connection) -> SideEffect | None:
+def _requested(c: Confirmation, key: str, kind: str, connection: Connection, *,
+               to_person: bool = True) -> SideEffect | None:
     """The pay link message's outbox row, inside the store's daily caps (core.spend); None when a cap is reached:
-    the case goes to a person, the cap named."""
+    the case goes to a person, the cap named (`to_person` False: the caller has another way; nothing recorded)."""
     effect, over_cap = spend.request(key, kind=kind, service=connection.service, store=c.store,
                                      connection=connection, integration=c.integration)
-    if effect is None:
+    if effect is None and to_person:
         _to_person(c, f"pay link not sent: the store's daily cap is reached ({over_cap})", "daily cap reached")
     return effect
 
 
 def _in_chat(c: Confirmation, key: str, text: str, payload: dict) -> str:
-    """The link as a text in the WhatsApp chat the customer chose in, while its window is open: "whatsapp" when sent
-    (or sent in doubt: never followed by an SMS), "" when SMS is to take over (the reason recorded)."""
+    """The link as a text in a WhatsApp chat with the customer while its window is open: the chat they chose in, or
+    — chosen by call or SMS — the store's WhatsApp number they last wrote to. "whatsapp" when sent (or sent in
+    doubt: never followed by an SMS), "" when SMS is to take over (the reason recorded when a chat was meant)."""
     if payload.get("chat_failed"):  # the text went, then Meta said it failed (whatsapp_status)
         return _not_in_chat(c, f"WhatsApp could not deliver it ({payload['chat_failed']})")
-    if payload.get("channel") != Channel.WHATSAPP:
-        return ""
-    connection = Connection.objects.filter(pk=payload.get("connection_id"), store_id=c.store_id).first()
-    if connection is None or not client_class(connection.service).capabilities.can_whatsapp:
-        return ""
     chat_key = f"{key}:{CHAT}"
     effect = SideEffect.objects.filter(key=chat_key).first()
-    wrote_at = payload.get("wrote_at")
-    open_until = dt.datetime.fromisoformat(wrote_at) + CHAT_WINDOW if wrote_at else None
+    in_chat = payload.get("channel") == Channel.WHATSAPP
+    if effect is None and SideEffect.objects.filter(key=key).exists():
+        return ""  # this link's SMS was begun already (an earlier run): it never goes both ways
+    connection, wrote = _chat_of(c, payload, effect)
+    if connection is None:
+        return ""
+    open_until = wrote + CHAT_WINDOW if wrote else None
     if effect is None or effect.state in (SideEffectState.REQUESTED, SideEffectState.PAUSED):
         if open_until is None or clock.now() >= open_until:
             if effect is not None:
                 outbox.cancel(effect, "the WhatsApp chat window closed before sending")
+            if not in_chat and effect is None:
+                return ""  # chosen by call or SMS, no chat open: the SMS as always, nothing to explain
             return _not_in_chat(c, "the customer's last WhatsApp message is more than 24 hours old")
     if effect is None:
-        effect = _requested(c, chat_key, "whatsapp", connection)
+        # Chosen by call or SMS, the chat is only a better way: over the WhatsApp cap, the SMS goes as always.
+        effect = _requested(c, chat_key, "whatsapp", connection, to_person=in_chat)
         if effect is None:
             return ""
     client = client_for(connection)
@@ -202,28 +210,64 @@ def _in_chat(c: Confirmation, key: str, text: str, payload: dict) -> str:
     raise RetryableError(connection.service, "pay_link", "pay link WhatsApp text not sent yet", retry_after=60)
 
 
+def _chat_of(c: Confirmation, payload: dict, effect: SideEffect | None) -> tuple[Connection | None, dt.datetime | None]:
+    """The WhatsApp connection the link would go through in a chat, and when the customer last wrote to it. A text
+    begun already keeps its connection; chosen on WhatsApp → that chat (the choosing message, or a later one);
+    chosen by call or SMS → the plan's WhatsApp number the customer wrote to last, unless the store does not use
+    WhatsApp for this number (its countries) or the number opted out of it."""
+    ours = Connection.objects.filter(store_id=c.store_id)
+    if effect is not None:
+        candidates = list(ours.filter(pk=effect.connection_id))
+    elif payload.get("channel") == Channel.WHATSAPP:
+        candidates = list(ours.filter(pk=payload.get("connection_id")))
+    else:
+        cfg = CodConfirmConfig.from_settings(c.integration.settings)
+        if rules.step_skip_reason(Channel.WHATSAPP, c.phone, cfg) or optouts.blocked(c.store, c.phone, Channel.WHATSAPP):
+            return None, None
+        candidates = list(ours.filter(enabled=True, pk__in=[s.connection_id for s in plan.steps(c.integration)
+                                                            if s.channel == Channel.WHATSAPP]))
+    candidates = [x for x in candidates if client_class(x.service).capabilities.can_whatsapp]
+    if not candidates:
+        return None, None
+    found = whatsapp.last_wrote(candidates, c.phone)
+    connection = next((x for x in candidates if found and x.pk == found[0]), candidates[0])
+    times = [found[1]] if found and found[0] == connection.pk else []
+    if payload.get("channel") == Channel.WHATSAPP and payload.get("wrote_at"):
+        times.append(dt.datetime.fromisoformat(payload["wrote_at"]))
+    return connection, max(times) if times else None
+
+
 def whatsapp_status(effect: SideEffect, provider_id: str, status: str, errors: str) -> bool:
     """A status of a pay link sent in the chat (core.outbox.match found its row): True when it was one. Failed
     (e.g. 131047, the window had closed; 131026) → its outbox row failed, so it no longer counts against the store's
     caps (it never reached the customer, and Meta charges only delivered templates: whatsapp.md §6), and the link
-    goes by SMS, by a job of its own (keyed: once). A failed status on a row still 'sending' is applied again once the
-    send is written (cod_confirm.whatsapp.retry_while_sending)."""
-    if not effect.key.startswith(f"{KIND}:") or ":pay-link:" not in effect.key or not effect.key.endswith(f":{CHAT}"):
+    goes by SMS, by a job of its own (keyed: once). A status on a row still 'sending' is applied again once the send is
+    written, or settles it on the status job's last try (cod_confirm.whatsapp.retry_while_sending)."""
+    if not is_chat_link(effect):
         return False
     if effect.state == SideEffectState.UNKNOWN:  # the send's answer was lost; the status names the message
         outbox.sent(effect, provider_id)
-    if status != "failed":
+    if status != "failed":  # still 'sending' (its sender was lost before writing it): applied once it is written
+        whatsapp.retry_while_sending(effect, provider_id, status=status)
         return True
     outbox.undelivered(effect, f"WhatsApp reported it failed ({errors or 'no reason given'})")
     if effect.job_id is not None:
         c = Confirmation.objects.filter(pk=(effect.job.payload or {}).get("confirmation_id"), state=WAITING).first()
         if c is not None:
+            chosen = effect.job.payload or {}  # chosen by call or SMS: the SMS through that connection, as always
             Job.objects.enqueue(SendPayLink, key=_key(c, "pay-link", "after-chat"), integration=c.integration,
-                                payload={"confirmation_id": c.pk, "connection_id": None, "channel": Channel.SMS,
+                                payload={"confirmation_id": c.pk, "channel": Channel.SMS,
+                                         "connection_id": chosen.get("connection_id")
+                                         if chosen.get("channel") != Channel.WHATSAPP else None,
                                          "chat_failed": errors or "no reason given"})
     # Still 'sending' (the status overtook the send's answer): failed once it is written. The SMS goes now.
-    whatsapp.retry_while_sending(effect)
+    whatsapp.retry_while_sending(effect, provider_id, errors)
     return True
+
+
+def is_chat_link(effect: SideEffect) -> bool:
+    """Whether the outbox row is a pay link sent as a text in the WhatsApp chat."""
+    return effect.key.startswith(f"{KIND}:") and ":pay-link:" in effect.key and effect.key.endswith(f":{CHAT}")
 
 
 def _by_sms(c: Confirmation, cfg: CodConfirmConfig, key: str, text: str, connection_id) -> str:

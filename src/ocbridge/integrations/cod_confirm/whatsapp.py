@@ -15,11 +15,14 @@ from __future__ import annotations
 import dataclasses
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
-from ocbridge.core import clock
+from ocbridge.core import clock, outbox
 from ocbridge.core.choices import SideEffectState
 from ocbridge.core.errors import RetryableError, TerminalError
+from ocbridge.core.jobs import current_job
 from ocbridge.core.models import AuditEntry, Binding, Connection, SideEffect
+from ocbridge.core.sentences import Sentence
 from ocbridge.integrations.cod_confirm import mappers
 
 TEMPLATE_NAME = "ocbridge_cod_confirm"
@@ -31,6 +34,10 @@ LINK_TEMPLATE = "ocbridge_cod_confirm_address"
 PAY_TEMPLATE = "ocbridge_cod_confirm_pay"
 LINK_PAY_TEMPLATE = "ocbridge_cod_confirm_address_pay"
 BINDING_KIND = "wa_template"
+# A failed status that its message's sender never saw written (retry_while_sending), kept on the outbox row as said.
+UNRECORDED_FAILURE = gettext_noop("WhatsApp reported it failed ({detail}); the run sending it was lost before it "
+                                  "recorded Meta's answer")
+NO_REASON = gettext_noop("no reason given")
 LANGUAGES = ("tr", "ru", "en", "ar")
 # Button order = index. "pay" comes last so the other three keep their index; with four buttons WhatsApp shows the
 # first two and puts the rest under "See all options" (templates/components, Buttons).
@@ -111,14 +118,58 @@ def template_language(language: str) -> str:
     return lang if lang in LANGUAGES else "en"
 
 
-def retry_while_sending(effect: SideEffect | None) -> None:
-    """After a `failed` status was applied: if it overtook the sender's own record of Meta's answer (the outbox row
-    is still 'sending'), core.outbox.undelivered found nothing to fail and the row would become 'sent' after us and
-    count against the store's caps for good. Come back once the sender has written it: the status job is retried,
-    and what its first run did (the next step, the SMS in place of a chat text) is keyed and not repeated."""
-    if effect is not None and effect.state == SideEffectState.SENDING:
-        raise RetryableError("whatsapp", "still_sending", "failed status of a message still being sent",
-                             retry_after=30)
+def retry_while_sending(effect: SideEffect | None, provider_id: str = "", errors: str = "",
+                        status: str = "failed") -> None:
+    """After a status was applied: if it overtook the sender's own record of Meta's answer (the outbox row is still
+    'sending'), a `failed` found nothing to fail (core.outbox.undelivered) and the row would become 'sent' after us and
+    count against the store's caps for good; a `sent`/`delivered`/`read` could not name a row the sender then finds
+    lost ('unknown'). Come back once the sender has written it: the status job is retried, and what its first run
+    did (the next step, the SMS in place of a chat text) is keyed and not repeated.
+
+    On the status job's last try the sender has had minutes to write it: its run died (or hangs) after Meta took
+    the message. Giving up would leave the row 'sending', counted against the caps for good (or 'unknown' once the
+    sender's job is run again). The status names the message (wamid, our correlation number), so it settles the row:
+    `failed` is final, and Meta does not bill a message it failed (whatsapp.md §4, §6) → failed, with that wamid,
+    saying its sender never recorded Meta's answer (it no longer counts); any other status → sent (Meta has it; it
+    counts as every sent message does). Nothing is sent again: a sender that wakes finds the row settled."""
+    if effect is None or effect.state != SideEffectState.SENDING:
+        return
+    job = current_job.get()
+    if job is not None and job.pk and job.attempts >= job.max_attempts:
+        if status == "failed":
+            outbox.undelivered_unrecorded(effect, provider_id, Sentence(UNRECORDED_FAILURE, detail=errors or
+                                                                        Sentence(NO_REASON)))
+        elif provider_id:
+            outbox.sent(effect, provider_id)
+        if effect.state != SideEffectState.SENDING:
+            return  # settled (or written by the sender meanwhile)
+    raise RetryableError("whatsapp", "still_sending", f"{status} status of a message still being sent",
+                         retry_after=30)
+
+
+def customer_wrote(connection: Connection, phone: str, at) -> None:
+    """The customer (E.164 `phone`) wrote to this WhatsApp number at `at` (cod_confirm.pay.wrote_at): their chat's
+    customer service window runs 24 h from the latest such message (ChatWindow; a redelivered older one moves
+    nothing back)."""
+    from ocbridge.core.personal_data import phone_key
+    from ocbridge.integrations.cod_confirm.models import ChatWindow
+
+    if not phone:
+        return
+    row, made = ChatWindow.objects.get_or_create(connection=connection, phone=phone_key(phone),
+                                                 defaults={"last_message_at": at, "updated": clock.now()})
+    if not made:
+        ChatWindow.objects.filter(pk=row.pk, last_message_at__lt=at).update(last_message_at=at, updated=clock.now())
+
+
+def last_wrote(connections, phone: str):
+    """(connection id, time) of the customer's latest message to one of these WhatsApp numbers; None if none."""
+    from ocbridge.core.personal_data import phone_key
+    from ocbridge.integrations.cod_confirm.models import ChatWindow
+
+    row = (ChatWindow.objects.filter(connection__in=connections, phone=phone_key(phone))
+           .order_by("-last_message_at").values_list("connection_id", "last_message_at").first()) if phone else None
+    return tuple(row) if row else None
 
 
 def payload(key: str, action: str) -> str:

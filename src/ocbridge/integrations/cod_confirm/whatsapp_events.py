@@ -22,7 +22,7 @@ from ocbridge.core.exchanges import close_inbound, inbound_of
 from ocbridge.core.jobs import JobKind, register_job_kind
 from ocbridge.core.models import Connection, Exchange, Job, SideEffect
 from ocbridge.core.registry import register_webhook
-from ocbridge.integrations.cod_confirm import jobs, pay, routing, whatsapp
+from ocbridge.integrations.cod_confirm import jobs, pay, routing, shop, whatsapp
 from ocbridge.integrations.cod_confirm.choices import (
     OPEN,
     ROBOT_DONE,
@@ -125,9 +125,12 @@ def _link(exchange, attempt: Attempt, text: str, level: str = Level.INFO) -> Non
 def apply_status(job: Job, connection: Connection, ev: dict, exchange) -> None:
     effect = outbox.match("whatsapp", provider_id=ev["provider_id"], reference=ev.get("callback_data") or "")
     errors = "; ".join(f"{code} {title}".strip() for code, title in ev.get("errors") or [])
-    if effect is not None and pay.whatsapp_status(effect, ev["provider_id"], ev["status"], errors):
+    if effect is not None and pay.is_chat_link(effect):
+        # Noted first: a failed status on a row still 'sending' is retried (whatsapp_status raises), and the
+        # status's own Exchange must say what it was on that first pass too, not only on the retry.
         jobs._note(exchange, Level.WARNING if ev["status"] == "failed" else Level.INFO,
                    f"pay link in the WhatsApp chat: {ev['status']}" + (f" ({errors})" if errors else ""))
+        pay.whatsapp_status(effect, ev["provider_id"], ev["status"], errors)
         return
     attempt = _attempt(connection, provider_id=ev["provider_id"], key=effect.key if effect else "")
     if attempt is None:
@@ -151,10 +154,14 @@ def apply_status(job: Job, connection: Connection, ev: dict, exchange) -> None:
         # It never reached the customer (not on WhatsApp, 131026, or another failure): the next step at once.
         jobs.after_no_answer(c, attempt, reason=f"WhatsApp message failed ({errors or 'no reason given'})",
                              exchange=exchange, reached=False)
-    whatsapp.retry_while_sending(sent)  # the step above is done and is not repeated
+    whatsapp.retry_while_sending(sent, ev["provider_id"], errors)  # the step above is done and is not repeated
 
 
 def apply_message(job: Job, connection: Connection, ev: dict, exchange) -> None:
+    # Any message opens (or keeps open) the chat's customer service window, whatever it says (whatsapp.md §2): a
+    # pay link chosen later by call or SMS may then go in this chat (cod_confirm.pay).
+    whatsapp.customer_wrote(connection, shop.normalize_phone(ev["from_number"], connection.store.country),
+                            pay.wrote_at(ev.get("sent_at"), exchange))
     ours = whatsapp.parse_payload(ev.get("payload") or "")
     attempt = _attempt(connection, key=ours[0]) if ours else None
     if attempt is not None and ev.get("context_id") and attempt.provider_id \
