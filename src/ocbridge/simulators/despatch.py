@@ -20,9 +20,9 @@ in docs/providers/despatch-cloud.md.
 - `GET /public-api/inventory?filters[sku]&sort&page`, `POST /public-api/inventory/{id}/update`; stock is
   `stock_level_available` / `stock_level_open`, set with `stock_level` (simulator only).
 
-Control methods (also over `/_sim/…`): `despatch`, `cancel_in_dc`, `set_order_status`, `add_item`, `set_stock`,
-`refuse_skus`, `set_required`, `expire_tokens`, `set_token_ttl`, `set_per_page`, `advance`, `orders`,
-`inventory`, `calls`.
+Control methods (also over `/_sim/…`): `despatch` (optionally listed late), `cancel_in_dc`, `set_order_status`,
+`add_item`, `set_stock`, `refuse_skus`, `set_required`, `expire_tokens`, `set_token_ttl`, `set_per_page`, `advance`,
+`orders`, `inventory`, `calls`.
 """
 
 from __future__ import annotations
@@ -305,8 +305,10 @@ class DespatchSimulator(Simulator):
             return self._orders[oid]
 
     def despatch(self, ref, tracking_code: str = "TRK1", courier: str = "Royal Mail", service: str = "Tracked 48",
-                 tracking_url: str = "") -> dict:
-        """The warehouse ships the order: status 5, dispatch date, tracking code (and a shipment, simulator only)."""
+                 tracking_url: str = "", listed_late: float = 0.0) -> dict:
+        """The warehouse ships the order: status 5, dispatch date, tracking code (and a shipment, simulator only).
+        `listed_late`: DC lists the change only now, under an `updated_at` that many seconds ago (its clock or commit
+        order lagging; simulator only — a fault to test against, DC documents no lag)."""
         with self._state_lock:
             order = self._find(ref)
             order.update(status_id=DESPATCHED, shipping_tracking_code=tracking_code,
@@ -314,7 +316,7 @@ class DespatchSimulator(Simulator):
                          shipment={"courier_name": courier, "service_name": service, "tracking_code": tracking_code,
                                    "tracking_url": tracking_url or None},
                          _despatched=self.now())
-            self._touch(order)
+            self._touch(order, ago=listed_late)
             return _public(order)
 
     def cancel_in_dc(self, ref) -> dict:
@@ -384,8 +386,8 @@ class DespatchSimulator(Simulator):
         with self._state_lock:
             self._calls[name] = self._calls.get(name, 0) + 1
 
-    def _touch(self, row: dict) -> None:
-        row["_updated"] = self.now()
+    def _touch(self, row: dict, ago: float = 0.0) -> None:
+        row["_updated"] = self.now() - float(ago)
         row["updated_at"] = _iso(row["_updated"])
 
 

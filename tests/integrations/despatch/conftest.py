@@ -25,11 +25,15 @@ _keys = itertools.count(1)
 
 @pytest.fixture(autouse=True)
 def _sim_hosts(settings):
+    from ocbridge.integrations.despatch import jobs
+
     settings.SIMULATOR_HOSTS = ["127.0.0.1"]
     dc.forget_tokens()
     ratelimit.reset()
+    jobs._late_looks.clear()  # this process's lookup schedule: of an earlier test's integrations
     yield
     dc.forget_tokens()
+    jobs._late_looks.clear()
 
 
 @pytest.fixture(params=["3.0", "4.0"])

@@ -247,3 +247,56 @@ def test_idle_dc_polls_write_nothing_to_the_hub(shop, sim, integration, kit):
     assert any("despatch_syncstate" in q for q in w.sql) and Exchange.objects.count() > exchanges
     run_until_idle()
     assert binding(110).data["tracking"] == ["RM1GB"]
+
+
+def _dc_searches(sim) -> int:
+    """Lookups of one order by its channel_order_id (the window read sends a date range instead)."""
+    return len([r for r in sim.requests("/public-api/orders", "GET") if "filters[search_field]" in r.query])
+
+
+def _quiet(sim, seconds: int, kit, integration) -> None:
+    """DC polls every 15 s on both clocks (the hub's and DC's), each poll's jobs run."""
+    from ocbridge.core import clock
+
+    for _ in range(seconds // 15):
+        clock.travel(15)
+        sim.advance(15)
+        kit.poll_dc()
+        run_until_idle()
+
+
+def test_a_despatch_dc_lists_late_reaches_the_shop_within_minutes_with_a_bounded_number_of_lookups(
+        shop, sim, integration, kit, monkeypatch):
+    """DC lists the despatch 5 minutes late (its `updated_at` 5 minutes before it shows in a list): beyond the read
+    window's overlap, so no window read ever sees it. The order, waiting at DC for a while already, is looked up by
+    itself on its own back-off: the despatch is in the shop within LATE_LOOK_MAX (before: not until a restarted
+    worker re-read the last hour, or never), and the lookups meanwhile stayed few (no lookup every poll). The
+    bound is shortened to 2 minutes here (10 in the hub) to keep the test short."""
+    monkeypatch.setattr(jobs, "LATE_LOOK_MAX", 120.0)
+    kit.add_order(shop, 120, status=2)
+    kit.poll(integration)  # sent to DC
+    assert binding(120).data["state"] == m.OrderState.CREATED
+    searched = _dc_searches(sim)  # SendOrder's own lookup before creating
+    _quiet(sim, 10 * 60, kit, integration)
+    assert _dc_searches(sim) - searched <= 7  # 40 polls: lookups 15, 30, 60 s apart, then 2 minutes apart
+    sim.despatch("UK-120", tracking_code="RMLATE1GB", listed_late=300)
+    _quiet(sim, int(jobs.LATE_LOOK_MAX) + 15, kit, integration)
+    assert kit.order_status(shop, 120) == 3
+    assert [c for _s, c in kit.history(shop, 120) if "RMLATE1GB" in c] != []
+    assert binding(120).data["tracking"] == ["RMLATE1GB"]
+
+
+def test_a_despatch_dc_lists_late_while_it_works_on_the_order_is_in_the_shop_within_a_poll_or_two(
+        shop, sim, integration, kit, monkeypatch):
+    """DC shows the order being picked (listed on time), then lists its despatch 5 minutes late: an order seen
+    moving at DC is looked up again at the poll interval, so the despatch is in the shop within a poll or two
+    (its lookups had backed off to LATE_LOOK_MAX, shortened to 5 minutes here)."""
+    monkeypatch.setattr(jobs, "LATE_LOOK_MAX", 300.0)
+    kit.add_order(shop, 121, status=2)
+    kit.poll(integration)
+    _quiet(sim, 8 * 60, kit, integration)  # waiting at DC: lookups after 15, 45, 105, 225, 465 s, then 765 s
+    sim.set_order_status("UK-121", dc.PICKING)
+    _quiet(sim, 15, kit, integration)  # the window read lists it: DC is working on it
+    sim.despatch("UK-121", tracking_code="RMLATE2GB", listed_late=300)
+    _quiet(sim, 45, kit, integration)
+    assert kit.order_status(shop, 121) == 3 and binding(121).data["tracking"] == ["RMLATE2GB"]

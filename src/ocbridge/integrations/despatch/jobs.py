@@ -13,6 +13,7 @@ import hashlib
 import itertools
 import json
 import logging
+import threading
 from datetime import datetime, timedelta, timezone
 
 from django.db import transaction
@@ -246,7 +247,9 @@ def read_dc_orders(integration: Integration, cfg: DespatchConfig, client: Despat
     key, now = polls.integration_key(integration), clock.now()
     state = m.SyncState.of(integration)
     ours = Binding.objects.filter(connection_id=integration.connection_id, kind=m.ORDER)
-    waiting = ours.filter(data__state__in=[*OPEN_IN_DC]).exists() or ours.filter(
+    open_in_dc = list(ours.filter(data__state__in=[*OPEN_IN_DC]).exclude(external_id__startswith="pending:")
+                      .values_list("local_id", "external_id", "data"))
+    waiting = bool(open_in_dc) or ours.filter(data__state__in=[*OPEN_IN_DC]).exists() or ours.filter(
         data__state=m.OrderState.DESPATCHED, synced_at__gte=now - RECENTLY_DESPATCHED).exists()
     if not waiting:  # nothing of ours can change at DC: no request (nights, quiet shops)
         if polls.window_read(POLL, key, state.orders_until, now, found=False):
@@ -258,6 +261,8 @@ def read_dc_orders(integration: Integration, cfg: DespatchConfig, client: Despat
     for o in client.iter_orders(date_range=(int(since.timestamp()), int(now.timestamp()) + 1)):
         if cfg.order_id_of(str(o.get("channel_order_id") or "")) is not None:
             seen[str(o["id"])] = o
+    for dc_id, o in late_looks(integration, cfg, client, open_in_dc, seen).items():
+        seen.setdefault(dc_id, o)
     bound = {b.external_id: b for b in Binding.objects.filter(connection_id=integration.connection_id, kind=m.ORDER,
                                                               external_id__in=list(seen))}
     sid, made = integration.store_id, 0
@@ -278,6 +283,52 @@ def read_dc_orders(integration: Integration, cfg: DespatchConfig, client: Despat
         if polls.window_read(POLL, key, state.orders_until, now, found=bool(made)):
             state.touch(orders_until=now, last_orders_at=now)
     return made
+
+
+# --- changes DC lists late ------------------------------------------------------------------------------------
+# DC lists a change under its own `updated_at`. One it lists later than the window's overlap after that time (its
+# clock or commit order lagging by minutes) falls before every window still to be read: the window read never sees
+# it, and the despatch would reach the shop only when a restarted worker re-read from its stored window end (within
+# the hour), or never. So each order of ours still open at DC is also looked up by itself (one search by its
+# channel_order_id), on a back-off of its own: first one poll interval after it was sent or last seen changing in a
+# window, then twice the spacing each time, at most LATE_LOOK_MAX apart; at most LATE_LOOKS_PER_POLL lookups per poll
+# (the most due first), so DC gets a bounded number of extra requests however many orders wait there. A despatch
+# DC lists late thus reaches the shop within LATE_LOOK_MAX — within a poll or two while the order is fresh or DC was
+# seen working on it (picking, packing). The schedule lives in this process (idle polls write nothing to the hub); a
+# restarted worker starts every open order over at one poll interval.
+LATE_LOOK_MAX = 600.0  # seconds
+LATE_LOOKS_PER_POLL = 3
+_late_looks: dict[tuple[int, str], tuple[float, float]] = {}  # (integration, order id) → (next look, spacing), epoch s
+_late_lock = threading.Lock()
+
+
+def late_looks(integration: Integration, cfg: DespatchConfig, client: DespatchClient, open_in_dc: list[tuple],
+               seen: dict[str, dict]) -> dict[str, dict]:
+    """The due lookups of our orders open at DC (`open_in_dc`: local id, DC id, binding data); `seen`: what this
+    poll's window read listed (an order listed there is looked at again from the poll interval). Returns the DC
+    orders found, by DC id."""
+    now, first = clock.now().timestamp(), float(integration.store.poll_seconds or 15)
+    still, due = set(), []
+    with _late_lock:  # the poll threads share the schedule (one integration is polled by one thread at a time)
+        for local_id, dc_id, data in open_in_dc:
+            ident = (integration.pk, local_id)
+            still.add(ident)
+            if ident not in _late_looks or dc_id in seen:  # sent since the last poll, a restart, or DC works on it
+                _late_looks[ident] = (now + first, first)
+            elif _late_looks[ident][0] <= now:
+                due.append((_late_looks[ident][0], local_id, (data or {}).get("channel_order_id")))
+        for ident in [i for i in _late_looks if i[0] == integration.pk and i not in still]:
+            del _late_looks[ident]  # despatched, cancelled or refused: no more lookups
+        due = sorted(due)[:LATE_LOOKS_PER_POLL]
+        for _when, local_id, _channel in due:
+            spacing = min(_late_looks[(integration.pk, local_id)][1] * 2, LATE_LOOK_MAX)
+            _late_looks[(integration.pk, local_id)] = (now + spacing, spacing)
+    found = {}
+    for _when, local_id, channel in due:
+        o = client.find_order(channel or cfg.channel_order_id(int(local_id)))
+        if o is not None:
+            found[str(o["id"])] = o
+    return found
 
 
 @register_job_kind
