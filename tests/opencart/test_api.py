@@ -3,7 +3,7 @@
 import pytest
 
 from ocbridge.core.errors import ConfigurationError, TerminalError
-from ocbridge.opencart.api import OpenCartApiClient
+from ocbridge.opencart.api import OpenCartApiClient, forget_sessions
 from ocbridge.opencart.reference import DEFAULT_API_KEY
 from ocbridge.simulators.opencart_api import OpenCartApiSimulator
 
@@ -15,6 +15,7 @@ LAYOUTS = ["2.3", "3.0", "4.0.0", "4.0"]
 @pytest.fixture
 def shop_api(opencart_db):
     started = []
+    forget_sessions()  # a loopback port can come round again: no session of an earlier test's shop
 
     def make(layout, **kw):
         h = opencart_db(layout)
@@ -23,12 +24,12 @@ def shop_api(opencart_db):
         started.append(sim)
         client = OpenCartApiClient(sim.base_url + "/", username="Default", key=kw.pop("key", DEFAULT_API_KEY),
                                    layout=layout, **kw)
-        client.forget_token()
         return h, sim, client
 
     yield make
     for sim in started:
         sim.stop()
+    forget_sessions()
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

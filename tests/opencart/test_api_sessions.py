@@ -37,7 +37,7 @@ def clients_built(monkeypatch):
 def shop(opencart_db):
     """A shop with two API users (Default for store 0, `second` for store 1) behind one simulated host."""
     sims = []
-    api._sessions.clear()  # a loopback port can come round again: no session of an earlier test's shop
+    api.forget_sessions()  # a loopback port can come round again: no session of an earlier test's shop
 
     def make(layout):
         h = opencart_db(layout)
@@ -57,6 +57,7 @@ def shop(opencart_db):
     yield make
     for sim in sims:
         sim.stop()
+    api.forget_sessions()
 
 
 def is_login(req) -> bool:
@@ -133,3 +134,16 @@ def test_an_ended_session_is_renewed_once_and_the_write_happens_once(shop, clien
     assert r.written and not is_login(sim.requests(method="POST")[-1])
     assert {t: s for t, s in sim.sessions().items() if s["api_id"] == 2}.keys() == kept.keys()
     assert len(clients_built) <= 1
+
+
+def test_forgotten_sessions_are_not_used_again(shop):
+    """api.forget_sessions (the test fixtures' clean start): the next write logs in, never sends the old token."""
+    h, sim, store, _ = shop("3.0")
+    for n in (1, 2):
+        add_order(h, n, status=1)
+    writes.change_status(store, 1, expected=1, new=2, key="forget:1")
+    api.forget_sessions()
+    writes.change_status(store, 2, expected=1, new=2, key="forget:2")
+    posts = sim.requests(method="POST")
+    assert [is_login(q) for q in posts] == [True, False, True, False]
+    assert token_of(posts[1]) != token_of(posts[3])

@@ -8,7 +8,7 @@ from ocbridge.core.choices import JobState
 from ocbridge.core.errors import RetryableError, TerminalError
 from ocbridge.core.jobs import JobKind, register_job_kind
 from ocbridge.core.models import Job, Store
-from ocbridge.opencart import order_model, writes
+from ocbridge.opencart import api, order_model, writes
 from ocbridge.opencart.models import ShopWrite
 from ocbridge.opencart.reference import DEFAULT_API_KEY
 from ocbridge.simulators.opencart_api import OpenCartApiSimulator
@@ -218,6 +218,7 @@ def test_confirm_steps_taken_back_when_the_shop_moves_the_order_before_our_statu
 @pytest.fixture
 def api_shop(opencart_db):
     sims = []
+    api.forget_sessions()  # a loopback port can come round again: no session of an earlier test's shop
 
     def make(version):
         h = opencart_db(version)
@@ -231,6 +232,7 @@ def api_shop(opencart_db):
     yield make
     for sim in sims:
         sim.stop()
+    api.forget_sessions()
 
 
 def history_posts(sim):

@@ -43,6 +43,12 @@ _sessions: dict[tuple, ApiSession] = {}  # (base_url, username, key digest, stor
 _sessions_lock = threading.Lock()
 
 
+def forget_sessions() -> None:
+    """Drop every cached API session of this process (tests: a loopback shop's port may come round again)."""
+    with _sessions_lock:
+        _sessions.clear()
+
+
 @dataclass
 class ApiReply:
     """What the shop answered to one add-history call: a clear success, or not (with the reason shown)."""
