@@ -54,6 +54,26 @@ class Bed:
                 "order_id": order_id, "order_status_id": status, "notify": 0, "comment": "",
                 "date_added": dt.datetime(2026, 12, 6, 9)})])
 
+    def new_payment(self, order_id: int, *, total: str = "20.00", currency: str = "AED", language: str = "ar",
+                    **kw):
+        """A new order in the shop and a pay link's Payment for its total (payments.links.new_payment)."""
+        from ocbridge.integrations.payments import links
+
+        self.add_order(order_id, total=total, currency=currency)
+        return links.new_payment(self.integration, order_id=order_id, amount=total, currency=currency,
+                                 email="layla@example.com", language=language, **kw)
+
+    def paid_payment(self, order_id: int, **kw):
+        """`new_payment` paid by the customer at the gateway, its feedback applied: the Payment, state "paid"."""
+        from ocbridge.integrations.payments import links
+
+        payment = self.new_payment(order_id, **kw)
+        self.customer_pays(links.url_for(payment))
+        self.settle()
+        payment.refresh_from_db()
+        assert payment.state == "paid", payment.state
+        return payment
+
     def history(self, order_id: int) -> list[tuple[int, str]]:
         with self.shop.engine.connect() as conn:
             return [tuple(r) for r in conn.execute(sa.text(

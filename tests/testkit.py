@@ -3,6 +3,7 @@
 import os
 import sys
 import threading
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -218,26 +219,145 @@ def without_statistics() -> None:
             cur.execute("ANALYZE sqlite_schema")
 
 
-def failing_read_shown(store, lang: str) -> tuple[str, str]:
-    """A failing routine read (core.polls) of `store` as a reader in `lang` sees it: the store page's first
-    failing-read row and the overview's attention line (core.attention.polls_failing; one failing read expected)."""
+LANGS = ("en", "tr", "ru")  # the readers a "reads in each reader's language" test asks
+
+
+def reader(lang: str):
+    """A test client logged in as a superuser (one per language) whose pages come in `lang`."""
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    client = Client()
+    client.force_login(User.objects.filter(username=f"admin-{lang}").first()
+                       or User.objects.create_superuser(f"admin-{lang}", password="pw"))
+    client.cookies["django_language"] = lang
+    return client
+
+
+def page_read(url: str, lang: str, part: str | None = None, *, client=None) -> str:
+    """The page at `url` as a reader in `lang` sees it (through `client`, else a new `reader`), HTML entities undone;
+    with `part` (a regular expression, DOTALL) only its first match."""
     import html
     import re
 
-    from django.contrib.auth.models import User
-    from django.test import Client
+    page = html.unescape((client or reader(lang)).get(url).content.decode())
+    return re.search(part, page, re.S).group(0) if part else page
+
+
+def assert_reads_as(said: dict, lang: str, text: str) -> None:
+    """A reader in `lang` finds `said[lang]` in `text`, and no other reader's `said`."""
+    assert said[lang] in text, (lang, text)
+    for other in set(LANGS) - {lang}:
+        assert said[other] not in text, (lang, other, text)
+
+
+def assert_reads(said: dict, shown, *, alone: bool = False) -> None:
+    """Each reader finds `said[lang]` in `shown(lang)`; with `alone`, no other reader's text either."""
+    for lang in LANGS:
+        text = shown(lang)
+        if alone:
+            assert_reads_as(said, lang, text)
+        else:
+            assert said[lang] in text, (lang, text)
+
+
+def assert_page_reads(url: str, said: dict, part: str | None = None, *, alone: bool = False) -> None:
+    """`assert_reads` on the page at `url` (or its first match of `part`)."""
+    assert_reads(said, lambda lang: page_read(url, lang, part), alone=alone)
+
+
+def connection_test_shown(conn, lang: str) -> tuple[str, str]:
+    """Click the connection's "Test" (dashboard:connection-test) as a reader in `lang`: the message shown after it,
+    and the connection's row on the store page ("" when the page has none)."""
+    import html
+    import re
+
+    from django.urls import reverse
+
+    page = html.unescape(reader(lang).post(reverse("dashboard:connection-test", args=[conn.pk]), follow=True)
+                         .content.decode())
+    message = re.search(r'<ul class="messages".*?</ul>', page, re.S).group(0)
+    row = re.search(r'<tr>\s*<td>' + re.escape(conn.get_service_display()) + r'</td>.*?</tr>', page, re.S)
+    return message, row.group(0) if row else ""
+
+
+SIM_TOKEN = "token-0123456789abcdef"
+
+
+def _simulator(service: str):
+    """(simulator, secret, options) for a connection of `service` that works; options None: WhatsApp's, which
+    name the simulator's own number and account ids."""
+    if service == "verimor":
+        from ocbridge.simulators.verimor import VerimorSimulator
+
+        return VerimorSimulator(api_key="K1", sms_username="908501234567", sms_password="sms-pass-1234", speed=200), \
+            {"key": "K1", "username": "908501234567", "password": "sms-pass-1234"}, {}
+    if service == "netgsm":
+        from ocbridge.simulators.netgsm import NetgsmSimulator
+
+        return NetgsmSimulator(usercode="8503001122", password="netgsm-pass-5678", msgheaders=("SHOP",), speed=200), \
+            {"usercode": "8503001122", "password": "netgsm-pass-5678"}, {"msgheader": "SHOP"}
+    if service == "twilio":
+        from ocbridge.simulators.twilio import TwilioSimulator
+
+        sid = "AC" + "1" * 32
+        return TwilioSimulator(account_sid=sid, auth_token=SIM_TOKEN, numbers=("+902129630131",), speed=200), \
+            {"account_sid": sid, "auth_token": SIM_TOKEN}, {"from_number": "+902129630131"}
+    if service == "whatsapp":
+        from ocbridge.simulators.whatsapp import WhatsAppSimulator
+
+        return WhatsAppSimulator(token=SIM_TOKEN, app_secret="app-secret-1", speed=200, review_delay=10 ** 7), \
+            {"access_token": SIM_TOKEN, "app_secret": "app-secret-1"}, None
+    if service == "onebox":
+        from ocbridge.simulators.onebox import OneBoxSimulator
+
+        return OneBoxSimulator(login="api@box.example", password="box-pw"), \
+            {"login": "api@box.example", "password": "box-pw"}, {}
+    if service == "despatch":
+        from ocbridge.simulators.despatch import DespatchSimulator
+
+        return DespatchSimulator(email="api@shop.example", password="dc-pw"), \
+            {"email": "api@shop.example", "password": "dc-pw"}, {}
+    if service == "aps":
+        from paykit import CREDS
+
+        from ocbridge.simulators.aps import ApsSimulator
+
+        return ApsSimulator(speed=1000), dict(CREDS), {"sha_type": "sha256"}
+    if service == "latitudepay":
+        from ocbridge.simulators.latitudepay import LatitudeSimulator
+
+        return LatitudeSimulator(speed=1000), {"api_key": "lp-key", "api_secret": "lp-secret"}, {"currency": "AUD"}
+    from ocbridge.simulators.sandbox import SandboxSimulator
+
+    return SandboxSimulator(token=SIM_TOKEN, speed=200), {"token": SIM_TOKEN, "webhook_secret": "whsec-abcdef"}, {}
+
+
+@contextmanager
+def simulated_connection(service: str, store, *, secret: dict | None = None, options: dict | None = None):
+    """A started loopback simulator of `service` and a Connection of `store` against it that works — unless `secret`
+    (merged over the working one) or `options` (instead of them) say otherwise. Yields (simulator, connection)."""
+    from ocbridge.core.models import Connection
+
+    sim, working_secret, working_options = _simulator(service)
+    with sim:
+        if working_options is None:
+            working_options = {"phone_number_id": sim.phone_number_id, "waba_id": sim.waba_id}
+        yield sim, Connection.objects.create(store=store, service=service, base_url=sim.base_url,
+                                             secret={**working_secret, **(secret or {})},
+                                             options=working_options if options is None else options)
+
+
+def failing_read_shown(store, lang: str) -> tuple[str, str]:
+    """A failing routine read (core.polls) of `store` as a reader in `lang` sees it: the store page's first
+    failing-read row and the overview's attention line (core.attention.polls_failing; one failing read expected)."""
     from django.urls import reverse
     from django.utils import translation
 
     from ocbridge.core.attention import polls_failing
     from ocbridge.core.models import Store
 
-    client = Client()
-    client.force_login(User.objects.filter(username=f"admin-{lang}").first()
-                       or User.objects.create_superuser(f"admin-{lang}", password="pw"))
-    client.cookies["django_language"] = lang
-    page = html.unescape(client.get(reverse("dashboard:store", args=[store.pk])).content.decode())
-    row = re.search(r'<tr id="reads-failing">.*?</tr>', page, re.S).group(0)
+    row = page_read(reverse("dashboard:store", args=[store.pk]), lang, r'<tr id="reads-failing">.*?</tr>')
     with translation.override(lang):
         [line] = polls_failing(Store.objects.all())
     return row, line.text
@@ -246,30 +366,21 @@ def failing_read_shown(store, lang: str) -> tuple[str, str]:
 def job_shown(job, lang: str) -> tuple[str, str]:
     """A job's reason (error or wait) as a reader in `lang` sees it: its row on the jobs list and the "Last error" on
     the job's page."""
-    import html
     import re
 
-    from django.contrib.auth.models import User
-    from django.test import Client
     from django.urls import reverse
 
-    client = Client()
-    client.force_login(User.objects.filter(username=f"admin-{lang}").first()
-                       or User.objects.create_superuser(f"admin-{lang}", password="pw"))
-    client.cookies["django_language"] = lang
-    listing = html.unescape(client.get(reverse("dashboard:jobs")).content.decode())
-    row = re.search(r'<tr>(?:(?!</tr>).)*?' + re.escape(reverse("dashboard:job", args=[job.pk])) + r'.*?</tr>',
-                    listing, re.S).group(0)
-    detail = html.unescape(client.get(reverse("dashboard:job", args=[job.pk])).content.decode())
-    return row, re.search(r'<p class="err">.*?</p>', detail, re.S).group(0)
+    row = page_read(reverse("dashboard:jobs"), lang,
+                    r'<tr>(?:(?!</tr>).)*?' + re.escape(reverse("dashboard:job", args=[job.pk])) + r'.*?</tr>')
+    return row, page_read(reverse("dashboard:job", args=[job.pk]), lang, r'<p class="err">.*?</p>')
 
 
-def assert_job_reads(job, said: dict) -> None:
-    """The job's row keeps the English text (`said["en"]`, for logs) and both pages read it in each language."""
+def assert_job_reads(job, said: dict, *, stored: str = "") -> None:
+    """The job's row keeps the English text (`stored`, else `said["en"]`, for logs) and both pages read it in each
+    language."""
     job.refresh_from_db()
-    assert said["en"] in job.last_error, job.last_error
-    for lang in ("en", "tr", "ru"):
+    assert (stored or said["en"]) in job.last_error, job.last_error
+    for lang in LANGS:
         row, error = job_shown(job, lang)
-        assert said[lang] in row and said[lang] in error, (lang, row, error)
-        for other in {"en", "tr", "ru"} - {lang}:
-            assert said[other] not in error, (lang, error)
+        assert said[lang] in row, (lang, row)
+        assert_reads_as(said, lang, error)

@@ -21,6 +21,13 @@ pytestmark = pytest.mark.django_db
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "ocbridge"
 
+# The runner's reasons as each reader reads them (also what migration core 0032 says of the old rows' text).
+LOST_EXHAUSTED = {"en": "worker lost; attempts exhausted", "tr": "işleyici kayboldu; denemeler tükendi",
+                  "ru": "обработчик потерян; попытки исчерпаны"}
+LOCKED = {"en": "hub database unavailable: database is locked",
+          "tr": "merkezin veritabanına ulaşılamıyor: database is locked",
+          "ru": "база данных хаба недоступна: database is locked"}
+
 
 @register_job_kind
 class LockedHub(JobKind):
@@ -33,12 +40,19 @@ class LockedHub(JobKind):
         raise OperationalError("database is locked")
 
 
-def test_a_job_whose_worker_was_lost_reads_in_each_readers_language():
-    job = Job.objects.enqueue(LockedHub, key="lost-1")
+def _lost(key: str, attempts: int = 0) -> Job:
+    """A job (`attempts` already used) a worker claimed and died with, found by the dispatcher once its claim expired."""
+    job = Job.objects.enqueue(LockedHub, key=key)
+    Job.objects.filter(pk=job.pk).update(attempts=attempts)
     assert claim(job.pk) is not None  # a worker took it and died
     clock.travel(LockedHub.claim_seconds + 1)
     with translation.override("tr"):  # the dispatcher's language must not matter
         assert requeue_expired() == 1
+    return job
+
+
+def test_a_job_whose_worker_was_lost_reads_in_each_readers_language():
+    job = _lost("lost-1")
     assert Job.objects.get(pk=job.pk).state == JobState.QUEUED
     assert_job_reads(job, {"en": "worker lost (claim expired); retried",
                            "tr": "işleyici kayboldu (sahiplenme süresi doldu); yeniden kuyruğa alındı",
@@ -46,14 +60,9 @@ def test_a_job_whose_worker_was_lost_reads_in_each_readers_language():
 
 
 def test_a_job_whose_worker_was_lost_with_its_attempts_used_up_reads_in_each_readers_language():
-    job = Job.objects.enqueue(LockedHub, key="lost-2")
-    Job.objects.filter(pk=job.pk).update(attempts=LockedHub.max_attempts - 1)
-    assert claim(job.pk) is not None
-    clock.travel(LockedHub.claim_seconds + 1)
-    assert requeue_expired() == 1
+    job = _lost("lost-2", attempts=LockedHub.max_attempts - 1)
     assert Job.objects.get(pk=job.pk).state == JobState.FAILED
-    assert_job_reads(job, {"en": "worker lost; attempts exhausted", "tr": "işleyici kayboldu; denemeler tükendi",
-                           "ru": "обработчик потерян; попытки исчерпаны"})
+    assert_job_reads(job, LOST_EXHAUSTED)
 
 
 def test_a_locked_hub_database_reads_in_each_readers_language_with_the_drivers_words():
@@ -62,9 +71,7 @@ def test_a_locked_hub_database_reads_in_each_readers_language_with_the_drivers_w
     with translation.override("tr"):
         run_job(job.pk)
     assert Job.objects.get(pk=job.pk).state == JobState.QUEUED
-    assert_job_reads(job, {"en": "hub database unavailable: database is locked",
-                           "tr": "merkezin veritabanına ulaşılamıyor: database is locked",
-                           "ru": "база данных хаба недоступна: database is locked"})
+    assert_job_reads(job, LOCKED)
     clock.travel(3600)
     with translation.override("tr"):
         run_job(job.pk)
@@ -103,12 +110,8 @@ def test_jobs_stored_before_their_reasons_were_said_read_in_each_readers_languag
                                                ("12 cards wait for Ozon's daily quota to reset", JobState.QUEUED),
                                                ("number rejected by provider", JobState.FAILED)])}
     said(apps, None)
-    assert_job_reads(rows["worker lost; attempts exhausted"], {
-        "en": "worker lost; attempts exhausted", "tr": "işleyici kayboldu; denemeler tükendi",
-        "ru": "обработчик потерян; попытки исчерпаны"})
-    assert_job_reads(rows["hub database unavailable: database is locked"], {
-        "en": "hub database unavailable: database is locked", "tr": "merkezin veritabanına ulaşılamıyor: database is locked",
-        "ru": "база данных хаба недоступна: database is locked"})
+    assert_job_reads(rows["worker lost; attempts exhausted"], LOST_EXHAUSTED)
+    assert_job_reads(rows["hub database unavailable: database is locked"], LOCKED)
     assert_job_reads(rows["attempt 2 may still be answered"], {
         "en": "attempt 2 may still be answered", "tr": "2. deneme hâlâ yanıtlanabilir",
         "ru": "на попытку 2 ещё может прийти ответ"})

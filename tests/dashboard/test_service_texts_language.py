@@ -11,44 +11,20 @@ import html
 import re
 
 import pytest
-from django.contrib.auth.models import User
-from django.test import Client
 from django.urls import reverse
 from django.utils import translation
+from testkit import (LANGS, assert_page_reads, assert_reads_as, connection_test_shown, reader,
+                     simulated_connection)
 
 from ocbridge.core.jobs import run_job
 from ocbridge.core.models import Connection, Integration, Job, Store
 
 pytestmark = pytest.mark.django_db
-LANGS = ("en", "tr", "ru")
 
 
 @pytest.fixture(autouse=True)
 def _simulator_hosts(settings):
     settings.SIMULATOR_HOSTS = ["127.0.0.1"]
-
-
-def _client(lang: str) -> Client:
-    client = Client()
-    client.force_login(User.objects.filter(username="owner").first()
-                       or User.objects.create_superuser("owner", password="pw"))
-    client.cookies["django_language"] = lang
-    return client
-
-
-def _test_click(conn: Connection, lang: str) -> tuple[str, str]:
-    """Click "Test" as a reader in `lang`: the message shown after it, and the connection's row on the store page."""
-    page = html.unescape(_client(lang).post(reverse("dashboard:connection-test", args=[conn.pk]), follow=True)
-                         .content.decode())
-    message = re.search(r'<ul class="messages".*?</ul>', page, re.S).group(0)
-    row = re.search(r'<tr>\s*<td>' + re.escape(conn.get_service_display()) + r'</td>.*?</tr>', page, re.S)
-    return message, row.group(0) if row else ""
-
-
-def _only(said: dict, lang: str, text: str) -> None:
-    assert said[lang] in text, (lang, text)
-    for other in set(LANGS) - {lang}:
-        assert said[other] not in text, (lang, text)
 
 
 # --- the "Test" button ------------------------------------------------------------------------------------------
@@ -67,41 +43,25 @@ TOKENLESS = {
 def test_a_login_answered_without_a_token_reads_in_each_readers_language(service):
     """OneBox's token/get or Despatch Cloud's auth/login answering success with nothing in it (the simulator's
     "empty" fault: the provider's own envelope, no token)."""
-    if service == "onebox":
-        from ocbridge.simulators.onebox import OneBoxSimulator as Sim
-
-        sim, secret, path = Sim(login="api@box.example", password="box-pw"), \
-            {"login": "api@box.example", "password": "box-pw"}, "/api/v2/token/get"
-    else:
-        from ocbridge.simulators.despatch import DespatchSimulator as Sim
-
-        sim, secret, path = Sim(email="api@shop.example", password="dc-pw"), \
-            {"email": "api@shop.example", "password": "dc-pw"}, "/public-api/auth/login"
-    with sim:
-        store = Store.objects.create(name="Shop")
-        conn = Connection.objects.create(store=store, service=service, base_url=sim.base_url, secret=secret)
+    path = "/api/v2/token/get" if service == "onebox" else "/public-api/auth/login"
+    with simulated_connection(service, Store.objects.create(name="Shop")) as (sim, conn):
         for lang in LANGS:
             sim.fail_next("empty", count=5, path=path)
-            message, _ = _test_click(conn, lang)
-            _only(TOKENLESS[service], lang, message)
+            message, _ = connection_test_shown(conn, lang)
+            assert_reads_as(TOKENLESS[service], lang, message)
         assert any(r.fault == "empty" for r in sim.requests())
 
 
 def test_a_verimor_test_a_firewall_refuses_reads_in_each_readers_language():
     """Something in front of Verimor answering 403 with no body: "HTTP 403" said, after the click and on the row."""
-    from ocbridge.simulators.verimor import VerimorSimulator
-
     said = {"en": "Verimor: answered HTTP 403 without a body", "tr": "Verimor: HTTP 403 ile yanıt verdi, yanıt gövdesi boş",
             "ru": "Verimor: ответил HTTP 403 с пустым телом ответа"}
-    with VerimorSimulator(api_key="K1", sms_username="908501234567", sms_password="sms-pass-1234", speed=200) as sim:
-        store = Store.objects.create(name="Shop")
-        conn = Connection.objects.create(store=store, service="verimor", base_url=sim.base_url,
-                                         secret={"username": "908501234567", "password": "sms-pass-1234"})
+    with simulated_connection("verimor", Store.objects.create(name="Shop")) as (sim, conn):
         for lang in LANGS:
             sim.fail_next("403", count=5)
-            message, row = _test_click(conn, lang)
-            _only(said, lang, message)
-            _only({k: v.removeprefix("Verimor: ") for k, v in said.items()}, lang, row)
+            message, row = connection_test_shown(conn, lang)
+            assert_reads_as(said, lang, message)
+            assert_reads_as({k: v.removeprefix("Verimor: ") for k, v in said.items()}, lang, row)
 
 
 @pytest.mark.parametrize("case", ["sha", "currency"])
@@ -126,33 +86,26 @@ def test_a_gateway_setting_that_cannot_work_reads_in_each_readers_language(case)
                                          options={"currency": "USD"})
     Integration.objects.create(store=store, kind=conn.service, connection=conn, settings={})
     for lang in LANGS:
-        message, _ = _test_click(conn, lang)
-        _only(said, lang, message)
+        message, _ = connection_test_shown(conn, lang)
+        assert_reads_as(said, lang, message)
 
 
 def test_whatsapp_without_its_ids_reads_in_each_readers_language():
     """A WhatsApp connection saved without its phone number id ("Test") or its Business Account id (the templates
     page's "Submit for review"): each says which id is missing. Nothing reaches the simulator."""
-    from ocbridge.simulators.whatsapp import WhatsAppSimulator
-
     no_phone = {"en": "the connection has no phone number id",
                 "tr": "bağlantıda telefon numarası kimliği (phone number id) yok",
                 "ru": "в подключении не указан идентификатор номера (phone number id)"}
     no_waba = {"en": "the connection has no WhatsApp Business Account id",
                "tr": "bağlantıda WhatsApp Business hesap kimliği (WABA id) yok",
                "ru": "в подключении не указан идентификатор WhatsApp Business Account"}
-    with WhatsAppSimulator(token="token-0123456789abcdef", app_secret="app-secret-1", speed=200) as sim:
-        store = Store.objects.create(name="Shop")
-        conn = Connection.objects.create(store=store, service="whatsapp", base_url=sim.base_url,
-                                         secret={"access_token": "token-0123456789abcdef", "app_secret": "app-secret-1"},
-                                         options={})
+    with simulated_connection("whatsapp", Store.objects.create(name="Shop"), options={}) as (sim, conn):
         for lang in LANGS:
-            message, _ = _test_click(conn, lang)
-            _only(no_phone, lang, message)
-            client = _client(lang)
-            page = html.unescape(client.post(reverse("dashboard:whatsapp-templates", args=[conn.pk]),
-                                             {"action": "create"}, follow=True).content.decode())
-            _only(no_waba, lang, re.search(r'<ul class="messages".*?</ul>', page, re.S).group(0))
+            message, _ = connection_test_shown(conn, lang)
+            assert_reads_as(no_phone, lang, message)
+            page = html.unescape(reader(lang).post(reverse("dashboard:whatsapp-templates", args=[conn.pk]),
+                                                   {"action": "create"}, follow=True).content.decode())
+            assert_reads_as(no_waba, lang, re.search(r'<ul class="messages".*?</ul>', page, re.S).group(0))
         assert not [r for r in sim.requests() if not r.path.startswith("/_sim")]
 
 
@@ -167,8 +120,8 @@ def _send_test(store: Store, conn: Connection, channel: str, settings: dict | No
     integration = Integration.objects.create(store=store, kind="cod_confirm", connection=conn, settings=settings or {})
     ChannelStep.objects.create(integration=integration, position=1, channel=channel, connection=conn)
     if form:
-        resp = _client("en").post(reverse("dashboard:integration-test", args=[store.pk, "cod_confirm"]),
-                                  {"test-phone": phone, "test-channel": channel})
+        resp = reader("en").post(reverse("dashboard:integration-test", args=[store.pk, "cod_confirm"]),
+                                 {"test-phone": phone, "test-channel": channel})
         assert resp.status_code == 302, resp.content.decode()[:2000]
         job = Job.objects.get(kind="cod_confirm.send_test")
     else:
@@ -178,11 +131,6 @@ def _send_test(store: Store, conn: Connection, channel: str, settings: dict | No
         run_job(job.pk)
     job.refresh_from_db()
     return job
-
-
-def _job_error(job: Job, lang: str) -> str:
-    page = html.unescape(_client(lang).get(reverse("dashboard:job", args=[job.pk])).content.decode())
-    return re.search(r'<p class="err">.*?</p>', page, re.S).group(0)
 
 
 def test_a_test_call_in_a_language_the_robot_cannot_speak_reads_in_each_readers_language():
@@ -197,46 +145,34 @@ def test_a_test_call_in_a_language_the_robot_cannot_speak_reads_in_each_readers_
         conn = Connection.objects.create(store=store, service="verimor", base_url=sim.base_url, secret={"key": "K1"})
         job = _send_test(store, conn, "call")
         assert job.state == "failed" and said["en"] in job.last_error, job.last_error
-        for lang in LANGS:
-            _only(said, lang, _job_error(job, lang))
+        assert_page_reads(reverse("dashboard:job", args=[job.pk]), said, r'<p class="err">.*?</p>', alone=True)
 
 
 def test_a_test_call_text_longer_than_twilio_takes_reads_in_each_readers_language():
     """A call text that makes the call's TwiML longer than Twilio's 4,000 characters (error 32018)."""
     from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
-    from ocbridge.simulators.twilio import TwilioSimulator
 
-    sid, token = "AC" + "1" * 32, "token-0123456789abcdef"
     said = {"en": " characters; Twilio refuses more than 4000: shorten the text",
             "tr": " karakter; Twilio 4000 karakterden uzununu reddeder: metni kısaltın",
             "ru": " символов; Twilio отклоняет более 4000: сократите текст"}
-    with TwilioSimulator(account_sid=sid, auth_token=token, numbers=("+902129630131",), speed=200) as sim:
-        store = Store.objects.create(name="Shop", country="TR", language="tr")
-        conn = Connection.objects.create(store=store, service="twilio", base_url=sim.base_url,
-                                         secret={"account_sid": sid, "auth_token": token},
-                                         options={"from_number": "+902129630131"})
+    store = Store.objects.create(name="Shop", country="TR", language="tr")
+    with simulated_connection("twilio", store) as (sim, conn):
         long_text = "Siparişiniz hazırlanıyor. " * 180
         job = _send_test(store, conn, "call", CodConfirmConfig(call_texts={"tr": long_text}).to_settings())
         assert job.state == "failed" and said["en"] in job.last_error, job.last_error
-        for lang in LANGS:
-            _only(said, lang, _job_error(job, lang))
+        assert_page_reads(reverse("dashboard:job", args=[job.pk]), said, r'<p class="err">.*?</p>', alone=True)
         assert not [r for r in sim.requests() if "/Calls" in r.path]
 
 
 def test_a_test_sms_to_a_number_that_is_not_e164_reads_in_each_readers_language():
     """A number no provider takes (not E.164) reaches the client's last check, which refuses it before sending."""
-    from ocbridge.simulators.sandbox import SandboxSimulator
-
     said = {"en": "not an E.164 phone number: '0532'", "tr": "E.164 biçiminde bir telefon numarası değil: '0532'",
             "ru": "не номер телефона в формате E.164: '0532'"}
-    with SandboxSimulator(token="tok-good-1234", speed=200) as sim:
-        store = Store.objects.create(name="Shop", country="TR", language="tr")
-        conn = Connection.objects.create(store=store, service="sandbox", base_url=sim.base_url,
-                                         secret={"token": "tok-good-1234", "webhook_secret": "whsec-abcdef"})
+    store = Store.objects.create(name="Shop", country="TR", language="tr")
+    with simulated_connection("sandbox", store) as (sim, conn):
         job = _send_test(store, conn, "sms", phone="0532", form=False)
         assert job.state == "failed" and said["en"] in job.last_error, job.last_error
-        for lang in LANGS:
-            _only(said, lang, _job_error(job, lang))
+        assert_page_reads(reverse("dashboard:job", args=[job.pk]), said, r'<p class="err">.*?</p>', alone=True)
         assert not sim.messages()
 
 
@@ -244,18 +180,13 @@ def test_a_request_to_a_host_the_service_may_not_reach_reads_in_each_readers_lan
     """A connection whose base URL is no longer one its credentials may go to (here the loopback simulator once the
     administrator stops allowing it): the request is not sent, and the Test says "not sent to 127.0.0.1: …" in the
     reader's language (core.http), the reason inside too."""
-    from ocbridge.simulators.verimor import VerimorSimulator
-
     said = {"en": "not sent to 127.0.0.1: The base URL must be https on the standard port.",
             "tr": "127.0.0.1 adresine gönderilmedi: Temel adres standart portta https olmalı.",
             "ru": "не отправлено на 127.0.0.1: Базовый адрес должен быть https на стандартном порту."}
-    with VerimorSimulator(api_key="K1", sms_username="908501234567", sms_password="sms-pass-1234", speed=200) as sim:
-        store = Store.objects.create(name="Shop")
-        conn = Connection.objects.create(store=store, service="verimor", base_url=sim.base_url,
-                                         secret={"username": "908501234567", "password": "sms-pass-1234"})
+    with simulated_connection("verimor", Store.objects.create(name="Shop")) as (sim, conn):
         settings.SIMULATOR_HOSTS = []
         for lang in LANGS:
-            message, row = _test_click(conn, lang)
-            _only(said, lang, message)
-            _only(said, lang, row)
+            message, row = connection_test_shown(conn, lang)
+            assert_reads_as(said, lang, message)
+            assert_reads_as(said, lang, row)
         assert not sim.requests()

@@ -14,6 +14,7 @@ import testkit
 from testkit import cod_integration
 
 ALL_DAY = {d: ["00:00", "24:00"] for d in "0123456"}
+TIMELINE = r'<ol class="timeline".*?</ol>'  # the confirmation page's history
 
 
 @dataclass
@@ -39,6 +40,12 @@ class Bed:
             return [tuple(r) for r in conn.execute(sa.text(
                 f"SELECT order_status_id, comment FROM {self.shop.prefix}order_history WHERE order_id = :o "
                 "ORDER BY order_history_id"), {"o": order_id})]
+
+    def assert_confirmation_reads(self, confirmation, said: dict, part: str = TIMELINE) -> None:
+        """Each reader finds `said[lang]` in the confirmation's page (`part` of it: the timeline unless told)."""
+        from django.urls import reverse
+
+        testkit.assert_page_reads(reverse("dashboard:confirmation", args=[confirmation.pk]), said, part)
 
     def run(self, rounds: int = 8) -> None:
         """Poll, run due jobs, let the simulator's webhooks arrive, run again — until quiet."""

@@ -5,39 +5,13 @@ loopback simulator with the fault queued there. Netgsm's limit is its result cod
 
 from __future__ import annotations
 
-import html
-import re
-
 import pytest
-from django.contrib.auth.models import User
-from django.test import Client
 from django.urls import reverse
+from testkit import LANGS, assert_page_reads, assert_reads_as, connection_test_shown, reader, simulated_connection
 
 from ocbridge.core.models import Connection, Store
-from ocbridge.simulators.netgsm import NetgsmSimulator
-from ocbridge.simulators.sandbox import SandboxSimulator
-from ocbridge.simulators.twilio import TwilioSimulator
-from ocbridge.simulators.verimor import VerimorSimulator
-from ocbridge.simulators.whatsapp import WhatsAppSimulator
 
 pytestmark = pytest.mark.django_db
-SID, TOKEN = "AC" + "1" * 32, "token-0123456789abcdef"
-
-
-def _sim(service: str):
-    if service == "verimor":
-        return VerimorSimulator(api_key="K1", sms_username="908501234567", sms_password="sms-pass-1234", speed=200), \
-            {"username": "908501234567", "password": "sms-pass-1234"}, {}
-    if service == "netgsm":
-        return NetgsmSimulator(usercode="8503001122", password="netgsm-pass-5678", msgheaders=("SHOP",), speed=200), \
-            {"usercode": "8503001122", "password": "netgsm-pass-5678"}, {"msgheader": "SHOP"}
-    if service == "twilio":
-        return TwilioSimulator(account_sid=SID, auth_token=TOKEN, numbers=("+902129630131",), speed=200), \
-            {"account_sid": SID, "auth_token": TOKEN}, {"from_number": "+902129630131"}
-    if service == "whatsapp":
-        sim = WhatsAppSimulator(token=TOKEN, app_secret="app-secret-1", speed=200, review_delay=10 ** 7)
-        return sim, {"access_token": TOKEN, "app_secret": "app-secret-1"}, None
-    return SandboxSimulator(token=TOKEN, speed=200), {"token": TOKEN, "webhook_secret": "whsec-abcdef"}, {}
 
 
 # What each reader reads before the provider's own words.
@@ -50,36 +24,16 @@ SAID = {
 }
 
 
-def _shown(store: Store, conn: Connection, lang: str) -> tuple[str, str]:
-    """Click "Test" as a reader in `lang`: the message shown after it, and the connection's row on the store page."""
-    client = Client()
-    client.force_login(User.objects.filter(username=f"admin-{lang}").first()
-                       or User.objects.create_superuser(f"admin-{lang}", password="pw"))
-    client.cookies["django_language"] = lang
-    page = html.unescape(client.post(reverse("dashboard:connection-test", args=[conn.pk]), follow=True)
-                         .content.decode())
-    message = re.search(r'<ul class="messages".*?</ul>', page, re.S).group(0)
-    row = re.search(r'<tr>\s*<td>' + re.escape(conn.get_service_display()) + r'</td>.*?</tr>', page, re.S).group(0)
-    return message, row
-
-
 @pytest.mark.parametrize("fault", ["429", "503"])
 @pytest.mark.parametrize("service", ["verimor", "netgsm", "twilio", "whatsapp", "sandbox"])
 def test_a_refused_test_click_reads_in_each_readers_language(service, fault):
-    sim, secret, options = _sim(service)
-    with sim:
-        if options is None:
-            options = {"phone_number_id": sim.phone_number_id, "waba_id": sim.waba_id}
-        store = Store.objects.create(name="Shop")
-        conn = Connection.objects.create(store=store, service=service, base_url=sim.base_url, secret=secret,
-                                         options=options)
+    with simulated_connection(service, Store.objects.create(name="Shop")) as (sim, conn):
         said = SAID["netgsm-429" if (service, fault) == ("netgsm", "429") else fault]
         for lang in ("tr", "ru", "en"):
             sim.fail_next(fault, count=20)
-            message, row = _shown(store, conn, lang)
-            assert said[lang] in message and said[lang] in row, (lang, message, row)
-            for other in {"en", "tr", "ru"} - {lang}:
-                assert said[other] not in row, (lang, row)
+            message, row = connection_test_shown(conn, lang)
+            assert said[lang] in message, (lang, message)
+            assert_reads_as(said, lang, row)
 
 
 NETGSM_REFUSALS = {
@@ -105,30 +59,20 @@ def test_a_test_message_netgsm_refuses_reads_in_each_readers_language(channel):
     from ocbridge.integrations.cod_confirm.models import ChannelStep
 
     said = NETGSM_REFUSALS[channel]
-    sim, secret, _ = _sim("netgsm")
-    with sim:
-        store = Store.objects.create(name="Shop", country="TR", language="tr")
-        if channel == "call":
-            secret = {**secret, "password": "changed-at-netgsm"}
-        conn = Connection.objects.create(store=store, service="netgsm", base_url=sim.base_url, secret=secret,
-                                         options={"msgheader": "NOT-OURS" if channel == "sms" else "SHOP"})
+    store = Store.objects.create(name="Shop", country="TR", language="tr")
+    with simulated_connection("netgsm", store, secret={"password": "changed-at-netgsm"} if channel == "call" else None,
+                              options={"msgheader": "NOT-OURS" if channel == "sms" else "SHOP"}) as (_sim, conn):
         integration = Integration.objects.create(store=store, kind="cod_confirm", connection=conn, settings={})
         ChannelStep.objects.create(integration=integration, position=1, channel=channel, connection=conn)
-        client = Client()
-        client.force_login(User.objects.create_superuser("owner", password="pw"))
-        resp = client.post(reverse("dashboard:integration-test", args=[store.pk, "cod_confirm"]),
-                           {"test-phone": "+905321234567", "test-channel": channel})
+        resp = reader("en").post(reverse("dashboard:integration-test", args=[store.pk, "cod_confirm"]),
+                                 {"test-phone": "+905321234567", "test-channel": channel})
         assert resp.status_code == 302, resp.content.decode()[:2000]
         job = Job.objects.get(kind="cod_confirm.send_test")
         with translation.override("tr"):
             run_job(job.pk)
         job.refresh_from_db()
         assert job.state == "failed" and said["en"] in job.last_error, job.last_error
-        for lang in ("en", "tr", "ru"):
-            client.cookies["django_language"] = lang
-            page = html.unescape(client.get(reverse("dashboard:job", args=[job.pk])).content.decode())
-            error = re.search(r'<p class="err">.*?</p>', page, re.S).group(0)
-            assert said[lang] in error, (lang, error)
+        assert_page_reads(reverse("dashboard:job", args=[job.pk]), said, r'<p class="err">.*?</p>')
 
 
 def test_a_test_click_without_credentials_reads_in_each_readers_language():
@@ -138,6 +82,6 @@ def test_a_test_click_without_credentials_reads_in_each_readers_language():
             "ru": "Verimor: не указаны ни ключ АТС (PBX), ни SMS-аккаунт"}
     store = Store.objects.create(name="Shop")
     conn = Connection.objects.create(store=store, service="verimor", base_url="https://127.0.0.1:9/", secret={})
-    for lang in ("en", "tr", "ru"):
-        message, _ = _shown(store, conn, lang)
+    for lang in LANGS:
+        message, _ = connection_test_shown(conn, lang)
         assert said[lang] in message, (lang, message)

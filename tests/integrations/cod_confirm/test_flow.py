@@ -78,15 +78,11 @@ def test_calls_wait_for_allowed_hours(cod_bed):
 
 
 def test_a_call_waiting_for_calling_hours_says_so_in_each_readers_language(cod_bed):
-    """The attempt's job waits outside the calling hours: its row on the jobs list says why in the reader's language
-    (Job.last_error_said from core.jobs.Defer), not in English only. The real flow, its jobs run in a Turkish worker."""
-    import html
-    import re
-
-    from django.contrib.auth.models import User
-    from django.test import Client
-    from django.urls import reverse
+    """The attempt's job waits outside the calling hours: its row on the jobs list and its page say why in the reader's
+    language (Job.last_error_said from core.jobs.Defer), not in English only. The real flow, its jobs run in a Turkish worker."""
     from django.utils import translation
+
+    from testkit import assert_job_reads
 
     bed = cod_bed("3.0")
     bed.configure(day_hours={d: ["09:00", "21:00"] for d in "0123456"})
@@ -101,14 +97,24 @@ def test_a_call_waiting_for_calling_hours_says_so_in_each_readers_language(cod_b
     said = {"en": f"outside calling hours; next at {at} UTC", "tr": f"arama saatleri dışında; sonraki deneme {at} UTC",
             "ru": f"вне часов для звонков; следующая попытка {at} UTC"}
     assert job.last_error == said["en"]  # the stored text, for logs: English
-    client = Client()
-    client.force_login(User.objects.create_superuser("owner", password="pw"))
-    for lang in ("en", "tr", "ru"):
-        client.cookies["django_language"] = lang
-        page = html.unescape(client.get(reverse("dashboard:jobs")).content.decode())
-        row = re.search(r'<tr>(?:(?!</tr>).)*?' + re.escape(reverse("dashboard:job", args=[job.pk])) + r'.*?</tr>',
-                        page, re.S).group(0)
-        assert said[lang] in row, (lang, row)
+    assert_job_reads(job, said)
+
+
+def _refused_by_netgsm(cod_bed, order_id: int):
+    """A confirmation by SMS only whose SMS Netgsm refuses with its code 40 (a sender name the account does not have;
+    Netgsm's words are Turkish), run in a Turkish worker against the Netgsm simulator: (bed, Confirmation)."""
+    from django.utils import translation
+
+    from testkit import simulated_connection
+    from ocbridge.integrations.cod_confirm.models import ChannelStep
+
+    bed = cod_bed("3.0", channels=["sms"], delays=[0])
+    with simulated_connection("netgsm", bed.store, options={"msgheader": "NOT-OURS"}) as (_sim, netgsm):
+        ChannelStep.objects.filter(integration=bed.integration).update(connection=netgsm)
+        add_order(bed.shop, order_id, telephone=PHONE)
+        with translation.override("tr"):
+            bed.run()
+    return bed, Confirmation.objects.get(order_id=order_id)
 
 
 def test_a_confirmation_sms_netgsm_refuses_reads_in_each_readers_language(cod_bed):
@@ -116,80 +122,28 @@ def test_a_confirmation_sms_netgsm_refuses_reads_in_each_readers_language(cod_be
     account; its words are Turkish): the confirmation's page gives its last error in the reader's language
     (Confirmation.last_error_said from the outbox row), not in English only. The real flow in a Turkish worker,
     against the Netgsm simulator."""
-    import html
-    import re
-
-    from django.contrib.auth.models import User
-    from django.test import Client
-    from django.urls import reverse
-    from django.utils import translation
-
-    from ocbridge.core.models import Connection
-    from ocbridge.integrations.cod_confirm.models import ChannelStep
-    from ocbridge.simulators.netgsm import NetgsmSimulator
-
-    bed = cod_bed("3.0", channels=["sms"], delays=[0])
-    with NetgsmSimulator(usercode="8503001122", password="netgsm-pass-5678", msgheaders=("SHOP",), speed=200) as sim:
-        netgsm = Connection.objects.create(store=bed.store, service="netgsm", base_url=sim.base_url,
-                                           secret={"usercode": "8503001122", "password": "netgsm-pass-5678"},
-                                           options={"msgheader": "NOT-OURS"})
-        ChannelStep.objects.filter(integration=bed.integration).update(connection=netgsm)
-        add_order(bed.shop, 1016, telephone=PHONE)
-        with translation.override("tr"):
-            bed.run()
-    c = Confirmation.objects.get(order_id=1016)
+    bed, c = _refused_by_netgsm(cod_bed, 1016)
     said = {"en": "the sender name (message header) is not defined at Netgsm (code 40): Mesaj başlığınızın",
             "tr": "gönderici adı (mesaj başlığı) Netgsm'de tanımlı değil (kod 40): Mesaj başlığınızın",
             "ru": "имя отправителя (заголовок сообщения) не зарегистрировано в Netgsm (код 40): Mesaj başlığınızın"}
     assert c.state == "failed" and said["en"] in c.last_error, (c.state, c.last_error)  # the stored text: English
-    client = Client()
-    client.force_login(User.objects.create_superuser("owner", password="pw"))
-    for lang in ("en", "tr", "ru"):
-        client.cookies["django_language"] = lang
-        page = html.unescape(client.get(reverse("dashboard:confirmation", args=[c.pk])).content.decode())
-        error = re.search(r'<td class="err">.*?</td>', page, re.S).group(0)
-        assert said[lang] in error, (lang, error)
+    bed.assert_confirmation_reads(c, said, r'<td class="err">.*?</td>')
 
 
 def test_the_refusal_in_the_confirmations_history_reads_in_each_readers_language(cod_bed):
     """The same Netgsm refusal (code 40) in the confirmation's timeline: "netgsm refused: …" with Netgsm's words kept as
     they are and our framing and its explanation of the code in the reader's language (Transition.reason_said), not
     the English detail inside a translated frame. The real flow in a Turkish worker, against the Netgsm simulator."""
-    import html
-    import re
+    from ocbridge.integrations.cod_confirm.models import Transition
 
-    from django.contrib.auth.models import User
-    from django.test import Client
-    from django.urls import reverse
-    from django.utils import translation
-
-    from ocbridge.core.models import Connection
-    from ocbridge.integrations.cod_confirm.models import ChannelStep, Transition
-    from ocbridge.simulators.netgsm import NetgsmSimulator
-
-    bed = cod_bed("3.0", channels=["sms"], delays=[0])
-    with NetgsmSimulator(usercode="8503001122", password="netgsm-pass-5678", msgheaders=("SHOP",), speed=200) as sim:
-        netgsm = Connection.objects.create(store=bed.store, service="netgsm", base_url=sim.base_url,
-                                           secret={"usercode": "8503001122", "password": "netgsm-pass-5678"},
-                                           options={"msgheader": "NOT-OURS"})
-        ChannelStep.objects.filter(integration=bed.integration).update(connection=netgsm)
-        add_order(bed.shop, 1018, telephone=PHONE)
-        with translation.override("tr"):
-            bed.run()
-    c = Confirmation.objects.get(order_id=1018)
+    bed, c = _refused_by_netgsm(cod_bed, 1018)
     failed = Transition.objects.get(confirmation=c, to_state="failed")
     assert failed.reason.startswith("netgsm refused: netgsm: 40 the sender name"), failed.reason  # English, for logs
     said = {"en": "netgsm refused: the sender name (message header) is not defined at Netgsm (code 40): Mesaj başlığınızın",
             "tr": "netgsm reddetti: gönderici adı (mesaj başlığı) Netgsm'de tanımlı değil (kod 40): Mesaj başlığınızın",
             "ru": "netgsm отказал: имя отправителя (заголовок сообщения) не зарегистрировано в Netgsm (код 40): "
                   "Mesaj başlığınızın"}
-    client = Client()
-    client.force_login(User.objects.create_superuser("owner", password="pw"))
-    for lang in ("en", "tr", "ru"):
-        client.cookies["django_language"] = lang
-        page = html.unescape(client.get(reverse("dashboard:confirmation", args=[c.pk])).content.decode())
-        timeline = re.search(r'<ol class="timeline".*?</ol>', page, re.S).group(0)
-        assert said[lang] in timeline, (lang, timeline)
+    bed.assert_confirmation_reads(c, said)
 
 
 def test_a_due_attempt_waiting_for_one_that_may_still_be_answered_says_so_in_each_readers_language(cod_bed):
@@ -546,12 +500,6 @@ def test_a_lost_answer_the_provider_cannot_be_asked_about_reads_in_each_readers_
     first, and a firewall in front refusing that question (the simulator's "403" fault): the attempt's line in the confirmation's timeline
     says "asking sandbox failed: …" in the reader's language, the refusal inside it too (services.base
     replay_or_recover). A Turkish worker."""
-    import html
-    import re
-
-    from django.contrib.auth.models import User
-    from django.test import Client
-    from django.urls import reverse
     from django.utils import translation
 
     from ocbridge.integrations.cod_confirm.models import Transition
@@ -571,10 +519,4 @@ def test_a_lost_answer_the_provider_cannot_be_asked_about_reads_in_each_readers_
     said = {"en": "asking sandbox failed: answered HTTP 403 without a body",
             "tr": "sandbox sorgulanamadı: HTTP 403 ile yanıt verdi, yanıt gövdesi boş",
             "ru": "не удалось опросить sandbox: ответил HTTP 403 с пустым телом ответа"}
-    client = Client()
-    client.force_login(User.objects.create_superuser("owner", password="pw"))
-    for lang in ("en", "tr", "ru"):
-        client.cookies["django_language"] = lang
-        page = html.unescape(client.get(reverse("dashboard:confirmation", args=[c.pk])).content.decode())
-        timeline = re.search(r'<ol class="timeline".*?</ol>', page, re.S).group(0)
-        assert said[lang] in timeline, (lang, timeline)
+    bed.assert_confirmation_reads(c, said)

@@ -180,12 +180,6 @@ def test_a_pay_link_that_cannot_be_made_reads_in_each_readers_language(cod_bed):
     """"öde" for an order with nothing to take (total 0): no payment, a person takes it, and the confirmation's
     timeline says "pay link not made: …" in the reader's language, the payments' reason inside too (the worker
     Turkish; before, the reason's detail was the worker's words in every language)."""
-    import html
-    import re
-
-    from django.contrib.auth.models import User
-    from django.test import Client
-    from django.urls import reverse
     from django.utils import translation
 
     bed = cod_bed("3.0", channels=["sms"] * 3, pay_offer=True)
@@ -200,13 +194,7 @@ def test_a_pay_link_that_cannot_be_made_reads_in_each_readers_language(cod_bed):
     said = {"en": "pay link not made: a payment needs an amount above zero",
             "tr": "ödeme linki oluşturulmadı: ödeme tutarı sıfırdan büyük olmalı",
             "ru": "ссылка на оплату не создана: сумма платежа должна быть больше нуля"}
-    client = Client()
-    client.force_login(User.objects.create_superuser("owner", password="pw"))
-    for lang in ("en", "tr", "ru"):
-        client.cookies["django_language"] = lang
-        page = html.unescape(client.get(reverse("dashboard:confirmation", args=[c.pk])).content.decode())
-        timeline = re.search(r'<ol class="timeline".*?</ol>', page, re.S).group(0)
-        assert said[lang] in timeline, (lang, timeline)
+    bed.assert_confirmation_reads(c, said)
 
 
 @pytest.mark.parametrize("email, mail_server, said", [
@@ -222,12 +210,6 @@ def test_a_pay_link_that_cannot_be_mailed_reads_in_each_readers_language(cod_bed
     """"öde" with the pay link to go by e-mail, but no mail server anywhere (core.mail.MailNotSet), or an order address
     no mail can go to: a person takes it, and the timeline says why in the reader's language, the mail's own reason
     inside too (the worker Turkish; before, that reason was English in every language)."""
-    import html
-    import re
-
-    from django.contrib.auth.models import User
-    from django.test import Client
-    from django.urls import reverse
     from django.utils import translation
 
     settings.EMAIL_HOST = "127.0.0.1" if mail_server else ""
@@ -239,10 +221,4 @@ def test_a_pay_link_that_cannot_be_mailed_reads_in_each_readers_language(cod_bed
         bed.run()
     c = Confirmation.objects.get(order_id=1210)
     assert c.state == "needs_person" and c.transitions.filter(reason=said["en"]).exists()  # the stored reason: English
-    client = Client()
-    client.force_login(User.objects.create_superuser("owner", password="pw"))
-    for lang in ("en", "tr", "ru"):
-        client.cookies["django_language"] = lang
-        page = html.unescape(client.get(reverse("dashboard:confirmation", args=[c.pk])).content.decode())
-        timeline = re.search(r'<ol class="timeline".*?</ol>', page, re.S).group(0)
-        assert said[lang] in timeline, (lang, timeline)
+    bed.assert_confirmation_reads(c, said)

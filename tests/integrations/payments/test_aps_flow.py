@@ -187,10 +187,7 @@ def test_expired_and_altered_links_are_refused(aps_bed):
 
 def test_refunds_part_then_full_and_over_captured_refused_before_any_call(aps_bed):
     bed = aps_bed("4.0")
-    payment, link = _link(bed, 510)
-    bed.customer_pays(link)
-    bed.settle()
-    payment.refresh_from_db()
+    payment = bed.paid_payment(510)
     operations.request(payment, "refund", 500, sequence=1, reason="one mug broken", user="owner")
     operations.request(payment, "refund", 500, sequence=1, reason="one mug broken", user="owner")  # double click
     bed.settle()
@@ -221,10 +218,7 @@ def test_an_operation_waiting_for_an_earlier_one_says_so_in_each_readers_languag
     from ocbridge.core.jobs import run_job
 
     bed = aps_bed("3.0")
-    payment, link = _link(bed, 513)
-    bed.customer_pays(link)
-    bed.settle()
-    payment.refresh_from_db()
+    payment = bed.paid_payment(513)
     operations.request(payment, "refund", 500, sequence=1, reason="one mug broken", user="owner")
     second = operations.request(payment, "refund", 500, sequence=2, reason="another mug broken", user="owner")
     with translation.override("tr"):
@@ -237,10 +231,7 @@ def test_an_operation_waiting_for_an_earlier_one_says_so_in_each_readers_languag
 
 def test_refund_whose_answer_is_lost_is_asked_about_not_resent(aps_bed):
     bed = aps_bed("3.0")
-    payment, link = _link(bed, 511)
-    bed.customer_pays(link)
-    bed.settle()
-    payment.refresh_from_db()
+    payment = bed.paid_payment(511)
     bed.sim.fail_next("500", path="/FortAPI/paymentApi", after=True)  # carried out, answer lost
     op = operations.request(payment, "refund", 700, sequence=1, reason="late delivery", user="owner")
     bed.settle()
@@ -264,10 +255,7 @@ def test_refund_whose_worker_died_before_its_request_left_is_asked_about_then_se
     from ocbridge.integrations.payments.gateways import ApsGateway
 
     bed = aps_bed("3.0")
-    payment, link = _link(bed, 512)
-    bed.customer_pays(link)
-    bed.settle()
-    payment.refresh_from_db()
+    payment = bed.paid_payment(512)
     real, hit = ApsGateway.operate, []
 
     def dies_before_sending(self, *args, **kwargs):

@@ -6,15 +6,11 @@ refusing a changed API secret."""
 
 from __future__ import annotations
 
-import html
-import re
-
 import httpx
 import pytest
-from django.contrib.auth.models import User
-from django.test import Client
 from django.urls import reverse
 from django.utils import translation
+from testkit import assert_job_reads, assert_reads, page_read, reader
 
 from ocbridge.core.jobs import run_job
 from ocbridge.core.models import Job
@@ -41,43 +37,21 @@ SAID = {
 }
 
 
-def _shown(job: Job, lang: str) -> tuple[str, str]:
-    """The job's row on the jobs list and its error on the job's page, as a reader in `lang` sees them."""
-    client = Client()
-    client.force_login(User.objects.filter(username=f"admin-{lang}").first()
-                       or User.objects.create_superuser(f"admin-{lang}", password="pw"))
-    client.cookies["django_language"] = lang
-    listing = html.unescape(client.get(reverse("dashboard:jobs")).content.decode())
-    row = re.search(r'<tr>(?:(?!</tr>).)*?' + re.escape(reverse("dashboard:job", args=[job.pk])) + r'.*?</tr>',
-                    listing, re.S).group(0)
-    detail = html.unescape(client.get(reverse("dashboard:job", args=[job.pk])).content.decode())
-    return row, re.search(r'<p class="err">.*?</p>', detail, re.S).group(0)
-
-
-def _check(payment) -> Job:
+def _check(payment, *, max_attempts: int | None = None) -> Job:
     assert jobs.ask_now(payment)
     job = Job.objects.filter(kind=jobs.CheckPayment.kind).latest("pk")
+    if max_attempts is not None:
+        Job.objects.filter(pk=job.pk).update(max_attempts=max_attempts)
     with translation.override("tr"):  # the worker's language must not matter
         run_job(job.pk)
     job.refresh_from_db()
     return job
 
 
-def _assert_read(job: Job, said: dict, stored: str = "") -> None:
-    assert (stored or said["en"]) in job.last_error, job.last_error  # the stored text, for logs: English
-    for lang in ("en", "tr", "ru"):
-        row, error = _shown(job, lang)
-        assert said[lang] in row and said[lang] in error, (lang, row, error)
-        for other in {"en", "tr", "ru"} - {lang}:
-            assert said[other] not in error, (lang, error)
-
-
 @pytest.mark.parametrize("fault", ["503", "429", "signature"])
 def test_a_failing_aps_status_check_reads_in_each_readers_language(aps_bed, fault):
     bed = aps_bed("3.0")
-    bed.add_order(610)
-    payment = links.new_payment(bed.integration, order_id=610, amount="20.00", currency="AED",
-                                email="layla@example.com", language="ar")
+    payment = bed.new_payment(610)
     if fault == "signature":  # the phrase changed at APS but not here: every answer's signature is "wrong"
         bed.connection.secret = {**bed.connection.secret, "sha_response_phrase": "CHANGED-AT-APS"}
         bed.connection.save()
@@ -85,15 +59,13 @@ def test_a_failing_aps_status_check_reads_in_each_readers_language(aps_bed, faul
         bed.sim.fail_next(fault, count=20)
     job = _check(payment)
     assert job.state == "queued" and job.last_error_said  # retried later
-    _assert_read(job, SAID[fault])
+    assert_job_reads(job, SAID[fault])
 
 
 @pytest.mark.parametrize("fault", ["refused", "503"])
 def test_a_failing_latitudepay_status_check_reads_in_each_readers_language(lat_bed, fault):
     bed = lat_bed("3.0")
-    bed.add_order(620, currency="AUD")
-    payment = links.new_payment(bed.integration, order_id=620, amount="20.00", currency="AUD",
-                                email="layla@example.com", language="en")
+    payment = bed.new_payment(620, currency="AUD", language="en")
     assert httpx.get(links.url_for(payment), follow_redirects=True, timeout=10).status_code == 200  # a sale exists
     payment.refresh_from_db()
     assert payment.gateway_id
@@ -101,14 +73,14 @@ def test_a_failing_latitudepay_status_check_reads_in_each_readers_language(lat_b
         bed.sim.fail_next("503", count=20)
         job = _check(payment)
         assert job.state == "queued"  # tried again later
-        _assert_read(job, SAID["503"])
+        assert_job_reads(job, SAID["503"])
         return
     bed.connection.secret = {**bed.connection.secret, "api_secret": "changed-at-latitude"}
     bed.connection.save()
     latitudepay.forget_tokens()
     job = _check(payment)
     assert job.state == "failed"
-    _assert_read(job, SAID["latitude"])
+    assert_job_reads(job, SAID["latitude"])
 
 
 @pytest.mark.parametrize("service, secret, said", [
@@ -128,31 +100,23 @@ def test_a_gateway_test_with_missing_credentials_reads_in_each_readers_language(
     conn = Connection.objects.create(store=store, service=service, base_url="https://127.0.0.1:9/", secret=secret,
                                      options={"currency": "AUD"} if service == "latitudepay" else {})
     integration = Integration.objects.create(store=store, kind=service, connection=conn, settings={})
-    client = Client()
-    client.force_login(User.objects.create_superuser("owner", password="pw"))
-    for lang in ("en", "tr", "ru"):
-        client.cookies["django_language"] = lang
+
+    def shown(lang: str) -> str:
+        client = reader(lang)
         client.post(reverse("payments:test", args=[integration.pk]))
-        page = html.unescape(client.get(reverse("dashboard:jobs")).content.decode())  # the next page shows it
-        message = re.search(r'<ul class="messages".*?</ul>', page, re.S).group(0)
-        assert said[lang] in message, (lang, message)
+        return page_read(reverse("dashboard:jobs"), lang, r'<ul class="messages".*?</ul>', client=client)  # shown next
+
+    assert_reads(said, shown)
 
 
 def test_a_status_check_that_gives_up_reads_in_each_readers_language(aps_bed):
     """Its last attempt answered 503 too: the job fails, "gave up after …" around the gateway's error, both said."""
     bed = aps_bed("3.0")
-    bed.add_order(611)
-    payment = links.new_payment(bed.integration, order_id=611, amount="20.00", currency="AED",
-                                email="layla@example.com", language="ar")
+    payment = bed.new_payment(611)
     bed.sim.fail_next("503", count=20)
-    assert jobs.ask_now(payment)
-    Job.objects.filter(kind=jobs.CheckPayment.kind).update(max_attempts=1)  # its last attempt
-    job = Job.objects.filter(kind=jobs.CheckPayment.kind).latest("pk")
-    with translation.override("tr"):
-        run_job(job.pk)
-    job.refresh_from_db()
+    job = _check(payment, max_attempts=1)  # its last attempt
     assert job.state == "failed"
-    _assert_read(job, SAID["gave up"], stored="gave up after 1 attempts: aps: 503 server error (HTTP 503)")
+    assert_job_reads(job, SAID["gave up"], stored="gave up after 1 attempts: aps: 503 server error (HTTP 503)")
 
 
 def test_a_paid_order_gone_from_the_shop_reads_in_each_readers_language(aps_bed):
@@ -160,9 +124,7 @@ def test_a_paid_order_gone_from_the_shop_reads_in_each_readers_language(aps_bed)
     import sqlalchemy as sa
 
     bed = aps_bed("3.0")
-    bed.add_order(630)
-    payment = links.new_payment(bed.integration, order_id=630, amount="20.00", currency="AED",
-                                email="layla@example.com", language="ar")
+    payment = bed.new_payment(630)
     link = links.url_for(payment)
     with bed.shop.engine.begin() as conn:
         conn.execute(sa.text(f"DELETE FROM {bed.shop.prefix}order WHERE order_id = 630"))
@@ -171,4 +133,4 @@ def test_a_paid_order_gone_from_the_shop_reads_in_each_readers_language(aps_bed)
         bed.settle()
     job = Job.objects.get(kind="payments.shop_paid")
     assert job.state == "failed"
-    _assert_read(job, SAID["no order"])
+    assert_job_reads(job, SAID["no order"])

@@ -6,15 +6,12 @@ worker. Rows written before (text only) still show their text."""
 
 from __future__ import annotations
 
-import html
-
 import pytest
-from django.contrib.auth.models import User
-from django.test import Client
 from django.urls import reverse
 from django.utils import translation
+from testkit import page_read
 
-from ocbridge.integrations.payments import links, operations
+from ocbridge.integrations.payments import operations
 from ocbridge.integrations.payments.models import OperationState, PaymentEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,28 +32,23 @@ SAID = {  # each line of the history (or the operation's message), per reader
 
 
 def _pages(payment, lang: str) -> tuple[str, str]:
-    client = Client()
-    client.force_login(User.objects.filter(username="owner").first()
-                       or User.objects.create_superuser("owner", password="pw"))
-    client.cookies["django_language"] = lang
-    detail = html.unescape(client.get(reverse("payments:detail", args=[payment.pk])).content.decode())
-    order = html.unescape(client.get(reverse("payments:order", args=[payment.store_id, payment.order_id]))
-                          .content.decode())
-    return detail, order
+    """The payment's page and its order's payments page, as a reader in `lang` sees them."""
+    return (page_read(reverse("payments:detail", args=[payment.pk]), lang),
+            page_read(reverse("payments:order", args=[payment.store_id, payment.order_id]), lang))
+
+
+def _refunded_in_part(bed, order_id: int):
+    """A pay link for 20.00 AED paid at the gateway, then 5.00 AED of it refunded by the owner: the Payment."""
+    payment = bed.paid_payment(order_id)
+    operations.request(payment, "refund", 500, sequence=1, reason="one mug broken", user="owner")
+    bed.settle()
+    return payment
 
 
 def test_a_payments_history_and_a_refused_refund_read_in_each_readers_language(aps_bed):
     bed = aps_bed("3.0")
-    bed.add_order(640)
     with translation.override("tr"):  # the worker's (and the link maker's) language must not matter
-        payment = links.new_payment(bed.integration, order_id=640, amount="20.00", currency="AED",
-                                    email="layla@example.com", language="ar")
-        bed.customer_pays(links.url_for(payment))
-        bed.settle()
-        payment.refresh_from_db()
-        assert payment.state == "paid"
-        operations.request(payment, "refund", 500, sequence=1, reason="one mug broken", user="owner")
-        bed.settle()
+        payment = _refunded_in_part(bed, 640)
         bed.sim.fail_next("403", path="/FortAPI/paymentApi", count=5)  # a firewall in front of APS
         refused = operations.request(payment, "refund", 300, sequence=2, reason="late", user="owner")
         bed.settle()
@@ -77,10 +69,7 @@ def test_history_written_before_as_text_still_shows(aps_bed):
     """An event and an operation stored before they were said (text only, no *_said): shown as stored."""
     from ocbridge.integrations.payments.models import PaymentOperation
 
-    bed = aps_bed("3.0")
-    bed.add_order(641)
-    payment = links.new_payment(bed.integration, order_id=641, amount="20.00", currency="AED",
-                                email="layla@example.com", language="ar")
+    payment = aps_bed("3.0").new_payment(641)
     PaymentEvent.objects.create(payment=payment, from_state="paid", to_state="paid", actor="owner",
                                 what="refund of 2.00 AED asked: an old row")
     PaymentOperation.objects.create(payment=payment, operation="refund", amount_minor=200, sequence=1, key="old:1",
@@ -97,16 +86,8 @@ def test_a_payments_states_and_who_acted_read_in_each_readers_language(aps_bed):
     import re
 
     bed = aps_bed("3.0")
-    bed.add_order(642)
     with translation.override("tr"):
-        payment = links.new_payment(bed.integration, order_id=642, amount="20.00", currency="AED",
-                                    email="layla@example.com", language="ar")
-        bed.customer_pays(links.url_for(payment))
-        bed.settle()
-        payment.refresh_from_db()
-        assert payment.state == "paid"
-        operations.request(payment, "refund", 500, sequence=1, reason="one mug broken", user="owner")
-        bed.settle()
+        payment = _refunded_in_part(bed, 642)
     actors = set(PaymentEvent.objects.filter(payment=payment).values_list("actor", flat=True))
     assert {"dashboard", "link", "owner"} <= actors, actors  # and the gateway's notice or a status check
     said = {"en": ("Link made → At the gateway", "Pay link", "Dashboard"),
