@@ -3,9 +3,8 @@
 import pytest
 
 from ocbridge.core.errors import ConfigurationError, TerminalError
-from ocbridge.opencart.api import OpenCartApiClient, forget_sessions
+from ocbridge.opencart.api import OpenCartApiClient
 from ocbridge.opencart.reference import DEFAULT_API_KEY
-from ocbridge.simulators.opencart_api import OpenCartApiSimulator
 
 from opencart.opencart_helpers import add_order, add_product, scalar
 
@@ -13,23 +12,15 @@ LAYOUTS = ["2.3", "3.0", "4.0.0", "4.0"]
 
 
 @pytest.fixture
-def shop_api(opencart_db):
-    started = []
-    forget_sessions()  # a loopback port can come round again: no session of an earlier test's shop
-
+def shop_api(opencart_db, api_simulator):
     def make(layout, **kw):
         h = opencart_db(layout)
-        sim = OpenCartApiSimulator(h.url, version=layout)
-        sim.start()
-        started.append(sim)
+        sim = api_simulator(h, layout)
         client = OpenCartApiClient(sim.base_url + "/", username="Default", key=kw.pop("key", DEFAULT_API_KEY),
                                    layout=layout, **kw)
         return h, sim, client
 
-    yield make
-    for sim in started:
-        sim.stop()
-    forget_sessions()
+    return make
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -132,11 +123,10 @@ def test_41_refused():
         OpenCartApiClient("http://shop/", username="u", key="k", layout="4.0", api_supported=False)
 
 
-def test_simulator_writes_sqlite_demo_shop(opencart_sqlite):
+def test_simulator_writes_sqlite_demo_shop(opencart_sqlite, api_simulator):
     h = opencart_sqlite("3.0")
     add_order(h, 1, status=1)
-    with OpenCartApiSimulator(h.url, version="3.0") as sim:
-        client = OpenCartApiClient(sim.base_url, username="Default", key=DEFAULT_API_KEY, layout="3.0")
-        client.forget_token()
-        client.add_history(1, order_status_id=2, comment="ok")
+    sim = api_simulator(h, "3.0")
+    client = OpenCartApiClient(sim.base_url, username="Default", key=DEFAULT_API_KEY, layout="3.0")
+    client.add_history(1, order_status_id=2, comment="ok")
     assert scalar(h, "SELECT order_status_id FROM oc_order WHERE order_id = 1") == 2

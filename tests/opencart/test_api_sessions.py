@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from ocbridge.core import http
 from ocbridge.opencart import api, writes
 from ocbridge.opencart.reference import DEFAULT_API_KEY, complete_row
-from ocbridge.simulators.opencart_api import OpenCartApiSimulator
 
 from opencart.opencart_helpers import add_order, scalar
 from opencart.writes_helpers import make_store
@@ -34,11 +33,8 @@ def clients_built(monkeypatch):
 
 
 @pytest.fixture
-def shop(opencart_db):
+def shop(opencart_db, api_simulator):
     """A shop with two API users (Default for store 0, `second` for store 1) behind one simulated host."""
-    sims = []
-    api.forget_sessions()  # a loopback port can come round again: no session of an earlier test's shop
-
     def make(layout):
         h = opencart_db(layout)
         a, ip = h.t("api"), h.t("api_ip")
@@ -46,18 +42,13 @@ def shop(opencart_db):
             conn.execute(sa.insert(a).values(complete_row(a, {"api_id": 2, "name": "second", "username": "second",
                                                               "key": SECOND_KEY, "status": 1})))
             conn.execute(sa.insert(ip).values(complete_row(ip, {"api_id": 2, "ip": "127.0.0.1"})))
-        sim = OpenCartApiSimulator(h.url, version=layout)
-        sim.start()
-        sims.append(sim)
+        sim = api_simulator(h, layout)
         url = sim.base_url + "/"
         first = make_store(h, api_url=url, api_username="Default", secret={"api_key": DEFAULT_API_KEY})
         second = make_store(h, api_url=url, api_username="second", secret={"api_key": SECOND_KEY}, oc_store_id=1)
         return h, sim, first, second
 
-    yield make
-    for sim in sims:
-        sim.stop()
-    api.forget_sessions()
+    return make
 
 
 def is_login(req) -> bool:

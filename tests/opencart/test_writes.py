@@ -8,10 +8,9 @@ from ocbridge.core.choices import JobState
 from ocbridge.core.errors import RetryableError, TerminalError
 from ocbridge.core.jobs import JobKind, register_job_kind
 from ocbridge.core.models import Job, Store
-from ocbridge.opencart import api, order_model, writes
+from ocbridge.opencart import order_model, writes
 from ocbridge.opencart.models import ShopWrite
 from ocbridge.opencart.reference import DEFAULT_API_KEY
-from ocbridge.simulators.opencart_api import OpenCartApiSimulator
 
 from opencart.opencart_helpers import add_order, add_product, scalar, set_status
 from opencart.writes_helpers import (  # noqa: F401  (crash_at is a fixture)
@@ -216,23 +215,15 @@ def test_confirm_steps_taken_back_when_the_shop_moves_the_order_before_our_statu
 
 
 @pytest.fixture
-def api_shop(opencart_db):
-    sims = []
-    api.forget_sessions()  # a loopback port can come round again: no session of an earlier test's shop
-
+def api_shop(opencart_db, api_simulator):
     def make(version):
         h = opencart_db(version)
-        sim = OpenCartApiSimulator(h.url, version=version)
-        sim.start()
-        sims.append(sim)
+        sim = api_simulator(h, version)
         store = make_store(h, api_url=sim.base_url + "/", api_username="Default",
                            secret={"api_key": DEFAULT_API_KEY})
         return h, sim, store
 
-    yield make
-    for sim in sims:
-        sim.stop()
-    api.forget_sessions()
+    return make
 
 
 def history_posts(sim):
