@@ -3,7 +3,8 @@
 Fixtures: `mariadb` (the server; skips the test with the apt package name if mariadbd is missing),
 `opencart_db` (a factory: `opencart_db("3.0")` → ShopHandle with url, prefix, version, engine, shop),
 `opencart_sqlite` (the demo layout, 3.0 on SQLite, as a factory too) and `sqlite_shop` (a factory of copies of
-one 3.0 SQLite shop built once per session: faster when a test only needs some shop).
+one 3.0 SQLite shop built once per session: faster when a test only needs some shop), `shop_zone` (makes a
+shop write its dates in a given zone, as opencart.shop_time reads it).
 """
 
 from __future__ import annotations
@@ -67,6 +68,40 @@ def _reset(handle: ShopHandle, reference_kwargs: dict) -> None:
         for table in md.tables.values():
             conn.execute(sa.delete(table))
         reference.install(conn, md, **reference_kwargs)
+
+
+@pytest.fixture
+def shop_zone(mariadb):
+    """shop_zone(handle, name, offset) → the session zone the shop stamps its dates in (None: the server's): a 2.3
+    shop writes in the server's global zone (set to `offset` for the test, put back afterwards); 3.0.3.7+ and 4.0 in
+    config_timezone (set to `name`, the server left at UTC)."""
+    import sqlalchemy as sa
+
+    changed: list[bool] = []
+
+    def set_server(offset: str) -> None:
+        conn = mariadb.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SET GLOBAL time_zone = %s", (offset,))
+        finally:
+            conn.close()
+
+    def make(h, name: str, offset: str) -> str | None:
+        t = h.t("setting")
+        with h.engine.begin() as conn:
+            conn.execute(sa.delete(t).where(t.c.key == "config_timezone"))
+            if h.version != "2.3":  # a config_timezone row means nothing to 2.3
+                conn.execute(sa.insert(t).values(store_id=0, code="config", key="config_timezone", value=name,
+                                                 serialized=0))
+                return offset
+        set_server(offset)
+        changed.append(True)
+        return None
+
+    yield make
+    if changed:
+        set_server("+00:00")  # the testbed's --default-time-zone
 
 
 @pytest.fixture

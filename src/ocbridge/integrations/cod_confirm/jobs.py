@@ -96,7 +96,7 @@ MISSED_WINDOW = timedelta(hours=24)
 def missed_order(integration: Integration, order) -> Confirmation | None:
     """A COD order that arrived while confirmation was switched off: never a late surprise call. Still Pending and
     under 24 h old → the owner's "needs you" list; older ones are left to the shop."""
-    placed = shop.placed_at(integration.store, order)
+    placed = shop.placed_at(integration.store, order, shop.prepared().get("zone"))
     if placed is not None and clock.now() - placed > MISSED_WINDOW:
         return None
     c = _open_case(integration, order)
@@ -143,6 +143,8 @@ def read_ahead(integration: Integration, *, orders=(), events=(), missed: bool =
     orders when the owner skips repeat customers ("completed": order id → count). Hub reads only otherwise."""
     cfg = config_of(integration)
     out: dict = {}
+    if events or missed:  # read here, not in the hub transaction: history dates (outcomes) and missed orders' age
+        out["zone"] = shop.write_zone(integration.store)
     if events:
         latest = {e.order_id: e for e in events}
         known = set(Confirmation.objects.filter(integration=integration, order_id__in=list(latest))

@@ -13,10 +13,8 @@ customer's or a person's answer) is not counted again as "cancelled in the shop"
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from ocbridge.core import clock
-from ocbridge.integrations.cod_confirm import risk
+from ocbridge.integrations.cod_confirm import risk, shop
 from ocbridge.integrations.cod_confirm.choices import ConfirmationState
 from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
 from ocbridge.integrations.cod_confirm.models import Confirmation, OrderOutcome, Transition
@@ -68,7 +66,9 @@ def record_events(integration, events, cfg: CodConfirmConfig) -> int:
                                                                  order_id__in=list(cases))}
     changed = 0
     now = clock.now()
-    zone = ZoneInfo(integration.store.timezone or "UTC")  # OpenCart stores the shop's local wall time
+    # the zone OpenCart stamped the rows in (per version: opencart.shop_time), not the Store's; read before the feed's
+    # hub transaction (jobs.read_ahead)
+    zone = shop.prepared().get("zone") or shop.write_zone(integration.store)
     for order_id, e in latest.items():
         c = cases.get(order_id)
         if c is None:

@@ -67,10 +67,16 @@ def read_orders(store, order_ids: list[int]) -> list:
     return [found[i] for i in sorted(found)]
 
 
-def placed_at(store, order):
-    """When the order was placed, as an aware time (OpenCart stores the shop's local wall time)."""
-    from zoneinfo import ZoneInfo
+def write_zone(store):
+    """The zone the shop stamps this store's order and history dates in (opencart.shop_time: per OpenCart version,
+    not the Store's zone). Cached per shop: a query at most every few minutes."""
+    from ocbridge.opencart import shop_time
 
+    return shop_time.write_zone(opencart.shop_db(store), store.oc_store_id)
+
+
+def placed_at(store, order, zone=None):
+    """When the order was placed, as an aware time (OpenCart stores a naive wall time in `write_zone`'s zone)."""
     if order.date_added is None:
         return None
-    return order.date_added.replace(tzinfo=ZoneInfo(store.timezone or "UTC"))
+    return order.date_added.replace(tzinfo=zone or write_zone(store))
