@@ -9,22 +9,22 @@ through the shared feed (opencart.feed), never read here.
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from ocbridge import opencart
-from ocbridge.core import clock
 from ocbridge.integrations.ozon.config import OzonConfig
-from ocbridge.opencart import catalog, order_create, statuses
+from ocbridge.opencart import catalog, order_create, shop_time, statuses
 
 
-def _local_now(store) -> dt.datetime:
-    """Naive shop-local time, as OpenCart's NOW() writes it (opencart.md §5.2)."""
-    return clock.now().astimezone(ZoneInfo(store.timezone or "UTC")).replace(tzinfo=None, microsecond=0)
+def _today(db, store) -> dt.date:
+    """The shop's date, as its storefront compares a special's date_start/date_end with NOW(): in its database
+    session's zone (opencart.shop_time, per version), not the Store's. Cached per shop."""
+    return shop_time.shop_now(db, store.oc_store_id).date()
 
 
 def catalog_rows(store, cfg: OzonConfig) -> list[dict]:
-    return catalog.feed_rows(opencart.shop_db(store), store_id=store.oc_store_id, language_id=cfg.language_id,
-                             customer_group_id=cfg.customer_group_id, today=_local_now(store).date())
+    db = opencart.shop_db(store)
+    return catalog.feed_rows(db, store_id=store.oc_store_id, language_id=cfg.language_id,
+                             customer_group_id=cfg.customer_group_id, today=_today(db, store))
 
 
 def stock_rows(store, cfg: OzonConfig) -> list[dict]:
@@ -32,8 +32,9 @@ def stock_rows(store, cfg: OzonConfig) -> list[dict]:
 
 
 def price_rows(store, cfg: OzonConfig) -> list[dict]:
-    return catalog.price_rows(opencart.shop_db(store), store_id=store.oc_store_id,
-                              customer_group_id=cfg.customer_group_id, today=_local_now(store).date())
+    db = opencart.shop_db(store)
+    return catalog.price_rows(db, store_id=store.oc_store_id, customer_group_id=cfg.customer_group_id,
+                              today=_today(db, store))
 
 
 def products_by_offer(store, cfg: OzonConfig, offer_ids: list[str]) -> dict[str, dict]:
