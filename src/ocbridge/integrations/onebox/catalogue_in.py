@@ -16,8 +16,7 @@ back later carries it (and OneBox's id), so OneBox never gets a second copy.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from django.db import transaction
 
@@ -309,11 +308,8 @@ def refused(integration: Integration, kind: str, record: dict, exc: TerminalErro
 
 
 def _shop_changed_at(store, entity: str, local_id: int) -> datetime | None:
-    """When the shop changed the record, for "newest wins": a category's date_modified (the shop's clock, in the
-    store's time zone). OpenCart keeps no change time for a manufacturer: None (a tie keeps the shop's)."""
+    """When the shop changed the record, for "newest wins": a category's date_modified (shop.category_modified).
+    OpenCart keeps no change time for a manufacturer: None (a tie keeps the shop's)."""
     if entity != "category":
         return None
-    value = shop.category_modified(store, local_id)
-    if not isinstance(value, datetime):
-        return None
-    return value.replace(tzinfo=ZoneInfo(store.timezone or "UTC")).astimezone(timezone.utc)
+    return shop.category_modified(store, local_id)

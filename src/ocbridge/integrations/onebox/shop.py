@@ -7,11 +7,13 @@ jobs.on_history by the shared order feed (opencart.feed).
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import sqlalchemy as sa
 
 from ocbridge import opencart
 from ocbridge.core.errors import TerminalError
-from ocbridge.opencart import catalog, fulfilment, statuses
+from ocbridge.opencart import catalog, fulfilment, shop_time, statuses
 from ocbridge.opencart import customers as oc_customers
 from ocbridge.opencart import orders as oc_orders
 
@@ -202,12 +204,16 @@ def begun_write(key: str) -> dict | None:
     return ShopWrite.objects.filter(key=key).values_list("request", flat=True).first()
 
 
-def category_modified(store, category_id: int):
-    """When the shop last changed the category (its date_modified, the shop's clock), or None."""
+def category_modified(store, category_id: int) -> datetime | None:
+    """When the shop last changed the category, as an aware UTC time, or None. Its date_modified is the admin's NOW():
+    a wall time in the zone of store 0's database session (opencart.shop_time, per version), not the Store's."""
     shop = db(store)
     c = shop.t("category")
     with shop.engine.connect() as conn:
-        return conn.scalar(sa.select(c.c.date_modified).where(c.c.category_id == int(category_id)))
+        value = conn.scalar(sa.select(c.c.date_modified).where(c.c.category_id == int(category_id)))
+    if not isinstance(value, datetime):  # MySQL's zero date comes back as text
+        return None
+    return value.replace(tzinfo=shop_time.write_zone(shop, 0)).astimezone(timezone.utc)
 
 
 def upsert_category(store, draft, *, key: str, category_id: int | None = None):
