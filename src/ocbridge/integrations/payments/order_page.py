@@ -57,16 +57,23 @@ class PaymentView:
 
 
 def read_shop_order(store: Store, order_id: int):
-    """(order or None, why not): the order read from the shop, or the reason it could not be."""
+    """(order or None, when it was placed or None, why not): the order read from the shop, or the reason it could not
+    be. `date_added` is a naive wall time in the zone the shop writes in (opencart.shop_time, per version, cached per
+    shop): made aware here, so the page shows it in the store's zone like its other times."""
     from ocbridge import opencart
+    from ocbridge.opencart import shop_time
 
     try:
-        return opencart.read_order(store, order_id), ""
+        order = opencart.read_order(store, order_id)
+        placed = None
+        if order is not None and order.date_added is not None:
+            placed = order.date_added.replace(tzinfo=shop_time.write_zone(opencart.shop_db(store), order.store_id))
+        return order, placed, ""
     except (ConfigurationError, ServiceError, OSError) as exc:
-        return None, str(exc)
+        return None, None, str(exc)
     except Exception as exc:  # SQLAlchemy's errors (shop down, wrong password): shown, the payments still are
         if type(exc).__module__.startswith("sqlalchemy"):
-            return None, str(exc).splitlines()[0]
+            return None, None, str(exc).splitlines()[0]
         raise
 
 
@@ -110,7 +117,7 @@ def order_page(request, store_pk: int, order_id: int) -> HttpResponse:
     can_act = access.can(request.user, store, Role.OPERATOR)
     payments = list(Payment.objects.filter(store=store, order_id=order_id).select_related("integration__connection")
                     .prefetch_related("operations").order_by("id"))
-    order, unread = read_shop_order(store, order_id)
+    order, placed, unread = read_shop_order(store, order_id)
     if order is not None and order.store_id != store.oc_store_id:  # another store of the same shop database
         order = None
     if order is None and not payments and not unread:
@@ -121,7 +128,7 @@ def order_page(request, store_pk: int, order_id: int) -> HttpResponse:
     under_way = PaymentOperation.objects.filter(payment__in=payments, state__in=operations.UNDER_WAY).exists()
     return render(request, "payments/order.html", {
         "nav": "payments", "store": store, "order_id": order_id, "order_label": store.order_label(order_id),
-        "order": order, "unread": unread, "can_act": can_act, "gateways": gateways,
+        "order": order, "placed": placed, "unread": unread, "can_act": can_act, "gateways": gateways,
         "views": [_payment_view(p, can_act=can_act) for p in reversed(payments)], "totals": totals_of(payments),
         # a new link only while nothing of the order is paid, held or still open (its link is shown): never a second charge
         "may_link": not any(p.state in (S.CREATED, S.PENDING, S.AUTHORISED, S.PAID) for p in payments),
