@@ -78,7 +78,7 @@ def test_a_locked_hub_database_reads_in_each_readers_language_with_the_drivers_w
     assert Job.objects.get(pk=job.pk).state == JobState.FAILED
     assert_job_reads(job, {"en": "gave up after 2 attempts: hub database unavailable: database is locked",
                            "tr": "2 denemeden sonra bırakıldı: merkezin veritabanına ulaşılamıyor: database is locked",
-                           "ru": "прекращено после попыток (2): база данных хаба недоступна: database is locked"})
+                           "ru": "прекращено после 2 попыток: база данных хаба недоступна: database is locked"})
 
 
 def test_every_wait_in_the_code_is_said():
@@ -97,7 +97,7 @@ def test_every_wait_in_the_code_is_said():
 
 
 def test_jobs_stored_before_their_reasons_were_said_read_in_each_readers_language():
-    """Migration core 0032 on rows the old code wrote (English text only)."""
+    """Migration core 0032 on rows the old code wrote (English text only); Ozon's count then in its plural form (0035)."""
     from importlib import import_module
 
     from django.apps import apps
@@ -110,6 +110,7 @@ def test_jobs_stored_before_their_reasons_were_said_read_in_each_readers_languag
                                                ("12 cards wait for Ozon's daily quota to reset", JobState.QUEUED),
                                                ("number rejected by provider", JobState.FAILED)])}
     said(apps, None)
+    import_module("ocbridge.core.migrations.0035_job_counts_plural").plural(apps, None)
     assert_job_reads(rows["worker lost; attempts exhausted"], LOST_EXHAUSTED)
     assert_job_reads(rows["hub database unavailable: database is locked"], LOCKED)
     assert_job_reads(rows["attempt 2 may still be answered"], {
@@ -117,5 +118,5 @@ def test_jobs_stored_before_their_reasons_were_said_read_in_each_readers_languag
         "ru": "на попытку 2 ещё может прийти ответ"})
     assert_job_reads(rows["12 cards wait for Ozon's daily quota to reset"], {
         "en": "12 cards wait for Ozon's daily quota to reset", "tr": "12 kart Ozon'un günlük kotasının sıfırlanmasını bekliyor",
-        "ru": "карточки ждут сброса дневной квоты Ozon: 12"})
+        "ru": "12 карточек ждут сброса дневной квоты Ozon"})
     assert Job.objects.get(pk=rows["number rejected by provider"].pk).last_error_said is None  # not ours: as it was

@@ -29,7 +29,7 @@ SAID = {
                "ru": ["OneBox: вход выполнен; бизнес-процессы: "]},
     "despatch": {"en": ["Despatch Cloud: logged in; 0 orders in the account."],
                  "tr": ["Despatch Cloud: giriş yapıldı; hesapta 0 sipariş var."],
-                 "ru": ["Despatch Cloud: вход выполнен; заказов в аккаунте: 0."]},
+                 "ru": ["Despatch Cloud: вход выполнен; в аккаунте 0 заказов."]},
     "aps": {"en": ["credentials accepted (", "); nothing was charged"],
             "tr": ["bilgiler kabul edildi (", "); hiçbir tutar çekilmedi"],
             "ru": ["учётные данные приняты (", "); ничего не списано"]},

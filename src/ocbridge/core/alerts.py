@@ -217,8 +217,10 @@ def compose(route: AlertRoute, news: list[AlertCondition], now: dt.datetime) -> 
             "n": len(news)}
         if errors:
             subject += " — " + ngettext("%(n)d failing now", "%(n)d failing now", errors) % {"n": errors}
-        footer = _("At most one message every %(m)d minutes; the dashboard's overview shows the details.") % {
-            "m": max(MIN_DIGEST_MINUTES, route.digest_minutes)}
+        minutes = max(MIN_DIGEST_MINUTES, route.digest_minutes)
+        footer = ngettext("At most one message every %(m)d minute; the dashboard's overview shows the details.",
+                          "At most one message every %(m)d minutes; the dashboard's overview shows the details.",
+                          minutes) % {"m": minutes}
     return subject, "\n".join(lines) + "\n\n" + footer + "\n"
 
 

@@ -47,7 +47,7 @@ from ocbridge.core.jobkinds import (  # noqa: F401  (re-exported: integrations i
 )
 from ocbridge.core.models import Job
 from ocbridge.core.outage import broker_down, job_queue
-from ocbridge.core.sentences import Sentence
+from ocbridge.core.sentences import Sentence, ngettext_noop
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ class Heartbeat:
             connection.close()
 
 
-GAVE_UP = gettext_noop("gave up after {attempts} attempts: {error}")
+GAVE_UP = ngettext_noop("gave up after {count} attempt: {error}", "gave up after {count} attempts: {error}")
 # A lost worker's job, said (core.sentences) on the row the dashboard shows.
 WORKER_LOST_EXHAUSTED = Sentence(gettext_noop("worker lost; attempts exhausted"))
 WORKER_LOST_RETRIED = Sentence(gettext_noop("worker lost (claim expired); retried"))
@@ -189,7 +189,7 @@ def _said(job, exc: Exception, gave_up: bool = False) -> dict | None:
     data = said_data(exc, connection.secret_values() if connection is not None else ())
     if data is None or not gave_up:
         return data
-    return Sentence(GAVE_UP, attempts=job.attempts, error=Sentence.from_data(data)).as_data()
+    return Sentence(*GAVE_UP, count=job.attempts, error=Sentence.from_data(data)).as_data()
 
 
 def _text(exc: Exception) -> str:
@@ -219,7 +219,8 @@ def run_job(job_id: int):
                 last_error=exc.reason, last_error_said=exc.said.as_data() if exc.said else None)
     except RetryableError as exc:
         if job.attempts >= job.max_attempts:
-            _finish(job, state=JobState.FAILED, finished_at=now(), last_error=f"gave up after {job.attempts} attempts: {exc}",
+            gave_up = Sentence(*GAVE_UP, count=job.attempts, error=str(exc)).english()  # "1 attempt", not "1 attempts"
+            _finish(job, state=JobState.FAILED, finished_at=now(), last_error=gave_up,
                     last_error_said=_said(job, exc, gave_up=True))
         else:
             delay = exc.retry_after if exc.retry_after is not None else kind.backoff(job.attempts)
@@ -234,7 +235,7 @@ def run_job(job_id: int):
         else:  # the hub's own database was locked or gone: try again later, like any retryable error
             said = hub_unavailable(exc)  # the driver's own words kept as they are, our framing said
             if job.attempts >= job.max_attempts:
-                said = Sentence(GAVE_UP, attempts=job.attempts, error=said)
+                said = Sentence(*GAVE_UP, count=job.attempts, error=said)
                 _finish_quietly(job, state=JobState.FAILED, finished_at=now(), last_error=said.english(),
                                 last_error_said=said.as_data())
             else:

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from ocbridge.core import clock, limits
 from ocbridge.core.exchanges import client_ip
@@ -30,7 +31,8 @@ def failed(username: str, address: str) -> None:
 
 
 def throttled_error() -> forms.ValidationError:
-    return forms.ValidationError(_("Too many failed logins: try again in %(minutes)d minutes."),
+    return forms.ValidationError(ngettext_lazy("Too many failed logins: try again in %(minutes)d minute.",
+                                               "Too many failed logins: try again in %(minutes)d minutes.", "minutes"),
                                  code="throttled", params={"minutes": settings.LOGIN_FAIL_WINDOW // 60})
 
 

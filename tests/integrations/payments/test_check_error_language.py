@@ -27,9 +27,9 @@ SAID = {
     "signature": {"en": "the answer's signature does not match the SHA response phrase",
                   "tr": "yanıtın imzası SHA yanıt ifadesiyle eşleşmiyor",
                   "ru": "подпись ответа не совпадает с фразой ответа SHA"},
-    "gave up": {"en": "gave up after 1 attempts: server error (HTTP 503): Service Unavailable",
+    "gave up": {"en": "gave up after 1 attempt: server error (HTTP 503): Service Unavailable",
                 "tr": "1 denemeden sonra bırakıldı: sunucu hatası (HTTP 503): Service Unavailable",
-                "ru": "прекращено после попыток (1): ошибка сервера (HTTP 503): Service Unavailable"},
+                "ru": "прекращено после 1 попытки: ошибка сервера (HTTP 503): Service Unavailable"},
     "no order": {"en": "Order 630 does not exist in the shop.", "tr": "630 numaralı sipariş mağazada yok.",
                  "ru": "Заказа 630 нет в магазине."},
     "latitude": {"en": "API key or secret refused: ", "tr": "API anahtarı veya gizli anahtar reddedildi: ",
@@ -116,7 +116,7 @@ def test_a_status_check_that_gives_up_reads_in_each_readers_language(aps_bed):
     bed.sim.fail_next("503", count=20)
     job = _check(payment, max_attempts=1)  # its last attempt
     assert job.state == "failed"
-    assert_job_reads(job, SAID["gave up"], stored="gave up after 1 attempts: aps: 503 server error (HTTP 503)")
+    assert_job_reads(job, SAID["gave up"], stored="gave up after 1 attempt: aps: 503 server error (HTTP 503)")
 
 
 def test_a_paid_order_gone_from_the_shop_reads_in_each_readers_language(aps_bed):

@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods
 
 from ocbridge.core import access, clock, personal_data
@@ -63,7 +63,9 @@ def personal_data_page(request, store_pk: int) -> HttpResponse:
             else:
                 done = personal_data.erase(e164, [store.pk])
                 audit(request, "personal_data.erase", obj=store, store=store, phone=masked(e164), rows=done)
-                messages.success(request, _("Erased: %(n)d records held this number.") % {"n": sum(done.values())})
+                erased = sum(done.values())
+                messages.success(request, ngettext("Erased: %(n)d record held this number.",
+                                                   "Erased: %(n)d records held this number.", erased) % {"n": erased})
                 ctx["erased"] = done
     status = 400 if request.method == "POST" and form.errors else 200
     return render(request, "dashboard/stores/personal_data.html", ctx, status=status)

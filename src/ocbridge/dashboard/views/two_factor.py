@@ -10,7 +10,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods
 
 from ocbridge.core import two_factor
@@ -113,8 +113,11 @@ def two_factor_verify(request) -> HttpResponse:
         elif (left := two_factor.use_recovery_code(tf, code)) is not None:
             two_factor.mark_verified(request, tf)
             audit(request, "two_factor.recovery_code_used", left=left)
-            messages.warning(request, _("You logged in with a recovery code; %(n)d are left. Make new ones on the "
-                                        "two-factor page if you are running out.") % {"n": left})
+            messages.warning(request, ngettext(
+                "You logged in with a recovery code; %(n)d is left. Make new ones on the two-factor page if you are "
+                "running out.",
+                "You logged in with a recovery code; %(n)d are left. Make new ones on the two-factor page if you are "
+                "running out.", left) % {"n": left})
             return redirect(_next(request))
         else:
             failed(username, address)

@@ -86,7 +86,7 @@ def _within_test_limit(integration: Integration, user: str) -> None:
     """Test calls and SMS cost the shop money and can reach any number: at most the store's limit (core.limits) per
     user and per store in the last hour (counted from their audit rows; the store's row is locked so two clicks at
     once cannot both pass)."""
-    from django.utils.translation import gettext as _
+    from django.utils.translation import ngettext
 
     from ocbridge.core import limits
 
@@ -95,8 +95,10 @@ def _within_test_limit(integration: Integration, user: str) -> None:
     recent = AuditEntry.objects.filter(action__startswith="cod_confirm.test_",
                                        created__gte=clock.now() - dt.timedelta(hours=1))
     if recent.filter(user=user).count() >= limit or recent.filter(store_id=integration.store_id).count() >= limit:
-        raise ValueError(_("At most %(n)d test calls and SMS an hour, per user and per store: please try again "
-                           "later.") % {"n": limit})
+        raise ValueError(ngettext("At most %(n)d test call or SMS an hour, per user and per store: please try again "
+                                  "later.",
+                                  "At most %(n)d test calls and SMS an hour, per user and per store: please try again "
+                                  "later.", limit) % {"n": limit})
 
 
 def test_message(integration: Integration, phone: str, channel: str, user: str) -> Job:

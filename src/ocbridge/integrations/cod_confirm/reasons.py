@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from django.utils import formats
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, ngettext
 
 WHY = {  # needs_person_reason → label; gettext_noop marks them for the catalog, _() reads them at display time
     "phone invalid": gettext_noop("phone number not usable"),
@@ -79,7 +79,9 @@ def _skip(text: str) -> str:
     for pattern, fn in (
         (r"total (\S+) is below the minimum (\S+)", lambda m: _("total %(total)s is below the minimum %(limit)s")),
         (r"total (\S+) is above the maximum (\S+)", lambda m: _("total %(total)s is above the maximum %(limit)s")),
-        (r"customer has (\d+) completed orders", lambda m: _("the customer has %(n)s completed orders")),
+        (r"customer has (\d+) completed orders", lambda m: ngettext("the customer has %(n)s completed order",
+                                                                      "the customer has %(n)s completed orders",
+                                                                      int(m[1]))),
     ):
         m = re.fullmatch(pattern, text)
         if m:
@@ -173,7 +175,8 @@ PATTERNS: list[tuple[re.Pattern, Callable[[re.Match, dt.tzinfo | None], str]]] =
      lambda m, tz: _("attempt %(n)s paused before sending (%(detail)s)") % {"n": m[1], "detail": m[2]}),
     (r"no result for attempt (\d+) in time",
      lambda m, tz: _("no result for attempt %(n)s in time") % {"n": m[1]}),
-    (r"no answer after (\d+) attempts", lambda m, tz: _("no answer after %(n)s attempts") % {"n": m[1]}),
+    (r"no answer after (\d+) attempts",
+     lambda m, tz: ngettext("no answer after %(n)s attempt", "no answer after %(n)s attempts", int(m[1])) % {"n": m[1]}),
     (r"pressed (.*)", lambda m, tz: _pressed(m[1])),
     (r"phone invalid: (.*)", lambda m, tz: _("phone number not usable: %(raw)s") % {"raw": m[1]}),
     (r"arrived while COD confirmation was switched off",

@@ -561,10 +561,8 @@ def test_connection(integration: Integration) -> str:
 
 def check_connection(connection) -> dict:
     """'Test' next to the Connection: the API user logs in and reads one page of orders; {"ok", "message"}."""
-    from django.utils.translation import gettext_noop
-
     from ocbridge.core.errors import ServiceError
-    from ocbridge.core.sentences import Sentence, words
+    from ocbridge.core.sentences import Sentence, ngettext_noop, words
 
     try:
         client = DespatchClient(connection)
@@ -572,7 +570,8 @@ def check_connection(connection) -> dict:
         total = client.search_orders(search="", page=1).total
     except (ServiceError, ConfigurationError) as exc:
         return {"ok": False, "message": f"Despatch Cloud: {words(exc)}"}  # in the reader's language where said
-    said = Sentence(gettext_noop("logged in; {total} orders in the account."), total=total)
+    said = Sentence(*ngettext_noop("logged in; {count} order in the account.",
+                                   "logged in; {count} orders in the account."), count=total)
     return {"ok": True, "message": f"Despatch Cloud: {said}"}
 
 

@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from ocbridge.core import access, polls
@@ -89,5 +90,6 @@ def test_connection(request, integration_pk: int) -> HttpResponse:
         else:
             messages.error(request, _("Despatch Cloud refused: %(error)s") % {"error": words(exc)})
     else:
-        messages.success(request, _("Connected. Despatch Cloud holds %(n)s orders.") % {"n": total})
+        messages.success(request, ngettext("Connected. Despatch Cloud holds %(n)s order.",
+                                           "Connected. Despatch Cloud holds %(n)s orders.", total) % {"n": total})
     return redirect("despatch:overview", integration_pk=integration.pk)

@@ -24,7 +24,7 @@ from ocbridge.core.jobs import Defer, IntegrationJob, enqueue_unless_waiting, re
 from ocbridge.core.models import Binding, Integration, Job
 from ocbridge.core.polls import Target, register_poll
 from ocbridge.core.registry import register_history_consumer
-from ocbridge.core.sentences import Sentence
+from ocbridge.core.sentences import Sentence, ngettext_noop
 from ocbridge.integrations.ozon import catalog, mappers, models as m, rules, shop, tracking
 from ocbridge.integrations.ozon.config import OzonConfig
 from ocbridge.services.ozon import (IMPORT_BATCH, INFO_BATCH, POSTINGS_LIMIT, PRICES_BATCH, STOCKS_BATCH, ItemResult,
@@ -131,7 +131,8 @@ class SyncProducts(OzonJob):
         if held:
             wait = (reset_at - clock.now()).total_seconds() if reset_at else 3600
             raise Defer(max(60.0, wait),
-                        Sentence(gettext_noop("{n} cards wait for Ozon's daily quota to reset"), n=held))
+                        Sentence(*ngettext_noop("{count} card waits for Ozon's daily quota to reset",
+                                               "{count} cards wait for Ozon's daily quota to reset"), count=held))
 
     @staticmethod
     def plan(ctx: Context, *, full: bool = False) -> tuple[rules.ProductPlan, dict, list[dict]]:

@@ -9,6 +9,7 @@ from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from ocbridge.core import access, polls
@@ -169,7 +170,7 @@ def sync_now(request, integration_pk: int) -> HttpResponse:
     full = request.POST.get("full") == "1"
     queued, waiting = jobs.enqueue_sync(integration, full=full)
     if queued:
-        messages.success(request, _("%(n)d sync jobs queued.") % {"n": len(queued)})
+        messages.success(request, ngettext("%(n)d sync job queued.", "%(n)d sync jobs queued.", len(queued)) % {"n": len(queued)})
     elif waiting:
         messages.info(request, _("A full reconcile is already queued or running: nothing more was queued.")
                       if full else _("A sync is already queued or running: nothing more was queued."))
