@@ -21,8 +21,8 @@ in docs/providers/despatch-cloud.md.
   `stock_level_available` / `stock_level_open`, set with `stock_level` (simulator only).
 
 Control methods (also over `/_sim/…`): `despatch` (optionally listed late), `cancel_in_dc`, `set_order_status`,
-`add_item`, `set_stock`, `refuse_skus`, `set_required`, `expire_tokens`, `set_token_ttl`, `set_per_page`, `advance`,
-`orders`, `inventory`, `calls`.
+`add_item`, `set_stock` (optionally listed late), `refuse_skus`, `set_required`, `expire_tokens`, `set_token_ttl`,
+`set_per_page`, `advance`, `orders`, `inventory`, `calls`.
 """
 
 from __future__ import annotations
@@ -334,12 +334,14 @@ class DespatchSimulator(Simulator):
             iid = self._by_sku.get(sku) or self._new_item(sku, name or sku, stock)
             return _public(self._items[iid])
 
-    def set_stock(self, sku: str, stock: int) -> dict:
+    def set_stock(self, sku: str, stock: int, listed_late: float = 0.0) -> dict:
+        """`listed_late`: DC lists the change only now, under an `updated_at` that many seconds ago (simulator only,
+        as for `despatch`)."""
         with self._state_lock:
             iid = self._by_sku.get(sku) or self._new_item(sku, sku, stock)
             item = self._items[iid]
             item["stock_level_available"] = int(stock)
-            item["updated_at"], item["_updated"] = _iso(self.now()), self.now()
+            self._touch(item, ago=listed_late)
             return _public(item)
 
     def refuse_skus(self, skus: list[str]) -> None:

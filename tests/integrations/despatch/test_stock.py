@@ -207,3 +207,41 @@ def test_sync_now_queues_nothing_while_stock_sync_is_off_or_stopped(shop, sim, i
     store.save(update_fields=["stock_source"])
     assert "Stock sync is stopped" in admin_client.post(url, follow=True).content.decode()
     assert not Job.objects.filter(kind=jobs.SyncStock.kind).exists()
+
+
+def _stock_checks(sim, kit, integration, seconds: int) -> None:
+    """The stock check every minute on both clocks (the hub's and DC's), each run it queues run."""
+    from ocbridge.core import clock, polls
+    from ocbridge.core.jobs import run_until_idle
+
+    for _ in range(seconds // 60):
+        clock.travel(60)
+        sim.advance(60)
+        polls.run_one(jobs.STOCK_POLL, polls.integration_key(integration))
+        run_until_idle()
+
+
+def test_a_stock_change_dc_lists_late_reaches_the_shop_and_is_not_applied_twice(shop, sim, integration, kit):
+    """DC changes SKU-1 and lists it 3 minutes late (under an `updated_at` 3 minutes before it shows in a list),
+    after a run read DC meanwhile: beyond that run's minute of overlap, so no later run read it (before: the shop
+    kept 10 until a restart with a full read). Now the next run reads back STOCK_LATE and writes it. A later run
+    re-reads it but does not write it again: a shop sale since stands (the value already applied is skipped)."""
+    direction(integration, "dc_to_shop")
+    sim.add_item("SKU-1", stock=10)
+    sim.add_item("SKU-2", stock=10)
+    _stock_checks(sim, kit, integration, 60)
+    sim.set_stock("SKU-2", 9)  # listed on time: a run, after SKU-1's change below but before DC lists it
+    _stock_checks(sim, kit, integration, 60)
+    ran = m.SyncState.of(integration).last_stock_at
+    assert quantities(shop) == {1: 10, 2: 9}
+    _stock_checks(sim, kit, integration, 120)
+    sim.set_stock("SKU-1", 4, listed_late=180)
+    _stock_checks(sim, kit, integration, 2 * 60)
+    assert m.SyncState.of(integration).last_stock_at > ran  # a run read DC again…
+    assert quantities(shop) == {1: 4, 2: 9}  # …and wrote the late change
+    with shop.engine.begin() as conn:  # a sale in the shop afterwards
+        p = shop.t("product")
+        conn.execute(sa.update(p).where(p.c.product_id == 1).values(quantity=3))
+    sim.set_stock("SKU-2", 8)  # another change at DC: a run that re-reads SKU-1's late change
+    _stock_checks(sim, kit, integration, 60)
+    assert quantities(shop) == {1: 3, 2: 8}

@@ -378,6 +378,15 @@ class ApplyDcCancel(DespatchJob):
 # --- stock ---------------------------------------------------------------------------------------------
 
 
+# DC lists a stock change under its own `updated_at`; one it lists later than that (its clock or commit order lagging
+# by minutes, as with despatches) fell before the window of every run still to come, so a running worker never
+# applied it. Each DC → shop run therefore reads back STOCK_LATE before the last run instead of one minute: a few
+# more items a run (those DC changed in the last quarter hour), no extra request on idle checks. A change DC lists
+# up to STOCK_LATE late reaches the shop with the next run — within a check or two while it shows on DC's
+# newest-changed page (what the check compares), else with the hourly run.
+STOCK_LATE = timedelta(minutes=15)
+
+
 def _raise(exc: Exception):
     raise exc
 
@@ -415,9 +424,12 @@ class SyncStock(DespatchJob):
 
     @staticmethod
     def _dc_to_shop(job, integration, client, bindings, shop_stock, state) -> dict:
-        # Newest first: stop at the first item older than the last run (minus a minute of overlap).
-        since = (state.last_stock_at - timedelta(minutes=1)) if state.last_stock_at and not job.payload.get("full") else None
-        latest: dict[str, tuple[str, int]] = {}
+        # Newest first: stop at the first item older than the last run minus STOCK_LATE (see there). Items older
+        # than the last run minus a minute were read by an earlier run unless DC listed them late: one of those is
+        # applied only when its value is not the one last applied from DC, so a shop sale since is not undone.
+        last = state.last_stock_at if not job.payload.get("full") else None
+        since, fresh = (last - STOCK_LATE, last - timedelta(minutes=1)) if last else (None, None)
+        latest: dict[str, tuple[str, int, bool]] = {}
         first = client.search_inventory(sort="updated_at_rp", page=1)  # its fingerprint: what stock_pending compares
         rest = client.iter_inventory(sort="updated_at_rp", start=2) if first.has_next and first.data else ()
         for item in itertools.chain(first.data, rest):
@@ -425,10 +437,12 @@ class SyncStock(DespatchJob):
             if since is not None and at is not None and at < since:
                 break
             sku = str(item.get("sku") or "")
-            if sku and sku not in latest and item.get("stock_level_available") is not None:
-                latest[sku] = (str(item["id"]), int(item["stock_level_available"]))  # first seen = newest
+            if sku and sku not in latest and item.get("stock_level_available") is not None:  # first seen = newest
+                latest[sku] = (str(item["id"]), int(item["stock_level_available"]), not (at and fresh and at < fresh))
         writes, unknown, rows = {}, [], []
-        for sku, (iid, qty) in latest.items():
+        for sku, (iid, qty, new) in latest.items():
+            if not new and sku in bindings and bindings[sku].remote_hash == str(qty):
+                continue  # re-read for late listings only, and already applied: nothing to write, no binding write
             if sku not in shop_stock:
                 unknown.append(sku)
                 continue
@@ -518,7 +532,8 @@ def stock_pending(integration: Integration, cfg: DespatchConfig, client: Despatc
     """Read-only: would a stock run do anything? Shop → DC: a SKU whose quantity differs from the one DC last got
     (SKUs DC does not know count once, then hourly: a run searches DC for them again). DC → shop: DC's page of
     newest-changed items is not the one the last run read. Either way, a run at least hourly (polls.CHECKPOINT) catches
-    what a check cannot see (items DC lists late). A stock source contradicting the direction is recorded once."""
+    what a check cannot see (items DC lists late, off its newest page: each run reads back STOCK_LATE). A stock source
+    contradicting the direction is recorded once."""
     state = m.SyncState.of(integration)
     stock, last = state.stock or {}, state.last_stock_at
     if stock_contradiction(cfg.stock_direction, integration.store.stock_source):
