@@ -176,6 +176,37 @@ def test_status_zero_overflow_is_counted_not_silent(bed, monkeypatch):
     assert len(state.pending_zero) == 2 and state.unfollowed_zero == 2
 
 
+
+@pytest.mark.django_db(transaction=True)
+def test_status_zero_overflow_is_warned_once_a_poll_however_often_its_save_finds_the_hub_locked(bed, monkeypatch,
+                                                                                                caplog):
+    """The read position's save is tried again while the hub is locked (_locked_retry): the overflow warning was
+    logged on each try (three here); now once, after the save, with the count saved once."""
+    import logging
+
+    from django.db import OperationalError
+
+    h, store, a, b, key = bed
+    monkeypatch.setattr(oc_orders, "MAX_PENDING", 2)
+    monkeypatch.setattr(feed, "LOCKED_PAUSE", (0.0, 0.0))
+    for oid in (2, 3, 4, 5):
+        add_order(h, oid, status=0)
+    real, locked = feed._move, [2]
+
+    def move(row, **fields):
+        if isinstance(row, PollState) and "pending_zero" in fields and locked[0]:
+            locked[0] -= 1
+            raise OperationalError("database is locked")
+        return real(row, **fields)
+
+    monkeypatch.setattr(feed, "_move", move)
+    with caplog.at_level(logging.WARNING, logger="ocbridge.opencart.feed"):
+        feed.poll_shop(key)
+    assert locked == [0]  # the save found the hub locked twice, then went through
+    overflow = [r for r in caplog.records if "status-0 orders beyond" in r.getMessage()]
+    assert len(overflow) == 1 and "2 status-0 orders beyond the 2 followed" in overflow[0].getMessage()
+    assert PollState.objects.get().unfollowed_zero == 2
+
 # --- a poll killed part-way (SIGKILL: nothing after the kill point runs; committed transactions stay) -----------
 
 

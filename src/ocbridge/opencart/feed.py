@@ -236,6 +236,7 @@ def _read(key: str, shop, store, integrations, on, limit: int, summary: PollSumm
     # --- new orders: one read for the whole shop ---------------------------------------------------------------
     countries = {i.store.oc_store_id: i.store.country for i in integrations} or {store.oc_store_id: store.country}
     order_takers = [i for i in on if i.kind in registry.order_consumers]
+    unfollowed, followed = 0, 0  # status-0 orders beyond the followed cap: one warning a poll
     for _ in range(MAX_BATCHES):
         mark = oc_orders.PollWatermark(last_order_id=state.last_order_id,
                                        last_order_product_id=state.last_order_product_id,
@@ -268,9 +269,13 @@ def _read(key: str, shop, store, integrations, on, limit: int, summary: PollSumm
         # The shop's position moves after the handovers: a poll killed before this line reads the batch again.
         _locked_retry(lambda: _save_state(state, result, keep_pending=mark.pending if owed else None),
                       "the shop's read position")
+        unfollowed, followed = unfollowed + result.unfollowed_zero, len(result.watermark.pending)
         prev_order = state.last_order_id
         if not result.more:
             break
+    if unfollowed:
+        log.warning("shop %s: %d status-0 orders beyond the %d followed by primary key (found later by the "
+                    "history feed)", key, unfollowed, followed)
     for i in on:  # history-only consumers follow the shop's order position (they never get orders)
         c = cursors[i.pk]
         if i.kind not in registry.order_consumers and c.last_order_id != state.last_order_id:
@@ -483,8 +488,6 @@ def _save_state(state, result, *, keep_pending: dict | None = None) -> None:
                 pending[str(o.order_id)] = keep_pending[str(o.order_id)]
     fields = {"last_order_id": w.last_order_id, "last_order_product_id": w.last_order_product_id,
               "last_order_option_id": w.last_order_option_id, "pending_zero": pending}
-    if result.unfollowed_zero:
+    if result.unfollowed_zero:  # its warning: by the caller, once the move is made (not on each locked retry)
         fields["unfollowed_zero"] = state.unfollowed_zero + result.unfollowed_zero
-        log.warning("shop %s: %d status-0 orders beyond the %d followed by primary key (found later by the "
-                    "history feed)", state.store_db_key, result.unfollowed_zero, len(w.pending))
     _move(state, **fields)
