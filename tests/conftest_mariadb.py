@@ -71,21 +71,31 @@ def _reset(handle: ShopHandle, reference_kwargs: dict) -> None:
 
 
 @pytest.fixture
-def shop_zone(mariadb):
-    """shop_zone(handle, name, offset) → the session zone the shop stamps its dates in (None: the server's): a 2.3
-    shop writes in the server's global zone (set to `offset` for the test, put back afterwards); 3.0.3.7+ and 4.0 in
-    config_timezone (set to `name`, the server left at UTC)."""
-    import sqlalchemy as sa
-
+def server_zone(mariadb):
+    """server_zone(offset): the MariaDB server's global time zone for the test (what a 2.3 shop writes in); put back
+    afterwards."""
     changed: list[bool] = []
 
-    def set_server(offset: str) -> None:
+    def set_to(offset: str) -> None:
         conn = mariadb.connect()
         try:
             with conn.cursor() as cur:
                 cur.execute("SET GLOBAL time_zone = %s", (offset,))
         finally:
             conn.close()
+        changed.append(True)
+
+    yield set_to
+    if changed:
+        set_to("+00:00")  # the testbed's --default-time-zone
+
+
+@pytest.fixture
+def shop_zone(server_zone):
+    """shop_zone(handle, name, offset) → the session zone the shop stamps its dates in (None: the server's): a 2.3
+    shop writes in the server's global zone (set to `offset` for the test, put back afterwards); 3.0.3.7+ and 4.0 in
+    config_timezone (set to `name`, the server left at UTC)."""
+    import sqlalchemy as sa
 
     def make(h, name: str, offset: str) -> str | None:
         t = h.t("setting")
@@ -95,13 +105,10 @@ def shop_zone(mariadb):
                 conn.execute(sa.insert(t).values(store_id=0, code="config", key="config_timezone", value=name,
                                                  serialized=0))
                 return offset
-        set_server(offset)
-        changed.append(True)
+        server_zone(offset)
         return None
 
-    yield make
-    if changed:
-        set_server("+00:00")  # the testbed's --default-time-zone
+    return make
 
 
 @pytest.fixture

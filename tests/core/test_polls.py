@@ -353,6 +353,17 @@ def test_failing_and_slow_targets_cannot_hold_the_healthy_ones_threads(flaky_pol
     assert sorted(flaky_poll) == ["down", "hangs", "ok"]
 
 
+def _lane_round(sched, leases) -> dict:
+    """One poll round 15 s later, every target due (no back-off: only the lane is tested); the slow-lane record."""
+    PollHealth.objects.update(retry_at=None)
+    polls.reset()
+    clock.travel(15)
+    sched.refreshed = float("-inf")
+    sched.tick()
+    _settle(sched)
+    return leases.slow_targets()
+
+
 @pytest.mark.parametrize("kind", ["file", "redis"])
 @pytest.mark.django_db(transaction=True)
 def test_the_slow_lane_is_recorded_for_the_dashboard_and_left_on_recovery(monkeypatch, tmp_path, request, kind):
@@ -372,13 +383,7 @@ def test_the_slow_lane_is_recorded_for_the_dashboard_and_left_on_recovery(monkey
     sched = polls.Scheduler(threads=1, slow_threads=1, leases=leases)
 
     def round_() -> dict:
-        PollHealth.objects.update(retry_at=None)  # no back-off here: only the lane is tested
-        polls.reset()
-        clock.travel(15)
-        sched.refreshed = float("-inf")
-        sched.tick()
-        _settle(sched)
-        return leases.slow_targets()
+        return _lane_round(sched, leases)
 
     sched.tick()
     _settle(sched)
@@ -419,13 +424,7 @@ def test_the_slow_lane_keeps_its_since_across_a_restart_and_clears_it_on_recover
     leases = _leases(kind, tmp_path, url)
 
     def round_(sched) -> dict:
-        PollHealth.objects.update(retry_at=None)  # no back-off here: only the lane is tested
-        polls.reset()
-        clock.travel(15)
-        sched.refreshed = float("-inf")
-        sched.tick()
-        _settle(sched)
-        return leases.slow_targets()
+        return _lane_round(sched, leases)
 
     first = round_(polls.Scheduler(threads=1, slow_threads=1, leases=leases))
     assert set(first) == {"test.lane|down", "test.lane|slow"}

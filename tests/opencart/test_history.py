@@ -60,20 +60,6 @@ def test_now_is_the_shops_local_time(opencart_db, version):
     assert abs((written - utc) - dt.timedelta(hours=3)) < dt.timedelta(seconds=30)
 
 
-@pytest.fixture
-def server_zone(mariadb):
-    """The MariaDB server's global time zone for the test (what 2.3 writes in); put back afterwards."""
-    conn = mariadb.connect()
-
-    def set_to(offset: str) -> None:
-        with conn.cursor() as cur:
-            cur.execute("SET GLOBAL time_zone = %s", (offset,))
-
-    yield set_to
-    set_to("+00:00")  # the testbed's --default-time-zone
-    conn.close()
-
-
 @pytest.mark.parametrize("version, config_timezone, hours", [
     ("2.3", "Europe/Istanbul", 5),  # 2.3 never reads config_timezone: the server's zone (+05:00 here)
     ("4.0", "", 0),  # 4.0 without one: UTC (system/framework.php), not the server's zone

@@ -25,20 +25,6 @@ ZONES = {"shop_ahead": (("Asia/Tokyo", "+09:00"), "America/New_York"),
          "shop_behind": (("America/Bogota", "-05:00"), "Asia/Tokyo")}
 
 
-@pytest.fixture
-def server_zone(mariadb):
-    """Set the MariaDB server's global time zone (what a 2.3 shop writes in) for the test; put back afterwards."""
-    conn = mariadb.connect()
-
-    def set_to(offset: str) -> None:
-        with conn.cursor() as cur:
-            cur.execute("SET GLOBAL time_zone = %s", (offset,))
-
-    yield set_to
-    set_to("+00:00")  # the testbed's --default-time-zone
-    conn.close()
-
-
 def _stamp(h, order_id: int, minutes_from_edge: int, session_zone: str | None) -> None:
     """date_added as OpenCart writes it, `minutes_from_edge` after the window's start (negative: before it):
     NOW() in a session of `session_zone` (None: a new connection's, the server's global zone)."""
