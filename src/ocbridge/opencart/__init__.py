@@ -34,9 +34,16 @@ def check_store(store) -> dict:
                               "reading the shop's settings")
         denied = profile.within(profile.CHECK_SECONDS, lambda: profile.missing_write_rights(shop),
                                 "checking write permission")
+        # the zone its dates are written in (per version: opencart.shop_time), not just config_timezone, which 2.3
+        # never reads and whose absence 4.0 reads as UTC
+        from ocbridge.opencart import shop_time
+
+        shop.zones.pop(store.oc_store_id, None)  # read afresh: the owner may just have changed it
+        zone = profile.within(profile.CHECK_SECONDS, lambda: shop_time.write_zone(shop, store.oc_store_id),
+                              "reading the shop's settings")
     except (ConfigurationError, ServiceError) as exc:
         return {"ok": False, "message": str(exc)}
-    parts = [f"OpenCart {shop.version.label}, store “{prof.name}”, time zone {prof.timezone or 'server'}, "
+    parts = [f"OpenCart {shop.version.label}, store “{prof.name}”, time zone {zone}, "
              f"language {prof.language or '?'}, currency {prof.currency or '?'}, country {prof.country or '?'}."]
     if not shop.version.api_supported:
         parts.append("Native API not supported (4.1+): status changes use the database.")
