@@ -798,3 +798,160 @@ def test_a_status_job_that_outlasts_a_dead_sender_settles_the_chat_text_failed_a
     assert _chat_links(bed) == [link] and len(_pay_links(bed)) == 1
     assert _chat_effect().state == "failed" and spend.today(bed.store)["counts"]["whatsapp"] == 1
     assert Confirmation.objects.get(order_id=3232).state == "awaiting_payment"
+
+
+def _kill_when_the_template_is_taken(monkeypatch) -> list:
+    """The worker dies right after Meta took the confirmation template, before the outbox recorded Meta's answer:
+    the row stays 'sending' under the dead run's claim and the attempt stays 'requested'."""
+    from ocbridge.core import outbox
+
+    real, hit = outbox.sent, []
+
+    def sent(effect, *args, **kwargs):
+        if not hit and effect.service == "whatsapp" and ":attempt:" in effect.key:
+            hit.append(effect.key)
+            raise Killed(effect.key)
+        return real(effect, *args, **kwargs)
+
+    monkeypatch.setattr(outbox, "sent", sent)
+    return hit
+
+
+def _until_the_template_is_killed(bed, hit, last_status: str) -> dict:
+    """Run until the worker is killed; then wait until Meta's statuses of the template, up to `last_status`, have
+    reached the hub (stored, their jobs not run yet). Returns the template as Meta has it."""
+    import time
+
+    for _ in range(8):
+        try:
+            _run(bed, 1)
+        except Killed:
+            break
+    assert hit, "the kill point was never reached"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        sent = bed.wa.messages()
+        if sent and sent[0]["statuses"][-1:] == [last_status]:
+            time.sleep(0.05)  # recorded, then handed to the webhook sender
+            assert bed.wa.webhooks.wait_idle(5)
+            return sent[0]
+        time.sleep(0.05)
+    raise AssertionError(f"Meta's statuses of the template did not reach {last_status!r}")
+
+
+def test_a_worker_killed_after_meta_took_the_template_ends_sent_from_its_statuses(wa_bed, monkeypatch):
+    """The worker dies after Meta took the confirmation template; Meta's sent, delivered and read arrive while its
+    outbox row is still 'sending'. They are applied once the row is written: the dead sender's job, run again once its
+    claim ran out, finds the row mid-send and leaves it 'unknown' (never resent in doubt), and the statuses' retries
+    then settle it sent with Meta's wamid (before, they were dropped on their first pass: the row ended 'unknown')."""
+    bed = wa_bed()
+    bed.wa.set_wa_customer(E164, reply=None)
+    bed.sim.set_customer(E164, sms_reply=None)
+    hit = _kill_when_the_template_is_taken(monkeypatch)
+    add_order(bed.shop, 3240, telephone=PHONE)
+    template = _until_the_template_is_killed(bed, hit, "read")
+    attempt = Attempt.objects.get(confirmation__order_id=3240, channel="whatsapp")
+    assert SideEffect.objects.get(key=attempt.key).state == "sending"
+    for _ in range(8):
+        clock.travel(31)  # the statuses' retries; the dead run's claim runs out after 120 s
+        _run(bed, 1)
+    assert len(bed.wa.messages()) == 1  # never sent again
+    effect = SideEffect.objects.get(key=attempt.key)
+    assert (effect.state, effect.provider_id) == ("sent", template["id"])
+    attempt.refresh_from_db()
+    assert (attempt.state, attempt.provider_id) == ("unknown", template["id"])
+    assert set(_status_jobs(template["id"]).values_list("state", flat=True)) == {"done"}
+
+
+def test_a_status_job_outlasting_a_dead_sender_settles_the_template_sent(wa_bed, monkeypatch):
+    """As above, but the statuses' job outlasts the dead sender (its job not run again before the status job's last
+    try): the row is settled sent by the status, so the sender's job, run at last, records the attempt as sent
+    (waiting for the answer), not unknown; nothing is sent twice."""
+    from ocbridge.core.jobs import run_job, run_until_idle
+
+    bed = wa_bed()
+    bed.wa.set_wa_customer(E164, reply=None)
+    bed.sim.set_customer(E164, sms_reply=None)
+    hit = _kill_when_the_template_is_taken(monkeypatch)
+    add_order(bed.shop, 3241, telephone=PHONE)
+    template = _until_the_template_is_killed(bed, hit, "read")
+    run_until_idle()  # the statuses' first pass; the row is still 'sending'
+    jobs = list(_status_jobs(template["id"]).values_list("pk", flat=True))
+    for _ in range(6):  # the status jobs' retries only: the dead sender's claim is not yet seen to have run out
+        clock.travel(31)
+        for pk in jobs:
+            run_job(pk)
+    attempt = Attempt.objects.get(confirmation__order_id=3241, channel="whatsapp")
+    effect = SideEffect.objects.get(key=attempt.key)
+    assert (effect.state, effect.provider_id) == ("sent", template["id"])
+    clock.travel(200)  # the dead run's claim runs out: its job runs again
+    _run(bed, 3)
+    assert len(bed.wa.messages()) == 1
+    attempt.refresh_from_db()
+    assert (attempt.state, attempt.provider_id) == ("in_flight", template["id"])
+    assert Confirmation.objects.get(order_id=3241).state == "whatsapp_sent"
+
+
+def test_a_template_meta_failed_while_its_sender_was_dead_moves_to_the_next_step_at_once(wa_bed, monkeypatch):
+    """The worker dies after Meta took the template; Meta reports it failed (131026). The status job outlasts the dead
+    sender: on its last try it settles the row failed and the case goes to its next step (the SMS) at once, as for a
+    failed template whose send was recorded — not only when the dead sender's job runs again. That job then sends
+    nothing: one template, one SMS in all, and the customer's answer decides."""
+    from ocbridge.core.jobs import run_job, run_until_idle
+
+    bed = wa_bed()
+    bed.wa.set_wa_customer(E164, on_whatsapp=False)
+    bed.sim.set_customer(E164, sms_reply="EVET")
+    hit = _kill_when_the_template_is_taken(monkeypatch)
+    add_order(bed.shop, 3242, telephone=PHONE)
+    template = _until_the_template_is_killed(bed, hit, "failed")
+    run_until_idle()  # the status's first pass; the row is still 'sending'
+    jobs = list(_status_jobs(template["id"]).values_list("pk", flat=True))
+    for _ in range(6):  # the status job's retries only: the dead sender's claim is not yet seen to have run out
+        clock.travel(31)
+        for pk in jobs:
+            run_job(pk)
+    attempt = Attempt.objects.get(confirmation__order_id=3242, channel="whatsapp")
+    effect = SideEffect.objects.get(key=attempt.key)
+    assert (effect.state, effect.provider_id) == ("failed", template["id"])
+    assert attempt.state == "no_answer"
+    c = Confirmation.objects.get(order_id=3242)
+    assert c.transitions.filter(reason__startswith="WhatsApp message failed (131026").exists()
+    assert Job.objects.filter(kind="cod_confirm.start_attempt", key__endswith=":attempt:2").exists()
+    clock.travel(200)  # the dead run's claim runs out: its job runs again
+    _run(bed)
+    c = Confirmation.objects.get(order_id=3242)
+    assert [(a.channel, a.state) for a in c.attempts.all()] == [("whatsapp", "no_answer"), ("sms", "answered")]
+    assert c.state == "confirmed" and len(bed.wa.messages()) == 1 and len(bed.sim.messages()) == 1
+    assert spend.today(bed.store)["counts"]["whatsapp"] == 0
+
+
+def test_a_template_failed_before_its_dead_senders_job_recorded_it_is_a_failed_delivery_not_a_refusal(
+        wa_bed, monkeypatch):
+    """The plan has WhatsApp only. The row was settled failed by Meta's status (the status job's last try; it died
+    before moving the case), the attempt still 'requested'. The dead sender's job, run again, finds the row failed
+    with Meta's wamid: a message that never reached the customer, so the case goes on as after any unanswered last
+    step (here: to a person, attempts used up), saying why — not "whatsapp refused" (before: the case failed)."""
+    from ocbridge.core import outbox
+    from ocbridge.core.sentences import Sentence
+    from ocbridge.integrations.cod_confirm import whatsapp_events
+
+    bed = wa_bed()
+    plan.replace(bed.integration, [plan.Step("whatsapp", bed.wa_conn, 0, 60)])
+    bed.wa.set_wa_customer(E164, on_whatsapp=False)
+    hit = _kill_when_the_template_is_taken(monkeypatch)
+    add_order(bed.shop, 3243, telephone=PHONE)
+    template = _until_the_template_is_killed(bed, hit, "failed")
+    attempt = Attempt.objects.get(confirmation__order_id=3243, channel="whatsapp")
+    effect = SideEffect.objects.get(key=attempt.key)
+    assert outbox.undelivered_unrecorded(effect, template["id"], Sentence(
+        whatsapp.UNRECORDED_FAILURE, detail="131026 Message undeliverable"))
+    # The status job ended there (its last try): its statuses move nothing more.
+    monkeypatch.setattr(whatsapp_events, "apply_status", lambda *args: None)
+    clock.travel(200)  # the dead run's claim runs out: its job runs again
+    _run(bed, 3)
+    c = Confirmation.objects.get(order_id=3243)
+    assert (c.state, c.needs_person_reason, c.attempts_made) == ("needs_person", "attempts used up", 1)
+    assert c.attempts.get().state == "no_answer" and len(bed.wa.messages()) == 1
+    t = c.transitions.get(reason__startswith="attempt 1: whatsapp reported it undelivered")
+    assert "131026" in t.reason and t.reason_said is not None

@@ -414,6 +414,8 @@ def _with_pay_offer(text: str, cfg: CodConfirmConfig, offer: dict[str, str], lan
     return f"{text} {cfg.text(offer, language)}".strip() if cfg.pay_offer else text
 
 
+# A message the provider took and later reported undelivered, recorded by its sender only afterwards (record_effect).
+UNDELIVERED = gettext_noop("attempt {n}: {service} reported it undelivered ({detail})")
 STATE_AFTER_SENDING = {Channel.CALL: ConfirmationState.CALLING, Channel.SMS: ConfirmationState.SMS_SENT,
                        Channel.WHATSAPP: ConfirmationState.WHATSAPP_SENT}
 
@@ -425,6 +427,15 @@ def record_effect(c: Confirmation, attempt: Attempt, effect: SideEffect, *, manu
         c.move(c.state, reason=f"attempt {number} paused before sending: {effect.error}", channel=channel,
                expect=OPEN | {"needs_person"}, said=Sentence(gettext_noop("attempt {n} paused before sending ({detail})"),
                                                               n=number, detail=outbox.refusal(effect)))
+        return
+    if effect.state == S.FAILED and effect.provider_id:
+        # Taken by the provider, then a late result said it never arrived (WhatsApp's failed status settled the row
+        # while this attempt's sender was lost before recording it): a failed delivery, not a refusal — the next
+        # step at once, as when the sender had recorded it (cod_confirm.whatsapp_events.apply_status).
+        undelivered_unrecorded(c, attempt, reason=f"attempt {number}: {effect.service} reported it undelivered "
+                                                  f"({effect.error[:200]})",
+                               said=Sentence(UNDELIVERED, n=number, service=effect.service,
+                                             detail=outbox.refusal(effect)))
         return
     if effect.state == S.FAILED:
         with fenced():
@@ -484,19 +495,30 @@ class CloseUnanswered(JobKind):
         after_no_answer(attempt.confirmation, attempt, reason=f"no result for attempt {attempt.number} in time")
 
 
+def undelivered_unrecorded(c: Confirmation, attempt: Attempt, *, reason: str, exchange=None,
+                           said: Sentence | None = None) -> None:
+    """The provider took the attempt's message, then reported it undelivered, while the attempt was still
+    'requested' (its sender was lost before recording it): it was made (counted as record_effect counts it) and never
+    reached the customer — the next step at once. Repeatable: the attempt moves once."""
+    if attempt.state != AttemptState.REQUESTED:
+        return
+    Confirmation.objects.filter(pk=c.pk, attempts_made__lt=attempt.number).update(attempts_made=attempt.number)
+    after_no_answer(c, attempt, reason=reason, exchange=exchange, reached=False, said=said)
+
+
 def after_no_answer(c: Confirmation, attempt: Attempt, *, reason: str, exchange=None, reached: bool = True,
-                    closed: bool = False) -> None:
+                    closed: bool = False, said: Sentence | None = None) -> None:
     """The attempt's window is over: the next plan step after its spacing (at once when the attempt never
     `reached` the customer), or give up the way the owner chose. `closed`: the caller has already closed the
     attempt in this transaction (an answer that decided nothing)."""
     # One transaction: marking the attempt unanswered is what makes a retried job skip it, so it must not
     # commit without the next attempt (a worker killed in between left the order waiting forever).
     with fenced():
-        _after_no_answer(c, attempt, reason=reason, exchange=exchange, reached=reached, closed=closed)
+        _after_no_answer(c, attempt, reason=reason, exchange=exchange, reached=reached, closed=closed, said=said)
 
 
 def _after_no_answer(c: Confirmation, attempt: Attempt, *, reason: str, exchange=None, reached: bool,
-                     closed: bool) -> None:
+                     closed: bool, said: Sentence | None = None) -> None:
     # Compare-and-set on the attempt: a repeated or late "no answer" (the attempt already closed) moves nothing.
     if not closed and not Attempt.objects.filter(pk=attempt.pk, state__in=[
             AttemptState.IN_FLIGHT, AttemptState.REQUESTED, AttemptState.UNKNOWN]).update(state=AttemptState.NO_ANSWER):
@@ -505,7 +527,7 @@ def _after_no_answer(c: Confirmation, attempt: Attempt, *, reason: str, exchange
     if c.state in ROBOT_DONE or attempt.number < c.attempts_made:
         return  # an older attempt's late "no answer" while a newer one is under way: the newer one decides
     c.move(ConfirmationState.NO_ANSWER, reason=reason, channel=attempt.channel, provider_id=attempt.provider_id,
-           exchange=exchange, expect=OPEN)
+           exchange=exchange, expect=OPEN, said=said)
     if attempt.manual:
         c.move(ConfirmationState.NEEDS_PERSON, reason="the call or SMS a person asked for got no answer", expect=OPEN,
                needs_person_reason="manual attempt unanswered")

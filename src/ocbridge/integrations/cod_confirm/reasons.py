@@ -234,6 +234,9 @@ PATTERNS: list[tuple[re.Pattern, Callable[[re.Match, dt.tzinfo | None], str]]] =
     (r"customer pressed 0 for a person", lambda m, tz: _("the customer pressed 0 for a person")),
     (r"customer asked for a person on WhatsApp", lambda m, tz: _("the customer asked for a person on WhatsApp")),
     (r"WhatsApp message failed \((.*)\)", lambda m, tz: _("WhatsApp message failed (%(why)s)") % {"why": m[1]}),
+    (r"attempt (\d+): (\w+) reported it undelivered \((.*)\)",  # pages show its Sentence; this reads the English
+     lambda m, tz: _("attempt {n}: {service} reported it undelivered ({detail})").format(n=m[1], service=m[2],
+                                                                                          detail=m[3])),
     (r"tapped (.*) on WhatsApp", lambda m, tz: _("tapped %(button)s on WhatsApp") % {"button": m[1]}),
     (r"the call or SMS a person asked for got no answer", lambda m, tz: _(WHY["manual attempt unanswered"])),
     (r"attempts used up: cancelling as configured", lambda m, tz: _("attempts used up: cancelling as set")),

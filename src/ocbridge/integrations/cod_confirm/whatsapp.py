@@ -119,7 +119,7 @@ def template_language(language: str) -> str:
 
 
 def retry_while_sending(effect: SideEffect | None, provider_id: str = "", errors: str = "",
-                        status: str = "failed") -> None:
+                        status: str = "failed", answer_window: float = 0.0) -> None:
     """After a status was applied: if it overtook the sender's own record of Meta's answer (the outbox row is still
     'sending'), a `failed` found nothing to fail (core.outbox.undelivered) and the row would become 'sent' after us and
     count against the store's caps for good; a `sent`/`delivered`/`read` could not name a row the sender then finds
@@ -131,7 +131,8 @@ def retry_while_sending(effect: SideEffect | None, provider_id: str = "", errors
     sender's job is run again). The status names the message (wamid, our correlation number), so it settles the row:
     `failed` is final, and Meta does not bill a message it failed (whatsapp.md §4, §6) → failed, with that wamid,
     saying its sender never recorded Meta's answer (it no longer counts); any other status → sent (Meta has it; it
-    counts as every sent message does). Nothing is sent again: a sender that wakes finds the row settled."""
+    counts as every sent message does; `answer_window`: how long it may still be answered from now, as its sender
+    would have set). Nothing is sent again: a sender that wakes finds the row settled."""
     if effect is None or effect.state != SideEffectState.SENDING:
         return
     job = current_job.get()
@@ -140,7 +141,7 @@ def retry_while_sending(effect: SideEffect | None, provider_id: str = "", errors
             outbox.undelivered_unrecorded(effect, provider_id, Sentence(UNRECORDED_FAILURE, detail=errors or
                                                                         Sentence(NO_REASON)))
         elif provider_id:
-            outbox.sent(effect, provider_id)
+            outbox.sent(effect, provider_id, answer_window=answer_window)
         if effect.state != SideEffectState.SENDING:
             return  # settled (or written by the sender meanwhile)
     raise RetryableError("whatsapp", "still_sending", f"{status} status of a message still being sent",

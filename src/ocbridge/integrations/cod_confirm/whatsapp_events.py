@@ -137,24 +137,50 @@ def apply_status(job: Job, connection: Connection, ev: dict, exchange) -> None:
         # A status can overtake our own record of the send (its answer is still being stored): wait a little.
         jobs._note(exchange, Level.WARNING, f"no attempt for WhatsApp message {ev['provider_id']!r} (yet)")
         raise RetryableError("whatsapp", "unknown_message", "message not known yet", retry_after=30)
-    if not attempt.provider_id:  # our correlation number came back in biz_opaque_callback_data
+    sent = effect if effect is not None and effect.key == attempt.key else \
+        SideEffect.objects.filter(key=attempt.key).first()
+    # Our correlation number came back in biz_opaque_callback_data; or the row turned 'unknown' (its sender's re-run)
+    # after an earlier pass of this status named the attempt: the status names the message either way.
+    if not attempt.provider_id or (sent is not None and sent.state == SideEffectState.UNKNOWN):
         _settle(attempt, ev["provider_id"])
     status, c = ev["status"], attempt.confirmation
     if status != "failed":
         _link(exchange, attempt, f"WhatsApp {status} (attempt {attempt.number})")
+        # Still 'sending' (its sender was lost before writing Meta's answer): applied once it is written (or the
+        # re-run's 'unknown' is settled above), or settles it sent on the last try — else it would end 'unknown'.
+        whatsapp.retry_while_sending(sent, ev["provider_id"], status=status, answer_window=_answer_window(attempt))
         return
     _link(exchange, attempt, f"WhatsApp failed (attempt {attempt.number}): {errors}", Level.WARNING)
     # It never reached the customer and Meta charges only delivered templates (whatsapp.md §6): its outbox row
     # failed, so it no longer counts against the store's daily caps (core.spend counts failed rows as free).
-    sent = effect if effect is not None and effect.key == attempt.key else \
-        SideEffect.objects.filter(key=attempt.key).first()
     if sent is not None:
         outbox.undelivered(sent, f"WhatsApp reported it failed ({errors or 'no reason given'})")
+
+    reason = f"WhatsApp message failed ({errors or 'no reason given'})"
     if attempt.state in (AttemptState.IN_FLIGHT, AttemptState.UNKNOWN) and c.state not in ROBOT_DONE:
         # It never reached the customer (not on WhatsApp, 131026, or another failure): the next step at once.
-        jobs.after_no_answer(c, attempt, reason=f"WhatsApp message failed ({errors or 'no reason given'})",
-                             exchange=exchange, reached=False)
+        jobs.after_no_answer(c, attempt, reason=reason, exchange=exchange, reached=False)
+    elif _failed_unrecorded(attempt, sent) and c.state not in ROBOT_DONE:  # settled by an earlier try (below)
+        jobs.undelivered_unrecorded(c, attempt, reason=reason, exchange=exchange)
     whatsapp.retry_while_sending(sent, ev["provider_id"], errors)  # the step above is done and is not repeated
+    if _failed_unrecorded(attempt, sent) and c.state not in ROBOT_DONE:
+        # Settled failed just now, on the last try: its sender was lost before recording the attempt. The next step
+        # now, as for any failed template — not when the dead sender's job runs again (nor as a refusal then).
+        jobs.undelivered_unrecorded(c, attempt, reason=reason, exchange=exchange)
+
+
+def _answer_window(attempt: Attempt) -> float:
+    """Seconds the attempt's message may still be answered, as its sender would have set (jobs.start_attempt): a row
+    settled sent by a status must not close the attempt as unanswered at once."""
+    c = attempt.confirmation
+    step = jobs._step_for(c, attempt.number, attempt.channel if attempt.manual else None)
+    return step.window_minutes * 60.0 if step is not None else 0.0
+
+
+def _failed_unrecorded(attempt: Attempt, sent: SideEffect | None) -> bool:
+    """The attempt's row was failed by Meta's status (it has Meta's id) before its sender recorded the attempt."""
+    return (attempt.state == AttemptState.REQUESTED and sent is not None and sent.state == SideEffectState.FAILED
+            and bool(sent.provider_id))
 
 
 def apply_message(job: Job, connection: Connection, ev: dict, exchange) -> None:
