@@ -863,26 +863,32 @@ def test_a_worker_killed_after_meta_took_the_template_ends_sent_from_its_statuse
     assert set(_status_jobs(template["id"]).values_list("state", flat=True)) == {"done"}
 
 
+def _status_job_outlasts_the_sender(template: dict, order_id: int):
+    """The statuses' first pass (the row still 'sending'), then only the status jobs' retries to their last (the dead
+    sender's claim not yet seen to have run out); the WhatsApp attempt and its outbox row."""
+    from ocbridge.core.jobs import run_job, run_until_idle
+
+    run_until_idle()
+    jobs = list(_status_jobs(template["id"]).values_list("pk", flat=True))
+    for _ in range(6):
+        clock.travel(31)
+        for pk in jobs:
+            run_job(pk)
+    attempt = Attempt.objects.get(confirmation__order_id=order_id, channel="whatsapp")
+    return attempt, SideEffect.objects.get(key=attempt.key)
+
+
 def test_a_status_job_outlasting_a_dead_sender_settles_the_template_sent(wa_bed, monkeypatch):
     """As above, but the statuses' job outlasts the dead sender (its job not run again before the status job's last
     try): the row is settled sent by the status, so the sender's job, run at last, records the attempt as sent
     (waiting for the answer), not unknown; nothing is sent twice."""
-    from ocbridge.core.jobs import run_job, run_until_idle
-
     bed = wa_bed()
     bed.wa.set_wa_customer(E164, reply=None)
     bed.sim.set_customer(E164, sms_reply=None)
     hit = _kill_when_the_template_is_taken(monkeypatch)
     add_order(bed.shop, 3241, telephone=PHONE)
     template = _until_the_template_is_killed(bed, hit, "read")
-    run_until_idle()  # the statuses' first pass; the row is still 'sending'
-    jobs = list(_status_jobs(template["id"]).values_list("pk", flat=True))
-    for _ in range(6):  # the status jobs' retries only: the dead sender's claim is not yet seen to have run out
-        clock.travel(31)
-        for pk in jobs:
-            run_job(pk)
-    attempt = Attempt.objects.get(confirmation__order_id=3241, channel="whatsapp")
-    effect = SideEffect.objects.get(key=attempt.key)
+    attempt, effect = _status_job_outlasts_the_sender(template, 3241)
     assert (effect.state, effect.provider_id) == ("sent", template["id"])
     clock.travel(200)  # the dead run's claim runs out: its job runs again
     _run(bed, 3)
@@ -897,22 +903,13 @@ def test_a_template_meta_failed_while_its_sender_was_dead_moves_to_the_next_step
     sender: on its last try it settles the row failed and the case goes to its next step (the SMS) at once, as for a
     failed template whose send was recorded — not only when the dead sender's job runs again. That job then sends
     nothing: one template, one SMS in all, and the customer's answer decides."""
-    from ocbridge.core.jobs import run_job, run_until_idle
-
     bed = wa_bed()
     bed.wa.set_wa_customer(E164, on_whatsapp=False)
     bed.sim.set_customer(E164, sms_reply="EVET")
     hit = _kill_when_the_template_is_taken(monkeypatch)
     add_order(bed.shop, 3242, telephone=PHONE)
     template = _until_the_template_is_killed(bed, hit, "failed")
-    run_until_idle()  # the status's first pass; the row is still 'sending'
-    jobs = list(_status_jobs(template["id"]).values_list("pk", flat=True))
-    for _ in range(6):  # the status job's retries only: the dead sender's claim is not yet seen to have run out
-        clock.travel(31)
-        for pk in jobs:
-            run_job(pk)
-    attempt = Attempt.objects.get(confirmation__order_id=3242, channel="whatsapp")
-    effect = SideEffect.objects.get(key=attempt.key)
+    attempt, effect = _status_job_outlasts_the_sender(template, 3242)
     assert (effect.state, effect.provider_id) == ("failed", template["id"])
     assert attempt.state == "no_answer"
     c = Confirmation.objects.get(order_id=3242)
