@@ -625,15 +625,16 @@ class Killed(BaseException):
     nothing, its claim stays until it runs out."""
 
 
-def _kill_when_the_chat_text_is_taken(monkeypatch) -> list:
-    """The worker dies right after Meta took the pay link's chat text, before the outbox recorded Meta's answer: the
-    row stays 'sending' under the dead run's claim."""
+def _kill_when_meta_took(monkeypatch, taken) -> list:
+    """The worker dies right after Meta took the message whose outbox row `taken(effect)` picks, before the outbox
+    recorded Meta's answer: the row stays 'sending' under the dead run's claim (a template's attempt stays
+    'requested'). Returns the list the killed row's key goes in."""
     from ocbridge.core import outbox
 
     real, hit = outbox.sent, []
 
     def sent(effect, *args, **kwargs):
-        if not hit and ":pay-link:" in effect.key and effect.key.endswith(":whatsapp"):
+        if not hit and taken(effect):
             hit.append(effect.key)
             raise Killed(effect.key)
         return real(effect, *args, **kwargs)
@@ -642,11 +643,21 @@ def _kill_when_the_chat_text_is_taken(monkeypatch) -> list:
     return hit
 
 
-def _until_killed(bed, hit, last_status: str) -> None:
-    """Run until the worker is killed; then wait until Meta's statuses of the chat text, up to `last_status`, have
-    reached the hub (stored, their jobs not run yet)."""
+def _kill_when_the_chat_text_is_taken(monkeypatch) -> list:
+    return _kill_when_meta_took(monkeypatch, lambda e: ":pay-link:" in e.key and e.key.endswith(":whatsapp"))
+
+
+def _kill_when_the_template_is_taken(monkeypatch) -> list:
+    return _kill_when_meta_took(monkeypatch, lambda e: e.service == "whatsapp" and ":attempt:" in e.key)
+
+
+def _until_killed(bed, hit, last_status: str, messages=None) -> dict:
+    """Run until the worker is killed; then wait until Meta's statuses of the killed message, up to `last_status`,
+    have reached the hub (stored, their jobs not run yet). `messages()`: Meta's copies, the killed one first (the
+    chat texts by default; `bed.wa.messages` for the template). Returns it as Meta has it."""
     import time
 
+    messages = messages or (lambda: _chat_links(bed))
     for _ in range(8):
         try:
             _run(bed, 1)
@@ -655,13 +666,13 @@ def _until_killed(bed, hit, last_status: str) -> None:
     assert hit, "the kill point was never reached"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        links = _chat_links(bed)
-        if links and links[0]["statuses"][-1:] == [last_status]:
+        sent = messages()
+        if sent and sent[0]["statuses"][-1:] == [last_status]:
             time.sleep(0.05)  # recorded, then handed to the webhook sender
             assert bed.wa.webhooks.wait_idle(5)
-            return
+            return sent[0]
         time.sleep(0.05)
-    raise AssertionError(f"Meta's statuses of the chat text did not reach {last_status!r}")
+    raise AssertionError(f"Meta's statuses of the killed message did not reach {last_status!r}")
 
 
 def _status_jobs(provider_id: str):
@@ -800,45 +811,6 @@ def test_a_status_job_that_outlasts_a_dead_sender_settles_the_chat_text_failed_a
     assert Confirmation.objects.get(order_id=3232).state == "awaiting_payment"
 
 
-def _kill_when_the_template_is_taken(monkeypatch) -> list:
-    """The worker dies right after Meta took the confirmation template, before the outbox recorded Meta's answer:
-    the row stays 'sending' under the dead run's claim and the attempt stays 'requested'."""
-    from ocbridge.core import outbox
-
-    real, hit = outbox.sent, []
-
-    def sent(effect, *args, **kwargs):
-        if not hit and effect.service == "whatsapp" and ":attempt:" in effect.key:
-            hit.append(effect.key)
-            raise Killed(effect.key)
-        return real(effect, *args, **kwargs)
-
-    monkeypatch.setattr(outbox, "sent", sent)
-    return hit
-
-
-def _until_the_template_is_killed(bed, hit, last_status: str) -> dict:
-    """Run until the worker is killed; then wait until Meta's statuses of the template, up to `last_status`, have
-    reached the hub (stored, their jobs not run yet). Returns the template as Meta has it."""
-    import time
-
-    for _ in range(8):
-        try:
-            _run(bed, 1)
-        except Killed:
-            break
-    assert hit, "the kill point was never reached"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        sent = bed.wa.messages()
-        if sent and sent[0]["statuses"][-1:] == [last_status]:
-            time.sleep(0.05)  # recorded, then handed to the webhook sender
-            assert bed.wa.webhooks.wait_idle(5)
-            return sent[0]
-        time.sleep(0.05)
-    raise AssertionError(f"Meta's statuses of the template did not reach {last_status!r}")
-
-
 def test_a_worker_killed_after_meta_took_the_template_ends_sent_from_its_statuses(wa_bed, monkeypatch):
     """The worker dies after Meta took the confirmation template; Meta's sent, delivered and read arrive while its
     outbox row is still 'sending'. They are applied once the row is written: the dead sender's job, run again once its
@@ -849,7 +821,7 @@ def test_a_worker_killed_after_meta_took_the_template_ends_sent_from_its_statuse
     bed.sim.set_customer(E164, sms_reply=None)
     hit = _kill_when_the_template_is_taken(monkeypatch)
     add_order(bed.shop, 3240, telephone=PHONE)
-    template = _until_the_template_is_killed(bed, hit, "read")
+    template = _until_killed(bed, hit, "read", bed.wa.messages)
     attempt = Attempt.objects.get(confirmation__order_id=3240, channel="whatsapp")
     assert SideEffect.objects.get(key=attempt.key).state == "sending"
     for _ in range(8):
@@ -887,7 +859,7 @@ def test_a_status_job_outlasting_a_dead_sender_settles_the_template_sent(wa_bed,
     bed.sim.set_customer(E164, sms_reply=None)
     hit = _kill_when_the_template_is_taken(monkeypatch)
     add_order(bed.shop, 3241, telephone=PHONE)
-    template = _until_the_template_is_killed(bed, hit, "read")
+    template = _until_killed(bed, hit, "read", bed.wa.messages)
     attempt, effect = _status_job_outlasts_the_sender(template, 3241)
     assert (effect.state, effect.provider_id) == ("sent", template["id"])
     clock.travel(200)  # the dead run's claim runs out: its job runs again
@@ -908,7 +880,7 @@ def test_a_template_meta_failed_while_its_sender_was_dead_moves_to_the_next_step
     bed.sim.set_customer(E164, sms_reply="EVET")
     hit = _kill_when_the_template_is_taken(monkeypatch)
     add_order(bed.shop, 3242, telephone=PHONE)
-    template = _until_the_template_is_killed(bed, hit, "failed")
+    template = _until_killed(bed, hit, "failed", bed.wa.messages)
     attempt, effect = _status_job_outlasts_the_sender(template, 3242)
     assert (effect.state, effect.provider_id) == ("failed", template["id"])
     assert attempt.state == "no_answer"
@@ -938,7 +910,7 @@ def test_a_template_failed_before_its_dead_senders_job_recorded_it_is_a_failed_d
     bed.wa.set_wa_customer(E164, on_whatsapp=False)
     hit = _kill_when_the_template_is_taken(monkeypatch)
     add_order(bed.shop, 3243, telephone=PHONE)
-    template = _until_the_template_is_killed(bed, hit, "failed")
+    template = _until_killed(bed, hit, "failed", bed.wa.messages)
     attempt = Attempt.objects.get(confirmation__order_id=3243, channel="whatsapp")
     effect = SideEffect.objects.get(key=attempt.key)
     assert outbox.undelivered_unrecorded(effect, template["id"], Sentence(
