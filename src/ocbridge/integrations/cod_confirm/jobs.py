@@ -115,24 +115,29 @@ def on_history(integration: Integration, events, *, missed: bool) -> None:
     confirmation was switched off: they are facts about the customer, not calls to make."""
     cfg = config_of(integration)
     outcomes.record_events(integration, events, cfg)
-    latest = {}
-    for e in events:
-        latest[e.order_id] = e
-    known = dict(Confirmation.objects.filter(integration=integration, order_id__in=list(latest))
-                 .values_list("order_id", "state"))
+    latest = {e.order_id: e for e in events}
     waiting = OPEN | {ConfirmationState.NEEDS_PERSON, ConfirmationState.AWAITING_PAYMENT}
     for c in Confirmation.objects.filter(integration=integration, order_id__in=list(latest), state__in=waiting):
         e = latest[c.order_id]
         if e.order_status_id != c.status_at_start:  # we never write while a case is open: the shop did
             c.move(ConfirmationState.RESOLVED_IN_SHOP, expect=waiting,
                    decided_by="shop", reason=f"order status changed in the shop to {e.order_status_id}; nothing sent")
-    late = [oid for oid, e in latest.items() if oid not in known and e.order_status_id == cfg.pending_status_id]
+    late = _reached_pending_late(integration, latest, cfg)
     ahead = shop.prepared()  # read before the feed's hub transaction (read_ahead)
     asked = ahead.get("late_asked", ())
     found = {oid: ahead["late"][oid] for oid in late if oid in ahead.get("late", {})}
     found.update((o.order_id, o) for o in shop.read_orders(integration.store, [oid for oid in late if oid not in asked]))
     for oid in sorted(found):
         (missed_order if missed else consider_order)(integration, found[oid])
+
+
+def _reached_pending_late(integration: Integration, latest: dict, cfg: CodConfirmConfig) -> list[int]:
+    """Of the orders' latest history rows (order id → row), the orders now at Pending that have no case yet. The feed's
+    reader asks before the hub transaction (to read them from the shop there); on_history asks again inside it, where
+    a case opened meanwhile counts."""
+    known = set(Confirmation.objects.filter(integration=integration, order_id__in=list(latest))
+                .values_list("order_id", flat=True))
+    return [oid for oid, e in latest.items() if oid not in known and e.order_status_id == cfg.pending_status_id]
 
 
 @register_feed_reader(KIND)
@@ -146,10 +151,7 @@ def read_ahead(integration: Integration, *, orders=(), events=(), missed: bool =
     if events or missed:  # read here, not in the hub transaction: history dates (outcomes) and missed orders' age
         out["zone"] = shop.write_zone(integration.store)
     if events:
-        latest = {e.order_id: e for e in events}
-        known = set(Confirmation.objects.filter(integration=integration, order_id__in=list(latest))
-                    .values_list("order_id", flat=True))
-        late = [oid for oid, e in latest.items() if oid not in known and e.order_status_id == cfg.pending_status_id]
+        late = _reached_pending_late(integration, {e.order_id: e for e in events}, cfg)
         out["late"] = {o.order_id: o for o in shop.read_orders(integration.store, late)}
         out["late_asked"] = set(late)  # those not in "late" are not in the shop
         orders = list(out["late"].values())
