@@ -120,14 +120,24 @@ def _finish(job, **fields) -> bool:
     return hit
 
 
+def hub_locked(exc: BaseException) -> bool:
+    """The hub's SQLite database locked or busy past its busy timeout (a wait, not a bug in a query: SQLite reports
+    both as OperationalError)."""
+    from django.db import connection
+
+    if not isinstance(exc, OperationalError) or connection.vendor != "sqlite":
+        return False
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
 def _hub_unavailable(exc: Exception) -> bool:
     """A locked, busy or lost hub database (retry), not a bug in a query (SQLite reports both as OperationalError)."""
     from django.db import connection
 
     if isinstance(exc, InterfaceError) or connection.vendor != "sqlite":
         return True
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text or "disk i/o" in text
+    return hub_locked(exc) or "disk i/o" in str(exc).lower()
 
 
 def _finish_quietly(job, **fields) -> None:

@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 from django.db import OperationalError, connection as hub, transaction
 
 from ocbridge.core import clock, config_cache, registry
+from ocbridge.core.jobs import hub_locked
 
 log = logging.getLogger(__name__)
 
@@ -368,14 +369,6 @@ def prepared() -> dict:
     """What the running handover's feed reader (core.registry.register_feed_reader) read from the shop before the hub
     transaction began; empty outside a handover (a handler called otherwise reads for itself)."""
     return _prepared.get() or {}
-
-
-def hub_locked(exc: BaseException) -> bool:
-    """The hub's SQLite database locked past its busy timeout (not a bug in a query: both are OperationalError)."""
-    if not isinstance(exc, OperationalError) or hub.vendor != "sqlite":
-        return False
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
 
 
 def _locked_retry(fn, what: str):
