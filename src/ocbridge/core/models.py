@@ -28,6 +28,18 @@ from ocbridge.core.jobkinds import get_kind, schedule_on_commit
 from ocbridge.core.shop_database import CHARSETS, DEFAULT_CHARSET, DEFAULT_PORT, ENGINES, MYSQL, ShopDatabase, ShopIdentity
 
 
+class HttpsURLField(models.URLField):
+    """A URL column whose forms (admin's and model forms') read a URL typed without a scheme as https: a shop or
+    provider address is https, and Django 5.2 warns that its default (http) changes in 6.0."""
+
+    def formfield(self, **kwargs):
+        return super().formfield(**{"assume_scheme": "https", **kwargs})
+
+    def deconstruct(self):
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django.db.models.URLField", args, kwargs  # the same column as before: only the form differs
+
+
 class EncryptedJSONField(models.TextField):
     """A dict stored as a Fernet token. The database never sees the plain value."""
 
@@ -80,7 +92,7 @@ class Store(models.Model):
     table_prefix = models.CharField(_("table prefix"), max_length=20, default="oc_", blank=True)
     oc_store_id = models.PositiveIntegerField(_("OpenCart store id"), default=0)
     version = models.CharField(_("OpenCart version"), max_length=16, blank=True, help_text=_("Detected from the schema"))
-    api_url = models.URLField(_("native API URL"), blank=True, help_text=_("Shop URL, e.g. https://shop.example.com/"))
+    api_url = HttpsURLField(_("native API URL"), blank=True, help_text=_("Shop URL, e.g. https://shop.example.com/"))
     api_username = models.CharField(_("API user"), max_length=64, blank=True)
     timezone = models.CharField(_("time zone"), max_length=64, default="Europe/Istanbul")
     language = models.CharField(_("language"), max_length=8, default="tr")
@@ -195,7 +207,7 @@ class Connection(models.Model):
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="connections")
     service = models.CharField(_("service"), max_length=20, choices=Service.choices)
     name = models.CharField(_("name"), max_length=100, blank=True)
-    base_url = models.URLField(_("API base URL"), blank=True)
+    base_url = HttpsURLField(_("API base URL"), blank=True)
     secret = EncryptedJSONField(_("credentials"), blank=True, default=dict)
     options = models.JSONField(_("options"), default=dict, blank=True)
     webhook_token = models.CharField(max_length=64, unique=True, default=_new_token, editable=False)
