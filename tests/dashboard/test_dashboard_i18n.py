@@ -55,6 +55,38 @@ def test_compiled_catalog_matches_po(lang):
             assert key.replace('\\"', '"') in catalog, f"{msgid!r} missing from {lang} .mo: run compilemessages"
 
 
+def test_arabic_catalog_holds_no_guesses():
+    """ar covers the customer's pages only: no fuzzy entries (old guesses waiting as wrong translations) and a
+    header that is not fuzzy (else compilemessages leaves it out, and Arabic's plural forms with it)."""
+    text = (LOCALE / "ar" / "LC_MESSAGES" / "django.po").read_text(encoding="utf-8")
+    assert "#, fuzzy" not in text and "#| msgid" not in text
+    with open(LOCALE / "ar" / "LC_MESSAGES" / "django.mo", "rb") as fh:
+        catalog = gettext.GNUTranslations(fh)
+    assert [catalog.plural(n) for n in (0, 1, 2, 3, 11, 100)] == [0, 1, 2, 3, 4, 5]
+    assert catalog.gettext("Back to the shop") == "العودة إلى المتجر"  # a checked entry stays
+
+
+@pytest.mark.skipif(__import__("shutil").which("msgmerge") is None, reason="gettext tools not installed")
+def test_makemessages_leaves_a_new_arabic_entry_empty_instead_of_guessing(tmp_path):
+    """msgmerge guesses a new text's translation from a similar one (fuzzy); core's makemessages keeps that for tr
+    and ru (a translator checks each) but not for ar, which nobody reviews as a whole."""
+    from ocbridge.core.management.commands.makemessages import Command
+
+    head = 'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+    (tmp_path / "django.pot").write_text(head + 'msgid "Back to the shops"\nmsgstr ""\n', encoding="utf-8")
+    command = Command()
+    command.domain, command.verbosity, command.no_obsolete = "django", 0, False
+    po = {}
+    for lang in ("ar", "tr"):
+        po[lang] = tmp_path / lang / "LC_MESSAGES" / "django.po"
+        po[lang].parent.mkdir(parents=True)
+        po[lang].write_text(head + 'msgid "Back to the shop"\nmsgstr "x"\n', encoding="utf-8")
+        command.write_po_file(str(tmp_path / "django.pot"), lang)
+    assert "#, fuzzy" in po["tr"].read_text(encoding="utf-8")
+    assert "#, fuzzy" not in po["ar"].read_text(encoding="utf-8")
+    assert 'msgid "Back to the shops"\nmsgstr ""' in po["ar"].read_text(encoding="utf-8")
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("lang,words", [("tr", ["Mağazalar", "Genel bakış", "Çıkış yap"]),
                                         ("ru", ["Магазины", "Обзор", "Выйти"])])
