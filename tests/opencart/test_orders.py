@@ -261,7 +261,7 @@ def test_statuses_per_language_and_settings_cascade(opencart_db):
     s0, s1 = statuses.read_settings(h.shop, 0), statuses.read_settings(h.shop, 1)
     assert s0.live == {1, 2, 3, 5, 12} and s0.complete == {3, 5}
     assert (s0.language_code, s1.language_code, s1.name) == ("tr-tr", "ru-ru", "İkinci Mağaza")
-    assert s0.utc_offset(NOW) == "+03:00"
+    assert s0.timezone == "Europe/Istanbul"
 
 
 def test_php_serialized_settings_are_read():

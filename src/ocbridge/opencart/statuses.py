@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -36,18 +34,6 @@ class ShopSettings:
     def live(self) -> set[int]:
         """Processing ∪ complete: statuses in which OpenCart has taken the stock (opencart.md §2.3)."""
         return self.processing | self.complete
-
-    def utc_offset(self, at: dt.datetime) -> str | None:
-        """'+03:00' for the store's config_timezone at `at`, or None (2.3: MySQL server zone applies)."""
-        if not self.timezone:
-            return None
-        try:
-            off = at.astimezone(ZoneInfo(self.timezone)).utcoffset()
-        except Exception:
-            return None
-        minutes = int(off.total_seconds() // 60)
-        sign = "+" if minutes >= 0 else "-"
-        return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def parse_setting(value: str, serialized: int) -> object:
