@@ -252,7 +252,7 @@ def _db_status(store, shop, row) -> WriteResult:
             row.marks["status_sent"] = True
             _save(row)
             with shop.engine.begin() as conn:
-                now_sql = _now(conn, shop, cfg)
+                now_sql = _now(conn, shop, cfg.store_id)
                 for step in row.plan:
                     _checkpoint(step, "before")
                     order_model.run_step(conn, shop, step, ch, now_sql)
@@ -268,7 +268,7 @@ def _db_status(store, shop, row) -> WriteResult:
                     row.marks["status_sent"] = True
                     _save(row)
                 with shop.engine.begin() as conn:
-                    order_model.run_step(conn, shop, step, ch, _now(conn, shop, cfg))
+                    order_model.run_step(conn, shop, step, ch, _now(conn, shop, cfg.store_id))
                 _checkpoint(step, "after")
                 row.steps_done = row.steps_done + [step]
                 _save(row)
@@ -304,15 +304,22 @@ def _moved(shop, row, ch, current) -> WriteResult:
     return _finish(row, "moved", current)
 
 
-def _now(conn: sa.Connection, db, cfg):
-    """NOW() as OpenCart stamps it for the store (opencart.shop_time: config_timezone from 3.0.3.7, UTC when 4.0 has
-    none, the server's zone for 2.3): the session's zone set first, every time — a pooled connection keeps the last."""
-    zone = shop_time.write_zone(db, cfg.store_id)
+# OpenCart's admin (which saves products, categories, customers) loads store 0's settings only, whichever store a
+# record belongs to, and syncs its session zone to that config_timezone: admin/controller/startup/startup.php
+# (3.0.3.7+: `WHERE store_id = '0'`), admin/controller/startup/setting.php (4.0: getSettings(0)).
+ADMIN_STORE = 0
+
+
+def _now(conn: sa.Connection, db, store_id: int):
+    """NOW() as OpenCart stamps it for a request of `store_id` (opencart.shop_time: config_timezone from 3.0.3.7, UTC
+    when 4.0 has none, the server's zone for 2.3) — the order's store for checkout and history writes, ADMIN_STORE for
+    what the admin saves: the session's zone set first, every time — a pooled connection keeps the last."""
+    zone = shop_time.write_zone(db, store_id)
     if db.is_mysql:
         conn.execute(sa.text("SET time_zone = :tz"), {"tz": shop_time.sql_offset(zone)})
         return sa.func.now()
     # SQLite (demo shop): no session time zone; compute the shop's local wall time ourselves.
-    return shop_time.shop_now(db, cfg.store_id).replace(microsecond=0)
+    return shop_time.shop_now(db, store_id).replace(microsecond=0)
 
 
 # --- delivery address (first needed by COD confirmation: the customer corrects it from a link) --------------------
@@ -368,7 +375,7 @@ def update_address(store, order_id: int, *, expected: int, address: dict[str, st
 
     def address_step(conn) -> bool:
         hit = conn.execute(sa.update(o).where(o.c.order_id == order_id, o.c.order_status_id == expected)
-                           .values(**new, date_modified=_now(conn, shop, cfg))).rowcount
+                           .values(**new, date_modified=_now(conn, shop, cfg.store_id))).rowcount
         if hit:
             return True
         now = conn.execute(sa.select(*[o.c[k] for k in new]).where(o.c.order_id == order_id)).first()
@@ -380,7 +387,7 @@ def update_address(store, order_id: int, *, expected: int, address: dict[str, st
             h.c.comment == note)).scalar()
         if found is None:
             found = conn.execute(sa.insert(h).values(order_id=order_id, order_status_id=expected, notify=0,
-                                                     comment=note, date_added=_now(conn, shop, cfg))
+                                                     comment=note, date_added=_now(conn, shop, cfg.store_id))
                                  ).inserted_primary_key[0]
         row.marks["history_id"] = int(found)
 
@@ -463,10 +470,10 @@ def set_stock(store, quantities: dict[int, int], *, key: str) -> int:
         return int(row.marks.get("written", 0))
     wanted = {int(pid): q for pid, q in row.request["quantities"].items()}  # the journaled request, on resume too
     shop = shop_db(store)
-    now = shop_time.shop_now(shop, 0).replace(microsecond=0)  # as the shop's admin (store 0's settings) stamps it
     p = shop.t("product")
     changed = 0
     with shop.engine.begin() as conn:
+        now = _now(conn, shop, ADMIN_STORE)
         current = dict(conn.execute(sa.select(p.c.product_id, p.c.quantity).where(p.c.product_id.in_(list(wanted)))).all())
         for pid, qty in wanted.items():
             if pid in current and current[pid] != qty:
@@ -528,7 +535,7 @@ def create_order(store, draft: dict, *, key: str) -> int:
                                                        finished=False)
             if found is None:
                 _checkpoint("order", "before")
-                now = _now(conn, shop, settings)
+                now = _now(conn, shop, settings.store_id)
                 local = now if not isinstance(now, sa.sql.ClauseElement) else conn.execute(sa.select(now)).scalar()
                 info = order_create.store_row(conn, shop, settings, store_name=store.name, store_url=store.api_url or "")
                 country = order_create.find_country(conn, shop, draft.get("country_iso", ""))
@@ -668,7 +675,7 @@ def _product_step(conn, shop, cfg, row, step: str, draft: ProductDraft, language
                                                                  languages, preferred, marks)
     elif step == "product":
         p = shop.t("product")
-        now = _now(conn, shop, cfg)
+        now = _now(conn, shop, ADMIN_STORE)
         pid = marks.get("product_id")
         if pid is None:
             pid = product_model.find_created(conn, shop, draft.model, marks["floor"])
@@ -745,7 +752,7 @@ def _category_step(conn, shop, cfg, row, step: str, draft: CategoryDraft, langua
     marks = row.marks
     if step == "category":
         c = shop.t("category")
-        now = _now(conn, shop, cfg)
+        now = _now(conn, shop, ADMIN_STORE)
         cid = marks.get("category_id")
         if cid is None:
             cid = category_model.find_created(conn, shop, draft, marks["floor"])
@@ -969,7 +976,7 @@ def upsert_customer(store, fields: dict, *, customer_group_id: int, key: str,
             lang = next((i for i, code in statuses.languages(shop).items() if code == cfg.language_code), 0)
             new = {"store_id": int(store.oc_store_id or 0), "language_id": lang, "password": "", "custom_field": "[]",
                    "newsletter": 0, "ip": "", "status": 1, "safe": 0, "token": "", "code": "",
-                   "date_added": _now(conn, shop, cfg), **cols}
+                   "date_added": _now(conn, shop, ADMIN_STORE), **cols}
             extra = {"fax": "", "salt": "", "address_id": 0, "approved": 1}
             new.update({k: v for k, v in extra.items() if k in c.c})
             cid = int(conn.execute(sa.insert(c).values(**new)).inserted_primary_key[0])
