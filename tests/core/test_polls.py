@@ -339,7 +339,7 @@ def test_failing_and_slow_targets_cannot_hold_the_healthy_ones_threads(flaky_pol
     sched = polls.Scheduler(threads=1, slow_threads=1, leases=polls.FileLeases(tmp_path))
     sched.tick()
     _settle(sched)  # the first round: all on the one normal thread; "down" failed, "hangs" was slow
-    assert sched.slow == {("test.flaky", "down"), ("test.flaky", "hangs")}
+    assert set(sched.leases.slow_targets()) == {"test.flaky|down", "test.flaky|hangs"}
     PollHealth.objects.filter(key="down").update(retry_at=None)  # no back-off here: only the lanes are tested
     polls.reset()
     del flaky_poll[:]
@@ -439,10 +439,81 @@ def test_the_slow_lane_keeps_its_since_across_a_restart_and_clears_it_on_recover
     assert after["test.lane|down"]["at"] > first["test.lane|down"]["at"]
     failing["down"] = False
     assert round_(restarted) == {}  # recovered: off the record, and its since forgotten
-    assert restarted.lane_since == {}
     failing["down"] = True
     back = round_(restarted)["test.lane|down"]
     assert back["since"] > first["test.lane|down"]["since"]  # on the lane again: a new since
+
+
+@pytest.mark.parametrize("kind", ["file", "redis"])
+@pytest.mark.django_db(transaction=True)
+def test_of_two_dispatchers_the_slow_lane_is_one_and_a_target_runs_at_one_at_a_time(monkeypatch, tmp_path, request,
+                                                                                   kind):
+    """Two dispatchers (worker processes: each its own lease-store client) share one slow lane: a target one saw slow
+    runs on the slow lane at the other, both put it back on the healthy lane after its first good poll there, a poll
+    that outlasts its slot is not started by the other meanwhile, the next slot after it ends is polled, and a
+    dispatcher that died holding a target frees it after RUN_SECONDS. Before, each dispatcher kept its own set (the
+    other's slow targets joined it only at its next refresh and left it only after a good poll of its own), and the
+    slot lease alone let the other dispatcher start a second poll of a hung shop at each new slot."""
+    import threading
+
+    monkeypatch.setattr(polls, "_POLLS", {})
+    monkeypatch.setattr(polls, "SLOW_SECONDS", 0.3)
+    took, lanes, at_once = {"x": 0.5}, [], {"now": 0, "most": 0}
+    guard = threading.Lock()
+
+    def run(target):
+        with guard:
+            at_once["now"] += 1
+            at_once["most"] = max(at_once["most"], at_once["now"])
+        lanes.append("slow" if threading.current_thread().name.startswith("poll-slow") else "healthy")
+        time.sleep(took["x"])
+        with guard:
+            at_once["now"] -= 1
+
+    polls.register_poll("test.lanes", targets=lambda: [polls.Target("x", 15, store_id=7)], label="lanes")(run)
+    url = request.getfixturevalue("redis_url") if kind == "redis" else ""
+    leases = _leases(kind, tmp_path, url)
+
+    def client():  # each worker process has its own
+        return polls.FileLeases(tmp_path / "leases") if kind == "file" else polls.RedisLeases(url, prefix=leases.prefix)
+
+    one = polls.Scheduler(threads=1, slow_threads=1, leases=client())
+    two = polls.Scheduler(threads=1, slow_threads=1, leases=client())
+
+    def next_slot(*schedulers, settle=True):
+        clock.travel(15)
+        for s in schedulers:
+            s.tick()
+        if settle:
+            _settle(one, two)
+
+    one.tick(), two.tick()  # both have read the targets (and the empty record) now; one takes the slot
+    _settle(one, two)
+    assert lanes == ["healthy"] and set(leases.slow_targets()) == {"test.lanes|x"}  # 0.5 s: slow
+    took["x"] = 0.0
+    next_slot(two)  # two takes the next slot: the lane one saw
+    assert lanes[1:] == ["slow"] and leases.slow_targets() == {}  # polled well: off the record
+    next_slot(one)  # one saw it slow itself; after two's good poll it is healthy for one too
+    assert lanes[2:] == ["healthy"]
+
+    took["x"] = 1.0  # hangs past its slot
+    next_slot(one, settle=False)
+    time.sleep(0.1)
+    next_slot(two, one, settle=False)  # the slot after: x still runs at one
+    _settle(one, two)
+    assert lanes[3:] == ["healthy"] and at_once["most"] == 1  # started once, never twice at once
+    took["x"] = 0.0
+    next_slot(two)  # not starved: the next slot runs, on the lane one's slow poll put it on
+    assert lanes[4:] == ["slow"]
+
+    monkeypatch.setattr(polls, "RUN_SECONDS", 1.0)
+    dead = client().take("test.lanes", "x", slot=-1, ttl=60, owner="a worker killed mid-poll")
+    assert dead is not None and dead.lane is None
+    next_slot(one, two)
+    assert len(lanes) == 5  # held by the dead worker
+    time.sleep(1.1)
+    next_slot(one, two)
+    assert lanes[5:] == ["healthy"] and at_once["most"] == 1
 
 
 def test_an_idle_shop_poll_opens_no_transaction(shop):
@@ -732,7 +803,7 @@ def test_polls_whose_lease_store_is_down_keep_their_last_run_and_lane_in_one_lin
         for i in range(3):
             target = polls.Target(f"t{i}", 15, store_id=7)
             assert polls.run_once(poll, target) is True  # the poll ran: only its time is not kept
-            sched._note_lane(target, (poll.name, target.key), True, 31.0, True)
+            sched._note_lane(target, (poll.name, target.key), True, 31.0, True, None)
         said = [r for r in caplog.records if r.name == "ocbridge.core.polls"]
     finally:
         settings.REDIS_URL = ""

@@ -13,8 +13,10 @@ Contract for a poll (register it from a module imported by an AppConfig.ready())
 
 Timing: each target is due once per slot of `every` seconds on the hub's clock (so the test clock moves polls
 too), phase-shifted per key so a thousand shops do not all poll in the same second. Of several dispatchers, the
-one that takes a slot's lease runs it (`Leases`: a file per target on one machine, Redis when the hub has it);
-the lease store is the scheduler's scratch space, never the hub database.
+one that takes a slot's lease runs it and holds the target until that poll ends (renewed while it runs; a dead
+dispatcher's hold expires after RUN_SECONDS), so a poll that outlasts its slot is never started again elsewhere
+meanwhile (`Leases`: a file per target on one machine, Redis when the hub has it); the lease store is the
+scheduler's scratch space, never the hub database.
 
 What the dashboard sees: a `PollHealth` row per target, written only when a poll of it fails and when it recovers
 (core.attention shows the failing ones); the dispatchers' beat in the lease store (`dispatcher_seen()`), which
@@ -25,7 +27,9 @@ Back-off and fairness (an agency's hub reads a thousand shops, a few of them dow
 whose poll failed waits `backoff()` before its next try — twice its interval after the second failure in a row, four
 times after the third, up to BACKOFF_MAX — kept on its health row (`retry_at`, shown on the store page) so every
 dispatcher honours it. A target whose last poll failed or took longer than SLOW_SECONDS runs on a lane of its own
-(`slow_threads`), so shops that hang cannot hold the threads the healthy shops are polled on.
+(`slow_threads`), so shops that hang cannot hold the threads the healthy shops are polled on. The slow-lane record
+is that lane for every dispatcher: each lease is taken with the target's record in one step, so a target any
+dispatcher saw slow is on the slow lane wherever it runs next, and on the healthy lane again after one good poll.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import queue
 import re
 import threading
 import time
+import uuid
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -65,6 +70,17 @@ BACKOFF_MAX = 600.0  # seconds: a shop down for hours is still tried every ten m
 SLOW_SECONDS = 5.0  # a poll that took longer than this (or failed) runs on the slow lane next time
 BEAT_NAME = "dispatcher"
 LANE_NAME = "slow-lane"  # the lease store's record of the targets on the slow lane (shown on the dashboard)
+# A dispatcher's hold on a target it has queued or runs, renewed every REFRESH_SECONDS while it does: a slot that
+# begins meanwhile is not run by another dispatcher; a dispatcher that died frees its targets after this long.
+RUN_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A slot taken: the target is this dispatcher's until it releases it. `lane`: its slow-lane record as the slot
+    was taken (None: it runs on the healthy lane) — read in the same step, so every dispatcher sees one lane."""
+
+    lane: dict | None
 
 
 @dataclass(frozen=True)
@@ -134,20 +150,53 @@ class FileLeases:
     def _path(self, *parts: str) -> Path:
         return self.root / "--".join(re.sub(r"[^A-Za-z0-9_.-]", "_", p) for p in parts)
 
-    def take(self, name: str, key: str, slot: int, ttl: float) -> bool:
+    def take(self, name: str, key: str, slot: int, ttl: float, owner: str) -> Lease | None:
+        import fcntl
+
+        fd = os.open(self._path(name, key), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # the slot file's lock guards its run file too
+            if os.read(fd, 32).decode(errors="replace") == str(slot) or self._held(name, key, owner):
+                return None
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+            os.write(fd, str(slot).encode())
+            self._path(name, key, "run").write_text(f"{owner} {time.time() + RUN_SECONDS!r}")
+            return Lease(self.slow_targets().get(f"{name}|{key}"))
+        finally:
+            os.close(fd)
+
+    def _held(self, name: str, key: str, owner: str) -> bool:
+        """Whether another dispatcher holds the target (its run file names it and has not expired)."""
+        try:
+            holder, until = self._path(name, key, "run").read_text().rsplit(" ", 1)
+        except (FileNotFoundError, ValueError):
+            return False
+        return holder != owner and float(until) > time.time()
+
+    def _with_run(self, name: str, key: str, owner: str, write: Callable[[Path], None]) -> None:
+        """`write(run file)` when `owner` holds the target, under the slot file's lock."""
         import fcntl
 
         fd = os.open(self._path(name, key), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            if os.read(fd, 32).decode(errors="replace") == str(slot):
-                return False
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.ftruncate(fd, 0)
-            os.write(fd, str(slot).encode())
-            return True
+            path = self._path(name, key, "run")
+            try:
+                mine = path.read_text().rsplit(" ", 1)[0] == owner
+            except FileNotFoundError:
+                mine = False
+            if mine:
+                write(path)
         finally:
             os.close(fd)
+
+    def release(self, name: str, key: str, owner: str) -> None:
+        self._with_run(name, key, owner, lambda path: path.unlink(missing_ok=True))
+
+    def renew(self, idents: Iterable[tuple[str, str]], owner: str) -> None:
+        for name, key in idents:
+            self._with_run(name, key, owner, lambda path: path.write_text(f"{owner} {time.time() + RUN_SECONDS!r}"))
 
     def done(self, name: str, key: str, when: float) -> None:
         self.root.mkdir(parents=True, exist_ok=True)  # emptied meanwhile (tests): made again
@@ -216,8 +265,16 @@ class FileLeases:
 class RedisLeases:
     """Several machines (PostgreSQL + Redis): the same, as one Redis key per target, compared and set by a script."""
 
-    TAKE = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return 0 end "
-            "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1")
+    # KEYS: the slot, the run, the slow-lane record; ARGV: slot, its ttl, owner, run ms, the target's lane name
+    TAKE = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return false end "
+            "local holder = redis.call('GET', KEYS[2]) "
+            "if holder and holder ~= ARGV[3] then return false end "
+            "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) "
+            "redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4]) "
+            "return {1, redis.call('HGET', KEYS[3], ARGV[5]) or ''}")
+    RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 0"
+    RENEW = ("for _, key in ipairs(KEYS) do if redis.call('GET', key) == ARGV[1] then "
+             "redis.call('PEXPIRE', key, ARGV[2]) end end return 0")
 
     def __init__(self, url: str, prefix: str = "ocbridge:poll:"):
         # the poll loop's and jobs' calls may wait (a slot skipped is a poll late); what pages read may not
@@ -225,8 +282,21 @@ class RedisLeases:
         self.pages = redis_clients.client(url, redis_clients.REQUEST)
         self.prefix = prefix
 
-    def take(self, name: str, key: str, slot: int, ttl: float) -> bool:
-        return bool(self.redis.eval(self.TAKE, 1, f"{self.prefix}{name}:{key}", str(slot), max(1, int(ttl))))
+    def take(self, name: str, key: str, slot: int, ttl: float, owner: str) -> Lease | None:
+        import json
+
+        taken = self.redis.eval(self.TAKE, 3, f"{self.prefix}{name}:{key}", f"{self.prefix}{name}:{key}:run",
+                                f"{self.prefix}{LANE_NAME}", str(slot), max(1, int(ttl)), owner,
+                                int(RUN_SECONDS * 1000), f"{name}|{key}")
+        return None if taken is None else Lease(json.loads(taken[1]) if taken[1] else None)
+
+    def release(self, name: str, key: str, owner: str) -> None:
+        self.redis.eval(self.RELEASE, 1, f"{self.prefix}{name}:{key}:run", owner)
+
+    def renew(self, idents: Iterable[tuple[str, str]], owner: str) -> None:
+        keys = [f"{self.prefix}{name}:{key}:run" for name, key in idents]
+        if keys:
+            self.redis.eval(self.RENEW, len(keys), *keys, owner, int(RUN_SECONDS * 1000))
 
     def done(self, name: str, key: str, when: float) -> None:
         self.redis.set(f"{self.prefix}{name}:{key}:ok", repr(when), ex=7 * 24 * 3600)
@@ -594,8 +664,9 @@ class Scheduler:
         self.lane = Lane(threads, max(threads, MOST_PER_BASE * threads))
         self.slow_lane = Lane(slow_threads, max(slow_threads, MOST_PER_BASE * slow_threads))
         self.todo, self.slow_todo = self.lane.todo, self.slow_lane.todo
-        self.running: set[tuple[str, str]] = set()
-        self.slow: set[tuple[str, str]] = set()  # targets whose last poll here failed or was slow
+        self.running: set[tuple[str, str]] = set()  # queued or running here: this dispatcher holds their leases
+        self.owner = uuid.uuid4().hex  # names this dispatcher on the leases it holds
+        self.renewed = time.monotonic()
         self.seen: dict[tuple[str, str], int] = {}  # the last slot of each target this dispatcher handled
         self.targets: list[tuple[Poll, Target]] = []
         self.heap: list[tuple[float, int]] = []  # (when the slot of self.targets[n] begins, n)
@@ -606,8 +677,6 @@ class Scheduler:
         self.busy_since: dict[str, float] = {}  # healthy-lane thread → when its current poll started
         self.relieved: set[str] = set()  # healthy-lane threads stuck past SLOW_SECONDS, already replaced
         self.names = itertools.count()
-        # on the slow lane since (epoch seconds): set here, or taken from the lease store's record after a restart
-        self.lane_since: dict[tuple[str, str], float] = {}
         with self.lock:
             for lane in (self.lane, self.slow_lane):
                 lane.size = lane.base
@@ -651,22 +720,13 @@ class Scheduler:
             except Exception:  # one poll's broken target list must not stop the others
                 log.exception("poll %s: listing targets failed", poll.name)
         self.targets = targets
-        _load_failing()  # another process may have recorded a failure or a recovery meanwhile
-        with self.lock:  # a target failing in another process goes to the slow lane here too
-            self.slow |= set(_known_failing())
+        _load_failing()  # another process may have recorded a failure or a recovery meanwhile (its back-off)
         self.leases.beat()
         try:
             recorded = self.leases.slow_targets()
             listed = {f"{p.name}|{t.key}": (p.name, t.key) for p, t in targets}
             for name in set(recorded) - set(listed):  # gone meanwhile (store switched off or deleted): off the record
                 self.leases.set_slow(name, None)
-            # The record outlives this process (and is shared by every dispatcher): a target on it stays on the slow
-            # lane, since when it was recorded, after a restart — until a poll of it goes well and takes it off.
-            with self.lock:
-                for name, entry in recorded.items():
-                    if name in listed:
-                        self.slow.add(listed[name])
-                        self.lane_since.setdefault(listed[name], float(entry.get("since") or time.time()))
         except Exception:  # scratch space: the page may show a gone target a while longer
             log.warning("slow lane record not tidied", exc_info=True)
 
@@ -690,6 +750,9 @@ class Scheduler:
         if mono - self.refreshed >= REFRESH_SECONDS:
             self.refreshed = mono
             self._refresh()
+        if mono - self.renewed >= REFRESH_SECONDS:
+            self.renewed = mono
+            self._renew()
         now = clock.now().timestamp()
         if self.heaped is not self.targets:
             self._schedule(now)
@@ -712,25 +775,35 @@ class Scheduler:
 
     def _start_slot(self, poll: Poll, target: Target, ident: tuple[str, str], slot: int, now: float) -> None:
         """Queue a due target on its lane, unless it is running here, waiting out its back-off, or another
-        dispatcher took the slot's lease."""
+        dispatcher took the slot's lease or still holds the target (its poll of an earlier slot runs on). The lane is
+        the one the lease store's record says as the lease is taken: a target any dispatcher saw slow is on the slow
+        lane for all, and back on the healthy lane for all once a poll of it went well."""
         not_before = retry_at(poll.name, target.key)
         with self.lock:
             busy = ident in self.running
-            slow = ident in self.slow
         if busy or (not_before is not None and now < not_before):
             return
         try:
-            taken = self.leases.take(poll.name, target.key, slot, ttl=target.every * 4)
+            taken = self.leases.take(poll.name, target.key, slot, ttl=target.every * 4, owner=self.owner)
         except Exception as exc:
             if not broker_down(exc):
                 raise
             _lease_outage.failed(exc)  # this slot is skipped; the next one asks again
             return
         _lease_outage.ok()  # only an answer says it is back: most ticks do not reach the lease store
-        if taken:
+        if taken is not None:
             with self.lock:
                 self.running.add(ident)
-            (self.slow_todo if slow else self.todo).put((poll, target, ident))
+            (self.todo if taken.lane is None else self.slow_todo).put((poll, target, ident, taken.lane))
+
+    def _renew(self) -> None:
+        """Keep the leases of the targets queued or running here (a poll may take longer than RUN_SECONDS)."""
+        with self.lock:
+            idents = list(self.running)
+        try:
+            self.leases.renew(idents, self.owner)
+        except Exception as exc:  # the lease store is down: nobody takes them meanwhile either
+            _lease_failed(exc, "poll leases not renewed")
 
     def loop(self, stop: threading.Event) -> None:
         """The worker's poll loop, on a thread of its own: it wakes for each slot boundary, while the job dispatcher
@@ -753,7 +826,7 @@ class Scheduler:
         name, healthy = threading.current_thread().name, lane is self.lane
         while True:
             try:
-                poll, target, ident = lane.todo.get(timeout=IDLE_SECONDS)
+                poll, target, ident, on_lane = lane.todo.get(timeout=IDLE_SECONDS)
             except queue.Empty:
                 with self.lock:  # nothing to do for a while: a thread added for a backlog ends
                     if lane.size > lane.base:
@@ -764,7 +837,6 @@ class Scheduler:
             started, ok = time.monotonic(), False
             with self.lock:
                 lane.busy += 1
-                was_slow = ident in self.slow
                 if healthy:
                     self.busy_since[name] = started
             try:
@@ -774,12 +846,12 @@ class Scheduler:
             finally:
                 took = time.monotonic() - started
                 slow = not ok or took > SLOW_SECONDS
-                if slow or was_slow:  # recorded before `running` lets the target go again
-                    self._note_lane(target, ident, slow, took, ok)
+                if slow or on_lane is not None:  # recorded before the lease lets the target go again
+                    self._note_lane(target, ident, slow, took, ok, on_lane)
+                self._release(ident)
                 with self.lock:
                     lane.busy -= 1
                     self.running.discard(ident)
-                    (self.slow.add if slow else self.slow.discard)(ident)
                     if healthy:
                         self.busy_since.pop(name, None)
                         self.relieved.discard(name)
@@ -796,21 +868,27 @@ class Scheduler:
             lane.alive -= 1
         return leave
 
-    def _note_lane(self, target: Target, ident: tuple[str, str], slow: bool, took: float, ok: bool) -> None:
-        """Keep the dashboard's slow-lane record: a target that is (still) slow with its last poll, one that left."""
+    def _note_lane(self, target: Target, ident: tuple[str, str], slow: bool, took: float, ok: bool,
+                   on_lane: dict | None) -> None:
+        """Keep the slow-lane record, which every dispatcher's leases read: a target that is (still) slow with its
+        last poll (since when: kept from its record, across restarts too), one that left it (`on_lane`: its record
+        when the lease was taken)."""
         name = "|".join(ident)
         try:
             if not slow:
                 self.leases.set_slow(name, None)
                 return
-            since = self.lane_since.setdefault(ident, time.time())
+            since = float((on_lane or {}).get("since") or time.time())
             self.leases.set_slow(name, {"store": target.store_id, "since": since, "at": time.time(),
                                     "seconds": round(took, 3), "ok": ok})
         except Exception as exc:  # the lease store is scratch space: the page says less, polling goes on
             _lease_failed(exc, "poll %s of %s: slow lane not recorded", *ident)
-        finally:
-            if not slow:
-                self.lane_since.pop(ident, None)
+
+    def _release(self, ident: tuple[str, str]) -> None:
+        try:
+            self.leases.release(*ident, self.owner)
+        except Exception as exc:  # it expires after RUN_SECONDS; this dispatcher may take it again before that
+            _lease_failed(exc, "poll %s of %s: lease not released", *ident)
 
     def idle(self) -> bool:
         with self.lock:
