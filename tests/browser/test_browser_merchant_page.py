@@ -52,11 +52,12 @@ def test_card_typed_in_the_iframe_pays(page, aps_bed):  # noqa: F811
 
 
 def test_hosted_installment_plan_then_card(page, aps_bed):  # noqa: F811
-    from ocbridge.integrations.payments import links
+    from ocbridge.integrations.payments import installments, links
 
     bed = aps_bed("3.0", integration_type="merchant_page", installments="hosted")
     bed.add_order(802, total="2000.00")
     payment = links.new_payment(bed.integration, order_id=802, amount="2000.00", currency="AED", language="en")
+    installments.prefetch(payment)  # as the job that makes a link does: the page itself never asks APS
     link = links.url_for(payment)
     page.goto(link)
     assert page.locator("iframe[name=aps-card]").count() == 0  # the customer chooses first

@@ -176,6 +176,44 @@ def test_paid_at_the_gateway_end_to_end_confirms_the_order(cod_bed, settings):
         aps.stop()
 
 
+def test_pay_link_with_hosted_installments_has_its_plans_fetched_by_the_link_job(cod_bed, settings):
+    """Installments on (APS merchant page, hosted plans) and an order above the minimum: the pay link COD sends is
+    made by its job with the banks' plans fetched there (GET_INSTALLMENTS_PLANS once, for the order's amount, before
+    the SMS goes), so the customer's page lists them and asks APS nothing; a duplicated webhook fetches nothing more.
+    Checked against the APS simulator (tests/contracts/test_aps.py [PLANS] names the sources)."""
+    from decimal import Decimal
+
+    import httpx
+    from integrations.payments.conftest import CREDS
+
+    from ocbridge.simulators.aps import ApsSimulator
+
+    settings.SIMULATOR_HOSTS = ["127.0.0.1"]
+    bed = cod_bed("3.0", channels=["sms"] * 3, pay_offer=True)
+    aps = ApsSimulator(speed=1000)
+    aps.start()
+    try:
+        conn = Connection.objects.create(store=bed.store, service="aps", base_url=aps.base_url, secret=dict(CREDS),
+                                         options={"sha_type": "sha256"})
+        Integration.objects.create(store=bed.store, kind="aps", connection=conn, settings={
+            "paid_status_id": 15, "link_hours": 48, "integration_type": "merchant_page", "installments": "hosted"})
+        bed.sim.set_webhook_behaviour(duplicate=2)
+        add_order(bed.shop, 1207, telephone=PHONE, total=Decimal("2000.00"), currency_code="AED")
+        bed.sim.set_customer(E164, sms_reply="öde")
+        bed.run()
+        [sms] = _pay_links(bed)
+        asked = [r.json() for r in aps.requests("/FortAPI/paymentApi")]
+        assert [(r["query_command"], r["amount"], r["currency"]) for r in asked] == [
+            ("GET_INSTALLMENTS_PLANS", "200000", "AED")]
+        before = len(aps.requests())
+        page = httpx.get(sms["text"].split()[-1] + "?lang=en")  # the order's language is Turkish
+        assert page.status_code == 200 and "Gulf Bank" in page.text and "6 monthly payments of 333.33 AED" in page.text
+        assert len(aps.requests()) == before  # the customer's page asked APS nothing
+        assert not Job.objects.filter(kind="payments.fetch_plans").exists()
+    finally:
+        aps.stop()
+
+
 def test_a_pay_link_that_cannot_be_made_reads_in_each_readers_language(cod_bed):
     """"öde" for an order with nothing to take (total 0): no payment, a person takes it, and the confirmation's
     timeline says "pay link not made: …" in the reader's language, the payments' reason inside too (the worker

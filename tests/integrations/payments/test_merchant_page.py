@@ -191,8 +191,11 @@ def test_standalone_installments_on_the_merchant_page(aps_bed, version):
 
 
 def test_hosted_installments_plan_chosen_on_the_pay_page(aps_bed):
+    from ocbridge.integrations.payments import installments
+
     bed = aps_bed("4.0", integration_type="merchant_page", installments="hosted")
     payment, link = _link(bed, 612, total="2000.00")
+    installments.prefetch(payment)  # as the job that makes a link does
     choice = httpx.get(link)
     assert "Gulf Bank" in choice.text and "Desert Islamic Bank" in choice.text and "card-form" not in choice.text
     assert "3 monthly payments of 666.67 AED" in choice.text and "6 monthly payments of 333.33 AED" in choice.text
@@ -302,38 +305,67 @@ def test_purchase_without_an_answer_is_asked_about_first(aps_bed, carried_out):
     assert payment.state == "paid" and bed.sim.transactions()[payment.reference]["captured"] == 2000
 
 
+def _plans_asked(bed) -> int:
+    return len([r for r in bed.sim.requests("/FortAPI/paymentApi")
+                if r.json().get("query_command") == "GET_INSTALLMENTS_PLANS"])
+
+
+def test_the_pay_page_never_asks_apss_plans_it_offers_full_payment_and_queues_one_fetch(aps_bed):
+    """No plans kept (no job fetched them: a link made before, or its job's fetch failed): the customer's page makes
+    no call to APS (a slow outside call inside the customer's request) — it offers paying in full and queues one
+    fetch job for the store and currency, however many customers and reloads ask meanwhile; the job asks APS once per
+    payment without plans, and the next view lists them, still asking APS nothing. Before: the page asked APS itself."""
+    bed = aps_bed("4.0", integration_type="merchant_page", installments="hosted")
+    first, link = _link(bed, 620, total="2000.00")
+    second, other = _link(bed, 621, total="3000.00")
+    for url in (link, link, other):
+        page = httpx.get(url)
+        assert page.status_code == 200 and "card-form" in page.text and "Gulf Bank" not in page.text
+    assert bed.sim.requests() == []  # nothing asked inside the customers' requests
+    [job] = Job.objects.filter(kind="payments.fetch_plans")
+    assert job.key.startswith(f"payments:{bed.store.pk}:plans:AED:") and job.payload == {"currency": "AED"}
+    bed.settle()
+    asked = [r.json() for r in bed.sim.requests("/FortAPI/paymentApi")]
+    assert sorted(r["amount"] for r in asked) == ["200000", "300000"]  # once per payment, with its amount [PLANS]
+    for url, per_month in ((link, "333.33"), (other, "500.00")):
+        page = httpx.get(url)
+        assert "Gulf Bank" in page.text and f"6 monthly payments of {per_month} AED" in page.text
+    assert _plans_asked(bed) == 2 and Job.objects.filter(kind="payments.fetch_plans").count() == 1
+
+
 def test_installment_plans_failing_is_noted_once_per_episode_not_per_view(aps_bed):
-    """APS cannot list the plans: the customer may pay in full; the payment's history gets one note for the whole
-    episode (not one per reload), APS is not asked again at each reload, and a new failure after plans came back is a
-    new episode."""
+    """APS cannot list the plans (asked by the fetch job the page queued): the customer may pay in full; the
+    payment's history gets one note for the whole episode (not one per reload), APS is not asked again at each
+    reload, and a new failure after plans came back is a new episode."""
     from ocbridge.core import clock
     from ocbridge.integrations.payments import installments
 
     bed = aps_bed("4.0", integration_type="merchant_page", installments="hosted")
     payment, link = _link(bed, 618, total="2000.00")
 
-    def asked() -> int:
-        return len([r for r in bed.sim.requests("/FortAPI/paymentApi")
-                    if r.json().get("query_command") == "GET_INSTALLMENTS_PLANS"])
-
     def notes() -> int:
         return PaymentEvent.objects.filter(payment=payment, what__startswith="installment plans not available").count()
 
+    def view() -> str:
+        text = httpx.get(link).text
+        bed.settle()  # the fetch job the view queued, if any
+        return text
+
     bed.sim.fail_next("503", count=2, path="/FortAPI/paymentApi")
     for _ in range(3):
-        page = httpx.get(link)
-        assert "card-form" in page.text and "Gulf Bank" not in page.text  # paying in full still works
-    assert (asked(), notes()) == (1, 1)
+        page = view()
+        assert "card-form" in page and "Gulf Bank" not in page  # paying in full still works
+    assert (_plans_asked(bed), notes()) == (1, 1)
     clock.travel(installments.PLANS_RETRY.total_seconds() + 1)
-    httpx.get(link)  # asked again: still failing, the same episode
-    assert (asked(), notes()) == (2, 1)
+    view()  # asked again: still failing, the same episode
+    assert (_plans_asked(bed), notes()) == (2, 1)
     clock.travel(installments.PLANS_RETRY.total_seconds() + 1)
-    assert "Gulf Bank" in httpx.get(link).text  # back: the episode ends
-    assert (asked(), notes()) == (3, 1)
-    clock.travel(installments.PLANS_FRESH.total_seconds() + 1)
+    view()  # asked again by the job: back, the episode ends
+    assert "Gulf Bank" in view() and (_plans_asked(bed), notes()) == (3, 1)
+    clock.travel(installments.PLANS_KEPT.total_seconds() + 1)
     bed.sim.fail_next("503", path="/FortAPI/paymentApi")
-    httpx.get(link)  # a new failure after the plans came back: a new episode, one more note
-    assert (asked(), notes()) == (4, 2)
+    assert "Gulf Bank" not in view()  # a new failure after the plans came back: a new episode, one more note
+    assert (_plans_asked(bed), notes()) == (4, 2)
 
 
 def test_a_slow_purchase_never_holds_the_customers_page(aps_bed):

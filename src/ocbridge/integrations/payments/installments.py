@@ -21,11 +21,11 @@ from ocbridge.integrations.payments import ledger
 from ocbridge.integrations.payments.config import PaymentConfig
 from ocbridge.integrations.payments.models import Payment
 
-PLANS_FRESH = timedelta(minutes=10)  # the banks' plans change rarely; a customer reloading is not asked again
-PLANS_RETRY = timedelta(minutes=1)  # after a failure: a reload within this shows "in full" without asking APS again
-# Plans fetched by the job that made the link serve the pay page this long: a customer opens an e-mailed or texted
-# link minutes to hours later, and the page should not wait on APS then. Past it the page asks once more.
-PLANS_FROM_LINK = timedelta(hours=24)
+PLANS_RETRY = timedelta(minutes=1)  # after a failure: APS is not asked again for this payment within this
+# Plans a job fetched serve the pay page this long: a customer opens an e-mailed or texted link minutes to hours later,
+# and the page never waits on APS. Past it (or with none kept) the page offers paying in full and queues a fetch.
+PLANS_KEPT = timedelta(hours=24)
+FETCH_MOST = 20  # APS calls one fetch job makes at most (the newest payments first)
 
 
 def offer(payment: Payment) -> str:
@@ -42,43 +42,96 @@ def _younger_than(stamp: dict, age: timedelta) -> bool:
         return False
 
 
-def plans(payment: Payment, gateway, *, by: str = "") -> list[dict]:
-    """The banks' plans for this payment's amount (GET_INSTALLMENTS_PLANS), kept on the payment for a while
-    (PLANS_FRESH; PLANS_FROM_LINK when the link's job fetched them, `by="link"`); [] when APS cannot list them
-    (paying in full still works). A failure is noted once per episode — the first failure after plans were listed or
-    never asked — and APS is not asked again for PLANS_RETRY, however often the customer reloads; the first success
-    ends the episode."""
+def kept(payment: Payment) -> list[dict] | None:
+    """The banks' plans a job fetched for this payment within PLANS_KEPT, else None. Never asks APS."""
     cached = payment.gateway_data.get("plans") or {}
-    if _younger_than(cached, PLANS_FROM_LINK if cached.get("by") == "link" else PLANS_FRESH):
-        return cached["issuers"]
+    return cached["issuers"] if _younger_than(cached, PLANS_KEPT) else None
+
+
+def _failing(payment: Payment) -> bool:
     failing = payment.gateway_data.get("plans_failed")
-    if failing and _younger_than(failing, PLANS_RETRY):
+    return bool(failing) and _younger_than(failing, PLANS_RETRY)
+
+
+def for_page(payment: Payment) -> list[dict]:
+    """The plans the customer's pay page lists: those kept, never asked of APS inside the customer's request (a slow
+    outside call). None kept: [] (the page offers paying in full) and one fetch job queued, so the next view has
+    them."""
+    issuers = kept(payment)
+    if issuers is None:
+        if not _failing(payment):
+            queue_fetch(payment)
         return []
+    return issuers
+
+
+def queue_fetch(payment: Payment) -> bool:
+    """Queue one FetchPlans job for the payment's store and currency; none while one is queued or running (it takes
+    this payment too), and at most one a PLANS_RETRY slot however many customers reload. True when queued."""
+    from ocbridge.core.jobs import enqueue_unless_waiting
+    from ocbridge.integrations.payments.jobs import FetchPlans
+
+    currency = payment.currency.upper()
+    slot = int(clock.now().timestamp() // PLANS_RETRY.total_seconds())
+    return enqueue_unless_waiting(FetchPlans, key=f"payments:{payment.store_id}:plans:{currency}:{slot}",
+                                  integration=payment.integration, payload={"currency": currency},
+                                  waiting_payload={"currency": currency})
+
+
+def fetch(payment: Payment, gateway) -> list[dict]:
+    """Ask APS (GET_INSTALLMENTS_PLANS) for the banks' plans for this payment's amount and keep them on the payment
+    (PLANS_KEPT); [] when APS cannot list them (paying in full still works). Called by jobs only. A failure is noted
+    once per episode — the first failure after plans were listed or never asked — and APS is not asked again for
+    PLANS_RETRY; the first success ends the episode."""
+    if _failing(payment):
+        return []
+    failing = payment.gateway_data.get("plans_failed")
     try:
         issuers = gateway.installment_plans(payment)
     except ServiceError as exc:
         if not failing:
             ledger.note(payment, Sentence(gettext_noop("installment plans not available: {error}"),
                                           error=ledger.error_of(exc)), actor="link")
+        payment.refresh_from_db(fields=["gateway_data"])  # the customer's page may have changed it meanwhile
         payment.keep(plans_failed={"at": clock.now().isoformat(), "error": str(exc)[:200]})
         return []
-    payment.keep(plans={"at": clock.now().isoformat(), "issuers": issuers, **({"by": by} if by else {})},
-                 plans_failed=None)
+    payment.refresh_from_db(fields=["gateway_data"])
+    payment.keep(plans={"at": clock.now().isoformat(), "issuers": issuers}, plans_failed=None)
     return issuers
 
 
 def prefetch(payment: Payment) -> None:
     """Fetch the banks' plans when the link is made, from the job that makes it, so the customer's pay page lists
-    them without asking APS while the customer waits (the page asks only when none are kept). Nothing for a payment
-    that offers no hosted plans, or inside a hub transaction (a call to APS must not hold the hub's write lock: the
-    page asks instead); a failure is noted and paced as on the page."""
+    them. Nothing for a payment that offers no hosted plans, already has some kept, or inside a hub transaction (a
+    call to APS must not hold the hub's write lock: the page's first view queues a fetch instead)."""
     from django.db import connection
 
     from ocbridge.integrations.payments.gateways import gateway_for
 
-    if connection.in_atomic_block or offer(payment) != "hosted":
+    if connection.in_atomic_block or offer(payment) != "hosted" or kept(payment) is not None:
         return
-    plans(payment, gateway_for(payment.integration), by="link")
+    fetch(payment, gateway_for(payment.integration))
+
+
+def fetch_missing(integration, currency: str) -> int:
+    """FetchPlans: plans for the open payments of this integration and currency that offer hosted plans and have
+    none kept (newest first, at most FETCH_MOST). Returns how many were asked for."""
+    from ocbridge.integrations.payments.gateways import gateway_for
+    from ocbridge.integrations.payments.models import OPEN_STATES
+
+    rows = (Payment.objects.select_related("integration").filter(
+        integration=integration, currency=currency.upper(), state__in=OPEN_STATES, expires_at__gt=clock.now())
+        .order_by("-id"))
+    gateway, asked = None, 0
+    for payment in rows.iterator():
+        if asked >= FETCH_MOST:
+            break
+        if offer(payment) != "hosted" or kept(payment) is not None or _failing(payment):
+            continue
+        gateway = gateway or gateway_for(integration)
+        fetch(payment, gateway)
+        asked += 1
+    return asked
 
 
 def choose(payment: Payment, issuers: list[dict], choice: str) -> dict | None:

@@ -481,14 +481,19 @@ class MailLink(PaymentJob):
 
 @register_job_kind
 class FetchPlans(PaymentJob):
-    """A pay link made on the dashboard (in the operator's request): the banks' installment plans fetched right
-    after, here, so the customer's pay page lists them without asking APS (installments.prefetch)."""
+    """The banks' installment plans for a store's open payments in one currency that have none kept (queued by the
+    customer's pay page, which never asks APS itself, and after a link made on the dashboard)."""
 
     kind = "payments.fetch_plans"
 
     def run(self, job) -> None:
-        payment = Payment.objects.select_related("integration__connection", "store").filter(
-            pk=job.payload["payment_id"]).first()
-        if payment is None or payment.state not in OPEN_STATES:
+        integration = job.integration
+        if integration is None or not integration.enabled:
             return
-        installments.prefetch(payment)
+        currency = job.payload.get("currency")
+        if currency is None:  # queued by an older hub for one payment
+            payment = Payment.objects.filter(pk=job.payload.get("payment_id")).first()
+            if payment is None:
+                return
+            currency = payment.currency
+        installments.fetch_missing(integration, currency)

@@ -108,7 +108,7 @@ def _aps_pages(request, payment: Payment, gateway) -> dict:
     merchant = PaymentConfig.from_settings(payment.integration.settings).integration_type == "merchant_page"
     offer, way, plans, error = installments.offer(payment), request.GET.get("way", ""), [], ""
     if offer == "hosted":
-        plans = installments.plans(payment, gateway)  # [] when APS cannot list them: paying in full still works
+        plans = installments.for_page(payment)  # never asks APS here: none kept → in full, and a fetch is queued
         if request.GET.get("plan") and way != "full":
             if installments.choose(payment, plans, request.GET["plan"]) is None:
                 error = "plan"
@@ -365,7 +365,7 @@ def payment_link(request, store_pk: int) -> HttpResponse:
     attempt number comes from the page that showed the form (a second click names the same attempt: one payment);
     "mail" e-mails the link to the order's address once (jobs.MailLink)."""
     from ocbridge import opencart
-    from ocbridge.integrations.payments.jobs import FetchPlans, MailLink
+    from ocbridge.integrations.payments.jobs import MailLink
 
     store = access.get_scoped(Store, request.user, Role.OPERATOR, pk=store_pk)
     kind = request.POST.get("gateway", "")
@@ -395,8 +395,7 @@ def payment_link(request, store_pk: int) -> HttpResponse:
                             payload={"payment_id": payment.pk, "actor": request.user.get_username()})
         messages.success(request, _("The pay link will be e-mailed to %(email)s.") % {"email": order.email})
     elif payment.state in OPEN_STATES and installments.offer(payment) == "hosted":  # MailLink fetches them itself
-        Job.objects.enqueue(FetchPlans, key=f"payments:{payment.pk}:plans", integration=integration,
-                            payload={"payment_id": payment.pk})
+        installments.queue_fetch(payment)
     return back if request.POST.get("back") == "order" else redirect("payments:detail", pk=payment.pk)
 
 
