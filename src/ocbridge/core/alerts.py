@@ -225,13 +225,7 @@ def compose(route: AlertRoute, news: list[AlertCondition], now: dt.datetime) -> 
 
 
 def _local(when: dt.datetime, store: Store) -> str:
-    from zoneinfo import ZoneInfo
-
-    try:
-        tz = ZoneInfo(store.timezone)
-    except Exception:  # an unknown zone name: UTC rather than no alert
-        tz = dt.timezone.utc
-    return when.astimezone(tz).strftime("%d.%m %H:%M")
+    return when.astimezone(store.zone).strftime("%d.%m %H:%M")  # an unknown zone name: UTC rather than no alert
 
 
 @register_job_kind

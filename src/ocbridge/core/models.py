@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import secrets as pysecrets
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -165,6 +167,15 @@ class Store(models.Model):
     @property
     def has_database(self) -> bool:
         return bool(self.db_name)
+
+    @property
+    def zone(self) -> dt.tzinfo:
+        """The store's own time zone: the owner's day and calling hours. UTC for a name the system does not know
+        (the store form refuses one; an older row may still have it)."""
+        try:
+            return ZoneInfo(self.timezone)
+        except Exception:  # noqa: BLE001 - ZoneInfoNotFoundError, or ValueError for a malformed name
+            return dt.timezone.utc
 
     def identity_clash(self) -> Store | None:
         """Another Store (enabled or not) on the same shop identity and store_id: a second one is refused."""

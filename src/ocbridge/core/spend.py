@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import Count
@@ -36,10 +35,7 @@ FREE = (SideEffectState.FAILED, SideEffectState.CANCELLED)  # refused, undeliver
 
 def day_start(store: Store, now: dt.datetime | None = None) -> dt.datetime:
     """The store's local midnight today, as an aware datetime."""
-    try:
-        tz = ZoneInfo(store.timezone)
-    except Exception:  # an unknown zone name: UTC rather than no limit
-        tz = dt.timezone.utc
+    tz = store.zone  # an unknown zone name: UTC rather than no limit
     local = (now or clock.now()).astimezone(tz)
     return dt.datetime.combine(local.date(), dt.time.min, tzinfo=tz)
 

@@ -321,6 +321,7 @@ def test_settings_test_checks_credentials_without_charging(aps_bed):
 def test_daily_report_lists_both_kinds_of_mismatch(aps_bed, admin_client):
     """Deliver 6: gateway paid but the shop not (the owner set the order back), and the reverse (the owner marked an
     order paid whose payment failed)."""
+    from ocbridge.core import clock
     from ocbridge.core.jobs import run_job
     from ocbridge.core.models import Job
     from ocbridge.integrations.payments.jobs import DailyReport
@@ -338,7 +339,8 @@ def test_daily_report_lists_both_kinds_of_mismatch(aps_bed, admin_client):
     assert bed.order_status(520) == 2 and bed.order_status(522) == 2
     write_history(bed.store, 520, expected=2, new=1, comment="owner: back to pending")
     write_history(bed.store, 521, expected=1, new=2, comment="owner: paid by bank, he says")
-    job = Job.objects.enqueue(DailyReport, key="test:report", store=bed.store, payload={"day": "2026-12-05"})
+    today = clock.now().astimezone(bed.store.zone).date()  # the store's day the payments were made in
+    job = Job.objects.enqueue(DailyReport, key="test:report", store=bed.store, payload={"day": today.isoformat()})
     run_job(job.pk)
     report = ReconciliationReport.objects.get(store=bed.store)
     assert [r["order_id"] for r in report.gateway_paid_shop_unpaid] == [520]

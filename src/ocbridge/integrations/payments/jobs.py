@@ -7,6 +7,7 @@ journaled write API (opencart.writes) with the owner's "paid" status.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from datetime import timedelta
 
@@ -314,21 +315,31 @@ REPORT_DAYS = 7  # payments of the last week are compared
 
 @register_schedule("payments.daily_report", REPORT_EVERY)
 def daily_report() -> None:
-    """Yesterday's report for every store with a payment gateway switched on (one job per store and day)."""
+    """Yesterday's report for every store with a payment gateway switched on (one job per store and day): the
+    store's own yesterday (Store.zone), so a store far from UTC gets it in the first hour after its midnight."""
     from ocbridge.integrations.payments.views import GATEWAY_KINDS
 
-    day = (clock.now() - timedelta(days=1)).date()
-    stores = Integration.objects.filter(kind__in=GATEWAY_KINDS, enabled=True, store__enabled=True).values_list(
-        "store_id", flat=True).distinct()
-    keys = {f"payments:report:{store_id}:{day.isoformat()}": store_id for store_id in stores}
+    now = clock.now()
+    stores = Store.objects.filter(pk__in=Integration.objects.filter(
+        kind__in=GATEWAY_KINDS, enabled=True, store__enabled=True).values("store_id"))
+    days = {s: now.astimezone(s.zone).date() - timedelta(days=1) for s in stores}
+    keys = {f"payments:report:{s.pk}:{day.isoformat()}": (s, day) for s, day in days.items()}
     # The other 23 hourly runs of a day read which reports are queued already and write nothing.
     made = set()
     names = list(keys)
     for n in range(0, len(names), 500):
         made |= set(Job.objects.filter(key__in=names[n:n + 500]).values_list("key", flat=True))
-    for key, store_id in keys.items():
+    for key, (store, day) in keys.items():
         if key not in made:
-            Job.objects.enqueue(DailyReport, key=key, store=Store.objects.get(pk=store_id), payload={"day": day.isoformat()})
+            Job.objects.enqueue(DailyReport, key=key, store=store, payload={"day": day.isoformat()})
+
+
+def report_window(store: Store, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The REPORT_DAYS store days ending with `day` (Store.zone), as aware instants [since, until): a payment made a
+    minute before the store's midnight is in that day's report, one a minute after in the next one's."""
+    zone = store.zone
+    return (dt.datetime.combine(day - timedelta(days=REPORT_DAYS - 1), dt.time.min, tzinfo=zone),
+            dt.datetime.combine(day + timedelta(days=1), dt.time.min, tzinfo=zone))
 
 
 @register_job_kind
@@ -339,26 +350,26 @@ class DailyReport(PaymentJob):
     kind = "payments.daily_report"
 
     def run(self, job) -> None:
-        import datetime as dt
-
         from ocbridge.integrations.payments.models import ReconciliationReport
 
         store = job.store
         day = dt.date.fromisoformat(job.payload["day"])
-        rows = build_report(store, since=clock.now() - timedelta(days=REPORT_DAYS))
+        since, until = report_window(store, day)
+        rows = build_report(store, since=since, until=until)
         ReconciliationReport.objects.update_or_create(store=store, day=day, defaults={
             "gateway_paid_shop_unpaid": rows["gateway_paid_shop_unpaid"],
             "shop_paid_gateway_unpaid": rows["shop_paid_gateway_unpaid"], "checked": rows["checked"],
             "created": clock.now()})
 
 
-def build_report(store, *, since) -> dict:
-    """Compare the payments made since `since` with the shop's order statuses (read by primary key)."""
+def build_report(store: Store, *, since: dt.datetime, until: dt.datetime) -> dict:
+    """Compare the payments made in [since, until) with the shop's order statuses (read by primary key)."""
     import sqlalchemy as sa
 
     from ocbridge.opencart import shop_db, statuses
 
-    payments = list(Payment.objects.filter(store=store, created__gte=since).select_related("integration"))
+    payments = list(Payment.objects.filter(store=store, created__gte=since, created__lt=until)
+                    .select_related("integration"))
     by_order: dict[int, list[Payment]] = {}
     for p in payments:
         by_order.setdefault(p.order_id, []).append(p)
