@@ -70,13 +70,40 @@ def _reset(handle: ShopHandle, reference_kwargs: dict) -> None:
         reference.install(conn, md, **reference_kwargs)
 
 
+def _load_zone(mariadb, name: str) -> None:
+    """Put the IANA zone `name` into the server's time zone tables (from the system's zoneinfo, by
+    mariadb-tzinfo-to-sql), once per session; skip the test where the tool or the zone file is missing."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    conn = mariadb.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM mysql.time_zone_name WHERE Name = %s", (name,))
+            if cur.fetchone():
+                return
+    finally:
+        conn.close()
+    tool = shutil.which("mariadb-tzinfo-to-sql") or shutil.which("mysql_tzinfo_to_sql")
+    client = shutil.which("mariadb") or shutil.which("mysql")
+    source = Path("/usr/share/zoneinfo") / name
+    if not (tool and client and source.is_file()):
+        pytest.skip(f"cannot load time zone {name} into MariaDB (mariadb-tzinfo-to-sql, the client, {source})")
+    sql = subprocess.run([tool, str(source), name], capture_output=True, text=True, check=True).stdout
+    subprocess.run([client, f"--socket={mariadb.socket}", "--user=root", "mysql"], input=sql, capture_output=True,
+                   text=True, check=True)
+
+
 @pytest.fixture
 def server_zone(mariadb):
-    """server_zone(offset): the MariaDB server's global time zone for the test (what a 2.3 shop writes in); put back
-    afterwards."""
+    """server_zone(offset or IANA name): the MariaDB server's global time zone for the test (what a 2.3 shop writes
+    in; a name is first loaded into the server's time zone tables); put back afterwards."""
     changed: list[bool] = []
 
     def set_to(offset: str) -> None:
+        if offset[:1] not in "+-" and offset.upper() != "SYSTEM":
+            _load_zone(mariadb, offset)
         conn = mariadb.connect()
         try:
             with conn.cursor() as cur:

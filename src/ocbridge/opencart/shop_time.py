@@ -16,7 +16,8 @@ saved since writes UTC instead (the schema cannot tell the two apart).
 
 The zone is read once per shop database and store and kept TTL seconds (on the ShopDB handle, so forgetting the handle
 forgets it): the time is then worked out in Python, with no query per call (order status by phone reads it on a live
-call). A server zone with daylight saving is an offset read again after TTL.
+call). A named zone (config_timezone, or a server whose global zone is a name) is kept as the zone itself, so its
+daylight-saving step is seen at once; a server zone MySQL gives only as an offset is read again after TTL.
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ from ocbridge.opencart.db import ShopDB
 
 TTL = 300.0  # seconds; the shop's setting or its server's offset (daylight saving) changes rarely
 
-# The server's offset from UTC now, as a new connection of the shop's (PHP's) would have it: the global zone, whatever
-# our own session was set to (opencart.writes sets it for its NOW()). NOW() of this session if the global zone is a
-# name the server's time zone tables do not know (CONVERT_TZ gives NULL).
-_SERVER_OFFSET = sa.text("SELECT TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), "
-                         "COALESCE(CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', @@global.time_zone), NOW()))")
+# The server's global zone and its offset from UTC now, as a new connection of the shop's (PHP's) would have it,
+# whatever our own session was set to (opencart.writes sets it for its NOW()). NOW() of this session if the global zone
+# is a name the server's time zone tables do not know (CONVERT_TZ gives NULL).
+_SERVER_ZONE = sa.text("SELECT @@global.time_zone, TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), "
+                       "COALESCE(CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', @@global.time_zone), NOW()))")
 
 
 def shop_now(db: ShopDB, store_id: int = 0) -> dt.datetime:
@@ -78,5 +79,17 @@ def _read_zone(db: ShopDB, store_id: int) -> dt.tzinfo:
     if not db.is_mysql:
         return dt.timezone.utc
     with db.engine.connect() as conn:
-        seconds = conn.execute(_SERVER_OFFSET).scalar()
-    return dt.timezone(dt.timedelta(seconds=int(seconds or 0)))
+        name, seconds = conn.execute(_SERVER_ZONE).one()
+    return _server_zone(str(name or ""), int(seconds or 0))
+
+
+def _server_zone(name: str, seconds: int) -> dt.tzinfo:
+    """A global zone set by name ('Europe/Berlin': the server's time zone tables know it) is that zone, whose offset is
+    worked out at each use. 'SYSTEM' (the host's zone, which MySQL names only by an abbreviation such as CET in
+    @@system_time_zone) and '+hh:mm' give just the offset now: a daylight-saving step of SYSTEM is seen up to TTL late."""
+    if name and name.upper() != "SYSTEM" and name[0] not in "+-":
+        try:
+            return ZoneInfo(name)
+        except Exception:  # noqa: BLE001 - a name only the server knows (or another spelling of it): its offset now
+            pass
+    return dt.timezone(dt.timedelta(seconds=seconds))
