@@ -244,6 +244,14 @@ def page_read(url: str, lang: str, part: str | None = None, *, client=None) -> s
     return re.search(part, page, re.S).group(0) if part else page
 
 
+def said_in(lang: str, fn) -> str:
+    """What `fn()` says (a Sentence, a lazy text) as a reader in `lang` reads it."""
+    from django.utils import translation
+
+    with translation.override(lang):
+        return str(fn())
+
+
 def assert_reads_as(said: dict, lang: str, text: str) -> None:
     """A reader in `lang` finds `said[lang]` in `text`, and no other reader's `said`."""
     assert said[lang] in text, (lang, text)

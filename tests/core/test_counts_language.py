@@ -15,7 +15,7 @@ from django.db import OperationalError
 from django.urls import reverse
 from django.utils import translation
 
-from testkit import LANGS, assert_job_reads, assert_reads, reader
+from testkit import LANGS, assert_job_reads, assert_reads, reader, said_in
 from ocbridge.core import clock
 from ocbridge.core.choices import JobState
 from ocbridge.core.errors import RetryableError
@@ -23,11 +23,6 @@ from ocbridge.core.jobs import JobKind, hub_unavailable, register_job_kind, run_
 from ocbridge.core.models import Job, Store
 
 pytestmark = pytest.mark.django_db
-
-
-def _in(lang: str, fn) -> str:
-    with translation.override(lang):
-        return str(fn())
 
 
 @register_job_kind
@@ -136,7 +131,7 @@ def test_a_cod_reason_with_a_count_reads_in_each_languages_plural_form(stored, n
     timeline in the reader's language."""
     from ocbridge.integrations.cod_confirm.reasons import translate_reason
 
-    assert_reads(COD_REASONS[stored][n], lambda lang: _in(lang, lambda: translate_reason(stored.format(n=n))))
+    assert_reads(COD_REASONS[stored][n], lambda lang: said_in(lang, lambda: translate_reason(stored.format(n=n))))
 
 
 @pytest.mark.parametrize("minutes, said", [
@@ -148,7 +143,7 @@ def test_the_login_throttle_says_its_minutes_in_each_languages_plural_form(minut
     from ocbridge.dashboard.login import throttled_error
 
     settings.LOGIN_FAIL_WINDOW = minutes * 60
-    assert_reads(said, lambda lang: _in(lang, lambda: throttled_error().messages[0]))
+    assert_reads(said, lambda lang: said_in(lang, lambda: throttled_error().messages[0]))
 
 
 @pytest.mark.parametrize("minutes, said", [  # a route's period is 5 minutes at least
@@ -192,7 +187,7 @@ def test_despatch_clouds_test_says_its_orders_in_each_languages_plural_form(tota
 
     monkeypatch.setattr(jobs, "DespatchClient", Client)
     conn = Connection(service="despatch")
-    assert_reads(said, lambda lang: _in(lang, lambda: jobs.check_connection(conn)["message"]))
+    assert_reads(said, lambda lang: said_in(lang, lambda: jobs.check_connection(conn)["message"]))
 
 
 @pytest.mark.parametrize("limit, said", [
@@ -258,3 +253,71 @@ def test_the_personal_data_erased_reads_in_each_languages_plural_form(erased, sa
     store = Store.objects.create(name="Shop", country="TR")
     assert_reads(said, lambda lang: _message(lang, reverse("dashboard:personal-data", args=[store.pk]),
                                              {"phone": "+905321234567", "action": "erase", "confirm": "on"}))
+
+
+OLD_TWIML = {"text": "the call's TwiML is {length} characters; Twilio refuses more than {limit}: shorten the text",
+             "values": {"length": 4681, "limit": 4000}}
+NEW_TWIML = {"en": "the call's TwiML is 4681 characters; Twilio refuses more than 4000: shorten the text",
+             "tr": "aramanın TwiML'i 4681 karakter; Twilio 4000 karakterden uzununu reddeder: metni kısaltın",
+             "ru": "TwiML звонка — 4681 символ; Twilio отклоняет более 4000: сократите текст"}
+
+
+def test_service_counts_stored_before_their_plural_read_in_each_readers_language():
+    """Migration core 0036 on rows the old code wrote: Twilio's TwiML length (an outbox row's refusal), OneBox's
+    moving list (a failing poll's) and its short answer to a set (a job's, inside "gave up after …")."""
+    from django.apps import apps
+
+    from ocbridge.core.models import PollHealth, SideEffect
+    from ocbridge.core.sentences import shown
+
+    effect = SideEffect.objects.create(key="twiml-1", kind="call", service="twilio", state="failed",
+                                       error="twilio: 32018", error_said=OLD_TWIML)
+    moving = PollHealth.objects.create(poll="onebox.changes", key="c1", failures=1, updated=clock.now(),
+                                       last_error="x", last_error_said={
+                                           "text": "OneBox's {entity} list kept changing while it was read ({passes} "
+                                                   "times); reading it again later",
+                                           "values": {"entity": "brand", "passes": 3}})
+    short = Job.objects.create(kind="onebox.push", key="short-1", state="failed", last_error="x", last_error_said={
+        "text": "gave up after {count} attempt: {error}", "plural": "gave up after {count} attempts: {error}",
+        "values": {"count": 2, "error": {"text": "{call} answered {ids} ids for {records} records",
+                                         "values": {"call": "brand/set", "ids": 1, "records": 21}}}})
+    import_module("ocbridge.core.migrations.0036_service_counts_plural").plural(apps, None)
+    for row, field, said in (
+            (effect, "error_said", NEW_TWIML),
+            (moving, "last_error_said", {
+                "en": "OneBox's brand list kept changing while it was read (3 times); reading it again later",
+                "tr": "OneBox'un brand listesi okunurken değişmeye devam etti (3 kez); daha sonra yeniden okunacak",
+                "ru": "список brand в OneBox менялся во время чтения (3 раза); он будет прочитан позже"}),
+            (short, "last_error_said", {
+                "en": "gave up after 2 attempts: brand/set: 21 records sent, 1 id answered",
+                "tr": "2 denemeden sonra bırakıldı: brand/set: 21 kayıt gönderildi, yanıtta 1 kimlik",
+                "ru": "прекращено после 2 попыток: brand/set: 21 запись отправлена, в ответе 1 идентификатор"})):
+        row.refresh_from_db()
+        assert_reads(said, lambda lang: said_in(lang, lambda: shown(getattr(row, field), "")), alone=True)
+
+
+def test_a_confirmations_refusal_stored_before_its_plural_reads_in_each_readers_language():
+    """Migration cod_confirm 0019: the TwiML refusal (and core 0033's lost answers) copied from the outbox row to the
+    case's last error and, inside "{service} refused: {detail}", to its history."""
+    from django.apps import apps
+
+    from ocbridge.core.models import Integration
+    from ocbridge.integrations.cod_confirm.models import Confirmation, Transition
+
+    store = Store.objects.create(name="Shop")
+    integration = Integration.objects.create(store=store, kind="cod_confirm")
+    c = Confirmation.objects.create(store=store, integration=integration, order_id=1, order_label="1",
+                                    status_at_start=1, state="failed", last_error="x", last_error_said=OLD_TWIML)
+    lost = {"text": "{count} calls to this number since the lost answer", "values": {"count": 1}}
+    t = Transition.objects.create(confirmation=c, from_state="calling", to_state="failed", reason="x", reason_said={
+        "text": "{service} refused: {detail}",
+        "values": {"service": "twilio", "detail": {"text": "{first}; {then}", "values": {"first": OLD_TWIML,
+                                                                                        "then": lost}}}})
+    import_module("ocbridge.integrations.cod_confirm.migrations.0019_counts_plural").plural(apps, None)
+    c.refresh_from_db()
+    t.refresh_from_db()
+    assert_reads(NEW_TWIML, lambda lang: said_in(lang, c.error_text), alone=True)
+    assert_reads({"en": "1 call to this number since the lost answer",
+                  "tr": "bu numaraya 1 arama yapıldı", "ru": "1 звонок на этот номер после потерянного ответа"},
+                 lambda lang: said_in(lang, t.said_reason))
+    assert_reads(NEW_TWIML, lambda lang: said_in(lang, t.said_reason))

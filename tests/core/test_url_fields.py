@@ -33,7 +33,6 @@ def test_the_admins_store_and_connection_forms_build_without_a_warning(admin_use
     request.user = admin_user
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        for model in (Store, Connection):
-            form = site._registry[model].get_form(request)
-            assert form.base_fields[{"Store": "api_url", "Connection": "base_url"}[model.__name__]].assume_scheme == "https"
+        for model, field in ((Store, "api_url"), (Connection, "base_url")):
+            assert site._registry[model].get_form(request).base_fields[field].assume_scheme == "https"
         modelform_factory(Store, fields=["api_url"])  # a model form of our own, as the dashboard's are built

@@ -123,7 +123,7 @@ def _send_test(store: Store, conn: Connection, channel: str, settings: dict | No
         resp = reader("en").post(reverse("dashboard:integration-test", args=[store.pk, "cod_confirm"]),
                                  {"test-phone": phone, "test-channel": channel})
         assert resp.status_code == 302, resp.content.decode()[:2000]
-        job = Job.objects.get(kind="cod_confirm.send_test")
+        job = Job.objects.filter(kind="cod_confirm.send_test").latest("pk")
     else:
         job = Job.objects.enqueue("cod_confirm.send_test", key=f"cod_confirm:{store.pk}:test:{channel}:1",
                                   integration=integration, store=store, payload={"phone": phone, "channel": channel})
@@ -148,20 +148,36 @@ def test_a_test_call_in_a_language_the_robot_cannot_speak_reads_in_each_readers_
         assert_page_reads(reverse("dashboard:job", args=[job.pk]), said, r'<p class="err">.*?</p>', alone=True)
 
 
+TWIML_FORMS = {"en": "the call's TwiML is {n} characters; Twilio refuses more than 4000: shorten the text",
+               "tr": "aramanın TwiML'i {n} karakter; Twilio 4000 karakterden uzununu reddeder: metni kısaltın",
+               "ru": "TwiML звонка — {n} {chars}; Twilio отклоняет более 4000: сократите текст"}
+
+
 def test_a_test_call_text_longer_than_twilio_takes_reads_in_each_readers_language():
-    """A call text that makes the call's TwiML longer than Twilio's 4,000 characters (error 32018)."""
+    """A call text that makes the call's TwiML longer than Twilio's 4,000 characters (error 32018): the count in each
+    reader's plural form — ru 4681 символ, 4682 символа, 4685 символов (before: "символов" for each)."""
     from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
 
-    said = {"en": " characters; Twilio refuses more than 4000: shorten the text",
-            "tr": " karakter; Twilio 4000 karakterden uzununu reddeder: metni kısaltın",
-            "ru": " символов; Twilio отклоняет более 4000: сократите текст"}
-    store = Store.objects.create(name="Shop", country="TR", language="tr")
-    with simulated_connection("twilio", store) as (sim, conn):
-        long_text = "Siparişiniz hazırlanıyor. " * 180
-        job = _send_test(store, conn, "call", CodConfirmConfig(call_texts={"tr": long_text}).to_settings())
-        assert job.state == "failed" and said["en"] in job.last_error, job.last_error
+    def refused(text: str) -> tuple[Job, int]:
+        store = Store.objects.create(name="Shop", country="TR", language="tr")
+        with simulated_connection("twilio", store) as (sim, conn):
+            job = _send_test(store, conn, "call", CodConfirmConfig(call_texts={"tr": text}).to_settings())
+            assert not [r for r in sim.requests() if "/Calls" in r.path]
+        assert job.state == "failed", job.last_error
+        return job, job.last_error_said["values"]["count"]
+
+    text, pad = "Siparişiniz hazırlanıyor. " * 180, 0
+    n = refused(text)[1]
+    for last, chars in ((1, "символ"), (2, "символа"), (5, "символов")):
+        for _ in range(2):  # the TwiML grows with the text one to one, and by a digit when an id in its URLs gains one
+            pad += (last - n) % 10
+            job, n = refused(text + "a" * pad)
+            if n % 10 == last:
+                break
+        assert n % 10 == last and n > 4000, n
+        said = {lang: form.format(n=n, chars=chars) for lang, form in TWIML_FORMS.items()}
+        assert said["en"] in job.last_error, job.last_error
         assert_page_reads(reverse("dashboard:job", args=[job.pk]), said, r'<p class="err">.*?</p>', alone=True)
-        assert not [r for r in sim.requests() if "/Calls" in r.path]
 
 
 def test_a_test_sms_to_a_number_that_is_not_e164_reads_in_each_readers_language():

@@ -23,8 +23,11 @@ def test_upload_reports_each_row_and_a_second_upload_adds_nothing(opencart_db):
         return admin.post(url, {"file": SimpleUploadedFile(name, data, "text/csv")}).content.decode()
 
     page = upload(body)
-    assert "1 added, 0 would be added, 0 already there, 1 refused." in page
+    assert "1 store added, 0 stores would be added, 0 stores already there, 1 row refused." in page
     assert Store.objects.get().name == "Mağaza Bir"
-    assert "0 added, 0 would be added, 1 already there, 1 refused." in upload(body)
+    admin.cookies["django_language"] = "ru"  # each count in the reader's plural form (before: "добавлено: 0, …")
+    assert "0 магазинов добавлено, 0 магазинов можно добавить, 1 магазин уже подключён, 1 строка отклонена." in \
+        upload(body)
+    admin.cookies["django_language"] = "en"
     assert Store.objects.count() == 1
     assert "unknown columns: colour" in upload(b"name,colour\nA,red\n")

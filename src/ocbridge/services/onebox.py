@@ -25,7 +25,7 @@ from ocbridge.core.errors import (
     ConfigurationError, RetryableError, TerminalError, credentials_refused, parse_retry_after, rate_limited,
     server_error, unreadable,
 )
-from ocbridge.core.sentences import Sentence
+from ocbridge.core.sentences import Sentence, ngettext_noop
 from ocbridge.services.session_tokens import LoginClient, SessionTokens, TokenRefused
 
 SERVICE = "onebox"
@@ -82,8 +82,9 @@ class OneBoxClient(LoginClient):
         ids = data if isinstance(data, list) else []
         if len(ids) != len(records):
             raise RetryableError(self.service, "short", Sentence(
-                gettext_noop("{call} answered {ids} ids for {records} records"),
-                call=f"{entity}/set", ids=len(ids), records=len(records)))
+                gettext_noop("{call}: {sent}, {answered}"), call=f"{entity}/set",
+                sent=Sentence(*ngettext_noop("{count} record sent", "{count} records sent"), count=len(records)),
+                answered=Sentence(*ngettext_noop("{count} id answered", "{count} ids answered"), count=len(ids))))
         return [int(i) for i in ids]
 
     def get(self, entity: str, *, filter: dict | None = None, fields: list[str] | None = None, limit: int = PAGE,
@@ -133,9 +134,10 @@ class OneBoxClient(LoginClient):
                 offset, last = page.next_offset, str(page.rows[-1].get("id"))
             if not moved:
                 return
-        raise RetryableError(self.service, "moving", Sentence(gettext_noop(
-            "OneBox's {entity} list kept changing while it was read ({passes} times); reading it again later"),
-            entity=entity, passes=passes))
+        raise RetryableError(self.service, "moving", Sentence(*ngettext_noop(
+            "OneBox's {entity} list kept changing while it was read ({count} time); reading it again later",
+            "OneBox's {entity} list kept changing while it was read ({count} times); reading it again later"),
+            entity=entity, count=passes))
 
     def iter_changed(self, entity: str, since: str, *, limit: int = PAGE, max_pages: int = 1000):
         """Every record changed since `since` (`Y-m-d H:i:s`, the box's clock), page by page."""

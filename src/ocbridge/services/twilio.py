@@ -88,9 +88,10 @@ class TwilioClient:
                 "StatusCallback": with_query(webhook_url, echo), "StatusCallbackEvent": "completed",
                 "Timeout": "30"}
         if len(form["Twiml"]) > TWIML_LIMIT:
-            raise TerminalError(self.service, 32018, Sentence(gettext_noop(
-                "the call's TwiML is {length} characters; Twilio refuses more than {limit}: shorten the text"),
-                length=len(form["Twiml"]), limit=TWIML_LIMIT))
+            raise TerminalError(self.service, 32018, Sentence(*ngettext_noop(
+                "the call's TwiML is {count} character; Twilio refuses more than {limit}: shorten the text",
+                "the call's TwiML is {count} characters; Twilio refuses more than {limit}: shorten the text"),
+                count=len(form["Twiml"]), limit=TWIML_LIMIT))
         done = replay_or_recover(self._rec, key, service=self.service, stored=_stored(CallStarted),
                                  ask=lambda row: self._find("Calls", "calls", row, to, key, CallStarted))
         if done is not None:

@@ -7,10 +7,12 @@ starts one record early and checks it is the previous page's last; a list that m
 from __future__ import annotations
 
 import pytest
+from testkit import assert_reads, said_in
 
 from ocbridge.core.errors import RetryableError
 from ocbridge.core.jobs import run_until_idle
 from ocbridge.core.models import Binding, Connection, Store
+from ocbridge.core.sentences import words
 from ocbridge.integrations.onebox import jobs, models as m
 from ocbridge.services.onebox import READ_PASSES, OneBoxClient
 
@@ -59,13 +61,47 @@ def test_a_still_list_is_read_once(sim, client):
     assert sim.calls()["brand/get"] == 4  # pages of 3 from offsets 0, 2, 4 (each one record early), then 6: the end
 
 
-def test_a_list_that_moves_in_every_read_is_retried_later_not_half_read(sim, client):
+MOVING = {1: {"en": "OneBox's brand list kept changing while it was read (1 time); reading it again later",
+              "tr": "OneBox'un brand listesi okunurken değişmeye devam etti (1 kez); daha sonra yeniden okunacak",
+              "ru": "список brand в OneBox менялся во время чтения (1 раз); он будет прочитан позже"},
+          READ_PASSES: {
+              "en": "OneBox's brand list kept changing while it was read (3 times); reading it again later",
+              "tr": "OneBox'un brand listesi okunurken değişmeye devam etti (3 kez); daha sonra yeniden okunacak",
+              "ru": "список brand в OneBox менялся во время чтения (3 раза); он будет прочитан позже"},
+          5: {"en": "OneBox's brand list kept changing while it was read (5 times); reading it again later",
+              "tr": "OneBox'un brand listesi okunurken değişmeye devam etti (5 kez); daha sonra yeniden okunacak",
+              "ru": "список brand в OneBox менялся во время чтения (5 раз); он будет прочитан позже"}}
+
+
+@pytest.mark.parametrize("passes", sorted(MOVING))
+def test_a_list_that_moves_in_every_read_is_retried_later_not_half_read(sim, client, passes):
+    """… and says how many reads it took in each reader's plural form (before: "(1 times)", ru "раз: 3")."""
     made = _brands(sim, 7)
-    for i in range(12 * READ_PASSES):  # after every page, the list's first record is edited: it moves to the end
+    for i in range(12 * passes):  # after every page, the list's first record is edited: it moves to the end
         sim.edit_after_get("brand", 1 + i, "code", f"B-{i % 7:02d}", name=f"moved {i}")
-    with pytest.raises(RetryableError, match="kept changing while it was read"):
-        list(client.iter_all("brand", limit=3))
+    with pytest.raises(RetryableError, match="kept changing while it was read") as moving:
+        list(client.iter_all("brand", limit=3, passes=passes))
     assert len(made) == 7
+    assert_reads(MOVING[passes], lambda lang: said_in(lang, lambda: words(moving.value)))
+
+
+SHORT = {1: {"en": "brand/set: 1 record sent, 0 ids answered",
+             "tr": "brand/set: 1 kayıt gönderildi, yanıtta 0 kimlik",
+             "ru": "brand/set: 1 запись отправлена, в ответе 0 идентификаторов"},
+         2: {"en": "brand/set: 2 records sent, 0 ids answered",
+             "tr": "brand/set: 2 kayıt gönderildi, yanıtta 0 kimlik",
+             "ru": "brand/set: 2 записи отправлено, в ответе 0 идентификаторов"}}
+
+
+@pytest.mark.parametrize("records", sorted(SHORT))
+def test_a_set_answered_without_its_ids_is_retried_and_says_both_counts_in_each_language(sim, client, records):
+    """OneBox answering `brand/set` with success but no ids (the simulator's "empty" fault: its own envelope, no
+    data): retried later; the reason counts the records sent and the ids answered, each in the reader's form."""
+    sim.fail_next("empty", path="/api/v2/brand/set/")
+    with pytest.raises(RetryableError) as short:
+        client.set("brand", [{"code": f"B-{i}", "name": f"Brand {i}"} for i in range(records)])
+    assert short.value.code == "short"
+    assert_reads(SHORT[records], lambda lang: said_in(lang, lambda: words(short.value)))
 
 
 def test_the_changed_since_read_catches_what_moved(sim, client):

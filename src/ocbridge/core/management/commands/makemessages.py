@@ -12,5 +12,6 @@ class Command(makemessages.Command):
     xgettext_options = [*makemessages.Command.xgettext_options, "--keyword=ngettext_noop:1,2"]
 
     def write_po_file(self, potfile, locale):
-        self.msgmerge_options = [*type(self).msgmerge_options, *(["--no-fuzzy-matching"] if locale in UNGUESSED else [])]
+        no_guesses = ["--no-fuzzy-matching"] if locale in UNGUESSED else []
+        self.msgmerge_options = [*type(self).msgmerge_options, *no_guesses]
         super().write_po_file(potfile, locale)
