@@ -465,6 +465,26 @@ def test_a_result_matched_only_by_our_echoed_reference_is_applied(cod_bed):
     assert (effect.state, effect.provider_id) == ("sent", "CALL-LATE")
 
 
+def test_an_sms_never_delivered_on_the_last_step_ends_undelivered_with_no_unanswered_risk_mark(cod_bed):
+    """The last step's SMS is reported undelivered: the case goes to a person saying so, and the phone gets no
+    "unanswered" risk mark (the same rule as a WhatsApp template Meta reports failed; before: "no answer after 1
+    attempt", and an "unanswered" mark though the customer never received anything)."""
+    from ocbridge.integrations.cod_confirm import risk
+
+    bed = cod_bed("3.0", channels=["sms"], delays=[0])
+    add_order(bed.shop, 1090, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", sms_delivery="undelivered", sms_reply=None)
+    bed.run()
+    c = Confirmation.objects.get(order_id=1090)
+    assert (c.state, c.needs_person_reason, c.attempts_made) == ("needs_person", "undelivered", 1)
+    assert c.transitions.filter(reason__startswith="SMS not delivered").exists()
+    assert c.transitions.get(to_state="needs_person").reason == "attempt 1: sandbox reported it undelivered; no step left"
+    assert risk.lookup(bed.store, "+905321234567").counts["unanswered"] == 0
+    bed.assert_confirmation_reads(c, {"en": "attempt 1: sandbox reported it undelivered; no step left",
+                                      "tr": "1. deneme: sandbox iletilemediğini bildirdi; başka adım kalmadı",
+                                      "ru": "попытка 1: sandbox сообщил, что сообщение не доставлено; шагов больше нет"})
+
+
 def test_an_early_delivery_report_waits_for_its_send(cod_bed):
     """A "not delivered" report that overtakes our record of the send is retried, not dropped."""
     bed = cod_bed("3.0")

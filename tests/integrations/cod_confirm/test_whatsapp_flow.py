@@ -141,6 +141,41 @@ def test_a_confirmation_template_meta_reports_failed_no_longer_counts_against_th
     assert (counts["whatsapp"], counts["sms"]) == (0, 1)
 
 
+UNDELIVERED_LAST = {"en": "attempt 1: whatsapp reported it undelivered; no step left",
+                    "tr": "1. deneme: whatsapp iletilemediğini bildirdi; başka adım kalmadı",
+                    "ru": "попытка 1: whatsapp сообщил, что сообщение не доставлено; шагов больше нет"}
+
+
+def _ended_undelivered(bed, c: Confirmation) -> None:
+    """The case went to a person saying its last message never reached the customer (each reader in their language),
+    and the phone got no "unanswered" risk mark: the customer never received anything."""
+    from ocbridge.integrations.cod_confirm import risk
+
+    assert (c.state, c.needs_person_reason, c.attempts_made) == ("needs_person", "undelivered", 1)
+    last = c.transitions.get(to_state="needs_person")
+    assert last.reason == UNDELIVERED_LAST["en"] and last.reason_said is not None
+    assert not c.transitions.filter(reason__startswith="no answer after").exists()
+    assert risk.lookup(bed.store, E164).counts["unanswered"] == 0
+    bed.assert_confirmation_reads(c, UNDELIVERED_LAST)
+
+
+def test_a_template_meta_reports_failed_on_the_last_step_ends_undelivered_with_no_unanswered_risk_mark(wa_bed):
+    """The plan has WhatsApp only; Meta takes the template, then reports it failed (131026, not on WhatsApp). The case
+    goes to a person saying the message never reached the customer, and records no "unanswered" risk mark for the
+    phone (before: "no answer after 1 attempt", and an "unanswered" counted against the number in every sharing
+    store, though the customer never received anything)."""
+    bed = wa_bed()
+    plan.replace(bed.integration, [plan.Step("whatsapp", bed.wa_conn, 0, 60)])
+    bed.wa.set_wa_customer(E164, on_whatsapp=False)
+    add_order(bed.shop, 3016, telephone=PHONE)
+    _run(bed)
+    c = Confirmation.objects.get(order_id=3016)
+    assert [(a.channel, a.state) for a in c.attempts.all()] == [("whatsapp", "no_answer")]
+    assert c.transitions.filter(reason__startswith="WhatsApp message failed (131026").exists()
+    assert len(bed.wa.messages()) == 1
+    _ended_undelivered(bed, c)
+
+
 def test_a_failed_status_that_overtakes_the_templates_send_fails_its_row_once_the_send_is_written(wa_bed):
     """Meta's failed status can arrive while the template's outbox row is still 'sending' (Meta answered; the
     sender has not written it yet): the next step goes at once, and the status is applied again (a retry) once the
@@ -899,8 +934,9 @@ def test_a_template_failed_before_its_dead_senders_job_recorded_it_is_a_failed_d
         wa_bed, monkeypatch):
     """The plan has WhatsApp only. The row was settled failed by Meta's status (the status job's last try; it died
     before moving the case), the attempt still 'requested'. The dead sender's job, run again, finds the row failed
-    with Meta's wamid: a message that never reached the customer, so the case goes on as after any unanswered last
-    step (here: to a person, attempts used up), saying why — not "whatsapp refused" (before: the case failed)."""
+    with Meta's wamid: a message that never reached the customer, so the case goes to a person saying so — not
+    "whatsapp refused" (before: the case failed), nor "no answer" with an "unanswered" risk mark (the same rule as
+    a failed status on a recorded send)."""
     from ocbridge.core import outbox
     from ocbridge.core.sentences import Sentence
     from ocbridge.integrations.cod_confirm import whatsapp_events
@@ -920,7 +956,7 @@ def test_a_template_failed_before_its_dead_senders_job_recorded_it_is_a_failed_d
     clock.travel(200)  # the dead run's claim runs out: its job runs again
     _run(bed, 3)
     c = Confirmation.objects.get(order_id=3243)
-    assert (c.state, c.needs_person_reason, c.attempts_made) == ("needs_person", "attempts used up", 1)
     assert c.attempts.get().state == "no_answer" and len(bed.wa.messages()) == 1
-    t = c.transitions.get(reason__startswith="attempt 1: whatsapp reported it undelivered")
+    t = c.transitions.get(reason__startswith="attempt 1: whatsapp reported it undelivered (")
     assert "131026" in t.reason and t.reason_said is not None
+    _ended_undelivered(bed, c)

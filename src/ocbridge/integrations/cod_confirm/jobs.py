@@ -418,6 +418,8 @@ def _with_pay_offer(text: str, cfg: CodConfirmConfig, offer: dict[str, str], lan
 
 # A message the provider took and later reported undelivered, recorded by its sender only afterwards (record_effect).
 UNDELIVERED = gettext_noop("attempt {n}: {service} reported it undelivered ({detail})")
+# The plan is used up and its last attempt never reached the customer (_next_or_give_up).
+UNDELIVERED_LAST = gettext_noop("attempt {n}: {service} reported it undelivered; no step left")
 STATE_AFTER_SENDING = {Channel.CALL: ConfirmationState.CALLING, Channel.SMS: ConfirmationState.SMS_SENT,
                        Channel.WHATSAPP: ConfirmationState.WHATSAPP_SENT}
 
@@ -534,7 +536,7 @@ def _after_no_answer(c: Confirmation, attempt: Attempt, *, reason: str, exchange
         c.move(ConfirmationState.NEEDS_PERSON, reason="the call or SMS a person asked for got no answer", expect=OPEN,
                needs_person_reason="manual attempt unanswered")
         return
-    _next_or_give_up(c, attempt.number, at_once=not reached)
+    _next_or_give_up(c, attempt.number, at_once=not reached, undelivered=None if reached else attempt)
 
 
 def next_or_give_up(c: Confirmation, number: int, *, reason: str, at_once: bool = False) -> None:
@@ -544,16 +546,24 @@ def next_or_give_up(c: Confirmation, number: int, *, reason: str, at_once: bool 
         _next_or_give_up(c, number, at_once=at_once)
 
 
-def _next_or_give_up(c: Confirmation, number: int, *, at_once: bool) -> None:
+def _next_or_give_up(c: Confirmation, number: int, *, at_once: bool, undelivered: Attempt | None = None) -> None:
+    """`undelivered`: the attempt just closed, when it never reached the customer (a WhatsApp template Meta reported
+    failed, an undelivered SMS)."""
     if schedule_attempt(c, number + 1, at_once=at_once):
         return
-    if c.attempts_made:  # reached by at least one attempt, answered none
+    # "Unanswered" marks the phone in every store that shares (risk.py) only when the last attempt reached the
+    # customer and went unanswered: a message they never received says nothing about them.
+    if c.attempts_made and undelivered is None:
         risk.record(c.store, c.phone, "unanswered")
     cfg = config_of(c.integration)
     if cfg.on_exhausted == "cancel":
         if c.move(ConfirmationState.EXPIRED, reason="attempts used up: cancelling as configured", expect=OPEN,
                   decided_by="system", decided_at=clock.now()):
             enqueue_history(c)
+    elif undelivered is not None:
+        c.move(ConfirmationState.NEEDS_PERSON, expect=OPEN, needs_person_reason="undelivered",
+               reason=f"attempt {undelivered.number}: {undelivered.service} reported it undelivered; no step left",
+               said=Sentence(UNDELIVERED_LAST, n=undelivered.number, service=undelivered.service))
     else:
         c.move(ConfirmationState.NEEDS_PERSON, reason=f"no answer after {c.attempts_made} attempts", expect=OPEN,
                needs_person_reason="attempts used up")

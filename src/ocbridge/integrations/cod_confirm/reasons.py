@@ -22,6 +22,7 @@ WHY = {  # needs_person_reason → label; gettext_noop marks them for the catalo
     "dry run": gettext_noop("dry run: nobody was contacted"),
     "manual attempt unanswered": gettext_noop("the call or SMS a person asked for got no answer"),
     "attempts used up": gettext_noop("no answer, attempts used up"),
+    "undelivered": gettext_noop("the last message never reached the customer, attempts used up"),
     "paused while switched off": gettext_noop("paused while switched off, past its calling day"),
     "could not be sent": gettext_noop("the call or SMS could not be sent"),
     "asked for a person": gettext_noop("the customer asked for a person"),
@@ -237,6 +238,8 @@ PATTERNS: list[tuple[re.Pattern, Callable[[re.Match, dt.tzinfo | None], str]]] =
     (r"attempt (\d+): (\w+) reported it undelivered \((.*)\)",  # pages show its Sentence; this reads the English
      lambda m, tz: _("attempt {n}: {service} reported it undelivered ({detail})").format(n=m[1], service=m[2],
                                                                                           detail=m[3])),
+    (r"attempt (\d+): (\w+) reported it undelivered; no step left",
+     lambda m, tz: _("attempt {n}: {service} reported it undelivered; no step left").format(n=m[1], service=m[2])),
     (r"tapped (.*) on WhatsApp", lambda m, tz: _("tapped %(button)s on WhatsApp") % {"button": m[1]}),
     (r"the call or SMS a person asked for got no answer", lambda m, tz: _(WHY["manual attempt unanswered"])),
     (r"attempts used up: cancelling as configured", lambda m, tz: _("attempts used up: cancelling as set")),
