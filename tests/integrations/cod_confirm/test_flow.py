@@ -77,6 +77,49 @@ def test_calls_wait_for_allowed_hours(cod_bed):
     assert Confirmation.objects.get(order_id=1005).state == "confirmed"
 
 
+def test_a_store_with_an_unknown_zone_name_keeps_its_calling_hours_in_utc(cod_bed):
+    """A store row with a zone name the system does not know (the store form refuses one; an older row may have it):
+    its calling hours are kept in UTC (Store.zone), so a night order waits for 09:00 UTC instead of failing its job."""
+    from ocbridge.core.models import Store
+
+    bed = cod_bed("3.0")
+    Store.objects.filter(pk=bed.store.pk).update(timezone="Mars/Olympus_Mons")
+    bed.configure(day_hours={d: ["09:00", "21:00"] for d in "0123456"})
+    now = clock.now().astimezone(dt.timezone.utc)
+    clock.travel((now.replace(hour=23, minute=0, second=0, microsecond=0) - now).total_seconds())
+    add_order(bed.shop, 1016, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", call="confirm")
+    bed.run()
+    assert len(bed.sim.calls()) == 0
+    job = Job.objects.get(kind="cod_confirm.start_attempt")
+    assert job.state == "queued" and job.attempts == 0 and job.next_run_at.astimezone(dt.timezone.utc).hour == 9
+    clock.travel(10.5 * 3600)
+    bed.run()
+    assert Confirmation.objects.get(order_id=1016).state == "confirmed" and len(bed.sim.calls()) == 1
+
+
+def test_a_call_paused_while_off_resumes_on_switch_on_at_a_store_with_an_unknown_zone_name(cod_bed):
+    """Switching on again asks whether a paused call is still inside its calling day, in the store's zone: UTC for a
+    name the system does not know, so the call goes out once rather than the switch-on failing."""
+    from ocbridge.core import outbox
+    from ocbridge.core.jobs import run_until_idle
+    from ocbridge.core.models import Integration, SideEffect, Store
+    from ocbridge.core.polls import run_all as run_polls
+
+    bed = cod_bed("3.0")
+    Store.objects.filter(pk=bed.store.pk).update(timezone="Mars/Olympus_Mons")
+    add_order(bed.shop, 1017, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", call="confirm")
+    run_polls()  # the order is taken on and its first call queued
+    Integration.objects.filter(pk=bed.integration.pk).update(enabled=False)
+    run_until_idle()
+    assert list(SideEffect.objects.values_list("state", flat=True)) == ["paused"] and bed.sim.calls() == []
+    Integration.objects.filter(pk=bed.integration.pk).update(enabled=True)
+    assert outbox.resume_switched_on() == (1, 0)
+    bed.run()
+    assert Confirmation.objects.get(order_id=1017).state == "confirmed" and len(bed.sim.calls()) == 1
+
+
 def test_a_call_waiting_for_calling_hours_says_so_in_each_readers_language(cod_bed):
     """The attempt's job waits outside the calling hours: its row on the jobs list and its page say why in the reader's
     language (Job.last_error_said from core.jobs.Defer), not in English only. The real flow, its jobs run in a Turkish worker."""

@@ -2,6 +2,7 @@
 
 import datetime as dt
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,6 +18,7 @@ from ocbridge.integrations.cod_confirm.rules import (
 )
 
 CFG = CodConfirmConfig()
+IST = ZoneInfo("Europe/Istanbul")
 
 
 @pytest.mark.parametrize("code,expected", [("cod", True), ("cod.cod", True), ("COD", True), ("bank_transfer", False),
@@ -64,15 +66,15 @@ def test_calls_and_sms_have_their_own_country_lists():
 def test_night_order_waits_for_nine_in_the_store_time_zone():
     # 23:30 in Istanbul (UTC+3) on a Monday → 09:00 Tuesday local = 06:00 UTC
     late = dt.datetime(2026, 5, 4, 20, 30, tzinfo=dt.timezone.utc)
-    assert next_allowed(late, CFG, "Europe/Istanbul") == dt.datetime(2026, 5, 5, 6, 0, tzinfo=dt.timezone.utc)
+    assert next_allowed(late, CFG, IST) == dt.datetime(2026, 5, 5, 6, 0, tzinfo=dt.timezone.utc)
     inside = dt.datetime(2026, 5, 4, 12, 0, tzinfo=dt.timezone.utc)
-    assert next_allowed(inside, CFG, "Europe/Istanbul") == inside
+    assert next_allowed(inside, CFG, IST) == inside
 
 
 def test_closed_days_are_skipped():
     cfg = CodConfirmConfig(day_hours={**CodConfirmConfig().day_hours, "6": None})  # no calls on Sunday
     sunday_noon = dt.datetime(2026, 5, 10, 9, 0, tzinfo=dt.timezone.utc)
-    assert next_allowed(sunday_noon, cfg, "Europe/Istanbul").date() == dt.date(2026, 5, 11)
+    assert next_allowed(sunday_noon, cfg, IST).date() == dt.date(2026, 5, 11)
 
 
 @pytest.mark.parametrize("text", ["EVET", "Evet", "evet", "ONAY", "onaylıyorum", "1", " 1 ", "Evet teşekkürler 🙏",

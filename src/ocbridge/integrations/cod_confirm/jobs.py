@@ -244,7 +244,7 @@ def replan_waiting(integration: Integration) -> int:
         if c is None:
             continue
         nominal = attempt_due(c, job.payload.get("number", 1), at_once=bool(job.payload.get("at_once"))) or now
-        new_at = rules.next_allowed(max(nominal, now), cfg, c.store.timezone) or max(nominal, now)
+        new_at = rules.next_allowed(max(nominal, now), cfg, c.store.zone) or max(nominal, now)
         if new_at == job.next_run_at:
             continue
         hit = Job.objects.filter(pk=job.pk, state=JobState.QUEUED, claimed_by="").update(
@@ -270,7 +270,7 @@ class StartAttempt(JobKind):
             return
         cfg = config_of(c.integration)
         if not manual:
-            allowed = rules.next_allowed(clock.now(), cfg, c.store.timezone)
+            allowed = rules.next_allowed(clock.now(), cfg, c.store.zone)
             if allowed is None:
                 c.move(ConfirmationState.NEEDS_PERSON, reason="no calling hours are set", expect=OPEN)
                 return

@@ -6,7 +6,6 @@ import datetime as dt
 import re
 import unicodedata
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from ocbridge.integrations.cod_confirm.choices import Channel, Intent
 from ocbridge.integrations.cod_confirm.config import CodConfirmConfig
@@ -62,15 +61,14 @@ def phone_region(phone: str) -> str:
         return ""
 
 
-def _at(date: dt.date, hhmm: str, zone: ZoneInfo) -> dt.datetime:
+def _at(date: dt.date, hhmm: str, zone: dt.tzinfo) -> dt.datetime:
     """A local time on a date; "24:00" is the end of that day."""
     h, m = (int(x) for x in hhmm.split(":"))
     return dt.datetime.combine(date, dt.time(0, 0), zone) + dt.timedelta(hours=h, minutes=m)
 
 
-def next_allowed(when: dt.datetime, cfg: CodConfirmConfig, tz: str) -> dt.datetime | None:
-    """The first moment at or after `when` inside the allowed hours, in the store's time zone (UTC back)."""
-    zone = ZoneInfo(tz)
+def next_allowed(when: dt.datetime, cfg: CodConfirmConfig, zone: dt.tzinfo) -> dt.datetime | None:
+    """The first moment at or after `when` inside the allowed hours, in the store's time zone (`Store.zone`; UTC back)."""
     local = when.astimezone(zone)
     for day in range(8):
         date = (local + dt.timedelta(days=day)).date()

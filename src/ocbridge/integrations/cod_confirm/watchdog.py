@@ -107,8 +107,8 @@ def resume_or_hand_over(effect: SideEffect) -> bool:
         Attempt.objects.filter(pk=attempt.pk, state=AttemptState.REQUESTED).update(state=AttemptState.NO_ANSWER)
         return False
     now = clock.now()
-    allowed = rules.next_allowed(now, config_of(c.integration), c.store.timezone)
-    zone = _zone(c.store.timezone)
+    allowed = rules.next_allowed(now, config_of(c.integration), c.store.zone)
+    zone = c.store.zone
     same_day = allowed is not None and allowed.astimezone(zone).date() == effect.created.astimezone(zone).date()
     if same_day:
         return True
@@ -117,11 +117,3 @@ def resume_or_hand_over(effect: SideEffect) -> bool:
     c.move(ConfirmationState.NEEDS_PERSON, reason="paused while switched off, past its calling day; nothing sent",
            expect=OPEN, needs_person_reason="paused while switched off")
     return False
-
-
-def _zone(name: str):
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(name)
-
-
