@@ -168,9 +168,14 @@ class DespatchClient(LoginClient):
         params = {**({"filters[sku]": sku} if sku else {}), **({"sort": sort} if sort else {}), "page": str(page)}
         return _page(self._call("GET", "/inventory", params=params, purpose="despatch.search_inventory"))
 
-    def iter_inventory(self, *, sort: str = "updated_at_rp", max_pages: int = 10000, start: int = 1) -> Iterator[dict]:
+    def iter_inventory(self, *, sort: str = "updated_at_rp", max_pages: int = 10000, start: int = 1,
+                       pace: float | None = None) -> Iterator[dict]:
+        """Every page from `start` at DC's own page size; `pace`: at most that many pages a second (a long read
+        leaves the account's other calls room under its rate)."""
         page = start
         while page <= max_pages:
+            if pace:
+                ratelimit.acquire((self.service, "pages") + self._scope, pace, 1.0, sleep=self._sleep)
             result = self.search_inventory(sort=sort, page=page)
             yield from result.data
             if not result.has_next or not result.data:

@@ -245,3 +245,108 @@ def test_a_stock_change_dc_lists_late_reaches_the_shop_and_is_not_applied_twice(
     sim.set_stock("SKU-2", 8)  # another change at DC: a run that re-reads SKU-1's late change
     _stock_checks(sim, kit, integration, 60)
     assert quantities(shop) == {1: 3, 2: 8}
+
+
+def _at_store_time(sim, integration, hour: int, minute: int = 5) -> None:
+    """Both clocks (the hub's and DC's) to the next `hour:minute` in the store's time zone."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from ocbridge.core import clock
+
+    local = clock.now().astimezone(ZoneInfo(integration.store.timezone))
+    target = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if target <= local:
+        target += timedelta(days=1)
+    clock.travel((target - local).total_seconds())
+    sim.advance((target - local).total_seconds())
+
+
+def _full_check(integration) -> None:
+    from ocbridge.core import polls
+    from ocbridge.core.jobs import run_until_idle
+
+    polls.run_one(jobs.FULL_POLL, polls.integration_key(integration))
+    run_until_idle()
+
+
+def _night_bed(shop, sim, integration, kit) -> None:
+    """DC → shop in a Tokyo shop; DC holds the shop's two SKUs and eight the shop lacks (two pages of five), all
+    taken once by the ordinary stock run."""
+    direction(integration, "dc_to_shop")
+    store = integration.store
+    store.timezone = "Asia/Tokyo"
+    store.save(update_fields=["timezone"])
+    for sku in ("SKU-1", "SKU-2", *(f"DC-ONLY-{n}" for n in range(8))):
+        sim.add_item(sku, stock=10)
+    _stock_checks(sim, kit, integration, 60)
+    assert Binding.objects.get(kind=m.ITEM, local_id="SKU-1").remote_hash == "10"
+
+
+def test_the_nightly_full_check_corrects_a_change_listed_two_hours_late_and_keeps_a_shop_sale(shop, sim, integration,
+                                                                                            kit, admin_client):
+    """DC changes SKU-1 and lists it 2 hours late: far beyond STOCK_LATE, so no "changed since" run reads it (before:
+    the shop kept the wrong quantity until a full read by hand). Meanwhile the shop sold two of SKU-2 (DC still says
+    10, the value last taken). The night's full check, in the store's quiet hours (Tokyo time, not the hub's), reads
+    every page at DC's own page size (no page-size parameter: none is documented) and pace, corrects SKU-1 and leaves
+    the sale alone; the page says when it ran and how many it corrected. Outside the quiet hours, and a second time
+    the same night, it asks DC nothing."""
+    _night_bed(shop, sim, integration, kit)
+    with shop.engine.begin() as conn:  # a sale in the shop
+        p = shop.t("product")
+        conn.execute(sa.update(p).where(p.c.product_id == 2).values(quantity=8))
+    sim.set_stock("SKU-1", 4, listed_late=2 * 3600)
+    _stock_checks(sim, kit, integration, 3 * 60)
+    assert quantities(shop) == {1: 10, 2: 8}  # the late change is missed by the changed-since runs
+    page = admin_client.get(f"/despatch/{integration.pk}/").content.decode()
+    assert "The full stock check has not run yet" in page and "03:00 and 06:00" in page
+
+    def reads() -> list:
+        return sim.requests("/public-api/inventory", "GET")
+
+    _at_store_time(sim, integration, 12)
+    before = len(reads())
+    _full_check(integration)
+    assert len(reads()) == before and quantities(shop)[1] == 10  # noon in Tokyo: not the quiet hours
+    _at_store_time(sim, integration, 3)
+    before = len(reads())
+    _full_check(integration)
+    assert quantities(shop) == {1: 4, 2: 8}  # corrected; the shop's sale stands
+    asked = reads()[before:]
+    full = [r for r in asked if r.status == 200]  # (a 401 first: DC's token expired overnight, then a login)
+    assert [r.query.get("page") for r in full] == [["1"], ["2"]]  # every page, DC's default order and page size
+    assert not any(set(r.query) - {"page"} for r in full)
+    assert asked[-1].at - asked[0].at >= 0.9 / jobs.FULL_RPS  # paced
+    state = m.SyncState.of(integration)
+    assert (state.stock_full["read"], state.stock_full["corrected"]) == (10, 1)
+    assert Binding.objects.get(kind=m.ITEM, local_id="SKU-1").remote_hash == "4"
+    page = admin_client.get(f"/despatch/{integration.pk}/").content.decode()
+    assert "all 10 items read from Despatch Cloud, 1 shop quantity corrected" in page
+    before = len(reads())
+    _full_check(integration)  # the same night again: done
+    assert len(reads()) == before
+
+
+def test_an_idle_full_check_writes_nothing_to_the_shop_and_one_record_to_the_hub(shop, sim, integration, kit,
+                                                                                 admin_client):
+    """Nothing differs (SKUs the shop lacks included): the night's check writes nothing to the shop, queues no job,
+    logs no request, and writes one row to the hub — its own record, shown on the page."""
+    from testkit import HubWrites
+
+    from ocbridge.core import polls
+    from ocbridge.core.models import Exchange, Job
+    from ocbridge.opencart.models import ShopWrite
+
+    _night_bed(shop, sim, integration, kit)
+    _at_store_time(sim, integration, 3)
+    _stock_checks(sim, kit, integration, 60)  # the ordinary stock run of the hour, before the check
+    shop_writes, jobs_before, logged = ShopWrite.objects.count(), Job.objects.count(), Exchange.objects.count()
+    with HubWrites() as w:
+        assert polls.run_one(jobs.FULL_POLL, polls.integration_key(integration))
+    assert len(sim.requests("/public-api/inventory", "GET")) >= 2  # it did read DC
+    assert len(w.sql) == 1 and "despatch_syncstate" in w.sql[0], w.sql
+    assert (ShopWrite.objects.count(), Job.objects.count(), Exchange.objects.count()) == (shop_writes, jobs_before,
+                                                                                         logged)
+    assert quantities(shop) == {1: 10, 2: 10}
+    page = admin_client.get(f"/despatch/{integration.pk}/").content.decode()
+    assert "all 10 items read from Despatch Cloud, 0 shop quantities corrected" in page

@@ -439,22 +439,7 @@ class SyncStock(DespatchJob):
             sku = str(item.get("sku") or "")
             if sku and sku not in latest and item.get("stock_level_available") is not None:  # first seen = newest
                 latest[sku] = (str(item["id"]), int(item["stock_level_available"]), not (at and fresh and at < fresh))
-        writes, unknown, rows = {}, [], []
-        for sku, (iid, qty, new) in latest.items():
-            if not new and sku in bindings and bindings[sku].remote_hash == str(qty):
-                continue  # re-read for late listings only, and already applied: nothing to write, no binding write
-            if sku not in shop_stock:
-                unknown.append(sku)
-                continue
-            pid, current = shop_stock[sku]
-            if current != qty:
-                writes[pid] = qty
-            rows.append(Binding(connection_id=integration.connection_id, kind=m.ITEM, local_id=sku, external_id=iid,
-                                local_hash=str(qty), remote_hash=str(qty), last_origin="remote", synced_at=clock.now()))
-        # One journaled shop write per run and set of values (a retried run with the same values writes nothing).
-        digest = hashlib.sha256(json.dumps(sorted(writes.items())).encode()).hexdigest()[:16]
-        written = shop.set_quantities(integration.store, writes, key=f"{job.key}:stock:{digest}")
-        _upsert(rows)
+        writes, unknown, written = _take_from_dc(job, integration, latest, bindings, shop_stock)
         return {"read": len(latest), "changed": len(writes), "written": written, "unknown": sorted(unknown)[:500],
                 "unknown_count": len(unknown), "first_page": _first_page(first.data)}
 
@@ -484,6 +469,121 @@ class SyncStock(DespatchJob):
                              local_hash=str(qty), remote_hash=str(qty), last_origin="local", synced_at=clock.now())])
         return {"read": len(shop_stock), "changed": len(changed), "written": sent, "unknown": sorted(unknown)[:500],
                 "unknown_count": len(unknown), "unknown_digest": _digest({sku: changed[sku] for sku in unknown})}
+
+
+def _take_from_dc(job, integration, latest: dict[str, tuple[str, int, bool]], bindings: dict[str, Binding],
+                  shop_stock: dict[str, tuple[int, int]]) -> tuple[dict[int, int], list[str], int]:
+    """DC's quantities (`latest`: SKU → (DC inventory id, quantity, new)) into the shop: a SKU DC changed since the
+    last read (`new`) is taken; one read again (a late listing, the nightly full check) only when its quantity is not
+    the one last taken from DC — so a shop sale since is never undone. Returns (product → quantity written, SKUs the
+    shop lacks, how many the shop write changed)."""
+    writes, unknown, rows = {}, [], []
+    for sku, (iid, qty, new) in latest.items():
+        if not new and sku in bindings and bindings[sku].remote_hash == str(qty):
+            continue  # read again, and already taken: nothing to write, no binding write
+        if sku not in shop_stock:
+            unknown.append(sku)
+            continue
+        pid, current = shop_stock[sku]
+        if current != qty:
+            writes[pid] = qty
+        rows.append(Binding(connection_id=integration.connection_id, kind=m.ITEM, local_id=sku, external_id=iid,
+                            local_hash=str(qty), remote_hash=str(qty), last_origin="remote", synced_at=clock.now()))
+    # One journaled shop write per run and set of values (a retried run with the same values writes nothing).
+    digest = hashlib.sha256(json.dumps(sorted(writes.items())).encode()).hexdigest()[:16]
+    written = shop.set_quantities(integration.store, writes, key=f"{job.key}:stock:{digest}")
+    _upsert(rows)
+    return writes, unknown, written
+
+
+# --- the nightly full stock check (DC → shop) -----------------------------------------------------------------
+#
+# Changes are read by "changed since" (STOCK_LATE back); one DC lists later than that is missed by every run. Once a
+# night, in the store's quiet hours, every DC inventory page is read (DC's own page size: no source shows a page-size
+# parameter; at FULL_RPS, under the account's DEFAULT_RPS, so orders still go out meanwhile) and each SKU whose
+# quantity is not the one last taken from DC is taken (_take_from_dc's rule: a shop sale since stays). The reading is a
+# routine poll (core.polls): idle — nothing differs — it writes the shop nothing and the hub one row (SyncState's
+# record of the check); differences go to one CorrectStock job (the day's key), which applies them.
+
+FULL_POLL = "despatch.stock_full"
+FULL_EVERY = 600.0  # seconds between looks at whether the night's check is due (no request, no write when not)
+FULL_HOURS = (3, 6)  # store time: the check starts between 03:00 and 06:00 (a worker down at 03:00 still checks)
+FULL_RPS = 2.0  # inventory pages a second (the shared provider note's "~2 requests/s" for DC's unpublished limit)
+
+
+def _full_every(integration: Integration) -> float | None:
+    return FULL_EVERY if config_of(integration).stock_direction == "dc_to_shop" else None
+
+
+def full_check_day(store, now: datetime | None = None) -> str | None:
+    """The store's local date while its quiet hours run (the night's check is due once for it), else None."""
+    from ocbridge.core.spend import day_start
+
+    now = now or clock.now()
+    start = day_start(store, now)
+    local = now.astimezone(start.tzinfo)
+    return start.date().isoformat() if FULL_HOURS[0] <= local.hour < FULL_HOURS[1] else None
+
+
+@register_poll(FULL_POLL, targets=lambda: polls.integration_targets("despatch", _full_every),
+               label=_("Checking all stock in Despatch Cloud (nightly)"))
+def poll_full_stock(target: Target) -> bool:
+    """A routine poll (core.polls, no Job row): outside the quiet hours, or with tonight's check done, it asks and
+    writes nothing. Returns True when it found differences (a CorrectStock job)."""
+    integration = polls.integration_of(target)
+    if integration is None or not (integration.enabled and integration.store.enabled):
+        return False
+    cfg, day = config_of(integration), full_check_day(integration.store)
+    if day is None or cfg.stock_direction != "dc_to_shop" or \
+            stock_contradiction(cfg.stock_direction, integration.store.stock_source):
+        return False
+    state = m.SyncState.of(integration)
+    key = f"despatch:{integration.store_id}:stock-full:{day}"
+    if (state.stock_full or {}).get("day") == day or Job.objects.filter(key=key).exists():
+        return False  # checked tonight (idle), or its corrections are queued or applied
+    return full_check(integration, cfg, client_for(integration), state, day=day, key=key)
+
+
+def full_check(integration: Integration, cfg: DespatchConfig, client: DespatchClient, state: m.SyncState, *,
+               day: str, key: str) -> bool:
+    """Every DC inventory page, compared with the last quantity taken from DC per SKU the shop has. DC's default
+    order (by id in the simulator; DC documents none) does not move an item changed during the read; one moved
+    anyway is checked the next night."""
+    latest: dict[str, tuple[str, int]] = {}
+    for item in client.iter_inventory(sort="", pace=FULL_RPS):
+        sku = str(item.get("sku") or "")
+        if sku and sku not in latest and item.get("stock_level_available") is not None:
+            latest[sku] = (str(item["id"]), int(item["stock_level_available"]))
+    taken = dict(Binding.objects.filter(connection_id=integration.connection_id, kind=m.ITEM)
+                 .values_list("local_id", "remote_hash"))
+    in_shop = shop.stock_by_sku(integration.store, cfg.sku_field)
+    differ = {sku: [iid, qty] for sku, (iid, qty) in latest.items() if sku in in_shop and taken.get(sku) != str(qty)}
+    if not differ:  # the one hub write of an idle check
+        state.touch(stock_full={"day": day, "at": clock.now().isoformat(), "read": len(latest), "corrected": 0})
+        return False
+    Job.objects.enqueue(CorrectStock, key=key, integration=integration,
+                        payload={"day": day, "read": len(latest), "items": differ})
+    return True
+
+
+@register_job_kind
+class CorrectStock(DespatchJob):
+    """The night's full check found quantities not taken from DC: take them (the rule re-applied now, so what a
+    stock run took meanwhile, or a shop sale since, is left alone) and record the check."""
+
+    kind = "despatch.correct_stock"
+    max_attempts = 5
+
+    def sync(self, job, integration, cfg, client) -> None:
+        if cfg.stock_direction != "dc_to_shop" or stock_contradiction(cfg.stock_direction,
+                                                                       integration.store.stock_source):
+            return  # switched since the check: nothing written
+        bindings = {b.local_id: b for b in Binding.objects.filter(connection_id=integration.connection_id, kind=m.ITEM)}
+        latest = {sku: (str(iid), int(qty), False) for sku, (iid, qty) in job.payload["items"].items()}
+        writes, _unknown, _written = _take_from_dc(job, integration, latest, bindings,
+                                                   shop.stock_by_sku(integration.store, cfg.sku_field))
+        m.SyncState.of(integration).touch(stock_full={"day": job.payload["day"], "at": clock.now().isoformat(),
+                                                      "read": job.payload["read"], "corrected": len(writes)})
 
 
 def _first_page(items: list[dict]) -> str:

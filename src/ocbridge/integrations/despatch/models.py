@@ -32,6 +32,8 @@ class SyncState(models.Model):
     last_orders_at = models.DateTimeField(null=True, blank=True)
     last_stock_at = models.DateTimeField(null=True, blank=True)
     stock = models.JSONField(default=dict, blank=True, help_text="last stock run: counts and unknown SKUs")
+    stock_full = models.JSONField(default=dict, blank=True,
+                                  help_text="last nightly full stock check: day (store time), at, read, corrected")
 
     def __str__(self) -> str:
         return f"despatch state of {self.integration}"

@@ -47,9 +47,21 @@ def fulfilment(request, integration_pk: int) -> HttpResponse:
         "stock_checked": polls.last_read(jobs.STOCK_POLL, polls.integration_key(integration), sync.last_stock_at),
         "stock_stopped": stock_contradiction(direction, integration.store.stock_source),
         "stock_on": direction != "off",
+        "full_on": direction == "dc_to_shop", "full_at": _when(sync.stock_full.get("at")),
+        "full_hours": [f"{h:02d}:00" for h in jobs.FULL_HOURS],
         # buttons only for the roles their actions need (the actions check again through get_scoped)
         "can_act": access.can(request.user, integration.store, Role.OPERATOR),
         "can_own": access.can(request.user, integration.store, Role.OWNER)})
+
+
+def _when(text: str | None):
+    """A stored ISO time as a datetime for the page (None: not recorded)."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 @login_required
