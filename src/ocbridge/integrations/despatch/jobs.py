@@ -517,12 +517,8 @@ def _full_every(integration: Integration) -> float | None:
 
 def full_check_day(store, now: datetime | None = None) -> str | None:
     """The store's local date while its quiet hours run (the night's check is due once for it), else None."""
-    from ocbridge.core.spend import day_start
-
-    now = now or clock.now()
-    start = day_start(store, now)
-    local = now.astimezone(start.tzinfo)
-    return start.date().isoformat() if FULL_HOURS[0] <= local.hour < FULL_HOURS[1] else None
+    local = (now or clock.now()).astimezone(store.zone)
+    return local.date().isoformat() if FULL_HOURS[0] <= local.hour < FULL_HOURS[1] else None
 
 
 @register_poll(FULL_POLL, targets=lambda: polls.integration_targets("despatch", _full_every),
