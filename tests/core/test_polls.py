@@ -516,6 +516,55 @@ def test_of_two_dispatchers_the_slow_lane_is_one_and_a_target_runs_at_one_at_a_t
     assert lanes[5:] == ["healthy"] and at_once["most"] == 1
 
 
+@pytest.mark.parametrize("kind", ["file", "redis"])
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_wants_while_a_poll_runs_elsewhere_is_one_more_poll_after_it(monkeypatch, tmp_path, request, kind):
+    """A target wanted now (opencart.push) 100 times while another dispatcher's poll of it runs: neither dispatcher
+    starts a second poll meanwhile; the holder polls it once more when its poll ends (that poll may have read just
+    before what the pushes announce), and that is all. Wanted while idle: polled at once, off its slot."""
+    import threading
+
+    monkeypatch.setattr(polls, "_POLLS", {})
+    runs, at_once, guard, took = [], {"now": 0, "most": 0}, threading.Lock(), {"x": 0.5}
+
+    def run(target):
+        with guard:
+            at_once["now"] += 1
+            at_once["most"] = max(at_once["most"], at_once["now"])
+        runs.append(time.monotonic())
+        time.sleep(took["x"])
+        with guard:
+            at_once["now"] -= 1
+
+    polls.register_poll("test.want", targets=lambda: [polls.Target("x", 3600)], label="want")(run)
+    url = request.getfixturevalue("redis_url") if kind == "redis" else ""
+    leases = _leases(kind, tmp_path, url)
+
+    def client():  # each worker process has its own
+        return polls.FileLeases(tmp_path / "leases") if kind == "file" else polls.RedisLeases(url, prefix=leases.prefix)
+
+    one = polls.Scheduler(threads=1, leases=client())
+    two = polls.Scheduler(threads=1, leases=client())
+    one.tick(), two.tick()  # one takes the first slot: its 0.5 s poll runs
+    while not runs:
+        time.sleep(0.01)
+    for _ in range(100):
+        client().want("test.want", "x")
+    claimed = [two.leases.wanted(), one.leases.wanted()]
+    assert sum(map(len, claimed)) in (1, 100)  # one mark (files) or each push's (Redis): one dispatcher takes them
+    two._start_wanted(claimed[0]), one._start_wanted(claimed[1])
+    _settle(one, two)
+    time.sleep(0.1)
+    _settle(one, two)
+    assert len(runs) == 2 and at_once["most"] == 1 and runs[1] - runs[0] >= 0.5  # after the first, not beside it
+    took["x"] = 0.0
+    client().want("test.want", "x")  # idle now, its next slot an hour away
+    for s in (two, one):
+        s._start_wanted(s.leases.wanted())
+    _settle(one, two)
+    assert len(runs) == 3 and at_once["most"] == 1
+
+
 def test_an_idle_shop_poll_opens_no_transaction(shop):
     """On SQLite a transaction's BEGIN takes the hub's write lock: a thousand idle shops must not queue on it."""
     clock.travel(15)

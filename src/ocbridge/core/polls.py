@@ -16,7 +16,9 @@ too), phase-shifted per key so a thousand shops do not all poll in the same seco
 one that takes a slot's lease runs it and holds the target until that poll ends (renewed while it runs; a dead
 dispatcher's hold expires after RUN_SECONDS), so a poll that outlasts its slot is never started again elsewhere
 meanwhile (`Leases`: a file per target on one machine, Redis when the hub has it); the lease store is the
-scheduler's scratch space, never the hub database.
+scheduler's scratch space, never the hub database. A target can also be wanted now (`want()`: a push named its shop,
+opencart.push): a dispatcher's poll loop is woken and polls it under the same lease, off its slots; wanted while its
+poll runs somewhere, that poll is run once more by its holder when it ends.
 
 What the dashboard sees: a `PollHealth` row per target, written only when a poll of it fails and when it recovers
 (core.attention shows the failing ones); the dispatchers' beat in the lease store (`dispatcher_seen()`), which
@@ -34,9 +36,11 @@ dispatcher saw slow is on the slow lane wherever it runs next, and on the health
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import heapq
 import itertools
+import json
 import logging
 import os
 import queue
@@ -53,7 +57,7 @@ from django.conf import settings
 from django.db import IntegrityError, connections, transaction
 from django.utils import translation
 
-from ocbridge.core import clock, exchanges, redis_clients
+from ocbridge.core import clock, exchanges, redis_clients, wake
 from ocbridge.core.errors import ConfigurationError, ServiceError
 from ocbridge.core.masking import storable_text
 from ocbridge.core.outage import Outage, broker_down
@@ -73,6 +77,7 @@ LANE_NAME = "slow-lane"  # the lease store's record of the targets on the slow l
 # A dispatcher's hold on a target it has queued or runs, renewed every REFRESH_SECONDS while it does: a slot that
 # begins meanwhile is not run by another dispatcher; a dispatcher that died frees its targets after this long.
 RUN_SECONDS = 30.0
+WANTED = "wanted"  # targets wanted now (a push named their shop: opencart.push), outside their slots
 
 
 @dataclass(frozen=True)
@@ -140,63 +145,109 @@ def slot_of(target: Target, now: float) -> int:
 
 
 class FileLeases:
-    """One machine (SQLite hub): a small file per target under DATA_DIR/polls holds the last slot taken; flock
-    makes read-compare-write atomic between the worker processes. A killed process's lock is released by the OS."""
+    """One machine (SQLite hub): a small file per target under DATA_DIR/polls holds the last slot taken, and its lock
+    (flock: read-compare-write atomic between the worker processes; a killed process's lock is released by the OS)
+    guards the target's `run` file (who holds it, until when) and `again` file (wanted while it ran). Targets wanted
+    now are files in `wanted/`; a datagram wakes the poll loop listening for this folder (core.wake)."""
 
     def __init__(self, root: Path):
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
+        self._listener = None  # the wake-up this process's poll loop waits on (wait())
 
     def _path(self, *parts: str) -> Path:
         return self.root / "--".join(re.sub(r"[^A-Za-z0-9_.-]", "_", p) for p in parts)
 
-    def take(self, name: str, key: str, slot: int, ttl: float, owner: str) -> Lease | None:
-        import fcntl
-
-        fd = os.open(self._path(name, key), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # the slot file's lock guards its run file too
-            if os.read(fd, 32).decode(errors="replace") == str(slot) or self._held(name, key, owner):
-                return None
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.ftruncate(fd, 0)
-            os.write(fd, str(slot).encode())
-            self._path(name, key, "run").write_text(f"{owner} {time.time() + RUN_SECONDS!r}")
-            return Lease(self.slow_targets().get(f"{name}|{key}"))
-        finally:
-            os.close(fd)
-
-    def _held(self, name: str, key: str, owner: str) -> bool:
-        """Whether another dispatcher holds the target (its run file names it and has not expired)."""
-        try:
-            holder, until = self._path(name, key, "run").read_text().rsplit(" ", 1)
-        except (FileNotFoundError, ValueError):
-            return False
-        return holder != owner and float(until) > time.time()
-
-    def _with_run(self, name: str, key: str, owner: str, write: Callable[[Path], None]) -> None:
-        """`write(run file)` when `owner` holds the target, under the slot file's lock."""
+    @contextlib.contextmanager
+    def _locked(self, name: str, key: str):
+        """The target's slot file, locked: its lock guards the target's run and again files too."""
         import fcntl
 
         fd = os.open(self._path(name, key), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            path = self._path(name, key, "run")
-            try:
-                mine = path.read_text().rsplit(" ", 1)[0] == owner
-            except FileNotFoundError:
-                mine = False
-            if mine:
-                write(path)
+            yield fd
         finally:
             os.close(fd)
 
-    def release(self, name: str, key: str, owner: str) -> None:
-        self._with_run(name, key, owner, lambda path: path.unlink(missing_ok=True))
+    def _holder(self, name: str, key: str) -> str | None:
+        """The dispatcher holding the target (its run file names it until it expires); the caller holds the lock."""
+        try:
+            holder, until = self._path(name, key, "run").read_text().rsplit(" ", 1)
+        except (FileNotFoundError, ValueError):
+            return None
+        return holder if float(until) > time.time() else None
+
+    def _hold(self, name: str, key: str, owner: str) -> None:
+        self._path(name, key, "run").write_text(f"{owner} {time.time() + RUN_SECONDS!r}")
+
+    def take(self, name: str, key: str, slot: int | None, ttl: float, owner: str) -> Lease | None:
+        with self._locked(name, key) as fd:
+            if slot is not None and os.read(fd, 32).decode(errors="replace") == str(slot):
+                return None
+            if self._holder(name, key) is not None:
+                if slot is None:  # wanted now while it runs: its holder polls it once more
+                    self._path(name, key, "again").touch()
+                return None
+            if slot is not None:
+                os.lseek(fd, 0, os.SEEK_SET)
+                os.ftruncate(fd, 0)
+                os.write(fd, str(slot).encode())
+            self._hold(name, key, owner)
+            self._path(name, key, "again").unlink(missing_ok=True)  # this poll reads what it was wanted for
+            return Lease(self.slow_targets().get(f"{name}|{key}"))
+
+    def release(self, name: str, key: str, owner: str) -> Lease | None:
+        with self._locked(name, key):
+            if self._holder(name, key) != owner:
+                return None
+            try:
+                self._path(name, key, "again").unlink()
+            except FileNotFoundError:
+                self._path(name, key, "run").unlink(missing_ok=True)
+                return None
+            self._hold(name, key, owner)
+            return Lease(self.slow_targets().get(f"{name}|{key}"))
 
     def renew(self, idents: Iterable[tuple[str, str]], owner: str) -> None:
         for name, key in idents:
-            self._with_run(name, key, owner, lambda path: path.write_text(f"{owner} {time.time() + RUN_SECONDS!r}"))
+            with self._locked(name, key):
+                if self._holder(name, key) == owner:
+                    self._hold(name, key, owner)
+
+    def want(self, name: str, key: str) -> None:
+        """Mark the target wanted now (a file in `wanted/`, written whole) and wake a listening dispatcher."""
+        folder = self.root / WANTED
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / self._path(name, key).name
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        tmp.write_text(json.dumps([name, key]))
+        os.replace(tmp, path)
+        wake.send(to=wake.address_of(str(self.root)))
+
+    def wait(self, seconds: float) -> list[tuple[str, str]]:
+        """Wait up to `seconds` (less when a target is wanted: the listening dispatcher is woken, the others look
+        after their wait) and claim the targets wanted meanwhile (removing a mark claims it: one dispatcher does)."""
+        if self._listener is None:
+            self._listener = wake.Listener(wake.address_of(str(self.root)))
+        self._listener.wait(seconds)
+        return self.wanted()
+
+    def wanted(self) -> list[tuple[str, str]]:
+        """Claim the targets wanted now, without waiting."""
+        try:
+            marks = [e.path for e in os.scandir(self.root / WANTED) if not e.name.startswith(".")]
+        except FileNotFoundError:
+            return []
+        claimed = []
+        for path in marks:
+            try:
+                ident = json.loads(Path(path).read_text())
+                os.unlink(path)
+            except (FileNotFoundError, ValueError):  # claimed by another dispatcher, or replaced meanwhile
+                continue
+            claimed.append((ident[0], ident[1]))
+        return claimed
 
     def done(self, name: str, key: str, when: float) -> None:
         self.root.mkdir(parents=True, exist_ok=True)  # emptied meanwhile (tests): made again
@@ -231,7 +282,6 @@ class FileLeases:
         """Put a target on the slow-lane record (`entry`) or take it off (None): one small JSON file, changed under
         a lock — written only for targets on the slow lane, never for a healthy poll."""
         import fcntl
-        import json
 
         self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self._path(LANE_NAME), os.O_RDWR | os.O_CREAT, 0o600)
@@ -248,8 +298,6 @@ class FileLeases:
             os.close(fd)
 
     def slow_targets(self) -> dict[str, dict]:
-        import json
-
         try:
             return json.loads(self._path(LANE_NAME).read_text() or "{}")
         except FileNotFoundError:
@@ -265,14 +313,20 @@ class FileLeases:
 class RedisLeases:
     """Several machines (PostgreSQL + Redis): the same, as one Redis key per target, compared and set by a script."""
 
-    # KEYS: the slot, the run, the slow-lane record; ARGV: slot, its ttl, owner, run ms, the target's lane name
-    TAKE = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return false end "
-            "local holder = redis.call('GET', KEYS[2]) "
-            "if holder and holder ~= ARGV[3] then return false end "
-            "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) "
+    # KEYS: the slot, the run, the slow-lane record, again; ARGV: slot ('' when wanted now), its ttl, owner, run ms,
+    # the target's lane name. Wanted now while another run holds it: that run polls once more (`again`).
+    TAKE = ("if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) == ARGV[1] then return false end "
+            "if redis.call('EXISTS', KEYS[2]) == 1 then "
+            "  if ARGV[1] == '' then redis.call('SET', KEYS[4], '1', 'EX', 86400) end return false end "
+            "if ARGV[1] ~= '' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end "
             "redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4]) "
+            "redis.call('DEL', KEYS[4]) "
             "return {1, redis.call('HGET', KEYS[3], ARGV[5]) or ''}")
-    RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 0"
+    # KEYS: the run, again, the slow-lane record; ARGV: owner, run ms, the target's lane name
+    RELEASE = ("if redis.call('GET', KEYS[1]) ~= ARGV[1] then return false end "
+               "if redis.call('DEL', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) "
+               "  return {1, redis.call('HGET', KEYS[3], ARGV[3]) or ''} end "
+               "redis.call('DEL', KEYS[1]) return false")
     RENEW = ("for _, key in ipairs(KEYS) do if redis.call('GET', key) == ARGV[1] then "
              "redis.call('PEXPIRE', key, ARGV[2]) end end return 0")
 
@@ -282,21 +336,40 @@ class RedisLeases:
         self.pages = redis_clients.client(url, redis_clients.REQUEST)
         self.prefix = prefix
 
-    def take(self, name: str, key: str, slot: int, ttl: float, owner: str) -> Lease | None:
-        import json
+    def _keys(self, name: str, key: str, *parts: str) -> list[str]:
+        base = f"{self.prefix}{name}:{key}"
+        return [base if p == "slot" else f"{self.prefix}{LANE_NAME}" if p == "lane" else f"{base}:{p}" for p in parts]
 
-        taken = self.redis.eval(self.TAKE, 3, f"{self.prefix}{name}:{key}", f"{self.prefix}{name}:{key}:run",
-                                f"{self.prefix}{LANE_NAME}", str(slot), max(1, int(ttl)), owner,
-                                int(RUN_SECONDS * 1000), f"{name}|{key}")
-        return None if taken is None else Lease(json.loads(taken[1]) if taken[1] else None)
+    @staticmethod
+    def _lease(answer) -> Lease | None:
+        return None if answer is None else Lease(json.loads(answer[1]) if answer[1] else None)
 
-    def release(self, name: str, key: str, owner: str) -> None:
-        self.redis.eval(self.RELEASE, 1, f"{self.prefix}{name}:{key}:run", owner)
+    def take(self, name: str, key: str, slot: int | None, ttl: float, owner: str) -> Lease | None:
+        return self._lease(self.redis.eval(self.TAKE, 4, *self._keys(name, key, "slot", "run", "lane", "again"),
+                                           "" if slot is None else str(slot), max(1, int(ttl)), owner,
+                                           int(RUN_SECONDS * 1000), f"{name}|{key}"))
+
+    def release(self, name: str, key: str, owner: str) -> Lease | None:
+        return self._lease(self.redis.eval(self.RELEASE, 3, *self._keys(name, key, "run", "again", "lane"), owner,
+                                           int(RUN_SECONDS * 1000), f"{name}|{key}"))
 
     def renew(self, idents: Iterable[tuple[str, str]], owner: str) -> None:
-        keys = [f"{self.prefix}{name}:{key}:run" for name, key in idents]
+        keys = [self._keys(name, key, "run")[0] for name, key in idents]
         if keys:
             self.redis.eval(self.RENEW, len(keys), *keys, owner, int(RUN_SECONDS * 1000))
+
+    def want(self, name: str, key: str) -> None:
+        """Mark the target wanted now: a list the dispatchers' poll loops wait on (one of them takes each mark)."""
+        self.pages.rpush(f"{self.prefix}{WANTED}", json.dumps([name, key]))
+
+    def wait(self, seconds: float) -> list[tuple[str, str]]:
+        """Wait up to `seconds`, less when a target is wanted; claim the targets wanted meanwhile."""
+        first = self.redis.blpop([f"{self.prefix}{WANTED}"], timeout=max(0.01, seconds))
+        return [] if first is None else [tuple(json.loads(first[1])), *self.wanted()]
+
+    def wanted(self) -> list[tuple[str, str]]:
+        """Claim the targets wanted now, without waiting."""
+        return [tuple(json.loads(v)) for v in self.redis.lpop(f"{self.prefix}{WANTED}", 1000) or []]
 
     def done(self, name: str, key: str, when: float) -> None:
         self.redis.set(f"{self.prefix}{name}:{key}:ok", repr(when), ex=7 * 24 * 3600)
@@ -319,16 +392,12 @@ class RedisLeases:
         self.redis.set(f"{self.prefix}{BEAT_NAME}", repr(time.time()), ex=24 * 3600)
 
     def set_slow(self, ident: str, entry: dict | None) -> None:
-        import json
-
         if entry is None:
             self.redis.hdel(f"{self.prefix}{LANE_NAME}", ident)
         else:
             self.redis.hset(f"{self.prefix}{LANE_NAME}", ident, json.dumps(entry))
 
     def slow_targets(self) -> dict[str, dict]:
-        import json
-
         return {k.decode(): json.loads(v) for k, v in self.pages.hgetall(f"{self.prefix}{LANE_NAME}").items()}
 
     def last_beat(self) -> float | None:
@@ -378,6 +447,12 @@ def remember(name: str, key: str, value: str | None) -> None:
 
 def remembered(name: str, key: str) -> str | None:
     return default_leases().noted(name, key)
+
+
+def want(name: str, key: str) -> None:
+    """Poll this target now, outside its slots (opencart.push): marked in the lease store, which wakes a dispatcher's
+    poll loop; the mark waits there while no worker runs. Raises when the lease store cannot keep it."""
+    default_leases().want(name, key)
 
 
 def slow_lane() -> dict[tuple[str, str], dict]:
@@ -669,6 +744,7 @@ class Scheduler:
         self.renewed = time.monotonic()
         self.seen: dict[tuple[str, str], int] = {}  # the last slot of each target this dispatcher handled
         self.targets: list[tuple[Poll, Target]] = []
+        self.by_ident: dict[tuple[str, str], tuple[Poll, Target]] = {}  # the same, for targets wanted now
         self.heap: list[tuple[float, int]] = []  # (when the slot of self.targets[n] begins, n)
         self.heaped: list | None = None  # the target list the heap was built from
         self.refreshed = float("-inf")
@@ -720,6 +796,7 @@ class Scheduler:
             except Exception:  # one poll's broken target list must not stop the others
                 log.exception("poll %s: listing targets failed", poll.name)
         self.targets = targets
+        self.by_ident = {(p.name, t.key): (p, t) for p, t in targets}
         _load_failing()  # another process may have recorded a failure or a recovery meanwhile (its back-off)
         self.leases.beat()
         try:
@@ -773,15 +850,16 @@ class Scheduler:
         wait = min(REFRESH_SECONDS, self.heap[0][0] - now) if self.heap else REFRESH_SECONDS
         return max(0.0, wait)
 
-    def _start_slot(self, poll: Poll, target: Target, ident: tuple[str, str], slot: int, now: float) -> None:
-        """Queue a due target on its lane, unless it is running here, waiting out its back-off, or another
-        dispatcher took the slot's lease or still holds the target (its poll of an earlier slot runs on). The lane is
-        the one the lease store's record says as the lease is taken: a target any dispatcher saw slow is on the slow
-        lane for all, and back on the healthy lane for all once a poll of it went well."""
+    def _start_slot(self, poll: Poll, target: Target, ident: tuple[str, str], slot: int | None, now: float) -> None:
+        """Queue a due target (`slot` None: wanted now) on its lane, unless it is running here, waiting out its
+        back-off, or another dispatcher took the slot's lease or still holds the target (its poll of an earlier slot
+        runs on; wanted now, its holder polls it once more when that poll ends). The lane is the one the lease
+        store's record says as the lease is taken: a target any dispatcher saw slow is on the slow lane for all, and
+        back on the healthy lane for all once a poll of it went well."""
         not_before = retry_at(poll.name, target.key)
         with self.lock:
             busy = ident in self.running
-        if busy or (not_before is not None and now < not_before):
+        if (busy and slot is not None) or (not_before is not None and now < not_before):
             return
         try:
             taken = self.leases.take(poll.name, target.key, slot, ttl=target.every * 4, owner=self.owner)
@@ -792,9 +870,20 @@ class Scheduler:
             return
         _lease_outage.ok()  # only an answer says it is back: most ticks do not reach the lease store
         if taken is not None:
-            with self.lock:
-                self.running.add(ident)
-            (self.todo if taken.lane is None else self.slow_todo).put((poll, target, ident, taken.lane))
+            self._queue(poll, target, ident, taken)
+
+    def _queue(self, poll: Poll, target: Target, ident: tuple[str, str], lease: Lease) -> None:
+        with self.lock:
+            self.running.add(ident)
+        (self.todo if lease.lane is None else self.slow_todo).put((poll, target, ident, lease.lane))
+
+    def _start_wanted(self, idents: Iterable[tuple[str, str]]) -> None:
+        """Start the targets wanted now (a push named their shop), outside their slots."""
+        now = clock.now().timestamp()
+        for ident in dict.fromkeys(idents):  # a burst of pushes for one shop: one start
+            found = self.by_ident.get(ident)
+            if found is not None:  # not a target (now): nothing to read, or its regular poll reads it
+                self._start_slot(*found, ident, None, now)
 
     def _renew(self) -> None:
         """Keep the leases of the targets queued or running here (a poll may take longer than RUN_SECONDS)."""
@@ -814,6 +903,8 @@ class Scheduler:
             wait = 1.0
             try:
                 wait = min(1.0, self.tick())
+                self._start_wanted(self.leases.wait(wait))  # the wait ends early when a target is wanted now
+                continue
             except Exception as exc:  # lease store or hub unreachable: log, wait, go on
                 if broker_down(exc):
                     _lease_outage.failed(exc)
@@ -848,7 +939,6 @@ class Scheduler:
                 slow = not ok or took > SLOW_SECONDS
                 if slow or on_lane is not None:  # recorded before the lease lets the target go again
                     self._note_lane(target, ident, slow, took, ok, on_lane)
-                self._release(ident)
                 with self.lock:
                     lane.busy -= 1
                     self.running.discard(ident)
@@ -856,6 +946,9 @@ class Scheduler:
                         self.busy_since.pop(name, None)
                         self.relieved.discard(name)
                     leave = self._leaves(lane)
+                again = self._release(ident)  # wanted now while it ran: it may have read just before that
+                if again is not None:
+                    self._queue(poll, target, ident, again)
                 connections.close_all()  # this thread's own connections; the next poll opens fresh ones
             if leave:
                 return
@@ -884,11 +977,13 @@ class Scheduler:
         except Exception as exc:  # the lease store is scratch space: the page says less, polling goes on
             _lease_failed(exc, "poll %s of %s: slow lane not recorded", *ident)
 
-    def _release(self, ident: tuple[str, str]) -> None:
+    def _release(self, ident: tuple[str, str]) -> Lease | None:
+        """Let the target go; when it was wanted meanwhile, keep it and return its lease to poll it once more."""
         try:
-            self.leases.release(*ident, self.owner)
-        except Exception as exc:  # it expires after RUN_SECONDS; this dispatcher may take it again before that
+            return self.leases.release(*ident, self.owner)
+        except Exception as exc:  # it expires after RUN_SECONDS
             _lease_failed(exc, "poll %s of %s: lease not released", *ident)
+            return None
 
     def idle(self) -> bool:
         with self.lock:

@@ -33,16 +33,19 @@ _lock = threading.Lock()
 
 def address() -> str:
     """The abstract socket name of this hub's dispatcher (one per data directory)."""
-    return _address(str(settings.DATA_DIR))
+    return address_of(str(settings.DATA_DIR))
 
 
-@functools.lru_cache(maxsize=4)
-def _address(data_dir: str) -> str:
-    return f"\0ocbridge-wake-{hashlib.sha256(os.path.realpath(data_dir).encode()).hexdigest()[:24]}"
+@functools.lru_cache(maxsize=16)
+def address_of(folder: str) -> str:
+    """The abstract socket name of whatever listens for a folder (the data directory: the job dispatcher; the poll
+    leases' folder: the poll loop, core.polls)."""
+    return f"\0ocbridge-wake-{hashlib.sha256(os.path.realpath(folder).encode()).hexdigest()[:24]}"
 
 
-def send(_job_id: int | None = None) -> None:
-    """Wake the listening dispatcher, if any; never blocks, never fails (the dispatcher's tick is the net)."""
+def send(_job_id: int | None = None, *, to: str | None = None) -> None:
+    """Wake the listening dispatcher (`to`: another listener's address), if any; never blocks, never fails (the
+    dispatcher's tick is the net)."""
     try:
         if not _out:
             with _lock:
@@ -50,7 +53,7 @@ def send(_job_id: int | None = None) -> None:
                     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
                     sock.setblocking(False)
                     _out.append(sock)
-        _out[0].sendto(b"!", address())
+        _out[0].sendto(b"!", to or address())
     except OSError:  # nobody listens (ECONNREFUSED, ENOENT), the buffer is full (EAGAIN): the tick finds the job
         pass
 
@@ -58,7 +61,8 @@ def send(_job_id: int | None = None) -> None:
 class Listener:
     """The dispatcher's end: `wait(seconds)` returns True when woken within that time, False on timeout."""
 
-    def __init__(self):
+    def __init__(self, at: str | None = None):
+        self.at = at  # default: the job dispatcher's address()
         self.sock: socket.socket | None = None
 
     def _bind(self) -> bool:
@@ -66,7 +70,7 @@ class Listener:
             return True
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
-            sock.bind(address())
+            sock.bind(self.at or address())
         except OSError:  # another dispatcher listens: tick until it is gone
             sock.close()
             return False

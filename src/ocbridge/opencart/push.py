@@ -5,95 +5,63 @@ opencart.extension); the hub answers by reading the shop at once, with the same 
 only says which shop to read, and the poll reads whatever is new there. The regular poll stays the safety net —
 a push lost, late or refused changes nothing but how soon an order is seen.
 
-The request only verifies and stores (core.inbox, like every webhook): one row asking for a read of the shop, one
-commit, the dispatcher woken; the worker reads the shop (`ReadPushed`). So the shop's checkout never waits on its own
-database being read back, and a push accepted while no worker runs (or Redis is down) is read when one looks. Every
-push is its own read: a shop's add-order and add-history pushes of one order can carry the same order and second, so
-nothing in a push tells a repeat from the next event, and a read is harmless to repeat.
-
-Pushes for one shop never run two polls at once in a process: one arriving while a poll runs asks that poll to
-read once more when it ends (it might have read just before the order was committed).
+The request verifies, logs itself (its inbound Exchange, like every request) and marks the shop's poll wanted now
+(core.polls.want): no Job row (DESIGN.md 2026-12-06: routine polls run without Job rows; a poll that finds work
+creates Jobs). A dispatcher's poll loop is woken and runs that poll at once, under the same lease as the scheduled
+one — so pushes for one shop never run two polls at once anywhere, and one arriving while a poll of the shop runs
+makes that poll read once more when it ends (it might have read just before the order was committed). A burst of
+pushes is one or two reads. A mark left while no worker runs is read when one starts.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import uuid
 
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from ocbridge.core import inbox
+from ocbridge.core import polls
 from ocbridge.core.choices import ExchangeOutcome, Level
 from ocbridge.core.exchanges import close_inbound, inbound_exchange
 from ocbridge.core.jobkinds import JobKind, register_job_kind
-from ocbridge.core.models import Exchange, Store
+from ocbridge.core.models import Store
+from ocbridge.core.outage import broker_down
 from ocbridge.opencart import extension, feed
 from ocbridge.opencart.api import SERVICE
+from ocbridge.opencart.polling import POLL
 
 log = logging.getLogger(__name__)
 
-_running: dict[str, dict] = {}  # shop key → {"again": bool} while a pushed poll of it runs in this process
-_lock = threading.Lock()
 
-
-def poll_now(store) -> bool:
-    """Read the store's shop now (opencart.feed). False when a poll of it was running here: that one reads again."""
-    key = feed.shop_key(store)
-    with _lock:
-        running = _running.get(key)
-        if running is not None:
-            running["again"] = True
-            return False
-        running = _running[key] = {"again": False}
+def want_read(store) -> str:
+    """Mark the store's shop poll wanted now; "" or why not (the lease store unreachable: the regular poll reads it)."""
     try:
-        while True:
-            feed.poll_shop(key, store=store)
-            with _lock:
-                if not running["again"]:
-                    return True
-                running["again"] = False
-    finally:
-        with _lock:
-            _running.pop(key, None)
+        polls.want(POLL, feed.shop_key(store))
+    except Exception as exc:  # noqa: BLE001 - the regular poll is the safety net (see the docstring)
+        log.warning("push for store %s: poll not woken: %s", store.pk, exc, exc_info=not broker_down(exc))
+        return f"the shop is read at its next regular poll (the poll could not be woken: {type(exc).__name__})"
+    return ""
 
 
 @register_job_kind
 class ReadPushed(JobKind):
-    """Read the shop a push named (opencart.feed's poll). A shop that does not answer is noted on the push's log row
-    and left to the regular poll, which retries it and reports it (opencart.attention): no retry here."""
+    """A push stored by a hub before pushes woke the poll directly (left over by an upgrade): wants the poll now."""
 
     kind = "opencart.read_pushed"
-    routine = True  # pruned when done, like the polls it stands in for
+    routine = True  # pruned when done
     max_attempts = 1
 
     def run(self, job) -> None:
         store = Store.objects.filter(pk=job.store_id, enabled=True).first()
-        if store is None:  # deleted or switched off since the push
-            return
-        try:
-            polled = poll_now(store)
-        except Exception as exc:  # noqa: BLE001 - the regular poll is the retry (see the docstring)
-            log.warning("push for store %s: reading the shop failed: %s", store.pk, exc)
-            _note(job, f"reading the shop failed (the regular poll tries again): {type(exc).__name__}: {exc}",
-                  Level.WARNING)
-            return
-        if not polled:
-            _note(job, "a read of this shop was running: it reads once more", Level.INFO)
-
-
-def _note(job, text: str, level: str) -> None:
-    """What the read found, on the push's own log row (the job's payload names it: core.inbox)."""
-    Exchange.objects.filter(pk=job.payload.get("exchange_id")).update(level=level, error=text[:4000])
+        if store is not None:  # else deleted or switched off since the push
+            want_read(store)
 
 
 @csrf_exempt
 @require_POST
 def receive(request, store_pk: int, order_id: int, ts: int, sig: str) -> HttpResponse:
-    """A signed order-event push: verify, store it with the read it asks for, answer (core.inbox). Logged like every
-    inbound request."""
+    """A signed order-event push: verify, want the shop's poll now, answer. Logged like every inbound request."""
     store = Store.objects.filter(pk=store_pk).first()
     exchange = inbound_exchange(request, service=SERVICE, store=store, purpose="opencart.push")
     why = "unknown store" if store is None else extension.verify(store, order_id, ts, sig)
@@ -103,9 +71,9 @@ def receive(request, store_pk: int, order_id: int, ts: int, sig: str) -> HttpRes
         close_inbound(exchange, status=403, outcome=ExchangeOutcome.REJECTED, level=Level.WARNING, error=why,
                       order_id=order_id)
         return HttpResponse("forbidden", status=403)
-    exchange.order_id = order_id  # what the push names (only a label: the read trusts the shop)
+    exchange.order_id = order_id  # what the push names (only a label: the poll reads what the shop has)
     answer = JsonResponse({"queued": True})
-    inbox.store(exchange, [inbox.job(ReadPushed.kind, key=f"opencart.push:{store.pk}:{order_id}:{uuid.uuid4().hex}",
-                                     store_id=store.pk, integration_id=None, payload={"order_id": order_id})],
-                response_body=answer.content.decode())
+    why = want_read(store)
+    close_inbound(exchange, status=200, level=Level.WARNING if why else Level.INFO, error=why,
+                  response_body=answer.content.decode())
     return answer
