@@ -19,7 +19,7 @@ from ocbridge.core import clock, rows
 from ocbridge.core.choices import Direction, ExchangeOutcome, Level
 from ocbridge.core.errors import RetryableError, ServiceError
 from ocbridge.core.masking import body_problem, mask_body, mask_headers, mask_url
-from ocbridge.core.sentences import said_data
+from ocbridge.core.sentences import Sentence, listed, said_data, storable
 
 
 class Held:
@@ -292,17 +292,21 @@ def inbound_of(job):
 
 
 def close_inbound(exchange, *, status: int, outcome: str = ExchangeOutcome.OK, level: str = Level.INFO,
-                  error: str = "", response_body: str = "", **links) -> None:
-    """Record how we answered an inbound request (saves the raw request too if it is not saved yet)."""
+                  error: str | Sentence = "", response_body: str = "", **links) -> None:
+    """Record how we answered an inbound request (saves the raw request too if it is not saved yet). `error` said as a
+    Sentence is stored as said too (`Exchange.error_said`): the log reads it in each reader's language."""
     note = getattr(exchange, "body_note", "")
     exchange.status = status
     exchange.outcome = outcome
     exchange.level = Level.WARNING if note and level == Level.INFO else level
-    exchange.error = "; ".join(x for x in (error, note) if x)[:4000]
+    said = error if isinstance(error, Sentence) else None
+    exchange.error = "; ".join(x for x in (said.english() if said else error, note) if x)[:4000]
+    exchange.error_said = storable(listed([said, note] if note else [said])) if said else None
     exchange.response_body = response_body[:2000]
     rows.relate(exchange, **links)
     if exchange.pk is not None:  # saved already: only what an answer changes (a smaller UPDATE on a hot path)
-        if rows.update(exchange, ("status", "outcome", "level", "error", "response_body", "event_id", *links)):
+        if rows.update(exchange, ("status", "outcome", "level", "error", "error_said", "response_body", "event_id",
+                                  *links)):
             return
         exchange.pk = None  # its insert was rolled back with a failed transaction: insert it again
     rows.insert(exchange)

@@ -27,6 +27,7 @@ from ocbridge.core import wake
 from ocbridge.core.choices import ExchangeOutcome, Level
 from ocbridge.core.exchanges import close_inbound
 from ocbridge.core.jobkinds import hand_over_on_commit
+from ocbridge.core.sentences import Sentence, listed, ngettext_noop, storable
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ def job(kind: str, *, key: str, store_id: int | None, integration_id: int | None
     return {"kind": kind, "key": key, "store": store_id, "integration": integration_id, "payload": payload}
 
 
-def store(exchange, jobs: list[dict], *, status: int = 200, response_body: str = "", error: str = "") -> None:
+def store(exchange, jobs: list[dict], *, status: int = 200, response_body: str = "",
+          error: str | Sentence = "") -> None:
     """Save the inbound request with its answer and the jobs it asks for — one INSERT, one commit — and wake the
     dispatcher once it is committed. No jobs (a progress ping): just the request."""
     exchange.pending_jobs = jobs or None
@@ -53,8 +55,15 @@ def store(exchange, jobs: list[dict], *, status: int = 200, response_body: str =
         hand_over_on_commit(lambda: _waker[0](), f"webhook {exchange.pk}")
 
 
-def _duplicates(n: int) -> str:
-    return f"{n} duplicate deliver{'y' if n == 1 else 'ies'}: already queued" if n else ""
+def _noted(error: str, said, repeats: int) -> tuple[str, dict | None]:
+    """A stored row's error (its text and as said) with the repeated deliveries its jobs met noted after it."""
+    if not repeats:
+        return error, said
+    dup = Sentence(*ngettext_noop("{count} duplicate delivery: already queued",
+                                  "{count} duplicate deliveries: already queued"), count=repeats)
+    before = Sentence.from_data(said) or error
+    note = listed([before, dup] if before else [dup])
+    return note.english()[:4000], storable(note)
 
 
 class _Taken(Exception):
@@ -68,12 +77,12 @@ def queue_stored(limit: int = 200) -> int:
     from ocbridge.core.models import Exchange, Job
 
     stored = list(Exchange.objects.filter(pending_jobs__isnull=False).order_by("id")
-                  .values_list("pk", "pending_jobs", "error", "created")[:limit])
+                  .values_list("pk", "pending_jobs", "error", "error_said", "created")[:limit])
     if not stored:  # the usual look: one read of an empty index, no write
         return 0
     queued = 0
     with transaction.atomic():
-        for pk, specs, error, arrived in stored:
+        for pk, specs, error, said, arrived in stored:
             try:
                 with transaction.atomic():
                     last, repeats = None, 0
@@ -84,9 +93,9 @@ def queue_stored(limit: int = 200) -> int:
                                                    integration_id=spec["integration"], hand_over=False,
                                                    run_at=arrived, payload={**spec["payload"], "exchange_id": pk})
                         repeats += not last.queued_now
-                    note = "; ".join(x for x in (error, _duplicates(repeats)) if x)[:4000]
+                    note, note_said = _noted(error, said, repeats)
                     if not Exchange.objects.filter(pk=pk, pending_jobs__isnull=False).update(
-                            pending_jobs=None, job_id=last.pk if last else None, error=note):
+                            pending_jobs=None, job_id=last.pk if last else None, error=note, error_said=note_said):
                         raise _Taken
                 queued += 1
             except _Taken:

@@ -482,7 +482,8 @@ class Exchange(models.Model):
     duration_ms = models.FloatField(null=True, blank=True)
     level = models.CharField(max_length=8, choices=Level.choices, default=Level.INFO)
     outcome = models.CharField(max_length=10, choices=ExchangeOutcome.choices, default=ExchangeOutcome.PENDING)
-    error = models.TextField(blank=True)
+    error = models.TextField(blank=True)  # in English, for logs and the CSV; pages show `error_text()`
+    error_said = models.JSONField(null=True, blank=True)  # as said (core.sentences); None: text only
     event_id = models.CharField(max_length=255, blank=True, help_text="provider's id of an inbound event")
     # Stored webhooks are the queue (core.inbox): the jobs this request asks for, until the worker has queued them.
     pending_jobs = models.JSONField(null=True, blank=True, help_text="jobs a stored webhook asks for, until queued")
@@ -517,6 +518,12 @@ class Exchange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service} {self.method} {self.status or ''}"
+
+    def error_text(self) -> str:
+        """The error in the active language where it was said so, else its stored text."""
+        from ocbridge.core.sentences import shown
+
+        return shown(self.error_said, self.error)
 
 
 class Binding(models.Model):

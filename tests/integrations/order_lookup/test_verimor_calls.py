@@ -6,7 +6,9 @@ import time
 
 import httpx
 import pytest
+from django.urls import reverse
 from integrations.order_lookup.lookup_helpers import add_order, index, pbx_url
+from testkit import assert_page_reads
 
 from ocbridge.core.choices import Level
 from ocbridge.core.models import Exchange
@@ -162,6 +164,17 @@ def test_sixth_lookup_in_ten_minutes_goes_to_a_person(hub, verimor, opencart_db,
     assert (limited.reason, limited.exchange.level) == (Reason.RATE_LIMITED, Level.WARNING)
     other = verimor.pbx_call(pbx_url(conn), "05449876543")  # another number is not limited
     assert other[0]["action"] == "prompt"
+    # The log says what the first steps found in the reader's language, counts in its plural form (before: English
+    # for every reader, "1 order(s) for this number").
+    found = Exchange.objects.filter(error__endswith="— 1 order for this number").first()
+    assert_page_reads(reverse("dashboard:exchange", args=[found.pk]), {
+        "en": "— 1 order for this number", "tr": "— bu numaraya ait 1 sipariş", "ru": "— 1 заказ на этот номер"},
+        r'<td class="err wrap">.*?</td>', alone=True)
+    assert_page_reads(reverse("dashboard:exchange", args=[limited.exchange_id]), {
+        "en": "transfer: rate_limited — 5 lookups from this number in 10 min",
+        "tr": "transfer: rate_limited — bu numaradan 10 dakikada 5 sorgu",
+        "ru": "transfer: rate_limited — 5 запросов с этого номера за 10 мин"},
+        r'<td class="err wrap">.*?</td>', alone=True)
 
 
 def test_repeated_step_gets_the_same_answer_and_counts_once(hub, opencart_db, make_store, make_line):

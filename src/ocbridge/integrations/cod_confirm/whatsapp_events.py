@@ -22,6 +22,7 @@ from ocbridge.core.exchanges import close_inbound, inbound_of
 from ocbridge.core.jobs import JobKind, register_job_kind
 from ocbridge.core.models import Connection, Exchange, Job, SideEffect
 from ocbridge.core.registry import register_webhook
+from ocbridge.core.sentences import Sentence, ngettext_noop
 from ocbridge.integrations.cod_confirm import jobs, pay, routing, shop, whatsapp
 from ocbridge.integrations.cod_confirm.choices import (
     OPEN,
@@ -69,7 +70,9 @@ def whatsapp_events(request, connection, exchange):
                                      integration_id=integration.pk if integration else None,
                                      payload={"connection_id": connection.pk, "type": type(e).__name__,
                                               "event": dataclasses.asdict(e)}) for e in ours],
-                response_body="OK", error=f"{ignored} event(s) for another phone number ignored" if ignored else "")
+                response_body="OK", error=Sentence(*ngettext_noop(
+                    "{count} event for another phone number ignored",
+                    "{count} events for another phone number ignored"), count=ignored) if ignored else "")
     return HttpResponse("OK")
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ocbridge import opencart
 from ocbridge.core import clock, config_cache, rows
+from ocbridge.core.sentences import Sentence, ngettext_noop
 from ocbridge.integrations.order_lookup import rules, shop
 from ocbridge.integrations.order_lookup.choices import CallOutcome, Reason
 from ocbridge.integrations.order_lookup.config import OrderLookupConfig
@@ -48,7 +49,7 @@ class Turn:
     shop_name: str
     call: LookupCall | None = None
     replay: str = ""  # the PBX repeated a step: send exactly what we sent before
-    detail: str = ""  # why, for the log (never spoken)
+    detail: str | Sentence = ""  # why, for the log (never spoken); a count is said (core.sentences)
 
 
 def store_for_line(connection, called: str):
@@ -109,13 +110,13 @@ def _call(connection, store, integration, inp: CallInput, cfg: OrderLookupConfig
                       called=inp.called[:64], language=lang, created=clock.now()), True
 
 
-def _first(store, call: LookupCall, cfg: OrderLookupConfig, lang: str) -> tuple[Decision, str]:
+def _first(store, call: LookupCall, cfg: OrderLookupConfig, lang: str) -> tuple[Decision, str | Sentence]:
     recent = LookupCall.recent_lookups(call.caller, minutes=cfg.rate_window_minutes) if call.caller else 0
     reason = rules.guard(cfg, called=call.called, caller=call.caller or None, recent_lookups=recent)
     if reason:
         detail = {Reason.UNKNOWN_LINE: f"called number {call.called!r} is not one of this store's lines",
                   Reason.HIDDEN_CALLER: f"caller number {call.caller_raw!r} is hidden or not a phone number",
-                  Reason.RATE_LIMITED: f"{recent} lookups from this number in {cfg.rate_window_minutes} min"}
+                  Reason.RATE_LIMITED: _lookups(recent, cfg)}
         return rules.transfer(reason), detail.get(reason, "")
     call.lookups += 1
     try:
@@ -123,7 +124,14 @@ def _first(store, call: LookupCall, cfg: OrderLookupConfig, lang: str) -> tuple[
     except shop.ShopUnavailable as exc:
         return rules.transfer(Reason.DB_DOWN), str(exc)
     call.order_ids, call.position = ids, 0
-    return rules.after_phone_lookup(cfg, latest, len(ids)), f"{len(ids)} order(s) for this number"
+    return rules.after_phone_lookup(cfg, latest, len(ids)), Sentence(*ngettext_noop(
+        "{count} order for this number", "{count} orders for this number"), count=len(ids))
+
+
+def _lookups(recent: int, cfg: OrderLookupConfig) -> Sentence:
+    return Sentence(*ngettext_noop("{count} lookup from this number in {minutes} min",
+                                   "{count} lookups from this number in {minutes} min"),
+                    count=recent, minutes=cfg.rate_window_minutes)
 
 
 def _menu(store, call: LookupCall, cfg: OrderLookupConfig, lang: str, digits: str) -> tuple[Decision, str]:
@@ -138,7 +146,8 @@ def _menu(store, call: LookupCall, cfg: OrderLookupConfig, lang: str, digits: st
     return rules.after_menu(cfg, digits, nxt, remaining), f"menu key {digits!r}"
 
 
-def _order_number(store, call: LookupCall, cfg: OrderLookupConfig, lang: str, digits: str) -> tuple[Decision, str]:
+def _order_number(store, call: LookupCall, cfg: OrderLookupConfig, lang: str,
+                  digits: str) -> tuple[Decision, str | Sentence]:
     typed = digits.strip().rstrip("#")
     if not typed:
         return rules.transfer(Reason.NO_INPUT), "no order number typed"
@@ -149,7 +158,7 @@ def _order_number(store, call: LookupCall, cfg: OrderLookupConfig, lang: str, di
         return rules.transfer(Reason.NOT_FOUND), "not an order number"
     recent = LookupCall.recent_lookups(call.caller, minutes=cfg.rate_window_minutes)
     if recent >= cfg.rate_limit:
-        return rules.transfer(Reason.RATE_LIMITED), f"{recent} lookups from this number in {cfg.rate_window_minutes} min"
+        return rules.transfer(Reason.RATE_LIMITED), _lookups(recent, cfg)
     call.lookups += 1
     try:
         order = shop.order_view(store, order_id, cfg, lang)

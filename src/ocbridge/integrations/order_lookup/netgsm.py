@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from ocbridge.core import optouts, outbox, spend
 from ocbridge.core.jobs import JobKind, register_job_kind
 from ocbridge.core.models import Job
+from ocbridge.core.sentences import Sentence
 from ocbridge.integrations.order_lookup import flow, mappers, rules
 from ocbridge.integrations.order_lookup.choices import CallOutcome, Reason
 from ocbridge.integrations.order_lookup.models import LookupCall
@@ -48,7 +49,8 @@ def status_text(turn: flow.Turn) -> str:
     return f"{turn.shop_name}: {body}" if turn.shop_name else body
 
 
-def answer_inbound_call(connection, *, unique_id: str, caller_raw: str, called: str) -> tuple[flow.Turn, str, str]:
+def answer_inbound_call(connection, *, unique_id: str, caller_raw: str,
+                        called: str) -> tuple[flow.Turn, str, str | Sentence]:
     """Decide and queue what a Netsantral inbound call gets. Returns (turn, what we did as text, log detail)."""
     turn = flow.decide(connection, flow.CallInput(service="netgsm", call_id=unique_id, caller_raw=caller_raw,
                                                   called=called, region="TR"))

@@ -20,10 +20,12 @@ import logging
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpResponse
+from django.utils.translation import gettext_noop
 
 from ocbridge.core.choices import ExchangeOutcome, Level
 from ocbridge.core.exchanges import close_inbound
 from ocbridge.core.registry import register_webhook
+from ocbridge.core.sentences import Sentence
 from ocbridge.integrations.order_lookup import flow, mappers
 from ocbridge.integrations.order_lookup.choices import WARNING_REASONS, CallOutcome, Reason
 from ocbridge.integrations.order_lookup.models import LookupCall
@@ -46,14 +48,22 @@ def _fields(request) -> dict[str, str]:
     return {_text(k): _text(v) for k, v in data.items()}
 
 
+def _decided(d, detail: str | Sentence) -> str | Sentence:
+    """The log's line for a decision: "action: reason — why", the why said in the reader's language when it was."""
+    if isinstance(detail, Sentence):
+        return Sentence(gettext_noop("{action}: {reason} — {detail}"), action=d.action, reason=str(d.reason),
+                        detail=detail)
+    return f"{d.action}: {d.reason}" + (f" — {detail}" if detail else "")
+
+
 def _close(exchange, turn: flow.Turn, body: str, spoken: str) -> None:
     d = turn.decision
     warn = d.reason in WARNING_REASONS
     if warn:
-        log.warning("order lookup call %s: %s (%s)", exchange.event_id, d.reason, turn.detail)
-    error = f"{d.action}: {d.reason}" + (f" — {turn.detail}" if turn.detail else "")
+        log.warning("order lookup call %s: %s (%s)", exchange.event_id, d.reason,
+                    turn.detail.english() if isinstance(turn.detail, Sentence) else turn.detail)
     with transaction.atomic():  # one commit for the raw request, the answer and the call row
-        close_inbound(exchange, status=200, level=Level.WARNING if warn else Level.INFO, error=error,
+        close_inbound(exchange, status=200, level=Level.WARNING if warn else Level.INFO, error=_decided(d, turn.detail),
                       response_body=body, order_id=d.order_id or (turn.call.order_id if turn.call else None))
         flow.finish(turn, spoken=spoken, response=body, exchange=exchange)
 
@@ -206,7 +216,7 @@ def netgsm_pbx_event(request, connection, exchange) -> HttpResponse:
                     raise netgsm.DuplicateEvent(unique_id)
                 warn = d.reason in WARNING_REASONS or "not handled" in done
                 close_inbound(exchange, status=200, level=Level.WARNING if warn else Level.INFO, response_body="OK",
-                              error=f"{d.action}: {d.reason}" + (f" — {detail}" if detail else ""),
+                              error=_decided(d, detail),
                               order_id=d.order_id)
                 netgsm.record(turn, done, exchange)
         except netgsm.DuplicateEvent:
