@@ -9,6 +9,11 @@ import pytest
 # worker/server subprocesses tests start. Tests of the refusal set settings.SIMULATOR_HOSTS themselves.
 LOOPBACK_ALLOWED = ["127.0.0.1"]
 os.environ["OCBRIDGE_SIMULATOR_HOSTS"] = ",".join(LOOPBACK_ALLOWED)
+# OneBox and Despatch Cloud publish no rate limit and their simulators enforce none: our clients' own pace (2 and 4
+# requests a second) only made these tests wait. The loopback simulators take them at this pace (settings.PROVIDER_RPS,
+# also for subprocesses); tests/services/test_login_clients.py proves the real pace with the setting unset.
+FAST_PROVIDERS = {"onebox": 1000.0, "despatch": 1000.0}
+os.environ["OCBRIDGE_PROVIDER_RPS"] = ",".join(f"{name}={rps:g}" for name, rps in FAST_PROVIDERS.items())
 
 pytest_plugins = ["conftest_mariadb"] if (Path(__file__).parent / "conftest_mariadb.py").exists() else []
 
@@ -38,6 +43,7 @@ def _test_clock(settings):
 
     settings.TEST_CLOCK = True
     settings.SIMULATOR_HOSTS = list(LOOPBACK_ALLOWED)
+    settings.PROVIDER_RPS = dict(FAST_PROVIDERS)
     clock.reset()
     yield
     clock.reset()

@@ -43,6 +43,11 @@ TEST_CLOCK = os.environ.get("OCBRIDGE_TEST_CLOCK", "") == "1"
 # Hosts (host or host:port) a provider connection may point at besides the provider's own pattern: the loopback
 # simulators of tests, benchmarks and the demo. Empty in production.
 SIMULATOR_HOSTS = [h for h in os.environ.get("OCBRIDGE_SIMULATOR_HOSTS", "").split(",") if h]
+# Requests a second per service for connections without an `rps` option of their own, instead of the client's
+# documented pace, e.g. "onebox=4,despatch=8" (core.ratelimit.pace). Empty in production; the test suite sets it for
+# the loopback simulators of the providers that publish no limit.
+PROVIDER_RPS = {name.strip(): float(rps) for name, _, rps in (
+    item.partition("=") for item in os.environ.get("OCBRIDGE_PROVIDER_RPS", "").split(",")) if name.strip() and rps}
 # Hub-wide mail (core.mail): the server alerts and test mails go through unless a store has its own SMTP
 # connection. No OCBRIDGE_EMAIL_HOST: the hub sends no mail (the dashboard says so).
 EMAIL_HOST = os.environ.get("OCBRIDGE_EMAIL_HOST", "")

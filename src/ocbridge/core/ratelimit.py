@@ -30,6 +30,14 @@ class _Bucket:
         return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
 
 
+def pace(service: str, options: dict | None, default: float) -> float:
+    """Requests a second for one Connection of `service`: its own `rps` option, else the process's
+    OCBRIDGE_PROVIDER_RPS for the service, else the client's documented `default`."""
+    from django.conf import settings
+
+    return float((options or {}).get("rps") or getattr(settings, "PROVIDER_RPS", {}).get(service) or default)
+
+
 def acquire(scope: tuple, rate: float, burst: float | None = None, n: float = 1.0, *, sleep=time.sleep) -> float:
     """Block until `n` requests may be made in `scope` at `rate` per second. Returns the time waited."""
     share = max(1, int(os.environ.get("OCBRIDGE_WORKER_PROCESSES", "1")))

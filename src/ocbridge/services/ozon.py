@@ -173,7 +173,7 @@ class OzonClient:
         # one pooled client per host for the process (core.http.shared_client): building one per job cost ~60 ms
         self._http = http or shared_client(self.service, (connection.base_url or BASE_URL).rstrip("/"), timeout=30)
         self._recorder = ExchangeRecorder(self.service, connection=connection, secrets=[self._api_key])
-        self._rps = float(rps or options.get("rps") or GLOBAL_RPS)
+        self._rps = float(rps or ratelimit.pace(self.service, options, GLOBAL_RPS))
         self._sleep = sleep
         self.rate_waits = 0  # how often our own limiter made us wait
         self.rate_wait_seconds = 0.0

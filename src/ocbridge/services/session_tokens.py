@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from django.utils.translation import gettext_noop
 
+from ocbridge.core import ratelimit
 from ocbridge.core.errors import ConfigurationError, TerminalError
 from ocbridge.core.sentences import Sentence
 from ocbridge.core.exchanges import ExchangeRecorder
@@ -98,6 +99,6 @@ class LoginClient:
         self._http = http or shared_client(self.service, self.base_url)
         self._recorder = ExchangeRecorder(self.service, connection=connection, secrets=[self._password])
         self._secrets = list(self._recorder.secrets)
-        self._rps = float(rps or (connection.options or {}).get("rps") or self.default_rps)
+        self._rps = float(rps or ratelimit.pace(self.service, connection.options, self.default_rps))
         self._sleep = sleep
         self.calls: dict[str, int] = {}

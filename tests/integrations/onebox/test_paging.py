@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def client(sim):
     store = Store.objects.create(name="Box shop")
-    conn = Connection.objects.create(store=store, service="onebox", base_url=sim.base_url, options={"rps": 1000},
+    conn = Connection.objects.create(store=store, service="onebox", base_url=sim.base_url,
                                      secret={"login": LOGIN, "password": PASSWORD})
     return OneBoxClient(conn)
 
