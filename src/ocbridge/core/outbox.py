@@ -65,7 +65,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, TextField, Value
+from django.db.models import TextField, Value
 from django.db.models.functions import Concat
 from django.utils.translation import gettext_noop
 

@@ -10,7 +10,6 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
-from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from ocbridge.core import clock, limits

@@ -27,8 +27,7 @@ from ocbridge.core.exchanges import close_inbound
 from ocbridge.core.registry import register_webhook
 from ocbridge.core.sentences import Sentence
 from ocbridge.integrations.order_lookup import flow, mappers
-from ocbridge.integrations.order_lookup.choices import WARNING_REASONS, CallOutcome, Reason
-from ocbridge.integrations.order_lookup.models import LookupCall
+from ocbridge.integrations.order_lookup.choices import WARNING_REASONS, Reason
 
 log = logging.getLogger(__name__)
 
