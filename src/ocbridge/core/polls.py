@@ -36,6 +36,7 @@ dispatcher saw slow is on the slow lane wherever it runs next, and on the health
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import heapq
@@ -739,7 +740,9 @@ class Scheduler:
         self.lane = Lane(threads, max(threads, MOST_PER_BASE * threads))
         self.slow_lane = Lane(slow_threads, max(slow_threads, MOST_PER_BASE * slow_threads))
         self.todo, self.slow_todo = self.lane.todo, self.slow_lane.todo
-        self.running: set[tuple[str, str]] = set()  # queued or running here: this dispatcher holds their leases
+        # queued or running here (how many times: a poll wanted again is queued before its run ends): this
+        # dispatcher holds their leases
+        self.running: collections.Counter[tuple[str, str]] = collections.Counter()
         self.owner = uuid.uuid4().hex  # names this dispatcher on the leases it holds
         self.renewed = time.monotonic()
         self.seen: dict[tuple[str, str], int] = {}  # the last slot of each target this dispatcher handled
@@ -874,7 +877,7 @@ class Scheduler:
 
     def _queue(self, poll: Poll, target: Target, ident: tuple[str, str], lease: Lease) -> None:
         with self.lock:
-            self.running.add(ident)
+            self.running[ident] += 1
         (self.todo if lease.lane is None else self.slow_todo).put((poll, target, ident, lease.lane))
 
     def _start_wanted(self, idents: Iterable[tuple[str, str]]) -> None:
@@ -939,16 +942,18 @@ class Scheduler:
                 slow = not ok or took > SLOW_SECONDS
                 if slow or on_lane is not None:  # recorded before the lease lets the target go again
                     self._note_lane(target, ident, slow, took, ok, on_lane)
+                again = self._release(ident)  # wanted now while it ran: it may have read just before that
+                if again is not None:
+                    self._queue(poll, target, ident, again)
                 with self.lock:
                     lane.busy -= 1
-                    self.running.discard(ident)
+                    self.running[ident] -= 1
+                    if self.running[ident] <= 0:
+                        del self.running[ident]
                     if healthy:
                         self.busy_since.pop(name, None)
                         self.relieved.discard(name)
                     leave = self._leaves(lane)
-                again = self._release(ident)  # wanted now while it ran: it may have read just before that
-                if again is not None:
-                    self._queue(poll, target, ident, again)
                 connections.close_all()  # this thread's own connections; the next poll opens fresh ones
             if leave:
                 return
