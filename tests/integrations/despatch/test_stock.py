@@ -329,11 +329,12 @@ def test_the_nightly_full_check_corrects_a_change_listed_two_hours_late_and_keep
 
 def test_an_idle_full_check_writes_nothing_to_the_shop_and_one_record_to_the_hub(shop, sim, integration, kit,
                                                                                  admin_client):
-    """Nothing differs (SKUs the shop lacks included): the night's check writes nothing to the shop, queues no job,
-    logs no request, and writes one row to the hub — its own record, shown on the page."""
+    """Nothing differs (SKUs the shop lacks included): the night's check writes nothing to the shop, logs no
+    request, and records itself once (shown on the page). The poll's part is one hub write — the night's job."""
     from testkit import HubWrites
 
     from ocbridge.core import polls
+    from ocbridge.core.jobs import run_until_idle
     from ocbridge.core.models import Exchange, Job
     from ocbridge.opencart.models import ShopWrite
 
@@ -343,10 +344,74 @@ def test_an_idle_full_check_writes_nothing_to_the_shop_and_one_record_to_the_hub
     shop_writes, jobs_before, logged = ShopWrite.objects.count(), Job.objects.count(), Exchange.objects.count()
     with HubWrites() as w:
         assert polls.run_one(jobs.FULL_POLL, polls.integration_key(integration))
-    assert len(sim.requests("/public-api/inventory", "GET")) >= 2  # it did read DC
-    assert len(w.sql) == 1 and "despatch_syncstate" in w.sql[0], w.sql
-    assert (ShopWrite.objects.count(), Job.objects.count(), Exchange.objects.count()) == (shop_writes, jobs_before,
-                                                                                         logged)
+    assert len(w.sql) == 1 and "core_job" in w.sql[0], w.sql  # the night's job: no request, nothing else
+    assert Job.objects.count() == jobs_before + 1
+    run_until_idle()
+    assert len(sim.requests("/public-api/inventory", "GET")) >= 2  # the job did read DC
+    assert (ShopWrite.objects.count(), Exchange.objects.count()) == (shop_writes, logged)
     assert quantities(shop) == {1: 10, 2: 10}
     page = admin_client.get(f"/despatch/{integration.pk}/").content.decode()
     assert "all 10 items read from Despatch Cloud, 0 shop quantities corrected" in page
+
+
+def test_the_nightly_poll_asks_dc_nothing_and_queues_one_job_per_night(shop, sim, integration, kit):
+    """The routine poll only decides that the night's check is due: it reads no DC page (before: every page, paced,
+    inside the poll — 5–6 minutes for 10,000 SKUs), queues one job under the store's and night's key, and queues
+    nothing more that night, while the job waits and after it ran; the job reads every page. The next night: one
+    new job."""
+    from ocbridge.core import polls
+    from ocbridge.core.jobs import run_until_idle
+    from ocbridge.core.models import Job
+
+    _night_bed(shop, sim, integration, kit)
+    _at_store_time(sim, integration, 3)
+    before = len(sim.requests("/public-api/inventory", "GET"))
+    key = polls.integration_key(integration)
+    assert polls.run_one(jobs.FULL_POLL, key) and polls.run_one(jobs.FULL_POLL, key)  # queued, then waiting
+    assert len(sim.requests("/public-api/inventory", "GET")) == before  # the poll asked DC nothing
+    night = Job.objects.get(kind=jobs.CheckStockFull.kind)
+    assert night.key == f"despatch:{integration.store_id}:stock-full:{night.payload['day']}"
+    run_until_idle()
+    assert len(sim.requests("/public-api/inventory", "GET")) - before >= 2  # the job read every page
+    _at_store_time(sim, integration, 4)  # later the same night: done
+    before = len(sim.requests("/public-api/inventory", "GET"))
+    polls.run_one(jobs.FULL_POLL, key)
+    run_until_idle()
+    assert len(sim.requests("/public-api/inventory", "GET")) == before
+    assert Job.objects.filter(kind=jobs.CheckStockFull.kind).count() == 1
+    _at_store_time(sim, integration, 3)  # the next night
+    polls.run_one(jobs.FULL_POLL, key)
+    assert Job.objects.filter(kind=jobs.CheckStockFull.kind).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)  # the dispatcher polls on threads of its own
+def test_a_store_with_many_inventory_pages_stays_off_the_slow_lane(shop, sim, integration, kit, monkeypatch):
+    """Forty DC items (eight pages at 2 pages a second: 3.5 s; SLOW_SECONDS lowered to 1 s to keep the test short —
+    a 10,000-SKU catalogue is ~670 pages, 5–6 minutes). Polled by a dispatcher (core.polls.Scheduler) at 03:05 store
+    time, the nightly check never puts the store on the slow-lane record the stores list and the store page show
+    (before: the whole paced read ran inside the poll); the read and the correction happen in the job."""
+    import time
+
+    from ocbridge.core import polls
+    from ocbridge.core.jobs import run_until_idle
+
+    direction(integration, "dc_to_shop")
+    for sku in ("SKU-1", "SKU-2", *(f"DC-ONLY-{n}" for n in range(38))):
+        sim.add_item(sku, stock=10)
+    _stock_checks(sim, kit, integration, 60)
+    sim.set_stock("SKU-1", 4, listed_late=2 * 3600)  # missed by the changed-since runs
+    _stock_checks(sim, kit, integration, 60)
+    assert quantities(shop)[1] == 10
+    monkeypatch.setattr(polls, "SLOW_SECONDS", 1.0)
+    monkeypatch.setattr(polls, "_POLLS", {jobs.FULL_POLL: polls._POLLS[jobs.FULL_POLL]})
+    _at_store_time(sim, integration, 3)
+    sched = polls.Scheduler(threads=1, slow_threads=1, leases=polls.default_leases())
+    sched.tick()
+    deadline = time.monotonic() + 30
+    while not sched.idle() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sched.idle() and polls.slow_lane() == {}
+    assert quantities(shop)[1] == 10  # not yet: the poll only queued the job
+    run_until_idle()
+    assert quantities(shop)[1] == 4 and m.SyncState.of(integration).stock_full["read"] == 40
+    assert polls.slow_lane() == {}

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from ocbridge.core import clock, config_cache, polls
-from ocbridge.core import outbox
+from ocbridge.core import exchanges, outbox
 from ocbridge.core.choices import SideEffectState
 from ocbridge.core.errors import ConfigurationError, RetryableError, TerminalError
 from ocbridge.core.jobs import IntegrationJob, enqueue_unless_waiting, register_job_kind
@@ -501,9 +501,10 @@ def _take_from_dc(job, integration, latest: dict[str, tuple[str, int, bool]], bi
 # Changes are read by "changed since" (STOCK_LATE back); one DC lists later than that is missed by every run. Once a
 # night, in the store's quiet hours, every DC inventory page is read (DC's own page size: no source shows a page-size
 # parameter; at FULL_RPS, under the account's DEFAULT_RPS, so orders still go out meanwhile) and each SKU whose
-# quantity is not the one last taken from DC is taken (_take_from_dc's rule: a shop sale since stays). The reading is a
-# routine poll (core.polls): idle — nothing differs — it writes the shop nothing and the hub one row (SyncState's
-# record of the check); differences go to one CorrectStock job (the day's key), which applies them.
+# quantity is not the one last taken from DC is taken (_take_from_dc's rule: a shop sale since stays). A routine poll
+# (core.polls) only decides that the night's check is due and queues one CheckStockFull job under the night's key;
+# the job does the paced read (~670 pages, 5–6 minutes for 10,000 SKUs: far past polls.SLOW_SECONDS, so never inside
+# a poll) and the corrections. Idle — not due, or done — the poll asks DC nothing and writes nothing.
 
 FULL_POLL = "despatch.stock_full"
 FULL_EVERY = 600.0  # seconds between looks at whether the night's check is due (no request, no write when not)
@@ -521,65 +522,77 @@ def full_check_day(store, now: datetime | None = None) -> str | None:
     return local.date().isoformat() if FULL_HOURS[0] <= local.hour < FULL_HOURS[1] else None
 
 
+def _full_stopped(integration: Integration, cfg: DespatchConfig) -> bool:
+    return cfg.stock_direction != "dc_to_shop" or bool(stock_contradiction(cfg.stock_direction,
+                                                                          integration.store.stock_source))
+
+
 @register_poll(FULL_POLL, targets=lambda: polls.integration_targets("despatch", _full_every),
                label=_("Checking all stock in Despatch Cloud (nightly)"))
 def poll_full_stock(target: Target) -> bool:
-    """A routine poll (core.polls, no Job row): outside the quiet hours, or with tonight's check done, it asks and
-    writes nothing. Returns True when it found differences (a CorrectStock job)."""
+    """A routine poll (core.polls, no Job row): in the store's quiet hours it queues the night's CheckStockFull job
+    once (its key is the store's and the night's: a repeat queues nothing); outside them, or with tonight's check
+    queued or done, it asks and writes nothing. It never reads DC itself. True when it queued the job."""
     integration = polls.integration_of(target)
     if integration is None or not (integration.enabled and integration.store.enabled):
         return False
     cfg, day = config_of(integration), full_check_day(integration.store)
-    if day is None or cfg.stock_direction != "dc_to_shop" or \
-            stock_contradiction(cfg.stock_direction, integration.store.stock_source):
+    if day is None or _full_stopped(integration, cfg):
         return False
-    state = m.SyncState.of(integration)
     key = f"despatch:{integration.store_id}:stock-full:{day}"
-    if (state.stock_full or {}).get("day") == day or Job.objects.filter(key=key).exists():
-        return False  # checked tonight (idle), or its corrections are queued or applied
-    return full_check(integration, cfg, client_for(integration), state, day=day, key=key)
-
-
-def full_check(integration: Integration, cfg: DespatchConfig, client: DespatchClient, state: m.SyncState, *,
-               day: str, key: str) -> bool:
-    """Every DC inventory page, compared with the last quantity taken from DC per SKU the shop has. DC's default
-    order (by id in the simulator; DC documents none) does not move an item changed during the read; one moved
-    anyway is checked the next night."""
-    latest: dict[str, tuple[str, int]] = {}
-    for item in client.iter_inventory(sort="", pace=FULL_RPS):
-        sku = str(item.get("sku") or "")
-        if sku and sku not in latest and item.get("stock_level_available") is not None:
-            latest[sku] = (str(item["id"]), int(item["stock_level_available"]))
-    taken = dict(Binding.objects.filter(connection_id=integration.connection_id, kind=m.ITEM)
-                 .values_list("local_id", "remote_hash"))
-    in_shop = shop.stock_by_sku(integration.store, cfg.sku_field)
-    differ = {sku: [iid, qty] for sku, (iid, qty) in latest.items() if sku in in_shop and taken.get(sku) != str(qty)}
-    if not differ:  # the one hub write of an idle check
-        state.touch(stock_full={"day": day, "at": clock.now().isoformat(), "read": len(latest), "corrected": 0})
-        return False
-    Job.objects.enqueue(CorrectStock, key=key, integration=integration,
-                        payload={"day": day, "read": len(latest), "items": differ})
-    return True
+    if (m.SyncState.of(integration).stock_full or {}).get("day") == day or Job.objects.filter(key=key).exists():
+        return False  # tonight's check is done, queued or running
+    return Job.objects.enqueue(CheckStockFull, key=key, integration=integration, payload={"day": day}).queued_now
 
 
 @register_job_kind
-class CorrectStock(DespatchJob):
-    """The night's full check found quantities not taken from DC: take them (the rule re-applied now, so what a
-    stock run took meanwhile, or a shop sale since, is left alone) and record the check."""
+class CheckStockFull(DespatchJob):
+    """The night's full check: every DC inventory page, paced, compared with the last quantity taken from DC per SKU
+    the shop has; the differences are taken and the check recorded (the page's "full stock check" line).
 
-    kind = "despatch.correct_stock"
+    A worker killed mid-read leaves the job to be claimed again, and the new run redoes the whole check: the read
+    writes nothing, and the corrections follow _take_from_dc's rule — a quantity is written only when DC's differs
+    from the one last taken from DC (a shop sale since stays), under one journaled shop write keyed by this job and
+    the values (a run killed after the shop write but before the bindings writes nothing again). So a redo never
+    writes a quantity twice, nor over a sale made meanwhile."""
+
+    kind = "despatch.check_stock_full"
     max_attempts = 5
 
     def sync(self, job, integration, cfg, client) -> None:
-        if cfg.stock_direction != "dc_to_shop" or stock_contradiction(cfg.stock_direction,
-                                                                       integration.store.stock_source):
-            return  # switched since the check: nothing written
-        bindings = {b.local_id: b for b in Binding.objects.filter(connection_id=integration.connection_id, kind=m.ITEM)}
-        latest = {sku: (str(iid), int(qty), False) for sku, (iid, qty) in job.payload["items"].items()}
-        writes, _unknown, _written = _take_from_dc(job, integration, latest, bindings,
-                                                   shop.stock_by_sku(integration.store, cfg.sku_field))
+        if _full_stopped(integration, cfg):
+            return  # switched since it was queued: nothing read, nothing written
+        with exchanges.held() as reads:  # ~670 page reads a night: logged only when they led to a write or failed
+            try:
+                corrected, read = self._check(job, integration, cfg, client)
+            except Exception:
+                reads.keep()
+                raise
+            if corrected:
+                reads.keep()
         m.SyncState.of(integration).touch(stock_full={"day": job.payload["day"], "at": clock.now().isoformat(),
-                                                      "read": job.payload["read"], "corrected": len(writes)})
+                                                      "read": read, "corrected": corrected})
+
+    @staticmethod
+    def _check(job, integration, cfg, client) -> tuple[int, int]:
+        """(quantities corrected, SKUs read). DC's default order (by id in the simulator; DC documents none) does not
+        move an item changed during the read; one moved anyway is checked the next night."""
+        latest: dict[str, tuple[str, int]] = {}
+        for item in client.iter_inventory(sort="", pace=FULL_RPS):
+            sku = str(item.get("sku") or "")
+            if sku and sku not in latest and item.get("stock_level_available") is not None:
+                latest[sku] = (str(item["id"]), int(item["stock_level_available"]))
+        taken = dict(Binding.objects.filter(connection_id=integration.connection_id, kind=m.ITEM)
+                     .values_list("local_id", "remote_hash"))
+        in_shop = shop.stock_by_sku(integration.store, cfg.sku_field)
+        differ = {sku: (iid, qty, False) for sku, (iid, qty) in latest.items()
+                  if sku in in_shop and taken.get(sku) != str(qty)}
+        if not differ:
+            return 0, len(latest)
+        bindings = {b.local_id: b for b in Binding.objects.filter(connection_id=integration.connection_id, kind=m.ITEM,
+                                                                  local_id__in=list(differ))}
+        writes, _unknown, _written = _take_from_dc(job, integration, differ, bindings, in_shop)
+        return len(writes), len(latest)
 
 
 def _first_page(items: list[dict]) -> str:
