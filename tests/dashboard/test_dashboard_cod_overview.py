@@ -115,6 +115,62 @@ def test_channel_split_and_answer_rate_by_store_hour(data, store):
     assert hours[14] == (1, 1)
 
 
+@time_machine.travel(NOW, tick=False)
+def test_an_undelivered_message_is_left_out_of_the_answer_rate_by_hour(integ, store):
+    """At 11:00 Istanbul one call was answered and one SMS was reported undelivered (closed by jobs.after_no_answer
+    as the delivery report job closes it). The SMS never arrived: the answer rate leaves it out — 100 %, not 50 %
+    (before: it was kept as "no answer"), and the card says the rate is of what reached the customer."""
+    from ocbridge.integrations.cod_confirm import jobs
+
+    at = NOW - dt.timedelta(hours=1)  # 11:00 in Istanbul
+    _conf(integ, 41, "confirmed", at, decided_after=60, attempts=[("call", "answered", at)])
+    sms = _conf(integ, 42, "sms_sent", at, attempts=[("sms", "in_flight", at)])
+    jobs.after_no_answer(sms, sms.attempts.get(), reason="SMS not delivered (undelivered)", reached=False)
+    assert sms.attempts.get().state == "undelivered"
+    period = overview.Period.last(30, IST)
+    assert cod_stats.answers_by_hour(store, IST, period.start, period.end)[11] == (1, 1)
+    assert cod_stats.channel_split(store, period.start, period.end)["sms"] == {"sent": 1, "answered": 0}
+    with translation.override("en"):
+        card = overview.cod_hours_card(store, period)
+        assert (card.value, card.note) == ("100%", "answered, of the calls and messages that reached the customer; "
+                                                   "store time")
+    with translation.override("tr"):
+        assert overview.cod_hours_card(store, period).value == "%100"
+
+
+@time_machine.travel(NOW, tick=False)
+def test_migration_marks_attempts_closed_undelivered_before_the_state_existed(integ, store):
+    """Migration cod_confirm 0020 on rows the old code wrote: an attempt closed 'no_answer' by an undelivered report
+    (its closing transition says so: by provider id, or by attempt number) becomes 'undelivered', and past periods'
+    answer rate leaves it out; an attempt that rang unanswered stays 'no_answer'."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from ocbridge.integrations.cod_confirm.models import Attempt, Transition
+
+    at = NOW - dt.timedelta(hours=1)  # 11:00 in Istanbul
+
+    def closed(c, number, reason, provider_id=""):
+        a = c.attempts.get(number=number)
+        Attempt.objects.filter(pk=a.pk).update(provider_id=provider_id)
+        Transition.objects.create(confirmation=c, from_state="sms_sent", to_state="no_answer", reason=reason,
+                                  channel=a.channel, provider_id=provider_id)
+
+    sms = _conf(integ, 51, "needs_person", at, attempts=[("sms", "no_answer", at)])
+    closed(sms, 1, "SMS not delivered (undelivered)", "SMS-1")
+    mixed = _conf(integ, 52, "needs_person", at, attempts=[("whatsapp", "no_answer", at), ("call", "no_answer", at),
+                                                           ("whatsapp", "no_answer", at)])
+    closed(mixed, 1, "attempt 1: whatsapp reported it undelivered (131026: Message undeliverable)")
+    closed(mixed, 2, "no result for attempt 2 in time", "CALL-2")
+    closed(mixed, 3, "WhatsApp message failed (131026: Message undeliverable)", "wamid.3")
+    import_module("ocbridge.integrations.cod_confirm.migrations.0020_attempt_undelivered").mark_undelivered(apps, None)
+    assert list(sms.attempts.values_list("state", flat=True)) == ["undelivered"]
+    assert list(mixed.attempts.values_list("state", flat=True)) == ["undelivered", "no_answer", "undelivered"]
+    period = overview.Period.last(30, IST)
+    assert cod_stats.answers_by_hour(store, IST, period.start, period.end)[11] == (1, 0)
+
+
 def test_local_day_follows_daylight_saving_switch(db):
     """Europe/Berlin switches to summer time on 2026-03-29 01:00 UTC: 23:30 UTC is the next day only after it."""
     from django.db.models import Value

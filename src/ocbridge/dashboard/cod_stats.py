@@ -241,8 +241,9 @@ def attempt_figures(store, tz: dt.tzinfo, start: dt.datetime, end: dt.datetime):
 
     An attempt counts in the period it was made, whenever its order came in (a call at 00:30 on the 1st for an
     order of 23:50 the day before is a call of the 1st); it carries its store, so no join to Confirmation.
-    channel split: channel → {"sent", "answered"}; answers by hour: [(attempts with a known outcome, answered)]
-    for each local hour 0–23 the attempt was made. Counts come from the (store, state, created, channel) index.
+    channel split: channel → {"sent", "answered"}; answers by hour: [(attempts that reached the customer with a known
+    outcome, answered)] for each local hour 0–23 the attempt was made — an undelivered one never rang or arrived,
+    so it is neither. Counts come from the (store, state, created, channel) index.
     """
     from ocbridge.integrations.cod_confirm.choices import AttemptState, Channel
     from ocbridge.integrations.cod_confirm.models import Attempt
@@ -259,7 +260,8 @@ def attempt_figures(store, tz: dt.tzinfo, start: dt.datetime, end: dt.datetime):
                 entry = split.setdefault(ch, {"sent": 0, "answered": 0})
                 entry["sent"] += n
                 entry["answered"] += n if state == AttemptState.ANSWERED else 0
-    # Answers by local hour: a row per local day (its 25 hour bounds), a cell per (hour, answered / no answer).
+    # Answers by local hour: a row per local day (its 25 hour bounds), a cell per (hour, answered / no answer);
+    # undelivered attempts (AttemptState.UNDELIVERED) are in neither cell.
     # Bounds are wall-clock hours made aware in the store's zone: a skipped hour is an empty bucket, a repeated
     # one is counted in its hour, as a person reading the chart would expect.
     days = _local_midnights(tz, start, end)[:-1]
@@ -288,7 +290,8 @@ def channel_split(store, start: dt.datetime, end: dt.datetime) -> dict[str, dict
 
 
 def answers_by_hour(store, tz: dt.tzinfo, start: dt.datetime, end: dt.datetime) -> list[tuple[int, int]]:
-    """[(attempts with a known outcome, answered)] for each local hour 0–23 the attempt was made."""
+    """[(attempts that reached the customer with a known outcome, answered)] for each local hour 0–23 the attempt
+    was made."""
     return attempt_figures(store, tz, start, end)[1]
 
 

@@ -369,7 +369,8 @@ def cod_channels_card(store, period: Period) -> Card | None:
 
 @register_card(order=4)
 def cod_hours_card(store, period: Period) -> Card | None:
-    """Share of calls and SMS answered, by the hour of day they were made (store time)."""
+    """Share of the calls and messages that reached the customer (undelivered ones left out) answered, by the hour of
+    day they were made (store time)."""
     if not _cod_installed():
         return None
 
@@ -380,7 +381,7 @@ def cod_hours_card(store, period: Period) -> Card | None:
     best = max(range(24), key=lambda h: (rates[h], by_hour[h][0])) if asked else None
     title = _("Answer rate by hour of day")
     return Card(title=title, value=l10n.percent(100.0 * answered / asked if asked else None),
-                note=_("answered, in the store's time zone"),
+                note=_("answered, of the calls and messages that reached the customer; store time"),
                 chart=charts.bars([f"{h:02d}" for h in range(24)], rates, title=title, y_label="%", colour="#2a7",
                                   y_max=100),
                 rows=[(_("Best hour"), f"{best:02d}:00" if best is not None else "—")])

@@ -528,6 +528,42 @@ def test_an_sms_never_delivered_on_the_last_step_ends_undelivered_with_no_unansw
                                       "ru": "попытка 1: sandbox сообщил, что сообщение не доставлено; шагов больше нет"})
 
 
+def test_an_undelivered_sms_then_a_step_skipped_for_the_region_ends_undelivered_with_no_unanswered_risk_mark(cod_bed):
+    """Step 1's SMS is reported undelivered; step 2, a call, is skipped (calls go to Azerbaijani numbers only): no
+    attempt reached the customer, so the case ends as for an undelivered last step — to a person saying so, no
+    "unanswered" risk mark (before: "no answer after 1 attempt" and the mark, as the skip did not know)."""
+    from ocbridge.integrations.cod_confirm import risk
+
+    bed = cod_bed("3.0", channels=["sms", "call"], delays=[0, 0], call_countries=["AZ"])
+    add_order(bed.shop, 1091, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", sms_delivery="undelivered", sms_reply=None, call="confirm")
+    bed.run()
+    c = Confirmation.objects.get(order_id=1091)
+    assert [(a.channel, a.state) for a in c.attempts.all()] == [("sms", "undelivered")] and bed.sim.calls() == []
+    assert c.transitions.filter(reason="step 2 (call) skipped: calls are not made to numbers in TR").exists()
+    assert (c.state, c.needs_person_reason, c.attempts_made) == ("needs_person", "undelivered", 1)
+    assert c.transitions.get(to_state="needs_person").reason == "attempt 1: sandbox reported it undelivered; no step left"
+    assert risk.lookup(bed.store, "+905321234567").counts["unanswered"] == 0
+
+
+def test_a_call_that_rang_unanswered_keeps_its_risk_mark_though_the_last_sms_was_undelivered(cod_bed):
+    """The customer was reached (step 1's call rang, unanswered); step 2's SMS never arrived. An attempt reached them,
+    so the case ends "no answer, attempts used up" with one "unanswered" risk mark: the rule is whether any attempt
+    reached the customer, not how the last one ended."""
+    from ocbridge.integrations.cod_confirm import risk
+
+    bed = cod_bed("3.0", channels=["call", "sms"], delays=[0, 30])
+    add_order(bed.shop, 1092, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", call="no_answer", sms_delivery="undelivered", sms_reply=None)
+    bed.run()
+    clock.travel(31 * 60)
+    bed.run()
+    c = Confirmation.objects.get(order_id=1092)
+    assert [(a.channel, a.state) for a in c.attempts.all()] == [("call", "no_answer"), ("sms", "undelivered")]
+    assert (c.state, c.needs_person_reason) == ("needs_person", "attempts used up")
+    assert risk.lookup(bed.store, "+905321234567").counts["unanswered"] == 1
+
+
 def test_an_early_delivery_report_waits_for_its_send(cod_bed):
     """A "not delivered" report that overtakes our record of the send is retried, not dropped."""
     bed = cod_bed("3.0")

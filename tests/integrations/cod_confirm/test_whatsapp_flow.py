@@ -119,7 +119,7 @@ def test_not_on_whatsapp_moves_to_the_next_channel_at_once(wa_bed):
     add_order(bed.shop, 3004, telephone=PHONE)
     _run(bed)  # no clock travel: the SMS step's 30 minutes do not apply to a message that reached nobody
     c = Confirmation.objects.get(order_id=3004)
-    assert [(a.channel, a.state) for a in c.attempts.all()] == [("whatsapp", "no_answer"), ("sms", "answered")]
+    assert [(a.channel, a.state) for a in c.attempts.all()] == [("whatsapp", "undelivered"), ("sms", "answered")]
     assert c.state == "confirmed" and len(bed.sim.messages()) == 1
     assert c.transitions.filter(reason__startswith="WhatsApp message failed (131026").exists()
 
@@ -170,9 +170,25 @@ def test_a_template_meta_reports_failed_on_the_last_step_ends_undelivered_with_n
     add_order(bed.shop, 3016, telephone=PHONE)
     _run(bed)
     c = Confirmation.objects.get(order_id=3016)
-    assert [(a.channel, a.state) for a in c.attempts.all()] == [("whatsapp", "no_answer")]
+    assert [(a.channel, a.state) for a in c.attempts.all()] == [("whatsapp", "undelivered")]
     assert c.transitions.filter(reason__startswith="WhatsApp message failed (131026").exists()
     assert len(bed.wa.messages()) == 1
+    _ended_undelivered(bed, c)
+
+
+def test_a_failed_template_then_an_sms_step_skipped_for_the_region_ends_undelivered_with_no_unanswered_risk_mark(
+        wa_bed):
+    """Meta reports the template failed (131026); the plan's SMS step is then skipped (SMS goes to Azerbaijani numbers
+    only). Nothing reached the customer: the case ends as for a failed last step — to a person saying so, no
+    "unanswered" risk mark (before: "no answer after 1 attempt" and the mark, as the skip did not know)."""
+    bed = wa_bed(sms_countries=["AZ"])
+    bed.wa.set_wa_customer(E164, on_whatsapp=False)
+    add_order(bed.shop, 3017, telephone=PHONE)
+    _run(bed)
+    c = Confirmation.objects.get(order_id=3017)
+    assert [(a.channel, a.state) for a in c.attempts.all()] == [("whatsapp", "undelivered")]
+    assert c.transitions.filter(reason="step 2 (sms) skipped: SMS is not sent to numbers in TR").exists()
+    assert len(bed.wa.messages()) == 1 and bed.sim.messages() == []
     _ended_undelivered(bed, c)
 
 
@@ -200,7 +216,7 @@ def test_a_failed_status_that_overtakes_the_templates_send_fails_its_row_once_th
     with pytest.raises(RetryableError):
         apply_status(None, bed.wa_conn, ev, None)
     assert SideEffect.objects.get(pk=effect.pk).state == "sending"
-    assert Attempt.objects.get(pk=attempt.pk).state == "no_answer"  # the next step did not wait for the retry
+    assert Attempt.objects.get(pk=attempt.pk).state == "undelivered"  # the next step did not wait for the retry
     assert outbox.sent(effect, template["id"])  # the sender writes Meta's answer
     assert spend.today(bed.store)["counts"]["whatsapp"] == 1
     apply_status(None, bed.wa_conn, ev, None)  # the retry
@@ -918,14 +934,14 @@ def test_a_template_meta_failed_while_its_sender_was_dead_moves_to_the_next_step
     template = _until_killed(bed, hit, "failed", bed.wa.messages)
     attempt, effect = _status_job_outlasts_the_sender(template, 3242)
     assert (effect.state, effect.provider_id) == ("failed", template["id"])
-    assert attempt.state == "no_answer"
+    assert attempt.state == "undelivered"
     c = Confirmation.objects.get(order_id=3242)
     assert c.transitions.filter(reason__startswith="WhatsApp message failed (131026").exists()
     assert Job.objects.filter(kind="cod_confirm.start_attempt", key__endswith=":attempt:2").exists()
     clock.travel(200)  # the dead run's claim runs out: its job runs again
     _run(bed)
     c = Confirmation.objects.get(order_id=3242)
-    assert [(a.channel, a.state) for a in c.attempts.all()] == [("whatsapp", "no_answer"), ("sms", "answered")]
+    assert [(a.channel, a.state) for a in c.attempts.all()] == [("whatsapp", "undelivered"), ("sms", "answered")]
     assert c.state == "confirmed" and len(bed.wa.messages()) == 1 and len(bed.sim.messages()) == 1
     assert spend.today(bed.store)["counts"]["whatsapp"] == 0
 
@@ -956,7 +972,7 @@ def test_a_template_failed_before_its_dead_senders_job_recorded_it_is_a_failed_d
     clock.travel(200)  # the dead run's claim runs out: its job runs again
     _run(bed, 3)
     c = Confirmation.objects.get(order_id=3243)
-    assert c.attempts.get().state == "no_answer" and len(bed.wa.messages()) == 1
+    assert c.attempts.get().state == "undelivered" and len(bed.wa.messages()) == 1
     t = c.transitions.get(reason__startswith="attempt 1: whatsapp reported it undelivered (")
     assert "131026" in t.reason and t.reason_said is not None
     _ended_undelivered(bed, c)

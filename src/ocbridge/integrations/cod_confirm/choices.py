@@ -46,6 +46,9 @@ class AttemptState(models.TextChoices):
     IN_FLIGHT = "in_flight", _("Waiting for the customer")
     ANSWERED = "answered", _("Answered")
     NO_ANSWER = "no_answer", _("No answer")
+    # Taken by the provider, then reported never delivered (an SMS report, WhatsApp's failed status): it never rang
+    # or arrived, so it is neither answered nor unanswered (risk marks, the overview's answer rate).
+    UNDELIVERED = "undelivered", _("Not delivered")
     FAILED = "failed", _("Failed")
     UNKNOWN = "unknown", _("Unknown: may have been sent")
     DRY_RUN = "dry_run", _("Dry run: nothing sent")

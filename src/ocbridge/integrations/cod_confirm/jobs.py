@@ -418,8 +418,10 @@ def _with_pay_offer(text: str, cfg: CodConfirmConfig, offer: dict[str, str], lan
 
 # A message the provider took and later reported undelivered, recorded by its sender only afterwards (record_effect).
 UNDELIVERED = gettext_noop("attempt {n}: {service} reported it undelivered ({detail})")
-# The plan is used up and its last attempt never reached the customer (_next_or_give_up).
+# The plan is used up and none of its attempts reached the customer (_next_or_give_up).
 UNDELIVERED_LAST = gettext_noop("attempt {n}: {service} reported it undelivered; no step left")
+# An attempt that rang or arrived (or may have): its customer was reached, answering or not.
+REACHED = (AttemptState.IN_FLIGHT, AttemptState.UNKNOWN, AttemptState.ANSWERED, AttemptState.NO_ANSWER)
 STATE_AFTER_SENDING = {Channel.CALL: ConfirmationState.CALLING, Channel.SMS: ConfirmationState.SMS_SENT,
                        Channel.WHATSAPP: ConfirmationState.WHATSAPP_SENT}
 
@@ -525,7 +527,8 @@ def _after_no_answer(c: Confirmation, attempt: Attempt, *, reason: str, exchange
                      closed: bool, said: Sentence | None = None) -> None:
     # Compare-and-set on the attempt: a repeated or late "no answer" (the attempt already closed) moves nothing.
     if not closed and not Attempt.objects.filter(pk=attempt.pk, state__in=[
-            AttemptState.IN_FLIGHT, AttemptState.REQUESTED, AttemptState.UNKNOWN]).update(state=AttemptState.NO_ANSWER):
+            AttemptState.IN_FLIGHT, AttemptState.REQUESTED, AttemptState.UNKNOWN]).update(
+                state=AttemptState.NO_ANSWER if reached else AttemptState.UNDELIVERED):
         return
     c.refresh_from_db()
     if c.state in ROBOT_DONE or attempt.number < c.attempts_made:
@@ -536,7 +539,7 @@ def _after_no_answer(c: Confirmation, attempt: Attempt, *, reason: str, exchange
         c.move(ConfirmationState.NEEDS_PERSON, reason="the call or SMS a person asked for got no answer", expect=OPEN,
                needs_person_reason="manual attempt unanswered")
         return
-    _next_or_give_up(c, attempt.number, at_once=not reached, undelivered=None if reached else attempt)
+    _next_or_give_up(c, attempt.number, at_once=not reached)
 
 
 def next_or_give_up(c: Confirmation, number: int, *, reason: str, at_once: bool = False) -> None:
@@ -546,14 +549,15 @@ def next_or_give_up(c: Confirmation, number: int, *, reason: str, at_once: bool 
         _next_or_give_up(c, number, at_once=at_once)
 
 
-def _next_or_give_up(c: Confirmation, number: int, *, at_once: bool, undelivered: Attempt | None = None) -> None:
-    """`undelivered`: the attempt just closed, when it never reached the customer (a WhatsApp template Meta reported
-    failed, an undelivered SMS)."""
+def _next_or_give_up(c: Confirmation, number: int, *, at_once: bool) -> None:
     if schedule_attempt(c, number + 1, at_once=at_once):
         return
-    # "Unanswered" marks the phone in every store that shares (risk.py) only when the last attempt reached the
-    # customer and went unanswered: a message they never received says nothing about them.
-    if c.attempts_made and undelivered is None:
+    # "Unanswered" marks the phone in every store that shares (risk.py) only when an attempt reached the customer
+    # and went unanswered: messages they never received say nothing about them, whatever the later steps did
+    # (skipped for the region, an opt-out, ...).
+    reached = c.attempts.filter(state__in=REACHED).exists()
+    undelivered = None if reached else c.attempts.filter(state=AttemptState.UNDELIVERED).last()
+    if reached:
         risk.record(c.store, c.phone, "unanswered")
     cfg = config_of(c.integration)
     if cfg.on_exhausted == "cancel":
@@ -909,7 +913,7 @@ def _answer_sms(integration, connection_id, cfg, phone, c, texts, key, *, even_i
 
 @register_job_kind
 class ApplyDeliveryReport(JobKind):
-    """An SMS could not be delivered: count the attempt as unanswered (the next one is scheduled)."""
+    """An SMS could not be delivered: the attempt is closed undelivered (the next one is scheduled at once)."""
 
     kind = "cod_confirm.apply_delivery_report"
     max_attempts = 6
