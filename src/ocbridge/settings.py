@@ -48,6 +48,8 @@ SIMULATOR_HOSTS = [h for h in os.environ.get("OCBRIDGE_SIMULATOR_HOSTS", "").spl
 # the loopback simulators of the providers that publish no limit.
 PROVIDER_RPS = {name.strip(): float(rps) for name, _, rps in (
     item.partition("=") for item in os.environ.get("OCBRIDGE_PROVIDER_RPS", "").split(",")) if name.strip() and rps}
+# Seconds the Ozon client waits for an answer (services.ozon). The test of the timeout sets it short.
+OZON_TIMEOUT = float(os.environ.get("OCBRIDGE_OZON_TIMEOUT", "30") or 30)
 # Hub-wide mail (core.mail): the server alerts and test mails go through unless a store has its own SMTP
 # connection. No OCBRIDGE_EMAIL_HOST: the hub sends no mail (the dashboard says so).
 EMAIL_HOST = os.environ.get("OCBRIDGE_EMAIL_HOST", "")

@@ -102,6 +102,15 @@ def test_own_limiter_waits_instead_of_exceeding(sim, conn):
     assert client.rate_waits >= 1 and sum(slept) > 0
 
 
+def test_the_client_waits_30_s_for_an_answer_unless_the_setting_says_otherwise(settings, conn):
+    """OCBRIDGE_OZON_TIMEOUT unset: 30 s. The timeout test (tests/integrations/ozon/test_poll_error_language.py)
+    sets it short instead of holding the simulator past 30 s."""
+    assert settings.OZON_TIMEOUT == 30.0
+    assert OzonClient(conn)._http._client.timeout.read == 30.0
+    settings.OZON_TIMEOUT = 2.0
+    assert OzonClient(conn)._http._client.timeout.read == 2.0
+
+
 def test_product_limits_come_back_as_quotas(sim, conn):
     sim.set_product_limits(daily_create=10, create_usage=4)
     limits = OzonClient(conn).get_product_limits()

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from django.conf import settings
 from django.utils.translation import gettext_noop
 
 from ocbridge.core import ratelimit
@@ -171,7 +172,8 @@ class OzonClient:
         self.client_id = str(creds.get("client_id") or options.get("client_id") or "")
         self._api_key = str(creds.get("api_key") or "")
         # one pooled client per host for the process (core.http.shared_client): building one per job cost ~60 ms
-        self._http = http or shared_client(self.service, (connection.base_url or BASE_URL).rstrip("/"), timeout=30)
+        self._http = http or shared_client(self.service, (connection.base_url or BASE_URL).rstrip("/"),
+                                           timeout=settings.OZON_TIMEOUT)
         self._recorder = ExchangeRecorder(self.service, connection=connection, secrets=[self._api_key])
         self._rps = float(rps or ratelimit.pace(self.service, options, GLOBAL_RPS))
         self._sleep = sleep
