@@ -619,3 +619,23 @@ def test_a_lost_answer_the_provider_cannot_be_asked_about_reads_in_each_readers_
             "tr": "sandbox sorgulanamadı: HTTP 403 ile yanıt verdi, yanıt gövdesi boş",
             "ru": "не удалось опросить sandbox: ответил HTTP 403 с пустым телом ответа"}
     bed.assert_confirmation_reads(c, said)
+
+
+def test_a_case_whose_every_step_was_skipped_says_nothing_was_sent(cod_bed):
+    """The only step, a call, is skipped (calls go to Azerbaijani numbers only): nothing was ever sent, so the case
+    goes to a person saying no step could be sent — not "no answer after 0 attempts" — and the phone gets no
+    "unanswered" risk mark."""
+    from ocbridge.integrations.cod_confirm import risk
+
+    bed = cod_bed("3.0", channels=["call"], delays=[0], call_countries=["AZ"])
+    add_order(bed.shop, 1093, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", call="confirm")
+    bed.run()
+    c = Confirmation.objects.get(order_id=1093)
+    assert c.attempts.count() == 0 and bed.sim.calls() == []
+    assert (c.state, c.needs_person_reason, c.attempts_made) == ("needs_person", "could not be sent", 0)
+    assert c.transitions.get(to_state="needs_person").reason == "no step could be sent to the customer"
+    assert risk.lookup(bed.store, "+905321234567").counts["unanswered"] == 0
+    bed.assert_confirmation_reads(c, {"en": "no step could be sent to the customer",
+                                      "tr": "müşteriye hiçbir adım gönderilemedi",
+                                      "ru": "ни один шаг не удалось отправить покупателю"})

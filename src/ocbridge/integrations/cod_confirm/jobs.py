@@ -420,6 +420,7 @@ def _with_pay_offer(text: str, cfg: CodConfirmConfig, offer: dict[str, str], lan
 UNDELIVERED = gettext_noop("attempt {n}: {service} reported it undelivered ({detail})")
 # The plan is used up and none of its attempts reached the customer (_next_or_give_up).
 UNDELIVERED_LAST = gettext_noop("attempt {n}: {service} reported it undelivered; no step left")
+NOTHING_SENT = gettext_noop("no step could be sent to the customer")
 # An attempt that rang or arrived (or may have): its customer was reached, answering or not.
 REACHED = (AttemptState.IN_FLIGHT, AttemptState.UNKNOWN, AttemptState.ANSWERED, AttemptState.NO_ANSWER)
 STATE_AFTER_SENDING = {Channel.CALL: ConfirmationState.CALLING, Channel.SMS: ConfirmationState.SMS_SENT,
@@ -568,6 +569,9 @@ def _next_or_give_up(c: Confirmation, number: int, *, at_once: bool) -> None:
         c.move(ConfirmationState.NEEDS_PERSON, expect=OPEN, needs_person_reason="undelivered",
                reason=f"attempt {undelivered.number}: {undelivered.service} reported it undelivered; no step left",
                said=Sentence(UNDELIVERED_LAST, n=undelivered.number, service=undelivered.service))
+    elif c.attempts_made == 0:  # every step skipped (region, opt-out) or refused: nobody was asked
+        c.move(ConfirmationState.NEEDS_PERSON, expect=OPEN, needs_person_reason="could not be sent",
+               reason=NOTHING_SENT, said=Sentence(NOTHING_SENT))
     else:
         c.move(ConfirmationState.NEEDS_PERSON, reason=f"no answer after {c.attempts_made} attempts", expect=OPEN,
                needs_person_reason="attempts used up")
