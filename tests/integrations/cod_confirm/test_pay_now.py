@@ -4,6 +4,8 @@ its webhook twice; paid → confirmed with the payment integration's paid status
 person. The gateway's own HTTP (hosted page, signed feedback) is covered by tests/integrations/payments; here the
 gateway's verified word is applied through the same `notices.apply_word` its notice job calls."""
 
+from contextlib import contextmanager
+
 import pytest
 
 from ocbridge.core import clock
@@ -26,6 +28,25 @@ def _gateway(bed, *, paid_status: int = 15) -> Integration:
                                              "sha_request_phrase": "q", "sha_response_phrase": "r"})
     return Integration.objects.create(store=bed.store, kind="aps", connection=conn,
                                       settings={"paid_status_id": paid_status, "link_hours": 48})
+
+
+@contextmanager
+def _aps(bed, **integration_settings):
+    """The APS simulator as the store's payment gateway (hosted page, signed feedback), stopped afterwards."""
+    from integrations.payments.conftest import CREDS
+
+    from ocbridge.simulators.aps import ApsSimulator
+
+    aps = ApsSimulator(speed=1000)
+    aps.start()
+    try:
+        conn = Connection.objects.create(store=bed.store, service="aps", base_url=aps.base_url, secret=dict(CREDS),
+                                         options={"sha_type": "sha256"})
+        Integration.objects.create(store=bed.store, kind="aps", connection=conn,
+                                   settings={"paid_status_id": 15, "link_hours": 48, **integration_settings})
+        yield aps, conn
+    finally:
+        aps.stop()
 
 
 def _pay_links(bed) -> list[dict]:
@@ -141,19 +162,11 @@ def test_paid_at_the_gateway_end_to_end_confirms_the_order(cod_bed, settings):
     reaches the hub's webhook, the payment is paid, the COD case confirmed, the paid status written once."""
     from types import SimpleNamespace
 
-    from integrations.payments.conftest import CREDS, Bed as PayBed
-
-    from ocbridge.simulators.aps import ApsSimulator
+    from integrations.payments.conftest import Bed as PayBed
 
     settings.SIMULATOR_HOSTS = ["127.0.0.1"]
     bed = cod_bed("3.0", channels=["sms"] * 3, pay_offer=True)
-    aps = ApsSimulator(speed=1000)
-    aps.start()
-    try:
-        conn = Connection.objects.create(store=bed.store, service="aps", base_url=aps.base_url, secret=dict(CREDS),
-                                         options={"sha_type": "sha256"})
-        Integration.objects.create(store=bed.store, kind="aps", connection=conn,
-                                   settings={"paid_status_id": 15, "link_hours": 48})
+    with _aps(bed) as (aps, conn):
         aps.configure(feedback_url=conn.webhook_url("feedback"), notification_url=conn.webhook_url("notification"))
         add_order(bed.shop, 1206, telephone=PHONE)
         bed.sim.set_customer(E164, sms_reply="Öde")
@@ -172,8 +185,6 @@ def test_paid_at_the_gateway_end_to_end_confirms_the_order(cod_bed, settings):
         assert Confirmation.objects.get(order_id=1206).state == "confirmed"
         assert Payment.objects.get(order_id=1206).state == "paid"
         assert bed.order_status(1206) == 15 and [s for s, _ in bed.history(1206)].count(15) == 1
-    finally:
-        aps.stop()
 
 
 def test_pay_link_with_hosted_installments_has_its_plans_fetched_by_the_link_job(cod_bed, settings):
@@ -184,19 +195,10 @@ def test_pay_link_with_hosted_installments_has_its_plans_fetched_by_the_link_job
     from decimal import Decimal
 
     import httpx
-    from integrations.payments.conftest import CREDS
-
-    from ocbridge.simulators.aps import ApsSimulator
 
     settings.SIMULATOR_HOSTS = ["127.0.0.1"]
     bed = cod_bed("3.0", channels=["sms"] * 3, pay_offer=True)
-    aps = ApsSimulator(speed=1000)
-    aps.start()
-    try:
-        conn = Connection.objects.create(store=bed.store, service="aps", base_url=aps.base_url, secret=dict(CREDS),
-                                         options={"sha_type": "sha256"})
-        Integration.objects.create(store=bed.store, kind="aps", connection=conn, settings={
-            "paid_status_id": 15, "link_hours": 48, "integration_type": "merchant_page", "installments": "hosted"})
+    with _aps(bed, integration_type="merchant_page", installments="hosted") as (aps, _conn):
         bed.sim.set_webhook_behaviour(duplicate=2)
         add_order(bed.shop, 1207, telephone=PHONE, total=Decimal("2000.00"), currency_code="AED")
         bed.sim.set_customer(E164, sms_reply="öde")
@@ -210,8 +212,6 @@ def test_pay_link_with_hosted_installments_has_its_plans_fetched_by_the_link_job
         assert page.status_code == 200 and "Gulf Bank" in page.text and "6 monthly payments of 333.33 AED" in page.text
         assert len(aps.requests()) == before  # the customer's page asked APS nothing
         assert not Job.objects.filter(kind="payments.fetch_plans").exists()
-    finally:
-        aps.stop()
 
 
 def test_a_pay_link_that_cannot_be_made_reads_in_each_readers_language(cod_bed):
