@@ -171,6 +171,28 @@ def test_migration_marks_attempts_closed_undelivered_before_the_state_existed(in
     assert cod_stats.answers_by_hour(store, IST, period.start, period.end)[11] == (1, 0)
 
 
+@time_machine.travel(NOW, tick=False)
+def test_migration_marks_attempts_withdrawn_on_switch_on_before_the_state_existed(integ, store):
+    """Migration cod_confirm 0021 on rows the old code wrote: an attempt stored 'no_answer' whose outbox row was
+    cancelled (the switch-on withdrawal of a paused call: never sent) becomes 'withdrawn' and leaves past periods'
+    answer rate; an attempt that rang unanswered (its outbox row sent) stays 'no_answer'."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from ocbridge.core.models import SideEffect
+
+    at = NOW - dt.timedelta(hours=1)  # 11:00 in Istanbul
+    c = _conf(integ, 53, "needs_person", at, attempts=[("call", "no_answer", at), ("call", "no_answer", at)])
+    for a, state in zip(c.attempts.order_by("number"), ["sent", "cancelled"]):
+        SideEffect.objects.create(key=a.key, kind="call", service="sandbox", store=store, state=state)
+    import_module("ocbridge.integrations.cod_confirm.migrations.0021_attempt_withdrawn").mark_withdrawn(apps, None)
+    assert list(c.attempts.order_by("number").values_list("state", flat=True)) == ["no_answer", "withdrawn"]
+    period = overview.Period.last(30, IST)
+    assert cod_stats.answers_by_hour(store, IST, period.start, period.end)[11] == (1, 0)
+    assert cod_stats.channel_split(store, period.start, period.end) == {"call": {"sent": 1, "answered": 0}}
+
+
 def test_local_day_follows_daylight_saving_switch(db):
     """Europe/Berlin switches to summer time on 2026-03-29 01:00 UTC: 23:30 UTC is the next day only after it."""
     from django.db.models import Value

@@ -245,11 +245,11 @@ def attempt_figures(store, tz: dt.tzinfo, start: dt.datetime, end: dt.datetime):
     outcome, answered)] for each local hour 0–23 the attempt was made — an undelivered one never rang or arrived,
     so it is neither. Counts come from the (store, state, created, channel) index.
     """
-    from ocbridge.integrations.cod_confirm.choices import AttemptState, Channel
+    from ocbridge.integrations.cod_confirm.choices import NOT_MADE, AttemptState, Channel
     from ocbridge.integrations.cod_confirm.models import Attempt
 
     lo, hi = _when(start), _when(end)
-    states = [s for s in AttemptState.values if s not in (AttemptState.DRY_RUN, AttemptState.OVER_CAP)]  # not made
+    states = [s for s in AttemptState.values if s not in NOT_MADE]
     split: dict[str, dict[str, int]] = {}
     cells = [("r.state = x.st AND r.created >= %s AND r.created < %s AND r.channel = %s", [lo, hi, ch])
              for ch in Channel.values]

@@ -120,6 +120,42 @@ def test_a_call_paused_while_off_resumes_on_switch_on_at_a_store_with_an_unknown
     assert Confirmation.objects.get(order_id=1017).state == "confirmed" and len(bed.sim.calls()) == 1
 
 
+@pytest.mark.parametrize("meanwhile", ["past its calling day", "decided by a person"])
+def test_a_call_paused_while_off_and_not_sent_on_switch_on_is_not_made_not_unanswered(cod_bed, meanwhile):
+    """Switched back on, a paused call that is not sent (its case decided meanwhile, or past its calling day) is
+    'withdrawn': never made, so no 'unanswered' risk mark and not in the overview's answer rate or sent count (the old
+    code stored it 'no_answer', counted as an unanswered call at its hour)."""
+    from ocbridge.core import outbox
+    from ocbridge.core.jobs import run_until_idle
+    from ocbridge.core.models import Integration
+    from ocbridge.core.polls import run_all as run_polls
+    from ocbridge.dashboard import cod_stats
+    from ocbridge.integrations.cod_confirm.actions import manual_decide
+    from ocbridge.integrations.cod_confirm.models import PhoneTally
+
+    bed = cod_bed("3.0")
+    add_order(bed.shop, 1018, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", call="no_answer")
+    run_polls()  # the order is taken on and its first call queued
+    Integration.objects.filter(pk=bed.integration.pk).update(enabled=False)
+    run_until_idle()
+    c = Confirmation.objects.get(order_id=1018)
+    if meanwhile == "past its calling day":
+        clock.travel(2 * 86400)
+    else:
+        manual_decide(c, intent="confirm", user="owner", reason="phoned them from the shop")
+    Integration.objects.filter(pk=bed.integration.pk).update(enabled=True)
+    assert outbox.resume_switched_on() == (0, 1)
+    bed.run()
+    c.refresh_from_db()
+    assert c.state == ("needs_person" if meanwhile == "past its calling day" else "confirmed")
+    assert bed.sim.calls() == [] and list(c.attempts.values_list("state", flat=True)) == ["withdrawn"]
+    assert not PhoneTally.objects.filter(unanswered__gt=0).exists()
+    start, end = c.created - dt.timedelta(days=1), clock.now() + dt.timedelta(days=1)
+    split, hours = cod_stats.attempt_figures(bed.store, dt.UTC, start, end)
+    assert split == {} and all(h == (0, 0) for h in hours)
+
+
 def test_a_call_waiting_for_calling_hours_says_so_in_each_readers_language(cod_bed):
     """The attempt's job waits outside the calling hours: its row on the jobs list and its page say why in the reader's
     language (Job.last_error_said from core.jobs.Defer), not in English only. The real flow, its jobs run in a Turkish worker."""

@@ -53,6 +53,12 @@ class AttemptState(models.TextChoices):
     UNKNOWN = "unknown", _("Unknown: may have been sent")
     DRY_RUN = "dry_run", _("Dry run: nothing sent")
     OVER_CAP = "over_cap", _("Not made: the store's daily cap was reached")
+    # Paused while COD confirmation was switched off, then not sent on switch-on (watchdog.resume_or_hand_over).
+    WITHDRAWN = "withdrawn", _("Not made: paused while switched off")
+
+
+# Attempts that never went out: neither sent nor answered nor unanswered (the overview's figures).
+NOT_MADE = frozenset({AttemptState.DRY_RUN, AttemptState.OVER_CAP, AttemptState.WITHDRAWN})
 
 
 class Intent(models.TextChoices):

@@ -103,8 +103,7 @@ def resume_or_hand_over(effect: SideEffect) -> bool:
         return True  # not an attempt (a polite reply): resume
     c = attempt.confirmation
     if c.state not in OPEN:
-        outbox.cancel(effect, f"not sent: the order is {c.state} now")
-        Attempt.objects.filter(pk=attempt.pk, state=AttemptState.REQUESTED).update(state=AttemptState.NO_ANSWER)
+        _withdraw(effect, attempt, f"not sent: the order is {c.state} now")
         return False
     now = clock.now()
     allowed = rules.next_allowed(now, config_of(c.integration), c.store.zone)
@@ -112,8 +111,14 @@ def resume_or_hand_over(effect: SideEffect) -> bool:
     same_day = allowed is not None and allowed.astimezone(zone).date() == effect.created.astimezone(zone).date()
     if same_day:
         return True
-    outbox.cancel(effect, "paused past its calling day; handed to a person")
-    Attempt.objects.filter(pk=attempt.pk, state=AttemptState.REQUESTED).update(state=AttemptState.NO_ANSWER)
+    _withdraw(effect, attempt, "paused past its calling day; handed to a person")
     c.move(ConfirmationState.NEEDS_PERSON, reason="paused while switched off, past its calling day; nothing sent",
            expect=OPEN, needs_person_reason="paused while switched off")
     return False
+
+
+def _withdraw(effect: SideEffect, attempt: Attempt, reason: str) -> None:
+    """The paused attempt will not be sent: it was never made, so it is neither answered nor unanswered (no risk
+    mark, not in the answer rate)."""
+    outbox.cancel(effect, reason)
+    Attempt.objects.filter(pk=attempt.pk, state=AttemptState.REQUESTED).update(state=AttemptState.WITHDRAWN)
