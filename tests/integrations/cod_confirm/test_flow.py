@@ -675,3 +675,32 @@ def test_a_case_whose_every_step_was_skipped_says_nothing_was_sent(cod_bed):
     bed.assert_confirmation_reads(c, {"en": "no step could be sent to the customer",
                                       "tr": "müşteriye hiçbir adım gönderilemedi",
                                       "ru": "ни один шаг не удалось отправить покупателю"})
+
+
+def test_call_again_after_a_call_withdrawn_on_switch_on_makes_the_call(cod_bed):
+    """A call paused while switched off is withdrawn on switch-on (past its calling day: a person takes the case); the
+    person's "call again" then makes one call, which decides the case. Before, it reused the withdrawn attempt's
+    number and key and sent nothing."""
+    from ocbridge.core import outbox
+    from ocbridge.core.jobs import run_until_idle
+    from ocbridge.core.models import Integration
+    from ocbridge.core.polls import run_all as run_polls
+    from ocbridge.integrations.cod_confirm.actions import manual_retry
+
+    bed = cod_bed("3.0")
+    add_order(bed.shop, 1019, telephone=PHONE)
+    bed.sim.set_customer("+905321234567", call="confirm")
+    run_polls()
+    Integration.objects.filter(pk=bed.integration.pk).update(enabled=False)
+    run_until_idle()
+    clock.travel(2 * 86400)
+    Integration.objects.filter(pk=bed.integration.pk).update(enabled=True)
+    assert outbox.resume_switched_on() == (0, 1)
+    bed.run()
+    c = Confirmation.objects.get(order_id=1019)
+    assert c.state == "needs_person" and bed.sim.calls() == []
+    manual_retry(c, channel="call", user="owner", reason="customer asked us to call")
+    bed.run()
+    c.refresh_from_db()
+    assert len(bed.sim.calls()) == 1 and c.state == "confirmed"
+    assert list(c.attempts.order_by("number").values_list("state", flat=True)) == ["withdrawn", "answered"]

@@ -101,3 +101,28 @@ def test_the_overview_shows_cost_per_confirmation_and_per_saved_return(cod_bed):
     per_confirmed, per_return = rows["Cost per confirmed order"][0], rows["Cost per saved return"][0]
     assert "0,67" in per_confirmed or "0.67" in per_confirmed  # 2.00 / 3 confirmed
     assert "2,00" in per_return or "2.00" in per_return  # 2.00 / 1 cancelled
+
+
+def test_text_again_the_next_day_after_the_cap_sends_one_sms(cod_bed):
+    """A person presses "text again" on a case the daily cap handed over (its attempt 'over_cap': never made): the
+    next morning one SMS goes out and the reply decides the case. Before, the manual attempt reused the not-made
+    attempt's number and key, found that row already closed, and sent nothing — silently."""
+    from ocbridge.integrations.cod_confirm.actions import manual_retry
+
+    bed = cod_bed("3.0", channels=["sms"], delays=[0])
+    _to_local(11)
+    SpendPolicy.objects.create(store=bed.store, sms_cap=1)
+    for n in range(2):
+        bed.sim.set_customer(f"+90532123456{n}", sms_reply="evet")
+        add_order(bed.shop, 1120 + n, telephone=f"0532 123 45 6{n}")
+    clock.travel(60)
+    bed.run()
+    late = Confirmation.objects.get(state="needs_person")
+    assert late.attempts.get().state == "over_cap" and len(bed.sim.messages()) == 1
+
+    _to_local(9)
+    manual_retry(late, channel="sms", user="ayse", reason="cap is new today")
+    bed.run()
+    late.refresh_from_db()
+    assert len(bed.sim.messages()) == 2 and late.state == "confirmed"
+    assert list(late.attempts.order_by("number").values_list("state", flat=True)) == ["over_cap", "answered"]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db.models import Max
+
 from ocbridge.core import clock, optouts
 from ocbridge.core.errors import ServiceError
 from ocbridge.core.models import AuditEntry, Connection, Integration, Job
 from ocbridge.core.sentences import words
 from ocbridge.integrations.cod_confirm import jobs, plan
-from ocbridge.integrations.cod_confirm.choices import Channel, Intent
+from ocbridge.integrations.cod_confirm.choices import NOT_MADE, Channel, Intent
 from ocbridge.integrations.cod_confirm.models import Confirmation
 from ocbridge.integrations.cod_confirm.providers import client_for
 
@@ -60,8 +62,16 @@ def manual_retry(c: Confirmation, *, channel: str, user: str, reason: str) -> Jo
     entry = _audit(c, f"{channel}_again", user, reason)
     return Job.objects.enqueue(jobs.StartAttempt, key=f"cod_confirm:{c.store_id}:{c.order_id}:manual:{entry.pk}",
                                integration=c.integration,
-                               payload={"confirmation_id": c.pk, "number": c.attempts_made + 1, "channel": channel,
+                               payload={"confirmation_id": c.pk, "number": _next_number(c), "channel": channel,
                                         "manual": f"manual-{entry.pk}"})
+
+
+def _next_number(c: Confirmation) -> int:
+    """The attempt number a person's "again" takes: the one after the last sent. An attempt that was never made (the
+    daily cap, withdrawn on switch-on, a dry run) keeps its number without counting as made; its row is closed, so
+    reusing its number (and key) would send nothing — the next number is taken instead."""
+    not_made = c.attempts.filter(state__in=NOT_MADE, number__gt=c.attempts_made).aggregate(n=Max("number"))["n"]
+    return max(c.attempts_made, not_made or 0) + 1
 
 
 def correct_phone(c: Confirmation, *, phone: str, user: str, reason: str) -> str:
