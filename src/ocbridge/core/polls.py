@@ -907,14 +907,13 @@ class Scheduler:
             try:
                 wait = min(1.0, self.tick())
                 self._start_wanted(self.leases.wait(wait))  # the wait ends early when a target is wanted now
-                continue
             except Exception as exc:  # lease store or hub unreachable: log, wait, go on
                 if broker_down(exc):
                     _lease_outage.failed(exc)
                 else:
                     log.exception("routine polls: tick failed")
                 close_old_connections()
-            stop.wait(max(wait, 0.005))
+                stop.wait(max(wait, 0.005))
 
     def _work(self, lane: Lane) -> None:
         name, healthy = threading.current_thread().name, lane is self.lane
