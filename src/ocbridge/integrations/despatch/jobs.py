@@ -582,16 +582,12 @@ class CheckStockFull(DespatchJob):
             sku = str(item.get("sku") or "")
             if sku and sku not in latest and item.get("stock_level_available") is not None:
                 latest[sku] = (str(item["id"]), int(item["stock_level_available"]))
-        taken = dict(Binding.objects.filter(connection_id=integration.connection_id, kind=m.ITEM)
-                     .values_list("local_id", "remote_hash"))
+        bindings = {b.local_id: b for b in Binding.objects.filter(connection_id=integration.connection_id, kind=m.ITEM)}
         in_shop = shop.stock_by_sku(integration.store, cfg.sku_field)
-        differ = {sku: (iid, qty, False) for sku, (iid, qty) in latest.items()
-                  if sku in in_shop and taken.get(sku) != str(qty)}
-        if not differ:
-            return 0, len(latest)
-        bindings = {b.local_id: b for b in Binding.objects.filter(connection_id=integration.connection_id, kind=m.ITEM,
-                                                                  local_id__in=list(differ))}
-        writes, _unknown, _written = _take_from_dc(job, integration, differ, bindings, in_shop)
+        # Every SKU read again (not new): _take_from_dc takes only those whose quantity is not the one last taken;
+        # with none, it writes nothing to the shop and no binding.
+        again = {sku: (iid, qty, False) for sku, (iid, qty) in latest.items() if sku in in_shop}
+        writes, _unknown, _written = _take_from_dc(job, integration, again, bindings, in_shop)
         return len(writes), len(latest)
 
 
