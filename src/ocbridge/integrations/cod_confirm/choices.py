@@ -57,8 +57,11 @@ class AttemptState(models.TextChoices):
     WITHDRAWN = "withdrawn", _("Not made: paused while switched off")
 
 
-# Attempts that never went out: neither sent nor answered nor unanswered (the overview's figures).
+# Attempts that never went out: neither sent nor answered nor unanswered (the overview's figures; a person's "again"
+# takes the next number after them: actions._next_number).
 NOT_MADE = frozenset({AttemptState.DRY_RUN, AttemptState.OVER_CAP, AttemptState.WITHDRAWN})
+# Attempts that rang or arrived (or may have): their customer was reached, answering or not (risk marks).
+REACHED = frozenset({AttemptState.IN_FLIGHT, AttemptState.UNKNOWN, AttemptState.ANSWERED, AttemptState.NO_ANSWER})
 
 
 class Intent(models.TextChoices):

@@ -33,6 +33,7 @@ from ocbridge.integrations.cod_confirm.choices import (
     AWAITING,
     OPEN,
     ROBOT_DONE,
+    REACHED,
     AttemptState,
     Channel,
     ConfirmationState,
@@ -421,8 +422,6 @@ UNDELIVERED = gettext_noop("attempt {n}: {service} reported it undelivered ({det
 # The plan is used up and none of its attempts reached the customer (_next_or_give_up).
 UNDELIVERED_LAST = gettext_noop("attempt {n}: {service} reported it undelivered; no step left")
 NOTHING_SENT = gettext_noop("no step could be sent to the customer")
-# An attempt that rang or arrived (or may have): its customer was reached, answering or not.
-REACHED = (AttemptState.IN_FLIGHT, AttemptState.UNKNOWN, AttemptState.ANSWERED, AttemptState.NO_ANSWER)
 STATE_AFTER_SENDING = {Channel.CALL: ConfirmationState.CALLING, Channel.SMS: ConfirmationState.SMS_SENT,
                        Channel.WHATSAPP: ConfirmationState.WHATSAPP_SENT}
 
@@ -566,12 +565,13 @@ def _next_or_give_up(c: Confirmation, number: int, *, at_once: bool) -> None:
                   decided_by="system", decided_at=clock.now()):
             enqueue_history(c)
     elif undelivered is not None:
-        c.move(ConfirmationState.NEEDS_PERSON, expect=OPEN, needs_person_reason="undelivered",
-               reason=f"attempt {undelivered.number}: {undelivered.service} reported it undelivered; no step left",
-               said=Sentence(UNDELIVERED_LAST, n=undelivered.number, service=undelivered.service))
+        said = Sentence(UNDELIVERED_LAST, n=undelivered.number, service=undelivered.service)
+        c.move(ConfirmationState.NEEDS_PERSON, expect=OPEN, needs_person_reason="undelivered", reason=said.english(),
+               said=said)
     elif c.attempts_made == 0:  # every step skipped (region, opt-out) or refused: nobody was asked
+        said = Sentence(NOTHING_SENT)
         c.move(ConfirmationState.NEEDS_PERSON, expect=OPEN, needs_person_reason="could not be sent",
-               reason=NOTHING_SENT, said=Sentence(NOTHING_SENT))
+               reason=said.english(), said=said)
     else:
         c.move(ConfirmationState.NEEDS_PERSON, reason=f"no answer after {c.attempts_made} attempts", expect=OPEN,
                needs_person_reason="attempts used up")
