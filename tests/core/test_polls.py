@@ -409,16 +409,14 @@ def test_the_slow_lane_keeps_its_since_across_a_restart_and_clears_it_on_recover
     (not failing, so not in PollHealth) and polls well after the restart leaves the record — before, the new process
     did not know it was on the lane and left it there for good."""
     monkeypatch.setattr(polls, "_POLLS", {})
-    # A healthy poll here takes milliseconds; 1 s (not 0.2 s) keeps a hub write that stalls on a busy CI machine from
-    # counting as slow (CI once saw "slow" still on the record after its good poll).
-    monkeypatch.setattr(polls, "SLOW_SECONDS", 1.0)
+    monkeypatch.setattr(polls, "SLOW_SECONDS", 0.2)
     failing, slow = {"down": True}, {"slow": True}
 
     def run(target):
         if failing.get(target.key):
             raise RuntimeError("shop database not reachable")
         if slow.get(target.key):
-            time.sleep(1.2)
+            time.sleep(0.3)
 
     polls.register_poll("test.lane", targets=lambda: [polls.Target(k, 15, store_id=7) for k in ("down", "slow")],
                         label="lane")(run)

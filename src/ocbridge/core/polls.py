@@ -285,16 +285,20 @@ class FileLeases:
         import fcntl
 
         self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self._path(LANE_NAME), os.O_RDWR | os.O_CREAT, 0o600)
+        # Writers take a lock file of their own; the record is replaced whole (rename), so a reader without the lock
+        # (slow_targets(): every take() reads it) never sees it half-written — an emptied file read as "no target on
+        # the slow lane" put a slow target on the healthy lane and left its record behind.
+        fd = os.open(self._path(LANE_NAME, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            data = json.loads(os.read(fd, 1 << 22) or b"{}")
+            data = self.slow_targets()
             if entry is None and ident not in data:
                 return
             data.pop(ident, None) if entry is None else data.__setitem__(ident, entry)
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.ftruncate(fd, 0)
-            os.write(fd, json.dumps(data).encode())
+            path = self._path(LANE_NAME)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+            tmp.write_text(json.dumps(data))
+            os.replace(tmp, path)
         finally:
             os.close(fd)
 
